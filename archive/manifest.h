@@ -1,0 +1,59 @@
+/*
+ * manifest.json: the commit record of a backup.  It is written last; a
+ * backup directory without one is incomplete.  Core fields are typed; what
+ * only one engine understands (snapshot, table list, LSNs) lives in `info`,
+ * a JSON object owned by the manifest.
+ */
+#ifndef BACKUPD_ARCHIVE_MANIFEST_H
+#define BACKUPD_ARCHIVE_MANIFEST_H
+
+#include <jansson.h>
+#include <stdint.h>
+#include <time.h>
+#include "archive/object.h"
+
+#define MANIFEST_FORMAT 1
+
+typedef struct manifest_object {
+	char *name;     /* relative to the backup directory, e.g. "data/16384.0.copy.zst" */
+	object_meta meta;
+	int compressed; /* stored through zstd */
+	int64_t rows;   /* rows for table data, -1 otherwise */
+} manifest_object;
+
+typedef struct manifest {
+	int format;
+	char *id;
+	char *name;           /* source name inside the repository */
+	char *engine;         /* "postgresql" | "mysql" */
+	char *kind;           /* "dump" | "basebackup" */
+	char *server_version;
+	char *tool_version;
+	time_t started;
+	time_t finished;
+	json_t *info;         /* engine-specific object, never NULL */
+	manifest_object *objects;
+	size_t n_objects;
+	size_t cap_objects;
+} manifest;
+
+manifest *manifest_new(void);
+void manifest_free(manifest *m);
+
+/* Not thread-safe: callers serialise. */
+void manifest_add_object(manifest *m, const char *name, const object_meta *meta,
+			 int compressed, int64_t rows);
+const manifest_object *manifest_find_object(const manifest *m, const char *name);
+uint64_t manifest_total_size(const manifest *m);
+uint64_t manifest_total_stored_size(const manifest *m);
+
+/* Serialises to JSON text (caller frees). */
+int manifest_to_json(const manifest *m, char **out, bderr *err);
+/* Parses; a format newer than MANIFEST_FORMAT is refused with a clear error. */
+int manifest_parse(const char *json, size_t len, manifest **out, bderr *err);
+
+/* RFC 3339 UTC: "2026-11-21T10:13:24Z"; buf >= 21 bytes. */
+void format_rfc3339(time_t t, char *buf, size_t len);
+int parse_rfc3339(const char *s, time_t *out);
+
+#endif

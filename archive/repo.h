@@ -1,0 +1,70 @@
+/*
+ * The repository: backupd.repo at the root, then per source
+ *   <name>/backups/<ID>/manifest.json   (written last: the commit)
+ *   <name>/backups/<ID>/...             objects of that backup
+ *   <name>/wal/...                      WAL (later)
+ * IDs are the UTC start time YYYYMMDDTHHMMSSZ, "-2", "-3"... on collision.
+ */
+#ifndef BACKUPD_ARCHIVE_REPO_H
+#define BACKUPD_ARCHIVE_REPO_H
+
+#include "archive/manifest.h"
+#include "archive/storage.h"
+
+#define REPO_FORMAT 1
+#define REPO_MARKER "backupd.repo"
+
+typedef struct repo repo;
+
+/*
+ * Opens the repository at url.  With create, a missing backupd.repo is
+ * written; without it, a missing one is an error.  A repository whose format
+ * is newer than REPO_FORMAT is refused.
+ */
+int repo_open(const char *url, const storage_options *opts, int create, repo **out, bderr *err);
+void repo_free(repo *r);
+storage *repo_storage(repo *r);
+const char *repo_url(const repo *r);
+
+/* A source name must be one safe path component: [A-Za-z0-9._-], not "." or "..". */
+int repo_name_check(const char *name, bderr *err);
+
+/*
+ * Reserves a new backup ID for name from its start time and writes
+ * <name>/backups/<ID>/backup.started, marking it incomplete until committed.
+ */
+int repo_backup_begin(repo *r, const char *name, time_t started, char **id, bderr *err);
+/* "<name>/backups/<id>/<object>" (caller frees). */
+char *repo_backup_path(const char *name, const char *id, const char *object);
+/* Writes manifest.json: after this the backup is complete. */
+int repo_backup_commit(repo *r, const manifest *m, bderr *err);
+
+typedef struct backup_entry {
+	char *name;
+	char *id;
+	manifest *m; /* NULL when incomplete (no manifest) */
+} backup_entry;
+
+typedef struct backup_list {
+	backup_entry *items; /* sorted by name, then id (oldest first) */
+	size_t n;
+} backup_list;
+
+/* All backups, or those of one name; incomplete ones included with m == NULL. */
+int repo_backup_list(repo *r, const char *name, backup_list **out, bderr *err);
+void backup_list_free(backup_list *l);
+
+/*
+ * Loads the manifest of a complete backup.  id may be "latest" (or NULL).  An
+ * incomplete or missing backup is an error naming it.
+ */
+int repo_backup_load(repo *r, const char *name, const char *id, manifest **out, bderr *err);
+
+/* Re-reads every object, checking size and SHA-256; names the first broken one. */
+int repo_backup_verify(repo *r, const manifest *m, bderr *err);
+
+/* Opens one object of a backup for verified reading. */
+int repo_object_open(repo *r, const manifest *m, const manifest_object *o,
+		     object_reader **out, bderr *err);
+
+#endif

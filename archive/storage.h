@@ -1,0 +1,66 @@
+/*
+ * The storage interface: one static table of function pointers per driver,
+ * chosen from the repository URL.  Nothing outside archive/ knows which
+ * driver it talks to.  Paths are relative to the repository root and use '/'.
+ */
+#ifndef BACKUPD_ARCHIVE_STORAGE_H
+#define BACKUPD_ARCHIVE_STORAGE_H
+
+#include <stdint.h>
+#include <time.h>
+#include "archive/stream.h"
+#include "common/error.h"
+
+typedef struct storage storage;
+
+typedef struct storage_info {
+	int exists;
+	uint64_t size;
+	time_t mtime;
+} storage_info;
+
+/* Called for every object under a prefix; return non-zero to stop (error). */
+typedef int (*storage_list_cb)(void *ctx, const char *path, uint64_t size, bderr *err);
+
+typedef struct storage_driver {
+	const char *name;
+	int (*open_read)(storage *s, const char *path, reader **out, bderr *err);
+	int (*open_write)(storage *s, const char *path, writer **out, bderr *err);
+	/* Objects whose path starts with prefix, recursively, in no particular order. */
+	int (*list)(storage *s, const char *prefix, storage_list_cb cb, void *ctx, bderr *err);
+	/* Removing a missing object is not an error. */
+	int (*remove)(storage *s, const char *path, bderr *err);
+	int (*info)(storage *s, const char *path, storage_info *out, bderr *err);
+	void (*free)(storage *s);
+} storage_driver;
+
+struct storage {
+	const storage_driver *driver;
+	char *url; /* printable, without secrets */
+};
+
+/* Options a driver may need; all optional. */
+typedef struct storage_options {
+	const char *access_key_id;
+	const char *secret_access_key;
+	const char *session_token;
+	const char *ca_file;
+	int tls_verify; /* 1 by default */
+} storage_options;
+
+/* Opens the driver the URL names: file:///path or a plain path (posix), s3://... */
+int storage_open(const char *url, const storage_options *opts, storage **out, bderr *err);
+
+int storage_open_read(storage *s, const char *path, reader **out, bderr *err);
+int storage_open_write(storage *s, const char *path, writer **out, bderr *err);
+int storage_list(storage *s, const char *prefix, storage_list_cb cb, void *ctx, bderr *err);
+int storage_remove(storage *s, const char *path, bderr *err);
+int storage_info_get(storage *s, const char *path, storage_info *out, bderr *err);
+void storage_free(storage *s);
+
+/* Convenience: write a whole buffer to path atomically. */
+int storage_put(storage *s, const char *path, const void *data, size_t len, bderr *err);
+/* Convenience: read a whole object (at most max bytes) into a NUL-terminated buffer. */
+int storage_get(storage *s, const char *path, char **data, size_t *len, size_t max, bderr *err);
+
+#endif

@@ -1,0 +1,130 @@
+#include "common/log.h"
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+static struct {
+	const char *prog;
+	log_level level;
+	pthread_mutex_t lock;
+} log_sink = { "backupd", LOG_LEVEL_INFO, PTHREAD_MUTEX_INITIALIZER };
+
+void log_init(const char *prog, log_level level)
+{
+	log_sink.prog = prog;
+	log_sink.level = level;
+}
+
+log_level log_get_level(void)
+{
+	return log_sink.level;
+}
+
+const char *log_prog(void)
+{
+	return log_sink.prog;
+}
+
+int log_level_parse(const char *name, log_level *out)
+{
+	static const char *names[] = { "error", "warn", "info", "debug" };
+	for (int i = 0; i < 4; i++) {
+		if (strcasecmp(name, names[i]) == 0) {
+			*out = (log_level)i;
+			return 0;
+		}
+	}
+	if (strcasecmp(name, "warning") == 0) {
+		*out = LOG_LEVEL_WARN;
+		return 0;
+	}
+	return -1;
+}
+
+static void mask_span(char *from, char *to)
+{
+	/* replace [from, to) with "***" */
+	size_t tail = strlen(to);
+	memcpy(from, "***", 3);
+	memmove(from + 3, to, tail + 1);
+}
+
+void log_redact(char *s)
+{
+	/* URIs: scheme://user:password@host */
+	for (char *p = strstr(s, "://"); p; p = strstr(p, "://")) {
+		char *auth = p + 3;
+		size_t authlen = strcspn(auth, "/?# ");
+		char *at = NULL;
+		for (size_t i = 0; i < authlen; i++)
+			if (auth[i] == '@')
+				at = auth + i;
+		p = auth;
+		if (!at)
+			continue;
+		char *colon = memchr(auth, ':', (size_t)(at - auth));
+		if (colon && at - colon - 1 > 0) {
+			if (at - colon - 1 >= 3)
+				mask_span(colon + 1, at);
+			else {
+				/* too short to overwrite in place with "***": just blank it */
+				memmove(colon + 1, at, strlen(at) + 1);
+			}
+		}
+	}
+	/* key=value forms: password=..., secret...=... */
+	static const char *keys[] = { "password=", "password =", "secret-access-key=",
+				      "secret_access_key=", NULL };
+	for (int k = 0; keys[k]; k++) {
+		size_t kl = strlen(keys[k]);
+		for (char *p = strcasestr(s, keys[k]); p; p = strcasestr(p + kl, keys[k])) {
+			char *v = p + kl;
+			char *end = v + strcspn(v, " &\t\n'\"");
+			if (end - v >= 3)
+				mask_span(v, end);
+			else if (end > v)
+				memmove(v, end, strlen(end) + 1);
+		}
+	}
+}
+
+static void log_emit(log_level level, const char *fmt, va_list ap)
+{
+	static const char *tags[] = { "error", "warning", "info", "debug" };
+	if (level > log_sink.level)
+		return;
+	char msg[4096];
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	log_redact(msg);
+	pthread_mutex_lock(&log_sink.lock);
+	if (level == LOG_LEVEL_ERROR) {
+		fprintf(stderr, "%s: %s\n", log_sink.prog, msg);
+	} else {
+		char ts[32];
+		time_t now = time(NULL);
+		struct tm tm;
+		gmtime_r(&now, &tm);
+		strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
+		fprintf(stderr, "%s %s %s: %s\n", ts, log_sink.prog, tags[level], msg);
+	}
+	fflush(stderr);
+	pthread_mutex_unlock(&log_sink.lock);
+}
+
+#define LOG_FN(name, lvl)                          \
+	void name(const char *fmt, ...)            \
+	{                                          \
+		va_list ap;                        \
+		va_start(ap, fmt);                 \
+		log_emit(lvl, fmt, ap);            \
+		va_end(ap);                        \
+	}
+
+LOG_FN(log_error, LOG_LEVEL_ERROR)
+LOG_FN(log_warn, LOG_LEVEL_WARN)
+LOG_FN(log_info, LOG_LEVEL_INFO)
+LOG_FN(log_debug, LOG_LEVEL_DEBUG)

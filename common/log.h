@@ -1,0 +1,37 @@
+/*
+ * Logging to stderr with levels.  The sink is one of the two allowed mutable
+ * globals.  Every message passes through log_redact() first so that a
+ * password that slipped into a connection string never reaches the log.
+ */
+#ifndef BACKUPD_COMMON_LOG_H
+#define BACKUPD_COMMON_LOG_H
+
+#include "common/error.h"
+
+typedef enum log_level {
+	LOG_LEVEL_ERROR = 0,
+	LOG_LEVEL_WARN,
+	LOG_LEVEL_INFO,
+	LOG_LEVEL_DEBUG
+} log_level;
+
+/* prog is the program name prefixed to error lines ("backupd"). */
+void log_init(const char *prog, log_level level);
+log_level log_get_level(void);
+/* Parses "error|warn|info|debug"; returns -1 on an unknown name. */
+int log_level_parse(const char *name, log_level *out);
+const char *log_prog(void);
+
+void log_error(const char *fmt, ...) BD_PRINTF(1, 2);
+void log_warn(const char *fmt, ...) BD_PRINTF(1, 2);
+void log_info(const char *fmt, ...) BD_PRINTF(1, 2);
+void log_debug(const char *fmt, ...) BD_PRINTF(1, 2);
+
+/*
+ * Rewrites secrets in place: the password part of "scheme://user:pw@host" and
+ * the value of "password=..." become "***".  Used by the logger and by
+ * anything that prints a URI.
+ */
+void log_redact(char *s);
+
+#endif

@@ -1,0 +1,38 @@
+/*
+ * libpq helpers shared by backupd and dbrestore: connecting without ever
+ * putting a password on a command line, quoting identifiers with libpq's own
+ * escaping, and turning a failed result into an error that names the query's
+ * subject.
+ */
+#ifndef BACKUPD_COMMON_PGCONN_H
+#define BACKUPD_COMMON_PGCONN_H
+
+#include <libpq-fe.h>
+#include "common/error.h"
+
+/*
+ * Connects to url (a postgresql:// URI or conninfo).  password, when not NULL,
+ * is passed as a connection parameter (it came from a 0600 file); dbname, when
+ * not NULL, overrides the URI's database.
+ */
+int pg_connect(const char *url, const char *password, const char *dbname,
+	       const char *application, PGconn **out, bderr *err);
+
+/* Runs a command that returns no rows; the error names what. */
+int pg_exec(PGconn *c, const char *sql, const char *what, bderr *err);
+/* Runs a query that must return tuples; caller PQclear()s *out. */
+int pg_query(PGconn *c, const char *sql, const char *what, PGresult **out, bderr *err);
+int pg_query_params(PGconn *c, const char *sql, int n, const char *const *values,
+		    const char *what, PGresult **out, bderr *err);
+
+/* Quoted identifier, "schema"."name" form (caller frees). */
+char *pg_quote_ident(PGconn *c, const char *ident);
+char *pg_qualified_name(PGconn *c, const char *schema, const char *name);
+
+/* The database name libpq will use for url (caller frees), or NULL. */
+char *pg_url_dbname(const char *url);
+
+/* The libpq error message without its trailing newline. */
+const char *pg_errmsg(PGconn *c, char *buf, size_t len);
+
+#endif

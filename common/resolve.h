@@ -1,0 +1,42 @@
+/*
+ * Resolves --repo and --source arguments: a name from the config, or a URL
+ * given directly.  Secrets come from *-file options (mode 0600 enforced), the
+ * environment, or the client libraries' own files (.pgpass); never from argv.
+ */
+#ifndef BACKUPD_COMMON_RESOLVE_H
+#define BACKUPD_COMMON_RESOLVE_H
+
+#include "archive/storage.h"
+#include "common/config.h"
+
+typedef struct repo_spec {
+	char *name; /* config name, or NULL when a URL was given */
+	char *url;
+	char *access_key_id;
+	char *secret_access_key; /* secret */
+	char *session_token;     /* secret */
+	char *ca_file;
+	int tls_verify;
+	storage_options opts; /* points into the fields above */
+} repo_spec;
+
+typedef enum source_engine { ENGINE_POSTGRESQL, ENGINE_MYSQL } source_engine;
+
+typedef struct source_spec {
+	char *name;     /* config section name, else the database name from the URL */
+	source_engine engine;
+	char *url;      /* connection URI; may still contain a password the user typed */
+	char *password; /* from password-file, or NULL (then libpq/MYSQL_PWD defaults apply) */
+} source_spec;
+
+/* cfg may be NULL (no config file). */
+int resolve_repo(const config *cfg, const char *arg, repo_spec *out, bderr *err);
+void repo_spec_free(repo_spec *r);
+
+int resolve_source(const config *cfg, const char *arg, source_spec *out, bderr *err);
+void source_spec_free(source_spec *s);
+
+/* "postgresql" / "mysql" */
+const char *engine_name(source_engine e);
+
+#endif

@@ -1,0 +1,14 @@
+/*
+ * Secrets from files.  A secret file readable by group or others is refused:
+ * the operator must make it 0600 (or 0400).  The trailing newline is dropped.
+ */
+#ifndef BACKUPD_COMMON_SECRET_H
+#define BACKUPD_COMMON_SECRET_H
+
+#include "common/error.h"
+
+int secret_read_file(const char *path, char **out, bderr *err);
+/* Overwrites and frees a secret. */
+void secret_free(char *s);
+
+#endif

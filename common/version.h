@@ -1,0 +1,5 @@
+#ifndef BACKUPD_COMMON_VERSION_H
+#define BACKUPD_COMMON_VERSION_H
+#include "config.h"
+#define BACKUPD_VERSION PACKAGE_VERSION
+#endif
