@@ -1,0 +1,54 @@
+/*
+ * The INI configuration (inih).  Sections are "[global]" or "[TYPE:NAME]"
+ * with TYPE one of repo, source, job.  Every key remembers its line so that
+ * any error can name FILE:LINE and the key.  Unknown sections and keys are
+ * errors: a typo must not silently turn a setting off.
+ */
+#ifndef BACKUPD_COMMON_CONFIG_H
+#define BACKUPD_COMMON_CONFIG_H
+
+#include "common/error.h"
+
+typedef struct config_entry {
+	char *key;
+	char *value;
+	int line;
+} config_entry;
+
+typedef struct config_section {
+	char *type; /* "global", "repo", "source", "job" */
+	char *name; /* NULL for global */
+	int line;
+	config_entry *entries;
+	size_t n_entries;
+} config_section;
+
+typedef struct config {
+	char *path;
+	config_section *sections;
+	size_t n_sections;
+} config;
+
+#define CONFIG_DEFAULT_PATH "/etc/backupd/backupd.conf"
+
+/* Loads and validates the file; errors are usage errors "FILE:LINE: ...". */
+int config_load(const char *path, config **out, bderr *err);
+/* Same, from a string (tests); path is used in messages. */
+int config_load_string(const char *text, const char *path, config **out, bderr *err);
+void config_free(config *c);
+
+/* NULL when absent.  name is ignored for "global". */
+const config_section *config_find(const config *c, const char *type, const char *name);
+const char *config_get(const config_section *s, const char *key);
+/* Line of key in s, or the section's line when the key is absent. */
+int config_line(const config_section *s, const char *key);
+
+/* Formats "FILE:LINE: key 'KEY': message" as a usage error. Returns -1. */
+int config_error(const config *c, const config_section *s, const char *key, bderr *err,
+		 const char *fmt, ...) BD_PRINTF(5, 6);
+
+/* Integer key with bounds; def when absent. */
+int config_get_long(const config *c, const config_section *s, const char *key, long def,
+		    long min, long max, long *out, bderr *err);
+
+#endif
