@@ -3,6 +3,10 @@
  * object:  sha256 -> size -> zstd -> [encrypt] -> storage writer.
  * Read side:  storage reader -> [decrypt] -> unzstd -> size -> sha256.
  * Each *_new takes ownership of the wrapped stream.
+ *
+ * A reader that finds the data itself damaged (corrupt or truncated zstd)
+ * fails with err->sys_errno == EBADMSG, so a caller can tell corruption from
+ * an I/O error of the storage below and name the object.
  */
 #ifndef BACKUPD_ARCHIVE_FILTER_H
 #define BACKUPD_ARCHIVE_FILTER_H

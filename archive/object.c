@@ -1,2 +1,134 @@
-/* placeholder: not written yet */
-typedef int placeholder_unused_t;
+#include "archive/object.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/mem.h"
+
+struct object_writer {
+	writer *head; /* sha256 -> size -> [zstd] -> size (stored) -> storage */
+	writer *sha;
+	writer *size;
+	writer *stored;
+};
+
+int object_writer_open(storage *s, const char *path, int level, object_writer **out, bderr *err)
+{
+	writer *w;
+	*out = NULL;
+	if (storage_open_write(s, path, &w, err) < 0)
+		return -1;
+	object_writer *ow = xcalloc(1, sizeof *ow);
+	ow->stored = size_writer_new(w);
+	w = level != 0 ? zstd_writer_new(ow->stored, level) : ow->stored;
+	ow->size = size_writer_new(w);
+	ow->sha = sha256_writer_new(ow->size);
+	ow->head = ow->sha;
+	*out = ow;
+	return 0;
+}
+
+int object_writer_write(object_writer *ow, const void *buf, size_t len, bderr *err)
+{
+	return writer_write(ow->head, buf, len, err);
+}
+
+int object_writer_close(object_writer *ow, object_meta *meta, bderr *err)
+{
+	if (writer_close(ow->head, err) < 0)
+		return -1;
+	meta->size = size_writer_bytes(ow->size);
+	meta->stored_size = size_writer_bytes(ow->stored);
+	sha256_writer_hex(ow->sha, meta->sha256);
+	return 0;
+}
+
+void object_writer_free(object_writer *ow)
+{
+	if (ow == NULL)
+		return;
+	writer_free(ow->head);
+	free(ow);
+}
+
+struct object_reader {
+	reader *head; /* storage -> [unzstd] -> size -> sha256 */
+	reader *sha;
+	reader *size;
+	char *path;
+	int verify;
+	object_meta expect;
+	int finished;
+};
+
+int object_reader_open(storage *s, const char *path, int compressed,
+		       const object_meta *expect, object_reader **out, bderr *err)
+{
+	reader *r;
+	*out = NULL;
+	if (storage_open_read(s, path, &r, err) < 0)
+		return -1;
+	object_reader *orr = xcalloc(1, sizeof *orr);
+	if (compressed)
+		r = zstd_reader_new(r);
+	orr->size = size_reader_new(r);
+	orr->sha = sha256_reader_new(orr->size);
+	orr->head = orr->sha;
+	orr->path = xstrdup(path);
+	if (expect) {
+		orr->verify = 1;
+		orr->expect = *expect;
+	}
+	*out = orr;
+	return 0;
+}
+
+static int corrupt(object_reader *orr, bderr *err)
+{
+	bderr_prefix(err, "object '%s' is corrupt", orr->path);
+	err->sys_errno = EBADMSG;
+	return -1;
+}
+
+int object_reader_read(object_reader *orr, void *buf, size_t cap, size_t *got, bderr *err)
+{
+	*got = 0;
+	if (orr->finished)
+		return 0;
+	if (reader_read(orr->head, buf, cap, got, err) < 0) {
+		if (err->sys_errno == EBADMSG)
+			return corrupt(orr, err);
+		return -1;
+	}
+	if (!orr->verify)
+		return 0;
+	uint64_t n = size_reader_bytes(orr->size);
+	/* fail before handing out bytes the manifest never recorded */
+	if (n > orr->expect.size || (*got == 0 && n != orr->expect.size)) {
+		*got = 0;
+		bderr_set(err, "size mismatch (expected %" PRIu64 " bytes, got %s%" PRIu64 ")",
+			  orr->expect.size, n > orr->expect.size ? "at least " : "", n);
+		return corrupt(orr, err);
+	}
+	if (*got > 0)
+		return 0;
+	char hex[SHA256_HEX_LEN + 1];
+	sha256_reader_hex(orr->sha, hex);
+	if (strcmp(hex, orr->expect.sha256) != 0) {
+		bderr_set(err, "sha256 mismatch (expected %s, got %s)", orr->expect.sha256, hex);
+		return corrupt(orr, err);
+	}
+	orr->finished = 1;
+	return 0;
+}
+
+void object_reader_free(object_reader *orr)
+{
+	if (orr == NULL)
+		return;
+	reader_free(orr->head);
+	free(orr->path);
+	free(orr);
+}

@@ -1,2 +1,550 @@
-/* placeholder: not written yet */
-typedef int placeholder_unused_t;
+/*
+ * autoconf's config.h, from the build directory: common/version.h's own
+ * #include "config.h" resolves to common/config.h (the INI module) instead.
+ */
+#include "config.h"
+
+#include "archive/repo.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/mem.h"
+#include "common/version.h"
+
+#define MARKER_MAX (64 * 1024)
+#define MANIFEST_MAX ((size_t)256 * 1024 * 1024)
+#define NAME_MAX_LEN 200
+#define MAX_ID_SUFFIX 1000
+#define VERIFY_BUF (128 * 1024)
+
+struct repo {
+	storage *s;
+};
+
+storage *repo_storage(repo *r)
+{
+	return r->s;
+}
+
+const char *repo_url(const repo *r)
+{
+	return r->s->url;
+}
+
+void repo_free(repo *r)
+{
+	if (r == NULL)
+		return;
+	storage_free(r->s);
+	free(r);
+}
+
+/* --- names and IDs --------------------------------------------------------- */
+
+static int component_ok(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > NAME_MAX_LEN || strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
+		return 0;
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '.' || c == '_' || c == '-'))
+			return 0;
+	}
+	return 1;
+}
+
+int repo_name_check(const char *name, bderr *err)
+{
+	if (name == NULL || !component_ok(name))
+		return bderr_usage(err, "invalid name '%s': use 1 to %d letters, digits, '.', '_' or '-'",
+				   name ? name : "", NAME_MAX_LEN);
+	return 0;
+}
+
+static int id_check(const char *id, bderr *err)
+{
+	if (!component_ok(id))
+		return bderr_usage(err, "invalid backup id '%s'", id);
+	return 0;
+}
+
+/* Suffix of "YYYYMMDDTHHMMSSZ[-N]": 1 without one, 0 if it is not an ID. */
+static long id_suffix(const char *id)
+{
+	static const char shape[] = "ddddddddTddddddZ";
+	for (size_t i = 0; i < sizeof shape - 1; i++) {
+		if (shape[i] == 'd' ? (id[i] < '0' || id[i] > '9') : id[i] != shape[i])
+			return 0;
+	}
+	const char *p = id + sizeof shape - 1;
+	if (*p == '\0')
+		return 1;
+	if (*p != '-' || p[1] < '1' || p[1] > '9')
+		return 0;
+	char *end;
+	errno = 0;
+	long n = strtol(p + 1, &end, 10);
+	return *end == '\0' && errno == 0 ? n : 0;
+}
+
+/*
+ * Chronological: "…Z" < "…Z-2" < "…Z-10" < the next second.  A plain
+ * strcmp would put "-10" before "-2".
+ */
+static int id_compare(const char *a, const char *b)
+{
+	long sa = id_suffix(a), sb = id_suffix(b);
+	if (sa == 0 || sb == 0)
+		return strcmp(a, b);
+	int c = strncmp(a, b, 16);
+	if (c != 0)
+		return c;
+	return sa < sb ? -1 : sa > sb;
+}
+
+char *repo_backup_path(const char *name, const char *id, const char *object)
+{
+	if (object == NULL)
+		return xasprintf("%s/backups/%s/", name, id);
+	return xasprintf("%s/backups/%s/%s", name, id, object);
+}
+
+/* --- opening ----------------------------------------------------------------- */
+
+static int write_marker(repo *r, bderr *err)
+{
+	char created[32];
+	format_rfc3339(time(NULL), created, sizeof created);
+	json_t *j = json_pack("{s:i, s:s, s:s, s:s}", "format", REPO_FORMAT, "created", created,
+			      "tool_version", BACKUPD_VERSION, "cipher", "none");
+	char *text = j ? json_dumps(j, JSON_INDENT(1)) : NULL;
+	json_decref(j);
+	if (text == NULL)
+		return bderr_set(err, "cannot create repository '%s': out of memory", repo_url(r));
+	char *line = xasprintf("%s\n", text);
+	free(text);
+	int rc = storage_put(r->s, REPO_MARKER, line, strlen(line), err);
+	free(line);
+	return rc;
+}
+
+static int check_marker(repo *r, const char *data, size_t len, bderr *err)
+{
+	json_error_t jerr;
+	json_t *j = json_loadb(data, len, 0, &jerr);
+	int rc = 0;
+	if (!json_is_object(j)) {
+		rc = bderr_set(err, "'%s' is not a valid backupd repository: %s is not a JSON object",
+			       repo_url(r), REPO_MARKER);
+		goto out;
+	}
+	json_t *format = json_object_get(j, "format");
+	json_t *cipher = json_object_get(j, "cipher");
+	if (!json_is_integer(format) || json_integer_value(format) < 1) {
+		rc = bderr_set(err, "'%s' is not a valid backupd repository: %s has no valid 'format'",
+			       repo_url(r), REPO_MARKER);
+	} else if (json_integer_value(format) > REPO_FORMAT) {
+		rc = bderr_set(err, "repository '%s' has format %" JSON_INTEGER_FORMAT
+				    ", newer than this backupd supports (%d): upgrade backupd",
+			       repo_url(r), json_integer_value(format), REPO_FORMAT);
+	} else if (cipher != NULL && !json_is_string(cipher)) {
+		rc = bderr_set(err, "'%s' is not a valid backupd repository: 'cipher' in %s must be a string",
+			       repo_url(r), REPO_MARKER);
+	} else if (cipher != NULL && strcmp(json_string_value(cipher), "none") != 0) {
+		/* reading ciphertext as plain data would only produce corruption errors */
+		rc = bderr_set(err, "repository '%s' uses cipher '%s', which this backupd cannot read",
+			       repo_url(r), json_string_value(cipher));
+	}
+out:
+	json_decref(j);
+	return rc;
+}
+
+int repo_open_storage(storage *s, int create, repo **out, bderr *err)
+{
+	char *data;
+	size_t len;
+	repo *r = xcalloc(1, sizeof *r);
+	r->s = s;
+	*out = NULL;
+	int rc = storage_get(s, REPO_MARKER, &data, &len, MARKER_MAX, err);
+	if (rc == 0) {
+		rc = check_marker(r, data, len, err);
+		free(data);
+	} else if (err->sys_errno == ENOENT && create) {
+		rc = write_marker(r, err);
+	} else if (err->sys_errno == ENOENT) {
+		bderr_set(err, "'%s' is not a backupd repository (no %s): create one with a first backup",
+			  repo_url(r), REPO_MARKER);
+	}
+	if (rc < 0) {
+		repo_free(r);
+		return -1;
+	}
+	*out = r;
+	return 0;
+}
+
+int repo_open(const char *url, const storage_options *opts, int create, repo **out, bderr *err)
+{
+	storage *s;
+	*out = NULL;
+	if (storage_open(url, opts, &s, err) < 0)
+		return -1;
+	return repo_open_storage(s, create, out, err);
+}
+
+/* --- backups ----------------------------------------------------------------- */
+
+static int count_cb(void *ctx, const char *path, uint64_t size, bderr *err)
+{
+	(void)path;
+	(void)size;
+	(void)err;
+	(*(size_t *)ctx)++;
+	return 0;
+}
+
+static int backup_dir_used(repo *r, const char *name, const char *id, int *used, bderr *err)
+{
+	size_t count = 0;
+	char *prefix = repo_backup_path(name, id, NULL);
+	int rc = storage_list(r->s, prefix, count_cb, &count, err);
+	free(prefix);
+	*used = count > 0;
+	return rc;
+}
+
+static int write_started(repo *r, const char *name, const char *id, time_t started, bderr *err)
+{
+	char when[32];
+	char host[256];
+	format_rfc3339(started, when, sizeof when);
+	if (gethostname(host, sizeof host) < 0)
+		host[0] = '\0';
+	host[sizeof host - 1] = '\0';
+	json_t *j = json_pack("{s:s, s:s, s:I, s:s}", "started", when, "host", host, "pid",
+			      (json_int_t)getpid(), "tool_version", BACKUPD_VERSION);
+	char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	json_decref(j);
+	if (text == NULL)
+		return bderr_set(err, "cannot start backup '%s' of '%s': out of memory", id, name);
+	char *path = repo_backup_path(name, id, "backup.started");
+	int rc = storage_put(r->s, path, text, strlen(text), err);
+	free(path);
+	free(text);
+	return rc;
+}
+
+int repo_backup_begin(repo *r, const char *name, time_t started, char **id, bderr *err)
+{
+	char base[32];
+	struct tm tm;
+	*id = NULL;
+	if (repo_name_check(name, err) < 0)
+		return -1;
+	if (gmtime_r(&started, &tm) == NULL || strftime(base, sizeof base, "%Y%m%dT%H%M%SZ", &tm) == 0)
+		return bderr_set(err, "cannot start a backup of '%s': invalid start time", name);
+	/*
+	 * Two backups of one name starting in the same second are serialised by
+	 * the job lock, so checking then writing is enough here.
+	 */
+	for (int n = 1; n <= MAX_ID_SUFFIX; n++) {
+		char *candidate = n == 1 ? xstrdup(base) : xasprintf("%s-%d", base, n);
+		int used;
+		if (backup_dir_used(r, name, candidate, &used, err) < 0) {
+			free(candidate);
+			return -1;
+		}
+		if (!used) {
+			if (write_started(r, name, candidate, started, err) < 0) {
+				free(candidate);
+				return -1;
+			}
+			*id = candidate;
+			return 0;
+		}
+		free(candidate);
+	}
+	return bderr_set(err, "cannot start a backup of '%s': %d backups already started at %s", name,
+			 MAX_ID_SUFFIX, base);
+}
+
+int repo_backup_commit(repo *r, const manifest *m, bderr *err)
+{
+	char *json;
+	if (m->name == NULL || m->id == NULL)
+		return bderr_set(err, "cannot commit backup: manifest has no name or id");
+	if (repo_name_check(m->name, err) < 0 || id_check(m->id, err) < 0)
+		return -1;
+	if (manifest_to_json(m, &json, err) < 0)
+		return -1;
+	char *path = repo_backup_path(m->name, m->id, "manifest.json");
+	int rc = storage_put(r->s, path, json, strlen(json), err);
+	free(path);
+	free(json);
+	return rc;
+}
+
+static int load_manifest(repo *r, const char *name, const char *id, manifest **out, bderr *err)
+{
+	char *data;
+	size_t len;
+	char *path = repo_backup_path(name, id, "manifest.json");
+	*out = NULL;
+	if (storage_get(r->s, path, &data, &len, MANIFEST_MAX, err) < 0) {
+		free(path);
+		return -1;
+	}
+	int rc = manifest_parse(data, len, out, err);
+	free(data);
+	if (rc < 0) {
+		bderr_prefix(err, "cannot load '%s'", path);
+		free(path);
+		return -1;
+	}
+	free(path);
+	/*
+	 * Objects are found through the manifest's name and id: the directory
+	 * it sits in wins, so a source directory renamed in the repository
+	 * (or a copied backup) still restores.
+	 */
+	manifest *m = *out;
+	if (strcmp(m->name, name) != 0) {
+		free(m->name);
+		m->name = xstrdup(name);
+	}
+	if (strcmp(m->id, id) != 0) {
+		free(m->id);
+		m->id = xstrdup(id);
+	}
+	return 0;
+}
+
+typedef struct backup_group {
+	char *name;
+	char *id;
+	int has_manifest;
+} backup_group;
+
+typedef struct backup_scan {
+	backup_group *g;
+	size_t n;
+	size_t cap;
+} backup_scan;
+
+/* Paths look like NAME/backups/ID/OBJECT...; everything else (WAL) is skipped. */
+static int scan_cb(void *ctx, const char *path, uint64_t size, bderr *err)
+{
+	backup_scan *sc = ctx;
+	(void)size;
+	(void)err;
+	const char *slash = strchr(path, '/');
+	if (slash == NULL || strncmp(slash + 1, "backups/", 8) != 0)
+		return 0;
+	const char *idp = slash + 9;
+	const char *end = strchr(idp, '/');
+	if (end == NULL || end == idp || end[1] == '\0')
+		return 0;
+	size_t name_len = (size_t)(slash - path);
+	size_t id_len = (size_t)(end - idp);
+	/* a listing walks one directory at a time: the last group usually matches */
+	backup_group *g = NULL;
+	for (size_t i = sc->n; i-- > 0;) {
+		backup_group *c = &sc->g[i];
+		if (strncmp(c->name, path, name_len) == 0 && c->name[name_len] == '\0' &&
+		    strncmp(c->id, idp, id_len) == 0 && c->id[id_len] == '\0') {
+			g = c;
+			break;
+		}
+	}
+	if (g == NULL) {
+		char *name = xstrndup(path, name_len);
+		char *id = xstrndup(idp, id_len);
+		if (!component_ok(name) || !component_ok(id)) { /* not something backupd wrote */
+			free(name);
+			free(id);
+			return 0;
+		}
+		if (sc->n == sc->cap) {
+			sc->cap = sc->cap ? sc->cap * 2 : 16;
+			sc->g = xrealloc(sc->g, sc->cap * sizeof *sc->g);
+		}
+		g = &sc->g[sc->n++];
+		g->name = name;
+		g->id = id;
+		g->has_manifest = 0;
+	}
+	if (strcmp(end + 1, "manifest.json") == 0)
+		g->has_manifest = 1;
+	return 0;
+}
+
+static int group_compare(const void *a, const void *b)
+{
+	const backup_group *x = a, *y = b;
+	int c = strcmp(x->name, y->name);
+	return c ? c : id_compare(x->id, y->id);
+}
+
+static void scan_free(backup_scan *sc)
+{
+	for (size_t i = 0; i < sc->n; i++) {
+		free(sc->g[i].name);
+		free(sc->g[i].id);
+	}
+	free(sc->g);
+}
+
+static int scan_backups(repo *r, const char *name, backup_scan *sc, bderr *err)
+{
+	memset(sc, 0, sizeof *sc);
+	char *prefix = name ? xasprintf("%s/backups/", name) : xstrdup("");
+	int rc = storage_list(r->s, prefix, scan_cb, sc, err);
+	free(prefix);
+	if (rc < 0) {
+		scan_free(sc);
+		return -1;
+	}
+	if (sc->n > 1)
+		qsort(sc->g, sc->n, sizeof *sc->g, group_compare);
+	return 0;
+}
+
+int repo_backup_list(repo *r, const char *name, backup_list **out, bderr *err)
+{
+	backup_scan sc;
+	*out = NULL;
+	if (name && repo_name_check(name, err) < 0)
+		return -1;
+	if (scan_backups(r, name, &sc, err) < 0)
+		return -1;
+	backup_list *l = xcalloc(1, sizeof *l);
+	l->items = xcalloc(sc.n, sizeof *l->items);
+	for (size_t i = 0; i < sc.n; i++) {
+		backup_entry *e = &l->items[l->n++];
+		/* ownership moves from the scan to the list */
+		e->name = sc.g[i].name;
+		e->id = sc.g[i].id;
+		sc.g[i].name = sc.g[i].id = NULL;
+		/*
+		 * A manifest that cannot be read fails the whole listing: showing
+		 * that backup as incomplete would let expire delete it.
+		 */
+		if (sc.g[i].has_manifest && load_manifest(r, e->name, e->id, &e->m, err) < 0) {
+			scan_free(&sc);
+			backup_list_free(l);
+			return -1;
+		}
+	}
+	scan_free(&sc);
+	*out = l;
+	return 0;
+}
+
+void backup_list_free(backup_list *l)
+{
+	if (l == NULL)
+		return;
+	for (size_t i = 0; i < l->n; i++) {
+		free(l->items[i].name);
+		free(l->items[i].id);
+		manifest_free(l->items[i].m);
+	}
+	free(l->items);
+	free(l);
+}
+
+static int load_latest(repo *r, const char *name, manifest **out, bderr *err)
+{
+	backup_scan sc;
+	if (scan_backups(r, name, &sc, err) < 0)
+		return -1;
+	int rc = -1;
+	size_t i = sc.n;
+	while (i > 0 && !sc.g[i - 1].has_manifest)
+		i--;
+	if (i > 0)
+		rc = load_manifest(r, sc.g[i - 1].name, sc.g[i - 1].id, out, err);
+	else if (sc.n == 0)
+		bderr_set(err, "no backups of '%s' in '%s'", name, repo_url(r));
+	else
+		bderr_set(err, "no complete backup of '%s' in '%s' (%zu incomplete)", name, repo_url(r),
+			  sc.n);
+	scan_free(&sc);
+	return rc;
+}
+
+int repo_backup_load(repo *r, const char *name, const char *id, manifest **out, bderr *err)
+{
+	*out = NULL;
+	if (repo_name_check(name, err) < 0)
+		return -1;
+	if (id == NULL || strcmp(id, "latest") == 0)
+		return load_latest(r, name, out, err);
+	if (id_check(id, err) < 0)
+		return -1;
+	if (load_manifest(r, name, id, out, err) == 0)
+		return 0;
+	if (err->sys_errno != ENOENT)
+		return -1;
+	int used;
+	if (backup_dir_used(r, name, id, &used, err) < 0)
+		return -1;
+	if (used)
+		return bderr_set(err, "backup '%s' of '%s' is incomplete (no manifest): it cannot be restored",
+				 id, name);
+	return bderr_set(err, "backup '%s' of '%s' not found in '%s'", id, name, repo_url(r));
+}
+
+static int verify_object(repo *r, const manifest *m, const manifest_object *o, void *buf,
+			 bderr *err)
+{
+	storage_info info;
+	char *path = repo_backup_path(m->name, m->id, o->name);
+	int rc = storage_info_get(r->s, path, &info, err);
+	if (rc == 0 && !info.exists)
+		rc = bderr_set(err, "object '%s' is missing", path);
+	else if (rc == 0 && info.size != o->meta.stored_size)
+		rc = bderr_set(err, "object '%s' is corrupt: stored size mismatch (expected %" PRIu64
+				    " bytes, got %" PRIu64 ")",
+			       path, o->meta.stored_size, info.size);
+	free(path);
+	if (rc < 0)
+		return -1;
+	object_reader *orr;
+	if (repo_object_open(r, m, o, &orr, err) < 0)
+		return -1;
+	size_t got;
+	do {
+		rc = object_reader_read(orr, buf, VERIFY_BUF, &got, err);
+	} while (rc == 0 && got > 0);
+	object_reader_free(orr);
+	return rc;
+}
+
+int repo_backup_verify(repo *r, const manifest *m, bderr *err)
+{
+	void *buf = xmalloc(VERIFY_BUF);
+	int rc = 0;
+	for (size_t i = 0; rc == 0 && i < m->n_objects; i++)
+		rc = verify_object(r, m, &m->objects[i], buf, err);
+	free(buf);
+	return rc;
+}
+
+int repo_object_open(repo *r, const manifest *m, const manifest_object *o,
+		     object_reader **out, bderr *err)
+{
+	char *path = repo_backup_path(m->name, m->id, o->name);
+	int rc = object_reader_open(r->s, path, o->compressed, &o->meta, out, err);
+	free(path);
+	return rc;
+}

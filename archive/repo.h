@@ -22,6 +22,12 @@ typedef struct repo repo;
  * is newer than REPO_FORMAT is refused.
  */
 int repo_open(const char *url, const storage_options *opts, int create, repo **out, bderr *err);
+/*
+ * The same over an already open storage, which the repo takes over (freed
+ * by repo_free, also when this fails): how tests put a fault-injecting
+ * driver under a repository.
+ */
+int repo_open_storage(storage *s, int create, repo **out, bderr *err);
 void repo_free(repo *r);
 storage *repo_storage(repo *r);
 const char *repo_url(const repo *r);
@@ -34,7 +40,7 @@ int repo_name_check(const char *name, bderr *err);
  * <name>/backups/<ID>/backup.started, marking it incomplete until committed.
  */
 int repo_backup_begin(repo *r, const char *name, time_t started, char **id, bderr *err);
-/* "<name>/backups/<id>/<object>" (caller frees). */
+/* "<name>/backups/<id>/<object>", or "<name>/backups/<id>/" when object is NULL (caller frees). */
 char *repo_backup_path(const char *name, const char *id, const char *object);
 /* Writes manifest.json: after this the backup is complete. */
 int repo_backup_commit(repo *r, const manifest *m, bderr *err);

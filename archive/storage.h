@@ -22,6 +22,11 @@ typedef struct storage_info {
 /* Called for every object under a prefix; return non-zero to stop (error). */
 typedef int (*storage_list_cb)(void *ctx, const char *path, uint64_t size, bderr *err);
 
+/*
+ * Drivers must be safe to use from several threads at once, each thread with
+ * its own readers and writers.  Opening a missing object for reading fails
+ * with err->sys_errno == ENOENT, so callers can tell "absent" from "broken".
+ */
 typedef struct storage_driver {
 	const char *name;
 	int (*open_read)(storage *s, const char *path, reader **out, bderr *err);

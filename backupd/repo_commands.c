@@ -1,2 +1,139 @@
-/* placeholder: not written yet */
-typedef int placeholder_unused_t;
+#include "backupd/repo_commands.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/log.h"
+#include "common/mem.h"
+
+/* "20261121T101324Z[-2]" -> time_t; IDs are UTC start times */
+static time_t id_time(const char *id)
+{
+	struct tm tm;
+	memset(&tm, 0, sizeof tm);
+	if (strptime(id, "%Y%m%dT%H%M%SZ", &tm) == NULL)
+		return 0;
+	return timegm(&tm);
+}
+
+static void human_size(uint64_t n, char *buf, size_t len)
+{
+	const char *units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+	double v = (double)n;
+	int u = 0;
+	while (v >= 1024 && u < 4) {
+		v /= 1024;
+		u++;
+	}
+	if (snprintf(buf, len, u ? "%.1f %s" : "%.0f %s", v, units[u]) >= (int)len)
+		buf[len - 1] = '\0';
+}
+
+static json_t *entry_json(const backup_entry *e)
+{
+	char ts[32];
+	json_t *o = json_object();
+	json_object_set_new(o, "id", json_string(e->id));
+	json_object_set_new(o, "name", json_string(e->name));
+	if (e->m) {
+		json_object_set_new(o, "engine", json_string(e->m->engine));
+		json_object_set_new(o, "kind", json_string(e->m->kind));
+		format_rfc3339(e->m->started, ts, sizeof ts);
+		json_object_set_new(o, "started", json_string(ts));
+		format_rfc3339(e->m->finished, ts, sizeof ts);
+		json_object_set_new(o, "finished", json_string(ts));
+		json_object_set_new(o, "size", json_integer((json_int_t)manifest_total_size(e->m)));
+		json_object_set_new(o, "stored_size",
+				    json_integer((json_int_t)manifest_total_stored_size(e->m)));
+		json_object_set_new(o, "status", json_string("complete"));
+		json_object_set_new(o, "server_version", json_string(e->m->server_version));
+		json_object_set_new(o, "objects", json_integer((json_int_t)e->m->n_objects));
+	} else {
+		json_object_set_new(o, "engine", json_null());
+		json_object_set_new(o, "kind", json_null());
+		format_rfc3339(id_time(e->id), ts, sizeof ts);
+		json_object_set_new(o, "started", json_string(ts));
+		json_object_set_new(o, "finished", json_null());
+		json_object_set_new(o, "size", json_null());
+		json_object_set_new(o, "stored_size", json_null());
+		json_object_set_new(o, "status", json_string("incomplete"));
+	}
+	return o;
+}
+
+int repo_cmd_list(repo *r, const char *name, int json, bderr *err)
+{
+	backup_list *l = NULL;
+	if (repo_backup_list(r, name, &l, err) != 0)
+		return -1;
+	if (json) {
+		json_t *arr = json_array();
+		for (size_t i = 0; i < l->n; i++)
+			json_array_append_new(arr, entry_json(&l->items[i]));
+		char *text = json_dumps(arr, JSON_INDENT(2));
+		printf("%s\n", text);
+		free(text);
+		json_decref(arr);
+	} else if (l->n == 0) {
+		printf("no backups%s%s\n", name ? " of " : "", name ? name : "");
+	} else {
+		printf("%-20s %-22s %-10s %-10s %-11s %-20s %9s %10s %10s\n", "NAME", "ID", "ENGINE",
+		       "KIND", "STATUS", "STARTED", "DURATION", "SIZE", "STORED");
+		for (size_t i = 0; i < l->n; i++) {
+			const backup_entry *e = &l->items[i];
+			char ts[32], sz[32] = "-", st[32] = "-", dur[32] = "-";
+			format_rfc3339(e->m ? e->m->started : id_time(e->id), ts, sizeof ts);
+			if (e->m) {
+				human_size(manifest_total_size(e->m), sz, sizeof sz);
+				human_size(manifest_total_stored_size(e->m), st, sizeof st);
+				if (snprintf(dur, sizeof dur, "%lds", (long)(e->m->finished - e->m->started)) >= (int)sizeof dur)
+					dur[0] = '\0';
+			}
+			printf("%-20s %-22s %-10s %-10s %-11s %-20s %9s %10s %10s\n", e->name, e->id,
+			       e->m ? e->m->engine : "-", e->m ? e->m->kind : "-",
+			       e->m ? "complete" : "incomplete", ts, dur, sz, st);
+		}
+	}
+	backup_list_free(l);
+	return 0;
+}
+
+int repo_cmd_verify(repo *r, const char *name, const char *id, bderr *err)
+{
+	if (id) {
+		if (name == NULL)
+			return bderr_usage(err, "verify of one backup needs --name");
+		manifest *m = NULL;
+		if (repo_backup_load(r, name, id, &m, err) != 0)
+			return -1;
+		int rc = repo_backup_verify(r, m, err);
+		if (rc == 0)
+			printf("%s %s: ok (%zu objects)\n", m->name, m->id, m->n_objects);
+		manifest_free(m);
+		return rc;
+	}
+	backup_list *l = NULL;
+	if (repo_backup_list(r, name, &l, err) != 0)
+		return -1;
+	int rc = 0;
+	size_t checked = 0;
+	for (size_t i = 0; i < l->n && rc == 0; i++) {
+		const backup_entry *e = &l->items[i];
+		if (e->m == NULL) {
+			printf("%s %s: incomplete (no manifest), skipped\n", e->name, e->id);
+			continue;
+		}
+		rc = repo_backup_verify(r, e->m, err);
+		if (rc == 0) {
+			printf("%s %s: ok (%zu objects)\n", e->name, e->id, e->m->n_objects);
+			checked++;
+		}
+	}
+	backup_list_free(l);
+	if (rc == 0 && checked == 0)
+		log_warn("no complete backups to verify");
+	return rc;
+}

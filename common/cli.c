@@ -1,2 +1,229 @@
-/* placeholder: not written yet */
-typedef int placeholder_unused_t;
+#include "common/cli.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/config.h"
+#include "common/log.h"
+
+enum { GLOBAL_NONE, GLOBAL_CONFIG, GLOBAL_LOG_LEVEL, GLOBAL_JSON, GLOBAL_HELP };
+
+static int global_option(const char *name, size_t len, int *takes_value)
+{
+	static const struct {
+		const char *name;
+		int id;
+		int takes_value;
+	} globals[] = {
+		{ "config", GLOBAL_CONFIG, 1 },
+		{ "log-level", GLOBAL_LOG_LEVEL, 1 },
+		{ "json", GLOBAL_JSON, 0 },
+		{ "help", GLOBAL_HELP, 0 },
+	};
+	for (size_t i = 0; i < sizeof globals / sizeof globals[0]; i++) {
+		if (strlen(globals[i].name) == len && strncmp(globals[i].name, name, len) == 0) {
+			*takes_value = globals[i].takes_value;
+			return globals[i].id;
+		}
+	}
+	return GLOBAL_NONE;
+}
+
+static const cli_option *command_option(const cli_option *opts, const char *name, size_t len)
+{
+	for (const cli_option *o = opts; o && o->name; o++)
+		if (strlen(o->name) == len && strncmp(o->name, name, len) == 0)
+			return o;
+	return NULL;
+}
+
+/* Stores a global or command option's value; display is "--repo" or "-c". */
+static int store(cli_args *out, int global, const cli_option *o, const char *value,
+		 const char *display, bderr *err)
+{
+	log_level lv;
+	switch (global) {
+	case GLOBAL_CONFIG:
+		out->config_path = value;
+		return 0;
+	case GLOBAL_LOG_LEVEL:
+		if (log_level_parse(value, &lv) < 0)
+			return bderr_usage(err,
+					   "option '%s' must be error, warn, info or debug, got '%s'",
+					   display, value);
+		out->log_level = value;
+		return 0;
+	case GLOBAL_JSON:
+		out->json = 1;
+		return 0;
+	case GLOBAL_HELP:
+		out->help = 1;
+		return 0;
+	default:
+		break;
+	}
+	if (out->n_opts >= CLI_MAX_ARGS)
+		return bderr_usage(err, "too many options (at most %d)", CLI_MAX_ARGS);
+	out->opts[out->n_opts].name = o->name;
+	out->opts[out->n_opts].value = value;
+	out->n_opts++;
+	return 0;
+}
+
+static int add_positional(cli_args *out, const char *arg, bderr *err)
+{
+	if (out->n_positional >= CLI_MAX_ARGS)
+		return bderr_usage(err, "too many arguments (at most %d)", CLI_MAX_ARGS);
+	out->positional[out->n_positional++] = arg;
+	return 0;
+}
+
+/*
+ * The value of an option given as a separate word.  A following word that
+ * starts with "--" is taken as a forgotten value ("--name --jobs 4") rather
+ * than silently becoming the value; "--name=--odd" still works.
+ */
+static int next_value(int argc, char **argv, int *i, const char *display, const char **value,
+		      bderr *err)
+{
+	if (*i + 1 >= argc || strncmp(argv[*i + 1], "--", 2) == 0 || argv[*i + 1][0] == '\0')
+		return bderr_usage(err, "option '%s' needs a value", display);
+	*value = argv[++*i];
+	return 0;
+}
+
+static int parse_long_option(int argc, char **argv, int *i, const cli_option *opts,
+			     cli_args *out, bderr *err)
+{
+	const char *arg = argv[*i] + 2;
+	const char *eq = strchr(arg, '=');
+	size_t len = eq ? (size_t)(eq - arg) : strlen(arg);
+	/*
+	 * Messages name the option without its value: "--password=..." must
+	 * not echo a secret back to a terminal or a log.
+	 */
+	char display[128];
+	int dn = snprintf(display, sizeof display, "--%.*s", (int)len, arg);
+	if (dn < 0 || (size_t)dn >= sizeof display)
+		memcpy(display + sizeof display - 4, "...", 4);
+
+	int takes_value = 0;
+	int global = global_option(arg, len, &takes_value);
+	const cli_option *o = NULL;
+	if (global == GLOBAL_NONE) {
+		o = command_option(opts, arg, len);
+		if (o == NULL)
+			return bderr_usage(err, "unknown option '%s' for this command", display);
+		takes_value = o->takes_value;
+	}
+
+	const char *value = NULL;
+	if (takes_value) {
+		if (eq) {
+			value = eq + 1;
+			if (*value == '\0')
+				return bderr_usage(err, "option '%s' needs a value", display);
+		} else if (next_value(argc, argv, i, display, &value, err) < 0) {
+			return -1;
+		}
+	} else if (eq) {
+		return bderr_usage(err, "option '%s' does not take a value", display);
+	}
+	return store(out, global, o, value, display, err);
+}
+
+static int parse_short_option(int argc, char **argv, int *i, cli_args *out, bderr *err)
+{
+	const char *arg = argv[*i];
+	switch (arg[1]) {
+	case 'c':
+		if (arg[2] != '\0') {
+			out->config_path = arg + 2;
+			return 0;
+		}
+		return next_value(argc, argv, i, "-c", &out->config_path, err);
+	case 'h':
+		if (arg[2] == '\0') {
+			out->help = 1;
+			return 0;
+		}
+		break;
+	default:
+		break;
+	}
+	/* only the letter: "-pSECRET" must not echo the rest */
+	return bderr_usage(err, "unknown option '-%c' for this command", arg[1]);
+}
+
+int cli_parse(int argc, char **argv, int first, const cli_option *opts, cli_args *out,
+	      bderr *err)
+{
+	memset(out, 0, sizeof *out);
+	int only_positional = 0;
+	for (int i = first; i < argc; i++) {
+		const char *arg = argv[i];
+		int rc;
+		if (only_positional || arg[0] != '-' || arg[1] == '\0') {
+			/* "-" alone is a positional by convention (stdin/stdout) */
+			rc = add_positional(out, arg, err);
+		} else if (strcmp(arg, "--") == 0) {
+			only_positional = 1;
+			rc = 0;
+		} else if (arg[1] == '-') {
+			rc = parse_long_option(argc, argv, &i, opts, out, err);
+		} else {
+			rc = parse_short_option(argc, argv, &i, out, err);
+		}
+		if (rc < 0)
+			return -1;
+	}
+	return 0;
+}
+
+const char *cli_get(const cli_args *a, const char *name)
+{
+	for (int i = a->n_opts - 1; i >= 0; i--)
+		if (strcmp(a->opts[i].name, name) == 0)
+			return a->opts[i].value;
+	return NULL;
+}
+
+int cli_has(const cli_args *a, const char *name)
+{
+	for (int i = 0; i < a->n_opts; i++)
+		if (strcmp(a->opts[i].name, name) == 0)
+			return 1;
+	return 0;
+}
+
+int cli_get_int(const cli_args *a, const char *name, int def, int min, int max, int *out,
+		bderr *err)
+{
+	const char *v = cli_get(a, name);
+	if (v == NULL) {
+		*out = def;
+		return 0;
+	}
+	char *end;
+	errno = 0;
+	long n = strtol(v, &end, 10);
+	/* strtol skips leading blanks; an option value is exactly the digits */
+	int digits_first = (*v >= '0' && *v <= '9') || *v == '-' || *v == '+';
+	if (!digits_first || errno != 0 || end == v || *end != '\0' || n < min || n > max)
+		return bderr_usage(err, "option '--%s' must be an integer between %d and %d, got '%s'",
+				   name, min, max, v);
+	*out = (int)n;
+	return 0;
+}
+
+const char *cli_config_path(const cli_args *a)
+{
+	if (a && a->config_path)
+		return a->config_path;
+	const char *env = getenv("BACKUPD_CONFIG");
+	if (env && *env)
+		return env;
+	return CONFIG_DEFAULT_PATH;
+}

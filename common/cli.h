@@ -44,4 +44,7 @@ int cli_has(const cli_args *a, const char *name);
 int cli_get_int(const cli_args *a, const char *name, int def, int min, int max, int *out,
 		bderr *err);
 
+/* The config file to load: -c FILE, else $BACKUPD_CONFIG, else CONFIG_DEFAULT_PATH. */
+const char *cli_config_path(const cli_args *a);
+
 #endif

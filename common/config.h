@@ -51,4 +51,10 @@ int config_error(const config *c, const config_section *s, const char *key, bder
 int config_get_long(const config *c, const config_section *s, const char *key, long def,
 		    long min, long max, long *out, bderr *err);
 
+/* yes/no, true/false, on/off, 1/0 (any case); -1 for anything else. */
+int config_parse_bool(const char *value, int *out);
+/* Boolean key; def when absent; usage error naming FILE:LINE and the key. */
+int config_get_bool(const config *c, const config_section *s, const char *key, int def, int *out,
+		    bderr *err);
+
 #endif

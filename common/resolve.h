@@ -34,6 +34,13 @@ int resolve_repo(const config *cfg, const char *arg, repo_spec *out, bderr *err)
 void repo_spec_free(repo_spec *r);
 
 int resolve_source(const config *cfg, const char *arg, source_spec *out, bderr *err);
+/*
+ * Same, with name (--name) overriding the repository name when not NULL; the
+ * name a URI would imply is then not derived nor checked, so --name rescues
+ * a database whose name is not usable as a path component.
+ */
+int resolve_source_as(const config *cfg, const char *arg, const char *name, source_spec *out,
+		      bderr *err);
 void source_spec_free(source_spec *s);
 
 /* "postgresql" / "mysql" */

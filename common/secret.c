@@ -1,2 +1,113 @@
-/* placeholder: not written yet */
-typedef int placeholder_unused_t;
+#include "common/secret.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/mem.h"
+
+/* Keys, tokens and passwords are short; a large file is the wrong file. */
+#define SECRET_MAX_BYTES (64 * 1024)
+
+/*
+ * A secret file that cannot be used is the operator's setup to fix, like a
+ * bad config line: exit 2, but keep errno for callers that look at it.
+ */
+static int secret_error(bderr *err, int errnum, const char *path, const char *what)
+{
+	bderr_usage(err, "cannot %s secret file '%s': %s", what, path, strerror(errnum));
+	err->sys_errno = errnum;
+	return -1;
+}
+
+int secret_read_file(const char *path, char **out, bderr *err)
+{
+	*out = NULL;
+	/*
+	 * Symlinks are followed (secrets are often links into a mounted
+	 * volume); what is checked is the target, through fstat on the open
+	 * descriptor so that the file checked is the file read.  O_NONBLOCK
+	 * keeps a FIFO planted at the path from hanging us before the check.
+	 */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0)
+		return secret_error(err, errno, path, "open");
+	struct stat st;
+	if (fstat(fd, &st) < 0) {
+		int e = errno;
+		close(fd);
+		return secret_error(err, e, path, "stat");
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		return bderr_usage(err, "secret file '%s' is not a regular file", path);
+	}
+	if (st.st_mode & 077) {
+		close(fd);
+		return bderr_usage(err,
+				   "secret file '%s' must not be accessible by group or others (mode %04o): chmod 600 '%s'",
+				   path, (unsigned)(st.st_mode & 07777), path);
+	}
+	if (st.st_size > SECRET_MAX_BYTES) {
+		close(fd);
+		return bderr_usage(err, "secret file '%s' is too large (%lld bytes, at most %d)", path,
+				   (long long)st.st_size, SECRET_MAX_BYTES);
+	}
+
+	/* one byte more than allowed, to notice a file that grew after fstat */
+	size_t cap = SECRET_MAX_BYTES + 1;
+	char *buf = xmalloc(cap);
+	size_t len = 0;
+	int rc = -1;
+	for (;;) {
+		ssize_t n = read(fd, buf + len, cap - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			bderr_sys(err, errno, "cannot read secret file '%s'", path);
+			goto out;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		if (len == cap) {
+			bderr_usage(err, "secret file '%s' is too large (at most %d bytes)", path,
+				    SECRET_MAX_BYTES);
+			goto out;
+		}
+	}
+
+	size_t keep = len;
+	if (keep > 0 && buf[keep - 1] == '\n') {
+		keep--;
+		if (keep > 0 && buf[keep - 1] == '\r')
+			keep--;
+	}
+	if (keep == 0) {
+		bderr_usage(err, "secret file '%s' is empty", path);
+		goto out;
+	}
+	/* a NUL would silently cut the secret short when used as a C string */
+	if (memchr(buf, '\0', keep)) {
+		bderr_usage(err, "secret file '%s' contains a NUL byte", path);
+		goto out;
+	}
+	*out = xstrndup(buf, keep);
+	rc = 0;
+out:
+	explicit_bzero(buf, len);
+	free(buf);
+	close(fd);
+	return rc;
+}
+
+void secret_free(char *s)
+{
+	if (s == NULL)
+		return;
+	explicit_bzero(s, strlen(s));
+	free(s);
+}

@@ -1,5 +1,5 @@
 #ifndef BACKUPD_COMMON_VERSION_H
 #define BACKUPD_COMMON_VERSION_H
-#include "config.h"
+/* PACKAGE_VERSION comes from configure.ac through the compiler's -D flags. */
 #define BACKUPD_VERSION PACKAGE_VERSION
 #endif

@@ -1,1 +1,107 @@
-int main(void) { return 0; }
+/*
+ * dbrestore: brings backups back.  Only main() decides exit codes: 0 success,
+ * 1 failure, 2 usage or configuration error.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "archive/repo.h"
+#include "common/log.h"
+#include "common/mem.h"
+#include "common/program.h"
+#include "common/resolve.h"
+#include "restore/pg_restore.h"
+
+static const char usage_text[] =
+	"usage: dbrestore [-c FILE] [--log-level L] COMMAND [OPTIONS]\n"
+	"\n"
+	"commands:\n"
+	"  restore --repo R [--name N] [--backup ID|latest] --to URI [--jobs N] [--create]\n"
+	"          [--allow-non-empty]     restore a dump into a database\n"
+	"  wal-get | pitr | migrate        (not in this version yet)\n"
+	"\n"
+	"-c FILE defaults to $BACKUPD_CONFIG or /etc/backupd/backupd.conf.\n";
+
+/* Without --name, a repository holding exactly one source needs none. */
+static int pick_name(repo *r, const char *given, char **out, bderr *err)
+{
+	if (given) {
+		*out = xstrdup(given);
+		return repo_name_check(given, err);
+	}
+	backup_list *l = NULL;
+	if (repo_backup_list(r, NULL, &l, err) != 0)
+		return -1;
+	const char *only = NULL;
+	int several = 0;
+	for (size_t i = 0; i < l->n; i++) {
+		if (only && strcmp(only, l->items[i].name) != 0)
+			several = 1;
+		only = l->items[i].name;
+	}
+	int rc = 0;
+	if (only == NULL)
+		rc = bderr_set(err, "repository '%s' holds no backups", repo_url(r));
+	else if (several)
+		rc = bderr_usage(err, "repository '%s' holds several sources: choose one with --name",
+				 repo_url(r));
+	else
+		*out = xstrdup(only);
+	backup_list_free(l);
+	return rc;
+}
+
+static int cmd_restore(program *p, bderr *err)
+{
+	const char *to = cli_get(&p->args, "to");
+	if (to == NULL)
+		return bderr_usage(err, "--to is required (a postgresql:// URI or a source name)");
+	int jobs;
+	if (cli_get_int(&p->args, "jobs", 2, 1, 64, &jobs, err) != 0)
+		return -1;
+	source_spec target;
+	if (resolve_source(p->cfg, to, &target, err) != 0)
+		return -1;
+	repo *r = NULL;
+	manifest *m = NULL;
+	char *name = NULL;
+	int rc = -1;
+	if (target.engine != ENGINE_POSTGRESQL) {
+		bderr_usage(err, "%s targets are not supported by this version yet",
+			    engine_name(target.engine));
+		goto out;
+	}
+	if (program_open_repo(p, 0, &r, err) != 0 || pick_name(r, cli_get(&p->args, "name"), &name, err) != 0)
+		goto out;
+	if (repo_backup_load(r, name, cli_get(&p->args, "backup"), &m, err) != 0)
+		goto out;
+	pg_restore_options o = {
+		.to_url = target.url,
+		.password = target.password,
+		.jobs = jobs,
+		.create = cli_has(&p->args, "create"),
+		.allow_non_empty = cli_has(&p->args, "allow-non-empty"),
+	};
+	rc = pg_restore_run(r, m, &o, err);
+out:
+	manifest_free(m);
+	free(name);
+	repo_free(r);
+	source_spec_free(&target);
+	return rc;
+}
+
+static const program_command commands[] = {
+	{ "restore", cmd_restore,
+	  { { "repo", 1 }, { "name", 1 }, { "backup", 1 }, { "to", 1 }, { "jobs", 1 },
+	    { "create", 0 }, { "allow-non-empty", 0 }, { NULL, 0 } } },
+};
+
+static const char *const not_yet[] = { "wal-get", "pitr", "migrate", NULL };
+
+int main(int argc, char **argv)
+{
+	return program_main("dbrestore", usage_text, commands, sizeof commands / sizeof *commands,
+			    not_yet, argc, argv);
+}

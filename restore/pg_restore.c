@@ -1,2 +1,743 @@
-/* placeholder: not written yet */
-typedef int placeholder_unused_t;
+#include "restore/pg_restore.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <libpq/libpq-fs.h>
+
+#include "common/log.h"
+#include "common/mem.h"
+#include "common/pgconn.h"
+#include "common/pgtool.h"
+#include "common/subprocess.h"
+#include "restore/pg_post_data.h"
+
+#define IO_BUF (256 * 1024)
+/* Schema sections are held in memory: they grow with the schema, not the data. */
+#define SCHEMA_MAX ((size_t)1 << 30)
+
+typedef struct restore_ctx {
+	repo *repo;
+	const manifest *m;
+	const pg_restore_options *o;
+	const char *encoding;
+	char *dbname;
+} restore_ctx;
+
+/* ---- a small pool: N connections working through one list of items ---- */
+
+typedef int (*item_fn)(restore_ctx *rc, PGconn *c, void *item, bderr *err);
+
+typedef struct pool {
+	restore_ctx *rc;
+	PGconn **conns;
+	int n_conns;
+	void **items;
+	size_t n_items;
+	item_fn fn;
+	pthread_mutex_t lock;
+	size_t next;
+	int failed;
+	bderr first_err;
+} pool;
+
+typedef struct pool_worker {
+	pool *p;
+	PGconn *conn;
+	pthread_t thread;
+} pool_worker;
+
+static void *pool_main(void *arg)
+{
+	pool_worker *w = arg;
+	pool *p = w->p;
+	for (;;) {
+		void *item = NULL;
+		pthread_mutex_lock(&p->lock);
+		if (!p->failed && p->next < p->n_items)
+			item = p->items[p->next++];
+		pthread_mutex_unlock(&p->lock);
+		if (item == NULL)
+			break;
+		bderr err;
+		bderr_init(&err);
+		if (p->fn(p->rc, w->conn, item, &err) != 0) {
+			pthread_mutex_lock(&p->lock);
+			if (!p->failed) {
+				p->failed = 1;
+				p->first_err = err;
+			}
+			pthread_mutex_unlock(&p->lock);
+			break;
+		}
+	}
+	return NULL;
+}
+
+static int pool_run(restore_ctx *rc, PGconn **conns, int n_conns, void **items, size_t n_items,
+		    item_fn fn, bderr *err)
+{
+	if (n_items == 0)
+		return 0;
+	pool p;
+	memset(&p, 0, sizeof p);
+	p.rc = rc;
+	p.items = items;
+	p.n_items = n_items;
+	p.fn = fn;
+	pthread_mutex_init(&p.lock, NULL);
+	bderr_init(&p.first_err);
+	int n = n_conns;
+	if ((size_t)n > n_items)
+		n = (int)n_items;
+	pool_worker *ws = xcalloc((size_t)n, sizeof *ws);
+	int started = 0;
+	for (int i = 0; i < n; i++) {
+		ws[i].p = &p;
+		ws[i].conn = conns[i];
+		if (pthread_create(&ws[i].thread, NULL, pool_main, &ws[i]) != 0) {
+			pthread_mutex_lock(&p.lock);
+			if (!p.failed) {
+				p.failed = 1;
+				bderr_set(&p.first_err, "cannot start a restore worker thread");
+			}
+			pthread_mutex_unlock(&p.lock);
+			break;
+		}
+		started++;
+	}
+	for (int i = 0; i < started; i++)
+		pthread_join(ws[i].thread, NULL);
+	free(ws);
+	pthread_mutex_destroy(&p.lock);
+	if (p.failed) {
+		*err = p.first_err;
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- objects ---- */
+
+static const manifest_object *find_object(const manifest *m, const char *name, bderr *err)
+{
+	const manifest_object *o = manifest_find_object(m, name);
+	if (o == NULL)
+		bderr_set(err, "backup %s is damaged: manifest names '%s' but does not describe it",
+			  m->id, name);
+	return o;
+}
+
+/* Reads a whole (schema) object, verified, into memory. */
+static int read_object(restore_ctx *rc, const char *name, char **data, size_t *len, bderr *err)
+{
+	const manifest_object *mo = find_object(rc->m, name, err);
+	if (mo == NULL)
+		return -1;
+	if (mo->meta.size > SCHEMA_MAX)
+		return bderr_set(err, "object '%s' is too large to load (%" PRIu64 " bytes)", name,
+				 mo->meta.size);
+	object_reader *orr = NULL;
+	if (repo_object_open(rc->repo, rc->m, mo, &orr, err) != 0)
+		return -1;
+	strbuf b;
+	strbuf_init(&b);
+	char *buf = xmalloc(IO_BUF);
+	int rcode = 0;
+	for (;;) {
+		size_t got = 0;
+		if (object_reader_read(orr, buf, IO_BUF, &got, err) != 0) {
+			rcode = -1;
+			break;
+		}
+		if (got == 0)
+			break;
+		strbuf_append(&b, buf, got);
+	}
+	free(buf);
+	object_reader_free(orr);
+	if (rcode != 0) {
+		strbuf_free(&b);
+		return -1;
+	}
+	*len = b.len;
+	*data = strbuf_detach(&b);
+	return 0;
+}
+
+/* ---- connections ---- */
+
+static int session_setup(restore_ctx *rc, PGconn *c, bderr *err)
+{
+	char *enc = PQescapeLiteral(c, rc->encoding, strlen(rc->encoding));
+	char *sql = xasprintf("SET client_encoding = %s; SET statement_timeout = 0; "
+			      "SET lock_timeout = 0; SET idle_in_transaction_session_timeout = 0; "
+			      "SET DateStyle = ISO; SET IntervalStyle = postgres; "
+			      "SET row_security = off; SET check_function_bodies = false",
+			      enc);
+	PQfreemem(enc);
+	int r = pg_exec(c, sql, "cannot configure the restore session", err);
+	free(sql);
+	return r;
+}
+
+static int connect_target(restore_ctx *rc, PGconn **out, bderr *err)
+{
+	if (pg_connect(rc->o->to_url, rc->o->password, NULL, "dbrestore", out, err) != 0)
+		return -1;
+	return session_setup(rc, *out, err);
+}
+
+static int connect_maintenance(restore_ctx *rc, PGconn **out, bderr *err)
+{
+	bderr first;
+	bderr_init(&first);
+	if (pg_connect(rc->o->to_url, rc->o->password, "postgres", "dbrestore", out, &first) == 0)
+		return 0;
+	if (pg_connect(rc->o->to_url, rc->o->password, "template1", "dbrestore", out, err) == 0)
+		return 0;
+	*err = first;
+	return -1;
+}
+
+static int create_database(restore_ctx *rc, bderr *err)
+{
+	PGconn *c = NULL;
+	if (connect_maintenance(rc, &c, err) != 0)
+		return -1;
+	const char *params[] = { rc->dbname };
+	PGresult *r = NULL;
+	int rcode = pg_query_params(c, "SELECT 1 FROM pg_catalog.pg_database WHERE datname = $1", 1,
+				    params, "cannot look up the target database", &r, err);
+	if (rcode == 0 && PQntuples(r) > 0)
+		rcode = bderr_set(err, "database '%s' already exists: restore into it without --create, or drop it first",
+				  rc->dbname);
+	PQclear(r);
+	if (rcode == 0) {
+		char *q = pg_quote_ident(c, rc->dbname);
+		char *enc = PQescapeLiteral(c, rc->encoding, strlen(rc->encoding));
+		char *sql = xasprintf("CREATE DATABASE %s TEMPLATE template0 ENCODING %s", q, enc);
+		char *what = xasprintf("cannot create database '%s'", rc->dbname);
+		rcode = pg_exec(c, sql, what, err);
+		free(what);
+		free(sql);
+		PQfreemem(enc);
+		free(q);
+	}
+	PQfinish(c);
+	return rcode;
+}
+
+static void drop_database(restore_ctx *rc)
+{
+	PGconn *c = NULL;
+	bderr err;
+	bderr_init(&err);
+	if (connect_maintenance(rc, &c, &err) != 0) {
+		log_warn("cannot drop the incomplete database '%s': %s", rc->dbname, err.msg);
+		return;
+	}
+	char *q = pg_quote_ident(c, rc->dbname);
+	char *sql = xasprintf("DROP DATABASE IF EXISTS %s", q);
+	if (pg_exec(c, sql, "cannot drop the incomplete database", &err) != 0)
+		log_warn("%s", err.msg);
+	else
+		log_info("dropped the incomplete database '%s'", rc->dbname);
+	free(sql);
+	free(q);
+	PQfinish(c);
+}
+
+static int check_empty(PGconn *c, const char *dbname, bderr *err)
+{
+	PGresult *r;
+	if (pg_query(c,
+		     "SELECT (SELECT count(*) FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n "
+		     "          ON n.oid = c.relnamespace "
+		     "         WHERE n.nspname <> 'information_schema' AND n.nspname !~ '^pg_') "
+		     "     + (SELECT count(*) FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n "
+		     "          ON n.oid = p.pronamespace "
+		     "         WHERE n.nspname <> 'information_schema' AND n.nspname !~ '^pg_') "
+		     "     + (SELECT count(*) FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n "
+		     "          ON n.oid = t.typnamespace "
+		     "         WHERE t.typtype IN ('e', 'd', 'r') AND n.nspname <> 'information_schema' "
+		     "           AND n.nspname !~ '^pg_') "
+		     "     + (SELECT count(*) FROM pg_catalog.pg_extension WHERE extname <> 'plpgsql') "
+		     "     + (SELECT count(*) FROM pg_catalog.pg_largeobject_metadata)",
+		     "cannot inspect the target database", &r, err) != 0)
+		return -1;
+	long n = atol(PQgetvalue(r, 0, 0));
+	PQclear(r);
+	if (n > 0)
+		return bderr_set(err,
+				 "target database '%s' is not empty (%ld objects): restore into a new database (--create) or pass --allow-non-empty",
+				 dbname, n);
+	return 0;
+}
+
+/* ---- pre-data through psql ---- */
+
+static int restore_pre_data(restore_ctx *rc, const char *objname, bderr *err)
+{
+	char *sql = NULL;
+	size_t len = 0;
+	if (read_object(rc, objname, &sql, &len, err) != 0)
+		return -1;
+	pg_tool psql = { 0 };
+	char *conninfo = NULL;
+	char *pw = NULL;
+	char *pwenv = NULL;
+	subprocess *p = NULL;
+	int rcode = pg_tool_find("psql", 0, &psql, err);
+	if (rcode == 0)
+		rcode = pg_child_conninfo(rc->o->to_url, rc->o->password, NULL, &conninfo, &pw, err);
+	if (rcode == 0) {
+		const char *argv[] = { psql.path, "-X", "-q", "--no-password", "-v", "ON_ERROR_STOP=1",
+				       "-o", "/dev/null", "-d", conninfo, NULL };
+		pwenv = pw ? xasprintf("PGPASSWORD=%s", pw) : NULL;
+		const char *env[] = { pwenv, "PGOPTIONS=-c client_min_messages=warning", NULL };
+		const char *env_nopw[] = { "PGOPTIONS=-c client_min_messages=warning", NULL };
+		rcode = subprocess_start(argv, pwenv ? env : env_nopw, SUBPROCESS_PIPE_STDIN, &p, err);
+	}
+	if (rcode == 0) {
+		size_t off = 0;
+		while (off < len) {
+			ssize_t n = write(p->fd, sql + off, len - off);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0)
+				break; /* psql stopped reading: its exit status tells why */
+			off += (size_t)n;
+		}
+		rcode = subprocess_finish(p, err);
+		if (rcode != 0)
+			bderr_prefix(err, "schema (pre-data) restore failed");
+	}
+	subprocess_free(p);
+	if (pwenv) {
+		explicit_bzero(pwenv, strlen(pwenv));
+		free(pwenv);
+	}
+	if (pw) {
+		explicit_bzero(pw, strlen(pw));
+		free(pw);
+	}
+	free(conninfo);
+	pg_tool_clear(&psql);
+	free(sql);
+	return rcode;
+}
+
+/* ---- table data ---- */
+
+typedef struct data_item {
+	int is_lo;
+	const char *schema;
+	const char *table;
+	json_t *columns;
+	const manifest_object *obj;
+} data_item;
+
+static int copy_in(restore_ctx *rc, PGconn *c, void *vitem, bderr *err)
+{
+	data_item *it = vitem;
+	char *qual = pg_qualified_name(c, it->schema, it->table);
+	strbuf cols;
+	strbuf_init(&cols);
+	size_t k;
+	json_t *v;
+	json_array_foreach(it->columns, k, v) {
+		char *q = pg_quote_ident(c, json_string_value(v));
+		strbuf_appendf(&cols, "%s%s", k ? ", " : "", q);
+		free(q);
+	}
+	char *sql = json_array_size(it->columns) ? xasprintf("COPY %s (%s) FROM STDIN", qual, cols.data)
+						 : xasprintf("COPY %s FROM STDIN", qual);
+	strbuf_free(&cols);
+	object_reader *orr = NULL;
+	char *buf = NULL;
+	int rcode = -1;
+	if (repo_object_open(rc->repo, rc->m, it->obj, &orr, err) != 0)
+		goto out;
+	PGresult *res = PQexec(c, sql);
+	if (PQresultStatus(res) != PGRES_COPY_IN) {
+		const char *msg = PQresultErrorMessage(res);
+		bderr_set(err, "cannot load table %s: %.*s", qual, (int)strcspn(msg, "\n"), msg);
+		PQclear(res);
+		goto out;
+	}
+	PQclear(res);
+	buf = xmalloc(IO_BUF);
+	bderr rerr;
+	bderr_init(&rerr);
+	int read_failed = 0;
+	for (;;) {
+		size_t got = 0;
+		if (object_reader_read(orr, buf, IO_BUF, &got, &rerr) != 0) {
+			read_failed = 1;
+			break;
+		}
+		if (got == 0)
+			break;
+		if (PQputCopyData(c, buf, (int)got) != 1)
+			break;
+	}
+	/* a corrupt object aborts the COPY, so none of its rows are kept */
+	PQputCopyEnd(c, read_failed ? "backup object failed verification" : NULL);
+	res = PQgetResult(c);
+	if (read_failed) {
+		*err = rerr;
+		bderr_prefix(err, "cannot load table %s", qual);
+	} else if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		const char *msg = PQresultErrorMessage(res);
+		bderr_set(err, "cannot load table %s from '%s': %.*s", qual, it->obj->name,
+			  (int)strcspn(msg, "\n"), msg);
+	} else if (it->obj->rows >= 0 && strtoll(PQcmdTuples(res), NULL, 10) != it->obj->rows) {
+		bderr_set(err, "table %s: loaded %s rows from '%s' but the manifest records %" PRId64,
+			  qual, PQcmdTuples(res), it->obj->name, it->obj->rows);
+	} else {
+		rcode = 0;
+	}
+	PQclear(res);
+	while ((res = PQgetResult(c)) != NULL)
+		PQclear(res);
+out:
+	free(buf);
+	object_reader_free(orr);
+	free(sql);
+	free(qual);
+	return rcode;
+}
+
+/* A refillable window over a verified object stream. */
+typedef struct lo_stream {
+	object_reader *orr;
+	char *buf;
+	size_t have;
+	size_t pos;
+	int at_end;
+} lo_stream;
+
+/* Moves unread bytes to the front and reads more; at_end once the stream is done. */
+static int lo_refill(lo_stream *ls, bderr *err)
+{
+	memmove(ls->buf, ls->buf + ls->pos, ls->have - ls->pos);
+	ls->have -= ls->pos;
+	ls->pos = 0;
+	if (ls->at_end)
+		return 0;
+	size_t got = 0;
+	if (object_reader_read(ls->orr, ls->buf + ls->have, IO_BUF - ls->have, &got, err) != 0)
+		return -1;
+	if (got == 0)
+		ls->at_end = 1;
+	ls->have += got;
+	return 0;
+}
+
+static int lo_write_all(PGconn *c, lo_stream *ls, unsigned long oid, long long len,
+			const char *objname, bderr *err)
+{
+	/* pre-data created every large object (lo_create), with owner and grants */
+	int fd = lo_open(c, (Oid)oid, INV_WRITE);
+	if (fd < 0) {
+		char e[512];
+		return bderr_set(err, "cannot open large object %lu: %s", oid, pg_errmsg(c, e, sizeof e));
+	}
+	int rcode = 0;
+	while (len > 0) {
+		if (ls->pos == ls->have) {
+			if (lo_refill(ls, err) != 0) {
+				rcode = -1;
+				break;
+			}
+			if (ls->have == 0) {
+				rcode = bderr_set(err, "'%s' is malformed: large object %lu is truncated",
+						  objname, oid);
+				break;
+			}
+		}
+		size_t n = ls->have - ls->pos;
+		if ((long long)n > len)
+			n = (size_t)len;
+		if (lo_write(c, fd, ls->buf + ls->pos, n) != (int)n) {
+			char e[512];
+			rcode = bderr_set(err, "cannot write large object %lu: %s", oid,
+					  pg_errmsg(c, e, sizeof e));
+			break;
+		}
+		ls->pos += n;
+		len -= (long long)n;
+	}
+	lo_close(c, fd);
+	return rcode;
+}
+
+/*
+ * Records "<oid> <length>\n<bytes>" as written by the dump, all in one
+ * transaction: the verified end of the stream is the commit point.
+ */
+static int load_large_objects(restore_ctx *rc, PGconn *c, const manifest_object *mo, bderr *err)
+{
+	lo_stream ls = { 0 };
+	if (repo_object_open(rc->repo, rc->m, mo, &ls.orr, err) != 0)
+		return -1;
+	if (pg_exec(c, "BEGIN", "cannot start the large object transaction", err) != 0) {
+		object_reader_free(ls.orr);
+		return -1;
+	}
+	ls.buf = xmalloc(IO_BUF);
+	int rcode = 0;
+	int64_t count = 0;
+	for (;;) {
+		char *nl = memchr(ls.buf + ls.pos, '\n', ls.have - ls.pos);
+		if (nl == NULL) {
+			if (ls.at_end) {
+				if (ls.have != ls.pos)
+					rcode = bderr_set(err, "'%s' is malformed: truncated record header",
+							  mo->name);
+				break;
+			}
+			if (lo_refill(&ls, err) != 0) {
+				rcode = -1;
+				break;
+			}
+			continue;
+		}
+		unsigned long oid = 0;
+		long long len = -1;
+		*nl = '\0';
+		if (sscanf(ls.buf + ls.pos, "%lu %lld", &oid, &len) != 2 || len < 0) {
+			rcode = bderr_set(err, "'%s' is malformed: bad record header", mo->name);
+			break;
+		}
+		ls.pos = (size_t)(nl - ls.buf) + 1;
+		if (lo_write_all(c, &ls, oid, len, mo->name, err) != 0) {
+			rcode = -1;
+			break;
+		}
+		count++;
+	}
+	free(ls.buf);
+	object_reader_free(ls.orr);
+	if (rcode == 0)
+		rcode = pg_exec(c, "COMMIT", "cannot commit the large objects", err);
+	else {
+		PGresult *r = PQexec(c, "ROLLBACK");
+		PQclear(r);
+		bderr_prefix(err, "cannot restore large objects");
+	}
+	if (rcode == 0)
+		log_debug("restored %" PRId64 " large objects", count);
+	return rcode;
+}
+
+static int data_item_run(restore_ctx *rc, PGconn *c, void *vitem, bderr *err)
+{
+	data_item *it = vitem;
+	if (it->is_lo)
+		return load_large_objects(rc, c, it->obj, err);
+	return copy_in(rc, c, vitem, err);
+}
+
+static int data_item_size_desc(const void *a, const void *b)
+{
+	const data_item *x = *(data_item *const *)a, *y = *(data_item *const *)b;
+	if (x->obj->meta.size != y->obj->meta.size)
+		return x->obj->meta.size < y->obj->meta.size ? 1 : -1;
+	return 0;
+}
+
+static int restore_data(restore_ctx *rc, PGconn **conns, int n_conns, bderr *err)
+{
+	json_t *tables = json_object_get(rc->m->info, "tables");
+	json_t *lo = json_object_get(rc->m->info, "large_objects");
+	size_t n_items = 0, cap = 1;
+	size_t i;
+	json_t *t;
+	json_array_foreach(tables, i, t) cap += json_array_size(json_object_get(t, "chunks"));
+	data_item *items = xcalloc(cap, sizeof *items);
+	void **ptrs = xcalloc(cap, sizeof *ptrs);
+	int rcode = 0;
+	json_array_foreach(tables, i, t) {
+		json_t *chunks = json_object_get(t, "chunks");
+		size_t k;
+		json_t *ch;
+		json_array_foreach(chunks, k, ch) {
+			data_item *it = &items[n_items];
+			it->schema = json_string_value(json_object_get(t, "schema"));
+			it->table = json_string_value(json_object_get(t, "name"));
+			it->columns = json_object_get(t, "columns");
+			if (!it->schema || !it->table || !json_is_array(it->columns) || !json_is_string(ch)) {
+				rcode = bderr_set(err, "backup %s is damaged: malformed table entry in the manifest",
+						  rc->m->id);
+				goto out;
+			}
+			it->obj = find_object(rc->m, json_string_value(ch), err);
+			if (it->obj == NULL) {
+				rcode = -1;
+				goto out;
+			}
+			ptrs[n_items] = it;
+			n_items++;
+		}
+	}
+	if (json_is_object(lo)) {
+		data_item *it = &items[n_items];
+		it->is_lo = 1;
+		it->obj = find_object(rc->m, json_string_value(json_object_get(lo, "object")), err);
+		if (it->obj == NULL) {
+			rcode = -1;
+			goto out;
+		}
+		ptrs[n_items++] = it;
+	}
+	/* largest first, so the last item to finish is a small one */
+	qsort(ptrs, n_items, sizeof *ptrs, data_item_size_desc);
+	rcode = pool_run(rc, conns, n_conns, ptrs, n_items, data_item_run, err);
+out:
+	free(ptrs);
+	free(items);
+	return rcode;
+}
+
+static int restore_sequences(restore_ctx *rc, PGconn *c, bderr *err)
+{
+	json_t *seqs = json_object_get(rc->m->info, "sequences");
+	size_t i;
+	json_t *s;
+	json_array_foreach(seqs, i, s) {
+		const char *schema = json_string_value(json_object_get(s, "schema"));
+		const char *name = json_string_value(json_object_get(s, "name"));
+		const char *value = json_string_value(json_object_get(s, "last_value"));
+		if (!schema || !name || !value)
+			return bderr_set(err, "backup %s is damaged: malformed sequence entry", rc->m->id);
+		char *qual = pg_qualified_name(c, schema, name);
+		const char *params[] = { qual, value,
+					 json_is_true(json_object_get(s, "is_called")) ? "true" : "false" };
+		char *what = xasprintf("cannot set sequence %s", qual);
+		PGresult *r = NULL;
+		int rcode = pg_query_params(c, "SELECT pg_catalog.setval($1::pg_catalog.regclass, $2::int8, $3::bool)",
+					    3, params, what, &r, err);
+		PQclear(r);
+		free(what);
+		free(qual);
+		if (rcode != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* ---- post-data ---- */
+
+static int post_item_run(restore_ctx *rc, PGconn *c, void *vitem, bderr *err)
+{
+	(void)rc;
+	post_data_entry *e = vitem;
+	char *what = xasprintf("cannot create %s %s", e->type, e->name);
+	int r = pg_exec(c, e->sql, what, err);
+	free(what);
+	return r;
+}
+
+static int run_phase(restore_ctx *rc, PGconn **conns, int n_conns, post_data *pd,
+		     post_data_phase phase, bderr *err)
+{
+	void **items = xcalloc(pd->n_entries + 1, sizeof *items);
+	size_t n = 0;
+	for (size_t i = 0; i < pd->n_entries; i++)
+		if (pd->entries[i].phase == phase)
+			items[n++] = &pd->entries[i];
+	int r = pool_run(rc, conns, phase == POST_DATA_SERIAL ? 1 : n_conns, items, n, post_item_run, err);
+	free(items);
+	return r;
+}
+
+static int restore_post_data(restore_ctx *rc, PGconn **conns, int n_conns, const char *objname,
+			     bderr *err)
+{
+	char *sql = NULL;
+	size_t len = 0;
+	if (read_object(rc, objname, &sql, &len, err) != 0)
+		return -1;
+	post_data *pd = post_data_parse(sql, len);
+	free(sql);
+	int r = 0;
+	for (int i = 0; i < n_conns && r == 0; i++)
+		r = pg_exec(conns[i], pd->prelude, "cannot prepare the post-data session", err);
+	/* indexes and constraints in parallel; then the rest in order; then foreign keys */
+	if (r == 0)
+		r = run_phase(rc, conns, n_conns, pd, POST_DATA_PARALLEL, err);
+	if (r == 0)
+		r = run_phase(rc, conns, n_conns, pd, POST_DATA_SERIAL, err);
+	if (r == 0)
+		r = run_phase(rc, conns, n_conns, pd, POST_DATA_FOREIGN_KEYS, err);
+	log_debug("post-data: %zu entries", pd->n_entries);
+	post_data_free(pd);
+	return r;
+}
+
+int pg_restore_run(repo *r, const manifest *m, const pg_restore_options *o, bderr *err)
+{
+	restore_ctx rc;
+	memset(&rc, 0, sizeof rc);
+	rc.repo = r;
+	rc.m = m;
+	rc.o = o;
+	rc.encoding = json_string_value(json_object_get(m->info, "encoding"));
+	json_t *schema = json_object_get(m->info, "schema");
+	const char *pre = json_string_value(json_object_get(schema, "pre-data"));
+	const char *post = json_string_value(json_object_get(schema, "post-data"));
+	if (strcmp(m->engine, "postgresql") != 0 || strcmp(m->kind, "dump") != 0)
+		return bderr_usage(err, "backup %s is a %s %s, not a PostgreSQL dump", m->id,
+				   m->engine, m->kind);
+	if (rc.encoding == NULL || pre == NULL || post == NULL)
+		return bderr_set(err, "backup %s is damaged: its manifest lacks the schema or encoding",
+				 m->id);
+	rc.dbname = pg_url_dbname(o->to_url);
+	if (rc.dbname == NULL)
+		return bderr_usage(err, "--to names no database: give postgresql://HOST/DBNAME");
+
+	int jobs = o->jobs < 1 ? 1 : o->jobs;
+	PGconn **conns = xcalloc((size_t)jobs, sizeof *conns);
+	int created = 0;
+	int rcode = -1;
+	time_t t0 = time(NULL);
+
+	if (o->create) {
+		if (create_database(&rc, err) != 0)
+			goto out;
+		created = 1;
+	}
+	for (int i = 0; i < jobs; i++)
+		if (connect_target(&rc, &conns[i], err) != 0)
+			goto out;
+	if (!o->allow_non_empty && check_empty(conns[0], rc.dbname, err) != 0)
+		goto out;
+	log_info("restoring %s of '%s' into database '%s' with %d jobs", m->id, m->name, rc.dbname,
+		 jobs);
+	if (restore_pre_data(&rc, pre, err) != 0)
+		goto out;
+	if (restore_data(&rc, conns, jobs, err) != 0)
+		goto out;
+	if (restore_sequences(&rc, conns[0], err) != 0)
+		goto out;
+	if (restore_post_data(&rc, conns, jobs, post, err) != 0)
+		goto out;
+	log_info("restore of %s into '%s' complete in %lds", m->id, rc.dbname, (long)(time(NULL) - t0));
+	rcode = 0;
+out:
+	for (int i = 0; i < jobs; i++)
+		PQfinish(conns[i]);
+	free(conns);
+	/* a half-restored database must not look like a restored one */
+	if (rcode != 0 && created)
+		drop_database(&rc);
+	free(rc.dbname);
+	return rcode;
+}

@@ -4,13 +4,205 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-static void placeholder(void **state)
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/cli.h"
+#include "common/config.h"
+
+static const cli_option dump_opts[] = {
+	{ "source", 1 }, { "repo", 1 }, { "name", 1 }, { "jobs", 1 }, { "dry-run", 0 }, { NULL, 0 },
+};
+
+/* Parses a NULL-terminated list of words after "prog cmd". */
+static int parse(cli_args *a, bderr *err, const cli_option *opts, ...)
+{
+	static char *argv[CLI_MAX_ARGS * 2 + 8];
+	int argc = 0;
+	argv[argc++] = "backupd";
+	argv[argc++] = "dump";
+	va_list ap;
+	va_start(ap, opts);
+	for (const char *w = va_arg(ap, const char *); w; w = va_arg(ap, const char *))
+		argv[argc++] = (char *)w;
+	va_end(ap);
+	argv[argc] = NULL;
+	bderr_init(err);
+	return cli_parse(argc, argv, 2, opts, a, err);
+}
+
+static void test_values_and_flags(void **state)
 {
 	(void)state;
+	cli_args a;
+	bderr err;
+	assert_int_equal(parse(&a, &err, dump_opts, "--source", "appdb", "--repo=offsite", "-c",
+			       "/etc/x.conf", "--dry-run", "--json", "--log-level", "debug", "pos1",
+			       "--jobs=4", "pos2", NULL),
+			 0);
+	assert_string_equal(cli_get(&a, "source"), "appdb");
+	assert_string_equal(cli_get(&a, "repo"), "offsite");
+	assert_string_equal(a.config_path, "/etc/x.conf");
+	assert_string_equal(a.log_level, "debug");
+	assert_int_equal(a.json, 1);
+	assert_int_equal(a.help, 0);
+	assert_true(cli_has(&a, "dry-run"));
+	assert_null(cli_get(&a, "dry-run"));
+	assert_false(cli_has(&a, "name"));
+	assert_null(cli_get(&a, "name"));
+	assert_int_equal(a.n_positional, 2);
+	assert_string_equal(a.positional[0], "pos1");
+	assert_string_equal(a.positional[1], "pos2");
+	int jobs = 0;
+	assert_int_equal(cli_get_int(&a, "jobs", 1, 1, 64, &jobs, &err), 0);
+	assert_int_equal(jobs, 4);
+	assert_int_equal(cli_get_int(&a, "name", 7, 1, 64, &jobs, &err), 0);
+	assert_int_equal(jobs, 7);
+}
+
+static void test_config_forms(void **state)
+{
+	(void)state;
+	cli_args a;
+	bderr err;
+	assert_int_equal(parse(&a, &err, dump_opts, "-c/etc/a.conf", NULL), 0);
+	assert_string_equal(a.config_path, "/etc/a.conf");
+	assert_int_equal(parse(&a, &err, dump_opts, "--config", "/etc/b.conf", NULL), 0);
+	assert_string_equal(a.config_path, "/etc/b.conf");
+	assert_int_equal(parse(&a, &err, dump_opts, "--config=/etc/c.conf", NULL), 0);
+	assert_string_equal(a.config_path, "/etc/c.conf");
+	assert_string_equal(cli_config_path(&a), "/etc/c.conf");
+
+	assert_int_equal(parse(&a, &err, dump_opts, NULL), 0);
+	assert_null(a.config_path);
+	unsetenv("BACKUPD_CONFIG");
+	assert_string_equal(cli_config_path(&a), CONFIG_DEFAULT_PATH);
+	setenv("BACKUPD_CONFIG", "/env/backupd.conf", 1);
+	assert_string_equal(cli_config_path(&a), "/env/backupd.conf");
+	unsetenv("BACKUPD_CONFIG");
+}
+
+static void test_help_and_separator(void **state)
+{
+	(void)state;
+	cli_args a;
+	bderr err;
+	assert_int_equal(parse(&a, &err, NULL, "-h", NULL), 0);
+	assert_int_equal(a.help, 1);
+	assert_int_equal(parse(&a, &err, NULL, "--help", NULL), 0);
+	assert_int_equal(a.help, 1);
+
+	/* after "--" everything is positional, "-" alone always is */
+	assert_int_equal(parse(&a, &err, dump_opts, "-", "--", "--repo", "-c", NULL), 0);
+	assert_int_equal(a.n_positional, 3);
+	assert_string_equal(a.positional[0], "-");
+	assert_string_equal(a.positional[1], "--repo");
+	assert_string_equal(a.positional[2], "-c");
+	assert_int_equal(a.n_opts, 0);
+
+	/* the last value wins; a value may contain '=' */
+	assert_int_equal(parse(&a, &err, dump_opts, "--name", "a", "--name=b=c", NULL), 0);
+	assert_string_equal(cli_get(&a, "name"), "b=c");
+}
+
+struct bad_case {
+	const char *words[4];
+	const char *error;
+};
+
+static const struct bad_case bad_cases[] = {
+	{ { "--foo", NULL }, "unknown option '--foo' for this command" },
+	{ { "--password=hunter2", NULL }, "unknown option '--password' for this command" },
+	{ { "-x", NULL }, "unknown option '-x' for this command" },
+	{ { "-psecret", NULL }, "unknown option '-p' for this command" },
+	{ { "--rep", "x", NULL }, "unknown option '--rep' for this command" },
+	{ { "--repo", NULL }, "option '--repo' needs a value" },
+	{ { "--repo=", NULL }, "option '--repo' needs a value" },
+	{ { "--repo", "--json", NULL }, "option '--repo' needs a value" },
+	{ { "-c", NULL }, "option '-c' needs a value" },
+	{ { "--config", NULL }, "option '--config' needs a value" },
+	{ { "--json=x", NULL }, "option '--json' does not take a value" },
+	{ { "--dry-run=yes", NULL }, "option '--dry-run' does not take a value" },
+	{ { "--help=1", NULL }, "option '--help' does not take a value" },
+	{ { "--log-level", "loud", NULL },
+	  "option '--log-level' must be error, warn, info or debug, got 'loud'" },
+};
+
+static void test_errors(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof bad_cases / sizeof bad_cases[0]; i++) {
+		const struct bad_case *c = &bad_cases[i];
+		cli_args a;
+		bderr err;
+		int rc = parse(&a, &err, dump_opts, c->words[0], c->words[1], c->words[2], NULL);
+		if (rc != -1 || strcmp(err.msg, c->error) != 0)
+			fail_msg("case %zu: rc %d, got \"%s\", want \"%s\"", i, rc, err.msg, c->error);
+		assert_int_equal(err.exit_code, EXIT_USAGE);
+	}
+}
+
+static void test_get_int(void **state)
+{
+	(void)state;
+	static const char *bad[] = { "x", "", " 4", "4 ", "0", "65", "4x", "99999999999999999999" };
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		cli_args a;
+		bderr err;
+		char *word = NULL;
+		assert_true(asprintf(&word, "--jobs=%s", bad[i]) > 0);
+		int rc = parse(&a, &err, dump_opts, word, NULL);
+		if (bad[i][0] == '\0') {
+			assert_int_equal(rc, -1); /* "--jobs=" has no value at all */
+			free(word);
+			continue;
+		}
+		assert_int_equal(rc, 0);
+		int n = 12345;
+		assert_int_equal(cli_get_int(&a, "jobs", 1, 1, 64, &n, &err), -1);
+		char want[200];
+		snprintf(want, sizeof want,
+			 "option '--jobs' must be an integer between 1 and 64, got '%s'", bad[i]);
+		assert_string_equal(err.msg, want);
+		assert_int_equal(err.exit_code, EXIT_USAGE);
+		assert_int_equal(n, 12345);
+		free(word);
+	}
+}
+
+static void test_too_many(void **state)
+{
+	(void)state;
+	char *argv[CLI_MAX_ARGS + 4];
+	int argc = 0;
+	argv[argc++] = "backupd";
+	argv[argc++] = "verify";
+	for (int i = 0; i < CLI_MAX_ARGS + 1; i++)
+		argv[argc++] = "id";
+	argv[argc] = NULL;
+	cli_args a;
+	bderr err;
+	bderr_init(&err);
+	assert_int_equal(cli_parse(argc, argv, 2, NULL, &a, &err), -1);
+	assert_string_equal(err.msg, "too many arguments (at most 64)");
+
+	/* exactly the maximum is fine */
+	assert_int_equal(cli_parse(argc - 1, argv, 2, NULL, &a, &err), 0);
+	assert_int_equal(a.n_positional, CLI_MAX_ARGS);
+
+	for (int i = 2; i < argc; i++)
+		argv[i] = "--dry-run";
+	assert_int_equal(cli_parse(argc, argv, 2, dump_opts, &a, &err), -1);
+	assert_string_equal(err.msg, "too many options (at most 64)");
 }
 
 int main(void)
 {
-	const struct CMUnitTest tests[] = { cmocka_unit_test(placeholder) };
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_values_and_flags), cmocka_unit_test(test_config_forms),
+		cmocka_unit_test(test_help_and_separator), cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_get_int), cmocka_unit_test(test_too_many),
+	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

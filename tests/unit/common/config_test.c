@@ -4,13 +4,321 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-static void placeholder(void **state)
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/config.h"
+#include "common/mem.h"
+
+#define GOOD_CONFIG                                                                        \
+	"; backupd test config\n"                                                          \
+	"# hash comments too\n"                                                            \
+	"[global]\n"                                                                       \
+	"state-dir = /var/lib/backupd     ; locks, spool, run history\n"                   \
+	"max-parallel-jobs = 2\n"                                                          \
+	"log-level = debug\n"                                                              \
+	"\n"                                                                               \
+	"[repo:offsite]\n"                                                                 \
+	"url = s3://acme-backups/prod?endpoint=https://s3.eu-west-1.amazonaws.com&region=eu-west-1\n" \
+	"access-key-id = AKIAEXAMPLE\n"                                                    \
+	"secret-access-key-file = /etc/backupd/s3.secret   ; must be mode 0600\n"          \
+	"tls-verify = no\n"                                                                \
+	"\n"                                                                               \
+	"[source:appdb]\n"                                                                 \
+	"url = postgresql://backup@10.0.0.5/app\n"                                         \
+	"\n"                                                                               \
+	"[job:appdb-nightly]\n"                                                            \
+	"source = appdb\n"                                                                 \
+	"repo = offsite\n"                                                                 \
+	"kind = dump                      ; dump | basebackup\n"                           \
+	"schedule = 0 3 * * *             ; cron\n"                                        \
+	"jobs = 4\n"                                                                       \
+	"retention = keep-daily=7 keep-weekly=4 keep-monthly=12\n"
+
+static void test_good_config(void **state)
 {
 	(void)state;
+	config *c = NULL;
+	bderr err;
+	bderr_init(&err);
+	assert_int_equal(config_load_string(GOOD_CONFIG, "t.conf", &c, &err), 0);
+	assert_non_null(c);
+	assert_int_equal(c->n_sections, 4);
+
+	const config_section *g = config_find(c, "global", "ignored");
+	assert_non_null(g);
+	assert_null(g->name);
+	assert_int_equal(g->line, 3);
+	assert_string_equal(config_get(g, "state-dir"), "/var/lib/backupd");
+	assert_int_equal(config_line(g, "max-parallel-jobs"), 5);
+	assert_int_equal(config_line(g, "time-zone"), 3); /* absent: the section's line */
+	assert_null(config_get(g, "time-zone"));
+
+	const config_section *r = config_find(c, "repo", "offsite");
+	assert_non_null(r);
+	assert_string_equal(r->name, "offsite");
+	assert_string_equal(config_get(r, "url"),
+			    "s3://acme-backups/prod?endpoint=https://s3.eu-west-1.amazonaws.com&region=eu-west-1");
+	int b = -1;
+	assert_int_equal(config_get_bool(c, r, "tls-verify", 1, &b, &err), 0);
+	assert_int_equal(b, 0);
+
+	const config_section *j = config_find(c, "job", "appdb-nightly");
+	assert_non_null(j);
+	assert_int_equal(j->line, 17);
+	assert_string_equal(config_get(j, "schedule"), "0 3 * * *");
+	assert_string_equal(config_get(j, "retention"), "keep-daily=7 keep-weekly=4 keep-monthly=12");
+	long n = 0;
+	assert_int_equal(config_get_long(c, j, "jobs", 1, 1, 64, &n, &err), 0);
+	assert_int_equal(n, 4);
+	assert_int_equal(config_get_long(c, j, "retries", 3, 0, 10, &n, &err), 0);
+	assert_int_equal(n, 3);
+	/* out of the caller's bounds: FILE:LINE: key */
+	assert_int_equal(config_get_long(c, j, "jobs", 1, 1, 2, &n, &err), -1);
+	assert_string_equal(err.msg, "t.conf:22: key 'jobs': must be an integer between 1 and 2, got '4'");
+	assert_int_equal(err.exit_code, EXIT_USAGE);
+
+	assert_null(config_find(c, "repo", "nope"));
+	assert_null(config_find(c, "source", NULL));
+	assert_null(config_find(NULL, "repo", "offsite"));
+	assert_null(config_get(NULL, "url"));
+
+	bderr_init(&err);
+	assert_int_equal(config_error(c, j, "repo", &err, "cannot reach %s", "it"), -1);
+	assert_string_equal(err.msg, "t.conf:19: key 'repo': cannot reach it");
+	assert_int_equal(config_error(c, j, NULL, &err, "broken"), -1);
+	assert_string_equal(err.msg, "t.conf:17: broken");
+	config_free(c);
+}
+
+struct bad_case {
+	const char *text;
+	const char *error;
+};
+
+/* Each text must fail with exactly this message (path "b.conf"). */
+static const struct bad_case bad_cases[] = {
+	{ "[global]\nstate-dir = /a\nstate-dir = /b\n",
+	  "b.conf:3: key 'state-dir': duplicate key (first set on line 2)" },
+	{ "[repo:a]\nurl = /r\n\n[repo:a]\nurl = /s\n",
+	  "b.conf:4: duplicate section [repo:a] (first on line 1)" },
+	{ "[global]\n[global]\n", "b.conf:2: duplicate section [global] (first on line 1)" },
+	{ "[global]\nstate-dri = /x\n", "b.conf:2: key 'state-dri': unknown key in [global]" },
+	{ "[repo:r]\nurl = /r\nurll = /r\n", "b.conf:3: key 'urll': unknown key in [repo:r]" },
+	{ "[repo:r]\nurl = s3://b\nsecret-access-key = abc\n",
+	  "b.conf:3: key 'secret-access-key': secrets are not accepted inline: put it in a file "
+	  "only its owner can read (chmod 600) and use 'secret-access-key-file = PATH'" },
+	{ "[repo:r]\nurl = s3://b\nsession-token = abc\n",
+	  "b.conf:3: key 'session-token': secrets are not accepted inline: put it in a file "
+	  "only its owner can read (chmod 600) and use 'session-token-file = PATH'" },
+	{ "[source:s]\nurl = postgresql://h/db\npassword = hunter2\n",
+	  "b.conf:3: key 'password': secrets are not accepted inline: put it in a file "
+	  "only its owner can read (chmod 600) and use 'password-file = PATH'" },
+	{ "[job:j]\npassword = x\n", "b.conf:2: key 'password': unknown key in [job:j]" },
+	{ "[repo:r]\nurl = /r\n[source:s]\nurl = postgresql://h/d\n\n[job:j]\nsource = s\nrepo = offsite\n",
+	  "b.conf:8: key 'repo': no [repo:offsite] in this file" },
+	{ "[repo:r]\nurl = /r\n[job:j]\nsource = s\nrepo = r\n",
+	  "b.conf:4: key 'source': no [source:s] in this file" },
+	{ "[repo:r]\nurl = /r\n[job:j]\nrepo = r\n", "b.conf:3: key 'source': missing in [job:j]" },
+	{ "[repo:r]\naccess-key-id = AK\n", "b.conf:1: key 'url': missing in [repo:r]" },
+	{ "[source:s]\nname = x\n", "b.conf:1: key 'url': missing in [source:s]" },
+	{ "[source:s]\nurl = http://h/db\n",
+	  "b.conf:2: key 'url': must be a postgresql://, postgres://, mysql:// or mariadb:// URI" },
+	{ "[job:j]\nkind = full\n", "b.conf:2: key 'kind': must be dump or basebackup, got 'full'" },
+	{ "[job:j]\njobs = four\n",
+	  "b.conf:2: key 'jobs': must be an integer between 1 and 64, got 'four'" },
+	{ "[job:j]\njobs = 0\n", "b.conf:2: key 'jobs': must be an integer between 1 and 64, got '0'" },
+	{ "[job:j]\nretries = 3x\n",
+	  "b.conf:2: key 'retries': must be an integer between 0 and 1000, got '3x'" },
+	{ "[global]\nmax-parallel-jobs = 99999999999999999999999\n",
+	  "b.conf:2: key 'max-parallel-jobs': must be an integer between 1 and 1024, got "
+	  "'99999999999999999999999'" },
+	{ "[job:j]\nenabled = maybe\n",
+	  "b.conf:2: key 'enabled': must be yes or no (true/false, on/off, 1/0), got 'maybe'" },
+	{ "[global]\nlog-level = loud\n",
+	  "b.conf:2: key 'log-level': must be error, warn, info or debug, got 'loud'" },
+	{ "[global]\nstate-dir =\n", "b.conf:2: key 'state-dir': empty value" },
+	{ "[repo:r]\nurl = /r\naccess-key-id = A\naccess-key-id-file = /f\n",
+	  "b.conf:4: key 'access-key-id-file': access-key-id and access-key-id-file are exclusive: keep one" },
+	{ "[target:x]\n",
+	  "b.conf:1: unknown section [target:x]: use [global], [repo:NAME], [source:NAME] or [job:NAME]" },
+	{ "[repo]\nurl = /r\n", "b.conf:1: section [repo] needs a name: write [repo:NAME]" },
+	{ "[global:x]\n", "b.conf:1: section [global:x] takes no name: write [global]" },
+	{ "[job:a b]\n", "b.conf:1: section name 'a b' in [job:a b]: use letters, digits, '.', '_' and '-'" },
+	{ "[job:]\n", "b.conf:1: section name '' in [job:]: use letters, digits, '.', '_' and '-'" },
+	{ "state-dir = /x\n[global]\n",
+	  "b.conf:1: key 'state-dir': outside of any section: put it under [global], [repo:NAME], "
+	  "[source:NAME] or [job:NAME]" },
+	{ "[global]\n\nthis line has no equals sign\n", "b.conf:3: syntax error" },
+	{ "[global\nstate-dir = /x\n", "b.conf:1: syntax error" },
+	/* an indented key is a key, not a continuation of the previous value */
+	{ "[global]\nstate-dir = /x\n    state-dir = /y\n",
+	  "b.conf:3: key 'state-dir': duplicate key (first set on line 2)" },
+	/* the first error wins; later lines are not looked at */
+	{ "[global]\nfoo = 1\nbar = 2\n[nope]\n", "b.conf:2: key 'foo': unknown key in [global]" },
+	/* an empty job section is still checked */
+	{ "[job:empty]\n", "b.conf:1: key 'source': missing in [job:empty]" },
+};
+
+static void test_bad_configs(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof bad_cases / sizeof bad_cases[0]; i++) {
+		config *c = (config *)&c; /* must be reset to NULL on failure */
+		bderr err;
+		bderr_init(&err);
+		int rc = config_load_string(bad_cases[i].text, "b.conf", &c, &err);
+		if (rc != -1 || strcmp(err.msg, bad_cases[i].error) != 0)
+			fail_msg("case %zu: rc %d, got \"%s\", want \"%s\"", i, rc, err.msg,
+				 bad_cases[i].error);
+		assert_null(c);
+		assert_int_equal(err.exit_code, EXIT_USAGE);
+	}
+}
+
+static void test_comments_and_forms(void **state)
+{
+	(void)state;
+	const char *text = "\xEF\xBB\xBF[global]\r\n"
+			   "; a comment = not a key\r\n"
+			   "# another = not a key\r\n"
+			   "  state-dir = /var/lib/x;not-a-comment ; a comment\r\n"
+			   "time-zone: Europe/Paris\r\n"
+			   "[ source:db1 ]\n"
+			   "url = mysql://root@localhost/shop\n";
+	config *c = NULL;
+	bderr err;
+	bderr_init(&err);
+	assert_int_equal(config_load_string(text, "c.conf", &c, &err), 0);
+	const config_section *g = config_find(c, "global", NULL);
+	assert_non_null(g);
+	assert_int_equal(g->n_entries, 2);
+	assert_string_equal(config_get(g, "state-dir"), "/var/lib/x;not-a-comment");
+	assert_int_equal(config_line(g, "state-dir"), 4);
+	assert_string_equal(config_get(g, "time-zone"), "Europe/Paris");
+	const config_section *s = config_find(c, "source", "db1");
+	assert_non_null(s);
+	assert_int_equal(s->line, 6);
+	config_free(c);
+
+	/* an empty file is a valid, empty config */
+	assert_int_equal(config_load_string("", "e.conf", &c, &err), 0);
+	assert_int_equal(c->n_sections, 0);
+	config_free(c);
+	config_free(NULL);
+}
+
+static void test_long_lines(void **state)
+{
+	(void)state;
+	/* longer than inih's 200-byte line buffer */
+	strbuf url;
+	strbuf_init(&url);
+	strbuf_appends(&url, "s3://bucket/prefix?endpoint=https://");
+	for (int i = 0; i < 40; i++)
+		strbuf_appends(&url, "abcdefgh.");
+	strbuf_appends(&url, "example.com&region=eu");
+	char *text = xasprintf("[repo:r]\nurl = %s   ; trailing comment\n"
+			       "; %s\n"
+			       "region = x\n",
+			       url.data, url.data);
+	config *c = NULL;
+	bderr err;
+	bderr_init(&err);
+	assert_int_equal(config_load_string(text, "l.conf", &c, &err), 0);
+	const config_section *r = config_find(c, "repo", "r");
+	assert_string_equal(config_get(r, "url"), url.data);
+	assert_int_equal(config_line(r, "region"), 4);
+	config_free(c);
+	free(text);
+
+	/* a long line that is not key = value */
+	text = xasprintf("[global]\n%s\n", url.data + 3);
+	for (char *p = text; *p; p++)
+		if (*p == '=' || *p == ':')
+			*p = '_';
+	assert_int_equal(config_load_string(text, "l.conf", &c, &err), -1);
+	assert_string_equal(err.msg, "l.conf:2: line too long");
+	free(text);
+	strbuf_free(&url);
+}
+
+static void test_load_file(void **state)
+{
+	(void)state;
+	config *c = NULL;
+	bderr err;
+	bderr_init(&err);
+	assert_int_equal(config_load("/nonexistent/backupd.conf", &c, &err), -1);
+	assert_string_equal(err.msg,
+			    "cannot read config '/nonexistent/backupd.conf': No such file or directory");
+	assert_int_equal(err.exit_code, EXIT_USAGE);
+	assert_null(c);
+
+	assert_int_equal(config_load("/tmp", &c, &err), -1);
+	assert_string_equal(err.msg, "cannot read config '/tmp': Is a directory");
+
+	char path[] = "/tmp/config_test_XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, GOOD_CONFIG, strlen(GOOD_CONFIG)), (ssize_t)strlen(GOOD_CONFIG));
+	close(fd);
+	assert_int_equal(config_load(path, &c, &err), 0);
+	assert_string_equal(c->path, path);
+	assert_non_null(config_find(c, "job", "appdb-nightly"));
+	config_free(c);
+
+	/* errors name the real path */
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("[global]\nbogus = 1\n", f);
+	fclose(f);
+	assert_int_equal(config_load(path, &c, &err), -1);
+	char *want = xasprintf("%s:2: key 'bogus': unknown key in [global]", path);
+	assert_string_equal(err.msg, want);
+	free(want);
+
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fwrite("[global]\n\0x = 1\n", 1, 16, f);
+	fclose(f);
+	assert_int_equal(config_load(path, &c, &err), -1);
+	assert_non_null(strstr(err.msg, "contains a NUL byte"));
+	unlink(path);
+}
+
+static void test_bool_parse(void **state)
+{
+	(void)state;
+	static const char *yes[] = { "yes", "YES", "true", "on", "1" };
+	static const char *no[] = { "no", "False", "off", "0" };
+	int b;
+	for (size_t i = 0; i < 5; i++) {
+		b = -1;
+		assert_int_equal(config_parse_bool(yes[i], &b), 0);
+		assert_int_equal(b, 1);
+	}
+	for (size_t i = 0; i < 4; i++) {
+		b = -1;
+		assert_int_equal(config_parse_bool(no[i], &b), 0);
+		assert_int_equal(b, 0);
+	}
+	assert_int_equal(config_parse_bool("2", &b), -1);
+	assert_int_equal(config_parse_bool("", &b), -1);
+	assert_int_equal(config_parse_bool(NULL, &b), -1);
 }
 
 int main(void)
 {
-	const struct CMUnitTest tests[] = { cmocka_unit_test(placeholder) };
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_good_config),
+		cmocka_unit_test(test_bad_configs),
+		cmocka_unit_test(test_comments_and_forms),
+		cmocka_unit_test(test_long_lines),
+		cmocka_unit_test(test_load_file),
+		cmocka_unit_test(test_bool_parse),
+	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -4,13 +4,159 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-static void placeholder(void **state)
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/log.h"
+
+static void redact(const char *in, char *out, size_t len)
+{
+	snprintf(out, len, "%s", in);
+	log_redact(out);
+}
+
+static void test_redact_uri(void **state)
 {
 	(void)state;
+	char buf[256];
+	redact("postgresql://u:secret@h/db", buf, sizeof buf);
+	assert_null(strstr(buf, "secret"));
+	assert_string_equal(buf, "postgresql://u:***@h/db");
+
+	redact("connect to mysql://root:s3cr3t@db:3306/shop failed", buf, sizeof buf);
+	assert_string_equal(buf, "connect to mysql://root:***@db:3306/shop failed");
+
+	/* an unescaped '@' in the password does not leave its tail behind */
+	redact("postgresql://u:p@ss@h/db", buf, sizeof buf);
+	assert_string_equal(buf, "postgresql://u:***@h/db");
+
+	/* every URI in the line */
+	redact("from postgres://a:pw1x@h1/x to postgres://b:pw2y@h2/y", buf, sizeof buf);
+	assert_null(strstr(buf, "pw1x"));
+	assert_null(strstr(buf, "pw2y"));
+
+	/* a password in the query string */
+	redact("postgresql://h/db?password=hunter2&sslmode=require", buf, sizeof buf);
+	assert_string_equal(buf, "postgresql://h/db?password=***&sslmode=require");
+}
+
+static void test_redact_short(void **state)
+{
+	(void)state;
+	char buf[256];
+	/* too short to hold "***": removed instead */
+	redact("postgresql://u:ab@h/db", buf, sizeof buf);
+	assert_null(strstr(buf, "ab@"));
+	assert_non_null(strstr(buf, "@h/db"));
+	redact("postgresql://u:x@h/db", buf, sizeof buf);
+	assert_null(strstr(buf, ":x@"));
+
+	redact("host=h password=ab port=1", buf, sizeof buf);
+	assert_null(strstr(buf, "ab "));
+	assert_non_null(strstr(buf, "port=1"));
+}
+
+static void test_redact_keyvalue(void **state)
+{
+	(void)state;
+	char buf[256];
+	redact("password=hunter2 host=x", buf, sizeof buf);
+	assert_null(strstr(buf, "hunter2"));
+	assert_string_equal(buf, "password=*** host=x");
+
+	redact("PASSWORD=Hunter2", buf, sizeof buf);
+	assert_null(strstr(buf, "Hunter2"));
+
+	redact("secret-access-key=abcdef", buf, sizeof buf);
+	assert_null(strstr(buf, "abcdef"));
+}
+
+static void test_redact_untouched(void **state)
+{
+	(void)state;
+	static const char *same[] = {
+		"postgresql://u@h/db",
+		"postgresql://h:5432/db",
+		"mysql://root@localhost/shop",
+		"s3://bucket/prefix?endpoint=https://s3.example.com:9000&region=eu",
+		"file:///var/backups",
+		"no uri here",
+		"",
+	};
+	for (size_t i = 0; i < sizeof same / sizeof same[0]; i++) {
+		char buf[256];
+		redact(same[i], buf, sizeof buf);
+		assert_string_equal(buf, same[i]);
+	}
+}
+
+static void test_levels(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *name;
+		log_level level;
+	} ok[] = {
+		{ "error", LOG_LEVEL_ERROR }, { "warn", LOG_LEVEL_WARN },
+		{ "warning", LOG_LEVEL_WARN }, { "info", LOG_LEVEL_INFO },
+		{ "debug", LOG_LEVEL_DEBUG }, { "DEBUG", LOG_LEVEL_DEBUG },
+	};
+	for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+		log_level l = (log_level)-1;
+		assert_int_equal(log_level_parse(ok[i].name, &l), 0);
+		assert_int_equal(l, ok[i].level);
+	}
+	log_level l = LOG_LEVEL_INFO;
+	assert_int_equal(log_level_parse("loud", &l), -1);
+	assert_int_equal(log_level_parse("", &l), -1);
+	assert_int_equal(l, LOG_LEVEL_INFO);
+
+	log_init("dbrestore", LOG_LEVEL_WARN);
+	assert_int_equal(log_get_level(), LOG_LEVEL_WARN);
+	assert_string_equal(log_prog(), "dbrestore");
+}
+
+/* What the logger writes to stderr: levels filter, secrets never get through. */
+static void test_output(void **state)
+{
+	(void)state;
+	char path[] = "/tmp/log_test_XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	fflush(stderr);
+	int saved = dup(STDERR_FILENO);
+	assert_true(saved >= 0);
+	assert_true(dup2(fd, STDERR_FILENO) >= 0);
+
+	log_init("backupd", LOG_LEVEL_INFO);
+	log_error("cannot connect to %s", "postgresql://u:topsecret@h/db");
+	log_info("password=hunter2 shown");
+	log_debug("not shown at info");
+
+	fflush(stderr);
+	assert_true(dup2(saved, STDERR_FILENO) >= 0);
+	close(saved);
+
+	char buf[1024] = { 0 };
+	assert_true(pread(fd, buf, sizeof buf - 1, 0) > 0);
+	close(fd);
+	unlink(path);
+
+	assert_null(strstr(buf, "topsecret"));
+	assert_null(strstr(buf, "hunter2"));
+	assert_null(strstr(buf, "not shown"));
+	assert_int_equal(strncmp(buf, "backupd: cannot connect to postgresql://u:***@h/db\n", 51), 0);
+	assert_non_null(strstr(buf, "backupd info: password=*** shown\n"));
 }
 
 int main(void)
 {
-	const struct CMUnitTest tests[] = { cmocka_unit_test(placeholder) };
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_redact_uri),	 cmocka_unit_test(test_redact_short),
+		cmocka_unit_test(test_redact_keyvalue),	 cmocka_unit_test(test_redact_untouched),
+		cmocka_unit_test(test_levels),		 cmocka_unit_test(test_output),
+	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
