@@ -109,6 +109,7 @@ typedef struct zstd_reader {
 	ZSTD_inBuffer in;
 	int eof;        /* the wrapped reader is exhausted */
 	int in_frame;   /* a frame was started and not finished */
+	int any_input;
 	int done;
 } zstd_reader;
 
@@ -134,6 +135,7 @@ static int zr_read(reader *r, void *buf, size_t cap, size_t *got, bderr *err)
 			z->in.size = n;
 			z->in.pos = 0;
 			z->eof = n == 0;
+			z->any_input |= n > 0;
 		}
 		ZSTD_outBuffer out = { buf, cap, 0 };
 		size_t in_before = z->in.pos;
@@ -159,7 +161,7 @@ static int zr_read(reader *r, void *buf, size_t cap, size_t *got, bderr *err)
 		 * Input exhausted and nothing more came out.  An empty input is not
 		 * a zstd stream either: every writer close emits at least one frame.
 		 */
-		if (z->in_frame) {
+		if (z->in_frame || !z->any_input) {
 			bderr_set(err, "truncated zstd stream");
 			return mark_corrupt(err);
 		}

@@ -1,9 +1,3 @@
-/*
- * autoconf's config.h, from the build directory: common/version.h's own
- * #include "config.h" resolves to common/config.h (the INI module) instead.
- */
-#include "config.h"
-
 #include "archive/manifest.h"
 
 #include <ctype.h>
@@ -19,7 +13,6 @@ manifest *manifest_new(void)
 {
 	manifest *m = xcalloc(1, sizeof *m);
 	m->format = MANIFEST_FORMAT;
-	m->tool_version = xstrdup(BACKUPD_VERSION);
 	m->info = json_object();
 	if (m->info == NULL) { /* jansson is out of memory: stop like xmalloc does */
 		fputs("out of memory\n", stderr);
@@ -220,8 +213,9 @@ int manifest_to_json(const manifest *m, char **out, bderr *err)
 	bad = bad || set_new(root, "kind", json_string(m->kind)) < 0;
 	bad = bad || (m->server_version &&
 		      set_new(root, "server_version", json_string(m->server_version)) < 0);
-	bad = bad || (m->tool_version &&
-		      set_new(root, "tool_version", json_string(m->tool_version)) < 0);
+	bad = bad || set_new(root, "tool_version",
+			     json_string(m->tool_version ? m->tool_version
+							 : "backupd " BACKUPD_VERSION)) < 0;
 	bad = bad || set_time(root, "started", m->started) < 0;
 	bad = bad || set_time(root, "finished", m->finished) < 0;
 	bad = bad || set_new(root, "size", json_integer((json_int_t)manifest_total_size(m))) < 0;
@@ -348,8 +342,6 @@ static int parse_root(manifest *m, json_t *root, bderr *err)
 				 " is newer than this backupd supports (%d): upgrade backupd",
 				 json_integer_value(format), MANIFEST_FORMAT);
 	m->format = (int)json_integer_value(format);
-	free(m->tool_version);
-	m->tool_version = NULL;
 	if (get_string(root, "id", 1, &m->id, err) < 0 ||
 	    get_string(root, "name", 1, &m->name, err) < 0 ||
 	    get_string(root, "engine", 1, &m->engine, err) < 0 ||

@@ -27,8 +27,8 @@ typedef struct manifest {
 	char *name;           /* source name inside the repository */
 	char *engine;         /* "postgresql" | "mysql" */
 	char *kind;           /* "dump" | "basebackup" */
-	char *server_version;
-	char *tool_version;
+	char *server_version; /* may be NULL: then not written */
+	char *tool_version;   /* NULL: written as this backupd's version */
 	time_t started;
 	time_t finished;
 	json_t *info;         /* engine-specific object, never NULL */

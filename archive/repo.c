@@ -1,9 +1,3 @@
-/*
- * autoconf's config.h, from the build directory: common/version.h's own
- * #include "config.h" resolves to common/config.h (the INI module) instead.
- */
-#include "config.h"
-
 #include "archive/repo.h"
 
 #include <errno.h>

@@ -66,14 +66,13 @@ static int cmd_dump(program *p, bderr *err)
 	if (chunk_arg && parse_size(chunk_arg, &chunk, err) != 0)
 		return -1;
 
+	/* --name given: the database's own name need not be usable as a path */
 	source_spec src;
-	if (resolve_source(p->cfg, src_arg, &src, err) != 0)
+	if (resolve_source_as(p->cfg, src_arg, cli_get(&p->args, "name"), &src, err) != 0)
 		return -1;
 	int rc = -1;
 	repo *r = NULL;
-	const char *name = cli_get(&p->args, "name");
-	if (name == NULL)
-		name = src.name;
+	const char *name = src.name;
 	if (src.engine != ENGINE_POSTGRESQL) {
 		bderr_usage(err, "%s sources are not supported by this version yet", engine_name(src.engine));
 		goto out;

@@ -445,8 +445,12 @@ static char *config_reader(char *buf, int num, void *stream)
 	free(ctx->long_value);
 	ctx->long_value = NULL;
 	/* stop inih at our first error: later lines would only add noise */
-	if (ctx->failed || ctx->pos >= ctx->len || num < 8)
+	if (ctx->failed || ctx->pos >= ctx->len)
 		return NULL;
+	if (num < 8) { /* cannot happen with any inih build; do not loop or overflow */
+		ctx_error(ctx, ctx->lineno, NULL, "inih line buffer too small (%d bytes)", num);
+		return NULL;
+	}
 
 	const char *line = ctx->text + ctx->pos;
 	const char *nl = memchr(line, '\n', ctx->len - ctx->pos);

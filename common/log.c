@@ -45,51 +45,83 @@ int log_level_parse(const char *name, log_level *out)
 	return -1;
 }
 
+/* Replaces [from, to) with "***" (or nothing when too short to hold it). */
 static void mask_span(char *from, char *to)
 {
-	/* replace [from, to) with "***" */
 	size_t tail = strlen(to);
-	memcpy(from, "***", 3);
-	memmove(from + 3, to, tail + 1);
+	if (to - from >= 3) {
+		memcpy(from, "***", 3);
+		memmove(from + 3, to, tail + 1);
+	} else {
+		memmove(from, to, tail + 1);
+	}
+}
+
+static int is_stop(char c)
+{
+	return c == '\0' || c == ' ' || c == '\t' || c == '\n' || c == '\'' || c == '"';
+}
+
+/* scheme://user:password@host: the userinfo ends at the last '@' of the token */
+static void redact_uris(char *s)
+{
+	for (char *p = strstr(s, "://"); p; p = strstr(p, "://")) {
+		char *auth = p + 3;
+		char *end = auth;
+		while (!is_stop(*end))
+			end++;
+		char *at = NULL;
+		for (char *q = auth; q < end; q++)
+			if (*q == '@')
+				at = q;
+		p = auth;
+		if (at == NULL)
+			continue;
+		char *colon = memchr(auth, ':', (size_t)(at - auth));
+		if (colon && at > colon + 1)
+			mask_span(colon + 1, at);
+	}
+}
+
+/* key = value, key='quoted value', key=value&... in conninfo strings and URIs */
+static void redact_key(char *s, const char *key)
+{
+	size_t kl = strlen(key);
+	for (char *p = strcasestr(s, key); p; p = strcasestr(p + 1, key)) {
+		char *v = p + kl;
+		while (*v == ' ' || *v == '\t')
+			v++;
+		if (*v != '=')
+			continue;
+		v++;
+		while (*v == ' ' || *v == '\t')
+			v++;
+		char *end;
+		if (*v == '\'') {
+			v++;
+			end = v;
+			while (*end && *end != '\'') {
+				if (*end == '\\' && end[1])
+					end++;
+				end++;
+			}
+		} else {
+			end = v;
+			while (!is_stop(*end) && *end != '&')
+				end++;
+		}
+		if (end > v)
+			mask_span(v, end);
+	}
 }
 
 void log_redact(char *s)
 {
-	/* URIs: scheme://user:password@host */
-	for (char *p = strstr(s, "://"); p; p = strstr(p, "://")) {
-		char *auth = p + 3;
-		size_t authlen = strcspn(auth, "/?# ");
-		char *at = NULL;
-		for (size_t i = 0; i < authlen; i++)
-			if (auth[i] == '@')
-				at = auth + i;
-		p = auth;
-		if (!at)
-			continue;
-		char *colon = memchr(auth, ':', (size_t)(at - auth));
-		if (colon && at - colon - 1 > 0) {
-			if (at - colon - 1 >= 3)
-				mask_span(colon + 1, at);
-			else {
-				/* too short to overwrite in place with "***": just blank it */
-				memmove(colon + 1, at, strlen(at) + 1);
-			}
-		}
-	}
-	/* key=value forms: password=..., secret...=... */
-	static const char *keys[] = { "password=", "password =", "secret-access-key=",
-				      "secret_access_key=", NULL };
-	for (int k = 0; keys[k]; k++) {
-		size_t kl = strlen(keys[k]);
-		for (char *p = strcasestr(s, keys[k]); p; p = strcasestr(p + kl, keys[k])) {
-			char *v = p + kl;
-			char *end = v + strcspn(v, " &\t\n'\"");
-			if (end - v >= 3)
-				mask_span(v, end);
-			else if (end > v)
-				memmove(v, end, strlen(end) + 1);
-		}
-	}
+	redact_uris(s);
+	static const char *keys[] = { "password", "secret-access-key", "secret_access_key",
+				      "session-token", "session_token", NULL };
+	for (int k = 0; keys[k]; k++)
+		redact_key(s, keys[k]);
 }
 
 static void log_emit(log_level level, const char *fmt, va_list ap)

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/log.h"
 #include "common/mem.h"
 
 const char *pg_errmsg(PGconn *c, char *buf, size_t len)
@@ -20,6 +21,13 @@ const char *pg_errmsg(PGconn *c, char *buf, size_t len)
 	memcpy(buf, m, n);
 	buf[n] = '\0';
 	return buf;
+}
+
+/* Server notices (restore warnings and the like) go to the log, not raw stderr. */
+static void notice_to_log(void *arg, const char *message)
+{
+	(void)arg;
+	log_debug("server: %.*s", (int)strcspn(message, "\n"), message);
 }
 
 int pg_connect(const char *url, const char *password, const char *dbname,
@@ -56,6 +64,7 @@ int pg_connect(const char *url, const char *password, const char *dbname,
 		PQfinish(c);
 		return -1;
 	}
+	PQsetNoticeProcessor(c, notice_to_log, NULL);
 	*out = c;
 	return 0;
 }

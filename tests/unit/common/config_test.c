@@ -9,8 +9,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sys/stat.h>
+
 #include "common/config.h"
 #include "common/mem.h"
+#include "common/resolve.h"
 
 #define GOOD_CONFIG                                                                        \
 	"; backupd test config\n"                                                          \
@@ -158,6 +161,10 @@ static const struct bad_case bad_cases[] = {
 	  "b.conf:3: key 'state-dir': duplicate key (first set on line 2)" },
 	/* the first error wins; later lines are not looked at */
 	{ "[global]\nfoo = 1\nbar = 2\n[nope]\n", "b.conf:2: key 'foo': unknown key in [global]" },
+	/* inih keeps going after a syntax error: the earlier line is reported */
+	{ "[global]\nno equals here\nbogus = 1\n", "b.conf:2: syntax error" },
+	{ "[global]\nno equals here\n[bogus]\n", "b.conf:2: syntax error" },
+	{ "[global]\nbogus = 1\nno equals here\n", "b.conf:2: key 'bogus': unknown key in [global]" },
 	/* an empty job section is still checked */
 	{ "[job:empty]\n", "b.conf:1: key 'source': missing in [job:empty]" },
 };
@@ -310,6 +317,280 @@ static void test_bool_parse(void **state)
 	assert_int_equal(config_parse_bool(NULL, &b), -1);
 }
 
+
+/*
+ * resolve.c turns --repo/--source into specs using the config; its tests
+ * live here because Makefile.am has no separate resolve_test.
+ */
+
+static char *write_secret(const char *content, mode_t mode)
+{
+	char *path = xstrdup("/tmp/resolve_test_XXXXXX");
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, content, strlen(content)), (ssize_t)strlen(content));
+	assert_int_equal(fchmod(fd, mode), 0);
+	close(fd);
+	return path;
+}
+
+static void clear_aws_env(void)
+{
+	unsetenv("AWS_ACCESS_KEY_ID");
+	unsetenv("AWS_SECRET_ACCESS_KEY");
+	unsetenv("AWS_SESSION_TOKEN");
+}
+
+static void test_resolve_repo_url(void **state)
+{
+	(void)state;
+	static const char *urls[] = { "/var/backups", "./repo", "file:///srv/r", "s3://b/p" };
+	clear_aws_env();
+	for (size_t i = 0; i < 4; i++) {
+		repo_spec r;
+		bderr err;
+		bderr_init(&err);
+		assert_int_equal(resolve_repo(NULL, urls[i], &r, &err), 0);
+		assert_null(r.name);
+		assert_string_equal(r.url, urls[i]);
+		assert_null(r.opts.access_key_id);
+		assert_null(r.opts.secret_access_key);
+		assert_int_equal(r.opts.tls_verify, 1);
+		repo_spec_free(&r);
+	}
+
+	setenv("AWS_ACCESS_KEY_ID", "AKENV", 1);
+	setenv("AWS_SECRET_ACCESS_KEY", "envsecret", 1);
+	setenv("AWS_SESSION_TOKEN", "envtoken", 1);
+	repo_spec r;
+	bderr err;
+	bderr_init(&err);
+	assert_int_equal(resolve_repo(NULL, "s3://b/p", &r, &err), 0);
+	assert_string_equal(r.opts.access_key_id, "AKENV");
+	assert_string_equal(r.opts.secret_access_key, "envsecret");
+	assert_string_equal(r.opts.session_token, "envtoken");
+	repo_spec_free(&r);
+	clear_aws_env();
+
+	assert_int_equal(resolve_repo(NULL, "offsite", &r, &err), -1);
+	assert_string_equal(err.msg, "unknown repository 'offsite': not a URL and no [repo:offsite] "
+				     "in the config (none was loaded)");
+	assert_int_equal(err.exit_code, EXIT_USAGE);
+	assert_null(r.url);
+	assert_int_equal(resolve_repo(NULL, "", &r, &err), -1);
+	assert_int_equal(err.exit_code, EXIT_USAGE);
+}
+
+static void test_resolve_repo_config(void **state)
+{
+	(void)state;
+	clear_aws_env();
+	char *sak = write_secret("s3cr3t\n", 0600);
+	char *tok = write_secret("tok\n", 0600);
+	char *akf = write_secret("AKFILE\n", 0600);
+	char *open_sak = write_secret("s3cr3t\n", 0644);
+	char *text = xasprintf("[repo:offsite]\n"
+			       "url = s3://bucket/prod\n"
+			       "access-key-id = AKCONF\n"
+			       "secret-access-key-file = %s\n"
+			       "session-token-file = %s\n"
+			       "endpoint = https://minio:9000\n"
+			       "region = eu-west-1\n"
+			       "ca-file = /etc/ca.pem\n"
+			       "tls-verify = off\n"
+			       "[repo:filekey]\n"
+			       "url = s3://bucket/x?region=us-east-1\n"
+			       "access-key-id-file = %s\n"
+			       "[repo:open]\n"
+			       "url = s3://b\n"
+			       "secret-access-key-file = %s\n"
+			       "[repo:local]\n"
+			       "url = /srv/backups\n"
+			       "region = eu\n"
+			       "[repo:twice]\n"
+			       "url = s3://b?region=eu\n"
+			       "region = us\n",
+			       sak, tok, akf, open_sak);
+	config *c = NULL;
+	bderr err;
+	bderr_init(&err);
+	assert_int_equal(config_load_string(text, "r.conf", &c, &err), 0);
+
+	repo_spec r;
+	assert_int_equal(resolve_repo(c, "offsite", &r, &err), 0);
+	assert_string_equal(r.name, "offsite");
+	assert_string_equal(r.url, "s3://bucket/prod?endpoint=https://minio:9000&region=eu-west-1");
+	assert_string_equal(r.opts.access_key_id, "AKCONF");
+	assert_string_equal(r.opts.secret_access_key, "s3cr3t");
+	assert_string_equal(r.opts.session_token, "tok");
+	assert_string_equal(r.opts.ca_file, "/etc/ca.pem");
+	assert_int_equal(r.opts.tls_verify, 0);
+	repo_spec_free(&r);
+
+	/* the environment fills only what the config leaves empty */
+	setenv("AWS_ACCESS_KEY_ID", "AKENV", 1);
+	setenv("AWS_SECRET_ACCESS_KEY", "envsecret", 1);
+	assert_int_equal(resolve_repo(c, "filekey", &r, &err), 0);
+	assert_string_equal(r.url, "s3://bucket/x?region=us-east-1");
+	assert_string_equal(r.opts.access_key_id, "AKFILE");
+	assert_string_equal(r.opts.secret_access_key, "envsecret");
+	assert_null(r.opts.session_token);
+	assert_int_equal(r.opts.tls_verify, 1);
+	repo_spec_free(&r);
+	clear_aws_env();
+
+	assert_int_equal(resolve_repo(c, "open", &r, &err), -1);
+	char *want = xasprintf("r.conf:15: key 'secret-access-key-file': secret file '%s' must not be "
+			       "accessible by group or others (mode 0644): chmod 600 '%s'",
+			       open_sak, open_sak);
+	assert_string_equal(err.msg, want);
+	assert_int_equal(err.exit_code, EXIT_USAGE);
+	assert_null(r.url);
+	free(want);
+
+	assert_int_equal(resolve_repo(c, "local", &r, &err), -1);
+	assert_string_equal(err.msg, "r.conf:18: key 'region': only used with s3:// repository URLs");
+	assert_int_equal(resolve_repo(c, "twice", &r, &err), -1);
+	assert_string_equal(err.msg, "r.conf:21: key 'region': the url already sets region=: keep one of them");
+
+	assert_int_equal(resolve_repo(c, "nope", &r, &err), -1);
+	assert_string_equal(err.msg, "unknown repository 'nope': not a URL and no [repo:nope] in r.conf");
+
+	config_free(c);
+	free(text);
+	unlink(sak);
+	unlink(tok);
+	unlink(akf);
+	unlink(open_sak);
+	free(sak);
+	free(tok);
+	free(akf);
+	free(open_sak);
+}
+
+static void test_resolve_source_uri(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *uri;
+		const char *name;
+		source_engine engine;
+	} ok[] = {
+		{ "postgresql://u:pw@h/app", "app", ENGINE_POSTGRESQL },
+		{ "postgresql://u:pw@h:5432/app?sslmode=require", "app", ENGINE_POSTGRESQL },
+		{ "postgres://backup@h", "backup", ENGINE_POSTGRESQL },
+		{ "postgresql://h", "default", ENGINE_POSTGRESQL },
+		{ "postgresql://h/", "default", ENGINE_POSTGRESQL },
+		{ "postgresql://h/my%2Ddb", "my-db", ENGINE_POSTGRESQL },
+		{ "postgresql:///?dbname=fromq&user=u", "fromq", ENGINE_POSTGRESQL },
+		{ "postgresql://h?user=qu", "qu", ENGINE_POSTGRESQL },
+		{ "postgresql://u%2Ex:p@ss@h", "u.x", ENGINE_POSTGRESQL },
+		{ "mysql://root@db/shop", "shop", ENGINE_MYSQL },
+		{ "mariadb://root:x@db:3306/", "root", ENGINE_MYSQL },
+		{ "MySQL://db/Shop_1", "Shop_1", ENGINE_MYSQL },
+	};
+	for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+		source_spec s;
+		bderr err;
+		bderr_init(&err);
+		if (resolve_source(NULL, ok[i].uri, &s, &err) != 0)
+			fail_msg("%s: %s", ok[i].uri, err.msg);
+		assert_string_equal(s.name, ok[i].name);
+		assert_string_equal(s.url, ok[i].uri);
+		assert_int_equal(s.engine, ok[i].engine);
+		assert_null(s.password);
+		source_spec_free(&s);
+	}
+	assert_string_equal(engine_name(ENGINE_POSTGRESQL), "postgresql");
+	assert_string_equal(engine_name(ENGINE_MYSQL), "mysql");
+
+	source_spec s;
+	bderr err;
+	bderr_init(&err);
+	assert_int_equal(resolve_source(NULL, "postgresql://h/my%20db", &s, &err), -1);
+	assert_string_equal(err.msg, "source name 'my db' is not usable in a repository path: use "
+				     "letters, digits, '.', '_' and '-'");
+	assert_int_equal(err.exit_code, EXIT_USAGE);
+	assert_int_equal(resolve_source(NULL, "postgresql://h/..", &s, &err), -1);
+	assert_int_equal(resolve_source(NULL, "postgresql://h/a%2Fb", &s, &err), -1);
+
+	/* --name rescues a database whose name is not a usable path */
+	assert_int_equal(resolve_source_as(NULL, "postgresql://h/my%20db", "mydb", &s, &err), 0);
+	assert_string_equal(s.name, "mydb");
+	source_spec_free(&s);
+	assert_int_equal(resolve_source_as(NULL, "postgresql://h/db", "../x", &s, &err), -1);
+	assert_string_equal(err.msg, "source name '../x' is not usable in a repository path: use "
+				     "letters, digits, '.', '_' and '-'");
+
+	/* unsupported schemes: only the scheme is echoed, never the password */
+	assert_int_equal(resolve_source(NULL, "http://u:hunter2@h/db", &s, &err), -1);
+	assert_null(strstr(err.msg, "hunter2"));
+	assert_string_equal(err.msg, "unsupported source URI scheme 'http://': use postgresql://, "
+				     "postgres://, mysql:// or mariadb://");
+	assert_int_equal(resolve_source(NULL, "host=h password=hunter2", &s, &err), -1);
+	assert_null(strstr(err.msg, "hunter2"));
+	assert_int_equal(err.exit_code, EXIT_USAGE);
+	assert_int_equal(resolve_source(NULL, NULL, &s, &err), -1);
+}
+
+static void test_resolve_source_config(void **state)
+{
+	(void)state;
+	char *pw = write_secret("hunter2\n", 0600);
+	char *text = xasprintf("[source:appdb]\n"
+			       "url = postgresql://backup@10.0.0.5/app\n"
+			       "password-file = %s\n"
+			       "[source:shop]\n"
+			       "url = mysql://root@db/shop\n"
+			       "name = shop-eu\n"
+			       "[source:bad]\n"
+			       "url = mysql://root@db/shop\n"
+			       "name = a/b\n"
+			       "[source:nopw]\n"
+			       "url = postgresql://h/x\n"
+			       "password-file = /nonexistent/pw\n",
+			       pw);
+	config *c = NULL;
+	bderr err;
+	bderr_init(&err);
+	assert_int_equal(config_load_string(text, "s.conf", &c, &err), 0);
+
+	source_spec s;
+	assert_int_equal(resolve_source(c, "appdb", &s, &err), 0);
+	assert_string_equal(s.name, "appdb");
+	assert_string_equal(s.url, "postgresql://backup@10.0.0.5/app");
+	assert_string_equal(s.password, "hunter2");
+	assert_int_equal(s.engine, ENGINE_POSTGRESQL);
+	source_spec_free(&s);
+	source_spec_free(&s); /* freeing twice is harmless: the spec was cleared */
+
+	assert_int_equal(resolve_source(c, "shop", &s, &err), 0);
+	assert_string_equal(s.name, "shop-eu");
+	assert_int_equal(s.engine, ENGINE_MYSQL);
+	assert_null(s.password);
+	source_spec_free(&s);
+
+	assert_int_equal(resolve_source_as(c, "shop", "override", &s, &err), 0);
+	assert_string_equal(s.name, "override");
+	source_spec_free(&s);
+
+	assert_int_equal(resolve_source(c, "bad", &s, &err), -1);
+	assert_string_equal(err.msg, "s.conf:9: key 'name': source name 'a/b' is not usable in a "
+				     "repository path: use letters, digits, '.', '_' and '-'");
+	assert_int_equal(resolve_source(c, "nopw", &s, &err), -1);
+	assert_string_equal(err.msg, "s.conf:12: key 'password-file': cannot open secret file "
+				     "'/nonexistent/pw': No such file or directory");
+	assert_int_equal(resolve_source(c, "nope", &s, &err), -1);
+	assert_string_equal(err.msg, "unknown source 'nope': not a connection URI (postgresql://, "
+				     "mysql://) and no [source:nope] in s.conf");
+	assert_int_equal(err.exit_code, EXIT_USAGE);
+
+	config_free(c);
+	free(text);
+	unlink(pw);
+	free(pw);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -319,6 +600,10 @@ int main(void)
 		cmocka_unit_test(test_long_lines),
 		cmocka_unit_test(test_load_file),
 		cmocka_unit_test(test_bool_parse),
+		cmocka_unit_test(test_resolve_repo_url),
+		cmocka_unit_test(test_resolve_repo_config),
+		cmocka_unit_test(test_resolve_source_uri),
+		cmocka_unit_test(test_resolve_source_config),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

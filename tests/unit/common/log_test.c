@@ -71,6 +71,18 @@ static void test_redact_keyvalue(void **state)
 
 	redact("secret-access-key=abcdef", buf, sizeof buf);
 	assert_null(strstr(buf, "abcdef"));
+
+	/* spaces around '=', libpq's quoted form, '/' inside a URI password */
+	redact("host=x password = hunter2 port=5", buf, sizeof buf);
+	assert_null(strstr(buf, "hunter2"));
+	assert_non_null(strstr(buf, "port=5"));
+	redact("host=x password='hun ter\\'2' port=5", buf, sizeof buf);
+	assert_null(strstr(buf, "hun"));
+	assert_null(strstr(buf, "ter"));
+	assert_non_null(strstr(buf, "port=5"));
+	redact("postgresql://u:pa/ss@h/db", buf, sizeof buf);
+	assert_null(strstr(buf, "pa/ss"));
+	assert_non_null(strstr(buf, "@h/db"));
 }
 
 static void test_redact_untouched(void **state)

@@ -1,0 +1,250 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it (.ci/run):
+#
+#   1. deps         scripts/deps.sh (apt-get update + install)
+#   2. autoreconf   generate ./configure in the source root
+#   3. build        build/       ../configure --enable-werror; make
+#   4. unit         make check in build/ (cmocka logs printed)
+#   5. build-asan   build-asan/  ../configure --enable-werror --enable-sanitizers; make
+#   6. unit-asan    make check in build-asan/ under ASan/UBSan/LSan
+#   7. integration       tests/integration/run.sh with build/ binaries
+#   8. integration-asan  the same with build-asan/ binaries
+#
+# Options (also as environment variables):
+#   --no-deps        (BD_SKIP_DEPS=1)        skip scripts/deps.sh
+#   --no-asan        (BD_SKIP_ASAN=1)        skip phases 5, 6 and 8
+#   --no-integration (BD_SKIP_INTEGRATION=1) skip phases 7 and 8
+#   --no-asan-integration (BD_SKIP_ASAN_INTEGRATION=1) skip phase 8
+#
+# Exits non-zero if any phase failed; phases that need a failed build are
+# skipped and counted as failed.  The last line is the grand total over the
+# unit tests (both builds) and the integration suites: "N passed, N failed".
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "$0")/.." && pwd -P)"
+cd "$ROOT"
+
+SKIP_DEPS="${BD_SKIP_DEPS:-0}"
+SKIP_ASAN="${BD_SKIP_ASAN:-0}"
+SKIP_INTEGRATION="${BD_SKIP_INTEGRATION:-0}"
+SKIP_ASAN_INTEGRATION="${BD_SKIP_ASAN_INTEGRATION:-0}"
+for arg in "$@"; do
+	case "$arg" in
+	--no-deps) SKIP_DEPS=1 ;;
+	--no-asan) SKIP_ASAN=1 ;;
+	--no-integration) SKIP_INTEGRATION=1 ;;
+	--no-asan-integration) SKIP_ASAN_INTEGRATION=1 ;;
+	-h | --help)
+		sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'
+		exit 0
+		;;
+	*)
+		echo "test.sh: unknown option '$arg' (see --help)" >&2
+		exit 2
+		;;
+	esac
+done
+
+JOBS="${BD_MAKE_JOBS:-$(nproc 2>/dev/null || echo 2)}"
+
+# Sanitizer settings for every ASan-built program (unit tests and the
+# integration run).  exitcode=99 keeps sanitizer failures distinct from the
+# tools' own exit codes; the integration harness also greps for reports.
+ASAN_ENV=(
+	"ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=99:strict_string_checks=1:detect_stack_use_after_return=1:check_initialization_order=1"
+	"LSAN_OPTIONS=suppressions=$ROOT/tests/lsan.supp:print_suppressions=0:exitcode=99"
+	"UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:exitcode=99"
+)
+
+declare -a PHASE_NAMES=() PHASE_RESULTS=() PHASE_TIMES=()
+UNIT_PASSED=0
+UNIT_FAILED=0
+INT_PASSED=0
+INT_FAILED=0
+FAILED=0
+
+banner() { printf '\n======== %s ========\n' "$*"; }
+
+# phase NAME FUNC: run FUNC, record result and time
+phase() {
+	local name="$1" fn="$2" start rc=0
+	banner "$name"
+	start=$(date +%s)
+	"$fn" || rc=$?
+	local t=$(($(date +%s) - start))
+	PHASE_NAMES+=("$name")
+	PHASE_TIMES+=("$t")
+	if [ "$rc" -eq 0 ]; then
+		PHASE_RESULTS+=("ok")
+	else
+		PHASE_RESULTS+=("FAILED")
+		FAILED=1
+	fi
+	printf -- '-------- %s: %s (%ss)\n' "$name" "${PHASE_RESULTS[-1]}" "$t"
+	return "$rc"
+}
+
+skip_phase() {
+	local name="$1" why="$2" counts="${3:-0}"
+	banner "$name"
+	echo "skipped: $why"
+	PHASE_NAMES+=("$name")
+	PHASE_TIMES+=(0)
+	if [ "$counts" -ne 0 ]; then
+		PHASE_RESULTS+=("FAILED (skipped: $why)")
+		FAILED=1
+	else
+		PHASE_RESULTS+=("skipped ($why)")
+	fi
+}
+
+do_deps() { bash "$ROOT/scripts/deps.sh"; }
+
+do_autoreconf() {
+	if [ -e "$ROOT/config.status" ]; then
+		echo "test.sh: the source root is configured in-tree ($ROOT/config.status exists)." >&2
+		echo "test.sh: out-of-tree builds (build/, build-asan/) need a clean root: run 'make distclean' in $ROOT first." >&2
+		return 1
+	fi
+	autoreconf -fi
+}
+
+# configure_and_build DIR CONFIGURE-ARGS...
+configure_and_build() {
+	local dir="$1"
+	shift
+	mkdir -p "$ROOT/$dir"
+	# Explicit && chains: set -e does not apply inside a function called
+	# from a condition, which is how phase() runs it.
+	(cd "$ROOT/$dir" && ../configure "$@" && make -j"$JOBS")
+}
+
+# Print every unit-test log so cmocka's summary lines appear in the CI output,
+# and add their counts to the totals.
+print_unit_logs() {
+	local dir="$1" log trs n
+	local -i p=0 f=0 files=0
+	while IFS= read -r log; do
+		files+=1
+		echo "---- ${log#"$ROOT/"}"
+		cat "$log"
+		n="$(grep -E '^\[  PASSED  \] [0-9]+ test' "$log" | tail -n 1 | grep -oE '[0-9]+' | head -n 1 || true)"
+		p+=${n:-0}
+		n="$(grep -E '^\[  FAILED  \] [0-9]+ test' "$log" | tail -n 1 | grep -oE '[0-9]+' | head -n 1 || true)"
+		if [ -n "$n" ]; then
+			f+=$n
+		else
+			# A crash or an error outside cmocka: one failure per failed program.
+			trs="${log%.log}.trs"
+			if [ -f "$trs" ] && grep -q -E '^:test-result: (FAIL|ERROR|XPASS)' "$trs"; then
+				f+=1
+			fi
+		fi
+	done < <(find "$ROOT/$dir/tests/unit" -name '*.log' -type f 2>/dev/null | sort)
+	if [ "$files" -eq 0 ]; then
+		echo "test.sh: no unit test logs under $dir/tests/unit" >&2
+	fi
+	UNIT_PASSED=$((UNIT_PASSED + p))
+	UNIT_FAILED=$((UNIT_FAILED + f))
+	echo "unit tests ($dir): $p passed, $f failed in $files programs"
+}
+
+# run_unit DIR [ENV...]
+run_unit() {
+	local dir="$1"
+	shift
+	local rc=0
+	(cd "$ROOT/$dir" && env "$@" make -j"$JOBS" check) || rc=$?
+	print_unit_logs "$dir"
+	if [ "$rc" -ne 0 ] && [ -f "$ROOT/$dir/test-suite.log" ]; then
+		echo "---- $dir/test-suite.log"
+		cat "$ROOT/$dir/test-suite.log"
+	fi
+	if [ "$rc" -ne 0 ] && [ "$UNIT_FAILED" -eq 0 ]; then
+		# make check failed without a failing test log (e.g. a compile error).
+		UNIT_FAILED=$((UNIT_FAILED + 1))
+	fi
+	return "$rc"
+}
+
+# run_integration DIR [ENV...]
+run_integration() {
+	local dir="$1"
+	shift
+	local out rc=0
+	out="$(mktemp "${TMPDIR:-/tmp}/bd-integration-out.XXXXXX")"
+	env BUILD_DIR="$ROOT/$dir" "$@" bash "$ROOT/tests/integration/run.sh" 2>&1 | tee "$out" || rc=$?
+	local line
+	line="$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$out" | tail -n 1 || true)"
+	rm -f "$out"
+	if [ -n "$line" ]; then
+		INT_PASSED=$((INT_PASSED + $(echo "$line" | cut -d' ' -f1)))
+		INT_FAILED=$((INT_FAILED + $(echo "$line" | cut -d' ' -f3)))
+	else
+		INT_FAILED=$((INT_FAILED + 1))
+	fi
+	return "$rc"
+}
+
+do_build() { configure_and_build build --enable-werror; }
+do_unit() { run_unit build; }
+do_build_asan() { configure_and_build build-asan --enable-werror --enable-sanitizers; }
+do_unit_asan() { run_unit build-asan "${ASAN_ENV[@]}"; }
+do_integration() { run_integration build; }
+do_integration_asan() { run_integration build-asan "${ASAN_ENV[@]}" BD_CMD_TIMEOUT=600; }
+
+T0=$(date +%s)
+built=0
+built_asan=0
+
+if [ "$SKIP_DEPS" = 1 ]; then skip_phase deps "--no-deps"; else phase deps do_deps || true; fi
+
+if phase autoreconf do_autoreconf; then
+	if phase build do_build; then
+		built=1
+		phase unit do_unit || true
+	else
+		skip_phase unit "build failed" 1
+	fi
+	if [ "$SKIP_ASAN" = 1 ]; then
+		skip_phase build-asan "--no-asan"
+		skip_phase unit-asan "--no-asan"
+	elif phase build-asan do_build_asan; then
+		built_asan=1
+		phase unit-asan do_unit_asan || true
+	else
+		skip_phase unit-asan "build-asan failed" 1
+	fi
+else
+	skip_phase build "autoreconf failed" 1
+fi
+
+if [ "$SKIP_INTEGRATION" = 1 ]; then
+	skip_phase integration "--no-integration"
+elif [ "$built" = 1 ]; then
+	phase integration do_integration || true
+else
+	skip_phase integration "no build" 1
+fi
+
+if [ "$SKIP_INTEGRATION" = 1 ] || [ "$SKIP_ASAN" = 1 ] || [ "$SKIP_ASAN_INTEGRATION" = 1 ]; then
+	skip_phase integration-asan "skipped by option"
+elif [ "$built_asan" = 1 ]; then
+	phase integration-asan do_integration_asan || true
+else
+	skip_phase integration-asan "no ASan build" 1
+fi
+
+banner "summary"
+for i in "${!PHASE_NAMES[@]}"; do
+	printf '%-18s %-40s %5ss\n' "${PHASE_NAMES[$i]}" "${PHASE_RESULTS[$i]}" "${PHASE_TIMES[$i]}"
+done
+printf '%-18s %-40s %5ss\n' total "" "$(($(date +%s) - T0))"
+echo "unit tests:        $UNIT_PASSED passed, $UNIT_FAILED failed (cmocka, all builds)"
+echo "integration tests: $INT_PASSED passed, $INT_FAILED failed (all runs)"
+if [ "$FAILED" -ne 0 ] && [ "$UNIT_FAILED" -eq 0 ] && [ "$INT_FAILED" -eq 0 ]; then
+	# A phase failed outside any test (deps, build): make the total say so.
+	UNIT_FAILED=1
+fi
+echo "$((UNIT_PASSED + INT_PASSED)) passed, $((UNIT_FAILED + INT_FAILED)) failed"
+exit "$FAILED"

@@ -1,0 +1,376 @@
+# Helpers for integration tests.  Source from a *_test.sh:
+#
+#   source "$(dirname "$0")/lib.sh"
+#   pg_start
+#   run "$BACKUPD" list --repo "$REPO"; assert_rc "list works" 0
+#   ...
+#   finish
+#
+# Environment:
+#   BUILD_DIR        build tree with the binaries (default <root>/build)
+#   BACKUPD_BIN      backupd binary   (default $BUILD_DIR/backupd/backupd)
+#   DBRESTORE_BIN    dbrestore binary (default $BUILD_DIR/restore/dbrestore)
+#   PG_BINDIR        PostgreSQL binaries (default /usr/lib/postgresql/15/bin)
+#   BD_PG_PORT       first port to try for test servers (default: random 20000-29999)
+#   BD_RESULTS_FILE  if set, "PASSED FAILED NAME" is appended here by finish
+#   BD_KEEP_TMP=1    keep the scratch directory even when all tests pass
+#   BD_CMD_TIMEOUT   seconds before a command under test is killed (default 300)
+#
+# Every command under test runs through `run`, which captures stdout, stderr
+# and the exit code without tripping `set -e`, and counts sanitizer reports
+# (ASan/LSan/UBSan) as failures.  `finish` prints "N passed, N failed" alone
+# on the last line and exits 1 if anything failed.
+
+set -euo pipefail
+set -E
+
+BD_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)"
+BUILD_DIR="${BUILD_DIR:-$BD_ROOT/build}"
+case "$BUILD_DIR" in /*) ;; *) BUILD_DIR="$BD_ROOT/$BUILD_DIR" ;; esac
+BACKUPD="${BACKUPD_BIN:-$BUILD_DIR/backupd/backupd}"
+DBRESTORE="${DBRESTORE_BIN:-$BUILD_DIR/restore/dbrestore}"
+PG_BINDIR="${PG_BINDIR:-/usr/lib/postgresql/15/bin}"
+PG_SERVER_SH="$BD_ROOT/scripts/pg-server.sh"
+PG_COMPARE="$BD_ROOT/tests/integration/pg_compare.sh"
+export PG_BINDIR
+export PATH="$PG_BINDIR:$PATH"
+export PGCONNECT_TIMEOUT="${PGCONNECT_TIMEOUT:-10}"
+# The tools under test get their connection from the URI only.
+unset PGHOST PGPORT PGUSER PGDATABASE PGPASSWORD PGSERVICE 2>/dev/null || true
+
+BD_TEST_NAME="$(basename "$0" .sh)"
+BD_PASSED=0
+BD_FAILED=0
+BD_FINISHED=0
+BD_SERVERS=()
+BD_SECRETS=()
+BD_TMP="$(mktemp -d "/tmp/bd-${BD_TEST_NAME}.XXXXXX")"
+chmod 0755 "$BD_TMP"
+BD_ALL_OUTPUT="$BD_TMP/all-output.log"
+: >"$BD_ALL_OUTPUT"
+
+RUN_RC=0
+RUN_OUT="$BD_TMP/run.out"
+RUN_ERR="$BD_TMP/run.err"
+RUN_CMD=""
+RUN_N=0
+
+# ---------------------------------------------------------------------------
+# Reporting
+# ---------------------------------------------------------------------------
+_bd_c() { if [ -t 1 ]; then printf '\033[%sm' "$1"; fi; }
+
+pass() {
+	BD_PASSED=$((BD_PASSED + 1))
+	printf '%sok%s - %s\n' "$(_bd_c 32)" "$(_bd_c 0)" "$1"
+}
+
+# fail NAME [DETAIL...]
+fail() {
+	BD_FAILED=$((BD_FAILED + 1))
+	printf '%sFAIL%s - %s\n' "$(_bd_c 31)" "$(_bd_c 0)" "$1"
+	shift
+	local line
+	for line in "$@"; do
+		printf '    %s\n' "$line"
+	done
+}
+
+note() { printf '# %s\n' "$*"; }
+
+# Print the last captured command and the tails of its output (for failures).
+show_last_run() {
+	printf '    command: %s\n' "$RUN_CMD"
+	printf '    exit code: %s\n' "$RUN_RC"
+	if [ -s "$RUN_OUT" ]; then
+		echo "    --- stdout (last 15 lines)"
+		tail -n 15 "$RUN_OUT" | sed 's/^/    | /'
+	fi
+	if [ -s "$RUN_ERR" ]; then
+		echo "    --- stderr (last 25 lines)"
+		tail -n 25 "$RUN_ERR" | sed 's/^/    | /'
+	fi
+}
+
+# ---------------------------------------------------------------------------
+# Running commands under test
+# ---------------------------------------------------------------------------
+
+# run CMD...: capture stdout/stderr/exit code; never fails.
+run() {
+	RUN_N=$((RUN_N + 1))
+	RUN_CMD="$*"
+	local rc=0
+	timeout --kill-after=10 "${BD_CMD_TIMEOUT:-300}" "$@" >"$RUN_OUT" 2>"$RUN_ERR" </dev/null || rc=$?
+	RUN_RC=$rc
+	{
+		printf '=== [%s] %s (exit %s)\n' "$RUN_N" "$RUN_CMD" "$RUN_RC"
+		cat "$RUN_OUT" "$RUN_ERR"
+	} >>"$BD_ALL_OUTPUT"
+	if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
+		fail "command timed out after ${BD_CMD_TIMEOUT:-300}s: $RUN_CMD"
+	fi
+	_bd_check_sanitizers "$RUN_ERR" "$RUN_CMD"
+	return 0
+}
+
+# Sanitizer reports count as failures whatever the exit code.
+_bd_check_sanitizers() {
+	local file="$1" what="$2"
+	if grep -q -E 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:|SUMMARY: UndefinedBehaviorSanitizer' "$file" 2>/dev/null; then
+		fail "sanitizer report from: $what" \
+			"$(grep -m 5 -E 'ERROR: |runtime error:|SUMMARY:' "$file")"
+		echo "    --- full report"
+		sed 's/^/    | /' "$file" | head -n 80
+	fi
+}
+
+# stdout of the last run, last non-empty line
+last_line() { grep -v '^[[:space:]]*$' "$RUN_OUT" | tail -n 1 || true; }
+
+# assert_rc NAME EXPECTED: EXPECTED is a number or "nonzero" (1..125, no crash)
+assert_rc() {
+	local name="$1" want="$2"
+	if [ "$want" = nonzero ]; then
+		if [ "$RUN_RC" -ne 0 ] && [ "$RUN_RC" -lt 126 ] && [ "$RUN_RC" -ne 124 ]; then
+			pass "$name"
+		else
+			fail "$name (expected a failure exit code, got $RUN_RC)"
+			show_last_run
+		fi
+	elif [ "$RUN_RC" -eq "$want" ]; then
+		pass "$name"
+	else
+		fail "$name (expected exit $want, got $RUN_RC)"
+		show_last_run
+	fi
+}
+
+# assert_output_contains NAME STRING: stdout+stderr of the last run contain STRING (fixed, case-insensitive)
+assert_output_contains() {
+	local name="$1" needle="$2"
+	if cat "$RUN_OUT" "$RUN_ERR" | grep -q -i -F -- "$needle"; then
+		pass "$name"
+	else
+		fail "$name (output does not mention '$needle')"
+		show_last_run
+	fi
+}
+
+# assert_output_matches NAME ERE
+assert_output_matches() {
+	local name="$1" re="$2"
+	if cat "$RUN_OUT" "$RUN_ERR" | grep -q -i -E -- "$re"; then
+		pass "$name"
+	else
+		fail "$name (output does not match /$re/)"
+		show_last_run
+	fi
+}
+
+# assert_stderr_nonempty NAME: an error was reported
+assert_stderr_nonempty() {
+	if [ -s "$RUN_ERR" ]; then pass "$1"; else
+		fail "$1 (nothing on stderr)"
+		show_last_run
+	fi
+}
+
+# assert_eq NAME EXPECTED ACTUAL
+assert_eq() {
+	if [ "$2" = "$3" ]; then pass "$1"; else fail "$1" "expected: $2" "actual:   $3"; fi
+}
+
+# assert_match NAME ERE VALUE
+assert_match() {
+	if printf '%s' "$3" | grep -q -E -- "$2"; then pass "$1"; else fail "$1" "'$3' does not match /$2/"; fi
+}
+
+# check NAME CMD...: pass if CMD exits 0 (output shown on failure)
+check() {
+	local name="$1"
+	shift
+	local out rc=0
+	out="$("$@" 2>&1)" || rc=$?
+	if [ "$rc" -eq 0 ]; then pass "$name"; else
+		fail "$name (exit $rc: $*)"
+		printf '%s\n' "$out" | tail -n 40 | sed 's/^/    | /'
+	fi
+}
+
+# check_not NAME CMD...: pass if CMD exits non-zero
+check_not() {
+	local name="$1"
+	shift
+	local out rc=0
+	out="$("$@" 2>&1)" || rc=$?
+	if [ "$rc" -ne 0 ]; then pass "$name"; else
+		fail "$name (unexpectedly succeeded: $*)"
+		printf '%s\n' "$out" | tail -n 20 | sed 's/^/    | /'
+	fi
+}
+
+assert_file() {
+	if [ -f "$2" ]; then pass "$1"; else fail "$1 (missing file $2)"; fi
+}
+
+# Secrets that must never appear in any output of a command under test.
+add_secret() { BD_SECRETS+=("$1"); }
+
+assert_no_secrets_in_output() {
+	local name="${1:-no password in any captured output}" s leaked=0
+	for s in "${BD_SECRETS[@]+"${BD_SECRETS[@]}"}"; do
+		[ -n "$s" ] || continue
+		if grep -q -F -- "$s" "$BD_ALL_OUTPUT"; then
+			leaked=1
+			fail "$name" "a secret appears in output:" \
+				"$(grep -n -F -- "$s" "$BD_ALL_OUTPUT" | head -n 5 | sed "s/$s/<SECRET>/g")"
+		fi
+	done
+	[ "$leaked" -eq 1 ] || pass "$name"
+}
+
+require_binaries() {
+	local b missing=0
+	for b in "$BACKUPD" "$DBRESTORE"; do
+		if [ ! -x "$b" ]; then
+			fail "binary present: $b" "build first (scripts/test.sh), or set BACKUPD_BIN/DBRESTORE_BIN"
+			missing=1
+		fi
+	done
+	if [ "$missing" -ne 0 ]; then
+		finish
+	fi
+}
+
+# ---------------------------------------------------------------------------
+# PostgreSQL
+# ---------------------------------------------------------------------------
+_bd_port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+_bd_pick_port() {
+	local p="${BD_PG_PORT:-$((20000 + RANDOM % 10000))}" i
+	for i in $(seq 1 200); do
+		if _bd_port_free "$p"; then
+			echo "$p"
+			return 0
+		fi
+		p=$((p + 1))
+	done
+	echo "no free port found" >&2
+	return 1
+}
+
+# pg_start [NAME]: start a throwaway server in $BD_TMP/NAME (default pg) and
+# set PG_DIR, PG_PORT, PG_PASSWORD, PGPASSFILE (exported), PG_URI_BASE.
+pg_start() {
+	local name="${1:-pg}" port
+	PG_DIR="$BD_TMP/$name"
+	port="$(_bd_pick_port)"
+	if ! bash "$PG_SERVER_SH" start "$PG_DIR" "$port" "$PG_BINDIR"; then
+		fail "start PostgreSQL server in $PG_DIR"
+		finish
+	fi
+	BD_SERVERS+=("$PG_DIR")
+	PG_PORT="$port"
+	PG_PASSWORD="$(cat "$PG_DIR/password")"
+	add_secret "$PG_PASSWORD"
+	PGPASSFILE="$PG_DIR/pgpass"
+	export PGPASSFILE
+	PG_URI_BASE="postgresql://postgres@127.0.0.1:$PG_PORT"
+}
+
+pg_stop() {
+	local dir="${1:-$PG_DIR}"
+	bash "$PG_SERVER_SH" stop "$dir" || true
+}
+
+# pg_uri DB: connection URI for a database on the test server
+pg_uri() { printf '%s/%s\n' "$PG_URI_BASE" "$1"; }
+
+_bd_psql() {
+	"$PG_BINDIR/psql" -X -q -h 127.0.0.1 -p "$PG_PORT" -U postgres -v ON_ERROR_STOP=1 "$@"
+}
+
+# psql_q DB SQL: one query, unaligned tuples only on stdout
+psql_q() {
+	local db="$1"
+	shift
+	_bd_psql -A -t -d "$db" -c "$*"
+}
+
+# psql_file DB FILE: run a script quietly (query results discarded)
+psql_file() {
+	_bd_psql -d "$1" -f "$2" -o /dev/null
+}
+
+db_create() { _bd_psql -d postgres -c "CREATE DATABASE \"$1\"" >/dev/null; }
+db_drop() { _bd_psql -d postgres -c "DROP DATABASE IF EXISTS \"$1\" WITH (FORCE)" >/dev/null; }
+db_exists() { [ "$(psql_q postgres "SELECT count(*) FROM pg_database WHERE datname = '$1'")" = 1 ]; }
+
+# pg_compare SRC DST: run tests/integration/pg_compare.sh against the test server
+pg_compare() {
+	PGHOST=127.0.0.1 PGPORT="$PG_PORT" PGUSER=postgres bash "$PG_COMPARE" "$1" "$2"
+}
+
+# ---------------------------------------------------------------------------
+# JSON (python3 is in the base image and installed by scripts/deps.sh)
+# ---------------------------------------------------------------------------
+# json_eval FILE EXPR: print EXPR evaluated with `d` bound to the parsed file
+json_eval() {
+	python3 -c 'import json,sys
+d = json.load(open(sys.argv[1]))
+r = eval(sys.argv[2])
+print(json.dumps(r) if not isinstance(r, str) else r)' "$1" "$2"
+}
+
+# ---------------------------------------------------------------------------
+# End of test
+# ---------------------------------------------------------------------------
+_bd_cleanup() {
+	local d
+	for d in "${BD_SERVERS[@]+"${BD_SERVERS[@]}"}"; do
+		bash "$PG_SERVER_SH" stop "$d" >/dev/null 2>&1 || true
+	done
+	BD_SERVERS=()
+	if [ "$BD_FAILED" -eq 0 ] && [ "${BD_KEEP_TMP:-0}" != 1 ]; then
+		rm -rf "$BD_TMP"
+	else
+		echo "# scratch directory kept: $BD_TMP"
+	fi
+}
+
+finish() {
+	BD_FINISHED=1
+	_bd_cleanup
+	if [ -n "${BD_RESULTS_FILE:-}" ]; then
+		printf '%s %s %s\n' "$BD_PASSED" "$BD_FAILED" "$BD_TEST_NAME" >>"$BD_RESULTS_FILE"
+	fi
+	echo "$BD_PASSED passed, $BD_FAILED failed"
+	if [ "$BD_FAILED" -ne 0 ]; then exit 1; fi
+	exit 0
+}
+
+_bd_on_err() {
+	BD_ERR_LINE="$1"
+	BD_ERR_CMD="$2"
+}
+
+_bd_on_exit() {
+	local rc="$1"
+	if [ "$BD_FINISHED" -eq 0 ]; then
+		BD_FINISHED=1
+		fail "$BD_TEST_NAME aborted with exit code $rc" \
+			"at line ${BD_ERR_LINE:-?}: ${BD_ERR_CMD:-?}"
+		_bd_cleanup
+		if [ -n "${BD_RESULTS_FILE:-}" ]; then
+			printf '%s %s %s\n' "$BD_PASSED" "$BD_FAILED" "$BD_TEST_NAME" >>"$BD_RESULTS_FILE"
+		fi
+		echo "$BD_PASSED passed, $BD_FAILED failed"
+		exit 1
+	fi
+}
+
+trap '_bd_on_err "$LINENO" "$BASH_COMMAND"' ERR
+trap '_bd_on_exit "$?"' EXIT
+trap 'exit 130' INT TERM

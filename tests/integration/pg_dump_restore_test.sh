@@ -1,0 +1,305 @@
+#!/usr/bin/env bash
+# PostgreSQL logical dump and restore, end to end, against a real server:
+# round trips of a corner-case database with --jobs 2 and --jobs 1, the
+# repository layout, list/verify, and the failure paths (non-empty target,
+# corrupt object, missing manifest, killed dump, wrong password, bad usage,
+# unusable repository).
+source "$(dirname "$0")/lib.sh"
+
+HERE="$(cd "$(dirname "$0")" && pwd -P)"
+
+require_binaries
+pg_start
+
+REPO="$BD_TMP/repo"
+SRC_URI="$(pg_uri src)"
+
+# --------------------------------------------------------------------------
+note "loading pg_corner_cases.sql into 'src'"
+db_create src
+check "corner-case database loads" psql_file src "$HERE/pg_corner_cases.sql"
+
+# --------------------------------------------------------------------------
+note "dump --jobs 2"
+run "$BACKUPD" dump --source "$SRC_URI" --repo "$REPO" --name src --jobs 2
+assert_rc "dump --jobs 2 succeeds" 0
+ID1="$(last_line)"
+assert_match "dump prints the backup ID as its last line" '^[0-9]{8}T[0-9]{6}Z(-[0-9]+)?$' "$ID1"
+
+B1="$REPO/src/backups/$ID1"
+assert_file "repository has backupd.repo" "$REPO/backupd.repo"
+check "backupd.repo is JSON" python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$REPO/backupd.repo"
+assert_file "backup has manifest.json" "$B1/manifest.json"
+check "manifest.json is JSON" python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$B1/manifest.json"
+assert_file "backup has schema/pre-data.sql.zst" "$B1/schema/pre-data.sql.zst"
+assert_file "backup has schema/post-data.sql.zst" "$B1/schema/post-data.sql.zst"
+ndata="$(find "$B1/data" -name '*.copy.zst' -type f 2>/dev/null | wc -l)"
+check "backup has data/*.copy.zst objects ($ndata)" test "$ndata" -gt 0
+check "every .zst object passes zstd -t" \
+	bash -c 'find "$1" -name "*.zst" -type f -print0 | xargs -0 -r zstd -q -t' _ "$B1"
+check "pre-data is plain SQL (zstd -dc)" \
+	bash -c 'zstd -dc "$1" | grep -q "CREATE TABLE public.big"' _ "$B1/schema/pre-data.sql.zst"
+check "post-data holds the indexes" \
+	bash -c 'zstd -dc "$1" | grep -q "CREATE INDEX big_grp"' _ "$B1/schema/post-data.sql.zst"
+# md5('2') is in row 2 of public.big: the data objects are COPY text.
+check "data objects are zstd-compressed COPY text" \
+	bash -c 'find "$1/data" -name "*.copy.zst" -type f -print0 | xargs -0 zstd -dc | grep -q -P "^2\t2\tc81e728d9d4c2f636f067f89cc14862c "' _ "$B1"
+check_not "password not stored in the repository" \
+	bash -c 'grep -r -q -F -- "$2" "$1" || find "$1" -name "*.zst" -type f -print0 | xargs -0 zstd -dcq | grep -q -F -- "$2"' _ "$REPO" "$PG_PASSWORD"
+
+# --------------------------------------------------------------------------
+note "dump --jobs 1 --compress zstd:3"
+run "$BACKUPD" dump --source "$SRC_URI" --repo "$REPO" --name src --jobs 1 --compress zstd:3
+assert_rc "dump --jobs 1 --compress zstd:3 succeeds" 0
+ID2="$(last_line)"
+assert_match "second dump prints a backup ID" '^[0-9]{8}T[0-9]{6}Z(-[0-9]+)?$' "$ID2"
+check "the two backups have different IDs" test "$ID1" != "$ID2"
+
+# --------------------------------------------------------------------------
+note "list"
+run "$BACKUPD" list --repo "$REPO" --json
+assert_rc "list --json succeeds" 0
+cp "$RUN_OUT" "$BD_TMP/list1.json"
+check "list --json shows both backups complete with the required fields" python3 - "$BD_TMP/list1.json" "$ID1" "$ID2" <<'PY'
+import json, re, sys
+items = json.load(open(sys.argv[1]))
+assert isinstance(items, list), "not a JSON array"
+rfc3339 = re.compile(r'^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|\+00:00)$')
+for want in sys.argv[2:]:
+    found = [i for i in items if i.get("id") == want]
+    assert len(found) == 1, f"backup {want} listed {len(found)} times"
+    b = found[0]
+    for k in ("id", "name", "engine", "kind", "started", "finished", "size", "stored_size", "status"):
+        assert k in b, f"{want}: missing field {k}"
+    assert b["name"] == "src", f"{want}: name {b['name']!r}"
+    assert b["engine"] == "postgresql", f"{want}: engine {b['engine']!r}"
+    assert b["kind"] == "dump", f"{want}: kind {b['kind']!r}"
+    assert b["status"] == "complete", f"{want}: status {b['status']!r}"
+    assert rfc3339.match(b["started"]), f"{want}: started {b['started']!r} not RFC 3339 UTC"
+    assert rfc3339.match(b["finished"]), f"{want}: finished {b['finished']!r} not RFC 3339 UTC"
+    assert b["finished"] >= b["started"], f"{want}: finished before started"
+    assert isinstance(b["size"], int) and b["size"] > 0, f"{want}: size {b['size']!r}"
+    assert isinstance(b["stored_size"], int) and b["stored_size"] > 0, f"{want}: stored_size {b['stored_size']!r}"
+    assert b["stored_size"] < b["size"], f"{want}: stored_size {b['stored_size']} not below size {b['size']}"
+PY
+run "$BACKUPD" list --repo "$REPO" --name src --json
+assert_rc "list --name src --json succeeds" 0
+check "list --name src shows both" python3 -c '
+import json,sys
+ids = {i["id"] for i in json.load(open(sys.argv[1]))}
+assert {sys.argv[2], sys.argv[3]} <= ids, ids' "$RUN_OUT" "$ID1" "$ID2"
+run "$BACKUPD" list --repo "$REPO" --name nosuchsource --json
+check "list --name of an unknown source shows nothing" python3 -c '
+import json,sys
+d = json.load(open(sys.argv[1])) if open(sys.argv[1]).read().strip() else []
+assert d == [], d' "$RUN_OUT"
+run "$BACKUPD" list --repo "$REPO"
+assert_rc "list (text) succeeds" 0
+assert_output_contains "list (text) names the first backup" "$ID1"
+
+# --------------------------------------------------------------------------
+note "verify"
+run "$BACKUPD" verify --repo "$REPO" --name src
+assert_rc "verify (all backups) succeeds" 0
+run "$BACKUPD" verify --repo "$REPO" --name src "$ID1"
+assert_rc "verify $ID1 succeeds" 0
+
+# --------------------------------------------------------------------------
+note "restore --create --jobs 2 of the --jobs 2 backup"
+run "$DBRESTORE" restore --repo "$REPO" --name src --backup "$ID1" --to "$(pg_uri dst1)" --jobs 2 --create
+assert_rc "restore --create --jobs 2 succeeds" 0
+check "restored database matches the source (jobs 2)" pg_compare src dst1
+
+note "restore latest (the --jobs 1 backup) into an existing empty database, --jobs 1"
+db_create dst2
+run "$DBRESTORE" restore --repo "$REPO" --name src --backup latest --to "$(pg_uri dst2)" --jobs 1
+assert_rc "restore latest --jobs 1 into an empty database succeeds" 0
+check "restored database matches the source (jobs 1, latest)" pg_compare src dst2
+
+# --------------------------------------------------------------------------
+note "failure: restore into a non-empty database is refused"
+db_create nonempty
+psql_q nonempty "CREATE TABLE keep_me (x integer); INSERT INTO keep_me VALUES (1), (2);" >/dev/null
+rels_before="$(psql_q nonempty "SELECT string_agg(relname, ',' ORDER BY relname) FROM pg_class WHERE relnamespace = 'public'::regnamespace")"
+run "$DBRESTORE" restore --repo "$REPO" --name src --backup "$ID1" --to "$(pg_uri nonempty)" --jobs 2
+assert_rc "restore into a non-empty database exits non-zero" nonzero
+assert_stderr_nonempty "refused restore explains why"
+rels_after="$(psql_q nonempty "SELECT string_agg(relname, ',' ORDER BY relname) FROM pg_class WHERE relnamespace = 'public'::regnamespace")"
+assert_eq "non-empty target untouched (relations)" "$rels_before" "$rels_after"
+assert_eq "non-empty target untouched (rows)" "2" "$(psql_q nonempty 'SELECT count(*) FROM keep_me')"
+
+# --------------------------------------------------------------------------
+note "failure: a corrupt data object"
+REPO_C="$BD_TMP/repo-corrupt"
+cp -a "$REPO" "$REPO_C"
+victim="$(find "$REPO_C/src/backups/$ID1/data" -name '*.copy.zst' -type f -printf '%s %p\n' | sort -n | tail -n 1 | cut -d' ' -f2-)"
+if [ -z "$victim" ]; then
+	fail "found a data object to corrupt"
+else
+	victim_name="$(basename "$victim")"
+	note "corrupting one byte in the middle of $victim_name"
+	python3 - "$victim" <<'PY'
+import os, sys
+path = sys.argv[1]
+size = os.path.getsize(path)
+with open(path, "r+b") as f:
+    f.seek(size // 2)
+    b = f.read(1)
+    f.seek(size // 2)
+    f.write(bytes([b[0] ^ 0x5A]))
+PY
+	run "$BACKUPD" verify --repo "$REPO_C" --name src "$ID1"
+	assert_rc "verify of the corrupt backup exits 1" 1
+	assert_output_contains "verify names the corrupt object" "$victim_name"
+	run "$BACKUPD" verify --repo "$REPO_C" --name src
+	assert_rc "verify of all backups exits 1 when one is corrupt" 1
+	run "$BACKUPD" verify --repo "$REPO_C" --name src "$ID2"
+	assert_rc "verify of the intact backup in the same repository still succeeds" 0
+	run "$DBRESTORE" restore --repo "$REPO_C" --name src --backup "$ID1" --to "$(pg_uri dst_corrupt)" --jobs 2 --create
+	assert_rc "restore of the corrupt backup exits non-zero" nonzero
+	assert_output_contains "restore names the corrupt object" "$victim_name"
+fi
+
+# --------------------------------------------------------------------------
+note "failure: a backup without manifest.json"
+REPO_M="$BD_TMP/repo-nomanifest"
+cp -a "$REPO" "$REPO_M"
+rm -f "$REPO_M/src/backups/$ID2/manifest.json"
+run "$BACKUPD" list --repo "$REPO_M" --json
+assert_rc "list --json with an incomplete backup succeeds" 0
+check "list shows the backup without manifest as incomplete, the other complete" python3 -c '
+import json,sys
+items = {i["id"]: i for i in json.load(open(sys.argv[1]))}
+assert sys.argv[3] in items, "incomplete backup not listed"
+assert items[sys.argv[3]]["status"] == "incomplete", items[sys.argv[3]]
+assert items[sys.argv[2]]["status"] == "complete", items[sys.argv[2]]' "$RUN_OUT" "$ID1" "$ID2"
+run "$DBRESTORE" restore --repo "$REPO_M" --name src --backup "$ID2" --to "$(pg_uri dst_incomplete)" --jobs 2 --create
+assert_rc "restore of an incomplete backup is refused" nonzero
+assert_stderr_nonempty "refused restore of an incomplete backup explains why"
+check_not "refused restore did not create the target database" db_exists dst_incomplete
+run "$DBRESTORE" restore --repo "$REPO_M" --name src --backup latest --to "$(pg_uri dst_latest)" --jobs 2 --create
+assert_rc "restore latest skips the incomplete backup" 0
+check "restore latest (complete backup $ID1) matches the source" pg_compare src dst_latest
+
+# --------------------------------------------------------------------------
+note "failure: dump killed with SIGKILL midway"
+db_create killsrc
+check "load a big table for the kill test" psql_q killsrc "
+CREATE TABLE early (id integer PRIMARY KEY, v text);
+INSERT INTO early SELECT i, 'early ' || i FROM generate_series(1, 1000) i;
+CREATE TABLE huge (id bigint, a text, b text);
+INSERT INTO huge SELECT i, md5(i::text) || md5((i + 1)::text) || md5((i + 2)::text),
+                          repeat(md5((i * 7)::text), 3)
+FROM generate_series(1, 1000000) i;"
+REPO_K="$BD_TMP/repo-kill"
+# Run the binary itself in the background (no wrapper: SIGKILL must hit it).
+"$BACKUPD" dump --source "$(pg_uri killsrc)" --repo "$REPO_K" --name killsrc --jobs 1 \
+	>"$BD_TMP/kill.out" 2>"$BD_TMP/kill.err" </dev/null &
+kill_pid=$!
+# Wait for the first object of the backup, then for a data object (or 1 s).
+first_seen=""
+killed=0
+ps_snapshot="$BD_TMP/ps.txt"
+: >"$ps_snapshot"
+for _ in $(seq 1 3000); do
+	if ! kill -0 "$kill_pid" 2>/dev/null; then
+		break
+	fi
+	if [ -z "$first_seen" ] && [ -n "$(find "$REPO_K" -path '*/backups/*' -type f 2>/dev/null | head -n 1)" ]; then
+		first_seen=$SECONDS
+		ps -eo args >"$ps_snapshot" 2>/dev/null || true
+	fi
+	if [ -n "$first_seen" ] && {
+		[ -n "$(find "$REPO_K" -path '*/backups/*/data/*' -type f 2>/dev/null | head -n 1)" ] ||
+			[ $((SECONDS - first_seen)) -ge 1 ]
+	}; then
+		kill -KILL "$kill_pid" 2>/dev/null && killed=1
+		break
+	fi
+	sleep 0.02
+done
+# Never leave it running (e.g. hung before writing anything).
+kill -KILL "$kill_pid" 2>/dev/null || true
+{ wait "$kill_pid"; } 2>/dev/null || true
+# Children (e.g. a pg_dump the tool runs) may linger briefly after SIGKILL.
+sleep 1
+cat "$BD_TMP/kill.out" "$BD_TMP/kill.err" >>"$BD_ALL_OUTPUT"
+_bd_check_sanitizers "$BD_TMP/kill.err" "killed dump"
+if [ "$killed" -ne 1 ]; then
+	fail "dump was killed midway" \
+		"the dump finished or failed before an object appeared; stderr: $(tail -n 5 "$BD_TMP/kill.err")"
+else
+	pass "dump was killed midway"
+	if find "$REPO_K" -path '*/backups/*/manifest.json' -type f | grep -q .; then
+		fail "killed dump left no manifest.json" "$(find "$REPO_K" -name manifest.json)"
+	else
+		pass "killed dump left no manifest.json"
+	fi
+	run "$BACKUPD" list --repo "$REPO_K" --json
+	assert_rc "list after a killed dump succeeds" 0
+	check "list shows no complete backup after a killed dump" python3 -c '
+import json,sys
+text = open(sys.argv[1]).read().strip()
+items = json.loads(text) if text else []
+complete = [i for i in items if i.get("status") == "complete"]
+assert not complete, complete' "$RUN_OUT"
+	run "$BACKUPD" dump --source "$(pg_uri killsrc)" --repo "$REPO_K" --name killsrc --jobs 2
+	assert_rc "a new dump after a killed one succeeds (no stale lock)" 0
+	KID="$(last_line)"
+	run "$BACKUPD" list --repo "$REPO_K" --json
+	check "the new dump is listed complete" python3 -c '
+import json,sys
+items = {i["id"]: i for i in json.load(open(sys.argv[1]))}
+assert items[sys.argv[2]]["status"] == "complete", items' "$RUN_OUT" "$KID"
+fi
+check_not "password not in any process's arguments during a dump" grep -q -F -- "$PG_PASSWORD" "$ps_snapshot"
+
+# --------------------------------------------------------------------------
+note "failure: wrong password"
+WRONG_PW="wrong-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
+add_secret "$WRONG_PW"
+WRONG_PASSFILE="$BD_TMP/wrong.pgpass"
+(umask 077 && printf '127.0.0.1:%s:*:postgres:%s\n' "$PG_PORT" "$WRONG_PW" >"$WRONG_PASSFILE")
+PGPASSFILE="$WRONG_PASSFILE" run "$BACKUPD" dump --source "$SRC_URI" --repo "$BD_TMP/repo-wrongpw" --name src
+assert_rc "dump with a wrong password exits 1" 1
+assert_output_matches "wrong password: the error says authentication failed" 'authentication|password'
+PGPASSFILE="$WRONG_PASSFILE" run "$DBRESTORE" restore --repo "$REPO" --name src --backup "$ID1" --to "$(pg_uri dst_wrongpw)" --create
+assert_rc "restore with a wrong password exits 1" 1
+assert_output_matches "wrong password (restore): the error says authentication failed" 'authentication|password'
+
+# --------------------------------------------------------------------------
+note "usage errors exit 2"
+run "$BACKUPD" dump --source "$SRC_URI" --repo "$BD_TMP/repo-usage" --name src --jobs x
+assert_rc "dump --jobs x exits 2" 2
+assert_stderr_nonempty "dump --jobs x explains the error"
+run "$DBRESTORE" restore --repo "$REPO" --name src --to "$(pg_uri dst_usage)" --jobs x --create
+assert_rc "restore --jobs x exits 2" 2
+run "$BACKUPD" dump --repo "$BD_TMP/repo-usage"
+assert_rc "dump without --source exits 2" 2
+run "$BACKUPD" dump --source "$SRC_URI" --repo "$BD_TMP/repo-usage" --no-such-option
+assert_rc "dump with an unknown option exits 2" 2
+run "$BACKUPD" no-such-command
+assert_rc "unknown command exits 2" 2
+check_not "no repository created by usage errors" test -e "$BD_TMP/repo-usage"
+check_not "no database created by usage errors" db_exists dst_usage
+
+# --------------------------------------------------------------------------
+note "failure: unusable repository and source"
+: >"$BD_TMP/a-file"
+run "$BACKUPD" dump --source "$SRC_URI" --repo "$BD_TMP/a-file/repo" --name src
+assert_rc "dump into a repository under a regular file exits 1" 1
+assert_output_contains "the error names the repository path" "$BD_TMP/a-file"
+run "$BACKUPD" list --repo "$BD_TMP/a-file"
+assert_rc "list of a regular file as repository exits 1" 1
+run "$BACKUPD" list --repo "$BD_TMP/no-such-repo" --json
+assert_rc "list of a missing repository exits 1" 1
+run "$DBRESTORE" restore --repo "$BD_TMP/no-such-repo" --name src --to "$(pg_uri dst_norepo)" --create
+assert_rc "restore from a missing repository exits 1" 1
+check_not "restore from a missing repository created no database" db_exists dst_norepo
+closed_port="$(_bd_pick_port)"
+run "$BACKUPD" dump --source "postgresql://postgres@127.0.0.1:$closed_port/src" --repo "$BD_TMP/repo-noserver" --name src
+assert_rc "dump from an unreachable server exits 1" 1
+
+# --------------------------------------------------------------------------
+assert_no_secrets_in_output "the password never appears in any output"
+finish
