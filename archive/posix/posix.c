@@ -117,27 +117,26 @@ static int fsync_dir(const char *dir, bderr *err)
 	return 0;
 }
 
+/* mkdir -p that fsyncs each parent gaining an entry, so the path survives a crash. */
 static int mkdir_parents(const char *dir, bderr *err)
 {
-	if (mkdir(dir, 0700) < 0) {
-		if (errno == EEXIST)
-			return 0; /* a non-directory here makes the caller's open fail clearly */
-		if (errno != ENOENT)
-			return bderr_sys(err, errno, "cannot create directory '%s'", dir);
+	int rc = mkdir(dir, 0700);
+	if (rc < 0 && errno == ENOENT) {
 		char *parent = parent_of(dir);
-		int rc = strcmp(parent, dir) == 0 ? bderr_sys(err, ENOENT, "cannot create directory '%s'", dir)
-						  : mkdir_parents(parent, err);
-		free(parent);
-		if (rc < 0)
+		if (strcmp(parent, dir) != 0 && mkdir_parents(parent, err) < 0) {
+			free(parent);
 			return -1;
-		if (mkdir(dir, 0700) < 0) {
-			if (errno == EEXIST)
-				return 0;
-			return bderr_sys(err, errno, "cannot create directory '%s'", dir);
 		}
+		free(parent);
+		rc = mkdir(dir, 0700);
+	}
+	if (rc < 0) {
+		if (errno == EEXIST) /* a non-directory here makes the caller's open fail clearly */
+			return 0;
+		return bderr_sys(err, errno, "cannot create directory '%s'", dir);
 	}
 	char *parent = parent_of(dir);
-	int rc = fsync_dir(parent, err);
+	rc = fsync_dir(parent, err);
 	free(parent);
 	return rc;
 }
@@ -187,7 +186,11 @@ static int posix_open_read(storage *s, const char *path, reader **out, bderr *er
 		free(full);
 		return -1;
 	}
-	int e = fstat(fd, &st) < 0 ? errno : S_ISDIR(st.st_mode) ? EISDIR : !S_ISREG(st.st_mode) ? EINVAL : 0;
+	int e = 0;
+	if (fstat(fd, &st) < 0)
+		e = errno;
+	else if (!S_ISREG(st.st_mode))
+		e = S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
 	if (e != 0) {
 		bderr_sys(err, e, "cannot open '%s'", full);
 		close(fd);
