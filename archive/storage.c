@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "archive/posix/posix.h"
+#include "archive/s3/s3.h"
 #include "common/mem.h"
 
 static int hexval(int c)
@@ -56,7 +57,6 @@ static int has_scheme(const char *url)
 int storage_open(const char *url, const storage_options *opts, storage **out, bderr *err)
 {
 	storage *s = NULL;
-	(void)opts; /* only remote drivers need credentials */
 	*out = NULL;
 	if (url == NULL || *url == '\0')
 		return bderr_usage(err, "empty repository url");
@@ -75,8 +75,8 @@ int storage_open(const char *url, const storage_options *opts, storage **out, bd
 		if (rc < 0)
 			return -1;
 	} else if (strncmp(url, "s3://", 5) == 0) {
-		return bderr_usage(err, "cannot open repository '%s': s3 repositories are not supported yet",
-				   url);
+		if (s3_storage_new(url, opts, &s, err) < 0)
+			return -1;
 	} else if (has_scheme(url)) {
 		return bderr_usage(err, "unsupported repository url '%s': use a path, file:///path or s3://bucket/prefix",
 				   url);

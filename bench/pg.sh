@@ -102,7 +102,7 @@ bash "$ROOT/scripts/pg-server.sh" start "$PGSRV" "$PORT" "$PG_BINDIR"
 source "$PGSRV/env"
 unset PGHOST PGPORT PGUSER PGDATABASE # the tools under test use the URI
 URI_BASE="postgresql://postgres@127.0.0.1:$PORT"
-PSQL=("$PG_BINDIR/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PORT" -U postgres)
+PSQL=(env "PGOPTIONS=-c client_min_messages=warning" "$PG_BINDIR/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PORT" -U postgres)
 CONN=(-h 127.0.0.1 -p "$PORT" -U postgres)
 
 # --- data --------------------------------------------------------------------

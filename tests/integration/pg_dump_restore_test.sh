@@ -117,6 +117,22 @@ assert_rc "restore latest --jobs 1 into an empty database succeeds" 0
 check "restored database matches the source (jobs 1, latest)" pg_compare src dst2
 
 # --------------------------------------------------------------------------
+note "dump --chunk-size 1MB: large tables split into several objects"
+REPO_S="$BD_TMP/repo-chunks"
+run "$BACKUPD" dump --source "$SRC_URI" --repo "$REPO_S" --name src --jobs 2 --chunk-size 1MB
+assert_rc "dump --jobs 2 --chunk-size 1MB succeeds" 0
+ID3="$(last_line)"
+# Objects are named data/<table>.<chunk>.copy.zst: some table must have > 1 chunk.
+max_chunks="$(find "$REPO_S/src/backups/$ID3/data" -name '*.copy.zst' -type f -printf '%f\n' 2>/dev/null |
+	sed -E 's/\.[0-9]+\.copy\.zst$//' | sort | uniq -c | sort -n | tail -n 1 | awk '{print $1}')"
+check "the big table is split into several chunks (max ${max_chunks:-0} per table)" test "${max_chunks:-0}" -gt 1
+run "$BACKUPD" verify --repo "$REPO_S" --name src "$ID3"
+assert_rc "verify of the chunked backup succeeds" 0
+run "$DBRESTORE" restore --repo "$REPO_S" --name src --backup "$ID3" --to "$(pg_uri dst3)" --jobs 2 --create
+assert_rc "restore of the chunked backup succeeds" 0
+check "restored chunked backup matches the source" pg_compare src dst3
+
+# --------------------------------------------------------------------------
 note "failure: restore into a non-empty database is refused"
 db_create nonempty
 psql_q nonempty "CREATE TABLE keep_me (x integer); INSERT INTO keep_me VALUES (1), (2);" >/dev/null

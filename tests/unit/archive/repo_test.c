@@ -175,7 +175,7 @@ static void test_not_a_repo(void **state)
 	assert_true(file_exists(f, "new/repo/backupd.repo"));
 
 	assert_int_equal(repo_open("s3://bucket/x", NULL, 1, &r, &err), -1);
-	assert_non_null(strstr(err.msg, "not supported"));
+	assert_non_null(strstr(err.msg, "no S3 credentials"));
 	free(deeper);
 	free(marker);
 	free(empty);

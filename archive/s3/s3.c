@@ -1,0 +1,1275 @@
+#include "archive/s3/s3.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <curl/curl.h>
+#include <openssl/crypto.h>
+
+#include "archive/s3/sigv4.h"
+#include "common/mem.h"
+
+/* Objects up to this size are one PUT; larger ones a multipart upload. */
+#define PART_SIZE_MIN ((size_t)16 << 20)
+/* S3's limits: 10,000 parts of at most 5 GiB each */
+#define PART_SIZE_MAX ((size_t)5 << 30)
+#define PARTS_MAX 10000
+/* Read-ahead of a streaming GET: bounds a reader's memory. */
+#define READ_BUFFER ((size_t)1 << 20)
+/* Error documents and listing pages are small; anything bigger is not S3. */
+#define RESPONSE_MAX ((size_t)16 << 20)
+#define ATTEMPTS 6
+#define BACKOFF_BASE_MS 100
+#define BACKOFF_CAP_MS 10000
+
+typedef struct s3_storage {
+	storage base;
+	char *bucket;
+	char *prefix;   /* "" or ending in '/' */
+	char *region;
+	char *origin;   /* "scheme://host[:port]" the requests go to */
+	char *host;     /* the Host header, signed */
+	char *bucket_path; /* "/bucket" (path style) or "" (virtual host style) */
+	char *access_key_id;
+	char *secret_access_key; /* secret */
+	char *session_token;     /* secret */
+	char *ca_file;
+	int tls_verify;
+	CURLSH *share;
+	pthread_mutex_t locks[CURL_LOCK_DATA_LAST];
+} s3_storage;
+
+/* --- one-time process init, connection sharing -------------------------- */
+
+static CURLcode curl_init_rc = CURLE_FAILED_INIT;
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+
+static void curl_init_once(void)
+{
+	curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+static void share_lock(CURL *h, curl_lock_data data, curl_lock_access access, void *ctx)
+{
+	(void)h;
+	(void)access;
+	s3_storage *s = ctx;
+	pthread_mutex_lock(&s->locks[data]);
+}
+
+static void share_unlock(CURL *h, curl_lock_data data, void *ctx)
+{
+	(void)h;
+	s3_storage *s = ctx;
+	pthread_mutex_unlock(&s->locks[data]);
+}
+
+/* --- requests ------------------------------------------------------------- */
+
+typedef struct s3_req {
+	const char *method;
+	const char *key; /* full object key, or NULL for the bucket */
+	const sigv4_pair *query;
+	size_t nquery;
+	const sigv4_pair *headers; /* extra headers, signed */
+	size_t nheaders;
+	const void *body; /* sent when has_body */
+	size_t body_len;
+	int has_body;
+	/* response */
+	long status;
+	strbuf resp;
+	char etag[128];
+	int resp_overflow;
+} s3_req;
+
+static size_t collect_body(char *data, size_t size, size_t n, void *ctx)
+{
+	s3_req *rq = ctx;
+	size_t len = size * n;
+	if (rq->resp.len + len > RESPONSE_MAX) {
+		rq->resp_overflow = 1;
+		return 0;
+	}
+	strbuf_append(&rq->resp, data, len);
+	return len;
+}
+
+/* Remembers the ETag; a new status line (redirect, 100) starts over. */
+static size_t collect_header(char *data, size_t size, size_t n, void *ctx)
+{
+	char *etag = ctx;
+	size_t len = size * n;
+	if (len >= 5 && strncmp(data, "HTTP/", 5) == 0) {
+		etag[0] = '\0';
+	} else if (len > 5 && strncasecmp(data, "etag:", 5) == 0) {
+		const char *v = data + 5;
+		size_t vl = len - 5;
+		while (vl && (*v == ' ' || *v == '\t')) {
+			v++;
+			vl--;
+		}
+		while (vl && (v[vl - 1] == '\r' || v[vl - 1] == '\n' || v[vl - 1] == ' '))
+			vl--;
+		if (vl < 128) {
+			memcpy(etag, v, vl);
+			etag[vl] = '\0';
+		}
+	}
+	return len;
+}
+
+static char *object_path(const s3_storage *s, const char *key)
+{
+	return xasprintf("%s/%s", s->bucket_path, key ? key : "");
+}
+
+/*
+ * Builds a signed easy handle for rq.  The URL's path and query are encoded
+ * by the same functions the signature uses, so what is signed is what is sent.
+ */
+static CURL *prepare(s3_storage *s, const s3_req *rq, const char *extra_hdr, struct curl_slist **hl,
+		     char *errbuf)
+{
+	char *path = object_path(s, rq->key);
+	strbuf url;
+	strbuf_init(&url);
+	strbuf_appends(&url, s->origin);
+	sigv4_uri_encode(&url, path, 1);
+	if (rq->nquery) {
+		char *q = sigv4_canonical_query(rq->query, rq->nquery);
+		strbuf_appendf(&url, "?%s", q);
+		free(q);
+	}
+
+	char date[17];
+	sigv4_amz_date(time(NULL), date);
+	char payload[65];
+	if (rq->has_body)
+		sigv4_sha256_hex(rq->body ? rq->body : "", rq->body_len, payload);
+	else
+		strcpy(payload, SIGV4_EMPTY_SHA256);
+
+	size_t nh = rq->nheaders + 4;
+	sigv4_pair *h = xcalloc(nh, sizeof *h);
+	size_t k = 0;
+	h[k++] = (sigv4_pair){ "host", s->host };
+	h[k++] = (sigv4_pair){ "x-amz-date", date };
+	h[k++] = (sigv4_pair){ "x-amz-content-sha256", payload };
+	if (s->session_token)
+		h[k++] = (sigv4_pair){ "x-amz-security-token", s->session_token };
+	for (size_t i = 0; i < rq->nheaders; i++)
+		h[k++] = rq->headers[i];
+	sigv4_request sr = { rq->method, path, rq->query, rq->nquery, h, k, payload };
+	sigv4_scope sc = { s->access_key_id, s->secret_access_key, s->region, "s3", date };
+	char *auth = sigv4_authorization(&sr, &sc);
+
+	struct curl_slist *list = NULL;
+	for (size_t i = 0; i < k; i++) {
+		char *line = xasprintf("%s: %s", h[i].name, h[i].value ? h[i].value : "");
+		list = curl_slist_append(list, line);
+		OPENSSL_cleanse(line, strlen(line)); /* may hold the session token */
+		free(line);
+	}
+	char *line = xasprintf("Authorization: %s", auth);
+	list = curl_slist_append(list, line);
+	free(line);
+	free(auth);
+	/* no 100-continue round trip; S3 answers errors after the body anyway */
+	list = curl_slist_append(list, "Expect:");
+	if (rq->has_body)
+		list = curl_slist_append(list, "Content-Type: application/octet-stream");
+	if (extra_hdr)
+		list = curl_slist_append(list, extra_hdr);
+	if (list == NULL)
+		abort(); /* curl_slist_append fails only without memory */
+	free(h);
+	free(path);
+
+	CURL *c = curl_easy_init();
+	if (c == NULL)
+		abort();
+	curl_easy_setopt(c, CURLOPT_URL, url.data);
+	strbuf_free(&url);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, list);
+	curl_easy_setopt(c, CURLOPT_SHARE, s->share);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+	/* keys are never '.' or '..'; keep curl from rewriting what was signed */
+	curl_easy_setopt(c, CURLOPT_PATH_AS_IS, 1L);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);
+	/* a stalled connection counts as a timeout, which is retried */
+	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 120L);
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, s->tls_verify ? 1L : 0L);
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, s->tls_verify ? 2L : 0L);
+	if (s->ca_file)
+		curl_easy_setopt(c, CURLOPT_CAINFO, s->ca_file);
+	if (strcmp(rq->method, "HEAD") == 0) {
+		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+		curl_easy_setopt(c, CURLOPT_FILETIME, 1L);
+	} else if (strcmp(rq->method, "GET") != 0) {
+		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, rq->method);
+	}
+	if (rq->has_body) {
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)rq->body_len);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, rq->body ? rq->body : "");
+	}
+	*hl = list;
+	return c;
+}
+
+/* Transport failures worth another attempt: the network, not the request. */
+static int transient_curl(CURLcode rc)
+{
+	switch (rc) {
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_COULDNT_CONNECT:
+	case CURLE_OPERATION_TIMEDOUT:
+	case CURLE_SEND_ERROR:
+	case CURLE_RECV_ERROR:
+	case CURLE_GOT_NOTHING:
+	case CURLE_PARTIAL_FILE:
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_HTTP2:
+	case CURLE_HTTP2_STREAM:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/* Finds <tag>text</tag> in xml (no attributes, no nesting of the same tag). */
+static char *xml_text(const char *xml, size_t len, const char *tag, const char **end);
+
+static int transient_status(long status, const char *body, size_t len)
+{
+	if (status >= 500 || status == 429)
+		return 1;
+	char *code = body ? xml_text(body, len, "Code", NULL) : NULL;
+	int r = code && (strcmp(code, "SlowDown") == 0 || strcmp(code, "RequestTimeout") == 0 ||
+			 strcmp(code, "InternalError") == 0);
+	free(code);
+	return r;
+}
+
+/* Full jitter: a random wait up to an exponentially growing cap. */
+static void backoff(int attempt, unsigned *seed)
+{
+	long cap = BACKOFF_BASE_MS << (attempt < 10 ? attempt : 10);
+	if (cap > BACKOFF_CAP_MS)
+		cap = BACKOFF_CAP_MS;
+	long ms = (long)(rand_r(seed) % (unsigned)cap) + 1;
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+static unsigned seed_now(const void *p)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (unsigned)ts.tv_nsec ^ (unsigned)(uintptr_t)p ^ (unsigned)ts.tv_sec;
+}
+
+/* "s3 PUT 'bucket/key' failed: 403 AccessDenied: Access Denied" */
+static int http_error(const s3_storage *s, const char *method, const char *key, long status,
+		      const char *body, size_t len, bderr *err)
+{
+	char *code = body ? xml_text(body, len, "Code", NULL) : NULL;
+	char *msg = body ? xml_text(body, len, "Message", NULL) : NULL;
+	const char *dflt = status == 404 ? "NotFound" : status == 403 ? "AccessDenied" : "Error";
+	bderr_set(err, "s3 %s '%s/%s' failed: %ld %s%s%s", method, s->bucket, key ? key : "",
+		  status, code ? code : dflt, msg ? ": " : "", msg ? msg : "");
+	/* a missing bucket is a broken configuration, not an absent object */
+	if (status == 404 && !(code && strcmp(code, "NoSuchBucket") == 0))
+		err->sys_errno = ENOENT;
+	else if (status == 403)
+		err->sys_errno = EACCES;
+	free(code);
+	free(msg);
+	return -1;
+}
+
+static void note_attempts(bderr *err, int n)
+{
+	char msg[BDERR_MSG_MAX];
+	int e = err->sys_errno;
+	memcpy(msg, err->msg, sizeof msg);
+	bderr_set(err, "%.900s (after %d attempts)", msg, n);
+	err->sys_errno = e;
+}
+
+/*
+ * Runs rq to completion with retries.  Returns 0 once S3 answered with a
+ * status that is not worth retrying (the caller judges it), -1 when the
+ * transport kept failing or the answer kept being transient.
+ */
+static int perform(s3_storage *s, s3_req *rq, bderr *err)
+{
+	unsigned seed = seed_now(rq);
+	strbuf_init(&rq->resp);
+	for (int attempt = 0;; attempt++) {
+		char errbuf[CURL_ERROR_SIZE] = "";
+		struct curl_slist *hl;
+		strbuf_reset(&rq->resp);
+		rq->etag[0] = '\0';
+		rq->resp_overflow = 0;
+		CURL *c = prepare(s, rq, NULL, &hl, errbuf);
+		curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect_body);
+		curl_easy_setopt(c, CURLOPT_WRITEDATA, rq);
+		curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, collect_header);
+		curl_easy_setopt(c, CURLOPT_HEADERDATA, rq->etag);
+		CURLcode rc = curl_easy_perform(c);
+		rq->status = 0;
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &rq->status);
+		int retry;
+		if (rc == CURLE_WRITE_ERROR && rq->resp_overflow) {
+			curl_easy_cleanup(c);
+			curl_slist_free_all(hl);
+			return bderr_set(err, "s3 %s '%s/%s' failed: response larger than %zu bytes",
+					 rq->method, s->bucket, rq->key ? rq->key : "", RESPONSE_MAX);
+		}
+		if (rc != CURLE_OK) {
+			retry = transient_curl(rc);
+			bderr_set(err, "s3 %s '%s/%s' failed: %s", rq->method, s->bucket,
+				  rq->key ? rq->key : "", errbuf[0] ? errbuf : curl_easy_strerror(rc));
+		} else {
+			retry = transient_status(rq->status, rq->resp.data, rq->resp.len);
+			if (retry)
+				http_error(s, rq->method, rq->key, rq->status, rq->resp.data, rq->resp.len,
+					   err);
+		}
+		if (rc == CURLE_OK && strcmp(rq->method, "HEAD") == 0 && rq->status == 200) {
+			/* the caller reads size and time from the handle's info: keep them */
+			curl_off_t len = -1, ft = -1;
+			curl_easy_getinfo(c, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &len);
+			curl_easy_getinfo(c, CURLINFO_FILETIME_T, &ft);
+			strbuf_reset(&rq->resp);
+			strbuf_appendf(&rq->resp, "%" CURL_FORMAT_CURL_OFF_T " %" CURL_FORMAT_CURL_OFF_T,
+				       len, ft);
+		}
+		curl_easy_cleanup(c);
+		curl_slist_free_all(hl);
+		if (!retry && rc == CURLE_OK)
+			return 0;
+		if (!retry || attempt + 1 >= ATTEMPTS) {
+			if (retry)
+				note_attempts(err, attempt + 1);
+			return -1;
+		}
+		backoff(attempt, &seed);
+	}
+}
+
+/* --- minimal XML ----------------------------------------------------------- */
+
+static void xml_decode(strbuf *out, const char *p, size_t n)
+{
+	static const struct {
+		const char *ent;
+		char c;
+	} ents[] = { { "amp;", '&' }, { "lt;", '<' }, { "gt;", '>' }, { "quot;", '"' }, { "apos;", '\'' } };
+	const char *end = p + n;
+	while (p < end) {
+		if (*p != '&') {
+			strbuf_append(out, p, 1);
+			p++;
+			continue;
+		}
+		size_t rest = (size_t)(end - p - 1);
+		int done = 0;
+		for (size_t i = 0; i < sizeof ents / sizeof ents[0]; i++) {
+			size_t el = strlen(ents[i].ent);
+			if (rest >= el && memcmp(p + 1, ents[i].ent, el) == 0) {
+				strbuf_append(out, &ents[i].c, 1);
+				p += 1 + el;
+				done = 1;
+				break;
+			}
+		}
+		if (!done && rest >= 2 && p[1] == '#') {
+			const char *q = p + 2;
+			int base = 10;
+			if (q < end && (*q == 'x' || *q == 'X')) {
+				base = 16;
+				q++;
+			}
+			unsigned long cp = 0;
+			const char *digits = q;
+			while (q < end && isxdigit((unsigned char)*q) && cp <= 0x10FFFF) {
+				int d = isdigit((unsigned char)*q) ? *q - '0'
+								   : tolower((unsigned char)*q) - 'a' + 10;
+				if (d >= base)
+					break;
+				cp = cp * (unsigned long)base + (unsigned long)d;
+				q++;
+			}
+			if (q < end && *q == ';' && q > digits && cp > 0 && cp <= 0x10FFFF) {
+				/* UTF-8, as S3 keys are */
+				unsigned char u[4];
+				size_t ul;
+				if (cp < 0x80) {
+					u[0] = (unsigned char)cp;
+					ul = 1;
+				} else if (cp < 0x800) {
+					u[0] = (unsigned char)(0xC0 | (cp >> 6));
+					u[1] = (unsigned char)(0x80 | (cp & 0x3F));
+					ul = 2;
+				} else if (cp < 0x10000) {
+					u[0] = (unsigned char)(0xE0 | (cp >> 12));
+					u[1] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
+					u[2] = (unsigned char)(0x80 | (cp & 0x3F));
+					ul = 3;
+				} else {
+					u[0] = (unsigned char)(0xF0 | (cp >> 18));
+					u[1] = (unsigned char)(0x80 | ((cp >> 12) & 0x3F));
+					u[2] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
+					u[3] = (unsigned char)(0x80 | (cp & 0x3F));
+					ul = 4;
+				}
+				strbuf_append(out, u, ul);
+				p = q + 1;
+				done = 1;
+			}
+		}
+		if (!done) {
+			strbuf_append(out, p, 1);
+			p++;
+		}
+	}
+}
+
+static const char *find_in(const char *hay, size_t len, const char *needle)
+{
+	return memmem(hay, len, needle, strlen(needle));
+}
+
+static char *xml_text(const char *xml, size_t len, const char *tag, const char **end)
+{
+	char *open = xasprintf("<%s>", tag);
+	char *close = xasprintf("</%s>", tag);
+	char *res = NULL;
+	const char *a = find_in(xml, len, open);
+	if (a) {
+		a += strlen(open);
+		const char *b = find_in(a, len - (size_t)(a - xml), close);
+		if (b) {
+			strbuf sb;
+			strbuf_init(&sb);
+			strbuf_appends(&sb, "");
+			xml_decode(&sb, a, (size_t)(b - a));
+			res = strbuf_detach(&sb);
+			if (end)
+				*end = b + strlen(close);
+		}
+	}
+	free(open);
+	free(close);
+	return res;
+}
+
+static void xml_escape(strbuf *out, const char *s)
+{
+	for (; *s; s++) {
+		switch (*s) {
+		case '&': strbuf_appends(out, "&amp;"); break;
+		case '<': strbuf_appends(out, "&lt;"); break;
+		case '>': strbuf_appends(out, "&gt;"); break;
+		case '"': strbuf_appends(out, "&quot;"); break;
+		default: strbuf_append(out, s, 1);
+		}
+	}
+}
+
+/* --- paths --------------------------------------------------------------- */
+
+/* Same rules as the posix driver, so a repository moves between them. */
+static int check_path(const s3_storage *s, const char *path, int is_prefix, bderr *err)
+{
+	const char *p = path;
+	if (*path == '\0' && !is_prefix)
+		return bderr_set(err, "invalid path '' in '%s'", s->base.url);
+	if (*path == '/')
+		return bderr_set(err, "invalid path '%s' in '%s': must be relative", path, s->base.url);
+	for (;;) {
+		const char *slash = strchr(p, '/');
+		if (slash == NULL && is_prefix)
+			return 0;
+		size_t n = slash ? (size_t)(slash - p) : strlen(p);
+		if (n == 0)
+			return bderr_set(err, "invalid path '%s' in '%s': empty component", path,
+					 s->base.url);
+		if ((n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
+			return bderr_set(err, "invalid path '%s' in '%s': '.' and '..' are not allowed",
+					 path, s->base.url);
+		if (slash == NULL)
+			return 0;
+		p = slash + 1;
+	}
+}
+
+static char *full_key(const s3_storage *s, const char *path)
+{
+	return xasprintf("%s%s", s->prefix, path);
+}
+
+/* --- reading: a curl_multi transfer pumped from read() ---------------------- */
+
+typedef struct s3_reader {
+	reader base;
+	s3_storage *s;
+	char *key;
+	CURLM *multi;
+	CURL *easy;
+	struct curl_slist *hl;
+	char errbuf[CURL_ERROR_SIZE];
+	char etag[128];     /* of the first response: a resumed GET must match it */
+	char new_etag[128]; /* of the current response */
+	char *buf;
+	size_t len, off;
+	uint64_t delivered; /* bytes handed to the caller and buffered */
+	int paused;
+	int done;
+	int failed;
+	int resuming; /* a Range request: only 206 is an answer */
+	CURLcode result;
+	long status;
+	strbuf errbody;
+} s3_reader;
+
+static int reader_status_ok(const s3_reader *r)
+{
+	return r->resuming ? r->status == 206 : r->status >= 200 && r->status < 300;
+}
+
+static size_t reader_body(char *data, size_t size, size_t n, void *ctx)
+{
+	s3_reader *r = ctx;
+	size_t len = size * n;
+	if (r->status == 0)
+		curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &r->status);
+	if (!reader_status_ok(r)) {
+		/* an error document: keep its start for the message */
+		if (r->errbody.len < 65536)
+			strbuf_append(&r->errbody, data, len);
+		return len;
+	}
+	if (r->len - r->off >= READ_BUFFER) {
+		r->paused = 1;
+		return CURL_WRITEFUNC_PAUSE;
+	}
+	if (r->off > 0) {
+		memmove(r->buf, r->buf + r->off, r->len - r->off);
+		r->len -= r->off;
+		r->off = 0;
+	}
+	r->buf = xrealloc(r->buf, r->len + len);
+	memcpy(r->buf + r->len, data, len);
+	r->len += len;
+	r->delivered += len;
+	return len;
+}
+
+static void reader_stop(s3_reader *r)
+{
+	if (r->easy) {
+		curl_multi_remove_handle(r->multi, r->easy);
+		curl_easy_cleanup(r->easy);
+		r->easy = NULL;
+	}
+	curl_slist_free_all(r->hl);
+	r->hl = NULL;
+}
+
+/* Starts (or resumes, with a Range from what was delivered) the GET. */
+static void reader_start(s3_reader *r)
+{
+	s3_req rq = { .method = "GET", .key = r->key };
+	char *range = NULL;
+	sigv4_pair h[2];
+	if (r->delivered > 0) {
+		range = xasprintf("bytes=%" PRIu64 "-", r->delivered);
+		h[0] = (sigv4_pair){ "range", range };
+		rq.nheaders = 1;
+		/* the object must not change between the pieces */
+		if (r->etag[0])
+			h[rq.nheaders++] = (sigv4_pair){ "if-match", r->etag };
+		rq.headers = h;
+	}
+	r->errbuf[0] = '\0';
+	r->new_etag[0] = '\0';
+	r->status = 0;
+	r->done = 0;
+	r->paused = 0;
+	r->resuming = r->delivered > 0;
+	strbuf_reset(&r->errbody);
+	r->easy = prepare(r->s, &rq, NULL, &r->hl, r->errbuf);
+	free(range);
+	curl_easy_setopt(r->easy, CURLOPT_WRITEFUNCTION, reader_body);
+	curl_easy_setopt(r->easy, CURLOPT_WRITEDATA, r);
+	curl_easy_setopt(r->easy, CURLOPT_HEADERFUNCTION, collect_header);
+	curl_easy_setopt(r->easy, CURLOPT_HEADERDATA, r->new_etag);
+	curl_multi_add_handle(r->multi, r->easy);
+}
+
+/* Drives the transfer until there is data to hand out or it ended. */
+static void reader_pump(s3_reader *r)
+{
+	while (r->len == r->off && !r->done) {
+		if (r->paused) {
+			r->paused = 0;
+			curl_easy_pause(r->easy, CURLPAUSE_CONT);
+			if (r->len > r->off)
+				break;
+		}
+		int running = 0;
+		curl_multi_perform(r->multi, &running);
+		CURLMsg *m;
+		int left;
+		while ((m = curl_multi_info_read(r->multi, &left)) != NULL) {
+			if (m->msg == CURLMSG_DONE && m->easy_handle == r->easy) {
+				r->done = 1;
+				r->result = m->data.result;
+				curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &r->status);
+			}
+		}
+		if (r->done || r->len > r->off || r->paused)
+			continue;
+		curl_multi_poll(r->multi, NULL, 0, 1000, NULL);
+	}
+}
+
+/*
+ * Runs until the first bytes arrive or the transfer ends; a transient
+ * failure restarts it (resuming from what was already delivered) with
+ * backoff.  Returns 0 when data or a clean end is available.
+ */
+static int reader_fill(s3_reader *r, bderr *err)
+{
+	unsigned seed = seed_now(r);
+	for (int attempt = 0;; attempt++) {
+		uint64_t before = r->delivered;
+		reader_pump(r);
+		if (r->len > r->off)
+			return 0;
+		/* done */
+		int ok_status = reader_status_ok(r);
+		if (r->result == CURLE_OK && ok_status) {
+			if (r->etag[0] == '\0')
+				memcpy(r->etag, r->new_etag, sizeof r->etag);
+			return 0;
+		}
+		int retry;
+		if (r->result != CURLE_OK && ok_status) {
+			retry = transient_curl(r->result);
+			bderr_set(err, "s3 GET '%s/%s' failed: %s", r->s->bucket, r->key,
+				  r->errbuf[0] ? r->errbuf : curl_easy_strerror(r->result));
+		} else if (r->result != CURLE_OK) {
+			retry = transient_curl(r->result);
+			bderr_set(err, "s3 GET '%s/%s' failed: %s", r->s->bucket, r->key,
+				  r->errbuf[0] ? r->errbuf : curl_easy_strerror(r->result));
+		} else {
+			retry = transient_status(r->status, r->errbody.data, r->errbody.len);
+			http_error(r->s, "GET", r->key, r->status, r->errbody.data, r->errbody.len, err);
+			if (r->status == 412)
+				bderr_prefix(err, "'%s/%s' changed while being read", r->s->bucket, r->key);
+		}
+		if (r->etag[0] == '\0' && ok_status)
+			memcpy(r->etag, r->new_etag, sizeof r->etag);
+		reader_stop(r);
+		if (r->delivered > before)
+			attempt = 0; /* progress: the budget is for consecutive failures */
+		if (!retry || attempt + 1 >= ATTEMPTS) {
+			if (retry)
+				note_attempts(err, attempt + 1);
+			r->failed = 1;
+			return -1;
+		}
+		backoff(attempt, &seed);
+		reader_start(r);
+	}
+}
+
+static int s3_read(reader *rd, void *buf, size_t cap, size_t *got, bderr *err)
+{
+	s3_reader *r = (s3_reader *)rd;
+	*got = 0;
+	if (r->failed)
+		return bderr_set(err, "s3 GET '%s/%s' failed: read after an error", r->s->bucket,
+				 r->key);
+	if (r->len == r->off && r->easy) {
+		if (reader_fill(r, err) < 0)
+			return -1;
+		if (r->len == r->off) {
+			reader_stop(r); /* clean end */
+			return 0;
+		}
+	}
+	size_t n = r->len - r->off;
+	if (n > cap)
+		n = cap;
+	memcpy(buf, r->buf + r->off, n);
+	r->off += n;
+	*got = n;
+	return 0;
+}
+
+static void s3_reader_free(reader *rd)
+{
+	s3_reader *r = (s3_reader *)rd;
+	reader_stop(r);
+	curl_multi_cleanup(r->multi);
+	free(r->buf);
+	free(r->key);
+	strbuf_free(&r->errbody);
+	free(r);
+}
+
+static const reader_ops s3_reader_ops = { s3_read, s3_reader_free };
+
+static int s3_open_read(storage *st, const char *path, reader **out, bderr *err)
+{
+	s3_storage *s = (s3_storage *)st;
+	if (check_path(s, path, 0, err) < 0)
+		return -1;
+	s3_reader *r = xcalloc(1, sizeof *r);
+	r->base.ops = &s3_reader_ops;
+	r->s = s;
+	r->key = full_key(s, path);
+	strbuf_init(&r->errbody);
+	r->multi = curl_multi_init();
+	if (r->multi == NULL)
+		abort();
+	reader_start(r);
+	/* the status arrives with the first bytes: a missing object fails here */
+	if (reader_fill(r, err) < 0) {
+		s3_reader_free(&r->base);
+		return -1;
+	}
+	*out = &r->base;
+	return 0;
+}
+
+/* --- writing: one PUT, or a multipart upload ------------------------------- */
+
+typedef struct s3_writer {
+	writer base;
+	s3_storage *s;
+	char *key;
+	char *buf;
+	size_t len, cap;
+	char *upload_id; /* set once multipart */
+	int parts;
+	strbuf complete; /* the CompleteMultipartUpload body, built as parts finish */
+	int closed;
+} s3_writer;
+
+/* Part n (1-based): 16 MiB, doubling every 1,000 parts, so 10,000 reach 5 TB. */
+static size_t part_size(int n)
+{
+	int shift = (n - 1) / 1000;
+	size_t sz = PART_SIZE_MIN << (shift > 9 ? 9 : shift);
+	return sz > PART_SIZE_MAX ? PART_SIZE_MAX : sz;
+}
+
+static int check_ok(s3_storage *s, s3_req *rq, const char *what, bderr *err)
+{
+	if (rq->status >= 200 && rq->status < 300)
+		return 0;
+	return http_error(s, what, rq->key, rq->status, rq->resp.data, rq->resp.len, err);
+}
+
+static int start_multipart(s3_writer *w, bderr *err)
+{
+	const sigv4_pair q[] = { { "uploads", NULL } };
+	s3_req rq = { .method = "POST", .key = w->key, .query = q, .nquery = 1, .has_body = 1 };
+	int rc = perform(w->s, &rq, err);
+	if (rc == 0)
+		rc = check_ok(w->s, &rq, "POST (CreateMultipartUpload)", err);
+	if (rc == 0) {
+		w->upload_id = xml_text(rq.resp.data, rq.resp.len, "UploadId", NULL);
+		if (w->upload_id == NULL)
+			rc = bderr_set(err, "s3 POST '%s/%s' failed: no UploadId in the answer",
+				       w->s->bucket, w->key);
+	}
+	strbuf_free(&rq.resp);
+	if (rc == 0) {
+		strbuf_init(&w->complete);
+		strbuf_appends(&w->complete, "<CompleteMultipartUpload>");
+	}
+	return rc;
+}
+
+static int upload_part(s3_writer *w, bderr *err)
+{
+	if (w->upload_id == NULL && start_multipart(w, err) < 0)
+		return -1;
+	if (w->parts >= PARTS_MAX)
+		return bderr_set(err, "s3 PUT '%s/%s' failed: more than %d parts", w->s->bucket, w->key,
+				 PARTS_MAX);
+	char num[16];
+	snprintf(num, sizeof num, "%d", w->parts + 1);
+	const sigv4_pair q[] = { { "partNumber", num }, { "uploadId", w->upload_id } };
+	s3_req rq = { .method = "PUT", .key = w->key, .query = q, .nquery = 2,
+		      .body = w->buf, .body_len = w->len, .has_body = 1 };
+	int rc = perform(w->s, &rq, err);
+	if (rc == 0)
+		rc = check_ok(w->s, &rq, "PUT (UploadPart)", err);
+	if (rc == 0 && rq.etag[0] == '\0')
+		rc = bderr_set(err, "s3 PUT '%s/%s' failed: no ETag for part %s", w->s->bucket, w->key,
+			       num);
+	if (rc == 0) {
+		w->parts++;
+		strbuf_appendf(&w->complete, "<Part><PartNumber>%d</PartNumber><ETag>", w->parts);
+		xml_escape(&w->complete, rq.etag);
+		strbuf_appends(&w->complete, "</ETag></Part>");
+		w->len = 0;
+	}
+	strbuf_free(&rq.resp);
+	return rc;
+}
+
+static int s3_write(writer *wr, const void *buf, size_t len, bderr *err)
+{
+	s3_writer *w = (s3_writer *)wr;
+	const char *p = buf;
+	while (len > 0) {
+		size_t limit = part_size(w->parts + 1);
+		if (w->len == limit && upload_part(w, err) < 0)
+			return -1;
+		size_t n = limit - w->len;
+		if (n > len)
+			n = len;
+		/* grow as data comes: small objects never hold a whole part */
+		if (w->len + n > w->cap) {
+			size_t cap = w->cap ? w->cap : 65536;
+			while (cap < w->len + n)
+				cap *= 2;
+			if (cap > limit)
+				cap = limit;
+			w->buf = xrealloc(w->buf, cap);
+			w->cap = cap;
+		}
+		memcpy(w->buf + w->len, p, n);
+		w->len += n;
+		p += n;
+		len -= n;
+	}
+	return 0;
+}
+
+static int s3_close(writer *wr, bderr *err)
+{
+	s3_writer *w = (s3_writer *)wr;
+	int rc;
+	if (w->upload_id == NULL) {
+		s3_req rq = { .method = "PUT", .key = w->key, .body = w->buf, .body_len = w->len,
+			      .has_body = 1 };
+		rc = perform(w->s, &rq, err);
+		if (rc == 0)
+			rc = check_ok(w->s, &rq, "PUT", err);
+		strbuf_free(&rq.resp);
+	} else {
+		if (w->len > 0 && upload_part(w, err) < 0)
+			return -1;
+		strbuf_appends(&w->complete, "</CompleteMultipartUpload>");
+		const sigv4_pair q[] = { { "uploadId", w->upload_id } };
+		s3_req rq = { .method = "POST", .key = w->key, .query = q, .nquery = 1,
+			      .body = w->complete.data, .body_len = w->complete.len, .has_body = 1 };
+		rc = perform(w->s, &rq, err);
+		if (rc == 0)
+			rc = check_ok(w->s, &rq, "POST (CompleteMultipartUpload)", err);
+		/* S3 may report a failed completion inside a 200 answer */
+		if (rc == 0 && find_in(rq.resp.data, rq.resp.len, "<Error>"))
+			rc = http_error(w->s, "POST (CompleteMultipartUpload)", w->key, 500,
+					rq.resp.data, rq.resp.len, err);
+		strbuf_free(&rq.resp);
+	}
+	if (rc == 0)
+		w->closed = 1;
+	return rc;
+}
+
+static void s3_writer_free(writer *wr)
+{
+	s3_writer *w = (s3_writer *)wr;
+	if (w->upload_id && !w->closed) {
+		/* nothing partial may stay behind (nor be billed): best effort */
+		bderr ignored;
+		bderr_init(&ignored);
+		const sigv4_pair q[] = { { "uploadId", w->upload_id } };
+		s3_req rq = { .method = "DELETE", .key = w->key, .query = q, .nquery = 1 };
+		perform(w->s, &rq, &ignored);
+		strbuf_free(&rq.resp);
+	}
+	if (w->upload_id)
+		strbuf_free(&w->complete);
+	free(w->upload_id);
+	free(w->buf);
+	free(w->key);
+	free(w);
+}
+
+static const writer_ops s3_writer_ops = { s3_write, s3_close, s3_writer_free };
+
+static int s3_open_write(storage *st, const char *path, writer **out, bderr *err)
+{
+	s3_storage *s = (s3_storage *)st;
+	if (check_path(s, path, 0, err) < 0)
+		return -1;
+	s3_writer *w = xcalloc(1, sizeof *w);
+	w->base.ops = &s3_writer_ops;
+	w->s = s;
+	w->key = full_key(s, path);
+	*out = &w->base;
+	return 0;
+}
+
+/* --- listing, removing, info ------------------------------------------------ */
+
+static int s3_list(storage *st, const char *prefix, storage_list_cb cb, void *ctx, bderr *err)
+{
+	s3_storage *s = (s3_storage *)st;
+	if (check_path(s, prefix, 1, err) < 0)
+		return -1;
+	char *full = full_key(s, prefix);
+	size_t strip = strlen(s->prefix);
+	char *token = NULL;
+	int rc = 0;
+	do {
+		sigv4_pair q[3] = { { "list-type", "2" }, { "prefix", full } };
+		size_t nq = 2;
+		if (token)
+			q[nq++] = (sigv4_pair){ "continuation-token", token };
+		s3_req rq = { .method = "GET", .query = q, .nquery = nq };
+		rc = perform(s, &rq, err);
+		if (rc == 0)
+			rc = check_ok(s, &rq, "GET (ListObjectsV2)", err);
+		if (rc < 0) {
+			strbuf_free(&rq.resp);
+			break;
+		}
+		const char *p = rq.resp.data;
+		const char *end = p + rq.resp.len;
+		for (;;) {
+			const char *a = find_in(p, (size_t)(end - p), "<Contents>");
+			const char *b = a ? find_in(a, (size_t)(end - a), "</Contents>") : NULL;
+			if (b == NULL)
+				break;
+			size_t blen = (size_t)(b - a);
+			char *key = xml_text(a, blen, "Key", NULL);
+			char *sz = xml_text(a, blen, "Size", NULL);
+			p = b + strlen("</Contents>");
+			char *endp = NULL;
+			uint64_t size_v = sz ? strtoull(sz, &endp, 10) : 0;
+			if (key == NULL || sz == NULL || endp == sz || *endp != '\0') {
+				free(key);
+				free(sz);
+				rc = bderr_set(err, "s3 GET (ListObjectsV2) '%s/%s' failed: malformed answer",
+					       s->bucket, full);
+				break;
+			}
+			free(sz);
+			/* S3 lists only keys under the prefix; a broken server must not widen it */
+			if (strlen(key) > strip && strncmp(key, full, strlen(full)) == 0)
+				rc = cb(ctx, key + strip, size_v, err) != 0 ? -1 : 0;
+			free(key);
+			if (rc < 0)
+				break;
+		}
+		free(token);
+		token = NULL;
+		if (rc == 0) {
+			char *trunc = xml_text(rq.resp.data, rq.resp.len, "IsTruncated", NULL);
+			if (trunc && strcmp(trunc, "true") == 0) {
+				token = xml_text(rq.resp.data, rq.resp.len, "NextContinuationToken", NULL);
+				if (token == NULL)
+					rc = bderr_set(err, "s3 GET (ListObjectsV2) '%s/%s' failed: truncated without a continuation token",
+						       s->bucket, full);
+			}
+			free(trunc);
+		}
+		strbuf_free(&rq.resp);
+	} while (rc == 0 && token);
+	free(token);
+	free(full);
+	return rc;
+}
+
+static int s3_remove(storage *st, const char *path, bderr *err)
+{
+	s3_storage *s = (s3_storage *)st;
+	if (check_path(s, path, 0, err) < 0)
+		return -1;
+	char *key = full_key(s, path);
+	s3_req rq = { .method = "DELETE", .key = key };
+	int rc = perform(s, &rq, err);
+	if (rc == 0 && rq.status != 404)
+		rc = check_ok(s, &rq, "DELETE", err);
+	strbuf_free(&rq.resp);
+	free(key);
+	return rc;
+}
+
+static int s3_info(storage *st, const char *path, storage_info *out, bderr *err)
+{
+	s3_storage *s = (s3_storage *)st;
+	memset(out, 0, sizeof *out);
+	if (check_path(s, path, 0, err) < 0)
+		return -1;
+	char *key = full_key(s, path);
+	s3_req rq = { .method = "HEAD", .key = key };
+	int rc = perform(s, &rq, err);
+	if (rc == 0 && rq.status != 404) {
+		rc = check_ok(s, &rq, "HEAD", err);
+		if (rc == 0) {
+			long long len = -1, ft = -1;
+			if (sscanf(rq.resp.data ? rq.resp.data : "", "%lld %lld", &len, &ft) != 2 ||
+			    len < 0) {
+				rc = bderr_set(err, "s3 HEAD '%s/%s' failed: no Content-Length", s->bucket,
+					       key);
+			} else {
+				out->exists = 1;
+				out->size = (uint64_t)len;
+				out->mtime = ft >= 0 ? (time_t)ft : 0;
+			}
+		}
+	}
+	strbuf_free(&rq.resp);
+	free(key);
+	return rc;
+}
+
+static void s3_free(storage *st)
+{
+	s3_storage *s = (s3_storage *)st;
+	if (s == NULL)
+		return;
+	if (s->share)
+		curl_share_cleanup(s->share);
+	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+		pthread_mutex_destroy(&s->locks[i]);
+	free(s->bucket);
+	free(s->prefix);
+	free(s->region);
+	free(s->origin);
+	free(s->host);
+	free(s->bucket_path);
+	free(s->access_key_id);
+	if (s->secret_access_key) {
+		OPENSSL_cleanse(s->secret_access_key, strlen(s->secret_access_key));
+		free(s->secret_access_key);
+	}
+	if (s->session_token) {
+		OPENSSL_cleanse(s->session_token, strlen(s->session_token));
+		free(s->session_token);
+	}
+	free(s->ca_file);
+	free(s->base.url);
+	free(s);
+}
+
+static const storage_driver s3_driver = {
+	.name = "s3",
+	.open_read = s3_open_read,
+	.open_write = s3_open_write,
+	.list = s3_list,
+	.remove = s3_remove,
+	.info = s3_info,
+	.free = s3_free,
+};
+
+/* --- URL ------------------------------------------------------------------ */
+
+static int hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = tolower(c);
+	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+static char *pct_decode(const char *p, size_t n)
+{
+	char *o = xmalloc(n + 1);
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++) {
+		int hi, lo;
+		if (p[i] == '%' && i + 2 < n &&
+		    (hi = hexval((unsigned char)p[i + 1])) >= 0 &&
+		    (lo = hexval((unsigned char)p[i + 2])) >= 0 && (hi || lo)) {
+			o[k++] = (char)(hi * 16 + lo);
+			i += 2;
+		} else {
+			o[k++] = p[i];
+		}
+	}
+	o[k] = '\0';
+	return o;
+}
+
+static int valid_bucket(const char *b)
+{
+	size_t n = strlen(b);
+	if (n < 3 || n > 63)
+		return 0;
+	for (const char *p = b; *p; p++)
+		if (!(islower((unsigned char)*p) || isdigit((unsigned char)*p) || *p == '-' ||
+		      *p == '.' || *p == '_'))
+			return 0;
+	return 1;
+}
+
+static int parse_url(s3_storage *s, const char *url, bderr *err)
+{
+	const char *p = url + 5; /* "s3://" */
+	const char *q = strchr(p, '?');
+	const char *pend = q ? q : p + strlen(p);
+	const char *slash = memchr(p, '/', (size_t)(pend - p));
+	const char *bend = slash ? slash : pend;
+	char *endpoint = NULL, *style = NULL;
+	s->bucket = pct_decode(p, (size_t)(bend - p));
+	if (!valid_bucket(s->bucket))
+		return bderr_usage(err, "invalid repository url '%s': bad bucket name '%s'", url,
+				   s->bucket);
+	/* the prefix: no leading, duplicate or trailing '/' */
+	strbuf pre;
+	strbuf_init(&pre);
+	strbuf_appends(&pre, "");
+	if (slash) {
+		char *raw = pct_decode(slash + 1, (size_t)(pend - slash - 1));
+		for (char *tok = raw, *save = NULL; (tok = strtok_r(tok, "/", &save)); tok = NULL) {
+			if (strcmp(tok, ".") == 0 || strcmp(tok, "..") == 0) {
+				free(raw);
+				strbuf_free(&pre);
+				return bderr_usage(err, "invalid repository url '%s': '.' and '..' are not allowed in the prefix",
+						   url);
+			}
+			strbuf_appendf(&pre, "%s/", tok);
+		}
+		free(raw);
+	}
+	s->prefix = strbuf_detach(&pre);
+	int rc = 0;
+	while (q && rc == 0) {
+		const char *a = q + 1;
+		q = strchr(a, '&');
+		const char *e = q ? q : a + strlen(a);
+		const char *eq = memchr(a, '=', (size_t)(e - a));
+		if (a == e)
+			continue;
+		if (eq == NULL) {
+			rc = bderr_usage(err, "invalid repository url '%s': '%.*s' has no value", url,
+					 (int)(e - a), a);
+			break;
+		}
+		char *v = pct_decode(eq + 1, (size_t)(e - eq - 1));
+		size_t kl = (size_t)(eq - a);
+		char **dst = NULL;
+		if (kl == 8 && strncmp(a, "endpoint", 8) == 0)
+			dst = &endpoint;
+		else if (kl == 6 && strncmp(a, "region", 6) == 0)
+			dst = &s->region;
+		else if (kl == 5 && strncmp(a, "style", 5) == 0)
+			dst = &style;
+		if (dst == NULL || *v == '\0') {
+			rc = bderr_usage(err, dst ? "invalid repository url '%s': empty '%.*s'"
+						  : "invalid repository url '%s': unknown parameter '%.*s' (use endpoint, region, style)",
+					 url, (int)kl, a);
+			free(v);
+			break;
+		}
+		free(*dst);
+		*dst = v;
+	}
+	if (rc == 0 && style && strcmp(style, "path") != 0 && strcmp(style, "virtual") != 0)
+		rc = bderr_usage(err, "invalid repository url '%s': style must be path or virtual", url);
+	if (rc == 0) {
+		if (s->region == NULL)
+			s->region = xstrdup("us-east-1");
+		int path_style = style ? strcmp(style, "path") == 0 : endpoint != NULL;
+		char *ep = endpoint ? xstrdup(endpoint)
+				    : xasprintf("https://s3.%s.amazonaws.com", s->region);
+		const char *hp = NULL;
+		if (strncmp(ep, "https://", 8) == 0)
+			hp = ep + 8;
+		else if (strncmp(ep, "http://", 7) == 0)
+			hp = ep + 7;
+		size_t hl = hp ? strcspn(hp, "/?#") : 0;
+		if (hp == NULL || hl == 0 || (hp[hl] && strcmp(hp + hl, "/") != 0) ||
+		    memchr(hp, '@', hl)) {
+			rc = bderr_usage(err, "invalid repository url '%s': endpoint must be http(s)://host[:port]",
+					 url);
+		} else {
+			char *host = xstrndup(hp, hl);
+			const char *scheme = hp == ep + 8 ? "https" : "http";
+			if (path_style) {
+				s->host = host;
+				s->bucket_path = xasprintf("/%s", s->bucket);
+			} else {
+				s->host = xasprintf("%s.%s", s->bucket, host);
+				s->bucket_path = xstrdup("");
+				free(host);
+			}
+			s->origin = xasprintf("%s://%s", scheme, s->host);
+		}
+		free(ep);
+	}
+	free(endpoint);
+	free(style);
+	return rc;
+}
+
+int s3_storage_new(const char *url, const storage_options *opts, storage **out, bderr *err)
+{
+	*out = NULL;
+	pthread_once(&curl_once, curl_init_once);
+	if (curl_init_rc != CURLE_OK)
+		return bderr_set(err, "cannot initialise libcurl: %s", curl_easy_strerror(curl_init_rc));
+	if (strncmp(url, "s3://", 5) != 0)
+		return bderr_usage(err, "invalid repository url '%s': expected s3://bucket/prefix", url);
+	s3_storage *s = xcalloc(1, sizeof *s);
+	s->base.driver = &s3_driver;
+	s->base.url = xstrdup(url);
+	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+		pthread_mutex_init(&s->locks[i], NULL);
+	if (parse_url(s, url, err) < 0) {
+		s3_free(&s->base);
+		return -1;
+	}
+	if (opts == NULL || opts->access_key_id == NULL || opts->secret_access_key == NULL ||
+	    !*opts->access_key_id || !*opts->secret_access_key) {
+		s3_free(&s->base);
+		return bderr_usage(err,
+				   "cannot open repository '%s': no S3 credentials (set access-key-id and secret-access-key-file in the [repo:NAME] section, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)",
+				   url);
+	}
+	s->access_key_id = xstrdup(opts->access_key_id);
+	s->secret_access_key = xstrdup(opts->secret_access_key);
+	if (opts->session_token && *opts->session_token)
+		s->session_token = xstrdup(opts->session_token);
+	if (opts->ca_file)
+		s->ca_file = xstrdup(opts->ca_file);
+	s->tls_verify = opts->tls_verify;
+
+	s->share = curl_share_init();
+	if (s->share == NULL)
+		abort();
+	curl_share_setopt(s->share, CURLSHOPT_LOCKFUNC, share_lock);
+	curl_share_setopt(s->share, CURLSHOPT_UNLOCKFUNC, share_unlock);
+	curl_share_setopt(s->share, CURLSHOPT_USERDATA, s);
+	curl_share_setopt(s->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+	curl_share_setopt(s->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+	curl_share_setopt(s->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
+	*out = &s->base;
+	return 0;
+}
