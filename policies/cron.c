@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <unistd.h>
 
 #include "common/mem.h"
 
@@ -360,11 +359,19 @@ static int tz_check(const char *tz, bderr *err)
 	const char *dir = getenv("TZDIR");
 	if (dir == NULL || dir[0] == '\0')
 		dir = "/usr/share/zoneinfo";
+	/*
+	 * A directory ("Europe") or a table (zone.tab) in the zone directory is
+	 * not a zone either: require the TZif magic.
+	 */
 	char *path = xasprintf("%s/%s", dir, tz);
-	int ok = access(path, R_OK) == 0;
+	FILE *f = fopen(path, "rb");
 	free(path);
+	char magic[4];
+	int ok = f != NULL && fread(magic, 1, 4, f) == 4 && memcmp(magic, "TZif", 4) == 0;
+	if (f)
+		fclose(f);
 	if (!ok)
-		return bderr_usage(err, "time zone '%s' is unknown (not found in %s)", tz, dir);
+		return bderr_usage(err, "time zone '%s' is unknown (no zone file in %s)", tz, dir);
 	return 0;
 }
 

@@ -227,6 +227,12 @@ static void test_bad_time_zone(void **state)
 	assert_int_equal(cron_next(s, 0, "../../etc/passwd", &next, &err), -1);
 	assert_string_equal(err.msg, "time zone '../../etc/passwd' is not an IANA zone name");
 	bderr_init(&err);
+	assert_int_equal(cron_next(s, 0, "Europe", &next, &err), -1); /* a directory */
+	assert_non_null(strstr(err.msg, "time zone 'Europe' is unknown"));
+	bderr_init(&err);
+	assert_int_equal(cron_next(s, 0, "zone.tab", &next, &err), -1); /* not a TZif file */
+	assert_non_null(strstr(err.msg, "time zone 'zone.tab' is unknown"));
+	bderr_init(&err);
 	assert_int_equal(cron_next(s, 0, "", &next, &err), -1);
 	cron_free(s);
 }
@@ -450,6 +456,143 @@ static void test_property_vs_reference(void **state)
 	assert_true(matched > checked / 2);
 }
 
+/* Wall-clock time of t in the current TZ, as seconds since the civil epoch. */
+static time_t wall(time_t t)
+{
+	struct tm tm;
+	localtime_r(&t, &tm);
+	return timegm(&tm);
+}
+
+static int civil_matches(const gen_field f[5], time_t c)
+{
+	struct tm tm;
+	gmtime_r(&c, &tm);
+	int dom = (int)(f[2].bits >> tm.tm_mday & 1), dow = (int)(f[4].bits >> tm.tm_wday & 1);
+	int day = (f[2].star || f[4].star) ? dom && dow : dom || dow;
+	return (f[0].bits >> tm.tm_min & 1) && (f[1].bits >> tm.tm_hour & 1) &&
+	       (f[3].bits >> (tm.tm_mon + 1) & 1) && day;
+}
+
+#define DST_WINDOW_MINUTES (4 * 24 * 60)
+
+/*
+ * The DST rule restated as a reference: every wall-clock minute fires at
+ * most once, at the first instant at which the wall clock reaches or passes
+ * it.  Walks instants minute by minute keeping the highest wall-clock time
+ * seen so far; the zones tested shift by whole hours, so minute-aligned
+ * instants show minute-aligned wall-clock times.
+ */
+static time_t reference_next_local(const gen_field f[5], time_t after)
+{
+	time_t high = wall(after);
+	/* Right after a fall-back the wall clock already passed this hour once. */
+	for (int k = 1; k <= 120; k++)
+		if (wall(after - 60 * k) > high)
+			high = wall(after - 60 * k);
+	time_t t = (after / 60 + 1) * 60;
+	for (int i = 0; i < DST_WINDOW_MINUTES; i++, t += 60) {
+		time_t w = wall(t);
+		for (time_t c = (high / 60 + 1) * 60; c <= w; c += 60)
+			if (civil_matches(f, c))
+				return t;
+		if (w > high)
+			high = w;
+	}
+	return -1;
+}
+
+static void test_property_dst(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *tz;
+		const char *transition; /* UTC */
+	} zones[] = {
+		{ "Europe/Berlin", "2026-03-29 01:00:00" },
+		{ "Europe/Berlin", "2026-10-25 01:00:00" },
+		{ "America/New_York", "2026-03-08 07:00:00" },
+		{ "America/New_York", "2026-11-01 06:00:00" },
+	};
+	uint64_t x = UINT64_C(0x243F6A8885A308D3);
+	const char *old = getenv("TZ");
+	char *saved = old ? strdup(old) : NULL;
+	int matched = 0;
+	for (int iter = 0; iter < 160; iter++) {
+		gen_field f[5];
+		gen(&x, 0, 59, 0, &f[0]);
+		gen(&x, 0, 23, 0, &f[1]);
+		if (rng_in(&x, 0, 1) == 0) {
+			/* Hours around both zones' switches (01:00-03:00 local). */
+			static const struct {
+				const char *text;
+				uint64_t bits;
+			} near[] = { { "1", 1u << 1 }, { "2", 1u << 2 },  { "3", 1u << 3 },
+				     { "1-3", 0xe }, { "2,3", 0xc }, { "0-4/2", 0x15 } };
+			int k = rng_in(&x, 0, 5);
+			strcpy(f[1].text, near[k].text);
+			f[1].bits = near[k].bits;
+			f[1].star = 0;
+		}
+		/* Mostly every day, so the few days around a switch see fires. */
+		gen(&x, 1, 31, 0, &f[2]);
+		gen(&x, 1, 12, 1, &f[3]);
+		gen(&x, 0, 7, 2, &f[4]);
+		for (int i = 2; i < 5 && rng_in(&x, 0, 3) != 0; i++) {
+			int lo = i == 2 ? 1 : i == 3 ? 1 : 0, hi = i == 2 ? 31 : i == 3 ? 12 : 7;
+			strcpy(f[i].text, "*");
+			f[i].star = 1;
+			f[i].bits = 0;
+			for (int v = lo; v <= hi; v++)
+				f[i].bits |= UINT64_C(1) << (i == 4 && v == 7 ? 0 : v);
+		}
+		char expr[512];
+		snprintf(expr, sizeof expr, "%s %s %s %s %s", f[0].text, f[1].text, f[2].text,
+			 f[3].text, f[4].text);
+		cron_schedule *s;
+		bderr err;
+		bderr_init(&err);
+		if (cron_parse(expr, &s, &err) < 0) {
+			if (strstr(err.msg, "never fires") == NULL)
+				fail_msg("'%s': %s", expr, err.msg);
+			continue;
+		}
+		int z = rng_in(&x, 0, 3);
+		setenv("TZ", zones[z].tz, 1);
+		tzset();
+		/* Mostly start just before the switch, so the first fire is near it. */
+		time_t after = utc(zones[z].transition);
+		if (rng_in(&x, 0, 9) < 7)
+			after -= (time_t)(rng_next(&x) % (6 * 3600));
+		else
+			after += -2 * 86400 + (time_t)(rng_next(&x) % (3 * 86400));
+		time_t want = reference_next_local(f, after), got = 0;
+		int rc = cron_next(s, after, zones[z].tz, &got, &err);
+		if (want < 0) {
+			if (rc == 0 && got < (after / 60 + 1) * 60 + DST_WINDOW_MINUTES * 60)
+				fail_msg("'%s' in %s after %lld: got %lld, reference found none", expr,
+					 zones[z].tz, (long long)after, (long long)got);
+		} else {
+			matched++;
+			if (rc < 0)
+				fail_msg("'%s' in %s after %lld: %s", expr, zones[z].tz, (long long)after,
+					 err.msg);
+			if (got != want)
+				fail_msg("'%s' in %s after %lld: got %lld, want %lld", expr, zones[z].tz,
+					 (long long)after, (long long)got, (long long)want);
+		}
+		cron_free(s);
+	}
+	if (saved) {
+		setenv("TZ", saved, 1);
+		free(saved);
+	} else {
+		unsetenv("TZ");
+	}
+	tzset();
+	assert_true(matched > 80);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -459,6 +602,7 @@ int main(void)
 		cmocka_unit_test(test_bad_time_zone),
 		cmocka_unit_test(test_tz_restored),
 		cmocka_unit_test(test_property_vs_reference),
+		cmocka_unit_test(test_property_dst),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
