@@ -204,8 +204,8 @@ pg_server_start() {
 	fi
 
 	# Ready over TCP (what the tools under test use), not only the socket.
-	local i
-	for i in $(seq 1 100); do
+	local _
+	for _ in $(seq 1 100); do
 		if "$bindir/pg_isready" -q -h 127.0.0.1 -p "$port" -t 1; then
 			_pgs_log "running: 127.0.0.1:$port, data $dir/data"
 			return 0

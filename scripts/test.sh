@@ -47,6 +47,14 @@ done
 
 JOBS="${BD_MAKE_JOBS:-$(nproc 2>/dev/null || echo 2)}"
 
+# VPATH builds (build/, build-asan/) are impossible once the root itself is
+# configured: automake refuses with "source directory already configured".
+if [ -e "$ROOT/config.status" ]; then
+	echo "test.sh: the source root is configured in-tree ($ROOT/config.status exists)." >&2
+	echo "test.sh: builds go to build/ and build-asan/; clean the root first: (cd '$ROOT' && make distclean)" >&2
+	exit 1
+fi
+
 # Sanitizer settings for every ASan-built program (unit tests and the
 # integration run).  exitcode=99 keeps sanitizer failures distinct from the
 # tools' own exit codes; the integration harness also greps for reports.
@@ -100,14 +108,7 @@ skip_phase() {
 
 do_deps() { bash "$ROOT/scripts/deps.sh"; }
 
-do_autoreconf() {
-	if [ -e "$ROOT/config.status" ]; then
-		echo "test.sh: the source root is configured in-tree ($ROOT/config.status exists)." >&2
-		echo "test.sh: out-of-tree builds (build/, build-asan/) need a clean root: run 'make distclean' in $ROOT first." >&2
-		return 1
-	fi
-	autoreconf -fi
-}
+do_autoreconf() { autoreconf -fi; }
 
 # configure_and_build DIR CONFIGURE-ARGS...
 configure_and_build() {

@@ -144,6 +144,15 @@ rels_after="$(psql_q nonempty "SELECT string_agg(relname, ',' ORDER BY relname) 
 assert_eq "non-empty target untouched (relations)" "$rels_before" "$rels_after"
 assert_eq "non-empty target untouched (rows)" "2" "$(psql_q nonempty 'SELECT count(*) FROM keep_me')"
 
+note "dump without --name: the source is named after the database"
+run "$BACKUPD" dump --source "$(pg_uri nonempty)" --repo "$BD_TMP/repo-noname"
+assert_rc "dump without --name succeeds" 0
+run "$BACKUPD" list --repo "$BD_TMP/repo-noname" --json
+check "the backup is listed under the database name" python3 -c '
+import json,sys
+names = [i["name"] for i in json.load(open(sys.argv[1]))]
+assert names == ["nonempty"], names' "$RUN_OUT"
+
 # --------------------------------------------------------------------------
 note "failure: a corrupt data object"
 REPO_C="$BD_TMP/repo-corrupt"
