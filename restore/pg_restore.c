@@ -635,14 +635,39 @@ static int restore_sequences(restore_ctx *rc, PGconn *c, bderr *err)
 
 /* ---- post-data ---- */
 
+/*
+ * Entries built in parallel can deadlock: two foreign keys of a cycle each
+ * lock both tables.  PostgreSQL aborts one side only, so the victim succeeds
+ * when retried after the other committed.
+ */
+#define DEADLOCK_RETRIES 5
+
 static int post_item_run(restore_ctx *rc, PGconn *c, void *vitem, bderr *err)
 {
 	(void)rc;
 	post_data_entry *e = vitem;
-	char *what = xasprintf("cannot create %s %s", e->type, e->name);
-	int r = pg_exec(c, e->sql, what, err);
-	free(what);
-	return r;
+	for (int attempt = 0;; attempt++) {
+		PGresult *r = PQexec(c, e->sql);
+		ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+		if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+			PQclear(r);
+			return 0;
+		}
+		const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+		if (state && strcmp(state, "40P01") == 0 && attempt < DEADLOCK_RETRIES) {
+			PQclear(r);
+			log_debug("deadlock creating %s %s: retrying", e->type, e->name);
+			usleep((useconds_t)(50000 * (attempt + 1)));
+			continue;
+		}
+		char buf[512];
+		const char *msg = r ? PQresultErrorMessage(r) : NULL;
+		if (msg == NULL || *msg == '\0')
+			msg = pg_errmsg(c, buf, sizeof buf);
+		bderr_set(err, "cannot create %s %s: %.*s", e->type, e->name, (int)strcspn(msg, "\n"), msg);
+		PQclear(r);
+		return -1;
+	}
 }
 
 static int run_phase(restore_ctx *rc, PGconn **conns, int n_conns, post_data *pd,
