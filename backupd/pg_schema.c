@@ -7,14 +7,15 @@
 
 #include "common/mem.h"
 #include "common/pgconn.h"
+#include "common/secret.h"
 #include "common/subprocess.h"
 
 int pg_schema_dump(const pg_tool *pg_dump, const char *url, const char *password,
 		   const char *snapshot, const char *section, object_writer *ow, bderr *err)
 {
 	char *conninfo = NULL;
-	char *pw = NULL;
-	if (pg_child_conninfo(url, password, NULL, &conninfo, &pw, err) != 0)
+	char *pwenv = NULL;
+	if (pg_child_conninfo(url, password, NULL, &conninfo, &pwenv, err) != 0)
 		return -1;
 	char *snap_arg = xasprintf("--snapshot=%s", snapshot);
 	char *section_arg = xasprintf("--section=%s", section);
@@ -25,11 +26,10 @@ int pg_schema_dump(const pg_tool *pg_dump, const char *url, const char *password
 	 */
 	const char *argv[] = { pg_dump->path, "--no-password", snap_arg, section_arg,
 			       "--format=plain", "--dbname", conninfo, NULL };
-	char *pwenv = pw ? xasprintf("PGPASSWORD=%s", pw) : NULL;
 	const char *env[] = { pwenv, NULL };
 
 	subprocess *p = NULL;
-	int rc = subprocess_start(argv, pwenv ? env : NULL, SUBPROCESS_PIPE_STDOUT, &p, err);
+	int rc = subprocess_start(argv, env, SUBPROCESS_PIPE_STDOUT, &p, err);
 	if (rc == 0) {
 		char buf[65536];
 		for (;;) {
@@ -53,14 +53,7 @@ int pg_schema_dump(const pg_tool *pg_dump, const char *url, const char *password
 			bderr_prefix(err, "schema (%s) dump failed", section);
 	}
 	subprocess_free(p);
-	if (pwenv) {
-		explicit_bzero(pwenv, strlen(pwenv));
-		free(pwenv);
-	}
-	if (pw) {
-		explicit_bzero(pw, strlen(pw));
-		free(pw);
-	}
+	secret_free(pwenv);
 	free(conninfo);
 	free(snap_arg);
 	free(section_arg);

@@ -171,7 +171,7 @@ static void append_conninfo_value(strbuf *b, const char *key, const char *val)
 }
 
 int pg_child_conninfo(const char *url, const char *password_in, const char *dbname,
-		      char **conninfo, char **password, bderr *err)
+		      char **conninfo, char **password_env, bderr *err)
 {
 	char *errmsg = NULL;
 	PQconninfoOption *opts = PQconninfoParse(url, &errmsg);
@@ -183,13 +183,13 @@ int pg_child_conninfo(const char *url, const char *password_in, const char *dbna
 	}
 	strbuf b;
 	strbuf_init(&b);
-	*password = password_in ? xstrdup(password_in) : NULL;
+	const char *password = password_in;
 	for (PQconninfoOption *o = opts; o->keyword; o++) {
 		if (o->val == NULL || *o->val == '\0')
 			continue;
 		if (strcmp(o->keyword, "password") == 0) {
-			if (*password == NULL)
-				*password = xstrdup(o->val);
+			if (password == NULL)
+				password = o->val;
 			continue;
 		}
 		if (dbname && strcmp(o->keyword, "dbname") == 0)
@@ -198,6 +198,7 @@ int pg_child_conninfo(const char *url, const char *password_in, const char *dbna
 	}
 	if (dbname)
 		append_conninfo_value(&b, "dbname", dbname);
+	*password_env = password ? xasprintf("PGPASSWORD=%s", password) : NULL;
 	PQconninfoFree(opts);
 	*conninfo = strbuf_detach(&b);
 	return 0;

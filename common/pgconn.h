@@ -37,10 +37,11 @@ const char *pg_errmsg(PGconn *c, char *buf, size_t len);
 
 /*
  * For child programs (pg_dump, psql): a conninfo string without the password
- * (it would show in `ps`), and the password separately for the child's
- * PGPASSWORD.  password_in is a password from a 0600 file, used when the URL
- * has none.  dbname overrides the URL's database when not NULL.
+ * (it would show in `ps`), and the password as a "PGPASSWORD=..." entry for
+ * the child's environment (NULL when there is none; free it with
+ * secret_free).  password_in is a password from a 0600 file, used when the
+ * URL has none.  dbname overrides the URL's database when not NULL.
  */
 int pg_child_conninfo(const char *url, const char *password_in, const char *dbname,
-		      char **conninfo, char **password, bderr *err);
+		      char **conninfo, char **password_env, bderr *err);
 #endif

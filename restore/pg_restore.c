@@ -14,6 +14,7 @@
 #include "common/mem.h"
 #include "common/pgconn.h"
 #include "common/pgtool.h"
+#include "common/secret.h"
 #include "common/subprocess.h"
 #include "restore/pg_post_data.h"
 
@@ -290,19 +291,17 @@ static int restore_pre_data(restore_ctx *rc, const char *objname, bderr *err)
 		return -1;
 	pg_tool psql = { 0 };
 	char *conninfo = NULL;
-	char *pw = NULL;
 	char *pwenv = NULL;
 	subprocess *p = NULL;
 	int rcode = pg_tool_find("psql", 0, &psql, err);
 	if (rcode == 0)
-		rcode = pg_child_conninfo(rc->o->to_url, rc->o->password, NULL, &conninfo, &pw, err);
+		rcode = pg_child_conninfo(rc->o->to_url, rc->o->password, NULL, &conninfo, &pwenv, err);
 	if (rcode == 0) {
 		const char *argv[] = { psql.path, "-X", "-q", "--no-password", "-v", "ON_ERROR_STOP=1",
 				       "-o", "/dev/null", "-d", conninfo, NULL };
-		pwenv = pw ? xasprintf("PGPASSWORD=%s", pw) : NULL;
-		const char *env[] = { pwenv, "PGOPTIONS=-c client_min_messages=warning", NULL };
-		const char *env_nopw[] = { "PGOPTIONS=-c client_min_messages=warning", NULL };
-		rcode = subprocess_start(argv, pwenv ? env : env_nopw, SUBPROCESS_PIPE_STDIN, &p, err);
+		/* pwenv last: when there is no password, its NULL ends the list */
+		const char *env[] = { "PGOPTIONS=-c client_min_messages=warning", pwenv, NULL };
+		rcode = subprocess_start(argv, env, SUBPROCESS_PIPE_STDIN, &p, err);
 	}
 	if (rcode == 0) {
 		size_t off = 0;
@@ -319,14 +318,7 @@ static int restore_pre_data(restore_ctx *rc, const char *objname, bderr *err)
 			bderr_prefix(err, "schema (pre-data) restore failed");
 	}
 	subprocess_free(p);
-	if (pwenv) {
-		explicit_bzero(pwenv, strlen(pwenv));
-		free(pwenv);
-	}
-	if (pw) {
-		explicit_bzero(pw, strlen(pw));
-		free(pw);
-	}
+	secret_free(pwenv);
 	free(conninfo);
 	pg_tool_clear(&psql);
 	free(sql);

@@ -293,6 +293,33 @@ assert_rc "restore with a wrong password exits 1" 1
 assert_output_matches "wrong password (restore): the error says authentication failed" 'authentication|password'
 
 # --------------------------------------------------------------------------
+note "password from a config password-file (no PGPASSFILE): pg_dump and psql get it too"
+PWFILE="$BD_TMP/src.password"
+(umask 077 && printf '%s\n' "$PG_PASSWORD" >"$PWFILE")
+CONF="$BD_TMP/backupd.conf"
+cat >"$CONF" <<EOF
+[repo:local]
+url = $BD_TMP/repo-pwfile
+
+[source:srcdb]
+url = $SRC_URI
+password-file = $PWFILE
+
+[source:target]
+url = $(pg_uri dst_pwfile)
+password-file = $PWFILE
+EOF
+PGPASSFILE=/nonexistent run "$BACKUPD" -c "$CONF" dump --source srcdb --repo local
+assert_rc "dump with the config's password-file succeeds" 0
+PGPASSFILE=/nonexistent run "$DBRESTORE" -c "$CONF" restore --repo local --name srcdb --to target --create
+assert_rc "restore with the config's password-file succeeds (psql included)" 0
+chmod 0644 "$PWFILE"
+PGPASSFILE=/nonexistent run "$BACKUPD" -c "$CONF" dump --source srcdb --repo local
+assert_rc "a password file readable by others is refused (exit 2)" 2
+assert_output_matches "the refusal names the file and the fix" 'chmod 600'
+chmod 0600 "$PWFILE"
+
+# --------------------------------------------------------------------------
 note "usage errors exit 2"
 run "$BACKUPD" dump --source "$SRC_URI" --repo "$BD_TMP/repo-usage" --name src --jobs x
 assert_rc "dump --jobs x exits 2" 2
