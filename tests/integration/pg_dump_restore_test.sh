@@ -320,6 +320,18 @@ assert_output_matches "the refusal names the file and the fix" 'chmod 600'
 chmod 0600 "$PWFILE"
 
 # --------------------------------------------------------------------------
+note "failure: only a pg_dump older than the server is available"
+OLD_BIN="$BD_TMP/old-pg-bin"
+mkdir -p "$OLD_BIN"
+printf '#!/bin/sh\necho "pg_dump (PostgreSQL) 12.22"\n' >"$OLD_BIN/pg_dump"
+chmod 0755 "$OLD_BIN/pg_dump"
+BACKUPD_PG_BINDIR="$OLD_BIN" run "$BACKUPD" dump --source "$SRC_URI" --repo "$BD_TMP/repo-oldpgdump" --name src
+assert_rc "dump with a too-old pg_dump exits 1" 1
+assert_output_matches "the error names the version needed" 'version 12.*version 15 or newer is needed'
+run "$BACKUPD" list --repo "$BD_TMP/repo-oldpgdump" --json
+check_not "no complete backup was left behind" grep -q '"complete"' "$RUN_OUT"
+
+# --------------------------------------------------------------------------
 note "usage errors exit 2"
 run "$BACKUPD" dump --source "$SRC_URI" --repo "$BD_TMP/repo-usage" --name src --jobs x
 assert_rc "dump --jobs x exits 2" 2
