@@ -112,6 +112,18 @@ int storage_remove(storage *s, const char *path, bderr *err)
 	return s->driver->remove(s, path, err);
 }
 
+int storage_remove_many(storage *s, const char *const *paths, size_t n, bderr *err)
+{
+	if (n == 0)
+		return 0;
+	if (s->driver->remove_many)
+		return s->driver->remove_many(s, paths, n, err);
+	for (size_t i = 0; i < n; i++)
+		if (s->driver->remove(s, paths[i], err) != 0)
+			return -1;
+	return 0;
+}
+
 int storage_info_get(storage *s, const char *path, storage_info *out, bderr *err)
 {
 	memset(out, 0, sizeof *out);

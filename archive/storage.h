@@ -6,6 +6,7 @@
 #ifndef BACKUPD_ARCHIVE_STORAGE_H
 #define BACKUPD_ARCHIVE_STORAGE_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <time.h>
 #include "archive/stream.h"
@@ -35,6 +36,13 @@ typedef struct storage_driver {
 	int (*list)(storage *s, const char *prefix, storage_list_cb cb, void *ctx, bderr *err);
 	/* Removing a missing object is not an error. */
 	int (*remove)(storage *s, const char *path, bderr *err);
+	/*
+	 * Optional (NULL: storage_remove_many falls back to remove() per path):
+	 * removes n objects in as few requests as the backend allows.  Missing
+	 * objects are not an error; on failure the error names the first path
+	 * that could not be removed.
+	 */
+	int (*remove_many)(storage *s, const char *const *paths, size_t n, bderr *err);
 	int (*info)(storage *s, const char *path, storage_info *out, bderr *err);
 	void (*free)(storage *s);
 } storage_driver;
@@ -60,6 +68,8 @@ int storage_open_read(storage *s, const char *path, reader **out, bderr *err);
 int storage_open_write(storage *s, const char *path, writer **out, bderr *err);
 int storage_list(storage *s, const char *prefix, storage_list_cb cb, void *ctx, bderr *err);
 int storage_remove(storage *s, const char *path, bderr *err);
+/* Removes n objects: the driver's batch call when it has one, else one by one. */
+int storage_remove_many(storage *s, const char *const *paths, size_t n, bderr *err);
 int storage_info_get(storage *s, const char *path, storage_info *out, bderr *err);
 void storage_free(storage *s);
 

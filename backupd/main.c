@@ -8,8 +8,12 @@
 
 #include "archive/filter.h"
 #include "archive/repo.h"
+#include "backupd/daemon.h"
+#include "backupd/expire.h"
+#include "backupd/job.h"
 #include "backupd/pg_dump.h"
 #include "backupd/repo_commands.h"
+#include "backupd/run_history.h"
 #include "common/log.h"
 #include "common/mem.h"
 #include "common/program.h"
@@ -23,7 +27,13 @@ static const char usage_text[] =
 	"       [--chunk-size SIZE]       logical dump of a database into a repository\n"
 	"  list --repo R [--name N] [--json]     list backups\n"
 	"  verify --repo R [--name N] [ID]       re-read and check every object\n"
-	"  daemon | run | basebackup | wal-push | expire | check   (not in this version yet)\n"
+	"  daemon                                run the scheduler in the foreground\n"
+	"  run JOB                               run one configured job now\n"
+	"  status [--json]                       each job's last run and next fire time\n"
+	"  expire --repo R [--name N] [--keep-last N] [--keep-hourly N] [--keep-daily N]\n"
+	"         [--keep-weekly N] [--keep-monthly N] [--keep-yearly N] [--max-age DAYS]\n"
+	"         [--dry-run]                    remove backups the rules do not keep\n"
+	"  basebackup | wal-push | check         (not in this version yet)\n"
 	"\n"
 	"-c FILE defaults to $BACKUPD_CONFIG or " CONFIG_DEFAULT_PATH ".\n";
 
@@ -128,10 +138,16 @@ static const program_command commands[] = {
 	    { "chunk-size", 1 }, { NULL, 0 } } },
 	{ "list", cmd_list, { { "repo", 1 }, { "name", 1 }, { NULL, 0 } } },
 	{ "verify", cmd_verify, { { "repo", 1 }, { "name", 1 }, { NULL, 0 } } },
+	{ "expire", expire_command,
+	  { { "repo", 1 }, { "name", 1 }, { "keep-last", 1 }, { "keep-hourly", 1 },
+	    { "keep-daily", 1 }, { "keep-weekly", 1 }, { "keep-monthly", 1 }, { "keep-yearly", 1 },
+	    { "max-age", 1 }, { "dry-run", 0 }, { NULL, 0 } } },
+	{ "run", job_command, { { NULL, 0 } } },
+	{ "daemon", daemon_command, { { NULL, 0 } } },
+	{ "status", status_command, { { NULL, 0 } } },
 };
 
-static const char *const not_yet[] = { "daemon", "run", "basebackup", "wal-push", "expire",
-				       "check", NULL };
+static const char *const not_yet[] = { "basebackup", "wal-push", "check", NULL };
 
 int main(int argc, char **argv)
 {

@@ -52,6 +52,7 @@ static const key_spec global_keys[] = {
 	{ "time-zone", KEY_STRING, 0, 0 },
 	{ "http-listen", KEY_STRING, 0, 0 },
 	{ "run-missed", KEY_STRING, 0, 0 },
+	{ "shutdown-grace", KEY_STRING, 0, 0 },
 	{ NULL, KEY_STRING, 0, 0 },
 };
 

@@ -34,11 +34,15 @@ PKGS_pg=(postgresql-15 postgresql-client-15)
 # (runuser), procps (ps), coreutils/findutils/diffutils.
 PKGS_tools=(zstd valgrind time python3 util-linux procps diffutils findutils coreutils)
 
-# Future groups (MySQL/MariaDB, S3): add PKGS_mariadb=(mariadb-server ...) and
-# PKGS_s3=(awscli) here, and npm packages (e.g. s3rver) to NPM_s3 below.
+# AWS CLI (`aws`) for the S3 integration test's interop checks and bench/s3.sh.
+# s3rver itself is installed by the test with npm into a private prefix
+# (tests/integration/s3_test.sh), so NPM_s3 stays empty.
+PKGS_awscli=(awscli)
+
+# Future groups (MySQL/MariaDB): add PKGS_mariadb=(mariadb-server ...) here.
 NPM_s3=()
 
-ALL_GROUPS=(build libs pg tools)
+ALL_GROUPS=(build libs pg tools awscli)
 
 log() { printf 'deps: %s\n' "$*" >&2; }
 

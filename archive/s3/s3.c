@@ -12,6 +12,7 @@
 
 #include <curl/curl.h>
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 
 #include "archive/s3/sigv4.h"
 #include "common/mem.h"
@@ -1020,6 +1021,106 @@ static int s3_remove(storage *st, const char *path, bderr *err)
 	return rc;
 }
 
+/* DeleteObjects takes at most this many keys per request. */
+#define DELETE_BATCH 1000
+
+/* A key inside an XML text node: characters XML 1.0 would normalize become references. */
+static void xml_escape_key(strbuf *out, const char *s)
+{
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c < 0x20 || c == '\'')
+			strbuf_appendf(out, "&#%u;", c);
+		else if (c == '&' || c == '<' || c == '>' || c == '"') {
+			char one[2] = { (char)c, '\0' };
+			xml_escape(out, one);
+		} else
+			strbuf_append(out, s, 1);
+	}
+}
+
+/* The first <Error> of a DeleteObjects answer, if any: "key: Code: Message". */
+static int delete_errors(s3_storage *s, const s3_req *rq, bderr *err)
+{
+	if (rq->resp.data == NULL || rq->resp.len == 0)
+		return 0;
+	const char *a = find_in(rq->resp.data, rq->resp.len, "<Error>");
+	if (a == NULL)
+		return 0;
+	size_t rest = rq->resp.len - (size_t)(a - rq->resp.data);
+	const char *b = find_in(a, rest, "</Error>");
+	size_t blen = b ? (size_t)(b - a) : rest;
+	char *key = xml_text(a, blen, "Key", NULL);
+	char *code = xml_text(a, blen, "Code", NULL);
+	char *msg = xml_text(a, blen, "Message", NULL);
+	size_t nerr = 0;
+	for (const char *p = a; p; nerr++) {
+		p += strlen("<Error>");
+		p = find_in(p, rq->resp.len - (size_t)(p - rq->resp.data), "<Error>");
+	}
+	bderr_set(err, "s3 POST (DeleteObjects) '%s/%s' failed: %s%s%s%s", s->bucket, key ? key : "",
+		  code ? code : "Error", msg ? ": " : "", msg ? msg : "",
+		  nerr > 1 ? " (and more keys)" : "");
+	if (code && strcmp(code, "AccessDenied") == 0)
+		err->sys_errno = EACCES;
+	free(key);
+	free(code);
+	free(msg);
+	return -1;
+}
+
+static int delete_batch(s3_storage *s, const char *const *paths, size_t n, bderr *err)
+{
+	strbuf body;
+	strbuf_init(&body);
+	strbuf_appends(&body, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>"
+			      "<Delete xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Quiet>true</Quiet>");
+	for (size_t i = 0; i < n; i++) {
+		char *key = full_key(s, paths[i]);
+		strbuf_appends(&body, "<Object><Key>");
+		xml_escape_key(&body, key);
+		strbuf_appends(&body, "</Key></Object>");
+		free(key);
+	}
+	strbuf_appends(&body, "</Delete>");
+
+	/* S3 requires Content-MD5 (or a checksum header) on DeleteObjects */
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	char md5[4 * ((EVP_MAX_MD_SIZE + 2) / 3) + 1];
+	if (EVP_Digest(body.data, body.len, md, &mdlen, EVP_md5(), NULL) != 1) {
+		strbuf_free(&body);
+		return bderr_set(err, "s3 POST (DeleteObjects) '%s': MD5 unavailable", s->bucket);
+	}
+	EVP_EncodeBlock((unsigned char *)md5, md, (int)mdlen);
+	const sigv4_pair q[] = { { "delete", NULL } };
+	const sigv4_pair h[] = { { "content-md5", md5 } };
+	s3_req rq = { .method = "POST", .query = q, .nquery = 1, .headers = h, .nheaders = 1,
+		      .body = body.data, .body_len = body.len, .has_body = 1 };
+	int rc = perform(s, &rq, err);
+	if (rc == 0)
+		rc = check_ok(s, &rq, "POST (DeleteObjects)", err);
+	if (rc == 0)
+		rc = delete_errors(s, &rq, err);
+	strbuf_free(&rq.resp);
+	strbuf_free(&body);
+	return rc;
+}
+
+static int s3_remove_many(storage *st, const char *const *paths, size_t n, bderr *err)
+{
+	s3_storage *s = (s3_storage *)st;
+	for (size_t i = 0; i < n; i++)
+		if (check_path(s, paths[i], 0, err) < 0)
+			return -1;
+	for (size_t i = 0; i < n; i += DELETE_BATCH) {
+		size_t k = n - i < DELETE_BATCH ? n - i : DELETE_BATCH;
+		if (delete_batch(s, paths + i, k, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 static int s3_info(storage *st, const char *path, storage_info *out, bderr *err)
 {
 	s3_storage *s = (s3_storage *)st;
@@ -1084,6 +1185,7 @@ static const storage_driver s3_driver = {
 	.open_write = s3_open_write,
 	.list = s3_list,
 	.remove = s3_remove,
+	.remove_many = s3_remove_many,
 	.info = s3_info,
 	.free = s3_free,
 };

@@ -1,0 +1,553 @@
+#include "backupd/daemon.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "archive/filter.h"
+#include "backupd/run_history.h"
+#include "common/log.h"
+#include "common/mem.h"
+#include "policies/cron.h"
+#include "policies/retention.h"
+
+/*
+ * Signals are taken synchronously with sigtimedwait() on a blocked set, so
+ * the daemon needs no signal handler and no volatile flag at all: SIGHUP,
+ * SIGTERM and SIGCHLD simply end the sleep and are handled in the loop.
+ */
+
+/* Once cancelled, children get this long to die before SIGKILL. */
+#define DAEMON_KILL_GRACE 10
+/* With nothing scheduled, wake up now and then anyway (cheap, and robust). */
+#define DAEMON_IDLE_SLEEP 3600
+
+typedef struct djob {
+	char *name;
+	char *expr;             /* schedule as written; NULL: manual job, never fired */
+	cron_schedule *sched;
+	long retries;
+	long retry_delay;       /* seconds */
+	int run_missed;
+	time_t next;            /* next cron fire time */
+	pid_t pid;              /* running child, 0 when none */
+	time_t started;
+	long attempt;           /* retries used in the current cycle */
+	time_t retry_at;        /* 0: no retry pending */
+	int pending;            /* due, waiting for a free slot */
+	int removed;            /* gone from the config; kept until its child ends */
+} djob;
+
+typedef struct dtable {
+	config *cfg;            /* owned */
+	djob *jobs;
+	size_t n;
+	long max_parallel;
+	long grace;
+	char *tz;               /* NULL: local time */
+} dtable;
+
+long daemon_parse_duration(const char *s)
+{
+	if (s == NULL || *s < '0' || *s > '9')
+		return -1;
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (errno || v < 0)
+		return -1;
+	long mult = 1;
+	if (*end == 's')
+		end++;
+	else if (*end == 'm')
+		mult = 60, end++;
+	else if (*end == 'h')
+		mult = 3600, end++;
+	else if (*end == 'd')
+		mult = 86400, end++;
+	if (*end != '\0' || v > 100L * 86400 / mult)
+		return -1;
+	return v * mult;
+}
+
+static void djob_free(djob *j)
+{
+	free(j->name);
+	free(j->expr);
+	cron_free(j->sched);
+}
+
+static void dtable_free(dtable *t)
+{
+	for (size_t i = 0; i < t->n; i++)
+		djob_free(&t->jobs[i]);
+	free(t->jobs);
+	free(t->tz);
+	config_free(t->cfg);
+	memset(t, 0, sizeof *t);
+}
+
+/* Re-labels err as "FILE:LINE: key 'KEY': <err>". */
+static int key_error(const config *c, const config_section *s, const char *key, bderr *err)
+{
+	char why[BDERR_MSG_MAX];
+	snprintf(why, sizeof why, "%s", err->msg);
+	return config_error(c, s, key, err, "%s", why);
+}
+
+/*
+ * Everything the daemon will need from the config is checked here, at start
+ * and on reload, so a typo is reported at once and not at 03:00.
+ */
+static int dtable_build(config *cfg, time_t now, dtable *t, bderr *err)
+{
+	memset(t, 0, sizeof *t);
+	t->cfg = cfg;
+	const config_section *g = config_find(cfg, "global", NULL);
+	int global_missed;
+	if (config_get_long(cfg, g, "max-parallel-jobs", 2, 1, 1024, &t->max_parallel, err) < 0 ||
+	    config_get_bool(cfg, g, "run-missed", 0, &global_missed, err) < 0)
+		goto fail;
+	const char *grace = config_get(g, "shutdown-grace");
+	t->grace = grace ? daemon_parse_duration(grace) : DAEMON_SHUTDOWN_GRACE_DEFAULT;
+	if (t->grace < 0) {
+		config_error(cfg, g, "shutdown-grace", err, "must be a duration like 30s or 5m, got '%s'",
+			     grace);
+		goto fail;
+	}
+	const char *tz = config_get(g, "time-zone");
+	t->tz = tz ? xstrdup(tz) : NULL;
+	for (size_t i = 0; i < cfg->n_sections; i++) {
+		const config_section *s = &cfg->sections[i];
+		if (strcmp(s->type, "job") != 0)
+			continue;
+		int enabled;
+		if (config_get_bool(cfg, s, "enabled", 1, &enabled, err) < 0)
+			goto fail;
+		t->jobs = xrealloc(t->jobs, (t->n + 1) * sizeof *t->jobs);
+		djob *j = &t->jobs[t->n++];
+		memset(j, 0, sizeof *j);
+		j->name = xstrdup(s->name);
+		const char *expr = config_get(s, "schedule");
+		if (expr && enabled) {
+			j->expr = xstrdup(expr);
+			if (cron_parse(expr, &j->sched, err) < 0 ||
+			    cron_next(j->sched, now, t->tz, &j->next, err) < 0) {
+				key_error(cfg, s, "schedule", err);
+				goto fail;
+			}
+		}
+		const char *rd = config_get(s, "retry-delay");
+		j->retry_delay = rd ? daemon_parse_duration(rd) : 60;
+		if (j->retry_delay < 0) {
+			config_error(cfg, s, "retry-delay", err,
+				     "must be a duration like 30s or 5m, got '%s'", rd);
+			goto fail;
+		}
+		if (config_get_long(cfg, s, "retries", 0, 0, 1000, &j->retries, err) < 0 ||
+		    config_get_bool(cfg, s, "run-missed", global_missed, &j->run_missed, err) < 0)
+			goto fail;
+		retention_policy rp;
+		const char *ret = config_get(s, "retention");
+		if (ret && retention_parse(ret, &rp, err) < 0) {
+			key_error(cfg, s, "retention", err);
+			goto fail;
+		}
+		int level;
+		const char *comp = config_get(s, "compress");
+		if (comp && compress_spec_parse(comp, &level, err) < 0) {
+			key_error(cfg, s, "compress", err);
+			goto fail;
+		}
+		const char *kind = config_get(s, "kind");
+		if (kind && strcmp(kind, "dump") != 0)
+			log_warn("%s:%d: job '%s': kind '%s' is not available yet: its runs will fail",
+				 cfg->path, config_line(s, "kind"), s->name, kind);
+	}
+	return 0;
+fail:
+	t->cfg = NULL; /* the caller still owns it on failure */
+	dtable_free(t);
+	return -1;
+}
+
+static size_t running_count(const dtable *t)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < t->n; i++)
+		n += t->jobs[i].pid > 0;
+	return n;
+}
+
+static djob *find_job(dtable *t, const char *name)
+{
+	for (size_t i = 0; i < t->n; i++)
+		if (!t->jobs[i].removed && strcmp(t->jobs[i].name, name) == 0)
+			return &t->jobs[i];
+	return NULL;
+}
+
+static void start_job(dtable *t, djob *j, const sigset_t *child_mask)
+{
+	const char *levels[] = { "error", "warn", "info", "debug" };
+	const char *level = levels[log_get_level()];
+	pid_t pid = fork();
+	if (pid < 0) {
+		log_error("job %s: cannot start: fork: %s", j->name, strerror(errno));
+		return;
+	}
+	if (pid == 0) {
+		/*
+		 * Its own process group, so that cancelling kills the whole run
+		 * (pg_dump included) and a terminal's Ctrl-C reaches only us.
+		 * /proc/self/exe still works when the binary was upgraded on
+		 * disk: runs keep using the version the daemon started with.
+		 */
+		setpgid(0, 0);
+		sigprocmask(SIG_SETMASK, child_mask, NULL);
+		execl("/proc/self/exe", "backupd", "-c", t->cfg->path, "--log-level", level, "run",
+		      j->name, (char *)NULL);
+		fprintf(stderr, "%s: job %s: cannot exec /proc/self/exe: %s\n", log_prog(), j->name,
+			strerror(errno));
+		_exit(127);
+	}
+	setpgid(pid, pid); /* also here: whichever runs first, kill(-pid) works */
+	j->pid = pid;
+	j->started = time(NULL);
+	j->pending = 0;
+	if (j->attempt > 0)
+		log_info("job %s: started (pid %ld, retry %ld of %ld)", j->name, (long)pid, j->attempt,
+			 j->retries);
+	else
+		log_info("job %s: started (pid %ld)", j->name, (long)pid);
+}
+
+/* The child could not record its own end: write it for it. */
+static void record_lost_run(const dtable *t, const djob *j, time_t end, const char *why)
+{
+	run_record r = { .job = j->name, .start = j->started, .end = end, .ok = 0,
+			 .error = (char *)why };
+	bderr err;
+	bderr_init(&err);
+	if (run_history_append(t->cfg, &r, &err) < 0)
+		log_warn("job %s: %s", j->name, err.msg);
+}
+
+static void reap(dtable *t, int stopping)
+{
+	int status;
+	pid_t pid;
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		djob *j = NULL;
+		for (size_t i = 0; i < t->n && !j; i++)
+			if (t->jobs[i].pid == pid)
+				j = &t->jobs[i];
+		if (j == NULL)
+			continue;
+		time_t now = time(NULL);
+		long took = (long)(now - j->started);
+		j->pid = 0;
+		int ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+		if (ok) {
+			log_info("job %s: finished in %lds: ok", j->name, took);
+			j->attempt = 0;
+		} else if (WIFEXITED(status)) {
+			log_error("job %s: finished in %lds: failed (exit %d)", j->name, took,
+				  WEXITSTATUS(status));
+		} else {
+			char why[96];
+			snprintf(why, sizeof why, "%s by signal %d",
+				 stopping ? "cancelled at shutdown" : "killed", WTERMSIG(status));
+			log_error("job %s: finished in %lds: failed (%s)", j->name, took, why);
+			record_lost_run(t, j, now, why);
+		}
+		/* exit 2 is a configuration error: retrying cannot fix it */
+		if (!ok && !stopping && !j->removed && WIFEXITED(status) && WEXITSTATUS(status) != 2 &&
+		    j->attempt < j->retries) {
+			j->attempt++;
+			j->retry_at = now + j->retry_delay;
+			log_info("job %s: retry %ld of %ld in %lds", j->name, j->attempt, j->retries,
+				 j->retry_delay);
+		} else if (!ok) {
+			j->attempt = 0;
+		}
+	}
+	/* jobs removed from the config leave once their last run is over */
+	size_t k = 0;
+	for (size_t i = 0; i < t->n; i++) {
+		if (t->jobs[i].removed && t->jobs[i].pid == 0)
+			djob_free(&t->jobs[i]);
+		else
+			t->jobs[k++] = t->jobs[i];
+	}
+	t->n = k;
+}
+
+/* run-missed: the last run started before the latest fire time that has passed. */
+static void mark_missed(dtable *t, time_t now)
+{
+	for (size_t i = 0; i < t->n; i++) {
+		djob *j = &t->jobs[i];
+		if (!j->sched || !j->run_missed)
+			continue;
+		run_record last;
+		int found;
+		bderr err;
+		bderr_init(&err);
+		if (run_history_last(t->cfg, j->name, &last, &found, &err) < 0) {
+			log_warn("job %s: %s", j->name, err.msg);
+			continue;
+		}
+		/* no history: a new job has missed nothing */
+		time_t after;
+		if (found && cron_next(j->sched, last.start, t->tz, &after, &err) == 0 && after <= now) {
+			log_info("job %s: missed its run at a time the daemon was down: running now",
+				 j->name);
+			j->pending = 1;
+		}
+		run_record_free(&last);
+	}
+}
+
+static int reload(dtable *t, time_t now)
+{
+	bderr err;
+	bderr_init(&err);
+	config *cfg = NULL;
+	dtable nt;
+	if (config_load(t->cfg->path, &cfg, &err) < 0 || dtable_build(cfg, now, &nt, &err) < 0) {
+		config_free(cfg);
+		log_error("reload failed, keeping the previous configuration: %s", err.msg);
+		return -1;
+	}
+	for (size_t i = 0; i < t->n; i++) {
+		djob *old = &t->jobs[i];
+		djob *nj = old->removed ? NULL : find_job(&nt, old->name);
+		if (nj) {
+			nj->pid = old->pid;
+			nj->started = old->started;
+			nj->attempt = old->attempt;
+			nj->retry_at = old->retry_at;
+			nj->pending = old->pending;
+			/* an unchanged schedule keeps its fire time (it may be due right now) */
+			if (nj->expr && old->expr && strcmp(nj->expr, old->expr) == 0)
+				nj->next = old->next;
+		} else if (old->pid > 0) {
+			nt.jobs = xrealloc(nt.jobs, (nt.n + 1) * sizeof *nt.jobs);
+			djob *keep = &nt.jobs[nt.n++];
+			*keep = *old;
+			keep->removed = 1;
+			memset(old, 0, sizeof *old); /* moved */
+			continue;
+		}
+	}
+	if (strcmp(run_history_state_dir(cfg), run_history_state_dir(t->cfg)) != 0)
+		log_warn("state-dir changes take effect at the next daemon start");
+	dtable_free(t);
+	*t = nt;
+	log_info("configuration reloaded from %s: %zu jobs", t->cfg->path, t->n);
+	return 0;
+}
+
+/* Marks what is due, starts what fits, returns the next time to wake up. */
+static time_t schedule(dtable *t, time_t now, const sigset_t *child_mask)
+{
+	for (size_t i = 0; i < t->n; i++) {
+		djob *j = &t->jobs[i];
+		if (j->removed)
+			continue;
+		if (j->sched && j->next <= now) {
+			if (j->pid > 0)
+				log_warn("job %s: due again while still running (pid %ld): skipped",
+					 j->name, (long)j->pid);
+			else if (j->pending)
+				log_warn("job %s: due again while waiting for a free slot: skipped",
+					 j->name);
+			else {
+				j->pending = 1;
+				j->attempt = 0;
+				j->retry_at = 0;
+			}
+			bderr err;
+			bderr_init(&err);
+			if (cron_next(j->sched, now, t->tz, &j->next, &err) < 0) {
+				log_error("job %s: %s: no longer scheduled", j->name, err.msg);
+				cron_free(j->sched);
+				j->sched = NULL;
+			}
+		}
+		if (j->retry_at && j->retry_at <= now && j->pid == 0) {
+			j->retry_at = 0;
+			j->pending = 1;
+		}
+	}
+	/* config order is the priority order when slots are short */
+	for (size_t i = 0; i < t->n && running_count(t) < (size_t)t->max_parallel; i++)
+		if (t->jobs[i].pending && t->jobs[i].pid == 0)
+			start_job(t, &t->jobs[i], child_mask);
+	time_t wake = now + DAEMON_IDLE_SLEEP;
+	for (size_t i = 0; i < t->n; i++) {
+		const djob *j = &t->jobs[i];
+		if (j->sched && j->next < wake)
+			wake = j->next;
+		if (j->retry_at && j->retry_at < wake)
+			wake = j->retry_at;
+	}
+	return wake;
+}
+
+/* Sleeps until wall-clock second `wake` or a signal; returns the signal or 0. */
+static int wait_signal(const sigset_t *set, time_t wake)
+{
+	struct timespec now, ts;
+	clock_gettime(CLOCK_REALTIME, &now);
+	if (wake <= now.tv_sec) {
+		ts.tv_sec = 0;
+		ts.tv_nsec = 0;
+	} else {
+		/* land just past the second boundary, so time() already says `wake` */
+		ts.tv_sec = wake - now.tv_sec - 1;
+		ts.tv_nsec = 1000000000L - now.tv_nsec + 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+	}
+	int sig = sigtimedwait(set, NULL, &ts);
+	return sig < 0 ? 0 : sig;
+}
+
+static void signal_children(dtable *t, int sig)
+{
+	for (size_t i = 0; i < t->n; i++)
+		if (t->jobs[i].pid > 0)
+			kill(-t->jobs[i].pid, sig);
+}
+
+/* Waits for all children until `deadline`; 1 if a second SIGTERM/SIGINT came. */
+static int wait_children(dtable *t, const sigset_t *set, time_t deadline)
+{
+	while (running_count(t) > 0 && time(NULL) < deadline) {
+		int sig = wait_signal(set, deadline);
+		reap(t, 1);
+		if (sig == SIGTERM || sig == SIGINT)
+			return 1;
+	}
+	return 0;
+}
+
+static void shutdown_jobs(dtable *t, const sigset_t *set)
+{
+	reap(t, 1);
+	size_t n = running_count(t);
+	if (n == 0)
+		return;
+	log_info("stopping: waiting up to %lds for %zu running job%s (SIGTERM again to cancel now)",
+		 t->grace, n, n == 1 ? "" : "s");
+	wait_children(t, set, time(NULL) + t->grace);
+	if (running_count(t) == 0)
+		return;
+	log_warn("stopping: cancelling %zu running job%s", running_count(t),
+		 running_count(t) == 1 ? "" : "s");
+	signal_children(t, SIGTERM);
+	wait_children(t, set, time(NULL) + DAEMON_KILL_GRACE);
+	if (running_count(t) > 0) {
+		signal_children(t, SIGKILL);
+		while (running_count(t) > 0) {
+			wait_signal(set, time(NULL) + 1);
+			reap(t, 1);
+		}
+	}
+}
+
+static int take_lock(const config *cfg, int *fd_out, bderr *err)
+{
+	const char *dir = run_history_state_dir(cfg);
+	if (run_history_mkdirs(dir, err) < 0)
+		return -1;
+	char *path = xasprintf("%s/daemon.lock", dir);
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+	if (fd < 0) {
+		bderr_sys(err, errno, "cannot open lock file '%s'", path);
+		free(path);
+		return -1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		int e = errno;
+		close(fd);
+		if (e == EWOULDBLOCK)
+			bderr_usage(err, "another backupd daemon is running (lock '%s' is held)", path);
+		else
+			bderr_sys(err, e, "cannot lock '%s'", path);
+		free(path);
+		return -1;
+	}
+	/* the pid is for operators only: the flock is what excludes */
+	char pid[32];
+	int len = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) < 0 || write(fd, pid, (size_t)len) != len)
+		log_warn("cannot write the pid into '%s'", path);
+	free(path);
+	*fd_out = fd;
+	return 0;
+}
+
+int daemon_command(program *p, bderr *err)
+{
+	if (p->args.n_positional > 0)
+		return bderr_usage(err, "daemon takes no arguments, got '%s'", p->args.positional[0]);
+	if (p->cfg == NULL)
+		return bderr_usage(err, "daemon needs a configuration file (-c FILE)");
+	/* the table owns its config (reload replaces it): take a private copy */
+	config *cfg = NULL;
+	if (config_load(p->cfg->path, &cfg, err) < 0)
+		return -1;
+	dtable t;
+	if (dtable_build(cfg, time(NULL), &t, err) < 0) {
+		config_free(cfg);
+		return -1;
+	}
+	int lock_fd = -1;
+	if (take_lock(t.cfg, &lock_fd, err) < 0) {
+		dtable_free(&t);
+		return -1;
+	}
+	sigset_t set, old;
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigprocmask(SIG_BLOCK, &set, &old);
+
+	size_t scheduled = 0;
+	for (size_t i = 0; i < t.n; i++)
+		scheduled += t.jobs[i].sched != NULL;
+	log_info("daemon started (pid %ld): %zu jobs, %zu scheduled, max %ld in parallel",
+		 (long)getpid(), t.n, scheduled, t.max_parallel);
+	mark_missed(&t, time(NULL));
+	for (;;) {
+		reap(&t, 0);
+		time_t wake = schedule(&t, time(NULL), &old);
+		int sig = wait_signal(&set, wake);
+		if (sig == SIGTERM || sig == SIGINT) {
+			log_info("received %s: no new jobs will start", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+			break;
+		}
+		if (sig == SIGHUP)
+			reload(&t, time(NULL));
+	}
+	shutdown_jobs(&t, &set);
+	log_info("daemon stopped");
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	dtable_free(&t);
+	close(lock_fd);
+	return 0;
+}

@@ -1,0 +1,134 @@
+#include "backupd/job.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "archive/filter.h"
+#include "archive/repo.h"
+#include "backupd/expire.h"
+#include "backupd/pg_dump.h"
+#include "backupd/run_history.h"
+#include "common/log.h"
+#include "common/mem.h"
+#include "common/resolve.h"
+#include "policies/retention.h"
+
+/* The backup and its retention; *bytes is the new backup's stored size. */
+static int job_backup(const config *cfg, const config_section *js, char **id, uint64_t *bytes,
+		      bderr *err)
+{
+	const char *kind = config_get(js, "kind");
+	if (kind && strcmp(kind, "dump") != 0)
+		return bderr_set(err, "job '%s': kind '%s' is not available yet in this version",
+				 js->name, kind);
+	long jobs;
+	if (config_get_long(cfg, js, "jobs", 2, 1, 64, &jobs, err) < 0)
+		return -1;
+	const char *spec = config_get(js, "compress");
+	if (spec == NULL)
+		spec = config_get(config_find(cfg, "repo", config_get(js, "repo")), "compress");
+	int level = 1;
+	if (spec && compress_spec_parse(spec, &level, err) < 0) {
+		char why[BDERR_MSG_MAX];
+		snprintf(why, sizeof why, "%s", err->msg);
+		return config_error(cfg, js, "compress", err, "%s", why);
+	}
+	retention_policy policy;
+	const char *retention = config_get(js, "retention");
+	if (retention && retention_parse(retention, &policy, err) < 0) {
+		char why[BDERR_MSG_MAX];
+		snprintf(why, sizeof why, "%s", err->msg);
+		return config_error(cfg, js, "retention", err, "%s", why);
+	}
+
+	source_spec src;
+	if (resolve_source_as(cfg, config_get(js, "source"), config_get(js, "name"), &src, err) < 0)
+		return -1;
+	repo_spec rs;
+	memset(&rs, 0, sizeof rs);
+	repo *r = NULL;
+	manifest *m = NULL;
+	int rc = -1;
+	if (src.engine != ENGINE_POSTGRESQL) {
+		bderr_set(err, "job '%s': %s sources are not supported by this version yet", js->name,
+			  engine_name(src.engine));
+		goto out;
+	}
+	if (repo_name_check(src.name, err) < 0 ||
+	    resolve_repo(cfg, config_get(js, "repo"), &rs, err) < 0 ||
+	    repo_open(rs.url, &rs.opts, 1, &r, err) < 0)
+		goto out;
+	pg_dump_options o = {
+		.url = src.url,
+		.password = src.password,
+		.name = src.name,
+		.jobs = (int)jobs,
+		.compress_level = level,
+		.compress_spec = spec ? spec : "zstd:1",
+		.chunk_bytes = 256ULL * 1024 * 1024,
+	};
+	if (pg_dump_run(r, &o, id, err) < 0)
+		goto out;
+	if (repo_backup_load(r, src.name, *id, &m, err) < 0)
+		goto out;
+	*bytes = manifest_total_stored_size(m);
+	if (retention) {
+		expire_options eo = {
+			.name = src.name,
+			.policy = policy,
+			.now = time(NULL),
+			.incomplete_grace = EXPIRE_INCOMPLETE_GRACE,
+		};
+		/* an empty spec keeps everything: nothing to do */
+		if (!expire_policy_empty(&policy) && expire_run(r, &eo, NULL, NULL, err) < 0) {
+			bderr_prefix(err, "backup %s made, but retention failed", *id);
+			goto out;
+		}
+	}
+	rc = 0;
+out:
+	manifest_free(m);
+	repo_free(r);
+	repo_spec_free(&rs);
+	source_spec_free(&src);
+	return rc;
+}
+
+int job_run(const config *cfg, const char *name, char **id, bderr *err)
+{
+	*id = NULL;
+	const config_section *js = config_find(cfg, "job", name);
+	if (js == NULL)
+		return bderr_usage(err, "no [job:%s] in %s", name, cfg ? cfg->path : "the configuration");
+	run_record rec = { .job = (char *)name, .start = time(NULL) };
+	log_info("job %s: started", name);
+	int rc = job_backup(cfg, js, id, &rec.bytes, err);
+	rec.end = time(NULL);
+	rec.ok = rc == 0;
+	rec.backup_id = *id;
+	rec.error = rc == 0 ? NULL : err->msg;
+	bderr herr;
+	bderr_init(&herr);
+	if (run_history_append(cfg, &rec, &herr) < 0)
+		log_warn("job %s: %s", name, herr.msg);
+	if (rc == 0)
+		log_info("job %s: ok in %lds, backup %s", name, (long)(rec.end - rec.start), *id);
+	return rc;
+}
+
+int job_command(program *p, bderr *err)
+{
+	if (p->args.n_positional != 1)
+		return bderr_usage(err, "run takes exactly one job name");
+	if (p->cfg == NULL)
+		return bderr_usage(err, "run needs a configuration file with [job:%s]",
+				   p->args.positional[0]);
+	char *id = NULL;
+	int rc = job_run(p->cfg, p->args.positional[0], &id, err);
+	if (rc == 0)
+		printf("%s\n", id);
+	free(id);
+	return rc;
+}

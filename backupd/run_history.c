@@ -1,0 +1,285 @@
+#include "backupd/run_history.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "archive/manifest.h"
+#include "common/mem.h"
+#include "policies/cron.h"
+
+/* The tail read for the last entry: far more than one line ever needs. */
+#define HISTORY_TAIL_BYTES 65536
+
+void run_record_free(run_record *r)
+{
+	if (r == NULL)
+		return;
+	free(r->job);
+	free(r->backup_id);
+	free(r->error);
+	memset(r, 0, sizeof *r);
+}
+
+const char *run_history_state_dir(const config *cfg)
+{
+	const char *d = config_get(config_find(cfg, "global", NULL), "state-dir");
+	return d && *d ? d : STATE_DIR_DEFAULT;
+}
+
+int run_history_mkdirs(const char *path, bderr *err)
+{
+	char *p = xstrdup(path);
+	for (char *s = p + 1;; s++) {
+		if (*s == '/' || *s == '\0') {
+			char c = *s;
+			*s = '\0';
+			if (mkdir(p, 0750) < 0 && errno != EEXIST) {
+				bderr_sys(err, errno, "cannot create directory '%s'", p);
+				free(p);
+				return -1;
+			}
+			*s = c;
+			if (c == '\0')
+				break;
+		}
+	}
+	free(p);
+	return 0;
+}
+
+static char *history_path(const config *cfg, const char *job)
+{
+	return xasprintf("%s/history/%s.jsonl", run_history_state_dir(cfg), job);
+}
+
+int run_history_append(const config *cfg, const run_record *r, bderr *err)
+{
+	char start[32], end[32];
+	format_rfc3339(r->start, start, sizeof start);
+	format_rfc3339(r->end, end, sizeof end);
+	json_t *j = json_object();
+	json_object_set_new(j, "job", json_string(r->job));
+	json_object_set_new(j, "start", json_string(start));
+	json_object_set_new(j, "end", json_string(end));
+	json_object_set_new(j, "duration", json_integer((json_int_t)(r->end - r->start)));
+	json_object_set_new(j, "result", json_string(r->ok ? "ok" : "failed"));
+	json_object_set_new(j, "backup_id", r->backup_id ? json_string(r->backup_id) : json_null());
+	json_object_set_new(j, "bytes", json_integer((json_int_t)r->bytes));
+	json_object_set_new(j, "error", r->error ? json_string(r->error) : json_null());
+	char *text = json_dumps(j, JSON_COMPACT);
+	json_decref(j);
+	if (text == NULL)
+		return bderr_set(err, "cannot record run of job '%s': out of memory", r->job);
+	char *line = xasprintf("%s\n", text);
+	free(text);
+
+	char *dir = xasprintf("%s/history", run_history_state_dir(cfg));
+	char *path = history_path(cfg, r->job);
+	int rc = -1;
+	if (run_history_mkdirs(dir, err) < 0)
+		goto out;
+	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+	if (fd < 0) {
+		bderr_sys(err, errno, "cannot open run history '%s'", path);
+		goto out;
+	}
+	/* one write: concurrent appenders (daemon and a manual run) never interleave */
+	size_t len = strlen(line);
+	ssize_t w = write(fd, line, len);
+	if (w != (ssize_t)len) {
+		bderr_sys(err, w < 0 ? errno : EIO, "cannot write run history '%s'", path);
+		close(fd);
+		goto out;
+	}
+	if (fsync(fd) < 0 || close(fd) < 0) {
+		bderr_sys(err, errno, "cannot write run history '%s'", path);
+		goto out;
+	}
+	rc = 0;
+out:
+	free(line);
+	free(dir);
+	free(path);
+	return rc;
+}
+
+static int parse_record(const char *line, const char *job, run_record *out)
+{
+	json_error_t je;
+	json_t *j = json_loads(line, 0, &je);
+	if (!json_is_object(j)) {
+		json_decref(j);
+		return -1;
+	}
+	const char *start = json_string_value(json_object_get(j, "start"));
+	const char *end = json_string_value(json_object_get(j, "end"));
+	const char *result = json_string_value(json_object_get(j, "result"));
+	if (!start || !end || !result || parse_rfc3339(start, &out->start) < 0 ||
+	    parse_rfc3339(end, &out->end) < 0) {
+		json_decref(j);
+		return -1;
+	}
+	out->job = xstrdup(job);
+	out->ok = strcmp(result, "ok") == 0;
+	const char *id = json_string_value(json_object_get(j, "backup_id"));
+	out->backup_id = id ? xstrdup(id) : NULL;
+	json_t *b = json_object_get(j, "bytes");
+	out->bytes = json_is_integer(b) ? (uint64_t)json_integer_value(b) : 0;
+	const char *e = json_string_value(json_object_get(j, "error"));
+	out->error = e ? xstrdup(e) : NULL;
+	json_decref(j);
+	return 0;
+}
+
+int run_history_last(const config *cfg, const char *job, run_record *out, int *found,
+		     bderr *err)
+{
+	memset(out, 0, sizeof *out);
+	*found = 0;
+	char *path = history_path(cfg, job);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		int e = errno;
+		free(path);
+		if (e == ENOENT)
+			return 0;
+		return bderr_sys(err, e, "cannot open run history of job '%s'", job);
+	}
+	struct stat st;
+	char *buf = NULL;
+	int rc = -1;
+	if (fstat(fd, &st) < 0) {
+		bderr_sys(err, errno, "cannot read run history '%s'", path);
+		goto out;
+	}
+	/* months of runs: only the tail matters */
+	off_t from = st.st_size > HISTORY_TAIL_BYTES ? st.st_size - HISTORY_TAIL_BYTES : 0;
+	size_t want = (size_t)(st.st_size - from);
+	buf = xmalloc(want + 1);
+	size_t got = 0;
+	while (got < want) {
+		ssize_t n = pread(fd, buf + got, want - got, from + (off_t)got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			bderr_sys(err, errno, "cannot read run history '%s'", path);
+			goto out;
+		}
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	buf[got] = '\0';
+	/* the last line that parses: a torn last line (crash mid-write) is skipped */
+	while (got > 0) {
+		while (got > 0 && buf[got - 1] == '\n')
+			buf[--got] = '\0';
+		char *nl = strrchr(buf, '\n');
+		char *line = nl ? nl + 1 : buf;
+		if (*line && parse_record(line, job, out) == 0) {
+			*found = 1;
+			break;
+		}
+		if (nl == NULL)
+			break;
+		*nl = '\0';
+		got = (size_t)(nl - buf);
+	}
+	rc = 0;
+out:
+	free(buf);
+	free(path);
+	close(fd);
+	return rc;
+}
+
+int status_command(program *p, bderr *err)
+{
+	if (p->cfg == NULL)
+		return bderr_usage(err, "status needs a configuration file (-c FILE)");
+	const char *tz = config_get(config_find(p->cfg, "global", NULL), "time-zone");
+	time_t now = time(NULL);
+	json_t *arr = p->args.json ? json_array() : NULL;
+	int rc = 0;
+	if (!arr)
+		printf("%-24s %-8s %-20s %9s %-22s %-20s\n", "JOB", "LAST", "STARTED", "DURATION",
+		       "BACKUP", "NEXT");
+	for (size_t i = 0; i < p->cfg->n_sections && rc == 0; i++) {
+		const config_section *s = &p->cfg->sections[i];
+		if (strcmp(s->type, "job") != 0)
+			continue;
+		run_record last;
+		int found;
+		if (run_history_last(p->cfg, s->name, &last, &found, err) < 0) {
+			rc = -1;
+			break;
+		}
+		char next_s[32] = "-", start_s[32] = "-";
+		const char *expr = config_get(s, "schedule");
+		int has_next = 0;
+		time_t next = 0;
+		if (expr) {
+			cron_schedule *cs = NULL;
+			if (cron_parse(expr, &cs, err) < 0 || cron_next(cs, now, tz, &next, err) < 0) {
+				cron_free(cs);
+				char why[BDERR_MSG_MAX];
+				snprintf(why, sizeof why, "%s", err->msg);
+				config_error(p->cfg, s, "schedule", err, "%s", why);
+				run_record_free(&last);
+				rc = -1;
+				break;
+			}
+			cron_free(cs);
+			has_next = 1;
+			format_rfc3339(next, next_s, sizeof next_s);
+		}
+		if (found)
+			format_rfc3339(last.start, start_s, sizeof start_s);
+		if (arr) {
+			json_t *o = json_object();
+			json_object_set_new(o, "job", json_string(s->name));
+			json_object_set_new(o, "next", has_next ? json_string(next_s) : json_null());
+			if (found) {
+				char end_s[32];
+				format_rfc3339(last.end, end_s, sizeof end_s);
+				json_object_set_new(
+					o, "last",
+					json_pack("{s:s, s:s, s:I, s:s, s:o, s:I, s:o}", "start", start_s,
+						  "end", end_s, "duration", (json_int_t)(last.end - last.start),
+						  "result", last.ok ? "ok" : "failed", "backup_id",
+						  last.backup_id ? json_string(last.backup_id) : json_null(),
+						  "bytes", (json_int_t)last.bytes, "error",
+						  last.error ? json_string(last.error) : json_null()));
+			} else {
+				json_object_set_new(o, "last", json_null());
+			}
+			json_array_append_new(arr, o);
+		} else {
+			char dur[32] = "-";
+			if (found)
+				snprintf(dur, sizeof dur, "%lds", (long)(last.end - last.start));
+			printf("%-24s %-8s %-20s %9s %-22s %-20s\n", s->name,
+			       found ? (last.ok ? "ok" : "failed") : "never", start_s, dur,
+			       found && last.backup_id ? last.backup_id : "-", next_s);
+			if (found && !last.ok && last.error)
+				printf("    error: %s\n", last.error);
+		}
+		run_record_free(&last);
+	}
+	if (arr) {
+		if (rc == 0) {
+			char *text = json_dumps(arr, JSON_INDENT(2));
+			printf("%s\n", text);
+			free(text);
+		}
+		json_decref(arr);
+	}
+	return rc;
+}

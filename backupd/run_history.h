@@ -1,0 +1,46 @@
+/*
+ * Run history: one JSON-lines file per job, state-dir/history/<job>.jsonl,
+ * one line per run (start, end, duration, result, backup id, bytes, error).
+ * Appending one line with one write() keeps the file readable even when a
+ * run crashes; the daemon and `backupd status` only need its last line.
+ */
+#ifndef BACKUPD_RUN_HISTORY_H
+#define BACKUPD_RUN_HISTORY_H
+
+#include <stdint.h>
+#include <time.h>
+
+#include "common/config.h"
+#include "common/program.h"
+
+#define STATE_DIR_DEFAULT "/var/lib/backupd"
+
+typedef struct run_record {
+	char *job;
+	time_t start;
+	time_t end;
+	int ok;          /* result: 1 "ok", 0 "failed" */
+	char *backup_id; /* NULL when none was made */
+	uint64_t bytes;  /* stored bytes of the backup */
+	char *error;     /* NULL on success */
+} run_record;
+
+void run_record_free(run_record *r);
+
+/* [global] state-dir, else STATE_DIR_DEFAULT (points into cfg or static). */
+const char *run_history_state_dir(const config *cfg);
+
+/* mkdir -p (mode 0750 for what it creates). */
+int run_history_mkdirs(const char *path, bderr *err);
+
+/* Appends r to state-dir/history/<r->job>.jsonl, creating directories. */
+int run_history_append(const config *cfg, const run_record *r, bderr *err);
+
+/* The last complete entry of job; *found = 0 (and out zeroed) when none. */
+int run_history_last(const config *cfg, const char *job, run_record *out, int *found,
+		     bderr *err);
+
+/* `backupd status [--json]`: each job's last run and next fire time. */
+int status_command(program *p, bderr *err);
+
+#endif

@@ -1,0 +1,200 @@
+#!/usr/bin/env bash
+# The scheduler side against a real server: expire (retention, --dry-run,
+# crashed leftovers), run JOB with the run history and status, and the
+# daemon (schedules firing on time, retention after runs, the lock, SIGHUP
+# reload, retries of a failing job, SIGTERM cancelling a running dump).
+source "$(dirname "$0")/lib.sh"
+
+require_binaries
+pg_start
+
+count_complete() { # REPO NAME
+	"$BACKUPD" list --repo "$1" --name "$2" --json |
+		python3 -c 'import json,sys; print(sum(1 for b in json.load(sys.stdin) if b["status"] == "complete"))'
+}
+history_count() { # JOB RESULT
+	local f="$BD_TMP/state/history/$1.jsonl"
+	if [ -f "$f" ]; then grep -c "\"result\":\"$2\"" "$f" || true; else echo 0; fi
+}
+
+db_create src
+psql_q src "CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t SELECT g, md5(g::text) FROM generate_series(1, 2000) g" >/dev/null
+SRC_URI="$(pg_uri src)"
+REPO="$BD_TMP/repo"
+
+# --------------------------------------------------------------------------
+note "expire"
+IDS=()
+for i in 1 2 3; do
+	run "$BACKUPD" dump --source "$SRC_URI" --repo "$REPO" --name src --jobs 1
+	assert_rc "dump $i succeeds" 0
+	IDS+=("$(last_line)")
+done
+run "$BACKUPD" expire --repo "$REPO" --name src
+assert_rc "expire without any rule is a usage error" 2
+assert_output_contains "expire says it needs a rule" "at least one rule"
+run "$BACKUPD" expire --repo "$REPO" --keep-last 2 --dry-run
+assert_rc "expire --dry-run succeeds" 0
+assert_output_contains "dry run names what it would remove" "would remove src ${IDS[0]}"
+assert_eq "dry run removes nothing" 3 "$(count_complete "$REPO" src)"
+# leftovers of a crashed dump, one old and one that may still be running
+OLD="$REPO/src/backups/20200101T000000Z"
+YOUNG_ID="$(date -u +%Y%m%dT%H%M%SZ)-9"
+mkdir -p "$OLD/data" "$REPO/src/backups/$YOUNG_ID"
+echo '{}' >"$OLD/backup.started"
+echo x >"$OLD/data/1.copy.zst"
+echo '{}' >"$REPO/src/backups/$YOUNG_ID/backup.started"
+run "$BACKUPD" expire --repo "$REPO" --keep-last 2
+assert_rc "expire --keep-last 2 succeeds" 0
+assert_output_matches "expire prints one line per backup" "^remove src ${IDS[0]}"
+assert_output_contains "kept backups say why" "keep src ${IDS[2]} (last)"
+assert_eq "two complete backups remain" 2 "$(count_complete "$REPO" src)"
+check_not "the oldest backup is gone" test -e "$REPO/src/backups/${IDS[0]}"
+check_not "an incomplete backup older than 24h is removed" test -e "$OLD"
+check "a young incomplete backup is kept" test -e "$REPO/src/backups/$YOUNG_ID/backup.started"
+rm -rf "${REPO:?}/src/backups/$YOUNG_ID"
+for k in 1 2; do
+	run "$DBRESTORE" restore --repo "$REPO" --name src --backup "${IDS[$k]}" --to "$(pg_uri "kept$k")" --create
+	assert_rc "kept backup ${IDS[$k]} still restores" 0
+	check "restored copy $k matches the source" pg_compare src "kept$k"
+done
+
+# --------------------------------------------------------------------------
+note "run JOB, run history and status"
+CLOSED_PORT="$(_bd_pick_port)"
+REPO2="$BD_TMP/repo2"
+CONF="$BD_TMP/backupd.conf"
+write_conf() { # SCHEDULE_OF_SRC_JOB
+	cat >"$CONF" <<CONF
+[global]
+state-dir = $BD_TMP/state
+max-parallel-jobs = 2
+shutdown-grace = 2s
+
+[repo:main]
+url = $REPO2
+
+[source:src]
+url = $SRC_URI
+
+[source:closed]
+url = postgresql://postgres@127.0.0.1:$CLOSED_PORT/nothing
+
+[job:nightly]
+source = src
+repo = main
+schedule = $1
+jobs = 1
+retention = keep-last=2
+
+[job:broken]
+source = closed
+repo = main
+name = broken
+schedule = $2
+retries = 1
+retry-delay = 1s
+CONF
+}
+write_conf '0 3 * * *' '0 3 * * *'
+run "$BACKUPD" -c "$CONF" run nightly
+assert_rc "run nightly succeeds" 0
+RUN_ID="$(last_line)"
+assert_match "run prints the backup ID" '^[0-9]{8}T[0-9]{6}Z(-[0-9]+)?$' "$RUN_ID"
+assert_eq "history records one ok run" 1 "$(history_count nightly ok)"
+check "history entry has the fields" python3 -c '
+import json, sys
+e = json.loads(open(sys.argv[1]).readlines()[-1])
+for k in ("start", "end", "duration", "result", "backup_id", "bytes", "error"):
+    assert k in e, k
+assert e["backup_id"] == sys.argv[2] and e["bytes"] > 0 and e["error"] is None, e
+' "$BD_TMP/state/history/nightly.jsonl" "$RUN_ID"
+run "$BACKUPD" -c "$CONF" run broken
+assert_rc "run of a job whose server is down fails" 1
+assert_eq "history records the failure" 1 "$(history_count broken failed)"
+run "$BACKUPD" -c "$CONF" run nosuchjob
+assert_rc "run of an unknown job is a usage error" 2
+run "$BACKUPD" -c "$CONF" status
+assert_rc "status succeeds" 0
+assert_output_matches "status shows the last run" "nightly +ok .*$RUN_ID"
+run "$BACKUPD" -c "$CONF" status --json
+assert_rc "status --json succeeds" 0
+cp "$RUN_OUT" "$BD_TMP/status.json"
+check "status --json has last run and next fire time" python3 -c '
+import json, sys
+d = {j["job"]: j for j in json.load(open(sys.argv[1]))}
+assert d["nightly"]["last"]["result"] == "ok" and d["nightly"]["next"], d
+assert d["broken"]["last"]["result"] == "failed" and d["broken"]["last"]["error"], d
+' "$BD_TMP/status.json"
+
+# --------------------------------------------------------------------------
+note "daemon: bad schedule, schedules, retention, lock, retries, reload"
+write_conf '61 * * * *' '0 3 * * *'
+run "$BACKUPD" -c "$CONF" daemon
+assert_rc "daemon with a bad schedule exits 2" 2
+assert_output_matches "the error names file:line and key" "backupd.conf:[0-9]+: .*schedule"
+
+write_conf '*/3 * * * * *' '*/3 * * * * *'
+DLOG="$BD_TMP/daemon.log"
+"$BACKUPD" -c "$CONF" daemon >"$BD_TMP/daemon.out" 2>"$DLOG" &
+DPID=$!
+sleep 1
+run "$BACKUPD" -c "$CONF" daemon
+assert_rc "a second daemon exits 2" 2
+assert_output_contains "a second daemon says why" "another backupd daemon is running"
+sleep 9
+check "daemon is still running" kill -0 "$DPID"
+ok_runs="$(history_count nightly ok)"
+check "the daemon ran nightly on schedule (history: $ok_runs ok)" test "$ok_runs" -ge 3
+check "retention kept at most 2 backups after runs" test "$(count_complete "$REPO2" src)" -le 2
+check "daemon logs run start and end with duration" grep -q -E "job nightly: finished in [0-9]+s: ok" "$DLOG"
+check "the failing job was retried" grep -q "job broken: retry 1 of 1" "$DLOG"
+check "retries are recorded as failed" test "$(history_count broken failed)" -ge 3
+
+# reload: nightly becomes yearly, broken gets a broken schedule (kept out)
+write_conf '0 0 1 1 *' '0 0 1 1 *'
+kill -HUP "$DPID"
+sleep 4
+before="$(history_count nightly ok)"
+sleep 6
+assert_eq "after SIGHUP the new schedule applies (no more runs)" "$before" "$(history_count nightly ok)"
+check "reload is logged" grep -q "configuration reloaded" "$DLOG"
+write_conf 'bad schedule' '0 0 1 1 *'
+kill -HUP "$DPID"
+sleep 1
+check "a broken new config is refused and logged" grep -q "reload failed, keeping the previous configuration" "$DLOG"
+check "daemon survives a broken reload" kill -0 "$DPID"
+kill -TERM "$DPID"
+rc=0
+wait "$DPID" || rc=$?
+assert_eq "daemon exits 0 on SIGTERM" 0 "$rc"
+_bd_check_sanitizers "$DLOG" "backupd daemon"
+
+# --------------------------------------------------------------------------
+note "daemon: SIGTERM during a running dump"
+# a lock held elsewhere blocks the dump inside its snapshot: it cannot finish
+_bd_psql -d src -c "BEGIN; LOCK TABLE t IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(60);" >/dev/null 2>&1 &
+LOCKER=$!
+sleep 1
+write_conf '*/2 * * * * *' '0 0 1 1 *'
+before_complete="$(count_complete "$REPO2" src)"
+"$BACKUPD" -c "$CONF" daemon >"$BD_TMP/daemon2.out" 2>"$BD_TMP/daemon2.log" &
+DPID=$!
+for _ in $(seq 1 20); do
+	grep -q "job nightly: started" "$BD_TMP/daemon2.log" && break
+	sleep 0.5
+done
+sleep 1
+kill -TERM "$DPID"
+rc=0
+wait "$DPID" || rc=$?
+kill "$LOCKER" 2>/dev/null || true
+wait "$LOCKER" 2>/dev/null || true
+assert_eq "daemon exits 0 after cancelling" 0 "$rc"
+check "the running job was cancelled after the grace period" grep -q "cancelling 1 running job" "$BD_TMP/daemon2.log"
+assert_eq "the cancelled dump left no complete backup" "$before_complete" "$(count_complete "$REPO2" src)"
+check "the cancelled run is in the history" grep -q "cancelled at shutdown" "$BD_TMP/state/history/nightly.jsonl"
+_bd_check_sanitizers "$BD_TMP/daemon2.log" "backupd daemon (cancel)"
+
+assert_no_secrets_in_output
+finish

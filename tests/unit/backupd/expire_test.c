@@ -1,0 +1,206 @@
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "archive/repo.h"
+#include "backupd/expire.h"
+#include "backupd/run_history.h"
+#include "common/mem.h"
+
+/* 2026-11-21T10:15:00Z */
+#define T0 ((time_t)1795256100)
+#define DAY (24 * 60 * 60)
+
+typedef struct fixture {
+	char dir[64];
+	repo *r;
+} fixture;
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static int setup(void **state)
+{
+	fixture *f = xcalloc(1, sizeof *f);
+	bderr err;
+	bderr_init(&err);
+	snprintf(f->dir, sizeof f->dir, "/tmp/expire_test.XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	assert_int_equal(repo_open(f->dir, NULL, 1, &f->r, &err), 0);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	fixture *f = *state;
+	repo_free(f->r);
+	nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	free(f);
+	return 0;
+}
+
+/* A backup with one object; committed when complete. */
+static char *make_backup(repo *r, const char *name, time_t started, int complete)
+{
+	bderr err;
+	bderr_init(&err);
+	char *id = NULL;
+	assert_int_equal(repo_backup_begin(r, name, started, &id, &err), 0);
+	char *obj = repo_backup_path(name, id, "data/1.copy.zst");
+	assert_int_equal(storage_put(repo_storage(r), obj, "x", 1, &err), 0);
+	free(obj);
+	if (complete) {
+		manifest *m = manifest_new();
+		m->id = xstrdup(id);
+		m->name = xstrdup(name);
+		m->engine = xstrdup("postgresql");
+		m->kind = xstrdup("dump");
+		m->started = started;
+		m->finished = started + 5;
+		assert_int_equal(repo_backup_commit(r, m, &err), 0);
+		manifest_free(m);
+	}
+	return id;
+}
+
+static size_t count(repo *r, const char *name, int complete)
+{
+	bderr err;
+	bderr_init(&err);
+	backup_list *l = NULL;
+	assert_int_equal(repo_backup_list(r, name, &l, &err), 0);
+	size_t n = 0;
+	for (size_t i = 0; i < l->n; i++)
+		n += (l->items[i].m != NULL) == complete;
+	backup_list_free(l);
+	return n;
+}
+
+static void test_keep_last_and_dry_run(void **state)
+{
+	fixture *f = *state;
+	char *ids[4];
+	for (int i = 0; i < 4; i++)
+		ids[i] = make_backup(f->r, "db", T0 + i * 3600, 1);
+	char *other = make_backup(f->r, "other", T0, 1);
+	bderr err;
+	bderr_init(&err);
+	expire_options o = { .name = NULL, .now = T0 + DAY, .incomplete_grace = DAY };
+	o.policy.keep_last = 2;
+	o.dry_run = 1;
+	expire_stats st;
+	FILE *devnull = fopen("/dev/null", "w");
+	assert_int_equal(expire_run(f->r, &o, devnull, &st, &err), 0);
+	assert_int_equal(st.removed, 2);
+	assert_int_equal(count(f->r, "db", 1), 4); /* dry run: nothing gone */
+	o.dry_run = 0;
+	assert_int_equal(expire_run(f->r, &o, devnull, &st, &err), 0);
+	assert_int_equal(st.removed, 2);
+	assert_int_equal(st.kept, 3); /* 2 of db, the only one of other */
+	assert_int_equal(count(f->r, "db", 1), 2);
+	assert_int_equal(count(f->r, "db", 0), 0); /* no leftovers */
+	manifest *m = NULL;
+	assert_int_equal(repo_backup_load(f->r, "db", ids[3], &m, &err), 0);
+	manifest_free(m);
+	assert_int_equal(repo_backup_load(f->r, "db", ids[0], &m, &err), -1);
+	fclose(devnull);
+	for (int i = 0; i < 4; i++)
+		free(ids[i]);
+	free(other);
+}
+
+static void test_incomplete_grace(void **state)
+{
+	fixture *f = *state;
+	char *done = make_backup(f->r, "db", T0, 1);
+	char *old = make_backup(f->r, "db", T0 - 2 * DAY, 0);
+	char *young = make_backup(f->r, "db", T0 - 3600, 0);
+	bderr err;
+	bderr_init(&err);
+	expire_options o = { .name = "db", .now = T0, .incomplete_grace = DAY };
+	o.policy.keep_last = 5;
+	expire_stats st;
+	FILE *devnull = fopen("/dev/null", "w");
+	assert_int_equal(expire_run(f->r, &o, devnull, &st, &err), 0);
+	assert_int_equal(st.incomplete_removed, 1);
+	assert_int_equal(count(f->r, "db", 0), 1);
+	assert_int_equal(count(f->r, "db", 1), 1);
+	fclose(devnull);
+	free(done);
+	free(old);
+	free(young);
+}
+
+static void test_no_rule_is_usage_error(void **state)
+{
+	fixture *f = *state;
+	bderr err;
+	bderr_init(&err);
+	expire_options o = { .now = T0 };
+	assert_int_equal(expire_run(f->r, &o, NULL, NULL, &err), -1);
+	assert_int_equal(err.exit_code, EXIT_USAGE);
+}
+
+static void test_history_last(void **state)
+{
+	fixture *f = *state;
+	bderr err;
+	bderr_init(&err);
+	char *text = xasprintf("[global]\nstate-dir = %s/state\n", f->dir);
+	config *cfg = NULL;
+	assert_int_equal(config_load_string(text, "t.conf", &cfg, &err), 0);
+	free(text);
+	run_record r;
+	int found = 1;
+	assert_int_equal(run_history_last(cfg, "j", &r, &found, &err), 0);
+	assert_int_equal(found, 0);
+	run_record a = { .job = "j", .start = T0, .end = T0 + 7, .ok = 1, .backup_id = "X",
+			 .bytes = 42 };
+	run_record b = { .job = "j", .start = T0 + 60, .end = T0 + 61, .ok = 0,
+			 .error = "cannot connect" };
+	assert_int_equal(run_history_append(cfg, &a, &err), 0);
+	assert_int_equal(run_history_append(cfg, &b, &err), 0);
+	assert_int_equal(run_history_last(cfg, "j", &r, &found, &err), 0);
+	assert_int_equal(found, 1);
+	assert_int_equal(r.ok, 0);
+	assert_int_equal(r.start, T0 + 60);
+	assert_string_equal(r.error, "cannot connect");
+	run_record_free(&r);
+	/* a torn last line (crash mid-write) falls back to the previous entry */
+	char *path = xasprintf("%s/state/history/j.jsonl", f->dir);
+	FILE *fp = fopen(path, "a");
+	fputs("{\"job\":\"j\",\"sta", fp);
+	fclose(fp);
+	free(path);
+	assert_int_equal(run_history_last(cfg, "j", &r, &found, &err), 0);
+	assert_int_equal(found, 1);
+	assert_int_equal(r.start, T0 + 60);
+	run_record_free(&r);
+	config_free(cfg);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_keep_last_and_dry_run, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_incomplete_grace, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_no_rule_is_usage_error, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_history_last, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
