@@ -161,3 +161,26 @@ int storage_get(storage *s, const char *path, char **data, size_t *len, size_t m
 		bderr_set(err, "'%s' is larger than %zu bytes", path, max);
 	return rc;
 }
+
+int storage_path_check(const char *where, const char *path, int is_prefix, bderr *err)
+{
+	const char *p = path;
+	if (*path == '\0' && !is_prefix)
+		return bderr_set(err, "invalid path '' in '%s'", where);
+	if (*path == '/')
+		return bderr_set(err, "invalid path '%s' in '%s': must be relative", path, where);
+	for (;;) {
+		const char *slash = strchr(p, '/');
+		if (slash == NULL && is_prefix)
+			return 0;
+		size_t n = slash ? (size_t)(slash - p) : strlen(p);
+		if (n == 0)
+			return bderr_set(err, "invalid path '%s' in '%s': empty component", path, where);
+		if ((n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
+			return bderr_set(err, "invalid path '%s' in '%s': '.' and '..' are not allowed",
+					 path, where);
+		if (slash == NULL)
+			return 0;
+		p = slash + 1;
+	}
+}

@@ -78,4 +78,11 @@ int storage_put(storage *s, const char *path, const void *data, size_t len, bder
 /* Convenience: read a whole object (at most max bytes) into a NUL-terminated buffer. */
 int storage_get(storage *s, const char *path, char **data, size_t *len, size_t max, bderr *err);
 
+/*
+ * Drivers' shared path rule: relative, no empty, "." or ".." components.  A
+ * prefix (is_prefix) may be empty or end in a partial component.  where
+ * names the repository in the message.
+ */
+int storage_path_check(const char *where, const char *path, int is_prefix, bderr *err);
+
 #endif

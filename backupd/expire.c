@@ -182,27 +182,15 @@ int expire_run(repo *r, const expire_options *o, FILE *out, expire_stats *st, bd
 
 int expire_command(program *p, bderr *err)
 {
-	static const struct {
-		const char *opt;
-		size_t off;
-	} rules[] = {
-		{ "keep-last", offsetof(retention_policy, keep_last) },
-		{ "keep-hourly", offsetof(retention_policy, keep_hourly) },
-		{ "keep-daily", offsetof(retention_policy, keep_daily) },
-		{ "keep-weekly", offsetof(retention_policy, keep_weekly) },
-		{ "keep-monthly", offsetof(retention_policy, keep_monthly) },
-		{ "keep-yearly", offsetof(retention_policy, keep_yearly) },
-		{ "max-age", offsetof(retention_policy, max_age_days) },
-	};
 	if (p->args.n_positional > 0)
 		return bderr_usage(err, "expire takes no arguments, got '%s'", p->args.positional[0]);
 	expire_options o;
 	memset(&o, 0, sizeof o);
-	for (size_t i = 0; i < sizeof rules / sizeof *rules; i++) {
-		int v;
-		if (cli_get_int(&p->args, rules[i].opt, 0, 1, 1000000, &v, err) < 0)
+	/* the options are the retention rules' own names: --keep-daily, --max-age ... */
+	for (size_t i = 0; i < retention_rule_count(); i++) {
+		if (cli_get_int(&p->args, retention_rule_name(i), 0, 1, 1000000,
+				retention_rule_field(&o.policy, i), err) < 0)
 			return -1;
-		*(int *)((char *)&o.policy + rules[i].off) = v;
 	}
 	if (expire_policy_empty(&o.policy))
 		return bderr_usage(err, "expire needs at least one rule (--keep-last, --keep-hourly, "

@@ -24,6 +24,21 @@ static const struct {
 };
 #define N_KEYS (sizeof retention_keys / sizeof retention_keys[0])
 
+size_t retention_rule_count(void)
+{
+	return N_KEYS;
+}
+
+const char *retention_rule_name(size_t i)
+{
+	return i < N_KEYS ? retention_keys[i].key : NULL;
+}
+
+int *retention_rule_field(retention_policy *p, size_t i)
+{
+	return i < N_KEYS ? (int *)((char *)p + retention_keys[i].offset) : NULL;
+}
+
 int retention_parse(const char *spec, retention_policy *out, bderr *err)
 {
 	memset(out, 0, sizeof *out);
@@ -74,7 +89,7 @@ int retention_parse(const char *spec, retention_policy *out, bderr *err)
 					   "retention '%s': '%.*s': value must be an integer from 1 to "
 					   "1000000",
 					   spec, tlen, tok);
-		*(int *)((char *)out + retention_keys[k].offset) = (int)val;
+		*retention_rule_field(out, k) = (int)val;
 		seen[k] = 1;
 		any = 1;
 	}

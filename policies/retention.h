@@ -77,4 +77,13 @@ void retention_apply(const retention_policy *p, const retention_item *items, siz
  */
 char *retention_reasons_str(unsigned reasons, char *buf, size_t size);
 
+/*
+ * The rule names ("keep-last" ... "max-age"), shared by the config syntax and
+ * the expire command's options.  retention_rule_field returns the policy
+ * field of rule i.
+ */
+size_t retention_rule_count(void);
+const char *retention_rule_name(size_t i);
+int *retention_rule_field(retention_policy *p, size_t i);
+
 #endif

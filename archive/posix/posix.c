@@ -40,27 +40,7 @@ static const char *root_name(const posix_storage *ps)
  */
 static int check_path(const posix_storage *ps, const char *path, int is_prefix, bderr *err)
 {
-	const char *p = path;
-	if (*path == '\0' && !is_prefix)
-		return bderr_set(err, "invalid path '' in '%s'", root_name(ps));
-	if (*path == '/')
-		return bderr_set(err, "invalid path '%s' in '%s': must be relative", path,
-				 root_name(ps));
-	for (;;) {
-		const char *slash = strchr(p, '/');
-		if (slash == NULL && is_prefix)
-			return 0;
-		size_t n = slash ? (size_t)(slash - p) : strlen(p);
-		if (n == 0)
-			return bderr_set(err, "invalid path '%s' in '%s': empty component", path,
-					 root_name(ps));
-		if ((n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
-			return bderr_set(err, "invalid path '%s' in '%s': '.' and '..' are not allowed",
-					 path, root_name(ps));
-		if (slash == NULL)
-			return 0;
-		p = slash + 1;
-	}
+	return storage_path_check(root_name(ps), path, is_prefix, err);
 }
 
 /* ".<base>.tmp.<pid>.<counter>": written by open_write, never listed. */

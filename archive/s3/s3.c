@@ -496,26 +496,7 @@ static void xml_escape(strbuf *out, const char *s)
 /* Same rules as the posix driver, so a repository moves between them. */
 static int check_path(const s3_storage *s, const char *path, int is_prefix, bderr *err)
 {
-	const char *p = path;
-	if (*path == '\0' && !is_prefix)
-		return bderr_set(err, "invalid path '' in '%s'", s->base.url);
-	if (*path == '/')
-		return bderr_set(err, "invalid path '%s' in '%s': must be relative", path, s->base.url);
-	for (;;) {
-		const char *slash = strchr(p, '/');
-		if (slash == NULL && is_prefix)
-			return 0;
-		size_t n = slash ? (size_t)(slash - p) : strlen(p);
-		if (n == 0)
-			return bderr_set(err, "invalid path '%s' in '%s': empty component", path,
-					 s->base.url);
-		if ((n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
-			return bderr_set(err, "invalid path '%s' in '%s': '.' and '..' are not allowed",
-					 path, s->base.url);
-		if (slash == NULL)
-			return 0;
-		p = slash + 1;
-	}
+	return storage_path_check(s->base.url, path, is_prefix, err);
 }
 
 static char *full_key(const s3_storage *s, const char *path)
