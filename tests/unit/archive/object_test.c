@@ -17,6 +17,7 @@
 #include "archive/object.h"
 #include "archive/posix/posix.h"
 #include "common/mem.h"
+#include "tests/unit/testutil.h"
 #include "fault_storage.h"
 
 #define OBJ "app/backups/20261121T101500Z/data/1.copy.zst"
@@ -25,14 +26,6 @@ typedef struct fixture {
 	char dir[64];
 	storage *s;
 } fixture;
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
 
 static int setup(void **state)
 {
@@ -50,7 +43,7 @@ static int teardown(void **state)
 {
 	fixture *f = *state;
 	storage_free(f->s);
-	nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	test_rm_rf(f->dir);
 	free(f);
 	return 0;
 }

@@ -18,25 +18,12 @@
 #include "archive/posix/posix.h"
 #include "archive/storage.h"
 #include "common/mem.h"
+#include "tests/unit/testutil.h"
 
 typedef struct fixture {
 	char dir[64];
 	storage *s;
 } fixture;
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	chmod(path, 0700);
-	return remove(path);
-}
-
-static void rm_rf(const char *dir)
-{
-	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
 
 static int setup(void **state)
 {
@@ -56,7 +43,7 @@ static int teardown(void **state)
 {
 	fixture *f = *state;
 	storage_free(f->s);
-	rm_rf(f->dir);
+	test_rm_rf(f->dir);
 	free(f);
 	return 0;
 }

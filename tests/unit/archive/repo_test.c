@@ -16,6 +16,7 @@
 #include "archive/posix/posix.h"
 #include "archive/repo.h"
 #include "common/mem.h"
+#include "tests/unit/testutil.h"
 #include "fault_storage.h"
 
 /* 2026-11-21T10:15:00Z */
@@ -25,14 +26,6 @@ typedef struct fixture {
 	char dir[64];
 	repo *r;
 } fixture;
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
 
 static int setup(void **state)
 {
@@ -50,7 +43,7 @@ static int teardown(void **state)
 {
 	fixture *f = *state;
 	repo_free(f->r);
-	nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	test_rm_rf(f->dir);
 	free(f);
 	return 0;
 }

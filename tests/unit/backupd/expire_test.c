@@ -15,6 +15,7 @@
 #include "backupd/expire.h"
 #include "backupd/run_history.h"
 #include "common/mem.h"
+#include "tests/unit/testutil.h"
 
 /* 2026-11-21T10:15:00Z */
 #define T0 ((time_t)1795256100)
@@ -24,14 +25,6 @@ typedef struct fixture {
 	char dir[64];
 	repo *r;
 } fixture;
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
 
 static int setup(void **state)
 {
@@ -49,7 +42,7 @@ static int teardown(void **state)
 {
 	fixture *f = *state;
 	repo_free(f->r);
-	nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	test_rm_rf(f->dir);
 	free(f);
 	return 0;
 }
