@@ -385,7 +385,7 @@ static int open_worker(dump_state *st, dump_worker *w, bderr *err)
 	return rc;
 }
 
-static int dump_sequences(dump_state *st, PGconn *c, json_t *out, bderr *err)
+static int dump_sequences(PGconn *c, json_t *out, bderr *err)
 {
 	PGresult *r;
 	if (pg_query(c,
@@ -417,7 +417,6 @@ static int dump_sequences(dump_state *st, PGconn *c, json_t *out, bderr *err)
 		free(sql);
 		free(what);
 	}
-	(void)st;
 	PQclear(r);
 	return rc;
 }
@@ -681,7 +680,7 @@ int pg_dump_run(repo *r, const pg_dump_options *o, char **id_out, bderr *err)
 		if (crc == 0)
 			crc = dump_schema_section(&st, &tool, "post-data", m, schema, err);
 		if (crc == 0)
-			crc = dump_sequences(&st, c, seqs, err);
+			crc = dump_sequences(c, seqs, err);
 		if (crc == 0)
 			crc = dump_large_objects(&st, c, m, info, err);
 		if (crc != 0) {
