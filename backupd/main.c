@@ -8,6 +8,7 @@
 
 #include "archive/filter.h"
 #include "archive/repo.h"
+#include "backupd/check.h"
 #include "backupd/daemon.h"
 #include "backupd/expire.h"
 #include "backupd/job.h"
@@ -33,7 +34,8 @@ static const char usage_text[] =
 	"  expire --repo R [--name N] [--keep-last N] [--keep-hourly N] [--keep-daily N]\n"
 	"         [--keep-weekly N] [--keep-monthly N] [--keep-yearly N] [--max-age DAYS]\n"
 	"         [--dry-run]                    remove backups the rules do not keep\n"
-	"  basebackup | wal-push | check         (not in this version yet)\n"
+	"  check                                 config, sources, repositories and state-dir reachable\n"
+	"  basebackup | wal-push                 (not in this version yet)\n"
 	"\n"
 	"-c FILE defaults to $BACKUPD_CONFIG or " CONFIG_DEFAULT_PATH ".\n";
 
@@ -145,9 +147,10 @@ static const program_command commands[] = {
 	{ "run", job_command, { { NULL, 0 } } },
 	{ "daemon", daemon_command, { { NULL, 0 } } },
 	{ "status", status_command, { { NULL, 0 } } },
+	{ "check", check_command, { { NULL, 0 } } },
 };
 
-static const char *const not_yet[] = { "basebackup", "wal-push", "check", NULL };
+static const char *const not_yet[] = { "basebackup", "wal-push", NULL };
 
 int main(int argc, char **argv)
 {
