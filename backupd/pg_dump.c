@@ -1,7 +1,6 @@
 #include "backupd/pg_dump.h"
 
 #include <inttypes.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +12,7 @@
 #include "common/log.h"
 #include "common/mem.h"
 #include "common/pgconn.h"
+#include "common/workpool.h"
 #include "common/pgtool.h"
 #include "common/version.h"
 
@@ -56,17 +56,11 @@ typedef struct dump_state {
 	size_t n_tables;
 	dump_task *tasks;
 	size_t n_tasks;
-
-	pthread_mutex_t lock;
-	size_t next_task;
-	int failed;
-	bderr first_err;
 } dump_state;
 
 typedef struct dump_worker {
 	dump_state *st;
 	PGconn *conn;
-	pthread_t thread;
 } dump_worker;
 
 static void table_clear(dump_table *t)
@@ -77,26 +71,6 @@ static void table_clear(dump_table *t)
 	for (size_t i = 0; i < t->n_columns; i++)
 		free(t->columns[i]);
 	free(t->columns);
-}
-
-static void record_failure(dump_state *st, const bderr *e)
-{
-	pthread_mutex_lock(&st->lock);
-	if (!st->failed) {
-		st->failed = 1;
-		st->first_err = *e;
-	}
-	pthread_mutex_unlock(&st->lock);
-}
-
-static dump_task *next_task(dump_state *st)
-{
-	dump_task *t = NULL;
-	pthread_mutex_lock(&st->lock);
-	if (!st->failed && st->next_task < st->n_tasks)
-		t = &st->tasks[st->next_task++];
-	pthread_mutex_unlock(&st->lock);
-	return t;
 }
 
 /* Session settings that make COPY output exact and independent of the role's defaults. */
@@ -239,22 +213,16 @@ out:
 	return rc;
 }
 
-static void *worker_main(void *arg)
+static int dump_task_run(void *shared, void *worker, void *item, bderr *err)
 {
-	dump_worker *w = arg;
-	dump_state *st = w->st;
-	dump_task *t;
-	while ((t = next_task(st)) != NULL) {
-		bderr err;
-		bderr_init(&err);
-		if (dump_chunk(st, w->conn, t, &err) != 0) {
-			record_failure(st, &err);
-			break;
-		}
-		log_debug("dumped %s.%s chunk %d: %" PRId64 " rows", t->table->schema,
-			  t->table->name, t->chunk, t->rows);
-	}
-	return NULL;
+	dump_state *st = shared;
+	dump_worker *w = worker;
+	dump_task *t = item;
+	if (dump_chunk(st, w->conn, t, err) != 0)
+		return -1;
+	log_debug("dumped %s.%s chunk %d: %" PRId64 " rows", t->table->schema, t->table->name,
+		  t->chunk, t->rows);
+	return 0;
 }
 
 /* Tables with data to dump, their dumpable columns and sizes, in the snapshot. */
@@ -583,13 +551,13 @@ int pg_dump_run(repo *r, const pg_dump_options *o, char **id_out, bderr *err)
 	memset(&st, 0, sizeof st);
 	st.o = o;
 	st.repo = r;
-	pthread_mutex_init(&st.lock, NULL);
-	bderr_init(&st.first_err);
 
 	PGconn *c = NULL;
 	PGresult *res = NULL;
 	dump_worker *workers = NULL;
-	int started_workers = 0;
+	void **worker_ptrs = NULL;
+	void **task_ptrs = NULL;
+	workpool *pool = NULL;
 	manifest *m = NULL;
 	pg_tool tool = { 0 };
 	int rc = -1;
@@ -658,45 +626,37 @@ int pg_dump_run(repo *r, const pg_dump_options *o, char **id_out, bderr *err)
 		if (open_worker(&st, &workers[i], err) != 0)
 			goto out;
 	}
-	for (int i = 0; i < n_workers; i++) {
-		if (pthread_create(&workers[i].thread, NULL, worker_main, &workers[i]) != 0) {
-			bderr_set(err, "cannot start a dump worker thread");
-			pthread_mutex_lock(&st.lock);
-			st.failed = 1;
-			pthread_mutex_unlock(&st.lock);
-			break;
-		}
-		started_workers++;
-	}
+	worker_ptrs = xcalloc((size_t)n_workers + 1, sizeof *worker_ptrs);
+	for (int i = 0; i < n_workers; i++)
+		worker_ptrs[i] = &workers[i];
+	task_ptrs = xcalloc(st.n_tasks + 1, sizeof *task_ptrs);
+	for (size_t i = 0; i < st.n_tasks; i++)
+		task_ptrs[i] = &st.tasks[i];
+	if (workpool_start(&st, worker_ptrs, n_workers, task_ptrs, st.n_tasks, dump_task_run, &pool,
+			   err) != 0)
+		goto out;
 
 	/* the coordinator's own share, overlapped with the workers' COPY */
 	json_t *schema = json_object();
 	json_object_set_new(info, "schema", schema);
 	json_t *seqs = json_array();
 	json_object_set_new(info, "sequences", seqs);
-	int crc = 0;
-	if (started_workers == n_workers) {
-		crc = dump_schema_section(&st, &tool, "pre-data", m, schema, err);
-		if (crc == 0)
-			crc = dump_schema_section(&st, &tool, "post-data", m, schema, err);
-		if (crc == 0)
-			crc = dump_sequences(c, seqs, err);
-		if (crc == 0)
-			crc = dump_large_objects(&st, c, m, info, err);
-		if (crc != 0) {
-			pthread_mutex_lock(&st.lock);
-			st.failed = 1;
-			pthread_mutex_unlock(&st.lock);
-		}
-	}
-	for (int i = 0; i < started_workers; i++)
-		pthread_join(workers[i].thread, NULL);
-	if (started_workers != n_workers || crc != 0)
+	int crc = dump_schema_section(&st, &tool, "pre-data", m, schema, err);
+	if (crc == 0)
+		crc = dump_schema_section(&st, &tool, "post-data", m, schema, err);
+	if (crc == 0)
+		crc = dump_sequences(c, seqs, err);
+	if (crc == 0)
+		crc = dump_large_objects(&st, c, m, info, err);
+	if (crc != 0)
+		workpool_cancel(pool);
+	/* the coordinator's own error wins: the workers only stopped because of it */
+	bderr werr;
+	bderr_init(&werr);
+	int wrc = workpool_join(pool, crc != 0 ? &werr : err);
+	pool = NULL;
+	if (crc != 0 || wrc != 0)
 		goto out;
-	if (st.failed) {
-		*err = st.first_err;
-		goto out;
-	}
 
 	for (size_t i = 0; i < st.n_tasks; i++) {
 		dump_task *d = &st.tasks[i];
@@ -716,8 +676,16 @@ int pg_dump_run(repo *r, const pg_dump_options *o, char **id_out, bderr *err)
 	*id_out = xstrdup(st.id);
 	rc = 0;
 out:
+	if (pool) {
+		workpool_cancel(pool);
+		bderr discard;
+		bderr_init(&discard);
+		workpool_join(pool, &discard);
+	}
 	if (rc != 0 && st.id)
 		discard_partial(&st);
+	free(worker_ptrs);
+	free(task_ptrs);
 	if (workers) {
 		for (int i = 0; workers[i].st; i++)
 			PQfinish(workers[i].conn);
@@ -736,6 +704,5 @@ out:
 	free(st.snapshot);
 	free(st.encoding);
 	free(st.id);
-	pthread_mutex_destroy(&st.lock);
 	return rc;
 }

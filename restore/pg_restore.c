@@ -2,7 +2,6 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +12,7 @@
 #include "common/log.h"
 #include "common/mem.h"
 #include "common/pgconn.h"
+#include "common/workpool.h"
 #include "common/pgtool.h"
 #include "common/secret.h"
 #include "common/subprocess.h"
@@ -30,97 +30,16 @@ typedef struct restore_ctx {
 	char *dbname;
 } restore_ctx;
 
-/* ---- a small pool: N connections working through one list of items ---- */
-
-typedef int (*item_fn)(restore_ctx *rc, PGconn *c, void *item, bderr *err);
-
-typedef struct pool {
-	restore_ctx *rc;
-	PGconn **conns;
-	int n_conns;
-	void **items;
-	size_t n_items;
-	item_fn fn;
-	pthread_mutex_t lock;
-	size_t next;
-	int failed;
-	bderr first_err;
-} pool;
-
-typedef struct pool_worker {
-	pool *p;
-	PGconn *conn;
-	pthread_t thread;
-} pool_worker;
-
-static void *pool_main(void *arg)
-{
-	pool_worker *w = arg;
-	pool *p = w->p;
-	for (;;) {
-		void *item = NULL;
-		pthread_mutex_lock(&p->lock);
-		if (!p->failed && p->next < p->n_items)
-			item = p->items[p->next++];
-		pthread_mutex_unlock(&p->lock);
-		if (item == NULL)
-			break;
-		bderr err;
-		bderr_init(&err);
-		if (p->fn(p->rc, w->conn, item, &err) != 0) {
-			pthread_mutex_lock(&p->lock);
-			if (!p->failed) {
-				p->failed = 1;
-				p->first_err = err;
-			}
-			pthread_mutex_unlock(&p->lock);
-			break;
-		}
-	}
-	return NULL;
-}
-
+/* N connections working through one list of items (common/workpool). */
 static int pool_run(restore_ctx *rc, PGconn **conns, int n_conns, void **items, size_t n_items,
-		    item_fn fn, bderr *err)
+		    workpool_fn fn, bderr *err)
 {
-	if (n_items == 0)
-		return 0;
-	pool p;
-	memset(&p, 0, sizeof p);
-	p.rc = rc;
-	p.items = items;
-	p.n_items = n_items;
-	p.fn = fn;
-	pthread_mutex_init(&p.lock, NULL);
-	bderr_init(&p.first_err);
-	int n = n_conns;
-	if ((size_t)n > n_items)
-		n = (int)n_items;
-	pool_worker *ws = xcalloc((size_t)n, sizeof *ws);
-	int started = 0;
-	for (int i = 0; i < n; i++) {
-		ws[i].p = &p;
-		ws[i].conn = conns[i];
-		if (pthread_create(&ws[i].thread, NULL, pool_main, &ws[i]) != 0) {
-			pthread_mutex_lock(&p.lock);
-			if (!p.failed) {
-				p.failed = 1;
-				bderr_set(&p.first_err, "cannot start a restore worker thread");
-			}
-			pthread_mutex_unlock(&p.lock);
-			break;
-		}
-		started++;
-	}
-	for (int i = 0; i < started; i++)
-		pthread_join(ws[i].thread, NULL);
-	free(ws);
-	pthread_mutex_destroy(&p.lock);
-	if (p.failed) {
-		*err = p.first_err;
-		return -1;
-	}
-	return 0;
+	void **workers = xcalloc((size_t)n_conns + 1, sizeof *workers);
+	for (int i = 0; i < n_conns; i++)
+		workers[i] = conns[i];
+	int r = workpool_run(rc, workers, n_conns, items, n_items, fn, err);
+	free(workers);
+	return r;
 }
 
 /* ---- objects ---- */
@@ -529,8 +448,10 @@ static int load_large_objects(restore_ctx *rc, PGconn *c, const manifest_object 
 	return rcode;
 }
 
-static int data_item_run(restore_ctx *rc, PGconn *c, void *vitem, bderr *err)
+static int data_item_run(void *vrc, void *vconn, void *vitem, bderr *err)
 {
+	restore_ctx *rc = vrc;
+	PGconn *c = vconn;
 	data_item *it = vitem;
 	if (it->is_lo)
 		return load_large_objects(rc, c, it->obj, err);
@@ -634,9 +555,10 @@ static int restore_sequences(restore_ctx *rc, PGconn *c, bderr *err)
  */
 #define DEADLOCK_RETRIES 5
 
-static int post_item_run(restore_ctx *rc, PGconn *c, void *vitem, bderr *err)
+static int post_item_run(void *rc, void *vconn, void *vitem, bderr *err)
 {
 	(void)rc;
+	PGconn *c = vconn;
 	post_data_entry *e = vitem;
 	for (int attempt = 0;; attempt++) {
 		PGresult *r = PQexec(c, e->sql);

@@ -1,0 +1,113 @@
+#include <pthread.h>
+#include <stdlib.h>
+
+#include "common/mem.h"
+#include "common/workpool.h"
+
+typedef struct pool_thread {
+	workpool *pool;
+	void *worker;
+	pthread_t thread;
+} pool_thread;
+
+struct workpool {
+	void *shared;
+	void **items;
+	size_t n_items;
+	workpool_fn fn;
+	pthread_mutex_t lock;
+	size_t next;
+	int stop;   /* failed or cancelled: take no more items */
+	int failed;
+	bderr first_err;
+	pool_thread *threads;
+	int n_threads;
+};
+
+static void *pool_thread_main(void *arg)
+{
+	pool_thread *t = arg;
+	workpool *p = t->pool;
+	for (;;) {
+		void *item = NULL;
+		pthread_mutex_lock(&p->lock);
+		if (!p->stop && p->next < p->n_items)
+			item = p->items[p->next++];
+		pthread_mutex_unlock(&p->lock);
+		if (item == NULL)
+			return NULL;
+		bderr err;
+		bderr_init(&err);
+		if (p->fn(p->shared, t->worker, item, &err) != 0) {
+			pthread_mutex_lock(&p->lock);
+			if (!p->failed) {
+				p->failed = 1;
+				p->first_err = err;
+			}
+			p->stop = 1;
+			pthread_mutex_unlock(&p->lock);
+			return NULL;
+		}
+	}
+}
+
+void workpool_cancel(workpool *p)
+{
+	pthread_mutex_lock(&p->lock);
+	p->stop = 1;
+	pthread_mutex_unlock(&p->lock);
+}
+
+int workpool_join(workpool *p, bderr *err)
+{
+	for (int i = 0; i < p->n_threads; i++)
+		pthread_join(p->threads[i].thread, NULL);
+	int rc = 0;
+	if (p->failed) {
+		*err = p->first_err;
+		rc = -1;
+	}
+	pthread_mutex_destroy(&p->lock);
+	free(p->threads);
+	free(p);
+	return rc;
+}
+
+int workpool_start(void *shared, void **workers, int n_workers, void **items, size_t n_items,
+		   workpool_fn fn, workpool **out, bderr *err)
+{
+	workpool *p = xcalloc(1, sizeof *p);
+	p->shared = shared;
+	p->items = items;
+	p->n_items = n_items;
+	p->fn = fn;
+	pthread_mutex_init(&p->lock, NULL);
+	bderr_init(&p->first_err);
+	int n = n_workers < 0 ? 0 : n_workers;
+	if ((size_t)n > n_items)
+		n = (int)n_items;
+	p->threads = xcalloc((size_t)n + 1, sizeof *p->threads);
+	for (int i = 0; i < n; i++) {
+		p->threads[i].pool = p;
+		p->threads[i].worker = workers[i];
+		if (pthread_create(&p->threads[i].thread, NULL, pool_thread_main, &p->threads[i]) != 0) {
+			workpool_cancel(p);
+			bderr discard;
+			bderr_init(&discard);
+			workpool_join(p, &discard);
+			return bderr_set(err, "cannot start worker thread %d of %d", i + 1, n);
+		}
+		p->n_threads++;
+	}
+	*out = p;
+	return 0;
+}
+
+int workpool_run(void *shared, void **workers, int n_workers, void **items, size_t n_items,
+		 workpool_fn fn, bderr *err)
+{
+	workpool *p = NULL;
+	if (workpool_start(shared, workers, n_workers, items, n_items, fn, &p, err) != 0)
+		return -1;
+	return workpool_join(p, err);
+}

@@ -1,0 +1,42 @@
+/*
+ * A fixed set of worker threads working through one list of items, in order,
+ * stopping at the first failure.  Each worker owns one context (a database
+ * connection, typically) for its whole life, because connections cannot be
+ * shared between threads.  Start and join are separate so that the caller's
+ * own thread can do its share of the work while the workers run (the dump's
+ * coordinator writes the schema meanwhile); workpool_cancel makes the workers
+ * stop taking new items when that share fails.
+ */
+#ifndef BACKUPD_COMMON_WORKPOOL_H
+#define BACKUPD_COMMON_WORKPOOL_H
+
+#include <stddef.h>
+#include "common/error.h"
+
+/* shared: the caller's state; worker: that worker's context; item: the work. */
+typedef int (*workpool_fn)(void *shared, void *worker, void *item, bderr *err);
+
+typedef struct workpool workpool;
+
+/*
+ * Starts min(n_workers, n_items) threads; workers[i] is handed to thread i.
+ * items must stay valid until workpool_join.  When a thread cannot be
+ * started, the ones that were are stopped and joined, and this fails.
+ */
+int workpool_start(void *shared, void **workers, int n_workers, void **items, size_t n_items,
+		   workpool_fn fn, workpool **out, bderr *err);
+
+/* Workers finish their current item and take no more. */
+void workpool_cancel(workpool *p);
+
+/*
+ * Waits for every worker and frees the pool; fails with the first worker's
+ * error (a cancel alone is not an error).
+ */
+int workpool_join(workpool *p, bderr *err);
+
+/* start + join. */
+int workpool_run(void *shared, void **workers, int n_workers, void **items, size_t n_items,
+		 workpool_fn fn, bderr *err);
+
+#endif

@@ -1,0 +1,124 @@
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <pthread.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/workpool.h"
+
+typedef struct counter {
+	pthread_mutex_t lock;
+	int done;
+	int fail_at; /* item value that fails, -1 for none */
+	int seen_by[4];
+} counter;
+
+static int count_item(void *shared, void *worker, void *item, bderr *err)
+{
+	counter *c = shared;
+	int *value = item;
+	int w = *(int *)worker;
+	if (*value == c->fail_at)
+		return bderr_set(err, "item %d failed", *value);
+	pthread_mutex_lock(&c->lock);
+	c->done++;
+	c->seen_by[w]++;
+	pthread_mutex_unlock(&c->lock);
+	*value = -*value; /* mark as processed */
+	return 0;
+}
+
+static void setup(counter *c, int *values, void **items, int n, int fail_at)
+{
+	memset(c, 0, sizeof *c);
+	pthread_mutex_init(&c->lock, NULL);
+	c->fail_at = fail_at;
+	for (int i = 0; i < n; i++) {
+		values[i] = i + 1;
+		items[i] = &values[i];
+	}
+}
+
+static int worker_ids[4] = { 0, 1, 2, 3 };
+static void *workers[4] = { &worker_ids[0], &worker_ids[1], &worker_ids[2], &worker_ids[3] };
+
+static void test_every_item_once(void **state)
+{
+	(void)state;
+	counter c;
+	int values[100];
+	void *items[100];
+	setup(&c, values, items, 100, -1);
+	bderr err;
+	bderr_init(&err);
+	assert_int_equal(workpool_run(&c, workers, 4, items, 100, count_item, &err), 0);
+	assert_int_equal(c.done, 100);
+	for (int i = 0; i < 100; i++)
+		assert_int_equal(values[i], -(i + 1));
+	pthread_mutex_destroy(&c.lock);
+}
+
+static void test_first_failure_stops(void **state)
+{
+	(void)state;
+	counter c;
+	int values[50];
+	void *items[50];
+	setup(&c, values, items, 50, 3);
+	bderr err;
+	bderr_init(&err);
+	/* one worker: items run in order, so nothing after the failing one runs */
+	assert_int_equal(workpool_run(&c, workers, 1, items, 50, count_item, &err), -1);
+	assert_string_equal(err.msg, "item 3 failed");
+	assert_int_equal(c.done, 2);
+	assert_int_equal(values[3], 4);
+	pthread_mutex_destroy(&c.lock);
+}
+
+static void test_more_workers_than_items_and_none(void **state)
+{
+	(void)state;
+	counter c;
+	int values[2];
+	void *items[2];
+	setup(&c, values, items, 2, -1);
+	bderr err;
+	bderr_init(&err);
+	assert_int_equal(workpool_run(&c, workers, 4, items, 2, count_item, &err), 0);
+	assert_int_equal(c.done, 2);
+	assert_int_equal(workpool_run(&c, workers, 4, items, 0, count_item, &err), 0);
+	assert_false(bderr_isset(&err));
+	pthread_mutex_destroy(&c.lock);
+}
+
+static void test_cancel_is_not_an_error(void **state)
+{
+	(void)state;
+	counter c;
+	int values[10];
+	void *items[10];
+	setup(&c, values, items, 10, -1);
+	bderr err;
+	bderr_init(&err);
+	workpool *p = NULL;
+	assert_int_equal(workpool_start(&c, workers, 2, items, 10, count_item, &p, &err), 0);
+	workpool_cancel(p);
+	assert_int_equal(workpool_join(p, &err), 0);
+	assert_true(c.done <= 10);
+	pthread_mutex_destroy(&c.lock);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_every_item_once),
+		cmocka_unit_test(test_first_failure_stops),
+		cmocka_unit_test(test_more_workers_than_items_and_none),
+		cmocka_unit_test(test_cancel_is_not_an_error),
+	};
+	return cmocka_run_group_tests_name("workpool", tests, NULL, NULL);
+}
