@@ -18,7 +18,8 @@ static const char usage_text[] =
 	"\n"
 	"commands:\n"
 	"  restore --repo R [--name N] [--backup ID|latest] --to URI [--jobs N] [--create]\n"
-	"          [--allow-non-empty]     restore a dump into a database\n"
+	"          [--allow-non-empty] [--no-owner] [--no-privileges]\n"
+	"                                  restore a dump into a database\n"
 	"  wal-get | pitr | migrate        (not in this version yet)\n"
 	"\n"
 	"-c FILE defaults to $BACKUPD_CONFIG or /etc/backupd/backupd.conf.\n";
@@ -82,6 +83,8 @@ static int cmd_restore(program *p, bderr *err)
 		.jobs = jobs,
 		.create = cli_has(&p->args, "create"),
 		.allow_non_empty = cli_has(&p->args, "allow-non-empty"),
+		.no_owner = cli_has(&p->args, "no-owner"),
+		.no_privileges = cli_has(&p->args, "no-privileges"),
 	};
 	rc = pg_restore_run(r, m, &o, err);
 out:
@@ -95,7 +98,8 @@ out:
 static const program_command commands[] = {
 	{ "restore", cmd_restore,
 	  { { "repo", 1 }, { "name", 1 }, { "backup", 1 }, { "to", 1 }, { "jobs", 1 },
-	    { "create", 0 }, { "allow-non-empty", 0 }, { NULL, 0 } } },
+	    { "create", 0 }, { "allow-non-empty", 0 }, { "no-owner", 0 }, { "no-privileges", 0 },
+	    { NULL, 0 } } },
 };
 
 static const char *const not_yet[] = { "wal-get", "pitr", "migrate", NULL };

@@ -17,6 +17,7 @@
 #include "common/secret.h"
 #include "common/subprocess.h"
 #include "restore/pg_post_data.h"
+#include "restore/pg_sql_filter.h"
 
 #define IO_BUF (256 * 1024)
 /* Schema sections are held in memory: they grow with the schema, not the data. */
@@ -202,12 +203,22 @@ static int check_empty(PGconn *c, const char *dbname, bderr *err)
 
 /* ---- pre-data through psql ---- */
 
+static void filter_ownership(const restore_ctx *rc, char *sql, size_t *len, const char *section)
+{
+	int drop = (rc->o->no_owner ? SQL_DROP_OWNER : 0) | (rc->o->no_privileges ? SQL_DROP_PRIVILEGES : 0);
+	if (drop == 0)
+		return;
+	size_t n = pg_sql_filter(sql, len, drop);
+	log_debug("%s: left out %zu ownership/privilege statements", section, n);
+}
+
 static int restore_pre_data(restore_ctx *rc, const char *objname, bderr *err)
 {
 	char *sql = NULL;
 	size_t len = 0;
 	if (read_object(rc, objname, &sql, &len, err) != 0)
 		return -1;
+	filter_ownership(rc, sql, &len, "pre-data");
 	pg_tool psql = { 0 };
 	char *conninfo = NULL;
 	char *pwenv = NULL;
@@ -604,6 +615,7 @@ static int restore_post_data(restore_ctx *rc, PGconn **conns, int n_conns, const
 	size_t len = 0;
 	if (read_object(rc, objname, &sql, &len, err) != 0)
 		return -1;
+	filter_ownership(rc, sql, &len, "post-data");
 	post_data *pd = post_data_parse(sql, len);
 	free(sql);
 	int r = 0;

@@ -15,6 +15,8 @@ typedef struct pg_restore_options {
 	int jobs;
 	int create;           /* CREATE DATABASE first */
 	int allow_non_empty;  /* restore into a database that already has objects */
+	int no_owner;         /* objects owned by the connecting role, not the source's owners */
+	int no_privileges;    /* no GRANT/REVOKE: the target lacks the source's roles */
 } pg_restore_options;
 
 int pg_restore_run(repo *r, const manifest *m, const pg_restore_options *o, bderr *err);

@@ -348,6 +348,36 @@ check_not "no repository created by usage errors" test -e "$BD_TMP/repo-usage"
 check_not "no database created by usage errors" db_exists dst_usage
 
 # --------------------------------------------------------------------------
+note "restore onto a server that lacks the source's roles (--no-owner, --no-privileges)"
+psql_q postgres "CREATE ROLE bd_gone_owner; CREATE ROLE bd_gone_reader" >/dev/null
+db_create owned
+psql_q owned "CREATE SCHEMA app AUTHORIZATION bd_gone_owner;
+CREATE TABLE app.t (id int PRIMARY KEY, v text);
+INSERT INTO app.t SELECT g, 'v' || g FROM generate_series(1, 100) g;
+ALTER TABLE app.t OWNER TO bd_gone_owner;
+CREATE FUNCTION app.f() RETURNS text LANGUAGE sql AS \$\$ SELECT 'ALTER TABLE app.t OWNER TO bd_gone_reader;' \$\$;
+ALTER FUNCTION app.f() OWNER TO bd_gone_owner;
+GRANT USAGE ON SCHEMA app TO bd_gone_reader;
+GRANT SELECT ON app.t TO bd_gone_reader;" >/dev/null
+run "$BACKUPD" dump --source "$(pg_uri owned)" --repo "$REPO" --name owned
+assert_rc "dump of a database with its own roles" 0
+db_drop owned
+psql_q postgres "DROP ROLE bd_gone_owner; DROP ROLE bd_gone_reader" >/dev/null
+run "$DBRESTORE" restore --repo "$REPO" --name owned --to "$(pg_uri owned_plain)" --create
+assert_rc "restore without --no-owner fails when the roles are missing" 1
+assert_output_contains "the error names the missing role" "bd_"
+check_not "the failed --create restore left no database" db_exists owned_plain
+run "$DBRESTORE" restore --repo "$REPO" --name owned --to "$(pg_uri owned_new)" --create --no-owner --no-privileges
+assert_rc "restore --no-owner --no-privileges succeeds without the roles" 0
+assert_eq "all rows restored" 100 "$(psql_q owned_new "SELECT count(*) FROM app.t")"
+assert_eq "the table belongs to the restoring role" postgres \
+	"$(psql_q owned_new "SELECT tableowner FROM pg_tables WHERE schemaname = 'app' AND tablename = 't'")"
+assert_eq "the function body kept its OWNER TO text" "ALTER TABLE app.t OWNER TO bd_gone_reader;" \
+	"$(psql_q owned_new "SELECT app.f()")"
+assert_eq "no grants restored" "" \
+	"$(psql_q owned_new "SELECT relacl FROM pg_class WHERE oid = 'app.t'::regclass")"
+
+# --------------------------------------------------------------------------
 note "failure: unusable repository and source"
 : >"$BD_TMP/a-file"
 run "$BACKUPD" dump --source "$SRC_URI" --repo "$BD_TMP/a-file/repo" --name src
