@@ -319,6 +319,12 @@ static void start_job(dtable *t, djob *j, const sigset_t *child_mask)
 		 */
 		setpgid(0, 0);
 		sigprocmask(SIG_SETMASK, child_mask, NULL);
+		/* `run` prints the backup ID for people; under the daemon, stderr is the log */
+		int devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
+		if (devnull >= 0) {
+			dup2(devnull, STDOUT_FILENO);
+			close(devnull);
+		}
 		execl("/proc/self/exe", "backupd", "-c", t->cfg->path, "--log-level", level, "run",
 		      j->name, (char *)NULL);
 		fprintf(stderr, "%s: job %s: cannot exec /proc/self/exe: %s\n", log_prog(), j->name,
