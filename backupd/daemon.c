@@ -64,7 +64,7 @@ typedef struct djob {
 	long timeout;           /* seconds a run may take; 0: no limit */
 	int timed_out;          /* the running child was cancelled for its timeout */
 	time_t kill_at;         /* SIGKILL the timed-out child then; 0: not pending */
-	char *kind, *source, *repo; /* for webhooks (config names, never URLs) */
+	char *kind, *source, *repo; /* for webhooks (names, or URIs with passwords masked) */
 	char *webhook_url;      /* secret-ish: never logged whole; NULL: none */
 	webhook_on webhook_on;
 	djob_stats stats;
@@ -258,6 +258,11 @@ static int dtable_build(config *cfg, time_t now, dtable *t, bderr *err)
 		j->kind = xstrdup(kind ? kind : "dump");
 		j->source = config_get(s, "source") ? xstrdup(config_get(s, "source")) : NULL;
 		j->repo = config_get(s, "repo") ? xstrdup(config_get(s, "repo")) : NULL;
+		/* a source or repo may be given as a URI: a password in it must not leave */
+		if (j->source)
+			log_redact(j->source);
+		if (j->repo)
+			log_redact(j->repo);
 		stats_from_history(cfg, j);
 		if (config_get_long(cfg, s, "retries", 0, 0, 1000, &j->retries, err) < 0 ||
 		    config_get_bool(cfg, s, "run-missed", global_missed, &j->run_missed, err) < 0)

@@ -35,7 +35,7 @@ void webhook_url_for_log(const char *url, char *buf, size_t len);
 typedef struct webhook_run {
 	const char *job;
 	const char *kind;
-	const char *source;   /* names from the config, never URLs */
+	const char *source;   /* names from the config (a URI only with its password masked) */
 	const char *repo;
 	const char *backup_id;
 	int ok;
