@@ -12,7 +12,9 @@
 #include <unistd.h>
 
 #include "archive/filter.h"
+#include "backupd/metrics_http.h"
 #include "backupd/run_history.h"
+#include "backupd/webhook.h"
 #include "common/log.h"
 #include "common/mem.h"
 #include "policies/cron.h"
@@ -28,6 +30,22 @@
 #define DAEMON_KILL_GRACE 10
 /* With nothing scheduled, wake up now and then anyway (cheap, and robust). */
 #define DAEMON_IDLE_SLEEP 3600
+/* With http-listen, the loop ticks this often so /health can tell it is alive. */
+#define DAEMON_HEALTH_TICK 5
+/* At shutdown, webhooks still being delivered get this long to finish. */
+#define DAEMON_WEBHOOK_GRACE 30
+
+/* What /metrics reports about a job; survives reloads. */
+typedef struct djob_stats {
+	int has_last;
+	int last_ok;
+	time_t last_success;
+	long last_duration;
+	uint64_t last_bytes;
+	uint64_t last_rows;
+	uint64_t runs;
+	uint64_t failures;
+} djob_stats;
 
 typedef struct djob {
 	char *name;
@@ -43,6 +61,13 @@ typedef struct djob {
 	time_t retry_at;        /* 0: no retry pending */
 	int pending;            /* due, waiting for a free slot */
 	int removed;            /* gone from the config; kept until its child ends */
+	long timeout;           /* seconds a run may take; 0: no limit */
+	int timed_out;          /* the running child was cancelled for its timeout */
+	time_t kill_at;         /* SIGKILL the timed-out child then; 0: not pending */
+	char *kind, *source, *repo; /* for webhooks (names, or URIs with passwords masked) */
+	char *webhook_url;      /* secret-ish: never logged whole; NULL: none */
+	webhook_on webhook_on;
+	djob_stats stats;
 } djob;
 
 typedef struct dtable {
@@ -52,6 +77,10 @@ typedef struct dtable {
 	long max_parallel;
 	long grace;
 	char *tz;               /* NULL: local time */
+	char *http_listen;      /* NULL: no HTTP endpoint */
+	char *hostname;         /* for webhooks */
+	pid_t *notifiers;       /* webhook deliveries in progress */
+	size_t n_notifiers;
 } dtable;
 
 long daemon_parse_duration(const char *s)
@@ -82,6 +111,10 @@ static void djob_free(djob *j)
 	free(j->name);
 	free(j->expr);
 	cron_free(j->sched);
+	free(j->kind);
+	free(j->source);
+	free(j->repo);
+	free(j->webhook_url);
 }
 
 static void dtable_free(dtable *t)
@@ -90,6 +123,9 @@ static void dtable_free(dtable *t)
 		djob_free(&t->jobs[i]);
 	free(t->jobs);
 	free(t->tz);
+	free(t->http_listen);
+	free(t->hostname);
+	free(t->notifiers);
 	config_free(t->cfg);
 	memset(t, 0, sizeof *t);
 }
@@ -100,6 +136,58 @@ static int key_error(const config *c, const config_section *s, const char *key, 
 	char why[BDERR_MSG_MAX];
 	snprintf(why, sizeof why, "%s", err->msg);
 	return config_error(c, s, key, err, "%s", why);
+}
+
+/* A duration key of s; def when absent. */
+static int duration_key(const config *cfg, const config_section *s, const char *key, long def,
+			long *out, bderr *err)
+{
+	const char *v = config_get(s, key);
+	*out = v ? daemon_parse_duration(v) : def;
+	if (*out < 0)
+		return config_error(cfg, s, key, err, "must be a duration like 30s or 5m, got '%s'", v);
+	return 0;
+}
+
+/* webhook-url and webhook-on of s, falling back to the [global] ones. */
+static int webhook_keys(const config *cfg, const config_section *s, const config_section *g,
+			char **url, webhook_on *on, bderr *err)
+{
+	const config_section *us = config_get(s, "webhook-url") ? s : g;
+	const char *u = config_get(us, "webhook-url");
+	if (u && webhook_url_check(u, err) < 0)
+		return key_error(cfg, us, "webhook-url", err);
+	const config_section *os = config_get(s, "webhook-on") ? s : g;
+	const char *o = config_get(os, "webhook-on");
+	*on = WEBHOOK_ON_ALWAYS;
+	if (o && webhook_on_parse(o, on) < 0)
+		return config_error(cfg, os, "webhook-on", err,
+				    "must be failure, success or always, got '%s'", o);
+	*url = u && *u ? xstrdup(u) : NULL;
+	return 0;
+}
+
+/* What the history knows, so /metrics has a last success after a restart. */
+static void stats_from_history(const config *cfg, djob *j)
+{
+	bderr err;
+	bderr_init(&err);
+	run_record r;
+	int found;
+	if (run_history_last(cfg, j->name, &r, &found, &err) == 0 && found) {
+		j->stats.has_last = 1;
+		j->stats.last_ok = r.ok;
+		j->stats.last_duration = (long)(r.end - r.start);
+		j->stats.last_bytes = r.bytes;
+		j->stats.last_rows = r.rows;
+		if (r.ok)
+			j->stats.last_success = r.end;
+	}
+	run_record_free(&r);
+	if (j->stats.has_last && !j->stats.last_ok &&
+	    run_history_last_ok(cfg, j->name, &r, &found, &err) == 0 && found)
+		j->stats.last_success = r.end;
+	run_record_free(&r);
 }
 
 /*
@@ -124,6 +212,24 @@ static int dtable_build(config *cfg, time_t now, dtable *t, bderr *err)
 	}
 	const char *tz = config_get(g, "time-zone");
 	t->tz = tz ? xstrdup(tz) : NULL;
+	const char *listen = config_get(g, "http-listen");
+	if (listen) {
+		struct sockaddr_storage addr;
+		socklen_t alen;
+		if (metrics_parse_listen(listen, &addr, &alen, err) < 0) {
+			key_error(cfg, g, "http-listen", err);
+			goto fail;
+		}
+		t->http_listen = xstrdup(listen);
+	}
+	{
+		/* the [global] webhook keys are checked even when no job uses them */
+		char *url = NULL;
+		webhook_on on;
+		if (webhook_keys(cfg, g, g, &url, &on, err) < 0)
+			goto fail;
+		free(url);
+	}
 	for (size_t i = 0; i < cfg->n_sections; i++) {
 		const config_section *s = &cfg->sections[i];
 		if (strcmp(s->type, "job") != 0)
@@ -144,13 +250,20 @@ static int dtable_build(config *cfg, time_t now, dtable *t, bderr *err)
 				goto fail;
 			}
 		}
-		const char *rd = config_get(s, "retry-delay");
-		j->retry_delay = rd ? daemon_parse_duration(rd) : 60;
-		if (j->retry_delay < 0) {
-			config_error(cfg, s, "retry-delay", err,
-				     "must be a duration like 30s or 5m, got '%s'", rd);
+		if (duration_key(cfg, s, "retry-delay", 60, &j->retry_delay, err) < 0 ||
+		    duration_key(cfg, s, "timeout", 0, &j->timeout, err) < 0 ||
+		    webhook_keys(cfg, s, g, &j->webhook_url, &j->webhook_on, err) < 0)
 			goto fail;
-		}
+		const char *kind = config_get(s, "kind");
+		j->kind = xstrdup(kind ? kind : "dump");
+		j->source = config_get(s, "source") ? xstrdup(config_get(s, "source")) : NULL;
+		j->repo = config_get(s, "repo") ? xstrdup(config_get(s, "repo")) : NULL;
+		/* a source or repo may be given as a URI: a password in it must not leave */
+		if (j->source)
+			log_redact(j->source);
+		if (j->repo)
+			log_redact(j->repo);
+		stats_from_history(cfg, j);
 		if (config_get_long(cfg, s, "retries", 0, 0, 1000, &j->retries, err) < 0 ||
 		    config_get_bool(cfg, s, "run-missed", global_missed, &j->run_missed, err) < 0)
 			goto fail;
@@ -166,7 +279,6 @@ static int dtable_build(config *cfg, time_t now, dtable *t, bderr *err)
 			key_error(cfg, s, "compress", err);
 			goto fail;
 		}
-		const char *kind = config_get(s, "kind");
 		if (kind && strcmp(kind, "dump") != 0)
 			log_warn("%s:%d: job '%s': kind '%s' is not available yet: its runs will fail",
 				 cfg->path, config_line(s, "kind"), s->name, kind);
@@ -212,6 +324,12 @@ static void start_job(dtable *t, djob *j, const sigset_t *child_mask)
 		 */
 		setpgid(0, 0);
 		sigprocmask(SIG_SETMASK, child_mask, NULL);
+		/* `run` prints the backup ID for people; under the daemon, stderr is the log */
+		int devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
+		if (devnull >= 0) {
+			dup2(devnull, STDOUT_FILENO);
+			close(devnull);
+		}
 		execl("/proc/self/exe", "backupd", "-c", t->cfg->path, "--log-level", level, "run",
 		      j->name, (char *)NULL);
 		fprintf(stderr, "%s: job %s: cannot exec /proc/self/exe: %s\n", log_prog(), j->name,
@@ -240,11 +358,99 @@ static void record_lost_run(const dtable *t, const djob *j, time_t end, const ch
 		log_warn("job %s: %s", j->name, err.msg);
 }
 
+/*
+ * Delivery runs in a child process: a slow or dead webhook receiver must
+ * never hold up the scheduling loop, and the child's exit frees all of it.
+ * The child does not exec, so it touches only what it was handed (no lock
+ * the HTTP thread could hold) and leaves with _exit().
+ */
+static void send_webhook(dtable *t, const djob *j, const webhook_run *run)
+{
+	if (j->webhook_url == NULL || !(j->webhook_on & (run->ok ? WEBHOOK_ON_SUCCESS
+								 : WEBHOOK_ON_FAILURE)))
+		return;
+	char *body = webhook_payload(run);
+	char where[256];
+	webhook_url_for_log(j->webhook_url, where, sizeof where);
+	pid_t pid = fork();
+	if (pid < 0) {
+		log_warn("job %s: webhook %s not sent: fork: %s", j->name, where, strerror(errno));
+		free(body);
+		return;
+	}
+	if (pid == 0) {
+		webhook_delivery d = WEBHOOK_DELIVERY_DEFAULT;
+		bderr err;
+		bderr_init(&err);
+		if (webhook_post(j->webhook_url, body, &d, &err) < 0)
+			log_warn("job %s: %s (the run itself is not affected)", j->name, err.msg);
+		else
+			log_debug("job %s: webhook %s delivered", j->name, where);
+		_exit(0);
+	}
+	free(body);
+	t->notifiers = xrealloc(t->notifiers, (t->n_notifiers + 1) * sizeof *t->notifiers);
+	t->notifiers[t->n_notifiers++] = pid;
+}
+
+/* Metrics and webhook for a run that just ended; why: the daemon's reason if it knows one. */
+static void finish_run(dtable *t, djob *j, time_t now, int ok, const char *why)
+{
+	run_record last;
+	int found = 0;
+	bderr err;
+	bderr_init(&err);
+	if (run_history_last(t->cfg, j->name, &last, &found, &err) < 0)
+		log_warn("job %s: %s", j->name, err.msg);
+	/* the child's own record, unless it died before writing one */
+	int mine = found && last.start >= j->started && last.ok == ok;
+	djob_stats *st = &j->stats;
+	st->has_last = 1;
+	st->last_ok = ok;
+	st->last_duration = (long)(now - j->started);
+	st->last_bytes = mine ? last.bytes : 0;
+	st->last_rows = mine ? last.rows : 0;
+	st->runs++;
+	if (ok)
+		st->last_success = now;
+	else
+		st->failures++;
+	webhook_run run = {
+		.job = j->name,
+		.kind = j->kind,
+		.source = j->source,
+		.repo = j->repo,
+		.backup_id = mine ? last.backup_id : NULL,
+		.ok = ok,
+		.started = j->started,
+		.finished = now,
+		.bytes = st->last_bytes,
+		.rows = st->last_rows,
+		.error = ok ? NULL : (mine && last.error ? last.error : why),
+		.attempt = j->attempt + 1,
+		.hostname = t->hostname,
+	};
+	send_webhook(t, j, &run);
+	run_record_free(&last);
+}
+
+static int forget_notifier(dtable *t, pid_t pid)
+{
+	for (size_t i = 0; i < t->n_notifiers; i++)
+		if (t->notifiers[i] == pid) {
+			t->notifiers[i] = t->notifiers[--t->n_notifiers];
+			return 1;
+		}
+	return 0;
+}
+
 static void reap(dtable *t, int stopping)
 {
 	int status;
 	pid_t pid;
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		if (forget_notifier(t, pid))
+			continue;
 		djob *j = NULL;
 		for (size_t i = 0; i < t->n && !j; i++)
 			if (t->jobs[i].pid == pid)
@@ -255,27 +461,40 @@ static void reap(dtable *t, int stopping)
 		long took = (long)(now - j->started);
 		j->pid = 0;
 		int ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+		int timed_out = j->timed_out;
+		j->timed_out = 0;
+		j->kill_at = 0;
+		char why[128];
+		snprintf(why, sizeof why, "exit %d", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
 		if (ok) {
 			log_info("job %s: finished in %lds: ok", j->name, took);
-			j->attempt = 0;
+		} else if (timed_out) {
+			snprintf(why, sizeof why, "timed out after %lds (timeout %lds): cancelled", took,
+				 j->timeout);
+			log_error("job %s: finished in %lds: failed (%s)", j->name, took, why);
+			/* killed, the child could not record it; if it exited, it did */
+			if (!WIFEXITED(status))
+				record_lost_run(t, j, now, why);
 		} else if (WIFEXITED(status)) {
 			log_error("job %s: finished in %lds: failed (exit %d)", j->name, took,
 				  WEXITSTATUS(status));
 		} else {
-			char why[96];
 			snprintf(why, sizeof why, "%s by signal %d",
 				 stopping ? "cancelled at shutdown" : "killed", WTERMSIG(status));
 			log_error("job %s: finished in %lds: failed (%s)", j->name, took, why);
 			record_lost_run(t, j, now, why);
 		}
+		finish_run(t, j, now, ok, why);
 		/* exit 2 is a configuration error: retrying cannot fix it */
-		if (!ok && !stopping && !j->removed && WIFEXITED(status) && WEXITSTATUS(status) != 2 &&
-		    j->attempt < j->retries) {
+		int retryable = timed_out || (WIFEXITED(status) && WEXITSTATUS(status) != 2);
+		if (ok) {
+			j->attempt = 0;
+		} else if (retryable && !stopping && !j->removed && j->attempt < j->retries) {
 			j->attempt++;
 			j->retry_at = now + j->retry_delay;
 			log_info("job %s: retry %ld of %ld in %lds", j->name, j->attempt, j->retries,
 				 j->retry_delay);
-		} else if (!ok) {
+		} else {
 			j->attempt = 0;
 		}
 	}
@@ -336,6 +555,9 @@ static int reload(dtable *t, time_t now)
 			nj->attempt = old->attempt;
 			nj->retry_at = old->retry_at;
 			nj->pending = old->pending;
+			nj->timed_out = old->timed_out;
+			nj->kill_at = old->kill_at;
+			nj->stats = old->stats;
 			/* an unchanged schedule keeps its fire time (it may be due right now) */
 			if (nj->expr && old->expr && strcmp(nj->expr, old->expr) == 0)
 				nj->next = old->next;
@@ -350,15 +572,55 @@ static int reload(dtable *t, time_t now)
 	}
 	if (strcmp(run_history_state_dir(cfg), run_history_state_dir(t->cfg)) != 0)
 		log_warn("state-dir changes take effect at the next daemon start");
+	/* the server keeps its socket: serving stays as it was started */
+	if ((nt.http_listen == NULL) != (t->http_listen == NULL) ||
+	    (nt.http_listen && strcmp(nt.http_listen, t->http_listen) != 0))
+		log_warn("http-listen changes take effect at the next daemon start");
+	free(nt.http_listen);
+	nt.http_listen = t->http_listen;
+	t->http_listen = NULL;
+	nt.hostname = t->hostname;
+	t->hostname = NULL;
+	nt.notifiers = t->notifiers;
+	nt.n_notifiers = t->n_notifiers;
+	t->notifiers = NULL;
+	t->n_notifiers = 0;
 	dtable_free(t);
 	*t = nt;
 	log_info("configuration reloaded from %s: %zu jobs", t->cfg->path, t->n);
 	return 0;
 }
 
+/*
+ * A run over its timeout is cancelled like a run at shutdown: SIGTERM to its
+ * process group (the backup stays incomplete, no manifest), SIGKILL if it is
+ * still there DAEMON_KILL_GRACE later.
+ */
+static void enforce_timeouts(dtable *t, time_t now)
+{
+	for (size_t i = 0; i < t->n; i++) {
+		djob *j = &t->jobs[i];
+		if (j->pid <= 0 || j->timeout <= 0)
+			continue;
+		if (!j->timed_out && now >= j->started + j->timeout) {
+			log_error("job %s: running for %lds, over its timeout of %lds: cancelling",
+				  j->name, (long)(now - j->started), j->timeout);
+			kill(-j->pid, SIGTERM);
+			j->timed_out = 1;
+			j->kill_at = now + DAEMON_KILL_GRACE;
+		} else if (j->timed_out && j->kill_at && now >= j->kill_at) {
+			log_warn("job %s: still running %lds after SIGTERM: killing", j->name,
+				 (long)DAEMON_KILL_GRACE);
+			kill(-j->pid, SIGKILL);
+			j->kill_at = 0;
+		}
+	}
+}
+
 /* Marks what is due, starts what fits, returns the next time to wake up. */
 static time_t schedule(dtable *t, time_t now, const sigset_t *child_mask)
 {
+	enforce_timeouts(t, now);
 	for (size_t i = 0; i < t->n; i++) {
 		djob *j = &t->jobs[i];
 		if (j->removed)
@@ -399,7 +661,13 @@ static time_t schedule(dtable *t, time_t now, const sigset_t *child_mask)
 			wake = j->next;
 		if (j->retry_at && j->retry_at < wake)
 			wake = j->retry_at;
+		if (j->pid > 0 && j->timeout > 0 && !j->timed_out && j->started + j->timeout < wake)
+			wake = j->started + j->timeout;
+		if (j->pid > 0 && j->kill_at && j->kill_at < wake)
+			wake = j->kill_at;
 	}
+	if (t->http_listen && now + DAEMON_HEALTH_TICK < wake)
+		wake = now + DAEMON_HEALTH_TICK;
 	return wake;
 }
 
@@ -499,6 +767,66 @@ static int take_lock(const config *cfg, int *fd_out, bderr *err)
 	return 0;
 }
 
+/* Can the daemon still record runs?  A real file, so a full or read-only disk shows. */
+static int state_dir_writable(const config *cfg)
+{
+	char *path = xasprintf("%s/.health-XXXXXX", run_history_state_dir(cfg));
+	int fd = mkstemp(path);
+	int ok = fd >= 0 && write(fd, "ok\n", 3) == 3;
+	if (fd >= 0) {
+		close(fd);
+		unlink(path);
+	}
+	free(path);
+	return ok;
+}
+
+/* Hands the HTTP thread a fresh copy of what it reports. */
+static void publish(const dtable *t, metrics_server *srv, time_t started, int stopping)
+{
+	if (srv == NULL)
+		return;
+	metrics_snapshot s = {
+		.started = started,
+		.tick = time(NULL),
+		.state_dir_writable = state_dir_writable(t->cfg),
+		.stopping = stopping,
+		.jobs = xcalloc(t->n ? t->n : 1, sizeof(metrics_job)),
+	};
+	for (size_t i = 0; i < t->n; i++) {
+		const djob *j = &t->jobs[i];
+		if (j->removed)
+			continue;
+		metrics_job *m = &s.jobs[s.n_jobs++];
+		m->name = xstrdup(j->name);
+		m->has_last = j->stats.has_last;
+		m->last_ok = j->stats.last_ok;
+		m->last_success = j->stats.last_success;
+		m->last_duration = j->stats.last_duration;
+		m->last_bytes = j->stats.last_bytes;
+		m->last_rows = j->stats.last_rows;
+		m->runs_total = j->stats.runs;
+		m->failures_total = j->stats.failures;
+		m->running = j->pid > 0;
+		m->next = j->sched ? j->next : 0;
+	}
+	metrics_server_publish(srv, &s);
+}
+
+/* Webhooks of the last runs get a bounded time to go out before the daemon exits. */
+static void wait_notifiers(dtable *t, const sigset_t *set)
+{
+	time_t deadline = time(NULL) + DAEMON_WEBHOOK_GRACE;
+	reap(t, 1);
+	while (t->n_notifiers > 0 && time(NULL) < deadline) {
+		wait_signal(set, time(NULL) + 1);
+		reap(t, 1);
+	}
+	if (t->n_notifiers > 0)
+		log_warn("stopping: %zu webhook deliver%s still in progress, not waiting for them",
+			 t->n_notifiers, t->n_notifiers == 1 ? "y" : "ies");
+}
+
 int daemon_command(program *p, bderr *err)
 {
 	if (p->args.n_positional > 0)
@@ -526,6 +854,20 @@ int daemon_command(program *p, bderr *err)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	sigprocmask(SIG_BLOCK, &set, &old);
+	time_t started = time(NULL);
+	char host[256];
+	if (gethostname(host, sizeof host) < 0)
+		snprintf(host, sizeof host, "unknown");
+	host[sizeof host - 1] = '\0';
+	t.hostname = xstrdup(host);
+	/* started with the signals blocked: its thread inherits the mask and never takes them */
+	metrics_server *srv = NULL;
+	if (t.http_listen && metrics_server_new(t.http_listen, &srv, err) < 0) {
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		dtable_free(&t);
+		close(lock_fd);
+		return -1;
+	}
 
 	size_t scheduled = 0;
 	for (size_t i = 0; i < t.n; i++)
@@ -536,6 +878,7 @@ int daemon_command(program *p, bderr *err)
 	for (;;) {
 		reap(&t, 0);
 		time_t wake = schedule(&t, time(NULL), &old);
+		publish(&t, srv, started, 0);
 		int sig = wait_signal(&set, wake);
 		if (sig == SIGTERM || sig == SIGINT) {
 			log_info("received %s: no new jobs will start", sig == SIGTERM ? "SIGTERM" : "SIGINT");
@@ -544,7 +887,10 @@ int daemon_command(program *p, bderr *err)
 		if (sig == SIGHUP)
 			reload(&t, time(NULL));
 	}
+	publish(&t, srv, started, 1);
 	shutdown_jobs(&t, &set);
+	wait_notifiers(&t, &set);
+	metrics_server_free(srv);
 	log_info("daemon stopped");
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	dtable_free(&t);

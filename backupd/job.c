@@ -15,8 +15,17 @@
 #include "common/resolve.h"
 #include "policies/retention.h"
 
-/* The backup and its retention; *bytes is the new backup's stored size. */
-static int job_backup(const config *cfg, const config_section *js, char **id, uint64_t *bytes,
+static uint64_t manifest_rows(const manifest *m)
+{
+	uint64_t rows = 0;
+	for (size_t i = 0; i < m->n_objects; i++)
+		if (m->objects[i].rows > 0)
+			rows += (uint64_t)m->objects[i].rows;
+	return rows;
+}
+
+/* The backup and its retention; rec gets the new backup's stored size and rows. */
+static int job_backup(const config *cfg, const config_section *js, char **id, run_record *rec,
 		      bderr *err)
 {
 	const char *kind = config_get(js, "kind");
@@ -73,7 +82,8 @@ static int job_backup(const config *cfg, const config_section *js, char **id, ui
 		goto out;
 	if (repo_backup_load(r, src.name, *id, &m, err) < 0)
 		goto out;
-	*bytes = manifest_total_stored_size(m);
+	rec->bytes = manifest_total_stored_size(m);
+	rec->rows = manifest_rows(m);
 	if (retention) {
 		expire_options eo = {
 			.name = src.name,
@@ -104,7 +114,7 @@ int job_run(const config *cfg, const char *name, char **id, bderr *err)
 		return bderr_usage(err, "no [job:%s] in %s", name, cfg ? cfg->path : "the configuration");
 	run_record rec = { .job = (char *)name, .start = time(NULL) };
 	log_info("job %s: started", name);
-	int rc = job_backup(cfg, js, id, &rec.bytes, err);
+	int rc = job_backup(cfg, js, id, &rec, err);
 	rec.end = time(NULL);
 	rec.ok = rc == 0;
 	rec.backup_id = *id;

@@ -72,6 +72,7 @@ int run_history_append(const config *cfg, const run_record *r, bderr *err)
 	json_object_set_new(j, "result", json_string(r->ok ? "ok" : "failed"));
 	json_object_set_new(j, "backup_id", r->backup_id ? json_string(r->backup_id) : json_null());
 	json_object_set_new(j, "bytes", json_integer((json_int_t)r->bytes));
+	json_object_set_new(j, "rows", json_integer((json_int_t)r->rows));
 	json_object_set_new(j, "error", r->error ? json_string(r->error) : json_null());
 	char *text = json_dumps(j, JSON_COMPACT);
 	json_decref(j);
@@ -132,14 +133,17 @@ static int parse_record(const char *line, const char *job, run_record *out)
 	out->backup_id = id ? xstrdup(id) : NULL;
 	json_t *b = json_object_get(j, "bytes");
 	out->bytes = json_is_integer(b) ? (uint64_t)json_integer_value(b) : 0;
+	json_t *rows = json_object_get(j, "rows"); /* absent in older histories */
+	out->rows = json_is_integer(rows) ? (uint64_t)json_integer_value(rows) : 0;
 	const char *e = json_string_value(json_object_get(j, "error"));
 	out->error = e ? xstrdup(e) : NULL;
 	json_decref(j);
 	return 0;
 }
 
-int run_history_last(const config *cfg, const char *job, run_record *out, int *found,
-		     bderr *err)
+/* The last entry that parses (and succeeded, with ok_only) within the tail. */
+static int history_last(const config *cfg, const char *job, int ok_only, run_record *out,
+			int *found, bderr *err)
 {
 	memset(out, 0, sizeof *out);
 	*found = 0;
@@ -184,8 +188,11 @@ int run_history_last(const config *cfg, const char *job, run_record *out, int *f
 		char *nl = strrchr(buf, '\n');
 		char *line = nl ? nl + 1 : buf;
 		if (*line && parse_record(line, job, out) == 0) {
-			*found = 1;
-			break;
+			if (!ok_only || out->ok) {
+				*found = 1;
+				break;
+			}
+			run_record_free(out);
 		}
 		if (nl == NULL)
 			break;
@@ -198,6 +205,18 @@ out:
 	free(path);
 	close(fd);
 	return rc;
+}
+
+int run_history_last(const config *cfg, const char *job, run_record *out, int *found,
+		     bderr *err)
+{
+	return history_last(cfg, job, 0, out, found, err);
+}
+
+int run_history_last_ok(const config *cfg, const char *job, run_record *out, int *found,
+			bderr *err)
+{
+	return history_last(cfg, job, 1, out, found, err);
 }
 
 int status_command(program *p, bderr *err)
@@ -251,11 +270,13 @@ int status_command(program *p, bderr *err)
 				format_rfc3339(last.end, end_s, sizeof end_s);
 				json_object_set_new(
 					o, "last",
-					json_pack("{s:s, s:s, s:I, s:s, s:o, s:I, s:o}", "start", start_s,
-						  "end", end_s, "duration", (json_int_t)(last.end - last.start),
-						  "result", last.ok ? "ok" : "failed", "backup_id",
+					json_pack("{s:s, s:s, s:I, s:s, s:o, s:I, s:I, s:o}", "start",
+						  start_s, "end", end_s, "duration",
+						  (json_int_t)(last.end - last.start), "result",
+						  last.ok ? "ok" : "failed", "backup_id",
 						  last.backup_id ? json_string(last.backup_id) : json_null(),
-						  "bytes", (json_int_t)last.bytes, "error",
+						  "bytes", (json_int_t)last.bytes, "rows",
+						  (json_int_t)last.rows, "error",
 						  last.error ? json_string(last.error) : json_null()));
 			} else {
 				json_object_set_new(o, "last", json_null());

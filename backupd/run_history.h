@@ -1,6 +1,7 @@
 /*
  * Run history: one JSON-lines file per job, state-dir/history/<job>.jsonl,
- * one line per run (start, end, duration, result, backup id, bytes, error).
+ * one line per run (start, end, duration, result, backup id, bytes, rows,
+ * error).
  * Appending one line with one write() keeps the file readable even when a
  * run crashes; the daemon and `backupd status` only need its last line.
  */
@@ -22,6 +23,7 @@ typedef struct run_record {
 	int ok;          /* result: 1 "ok", 0 "failed" */
 	char *backup_id; /* NULL when none was made */
 	uint64_t bytes;  /* stored bytes of the backup */
+	uint64_t rows;   /* table rows in the backup */
 	char *error;     /* NULL on success */
 } run_record;
 
@@ -39,6 +41,10 @@ int run_history_append(const config *cfg, const run_record *r, bderr *err);
 /* The last complete entry of job; *found = 0 (and out zeroed) when none. */
 int run_history_last(const config *cfg, const char *job, run_record *out, int *found,
 		     bderr *err);
+
+/* The last complete entry of job that succeeded (for "last success" after a restart). */
+int run_history_last_ok(const config *cfg, const char *job, run_record *out, int *found,
+			bderr *err);
 
 /* `backupd status [--json]`: each job's last run and next fire time. */
 int status_command(program *p, bderr *err);

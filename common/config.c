@@ -53,6 +53,8 @@ static const key_spec global_keys[] = {
 	{ "http-listen", KEY_STRING, 0, 0 },
 	{ "run-missed", KEY_STRING, 0, 0 },
 	{ "shutdown-grace", KEY_STRING, 0, 0 },
+	{ "webhook-url", KEY_STRING, 0, 0 },
+	{ "webhook-on", KEY_STRING, 0, 0 },
 	{ NULL, KEY_STRING, 0, 0 },
 };
 
@@ -93,6 +95,7 @@ static const key_spec job_keys[] = {
 	{ "run-missed", KEY_STRING, 0, 0 },
 	{ "name", KEY_STRING, 0, 0 },
 	{ "webhook-url", KEY_STRING, 0, 0 },
+	{ "webhook-on", KEY_STRING, 0, 0 },
 	{ "enabled", KEY_BOOL, 0, 0 },
 	{ NULL, KEY_STRING, 0, 0 },
 };

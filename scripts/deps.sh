@@ -23,6 +23,7 @@ PKGS_libs=(
 	libjansson-dev
 	libinih-dev
 	libcmocka-dev
+	libmicrohttpd-dev
 )
 
 # PostgreSQL 15 server (initdb, pg_ctl, postgres, pgbench, contrib extensions)

@@ -1,20 +1,23 @@
 #!/usr/bin/env bash
-# Quickstart: from a fresh clone to a backup and a restore in one command.
+# Quickstart: from a fresh clone to scheduled backups and a restore in one
+# command (about a minute once built).
 #
-#   scripts/quickstart.sh [--no-deps] [--keep] [--port P] [--dir DIR]
+#   scripts/quickstart.sh [--no-deps] [--keep] [--port P] [--dir DIR] [--runs N]
 #
 # 1. installs the Debian packages (scripts/deps.sh; skip with --no-deps)
 # 2. builds backupd and dbrestore into build/ (if not built yet)
 # 3. starts a throwaway PostgreSQL 15 on 127.0.0.1:PORT (default 55434)
 # 4. loads a small sample database "shop"
-# 5. backupd dump   -> a local repository in DIR/repo (default /tmp/backupd-quickstart)
-# 6. backupd list
-# 7. dbrestore restore --create -> database "shop_restored"
-# 8. shows row counts of both side by side, then stops the server
+# 5. writes DIR/backupd.conf (default DIR /tmp/backupd-quickstart): a job
+#    that dumps "shop" every 10 seconds into DIR/repo with keep-last=2, and
+#    the /metrics endpoint on a free local port
+# 6. backupd daemon: waits for N runs (default 3) in the run history, showing
+#    `backupd status` after each and a /metrics scrape, then stops it with
+#    SIGTERM
+# 7. backupd list (retention left 2 backups) and verify of the latest
+# 8. dbrestore restore --create of the latest -> database "shop_restored"
+# 9. shows row counts of both side by side, then stops the server
 #    (--keep leaves it running and prints how to connect)
-#
-# Each step is a function; a scheduled-daemon variant replaces qs_backup with
-# a config file plus `backupd run JOB` / `backupd daemon`, keeping the rest.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd -P)"
@@ -22,6 +25,7 @@ DEPS=1
 KEEP=0
 PORT=55434
 QS_DIR=/tmp/backupd-quickstart
+RUNS=3
 PG_BINDIR="${PG_BINDIR:-/usr/lib/postgresql/15/bin}"
 BUILD_DIR="${BUILD_DIR:-$ROOT/build}"
 
@@ -31,6 +35,7 @@ while [ $# -gt 0 ]; do
 	--keep) KEEP=1; shift ;;
 	--port) PORT="$2"; shift 2 ;;
 	--dir) QS_DIR="$2"; shift 2 ;;
+	--runs) RUNS="$2"; shift 2 ;;
 	-h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "quickstart: unknown option '$1' (see --help)" >&2; exit 2 ;;
 	esac
@@ -41,6 +46,11 @@ BACKUPD="$BUILD_DIR/backupd/backupd"
 DBRESTORE="$BUILD_DIR/restore/dbrestore"
 PGSRV="$QS_DIR/pg"
 REPO="$QS_DIR/repo"
+STATE="$QS_DIR/state"
+CONF="$QS_DIR/backupd.conf"
+JOB=shop-every-10s
+HISTORY="$STATE/history/$JOB.jsonl"
+DAEMON_PID=
 SRC_DB=shop
 DST_DB=shop_restored
 
@@ -80,6 +90,14 @@ qs_start_server() {
 	# The password lives in a 0600 pgpass file; it never goes on a command line.
 	export PGPASSFILE="$PGSRV/pgpass"
 	URI_BASE="postgresql://postgres@127.0.0.1:$PORT"
+}
+
+qs_cleanup() {
+	if [ -n "$DAEMON_PID" ] && kill -0 "$DAEMON_PID" 2>/dev/null; then
+		kill -TERM "$DAEMON_PID" 2>/dev/null || true
+		wait "$DAEMON_PID" 2>/dev/null || true
+	fi
+	qs_stop_server
 }
 
 qs_stop_server() {
@@ -140,17 +158,102 @@ CREATE VIEW order_totals AS
 SQL
 }
 
-qs_backup() {
-	step "backing up '$SRC_DB' into $REPO"
-	show "$BACKUPD" dump --source "$URI_BASE/$SRC_DB" --repo "$REPO" --name "$SRC_DB" --jobs 2 |
-		tee "$QS_DIR/dump.out"
-	BACKUP_ID="$(grep -v '^[[:space:]]*$' "$QS_DIR/dump.out" | tail -n 1)"
-	echo "backup ID: $BACKUP_ID"
+free_port() { # first free local TCP port from $1
+	local p="$1"
+	while (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; do p=$((p + 1)); done
+	echo "$p"
+}
+
+qs_config() {
+	HTTP_PORT="$(free_port 9187)"
+	step "writing $CONF"
+	# a fresh repository and run history, so the counts below are this run's
+	rm -rf "$REPO" "$STATE"
+	cat >"$CONF" <<CONF
+[global]
+state-dir = $STATE
+http-listen = 127.0.0.1:$HTTP_PORT
+
+[repo:local]
+url = $REPO
+
+[source:$SRC_DB]
+url = $URI_BASE/$SRC_DB
+
+[job:$JOB]
+source = $SRC_DB
+repo = local
+schedule = */10 * * * * *      ; seconds first: every 10 s
+jobs = 2
+retention = keep-last=2
+CONF
+	cat "$CONF"
+}
+
+ok_runs() { if [ -f "$HISTORY" ]; then grep -c '"result":"ok"' "$HISTORY" || true; else echo 0; fi; }
+
+qs_daemon() {
+	step "running the scheduler: backupd daemon (waiting for $RUNS runs)"
+	echo "\$ $BACKUPD -c $CONF daemon   (log: $QS_DIR/daemon.log)"
+	"$BACKUPD" -c "$CONF" daemon >/dev/null 2>"$QS_DIR/daemon.log" &
+	DAEMON_PID=$!
+	# wait on the run history, not on the clock; a run that fails stops us
+	local seen=0 n limit=$((30 + RUNS * 20))
+	local deadline=$((SECONDS + limit))
+	while [ "$seen" -lt "$RUNS" ]; do
+		if ! kill -0 "$DAEMON_PID" 2>/dev/null; then
+			echo "quickstart: the daemon exited; its log:" >&2
+			cat "$QS_DIR/daemon.log" >&2
+			exit 1
+		fi
+		if [ -f "$HISTORY" ] && grep -q '"result":"failed"' "$HISTORY"; then
+			echo "quickstart: a run failed; daemon log:" >&2
+			cat "$QS_DIR/daemon.log" >&2
+			exit 1
+		fi
+		if [ "$SECONDS" -ge "$deadline" ]; then
+			echo "quickstart: fewer than $RUNS runs within ${limit}s; daemon log:" >&2
+			cat "$QS_DIR/daemon.log" >&2
+			exit 1
+		fi
+		n="$(ok_runs)"
+		if [ "$n" -gt "$seen" ]; then
+			seen="$n"
+			printf '\n-- after run %s of %s\n' "$seen" "$RUNS"
+			show "$BACKUPD" -c "$CONF" status
+		fi
+		sleep 0.5
+	done
+	printf '\n'
+	echo "\$ curl -s http://127.0.0.1:$HTTP_PORT/metrics | grep '^backupd_job'"
+	curl -s "http://127.0.0.1:$HTTP_PORT/metrics" | grep '^backupd_job' || true
+	echo "\$ curl -s http://127.0.0.1:$HTTP_PORT/health"
+	curl -s "http://127.0.0.1:$HTTP_PORT/health" || true
+	step "stopping the daemon with SIGTERM"
+	kill -TERM "$DAEMON_PID"
+	local rc=0
+	wait "$DAEMON_PID" || rc=$?
+	DAEMON_PID=
+	echo "daemon log:"
+	sed 's/^/  /' "$QS_DIR/daemon.log"
+	if [ "$rc" -ne 0 ]; then
+		echo "quickstart: the daemon exited with $rc" >&2
+		exit 1
+	fi
 }
 
 qs_list() {
-	step "listing the repository"
+	step "listing the repository ($(ok_runs) runs, keep-last=2)"
 	show "$BACKUPD" list --repo "$REPO"
+	"$BACKUPD" list --repo "$REPO" --name "$SRC_DB" --json >"$QS_DIR/list.json"
+	local kept
+	kept="$(python3 -c 'import json,sys; print(sum(1 for b in json.load(open(sys.argv[1])) if b["status"] == "complete"))' "$QS_DIR/list.json")"
+	BACKUP_ID="$(python3 -c 'import json,sys; print(sorted(b["id"] for b in json.load(open(sys.argv[1])) if b["status"] == "complete")[-1])' "$QS_DIR/list.json")"
+	echo "retention applied: $kept backups kept of $(ok_runs) made"
+	if [ "$kept" -gt 2 ]; then
+		echo "quickstart: keep-last=2 left $kept backups" >&2
+		exit 1
+	fi
 	show "$BACKUPD" verify --repo "$REPO" --name "$SRC_DB" "$BACKUP_ID"
 	echo "verify: ok"
 }
@@ -183,9 +286,10 @@ main() {
 	[ "$DEPS" = 1 ] && qs_deps
 	qs_build
 	qs_start_server
-	trap qs_stop_server EXIT
+	trap qs_cleanup EXIT
 	qs_load_sample
-	qs_backup
+	qs_config
+	qs_daemon
 	qs_list
 	qs_restore
 	qs_show

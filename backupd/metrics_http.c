@@ -1,0 +1,343 @@
+#include "backupd/metrics_http.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/log.h"
+
+/* A scraper or a probe, not a web site: a few connections are plenty. */
+#define METRICS_MAX_CONNECTIONS 16
+#define METRICS_CONNECTION_TIMEOUT 10
+
+void metrics_snapshot_clear(metrics_snapshot *s)
+{
+	if (s == NULL)
+		return;
+	for (size_t i = 0; i < s->n_jobs; i++)
+		free(s->jobs[i].name);
+	free(s->jobs);
+	memset(s, 0, sizeof *s);
+}
+
+/* ---- rendering ---------------------------------------------------------- */
+
+/* Label values escape backslash, double quote and newline (exposition format). */
+static void append_label(strbuf *out, const char *v)
+{
+	for (; *v; v++) {
+		if (*v == '\\')
+			strbuf_appends(out, "\\\\");
+		else if (*v == '"')
+			strbuf_appends(out, "\\\"");
+		else if (*v == '\n')
+			strbuf_appends(out, "\\n");
+		else
+			strbuf_append(out, v, 1);
+	}
+}
+
+static void family(strbuf *out, const char *name, const char *type, const char *help)
+{
+	strbuf_appendf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+typedef enum job_field {
+	F_LAST_SUCCESS,
+	F_LAST_OK,
+	F_LAST_DURATION,
+	F_LAST_BYTES,
+	F_LAST_ROWS,
+	F_RUNS,
+	F_FAILURES,
+	F_RUNNING,
+	F_NEXT
+} job_field;
+
+typedef struct job_series {
+	const char *name;
+	const char *type;
+	const char *help;
+	job_field field;
+	int needs_last; /* only for jobs with a known last run */
+} job_series;
+
+static const job_series job_series_table[] = {
+	{ "backupd_job_last_success_time_seconds", "gauge",
+	  "End of the job's last successful run (unix time; 0: none known).", F_LAST_SUCCESS, 0 },
+	{ "backupd_job_last_run_success", "gauge", "1 if the job's last run succeeded, else 0.",
+	  F_LAST_OK, 1 },
+	{ "backupd_job_last_run_duration_seconds", "gauge", "Duration of the job's last run.",
+	  F_LAST_DURATION, 1 },
+	{ "backupd_job_last_run_bytes", "gauge", "Stored bytes of the job's last run's backup.",
+	  F_LAST_BYTES, 1 },
+	{ "backupd_job_last_run_rows", "gauge", "Table rows in the job's last run's backup.",
+	  F_LAST_ROWS, 1 },
+	{ "backupd_job_runs_total", "counter", "Runs finished since the daemon started.", F_RUNS,
+	  0 },
+	{ "backupd_job_failures_total", "counter", "Failed runs since the daemon started.",
+	  F_FAILURES, 0 },
+	{ "backupd_job_running", "gauge", "1 while a run of the job is in progress.", F_RUNNING, 0 },
+	{ "backupd_job_next_run_time_seconds", "gauge",
+	  "Next scheduled run of the job (unix time); absent for unscheduled jobs.", F_NEXT, 0 },
+};
+
+static int job_value(const metrics_job *j, job_field f, uint64_t *v)
+{
+	switch (f) {
+	case F_LAST_SUCCESS: *v = (uint64_t)(j->last_success > 0 ? j->last_success : 0); return 1;
+	case F_LAST_OK: *v = (uint64_t)(j->last_ok != 0); return j->has_last;
+	case F_LAST_DURATION: *v = (uint64_t)(j->last_duration > 0 ? j->last_duration : 0); return j->has_last;
+	case F_LAST_BYTES: *v = j->last_bytes; return j->has_last;
+	case F_LAST_ROWS: *v = j->last_rows; return j->has_last;
+	case F_RUNS: *v = j->runs_total; return 1;
+	case F_FAILURES: *v = j->failures_total; return 1;
+	case F_RUNNING: *v = (uint64_t)(j->running != 0); return 1;
+	case F_NEXT: *v = (uint64_t)(j->next > 0 ? j->next : 0); return j->next > 0;
+	}
+	return 0;
+}
+
+void metrics_render(const metrics_snapshot *s, strbuf *out)
+{
+	family(out, "backupd_up", "gauge", "1 while the backupd daemon is running.");
+	strbuf_appends(out, "backupd_up 1\n");
+	family(out, "backupd_start_time_seconds", "gauge", "Start of the daemon (unix time).");
+	strbuf_appendf(out, "backupd_start_time_seconds %lld\n", (long long)s->started);
+	family(out, "backupd_last_tick_time_seconds", "gauge",
+	       "Last iteration of the daemon's scheduling loop (unix time).");
+	strbuf_appendf(out, "backupd_last_tick_time_seconds %lld\n", (long long)s->tick);
+	for (size_t k = 0; k < sizeof job_series_table / sizeof *job_series_table; k++) {
+		const job_series *js = &job_series_table[k];
+		family(out, js->name, js->type, js->help);
+		for (size_t i = 0; i < s->n_jobs; i++) {
+			uint64_t v;
+			if (!job_value(&s->jobs[i], js->field, &v))
+				continue;
+			strbuf_appendf(out, "%s{job=\"", js->name);
+			append_label(out, s->jobs[i].name);
+			strbuf_appendf(out, "\"} %" PRIu64 "\n", v);
+		}
+	}
+}
+
+int metrics_health(const metrics_snapshot *s, time_t now, char *why, size_t len)
+{
+	if (s->stopping)
+		snprintf(why, len, "daemon is stopping");
+	else if (s->tick == 0)
+		snprintf(why, len, "daemon loop has not started");
+	else if (now - s->tick > METRICS_HEALTH_MAX_TICK_AGE)
+		snprintf(why, len, "daemon loop last ran %llds ago", (long long)(now - s->tick));
+	else if (!s->state_dir_writable)
+		snprintf(why, len, "state directory is not writable");
+	else
+		return 1;
+	return 0;
+}
+
+void metrics_route(const metrics_snapshot *s, const char *method, const char *url, time_t now,
+		   metrics_response *out)
+{
+	out->content_type = "text/plain; charset=utf-8";
+	int get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+	/* a query string does not change what is asked for */
+	size_t path_len = strcspn(url, "?");
+	if (path_len == 8 && strncmp(url, "/metrics", 8) == 0) {
+		if (!get)
+			goto not_allowed;
+		strbuf b;
+		strbuf_init(&b);
+		metrics_render(s, &b);
+		out->status = 200;
+		out->content_type = "text/plain; version=0.0.4; charset=utf-8";
+		out->body = strbuf_detach(&b);
+		return;
+	}
+	if (path_len == 7 && strncmp(url, "/health", 7) == 0) {
+		if (!get)
+			goto not_allowed;
+		char why[128];
+		if (metrics_health(s, now, why, sizeof why)) {
+			out->status = 200;
+			out->body = xstrdup("ok\n");
+		} else {
+			out->status = 503;
+			out->body = xasprintf("unhealthy: %s\n", why);
+		}
+		return;
+	}
+	out->status = 404;
+	out->body = xstrdup("not found: try /metrics or /health\n");
+	return;
+not_allowed:
+	out->status = 405;
+	out->body = xstrdup("method not allowed\n");
+}
+
+/* ---- listen address ----------------------------------------------------- */
+
+int metrics_parse_listen(const char *spec, struct sockaddr_storage *addr, socklen_t *len,
+			 bderr *err)
+{
+	memset(addr, 0, sizeof *addr);
+	const char *colon = spec ? strrchr(spec, ':') : NULL;
+	if (colon == NULL || colon == spec)
+		goto bad;
+	char host[64];
+	size_t hl = (size_t)(colon - spec);
+	int v6 = spec[0] == '[';
+	if (v6) {
+		if (hl < 3 || spec[hl - 1] != ']')
+			goto bad;
+		spec++;
+		hl -= 2;
+	}
+	if (hl >= sizeof host)
+		goto bad;
+	memcpy(host, spec, hl);
+	host[hl] = '\0';
+	const char *p = colon + 1;
+	long port = 0;
+	if (*p == '\0')
+		goto bad;
+	for (; *p; p++) {
+		if (*p < '0' || *p > '9' || port > 65535)
+			goto bad;
+		port = port * 10 + (*p - '0');
+	}
+	if (port < 1 || port > 65535)
+		goto bad;
+	if (v6) {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)addr;
+		a->sin6_family = AF_INET6;
+		a->sin6_port = htons((uint16_t)port);
+		if (inet_pton(AF_INET6, host, &a->sin6_addr) != 1)
+			goto bad;
+		*len = sizeof *a;
+	} else {
+		struct sockaddr_in *a = (struct sockaddr_in *)addr;
+		a->sin_family = AF_INET;
+		a->sin_port = htons((uint16_t)port);
+		if (inet_pton(AF_INET, host, &a->sin_addr) != 1)
+			goto bad;
+		*len = sizeof *a;
+	}
+	return 0;
+bad:
+	return bderr_usage(err,
+			   "must be IPV4:PORT or [IPV6]:PORT with a numeric address and a port "
+			   "1-65535 (like 127.0.0.1:9187), got '%s'",
+			   spec ? spec : "");
+}
+
+/* ---- server ------------------------------------------------------------- */
+
+struct metrics_server {
+	struct MHD_Daemon *mhd;
+	pthread_mutex_t lock;
+	metrics_snapshot snap; /* under lock */
+};
+
+static enum MHD_Result answer(void *cls, struct MHD_Connection *conn, const char *url,
+			      const char *method, const char *version, const char *upload_data,
+			      size_t *upload_data_size, void **req_cls)
+{
+	(void)version;
+	(void)upload_data;
+	metrics_server *srv = cls;
+	/* the first call only announces the request: answer once headers and body are in */
+	if (*req_cls == NULL) {
+		*req_cls = srv;
+		return MHD_YES;
+	}
+	if (*upload_data_size > 0) {
+		*upload_data_size = 0; /* a body is never wanted: drop it */
+		return MHD_YES;
+	}
+	metrics_response r;
+	memset(&r, 0, sizeof r);
+	pthread_mutex_lock(&srv->lock);
+	metrics_route(&srv->snap, method, url, time(NULL), &r);
+	pthread_mutex_unlock(&srv->lock);
+	struct MHD_Response *resp =
+		MHD_create_response_from_buffer(strlen(r.body), r.body, MHD_RESPMEM_MUST_FREE);
+	if (resp == NULL) {
+		free(r.body);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r.content_type);
+	if (r.status == 405)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+	enum MHD_Result ret = MHD_queue_response(conn, (unsigned)r.status, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+int metrics_server_new(const char *spec, metrics_server **out, bderr *err)
+{
+	*out = NULL;
+	struct sockaddr_storage addr;
+	socklen_t alen;
+	if (metrics_parse_listen(spec, &addr, &alen, err) < 0)
+		return -1;
+	/*
+	 * Our own socket, so that a busy port is reported with its errno, and
+	 * close-on-exec, so that job children do not hold the port.
+	 */
+	int fd = socket(addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return bderr_sys(err, errno, "http-listen %s: cannot create socket", spec);
+	int one = 1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	if (bind(fd, (struct sockaddr *)&addr, alen) < 0 || listen(fd, 32) < 0) {
+		int e = errno;
+		close(fd);
+		return bderr_sys(err, e, "http-listen: cannot listen on %s", spec);
+	}
+	metrics_server *srv = xcalloc(1, sizeof *srv);
+	pthread_mutex_init(&srv->lock, NULL);
+	srv->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, answer, srv,
+				    MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_LIMIT,
+				    (unsigned)METRICS_MAX_CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT,
+				    (unsigned)METRICS_CONNECTION_TIMEOUT, MHD_OPTION_END);
+	if (srv->mhd == NULL) {
+		close(fd);
+		pthread_mutex_destroy(&srv->lock);
+		free(srv);
+		return bderr_set(err, "http-listen: cannot start the HTTP server on %s", spec);
+	}
+	log_info("serving /metrics and /health on http://%s", spec);
+	*out = srv;
+	return 0;
+}
+
+void metrics_server_publish(metrics_server *srv, metrics_snapshot *snap)
+{
+	metrics_snapshot old;
+	pthread_mutex_lock(&srv->lock);
+	old = srv->snap;
+	srv->snap = *snap;
+	pthread_mutex_unlock(&srv->lock);
+	memset(snap, 0, sizeof *snap);
+	/* freed outside the lock: a scrape never waits for free() */
+	metrics_snapshot_clear(&old);
+}
+
+void metrics_server_free(metrics_server *srv)
+{
+	if (srv == NULL)
+		return;
+	/* stops the thread and closes the listening socket */
+	MHD_stop_daemon(srv->mhd);
+	metrics_snapshot_clear(&srv->snap);
+	pthread_mutex_destroy(&srv->lock);
+	free(srv);
+}

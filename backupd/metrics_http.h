@@ -1,0 +1,80 @@
+/*
+ * The daemon's observability endpoint (`[global] http-listen`): GET /metrics
+ * in the Prometheus text format and GET /health for load balancers and
+ * systemd watchdogs.
+ *
+ * libmicrohttpd answers from its own thread, so it never touches the
+ * daemon's job table: the main loop builds a metrics_snapshot on every tick
+ * and hands it over with metrics_server_publish(), which swaps it in under a
+ * mutex.  Rendering and routing are pure functions of a snapshot, so they
+ * are unit-tested without a socket.
+ */
+#ifndef BACKUPD_METRICS_HTTP_H
+#define BACKUPD_METRICS_HTTP_H
+
+#include <stdint.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "common/error.h"
+#include "common/mem.h"
+
+/* /health fails when the main loop has not ticked for this long. */
+#define METRICS_HEALTH_MAX_TICK_AGE 60
+
+typedef struct metrics_job {
+	char *name;
+	int has_last;            /* a finished run is known (this daemon's or the history's) */
+	int last_ok;
+	time_t last_success;     /* end of the last successful run; 0: none known */
+	long last_duration;      /* seconds */
+	uint64_t last_bytes;
+	uint64_t last_rows;
+	uint64_t runs_total;     /* finished runs since the daemon started */
+	uint64_t failures_total; /* of which failed */
+	int running;
+	time_t next;             /* next scheduled run; 0: not scheduled */
+} metrics_job;
+
+typedef struct metrics_snapshot {
+	time_t started;          /* daemon start */
+	time_t tick;             /* last main loop iteration */
+	int state_dir_writable;
+	int stopping;            /* SIGTERM received: no longer scheduling */
+	metrics_job *jobs;
+	size_t n_jobs;
+} metrics_snapshot;
+
+/* Frees what s holds and zeroes it. */
+void metrics_snapshot_clear(metrics_snapshot *s);
+
+/* Appends the Prometheus text exposition of s to out. */
+void metrics_render(const metrics_snapshot *s, strbuf *out);
+
+/* 1 when healthy; otherwise 0 and why says what is wrong. */
+int metrics_health(const metrics_snapshot *s, time_t now, char *why, size_t len);
+
+typedef struct metrics_response {
+	int status;               /* 200, 404, 405, 503 */
+	const char *content_type; /* static */
+	char *body;               /* caller frees */
+} metrics_response;
+
+/* The whole HTTP API: what to answer to METHOD URL given s. */
+void metrics_route(const metrics_snapshot *s, const char *method, const char *url, time_t now,
+		   metrics_response *out);
+
+/* "127.0.0.1:9187" or "[::1]:9187" -> socket address; usage error otherwise. */
+int metrics_parse_listen(const char *spec, struct sockaddr_storage *addr, socklen_t *len,
+			 bderr *err);
+
+typedef struct metrics_server metrics_server;
+
+/* Binds spec (already validated) and starts serving an empty snapshot. */
+int metrics_server_new(const char *spec, metrics_server **out, bderr *err);
+/* Takes over the contents of snap (left zeroed) as what is served from now on. */
+void metrics_server_publish(metrics_server *srv, metrics_snapshot *snap);
+/* Stops the server thread and frees everything; NULL is a no-op. */
+void metrics_server_free(metrics_server *srv);
+
+#endif
