@@ -8,6 +8,7 @@
 
 #include "archive/filter.h"
 #include "archive/repo.h"
+#include "backupd/basebackup.h"
 #include "backupd/daemon.h"
 #include "backupd/expire.h"
 #include "backupd/job.h"
@@ -25,6 +26,9 @@ static const char usage_text[] =
 	"commands:\n"
 	"  dump --source S --repo R [--name N] [--jobs N] [--compress zstd:L|none]\n"
 	"       [--chunk-size SIZE]       logical dump of a database into a repository\n"
+	"  basebackup --source S --repo R [--name N] [--compress zstd:L|none]\n"
+	"       [--archive-timeout SECONDS]    physical base backup (PostgreSQL 15+); complete\n"
+	"                                      once its WAL is archived by wal-push\n"
 	"  list --repo R [--name N] [--json]     list backups\n"
 	"  verify --repo R [--name N] [ID]       re-read and check every object\n"
 	"  daemon                                run the scheduler in the foreground\n"
@@ -33,7 +37,7 @@ static const char usage_text[] =
 	"  expire --repo R [--name N] [--keep-last N] [--keep-hourly N] [--keep-daily N]\n"
 	"         [--keep-weekly N] [--keep-monthly N] [--keep-yearly N] [--max-age DAYS]\n"
 	"         [--dry-run]                    remove backups the rules do not keep\n"
-	"  basebackup | wal-push | check         (not in this version yet)\n"
+	"  wal-push | check                      (not in this version yet)\n"
 	"\n"
 	"-c FILE defaults to $BACKUPD_CONFIG or " CONFIG_DEFAULT_PATH ".\n";
 
@@ -136,6 +140,9 @@ static const program_command commands[] = {
 	{ "dump", cmd_dump,
 	  { { "source", 1 }, { "repo", 1 }, { "name", 1 }, { "jobs", 1 }, { "compress", 1 },
 	    { "chunk-size", 1 }, { NULL, 0 } } },
+	{ "basebackup", basebackup_command,
+	  { { "source", 1 }, { "repo", 1 }, { "name", 1 }, { "compress", 1 },
+	    { "archive-timeout", 1 }, { NULL, 0 } } },
 	{ "list", cmd_list, { { "repo", 1 }, { "name", 1 }, { NULL, 0 } } },
 	{ "verify", cmd_verify, { { "repo", 1 }, { "name", 1 }, { NULL, 0 } } },
 	{ "expire", expire_command,
@@ -147,7 +154,7 @@ static const program_command commands[] = {
 	{ "status", status_command, { { NULL, 0 } } },
 };
 
-static const char *const not_yet[] = { "basebackup", "wal-push", "check", NULL };
+static const char *const not_yet[] = { "wal-push", "check", NULL };
 
 int main(int argc, char **argv)
 {
