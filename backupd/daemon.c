@@ -167,7 +167,7 @@ static int dtable_build(config *cfg, time_t now, dtable *t, bderr *err)
 			goto fail;
 		}
 		const char *kind = config_get(s, "kind");
-		if (kind && strcmp(kind, "dump") != 0)
+		if (kind && strcmp(kind, "dump") != 0 && strcmp(kind, "basebackup") != 0)
 			log_warn("%s:%d: job '%s': kind '%s' is not available yet: its runs will fail",
 				 cfg->path, config_line(s, "kind"), s->name, kind);
 	}

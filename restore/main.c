@@ -12,6 +12,7 @@
 #include "common/program.h"
 #include "common/resolve.h"
 #include "restore/pg_restore.h"
+#include "restore/pitr.h"
 
 static const char usage_text[] =
 	"usage: dbrestore [-c FILE] [--log-level L] COMMAND [OPTIONS]\n"
@@ -19,7 +20,11 @@ static const char usage_text[] =
 	"commands:\n"
 	"  restore --repo R [--name N] [--backup ID|latest] --to URI [--jobs N] [--create]\n"
 	"          [--allow-non-empty]     restore a dump into a database\n"
-	"  wal-get | pitr | migrate        (not in this version yet)\n"
+	"  pitr --repo R --name N --data-dir DIR [--backup ID]\n"
+	"       [--target-time T | --target-lsn L | --target-name N | --target-xid X]\n"
+	"       [--tablespace-map OLD=NEW ...]\n"
+	"                                  restore a base backup for point-in-time recovery\n"
+	"  wal-get | migrate               (not in this version yet)\n"
 	"\n"
 	"-c FILE defaults to $BACKUPD_CONFIG or /etc/backupd/backupd.conf.\n";
 
@@ -96,9 +101,13 @@ static const program_command commands[] = {
 	{ "restore", cmd_restore,
 	  { { "repo", 1 }, { "name", 1 }, { "backup", 1 }, { "to", 1 }, { "jobs", 1 },
 	    { "create", 0 }, { "allow-non-empty", 0 }, { NULL, 0 } } },
+	{ "pitr", pitr_command,
+	  { { "repo", 1 }, { "name", 1 }, { "data-dir", 1 }, { "backup", 1 }, { "target-time", 1 },
+	    { "target-lsn", 1 }, { "target-name", 1 }, { "target-xid", 1 },
+	    { "tablespace-map", 1 }, { NULL, 0 } } },
 };
 
-static const char *const not_yet[] = { "wal-get", "pitr", "migrate", NULL };
+static const char *const not_yet[] = { "wal-get", "migrate", NULL };
 
 int main(int argc, char **argv)
 {
