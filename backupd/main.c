@@ -15,6 +15,7 @@
 #include "backupd/pg_dump.h"
 #include "backupd/repo_commands.h"
 #include "backupd/run_history.h"
+#include "backupd/wal_push.h"
 #include "common/log.h"
 #include "common/mem.h"
 #include "common/program.h"
@@ -37,7 +38,10 @@ static const char usage_text[] =
 	"  expire --repo R [--name N] [--keep-last N] [--keep-hourly N] [--keep-daily N]\n"
 	"         [--keep-weekly N] [--keep-monthly N] [--keep-yearly N] [--max-age DAYS]\n"
 	"         [--dry-run]                    remove backups the rules do not keep\n"
-	"  wal-push | check                      (not in this version yet)\n"
+	"  wal-push --repo R --name N [--compress zstd:L|none] [--spool-dir D]\n"
+	"           [--async-max N] [--async-threads N] PATH\n"
+	"                                        archive one WAL file (archive_command ... %p)\n"
+	"  check                                 (not in this version yet)\n"
 	"\n"
 	"-c FILE defaults to $BACKUPD_CONFIG or " CONFIG_DEFAULT_PATH ".\n";
 
@@ -152,9 +156,12 @@ static const program_command commands[] = {
 	{ "run", job_command, { { NULL, 0 } } },
 	{ "daemon", daemon_command, { { NULL, 0 } } },
 	{ "status", status_command, { { NULL, 0 } } },
+	{ "wal-push", wal_push_command,
+	  { { "repo", 1 }, { "name", 1 }, { "compress", 1 }, { "spool-dir", 1 }, { "async-max", 1 },
+	    { "async-threads", 1 }, { NULL, 0 } } },
 };
 
-static const char *const not_yet[] = { "wal-push", "check", NULL };
+static const char *const not_yet[] = { "check", NULL };
 
 int main(int argc, char **argv)
 {
