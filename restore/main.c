@@ -13,6 +13,7 @@
 #include "common/resolve.h"
 #include "restore/pg_restore.h"
 #include "restore/pitr.h"
+#include "restore/wal_get.h"
 
 static const char usage_text[] =
 	"usage: dbrestore [-c FILE] [--log-level L] COMMAND [OPTIONS]\n"
@@ -24,7 +25,10 @@ static const char usage_text[] =
 	"       [--target-time T | --target-lsn L | --target-name N | --target-xid X]\n"
 	"       [--tablespace-map OLD=NEW ...]\n"
 	"                                  restore a base backup for point-in-time recovery\n"
-	"  wal-get | migrate               (not in this version yet)\n"
+	"  wal-get --repo R --name N [--prefetch N] [--spool-dir D] WALNAME PATH\n"
+	"                                  fetch one archived WAL file (restore_command ... %f %p);\n"
+	"                                  exit 1 without a message when it is not archived\n"
+	"  migrate                         (not in this version yet)\n"
 	"\n"
 	"-c FILE defaults to $BACKUPD_CONFIG or /etc/backupd/backupd.conf.\n";
 
@@ -105,9 +109,11 @@ static const program_command commands[] = {
 	  { { "repo", 1 }, { "name", 1 }, { "data-dir", 1 }, { "backup", 1 }, { "target-time", 1 },
 	    { "target-lsn", 1 }, { "target-name", 1 }, { "target-xid", 1 },
 	    { "tablespace-map", 1 }, { NULL, 0 } } },
+	{ "wal-get", wal_get_command,
+	  { { "repo", 1 }, { "name", 1 }, { "prefetch", 1 }, { "spool-dir", 1 }, { NULL, 0 } } },
 };
 
-static const char *const not_yet[] = { "wal-get", "migrate", NULL };
+static const char *const not_yet[] = { "migrate", NULL };
 
 int main(int argc, char **argv)
 {
