@@ -781,6 +781,7 @@ int pitr_command(program *p, bderr *err)
 	backup_list *bl = NULL;
 	manifest *m = NULL;
 	char *repo_word = NULL, *config_word = NULL, *dir = NULL, *exe = NULL, *cmd = NULL;
+	char *spool = NULL;
 	ts_map ts = { 0 };
 	int rc = -1;
 	if (repo_words(p, repo_arg, &repo_word, &config_word, err) < 0 ||
@@ -833,7 +834,13 @@ int pitr_command(program *p, bderr *err)
 		bderr_sys(err, errno, "cannot find this program's own path for restore_command");
 		goto out;
 	}
-	const char *words[12];
+	/*
+	 * wal-get's prefetch spool goes under pg_wal: a spool elsewhere in the
+	 * data directory would end up in every base backup of the restored
+	 * server, while BASE_BACKUP leaves pg_wal's contents out.
+	 */
+	spool = xasprintf("%s/pg_wal/backupd-wal-get", dir);
+	const char *words[14];
 	size_t nw = 0;
 	words[nw++] = exe;
 	words[nw++] = "wal-get";
@@ -845,6 +852,8 @@ int pitr_command(program *p, bderr *err)
 	words[nw++] = repo_word;
 	words[nw++] = "--name";
 	words[nw++] = name;
+	words[nw++] = "--spool-dir";
+	words[nw++] = spool;
 	words[nw] = NULL;
 	cmd = pitr_restore_command(words);
 
@@ -891,6 +900,7 @@ out:
 		log_warn("the data directory %s is incomplete and must not be started", dir);
 	free(ts.items);
 	free(cmd);
+	free(spool);
 	free(exe);
 	free(dir);
 	free(repo_word);
