@@ -145,20 +145,22 @@ static void spool_write(const char *spool, const char *file, const char *ext, co
 	free(p);
 }
 
-static char *ok_text(const struct stat *st)
+/* The repository is in the marker too: a changed --repo must not inherit another's successes. */
+static char *ok_text(const struct stat *st, const char *repo_arg)
 {
-	return xasprintf("%lld %lld %ld\n", (long long)st->st_size, (long long)st->st_mtim.tv_sec,
-			 (long)st->st_mtim.tv_nsec);
+	return xasprintf("%lld %lld %ld %s\n", (long long)st->st_size, (long long)st->st_mtim.tv_sec,
+			 (long)st->st_mtim.tv_nsec, repo_arg);
 }
 
 /*
  * F.ok is trusted only for the very file it was written for: same size and
  * modification time (a recycled or rewritten segment changes both).
  */
-static int spool_ok_matches(const char *spool, const char *file, const char *path)
+static int spool_ok_matches(const char *spool, const char *file, const char *path,
+			    const char *repo_arg)
 {
 	char *p = spool_file(spool, file, ".ok");
-	char buf[128];
+	char buf[4096];
 	int match = 0;
 	FILE *f = fopen(p, "re");
 	free(p);
@@ -169,7 +171,7 @@ static int spool_ok_matches(const char *spool, const char *file, const char *pat
 	buf[n] = '\0';
 	struct stat st;
 	if (stat(path, &st) == 0) {
-		char *want = ok_text(&st);
+		char *want = ok_text(&st, repo_arg);
 		match = strcmp(buf, want) == 0;
 		free(want);
 	}
@@ -278,6 +280,7 @@ typedef struct pusher {
 	pthread_mutex_t mu;
 	repo *r;
 	const wal_push_options *o;
+	const char *repo_arg;
 	const char *spool;
 	const char *wal_dir;
 	const char *status_dir;
@@ -363,7 +366,7 @@ static void push_one(pusher *p, const char *file)
 		spool_write(p->spool, file, ".error", text);
 		free(text);
 	} else {
-		char *text = ok_text(&st);
+		char *text = ok_text(&st, p->repo_arg);
 		spool_write(p->spool, file, ".ok", text);
 		free(text);
 	}
@@ -385,10 +388,10 @@ static void *pusher_thread(void *arg)
 	return NULL;
 }
 
-static void pusher_run(repo *r, const wal_push_options *o, const char *spool, const char *wal_dir,
-		       const char *status_dir, int async_max, int threads)
+static void pusher_run(repo *r, const wal_push_options *o, const char *repo_arg, const char *spool,
+		       const char *wal_dir, const char *status_dir, int async_max, int threads)
 {
-	pusher p = { .r = r, .o = o, .spool = spool, .wal_dir = wal_dir,
+	pusher p = { .r = r, .o = o, .repo_arg = repo_arg, .spool = spool, .wal_dir = wal_dir,
 		     .status_dir = status_dir, .async_max = async_max };
 	pthread_mutex_init(&p.mu, NULL);
 	spool_clean(spool, status_dir);
@@ -528,7 +531,7 @@ int wal_push_command(program *p, bderr *err)
 
 	if (spool) {
 		claim_fd = claim(spool, file, 1); /* waits while the pusher has this file */
-		if (claim_fd >= 0 && spool_ok_matches(spool, file, path)) {
+		if (claim_fd >= 0 && spool_ok_matches(spool, file, path, cli_get(&p->args, "repo"))) {
 			spool_unlink(spool, file, ".ok");
 			spool_unlink(spool, file, ".claim");
 			close(claim_fd);
@@ -558,7 +561,8 @@ int wal_push_command(program *p, bderr *err)
 			bderr e;
 			bderr_init(&e);
 			if (program_open_repo(p, 1, &r, &e) == 0)
-				pusher_run(r, &o, spool, wal_dir, status_dir, async_max, threads);
+				pusher_run(r, &o, cli_get(&p->args, "repo"), spool, wal_dir, status_dir,
+					   async_max, threads);
 			repo_free(r);
 			close(lock_fd);
 			free(spool);
