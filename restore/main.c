@@ -23,7 +23,7 @@ static const char usage_text[] =
 	"          [--allow-non-empty]     restore a dump into a database\n"
 	"  pitr --repo R --name N --data-dir DIR [--backup ID]\n"
 	"       [--target-time T | --target-lsn L | --target-name N | --target-xid X]\n"
-	"       [--tablespace-map OLD=NEW ...]\n"
+	"       [--target-timeline latest|current|N] [--tablespace-map OLD=NEW ...]\n"
 	"                                  restore a base backup for point-in-time recovery\n"
 	"  wal-get --repo R --name N [--prefetch N] [--spool-dir D] WALNAME PATH\n"
 	"                                  fetch one archived WAL file (restore_command ... %f %p);\n"
@@ -108,7 +108,7 @@ static const program_command commands[] = {
 	{ "pitr", pitr_command,
 	  { { "repo", 1 }, { "name", 1 }, { "data-dir", 1 }, { "backup", 1 }, { "target-time", 1 },
 	    { "target-lsn", 1 }, { "target-name", 1 }, { "target-xid", 1 },
-	    { "tablespace-map", 1 }, { NULL, 0 } } },
+	    { "tablespace-map", 1 }, { "target-timeline", 1 }, { NULL, 0 } } },
 	{ "wal-get", wal_get_command,
 	  { { "repo", 1 }, { "name", 1 }, { "prefetch", 1 }, { "spool-dir", 1 }, { NULL, 0 } } },
 };

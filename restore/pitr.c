@@ -391,6 +391,24 @@ static la_ssize_t tar_read(struct archive *a, void *ctx, const void **out)
 	return (la_ssize_t)got;
 }
 
+static const char *disk_error(struct archive *a)
+{
+	const char *e = archive_error_string(a);
+	return e ? e : "unknown error";
+}
+
+/* Reads the rest of the object, so that its verification runs. */
+static void drain(tar_source *src)
+{
+	while (!src->failed && !src->eof) {
+		size_t got;
+		if (object_reader_read(src->orr, src->buf, TAR_BUF, &got, &src->err) < 0)
+			src->failed = 1;
+		else if (got == 0)
+			src->eof = 1;
+	}
+}
+
 /* "./x/y" -> "x/y"; NULL for absolute paths or ".." components. */
 static const char *safe_relative(const char *path)
 {
@@ -431,7 +449,7 @@ static int extract_tar(repo *r, const manifest *m, const char *object, const cha
 						    ARCHIVE_EXTRACT_SECURE_SYMLINKS |
 						    ARCHIVE_EXTRACT_SECURE_NODOTDOT);
 	int rc = -1;
-	char *full = NULL;
+	char *full = NULL, *rel = NULL;
 	if (archive_read_open(in, &src, NULL, tar_read, NULL) != ARCHIVE_OK)
 		goto fail;
 	log_info("extracting %s into %s", object, dest);
@@ -442,12 +460,20 @@ static int extract_tar(repo *r, const manifest *m, const char *object, const cha
 			break;
 		if (ar < ARCHIVE_WARN)
 			goto fail;
-		const char *rel = safe_relative(archive_entry_pathname(e));
-		if (rel == NULL) {
+		const char *path = archive_entry_pathname(e);
+		if (path == NULL)
+			goto fail; /* damaged header: the reason is found below */
+		const char *rel0 = safe_relative(path);
+		if (rel0 == NULL) {
 			bderr_set(err, "object '%s' of backup %s: unsafe path '%s' refused", object,
 				  m->id, archive_entry_pathname(e));
 			goto out;
 		}
+		/* the server writes tablespace links as "pg_tblspc/<oid>/" */
+		free(rel);
+		rel = xstrdup(rel0);
+		for (size_t l = strlen(rel); l > 0 && rel[l - 1] == '/'; l--)
+			rel[l - 1] = '\0';
 		if (*rel == '\0' || strcmp(rel, ".") == 0)
 			continue;
 		if (archive_entry_hardlink(e) != NULL) {
@@ -470,7 +496,7 @@ static int extract_tar(repo *r, const manifest *m, const char *object, const cha
 		full = xasprintf("%s/%s", dest, rel);
 		archive_entry_set_pathname(e, full);
 		if (archive_write_header(out, e) < ARCHIVE_WARN) {
-			bderr_set(err, "cannot create '%s': %s", full, archive_error_string(out));
+			bderr_set(err, "cannot create '%s': %s", full, disk_error(out));
 			goto out;
 		}
 		if (archive_entry_size(e) > 0) {
@@ -484,39 +510,35 @@ static int extract_tar(repo *r, const manifest *m, const char *object, const cha
 				if (ar < ARCHIVE_WARN)
 					goto fail;
 				if (archive_write_data_block(out, buf, size, off) < ARCHIVE_WARN) {
-					bderr_set(err, "cannot write '%s': %s", full,
-						  archive_error_string(out));
+					bderr_set(err, "cannot write '%s': %s", full, disk_error(out));
 					goto out;
 				}
 			}
 		}
 		if (archive_write_finish_entry(out) < ARCHIVE_WARN) {
-			bderr_set(err, "cannot finish '%s': %s", full, archive_error_string(out));
+			bderr_set(err, "cannot finish '%s': %s", full, disk_error(out));
 			goto out;
 		}
 	}
 	/* the end-of-stream read is where size and checksum are checked: reach it */
-	while (!src.failed && !src.eof) {
-		size_t got;
-		if (object_reader_read(src.orr, src.buf, TAR_BUF, &got, &src.err) < 0)
-			src.failed = 1;
-		else if (got == 0)
-			src.eof = 1;
-	}
+	drain(&src);
 	if (src.failed)
 		goto fail;
 	rc = 0;
 	goto out;
 fail:
+	/* a tar error is most likely damage: the checksum says so for sure */
+	drain(&src);
 	if (src.failed)
 		bderr_set(err, "object '%s' of backup %s failed verification, the restore is not "
 			       "usable: %s",
 			  object, m->id, src.err.msg);
 	else
 		bderr_set(err, "cannot read object '%s' of backup %s as tar: %s", object, m->id,
-			  archive_error_string(in));
+			  archive_error_string(in) ? archive_error_string(in) : "damaged entry header");
 out:
 	free(full);
+	free(rel);
 	archive_read_free(in);
 	archive_write_free(out);
 	object_reader_free(src.orr);
@@ -614,7 +636,7 @@ out:
 }
 
 static int write_recovery_conf(const char *dir, const manifest *m, const char *restore_cmd,
-			       const pitr_target *t, bderr *err)
+			       const pitr_target *t, const char *timeline, bderr *err)
 {
 	char *auto_conf = xasprintf("%s/postgresql.auto.conf", dir);
 	strbuf b;
@@ -648,7 +670,9 @@ static int write_recovery_conf(const char *dir, const manifest *m, const char *r
 		free(q);
 	}
 	strbuf_appends(&b, "recovery_target_action = 'promote'\n");
-	strbuf_appends(&b, "recovery_target_timeline = 'latest'\n");
+	q = pitr_conf_quote(timeline);
+	strbuf_appendf(&b, "recovery_target_timeline = %s\n", q);
+	free(q);
 	if (write_file_atomic(auto_conf, b.data, b.len, err) < 0)
 		goto out;
 	char *signal = xasprintf("%s/recovery.signal", dir);
@@ -776,6 +800,20 @@ int pitr_command(program *p, bderr *err)
 	pitr_target t;
 	if (parse_target(&p->args, &t, time_buf, sizeof time_buf, err) < 0)
 		return -1;
+	/*
+	 * 'latest' follows the newest timeline in the archive, which fails for a
+	 * backup taken before that timeline branched off: 'current' or a number
+	 * then says which history to replay.
+	 */
+	const char *timeline = cli_get(&p->args, "target-timeline");
+	if (timeline == NULL)
+		timeline = "latest";
+	if (strcmp(timeline, "latest") != 0 && strcmp(timeline, "current") != 0 &&
+	    (*timeline == '\0' || strlen(timeline) > 10 ||
+	     strspn(timeline, "0123456789") != strlen(timeline)))
+		return bderr_usage(err, "--target-timeline must be latest, current or a timeline "
+					"number, got '%s'",
+				   timeline);
 
 	repo *r = NULL;
 	backup_list *bl = NULL;
@@ -870,7 +908,7 @@ int pitr_command(program *p, bderr *err)
 	char *bm = xasprintf("%s/backup_manifest", dir);
 	int brc = extract_file(r, m, "backup_manifest", bm, err);
 	free(bm);
-	if (brc < 0 || write_recovery_conf(dir, m, cmd, &t, err) < 0)
+	if (brc < 0 || write_recovery_conf(dir, m, cmd, &t, timeline, err) < 0)
 		goto out;
 	if (chmod(dir, 0700) < 0) {
 		bderr_sys(err, errno, "cannot set the mode of '%s'", dir);
@@ -888,8 +926,8 @@ int pitr_command(program *p, bderr *err)
 	for (size_t i = 0; i < ts.n; i++)
 		printf("tablespace %s restored into %s\n", ts.items[i].oid, ts.items[i].target);
 	printf("recovery will replay WAL from the repository (consistent at %s) up to %s, "
-	       "then promote (recovery_target_timeline = 'latest')\n",
-	       stop_lsn ? stop_lsn : "?", target_text(&t, tt, sizeof tt));
+	       "then promote (recovery_target_timeline = '%s')\n",
+	       stop_lsn ? stop_lsn : "?", target_text(&t, tt, sizeof tt), timeline);
 	printf("next: check port and archive_command in %s/postgresql.conf (the copy archives "
 	       "wherever its source did), make the directory owned by the server's user, then "
 	       "start PostgreSQL on it: pg_ctl -D %s start\n",

@@ -98,6 +98,11 @@ manifest_of() { printf '%s/src/backups/%s/manifest.json' "$REPO" "$1"; }
 # ---------------------------------------------------------------------------
 note "base backup"
 psql_at "$PG_PORT" "CREATE TABLE t (id int PRIMARY KEY, what text)" >/dev/null
+own_dir "$BD_TMP/ts1"
+psql_at "$PG_PORT" "CREATE TABLESPACE ts1 LOCATION '$BD_TMP/ts1'" >/dev/null
+psql_at "$PG_PORT" "CREATE TABLE tst (v text) TABLESPACE ts1" >/dev/null
+psql_at "$PG_PORT" "INSERT INTO tst VALUES ('in ts1')" >/dev/null
+TS_OID="$(psql_at "$PG_PORT" "SELECT oid FROM pg_tablespace WHERE spcname = 'ts1'")"
 bd basebackup --source "$SRC_URI" --repo "$REPO" --name src
 assert_rc "basebackup succeeds" 0
 B1="$(last_line)"
@@ -110,8 +115,10 @@ assert_eq "manifest records the system identifier" \
 	"$(json_eval "$M1" "d['info']['system_identifier']")"
 STOP1="$(json_eval "$M1" "d['info']['wal_stop_segment']")"
 check "the stop segment $STOP1 is in the archive" wal_archived "$STOP1"
-check "base.tar and backup_manifest stored" test -s "$REPO/src/backups/$B1/base.tar" \
-	-a -s "$REPO/src/backups/$B1/backup_manifest"
+check "base.tar, $TS_OID.tar and backup_manifest stored" test -s "$REPO/src/backups/$B1/base.tar" \
+	-a -s "$REPO/src/backups/$B1/$TS_OID.tar" -a -s "$REPO/src/backups/$B1/backup_manifest"
+assert_eq "manifest records the tablespace and its location" "$TS_OID $BD_TMP/ts1" \
+	"$(json_eval "$M1" "' '.join([d['info']['tablespaces'][0]['oid'], d['info']['tablespaces'][0]['location']])")"
 bd list --repo "$REPO" --name src --json
 assert_rc "list" 0
 assert_eq "list shows a complete basebackup" "basebackup complete" \
@@ -134,6 +141,11 @@ assert_output_contains "the refusal says why" "is not empty"
 
 own_dir "$BD_TMP/r1"
 dbr pitr --repo "$REPO" --name src --data-dir "$BD_TMP/r1/data" --target-time "$T1"
+assert_rc "pitr refuses the tablespace's original, non-empty location" 1
+assert_output_contains "the refusal names the tablespace directory" "tablespace directory '$BD_TMP/ts1' is not empty"
+check_not "nothing extracted before the refusal" test -e "$BD_TMP/r1/data/PG_VERSION"
+dbr pitr --repo "$REPO" --name src --data-dir "$BD_TMP/r1/data" --target-time "$T1" \
+	--tablespace-map "$BD_TMP/ts1=$BD_TMP/r1/ts1"
 assert_rc "pitr to $T1" 0
 assert_output_contains "pitr names the backup it used" "$B1"
 assert_output_contains "pitr says what to do next" "pg_ctl -D $BD_TMP/r1/data start"
@@ -152,6 +164,9 @@ if copy_start r1; then
 	wait_promoted "$R1_PORT" r1
 	assert_eq "r1 has the first transaction and not the second" tx1 "$(rows_at "$R1_PORT")"
 	assert_eq "r1 runs on a new timeline" 00000002 "$(timeline_at "$R1_PORT")"
+	assert_eq "r1 reads the table in the mapped tablespace" "in ts1" "$(psql_at "$R1_PORT" "SELECT v FROM tst")"
+	assert_eq "r1's tablespace link points at the mapped location" "$BD_TMP/r1/ts1" \
+		"$(readlink "$BD_TMP/r1/data/pg_tblspc/$TS_OID")"
 
 	# ---------------------------------------------------------------------------
 	note "a new timeline archived into the same name, restored without a new backup"
@@ -163,7 +178,8 @@ if copy_start r1; then
 fi
 
 own_dir "$BD_TMP/r2"
-dbr pitr --repo "$REPO" --name src --data-dir "$BD_TMP/r2/data" --backup "$B1" --target-name after_tl2
+dbr pitr --repo "$REPO" --name src --data-dir "$BD_TMP/r2/data" --backup "$B1" --target-name after_tl2 \
+	--tablespace-map "$BD_TMP/ts1=$BD_TMP/r2/ts1"
 assert_rc "pitr to a restore point on timeline 2" 0
 if copy_start r2; then
 	R2_PORT="$COPY_PORT"
@@ -210,12 +226,13 @@ check "00000002.history kept" wal_archived 00000002.history
 check "00000003.history kept" wal_archived 00000003.history
 
 own_dir "$BD_TMP/r3"
-dbr pitr --repo "$REPO" --name src --data-dir "$BD_TMP/r3/data"
+dbr pitr --repo "$REPO" --name src --data-dir "$BD_TMP/r3/data" --tablespace-map "$BD_TMP/r2/ts1=$BD_TMP/r3/ts1"
 assert_rc "pitr from the kept backup to the end of the archive" 0
 assert_output_contains "pitr picked the kept backup" "$B2"
 if copy_start r3; then
 	wait_promoted "$COPY_PORT" r3
 	assert_eq "r3 has everything archived on timeline 3" "tx1,tl2,after_b2" "$(rows_at "$COPY_PORT")"
+	assert_eq "r3 reads its tablespace" "in ts1" "$(psql_at "$COPY_PORT" "SELECT v FROM tst")"
 	copy_stop r3
 fi
 
@@ -261,9 +278,11 @@ check_not "nothing left at the target path" test -e "$BD_TMP/conc/bad-out"
 
 corrupt "$BD_TMP/repo-bad/src/backups/$B2/base.tar"
 own_dir "$BD_TMP/rbad"
-dbr pitr --repo "$BD_TMP/repo-bad" --name src --data-dir "$BD_TMP/rbad/data"
+dbr pitr --repo "$BD_TMP/repo-bad" --name src --data-dir "$BD_TMP/rbad/data" \
+	--tablespace-map "$BD_TMP/r2/ts1=$BD_TMP/rbad/ts1"
 assert_rc "pitr from a corrupted base.tar fails" 1
 assert_output_contains "the error names base.tar" "base.tar"
+assert_output_contains "the error says verification failed" "failed verification"
 check_not "no recovery.signal in the broken restore" test -e "$BD_TMP/rbad/data/recovery.signal"
 
 # ---------------------------------------------------------------------------
@@ -280,6 +299,46 @@ assert_eq "list shows it incomplete" 1 \
 	"$(json_eval "$RUN_OUT" "len([x for x in d if x['status'] != 'complete'])")"
 psql_at "$PG_PORT" "ALTER SYSTEM RESET archive_command" >/dev/null
 psql_at "$PG_PORT" "SELECT pg_reload_conf()" >/dev/null
+
+# ---------------------------------------------------------------------------
+note "a configured job of kind basebackup, and pitr through the configuration"
+own_dir "$BD_TMP/state"
+CONF="$BD_TMP/backupd.conf"
+cat >"$CONF" <<EOF
+[global]
+state-dir = $BD_TMP/state
+
+[repo:main]
+url = $REPO
+
+[source:src]
+url = $SRC_URI
+
+[job:bb]
+source = src
+repo = main
+kind = basebackup
+EOF
+chown "$OWNER:" "$CONF"
+before="$(complete_backups)"
+bd -c "$CONF" run bb
+assert_rc "backupd run of a basebackup job" 0
+assert_eq "the job made a complete base backup" "$((before + 1))" "$(complete_backups)"
+B3="$(last_line)"
+assert_eq "its manifest says basebackup" basebackup "$(json_eval "$(manifest_of "$B3")" "d['kind']")"
+own_dir "$BD_TMP/r4"
+dbr -c "$CONF" pitr --repo main --name src --data-dir "$BD_TMP/r4/data" --backup "$B3" \
+	--target-timeline current --tablespace-map "$BD_TMP/ts1=$BD_TMP/r4/ts1"
+assert_rc "pitr with a configured repository" 0
+check "restore_command names the repository and the configuration" \
+	grep -q -F "wal-get -c $(readlink -f "$CONF") --repo main --name src" "$BD_TMP/r4/data/postgresql.auto.conf"
+check "recovery_target_timeline as asked" \
+	grep -q -F "recovery_target_timeline = 'current'" "$BD_TMP/r4/data/postgresql.auto.conf"
+if copy_start r4; then
+	wait_promoted "$COPY_PORT" r4
+	assert_eq "r4 (timeline 1, after everything) has tx1 and tx2" "tx1,tx2" "$(rows_at "$COPY_PORT")"
+	copy_stop r4
+fi
 
 # ---------------------------------------------------------------------------
 note "usage errors"
