@@ -11,6 +11,7 @@
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "archive/filter.h"
@@ -22,6 +23,9 @@
 #define ASYNC_MAX_DEFAULT 8
 #define ASYNC_THREADS_DEFAULT 2
 #define PUSHER_LOCK "pusher.lock"
+/* how often a waiting pusher thread looks again, and when it gives up waiting */
+#define PUSHER_POLL_NS (3 * 1000 * 1000)
+#define PUSHER_IDLE_SECONDS 10.0
 
 /* --- the synchronous push ------------------------------------------------------ */
 
@@ -300,22 +304,31 @@ static int seen(const pusher *p, const char *f)
 	return 0;
 }
 
-/* Under p->mu: queues ready files without a marker, keeping at most async_max ahead. */
-static void refill(pusher *p)
+/*
+ * Under p->mu: queues ready files without a marker, keeping at most async_max
+ * ahead.  Returns 1 when files were left out only because of that bound.
+ */
+static int refill(pusher *p)
 {
 	size_t n;
 	char **ready = ready_list(p->status_dir, &n);
-	int outstanding = p->inflight;
+	int outstanding = p->inflight, limited = 0;
 	str_list_free(p->queue, p->nq);
 	p->queue = NULL;
 	p->nq = p->iq = 0;
-	for (size_t i = 0; i < n; i++)
-		if (spool_exists(p->spool, ready[i], ".ok") || spool_exists(p->spool, ready[i], ".error"))
-			outstanding++;
-	for (size_t i = 0; i < n && outstanding < p->async_max; i++) {
-		if (seen(p, ready[i]) || spool_exists(p->spool, ready[i], ".ok") ||
-		    spool_exists(p->spool, ready[i], ".error"))
+	char *done = xcalloc(n ? n : 1, 1);
+	for (size_t i = 0; i < n; i++) {
+		done[i] = spool_exists(p->spool, ready[i], ".ok") ||
+			  spool_exists(p->spool, ready[i], ".error");
+		outstanding += done[i];
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (done[i] || seen(p, ready[i]))
 			continue;
+		if (outstanding >= p->async_max) {
+			limited = 1;
+			break;
+		}
 		p->queue = xrealloc(p->queue, (p->nq + 1) * sizeof *p->queue);
 		p->queue[p->nq++] = xstrdup(ready[i]);
 		if (p->nseen == p->capseen) {
@@ -325,21 +338,48 @@ static void refill(pusher *p)
 		p->seen[p->nseen++] = xstrdup(ready[i]);
 		outstanding++;
 	}
+	free(done);
 	str_list_free(ready, n);
+	return limited;
 }
 
+static double now_seconds(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/*
+ * The next file to push, or NULL when there is nothing left to do.  A thread
+ * that finds the spool full, or its siblings still busy, waits for the
+ * archiver to consume markers instead of leaving: a thread that left would be
+ * parallelism lost for the rest of this pusher's life.
+ */
 static char *next_file(pusher *p)
 {
-	char *f = NULL;
+	double idle_since = now_seconds();
 	pthread_mutex_lock(&p->mu);
-	if (p->iq == p->nq)
-		refill(p);
-	if (p->iq < p->nq) {
-		f = xstrdup(p->queue[p->iq++]);
-		p->inflight++;
+	for (;;) {
+		if (p->iq == p->nq) {
+			int limited = refill(p);
+			if (p->iq == p->nq && !limited && p->inflight == 0)
+				break;
+		}
+		if (p->iq < p->nq) {
+			char *f = xstrdup(p->queue[p->iq++]);
+			p->inflight++;
+			pthread_mutex_unlock(&p->mu);
+			return f;
+		}
+		if (now_seconds() - idle_since > PUSHER_IDLE_SECONDS)
+			break;
+		pthread_mutex_unlock(&p->mu);
+		nanosleep(&(struct timespec){ 0, PUSHER_POLL_NS }, NULL);
+		pthread_mutex_lock(&p->mu);
 	}
 	pthread_mutex_unlock(&p->mu);
-	return f;
+	return NULL;
 }
 
 static void push_one(pusher *p, const char *file)
