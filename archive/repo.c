@@ -287,6 +287,40 @@ int repo_backup_commit(repo *r, const manifest *m, bderr *err)
 	return rc;
 }
 
+typedef struct discard_list {
+	char **paths;
+	size_t n, cap;
+} discard_list;
+
+static int discard_collect(void *ctx, const char *path, uint64_t size, bderr *err)
+{
+	(void)size;
+	(void)err;
+	discard_list *l = ctx;
+	if (strstr(path, "/backup.started") != NULL)
+		return 0;
+	if (l->n == l->cap) {
+		l->cap = l->cap ? l->cap * 2 : 64;
+		l->paths = xrealloc(l->paths, l->cap * sizeof *l->paths);
+	}
+	l->paths[l->n++] = xstrdup(path);
+	return 0;
+}
+
+void repo_backup_discard(repo *r, const char *name, const char *id)
+{
+	char *prefix = repo_backup_path(name, id, "");
+	discard_list l = { 0 };
+	bderr ignored;
+	bderr_init(&ignored);
+	if (storage_list(r->s, prefix, discard_collect, &l, &ignored) == 0 && l.n > 0)
+		storage_remove_many(r->s, (const char *const *)l.paths, l.n, &ignored);
+	for (size_t i = 0; i < l.n; i++)
+		free(l.paths[i]);
+	free(l.paths);
+	free(prefix);
+}
+
 static int load_manifest(repo *r, const char *name, const char *id, manifest **out, bderr *err)
 {
 	char *data;

@@ -45,6 +45,13 @@ char *repo_backup_path(const char *name, const char *id, const char *object);
 /* Writes manifest.json: after this the backup is complete. */
 int repo_backup_commit(repo *r, const manifest *m, bderr *err);
 
+/*
+ * Best effort, for a backup that failed: its objects go (in batches where the
+ * storage can); backup.started stays as the marker of an incomplete backup
+ * that expire cleans up.
+ */
+void repo_backup_discard(repo *r, const char *name, const char *id);
+
 typedef struct backup_entry {
 	char *name;
 	char *id;

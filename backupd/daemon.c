@@ -279,7 +279,7 @@ static int dtable_build(config *cfg, time_t now, dtable *t, bderr *err)
 			key_error(cfg, s, "compress", err);
 			goto fail;
 		}
-		if (kind && strcmp(kind, "dump") != 0)
+		if (kind && strcmp(kind, "dump") != 0 && strcmp(kind, "basebackup") != 0)
 			log_warn("%s:%d: job '%s': kind '%s' is not available yet: its runs will fail",
 				 cfg->path, config_line(s, "kind"), s->name, kind);
 	}

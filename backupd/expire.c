@@ -5,8 +5,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <inttypes.h>
+
+#include "archive/wal.h"
 #include "common/log.h"
 #include "common/mem.h"
+#include "policies/wal_prune.h"
 
 int expire_policy_empty(const retention_policy *p)
 {
@@ -97,32 +101,45 @@ static void say(FILE *out, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* Applies the policy to items[first, last): one name's backups. */
-static int expire_name(repo *r, const expire_options *o, const backup_list *bl, size_t first,
-		       size_t last, FILE *out, expire_stats *st, bderr *err)
+static const char *kind_of(const backup_entry *e)
+{
+	return e->m->kind ? e->m->kind : "dump";
+}
+
+/*
+ * Applies the policy to the complete backups of one kind among
+ * items[first, last): dumps and base backups are separate retention domains,
+ * so keep-last=7 keeps seven of each and never trades the newest base backup
+ * (which WAL pruning hangs on) for a dump.  keep[i - first] is set for those
+ * kept.
+ */
+static int expire_kind(repo *r, const expire_options *o, const backup_list *bl, size_t first,
+		       size_t last, const char *kind, int *keep, FILE *out, expire_stats *st,
+		       bderr *err)
 {
 	size_t n = last - first;
 	retention_item *items = xcalloc(n ? n : 1, sizeof *items);
 	retention_result *res = xcalloc(n ? n : 1, sizeof *res);
 	size_t *index = xcalloc(n ? n : 1, sizeof *index);
-	size_t n_complete = 0;
+	size_t n_kind = 0;
 	for (size_t i = first; i < last; i++) {
 		const backup_entry *e = &bl->items[i];
-		if (e->m == NULL)
+		if (e->m == NULL || strcmp(kind_of(e), kind) != 0)
 			continue;
-		items[n_complete].id = e->id;
-		items[n_complete].time = e->m->started;
-		index[n_complete++] = i;
+		items[n_kind].id = e->id;
+		items[n_kind].time = e->m->started;
+		index[n_kind++] = i;
 	}
-	retention_apply(&o->policy, items, n_complete, o->now, res);
+	retention_apply(&o->policy, items, n_kind, o->now, res);
 	const char *verb = o->dry_run ? "would remove" : "remove";
 	int rc = 0;
-	for (size_t k = 0; k < n_complete && rc == 0; k++) {
+	for (size_t k = 0; k < n_kind && rc == 0; k++) {
 		const backup_entry *e = &bl->items[index[k]];
 		char why[128];
 		retention_reasons_str(res[k].reasons, why, sizeof why);
 		if (res[k].keep) {
 			say(out, "keep %s %s (%s)", e->name, e->id, why);
+			keep[index[k] - first] = 1;
 			st->kept++;
 			continue;
 		}
@@ -133,6 +150,102 @@ static int expire_name(repo *r, const expire_options *o, const backup_list *bl, 
 		if (rc == 0)
 			st->removed++;
 	}
+	free(items);
+	free(res);
+	free(index);
+	return rc;
+}
+
+/*
+ * Removes archived WAL older than the oldest kept base backup's start
+ * segment (policies/wal_prune.h says what goes).  keep marks the kept
+ * backups of items[first, last).
+ */
+static int expire_wal(repo *r, const expire_options *o, const backup_list *bl, size_t first,
+		      size_t last, const int *keep, FILE *out, expire_stats *st, bderr *err)
+{
+	const char *name = bl->items[first].name;
+	const char *oldest = NULL;
+	for (size_t i = first; i < last; i++) {
+		const backup_entry *e = &bl->items[i];
+		if (e->m == NULL || !keep[i - first] || strcmp(kind_of(e), "basebackup") != 0)
+			continue;
+		const char *start = json_string_value(json_object_get(e->m->info, "wal_start_segment"));
+		wal_name w;
+		bderr ignored;
+		bderr_init(&ignored);
+		if (start == NULL || wal_name_parse(start, &w, &ignored) < 0 ||
+		    w.kind != WAL_KIND_SEGMENT) {
+			/* a base backup whose needs are unknown: prune nothing rather than guess */
+			say(out, "keep all WAL of %s (base backup %s records no start segment)", name,
+			    e->id);
+			return 0;
+		}
+		/* positions are fixed-width hex after the 8-character timeline */
+		if (oldest == NULL || strcmp(start + 8, oldest + 8) < 0)
+			oldest = start;
+	}
+	if (oldest == NULL)
+		return 0; /* no base backup: nobody can say what WAL a restore needs */
+	wal_object_list *wl = NULL;
+	if (wal_list(r, name, &wl, err) < 0)
+		return bderr_prefix(err, "cannot list the WAL archive of '%s'", name);
+	const char **files = xcalloc(wl->n ? wl->n : 1, sizeof *files);
+	const char **paths = xcalloc(wl->n ? wl->n : 1, sizeof *paths);
+	int *remove = xcalloc(wl->n ? wl->n : 1, sizeof *remove);
+	for (size_t i = 0; i < wl->n; i++)
+		files[i] = wl->items[i].name.file;
+	int rc = 0;
+	long n_remove = wal_prune_decide(files, wl->n, oldest, remove, err);
+	if (n_remove < 0) {
+		rc = -1;
+		goto out;
+	}
+	size_t n_paths = 0;
+	uint64_t bytes = 0;
+	for (size_t i = 0; i < wl->n; i++) {
+		if (!remove[i])
+			continue;
+		if (out)
+			say(out, "%s %s wal %s", o->dry_run ? "would remove" : "remove", name, files[i]);
+		paths[n_paths++] = wl->items[i].path;
+		bytes += wl->items[i].stored_size;
+	}
+	if (n_paths > 0 && !o->dry_run && storage_remove_many(repo_storage(r), paths, n_paths, err) < 0) {
+		rc = bderr_prefix(err, "cannot remove WAL of '%s'", name);
+		goto out;
+	}
+	say(out, "%s %zu WAL file(s) of %s (%" PRIu64 " bytes stored) older than %s, the start of "
+		 "the oldest kept base backup",
+	    o->dry_run ? "would remove" : "removed", n_paths, name, bytes, oldest);
+	st->wal_removed += n_paths;
+out:
+	free(files);
+	free(paths);
+	free(remove);
+	wal_object_list_free(wl);
+	return rc;
+}
+
+/* Applies the policy to items[first, last): one name's backups. */
+static int expire_name(repo *r, const expire_options *o, const backup_list *bl, size_t first,
+		       size_t last, FILE *out, expire_stats *st, bderr *err)
+{
+	size_t n = last - first;
+	int *keep = xcalloc(n ? n : 1, sizeof *keep);
+	int rc = 0;
+	/* each kind present, once, in the order first seen */
+	for (size_t i = first; i < last && rc == 0; i++) {
+		const backup_entry *e = &bl->items[i];
+		if (e->m == NULL)
+			continue;
+		int seen = 0;
+		for (size_t k = first; k < i && !seen; k++)
+			seen = bl->items[k].m && strcmp(kind_of(&bl->items[k]), kind_of(e)) == 0;
+		if (!seen)
+			rc = expire_kind(r, o, bl, first, last, kind_of(e), keep, out, st, err);
+	}
+	const char *verb = o->dry_run ? "would remove" : "remove";
 	for (size_t i = first; i < last && rc == 0; i++) {
 		const backup_entry *e = &bl->items[i];
 		if (e->m != NULL)
@@ -149,9 +262,9 @@ static int expire_name(repo *r, const expire_options *o, const backup_list *bl, 
 		if (rc == 0)
 			st->incomplete_removed++;
 	}
-	free(items);
-	free(res);
-	free(index);
+	if (rc == 0)
+		rc = expire_wal(r, o, bl, first, last, keep, out, st, err);
+	free(keep);
 	return rc;
 }
 
@@ -206,8 +319,9 @@ int expire_command(program *p, bderr *err)
 	expire_stats st;
 	int rc = expire_run(r, &o, stdout, &st, err);
 	if (rc == 0)
-		printf("%s%zu kept, %zu removed, %zu incomplete removed\n",
-		       o.dry_run ? "dry run: " : "", st.kept, st.removed, st.incomplete_removed);
+		printf("%s%zu kept, %zu removed, %zu incomplete removed, %zu WAL files removed\n",
+		       o.dry_run ? "dry run: " : "", st.kept, st.removed, st.incomplete_removed,
+		       st.wal_removed);
 	repo_free(r);
 	return rc;
 }

@@ -28,13 +28,17 @@ typedef struct expire_stats {
 	size_t kept;
 	size_t removed;           /* complete backups removed by the policy */
 	size_t incomplete_removed;
+	size_t wal_removed;       /* archived WAL files removed (or that would be) */
 } expire_stats;
 
 /* 1 when the policy has no rule at all (expire refuses to guess). */
 int expire_policy_empty(const retention_policy *p);
 
 /*
- * Applies o->policy per name to complete backups and removes the rest;
+ * Applies o->policy per name and per kind (dumps and base backups are
+ * counted apart) to complete backups and removes the rest, then the archived
+ * WAL older than the oldest kept base backup's start (never any WAL of a
+ * name without a kept base backup, never .history files);
  * one line per backup goes to out ("keep", "remove", "would remove").
  * Stops at the first removal that fails.
  */

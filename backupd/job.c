@@ -7,6 +7,7 @@
 
 #include "archive/filter.h"
 #include "archive/repo.h"
+#include "backupd/basebackup.h"
 #include "backupd/expire.h"
 #include "backupd/pg_dump.h"
 #include "backupd/run_history.h"
@@ -29,7 +30,8 @@ static int job_backup(const config *cfg, const config_section *js, char **id, ru
 		      bderr *err)
 {
 	const char *kind = config_get(js, "kind");
-	if (kind && strcmp(kind, "dump") != 0)
+	int base = kind && strcmp(kind, "basebackup") == 0;
+	if (kind && strcmp(kind, "dump") != 0 && !base)
 		return bderr_set(err, "job '%s': kind '%s' is not available yet in this version",
 				 js->name, kind);
 	long jobs;
@@ -78,7 +80,15 @@ static int job_backup(const config *cfg, const config_section *js, char **id, ru
 		.compress_spec = spec ? spec : "zstd:1",
 		.chunk_bytes = 256ULL * 1024 * 1024,
 	};
-	if (pg_dump_run(r, &o, id, err) < 0)
+	basebackup_options bo = {
+		.url = src.url,
+		.password = src.password,
+		.name = src.name,
+		.compress_level = level,
+		.compress_spec = spec ? spec : "zstd:1",
+		.archive_timeout = BASEBACKUP_ARCHIVE_TIMEOUT_DEFAULT,
+	};
+	if ((base ? basebackup_run(r, &bo, id, err) : pg_dump_run(r, &o, id, err)) < 0)
 		goto out;
 	if (repo_backup_load(r, src.name, *id, &m, err) < 0)
 		goto out;

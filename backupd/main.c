@@ -8,6 +8,7 @@
 
 #include "archive/filter.h"
 #include "archive/repo.h"
+#include "backupd/basebackup.h"
 #include "backupd/check.h"
 #include "backupd/daemon.h"
 #include "backupd/expire.h"
@@ -15,6 +16,7 @@
 #include "backupd/pg_dump.h"
 #include "backupd/repo_commands.h"
 #include "backupd/run_history.h"
+#include "backupd/wal_push.h"
 #include "common/log.h"
 #include "common/mem.h"
 #include "common/program.h"
@@ -26,6 +28,9 @@ static const char usage_text[] =
 	"commands:\n"
 	"  dump --source S --repo R [--name N] [--jobs N] [--compress zstd:L|none]\n"
 	"       [--chunk-size SIZE]       logical dump of a database into a repository\n"
+	"  basebackup --source S --repo R [--name N] [--compress zstd:L|none]\n"
+	"       [--archive-timeout SECONDS]    physical base backup (PostgreSQL 15+); complete\n"
+	"                                      once its WAL is archived by wal-push\n"
 	"  list --repo R [--name N] [--json]     list backups\n"
 	"  verify --repo R [--name N] [ID]       re-read and check every object\n"
 	"  daemon                                run the scheduler in the foreground\n"
@@ -34,8 +39,10 @@ static const char usage_text[] =
 	"  expire --repo R [--name N] [--keep-last N] [--keep-hourly N] [--keep-daily N]\n"
 	"         [--keep-weekly N] [--keep-monthly N] [--keep-yearly N] [--max-age DAYS]\n"
 	"         [--dry-run]                    remove backups the rules do not keep\n"
+	"  wal-push --repo R --name N [--compress zstd:L|none] [--spool-dir D]\n"
+	"           [--async-max N] [--async-threads N] PATH\n"
+	"                                        archive one WAL file (archive_command ... %p)\n"
 	"  check                                 config, sources, repositories and state-dir reachable\n"
-	"  basebackup | wal-push                 (not in this version yet)\n"
 	"\n"
 	"-c FILE defaults to $BACKUPD_CONFIG or " CONFIG_DEFAULT_PATH ".\n";
 
@@ -138,6 +145,9 @@ static const program_command commands[] = {
 	{ "dump", cmd_dump,
 	  { { "source", 1 }, { "repo", 1 }, { "name", 1 }, { "jobs", 1 }, { "compress", 1 },
 	    { "chunk-size", 1 }, { NULL, 0 } } },
+	{ "basebackup", basebackup_command,
+	  { { "source", 1 }, { "repo", 1 }, { "name", 1 }, { "compress", 1 },
+	    { "archive-timeout", 1 }, { NULL, 0 } } },
 	{ "list", cmd_list, { { "repo", 1 }, { "name", 1 }, { NULL, 0 } } },
 	{ "verify", cmd_verify, { { "repo", 1 }, { "name", 1 }, { NULL, 0 } } },
 	{ "expire", expire_command,
@@ -148,9 +158,12 @@ static const program_command commands[] = {
 	{ "daemon", daemon_command, { { NULL, 0 } } },
 	{ "status", status_command, { { NULL, 0 } } },
 	{ "check", check_command, { { NULL, 0 } } },
+	{ "wal-push", wal_push_command,
+	  { { "repo", 1 }, { "name", 1 }, { "compress", 1 }, { "spool-dir", 1 }, { "async-max", 1 },
+	    { "async-threads", 1 }, { NULL, 0 } } },
 };
 
-static const char *const not_yet[] = { "basebackup", "wal-push", NULL };
+static const char *const not_yet[] = { NULL };
 
 int main(int argc, char **argv)
 {

@@ -478,46 +478,6 @@ static int dump_schema_section(dump_state *st, const pg_tool *tool, const char *
 	return rc;
 }
 
-typedef struct path_list {
-	char **paths;
-	size_t n;
-	size_t cap;
-} path_list;
-
-static int collect_cb(void *ctx, const char *path, uint64_t size, bderr *err)
-{
-	(void)size;
-	(void)err;
-	path_list *l = ctx;
-	if (strstr(path, "/backup.started") != NULL)
-		return 0;
-	if (l->n == l->cap) {
-		l->cap = l->cap ? l->cap * 2 : 64;
-		l->paths = xrealloc(l->paths, l->cap * sizeof *l->paths);
-	}
-	l->paths[l->n++] = xstrdup(path);
-	return 0;
-}
-
-/*
- * Best effort: an aborted backup's objects go (in batches where the storage
- * can); backup.started stays as the marker of an incomplete backup that
- * expire cleans up.
- */
-static void discard_partial(dump_state *st)
-{
-	char *prefix = repo_backup_path(st->o->name, st->id, "");
-	path_list l = { 0 };
-	bderr ignored;
-	bderr_init(&ignored);
-	if (storage_list(repo_storage(st->repo), prefix, collect_cb, &l, &ignored) == 0 && l.n > 0)
-		storage_remove_many(repo_storage(st->repo), (const char *const *)l.paths, l.n, &ignored);
-	for (size_t i = 0; i < l.n; i++)
-		free(l.paths[i]);
-	free(l.paths);
-	free(prefix);
-}
-
 static json_t *tables_json(dump_state *st)
 {
 	json_t *arr = json_array();
@@ -683,7 +643,7 @@ out:
 		workpool_join(pool, &discard);
 	}
 	if (rc != 0 && st.id)
-		discard_partial(&st);
+		repo_backup_discard(r, o->name, st.id);
 	free(worker_ptrs);
 	free(task_ptrs);
 	if (workers) {

@@ -30,11 +30,11 @@ static void notice_to_log(void *arg, const char *message)
 	log_debug("server: %.*s", (int)strcspn(message, "\n"), message);
 }
 
-int pg_connect(const char *url, const char *password, const char *dbname,
-	       const char *application, PGconn **out, bderr *err)
+static int connect_params(const char *url, const char *password, const char *dbname,
+			  const char *application, int replication, PGconn **out, bderr *err)
 {
-	const char *keys[6];
-	const char *vals[6];
+	const char *keys[7];
+	const char *vals[7];
 	int n = 0;
 	keys[n] = "dbname";
 	vals[n++] = url;
@@ -49,6 +49,10 @@ int pg_connect(const char *url, const char *password, const char *dbname,
 	}
 	keys[n] = "fallback_application_name";
 	vals[n++] = application ? application : "backupd";
+	if (replication) {
+		keys[n] = "replication";
+		vals[n++] = "true";
+	}
 	keys[n] = NULL;
 	vals[n] = NULL;
 
@@ -67,6 +71,18 @@ int pg_connect(const char *url, const char *password, const char *dbname,
 	PQsetNoticeProcessor(c, notice_to_log, NULL);
 	*out = c;
 	return 0;
+}
+
+int pg_connect(const char *url, const char *password, const char *dbname,
+	       const char *application, PGconn **out, bderr *err)
+{
+	return connect_params(url, password, dbname, application, 0, out, err);
+}
+
+int pg_connect_replication(const char *url, const char *password, const char *application,
+			   PGconn **out, bderr *err)
+{
+	return connect_params(url, password, NULL, application, 1, out, err);
 }
 
 static int result_error(PGconn *c, PGresult *r, const char *what, bderr *err)

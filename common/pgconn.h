@@ -18,6 +18,14 @@
 int pg_connect(const char *url, const char *password, const char *dbname,
 	       const char *application, PGconn **out, bderr *err);
 
+/*
+ * A physical replication connection (replication=true) to url's server, for
+ * IDENTIFY_SYSTEM and BASE_BACKUP: the role needs the REPLICATION attribute
+ * and a "replication" line in pg_hba.conf.
+ */
+int pg_connect_replication(const char *url, const char *password, const char *application,
+			   PGconn **out, bderr *err);
+
 /* Runs a command that returns no rows; the error names what. */
 int pg_exec(PGconn *c, const char *sql, const char *what, bderr *err);
 /* Runs a query that must return tuples; caller PQclear()s *out. */

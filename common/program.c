@@ -146,6 +146,9 @@ int program_main(const char *prog, const char *usage, const program_command *cmd
 	if (rc == 0)
 		rc = cmd->run(&p, &err);
 	program_free(&p);
+	/* a positive result is an exit code that is not a failure to report (wal-get: not archived) */
+	if (rc > 0)
+		return rc;
 	if (rc != 0) {
 		log_error("%s", err.msg[0] ? err.msg : "failed");
 		return err.exit_code ? err.exit_code : EXIT_FAILURE_RUN;

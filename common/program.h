@@ -33,6 +33,7 @@ void program_free(program *p);
 
 typedef struct program_command {
 	const char *name;
+	/* 0 ok, -1 failed (err reported), > 0 an exit code to return silently */
 	int (*run)(program *p, bderr *err);
 	cli_option opts[12]; /* ends with {NULL, 0} */
 } program_command;

@@ -12,6 +12,8 @@
 #include "common/program.h"
 #include "common/resolve.h"
 #include "restore/pg_restore.h"
+#include "restore/pitr.h"
+#include "restore/wal_get.h"
 
 static const char usage_text[] =
 	"usage: dbrestore [-c FILE] [--log-level L] COMMAND [OPTIONS]\n"
@@ -20,7 +22,14 @@ static const char usage_text[] =
 	"  restore --repo R [--name N] [--backup ID|latest] --to URI [--jobs N] [--create]\n"
 	"          [--allow-non-empty] [--no-owner] [--no-privileges]\n"
 	"                                  restore a dump into a database\n"
-	"  wal-get | pitr | migrate        (not in this version yet)\n"
+	"  pitr --repo R --name N --data-dir DIR [--backup ID]\n"
+	"       [--target-time T | --target-lsn L | --target-name N | --target-xid X]\n"
+	"       [--target-timeline latest|current|N] [--tablespace-map OLD=NEW ...]\n"
+	"                                  restore a base backup for point-in-time recovery\n"
+	"  wal-get --repo R --name N [--prefetch N] [--spool-dir D] WALNAME PATH\n"
+	"                                  fetch one archived WAL file (restore_command ... %f %p);\n"
+	"                                  exit 1 without a message when it is not archived\n"
+	"  migrate                         (not in this version yet)\n"
 	"\n"
 	"-c FILE defaults to $BACKUPD_CONFIG or /etc/backupd/backupd.conf.\n";
 
@@ -100,9 +109,15 @@ static const program_command commands[] = {
 	  { { "repo", 1 }, { "name", 1 }, { "backup", 1 }, { "to", 1 }, { "jobs", 1 },
 	    { "create", 0 }, { "allow-non-empty", 0 }, { "no-owner", 0 }, { "no-privileges", 0 },
 	    { NULL, 0 } } },
+	{ "pitr", pitr_command,
+	  { { "repo", 1 }, { "name", 1 }, { "data-dir", 1 }, { "backup", 1 }, { "target-time", 1 },
+	    { "target-lsn", 1 }, { "target-name", 1 }, { "target-xid", 1 },
+	    { "tablespace-map", 1 }, { "target-timeline", 1 }, { NULL, 0 } } },
+	{ "wal-get", wal_get_command,
+	  { { "repo", 1 }, { "name", 1 }, { "prefetch", 1 }, { "spool-dir", 1 }, { NULL, 0 } } },
 };
 
-static const char *const not_yet[] = { "wal-get", "pitr", "migrate", NULL };
+static const char *const not_yet[] = { "migrate", NULL };
 
 int main(int argc, char **argv)
 {

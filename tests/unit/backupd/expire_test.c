@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "archive/repo.h"
+#include "archive/wal.h"
 #include "backupd/expire.h"
 #include "backupd/run_history.h"
 #include "common/mem.h"
@@ -139,6 +140,108 @@ static void test_incomplete_grace(void **state)
 	free(young);
 }
 
+/* A complete base backup whose WAL starts at start_segment. */
+static char *make_base(repo *r, const char *name, time_t started, const char *start_segment)
+{
+	bderr err;
+	bderr_init(&err);
+	char *id = NULL;
+	assert_int_equal(repo_backup_begin(r, name, started, &id, &err), 0);
+	manifest *m = manifest_new();
+	m->id = xstrdup(id);
+	m->name = xstrdup(name);
+	m->engine = xstrdup("postgresql");
+	m->kind = xstrdup("basebackup");
+	m->started = started;
+	m->finished = started + 5;
+	json_object_set_new(m->info, "wal_start_segment", json_string(start_segment));
+	assert_int_equal(repo_backup_commit(r, m, &err), 0);
+	manifest_free(m);
+	return id;
+}
+
+static void put_wal(repo *r, const char *name, const char *file)
+{
+	bderr err;
+	bderr_init(&err);
+	int already;
+	assert_int_equal(wal_store(r, name, file, file, strlen(file), 1, &already, &err), 0);
+}
+
+/* The archived WAL file names of name, comma-separated, sorted. */
+static char *wal_names(repo *r, const char *name)
+{
+	bderr err;
+	bderr_init(&err);
+	wal_object_list *l = NULL;
+	assert_int_equal(wal_list(r, name, &l, &err), 0);
+	strbuf b;
+	strbuf_init(&b);
+	for (size_t i = 0; i < l->n; i++)
+		strbuf_appendf(&b, "%s%s", i ? "," : "",
+			       l->items[i].name.file +
+				       (l->items[i].name.kind == WAL_KIND_HISTORY ? 0 : 22));
+	wal_object_list_free(l);
+	return strbuf_detach(&b);
+}
+
+static void test_kinds_apart_and_wal(void **state)
+{
+	fixture *f = *state;
+	char *ids[5];
+	ids[0] = make_backup(f->r, "db", T0, 1);
+	ids[1] = make_base(f->r, "db", T0 + 1800, "000000010000000000000002");
+	ids[2] = make_backup(f->r, "db", T0 + 3600, 1);
+	ids[3] = make_base(f->r, "db", T0 + 5400, "000000010000000000000005");
+	ids[4] = make_backup(f->r, "db", T0 + 7200, 1);
+	static const char *const wal[] = {
+		"000000010000000000000001", "000000010000000000000002",
+		"000000010000000000000003", "000000010000000000000003.00000028.backup",
+		"000000010000000000000004.partial", "000000010000000000000005",
+		"000000020000000000000004", "000000020000000000000006", "00000002.history", NULL,
+	};
+	for (size_t i = 0; wal[i]; i++)
+		put_wal(f->r, "db", wal[i]);
+	/* a name without base backups keeps all its WAL */
+	char *nb = make_backup(f->r, "nb", T0, 1);
+	put_wal(f->r, "nb", "000000010000000000000001");
+
+	bderr err;
+	bderr_init(&err);
+	expire_options o = { .name = NULL, .now = T0 + DAY, .incomplete_grace = DAY, .dry_run = 1 };
+	o.policy.keep_last = 1;
+	expire_stats st;
+	FILE *devnull = fopen("/dev/null", "w");
+	assert_int_equal(expire_run(f->r, &o, devnull, &st, &err), 0);
+	assert_int_equal(st.removed, 3);    /* 2 dumps and 1 base backup */
+	assert_int_equal(st.kept, 3);       /* newest dump and newest base of db, nb's dump */
+	assert_int_equal(st.wal_removed, 6);
+	char *names = wal_names(f->r, "db");
+	assert_string_equal(names, "01,02,03,03.00000028.backup,04.partial,05,00000002.history,04,06");
+	free(names);
+	assert_int_equal(count(f->r, "db", 1), 5); /* dry run */
+
+	o.dry_run = 0;
+	assert_int_equal(expire_run(f->r, &o, devnull, &st, &err), 0);
+	assert_int_equal(st.wal_removed, 6);
+	assert_int_equal(count(f->r, "db", 1), 2);
+	manifest *m = NULL;
+	assert_int_equal(repo_backup_load(f->r, "db", ids[3], &m, &err), 0);
+	manifest_free(m);
+	assert_int_equal(repo_backup_load(f->r, "db", ids[4], &m, &err), 0);
+	manifest_free(m);
+	names = wal_names(f->r, "db");
+	assert_string_equal(names, "05,00000002.history,06");
+	free(names);
+	names = wal_names(f->r, "nb");
+	assert_string_equal(names, "01");
+	free(names);
+	fclose(devnull);
+	for (int i = 0; i < 5; i++)
+		free(ids[i]);
+	free(nb);
+}
+
 static void test_no_rule_is_usage_error(void **state)
 {
 	fixture *f = *state;
@@ -193,6 +296,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_keep_last_and_dry_run, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_incomplete_grace, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_rule_is_usage_error, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_kinds_apart_and_wal, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_history_last, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

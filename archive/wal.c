@@ -1,0 +1,631 @@
+#include "archive/wal.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <openssl/evp.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zstd.h>
+
+#include "common/mem.h"
+
+#define INFO_MAX (64 * 1024)
+#define SUFFIX_ZST ".zst"
+/* Largest object wal_object_read accepts: PostgreSQL's segment size limit is 1 GB. */
+#define WAL_FILE_MAX ((size_t)1024 * 1024 * 1024)
+
+/* XLogPageHeaderData / XLogLongPageHeaderData field offsets (PostgreSQL 9.x..17). */
+#define XLP_MAGIC_OFF 0
+#define XLP_INFO_OFF 2
+#define XLP_TLI_OFF 4
+#define XLP_PAGEADDR_OFF 8
+#define XLP_SYSID_OFF 24
+#define XLP_SEG_SIZE_OFF 32
+#define XLP_BLCKSZ_OFF 36
+#define XLP_LONG_HEADER 0x0002
+
+/* --- names --------------------------------------------------------------- */
+
+static int is_upper_hex(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'A' && s[i] <= 'F')))
+			return 0;
+	return 1;
+}
+
+static int is_lower_hex(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return 0;
+	return 1;
+}
+
+static uint32_t hex32(const char *s)
+{
+	uint32_t v = 0;
+	for (int i = 0; i < 8; i++)
+		v = v * 16 + (uint32_t)(s[i] <= '9' ? s[i] - '0' : s[i] - 'A' + 10);
+	return v;
+}
+
+/* Parses exactly n chars of file; 0 ok, -1 not a WAL name. */
+static int parse_name(const char *file, size_t n, wal_name *out)
+{
+	memset(out, 0, sizeof *out);
+	if (n >= sizeof out->file)
+		return -1;
+	if (n == 8 + 8 && memcmp(file + 8, ".history", 8) == 0 && is_upper_hex(file, 8)) {
+		out->kind = WAL_KIND_HISTORY;
+	} else if (n >= WAL_SEGMENT_NAME_LEN && is_upper_hex(file, WAL_SEGMENT_NAME_LEN)) {
+		const char *rest = file + WAL_SEGMENT_NAME_LEN;
+		size_t rn = n - WAL_SEGMENT_NAME_LEN;
+		if (rn == 0)
+			out->kind = WAL_KIND_SEGMENT;
+		else if (rn == 8 && memcmp(rest, ".partial", 8) == 0)
+			out->kind = WAL_KIND_PARTIAL;
+		else if (rn == 1 + 8 + 7 && rest[0] == '.' && is_upper_hex(rest + 1, 8) &&
+			 memcmp(rest + 9, ".backup", 7) == 0)
+			out->kind = WAL_KIND_BACKUP;
+		else
+			return -1;
+		memcpy(out->pos, file + 8, 16);
+		out->pos[16] = '\0';
+	} else {
+		return -1;
+	}
+	out->tli = hex32(file);
+	if (out->tli == 0) /* timelines start at 1 */
+		return -1;
+	memcpy(out->file, file, n);
+	out->file[n] = '\0';
+	return 0;
+}
+
+int wal_name_parse(const char *file, wal_name *out, bderr *err)
+{
+	if (file == NULL || parse_name(file, strlen(file), out) < 0)
+		return bderr_usage(err, "'%s' is not a WAL file name (segment, .partial, .backup or .history)",
+				   file ? file : "");
+	return 0;
+}
+
+char *wal_dir_path(const char *source)
+{
+	return xasprintf("%s/wal/", source);
+}
+
+/* Directory part under <source>/wal/ ("" for history files, else "<16 chars>/"). */
+static void name_dir(const wal_name *n, char out[18])
+{
+	if (n->kind == WAL_KIND_HISTORY) {
+		out[0] = '\0';
+		return;
+	}
+	memcpy(out, n->file, 16);
+	out[16] = '/';
+	out[17] = '\0';
+}
+
+char *wal_object_path(const char *source, const char *file, const char *sha256hex)
+{
+	wal_name n;
+	char dir[18];
+	if (parse_name(file, strlen(file), &n) < 0)
+		return NULL;
+	name_dir(&n, dir);
+	return xasprintf("%s/wal/%s%s-%s%s", source, dir, file, sha256hex, SUFFIX_ZST);
+}
+
+int wal_object_parse(const char *base, wal_name *out, char sha256hex[65])
+{
+	size_t len = strlen(base);
+	size_t sfx = strlen(SUFFIX_ZST);
+	if (len < 1 + SHA256_HEX_LEN + sfx + 1 || strcmp(base + len - sfx, SUFFIX_ZST) != 0)
+		return -1;
+	const char *hex = base + len - sfx - SHA256_HEX_LEN;
+	if (hex[-1] != '-' || !is_lower_hex(hex, SHA256_HEX_LEN))
+		return -1;
+	if (parse_name(base, (size_t)(hex - 1 - base), out) < 0)
+		return -1;
+	memcpy(sha256hex, hex, SHA256_HEX_LEN);
+	sha256hex[SHA256_HEX_LEN] = '\0';
+	return 0;
+}
+
+void wal_segment_name(uint32_t tli, uint64_t lsn, uint32_t seg_size, char out[25])
+{
+	uint64_t segno = lsn / seg_size;
+	uint64_t per_log = UINT64_C(0x100000000) / seg_size;
+	snprintf(out, 25, "%08" PRIX32 "%08" PRIX32 "%08" PRIX32, tli, (uint32_t)(segno / per_log),
+		 (uint32_t)(segno % per_log));
+}
+
+int wal_segment_next(const char *name, uint32_t seg_size, char out[25])
+{
+	wal_name n;
+	if (seg_size == 0 || parse_name(name, strlen(name), &n) < 0 || n.kind != WAL_KIND_SEGMENT)
+		return -1;
+	uint64_t per_log = UINT64_C(0x100000000) / seg_size;
+	uint64_t log = hex32(n.pos), seg = hex32(n.pos + 8);
+	if (seg >= per_log)
+		return -1;
+	uint64_t segno = log * per_log + seg + 1;
+	wal_segment_name(n.tli, segno * seg_size, seg_size, out);
+	return 0;
+}
+
+/* --- segment header ------------------------------------------------------ */
+
+static uint16_t get16(const unsigned char *p)
+{
+	uint16_t v;
+	memcpy(&v, p, sizeof v);
+	return v;
+}
+static uint32_t get32(const unsigned char *p)
+{
+	uint32_t v;
+	memcpy(&v, p, sizeof v);
+	return v;
+}
+static uint64_t get64(const unsigned char *p)
+{
+	uint64_t v;
+	memcpy(&v, p, sizeof v);
+	return v;
+}
+
+static int pow2_between(uint32_t v, uint32_t lo, uint32_t hi)
+{
+	return v >= lo && v <= hi && (v & (v - 1)) == 0;
+}
+
+int wal_segment_header_parse(const void *buf, size_t len, wal_segment_header *out, bderr *err)
+{
+	const unsigned char *p = buf;
+	memset(out, 0, sizeof *out);
+	if (len < WAL_LONG_HEADER_LEN)
+		return bderr_set(err, "too short for a WAL segment (%zu bytes)", len);
+	out->magic = get16(p + XLP_MAGIC_OFF);
+	uint16_t info = get16(p + XLP_INFO_OFF);
+	out->tli = get32(p + XLP_TLI_OFF);
+	out->system_identifier = get64(p + XLP_SYSID_OFF);
+	out->seg_size = get32(p + XLP_SEG_SIZE_OFF);
+	out->xlog_blcksz = get32(p + XLP_BLCKSZ_OFF);
+	/* every PostgreSQL WAL magic so far is 0xD0xx or 0xD1xx (9.0 .. 17) */
+	if ((out->magic & 0xFE00) != 0xD000)
+		return bderr_set(err, "not a WAL segment: bad page magic 0x%04X", out->magic);
+	if (!(info & XLP_LONG_HEADER))
+		return bderr_set(err, "not a WAL segment: first page has no long header");
+	if (!pow2_between(out->seg_size, 1024 * 1024, 1024u * 1024 * 1024) ||
+	    !pow2_between(out->xlog_blcksz, 1024, 65536))
+		return bderr_set(err, "not a WAL segment: bad segment size %" PRIu32 " or block size %" PRIu32,
+				 out->seg_size, out->xlog_blcksz);
+	return 0;
+}
+
+int wal_segment_check(const wal_name *n, const void *buf, size_t len, wal_segment_header *out,
+		      bderr *err)
+{
+	if (wal_segment_header_parse(buf, len, out, err) < 0)
+		return bderr_prefix(err, "'%s'", n->file);
+	if (len != out->seg_size)
+		return bderr_set(err, "'%s' is %zu bytes, its header says segments are %" PRIu32 " bytes",
+				 n->file, len, out->seg_size);
+	/* the name must match the contents: catches renamed or recycled files */
+	uint64_t per_log = UINT64_C(0x100000000) / out->seg_size;
+	uint64_t segno = (uint64_t)hex32(n->pos) * per_log + hex32(n->pos + 8);
+	uint64_t addr = get64((const unsigned char *)buf + XLP_PAGEADDR_OFF);
+	if (hex32(n->pos + 8) >= per_log || addr != segno * out->seg_size)
+		return bderr_set(err, "'%s' holds WAL of address %" PRIX64 "/%08" PRIX64 ", not of its name",
+				 n->file, addr >> 32, addr & 0xFFFFFFFF);
+	return 0;
+}
+
+int wal_pg_version_from_magic(uint16_t magic)
+{
+	static const struct {
+		uint16_t magic;
+		int version;
+	} known[] = {
+		{ 0xD097, 10 }, { 0xD098, 11 }, { 0xD101, 12 }, { 0xD106, 13 },
+		{ 0xD10D, 14 }, { 0xD110, 15 }, { 0xD113, 16 }, { 0xD116, 17 },
+	};
+	for (size_t i = 0; i < sizeof known / sizeof *known; i++)
+		if (known[i].magic == magic)
+			return known[i].version;
+	return 0;
+}
+
+/* --- listing and lookup ---------------------------------------------------- */
+
+static const char *basename_of(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	return slash ? slash + 1 : path;
+}
+
+typedef struct find_ctx {
+	const char *file;
+	char *path;
+	char sha[65];
+	int count;
+	char *other; /* a second object, for the error */
+} find_ctx;
+
+static int find_cb(void *vctx, const char *path, uint64_t size, bderr *err)
+{
+	find_ctx *c = vctx;
+	wal_name n;
+	char sha[65];
+	(void)size;
+	(void)err;
+	if (wal_object_parse(basename_of(path), &n, sha) < 0 || strcmp(n.file, c->file) != 0)
+		return 0;
+	if (c->count++ == 0) {
+		c->path = xstrdup(path);
+		memcpy(c->sha, sha, sizeof sha);
+	} else if (c->other == NULL) {
+		c->other = xstrdup(path);
+	}
+	return 0;
+}
+
+int wal_find(repo *r, const char *source, const char *file, char **object_path,
+	     char sha256hex[65], bderr *err)
+{
+	wal_name n;
+	char dir[18];
+	*object_path = NULL;
+	if (wal_name_parse(file, &n, err) < 0)
+		return -1;
+	name_dir(&n, dir);
+	char *prefix = xasprintf("%s/wal/%s%s-", source, dir, file);
+	find_ctx c = { .file = file };
+	int rc = storage_list(repo_storage(r), prefix, find_cb, &c, err);
+	free(prefix);
+	if (rc < 0) {
+		bderr_prefix(err, "cannot look up '%s' in the WAL archive", file);
+		rc = -1;
+	} else if (c.count > 1) {
+		rc = bderr_set(err, "'%s' is archived more than once with different contents: '%s' and '%s'",
+			       file, c.path, c.other);
+	} else if (c.count == 0) {
+		rc = 1;
+	} else {
+		*object_path = c.path;
+		c.path = NULL;
+		memcpy(sha256hex, c.sha, sizeof c.sha);
+		rc = 0;
+	}
+	free(c.path);
+	free(c.other);
+	return rc;
+}
+
+typedef struct list_ctx {
+	size_t dir_len; /* strlen("<source>/wal/") */
+	wal_object_list *l;
+	size_t cap;
+} list_ctx;
+
+static int list_cb(void *vctx, const char *path, uint64_t size, bderr *err)
+{
+	list_ctx *c = vctx;
+	wal_object o;
+	char dir[18];
+	(void)err;
+	memset(&o, 0, sizeof o);
+	if (wal_object_parse(basename_of(path), &o.name, o.sha256) < 0)
+		return 0;
+	/* only objects where wal_object_path puts them */
+	name_dir(&o.name, dir);
+	const char *rel = path + c->dir_len;
+	if (strncmp(rel, dir, strlen(dir)) != 0 || strchr(rel + strlen(dir), '/') != NULL)
+		return 0;
+	if (c->l->n == c->cap) {
+		c->cap = c->cap ? c->cap * 2 : 64;
+		c->l->items = xrealloc(c->l->items, c->cap * sizeof *c->l->items);
+	}
+	o.path = xstrdup(path);
+	o.stored_size = size;
+	c->l->items[c->l->n++] = o;
+	return 0;
+}
+
+static int object_cmp(const void *a, const void *b)
+{
+	const wal_object *x = a, *y = b;
+	int c = strcmp(x->name.file, y->name.file);
+	return c ? c : strcmp(x->path, y->path);
+}
+
+int wal_list(repo *r, const char *source, wal_object_list **out, bderr *err)
+{
+	char *prefix = wal_dir_path(source);
+	wal_object_list *l = xcalloc(1, sizeof *l);
+	list_ctx c = { strlen(prefix), l, 0 };
+	*out = NULL;
+	int rc = storage_list(repo_storage(r), prefix, list_cb, &c, err);
+	free(prefix);
+	if (rc < 0) {
+		wal_object_list_free(l);
+		return bderr_prefix(err, "cannot list the WAL archive of '%s'", source);
+	}
+	if (l->n > 1)
+		qsort(l->items, l->n, sizeof *l->items, object_cmp);
+	*out = l;
+	return 0;
+}
+
+void wal_object_list_free(wal_object_list *l)
+{
+	if (l == NULL)
+		return;
+	for (size_t i = 0; i < l->n; i++)
+		free(l->items[i].path);
+	free(l->items);
+	free(l);
+}
+
+/* --- archive.info ---------------------------------------------------------- */
+
+static char *info_path(const char *source)
+{
+	return xasprintf("%s/wal/" WAL_ARCHIVE_INFO, source);
+}
+
+int wal_archive_info_read(repo *r, const char *source, wal_archive_info *out, bderr *err)
+{
+	char *path = info_path(source);
+	char *data = NULL;
+	size_t len = 0;
+	memset(out, 0, sizeof *out);
+	if (storage_get(repo_storage(r), path, &data, &len, INFO_MAX, err) < 0) {
+		int absent = err->sys_errno == ENOENT;
+		free(path);
+		if (absent) {
+			bderr_init(err);
+			return 1;
+		}
+		return -1;
+	}
+	json_error_t je;
+	json_t *j = json_loadb(data, len, 0, &je);
+	free(data);
+	const char *sysid = NULL;
+	json_int_t segsz = 0, ver = 0;
+	int rc = -1;
+	if (j == NULL || json_unpack_ex(j, &je, 0, "{s:s, s:I, s?I}", "system_identifier", &sysid,
+					"wal_segment_size", &segsz, "pg_version", &ver) < 0) {
+		bderr_set(err, "'%s' in '%s' is damaged: %s", path, repo_url(r), je.text);
+	} else {
+		char *end = NULL;
+		errno = 0;
+		unsigned long long v = strtoull(sysid, &end, 10);
+		if (errno || *end || end == sysid || segsz <= 0 || segsz > UINT32_MAX) {
+			bderr_set(err, "'%s' in '%s' is damaged: bad system_identifier or wal_segment_size",
+				  path, repo_url(r));
+		} else {
+			out->system_identifier = v;
+			out->wal_segment_size = (uint32_t)segsz;
+			out->pg_version = (int)ver;
+			rc = 0;
+		}
+	}
+	json_decref(j);
+	free(path);
+	return rc;
+}
+
+static int info_write(repo *r, const char *source, uint64_t sysid, uint32_t seg_size,
+		      int pg_version, bderr *err)
+{
+	char id[24];
+	snprintf(id, sizeof id, "%" PRIu64, sysid);
+	json_t *j = json_pack("{s:s, s:I}", "system_identifier", id, "wal_segment_size",
+			      (json_int_t)seg_size);
+	if (pg_version > 0)
+		json_object_set_new(j, "pg_version", json_integer(pg_version));
+	char *text = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
+	json_decref(j);
+	char *path = info_path(source);
+	strbuf b;
+	strbuf_init(&b);
+	strbuf_appendf(&b, "%s\n", text);
+	int rc = storage_put(repo_storage(r), path, b.data, b.len, err);
+	strbuf_free(&b);
+	free(text);
+	free(path);
+	return rc;
+}
+
+int wal_archive_info_check(repo *r, const char *source, uint64_t system_identifier,
+			   uint32_t wal_segment_size, int pg_version, bderr *err)
+{
+	wal_archive_info info;
+	int rc = wal_archive_info_read(r, source, &info, err);
+	if (rc < 0)
+		return -1;
+	if (rc == 1)
+		return info_write(r, source, system_identifier, wal_segment_size, pg_version, err);
+	if (info.system_identifier != system_identifier)
+		return bderr_set(err,
+				 "the WAL archive of '%s' belongs to database system %" PRIu64
+				 ", not to this one (%" PRIu64 "): use another --name",
+				 source, info.system_identifier, system_identifier);
+	if (info.wal_segment_size != wal_segment_size)
+		return bderr_set(err,
+				 "the WAL archive of '%s' has %" PRIu32 "-byte segments, this server %" PRIu32,
+				 source, info.wal_segment_size, wal_segment_size);
+	return 0;
+}
+
+/* --- storing and reading ----------------------------------------------------- */
+
+typedef struct hash_job {
+	const void *buf;
+	size_t len;
+	char hex[65];
+	int ok;
+} hash_job;
+
+static void sha256_hex(const void *buf, size_t len, char out[65], int *ok)
+{
+	static const char digits[] = "0123456789abcdef";
+	unsigned char md[32];
+	unsigned int n = 0;
+	*ok = EVP_Digest(buf, len, md, &n, EVP_sha256(), NULL) == 1 && n == 32;
+	for (int i = 0; i < 32; i++) {
+		out[2 * i] = digits[md[i] >> 4];
+		out[2 * i + 1] = digits[md[i] & 15];
+	}
+	out[64] = '\0';
+}
+
+static void *hash_thread(void *arg)
+{
+	hash_job *j = arg;
+	sha256_hex(j->buf, j->len, j->hex, &j->ok);
+	return NULL;
+}
+
+/* One-shot compression into a fresh buffer; frame checksum like the zstd filter. */
+static int compress_all(const void *buf, size_t len, int level, void **out, size_t *out_len,
+			bderr *err)
+{
+	size_t cap = ZSTD_compressBound(len);
+	void *dst = xmalloc(cap);
+	ZSTD_CCtx *cctx = ZSTD_createCCtx();
+	size_t rc = cctx ? ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, level) : 0;
+	if (cctx && !ZSTD_isError(rc))
+		rc = ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 1);
+	if (cctx && !ZSTD_isError(rc))
+		rc = ZSTD_compress2(cctx, dst, cap, buf, len);
+	ZSTD_freeCCtx(cctx);
+	if (cctx == NULL || ZSTD_isError(rc)) {
+		free(dst);
+		return bderr_set(err, "zstd compression failed: %s",
+				 cctx ? ZSTD_getErrorName(rc) : "out of memory");
+	}
+	*out = dst;
+	*out_len = rc;
+	return 0;
+}
+
+int wal_checksum(const void *buf, size_t len, char sha256hex[65], bderr *err)
+{
+	int ok;
+	sha256_hex(buf, len, sha256hex, &ok);
+	return ok ? 0 : bderr_set(err, "sha-256 failed");
+}
+
+static int conflict(const char *file, const char *have, const char *want, bderr *err)
+{
+	return bderr_set(err,
+			 "'%s' is already archived with different contents (archived sha256 %s, "
+			 "this file's sha256 %s): refusing to overwrite",
+			 file, have, want);
+}
+
+int wal_store(repo *r, const char *source, const char *file, const void *buf, size_t len,
+	      int level, int *already, bderr *err)
+{
+	wal_name n;
+	*already = 0;
+	if (wal_name_parse(file, &n, err) < 0)
+		return -1;
+	/* hash on a second core while this one compresses: both are needed before the write */
+	hash_job hj = { .buf = buf, .len = len };
+	pthread_t th;
+	int threaded = pthread_create(&th, NULL, hash_thread, &hj) == 0;
+	void *z = NULL;
+	size_t zlen = 0;
+	/* "none" still writes a zstd frame (at the fastest level): one object format */
+	int crc = compress_all(buf, len, level > 0 ? level : ZSTD_minCLevel(), &z, &zlen, err);
+	if (threaded)
+		pthread_join(th, NULL);
+	else
+		hash_thread(&hj);
+	if (crc < 0)
+		return -1;
+	if (!hj.ok) {
+		free(z);
+		return bderr_set(err, "sha-256 of '%s' failed", file);
+	}
+
+	char *have = NULL;
+	char have_sha[65];
+	int rc = wal_find(r, source, file, &have, have_sha, err);
+	if (rc == 0) {
+		if (strcmp(have_sha, hj.hex) == 0)
+			*already = 1;
+		else
+			conflict(file, have_sha, hj.hex, err);
+		free(have);
+		free(z);
+		return *already ? 0 : -1;
+	}
+	if (rc < 0) {
+		free(z);
+		return -1;
+	}
+	char *path = wal_object_path(source, file, hj.hex);
+	rc = storage_put(repo_storage(r), path, z, zlen, err);
+	free(z);
+	free(path);
+	if (rc < 0)
+		return bderr_prefix(err, "cannot archive '%s'", file);
+	/* a concurrent push of other contents under the same name must not pass silently */
+	rc = wal_find(r, source, file, &have, have_sha, err);
+	free(have);
+	if (rc < 0)
+		return -1;
+	if (rc == 1)
+		return bderr_set(err, "'%s' vanished from the WAL archive right after it was written", file);
+	return 0;
+}
+
+int wal_object_read(repo *r, const char *path, const char *sha256hex, uint64_t expect_size,
+		    char **out, size_t *out_len, bderr *err)
+{
+	char *z = NULL;
+	size_t zlen = 0;
+	*out = NULL;
+	*out_len = 0;
+	if (storage_get(repo_storage(r), path, &z, &zlen, WAL_FILE_MAX, err) < 0)
+		return -1;
+	unsigned long long size = ZSTD_getFrameContentSize(z, zlen);
+	if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN || size > WAL_FILE_MAX) {
+		free(z);
+		err->sys_errno = EBADMSG;
+		return bderr_set(err, "WAL object '%s' in '%s' is corrupt: not a zstd frame with a size",
+				 path, repo_url(r));
+	}
+	char *buf = xmalloc(size ? size : 1);
+	size_t got = ZSTD_decompress(buf, size, z, zlen);
+	free(z);
+	char hex[65];
+	const char *why = NULL;
+	if (ZSTD_isError(got))
+		why = ZSTD_getErrorName(got);
+	else if (got != size)
+		why = "truncated";
+	else if (expect_size && got != expect_size)
+		why = "wrong size";
+	else if (wal_checksum(buf, got, hex, err) < 0 || strcmp(hex, sha256hex) != 0)
+		why = "sha256 mismatch";
+	if (why) {
+		free(buf);
+		bderr_set(err, "WAL object '%s' in '%s' is corrupt: %s", path, repo_url(r), why);
+		err->sys_errno = EBADMSG;
+		return -1;
+	}
+	*out = buf;
+	*out_len = got;
+	return 0;
+}

@@ -1,0 +1,518 @@
+#include "backupd/basebackup.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+#include <libpq-fe.h>
+
+#include "archive/filter.h"
+#include "archive/lsn.h"
+#include "archive/wal.h"
+#include "common/log.h"
+#include "common/mem.h"
+#include "common/pgconn.h"
+#include "common/resolve.h"
+#include "common/version.h"
+
+/* The server's tar archives and the manifest arrive in one COPY stream since 15. */
+#define BB_MIN_SERVER_VERSION 150000
+#define TAR_TRAILER 1024 /* two zero blocks end a tar archive */
+
+typedef struct bb_state {
+	repo *r;
+	const basebackup_options *o;
+	char *id;
+	manifest *m;
+	/* the object being written: one archive, or the backup manifest */
+	object_writer *ow;
+	char *obj_name;
+	int obj_is_tar;
+	uint64_t trailing_zeros; /* zero bytes at the current end of the tar */
+	size_t n_archives;
+	int manifest_seen;
+} bb_state;
+
+/* "16MB", "1GB", "1024kB" (SHOW output) -> bytes; 0 when unparsable. */
+static uint32_t parse_show_size(const char *s)
+{
+	char *end;
+	unsigned long long v = strtoull(s, &end, 10);
+	unsigned long long mult = 1;
+	if (strcmp(end, "kB") == 0)
+		mult = 1024;
+	else if (strcmp(end, "MB") == 0)
+		mult = 1024 * 1024;
+	else if (strcmp(end, "GB") == 0)
+		mult = 1024ULL * 1024 * 1024;
+	else if (*end != '\0' && strcmp(end, "B") != 0)
+		return 0;
+	v *= mult;
+	/* PostgreSQL allows powers of two from 1MB to 1GB */
+	if (v < 1024 * 1024 || v > 1024ULL * 1024 * 1024 || (v & (v - 1)) != 0)
+		return 0;
+	return (uint32_t)v;
+}
+
+/* Replication connections only speak the simple query protocol: PQexec, not pg_query. */
+static int repl_query(PGconn *c, const char *sql, const char *what, PGresult **out, bderr *err)
+{
+	PGresult *res = PQexec(c, sql);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		char m[512];
+		const char *msg = res ? PQresultErrorMessage(res) : "";
+		if (msg == NULL || *msg == '\0')
+			msg = pg_errmsg(c, m, sizeof m);
+		bderr_set(err, "%s: %.*s", what, (int)strcspn(msg, "\n"), msg);
+		PQclear(res);
+		return -1;
+	}
+	*out = res;
+	return 0;
+}
+
+static int show_setting(PGconn *c, const char *setting, char **out, bderr *err)
+{
+	char *sql = xasprintf("SHOW %s", setting);
+	char *what = xasprintf("cannot read the server's %s", setting);
+	PGresult *res = NULL;
+	int rc = repl_query(c, sql, what, &res, err);
+	if (rc == 0) {
+		if (PQntuples(res) != 1 || PQnfields(res) < 1)
+			rc = bderr_set(err, "%s: unexpected reply", what);
+		else
+			*out = xstrdup(PQgetvalue(res, 0, 0));
+	}
+	PQclear(res);
+	free(sql);
+	free(what);
+	return rc;
+}
+
+/* The archive names a PostgreSQL 15+ server sends: base.tar, <tablespace oid>.tar. */
+static int archive_name_ok(const char *n)
+{
+	if (strcmp(n, "base.tar") == 0)
+		return 1;
+	size_t digits = strspn(n, "0123456789");
+	return digits > 0 && digits <= 10 && strcmp(n + digits, ".tar") == 0;
+}
+
+static int object_open(bb_state *st, const char *name, int is_tar, bderr *err)
+{
+	char *path = repo_backup_path(st->o->name, st->id, name);
+	int rc = object_writer_open(repo_storage(st->r), path, st->o->compress_level, &st->ow, err);
+	free(path);
+	if (rc < 0)
+		return -1;
+	st->obj_name = xstrdup(name);
+	st->obj_is_tar = is_tar;
+	st->trailing_zeros = 0;
+	return 0;
+}
+
+static int object_write(bb_state *st, const char *buf, size_t len, bderr *err)
+{
+	if (st->ow == NULL)
+		return bderr_set(err, "base backup: the server sent data before naming an archive");
+	if (st->obj_is_tar) {
+		size_t k = len;
+		while (k > 0 && buf[k - 1] == '\0')
+			k--;
+		st->trailing_zeros = k == 0 ? st->trailing_zeros + len : len - k;
+	}
+	if (object_writer_write(st->ow, buf, len, err) < 0)
+		return bderr_prefix(err, "base backup object '%s'", st->obj_name);
+	return 0;
+}
+
+/* Closes the current object and records it in the manifest. */
+static int object_finish(bb_state *st, bderr *err)
+{
+	if (st->ow == NULL)
+		return 0;
+	int rc = 0;
+	/*
+	 * Servers before 15 left the end-of-archive blocks to the client; adding
+	 * them whenever they are missing keeps every stored tar readable by
+	 * standard tools.
+	 */
+	if (st->obj_is_tar && st->trailing_zeros < TAR_TRAILER) {
+		static const char zeros[TAR_TRAILER];
+		rc = object_writer_write(st->ow, zeros, sizeof zeros, err);
+	}
+	object_meta meta;
+	if (rc == 0)
+		rc = object_writer_close(st->ow, &meta, err);
+	if (rc == 0)
+		manifest_add_object(st->m, st->obj_name, &meta, st->o->compress_level != 0, -1);
+	else
+		bderr_prefix(err, "base backup object '%s'", st->obj_name);
+	object_writer_free(st->ow);
+	st->ow = NULL;
+	free(st->obj_name);
+	st->obj_name = NULL;
+	return rc;
+}
+
+/* One CopyData message of the PostgreSQL 15+ BASE_BACKUP stream. */
+static int copy_message(bb_state *st, const char *buf, size_t len, bderr *err)
+{
+	if (len == 0)
+		return bderr_set(err, "base backup: empty message from the server");
+	switch (buf[0]) {
+	case 'n': { /* new archive: name NUL tablespace location NUL */
+		const char *name = buf + 1;
+		size_t name_len = strnlen(name, len - 1);
+		if (name_len == len - 1)
+			return bderr_set(err, "base backup: malformed new-archive message");
+		if (!archive_name_ok(name))
+			return bderr_set(err, "base backup: unexpected archive name '%.*s' from the server",
+					 (int)(name_len > 64 ? 64 : name_len), name);
+		if (object_finish(st, err) < 0)
+			return -1;
+		st->n_archives++;
+		log_debug("base backup: receiving %s", name);
+		return object_open(st, name, 1, err);
+	}
+	case 'm': /* the backup manifest follows as 'd' messages */
+		if (object_finish(st, err) < 0)
+			return -1;
+		st->manifest_seen = 1;
+		return object_open(st, "backup_manifest", 0, err);
+	case 'd':
+		return object_write(st, buf + 1, len - 1, err);
+	case 'p': /* progress: only sent when asked for */
+		return 0;
+	default:
+		return bderr_set(err, "base backup: unknown message type '%c' from the server", buf[0]);
+	}
+}
+
+static int receive_copy(bb_state *st, PGconn *c, bderr *err)
+{
+	for (;;) {
+		char *buf = NULL;
+		int n = PQgetCopyData(c, &buf, 0);
+		if (n == -1)
+			break;
+		if (n == -2) {
+			char m[512];
+			return bderr_set(err, "base backup stream failed: %s", pg_errmsg(c, m, sizeof m));
+		}
+		int rc = copy_message(st, buf, (size_t)n, err);
+		PQfreemem(buf);
+		if (rc < 0)
+			return -1;
+	}
+	return object_finish(st, err);
+}
+
+/* A (recptr, tli) row: the start or the end position. */
+static int position_row(PGresult *res, const char *what, uint64_t *lsn, uint32_t *tli, bderr *err)
+{
+	if (PQntuples(res) != 1 || PQnfields(res) < 2 ||
+	    lsn_parse(PQgetvalue(res, 0, 0), lsn) < 0)
+		return bderr_set(err, "base backup: unexpected %s position from the server", what);
+	*tli = (uint32_t)strtoul(PQgetvalue(res, 0, 1), NULL, 10);
+	if (*tli == 0)
+		return bderr_set(err, "base backup: unexpected %s timeline from the server", what);
+	return 0;
+}
+
+static json_t *tablespaces_json(PGresult *res)
+{
+	json_t *arr = json_array();
+	for (int i = 0; i < PQntuples(res); i++) {
+		if (PQgetisnull(res, i, 0))
+			continue; /* the data directory itself */
+		json_array_append_new(arr, json_pack("{s:s, s:s}", "oid", PQgetvalue(res, i, 0),
+						     "location", PQgetvalue(res, i, 1)));
+	}
+	return arr;
+}
+
+static double now_monotonic(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The completion rule: the segment holding the stop LSN must be archived. */
+static int wait_for_wal(bb_state *st, const char *segment, bderr *err)
+{
+	double deadline = now_monotonic() + st->o->archive_timeout;
+	int logged = 0;
+	for (;;) {
+		char *path = NULL;
+		char sha[65];
+		int found = wal_find(st->r, st->o->name, segment, &path, sha, err);
+		free(path);
+		if (found < 0)
+			return -1;
+		if (found == 0)
+			return 0;
+		if (now_monotonic() >= deadline)
+			return bderr_set(err,
+					 "base backup %s of '%s': WAL segment %s did not reach the archive "
+					 "within %d s (is archive_command 'backupd wal-push --name %s ...' "
+					 "working?); the backup is incomplete",
+					 st->id, st->o->name, segment, st->o->archive_timeout, st->o->name);
+		if (!logged) {
+			log_info("base backup %s: waiting for WAL segment %s to be archived", st->id,
+				 segment);
+			logged = 1;
+		}
+		struct timespec pause = { 0, 200 * 1000 * 1000 };
+		nanosleep(&pause, NULL);
+	}
+}
+
+/* Microseconds since the epoch, and the same as RFC 3339 with a fraction. */
+static int64_t now_us(char *text, size_t len)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	char base[32];
+	format_rfc3339(ts.tv_sec, base, sizeof base);
+	/* "...:SSZ" -> "...:SS.ffffffZ" */
+	size_t bl = strlen(base);
+	if (bl > 0)
+		base[bl - 1] = '\0';
+	snprintf(text, len, "%s.%06ldZ", base, ts.tv_nsec / 1000);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static int run_base_backup(bb_state *st, PGconn *c, uint32_t seg_size, bderr *err)
+{
+	json_t *info = st->m->info;
+	char *label = xasprintf("backupd %s", st->id);
+	char *label_lit = PQescapeLiteral(c, label, strlen(label));
+	free(label);
+	if (label_lit == NULL) {
+		char m[512];
+		return bderr_set(err, "base backup: cannot quote the label: %s", pg_errmsg(c, m, sizeof m));
+	}
+	/* WAIT false: the server must not wait for archiving; we check the archive itself */
+	char *cmd = xasprintf("BASE_BACKUP (LABEL %s, CHECKPOINT 'fast', WAIT false, "
+			      "MANIFEST 'yes')",
+			      label_lit);
+	PQfreemem(label_lit);
+	int sent = PQsendQuery(c, cmd);
+	free(cmd);
+	if (!sent) {
+		char m[512];
+		return bderr_set(err, "cannot start BASE_BACKUP: %s", pg_errmsg(c, m, sizeof m));
+	}
+	int rc = 0, n_rows = 0;
+	uint64_t start_lsn = 0, stop_lsn = 0;
+	uint32_t start_tli = 0, stop_tli = 0;
+	PGresult *res;
+	/* after an error the connection may still be mid-COPY: stop reading, PQfinish ends it */
+	while (rc == 0 && (res = PQgetResult(c)) != NULL) {
+		switch (PQresultStatus(res)) {
+		case PGRES_TUPLES_OK:
+			if (n_rows == 0)
+				rc = position_row(res, "start", &start_lsn, &start_tli, err);
+			else if (n_rows == 1)
+				json_object_set_new(info, "tablespaces", tablespaces_json(res));
+			else if (n_rows == 2)
+				rc = position_row(res, "stop", &stop_lsn, &stop_tli, err);
+			n_rows++;
+			break;
+		case PGRES_COPY_OUT:
+			rc = receive_copy(st, c, err);
+			break;
+		case PGRES_COMMAND_OK:
+			break;
+		default: {
+			const char *msg = PQresultErrorMessage(res);
+			rc = bderr_set(err, "BASE_BACKUP failed: %.*s", (int)strcspn(msg, "\n"), msg);
+			break;
+		}
+		}
+		PQclear(res);
+	}
+	if (rc < 0)
+		return -1;
+	if (n_rows != 3 || st->n_archives == 0 || !st->manifest_seen)
+		return bderr_set(err, "base backup: the server's reply ended early (%d positions, "
+				      "%zu archives%s)",
+				 n_rows, st->n_archives, st->manifest_seen ? "" : ", no manifest");
+
+	char text[64], stop_text[64], start_seg[25], stop_seg[25];
+	int64_t stop_us = now_us(stop_text, sizeof stop_text);
+	lsn_format(start_lsn, text);
+	json_object_set_new(info, "start_lsn", json_string(text));
+	lsn_format(stop_lsn, text);
+	json_object_set_new(info, "stop_lsn", json_string(text));
+	json_object_set_new(info, "timeline", json_integer(start_tli));
+	json_object_set_new(info, "stop_timeline", json_integer(stop_tli));
+	wal_segment_name(start_tli, start_lsn, seg_size, start_seg);
+	/* the last byte the backup needs is the one before the stop LSN */
+	wal_segment_name(stop_tli, stop_lsn > 0 ? stop_lsn - 1 : 0, seg_size, stop_seg);
+	json_object_set_new(info, "wal_start_segment", json_string(start_seg));
+	json_object_set_new(info, "wal_stop_segment", json_string(stop_seg));
+	/* PITR picks a backup by it; taken after the server's stop, so never too early */
+	json_object_set_new(info, "stop_time_us", json_integer(stop_us));
+	json_object_set_new(info, "stop_time", json_string(stop_text));
+	log_info("base backup %s of '%s': %zu archive(s) received, WAL %s .. %s needed", st->id,
+		 st->o->name, st->n_archives, start_seg, stop_seg);
+	return wait_for_wal(st, stop_seg, err);
+}
+
+int basebackup_run(repo *r, const basebackup_options *o, char **id_out, bderr *err)
+{
+	*id_out = NULL;
+	bb_state st = { .r = r, .o = o };
+	PGconn *c = NULL;
+	PGresult *res = NULL;
+	char *seg_text = NULL, *archive_mode = NULL;
+	int rc = -1;
+	time_t started = time(NULL);
+
+	if (pg_connect_replication(o->url, o->password, "backupd basebackup", &c, err) < 0)
+		return -1;
+	int version = PQserverVersion(c);
+	if (version < BB_MIN_SERVER_VERSION) {
+		bderr_set(err, "base backups need PostgreSQL 15 or newer: the server of '%s' is %d.%d",
+			  o->name, version / 10000, version / 100 % 100);
+		goto out;
+	}
+	if (repl_query(c, "IDENTIFY_SYSTEM", "cannot identify the server (IDENTIFY_SYSTEM)", &res,
+		     err) < 0)
+		goto out;
+	if (PQntuples(res) != 1 || PQnfields(res) < 2) {
+		bderr_set(err, "IDENTIFY_SYSTEM: unexpected reply from the server");
+		goto out;
+	}
+	char *end;
+	const char *sysid_text = PQgetvalue(res, 0, 0);
+	uint64_t sysid = strtoull(sysid_text, &end, 10);
+	if (*sysid_text == '\0' || *end != '\0') {
+		bderr_set(err, "IDENTIFY_SYSTEM: unexpected system identifier '%s'", sysid_text);
+		goto out;
+	}
+	uint32_t tli = (uint32_t)strtoul(PQgetvalue(res, 0, 1), NULL, 10);
+	PQclear(res);
+	res = NULL;
+
+	if (show_setting(c, "wal_segment_size", &seg_text, err) < 0 ||
+	    show_setting(c, "archive_mode", &archive_mode, err) < 0)
+		goto out;
+	uint32_t seg_size = parse_show_size(seg_text);
+	if (seg_size == 0) {
+		bderr_set(err, "unexpected wal_segment_size '%s' from the server", seg_text);
+		goto out;
+	}
+	/* without archiving the backup could never complete: say so now, not after the copy */
+	if (strcmp(archive_mode, "off") == 0) {
+		bderr_set(err, "the server of '%s' has archive_mode = off: set archive_mode = on and "
+			       "archive_command = 'backupd wal-push --repo R --name %s %%p' first",
+			  o->name, o->name);
+		goto out;
+	}
+	if (wal_archive_info_check(r, o->name, sysid, seg_size, version, err) < 0)
+		goto out;
+
+	st.m = manifest_new();
+	st.m->engine = xstrdup("postgresql");
+	st.m->kind = xstrdup("basebackup");
+	st.m->name = xstrdup(o->name);
+	st.m->server_version = xasprintf("%d.%d", version / 10000, version % 100);
+	st.m->tool_version = xstrdup("backupd " BACKUPD_VERSION);
+	st.m->started = started;
+	json_t *info = st.m->info;
+	char sysid_buf[32];
+	snprintf(sysid_buf, sizeof sysid_buf, "%" PRIu64, sysid);
+	json_object_set_new(info, "system_identifier", json_string(sysid_buf));
+	json_object_set_new(info, "server_version_num", json_integer(version));
+	json_object_set_new(info, "wal_segment_size", json_integer(seg_size));
+	json_object_set_new(info, "options",
+			    json_pack("{s:s, s:i}", "compress",
+				      o->compress_spec ? o->compress_spec : "zstd:1", "archive_timeout",
+				      o->archive_timeout));
+
+	if (repo_backup_begin(r, o->name, started, &st.id, err) < 0)
+		goto out;
+	st.m->id = xstrdup(st.id);
+	log_info("base backup %s of '%s' started (system %s, timeline %u)", st.id, o->name,
+		 sysid_buf, tli);
+	if (run_base_backup(&st, c, seg_size, err) < 0)
+		goto out;
+	st.m->finished = time(NULL);
+	if (repo_backup_commit(r, st.m, err) < 0)
+		goto out;
+	log_info("base backup %s of '%s' complete: %zu objects, %" PRIu64 " bytes, %" PRIu64
+		 " stored",
+		 st.id, o->name, st.m->n_objects, manifest_total_size(st.m),
+		 manifest_total_stored_size(st.m));
+	*id_out = st.id;
+	st.id = NULL;
+	rc = 0;
+out:
+	if (st.ow) {
+		object_writer_free(st.ow);
+		free(st.obj_name);
+	}
+	if (rc < 0 && st.id)
+		repo_backup_discard(r, o->name, st.id);
+	free(st.id);
+	manifest_free(st.m);
+	free(seg_text);
+	free(archive_mode);
+	PQclear(res);
+	PQfinish(c);
+	return rc;
+}
+
+int basebackup_command(program *p, bderr *err)
+{
+	if (p->args.n_positional > 0)
+		return bderr_usage(err, "basebackup takes no arguments, got '%s'",
+				   p->args.positional[0]);
+	const char *src_arg = cli_get(&p->args, "source");
+	if (src_arg == NULL)
+		return bderr_usage(err, "--source is required");
+	int timeout;
+	if (cli_get_int(&p->args, "archive-timeout", BASEBACKUP_ARCHIVE_TIMEOUT_DEFAULT, 1, 86400,
+			&timeout, err) < 0)
+		return -1;
+	const char *spec = cli_get(&p->args, "compress");
+	int level = 1;
+	if (spec && compress_spec_parse(spec, &level, err) < 0)
+		return -1;
+	source_spec src;
+	if (resolve_source_as(p->cfg, src_arg, cli_get(&p->args, "name"), &src, err) < 0)
+		return -1;
+	int rc = -1;
+	repo *r = NULL;
+	if (src.engine != ENGINE_POSTGRESQL) {
+		bderr_usage(err, "base backups are for PostgreSQL; '%s' is a %s source", src.name,
+			    engine_name(src.engine));
+		goto out;
+	}
+	if (repo_name_check(src.name, err) < 0 || program_open_repo(p, 1, &r, err) < 0)
+		goto out;
+	basebackup_options o = {
+		.url = src.url,
+		.password = src.password,
+		.name = src.name,
+		.compress_level = level,
+		.compress_spec = spec ? spec : "zstd:1",
+		.archive_timeout = timeout,
+	};
+	char *id = NULL;
+	rc = basebackup_run(r, &o, &id, err);
+	if (rc == 0)
+		printf("%s\n", id);
+	free(id);
+out:
+	repo_free(r);
+	source_spec_free(&src);
+	return rc;
+}

@@ -1,0 +1,632 @@
+#include "backupd/wal_push.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "archive/filter.h"
+#include "archive/wal.h"
+#include "backupd/run_history.h"
+#include "common/log.h"
+#include "common/mem.h"
+
+#define ASYNC_MAX_DEFAULT 8
+#define ASYNC_THREADS_DEFAULT 2
+#define PUSHER_LOCK "pusher.lock"
+/* how often a waiting pusher thread looks again, and when it gives up waiting */
+#define PUSHER_POLL_NS (3 * 1000 * 1000)
+#define PUSHER_IDLE_SECONDS 10.0
+
+/* --- the synchronous push ------------------------------------------------------ */
+
+static const char *base_name(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	return slash ? slash + 1 : path;
+}
+
+/* The whole file, mapped: hashing and compression read the page cache directly. */
+typedef struct mapped_file {
+	const void *data;
+	size_t len;
+	void *map;
+} mapped_file;
+
+static int map_file(const char *path, mapped_file *m, struct stat *st, bderr *err)
+{
+	memset(m, 0, sizeof *m);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return bderr_sys(err, errno, "cannot open '%s'", path);
+	if (fstat(fd, st) < 0) {
+		int e = errno;
+		close(fd);
+		return bderr_sys(err, e, "cannot stat '%s'", path);
+	}
+	if (!S_ISREG(st->st_mode)) {
+		close(fd);
+		return bderr_set(err, "'%s' is not a regular file", path);
+	}
+	m->len = (size_t)st->st_size;
+	m->data = "";
+	if (m->len > 0) {
+		m->map = mmap(NULL, m->len, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+		if (m->map == MAP_FAILED) {
+			int e = errno;
+			m->map = NULL;
+			close(fd);
+			return bderr_sys(err, e, "cannot read '%s'", path);
+		}
+		m->data = m->map;
+	}
+	close(fd);
+	return 0;
+}
+
+static void unmap_file(mapped_file *m)
+{
+	if (m->map)
+		munmap(m->map, m->len);
+	m->map = NULL;
+}
+
+int wal_push_file(repo *r, const wal_push_options *o, const char *path, int *already, bderr *err)
+{
+	const char *file = base_name(path);
+	wal_name n;
+	mapped_file m;
+	struct stat st;
+	*already = 0;
+	if (wal_name_parse(file, &n, err) < 0)
+		return -1;
+	if (map_file(path, &m, &st, err) < 0)
+		return -1;
+	int rc = 0;
+	if (n.kind == WAL_KIND_SEGMENT || n.kind == WAL_KIND_PARTIAL) {
+		wal_segment_header h;
+		rc = wal_segment_check(&n, m.data, m.len, &h, err);
+		if (rc == 0)
+			rc = wal_archive_info_check(r, o->source, h.system_identifier, h.seg_size,
+						    wal_pg_version_from_magic(h.magic), err);
+	} else if (m.len == 0) {
+		rc = bderr_set(err, "'%s' is empty", path);
+	}
+	if (rc == 0)
+		rc = wal_store(r, o->source, file, m.data, m.len, o->level, already, err);
+	unmap_file(&m);
+	if (rc < 0)
+		return bderr_prefix(err, "cannot archive '%s' into '%s'", path, repo_url(r));
+	return 0;
+}
+
+/* --- spool files ------------------------------------------------------------------ */
+
+static char *spool_file(const char *spool, const char *file, const char *ext)
+{
+	return xasprintf("%s/%s%s", spool, file, ext);
+}
+
+static int spool_exists(const char *spool, const char *file, const char *ext)
+{
+	char *p = spool_file(spool, file, ext);
+	int rc = access(p, F_OK) == 0;
+	free(p);
+	return rc;
+}
+
+static void spool_unlink(const char *spool, const char *file, const char *ext)
+{
+	char *p = spool_file(spool, file, ext);
+	unlink(p);
+	free(p);
+}
+
+/* Writes the marker whole under a temp name first, so a reader never sees half of it. */
+static void spool_write(const char *spool, const char *file, const char *ext, const char *text)
+{
+	char *p = spool_file(spool, file, ext);
+	char *tmp = xasprintf("%s.tmp", p);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd >= 0) {
+		size_t len = strlen(text);
+		int ok = write(fd, text, len) == (ssize_t)len;
+		if (close(fd) == 0 && ok && rename(tmp, p) == 0)
+			tmp[0] = '\0';
+	}
+	if (tmp[0])
+		unlink(tmp);
+	free(tmp);
+	free(p);
+}
+
+/* The repository is in the marker too: a changed --repo must not inherit another's successes. */
+static char *ok_text(const struct stat *st, const char *repo_arg)
+{
+	return xasprintf("%lld %lld %ld %s\n", (long long)st->st_size, (long long)st->st_mtim.tv_sec,
+			 (long)st->st_mtim.tv_nsec, repo_arg);
+}
+
+/*
+ * F.ok is trusted only for the very file it was written for: same size and
+ * modification time (a recycled or rewritten segment changes both).
+ */
+static int spool_ok_matches(const char *spool, const char *file, const char *path,
+			    const char *repo_arg)
+{
+	char *p = spool_file(spool, file, ".ok");
+	char buf[4096];
+	int match = 0;
+	FILE *f = fopen(p, "re");
+	free(p);
+	if (f == NULL)
+		return 0;
+	size_t n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	struct stat st;
+	if (stat(path, &st) == 0) {
+		char *want = ok_text(&st, repo_arg);
+		match = strcmp(buf, want) == 0;
+		free(want);
+	}
+	return match;
+}
+
+/* Opens F.claim and locks it (blocking or not); -1 when busy or impossible. */
+static int claim(const char *spool, const char *file, int wait)
+{
+	char *p = spool_file(spool, file, ".claim");
+	int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	free(p);
+	if (fd < 0)
+		return -1;
+	while (flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB)) < 0) {
+		if (errno != EINTR) {
+			close(fd);
+			return -1;
+		}
+	}
+	return fd;
+}
+
+/* --- ready files -------------------------------------------------------------------- */
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* WAL names with a .ready file in status_dir, oldest first. */
+static char **ready_list(const char *status_dir, size_t *n)
+{
+	char **v = NULL;
+	size_t cap = 0;
+	*n = 0;
+	DIR *d = opendir(status_dir);
+	if (d == NULL)
+		return NULL;
+	struct dirent *de;
+	while ((de = readdir(d)) != NULL) {
+		size_t len = strlen(de->d_name);
+		wal_name wn;
+		bderr e;
+		bderr_init(&e);
+		if (len <= 6 || strcmp(de->d_name + len - 6, ".ready") != 0)
+			continue;
+		char *f = xstrndup(de->d_name, len - 6);
+		if (wal_name_parse(f, &wn, &e) < 0) {
+			free(f);
+			continue;
+		}
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 64;
+			v = xrealloc(v, cap * sizeof *v);
+		}
+		v[(*n)++] = f;
+	}
+	closedir(d);
+	if (*n > 1)
+		qsort(v, *n, sizeof *v, cmp_str);
+	return v;
+}
+
+static void str_list_free(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+static int is_ready(const char *status_dir, const char *file)
+{
+	char *p = xasprintf("%s/%s.ready", status_dir, file);
+	int rc = access(p, F_OK) == 0;
+	free(p);
+	return rc;
+}
+
+/* Markers whose file is no longer waiting to be archived were consumed or abandoned. */
+static void spool_clean(const char *spool, const char *status_dir)
+{
+	static const char *const exts[] = { ".ok", ".error", ".claim", ".ok.tmp", ".error.tmp" };
+	DIR *d = opendir(spool);
+	if (d == NULL)
+		return;
+	struct dirent *de;
+	while ((de = readdir(d)) != NULL) {
+		for (size_t i = 0; i < sizeof exts / sizeof *exts; i++) {
+			size_t len = strlen(de->d_name), el = strlen(exts[i]);
+			if (len <= el || strcmp(de->d_name + len - el, exts[i]) != 0)
+				continue;
+			char *f = xstrndup(de->d_name, len - el);
+			if (!is_ready(status_dir, f))
+				spool_unlink(spool, f, exts[i]);
+			free(f);
+			break;
+		}
+	}
+	closedir(d);
+}
+
+/* --- the background pusher ------------------------------------------------------------ */
+
+typedef struct pusher {
+	pthread_mutex_t mu;
+	repo *r;
+	const wal_push_options *o;
+	const char *repo_arg;
+	const char *spool;
+	const char *wal_dir;
+	const char *status_dir;
+	int async_max;
+	char **queue; /* taken oldest first */
+	size_t nq, iq;
+	char **seen; /* every file taken once, never retaken by this pusher */
+	size_t nseen, capseen;
+	int inflight;
+} pusher;
+
+static int seen(const pusher *p, const char *f)
+{
+	for (size_t i = 0; i < p->nseen; i++)
+		if (strcmp(p->seen[i], f) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * Under p->mu: queues ready files without a marker, keeping at most async_max
+ * ahead.  Returns 1 when files were left out only because of that bound.
+ */
+static int refill(pusher *p)
+{
+	size_t n;
+	char **ready = ready_list(p->status_dir, &n);
+	int outstanding = p->inflight, limited = 0;
+	str_list_free(p->queue, p->nq);
+	p->queue = NULL;
+	p->nq = p->iq = 0;
+	char *done = xcalloc(n ? n : 1, 1);
+	for (size_t i = 0; i < n; i++) {
+		done[i] = spool_exists(p->spool, ready[i], ".ok") ||
+			  spool_exists(p->spool, ready[i], ".error");
+		outstanding += done[i];
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (done[i] || seen(p, ready[i]))
+			continue;
+		if (outstanding >= p->async_max) {
+			limited = 1;
+			break;
+		}
+		p->queue = xrealloc(p->queue, (p->nq + 1) * sizeof *p->queue);
+		p->queue[p->nq++] = xstrdup(ready[i]);
+		if (p->nseen == p->capseen) {
+			p->capseen = p->capseen ? p->capseen * 2 : 64;
+			p->seen = xrealloc(p->seen, p->capseen * sizeof *p->seen);
+		}
+		p->seen[p->nseen++] = xstrdup(ready[i]);
+		outstanding++;
+	}
+	free(done);
+	str_list_free(ready, n);
+	return limited;
+}
+
+static double now_seconds(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/*
+ * The next file to push, or NULL when there is nothing left to do.  A thread
+ * that finds the spool full, or its siblings still busy, waits for the
+ * archiver to consume markers instead of leaving: a thread that left would be
+ * parallelism lost for the rest of this pusher's life.
+ */
+static char *next_file(pusher *p)
+{
+	double idle_since = now_seconds();
+	pthread_mutex_lock(&p->mu);
+	for (;;) {
+		if (p->iq == p->nq) {
+			int limited = refill(p);
+			if (p->iq == p->nq && !limited && p->inflight == 0)
+				break;
+		}
+		if (p->iq < p->nq) {
+			char *f = xstrdup(p->queue[p->iq++]);
+			p->inflight++;
+			pthread_mutex_unlock(&p->mu);
+			return f;
+		}
+		if (now_seconds() - idle_since > PUSHER_IDLE_SECONDS)
+			break;
+		pthread_mutex_unlock(&p->mu);
+		nanosleep(&(struct timespec){ 0, PUSHER_POLL_NS }, NULL);
+		pthread_mutex_lock(&p->mu);
+	}
+	pthread_mutex_unlock(&p->mu);
+	return NULL;
+}
+
+static void push_one(pusher *p, const char *file)
+{
+	int fd = claim(p->spool, file, 0);
+	if (fd < 0) /* the archiver's own call has it */
+		return;
+	if (spool_exists(p->spool, file, ".ok") || spool_exists(p->spool, file, ".error")) {
+		close(fd);
+		return;
+	}
+	char *path = xasprintf("%s/%s", p->wal_dir, file);
+	struct stat st;
+	bderr err;
+	bderr_init(&err);
+	int already = 0;
+	/* stat before reading: a file changed while we push will not match its marker */
+	if (stat(path, &st) < 0)
+		bderr_sys(&err, errno, "cannot stat '%s'", path);
+	else
+		wal_push_file(p->r, p->o, path, &already, &err);
+	if (bderr_isset(&err)) {
+		char *text = xasprintf("%s\n", err.msg);
+		spool_write(p->spool, file, ".error", text);
+		free(text);
+	} else {
+		char *text = ok_text(&st, p->repo_arg);
+		spool_write(p->spool, file, ".ok", text);
+		free(text);
+	}
+	free(path);
+	close(fd);
+}
+
+static void *pusher_thread(void *arg)
+{
+	pusher *p = arg;
+	char *f;
+	while ((f = next_file(p)) != NULL) {
+		push_one(p, f);
+		free(f);
+		pthread_mutex_lock(&p->mu);
+		p->inflight--;
+		pthread_mutex_unlock(&p->mu);
+	}
+	return NULL;
+}
+
+static void pusher_run(repo *r, const wal_push_options *o, const char *repo_arg, const char *spool,
+		       const char *wal_dir, const char *status_dir, int async_max, int threads)
+{
+	pusher p = { .r = r, .o = o, .repo_arg = repo_arg, .spool = spool, .wal_dir = wal_dir,
+		     .status_dir = status_dir, .async_max = async_max };
+	pthread_mutex_init(&p.mu, NULL);
+	spool_clean(spool, status_dir);
+	pthread_t *th = xcalloc((size_t)threads, sizeof *th);
+	int started = 0;
+	for (int i = 0; i < threads; i++)
+		if (pthread_create(&th[i], NULL, pusher_thread, &p) == 0)
+			started++;
+		else
+			break;
+	if (started == 0)
+		pusher_thread(&p);
+	for (int i = 0; i < started; i++)
+		pthread_join(th[i], NULL);
+	free(th);
+	str_list_free(p.queue, p.nq);
+	str_list_free(p.seen, p.nseen);
+	pthread_mutex_destroy(&p.mu);
+}
+
+/* --- the command -------------------------------------------------------------------- */
+
+static char *dir_of(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	if (slash == NULL)
+		return xstrdup(".");
+	if (slash == path)
+		return xstrdup("/");
+	return xstrndup(path, (size_t)(slash - path));
+}
+
+/* Another ready file besides file? */
+static int more_ready(const char *status_dir, const char *file)
+{
+	size_t n;
+	char **v = ready_list(status_dir, &n);
+	int more = n > 1 || (n == 1 && strcmp(v[0], file) != 0);
+	str_list_free(v, n);
+	return more;
+}
+
+/*
+ * Starts a background pusher unless one runs.  The lock is taken here and
+ * inherited: it stays held by the child's descriptor after this process
+ * closes its own.  Returns 1 in the child (which must run the pusher), 0 in
+ * the caller.
+ */
+static int kick_pusher(const char *spool, const char *status_dir, const char *file,
+		       int *lock_fd)
+{
+	*lock_fd = -1;
+	if (!more_ready(status_dir, file))
+		return 0;
+	char *lp = xasprintf("%s/" PUSHER_LOCK, spool);
+	int fd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	free(lp);
+	if (fd < 0)
+		return 0;
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		close(fd);
+		return 0;
+	}
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid < 0) {
+		log_debug("cannot start the background WAL pusher: %s", strerror(errno));
+		close(fd);
+		return 0;
+	}
+	if (pid > 0) {
+		close(fd);
+		return 0;
+	}
+	/* the child: detached from the archiver's session and its log pipe */
+	setsid();
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (null >= 0) {
+		dup2(null, 0);
+		dup2(null, 1);
+		dup2(null, 2);
+		close(null);
+	}
+	*lock_fd = fd;
+	return 1;
+}
+
+/* --spool-dir, else <state-dir>/spool/wal-push/<name>; NULL when it cannot be made. */
+static char *spool_dir(program *p, const char *name)
+{
+	const char *arg = cli_get(&p->args, "spool-dir");
+	char *dir = arg ? xstrdup(arg)
+			: xasprintf("%s/spool/wal-push/%s", run_history_state_dir(p->cfg), name);
+	bderr e;
+	bderr_init(&e);
+	if (run_history_mkdirs(dir, &e) < 0) {
+		log_debug("no asynchronous WAL push: %s", e.msg);
+		free(dir);
+		return NULL;
+	}
+	return dir;
+}
+
+static int compress_level(program *p, int *level, bderr *err)
+{
+	const char *spec = cli_get(&p->args, "compress");
+	*level = 1;
+	if (spec == NULL && p->cfg)
+		spec = config_get(config_find(p->cfg, "repo", cli_get(&p->args, "repo")), "compress");
+	return spec ? compress_spec_parse(spec, level, err) : 0;
+}
+
+int wal_push_command(program *p, bderr *err)
+{
+	if (p->args.n_positional != 1)
+		return bderr_usage(err, "wal-push takes one file: the path PostgreSQL passes as %%p");
+	const char *path = p->args.positional[0];
+	const char *name = cli_get(&p->args, "name");
+	int async_max, threads, level;
+	wal_name wn;
+	if (name == NULL)
+		return bderr_usage(err, "--name is required");
+	if (repo_name_check(name, err) < 0 || compress_level(p, &level, err) < 0 ||
+	    cli_get_int(&p->args, "async-max", ASYNC_MAX_DEFAULT, 0, 1024, &async_max, err) < 0 ||
+	    cli_get_int(&p->args, "async-threads", ASYNC_THREADS_DEFAULT, 1, 64, &threads, err) < 0 ||
+	    wal_name_parse(base_name(path), &wn, err) < 0)
+		return -1;
+	if (cli_get(&p->args, "repo") == NULL)
+		return bderr_usage(err, "--repo is required");
+	wal_push_options o = { .source = name, .level = level };
+	const char *file = wn.file;
+	char *wal_dir = dir_of(path);
+	char *status_dir = xasprintf("%s/archive_status", wal_dir);
+	char *spool = async_max > 0 ? spool_dir(p, name) : NULL;
+	int claim_fd = -1, lock_fd = -1, rc = -1, already = 0;
+	repo *r = NULL;
+
+	if (spool) {
+		claim_fd = claim(spool, file, 1); /* waits while the pusher has this file */
+		if (claim_fd >= 0 && spool_ok_matches(spool, file, path, cli_get(&p->args, "repo"))) {
+			spool_unlink(spool, file, ".ok");
+			spool_unlink(spool, file, ".claim");
+			close(claim_fd);
+			claim_fd = -1;
+			log_debug("'%s' was archived ahead by the background pusher", file);
+			rc = 0;
+		} else if (claim_fd >= 0) {
+			/* never trust a failure: say what it was and push again ourselves */
+			char *ep = spool_file(spool, file, ".error");
+			FILE *f = fopen(ep, "re");
+			if (f) {
+				char msg[BDERR_MSG_MAX];
+				size_t n = fread(msg, 1, sizeof msg - 1, f);
+				fclose(f);
+				msg[n] = '\0';
+				msg[strcspn(msg, "\n")] = '\0';
+				log_warn("background push of '%s' failed (%s); pushing it again", file, msg);
+				unlink(ep);
+			}
+			free(ep);
+			spool_unlink(spool, file, ".ok");
+		}
+		if (kick_pusher(spool, status_dir, file, &lock_fd)) {
+			/* the background pusher (a forked child) */
+			if (claim_fd >= 0)
+				close(claim_fd);
+			bderr e;
+			bderr_init(&e);
+			if (program_open_repo(p, 1, &r, &e) == 0)
+				pusher_run(r, &o, cli_get(&p->args, "repo"), spool, wal_dir, status_dir,
+					   async_max, threads);
+			repo_free(r);
+			close(lock_fd);
+			free(spool);
+			free(status_dir);
+			free(wal_dir);
+			return 0;
+		}
+		if (rc == 0)
+			goto out;
+	}
+	if (program_open_repo(p, 1, &r, err) < 0)
+		goto out;
+	rc = wal_push_file(r, &o, path, &already, err);
+	if (rc == 0) {
+		log_debug("'%s' %s", file, already ? "was already archived" : "archived");
+		if (spool)
+			spool_unlink(spool, file, ".claim");
+	}
+out:
+	if (claim_fd >= 0)
+		close(claim_fd);
+	repo_free(r);
+	free(spool);
+	free(status_dir);
+	free(wal_dir);
+	return rc;
+}

@@ -1,0 +1,950 @@
+#include "restore/pitr.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <jansson.h>
+
+#include "archive/lsn.h"
+#include "common/log.h"
+#include "common/mem.h"
+#include "common/resolve.h"
+
+/* ---- target time ---------------------------------------------------------- */
+
+/* Exactly n decimal digits. */
+static int digits(const char **p, int n, int *out)
+{
+	int v = 0;
+	for (int i = 0; i < n; i++) {
+		if (!isdigit((unsigned char)(*p)[i]))
+			return -1;
+		v = v * 10 + ((*p)[i] - '0');
+	}
+	*p += n;
+	*out = v;
+	return 0;
+}
+
+int pitr_parse_time(const char *s, int64_t *us, char *out, size_t out_len)
+{
+	struct tm tm;
+	memset(&tm, 0, sizeof tm);
+	int y, mo, d, h, mi, se;
+	const char *p = s;
+	if (digits(&p, 4, &y) < 0 || *p++ != '-' || digits(&p, 2, &mo) < 0 || *p++ != '-' ||
+	    digits(&p, 2, &d) < 0)
+		return -1;
+	if (*p != ' ' && *p != 'T' && *p != 't')
+		return -1;
+	p++;
+	if (digits(&p, 2, &h) < 0 || *p++ != ':' || digits(&p, 2, &mi) < 0 || *p++ != ':' ||
+	    digits(&p, 2, &se) < 0)
+		return -1;
+	if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 59)
+		return -1;
+	long frac = 0;
+	if (*p == '.') {
+		p++;
+		int n = 0;
+		for (; isdigit((unsigned char)*p); p++, n++) {
+			if (n < 6)
+				frac = frac * 10 + (*p - '0');
+		}
+		if (n == 0)
+			return -1;
+		for (; n < 6; n++)
+			frac *= 10;
+	}
+	while (*p == ' ')
+		p++;
+	int has_zone = 0;
+	long offset = 0; /* seconds east of UTC */
+	if (*p == 'Z' || *p == 'z') {
+		has_zone = 1;
+		p++;
+	} else if (*p == '+' || *p == '-') {
+		int sign = *p++ == '-' ? -1 : 1;
+		int oh, om = 0;
+		if (digits(&p, 2, &oh) < 0)
+			return -1;
+		if (*p == ':')
+			p++;
+		if (isdigit((unsigned char)*p) && digits(&p, 2, &om) < 0)
+			return -1;
+		if (oh > 15 || om > 59)
+			return -1;
+		has_zone = 1;
+		offset = sign * (oh * 3600L + om * 60L);
+	}
+	if (*p != '\0')
+		return -1;
+	tm.tm_year = y - 1900;
+	tm.tm_mon = mo - 1;
+	tm.tm_mday = d;
+	tm.tm_hour = h;
+	tm.tm_min = mi;
+	tm.tm_sec = se;
+	time_t t;
+	if (has_zone) {
+		t = timegm(&tm) - offset;
+	} else {
+		tm.tm_isdst = -1;
+		t = mktime(&tm);
+	}
+	if (t == (time_t)-1)
+		return -1;
+	struct tm utc;
+	if (gmtime_r(&t, &utc) == NULL)
+		return -1;
+	/* a day that does not exist (Feb 30) normalises to another: refuse it */
+	if (has_zone && offset == 0 && (utc.tm_mday != d || utc.tm_mon != mo - 1))
+		return -1;
+	char base[32];
+	strftime(base, sizeof base, "%Y-%m-%d %H:%M:%S", &utc);
+	snprintf(out, out_len, "%s.%06ld+00", base, frac);
+	*us = (int64_t)t * 1000000 + frac;
+	return 0;
+}
+
+/* ---- choosing a backup ---------------------------------------------------- */
+
+long pitr_choose_backup(const backup_list *l, const pitr_target *t, bderr *err)
+{
+	long best = -1;
+	int any = 0;
+	for (size_t i = 0; i < l->n; i++) {
+		const manifest *m = l->items[i].m;
+		if (m == NULL || m->kind == NULL || strcmp(m->kind, "basebackup") != 0)
+			continue;
+		any = 1;
+		if (t->kind == PITR_TARGET_TIME) {
+			/* recovery must get past the backup's end before it can stop */
+			json_t *j = json_object_get(m->info, "stop_time_us");
+			if (!json_is_integer(j) || json_integer_value(j) >= t->time_us)
+				continue;
+		} else if (t->kind == PITR_TARGET_LSN) {
+			uint64_t stop;
+			if (lsn_parse(json_string_value(json_object_get(m->info, "stop_lsn")), &stop) < 0 ||
+			    stop > t->lsn)
+				continue;
+		}
+		/* the list is sorted by id, which is the start time: later wins */
+		best = (long)i;
+	}
+	if (best < 0) {
+		if (!any)
+			return bderr_set(err, "no complete base backup in the repository");
+		return bderr_set(err, "no complete base backup ended before the target %s",
+				 t->value);
+	}
+	return best;
+}
+
+/* ---- quoting -------------------------------------------------------------- */
+
+char *pitr_conf_quote(const char *value)
+{
+	strbuf b;
+	strbuf_init(&b);
+	strbuf_appends(&b, "'");
+	for (const char *p = value; *p; p++) {
+		/* the server's config parser reads backslash escapes inside quotes */
+		if (*p == '\'' || *p == '\\')
+			strbuf_append(&b, p, 1);
+		strbuf_append(&b, p, 1);
+	}
+	strbuf_appends(&b, "'");
+	return strbuf_detach(&b);
+}
+
+static int shell_safe(const char *w)
+{
+	if (*w == '\0')
+		return 0;
+	for (const char *p = w; *p; p++) {
+		if (!isalnum((unsigned char)*p) && strchr("_./=:@,+-", *p) == NULL)
+			return 0;
+	}
+	return 1;
+}
+
+char *pitr_restore_command(const char *const *words)
+{
+	strbuf b;
+	strbuf_init(&b);
+	for (size_t i = 0; words[i]; i++) {
+		if (i > 0)
+			strbuf_appends(&b, " ");
+		const char *w = words[i];
+		int quote = !shell_safe(w);
+		if (quote)
+			strbuf_appends(&b, "'");
+		for (const char *p = w; *p; p++) {
+			if (*p == '%')
+				strbuf_appends(&b, "%%"); /* the server expands % itself */
+			else if (*p == '\'' && quote)
+				strbuf_appends(&b, "'\\''");
+			else
+				strbuf_append(&b, p, 1);
+		}
+		if (quote)
+			strbuf_appends(&b, "'");
+	}
+	strbuf_appends(&b, " %f %p");
+	return strbuf_detach(&b);
+}
+
+int pitr_url_has_secret(const char *url)
+{
+	const char *scheme = strstr(url, "://");
+	if (scheme == NULL)
+		return 0; /* a plain path */
+	const char *auth = scheme + 3;
+	size_t auth_len = strcspn(auth, "/?#");
+	if (memchr(auth, '@', auth_len) != NULL)
+		return 1;
+	const char *q = strchr(url, '?');
+	if (q == NULL)
+		return 0;
+	static const char *const words[] = { "secret", "password", "token", "key", "credential",
+					     "signature", NULL };
+	for (const char *p = q + 1; *p;) {
+		size_t kl = strcspn(p, "=&");
+		char *key = xstrndup(p, kl);
+		for (char *k = key; *k; k++)
+			*k = (char)tolower((unsigned char)*k);
+		int bad = 0;
+		for (size_t i = 0; words[i] && !bad; i++)
+			bad = strstr(key, words[i]) != NULL;
+		free(key);
+		if (bad)
+			return 1;
+		p += strcspn(p, "&");
+		if (*p == '&')
+			p++;
+	}
+	return 0;
+}
+
+/* ---- directories ---------------------------------------------------------- */
+
+/* 0 empty or absent (*absent set), 1 not empty, -1 error. */
+static int dir_state(const char *path, int *absent, bderr *err)
+{
+	struct stat st;
+	*absent = 0;
+	if (lstat(path, &st) < 0) {
+		if (errno == ENOENT) {
+			*absent = 1;
+			return 0;
+		}
+		return bderr_sys(err, errno, "cannot check '%s'", path);
+	}
+	if (!S_ISDIR(st.st_mode))
+		return 1;
+	DIR *d = opendir(path);
+	if (d == NULL)
+		return bderr_sys(err, errno, "cannot open directory '%s'", path);
+	struct dirent *e;
+	int n = 0;
+	while ((e = readdir(d)) != NULL) {
+		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
+			n = 1;
+			break;
+		}
+	}
+	closedir(d);
+	return n;
+}
+
+static int mkdir_p(const char *path, bderr *err)
+{
+	char *copy = xstrdup(path);
+	int rc = 0;
+	for (char *p = copy + 1; *p && rc == 0; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(copy, 0755) < 0 && errno != EEXIST)
+			rc = bderr_sys(err, errno, "cannot create directory '%s'", copy);
+		*p = '/';
+	}
+	if (rc == 0 && mkdir(copy, 0700) < 0 && errno != EEXIST)
+		rc = bderr_sys(err, errno, "cannot create directory '%s'", copy);
+	if (rc == 0 && chmod(copy, 0700) < 0)
+		rc = bderr_sys(err, errno, "cannot set the mode of '%s'", copy);
+	free(copy);
+	return rc;
+}
+
+/* An empty or absent directory becomes an empty 0700 one; anything else is refused. */
+static int prepare_dir(const char *path, const char *what, bderr *err)
+{
+	int absent;
+	int st = dir_state(path, &absent, err);
+	if (st < 0)
+		return -1;
+	if (st > 0)
+		return bderr_set(err, "%s '%s' is not empty (or not a directory): pitr only restores "
+				      "into an empty or absent directory",
+				 what, path);
+	return mkdir_p(path, err);
+}
+
+/* ---- tablespaces ---------------------------------------------------------- */
+
+typedef struct ts_entry {
+	const char *oid;
+	const char *location; /* where it was */
+	const char *target;   /* where it goes */
+} ts_entry;
+
+typedef struct ts_map {
+	ts_entry *items;
+	size_t n;
+} ts_map;
+
+static const char *ts_target_of(const ts_map *ts, const char *oid)
+{
+	for (size_t i = 0; i < ts->n; i++) {
+		if (strcmp(ts->items[i].oid, oid) == 0)
+			return ts->items[i].target;
+	}
+	return NULL;
+}
+
+/* From the manifest and --tablespace-map OLD=NEW options. */
+static int ts_map_build(const manifest *m, const cli_args *a, ts_map *ts, bderr *err)
+{
+	json_t *arr = json_object_get(m->info, "tablespaces");
+	size_t n = json_is_array(arr) ? json_array_size(arr) : 0;
+	ts->items = xcalloc(n ? n : 1, sizeof *ts->items);
+	ts->n = 0;
+	for (size_t i = 0; i < n; i++) {
+		json_t *t = json_array_get(arr, i);
+		const char *oid = json_string_value(json_object_get(t, "oid"));
+		const char *loc = json_string_value(json_object_get(t, "location"));
+		if (oid == NULL || loc == NULL || strspn(oid, "0123456789") != strlen(oid) || *oid == '\0')
+			return bderr_set(err, "backup %s: malformed tablespace entry in its manifest", m->id);
+		ts->items[ts->n++] = (ts_entry){ oid, loc, loc };
+	}
+	for (int i = 0; i < a->n_opts; i++) {
+		if (strcmp(a->opts[i].name, "tablespace-map") != 0)
+			continue;
+		const char *v = a->opts[i].value;
+		const char *eq = strchr(v, '=');
+		if (eq == NULL || eq == v || eq[1] != '/' || v[0] != '/')
+			return bderr_usage(err, "--tablespace-map takes OLD=NEW, two absolute paths, got '%s'",
+					   v);
+		size_t ol = (size_t)(eq - v);
+		int found = 0;
+		for (size_t k = 0; k < ts->n; k++) {
+			if (strlen(ts->items[k].location) == ol &&
+			    strncmp(ts->items[k].location, v, ol) == 0) {
+				ts->items[k].target = eq + 1;
+				found = 1;
+			}
+		}
+		if (!found)
+			return bderr_usage(err, "--tablespace-map %s: backup %s has no tablespace at '%.*s'",
+					   v, m->id, (int)ol, v);
+	}
+	return 0;
+}
+
+/* ---- extraction ----------------------------------------------------------- */
+
+#define TAR_BUF (256 * 1024)
+
+typedef struct tar_source {
+	object_reader *orr;
+	char *buf;
+	bderr err;
+	int failed;
+	int eof;
+} tar_source;
+
+static la_ssize_t tar_read(struct archive *a, void *ctx, const void **out)
+{
+	tar_source *src = ctx;
+	size_t got = 0;
+	if (object_reader_read(src->orr, src->buf, TAR_BUF, &got, &src->err) < 0) {
+		src->failed = 1;
+		archive_set_error(a, EIO, "%s", src->err.msg);
+		return -1;
+	}
+	if (got == 0)
+		src->eof = 1;
+	*out = src->buf;
+	return (la_ssize_t)got;
+}
+
+static const char *disk_error(struct archive *a)
+{
+	const char *e = archive_error_string(a);
+	return e ? e : "unknown error";
+}
+
+/* Reads the rest of the object, so that its verification runs. */
+static void drain(tar_source *src)
+{
+	while (!src->failed && !src->eof) {
+		size_t got;
+		if (object_reader_read(src->orr, src->buf, TAR_BUF, &got, &src->err) < 0)
+			src->failed = 1;
+		else if (got == 0)
+			src->eof = 1;
+	}
+}
+
+/* "./x/y" -> "x/y"; NULL for absolute paths or ".." components. */
+static const char *safe_relative(const char *path)
+{
+	while (path[0] == '.' && path[1] == '/')
+		path += 2;
+	if (path[0] == '/')
+		return NULL;
+	for (const char *p = path; *p;) {
+		size_t n = strcspn(p, "/");
+		if (n == 2 && p[0] == '.' && p[1] == '.')
+			return NULL;
+		p += n;
+		while (*p == '/')
+			p++;
+	}
+	return path;
+}
+
+/*
+ * Extracts one tar object of backup m into dest.  ts is non-NULL for
+ * base.tar, whose pg_tblspc/<oid> symbolic links point at tablespaces.
+ */
+static int extract_tar(repo *r, const manifest *m, const char *object, const char *dest,
+		       const ts_map *ts, bderr *err)
+{
+	const manifest_object *mo = manifest_find_object(m, object);
+	if (mo == NULL)
+		return bderr_set(err, "backup %s of '%s' has no object '%s'", m->id, m->name, object);
+	tar_source src = { 0 };
+	bderr_init(&src.err);
+	if (repo_object_open(r, m, mo, &src.orr, err) < 0)
+		return -1;
+	src.buf = xmalloc(TAR_BUF);
+	struct archive *in = archive_read_new();
+	struct archive *out = archive_write_disk_new();
+	archive_read_support_format_tar(in);
+	archive_write_disk_set_options(out, ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_TIME |
+						    ARCHIVE_EXTRACT_SECURE_SYMLINKS |
+						    ARCHIVE_EXTRACT_SECURE_NODOTDOT);
+	int rc = -1;
+	char *full = NULL, *rel = NULL;
+	if (archive_read_open(in, &src, NULL, tar_read, NULL) != ARCHIVE_OK)
+		goto fail;
+	log_info("extracting %s into %s", object, dest);
+	for (;;) {
+		struct archive_entry *e;
+		int ar = archive_read_next_header(in, &e);
+		if (ar == ARCHIVE_EOF)
+			break;
+		if (ar < ARCHIVE_WARN)
+			goto fail;
+		const char *path = archive_entry_pathname(e);
+		if (path == NULL)
+			goto fail; /* damaged header: the reason is found below */
+		const char *rel0 = safe_relative(path);
+		if (rel0 == NULL) {
+			bderr_set(err, "object '%s' of backup %s: unsafe path '%s' refused", object,
+				  m->id, archive_entry_pathname(e));
+			goto out;
+		}
+		/* the server writes tablespace links as "pg_tblspc/<oid>/" */
+		free(rel);
+		rel = xstrdup(rel0);
+		for (size_t l = strlen(rel); l > 0 && rel[l - 1] == '/'; l--)
+			rel[l - 1] = '\0';
+		if (*rel == '\0' || strcmp(rel, ".") == 0)
+			continue;
+		if (archive_entry_hardlink(e) != NULL) {
+			bderr_set(err, "object '%s' of backup %s: unexpected hard link '%s'", object, m->id,
+				  rel);
+			goto out;
+		}
+		if (archive_entry_filetype(e) == AE_IFLNK) {
+			/* only tablespace links: they are re-pointed at the (mapped) location */
+			const char *oid = strncmp(rel, "pg_tblspc/", 10) == 0 ? rel + 10 : NULL;
+			const char *target = ts && oid ? ts_target_of(ts, oid) : NULL;
+			if (target == NULL) {
+				bderr_set(err, "object '%s' of backup %s: unexpected symbolic link '%s'",
+					  object, m->id, rel);
+				goto out;
+			}
+			archive_entry_set_symlink(e, target);
+		}
+		free(full);
+		full = xasprintf("%s/%s", dest, rel);
+		archive_entry_set_pathname(e, full);
+		if (archive_write_header(out, e) < ARCHIVE_WARN) {
+			bderr_set(err, "cannot create '%s': %s", full, disk_error(out));
+			goto out;
+		}
+		if (archive_entry_size(e) > 0) {
+			for (;;) {
+				const void *buf;
+				size_t size;
+				la_int64_t off;
+				ar = archive_read_data_block(in, &buf, &size, &off);
+				if (ar == ARCHIVE_EOF)
+					break;
+				if (ar < ARCHIVE_WARN)
+					goto fail;
+				if (archive_write_data_block(out, buf, size, off) < ARCHIVE_WARN) {
+					bderr_set(err, "cannot write '%s': %s", full, disk_error(out));
+					goto out;
+				}
+			}
+		}
+		if (archive_write_finish_entry(out) < ARCHIVE_WARN) {
+			bderr_set(err, "cannot finish '%s': %s", full, disk_error(out));
+			goto out;
+		}
+	}
+	/* the end-of-stream read is where size and checksum are checked: reach it */
+	drain(&src);
+	if (src.failed)
+		goto fail;
+	rc = 0;
+	goto out;
+fail:
+	/* a tar error is most likely damage: the checksum says so for sure */
+	drain(&src);
+	if (src.failed)
+		bderr_set(err, "object '%s' of backup %s failed verification, the restore is not "
+			       "usable: %s",
+			  object, m->id, src.err.msg);
+	else
+		bderr_set(err, "cannot read object '%s' of backup %s as tar: %s", object, m->id,
+			  archive_error_string(in) ? archive_error_string(in) : "damaged entry header");
+out:
+	free(full);
+	free(rel);
+	archive_read_free(in);
+	archive_write_free(out);
+	object_reader_free(src.orr);
+	free(src.buf);
+	return rc;
+}
+
+/* Copies one (non-tar) object into a file, verified. */
+static int extract_file(repo *r, const manifest *m, const char *object, const char *path,
+			bderr *err)
+{
+	const manifest_object *mo = manifest_find_object(m, object);
+	if (mo == NULL)
+		return 0; /* optional */
+	object_reader *orr = NULL;
+	if (repo_object_open(r, m, mo, &orr, err) < 0)
+		return -1;
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		object_reader_free(orr);
+		return bderr_sys(err, errno, "cannot create '%s'", path);
+	}
+	char *buf = xmalloc(TAR_BUF);
+	int rc = 0;
+	for (;;) {
+		size_t got;
+		if (object_reader_read(orr, buf, TAR_BUF, &got, err) < 0) {
+			rc = -1;
+			break;
+		}
+		if (got == 0)
+			break;
+		for (size_t off = 0; off < got;) {
+			ssize_t w = write(fd, buf + off, got - off);
+			if (w < 0) {
+				rc = bderr_sys(err, errno, "cannot write '%s'", path);
+				break;
+			}
+			off += (size_t)w;
+		}
+		if (rc < 0)
+			break;
+	}
+	if (close(fd) < 0 && rc == 0)
+		rc = bderr_sys(err, errno, "cannot write '%s'", path);
+	free(buf);
+	object_reader_free(orr);
+	return rc;
+}
+
+/* ---- recovery configuration ----------------------------------------------- */
+
+/* Earlier recovery settings (a backup of a restored server has them) would fight ours. */
+static int is_recovery_setting(const char *line)
+{
+	while (*line == ' ' || *line == '\t')
+		line++;
+	return strncmp(line, "restore_command", 15) == 0 ||
+	       strncmp(line, "recovery_target", 15) == 0;
+}
+
+static int write_file_atomic(const char *path, const char *data, size_t len, bderr *err)
+{
+	char *tmp = xasprintf("%s.dbrestore-tmp", path);
+	int rc = -1;
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		bderr_sys(err, errno, "cannot create '%s'", tmp);
+		goto out;
+	}
+	size_t off = 0;
+	while (off < len) {
+		ssize_t w = write(fd, data + off, len - off);
+		if (w < 0) {
+			bderr_sys(err, errno, "cannot write '%s'", tmp);
+			close(fd);
+			goto out;
+		}
+		off += (size_t)w;
+	}
+	if (fsync(fd) < 0 || close(fd) < 0) {
+		bderr_sys(err, errno, "cannot write '%s'", tmp);
+		goto out;
+	}
+	if (rename(tmp, path) < 0) {
+		bderr_sys(err, errno, "cannot rename '%s' to '%s'", tmp, path);
+		goto out;
+	}
+	rc = 0;
+out:
+	if (rc < 0)
+		unlink(tmp);
+	free(tmp);
+	return rc;
+}
+
+static int write_recovery_conf(const char *dir, const manifest *m, const char *restore_cmd,
+			       const pitr_target *t, const char *timeline, bderr *err)
+{
+	char *auto_conf = xasprintf("%s/postgresql.auto.conf", dir);
+	strbuf b;
+	strbuf_init(&b);
+	int rc = -1;
+	FILE *f = fopen(auto_conf, "r");
+	if (f == NULL && errno != ENOENT) {
+		bderr_sys(err, errno, "cannot read '%s'", auto_conf);
+		goto out;
+	}
+	if (f) {
+		char line[4096];
+		while (fgets(line, sizeof line, f)) {
+			if (is_recovery_setting(line))
+				strbuf_appends(&b, "# replaced by dbrestore pitr: ");
+			strbuf_appends(&b, line);
+		}
+		fclose(f);
+		if (b.len > 0 && b.data[b.len - 1] != '\n')
+			strbuf_appends(&b, "\n");
+	}
+	strbuf_appendf(&b, "# dbrestore pitr: base backup %s of '%s'\n", m->id, m->name);
+	char *q = pitr_conf_quote(restore_cmd);
+	strbuf_appendf(&b, "restore_command = %s\n", q);
+	free(q);
+	static const char *const keys[] = { NULL, "recovery_target_time", "recovery_target_lsn",
+					    "recovery_target_name", "recovery_target_xid" };
+	if (t->kind != PITR_TARGET_NONE) {
+		q = pitr_conf_quote(t->value);
+		strbuf_appendf(&b, "%s = %s\n", keys[t->kind], q);
+		free(q);
+	}
+	strbuf_appends(&b, "recovery_target_action = 'promote'\n");
+	q = pitr_conf_quote(timeline);
+	strbuf_appendf(&b, "recovery_target_timeline = %s\n", q);
+	free(q);
+	if (write_file_atomic(auto_conf, b.data, b.len, err) < 0)
+		goto out;
+	char *signal = xasprintf("%s/recovery.signal", dir);
+	rc = write_file_atomic(signal, "", 0, err);
+	free(signal);
+out:
+	strbuf_free(&b);
+	free(auto_conf);
+	return rc;
+}
+
+/* The repository as restore_command must name it: absolute, never with a secret. */
+static int repo_words(program *p, const char *repo_arg, char **repo_word, char **config_word,
+		      bderr *err)
+{
+	repo_spec rs;
+	if (resolve_repo(p->cfg, repo_arg, &rs, err) < 0)
+		return -1;
+	int rc = 0;
+	*repo_word = NULL;
+	*config_word = NULL;
+	if (rs.name == NULL) {
+		const char *path = NULL;
+		if (strncmp(rs.url, "file://", 7) == 0)
+			path = rs.url + 7;
+		else if (strstr(rs.url, "://") == NULL)
+			path = rs.url;
+		if (pitr_url_has_secret(rs.url)) {
+			rc = bderr_usage(err, "the repository URL carries credentials, which must not be "
+					      "written into postgresql.auto.conf: name the repository "
+					      "in the configuration (-c) and use --repo NAME");
+		} else if (path) {
+			char *abs = realpath(path, NULL);
+			if (abs == NULL)
+				rc = bderr_sys(err, errno, "cannot resolve repository path '%s'", path);
+			else
+				*repo_word = abs;
+		} else {
+			*repo_word = xstrdup(rs.url);
+		}
+	} else {
+		*repo_word = xstrdup(rs.name);
+	}
+	if (rc == 0 && p->cfg && p->cfg->path) {
+		*config_word = realpath(p->cfg->path, NULL);
+		if (*config_word == NULL)
+			rc = bderr_sys(err, errno, "cannot resolve configuration path '%s'", p->cfg->path);
+	}
+	if (rc < 0) {
+		free(*repo_word);
+		*repo_word = NULL;
+	}
+	repo_spec_free(&rs);
+	return rc;
+}
+
+static int parse_target(const cli_args *a, pitr_target *t, char *buf, size_t buf_len, bderr *err)
+{
+	static const char *const opts[] = { NULL, "target-time", "target-lsn", "target-name",
+					    "target-xid" };
+	memset(t, 0, sizeof *t);
+	for (int k = PITR_TARGET_TIME; k <= PITR_TARGET_XID; k++) {
+		const char *v = cli_get(a, opts[k]);
+		if (v == NULL)
+			continue;
+		if (t->kind != PITR_TARGET_NONE)
+			return bderr_usage(err, "--%s and --%s: give at most one recovery target",
+					   opts[t->kind], opts[k]);
+		t->kind = (pitr_target_kind)k;
+		switch (k) {
+		case PITR_TARGET_TIME:
+			if (pitr_parse_time(v, &t->time_us, buf, buf_len) < 0)
+				return bderr_usage(err, "--target-time must be a time like "
+							"'2026-11-21 10:13:24+00', got '%s'",
+						   v);
+			t->value = buf;
+			break;
+		case PITR_TARGET_LSN:
+			if (lsn_parse(v, &t->lsn) < 0)
+				return bderr_usage(err, "--target-lsn must be an LSN like 16/B374D848, got '%s'",
+						   v);
+			t->value = (char *)v;
+			break;
+		case PITR_TARGET_XID:
+			if (*v == '\0' || strspn(v, "0123456789") != strlen(v))
+				return bderr_usage(err, "--target-xid must be a transaction id, got '%s'", v);
+			t->value = (char *)v;
+			break;
+		default:
+			if (*v == '\0' || strlen(v) >= 64)
+				return bderr_usage(err, "--target-name must be a restore point name (1 to 63 "
+							"bytes), got '%s'",
+						   v);
+			t->value = (char *)v;
+			break;
+		}
+	}
+	return 0;
+}
+
+static const char *target_text(const pitr_target *t, char *buf, size_t len)
+{
+	static const char *const what[] = { "", "time", "LSN", "restore point", "transaction" };
+	if (t->kind == PITR_TARGET_NONE)
+		snprintf(buf, len, "the end of the archived WAL");
+	else
+		snprintf(buf, len, "%s %s", what[t->kind], t->value);
+	return buf;
+}
+
+int pitr_command(program *p, bderr *err)
+{
+	if (p->args.n_positional > 0)
+		return bderr_usage(err, "pitr takes no arguments, got '%s'", p->args.positional[0]);
+	const char *name = cli_get(&p->args, "name");
+	const char *dir_arg = cli_get(&p->args, "data-dir");
+	const char *repo_arg = cli_get(&p->args, "repo");
+	if (name == NULL)
+		return bderr_usage(err, "--name is required (the source's name in the repository)");
+	if (dir_arg == NULL || *dir_arg == '\0')
+		return bderr_usage(err, "--data-dir is required");
+	if (repo_name_check(name, err) < 0)
+		return -1;
+	char time_buf[64];
+	pitr_target t;
+	if (parse_target(&p->args, &t, time_buf, sizeof time_buf, err) < 0)
+		return -1;
+	/*
+	 * 'latest' follows the newest timeline in the archive, which fails for a
+	 * backup taken before that timeline branched off: 'current' or a number
+	 * then says which history to replay.
+	 */
+	const char *timeline = cli_get(&p->args, "target-timeline");
+	if (timeline == NULL)
+		timeline = "latest";
+	if (strcmp(timeline, "latest") != 0 && strcmp(timeline, "current") != 0 &&
+	    (*timeline == '\0' || strlen(timeline) > 10 ||
+	     strspn(timeline, "0123456789") != strlen(timeline)))
+		return bderr_usage(err, "--target-timeline must be latest, current or a timeline "
+					"number, got '%s'",
+				   timeline);
+
+	repo *r = NULL;
+	backup_list *bl = NULL;
+	manifest *m = NULL;
+	char *repo_word = NULL, *config_word = NULL, *dir = NULL, *exe = NULL, *cmd = NULL;
+	char *spool = NULL;
+	ts_map ts = { 0 };
+	int rc = -1;
+	if (repo_words(p, repo_arg, &repo_word, &config_word, err) < 0 ||
+	    program_open_repo(p, 0, &r, err) < 0)
+		goto out;
+	const char *backup_id = cli_get(&p->args, "backup");
+	if (backup_id && strcmp(backup_id, "latest") != 0) {
+		if (repo_backup_load(r, name, backup_id, &m, err) < 0)
+			goto out;
+		if (m->kind == NULL || strcmp(m->kind, "basebackup") != 0) {
+			bderr_usage(err, "backup %s of '%s' is a %s, not a base backup: use dbrestore "
+					 "restore for it",
+				    m->id, name, m->kind ? m->kind : "backup of unknown kind");
+			goto out;
+		}
+	} else {
+		if (repo_backup_list(r, name, &bl, err) < 0)
+			goto out;
+		long i = pitr_choose_backup(bl, &t, err);
+		if (i < 0) {
+			bderr_prefix(err, "cannot restore '%s' from %s", name, repo_url(r));
+			goto out;
+		}
+		m = bl->items[i].m;
+		bl->items[i].m = NULL;
+	}
+	if (ts_map_build(m, &p->args, &ts, err) < 0)
+		goto out;
+
+	/* every destination is checked before anything is written */
+	if (prepare_dir(dir_arg, "data directory", err) < 0)
+		goto out;
+	dir = realpath(dir_arg, NULL);
+	if (dir == NULL) {
+		bderr_sys(err, errno, "cannot resolve '%s'", dir_arg);
+		goto out;
+	}
+	for (size_t i = 0; i < ts.n; i++) {
+		if (ts.items[i].target[0] != '/') {
+			bderr_set(err, "tablespace %s: location '%s' is not absolute", ts.items[i].oid,
+				  ts.items[i].target);
+			goto out;
+		}
+		if (prepare_dir(ts.items[i].target, "tablespace directory", err) < 0)
+			goto out;
+	}
+
+	exe = realpath("/proc/self/exe", NULL);
+	if (exe == NULL) {
+		bderr_sys(err, errno, "cannot find this program's own path for restore_command");
+		goto out;
+	}
+	/*
+	 * wal-get's prefetch spool goes under pg_wal: a spool elsewhere in the
+	 * data directory would end up in every base backup of the restored
+	 * server, while BASE_BACKUP leaves pg_wal's contents out.
+	 */
+	spool = xasprintf("%s/pg_wal/backupd-wal-get", dir);
+	const char *words[14];
+	size_t nw = 0;
+	words[nw++] = exe;
+	words[nw++] = "wal-get";
+	if (config_word) {
+		words[nw++] = "-c";
+		words[nw++] = config_word;
+	}
+	words[nw++] = "--repo";
+	words[nw++] = repo_word;
+	words[nw++] = "--name";
+	words[nw++] = name;
+	words[nw++] = "--spool-dir";
+	words[nw++] = spool;
+	words[nw] = NULL;
+	cmd = pitr_restore_command(words);
+
+	log_info("restoring base backup %s of '%s' into %s", m->id, name, dir);
+	if (extract_tar(r, m, "base.tar", dir, &ts, err) < 0)
+		goto out;
+	for (size_t i = 0; i < ts.n; i++) {
+		char *obj = xasprintf("%s.tar", ts.items[i].oid);
+		int erc = extract_tar(r, m, obj, ts.items[i].target, NULL, err);
+		free(obj);
+		if (erc < 0)
+			goto out;
+	}
+	char *bm = xasprintf("%s/backup_manifest", dir);
+	int brc = extract_file(r, m, "backup_manifest", bm, err);
+	free(bm);
+	if (brc < 0 || write_recovery_conf(dir, m, cmd, &t, timeline, err) < 0)
+		goto out;
+	if (chmod(dir, 0700) < 0) {
+		bderr_sys(err, errno, "cannot set the mode of '%s'", dir);
+		goto out;
+	}
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0) {
+		syncfs(dfd); /* best effort: the server would find a torn copy otherwise */
+		close(dfd);
+	}
+
+	char tt[128];
+	const char *stop_lsn = json_string_value(json_object_get(m->info, "stop_lsn"));
+	printf("restored base backup %s of '%s' into %s\n", m->id, name, dir);
+	for (size_t i = 0; i < ts.n; i++)
+		printf("tablespace %s restored into %s\n", ts.items[i].oid, ts.items[i].target);
+	printf("recovery will replay WAL from the repository (consistent at %s) up to %s, "
+	       "then promote (recovery_target_timeline = '%s')\n",
+	       stop_lsn ? stop_lsn : "?", target_text(&t, tt, sizeof tt), timeline);
+	printf("next: check port and archive_command in %s/postgresql.conf (the copy archives "
+	       "wherever its source did), make the directory owned by the server's user, then "
+	       "start PostgreSQL on it: pg_ctl -D %s start\n",
+	       dir, dir);
+	rc = 0;
+out:
+	if (rc < 0 && dir)
+		log_warn("the data directory %s is incomplete and must not be started", dir);
+	free(ts.items);
+	free(cmd);
+	free(spool);
+	free(exe);
+	free(dir);
+	free(repo_word);
+	free(config_word);
+	manifest_free(m);
+	backup_list_free(bl);
+	repo_free(r);
+	return rc;
+}

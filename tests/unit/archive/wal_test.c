@@ -1,0 +1,349 @@
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "archive/wal.h"
+#include "common/mem.h"
+#include "tests/unit/testutil.h"
+
+#define SEG (1024u * 1024) /* PostgreSQL's smallest segment size keeps tests quick */
+#define SYSID UINT64_C(7710577823379241103)
+
+/* A segment as PostgreSQL 15 writes it: long header on the first page, then anything. */
+static unsigned char *make_segment(uint64_t sysid, uint64_t pageaddr, unsigned seed)
+{
+	unsigned char *b = xcalloc(1, SEG);
+	uint16_t magic = 0xD110, info = 0x0002;
+	uint32_t tli = 1, seg = SEG, blck = 8192;
+	memcpy(b + 0, &magic, 2);
+	memcpy(b + 2, &info, 2);
+	memcpy(b + 4, &tli, 4);
+	memcpy(b + 8, &pageaddr, 8);
+	memcpy(b + 24, &sysid, 8);
+	memcpy(b + 32, &seg, 4);
+	memcpy(b + 36, &blck, 4);
+	for (size_t i = 8192; i < SEG; i += 64)
+		b[i] = (unsigned char)(seed + i / 64);
+	return b;
+}
+
+typedef struct fixture {
+	char dir[64];
+	repo *r;
+} fixture;
+
+static int setup(void **state)
+{
+	fixture *f = xcalloc(1, sizeof *f);
+	bderr err;
+	bderr_init(&err);
+	strcpy(f->dir, "/tmp/bd-wal-XXXXXX");
+	if (mkdtemp(f->dir) == NULL || repo_open(f->dir, NULL, 1, &f->r, &err) < 0)
+		return -1;
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	fixture *f = *state;
+	repo_free(f->r);
+	test_rm_rf(f->dir);
+	free(f);
+	return 0;
+}
+
+static void test_name_parse_valid(void **state)
+{
+	(void)state;
+	wal_name n;
+	bderr err;
+	bderr_init(&err);
+	assert_int_equal(wal_name_parse("000000010000000A000000FF", &n, &err), 0);
+	assert_int_equal(n.kind, WAL_KIND_SEGMENT);
+	assert_int_equal(n.tli, 1);
+	assert_string_equal(n.pos, "0000000A000000FF");
+	assert_int_equal(wal_name_parse("0000000200000000000000A1.partial", &n, &err), 0);
+	assert_int_equal(n.kind, WAL_KIND_PARTIAL);
+	assert_int_equal(n.tli, 2);
+	assert_int_equal(wal_name_parse("000000010000000000000003.00000028.backup", &n, &err), 0);
+	assert_int_equal(n.kind, WAL_KIND_BACKUP);
+	assert_string_equal(n.pos, "0000000000000003");
+	assert_int_equal(wal_name_parse("0000000A.history", &n, &err), 0);
+	assert_int_equal(n.kind, WAL_KIND_HISTORY);
+	assert_int_equal(n.tli, 10);
+	assert_string_equal(n.pos, "");
+	assert_string_equal(n.file, "0000000A.history");
+}
+
+static void test_name_parse_invalid(void **state)
+{
+	(void)state;
+	static const char *const bad[] = {
+		"", "foo", "00000001000000000000000", "0000000100000000000000001",
+		"000000010000000a000000ff",        /* PostgreSQL writes upper case */
+		"00000000000000000000000F",        /* timeline 0 does not exist */
+		"../00000001000000000000000F", "00000001/000000000000000F",
+		"000000010000000000000003/..", "000000010000000000000003.partial.zst",
+		"000000010000000000000003.0000028.backup", "000000010000000000000003.backup",
+		"00000001.History", "0000001.history", "00000001.history/../../etc",
+		"000000010000000000000003 ", "archive.info", "..", ".",
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		wal_name n;
+		bderr err;
+		bderr_init(&err);
+		if (wal_name_parse(bad[i], &n, &err) == 0)
+			fail_msg("accepted '%s'", bad[i]);
+		assert_int_equal(err.exit_code, EXIT_USAGE);
+	}
+}
+
+static void test_object_path_round_trip(void **state)
+{
+	(void)state;
+	const char *sha = "254428c794cdad79f1ea4c0de06fffdc648f7dfe0541eff0179713eae24154be";
+	static const char *const files[] = { "000000010000000A000000FF", "0000000200000000000000A1.partial",
+					     "000000010000000000000003.00000028.backup",
+					     "00000002.history" };
+	static const char *const want[] = {
+		"db/wal/000000010000000A/000000010000000A000000FF-",
+		"db/wal/0000000200000000/0000000200000000000000A1.partial-",
+		"db/wal/0000000100000000/000000010000000000000003.00000028.backup-",
+		"db/wal/00000002.history-",
+	};
+	for (size_t i = 0; i < 4; i++) {
+		char *p = wal_object_path("db", files[i], sha);
+		char *expect = xasprintf("%s%s.zst", want[i], sha);
+		assert_string_equal(p, expect);
+		wal_name n;
+		char got[65];
+		assert_int_equal(wal_object_parse(strrchr(p, '/') + 1, &n, got), 0);
+		assert_string_equal(n.file, files[i]);
+		assert_string_equal(got, sha);
+		free(expect);
+		free(p);
+	}
+	assert_null(wal_object_path("db", "../x", sha));
+	wal_name n;
+	char got[65];
+	assert_int_equal(wal_object_parse("archive.info", &n, got), -1);
+	assert_int_equal(wal_object_parse("000000010000000A000000FF-abc.zst", &n, got), -1);
+	assert_int_equal(wal_object_parse("000000010000000A000000FF.zst", &n, got), -1);
+}
+
+static void test_segment_name(void **state)
+{
+	(void)state;
+	char out[25];
+	wal_segment_name(1, 0, 16u * 1024 * 1024, out);
+	assert_string_equal(out, "000000010000000000000000");
+	wal_segment_name(1, UINT64_C(0x2A000028), 16u * 1024 * 1024, out);
+	assert_string_equal(out, "00000001000000000000002A");
+	wal_segment_name(3, UINT64_C(0x1FF000000), 16u * 1024 * 1024, out);
+	assert_string_equal(out, "0000000300000001000000FF");
+	wal_segment_name(1, UINT64_C(0x140000000), 1024u * 1024 * 1024, out);
+	assert_string_equal(out, "000000010000000100000001");
+	assert_int_equal(wal_segment_next("0000000100000000000000FF", 16u * 1024 * 1024, out), 0);
+	assert_string_equal(out, "000000010000000100000000");
+	assert_int_equal(wal_segment_next("00000001000000000000002A", 16u * 1024 * 1024, out), 0);
+	assert_string_equal(out, "00000001000000000000002B");
+	assert_int_equal(wal_segment_next("00000001.history", 16u * 1024 * 1024, out), -1);
+}
+
+static void test_header_parse(void **state)
+{
+	(void)state;
+	unsigned char *b = make_segment(SYSID, 5 * (uint64_t)SEG, 1);
+	wal_segment_header h;
+	bderr err;
+	bderr_init(&err);
+	assert_int_equal(wal_segment_header_parse(b, SEG, &h, &err), 0);
+	assert_true(h.system_identifier == SYSID);
+	assert_int_equal(h.seg_size, SEG);
+	assert_int_equal(h.xlog_blcksz, 8192);
+	assert_int_equal(wal_pg_version_from_magic(h.magic), 15);
+
+	wal_name n;
+	assert_int_equal(wal_name_parse("000000010000000000000005", &n, &err), 0);
+	assert_int_equal(wal_segment_check(&n, b, SEG, &h, &err), 0);
+	/* the name must match the page address */
+	assert_int_equal(wal_name_parse("000000010000000000000006", &n, &err), 0);
+	assert_int_equal(wal_segment_check(&n, b, SEG, &h, &err), -1);
+	assert_non_null(strstr(err.msg, "not of its name"));
+	/* a truncated segment */
+	bderr_init(&err);
+	assert_int_equal(wal_name_parse("000000010000000000000005", &n, &err), 0);
+	assert_int_equal(wal_segment_check(&n, b, SEG / 2, &h, &err), -1);
+	/* not WAL at all */
+	bderr_init(&err);
+	b[1] = 'x'; /* the magic's high byte (little-endian) */
+	assert_int_equal(wal_segment_header_parse(b, SEG, &h, &err), -1);
+	assert_non_null(strstr(err.msg, "magic"));
+	bderr_init(&err);
+	assert_int_equal(wal_segment_header_parse(b, 10, &h, &err), -1);
+	free(b);
+}
+
+static void test_archive_info(void **state)
+{
+	fixture *f = *state;
+	bderr err;
+	bderr_init(&err);
+	wal_archive_info info;
+	assert_int_equal(wal_archive_info_read(f->r, "db", &info, &err), 1);
+	assert_int_equal(wal_archive_info_check(f->r, "db", SYSID, SEG, 15, &err), 0);
+	assert_int_equal(wal_archive_info_read(f->r, "db", &info, &err), 0);
+	assert_true(info.system_identifier == SYSID);
+	assert_int_equal(info.wal_segment_size, SEG);
+	assert_int_equal(info.pg_version, 15);
+	assert_int_equal(wal_archive_info_check(f->r, "db", SYSID, SEG, 0, &err), 0);
+	assert_int_equal(wal_archive_info_check(f->r, "db", SYSID + 1, SEG, 15, &err), -1);
+	assert_non_null(strstr(err.msg, "7710577823379241103"));
+	assert_non_null(strstr(err.msg, "7710577823379241104"));
+	bderr_init(&err);
+	assert_int_equal(wal_archive_info_check(f->r, "db", SYSID, 2 * SEG, 15, &err), -1);
+}
+
+static void test_store_idempotent_and_conflict(void **state)
+{
+	fixture *f = *state;
+	bderr err;
+	bderr_init(&err);
+	unsigned char *a = make_segment(SYSID, 0, 1);
+	unsigned char *b = make_segment(SYSID, 0, 2);
+	const char *file = "000000010000000000000000";
+	int already = -1;
+	assert_int_equal(wal_store(f->r, "db", file, a, SEG, 1, &already, &err), 0);
+	assert_int_equal(already, 0);
+	assert_int_equal(wal_store(f->r, "db", file, a, SEG, 1, &already, &err), 0);
+	assert_int_equal(already, 1);
+	assert_int_equal(wal_store(f->r, "db", file, b, SEG, 1, &already, &err), -1);
+	char sha_a[65], sha_b[65];
+	assert_int_equal(wal_checksum(a, SEG, sha_a, &err), 0);
+	assert_int_equal(wal_checksum(b, SEG, sha_b, &err), 0);
+	assert_non_null(strstr(err.msg, sha_a));
+	assert_non_null(strstr(err.msg, sha_b));
+
+	/* exactly one object, readable and verified */
+	bderr_init(&err);
+	char *path = NULL, sha[65];
+	assert_int_equal(wal_find(f->r, "db", file, &path, sha, &err), 0);
+	assert_string_equal(sha, sha_a);
+	char *data = NULL;
+	size_t len = 0;
+	assert_int_equal(wal_object_read(f->r, path, sha, SEG, &data, &len, &err), 0);
+	assert_int_equal(len, SEG);
+	assert_memory_equal(data, a, SEG);
+	free(data);
+	free(path);
+	assert_int_equal(wal_find(f->r, "db", "000000010000000000000001", &path, sha, &err), 1);
+
+	wal_object_list *l = NULL;
+	assert_int_equal(wal_store(f->r, "db", "00000002.history", "1\t0/3000000\tno recovery target\n",
+				   31, 1, &already, &err), 0);
+	assert_int_equal(wal_list(f->r, "db", &l, &err), 0);
+	assert_int_equal(l->n, 2);
+	assert_string_equal(l->items[0].name.file, file);
+	assert_string_equal(l->items[1].name.file, "00000002.history");
+	wal_object_list_free(l);
+	free(a);
+	free(b);
+}
+
+static void test_corrupt_object_is_reported(void **state)
+{
+	fixture *f = *state;
+	bderr err;
+	bderr_init(&err);
+	unsigned char *a = make_segment(SYSID, 0, 3);
+	int already;
+	assert_int_equal(wal_store(f->r, "db", "000000010000000000000000", a, SEG, 1, &already, &err), 0);
+	char *path = NULL, sha[65];
+	assert_int_equal(wal_find(f->r, "db", "000000010000000000000000", &path, sha, &err), 0);
+	/* flip one byte of the stored object */
+	char *full = xasprintf("%s/%s", f->dir, path);
+	FILE *fp = fopen(full, "r+b");
+	assert_non_null(fp);
+	fseek(fp, 200, SEEK_SET);
+	int c = fgetc(fp);
+	fseek(fp, 200, SEEK_SET);
+	fputc(c ^ 0xFF, fp);
+	fclose(fp);
+	char *data = NULL;
+	size_t len;
+	assert_int_equal(wal_object_read(f->r, path, sha, SEG, &data, &len, &err), -1);
+	assert_int_equal(err.sys_errno, EBADMSG);
+	assert_non_null(strstr(err.msg, path));
+	assert_null(data);
+	free(full);
+	free(path);
+	free(a);
+}
+
+typedef struct push_arg {
+	repo *r;
+	const unsigned char *seg;
+	int rc;
+	bderr err;
+} push_arg;
+
+static void *push_thread(void *p)
+{
+	push_arg *a = p;
+	int already;
+	bderr_init(&a->err);
+	a->rc = wal_store(a->r, "db", "000000010000000000000007", a->seg, SEG, 1, &already, &a->err);
+	return NULL;
+}
+
+static void test_concurrent_pushes_leave_one_object(void **state)
+{
+	fixture *f = *state;
+	unsigned char *seg = make_segment(SYSID, 7 * (uint64_t)SEG, 4);
+	enum { N = 8 };
+	pthread_t th[N];
+	push_arg args[N];
+	for (int i = 0; i < N; i++) {
+		args[i] = (push_arg){ .r = f->r, .seg = seg };
+		assert_int_equal(pthread_create(&th[i], NULL, push_thread, &args[i]), 0);
+	}
+	for (int i = 0; i < N; i++) {
+		pthread_join(th[i], NULL);
+		if (args[i].rc != 0)
+			fail_msg("push %d failed: %s", i, args[i].err.msg);
+	}
+	bderr err;
+	bderr_init(&err);
+	wal_object_list *l = NULL;
+	assert_int_equal(wal_list(f->r, "db", &l, &err), 0);
+	assert_int_equal(l->n, 1);
+	assert_string_equal(l->items[0].name.file, "000000010000000000000007");
+	wal_object_list_free(l);
+	free(seg);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_name_parse_valid),
+		cmocka_unit_test(test_name_parse_invalid),
+		cmocka_unit_test(test_object_path_round_trip),
+		cmocka_unit_test(test_segment_name),
+		cmocka_unit_test(test_header_parse),
+		cmocka_unit_test_setup_teardown(test_archive_info, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_idempotent_and_conflict, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_corrupt_object_is_reported, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_concurrent_pushes_leave_one_object, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,158 @@
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/mem.h"
+#include "restore/pitr.h"
+
+static void check_time(const char *in, int64_t want_us, const char *want_text)
+{
+	int64_t us = 0;
+	char out[64];
+	if (pitr_parse_time(in, &us, out, sizeof out) != 0)
+		fail_msg("'%s' did not parse", in);
+	assert_int_equal(us, want_us);
+	assert_string_equal(out, want_text);
+}
+
+static void test_parse_time(void **state)
+{
+	(void)state;
+	/* 2026-11-21 10:13:24 UTC */
+	const int64_t base = 1795256004LL * 1000000;
+	check_time("2026-11-21 10:13:24+00", base, "2026-11-21 10:13:24.000000+00");
+	check_time("2026-11-21T10:13:24Z", base, "2026-11-21 10:13:24.000000+00");
+	check_time("2026-11-21 10:13:24.5Z", base + 500000, "2026-11-21 10:13:24.500000+00");
+	check_time("2026-11-21 10:13:24.123456789 +00:00", base + 123456,
+		   "2026-11-21 10:13:24.123456+00");
+	check_time("2026-11-21 11:43:24.000001+01:30", base + 1, "2026-11-21 10:13:24.000001+00");
+	check_time("2026-11-21 05:13:24-0500", base, "2026-11-21 10:13:24.000000+00");
+	setenv("TZ", "UTC", 1);
+	tzset();
+	check_time("2026-11-21 10:13:24", base, "2026-11-21 10:13:24.000000+00");
+}
+
+static void test_parse_time_errors(void **state)
+{
+	(void)state;
+	static const char *const bad[] = {
+		"", "now", "2026-11-21", "2026-11-21 10:13", "2026-13-01 00:00:00Z",
+		"2026-02-30 00:00:00Z", "2026-11-21 24:00:00Z", "2026-11-21 10:13:24.Z",
+		"2026-11-21 10:13:24+1", "2026-11-21 10:13:24 PST", "2026-11-21 10:13:24Zjunk",
+		" 2026-11-21 10:13:24Z", NULL,
+	};
+	for (size_t i = 0; bad[i]; i++) {
+		int64_t us;
+		char out[64];
+		if (pitr_parse_time(bad[i], &us, out, sizeof out) == 0)
+			fail_msg("'%s' parsed as %s", bad[i], out);
+	}
+}
+
+static void test_conf_quote(void **state)
+{
+	(void)state;
+	char *q = pitr_conf_quote("it's a \\ path");
+	assert_string_equal(q, "'it''s a \\\\ path'");
+	free(q);
+	q = pitr_conf_quote("");
+	assert_string_equal(q, "''");
+	free(q);
+}
+
+static void test_restore_command(void **state)
+{
+	(void)state;
+	const char *words[] = { "/usr/bin/dbrestore", "wal-get", "-c", "/etc/my conf's.conf",
+				"--repo", "/srv/100%", "--name", "app", NULL };
+	char *c = pitr_restore_command(words);
+	assert_string_equal(c, "/usr/bin/dbrestore wal-get -c '/etc/my conf'\\''s.conf' --repo "
+			       "'/srv/100%%' --name app %f %p");
+	free(c);
+}
+
+static void test_url_secret(void **state)
+{
+	(void)state;
+	assert_false(pitr_url_has_secret("/srv/backups"));
+	assert_false(pitr_url_has_secret("file:///srv/backups"));
+	assert_false(pitr_url_has_secret("s3://bucket/prefix?endpoint=https://h:9000&region=x"));
+	assert_true(pitr_url_has_secret("s3://AKIA:secret@bucket/prefix"));
+	assert_true(pitr_url_has_secret("s3://bucket/p?region=x&secret-access-key=abc"));
+	assert_true(pitr_url_has_secret("s3://bucket/p?X-Amz-Security-Token=abc"));
+}
+
+/* A list of base backups with stop times (s) and stop LSNs; kind "dump" where lsn is NULL. */
+static backup_list *make_list(const int64_t *stop_s, const char *const *lsn, size_t n)
+{
+	backup_list *l = xcalloc(1, sizeof *l);
+	l->items = xcalloc(n, sizeof *l->items);
+	l->n = n;
+	for (size_t i = 0; i < n; i++) {
+		backup_entry *e = &l->items[i];
+		e->name = xstrdup("app");
+		e->id = xasprintf("2026112%zuT000000Z", i);
+		if (stop_s[i] < 0)
+			continue; /* incomplete */
+		manifest *m = manifest_new();
+		m->kind = xstrdup(lsn[i] ? "basebackup" : "dump");
+		m->id = xstrdup(e->id);
+		json_object_set_new(m->info, "stop_time_us", json_integer(stop_s[i] * 1000000));
+		if (lsn[i])
+			json_object_set_new(m->info, "stop_lsn", json_string(lsn[i]));
+		e->m = m;
+	}
+	return l;
+}
+
+static void test_choose_backup(void **state)
+{
+	(void)state;
+	const int64_t stops[] = { 100, 200, 300, -1, 400 };
+	const char *const lsns[] = { "0/3000100", "0/5000100", NULL, NULL, "1/100" };
+	backup_list *l = make_list(stops, lsns, 5);
+	bderr err;
+	bderr_init(&err);
+	pitr_target t = { .kind = PITR_TARGET_NONE };
+	assert_int_equal(pitr_choose_backup(l, &t, &err), 4);
+	t = (pitr_target){ .kind = PITR_TARGET_TIME, .value = "x", .time_us = 399 * 1000000LL };
+	assert_int_equal(pitr_choose_backup(l, &t, &err), 1); /* the dump at 300 does not count */
+	t.time_us = 200 * 1000000LL; /* stopped exactly then: too late */
+	assert_int_equal(pitr_choose_backup(l, &t, &err), 0);
+	t.time_us = 50 * 1000000LL;
+	assert_int_equal(pitr_choose_backup(l, &t, &err), -1);
+	assert_non_null(strstr(err.msg, "ended before the target"));
+	t = (pitr_target){ .kind = PITR_TARGET_LSN, .value = "0/5000100", .lsn = 0x5000100 };
+	assert_int_equal(pitr_choose_backup(l, &t, &err), 1);
+	t.kind = PITR_TARGET_NAME;
+	assert_int_equal(pitr_choose_backup(l, &t, &err), 4);
+	backup_list_free(l);
+
+	const int64_t dump_only[] = { 100 };
+	const char *const none[] = { NULL };
+	l = make_list(dump_only, none, 1);
+	bderr_init(&err);
+	t.kind = PITR_TARGET_NONE;
+	assert_int_equal(pitr_choose_backup(l, &t, &err), -1);
+	assert_non_null(strstr(err.msg, "no complete base backup"));
+	backup_list_free(l);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_parse_time),
+		cmocka_unit_test(test_parse_time_errors),
+		cmocka_unit_test(test_conf_quote),
+		cmocka_unit_test(test_restore_command),
+		cmocka_unit_test(test_url_secret),
+		cmocka_unit_test(test_choose_backup),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
