@@ -344,7 +344,7 @@ static void start_job(dtable *t, djob *j, const sigset_t *child_mask)
 		log_info("job %s: started (pid %ld, retry %ld of %ld)", j->name, (long)pid, j->attempt,
 			 j->retries);
 	else
-		log_info("job %s: started (pid %ld)", j->name, (long)pid);
+		log_debug("job %s: started (pid %ld)", j->name, (long)pid); /* the run logs its own start */
 }
 
 /* The child could not record its own end: write it for it. */
@@ -467,7 +467,7 @@ static void reap(dtable *t, int stopping)
 		char why[128];
 		snprintf(why, sizeof why, "exit %d", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
 		if (ok) {
-			log_info("job %s: finished in %lds: ok", j->name, took);
+			log_debug("job %s: finished in %lds: ok", j->name, took); /* the run logged its end */
 		} else if (timed_out) {
 			snprintf(why, sizeof why, "timed out after %lds (timeout %lds): cancelled", took,
 				 j->timeout);

@@ -1,5 +1,6 @@
 #include "backupd/job.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -133,8 +134,12 @@ int job_run(const config *cfg, const char *name, char **id, bderr *err)
 	bderr_init(&herr);
 	if (run_history_append(cfg, &rec, &herr) < 0)
 		log_warn("job %s: %s", name, herr.msg);
+	/* the one end line per run: what an operator greps for */
 	if (rc == 0)
-		log_info("job %s: ok in %lds, backup %s", name, (long)(rec.end - rec.start), *id);
+		log_info("job %s: ok in %lds: backup %s, %" PRIu64 " bytes stored, %" PRIu64 " rows", name,
+			 (long)(rec.end - rec.start), *id, rec.bytes, rec.rows);
+	else
+		log_error("job %s: failed in %lds: %s", name, (long)(rec.end - rec.start), err->msg);
 	return rc;
 }
 

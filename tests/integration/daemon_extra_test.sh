@@ -282,7 +282,7 @@ check "never two runs at once (daemon log: each start follows the previous end)"
 import re, sys
 running = set()
 for line in open(sys.argv[1]):
-    m = re.search(r"job (p\d): (started \(pid|finished in)", line)
+    m = re.search(r"job (p\d): (started|ok in|failed in)", line)
     if not m:
         continue
     job, what = m.groups()

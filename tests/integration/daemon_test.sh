@@ -147,7 +147,8 @@ check "daemon is still running" kill -0 "$DPID"
 ok_runs="$(history_count nightly ok)"
 check "the daemon ran nightly on schedule (history: $ok_runs ok)" test "$ok_runs" -ge 3
 check "retention kept at most 2 backups after runs" test "$(count_complete "$REPO2" src)" -le 2
-check "daemon logs run start and end with duration" grep -q -E "job nightly: finished in [0-9]+s: ok" "$DLOG"
+check "daemon logs run start" grep -q -E "job nightly: started" "$DLOG"
+check "daemon logs run end with duration, bytes and rows" grep -q -E "job nightly: ok in [0-9]+s: backup [0-9TZ-]+, [0-9]+ bytes stored, [0-9]+ rows" "$DLOG"
 check "the failing job was retried" grep -q "job broken: retry 1 of 1" "$DLOG"
 check "retries are recorded as failed" test "$(history_count broken failed)" -ge 3
 
