@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #include <openssl/evp.h>
 
 #include "archive/s3/sigv4.h"
+#include "common/log.h"
 #include "common/mem.h"
 
 /* Objects up to this size are one PUT; larger ones a multipart upload. */
@@ -29,6 +31,9 @@
 #define ATTEMPTS 6
 #define BACKOFF_BASE_MS 100
 #define BACKOFF_CAP_MS 10000
+/* Parts of one multipart upload in flight at once, unless the URL says otherwise. */
+#define UPLOAD_CONCURRENCY_DEFAULT 4
+#define UPLOAD_CONCURRENCY_MAX 64
 
 typedef struct s3_storage {
 	storage base;
@@ -43,6 +48,7 @@ typedef struct s3_storage {
 	char *session_token;     /* secret */
 	char *ca_file;
 	int tls_verify;
+	int upload_concurrency; /* K: parts of one upload in flight at once */
 	CURLSH *share;
 	pthread_mutex_t locks[CURL_LOCK_DATA_LAST];
 } s3_storage;
@@ -84,6 +90,8 @@ typedef struct s3_req {
 	const void *body; /* sent when has_body */
 	size_t body_len;
 	int has_body;
+	/* when set and non-zero, the request stops (no retry): a sibling part failed */
+	const atomic_int *cancel;
 	/* response */
 	long status;
 	strbuf resp;
@@ -228,6 +236,16 @@ static CURL *prepare(s3_storage *s, const s3_req *rq, const char *extra_hdr, str
 	return c;
 }
 
+static int cancel_check(void *ctx, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+			curl_off_t ulnow)
+{
+	(void)dltotal;
+	(void)dlnow;
+	(void)ultotal;
+	(void)ulnow;
+	return atomic_load((const atomic_int *)ctx) ? 1 : 0;
+}
+
 /* Transport failures worth another attempt: the network, not the request. */
 static int transient_curl(CURLcode rc)
 {
@@ -329,6 +347,11 @@ static int perform(s3_storage *s, s3_req *rq, bderr *err)
 		curl_easy_setopt(c, CURLOPT_WRITEDATA, rq);
 		curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, collect_header);
 		curl_easy_setopt(c, CURLOPT_HEADERDATA, rq->etag);
+		if (rq->cancel) {
+			curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, cancel_check);
+			curl_easy_setopt(c, CURLOPT_XFERINFODATA, (void *)rq->cancel);
+			curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+		}
 		CURLcode rc = curl_easy_perform(c);
 		rq->status = 0;
 		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &rq->status);
@@ -362,6 +385,11 @@ static int perform(s3_storage *s, s3_req *rq, bderr *err)
 		curl_slist_free_all(hl);
 		if (!retry && rc == CURLE_OK)
 			return 0;
+		if (rq->cancel && atomic_load(rq->cancel)) {
+			bderr_set(err, "s3 %s '%s/%s' cancelled", rq->method, s->bucket,
+				  rq->key ? rq->key : "");
+			return -1;
+		}
 		if (!retry || attempt + 1 >= ATTEMPTS) {
 			if (retry)
 				note_attempts(err, attempt + 1);
@@ -741,17 +769,59 @@ static int s3_open_read(storage *st, const char *path, reader **out, bderr *err)
 	return 0;
 }
 
-/* --- writing: one PUT, or a multipart upload ------------------------------- */
+/* --- writing: one PUT, or a multipart upload with parts in parallel ---------- */
+
+/*
+ * A multipart upload keeps the producer streaming: write() fills one part
+ * buffer while up to K earlier parts upload at once (K = upload-concurrency,
+ * default 4).  Each part in flight has its own thread running perform() with
+ * its own curl easy handle, like every other request.  Threads rather than
+ * one curl multi handle because each part's payload is SHA-256 hashed for the
+ * signature, CPU work that threads spread over cores, and because perform()'s
+ * retry and backoff stay the one implementation.  The threads share
+ * connections, DNS and TLS sessions through the storage's CURLSH, which is
+ * thread-safe through its lock callbacks (one mutex per kind of shared data).
+ *
+ * Memory bound per writer: the part being filled plus K parts in flight,
+ * (K + 1) x part size (16 MiB parts and K = 4: 80 MiB).  A slot's buffer is
+ * reused for the next part it carries.
+ *
+ * Failure: the first part that fails after perform()'s retries cancels the
+ * others; the next write() or close() waits for them, aborts the upload
+ * (AbortMultipartUpload) and returns that part's error.  Nothing becomes
+ * visible before CompleteMultipartUpload, which lists every part in order
+ * with its ETag.
+ */
+
+typedef enum { SLOT_IDLE, SLOT_RUNNING, SLOT_DONE } slot_state;
+
+typedef struct s3_slot {
+	struct s3_writer *w;
+	pthread_t thread;
+	slot_state state; /* under w->mu; DONE: the thread ended but is not joined */
+	int number;       /* the part it carries */
+	char *buf;
+	size_t len, cap;
+} s3_slot;
 
 typedef struct s3_writer {
 	writer base;
 	s3_storage *s;
 	char *key;
-	char *buf;
+	char *buf; /* the part being filled */
 	size_t len, cap;
 	char *upload_id; /* set once multipart */
-	int parts;
-	strbuf complete; /* the CompleteMultipartUpload body, built as parts finish */
+	int parts;       /* parts handed to a slot, numbered 1..parts */
+	s3_slot *slots;  /* K of them, once multipart */
+	int nslots;
+	pthread_mutex_t mu;
+	pthread_cond_t slot_done;
+	char (*etags)[128]; /* under mu: etags[n - 1] of part n once uploaded */
+	int etags_cap;
+	int failed;         /* under mu: a part failed, fail_err says why */
+	bderr fail_err;
+	atomic_int cancel;  /* stops the requests of parts still in flight */
+	int aborted;        /* AbortMultipartUpload was sent */
 	int closed;
 } s3_writer;
 
@@ -785,48 +855,175 @@ static int start_multipart(s3_writer *w, bderr *err)
 	}
 	strbuf_free(&rq.resp);
 	if (rc == 0) {
-		strbuf_init(&w->complete);
-		strbuf_appends(&w->complete, "<CompleteMultipartUpload>");
+		w->nslots = w->s->upload_concurrency;
+		w->slots = xcalloc((size_t)w->nslots, sizeof *w->slots);
 	}
 	return rc;
 }
 
-static int upload_part(s3_writer *w, bderr *err)
+/* Runs on a part's thread: only the slot, the shared upload id and key, and w under mu. */
+static int put_part(s3_writer *w, const s3_slot *sl, char etag[128], bderr *err)
 {
-	if (w->upload_id == NULL && start_multipart(w, err) < 0)
-		return -1;
-	if (w->parts >= PARTS_MAX)
-		return bderr_set(err, "s3 PUT '%s/%s' failed: more than %d parts", w->s->bucket, w->key,
-				 PARTS_MAX);
 	char num[16];
-	snprintf(num, sizeof num, "%d", w->parts + 1);
+	snprintf(num, sizeof num, "%d", sl->number);
 	const sigv4_pair q[] = { { "partNumber", num }, { "uploadId", w->upload_id } };
-	s3_req rq = { .method = "PUT", .key = w->key, .query = q, .nquery = 2,
-		      .body = w->buf, .body_len = w->len, .has_body = 1 };
+	s3_req rq = { .method = "PUT", .key = w->key, .query = q, .nquery = 2, .body = sl->buf,
+		      .body_len = sl->len, .has_body = 1, .cancel = &w->cancel };
 	int rc = perform(w->s, &rq, err);
 	if (rc == 0)
 		rc = check_ok(w->s, &rq, "PUT (UploadPart)", err);
 	if (rc == 0 && rq.etag[0] == '\0')
 		rc = bderr_set(err, "s3 PUT '%s/%s' failed: no ETag for part %s", w->s->bucket, w->key,
 			       num);
-	if (rc == 0) {
-		w->parts++;
-		strbuf_appendf(&w->complete, "<Part><PartNumber>%d</PartNumber><ETag>", w->parts);
-		xml_escape(&w->complete, rq.etag);
-		strbuf_appends(&w->complete, "</ETag></Part>");
-		w->len = 0;
-	}
+	if (rc == 0)
+		memcpy(etag, rq.etag, sizeof rq.etag);
 	strbuf_free(&rq.resp);
 	return rc;
+}
+
+static void *part_thread(void *arg)
+{
+	s3_slot *sl = arg;
+	s3_writer *w = sl->w;
+	bderr err;
+	bderr_init(&err);
+	char etag[128];
+	int rc = put_part(w, sl, etag, &err);
+	pthread_mutex_lock(&w->mu);
+	if (rc == 0) {
+		memcpy(w->etags[sl->number - 1], etag, sizeof etag);
+	} else if (!w->failed) {
+		/* the first failure is the one reported; the others are its consequence */
+		w->failed = 1;
+		w->fail_err = err;
+		atomic_store(&w->cancel, 1);
+	}
+	sl->state = SLOT_DONE;
+	pthread_cond_broadcast(&w->slot_done);
+	pthread_mutex_unlock(&w->mu);
+	return NULL;
+}
+
+/* Waits until sl carries nothing, joining its thread. */
+static void slot_settle(s3_writer *w, s3_slot *sl)
+{
+	pthread_mutex_lock(&w->mu);
+	while (sl->state == SLOT_RUNNING)
+		pthread_cond_wait(&w->slot_done, &w->mu);
+	int join = sl->state == SLOT_DONE;
+	sl->state = SLOT_IDLE;
+	pthread_mutex_unlock(&w->mu);
+	if (join)
+		pthread_join(sl->thread, NULL);
+}
+
+static void slots_drain(s3_writer *w)
+{
+	for (int i = 0; i < w->nslots; i++)
+		slot_settle(w, &w->slots[i]);
+}
+
+/* A free slot (waiting for one if all K are busy); NULL once a part has failed. */
+static s3_slot *slot_acquire(s3_writer *w)
+{
+	s3_slot *sl = NULL;
+	pthread_mutex_lock(&w->mu);
+	while (!w->failed) {
+		for (int i = 0; i < w->nslots && sl == NULL; i++)
+			if (w->slots[i].state != SLOT_RUNNING)
+				sl = &w->slots[i];
+		if (sl)
+			break;
+		pthread_cond_wait(&w->slot_done, &w->mu);
+	}
+	pthread_mutex_unlock(&w->mu);
+	if (sl)
+		slot_settle(w, sl);
+	return sl;
+}
+
+static void abort_upload(s3_writer *w)
+{
+	if (w->upload_id == NULL || w->aborted)
+		return;
+	/* nothing partial may stay behind (nor be billed): best effort */
+	bderr ignored;
+	bderr_init(&ignored);
+	const sigv4_pair q[] = { { "uploadId", w->upload_id } };
+	s3_req rq = { .method = "DELETE", .key = w->key, .query = q, .nquery = 1 };
+	if (perform(w->s, &rq, &ignored) == 0 && rq.status != 404)
+		check_ok(w->s, &rq, "DELETE (AbortMultipartUpload)", &ignored);
+	if (ignored.msg[0])
+		log_warn("%s", ignored.msg);
+	strbuf_free(&rq.resp);
+	w->aborted = 1;
+}
+
+/* After a part failed: stops the others, aborts the upload, reports the part's error. */
+static int upload_failed(s3_writer *w, bderr *err)
+{
+	atomic_store(&w->cancel, 1);
+	slots_drain(w);
+	abort_upload(w);
+	pthread_mutex_lock(&w->mu);
+	*err = w->fail_err;
+	pthread_mutex_unlock(&w->mu);
+	return -1;
+}
+
+/* Hands the filled buffer to a slot's thread and takes that slot's old buffer to fill next. */
+static int queue_part(s3_writer *w, bderr *err)
+{
+	if (w->upload_id == NULL && start_multipart(w, err) < 0)
+		return -1;
+	if (w->parts >= PARTS_MAX)
+		return bderr_set(err, "s3 PUT '%s/%s' failed: more than %d parts", w->s->bucket, w->key,
+				 PARTS_MAX);
+	s3_slot *sl = slot_acquire(w);
+	if (sl == NULL)
+		return upload_failed(w, err);
+	int n = w->parts + 1;
+	pthread_mutex_lock(&w->mu);
+	if (n > w->etags_cap) {
+		w->etags_cap = w->etags_cap ? w->etags_cap * 2 : 64;
+		w->etags = xrealloc(w->etags, (size_t)w->etags_cap * sizeof *w->etags);
+	}
+	w->etags[n - 1][0] = '\0';
+	char *b = sl->buf;
+	size_t c = sl->cap;
+	sl->buf = w->buf;
+	sl->cap = w->cap;
+	sl->len = w->len;
+	w->buf = b;
+	w->cap = c;
+	w->len = 0;
+	sl->w = w;
+	sl->number = n;
+	sl->state = SLOT_RUNNING;
+	int e = pthread_create(&sl->thread, NULL, part_thread, sl);
+	if (e != 0) {
+		sl->state = SLOT_IDLE;
+		w->failed = 1;
+		bderr_sys(&w->fail_err, e, "s3 PUT '%s/%s' failed: cannot start a thread for part %d",
+			  w->s->bucket, w->key, n);
+	}
+	pthread_mutex_unlock(&w->mu);
+	if (e != 0)
+		return upload_failed(w, err);
+	w->parts = n;
+	return 0;
 }
 
 static int s3_write(writer *wr, const void *buf, size_t len, bderr *err)
 {
 	s3_writer *w = (s3_writer *)wr;
 	const char *p = buf;
+	/* a part failed since the last call: report it now */
+	if (atomic_load(&w->cancel))
+		return upload_failed(w, err);
 	while (len > 0) {
 		size_t limit = part_size(w->parts + 1);
-		if (w->len == limit && upload_part(w, err) < 0)
+		if (w->len == limit && queue_part(w, err) < 0)
 			return -1;
 		size_t n = limit - w->len;
 		if (n > len)
@@ -849,6 +1046,33 @@ static int s3_write(writer *wr, const void *buf, size_t len, bderr *err)
 	return 0;
 }
 
+static int complete_multipart(s3_writer *w, bderr *err)
+{
+	strbuf body;
+	strbuf_init(&body);
+	strbuf_appends(&body, "<CompleteMultipartUpload>");
+	/* every slot is settled: the ETags are no longer shared */
+	for (int n = 1; n <= w->parts; n++) {
+		strbuf_appendf(&body, "<Part><PartNumber>%d</PartNumber><ETag>", n);
+		xml_escape(&body, w->etags[n - 1]);
+		strbuf_appends(&body, "</ETag></Part>");
+	}
+	strbuf_appends(&body, "</CompleteMultipartUpload>");
+	const sigv4_pair q[] = { { "uploadId", w->upload_id } };
+	s3_req rq = { .method = "POST", .key = w->key, .query = q, .nquery = 1, .body = body.data,
+		      .body_len = body.len, .has_body = 1 };
+	int rc = perform(w->s, &rq, err);
+	if (rc == 0)
+		rc = check_ok(w->s, &rq, "POST (CompleteMultipartUpload)", err);
+	/* S3 may report a failed completion inside a 200 answer */
+	if (rc == 0 && find_in(rq.resp.data, rq.resp.len, "<Error>"))
+		rc = http_error(w->s, "POST (CompleteMultipartUpload)", w->key, 500, rq.resp.data,
+				rq.resp.len, err);
+	strbuf_free(&rq.resp);
+	strbuf_free(&body);
+	return rc;
+}
+
 static int s3_close(writer *wr, bderr *err)
 {
 	s3_writer *w = (s3_writer *)wr;
@@ -861,20 +1085,14 @@ static int s3_close(writer *wr, bderr *err)
 			rc = check_ok(w->s, &rq, "PUT", err);
 		strbuf_free(&rq.resp);
 	} else {
-		if (w->len > 0 && upload_part(w, err) < 0)
+		if (atomic_load(&w->cancel))
+			return upload_failed(w, err);
+		if (w->len > 0 && queue_part(w, err) < 0)
 			return -1;
-		strbuf_appends(&w->complete, "</CompleteMultipartUpload>");
-		const sigv4_pair q[] = { { "uploadId", w->upload_id } };
-		s3_req rq = { .method = "POST", .key = w->key, .query = q, .nquery = 1,
-			      .body = w->complete.data, .body_len = w->complete.len, .has_body = 1 };
-		rc = perform(w->s, &rq, err);
-		if (rc == 0)
-			rc = check_ok(w->s, &rq, "POST (CompleteMultipartUpload)", err);
-		/* S3 may report a failed completion inside a 200 answer */
-		if (rc == 0 && find_in(rq.resp.data, rq.resp.len, "<Error>"))
-			rc = http_error(w->s, "POST (CompleteMultipartUpload)", w->key, 500,
-					rq.resp.data, rq.resp.len, err);
-		strbuf_free(&rq.resp);
+		slots_drain(w);
+		if (atomic_load(&w->cancel))
+			return upload_failed(w, err);
+		rc = complete_multipart(w, err);
 	}
 	if (rc == 0)
 		w->closed = 1;
@@ -885,16 +1103,16 @@ static void s3_writer_free(writer *wr)
 {
 	s3_writer *w = (s3_writer *)wr;
 	if (w->upload_id && !w->closed) {
-		/* nothing partial may stay behind (nor be billed): best effort */
-		bderr ignored;
-		bderr_init(&ignored);
-		const sigv4_pair q[] = { { "uploadId", w->upload_id } };
-		s3_req rq = { .method = "DELETE", .key = w->key, .query = q, .nquery = 1 };
-		perform(w->s, &rq, &ignored);
-		strbuf_free(&rq.resp);
+		atomic_store(&w->cancel, 1);
+		slots_drain(w);
+		abort_upload(w);
 	}
-	if (w->upload_id)
-		strbuf_free(&w->complete);
+	for (int i = 0; i < w->nslots; i++)
+		free(w->slots[i].buf);
+	free(w->slots);
+	free(w->etags);
+	pthread_cond_destroy(&w->slot_done);
+	pthread_mutex_destroy(&w->mu);
 	free(w->upload_id);
 	free(w->buf);
 	free(w->key);
@@ -912,6 +1130,9 @@ static int s3_open_write(storage *st, const char *path, writer **out, bderr *err
 	w->base.ops = &s3_writer_ops;
 	w->s = s;
 	w->key = full_key(s, path);
+	pthread_mutex_init(&w->mu, NULL);
+	pthread_cond_init(&w->slot_done, NULL);
+	atomic_init(&w->cancel, 0);
 	*out = &w->base;
 	return 0;
 }
@@ -1219,7 +1440,7 @@ static int parse_url(s3_storage *s, const char *url, bderr *err)
 	const char *pend = q ? q : p + strlen(p);
 	const char *slash = memchr(p, '/', (size_t)(pend - p));
 	const char *bend = slash ? slash : pend;
-	char *endpoint = NULL, *style = NULL;
+	char *endpoint = NULL, *style = NULL, *concurrency = NULL;
 	s->bucket = pct_decode(p, (size_t)(bend - p));
 	if (!valid_bucket(s->bucket))
 		return bderr_usage(err, "invalid repository url '%s': bad bucket name '%s'", url,
@@ -1264,9 +1485,11 @@ static int parse_url(s3_storage *s, const char *url, bderr *err)
 			dst = &s->region;
 		else if (kl == 5 && strncmp(a, "style", 5) == 0)
 			dst = &style;
+		else if (kl == 18 && strncmp(a, "upload-concurrency", 18) == 0)
+			dst = &concurrency;
 		if (dst == NULL || *v == '\0') {
 			rc = bderr_usage(err, dst ? "invalid repository url '%s': empty '%.*s'"
-						  : "invalid repository url '%s': unknown parameter '%.*s' (use endpoint, region, style)",
+						  : "invalid repository url '%s': unknown parameter '%.*s' (use endpoint, region, style, upload-concurrency)",
 					 url, (int)kl, a);
 			free(v);
 			break;
@@ -1276,6 +1499,17 @@ static int parse_url(s3_storage *s, const char *url, bderr *err)
 	}
 	if (rc == 0 && style && strcmp(style, "path") != 0 && strcmp(style, "virtual") != 0)
 		rc = bderr_usage(err, "invalid repository url '%s': style must be path or virtual", url);
+	s->upload_concurrency = UPLOAD_CONCURRENCY_DEFAULT;
+	if (rc == 0 && concurrency) {
+		char *endp = NULL;
+		errno = 0;
+		long k = strtol(concurrency, &endp, 10);
+		if (errno || endp == concurrency || *endp || k < 1 || k > UPLOAD_CONCURRENCY_MAX)
+			rc = bderr_usage(err, "invalid repository url '%s': upload-concurrency must be an integer from 1 to %d",
+					 url, UPLOAD_CONCURRENCY_MAX);
+		else
+			s->upload_concurrency = (int)k;
+	}
 	if (rc == 0) {
 		if (s->region == NULL)
 			s->region = xstrdup("us-east-1");
@@ -1309,6 +1543,7 @@ static int parse_url(s3_storage *s, const char *url, bderr *err)
 	}
 	free(endpoint);
 	free(style);
+	free(concurrency);
 	return rc;
 }
 
