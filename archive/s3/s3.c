@@ -34,6 +34,8 @@
 /* Parts of one multipart upload in flight at once, unless the URL says otherwise. */
 #define UPLOAD_CONCURRENCY_DEFAULT 4
 #define UPLOAD_CONCURRENCY_MAX 64
+/* Idle handles (and so open connections) kept per storage, of each kind. */
+#define POOL_MAX 64
 
 typedef struct s3_storage {
 	storage base;
@@ -49,8 +51,14 @@ typedef struct s3_storage {
 	char *ca_file;
 	int tls_verify;
 	int upload_concurrency; /* K: parts of one upload in flight at once */
-	CURLSH *share;
+	CURLSH *share; /* DNS cache and TLS sessions */
 	pthread_mutex_t locks[CURL_LOCK_DATA_LAST];
+	/* idle handles, each keeping its open connections: see handle_get */
+	pthread_mutex_t pool_mu;
+	CURL *idle_easy[POOL_MAX];
+	int n_idle_easy;
+	CURLM *idle_multi[POOL_MAX];
+	int n_idle_multi;
 } s3_storage;
 
 /* --- one-time process init, connection sharing -------------------------- */
@@ -76,6 +84,68 @@ static void share_unlock(CURL *h, curl_lock_data data, void *ctx)
 	(void)h;
 	s3_storage *s = ctx;
 	pthread_mutex_unlock(&s->locks[data]);
+}
+
+/*
+ * Connection reuse across threads.  libcurl does not support sharing its
+ * connection cache (CURL_LOCK_DATA_CONNECT) between concurrent threads, even
+ * with lock callbacks, so the share holds only the DNS cache and TLS
+ * sessions.  Connections are reused through handles instead: an easy handle
+ * (for perform()) or a multi handle (for a streaming GET) keeps its own
+ * connections after a transfer, and goes back to a mutex-guarded pool from
+ * which the next request, on whatever thread, takes it.  A handle is only
+ * ever used by one thread at a time, which libcurl does support.
+ */
+static CURL *handle_get(s3_storage *s)
+{
+	CURL *c = NULL;
+	pthread_mutex_lock(&s->pool_mu);
+	if (s->n_idle_easy > 0)
+		c = s->idle_easy[--s->n_idle_easy];
+	pthread_mutex_unlock(&s->pool_mu);
+	if (c == NULL && (c = curl_easy_init()) == NULL)
+		abort(); /* curl_easy_init fails only without memory */
+	return c;
+}
+
+/* keep: the transfer ended cleanly, its connection is worth reusing */
+static void handle_put(s3_storage *s, CURL *c, int keep)
+{
+	/* drops every option (pointers into the caller's stack), keeps the connections */
+	curl_easy_reset(c);
+	pthread_mutex_lock(&s->pool_mu);
+	if (keep && s->n_idle_easy < POOL_MAX) {
+		s->idle_easy[s->n_idle_easy++] = c;
+		c = NULL;
+	}
+	pthread_mutex_unlock(&s->pool_mu);
+	if (c)
+		curl_easy_cleanup(c);
+}
+
+static CURLM *multi_get(s3_storage *s)
+{
+	CURLM *m = NULL;
+	pthread_mutex_lock(&s->pool_mu);
+	if (s->n_idle_multi > 0)
+		m = s->idle_multi[--s->n_idle_multi];
+	pthread_mutex_unlock(&s->pool_mu);
+	if (m == NULL && (m = curl_multi_init()) == NULL)
+		abort();
+	return m;
+}
+
+/* m has no easy handle left in it */
+static void multi_put(s3_storage *s, CURLM *m, int keep)
+{
+	pthread_mutex_lock(&s->pool_mu);
+	if (keep && s->n_idle_multi < POOL_MAX) {
+		s->idle_multi[s->n_idle_multi++] = m;
+		m = NULL;
+	}
+	pthread_mutex_unlock(&s->pool_mu);
+	if (m)
+		curl_multi_cleanup(m);
 }
 
 /* --- requests ------------------------------------------------------------- */
@@ -141,11 +211,12 @@ static char *object_path(const s3_storage *s, const char *key)
 }
 
 /*
- * Builds a signed easy handle for rq.  The URL's path and query are encoded
- * by the same functions the signature uses, so what is signed is what is sent.
+ * Sets up the easy handle c for rq, signed.  The URL's path and query are
+ * encoded by the same functions the signature uses, so what is signed is
+ * what is sent.
  */
-static CURL *prepare(s3_storage *s, const s3_req *rq, const char *extra_hdr, struct curl_slist **hl,
-		     char *errbuf)
+static void prepare(s3_storage *s, CURL *c, const s3_req *rq, const char *extra_hdr,
+		    struct curl_slist **hl, char *errbuf)
 {
 	char *path = object_path(s, rq->key);
 	strbuf url;
@@ -202,9 +273,6 @@ static CURL *prepare(s3_storage *s, const s3_req *rq, const char *extra_hdr, str
 	free(h);
 	free(path);
 
-	CURL *c = curl_easy_init();
-	if (c == NULL)
-		abort();
 	curl_easy_setopt(c, CURLOPT_URL, url.data);
 	strbuf_free(&url);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, list);
@@ -233,7 +301,6 @@ static CURL *prepare(s3_storage *s, const s3_req *rq, const char *extra_hdr, str
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, rq->body ? rq->body : "");
 	}
 	*hl = list;
-	return c;
 }
 
 static int cancel_check(void *ctx, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
@@ -342,7 +409,8 @@ static int perform(s3_storage *s, s3_req *rq, bderr *err)
 		strbuf_reset(&rq->resp);
 		rq->etag[0] = '\0';
 		rq->resp_overflow = 0;
-		CURL *c = prepare(s, rq, NULL, &hl, errbuf);
+		CURL *c = handle_get(s);
+		prepare(s, c, rq, NULL, &hl, errbuf);
 		curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect_body);
 		curl_easy_setopt(c, CURLOPT_WRITEDATA, rq);
 		curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, collect_header);
@@ -357,7 +425,7 @@ static int perform(s3_storage *s, s3_req *rq, bderr *err)
 		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &rq->status);
 		int retry;
 		if (rc == CURLE_WRITE_ERROR && rq->resp_overflow) {
-			curl_easy_cleanup(c);
+			handle_put(s, c, 0);
 			curl_slist_free_all(hl);
 			return bderr_set(err, "s3 %s '%s/%s' failed: response larger than %zu bytes",
 					 rq->method, s->bucket, rq->key ? rq->key : "", RESPONSE_MAX);
@@ -381,7 +449,7 @@ static int perform(s3_storage *s, s3_req *rq, bderr *err)
 			strbuf_appendf(&rq->resp, "%" CURL_FORMAT_CURL_OFF_T " %" CURL_FORMAT_CURL_OFF_T,
 				       len, ft);
 		}
-		curl_easy_cleanup(c);
+		handle_put(s, c, rc == CURLE_OK);
 		curl_slist_free_all(hl);
 		if (!retry && rc == CURLE_OK)
 			return 0;
@@ -551,6 +619,7 @@ typedef struct s3_reader {
 	int done;
 	int failed;
 	int resuming; /* a Range request: only 206 is an answer */
+	int clean_end; /* the whole object was read: the connection can serve another */
 	CURLcode result;
 	long status;
 	strbuf errbody;
@@ -622,7 +691,9 @@ static void reader_start(s3_reader *r)
 	r->paused = 0;
 	r->resuming = r->delivered > 0;
 	strbuf_reset(&r->errbody);
-	r->easy = prepare(r->s, &rq, NULL, &r->hl, r->errbuf);
+	if ((r->easy = curl_easy_init()) == NULL)
+		abort();
+	prepare(r->s, r->easy, &rq, NULL, &r->hl, r->errbuf);
 	free(range);
 	curl_easy_setopt(r->easy, CURLOPT_WRITEFUNCTION, reader_body);
 	curl_easy_setopt(r->easy, CURLOPT_WRITEDATA, r);
@@ -721,6 +792,7 @@ static int s3_read(reader *rd, void *buf, size_t cap, size_t *got, bderr *err)
 			return -1;
 		if (r->len == r->off) {
 			reader_stop(r); /* clean end */
+			r->clean_end = 1;
 			return 0;
 		}
 	}
@@ -737,7 +809,8 @@ static void s3_reader_free(reader *rd)
 {
 	s3_reader *r = (s3_reader *)rd;
 	reader_stop(r);
-	curl_multi_cleanup(r->multi);
+	/* a reader freed before the end may leave a half-read response on the connection */
+	multi_put(r->s, r->multi, r->clean_end);
 	free(r->buf);
 	free(r->key);
 	strbuf_free(&r->errbody);
@@ -756,9 +829,7 @@ static int s3_open_read(storage *st, const char *path, reader **out, bderr *err)
 	r->s = s;
 	r->key = full_key(s, path);
 	strbuf_init(&r->errbody);
-	r->multi = curl_multi_init();
-	if (r->multi == NULL)
-		abort();
+	r->multi = multi_get(s);
 	reader_start(r);
 	/* the status arrives with the first bytes: a missing object fails here */
 	if (reader_fill(r, err) < 0) {
@@ -1357,6 +1428,12 @@ static void s3_free(storage *st)
 	s3_storage *s = (s3_storage *)st;
 	if (s == NULL)
 		return;
+	/* the handles first: they may still refer to the share */
+	for (int i = 0; i < s->n_idle_easy; i++)
+		curl_easy_cleanup(s->idle_easy[i]);
+	for (int i = 0; i < s->n_idle_multi; i++)
+		curl_multi_cleanup(s->idle_multi[i]);
+	pthread_mutex_destroy(&s->pool_mu);
 	if (s->share)
 		curl_share_cleanup(s->share);
 	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
@@ -1560,6 +1637,7 @@ int s3_storage_new(const char *url, const storage_options *opts, storage **out, 
 	s->base.url = xstrdup(url);
 	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
 		pthread_mutex_init(&s->locks[i], NULL);
+	pthread_mutex_init(&s->pool_mu, NULL);
 	if (parse_url(s, url, err) < 0) {
 		s3_free(&s->base);
 		return -1;
@@ -1587,7 +1665,6 @@ int s3_storage_new(const char *url, const storage_options *opts, storage **out, 
 	curl_share_setopt(s->share, CURLSHOPT_USERDATA, s);
 	curl_share_setopt(s->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
 	curl_share_setopt(s->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
-	curl_share_setopt(s->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
 	*out = &s->base;
 	return 0;
 }

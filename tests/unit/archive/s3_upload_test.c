@@ -387,12 +387,17 @@ static void *serve(void *arg)
 	}
 }
 
-static void server_start(server *sv)
+/* Set the behaviour fields between server_init and server_start. */
+static void server_init(server *sv)
 {
 	memset(sv, 0, sizeof *sv);
 	sv->md5_ok = 1;
 	pthread_mutex_init(&sv->mu, NULL);
 	pthread_cond_init(&sv->cv, NULL);
+}
+
+static void server_start(server *sv)
+{
 	sv->lfd = socket(AF_INET, SOCK_STREAM, 0);
 	assert_true(sv->lfd >= 0);
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = 0 };
@@ -453,8 +458,9 @@ static void upload_part_dropped(void **state)
 {
 	(void)state;
 	server sv;
-	server_start(&sv);
+	server_init(&sv);
 	sv.drop_part = 2;
+	server_start(&sv);
 	storage *s = open_s3(&sv, NULL);
 	writer *w = NULL;
 	bderr err;
@@ -488,8 +494,9 @@ static void parts_upload_concurrently(void **state)
 	(void)state;
 	enum { K = 3, NPARTS = 6 };
 	server sv;
-	server_start(&sv);
+	server_init(&sv);
 	sv.barrier = K; /* no part is answered before K are in at once */
+	server_start(&sv);
 	storage *s = open_s3(&sv, "&upload-concurrency=3");
 	writer *w = NULL;
 	bderr err;
@@ -524,9 +531,10 @@ static void concurrent_part_failure_aborts(void **state)
 {
 	(void)state;
 	server sv;
-	server_start(&sv);
+	server_init(&sv);
 	sv.fail_part = 2;
 	sv.hold_for_fail = 2; /* parts 1 and 3 stay in flight while part 2 fails */
+	server_start(&sv);
 	storage *s = open_s3(&sv, "&upload-concurrency=3");
 	writer *w = NULL;
 	bderr err;
@@ -569,6 +577,7 @@ static void delete_in_batches(void **state)
 {
 	(void)state;
 	server sv;
+	server_init(&sv);
 	server_start(&sv);
 	storage *s = open_s3(&sv, NULL);
 	enum { N = 2500 };
@@ -581,21 +590,28 @@ static void delete_in_batches(void **state)
 	bderr err;
 	bderr_init(&err);
 	assert_int_equal(storage_remove_many(s, (const char *const *)paths, N, &err), 0);
-	assert_int_equal(sv.deletes, 3);
-	assert_int_equal(sv.delete_keys, N);
-	assert_true(sv.md5_ok);
-	assert_true(sv.saw_escaped);
-
+	/* the server's threads are still alive: read and write under its lock */
+	pthread_mutex_lock(&sv.mu);
+	int deletes = sv.deletes;
+	size_t delete_keys = sv.delete_keys;
+	int md5_ok = sv.md5_ok, saw_escaped = sv.saw_escaped;
 	sv.fail_key = 1;
+	pthread_mutex_unlock(&sv.mu);
+	assert_int_equal(deletes, 3);
+	assert_int_equal(delete_keys, N);
+	assert_true(md5_ok);
+	assert_true(saw_escaped);
+
 	assert_int_equal(storage_remove_many(s, (const char *const *)paths, 10, &err), -1);
 	assert_non_null(strstr(err.msg, "bkt/pre/k0007"));
 	assert_non_null(strstr(err.msg, "AccessDenied"));
 
 	/* an invalid path is refused before anything is sent */
+	pthread_mutex_lock(&sv.mu);
 	int before = sv.deletes;
+	pthread_mutex_unlock(&sv.mu);
 	const char *bad[] = { "ok", "../x" };
 	assert_int_equal(storage_remove_many(s, bad, 2, &err), -1);
-	assert_int_equal(sv.deletes, before);
 	assert_int_equal(storage_remove_many(s, bad, 0, &err), 0);
 
 	for (int i = 0; i < N; i++)
@@ -603,6 +619,7 @@ static void delete_in_batches(void **state)
 	free(paths);
 	storage_free(s);
 	server_stop(&sv);
+	assert_int_equal(sv.deletes, before);
 	assert_int_equal(sv.others, 0);
 }
 
