@@ -60,11 +60,12 @@ int expire_remove_backup(repo *r, const char *name, const char *id, bderr *err)
 	/* the objects in as few requests as the storage allows (S3: 1000 keys per request) */
 	size_t k = 0;
 	for (size_t i = 0; i < l.n; i++) {
-		if (strcmp(l.paths[i], manifest_path) == 0 || strcmp(l.paths[i], started_path) == 0)
-			continue;
-		char *keep = l.paths[i];
+		char *p = l.paths[i];
 		l.paths[i] = NULL;
-		l.paths[k++] = keep;
+		if (strcmp(p, manifest_path) == 0 || strcmp(p, started_path) == 0)
+			free(p);
+		else
+			l.paths[k++] = p;
 	}
 	if (storage_remove_many(s, (const char *const *)l.paths, k, err) < 0)
 		goto out;
