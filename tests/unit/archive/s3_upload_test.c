@@ -12,7 +12,8 @@
  *   next write() fail, aborts the upload once, and no object appears;
  * - DeleteObjects goes out in batches of 1000 keys with a correct
  *   Content-MD5 and escaped keys, and a per-key <Error> in the answer fails
- *   the call naming that key.
+ *   the call naming that key;
+ * - upload-concurrency=K in the URL takes 1 to 64 and nothing else.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -623,6 +624,37 @@ static void delete_in_batches(void **state)
 	assert_int_equal(sv.others, 0);
 }
 
+/* upload-concurrency=K in the URL: 1 to 64, anything else is a usage error naming it */
+static void upload_concurrency_in_url(void **state)
+{
+	(void)state;
+	storage_options o = { .access_key_id = "AKIDTEST", .secret_access_key = "SECRETTEST",
+			      .tls_verify = 1 };
+	const char *good[] = { "1", "4", "64" };
+	const char *bad[] = { "0", "65", "-1", "x", "4x", "" };
+	for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+		char url[128];
+		snprintf(url, sizeof url, "s3://bkt/pre?upload-concurrency=%s", good[i]);
+		storage *s = NULL;
+		bderr err;
+		bderr_init(&err);
+		if (s3_storage_new(url, &o, &s, &err) != 0)
+			fail_msg("%s: %s", url, err.msg);
+		storage_free(s);
+	}
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		char url[128];
+		snprintf(url, sizeof url, "s3://bkt/pre?upload-concurrency=%s", bad[i]);
+		storage *s = NULL;
+		bderr err;
+		bderr_init(&err);
+		assert_int_equal(s3_storage_new(url, &o, &s, &err), -1);
+		assert_null(s);
+		assert_int_equal(err.exit_code, EXIT_USAGE);
+		assert_non_null(strstr(err.msg, "upload-concurrency"));
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -630,6 +662,7 @@ int main(void)
 		cmocka_unit_test(parts_upload_concurrently),
 		cmocka_unit_test(concurrent_part_failure_aborts),
 		cmocka_unit_test(delete_in_batches),
+		cmocka_unit_test(upload_concurrency_in_url),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
