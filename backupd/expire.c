@@ -61,14 +61,18 @@ int expire_remove_backup(repo *r, const char *name, const char *id, bderr *err)
 	/* the commit record goes first: from here on the backup is merely incomplete */
 	if (storage_remove(s, manifest_path, err) < 0)
 		goto out;
+	/* the objects in as few requests as the storage allows (S3: 1000 keys per request) */
+	size_t k = 0;
 	for (size_t i = 0; i < l.n; i++) {
-		if (strcmp(l.paths[i], manifest_path) == 0)
-			continue;
-		if (strcmp(l.paths[i], started_path) == 0)
-			continue;
-		if (storage_remove(s, l.paths[i], err) < 0)
-			goto out;
+		char *p = l.paths[i];
+		l.paths[i] = NULL;
+		if (strcmp(p, manifest_path) == 0 || strcmp(p, started_path) == 0)
+			free(p);
+		else
+			l.paths[k++] = p;
 	}
+	if (storage_remove_many(s, (const char *const *)l.paths, k, err) < 0)
+		goto out;
 	/* last: while objects remain, the backup stays visible as incomplete */
 	if (storage_remove(s, started_path, err) < 0)
 		goto out;

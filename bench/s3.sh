@@ -3,12 +3,14 @@
 # same bytes, same s3rver (local fake S3 from npm), same machine, one run.
 #
 #   bench/s3.sh [--size-mb N] [--port P] [--workdir DIR] [--build-dir DIR]
-#               [--keep] [--strict]
+#               [--upload-concurrency K] [--keep] [--strict]
 #
 #   --size-mb N    bytes moved per direction, in MB (default 500)
 #   --port P       PostgreSQL port (default 55434); s3rver uses P+1
 #   --workdir DIR  scratch directory (default /tmp/backupd-bench-s3)
 #   --build-dir D  where backupd/backupd is (default build)
+#   --upload-concurrency K  parts of one object uploading at once (default:
+#                  the driver's, 4)
 #   --keep         leave the scratch directory in place
 #   --strict       exit 1 if backupd is slower than the AWS CLI
 #
@@ -31,6 +33,7 @@ WORKDIR=/tmp/backupd-bench-s3
 BUILD_DIR="$ROOT/build"
 KEEP=0
 STRICT=0
+UPLOAD_K=""
 PG_BINDIR="${PG_BINDIR:-/usr/lib/postgresql/15/bin}"
 S3RVER_PREFIX="${S3RVER_PREFIX:-/tmp/s3rver}"
 
@@ -40,6 +43,7 @@ while [ $# -gt 0 ]; do
 	--port) PORT="$2"; shift 2 ;;
 	--workdir) WORKDIR="$2"; shift 2 ;;
 	--build-dir) BUILD_DIR="$2"; shift 2 ;;
+	--upload-concurrency) UPLOAD_K="$2"; shift 2 ;;
 	--keep) KEEP=1; shift ;;
 	--strict) STRICT=1; shift ;;
 	-h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; exit 0 ;;
@@ -97,7 +101,7 @@ for _ in $(seq 1 50); do (exec 3<>"/dev/tcp/127.0.0.1/$S3PORT") 2>/dev/null && b
 export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER AWS_DEFAULT_REGION=us-east-1
 unset AWS_SESSION_TOKEN
 AWS=(aws --endpoint-url "http://127.0.0.1:$S3PORT")
-REPO="s3://bench/backupd?endpoint=http://127.0.0.1:$S3PORT&style=path"
+REPO="s3://bench/backupd?endpoint=http://127.0.0.1:$S3PORT&style=path${UPLOAD_K:+&upload-concurrency=$UPLOAD_K}"
 
 # --- data: random bytea whose COPY text (hex) is ~SIZE_MB ------------------------
 ROWS=$((SIZE_MB * 512)) # 1 KiB of random bytes per row -> ~2 KiB of COPY text
@@ -150,6 +154,7 @@ row() { # op backupd_s aws_s
 }
 echo
 echo "S3 throughput, $MB MB each way, s3rver on 127.0.0.1 (ratio = aws time / backupd time)"
+echo "  backupd upload-concurrency: ${UPLOAD_K:-default (4)}; $(nproc) CPUs"
 echo "  upload:   backupd dump --compress none (incl. reading PostgreSQL) vs aws s3 cp file"
 echo "  download: backupd verify (GET + SHA-256 of every object)       vs aws s3 cp to disk"
 printf '%-9s %24s   %24s   %7s\n' op backupd "aws s3 cp" ratio

@@ -66,6 +66,7 @@ static const key_spec repo_keys[] = {
 	{ "session-token-file", KEY_STRING, 0, 0 },
 	{ "region", KEY_STRING, 0, 0 },
 	{ "endpoint", KEY_STRING, 0, 0 },
+	{ "upload-concurrency", KEY_INT, 1, 64 },
 	{ "ca-file", KEY_STRING, 0, 0 },
 	{ "tls-verify", KEY_BOOL, 0, 0 },
 	{ "encryption-key-file", KEY_STRING, 0, 0 },

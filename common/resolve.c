@@ -70,8 +70,9 @@ static int query_has(const char *url, const char *param)
 }
 
 /*
- * region = and endpoint = in [repo:X] are spelled in the URL query by the S3
- * driver; merging them here keeps one place that parses URLs.
+ * region =, endpoint = and upload-concurrency = in [repo:X] are spelled in
+ * the URL query by the S3 driver; merging them here keeps one place that
+ * parses URLs.
  */
 static int url_add_param(const config *cfg, const config_section *s, const char *key,
 			 char **url, bderr *err)
@@ -98,7 +99,8 @@ static int repo_from_config(const config *cfg, const config_section *s, repo_spe
 		return config_error(cfg, s, "url", err, "missing in [repo:%s]", s->name);
 	out->url = xstrdup(url);
 	if (url_add_param(cfg, s, "endpoint", &out->url, err) < 0 ||
-	    url_add_param(cfg, s, "region", &out->url, err) < 0)
+	    url_add_param(cfg, s, "region", &out->url, err) < 0 ||
+	    url_add_param(cfg, s, "upload-concurrency", &out->url, err) < 0)
 		return -1;
 
 	const char *akid = config_get(s, "access-key-id");

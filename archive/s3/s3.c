@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #include <openssl/evp.h>
 
 #include "archive/s3/sigv4.h"
+#include "common/log.h"
 #include "common/mem.h"
 
 /* Objects up to this size are one PUT; larger ones a multipart upload. */
@@ -29,6 +31,11 @@
 #define ATTEMPTS 6
 #define BACKOFF_BASE_MS 100
 #define BACKOFF_CAP_MS 10000
+/* Parts of one multipart upload in flight at once, unless the URL says otherwise. */
+#define UPLOAD_CONCURRENCY_DEFAULT 4
+#define UPLOAD_CONCURRENCY_MAX 64
+/* Idle handles (and so open connections) kept per storage, of each kind. */
+#define POOL_MAX 64
 
 typedef struct s3_storage {
 	storage base;
@@ -43,8 +50,15 @@ typedef struct s3_storage {
 	char *session_token;     /* secret */
 	char *ca_file;
 	int tls_verify;
-	CURLSH *share;
+	int upload_concurrency; /* K: parts of one upload in flight at once */
+	CURLSH *share; /* DNS cache and TLS sessions */
 	pthread_mutex_t locks[CURL_LOCK_DATA_LAST];
+	/* idle handles, each keeping its open connections: see handle_get */
+	pthread_mutex_t pool_mu;
+	CURL *idle_easy[POOL_MAX];
+	int n_idle_easy;
+	CURLM *idle_multi[POOL_MAX];
+	int n_idle_multi;
 } s3_storage;
 
 /* --- one-time process init, connection sharing -------------------------- */
@@ -72,6 +86,68 @@ static void share_unlock(CURL *h, curl_lock_data data, void *ctx)
 	pthread_mutex_unlock(&s->locks[data]);
 }
 
+/*
+ * Connection reuse across threads.  libcurl does not support sharing its
+ * connection cache (CURL_LOCK_DATA_CONNECT) between concurrent threads, even
+ * with lock callbacks, so the share holds only the DNS cache and TLS
+ * sessions.  Connections are reused through handles instead: an easy handle
+ * (for perform()) or a multi handle (for a streaming GET) keeps its own
+ * connections after a transfer, and goes back to a mutex-guarded pool from
+ * which the next request, on whatever thread, takes it.  A handle is only
+ * ever used by one thread at a time, which libcurl does support.
+ */
+static CURL *handle_get(s3_storage *s)
+{
+	CURL *c = NULL;
+	pthread_mutex_lock(&s->pool_mu);
+	if (s->n_idle_easy > 0)
+		c = s->idle_easy[--s->n_idle_easy];
+	pthread_mutex_unlock(&s->pool_mu);
+	if (c == NULL && (c = curl_easy_init()) == NULL)
+		abort(); /* curl_easy_init fails only without memory */
+	return c;
+}
+
+/* keep: the transfer ended cleanly, its connection is worth reusing */
+static void handle_put(s3_storage *s, CURL *c, int keep)
+{
+	/* drops every option (pointers into the caller's stack), keeps the connections */
+	curl_easy_reset(c);
+	pthread_mutex_lock(&s->pool_mu);
+	if (keep && s->n_idle_easy < POOL_MAX) {
+		s->idle_easy[s->n_idle_easy++] = c;
+		c = NULL;
+	}
+	pthread_mutex_unlock(&s->pool_mu);
+	if (c)
+		curl_easy_cleanup(c);
+}
+
+static CURLM *multi_get(s3_storage *s)
+{
+	CURLM *m = NULL;
+	pthread_mutex_lock(&s->pool_mu);
+	if (s->n_idle_multi > 0)
+		m = s->idle_multi[--s->n_idle_multi];
+	pthread_mutex_unlock(&s->pool_mu);
+	if (m == NULL && (m = curl_multi_init()) == NULL)
+		abort();
+	return m;
+}
+
+/* m has no easy handle left in it */
+static void multi_put(s3_storage *s, CURLM *m, int keep)
+{
+	pthread_mutex_lock(&s->pool_mu);
+	if (keep && s->n_idle_multi < POOL_MAX) {
+		s->idle_multi[s->n_idle_multi++] = m;
+		m = NULL;
+	}
+	pthread_mutex_unlock(&s->pool_mu);
+	if (m)
+		curl_multi_cleanup(m);
+}
+
 /* --- requests ------------------------------------------------------------- */
 
 typedef struct s3_req {
@@ -84,6 +160,8 @@ typedef struct s3_req {
 	const void *body; /* sent when has_body */
 	size_t body_len;
 	int has_body;
+	/* when set and non-zero, the request stops (no retry): a sibling part failed */
+	const atomic_int *cancel;
 	/* response */
 	long status;
 	strbuf resp;
@@ -133,11 +211,12 @@ static char *object_path(const s3_storage *s, const char *key)
 }
 
 /*
- * Builds a signed easy handle for rq.  The URL's path and query are encoded
- * by the same functions the signature uses, so what is signed is what is sent.
+ * Sets up the easy handle c for rq, signed.  The URL's path and query are
+ * encoded by the same functions the signature uses, so what is signed is
+ * what is sent.
  */
-static CURL *prepare(s3_storage *s, const s3_req *rq, const char *extra_hdr, struct curl_slist **hl,
-		     char *errbuf)
+static void prepare(s3_storage *s, CURL *c, const s3_req *rq, const char *extra_hdr,
+		    struct curl_slist **hl, char *errbuf)
 {
 	char *path = object_path(s, rq->key);
 	strbuf url;
@@ -194,9 +273,6 @@ static CURL *prepare(s3_storage *s, const s3_req *rq, const char *extra_hdr, str
 	free(h);
 	free(path);
 
-	CURL *c = curl_easy_init();
-	if (c == NULL)
-		abort();
 	curl_easy_setopt(c, CURLOPT_URL, url.data);
 	strbuf_free(&url);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, list);
@@ -225,7 +301,16 @@ static CURL *prepare(s3_storage *s, const s3_req *rq, const char *extra_hdr, str
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, rq->body ? rq->body : "");
 	}
 	*hl = list;
-	return c;
+}
+
+static int cancel_check(void *ctx, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+			curl_off_t ulnow)
+{
+	(void)dltotal;
+	(void)dlnow;
+	(void)ultotal;
+	(void)ulnow;
+	return atomic_load((const atomic_int *)ctx) ? 1 : 0;
 }
 
 /* Transport failures worth another attempt: the network, not the request. */
@@ -324,17 +409,23 @@ static int perform(s3_storage *s, s3_req *rq, bderr *err)
 		strbuf_reset(&rq->resp);
 		rq->etag[0] = '\0';
 		rq->resp_overflow = 0;
-		CURL *c = prepare(s, rq, NULL, &hl, errbuf);
+		CURL *c = handle_get(s);
+		prepare(s, c, rq, NULL, &hl, errbuf);
 		curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect_body);
 		curl_easy_setopt(c, CURLOPT_WRITEDATA, rq);
 		curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, collect_header);
 		curl_easy_setopt(c, CURLOPT_HEADERDATA, rq->etag);
+		if (rq->cancel) {
+			curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, cancel_check);
+			curl_easy_setopt(c, CURLOPT_XFERINFODATA, (void *)rq->cancel);
+			curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+		}
 		CURLcode rc = curl_easy_perform(c);
 		rq->status = 0;
 		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &rq->status);
 		int retry;
 		if (rc == CURLE_WRITE_ERROR && rq->resp_overflow) {
-			curl_easy_cleanup(c);
+			handle_put(s, c, 0);
 			curl_slist_free_all(hl);
 			return bderr_set(err, "s3 %s '%s/%s' failed: response larger than %zu bytes",
 					 rq->method, s->bucket, rq->key ? rq->key : "", RESPONSE_MAX);
@@ -358,10 +449,15 @@ static int perform(s3_storage *s, s3_req *rq, bderr *err)
 			strbuf_appendf(&rq->resp, "%" CURL_FORMAT_CURL_OFF_T " %" CURL_FORMAT_CURL_OFF_T,
 				       len, ft);
 		}
-		curl_easy_cleanup(c);
+		handle_put(s, c, rc == CURLE_OK);
 		curl_slist_free_all(hl);
 		if (!retry && rc == CURLE_OK)
 			return 0;
+		if (rq->cancel && atomic_load(rq->cancel)) {
+			bderr_set(err, "s3 %s '%s/%s' cancelled", rq->method, s->bucket,
+				  rq->key ? rq->key : "");
+			return -1;
+		}
 		if (!retry || attempt + 1 >= ATTEMPTS) {
 			if (retry)
 				note_attempts(err, attempt + 1);
@@ -523,6 +619,7 @@ typedef struct s3_reader {
 	int done;
 	int failed;
 	int resuming; /* a Range request: only 206 is an answer */
+	int clean_end; /* the whole object was read: the connection can serve another */
 	CURLcode result;
 	long status;
 	strbuf errbody;
@@ -594,7 +691,9 @@ static void reader_start(s3_reader *r)
 	r->paused = 0;
 	r->resuming = r->delivered > 0;
 	strbuf_reset(&r->errbody);
-	r->easy = prepare(r->s, &rq, NULL, &r->hl, r->errbuf);
+	if ((r->easy = curl_easy_init()) == NULL)
+		abort();
+	prepare(r->s, r->easy, &rq, NULL, &r->hl, r->errbuf);
 	free(range);
 	curl_easy_setopt(r->easy, CURLOPT_WRITEFUNCTION, reader_body);
 	curl_easy_setopt(r->easy, CURLOPT_WRITEDATA, r);
@@ -693,6 +792,7 @@ static int s3_read(reader *rd, void *buf, size_t cap, size_t *got, bderr *err)
 			return -1;
 		if (r->len == r->off) {
 			reader_stop(r); /* clean end */
+			r->clean_end = 1;
 			return 0;
 		}
 	}
@@ -709,7 +809,8 @@ static void s3_reader_free(reader *rd)
 {
 	s3_reader *r = (s3_reader *)rd;
 	reader_stop(r);
-	curl_multi_cleanup(r->multi);
+	/* a reader freed before the end may leave a half-read response on the connection */
+	multi_put(r->s, r->multi, r->clean_end);
 	free(r->buf);
 	free(r->key);
 	strbuf_free(&r->errbody);
@@ -728,9 +829,7 @@ static int s3_open_read(storage *st, const char *path, reader **out, bderr *err)
 	r->s = s;
 	r->key = full_key(s, path);
 	strbuf_init(&r->errbody);
-	r->multi = curl_multi_init();
-	if (r->multi == NULL)
-		abort();
+	r->multi = multi_get(s);
 	reader_start(r);
 	/* the status arrives with the first bytes: a missing object fails here */
 	if (reader_fill(r, err) < 0) {
@@ -741,17 +840,59 @@ static int s3_open_read(storage *st, const char *path, reader **out, bderr *err)
 	return 0;
 }
 
-/* --- writing: one PUT, or a multipart upload ------------------------------- */
+/* --- writing: one PUT, or a multipart upload with parts in parallel ---------- */
+
+/*
+ * A multipart upload keeps the producer streaming: write() fills one part
+ * buffer while up to K earlier parts upload at once (K = upload-concurrency,
+ * default 4).  Each part in flight has its own thread running perform() with
+ * its own curl easy handle, like every other request.  Threads rather than
+ * one curl multi handle because each part's payload is SHA-256 hashed for the
+ * signature, CPU work that threads spread over cores, and because perform()'s
+ * retry and backoff stay the one implementation.  The threads share
+ * connections, DNS and TLS sessions through the storage's CURLSH, which is
+ * thread-safe through its lock callbacks (one mutex per kind of shared data).
+ *
+ * Memory bound per writer: the part being filled plus K parts in flight,
+ * (K + 1) x part size (16 MiB parts and K = 4: 80 MiB).  A slot's buffer is
+ * reused for the next part it carries.
+ *
+ * Failure: the first part that fails after perform()'s retries cancels the
+ * others; the next write() or close() waits for them, aborts the upload
+ * (AbortMultipartUpload) and returns that part's error.  Nothing becomes
+ * visible before CompleteMultipartUpload, which lists every part in order
+ * with its ETag.
+ */
+
+typedef enum { SLOT_IDLE, SLOT_RUNNING, SLOT_DONE } slot_state;
+
+typedef struct s3_slot {
+	struct s3_writer *w;
+	pthread_t thread;
+	slot_state state; /* under w->mu; DONE: the thread ended but is not joined */
+	int number;       /* the part it carries */
+	char *buf;
+	size_t len, cap;
+} s3_slot;
 
 typedef struct s3_writer {
 	writer base;
 	s3_storage *s;
 	char *key;
-	char *buf;
+	char *buf; /* the part being filled */
 	size_t len, cap;
 	char *upload_id; /* set once multipart */
-	int parts;
-	strbuf complete; /* the CompleteMultipartUpload body, built as parts finish */
+	int parts;       /* parts handed to a slot, numbered 1..parts */
+	s3_slot *slots;  /* K of them, once multipart */
+	int nslots;
+	pthread_mutex_t mu;
+	pthread_cond_t slot_done;
+	char (*etags)[128]; /* under mu: etags[n - 1] of part n once uploaded */
+	int etags_cap;
+	int failed;         /* under mu: a part failed, fail_err says why */
+	bderr fail_err;
+	atomic_int cancel;  /* stops the requests of parts still in flight */
+	int aborted;        /* AbortMultipartUpload was sent */
 	int closed;
 } s3_writer;
 
@@ -785,48 +926,175 @@ static int start_multipart(s3_writer *w, bderr *err)
 	}
 	strbuf_free(&rq.resp);
 	if (rc == 0) {
-		strbuf_init(&w->complete);
-		strbuf_appends(&w->complete, "<CompleteMultipartUpload>");
+		w->nslots = w->s->upload_concurrency;
+		w->slots = xcalloc((size_t)w->nslots, sizeof *w->slots);
 	}
 	return rc;
 }
 
-static int upload_part(s3_writer *w, bderr *err)
+/* Runs on a part's thread: only the slot, the shared upload id and key, and w under mu. */
+static int put_part(s3_writer *w, const s3_slot *sl, char etag[128], bderr *err)
 {
-	if (w->upload_id == NULL && start_multipart(w, err) < 0)
-		return -1;
-	if (w->parts >= PARTS_MAX)
-		return bderr_set(err, "s3 PUT '%s/%s' failed: more than %d parts", w->s->bucket, w->key,
-				 PARTS_MAX);
 	char num[16];
-	snprintf(num, sizeof num, "%d", w->parts + 1);
+	snprintf(num, sizeof num, "%d", sl->number);
 	const sigv4_pair q[] = { { "partNumber", num }, { "uploadId", w->upload_id } };
-	s3_req rq = { .method = "PUT", .key = w->key, .query = q, .nquery = 2,
-		      .body = w->buf, .body_len = w->len, .has_body = 1 };
+	s3_req rq = { .method = "PUT", .key = w->key, .query = q, .nquery = 2, .body = sl->buf,
+		      .body_len = sl->len, .has_body = 1, .cancel = &w->cancel };
 	int rc = perform(w->s, &rq, err);
 	if (rc == 0)
 		rc = check_ok(w->s, &rq, "PUT (UploadPart)", err);
 	if (rc == 0 && rq.etag[0] == '\0')
 		rc = bderr_set(err, "s3 PUT '%s/%s' failed: no ETag for part %s", w->s->bucket, w->key,
 			       num);
-	if (rc == 0) {
-		w->parts++;
-		strbuf_appendf(&w->complete, "<Part><PartNumber>%d</PartNumber><ETag>", w->parts);
-		xml_escape(&w->complete, rq.etag);
-		strbuf_appends(&w->complete, "</ETag></Part>");
-		w->len = 0;
-	}
+	if (rc == 0)
+		memcpy(etag, rq.etag, sizeof rq.etag);
 	strbuf_free(&rq.resp);
 	return rc;
+}
+
+static void *part_thread(void *arg)
+{
+	s3_slot *sl = arg;
+	s3_writer *w = sl->w;
+	bderr err;
+	bderr_init(&err);
+	char etag[128];
+	int rc = put_part(w, sl, etag, &err);
+	pthread_mutex_lock(&w->mu);
+	if (rc == 0) {
+		memcpy(w->etags[sl->number - 1], etag, sizeof etag);
+	} else if (!w->failed) {
+		/* the first failure is the one reported; the others are its consequence */
+		w->failed = 1;
+		w->fail_err = err;
+		atomic_store(&w->cancel, 1);
+	}
+	sl->state = SLOT_DONE;
+	pthread_cond_broadcast(&w->slot_done);
+	pthread_mutex_unlock(&w->mu);
+	return NULL;
+}
+
+/* Waits until sl carries nothing, joining its thread. */
+static void slot_settle(s3_writer *w, s3_slot *sl)
+{
+	pthread_mutex_lock(&w->mu);
+	while (sl->state == SLOT_RUNNING)
+		pthread_cond_wait(&w->slot_done, &w->mu);
+	int join = sl->state == SLOT_DONE;
+	sl->state = SLOT_IDLE;
+	pthread_mutex_unlock(&w->mu);
+	if (join)
+		pthread_join(sl->thread, NULL);
+}
+
+static void slots_drain(s3_writer *w)
+{
+	for (int i = 0; i < w->nslots; i++)
+		slot_settle(w, &w->slots[i]);
+}
+
+/* A free slot (waiting for one if all K are busy); NULL once a part has failed. */
+static s3_slot *slot_acquire(s3_writer *w)
+{
+	s3_slot *sl = NULL;
+	pthread_mutex_lock(&w->mu);
+	while (!w->failed) {
+		for (int i = 0; i < w->nslots && sl == NULL; i++)
+			if (w->slots[i].state != SLOT_RUNNING)
+				sl = &w->slots[i];
+		if (sl)
+			break;
+		pthread_cond_wait(&w->slot_done, &w->mu);
+	}
+	pthread_mutex_unlock(&w->mu);
+	if (sl)
+		slot_settle(w, sl);
+	return sl;
+}
+
+static void abort_upload(s3_writer *w)
+{
+	if (w->upload_id == NULL || w->aborted)
+		return;
+	/* nothing partial may stay behind (nor be billed): best effort */
+	bderr ignored;
+	bderr_init(&ignored);
+	const sigv4_pair q[] = { { "uploadId", w->upload_id } };
+	s3_req rq = { .method = "DELETE", .key = w->key, .query = q, .nquery = 1 };
+	if (perform(w->s, &rq, &ignored) == 0 && rq.status != 404)
+		check_ok(w->s, &rq, "DELETE (AbortMultipartUpload)", &ignored);
+	if (ignored.msg[0])
+		log_warn("%s", ignored.msg);
+	strbuf_free(&rq.resp);
+	w->aborted = 1;
+}
+
+/* After a part failed: stops the others, aborts the upload, reports the part's error. */
+static int upload_failed(s3_writer *w, bderr *err)
+{
+	atomic_store(&w->cancel, 1);
+	slots_drain(w);
+	abort_upload(w);
+	pthread_mutex_lock(&w->mu);
+	*err = w->fail_err;
+	pthread_mutex_unlock(&w->mu);
+	return -1;
+}
+
+/* Hands the filled buffer to a slot's thread and takes that slot's old buffer to fill next. */
+static int queue_part(s3_writer *w, bderr *err)
+{
+	if (w->upload_id == NULL && start_multipart(w, err) < 0)
+		return -1;
+	if (w->parts >= PARTS_MAX)
+		return bderr_set(err, "s3 PUT '%s/%s' failed: more than %d parts", w->s->bucket, w->key,
+				 PARTS_MAX);
+	s3_slot *sl = slot_acquire(w);
+	if (sl == NULL)
+		return upload_failed(w, err);
+	int n = w->parts + 1;
+	pthread_mutex_lock(&w->mu);
+	if (n > w->etags_cap) {
+		w->etags_cap = w->etags_cap ? w->etags_cap * 2 : 64;
+		w->etags = xrealloc(w->etags, (size_t)w->etags_cap * sizeof *w->etags);
+	}
+	w->etags[n - 1][0] = '\0';
+	char *b = sl->buf;
+	size_t c = sl->cap;
+	sl->buf = w->buf;
+	sl->cap = w->cap;
+	sl->len = w->len;
+	w->buf = b;
+	w->cap = c;
+	w->len = 0;
+	sl->w = w;
+	sl->number = n;
+	sl->state = SLOT_RUNNING;
+	int e = pthread_create(&sl->thread, NULL, part_thread, sl);
+	if (e != 0) {
+		sl->state = SLOT_IDLE;
+		w->failed = 1;
+		bderr_sys(&w->fail_err, e, "s3 PUT '%s/%s' failed: cannot start a thread for part %d",
+			  w->s->bucket, w->key, n);
+	}
+	pthread_mutex_unlock(&w->mu);
+	if (e != 0)
+		return upload_failed(w, err);
+	w->parts = n;
+	return 0;
 }
 
 static int s3_write(writer *wr, const void *buf, size_t len, bderr *err)
 {
 	s3_writer *w = (s3_writer *)wr;
 	const char *p = buf;
+	/* a part failed since the last call: report it now */
+	if (atomic_load(&w->cancel))
+		return upload_failed(w, err);
 	while (len > 0) {
 		size_t limit = part_size(w->parts + 1);
-		if (w->len == limit && upload_part(w, err) < 0)
+		if (w->len == limit && queue_part(w, err) < 0)
 			return -1;
 		size_t n = limit - w->len;
 		if (n > len)
@@ -849,6 +1117,33 @@ static int s3_write(writer *wr, const void *buf, size_t len, bderr *err)
 	return 0;
 }
 
+static int complete_multipart(s3_writer *w, bderr *err)
+{
+	strbuf body;
+	strbuf_init(&body);
+	strbuf_appends(&body, "<CompleteMultipartUpload>");
+	/* every slot is settled: the ETags are no longer shared */
+	for (int n = 1; n <= w->parts; n++) {
+		strbuf_appendf(&body, "<Part><PartNumber>%d</PartNumber><ETag>", n);
+		xml_escape(&body, w->etags[n - 1]);
+		strbuf_appends(&body, "</ETag></Part>");
+	}
+	strbuf_appends(&body, "</CompleteMultipartUpload>");
+	const sigv4_pair q[] = { { "uploadId", w->upload_id } };
+	s3_req rq = { .method = "POST", .key = w->key, .query = q, .nquery = 1, .body = body.data,
+		      .body_len = body.len, .has_body = 1 };
+	int rc = perform(w->s, &rq, err);
+	if (rc == 0)
+		rc = check_ok(w->s, &rq, "POST (CompleteMultipartUpload)", err);
+	/* S3 may report a failed completion inside a 200 answer */
+	if (rc == 0 && find_in(rq.resp.data, rq.resp.len, "<Error>"))
+		rc = http_error(w->s, "POST (CompleteMultipartUpload)", w->key, 500, rq.resp.data,
+				rq.resp.len, err);
+	strbuf_free(&rq.resp);
+	strbuf_free(&body);
+	return rc;
+}
+
 static int s3_close(writer *wr, bderr *err)
 {
 	s3_writer *w = (s3_writer *)wr;
@@ -861,20 +1156,14 @@ static int s3_close(writer *wr, bderr *err)
 			rc = check_ok(w->s, &rq, "PUT", err);
 		strbuf_free(&rq.resp);
 	} else {
-		if (w->len > 0 && upload_part(w, err) < 0)
+		if (atomic_load(&w->cancel))
+			return upload_failed(w, err);
+		if (w->len > 0 && queue_part(w, err) < 0)
 			return -1;
-		strbuf_appends(&w->complete, "</CompleteMultipartUpload>");
-		const sigv4_pair q[] = { { "uploadId", w->upload_id } };
-		s3_req rq = { .method = "POST", .key = w->key, .query = q, .nquery = 1,
-			      .body = w->complete.data, .body_len = w->complete.len, .has_body = 1 };
-		rc = perform(w->s, &rq, err);
-		if (rc == 0)
-			rc = check_ok(w->s, &rq, "POST (CompleteMultipartUpload)", err);
-		/* S3 may report a failed completion inside a 200 answer */
-		if (rc == 0 && find_in(rq.resp.data, rq.resp.len, "<Error>"))
-			rc = http_error(w->s, "POST (CompleteMultipartUpload)", w->key, 500,
-					rq.resp.data, rq.resp.len, err);
-		strbuf_free(&rq.resp);
+		slots_drain(w);
+		if (atomic_load(&w->cancel))
+			return upload_failed(w, err);
+		rc = complete_multipart(w, err);
 	}
 	if (rc == 0)
 		w->closed = 1;
@@ -885,16 +1174,16 @@ static void s3_writer_free(writer *wr)
 {
 	s3_writer *w = (s3_writer *)wr;
 	if (w->upload_id && !w->closed) {
-		/* nothing partial may stay behind (nor be billed): best effort */
-		bderr ignored;
-		bderr_init(&ignored);
-		const sigv4_pair q[] = { { "uploadId", w->upload_id } };
-		s3_req rq = { .method = "DELETE", .key = w->key, .query = q, .nquery = 1 };
-		perform(w->s, &rq, &ignored);
-		strbuf_free(&rq.resp);
+		atomic_store(&w->cancel, 1);
+		slots_drain(w);
+		abort_upload(w);
 	}
-	if (w->upload_id)
-		strbuf_free(&w->complete);
+	for (int i = 0; i < w->nslots; i++)
+		free(w->slots[i].buf);
+	free(w->slots);
+	free(w->etags);
+	pthread_cond_destroy(&w->slot_done);
+	pthread_mutex_destroy(&w->mu);
 	free(w->upload_id);
 	free(w->buf);
 	free(w->key);
@@ -912,6 +1201,9 @@ static int s3_open_write(storage *st, const char *path, writer **out, bderr *err
 	w->base.ops = &s3_writer_ops;
 	w->s = s;
 	w->key = full_key(s, path);
+	pthread_mutex_init(&w->mu, NULL);
+	pthread_cond_init(&w->slot_done, NULL);
+	atomic_init(&w->cancel, 0);
 	*out = &w->base;
 	return 0;
 }
@@ -1136,6 +1428,12 @@ static void s3_free(storage *st)
 	s3_storage *s = (s3_storage *)st;
 	if (s == NULL)
 		return;
+	/* the handles first: they may still refer to the share */
+	for (int i = 0; i < s->n_idle_easy; i++)
+		curl_easy_cleanup(s->idle_easy[i]);
+	for (int i = 0; i < s->n_idle_multi; i++)
+		curl_multi_cleanup(s->idle_multi[i]);
+	pthread_mutex_destroy(&s->pool_mu);
 	if (s->share)
 		curl_share_cleanup(s->share);
 	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
@@ -1219,7 +1517,7 @@ static int parse_url(s3_storage *s, const char *url, bderr *err)
 	const char *pend = q ? q : p + strlen(p);
 	const char *slash = memchr(p, '/', (size_t)(pend - p));
 	const char *bend = slash ? slash : pend;
-	char *endpoint = NULL, *style = NULL;
+	char *endpoint = NULL, *style = NULL, *concurrency = NULL;
 	s->bucket = pct_decode(p, (size_t)(bend - p));
 	if (!valid_bucket(s->bucket))
 		return bderr_usage(err, "invalid repository url '%s': bad bucket name '%s'", url,
@@ -1264,9 +1562,11 @@ static int parse_url(s3_storage *s, const char *url, bderr *err)
 			dst = &s->region;
 		else if (kl == 5 && strncmp(a, "style", 5) == 0)
 			dst = &style;
+		else if (kl == 18 && strncmp(a, "upload-concurrency", 18) == 0)
+			dst = &concurrency;
 		if (dst == NULL || *v == '\0') {
 			rc = bderr_usage(err, dst ? "invalid repository url '%s': empty '%.*s'"
-						  : "invalid repository url '%s': unknown parameter '%.*s' (use endpoint, region, style)",
+						  : "invalid repository url '%s': unknown parameter '%.*s' (use endpoint, region, style, upload-concurrency)",
 					 url, (int)kl, a);
 			free(v);
 			break;
@@ -1276,6 +1576,17 @@ static int parse_url(s3_storage *s, const char *url, bderr *err)
 	}
 	if (rc == 0 && style && strcmp(style, "path") != 0 && strcmp(style, "virtual") != 0)
 		rc = bderr_usage(err, "invalid repository url '%s': style must be path or virtual", url);
+	s->upload_concurrency = UPLOAD_CONCURRENCY_DEFAULT;
+	if (rc == 0 && concurrency) {
+		char *endp = NULL;
+		errno = 0;
+		long k = strtol(concurrency, &endp, 10);
+		if (errno || endp == concurrency || *endp || k < 1 || k > UPLOAD_CONCURRENCY_MAX)
+			rc = bderr_usage(err, "invalid repository url '%s': upload-concurrency must be an integer from 1 to %d",
+					 url, UPLOAD_CONCURRENCY_MAX);
+		else
+			s->upload_concurrency = (int)k;
+	}
 	if (rc == 0) {
 		if (s->region == NULL)
 			s->region = xstrdup("us-east-1");
@@ -1309,6 +1620,7 @@ static int parse_url(s3_storage *s, const char *url, bderr *err)
 	}
 	free(endpoint);
 	free(style);
+	free(concurrency);
 	return rc;
 }
 
@@ -1325,6 +1637,7 @@ int s3_storage_new(const char *url, const storage_options *opts, storage **out, 
 	s->base.url = xstrdup(url);
 	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
 		pthread_mutex_init(&s->locks[i], NULL);
+	pthread_mutex_init(&s->pool_mu, NULL);
 	if (parse_url(s, url, err) < 0) {
 		s3_free(&s->base);
 		return -1;
@@ -1352,7 +1665,6 @@ int s3_storage_new(const char *url, const storage_options *opts, storage **out, 
 	curl_share_setopt(s->share, CURLSHOPT_USERDATA, s);
 	curl_share_setopt(s->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
 	curl_share_setopt(s->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
-	curl_share_setopt(s->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
 	*out = &s->base;
 	return 0;
 }

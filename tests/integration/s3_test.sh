@@ -171,16 +171,113 @@ assert_eq "restored bytea matches" "$(psql_q big "$BIG_SUM")" "$(psql_q big_dst 
 db_drop big_dst
 
 # --------------------------------------------------------------------------
-note "AWS CLI interop"
 if ! command -v aws >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ]; then
 	note "installing awscli"
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q awscli >/dev/null 2>&1 || true
 fi
 export AWS_DEFAULT_REGION=us-east-1
-if ! command -v aws >/dev/null 2>&1; then
+HAVE_AWS=0
+command -v aws >/dev/null 2>&1 && HAVE_AWS=1
+AWS=(aws --endpoint-url "http://127.0.0.1:$S3_PORT")
+# keys under s3://bkt/$1 as the AWS CLI sees them, one per line (none: empty)
+aws_keys() { "${AWS[@]}" s3 ls --recursive "s3://bkt/$1" | awk '{ print $4 }'; }
+complete_ids() { # name: the complete backups' IDs from list --json, one per line
+	"$BACKUPD" list --repo "$REPO" --name "$1" --json | python3 -c '
+import json,sys
+for i in json.load(sys.stdin):
+    if i["status"] == "complete": print(i["id"])'
+}
+
+note "expire against the bucket"
+EXP_PREFIX="backups/one/exp/backups"
+IDS_E=()
+for i in 1 2 3; do
+	run "$BACKUPD" dump --source "$(pg_uri src)" --repo "$REPO" --name exp --jobs 2
+	assert_rc "dump $i of exp succeeds" 0
+	IDS_E+=("$(last_line)")
+done
+# a dump killed (SIGKILL) in the middle of its uploads leaves an incomplete backup;
+# killed once a part of its multipart data upload is stored, when its schema
+# objects are complete (s3rver, unlike S3, would list a PUT cut short)
+parts_stored() { find "$BD_TMP/s3data/bkt" -path '*S3rver_uploads*' -name '*.md5' 2>/dev/null | wc -l; }
+parts_before="$(parts_stored)"
+"$BACKUPD" dump --source "$(pg_uri big)" --repo "$REPO" --name exp --chunk-size 2G \
+	>"$BD_TMP/killed.out" 2>"$BD_TMP/killed.err" </dev/null &
+DUMP_PID=$!
+for _ in $(seq 1 600); do
+	[ "$(parts_stored)" -gt "$parts_before" ] && break
+	kill -0 "$DUMP_PID" 2>/dev/null || break
+	sleep 0.1
+done
+kill -KILL "$DUMP_PID" 2>/dev/null || true
+wait "$DUMP_PID" 2>/dev/null || true
+cat "$BD_TMP/killed.out" "$BD_TMP/killed.err" >>"$BD_ALL_OUTPUT"
+KILLED_ID="$(find "$BD_TMP/s3data/bkt/$EXP_PREFIX" -path '*/backup.started*' 2>/dev/null |
+	sed -n 's|.*/backups/\([^/]*\)/backup\.started.*|\1|p' |
+	grep -vxF -e "${IDS_E[0]}" -e "${IDS_E[1]}" -e "${IDS_E[2]}" | head -n 1 || true)"
+check "the killed dump left an incomplete backup ($KILLED_ID)" test -n "$KILLED_ID"
+run "$BACKUPD" list --repo "$REPO" --name exp --json
+check "list shows three complete backups and the killed one as incomplete" python3 -c '
+import json,sys
+st = {i["id"]: i["status"] for i in json.load(open(sys.argv[1]))}
+assert sorted(k for k, v in st.items() if v == "complete") == sorted(sys.argv[3:6]), st
+assert st.get(sys.argv[2]) == "incomplete", st' "$RUN_OUT" "$KILLED_ID" "${IDS_E[@]}"
+
+if [ "$HAVE_AWS" = 1 ]; then
+	aws_keys "$EXP_PREFIX/" >"$BD_TMP/keys.before"
+else
+	find "$BD_TMP/s3data/bkt/$EXP_PREFIX" -type f | sort >"$BD_TMP/keys.before"
+fi
+check "the bucket holds the backups' keys before the dry run" test -s "$BD_TMP/keys.before"
+run "$BACKUPD" expire --repo "$REPO" --name exp --keep-last 1 --dry-run
+assert_rc "expire --dry-run against s3 succeeds" 0
+assert_output_contains "the dry run lists the oldest backup" "would remove exp ${IDS_E[0]}"
+assert_output_contains "the dry run lists the second backup" "would remove exp ${IDS_E[1]}"
+assert_output_contains "the dry run keeps the newest" "keep exp ${IDS_E[2]} (last)"
+assert_output_contains "the dry run keeps the young incomplete backup" "keep exp $KILLED_ID (incomplete, may still be running)"
+assert_eq "the dry run removes no backup" "$(printf '%s\n' "${IDS_E[@]}" | sort)" "$(complete_ids exp | sort)"
+if [ "$HAVE_AWS" = 1 ]; then
+	aws_keys "$EXP_PREFIX/" >"$BD_TMP/keys.after"
+else
+	find "$BD_TMP/s3data/bkt/$EXP_PREFIX" -type f | sort >"$BD_TMP/keys.after"
+fi
+check "the dry run deletes no key" cmp -s "$BD_TMP/keys.before" "$BD_TMP/keys.after"
+
+run "$BACKUPD" expire --repo "$REPO" --name exp --keep-last 1
+assert_rc "expire --keep-last 1 against s3 succeeds" 0
+assert_output_contains "expire removes the oldest backup" "remove exp ${IDS_E[0]}"
+assert_output_contains "expire removes the second backup" "remove exp ${IDS_E[1]}"
+assert_eq "list shows one complete backup, the newest" "${IDS_E[2]}" "$(complete_ids exp)"
+run "$BACKUPD" verify --repo "$REPO" --name exp "${IDS_E[2]}"
+assert_rc "the kept backup still verifies" 0
+
+note "the killed dump's leftovers, aged past the 24 h grace"
+# expire leaves an incomplete backup younger than 24 h alone (it may still
+# be running); its ID is its start time, so renaming the keys to an old ID
+# is what a day's wait would do
+OLD_ID=20200101T000000Z
+if [ "$HAVE_AWS" = 1 ]; then
+	run "${AWS[@]}" s3 mv --recursive "s3://bkt/$EXP_PREFIX/$KILLED_ID/" "s3://bkt/$EXP_PREFIX/$OLD_ID/"
+	assert_rc "aws s3 mv ages the incomplete backup" 0
+	run "$BACKUPD" expire --repo "$REPO" --name exp --keep-last 1
+	assert_rc "expire with an old incomplete backup succeeds" 0
+	assert_output_contains "expire removes the old incomplete backup" "remove exp $OLD_ID (incomplete"
+	assert_eq "the AWS CLI shows no key of the removed backups" "" \
+		"$(aws_keys "$EXP_PREFIX/" | grep -F -e "/${IDS_E[0]}/" -e "/${IDS_E[1]}/" -e "/$OLD_ID/" -e "/$KILLED_ID/" || true)"
+	check "the AWS CLI still shows the kept backup's manifest" \
+		bash -c 'grep -qxF "$1" <(aws --endpoint-url "http://127.0.0.1:$2" s3 ls --recursive "s3://bkt/$1" | awk "{ print \$4 }")' \
+		_ "$EXP_PREFIX/${IDS_E[2]}/manifest.json" "$S3_PORT"
+	run "$BACKUPD" list --repo "$REPO" --name exp --json
+	check "list shows only the kept backup" python3 -c '
+import json,sys
+assert [i["id"] for i in json.load(open(sys.argv[1]))] == [sys.argv[2]]' "$RUN_OUT" "${IDS_E[2]}"
+fi
+
+# --------------------------------------------------------------------------
+note "AWS CLI interop"
+if [ "$HAVE_AWS" = 0 ]; then
 	fail "aws CLI available (scripts/deps.sh awscli)"
 else
-	AWS=(aws --endpoint-url "http://127.0.0.1:$S3_PORT")
 	run "${AWS[@]}" s3 ls --recursive "s3://bkt/backups/one/src/"
 	assert_rc "aws s3 ls lists what backupd wrote" 0
 	assert_output_contains "aws s3 ls shows the manifest" "src/backups/$ID1/manifest.json"

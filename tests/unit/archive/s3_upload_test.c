@@ -1,10 +1,19 @@
 /*
- * The S3 driver against a tiny HTTP server in a thread (plain sockets on
- * 127.0.0.1): a multipart upload whose second part keeps losing its
- * connection midway must fail with an error naming the object, after the
- * driver's retries, and abort the upload; DeleteObjects goes out in batches
- * of 1000 keys with a correct Content-MD5 and escaped keys, and a per-key
- * <Error> in the answer fails the call naming that key.
+ * The S3 driver against a tiny HTTP server on 127.0.0.1 (plain sockets, one
+ * thread per connection, since the driver uploads parts of one object on
+ * several connections at once):
+ * - a multipart upload whose second part keeps losing its connection midway
+ *   fails with an error naming the object, after the driver's retries, and
+ *   aborts the upload;
+ * - parts upload concurrently, never more than upload-concurrency at once,
+ *   each with the bytes of its own offset, and CompleteMultipartUpload lists
+ *   them in order with their ETags;
+ * - a part that keeps failing while its siblings are in flight makes the
+ *   next write() fail, aborts the upload once, and no object appears;
+ * - DeleteObjects goes out in batches of 1000 keys with a correct
+ *   Content-MD5 and escaped keys, and a per-key <Error> in the answer fails
+ *   the call naming that key;
+ * - upload-concurrency=K in the URL takes 1 to 64 and nothing else.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,30 +29,59 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
 
 #include "archive/s3/s3.h"
 #include "archive/storage.h"
+#include "common/mem.h"
 
-#define PART1 ((size_t)16 << 20) /* the driver's first part size */
+#define PART1 ((size_t)16 << 20) /* the driver's part size (the first 1000 parts) */
 #define PART2 ((size_t)1 << 20)
-#define DROP_AFTER 65536          /* bytes of part 2 read before hanging up */
+#define DROP_AFTER 65536          /* bytes of a dropped part read before hanging up */
 #define ATTEMPTS 6                /* the driver's attempts per request */
+#define MAX_PARTS 16
+#define MAX_CONNS 256
+/* a safety net only: a correct driver never makes the server wait this long */
+#define HOLD_LIMIT_S 120
 
 typedef struct server {
 	int lfd;
 	int port;
 	pthread_t thread;
 	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	pthread_t conns[MAX_CONNS];
+	int nconns;
+	/* behaviour, set before the client starts */
+	int drop_part;      /* hang up in the middle of this part's body, every time */
+	int fail_part;      /* answer this part 500 InternalError, every time */
+	int barrier;        /* hold part answers until this many parts are in at once */
+	int hold_for_fail;  /* N: fail_part fails once N other parts are in, which
+			       are held (never answered) until the upload is aborted */
+	int fail_key;       /* answer DeleteObjects with a per-key <Error> */
 	/* counters, read after the client is done */
-	int initiates, part1, part2, completes, aborts, deletes, others;
+	int initiates, completes, aborts, deletes, heads, others;
+	int part_puts[MAX_PARTS + 1];
+	int answered[MAX_PARTS + 1]; /* parts answered 200 */
+	int inflight, max_inflight;  /* part bodies received and not yet answered */
+	int held_with_failure;       /* parts held while fail_part was failing */
+	int released, hold_timed_out;
+	int bad_body;                /* a part whose bytes are not those of its offset */
+	int complete_ok;             /* the Complete body listed parts 1..n with their ETags */
+	int completed_parts;
 	size_t delete_keys;
 	int md5_ok;         /* every DeleteObjects carried a matching Content-MD5 */
 	int saw_escaped;    /* a key arrived as "a&amp;b" */
-	int fail_key;       /* answer DeleteObjects with a per-key <Error> */
 } server;
+
+/* The byte at offset i of the uploaded object: differs between parts and within one. */
+static unsigned char pattern(size_t i)
+{
+	return (unsigned char)(i ^ (i >> 8) ^ (i >> 16) ^ ((i >> 24) * 37));
+}
 
 static int send_all(int fd, const char *p, size_t n)
 {
@@ -101,16 +139,127 @@ static size_t count(const char *hay, size_t len, const char *needle)
 	return n;
 }
 
+/* Waits on sv->cv (sv->mu held) until done(sv) or the safety net; 0 on the latter. */
+static int wait_until(server *sv, int (*done)(const server *, int), int arg)
+{
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += HOLD_LIMIT_S;
+	while (!done(sv, arg))
+		if (pthread_cond_timedwait(&sv->cv, &sv->mu, &until) != 0)
+			return done(sv, arg);
+	return 1;
+}
+
+static int lower_parts_answered(const server *sv, int n)
+{
+	for (int i = 1; i < n; i++)
+		if (sv->answered[i] == 0)
+			return 0;
+	return 1;
+}
+
+static int barrier_reached(const server *sv, int arg)
+{
+	(void)arg;
+	return sv->released;
+}
+
+static int upload_aborted(const server *sv, int arg)
+{
+	(void)arg;
+	return sv->aborts > 0;
+}
+
+static int siblings_in(const server *sv, int n)
+{
+	return sv->inflight >= n;
+}
+
+static int part_number(const char *head)
+{
+	const char *p = strstr(head, "partNumber=");
+	return p ? atoi(p + strlen("partNumber=")) : 0;
+}
+
+/* A part PUT whose whole body arrived: check it, maybe hold it, answer it. */
+static void answer_part(server *sv, int fd, int n, const char *body, size_t blen)
+{
+	size_t base = (size_t)(n - 1) * PART1;
+	int bad = blen == 0;
+	for (size_t j = 0; j < blen && !bad; j++)
+		bad = (unsigned char)body[j] != pattern(base + j);
+	pthread_mutex_lock(&sv->mu);
+	sv->part_puts[n]++;
+	if (bad)
+		sv->bad_body++;
+	if (n == sv->fail_part) {
+		/* fail only once the siblings are in flight, so they overlap the failure */
+		if (sv->hold_for_fail && !wait_until(sv, siblings_in, sv->hold_for_fail))
+			sv->hold_timed_out = 1;
+		pthread_cond_broadcast(&sv->cv);
+		pthread_mutex_unlock(&sv->mu);
+		respond(fd, "500 Internal Server Error", NULL,
+			"<Error><Code>InternalError</Code><Message>We encountered an internal error.</Message></Error>");
+		return;
+	}
+	sv->inflight++;
+	if (sv->inflight > sv->max_inflight)
+		sv->max_inflight = sv->inflight;
+	if (sv->barrier && sv->inflight >= sv->barrier)
+		sv->released = 1;
+	pthread_cond_broadcast(&sv->cv);
+	if (sv->barrier && !wait_until(sv, barrier_reached, 0))
+		sv->hold_timed_out = 1;
+	if (sv->hold_for_fail) {
+		sv->held_with_failure++;
+		/* only the client's cancelling lets the upload be aborted, which ends this */
+		if (!wait_until(sv, upload_aborted, 0))
+			sv->hold_timed_out = 1;
+	}
+	/* counted out before the answer: the client cannot start a new part earlier */
+	sv->inflight--;
+	sv->answered[n]++;
+	pthread_cond_broadcast(&sv->cv);
+	pthread_mutex_unlock(&sv->mu);
+	char etag[64];
+	snprintf(etag, sizeof etag, "ETag: \"etag%d\"\r\n", n);
+	respond(fd, "200 OK", etag, NULL);
+}
+
+static void answer_complete(server *sv, int fd, const char *body, size_t blen)
+{
+	strbuf want;
+	strbuf_init(&want);
+	strbuf_appends(&want, "<CompleteMultipartUpload>");
+	int n = 0;
+	pthread_mutex_lock(&sv->mu);
+	for (int i = 1; i <= MAX_PARTS && sv->part_puts[i]; i++, n++)
+		strbuf_appendf(&want, "<Part><PartNumber>%d</PartNumber><ETag>&quot;etag%d&quot;</ETag></Part>",
+			       i, i);
+	strbuf_appends(&want, "</CompleteMultipartUpload>");
+	sv->completes++;
+	sv->completed_parts = n;
+	sv->complete_ok = want.len == blen && memcmp(want.data, body, blen) == 0;
+	pthread_mutex_unlock(&sv->mu);
+	strbuf_free(&want);
+	respond(fd, "200 OK", NULL,
+		"<CompleteMultipartUploadResult><Key>pre/obj</Key><ETag>\"x-6\"</ETag>"
+		"</CompleteMultipartUploadResult>");
+}
+
 /* One connection: requests until the peer closes or we hang up on purpose. */
 static void serve_conn(server *sv, int fd)
 {
-	size_t cap = PART1 + PART2 + 65536;
+	size_t cap = 1 << 20;
 	char *buf = malloc(cap);
 	size_t have = 0;
 	for (;;) {
 		char *end;
 		while ((end = memmem(buf, have, "\r\n\r\n", 4)) == NULL) {
-			ssize_t k = have < cap ? recv(fd, buf + have, cap - have, 0) : -1;
+			if (have == cap)
+				goto out;
+			ssize_t k = recv(fd, buf + have, cap - have, 0);
 			if (k <= 0)
 				goto out;
 			have += (size_t)k;
@@ -119,10 +268,15 @@ static void serve_conn(server *sv, int fd)
 		char *head = strndup(buf, hlen);
 		const char *cl = header_value(head, "Content-Length");
 		size_t blen = cl ? strtoull(cl, NULL, 10) : 0;
-		int part2 = strncmp(head, "PUT ", 4) == 0 && strstr(head, "partNumber=2") != NULL;
-		size_t want = part2 ? (blen < DROP_AFTER ? blen : DROP_AFTER) : blen;
+		int part = strncmp(head, "PUT ", 4) == 0 ? part_number(head) : 0;
+		int drop = part && part == sv->drop_part;
+		size_t want = drop ? (blen < DROP_AFTER ? blen : DROP_AFTER) : blen;
+		if (hlen + want > cap) {
+			cap = hlen + want;
+			buf = realloc(buf, cap);
+		}
 		while (have - hlen < want) {
-			ssize_t k = have < cap ? recv(fd, buf + have, cap - have, 0) : -1;
+			ssize_t k = recv(fd, buf + have, cap - have, 0);
 			if (k <= 0) {
 				free(head);
 				goto out;
@@ -130,42 +284,65 @@ static void serve_conn(server *sv, int fd)
 			have += (size_t)k;
 		}
 		const char *body = buf + hlen;
-		pthread_mutex_lock(&sv->mu);
-		if (part2) {
-			sv->part2++;
+		if (drop) {
+			pthread_mutex_lock(&sv->mu);
+			/* the parts before it succeed first, whatever the scheduling */
+			if (!wait_until(sv, lower_parts_answered, part))
+				sv->hold_timed_out = 1;
+			sv->part_puts[part]++;
 			pthread_mutex_unlock(&sv->mu);
 			free(head);
 			goto out; /* hang up in the middle of the body */
 		}
-		if (strncmp(head, "POST ", 5) == 0 && strstr(head, "?uploads") != NULL) {
+		if (part >= 1 && part <= MAX_PARTS) {
+			answer_part(sv, fd, part, body, blen);
+		} else if (strncmp(head, "POST ", 5) == 0 && strstr(head, "?uploads") != NULL) {
+			pthread_mutex_lock(&sv->mu);
 			sv->initiates++;
+			pthread_mutex_unlock(&sv->mu);
 			respond(fd, "200 OK", NULL,
 				"<InitiateMultipartUploadResult><UploadId>UP1</UploadId>"
 				"</InitiateMultipartUploadResult>");
-		} else if (strncmp(head, "PUT ", 4) == 0 && strstr(head, "partNumber=1") != NULL) {
-			sv->part1++;
-			respond(fd, "200 OK", "ETag: \"etag1\"\r\n", NULL);
+		} else if (strncmp(head, "POST ", 5) == 0 && strstr(head, "uploadId=UP1") != NULL) {
+			answer_complete(sv, fd, body, blen);
+		} else if (strncmp(head, "HEAD ", 5) == 0 && strstr(head, " /bkt/pre/obj ") != NULL) {
+			pthread_mutex_lock(&sv->mu);
+			sv->heads++;
+			int exists = sv->completes > 0;
+			pthread_mutex_unlock(&sv->mu);
+			/* a HEAD answer has no body but says how long the GET's would be */
+			if (exists)
+				respond(fd, "200 OK", NULL, NULL);
+			else
+				respond(fd, "404 Not Found", NULL, NULL);
 		} else if (strncmp(head, "DELETE ", 7) == 0 && strstr(head, "uploadId=UP1") != NULL) {
+			pthread_mutex_lock(&sv->mu);
 			sv->aborts++;
+			pthread_cond_broadcast(&sv->cv);
+			pthread_mutex_unlock(&sv->mu);
 			respond(fd, "204 No Content", NULL, NULL);
 		} else if (strncmp(head, "POST ", 5) == 0 && strstr(head, "?delete") != NULL) {
+			pthread_mutex_lock(&sv->mu);
 			sv->deletes++;
 			sv->delete_keys += count(body, blen, "<Key>");
 			if (!md5_matches(body, blen, header_value(head, "Content-MD5")))
 				sv->md5_ok = 0;
 			if (count(body, blen, "<Key>pre/a&amp;b</Key>"))
 				sv->saw_escaped = 1;
-			if (sv->fail_key)
+			int fail_key = sv->fail_key;
+			pthread_mutex_unlock(&sv->mu);
+			if (fail_key)
 				respond(fd, "200 OK", NULL,
 					"<DeleteResult><Error><Key>pre/k0007</Key><Code>AccessDenied</Code>"
 					"<Message>Access Denied</Message></Error></DeleteResult>");
 			else
 				respond(fd, "200 OK", NULL, "<DeleteResult></DeleteResult>");
 		} else {
+			pthread_mutex_lock(&sv->mu);
 			sv->others++;
+			pthread_mutex_unlock(&sv->mu);
 			respond(fd, "400 Bad Request", NULL, NULL);
 		}
-		pthread_mutex_unlock(&sv->mu);
 		free(head);
 		memmove(buf, buf + hlen + blen, have - hlen - blen);
 		have -= hlen + blen;
@@ -175,6 +352,19 @@ out:
 	free(buf);
 }
 
+typedef struct conn_arg {
+	server *sv;
+	int fd;
+} conn_arg;
+
+static void *conn_thread(void *arg)
+{
+	conn_arg *ca = arg;
+	serve_conn(ca->sv, ca->fd);
+	free(ca);
+	return NULL;
+}
+
 static void *serve(void *arg)
 {
 	server *sv = arg;
@@ -182,39 +372,62 @@ static void *serve(void *arg)
 		int fd = accept(sv->lfd, NULL, NULL);
 		if (fd < 0)
 			return NULL; /* shut down */
-		serve_conn(sv, fd);
+		conn_arg *ca = malloc(sizeof *ca);
+		ca->sv = sv;
+		ca->fd = fd;
+		pthread_mutex_lock(&sv->mu);
+		int ok = sv->nconns < MAX_CONNS &&
+			 pthread_create(&sv->conns[sv->nconns], NULL, conn_thread, ca) == 0;
+		if (ok)
+			sv->nconns++;
+		pthread_mutex_unlock(&sv->mu);
+		if (!ok) {
+			close(fd);
+			free(ca);
+		}
 	}
 }
 
-static void server_start(server *sv)
+/* Set the behaviour fields between server_init and server_start. */
+static void server_init(server *sv)
 {
 	memset(sv, 0, sizeof *sv);
 	sv->md5_ok = 1;
 	pthread_mutex_init(&sv->mu, NULL);
+	pthread_cond_init(&sv->cv, NULL);
+}
+
+static void server_start(server *sv)
+{
 	sv->lfd = socket(AF_INET, SOCK_STREAM, 0);
 	assert_true(sv->lfd >= 0);
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = 0 };
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	assert_int_equal(bind(sv->lfd, (struct sockaddr *)&a, sizeof a), 0);
-	assert_int_equal(listen(sv->lfd, 8), 0);
+	assert_int_equal(listen(sv->lfd, 64), 0);
 	socklen_t al = sizeof a;
 	assert_int_equal(getsockname(sv->lfd, (struct sockaddr *)&a, &al), 0);
 	sv->port = ntohs(a.sin_port);
 	assert_int_equal(pthread_create(&sv->thread, NULL, serve, sv), 0);
 }
 
+/* After storage_free: the client's connections are closed, so every connection thread ends. */
 static void server_stop(server *sv)
 {
 	shutdown(sv->lfd, SHUT_RDWR);
 	pthread_join(sv->thread, NULL);
 	close(sv->lfd);
+	for (int i = 0; i < sv->nconns; i++)
+		pthread_join(sv->conns[i], NULL);
+	pthread_cond_destroy(&sv->cv);
 	pthread_mutex_destroy(&sv->mu);
 }
 
-static storage *open_s3(const server *sv)
+static storage *open_s3(const server *sv, const char *extra_query)
 {
-	char url[128];
-	snprintf(url, sizeof url, "s3://bkt/pre?endpoint=http://127.0.0.1:%d&style=path", sv->port);
+	char url[192];
+	snprintf(url, sizeof url, "s3://bkt/pre?endpoint=http://127.0.0.1:%d&style=path%s", sv->port,
+		 extra_query ? extra_query : "");
 	storage_options o = { .access_key_id = "AKIDTEST", .secret_access_key = "SECRETTEST",
 			      .tls_verify = 1 };
 	storage *s = NULL;
@@ -226,36 +439,138 @@ static storage *open_s3(const server *sv)
 	return s;
 }
 
+/* Writes bytes [from, to) of the pattern in 1 MiB pieces, as a stream would; rc of the first failure. */
+static int write_pattern(writer *w, size_t from, size_t to, bderr *err)
+{
+	enum { PIECE = 1 << 20 };
+	unsigned char *piece = malloc(PIECE);
+	int rc = 0;
+	for (size_t off = from; off < to && rc == 0; off += PIECE) {
+		size_t n = to - off < PIECE ? to - off : PIECE;
+		for (size_t j = 0; j < n; j++)
+			piece[j] = pattern(off + j);
+		rc = writer_write(w, piece, n, err);
+	}
+	free(piece);
+	return rc;
+}
+
 static void upload_part_dropped(void **state)
 {
 	(void)state;
 	server sv;
+	server_init(&sv);
+	sv.drop_part = 2;
 	server_start(&sv);
-	storage *s = open_s3(&sv);
+	storage *s = open_s3(&sv, NULL);
 	writer *w = NULL;
 	bderr err;
 	bderr_init(&err);
 	assert_int_equal(storage_open_write(s, "obj", &w, &err), 0);
-	char *data = calloc(1, PART1 + PART2);
-	assert_int_equal(writer_write(w, data, PART1 + PART2, &err), 0); /* part 1 goes out */
-	assert_int_equal(writer_close(w, &err), -1);                  /* part 2 keeps failing */
-	writer_free(w);                                                /* aborts the upload */
-	free(data);
+	assert_int_equal(write_pattern(w, 0, PART1 + PART2, &err), 0); /* part 1 goes out */
+	assert_int_equal(writer_close(w, &err), -1);                   /* part 2 keeps failing */
+	writer_free(w);
 	storage_free(s);
 	server_stop(&sv);
 
 	assert_non_null(strstr(err.msg, "bkt/pre/obj"));
 	assert_non_null(strstr(err.msg, "after 6 attempts"));
 	assert_int_equal(sv.initiates, 1);
-	assert_int_equal(sv.part1, 1);
+	assert_int_equal(sv.part_puts[1], 1);
+	assert_int_equal(sv.bad_body, 0);
 	/*
 	 * The driver makes ATTEMPTS tries (the message says so); libcurl may
 	 * itself re-send a request once when a reused connection turns out dead,
 	 * so the server can see a few more, never fewer.
 	 */
-	assert_true(sv.part2 >= ATTEMPTS && sv.part2 <= 2 * ATTEMPTS);
+	assert_true(sv.part_puts[2] >= ATTEMPTS && sv.part_puts[2] <= 2 * ATTEMPTS);
+	assert_int_equal(sv.completes, 0);
+	assert_int_equal(sv.aborts, 1); /* by close(), not again by free() */
+	assert_int_equal(sv.others, 0);
+	assert_false(sv.hold_timed_out);
+}
+
+static void parts_upload_concurrently(void **state)
+{
+	(void)state;
+	enum { K = 3, NPARTS = 6 };
+	server sv;
+	server_init(&sv);
+	sv.barrier = K; /* no part is answered before K are in at once */
+	server_start(&sv);
+	storage *s = open_s3(&sv, "&upload-concurrency=3");
+	writer *w = NULL;
+	bderr err;
+	bderr_init(&err);
+	assert_int_equal(storage_open_write(s, "obj", &w, &err), 0);
+	size_t total = (NPARTS - 1) * PART1 + 12345; /* a short last part */
+	assert_int_equal(write_pattern(w, 0, total, &err), 0);
+	if (writer_close(w, &err) != 0)
+		fail_msg("close: %s", err.msg);
+	writer_free(w);
+	storage_info info;
+	assert_int_equal(storage_info_get(s, "obj", &info, &err), 0);
+	assert_true(info.exists);
+	storage_free(s);
+	server_stop(&sv);
+
+	assert_false(sv.hold_timed_out);
+	assert_int_equal(sv.max_inflight, K); /* concurrent, and bounded */
+	assert_int_equal(sv.initiates, 1);
+	for (int n = 1; n <= NPARTS; n++)
+		assert_int_equal(sv.part_puts[n], 1);
+	assert_int_equal(sv.part_puts[NPARTS + 1], 0);
+	assert_int_equal(sv.bad_body, 0); /* every part holds the bytes of its own offset */
+	assert_int_equal(sv.completes, 1);
+	assert_int_equal(sv.completed_parts, NPARTS);
+	assert_true(sv.complete_ok); /* in order, each with its ETag */
+	assert_int_equal(sv.aborts, 0);
+	assert_int_equal(sv.others, 0);
+}
+
+static void concurrent_part_failure_aborts(void **state)
+{
+	(void)state;
+	server sv;
+	server_init(&sv);
+	sv.fail_part = 2;
+	sv.hold_for_fail = 2; /* parts 1 and 3 stay in flight while part 2 fails */
+	server_start(&sv);
+	storage *s = open_s3(&sv, "&upload-concurrency=3");
+	writer *w = NULL;
+	bderr err;
+	bderr_init(&err);
+	assert_int_equal(storage_open_write(s, "obj", &w, &err), 0);
+	/*
+	 * Parts 1-3 take the three slots and part 4 fills; handing part 4 over
+	 * waits for a slot, and the failure of part 2 ends that wait: write()
+	 * reports it.  Parts 1 and 3 are never answered: the driver must cancel
+	 * them before it can abort the upload.
+	 */
+	assert_int_equal(write_pattern(w, 0, 4 * PART1 + 1, &err), -1);
+	assert_non_null(strstr(err.msg, "bkt/pre/obj"));
+	assert_non_null(strstr(err.msg, "InternalError"));
+	assert_non_null(strstr(err.msg, "after 6 attempts"));
+	bderr err2;
+	bderr_init(&err2);
+	assert_int_equal(writer_close(w, &err2), -1); /* close says it again */
+	assert_string_equal(err2.msg, err.msg);
+	writer_free(w);
+	storage_info info;
+	assert_int_equal(storage_info_get(s, "obj", &info, &err), 0);
+	assert_false(info.exists); /* nothing partial became visible */
+	storage_free(s);
+	server_stop(&sv);
+
+	assert_false(sv.hold_timed_out);
+	assert_int_equal(sv.held_with_failure, 2);
+	assert_true(sv.part_puts[2] >= ATTEMPTS && sv.part_puts[2] <= 2 * ATTEMPTS);
+	assert_int_equal(sv.part_puts[4], 0);
+	assert_int_equal(sv.bad_body, 0);
+	assert_int_equal(sv.initiates, 1);
 	assert_int_equal(sv.completes, 0);
 	assert_int_equal(sv.aborts, 1);
+	assert_int_equal(sv.heads, 1);
 	assert_int_equal(sv.others, 0);
 }
 
@@ -263,8 +578,9 @@ static void delete_in_batches(void **state)
 {
 	(void)state;
 	server sv;
+	server_init(&sv);
 	server_start(&sv);
-	storage *s = open_s3(&sv);
+	storage *s = open_s3(&sv, NULL);
 	enum { N = 2500 };
 	char **paths = calloc(N, sizeof *paths);
 	for (int i = 0; i < N; i++) {
@@ -275,21 +591,28 @@ static void delete_in_batches(void **state)
 	bderr err;
 	bderr_init(&err);
 	assert_int_equal(storage_remove_many(s, (const char *const *)paths, N, &err), 0);
-	assert_int_equal(sv.deletes, 3);
-	assert_int_equal(sv.delete_keys, N);
-	assert_true(sv.md5_ok);
-	assert_true(sv.saw_escaped);
-
+	/* the server's threads are still alive: read and write under its lock */
+	pthread_mutex_lock(&sv.mu);
+	int deletes = sv.deletes;
+	size_t delete_keys = sv.delete_keys;
+	int md5_ok = sv.md5_ok, saw_escaped = sv.saw_escaped;
 	sv.fail_key = 1;
+	pthread_mutex_unlock(&sv.mu);
+	assert_int_equal(deletes, 3);
+	assert_int_equal(delete_keys, N);
+	assert_true(md5_ok);
+	assert_true(saw_escaped);
+
 	assert_int_equal(storage_remove_many(s, (const char *const *)paths, 10, &err), -1);
 	assert_non_null(strstr(err.msg, "bkt/pre/k0007"));
 	assert_non_null(strstr(err.msg, "AccessDenied"));
 
 	/* an invalid path is refused before anything is sent */
+	pthread_mutex_lock(&sv.mu);
 	int before = sv.deletes;
+	pthread_mutex_unlock(&sv.mu);
 	const char *bad[] = { "ok", "../x" };
 	assert_int_equal(storage_remove_many(s, bad, 2, &err), -1);
-	assert_int_equal(sv.deletes, before);
 	assert_int_equal(storage_remove_many(s, bad, 0, &err), 0);
 
 	for (int i = 0; i < N; i++)
@@ -297,14 +620,49 @@ static void delete_in_batches(void **state)
 	free(paths);
 	storage_free(s);
 	server_stop(&sv);
+	assert_int_equal(sv.deletes, before);
 	assert_int_equal(sv.others, 0);
+}
+
+/* upload-concurrency=K in the URL: 1 to 64, anything else is a usage error naming it */
+static void upload_concurrency_in_url(void **state)
+{
+	(void)state;
+	storage_options o = { .access_key_id = "AKIDTEST", .secret_access_key = "SECRETTEST",
+			      .tls_verify = 1 };
+	const char *good[] = { "1", "4", "64" };
+	const char *bad[] = { "0", "65", "-1", "x", "4x", "" };
+	for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+		char url[128];
+		snprintf(url, sizeof url, "s3://bkt/pre?upload-concurrency=%s", good[i]);
+		storage *s = NULL;
+		bderr err;
+		bderr_init(&err);
+		if (s3_storage_new(url, &o, &s, &err) != 0)
+			fail_msg("%s: %s", url, err.msg);
+		storage_free(s);
+	}
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		char url[128];
+		snprintf(url, sizeof url, "s3://bkt/pre?upload-concurrency=%s", bad[i]);
+		storage *s = NULL;
+		bderr err;
+		bderr_init(&err);
+		assert_int_equal(s3_storage_new(url, &o, &s, &err), -1);
+		assert_null(s);
+		assert_int_equal(err.exit_code, EXIT_USAGE);
+		assert_non_null(strstr(err.msg, "upload-concurrency"));
+	}
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(upload_part_dropped),
+		cmocka_unit_test(parts_upload_concurrently),
+		cmocka_unit_test(concurrent_part_failure_aborts),
 		cmocka_unit_test(delete_in_batches),
+		cmocka_unit_test(upload_concurrency_in_url),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -396,6 +396,7 @@ static void test_resolve_repo_config(void **state)
 			       "session-token-file = %s\n"
 			       "endpoint = https://minio:9000\n"
 			       "region = eu-west-1\n"
+			       "upload-concurrency = 8\n"
 			       "ca-file = /etc/ca.pem\n"
 			       "tls-verify = off\n"
 			       "[repo:filekey]\n"
@@ -419,7 +420,7 @@ static void test_resolve_repo_config(void **state)
 	repo_spec r;
 	assert_int_equal(resolve_repo(c, "offsite", &r, &err), 0);
 	assert_string_equal(r.name, "offsite");
-	assert_string_equal(r.url, "s3://bucket/prod?endpoint=https://minio:9000&region=eu-west-1");
+	assert_string_equal(r.url, "s3://bucket/prod?endpoint=https://minio:9000&region=eu-west-1&upload-concurrency=8");
 	assert_string_equal(r.opts.access_key_id, "AKCONF");
 	assert_string_equal(r.opts.secret_access_key, "s3cr3t");
 	assert_string_equal(r.opts.session_token, "tok");
@@ -440,7 +441,7 @@ static void test_resolve_repo_config(void **state)
 	clear_aws_env();
 
 	assert_int_equal(resolve_repo(c, "open", &r, &err), -1);
-	char *want = xasprintf("r.conf:15: key 'secret-access-key-file': secret file '%s' must not be "
+	char *want = xasprintf("r.conf:16: key 'secret-access-key-file': secret file '%s' must not be "
 			       "accessible by group or others (mode 0644): chmod 600 '%s'",
 			       open_sak, open_sak);
 	assert_string_equal(err.msg, want);
@@ -449,9 +450,9 @@ static void test_resolve_repo_config(void **state)
 	free(want);
 
 	assert_int_equal(resolve_repo(c, "local", &r, &err), -1);
-	assert_string_equal(err.msg, "r.conf:18: key 'region': only used with s3:// repository URLs");
+	assert_string_equal(err.msg, "r.conf:19: key 'region': only used with s3:// repository URLs");
 	assert_int_equal(resolve_repo(c, "twice", &r, &err), -1);
-	assert_string_equal(err.msg, "r.conf:21: key 'region': the url already sets region=: keep one of them");
+	assert_string_equal(err.msg, "r.conf:22: key 'region': the url already sets region=: keep one of them");
 
 	assert_int_equal(resolve_repo(c, "nope", &r, &err), -1);
 	assert_string_equal(err.msg, "unknown repository 'nope': not a URL and no [repo:nope] in r.conf");
