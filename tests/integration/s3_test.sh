@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The S3 driver through the real binaries, against s3rver (a local fake S3
-# from npm).  s3rver does not check SigV4 signatures: the signing itself is
+# from npm), including WAL archiving, base backups and PITR through a bucket.
+# s3rver does not check SigV4 signatures: the signing itself is
 # pinned by tests/unit/archive/sigv4_test.c with AWS's published vectors.
 #
 #   S3RVER_PREFIX   where s3rver is (installed there with npm when missing;
@@ -301,6 +302,99 @@ else
 	assert_eq "rows restored from the synced prefix match" "$(psql_q src "SELECT count(*), sum(id) FROM t")" \
 		"$(psql_q dst_aws "SELECT count(*), sum(id) FROM t" || true)"
 fi
+
+# --------------------------------------------------------------------------
+note "WAL archiving, base backup and PITR through the bucket"
+# The server's archive_command runs as the server's user with the server's
+# environment: credentials come from a config whose secret is a 0600 file.
+AS_PG=()
+OWNER="$(id -un)"
+if [ "$(id -u)" -eq 0 ]; then
+	AS_PG=(runuser -u bdtest --)
+	OWNER=bdtest
+fi
+WCONF_DIR="$BD_TMP/walconf"
+mkdir -p "$WCONF_DIR/state"
+(umask 077 && printf 'S3RVER\n' >"$WCONF_DIR/s3.secret")
+cat >"$WCONF_DIR/backupd.conf" <<CONF
+[global]
+state-dir = $WCONF_DIR/state
+
+[repo:bucket]
+url = s3://bkt/wal-repo?endpoint=http://127.0.0.1:$S3_PORT&style=path
+access-key-id = S3RVER
+secret-access-key-file = $WCONF_DIR/s3.secret
+CONF
+chown -R "$OWNER:" "$WCONF_DIR"
+chmod 0755 "$WCONF_DIR"
+WCONF="$WCONF_DIR/backupd.conf"
+PG_SERVER_CONF="archive_mode = on
+archive_command = '$BACKUPD -c $WCONF wal-push --repo bucket --name walsrc %p'"
+export PG_SERVER_CONF
+pg_start walpg
+unset PG_SERVER_CONF
+WPASS="$BD_TMP/pgpass-wal"
+(umask 077 && printf '127.0.0.1:*:*:postgres:%s\n' "$PG_PASSWORD" >"$WPASS")
+chown "$OWNER:" "$WPASS"
+as_pg() { run "${AS_PG[@]}" env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY PGPASSFILE="$WPASS" "$@"; }
+wal_in_bucket() { # FILE
+	find "$BD_TMP/s3data/bkt/wal-repo/walsrc/wal" -name "$1-*.zst*" 2>/dev/null | grep -q .
+}
+wait_wal_in_bucket() {
+	local i
+	for i in $(seq 1 300); do
+		wal_in_bucket "$1" && return 0
+		sleep 0.2
+	done
+	return 1
+}
+psql_q postgres "CREATE TABLE w (id int, what text); INSERT INTO w VALUES (1, 'before backup')" >/dev/null
+as_pg "$BACKUPD" -c "$WCONF" basebackup --source "$(pg_uri postgres)" --repo bucket --name walsrc
+assert_rc "basebackup into the bucket (WAL pushed there by archive_command)" 0
+WB="$(last_line)"
+psql_q postgres "INSERT INTO w VALUES (2, 'after backup')" >/dev/null
+SEG="$(psql_q postgres "SELECT pg_walfile_name(pg_switch_wal())")"
+check "archive_command pushed $SEG into the bucket" wait_wal_in_bucket "$SEG"
+as_pg "$BACKUPD" -c "$WCONF" wal-push --repo bucket --name walsrc "$PG_DIR/data/pg_wal/$SEG"
+if [ -e "$PG_DIR/data/pg_wal/$SEG" ]; then
+	assert_rc "pushing an archived segment again succeeds (same checksum)" 0
+fi
+mkdir -p "$BD_TMP/walget"
+chown "$OWNER:" "$BD_TMP/walget"
+as_pg "$DBRESTORE" -c "$WCONF" wal-get --repo bucket --name walsrc --prefetch 0 "$SEG" "$BD_TMP/walget/seg"
+assert_rc "wal-get fetches a segment from the bucket" 0
+check "the fetched segment is a whole 16 MB segment" test "$(stat -c %s "$BD_TMP/walget/seg")" -eq 16777216
+as_pg "$DBRESTORE" -c "$WCONF" wal-get --repo bucket --name walsrc 0000000100000000000000FF "$BD_TMP/walget/none"
+assert_rc "wal-get of a segment not in the bucket exits 1" 1
+mkdir -p "$BD_TMP/walpitr"
+chown "$OWNER:" "$BD_TMP/walpitr"
+as_pg "$DBRESTORE" -c "$WCONF" pitr --repo bucket --name walsrc --backup "$WB" --data-dir "$BD_TMP/walpitr/data"
+assert_rc "pitr from the bucket" 0
+# the copy must not archive into the source's name, nor listen on its port
+sed -i "s/^archive_mode = on/archive_mode = off/" "$BD_TMP/walpitr/data/postgresql.conf"
+WP_PORT="$(_bd_pick_port)"
+printf '%s\n' "$PG_BINDIR" >"$BD_TMP/walpitr/bindir"
+BD_SERVERS+=("$BD_TMP/walpitr")
+if (cd "$BD_TMP/walpitr" && "${AS_PG[@]}" "$PG_BINDIR/pg_ctl" -D "$BD_TMP/walpitr/data" \
+	-l "$BD_TMP/walpitr/server.log" -o "-p $WP_PORT" -w -t 120 -s start); then
+	pass "the server restored from the bucket starts"
+	promoted=""
+	for _ in $(seq 1 300); do
+		promoted="$("$PG_BINDIR/psql" -X -q -A -t -h "$PG_DIR/sock" -p "$WP_PORT" -U postgres -d postgres \
+			-c "SELECT NOT pg_is_in_recovery()" 2>/dev/null || true)"
+		[ "$promoted" = t ] && break
+		sleep 0.2
+	done
+	assert_eq "it replayed the WAL from the bucket and promoted" t "$promoted"
+	assert_eq "it has the row written after the base backup" "before backup,after backup" \
+		"$("$PG_BINDIR/psql" -X -q -A -t -h "$PG_DIR/sock" -p "$WP_PORT" -U postgres -d postgres \
+			-c "SELECT string_agg(what, ',' ORDER BY id) FROM w" 2>/dev/null || true)"
+else
+	fail "the server restored from the bucket starts" "$(tail -n 20 "$BD_TMP/walpitr/server.log")"
+fi
+bash "$PG_SERVER_SH" stop "$BD_TMP/walpitr" >/dev/null 2>&1 || true
+as_pg "$BACKUPD" -c "$WCONF" expire --repo bucket --name walsrc --keep-last 1 --dry-run
+assert_rc "expire --dry-run of WAL in the bucket" 0
 
 assert_no_secrets_in_output
 
