@@ -862,7 +862,10 @@ int mysql_dump_run(repo *r, const mysql_dump_options *o, char **id_out, bderr *e
 
 	/* the coordinator's share, overlapped with the workers' reads */
 	int crc = 0;
-	if (started_workers == n_workers && !st.failed) {
+	pthread_mutex_lock(&st.lock);
+	int failed_early = st.failed;
+	pthread_mutex_unlock(&st.lock);
+	if (started_workers == n_workers && !failed_early) {
 		mysql_schema_target target = { r, m, o->name, st.id, o->compress_level };
 		for (size_t d = 0; d < st.n_dbs && crc == 0; d++) {
 			size_t nt = 0;
