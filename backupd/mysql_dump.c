@@ -20,6 +20,8 @@
 #define ROW_BUF (1024 * 1024)
 /* The session sql_mode both sides use: zero dates load, a 0 id stays 0. */
 #define DUMP_SQL_MODE "NO_AUTO_VALUE_ON_ZERO"
+/* How long FLUSH TABLES WITH READ LOCK may wait for running statements. */
+#define FTWRL_WAIT_SECONDS "60"
 
 typedef struct dump_table {
 	size_t db;            /* index into dump_state.dbs */
@@ -806,6 +808,14 @@ int mysql_dump_run(repo *r, const mysql_dump_options *o, char **id_out, bderr *e
 			goto out;
 	}
 	if (!o->no_lock) {
+		/*
+		 * While FTWRL waits for a long-running query, every writer queues
+		 * behind it: give up after a bounded wait rather than stall the
+		 * application (the default lock_wait_timeout is a day).
+		 */
+		if (my_exec(c, "SET SESSION lock_wait_timeout = " FTWRL_WAIT_SECONDS,
+			    "cannot configure the dump session", err) != 0)
+			goto out;
 		if (my_exec(c, "FLUSH TABLES WITH READ LOCK", "cannot lock the server for a consistent dump",
 			    err) != 0) {
 			if (mysql_errno(c) == 1045 || mysql_errno(c) == 1227)
