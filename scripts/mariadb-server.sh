@@ -232,11 +232,12 @@ mariadb_server_start() {
 		printf 'export MY_SOCKET=%q\n' "$sock"
 	} >"$dir/env"
 
-	# Detached from the caller: its own session, no inherited output pipes.
-	(cd "$dir" && setsid bash -c '
+	# Detached from the caller: its own session, and no process holds the
+	# caller's stdout/stderr (a caller reading them to EOF would hang).
+	(cd "$dir" && exec setsid bash -c '
 		if [ "$(id -u)" -eq 0 ]; then exec runuser -u "$1" -- "${@:2}"; else exec "${@:2}"; fi
-	' _ "$MY_SERVER_USER" "$MY_SBINDIR/mariadbd" --defaults-file="$dir/server.cnf" \
-		</dev/null >>"$dir/log/stdout.log" 2>&1 &)
+	' _ "$MY_SERVER_USER" "$MY_SBINDIR/mariadbd" --defaults-file="$dir/server.cnf") \
+		</dev/null >>"$dir/log/stdout.log" 2>&1 &
 
 	# Ready over TCP (what the tools under test use), not only the socket.
 	local _ ready=0
