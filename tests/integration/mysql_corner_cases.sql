@@ -113,6 +113,13 @@ INSERT INTO numbers VALUES
  (3, 0.000000000000000000000000000001, 1, 0, 1, 0, 0, 0.1, 0),
  (4, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
  (5, -0.5, 42, -1, 9007199254740993, -1, 3.0e38, 1e-300, 42);
+-- FLOAT values the server prints with 6 significant digits ("0.0526316",
+-- "1.67772e+07"): a dump of that text would not give the stored value back.
+INSERT INTO numbers (id, fl, db) VALUES
+ (6, 1/19, 1e0/19),
+ (7, 16777216, 0.1e0 + 0.2e0),
+ (8, 1.2345678, 123456789.123456789),
+ (9, -3.4028234e38, 4.9e-324);
 
 -- ---------------------------------------------------------------------------
 -- Dates and times

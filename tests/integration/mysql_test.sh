@@ -248,6 +248,39 @@ check "second on the second server matches (latin1 database, cross-database FK a
 	my_compare_across "$MY2_CNF" second second
 
 # --------------------------------------------------------------------------
+note "MariaDB objects outside the main corner cases: a SEQUENCE, a system-versioned table, bodies with separator lookalikes"
+my_db_create extras
+cat >"$BD_TMP/extras.sql" <<'SQL'
+CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(20));
+CREATE SEQUENCE seq_orders START WITH 100 INCREMENT BY 5 CACHE 0;
+SELECT NEXTVAL(seq_orders);
+CREATE TABLE versioned (id INT PRIMARY KEY, v INT) WITH SYSTEM VERSIONING;
+INSERT INTO versioned VALUES (1, 1);
+DELIMITER //
+-- Lines that look like the repository's statement separator and headers.
+CREATE PROCEDURE p_lookalike()
+BEGIN
+-- statement
+    SELECT 1;
+-- sql_mode: ANSI_QUOTES
+    SELECT "2";
+END//
+CREATE TRIGGER t_bi BEFORE INSERT ON t FOR EACH ROW
+BEGIN
+-- statement
+    SET NEW.v = CONCAT(IFNULL(NEW.v, ''), '!');
+END//
+DELIMITER ;
+INSERT INTO t VALUES (1, 'a');
+SQL
+check "extras database loads" my_sql_file extras "$BD_TMP/extras.sql"
+MYSQL_PWD="$MY_PASSWORD" run "$BACKUPD" dump --source "$(my_uri extras)" --repo "$BD_TMP/repo-extras" --name extras
+assert_rc "dump of the extras database succeeds" 0
+MYSQL_PWD="$MY_PASSWORD" run "$DBRESTORE" restore --repo "$BD_TMP/repo-extras" --name extras --to "$(my_uri extras_r)" --create
+assert_rc "restore of the extras database succeeds" 0
+check "restored extras database matches (SEQUENCE kept, lookalike lines kept)" my_compare extras extras_r
+
+# --------------------------------------------------------------------------
 note "--consistency no-lock as a user without RELOAD"
 NOLOCK_PW="nl-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"
 add_secret "$NOLOCK_PW"
