@@ -13,6 +13,7 @@
 #include "backupd/daemon.h"
 #include "backupd/expire.h"
 #include "backupd/job.h"
+#include "backupd/mysql_dump.h"
 #include "backupd/pg_dump.h"
 #include "backupd/repo_commands.h"
 #include "backupd/run_history.h"
@@ -27,7 +28,8 @@ static const char usage_text[] =
 	"\n"
 	"commands:\n"
 	"  dump --source S --repo R [--name N] [--jobs N] [--compress zstd:L|none]\n"
-	"       [--chunk-size SIZE]       logical dump of a database into a repository\n"
+	"       [--chunk-size SIZE] [--consistency lock|no-lock]\n"
+	"                                 logical dump of a database into a repository\n"
 	"  basebackup --source S --repo R [--name N] [--compress zstd:L|none]\n"
 	"       [--archive-timeout SECONDS]    physical base backup (PostgreSQL 15+); complete\n"
 	"                                      once its WAL is archived by wal-push\n"
@@ -92,12 +94,38 @@ static int cmd_dump(program *p, bderr *err)
 	int rc = -1;
 	repo *r = NULL;
 	const char *name = src.name;
-	if (src.engine != ENGINE_POSTGRESQL) {
-		bderr_usage(err, "%s sources are not supported by this version yet", engine_name(src.engine));
+	const char *consistency = cli_get(&p->args, "consistency");
+	int no_lock = 0;
+	if (consistency && strcmp(consistency, "no-lock") == 0)
+		no_lock = 1;
+	else if (consistency && strcmp(consistency, "lock") != 0 && strcmp(consistency, "ftwrl") != 0) {
+		bderr_usage(err, "option '--consistency' must be 'lock' or 'no-lock', got '%s'", consistency);
+		goto out;
+	}
+	if (consistency && src.engine != ENGINE_MYSQL) {
+		bderr_usage(err, "option '--consistency' only applies to MySQL/MariaDB sources");
 		goto out;
 	}
 	if (repo_name_check(name, err) != 0 || program_open_repo(p, 1, &r, err) != 0)
 		goto out;
+	char *id = NULL;
+	if (src.engine == ENGINE_MYSQL) {
+		mysql_dump_options mo = {
+			.url = src.url,
+			.password = src.password,
+			.name = name,
+			.jobs = jobs,
+			.compress_level = level,
+			.compress_spec = spec ? spec : "zstd:1",
+			.chunk_bytes = chunk,
+			.no_lock = no_lock,
+		};
+		rc = mysql_dump_run(r, &mo, &id, err);
+		if (rc == 0)
+			printf("%s\n", id);
+		free(id);
+		goto out;
+	}
 	pg_dump_options o = {
 		.url = src.url,
 		.password = src.password,
@@ -107,7 +135,6 @@ static int cmd_dump(program *p, bderr *err)
 		.compress_spec = spec ? spec : "zstd:1",
 		.chunk_bytes = chunk,
 	};
-	char *id = NULL;
 	rc = pg_dump_run(r, &o, &id, err);
 	if (rc == 0)
 		printf("%s\n", id);
@@ -144,7 +171,7 @@ static int cmd_verify(program *p, bderr *err)
 static const program_command commands[] = {
 	{ "dump", cmd_dump,
 	  { { "source", 1 }, { "repo", 1 }, { "name", 1 }, { "jobs", 1 }, { "compress", 1 },
-	    { "chunk-size", 1 }, { NULL, 0 } } },
+	    { "chunk-size", 1 }, { "consistency", 1 }, { NULL, 0 } } },
 	{ "basebackup", basebackup_command,
 	  { { "source", 1 }, { "repo", 1 }, { "name", 1 }, { "compress", 1 },
 	    { "archive-timeout", 1 }, { NULL, 0 } } },

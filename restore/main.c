@@ -11,6 +11,7 @@
 #include "common/mem.h"
 #include "common/program.h"
 #include "common/resolve.h"
+#include "restore/mysql_restore.h"
 #include "restore/pg_restore.h"
 #include "restore/pitr.h"
 #include "restore/wal_get.h"
@@ -66,7 +67,7 @@ static int cmd_restore(program *p, bderr *err)
 {
 	const char *to = cli_get(&p->args, "to");
 	if (to == NULL)
-		return bderr_usage(err, "--to is required (a postgresql:// URI or a source name)");
+		return bderr_usage(err, "--to is required (a postgresql:// or mysql:// URI, or a source name)");
 	int jobs;
 	if (cli_get_int(&p->args, "jobs", 2, 1, 64, &jobs, err) != 0)
 		return -1;
@@ -77,15 +78,26 @@ static int cmd_restore(program *p, bderr *err)
 	manifest *m = NULL;
 	char *name = NULL;
 	int rc = -1;
-	if (target.engine != ENGINE_POSTGRESQL) {
-		bderr_usage(err, "%s targets are not supported by this version yet",
-			    engine_name(target.engine));
-		goto out;
-	}
 	if (program_open_repo(p, 0, &r, err) != 0 || pick_name(r, cli_get(&p->args, "name"), &name, err) != 0)
 		goto out;
 	if (repo_backup_load(r, name, cli_get(&p->args, "backup"), &m, err) != 0)
 		goto out;
+	if (strcmp(m->engine, engine_name(target.engine)) != 0) {
+		bderr_usage(err, "backup %s is a %s backup and cannot be restored into a %s target",
+			    m->id, m->engine, engine_name(target.engine));
+		goto out;
+	}
+	if (target.engine == ENGINE_MYSQL) {
+		mysql_restore_options mo = {
+			.to_url = target.url,
+			.password = target.password,
+			.jobs = jobs,
+			.create = cli_has(&p->args, "create"),
+			.allow_non_empty = cli_has(&p->args, "allow-non-empty"),
+		};
+		rc = mysql_restore_run(r, m, &mo, err);
+		goto out;
+	}
 	pg_restore_options o = {
 		.to_url = target.url,
 		.password = target.password,

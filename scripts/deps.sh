@@ -40,10 +40,14 @@ PKGS_tools=(zstd valgrind time python3 util-linux procps diffutils findutils cor
 # (tests/integration/s3_test.sh), so NPM_s3 stays empty.
 PKGS_awscli=(awscli)
 
-# Future groups (MySQL/MariaDB): add PKGS_mariadb=(mariadb-server ...) here.
+# MariaDB server (mariadbd, mariadb-install-db) and client (mariadb, mariadb-dump)
+# for the MySQL integration tests (scripts/mariadb-server.sh); mydumper/myloader
+# for bench/mysql.sh.
+PKGS_mariadb=(mariadb-server mariadb-client mydumper)
+
 NPM_s3=()
 
-ALL_GROUPS=(build libs pg tools awscli)
+ALL_GROUPS=(build libs pg tools awscli mariadb)
 
 log() { printf 'deps: %s\n' "$*" >&2; }
 
@@ -106,6 +110,8 @@ main() {
 	[[ " ${groups[*]} " == *" pg "* ]] && want+=(/usr/lib/postgresql/15/bin/initdb \
 		/usr/lib/postgresql/15/bin/pg_ctl /usr/lib/postgresql/15/bin/pgbench)
 	[[ " ${groups[*]} " == *" tools "* ]] && want+=(/usr/bin/time /usr/bin/zstd)
+	[[ " ${groups[*]} " == *" mariadb "* ]] && want+=(/usr/sbin/mariadbd /usr/bin/mariadb-install-db \
+		/usr/bin/mariadb /usr/bin/mydumper /usr/bin/myloader)
 	for f in "${want[@]}"; do
 		[ -x "$f" ] || { log "expected $f after install, not found"; exit 1; }
 	done

@@ -11,6 +11,7 @@
 #   BACKUPD_BIN      backupd binary   (default $BUILD_DIR/backupd/backupd)
 #   DBRESTORE_BIN    dbrestore binary (default $BUILD_DIR/restore/dbrestore)
 #   PG_BINDIR        PostgreSQL binaries (default /usr/lib/postgresql/15/bin)
+#   MY_SBINDIR       where mariadbd is (default /usr/sbin; scripts/mariadb-server.sh)
 #   BD_PG_PORT       first port to try for test servers (default: random 20000-29999)
 #   BD_RESULTS_FILE  if set, "PASSED FAILED NAME" is appended here by finish
 #   BD_KEEP_TMP=1    keep the scratch directory even when all tests pass
@@ -314,6 +315,73 @@ pg_compare() {
 }
 
 # ---------------------------------------------------------------------------
+# MariaDB (scripts/mariadb-server.sh)
+# ---------------------------------------------------------------------------
+MY_SERVER_SH="$BD_ROOT/scripts/mariadb-server.sh"
+MY_COMPARE="$BD_ROOT/tests/integration/mysql_compare.sh"
+BD_MY_SERVERS=()
+# The tools under test get their password from MYSQL_PWD or a password-file
+# only when a test says so.
+unset MYSQL_PWD MYSQL_HOST MYSQL_TCP_PORT MYSQL_UNIX_PORT 2>/dev/null || true
+
+# mariadb_start [NAME]: start a throwaway MariaDB in $BD_TMP/NAME (default my)
+# and set MY_DIR, MY_PORT, MY_PASSWORD, MY_PASSWORD_FILE (0600), MY_CNF (client
+# option file, 0600) and MY_URI_BASE (mysql://root@127.0.0.1:PORT).  The server
+# is stopped by finish.
+mariadb_start() {
+	local name="${1:-my}" port
+	MY_DIR="$BD_TMP/$name"
+	port="$(_bd_pick_port)"
+	if ! bash "$MY_SERVER_SH" start "$MY_DIR" "$port"; then
+		fail "start MariaDB server in $MY_DIR"
+		finish
+	fi
+	BD_MY_SERVERS+=("$MY_DIR")
+	MY_PORT="$port"
+	MY_PASSWORD_FILE="$MY_DIR/password"
+	MY_PASSWORD="$(cat "$MY_PASSWORD_FILE")"
+	add_secret "$MY_PASSWORD"
+	MY_CNF="$MY_DIR/my.cnf"
+	MY_URI_BASE="mysql://root@127.0.0.1:$MY_PORT"
+}
+
+mariadb_stop() {
+	local dir="${1:-$MY_DIR}"
+	bash "$MY_SERVER_SH" stop "$dir" || true
+}
+
+# my_uri DB: connection URI for a database on the test server
+my_uri() { printf '%s/%s\n' "$MY_URI_BASE" "$1"; }
+
+_bd_mariadb() { /usr/bin/mariadb --defaults-file="$MY_CNF" --default-character-set=utf8mb4 "$@"; }
+
+# my_sql DB SQL: run SQL (one or more statements) in DB ("" for none); result
+# rows tab-separated without headers on stdout.
+my_sql() {
+	local db="$1"
+	shift
+	if [ -n "$db" ]; then
+		_bd_mariadb -N -B -D "$db" -e "$*"
+	else
+		_bd_mariadb -N -B -e "$*"
+	fi
+}
+
+# my_sql_file DB FILE: run a script (it may use DELIMITER); output discarded
+my_sql_file() { _bd_mariadb -D "$1" <"$2" >/dev/null; }
+
+my_db_create() { my_sql "" "CREATE DATABASE \`$1\`"; }
+my_db_drop() { my_sql "" "DROP DATABASE IF EXISTS \`$1\`"; }
+my_db_exists() { [ "$(my_sql "" "SELECT count(*) FROM information_schema.schemata WHERE schema_name = '$1'")" = 1 ]; }
+
+# my_compare SRC DST: run tests/integration/mysql_compare.sh against the test server
+my_compare() { MY_CNF="$MY_CNF" bash "$MY_COMPARE" "$1" "$2"; }
+
+# my_compare_across CNF2 SRC DST: SRC on the test server, DST on the server
+# whose client option file is CNF2 (e.g. a second mariadb_start's MY_CNF)
+my_compare_across() { MY_CNF="$MY_CNF" MY_CNF2="$1" bash "$MY_COMPARE" "$2" "$3"; }
+
+# ---------------------------------------------------------------------------
 # JSON (python3 is in the base image and installed by scripts/deps.sh)
 # ---------------------------------------------------------------------------
 # json_eval FILE EXPR: print EXPR evaluated with `d` bound to the parsed file
@@ -333,6 +401,10 @@ _bd_cleanup() {
 		bash "$PG_SERVER_SH" stop "$d" >/dev/null 2>&1 || true
 	done
 	BD_SERVERS=()
+	for d in "${BD_MY_SERVERS[@]+"${BD_MY_SERVERS[@]}"}"; do
+		bash "$MY_SERVER_SH" stop "$d" >/dev/null 2>&1 || true
+	done
+	BD_MY_SERVERS=()
 	if [ "$BD_FAILED" -eq 0 ] && [ "${BD_KEEP_TMP:-0}" != 1 ]; then
 		rm -rf "$BD_TMP"
 	else

@@ -1,0 +1,402 @@
+#!/usr/bin/env bash
+# MySQL/MariaDB logical dump and restore, end to end, against a real MariaDB:
+# round trips of a corner-case database (password from a config
+# password-file and from MYSQL_PWD; --jobs 1, 2 and 4 with small chunks; the
+# INSERT fallback when the server refuses local_infile), the repository
+# layout (manifest with the binlog position, TSV chunks readable by LOAD DATA,
+# percent-encoded object names), a multi-database dump restored onto a second
+# server, the no-FTWRL mode for a user without RELOAD, and the failure paths
+# (corrupt chunk, wrong password, non-empty target, unreachable server).
+source "$(dirname "$0")/lib.sh"
+
+HERE="$(cd "$(dirname "$0")" && pwd -P)"
+
+require_binaries
+mariadb_start
+
+REPO="$BD_TMP/repo"
+SRC_URI="$(my_uri src)"
+ID_RE='^[0-9]{8}T[0-9]{6}Z(-[0-9]+)?$'
+
+# manifest ID: path of a backup's manifest.json in $REPO (source "src")
+manifest_of() { printf '%s/%s/backups/%s/manifest.json\n' "${2:-$REPO}" "${3:-src}" "$1"; }
+
+# --------------------------------------------------------------------------
+note "loading mysql_corner_cases.sql into 'src'"
+my_db_create src
+check "corner-case database loads" my_sql_file src "$HERE/mysql_corner_cases.sql"
+BIG_ROWS="$(my_sql src 'SELECT COUNT(*) FROM big')"
+read -r BINLOG_FILE BINLOG_POS _ < <(my_sql "" 'SHOW MASTER STATUS')
+note "source: big has $BIG_ROWS rows; binlog at $BINLOG_FILE:$BINLOG_POS"
+
+CONF="$BD_TMP/backupd.conf"
+cat >"$CONF" <<EOF
+[repo:local]
+url = $REPO
+
+[source:src]
+url = $SRC_URI
+password-file = $MY_PASSWORD_FILE
+
+[source:dst1]
+url = $(my_uri dst1)
+password-file = $MY_PASSWORD_FILE
+EOF
+
+# --------------------------------------------------------------------------
+note "dump --jobs 2, password from the config's password-file"
+run "$BACKUPD" -c "$CONF" dump --source src --repo local --jobs 2
+assert_rc "dump --jobs 2 (password-file) succeeds" 0
+ID1="$(last_line)"
+assert_match "dump prints the backup ID as its last line" "$ID_RE" "$ID1"
+B1="$REPO/src/backups/$ID1"
+M1="$(manifest_of "$ID1")"
+assert_file "backup has manifest.json" "$M1"
+
+check "manifest: engine mysql, kind dump, flavor mariadb, consistency ftwrl" python3 - "$M1" <<'PY'
+import json, sys
+m = json.load(open(sys.argv[1]))
+assert m["engine"] == "mysql", m["engine"]
+assert m["kind"] == "dump", m["kind"]
+info = m["info"]
+assert info["flavor"] == "mariadb", info.get("flavor")
+assert info["consistency"] == "ftwrl", info.get("consistency")
+assert "MariaDB" in info["server_version"] or "MariaDB" in m.get("server_version", ""), info.get("server_version")
+assert info["time_zone"] == "+00:00", info.get("time_zone")
+assert isinstance(info["sql_mode"], str), info.get("sql_mode")
+PY
+check "manifest records the binlog file and position of the snapshot ($BINLOG_FILE:$BINLOG_POS)" \
+	python3 - "$M1" "$BINLOG_FILE" "$BINLOG_POS" <<'PY'
+import json, sys
+b = json.load(open(sys.argv[1]))["info"]["binlog"]
+assert isinstance(b, dict), f"binlog is {b!r}"
+assert b["file"] == sys.argv[2], f"file {b['file']!r}, server says {sys.argv[2]!r}"
+assert int(b["position"]) == int(sys.argv[3]), f"position {b['position']!r}, server says {sys.argv[3]}"
+PY
+check "manifest lists every table with columns, types, rows and chunks" python3 - "$M1" "$BIG_ROWS" <<'PY'
+import json, sys
+m = json.load(open(sys.argv[1]))
+dbs = m["info"]["databases"]
+assert [d["name"] for d in dbs] == ["src"], [d["name"] for d in dbs]
+d = dbs[0]
+assert d["charset"] == "utf8mb4", d["charset"]
+tables = {t["name"]: t for t in d["tables"]}
+for want in ("big", "bin_data", "odd `name` ü 表", "sp ace", "sp%20ace", "back\\slash", "myisam_t", "no_key"):
+    assert want in tables, f"table {want!r} missing"
+big = tables["big"]
+assert big["rows"] == int(sys.argv[2]), f"big rows {big['rows']} != {sys.argv[2]}"
+assert big["columns"] == ["id", "grp", "payload", "amount", "created", "flags", "raw"], big["columns"]
+assert big["column_types"][5] == "bit", big["column_types"]
+assert big["auto_increment"] is not None
+assert tables["myisam_t"]["engine"] == "MyISAM", tables["myisam_t"]["engine"]
+g = tables["gen_cols"]
+assert "s" not in g["columns"] and "p" not in g["columns"] and "up" not in g["columns"], g["columns"]
+assert tables["ai_gap"]["auto_increment"] == 1000, tables["ai_gap"]["auto_increment"]
+objs = {o["name"] for o in m["objects"]}
+for t in tables.values():
+    assert t["chunks"], f"table {t['name']!r} has no chunks"
+    for c in t["chunks"]:
+        assert c in objs, f"chunk {c} not among the manifest's objects"
+views = d["views"]
+assert views.index("m_base_view") < views.index("z_mid_view") < views.index("a_top_view"), views
+PY
+for obj in create-database.sql tables.sql views.sql triggers.sql routines.sql events.sql; do
+	assert_file "backup has src/$obj.zst" "$B1/src/$obj.zst"
+done
+check "every .zst object passes zstd -t" \
+	bash -c 'find "$1" -name "*.zst" -type f -print0 | xargs -0 -r zstd -q -t' _ "$B1"
+check "tables.sql is plain SQL with AUTO_INCREMENT kept" \
+	bash -c 'zstd -dc "$1" | grep -q "AUTO_INCREMENT=1000"' _ "$B1/src/tables.sql.zst"
+check "routines.sql has no DEFINER clause" \
+	bash -c '! zstd -dc "$1" | grep -q "DEFINER="' _ "$B1/src/routines.sql.zst"
+check "views.sql has no DEFINER clause" \
+	bash -c '! zstd -dc "$1" | grep -q "DEFINER="' _ "$B1/src/views.sql.zst"
+# Object names: only [A-Za-z0-9_.-] kept, everything else %XX.
+for pair in "sp%20ace:sp ace" "sp%2520ace:sp%20ace" "my.table-1%25:my.table-1%" "back%5Cslash:back\\slash"; do
+	enc="${pair%%:*}"
+	check "table '${pair#*:}' is stored as data/$enc.NNNNN.tsv.zst" \
+		bash -c 'ls "$1/src/data/" | grep -i -q -x -F -- "$2.00000.tsv.zst"' _ "$B1" "$enc"
+done
+check "no object name outside [A-Za-z0-9_.%-]" \
+	bash -c '! find "$1" -type f -printf "%P\n" | grep -q "[^A-Za-z0-9_.%/-]"' _ "$B1"
+# TSV: NULL is \N; the string '\N' is \\N; BIT as decimal
+nulls_chunk="$B1/src/data/nulls.00000.tsv.zst"
+zstd -dcq "$nulls_chunk" >"$BD_TMP/nulls.tsv" 2>/dev/null || true
+check "TSV: NULL is \\N, the string 'NULL' is NULL, the string '\\N' is \\\\N" python3 - "$BD_TMP/nulls.tsv" <<'PY'
+import sys
+lines = open(sys.argv[1], "rb").read().split(b"\n")
+for want in (b"1\t\\N\t\\N\t\\N\t\\N", b"2\tNULL\tNULL\tNULL\t0", b"3\t\\\\N\t\\\\N\t\\\\N\t-1", b"4\t\t\t\t\\N"):
+    assert want in lines, f"no line {want!r} in {lines!r}"
+PY
+check "TSV: BIT(64) written as its unsigned decimal value" \
+	bash -c 'zstd -dc "$1" | grep -q -P "^2\t1\t127\t18446744073709551615\t1$"' _ "$B1/src/data/bits.00000.tsv.zst"
+check_not "password not stored in the repository" \
+	bash -c 'grep -r -q -F -- "$2" "$1" || find "$1" -name "*.zst" -type f -print0 | xargs -0 zstd -dcq | grep -q -F -- "$2"' _ "$REPO" "$MY_PASSWORD"
+
+note "the repository is readable with standard tools: tables.sql + LOAD DATA of a chunk"
+my_db_create manual
+check "tables.sql loads with the mariadb client" bash -c '
+	{ echo "SET foreign_key_checks = 0; SET sql_mode = \"\";"; zstd -dc "$1"; } |
+	/usr/bin/mariadb --defaults-file="$2" --default-character-set=utf8mb4 -D manual' _ "$B1/src/tables.sql.zst" "$MY_CNF"
+zstd -dcq "$B1/src/data/bin_data.00000.tsv.zst" >"$BD_TMP/bin_data.tsv" || true
+chmod 0644 "$BD_TMP/nulls.tsv" "$BD_TMP/bin_data.tsv" 2>/dev/null || true
+for t in nulls bin_data; do
+	cat <<EOF
+LOAD DATA LOCAL INFILE '$BD_TMP/$t.tsv' INTO TABLE $t CHARACTER SET binary
+    FIELDS TERMINATED BY '\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\n';
+EOF
+done >"$BD_TMP/load-data.sql"
+check "a chunk loads with LOAD DATA LOCAL INFILE and the documented options" \
+	bash -c '/usr/bin/mariadb --defaults-file="$1" --local-infile=1 -D manual <"$2"' _ "$MY_CNF" "$BD_TMP/load-data.sql"
+for t in nulls bin_data; do
+	q="SELECT MD5(GROUP_CONCAT(CONCAT_WS(',', id, HEX(b), HEX(vb), HEX(fb), HEX(tb), HEX(lb), HEX(note), b IS NULL) ORDER BY id SEPARATOR ';')) FROM $t"
+	[ "$t" = nulls ] && q="SELECT MD5(GROUP_CONCAT(CONCAT_WS(',', id, HEX(v), HEX(c), HEX(t), i, v IS NULL, t IS NULL, i IS NULL) ORDER BY id SEPARATOR ';')) FROM $t"
+	assert_eq "LOAD DATA of the $t chunk gives the source rows" "$(my_sql src "$q")" "$(my_sql manual "$q" 2>&1)"
+done
+
+# --------------------------------------------------------------------------
+note "list and verify"
+run "$BACKUPD" list --repo "$REPO" --json
+assert_rc "list --json succeeds" 0
+check "list --json shows the mysql dump complete" python3 -c '
+import json,sys
+items = {i["id"]: i for i in json.load(open(sys.argv[1]))}
+b = items[sys.argv[2]]
+assert b["engine"] == "mysql" and b["kind"] == "dump" and b["status"] == "complete", b
+assert b["name"] == "src", b
+assert 0 < b["stored_size"] < b["size"], b' "$RUN_OUT" "$ID1"
+run "$BACKUPD" verify --repo "$REPO" --name src "$ID1"
+assert_rc "verify $ID1 succeeds" 0
+
+# --------------------------------------------------------------------------
+note "restore --create --jobs 2 (password-file)"
+run "$DBRESTORE" -c "$CONF" restore --repo local --name src --backup "$ID1" --to dst1 --jobs 2 --create
+assert_rc "restore --create --jobs 2 succeeds" 0
+check "restored database matches the source (jobs 2)" my_compare src dst1
+assert_eq "triggers did not fire during the restore (audit_log rows)" \
+	"$(my_sql src 'SELECT COUNT(*) FROM audit_log')" "$(my_sql dst1 'SELECT COUNT(*) FROM audit_log' 2>&1)"
+
+# --------------------------------------------------------------------------
+for jobs in 1 4; do
+	note "dump and restore --jobs $jobs with --chunk-size 64KB (MYSQL_PWD)"
+	REPO_J="$BD_TMP/repo-j$jobs"
+	MYSQL_PWD="$MY_PASSWORD" run "$BACKUPD" dump --source "$SRC_URI" --repo "$REPO_J" --name src --jobs "$jobs" --chunk-size 64KB
+	assert_rc "dump --jobs $jobs --chunk-size 64KB succeeds" 0
+	IDJ="$(last_line)"
+	nbig="$(find "$REPO_J/src/backups/$IDJ/src/data" -name 'big.*.tsv.zst' -type f 2>/dev/null | wc -l)"
+	check "big is split into several chunks ($nbig)" test "$nbig" -gt 2
+	nstr="$(find "$REPO_J/src/backups/$IDJ/src/data" -name 'big_strkey.*.tsv.zst' -type f 2>/dev/null | wc -l)"
+	note "big_strkey (string key) in $nstr chunk(s)"
+	check "chunk row counts of big add up to $BIG_ROWS" python3 - "$(manifest_of "$IDJ" "$REPO_J")" "$BIG_ROWS" <<'PY'
+import json, sys
+m = json.load(open(sys.argv[1]))
+objs = {o["name"]: o for o in m["objects"]}
+big = [t for t in m["info"]["databases"][0]["tables"] if t["name"] == "big"][0]
+total = sum(objs[c]["rows"] for c in big["chunks"])
+assert total == int(sys.argv[2]), f"{total} rows in chunks, {sys.argv[2]} in the table"
+PY
+	run "$BACKUPD" verify --repo "$REPO_J" --name src "$IDJ"
+	assert_rc "verify of the --jobs $jobs backup succeeds" 0
+	MYSQL_PWD="$MY_PASSWORD" run "$DBRESTORE" restore --repo "$REPO_J" --name src --backup "$IDJ" --to "$(my_uri "dst_j$jobs")" --jobs "$jobs" --create
+	assert_rc "restore --jobs $jobs succeeds" 0
+	check "restored database matches the source (jobs $jobs, small chunks)" my_compare src "dst_j$jobs"
+	# dst_j* are not compared again: safe to write to.
+	assert_eq "AUTO_INCREMENT counter above max(id) survives (jobs $jobs: next insert gets 1000)" "1000" \
+		"$(my_sql "dst_j$jobs" "INSERT INTO ai_gap (v) VALUES ('new'); SELECT LAST_INSERT_ID()" 2>&1)"
+done
+
+# --------------------------------------------------------------------------
+note "restore with local_infile off on the server: the INSERT fallback"
+my_sql "" "SET GLOBAL local_infile = 0"
+MYSQL_PWD="$MY_PASSWORD" run "$DBRESTORE" restore --repo "$REPO" --name src --backup "$ID1" --to "$(my_uri dst_noinfile)" --jobs 2 --create
+assert_rc "restore with local_infile=0 succeeds" 0
+check "restored database (INSERT fallback) matches the source" my_compare src dst_noinfile
+my_sql "" "SET GLOBAL local_infile = 1"
+
+# --------------------------------------------------------------------------
+note "multi-database dump, restored onto a second server"
+my_sql "" "CREATE DATABASE second CHARACTER SET latin1 COLLATE latin1_swedish_ci"
+check "second database loads" my_sql second "
+CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(20), parent_id INT,
+    CONSTRAINT fk_cross FOREIGN KEY (parent_id) REFERENCES src.parent (id));
+INSERT INTO t VALUES (1, 'caf\\xe9', 1), (2, NULL, NULL), (3, 'three', 2);
+CREATE TABLE empty_second (x INT);
+CREATE VIEW cross_view AS SELECT t.id, p.name FROM t JOIN src.parent p ON p.id = t.parent_id;
+CREATE FUNCTION second_f() RETURNS INT DETERMINISTIC RETURN 42;"
+REPO_MULTI="$BD_TMP/repo-multi"
+MYSQL_PWD="$MY_PASSWORD" run "$BACKUPD" dump --source "$MY_URI_BASE/src,second" --repo "$REPO_MULTI" --name both --jobs 2
+assert_rc "dump of two databases succeeds" 0
+IDM="$(last_line)"
+check "manifest lists both databases" python3 -c '
+import json,sys
+m = json.load(open(sys.argv[1]))
+names = [d["name"] for d in m["info"]["databases"]]
+assert sorted(names) == ["second", "src"], names
+d = [d for d in m["info"]["databases"] if d["name"] == "second"][0]
+assert d["charset"] == "latin1" and d["collation"] == "latin1_swedish_ci", d' "$(manifest_of "$IDM" "$REPO_MULTI" both)"
+PRIMARY_CNF="$MY_CNF" PRIMARY_DIR="$MY_DIR" PRIMARY_PORT="$MY_PORT" PRIMARY_PASSWORD="$MY_PASSWORD"
+PRIMARY_URI_BASE="$MY_URI_BASE" PRIMARY_PASSWORD_FILE="$MY_PASSWORD_FILE"
+mariadb_start my2
+MY2_CNF="$MY_CNF" MY2_URI_BASE="$MY_URI_BASE" MY2_PASSWORD="$MY_PASSWORD"
+MY_CNF="$PRIMARY_CNF" MY_DIR="$PRIMARY_DIR" MY_PORT="$PRIMARY_PORT" MY_PASSWORD="$PRIMARY_PASSWORD"
+MY_URI_BASE="$PRIMARY_URI_BASE" MY_PASSWORD_FILE="$PRIMARY_PASSWORD_FILE"
+MYSQL_PWD="$MY2_PASSWORD" run "$DBRESTORE" restore --repo "$REPO_MULTI" --name both --backup "$IDM" \
+	--to "$MY2_URI_BASE/" --jobs 2 --create
+assert_rc "restore of both databases onto the second server succeeds" 0
+check "src on the second server matches" my_compare_across "$MY2_CNF" src src
+check "second on the second server matches (latin1 database, cross-database FK and view)" \
+	my_compare_across "$MY2_CNF" second second
+
+# --------------------------------------------------------------------------
+note "MariaDB objects outside the main corner cases: a SEQUENCE, a system-versioned table, bodies with separator lookalikes"
+my_db_create extras
+cat >"$BD_TMP/extras.sql" <<'SQL'
+CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(20));
+CREATE SEQUENCE seq_orders START WITH 100 INCREMENT BY 5 CACHE 0;
+SELECT NEXTVAL(seq_orders);
+CREATE TABLE versioned (id INT PRIMARY KEY, v INT) WITH SYSTEM VERSIONING;
+INSERT INTO versioned VALUES (1, 1);
+DELIMITER //
+-- Lines that look like the repository's statement separator and headers.
+CREATE PROCEDURE p_lookalike()
+BEGIN
+-- statement
+    SELECT 1;
+-- sql_mode: ANSI_QUOTES
+    SELECT "2";
+END//
+CREATE TRIGGER t_bi BEFORE INSERT ON t FOR EACH ROW
+BEGIN
+-- statement
+    SET NEW.v = CONCAT(IFNULL(NEW.v, ''), '!');
+END//
+DELIMITER ;
+INSERT INTO t VALUES (1, 'a');
+SQL
+check "extras database loads" my_sql_file extras "$BD_TMP/extras.sql"
+MYSQL_PWD="$MY_PASSWORD" run "$BACKUPD" dump --source "$(my_uri extras)" --repo "$BD_TMP/repo-extras" --name extras
+assert_rc "dump of the extras database succeeds" 0
+MYSQL_PWD="$MY_PASSWORD" run "$DBRESTORE" restore --repo "$BD_TMP/repo-extras" --name extras --to "$(my_uri extras_r)" --create
+assert_rc "restore of the extras database succeeds" 0
+check "restored extras database matches (SEQUENCE kept, lookalike lines kept)" my_compare extras extras_r
+
+# --------------------------------------------------------------------------
+note "--consistency no-lock as a user without RELOAD"
+NOLOCK_PW="nl-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"
+add_secret "$NOLOCK_PW"
+NOLOCK_PWFILE="$BD_TMP/nolock.password"
+(umask 077 && printf '%s\n' "$NOLOCK_PW" >"$NOLOCK_PWFILE")
+printf "CREATE USER 'nolock'@'127.0.0.1' IDENTIFIED BY '%s';
+GRANT SELECT, SHOW VIEW, TRIGGER, EVENT, PROCESS, BINLOG MONITOR ON *.* TO 'nolock'@'127.0.0.1';\n" "$NOLOCK_PW" |
+	_bd_mariadb
+check_not "the no-lock user lacks RELOAD" bash -c \
+	'MYSQL_PWD="$1" /usr/bin/mariadb --no-defaults -h 127.0.0.1 -P "$2" -u nolock -N -e "SHOW GRANTS" | grep -q RELOAD' \
+	_ "$NOLOCK_PW" "$MY_PORT"
+cat >"$BD_TMP/nolock.conf" <<EOF
+[source:nolock]
+url = mysql://nolock@127.0.0.1:$MY_PORT/src
+password-file = $NOLOCK_PWFILE
+EOF
+REPO_NL="$BD_TMP/repo-nolock"
+run "$BACKUPD" -c "$BD_TMP/nolock.conf" dump --source nolock --repo "$REPO_NL" --name src --jobs 2 --consistency no-lock
+assert_rc "dump --consistency no-lock without RELOAD succeeds" 0
+IDN="$(last_line)"
+check "manifest records consistency no-lock" python3 -c '
+import json,sys
+info = json.load(open(sys.argv[1]))["info"]
+assert info["consistency"] == "no-lock", info.get("consistency")' "$(manifest_of "$IDN" "$REPO_NL")"
+MYSQL_PWD="$MY_PASSWORD" run "$DBRESTORE" restore --repo "$REPO_NL" --name src --backup "$IDN" --to "$(my_uri dst_nolock)" --jobs 2 --create
+assert_rc "restore of the no-lock dump succeeds" 0
+check "restored no-lock dump matches the source" my_compare src dst_nolock
+
+# --------------------------------------------------------------------------
+note "failure: a corrupt chunk object"
+REPO_C="$BD_TMP/repo-corrupt"
+cp -a "$REPO" "$REPO_C"
+victim="$(find "$REPO_C/src/backups/$ID1/src/data" -name 'big.*.tsv.zst' -type f -printf '%s %p\n' | sort -n | tail -n 1 | cut -d' ' -f2-)"
+if [ -z "$victim" ]; then
+	fail "found a data object to corrupt"
+else
+	victim_name="$(basename "$victim")"
+	note "corrupting one byte in the middle of $victim_name"
+	python3 - "$victim" <<'PY'
+import os, sys
+path = sys.argv[1]
+size = os.path.getsize(path)
+with open(path, "r+b") as f:
+    f.seek(size // 2)
+    b = f.read(1)
+    f.seek(size // 2)
+    f.write(bytes([b[0] ^ 0x5A]))
+PY
+	run "$BACKUPD" verify --repo "$REPO_C" --name src "$ID1"
+	assert_rc "verify of the corrupt backup exits 1" 1
+	assert_output_contains "verify names the corrupt object" "$victim_name"
+	MYSQL_PWD="$MY_PASSWORD" run "$DBRESTORE" restore --repo "$REPO_C" --name src --backup "$ID1" --to "$(my_uri dst_corrupt)" --jobs 2 --create
+	assert_rc "restore of the corrupt backup exits 1" 1
+	assert_output_contains "restore names the corrupt object" "${victim_name%.zst}"
+	check_not "the failed --create restore leaves no database behind" my_db_exists dst_corrupt
+fi
+
+# --------------------------------------------------------------------------
+note "failure: wrong password"
+WRONG_PW="wrong-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
+add_secret "$WRONG_PW"
+MYSQL_PWD="$WRONG_PW" run "$BACKUPD" dump --source "$SRC_URI" --repo "$BD_TMP/repo-wrongpw" --name src
+assert_rc "dump with a wrong password exits 1" 1
+assert_output_matches "wrong password: the error says access was denied" 'access denied|authentication|password'
+assert_eq "wrong password: the error is one line on stderr" "1" "$(grep -c . "$RUN_ERR" || true)"
+MYSQL_PWD="$WRONG_PW" run "$DBRESTORE" restore --repo "$REPO" --name src --backup "$ID1" --to "$(my_uri dst_wrongpw)" --create
+assert_rc "restore with a wrong password exits 1" 1
+assert_output_matches "wrong password (restore): the error says access was denied" 'access denied|authentication|password'
+assert_eq "wrong password (restore): the error is one line on stderr" "1" "$(grep -c . "$RUN_ERR" || true)"
+check_not "no database created by the refused restore" my_db_exists dst_wrongpw
+
+note "a password file readable by others is refused"
+LOOSE_PWFILE="$BD_TMP/loose.password"
+printf '%s\n' "$MY_PASSWORD" >"$LOOSE_PWFILE"
+chmod 0644 "$LOOSE_PWFILE"
+cat >"$BD_TMP/loose.conf" <<EOF
+[source:src]
+url = $SRC_URI
+password-file = $LOOSE_PWFILE
+EOF
+run "$BACKUPD" -c "$BD_TMP/loose.conf" dump --source src --repo "$BD_TMP/repo-loose"
+assert_rc "a 0644 password file is refused (exit 2)" 2
+rm -f "$LOOSE_PWFILE"
+
+# --------------------------------------------------------------------------
+note "failure: restore into a non-empty database is refused"
+my_db_create nonempty
+my_sql nonempty "CREATE TABLE keep_me (x INT); INSERT INTO keep_me VALUES (1), (2);"
+MYSQL_PWD="$MY_PASSWORD" run "$DBRESTORE" restore --repo "$REPO" --name src --backup "$ID1" --to "$(my_uri nonempty)" --jobs 2
+assert_rc "restore into a non-empty database exits non-zero" nonzero
+assert_stderr_nonempty "refused restore explains why"
+assert_eq "non-empty target untouched (tables)" "keep_me" "$(my_sql nonempty 'SHOW TABLES')"
+assert_eq "non-empty target untouched (rows)" "2" "$(my_sql nonempty 'SELECT COUNT(*) FROM keep_me')"
+MYSQL_PWD="$MY_PASSWORD" run "$DBRESTORE" restore --repo "$REPO" --name src --backup "$ID1" --to "$(my_uri dst1)" --jobs 2 --create
+assert_rc "restore --create over an existing database exits non-zero" nonzero
+check "the existing database was left alone" my_compare src dst1
+
+note "restore latest into an existing empty database (no --create)"
+my_db_create dst_empty
+MYSQL_PWD="$MY_PASSWORD" run "$DBRESTORE" restore --repo "$REPO" --name src --backup latest --to "$(my_uri dst_empty)" --jobs 2
+assert_rc "restore latest into an empty database succeeds" 0
+check "restored (latest, existing empty database) matches the source" my_compare src dst_empty
+
+# --------------------------------------------------------------------------
+note "failure: unreachable server, missing database, bad options"
+closed_port="$(_bd_pick_port)"
+MYSQL_PWD="$MY_PASSWORD" run "$BACKUPD" dump --source "mysql://root@127.0.0.1:$closed_port/src" --repo "$BD_TMP/repo-noserver" --name src
+assert_rc "dump from an unreachable server exits 1" 1
+assert_output_contains "the error names the server" "127.0.0.1:$closed_port"
+MYSQL_PWD="$MY_PASSWORD" run "$BACKUPD" dump --source "$(my_uri no_such_db)" --repo "$BD_TMP/repo-nodb" --name x
+assert_rc "dump of a missing database exits 1" 1
+assert_output_contains "the error names the database" "no_such_db"
+MYSQL_PWD="$MY_PASSWORD" run "$BACKUPD" dump --source "$SRC_URI" --repo "$BD_TMP/repo-usage" --consistency sometimes
+assert_rc "dump --consistency sometimes exits 2" 2
+check_not "no repository created by usage errors" test -e "$BD_TMP/repo-usage"
+
+# --------------------------------------------------------------------------
+assert_no_secrets_in_output "no password appears in any output"
+finish

@@ -1,0 +1,145 @@
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/myformat.h"
+
+/* Every byte value, escaped and unescaped, comes back unchanged and never
+ * leaves a raw tab or newline that would split fields or rows. */
+static void test_tsv_round_trip_all_bytes(void **state)
+{
+	(void)state;
+	char src[512];
+	for (int i = 0; i < 512; i++)
+		src[i] = (char)(i % 256);
+	char esc[1024], back[512];
+	size_t n = tsv_escape(esc, src, sizeof src);
+	assert_true(n <= sizeof esc);
+	assert_null(memchr(esc, '\t', n));
+	assert_null(memchr(esc, '\n', n));
+	assert_null(memchr(esc, '\0', n));
+	size_t blen = 0;
+	assert_int_equal(tsv_unescape(esc, n, back, &blen), 0);
+	assert_int_equal(blen, sizeof src);
+	assert_memory_equal(back, src, sizeof src);
+}
+
+static void test_tsv_escapes_are_load_data_sequences(void **state)
+{
+	(void)state;
+	const char src[] = { 'a', '\0', '\b', '\n', '\r', '\t', 0x1a, '\\', 'z' };
+	char esc[32];
+	size_t n = tsv_escape(esc, src, sizeof src);
+	assert_int_equal(n, 16);
+	assert_memory_equal(esc, "a\\0\\b\\n\\r\\t\\Z\\\\z", 16);
+}
+
+static void test_tsv_null_versus_backslash_n_string(void **state)
+{
+	(void)state;
+	char out[8];
+	size_t len = 99;
+	/* \N is NULL */
+	assert_int_equal(tsv_unescape("\\N", 2, out, &len), 1);
+	/* the two-character string "\N" is escaped to \\N and is not NULL */
+	char esc[8];
+	size_t n = tsv_escape(esc, "\\N", 2);
+	assert_int_equal(n, 3);
+	assert_memory_equal(esc, "\\\\N", 3);
+	assert_int_equal(tsv_unescape(esc, n, out, &len), 0);
+	assert_int_equal(len, 2);
+	assert_memory_equal(out, "\\N", 2);
+	/* empty string is not NULL */
+	assert_int_equal(tsv_unescape("", 0, out, &len), 0);
+	assert_int_equal(len, 0);
+	/* the string "N" */
+	assert_int_equal(tsv_unescape("N", 1, out, &len), 0);
+	assert_int_equal(len, 1);
+}
+
+static void test_name_encoding(void **state)
+{
+	(void)state;
+	char *s = my_name_encode("app_1.x-y");
+	assert_string_equal(s, "app_1.x-y");
+	free(s);
+	s = my_name_encode("a b/c%\\é");
+	assert_string_equal(s, "a%20b%2Fc%25%5C%C3%A9");
+	free(s);
+	s = my_name_encode("..");
+	assert_string_equal(s, "%2E%2E");
+	free(s);
+	s = my_name_encode(".");
+	assert_string_equal(s, "%2E");
+	free(s);
+	s = my_object_name("my db", "tables.sql", 1);
+	assert_string_equal(s, "my%20db/tables.sql.zst");
+	free(s);
+	s = my_object_name("d", "tables.sql", 0);
+	assert_string_equal(s, "d/tables.sql");
+	free(s);
+}
+
+static void test_strip_definer(void **state)
+{
+	(void)state;
+	char *s = my_strip_definer("CREATE DEFINER=`root`@`localhost` PROCEDURE `p`() BEGIN END");
+	assert_string_equal(s, "CREATE PROCEDURE `p`() BEGIN END");
+	free(s);
+	s = my_strip_definer("CREATE ALGORITHM=UNDEFINED DEFINER=`a``b`@`%` SQL SECURITY DEFINER VIEW `v` AS select 1");
+	assert_string_equal(s, "CREATE ALGORITHM=UNDEFINED SQL SECURITY DEFINER VIEW `v` AS select 1");
+	free(s);
+	s = my_strip_definer("CREATE DEFINER=root@localhost TRIGGER t BEFORE INSERT ON x FOR EACH ROW SET @a = 'DEFINER=1'");
+	assert_string_equal(s, "CREATE TRIGGER t BEFORE INSERT ON x FOR EACH ROW SET @a = 'DEFINER=1'");
+	free(s);
+	s = my_strip_definer("CREATE TABLE t (a int)");
+	assert_string_equal(s, "CREATE TABLE t (a int)");
+	free(s);
+}
+
+static void test_statement_files(void **state)
+{
+	(void)state;
+	const char text[] =
+		"-- statement\n-- sql_mode: STRICT_ALL_TABLES\n-- time_zone: SYSTEM\n"
+		"CREATE PROCEDURE p()\nBEGIN\n  SELECT 1;\n  -- comment\nEND;\n"
+		"-- statement\nCREATE VIEW v AS select 1;\n";
+	my_statements *s = my_statements_parse(text, strlen(text));
+	assert_int_equal(s->n, 2);
+	assert_string_equal(s->items[0].sql_mode, "STRICT_ALL_TABLES");
+	assert_string_equal(s->items[0].time_zone, "SYSTEM");
+	assert_string_equal(s->items[0].text, "CREATE PROCEDURE p()\nBEGIN\n  SELECT 1;\n  -- comment\nEND");
+	assert_null(s->items[1].sql_mode);
+	assert_string_equal(s->items[1].text, "CREATE VIEW v AS select 1");
+	my_statements_free(s);
+
+	const char tables[] = "-- table: a\nCREATE TABLE `a` (\n  `x` int\n);\n-- table: b%20c\nCREATE TABLE `b c` (y int);\n";
+	s = my_statements_parse(tables, strlen(tables));
+	assert_int_equal(s->n, 2);
+	assert_string_equal(s->items[0].table, "a");
+	assert_string_equal(s->items[0].text, "CREATE TABLE `a` (\n  `x` int\n)");
+	assert_string_equal(s->items[1].table, "b%20c");
+	my_statements_free(s);
+
+	s = my_statements_parse("", 0);
+	assert_int_equal(s->n, 0);
+	my_statements_free(s);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_tsv_round_trip_all_bytes),
+		cmocka_unit_test(test_tsv_escapes_are_load_data_sequences),
+		cmocka_unit_test(test_tsv_null_versus_backslash_n_string),
+		cmocka_unit_test(test_name_encoding),
+		cmocka_unit_test(test_strip_definer),
+		cmocka_unit_test(test_statement_files),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
