@@ -403,9 +403,17 @@ static int load_tables(dump_state *st, MYSQL *c, size_t db, bderr *err)
 			char *q = my_quote_ident(t->columns[k]);
 			if (k)
 				strbuf_appends(&b, ", ");
-			/* see the format notes: BIT as its number, spatial as hex of the stored value */
+			/*
+			 * See the format notes: BIT as its number, spatial as hex of the
+			 * stored value.  FLOAT goes out as a DOUBLE: the server prints a
+			 * FLOAT with 6 significant digits, which does not give the stored
+			 * value back, while every float is exactly a double whose text
+			 * rounds back to it.
+			 */
 			if (strcasecmp(t->types[k], "bit") == 0)
 				strbuf_appendf(&b, "%s + 0", q);
+			else if (strcasecmp(t->types[k], "float") == 0)
+				strbuf_appendf(&b, "%s + 0e0", q);
 			else if (is_spatial(t->types[k]))
 				strbuf_appendf(&b, "HEX(%s)", q);
 			else

@@ -105,6 +105,54 @@ static void free_names(char **names, size_t n)
 	free(names);
 }
 
+/*
+ * MariaDB sequences: their definition, then SETVAL to the first value not yet
+ * handed out (next_not_cached_value, as mariadb-dump does): values a server
+ * had cached but not used are skipped rather than ever handed out twice.
+ */
+static int dump_sequences(MYSQL *c, const char *db, strbuf *b, bderr *err)
+{
+	char **names;
+	size_t n;
+	if (list_names(c, "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ", db,
+		       " AND TABLE_TYPE = 'SEQUENCE' ORDER BY TABLE_NAME", "cannot list sequences", &names,
+		       &n, err) != 0)
+		return -1;
+	int rc = 0;
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		MYSQL_RES *res;
+		MYSQL_ROW row;
+		if (show_create(c, "SEQUENCE", db, names[i], 2, &res, &row, err) != 0) {
+			rc = -1;
+			break;
+		}
+		strbuf_appends(b, "-- statement\n");
+		append_statement(b, row[1]);
+		mysql_free_result(res);
+		char *q = my_qualified_name(db, names[i]);
+		char *sql = xasprintf("SELECT next_not_cached_value, cycle_count FROM %s", q);
+		char *what = xasprintf("cannot read the state of sequence %s", q);
+		rc = my_query(c, sql, what, &res, err);
+		if (rc == 0) {
+			row = mysql_fetch_row(res);
+			if (row == NULL || row[0] == NULL || row[1] == NULL) {
+				rc = bderr_set(err, "%s: no row", what);
+			} else {
+				char *name = my_quote_ident(names[i]);
+				/* both values are integers from the server: no quoting needed */
+				strbuf_appendf(b, "-- statement\nSELECT SETVAL(%s, %s, 0, %s);\n", name, row[0], row[1]);
+				free(name);
+			}
+			mysql_free_result(res);
+		}
+		free(what);
+		free(sql);
+		free(q);
+	}
+	free_names(names, n);
+	return rc;
+}
+
 static int dump_tables(MYSQL *c, const mysql_schema_target *t, const char *db, char *const *tables,
 		       size_t n, bderr *err)
 {
@@ -124,6 +172,8 @@ static int dump_tables(MYSQL *c, const mysql_schema_target *t, const char *db, c
 		append_statement(&b, row[1]);
 		mysql_free_result(res);
 	}
+	if (rc == 0)
+		rc = dump_sequences(c, db, &b, err);
 	if (rc == 0)
 		rc = write_object(t, db, "tables.sql", &b, err);
 	strbuf_free(&b);
