@@ -10,6 +10,7 @@
 #include "archive/repo.h"
 #include "backupd/check.h"
 #include "common/log.h"
+#include "common/myconn.h"
 #include "common/pgconn.h"
 #include "common/resolve.h"
 
@@ -41,6 +42,21 @@ static int check_postgresql(const source_spec *src, bderr *err)
 	return rc;
 }
 
+static int check_mysql(const source_spec *src, bderr *err)
+{
+	my_uri u;
+	if (my_uri_parse(src->url, &u, err) != 0)
+		return -1;
+	MYSQL *c = NULL;
+	const char *db = u.n_databases ? u.databases[0] : NULL;
+	int rc = my_connect(&u, src->password, db, MY_NAMES_UTF8MB4, 0, &c, err);
+	if (rc == 0)
+		rc = my_exec(c, "DO 1", "test query", err);
+	my_close(c);
+	my_uri_clear(&u);
+	return rc;
+}
+
 static int check_source(const config *cfg, const char *name, bderr *err)
 {
 	source_spec src;
@@ -50,7 +66,7 @@ static int check_source(const config *cfg, const char *name, bderr *err)
 	if (src.engine == ENGINE_POSTGRESQL)
 		rc = check_postgresql(&src, err);
 	else
-		rc = bderr_set(err, "%s sources cannot be checked by this version", engine_name(src.engine));
+		rc = check_mysql(&src, err);
 	source_spec_free(&src);
 	return rc;
 }

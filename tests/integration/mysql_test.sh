@@ -401,5 +401,22 @@ assert_rc "dump --consistency sometimes exits 2" 2
 check_not "no repository created by usage errors" test -e "$BD_TMP/repo-usage"
 
 # --------------------------------------------------------------------------
+note "backupd check reaches MySQL sources"
+(umask 077 && printf 'not-the-password\n' >"$BD_TMP/wrong.password")
+cat >"$BD_TMP/check.conf" <<CONF
+[source:good]
+url = mysql://root@127.0.0.1:$MY_PORT/src
+password-file = $MY_PASSWORD_FILE
+
+[source:badpw]
+url = mysql://root@127.0.0.1:$MY_PORT/src
+password-file = $BD_TMP/wrong.password
+CONF
+run env -u MYSQL_PWD "$BACKUPD" -c "$BD_TMP/check.conf" check
+assert_rc "check fails when one source is unreachable" 1
+assert_output_contains "the reachable MySQL source is ok" "ok     source good"
+assert_output_contains "the wrong password is named" "FAILED source badpw"
+
+# --------------------------------------------------------------------------
 assert_no_secrets_in_output "no password appears in any output"
 finish
