@@ -44,12 +44,13 @@ MARIADB="${MARIADB_CLIENT:-/usr/bin/mariadb}"
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/mysql-compare.XXXXXX")"
 trap 'rm -rf "$WORK"' EXIT
 
-# q CNF SQL: raw tab-separated rows, no headers, utf8mb4, UTC.
+# q CNF SQL: raw tab-separated rows, no headers, utf8mb4, UTC, and a fixed
+# sql_mode (SHOW CREATE output and string literals depend on it).
 q() {
 	local cnf="$1"
 	shift
 	"$MARIADB" --defaults-file="$cnf" --default-character-set=utf8mb4 -N -B -r \
-		--init-command="SET time_zone = '+00:00'" -e "$*"
+		--init-command="SET time_zone = '+00:00', sql_mode = 'STRICT_TRANS_TABLES,NO_ENGINE_SUBSTITUTION'" -e "$*"
 }
 
 # SQL string literal
