@@ -102,7 +102,8 @@ snapshot() {
 			vsql+="$(mark "view $(ident "$name")")"$'\n'
 			vsql+="SHOW CREATE VIEW $qdb.$(ident "$name");"$'\n'
 			vsql+="SELECT CHECK_OPTION, IS_UPDATABLE, SECURITY_TYPE, ALGORITHM FROM information_schema.VIEWS
-			        WHERE TABLE_SCHEMA = $ldb AND TABLE_NAME = $(lit "$name");"$'\n'
+			        WHERE TABLE_SCHEMA = $ldb AND TABLE_NAME = $(lit "$name");
+"
 		else
 			tsql+="$(mark "table $(ident "$name")")"$'\n'
 			tsql+="SHOW CREATE TABLE $qdb.$(ident "$name");"$'\n'
@@ -195,7 +196,8 @@ snapshot() {
 		osql+="$(mark "event $(ident "$name")")"$'\n'
 		osql+="SHOW CREATE EVENT $qdb.$(ident "$name");"$'\n'
 		osql+="SELECT STATUS, ON_COMPLETION, EVENT_COMMENT FROM information_schema.EVENTS
-		       WHERE EVENT_SCHEMA = $ldb AND EVENT_NAME = $(lit "$name");"$'\n'
+		       WHERE EVENT_SCHEMA = $ldb AND EVENT_NAME = $(lit "$name");
+"
 	done <"$out/event-names.txt"
 	: >"$out/events.txt"
 	if [ -n "$osql" ]; then q "$cnf" "$osql" | normalize "$db" >"$out/events.txt"; fi
