@@ -44,12 +44,13 @@ MARIADB="${MARIADB_CLIENT:-/usr/bin/mariadb}"
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/mysql-compare.XXXXXX")"
 trap 'rm -rf "$WORK"' EXIT
 
-# q CNF SQL: raw tab-separated rows, no headers, utf8mb4, UTC.
+# q CNF SQL: raw tab-separated rows, no headers, utf8mb4, UTC, and a fixed
+# sql_mode (SHOW CREATE output and string literals depend on it).
 q() {
 	local cnf="$1"
 	shift
 	"$MARIADB" --defaults-file="$cnf" --default-character-set=utf8mb4 -N -B -r \
-		--init-command="SET time_zone = '+00:00'" -e "$*"
+		--init-command="SET time_zone = '+00:00', sql_mode = 'STRICT_TRANS_TABLES,NO_ENGINE_SUBSTITUTION'" -e "$*"
 }
 
 # SQL string literal
@@ -101,7 +102,8 @@ snapshot() {
 			vsql+="$(mark "view $(ident "$name")")"$'\n'
 			vsql+="SHOW CREATE VIEW $qdb.$(ident "$name");"$'\n'
 			vsql+="SELECT CHECK_OPTION, IS_UPDATABLE, SECURITY_TYPE, ALGORITHM FROM information_schema.VIEWS
-			        WHERE TABLE_SCHEMA = $ldb AND TABLE_NAME = $(lit "$name");"$'\n'
+			        WHERE TABLE_SCHEMA = $ldb AND TABLE_NAME = $(lit "$name");
+"
 		else
 			tsql+="$(mark "table $(ident "$name")")"$'\n'
 			tsql+="SHOW CREATE TABLE $qdb.$(ident "$name");"$'\n'
@@ -194,7 +196,8 @@ snapshot() {
 		osql+="$(mark "event $(ident "$name")")"$'\n'
 		osql+="SHOW CREATE EVENT $qdb.$(ident "$name");"$'\n'
 		osql+="SELECT STATUS, ON_COMPLETION, EVENT_COMMENT FROM information_schema.EVENTS
-		       WHERE EVENT_SCHEMA = $ldb AND EVENT_NAME = $(lit "$name");"$'\n'
+		       WHERE EVENT_SCHEMA = $ldb AND EVENT_NAME = $(lit "$name");
+"
 	done <"$out/event-names.txt"
 	: >"$out/events.txt"
 	if [ -n "$osql" ]; then q "$cnf" "$osql" | normalize "$db" >"$out/events.txt"; fi

@@ -182,6 +182,12 @@ assert_eq "triggers did not fire during the restore (audit_log rows)" \
 # --------------------------------------------------------------------------
 for jobs in 1 4; do
 	note "dump and restore --jobs $jobs with --chunk-size 64KB (MYSQL_PWD)"
+	if [ "$jobs" = 4 ]; then
+		# Sessions must not inherit these: the dump and the restore set their own.
+		note "server defaults for this round: time_zone +05:30, sql_mode ANSI_QUOTES,PIPES_AS_CONCAT,NO_ZERO_DATE,..."
+		my_sql "" "SET GLOBAL time_zone = '+05:30',
+			GLOBAL sql_mode = 'ANSI_QUOTES,PIPES_AS_CONCAT,STRICT_ALL_TABLES,NO_ZERO_DATE,NO_ZERO_IN_DATE,NO_BACKSLASH_ESCAPES'"
+	fi
 	REPO_J="$BD_TMP/repo-j$jobs"
 	MYSQL_PWD="$MY_PASSWORD" run "$BACKUPD" dump --source "$SRC_URI" --repo "$REPO_J" --name src --jobs "$jobs" --chunk-size 64KB
 	assert_rc "dump --jobs $jobs --chunk-size 64KB succeeds" 0
@@ -202,7 +208,10 @@ PY
 	assert_rc "verify of the --jobs $jobs backup succeeds" 0
 	MYSQL_PWD="$MY_PASSWORD" run "$DBRESTORE" restore --repo "$REPO_J" --name src --backup "$IDJ" --to "$(my_uri "dst_j$jobs")" --jobs "$jobs" --create
 	assert_rc "restore --jobs $jobs succeeds" 0
-	check "restored database matches the source (jobs $jobs, small chunks)" my_compare src "dst_j$jobs"
+	check "restored database matches the source (jobs $jobs, small chunks$([ "$jobs" = 4 ] && echo ', odd server time_zone and sql_mode'))" my_compare src "dst_j$jobs"
+	if [ "$jobs" = 4 ]; then
+		my_sql "" "SET GLOBAL time_zone = DEFAULT, GLOBAL sql_mode = DEFAULT"
+	fi
 	# dst_j* are not compared again: safe to write to.
 	assert_eq "AUTO_INCREMENT counter above max(id) survives (jobs $jobs: next insert gets 1000)" "1000" \
 		"$(my_sql "dst_j$jobs" "INSERT INTO ai_gap (v) VALUES ('new'); SELECT LAST_INSERT_ID()" 2>&1)"
@@ -213,6 +222,7 @@ note "restore with local_infile off on the server: the INSERT fallback"
 my_sql "" "SET GLOBAL local_infile = 0"
 MYSQL_PWD="$MY_PASSWORD" run "$DBRESTORE" restore --repo "$REPO" --name src --backup "$ID1" --to "$(my_uri dst_noinfile)" --jobs 2 --create
 assert_rc "restore with local_infile=0 succeeds" 0
+assert_output_matches "the restore says it loads with INSERTs" 'INSERT'
 check "restored database (INSERT fallback) matches the source" my_compare src dst_noinfile
 my_sql "" "SET GLOBAL local_infile = 1"
 
@@ -249,6 +259,86 @@ assert_rc "restore of both databases onto the second server succeeds" 0
 check "src on the second server matches" my_compare_across "$MY2_CNF" src src
 check "second on the second server matches (latin1 database, cross-database FK and view)" \
 	my_compare_across "$MY2_CNF" second second
+
+# --------------------------------------------------------------------------
+note "consistency under concurrent writes: --jobs 4, small chunks, then binlog replay from the recorded position"
+my_db_create cons
+check "consistency database loads" my_sql cons "
+CREATE TABLE acct_a (id INT PRIMARY KEY, bal BIGINT NOT NULL) ENGINE=InnoDB;
+CREATE TABLE acct_b (id INT PRIMARY KEY, bal BIGINT NOT NULL) ENGINE=InnoDB;
+CREATE TABLE xfer (id BIGINT AUTO_INCREMENT PRIMARY KEY, a INT, b INT, amt INT, pad CHAR(60)) ENGINE=InnoDB;
+INSERT INTO acct_a SELECT seq, 10000 FROM seq_1_to_100;
+INSERT INTO acct_b SELECT seq, 10000 FROM seq_1_to_100;
+INSERT INTO xfer (a, b, amt, pad) SELECT 0, 0, 0, MD5(seq) FROM seq_1_to_50000;"
+# Fresh statistics: the dump sizes its chunks from them.
+my_sql cons "ANALYZE TABLE xfer" >/dev/null
+# Transfers between the two tables, one transaction each, until told to stop
+# (killing it could leave a rolled-back insert's AUTO_INCREMENT gap): any
+# snapshot that is not one instant breaks SUM(acct_a) + SUM(acct_b).
+cat >"$BD_TMP/writer.py" <<'PY'
+import os, random, sys
+out = sys.stdout
+out.write("SET autocommit = 1;\n")
+while not os.path.exists(sys.argv[1]):
+    a, b, amt = random.randint(1, 100), random.randint(1, 100), random.randint(1, 50)
+    out.write("START TRANSACTION;\n"
+              f"UPDATE acct_a SET bal = bal - {amt} WHERE id = {a};\n"
+              f"UPDATE acct_b SET bal = bal + {amt} WHERE id = {b};\n"
+              f"INSERT INTO xfer (a, b, amt, pad) VALUES ({a}, {b}, {amt}, REPEAT('x', 60));\n"
+              "COMMIT;\n")
+PY
+setsid bash -c 'python3 "$1" "$2" | /usr/bin/mariadb --defaults-file="$3" -D cons >/dev/null 2>&1' _ \
+	"$BD_TMP/writer.py" "$BD_TMP/writer.stop" "$MY_CNF" </dev/null >/dev/null 2>&1 &
+writer=$!
+# Wait (bounded) until the writer is committing.
+for _ in $(seq 1 200); do
+	[ "$(my_sql cons 'SELECT COUNT(*) FROM xfer')" -gt 50100 ] && break
+	sleep 0.05
+done
+before="$(my_sql cons 'SELECT COUNT(*) FROM xfer')"
+REPO_CONS="$BD_TMP/repo-cons"
+MYSQL_PWD="$MY_PASSWORD" run "$BACKUPD" dump --source "$(my_uri cons)" --repo "$REPO_CONS" --name cons --jobs 4 --chunk-size 64KB
+assert_rc "dump under concurrent writes succeeds" 0
+IDC="$(last_line)"
+after="$(my_sql cons 'SELECT COUNT(*) FROM xfer')"
+touch "$BD_TMP/writer.stop"
+# Bounded wait for the writer to drain; killed only if it hangs.
+for _ in $(seq 1 600); do
+	kill -0 "$writer" 2>/dev/null || break
+	sleep 0.05
+done
+kill -KILL -- "-$writer" 2>/dev/null || true
+{ wait "$writer"; } 2>/dev/null || true
+check "transactions committed while the dump ran ($before before, $after after)" test "$after" -gt "$before"
+check "the xfer table was dumped in several chunks" python3 -c '
+import json,sys
+m = json.load(open(sys.argv[1]))
+t = [t for t in m["info"]["databases"][0]["tables"] if t["name"] == "xfer"][0]
+assert len(t["chunks"]) > 1, t["chunks"]' "$(manifest_of "$IDC" "$REPO_CONS" cons)"
+MYSQL_PWD="$MY2_PASSWORD" run "$DBRESTORE" restore --repo "$REPO_CONS" --name cons --backup "$IDC" \
+	--to "$MY2_URI_BASE/cons" --jobs 4 --create
+assert_rc "restore of the dump taken under writes succeeds (second server)" 0
+my2_sql() { MY_CNF="$MY2_CNF" my_sql "$@"; }
+assert_eq "restored snapshot is one instant: SUM(acct_a) + SUM(acct_b) = 2000000" "2000000" \
+	"$(my2_sql cons 'SELECT (SELECT SUM(bal) FROM acct_a) + (SELECT SUM(bal) FROM acct_b)' 2>&1)"
+assert_eq "restored snapshot is one instant: the transfers logged match the balances" "0" \
+	"$(my2_sql cons 'SELECT (SELECT 1000000 - SUM(bal) FROM acct_a) - (SELECT SUM(amt) FROM xfer)' 2>&1)"
+read -r cons_file cons_pos < <(python3 -c '
+import json,sys
+b = json.load(open(sys.argv[1]))["info"]["binlog"]
+print(b["file"], b["position"])' "$(manifest_of "$IDC" "$REPO_CONS" cons)" 2>/dev/null) || true
+if [ -z "${cons_file:-}" ]; then
+	fail "the dump under writes recorded a binlog position"
+else
+	# Replaying the source's binlog from the recorded position onto the restored
+	# copy must give exactly the source: nothing missing, nothing twice.
+	check "binlog replay from $cons_file:$cons_pos onto the restore succeeds" bash -c '
+		set -o pipefail
+		/usr/bin/mariadb-binlog --defaults-file="$1" --read-from-remote-server --to-last-log \
+			--database=cons --start-position="$2" "$3" |
+			/usr/bin/mariadb --defaults-file="$4" -D cons' _ "$MY_CNF" "$cons_pos" "$cons_file" "$MY2_CNF"
+	check "restore + binlog replay equals the source (the recorded position is exact)" my_compare_across "$MY2_CNF" cons cons
+fi
 
 # --------------------------------------------------------------------------
 note "MariaDB objects outside the main corner cases: a SEQUENCE, a system-versioned table, bodies with separator lookalikes"
@@ -311,6 +401,71 @@ assert info["consistency"] == "no-lock", info.get("consistency")' "$(manifest_of
 MYSQL_PWD="$MY_PASSWORD" run "$DBRESTORE" restore --repo "$REPO_NL" --name src --backup "$IDN" --to "$(my_uri dst_nolock)" --jobs 2 --create
 assert_rc "restore of the no-lock dump succeeds" 0
 check "restored no-lock dump matches the source" my_compare src dst_nolock
+
+# --------------------------------------------------------------------------
+note "failure: dump killed with SIGKILL midway"
+my_db_create killsrc
+check "load a big table for the kill test" my_sql killsrc "
+CREATE TABLE early (id INT PRIMARY KEY, v VARCHAR(20));
+INSERT INTO early SELECT seq, CONCAT('early ', seq) FROM seq_1_to_1000;
+CREATE TABLE huge (id BIGINT PRIMARY KEY, a VARCHAR(100), b VARCHAR(100));
+INSERT INTO huge SELECT seq, CONCAT(MD5(seq), MD5(seq + 1), MD5(seq + 2)), REPEAT(MD5(seq * 7), 3)
+FROM seq_1_to_1000000;"
+REPO_K="$BD_TMP/repo-kill"
+# The binary itself in the background (no wrapper: SIGKILL must hit it).
+MYSQL_PWD="$MY_PASSWORD" "$BACKUPD" dump --source "$(my_uri killsrc)" --repo "$REPO_K" --name killsrc --jobs 1 \
+	>"$BD_TMP/kill.out" 2>"$BD_TMP/kill.err" </dev/null &
+kill_pid=$!
+# Wait for the first object of the backup, then for a data object (or 1 s).
+first_seen=""
+killed=0
+for _ in $(seq 1 3000); do
+	kill -0 "$kill_pid" 2>/dev/null || break
+	if [ -z "$first_seen" ] && [ -n "$(find "$REPO_K" -path '*/backups/*' -type f 2>/dev/null | head -n 1)" ]; then
+		first_seen=$SECONDS
+	fi
+	if [ -n "$first_seen" ] && {
+		[ -n "$(find "$REPO_K" -path '*/backups/*/data/*' -type f 2>/dev/null | head -n 1)" ] ||
+			[ $((SECONDS - first_seen)) -ge 1 ]
+	}; then
+		kill -KILL "$kill_pid" 2>/dev/null && killed=1
+		break
+	fi
+	sleep 0.02
+done
+kill -KILL "$kill_pid" 2>/dev/null || true
+{ wait "$kill_pid"; } 2>/dev/null || true
+cat "$BD_TMP/kill.out" "$BD_TMP/kill.err" >>"$BD_ALL_OUTPUT"
+_bd_check_sanitizers "$BD_TMP/kill.err" "killed dump"
+if [ "$killed" -ne 1 ]; then
+	fail "dump was killed midway" \
+		"the dump finished or failed before an object appeared; stderr: $(tail -n 5 "$BD_TMP/kill.err")"
+else
+	pass "dump was killed midway"
+	if find "$REPO_K" -path '*/backups/*/manifest.json' -type f | grep -q .; then
+		fail "killed dump left no manifest.json" "$(find "$REPO_K" -name manifest.json)"
+	else
+		pass "killed dump left no manifest.json"
+	fi
+	run "$BACKUPD" list --repo "$REPO_K" --json
+	assert_rc "list after a killed dump succeeds" 0
+	check "list shows no complete backup after a killed dump" python3 -c '
+import json,sys
+text = open(sys.argv[1]).read().strip()
+items = json.loads(text) if text else []
+complete = [i for i in items if i.get("status") == "complete"]
+assert not complete, complete' "$RUN_OUT"
+	# The killed session's global read lock (if it held one) went with its connection.
+	check "the server takes writes after the killed dump" my_sql killsrc "INSERT INTO early VALUES (1001, 'after kill')"
+	MYSQL_PWD="$MY_PASSWORD" run "$BACKUPD" dump --source "$(my_uri killsrc)" --repo "$REPO_K" --name killsrc --jobs 2
+	assert_rc "a new dump after a killed one succeeds (no stale lock)" 0
+	KID="$(last_line)"
+	run "$BACKUPD" list --repo "$REPO_K" --json
+	check "the new dump is listed complete" python3 -c '
+import json,sys
+items = {i["id"]: i for i in json.load(open(sys.argv[1]))}
+assert items[sys.argv[2]]["status"] == "complete", items' "$RUN_OUT" "$KID"
+fi
 
 # --------------------------------------------------------------------------
 note "failure: a corrupt chunk object"
