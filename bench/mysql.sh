@@ -23,7 +23,7 @@
 #   dump:    backupd dump --jobs 2 (default zstd, default chunk size)
 #            vs  mariadb-dump --single-transaction --quick --master-data=2 DB | zstd -1
 #            vs  mydumper --threads 2 --rows 500000 --compress (gzip in mydumper 0.10)
-#   restore: dbrestore restore --jobs 2 --create
+#   restore: dbrestore restore --jobs 2 --create --no-binlog (binlog off, as myloader)
 #            vs  CREATE DATABASE + zstd -dc | mariadb
 #            vs  myloader --threads 2 (creates the database; binlog off, its default)
 # Every dump takes routines, triggers and events; each tool records a binlog
@@ -278,7 +278,7 @@ for run in $(seq 1 "$RUNS"); do
 	timed mysqldump bash "$WORKDIR/mysqldump.sh"
 	timed mydumper "${MYDUMPER[@]}"
 	drop_restores
-	timed dbrestore env MYSQL_PWD="$MYSQL_PWD_VALUE" "$DBRESTORE" restore --repo "$REPO" --name "$DB" --to "$URI_BASE/r_backupd" --jobs 2 --create
+	timed dbrestore env MYSQL_PWD="$MYSQL_PWD_VALUE" "$DBRESTORE" restore --repo "$REPO" --name "$DB" --to "$URI_BASE/r_backupd" --jobs 2 --create --no-binlog
 	timed mysql_restore bash "$WORKDIR/mysql_restore.sh" r_mysql
 	# shellcheck disable=SC2046
 	timed myloader $(myloader_cmd r_myloader)

@@ -21,7 +21,7 @@ static const char usage_text[] =
 	"\n"
 	"commands:\n"
 	"  restore --repo R [--name N] [--backup ID|latest] --to URI [--jobs N] [--create]\n"
-	"          [--allow-non-empty] [--no-owner] [--no-privileges]\n"
+	"          [--allow-non-empty] [--no-owner] [--no-privileges] [--no-binlog]\n"
 	"                                  restore a dump into a database\n"
 	"  pitr --repo R --name N --data-dir DIR [--backup ID]\n"
 	"       [--target-time T | --target-lsn L | --target-name N | --target-xid X]\n"
@@ -94,8 +94,13 @@ static int cmd_restore(program *p, bderr *err)
 			.jobs = jobs,
 			.create = cli_has(&p->args, "create"),
 			.allow_non_empty = cli_has(&p->args, "allow-non-empty"),
+			.no_binlog = cli_has(&p->args, "no-binlog"),
 		};
 		rc = mysql_restore_run(r, m, &mo, err);
+		goto out;
+	}
+	if (cli_has(&p->args, "no-binlog")) {
+		bderr_usage(err, "--no-binlog applies to MySQL/MariaDB targets only");
 		goto out;
 	}
 	pg_restore_options o = {
@@ -120,6 +125,7 @@ static const program_command commands[] = {
 	{ "restore", cmd_restore,
 	  { { "repo", 1 }, { "name", 1 }, { "backup", 1 }, { "to", 1 }, { "jobs", 1 },
 	    { "create", 0 }, { "allow-non-empty", 0 }, { "no-owner", 0 }, { "no-privileges", 0 },
+	    { "no-binlog", 0 },
 	    { NULL, 0 } } },
 	{ "pitr", pitr_command,
 	  { { "repo", 1 }, { "name", 1 }, { "data-dir", 1 }, { "backup", 1 }, { "target-time", 1 },

@@ -556,6 +556,17 @@ assert_rc "dump --consistency sometimes exits 2" 2
 check_not "no repository created by usage errors" test -e "$BD_TMP/repo-usage"
 
 # --------------------------------------------------------------------------
+note "restore --no-binlog leaves the binary log untouched"
+read -r _ NB_BEFORE _ < <(my_sql "" 'SHOW MASTER STATUS')
+MYSQL_PWD="$MY_PASSWORD" run "$DBRESTORE" restore --repo "$REPO" --name src --to "$(my_uri dst_nobinlog)" --create --no-binlog
+assert_rc "restore --no-binlog succeeds" 0
+read -r _ NB_AFTER _ < <(my_sql "" 'SHOW MASTER STATUS')
+assert_eq "the binlog position did not move" "$NB_BEFORE" "$NB_AFTER"
+check "the unlogged restore matches the source" my_compare src dst_nobinlog
+run "$DBRESTORE" restore --repo "$REPO" --name src --to "postgresql://x@127.0.0.1:1/x" --no-binlog
+assert_rc "--no-binlog with a PostgreSQL target is a usage error" 2
+
+# --------------------------------------------------------------------------
 note "backupd check reaches MySQL sources"
 (umask 077 && printf 'not-the-password\n' >"$BD_TMP/wrong.password")
 cat >"$BD_TMP/check.conf" <<CONF
