@@ -576,3 +576,40 @@ int repo_object_open(repo *r, const manifest *m, const manifest_object *o,
 	free(path);
 	return rc;
 }
+
+int repo_object_read_all(repo *r, const manifest *m, const manifest_object *o, uint64_t max,
+			 char **data, size_t *len, bderr *err)
+{
+	if (o->meta.size > max)
+		return bderr_set(err, "object '%s' is too large to load (%" PRIu64 " bytes)", o->name,
+				 o->meta.size);
+	object_reader *orr = NULL;
+	if (repo_object_open(r, m, o, &orr, err) != 0)
+		return -1;
+	strbuf b;
+	strbuf_init(&b);
+	enum { CHUNK = 256 * 1024 };
+	char *buf = xmalloc(CHUNK);
+	int rc = 0;
+	for (;;) {
+		size_t got = 0;
+		if (object_reader_read(orr, buf, CHUNK, &got, err) != 0) {
+			rc = -1;
+			break;
+		}
+		if (got == 0)
+			break;
+		strbuf_append(&b, buf, got);
+	}
+	free(buf);
+	object_reader_free(orr);
+	if (rc != 0) {
+		strbuf_free(&b);
+		return -1;
+	}
+	*len = b.len;
+	*data = strbuf_detach(&b);
+	if (*data == NULL)
+		*data = xstrdup("");
+	return 0;
+}

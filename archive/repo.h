@@ -80,4 +80,12 @@ int repo_backup_verify(repo *r, const manifest *m, bderr *err);
 int repo_object_open(repo *r, const manifest *m, const manifest_object *o,
 		     object_reader **out, bderr *err);
 
+/*
+ * Reads a whole object (schema text, statement files), verified, into memory:
+ * *data is NUL-terminated (caller frees).  An object larger than max bytes is
+ * refused, so memory stays bounded whatever a damaged manifest says.
+ */
+int repo_object_read_all(repo *r, const manifest *m, const manifest_object *o, uint64_t max,
+			 char **data, size_t *len, bderr *err);
+
 #endif

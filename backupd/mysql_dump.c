@@ -90,26 +90,6 @@ typedef struct dump_worker {
 	size_t cap;
 } dump_worker;
 
-static int is_spatial(const char *type)
-{
-	static const char *const names[] = { "geometry", "point", "linestring", "polygon",
-					     "multipoint", "multilinestring", "multipolygon",
-					     "geometrycollection", "geomcollection", NULL };
-	for (int i = 0; names[i]; i++)
-		if (strcasecmp(type, names[i]) == 0)
-			return 1;
-	return 0;
-}
-
-static int is_integer_type(const char *type)
-{
-	static const char *const names[] = { "tinyint", "smallint", "mediumint", "int", "bigint", NULL };
-	for (int i = 0; names[i]; i++)
-		if (strcasecmp(type, names[i]) == 0)
-			return 1;
-	return 0;
-}
-
 /* Only these engines give a consistent read inside a snapshot transaction. */
 static int engine_transactional(const char *engine)
 {
@@ -414,7 +394,7 @@ static int load_tables(dump_state *st, MYSQL *c, size_t db, bderr *err)
 				strbuf_appendf(&b, "%s + 0", q);
 			else if (strcasecmp(t->types[k], "float") == 0)
 				strbuf_appendf(&b, "%s + 0e0", q);
-			else if (is_spatial(t->types[k]))
+			else if (my_type_is_spatial(t->types[k]))
 				strbuf_appendf(&b, "HEX(%s)", q);
 			else
 				strbuf_appends(&b, q);
@@ -487,7 +467,7 @@ static int split_key(MYSQL *c, const char *db, const dump_table *t, char **col, 
 		}
 		n_cols++;
 		nullable |= row[4] && strcmp(row[4], "YES") == 0;
-		if (n_cols == 1 && row[2] && is_integer_type(row[2])) {
+		if (n_cols == 1 && row[2] && my_type_is_integer(row[2])) {
 			usable = 1;
 			cand = xstrdup(row[1]);
 			cand_unsigned = row[3] && strstr(row[3], "unsigned") != NULL;
@@ -666,43 +646,6 @@ static json_t *gtid_position(MYSQL *c, const char *flavor)
 	json_t *out = *v ? json_string(v) : json_null();
 	free(v);
 	return out;
-}
-
-/* ---- cleanup of a failed dump (same shape as the PostgreSQL dump) ---- */
-
-typedef struct path_list {
-	char **paths;
-	size_t n;
-	size_t cap;
-} path_list;
-
-static int collect_cb(void *ctx, const char *path, uint64_t size, bderr *err)
-{
-	(void)size;
-	(void)err;
-	path_list *l = ctx;
-	if (strstr(path, "/backup.started") != NULL)
-		return 0;
-	if (l->n == l->cap) {
-		l->cap = l->cap ? l->cap * 2 : 64;
-		l->paths = xrealloc(l->paths, l->cap * sizeof *l->paths);
-	}
-	l->paths[l->n++] = xstrdup(path);
-	return 0;
-}
-
-static void discard_partial(dump_state *st)
-{
-	char *prefix = repo_backup_path(st->o->name, st->id, "");
-	path_list l = { 0 };
-	bderr ignored;
-	bderr_init(&ignored);
-	if (storage_list(repo_storage(st->repo), prefix, collect_cb, &l, &ignored) == 0 && l.n > 0)
-		storage_remove_many(repo_storage(st->repo), (const char *const *)l.paths, l.n, &ignored);
-	for (size_t i = 0; i < l.n; i++)
-		free(l.paths[i]);
-	free(l.paths);
-	free(prefix);
 }
 
 static json_t *databases_json(dump_state *st)
@@ -936,7 +879,7 @@ out:
 		my_exec(c, "UNLOCK TABLES", "unlock", &ignored);
 	}
 	if (rc != 0 && st.id)
-		discard_partial(&st);
+		repo_backup_discard(st.repo, st.o->name, st.id);
 	if (workers) {
 		for (int i = 0; workers[i].st; i++) {
 			my_close(workers[i].conn);

@@ -298,116 +298,75 @@ static int dump_views(MYSQL *c, const mysql_schema_target *t, const char *db, js
 	return rc;
 }
 
-static int dump_triggers(MYSQL *c, const mysql_schema_target *t, const char *db, bderr *err)
-{
-	char **list;
-	size_t n;
+/*
+ * Triggers, routines and events: each is listed, read with SHOW CREATE and
+ * written with the session settings it was created under as headers.
+ */
+typedef struct program_kind {
+	const char *list_head; /* list query, before the quoted database name */
+	const char *list_tail;
+	const char *what;
+	const char *show;      /* SHOW CREATE <show>; NULL: the list's first column
+				  (PROCEDURE or FUNCTION), with the name second */
+	unsigned text_col;     /* the statement; character set columns follow it */
+	int tz_col;            /* time_zone column, -1 for none */
+	const char *file;
+} program_kind;
+
+static const program_kind triggers_kind = {
 	/* action order kept: triggers are created in the order they fire */
-	if (list_names(c,
-		       "SELECT TRIGGER_NAME FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = ", db,
-		       " ORDER BY EVENT_OBJECT_TABLE, EVENT_MANIPULATION, ACTION_TIMING, ACTION_ORDER", "cannot list triggers", &list, &n, err) != 0)
-		return -1;
-	strbuf b;
-	strbuf_init(&b);
-	int rc = 0;
-	for (size_t i = 0; i < n && rc == 0; i++) {
-		MYSQL_RES *res;
-		MYSQL_ROW row;
-		/* Trigger, sql_mode, SQL Original Statement, character_set_client, collation_connection */
-		if (show_create(c, "TRIGGER", db, list[i], 3, &res, &row, err) != 0) {
-			rc = -1;
-			break;
-		}
-		char *sql = my_strip_definer(row[2]);
-		strbuf_appends(&b, "-- statement\n");
-		append_header(&b, "sql_mode", row[1]);
-		if (mysql_num_fields(res) > 4) {
-			append_header(&b, "character_set_client", row[3]);
-			append_header(&b, "collation_connection", row[4]);
-		}
-		append_statement(&b, sql);
-		free(sql);
-		mysql_free_result(res);
-	}
-	if (rc == 0)
-		rc = write_object(t, db, "triggers.sql", &b, err);
-	strbuf_free(&b);
-	free_names(list, n);
-	return rc;
-}
+	"SELECT TRIGGER_NAME FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = ",
+	" ORDER BY EVENT_OBJECT_TABLE, EVENT_MANIPULATION, ACTION_TIMING, ACTION_ORDER",
+	"cannot list triggers", "TRIGGER", 2, -1, "triggers.sql",
+};
 
-static int dump_routines(MYSQL *c, const mysql_schema_target *t, const char *db, bderr *err)
+static const program_kind routines_kind = {
+	/* MariaDB packages are not dumped */
+	"SELECT ROUTINE_TYPE, ROUTINE_NAME FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = ",
+	" AND ROUTINE_TYPE IN ('PROCEDURE', 'FUNCTION') ORDER BY ROUTINE_TYPE, ROUTINE_NAME",
+	"cannot list routines", NULL, 2, -1, "routines.sql",
+};
+
+static const program_kind events_kind = {
+	"SELECT EVENT_NAME FROM information_schema.EVENTS WHERE EVENT_SCHEMA = ",
+	" ORDER BY EVENT_NAME", "cannot list events", "EVENT", 3, 2, "events.sql",
+};
+
+static int dump_programs(MYSQL *c, const mysql_schema_target *t, const char *db,
+			 const program_kind *k, bderr *err)
 {
 	char **list;
 	size_t n;
-	/* pairs: type, name (MariaDB packages are not dumped) */
-	if (list_names(c,
-		       "SELECT ROUTINE_TYPE, ROUTINE_NAME FROM information_schema.ROUTINES "
-		       "WHERE ROUTINE_SCHEMA = ", db,
-		       " AND ROUTINE_TYPE IN ('PROCEDURE', 'FUNCTION') ORDER BY ROUTINE_TYPE, ROUTINE_NAME", "cannot list routines", &list, &n, err) != 0)
+	if (list_names(c, k->list_head, db, k->list_tail, k->what, &list, &n, err) != 0)
 		return -1;
+	size_t step = k->show ? 1 : 2;
 	strbuf b;
 	strbuf_init(&b);
 	int rc = 0;
-	for (size_t i = 0; i + 1 < n && rc == 0; i += 2) {
+	for (size_t i = 0; i + step <= n && rc == 0; i += step) {
 		MYSQL_RES *res;
 		MYSQL_ROW row;
-		/* name, sql_mode, Create ..., character_set_client, collation_connection */
-		if (show_create(c, list[i], db, list[i + 1], 3, &res, &row, err) != 0) {
+		const char *kind = k->show ? k->show : list[i];
+		/* name, sql_mode, [time_zone,] statement, character_set_client, collation_connection */
+		if (show_create(c, kind, db, list[i + step - 1], k->text_col + 1, &res, &row, err) != 0) {
 			rc = -1;
 			break;
 		}
-		char *sql = my_strip_definer(row[2]);
+		char *sql = my_strip_definer(row[k->text_col]);
 		strbuf_appends(&b, "-- statement\n");
 		append_header(&b, "sql_mode", row[1]);
-		if (mysql_num_fields(res) > 4) {
-			append_header(&b, "character_set_client", row[3]);
-			append_header(&b, "collation_connection", row[4]);
+		if (k->tz_col >= 0)
+			append_header(&b, "time_zone", row[k->tz_col]);
+		if (mysql_num_fields(res) > k->text_col + 2) {
+			append_header(&b, "character_set_client", row[k->text_col + 1]);
+			append_header(&b, "collation_connection", row[k->text_col + 2]);
 		}
 		append_statement(&b, sql);
 		free(sql);
 		mysql_free_result(res);
 	}
 	if (rc == 0)
-		rc = write_object(t, db, "routines.sql", &b, err);
-	strbuf_free(&b);
-	free_names(list, n);
-	return rc;
-}
-
-static int dump_events(MYSQL *c, const mysql_schema_target *t, const char *db, bderr *err)
-{
-	char **list;
-	size_t n;
-	if (list_names(c,
-		       "SELECT EVENT_NAME FROM information_schema.EVENTS WHERE EVENT_SCHEMA = ", db,
-		       " ORDER BY EVENT_NAME", "cannot list events", &list, &n, err) != 0)
-		return -1;
-	strbuf b;
-	strbuf_init(&b);
-	int rc = 0;
-	for (size_t i = 0; i < n && rc == 0; i++) {
-		MYSQL_RES *res;
-		MYSQL_ROW row;
-		/* Event, sql_mode, time_zone, Create Event, character_set_client, collation_connection */
-		if (show_create(c, "EVENT", db, list[i], 4, &res, &row, err) != 0) {
-			rc = -1;
-			break;
-		}
-		char *sql = my_strip_definer(row[3]);
-		strbuf_appends(&b, "-- statement\n");
-		append_header(&b, "sql_mode", row[1]);
-		append_header(&b, "time_zone", row[2]);
-		if (mysql_num_fields(res) > 5) {
-			append_header(&b, "character_set_client", row[4]);
-			append_header(&b, "collation_connection", row[5]);
-		}
-		append_statement(&b, sql);
-		free(sql);
-		mysql_free_result(res);
-	}
-	if (rc == 0)
-		rc = write_object(t, db, "events.sql", &b, err);
+		rc = write_object(t, db, k->file, &b, err);
 	strbuf_free(&b);
 	free_names(list, n);
 	return rc;
@@ -437,10 +396,10 @@ int mysql_schema_dump(MYSQL *c, const mysql_schema_target *t, const char *db, co
 	if (rc == 0)
 		rc = dump_views(c, t, db, views, err);
 	if (rc == 0)
-		rc = dump_triggers(c, t, db, err);
+		rc = dump_programs(c, t, db, &triggers_kind, err);
 	if (rc == 0)
-		rc = dump_routines(c, t, db, err);
+		rc = dump_programs(c, t, db, &routines_kind, err);
 	if (rc == 0)
-		rc = dump_events(c, t, db, err);
+		rc = dump_programs(c, t, db, &events_kind, err);
 	return rc;
 }

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "common/mem.h"
 
@@ -231,4 +232,24 @@ my_statements *my_statements_parse(const char *data, size_t len)
 	if (cur)
 		finish_text(cur, body ? body : end, body ? (size_t)(end - body) : 0);
 	return out;
+}
+
+int my_type_is_spatial(const char *data_type)
+{
+	static const char *const names[] = { "geometry", "point", "linestring", "polygon",
+					     "multipoint", "multilinestring", "multipolygon",
+					     "geometrycollection", "geomcollection", NULL };
+	for (int i = 0; names[i]; i++)
+		if (strcasecmp(data_type, names[i]) == 0)
+			return 1;
+	return 0;
+}
+
+int my_type_is_integer(const char *data_type)
+{
+	static const char *const names[] = { "tinyint", "smallint", "mediumint", "int", "bigint", NULL };
+	for (int i = 0; names[i]; i++)
+		if (strcasecmp(data_type, names[i]) == 0)
+			return 1;
+	return 0;
 }

@@ -41,6 +41,10 @@ char *my_object_name(const char *db, const char *file, int compressed);
  */
 char *my_strip_definer(const char *sql);
 
+/* Column DATA_TYPE classes whose values the format converts (see the format notes). */
+int my_type_is_spatial(const char *data_type);
+int my_type_is_integer(const char *data_type);
+
 /*
  * A statement file: statements each introduced by a separator line
  * ("-- statement" or "-- table: NAME"), then optional header lines

@@ -67,37 +67,7 @@ static const manifest_object *schema_object(restore_ctx *rc, const char *db, con
 static int read_object(restore_ctx *rc, const manifest_object *mo, char **data, size_t *len,
 		       bderr *err)
 {
-	if (mo->meta.size > SCHEMA_MAX)
-		return bderr_set(err, "object '%s' is too large to load (%" PRIu64 " bytes)", mo->name,
-				 mo->meta.size);
-	object_reader *orr = NULL;
-	if (repo_object_open(rc->repo, rc->m, mo, &orr, err) != 0)
-		return -1;
-	strbuf b;
-	strbuf_init(&b);
-	char *buf = xmalloc(IO_BUF);
-	int rcode = 0;
-	for (;;) {
-		size_t got = 0;
-		if (object_reader_read(orr, buf, IO_BUF, &got, err) != 0) {
-			rcode = -1;
-			break;
-		}
-		if (got == 0)
-			break;
-		strbuf_append(&b, buf, got);
-	}
-	free(buf);
-	object_reader_free(orr);
-	if (rcode != 0) {
-		strbuf_free(&b);
-		return -1;
-	}
-	*len = b.len;
-	*data = strbuf_detach(&b);
-	if (*data == NULL)
-		*data = xstrdup("");
-	return 0;
+	return repo_object_read_all(rc->repo, rc->m, mo, SCHEMA_MAX, data, len, err);
 }
 
 /* ---- sessions ---- */
@@ -394,33 +364,13 @@ typedef struct load_item {
 /* How a dumped value becomes a column value (see the format notes). */
 typedef enum conv { CONV_NONE, CONV_BIT, CONV_SPATIAL, CONV_TEXT } conv;
 
-static int is_spatial(const char *type)
-{
-	static const char *const names[] = { "geometry", "point", "linestring", "polygon",
-					     "multipoint", "multilinestring", "multipolygon",
-					     "geometrycollection", "geomcollection", NULL };
-	for (int i = 0; names[i]; i++)
-		if (strcasecmp(type, names[i]) == 0)
-			return 1;
-	return 0;
-}
-
-static int is_integer_type(const char *type)
-{
-	static const char *const names[] = { "tinyint", "smallint", "mediumint", "int", "bigint", NULL };
-	for (int i = 0; names[i]; i++)
-		if (strcasecmp(type, names[i]) == 0)
-			return 1;
-	return 0;
-}
-
 static conv column_conv(restore_ctx *rc, const char *type)
 {
 	if (type == NULL)
 		return CONV_NONE;
 	if (strcasecmp(type, "bit") == 0)
 		return CONV_BIT;
-	if (is_spatial(type))
+	if (my_type_is_spatial(type))
 		return CONV_SPATIAL;
 	/* MySQL refuses JSON from a binary string; MariaDB's JSON is text */
 	if (rc->mysql_flavor && strcasecmp(type, "json") == 0)
@@ -473,7 +423,7 @@ static char *load_data_sql(restore_ctx *rc, const load_item *it)
 		 * Integer columns (the AUTO_INCREMENT one among them) then go
 		 * through a variable too, which keeps the 0.
 		 */
-		int via_var = cv != CONV_NONE || (has_set && type && is_integer_type(type));
+		int via_var = cv != CONV_NONE || (has_set && type && my_type_is_integer(type));
 		if (k)
 			strbuf_appends(&cols, ", ");
 		if (!via_var) {

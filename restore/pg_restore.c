@@ -60,35 +60,7 @@ static int read_object(restore_ctx *rc, const char *name, char **data, size_t *l
 	const manifest_object *mo = find_object(rc->m, name, err);
 	if (mo == NULL)
 		return -1;
-	if (mo->meta.size > SCHEMA_MAX)
-		return bderr_set(err, "object '%s' is too large to load (%" PRIu64 " bytes)", name,
-				 mo->meta.size);
-	object_reader *orr = NULL;
-	if (repo_object_open(rc->repo, rc->m, mo, &orr, err) != 0)
-		return -1;
-	strbuf b;
-	strbuf_init(&b);
-	char *buf = xmalloc(IO_BUF);
-	int rcode = 0;
-	for (;;) {
-		size_t got = 0;
-		if (object_reader_read(orr, buf, IO_BUF, &got, err) != 0) {
-			rcode = -1;
-			break;
-		}
-		if (got == 0)
-			break;
-		strbuf_append(&b, buf, got);
-	}
-	free(buf);
-	object_reader_free(orr);
-	if (rcode != 0) {
-		strbuf_free(&b);
-		return -1;
-	}
-	*len = b.len;
-	*data = strbuf_detach(&b);
-	return 0;
+	return repo_object_read_all(rc->repo, rc->m, mo, SCHEMA_MAX, data, len, err);
 }
 
 /* ---- connections ---- */

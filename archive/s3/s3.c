@@ -1471,33 +1471,6 @@ static const storage_driver s3_driver = {
 
 /* --- URL ------------------------------------------------------------------ */
 
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = tolower(c);
-	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
-static char *pct_decode(const char *p, size_t n)
-{
-	char *o = xmalloc(n + 1);
-	size_t k = 0;
-	for (size_t i = 0; i < n; i++) {
-		int hi, lo;
-		if (p[i] == '%' && i + 2 < n &&
-		    (hi = hexval((unsigned char)p[i + 1])) >= 0 &&
-		    (lo = hexval((unsigned char)p[i + 2])) >= 0 && (hi || lo)) {
-			o[k++] = (char)(hi * 16 + lo);
-			i += 2;
-		} else {
-			o[k++] = p[i];
-		}
-	}
-	o[k] = '\0';
-	return o;
-}
-
 static int valid_bucket(const char *b)
 {
 	size_t n = strlen(b);
