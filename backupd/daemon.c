@@ -15,6 +15,7 @@
 #include "backupd/metrics_http.h"
 #include "backupd/run_history.h"
 #include "backupd/webhook.h"
+#include "common/fsutil.h"
 #include "common/log.h"
 #include "common/mem.h"
 #include "policies/cron.h"
@@ -738,7 +739,7 @@ static void shutdown_jobs(dtable *t, const sigset_t *set)
 static int take_lock(const config *cfg, int *fd_out, bderr *err)
 {
 	const char *dir = run_history_state_dir(cfg);
-	if (run_history_mkdirs(dir, err) < 0)
+	if (mkdir_p(dir, 0750, err) < 0)
 		return -1;
 	char *path = xasprintf("%s/daemon.lock", dir);
 	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);

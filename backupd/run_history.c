@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "archive/manifest.h"
+#include "common/fsutil.h"
 #include "common/mem.h"
 #include "policies/cron.h"
 
@@ -31,27 +32,6 @@ const char *run_history_state_dir(const config *cfg)
 {
 	const char *d = config_get(config_find(cfg, "global", NULL), "state-dir");
 	return d && *d ? d : STATE_DIR_DEFAULT;
-}
-
-int run_history_mkdirs(const char *path, bderr *err)
-{
-	char *p = xstrdup(path);
-	for (char *s = p + 1;; s++) {
-		if (*s == '/' || *s == '\0') {
-			char c = *s;
-			*s = '\0';
-			if (mkdir(p, 0750) < 0 && errno != EEXIST) {
-				bderr_sys(err, errno, "cannot create directory '%s'", p);
-				free(p);
-				return -1;
-			}
-			*s = c;
-			if (c == '\0')
-				break;
-		}
-	}
-	free(p);
-	return 0;
 }
 
 static char *history_path(const config *cfg, const char *job)
@@ -84,7 +64,7 @@ int run_history_append(const config *cfg, const run_record *r, bderr *err)
 	char *dir = xasprintf("%s/history", run_history_state_dir(cfg));
 	char *path = history_path(cfg, r->job);
 	int rc = -1;
-	if (run_history_mkdirs(dir, err) < 0)
+	if (mkdir_p(dir, 0750, err) < 0)
 		goto out;
 	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
 	if (fd < 0) {

@@ -32,9 +32,6 @@ void run_record_free(run_record *r);
 /* [global] state-dir, else STATE_DIR_DEFAULT (points into cfg or static). */
 const char *run_history_state_dir(const config *cfg);
 
-/* mkdir -p (mode 0750 for what it creates). */
-int run_history_mkdirs(const char *path, bderr *err);
-
 /* Appends r to state-dir/history/<r->job>.jsonl, creating directories. */
 int run_history_append(const config *cfg, const run_record *r, bderr *err);
 

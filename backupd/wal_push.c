@@ -17,6 +17,8 @@
 #include "archive/filter.h"
 #include "archive/wal.h"
 #include "backupd/run_history.h"
+#include "common/subprocess.h"
+#include "common/fsutil.h"
 #include "common/log.h"
 #include "common/mem.h"
 
@@ -454,16 +456,6 @@ static void pusher_run(repo *r, const wal_push_options *o, const char *repo_arg,
 
 /* --- the command -------------------------------------------------------------------- */
 
-static char *dir_of(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-	if (slash == NULL)
-		return xstrdup(".");
-	if (slash == path)
-		return xstrdup("/");
-	return xstrndup(path, (size_t)(slash - path));
-}
-
 /* Another ready file besides file? */
 static int more_ready(const char *status_dir, const char *file)
 {
@@ -487,36 +479,9 @@ static int kick_pusher(const char *spool, const char *status_dir, const char *fi
 	if (!more_ready(status_dir, file))
 		return 0;
 	char *lp = xasprintf("%s/" PUSHER_LOCK, spool);
-	int fd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	int child = subprocess_fork_detached_locked(lp, lock_fd);
 	free(lp);
-	if (fd < 0)
-		return 0;
-	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-		close(fd);
-		return 0;
-	}
-	fflush(NULL);
-	pid_t pid = fork();
-	if (pid < 0) {
-		log_debug("cannot start the background WAL pusher: %s", strerror(errno));
-		close(fd);
-		return 0;
-	}
-	if (pid > 0) {
-		close(fd);
-		return 0;
-	}
-	/* the child: detached from the archiver's session and its log pipe */
-	setsid();
-	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-	if (null >= 0) {
-		dup2(null, 0);
-		dup2(null, 1);
-		dup2(null, 2);
-		close(null);
-	}
-	*lock_fd = fd;
-	return 1;
+	return child;
 }
 
 /* --spool-dir, else <state-dir>/spool/wal-push/<name>; NULL when it cannot be made. */
@@ -527,7 +492,7 @@ static char *spool_dir(program *p, const char *name)
 			: xasprintf("%s/spool/wal-push/%s", run_history_state_dir(p->cfg), name);
 	bderr e;
 	bderr_init(&e);
-	if (run_history_mkdirs(dir, &e) < 0) {
+	if (mkdir_p(dir, 0750, &e) < 0) {
 		log_debug("no asynchronous WAL push: %s", e.msg);
 		free(dir);
 		return NULL;
@@ -563,7 +528,7 @@ int wal_push_command(program *p, bderr *err)
 		return bderr_usage(err, "--repo is required");
 	wal_push_options o = { .source = name, .level = level };
 	const char *file = wn.file;
-	char *wal_dir = dir_of(path);
+	char *wal_dir = path_dirname(path);
 	char *status_dir = xasprintf("%s/archive_status", wal_dir);
 	char *spool = async_max > 0 ? spool_dir(p, name) : NULL;
 	int claim_fd = -1, lock_fd = -1, rc = -1, already = 0;

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -197,4 +198,34 @@ int subprocess_capture(const char *const *argv, char **out, bderr *err)
 	}
 	*out = strbuf_detach(&b);
 	return 0;
+}
+
+int subprocess_fork_detached_locked(const char *lock_path, int *lock_fd)
+{
+	*lock_fd = -1;
+	int fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return 0;
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		close(fd);
+		return 0;
+	}
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid < 0)
+		log_debug("cannot start a background worker: fork: %s", strerror(errno));
+	if (pid != 0) {
+		close(fd);
+		return 0;
+	}
+	setsid();
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (null >= 0) {
+		dup2(null, 0);
+		dup2(null, 1);
+		dup2(null, 2);
+		close(null);
+	}
+	*lock_fd = fd;
+	return 1;
 }

@@ -35,4 +35,15 @@ void subprocess_free(subprocess *p);
 /* Runs argv and returns its whole stdout (small outputs: --version). */
 int subprocess_capture(const char *const *argv, char **out, bderr *err);
 
+/*
+ * Forks a detached background worker unless another one holds lock_path:
+ * the child runs in its own session with /dev/null as stdin/stdout/stderr
+ * (off the caller's pipes, which PostgreSQL's archiver or startup process
+ * may be reading) and keeps the exclusive flock in *lock_fd for its whole
+ * life, so at most one runs.  Returns 1 in that child, 0 in the caller also
+ * when the lock is busy or the fork fails: the caller's own work never
+ * depends on the worker.
+ */
+int subprocess_fork_detached_locked(const char *lock_path, int *lock_fd);
+
 #endif

@@ -13,6 +13,8 @@
 #include <unistd.h>
 
 #include "archive/wal.h"
+#include "common/subprocess.h"
+#include "common/fsutil.h"
 #include "common/log.h"
 #include "common/mem.h"
 
@@ -21,30 +23,6 @@
 #define PREFETCH_LOCK "prefetch.lock"
 /* A prefetched file nobody asked for within this time belongs to an abandoned recovery. */
 #define SPOOL_STALE_SECONDS 3600
-
-static char *dir_of(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-	if (slash == NULL)
-		return xstrdup(".");
-	if (slash == path)
-		return xstrdup("/");
-	return xstrndup(path, (size_t)(slash - path));
-}
-
-static int fsync_dir(const char *dir, bderr *err)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return bderr_sys(err, errno, "cannot open directory '%s'", dir);
-	if (fsync(fd) < 0 && errno != EINVAL) {
-		int e = errno;
-		close(fd);
-		return bderr_sys(err, e, "cannot fsync directory '%s'", dir);
-	}
-	close(fd);
-	return 0;
-}
 
 /* temp in path's directory, then rename: PostgreSQL never sees half a segment. */
 static int write_file(const char *path, const void *buf, size_t len, int durable, bderr *err)
@@ -86,7 +64,7 @@ static int write_file(const char *path, const void *buf, size_t len, int durable
 	}
 	rc = 0;
 	if (durable) {
-		char *dir = dir_of(path);
+		char *dir = path_dirname(path);
 		rc = fsync_dir(dir, err);
 		free(dir);
 	}
@@ -331,31 +309,9 @@ static void prefetch_run(repo *r, const char *source, const char *spool, const c
 static int start_prefetcher(const char *spool, int *lock_fd)
 {
 	char *lp = xasprintf("%s/" PREFETCH_LOCK, spool);
-	int fd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	int child = subprocess_fork_detached_locked(lp, lock_fd);
 	free(lp);
-	*lock_fd = -1;
-	if (fd < 0)
-		return 0;
-	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-		close(fd);
-		return 0;
-	}
-	fflush(NULL);
-	pid_t pid = fork();
-	if (pid != 0) {
-		close(fd);
-		return 0;
-	}
-	setsid();
-	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-	if (null >= 0) {
-		dup2(null, 0);
-		dup2(null, 1);
-		dup2(null, 2);
-		close(null);
-	}
-	*lock_fd = fd;
-	return 1;
+	return child;
 }
 
 /*
@@ -371,25 +327,16 @@ static char *spool_dir(program *p, const char *path, const char *name)
 	if (arg) {
 		dir = xstrdup(arg);
 	} else {
-		char *wal_dir = dir_of(path);
+		char *wal_dir = path_dirname(path);
 		dir = xasprintf("%s/backupd-wal-get/%s", wal_dir, name);
 		free(wal_dir);
 	}
-	/* mkdir -p */
-	for (char *s = dir + 1;; s++) {
-		if (*s == '/' || *s == '\0') {
-			char c = *s;
-			*s = '\0';
-			int bad = mkdir(dir, 0700) < 0 && errno != EEXIST;
-			*s = c;
-			if (bad) {
-				log_debug("no WAL prefetch: cannot create '%s': %s", dir, strerror(errno));
-				free(dir);
-				return NULL;
-			}
-			if (c == '\0')
-				break;
-		}
+	bderr e;
+	bderr_init(&e);
+	if (mkdir_p(dir, 0700, &e) < 0) {
+		log_debug("no WAL prefetch: %s", e.msg);
+		free(dir);
+		return NULL;
 	}
 	return dir;
 }

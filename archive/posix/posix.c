@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/fsutil.h"
 #include "common/mem.h"
 
 /* Keeps temp names well under NAME_MAX even for long object names. */
@@ -68,41 +69,12 @@ static int is_temp_name(const char *name)
 	return dots == 1;
 }
 
-static char *parent_of(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-	if (slash == NULL)
-		return xstrdup(".");
-	if (slash == path)
-		return xstrdup("/");
-	return xstrndup(path, (size_t)(slash - path));
-}
-
-/*
- * A rename or a new directory entry is durable only once the directory
- * holding it is fsynced.  Some file systems cannot fsync directories
- * (EINVAL); there is nothing more to do on those.
- */
-static int fsync_dir(const char *dir, bderr *err)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return bderr_sys(err, errno, "cannot open directory '%s'", dir);
-	if (fsync(fd) < 0 && errno != EINVAL) {
-		int e = errno;
-		close(fd);
-		return bderr_sys(err, e, "cannot fsync directory '%s'", dir);
-	}
-	close(fd);
-	return 0;
-}
-
 /* mkdir -p that fsyncs each parent gaining an entry, so the path survives a crash. */
 static int mkdir_parents(const char *dir, bderr *err)
 {
 	int rc = mkdir(dir, 0700);
 	if (rc < 0 && errno == ENOENT) {
-		char *parent = parent_of(dir);
+		char *parent = path_dirname(dir);
 		if (strcmp(parent, dir) != 0 && mkdir_parents(parent, err) < 0) {
 			free(parent);
 			return -1;
@@ -115,7 +87,7 @@ static int mkdir_parents(const char *dir, bderr *err)
 			return 0;
 		return bderr_sys(err, errno, "cannot create directory '%s'", dir);
 	}
-	char *parent = parent_of(dir);
+	char *parent = path_dirname(dir);
 	rc = fsync_dir(parent, err);
 	free(parent);
 	return rc;
@@ -256,7 +228,7 @@ static int posix_open_write(storage *s, const char *path, writer **out, bderr *e
 	if (check_path(ps, path, 0, err) < 0)
 		return -1;
 	char *full = join(ps, path);
-	char *dir = parent_of(full);
+	char *dir = path_dirname(full);
 	const char *base = strrchr(full, '/') + 1;
 	char *tmp = NULL;
 	int fd = -1;
@@ -395,9 +367,9 @@ static int posix_remove(storage *s, const char *path, bderr *err)
 	 * concurrent writer) just means the directory is still in use.
 	 */
 	size_t root_len = strlen(ps->root);
-	char *dir = parent_of(full);
+	char *dir = path_dirname(full);
 	while (strlen(dir) > root_len + 1 && rmdir(dir) == 0) {
-		char *up = parent_of(dir);
+		char *up = path_dirname(dir);
 		free(dir);
 		dir = up;
 	}
