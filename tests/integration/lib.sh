@@ -122,7 +122,7 @@ _bd_check_sanitizers() {
 		fail "sanitizer report from: $what" \
 			"$(grep -m 5 -E 'ERROR: |runtime error:|SUMMARY:' "$file")"
 		echo "    --- full report"
-		sed 's/^/    | /' "$file" | head -n 80
+		head -n 80 "$file" | sed 's/^/    | /'
 	fi
 }
 
@@ -150,7 +150,7 @@ assert_rc() {
 # assert_output_contains NAME STRING: stdout+stderr of the last run contain STRING (fixed, case-insensitive)
 assert_output_contains() {
 	local name="$1" needle="$2"
-	if cat "$RUN_OUT" "$RUN_ERR" | grep -q -i -F -- "$needle"; then
+	if grep -q -i -F -- "$needle" "$RUN_OUT" "$RUN_ERR"; then
 		pass "$name"
 	else
 		fail "$name (output does not mention '$needle')"
@@ -161,7 +161,7 @@ assert_output_contains() {
 # assert_output_matches NAME ERE
 assert_output_matches() {
 	local name="$1" re="$2"
-	if cat "$RUN_OUT" "$RUN_ERR" | grep -q -i -E -- "$re"; then
+	if grep -q -i -E -- "$re" "$RUN_OUT" "$RUN_ERR"; then
 		pass "$name"
 	else
 		fail "$name (output does not match /$re/)"
@@ -184,7 +184,7 @@ assert_eq() {
 
 # assert_match NAME ERE VALUE
 assert_match() {
-	if printf '%s' "$3" | grep -q -E -- "$2"; then pass "$1"; else fail "$1" "'$3' does not match /$2/"; fi
+	if printf '%s' "$3" | grep -E -- "$2" >/dev/null; then pass "$1"; else fail "$1" "'$3' does not match /$2/"; fi
 }
 
 # check NAME CMD...: pass if CMD exits 0 (output shown on failure)
@@ -225,7 +225,7 @@ assert_no_secrets_in_output() {
 		if grep -q -F -- "$s" "$BD_ALL_OUTPUT"; then
 			leaked=1
 			fail "$name" "a secret appears in output:" \
-				"$(grep -n -F -- "$s" "$BD_ALL_OUTPUT" | head -n 5 | sed "s/$s/<SECRET>/g")"
+				"$(grep -n -m 5 -F -- "$s" "$BD_ALL_OUTPUT" | sed "s/$s/<SECRET>/g")"
 		fi
 	done
 	[ "$leaked" -eq 1 ] || pass "$name"

@@ -442,7 +442,7 @@ if [ "$killed" -ne 1 ]; then
 		"the dump finished or failed before an object appeared; stderr: $(tail -n 5 "$BD_TMP/kill.err")"
 else
 	pass "dump was killed midway"
-	if find "$REPO_K" -path '*/backups/*/manifest.json' -type f | grep -q .; then
+	if find "$REPO_K" -path '*/backups/*/manifest.json' -type f | grep . >/dev/null; then
 		fail "killed dump left no manifest.json" "$(find "$REPO_K" -name manifest.json)"
 	else
 		pass "killed dump left no manifest.json"

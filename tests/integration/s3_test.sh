@@ -338,7 +338,7 @@ WPASS="$BD_TMP/pgpass-wal"
 chown "$OWNER:" "$WPASS"
 as_pg() { run "${AS_PG[@]}" env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY PGPASSFILE="$WPASS" "$@"; }
 wal_in_bucket() { # FILE
-	find "$BD_TMP/s3data/bkt/wal-repo/walsrc/wal" -name "$1-*.zst*" 2>/dev/null | grep -q .
+	find "$BD_TMP/s3data/bkt/wal-repo/walsrc/wal" -name "$1-*.zst*" 2>/dev/null | grep . >/dev/null
 }
 wait_wal_in_bucket() {
 	local i
