@@ -4,7 +4,6 @@
 #include <inttypes.h>
 #include <jansson.h>
 #include <openssl/evp.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zstd.h>
@@ -467,34 +466,26 @@ int wal_archive_info_check(repo *r, const char *source, uint64_t system_identifi
 
 /* --- storing and reading ----------------------------------------------------- */
 
-typedef struct hash_job {
-	const void *buf;
-	size_t len;
-	char hex[65];
-	int ok;
-} hash_job;
-
-static void sha256_hex(const void *buf, size_t len, char out[65], int *ok)
+static int sha256_hex(const void *buf, size_t len, char out[65])
 {
 	static const char digits[] = "0123456789abcdef";
 	unsigned char md[32];
 	unsigned int n = 0;
-	*ok = EVP_Digest(buf, len, md, &n, EVP_sha256(), NULL) == 1 && n == 32;
+	if (EVP_Digest(buf, len, md, &n, EVP_sha256(), NULL) != 1 || n != 32)
+		return -1;
 	for (int i = 0; i < 32; i++) {
 		out[2 * i] = digits[md[i] >> 4];
 		out[2 * i + 1] = digits[md[i] & 15];
 	}
 	out[64] = '\0';
+	return 0;
 }
 
-static void *hash_thread(void *arg)
-{
-	hash_job *j = arg;
-	sha256_hex(j->buf, j->len, j->hex, &j->ok);
-	return NULL;
-}
-
-/* One-shot compression into a fresh buffer; frame checksum like the zstd filter. */
+/*
+ * One-shot compression into a fresh buffer.  The frame records the content
+ * size and an XXH64 content checksum, which ZSTD_decompress verifies: the
+ * uncompressed bytes are protected without a second pass over them.
+ */
 static int compress_all(const void *buf, size_t len, int level, void **out, size_t *out_len,
 			bderr *err)
 {
@@ -519,17 +510,29 @@ static int compress_all(const void *buf, size_t len, int level, void **out, size
 
 int wal_checksum(const void *buf, size_t len, char sha256hex[65], bderr *err)
 {
-	int ok;
-	sha256_hex(buf, len, sha256hex, &ok);
-	return ok ? 0 : bderr_set(err, "sha-256 failed");
+	return sha256_hex(buf, len, sha256hex) == 0 ? 0 : bderr_set(err, "sha-256 failed");
 }
 
-static int conflict(const char *file, const char *have, const char *want, bderr *err)
+/*
+ * An object with another hash is archived under file's name: the same
+ * contents compressed differently (another level or zstd version) is success,
+ * anything else a conflict.
+ */
+static int same_contents(repo *r, const char *file, const char *have_path, const char *have_sha,
+			 const char *want_sha, const void *buf, size_t len, int *already, bderr *err)
 {
+	char *old = NULL;
+	size_t old_len = 0;
+	if (wal_object_read(r, have_path, have_sha, 0, &old, &old_len, err) < 0)
+		return bderr_prefix(err, "cannot compare '%s' with its archived copy", file);
+	*already = old_len == len && memcmp(old, buf, len) == 0;
+	free(old);
+	if (*already)
+		return 0;
 	return bderr_set(err,
-			 "'%s' is already archived with different contents (archived sha256 %s, "
-			 "this file's sha256 %s): refusing to overwrite",
-			 file, have, want);
+			 "'%s' is already archived with different contents (archived object sha256 %s, "
+			 "this file's object sha256 %s): refusing to overwrite",
+			 file, have_sha, want_sha);
 }
 
 int wal_store(repo *r, const char *source, const char *file, const void *buf, size_t len,
@@ -539,21 +542,14 @@ int wal_store(repo *r, const char *source, const char *file, const void *buf, si
 	*already = 0;
 	if (wal_name_parse(file, &n, err) < 0)
 		return -1;
-	/* hash on a second core while this one compresses: both are needed before the write */
-	hash_job hj = { .buf = buf, .len = len };
-	pthread_t th;
-	int threaded = pthread_create(&th, NULL, hash_thread, &hj) == 0;
 	void *z = NULL;
 	size_t zlen = 0;
+	char sha[65];
 	/* "none" still writes a zstd frame (at the fastest level): one object format */
-	int crc = compress_all(buf, len, level > 0 ? level : ZSTD_minCLevel(), &z, &zlen, err);
-	if (threaded)
-		pthread_join(th, NULL);
-	else
-		hash_thread(&hj);
-	if (crc < 0)
+	if (compress_all(buf, len, level > 0 ? level : ZSTD_minCLevel(), &z, &zlen, err) < 0)
 		return -1;
-	if (!hj.ok) {
+	/* the name carries the hash of the stored bytes: a small pass, not one over the segment */
+	if (sha256_hex(z, zlen, sha) < 0) {
 		free(z);
 		return bderr_set(err, "sha-256 of '%s' failed", file);
 	}
@@ -562,19 +558,20 @@ int wal_store(repo *r, const char *source, const char *file, const void *buf, si
 	char have_sha[65];
 	int rc = wal_find(r, source, file, &have, have_sha, err);
 	if (rc == 0) {
-		if (strcmp(have_sha, hj.hex) == 0)
+		/* zstd is deterministic: equal hashes mean equal objects */
+		if (strcmp(have_sha, sha) == 0)
 			*already = 1;
 		else
-			conflict(file, have_sha, hj.hex, err);
+			rc = same_contents(r, file, have, have_sha, sha, buf, len, already, err);
 		free(have);
 		free(z);
-		return *already ? 0 : -1;
+		return rc;
 	}
 	if (rc < 0) {
 		free(z);
 		return -1;
 	}
-	char *path = wal_object_path(source, file, hj.hex);
+	char *path = wal_object_path(source, file, sha);
 	rc = storage_put(repo_storage(r), path, z, zlen, err);
 	free(z);
 	free(path);
@@ -590,6 +587,18 @@ int wal_store(repo *r, const char *source, const char *file, const void *buf, si
 	return 0;
 }
 
+/* Content_Checksum_flag of the frame header descriptor (RFC 8878, 3.1.1.1.1). */
+static int frame_has_checksum(const char *z, size_t zlen)
+{
+	const unsigned char *p = (const unsigned char *)z;
+	if (zlen < 5)
+		return 0;
+	uint32_t magic = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+	if (magic != ZSTD_MAGICNUMBER)
+		return 0;
+	return (p[4] >> 2) & 1;
+}
+
 int wal_object_read(repo *r, const char *path, const char *sha256hex, uint64_t expect_size,
 		    char **out, size_t *out_len, bderr *err)
 {
@@ -599,26 +608,31 @@ int wal_object_read(repo *r, const char *path, const char *sha256hex, uint64_t e
 	*out_len = 0;
 	if (storage_get(repo_storage(r), path, &z, &zlen, WAL_FILE_MAX, err) < 0)
 		return -1;
-	unsigned long long size = ZSTD_getFrameContentSize(z, zlen);
-	if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN || size > WAL_FILE_MAX) {
-		free(z);
-		err->sys_errno = EBADMSG;
-		return bderr_set(err, "WAL object '%s' in '%s' is corrupt: not a zstd frame with a size",
-				 path, repo_url(r));
-	}
-	char *buf = xmalloc(size ? size : 1);
-	size_t got = ZSTD_decompress(buf, size, z, zlen);
-	free(z);
 	char hex[65];
 	const char *why = NULL;
-	if (ZSTD_isError(got))
-		why = ZSTD_getErrorName(got);
-	else if (got != size)
-		why = "truncated";
-	else if (expect_size && got != expect_size)
-		why = "wrong size";
-	else if (wal_checksum(buf, got, hex, err) < 0 || strcmp(hex, sha256hex) != 0)
+	unsigned long long content = ZSTD_getFrameContentSize(z, zlen);
+	if (sha256_hex(z, zlen, hex) < 0 || strcmp(hex, sha256hex) != 0)
 		why = "sha256 mismatch";
+	else if (content == ZSTD_CONTENTSIZE_ERROR || content == ZSTD_CONTENTSIZE_UNKNOWN ||
+		 content > WAL_FILE_MAX)
+		why = "not a zstd frame with a size";
+	else if (!frame_has_checksum(z, zlen))
+		why = "zstd frame without a content checksum";
+	else if (expect_size && content != expect_size)
+		why = "wrong size";
+	char *buf = NULL;
+	size_t got = 0;
+	if (why == NULL) {
+		size_t size = (size_t)content;
+		buf = xmalloc(size ? size : 1);
+		/* verifies the frame's XXH64 of the uncompressed contents */
+		got = ZSTD_decompress(buf, size, z, zlen);
+		if (ZSTD_isError(got))
+			why = ZSTD_getErrorName(got);
+		else if (got != size)
+			why = "truncated";
+	}
+	free(z);
 	if (why) {
 		free(buf);
 		bderr_set(err, "WAL object '%s' in '%s' is corrupt: %s", path, repo_url(r), why);

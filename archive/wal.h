@@ -118,9 +118,11 @@ int wal_list(repo *r, const char *source, wal_object_list **out, bderr *err);
 void wal_object_list_free(wal_object_list *l);
 
 /*
- * Stores buf (the uncompressed file) as file's object with zstd at level (0:
- * uncompressed).  Idempotent: the same contents already archived is success
- * (*already set); other contents under the same name is an error naming both
+ * Stores buf (the uncompressed file) as file's object, a zstd frame at level
+ * (0: the fastest level) with its content size and checksum, named by the
+ * SHA-256 of the stored bytes.  Idempotent: the same contents already
+ * archived is success (*already set), even when compressed differently;
+ * other contents under the same name is an error naming both objects'
  * checksums.  Returns only once the object is durable.
  */
 int wal_store(repo *r, const char *source, const char *file, const void *buf, size_t len,
@@ -130,8 +132,9 @@ int wal_store(repo *r, const char *source, const char *file, const void *buf, si
 int wal_checksum(const void *buf, size_t len, char sha256hex[65], bderr *err);
 
 /*
- * Reads, decompresses and verifies (checksum from the name, size when
- * expect_size != 0) one WAL object into a new buffer.  Damage fails with
+ * Reads, verifies (the stored bytes against the SHA-256 in the name, the
+ * contents against the frame's checksum, the size when expect_size != 0) and
+ * decompresses one WAL object into a new buffer.  Damage fails with
  * sys_errno == EBADMSG and a message naming the object; a missing object
  * with ENOENT.
  */

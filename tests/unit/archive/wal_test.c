@@ -11,6 +11,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <zstd.h>
+
 #include "archive/wal.h"
 #include "common/mem.h"
 #include "tests/unit/testutil.h"
@@ -228,17 +230,33 @@ static void test_store_idempotent_and_conflict(void **state)
 	assert_int_equal(wal_store(f->r, "db", file, a, SEG, 1, &already, &err), 0);
 	assert_int_equal(already, 1);
 	assert_int_equal(wal_store(f->r, "db", file, b, SEG, 1, &already, &err), -1);
-	char sha_a[65], sha_b[65];
-	assert_int_equal(wal_checksum(a, SEG, sha_a, &err), 0);
-	assert_int_equal(wal_checksum(b, SEG, sha_b, &err), 0);
-	assert_non_null(strstr(err.msg, sha_a));
-	assert_non_null(strstr(err.msg, sha_b));
-
-	/* exactly one object, readable and verified */
-	bderr_init(&err);
+	/* the error names the archived object's checksum */
 	char *path = NULL, sha[65];
+	char *msg = xstrdup(err.msg);
+	bderr_init(&err);
 	assert_int_equal(wal_find(f->r, "db", file, &path, sha, &err), 0);
-	assert_string_equal(sha, sha_a);
+	assert_non_null(strstr(msg, sha));
+	assert_non_null(strstr(msg, "different contents"));
+	free(msg);
+
+	/* the same contents compressed at another level is already archived */
+	assert_int_equal(wal_store(f->r, "db", file, a, SEG, 19, &already, &err), 0);
+	assert_int_equal(already, 1);
+	/* and other contents still conflict at that level */
+	assert_int_equal(wal_store(f->r, "db", file, b, SEG, 19, &already, &err), -1);
+	bderr_init(&err);
+
+	/* exactly one object, readable and verified; the name carries the stored bytes' hash */
+	char *stored = NULL;
+	size_t stored_len = 0;
+	assert_int_equal(storage_get(repo_storage(f->r), path, &stored, &stored_len, SEG * 2, &err), 0);
+	char sha_stored[65];
+	assert_int_equal(wal_checksum(stored, stored_len, sha_stored, &err), 0);
+	assert_string_equal(sha, sha_stored);
+	free(stored);
+	free(path);
+	path = NULL;
+	assert_int_equal(wal_find(f->r, "db", file, &path, sha, &err), 0);
 	char *data = NULL;
 	size_t len = 0;
 	assert_int_equal(wal_object_read(f->r, path, sha, SEG, &data, &len, &err), 0);
@@ -287,6 +305,65 @@ static void test_corrupt_object_is_reported(void **state)
 	assert_null(data);
 	free(full);
 	free(path);
+	free(a);
+}
+
+/* Stores bytes as file's object under their own hash, as a damaged writer might have. */
+static char *put_raw_object(fixture *f, const char *file, const void *z, size_t zlen)
+{
+	bderr err;
+	bderr_init(&err);
+	char sha[65];
+	assert_int_equal(wal_checksum(z, zlen, sha, &err), 0);
+	char *path = wal_object_path("db", file, sha);
+	assert_int_equal(storage_put(repo_storage(f->r), path, z, zlen, &err), 0);
+	return path;
+}
+
+static void test_frame_checks_behind_the_name(void **state)
+{
+	fixture *f = *state;
+	bderr err;
+	bderr_init(&err);
+	unsigned char *a = make_segment(SYSID, 0, 4);
+	size_t cap = ZSTD_compressBound(SEG);
+	char *z = xmalloc(cap);
+	char *data = NULL;
+	size_t len = 0;
+
+	/* a frame without a content checksum is refused, even though its hash matches */
+	size_t zlen = ZSTD_compress(z, cap, a, SEG, 1);
+	assert_false(ZSTD_isError(zlen));
+	char *path = put_raw_object(f, "000000010000000000000000", z, zlen);
+	char sha[65];
+	assert_int_equal(wal_checksum(z, zlen, sha, &err), 0);
+	assert_int_equal(wal_object_read(f->r, path, sha, SEG, &data, &len, &err), -1);
+	assert_int_equal(err.sys_errno, EBADMSG);
+	assert_non_null(strstr(err.msg, "content checksum"));
+	free(path);
+
+	/* damaged contents under a matching name: the frame's XXH64 catches it */
+	ZSTD_CCtx *cctx = ZSTD_createCCtx();
+	assert_false(ZSTD_isError(ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 1)));
+	/* pseudo-random bytes stay mostly literal: a flipped byte decodes, to the wrong contents */
+	assert_false(ZSTD_isError(ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, 1)));
+	unsigned char *noise = xmalloc(SEG);
+	for (size_t i = 0; i < SEG; i++)
+		noise[i] = (unsigned char)((i * 2654435761u) >> 13);
+	zlen = ZSTD_compress2(cctx, z, cap, noise, SEG);
+	ZSTD_freeCCtx(cctx);
+	assert_false(ZSTD_isError(zlen));
+	z[zlen / 2] ^= 0x01;
+	bderr_init(&err);
+	path = put_raw_object(f, "000000010000000000000001", z, zlen);
+	assert_int_equal(wal_checksum(z, zlen, sha, &err), 0);
+	assert_int_equal(wal_object_read(f->r, path, sha, SEG, &data, &len, &err), -1);
+	assert_int_equal(err.sys_errno, EBADMSG);
+	assert_non_null(strstr(err.msg, path));
+	assert_null(data);
+	free(path);
+	free(noise);
+	free(z);
 	free(a);
 }
 
@@ -343,6 +420,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_archive_info, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_idempotent_and_conflict, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_corrupt_object_is_reported, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_frame_checks_behind_the_name, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent_pushes_leave_one_object, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
