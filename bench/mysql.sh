@@ -28,7 +28,7 @@
 #            vs  myloader --threads 2 (creates the database; binlog off, its default)
 # Every dump takes routines, triggers and events; each tool records a binlog
 # position.  Reported: wall time and ratios, stored bytes (du), peak RSS (GNU
-# time %M).  Targets: dump at least 3x faster than mariadb-dump (ratio <= 0.33)
+# time %M), CPU seconds of the tool (with its pipeline) and of the server.  Targets: dump at least 3x faster than mariadb-dump (ratio <= 0.33)
 # and no slower than mydumper (<= 1.00x); restore no slower than myloader
 # (<= 1.00x).  Between steps the server's dirty pages are flushed, so one
 # step's writes do not slow the next.
@@ -108,7 +108,6 @@ innodb-io-capacity = 2000
 max-allowed-packet = 1G"
 bash "$ROOT/scripts/mariadb-server.sh" start "$MYSRV" "$PORT"
 CNF="$MYSRV/my.cnf"
-MYSQL_PWD_VALUE="$(cat "$MYSRV/password")"
 URI_BASE="mysql://root@127.0.0.1:$PORT"
 SQL=(mariadb --defaults-file="$CNF" --default-character-set=utf8mb4 -N -B)
 CONN=(-h 127.0.0.1 -P "$PORT" -u root)
@@ -229,27 +228,45 @@ settle() {
 	sync
 }
 
-# timed NAME CMD...: run CMD under GNU time, append "NAME seconds maxrss_kb"
+# CPU seconds the server has used so far (user + system, from /proc)
+SERVER_PID="$(cat "$MYSRV/sock/mariadbd.pid")"
+CLK_TCK="$(getconf CLK_TCK)"
+server_cpu() { awk -v hz="$CLK_TCK" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$SERVER_PID/stat"; }
+
+# timed NAME CMD...: run CMD under GNU time, append
+# "NAME seconds maxrss_kb client_cpu_s server_cpu_s" (client: the tool and
+# its children, e.g. zstd in a pipeline; server: what mariadbd spent meanwhile)
 RESULTS="$WORKDIR/results.txt"
 : >"$RESULTS"
 timed() {
 	local name="$1"
 	shift
-	local tf="$WORKDIR/time.$name"
+	local tf="$WORKDIR/time.$name" s0 s1
 	settle
-	if ! /usr/bin/time -f '%e %M' -o "$tf" "$@" >"$WORKDIR/out.$name" 2>"$WORKDIR/err.$name"; then
+	s0="$(server_cpu)"
+	if ! /usr/bin/time -f '%e %M %U %S' -o "$tf" "$@" >"$WORKDIR/out.$name" 2>"$WORKDIR/err.$name"; then
 		tail -n 20 "$WORKDIR/err.$name" >&2
 		die "$name failed: $*"
 	fi
-	printf '%s %s\n' "$name" "$(tail -n 1 "$tf")" >>"$RESULTS"
-	log "$name: $(tail -n 1 "$tf" | awk '{printf "%.2fs, peak RSS %.1f MB", $1, $2/1024}')"
+	s1="$(server_cpu)"
+	tail -n 1 "$tf" | awk -v n="$name" -v s0="$s0" -v s1="$s1" \
+		'{ printf "%s %s %s %.2f %.2f\n", n, $1, $2, $3 + $4, s1 - s0 }' >>"$RESULTS"
+	log "$(tail -n 1 "$RESULTS" | awk '{ printf "%s: %.2fs, peak RSS %.1f MB, CPU %.1fs client + %.1fs server", $1, $2, $3 / 1024, $4, $5 }')"
 }
 
-# best NAME FIELD: the minimum of FIELD (2 = seconds, 3 = RSS KB) over runs
+# best NAME FIELD: the minimum of FIELD (2 = seconds, 3 = RSS KB, 4 = client
+# CPU s, 5 = server CPU s) over runs
 best() { awk -v n="$1" -v f="$2" '$1 == n { if (m == "" || $f + 0 < m + 0) m = $f } END { print m }' "$RESULTS"; }
 
 # The peer tools get the password from the 0600 client option file; backupd
-# and dbrestore from MYSQL_PWD (never argv).
+# and dbrestore from MYSQL_PWD, set by a wrapper that reads the password
+# file (never argv, not even env's).
+WITH_PWD="$WORKDIR/with-mysql-pwd.sh"
+cat >"$WITH_PWD" <<EOF
+#!/usr/bin/env bash
+MYSQL_PWD="\$(cat "$MYSRV/password")" exec "\$@"
+EOF
+chmod 0700 "$WITH_PWD"
 cat >"$WORKDIR/mysqldump.sh" <<EOF
 #!/usr/bin/env bash
 set -euo pipefail
@@ -274,11 +291,11 @@ drop_restores() {
 for run in $(seq 1 "$RUNS"); do
 	log "run $run/$RUNS"
 	rm -rf "$REPO" "$SQLDUMP" "$MYDUMPER_DIR"
-	timed backupd_dump env MYSQL_PWD="$MYSQL_PWD_VALUE" "$BACKUPD" dump --source "$URI_BASE/$DB" --repo "$REPO" --name "$DB" --jobs 2
+	timed backupd_dump "$WITH_PWD" "$BACKUPD" dump --source "$URI_BASE/$DB" --repo "$REPO" --name "$DB" --jobs 2
 	timed mysqldump bash "$WORKDIR/mysqldump.sh"
 	timed mydumper "${MYDUMPER[@]}"
 	drop_restores
-	timed dbrestore env MYSQL_PWD="$MYSQL_PWD_VALUE" "$DBRESTORE" restore --repo "$REPO" --name "$DB" --to "$URI_BASE/r_backupd" --jobs 2 --create --no-binlog
+	timed dbrestore "$WITH_PWD" "$DBRESTORE" restore --repo "$REPO" --name "$DB" --to "$URI_BASE/r_backupd" --jobs 2 --create --no-binlog
 	timed mysql_restore bash "$WORKDIR/mysql_restore.sh" r_mysql
 	# shellcheck disable=SC2046
 	timed myloader $(myloader_cmd r_myloader)
@@ -351,10 +368,22 @@ row "dump time (s)" "$bd_dump_t" "$sd_dump_t" "$md_dump_t" "${r_dump_sd}x <= 0.3
 row "" "" "" "" "${r_dump_md}x <= 1.00x mydumper" "$(verdict "$ok_dump_md")"
 row "stored size (MB)" "$(mbb "$repo_bytes")" "$(mbb "$sqldump_bytes")" "$(mbb "$mydumper_bytes")" "zstd / zstd -1 / gzip" ""
 row "dump peak RSS (MB)" "$(mb "$(best backupd_dump 3)")" "$(mb "$(best mysqldump 3)")" "$(mb "$(best mydumper 3)")" "" ""
+row "dump CPU client (s)" "$(best backupd_dump 4)" "$(best mysqldump 4)" "$(best mydumper 4)" "incl. zstd/gzip" ""
+row "dump CPU server (s)" "$(best backupd_dump 5)" "$(best mysqldump 5)" "$(best mydumper 5)" "mariadbd, same rows" ""
 row "" "dbrestore" "mysql<dump" "myloader" "" ""
 row "restore time (s)" "$bd_rest_t" "$sd_rest_t" "$md_rest_t" "${r_rest_md}x <= 1.00x myloader" "$(verdict "$ok_rest_md")"
 row "" "" "" "" "${r_rest_sd}x vs mysql<dump" ""
 row "restore peak RSS (MB)" "$(mb "$(best dbrestore 3)")" "$(mb "$(best mysql_restore 3)")" "$(mb "$(best myloader 3)")" "" ""
+# What the machine allows: a dump cannot finish before the CPU work it needs
+# (server + client) has run on all cores, nor before the server has produced
+# the rows.  mariadb-dump is one stream, so it gains nothing from more cores.
+cores="$(nproc)"
+floor="$(awk -v c="$(best backupd_dump 4)" -v s="$(best backupd_dump 5)" -v n="$cores" 'BEGIN { printf "%.2f", (c + s) / n }')"
+server_floor="$(awk -v s="$(best backupd_dump 5)" -v n="$cores" 'BEGIN { printf "%.2f", s / n }')"
+need="$(awk -v t="$sd_dump_t" 'BEGIN { printf "%.2f", t / 3 }')"
+echo
+echo "dump CPU bound on $cores cores: backupd's dump needs $(best backupd_dump 4)s client + $(best backupd_dump 5)s server CPU = ${floor}s of wall time at best (server alone ${server_floor}s); 3x mariadb-dump needs <= ${need}s"
+
 echo
 echo "row check (orders/docs/blobs/wide/sum): source $c_src, dbrestore $c_bd, mysql $c_sql, myloader $c_myl"
 echo "tables whose CHECKSUM TABLE differs from the source: dbrestore $(differing "$sum_src" "$sum_bd"), mysql $(differing "$sum_src" "$sum_sql"), myloader $(differing "$sum_src" "$sum_myl")"

@@ -1,5 +1,7 @@
 #include "common/myconn.h"
 
+#include <errno.h>
+#include <mysqld_error.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -232,8 +234,12 @@ int my_fail(MYSQL *c, const char *what, bderr *err)
 {
 	char where[300];
 	const char *m = mysql_error(c);
-	return bderr_set(err, "%s: %.*s (%s)", what, (int)strcspn(m, "\n"), m,
-			 conn_where(c, where, sizeof where));
+	unsigned code = mysql_errno(c);
+	bderr_set(err, "%s: %.*s (%s)", what, (int)strcspn(m, "\n"), m,
+		  conn_where(c, where, sizeof where));
+	if (code == ER_LOCK_DEADLOCK || code == ER_LOCK_WAIT_TIMEOUT)
+		err->sys_errno = EDEADLK;
+	return -1;
 }
 
 int my_connect(const my_uri *u, const char *password, const char *db, my_charset_mode names,

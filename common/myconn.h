@@ -64,7 +64,11 @@ int my_query(MYSQL *c, const char *sql, const char *what, MYSQL_RES **out, bderr
  * is no row or the value is NULL.
  */
 int my_query_value(MYSQL *c, const char *sql, const char *what, char **out, bderr *err);
-/* Sets err to "what: server message (host)" and returns -1. */
+/*
+ * Sets err to "what: server message (host)" and returns -1.  A deadlock or
+ * lock wait timeout (the server rolled the transaction back; running it
+ * again may succeed) sets err->sys_errno to EDEADLK.
+ */
 int my_fail(MYSQL *c, const char *what, bderr *err);
 
 /* `ident` with embedded backticks doubled (caller frees). */

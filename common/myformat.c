@@ -1,5 +1,6 @@
 #include "common/myformat.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,17 +13,49 @@ static const char escape_of[256] = {
 	[0] = '0', ['\b'] = 'b', ['\n'] = 'n', ['\r'] = 'r', ['\t'] = 't', [0x1a] = 'Z', ['\\'] = '\\',
 };
 
+#define ONES UINT64_C(0x0101010101010101)
+#define HIGHS UINT64_C(0x8080808080808080)
+
+/*
+ * Whether any of the 8 bytes in w may need an escape: a byte below 0x20 (all
+ * escaped bytes but the backslash are) or a backslash.  False positives only
+ * cost the byte-wise path; most text has neither, and is copied 8 bytes at a
+ * time.
+ */
+static int word_may_escape(uint64_t w)
+{
+	uint64_t below_space = (w - ONES * 0x20) & ~w & HIGHS;
+	uint64_t x = w ^ (ONES * '\\');
+	uint64_t backslash = (x - ONES) & ~x & HIGHS;
+	return (below_space | backslash) != 0;
+}
+
 size_t tsv_escape(char *dst, const char *src, size_t n)
 {
 	char *o = dst;
 	const unsigned char *s = (const unsigned char *)src;
-	for (size_t i = 0; i < n; i++) {
-		char e = escape_of[s[i]];
-		if (e) {
-			*o++ = '\\';
-			*o++ = e;
-		} else {
-			*o++ = (char)s[i];
+	size_t i = 0;
+	while (i < n) {
+		uint64_t w;
+		if (n - i >= sizeof w) {
+			memcpy(&w, s + i, sizeof w);
+			if (!word_may_escape(w)) {
+				memcpy(o, &w, sizeof w);
+				o += sizeof w;
+				i += sizeof w;
+				continue;
+			}
+		}
+		/* byte-wise to the end of this word (or of the input) */
+		size_t end = n - i >= sizeof w ? i + sizeof w : n;
+		for (; i < end; i++) {
+			char e = escape_of[s[i]];
+			if (e) {
+				*o++ = '\\';
+				*o++ = e;
+			} else {
+				*o++ = (char)s[i];
+			}
 		}
 	}
 	return (size_t)(o - dst);

@@ -1,5 +1,6 @@
 #include "restore/mysql_restore.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -7,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "common/log.h"
 #include "common/mem.h"
@@ -18,6 +20,8 @@
 #define SCHEMA_MAX ((size_t)1 << 30)
 /* INSERT fallback: statements of about this size (capped by max_allowed_packet). */
 #define INSERT_BATCH (4 * 1024 * 1024)
+/* Tries per chunk when the server reports a deadlock or lock wait timeout. */
+#define LOAD_ATTEMPTS 5
 
 typedef struct target_db {
 	json_t *src;          /* the manifest's database entry */
@@ -535,7 +539,11 @@ static int load_chunk(restore_ctx *rc, MYSQL *c, load_item *it, int *broken, bde
 	}
 	if (qrc != 0) {
 		my_fail(c, what, err);
-		*broken = 1;
+		/* a deadlock rolled the chunk back and left the connection usable */
+		bderr ignored;
+		bderr_init(&ignored);
+		if (err->sys_errno != EDEADLK || my_exec(c, "ROLLBACK", "rollback", &ignored) != 0)
+			*broken = 1;
 		goto out;
 	}
 	my_ulonglong rows = mysql_affected_rows(c);
@@ -793,9 +801,23 @@ static void *pool_main(void *arg)
 			r = use_db(w->conn, it->db->name, &err);
 			w->current_db = it->db->name;
 		}
-		if (r == 0)
-			r = p->rc->use_load_data ? load_chunk(p->rc, w->conn, it, &broken, &err)
-						 : insert_chunk(p->rc, w->conn, it, &broken, &err);
+		if (r == 0) {
+			for (int attempt = 1;; attempt++) {
+				r = p->rc->use_load_data ? load_chunk(p->rc, w->conn, it, &broken, &err)
+							 : insert_chunk(p->rc, w->conn, it, &broken, &err);
+				/*
+				 * Concurrent loads into one table can deadlock (MariaDB locks
+				 * an empty table for a bulk load); the server rolled the whole
+				 * chunk back, so loading it again is safe.
+				 */
+				if (r == 0 || broken || err.sys_errno != EDEADLK || attempt == LOAD_ATTEMPTS)
+					break;
+				log_info("%s; loading the chunk again (attempt %d of %d)", err.msg, attempt + 1,
+					 LOAD_ATTEMPTS);
+				usleep((useconds_t)(100000 * attempt));
+				bderr_init(&err);
+			}
+		}
 		if (r != 0) {
 			if (broken) {
 				my_close(w->conn);

@@ -29,6 +29,48 @@ static void test_tsv_round_trip_all_bytes(void **state)
 	assert_memory_equal(back, src, sizeof src);
 }
 
+/* The word-at-a-time path agrees with escaping byte by byte, at every length
+ * and alignment, for text with escapes sprinkled in and for plain text. */
+static void test_tsv_escape_matches_bytewise(void **state)
+{
+	(void)state;
+	static const char special[] = { '\0', '\b', '\n', '\r', '\t', 0x1a, '\\' };
+	unsigned char src[300];
+	unsigned x = 12345;
+	for (int round = 0; round < 4; round++) {
+		for (size_t i = 0; i < sizeof src; i++) {
+			x = x * 1103515245u + 12345u;
+			unsigned r = (x >> 16) & 0xff;
+			if (round == 0)
+				src[i] = (unsigned char)('a' + r % 26);
+			else if (round == 1)
+				src[i] = r % 17 == 0 ? (unsigned char)special[r % 7] : (unsigned char)('a' + r % 26);
+			else
+				src[i] = (unsigned char)r; /* every byte value, high bytes included */
+		}
+		for (size_t off = 0; off < 9; off++) {
+			for (size_t n = 0; off + n <= sizeof src; n += 1 + n / 8) {
+				char got[600], want[600];
+				size_t w = 0;
+				for (size_t i = 0; i < n; i++) {
+					unsigned char c = src[off + i];
+					const char *p = memchr(special, (char)c, sizeof special);
+					static const char second[] = { '0', 'b', 'n', 'r', 't', 'Z', '\\' };
+					if (p) {
+						want[w++] = '\\';
+						want[w++] = second[p - special];
+					} else {
+						want[w++] = (char)c;
+					}
+				}
+				size_t g = tsv_escape(got, (const char *)src + off, n);
+				assert_int_equal(g, w);
+				assert_memory_equal(got, want, w);
+			}
+		}
+	}
+}
+
 static void test_tsv_escapes_are_load_data_sequences(void **state)
 {
 	(void)state;
@@ -135,6 +177,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_tsv_round_trip_all_bytes),
+		cmocka_unit_test(test_tsv_escape_matches_bytewise),
 		cmocka_unit_test(test_tsv_escapes_are_load_data_sequences),
 		cmocka_unit_test(test_tsv_null_versus_backslash_n_string),
 		cmocka_unit_test(test_name_encoding),
