@@ -536,6 +536,48 @@ MYSQL_PWD="$MY_PASSWORD" run "$DBRESTORE" restore --repo "$REPO" --name src --ba
 assert_rc "restore --create over an existing database exits non-zero" nonzero
 check "the existing database was left alone" my_compare src dst1
 
+note "a chunk the server rolls back for a lock wait timeout is loaded again"
+my_db_create lw_src
+lw_sql="CREATE TABLE a_big (id INT PRIMARY KEY, v VARCHAR(40));
+INSERT INTO a_big SELECT seq, MD5(seq) FROM seq_1_to_20000;"
+# Many small tables after a_big make the schema step last long enough for
+# the blocker below to lock a_big before its rows arrive.
+for i in $(seq -w 1 300); do lw_sql+="CREATE TABLE z_$i (id INT PRIMARY KEY);"; done
+check "lock-wait database loads" my_sql lw_src "$lw_sql"
+REPO_LW="$BD_TMP/repo-lockwait"
+MYSQL_PWD="$MY_PASSWORD" run "$BACKUPD" dump --source "$(my_uri lw_src)" --repo "$REPO_LW" --name lw --jobs 1
+assert_rc "dump of the lock-wait database" 0
+my_db_create lw_dst
+my_sql "" "SET GLOBAL innodb_lock_wait_timeout = 1"
+# The blocker: once restore has created a_big, hold a lock on all of it
+# (none of its rows yet: the count says so) for 2.5 s, then let go.
+(
+	for _ in $(seq 1 1500); do
+		[ "$(my_sql "" "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lw_dst' AND TABLE_NAME = 'a_big'")" = 1 ] && break
+		sleep 0.01
+	done
+	my_sql "" "SET SESSION innodb_lock_wait_timeout = 60; START TRANSACTION;
+		SELECT COUNT(*) FROM lw_dst.a_big FOR UPDATE; DO SLEEP(2.5); ROLLBACK" >"$BD_TMP/lw-blocker.out" 2>&1
+) &
+lw_blocker=$!
+lw_rc=0
+MYSQL_PWD="$MY_PASSWORD" "$DBRESTORE" restore --repo "$REPO_LW" --name lw --to "$(my_uri lw_dst)" --jobs 1 \
+	>"$BD_TMP/lw.out" 2>"$BD_TMP/lw.err" </dev/null || lw_rc=$?
+wait "$lw_blocker" || true
+my_sql "" "SET GLOBAL innodb_lock_wait_timeout = DEFAULT"
+cat "$BD_TMP/lw.out" "$BD_TMP/lw.err" >>"$BD_ALL_OUTPUT"
+_bd_check_sanitizers "$BD_TMP/lw.err" "restore under a lock wait"
+assert_eq "restore under a held lock succeeds" 0 "$lw_rc"
+if [ "$(head -n 1 "$BD_TMP/lw-blocker.out")" = 0 ]; then
+	check "the restore waited, was rolled back, and loaded the chunk again" \
+		grep -q "Lock wait timeout exceeded.*loading the chunk again (attempt 2 of 5)" "$BD_TMP/lw.err"
+else
+	# the blocker came too late (the rows were in already): nothing to retry
+	pass "the restore waited, was rolled back, and loaded the chunk again # SKIP blocker late: $(head -c 200 "$BD_TMP/lw-blocker.out")"
+fi
+check "every row loaded exactly once" test "$(my_sql lw_dst 'SELECT COUNT(*) FROM a_big')" = 20000
+check "the retried restore matches the source" my_compare lw_src lw_dst
+
 note "restore latest into an existing empty database (no --create)"
 my_db_create dst_empty
 MYSQL_PWD="$MY_PASSWORD" run "$DBRESTORE" restore --repo "$REPO" --name src --backup latest --to "$(my_uri dst_empty)" --jobs 2
