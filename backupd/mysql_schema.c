@@ -38,8 +38,10 @@ static void append_header(strbuf *b, const char *key, const char *value)
 	strbuf_appends(b, "\n");
 }
 
+/* The length header makes the text's end explicit (see my_statements_parse). */
 static void append_statement(strbuf *b, const char *sql)
 {
+	strbuf_appendf(b, "-- length: %zu\n", strlen(sql));
 	strbuf_appends(b, sql);
 	strbuf_appends(b, ";\n");
 }

@@ -209,8 +209,26 @@ static void finish_text(my_statement *s, const char *body, size_t n)
 	s->text = xstrndup(body, n);
 }
 
+/* "-- length: N" header value: N decimal digits, no more than what is left. */
+static int body_length(const char *v, size_t n, size_t left, size_t *out)
+{
+	size_t len = 0;
+	if (n == 0 || n > 12)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		if (v[i] < '0' || v[i] > '9')
+			return 0;
+		len = len * 10 + (size_t)(v[i] - '0');
+	}
+	if (len > left)
+		return 0;
+	*out = len;
+	return 1;
+}
+
 my_statements *my_statements_parse(const char *data, size_t len)
 {
+	size_t blen = 0;
 	my_statements *out = xcalloc(1, sizeof *out);
 	size_t cap = 0;
 	my_statement *cur = NULL;
@@ -235,6 +253,18 @@ my_statements *my_statements_parse(const char *data, size_t len)
 				cur->table = xstrndup(p + 10, n - 10);
 			body = NULL;
 			in_headers = 1;
+		} else if (cur && in_headers && starts(p, n, "-- length: ") &&
+			   body_length(p + 11, n - 11, (size_t)(end - next), &blen)) {
+			/* the body is exactly blen bytes: lines in it that look like separators stay in it */
+			cur->text = xstrndup(next, blen);
+			next += blen;
+			if (next < end && *next == ';')
+				next++;
+			if (next < end && *next == '\n')
+				next++;
+			cur = NULL;
+			in_headers = 0;
+			body = NULL;
 		} else if (cur && in_headers && starts(p, n, "-- ") && memchr(p + 3, ':', n - 3)) {
 			const char *colon = memchr(p + 3, ':', n - 3);
 			size_t klen = (size_t)(colon - (p + 3));

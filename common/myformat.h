@@ -48,7 +48,10 @@ int my_type_is_integer(const char *data_type);
 /*
  * A statement file: statements each introduced by a separator line
  * ("-- statement" or "-- table: NAME"), then optional header lines
- * "-- key: value", then the statement text (its final ';' removed).
+ * "-- key: value", then the statement text (its final ';' removed).  A last
+ * header "-- length: N" says the text is exactly the next N bytes (then ";\n"),
+ * so a routine body with a line that looks like a separator stays whole;
+ * files without it (older backups) are split at separator lines.
  */
 typedef struct my_statement {
 	char *table;          /* from "-- table: NAME", else NULL */

@@ -522,6 +522,13 @@ BEGIN
 END//
 CREATE PROCEDURE `proc ``odd`` ü`()
     SELECT 'odd', f_add(1, 2), f_emoji()//
+-- A body with lines that look like the statement file's own separators.
+CREATE PROCEDURE p_separators()
+    SELECT 'first
+-- statement
+-- table: not_a_table
+-- length: 1
+last' AS s//
 DELIMITER ;
 
 SET SESSION sql_mode = 'ANSI_QUOTES,PIPES_AS_CONCAT,NO_ENGINE_SUBSTITUTION';

@@ -4,6 +4,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -170,6 +171,34 @@ static void test_statement_files(void **state)
 
 	s = my_statements_parse("", 0);
 	assert_int_equal(s->n, 0);
+	my_statements_free(s);
+
+	/* with "-- length:", lines in the body that look like separators or headers stay in it */
+	const char body[] = "CREATE PROCEDURE p()\nBEGIN\n-- statement\n-- table: t\n-- length: 3\nSELECT 1;\nEND";
+	char *framed = NULL;
+	size_t blen = strlen(body);
+	char head[64];
+	snprintf(head, sizeof head, "-- statement\n-- sql_mode: ANSI\n-- length: %zu\n", blen);
+	size_t hlen = strlen(head);
+	framed = malloc(hlen + blen + 64);
+	memcpy(framed, head, hlen);
+	memcpy(framed + hlen, body, blen);
+	strcpy(framed + hlen + blen, ";\n-- table: z\n-- length: 1\nX;\n-- statement\nold style;\n");
+	s = my_statements_parse(framed, strlen(framed));
+	assert_int_equal(s->n, 3);
+	assert_string_equal(s->items[0].sql_mode, "ANSI");
+	assert_string_equal(s->items[0].text, body);
+	assert_string_equal(s->items[1].table, "z");
+	assert_string_equal(s->items[1].text, "X");
+	assert_string_equal(s->items[2].text, "old style");
+	my_statements_free(s);
+	free(framed);
+
+	/* a length past the end of the file is not trusted: the old splitting applies */
+	const char bad[] = "-- statement\n-- length: 999\nSELECT 1;\n-- statement\nSELECT 2;\n";
+	s = my_statements_parse(bad, strlen(bad));
+	assert_int_equal(s->n, 2);
+	assert_string_equal(s->items[0].text, "SELECT 1");
 	my_statements_free(s);
 }
 
