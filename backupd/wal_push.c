@@ -493,7 +493,11 @@ static char *spool_dir(program *p, const char *name)
 	bderr e;
 	bderr_init(&e);
 	if (mkdir_p(dir, 0750, &e) < 0) {
-		log_debug("no asynchronous WAL push: %s", e.msg);
+		/* an explicit spool that fails is a mistake worth a line in the server log each time */
+		if (arg)
+			log_warn("--spool-dir unusable, pushing synchronously: %s", e.msg);
+		else
+			log_debug("no asynchronous WAL push: %s", e.msg);
 		free(dir);
 		return NULL;
 	}

@@ -595,6 +595,9 @@ assert_rc "dump of a missing database exits 1" 1
 assert_output_contains "the error names the database" "no_such_db"
 MYSQL_PWD="$MY_PASSWORD" run "$BACKUPD" dump --source "$SRC_URI" --repo "$BD_TMP/repo-usage" --consistency sometimes
 assert_rc "dump --consistency sometimes exits 2" 2
+MYSQL_PWD="$MY_PASSWORD" run "$BACKUPD" dump --source "$(my_uri src,second)" --repo "$BD_TMP/repo-usage"
+assert_rc "dump of a database list without --name exits 2" 2
+assert_output_contains "the error asks for --name" "give the backup a name with --name"
 check_not "no repository created by usage errors" test -e "$BD_TMP/repo-usage"
 
 # --------------------------------------------------------------------------

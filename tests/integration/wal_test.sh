@@ -259,6 +259,10 @@ assert_eq "exactly one object for $SEG" 1 "$(find "$REPO/conc/wal" -name "$SEG-*
 dbr wal-get --repo "$REPO" --name conc "$SEG" "$BD_TMP/conc/back"
 assert_rc "wal-get of the concurrently pushed segment" 0
 check "it comes back byte for byte" cmp "$BD_TMP/conc/$SEG" "$BD_TMP/conc/back"
+# an explicit spool that cannot be made: the push is synchronous and says why
+bd wal-push --repo "$REPO" --name conc --spool-dir "$BD_TMP/conc/$SEG/spool" "$BD_TMP/conc/$SEG"
+assert_rc "wal-push with an unusable --spool-dir still archives" 0
+assert_output_contains "it warns that the spool is unusable" "--spool-dir unusable, pushing synchronously"
 
 # ---------------------------------------------------------------------------
 note "damage in the repository is loud"
