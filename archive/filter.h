@@ -15,6 +15,8 @@
 #include "archive/stream.h"
 
 #define SHA256_HEX_LEN 64
+/* One-shot hex SHA-256 of a buffer; -1 (and out empty) if the digest fails. */
+int sha256_hex(const void *buf, size_t len, char out[SHA256_HEX_LEN + 1]);
 
 /* Observers.  Results are valid after close (writers) or end of stream (readers). */
 writer *sha256_writer_new(writer *next);

@@ -58,18 +58,35 @@ static int state_final(sha256_state *st, bderr *err)
 	return 0;
 }
 
-static void state_hex(const sha256_state *st, char out[SHA256_HEX_LEN + 1])
+static void digest_hex(const unsigned char digest[32], char out[SHA256_HEX_LEN + 1])
 {
 	static const char hex[] = "0123456789abcdef";
+	for (size_t i = 0; i < 32; i++) {
+		out[2 * i] = hex[digest[i] >> 4];
+		out[2 * i + 1] = hex[digest[i] & 15];
+	}
+	out[SHA256_HEX_LEN] = '\0';
+}
+
+static void state_hex(const sha256_state *st, char out[SHA256_HEX_LEN + 1])
+{
 	if (!st->done) {
 		out[0] = '\0';
 		return;
 	}
-	for (size_t i = 0; i < sizeof st->digest; i++) {
-		out[2 * i] = hex[st->digest[i] >> 4];
-		out[2 * i + 1] = hex[st->digest[i] & 15];
+	digest_hex(st->digest, out);
+}
+
+int sha256_hex(const void *buf, size_t len, char out[SHA256_HEX_LEN + 1])
+{
+	unsigned char md[32];
+	unsigned int n = 0;
+	if (EVP_Digest(buf, len, md, &n, EVP_sha256(), NULL) != 1 || n != sizeof md) {
+		out[0] = '\0';
+		return -1;
 	}
-	out[SHA256_HEX_LEN] = '\0';
+	digest_hex(md, out);
+	return 0;
 }
 
 typedef struct sha256_writer {

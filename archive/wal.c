@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
-#include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zstd.h>
@@ -465,21 +464,6 @@ int wal_archive_info_check(repo *r, const char *source, uint64_t system_identifi
 }
 
 /* --- storing and reading ----------------------------------------------------- */
-
-static int sha256_hex(const void *buf, size_t len, char out[65])
-{
-	static const char digits[] = "0123456789abcdef";
-	unsigned char md[32];
-	unsigned int n = 0;
-	if (EVP_Digest(buf, len, md, &n, EVP_sha256(), NULL) != 1 || n != 32)
-		return -1;
-	for (int i = 0; i < 32; i++) {
-		out[2 * i] = digits[md[i] >> 4];
-		out[2 * i + 1] = digits[md[i] & 15];
-	}
-	out[64] = '\0';
-	return 0;
-}
 
 /*
  * One-shot compression into a fresh buffer.  The frame records the content

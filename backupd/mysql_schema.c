@@ -142,7 +142,10 @@ static int dump_sequences(MYSQL *c, const char *db, strbuf *b, bderr *err)
 			} else {
 				char *name = my_quote_ident(names[i]);
 				/* both values are integers from the server: no quoting needed */
-				strbuf_appendf(b, "-- statement\nSELECT SETVAL(%s, %s, 0, %s);\n", name, row[0], row[1]);
+				char *setval = xasprintf("SELECT SETVAL(%s, %s, 0, %s)", name, row[0], row[1]);
+				strbuf_appends(b, "-- statement\n");
+				append_statement(b, setval);
+				free(setval);
 				free(name);
 			}
 			mysql_free_result(res);

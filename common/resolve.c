@@ -311,12 +311,13 @@ int resolve_source_as(const config *cfg, const char *arg, const char *name, sour
 		out->url = xstrdup(arg);
 		if (name == NULL) {
 			out->name = uri_source_name(arg);
-			rc = source_name_check(out->name, err);
 			/* a database list (mysql://host/a,b) names no single source */
-			if (rc < 0 && strchr(out->name, ','))
+			if (strchr(out->name, ','))
 				rc = bderr_usage(err,
 						 "the source names several databases ('%s'): give the backup a name with --name",
 						 out->name);
+			else
+				rc = source_name_check(out->name, err);
 		}
 	} else if (strstr(arg, "://")) {
 		/* only the scheme is echoed: the rest may carry a password */

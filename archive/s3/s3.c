@@ -15,6 +15,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include "archive/filter.h"
 #include "archive/s3/sigv4.h"
 #include "common/log.h"
 #include "common/mem.h"
@@ -233,7 +234,7 @@ static void prepare(s3_storage *s, CURL *c, const s3_req *rq, const char *extra_
 	sigv4_amz_date(time(NULL), date);
 	char payload[65];
 	if (rq->has_body)
-		sigv4_sha256_hex(rq->body ? rq->body : "", rq->body_len, payload);
+		sha256_hex(rq->body ? rq->body : "", rq->body_len, payload);
 	else
 		strcpy(payload, SIGV4_EMPTY_SHA256);
 

@@ -1,12 +1,13 @@
 #include "archive/s3/sigv4.h"
 
+#include "archive/filter.h"
+
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
-#include <openssl/sha.h>
 
 static const char hexdig[] = "0123456789abcdef";
 
@@ -17,13 +18,6 @@ static void hex(const unsigned char *in, size_t n, char *out)
 		out[2 * i + 1] = hexdig[in[i] & 15];
 	}
 	out[2 * n] = '\0';
-}
-
-void sigv4_sha256_hex(const void *data, size_t len, char out[65])
-{
-	unsigned char md[SHA256_DIGEST_LENGTH];
-	SHA256(data, len, md);
-	hex(md, sizeof md, out);
 }
 
 void sigv4_amz_date(time_t t, char out[17])
@@ -154,7 +148,7 @@ char *sigv4_canonical_request(const sigv4_request *r, char **signed_headers)
 char *sigv4_string_to_sign(const sigv4_scope *sc, const char *canonical_request)
 {
 	char h[65];
-	sigv4_sha256_hex(canonical_request, strlen(canonical_request), h);
+	sha256_hex(canonical_request, strlen(canonical_request), h);
 	return xasprintf("AWS4-HMAC-SHA256\n%s\n%.8s/%s/%s/aws4_request\n%s", sc->amz_date,
 			 sc->amz_date, sc->region, sc->service, h);
 }

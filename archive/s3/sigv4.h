@@ -57,8 +57,6 @@ void sigv4_signature(const sigv4_scope *sc, const char *string_to_sign, char out
 /* The full Authorization header value ("AWS4-HMAC-SHA256 Credential=..."). */
 char *sigv4_authorization(const sigv4_request *r, const sigv4_scope *sc);
 
-void sigv4_sha256_hex(const void *data, size_t len, char out[65]);
-
 /* t as YYYYMMDDTHHMMSSZ (UTC) into out[17]. */
 void sigv4_amz_date(time_t t, char out[17]);
 

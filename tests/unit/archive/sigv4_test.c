@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "archive/filter.h"
 #include "archive/s3/sigv4.h"
 
 #define SUITE_DATE "20150830T123600Z"
@@ -75,7 +76,7 @@ static void test_post_x_www_form_urlencoded(void **state)
 				 { "Host", "example.amazonaws.com" },
 				 { "X-Amz-Date", SUITE_DATE } };
 	char ph[65];
-	sigv4_sha256_hex("Param1=value1", 13, ph);
+	sha256_hex("Param1=value1", 13, ph);
 	assert_string_equal(ph, "9095672bbd1f56dfc5b65f3e153adc8731a4a654192329106275f4c7b24d0b6e");
 	const sigv4_request r = { "POST", "/", NULL, 0, h, 3, ph };
 	check(&r, &suite_scope,
