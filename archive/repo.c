@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/log.h"
 #include "common/mem.h"
 #include "common/version.h"
 
@@ -271,19 +272,25 @@ int repo_backup_begin(repo *r, const char *name, time_t started, char **id, bder
 			 MAX_ID_SUFFIX, base);
 }
 
-int repo_backup_commit(repo *r, const manifest *m, bderr *err)
+int repo_backup_commit(repo *r, manifest *m, bderr *err)
 {
 	char *json;
 	if (m->name == NULL || m->id == NULL)
 		return bderr_set(err, "cannot commit backup: manifest has no name or id");
 	if (repo_name_check(m->name, err) < 0 || id_check(m->id, err) < 0)
 		return -1;
+	if (m->finished == 0)
+		m->finished = time(NULL);
 	if (manifest_to_json(m, &json, err) < 0)
 		return -1;
 	char *path = repo_backup_path(m->name, m->id, "manifest.json");
 	int rc = storage_put(r->s, path, json, strlen(json), err);
 	free(path);
 	free(json);
+	if (rc == 0)
+		log_info("%s %s of '%s' complete: %zu objects, %" PRIu64 " bytes, %" PRIu64 " stored",
+			 m->kind && strcmp(m->kind, "basebackup") == 0 ? "base backup" : "dump", m->id,
+			 m->name, m->n_objects, manifest_total_size(m), manifest_total_stored_size(m));
 	return rc;
 }
 

@@ -42,8 +42,12 @@ int repo_name_check(const char *name, bderr *err);
 int repo_backup_begin(repo *r, const char *name, time_t started, char **id, bderr *err);
 /* "<name>/backups/<id>/<object>", or "<name>/backups/<id>/" when object is NULL (caller frees). */
 char *repo_backup_path(const char *name, const char *id, const char *object);
-/* Writes manifest.json: after this the backup is complete. */
-int repo_backup_commit(repo *r, const manifest *m, bderr *err);
+/*
+ * Writes manifest.json: after this the backup is complete.  Stamps
+ * m->finished with the current time when it is unset, and logs the
+ * completion (objects, bytes, stored bytes) once the manifest is durable.
+ */
+int repo_backup_commit(repo *r, manifest *m, bderr *err);
 
 /*
  * Best effort, for a backup that failed: its objects go (in batches where the

@@ -444,13 +444,8 @@ int basebackup_run(repo *r, const basebackup_options *o, char **id_out, bderr *e
 		 sysid_buf, tli);
 	if (run_base_backup(&st, c, seg_size, err) < 0)
 		goto out;
-	st.m->finished = time(NULL);
 	if (repo_backup_commit(r, st.m, err) < 0)
 		goto out;
-	log_info("base backup %s of '%s' complete: %zu objects, %" PRIu64 " bytes, %" PRIu64
-		 " stored",
-		 st.id, o->name, st.m->n_objects, manifest_total_size(st.m),
-		 manifest_total_stored_size(st.m));
 	*id_out = st.id;
 	st.id = NULL;
 	rc = 0;

@@ -865,11 +865,8 @@ int mysql_dump_run(repo *r, const mysql_dump_options *o, char **id_out, bderr *e
 		bderr_init(&ignored);
 		my_exec(workers[i].conn, "COMMIT", "commit", &ignored);
 	}
-	m->finished = time(NULL);
 	if (repo_backup_commit(r, m, err) != 0)
 		goto out;
-	log_info("dump %s of '%s' complete: %zu objects, %" PRIu64 " bytes, %" PRIu64 " stored",
-		 st.id, o->name, m->n_objects, manifest_total_size(m), manifest_total_stored_size(m));
 	*id_out = xstrdup(st.id);
 	rc = 0;
 out:

@@ -628,11 +628,8 @@ int pg_dump_run(repo *r, const pg_dump_options *o, char **id_out, bderr *err)
 				      o->compress_spec ? o->compress_spec : "zstd",
 				      "chunk_size", (json_int_t)o->chunk_bytes));
 	pg_exec(c, "COMMIT", "cannot end the dump transaction", err);
-	m->finished = time(NULL);
 	if (repo_backup_commit(r, m, err) != 0)
 		goto out;
-	log_info("dump %s of '%s' complete: %zu objects, %" PRIu64 " bytes, %" PRIu64 " stored",
-		 st.id, o->name, m->n_objects, manifest_total_size(m), manifest_total_stored_size(m));
 	*id_out = xstrdup(st.id);
 	rc = 0;
 out:
