@@ -2,6 +2,8 @@
 
 #include <ftw.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 
 static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
@@ -16,4 +18,34 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
 void test_rm_rf(const char *dir)
 {
 	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+int test_repo_setup(void **state)
+{
+	test_repo *t = calloc(1, sizeof *t);
+	bderr err;
+	bderr_init(&err);
+	if (t == NULL)
+		return -1;
+	strcpy(t->dir, "/tmp/bd-unit-repo-XXXXXX");
+	if (mkdtemp(t->dir) == NULL) {
+		free(t);
+		return -1;
+	}
+	if (repo_open(t->dir, NULL, 1, &t->r, &err) < 0) {
+		test_rm_rf(t->dir);
+		free(t);
+		return -1;
+	}
+	*state = t;
+	return 0;
+}
+
+int test_repo_teardown(void **state)
+{
+	test_repo *t = *state;
+	repo_free(t->r);
+	test_rm_rf(t->dir);
+	free(t);
+	return 0;
 }

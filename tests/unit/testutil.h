@@ -1,4 +1,4 @@
-/* Helpers shared by the unit tests: throwaway directories. */
+/* Helpers shared by the unit tests: throwaway directories and repositories. */
 #ifndef BACKUPD_TESTS_TESTUTIL_H
 #define BACKUPD_TESTS_TESTUTIL_H
 
@@ -7,5 +7,18 @@
  * tests that make directories read-only still clean up.
  */
 void test_rm_rf(const char *dir);
+
+#include "archive/repo.h"
+
+/* A local repository in a fresh directory under /tmp. */
+typedef struct test_repo {
+	char dir[64];
+	repo *r;
+} test_repo;
+
+/* cmocka group/test setup: *state becomes a new test_repo (-1 if it cannot be made). */
+int test_repo_setup(void **state);
+/* Frees the test_repo in *state and removes its directory. */
+int test_repo_teardown(void **state);
 
 #endif

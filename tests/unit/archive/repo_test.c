@@ -22,31 +22,7 @@
 /* 2026-11-21T10:15:00Z */
 #define T0 ((time_t)1795256100)
 
-typedef struct fixture {
-	char dir[64];
-	repo *r;
-} fixture;
-
-static int setup(void **state)
-{
-	fixture *f = xcalloc(1, sizeof *f);
-	bderr err;
-	bderr_init(&err);
-	strcpy(f->dir, "/tmp/bd-repo-XXXXXX");
-	if (mkdtemp(f->dir) == NULL || repo_open(f->dir, NULL, 1, &f->r, &err) < 0)
-		return -1;
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	fixture *f = *state;
-	repo_free(f->r);
-	test_rm_rf(f->dir);
-	free(f);
-	return 0;
-}
+typedef test_repo fixture;
 
 static void write_file(const fixture *f, const char *rel, const char *text)
 {
@@ -475,15 +451,15 @@ static void test_faults_through_repo(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_create_and_open, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_not_a_repo, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_refuse_newer_or_bad_marker, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_create_and_open, test_repo_setup, test_repo_teardown),
+		cmocka_unit_test_setup_teardown(test_not_a_repo, test_repo_setup, test_repo_teardown),
+		cmocka_unit_test_setup_teardown(test_refuse_newer_or_bad_marker, test_repo_setup, test_repo_teardown),
 		cmocka_unit_test(test_names),
-		cmocka_unit_test_setup_teardown(test_id_collisions, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_list_and_order, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_load, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_verify, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_faults_through_repo, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_id_collisions, test_repo_setup, test_repo_teardown),
+		cmocka_unit_test_setup_teardown(test_list_and_order, test_repo_setup, test_repo_teardown),
+		cmocka_unit_test_setup_teardown(test_load, test_repo_setup, test_repo_teardown),
+		cmocka_unit_test_setup_teardown(test_verify, test_repo_setup, test_repo_teardown),
+		cmocka_unit_test_setup_teardown(test_faults_through_repo, test_repo_setup, test_repo_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -38,31 +38,7 @@ static unsigned char *make_segment(uint64_t sysid, uint64_t pageaddr, unsigned s
 	return b;
 }
 
-typedef struct fixture {
-	char dir[64];
-	repo *r;
-} fixture;
-
-static int setup(void **state)
-{
-	fixture *f = xcalloc(1, sizeof *f);
-	bderr err;
-	bderr_init(&err);
-	strcpy(f->dir, "/tmp/bd-wal-XXXXXX");
-	if (mkdtemp(f->dir) == NULL || repo_open(f->dir, NULL, 1, &f->r, &err) < 0)
-		return -1;
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	fixture *f = *state;
-	repo_free(f->r);
-	test_rm_rf(f->dir);
-	free(f);
-	return 0;
-}
+typedef test_repo fixture;
 
 static void test_name_parse_valid(void **state)
 {
@@ -417,11 +393,11 @@ int main(void)
 		cmocka_unit_test(test_object_path_round_trip),
 		cmocka_unit_test(test_segment_name),
 		cmocka_unit_test(test_header_parse),
-		cmocka_unit_test_setup_teardown(test_archive_info, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_store_idempotent_and_conflict, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_corrupt_object_is_reported, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_frame_checks_behind_the_name, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_concurrent_pushes_leave_one_object, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_archive_info, test_repo_setup, test_repo_teardown),
+		cmocka_unit_test_setup_teardown(test_store_idempotent_and_conflict, test_repo_setup, test_repo_teardown),
+		cmocka_unit_test_setup_teardown(test_corrupt_object_is_reported, test_repo_setup, test_repo_teardown),
+		cmocka_unit_test_setup_teardown(test_frame_checks_behind_the_name, test_repo_setup, test_repo_teardown),
+		cmocka_unit_test_setup_teardown(test_concurrent_pushes_leave_one_object, test_repo_setup, test_repo_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

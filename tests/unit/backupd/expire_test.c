@@ -22,31 +22,7 @@
 #define T0 ((time_t)1795256100)
 #define DAY (24 * 60 * 60)
 
-typedef struct fixture {
-	char dir[64];
-	repo *r;
-} fixture;
-
-static int setup(void **state)
-{
-	fixture *f = xcalloc(1, sizeof *f);
-	bderr err;
-	bderr_init(&err);
-	snprintf(f->dir, sizeof f->dir, "/tmp/expire_test.XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	assert_int_equal(repo_open(f->dir, NULL, 1, &f->r, &err), 0);
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	fixture *f = *state;
-	repo_free(f->r);
-	test_rm_rf(f->dir);
-	free(f);
-	return 0;
-}
+typedef test_repo fixture;
 
 /* A backup with one object; committed when complete. */
 static char *make_backup(repo *r, const char *name, time_t started, int complete)
@@ -293,11 +269,11 @@ static void test_history_last(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_keep_last_and_dry_run, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_incomplete_grace, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_no_rule_is_usage_error, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_kinds_apart_and_wal, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_history_last, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_keep_last_and_dry_run, test_repo_setup, test_repo_teardown),
+		cmocka_unit_test_setup_teardown(test_incomplete_grace, test_repo_setup, test_repo_teardown),
+		cmocka_unit_test_setup_teardown(test_no_rule_is_usage_error, test_repo_setup, test_repo_teardown),
+		cmocka_unit_test_setup_teardown(test_kinds_apart_and_wal, test_repo_setup, test_repo_teardown),
+		cmocka_unit_test_setup_teardown(test_history_last, test_repo_setup, test_repo_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
