@@ -63,20 +63,13 @@ REPO="$WORKDIR/repo"
 DUMPDIR="$WORKDIR/pg_dump.dir"
 DB=bench
 
-log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-die() { log "error: $*"; exit 1; }
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
 
 [ -x /usr/bin/time ] || die "GNU time is missing: run scripts/deps.sh (package 'time')"
 [ -x "$PG_BINDIR/pgbench" ] || die "pgbench is missing: run scripts/deps.sh (package postgresql-15)"
 
-if [ ! -x "$BACKUPD" ] || [ ! -x "$DBRESTORE" ]; then
-	[ "$BUILD" = 1 ] || die "binaries not found in $BUILD_DIR (drop --no-build or set BACKUPD_BIN/DBRESTORE_BIN)"
-	log "building into $BUILD_DIR"
-	[ -e "$ROOT/config.status" ] && die "source root is configured in-tree; run 'make distclean' in $ROOT"
-	(cd "$ROOT" && autoreconf -fi >/dev/null)
-	mkdir -p "$BUILD_DIR"
-	(cd "$BUILD_DIR" && "$ROOT/configure" -q && make -j"$(nproc)" >/dev/null)
-fi
+bench_build_if_missing
 
 cleanup() {
 	if [ "$KEEP" = 1 ]; then

@@ -126,6 +126,58 @@ _bd_check_sanitizers() {
 	fi
 }
 
+# kill_dump_midway PID REPO [PS_FILE]: SIGKILLs the backup process PID once
+# its backup in REPO has a data object (or 1 s after its first object), then
+# reaps it; its output ($BD_TMP/kill.out, kill.err) joins the captured output
+# and is checked for sanitizer reports.  Sets KILLED=1 if it was still
+# running then.  PS_FILE gets the process list seen while it ran.
+kill_dump_midway() {
+	local pid="$1" repo="$2" ps_file="${3:-}" first_seen="" _
+	KILLED=0
+	[ -z "$ps_file" ] || : >"$ps_file"
+	for _ in $(seq 1 3000); do
+		kill -0 "$pid" 2>/dev/null || break
+		if [ -z "$first_seen" ] && [ -n "$(find "$repo" -path '*/backups/*' -type f 2>/dev/null | head -n 1)" ]; then
+			first_seen=$SECONDS
+			[ -z "$ps_file" ] || ps -eo args >"$ps_file" 2>/dev/null || true
+		fi
+		if [ -n "$first_seen" ] && {
+			[ -n "$(find "$repo" -path '*/backups/*/data/*' -type f 2>/dev/null | head -n 1)" ] ||
+				[ $((SECONDS - first_seen)) -ge 1 ]
+		}; then
+			kill -KILL "$pid" 2>/dev/null && KILLED=1
+			break
+		fi
+		sleep 0.02
+	done
+	# Never leave it running (e.g. hung before writing anything).
+	kill -KILL "$pid" 2>/dev/null || true
+	{ wait "$pid"; } 2>/dev/null || true
+	# Children (e.g. a pg_dump the tool runs) may linger and write briefly after SIGKILL.
+	sleep 1
+	cat "$BD_TMP/kill.out" "$BD_TMP/kill.err" >>"$BD_ALL_OUTPUT"
+	_bd_check_sanitizers "$BD_TMP/kill.err" "killed dump"
+}
+
+# assert_killed_dump_incomplete REPO: the killed dump wrote no manifest, and
+# list works and shows no complete backup.
+assert_killed_dump_incomplete() {
+	local repo="$1"
+	if find "$repo" -path '*/backups/*/manifest.json' -type f | grep . >/dev/null; then
+		fail "killed dump left no manifest.json" "$(find "$repo" -name manifest.json)"
+	else
+		pass "killed dump left no manifest.json"
+	fi
+	run "$BACKUPD" list --repo "$repo" --json
+	assert_rc "list after a killed dump succeeds" 0
+	check "list shows no complete backup after a killed dump" python3 -c '
+import json,sys
+text = open(sys.argv[1]).read().strip()
+items = json.loads(text) if text else []
+complete = [i for i in items if i.get("status") == "complete"]
+assert not complete, complete' "$RUN_OUT"
+}
+
 # stdout of the last run, last non-empty line
 last_line() { grep -v '^[[:space:]]*$' "$RUN_OUT" | tail -n 1 || true; }
 

@@ -415,46 +415,13 @@ REPO_K="$BD_TMP/repo-kill"
 # The binary itself in the background (no wrapper: SIGKILL must hit it).
 MYSQL_PWD="$MY_PASSWORD" "$BACKUPD" dump --source "$(my_uri killsrc)" --repo "$REPO_K" --name killsrc --jobs 1 \
 	>"$BD_TMP/kill.out" 2>"$BD_TMP/kill.err" </dev/null &
-kill_pid=$!
-# Wait for the first object of the backup, then for a data object (or 1 s).
-first_seen=""
-killed=0
-for _ in $(seq 1 3000); do
-	kill -0 "$kill_pid" 2>/dev/null || break
-	if [ -z "$first_seen" ] && [ -n "$(find "$REPO_K" -path '*/backups/*' -type f 2>/dev/null | head -n 1)" ]; then
-		first_seen=$SECONDS
-	fi
-	if [ -n "$first_seen" ] && {
-		[ -n "$(find "$REPO_K" -path '*/backups/*/data/*' -type f 2>/dev/null | head -n 1)" ] ||
-			[ $((SECONDS - first_seen)) -ge 1 ]
-	}; then
-		kill -KILL "$kill_pid" 2>/dev/null && killed=1
-		break
-	fi
-	sleep 0.02
-done
-kill -KILL "$kill_pid" 2>/dev/null || true
-{ wait "$kill_pid"; } 2>/dev/null || true
-cat "$BD_TMP/kill.out" "$BD_TMP/kill.err" >>"$BD_ALL_OUTPUT"
-_bd_check_sanitizers "$BD_TMP/kill.err" "killed dump"
-if [ "$killed" -ne 1 ]; then
+kill_dump_midway $! "$REPO_K"
+if [ "$KILLED" -ne 1 ]; then
 	fail "dump was killed midway" \
 		"the dump finished or failed before an object appeared; stderr: $(tail -n 5 "$BD_TMP/kill.err")"
 else
 	pass "dump was killed midway"
-	if find "$REPO_K" -path '*/backups/*/manifest.json' -type f | grep . >/dev/null; then
-		fail "killed dump left no manifest.json" "$(find "$REPO_K" -name manifest.json)"
-	else
-		pass "killed dump left no manifest.json"
-	fi
-	run "$BACKUPD" list --repo "$REPO_K" --json
-	assert_rc "list after a killed dump succeeds" 0
-	check "list shows no complete backup after a killed dump" python3 -c '
-import json,sys
-text = open(sys.argv[1]).read().strip()
-items = json.loads(text) if text else []
-complete = [i for i in items if i.get("status") == "complete"]
-assert not complete, complete' "$RUN_OUT"
+	assert_killed_dump_incomplete "$REPO_K"
 	# The killed session's global read lock (if it held one) went with its connection.
 	check "the server takes writes after the killed dump" my_sql killsrc "INSERT INTO early VALUES (1001, 'after kill')"
 	MYSQL_PWD="$MY_PASSWORD" run "$BACKUPD" dump --source "$(my_uri killsrc)" --repo "$REPO_K" --name killsrc --jobs 2

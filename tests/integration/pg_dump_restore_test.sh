@@ -220,54 +220,14 @@ REPO_K="$BD_TMP/repo-kill"
 # Run the binary itself in the background (no wrapper: SIGKILL must hit it).
 "$BACKUPD" dump --source "$(pg_uri killsrc)" --repo "$REPO_K" --name killsrc --jobs 1 \
 	>"$BD_TMP/kill.out" 2>"$BD_TMP/kill.err" </dev/null &
-kill_pid=$!
-# Wait for the first object of the backup, then for a data object (or 1 s).
-first_seen=""
-killed=0
 ps_snapshot="$BD_TMP/ps.txt"
-: >"$ps_snapshot"
-for _ in $(seq 1 3000); do
-	if ! kill -0 "$kill_pid" 2>/dev/null; then
-		break
-	fi
-	if [ -z "$first_seen" ] && [ -n "$(find "$REPO_K" -path '*/backups/*' -type f 2>/dev/null | head -n 1)" ]; then
-		first_seen=$SECONDS
-		ps -eo args >"$ps_snapshot" 2>/dev/null || true
-	fi
-	if [ -n "$first_seen" ] && {
-		[ -n "$(find "$REPO_K" -path '*/backups/*/data/*' -type f 2>/dev/null | head -n 1)" ] ||
-			[ $((SECONDS - first_seen)) -ge 1 ]
-	}; then
-		kill -KILL "$kill_pid" 2>/dev/null && killed=1
-		break
-	fi
-	sleep 0.02
-done
-# Never leave it running (e.g. hung before writing anything).
-kill -KILL "$kill_pid" 2>/dev/null || true
-{ wait "$kill_pid"; } 2>/dev/null || true
-# Children (e.g. a pg_dump the tool runs) may linger briefly after SIGKILL.
-sleep 1
-cat "$BD_TMP/kill.out" "$BD_TMP/kill.err" >>"$BD_ALL_OUTPUT"
-_bd_check_sanitizers "$BD_TMP/kill.err" "killed dump"
-if [ "$killed" -ne 1 ]; then
+kill_dump_midway $! "$REPO_K" "$ps_snapshot"
+if [ "$KILLED" -ne 1 ]; then
 	fail "dump was killed midway" \
 		"the dump finished or failed before an object appeared; stderr: $(tail -n 5 "$BD_TMP/kill.err")"
 else
 	pass "dump was killed midway"
-	if find "$REPO_K" -path '*/backups/*/manifest.json' -type f | grep . >/dev/null; then
-		fail "killed dump left no manifest.json" "$(find "$REPO_K" -name manifest.json)"
-	else
-		pass "killed dump left no manifest.json"
-	fi
-	run "$BACKUPD" list --repo "$REPO_K" --json
-	assert_rc "list after a killed dump succeeds" 0
-	check "list shows no complete backup after a killed dump" python3 -c '
-import json,sys
-text = open(sys.argv[1]).read().strip()
-items = json.loads(text) if text else []
-complete = [i for i in items if i.get("status") == "complete"]
-assert not complete, complete' "$RUN_OUT"
+	assert_killed_dump_incomplete "$REPO_K"
 	run "$BACKUPD" dump --source "$(pg_uri killsrc)" --repo "$REPO_K" --name killsrc --jobs 2
 	assert_rc "a new dump after a killed one succeeds (no stale lock)" 0
 	KID="$(last_line)"
