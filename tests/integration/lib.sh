@@ -126,6 +126,20 @@ _bd_check_sanitizers() {
 	fi
 }
 
+# flip_middle_byte FILE: damages FILE in place (one byte XOR 0x5A, at half its size)
+flip_middle_byte() {
+	python3 - "$1" <<'PY'
+import os, sys
+path = sys.argv[1]
+size = os.path.getsize(path)
+with open(path, "r+b") as f:
+    f.seek(size // 2)
+    b = f.read(1)
+    f.seek(size // 2)
+    f.write(bytes([b[0] ^ 0x5A]))
+PY
+}
+
 # kill_dump_midway PID REPO [PS_FILE]: SIGKILLs the backup process PID once
 # its backup in REPO has a data object (or 1 s after its first object), then
 # reaps it; its output ($BD_TMP/kill.out, kill.err) joins the captured output

@@ -444,16 +444,7 @@ if [ -z "$victim" ]; then
 else
 	victim_name="$(basename "$victim")"
 	note "corrupting one byte in the middle of $victim_name"
-	python3 - "$victim" <<'PY'
-import os, sys
-path = sys.argv[1]
-size = os.path.getsize(path)
-with open(path, "r+b") as f:
-    f.seek(size // 2)
-    b = f.read(1)
-    f.seek(size // 2)
-    f.write(bytes([b[0] ^ 0x5A]))
-PY
+	flip_middle_byte "$victim"
 	run "$BACKUPD" verify --repo "$REPO_C" --name src "$ID1"
 	assert_rc "verify of the corrupt backup exits 1" 1
 	assert_output_contains "verify names the corrupt object" "$victim_name"
