@@ -140,17 +140,15 @@ with open(path, "r+b") as f:
 PY
 }
 
-# kill_dump_midway PID REPO [PS_FILE]: SIGKILLs the backup process PID once
-# its backup in REPO has a data object (or 1 s after its first object), then
-# reaps it; its output ($BD_TMP/kill.out, kill.err) joins the captured output
-# and is checked for sanitizer reports.  Sets KILLED=1 if it was still
-# running then.  PS_FILE gets the process list seen while it ran.
-kill_dump_midway() {
+# wait_backup_midway PID REPO [PS_FILE]: waits until the backup process PID
+# has a data object of its backup in REPO (or 1 s after its first object),
+# at most 60 s.  Returns 1 if PID ended first or nothing appeared.  PS_FILE gets the process list
+# seen once the first object appeared.
+wait_backup_midway() {
 	local pid="$1" repo="$2" ps_file="${3:-}" first_seen="" _
-	KILLED=0
 	[ -z "$ps_file" ] || : >"$ps_file"
 	for _ in $(seq 1 3000); do
-		kill -0 "$pid" 2>/dev/null || break
+		kill -0 "$pid" 2>/dev/null || return 1
 		if [ -z "$first_seen" ] && [ -n "$(find "$repo" -path '*/backups/*' -type f 2>/dev/null | head -n 1)" ]; then
 			first_seen=$SECONDS
 			[ -z "$ps_file" ] || ps -eo args >"$ps_file" 2>/dev/null || true
@@ -159,18 +157,53 @@ kill_dump_midway() {
 			[ -n "$(find "$repo" -path '*/backups/*/data/*' -type f 2>/dev/null | head -n 1)" ] ||
 				[ $((SECONDS - first_seen)) -ge 1 ]
 		}; then
-			kill -KILL "$pid" 2>/dev/null && KILLED=1
-			break
+			return 0
 		fi
 		sleep 0.02
 	done
-	# Never leave it running (e.g. hung before writing anything).
+	return 1
+}
+
+# reap_killed PID WHAT: SIGKILLs PID (if it still runs) and reaps it; its
+# output ($BD_TMP/kill.out, kill.err) joins the captured output and is
+# checked for sanitizer reports.
+reap_killed() {
+	local pid="$1" what="$2"
 	kill -KILL "$pid" 2>/dev/null || true
 	{ wait "$pid"; } 2>/dev/null || true
 	# Children (e.g. a pg_dump the tool runs) may linger and write briefly after SIGKILL.
 	sleep 1
 	cat "$BD_TMP/kill.out" "$BD_TMP/kill.err" >>"$BD_ALL_OUTPUT"
-	_bd_check_sanitizers "$BD_TMP/kill.err" "killed dump"
+	_bd_check_sanitizers "$BD_TMP/kill.err" "$what"
+}
+
+# kill_dump_midway PID REPO [PS_FILE]: SIGKILLs the backup process PID once
+# its backup in REPO has a data object (wait_backup_midway), then reaps it
+# (reap_killed).  Sets KILLED=1 if it was still running then.
+kill_dump_midway() {
+	KILLED=0
+	if wait_backup_midway "$1" "$2" "${3:-}" && kill -KILL "$1" 2>/dev/null; then
+		KILLED=1
+	fi
+	reap_killed "$1" "killed dump"
+}
+
+# kill_after PID MS WHAT: SIGKILLs PID after MS milliseconds (a random point
+# of its run when MS is drawn at random), then reaps it (reap_killed).  Sets
+# KILLED=1 if it was still running then, else KILLED=0 and KILLED_RC to its
+# exit code.
+kill_after() {
+	local pid="$1" ms="$2" what="$3"
+	KILLED=0
+	KILLED_RC=0
+	sleep "$((ms / 1000)).$(printf '%03d' $((ms % 1000)))"
+	# a child that already exited is a zombie until reaped: kill would "succeed"
+	if [ "$(ps -o stat= -p "$pid" 2>/dev/null | cut -c1)" != Z ] && kill -KILL "$pid" 2>/dev/null; then
+		KILLED=1
+	else
+		wait "$pid" 2>/dev/null || KILLED_RC=$?
+	fi
+	reap_killed "$pid" "$what"
 }
 
 # assert_killed_dump_incomplete REPO: the killed dump wrote no manifest, and
@@ -191,6 +224,29 @@ items = json.loads(text) if text else []
 complete = [i for i in items if i.get("status") == "complete"]
 assert not complete, complete' "$RUN_OUT"
 }
+
+# assert_backups_sound WHAT REPO [NAME]: list --json works and every backup it
+# shows complete verifies (nothing looks complete that isn't).  Sets
+# COMPLETE_IDS to the complete backups' IDs (space-separated, oldest first).
+assert_backups_sound() {
+	local what="$1" repo="$2" name="${3:-}"
+	local sel=()
+	[ -z "$name" ] || sel=(--name "$name")
+	COMPLETE_IDS=""
+	run "$BACKUPD" list --repo "$repo" "${sel[@]}" --json
+	assert_rc "$what: list --json succeeds" 0
+	[ "$RUN_RC" -eq 0 ] || return 0
+	COMPLETE_IDS="$(python3 -c '
+import json,sys
+text = open(sys.argv[1]).read().strip()
+print(" ".join(i["id"] for i in (json.loads(text) if text else []) if i.get("status") == "complete"))' "$RUN_OUT")"
+	[ -n "$COMPLETE_IDS" ] || return 0
+	run "$BACKUPD" verify --repo "$repo" "${sel[@]}"
+	assert_rc "$what: every complete backup verifies" 0
+}
+
+# temp_files DIR: the temp files (".X.tmp.PID.N", "X.tmp") under DIR, one a line
+temp_files() { find "$1" -type f \( -name '.*.tmp.*' -o -name '*.tmp' \) 2>/dev/null || true; }
 
 # stdout of the last run, last non-empty line
 last_line() { grep -v '^[[:space:]]*$' "$RUN_OUT" | tail -n 1 || true; }
@@ -448,6 +504,51 @@ my_compare() { MY_CNF="$MY_CNF" bash "$MY_COMPARE" "$1" "$2"; }
 my_compare_across() { MY_CNF="$MY_CNF" MY_CNF2="$1" bash "$MY_COMPARE" "$2" "$3"; }
 
 # ---------------------------------------------------------------------------
+# s3rver (a local fake S3 from npm)
+# ---------------------------------------------------------------------------
+#   S3RVER_PREFIX   where s3rver is (installed there with npm when missing;
+#                   default /tmp/s3rver)
+S3RVER_PID=""
+
+# s3rver_setup: install s3rver if missing and pick S3_PORT; s3_start starts
+# it over $BD_TMP/s3data (bucket "bkt"), s3_stop stops it (finish does too).
+s3rver_setup() {
+	S3RVER_PREFIX="${S3RVER_PREFIX:-/tmp/s3rver}"
+	S3RVER="$S3RVER_PREFIX/node_modules/.bin/s3rver"
+	if [ ! -x "$S3RVER" ]; then
+		note "installing s3rver into $S3RVER_PREFIX"
+		mkdir -p "$S3RVER_PREFIX"
+		[ -f "$S3RVER_PREFIX/package.json" ] || echo '{"name":"s3rver-local","private":true}' >"$S3RVER_PREFIX/package.json"
+		check "s3rver installs" npm install --prefix "$S3RVER_PREFIX" --no-audit --no-fund s3rver@3.7.1
+	fi
+	S3_PORT="$(_bd_pick_port)"
+	mkdir -p "$BD_TMP/s3data"
+	# s3rver signs its ListObjectsV2 continuation tokens with DES, which Node 17+
+	# (OpenSSL 3) only has in the legacy provider: without it, page 2 is a 500.
+	S3RVER_NODE_OPTIONS=""
+	node --openssl-legacy-provider -e 0 >/dev/null 2>&1 && S3RVER_NODE_OPTIONS="--openssl-legacy-provider"
+	return 0
+}
+
+# s3_start: (re)start s3rver on $S3_PORT over $BD_TMP/s3data
+s3_start() {
+	NODE_OPTIONS="$S3RVER_NODE_OPTIONS${NODE_OPTIONS:+ $NODE_OPTIONS}" "$S3RVER" -a 127.0.0.1 -p "$S3_PORT" -d "$BD_TMP/s3data" --configure-bucket bkt --silent \
+		>>"$BD_TMP/s3rver.log" 2>&1 &
+	S3RVER_PID=$!
+	for _ in $(seq 1 50); do
+		_bd_port_free "$S3_PORT" || break
+		sleep 0.2
+	done
+}
+
+s3_stop() {
+	[ -n "$S3RVER_PID" ] || return 0
+	kill "$S3RVER_PID" 2>/dev/null || true
+	wait "$S3RVER_PID" 2>/dev/null || true
+	S3RVER_PID=""
+}
+
+# ---------------------------------------------------------------------------
 # JSON (python3 is in the base image and installed by scripts/deps.sh)
 # ---------------------------------------------------------------------------
 # json_eval FILE EXPR: print EXPR evaluated with `d` bound to the parsed file
@@ -463,6 +564,7 @@ print(json.dumps(r) if not isinstance(r, str) else r)' "$1" "$2"
 # ---------------------------------------------------------------------------
 _bd_cleanup() {
 	local d
+	s3_stop
 	for d in "${BD_SERVERS[@]+"${BD_SERVERS[@]}"}"; do
 		bash "$PG_SERVER_SH" stop "$d" >/dev/null 2>&1 || true
 	done
