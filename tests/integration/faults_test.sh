@@ -85,7 +85,7 @@ after_expire() {
 	pcheck tmp-after-expire "$1: no temp file left after the next expire" no_temp_left "$1" "$2"
 }
 
-db_absent() { ! db_exists "$1"; }
+absent() { ! "$@"; } # absent EXISTS-FN DB
 
 # is_complete REPO NAME ID
 is_complete() {
@@ -105,6 +105,26 @@ next_dump_ok() {
 	check "$what: the next dump ($id) is listed complete" is_complete "$repo" "$name" "$id"
 	run "$BACKUPD" verify --repo "$repo" --name "$name" "$id"
 	assert_rc "$what: the next dump verifies" 0
+}
+
+# disturbed MS ACTION CMD...: runs CMD in the background, runs ACTION (a
+# server restart, an outage) MS milliseconds into it, then waits for CMD:
+# DIST_RC is its exit code, DIST_OUT its stdout file
+DIST_OUT="$BD_TMP/disturbed.out"
+disturbed() {
+	local ms="$1" action="$2" pid
+	shift 2
+	"$@" >"$DIST_OUT" 2>"$BD_TMP/disturbed.err" </dev/null &
+	pid=$!
+	sleep_ms "$ms"
+	"$action" >/dev/null 2>&1
+	DIST_RC=0
+	wait "$pid" || DIST_RC=$?
+	{
+		printf '=== (disturbed by %s at %s ms) %s (exit %s)\n' "$action" "$ms" "$*" "$DIST_RC"
+		cat "$DIST_OUT" "$BD_TMP/disturbed.err"
+	} >>"$BD_ALL_OUTPUT"
+	_bd_check_sanitizers "$BD_TMP/disturbed.err" "$* (disturbed by $action)"
 }
 
 # --------------------------------------------------------------------------
@@ -185,32 +205,44 @@ REPO_M="$BD_TMP/repo-my"
 kill_dump_rounds "mariadb dump" "$REPO_M" msrc --source "$MSRC" --jobs 2 --chunk-size 4MB
 
 # --------------------------------------------------------------------------
-note "kill -9 at random points of a restore --create"
 SUM_Q="SELECT count(*), sum(id), md5(string_agg(a, '' ORDER BY id)) FROM big"
-SUM_SRC="$(psql_q src "$SUM_Q")"
-timed "$DBRESTORE" restore --repo "$REPO_P" --name src --backup latest --to "$(pg_uri rst)" --jobs 2 --create
-assert_rc "restore (first) succeeds" 0
-db_drop rst
-RST_MS="$TOOK_MS"
-for r in $(seq 1 "$ROUNDS"); do
-	ms="$(random_ms "$RST_MS")"
-	"$DBRESTORE" restore --repo "$REPO_P" --name src --backup latest --to "$(pg_uri rst)" --jobs 2 --create \
-		>"$BD_TMP/kill.out" 2>"$BD_TMP/kill.err" </dev/null &
-	kill_after $! "$ms" "killed restore"
-	note "restore: round $r, SIGKILL at ${ms} ms of ~${RST_MS} ms ($([ "$KILLED" = 1 ] && echo killed || echo "had ended, exit $KILLED_RC"))"
-	if [ "$KILLED" = 1 ]; then
-		pcheck restore-no-half-db "restore, kill $r: no database left under the target's name" \
-			db_absent rst
-		# what the pending fix will make unnecessary: clear the half database
-		db_exists rst && db_drop rst
-	else
-		db_drop rst
-	fi
-	run "$DBRESTORE" restore --repo "$REPO_P" --name src --backup latest --to "$(pg_uri rst)" --jobs 2 --create
-	assert_rc "restore, kill $r: the next restore succeeds" 0
-	assert_eq "restore, kill $r: the next restore has the rows" "$SUM_SRC" "$(psql_q rst "$SUM_Q" || true)"
-	db_drop rst
-done
+pg_sum() { psql_q "$1" "$SUM_Q"; }
+my_sum() { my_sql "$1" "SELECT COUNT(*), SUM(id), SUM(CRC32(a)) FROM big"; }
+SUM_SRC="$(pg_sum src)"
+
+# kill_restore_rounds WHAT REPO NAME SRC-DB URI-FN EXISTS-FN DROP-FN SUM-FN:
+# ROUNDS restores --create killed at random points
+kill_restore_rounds() {
+	local what="$1" repo="$2" name="$3" src="$4" uri="$5" exists="$6" drop="$7" sum="$8" r ms want
+	local cmd=("$DBRESTORE" restore --repo "$repo" --name "$name" --backup latest --to "$("$uri" rst)" --jobs 2 --create)
+	want="$("$sum" "$src")"
+	timed "${cmd[@]}"
+	assert_rc "$what (first) succeeds" 0
+	"$drop" rst
+	local took="$TOOK_MS"
+	for r in $(seq 1 "$ROUNDS"); do
+		ms="$(random_ms "$took")"
+		"${cmd[@]}" >"$BD_TMP/kill.out" 2>"$BD_TMP/kill.err" </dev/null &
+		kill_after $! "$ms" "killed $what"
+		note "$what: round $r, SIGKILL at ${ms} ms of ~${took} ms ($([ "$KILLED" = 1 ] && echo killed || echo "had ended, exit $KILLED_RC"))"
+		if [ "$KILLED" = 1 ]; then
+			pcheck restore-no-half-db "$what, kill $r: no database left under the target's name" \
+				absent "$exists" rst
+			# what the pending fix makes unnecessary: clear the half database
+			if "$exists" rst; then "$drop" rst; fi
+		else
+			"$drop" rst
+		fi
+		run "${cmd[@]}"
+		assert_rc "$what, kill $r: the next restore succeeds" 0
+		assert_eq "$what, kill $r: the next restore has the rows" "$want" "$("$sum" rst || true)"
+		"$drop" rst
+	done
+}
+note "kill -9 at random points of a PostgreSQL restore --create"
+kill_restore_rounds "pg restore" "$REPO_P" src src pg_uri db_exists db_drop pg_sum
+note "kill -9 at random points of a MariaDB restore --create"
+kill_restore_rounds "mariadb restore" "$REPO_M" msrc msrc my_uri my_db_exists my_db_drop my_sum
 
 # --------------------------------------------------------------------------
 note "kill -9 at random points of wal-push"
@@ -430,21 +462,15 @@ restart_rounds() {
 	for r in $(seq 1 "$ROUNDS"); do
 		ms="$(random_ms "$took")"
 		temp_files "$repo" | sort >"$BD_TMP/temp.before"
-		"$BACKUPD" dump --repo "$repo" --name "$name" "$@" >"$BD_TMP/restart.out" 2>"$BD_TMP/restart.err" </dev/null &
-		local pid=$!
-		sleep "$((ms / 1000)).$(printf '%03d' $((ms % 1000)))"
-		"$restart" >/dev/null 2>&1
-		rc=0
-		wait "$pid" || rc=$?
-		cat "$BD_TMP/restart.out" "$BD_TMP/restart.err" >>"$BD_ALL_OUTPUT"
-		_bd_check_sanitizers "$BD_TMP/restart.err" "$what"
+		disturbed "$ms" "$restart" "$BACKUPD" dump --repo "$repo" --name "$name" "$@"
+		rc="$DIST_RC"
 		note "$what: round $r, restart at ${ms} ms of ~${took} ms: dump exit $rc"
 		if [ "$rc" -eq 0 ]; then
-			id="$(grep -v '^[[:space:]]*$' "$BD_TMP/restart.out" | tail -n 1)"
+			id="$(grep -v '^[[:space:]]*$' "$DIST_OUT" | tail -n 1)"
 			check "$what, round $r: the dump that succeeded ($id) is complete" is_complete "$repo" "$name" "$id"
 		else
 			assert_eq "$what, round $r: the dump fails with exit 1" 1 "$rc"
-			check "$what, round $r: it says why" test -s "$BD_TMP/restart.err"
+			check "$what, round $r: it says why" test -s "$BD_TMP/disturbed.err"
 			temp_files "$repo" | sort >"$BD_TMP/temp.after"
 			check "$what, round $r: the failed dump left no temp file of its own" \
 				bash -c '! comm -13 "$1" "$2" | grep .' _ "$BD_TMP/temp.before" "$BD_TMP/temp.after"
@@ -478,15 +504,8 @@ S3R_MS="$TOOK_MS"
 db_drop s3dst
 for r in $(seq 1 "$ROUNDS"); do
 	ms="$(random_ms "$S3_MS")"
-	"$BACKUPD" dump --repo "$REPO_S3" --name src --source "$SRC" --jobs 2 --chunk-size 4MB \
-		>"$BD_TMP/s3.out" 2>"$BD_TMP/s3.err" </dev/null &
-	pid=$!
-	sleep "$((ms / 1000)).$(printf '%03d' $((ms % 1000)))"
-	s3_outage
-	rc=0
-	wait "$pid" || rc=$?
-	cat "$BD_TMP/s3.out" "$BD_TMP/s3.err" >>"$BD_ALL_OUTPUT"
-	_bd_check_sanitizers "$BD_TMP/s3.err" "dump during an S3 outage"
+	disturbed "$ms" s3_outage "$BACKUPD" dump --repo "$REPO_S3" --name src --source "$SRC" --jobs 2 --chunk-size 4MB
+	rc="$DIST_RC"
 	note "s3 upload: round $r, outage from ${ms} ms of ~${S3_MS} ms: dump exit $rc"
 	pcheck s3-ride-out "s3 upload, round $r: the dump rides out the outage" test "$rc" -eq 0
 	if [ "$rc" -ne 0 ]; then
@@ -496,27 +515,20 @@ for r in $(seq 1 "$ROUNDS"); do
 	next_dump_ok "s3 upload, round $r" "$REPO_S3" src --source "$SRC" --jobs 2 --chunk-size 4MB
 
 	ms="$(random_ms "$S3R_MS")"
-	"$DBRESTORE" restore --repo "$REPO_S3" --name src --backup latest --to "$(pg_uri s3dst)" --jobs 2 --create \
-		>"$BD_TMP/s3.out" 2>"$BD_TMP/s3.err" </dev/null &
-	pid=$!
-	sleep "$((ms / 1000)).$(printf '%03d' $((ms % 1000)))"
-	s3_outage
-	rc=0
-	wait "$pid" || rc=$?
-	cat "$BD_TMP/s3.out" "$BD_TMP/s3.err" >>"$BD_ALL_OUTPUT"
-	_bd_check_sanitizers "$BD_TMP/s3.err" "restore during an S3 outage"
+	disturbed "$ms" s3_outage "$DBRESTORE" restore --repo "$REPO_S3" --name src --backup latest --to "$(pg_uri s3dst)" --jobs 2 --create
+	rc="$DIST_RC"
 	note "s3 restore: round $r, outage from ${ms} ms of ~${S3R_MS} ms: restore exit $rc"
 	pcheck s3-ride-out "s3 restore, round $r: the restore rides out the outage" test "$rc" -eq 0
 	if [ "$rc" -eq 0 ]; then
-		assert_eq "s3 restore, round $r: the restore that succeeded has the rows" "$SUM_SRC" "$(psql_q s3dst "$SUM_Q" || true)"
+		assert_eq "s3 restore, round $r: the restore that succeeded has the rows" "$SUM_SRC" "$(pg_sum s3dst || true)"
 	else
 		assert_eq "s3 restore, round $r: a restore that did not ride it out fails with exit 1" 1 "$rc"
-		pcheck restore-no-half-db "s3 restore, round $r: the failed restore left no database under the target's name" db_absent s3dst
+		pcheck restore-no-half-db "s3 restore, round $r: the failed restore left no database under the target's name" absent db_exists s3dst
 	fi
 	db_exists s3dst && db_drop s3dst
 	run "$DBRESTORE" restore --repo "$REPO_S3" --name src --backup latest --to "$(pg_uri s3dst)" --jobs 2 --create
 	assert_rc "s3 restore, round $r: the next restore succeeds" 0
-	assert_eq "s3 restore, round $r: the next restore has the rows" "$SUM_SRC" "$(psql_q s3dst "$SUM_Q" || true)"
+	assert_eq "s3 restore, round $r: the next restore has the rows" "$SUM_SRC" "$(pg_sum s3dst || true)"
 	db_drop s3dst
 done
 s3_stop

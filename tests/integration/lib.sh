@@ -188,6 +188,8 @@ kill_dump_midway() {
 	reap_killed "$1" "killed dump"
 }
 
+sleep_ms() { sleep "$(($1 / 1000)).$(printf '%03d' $(($1 % 1000)))"; }
+
 # kill_after PID MS WHAT: SIGKILLs PID after MS milliseconds (a random point
 # of its run when MS is drawn at random), then reaps it (reap_killed).  Sets
 # KILLED=1 if it was still running then, else KILLED=0 and KILLED_RC to its
@@ -196,7 +198,7 @@ kill_after() {
 	local pid="$1" ms="$2" what="$3"
 	KILLED=0
 	KILLED_RC=0
-	sleep "$((ms / 1000)).$(printf '%03d' $((ms % 1000)))"
+	sleep_ms "$ms"
 	# a child that already exited is a zombie until reaped: kill would "succeed"
 	if [ "$(ps -o stat= -p "$pid" 2>/dev/null | cut -c1)" != Z ] && kill -KILL "$pid" 2>/dev/null; then
 		KILLED=1
