@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/fsutil.h"
 #include "common/mem.h"
 #include "common/version.h"
 
@@ -310,21 +311,6 @@ static int get_time(json_t *root, const char *key, time_t *out, bderr *err)
 	return 0;
 }
 
-/* Object names become storage paths: nothing may climb out of the backup. */
-static int object_name_ok(const char *name)
-{
-	if (*name == '\0' || *name == '/')
-		return 0;
-	for (const char *p = name;;) {
-		size_t n = strcspn(p, "/");
-		if (n == 0 || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
-			return 0;
-		if (p[n] == '\0')
-			return 1;
-		p += n + 1;
-	}
-}
-
 static int sha256_hex_ok(const char *s)
 {
 	if (strlen(s) != SHA256_HEX_LEN)
@@ -348,7 +334,8 @@ static int parse_object(manifest *m, json_t *o, size_t index, bderr *err)
 	json_t *sha = json_object_get(o, "sha256");
 	json_t *compressed = json_object_get(o, "compressed");
 	json_t *jrows = json_object_get(o, "rows");
-	if (!json_is_string(name) || !object_name_ok(json_string_value(name)))
+	/* object names become storage paths: nothing may climb out of the backup */
+	if (!json_is_string(name) || !path_relative_clean(json_string_value(name)))
 		return bderr_set(err, "invalid manifest: %s'name' must be a relative path", where);
 	if (!json_is_string(sha) || !sha256_hex_ok(json_string_value(sha)))
 		return bderr_set(err, "invalid manifest: %s'sha256' must be 64 lower-case hex digits",
