@@ -440,7 +440,8 @@ static char *absolute_lexical(const char *path)
 				b.len--;
 			if (b.len > 0)
 				b.len--;
-			b.data[b.len] = '\0';
+			if (b.data)
+				b.data[b.len] = '\0';
 		} else if (n > 0 && !(n == 1 && p[0] == '.')) {
 			strbuf_appends(&b, "/");
 			strbuf_append(&b, p, n);
