@@ -227,8 +227,9 @@ complete = [i for i in items if i.get("status") == "complete"]
 assert not complete, complete' "$RUN_OUT"
 }
 
-# assert_backups_sound WHAT REPO [NAME]: list --json works and every backup it
-# shows complete verifies (nothing looks complete that isn't).  Sets
+# assert_backups_sound WHAT REPO [NAME]: list --json works, shows no damaged
+# backup (an unreadable manifest) and every backup it shows complete
+# verifies (nothing looks complete that isn't).  Sets
 # COMPLETE_IDS to the complete backups' IDs (space-separated, oldest first).
 assert_backups_sound() {
 	local what="$1" repo="$2" name="${3:-}"
@@ -238,10 +239,17 @@ assert_backups_sound() {
 	run "$BACKUPD" list --repo "$repo" "${sel[@]}" --json
 	assert_rc "$what: list --json succeeds" 0
 	[ "$RUN_RC" -eq 0 ] || return 0
+	local list="$BD_TMP/sound.json"
+	cp "$RUN_OUT" "$list"
+	check "$what: no backup is damaged" python3 -c '
+import json,sys
+text = open(sys.argv[1]).read().strip()
+bad = [i for i in (json.loads(text) if text else []) if i.get("status") == "damaged"]
+assert not bad, bad' "$list"
 	COMPLETE_IDS="$(python3 -c '
 import json,sys
 text = open(sys.argv[1]).read().strip()
-print(" ".join(i["id"] for i in (json.loads(text) if text else []) if i.get("status") == "complete"))' "$RUN_OUT")"
+print(" ".join(i["id"] for i in (json.loads(text) if text else []) if i.get("status") == "complete"))' "$list")"
 	[ -n "$COMPLETE_IDS" ] || return 0
 	run "$BACKUPD" verify --repo "$repo" "${sel[@]}"
 	assert_rc "$what: every complete backup verifies" 0
