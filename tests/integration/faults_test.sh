@@ -9,7 +9,7 @@
 # Each kill point is drawn at random within the duration of an uninterrupted
 # run of the same command, measured first (so it scales with the build).
 #
-#   BD_FAULTS_ROUNDS   kills per command (default 2; --long: 10)
+#   BD_FAULTS_ROUNDS   kills per command (default 2; --long or BD_LONG=1: 10)
 #   BD_FAULTS_SEED     seed of the kill points (printed; default random)
 #   BD_FAULTS_PENDING  checks that wait for a fix not merged yet: printed as
 #                      SKIP with the reason and whether they pass now, not
@@ -17,6 +17,7 @@
 source "$(dirname "$0")/lib.sh"
 
 ROUNDS="${BD_FAULTS_ROUNDS:-2}"
+[ "${BD_LONG:-0}" != 1 ] || ROUNDS="${BD_FAULTS_ROUNDS:-10}"
 for arg in "$@"; do
 	case "$arg" in
 	--long) ROUNDS="${BD_FAULTS_ROUNDS:-10}" ;;
