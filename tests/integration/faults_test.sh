@@ -494,7 +494,7 @@ restart_rounds "mariadb restart" "$REPO_M" msrc my_restart --source "$MSRC" --jo
 
 # --------------------------------------------------------------------------
 note "the S3 server down for 3 s mid-upload and mid-restore"
-s3rver_setup
+source "$(dirname "$0")/s3lib.sh"
 s3_start
 export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER
 unset AWS_SESSION_TOKEN

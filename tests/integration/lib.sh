@@ -140,15 +140,17 @@ with open(path, "r+b") as f:
 PY
 }
 
-# wait_backup_midway PID REPO [PS_FILE]: waits until the backup process PID
-# has a data object of its backup in REPO (or 1 s after its first object),
-# at most 60 s.  Returns 1 if PID ended first or nothing appeared.  PS_FILE gets the process list
-# seen once the first object appeared.
-wait_backup_midway() {
+# kill_dump_midway PID REPO [PS_FILE]: SIGKILLs the backup process PID once
+# its backup in REPO has a data object (or 1 s after its first object), then
+# reaps it; its output ($BD_TMP/kill.out, kill.err) joins the captured output
+# and is checked for sanitizer reports.  Sets KILLED=1 if it was still
+# running then.  PS_FILE gets the process list seen while it ran.
+kill_dump_midway() {
 	local pid="$1" repo="$2" ps_file="${3:-}" first_seen="" _
+	KILLED=0
 	[ -z "$ps_file" ] || : >"$ps_file"
 	for _ in $(seq 1 3000); do
-		kill -0 "$pid" 2>/dev/null || return 1
+		kill -0 "$pid" 2>/dev/null || break
 		if [ -z "$first_seen" ] && [ -n "$(find "$repo" -path '*/backups/*' -type f 2>/dev/null | head -n 1)" ]; then
 			first_seen=$SECONDS
 			[ -z "$ps_file" ] || ps -eo args >"$ps_file" 2>/dev/null || true
@@ -157,35 +159,44 @@ wait_backup_midway() {
 			[ -n "$(find "$repo" -path '*/backups/*/data/*' -type f 2>/dev/null | head -n 1)" ] ||
 				[ $((SECONDS - first_seen)) -ge 1 ]
 		}; then
-			return 0
+			kill -KILL "$pid" 2>/dev/null && KILLED=1
+			break
 		fi
 		sleep 0.02
 	done
-	return 1
+	# Never leave it running (e.g. hung before writing anything).
+	reap_killed "$pid" "killed dump"
 }
 
-# reap_killed PID WHAT: SIGKILLs PID (if it still runs) and reaps it; its
-# output ($BD_TMP/kill.out, kill.err) joins the captured output and is
-# checked for sanitizer reports.
+# reap_killed PID WHAT: PID (run with its output in $BD_TMP/kill.out and
+# kill.err) killed if still running and reaped; its output joins the captured
+# output and is checked for sanitizer reports.
 reap_killed() {
-	local pid="$1" what="$2"
-	kill -KILL "$pid" 2>/dev/null || true
-	{ wait "$pid"; } 2>/dev/null || true
+	kill -KILL "$1" 2>/dev/null || true
+	{ wait "$1"; } 2>/dev/null || true
 	# Children (e.g. a pg_dump the tool runs) may linger and write briefly after SIGKILL.
 	sleep 1
 	cat "$BD_TMP/kill.out" "$BD_TMP/kill.err" >>"$BD_ALL_OUTPUT"
-	_bd_check_sanitizers "$BD_TMP/kill.err" "$what"
+	_bd_check_sanitizers "$BD_TMP/kill.err" "$2"
 }
 
-# kill_dump_midway PID REPO [PS_FILE]: SIGKILLs the backup process PID once
-# its backup in REPO has a data object (wait_backup_midway), then reaps it
-# (reap_killed).  Sets KILLED=1 if it was still running then.
-kill_dump_midway() {
-	KILLED=0
-	if wait_backup_midway "$1" "$2" "${3:-}" && kill -KILL "$1" 2>/dev/null; then
-		KILLED=1
+# assert_killed_dump_incomplete REPO: the killed dump wrote no manifest, and
+# list works and shows no complete backup.
+assert_killed_dump_incomplete() {
+	local repo="$1"
+	if find "$repo" -path '*/backups/*/manifest.json' -type f | grep . >/dev/null; then
+		fail "killed dump left no manifest.json" "$(find "$repo" -name manifest.json)"
+	else
+		pass "killed dump left no manifest.json"
 	fi
-	reap_killed "$1" "killed dump"
+	run "$BACKUPD" list --repo "$repo" --json
+	assert_rc "list after a killed dump succeeds" 0
+	check "list shows no complete backup after a killed dump" python3 -c '
+import json,sys
+text = open(sys.argv[1]).read().strip()
+items = json.loads(text) if text else []
+complete = [i for i in items if i.get("status") == "complete"]
+assert not complete, complete' "$RUN_OUT"
 }
 
 sleep_ms() { sleep "$(($1 / 1000)).$(printf '%03d' $(($1 % 1000)))"; }
@@ -206,25 +217,6 @@ kill_after() {
 		wait "$pid" 2>/dev/null || KILLED_RC=$?
 	fi
 	reap_killed "$pid" "$what"
-}
-
-# assert_killed_dump_incomplete REPO: the killed dump wrote no manifest, and
-# list works and shows no complete backup.
-assert_killed_dump_incomplete() {
-	local repo="$1"
-	if find "$repo" -path '*/backups/*/manifest.json' -type f | grep . >/dev/null; then
-		fail "killed dump left no manifest.json" "$(find "$repo" -name manifest.json)"
-	else
-		pass "killed dump left no manifest.json"
-	fi
-	run "$BACKUPD" list --repo "$repo" --json
-	assert_rc "list after a killed dump succeeds" 0
-	check "list shows no complete backup after a killed dump" python3 -c '
-import json,sys
-text = open(sys.argv[1]).read().strip()
-items = json.loads(text) if text else []
-complete = [i for i in items if i.get("status") == "complete"]
-assert not complete, complete' "$RUN_OUT"
 }
 
 # assert_backups_sound WHAT REPO [NAME]: list --json works, shows no damaged
@@ -514,51 +506,6 @@ my_compare() { MY_CNF="$MY_CNF" bash "$MY_COMPARE" "$1" "$2"; }
 my_compare_across() { MY_CNF="$MY_CNF" MY_CNF2="$1" bash "$MY_COMPARE" "$2" "$3"; }
 
 # ---------------------------------------------------------------------------
-# s3rver (a local fake S3 from npm)
-# ---------------------------------------------------------------------------
-#   S3RVER_PREFIX   where s3rver is (installed there with npm when missing;
-#                   default /tmp/s3rver)
-S3RVER_PID=""
-
-# s3rver_setup: install s3rver if missing and pick S3_PORT; s3_start starts
-# it over $BD_TMP/s3data (bucket "bkt"), s3_stop stops it (finish does too).
-s3rver_setup() {
-	S3RVER_PREFIX="${S3RVER_PREFIX:-/tmp/s3rver}"
-	S3RVER="$S3RVER_PREFIX/node_modules/.bin/s3rver"
-	if [ ! -x "$S3RVER" ]; then
-		note "installing s3rver into $S3RVER_PREFIX"
-		mkdir -p "$S3RVER_PREFIX"
-		[ -f "$S3RVER_PREFIX/package.json" ] || echo '{"name":"s3rver-local","private":true}' >"$S3RVER_PREFIX/package.json"
-		check "s3rver installs" npm install --prefix "$S3RVER_PREFIX" --no-audit --no-fund s3rver@3.7.1
-	fi
-	S3_PORT="$(_bd_pick_port)"
-	mkdir -p "$BD_TMP/s3data"
-	# s3rver signs its ListObjectsV2 continuation tokens with DES, which Node 17+
-	# (OpenSSL 3) only has in the legacy provider: without it, page 2 is a 500.
-	S3RVER_NODE_OPTIONS=""
-	node --openssl-legacy-provider -e 0 >/dev/null 2>&1 && S3RVER_NODE_OPTIONS="--openssl-legacy-provider"
-	return 0
-}
-
-# s3_start: (re)start s3rver on $S3_PORT over $BD_TMP/s3data
-s3_start() {
-	NODE_OPTIONS="$S3RVER_NODE_OPTIONS${NODE_OPTIONS:+ $NODE_OPTIONS}" "$S3RVER" -a 127.0.0.1 -p "$S3_PORT" -d "$BD_TMP/s3data" --configure-bucket bkt --silent \
-		>>"$BD_TMP/s3rver.log" 2>&1 &
-	S3RVER_PID=$!
-	for _ in $(seq 1 50); do
-		_bd_port_free "$S3_PORT" || break
-		sleep 0.2
-	done
-}
-
-s3_stop() {
-	[ -n "$S3RVER_PID" ] || return 0
-	kill "$S3RVER_PID" 2>/dev/null || true
-	wait "$S3RVER_PID" 2>/dev/null || true
-	S3RVER_PID=""
-}
-
-# ---------------------------------------------------------------------------
 # JSON (python3 is in the base image and installed by scripts/deps.sh)
 # ---------------------------------------------------------------------------
 # json_eval FILE EXPR: print EXPR evaluated with `d` bound to the parsed file
@@ -574,7 +521,6 @@ print(json.dumps(r) if not isinstance(r, str) else r)' "$1" "$2"
 # ---------------------------------------------------------------------------
 _bd_cleanup() {
 	local d
-	s3_stop
 	for d in "${BD_SERVERS[@]+"${BD_SERVERS[@]}"}"; do
 		bash "$PG_SERVER_SH" stop "$d" >/dev/null 2>&1 || true
 	done

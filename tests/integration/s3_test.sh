@@ -4,12 +4,13 @@
 # s3rver does not check SigV4 signatures: the signing itself is
 # pinned by tests/unit/archive/sigv4_test.c with AWS's published vectors.
 #
-#   S3RVER_PREFIX   where s3rver is (lib.sh s3rver_setup)
+#   S3RVER_PREFIX   where s3rver is (installed there with npm when missing;
+#                   default /tmp/s3rver)
 source "$(dirname "$0")/lib.sh"
 
 require_binaries
 
-s3rver_setup
+source "$(dirname "$0")/s3lib.sh"
 s3_start
 check "s3rver listens on $S3_PORT" bash -c '(exec 3<>"/dev/tcp/127.0.0.1/$1")' _ "$S3_PORT"
 
