@@ -99,6 +99,12 @@ check_not "dump does not print that password" grep -q "$LEAK_PG" "$RUN_OUT" "$RU
 run env -u PGPASSFILE "$BACKUPD" dump --source "$(pg_uri app)" --repo "s3://AKID:$LEAK_S3@bucket/x"
 assert_rc "dump to an S3 URL with credentials is a usage error" 2
 check_not "dump does not print the S3 password" grep -q "$LEAK_S3" "$RUN_OUT" "$RUN_ERR"
+run env -u PGPASSFILE "$BACKUPD" dump --source "postgres:$LEAK_PG@127.0.0.1/app" --repo "$REPO"
+assert_rc "a source that is neither a URI nor a name is a usage error" 2
+check_not "its password is not echoed" grep -q "$LEAK_PG" "$RUN_OUT" "$RUN_ERR"
+run env -u PGPASSFILE "$BACKUPD" dump --source "$(pg_uri app)" --repo "AKID:$LEAK_S3@bucket"
+assert_rc "a repository that is neither a URL nor a name is a usage error" 2
+check_not "its secret is not echoed" grep -q "$LEAK_S3" "$RUN_OUT" "$RUN_ERR"
 
 # --------------------------------------------------------------------------
 if [ "$(id -u)" -eq 0 ]; then
