@@ -92,19 +92,18 @@ assert_output_contains "the bad percent-escape is named" "FAILED source pctpw: i
 assert_output_contains "a password taken for a port is refused" "FAILED source noat"
 assert_output_contains "a mysql password taken for a port is refused" "FAILED source mynoat: mysql URI has a bad port"
 assert_no_secrets_in_output "no URL password in the check output"
-# On the command line (the harness logs argv, so these are checked by hand).
-run env -u PGPASSFILE "$BACKUPD" dump --source "postgresql://postgres:$LEAK_PG%zz@127.0.0.1:$PG_PORT/app" --repo "$REPO"
-assert_rc "dump with a bad percent-escape in the password is a usage error" 2
-check_not "dump does not print that password" grep -q "$LEAK_PG" "$RUN_OUT" "$RUN_ERR"
-run env -u PGPASSFILE "$BACKUPD" dump --source "$(pg_uri app)" --repo "s3://AKID:$LEAK_S3@bucket/x"
-assert_rc "dump to an S3 URL with credentials is a usage error" 2
-check_not "dump does not print the S3 password" grep -q "$LEAK_S3" "$RUN_OUT" "$RUN_ERR"
-run env -u PGPASSFILE "$BACKUPD" dump --source "postgres:$LEAK_PG@127.0.0.1/app" --repo "$REPO"
-assert_rc "a source that is neither a URI nor a name is a usage error" 2
-check_not "its password is not echoed" grep -q "$LEAK_PG" "$RUN_OUT" "$RUN_ERR"
-run env -u PGPASSFILE "$BACKUPD" dump --source "$(pg_uri app)" --repo "AKID:$LEAK_S3@bucket"
-assert_rc "a repository that is neither a URL nor a name is a usage error" 2
-check_not "its secret is not echoed" grep -q "$LEAK_S3" "$RUN_OUT" "$RUN_ERR"
+# On the command line (the harness logs argv, so these are checked by hand):
+# WHAT|SECRET|SOURCE|REPO, each a usage error that must not echo SECRET.
+while IFS='|' read -r what secret source repo; do
+	run env -u PGPASSFILE "$BACKUPD" dump --source "$source" --repo "$repo"
+	assert_rc "dump with $what is a usage error" 2
+	check_not "dump with $what does not print the secret" grep -q "$secret" "$RUN_OUT" "$RUN_ERR"
+done <<CASES
+a bad percent-escape in the password|$LEAK_PG|postgresql://postgres:$LEAK_PG%zz@127.0.0.1:$PG_PORT/app|$REPO
+an S3 URL with credentials|$LEAK_S3|$(pg_uri app)|s3://AKID:$LEAK_S3@bucket/x
+a source neither URI nor name|$LEAK_PG|postgres:$LEAK_PG@127.0.0.1/app|$REPO
+a repository neither URL nor name|$LEAK_S3|$(pg_uri app)|AKID:$LEAK_S3@bucket
+CASES
 
 # --------------------------------------------------------------------------
 if [ "$(id -u)" -eq 0 ]; then
