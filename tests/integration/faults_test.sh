@@ -116,12 +116,13 @@ DIST_OUT="$BD_TMP/disturbed.out"
 disturbed() {
 	local ms="$1" action="$2" pid
 	shift 2
-	"$@" >"$DIST_OUT" 2>"$BD_TMP/disturbed.err" </dev/null &
+	timeout --kill-after=10 "${BD_CMD_TIMEOUT:-300}" "$@" >"$DIST_OUT" 2>"$BD_TMP/disturbed.err" </dev/null &
 	pid=$!
 	sleep_ms "$ms"
-	"$action" >/dev/null 2>&1
+	"$action" >>"$BD_TMP/disturb-action.log" 2>&1 || fail "$action (see $BD_TMP/disturb-action.log)"
 	DIST_RC=0
 	wait "$pid" || DIST_RC=$?
+	[ "$DIST_RC" -ne 124 ] && [ "$DIST_RC" -ne 137 ] || fail "timed out after ${BD_CMD_TIMEOUT:-300}s: $*"
 	{
 		printf '=== (disturbed by %s at %s ms) %s (exit %s)\n' "$action" "$ms" "$*" "$DIST_RC"
 		cat "$DIST_OUT" "$BD_TMP/disturbed.err"
