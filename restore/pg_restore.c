@@ -1,6 +1,5 @@
 #include "restore/pg_restore.h"
 
-#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,9 +12,6 @@
 #include "common/mem.h"
 #include "common/pgconn.h"
 #include "common/workpool.h"
-#include "common/pgtool.h"
-#include "common/secret.h"
-#include "common/subprocess.h"
 #include "restore/pg_post_data.h"
 #include "restore/pg_sql_filter.h"
 
@@ -173,7 +169,7 @@ static int check_empty(PGconn *c, const char *dbname, bderr *err)
 	return 0;
 }
 
-/* ---- pre-data through psql ---- */
+/* ---- schema scripts, statement by statement through libpq ---- */
 
 static void filter_ownership(const restore_ctx *rc, char *sql, size_t *len, const char *section)
 {
@@ -184,6 +180,93 @@ static void filter_ownership(const restore_ctx *rc, char *sql, size_t *len, cons
 	log_debug("%s: left out %zu ownership/privilege statements", section, n);
 }
 
+/*
+ * A script from the repository is SQL for the server and nothing else: a
+ * psql meta-command (\! runs a shell command, \o writes files, \c
+ * reconnects) is refused before any statement runs.  pg_dump's own
+ * \restrict/\unrestrict lines are recognised and skipped.
+ */
+static int refuse_meta_commands(const char *sql, size_t len, const char *objname, bderr *err)
+{
+	char what[256];
+	if (pg_sql_check_meta(sql, len, what, sizeof what) == 0)
+		return 0;
+	return bderr_set(err, "'%s' %s is refused: a backup holds SQL only, nothing for psql or a shell",
+			 objname, what);
+}
+
+/* The statement's first line, shortened, for error messages. */
+static void statement_excerpt(const char *s, size_t n, char *buf, size_t len)
+{
+	size_t l = strcspn(s, "\n");
+	if (l > n)
+		l = n;
+	snprintf(buf, len, "%.*s%s", (int)(l > 80 ? 80 : l), s, l > 80 || l < n ? " ..." : "");
+}
+
+/* Runs one statement; COPY or anything else that needs the client is refused. */
+static int run_statement(PGconn *c, const char *sql, size_t start, size_t end, char *msg, size_t msg_len)
+{
+	char *stmt = xstrndup(sql + start, end - start);
+	PGresult *r = PQexec(c, stmt);
+	free(stmt);
+	ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+	int rcode = 0;
+	if (st == PGRES_COPY_IN || st == PGRES_COPY_OUT || st == PGRES_COPY_BOTH) {
+		snprintf(msg, msg_len, "COPY to or from the client has no place in a schema script");
+		rcode = -1; /* the caller closes the connection, which ends the COPY */
+	} else if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && st != PGRES_EMPTY_QUERY) {
+		char buf[512];
+		const char *m = r ? PQresultErrorMessage(r) : NULL;
+		if (m == NULL || *m == '\0')
+			m = pg_errmsg(c, buf, sizeof buf);
+		snprintf(msg, msg_len, "%.*s", (int)strcspn(m, "\n"), m);
+		rcode = -1;
+	}
+	PQclear(r);
+	return rcode;
+}
+
+/*
+ * Runs a schema script on its own connection (its SETs stay there), like psql
+ * -v ON_ERROR_STOP=1 did: each statement in autocommit, stopping at the first
+ * error, which names the line, pg_dump's entry and the statement.
+ */
+static int run_script(restore_ctx *rc, const char *sql, size_t len, const char *objname, bderr *err)
+{
+	if (refuse_meta_commands(sql, len, objname, err) != 0)
+		return -1;
+	PGconn *c = NULL;
+	if (connect_target(rc, &c, err) != 0) {
+		PQfinish(c);
+		return -1;
+	}
+	int rcode = pg_exec(c, "SET client_min_messages = warning", "cannot configure the restore session", err);
+	pg_sql_iter it;
+	pg_sql_piece p;
+	char *entry = NULL;
+	size_t n = 0;
+	pg_sql_iter_init(&it, sql, len);
+	while (rcode == 0 && pg_sql_iter_next(&it, &p)) {
+		pg_sql_track_entry(sql, p.lead, p.start, &entry);
+		if (p.kind == PG_SQL_META)
+			continue; /* a \restrict line: refuse_meta_commands let nothing else through */
+		char msg[512];
+		if (run_statement(c, sql, p.start, p.end, msg, sizeof msg) == 0) {
+			n++;
+			continue;
+		}
+		char excerpt[128];
+		statement_excerpt(sql + p.start, p.end - p.start, excerpt, sizeof excerpt);
+		rcode = bderr_set(err, "'%s' line %zu%s%s%s: %s (statement: %s)", objname, p.line,
+				  entry ? " (" : "", entry ? entry : "", entry ? ")" : "", msg, excerpt);
+	}
+	log_debug("'%s': %zu statements", objname, n);
+	free(entry);
+	PQfinish(c);
+	return rcode;
+}
+
 static int restore_pre_data(restore_ctx *rc, const char *objname, bderr *err)
 {
 	char *sql = NULL;
@@ -191,38 +274,9 @@ static int restore_pre_data(restore_ctx *rc, const char *objname, bderr *err)
 	if (read_object(rc, objname, &sql, &len, err) != 0)
 		return -1;
 	filter_ownership(rc, sql, &len, "pre-data");
-	pg_tool psql = { 0 };
-	char *conninfo = NULL;
-	char *pwenv = NULL;
-	subprocess *p = NULL;
-	int rcode = pg_tool_find("psql", 0, &psql, err);
-	if (rcode == 0)
-		rcode = pg_child_conninfo(rc->o->to_url, rc->o->password, NULL, &conninfo, &pwenv, err);
-	if (rcode == 0) {
-		const char *argv[] = { psql.path, "-X", "-q", "--no-password", "-v", "ON_ERROR_STOP=1",
-				       "-o", "/dev/null", "-d", conninfo, NULL };
-		/* pwenv last: when there is no password, its NULL ends the list */
-		const char *env[] = { "PGOPTIONS=-c client_min_messages=warning", pwenv, NULL };
-		rcode = subprocess_start(argv, env, SUBPROCESS_PIPE_STDIN, &p, err);
-	}
-	if (rcode == 0) {
-		size_t off = 0;
-		while (off < len) {
-			ssize_t n = write(p->fd, sql + off, len - off);
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n < 0)
-				break; /* psql stopped reading: its exit status tells why */
-			off += (size_t)n;
-		}
-		rcode = subprocess_finish(p, err);
-		if (rcode != 0)
-			bderr_prefix(err, "schema (pre-data) restore failed");
-	}
-	subprocess_free(p);
-	secret_free(pwenv);
-	free(conninfo);
-	pg_tool_clear(&psql);
+	int rcode = run_script(rc, sql, len, objname, err);
+	if (rcode != 0)
+		bderr_prefix(err, "schema (pre-data) restore failed");
 	free(sql);
 	return rcode;
 }
@@ -588,6 +642,10 @@ static int restore_post_data(restore_ctx *rc, PGconn **conns, int n_conns, const
 	if (read_object(rc, objname, &sql, &len, err) != 0)
 		return -1;
 	filter_ownership(rc, sql, &len, "post-data");
+	if (refuse_meta_commands(sql, len, objname, err) != 0) {
+		free(sql);
+		return bderr_prefix(err, "schema (post-data) restore failed");
+	}
 	post_data *pd = post_data_parse(sql, len);
 	free(sql);
 	int r = 0;
