@@ -629,7 +629,8 @@ static int run_phase(restore_ctx *rc, PGconn **conns, int n_conns, post_data *pd
 	for (size_t i = 0; i < pd->n_entries; i++)
 		if (pd->entries[i].phase == phase)
 			items[n++] = &pd->entries[i];
-	int r = pool_run(rc, conns, phase == POST_DATA_SERIAL ? 1 : n_conns, items, n, post_item_run, err);
+	int serial = phase == POST_DATA_SERIAL || phase == POST_DATA_LATE;
+	int r = pool_run(rc, conns, serial ? 1 : n_conns, items, n, post_item_run, err);
 	free(items);
 	return r;
 }
@@ -658,6 +659,9 @@ static int restore_post_data(restore_ctx *rc, PGconn **conns, int n_conns, const
 		r = run_phase(rc, conns, n_conns, pd, POST_DATA_SERIAL, err);
 	if (r == 0)
 		r = run_phase(rc, conns, n_conns, pd, POST_DATA_FOREIGN_KEYS, err);
+	/* then what names their objects (COMMENT ON CONSTRAINT of a foreign key) */
+	if (r == 0)
+		r = run_phase(rc, conns, n_conns, pd, POST_DATA_LATE, err);
 	log_debug("post-data: %zu entries", pd->n_entries);
 	post_data_free(pd);
 	return r;

@@ -177,6 +177,28 @@ else
 fi
 
 # --------------------------------------------------------------------------
+note "crafted repository: a psql meta-command in pre-data is refused, never run"
+REPO_X="$BD_TMP/repo-meta"
+cp -a "$REPO" "$REPO_X"
+BX="$REPO_X/src/backups/$ID1"
+PWNED="$BD_TMP/pwned-by-restore"
+zstd -dcq "$BX/schema/pre-data.sql.zst" >"$BD_TMP/pre-data.sql"
+check "pg_dump's pre-data has its \\restrict line (skipped by restore)" \
+	grep -q -E '^\\restrict [A-Za-z0-9]+$' "$BD_TMP/pre-data.sql"
+awk -v f="$PWNED" '/^CREATE TABLE public\.big / && !done { print "\\! touch " f; done = 1 } { print }' \
+	"$BD_TMP/pre-data.sql" >"$BD_TMP/pre-data-crafted.sql"
+check "the crafted pre-data holds the shell escape" grep -q '^\\! touch' "$BD_TMP/pre-data-crafted.sql"
+replace_object "$BX" schema/pre-data.sql.zst "$BD_TMP/pre-data-crafted.sql"
+run "$BACKUPD" verify --repo "$REPO_X" --name src "$ID1"
+assert_rc "the crafted backup passes verify (checksums fixed up)" 0
+run "$DBRESTORE" restore --repo "$REPO_X" --name src --backup "$ID1" --to "$(pg_uri dst_meta)" --jobs 2 --create
+assert_rc "restore of a pre-data with \\! exits 1" 1
+assert_output_matches "the error names the meta-command, its line and object" \
+	"line [0-9]+ \\(TABLE public\\.big\\): psql meta-command '\\\\! touch"
+check_not "the shell command did not run" test -e "$PWNED"
+check_not "the refused --create restore left no database" db_exists dst_meta
+
+# --------------------------------------------------------------------------
 note "failure: a backup without manifest.json"
 REPO_M="$BD_TMP/repo-nomanifest"
 cp -a "$REPO" "$REPO_M"
