@@ -12,6 +12,8 @@
 #include "common/mem.h"
 #include "common/pgconn.h"
 #include "common/workpool.h"
+#include "archive/filter.h"
+#include "restore/pg_dbprops.h"
 #include "restore/pg_post_data.h"
 #include "restore/pg_sql_filter.h"
 
@@ -24,7 +26,11 @@ typedef struct restore_ctx {
 	const manifest *m;
 	const pg_restore_options *o;
 	const char *encoding;
-	char *dbname;
+	char *dbname;      /* the target */
+	char *temp_dbname; /* --create: where the restore goes until it is complete */
+	PGconn *maint;     /* --create: holds the temporary name's lock */
+	pg_db_props *props; /* --create: the source database's properties, or NULL */
+	int created;
 } restore_ctx;
 
 /* N connections working through one list of items (common/workpool). */
@@ -77,7 +83,7 @@ static int session_setup(restore_ctx *rc, PGconn *c, bderr *err)
 
 static int connect_target(restore_ctx *rc, PGconn **out, bderr *err)
 {
-	if (pg_connect(rc->o->to_url, rc->o->password, NULL, "dbrestore", out, err) != 0)
+	if (pg_connect(rc->o->to_url, rc->o->password, rc->temp_dbname, "dbrestore", out, err) != 0)
 		return -1;
 	return session_setup(rc, *out, err);
 }
@@ -94,52 +100,156 @@ static int connect_maintenance(restore_ctx *rc, PGconn **out, bderr *err)
 	return -1;
 }
 
+/*
+ * restore --create builds the database under a temporary name and renames it
+ * to the target's only once everything is in, so no database carries the
+ * target's name unless its restore completed.  The temporary name is derived
+ * from the target's; an advisory lock on it, held by the maintenance
+ * connection for the whole restore, tells a live restorer from a killed one:
+ * the next restore --create of that target drops a temporary database whose
+ * lock nobody holds.
+ */
+#define TEMP_DB_PREFIX "backupd_restore_"
+#define TEMP_DB_LOCK_CLASS "1650750067" /* 'bdrs': advisory lock namespace */
+
+static char *temp_db_name(const char *target)
+{
+	char hex[SHA256_HEX_LEN + 1];
+	sha256_hex(target, strlen(target), hex);
+	return xasprintf(TEMP_DB_PREFIX "%.24s", hex);
+}
+
+static int db_exists(PGconn *c, const char *name, int *exists, bderr *err)
+{
+	const char *params[] = { name };
+	PGresult *r = NULL;
+	if (pg_query_params(c, "SELECT 1 FROM pg_catalog.pg_database WHERE datname = $1", 1, params,
+			    "cannot look up the target database", &r, err) != 0)
+		return -1;
+	*exists = PQntuples(r) > 0;
+	PQclear(r);
+	return 0;
+}
+
+static int drop_db(PGconn *c, const char *name, int force, bderr *err)
+{
+	char *q = pg_quote_ident(c, name);
+	char *sql = xasprintf("DROP DATABASE IF EXISTS %s%s", q,
+			      force && PQserverVersion(c) >= 130000 ? " WITH (FORCE)" : "");
+	char *what = xasprintf("cannot drop database '%s'", name);
+	int r = pg_exec(c, sql, what, err);
+	free(what);
+	free(sql);
+	free(q);
+	return r;
+}
+
+/* Claims the temporary name: ours alone, and free of a killed restore's leftovers. */
+static int claim_temp_db(restore_ctx *rc, bderr *err)
+{
+	const char *params[] = { rc->temp_dbname };
+	PGresult *r = NULL;
+	if (pg_query_params(rc->maint,
+			    "SELECT pg_catalog.pg_try_advisory_lock(" TEMP_DB_LOCK_CLASS ", pg_catalog.hashtext($1))",
+			    1, params, "cannot lock the temporary database name", &r, err) != 0)
+		return -1;
+	int got = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+	PQclear(r);
+	if (!got)
+		return bderr_set(err, "another restore --create into '%s' is in progress (temporary database '%s')",
+				 rc->dbname, rc->temp_dbname);
+	int exists = 0;
+	if (db_exists(rc->maint, rc->temp_dbname, &exists, err) != 0)
+		return -1;
+	if (exists) {
+		/* its restorer is gone: it held the lock we now hold */
+		log_warn("dropping database '%s' left by an interrupted restore into '%s'", rc->temp_dbname,
+			 rc->dbname);
+		if (drop_db(rc->maint, rc->temp_dbname, 1, err) != 0)
+			return -1;
+	}
+	return 0;
+}
+
 static int create_database(restore_ctx *rc, bderr *err)
 {
-	PGconn *c = NULL;
-	if (connect_maintenance(rc, &c, err) != 0)
+	if (connect_maintenance(rc, &rc->maint, err) != 0)
 		return -1;
-	const char *params[] = { rc->dbname };
-	PGresult *r = NULL;
-	int rcode = pg_query_params(c, "SELECT 1 FROM pg_catalog.pg_database WHERE datname = $1", 1,
-				    params, "cannot look up the target database", &r, err);
-	if (rcode == 0 && PQntuples(r) > 0)
-		rcode = bderr_set(err, "database '%s' already exists: restore into it without --create, or drop it first",
-				  rc->dbname);
-	PQclear(r);
-	if (rcode == 0) {
-		char *q = pg_quote_ident(c, rc->dbname);
-		char *enc = PQescapeLiteral(c, rc->encoding, strlen(rc->encoding));
-		char *sql = xasprintf("CREATE DATABASE %s TEMPLATE template0 ENCODING %s", q, enc);
-		char *what = xasprintf("cannot create database '%s'", rc->dbname);
-		rcode = pg_exec(c, sql, what, err);
-		free(what);
-		free(sql);
-		PQfreemem(enc);
-		free(q);
+	int exists = 0;
+	if (db_exists(rc->maint, rc->dbname, &exists, err) != 0)
+		return -1;
+	if (exists)
+		return bderr_set(err, "database '%s' already exists: restore into it without --create, or drop it first",
+				 rc->dbname);
+	rc->temp_dbname = temp_db_name(rc->dbname);
+	if (claim_temp_db(rc, err) != 0)
+		return -1;
+	PGconn *c = rc->maint;
+	char *locale = NULL;
+	if (rc->props != NULL) {
+		locale = pg_db_props_create_options(c, rc->props, PQserverVersion(c), err);
+		if (locale == NULL)
+			return bderr_prefix(err, "cannot create database '%s'", rc->dbname);
 	}
-	PQfinish(c);
+	char *q = pg_quote_ident(c, rc->temp_dbname);
+	char *enc = PQescapeLiteral(c, rc->encoding, strlen(rc->encoding));
+	char *sql = xasprintf("CREATE DATABASE %s TEMPLATE template0 ENCODING %s%s", q, enc,
+			      locale ? locale : "");
+	char *what = xasprintf("cannot create database '%s'", rc->dbname);
+	int rcode = pg_exec(c, sql, what, err);
+	free(what);
+	free(sql);
+	free(locale);
+	PQfreemem(enc);
+	if (rcode == 0) {
+		rc->created = 1;
+		/* for an operator who finds it: what it is (the comment is replaced at the end) */
+		char *note = xasprintf("backupd: restore of '%s' into '%s' in progress (pid %ld)", rc->m->id,
+				       rc->dbname, (long)getpid());
+		char *lit = PQescapeLiteral(c, note, strlen(note));
+		sql = xasprintf("COMMENT ON DATABASE %s IS %s", q, lit);
+		rcode = pg_exec(c, sql, "cannot mark the temporary database", err);
+		free(sql);
+		PQfreemem(lit);
+		free(note);
+	}
+	free(q);
 	return rcode;
+}
+
+/* The restore is complete: the database's own properties, then its real name. */
+static int finish_database(restore_ctx *rc, bderr *err)
+{
+	if (pg_db_props_apply(rc->maint, rc->temp_dbname, rc->props, err) != 0)
+		return -1;
+	char *qt = pg_quote_ident(rc->maint, rc->temp_dbname);
+	char *qd = pg_quote_ident(rc->maint, rc->dbname);
+	char *sql = xasprintf("ALTER DATABASE %s RENAME TO %s", qt, qd);
+	char *what = xasprintf("cannot rename the restored database to '%s'", rc->dbname);
+	int r = pg_exec(rc->maint, sql, what, err);
+	free(what);
+	free(sql);
+	free(qd);
+	free(qt);
+	return r;
 }
 
 static void drop_database(restore_ctx *rc)
 {
-	PGconn *c = NULL;
 	bderr err;
 	bderr_init(&err);
-	if (connect_maintenance(rc, &c, &err) != 0) {
-		log_warn("cannot drop the incomplete database '%s': %s", rc->dbname, err.msg);
-		return;
+	if (rc->maint == NULL || PQstatus(rc->maint) != CONNECTION_OK) {
+		PQfinish(rc->maint);
+		rc->maint = NULL;
+		if (connect_maintenance(rc, &rc->maint, &err) != 0) {
+			log_warn("cannot drop the incomplete database '%s': %s", rc->temp_dbname, err.msg);
+			return;
+		}
 	}
-	char *q = pg_quote_ident(c, rc->dbname);
-	char *sql = xasprintf("DROP DATABASE IF EXISTS %s", q);
-	if (pg_exec(c, sql, "cannot drop the incomplete database", &err) != 0)
+	if (drop_db(rc->maint, rc->temp_dbname, 0, &err) != 0)
 		log_warn("%s", err.msg);
 	else
-		log_info("dropped the incomplete database '%s'", rc->dbname);
-	free(sql);
-	free(q);
-	PQfinish(c);
+		log_info("dropped the incomplete database '%s'", rc->temp_dbname);
 }
 
 static int check_empty(PGconn *c, const char *dbname, bderr *err)
@@ -688,17 +798,18 @@ int pg_restore_run(repo *r, const manifest *m, const pg_restore_options *o, bder
 	if (rc.dbname == NULL)
 		return bderr_usage(err, "--to names no database: give postgresql://HOST/DBNAME");
 
+	if (o->create && pg_db_props_parse(json_object_get(m->info, "database_properties"), &rc.props, err) != 0) {
+		free(rc.dbname);
+		return bderr_prefix(err, "backup %s is damaged", m->id);
+	}
+
 	int jobs = o->jobs < 1 ? 1 : o->jobs;
 	PGconn **conns = xcalloc((size_t)jobs, sizeof *conns);
-	int created = 0;
 	int rcode = -1;
 	time_t t0 = time(NULL);
 
-	if (o->create) {
-		if (create_database(&rc, err) != 0)
-			goto out;
-		created = 1;
-	}
+	if (o->create && create_database(&rc, err) != 0)
+		goto out;
 	for (int i = 0; i < jobs; i++)
 		if (connect_target(&rc, &conns[i], err) != 0)
 			goto out;
@@ -714,6 +825,15 @@ int pg_restore_run(repo *r, const manifest *m, const pg_restore_options *o, bder
 		goto out;
 	if (restore_post_data(&rc, conns, jobs, post, err) != 0)
 		goto out;
+	if (o->create) {
+		/* renaming needs the database without sessions */
+		for (int i = 0; i < jobs; i++) {
+			PQfinish(conns[i]);
+			conns[i] = NULL;
+		}
+		if (finish_database(&rc, err) != 0)
+			goto out;
+	}
 	log_info("restore of %s into '%s' complete in %lds", m->id, rc.dbname, (long)(time(NULL) - t0));
 	rcode = 0;
 out:
@@ -721,8 +841,11 @@ out:
 		PQfinish(conns[i]);
 	free(conns);
 	/* a half-restored database must not look like a restored one */
-	if (rcode != 0 && created)
+	if (rcode != 0 && rc.created)
 		drop_database(&rc);
+	PQfinish(rc.maint);
+	pg_db_props_free(rc.props);
+	free(rc.temp_dbname);
 	free(rc.dbname);
 	return rcode;
 }
