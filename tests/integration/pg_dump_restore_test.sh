@@ -253,6 +253,44 @@ fi
 check_not "password not in any process's arguments during a dump" grep -q -F -- "$PG_PASSWORD" "$ps_snapshot"
 
 # --------------------------------------------------------------------------
+note "restore --create killed with SIGKILL mid-data: nothing under the target's name, the rerun cleans up"
+temp_dbs() { psql_q postgres "SELECT count(*) FROM pg_database WHERE datname LIKE 'backupd\_restore\_%'"; }
+copying() { psql_q postgres "SELECT count(*) FROM pg_stat_activity WHERE datname LIKE 'backupd\_restore\_%' AND query LIKE 'COPY %'"; }
+if [ -n "${KID:-}" ]; then
+	"$DBRESTORE" restore --repo "$REPO_K" --name killsrc --backup "$KID" --to "$(pg_uri killdst)" --jobs 1 --create \
+		>"$BD_TMP/kill.out" 2>"$BD_TMP/kill.err" </dev/null &
+	rpid=$!
+	KILLED=0
+	for _ in $(seq 1 1500); do
+		kill -0 "$rpid" 2>/dev/null || break
+		if [ "$(copying)" != 0 ]; then
+			kill -KILL "$rpid" 2>/dev/null && KILLED=1
+			break
+		fi
+		sleep 0.02
+	done
+	kill -KILL "$rpid" 2>/dev/null || true
+	{ wait "$rpid"; } 2>/dev/null || true
+	cat "$BD_TMP/kill.out" "$BD_TMP/kill.err" >>"$BD_ALL_OUTPUT"
+	_bd_check_sanitizers "$BD_TMP/kill.err" "killed restore"
+	if [ "$KILLED" -ne 1 ]; then
+		fail "restore --create was killed while loading data" "stderr: $(tail -n 5 "$BD_TMP/kill.err")"
+	else
+		pass "restore --create was killed while loading data"
+		check_not "the killed restore left no database under the target's name" db_exists killdst
+		assert_eq "the killed restore's temporary database is recognisable" 1 "$(temp_dbs)"
+		assert_eq "it says what it is" 1 "$(psql_q postgres "SELECT count(*) FROM pg_database d
+			JOIN pg_shdescription c ON c.objoid = d.oid
+			WHERE d.datname LIKE 'backupd\_restore\_%' AND c.description LIKE '%killdst%in progress%'")"
+		run "$DBRESTORE" restore --repo "$REPO_K" --name killsrc --backup "$KID" --to "$(pg_uri killdst)" --jobs 2 --create
+		assert_rc "a rerun of the killed restore --create succeeds" 0
+		assert_output_contains "the rerun says it dropped the leftover" "left by an interrupted restore into 'killdst'"
+		assert_eq "no temporary database is left" 0 "$(temp_dbs)"
+		assert_eq "the rerun restored every row" 1000000 "$(psql_q killdst "SELECT count(*) FROM huge")"
+	fi
+fi
+
+# --------------------------------------------------------------------------
 note "failure: wrong password"
 WRONG_PW="wrong-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
 add_secret "$WRONG_PW"
@@ -349,6 +387,79 @@ assert_eq "the function body kept its OWNER TO text" "ALTER TABLE app.t OWNER TO
 	"$(psql_q owned_new "SELECT app.f()")"
 assert_eq "no grants restored" "" \
 	"$(psql_q owned_new "SELECT relacl FROM pg_class WHERE oid = 'app.t'::regclass")"
+
+# --------------------------------------------------------------------------
+note "restore --create carries the database's own properties"
+psql_q postgres "CREATE ROLE bd_db_owner; CREATE ROLE bd_db_user; CREATE ROLE bd_db_gone" >/dev/null
+psql_q postgres "CREATE DATABASE dbprops TEMPLATE template0 LC_COLLATE 'C' LC_CTYPE 'C' OWNER bd_db_owner CONNECTION LIMIT 7" >/dev/null
+psql_q postgres "COMMENT ON DATABASE dbprops IS 'it''s the \"props\" database';
+REVOKE ALL ON DATABASE dbprops FROM PUBLIC;
+GRANT CONNECT ON DATABASE dbprops TO bd_db_user;
+GRANT TEMPORARY ON DATABASE dbprops TO bd_db_user WITH GRANT OPTION;
+GRANT CONNECT ON DATABASE dbprops TO bd_db_gone;
+ALTER DATABASE dbprops SET search_path = \"\$user\", public, \"My Schema\";
+ALTER DATABASE dbprops SET work_mem = '8MB';
+ALTER DATABASE dbprops SET application_name = 'it''s';
+ALTER ROLE bd_db_user IN DATABASE dbprops SET statement_timeout = '5s';
+ALTER ROLE bd_db_gone IN DATABASE dbprops SET work_mem = '1MB';" >/dev/null
+psql_q dbprops "CREATE TABLE public.words (w text); INSERT INTO public.words VALUES ('b'), ('A'), ('a'), ('B');
+CREATE INDEX words_w ON public.words (w);" >/dev/null
+run "$BACKUPD" dump --source "$(pg_uri dbprops)" --repo "$REPO" --name dbprops
+assert_rc "dump of a database with its own properties" 0
+PID_ID="$(last_line)"
+check "the manifest records the properties as typed fields" python3 -c '
+import json,sys
+p = json.load(open(sys.argv[1]))["info"]["database_properties"]
+assert p["owner"] == "bd_db_owner" and p["connection_limit"] == 7, p
+assert p["collate"] == "C" and p["ctype"] == "C" and p["locale_provider"] == "libc", p
+assert p["comment"] == "it'"'"'s the \"props\" database", p
+assert {"grantee": "bd_db_user", "privilege": "TEMPORARY", "grantable": True} in p["acl"], p
+assert "work_mem=8MB" in p["settings"], p
+assert [r["role"] for r in p["role_settings"]] == ["bd_db_user", "bd_db_gone"], p' \
+	"$REPO/dbprops/backups/$PID_ID/manifest.json"
+run "$DBRESTORE" restore --repo "$REPO" --name dbprops --to "$(pg_uri dbprops_copy)" --create
+assert_rc "restore --create of it succeeds" 0
+check "owner, locale, connection limit, privileges, comment and settings match" pg_compare dbprops dbprops_copy
+assert_eq "text sorts as in the source (LC_COLLATE C)" "ABab" \
+	"$(psql_q dbprops_copy "SELECT string_agg(w, '' ORDER BY w) FROM public.words")"
+assert_eq "search_path kept its quoting" '"$user", public, "My Schema"' \
+	"$(psql_q dbprops_copy "SHOW search_path")"
+
+note "properties naming roles the target lacks are skipped with a warning"
+psql_q postgres "DROP DATABASE dbprops_copy" >/dev/null
+psql_q postgres "DROP DATABASE dbprops" >/dev/null
+psql_q postgres "DROP ROLE bd_db_gone" >/dev/null
+run "$DBRESTORE" restore --repo "$REPO" --name dbprops --to "$(pg_uri dbprops_norole)" --create
+assert_rc "restore --create without one of the roles succeeds" 0
+assert_output_contains "it warns about the missing role" "role 'bd_db_gone' does not exist on the target"
+assert_eq "the rest of the privileges are there" "bd_db_owner=CTc/bd_db_owner,bd_db_user=T*c/bd_db_owner" \
+	"$(psql_q postgres "SELECT array_to_string(datacl, ',') FROM pg_database WHERE datname = 'dbprops_norole'" | tr -d '"')"
+assert_eq "and the owner" bd_db_owner \
+	"$(psql_q postgres "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = 'dbprops_norole'")"
+
+note "a manifest written before the properties were recorded still restores"
+cp -a "$REPO/dbprops/backups/$PID_ID" "$BD_TMP/props-backup.saved"
+python3 -c '
+import json,sys
+m = json.load(open(sys.argv[1]))
+del m["info"]["database_properties"]
+json.dump(m, open(sys.argv[1], "w"))' "$REPO/dbprops/backups/$PID_ID/manifest.json"
+run "$DBRESTORE" restore --repo "$REPO" --name dbprops --to "$(pg_uri dbprops_old)" --create
+assert_rc "restore --create of an old manifest succeeds" 0
+assert_eq "it has the server's default owner" postgres \
+	"$(psql_q postgres "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = 'dbprops_old'")"
+python3 -c '
+import json,sys
+m = json.load(open(sys.argv[1]))
+m["info"]["database_properties"] = {"owner": "x", "connection_limit": 1, "collate": "C", "ctype": "C",
+  "locale_provider": "libc", "acl": [{"grantee": "x", "privilege": "ALL; DROP DATABASE postgres", "grantable": False}],
+  "settings": [], "role_settings": []}
+json.dump(m, open(sys.argv[1], "w"))' "$REPO/dbprops/backups/$PID_ID/manifest.json"
+run "$DBRESTORE" restore --repo "$REPO" --name dbprops --to "$(pg_uri dbprops_bad)" --create
+assert_rc "a manifest with a malformed property is refused" 1
+assert_output_contains "the error names the field" "database_properties.acl[0]"
+check_not "and nothing was created" db_exists dbprops_bad
+rm -rf "$REPO/dbprops/backups/$PID_ID" && mv "$BD_TMP/props-backup.saved" "$REPO/dbprops/backups/$PID_ID"
 
 # --------------------------------------------------------------------------
 note "failure: unusable repository and source"
