@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <libpq/libpq-fs.h>
@@ -314,6 +315,18 @@ static void statement_excerpt(const char *s, size_t n, char *buf, size_t len)
 	snprintf(buf, len, "%.*s%s", (int)(l > 80 ? 80 : l), s, l > 80 || l < n ? " ..." : "");
 }
 
+/* "SET name = value;" that failed because the server lacks the parameter. */
+static int unknown_setting(const PGresult *r, const char *stmt, size_t n)
+{
+	const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+	if (state == NULL || strcmp(state, "42704") != 0 || n < 5 || strncasecmp(stmt, "SET ", 4) != 0)
+		return 0;
+	for (size_t i = 4; i < n; i++)
+		if (stmt[i] == ';' && i != n - 1)
+			return 0;
+	return stmt[n - 1] == ';' && memchr(stmt, '\n', n) == NULL && n < 200;
+}
+
 /* Runs one statement; COPY or anything else that needs the client is refused. */
 static int run_statement(PGconn *c, const char *sql, size_t start, size_t end, char *msg, size_t msg_len)
 {
@@ -325,6 +338,10 @@ static int run_statement(PGconn *c, const char *sql, size_t start, size_t end, c
 	if (st == PGRES_COPY_IN || st == PGRES_COPY_OUT || st == PGRES_COPY_BOTH) {
 		snprintf(msg, msg_len, "COPY to or from the client has no place in a schema script");
 		rcode = -1; /* the caller closes the connection, which ends the COPY */
+	} else if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && st != PGRES_EMPTY_QUERY &&
+		   unknown_setting(r, sql + start, end - start)) {
+		/* a newer pg_dump's session SET (transaction_timeout) on an older server */
+		log_warn("skipped a setting the target server does not know: %.*s", (int)(end - start), sql + start);
 	} else if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && st != PGRES_EMPTY_QUERY) {
 		char buf[512];
 		const char *m = r ? PQresultErrorMessage(r) : NULL;
@@ -338,24 +355,17 @@ static int run_statement(PGconn *c, const char *sql, size_t start, size_t end, c
 }
 
 /*
- * Runs a schema script on its own connection (its SETs stay there), like psql
- * -v ON_ERROR_STOP=1 did: each statement in autocommit, stopping at the first
- * error, which names the line, pg_dump's entry and the statement.
+ * Runs a schema script like psql -v ON_ERROR_STOP=1 did: each statement in
+ * autocommit, stopping at the first error, which names the line, pg_dump's
+ * entry and the statement.  The caller has refused meta-commands.
  */
-static int run_script(restore_ctx *rc, const char *sql, size_t len, const char *objname, bderr *err)
+static int run_statements(PGconn *c, const char *sql, size_t len, const char *objname, bderr *err)
 {
-	if (refuse_meta_commands(sql, len, objname, err) != 0)
-		return -1;
-	PGconn *c = NULL;
-	if (connect_target(rc, &c, err) != 0) {
-		PQfinish(c);
-		return -1;
-	}
-	int rcode = pg_exec(c, "SET client_min_messages = warning", "cannot configure the restore session", err);
 	pg_sql_iter it;
 	pg_sql_piece p;
 	char *entry = NULL;
 	size_t n = 0;
+	int rcode = 0;
 	pg_sql_iter_init(&it, sql, len);
 	while (rcode == 0 && pg_sql_iter_next(&it, &p)) {
 		pg_sql_track_entry(sql, p.lead, p.start, &entry);
@@ -373,6 +383,20 @@ static int run_script(restore_ctx *rc, const char *sql, size_t len, const char *
 	}
 	log_debug("'%s': %zu statements", objname, n);
 	free(entry);
+	return rcode;
+}
+
+/* A whole script on a connection of its own (its SETs stay there). */
+static int run_script(restore_ctx *rc, const char *sql, size_t len, const char *objname, bderr *err)
+{
+	if (refuse_meta_commands(sql, len, objname, err) != 0)
+		return -1;
+	PGconn *c = NULL;
+	int rcode = connect_target(rc, &c, err);
+	if (rcode == 0)
+		rcode = pg_exec(c, "SET client_min_messages = warning", "cannot configure the restore session", err);
+	if (rcode == 0)
+		rcode = run_statements(c, sql, len, objname, err);
 	PQfinish(c);
 	return rcode;
 }
@@ -761,7 +785,7 @@ static int restore_post_data(restore_ctx *rc, PGconn **conns, int n_conns, const
 	free(sql);
 	int r = 0;
 	for (int i = 0; i < n_conns && r == 0; i++)
-		r = pg_exec(conns[i], pd->prelude, "cannot prepare the post-data session", err);
+		r = run_statements(conns[i], pd->prelude, strlen(pd->prelude), objname, err);
 	/* indexes and constraints in parallel; then the rest in order; then foreign keys */
 	if (r == 0)
 		r = run_phase(rc, conns, n_conns, pd, POST_DATA_PARALLEL, err);

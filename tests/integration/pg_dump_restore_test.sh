@@ -264,6 +264,8 @@ if [ -n "${KID:-}" ]; then
 	for _ in $(seq 1 1500); do
 		kill -0 "$rpid" 2>/dev/null || break
 		if [ "$(copying)" != 0 ]; then
+			# a second restore --create of the same target meanwhile is refused
+			run "$DBRESTORE" restore --repo "$REPO_K" --name killsrc --backup "$KID" --to "$(pg_uri killdst)" --create
 			kill -KILL "$rpid" 2>/dev/null && KILLED=1
 			break
 		fi
@@ -277,6 +279,8 @@ if [ -n "${KID:-}" ]; then
 		fail "restore --create was killed while loading data" "stderr: $(tail -n 5 "$BD_TMP/kill.err")"
 	else
 		pass "restore --create was killed while loading data"
+		assert_rc "a concurrent restore --create of the same target exits 1" 1
+		assert_output_contains "it says another restore is in progress" "another restore --create into 'killdst' is in progress"
 		check_not "the killed restore left no database under the target's name" db_exists killdst
 		assert_eq "the killed restore's temporary database is recognisable" 1 "$(temp_dbs)"
 		assert_eq "it says what it is" 1 "$(psql_q postgres "SELECT count(*) FROM pg_database d
@@ -322,8 +326,15 @@ password-file = $PWFILE
 EOF
 PGPASSFILE=/nonexistent run "$BACKUPD" -c "$CONF" dump --source srcdb --repo local
 assert_rc "dump with the config's password-file succeeds" 0
-PGPASSFILE=/nonexistent run "$DBRESTORE" -c "$CONF" restore --repo local --name srcdb --to target --create
-assert_rc "restore with the config's password-file succeeds (psql included)" 0
+# The restore needs no psql: one that would leave a trace must never run.
+FAKE_BIN="$BD_TMP/fake-psql-bin"
+mkdir -p "$FAKE_BIN"
+printf '#!/bin/sh\ntouch "%s"\nexit 1\n' "$BD_TMP/psql-ran" >"$FAKE_BIN/psql"
+chmod 0755 "$FAKE_BIN/psql"
+PATH="$FAKE_BIN:$PATH" BACKUPD_PG_BINDIR="$FAKE_BIN" PGPASSFILE=/nonexistent \
+	run "$DBRESTORE" -c "$CONF" restore --repo local --name srcdb --to target --create
+assert_rc "restore with the config's password-file succeeds" 0
+check_not "the restore ran no psql" test -e "$BD_TMP/psql-ran"
 chmod 0644 "$PWFILE"
 PGPASSFILE=/nonexistent run "$BACKUPD" -c "$CONF" dump --source srcdb --repo local
 assert_rc "a password file readable by others is refused (exit 2)" 2
@@ -378,6 +389,7 @@ run "$DBRESTORE" restore --repo "$REPO" --name owned --to "$(pg_uri owned_plain)
 assert_rc "restore without --no-owner fails when the roles are missing" 1
 assert_output_contains "the error names the missing role" "bd_"
 check_not "the failed --create restore left no database" db_exists owned_plain
+assert_eq "nor a temporary one" 0 "$(psql_q postgres "SELECT count(*) FROM pg_database WHERE datname LIKE 'backupd\_restore\_%'")"
 run "$DBRESTORE" restore --repo "$REPO" --name owned --to "$(pg_uri owned_new)" --create --no-owner --no-privileges
 assert_rc "restore --no-owner --no-privileges succeeds without the roles" 0
 assert_eq "all rows restored" 100 "$(psql_q owned_new "SELECT count(*) FROM app.t")"
@@ -460,6 +472,28 @@ assert_rc "a manifest with a malformed property is refused" 1
 assert_output_contains "the error names the field" "database_properties.acl[0]"
 check_not "and nothing was created" db_exists dbprops_bad
 rm -rf "$REPO/dbprops/backups/$PID_ID" && mv "$BD_TMP/props-backup.saved" "$REPO/dbprops/backups/$PID_ID"
+
+# --------------------------------------------------------------------------
+PG18_BIN="${BD_PGCLIENT18_BIN:-/work/shared/pgclient-18/bin}"
+if [ -x "$PG18_BIN/pg_dump" ]; then
+	note "a dump by pg_dump 18 (its \\restrict lines) restores without any psql"
+	# no large objects: pg_dump 17+ no longer creates them in pre-data (a separate matter)
+	db_create pg18src
+	psql_q pg18src "CREATE TABLE a (id int PRIMARY KEY); CREATE TABLE b (a_id int CONSTRAINT b_a REFERENCES a);
+		INSERT INTO a VALUES (1); INSERT INTO b VALUES (1);
+		COMMENT ON CONSTRAINT b_a ON b IS 'fk comment'; COMMENT ON DATABASE pg18src IS 'by pg_dump 18'" >/dev/null
+	BACKUPD_PG_BINDIR="$PG18_BIN" run "$BACKUPD" dump --source "$(pg_uri pg18src)" --repo "$BD_TMP/repo-pg18" --name src --jobs 2
+	assert_rc "dump with pg_dump 18 succeeds" 0
+	ID18="$(last_line)"
+	check "its pre-data has pg_dump's \\restrict line" bash -c \
+		'zstd -dcq "$1" | grep -q -E "^\\\\restrict [A-Za-z0-9]+$"' _ "$BD_TMP/repo-pg18/src/backups/$ID18/schema/pre-data.sql.zst"
+	PATH="$FAKE_BIN:$PATH" BACKUPD_PG_BINDIR="$FAKE_BIN" \
+		run "$DBRESTORE" restore --repo "$BD_TMP/repo-pg18" --name src --to "$(pg_uri dst_pg18)" --jobs 2 --create
+	assert_rc "restore of the pg_dump 18 backup succeeds" 0
+	check "it matches the source" pg_compare pg18src dst_pg18
+else
+	note "no pg_dump 18 in $PG18_BIN: pg_dump 18 case skipped"
+fi
 
 # --------------------------------------------------------------------------
 note "failure: unusable repository and source"
