@@ -247,11 +247,12 @@ static int is_list_setting(const char *name)
 	return 0;
 }
 
-/* "a, \"B c\"" -> 'a', 'B c': each item one literal, as SET takes a list. */
-static void append_list_value(PGconn *c, strbuf *b, const char *v)
+char **pg_db_list_items(const char *v, size_t *n)
 {
-	int first = 1;
+	size_t cap = 4;
+	char **items = xcalloc(cap, sizeof *items);
 	const char *p = v;
+	*n = 0;
 	for (;;) {
 		while (*p == ' ' || *p == '\t')
 			p++;
@@ -278,14 +279,30 @@ static void append_list_value(PGconn *c, strbuf *b, const char *v)
 				e--;
 			strbuf_append(&item, s, (size_t)(e - s));
 		}
-		strbuf_appends(b, first ? "" : ", ");
-		append_literal(c, b, item.data ? item.data : "");
-		strbuf_free(&item);
-		first = 0;
+		if (*n + 1 == cap) {
+			cap *= 2;
+			items = xrealloc(items, cap * sizeof *items);
+		}
+		items[(*n)++] = item.data ? strbuf_detach(&item) : xstrdup("");
+		items[*n] = NULL;
 		if (*p != ',')
 			break;
 		p++;
 	}
+	return items;
+}
+
+/* "a, \"B c\"" -> 'a', 'B c': each item one literal, as SET takes a list. */
+static void append_list_value(PGconn *c, strbuf *b, const char *v)
+{
+	size_t n = 0;
+	char **items = pg_db_list_items(v, &n);
+	for (size_t i = 0; i < n; i++) {
+		strbuf_appends(b, i ? ", " : "");
+		append_literal(c, b, items[i]);
+		free(items[i]);
+	}
+	free(items);
 }
 
 static int exec(PGconn *c, const char *sql, const char *dbname, bderr *err)

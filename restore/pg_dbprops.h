@@ -70,4 +70,11 @@ char *pg_db_props_create_options(PGconn *c, const pg_db_props *p, int server_num
  */
 int pg_db_props_apply(PGconn *c, const char *dbname, const pg_db_props *p, bderr *err);
 
+/*
+ * The items of a list setting as pg_db_role_setting holds it ("\"$user\",
+ * public" -> "$user", "public"), NULL-terminated; caller frees each and the
+ * array.
+ */
+char **pg_db_list_items(const char *value, size_t *n);
+
 #endif
