@@ -272,7 +272,7 @@ post_data *post_data_parse(const char *text, size_t len)
 		const char *next = nl ? nl + 1 : end;
 
 		if (starts_with(p, ll, "\\")) {
-			/* psql meta-commands (\restrict): not SQL */
+			/* pg_dump's \restrict lines: the restore refused any other meta-command */
 		} else if (starts_with(p, ll, "-- Name: ")) {
 			start_entry(&s, p, ll);
 		} else if (starts_with(p, ll, "SET default_tablespace ")) {

@@ -194,12 +194,19 @@ kill_dump_midway() {
 		sleep 0.02
 	done
 	# Never leave it running (e.g. hung before writing anything).
-	kill -KILL "$pid" 2>/dev/null || true
-	{ wait "$pid"; } 2>/dev/null || true
+	reap_killed "$pid" "killed dump"
+}
+
+# reap_killed PID WHAT: PID (run with its output in $BD_TMP/kill.out and
+# kill.err) killed if still running and reaped; its output joins the captured
+# output and is checked for sanitizer reports.
+reap_killed() {
+	kill -KILL "$1" 2>/dev/null || true
+	{ wait "$1"; } 2>/dev/null || true
 	# Children (e.g. a pg_dump the tool runs) may linger and write briefly after SIGKILL.
 	sleep 1
 	cat "$BD_TMP/kill.out" "$BD_TMP/kill.err" >>"$BD_ALL_OUTPUT"
-	_bd_check_sanitizers "$BD_TMP/kill.err" "killed dump"
+	_bd_check_sanitizers "$BD_TMP/kill.err" "$2"
 }
 
 # assert_killed_dump_incomplete REPO: the killed dump wrote no manifest, and

@@ -274,10 +274,7 @@ if [ -n "${KID:-}" ]; then
 		fi
 		sleep 0.02
 	done
-	kill -KILL "$rpid" 2>/dev/null || true
-	{ wait "$rpid"; } 2>/dev/null || true
-	cat "$BD_TMP/kill.out" "$BD_TMP/kill.err" >>"$BD_ALL_OUTPUT"
-	_bd_check_sanitizers "$BD_TMP/kill.err" "killed restore"
+	reap_killed "$rpid" "killed restore"
 	if [ "$KILLED" -ne 1 ]; then
 		fail "restore --create was killed while loading data" "stderr: $(tail -n 5 "$BD_TMP/kill.err")"
 	else
