@@ -473,6 +473,19 @@ assert_output_contains "the error names the field" "database_properties.acl[0]"
 check_not "and nothing was created" db_exists dbprops_bad
 rm -rf "$REPO/dbprops/backups/$PID_ID" && mv "$BD_TMP/props-backup.saved" "$REPO/dbprops/backups/$PID_ID"
 
+if psql_q postgres "CREATE DATABASE icusrc TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'de-DE' LOCALE 'C.UTF-8'" >/dev/null 2>&1; then
+	note "restore --create keeps the ICU locale provider and locale"
+	psql_q icusrc "CREATE TABLE public.t (id int PRIMARY KEY)" >/dev/null
+	run "$BACKUPD" dump --source "$(pg_uri icusrc)" --repo "$REPO" --name icusrc
+	assert_rc "dump of an ICU database" 0
+	run "$DBRESTORE" restore --repo "$REPO" --name icusrc --to "$(pg_uri icucopy)" --create
+	assert_rc "restore --create of it succeeds" 0
+	assert_eq "provider and ICU locale kept" "i de-DE" \
+		"$(psql_q postgres "SELECT datlocprovider::text || ' ' || daticulocale FROM pg_database WHERE datname = 'icucopy'")"
+else
+	note "the server has no ICU: ICU case skipped"
+fi
+
 # --------------------------------------------------------------------------
 PG18_BIN="${BD_PGCLIENT18_BIN:-/work/shared/pgclient-18/bin}"
 if [ -x "$PG18_BIN/pg_dump" ]; then
