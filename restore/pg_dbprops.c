@@ -395,7 +395,7 @@ int pg_db_props_apply(PGconn *c, const char *dbname, const pg_db_props *p, bderr
 	int rc = exec(c, b.data, dbname, err);
 	strbuf_free(&b);
 	if (rc == 0 && p != NULL) {
-		int e = need_role(c, p->owner, "the database's owner", err);
+		int e = p->owner ? need_role(c, p->owner, "the database's owner", err) : 0;
 		if (e < 0)
 			rc = -1;
 		if (e > 0) {

@@ -33,7 +33,7 @@ typedef struct pg_db_grant {
 } pg_db_grant;
 
 typedef struct pg_db_props {
-	char *owner;
+	char *owner;      /* NULL: left to the restoring role (--no-owner) */
 	int connection_limit; /* -1: none */
 	char *collate;
 	char *ctype;

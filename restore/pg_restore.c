@@ -826,6 +826,13 @@ int pg_restore_run(repo *r, const manifest *m, const pg_restore_options *o, bder
 		free(rc.dbname);
 		return bderr_prefix(err, "backup %s is damaged", m->id);
 	}
+	/* as for the objects inside: the restoring role owns it, the default privileges apply */
+	if (rc.props && o->no_owner) {
+		free(rc.props->owner);
+		rc.props->owner = NULL;
+	}
+	if (rc.props && o->no_privileges)
+		rc.props->has_acl = 0;
 
 	int jobs = o->jobs < 1 ? 1 : o->jobs;
 	PGconn **conns = xcalloc((size_t)jobs, sizeof *conns);

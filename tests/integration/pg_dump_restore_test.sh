@@ -480,6 +480,11 @@ assert_eq "the rest of the privileges are there" "bd_db_owner=CTc/bd_db_owner,bd
 assert_eq "and the owner" bd_db_owner \
 	"$(psql_q postgres "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = 'dbprops_norole'")"
 
+run "$DBRESTORE" restore --repo "$REPO" --name dbprops --to "$(pg_uri dbprops_noowner)" --create --no-owner --no-privileges
+assert_rc "restore --create --no-owner --no-privileges succeeds" 0
+assert_eq "--no-owner: the restoring role owns the database, --no-privileges: default privileges" "postgres " \
+	"$(psql_q postgres "SELECT pg_get_userbyid(datdba) || ' ' || coalesce(datacl::text, '') FROM pg_database WHERE datname = 'dbprops_noowner'")"
+
 note "a manifest written before the properties were recorded still restores"
 cp -a "$REPO/dbprops/backups/$PID_ID" "$BD_TMP/props-backup.saved"
 python3 -c '
