@@ -309,9 +309,8 @@ static int refuse_meta_commands(const char *sql, size_t len, const char *objname
 /* The statement's first line, shortened, for error messages. */
 static void statement_excerpt(const char *s, size_t n, char *buf, size_t len)
 {
-	size_t l = strcspn(s, "\n");
-	if (l > n)
-		l = n;
+	const char *nl = memchr(s, '\n', n);
+	size_t l = nl ? (size_t)(nl - s) : n;
 	snprintf(buf, len, "%.*s%s", (int)(l > 80 ? 80 : l), s, l > 80 || l < n ? " ..." : "");
 }
 

@@ -295,9 +295,9 @@ void pg_sql_track_entry(const char *sql, size_t from, size_t to, char **entry)
 			const char *type = header_field(line, n, "Type: ", &tl);
 			const char *schema = header_field(line, n, "Schema: ", &sl);
 			const char *name = line + hl;
-			size_t nml = strcspn(name, ";\n");
-			if (nml > n - hl)
-				nml = n - hl;
+			size_t nml = 0;
+			while (nml < n - hl && name[nml] != ';')
+				nml++;
 			int with_schema = schema && !(sl == 1 && schema[0] == '-');
 			char buf[512];
 			snprintf(buf, sizeof buf, "%.*s%s%.*s%s%.*s", type ? (int)tl : 0, type ? type : "",

@@ -189,6 +189,30 @@ static void test_walk_gives_statements_and_lines(void **state)
 	assert_int_equal(pg_sql_iter_next(&it, &p), 0);
 }
 
+/* The walk stays inside the buffer: no NUL is needed at its end (ASan checks). */
+static void test_unterminated_buffers(void **state)
+{
+	(void)state;
+	const char *inputs[] = { "-- Name: x; Type: TABLE", "-- Name: xyz", "\\restrict ab",
+				 "SELECT 'open", "SELECT $a$ open", "/* open", "\\! x", "-- Name: a\n\\!" };
+	for (size_t i = 0; i < sizeof inputs / sizeof *inputs; i++) {
+		size_t n = strlen(inputs[i]);
+		char *buf = malloc(n);
+		memcpy(buf, inputs[i], n);
+		char what[128];
+		(void)pg_sql_check_meta(buf, n, what, sizeof what);
+		pg_sql_iter it;
+		pg_sql_piece p;
+		pg_sql_iter_init(&it, buf, n);
+		while (pg_sql_iter_next(&it, &p))
+			assert_true(p.end <= n);
+		char *entry = NULL;
+		pg_sql_track_entry(buf, 0, n, &entry);
+		free(entry);
+		free(buf);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -202,6 +226,7 @@ int main(void)
 		cmocka_unit_test(test_shell_escape_refused_with_line_and_entry),
 		cmocka_unit_test(test_other_meta_commands_refused),
 		cmocka_unit_test(test_walk_gives_statements_and_lines),
+		cmocka_unit_test(test_unterminated_buffers),
 	};
 	return cmocka_run_group_tests_name("pg_sql_filter", tests, NULL, NULL);
 }
