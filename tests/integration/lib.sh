@@ -140,6 +140,35 @@ with open(path, "r+b") as f:
 PY
 }
 
+# replace_object BACKUP_DIR OBJECT CONTENT_FILE: a crafted backup that still
+# passes verify: OBJECT (e.g. schema/pre-data.sql.zst) gets CONTENT_FILE's
+# bytes (zstd-compressed when its name ends in .zst) and manifest.json its new
+# size, stored size and sha256.
+replace_object() {
+	python3 - "$1" "$2" "$3" <<'PY'
+import hashlib, json, os, subprocess, sys
+bdir, name, src = sys.argv[1:4]
+data = open(src, "rb").read()
+path = os.path.join(bdir, name)
+stored = subprocess.run(["zstd", "-q", "-c"], input=data, check=True, capture_output=True).stdout \
+    if name.endswith(".zst") else data
+with open(path, "wb") as f:
+    f.write(stored)
+mpath = os.path.join(bdir, "manifest.json")
+m = json.load(open(mpath))
+for o in m["objects"]:
+    if o["name"] == name:
+        o["size"], o["stored_size"] = len(data), len(stored)
+        o["sha256"] = hashlib.sha256(data).hexdigest()
+        break
+else:
+    sys.exit("no object " + name + " in " + mpath)
+m["size"] = sum(o["size"] for o in m["objects"])
+m["stored_size"] = sum(o["stored_size"] for o in m["objects"])
+json.dump(m, open(mpath, "w"), indent=1)
+PY
+}
+
 # kill_dump_midway PID REPO [PS_FILE]: SIGKILLs the backup process PID once
 # its backup in REPO has a data object (or 1 s after its first object), then
 # reaps it; its output ($BD_TMP/kill.out, kill.err) joins the captured output
