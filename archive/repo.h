@@ -28,6 +28,16 @@ int repo_open(const char *url, const storage_options *opts, int create, repo **o
  * driver under a repository.
  */
 int repo_open_storage(storage *s, int create, repo **out, bderr *err);
+/*
+ * With key (the key file's contents, or NULL): creating writes an encrypted
+ * repository; opening an encrypted one without the key, with a wrong key, or
+ * a plaintext one with a key is a usage error (exit 2) before anything else
+ * is read.
+ */
+int repo_open_storage_key(storage *s, int create, const char *key, repo **out, bderr *err);
+int repo_encrypted(const repo *r);
+/* Rewraps the repository's data key under new_key: rewrites backupd.repo only. */
+int repo_rotate_key(repo *r, const char *new_key, bderr *err);
 void repo_free(repo *r);
 storage *repo_storage(repo *r);
 const char *repo_url(const repo *r);

@@ -86,6 +86,10 @@ int program_open_repo(program *p, int create, repo **r, bderr *err)
 	repo_spec spec;
 	if (resolve_repo(p->cfg, arg, &spec, err) != 0)
 		return -1;
+	if (repo_spec_set_key_file(&spec, cli_get(&p->args, "encryption-key-file"), err) != 0) {
+		repo_spec_free(&spec);
+		return -1;
+	}
 	int rc = repo_open(spec.url, &spec.opts, create, r, err);
 	repo_spec_free(&spec);
 	return rc;
