@@ -1,6 +1,9 @@
 #include "archive/repo_crypt.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -153,10 +156,37 @@ int crypt_marker_unlock(const json_t *marker, const char *passphrase, const char
 
 /* --- the encrypting storage ------------------------------------------------ */
 
+/*
+ * Names.  A logical path "<source>/<rest>" is stored as "<H(source)>/<rest'>":
+ * H is "s" + 32 hex digits of an HMAC of the source name, so the listing
+ * shows no database name; "<H>/name" holds the name itself, encrypted, for
+ * listings to map back.  In rest, an object of a backup
+ * ("backups/<ID>/<object>") becomes "backups/<ID>/o/<40 hex digits>": object
+ * names carry database, schema and table names, and readers find objects
+ * through the (encrypted) manifest.  Listings report such objects as
+ * "<source>/backups/<ID>/o/<hex>", which maps to itself, so a listed path can
+ * be removed.  manifest.json, backup.started, WAL file names and backup IDs
+ * stay as they are: they name nothing of the database.
+ */
+#define HIDDEN_SOURCE_LEN 33
+#define HIDDEN_OBJECT_HEX 40
+#define NAME_RECORD "name"
+#define NAME_RECORD_MAX 1024
+
+typedef struct known_source {
+	char hidden[HIDDEN_SOURCE_LEN + 1];
+	char *name;
+	int recorded; /* its name record is known to exist */
+} known_source;
+
 typedef struct crypt_storage {
 	storage base;
 	storage *inner;
 	unsigned char dek[CRYPT_KEY_LEN];
+	unsigned char name_key[CRYPT_KEY_LEN];
+	pthread_mutex_t mu; /* sources */
+	known_source *sources;
+	size_t n_sources, cap_sources;
 } crypt_storage;
 
 static int passes_through(const char *path)
@@ -164,12 +194,186 @@ static int passes_through(const char *path)
 	return strcmp(path, REPO_MARKER) == 0;
 }
 
+static void name_mac(const crypt_storage *c, const char *kind, const char *s, size_t n,
+		     char *hex, size_t hex_len)
+{
+	unsigned char mac[32];
+	unsigned int len = 0;
+	strbuf b;
+	strbuf_init(&b);
+	strbuf_appendf(&b, "%s:", kind);
+	strbuf_append(&b, s, n);
+	HMAC(EVP_sha256(), c->name_key, CRYPT_KEY_LEN, (const unsigned char *)b.data, b.len, mac, &len);
+	strbuf_free(&b);
+	char *h = hex_encode(mac, sizeof mac);
+	memcpy(hex, h, hex_len);
+	hex[hex_len] = '\0';
+	free(h);
+}
+
+static int is_hidden_object(const char *obj)
+{
+	if (strncmp(obj, "o/", 2) != 0 || strlen(obj + 2) != HIDDEN_OBJECT_HEX)
+		return 0;
+	return strspn(obj + 2, "0123456789abcdef") == HIDDEN_OBJECT_HEX;
+}
+
+/*
+ * Physical path (or prefix) of a logical one.  A prefix is mapped up to its
+ * last complete component that can be mapped; the caller filters the
+ * listing on the logical prefix.
+ */
+static char *map_path(const crypt_storage *c, const char *path, int is_prefix)
+{
+	const char *slash = strchr(path, '/');
+	if (passes_through(path) || slash == NULL)
+		return is_prefix ? xstrdup("") : xstrdup(path);
+	char src[HIDDEN_SOURCE_LEN + 1];
+	src[0] = 's';
+	name_mac(c, "source", path, (size_t)(slash - path), src + 1, HIDDEN_SOURCE_LEN - 1);
+	const char *rest = slash + 1;
+	if (strncmp(rest, "backups/", 8) != 0)
+		return xasprintf("%s/%s", src, rest);
+	const char *id = rest + 8;
+	const char *id_end = strchr(id, '/');
+	if (id_end == NULL)
+		return xasprintf("%s/%s", src, is_prefix ? "backups/" : rest);
+	const char *obj = id_end + 1;
+	if (is_prefix || *obj == '\0' || strcmp(obj, "manifest.json") == 0 ||
+	    strcmp(obj, "backup.started") == 0 || is_hidden_object(obj))
+		return xasprintf("%s/backups/%.*s/%s", src, (int)(id_end - id), id,
+				 is_prefix ? "" : obj);
+	char hex[HIDDEN_OBJECT_HEX + 1];
+	name_mac(c, "object", obj, strlen(obj), hex, HIDDEN_OBJECT_HEX);
+	return xasprintf("%s/backups/%.*s/o/%s", src, (int)(id_end - id), id, hex);
+}
+
+static char *record_path(const char *hidden)
+{
+	return xasprintf("%s/" NAME_RECORD, hidden);
+}
+
+/* The known_source for hidden, or NULL; c->mu held. */
+static known_source *find_source(crypt_storage *c, const char *hidden, size_t len)
+{
+	for (size_t i = 0; i < c->n_sources; i++)
+		if (strlen(c->sources[i].hidden) == len && strncmp(c->sources[i].hidden, hidden, len) == 0)
+			return &c->sources[i];
+	return NULL;
+}
+
+static known_source *add_source(crypt_storage *c, const char *hidden, const char *name)
+{
+	if (c->n_sources == c->cap_sources) {
+		c->cap_sources = c->cap_sources ? 2 * c->cap_sources : 8;
+		c->sources = xrealloc(c->sources, c->cap_sources * sizeof *c->sources);
+	}
+	known_source *k = &c->sources[c->n_sources++];
+	memset(k, 0, sizeof *k);
+	snprintf(k->hidden, sizeof k->hidden, "%s", hidden);
+	k->name = xstrdup(name);
+	return k;
+}
+
+/* Writes <H>/name for the source of logical path, once per process. */
+static int ensure_record(crypt_storage *c, const char *path, const char *physical, bderr *err)
+{
+	const char *slash = strchr(path, '/');
+	const char *pslash = strchr(physical, '/');
+	if (slash == NULL || pslash == NULL)
+		return 0;
+	size_t hlen = (size_t)(pslash - physical);
+	pthread_mutex_lock(&c->mu);
+	known_source *k = find_source(c, physical, hlen);
+	int done = k && k->recorded;
+	pthread_mutex_unlock(&c->mu);
+	if (done)
+		return 0;
+	char *hidden = xstrndup(physical, hlen);
+	char *name = xstrndup(path, (size_t)(slash - path));
+	char *rec = record_path(hidden);
+	storage_info info;
+	int rc = storage_info_get(c->inner, rec, &info, err);
+	if (rc == 0 && !info.exists) {
+		writer *w;
+		rc = storage_open_write(c->inner, rec, &w, err);
+		if (rc == 0) {
+			w = encrypt_writer_new(w, c->dek, rec);
+			rc = writer_write(w, name, strlen(name), err);
+			if (rc == 0)
+				rc = writer_close(w, err);
+			writer_free(w);
+		}
+	}
+	if (rc == 0) {
+		pthread_mutex_lock(&c->mu);
+		k = find_source(c, hidden, hlen);
+		if (k == NULL)
+			k = add_source(c, hidden, name);
+		k->recorded = 1;
+		pthread_mutex_unlock(&c->mu);
+	}
+	free(rec);
+	free(name);
+	free(hidden);
+	return rc;
+}
+
+/* The source name behind hidden (read from its record once); NULL if unknown. */
+static const char *source_name(crypt_storage *c, const char *hidden, size_t len, bderr *err)
+{
+	pthread_mutex_lock(&c->mu);
+	known_source *k = find_source(c, hidden, len);
+	const char *name = k ? k->name : NULL;
+	pthread_mutex_unlock(&c->mu);
+	if (name)
+		return name;
+	char *h = xstrndup(hidden, len);
+	char *rec = record_path(h);
+	reader *r;
+	char *data = NULL;
+	size_t n = 0;
+	int rc = storage_open_read(c->inner, rec, &r, err);
+	if (rc == 0) {
+		r = decrypt_reader_new(r, c->dek, rec);
+		rc = reader_read_all(r, &data, &n, NAME_RECORD_MAX, err);
+		reader_free(r);
+	}
+	if (rc == 0) {
+		/* a record copied from another source's directory must not rename it */
+		char check[HIDDEN_SOURCE_LEN + 1];
+		check[0] = 's';
+		name_mac(c, "source", data, n, check + 1, HIDDEN_SOURCE_LEN - 1);
+		if (strcmp(check, h) != 0)
+			rc = bderr_set(err, "'%s' names another source", rec);
+	}
+	if (rc == 0) {
+		pthread_mutex_lock(&c->mu);
+		known_source *k2 = find_source(c, h, len);
+		if (k2 == NULL)
+			k2 = add_source(c, h, data);
+		k2->recorded = 1;
+		name = k2->name;
+		pthread_mutex_unlock(&c->mu);
+	} else {
+		bderr_prefix(err, "cannot read the source name record of '%s'", h);
+	}
+	free(data);
+	free(rec);
+	free(h);
+	return name;
+}
+
 static int cs_open_read(storage *s, const char *path, reader **out, bderr *err)
 {
 	crypt_storage *c = (crypt_storage *)s;
 	reader *r;
-	if (storage_open_read(c->inner, path, &r, err) < 0)
+	char *physical = map_path(c, path, 0);
+	int rc = storage_open_read(c->inner, physical, &r, err);
+	free(physical);
+	if (rc < 0)
 		return -1;
+	/* the logical path is the identity bound into every chunk, and what errors name */
 	*out = passes_through(path) ? r : decrypt_reader_new(r, c->dek, path);
 	return 0;
 }
@@ -178,13 +382,20 @@ static int cs_open_write(storage *s, const char *path, writer **out, bderr *err)
 {
 	crypt_storage *c = (crypt_storage *)s;
 	writer *w;
-	if (storage_open_write(c->inner, path, &w, err) < 0)
+	char *physical = map_path(c, path, 0);
+	int rc = passes_through(path) ? 0 : ensure_record(c, path, physical, err);
+	if (rc == 0)
+		rc = storage_open_write(c->inner, physical, &w, err);
+	free(physical);
+	if (rc < 0)
 		return -1;
 	*out = passes_through(path) ? w : encrypt_writer_new(w, c->dek, path);
 	return 0;
 }
 
 typedef struct cs_list_ctx {
+	crypt_storage *c;
+	const char *prefix;
 	storage_list_cb cb;
 	void *ctx;
 } cs_list_ctx;
@@ -198,30 +409,63 @@ static uint64_t plain_size(const char *path, uint64_t stored)
 static int cs_list_cb(void *ctx, const char *path, uint64_t size, bderr *err)
 {
 	cs_list_ctx *l = ctx;
-	return l->cb(l->ctx, path, plain_size(path, size), err);
+	if (passes_through(path))
+		return strncmp(path, l->prefix, strlen(l->prefix)) == 0 ? l->cb(l->ctx, path, size, err) : 0;
+	const char *slash = strchr(path, '/');
+	/* not something this storage wrote (the name records are internal) */
+	if (slash == NULL || path[0] != 's' || (size_t)(slash - path) != HIDDEN_SOURCE_LEN ||
+	    strcmp(slash + 1, NAME_RECORD) == 0)
+		return 0;
+	const char *name = source_name(l->c, path, (size_t)(slash - path), err);
+	if (name == NULL)
+		return -1;
+	char *logical = xasprintf("%s/%s", name, slash + 1);
+	int rc = 0;
+	if (strncmp(logical, l->prefix, strlen(l->prefix)) == 0)
+		rc = l->cb(l->ctx, logical, plain_size(path, size), err);
+	free(logical);
+	return rc;
 }
 
 static int cs_list(storage *s, const char *prefix, storage_list_cb cb, void *ctx, bderr *err)
 {
 	crypt_storage *c = (crypt_storage *)s;
-	cs_list_ctx l = { cb, ctx };
-	return storage_list(c->inner, prefix, cs_list_cb, &l, err);
+	cs_list_ctx l = { c, prefix, cb, ctx };
+	char *physical = map_path(c, prefix, 1);
+	int rc = storage_list(c->inner, physical, cs_list_cb, &l, err);
+	free(physical);
+	return rc;
 }
 
 static int cs_remove(storage *s, const char *path, bderr *err)
 {
-	return storage_remove(((crypt_storage *)s)->inner, path, err);
+	crypt_storage *c = (crypt_storage *)s;
+	char *physical = map_path(c, path, 0);
+	int rc = storage_remove(c->inner, physical, err);
+	free(physical);
+	return rc;
 }
 
 static int cs_remove_many(storage *s, const char *const *paths, size_t n, bderr *err)
 {
-	return storage_remove_many(((crypt_storage *)s)->inner, paths, n, err);
+	crypt_storage *c = (crypt_storage *)s;
+	char **physical = xcalloc(n ? n : 1, sizeof *physical);
+	for (size_t i = 0; i < n; i++)
+		physical[i] = map_path(c, paths[i], 0);
+	int rc = storage_remove_many(c->inner, (const char *const *)physical, n, err);
+	for (size_t i = 0; i < n; i++)
+		free(physical[i]);
+	free(physical);
+	return rc;
 }
 
 static int cs_info(storage *s, const char *path, storage_info *out, bderr *err)
 {
 	crypt_storage *c = (crypt_storage *)s;
-	if (storage_info_get(c->inner, path, out, err) < 0)
+	char *physical = map_path(c, path, 0);
+	int rc = storage_info_get(c->inner, physical, out, err);
+	free(physical);
+	if (rc < 0)
 		return -1;
 	if (out->exists)
 		out->size = plain_size(path, out->size);
@@ -233,6 +477,11 @@ static void cs_free(storage *s)
 	crypt_storage *c = (crypt_storage *)s;
 	storage_free(c->inner);
 	OPENSSL_cleanse(c->dek, sizeof c->dek);
+	OPENSSL_cleanse(c->name_key, sizeof c->name_key);
+	for (size_t i = 0; i < c->n_sources; i++)
+		free(c->sources[i].name);
+	free(c->sources);
+	pthread_mutex_destroy(&c->mu);
 	free(c->base.url);
 	free(c);
 }
@@ -255,5 +504,9 @@ storage *crypt_storage_new(storage *inner, const unsigned char dek[CRYPT_KEY_LEN
 	c->base.url = xstrdup(inner->url);
 	c->inner = inner;
 	memcpy(c->dek, dek, CRYPT_KEY_LEN);
+	unsigned int len = 0;
+	HMAC(EVP_sha256(), dek, CRYPT_KEY_LEN, (const unsigned char *)"backupd names", 13, c->name_key,
+	     &len);
+	pthread_mutex_init(&c->mu, NULL);
 	return &c->base;
 }

@@ -52,7 +52,7 @@ DATA_MARK="c81e728d9d4c2f636f067f89cc14862c" # md5('2'), in row 2 of public.big
 
 # no_plaintext DIR: nothing under DIR (but backupd.repo) is zstd or shows the data
 no_plaintext() {
-	python3 - "$1" "$DATA_MARK" <<'PY'
+	python3 - "$1" "$DATA_MARK" "${@:2}" <<'PY'
 import os, sys
 root, mark = sys.argv[1], sys.argv[2].encode()
 bad = []
@@ -66,6 +66,11 @@ for d, _, files in os.walk(root):
             bad.append(p + ": not encrypted")
         if mark in data:
             bad.append(p + ": shows table data")
+        # names: no database, table or source name in any path
+        rel = os.path.relpath(p, root)
+        for word in sys.argv[3:]:
+            if word in rel:
+                bad.append(p + ": path shows " + word)
 if bad:
     print("\n".join(bad[:10]))
     sys.exit(1)
@@ -109,7 +114,8 @@ assert d["kdf"]["name"] == "pbkdf2-sha256" and d["kdf"]["iterations"] > 0 and le
 assert len(d["key_check"]) == 32 and len(d["wrapped_key"]) == 120, d
 PY
 check_not "backupd.repo does not hold the key" grep -q -F -- "$(cat "$KEY")" "$REPO/backupd.repo"
-check "every object, the manifest included, is encrypted and hides the data" no_plaintext "$REPO"
+check "every object, the manifest included, is encrypted; no path names the source, schema or table" \
+	no_plaintext "$REPO" src public big copy schema data
 assert_no_secrets_in_output
 
 run "$BACKUPD" list --repo "$REPO"
@@ -137,7 +143,7 @@ check "restored database matches the source" pg_compare src dst1
 
 # --------------------------------------------------------------------------
 note "damage: flipped byte, truncation, objects swapped within the repository"
-victims() { find "$1/src/backups/$ID1/data" -type f -printf '%s %p\n' | sort -n | tail -n 2 | cut -d' ' -f2-; }
+victims() { find "$1" -path "*/backups/$ID1/o/*" -type f -printf '%s %p\n' | sort -n | tail -n 2 | cut -d' ' -f2-; }
 damage_case() { # NAME HOW
 	local name="$1" how="$2" r="$BD_TMP/repo-$1" v1 v2
 	rm -rf "$r"
@@ -151,11 +157,11 @@ damage_case() { # NAME HOW
 	esac
 	run "$BACKUPD" verify --repo "$r" --encryption-key-file "$KEY"
 	assert_rc "$name: verify exits 1" 1
-	assert_output_contains "$name: verify names the object" "$(basename "$v1")"
+	assert_output_matches "$name: verify names the object" "object 'src/backups/$ID1/[^ ]+' is corrupt"
 	run "$DBRESTORE" restore --repo "$r" --name src --to "$(pg_uri "dst_$name")" --jobs 2 --create \
 		--encryption-key-file "$KEY"
 	assert_rc "$name: restore exits 1" 1
-	assert_output_contains "$name: restore names the object" "$(basename "$v1")"
+	assert_output_matches "$name: restore names the object" "src/backups/$ID1/[^ ]+.*failed authentication"
 	check_not "$name: the --create restore left no database" db_exists "dst_$name"
 }
 damage_case flip flip
@@ -163,7 +169,7 @@ damage_case truncated truncate
 damage_case swapped swap
 R="$BD_TMP/repo-manifest"
 cp -a "$REPO" "$R"
-flip_middle_byte "$R/src/backups/$ID1/manifest.json"
+flip_middle_byte "$(find "$R" -path "*/backups/$ID1/manifest.json")"
 run "$BACKUPD" list --repo "$R" --encryption-key-file "$KEY"
 assert_rc "a damaged manifest fails list" 1
 assert_output_contains "the error names the manifest" "manifest.json"
@@ -206,7 +212,7 @@ run "$BACKUPD" -c "$CONF" list --repo enc --encryption-key-file "$KEY"
 assert_rc "a second key on the command line for a configured repository: exit 2" 2
 run "$BACKUPD" -c "$CONF" expire --repo enc --name src --keep-last 1
 assert_rc "expire on the encrypted repository" 0
-check_not "expire removed the older backup" test -e "$REPO/src/backups/$ID1"
+assert_eq "expire removed the older backup" 0 "$(find "$REPO" -path "*/backups/$ID1*" | wc -l)"
 
 sums_before="$(cd "$REPO" && find . -type f ! -name backupd.repo -exec sha256sum {} + | sort)"
 run "$BACKUPD" repo rotate-key --repo "$REPO" --encryption-key-file "$KEY" --new-key-file "$KEY2"
@@ -233,7 +239,7 @@ psql_at() {
 		-v ON_ERROR_STOP=1 -c "$2"
 }
 # segments are named in clear (not secret), their contents are not
-wal_archived() { find "$WREPO/src/wal" -name "$1-*.zst" | grep . >/dev/null; }
+wal_archived() { find "$WREPO" -path "*/wal/*" -name "$1-*.zst" | grep . >/dev/null; }
 switch_and_wait() {
 	local seg i
 	seg="$(psql_at "$PG_PORT" "SELECT pg_walfile_name(pg_switch_wal())")"
@@ -251,7 +257,7 @@ bd basebackup --source "postgresql://postgres@127.0.0.1:$PG_PORT/postgres" --rep
 assert_rc "encrypted basebackup" 0
 psql_at "$PG_PORT" "INSERT INTO t VALUES (2, 'after')" >/dev/null
 switch_and_wait
-check "WAL segments and base backup are encrypted" no_plaintext "$WREPO"
+check "WAL segments and base backup are encrypted, the source name hidden" no_plaintext "$WREPO" src base.tar
 bd verify --repo "$WREPO" --encryption-key-file "$WKEY"
 assert_rc "verify of the encrypted base backup" 0
 
@@ -291,7 +297,7 @@ MREPO="$BD_TMP/mrepo"
 MYSQL_PWD="$MY_PASSWORD" run "$BACKUPD" dump --source "$(my_uri msrc)" --repo "$MREPO" --name msrc --jobs 2 \
 	--encryption-key-file "$KEY"
 assert_rc "encrypted MySQL dump" 0
-check "MySQL objects are encrypted" no_plaintext "$MREPO"
+check "MySQL objects are encrypted; no path names the database or a table" no_plaintext "$MREPO" msrc big data schema
 MYSQL_PWD="$MY_PASSWORD" run "$DBRESTORE" restore --repo "$MREPO" --name msrc --to "$(my_uri mdst_nokey)" --create
 assert_rc "MySQL restore without the key: exit 2" 2
 check_not "no MySQL database created without the key" my_db_exists mdst_nokey

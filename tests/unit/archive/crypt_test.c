@@ -276,6 +276,28 @@ static void test_marker_keys(void **state)
 	json_decref(m);
 }
 
+typedef struct collected {
+	char *paths[16];
+	size_t n;
+} collected;
+
+static int collect(void *ctx, const char *path, uint64_t size, bderr *err)
+{
+	collected *c = ctx;
+	(void)size;
+	(void)err;
+	if (c->n < 16)
+		c->paths[c->n++] = xstrdup(path);
+	return 0;
+}
+
+static void collected_free(collected *c)
+{
+	for (size_t i = 0; i < c->n; i++)
+		free(c->paths[i]);
+	c->n = 0;
+}
+
 static int open_dir(const char *dir, int create, const char *key, repo **r, bderr *err)
 {
 	storage *s;
@@ -307,8 +329,21 @@ static void test_repo_encrypted(void **state)
 	assert_int_equal(info.size, meta.stored_size);
 	repo_free(r);
 
-	/* on disk: no plaintext, no zstd magic */
-	char *path = xasprintf("%s/s/backups/1/t", dir);
+	/* on disk: no plaintext, no zstd magic, no source or object name */
+	storage *raw;
+	assert_int_equal(posix_storage_new(dir, &raw, &err), 0);
+	collected all = { 0 };
+	assert_int_equal(storage_list(raw, "", collect, &all, &err), 0);
+	storage_free(raw);
+	char *path = NULL;
+	for (size_t i = 0; i < all.n; i++) {
+		assert_null(strstr(all.paths[i], "s/backups/1/t"));
+		assert_null(strstr(all.paths[i], "/t"));
+		if (strstr(all.paths[i], "/o/"))
+			path = xasprintf("%s/%s", dir, all.paths[i]);
+	}
+	collected_free(&all);
+	assert_non_null(path);
 	FILE *f = fopen(path, "rb");
 	char buf[256];
 	size_t n = fread(buf, 1, sizeof buf, f);
@@ -316,6 +351,26 @@ static void test_repo_encrypted(void **state)
 	assert_int_equal(n, crypt_stored_size(meta.stored_size));
 	assert_memory_equal(buf, "BDENC1\n", 7);
 	free(path);
+
+	/* through the repository, listings show the logical names */
+	assert_int_equal(open_dir(dir, 0, key, &r, &err), 0);
+	assert_int_equal(storage_list(repo_storage(r), "", collect, &all, &err), 0);
+	assert_int_equal(all.n, 2);
+	int seen_marker = 0, seen_object = 0;
+	for (size_t i = 0; i < all.n; i++) {
+		seen_marker |= strcmp(all.paths[i], REPO_MARKER) == 0;
+		seen_object |= strncmp(all.paths[i], "s/backups/1/o/", 14) == 0;
+	}
+	assert_true(seen_marker && seen_object);
+	collected_free(&all);
+	assert_int_equal(storage_list(repo_storage(r), "s/backups/", collect, &all, &err), 0);
+	assert_int_equal(all.n, 1);
+	/* a listed path is one that can be removed */
+	assert_int_equal(storage_remove(repo_storage(r), all.paths[0], &err), 0);
+	collected_free(&all);
+	assert_int_equal(storage_info_get(repo_storage(r), "s/backups/1/t", &info, &err), 0);
+	assert_false(info.exists);
+	repo_free(r);
 
 	assert_int_equal(open_dir(dir, 0, NULL, &r, &err), -1);
 	assert_int_equal(err.exit_code, 2);
@@ -328,6 +383,10 @@ static void test_repo_encrypted(void **state)
 	/* rotate: the old key stops working, objects are untouched and readable */
 	bderr_init(&err);
 	assert_int_equal(open_dir(dir, 0, key, &r, &err), 0);
+	assert_int_equal(object_writer_open(repo_storage(r), "s/backups/1/t", 1, &ow, &err), 0);
+	assert_int_equal(object_writer_write(ow, "hello hello hello", 17, &err), 0);
+	assert_int_equal(object_writer_close(ow, &meta, &err), 0);
+	object_writer_free(ow);
 	assert_int_equal(repo_rotate_key(r, "the rotated key, 32 bytes or more", &err), 0);
 	repo_free(r);
 	assert_int_equal(open_dir(dir, 0, key, &r, &err), -1);
