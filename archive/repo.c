@@ -23,6 +23,7 @@ struct repo {
 	storage *s;      /* the encrypting storage when the repository is encrypted */
 	json_t *marker;  /* backupd.repo as read or written */
 	int encrypted;
+	int locked; /* encrypted, opened without the key: backup IDs only */
 	unsigned char dek[CRYPT_KEY_LEN];
 };
 
@@ -48,7 +49,12 @@ void repo_free(repo *r)
 
 int repo_encrypted(const repo *r)
 {
-	return r->encrypted;
+	return r->encrypted || r->locked;
+}
+
+int repo_locked(const repo *r)
+{
+	return r->locked;
 }
 
 /* --- names and IDs --------------------------------------------------------- */
@@ -152,7 +158,8 @@ static int write_marker(repo *r, const char *key, bderr *err)
 	return put_marker(r, err);
 }
 
-static int check_marker(repo *r, const char *data, size_t len, const char *key, bderr *err)
+static int check_marker(repo *r, const char *data, size_t len, const char *key, int allow_locked,
+			bderr *err)
 {
 	json_error_t jerr;
 	json_t *j = json_loadb(data, len, 0, &jerr);
@@ -183,6 +190,8 @@ static int check_marker(repo *r, const char *data, size_t len, const char *key, 
 		/* reading ciphertext as plain data would only produce corruption errors */
 		rc = bderr_set(err, "repository '%s' uses cipher '%s', which this backupd cannot read",
 			       repo_url(r), json_string_value(cipher));
+	} else if (key == NULL && allow_locked) {
+		r->locked = 1;
 	} else if (key == NULL) {
 		rc = bderr_usage(err, "repository '%s' is encrypted: give its key with encryption-key-file = in its [repo:] section or --encryption-key-file FILE",
 				 repo_url(r));
@@ -203,7 +212,8 @@ int repo_open_storage(storage *s, int create, repo **out, bderr *err)
 	return repo_open_storage_key(s, create, NULL, out, err);
 }
 
-int repo_open_storage_key(storage *s, int create, const char *key, repo **out, bderr *err)
+static int open_storage(storage *s, int create, const char *key, int allow_locked, repo **out,
+			bderr *err)
 {
 	char *data;
 	size_t len;
@@ -212,7 +222,7 @@ int repo_open_storage_key(storage *s, int create, const char *key, repo **out, b
 	*out = NULL;
 	int rc = storage_get(s, REPO_MARKER, &data, &len, MARKER_MAX, err);
 	if (rc == 0) {
-		rc = check_marker(r, data, len, key, err);
+		rc = check_marker(r, data, len, key, allow_locked && !create, err);
 		free(data);
 	} else if (err->sys_errno == ENOENT && create) {
 		bderr_init(err);
@@ -232,9 +242,14 @@ int repo_open_storage_key(storage *s, int create, const char *key, repo **out, b
 	return 0;
 }
 
+int repo_open_storage_key(storage *s, int create, const char *key, repo **out, bderr *err)
+{
+	return open_storage(s, create, key, 0, out, err);
+}
+
 int repo_rotate_key(repo *r, const char *new_key, bderr *err)
 {
-	if (!r->encrypted)
+	if (!r->encrypted || r->locked)
 		return bderr_usage(err, "repository '%s' is not encrypted: there is no key to rotate",
 				   repo_url(r));
 	if (crypt_marker_wrap(r->marker, new_key, r->dek, err) < 0)
@@ -247,13 +262,19 @@ int repo_rotate_key(repo *r, const char *new_key, bderr *err)
 	return 0;
 }
 
-int repo_open(const char *url, const storage_options *opts, int create, repo **out, bderr *err)
+int repo_open_ex(const char *url, const storage_options *opts, int create, int allow_locked,
+		 repo **out, bderr *err)
 {
 	storage *s;
 	*out = NULL;
 	if (storage_open(url, opts, &s, err) < 0)
 		return -1;
-	return repo_open_storage_key(s, create, opts ? opts->encryption_key : NULL, out, err);
+	return open_storage(s, create, opts ? opts->encryption_key : NULL, allow_locked, out, err);
+}
+
+int repo_open(const char *url, const storage_options *opts, int create, repo **out, bderr *err)
+{
+	return repo_open_ex(url, opts, create, 0, out, err);
 }
 
 /* --- backups ----------------------------------------------------------------- */
@@ -528,6 +549,7 @@ int repo_backup_list(repo *r, const char *name, backup_list **out, bderr *err)
 		/* ownership moves from the scan to the list */
 		e->name = sc.g[i].name;
 		e->id = sc.g[i].id;
+		e->has_manifest = sc.g[i].has_manifest;
 		sc.g[i].name = sc.g[i].id = NULL;
 		/*
 		 * A manifest that cannot be read fails the whole listing: showing
@@ -538,6 +560,27 @@ int repo_backup_list(repo *r, const char *name, backup_list **out, bderr *err)
 			backup_list_free(l);
 			return -1;
 		}
+	}
+	scan_free(&sc);
+	*out = l;
+	return 0;
+}
+
+int repo_backup_list_locked(repo *r, backup_list **out, bderr *err)
+{
+	backup_scan sc;
+	*out = NULL;
+	if (scan_backups(r, NULL, &sc, err) < 0)
+		return -1;
+	backup_list *l = xcalloc(1, sizeof *l);
+	l->items = xcalloc(sc.n, sizeof *l->items);
+	for (size_t i = 0; i < sc.n; i++) {
+		backup_entry *e = &l->items[l->n++];
+		/* the directory name is an HMAC: it names nothing without the key */
+		e->name = xstrdup("");
+		e->id = sc.g[i].id;
+		e->has_manifest = sc.g[i].has_manifest;
+		sc.g[i].id = NULL;
 	}
 	scan_free(&sc);
 	*out = l;

@@ -23,6 +23,13 @@ typedef struct repo repo;
  */
 int repo_open(const char *url, const storage_options *opts, int create, repo **out, bderr *err);
 /*
+ * The same; with allow_locked, an encrypted repository opened without a key
+ * (and without create) opens "locked": only repo_backup_list_locked works.
+ */
+int repo_open_ex(const char *url, const storage_options *opts, int create, int allow_locked,
+		 repo **out, bderr *err);
+int repo_locked(const repo *r);
+/*
  * The same over an already open storage, which the repo takes over (freed
  * by repo_free, also when this fails): how tests put a fault-injecting
  * driver under a repository.
@@ -70,6 +77,7 @@ typedef struct backup_entry {
 	char *name;
 	char *id;
 	manifest *m; /* NULL when incomplete (no manifest) */
+	int has_manifest; /* complete: also known in a locked repository */
 } backup_entry;
 
 typedef struct backup_list {
@@ -80,6 +88,11 @@ typedef struct backup_list {
 /* All backups, or those of one name; incomplete ones included with m == NULL. */
 int repo_backup_list(repo *r, const char *name, backup_list **out, bderr *err);
 void backup_list_free(backup_list *l);
+/*
+ * A locked repository's backups: IDs and whether each is complete, in ID
+ * order within each (hidden) source; names and manifests stay unread.
+ */
+int repo_backup_list_locked(repo *r, backup_list **out, bderr *err);
 
 /*
  * Loads the manifest of a complete backup.  id may be "latest" (or NULL).  An

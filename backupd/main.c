@@ -153,7 +153,7 @@ out:
 static int cmd_list(program *p, bderr *err)
 {
 	repo *r = NULL;
-	if (program_open_repo(p, 0, &r, err) != 0)
+	if (program_open_repo_ex(p, 0, 1, &r, err) != 0)
 		return -1;
 	int rc = repo_cmd_list(r, cli_get(&p->args, "name"), p->args.json, err);
 	repo_free(r);

@@ -52,5 +52,7 @@ int program_main(const char *prog, const char *usage, const program_command *cmd
  */
 struct repo;
 int program_open_repo(program *p, int create, struct repo **r, bderr *err);
+/* allow_locked: see repo_open_ex (backupd list without the key). */
+int program_open_repo_ex(program *p, int create, int allow_locked, struct repo **r, bderr *err);
 
 #endif

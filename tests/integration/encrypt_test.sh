@@ -119,8 +119,23 @@ check "every object, the manifest included, is encrypted; no path names the sour
 assert_no_secrets_in_output
 
 run "$BACKUPD" list --repo "$REPO"
-assert_rc "list without the key: exit 2" 2
-assert_output_contains "list says the repository is encrypted" "is encrypted"
+assert_rc "list without the key shows what it can" 0
+assert_output_contains "list without the key shows the backup ID" "$ID1"
+assert_output_contains "list without the key says the repository is encrypted" "is encrypted"
+check_not "list without the key shows no source name, engine or size" grep -q -E "src|postgresql|MiB" "$RUN_OUT"
+run "$BACKUPD" list --repo "$REPO" --json
+assert_rc "list --json without the key" 0
+check "list --json without the key: id, started and status only" python3 - "$RUN_OUT" "$ID1" <<'PY'
+import json, sys
+items = json.load(open(sys.argv[1]))
+assert [i["id"] for i in items] == [sys.argv[2]], items
+assert set(items[0]) == {"id", "started", "status"} and items[0]["status"] == "complete", items
+PY
+run "$BACKUPD" list --repo "$REPO" --name src
+assert_rc "list --name without the key: exit 2" 2
+run "$BACKUPD" verify --repo "$REPO"
+assert_rc "verify without the key: exit 2" 2
+assert_output_contains "verify says the repository is encrypted" "is encrypted"
 run "$BACKUPD" list --repo "$REPO" --encryption-key-file "$WRONG"
 assert_rc "list with the wrong key: exit 2" 2
 assert_output_contains "the error says the key is wrong" "wrong encryption key"
