@@ -152,7 +152,7 @@ static int write_marker(repo *r, const char *key, bderr *err)
 	if (r->marker == NULL)
 		return bderr_set(err, "cannot create repository '%s': out of memory", repo_url(r));
 	/* a repository is encrypted from its creation on, or never */
-	if (key && crypt_marker_create(r->marker, key, r->dek, err) < 0)
+	if (key && crypt_marker_create(r->marker, key, repo_url(r), r->dek, err) < 0)
 		return bderr_prefix(err, "cannot create repository '%s'", repo_url(r));
 	r->encrypted = key != NULL;
 	return put_marker(r, err);
@@ -227,6 +227,20 @@ static int open_storage(storage *s, int create, const char *key, int allow_locke
 	} else if (err->sys_errno == ENOENT && create) {
 		bderr_init(err);
 		rc = write_marker(r, key, err);
+		/*
+		 * Another process may have created the repository at the same
+		 * moment, and its backupd.repo may be the one that stayed: open
+		 * what is there, as any later command will.
+		 */
+		if (rc == 0)
+			rc = storage_get(s, REPO_MARKER, &data, &len, MARKER_MAX, err);
+		if (rc == 0) {
+			json_decref(r->marker);
+			r->marker = NULL;
+			r->encrypted = 0;
+			rc = check_marker(r, data, len, key, 0, err);
+			free(data);
+		}
 	} else if (err->sys_errno == ENOENT) {
 		bderr_set(err, "'%s' is not a backupd repository (no %s): create one with a first backup",
 			  repo_url(r), REPO_MARKER);

@@ -113,11 +113,34 @@ int crypt_marker_wrap(json_t *marker, const char *passphrase,
 	return 0;
 }
 
-int crypt_marker_create(json_t *marker, const char *passphrase, unsigned char dek[CRYPT_KEY_LEN],
-			bderr *err)
+/*
+ * The data key a new repository gets is derived from the key file and the
+ * repository's location, not drawn at random: two processes that create the
+ * same repository at once with the same key (a dump and a wal-push) then
+ * write objects under the same data key, whichever backupd.repo wins.
+ * Rotation rewraps that key, so it stays the data key for good.
+ */
+static int initial_data_key(const char *passphrase, const char *where,
+			    unsigned char dek[CRYPT_KEY_LEN])
 {
-	if (crypt_random(dek, CRYPT_KEY_LEN, err) < 0)
-		return -1;
+	unsigned char stretched[CRYPT_KEY_LEN];
+	unsigned int len = 0;
+	char *salt = xasprintf("backupd repository data key:%s", where);
+	int ok = PKCS5_PBKDF2_HMAC(passphrase, (int)strlen(passphrase), (const unsigned char *)salt,
+				   (int)strlen(salt), KDF_ITERATIONS, EVP_sha256(), CRYPT_KEY_LEN,
+				   stretched) == 1;
+	ok = ok && HMAC(EVP_sha256(), stretched, CRYPT_KEY_LEN, (const unsigned char *)"data key", 8,
+			dek, &len) != NULL;
+	OPENSSL_cleanse(stretched, sizeof stretched);
+	free(salt);
+	return ok ? 0 : -1;
+}
+
+int crypt_marker_create(json_t *marker, const char *passphrase, const char *where,
+			unsigned char dek[CRYPT_KEY_LEN], bderr *err)
+{
+	if (initial_data_key(passphrase, where, dek) < 0)
+		return bderr_set(err, "cannot derive the data key of repository '%s'", where);
 	return crypt_marker_wrap(marker, passphrase, dek, err);
 }
 

@@ -18,9 +18,12 @@
 
 #define CRYPT_CIPHER "aes-256-gcm"
 
-/* A new random data key, wrapped under passphrase into marker's cipher fields. */
-int crypt_marker_create(json_t *marker, const char *passphrase, unsigned char dek[CRYPT_KEY_LEN],
-			bderr *err);
+/*
+ * A new repository's data key (derived from passphrase and where, the
+ * repository's URL), wrapped under passphrase into marker's cipher fields.
+ */
+int crypt_marker_create(json_t *marker, const char *passphrase, const char *where,
+			unsigned char dek[CRYPT_KEY_LEN], bderr *err);
 /* Rewraps dek under a new passphrase (fresh salt), replacing marker's key fields. */
 int crypt_marker_wrap(json_t *marker, const char *passphrase,
 		      const unsigned char dek[CRYPT_KEY_LEN], bderr *err);

@@ -259,12 +259,19 @@ static void test_marker_keys(void **state)
 	bderr err;
 	bderr_init(&err);
 	json_t *m = json_object();
-	assert_int_equal(crypt_marker_create(m, pass, dek, &err), 0);
+	assert_int_equal(crypt_marker_create(m, pass, "r", dek, &err), 0);
 	char *text = json_dumps(m, 0);
 	assert_null(strstr(text, pass));
 	free(text);
 	assert_int_equal(crypt_marker_unlock(m, pass, "r", dek2, &err), 0);
 	assert_memory_equal(dek, dek2, sizeof dek);
+	/* two creators of one repository with one key agree on its data key */
+	json_t *m2 = json_object();
+	assert_int_equal(crypt_marker_create(m2, pass, "r", dek2, &err), 0);
+	assert_memory_equal(dek, dek2, sizeof dek);
+	assert_int_equal(crypt_marker_create(m2, pass, "elsewhere", dek2, &err), 0);
+	assert_memory_not_equal(dek, dek2, sizeof dek);
+	json_decref(m2);
 	assert_int_equal(crypt_marker_unlock(m, "another passphrase of 32 bytes or more", "r", dek2, &err), -1);
 	assert_int_equal(err.exit_code, 2);
 	assert_non_null(strstr(err.msg, "wrong encryption key"));
