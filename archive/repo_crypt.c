@@ -266,8 +266,9 @@ static char *map_path(const crypt_storage *c, const char *path, int is_prefix)
 	    strcmp(obj, "backup.started") == 0 || is_hidden_object(obj))
 		return xasprintf("%s/backups/%.*s/%s", src, (int)(id_end - id), id,
 				 is_prefix ? "" : obj);
+	/* keyed by the ID too: two backups' listings do not show which objects they share */
 	char hex[HIDDEN_OBJECT_HEX + 1];
-	name_mac(c, "object", obj, strlen(obj), hex, HIDDEN_OBJECT_HEX);
+	name_mac(c, "object", id, strlen(id), hex, HIDDEN_OBJECT_HEX);
 	return xasprintf("%s/backups/%.*s/o/%s", src, (int)(id_end - id), id, hex);
 }
 

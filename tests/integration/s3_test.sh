@@ -402,9 +402,13 @@ EKEY="$BD_TMP/s3-encryption.key"
 (umask 077 && head -c 48 /dev/urandom | base64 -w0 >"$EKEY")
 add_secret "$(cat "$EKEY")"
 EREPO="s3://bkt/backups/enc?endpoint=http://127.0.0.1:$S3_PORT&style=path"
-run "$BACKUPD" dump --source "$(pg_uri src)" --repo "$EREPO" --name src --jobs 2 --encryption-key-file "$EKEY"
+db_create esrc
+check "a source database for the encrypted bucket loads" \
+	psql_q esrc "CREATE TABLE t AS SELECT g AS id, md5(g::text) AS v FROM generate_series(1, 20000) g"
+run "$BACKUPD" dump --source "$(pg_uri esrc)" --repo "$EREPO" --name src --jobs 2 --encryption-key-file "$EKEY"
 assert_rc "encrypted dump to s3" 0
 EID="$(last_line)"
+assert_match "it prints the backup ID" '^[0-9]{8}T[0-9]{6}Z(-[0-9]+)?$' "$EID"
 check_not "no object name in the bucket shows the source name" \
 	bash -c 'find "$1" -path "*backups/enc/*" | sed "s|.*backups/enc/||" | grep -q src' _ "$BD_TMP/s3data"
 run "$BACKUPD" list --repo "$EREPO"
@@ -417,7 +421,7 @@ assert_rc "restore from the encrypted bucket without the key: exit 2" 2
 check_not "no database created without the key" db_exists edst_nokey
 run "$DBRESTORE" restore --repo "$EREPO" --name src --to "$(pg_uri edst)" --jobs 2 --create --encryption-key-file "$EKEY"
 assert_rc "restore from the encrypted bucket" 0
-assert_eq "restored rows match" "$(psql_q src "SELECT count(*), sum(id) FROM t")" "$(psql_q edst "SELECT count(*), sum(id) FROM t" || true)"
+assert_eq "restored rows match" "$(psql_q esrc "SELECT count(*), sum(id) FROM t")" "$(psql_q edst "SELECT count(*), sum(id) FROM t" || true)"
 
 assert_no_secrets_in_output
 
