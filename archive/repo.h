@@ -76,7 +76,9 @@ void repo_backup_discard(repo *r, const char *name, const char *id);
 typedef struct backup_entry {
 	char *name;
 	char *id;
-	manifest *m; /* NULL when incomplete (no manifest) */
+	manifest *m;   /* NULL when incomplete (no manifest) or damaged */
+	char *damaged; /* set (why) when a manifest exists but cannot be read: neither
+			  complete nor incomplete, never restored, counted or removed */
 	int has_manifest; /* complete: also known in a locked repository */
 } backup_entry;
 
@@ -85,7 +87,11 @@ typedef struct backup_list {
 	size_t n;
 } backup_list;
 
-/* All backups, or those of one name; incomplete ones included with m == NULL. */
+/*
+ * All backups, or those of one name; incomplete ones included with m == NULL.
+ * A manifest that cannot be read does not fail the listing: that entry is
+ * marked damaged, with a warning naming it.
+ */
 int repo_backup_list(repo *r, const char *name, backup_list **out, bderr *err);
 void backup_list_free(backup_list *l);
 /*
@@ -95,8 +101,9 @@ void backup_list_free(backup_list *l);
 int repo_backup_list_locked(repo *r, backup_list **out, bderr *err);
 
 /*
- * Loads the manifest of a complete backup.  id may be "latest" (or NULL).  An
- * incomplete or missing backup is an error naming it.
+ * Loads the manifest of a complete backup.  id may be "latest" (or NULL): the
+ * newest backup whose manifest reads, newer damaged ones skipped with a
+ * warning each.  An incomplete or missing backup is an error naming it.
  */
 int repo_backup_load(repo *r, const char *name, const char *id, manifest **out, bderr *err);
 

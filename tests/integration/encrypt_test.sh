@@ -186,8 +186,14 @@ R="$BD_TMP/repo-manifest"
 cp -a "$REPO" "$R"
 flip_middle_byte "$(find "$R" -path "*/backups/$ID1/manifest.json")"
 run "$BACKUPD" list --repo "$R" --encryption-key-file "$KEY"
-assert_rc "a damaged manifest fails list" 1
-assert_output_contains "the error names the manifest" "manifest.json"
+assert_output_contains "list shows the backup with the tampered manifest as damaged" "damaged"
+assert_output_contains "the warning names the manifest" "manifest.json' failed authentication"
+run "$BACKUPD" verify --repo "$R" --encryption-key-file "$KEY"
+assert_rc "verify of a tampered manifest exits 1" 1
+run "$DBRESTORE" restore --repo "$R" --name src --backup "$ID1" --to "$(pg_uri dst_manifest)" --create \
+	--encryption-key-file "$KEY"
+assert_rc "restore of a backup whose manifest was tampered with exits 1" 1
+check_not "it created no database" db_exists dst_manifest
 
 # --------------------------------------------------------------------------
 note "a key for a plaintext repository is refused"
