@@ -9,7 +9,8 @@
 # Each kill point is drawn at random within the duration of an uninterrupted
 # run of the same command, measured first (so it scales with the build).
 #
-#   BD_FAULTS_ROUNDS   kills per command (default 2; --long or BD_LONG=1: 10)
+#   BD_FAULTS_ROUNDS   kills per command (default 2; --long or BD_LONG=1: 10);
+#                      server restarts and S3 outages: half as many
 #   BD_FAULTS_SEED     seed of the kill points (printed; default random)
 #   BD_FAULTS_PENDING  checks that wait for a fix not merged yet: printed as
 #                      SKIP with the reason and whether they pass now, not
@@ -27,9 +28,11 @@ for arg in "$@"; do
 		;;
 	esac
 done
+# server restarts and S3 outages cost seconds each: half as many rounds
+DIST_ROUNDS=$(((ROUNDS + 1) / 2))
 SEED="${BD_FAULTS_SEED:-$(od -An -N2 -tu2 /dev/urandom | tr -d ' ')}"
 RANDOM="$SEED"
-note "rounds per command: $ROUNDS, seed: $SEED (BD_FAULTS_SEED=$SEED reproduces the kill points)"
+note "rounds per command: $ROUNDS (restarts and outages: $DIST_ROUNDS), seed: $SEED (BD_FAULTS_SEED=$SEED reproduces the kill points)"
 
 declare -A PENDING_WHY=(
 	[tmp-after-expire]="h1 (issue 10 item 5): the next expire removes a killed run's temp files"
@@ -465,7 +468,7 @@ restart_rounds() {
 	shift 4
 	next_dump_ok "$what (first)" "$repo" "$name" "$@"
 	local took="$TOOK_MS"
-	for r in $(seq 1 "$ROUNDS"); do
+	for r in $(seq 1 "$DIST_ROUNDS"); do
 		ms="$(random_ms "$took")"
 		temp_files "$repo" | sort >"$BD_TMP/temp.before"
 		disturbed "$ms" "$restart" "$BACKUPD" dump --repo "$repo" --name "$name" "$@"
@@ -508,7 +511,7 @@ timed "$DBRESTORE" restore --repo "$REPO_S3" --name src --backup latest --to "$(
 assert_rc "s3: restore (first) succeeds" 0
 S3R_MS="$TOOK_MS"
 db_drop s3dst
-for r in $(seq 1 "$ROUNDS"); do
+for r in $(seq 1 "$DIST_ROUNDS"); do
 	ms="$(random_ms "$S3_MS")"
 	disturbed "$ms" s3_outage "$BACKUPD" dump --repo "$REPO_S3" --name src --source "$SRC" --jobs 2 --chunk-size 4MB
 	rc="$DIST_RC"
