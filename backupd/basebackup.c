@@ -471,15 +471,9 @@ out:
 
 int basebackup_command(program *p, bderr *err)
 {
-	if (p->args.n_positional > 0)
-		return bderr_usage(err, "basebackup takes no arguments, got '%s'",
-				   p->args.positional[0]);
 	const char *src_arg = cli_get(&p->args, "source");
-	if (src_arg == NULL)
-		return bderr_usage(err, "--source is required");
 	int timeout;
-	if (cli_get_int(&p->args, "archive-timeout", BASEBACKUP_ARCHIVE_TIMEOUT_DEFAULT, 1, 86400,
-			&timeout, err) < 0)
+	if (cli_int(&p->args, "archive-timeout", &timeout, err) < 0)
 		return -1;
 	const char *spec = cli_get(&p->args, "compress");
 	int level = 1;

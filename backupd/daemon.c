@@ -830,8 +830,6 @@ static void wait_notifiers(dtable *t, const sigset_t *set)
 
 int daemon_command(program *p, bderr *err)
 {
-	if (p->args.n_positional > 0)
-		return bderr_usage(err, "daemon takes no arguments, got '%s'", p->args.positional[0]);
 	if (p->cfg == NULL)
 		return bderr_usage(err, "daemon needs a configuration file (-c FILE)");
 	/* the table owns its config (reload replaces it): take a private copy */

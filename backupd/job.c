@@ -145,8 +145,6 @@ int job_run(const config *cfg, const char *name, char **id, bderr *err)
 
 int job_command(program *p, bderr *err)
 {
-	if (p->args.n_positional != 1)
-		return bderr_usage(err, "run takes exactly one job name");
 	if (p->cfg == NULL)
 		return bderr_usage(err, "run needs a configuration file with [job:%s]",
 				   p->args.positional[0]);

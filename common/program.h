@@ -31,19 +31,15 @@ int program_load_config(program *p, bderr *err);
 
 void program_free(program *p);
 
-typedef struct program_command {
-	const char *name;
-	/* 0 ok, -1 failed (err reported), > 0 an exit code to return silently */
-	int (*run)(program *p, bderr *err);
-	cli_option opts[12]; /* ends with {NULL, 0} */
-} program_command;
-
 /*
  * The whole of main(): finds and runs the command, prints its error as one
  * line and returns the exit code (0, 1, or 2 for usage/config errors).
- * not_yet lists contract commands this version does not have yet.
+ * `PROG help [CMD]`, `PROG --help` and `PROG CMD --help` print text generated
+ * from cmds.  A command's run returns 0 ok, -1 failed (err reported), or > 0
+ * an exit code to return silently.  not_yet (may be NULL) lists contract
+ * commands this version does not have yet.
  */
-int program_main(const char *prog, const char *usage, const program_command *cmds, size_t n_cmds,
+int program_main(const char *prog, const cli_command *cmds, size_t n_cmds,
 		 const char *const *not_yet, int argc, char **argv);
 
 /* Opens the repository named by --repo (a config name or a URL). */
