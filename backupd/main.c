@@ -212,20 +212,20 @@ static const cli_option no_opts[] = { OPT_END };
 extern const cli_command backupd_commands[];
 extern const size_t backupd_n_commands;
 const cli_command backupd_commands[] = {
-	{ "dump", "logical dump of a database into a repository", NULL, 0, 0, cmd_dump, dump_opts },
+	{ "dump", "logical dump of a database into a repository", NULL, 0, 0, cmd_dump, dump_opts, 0 },
 	{ "basebackup", "physical base backup of a PostgreSQL 15+ server (complete once its WAL is archived)",
-	  NULL, 0, 0, basebackup_command, basebackup_opts },
-	{ "list", "list the backups of a repository", NULL, 0, 0, cmd_list, list_opts },
+	  NULL, 0, 0, basebackup_command, basebackup_opts, 0 },
+	{ "list", "list the backups of a repository", NULL, 0, 0, cmd_list, list_opts, 0 },
 	{ "verify", "re-read and check every object of the backups (or of backup ID)", "[ID]", 0, 1,
-	  cmd_verify, list_opts },
-	{ "expire", "remove the backups the rules do not keep", NULL, 0, 0, expire_command, expire_opts },
-	{ "run", "run one configured job now", "JOB", 1, 1, job_command, no_opts },
-	{ "daemon", "run the scheduler in the foreground", NULL, 0, 0, daemon_command, no_opts },
-	{ "status", "each job's last run and next fire time", NULL, 0, 0, status_command, no_opts },
+	  cmd_verify, list_opts, 0 },
+	{ "expire", "remove the backups the rules do not keep", NULL, 0, 0, expire_command, expire_opts, 0 },
+	{ "run", "run one configured job now", "JOB", 1, 1, job_command, no_opts, 0 },
+	{ "daemon", "run the scheduler in the foreground", NULL, 0, 0, daemon_command, no_opts, 0 },
+	{ "status", "each job's last run and next fire time", NULL, 0, 0, status_command, no_opts, 0 },
 	{ "check", "validate the config and check every source, repository and the state dir",
-	  NULL, 0, 0, check_command, check_opts },
+	  NULL, 0, 0, check_command, check_opts, 1 },
 	{ "wal-push", "archive one WAL file (archive_command = 'backupd wal-push ... %p')", "PATH", 1, 1,
-	  wal_push_command, wal_push_opts },
+	  wal_push_command, wal_push_opts, 0 },
 };
 const size_t backupd_n_commands = sizeof backupd_commands / sizeof *backupd_commands;
 

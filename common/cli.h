@@ -34,6 +34,7 @@ typedef struct cli_command {
 	int min_args, max_args;
 	int (*run)(struct program *p, bderr *err);
 	const cli_option *opts; /* ends with an entry whose name is NULL */
+	int own_config;         /* 1: loads the config itself (check reports all its errors) */
 } cli_command;
 
 #define CLI_MAX_ARGS 64

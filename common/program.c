@@ -40,7 +40,7 @@ int program_parse(program *p, int argc, char **argv, const cli_option *opts, bde
 	return cli_parse(p->argc, p->argv, 1, opts ? opts : none, &p->args, err);
 }
 
-int program_load_config(program *p, bderr *err)
+static int load_config(program *p, bderr_list *errors, bderr *err)
 {
 	const char *path = p->args.config_path;
 	int explicit_path = path != NULL;
@@ -51,7 +51,9 @@ int program_load_config(program *p, bderr *err)
 	if (path == NULL || *path == '\0')
 		path = CONFIG_DEFAULT_PATH;
 	if (explicit_path || access(path, F_OK) == 0) {
-		if (config_load(path, &p->cfg, err) != 0)
+		int rc = errors ? config_load_all(path, &p->cfg, errors, err)
+				: config_load(path, &p->cfg, err);
+		if (rc != 0)
 			return -1;
 	}
 	const char *level = p->args.log_level;
@@ -68,6 +70,16 @@ int program_load_config(program *p, bderr *err)
 		log_init(log_prog(), l);
 	}
 	return 0;
+}
+
+int program_load_config(program *p, bderr *err)
+{
+	return load_config(p, NULL, err);
+}
+
+int program_load_config_all(program *p, bderr_list *errors, bderr *err)
+{
+	return load_config(p, errors, err);
 }
 
 void program_free(program *p)
@@ -173,7 +185,7 @@ int program_main(const char *prog, const cli_command *cmds, size_t n_cmds,
 	/* the command line's own errors name the command: "backupd: dump: unknown option" */
 	if (rc != 0)
 		bderr_prefix(&err, "%s", cmd->name);
-	if (rc == 0)
+	if (rc == 0 && !cmd->own_config)
 		rc = program_load_config(&p, &err);
 	if (rc == 0)
 		rc = cmd->run(&p, &err);

@@ -29,6 +29,12 @@ int program_parse(program *p, int argc, char **argv, const cli_option *opts, bde
  */
 int program_load_config(program *p, bderr *err);
 
+/*
+ * Same, but every error of the file goes to errors and p->cfg is what could
+ * be read; -1 only when the file cannot be read at all.
+ */
+int program_load_config_all(program *p, bderr_list *errors, bderr *err);
+
 void program_free(program *p);
 
 /*

@@ -28,7 +28,7 @@ static int run_nothing(struct program *p, bderr *err)
 }
 
 static const cli_command dump_cmd = { "dump", "dump a database", "[ID]", 0, 1, run_nothing,
-				      dump_opts };
+				      dump_opts, 0 };
 
 /* Parses a NULL-terminated list of words after "prog cmd". */
 static int parse(cli_args *a, bderr *err, const cli_option *opts, ...)
@@ -235,7 +235,7 @@ static void test_check_args(void **state)
 
 	static const cli_option none[] = { { NULL, NULL, NULL, 0, NULL, 0, 0 } };
 	static const cli_command wal_get = { "wal-get", "fetch", "WALNAME PATH", 2, 2, run_nothing,
-					     none };
+					     none, 0 };
 	assert_int_equal(parse(&a, &err, none, "f", NULL), 0);
 	assert_int_equal(cli_check_args(&wal_get, &a, &err), -1);
 	assert_string_equal(err.msg, "missing arguments WALNAME PATH");
