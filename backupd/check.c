@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -68,8 +69,12 @@ static int local_location_writable(const char *url, bderr *err)
 	char *dir = xstrdup(path);
 	int rc = -1;
 	for (;;) {
-		if (access(dir, F_OK) == 0) {
-			if (access(dir, W_OK | X_OK) == 0)
+		struct stat st;
+		if (stat(dir, &st) == 0) {
+			if (!S_ISDIR(st.st_mode))
+				bderr_set(err, "repository '%s' cannot be created: '%s' is not a directory",
+					  url, dir);
+			else if (access(dir, W_OK | X_OK) == 0)
 				rc = 0;
 			else
 				bderr_sys(err, errno, "repository '%s' does not exist and '%s' is not writable",
@@ -202,7 +207,7 @@ static int check_postgresql(check_report *r, const config *cfg, const char *name
 	if (pg_connect(src->url, src->password, NULL, "backupd check", &c, err) != 0)
 		return -1;
 	char note[256];
-	int superuser = 0, replication = 0;
+	int superuser = -1, replication = -1; /* -1: not read */
 	int rc = pg_can_dump(c, &superuser, &replication, note, sizeof note, err);
 	PQfinish(c);
 	report(r, "source", name, rc == 0 ? NULL : err, rc == 0 ? note : NULL);
@@ -212,7 +217,7 @@ static int check_postgresql(check_report *r, const config *cfg, const char *name
 	/* a base backup streams over a replication connection */
 	bderr e;
 	bderr_init(&e);
-	if (rc == 0 && !superuser && !replication) {
+	if (superuser == 0 && replication == 0) {
 		bderr_set(&e, "the role has no REPLICATION attribute (ALTER ROLE ... REPLICATION), "
 			      "needed by its basebackup job");
 	} else if (pg_connect_replication(src->url, src->password, "backupd check", &c, &e) == 0) {
@@ -299,9 +304,9 @@ static int check_mysql(const source_spec *src, char *note, size_t len, bderr *er
 	if (my_uri_parse(src->url, &u, err) != 0)
 		return -1;
 	MYSQL *c = NULL;
-	const char *db = u.n_databases ? u.databases[0] : NULL;
 	char missing[768];
-	int rc = my_connect(&u, src->password, db, MY_NAMES_UTF8MB4, 0, &c, err);
+	/* no default database: lacking rights on it is what we are here to report */
+	int rc = my_connect(&u, src->password, NULL, MY_NAMES_UTF8MB4, 0, &c, err);
 	if (rc == 0)
 		rc = my_missing_privileges(c, &u, missing, sizeof missing, err);
 	if (rc == 0 && missing[0])
@@ -336,6 +341,33 @@ static void check_source(check_report *r, const config *cfg, const char *name)
 /* ---- WAL archiving ------------------------------------------------------------ */
 
 /*
+ * The repository of an archive nothing was pushed to yet is created by the
+ * first wal-push: wait for it as for the segment.  0 open, 1 not there by
+ * the deadline, -1 error.
+ */
+static int open_repo_by(const repo_spec *rs, time_t deadline, repo **r, bderr *err)
+{
+	storage *s = NULL;
+	if (storage_open(rs->url, &rs->opts, &s, err) != 0)
+		return -1;
+	for (;;) {
+		storage_info info;
+		if (storage_info_get(s, REPO_MARKER, &info, err) != 0) {
+			storage_free(s);
+			return -1;
+		}
+		if (info.exists)
+			return repo_open_storage(s, 0, r, err);
+		if (time(NULL) >= deadline) {
+			storage_free(s);
+			return 1;
+		}
+		struct timespec pause = { 0, 200 * 1000 * 1000 };
+		nanosleep(&pause, NULL);
+	}
+}
+
+/*
  * Like pgbackrest check: write a restore point (so the segment is not empty),
  * switch, and wait until the switched segment is in the job's repository.
  */
@@ -363,9 +395,10 @@ static int check_wal(const config *cfg, const config_section *job, int timeout, 
 		goto out;
 	char segment[64];
 	snprintf(segment, sizeof segment, "%s", PQgetvalue(res, 0, 0));
-	if (repo_open(rs.url, &rs.opts, 0, &r, err) != 0)
-		goto out;
-	int found = wal_wait(r, src.name, segment, timeout, err);
+	time_t deadline = time(NULL) + timeout;
+	int found = open_repo_by(&rs, deadline, &r, err);
+	if (found == 0)
+		found = wal_wait(r, src.name, segment, (int)(deadline - time(NULL)), err);
 	if (found < 0)
 		goto out;
 	if (found == 1) {
