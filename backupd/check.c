@@ -15,7 +15,7 @@
 #include "archive/wal.h"
 #include "backupd/check.h"
 #include "backupd/daemon.h"
-#include "backupd/run_history.h"
+#include "backupd/metrics_http.h"
 #include "common/fsutil.h"
 #include "common/log.h"
 #include "common/mem.h"
@@ -451,6 +451,24 @@ static int check_state_dir(const config *cfg, bderr *err)
 	return 0;
 }
 
+/* An endpoint open beyond this host is allowed, but said (not a failure). */
+static void check_http_listen(check_report *r, const config *cfg)
+{
+	const config_section *g = config_find(cfg, "global", NULL);
+	const char *listen = g ? config_get(g, "http-listen") : NULL;
+	char warning[512];
+	if (listen == NULL || !metrics_listen_warning(listen, warning, sizeof warning))
+		return;
+	if (!r->json) {
+		printf("WARNING %s\n", warning);
+		return;
+	}
+	json_t *o = json_pack("{s:s, s:s, s:s, s:s}", "item", "http-listen", "name", listen,
+			      "status", "warning", "message", warning);
+	if (o)
+		json_array_append_new(r->items, o);
+}
+
 int check_command(program *p, bderr *err)
 {
 	int wal_timeout;
@@ -478,6 +496,7 @@ int check_command(program *p, bderr *err)
 	bderr_init(&e);
 	if (check_state_dir(p->cfg, &e) <= 0)
 		report(&r, "state-dir", "", &e, NULL);
+	check_http_listen(&r, p->cfg);
 	for (size_t i = 0; i < p->cfg->n_sections; i++) {
 		const config_section *s = &p->cfg->sections[i];
 		bderr_init(&e);
