@@ -146,39 +146,37 @@ static int cmd_verify(program *p, bderr *err)
  */
 #define STR_(x) #x
 #define STR(x) STR_(x)
-#define OPT_END { NULL, NULL, NULL, 0, NULL, 0, 0 }
-#define OPT_REPO(req) { "repo", "R", "repository: a [repo:NAME] of the config, a path or an s3:// URL", req, NULL, 0, 0 }
 #define OPT_COMPRESS { "compress", "zstd:L|none", "compression of the stored objects (L 1..19)", 0, "zstd:1", 0, 0 }
 
 static const cli_option dump_opts[] = {
 	{ "source", "S", "database to dump: a [source:NAME] or a postgresql:// / mysql:// URI", 1, NULL, 0, 0 },
-	OPT_REPO(1),
+	PROGRAM_OPT_REPO,
 	{ "name", "N", "name of the backups in the repository (default: the source's name)", 0, NULL, 0, 0 },
 	{ "jobs", "N", "parallel connections", 0, "2", 1, 64 },
 	OPT_COMPRESS,
 	{ "chunk-size", "SIZE", "split large tables into objects of about this size (256MB, 1G)", 0, "256MB", 0, 0 },
 	{ "consistency", "lock|no-lock", "MySQL/MariaDB: lock non-transactional tables for a consistent dump, or not", 0, "lock", 0, 0 },
-	OPT_END,
+	CLI_OPT_END,
 };
 
 static const cli_option basebackup_opts[] = {
 	{ "source", "S", "PostgreSQL server (15+): a [source:NAME] or a postgresql:// URI", 1, NULL, 0, 0 },
-	OPT_REPO(1),
+	PROGRAM_OPT_REPO,
 	{ "name", "N", "name of the backups in the repository (default: the source's name)", 0, NULL, 0, 0 },
 	OPT_COMPRESS,
 	{ "archive-timeout", "SECONDS", "wait this long for the backup's last WAL segment to be archived",
 	  0, STR(BASEBACKUP_ARCHIVE_TIMEOUT_DEFAULT), 1, 86400 },
-	OPT_END,
+	CLI_OPT_END,
 };
 
 static const cli_option list_opts[] = {
-	OPT_REPO(1),
+	PROGRAM_OPT_REPO,
 	{ "name", "N", "only the backups of this name", 0, NULL, 0, 0 },
-	OPT_END,
+	CLI_OPT_END,
 };
 
 static const cli_option expire_opts[] = {
-	OPT_REPO(1),
+	PROGRAM_OPT_REPO,
 	{ "name", "N", "only the backups of this name", 0, NULL, 0, 0 },
 	{ "keep-last", "N", "keep the N newest backups", 0, NULL, 1, 1000000 },
 	{ "keep-hourly", "N", "keep the newest backup of each of the last N hours", 0, NULL, 1, 1000000 },
@@ -188,26 +186,26 @@ static const cli_option expire_opts[] = {
 	{ "keep-yearly", "N", "keep the newest backup of each of the last N years", 0, NULL, 1, 1000000 },
 	{ "max-age", "DAYS", "remove backups older than DAYS days", 0, NULL, 1, 1000000 },
 	{ "dry-run", NULL, "print what would be removed, remove nothing", 0, NULL, 0, 0 },
-	OPT_END,
+	CLI_OPT_END,
 };
 
 static const cli_option wal_push_opts[] = {
-	OPT_REPO(1),
+	PROGRAM_OPT_REPO,
 	{ "name", "N", "the source's name in the repository", 1, NULL, 0, 0 },
 	OPT_COMPRESS,
 	{ "spool-dir", "D", "where asynchronous pushes are staged (default STATE-DIR/spool/wal-push/NAME)", 0, NULL, 0, 0 },
 	{ "async-max", "N", "push up to N ready segments ahead in the background (0: synchronous only)", 0, "8", 0, 1024 },
 	{ "async-threads", "N", "parallel uploads of the background pusher", 0, "2", 1, 64 },
-	OPT_END,
+	CLI_OPT_END,
 };
 
 static const cli_option check_opts[] = {
 	{ "wal", NULL, "also force a WAL switch on each archiving source and wait for the segment in the repository", 0, NULL, 0, 0 },
 	{ "wal-timeout", "SECONDS", "how long --wal waits for each segment", 0, "60", 1, 3600 },
-	OPT_END,
+	CLI_OPT_END,
 };
 
-static const cli_option no_opts[] = { OPT_END };
+static const cli_option no_opts[] = { CLI_OPT_END };
 
 extern const cli_command backupd_commands[];
 extern const size_t backupd_n_commands;

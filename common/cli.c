@@ -18,7 +18,7 @@ const cli_option cli_global_options[] = {
 	  0, NULL, 0, 0 },
 	{ "json", NULL, "machine-readable output where the command has one", 0, NULL, 0, 0 },
 	{ "help", NULL, "print this help (also -h)", 0, NULL, 0, 0 },
-	{ NULL, NULL, NULL, 0, NULL, 0, 0 },
+	CLI_OPT_END,
 };
 
 static int global_option(const char *name, size_t len, int *takes_value)

@@ -23,6 +23,9 @@ typedef struct cli_option {
 	long min, max;     /* integer bounds for cli_int; min == max == 0: not an integer */
 } cli_option;
 
+/* Ends every option table. */
+#define CLI_OPT_END { NULL, NULL, NULL, 0, NULL, 0, 0 }
+
 /* The options every command accepts; cli_parse knows them itself. */
 extern const cli_option cli_global_options[];
 

@@ -36,7 +36,7 @@ int program_parse(program *p, int argc, char **argv, const cli_option *opts, bde
 	for (int i = 0; i < argc; i++)
 		if (i != cmd)
 			p->argv[p->argc++] = argv[i];
-	static const cli_option none[] = { { NULL, NULL, NULL, 0, NULL, 0, 0 } };
+	static const cli_option none[] = { CLI_OPT_END };
 	return cli_parse(p->argc, p->argv, 1, opts ? opts : none, &p->args, err);
 }
 

@@ -48,6 +48,10 @@ void program_free(program *p);
 int program_main(const char *prog, const cli_command *cmds, size_t n_cmds,
 		 const char *const *not_yet, int argc, char **argv);
 
+/* The --repo option program_open_repo reads, for the commands' option tables. */
+#define PROGRAM_OPT_REPO \
+	{ "repo", "R", "repository: a [repo:NAME] of the config, a path or an s3:// URL", 1, NULL, 0, 0 }
+
 /* Opens the repository named by --repo (a config name or a URL). */
 struct repo;
 int program_open_repo(program *p, int create, struct repo **r, bderr *err);

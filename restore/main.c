@@ -102,11 +102,9 @@ out:
 }
 
 /* Every command's options, declared once (see cli.h). */
-#define OPT_END { NULL, NULL, NULL, 0, NULL, 0, 0 }
-#define OPT_REPO { "repo", "R", "repository: a [repo:NAME] of the config, a path or an s3:// URL", 1, NULL, 0, 0 }
 
 static const cli_option restore_opts[] = {
-	OPT_REPO,
+	PROGRAM_OPT_REPO,
 	{ "name", "N", "the source's name in the repository (needed when it holds several)", 0, NULL, 0, 0 },
 	{ "backup", "ID|latest", "which backup", 0, "latest", 0, 0 },
 	{ "to", "URI", "target database: a postgresql:// or mysql:// URI, or a [source:NAME]", 1, NULL, 0, 0 },
@@ -116,11 +114,11 @@ static const cli_option restore_opts[] = {
 	{ "no-owner", NULL, "PostgreSQL: do not set object owners", 0, NULL, 0, 0 },
 	{ "no-privileges", NULL, "PostgreSQL: do not restore GRANTs", 0, NULL, 0, 0 },
 	{ "no-binlog", NULL, "MySQL/MariaDB: do not write the restore to the binary log", 0, NULL, 0, 0 },
-	OPT_END,
+	CLI_OPT_END,
 };
 
 static const cli_option pitr_opts[] = {
-	OPT_REPO,
+	PROGRAM_OPT_REPO,
 	{ "name", "N", "the source's name in the repository", 1, NULL, 0, 0 },
 	{ "data-dir", "DIR", "new data directory (must be empty or absent)", 1, NULL, 0, 0 },
 	{ "backup", "ID", "base backup to start from (default: the newest one before the target)", 0, NULL, 0, 0 },
@@ -131,26 +129,26 @@ static const cli_option pitr_opts[] = {
 	{ "target-timeline", "latest|current|N", "timeline to follow", 0, NULL, 0, 0 },
 	{ "tablespace-map", "OLD=NEW", "put the tablespace at OLD in NEW (repeatable)", 0, NULL, 0, 0 },
 	{ "tablespaces-in-place", NULL, "restore tablespaces at their original locations", 0, NULL, 0, 0 },
-	OPT_END,
+	CLI_OPT_END,
 };
 
 static const cli_option wal_get_opts[] = {
-	OPT_REPO,
+	PROGRAM_OPT_REPO,
 	{ "name", "N", "the source's name in the repository", 1, NULL, 0, 0 },
 	{ "prefetch", "N", "fetch up to N following segments ahead (0: none)", 0, "8", 0, 256 },
 	{ "spool-dir", "D", "where prefetched segments wait (default: next to PATH)", 0, NULL, 0, 0 },
-	OPT_END,
+	CLI_OPT_END,
 };
 
 extern const cli_command dbrestore_commands[];
 extern const size_t dbrestore_n_commands;
 const cli_command dbrestore_commands[] = {
-	{ "restore", "restore a dump into a database", NULL, 0, 0, cmd_restore, restore_opts },
+	{ "restore", "restore a dump into a database", NULL, 0, 0, cmd_restore, restore_opts, 0 },
 	{ "pitr", "restore a base backup for point-in-time recovery", NULL, 0, 0, pitr_command,
-	  pitr_opts },
+	  pitr_opts, 0 },
 	{ "wal-get", "fetch one archived WAL file (restore_command = 'dbrestore wal-get ... %f %p'); "
 		     "exit 1 silently when it is not archived",
-	  "WALNAME PATH", 2, 2, wal_get_command, wal_get_opts },
+	  "WALNAME PATH", 2, 2, wal_get_command, wal_get_opts, 0 },
 };
 const size_t dbrestore_n_commands = sizeof dbrestore_commands / sizeof *dbrestore_commands;
 

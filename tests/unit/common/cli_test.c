@@ -17,7 +17,7 @@ static const cli_option dump_opts[] = {
 	{ "name", "N", "backup name", 0, NULL, 0, 0 },
 	{ "jobs", "N", "parallel connections", 0, "2", 1, 64 },
 	{ "dry-run", NULL, "change nothing", 0, NULL, 0, 0 },
-	{ NULL, NULL, NULL, 0, NULL, 0, 0 },
+	CLI_OPT_END,
 };
 
 static int run_nothing(struct program *p, bderr *err)
@@ -233,7 +233,7 @@ static void test_check_args(void **state)
 	assert_string_equal(err.msg, "option '--source' is required");
 	assert_int_equal(err.exit_code, EXIT_USAGE);
 
-	static const cli_option none[] = { { NULL, NULL, NULL, 0, NULL, 0, 0 } };
+	static const cli_option none[] = { CLI_OPT_END };
 	static const cli_command wal_get = { "wal-get", "fetch", "WALNAME PATH", 2, 2, run_nothing,
 					     none, 0 };
 	assert_int_equal(parse(&a, &err, none, "f", NULL), 0);
