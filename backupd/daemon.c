@@ -16,6 +16,7 @@
 #include "backupd/run_history.h"
 #include "backupd/webhook.h"
 #include "common/fsutil.h"
+#include "common/lockfile.h"
 #include "common/log.h"
 #include "common/mem.h"
 #include "policies/cron.h"
@@ -738,34 +739,13 @@ static void shutdown_jobs(dtable *t, const sigset_t *set)
 
 static int take_lock(const config *cfg, int *fd_out, bderr *err)
 {
-	const char *dir = run_history_state_dir(cfg);
-	if (mkdir_p(dir, 0750, err) < 0)
-		return -1;
-	char *path = xasprintf("%s/daemon.lock", dir);
-	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
-	if (fd < 0) {
-		bderr_sys(err, errno, "cannot open lock file '%s'", path);
-		free(path);
-		return -1;
-	}
-	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-		int e = errno;
-		close(fd);
-		if (e == EWOULDBLOCK)
-			bderr_usage(err, "another backupd daemon is running (lock '%s' is held)", path);
-		else
-			bderr_sys(err, e, "cannot lock '%s'", path);
-		free(path);
-		return -1;
-	}
-	/* the pid is for operators only: the flock is what excludes */
-	char pid[32];
-	int len = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
-	if (ftruncate(fd, 0) < 0 || write(fd, pid, (size_t)len) != len)
-		log_warn("cannot write the pid into '%s'", path);
+	char *path = xasprintf("%s/daemon.lock", run_history_state_dir(cfg));
+	long holder;
+	int rc = lockfile_take(path, fd_out, &holder, err);
+	if (rc == 1)
+		rc = bderr_usage(err, "another backupd daemon is running (lock '%s' is held)", path);
 	free(path);
-	*fd_out = fd;
-	return 0;
+	return rc;
 }
 
 /* Can the daemon still record runs?  A real file, so a full or read-only disk shows. */
