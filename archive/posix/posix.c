@@ -301,17 +301,26 @@ fail:
 
 /* --- listing, removing, info --------------------------------------------- */
 
-typedef struct list_state {
+typedef struct walk_state walk_state;
+
+/* Called for each regular file of a walk, temp files included; non-zero stops it. */
+typedef int (*walk_file_fn)(walk_state *ws, int dfd, const char *name, const char *rel,
+			    const struct stat *st);
+
+struct walk_state {
 	posix_storage *ps;
-	storage_list_cb cb;
-	void *ctx;
+	walk_file_fn file;
 	bderr *err;
-} list_state;
+	storage_list_cb cb; /* list */
+	void *ctx;
+	time_t older_than;  /* sweep */
+	size_t removed;
+};
 
 /* rel is "" or ends in '/'; only the top level filters by name prefix. */
-static int list_dir(list_state *ls, strbuf *rel, const char *name_prefix)
+static int walk_dir(walk_state *ws, strbuf *rel, const char *name_prefix)
 {
-	char *full = rel->len ? join(ls->ps, rel->data) : xstrdup(root_name(ls->ps));
+	char *full = rel->len ? join(ws->ps, rel->data) : xstrdup(root_name(ws->ps));
 	DIR *d = opendir(full);
 	if (d == NULL) {
 		int e = errno;
@@ -319,7 +328,7 @@ static int list_dir(list_state *ls, strbuf *rel, const char *name_prefix)
 			free(full);
 			return 0;
 		}
-		bderr_sys(ls->err, e, "cannot list '%s'", full);
+		bderr_sys(ws->err, e, "cannot list '%s'", full);
 		free(full);
 		return -1;
 	}
@@ -330,27 +339,27 @@ static int list_dir(list_state *ls, strbuf *rel, const char *name_prefix)
 		struct dirent *de = readdir(d);
 		if (de == NULL) {
 			if (errno != 0)
-				rc = bderr_sys(ls->err, errno, "cannot list '%s'", full);
+				rc = bderr_sys(ws->err, errno, "cannot list '%s'", full);
 			break;
 		}
 		const char *name = de->d_name;
 		struct stat st;
-		if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0 || is_temp_name(name))
+		if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
 			continue;
 		if (name_prefix && strncmp(name, name_prefix, strlen(name_prefix)) != 0)
 			continue;
 		if (fstatat(dirfd(d), name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 			if (errno == ENOENT) /* removed while we list */
 				continue;
-			rc = bderr_sys(ls->err, errno, "cannot stat '%s/%s'", full, name);
+			rc = bderr_sys(ws->err, errno, "cannot stat '%s/%s'", full, name);
 			break;
 		}
 		strbuf_appends(rel, name);
 		if (S_ISDIR(st.st_mode)) {
 			strbuf_appends(rel, "/");
-			rc = list_dir(ls, rel, NULL);
+			rc = walk_dir(ws, rel, NULL);
 		} else if (S_ISREG(st.st_mode)) {
-			if (ls->cb(ls->ctx, rel->data, (uint64_t)st.st_size, ls->err) != 0)
+			if (ws->file(ws, dirfd(d), name, rel->data, &st) != 0)
 				rc = -1;
 		}
 		rel->len = rel_len;
@@ -363,20 +372,35 @@ static int list_dir(list_state *ls, strbuf *rel, const char *name_prefix)
 	return rc;
 }
 
-static int posix_list(storage *s, const char *prefix, storage_list_cb cb, void *ctx, bderr *err)
+/* Every regular file whose path starts with prefix, recursively. */
+static int walk(posix_storage *ps, const char *prefix, walk_state *ws)
 {
-	posix_storage *ps = (posix_storage *)s;
-	if (check_path(ps, prefix, 1, err) < 0)
+	if (check_path(ps, prefix, 1, ws->err) < 0)
 		return -1;
 	const char *slash = strrchr(prefix, '/');
 	size_t dir_len = slash ? (size_t)(slash - prefix) + 1 : 0;
-	list_state ls = { ps, cb, ctx, err };
 	strbuf rel;
 	strbuf_init(&rel);
 	strbuf_append(&rel, prefix, dir_len);
-	int rc = list_dir(&ls, &rel, prefix + dir_len);
+	int rc = walk_dir(ws, &rel, prefix + dir_len);
 	strbuf_free(&rel);
 	return rc;
+}
+
+static int list_file(walk_state *ws, int dfd, const char *name, const char *rel,
+		     const struct stat *st)
+{
+	(void)dfd;
+	if (is_temp_name(name)) /* another writer's object in the making */
+		return 0;
+	return ws->cb(ws->ctx, rel, (uint64_t)st->st_size, ws->err) != 0 ? -1 : 0;
+}
+
+static int posix_list(storage *s, const char *prefix, storage_list_cb cb, void *ctx, bderr *err)
+{
+	walk_state ws = { .ps = (posix_storage *)s, .file = list_file, .err = err, .cb = cb,
+			  .ctx = ctx };
+	return walk(ws.ps, prefix, &ws);
 }
 
 /*
@@ -479,75 +503,27 @@ static int temp_abandoned(int dfd, const char *name, time_t older_than)
 	return gone;
 }
 
-typedef struct sweep_state {
-	posix_storage *ps;
-	time_t older_than;
-	size_t removed;
-	bderr *err;
-} sweep_state;
-
-/* rel is "" or ends in '/'; only the top level filters by name prefix. */
-static int sweep_dir(sweep_state *ss, strbuf *rel, const char *name_prefix)
+static int sweep_file(walk_state *ws, int dfd, const char *name, const char *rel,
+		      const struct stat *st)
 {
-	char *full = rel->len ? join(ss->ps, rel->data) : xstrdup(root_name(ss->ps));
-	DIR *d = opendir(full);
-	if (d == NULL) {
-		int e = errno;
-		if (e != ENOENT && e != ENOTDIR)
-			bderr_sys(ss->err, e, "cannot list '%s'", full);
-		free(full);
-		return e == ENOENT || e == ENOTDIR ? 0 : -1;
-	}
-	size_t rel_len = rel->len;
-	size_t before = ss->removed;
-	int rc = 0;
-	struct dirent *de;
-	while (rc == 0 && (de = readdir(d)) != NULL) {
-		const char *name = de->d_name;
-		struct stat st;
-		if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0 ||
-		    (name_prefix && strncmp(name, name_prefix, strlen(name_prefix)) != 0) ||
-		    fstatat(dirfd(d), name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-			continue;
-		if (S_ISDIR(st.st_mode)) {
-			strbuf_appends(rel, name);
-			strbuf_appends(rel, "/");
-			rc = sweep_dir(ss, rel, NULL);
-			rel->len = rel_len;
-			rel->data[rel_len] = '\0';
-		} else if (S_ISREG(st.st_mode) && is_temp_name(name) &&
-			   temp_abandoned(dirfd(d), name, ss->older_than)) {
-			ss->removed++;
-		}
-	}
-	closedir(d);
+	(void)st;
+	if (!is_temp_name(name) || !temp_abandoned(dfd, name, ws->older_than))
+		return 0;
+	ws->removed++;
 	/* a directory that held only leftovers goes like one emptied by remove() */
-	if (rc == 0 && ss->removed > before && rel->len > 0) {
-		char *probe = join(ss->ps, rel->data); /* ends in '/': its dirname is the directory */
-		char *entry = xasprintf("%s.", probe);
-		prune_dirs(ss->ps, entry);
-		free(entry);
-		free(probe);
-	}
+	char *full = join(ws->ps, rel);
+	prune_dirs(ws->ps, full);
 	free(full);
-	return rc;
+	return 0;
 }
 
 static int posix_sweep(storage *s, const char *prefix, time_t older_than, size_t *removed,
 		       bderr *err)
 {
-	posix_storage *ps = (posix_storage *)s;
-	if (check_path(ps, prefix, 1, err) < 0)
-		return -1;
-	const char *slash = strrchr(prefix, '/');
-	size_t dir_len = slash ? (size_t)(slash - prefix) + 1 : 0;
-	sweep_state ss = { ps, older_than, 0, err };
-	strbuf rel;
-	strbuf_init(&rel);
-	strbuf_append(&rel, prefix, dir_len);
-	int rc = sweep_dir(&ss, &rel, prefix + dir_len);
-	strbuf_free(&rel);
-	*removed = ss.removed;
+	walk_state ws = { .ps = (posix_storage *)s, .file = sweep_file, .err = err,
+			  .older_than = older_than };
+	int rc = walk(ws.ps, prefix, &ws);
+	*removed = ws.removed;
 	return rc;
 }
 

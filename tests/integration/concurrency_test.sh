@@ -14,21 +14,7 @@ history_count() { # STATE JOB RESULT
 	local f="$1/history/$2.jsonl"
 	if [ -f "$f" ]; then grep -c "\"result\":\"$3\"" "$f" || true; else echo 0; fi
 }
-wait_for() { # SECONDS CMD...
-	local end=$((SECONDS + $1))
-	shift
-	until "$@" >/dev/null 2>&1; do
-		[ "$SECONDS" -lt "$end" ] || return 1
-		sleep 0.3
-	done
-}
-at_least() { [ "$("${@:2}")" -ge "$1" ]; }
-# the start of the next wall-clock second (plus a little), so two runs share it
-next_second() { python3 -c 'import time; time.sleep(1.05 - time.time() % 1)'; }
 temp_files() { find "$1" -name '.*.tmp.*' -type f 2>/dev/null | wc -l; }
-state_conf() { # FILE STATE-DIR
-	printf '[global]\nstate-dir = %s\n' "$2" >"$1"
-}
 
 db_create src
 psql_q src "CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t SELECT g, md5(g::text) FROM generate_series(1, 20000) g" >/dev/null
@@ -37,32 +23,14 @@ SRC="$(pg_uri src)"
 # --------------------------------------------------------------------------
 note "two dumps of one name starting in the same second (two hosts: two state dirs)"
 REPO="$BD_TMP/repo"
-state_conf "$BD_TMP/a.conf" "$BD_TMP/state-a"
-state_conf "$BD_TMP/b.conf" "$BD_TMP/state-b"
-same_base=0
-for trial in 1 2 3; do
-	next_second
-	"$BACKUPD" -c "$BD_TMP/a.conf" dump --source "$SRC" --repo "$REPO" --name app >"$BD_TMP/a.out" 2>"$BD_TMP/a.err" &
-	pa=$!
-	"$BACKUPD" -c "$BD_TMP/b.conf" dump --source "$SRC" --repo "$REPO" --name app >"$BD_TMP/b.out" 2>"$BD_TMP/b.err" &
-	pb=$!
-	ra=0 rb=0
-	wait "$pa" || ra=$?
-	wait "$pb" || rb=$?
-	cat "$BD_TMP/a.err" "$BD_TMP/b.err" >>"$BD_ALL_OUTPUT"
-	assert_eq "trial $trial: both dumps succeed" "0 0" "$ra $rb"
-	ia="$(tail -n 1 "$BD_TMP/a.out")"
-	ib="$(tail -n 1 "$BD_TMP/b.out")"
-	check "trial $trial: distinct backup IDs ($ia, $ib)" test "$ia" != "$ib"
-	[ "${ia%%-*}" != "${ib%%-*}" ] || same_base=$((same_base + 1))
-done
-check "the dumps did start in the same second (IDs differ by suffix only)" test "$same_base" -ge 1
+same_second_dumps "posix same-second dumps" "$REPO" app "$SRC"
 run "$BACKUPD" verify --repo "$REPO" --name app
 assert_rc "every one of the six backups verifies" 0
 assert_eq "six complete backups" 6 "$("$BACKUPD" list --repo "$REPO" --name app --json | python3 -c 'import json,sys; print(sum(b["status"] == "complete" for b in json.load(sys.stdin)))')"
 
 # --------------------------------------------------------------------------
 note "a second dump of one name into one repository on this host is refused"
+printf '[global]\nstate-dir = %s\n' "$BD_TMP/state-a" >"$BD_TMP/a.conf"
 # a lock on the table holds the first dump at its start, for as long as we like
 psql_q src "BEGIN; LOCK TABLE t IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(4); COMMIT" >/dev/null &
 HOLD=$!
