@@ -57,9 +57,9 @@ int lockfile_take(const char *path, int *fd_out, long *holder, bderr *err)
 	}
 	char pid[32];
 	int len = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
-	if (ftruncate(fd, 0) < 0 || pwrite(fd, pid, (size_t)len, 0) != len) {
-		/* the flock is what excludes: the pid is a courtesy */
-	}
+	/* the flock is what excludes: the pid is a courtesy, written if it can be */
+	int written = ftruncate(fd, 0) == 0 && pwrite(fd, pid, (size_t)len, 0) == len;
+	(void)written;
 	*fd_out = fd;
 	return 0;
 }
