@@ -195,6 +195,30 @@ static int posix_write(writer *w, const void *buf, size_t len, bderr *err)
 	return 0;
 }
 
+/*
+ * put_new's commit: link(2) never replaces, the one atomic "create if
+ * absent" of a whole file.  Where the file system has no hard links, an
+ * empty placeholder created with O_EXCL takes the name and the complete
+ * file is renamed over it (a reader may see it empty for a moment).
+ */
+static int exclusive_place(posix_writer *pw, bderr *err)
+{
+	if (link(pw->tmp, pw->path) == 0) {
+		unlink(pw->tmp);
+		return 0;
+	}
+	int e = errno;
+	if (e != EPERM && e != EOPNOTSUPP && e != ENOSYS)
+		return bderr_sys(err, e, "cannot create '%s'", pw->path);
+	int fd = open(pw->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return bderr_sys(err, errno, "cannot create '%s'", pw->path);
+	close(fd);
+	if (rename(pw->tmp, pw->path) < 0)
+		return bderr_sys(err, errno, "cannot rename '%s' to '%s'", pw->tmp, pw->path);
+	return 0;
+}
+
 static int posix_close(writer *w, bderr *err)
 {
 	posix_writer *pw = (posix_writer *)w;
@@ -206,10 +230,8 @@ static int posix_close(writer *w, bderr *err)
 	if (close(fd) < 0)
 		return bderr_sys(err, errno, "cannot close '%s'", pw->path);
 	if (pw->exclusive) {
-		/* link(2) never replaces: the one atomic "create if absent" for a whole file */
-		if (link(pw->tmp, pw->path) < 0)
-			return bderr_sys(err, errno, "cannot create '%s'", pw->path);
-		unlink(pw->tmp);
+		if (exclusive_place(pw, err) < 0)
+			return -1;
 	} else if (rename(pw->tmp, pw->path) < 0) {
 		return bderr_sys(err, errno, "cannot rename '%s' to '%s'", pw->tmp, pw->path);
 	}
