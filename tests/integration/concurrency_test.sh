@@ -14,6 +14,16 @@ history_count() { # STATE JOB RESULT
 	local f="$1/history/$2.jsonl"
 	if [ -f "$f" ]; then grep -c "\"result\":\"$3\"" "$f" || true; else echo 0; fi
 }
+# daemon_conf FILE STATE-DIR REPO JOB...: jobs dumping src as "shared" every 2 s
+daemon_conf() {
+	local file="$1" state="$2" repo="$3" j
+	shift 3
+	printf '[global]\nstate-dir = %s\nmax-parallel-jobs = 4\n\n' "$state" >"$file"
+	printf '[source:src]\nurl = %s\n\n[repo:r]\nurl = %s\n\n' "$SRC" "$repo" >>"$file"
+	for j in "$@"; do
+		printf '[job:%s]\nsource = src\nrepo = r\nname = shared\nschedule = */2 * * * * *\n\n' "$j" >>"$file"
+	done
+}
 temp_files() { find "$1" -name '.*.tmp.*' -type f 2>/dev/null | wc -l; }
 
 db_create src
@@ -64,29 +74,7 @@ assert_eq "nothing of the killed backup is left" "" "$(find "$REPO_K/big/backups
 # --------------------------------------------------------------------------
 note "daemon: two jobs of one source on one schedule"
 ST2="$BD_TMP/state-two"
-cat >"$BD_TMP/two.conf" <<CONF
-[global]
-state-dir = $ST2
-max-parallel-jobs = 4
-
-[source:src]
-url = $SRC
-
-[repo:two]
-url = $BD_TMP/repo-two
-
-[job:one]
-source = src
-repo = two
-name = shared
-schedule = */2 * * * * *
-
-[job:two]
-source = src
-repo = two
-name = shared
-schedule = */2 * * * * *
-CONF
+daemon_conf "$BD_TMP/two.conf" "$ST2" "$BD_TMP/repo-two" one two
 "$BACKUPD" -c "$BD_TMP/two.conf" daemon >"$BD_TMP/two.log" 2>&1 &
 DPID=$!
 check "both jobs run three times" wait_for 60 bash -c "[ \$(grep -c '\"result\":\"ok\"' '$ST2/history/one.jsonl') -ge 3 ] && [ \$(grep -c '\"result\":\"ok\"' '$ST2/history/two.jsonl') -ge 3 ]"
@@ -105,21 +93,7 @@ assert_rc "every backup of the two jobs verifies" 0
 # --------------------------------------------------------------------------
 note "a run by hand while the job runs is refused"
 STK="$BD_TMP/state-kill"
-cat >"$BD_TMP/kill.conf" <<CONF
-[global]
-state-dir = $STK
-
-[source:src]
-url = $SRC
-
-[repo:slow]
-url = $BD_TMP/repo-slow
-
-[job:slow]
-source = src
-repo = slow
-schedule = */2 * * * * *
-CONF
+daemon_conf "$BD_TMP/kill.conf" "$STK" "$BD_TMP/repo-slow" slow
 psql_q src "BEGIN; LOCK TABLE t IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(8); COMMIT" >/dev/null &
 HOLD=$!
 sleep 0.5
