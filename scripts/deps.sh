@@ -24,6 +24,7 @@ PKGS_libs=(
 	libinih-dev
 	libcmocka-dev
 	libmicrohttpd-dev
+	libexpat1-dev
 )
 
 # PostgreSQL 15 server (initdb, pg_ctl, postgres, pgbench, contrib extensions)
