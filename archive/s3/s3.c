@@ -394,10 +394,14 @@ static void retry_init(retry_clock *rc, const void *p)
  * of it) so parallel requests do not retry in step; the last one is cut to
  * land on the end of the budget.
  */
-static int retry_wait(const s3_storage *s, retry_clock *rc)
+static int retry_wait(const s3_storage *s, retry_clock *rc, const bderr *why)
 {
-	if (rc->failures++ == 0)
+	if (rc->failures++ == 0) {
 		clock_gettime(CLOCK_MONOTONIC, &rc->start);
+		/* once per run of failures: the operator sees an outage being ridden out */
+		if (s->retry_max_ms > 0)
+			log_warn("%s; retrying for up to %ld s", why->msg, s->retry_max_ms / 1000);
+	}
 	long left = s->retry_max_ms - elapsed_ms(&rc->start);
 	if (left <= 0)
 		return 0;
@@ -514,7 +518,7 @@ static int perform(s3_storage *s, s3_req *rq, bderr *err)
 		}
 		if (!retry)
 			return -1;
-		if (!retry_wait(s, &clock)) {
+		if (!retry_wait(s, &clock, err)) {
 			note_attempts(err, &clock);
 			return -1;
 		}
@@ -709,7 +713,7 @@ static int reader_fill(s3_reader *r, bderr *err)
 		reader_stop(r);
 		if (r->delivered > before)
 			clock.failures = 0; /* progress: the budget is for consecutive failures */
-		if (retry && !retry_wait(r->s, &clock)) {
+		if (retry && !retry_wait(r->s, &clock, err)) {
 			note_attempts(err, &clock);
 			retry = 0;
 		}
