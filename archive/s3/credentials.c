@@ -18,6 +18,7 @@
 #include "archive/s3/xml.h"
 #include "common/log.h"
 #include "common/mem.h"
+#include "common/secret.h"
 
 /* Answers of credential endpoints are a few KiB. */
 #define ANSWER_MAX ((size_t)1 << 20)
@@ -50,19 +51,12 @@ struct s3_creds {
 	time_t imds_token_until;
 };
 
-static void free_secret(char *s)
-{
-	if (s) {
-		OPENSSL_cleanse(s, strlen(s));
-		free(s);
-	}
-}
 
 void aws_creds_clear(aws_creds *c)
 {
 	free(c->access_key_id);
-	free_secret(c->secret_access_key);
-	free_secret(c->session_token);
+	secret_free(c->secret_access_key);
+	secret_free(c->session_token);
 	memset(c, 0, sizeof *c);
 }
 
@@ -295,7 +289,7 @@ static int fetch_web_identity(s3_creds *p, aws_creds *c, time_t *expires, bderr 
 	form_add(&form, "RoleArn", env("AWS_ROLE_ARN"));
 	form_add(&form, "RoleSessionName", session);
 	form_add(&form, "WebIdentityToken", token);
-	free_secret(token);
+	secret_free(token);
 	const char *hdrs[] = { "Content-Type: application/x-www-form-urlencoded", NULL };
 	strbuf ans;
 	strbuf_init(&ans);
@@ -378,19 +372,19 @@ static int fetch_container(s3_creds *p, aws_creds *c, time_t *expires, bderr *er
 		auth = xstrdup(env("AWS_CONTAINER_AUTHORIZATION_TOKEN"));
 	}
 	if (auth && strpbrk(auth, "\r\n")) {
-		free_secret(auth);
+		secret_free(auth);
 		free(url);
 		return bderr_usage(err, "the container authorization token holds a line break");
 	}
 	if (auth)
 		hdr = xasprintf("Authorization: %s", auth);
-	free_secret(auth);
+	secret_free(auth);
 	const char *hdrs[] = { hdr, NULL };
 	strbuf ans;
 	strbuf_init(&ans);
 	long status = 0;
 	int rc = http_fetch(p, "GET", url, hdr ? hdrs : NULL, NULL, 5, 3, &ans, &status, err);
-	free_secret(hdr);
+	secret_free(hdr);
 	char what[300];
 	snprintf(what, sizeof what, "container credentials from %.250s", url);
 	if (rc < 0)
@@ -418,7 +412,7 @@ static int fetch_imds(s3_creds *p, aws_creds *c, time_t *expires, bderr *err)
 	time_t now = time(NULL);
 	/* IMDSv2: a session token first, reused until shortly before it lapses */
 	if (p->imds_token == NULL || now >= p->imds_token_until) {
-		free_secret(p->imds_token);
+		secret_free(p->imds_token);
 		p->imds_token = NULL;
 		char *url = xasprintf("%s/latest/api/token", base);
 		const char *hdrs[] = { "X-aws-ec2-metadata-token-ttl-seconds: " IMDS_TOKEN_TTL, NULL };
@@ -458,11 +452,11 @@ static int fetch_imds(s3_creds *p, aws_creds *c, time_t *expires, bderr *err)
 	}
 	if (rc < 0) {
 		/* a token refused later (401) is fetched anew next time */
-		free_secret(p->imds_token);
+		secret_free(p->imds_token);
 		p->imds_token = NULL;
 		bderr_prefix(err, "instance metadata credentials");
 	}
-	free_secret(tokhdr);
+	secret_free(tokhdr);
 	free(role);
 	answer_free(&ans);
 	free(base);
@@ -500,8 +494,8 @@ static int profile_handler(void *user, const char *section, const char *name, co
 static void profile_read_clear(profile_read *r)
 {
 	free(r->akid);
-	free_secret(r->secret);
-	free_secret(r->token);
+	secret_free(r->secret);
+	secret_free(r->token);
 	free(r->region);
 }
 
@@ -736,7 +730,7 @@ void s3_creds_free(s3_creds *p)
 	if (p == NULL)
 		return;
 	aws_creds_clear(&p->cur);
-	free_secret(p->imds_token);
+	secret_free(p->imds_token);
 	pthread_mutex_destroy(&p->mu);
 	free(p->label);
 	free(p->region);

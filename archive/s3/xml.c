@@ -8,6 +8,7 @@
 #include <openssl/crypto.h>
 
 #include "common/mem.h"
+#include "common/secret.h"
 
 /* Deeper than any answer S3 or STS sends: a deeper document is not one of them. */
 #define DEPTH_MAX 16
@@ -151,13 +152,6 @@ static void set_once(char **dst, const char *text)
 		*dst = xstrdup(text);
 }
 
-static void free_secret(char *s)
-{
-	if (s) {
-		OPENSSL_cleanse(s, strlen(s));
-		free(s);
-	}
-}
 
 /* --- error documents ------------------------------------------------------ */
 
@@ -374,8 +368,8 @@ int sts_xml_parse_credentials(const char *buf, size_t len, sts_xml_credentials *
 void sts_xml_credentials_clear(sts_xml_credentials *c)
 {
 	free(c->access_key_id);
-	free_secret(c->secret_access_key);
-	free_secret(c->session_token);
+	secret_free(c->secret_access_key);
+	secret_free(c->session_token);
 	free(c->expiration);
 	memset(c, 0, sizeof *c);
 }

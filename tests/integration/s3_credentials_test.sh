@@ -220,45 +220,39 @@ note "s3rver down for a few seconds in the middle of a dump, then of a restore"
 DIRECT="s3://bkt/outage?endpoint=http://127.0.0.1:$S3_PORT&style=path"
 export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER
 s3_bytes() { du -sb "$BD_TMP/s3data" | cut -f1; }
+dump_uploading() { [ "$(s3_bytes)" -gt $((before + 20 * 1024 * 1024)) ]; }
+restore_copying() {
+	[ "$(psql_q postgres "SELECT count(*) FROM pg_stat_activity WHERE datname = 'big_dst' AND query ILIKE 'COPY%'" 2>/dev/null || echo 0)" -gt 0 ]
+}
+# ride_out WHAT READY CMD...: runs CMD in the background; once READY succeeds
+# (at most 30 s), s3rver goes down for 3 s; CMD must still succeed, saying it
+# retried.  Its stdout is left in $BD_TMP/ride.out.
+ride_out() {
+	local what="$1" ready="$2" pid rc=0
+	shift 2
+	"$@" >"$BD_TMP/ride.out" 2>"$BD_TMP/ride.err" </dev/null &
+	pid=$!
+	for _ in $(seq 1 600); do
+		"$ready" && break
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.05
+	done
+	s3_stop
+	sleep 3
+	s3_start
+	wait "$pid" || rc=$?
+	cat "$BD_TMP/ride.out" "$BD_TMP/ride.err" >>"$BD_ALL_OUTPUT"
+	_bd_check_sanitizers "$BD_TMP/ride.err" "$what while s3rver restarts"
+	assert_eq "the $what rides out the outage (exit 0)" 0 "$rc"
+	check "the $what said it was retrying" grep -q "retrying for up to 60 s" "$BD_TMP/ride.err"
+}
 before="$(s3_bytes)"
-"$BACKUPD" dump --source "$(pg_uri big)" --repo "$DIRECT" --name big --chunk-size 2G \
-	>"$BD_TMP/outage.out" 2>"$BD_TMP/outage.err" </dev/null &
-DUMP_PID=$!
-for _ in $(seq 1 300); do # until the first parts are on s3rver's disk (at most 30 s)
-	[ "$(s3_bytes)" -gt $((before + 20 * 1024 * 1024)) ] && break
-	kill -0 "$DUMP_PID" 2>/dev/null || break
-	sleep 0.1
-done
-s3_stop
-sleep 3
-s3_start
-dump_rc=0
-wait "$DUMP_PID" || dump_rc=$?
-cat "$BD_TMP/outage.out" "$BD_TMP/outage.err" >>"$BD_ALL_OUTPUT"
-_bd_check_sanitizers "$BD_TMP/outage.err" "dump while s3rver restarts"
-assert_eq "the dump rides out the outage (exit 0)" 0 "$dump_rc"
-check "it said it was retrying" grep -q "retrying for up to 60 s" "$BD_TMP/outage.err"
-ID_O="$(grep -v '^[[:space:]]*$' "$BD_TMP/outage.out" | tail -n 1)"
+ride_out dump dump_uploading "$BACKUPD" dump --source "$(pg_uri big)" --repo "$DIRECT" --name big --chunk-size 2G
+ID_O="$(grep -v '^[[:space:]]*$' "$BD_TMP/ride.out" | tail -n 1)"
 run "$BACKUPD" verify --repo "$DIRECT" --name big "$ID_O"
 assert_rc "the backup made across the outage verifies" 0
-
-"$DBRESTORE" restore --repo "$DIRECT" --name big --backup "$ID_O" --to "$(pg_uri big_dst)" --create \
-	>"$BD_TMP/outage2.out" 2>"$BD_TMP/outage2.err" </dev/null &
-RESTORE_PID=$!
-for _ in $(seq 1 300); do # until the table's data streams in (COPY running)
-	[ "$(psql_q postgres "SELECT count(*) FROM pg_stat_activity WHERE datname = 'big_dst' AND query ILIKE 'COPY%'" 2>/dev/null || echo 0)" -gt 0 ] && break
-	kill -0 "$RESTORE_PID" 2>/dev/null || break
-	sleep 0.05
-done
-s3_stop
-sleep 3
-s3_start
-restore_rc=0
-wait "$RESTORE_PID" || restore_rc=$?
-cat "$BD_TMP/outage2.out" "$BD_TMP/outage2.err" >>"$BD_ALL_OUTPUT"
-_bd_check_sanitizers "$BD_TMP/outage2.err" "restore while s3rver restarts"
-assert_eq "the restore rides out the outage (exit 0)" 0 "$restore_rc"
-check "it said it was retrying" grep -q "retrying for up to 60 s" "$BD_TMP/outage2.err"
+ride_out restore restore_copying "$DBRESTORE" restore --repo "$DIRECT" --name big --backup "$ID_O" \
+	--to "$(pg_uri big_dst)" --create
 BIG_SUM="SELECT count(*), md5(string_agg(md5(v), '' ORDER BY id)) FROM b"
 assert_eq "the restored table matches" "$(psql_q big "$BIG_SUM")" "$(psql_q big_dst "$BIG_SUM" || true)"
 
