@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Local stand-ins for the S3 credential tests (tests/integration/s3_credentials_test.sh).
 
-  aws_standin.py metadata PORTFILE STATEDIR
+  aws_standin.py metadata PORTFILE STATEDIR [CERT KEY]
       One HTTP server on 127.0.0.1 answering as EC2 instance metadata
       (IMDSv2: PUT /latest/api/token, then the role and its credentials),
       the container credentials endpoint (GET /ecs/creds, Authorization
@@ -11,7 +11,7 @@
       seconds (default 3600) from now.  STATEDIR/counts.json counts the
       requests per endpoint (rewritten after each one).
       STATEDIR/container_token and STATEDIR/web_token hold the tokens the
-      container endpoint and STS expect.
+      container endpoint and STS expect.  With CERT and KEY it speaks TLS.
 
   aws_standin.py proxy PORTFILE TARGETPORT LOGFILE
       A recording proxy in front of s3rver: each request is forwarded as is
@@ -182,9 +182,14 @@ class Proxy(BaseHTTPRequestHandler):
     do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = forward
 
 
-def serve(handler, portfile):
+def serve(handler, portfile, cert=None, key=None):
     srv = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     srv.daemon_threads = True
+    if cert:
+        import ssl
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(cert, key)
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
     with open(portfile + ".tmp", "w") as f:
         f.write(str(srv.server_address[1]))
     os.replace(portfile + ".tmp", portfile)
@@ -194,7 +199,7 @@ def serve(handler, portfile):
 def main():
     if sys.argv[1] == "metadata":
         Metadata.state = sys.argv[3]
-        serve(Metadata, sys.argv[2])
+        serve(Metadata, sys.argv[2], *sys.argv[4:6])
     elif sys.argv[1] == "proxy":
         Proxy.target = int(sys.argv[3])
         Proxy.logfile = sys.argv[4]

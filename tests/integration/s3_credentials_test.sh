@@ -55,10 +55,10 @@ add_secret "$WEB_TOKEN"
 add_secret "sessiontoken-"
 add_secret "imdsv2-session-"
 
-# count NAME: requests the stand-in answered for NAME so far
+# count NAME [STATEDIR]: requests the stand-in answered for NAME so far
 count() { python3 -c 'import json,sys
 try: print(json.load(open(sys.argv[1])).get(sys.argv[2], 0))
-except OSError: print(0)' "$SD/counts.json" "$1"; }
+except OSError: print(0)' "${2:-$SD}/counts.json" "$1"; }
 
 REPO="s3://bkt/creds?endpoint=http://127.0.0.1:$PORT_proxy&style=path"
 # a clean credential environment: nothing but what each case sets (secrets
@@ -121,6 +121,19 @@ assert_output_contains "the error names the container credentials" "container cr
 assert_eq "instance metadata is not a fallback for a configured source" 1 "$(count imds)"
 run "${CONTAINER[@]}" AWS_CONTAINER_CREDENTIALS_FULL_URI=http://example.com/creds "$BACKUPD" list --repo "$REPO" --name src
 assert_rc "a plain-http FULL_URI to a remote host is refused (exit 2)" 2
+
+note "container credentials over TLS, trusted through AWS_CA_BUNDLE"
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 \
+	-keyout "$SD/tls.key" -out "$SD/tls.crt" >/dev/null 2>&1
+mkdir -p "$SD/tls"
+cp "$SD/container_token" "$SD/tls/"
+start_standin tls metadata "$SD/tls" "$SD/tls.crt" "$SD/tls.key"
+TLS_CONTAINER=("${CONTAINER[@]}" AWS_CONTAINER_CREDENTIALS_FULL_URI="https://127.0.0.1:$PORT_tls/ecs/creds")
+run "${TLS_CONTAINER[@]}" "$BACKUPD" list --repo "$REPO" --name src
+assert_rc "an https endpoint signed by an unknown CA is refused (exit 1)" 1
+run "${TLS_CONTAINER[@]}" AWS_CA_BUNDLE="$SD/tls.crt" "$BACKUPD" list --repo "$REPO" --name src
+assert_rc "with AWS_CA_BUNDLE naming its CA it is trusted" 0
+assert_eq "the TLS stand-in handed out credentials once" 1 "$(count container "$SD/tls")"
 
 # --------------------------------------------------------------------------
 note "web identity (STS AssumeRoleWithWebIdentity) before container credentials"
