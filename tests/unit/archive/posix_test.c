@@ -452,16 +452,7 @@ static void test_storage_open_urls(void **state)
 	assert_string_equal(s->url, f->dir);
 	storage_free(s);
 
-	/* no source of the credential chain (instance metadata included) */
-	setenv("AWS_EC2_METADATA_DISABLED", "true", 1);
-	setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials", 1);
-	setenv("AWS_CONFIG_FILE", "/nonexistent/config", 1);
-	unsetenv("AWS_ACCESS_KEY_ID");
-	unsetenv("AWS_SECRET_ACCESS_KEY");
-	unsetenv("AWS_PROFILE");
-	unsetenv("AWS_WEB_IDENTITY_TOKEN_FILE");
-	unsetenv("AWS_CONTAINER_CREDENTIALS_FULL_URI");
-	unsetenv("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI");
+	test_no_aws_credentials();
 	assert_int_equal(storage_open("s3://bucket/prefix", NULL, &s, &err), -1);
 	/* without credentials an s3 URL is a usage error, before any network I/O */
 	assert_non_null(strstr(err.msg, "no S3 credentials"));

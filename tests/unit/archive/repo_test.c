@@ -143,16 +143,7 @@ static void test_not_a_repo(void **state)
 	repo_free(r);
 	assert_true(file_exists(f, "new/repo/backupd.repo"));
 
-	/* no source of the credential chain (instance metadata included) */
-	setenv("AWS_EC2_METADATA_DISABLED", "true", 1);
-	setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials", 1);
-	setenv("AWS_CONFIG_FILE", "/nonexistent/config", 1);
-	unsetenv("AWS_ACCESS_KEY_ID");
-	unsetenv("AWS_SECRET_ACCESS_KEY");
-	unsetenv("AWS_PROFILE");
-	unsetenv("AWS_WEB_IDENTITY_TOKEN_FILE");
-	unsetenv("AWS_CONTAINER_CREDENTIALS_FULL_URI");
-	unsetenv("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI");
+	test_no_aws_credentials();
 	assert_int_equal(repo_open("s3://bucket/x", NULL, 1, &r, &err), -1);
 	assert_non_null(strstr(err.msg, "no S3 credentials"));
 	free(deeper);

@@ -632,35 +632,47 @@ static void delete_in_batches(void **state)
 	assert_int_equal(sv.others, 0);
 }
 
+/* s3_storage_new on s3://bkt/pre?QUERY: 0, or -1 with err filled */
+static int open_url(const char *query, bderr *err)
+{
+	storage_options o = { .access_key_id = "AKIDTEST", .secret_access_key = "SECRETTEST",
+			      .tls_verify = 1 };
+	char url[160];
+	snprintf(url, sizeof url, "s3://bkt/pre?%s", query);
+	storage *s = NULL;
+	bderr_init(err);
+	int rc = s3_storage_new(url, &o, &s, err);
+	if (rc < 0)
+		assert_null(s);
+	storage_free(s);
+	return rc;
+}
+
+/* Each of good opens; each of bad is a usage error whose message names want. */
+static void check_urls(const char *const *good, size_t ngood, const char *const *bad, size_t nbad,
+		       const char *want)
+{
+	bderr err;
+	for (size_t i = 0; i < ngood; i++)
+		if (open_url(good[i], &err) != 0)
+			fail_msg("%s: %s", good[i], err.msg);
+	for (size_t i = 0; i < nbad; i++) {
+		if (open_url(bad[i], &err) != -1)
+			fail_msg("%s accepted", bad[i]);
+		assert_int_equal(err.exit_code, EXIT_USAGE);
+		if (want)
+			assert_non_null(strstr(err.msg, want));
+	}
+}
+
 /* upload-concurrency=K in the URL: 1 to 64, anything else is a usage error naming it */
 static void upload_concurrency_in_url(void **state)
 {
 	(void)state;
-	storage_options o = { .access_key_id = "AKIDTEST", .secret_access_key = "SECRETTEST",
-			      .tls_verify = 1 };
-	const char *good[] = { "1", "4", "64" };
-	const char *bad[] = { "0", "65", "-1", "x", "4x", "" };
-	for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
-		char url[128];
-		snprintf(url, sizeof url, "s3://bkt/pre?upload-concurrency=%s", good[i]);
-		storage *s = NULL;
-		bderr err;
-		bderr_init(&err);
-		if (s3_storage_new(url, &o, &s, &err) != 0)
-			fail_msg("%s: %s", url, err.msg);
-		storage_free(s);
-	}
-	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-		char url[128];
-		snprintf(url, sizeof url, "s3://bkt/pre?upload-concurrency=%s", bad[i]);
-		storage *s = NULL;
-		bderr err;
-		bderr_init(&err);
-		assert_int_equal(s3_storage_new(url, &o, &s, &err), -1);
-		assert_null(s);
-		assert_int_equal(err.exit_code, EXIT_USAGE);
-		assert_non_null(strstr(err.msg, "upload-concurrency"));
-	}
+	const char *good[] = { "upload-concurrency=1", "upload-concurrency=4", "upload-concurrency=64" };
+	const char *bad[] = { "upload-concurrency=0", "upload-concurrency=65", "upload-concurrency=-1",
+			      "upload-concurrency=x", "upload-concurrency=4x", "upload-concurrency=" };
+	check_urls(good, 3, bad, 6, "upload-concurrency");
 }
 
 /* retry-max-time=0: a failing part is tried once, not retried */
@@ -691,34 +703,13 @@ static void no_retry_budget(void **state)
 static void object_options_in_url(void **state)
 {
 	(void)state;
-	storage_options o = { .access_key_id = "AKIDTEST", .secret_access_key = "SECRETTEST",
-			      .tls_verify = 1 };
 	const char *good[] = { "retry-max-time=0", "retry-max-time=600", "sse=AES256",
 			       "sse=aws:kms", "sse=aws:kms&sse-kms-key-id=arn:aws:kms:k",
 			       "storage-class=STANDARD_IA", "storage-class=GLACIER_IR" };
 	const char *bad[] = { "retry-max-time=-1", "retry-max-time=1m", "retry-max-time=86401",
 			      "sse=aes256", "sse=kms", "sse-kms-key-id=k", "sse=AES256&sse-kms-key-id=k",
 			      "storage-class=standard_ia", "storage-class=COLD" };
-	for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
-		char url[160];
-		snprintf(url, sizeof url, "s3://bkt/pre?%s", good[i]);
-		storage *s = NULL;
-		bderr err;
-		bderr_init(&err);
-		if (s3_storage_new(url, &o, &s, &err) != 0)
-			fail_msg("%s: %s", url, err.msg);
-		storage_free(s);
-	}
-	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-		char url[160];
-		snprintf(url, sizeof url, "s3://bkt/pre?%s", bad[i]);
-		storage *s = NULL;
-		bderr err;
-		bderr_init(&err);
-		if (s3_storage_new(url, &o, &s, &err) != -1)
-			fail_msg("%s accepted", url);
-		assert_int_equal(err.exit_code, EXIT_USAGE);
-	}
+	check_urls(good, sizeof good / sizeof good[0], bad, sizeof bad / sizeof bad[0], NULL);
 }
 
 int main(void)

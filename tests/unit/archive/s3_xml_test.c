@@ -19,6 +19,7 @@
 #include "archive/s3/credentials.h"
 #include "archive/s3/xml.h"
 #include "common/mem.h"
+#include "tests/unit/testutil.h"
 
 #define S(x) x, strlen(x)
 
@@ -203,20 +204,6 @@ static char *write_file(const char *content)
 	return path;
 }
 
-static void clear_env(void)
-{
-	static const char *const vars[] = {
-		"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
-		"AWS_REGION", "AWS_DEFAULT_REGION", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN",
-		"AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-	};
-	for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
-		unsetenv(vars[i]);
-	setenv("AWS_EC2_METADATA_DISABLED", "true", 1);
-	setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials", 1);
-	setenv("AWS_CONFIG_FILE", "/nonexistent/config", 1);
-}
-
 /* source, key id and session token the chain picks, or NULL with err */
 static const char *pick(const storage_options *o, aws_creds *c, bderr *err)
 {
@@ -234,7 +221,7 @@ static const char *pick(const storage_options *o, aws_creds *c, bderr *err)
 static void static_sources_in_order(void **state)
 {
 	(void)state;
-	clear_env();
+	test_no_aws_credentials();
 	char *cred = write_file("[default]\naws_access_key_id = AKPROF\naws_secret_access_key = sp\n"
 				"[other]\naws_access_key_id = AKOTHER\naws_secret_access_key = so\n"
 				"aws_session_token = tokother\n");
@@ -305,7 +292,7 @@ static void static_sources_in_order(void **state)
 	assert_null(pick(&half, &c, &err));
 	assert_int_equal(err.exit_code, EXIT_USAGE);
 
-	clear_env();
+	test_no_aws_credentials();
 	unlink(cred);
 	unlink(conf);
 	free(cred);
