@@ -720,6 +720,16 @@ int s3_creds_get(s3_creds *p, aws_creds *out, bderr *err)
 	return rc;
 }
 
+int s3_creds_invalidate(s3_creds *p)
+{
+	pthread_mutex_lock(&p->mu);
+	int renewable = p->expires != 0;
+	if (renewable)
+		p->refresh_at = 0;
+	pthread_mutex_unlock(&p->mu);
+	return renewable;
+}
+
 const char *s3_creds_source(const s3_creds *p)
 {
 	return p->label;

@@ -45,6 +45,12 @@ int s3_creds_new(const storage_options *opts, const char *region, s3_creds **out
 /* A copy of the current credentials, refreshed first when they are due. */
 int s3_creds_get(s3_creds *p, aws_creds *out, bderr *err);
 
+/*
+ * Makes the next s3_creds_get fetch temporary credentials anew (S3 said they
+ * expired).  0 for long-term keys, which cannot be renewed.
+ */
+int s3_creds_invalidate(s3_creds *p);
+
 /* "config", "environment", "profile NAME", "web identity", "container", "instance metadata" */
 const char *s3_creds_source(const s3_creds *p);
 

@@ -370,7 +370,29 @@ typedef struct retry_clock {
 	struct timespec start; /* of the first failure */
 	int failures;
 	unsigned seed;
+	int renewed; /* credentials were fetched anew after an ExpiredToken */
 } retry_clock;
+
+/*
+ * S3 refused temporary credentials as expired (a clock skew, or a token
+ * revoked early): they are fetched anew and the request sent again at once,
+ * once per request.  Returns 1 when that is what to do.
+ */
+static int renew_expired(s3_storage *s, retry_clock *rc, long status, const char *body,
+			 size_t len)
+{
+	if (rc->renewed || (status != 400 && status != 403))
+		return 0;
+	s3_xml_error e;
+	error_doc(body, len, &e);
+	int expired = e.code && (strcmp(e.code, "ExpiredToken") == 0 ||
+				 strcmp(e.code, "TokenRefreshRequired") == 0);
+	s3_xml_error_clear(&e);
+	if (!expired || !s3_creds_invalidate(s->creds))
+		return 0;
+	rc->renewed = 1;
+	return 1;
+}
 
 static long elapsed_ms(const struct timespec *since)
 {
@@ -384,6 +406,7 @@ static void retry_init(retry_clock *rc, const void *p)
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	rc->failures = 0;
+	rc->renewed = 0;
 	rc->seed = (unsigned)ts.tv_nsec ^ (unsigned)(uintptr_t)p ^ (unsigned)ts.tv_sec;
 }
 
@@ -497,6 +520,8 @@ static int perform(s3_storage *s, s3_req *rq, bderr *err)
 			if (retry)
 				http_error(s, rq->method, rq->key, rq->status, rq->resp.data, rq->resp.len,
 					   err);
+			else if (renew_expired(s, &clock, rq->status, rq->resp.data, rq->resp.len))
+				retry = 2; /* at once, outside the backoff budget */
 		}
 		if (rc == CURLE_OK && strcmp(rq->method, "HEAD") == 0 && rq->status == 200) {
 			/* the caller reads size and time from the handle's info: keep them */
@@ -518,7 +543,7 @@ static int perform(s3_storage *s, s3_req *rq, bderr *err)
 		}
 		if (!retry)
 			return -1;
-		if (!retry_wait(s, &clock, err)) {
+		if (retry == 1 && !retry_wait(s, &clock, err)) {
 			note_attempts(err, &clock);
 			return -1;
 		}
@@ -705,6 +730,9 @@ static int reader_fill(s3_reader *r, bderr *err)
 		} else {
 			retry = transient_status(r->status, r->errbody.data, r->errbody.len);
 			http_error(r->s, "GET", r->key, r->status, r->errbody.data, r->errbody.len, err);
+			if (!retry &&
+			    renew_expired(r->s, &clock, r->status, r->errbody.data, r->errbody.len))
+				retry = 2; /* at once, outside the backoff budget */
 			if (r->status == 412)
 				bderr_prefix(err, "'%s/%s' changed while being read", r->s->bucket, r->key);
 		}
@@ -713,7 +741,7 @@ static int reader_fill(s3_reader *r, bderr *err)
 		reader_stop(r);
 		if (r->delivered > before)
 			clock.failures = 0; /* progress: the budget is for consecutive failures */
-		if (retry && !retry_wait(r->s, &clock, err)) {
+		if (retry == 1 && !retry_wait(r->s, &clock, err)) {
 			note_attempts(err, &clock);
 			retry = 0;
 		}

@@ -18,7 +18,8 @@
       (s3rver ignores signatures) and one line is appended to LOGFILE:
       "METHOD PATH?QUERY name=value ..." with the x-amz-server-side-encryption*,
       x-amz-storage-class and x-amz-security-token headers it carried, and
-      the region its signature was made for.
+      the region its signature was made for.  A request whose session token
+      is a line of LOGFILE.expired is answered 400 ExpiredToken instead.
 
 The port chosen is written to PORTFILE once listening.
 """
@@ -158,9 +159,25 @@ class Proxy(BaseHTTPRequestHandler):
             parts = auth.split("Credential=")[1].split(",")[0].split("/")
             if len(parts) >= 3:
                 rec += " region=" + parts[2]
+        try:
+            with open(self.logfile + ".expired") as f:
+                expired = set(f.read().split())
+        except OSError:
+            expired = set()
+        refuse = self.headers.get("x-amz-security-token") in expired
         with LOCK:
             with open(self.logfile, "a") as f:
-                f.write("%s %s %s\n" % (self.command, self.path, rec))
+                f.write("%s %s %s%s\n" % (self.command, self.path, rec, " refused" if refuse else ""))
+        if refuse:
+            data = (b"<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>ExpiredToken</Code>"
+                    b"<Message>The provided token has expired.</Message></Error>")
+            self.send_response(400)
+            self.send_header("Content-Type", "application/xml")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(data)
+            return
         conn = http.client.HTTPConnection("127.0.0.1", self.target, timeout=120)
         hdrs = {k: v for k, v in self.headers.items() if k.lower() not in ("connection", "expect")}
         conn.request(self.command, self.path, body=body, headers=hdrs)

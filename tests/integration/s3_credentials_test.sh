@@ -6,7 +6,7 @@
 #   that works, and the stand-in's counters show which was asked;
 # - temporary credentials refreshed before they expire in the middle of a
 #   multipart upload (counted at the stand-in, tokens seen by a recording
-#   proxy in front of s3rver);
+#   proxy in front of s3rver), and fetched anew when S3 calls them expired;
 # - the signing region from AWS_REGION, AWS_DEFAULT_REGION and the profile;
 # - sse, sse-kms-key-id and storage-class headers (s3rver drops them: the
 #   recording proxy sees them on their way);
@@ -98,17 +98,28 @@ assert_eq "no request went without the IMDSv2 token" 0 "$(count imds_unauthorize
 check "S3 requests carry the session token from instance metadata" \
 	grep -q "x-amz-security-token=sessiontoken-imds-1" "$BD_TMP/requests.log"
 
+# S3 calls the next token expired (a revoked token, a skewed clock): fetched anew at once
+n="$(count imds)"
+printf 'sessiontoken-imds-%s\n' "$((n + 1))" >"$BD_TMP/requests.log.expired"
+: >"$BD_TMP/requests.log"
+run "${IMDS[@]}" "$BACKUPD" list --repo "$REPO" --name src
+assert_rc "list when S3 answers ExpiredToken to the first credentials" 0
+check "S3 refused the first token" grep -q "x-amz-security-token=sessiontoken-imds-$((n + 1)) .*refused" "$BD_TMP/requests.log"
+assert_eq "the credentials were fetched anew once" "$((n + 2))" "$(count imds)"
+rm -f "$BD_TMP/requests.log.expired"
+IMDS_N="$(count imds)" # what instance metadata handed out so far
+
 run "${IMDS[@]}" AWS_EC2_METADATA_DISABLED=true "$BACKUPD" list --repo "$REPO" --name src
 assert_rc "AWS_EC2_METADATA_DISABLED=true and nothing else: no credentials (exit 2)" 2
 assert_output_contains "it says there are no S3 credentials" "no S3 credentials"
-assert_eq "instance metadata was not asked" 1 "$(count imds)"
+assert_eq "instance metadata was not asked" "$IMDS_N" "$(count imds)"
 
 # --------------------------------------------------------------------------
 note "container credentials before instance metadata"
 run "${CONTAINER[@]}" "$BACKUPD" list --repo "$REPO" --name src
 assert_rc "list with container credentials" 0
 assert_eq "the container endpoint was asked once" 1 "$(count container)"
-assert_eq "instance metadata was not asked" 1 "$(count imds)"
+assert_eq "instance metadata was not asked" "$IMDS_N" "$(count imds)"
 export AWS_CONTAINER_AUTHORIZATION_TOKEN="$CONTAINER_TOKEN"
 run "${CONTAINER[@]}" AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE= "$BACKUPD" list --repo "$REPO" --name src
 unset AWS_CONTAINER_AUTHORIZATION_TOKEN
@@ -118,7 +129,7 @@ printf 'wrong-token\n' >"$BD_TMP/wrong_token_file"
 run "${CONTAINER[@]}" AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE="$BD_TMP/wrong_token_file" "$BACKUPD" list --repo "$REPO" --name src
 assert_rc "a refused container token fails (exit 1)" 1
 assert_output_contains "the error names the container credentials" "container credentials"
-assert_eq "instance metadata is not a fallback for a configured source" 1 "$(count imds)"
+assert_eq "instance metadata is not a fallback for a configured source" "$IMDS_N" "$(count imds)"
 run "${CONTAINER[@]}" AWS_CONTAINER_CREDENTIALS_FULL_URI=http://example.com/creds "$BACKUPD" list --repo "$REPO" --name src
 assert_rc "a plain-http FULL_URI to a remote host is refused (exit 2)" 2
 
@@ -176,7 +187,7 @@ secret-access-key-file = $BD_TMP/sak
 CONF
 run "${NOENV[@]}" AWS_ACCESS_KEY_ID=WRONGKEY AWS_SECRET_ACCESS_KEY=WRONG-ENV-SECRET "$BACKUPD" -c "$BD_TMP/repo.conf" list --repo cfg --name src
 assert_rc "the config's keys win over wrong ones in the environment" 0
-assert_eq "no stand-in was asked by the static sources" "1 2 1" "$(count imds) $(count container) $(count sts)"
+assert_eq "no stand-in was asked by the static sources" "$IMDS_N 2 1" "$(count imds) $(count container) $(count sts)"
 rm -f "$BD_TMP/credentials" "$BD_TMP/config"
 
 # --------------------------------------------------------------------------
