@@ -38,6 +38,25 @@ static int looks_like_location(const char *arg)
 	return strstr(arg, "://") != NULL || arg[0] == '/' || arg[0] == '.';
 }
 
+/*
+ * A --repo/--source argument that is neither a URL nor a config name, as an
+ * error may show it: cut to fit, key=value passwords and URI passwords
+ * masked (log_redact), and "user:password@host" without a scheme too.
+ */
+static void shown_arg(const char *arg, char *shown, size_t len)
+{
+	int sn = snprintf(shown, len, "%s", arg);
+	if (sn < 0 || (size_t)sn >= len)
+		memcpy(shown + len - 4, "...", 4);
+	log_redact(shown);
+	char *at = strrchr(shown, '@');
+	char *colon = at ? memchr(shown, ':', (size_t)(at - shown)) : NULL;
+	if (colon && at > colon + 1 && strstr(shown, "://") == NULL) {
+		memmove(colon + 4, at, strlen(at) + 1);
+		memcpy(colon + 1, "***", 3);
+	}
+}
+
 /* Where the message about a missing name says it looked. */
 static const char *config_where(const config *cfg)
 {
@@ -142,10 +161,13 @@ int resolve_repo(const config *cfg, const char *arg, repo_spec *out, bderr *err)
 		out->url = xstrdup(arg);
 	} else {
 		const config_section *s = config_find(cfg, "repo", arg);
-		if (s == NULL)
+		if (s == NULL) {
+			char shown[256];
+			shown_arg(arg, shown, sizeof shown);
 			return bderr_usage(err,
 					   "unknown repository '%s': not a URL and no [repo:%s] in %s",
-					   arg, arg, config_where(cfg));
+					   shown, shown, config_where(cfg));
+		}
 		out->name = xstrdup(arg);
 		if (repo_from_config(cfg, s, out, err) < 0) {
 			repo_spec_free(out);
@@ -339,10 +361,7 @@ int resolve_source_as(const config *cfg, const char *arg, const char *name, sour
 		if (s == NULL) {
 			/* a libpq "key=value" string could hold password=...: redact it */
 			char shown[256];
-			int sn = snprintf(shown, sizeof shown, "%s", arg);
-			if (sn < 0 || (size_t)sn >= sizeof shown)
-				memcpy(shown + sizeof shown - 4, "...", 4);
-			log_redact(shown);
+			shown_arg(arg, shown, sizeof shown);
 			return bderr_usage(err,
 					   "unknown source '%s': not a connection URI (postgresql://, mysql://) and no [source:%s] in %s",
 					   shown, shown, config_where(cfg));

@@ -45,6 +45,17 @@ int secret_read_file(const char *path, char **out, bderr *err)
 		close(fd);
 		return bderr_usage(err, "secret file '%s' is not a regular file", path);
 	}
+	/*
+	 * Only the user backupd runs as may own it (root included: root reads a
+	 * secret of its own, not one another account can rewrite): whoever owns
+	 * the file can replace the password, key or token with their own.
+	 */
+	if (st.st_uid != geteuid()) {
+		close(fd);
+		return bderr_usage(err,
+				   "secret file '%s' is owned by uid %u, not by the user backupd runs as (uid %u): chown it to that user",
+				   path, (unsigned)st.st_uid, (unsigned)geteuid());
+	}
 	if (st.st_mode & 077) {
 		close(fd);
 		return bderr_usage(err,

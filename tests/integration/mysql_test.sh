@@ -28,7 +28,7 @@ check "corner-case database loads" my_sql_file src "$HERE/mysql_corner_cases.sql
 BIG_ROWS="$(my_sql src 'SELECT COUNT(*) FROM big')"
 # The dump sizes its key ranges from the table statistics, which InnoDB
 # refreshes in the background after a bulk load: make them current.
-my_sql src 'ANALYZE TABLE big, big_strkey' >/dev/null
+my_sql src 'ANALYZE TABLE big, big_strkey, big_composite' >/dev/null
 read -r BINLOG_FILE BINLOG_POS _ < <(my_sql "" 'SHOW MASTER STATUS')
 note "source: big has $BIG_ROWS rows; binlog at $BINLOG_FILE:$BINLOG_POS"
 
@@ -196,6 +196,8 @@ for jobs in 1 4; do
 	check "big is split into several chunks ($nbig)" test "$nbig" -gt 2
 	nstr="$(find "$REPO_J/src/backups/$IDJ/src/data" -name 'big_strkey.*.tsv.zst' -type f 2>/dev/null | wc -l)"
 	note "big_strkey (string key) in $nstr chunk(s)"
+	ncomp="$(find "$REPO_J/src/backups/$IDJ/src/data" -name 'big_composite.*.tsv.zst' -type f 2>/dev/null | wc -l)"
+	check "big_composite (composite primary key) is split into several chunks ($ncomp)" test "$ncomp" -gt 2
 	check "chunk row counts of big add up to $BIG_ROWS" python3 - "$(manifest_of "$IDJ" "$REPO_J")" "$BIG_ROWS" <<'PY'
 import json, sys
 m = json.load(open(sys.argv[1]))
@@ -203,6 +205,14 @@ objs = {o["name"]: o for o in m["objects"]}
 big = [t for t in m["info"]["databases"][0]["tables"] if t["name"] == "big"][0]
 total = sum(objs[c]["rows"] for c in big["chunks"])
 assert total == int(sys.argv[2]), f"{total} rows in chunks, {sys.argv[2]} in the table"
+PY
+	check "chunk row counts of big_composite add up to 30000" python3 - "$(manifest_of "$IDJ" "$REPO_J")" <<'PY'
+import json, sys
+m = json.load(open(sys.argv[1]))
+objs = {o["name"]: o for o in m["objects"]}
+t = [t for t in m["info"]["databases"][0]["tables"] if t["name"] == "big_composite"][0]
+total = sum(objs[c]["rows"] for c in t["chunks"])
+assert total == 30000, f"{total} rows in chunks, 30000 in the table"
 PY
 	run "$BACKUPD" verify --repo "$REPO_J" --name src "$IDJ"
 	assert_rc "verify of the --jobs $jobs backup succeeds" 0

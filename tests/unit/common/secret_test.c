@@ -93,6 +93,26 @@ static void test_mode_refused(void **state)
 	}
 }
 
+/* A file another user owns is refused whatever its mode: its owner controls the secret. */
+static void test_other_owner_refused(void **state)
+{
+	(void)state;
+	if (geteuid() == 0) {
+		/* root too: a 0600 file of another account is that account's to rewrite */
+		char *path = make_file("hunter2\n", 8, 0600);
+		assert_int_equal(chown(path, 65534, 65534), 0);
+		char *want = xasprintf("secret file '%s' is owned by uid 65534, not by the user backupd runs as (uid 0): chown it to that user",
+				       path);
+		expect_refused(path, want, EXIT_USAGE);
+		remove_file(path);
+	} else {
+		/* readable by everyone, owned by root: the owner check comes first */
+		char *want = xasprintf("secret file '/etc/passwd' is owned by uid 0, not by the user backupd runs as (uid %u): chown it to that user",
+				       (unsigned)geteuid());
+		expect_refused("/etc/passwd", want, EXIT_USAGE);
+	}
+}
+
 static void test_not_regular(void **state)
 {
 	(void)state;
@@ -187,6 +207,7 @@ int main(void)
 		cmocka_unit_test(test_accepted),	  cmocka_unit_test(test_mode_refused),
 		cmocka_unit_test(test_not_regular),	  cmocka_unit_test(test_missing_and_empty),
 		cmocka_unit_test(test_size_limit),	  cmocka_unit_test(test_symlink),
+		cmocka_unit_test(test_other_owner_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
