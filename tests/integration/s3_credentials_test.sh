@@ -245,8 +245,9 @@ DIRECT="s3://bkt/outage?endpoint=http://127.0.0.1:$S3_PORT&style=path"
 export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER
 s3_bytes() { du -sb "$BD_TMP/s3data" | cut -f1; }
 dump_uploading() { [ "$(s3_bytes)" -gt $((before + 20 * 1024 * 1024)) ]; }
+# (restore --create fills a temporary database name: any COPY ... FROM STDIN is it)
 restore_copying() {
-	[ "$(psql_q postgres "SELECT count(*) FROM pg_stat_activity WHERE datname = 'big_dst' AND query ILIKE 'COPY%'" 2>/dev/null || echo 0)" -gt 0 ]
+	[ "$(psql_q postgres "SELECT count(*) FROM pg_stat_activity WHERE query ILIKE 'COPY % FROM STDIN%'" 2>/dev/null || echo 0)" -gt 0 ]
 }
 # ride_out WHAT READY CMD...: runs CMD in the background; once READY succeeds
 # (at most 30 s), s3rver goes down for 3 s; CMD must still succeed, saying it
