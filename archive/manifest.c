@@ -83,7 +83,10 @@ void format_rfc3339(time_t t, char *buf, size_t len)
 	struct tm tm;
 	if (len == 0)
 		return;
-	if (gmtime_r(&t, &tm) == NULL || strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+	/* not strftime's %Y: it writes year 999 as "999", which parse_rfc3339 refuses */
+	if (gmtime_r(&t, &tm) == NULL ||
+	    snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+		     tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec) >= (int)len)
 		buf[0] = '\0';
 }
 
@@ -160,7 +163,12 @@ int parse_rfc3339(const char *s, time_t *out)
 	time_t t = timegm(&tm);
 	if (t == (time_t)-1 && !(year == 1969 && mon == 12 && day == 31))
 		return -1;
-	*out = t - offset;
+	t -= offset;
+	/* an offset must not carry the instant out of the years format_rfc3339 writes */
+	struct tm utc;
+	if (gmtime_r(&t, &utc) == NULL || utc.tm_year + 1900 < 0 || utc.tm_year + 1900 > 9999)
+		return -1;
+	*out = t;
 	return 0;
 }
 

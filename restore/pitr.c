@@ -427,6 +427,94 @@ static const char *safe_relative(const char *path)
 	return path;
 }
 
+enum { ENTRY_EXTRACT, ENTRY_SKIP, ENTRY_REFUSED = -1, ENTRY_DAMAGED = -2 };
+
+/*
+ * The checks every tar entry passes before anything is written: a safe
+ * relative path (*rel, trailing slashes removed), no hard links, and
+ * symbolic links only for tablespaces (re-pointed at their target in ts).
+ * what names the archive in messages ("object 'X' of backup Y").  Returns
+ * ENTRY_EXTRACT, ENTRY_SKIP (the archive's root itself), ENTRY_REFUSED (err
+ * set) or ENTRY_DAMAGED (no path: libarchive says why).
+ */
+static int entry_check(struct archive_entry *e, const ts_map *ts, const char *what, char **rel,
+		       bderr *err)
+{
+	const char *path = archive_entry_pathname(e);
+	if (path == NULL)
+		return ENTRY_DAMAGED;
+	const char *rel0 = safe_relative(path);
+	if (rel0 == NULL) {
+		bderr_set(err, "%s: unsafe path '%s' refused", what, path);
+		return ENTRY_REFUSED;
+	}
+	/* the server writes tablespace links as "pg_tblspc/<oid>/" */
+	free(*rel);
+	*rel = xstrdup(rel0);
+	char *r = *rel;
+	for (size_t l = strlen(r); l > 0 && r[l - 1] == '/'; l--)
+		r[l - 1] = '\0';
+	if (*r == '\0' || strcmp(r, ".") == 0)
+		return ENTRY_SKIP;
+	if (archive_entry_hardlink(e) != NULL) {
+		bderr_set(err, "%s: unexpected hard link '%s'", what, r);
+		return ENTRY_REFUSED;
+	}
+	if (archive_entry_filetype(e) == AE_IFLNK) {
+		/* only tablespace links: they are re-pointed at the (mapped) location */
+		const char *oid = strncmp(r, "pg_tblspc/", 10) == 0 ? r + 10 : NULL;
+		const char *target = ts && oid ? ts_target_of(ts, oid) : NULL;
+		if (target == NULL) {
+			bderr_set(err, "%s: unexpected symbolic link '%s'", what, r);
+			return ENTRY_REFUSED;
+		}
+		archive_entry_set_symlink(e, target);
+	}
+	return ENTRY_EXTRACT;
+}
+
+int pitr_tar_check(const void *buf, size_t len, const char *ts_oid, const char *ts_target,
+		   bderr *err)
+{
+	ts_entry te = { ts_oid, ts_target, ts_target };
+	ts_map ts = { &te, ts_oid ? 1 : 0 };
+	struct archive *in = archive_read_new();
+	archive_read_support_format_tar(in);
+	char *rel = NULL;
+	int rc = 0;
+	if (archive_read_open_memory(in, buf, len) != ARCHIVE_OK)
+		rc = bderr_set(err, "cannot read tar: %s", disk_error(in));
+	while (rc == 0) {
+		struct archive_entry *e;
+		int ar = archive_read_next_header(in, &e);
+		if (ar == ARCHIVE_EOF)
+			break;
+		int cr = ar < ARCHIVE_WARN ? ENTRY_DAMAGED : entry_check(e, &ts, "tar", &rel, err);
+		if (cr == ENTRY_DAMAGED)
+			rc = bderr_set(err, "cannot read tar: %s", disk_error(in));
+		else if (cr == ENTRY_REFUSED)
+			rc = -1;
+		else if (cr == ENTRY_EXTRACT && archive_entry_size(e) > 0) {
+			/* the data is read as extraction reads it, only not written */
+			for (;;) {
+				const void *b;
+				size_t size;
+				la_int64_t off;
+				ar = archive_read_data_block(in, &b, &size, &off);
+				if (ar == ARCHIVE_EOF)
+					break;
+				if (ar < ARCHIVE_WARN) {
+					rc = bderr_set(err, "cannot read tar: %s", disk_error(in));
+					break;
+				}
+			}
+		}
+	}
+	free(rel);
+	archive_read_free(in);
+	return rc;
+}
+
 /*
  * Extracts one tar object of backup m into dest.  ts is non-NULL for
  * base.tar, whose pg_tblspc/<oid> symbolic links point at tablespaces.
@@ -450,6 +538,7 @@ static int extract_tar(repo *r, const manifest *m, const char *object, const cha
 						    ARCHIVE_EXTRACT_SECURE_NODOTDOT);
 	int rc = -1;
 	char *full = NULL, *rel = NULL;
+	char *what = xasprintf("object '%s' of backup %s", object, m->id);
 	if (archive_read_open(in, &src, NULL, tar_read, NULL) != ARCHIVE_OK)
 		goto fail;
 	log_info("extracting %s into %s", object, dest);
@@ -460,38 +549,13 @@ static int extract_tar(repo *r, const manifest *m, const char *object, const cha
 			break;
 		if (ar < ARCHIVE_WARN)
 			goto fail;
-		const char *path = archive_entry_pathname(e);
-		if (path == NULL)
-			goto fail; /* damaged header: the reason is found below */
-		const char *rel0 = safe_relative(path);
-		if (rel0 == NULL) {
-			bderr_set(err, "object '%s' of backup %s: unsafe path '%s' refused", object,
-				  m->id, archive_entry_pathname(e));
+		int cr = entry_check(e, ts, what, &rel, err);
+		if (cr == ENTRY_DAMAGED)
+			goto fail; /* the reason is found below */
+		if (cr == ENTRY_REFUSED)
 			goto out;
-		}
-		/* the server writes tablespace links as "pg_tblspc/<oid>/" */
-		free(rel);
-		rel = xstrdup(rel0);
-		for (size_t l = strlen(rel); l > 0 && rel[l - 1] == '/'; l--)
-			rel[l - 1] = '\0';
-		if (*rel == '\0' || strcmp(rel, ".") == 0)
+		if (cr == ENTRY_SKIP)
 			continue;
-		if (archive_entry_hardlink(e) != NULL) {
-			bderr_set(err, "object '%s' of backup %s: unexpected hard link '%s'", object, m->id,
-				  rel);
-			goto out;
-		}
-		if (archive_entry_filetype(e) == AE_IFLNK) {
-			/* only tablespace links: they are re-pointed at the (mapped) location */
-			const char *oid = strncmp(rel, "pg_tblspc/", 10) == 0 ? rel + 10 : NULL;
-			const char *target = ts && oid ? ts_target_of(ts, oid) : NULL;
-			if (target == NULL) {
-				bderr_set(err, "object '%s' of backup %s: unexpected symbolic link '%s'",
-					  object, m->id, rel);
-				goto out;
-			}
-			archive_entry_set_symlink(e, target);
-		}
 		free(full);
 		full = xasprintf("%s/%s", dest, rel);
 		archive_entry_set_pathname(e, full);
@@ -537,6 +601,7 @@ fail:
 		bderr_set(err, "cannot read object '%s' of backup %s as tar: %s", object, m->id,
 			  archive_error_string(in) ? archive_error_string(in) : "damaged entry header");
 out:
+	free(what);
 	free(full);
 	free(rel);
 	archive_read_free(in);

@@ -209,8 +209,16 @@ static void test_rfc3339(void **state)
 	assert_int_equal(t, 0);
 	assert_int_equal(parse_rfc3339("1969-12-31T23:59:59Z", &t), 0);
 	assert_int_equal(t, -1);
+	/* years below 1000 keep four digits, so that what is written parses again (fuzzing) */
+	assert_int_equal(parse_rfc3339("0999-12-31T23:59:59+01:00", &t), 0);
+	format_rfc3339(t, buf, sizeof buf);
+	assert_string_equal(buf, "0999-12-31T22:59:59Z");
+	assert_int_equal(parse_rfc3339(buf, &t), 0);
+	assert_int_equal(parse_rfc3339("0000-01-01T00:00:00Z", &t), 0);
+	format_rfc3339(t, buf, sizeof buf);
+	assert_string_equal(buf, "0000-01-01T00:00:00Z");
 
-	static const char *const bad[] = { "", "2026-11-21", "2026-11-21T10:13:24", "2026-13-01T00:00:00Z",
+	static const char *const bad[] = { "", "0000-01-01T00:00:00+00:01", "9999-12-31T23:59:59-00:01", "2026-11-21", "2026-11-21T10:13:24", "2026-13-01T00:00:00Z",
 					   "2026-02-29T00:00:00Z", "2026-04-31T00:00:00Z",
 					   "2026-11-21T24:00:00Z", "2026-11-21T10:13:24Zjunk",
 					   "2026-11-21T10:13:24.Z", "26-11-21T10:13:24Z", "2026-11-21T10:13:24+1:00" };

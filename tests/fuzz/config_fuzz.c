@@ -1,0 +1,52 @@
+/*
+ * libFuzzer target: the INI configuration (common/config.c), then every
+ * typed accessor on every key it accepted.
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/config.h"
+#include "common/mem.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* The input as a C string (it may hold NULs: the text then ends at the first). */
+static char *fuzz_cstring(const uint8_t *data, size_t size)
+{
+	char *s = xmalloc(size + 1);
+	memcpy(s, data, size);
+	s[size] = '\0';
+	return s;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	char *text = fuzz_cstring(data, size);
+	config *c = NULL;
+	bderr err;
+	bderr_init(&err);
+	if (config_load_string(text, "fuzz.conf", &c, &err) == 0) {
+		for (size_t i = 0; i < c->n_sections; i++) {
+			const config_section *s = &c->sections[i];
+			if (config_find(c, s->type, s->name) == NULL)
+				abort(); /* a section it loaded must be found again */
+			for (size_t j = 0; j < s->n_entries; j++) {
+				const char *k = s->entries[j].key;
+				long l;
+				int b;
+				bderr e2;
+				bderr_init(&e2);
+				(void)config_get_long(c, s, k, 0, -1000000, 1000000, &l, &e2);
+				(void)config_get_bool(c, s, k, 0, &b, &e2);
+				(void)config_line(s, k);
+				if (config_get(s, k) == NULL)
+					abort();
+			}
+		}
+		config_free(c);
+	}
+	free(text);
+	return 0;
+}
