@@ -183,6 +183,19 @@ run_unit() {
 	return "$rc"
 }
 
+# tally FILE PASSED_VAR FAILED_VAR: adds FILE's last "N passed, N failed" line
+# to the two counters (no such line: the run itself failed, one failure).
+tally() {
+	local line
+	line="$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$1" | tail -n 1 || true)"
+	if [ -n "$line" ]; then
+		printf -v "$2" '%d' $((${!2} + $(echo "$line" | cut -d' ' -f1)))
+		printf -v "$3" '%d' $((${!3} + $(echo "$line" | cut -d' ' -f3)))
+	else
+		printf -v "$3" '%d' $((${!3} + 1))
+	fi
+}
+
 # run_integration DIR [ENV...]
 run_integration() {
 	local dir="$1"
@@ -190,15 +203,8 @@ run_integration() {
 	local out rc=0
 	out="$(mktemp "${TMPDIR:-/tmp}/bd-integration-out.XXXXXX")"
 	env BUILD_DIR="$ROOT/$dir" "$@" bash "$ROOT/tests/integration/run.sh" 2>&1 | tee "$out" || rc=$?
-	local line
-	line="$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$out" | tail -n 1 || true)"
+	tally "$out" INT_PASSED INT_FAILED
 	rm -f "$out"
-	if [ -n "$line" ]; then
-		INT_PASSED=$((INT_PASSED + $(echo "$line" | cut -d' ' -f1)))
-		INT_FAILED=$((INT_FAILED + $(echo "$line" | cut -d' ' -f3)))
-	else
-		INT_FAILED=$((INT_FAILED + 1))
-	fi
 	return "$rc"
 }
 
@@ -217,20 +223,14 @@ configure_and_build_fuzz() {
 		make -j"$JOBS" fuzz)
 }
 do_fuzz() {
-	local out rc=0 line secs="${BD_FUZZ_SECONDS:-}"
+	local out rc=0 secs="${BD_FUZZ_SECONDS:-}"
 	if [ -z "$secs" ]; then
 		if [ "$LONG" = 1 ]; then secs=300; else secs=7; fi
 	fi
 	out="$(mktemp "${TMPDIR:-/tmp}/bd-fuzz-out.XXXXXX")"
 	BD_FUZZ_SECONDS="$secs" bash "$ROOT/tests/fuzz/run.sh" "$ROOT/build-fuzz" 2>&1 | tee "$out" || rc=$?
-	line="$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$out" | tail -n 1 || true)"
+	tally "$out" FUZZ_PASSED FUZZ_FAILED
 	rm -f "$out"
-	if [ -n "$line" ]; then
-		FUZZ_PASSED=$((FUZZ_PASSED + $(echo "$line" | cut -d' ' -f1)))
-		FUZZ_FAILED=$((FUZZ_FAILED + $(echo "$line" | cut -d' ' -f3)))
-	else
-		FUZZ_FAILED=$((FUZZ_FAILED + 1))
-	fi
 	return "$rc"
 }
 

@@ -5,25 +5,15 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "common/config.h"
 #include "common/mem.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* The input as a C string (it may hold NULs: the text then ends at the first). */
-static char *fuzz_cstring(const uint8_t *data, size_t size)
-{
-	char *s = xmalloc(size + 1);
-	memcpy(s, data, size);
-	s[size] = '\0';
-	return s;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	char *text = fuzz_cstring(data, size);
+	char *text = xstrndup((const char *)data, size);
 	config *c = NULL;
 	bderr err;
 	bderr_init(&err);

@@ -4,7 +4,8 @@
 #   tests/fuzz/run.sh BUILD_DIR [TARGET...]
 #
 # Each target first replays its seed corpus (tests/fuzz/corpus/<target>/, kept
-# in the tree: real examples plus every input that once found a bug), then
+# in the tree: real examples plus every input that once found a bug), then,
+# with the tokens of tests/fuzz/dict/<target>.dict when there is one,
 # fuzzes for BD_FUZZ_SECONDS seconds (default 7: about a minute for all of
 # them).  New inputs go to BUILD_DIR/fuzz/corpus/<target>/ (kept between
 # runs, never into the tree); a crash, leak, hang (BD_FUZZ_TIMEOUT seconds
@@ -48,11 +49,15 @@ for t in "${targets[@]}"; do
 		failed=$((failed + 1))
 		continue
 	fi
+	dict=()
+	if [ -f "$ROOT/tests/fuzz/dict/$name.dict" ]; then
+		dict=(-dict="$ROOT/tests/fuzz/dict/$name.dict")
+	fi
 	start=$(date +%s)
 	rc=0
 	# stdout closed: the code under test may print; reports go to stderr
 	"$bin" -max_total_time="$SECONDS_PER" -timeout="$TIMEOUT" -rss_limit_mb=2048 \
-		-close_fd_mask=1 -print_final_stats=1 -artifact_prefix="$art/" \
+		-close_fd_mask=1 -print_final_stats=1 -artifact_prefix="$art/" "${dict[@]}" \
 		"$work" "$seeds" >"$log" 2>&1 || rc=$?
 	secs=$(($(date +%s) - start))
 	runs="$(grep -oE '^stat::number_of_executed_units: [0-9]+' "$log" | grep -oE '[0-9]+$' || true)"

@@ -16,15 +16,6 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* The input as a C string (it may hold NULs: the text then ends at the first). */
-static char *fuzz_cstring(const uint8_t *data, size_t size)
-{
-	char *s = xmalloc(size + 1);
-	memcpy(s, data, size);
-	s[size] = '\0';
-	return s;
-}
-
 static const char SHA[] = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -33,7 +24,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t nlen = nl ? (size_t)(nl - (const char *)data) : size;
 	const unsigned char *seg = nl ? (const unsigned char *)nl + 1 : NULL;
 	size_t seg_len = nl ? size - nlen - 1 : 0;
-	char *name = fuzz_cstring(data, nlen);
+	char *name = xstrndup((const char *)data, nlen);
 	bderr err;
 	bderr_init(&err);
 	wal_name n, back;
