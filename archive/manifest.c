@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/fsutil.h"
 #include "common/mem.h"
 #include "common/version.h"
 
@@ -60,6 +61,30 @@ const manifest_object *manifest_find_object(const manifest *m, const char *name)
 	return NULL;
 }
 
+/* Sum of one size field, or UINT64_MAX once it passes MANIFEST_SIZE_MAX. */
+static uint64_t bounded_total(const manifest *m, int stored)
+{
+	uint64_t t = 0;
+	for (size_t i = 0; i < m->n_objects; i++) {
+		uint64_t v = stored ? m->objects[i].meta.stored_size : m->objects[i].meta.size;
+		if (v > MANIFEST_SIZE_MAX - t)
+			return UINT64_MAX;
+		t += v;
+	}
+	return t;
+}
+
+int manifest_sizes_check(const manifest *m, bderr *err)
+{
+	static const char *const what[] = { "size", "stored_size" };
+	for (int stored = 0; stored < 2; stored++)
+		if (bounded_total(m, stored) > MANIFEST_SIZE_MAX)
+			return bderr_set(err, "invalid manifest: the total '%s' of the objects exceeds "
+					      "%" PRIu64 " bytes",
+					 what[stored], MANIFEST_SIZE_MAX);
+	return 0;
+}
+
 uint64_t manifest_total_size(const manifest *m)
 {
 	uint64_t t = 0;
@@ -78,13 +103,17 @@ uint64_t manifest_total_stored_size(const manifest *m)
 
 /* --- time ---------------------------------------------------------------- */
 
+/*
+ * Always four year digits (strftime's %Y writes "999" for year 999, which
+ * parse_rfc3339 then refuses): what parse_rfc3339 accepts comes back as
+ * text it accepts again.
+ */
 void format_rfc3339(time_t t, char *buf, size_t len)
 {
 	struct tm tm;
 	if (len == 0)
 		return;
-	/* not strftime's %Y: it writes year 999 as "999", which parse_rfc3339 refuses */
-	if (gmtime_r(&t, &tm) == NULL ||
+	if (gmtime_r(&t, &tm) == NULL || tm.tm_year < -1900 || tm.tm_year > 9999 - 1900 ||
 	    snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900, tm.tm_mon + 1,
 		     tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec) >= (int)len)
 		buf[0] = '\0';
@@ -163,10 +192,10 @@ int parse_rfc3339(const char *s, time_t *out)
 	time_t t = timegm(&tm);
 	if (t == (time_t)-1 && !(year == 1969 && mon == 12 && day == 31))
 		return -1;
-	t -= offset;
-	/* an offset must not carry the instant out of the years format_rfc3339 writes */
+	/* an offset may carry the instant out of years 0000-9999, which cannot be written back */
 	struct tm utc;
-	if (gmtime_r(&t, &utc) == NULL || utc.tm_year + 1900 < 0 || utc.tm_year + 1900 > 9999)
+	t -= offset;
+	if (gmtime_r(&t, &utc) == NULL || utc.tm_year < -1900 || utc.tm_year > 9999 - 1900)
 		return -1;
 	*out = t;
 	return 0;
@@ -211,6 +240,8 @@ int manifest_to_json(const manifest *m, char **out, bderr *err)
 	for (size_t i = 0; i < sizeof required / sizeof *required; i++)
 		if (values[i] == NULL)
 			return bderr_set(err, "cannot serialise manifest: '%s' is not set", required[i]);
+	if (manifest_sizes_check(m, err) < 0)
+		return bderr_prefix(err, "cannot serialise manifest of backup '%s'", m->id);
 	json_t *root = json_object();
 	json_t *objects = json_array();
 	int bad = root == NULL || objects == NULL;
@@ -275,23 +306,9 @@ static int get_time(json_t *root, const char *key, time_t *out, bderr *err)
 	json_t *v = json_object_get(root, key);
 	if (!json_is_string(v) || parse_rfc3339(json_string_value(v), out) < 0)
 		return bderr_set(err, "invalid manifest: '%s' %s", key,
-				 v ? "must be an RFC 3339 time" : "is missing");
+				 v ? "must be an RFC 3339 time between years 0000 and 9999"
+				   : "is missing");
 	return 0;
-}
-
-/* Object names become storage paths: nothing may climb out of the backup. */
-static int object_name_ok(const char *name)
-{
-	if (*name == '\0' || *name == '/')
-		return 0;
-	for (const char *p = name;;) {
-		size_t n = strcspn(p, "/");
-		if (n == 0 || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
-			return 0;
-		if (p[n] == '\0')
-			return 1;
-		p += n + 1;
-	}
 }
 
 static int sha256_hex_ok(const char *s)
@@ -317,7 +334,8 @@ static int parse_object(manifest *m, json_t *o, size_t index, bderr *err)
 	json_t *sha = json_object_get(o, "sha256");
 	json_t *compressed = json_object_get(o, "compressed");
 	json_t *jrows = json_object_get(o, "rows");
-	if (!json_is_string(name) || !object_name_ok(json_string_value(name)))
+	/* object names become storage paths: nothing may climb out of the backup */
+	if (!json_is_string(name) || !path_relative_clean(json_string_value(name)))
 		return bderr_set(err, "invalid manifest: %s'name' must be a relative path", where);
 	if (!json_is_string(sha) || !sha256_hex_ok(json_string_value(sha)))
 		return bderr_set(err, "invalid manifest: %s'sha256' must be 64 lower-case hex digits",
@@ -373,7 +391,7 @@ static int parse_root(manifest *m, json_t *root, bderr *err)
 	for (size_t i = 0; i < json_array_size(objects); i++)
 		if (parse_object(m, json_array_get(objects, i), i, err) < 0)
 			return -1;
-	return 0;
+	return manifest_sizes_check(m, err);
 }
 
 int manifest_parse(const char *json, size_t len, manifest **out, bderr *err)

@@ -13,6 +13,12 @@
 #include "archive/object.h"
 
 #define MANIFEST_FORMAT 1
+/*
+ * Sizes are uint64_t in memory but JSON integers (jansson's) stop at
+ * 2^63-1: every size, and each of the two totals, stays at or below this,
+ * so what is written or listed is never a negative number.
+ */
+#define MANIFEST_SIZE_MAX ((uint64_t)INT64_MAX)
 
 typedef struct manifest_object {
 	char *name;     /* relative to the backup directory, e.g. "data/16384.0.copy.zst" */
@@ -47,12 +53,20 @@ const manifest_object *manifest_find_object(const manifest *m, const char *name)
 uint64_t manifest_total_size(const manifest *m);
 uint64_t manifest_total_stored_size(const manifest *m);
 
-/* Serialises to JSON text (caller frees). */
+/* 0 when the totals of size and stored_size stay within MANIFEST_SIZE_MAX; otherwise err says which. */
+int manifest_sizes_check(const manifest *m, bderr *err);
+
+/* Serialises to JSON text (caller frees); sizes beyond MANIFEST_SIZE_MAX are refused. */
 int manifest_to_json(const manifest *m, char **out, bderr *err);
 /* Parses; a format newer than MANIFEST_FORMAT is refused with a clear error. */
 int manifest_parse(const char *json, size_t len, manifest **out, bderr *err);
 
-/* RFC 3339 UTC: "2026-11-21T10:13:24Z"; buf >= 21 bytes. */
+/*
+ * RFC 3339 UTC: "2026-11-21T10:13:24Z"; buf >= 21 bytes.  Years 0000 to
+ * 9999 only, always four digits; outside them buf is "".  parse_rfc3339
+ * refuses an instant outside those years (after applying the offset), so
+ * whatever it accepts formats back to text it accepts again.
+ */
 void format_rfc3339(time_t t, char *buf, size_t len);
 int parse_rfc3339(const char *s, time_t *out);
 

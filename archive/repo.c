@@ -470,13 +470,17 @@ int repo_backup_list(repo *r, const char *name, backup_list **out, bderr *err)
 		e->id = sc.g[i].id;
 		sc.g[i].name = sc.g[i].id = NULL;
 		/*
-		 * A manifest that cannot be read fails the whole listing: showing
-		 * that backup as incomplete would let expire delete it.
+		 * A manifest that cannot be read must not hide every other backup,
+		 * nor pass for incomplete (expire would delete it): it is marked.
 		 */
-		if (sc.g[i].has_manifest && load_manifest(r, e->name, e->id, &e->m, err) < 0) {
-			scan_free(&sc);
-			backup_list_free(l);
-			return -1;
+		if (sc.g[i].has_manifest) {
+			bderr why;
+			bderr_init(&why);
+			if (load_manifest(r, e->name, e->id, &e->m, &why) < 0) {
+				log_warn("backup %s of '%s' is damaged and skipped: %s", e->id, e->name,
+					 why.msg);
+				e->damaged = xstrdup(why.msg);
+			}
 		}
 	}
 	scan_free(&sc);
@@ -492,6 +496,7 @@ void backup_list_free(backup_list *l)
 		free(l->items[i].name);
 		free(l->items[i].id);
 		manifest_free(l->items[i].m);
+		free(l->items[i].damaged);
 	}
 	free(l->items);
 	free(l);
@@ -503,16 +508,31 @@ static int load_latest(repo *r, const char *name, manifest **out, bderr *err)
 	if (scan_backups(r, name, &sc, err) < 0)
 		return -1;
 	int rc = -1;
-	size_t i = sc.n;
-	while (i > 0 && !sc.g[i - 1].has_manifest)
-		i--;
-	if (i > 0)
-		rc = load_manifest(r, sc.g[i - 1].name, sc.g[i - 1].id, out, err);
-	else if (sc.n == 0)
+	size_t damaged = 0;
+	for (size_t i = sc.n; i > 0 && rc < 0; i--) {
+		const backup_group *g = &sc.g[i - 1];
+		if (!g->has_manifest)
+			continue;
+		bderr why;
+		bderr_init(&why);
+		rc = load_manifest(r, g->name, g->id, out, &why);
+		if (rc < 0) {
+			log_warn("backup %s of '%s' is damaged and skipped: %s", g->id, g->name, why.msg);
+			damaged++;
+		} else if (damaged > 0) {
+			log_warn("latest readable backup of '%s' is %s (%zu newer damaged)", name, g->id,
+				 damaged);
+		}
+	}
+	if (rc < 0 && sc.n == 0)
 		bderr_set(err, "no backups of '%s' in '%s'", name, repo_url(r));
-	else
+	else if (rc < 0 && damaged == 0)
 		bderr_set(err, "no complete backup of '%s' in '%s' (%zu incomplete)", name, repo_url(r),
 			  sc.n);
+	else if (rc < 0)
+		bderr_set(err, "no readable complete backup of '%s' in '%s' (%zu damaged, %zu "
+			       "incomplete)",
+			  name, repo_url(r), damaged, sc.n - damaged);
 	scan_free(&sc);
 	return rc;
 }

@@ -59,7 +59,9 @@ void repo_backup_discard(repo *r, const char *name, const char *id);
 typedef struct backup_entry {
 	char *name;
 	char *id;
-	manifest *m; /* NULL when incomplete (no manifest) */
+	manifest *m;   /* NULL when incomplete (no manifest) or damaged */
+	char *damaged; /* set (why) when a manifest exists but cannot be read: neither
+			  complete nor incomplete, never restored, counted or removed */
 } backup_entry;
 
 typedef struct backup_list {
@@ -67,13 +69,18 @@ typedef struct backup_list {
 	size_t n;
 } backup_list;
 
-/* All backups, or those of one name; incomplete ones included with m == NULL. */
+/*
+ * All backups, or those of one name; incomplete ones included with m == NULL.
+ * A manifest that cannot be read does not fail the listing: that entry is
+ * marked damaged, with a warning naming it.
+ */
 int repo_backup_list(repo *r, const char *name, backup_list **out, bderr *err);
 void backup_list_free(backup_list *l);
 
 /*
- * Loads the manifest of a complete backup.  id may be "latest" (or NULL).  An
- * incomplete or missing backup is an error naming it.
+ * Loads the manifest of a complete backup.  id may be "latest" (or NULL): the
+ * newest backup whose manifest reads, newer damaged ones skipped with a
+ * warning each.  An incomplete or missing backup is an error naming it.
  */
 int repo_backup_load(repo *r, const char *name, const char *id, manifest **out, bderr *err);
 

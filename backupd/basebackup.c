@@ -371,7 +371,7 @@ int basebackup_run(repo *r, const basebackup_options *o, char **id_out, bderr *e
 	bb_state st = { .r = r, .o = o };
 	PGconn *c = NULL;
 	PGresult *res = NULL;
-	char *seg_text = NULL, *archive_mode = NULL;
+	char *seg_text = NULL, *archive_mode = NULL, *dir_mode = NULL;
 	int rc = -1;
 	time_t started = time(NULL);
 
@@ -402,7 +402,8 @@ int basebackup_run(repo *r, const basebackup_options *o, char **id_out, bderr *e
 	res = NULL;
 
 	if (show_setting(c, "wal_segment_size", &seg_text, err) < 0 ||
-	    show_setting(c, "archive_mode", &archive_mode, err) < 0)
+	    show_setting(c, "archive_mode", &archive_mode, err) < 0 ||
+	    show_setting(c, "data_directory_mode", &dir_mode, err) < 0)
 		goto out;
 	uint32_t seg_size = parse_show_size(seg_text);
 	if (seg_size == 0) {
@@ -432,6 +433,8 @@ int basebackup_run(repo *r, const basebackup_options *o, char **id_out, bderr *e
 	json_object_set_new(info, "system_identifier", json_string(sysid_buf));
 	json_object_set_new(info, "server_version_num", json_integer(version));
 	json_object_set_new(info, "wal_segment_size", json_integer(seg_size));
+	/* 0750 when the cluster allows group access: pitr keeps that */
+	json_object_set_new(info, "data_directory_mode", json_string(dir_mode));
 	json_object_set_new(info, "options",
 			    json_pack("{s:s, s:i}", "compress",
 				      o->compress_spec ? o->compress_spec : "zstd:1", "archive_timeout",
@@ -460,6 +463,7 @@ out:
 	manifest_free(st.m);
 	free(seg_text);
 	free(archive_mode);
+	free(dir_mode);
 	PQclear(res);
 	PQfinish(c);
 	return rc;

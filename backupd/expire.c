@@ -172,6 +172,11 @@ static int expire_wal(repo *r, const expire_options *o, const backup_list *bl, s
 	const char *oldest = NULL;
 	for (size_t i = first; i < last; i++) {
 		const backup_entry *e = &bl->items[i];
+		if (e->damaged) {
+			/* its WAL needs are unknown (it may be a base backup): prune nothing */
+			say(out, "keep all WAL of %s (backup %s is damaged)", name, e->id);
+			return 0;
+		}
 		if (e->m == NULL || !keep[i - first] || strcmp(kind_of(e), "basebackup") != 0)
 			continue;
 		const char *start = json_string_value(json_object_get(e->m->info, "wal_start_segment"));
@@ -254,6 +259,11 @@ static int expire_name(repo *r, const expire_options *o, const backup_list *bl, 
 		const backup_entry *e = &bl->items[i];
 		if (e->m != NULL)
 			continue;
+		if (e->damaged) {
+			/* not complete (never counted) and not incomplete (never removed): a human decides */
+			say(out, "keep %s %s (damaged: its manifest cannot be read)", e->name, e->id);
+			continue;
+		}
 		time_t t = id_time(e->id);
 		if (t == 0 || o->now - t <= o->incomplete_grace) {
 			say(out, "keep %s %s (incomplete, may still be running)", e->name, e->id);

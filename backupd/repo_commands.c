@@ -59,7 +59,9 @@ static json_t *entry_json(const backup_entry *e)
 		json_object_set_new(o, "finished", json_null());
 		json_object_set_new(o, "size", json_null());
 		json_object_set_new(o, "stored_size", json_null());
-		json_object_set_new(o, "status", json_string("incomplete"));
+		json_object_set_new(o, "status", json_string(e->damaged ? "damaged" : "incomplete"));
+		if (e->damaged)
+			json_object_set_new(o, "error", json_string(e->damaged));
 	}
 	return o;
 }
@@ -94,7 +96,7 @@ int repo_cmd_list(repo *r, const char *name, int json, bderr *err)
 			}
 			printf("%-20s %-22s %-10s %-10s %-11s %-20s %9s %10s %10s\n", e->name, e->id,
 			       e->m ? e->m->engine : "-", e->m ? e->m->kind : "-",
-			       e->m ? "complete" : "incomplete", ts, dur, sz, st);
+			       e->m ? "complete" : e->damaged ? "damaged" : "incomplete", ts, dur, sz, st);
 		}
 	}
 	backup_list_free(l);
@@ -122,6 +124,10 @@ int repo_cmd_verify(repo *r, const char *name, const char *id, bderr *err)
 	size_t checked = 0;
 	for (size_t i = 0; i < l->n && rc == 0; i++) {
 		const backup_entry *e = &l->items[i];
+		if (e->damaged) {
+			rc = bderr_set(err, "%s %s: damaged: %s", e->name, e->id, e->damaged);
+			break;
+		}
 		if (e->m == NULL) {
 			printf("%s %s: incomplete (no manifest), skipped\n", e->name, e->id);
 			continue;

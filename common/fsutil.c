@@ -53,3 +53,17 @@ int mkdir_p(const char *path, mode_t mode, bderr *err)
 	free(p);
 	return 0;
 }
+
+int path_relative_clean(const char *rel)
+{
+	if (*rel == '\0' || *rel == '/')
+		return 0;
+	for (const char *p = rel;;) {
+		size_t n = strcspn(p, "/");
+		if (n == 0 || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
+			return 0;
+		if (p[n] == '\0')
+			return 1;
+		p += n + 1;
+	}
+}

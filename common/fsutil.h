@@ -20,6 +20,13 @@ char *path_dirname(const char *path);
  */
 int fsync_dir(const char *dir, bderr *err);
 
+/*
+ * 1 when rel is a clean relative path: not empty, not absolute, no empty,
+ * "." or ".." component (so no trailing '/').  Names read from a
+ * repository must be, before they become paths.
+ */
+int path_relative_clean(const char *rel);
+
 /* mkdir -p with mode for every directory it creates; existing ones are fine. */
 int mkdir_p(const char *path, mode_t mode, bderr *err);
 

@@ -25,7 +25,8 @@ static const char usage_text[] =
 	"                                  restore a dump into a database\n"
 	"  pitr --repo R --name N --data-dir DIR [--backup ID]\n"
 	"       [--target-time T | --target-lsn L | --target-name N | --target-xid X]\n"
-	"       [--target-timeline latest|current|N] [--tablespace-map OLD=NEW ...]\n"
+	"       [--target-timeline latest|current|N]\n"
+	"       [--tablespace-map OLD=NEW ... | --tablespaces-in-place]\n"
 	"                                  restore a base backup for point-in-time recovery\n"
 	"  wal-get --repo R --name N [--prefetch N] [--spool-dir D] WALNAME PATH\n"
 	"                                  fetch one archived WAL file (restore_command ... %f %p);\n"
@@ -130,7 +131,8 @@ static const program_command commands[] = {
 	{ "pitr", pitr_command,
 	  { { "repo", 1 }, { "name", 1 }, { "data-dir", 1 }, { "backup", 1 }, { "target-time", 1 },
 	    { "target-lsn", 1 }, { "target-name", 1 }, { "target-xid", 1 },
-	    { "tablespace-map", 1 }, { "target-timeline", 1 }, { NULL, 0 } } },
+	    { "tablespace-map", 1 }, { "tablespaces-in-place", 0 }, { "target-timeline", 1 },
+	    { NULL, 0 } } },
 	{ "wal-get", wal_get_command,
 	  { { "repo", 1 }, { "name", 1 }, { "prefetch", 1 }, { "spool-dir", 1 }, { NULL, 0 } } },
 };

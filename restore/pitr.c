@@ -17,9 +17,11 @@
 #include <jansson.h>
 
 #include "archive/lsn.h"
+#include "common/fsutil.h"
 #include "common/log.h"
 #include "common/mem.h"
 #include "common/resolve.h"
+#include "restore/tar_extract.h"
 
 /* ---- target time ---------------------------------------------------------- */
 
@@ -269,7 +271,8 @@ static int dir_state(const char *path, int *absent, bderr *err)
 	return n;
 }
 
-static int mkdir_p(const char *path, bderr *err)
+/* mkdir -p, parents 0755 (a server must reach a tablespace through them), the last 0700. */
+static int mkdir_private(const char *path, bderr *err)
 {
 	char *copy = xstrdup(path);
 	int rc = 0;
@@ -300,45 +303,65 @@ static int prepare_dir(const char *path, const char *what, bderr *err)
 		return bderr_set(err, "%s '%s' is not empty (or not a directory): pitr only restores "
 				      "into an empty or absent directory",
 				 what, path);
-	return mkdir_p(path, err);
+	return mkdir_private(path, err);
 }
 
 /* ---- tablespaces ---------------------------------------------------------- */
 
+/*
+ * A tablespace is the one place pitr writes outside --data-dir, and its
+ * recorded location comes from the repository: so it goes only where the
+ * operator said (--tablespace-map OLD=NEW, or --tablespaces-in-place for the
+ * recorded locations), to an absolute, normalised path that is absent or an
+ * empty directory and overlaps neither the data directory nor another
+ * tablespace.
+ */
 typedef struct ts_entry {
 	const char *oid;
 	const char *location; /* where it was */
-	const char *target;   /* where it goes */
+	const char *target;   /* where it goes; NULL until the operator said */
 } ts_entry;
 
 typedef struct ts_map {
 	ts_entry *items;
 	size_t n;
+	const char **oids; /* NULL-terminated, for the tar entry checks */
 } ts_map;
 
-static const char *ts_target_of(const ts_map *ts, const char *oid)
+/* Absolute, no empty, "." or ".." component, no trailing '/', not "/" itself. */
+static int path_normalised(const char *p)
 {
-	for (size_t i = 0; i < ts->n; i++) {
-		if (strcmp(ts->items[i].oid, oid) == 0)
-			return ts->items[i].target;
-	}
-	return NULL;
+	return p[0] == '/' && path_relative_clean(p + 1);
 }
 
-/* From the manifest and --tablespace-map OLD=NEW options. */
+/* a is b or lies under it */
+static int path_within(const char *a, const char *b)
+{
+	size_t n = strlen(b);
+	return strncmp(a, b, n) == 0 && (a[n] == '\0' || a[n] == '/');
+}
+
+/* From the manifest, --tablespace-map OLD=NEW options and --tablespaces-in-place. */
 static int ts_map_build(const manifest *m, const cli_args *a, ts_map *ts, bderr *err)
 {
 	json_t *arr = json_object_get(m->info, "tablespaces");
 	size_t n = json_is_array(arr) ? json_array_size(arr) : 0;
 	ts->items = xcalloc(n ? n : 1, sizeof *ts->items);
+	ts->oids = xcalloc(n + 1, sizeof *ts->oids);
 	ts->n = 0;
 	for (size_t i = 0; i < n; i++) {
 		json_t *t = json_array_get(arr, i);
 		const char *oid = json_string_value(json_object_get(t, "oid"));
 		const char *loc = json_string_value(json_object_get(t, "location"));
-		if (oid == NULL || loc == NULL || strspn(oid, "0123456789") != strlen(oid) || *oid == '\0')
+		if (oid == NULL || loc == NULL || *oid == '\0' || strlen(oid) > 10 ||
+		    strspn(oid, "0123456789") != strlen(oid))
 			return bderr_set(err, "backup %s: malformed tablespace entry in its manifest", m->id);
-		ts->items[ts->n++] = (ts_entry){ oid, loc, loc };
+		for (size_t k = 0; k < ts->n; k++)
+			if (strcmp(ts->items[k].oid, oid) == 0)
+				return bderr_set(err, "backup %s: tablespace %s appears twice in its manifest",
+						 m->id, oid);
+		ts->oids[ts->n] = oid;
+		ts->items[ts->n++] = (ts_entry){ oid, loc, NULL };
 	}
 	for (int i = 0; i < a->n_opts; i++) {
 		if (strcmp(a->opts[i].name, "tablespace-map") != 0)
@@ -361,7 +384,115 @@ static int ts_map_build(const manifest *m, const cli_args *a, ts_map *ts, bderr 
 			return bderr_usage(err, "--tablespace-map %s: backup %s has no tablespace at '%.*s'",
 					   v, m->id, (int)ol, v);
 	}
+	int in_place = cli_has(a, "tablespaces-in-place");
+	strbuf missing;
+	strbuf_init(&missing);
+	for (size_t k = 0; k < ts->n; k++) {
+		if (ts->items[k].target != NULL)
+			continue;
+		if (in_place) {
+			ts->items[k].target = ts->items[k].location;
+			continue;
+		}
+		strbuf_appendf(&missing, "%s%s at '%s'", missing.len ? ", " : "", ts->items[k].oid,
+			       ts->items[k].location);
+	}
+	if (missing.len > 0) {
+		bderr_usage(err, "backup %s has tablespaces outside the data directory (%s): give each "
+				 "a new location with --tablespace-map OLD=NEW, or restore them where "
+				 "they were with --tablespaces-in-place",
+			    m->id, missing.data);
+		strbuf_free(&missing);
+		return -1;
+	}
+	for (size_t k = 0; k < ts->n; k++) {
+		const ts_entry *e = &ts->items[k];
+		if (!path_normalised(e->target))
+			return bderr_usage(err, "tablespace %s: location '%s' must be an absolute path "
+						"without '.', '..' or empty components",
+					   e->oid, e->target);
+		for (size_t j = 0; j < k; j++)
+			if (path_within(e->target, ts->items[j].target) ||
+			    path_within(ts->items[j].target, e->target))
+				return bderr_usage(err, "tablespaces %s and %s: locations '%s' and '%s' "
+							"overlap",
+						   ts->items[j].oid, e->oid, ts->items[j].target,
+						   e->target);
+	}
 	return 0;
+}
+
+/* The data directory as an absolute path, "." and ".." resolved as text (it may not exist yet). */
+static char *absolute_lexical(const char *path)
+{
+	strbuf b;
+	strbuf_init(&b);
+	if (path[0] != '/') {
+		char *cwd = getcwd(NULL, 0);
+		if (cwd)
+			strbuf_appends(&b, cwd);
+		free(cwd);
+	}
+	for (const char *p = path; *p;) {
+		size_t n = strcspn(p, "/");
+		if (n == 2 && p[0] == '.' && p[1] == '.') {
+			while (b.len > 0 && b.data[b.len - 1] != '/')
+				b.len--;
+			if (b.len > 0)
+				b.len--;
+			if (b.data)
+				b.data[b.len] = '\0';
+		} else if (n > 0 && !(n == 1 && p[0] == '.')) {
+			strbuf_appends(&b, "/");
+			strbuf_append(&b, p, n);
+		}
+		p += n;
+		while (*p == '/')
+			p++;
+	}
+	if (b.len == 0)
+		strbuf_appends(&b, "/");
+	return strbuf_detach(&b);
+}
+
+static int check_data_dir(const char *dir_arg, bderr *err)
+{
+	int absent;
+	int st = dir_state(dir_arg, &absent, err);
+	if (st > 0)
+		return bderr_set(err, "data directory '%s' is not empty (or not a directory): pitr "
+				      "only restores into an empty or absent directory",
+				 dir_arg);
+	return st;
+}
+
+/*
+ * Every tablespace destination, checked before anything is written: apart
+ * from the data directory, and empty or absent.
+ */
+static int check_destinations(const char *dir_arg, const ts_map *ts, bderr *err)
+{
+	int absent, st;
+	char *dd = absolute_lexical(dir_arg);
+	char *real = realpath(dir_arg, NULL);
+	int rc = 0;
+	for (size_t i = 0; i < ts->n && rc == 0; i++) {
+		const char *t = ts->items[i].target;
+		if (path_within(t, dd) || path_within(dd, t) ||
+		    (real && (path_within(t, real) || path_within(real, t))))
+			rc = bderr_usage(err, "tablespace %s: location '%s' overlaps the data directory "
+					      "'%s'",
+					 ts->items[i].oid, t, dir_arg);
+		else if ((st = dir_state(t, &absent, err)) != 0)
+			rc = st < 0 ? -1
+				    : bderr_set(err, "tablespace directory '%s' (tablespace %s) is not "
+						     "empty (or not a directory): pitr only restores "
+						     "into an empty or absent directory",
+						t, ts->items[i].oid);
+	}
+	free(real);
+	free(dd);
+	return rc;
 }
 
 /* ---- extraction ----------------------------------------------------------- */
@@ -391,12 +522,6 @@ static la_ssize_t tar_read(struct archive *a, void *ctx, const void **out)
 	return (la_ssize_t)got;
 }
 
-static const char *disk_error(struct archive *a)
-{
-	const char *e = archive_error_string(a);
-	return e ? e : "unknown error";
-}
-
 /* Reads the rest of the object, so that its verification runs. */
 static void drain(tar_source *src)
 {
@@ -409,118 +534,12 @@ static void drain(tar_source *src)
 	}
 }
 
-/* "./x/y" -> "x/y"; NULL for absolute paths or ".." components. */
-static const char *safe_relative(const char *path)
-{
-	while (path[0] == '.' && path[1] == '/')
-		path += 2;
-	if (path[0] == '/')
-		return NULL;
-	for (const char *p = path; *p;) {
-		size_t n = strcspn(p, "/");
-		if (n == 2 && p[0] == '.' && p[1] == '.')
-			return NULL;
-		p += n;
-		while (*p == '/')
-			p++;
-	}
-	return path;
-}
-
-enum { ENTRY_EXTRACT, ENTRY_SKIP, ENTRY_REFUSED = -1, ENTRY_DAMAGED = -2 };
-
 /*
- * The checks every tar entry passes before anything is written: a safe
- * relative path (*rel, trailing slashes removed), no hard links, and
- * symbolic links only for tablespaces (re-pointed at their target in ts).
- * what names the archive in messages ("object 'X' of backup Y").  Returns
- * ENTRY_EXTRACT, ENTRY_SKIP (the archive's root itself), ENTRY_REFUSED (err
- * set) or ENTRY_DAMAGED (no path: libarchive says why).
- */
-static int entry_check(struct archive_entry *e, const ts_map *ts, const char *what, char **rel,
-		       bderr *err)
-{
-	const char *path = archive_entry_pathname(e);
-	if (path == NULL)
-		return ENTRY_DAMAGED;
-	const char *rel0 = safe_relative(path);
-	if (rel0 == NULL) {
-		bderr_set(err, "%s: unsafe path '%s' refused", what, path);
-		return ENTRY_REFUSED;
-	}
-	/* the server writes tablespace links as "pg_tblspc/<oid>/" */
-	free(*rel);
-	*rel = xstrdup(rel0);
-	char *r = *rel;
-	for (size_t l = strlen(r); l > 0 && r[l - 1] == '/'; l--)
-		r[l - 1] = '\0';
-	if (*r == '\0' || strcmp(r, ".") == 0)
-		return ENTRY_SKIP;
-	if (archive_entry_hardlink(e) != NULL) {
-		bderr_set(err, "%s: unexpected hard link '%s'", what, r);
-		return ENTRY_REFUSED;
-	}
-	if (archive_entry_filetype(e) == AE_IFLNK) {
-		/* only tablespace links: they are re-pointed at the (mapped) location */
-		const char *oid = strncmp(r, "pg_tblspc/", 10) == 0 ? r + 10 : NULL;
-		const char *target = ts && oid ? ts_target_of(ts, oid) : NULL;
-		if (target == NULL) {
-			bderr_set(err, "%s: unexpected symbolic link '%s'", what, r);
-			return ENTRY_REFUSED;
-		}
-		archive_entry_set_symlink(e, target);
-	}
-	return ENTRY_EXTRACT;
-}
-
-int pitr_tar_check(const void *buf, size_t len, const char *ts_oid, const char *ts_target,
-		   bderr *err)
-{
-	ts_entry te = { ts_oid, ts_target, ts_target };
-	ts_map ts = { &te, ts_oid ? 1 : 0 };
-	struct archive *in = archive_read_new();
-	archive_read_support_format_tar(in);
-	char *rel = NULL;
-	int rc = 0;
-	if (archive_read_open_memory(in, buf, len) != ARCHIVE_OK)
-		rc = bderr_set(err, "cannot read tar: %s", disk_error(in));
-	while (rc == 0) {
-		struct archive_entry *e;
-		int ar = archive_read_next_header(in, &e);
-		if (ar == ARCHIVE_EOF)
-			break;
-		int cr = ar < ARCHIVE_WARN ? ENTRY_DAMAGED : entry_check(e, &ts, "tar", &rel, err);
-		if (cr == ENTRY_DAMAGED)
-			rc = bderr_set(err, "cannot read tar: %s", disk_error(in));
-		else if (cr == ENTRY_REFUSED)
-			rc = -1;
-		else if (cr == ENTRY_EXTRACT && archive_entry_size(e) > 0) {
-			/* the data is read as extraction reads it, only not written */
-			for (;;) {
-				const void *b;
-				size_t size;
-				la_int64_t off;
-				ar = archive_read_data_block(in, &b, &size, &off);
-				if (ar == ARCHIVE_EOF)
-					break;
-				if (ar < ARCHIVE_WARN) {
-					rc = bderr_set(err, "cannot read tar: %s", disk_error(in));
-					break;
-				}
-			}
-		}
-	}
-	free(rel);
-	archive_read_free(in);
-	return rc;
-}
-
-/*
- * Extracts one tar object of backup m into dest.  ts is non-NULL for
- * base.tar, whose pg_tblspc/<oid> symbolic links point at tablespaces.
+ * Extracts one tar object of backup m into dest (restore/tar_extract.h says
+ * what is refused and how files are made).
  */
 static int extract_tar(repo *r, const manifest *m, const char *object, const char *dest,
-		       const ts_map *ts, bderr *err)
+		       const tar_extract_options *o, bderr *err)
 {
 	const manifest_object *mo = manifest_find_object(m, object);
 	if (mo == NULL)
@@ -531,58 +550,27 @@ static int extract_tar(repo *r, const manifest *m, const char *object, const cha
 		return -1;
 	src.buf = xmalloc(TAR_BUF);
 	struct archive *in = archive_read_new();
-	struct archive *out = archive_write_disk_new();
 	archive_read_support_format_tar(in);
-	archive_write_disk_set_options(out, ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_TIME |
-						    ARCHIVE_EXTRACT_SECURE_SYMLINKS |
-						    ARCHIVE_EXTRACT_SECURE_NODOTDOT);
 	int rc = -1;
-	char *full = NULL, *rel = NULL;
-	char *what = xasprintf("object '%s' of backup %s", object, m->id);
-	if (archive_read_open(in, &src, NULL, tar_read, NULL) != ARCHIVE_OK)
+	bderr why;
+	bderr_init(&why);
+	if (archive_read_open(in, &src, NULL, tar_read, NULL) != ARCHIVE_OK) {
+		bderr_set(&why, "%s", archive_error_string(in) ? archive_error_string(in) : "?");
 		goto fail;
+	}
 	log_info("extracting %s into %s", object, dest);
-	for (;;) {
-		struct archive_entry *e;
-		int ar = archive_read_next_header(in, &e);
-		if (ar == ARCHIVE_EOF)
-			break;
-		if (ar < ARCHIVE_WARN)
+	int xrc = tar_extract(in, dest, o, &why);
+	if (xrc == -2)
+		goto fail;
+	if (xrc < 0 && why.sys_errno == 0) {
+		/* a refused entry: damage explains it when the checksum fails, a crafted one otherwise */
+		drain(&src);
+		if (src.failed)
 			goto fail;
-		int cr = entry_check(e, ts, what, &rel, err);
-		if (cr == ENTRY_DAMAGED)
-			goto fail; /* the reason is found below */
-		if (cr == ENTRY_REFUSED)
-			goto out;
-		if (cr == ENTRY_SKIP)
-			continue;
-		free(full);
-		full = xasprintf("%s/%s", dest, rel);
-		archive_entry_set_pathname(e, full);
-		if (archive_write_header(out, e) < ARCHIVE_WARN) {
-			bderr_set(err, "cannot create '%s': %s", full, disk_error(out));
-			goto out;
-		}
-		if (archive_entry_size(e) > 0) {
-			for (;;) {
-				const void *buf;
-				size_t size;
-				la_int64_t off;
-				ar = archive_read_data_block(in, &buf, &size, &off);
-				if (ar == ARCHIVE_EOF)
-					break;
-				if (ar < ARCHIVE_WARN)
-					goto fail;
-				if (archive_write_data_block(out, buf, size, off) < ARCHIVE_WARN) {
-					bderr_set(err, "cannot write '%s': %s", full, disk_error(out));
-					goto out;
-				}
-			}
-		}
-		if (archive_write_finish_entry(out) < ARCHIVE_WARN) {
-			bderr_set(err, "cannot finish '%s': %s", full, disk_error(out));
-			goto out;
-		}
+	}
+	if (xrc < 0) {
+		bderr_set(err, "object '%s' of backup %s: %s", object, m->id, why.msg);
+		goto out;
 	}
 	/* the end-of-stream read is where size and checksum are checked: reach it */
 	drain(&src);
@@ -599,13 +587,9 @@ fail:
 			  object, m->id, src.err.msg);
 	else
 		bderr_set(err, "cannot read object '%s' of backup %s as tar: %s", object, m->id,
-			  archive_error_string(in) ? archive_error_string(in) : "damaged entry header");
+			  why.msg[0] ? why.msg : "damaged entry header");
 out:
-	free(what);
-	free(full);
-	free(rel);
 	archive_read_free(in);
-	archive_write_free(out);
 	object_reader_free(src.orr);
 	free(src.buf);
 	return rc;
@@ -652,6 +636,44 @@ static int extract_file(repo *r, const manifest *m, const char *object, const ch
 	free(buf);
 	object_reader_free(orr);
 	return rc;
+}
+
+/*
+ * How files are made: modes as initdb makes them (group-readable only when
+ * the backup records a cluster with group access), owner the data
+ * directory's owner, or its parent's when pitr made it (set only when
+ * running as root: otherwise everything is ours already).
+ */
+static int extract_options(const char *dir, int made, const manifest *m, const char **oids,
+			   tar_extract_options *o, bderr *err)
+{
+	struct stat st;
+	char *parent = xasprintf("%s/..", dir);
+	int src = stat(made ? parent : dir, &st);
+	free(parent);
+	if (src < 0)
+		return bderr_sys(err, errno, "cannot check the owner of '%s'", dir);
+	const char *mode = json_string_value(json_object_get(m->info, "data_directory_mode"));
+	int group = mode && strcmp(mode, "0750") == 0;
+	o->dir_mode = group ? 0750 : 0700;
+	o->file_mode = group ? 0640 : 0600;
+	o->set_owner = geteuid() == 0;
+	o->uid = st.st_uid;
+	o->gid = st.st_gid;
+	o->tblspc_oids = oids;
+	if (made && o->set_owner && chown(dir, o->uid, o->gid) < 0)
+		return bderr_sys(err, errno, "cannot set the owner of '%s'", dir);
+	return 0;
+}
+
+/* A file or directory pitr made by path (not from an archive): owner and mode as o says. */
+static int own_path(const char *path, const tar_extract_options *o, mode_t mode, bderr *err)
+{
+	if (o->set_owner && lchown(path, o->uid, o->gid) < 0)
+		return bderr_sys(err, errno, "cannot set the owner of '%s'", path);
+	if (chmod(path, mode) < 0)
+		return bderr_sys(err, errno, "cannot set the mode of '%s'", path);
+	return 0;
 }
 
 /* ---- recovery configuration ----------------------------------------------- */
@@ -701,7 +723,8 @@ out:
 }
 
 static int write_recovery_conf(const char *dir, const manifest *m, const char *restore_cmd,
-			       const pitr_target *t, const char *timeline, bderr *err)
+			       const pitr_target *t, const char *timeline,
+			       const tar_extract_options *o, bderr *err)
 {
 	char *auto_conf = xasprintf("%s/postgresql.auto.conf", dir);
 	strbuf b;
@@ -738,10 +761,13 @@ static int write_recovery_conf(const char *dir, const manifest *m, const char *r
 	q = pitr_conf_quote(timeline);
 	strbuf_appendf(&b, "recovery_target_timeline = %s\n", q);
 	free(q);
-	if (write_file_atomic(auto_conf, b.data, b.len, err) < 0)
+	if (write_file_atomic(auto_conf, b.data, b.len, err) < 0 ||
+	    own_path(auto_conf, o, o->file_mode, err) < 0)
 		goto out;
 	char *signal = xasprintf("%s/recovery.signal", dir);
 	rc = write_file_atomic(signal, "", 0, err);
+	if (rc == 0)
+		rc = own_path(signal, o, o->file_mode, err);
 	free(signal);
 out:
 	strbuf_free(&b);
@@ -886,6 +912,7 @@ int pitr_command(program *p, bderr *err)
 	char *repo_word = NULL, *config_word = NULL, *dir = NULL, *exe = NULL, *cmd = NULL;
 	char *spool = NULL;
 	ts_map ts = { 0 };
+	tar_extract_options xo = { 0 };
 	int rc = -1;
 	if (repo_words(p, repo_arg, &repo_word, &config_word, err) < 0 ||
 	    program_open_repo(p, 0, &r, err) < 0)
@@ -911,10 +938,12 @@ int pitr_command(program *p, bderr *err)
 		m = bl->items[i].m;
 		bl->items[i].m = NULL;
 	}
-	if (ts_map_build(m, &p->args, &ts, err) < 0)
-		goto out;
-
 	/* every destination is checked before anything is written */
+	if (check_data_dir(dir_arg, err) < 0 || ts_map_build(m, &p->args, &ts, err) < 0 ||
+	    check_destinations(dir_arg, &ts, err) < 0)
+		goto out;
+	struct stat dst;
+	int made = lstat(dir_arg, &dst) < 0;
 	if (prepare_dir(dir_arg, "data directory", err) < 0)
 		goto out;
 	dir = realpath(dir_arg, NULL);
@@ -922,13 +951,11 @@ int pitr_command(program *p, bderr *err)
 		bderr_sys(err, errno, "cannot resolve '%s'", dir_arg);
 		goto out;
 	}
+	if (extract_options(dir, made, m, ts.oids, &xo, err) < 0)
+		goto out;
 	for (size_t i = 0; i < ts.n; i++) {
-		if (ts.items[i].target[0] != '/') {
-			bderr_set(err, "tablespace %s: location '%s' is not absolute", ts.items[i].oid,
-				  ts.items[i].target);
-			goto out;
-		}
-		if (prepare_dir(ts.items[i].target, "tablespace directory", err) < 0)
+		if (prepare_dir(ts.items[i].target, "tablespace directory", err) < 0 ||
+		    own_path(ts.items[i].target, &xo, xo.dir_mode, err) < 0)
 			goto out;
 	}
 
@@ -961,21 +988,30 @@ int pitr_command(program *p, bderr *err)
 	cmd = pitr_restore_command(words);
 
 	log_info("restoring base backup %s of '%s' into %s", m->id, name, dir);
-	if (extract_tar(r, m, "base.tar", dir, &ts, err) < 0)
+	if (extract_tar(r, m, "base.tar", dir, &xo, err) < 0)
 		goto out;
+	/* the links come from the checked tablespace list, never from the archive */
+	for (size_t i = 0; i < ts.n; i++) {
+		if (tar_make_tablespace_link(dir, ts.items[i].oid, ts.items[i].target, &xo, err) < 0)
+			goto out;
+	}
+	tar_extract_options tso = xo;
+	tso.tblspc_oids = NULL; /* a tablespace's archive holds no links at all */
 	for (size_t i = 0; i < ts.n; i++) {
 		char *obj = xasprintf("%s.tar", ts.items[i].oid);
-		int erc = extract_tar(r, m, obj, ts.items[i].target, NULL, err);
+		int erc = extract_tar(r, m, obj, ts.items[i].target, &tso, err);
 		free(obj);
 		if (erc < 0)
 			goto out;
 	}
 	char *bm = xasprintf("%s/backup_manifest", dir);
 	int brc = extract_file(r, m, "backup_manifest", bm, err);
+	if (brc == 0 && access(bm, F_OK) == 0)
+		brc = own_path(bm, &xo, xo.file_mode, err);
 	free(bm);
-	if (brc < 0 || write_recovery_conf(dir, m, cmd, &t, timeline, err) < 0)
+	if (brc < 0 || write_recovery_conf(dir, m, cmd, &t, timeline, &xo, err) < 0)
 		goto out;
-	if (chmod(dir, 0700) < 0) {
+	if (chmod(dir, xo.dir_mode) < 0) {
 		bderr_sys(err, errno, "cannot set the mode of '%s'", dir);
 		goto out;
 	}
@@ -1002,6 +1038,7 @@ out:
 	if (rc < 0 && dir)
 		log_warn("the data directory %s is incomplete and must not be started", dir);
 	free(ts.items);
+	free(ts.oids);
 	free(cmd);
 	free(spool);
 	free(exe);

@@ -67,16 +67,6 @@ char *pitr_restore_command(const char *const *words);
  */
 int pitr_url_has_secret(const char *url);
 
-/*
- * Reads a tar archive from memory through libarchive, as extraction does,
- * and runs every entry through the checks extraction applies, writing
- * nothing.  ts_oid/ts_target (may be NULL) stand for one tablespace whose
- * link pg_tblspc/<oid> is allowed.  0 when every entry would be extracted,
- * -1 (err set) at the first refused or damaged one.  For tests/fuzz.
- */
-int pitr_tar_check(const void *buf, size_t len, const char *ts_oid, const char *ts_target,
-		   bderr *err);
-
 /* The `pitr` command. */
 int pitr_command(program *p, bderr *err);
 

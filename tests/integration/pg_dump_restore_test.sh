@@ -198,6 +198,37 @@ assert_rc "restore latest skips the incomplete backup" 0
 check "restore latest (complete backup $ID1) matches the source" pg_compare src dst_latest
 
 # --------------------------------------------------------------------------
+note "failure: one unreadable manifest.json (garbage) among good backups"
+REPO_G="$BD_TMP/repo-garbage"
+cp -a "$REPO" "$REPO_G"
+printf 'not json at all\n' >"$REPO_G/src/backups/$ID2/manifest.json"
+run "$BACKUPD" list --repo "$REPO_G" --json
+assert_rc "list --json (every name) with a garbage manifest succeeds" 0
+assert_output_contains "list warns about the damaged backup by name" "backup $ID2 of 'src' is damaged"
+check "list shows the garbage-manifest backup as damaged, the other complete" python3 -c '
+import json,sys
+items = {i["id"]: i for i in json.load(open(sys.argv[1]))}
+assert items[sys.argv[3]]["status"] == "damaged", items[sys.argv[3]]
+assert "invalid manifest" in items[sys.argv[3]]["error"], items[sys.argv[3]]
+assert items[sys.argv[2]]["status"] == "complete", items[sys.argv[2]]' "$RUN_OUT" "$ID1" "$ID2"
+run "$BACKUPD" list --repo "$REPO_G"
+assert_rc "list (text) with a garbage manifest succeeds" 0
+assert_output_matches "list (text) shows the status damaged" "$ID2 .*damaged"
+run "$BACKUPD" verify --repo "$REPO_G" --name src
+assert_rc "verify of all backups reports the damaged one" 1
+assert_output_contains "verify names the damaged backup" "$ID2: damaged"
+run "$BACKUPD" expire --repo "$REPO_G" --keep-last 1
+assert_rc "expire without --name and a garbage manifest succeeds" 0
+assert_output_contains "expire keeps the damaged backup and says why" "keep src $ID2 (damaged"
+check "expire removed neither the damaged backup nor the only complete one" \
+	test -f "$REPO_G/src/backups/$ID2/manifest.json" -a -f "$REPO_G/src/backups/$ID1/manifest.json"
+run "$DBRESTORE" restore --repo "$REPO_G" --name src --backup latest --to "$(pg_uri dst_garbage)" --jobs 2 --create
+assert_rc "restore latest skips the damaged newest backup" 0
+assert_output_contains "restore latest warns about the skipped backup" "backup $ID2 of 'src' is damaged"
+assert_output_contains "restore latest says which backup it took" "latest readable backup of 'src' is $ID1"
+check "restore latest (the older readable backup $ID1) matches the source" pg_compare src dst_garbage
+
+# --------------------------------------------------------------------------
 note "failure: dump killed with SIGKILL midway"
 db_create killsrc
 check "load a big table for the kill test" psql_q killsrc "

@@ -141,8 +141,14 @@ assert_output_contains "the refusal says why" "is not empty"
 
 own_dir "$BD_TMP/r1"
 dbr pitr --repo "$REPO" --name src --data-dir "$BD_TMP/r1/data" --target-time "$T1"
+assert_rc "pitr without a location for the tablespace is refused" 2
+assert_output_contains "the refusal lists the tablespace and where it was" \
+	"tablespaces outside the data directory ($TS_OID at '$BD_TMP/ts1')"
+check_not "nothing created before the refusal" test -e "$BD_TMP/r1/data"
+dbr pitr --repo "$REPO" --name src --data-dir "$BD_TMP/r1/data" --target-time "$T1" --tablespaces-in-place
 assert_rc "pitr refuses the tablespace's original, non-empty location" 1
-assert_output_contains "the refusal names the tablespace directory" "tablespace directory '$BD_TMP/ts1' is not empty"
+assert_output_contains "the refusal names the tablespace directory" \
+	"tablespace directory '$BD_TMP/ts1' (tablespace $TS_OID) is not empty"
 check_not "nothing extracted before the refusal" test -e "$BD_TMP/r1/data/PG_VERSION"
 dbr pitr --repo "$REPO" --name src --data-dir "$BD_TMP/r1/data" --target-time "$T1" \
 	--tablespace-map "$BD_TMP/ts1=$BD_TMP/r1/ts1"

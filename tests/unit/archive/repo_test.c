@@ -290,10 +290,21 @@ static void test_list_and_order(void **state)
 	assert_int_equal(l->n, 0);
 	backup_list_free(l);
 
-	/* a damaged manifest fails the listing instead of looking incomplete */
+	/*
+	 * A damaged manifest neither fails the listing nor looks incomplete
+	 * (which expire would remove): the entry is marked, the others listed.
+	 */
 	write_file(f, "db/backups/20261120T101500Z/manifest.json", "{\"format\":1");
-	assert_int_equal(repo_backup_list(f->r, NULL, &l, &err), -1);
-	assert_non_null(strstr(err.msg, "cannot load 'db/backups/20261120T101500Z/manifest.json': invalid manifest"));
+	assert_int_equal(repo_backup_list(f->r, NULL, &l, &err), 0);
+	assert_int_equal(l->n, 14);
+	assert_null(l->items[12].m);
+	assert_non_null(l->items[12].damaged);
+	assert_non_null(strstr(l->items[12].damaged,
+			       "cannot load 'db/backups/20261120T101500Z/manifest.json': invalid manifest"));
+	assert_null(l->items[13].damaged);
+	assert_null(l->items[11].damaged);
+	assert_non_null(l->items[11].m);
+	backup_list_free(l);
 
 	manifest_free(late);
 	manifest_free(m10);
@@ -341,8 +352,20 @@ static void test_load(void **state)
 	char *p = repo_backup_path("app", newer->id, "manifest.json");
 	const char *future = "{\"format\":2}";
 	assert_int_equal(storage_put(repo_storage(f->r), p, future, strlen(future), &err), 0);
-	assert_int_equal(repo_backup_load(f->r, "app", "latest", &m, &err), -1);
+	assert_int_equal(repo_backup_load(f->r, "app", newer->id, &m, &err), -1);
 	assert_non_null(strstr(err.msg, "manifest format 2 is newer than this backupd supports (1): upgrade backupd"));
+	/* 'latest' is the newest backup whose manifest reads: the older one */
+	assert_int_equal(repo_backup_load(f->r, "app", "latest", &m, &err), 0);
+	assert_string_equal(m->id, old->id);
+	manifest_free(m);
+	free(p);
+	/* with every manifest unreadable, latest says so */
+	p = repo_backup_path("app", old->id, "manifest.json");
+	assert_int_equal(storage_put(repo_storage(f->r), p, "garbage", 7, &err), 0);
+	assert_int_equal(repo_backup_load(f->r, "app", "latest", &m, &err), -1);
+	assert_null(m);
+	assert_non_null(strstr(err.msg, "no readable complete backup of 'app'"));
+	assert_non_null(strstr(err.msg, "(2 damaged, 1 incomplete)"));
 	free(p);
 
 	free(incomplete);

@@ -218,6 +218,51 @@ static void test_kinds_apart_and_wal(void **state)
 	free(nb);
 }
 
+/*
+ * A backup whose manifest cannot be read is neither complete (it does not
+ * count for keep-last) nor incomplete (it is never removed), and while it is
+ * there no WAL of its source goes: it may be a base backup that needs it.
+ */
+static void test_damaged_kept(void **state)
+{
+	fixture *f = *state;
+	char *damaged = make_backup(f->r, "db", T0 - 3 * DAY, 1);
+	char *ids[3];
+	ids[0] = make_base(f->r, "db", T0 - 2 * DAY, "000000010000000000000002");
+	ids[1] = make_backup(f->r, "db", T0 - DAY, 1);
+	ids[2] = make_backup(f->r, "db", T0, 1);
+	put_wal(f->r, "db", "000000010000000000000001");
+	bderr err;
+	bderr_init(&err);
+	char *path = repo_backup_path("db", damaged, "manifest.json");
+	assert_int_equal(storage_put(repo_storage(f->r), path, "{garbage", 8, &err), 0);
+	expire_options o = { .name = NULL, .now = T0 + DAY, .incomplete_grace = 3600 };
+	o.policy.keep_last = 1;
+	expire_stats st;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&text, &len);
+	assert_int_equal(expire_run(f->r, &o, out, &st, &err), 0);
+	fclose(out);
+	assert_int_equal(st.removed, 1);   /* the older dump */
+	assert_int_equal(st.kept, 2);      /* the newest dump and the base backup */
+	assert_int_equal(st.incomplete_removed, 0);
+	assert_int_equal(st.wal_removed, 0);
+	assert_non_null(strstr(text, "(damaged: its manifest cannot be read)"));
+	assert_non_null(strstr(text, "keep all WAL of db (backup"));
+	/* still there, still damaged */
+	storage_info info;
+	assert_int_equal(storage_info_get(repo_storage(f->r), path, &info, &err), 0);
+	char *names = wal_names(f->r, "db");
+	assert_string_equal(names, "01");
+	free(names);
+	free(text);
+	free(path);
+	free(damaged);
+	for (int i = 0; i < 3; i++)
+		free(ids[i]);
+}
+
 static void test_no_rule_is_usage_error(void **state)
 {
 	fixture *f = *state;
@@ -274,6 +319,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_no_rule_is_usage_error, test_repo_setup, test_repo_teardown),
 		cmocka_unit_test_setup_teardown(test_kinds_apart_and_wal, test_repo_setup, test_repo_teardown),
 		cmocka_unit_test_setup_teardown(test_history_last, test_repo_setup, test_repo_teardown),
+		cmocka_unit_test_setup_teardown(test_damaged_kept, test_repo_setup, test_repo_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

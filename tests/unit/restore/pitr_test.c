@@ -8,9 +8,6 @@
 #include <string.h>
 #include <time.h>
 
-#include <archive.h>
-#include <archive_entry.h>
-
 #include "common/mem.h"
 #include "restore/pitr.h"
 
@@ -147,77 +144,6 @@ static void test_choose_backup(void **state)
 	backup_list_free(l);
 }
 
-/* A tar in memory with one entry per spec: "f:path", "d:path", "l:path>target", "h:path>target". */
-static size_t make_tar(char *buf, size_t cap, const char *const *specs)
-{
-	struct archive *a = archive_write_new();
-	size_t used = 0;
-	assert_int_equal(archive_write_set_format_pax_restricted(a), ARCHIVE_OK);
-	assert_int_equal(archive_write_open_memory(a, buf, cap, &used), ARCHIVE_OK);
-	for (; *specs; specs++) {
-		char *path = xstrdup(*specs + 2);
-		char *target = strchr(path, '>');
-		if (target)
-			*target++ = '\0';
-		struct archive_entry *e = archive_entry_new();
-		archive_entry_set_pathname(e, path);
-		archive_entry_set_perm(e, 0600);
-		switch (**specs) {
-		case 'f': archive_entry_set_filetype(e, AE_IFREG); archive_entry_set_size(e, 3); break;
-		case 'd': archive_entry_set_filetype(e, AE_IFDIR); break;
-		case 'l': archive_entry_set_filetype(e, AE_IFLNK); archive_entry_set_symlink(e, target); break;
-		default: archive_entry_set_filetype(e, AE_IFREG); archive_entry_set_hardlink(e, target);
-		}
-		assert_int_equal(archive_write_header(a, e), ARCHIVE_OK);
-		if (**specs == 'f')
-			assert_int_equal(archive_write_data(a, "abc", 3), 3);
-		archive_entry_free(e);
-		free(path);
-	}
-	assert_int_equal(archive_write_close(a), ARCHIVE_OK);
-	archive_write_free(a);
-	return used;
-}
-
-static void expect_tar(const char *const *specs, const char *want_error)
-{
-	static char buf[64 * 1024];
-	size_t n = make_tar(buf, sizeof buf, specs);
-	bderr err;
-	bderr_init(&err);
-	int rc = pitr_tar_check(buf, n, "16385", "/srv/ts", &err);
-	if (want_error == NULL && rc != 0)
-		fail_msg("refused: %s", err.msg);
-	if (want_error && (rc != -1 || strstr(err.msg, want_error) == NULL))
-		fail_msg("rc %d, '%s' instead of '%s'", rc, err.msg, want_error);
-}
-
-/* pitr_tar_check (the fuzz target's entry point) applies extraction's entry checks. */
-static void test_tar_check(void **state)
-{
-	(void)state;
-	expect_tar((const char *const[]){ "d:./", "f:PG_VERSION", "d:base/1/", "f:./base/1/1259",
-					  "l:pg_tblspc/16385/>/elsewhere", NULL },
-		   NULL);
-	expect_tar((const char *const[]){ "f:../x", NULL }, "unsafe path '../x'");
-	expect_tar((const char *const[]){ "f:base/../../x", NULL }, "unsafe path");
-	expect_tar((const char *const[]){ "f:/etc/x", NULL }, "unsafe path");
-	expect_tar((const char *const[]){ "f:a", "h:b>a", NULL }, "unexpected hard link 'b'");
-	expect_tar((const char *const[]){ "l:pg_tblspc/99>/x", NULL }, "unexpected symbolic link");
-	expect_tar((const char *const[]){ "l:x>/etc/passwd", NULL }, "unexpected symbolic link 'x'");
-
-	/* not a tar, and a tar cut inside an entry's data */
-	bderr err;
-	bderr_init(&err);
-	assert_int_equal(pitr_tar_check("not a tar archive", 17, NULL, NULL, &err), -1);
-	assert_non_null(strstr(err.msg, "cannot read tar"));
-	static char buf[64 * 1024];
-	size_t n = make_tar(buf, sizeof buf, (const char *const[]){ "f:a", NULL });
-	assert_true(n > 512 + 2);
-	bderr_init(&err);
-	assert_int_equal(pitr_tar_check(buf, 512 + 2, NULL, NULL, &err), -1);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -227,7 +153,6 @@ int main(void)
 		cmocka_unit_test(test_restore_command),
 		cmocka_unit_test(test_url_secret),
 		cmocka_unit_test(test_choose_backup),
-		cmocka_unit_test(test_tar_check),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
