@@ -9,6 +9,7 @@
 
 #include "archive/repo.h"
 #include "backupd/check.h"
+#include "backupd/metrics_http.h"
 #include "common/log.h"
 #include "common/myconn.h"
 #include "common/pgconn.h"
@@ -82,6 +83,16 @@ static int check_state_dir(const config *cfg, bderr *err)
 	return 0;
 }
 
+/* An endpoint open beyond this host is allowed, but said (not a failure). */
+static void check_http_listen(const config *cfg)
+{
+	const config_section *g = config_find(cfg, "global", NULL);
+	const char *listen = g ? config_get(g, "http-listen") : NULL;
+	char warning[512];
+	if (listen && metrics_listen_warning(listen, warning, sizeof warning))
+		printf("WARNING %s\n", warning);
+}
+
 static void report(const char *what, const char *name, int rc, const bderr *e, int *failed)
 {
 	if (rc < 0) {
@@ -101,6 +112,7 @@ int check_command(program *p, bderr *err)
 	bderr_init(&e);
 	int rc = check_state_dir(p->cfg, &e);
 	report("state-dir", "", rc, &e, &failed);
+	check_http_listen(p->cfg);
 	for (size_t i = 0; i < p->cfg->n_sections; i++) {
 		const config_section *s = &p->cfg->sections[i];
 		bderr_init(&e);

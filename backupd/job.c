@@ -129,6 +129,9 @@ int job_run(const config *cfg, const char *name, char **id, bderr *err)
 	rec.end = time(NULL);
 	rec.ok = rc == 0;
 	rec.backup_id = *id;
+	/* the message goes to the run history, status and webhooks: no credentials */
+	if (rc != 0)
+		log_redact(err->msg);
 	rec.error = rc == 0 ? NULL : err->msg;
 	bderr herr;
 	bderr_init(&herr);

@@ -238,6 +238,35 @@ bad:
 			   spec ? spec : "");
 }
 
+static int is_loopback(const struct sockaddr_storage *addr)
+{
+	if (addr->ss_family == AF_INET) {
+		const struct sockaddr_in *a = (const struct sockaddr_in *)addr;
+		return (ntohl(a->sin_addr.s_addr) >> 24) == 127;
+	}
+	const struct in6_addr *a6 = &((const struct sockaddr_in6 *)addr)->sin6_addr;
+	if (IN6_IS_ADDR_LOOPBACK(a6))
+		return 1;
+	/* ::ffff:127.x.y.z */
+	return IN6_IS_ADDR_V4MAPPED(a6) && a6->s6_addr[12] == 127;
+}
+
+int metrics_listen_warning(const char *spec, char *buf, size_t len)
+{
+	struct sockaddr_storage addr;
+	socklen_t alen;
+	bderr ignored;
+	bderr_init(&ignored);
+	if (metrics_parse_listen(spec, &addr, &alen, &ignored) < 0 || is_loopback(&addr))
+		return 0;
+	snprintf(buf, len,
+		 "http-listen %s is not a loopback address: /metrics and /health answer anyone "
+		 "who can reach it, without authentication (job names, schedules, failures); "
+		 "listen on 127.0.0.1 or [::1] behind a proxy, or firewall the port",
+		 spec);
+	return 1;
+}
+
 /* ---- server ------------------------------------------------------------- */
 
 struct metrics_server {
@@ -315,6 +344,9 @@ int metrics_server_new(const char *spec, metrics_server **out, bderr *err)
 		return bderr_set(err, "http-listen: cannot start the HTTP server on %s", spec);
 	}
 	log_info("serving /metrics and /health on http://%s", spec);
+	char warning[512];
+	if (metrics_listen_warning(spec, warning, sizeof warning))
+		log_warn("%s", warning);
 	*out = srv;
 	return 0;
 }

@@ -68,6 +68,13 @@ void metrics_route(const metrics_snapshot *s, const char *method, const char *ur
 int metrics_parse_listen(const char *spec, struct sockaddr_storage *addr, socklen_t *len,
 			 bderr *err);
 
+/*
+ * 1 when spec listens beyond this host (0.0.0.0, ::, any address but
+ * 127.0.0.0/8 and ::1), with the warning for the operator in buf; 0 for a
+ * loopback (or unparsable) spec.
+ */
+int metrics_listen_warning(const char *spec, char *buf, size_t len);
+
 typedef struct metrics_server metrics_server;
 
 /* Binds spec (already validated) and starts serving an empty snapshot. */

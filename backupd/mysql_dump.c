@@ -408,11 +408,14 @@ static int load_tables(dump_state *st, MYSQL *c, size_t db, bderr *err)
 }
 
 /*
- * The key a big table is split on: the primary key, else a unique key of
- * NOT NULL columns, and only when that key is one integer column.  Other
- * keys (composite, strings) would need tuple comparisons and boundaries
- * sampled from the index; such a table stays one chunk, which is exact and
- * still runs in parallel with the other tables.
+ * The column a big table is split on: the leading column of the primary
+ * key, else of a unique key, when that column is an integer and NOT NULL.
+ * Ranges of the leading column alone are exact for a composite key too:
+ * every row has one value there and falls in exactly one range, and the
+ * index prefix serves each range.  (With few distinct leading values the
+ * table gets at most that many chunks.)  Tables keyed otherwise (strings)
+ * would need boundaries sampled from the index; such a table stays one
+ * chunk, which is exact and still runs in parallel with the other tables.
  */
 static int split_key(MYSQL *c, const char *db, const dump_table *t, char **col, int *is_unsigned,
 		     bderr *err)
@@ -421,12 +424,13 @@ static int split_key(MYSQL *c, const char *db, const dump_table *t, char **col, 
 	char *ldb = my_quote_literal(c, db);
 	char *ltab = my_quote_literal(c, t->name);
 	char *sql = xasprintf(
-		"SELECT s.INDEX_NAME, s.COLUMN_NAME, c.DATA_TYPE, c.COLUMN_TYPE, c.IS_NULLABLE "
+		"SELECT s.COLUMN_NAME, c.DATA_TYPE, c.COLUMN_TYPE, c.IS_NULLABLE "
 		"FROM information_schema.STATISTICS s JOIN information_schema.COLUMNS c "
 		"  ON c.TABLE_SCHEMA = s.TABLE_SCHEMA AND c.TABLE_NAME = s.TABLE_NAME "
 		" AND c.COLUMN_NAME = s.COLUMN_NAME "
 		"WHERE s.TABLE_SCHEMA = %s AND s.TABLE_NAME = %s AND s.NON_UNIQUE = 0 "
-		"ORDER BY s.INDEX_NAME = 'PRIMARY' DESC, s.INDEX_NAME, s.SEQ_IN_INDEX",
+		"  AND s.SEQ_IN_INDEX = 1 "
+		"ORDER BY s.INDEX_NAME = 'PRIMARY' DESC, s.INDEX_NAME",
 		ldb, ltab);
 	free(ldb);
 	free(ltab);
@@ -436,45 +440,13 @@ static int split_key(MYSQL *c, const char *db, const dump_table *t, char **col, 
 	if (rc != 0)
 		return -1;
 	MYSQL_ROW row;
-	char *cur = NULL;
-	int n_cols = 0, usable = 0, nullable = 0;
-	char *cand = NULL;
-	int cand_unsigned = 0;
-	for (;;) {
-		row = mysql_fetch_row(r);
-		if (cur && (row == NULL || strcmp(cur, row[0]) != 0)) {
-			/* end of one index */
-			if (!nullable) {
-				if (n_cols == 1 && usable) {
-					*col = cand;
-					*is_unsigned = cand_unsigned;
-					cand = NULL;
-				}
-				break; /* the first usable unique key decides */
-			}
-			free(cand);
-			cand = NULL;
-			free(cur);
-			cur = NULL;
-		}
-		if (row == NULL)
+	while ((row = mysql_fetch_row(r)) != NULL) {
+		if (row[0] && row[1] && my_type_is_integer(row[1]) && row[3] && strcmp(row[3], "NO") == 0) {
+			*col = xstrdup(row[0]);
+			*is_unsigned = row[2] && strstr(row[2], "unsigned") != NULL;
 			break;
-		if (cur == NULL) {
-			cur = xstrdup(row[0]);
-			n_cols = 0;
-			usable = 0;
-			nullable = 0;
-		}
-		n_cols++;
-		nullable |= row[4] && strcmp(row[4], "YES") == 0;
-		if (n_cols == 1 && row[2] && my_type_is_integer(row[2])) {
-			usable = 1;
-			cand = xstrdup(row[1]);
-			cand_unsigned = row[3] && strstr(row[3], "unsigned") != NULL;
 		}
 	}
-	free(cur);
-	free(cand);
 	mysql_free_result(r);
 	return 0;
 }

@@ -188,6 +188,8 @@ static int dump_tables(MYSQL *c, const mysql_schema_target *t, const char *db, c
 typedef struct view_def {
 	char *name;
 	char *sql;
+	char *charset_client;     /* the creating client's settings, NULL if not reported */
+	char *collation_conn;
 	int emitted;
 	int visiting;
 } view_def;
@@ -228,6 +230,8 @@ static void emit_view(MYSQL *c, view_def *all, size_t n, view_def *v, json_t *us
 	v->visiting = 0;
 	v->emitted = 1;
 	strbuf_appends(b, "-- statement\n");
+	append_header(b, "character_set_client", v->charset_client);
+	append_header(b, "collation_connection", v->collation_conn);
 	append_statement(b, v->sql);
 	json_array_append_new(names, json_string(v->name));
 }
@@ -282,6 +286,11 @@ static int dump_views(MYSQL *c, const mysql_schema_target *t, const char *db, js
 		}
 		views[i].name = xstrdup(list[i]);
 		views[i].sql = my_strip_definer(row[1]);
+		/* View, Create View, character_set_client, collation_connection */
+		if (mysql_num_fields(res) >= 4 && row[2] && row[3]) {
+			views[i].charset_client = xstrdup(row[2]);
+			views[i].collation_conn = xstrdup(row[3]);
+		}
 		mysql_free_result(res);
 	}
 	strbuf b;
@@ -297,6 +306,8 @@ static int dump_views(MYSQL *c, const mysql_schema_target *t, const char *db, js
 	for (size_t i = 0; i < n; i++) {
 		free(views[i].name);
 		free(views[i].sql);
+		free(views[i].charset_client);
+		free(views[i].collation_conn);
 	}
 	free(views);
 	free_names(list, n);
@@ -352,7 +363,10 @@ static int dump_programs(MYSQL *c, const mysql_schema_target *t, const char *db,
 		MYSQL_RES *res;
 		MYSQL_ROW row;
 		const char *kind = k->show ? k->show : list[i];
-		/* name, sql_mode, [time_zone,] statement, character_set_client, collation_connection */
+		/*
+		 * name, sql_mode, [time_zone,] statement, character_set_client,
+		 * collation_connection, database collation
+		 */
 		if (show_create(c, kind, db, list[i + step - 1], k->text_col + 1, &res, &row, err) != 0) {
 			rc = -1;
 			break;
@@ -366,6 +380,8 @@ static int dump_programs(MYSQL *c, const mysql_schema_target *t, const char *db,
 			append_header(&b, "character_set_client", row[k->text_col + 1]);
 			append_header(&b, "collation_connection", row[k->text_col + 2]);
 		}
+		if (mysql_num_fields(res) > k->text_col + 3)
+			append_header(&b, "database_collation", row[k->text_col + 3]);
 		append_statement(&b, sql);
 		free(sql);
 		mysql_free_result(res);

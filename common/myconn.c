@@ -183,7 +183,8 @@ int my_uri_parse(const char *uri, my_uri *out, bderr *err)
 		unsigned long port = strtoul(ps, &end, 10);
 		if (ps == auth_end || end != auth_end || port == 0 || port > 65535) {
 			my_uri_clear(out);
-			return bderr_usage(err, "mysql URI has a bad port '%.*s'", (int)(auth_end - ps), ps);
+			/* not echoed: "user:password/..." without '@' puts the password here */
+			return bderr_usage(err, "mysql URI has a bad port (expected host:PORT with PORT from 1 to 65535; a password with '/', '?' or '#' must be percent-encoded)");
 		}
 		out->port = (unsigned)port;
 	}

@@ -175,6 +175,7 @@ static void statement_clear(my_statement *s)
 	free(s->time_zone);
 	free(s->character_set_client);
 	free(s->collation_connection);
+	free(s->database_collation);
 	free(s->text);
 }
 
@@ -280,6 +281,8 @@ my_statements *my_statements_parse(const char *data, size_t len)
 				slot = &cur->character_set_client;
 			else if (klen == 20 && memcmp(p + 3, "collation_connection", 20) == 0)
 				slot = &cur->collation_connection;
+			else if (klen == 18 && memcmp(p + 3, "database_collation", 18) == 0)
+				slot = &cur->database_collation;
 			if (slot) {
 				free(*slot);
 				*slot = xstrndup(v, (size_t)(lend - v));

@@ -59,6 +59,7 @@ typedef struct my_statement {
 	char *time_zone;
 	char *character_set_client;
 	char *collation_connection;
+	char *database_collation;  /* the database's default collation at creation */
 	char *text;
 } my_statement;
 

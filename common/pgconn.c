@@ -1,5 +1,6 @@
 #include "common/pgconn.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,6 +31,77 @@ static void notice_to_log(void *arg, const char *message)
 	log_debug("server: %.*s", (int)strcspn(message, "\n"), message);
 }
 
+/*
+ * libpq's connection string errors quote the offending token, often a
+ * password (invalid percent-encoded token: "Sekr3tPW%zz") or the whole URI:
+ * every quoted text longer than one character becomes "***".
+ */
+void pg_mask_quoted(char *m)
+{
+	char *p = m;
+	while ((p = strchr(p, '"')) != NULL) {
+		char *close = strchr(p + 1, '"');
+		if (close == NULL) {
+			/* an unterminated quote (a cut message): mask to the end */
+			if (strlen(p + 1) > 1)
+				strcpy(p + 1, "***");
+			return;
+		}
+		size_t n = (size_t)(close - p - 1);
+		if (n > 1) {
+			memmove(p + 4, close, strlen(close) + 1);
+			memcpy(p + 1, "***", 3);
+			close = p + 4;
+		}
+		p = close + 1;
+	}
+}
+
+/* Parses a URI or key=value string; errors never quote the string's parts. */
+static PQconninfoOption *parse_conninfo(const char *url, bderr *err)
+{
+	char *errmsg = NULL;
+	PQconninfoOption *opts = PQconninfoParse(url, &errmsg);
+	if (opts == NULL) {
+		char m[512];
+		snprintf(m, sizeof m, "%s", errmsg ? errmsg : "cannot parse");
+		m[strcspn(m, "\n")] = '\0';
+		pg_mask_quoted(m);
+		bderr_usage(err, "invalid PostgreSQL connection string: %s", m);
+	}
+	PQfreemem(errmsg);
+	return opts;
+}
+
+/* Every occurrence of secret in m becomes "***". */
+static void scrub(char *m, const char *secret)
+{
+	size_t n = secret ? strlen(secret) : 0;
+	if (n == 0)
+		return;
+	for (char *p = strstr(m, secret); p; p = strstr(p + 3, secret)) {
+		memmove(p + 3, p + n, strlen(p + n) + 1);
+		memcpy(p, "***", 3);
+	}
+}
+
+/*
+ * A connection error may quote option values: never the password, nor a
+ * port that is not a number (user:password/db without '@' makes the password
+ * the port).
+ */
+static void scrub_secrets(char *m, const PQconninfoOption *opts, const char *password)
+{
+	scrub(m, password);
+	for (const PQconninfoOption *o = opts; o->keyword; o++) {
+		if (o->val == NULL)
+			continue;
+		if (strcmp(o->keyword, "password") == 0 ||
+		    (strcmp(o->keyword, "port") == 0 && o->val[strspn(o->val, "0123456789,")] != '\0'))
+			scrub(m, o->val);
+	}
+}
+
 static int connect_params(const char *url, const char *password, const char *dbname,
 			  const char *application, int replication, PGconn **out, bderr *err)
 {
@@ -56,18 +128,27 @@ static int connect_params(const char *url, const char *password, const char *dbn
 	keys[n] = NULL;
 	vals[n] = NULL;
 
+	/* a string libpq cannot parse fails here, before its error can quote a password */
+	PQconninfoOption *parsed = parse_conninfo(url, err);
+	if (parsed == NULL)
+		return -1;
 	PGconn *c = PQconnectdbParams(keys, vals, 1);
-	if (c == NULL)
+	if (c == NULL) {
+		PQconninfoFree(parsed);
 		return bderr_set(err, "cannot allocate a PostgreSQL connection");
+	}
 	if (PQstatus(c) != CONNECTION_OK) {
 		char buf[512];
 		char *db = dbname ? xstrdup(dbname) : pg_url_dbname(url);
-		bderr_set(err, "cannot connect to PostgreSQL database '%s': %s", db ? db : "?",
-			  pg_errmsg(c, buf, sizeof buf));
+		pg_errmsg(c, buf, sizeof buf);
+		scrub_secrets(buf, parsed, password);
+		bderr_set(err, "cannot connect to PostgreSQL database '%s': %s", db ? db : "?", buf);
 		free(db);
+		PQconninfoFree(parsed);
 		PQfinish(c);
 		return -1;
 	}
+	PQconninfoFree(parsed);
 	PQsetNoticeProcessor(c, notice_to_log, NULL);
 	*out = c;
 	return 0;
@@ -189,14 +270,9 @@ static void append_conninfo_value(strbuf *b, const char *key, const char *val)
 int pg_child_conninfo(const char *url, const char *password_in, const char *dbname,
 		      char **conninfo, char **password_env, bderr *err)
 {
-	char *errmsg = NULL;
-	PQconninfoOption *opts = PQconninfoParse(url, &errmsg);
-	if (opts == NULL) {
-		bderr_usage(err, "invalid PostgreSQL connection string: %s",
-			    errmsg ? errmsg : "cannot parse");
-		PQfreemem(errmsg);
+	PQconninfoOption *opts = parse_conninfo(url, err);
+	if (opts == NULL)
 		return -1;
-	}
 	strbuf b;
 	strbuf_init(&b);
 	const char *password = password_in;

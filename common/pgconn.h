@@ -50,6 +50,12 @@ const char *pg_errmsg(PGconn *c, char *buf, size_t len);
  * secret_free).  password_in is a password from a 0600 file, used when the
  * URL has none.  dbname overrides the URL's database when not NULL.
  */
+/*
+ * In place: every "quoted" text of more than one character in a libpq
+ * message becomes "***" (connection-string errors quote passwords).
+ */
+void pg_mask_quoted(char *msg);
+
 int pg_child_conninfo(const char *url, const char *password_in, const char *dbname,
 		      char **conninfo, char **password_env, bderr *err);
 #endif

@@ -30,12 +30,32 @@ void repo_spec_free(repo_spec *r)
 	secret_free(r->secret_access_key);
 	secret_free(r->session_token);
 	free(r->ca_file);
+	secret_free(r->encryption_key);
 	memset(r, 0, sizeof *r);
 }
 
 static int looks_like_location(const char *arg)
 {
 	return strstr(arg, "://") != NULL || arg[0] == '/' || arg[0] == '.';
+}
+
+/*
+ * A --repo/--source argument that is neither a URL nor a config name, as an
+ * error may show it: cut to fit, key=value passwords and URI passwords
+ * masked (log_redact), and "user:password@host" without a scheme too.
+ */
+static void shown_arg(const char *arg, char *shown, size_t len)
+{
+	int sn = snprintf(shown, len, "%s", arg);
+	if (sn < 0 || (size_t)sn >= len)
+		memcpy(shown + len - 4, "...", 4);
+	log_redact(shown);
+	char *at = strrchr(shown, '@');
+	char *colon = at ? memchr(shown, ':', (size_t)(at - shown)) : NULL;
+	if (colon && at > colon + 1 && strstr(shown, "://") == NULL) {
+		memmove(colon + 4, at, strlen(at) + 1);
+		memcpy(colon + 1, "***", 3);
+	}
 }
 
 /* Where the message about a missing name says it looked. */
@@ -112,6 +132,12 @@ static int repo_from_config(const config *cfg, const config_section *s, repo_spe
 	    read_secret_key(cfg, s, "session-token-file", &out->session_token, err) < 0)
 		return -1;
 
+	/* read now: a missing or unusable key file must fail, never mean plaintext */
+	const char *key_file = config_get(s, "encryption-key-file");
+	if (key_file && secret_read_key_file(key_file, &out->encryption_key, err) < 0)
+		return bderr_prefix(err, "%s:%d: key 'encryption-key-file'", cfg->path,
+				    config_line(s, "encryption-key-file"));
+
 	const char *ca = config_get(s, "ca-file");
 	if (ca)
 		out->ca_file = xstrdup(ca);
@@ -137,10 +163,13 @@ int resolve_repo(const config *cfg, const char *arg, repo_spec *out, bderr *err)
 		out->url = xstrdup(arg);
 	} else {
 		const config_section *s = config_find(cfg, "repo", arg);
-		if (s == NULL)
+		if (s == NULL) {
+			char shown[256];
+			shown_arg(arg, shown, sizeof shown);
 			return bderr_usage(err,
 					   "unknown repository '%s': not a URL and no [repo:%s] in %s",
-					   arg, arg, config_where(cfg));
+					   shown, shown, config_where(cfg));
+		}
 		out->name = xstrdup(arg);
 		if (repo_from_config(cfg, s, out, err) < 0) {
 			repo_spec_free(out);
@@ -158,6 +187,20 @@ int resolve_repo(const config *cfg, const char *arg, repo_spec *out, bderr *err)
 	out->opts.session_token = out->session_token;
 	out->opts.ca_file = out->ca_file;
 	out->opts.tls_verify = out->tls_verify;
+	out->opts.encryption_key = out->encryption_key;
+	return 0;
+}
+
+int repo_spec_set_key_file(repo_spec *r, const char *path, bderr *err)
+{
+	if (path == NULL)
+		return 0;
+	if (r->encryption_key)
+		return bderr_usage(err, "--encryption-key-file: [repo:%s] already sets encryption-key-file: keep one of them",
+				   r->name ? r->name : "");
+	if (secret_read_key_file(path, &r->encryption_key, err) < 0)
+		return -1;
+	r->opts.encryption_key = r->encryption_key;
 	return 0;
 }
 
@@ -330,10 +373,7 @@ int resolve_source_as(const config *cfg, const char *arg, const char *name, sour
 		if (s == NULL) {
 			/* a libpq "key=value" string could hold password=...: redact it */
 			char shown[256];
-			int sn = snprintf(shown, sizeof shown, "%s", arg);
-			if (sn < 0 || (size_t)sn >= sizeof shown)
-				memcpy(shown + sizeof shown - 4, "...", 4);
-			log_redact(shown);
+			shown_arg(arg, shown, sizeof shown);
 			return bderr_usage(err,
 					   "unknown source '%s': not a connection URI (postgresql://, mysql://) and no [source:%s] in %s",
 					   shown, shown, config_where(cfg));

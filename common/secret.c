@@ -45,6 +45,17 @@ int secret_read_file(const char *path, char **out, bderr *err)
 		close(fd);
 		return bderr_usage(err, "secret file '%s' is not a regular file", path);
 	}
+	/*
+	 * Only the user backupd runs as may own it (root included: root reads a
+	 * secret of its own, not one another account can rewrite): whoever owns
+	 * the file can replace the password, key or token with their own.
+	 */
+	if (st.st_uid != geteuid()) {
+		close(fd);
+		return bderr_usage(err,
+				   "secret file '%s' is owned by uid %u, not by the user backupd runs as (uid %u): chown it to that user",
+				   path, (unsigned)st.st_uid, (unsigned)geteuid());
+	}
 	if (st.st_mode & 077) {
 		close(fd);
 		return bderr_usage(err,
@@ -102,6 +113,20 @@ out:
 	free(buf);
 	close(fd);
 	return rc;
+}
+
+int secret_read_key_file(const char *path, char **out, bderr *err)
+{
+	if (secret_read_file(path, out, err) < 0)
+		return -1;
+	size_t n = strlen(*out);
+	if (n >= SECRET_KEY_MIN)
+		return 0;
+	secret_free(*out);
+	*out = NULL;
+	return bderr_usage(err,
+			   "encryption key file '%s' holds %zu bytes: at least %d are required (e.g. head -c 48 /dev/urandom | base64 > FILE)",
+			   path, n, SECRET_KEY_MIN);
 }
 
 void secret_free(char *s)

@@ -41,6 +41,8 @@ typedef struct restore_ctx {
 	size_t insert_batch;
 	target_db *dbs;
 	size_t n_dbs;
+	char *session_charset;   /* the coordinator's own character_set_client and */
+	char *session_collation; /* collation_connection, for objects without headers */
 } restore_ctx;
 
 /* ---- objects ---- */
@@ -241,23 +243,190 @@ static int load_statements(restore_ctx *rc, const char *db, const char *file, my
 	return 0;
 }
 
-/* Sets the session to what the object was created under. */
-static int apply_headers(restore_ctx *rc, MYSQL *c, const my_statement *s, bderr *err)
+/*
+ * Character set and collation names from a statement file go into SQL
+ * unquoted (ALTER DATABASE ... COLLATE): only the characters such names have.
+ */
+static int valid_charset_name(const char *s)
 {
+	size_t n = strlen(s);
+	if (n == 0 || n > 64)
+		return 0;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+		      *s == '_'))
+			return 0;
+	return 1;
+}
+
+static int is_utf8_charset(const char *cs)
+{
+	return strcasecmp(cs, "utf8mb4") == 0 || strcasecmp(cs, "utf8mb3") == 0 ||
+	       strcasecmp(cs, "utf8") == 0;
+}
+
+static int has_non_ascii(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s >= 0x80)
+			return 1;
+	return 0;
+}
+
+/*
+ * The statement text as the server gives it to the dump is UTF-8; an object
+ * created by, say, a latin1 client must be sent in latin1 under
+ * character_set_client = latin1 to come back the same.  The server converts;
+ * *out is NULL when the text has a character the charset lacks.
+ */
+static int convert_text(MYSQL *c, const char *text, const char *cs, char **out, bderr *err)
+{
+	*out = NULL;
+	size_t n = strlen(text);
+	char *hex = xmalloc(2 * n + 1);
+	mysql_hex_string(hex, text, (unsigned long)n);
+	char *sql = xasprintf("SELECT CAST(CONVERT(CONVERT(X'%s' USING utf8mb4) USING %s) AS BINARY), "
+			      "CAST(CONVERT(CONVERT(CONVERT(X'%s' USING utf8mb4) USING %s) USING utf8mb4) "
+			      "AS BINARY) = X'%s'",
+			      hex, cs, hex, cs, hex);
+	free(hex);
+	MYSQL_RES *r;
+	int rc = my_query(c, sql, "cannot convert a schema object's text to its character set", &r, err);
+	free(sql);
+	if (rc != 0)
+		return -1;
+	MYSQL_ROW row = mysql_fetch_row(r);
+	unsigned long *len = row ? mysql_fetch_lengths(r) : NULL;
+	if (row && row[0] && row[1] && strcmp(row[1], "1") == 0 && memchr(row[0], '\0', len[0]) == NULL)
+		*out = xstrndup(row[0], len[0]);
+	mysql_free_result(r);
+	return 0;
+}
+
+/*
+ * Sets the session to what the object was created under: sql_mode, time
+ * zone, client character set and connection collation (files from before
+ * the character set headers: the restore session's own).  *text is the
+ * statement to send, converted to that character set when it needs to be
+ * (caller frees).
+ */
+static int apply_headers(restore_ctx *rc, MYSQL *c, const my_statement *s, char **text, bderr *err)
+{
+	const char *cs = s->character_set_client ? s->character_set_client : rc->session_charset;
+	const char *coll = s->collation_connection ? s->collation_connection : rc->session_collation;
+	if (!valid_charset_name(cs) || !valid_charset_name(coll))
+		return bderr_set(err, "backup %s is damaged: a schema object names an invalid character set or collation",
+				 rc->m->id);
+	*text = NULL;
+	if (s->text && !is_utf8_charset(cs) && has_non_ascii(s->text)) {
+		if (convert_text(c, s->text, cs, text, err) != 0)
+			return -1;
+		if (*text == NULL) {
+			log_warn("a schema object's text has characters that %s lacks: created under %s instead (%.40s...)",
+				 cs, rc->session_charset, s->text);
+			cs = rc->session_charset;
+			coll = rc->session_collation;
+		}
+	}
+	if (*text == NULL && s->text)
+		*text = xstrdup(s->text);
 	char *mode = my_quote_literal(c, s->sql_mode ? s->sql_mode : rc->sql_mode);
 	char *tz = my_quote_literal(c, s->time_zone ? s->time_zone : "+00:00");
-	char *sql = xasprintf("SET SESSION sql_mode = %s, SESSION time_zone = %s", mode, tz);
+	char *sql = xasprintf("SET SESSION sql_mode = %s, SESSION time_zone = %s, "
+			      "SESSION character_set_client = '%s', SESSION collation_connection = '%s'",
+			      mode, tz, cs, coll);
 	int r = my_exec(c, sql, "cannot set the session for a schema object", err);
 	free(sql);
 	free(tz);
 	free(mode);
+	if (r != 0) {
+		free(*text);
+		*text = NULL;
+	}
 	return r;
 }
 
-static int run_statement(MYSQL *c, const char *kind, const char *db, const my_statement *s,
-			 bderr *err)
+/* Back to the restore session's own settings after the schema objects. */
+static int reset_headers(restore_ctx *rc, MYSQL *c, bderr *err)
 {
-	if (mysql_real_query(c, s->text, strlen(s->text)) == 0) {
+	my_statement none = { 0 };
+	char *text = NULL;
+	int r = apply_headers(rc, c, &none, &text, err);
+	free(text);
+	return r;
+}
+
+/*
+ * Routines, triggers and events record the database's default collation
+ * when they were created: the target database takes that collation while
+ * such an object is created (as mysqldump does), and its own back at the end.
+ */
+typedef struct db_collation {
+	char *original;       /* the target database's collation, NULL if unknown */
+	char *current;
+} db_collation;
+
+static int db_collation_read(MYSQL *c, const char *db, db_collation *dc, bderr *err)
+{
+	memset(dc, 0, sizeof *dc);
+	char *lit = my_quote_literal(c, db);
+	char *sql = xasprintf("SELECT DEFAULT_COLLATION_NAME FROM information_schema.SCHEMATA "
+			      "WHERE SCHEMA_NAME = %s", lit);
+	int r = my_query_value(c, sql, "cannot read the target database's collation", &dc->original, err);
+	free(sql);
+	free(lit);
+	if (r == 0 && dc->original)
+		dc->current = xstrdup(dc->original);
+	return r;
+}
+
+static int db_collation_set(MYSQL *c, const char *db, db_collation *dc, const char *want,
+			    bderr *err)
+{
+	if (want == NULL || dc->current == NULL || strcmp(want, dc->current) == 0)
+		return 0;
+	if (!valid_charset_name(want))
+		return bderr_set(err, "invalid database collation '%.64s' in a statement header", want);
+	char *q = my_quote_ident(db);
+	char *sql = xasprintf("ALTER DATABASE %s DEFAULT COLLATE %s", q, want);
+	char *what = xasprintf("cannot give database '%s' the collation %s a schema object was created under",
+			       db, want);
+	int r = my_exec(c, sql, what, err);
+	free(what);
+	free(sql);
+	free(q);
+	if (r == 0) {
+		free(dc->current);
+		dc->current = xstrdup(want);
+	}
+	return r;
+}
+
+/* Restores the original collation (also after a failure: its own error is kept). */
+static int db_collation_end(MYSQL *c, const char *db, db_collation *dc, int r, bderr *err)
+{
+	if (dc->original) {
+		bderr e;
+		bderr_init(&e);
+		if (db_collation_set(c, db, dc, dc->original, &e) != 0) {
+			if (r == 0) {
+				*err = e;
+				r = -1;
+			} else {
+				log_warn("%s", e.msg);
+			}
+		}
+	}
+	free(dc->original);
+	free(dc->current);
+	return r;
+}
+
+/* Sends text; the error names the object by shown (the text as dumped). */
+static int run_text(MYSQL *c, const char *kind, const char *db, const char *text,
+		    const char *shown, bderr *err)
+{
+	if (mysql_real_query(c, text, strlen(text)) == 0) {
 		bderr ignored;
 		bderr_init(&ignored);
 		/* drain anything a statement returned */
@@ -270,12 +439,30 @@ static int run_statement(MYSQL *c, const char *kind, const char *db, const my_st
 			return 0;
 	}
 	char what[256];
-	snprintf(what, sizeof what, "cannot create %s in '%s' (%.60s%s)", kind, db, s->text,
-		 strlen(s->text) > 60 ? "..." : "");
+	snprintf(what, sizeof what, "cannot create %s in '%s' (%.60s%s)", kind, db, shown,
+		 strlen(shown) > 60 ? "..." : "");
 	for (char *p = what; *p; p++)
 		if (*p == '\n' || *p == '\r' || *p == '\t')
 			*p = ' ';
 	return my_fail(c, what, err);
+}
+
+static int run_statement(MYSQL *c, const char *kind, const char *db, const my_statement *s,
+			 bderr *err)
+{
+	return run_text(c, kind, db, s->text, s->text, err);
+}
+
+/* One view, trigger, routine or event, under the session it was created in. */
+static int run_object(restore_ctx *rc, MYSQL *c, const char *kind, const char *db,
+		      const my_statement *s, bderr *err)
+{
+	char *text = NULL;
+	if (apply_headers(rc, c, s, &text, err) != 0)
+		return -1;
+	int r = run_text(c, kind, db, text ? text : "", s->text ? s->text : "", err);
+	free(text);
+	return r;
 }
 
 static int restore_tables(restore_ctx *rc, MYSQL *c, target_db *d, bderr *err)
@@ -296,17 +483,23 @@ static int restore_objects(restore_ctx *rc, MYSQL *c, target_db *d, const char *
 	my_statements *st;
 	if (load_statements(rc, d->src_name, file, &st, err) != 0)
 		return -1;
+	db_collation dc;
 	int r = use_db(c, d->name, err);
+	if (r == 0)
+		r = db_collation_read(c, d->name, &dc, err);
+	if (r != 0) {
+		my_statements_free(st);
+		return -1;
+	}
 	for (size_t i = 0; i < st->n && r == 0; i++) {
-		r = apply_headers(rc, c, &st->items[i], err);
+		r = db_collation_set(c, d->name, &dc, st->items[i].database_collation, err);
 		if (r == 0)
-			r = run_statement(c, kind, d->name, &st->items[i], err);
+			r = run_object(rc, c, kind, d->name, &st->items[i], err);
 	}
 	my_statements_free(st);
-	if (r == 0) {
-		my_statement none = { 0 };
-		r = apply_headers(rc, c, &none, err);
-	}
+	r = db_collation_end(c, d->name, &dc, r, err);
+	if (r == 0)
+		r = reset_headers(rc, c, err);
 	return r;
 }
 
@@ -332,7 +525,7 @@ static int restore_views(restore_ctx *rc, MYSQL *c, target_db *d, bderr *err)
 				continue;
 			bderr e;
 			bderr_init(&e);
-			if (run_statement(c, "a view", d->name, &st->items[i], &e) == 0) {
+			if (run_object(rc, c, "a view", d->name, &st->items[i], &e) == 0) {
 				done[i] = 1;
 				left--;
 				continue;
@@ -352,6 +545,8 @@ static int restore_views(restore_ctx *rc, MYSQL *c, target_db *d, bderr *err)
 	}
 	free(done);
 	my_statements_free(st);
+	if (r == 0)
+		r = reset_headers(rc, c, err);
 	return r;
 }
 
@@ -1036,6 +1231,15 @@ int mysql_restore_run(repo *r, const manifest *m, const mysql_restore_options *o
 		goto out;
 	if (detect_load_mode(&rc, c, err) != 0 || session_setup(&rc, c, err) != 0)
 		goto out;
+	if (my_query_value(c, "SELECT @@SESSION.character_set_client", "cannot read the session's character set",
+			   &rc.session_charset, err) != 0 ||
+	    my_query_value(c, "SELECT @@SESSION.collation_connection", "cannot read the session's collation",
+			   &rc.session_collation, err) != 0)
+		goto out;
+	if (rc.session_charset == NULL || rc.session_collation == NULL) {
+		bderr_set(err, "the server reports no character set for the restore session");
+		goto out;
+	}
 	for (size_t i = 0; i < rc.n_dbs; i++)
 		if (prepare_database(&rc, c, &rc.dbs[i], err) != 0)
 			goto out;
@@ -1065,6 +1269,8 @@ out:
 	for (size_t i = 0; i < rc.n_dbs; i++)
 		free(rc.dbs[i].name);
 	free(rc.dbs);
+	free(rc.session_charset);
+	free(rc.session_collation);
 	my_uri_clear(&rc.uri);
 	return rcode;
 }

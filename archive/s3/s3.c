@@ -1353,6 +1353,9 @@ static int parse_url(s3_storage *s, const char *url, bderr *err)
 	const char *bend = slash ? slash : pend;
 	char *endpoint = NULL, *style = NULL, *concurrency = NULL;
 	s->bucket = pct_decode(p, (size_t)(bend - p));
+	/* user:password@bucket: neither the URL nor the "bucket" may be echoed */
+	if (strpbrk(s->bucket, "@:"))
+		return bderr_usage(err, "invalid repository url: an s3:// URL carries no credentials (use access-key-id-file and secret-access-key-file in the [repo:NAME] section, or the AWS_* environment)");
 	if (!valid_bucket(s->bucket))
 		return bderr_usage(err, "invalid repository url '%s': bad bucket name '%s'", url,
 				   s->bucket);

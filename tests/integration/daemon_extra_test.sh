@@ -121,6 +121,10 @@ python3 "$BD_TMP/listener.py" "$WPORT" "$HOOKS" &
 LISTENER=$!
 wait_for 20 bash -c "exec 3<>/dev/tcp/127.0.0.1/$WPORT"
 UNREACHABLE_PORT="$(_bd_pick_port)"
+LEAK_PG="Sekr3tPW$RANDOM"
+LEAK_S3="Sekr3tS3$RANDOM"
+add_secret "$LEAK_PG"
+add_secret "$LEAK_S3"
 {
 	conf_head "http-listen = 127.0.0.1:$HPORT" "max-parallel-jobs = 4" \
 		"webhook-url = http://127.0.0.1:$WPORT/hook/$TOKEN"
@@ -157,6 +161,24 @@ webhook-url = http://user:$TOKEN@127.0.0.1:$UNREACHABLE_PORT/x?token=$TOKEN
 [job:manual]
 source = src
 repo = main
+
+# Credentials in URLs the errors used to echo (issue 10 item 10)
+[source:leaky]
+url = postgresql://postgres:$LEAK_PG%zz@127.0.0.1:$PG_PORT/src
+
+[repo:leakys3]
+url = s3://AKID:$LEAK_S3@bucket/x
+
+[job:leaky]
+source = leaky
+repo = main
+schedule = */5 * * * * *
+
+[job:leakys3]
+source = src
+repo = leakys3
+name = leakys3
+schedule = */5 * * * * *
 CONF
 } >"$CONF"
 DLOG="$BD_TMP/daemon-metrics.log"
@@ -186,7 +208,7 @@ assert_eq "okjob: last run succeeded" 1 "$(metric 'backupd_job_last_run_success{
 check "okjob: next run is in the future" test "$(metric 'backupd_job_next_run_time_seconds{job="okjob"}')" -ge "$now"
 assert_eq "broken: last run failed" 0 "$(metric 'backupd_job_last_run_success{job="broken"}')"
 assert_eq "broken: never succeeded" 0 "$(metric 'backupd_job_last_success_time_seconds{job="broken"}')"
-check "the running gauge is there for every job" test "$(grep -c '^backupd_job_running{' "$BD_TMP/metrics.txt")" -eq 5
+check "the running gauge is there for every job" test "$(grep -c '^backupd_job_running{' "$BD_TMP/metrics.txt")" -eq 7
 assert_eq "a manual job has counters but no next run" "0 " \
 	"$(metric 'backupd_job_runs_total{job="manual"}') $(metric 'backupd_job_next_run_time_seconds{job="manual"}')"
 check "every series has HELP and TYPE" python3 -c '
@@ -235,14 +257,35 @@ assert all(h["status"] == "failure" and h["backup_id"] is None and h["error"] fo
 assert {1, 2} <= {h["attempt"] for h in b}, b
 assert all(h["source"] == "closed" for h in b), b
 ' "$HOOKS"
+check "failure webhooks arrived for the jobs with credentials in bad URLs" \
+	wait_for 30 has_hook 'd["job"] == "leakys3" and d["error"]'
+check "the bad percent-escape failure webhook arrived" wait_for 30 has_hook 'd["job"] == "leaky" and d["error"]'
+check "the bad percent-escape is still named (without the password)" \
+	has_hook 'd["job"] == "leaky" and "percent-encoded" in d["error"]'
+for f in "$HOOKS" "$BD_TMP/state/history/leaky.jsonl" "$BD_TMP/state/history/leakys3.jsonl"; do
+	check_not "no URL password in $(basename "$f")" grep -q -e "$LEAK_PG" -e "$LEAK_S3" "$f"
+done
+run "$BACKUPD" -c "$CONF" status
+check_not "no URL password in status" grep -q -e "$LEAK_PG" -e "$LEAK_S3" "$RUN_OUT"
+check_not "a loopback http-listen gets no warning" grep -q "not a loopback address" "$DLOG"
 check_not "webhook-on = failure: no webhook for quiet's success" has_hook 'd["job"] == "quiet"'
 check "an undeliverable webhook is logged" wait_for 60 grep -q "job lost: gave up after 3 attempts: webhook http://127.0.0.1:$UNREACHABLE_PORT: " "$DLOG"
 check "an undeliverable webhook does not fail anything more" test "$(history_count lost failed)" -ge 1
 check "the daemon survives it" kill -0 "$DPID"
 stop_daemon "$DPID" "$DLOG" "metrics and webhooks"
 check_not "the webhook token never reaches the log" grep -q "$TOKEN" "$DLOG"
+check_not "no URL password reaches the daemon log" grep -q -e "$LEAK_PG" -e "$LEAK_S3" "$DLOG"
 check_not "no webhook path reaches the log" grep -q "/hook/" "$DLOG"
 check_not "the endpoint is gone after the daemon stopped" curl -sf "http://127.0.0.1:$HPORT/health"
+
+note "http-listen on every address: a warning at start"
+conf_head "http-listen = 0.0.0.0:$HPORT" >"$BD_TMP/public.conf"
+PLOG="$BD_TMP/daemon-public.log"
+"$BACKUPD" -c "$BD_TMP/public.conf" daemon >/dev/null 2>"$PLOG" &
+PPID_D=$!
+check "http-listen 0.0.0.0 is warned about at start" \
+	wait_for 30 grep -q "warning: http-listen 0.0.0.0:$HPORT is not a loopback address" "$PLOG"
+stop_daemon "$PPID_D" "$PLOG" "public http-listen"
 
 # after a restart /metrics knows the last success from the run history
 {

@@ -18,7 +18,9 @@
 #   - views (SHOW CREATE VIEW + client character set), triggers (statement,
 #     timing, order, sql_mode, character sets), routines (SHOW CREATE
 #     PROCEDURE/FUNCTION: body, sql_mode, character sets), events (SHOW CREATE
-#     EVENT + status).
+#     EVENT + status), and each view's, trigger's, routine's and event's
+#     creation context from information_schema (character_set_client,
+#     collation_connection, database collation).
 # DEFINER clauses are ignored (a restore creates objects as its own user) and
 # the database's own name inside definitions is normalised.  Names containing
 # a tab or a newline are not supported.
@@ -201,6 +203,20 @@ snapshot() {
 	done <"$out/event-names.txt"
 	: >"$out/events.txt"
 	if [ -n "$osql" ]; then q "$cnf" "$osql" | normalize "$db" >"$out/events.txt"; fi
+	# Creation contexts, each object by name: the client character set and
+	# connection collation it was created under, and for routines, triggers
+	# and events the database collation of that moment.
+	q "$cnf" "SELECT 'view', TABLE_NAME, CHARACTER_SET_CLIENT, COLLATION_CONNECTION, ''
+	            FROM information_schema.VIEWS WHERE TABLE_SCHEMA = $ldb
+	          UNION ALL
+	          SELECT 'trigger', TRIGGER_NAME, CHARACTER_SET_CLIENT, COLLATION_CONNECTION, DATABASE_COLLATION
+	            FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = $ldb
+	          UNION ALL
+	          SELECT ROUTINE_TYPE, ROUTINE_NAME, CHARACTER_SET_CLIENT, COLLATION_CONNECTION, DATABASE_COLLATION
+	            FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = $ldb
+	          UNION ALL
+	          SELECT 'event', EVENT_NAME, CHARACTER_SET_CLIENT, COLLATION_CONNECTION, DATABASE_COLLATION
+	            FROM information_schema.EVENTS WHERE EVENT_SCHEMA = $ldb" | LC_ALL=C sort >"$out/contexts.txt"
 }
 
 rc=0
@@ -210,7 +226,7 @@ snapshot "$CNF2" "$DB2" "$WORK/b" || rc=$?
 [ "$rc" -eq 0 ] || exit 2
 
 differ=0
-for part in database tables create-tables data views triggers routines events; do
+for part in database tables create-tables data views triggers routines events contexts; do
 	if ! diff -q "$WORK/a/$part.txt" "$WORK/b/$part.txt" >/dev/null; then
 		differ=1
 		echo "--- $part differs ($DB1 vs $DB2):"

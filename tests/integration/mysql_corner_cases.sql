@@ -555,4 +555,39 @@ CREATE EVENT ev_once
     DO INSERT INTO audit_log (what) VALUES ('ev_once')//
 DELIMITER ;
 
+-- ---------------------------------------------------------------------------
+-- Objects created by clients with other character sets (character_set_client
+-- and collation_connection are part of each object), and routines created
+-- while the database had another default collation (DATABASE_COLLATION).
+-- Under latin1 the file's UTF-8 'é' is read as the two characters 'Ã©': the
+-- restore must send the text back in latin1 to get the same object.
+-- ---------------------------------------------------------------------------
+SET NAMES latin1;
+CREATE VIEW v_latin1 AS SELECT 'café' AS word, id FROM parent;
+CREATE TRIGGER trg_latin1 BEFORE INSERT ON checks_defaults FOR EACH ROW SET NEW.label = IFNULL(NEW.label, 'défaut');
+CREATE FUNCTION f_latin1() RETURNS VARCHAR(20) DETERMINISTIC RETURN 'latin1 é';
+CREATE EVENT ev_latin1 ON SCHEDULE AT '2037-01-01 00:00:00' ON COMPLETION PRESERVE DISABLE
+    DO INSERT INTO audit_log (what) VALUES ('latin1 é');
+SET NAMES utf8mb3 COLLATE utf8mb3_bin;
+CREATE VIEW v_utf8mb3 AS SELECT 'ü 表' AS word;
+CREATE PROCEDURE p_utf8mb3() SELECT 'ü 表' AS word;
+SET NAMES utf8mb4;
+ALTER DATABASE CHARACTER SET utf8mb4 COLLATE utf8mb4_bin;
+CREATE FUNCTION f_dbcoll_bin() RETURNS INT DETERMINISTIC RETURN 1;
+CREATE TRIGGER trg_dbcoll_bin AFTER DELETE ON parent FOR EACH ROW SET @deleted = OLD.id;
+ALTER DATABASE CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci;
+
+-- ---------------------------------------------------------------------------
+-- A large table keyed on a composite primary key (leading integer column)
+-- ---------------------------------------------------------------------------
+CREATE TABLE big_composite (
+    tenant  INT NOT NULL,
+    seq     INT NOT NULL,
+    payload VARCHAR(60) NOT NULL,
+    PRIMARY KEY (tenant, seq)
+) ENGINE=InnoDB;
+INSERT INTO big_composite
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 30000)
+SELECT i % 7 - 3, i, CONCAT('c ', MD5(i)) FROM n;
+
 SET foreign_key_checks = 1;

@@ -28,7 +28,7 @@ check "corner-case database loads" my_sql_file src "$HERE/mysql_corner_cases.sql
 BIG_ROWS="$(my_sql src 'SELECT COUNT(*) FROM big')"
 # The dump sizes its key ranges from the table statistics, which InnoDB
 # refreshes in the background after a bulk load: make them current.
-my_sql src 'ANALYZE TABLE big, big_strkey' >/dev/null
+my_sql src 'ANALYZE TABLE big, big_strkey, big_composite' >/dev/null
 read -r BINLOG_FILE BINLOG_POS _ < <(my_sql "" 'SHOW MASTER STATUS')
 note "source: big has $BIG_ROWS rows; binlog at $BINLOG_FILE:$BINLOG_POS"
 
@@ -196,6 +196,8 @@ for jobs in 1 4; do
 	check "big is split into several chunks ($nbig)" test "$nbig" -gt 2
 	nstr="$(find "$REPO_J/src/backups/$IDJ/src/data" -name 'big_strkey.*.tsv.zst' -type f 2>/dev/null | wc -l)"
 	note "big_strkey (string key) in $nstr chunk(s)"
+	ncomp="$(find "$REPO_J/src/backups/$IDJ/src/data" -name 'big_composite.*.tsv.zst' -type f 2>/dev/null | wc -l)"
+	check "big_composite (composite primary key) is split into several chunks ($ncomp)" test "$ncomp" -gt 2
 	check "chunk row counts of big add up to $BIG_ROWS" python3 - "$(manifest_of "$IDJ" "$REPO_J")" "$BIG_ROWS" <<'PY'
 import json, sys
 m = json.load(open(sys.argv[1]))
@@ -203,6 +205,14 @@ objs = {o["name"]: o for o in m["objects"]}
 big = [t for t in m["info"]["databases"][0]["tables"] if t["name"] == "big"][0]
 total = sum(objs[c]["rows"] for c in big["chunks"])
 assert total == int(sys.argv[2]), f"{total} rows in chunks, {sys.argv[2]} in the table"
+PY
+	check "chunk row counts of big_composite add up to 30000" python3 - "$(manifest_of "$IDJ" "$REPO_J")" <<'PY'
+import json, sys
+m = json.load(open(sys.argv[1]))
+objs = {o["name"]: o for o in m["objects"]}
+t = [t for t in m["info"]["databases"][0]["tables"] if t["name"] == "big_composite"][0]
+total = sum(objs[c]["rows"] for c in t["chunks"])
+assert total == 30000, f"{total} rows in chunks, 30000 in the table"
 PY
 	run "$BACKUPD" verify --repo "$REPO_J" --name src "$IDJ"
 	assert_rc "verify of the --jobs $jobs backup succeeds" 0
@@ -507,20 +517,34 @@ MYSQL_PWD="$MY_PASSWORD" run "$BACKUPD" dump --source "$(my_uri lw_src)" --repo 
 assert_rc "dump of the lock-wait database" 0
 my_db_create lw_dst
 my_sql "" "SET GLOBAL innodb_lock_wait_timeout = 1"
-# The blocker: once restore has created a_big, hold a lock on all of it
-# (none of its rows yet: the count says so) for 2.5 s, then let go.
+# The blocker: once restore has created a_big, lock all of it (none of its
+# rows yet: the count says so) and hold the lock until the restore reports a
+# lock wait timeout (at most 120 s: however long the schema step takes under
+# load), then let go.  The session is fed through a FIFO so that the shell
+# decides when it ends.
 (
-	for _ in $(seq 1 1500); do
+	for _ in $(seq 1 3000); do
 		[ "$(my_sql "" "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lw_dst' AND TABLE_NAME = 'a_big'")" = 1 ] && break
 		sleep 0.01
 	done
-	my_sql "" "SET SESSION innodb_lock_wait_timeout = 60; START TRANSACTION;
-		SELECT COUNT(*) FROM lw_dst.a_big FOR UPDATE; DO SLEEP(2.5); ROLLBACK" >"$BD_TMP/lw-blocker.out" 2>&1
+	mkfifo "$BD_TMP/lw-blocker.fifo"
+	_bd_mariadb -N -B <"$BD_TMP/lw-blocker.fifo" >"$BD_TMP/lw-blocker.out" 2>&1 &
+	exec 7>"$BD_TMP/lw-blocker.fifo"
+	echo "SET SESSION innodb_lock_wait_timeout = 60; START TRANSACTION; SELECT COUNT(*) FROM lw_dst.a_big FOR UPDATE;" >&7
+	for _ in $(seq 1 1200); do
+		grep -q "Lock wait timeout exceeded" "$BD_TMP/lw.err" 2>/dev/null && break
+		[ -e "$BD_TMP/lw.done" ] && break
+		sleep 0.1
+	done
+	echo "ROLLBACK;" >&7
+	exec 7>&-
+	wait
 ) &
 lw_blocker=$!
 lw_rc=0
 MYSQL_PWD="$MY_PASSWORD" "$DBRESTORE" restore --repo "$REPO_LW" --name lw --to "$(my_uri lw_dst)" --jobs 1 \
 	>"$BD_TMP/lw.out" 2>"$BD_TMP/lw.err" </dev/null || lw_rc=$?
+touch "$BD_TMP/lw.done"
 wait "$lw_blocker" || true
 my_sql "" "SET GLOBAL innodb_lock_wait_timeout = DEFAULT"
 cat "$BD_TMP/lw.out" "$BD_TMP/lw.err" >>"$BD_ALL_OUTPUT"

@@ -173,6 +173,27 @@ static void test_parse_listen(void **state)
 	}
 }
 
+static void test_listen_warning(void **state)
+{
+	(void)state;
+	char w[512];
+	static const char *const local[] = { "127.0.0.1:9187", "127.1.2.3:80", "[::1]:9187",
+					     "[::ffff:127.0.0.1]:9187", "garbage", NULL };
+	for (int i = 0; local[i]; i++) {
+		w[0] = '\0';
+		if (metrics_listen_warning(local[i], w, sizeof w) != 0)
+			fail_msg("'%s' is loopback (or not an address) but warned: %s", local[i], w);
+	}
+	static const char *const public[] = { "0.0.0.0:9187", "[::]:9187", "192.0.2.10:9187",
+					      "[2001:db8::1]:80", "[::ffff:192.0.2.1]:80", NULL };
+	for (int i = 0; public[i]; i++) {
+		if (metrics_listen_warning(public[i], w, sizeof w) != 1)
+			fail_msg("'%s' is reachable from other hosts but not warned about", public[i]);
+		assert_non_null(strstr(w, public[i]));
+		assert_non_null(strstr(w, "not a loopback address"));
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -180,6 +201,7 @@ int main(void)
 		cmocka_unit_test(test_health),
 		cmocka_unit_test(test_route),
 		cmocka_unit_test(test_parse_listen),
+		cmocka_unit_test(test_listen_warning),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -78,6 +78,11 @@ static void test_uri_errors_do_not_echo_passwords(void **state)
 	bderr_init(&err);
 	assert_int_equal(my_uri_parse("mysql://u:secret@h/d?bogus=1", &u, &err), -1);
 	assert_null(strstr(err.msg, "secret"));
+	/* no '@': "u:Sekr3t" reads as host:port, and the "port" is the password */
+	bderr_init(&err);
+	assert_int_equal(my_uri_parse("mysql://u:Sekr3t/d", &u, &err), -1);
+	assert_int_equal(err.exit_code, 2);
+	assert_null(strstr(err.msg, "Sekr3t"));
 	bderr_init(&err);
 	assert_int_equal(my_uri_parse("postgresql://h/d", &u, &err), -1);
 	bderr_init(&err);

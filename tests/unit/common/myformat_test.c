@@ -194,6 +194,24 @@ static void test_statement_files(void **state)
 	my_statements_free(s);
 	free(framed);
 
+	/* creation-context headers; a header this parser does not know is skipped */
+	const char ctx[] = "-- statement\n-- sql_mode: \n-- character_set_client: latin1\n"
+			   "-- collation_connection: latin1_swedish_ci\n-- database_collation: utf8mb4_bin\n"
+			   "-- some_future_key: x\n-- length: 8\nSELECT 1;\n"
+			   "-- statement\n-- character_set_client: utf8mb3\nSELECT 2;\n";
+	s = my_statements_parse(ctx, strlen(ctx));
+	assert_int_equal(s->n, 2);
+	assert_string_equal(s->items[0].sql_mode, "");
+	assert_string_equal(s->items[0].character_set_client, "latin1");
+	assert_string_equal(s->items[0].collation_connection, "latin1_swedish_ci");
+	assert_string_equal(s->items[0].database_collation, "utf8mb4_bin");
+	assert_string_equal(s->items[0].text, "SELECT 1");
+	assert_string_equal(s->items[1].character_set_client, "utf8mb3");
+	assert_null(s->items[1].collation_connection);
+	assert_null(s->items[1].database_collation);
+	assert_string_equal(s->items[1].text, "SELECT 2");
+	my_statements_free(s);
+
 	/* a length past the end of the file is not trusted: the old splitting applies */
 	const char bad[] = "-- statement\n-- length: 999\nSELECT 1;\n-- statement\nSELECT 2;\n";
 	s = my_statements_parse(bad, strlen(bad));

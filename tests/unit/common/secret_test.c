@@ -93,6 +93,26 @@ static void test_mode_refused(void **state)
 	}
 }
 
+/* A file another user owns is refused whatever its mode: its owner controls the secret. */
+static void test_other_owner_refused(void **state)
+{
+	(void)state;
+	if (geteuid() == 0) {
+		/* root too: a 0600 file of another account is that account's to rewrite */
+		char *path = make_file("hunter2\n", 8, 0600);
+		assert_int_equal(chown(path, 65534, 65534), 0);
+		char *want = xasprintf("secret file '%s' is owned by uid 65534, not by the user backupd runs as (uid 0): chown it to that user",
+				       path);
+		expect_refused(path, want, EXIT_USAGE);
+		remove_file(path);
+	} else {
+		/* readable by everyone, owned by root: the owner check comes first */
+		char *want = xasprintf("secret file '/etc/passwd' is owned by uid 0, not by the user backupd runs as (uid %u): chown it to that user",
+				       (unsigned)geteuid());
+		expect_refused("/etc/passwd", want, EXIT_USAGE);
+	}
+}
+
 static void test_not_regular(void **state)
 {
 	(void)state;
@@ -181,12 +201,45 @@ static void test_symlink(void **state)
 	remove_file(target);
 }
 
+/* An encryption key file: 32 bytes at least (the newline does not count), 0600. */
+static void test_key_file(void **state)
+{
+	(void)state;
+	const char *k31 = "0123456789012345678901234567890\n";
+	const char *k32 = "01234567890123456789012345678901\n";
+	char *p31 = make_file(k31, strlen(k31), 0600);
+	char *p32 = make_file(k32, strlen(k32), 0600);
+	char *p32open = make_file(k32, strlen(k32), 0644);
+	char *s = NULL;
+	bderr err;
+	bderr_init(&err);
+	assert_int_equal(secret_read_key_file(p32, &s, &err), 0);
+	assert_int_equal(strlen(s), 32);
+	secret_free(s);
+	s = NULL;
+	assert_int_equal(secret_read_key_file(p31, &s, &err), -1);
+	assert_null(s);
+	assert_int_equal(err.exit_code, 2);
+	assert_non_null(strstr(err.msg, "holds 31 bytes: at least 32"));
+	bderr_init(&err);
+	assert_int_equal(secret_read_key_file(p32open, &s, &err), -1);
+	assert_int_equal(err.exit_code, 2);
+	bderr_init(&err);
+	assert_int_equal(secret_read_key_file("/nonexistent/key", &s, &err), -1);
+	assert_int_equal(err.exit_code, 2);
+	remove_file(p31);
+	remove_file(p32);
+	remove_file(p32open);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_accepted),	  cmocka_unit_test(test_mode_refused),
 		cmocka_unit_test(test_not_regular),	  cmocka_unit_test(test_missing_and_empty),
 		cmocka_unit_test(test_size_limit),	  cmocka_unit_test(test_symlink),
+		cmocka_unit_test(test_other_owner_refused),
+		cmocka_unit_test(test_key_file),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
