@@ -14,6 +14,7 @@
 #include "common/mem.h"
 #include "common/myconn.h"
 #include "common/myformat.h"
+#include "restore/mysql_tmpdb.h"
 
 #define IO_BUF (1024 * 1024)
 /* Schema files are held in memory: they grow with the schema, not the data. */
@@ -27,7 +28,10 @@ typedef struct target_db {
 	json_t *src;          /* the manifest's database entry */
 	const char *src_name;
 	char *name;           /* name on the target server */
-	int created;
+	char *tmp;            /* --create: the temporary database tables and data go into */
+	const char *load_into; /* where tables and data go: tmp, or name */
+	int created;          /* name was created by this restore */
+	int tmp_created;
 } target_db;
 
 typedef struct restore_ctx {
@@ -145,6 +149,24 @@ static int count_query(MYSQL *c, const char *const *parts, const char *db, const
 	return r;
 }
 
+/* The character set and collation clauses of CREATE DATABASE: the dumped database's. */
+static char *create_options(MYSQL *c, const target_db *d)
+{
+	const char *cs = json_string_value(json_object_get(d->src, "charset"));
+	const char *coll = json_string_value(json_object_get(d->src, "collation"));
+	char *qcs = my_quote_literal(c, cs ? cs : "utf8mb4");
+	char *opts;
+	if (coll) {
+		char *qcoll = my_quote_literal(c, coll);
+		opts = xasprintf("CHARACTER SET %s COLLATE %s", qcs, qcoll);
+		free(qcoll);
+	} else {
+		opts = xasprintf("CHARACTER SET %s", qcs);
+	}
+	free(qcs);
+	return opts;
+}
+
 static int prepare_database(restore_ctx *rc, MYSQL *c, target_db *d, bderr *err)
 {
 	long exists = 0;
@@ -157,28 +179,20 @@ static int prepare_database(restore_ctx *rc, MYSQL *c, target_db *d, bderr *err)
 		if (exists)
 			return bderr_set(err, "database '%s' already exists: restore into it without --create, or drop it first",
 					 d->name);
-		const char *cs = json_string_value(json_object_get(d->src, "charset"));
-		const char *coll = json_string_value(json_object_get(d->src, "collation"));
-		char *q = my_quote_ident(d->name);
-		char *qcs = my_quote_literal(c, cs ? cs : "utf8mb4");
-		char *sql;
-		if (coll) {
-			char *qcoll = my_quote_literal(c, coll);
-			sql = xasprintf("CREATE DATABASE %s CHARACTER SET %s COLLATE %s", q, qcs, qcoll);
-			free(qcoll);
-		} else {
-			sql = xasprintf("CREATE DATABASE %s CHARACTER SET %s", q, qcs);
-		}
-		char *what = xasprintf("cannot create database '%s'", d->name);
+		/* the target itself is created at the end (mysql_tmpdb.h) */
+		char *opts = create_options(c, d);
+		char *q = my_quote_ident(d->tmp);
+		char *sql = xasprintf("CREATE DATABASE %s %s", q, opts);
+		char *what = xasprintf("cannot create database '%s'", d->tmp);
 		int r = my_exec(c, sql, what, err);
 		free(what);
 		free(sql);
-		free(qcs);
 		free(q);
+		free(opts);
 		if (r != 0)
 			return -1;
-		d->created = 1;
-		return 0;
+		d->tmp_created = 1;
+		return my_tmpdb_mark(c, d->tmp, err);
 	}
 	if (!exists)
 		return bderr_set(err, "database '%s' does not exist: create it, or pass --create", d->name);
@@ -200,27 +214,33 @@ static int prepare_database(restore_ctx *rc, MYSQL *c, target_db *d, bderr *err)
 	return 0;
 }
 
+static void drop_one(MYSQL **c, restore_ctx *rc, const char *name)
+{
+	bderr err;
+	bderr_init(&err);
+	if (*c == NULL && my_connect(&rc->uri, rc->o->password, NULL, MY_NAMES_UTF8MB4, 0, c, &err) != 0) {
+		log_warn("cannot drop the incomplete database '%s': %s", name, err.msg);
+		return;
+	}
+	char *q = my_quote_ident(name);
+	char *sql = xasprintf("DROP DATABASE IF EXISTS %s", q);
+	if (my_exec(*c, sql, "cannot drop the incomplete database", &err) != 0)
+		log_warn("%s", err.msg);
+	else
+		log_info("dropped the incomplete database '%s'", name);
+	free(sql);
+	free(q);
+}
+
 static void drop_created(restore_ctx *rc)
 {
 	MYSQL *c = NULL;
-	bderr err;
-	bderr_init(&err);
 	for (size_t i = 0; i < rc->n_dbs; i++) {
 		target_db *d = &rc->dbs[i];
-		if (!d->created)
-			continue;
-		if (c == NULL && my_connect(&rc->uri, rc->o->password, NULL, MY_NAMES_UTF8MB4, 0, &c, &err) != 0) {
-			log_warn("cannot drop the incomplete database '%s': %s", d->name, err.msg);
-			return;
-		}
-		char *q = my_quote_ident(d->name);
-		char *sql = xasprintf("DROP DATABASE IF EXISTS %s", q);
-		if (my_exec(c, sql, "cannot drop the incomplete database", &err) != 0)
-			log_warn("%s", err.msg);
-		else
-			log_info("dropped the incomplete database '%s'", d->name);
-		free(sql);
-		free(q);
+		if (d->tmp_created)
+			drop_one(&c, rc, d->tmp);
+		if (d->created)
+			drop_one(&c, rc, d->name);
 	}
 	my_close(c);
 }
@@ -470,7 +490,7 @@ static int restore_tables(restore_ctx *rc, MYSQL *c, target_db *d, bderr *err)
 	my_statements *st;
 	if (load_statements(rc, d->src_name, "tables.sql", &st, err) != 0)
 		return -1;
-	int r = use_db(c, d->name, err);
+	int r = use_db(c, d->load_into, err);
 	for (size_t i = 0; i < st->n && r == 0; i++)
 		r = run_statement(c, "a table", d->name, &st->items[i], err);
 	my_statements_free(st);
@@ -992,9 +1012,9 @@ static void *pool_main(void *arg)
 		bderr_init(&err);
 		int broken = 0;
 		int r = 0;
-		if (w->current_db != it->db->name) {
-			r = use_db(w->conn, it->db->name, &err);
-			w->current_db = it->db->name;
+		if (w->current_db != it->db->load_into) {
+			r = use_db(w->conn, it->db->load_into, &err);
+			w->current_db = it->db->load_into;
 		}
 		if (r == 0) {
 			for (int attempt = 1;; attempt++) {
@@ -1240,9 +1260,18 @@ int mysql_restore_run(repo *r, const manifest *m, const mysql_restore_options *o
 		bderr_set(err, "the server reports no character set for the restore session");
 		goto out;
 	}
-	for (size_t i = 0; i < rc.n_dbs; i++)
-		if (prepare_database(&rc, c, &rc.dbs[i], err) != 0)
+	for (size_t i = 0; i < rc.n_dbs; i++) {
+		target_db *d = &rc.dbs[i];
+		d->load_into = d->name;
+		if (o->create) {
+			d->tmp = my_tmpdb_name(d->name);
+			d->load_into = d->tmp;
+			if (my_tmpdb_claim(c, d->name, d->tmp, err) != 0)
+				goto out;
+		}
+		if (prepare_database(&rc, c, d, err) != 0)
 			goto out;
+	}
 	for (size_t i = 0; i < rc.n_dbs; i++) {
 		log_info("restoring database '%s' of %s ('%s') into '%s'", rc.dbs[i].src_name, m->id,
 			 m->name, rc.dbs[i].name);
@@ -1253,21 +1282,34 @@ int mysql_restore_run(repo *r, const manifest *m, const mysql_restore_options *o
 		goto out;
 	for (size_t i = 0; i < rc.n_dbs; i++) {
 		target_db *d = &rc.dbs[i];
+		if (o->create) {
+			char *opts = create_options(c, d);
+			int pr = my_tmpdb_publish(c, d->tmp, d->name, opts, &d->created, err);
+			free(opts);
+			if (pr != 0)
+				goto out;
+		}
 		if (restore_objects(&rc, c, d, "triggers.sql", "a trigger", err) != 0 ||
 		    restore_objects(&rc, c, d, "routines.sql", "a routine", err) != 0 ||
 		    restore_objects(&rc, c, d, "events.sql", "an event", err) != 0 ||
 		    restore_views(&rc, c, d, err) != 0)
 			goto out;
+		if (o->create && my_tmpdb_finish(c, d->tmp, d->name, err) != 0)
+			goto out;
+		d->tmp_created = 0;
 	}
 	log_info("restore of %s complete in %lds", m->id, (long)(time(NULL) - t0));
 	rcode = 0;
 out:
-	my_close(c);
-	/* a half-restored database must not look like a restored one */
+	/* a half-restored database must not look like a restored one; the
+	 * coordinator's named locks (C) are held until that is done */
 	if (rcode != 0)
 		drop_created(&rc);
-	for (size_t i = 0; i < rc.n_dbs; i++)
+	my_close(c);
+	for (size_t i = 0; i < rc.n_dbs; i++) {
 		free(rc.dbs[i].name);
+		free(rc.dbs[i].tmp);
+	}
 	free(rc.dbs);
 	free(rc.session_charset);
 	free(rc.session_collation);

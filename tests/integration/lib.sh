@@ -526,6 +526,10 @@ my_sql_file() { _bd_mariadb -D "$1" <"$2" >/dev/null; }
 my_db_create() { my_sql "" "CREATE DATABASE \`$1\`"; }
 my_db_drop() { my_sql "" "DROP DATABASE IF EXISTS \`$1\`"; }
 my_db_exists() { [ "$(my_sql "" "SELECT count(*) FROM information_schema.schemata WHERE schema_name = '$1'")" = 1 ]; }
+# my_table_exists DB TABLE
+my_table_exists() { [ "$(my_sql "" "SELECT count(*) FROM information_schema.tables WHERE table_schema = '$1' AND table_name = '$2'")" = 1 ]; }
+# my_tmpdb TARGET: the temporary database restore --create fills for TARGET
+my_tmpdb() { printf 'backupd_restore_%s\n' "$(printf '%s' "$1" | sha256sum | cut -c1-24)"; }
 
 # my_compare SRC DST: run tests/integration/mysql_compare.sh against the test server
 my_compare() { MY_CNF="$MY_CNF" bash "$MY_COMPARE" "$1" "$2"; }

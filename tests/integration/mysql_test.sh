@@ -462,7 +462,47 @@ else
 	assert_rc "restore of the corrupt backup exits 1" 1
 	assert_output_contains "restore names the corrupt object" "${victim_name%.zst}"
 	check_not "the failed --create restore leaves no database behind" my_db_exists dst_corrupt
+	check_not "the failed --create restore leaves no temporary database behind" my_db_exists "$(my_tmpdb dst_corrupt)"
 fi
+
+# --------------------------------------------------------------------------
+note "restore --create killed with SIGKILL mid-data, then run again"
+# the temporary database restore --create fills (restore/mysql_tmpdb.h)
+MYSQL_PWD="$MY_PASSWORD" "$DBRESTORE" restore --repo "$REPO" --name src --backup "$ID1" \
+	--to "$(my_uri dst_killed)" --jobs 2 --create >"$BD_TMP/killed.out" 2>"$BD_TMP/killed.err" </dev/null &
+kpid=$!
+loading=0
+for _ in $(seq 1 600); do
+	n="$(my_sql "" "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE 'LOAD DATA%' OR INFO LIKE 'INSERT INTO%'")"
+	if [ "$n" -gt 0 ]; then loading=1; break; fi
+	kill -0 "$kpid" 2>/dev/null || break
+	sleep 0.02
+done
+kill -KILL "$kpid" 2>/dev/null
+wait "$kpid" 2>/dev/null || true
+check "the restore was killed while loading data" test "$loading" = 1
+check_not "the killed restore leaves no database under the target's name" my_db_exists dst_killed
+check "the killed restore's temporary database is left" my_db_exists "$(my_tmpdb dst_killed)"
+MYSQL_PWD="$MY_PASSWORD" run "$DBRESTORE" restore --repo "$REPO" --name src --backup "$ID1" --to "$(my_uri dst_killed)" --jobs 2 --create
+assert_rc "the next restore --create succeeds" 0
+assert_output_contains "the next restore drops the leftover" "left by an interrupted restore"
+check "the rerun matches the source" my_compare src dst_killed
+check_not "the rerun leaves no temporary database" my_db_exists "$(my_tmpdb dst_killed)"
+check_not "the restored database keeps no in-progress marker" my_table_exists dst_killed backupd_restore_in_progress
+
+note "restore --create while another restore of the same target holds its lock"
+_bd_mariadb -N -B -e "SELECT GET_LOCK('$(my_tmpdb dst_locked)', 0), SLEEP(30)" >/dev/null 2>&1 &
+lpid=$!
+for _ in $(seq 1 100); do
+	[ "$(my_sql "" "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE 'SELECT GET_LOCK%'")" -gt 0 ] && break
+	sleep 0.05
+done
+MYSQL_PWD="$MY_PASSWORD" run "$DBRESTORE" restore --repo "$REPO" --name src --backup "$ID1" --to "$(my_uri dst_locked)" --create
+assert_rc "a concurrent restore --create of the same target is refused" 1
+assert_output_contains "the refusal says another restore is in progress" "is in progress"
+kill "$lpid" 2>/dev/null
+wait "$lpid" 2>/dev/null || true
+check_not "the refused restore creates nothing" my_db_exists dst_locked
 
 # --------------------------------------------------------------------------
 note "failure: wrong password"
