@@ -469,7 +469,7 @@ fi
 note "restore --create killed with SIGKILL mid-data, then run again"
 # the temporary database restore --create fills (restore/mysql_tmpdb.h)
 MYSQL_PWD="$MY_PASSWORD" "$DBRESTORE" restore --repo "$REPO" --name src --backup "$ID1" \
-	--to "$(my_uri dst_killed)" --jobs 2 --create >"$BD_TMP/killed.out" 2>"$BD_TMP/killed.err" </dev/null &
+	--to "$(my_uri dst_killed)" --jobs 2 --create >"$BD_TMP/kill.out" 2>"$BD_TMP/kill.err" </dev/null &
 kpid=$!
 loading=0
 for _ in $(seq 1 600); do
@@ -478,8 +478,7 @@ for _ in $(seq 1 600); do
 	kill -0 "$kpid" 2>/dev/null || break
 	sleep 0.02
 done
-kill -KILL "$kpid" 2>/dev/null
-wait "$kpid" 2>/dev/null || true
+reap_killed "$kpid" "restore --create killed mid-data"
 check "the restore was killed while loading data" test "$loading" = 1
 check_not "the killed restore leaves no database under the target's name" my_db_exists dst_killed
 check "the killed restore's temporary database is left" my_db_exists "$(my_tmpdb dst_killed)"
@@ -501,7 +500,7 @@ MYSQL_PWD="$MY_PASSWORD" run "$DBRESTORE" restore --repo "$REPO" --name src --ba
 assert_rc "a concurrent restore --create of the same target is refused" 1
 assert_output_contains "the refusal says another restore is in progress" "is in progress"
 kill "$lpid" 2>/dev/null
-wait "$lpid" 2>/dev/null || true
+{ wait "$lpid"; } 2>/dev/null || true
 check_not "the refused restore creates nothing" my_db_exists dst_locked
 
 # --------------------------------------------------------------------------
