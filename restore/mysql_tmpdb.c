@@ -109,14 +109,22 @@ int my_tmpdb_claim(MYSQL *c, const char *target, const char *tmp, bderr *err)
 	return 0;
 }
 
-int my_tmpdb_mark(MYSQL *c, const char *tmp, bderr *err)
+/* Runs BEFORE, the marker table's qualified name in DB, then AFTER. */
+static int marker_exec(MYSQL *c, const char *db, const char *before, const char *after,
+		       const char *what, bderr *err)
 {
-	char *q = my_qualified_name(tmp, MY_TMPDB_MARKER);
-	char *sql = xasprintf("CREATE TABLE %s (id INT) COMMENT = 'backupd: restore in progress'", q);
-	int r = my_exec(c, sql, "cannot create the restore's marker table", err);
+	char *q = my_qualified_name(db, MY_TMPDB_MARKER);
+	char *sql = xasprintf("%s%s%s", before, q, after);
+	int r = my_exec(c, sql, what, err);
 	free(sql);
 	free(q);
 	return r;
+}
+
+int my_tmpdb_mark(MYSQL *c, const char *tmp, bderr *err)
+{
+	return marker_exec(c, tmp, "CREATE TABLE ", " (id INT) COMMENT = 'backupd: restore in progress'",
+			   "cannot create the restore's marker table", err);
 }
 
 int my_tmpdb_publish(MYSQL *c, const char *tmp, const char *target, const char *create_opts,
@@ -174,10 +182,5 @@ int my_tmpdb_finish(MYSQL *c, const char *tmp, const char *target, bderr *err)
 {
 	if (drop_db(c, tmp, err) != 0)
 		return -1;
-	char *q = my_qualified_name(target, MY_TMPDB_MARKER);
-	char *sql = xasprintf("DROP TABLE %s", q);
-	int r = my_exec(c, sql, "cannot drop the restore's marker table", err);
-	free(sql);
-	free(q);
-	return r;
+	return marker_exec(c, target, "DROP TABLE ", "", "cannot drop the restore's marker table", err);
 }
