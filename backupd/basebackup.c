@@ -18,8 +18,15 @@
 #include "common/resolve.h"
 #include "common/version.h"
 
-/* The server's tar archives and the manifest arrive in one COPY stream since 15. */
-#define BB_MIN_SERVER_VERSION 150000
+/*
+ * Since 15 the server's tar archives and the manifest arrive in one COPY
+ * stream of typed messages; before, each tablespace had its own COPY stream
+ * of raw tar bytes (in the order of the tablespace list, the data directory
+ * last) and the manifest (13+) one more.
+ */
+#define BB_MIN_SERVER_VERSION 120000
+#define BB_TYPED_STREAM_VERSION 150000
+#define BB_MANIFEST_VERSION 130000
 #define TAR_TRAILER 1024 /* two zero blocks end a tar archive */
 
 typedef struct bb_state {
@@ -34,6 +41,11 @@ typedef struct bb_state {
 	uint64_t trailing_zeros; /* zero bytes at the current end of the tar */
 	size_t n_archives;
 	int manifest_seen;
+	int server_version;
+	/* before 15: the archive each COPY stream carries, from the tablespace list */
+	char **stream_names;
+	size_t n_stream_names;
+	size_t n_streams;
 } bb_state;
 
 /* "16MB", "1GB", "1024kB" (SHOW output) -> bytes; 0 when unparsable. */
@@ -92,7 +104,7 @@ static int show_setting(PGconn *c, const char *setting, char **out, bderr *err)
 	return rc;
 }
 
-/* The archive names a PostgreSQL 15+ server sends: base.tar, <tablespace oid>.tar. */
+/* The archive names a server sends (or, before 15, implies): base.tar, <tablespace oid>.tar. */
 static int archive_name_ok(const char *n)
 {
 	if (strcmp(n, "base.tar") == 0)
@@ -192,8 +204,31 @@ static int copy_message(bb_state *st, const char *buf, size_t len, bderr *err)
 	}
 }
 
+/*
+ * Before 15: the next COPY stream is the next tablespace's archive, and the
+ * manifest after them all (13+).
+ */
+static int legacy_stream_open(bb_state *st, bderr *err)
+{
+	size_t k = st->n_streams++;
+	if (k < st->n_stream_names) {
+		st->n_archives++;
+		log_debug("base backup: receiving %s", st->stream_names[k]);
+		return object_open(st, st->stream_names[k], 1, err);
+	}
+	if (k == st->n_stream_names && st->server_version >= BB_MANIFEST_VERSION &&
+	    !st->manifest_seen) {
+		st->manifest_seen = 1;
+		return object_open(st, "backup_manifest", 0, err);
+	}
+	return bderr_set(err, "base backup: the server sent more COPY streams than tablespaces");
+}
+
 static int receive_copy(bb_state *st, PGconn *c, bderr *err)
 {
+	int legacy = st->server_version < BB_TYPED_STREAM_VERSION;
+	if (legacy && legacy_stream_open(st, err) < 0)
+		return -1;
 	for (;;) {
 		char *buf = NULL;
 		int n = PQgetCopyData(c, &buf, 0);
@@ -203,7 +238,8 @@ static int receive_copy(bb_state *st, PGconn *c, bderr *err)
 			char m[512];
 			return bderr_set(err, "base backup stream failed: %s", pg_errmsg(c, m, sizeof m));
 		}
-		int rc = copy_message(st, buf, (size_t)n, err);
+		int rc = legacy ? object_write(st, buf, (size_t)n, err)
+				: copy_message(st, buf, (size_t)n, err);
 		PQfreemem(buf);
 		if (rc < 0)
 			return -1;
@@ -220,6 +256,24 @@ static int position_row(PGresult *res, const char *what, uint64_t *lsn, uint32_t
 	*tli = (uint32_t)strtoul(PQgetvalue(res, 0, 1), NULL, 10);
 	if (*tli == 0)
 		return bderr_set(err, "base backup: unexpected %s timeline from the server", what);
+	return 0;
+}
+
+/* Before 15 the streams follow the tablespace list: NULL oid is the data directory. */
+static int legacy_stream_names(bb_state *st, PGresult *res, bderr *err)
+{
+	size_t n = (size_t)PQntuples(res);
+	st->stream_names = xcalloc(n + 1, sizeof *st->stream_names);
+	for (size_t i = 0; i < n; i++) {
+		char *name = PQgetisnull(res, (int)i, 0)
+				     ? xstrdup("base.tar")
+				     : xasprintf("%s.tar", PQgetvalue(res, (int)i, 0));
+		st->stream_names[st->n_stream_names++] = name;
+		if (!archive_name_ok(name))
+			return bderr_set(err, "base backup: unexpected tablespace oid '%.32s' from the "
+					      "server",
+					 PQgetvalue(res, (int)i, 0));
+	}
 	return 0;
 }
 
@@ -298,9 +352,14 @@ static int run_base_backup(bb_state *st, PGconn *c, uint32_t seg_size, bderr *er
 		return bderr_set(err, "base backup: cannot quote the label: %s", pg_errmsg(c, m, sizeof m));
 	}
 	/* WAIT false: the server must not wait for archiving; we check the archive itself */
-	char *cmd = xasprintf("BASE_BACKUP (LABEL %s, CHECKPOINT 'fast', WAIT false, "
-			      "MANIFEST 'yes')",
-			      label_lit);
+	char *cmd;
+	if (st->server_version >= BB_TYPED_STREAM_VERSION)
+		cmd = xasprintf("BASE_BACKUP (LABEL %s, CHECKPOINT 'fast', WAIT false, "
+				"MANIFEST 'yes')",
+				label_lit);
+	else /* the keyword form of 12..14; MANIFEST came in 13 */
+		cmd = xasprintf("BASE_BACKUP LABEL %s FAST NOWAIT%s", label_lit,
+				st->server_version >= BB_MANIFEST_VERSION ? " MANIFEST 'yes'" : "");
 	PQfreemem(label_lit);
 	int sent = PQsendQuery(c, cmd);
 	free(cmd);
@@ -318,8 +377,11 @@ static int run_base_backup(bb_state *st, PGconn *c, uint32_t seg_size, bderr *er
 		case PGRES_TUPLES_OK:
 			if (n_rows == 0)
 				rc = position_row(res, "start", &start_lsn, &start_tli, err);
-			else if (n_rows == 1)
+			else if (n_rows == 1) {
 				json_object_set_new(info, "tablespaces", tablespaces_json(res));
+				if (st->server_version < BB_TYPED_STREAM_VERSION)
+					rc = legacy_stream_names(st, res, err);
+			}
 			else if (n_rows == 2)
 				rc = position_row(res, "stop", &stop_lsn, &stop_tli, err);
 			n_rows++;
@@ -339,7 +401,8 @@ static int run_base_backup(bb_state *st, PGconn *c, uint32_t seg_size, bderr *er
 	}
 	if (rc < 0)
 		return -1;
-	if (n_rows != 3 || st->n_archives == 0 || !st->manifest_seen)
+	int want_manifest = st->server_version >= BB_MANIFEST_VERSION;
+	if (n_rows != 3 || st->n_archives == 0 || (want_manifest && !st->manifest_seen))
 		return bderr_set(err, "base backup: the server's reply ended early (%d positions, "
 				      "%zu archives%s)",
 				 n_rows, st->n_archives, st->manifest_seen ? "" : ", no manifest");
@@ -378,11 +441,14 @@ int basebackup_run(repo *r, const basebackup_options *o, char **id_out, bderr *e
 	if (pg_connect_replication(o->url, o->password, "backupd basebackup", &c, err) < 0)
 		return -1;
 	int version = PQserverVersion(c);
+	char version_text[32];
+	pg_version_format(version, version_text, sizeof version_text);
 	if (version < BB_MIN_SERVER_VERSION) {
-		bderr_set(err, "base backups need PostgreSQL 15 or newer: the server of '%s' is %d.%d",
-			  o->name, version / 10000, version / 100 % 100);
+		bderr_set(err, "base backups need PostgreSQL 12 or newer: the server of '%s' is %s",
+			  o->name, version_text);
 		goto out;
 	}
+	st.server_version = version;
 	if (repl_query(c, "IDENTIFY_SYSTEM", "cannot identify the server (IDENTIFY_SYSTEM)", &res,
 		     err) < 0)
 		goto out;
@@ -424,7 +490,7 @@ int basebackup_run(repo *r, const basebackup_options *o, char **id_out, bderr *e
 	st.m->engine = xstrdup("postgresql");
 	st.m->kind = xstrdup("basebackup");
 	st.m->name = xstrdup(o->name);
-	st.m->server_version = xasprintf("%d.%d", version / 10000, version % 100);
+	st.m->server_version = xstrdup(version_text);
 	st.m->tool_version = xstrdup("backupd " BACKUPD_VERSION);
 	st.m->started = started;
 	json_t *info = st.m->info;
@@ -460,6 +526,9 @@ out:
 	if (rc < 0 && st.id)
 		repo_backup_discard(r, o->name, st.id);
 	free(st.id);
+	for (size_t i = 0; i < st.n_stream_names; i++)
+		free(st.stream_names[i]);
+	free(st.stream_names);
 	manifest_free(st.m);
 	free(seg_text);
 	free(archive_mode);

@@ -7,6 +7,14 @@
 #include "common/log.h"
 #include "common/mem.h"
 
+void pg_version_format(int num, char *buf, size_t len)
+{
+	if (num >= 100000)
+		snprintf(buf, len, "%d.%d", num / 10000, num % 10000);
+	else
+		snprintf(buf, len, "%d.%d.%d", num / 10000, num / 100 % 100, num % 100);
+}
+
 const char *pg_errmsg(PGconn *c, char *buf, size_t len)
 {
 	const char *m = c ? PQerrorMessage(c) : "no connection";
