@@ -247,6 +247,48 @@ static int receive_copy(bb_state *st, PGconn *c, bderr *err)
 	return object_finish(st, err);
 }
 
+/*
+ * The physical slot a standby made from this backup will stream through:
+ * made here (reserving WAL from now, before the backup starts) when asked,
+ * else it must exist already, or the standby would find its WAL gone.
+ */
+static int slot_prepare(const basebackup_options *o, PGconn *repl, bderr *err)
+{
+	PGresult *res = NULL;
+	if (o->create_slot) {
+		char *sql = xasprintf("CREATE_REPLICATION_SLOT %s PHYSICAL RESERVE_WAL", o->slot);
+		char *what = xasprintf("cannot create the replication slot '%s' on the server of '%s'",
+				       o->slot, o->name);
+		int rc = repl_query(repl, sql, what, &res, err);
+		free(sql);
+		free(what);
+		PQclear(res);
+		if (rc == 0)
+			log_info("base backup of '%s': physical replication slot '%s' created", o->name,
+				 o->slot);
+		return rc;
+	}
+	/* a replication connection before 15 cannot look a slot up: ask over SQL */
+	PGconn *c = NULL;
+	if (pg_connect(o->url, o->password, NULL, "backupd basebackup", &c, err) < 0)
+		return -1;
+	const char *params[1] = { o->slot };
+	int rc = pg_query_params(c, "SELECT slot_type FROM pg_catalog.pg_replication_slots "
+				    "WHERE slot_name = $1",
+				 1, params, "cannot look up the replication slot", &res, err);
+	if (rc == 0 && PQntuples(res) == 0)
+		rc = bderr_set(err, "the server of '%s' has no replication slot '%s': add --create-slot, "
+				    "or create it first (SELECT pg_create_physical_replication_slot('%s', "
+				    "true))",
+			       o->name, o->slot, o->slot);
+	else if (rc == 0 && strcmp(PQgetvalue(res, 0, 0), "physical") != 0)
+		rc = bderr_set(err, "the replication slot '%s' on the server of '%s' is %s, not physical",
+			       o->slot, o->name, PQgetvalue(res, 0, 0));
+	PQclear(res);
+	PQfinish(c);
+	return rc;
+}
+
 /* A (recptr, tli) row: the start or the end position. */
 static int position_row(PGresult *res, const char *what, uint64_t *lsn, uint32_t *tli, bderr *err)
 {
@@ -485,6 +527,8 @@ int basebackup_run(repo *r, const basebackup_options *o, char **id_out, bderr *e
 	}
 	if (wal_archive_info_check(r, o->name, sysid, seg_size, version, err) < 0)
 		goto out;
+	if (o->slot && slot_prepare(o, c, err) < 0)
+		goto out;
 
 	st.m = manifest_new();
 	st.m->engine = xstrdup("postgresql");
@@ -505,6 +549,8 @@ int basebackup_run(repo *r, const basebackup_options *o, char **id_out, bderr *e
 			    json_pack("{s:s, s:i}", "compress",
 				      o->compress_spec ? o->compress_spec : "zstd:1", "archive_timeout",
 				      o->archive_timeout));
+	if (o->slot)
+		json_object_set_new(info, "slot", json_string(o->slot));
 
 	if (repo_backup_begin(r, o->name, started, &st.id, err) < 0)
 		goto out;
@@ -554,6 +600,14 @@ int basebackup_command(program *p, bderr *err)
 	int level = 1;
 	if (spec && compress_spec_parse(spec, &level, err) < 0)
 		return -1;
+	const char *slot = cli_get(&p->args, "slot");
+	int create_slot = cli_has(&p->args, "create-slot");
+	if (create_slot && slot == NULL)
+		return bderr_usage(err, "--create-slot needs --slot NAME");
+	if (slot && !pg_slot_name_ok(slot))
+		return bderr_usage(err, "--slot must be a replication slot name (a-z, 0-9, _; 1 to 63 "
+					"bytes), got '%s'",
+				   slot);
 	source_spec src;
 	if (resolve_source_as(p->cfg, src_arg, cli_get(&p->args, "name"), &src, err) < 0)
 		return -1;
@@ -573,6 +627,8 @@ int basebackup_command(program *p, bderr *err)
 		.compress_level = level,
 		.compress_spec = spec ? spec : "zstd:1",
 		.archive_timeout = timeout,
+		.slot = slot,
+		.create_slot = create_slot,
 	};
 	char *id = NULL;
 	rc = basebackup_run(r, &o, &id, err);

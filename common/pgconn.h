@@ -46,6 +46,9 @@ char *pg_url_dbname(const char *url);
  */
 void pg_version_format(int num, char *buf, size_t len);
 
+/* A replication slot name as the server accepts it: [a-z0-9_], 1 to 63 bytes. */
+int pg_slot_name_ok(const char *name);
+
 /* The libpq error message without its trailing newline. */
 const char *pg_errmsg(PGconn *c, char *buf, size_t len);
 

@@ -35,7 +35,7 @@ typedef struct program_command {
 	const char *name;
 	/* 0 ok, -1 failed (err reported), > 0 an exit code to return silently */
 	int (*run)(program *p, bderr *err);
-	cli_option opts[12]; /* ends with {NULL, 0} */
+	cli_option opts[16]; /* ends with {NULL, 0} */
 } program_command;
 
 /*

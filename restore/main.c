@@ -27,7 +27,9 @@ static const char usage_text[] =
 	"       [--target-time T | --target-lsn L | --target-name N | --target-xid X]\n"
 	"       [--target-timeline latest|current|N]\n"
 	"       [--tablespace-map OLD=NEW ... | --tablespaces-in-place]\n"
-	"                                  restore a base backup for point-in-time recovery\n"
+	"       [--standby --primary-conninfo 'host=... port=... user=...' [--slot NAME]]\n"
+	"                                  restore a base backup for point-in-time recovery,\n"
+	"                                  or as a standby of its primary\n"
 	"  wal-get --repo R --name N [--prefetch N] [--spool-dir D] WALNAME PATH\n"
 	"                                  fetch one archived WAL file (restore_command ... %f %p);\n"
 	"                                  exit 1 without a message when it is not archived\n"
@@ -132,6 +134,7 @@ static const program_command commands[] = {
 	  { { "repo", 1 }, { "name", 1 }, { "data-dir", 1 }, { "backup", 1 }, { "target-time", 1 },
 	    { "target-lsn", 1 }, { "target-name", 1 }, { "target-xid", 1 },
 	    { "tablespace-map", 1 }, { "tablespaces-in-place", 0 }, { "target-timeline", 1 },
+	    { "standby", 0 }, { "primary-conninfo", 1 }, { "slot", 1 },
 	    { NULL, 0 } } },
 	{ "wal-get", wal_get_command,
 	  { { "repo", 1 }, { "name", 1 }, { "prefetch", 1 }, { "spool-dir", 1 }, { NULL, 0 } } },

@@ -15,11 +15,13 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <jansson.h>
+#include <libpq-fe.h>
 
 #include "archive/lsn.h"
 #include "common/fsutil.h"
 #include "common/log.h"
 #include "common/mem.h"
+#include "common/pgconn.h"
 #include "common/resolve.h"
 #include "restore/tar_extract.h"
 
@@ -684,7 +686,9 @@ static int is_recovery_setting(const char *line)
 	while (*line == ' ' || *line == '\t')
 		line++;
 	return strncmp(line, "restore_command", 15) == 0 ||
-	       strncmp(line, "recovery_target", 15) == 0;
+	       strncmp(line, "recovery_target", 15) == 0 ||
+	       strncmp(line, "primary_conninfo", 16) == 0 ||
+	       strncmp(line, "primary_slot_name", 17) == 0;
 }
 
 static int write_file_atomic(const char *path, const char *data, size_t len, bderr *err)
@@ -722,8 +726,43 @@ out:
 	return rc;
 }
 
+int pitr_check_primary_conninfo(const char *conninfo, bderr *err)
+{
+	char *msg = NULL;
+	PQconninfoOption *opts = PQconninfoParse(conninfo, &msg);
+	if (opts == NULL) {
+		if (msg)
+			pg_mask_quoted(msg);
+		int rc = bderr_usage(err, "--primary-conninfo is not a connection string libpq accepts%s%.*s",
+				     msg ? ": " : "", msg ? (int)strcspn(msg, "\n") : 0, msg ? msg : "");
+		PQfreemem(msg);
+		return rc;
+	}
+	int rc = 0, has_host = 0;
+	for (PQconninfoOption *o = opts; o->keyword; o++) {
+		if (o->val == NULL || *o->val == '\0')
+			continue;
+		if (strcmp(o->keyword, "password") == 0)
+			rc = bderr_usage(err, "--primary-conninfo carries a password, which would be written "
+					      "into postgresql.auto.conf: put it in a password file "
+					      "(0600, owned by the server's user) and name that with "
+					      "passfile=FILE instead");
+		else if (strcmp(o->keyword, "host") == 0 || strcmp(o->keyword, "hostaddr") == 0)
+			has_host = 1;
+	}
+	if (rc == 0 && !has_host)
+		rc = bderr_usage(err, "--primary-conninfo must name the primary's host (host=...)");
+	PQconninfoFree(opts);
+	return rc;
+}
+
+typedef struct standby_spec {
+	const char *conninfo; /* NULL: not a standby */
+	const char *slot;     /* may be NULL */
+} standby_spec;
+
 static int write_recovery_conf(const char *dir, const manifest *m, const char *restore_cmd,
-			       const pitr_target *t, const char *timeline,
+			       const pitr_target *t, const char *timeline, const standby_spec *sb,
 			       const tar_extract_options *o, bderr *err)
 {
 	char *auto_conf = xasprintf("%s/postgresql.auto.conf", dir);
@@ -757,14 +796,37 @@ static int write_recovery_conf(const char *dir, const manifest *m, const char *r
 		strbuf_appendf(&b, "%s = %s\n", keys[t->kind], q);
 		free(q);
 	}
-	strbuf_appends(&b, "recovery_target_action = 'promote'\n");
+	if (sb->conninfo) {
+		/* restore_command stays: the standby replays the archive, then streams */
+		q = pitr_conf_quote(sb->conninfo);
+		strbuf_appendf(&b, "primary_conninfo = %s\n", q);
+		free(q);
+		if (sb->slot) {
+			q = pitr_conf_quote(sb->slot);
+			strbuf_appendf(&b, "primary_slot_name = %s\n", q);
+			free(q);
+		}
+	} else {
+		strbuf_appends(&b, "recovery_target_action = 'promote'\n");
+	}
 	q = pitr_conf_quote(timeline);
 	strbuf_appendf(&b, "recovery_target_timeline = %s\n", q);
 	free(q);
 	if (write_file_atomic(auto_conf, b.data, b.len, err) < 0 ||
 	    own_path(auto_conf, o, o->file_mode, err) < 0)
 		goto out;
-	char *signal = xasprintf("%s/recovery.signal", dir);
+	/*
+	 * A backup taken from a standby carries its standby.signal: left there, a
+	 * point-in-time copy would wait for more WAL forever instead of promoting.
+	 */
+	char *other = xasprintf("%s/%s", dir, sb->conninfo ? "recovery.signal" : "standby.signal");
+	if (unlink(other) < 0 && errno != ENOENT) {
+		bderr_sys(err, errno, "cannot remove '%s'", other);
+		free(other);
+		goto out;
+	}
+	free(other);
+	char *signal = xasprintf("%s/%s", dir, sb->conninfo ? "standby.signal" : "recovery.signal");
 	rc = write_file_atomic(signal, "", 0, err);
 	if (rc == 0)
 		rc = own_path(signal, o, o->file_mode, err);
@@ -896,6 +958,25 @@ int pitr_command(program *p, bderr *err)
 	 * backup taken before that timeline branched off: 'current' or a number
 	 * then says which history to replay.
 	 */
+	standby_spec sb = { 0 };
+	if (cli_has(&p->args, "standby")) {
+		if (t.kind != PITR_TARGET_NONE)
+			return bderr_usage(err, "--standby takes no recovery target: a standby replays "
+						"everything and follows its primary");
+		sb.conninfo = cli_get(&p->args, "primary-conninfo");
+		if (sb.conninfo == NULL)
+			return bderr_usage(err, "--standby needs --primary-conninfo 'host=... port=... "
+						"user=...'");
+		if (pitr_check_primary_conninfo(sb.conninfo, err) < 0)
+			return -1;
+		sb.slot = cli_get(&p->args, "slot");
+		if (sb.slot && !pg_slot_name_ok(sb.slot))
+			return bderr_usage(err, "--slot must be a replication slot name (a-z, 0-9, _; "
+						"1 to 63 bytes), got '%s'",
+					   sb.slot);
+	} else if (cli_has(&p->args, "primary-conninfo") || cli_has(&p->args, "slot")) {
+		return bderr_usage(err, "--primary-conninfo and --slot are for --standby");
+	}
 	const char *timeline = cli_get(&p->args, "target-timeline");
 	if (timeline == NULL)
 		timeline = "latest";
@@ -1009,7 +1090,7 @@ int pitr_command(program *p, bderr *err)
 	if (brc == 0 && access(bm, F_OK) == 0)
 		brc = own_path(bm, &xo, xo.file_mode, err);
 	free(bm);
-	if (brc < 0 || write_recovery_conf(dir, m, cmd, &t, timeline, &xo, err) < 0)
+	if (brc < 0 || write_recovery_conf(dir, m, cmd, &t, timeline, &sb, &xo, err) < 0)
 		goto out;
 	if (chmod(dir, xo.dir_mode) < 0) {
 		bderr_sys(err, errno, "cannot set the mode of '%s'", dir);
@@ -1026,9 +1107,15 @@ int pitr_command(program *p, bderr *err)
 	printf("restored base backup %s of '%s' into %s\n", m->id, name, dir);
 	for (size_t i = 0; i < ts.n; i++)
 		printf("tablespace %s restored into %s\n", ts.items[i].oid, ts.items[i].target);
-	printf("recovery will replay WAL from the repository (consistent at %s) up to %s, "
-	       "then promote (recovery_target_timeline = '%s')\n",
-	       stop_lsn ? stop_lsn : "?", target_text(&t, tt, sizeof tt), timeline);
+	if (sb.conninfo)
+		printf("standby: it will replay WAL from the repository (consistent at %s), then "
+		       "stream from its primary%s%s (standby.signal, recovery_target_timeline = '%s')\n",
+		       stop_lsn ? stop_lsn : "?", sb.slot ? " through slot " : "",
+		       sb.slot ? sb.slot : "", timeline);
+	else
+		printf("recovery will replay WAL from the repository (consistent at %s) up to %s, "
+		       "then promote (recovery_target_timeline = '%s')\n",
+		       stop_lsn ? stop_lsn : "?", target_text(&t, tt, sizeof tt), timeline);
 	printf("next: check port and archive_command in %s/postgresql.conf (the copy archives "
 	       "wherever its source did), make the directory owned by the server's user, then "
 	       "start PostgreSQL on it: pg_ctl -D %s start\n",

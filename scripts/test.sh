@@ -15,6 +15,8 @@
 #   --no-asan        (BD_SKIP_ASAN=1)        skip phases 5, 6 and 8
 #   --no-integration (BD_SKIP_INTEGRATION=1) skip phases 7 and 8
 #   --no-asan-integration (BD_SKIP_ASAN_INTEGRATION=1) skip phase 8
+#   --long           (BD_LONG=1)             the long variants (physical_test: every
+#                                            PostgreSQL major 12..18, every target)
 #
 # Exits non-zero if any phase failed; phases that need a failed build are
 # skipped and counted as failed.  The last line is the grand total over the
@@ -34,6 +36,7 @@ for arg in "$@"; do
 	--no-asan) SKIP_ASAN=1 ;;
 	--no-integration) SKIP_INTEGRATION=1 ;;
 	--no-asan-integration) SKIP_ASAN_INTEGRATION=1 ;;
+	--long) export BD_LONG=1 ;;
 	-h | --help)
 		sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'
 		exit 0
@@ -192,7 +195,7 @@ do_unit() { run_unit build; }
 do_build_asan() { configure_and_build build-asan --enable-werror --enable-sanitizers; }
 do_unit_asan() { run_unit build-asan "${ASAN_ENV[@]}"; }
 do_integration() { run_integration build; }
-do_integration_asan() { run_integration build-asan "${ASAN_ENV[@]}" BD_CMD_TIMEOUT=600; }
+do_integration_asan() { run_integration build-asan "${ASAN_ENV[@]}" BD_CMD_TIMEOUT=600 BD_ASAN=1; }
 
 T0=$(date +%s)
 built=0

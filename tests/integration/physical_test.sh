@@ -69,14 +69,20 @@ switch_and_wait() {
 	return 1
 }
 
-# copy_start DIR BINDIR: start the restored DIR/data on a free port (COPY_PORT)
+# copy_start DIR BINDIR [OPTS]: start the restored DIR/data on a free port (COPY_PORT),
+# not archiving: a promoted copy would push its new timeline into the source's
+# archive, and the standby (recovery_target_timeline = latest) would follow it.
+# OPTS replaces that (a standby keeps archive_mode = on: it archives nothing
+# while in recovery, and basebackup refuses a server with archive_mode = off)
 copy_start() {
-	local dir="$1" bindir="$2"
+	local dir="$1" bindir="$2" opts="${3:--c archive_mode=off}"
 	COPY_PORT="$(_bd_pick_port)"
 	printf '%s\n' "$bindir" >"$dir/bindir"
+	# a copy has its source's password
+	printf '127.0.0.1:%s:*:postgres:%s\n' "$COPY_PORT" "$PG_PASSWORD" >>"$PGPASS_ALL"
 	BD_SERVERS+=("$dir")
 	if ! (cd "$dir" && "${AS_PG[@]}" "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" \
-		-o "-p $COPY_PORT" -w -t 120 -s start); then
+		-o "-p $COPY_PORT $opts" -w -t 120 -s start); then
 		fail "restored server $(basename "$dir") starts" "$(tail -n 20 "$dir/server.log")"
 		return 1
 	fi
@@ -127,6 +133,97 @@ restore_to() {
 	fi
 }
 
+# wait_for PORT SQL WANT: poll until the query on PORT prints WANT (60 s)
+wait_for() {
+	local k
+	for k in $(seq 1 300); do
+		[ "$(psql_at "$1" "$2" 2>/dev/null)" = "$3" ] && return 0
+		sleep 0.2
+	done
+	return 1
+}
+
+# standby_tests MAJOR BINDIR: a standby made by pitr --standby from a backup
+# that reserved a slot, streaming a new row; a base backup taken from it
+standby_tests() {
+	local M="$1" bindir="$2" sb="$BD_TMP/sb$1"
+	note "PostgreSQL $M: a standby from a base backup"
+	bd basebackup --source "$SRC" --repo "$REPO" --name "src$M" --slot nosuch
+	assert_rc "basebackup --slot refuses a missing slot" 1
+	assert_output_contains "the refusal names the slot and --create-slot" "no replication slot 'nosuch'"
+	bd basebackup --source "$SRC" --repo "$REPO" --name "src$M" --slot sb1 --create-slot
+	assert_rc "basebackup --slot sb1 --create-slot" 0
+	assert_eq "the slot exists and reserves WAL" "physical true" \
+		"$(psql_at "$P" "SELECT slot_type || ' ' || (restart_lsn IS NOT NULL) FROM pg_replication_slots WHERE slot_name = 'sb1'")"
+	# a row only the archive carries to the standby, then one only streaming can
+	psql_at "$P" "INSERT INTO t VALUES (10, 'archived')" >/dev/null
+	switch_and_wait "src$M" "$P" || true
+
+	own_dir "$sb"
+	local ci="host=127.0.0.1 port=$P user=postgres passfile=$PGPASS_ALL application_name=sb1"
+	dbr pitr --repo "$REPO" --name "src$M" --data-dir "$sb/data" --standby \
+		--primary-conninfo "$ci password=$PG_PASSWORD" --tablespace-map "$BD_TMP/ts$M=$sb/ts"
+	assert_rc "pitr --standby refuses a password in --primary-conninfo" 2
+	check_not "the refusal does not echo the password" grep -q -F "$PG_PASSWORD" "$RUN_ERR"
+	dbr pitr --repo "$REPO" --name "src$M" --data-dir "$sb/data" --standby \
+		--primary-conninfo "$ci" --target-time "$T1" --tablespace-map "$BD_TMP/ts$M=$sb/ts"
+	assert_rc "pitr --standby refuses a recovery target" 2
+	dbr pitr --repo "$REPO" --name "src$M" --data-dir "$sb/data" --standby \
+		--primary-conninfo "$ci" --slot sb1 --tablespace-map "$BD_TMP/ts$M=$sb/ts"
+	assert_rc "pitr --standby" 0
+	local auto="$sb/data/postgresql.auto.conf"
+	check "standby.signal written" test -f "$sb/data/standby.signal"
+	check_not "no recovery.signal" test -e "$sb/data/recovery.signal"
+	check "primary_conninfo written" grep -q -F "primary_conninfo = '$ci'" "$auto"
+	check "primary_slot_name written" grep -q "^primary_slot_name = 'sb1'" "$auto"
+	check "restore_command kept (catch up from the archive)" grep -q "^restore_command = '.*wal-get" "$auto"
+	check_not "no recovery target" grep -q -e "^recovery_target_time =" -e "^recovery_target_action" "$auto"
+	check_not "no password in postgresql.auto.conf" grep -q -F "$PG_PASSWORD" "$auto"
+	copy_start "$sb" "$bindir" " " || return 0
+	local sp="$COPY_PORT"
+	check "the standby caught up from the archive" wait_for "$sp" "SELECT count(*) FROM t WHERE what = 'archived'" 1
+	assert_eq "the standby is in recovery" t "$(psql_at "$sp" "SELECT pg_is_in_recovery()")"
+	check "the primary streams to it through slot sb1" \
+		wait_for "$P" "SELECT count(*) FROM pg_stat_replication r JOIN pg_replication_slots s ON s.active_pid = r.pid WHERE s.slot_name = 'sb1' AND r.state = 'streaming'" 1
+	psql_at "$P" "INSERT INTO t VALUES (11, 'streamed')" >/dev/null
+	check "a new row on the primary reaches the standby" \
+		wait_for "$sp" "SELECT count(*) FROM t WHERE what = 'streamed'" 1
+
+	note "PostgreSQL $M: a base backup taken from the standby"
+	# the standby does not archive: the primary does, once its segment ends
+	local out="$BD_TMP/sb-backup.out" err="$BD_TMP/sb-backup.err" pid rc=0 k
+	"${AS_PG[@]}" env PGPASSFILE="$PGPASS_ALL" "$BACKUPD" basebackup \
+		--source "postgresql://postgres@127.0.0.1:$sp/postgres" --repo "$REPO" --name "src$M" \
+		--archive-timeout 120 >"$out" 2>"$err" &
+	pid=$!
+	for k in $(seq 1 120); do
+		kill -0 "$pid" 2>/dev/null || break
+		psql_at "$P" "INSERT INTO t VALUES ($((100 + k)), 'tick'); SELECT pg_switch_wal()" >/dev/null
+		sleep 1
+	done
+	wait "$pid" || rc=$?
+	_bd_check_sanitizers "$err" "basebackup from the standby"
+	assert_eq "basebackup from the standby succeeds" 0 "$rc"
+	local sbid
+	sbid="$(tail -n 1 "$out")"
+	if [ "$rc" -eq 0 ]; then
+		bd verify --repo "$REPO" --name "src$M" "$sbid"
+		assert_rc "the standby's backup verifies" 0
+		local rdir="$BD_TMP/r$M-fromsb"
+		own_dir "$rdir"
+		dbr pitr --repo "$REPO" --name "src$M" --data-dir "$rdir/data" --backup "$sbid" \
+			--tablespace-map "$sb/ts=$rdir/ts"
+		assert_rc "pitr of the standby's backup (its tablespace where the standby had it)" 0
+		if [ "$RUN_RC" -eq 0 ] && copy_start "$rdir" "$bindir"; then
+			wait_promoted "$COPY_PORT" "r$M-fromsb" &&
+				assert_eq "the standby's backup restores with the streamed row" 1 \
+					"$(psql_at "$COPY_PORT" "SELECT count(*) FROM t WHERE what = 'streamed'")"
+			copy_stop "$rdir"
+		fi
+	fi
+	copy_stop "$sb"
+}
+
 # ---------------------------------------------------------------------------
 i=0
 for M in "${MAJORS[@]}"; do
@@ -136,7 +233,9 @@ for M in "${MAJORS[@]}"; do
 		continue
 	fi
 	PG_BINDIR="$BINDIR"
+	# full_page_writes: a standby refuses a base backup of WAL made without them
 	PG_SERVER_CONF="archive_mode = on
+full_page_writes = on
 archive_command = '$BACKUPD wal-push --repo $REPO --name src$M %p'"
 	export PG_SERVER_CONF
 	pg_start "pg$M"
@@ -204,6 +303,9 @@ archive_command = '$BACKUPD wal-push --repo $REPO --name src$M %p'"
 		fi
 	done
 	i=$((i + 1))
+	if [ "$M" = "${MAJORS[-1]}" ]; then
+		standby_tests "$M" "$BINDIR"
+	fi
 	pg_stop
 done
 
