@@ -456,6 +456,58 @@ static int dump_large_objects(dump_state *st, PGconn *c, manifest *m, json_t *in
 	return rc;
 }
 
+/*
+ * What pg_dump --create would carry of the database itself: owner, locale,
+ * connection limit, ACL, comment and settings, for restore --create.  The
+ * ACL is recorded as explicit grants (null: the defaults).
+ */
+static int dump_database_properties(PGconn *c, int server_num, json_t *info, bderr *err)
+{
+	const char *provider = server_num >= 150000 ? "d.datlocprovider::text" : "'c'";
+	const char *locale = server_num >= 170000   ? "d.datlocale"
+			     : server_num >= 150000 ? "d.daticulocale"
+						    : "NULL::text";
+	const char *rules = server_num >= 160000 ? "d.daticurules" : "NULL::text";
+	char *sql = xasprintf(
+		"SELECT pg_catalog.json_build_object("
+		"  'owner', pg_catalog.pg_get_userbyid(d.datdba), "
+		"  'connection_limit', d.datconnlimit, "
+		"  'collate', d.datcollate, 'ctype', d.datctype, "
+		"  'locale_provider', CASE %s WHEN 'i' THEN 'icu' WHEN 'b' THEN 'builtin' ELSE 'libc' END, "
+		"  'locale', %s, 'icu_rules', %s, "
+		"  'comment', pg_catalog.shobj_description(d.oid, 'pg_database'), "
+		"  'acl', CASE WHEN d.datacl IS NULL THEN NULL ELSE "
+		"    (SELECT coalesce(pg_catalog.json_agg(pg_catalog.json_build_object("
+		"        'grantee', CASE WHEN a.grantee = 0 THEN NULL "
+		"                   ELSE pg_catalog.pg_get_userbyid(a.grantee) END, "
+		"        'privilege', a.privilege_type, 'grantable', a.is_grantable)), '[]') "
+		"       FROM pg_catalog.aclexplode(d.datacl) a) END, "
+		"  'settings', coalesce((SELECT pg_catalog.array_to_json(s.setconfig) "
+		"       FROM pg_catalog.pg_db_role_setting s "
+		"      WHERE s.setdatabase = d.oid AND s.setrole = 0), '[]'), "
+		"  'role_settings', coalesce((SELECT pg_catalog.json_agg(pg_catalog.json_build_object("
+		"        'role', pg_catalog.pg_get_userbyid(s.setrole), 'settings', s.setconfig) "
+		"        ORDER BY s.setrole) "
+		"       FROM pg_catalog.pg_db_role_setting s "
+		"      WHERE s.setdatabase = d.oid AND s.setrole <> 0), '[]'))::text "
+		"FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database()",
+		provider, locale, rules);
+	PGresult *r;
+	int rc = pg_query(c, sql, "cannot read the database's properties", &r, err);
+	free(sql);
+	if (rc != 0)
+		return -1;
+	json_error_t je;
+	json_t *props = PQntuples(r) == 1 ? json_loads(PQgetvalue(r, 0, 0), 0, &je) : NULL;
+	PQclear(r);
+	if (!json_is_object(props)) {
+		json_decref(props);
+		return bderr_set(err, "cannot read the database's properties: unexpected answer");
+	}
+	json_object_set_new(info, "database_properties", props);
+	return 0;
+}
+
 static int dump_schema_section(dump_state *st, const pg_tool *tool, const char *section,
 			       manifest *m, json_t *schema, bderr *err)
 {
@@ -567,6 +619,8 @@ int pg_dump_run(repo *r, const pg_dump_options *o, char **id_out, bderr *err)
 		goto out;
 	json_object_set_new(info, "pg_dump_version", json_string(tool.version));
 
+	if (dump_database_properties(c, st.server_num, info, err) != 0)
+		goto out;
 	if (load_tables(&st, c, err) != 0 || lock_tables(&st, c, err) != 0)
 		goto out;
 	plan_tasks(&st);

@@ -1,10 +1,10 @@
 #include "restore/pg_restore.h"
 
-#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <libpq/libpq-fs.h>
@@ -13,9 +13,8 @@
 #include "common/mem.h"
 #include "common/pgconn.h"
 #include "common/workpool.h"
-#include "common/pgtool.h"
-#include "common/secret.h"
-#include "common/subprocess.h"
+#include "archive/filter.h"
+#include "restore/pg_dbprops.h"
 #include "restore/pg_post_data.h"
 #include "restore/pg_sql_filter.h"
 
@@ -28,7 +27,11 @@ typedef struct restore_ctx {
 	const manifest *m;
 	const pg_restore_options *o;
 	const char *encoding;
-	char *dbname;
+	char *dbname;      /* the target */
+	char *temp_dbname; /* --create: where the restore goes until it is complete */
+	PGconn *maint;     /* --create: holds the temporary name's lock */
+	pg_db_props *props; /* --create: the source database's properties, or NULL */
+	int created;
 } restore_ctx;
 
 /* N connections working through one list of items (common/workpool). */
@@ -81,7 +84,7 @@ static int session_setup(restore_ctx *rc, PGconn *c, bderr *err)
 
 static int connect_target(restore_ctx *rc, PGconn **out, bderr *err)
 {
-	if (pg_connect(rc->o->to_url, rc->o->password, NULL, "dbrestore", out, err) != 0)
+	if (pg_connect(rc->o->to_url, rc->o->password, rc->temp_dbname, "dbrestore", out, err) != 0)
 		return -1;
 	return session_setup(rc, *out, err);
 }
@@ -98,52 +101,156 @@ static int connect_maintenance(restore_ctx *rc, PGconn **out, bderr *err)
 	return -1;
 }
 
+/*
+ * restore --create builds the database under a temporary name and renames it
+ * to the target's only once everything is in, so no database carries the
+ * target's name unless its restore completed.  The temporary name is derived
+ * from the target's; an advisory lock on it, held by the maintenance
+ * connection for the whole restore, tells a live restorer from a killed one:
+ * the next restore --create of that target drops a temporary database whose
+ * lock nobody holds.
+ */
+#define TEMP_DB_PREFIX "backupd_restore_"
+#define TEMP_DB_LOCK_CLASS "1650750067" /* 'bdrs': advisory lock namespace */
+
+static char *temp_db_name(const char *target)
+{
+	char hex[SHA256_HEX_LEN + 1];
+	sha256_hex(target, strlen(target), hex);
+	return xasprintf(TEMP_DB_PREFIX "%.24s", hex);
+}
+
+static int db_exists(PGconn *c, const char *name, int *exists, bderr *err)
+{
+	const char *params[] = { name };
+	PGresult *r = NULL;
+	if (pg_query_params(c, "SELECT 1 FROM pg_catalog.pg_database WHERE datname = $1", 1, params,
+			    "cannot look up the target database", &r, err) != 0)
+		return -1;
+	*exists = PQntuples(r) > 0;
+	PQclear(r);
+	return 0;
+}
+
+static int drop_db(PGconn *c, const char *name, int force, bderr *err)
+{
+	char *q = pg_quote_ident(c, name);
+	char *sql = xasprintf("DROP DATABASE IF EXISTS %s%s", q,
+			      force && PQserverVersion(c) >= 130000 ? " WITH (FORCE)" : "");
+	char *what = xasprintf("cannot drop database '%s'", name);
+	int r = pg_exec(c, sql, what, err);
+	free(what);
+	free(sql);
+	free(q);
+	return r;
+}
+
+/* Claims the temporary name: ours alone, and free of a killed restore's leftovers. */
+static int claim_temp_db(restore_ctx *rc, bderr *err)
+{
+	const char *params[] = { rc->temp_dbname };
+	PGresult *r = NULL;
+	if (pg_query_params(rc->maint,
+			    "SELECT pg_catalog.pg_try_advisory_lock(" TEMP_DB_LOCK_CLASS ", pg_catalog.hashtext($1))",
+			    1, params, "cannot lock the temporary database name", &r, err) != 0)
+		return -1;
+	int got = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+	PQclear(r);
+	if (!got)
+		return bderr_set(err, "another restore --create into '%s' is in progress (temporary database '%s')",
+				 rc->dbname, rc->temp_dbname);
+	int exists = 0;
+	if (db_exists(rc->maint, rc->temp_dbname, &exists, err) != 0)
+		return -1;
+	if (exists) {
+		/* its restorer is gone: it held the lock we now hold */
+		log_warn("dropping database '%s' left by an interrupted restore into '%s'", rc->temp_dbname,
+			 rc->dbname);
+		if (drop_db(rc->maint, rc->temp_dbname, 1, err) != 0)
+			return -1;
+	}
+	return 0;
+}
+
 static int create_database(restore_ctx *rc, bderr *err)
 {
-	PGconn *c = NULL;
-	if (connect_maintenance(rc, &c, err) != 0)
+	if (connect_maintenance(rc, &rc->maint, err) != 0)
 		return -1;
-	const char *params[] = { rc->dbname };
-	PGresult *r = NULL;
-	int rcode = pg_query_params(c, "SELECT 1 FROM pg_catalog.pg_database WHERE datname = $1", 1,
-				    params, "cannot look up the target database", &r, err);
-	if (rcode == 0 && PQntuples(r) > 0)
-		rcode = bderr_set(err, "database '%s' already exists: restore into it without --create, or drop it first",
-				  rc->dbname);
-	PQclear(r);
-	if (rcode == 0) {
-		char *q = pg_quote_ident(c, rc->dbname);
-		char *enc = PQescapeLiteral(c, rc->encoding, strlen(rc->encoding));
-		char *sql = xasprintf("CREATE DATABASE %s TEMPLATE template0 ENCODING %s", q, enc);
-		char *what = xasprintf("cannot create database '%s'", rc->dbname);
-		rcode = pg_exec(c, sql, what, err);
-		free(what);
-		free(sql);
-		PQfreemem(enc);
-		free(q);
+	int exists = 0;
+	if (db_exists(rc->maint, rc->dbname, &exists, err) != 0)
+		return -1;
+	if (exists)
+		return bderr_set(err, "database '%s' already exists: restore into it without --create, or drop it first",
+				 rc->dbname);
+	rc->temp_dbname = temp_db_name(rc->dbname);
+	if (claim_temp_db(rc, err) != 0)
+		return -1;
+	PGconn *c = rc->maint;
+	char *locale = NULL;
+	if (rc->props != NULL) {
+		locale = pg_db_props_create_options(c, rc->props, PQserverVersion(c), err);
+		if (locale == NULL)
+			return bderr_prefix(err, "cannot create database '%s'", rc->dbname);
 	}
-	PQfinish(c);
+	char *q = pg_quote_ident(c, rc->temp_dbname);
+	char *enc = PQescapeLiteral(c, rc->encoding, strlen(rc->encoding));
+	char *sql = xasprintf("CREATE DATABASE %s TEMPLATE template0 ENCODING %s%s", q, enc,
+			      locale ? locale : "");
+	char *what = xasprintf("cannot create database '%s'", rc->dbname);
+	int rcode = pg_exec(c, sql, what, err);
+	free(what);
+	free(sql);
+	free(locale);
+	PQfreemem(enc);
+	if (rcode == 0) {
+		rc->created = 1;
+		/* for an operator who finds it: what it is (the comment is replaced at the end) */
+		char *note = xasprintf("backupd: restore of '%s' into '%s' in progress (pid %ld)", rc->m->id,
+				       rc->dbname, (long)getpid());
+		char *lit = PQescapeLiteral(c, note, strlen(note));
+		sql = xasprintf("COMMENT ON DATABASE %s IS %s", q, lit);
+		rcode = pg_exec(c, sql, "cannot mark the temporary database", err);
+		free(sql);
+		PQfreemem(lit);
+		free(note);
+	}
+	free(q);
 	return rcode;
+}
+
+/* The restore is complete: the database's own properties, then its real name. */
+static int finish_database(restore_ctx *rc, bderr *err)
+{
+	if (pg_db_props_apply(rc->maint, rc->temp_dbname, rc->props, err) != 0)
+		return -1;
+	char *qt = pg_quote_ident(rc->maint, rc->temp_dbname);
+	char *qd = pg_quote_ident(rc->maint, rc->dbname);
+	char *sql = xasprintf("ALTER DATABASE %s RENAME TO %s", qt, qd);
+	char *what = xasprintf("cannot rename the restored database to '%s'", rc->dbname);
+	int r = pg_exec(rc->maint, sql, what, err);
+	free(what);
+	free(sql);
+	free(qd);
+	free(qt);
+	return r;
 }
 
 static void drop_database(restore_ctx *rc)
 {
-	PGconn *c = NULL;
 	bderr err;
 	bderr_init(&err);
-	if (connect_maintenance(rc, &c, &err) != 0) {
-		log_warn("cannot drop the incomplete database '%s': %s", rc->dbname, err.msg);
-		return;
+	if (rc->maint == NULL || PQstatus(rc->maint) != CONNECTION_OK) {
+		PQfinish(rc->maint);
+		rc->maint = NULL;
+		if (connect_maintenance(rc, &rc->maint, &err) != 0) {
+			log_warn("cannot drop the incomplete database '%s': %s", rc->temp_dbname, err.msg);
+			return;
+		}
 	}
-	char *q = pg_quote_ident(c, rc->dbname);
-	char *sql = xasprintf("DROP DATABASE IF EXISTS %s", q);
-	if (pg_exec(c, sql, "cannot drop the incomplete database", &err) != 0)
+	if (drop_db(rc->maint, rc->temp_dbname, 0, &err) != 0)
 		log_warn("%s", err.msg);
 	else
-		log_info("dropped the incomplete database '%s'", rc->dbname);
-	free(sql);
-	free(q);
-	PQfinish(c);
+		log_info("dropped the incomplete database '%s'", rc->temp_dbname);
 }
 
 static int check_empty(PGconn *c, const char *dbname, bderr *err)
@@ -173,7 +280,7 @@ static int check_empty(PGconn *c, const char *dbname, bderr *err)
 	return 0;
 }
 
-/* ---- pre-data through psql ---- */
+/* ---- schema scripts, statement by statement through libpq ---- */
 
 static void filter_ownership(const restore_ctx *rc, char *sql, size_t *len, const char *section)
 {
@@ -184,6 +291,115 @@ static void filter_ownership(const restore_ctx *rc, char *sql, size_t *len, cons
 	log_debug("%s: left out %zu ownership/privilege statements", section, n);
 }
 
+/*
+ * A script from the repository is SQL for the server and nothing else: a
+ * psql meta-command (\! runs a shell command, \o writes files, \c
+ * reconnects) is refused before any statement runs.  pg_dump's own
+ * \restrict/\unrestrict lines are recognised and skipped.
+ */
+static int refuse_meta_commands(const char *sql, size_t len, const char *objname, bderr *err)
+{
+	char what[256];
+	if (pg_sql_check_meta(sql, len, what, sizeof what) == 0)
+		return 0;
+	return bderr_set(err, "'%s' %s is refused: a backup holds SQL only, nothing for psql or a shell",
+			 objname, what);
+}
+
+/* The statement's first line, shortened, for error messages. */
+static void statement_excerpt(const char *s, size_t n, char *buf, size_t len)
+{
+	const char *nl = memchr(s, '\n', n);
+	size_t l = nl ? (size_t)(nl - s) : n;
+	snprintf(buf, len, "%.*s%s", (int)(l > 80 ? 80 : l), s, l > 80 || l < n ? " ..." : "");
+}
+
+/* "SET name = value;" that failed because the server lacks the parameter. */
+static int unknown_setting(const PGresult *r, const char *stmt, size_t n)
+{
+	const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+	if (state == NULL || strcmp(state, "42704") != 0 || n < 5 || strncasecmp(stmt, "SET ", 4) != 0)
+		return 0;
+	for (size_t i = 4; i < n; i++)
+		if (stmt[i] == ';' && i != n - 1)
+			return 0;
+	return stmt[n - 1] == ';' && memchr(stmt, '\n', n) == NULL && n < 200;
+}
+
+/* Runs one statement; COPY or anything else that needs the client is refused. */
+static int run_statement(PGconn *c, const char *sql, size_t start, size_t end, char *msg, size_t msg_len)
+{
+	char *stmt = xstrndup(sql + start, end - start);
+	PGresult *r = PQexec(c, stmt);
+	free(stmt);
+	ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+	int rcode = 0;
+	if (st == PGRES_COPY_IN || st == PGRES_COPY_OUT || st == PGRES_COPY_BOTH) {
+		snprintf(msg, msg_len, "COPY to or from the client has no place in a schema script");
+		rcode = -1; /* the caller closes the connection, which ends the COPY */
+	} else if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && st != PGRES_EMPTY_QUERY &&
+		   unknown_setting(r, sql + start, end - start)) {
+		/* a newer pg_dump's session SET (transaction_timeout) on an older server */
+		log_warn("skipped a setting the target server does not know: %.*s", (int)(end - start), sql + start);
+	} else if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && st != PGRES_EMPTY_QUERY) {
+		char buf[512];
+		const char *m = r ? PQresultErrorMessage(r) : NULL;
+		if (m == NULL || *m == '\0')
+			m = pg_errmsg(c, buf, sizeof buf);
+		snprintf(msg, msg_len, "%.*s", (int)strcspn(m, "\n"), m);
+		rcode = -1;
+	}
+	PQclear(r);
+	return rcode;
+}
+
+/*
+ * Runs a schema script like psql -v ON_ERROR_STOP=1 did: each statement in
+ * autocommit, stopping at the first error, which names the line, pg_dump's
+ * entry and the statement.  The caller has refused meta-commands.
+ */
+static int run_statements(PGconn *c, const char *sql, size_t len, const char *objname, bderr *err)
+{
+	pg_sql_iter it;
+	pg_sql_piece p;
+	char *entry = NULL;
+	size_t n = 0;
+	int rcode = 0;
+	pg_sql_iter_init(&it, sql, len);
+	while (rcode == 0 && pg_sql_iter_next(&it, &p)) {
+		pg_sql_track_entry(sql, p.lead, p.start, &entry);
+		if (p.kind == PG_SQL_META)
+			continue; /* a \restrict line: refuse_meta_commands let nothing else through */
+		char msg[512];
+		if (run_statement(c, sql, p.start, p.end, msg, sizeof msg) == 0) {
+			n++;
+			continue;
+		}
+		char excerpt[128];
+		statement_excerpt(sql + p.start, p.end - p.start, excerpt, sizeof excerpt);
+		rcode = bderr_set(err, "'%s' line %zu%s%s%s: %s (statement: %s)", objname, p.line,
+				  entry ? " (" : "", entry ? entry : "", entry ? ")" : "", msg, excerpt);
+	}
+	log_debug("'%s': %zu statements", objname, n);
+	free(entry);
+	return rcode;
+}
+
+/* A whole script on a connection of its own (its SETs stay there). */
+static int run_script(restore_ctx *rc, const char *sql, size_t len, const char *objname, bderr *err)
+{
+	if (refuse_meta_commands(sql, len, objname, err) != 0)
+		return -1;
+	PGconn *c = NULL;
+	int rcode = connect_target(rc, &c, err);
+	if (rcode == 0)
+		rcode = pg_exec(c, "SET client_min_messages = warning", "cannot configure the restore session", err);
+	if (rcode == 0)
+		rcode = run_statements(c, sql, len, objname, err);
+	PQfinish(c);
+	return rcode;
+}
+
 static int restore_pre_data(restore_ctx *rc, const char *objname, bderr *err)
 {
 	char *sql = NULL;
@@ -191,38 +407,9 @@ static int restore_pre_data(restore_ctx *rc, const char *objname, bderr *err)
 	if (read_object(rc, objname, &sql, &len, err) != 0)
 		return -1;
 	filter_ownership(rc, sql, &len, "pre-data");
-	pg_tool psql = { 0 };
-	char *conninfo = NULL;
-	char *pwenv = NULL;
-	subprocess *p = NULL;
-	int rcode = pg_tool_find("psql", 0, &psql, err);
-	if (rcode == 0)
-		rcode = pg_child_conninfo(rc->o->to_url, rc->o->password, NULL, &conninfo, &pwenv, err);
-	if (rcode == 0) {
-		const char *argv[] = { psql.path, "-X", "-q", "--no-password", "-v", "ON_ERROR_STOP=1",
-				       "-o", "/dev/null", "-d", conninfo, NULL };
-		/* pwenv last: when there is no password, its NULL ends the list */
-		const char *env[] = { "PGOPTIONS=-c client_min_messages=warning", pwenv, NULL };
-		rcode = subprocess_start(argv, env, SUBPROCESS_PIPE_STDIN, &p, err);
-	}
-	if (rcode == 0) {
-		size_t off = 0;
-		while (off < len) {
-			ssize_t n = write(p->fd, sql + off, len - off);
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n < 0)
-				break; /* psql stopped reading: its exit status tells why */
-			off += (size_t)n;
-		}
-		rcode = subprocess_finish(p, err);
-		if (rcode != 0)
-			bderr_prefix(err, "schema (pre-data) restore failed");
-	}
-	subprocess_free(p);
-	secret_free(pwenv);
-	free(conninfo);
-	pg_tool_clear(&psql);
+	int rcode = run_script(rc, sql, len, objname, err);
+	if (rcode != 0)
+		bderr_prefix(err, "schema (pre-data) restore failed");
 	free(sql);
 	return rcode;
 }
@@ -575,7 +762,8 @@ static int run_phase(restore_ctx *rc, PGconn **conns, int n_conns, post_data *pd
 	for (size_t i = 0; i < pd->n_entries; i++)
 		if (pd->entries[i].phase == phase)
 			items[n++] = &pd->entries[i];
-	int r = pool_run(rc, conns, phase == POST_DATA_SERIAL ? 1 : n_conns, items, n, post_item_run, err);
+	int serial = phase == POST_DATA_SERIAL || phase == POST_DATA_LATE;
+	int r = pool_run(rc, conns, serial ? 1 : n_conns, items, n, post_item_run, err);
 	free(items);
 	return r;
 }
@@ -588,11 +776,15 @@ static int restore_post_data(restore_ctx *rc, PGconn **conns, int n_conns, const
 	if (read_object(rc, objname, &sql, &len, err) != 0)
 		return -1;
 	filter_ownership(rc, sql, &len, "post-data");
+	if (refuse_meta_commands(sql, len, objname, err) != 0) {
+		free(sql);
+		return bderr_prefix(err, "schema (post-data) restore failed");
+	}
 	post_data *pd = post_data_parse(sql, len);
 	free(sql);
 	int r = 0;
 	for (int i = 0; i < n_conns && r == 0; i++)
-		r = pg_exec(conns[i], pd->prelude, "cannot prepare the post-data session", err);
+		r = run_statements(conns[i], pd->prelude, strlen(pd->prelude), objname, err);
 	/* indexes and constraints in parallel; then the rest in order; then foreign keys */
 	if (r == 0)
 		r = run_phase(rc, conns, n_conns, pd, POST_DATA_PARALLEL, err);
@@ -600,6 +792,9 @@ static int restore_post_data(restore_ctx *rc, PGconn **conns, int n_conns, const
 		r = run_phase(rc, conns, n_conns, pd, POST_DATA_SERIAL, err);
 	if (r == 0)
 		r = run_phase(rc, conns, n_conns, pd, POST_DATA_FOREIGN_KEYS, err);
+	/* then what names their objects (COMMENT ON CONSTRAINT of a foreign key) */
+	if (r == 0)
+		r = run_phase(rc, conns, n_conns, pd, POST_DATA_LATE, err);
 	log_debug("post-data: %zu entries", pd->n_entries);
 	post_data_free(pd);
 	return r;
@@ -626,17 +821,25 @@ int pg_restore_run(repo *r, const manifest *m, const pg_restore_options *o, bder
 	if (rc.dbname == NULL)
 		return bderr_usage(err, "--to names no database: give postgresql://HOST/DBNAME");
 
+	if (o->create && pg_db_props_parse(json_object_get(m->info, "database_properties"), &rc.props, err) != 0) {
+		free(rc.dbname);
+		return bderr_prefix(err, "backup %s is damaged", m->id);
+	}
+	/* as for the objects inside: the restoring role owns it, the default privileges apply */
+	if (rc.props && o->no_owner) {
+		free(rc.props->owner);
+		rc.props->owner = NULL;
+	}
+	if (rc.props && o->no_privileges)
+		rc.props->has_acl = 0;
+
 	int jobs = o->jobs < 1 ? 1 : o->jobs;
 	PGconn **conns = xcalloc((size_t)jobs, sizeof *conns);
-	int created = 0;
 	int rcode = -1;
 	time_t t0 = time(NULL);
 
-	if (o->create) {
-		if (create_database(&rc, err) != 0)
-			goto out;
-		created = 1;
-	}
+	if (o->create && create_database(&rc, err) != 0)
+		goto out;
 	for (int i = 0; i < jobs; i++)
 		if (connect_target(&rc, &conns[i], err) != 0)
 			goto out;
@@ -652,6 +855,15 @@ int pg_restore_run(repo *r, const manifest *m, const pg_restore_options *o, bder
 		goto out;
 	if (restore_post_data(&rc, conns, jobs, post, err) != 0)
 		goto out;
+	if (o->create) {
+		/* renaming needs the database without sessions */
+		for (int i = 0; i < jobs; i++) {
+			PQfinish(conns[i]);
+			conns[i] = NULL;
+		}
+		if (finish_database(&rc, err) != 0)
+			goto out;
+	}
 	log_info("restore of %s into '%s' complete in %lds", m->id, rc.dbname, (long)(time(NULL) - t0));
 	rcode = 0;
 out:
@@ -659,8 +871,11 @@ out:
 		PQfinish(conns[i]);
 	free(conns);
 	/* a half-restored database must not look like a restored one */
-	if (rcode != 0 && created)
+	if (rcode != 0 && rc.created)
 		drop_database(&rc);
+	PQfinish(rc.maint);
+	pg_db_props_free(rc.props);
+	free(rc.temp_dbname);
 	free(rc.dbname);
 	return rcode;
 }

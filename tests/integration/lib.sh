@@ -140,6 +140,35 @@ with open(path, "r+b") as f:
 PY
 }
 
+# replace_object BACKUP_DIR OBJECT CONTENT_FILE: a crafted backup that still
+# passes verify: OBJECT (e.g. schema/pre-data.sql.zst) gets CONTENT_FILE's
+# bytes (zstd-compressed when its name ends in .zst) and manifest.json its new
+# size, stored size and sha256.
+replace_object() {
+	python3 - "$1" "$2" "$3" <<'PY'
+import hashlib, json, os, subprocess, sys
+bdir, name, src = sys.argv[1:4]
+data = open(src, "rb").read()
+path = os.path.join(bdir, name)
+stored = subprocess.run(["zstd", "-q", "-c"], input=data, check=True, capture_output=True).stdout \
+    if name.endswith(".zst") else data
+with open(path, "wb") as f:
+    f.write(stored)
+mpath = os.path.join(bdir, "manifest.json")
+m = json.load(open(mpath))
+for o in m["objects"]:
+    if o["name"] == name:
+        o["size"], o["stored_size"] = len(data), len(stored)
+        o["sha256"] = hashlib.sha256(data).hexdigest()
+        break
+else:
+    sys.exit("no object " + name + " in " + mpath)
+m["size"] = sum(o["size"] for o in m["objects"])
+m["stored_size"] = sum(o["stored_size"] for o in m["objects"])
+json.dump(m, open(mpath, "w"), indent=1)
+PY
+}
+
 # kill_dump_midway PID REPO [PS_FILE]: SIGKILLs the backup process PID once
 # its backup in REPO has a data object (or 1 s after its first object), then
 # reaps it; its output ($BD_TMP/kill.out, kill.err) joins the captured output
@@ -165,12 +194,19 @@ kill_dump_midway() {
 		sleep 0.02
 	done
 	# Never leave it running (e.g. hung before writing anything).
-	kill -KILL "$pid" 2>/dev/null || true
-	{ wait "$pid"; } 2>/dev/null || true
+	reap_killed "$pid" "killed dump"
+}
+
+# reap_killed PID WHAT: PID (run with its output in $BD_TMP/kill.out and
+# kill.err) killed if still running and reaped; its output joins the captured
+# output and is checked for sanitizer reports.
+reap_killed() {
+	kill -KILL "$1" 2>/dev/null || true
+	{ wait "$1"; } 2>/dev/null || true
 	# Children (e.g. a pg_dump the tool runs) may linger and write briefly after SIGKILL.
 	sleep 1
 	cat "$BD_TMP/kill.out" "$BD_TMP/kill.err" >>"$BD_ALL_OUTPUT"
-	_bd_check_sanitizers "$BD_TMP/kill.err" "killed dump"
+	_bd_check_sanitizers "$BD_TMP/kill.err" "$2"
 }
 
 # assert_killed_dump_incomplete REPO: the killed dump wrote no manifest, and

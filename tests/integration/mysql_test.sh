@@ -517,20 +517,34 @@ MYSQL_PWD="$MY_PASSWORD" run "$BACKUPD" dump --source "$(my_uri lw_src)" --repo 
 assert_rc "dump of the lock-wait database" 0
 my_db_create lw_dst
 my_sql "" "SET GLOBAL innodb_lock_wait_timeout = 1"
-# The blocker: once restore has created a_big, hold a lock on all of it
-# (none of its rows yet: the count says so) for 2.5 s, then let go.
+# The blocker: once restore has created a_big, lock all of it (none of its
+# rows yet: the count says so) and hold the lock until the restore reports a
+# lock wait timeout (at most 120 s: however long the schema step takes under
+# load), then let go.  The session is fed through a FIFO so that the shell
+# decides when it ends.
 (
-	for _ in $(seq 1 1500); do
+	for _ in $(seq 1 3000); do
 		[ "$(my_sql "" "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lw_dst' AND TABLE_NAME = 'a_big'")" = 1 ] && break
 		sleep 0.01
 	done
-	my_sql "" "SET SESSION innodb_lock_wait_timeout = 60; START TRANSACTION;
-		SELECT COUNT(*) FROM lw_dst.a_big FOR UPDATE; DO SLEEP(2.5); ROLLBACK" >"$BD_TMP/lw-blocker.out" 2>&1
+	mkfifo "$BD_TMP/lw-blocker.fifo"
+	_bd_mariadb -N -B <"$BD_TMP/lw-blocker.fifo" >"$BD_TMP/lw-blocker.out" 2>&1 &
+	exec 7>"$BD_TMP/lw-blocker.fifo"
+	echo "SET SESSION innodb_lock_wait_timeout = 60; START TRANSACTION; SELECT COUNT(*) FROM lw_dst.a_big FOR UPDATE;" >&7
+	for _ in $(seq 1 1200); do
+		grep -q "Lock wait timeout exceeded" "$BD_TMP/lw.err" 2>/dev/null && break
+		[ -e "$BD_TMP/lw.done" ] && break
+		sleep 0.1
+	done
+	echo "ROLLBACK;" >&7
+	exec 7>&-
+	wait
 ) &
 lw_blocker=$!
 lw_rc=0
 MYSQL_PWD="$MY_PASSWORD" "$DBRESTORE" restore --repo "$REPO_LW" --name lw --to "$(my_uri lw_dst)" --jobs 1 \
 	>"$BD_TMP/lw.out" 2>"$BD_TMP/lw.err" </dev/null || lw_rc=$?
+touch "$BD_TMP/lw.done"
 wait "$lw_blocker" || true
 my_sql "" "SET GLOBAL innodb_lock_wait_timeout = DEFAULT"
 cat "$BD_TMP/lw.out" "$BD_TMP/lw.err" >>"$BD_ALL_OUTPUT"

@@ -15,7 +15,8 @@
 #   sequences   last_value, is_called
 #   lobs        large object oids, owners, ACLs, md5 of contents, comments
 #   comments    every comment (pg_describe_object identity + text)
-#   settings    per-database settings (ALTER DATABASE ... SET), database comment
+#   settings    per-database settings (ALTER DATABASE ... SET), locale, owner,
+#               connection limit, privileges
 #
 # Prints every difference and exits 1 if any; 0 if the databases match;
 # 2 on usage or connection errors.
@@ -122,9 +123,18 @@ FROM pg_db_role_setting s
 LEFT JOIN pg_roles r ON r.oid = s.setrole
 WHERE s.setdatabase = (SELECT oid FROM pg_database WHERE datname = current_database())
 UNION ALL
-SELECT format('database encoding=%s collate=%s ctype=%s',
-              pg_encoding_to_char(encoding), datcollate, datctype)
+SELECT format('database encoding=%s collate=%s ctype=%s provider=%s',
+              pg_encoding_to_char(encoding), datcollate, datctype, datlocprovider)
 FROM pg_database WHERE datname = current_database()
+UNION ALL
+SELECT format('database owner=%s connection limit=%s', pg_get_userbyid(datdba), datconnlimit)
+FROM pg_database WHERE datname = current_database()
+UNION ALL
+SELECT format('database privilege: %s %s%s (granted by %s)',
+              CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(a.grantee) END,
+              a.privilege_type, CASE WHEN a.is_grantable THEN ' with grant option' ELSE '' END,
+              pg_get_userbyid(a.grantor))
+FROM pg_database d, aclexplode(d.datacl) a WHERE d.datname = current_database()
 ORDER BY 1;
 EOF
 

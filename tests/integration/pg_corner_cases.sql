@@ -431,6 +431,13 @@ SET CONSTRAINTS ALL DEFERRED;
 INSERT INTO public.fk_a SELECT i, i, 'a' || i FROM generate_series(1, 50) i;
 INSERT INTO public.fk_b SELECT i, 51 - i, 'b' || i FROM generate_series(1, 50) i;
 COMMIT;
+-- Comments on post-data objects (as in PostgreSQL's regression database):
+-- each must be restored after its object, the foreign key's after the keys.
+COMMENT ON CONSTRAINT fk_a_b ON public.fk_a IS 'the deferred half of the cycle';
+COMMENT ON CONSTRAINT fk_b_pkey ON public.fk_b IS 'a primary key';
+COMMENT ON INDEX public.constrained_partial IS 'even a only';
+ALTER TABLE public.fk_b RENAME CONSTRAINT fk_b_a TO "Fk B→A";
+COMMENT ON CONSTRAINT "Fk B→A" ON public.fk_b IS 'quoted name';
 
 CREATE TABLE public.tree (
     id integer PRIMARY KEY,

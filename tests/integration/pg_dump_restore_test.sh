@@ -177,6 +177,31 @@ else
 fi
 
 # --------------------------------------------------------------------------
+note "crafted repository: a psql meta-command in pre-data is refused, never run"
+REPO_X="$BD_TMP/repo-meta"
+cp -a "$REPO" "$REPO_X"
+BX="$REPO_X/src/backups/$ID1"
+PWNED="$BD_TMP/pwned-by-restore"
+zstd -dcq "$BX/schema/pre-data.sql.zst" >"$BD_TMP/pre-data.sql"
+check "pg_dump's pre-data has its \\restrict line (skipped by restore)" \
+	grep -q -E '^\\restrict [A-Za-z0-9]+$' "$BD_TMP/pre-data.sql"
+# psql 15.14+ would stop at the \! once pg_dump's \restrict is in force: a crafted
+# script simply leaves that line out.
+awk -v f="$PWNED" '/^\\(un)?restrict / { next } /^CREATE TABLE public\.big / && !done { print "\\! touch " f; done = 1 } { print }' \
+	"$BD_TMP/pre-data.sql" >"$BD_TMP/pre-data-crafted.sql"
+check "the crafted pre-data holds the shell escape" grep -q '^\\! touch' "$BD_TMP/pre-data-crafted.sql"
+check_not "and no \\restrict line" grep -q "^\\\\restrict" "$BD_TMP/pre-data-crafted.sql"
+replace_object "$BX" schema/pre-data.sql.zst "$BD_TMP/pre-data-crafted.sql"
+run "$BACKUPD" verify --repo "$REPO_X" --name src "$ID1"
+assert_rc "the crafted backup passes verify (checksums fixed up)" 0
+run "$DBRESTORE" restore --repo "$REPO_X" --name src --backup "$ID1" --to "$(pg_uri dst_meta)" --jobs 2 --create
+assert_rc "restore of a pre-data with \\! exits 1" 1
+assert_output_matches "the error names the meta-command, its line and object" \
+	"line [0-9]+ \\(TABLE public\\.big\\): psql meta-command '\\\\! touch"
+check_not "the shell command did not run" test -e "$PWNED"
+check_not "the refused --create restore left no database" db_exists dst_meta
+
+# --------------------------------------------------------------------------
 note "failure: a backup without manifest.json"
 REPO_M="$BD_TMP/repo-nomanifest"
 cp -a "$REPO" "$REPO_M"
@@ -262,6 +287,45 @@ fi
 check_not "password not in any process's arguments during a dump" grep -q -F -- "$PG_PASSWORD" "$ps_snapshot"
 
 # --------------------------------------------------------------------------
+note "restore --create killed with SIGKILL mid-data: nothing under the target's name, the rerun cleans up"
+temp_dbs() { psql_q postgres "SELECT count(*) FROM pg_database WHERE datname LIKE 'backupd\_restore\_%'"; }
+copying() { psql_q postgres "SELECT count(*) FROM pg_stat_activity WHERE datname LIKE 'backupd\_restore\_%' AND query LIKE 'COPY %'"; }
+if [ -n "${KID:-}" ]; then
+	"$DBRESTORE" restore --repo "$REPO_K" --name killsrc --backup "$KID" --to "$(pg_uri killdst)" --jobs 1 --create \
+		>"$BD_TMP/kill.out" 2>"$BD_TMP/kill.err" </dev/null &
+	rpid=$!
+	KILLED=0
+	for _ in $(seq 1 1500); do
+		kill -0 "$rpid" 2>/dev/null || break
+		if [ "$(copying)" != 0 ]; then
+			# a second restore --create of the same target meanwhile is refused
+			run "$DBRESTORE" restore --repo "$REPO_K" --name killsrc --backup "$KID" --to "$(pg_uri killdst)" --create
+			kill -KILL "$rpid" 2>/dev/null && KILLED=1
+			break
+		fi
+		sleep 0.02
+	done
+	reap_killed "$rpid" "killed restore"
+	if [ "$KILLED" -ne 1 ]; then
+		fail "restore --create was killed while loading data" "stderr: $(tail -n 5 "$BD_TMP/kill.err")"
+	else
+		pass "restore --create was killed while loading data"
+		assert_rc "a concurrent restore --create of the same target exits 1" 1
+		assert_output_contains "it says another restore is in progress" "another restore --create into 'killdst' is in progress"
+		check_not "the killed restore left no database under the target's name" db_exists killdst
+		assert_eq "the killed restore's temporary database is recognisable" 1 "$(temp_dbs)"
+		assert_eq "it says what it is" 1 "$(psql_q postgres "SELECT count(*) FROM pg_database d
+			JOIN pg_shdescription c ON c.objoid = d.oid
+			WHERE d.datname LIKE 'backupd\_restore\_%' AND c.description LIKE '%killdst%in progress%'")"
+		run "$DBRESTORE" restore --repo "$REPO_K" --name killsrc --backup "$KID" --to "$(pg_uri killdst)" --jobs 2 --create
+		assert_rc "a rerun of the killed restore --create succeeds" 0
+		assert_output_contains "the rerun says it dropped the leftover" "left by an interrupted restore into 'killdst'"
+		assert_eq "no temporary database is left" 0 "$(temp_dbs)"
+		assert_eq "the rerun restored every row" 1000000 "$(psql_q killdst "SELECT count(*) FROM huge")"
+	fi
+fi
+
+# --------------------------------------------------------------------------
 note "failure: wrong password"
 WRONG_PW="wrong-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
 add_secret "$WRONG_PW"
@@ -293,8 +357,15 @@ password-file = $PWFILE
 EOF
 PGPASSFILE=/nonexistent run "$BACKUPD" -c "$CONF" dump --source srcdb --repo local
 assert_rc "dump with the config's password-file succeeds" 0
-PGPASSFILE=/nonexistent run "$DBRESTORE" -c "$CONF" restore --repo local --name srcdb --to target --create
-assert_rc "restore with the config's password-file succeeds (psql included)" 0
+# The restore needs no psql: one that would leave a trace must never run.
+FAKE_BIN="$BD_TMP/fake-psql-bin"
+mkdir -p "$FAKE_BIN"
+printf '#!/bin/sh\ntouch "%s"\nexit 1\n' "$BD_TMP/psql-ran" >"$FAKE_BIN/psql"
+chmod 0755 "$FAKE_BIN/psql"
+PATH="$FAKE_BIN:$PATH" BACKUPD_PG_BINDIR="$FAKE_BIN" PGPASSFILE=/nonexistent \
+	run "$DBRESTORE" -c "$CONF" restore --repo local --name srcdb --to target --create
+assert_rc "restore with the config's password-file succeeds" 0
+check_not "the restore ran no psql" test -e "$BD_TMP/psql-ran"
 chmod 0644 "$PWFILE"
 PGPASSFILE=/nonexistent run "$BACKUPD" -c "$CONF" dump --source srcdb --repo local
 assert_rc "a password file readable by others is refused (exit 2)" 2
@@ -349,6 +420,7 @@ run "$DBRESTORE" restore --repo "$REPO" --name owned --to "$(pg_uri owned_plain)
 assert_rc "restore without --no-owner fails when the roles are missing" 1
 assert_output_contains "the error names the missing role" "bd_"
 check_not "the failed --create restore left no database" db_exists owned_plain
+assert_eq "nor a temporary one" 0 "$(psql_q postgres "SELECT count(*) FROM pg_database WHERE datname LIKE 'backupd\_restore\_%'")"
 run "$DBRESTORE" restore --repo "$REPO" --name owned --to "$(pg_uri owned_new)" --create --no-owner --no-privileges
 assert_rc "restore --no-owner --no-privileges succeeds without the roles" 0
 assert_eq "all rows restored" 100 "$(psql_q owned_new "SELECT count(*) FROM app.t")"
@@ -358,6 +430,119 @@ assert_eq "the function body kept its OWNER TO text" "ALTER TABLE app.t OWNER TO
 	"$(psql_q owned_new "SELECT app.f()")"
 assert_eq "no grants restored" "" \
 	"$(psql_q owned_new "SELECT relacl FROM pg_class WHERE oid = 'app.t'::regclass")"
+
+# --------------------------------------------------------------------------
+note "restore --create carries the database's own properties"
+psql_q postgres "CREATE ROLE bd_db_owner; CREATE ROLE bd_db_user; CREATE ROLE bd_db_gone" >/dev/null
+psql_q postgres "CREATE DATABASE dbprops TEMPLATE template0 LC_COLLATE 'C' LC_CTYPE 'C' OWNER bd_db_owner CONNECTION LIMIT 7" >/dev/null
+psql_q postgres "COMMENT ON DATABASE dbprops IS 'it''s the \"props\" database';
+REVOKE ALL ON DATABASE dbprops FROM PUBLIC;
+GRANT CONNECT ON DATABASE dbprops TO bd_db_user;
+GRANT TEMPORARY ON DATABASE dbprops TO bd_db_user WITH GRANT OPTION;
+GRANT CONNECT ON DATABASE dbprops TO bd_db_gone;
+ALTER DATABASE dbprops SET search_path = \"\$user\", public, \"My Schema\";
+ALTER DATABASE dbprops SET work_mem = '8MB';
+ALTER DATABASE dbprops SET application_name = 'it''s';
+ALTER ROLE bd_db_user IN DATABASE dbprops SET statement_timeout = '5s';
+ALTER ROLE bd_db_gone IN DATABASE dbprops SET work_mem = '1MB';" >/dev/null
+psql_q dbprops "CREATE TABLE public.words (w text); INSERT INTO public.words VALUES ('b'), ('A'), ('a'), ('B');
+CREATE INDEX words_w ON public.words (w);" >/dev/null
+run "$BACKUPD" dump --source "$(pg_uri dbprops)" --repo "$REPO" --name dbprops
+assert_rc "dump of a database with its own properties" 0
+PID_ID="$(last_line)"
+check "the manifest records the properties as typed fields" python3 -c '
+import json,sys
+p = json.load(open(sys.argv[1]))["info"]["database_properties"]
+assert p["owner"] == "bd_db_owner" and p["connection_limit"] == 7, p
+assert p["collate"] == "C" and p["ctype"] == "C" and p["locale_provider"] == "libc", p
+assert p["comment"] == "it'"'"'s the \"props\" database", p
+assert {"grantee": "bd_db_user", "privilege": "TEMPORARY", "grantable": True} in p["acl"], p
+assert "work_mem=8MB" in p["settings"], p
+assert [r["role"] for r in p["role_settings"]] == ["bd_db_user", "bd_db_gone"], p' \
+	"$REPO/dbprops/backups/$PID_ID/manifest.json"
+run "$DBRESTORE" restore --repo "$REPO" --name dbprops --to "$(pg_uri dbprops_copy)" --create
+assert_rc "restore --create of it succeeds" 0
+check "owner, locale, connection limit, privileges, comment and settings match" pg_compare dbprops dbprops_copy
+assert_eq "text sorts as in the source (LC_COLLATE C)" "ABab" \
+	"$(psql_q dbprops_copy "SELECT string_agg(w, '' ORDER BY w) FROM public.words")"
+assert_eq "search_path kept its quoting" '"$user", public, "My Schema"' \
+	"$(psql_q dbprops_copy "SHOW search_path")"
+
+note "properties naming roles the target lacks are skipped with a warning"
+psql_q postgres "DROP DATABASE dbprops_copy" >/dev/null
+psql_q postgres "DROP DATABASE dbprops" >/dev/null
+psql_q postgres "DROP ROLE bd_db_gone" >/dev/null
+run "$DBRESTORE" restore --repo "$REPO" --name dbprops --to "$(pg_uri dbprops_norole)" --create
+assert_rc "restore --create without one of the roles succeeds" 0
+assert_output_contains "it warns about the missing role" "role 'bd_db_gone' does not exist on the target"
+assert_eq "the rest of the privileges are there" "bd_db_owner=CTc/bd_db_owner,bd_db_user=T*c/bd_db_owner" \
+	"$(psql_q postgres "SELECT array_to_string(datacl, ',') FROM pg_database WHERE datname = 'dbprops_norole'" | tr -d '"')"
+assert_eq "and the owner" bd_db_owner \
+	"$(psql_q postgres "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = 'dbprops_norole'")"
+
+run "$DBRESTORE" restore --repo "$REPO" --name dbprops --to "$(pg_uri dbprops_noowner)" --create --no-owner --no-privileges
+assert_rc "restore --create --no-owner --no-privileges succeeds" 0
+assert_eq "--no-owner: the restoring role owns the database, --no-privileges: default privileges" "postgres " \
+	"$(psql_q postgres "SELECT pg_get_userbyid(datdba) || ' ' || coalesce(datacl::text, '') FROM pg_database WHERE datname = 'dbprops_noowner'")"
+
+note "a manifest written before the properties were recorded still restores"
+cp -a "$REPO/dbprops/backups/$PID_ID" "$BD_TMP/props-backup.saved"
+python3 -c '
+import json,sys
+m = json.load(open(sys.argv[1]))
+del m["info"]["database_properties"]
+json.dump(m, open(sys.argv[1], "w"))' "$REPO/dbprops/backups/$PID_ID/manifest.json"
+run "$DBRESTORE" restore --repo "$REPO" --name dbprops --to "$(pg_uri dbprops_old)" --create
+assert_rc "restore --create of an old manifest succeeds" 0
+assert_eq "it has the server's default owner" postgres \
+	"$(psql_q postgres "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = 'dbprops_old'")"
+python3 -c '
+import json,sys
+m = json.load(open(sys.argv[1]))
+m["info"]["database_properties"] = {"owner": "x", "connection_limit": 1, "collate": "C", "ctype": "C",
+  "locale_provider": "libc", "acl": [{"grantee": "x", "privilege": "ALL; DROP DATABASE postgres", "grantable": False}],
+  "settings": [], "role_settings": []}
+json.dump(m, open(sys.argv[1], "w"))' "$REPO/dbprops/backups/$PID_ID/manifest.json"
+run "$DBRESTORE" restore --repo "$REPO" --name dbprops --to "$(pg_uri dbprops_bad)" --create
+assert_rc "a manifest with a malformed property is refused" 1
+assert_output_contains "the error names the field" "database_properties.acl[0]"
+check_not "and nothing was created" db_exists dbprops_bad
+rm -rf "$REPO/dbprops/backups/$PID_ID" && mv "$BD_TMP/props-backup.saved" "$REPO/dbprops/backups/$PID_ID"
+
+if psql_q postgres "CREATE DATABASE icusrc TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'de-DE' LOCALE 'C.UTF-8'" >/dev/null 2>&1; then
+	note "restore --create keeps the ICU locale provider and locale"
+	psql_q icusrc "CREATE TABLE public.t (id int PRIMARY KEY)" >/dev/null
+	run "$BACKUPD" dump --source "$(pg_uri icusrc)" --repo "$REPO" --name icusrc
+	assert_rc "dump of an ICU database" 0
+	run "$DBRESTORE" restore --repo "$REPO" --name icusrc --to "$(pg_uri icucopy)" --create
+	assert_rc "restore --create of it succeeds" 0
+	assert_eq "provider and ICU locale kept" "i de-DE" \
+		"$(psql_q postgres "SELECT datlocprovider::text || ' ' || daticulocale FROM pg_database WHERE datname = 'icucopy'")"
+else
+	note "the server has no ICU: ICU case skipped"
+fi
+
+# --------------------------------------------------------------------------
+PG18_BIN="${BD_PGCLIENT18_BIN:-/work/shared/pgclient-18/bin}"
+if [ -x "$PG18_BIN/pg_dump" ]; then
+	note "a dump by pg_dump 18 (its \\restrict lines) restores without any psql"
+	# no large objects: pg_dump 17+ no longer creates them in pre-data (a separate matter)
+	db_create pg18src
+	psql_q pg18src "CREATE TABLE a (id int PRIMARY KEY); CREATE TABLE b (a_id int CONSTRAINT b_a REFERENCES a);
+		INSERT INTO a VALUES (1); INSERT INTO b VALUES (1);
+		COMMENT ON CONSTRAINT b_a ON b IS 'fk comment'; COMMENT ON DATABASE pg18src IS 'by pg_dump 18'" >/dev/null
+	BACKUPD_PG_BINDIR="$PG18_BIN" run "$BACKUPD" dump --source "$(pg_uri pg18src)" --repo "$BD_TMP/repo-pg18" --name src --jobs 2
+	assert_rc "dump with pg_dump 18 succeeds" 0
+	ID18="$(last_line)"
+	check "its pre-data has pg_dump's \\restrict line" bash -c \
+		'zstd -dcq "$1" | grep -q -E "^\\\\restrict [A-Za-z0-9]+$"' _ "$BD_TMP/repo-pg18/src/backups/$ID18/schema/pre-data.sql.zst"
+	PATH="$FAKE_BIN:$PATH" BACKUPD_PG_BINDIR="$FAKE_BIN" \
+		run "$DBRESTORE" restore --repo "$BD_TMP/repo-pg18" --name src --to "$(pg_uri dst_pg18)" --jobs 2 --create
+	assert_rc "restore of the pg_dump 18 backup succeeds" 0
+	check "it matches the source" pg_compare pg18src dst_pg18
+else
+	note "no pg_dump 18 in $PG18_BIN: pg_dump 18 case skipped"
+fi
 
 # --------------------------------------------------------------------------
 note "failure: unusable repository and source"
