@@ -18,6 +18,7 @@
 #include <libpq-fe.h>
 
 #include "archive/lsn.h"
+#include "archive/wal_chain.h"
 #include "common/fsutil.h"
 #include "common/log.h"
 #include "common/mem.h"
@@ -936,6 +937,35 @@ static const char *target_text(const pitr_target *t, char *buf, size_t len)
 	return buf;
 }
 
+/*
+ * The archived WAL after the backup: a backup whose own WAL is incomplete
+ * cannot be restored, and no target past the first gap can be reached.
+ */
+static int check_wal_chain(repo *r, const manifest *m, const pitr_target *t, bderr *err)
+{
+	wal_chain c;
+	int rc = wal_chain_of_backup(r, m, 0, &c, err);
+	if (rc != 0)
+		return rc < 0 ? -1 : 0;
+	if (!wal_chain_covers_stop(m, &c))
+		return bderr_set(err, "backup %s of '%s' cannot be restored: WAL segment %s is missing "
+				      "from the archive (the backup needs %s .. %s)",
+				 m->id, m->name, c.missing[0] ? c.missing : "?", c.first,
+				 json_string_value(json_object_get(m->info, "wal_stop_segment")));
+	if (c.missing[0] == '\0')
+		return 0;
+	char lsn[LSN_TEXT_MAX];
+	lsn_format(c.end_lsn, lsn);
+	if (t->kind == PITR_TARGET_LSN && t->lsn > c.end_lsn)
+		return bderr_set(err, "target LSN %s is past a gap in the WAL of backup %s of '%s': "
+				      "segment %s is missing, recovery can reach at most %s",
+				 t->value, m->id, m->name, c.missing, lsn);
+	log_warn("WAL segment %s is missing from the archive: recovery from backup %s can reach "
+		 "at most LSN %s, and a target past it is never reached",
+		 c.missing, m->id, lsn);
+	return 0;
+}
+
 int pitr_command(program *p, bderr *err)
 {
 	if (p->args.n_positional > 0)
@@ -1019,6 +1049,8 @@ int pitr_command(program *p, bderr *err)
 		m = bl->items[i].m;
 		bl->items[i].m = NULL;
 	}
+	if (check_wal_chain(r, m, &t, err) < 0)
+		goto out;
 	/* every destination is checked before anything is written */
 	if (check_data_dir(dir_arg, err) < 0 || ts_map_build(m, &p->args, &ts, err) < 0 ||
 	    check_destinations(dir_arg, &ts, err) < 0)

@@ -224,6 +224,62 @@ standby_tests() {
 	copy_stop "$sb"
 }
 
+# wal_object NAME SEGMENT: the repository object of an archived segment
+wal_object() { find "$REPO/$1/wal" -name "$2-*.zst" | head -n 1; }
+
+# wal_chain_tests MAJOR BACKUP: verify and list --json follow the WAL after a
+# base backup and name a deleted, then a damaged, segment
+wal_chain_tests() {
+	local M="$1" B="$2" mf="$REPO/src$1/backups/$2/manifest.json"
+	note "PostgreSQL $M: the WAL chain after base backup $B"
+	psql_at "$P" "INSERT INTO t VALUES (20, 'later')" >/dev/null
+	switch_and_wait "src$M" "$P" || true
+	psql_at "$P" "INSERT INTO t VALUES (21, 'later')" >/dev/null
+	switch_and_wait "src$M" "$P" || true
+	bd verify --repo "$REPO" --name "src$M" "$B"
+	assert_rc "verify with the whole WAL chain" 0
+	assert_output_contains "verify says the WAL is unbroken" "unbroken"
+	local stop gap
+	stop="$(json_eval "$mf" "d['info']['wal_stop_segment']")"
+	gap="$(python3 -c 'import sys; s=sys.argv[1]; print(s[:16] + "%08X" % (int(s[16:], 16) + 1))' "$stop")"
+	bd list --repo "$REPO" --name "src$M" --json
+	assert_rc "list --json" 0
+	printf '%s\n' "$(cat "$RUN_OUT")" >"$BD_TMP/list1.json"
+	assert_eq "list --json: wal_start, wal_stop, no gaps, complete" \
+		"$(json_eval "$mf" "d['info']['wal_start_segment']") $stop [] True" \
+		"$(json_eval "$BD_TMP/list1.json" "' '.join(str(x) for x in [[e for e in d if e['id'] == '$B'][0][k] for k in ('wal_start', 'wal_stop', 'wal_gaps', 'wal_complete')])")"
+	local obj
+	obj="$(wal_object "src$M" "$gap")"
+	if [ -z "$obj" ]; then
+		fail "segment $gap after the backup's stop is archived"
+		return 0
+	fi
+	rm -f "$obj"
+	bd verify --repo "$REPO" --name "src$M" "$B"
+	assert_rc "verify finds the deleted segment" 1
+	assert_output_contains "verify names the first missing segment" "WAL segment $gap is missing: recovery from this backup stops at LSN"
+	bd list --repo "$REPO" --name "src$M" --json
+	printf '%s\n' "$(cat "$RUN_OUT")" >"$BD_TMP/list2.json"
+	assert_eq "list --json: the gap, and restorable only up to it" \
+		"['$gap'] $(python3 -c 'import sys; s=sys.argv[1]; n=int(s[8:16],16)*256+int(s[16:],16); print("%X/%X" % (n*16*1024*1024 >> 32, n*16*1024*1024 & 0xFFFFFFFF))' "$gap")" \
+		"$(json_eval "$BD_TMP/list2.json" "' '.join(str(x) for x in [[e for e in d if e['id'] == '$B'][0][k] for k in ('wal_gaps', 'restorable_to_lsn')])")"
+	own_dir "$BD_TMP/rgap"
+	dbr pitr --repo "$REPO" --name "src$M" --data-dir "$BD_TMP/rgap/data" --backup "$B" \
+		--target-lsn "$(psql_at "$P" "SELECT pg_current_wal_insert_lsn()")" \
+		--tablespace-map "$BD_TMP/ts$M=$BD_TMP/rgap/ts"
+	assert_rc "pitr refuses an LSN target past the gap" 1
+	assert_output_contains "the refusal names the missing segment" "segment $gap is missing, recovery can reach at most"
+	check_not "nothing restored" test -e "$BD_TMP/rgap/data/PG_VERSION"
+	obj="$(wal_object "src$M" "$stop")"
+	flip_middle_byte "$obj"
+	bd verify --repo "$REPO" --name "src$M" "$B"
+	assert_rc "verify finds the damaged stop segment" 1
+	assert_output_contains "verify names it and says the backup cannot be restored" "WAL segment $stop is damaged: the backup cannot be restored"
+	bd list --repo "$REPO" --name "src$M" --json
+	assert_rc "list --json with a damaged segment (list does not read WAL)" 0
+	flip_middle_byte "$obj"
+}
+
 # ---------------------------------------------------------------------------
 i=0
 for M in "${MAJORS[@]}"; do
@@ -302,6 +358,9 @@ archive_command = '$BACKUPD wal-push --repo $REPO --name src$M %p'"
 			esac
 		fi
 	done
+	if [ "$i" = 0 ]; then
+		wal_chain_tests "$M" "$B"
+	fi
 	i=$((i + 1))
 	if [ "$M" = "${MAJORS[-1]}" ]; then
 		standby_tests "$M" "$BINDIR"
