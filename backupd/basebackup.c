@@ -27,6 +27,8 @@
 #define BB_MIN_SERVER_VERSION 120000
 #define BB_TYPED_STREAM_VERSION 150000
 #define BB_MANIFEST_VERSION 130000
+#define BB_INCREMENTAL_VERSION 170000
+#define BB_PARENT_MANIFEST_MAX (1024ULL * 1024 * 1024)
 #define TAR_TRAILER 1024 /* two zero blocks end a tar archive */
 
 typedef struct bb_state {
@@ -289,6 +291,82 @@ static int slot_prepare(const basebackup_options *o, PGconn *repl, bderr *err)
 	return rc;
 }
 
+/*
+ * An incremental backup builds on the newest complete base backup of the
+ * name: its server manifest goes to the server (UPLOAD_MANIFEST, 17+), which
+ * then sends only the blocks changed since (WAL summaries, summarize_wal).
+ */
+static int upload_parent_manifest(repo *r, const basebackup_options *o, PGconn *c,
+				  char **parent_id, bderr *err)
+{
+	backup_list *l = NULL;
+	if (repo_backup_list(r, o->name, &l, err) < 0)
+		return -1;
+	const manifest *parent = NULL;
+	for (size_t i = l->n; i-- > 0;) {
+		const manifest *m = l->items[i].m;
+		if (m && m->kind && strcmp(m->kind, "basebackup") == 0) {
+			parent = m;
+			break;
+		}
+	}
+	int rc = -1;
+	char *data = NULL;
+	size_t len = 0;
+	const manifest_object *mo = parent ? manifest_find_object(parent, "backup_manifest") : NULL;
+	if (parent == NULL) {
+		bderr_set(err, "no complete base backup of '%s' to build an incremental one on: take a "
+			       "full one first",
+			  o->name);
+		goto out;
+	}
+	if (mo == NULL) {
+		bderr_set(err, "base backup %s of '%s' has no server manifest to build on", parent->id,
+			  o->name);
+		goto out;
+	}
+	if (repo_object_read_all(r, parent, mo, BB_PARENT_MANIFEST_MAX, &data, &len, err) < 0)
+		goto out;
+	PGresult *res = PQexec(c, "UPLOAD_MANIFEST");
+	if (PQresultStatus(res) != PGRES_COPY_IN) {
+		const char *msg = PQresultErrorMessage(res);
+		bderr_set(err, "UPLOAD_MANIFEST failed: %.*s", (int)strcspn(msg, "\n"), msg);
+		PQclear(res);
+		goto out;
+	}
+	PQclear(res);
+	for (size_t off = 0; off < len;) {
+		size_t k = len - off > 65536 ? 65536 : len - off;
+		if (PQputCopyData(c, data + off, (int)k) != 1) {
+			char m[512];
+			bderr_set(err, "UPLOAD_MANIFEST: %s", pg_errmsg(c, m, sizeof m));
+			goto out;
+		}
+		off += k;
+	}
+	if (PQputCopyEnd(c, NULL) != 1) {
+		char m[512];
+		bderr_set(err, "UPLOAD_MANIFEST: %s", pg_errmsg(c, m, sizeof m));
+		goto out;
+	}
+	rc = 0;
+	while ((res = PQgetResult(c)) != NULL) {
+		ExecStatusType t = PQresultStatus(res);
+		if (rc == 0 && t != PGRES_COMMAND_OK && t != PGRES_TUPLES_OK) {
+			const char *msg = PQresultErrorMessage(res);
+			rc = bderr_set(err, "the server refused the manifest of base backup %s: %.*s",
+				       parent->id, (int)strcspn(msg, "\n"), msg);
+		}
+		PQclear(res);
+	}
+	if (rc == 0)
+		*parent_id = xstrdup(parent->id);
+out:
+	free(data);
+	backup_list_free(l);
+	return rc;
+}
+
 /* A (recptr, tli) row: the start or the end position. */
 static int position_row(PGresult *res, const char *what, uint64_t *lsn, uint32_t *tli, bderr *err)
 {
@@ -397,8 +475,8 @@ static int run_base_backup(bb_state *st, PGconn *c, uint32_t seg_size, bderr *er
 	char *cmd;
 	if (st->server_version >= BB_TYPED_STREAM_VERSION)
 		cmd = xasprintf("BASE_BACKUP (LABEL %s, CHECKPOINT 'fast', WAIT false, "
-				"MANIFEST 'yes')",
-				label_lit);
+				"MANIFEST 'yes'%s)",
+				label_lit, st->o->incremental ? ", INCREMENTAL" : "");
 	else /* the keyword form of 12..14; MANIFEST came in 13 */
 		cmd = xasprintf("BASE_BACKUP LABEL %s FAST NOWAIT%s", label_lit,
 				st->server_version >= BB_MANIFEST_VERSION ? " MANIFEST 'yes'" : "");
@@ -529,6 +607,28 @@ int basebackup_run(repo *r, const basebackup_options *o, char **id_out, bderr *e
 		goto out;
 	if (o->slot && slot_prepare(o, c, err) < 0)
 		goto out;
+	char *parent_id = NULL;
+	if (o->incremental) {
+		if (version < BB_INCREMENTAL_VERSION) {
+			bderr_set(err, "incremental base backups need PostgreSQL 17 or newer: the server "
+				       "of '%s' is %s",
+				  o->name, version_text);
+			goto out;
+		}
+		char *summarize = NULL;
+		if (show_setting(c, "summarize_wal", &summarize, err) < 0)
+			goto out;
+		int on = strcmp(summarize, "on") == 0;
+		free(summarize);
+		if (!on) {
+			bderr_set(err, "incremental base backups need summarize_wal = on on the server of "
+				       "'%s'",
+				  o->name);
+			goto out;
+		}
+		if (upload_parent_manifest(r, o, c, &parent_id, err) < 0)
+			goto out;
+	}
 
 	st.m = manifest_new();
 	st.m->engine = xstrdup("postgresql");
@@ -551,6 +651,12 @@ int basebackup_run(repo *r, const basebackup_options *o, char **id_out, bderr *e
 				      o->archive_timeout));
 	if (o->slot)
 		json_object_set_new(info, "slot", json_string(o->slot));
+	if (parent_id) {
+		/* pitr combines the chain; expire keeps what a kept incremental needs */
+		json_object_set_new(info, "incremental_of", json_string(parent_id));
+		free(parent_id);
+		parent_id = NULL;
+	}
 
 	if (repo_backup_begin(r, o->name, started, &st.id, err) < 0)
 		goto out;
@@ -602,6 +708,7 @@ int basebackup_command(program *p, bderr *err)
 		return -1;
 	const char *slot = cli_get(&p->args, "slot");
 	int create_slot = cli_has(&p->args, "create-slot");
+	int incremental = cli_has(&p->args, "incremental");
 	if (create_slot && slot == NULL)
 		return bderr_usage(err, "--create-slot needs --slot NAME");
 	if (slot && !pg_slot_name_ok(slot))
@@ -629,6 +736,7 @@ int basebackup_command(program *p, bderr *err)
 		.archive_timeout = timeout,
 		.slot = slot,
 		.create_slot = create_slot,
+		.incremental = incremental,
 	};
 	char *id = NULL;
 	rc = basebackup_run(r, &o, &id, err);

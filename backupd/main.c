@@ -31,7 +31,7 @@ static const char usage_text[] =
 	"       [--chunk-size SIZE] [--consistency lock|no-lock]\n"
 	"                                 logical dump of a database into a repository\n"
 	"  basebackup --source S --repo R [--name N] [--compress zstd:L|none]\n"
-	"       [--archive-timeout SECONDS] [--slot NAME [--create-slot]]\n"
+	"       [--archive-timeout SECONDS] [--slot NAME [--create-slot]] [--incremental]\n"
 	"                                      physical base backup (PostgreSQL 12+); complete\n"
 	"                                      once its WAL is archived by wal-push\n"
 	"  list --repo R [--name N] [--json]     list backups\n"
@@ -175,7 +175,8 @@ static const program_command commands[] = {
 	    { "chunk-size", 1 }, { "consistency", 1 }, { NULL, 0 } } },
 	{ "basebackup", basebackup_command,
 	  { { "source", 1 }, { "repo", 1 }, { "name", 1 }, { "compress", 1 },
-	    { "archive-timeout", 1 }, { "slot", 1 }, { "create-slot", 0 }, { NULL, 0 } } },
+	    { "archive-timeout", 1 }, { "slot", 1 }, { "create-slot", 0 },
+	    { "incremental", 0 }, { NULL, 0 } } },
 	{ "list", cmd_list, { { "repo", 1 }, { "name", 1 }, { NULL, 0 } } },
 	{ "verify", cmd_verify, { { "repo", 1 }, { "name", 1 }, { NULL, 0 } } },
 	{ "expire", expire_command,

@@ -2,6 +2,7 @@
 
 #include <ctype.h>
 #include <dirent.h>
+#include <ftw.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -22,6 +23,8 @@
 #include "common/fsutil.h"
 #include "common/log.h"
 #include "common/mem.h"
+#include "common/pgtool.h"
+#include "common/subprocess.h"
 #include "common/pgconn.h"
 #include "common/resolve.h"
 #include "restore/tar_extract.h"
@@ -679,6 +682,149 @@ static int own_path(const char *path, const tar_extract_options *o, mode_t mode,
 	return 0;
 }
 
+/* ---- incremental base backups ------------------------------------------- */
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *f)
+{
+	(void)st;
+	(void)f;
+	return flag == FTW_DP ? rmdir(path) : unlink(path);
+}
+
+static const tar_extract_options *chown_opts; /* nftw has no context argument */
+static int chown_entry(const char *path, const struct stat *st, int flag, struct FTW *f)
+{
+	(void)st;
+	(void)flag;
+	(void)f;
+	return lchown(path, chown_opts->uid, chown_opts->gid);
+}
+
+/*
+ * Loads the chain an incremental backup m builds on, oldest (the full one)
+ * first; *chain[n-1] is m itself (not owned).
+ */
+static int load_chain(repo *r, const char *name, manifest *m, manifest ***chain, size_t *n,
+		      bderr *err)
+{
+	*chain = NULL;
+	*n = 0;
+	size_t cap = 0;
+	manifest *cur = m;
+	for (;;) {
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 4;
+			*chain = xrealloc(*chain, cap * sizeof **chain);
+		}
+		(*chain)[(*n)++] = cur;
+		const char *parent = json_string_value(json_object_get(cur->info, "incremental_of"));
+		if (parent == NULL)
+			break;
+		if (*n > 1000)
+			return bderr_set(err, "backup %s: its chain of incremental backups loops", m->id);
+		manifest *pm = NULL;
+		if (repo_backup_load(r, name, parent, &pm, err) < 0)
+			return bderr_prefix(err, "backup %s builds on %s, which cannot be read", cur->id,
+					    parent);
+		cur = pm;
+	}
+	/* oldest first */
+	for (size_t i = 0; i < *n / 2; i++) {
+		manifest *t = (*chain)[i];
+		(*chain)[i] = (*chain)[*n - 1 - i];
+		(*chain)[*n - 1 - i] = t;
+	}
+	return 0;
+}
+
+/*
+ * An incremental backup restored: each backup of its chain extracted into a
+ * scratch directory next to the data directory, then the server's own
+ * pg_combinebackup (the same major: its block-reference format is the
+ * server's) writes the data directory.  Why not a combine of our own: the
+ * incremental file format is PostgreSQL's internal one and pg_combinebackup
+ * also checks every input against its manifest and writes a new one.
+ */
+static int combine_chain(repo *r, manifest *m, const char *dir, const tar_extract_options *xo,
+			 bderr *err)
+{
+	manifest **chain = NULL;
+	size_t n = 0;
+	int rc = -1;
+	char *scratch = NULL;
+	const char **argv = NULL;
+	char **dirs = NULL;
+	pg_tool tool = { 0 };
+	if (load_chain(r, m->name, m, &chain, &n, err) < 0)
+		goto out;
+	json_int_t num = json_integer_value(json_object_get(m->info, "server_version_num"));
+	int major = (int)(num / 10000);
+	if (pg_tool_find("pg_combinebackup", major, &tool, err) < 0)
+		goto out;
+	if (tool.major != major) {
+		bderr_set(err, "backup %s is incremental: restoring it needs pg_combinebackup %d "
+			       "(found %s, version %s); install postgresql-client-%d",
+			  m->id, major, tool.path, tool.version, major);
+		goto out;
+	}
+	scratch = xasprintf("%s.dbrestore-combine-XXXXXX", dir);
+	if (mkdtemp(scratch) == NULL) {
+		bderr_sys(err, errno, "cannot create a scratch directory next to '%s'", dir);
+		free(scratch);
+		scratch = NULL;
+		goto out;
+	}
+	dirs = xcalloc(n, sizeof *dirs);
+	argv = xcalloc(n + 5, sizeof *argv);
+	size_t k = 0;
+	argv[k++] = tool.path;
+	tar_extract_options cxo = *xo;
+	cxo.set_owner = 0;
+	cxo.tblspc_oids = NULL;
+	for (size_t i = 0; i < n; i++) {
+		dirs[i] = xasprintf("%s/%zu", scratch, i);
+		if (mkdir(dirs[i], 0700) < 0) {
+			bderr_sys(err, errno, "cannot create '%s'", dirs[i]);
+			goto out;
+		}
+		char *bm = xasprintf("%s/backup_manifest", dirs[i]);
+		int erc = extract_tar(r, chain[i], "base.tar", dirs[i], &cxo, err);
+		if (erc == 0)
+			erc = extract_file(r, chain[i], "backup_manifest", bm, err);
+		free(bm);
+		if (erc < 0)
+			goto out;
+		argv[k++] = dirs[i];
+	}
+	argv[k++] = "-o";
+	argv[k++] = dir;
+	argv[k] = NULL;
+	log_info("combining %zu base backups (%s .. %s) with %s", n, chain[0]->id, m->id, tool.path);
+	char *out_text = NULL;
+	rc = subprocess_capture(argv, &out_text, err);
+	free(out_text);
+	if (rc == 0 && xo->set_owner) {
+		chown_opts = xo;
+		if (nftw(dir, chown_entry, 32, FTW_PHYS) != 0)
+			rc = bderr_sys(err, errno, "cannot set the owner of the files in '%s'", dir);
+	}
+out:
+	if (scratch) {
+		nftw(scratch, rm_entry, 32, FTW_DEPTH | FTW_PHYS);
+		free(scratch);
+	}
+	if (dirs)
+		for (size_t i = 0; i < n; i++)
+			free(dirs[i]);
+	free(dirs);
+	free(argv);
+	pg_tool_clear(&tool);
+	for (size_t i = 0; i + 1 < n; i++)
+		manifest_free(chain[i]);
+	free(chain);
+	return rc;
+}
+
 /* ---- recovery configuration ----------------------------------------------- */
 
 /* Earlier recovery settings (a backup of a restored server has them) would fight ours. */
@@ -1101,7 +1247,15 @@ int pitr_command(program *p, bderr *err)
 	cmd = pitr_restore_command(words);
 
 	log_info("restoring base backup %s of '%s' into %s", m->id, name, dir);
-	if (extract_tar(r, m, "base.tar", dir, &xo, err) < 0)
+	int incremental = json_object_get(m->info, "incremental_of") != NULL;
+	if (incremental && ts.n > 0) {
+		bderr_set(err, "backup %s is incremental and the cluster has tablespaces: restoring "
+			       "that is not supported yet (restore a full backup with --backup)",
+			  m->id);
+		goto out;
+	}
+	if (incremental ? combine_chain(r, m, dir, &xo, err) < 0
+			: extract_tar(r, m, "base.tar", dir, &xo, err) < 0)
 		goto out;
 	/* the links come from the checked tablespace list, never from the archive */
 	for (size_t i = 0; i < ts.n; i++) {
@@ -1118,7 +1272,8 @@ int pitr_command(program *p, bderr *err)
 			goto out;
 	}
 	char *bm = xasprintf("%s/backup_manifest", dir);
-	int brc = extract_file(r, m, "backup_manifest", bm, err);
+	/* pg_combinebackup wrote the combined directory's own manifest */
+	int brc = incremental ? 0 : extract_file(r, m, "backup_manifest", bm, err);
 	if (brc == 0 && access(bm, F_OK) == 0)
 		brc = own_path(bm, &xo, xo.file_mode, err);
 	free(bm);

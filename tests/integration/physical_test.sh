@@ -29,8 +29,13 @@ ALL_TARGETS=0
 # Debian's psql 15 talks to every server here
 PSQL=/usr/lib/postgresql/15/bin/psql
 VERIFYBACKUP=""
-for v in "$BD_ROOT/../shared/pgclient-18/bin/pg_verifybackup" /work/shared/pgclient-18/bin/pg_verifybackup; do
-	if [ -x "$v" ]; then VERIFYBACKUP="$v"; break; fi
+PGCLIENT18=""
+for v in "$BD_ROOT/../shared/pgclient-18/bin" /work/shared/pgclient-18/bin; do
+	if [ -x "$v/pg_verifybackup" ]; then
+		VERIFYBACKUP="$v/pg_verifybackup"
+		PGCLIENT18="$(cd "$v" && pwd -P)"
+		break
+	fi
 done
 
 REPO="$BD_TMP/repo"
@@ -280,6 +285,101 @@ wal_chain_tests() {
 	flip_middle_byte "$obj"
 }
 
+# incremental_tests MAJOR BINDIR: a full base backup and two incrementals on a
+# server with summarize_wal = on (no tablespace: pitr of an incremental with
+# tablespaces is refused), pitr of the chain through pg_combinebackup, and
+# expire keeping or removing chains whole
+incremental_tests() {
+	local M="$1" bindir="$2"
+	note "PostgreSQL $M: incremental base backups"
+	if [ -z "$PGCLIENT18" ]; then
+		note "no pg_combinebackup 18 (../shared/pgclient-18): skipped"
+		return 0
+	fi
+	local save_dir="$PG_DIR" save_port="$P" save_pw="$PG_PASSWORD"
+	PG_BINDIR="$bindir"
+	PG_SERVER_CONF="archive_mode = on
+summarize_wal = on
+archive_command = '$BACKUPD wal-push --repo $REPO --name inc$M %p'"
+	export PG_SERVER_CONF
+	pg_start "inc$M"
+	unset PG_SERVER_CONF
+	PG_BINDIR=/usr/lib/postgresql/15/bin
+	(umask 077 && printf '127.0.0.1:%s:*:postgres:%s\n' "$PG_PORT" "$PG_PASSWORD" >>"$PGPASS_ALL")
+	local ip="$PG_PORT" isrc="postgresql://postgres@127.0.0.1:$PG_PORT/postgres"
+	P="$ip"
+	psql_at "$ip" "CREATE TABLE t (id int PRIMARY KEY, what text); CREATE TABLE big AS SELECT g AS id, repeat('x', 200) AS pad FROM generate_series(1, 100000) g" >/dev/null
+	bd basebackup --source "$isrc" --repo "$REPO" --name "inc$M" --incremental
+	assert_rc "the first --incremental without a full backup is refused" 1
+	assert_output_contains "the refusal says to take a full one" "take a full one first"
+	bd basebackup --source "$isrc" --repo "$REPO" --name "inc$M"
+	assert_rc "full base backup" 0
+	local F0="$(last_line)"
+	# vacuumed now: an autovacuum after F1 would touch every page (and the
+	# incremental would rightly carry the whole table)
+	psql_at "$ip" "VACUUM FREEZE big" >/dev/null
+	bd basebackup --source "$isrc" --repo "$REPO" --name "inc$M"
+	assert_rc "a second full base backup" 0
+	local F1="$(last_line)"
+	psql_at "$ip" "UPDATE big SET pad = repeat('y', 200) WHERE id <= 1000; INSERT INTO t VALUES (1, 'inc1')" >/dev/null
+	bd basebackup --source "$isrc" --repo "$REPO" --name "inc$M" --incremental
+	assert_rc "incremental base backup" 0
+	local I1="$(last_line)"
+	local mf="$REPO/inc$M/backups"
+	assert_eq "I1 builds on F1" "$F1" "$(json_eval "$mf/$I1/manifest.json" "d['info']['incremental_of']")"
+	local fs is
+	fs="$(json_eval "$mf/$F1/manifest.json" "sum(o['size'] for o in d['objects'] if o['name'].endswith('.tar'))")"
+	is="$(json_eval "$mf/$I1/manifest.json" "sum(o['size'] for o in d['objects'] if o['name'].endswith('.tar'))")"
+	note "full $fs bytes, incremental after 1% of big's rows changed: $is bytes"
+	check "the incremental is less than a fifth of the full one" test "$((is * 5))" -lt "$fs"
+	zstd -dc "$mf/$I1/base.tar" | tar tvf - | sort -k3 -n -r | head -n 3 | sed 's/^/# /' || true
+	psql_at "$ip" "INSERT INTO t VALUES (2, 'inc2')" >/dev/null
+	bd basebackup --source "$isrc" --repo "$REPO" --name "inc$M" --incremental
+	assert_rc "a second incremental" 0
+	local I2="$(last_line)"
+	assert_eq "I2 builds on I1" "$I1" "$(json_eval "$mf/$I2/manifest.json" "d['info']['incremental_of']")"
+	psql_at "$ip" "INSERT INTO t VALUES (3, 'after')" >/dev/null
+	switch_and_wait "inc$M" "$ip" || true
+
+	local rdir="$BD_TMP/rinc$M"
+	own_dir "$rdir"
+	run "${AS_PG[@]}" env PGPASSFILE="$PGPASS_ALL" BACKUPD_PG_BINDIR=/nonexistent "$DBRESTORE" \
+		pitr --repo "$REPO" --name "inc$M" --data-dir "$rdir/data"
+	assert_rc "pitr of an incremental without pg_combinebackup fails" 1
+	rm -rf "$rdir" && own_dir "$rdir"
+	run "${AS_PG[@]}" env PGPASSFILE="$PGPASS_ALL" BACKUPD_PG_BINDIR="$PGCLIENT18" "$DBRESTORE" \
+		pitr --repo "$REPO" --name "inc$M" --data-dir "$rdir/data"
+	assert_rc "pitr of the incremental chain (pg_combinebackup)" 0
+	check_not "no scratch directory left" compgen -G "$rdir/data.dbrestore-combine-*"
+	if [ "$RUN_RC" -eq 0 ] && copy_start "$rdir" "$bindir"; then
+		wait_promoted "$COPY_PORT" "rinc$M" &&
+			assert_eq "the combined chain recovers every row" "inc1,inc2,after" "$(rows_at "$COPY_PORT")" &&
+			assert_eq "and the changed rows of big" 1000 \
+				"$(psql_at "$COPY_PORT" "SELECT count(*) FROM big WHERE pad LIKE 'y%'")"
+		copy_stop "$rdir"
+	fi
+
+	bd expire --repo "$REPO" --name "inc$M" --keep-last 1
+	assert_rc "expire --keep-last 1" 0
+	check "the chain counts once: F1 kept for I2" test -f "$mf/$F1/manifest.json"
+	check "I1 kept" test -f "$mf/$I1/manifest.json"
+	check "I2 kept" test -f "$mf/$I2/manifest.json"
+	check_not "the older full backup removed" test -f "$mf/$F0/manifest.json"
+	bd basebackup --source "$isrc" --repo "$REPO" --name "inc$M"
+	assert_rc "a new full base backup" 0
+	local F2="$(last_line)"
+	bd expire --repo "$REPO" --name "inc$M" --keep-last 1
+	assert_rc "expire --keep-last 1 after a new full one" 0
+	check "the new full backup kept" test -f "$mf/$F2/manifest.json"
+	check_not "the old chain removed whole (I2)" test -e "$mf/$I2/manifest.json"
+	check_not "the old chain removed whole (F1)" test -e "$mf/$F1/manifest.json"
+	pg_stop
+	PG_DIR="$save_dir"
+	P="$save_port"
+	PG_PORT="$save_port"
+	PG_PASSWORD="$save_pw"
+}
+
 # ---------------------------------------------------------------------------
 i=0
 for M in "${MAJORS[@]}"; do
@@ -364,6 +464,9 @@ archive_command = '$BACKUPD wal-push --repo $REPO --name src$M %p'"
 	i=$((i + 1))
 	if [ "$M" = "${MAJORS[-1]}" ]; then
 		standby_tests "$M" "$BINDIR"
+	fi
+	if [ "$M" = 18 ]; then
+		incremental_tests "$M" "$BINDIR"
 	fi
 	pg_stop
 done
