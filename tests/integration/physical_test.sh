@@ -373,6 +373,37 @@ archive_command = '$BACKUPD wal-push --repo $REPO --name inc$M %p'"
 	check "the new full backup kept" test -f "$mf/$F2/manifest.json"
 	check_not "the old chain removed whole (I2)" test -e "$mf/$I2/manifest.json"
 	check_not "the old chain removed whole (F1)" test -e "$mf/$F1/manifest.json"
+
+	# a job mixing them: incremental = 1 on top of each full one
+	local conf="$BD_TMP/inc.conf"
+	cat >"$conf" <<EOF
+[global]
+state-dir = $BD_TMP/state
+
+[repo:main]
+url = $REPO
+
+[source:inc$M]
+url = $isrc
+
+[job:bb]
+source = inc$M
+repo = main
+kind = basebackup
+incremental = 1
+EOF
+	own_dir "$BD_TMP/state"
+	chown "$OWNER:" "$conf"
+	bd -c "$conf" run bb
+	assert_rc "job run 1" 0
+	local J1="$(last_line)"
+	assert_eq "job run 1 is incremental on the newest full backup" "$F2" \
+		"$(json_eval "$mf/$J1/manifest.json" "d['info'].get('incremental_of')")"
+	bd -c "$conf" run bb
+	assert_rc "job run 2" 0
+	local J2="$(last_line)"
+	assert_eq "job run 2 is a full one (the chain has 1 incremental)" None \
+		"$(json_eval "$mf/$J2/manifest.json" "str(d['info'].get('incremental_of'))")"
 	pg_stop
 	PG_DIR="$save_dir"
 	P="$save_port"
