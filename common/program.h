@@ -46,8 +46,13 @@ typedef struct program_command {
 int program_main(const char *prog, const char *usage, const program_command *cmds, size_t n_cmds,
 		 const char *const *not_yet, int argc, char **argv);
 
-/* Opens the repository named by --repo (a config name or a URL). */
+/*
+ * Opens the repository named by --repo (a config name or a URL), with the
+ * key of --encryption-key-file when the command was given one.
+ */
 struct repo;
 int program_open_repo(program *p, int create, struct repo **r, bderr *err);
+/* allow_locked: see repo_open_ex (backupd list without the key). */
+int program_open_repo_ex(program *p, int create, int allow_locked, struct repo **r, bderr *err);
 
 #endif
