@@ -39,15 +39,23 @@ for v in "$BD_ROOT/../shared/pgclient-18/bin" /work/shared/pgclient-18/bin; do
 done
 
 REPO="$BD_TMP/repo"
-AS_PG=()
-OWNER="$(id -un)"
-if [ "$(id -u)" -eq 0 ]; then
-	AS_PG=(runuser -u bdtest --)
-	OWNER=bdtest
-fi
-own_dir() { mkdir -p "$1" && chown "$OWNER:" "$1"; }
 own_dir "$REPO"
 PGPASS_ALL="$BD_TMP/pgpass-all"
+
+# source_start NAME BINDIR CONF: a server ($BD_TMP/NAME) of BINDIR archiving
+# into NAME, with CONF lines added; its password goes into PGPASS_ALL
+source_start() {
+	PG_BINDIR="$2"
+	PG_SERVER_CONF="archive_mode = on
+$3
+archive_command = '$BACKUPD wal-push --repo $REPO --name $1 %p'"
+	export PG_SERVER_CONF
+	pg_start "$1"
+	unset PG_SERVER_CONF
+	PG_BINDIR=/usr/lib/postgresql/15/bin
+	(umask 077 && printf '127.0.0.1:%s:*:postgres:%s\n' "$PG_PORT" "$PG_PASSWORD" >>"$PGPASS_ALL")
+	chown "$OWNER:" "$PGPASS_ALL"
+}
 
 bd() { run "${AS_PG[@]}" env PGPASSFILE="$PGPASS_ALL" "$BACKUPD" "$@"; }
 dbr() { run "${AS_PG[@]}" env PGPASSFILE="$PGPASS_ALL" "$DBRESTORE" "$@"; }
@@ -297,15 +305,7 @@ incremental_tests() {
 		return 0
 	fi
 	local save_dir="$PG_DIR" save_port="$P" save_pw="$PG_PASSWORD"
-	PG_BINDIR="$bindir"
-	PG_SERVER_CONF="archive_mode = on
-summarize_wal = on
-archive_command = '$BACKUPD wal-push --repo $REPO --name inc$M %p'"
-	export PG_SERVER_CONF
-	pg_start "inc$M"
-	unset PG_SERVER_CONF
-	PG_BINDIR=/usr/lib/postgresql/15/bin
-	(umask 077 && printf '127.0.0.1:%s:*:postgres:%s\n' "$PG_PORT" "$PG_PASSWORD" >>"$PGPASS_ALL")
+	source_start "inc$M" "$bindir" "summarize_wal = on"
 	local ip="$PG_PORT" isrc="postgresql://postgres@127.0.0.1:$PG_PORT/postgres"
 	P="$ip"
 	psql_at "$ip" "CREATE TABLE t (id int PRIMARY KEY, what text); CREATE TABLE big AS SELECT g AS id, repeat('x', 200) AS pad FROM generate_series(1, 100000) g" >/dev/null
@@ -419,17 +419,8 @@ for M in "${MAJORS[@]}"; do
 		fail "PostgreSQL $M installed"
 		continue
 	fi
-	PG_BINDIR="$BINDIR"
 	# full_page_writes: a standby refuses a base backup of WAL made without them
-	PG_SERVER_CONF="archive_mode = on
-full_page_writes = on
-archive_command = '$BACKUPD wal-push --repo $REPO --name src$M %p'"
-	export PG_SERVER_CONF
-	pg_start "pg$M"
-	unset PG_SERVER_CONF
-	PG_BINDIR=/usr/lib/postgresql/15/bin
-	(umask 077 && printf '127.0.0.1:%s:*:postgres:%s\n' "$PG_PORT" "$PG_PASSWORD" >>"$PGPASS_ALL")
-	chown "$OWNER:" "$PGPASS_ALL"
+	source_start "src$M" "$BINDIR" "full_page_writes = on"
 	SRC="postgresql://postgres@127.0.0.1:$PG_PORT/postgres"
 	P="$PG_PORT"
 
