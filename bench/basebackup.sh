@@ -127,6 +127,14 @@ log "creating the data: pgbench -i -s $SCALE and a text table"
 DB_BYTES="$("${PSQL[@]}" -A -t -c "SELECT sum(pg_database_size(datname)) FROM pg_database")"
 log "cluster: $((DB_BYTES / 1048576)) MiB"
 "${AS[@]}" pgbackrest --config="$BRCONF" --stanza=bench stanza-create >/dev/null
+# the load left a backlog for the archiver: every tool waits for the archive
+# at its end, so the timed runs start only once it has caught up
+seg="$("${PSQL[@]}" -A -t -c "SELECT pg_walfile_name(pg_switch_wal())")"
+log "waiting for the archiver to catch up ($seg)"
+for _ in $(seq 1 1200); do
+	[ "$("${PSQL[@]}" -A -t -c "SELECT coalesce(last_archived_wal >= '$seg', false) FROM pg_stat_archiver")" = t ] && break
+	sleep 0.5
+done
 
 now() { date +%s.%N; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
