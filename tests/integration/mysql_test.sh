@@ -503,6 +503,22 @@ kill "$lpid" 2>/dev/null
 { wait "$lpid"; } 2>/dev/null || true
 check_not "the refused restore creates nothing" my_db_exists dst_locked
 
+note "restore --create after a restore killed once its tables were moved (target marked in progress)"
+my_db_create dst_marked
+my_sql dst_marked "CREATE TABLE backupd_restore_in_progress (id INT); CREATE TABLE half (id INT)"
+MYSQL_PWD="$MY_PASSWORD" run "$DBRESTORE" restore --repo "$REPO" --name src --backup "$ID1" --to "$(my_uri dst_marked)" --create
+assert_rc "restore --create over a target marked in progress succeeds" 0
+assert_output_contains "it says it dropped the incomplete target" "an interrupted restore left it incomplete"
+check "the marked target is replaced by the restore" my_compare src dst_marked
+
+note "restore --create after a restore killed between creating the target and the rename"
+my_db_create dst_empty
+my_db_create "$(my_tmpdb dst_empty)"
+MYSQL_PWD="$MY_PASSWORD" run "$DBRESTORE" restore --repo "$REPO" --name src --backup "$ID1" --to "$(my_uri dst_empty)" --create
+assert_rc "restore --create over an empty target next to a leftover temporary database succeeds" 0
+check "that restore matches the source" my_compare src dst_empty
+check_not "that restore leaves no temporary database" my_db_exists "$(my_tmpdb dst_empty)"
+
 # --------------------------------------------------------------------------
 note "failure: wrong password"
 WRONG_PW="wrong-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
