@@ -512,12 +512,12 @@ assert_output_contains "it says it dropped the incomplete target" "an interrupte
 check "the marked target is replaced by the restore" my_compare src dst_marked
 
 note "restore --create after a restore killed between creating the target and the rename"
-my_db_create dst_empty
-my_db_create "$(my_tmpdb dst_empty)"
-MYSQL_PWD="$MY_PASSWORD" run "$DBRESTORE" restore --repo "$REPO" --name src --backup "$ID1" --to "$(my_uri dst_empty)" --create
+my_db_create dst_half_created
+my_db_create "$(my_tmpdb dst_half_created)"
+MYSQL_PWD="$MY_PASSWORD" run "$DBRESTORE" restore --repo "$REPO" --name src --backup "$ID1" --to "$(my_uri dst_half_created)" --create
 assert_rc "restore --create over an empty target next to a leftover temporary database succeeds" 0
-check "that restore matches the source" my_compare src dst_empty
-check_not "that restore leaves no temporary database" my_db_exists "$(my_tmpdb dst_empty)"
+check "that restore matches the source" my_compare src dst_half_created
+check_not "that restore leaves no temporary database" my_db_exists "$(my_tmpdb dst_half_created)"
 
 # --------------------------------------------------------------------------
 note "failure: wrong password"
