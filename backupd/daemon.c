@@ -17,6 +17,7 @@
 #include "backupd/webhook.h"
 #include "common/fsutil.h"
 #include "common/log.h"
+#include "common/sdnotify.h"
 #include "common/mem.h"
 #include "policies/cron.h"
 #include "policies/retention.h"
@@ -882,6 +883,8 @@ int daemon_command(program *p, bderr *err)
 		dtable_free(&t);
 		return -1;
 	}
+	/* before any thread: it takes NOTIFY_SOCKET out of the children's environment */
+	sdnotify *sd = sdnotify_new();
 	sigset_t set, old;
 	sigemptyset(&set);
 	sigaddset(&set, SIGCHLD);
@@ -898,6 +901,7 @@ int daemon_command(program *p, bderr *err)
 	/* started with the signals blocked: its thread inherits the mask and never takes them */
 	metrics_server *srv = NULL;
 	if (t.http_listen && metrics_server_new(t.http_listen, &srv, err) < 0) {
+		sdnotify_free(sd);
 		sigprocmask(SIG_SETMASK, &old, NULL);
 		dtable_free(&t);
 		close(lock_fd);
@@ -910,10 +914,12 @@ int daemon_command(program *p, bderr *err)
 	log_info("daemon started (pid %ld): %zu jobs, %zu scheduled, max %ld in parallel",
 		 (long)getpid(), t.n, scheduled, t.max_parallel);
 	mark_missed(&t, time(NULL));
+	sdnotify_send(sd, "READY=1");
 	for (;;) {
 		reap(&t, 0);
 		time_t wake = schedule(&t, time(NULL), &old);
 		publish(&t, srv, started, 0);
+		wake = sdnotify_watchdog(sd, wake);
 		int sig = wait_signal(&set, wake);
 		if (sig == SIGTERM || sig == SIGINT) {
 			log_info("received %s: no new jobs will start", sig == SIGTERM ? "SIGTERM" : "SIGINT");
@@ -922,11 +928,13 @@ int daemon_command(program *p, bderr *err)
 		if (sig == SIGHUP)
 			reload(&t, time(NULL));
 	}
+	sdnotify_send(sd, "STOPPING=1");
 	publish(&t, srv, started, 1);
 	shutdown_jobs(&t, &set);
 	wait_notifiers(&t, &set);
 	metrics_server_free(srv);
 	log_info("daemon stopped");
+	sdnotify_free(sd);
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	dtable_free(&t);
 	close(lock_fd);

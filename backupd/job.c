@@ -149,6 +149,7 @@ int job_command(program *p, bderr *err)
 		return bderr_usage(err, "run needs a configuration file with [job:%s]",
 				   p->args.positional[0]);
 	char *id = NULL;
+	log_set_job(p->args.positional[0]); /* JSON log lines carry it */
 	int rc = job_run(p->cfg, p->args.positional[0], &id, err);
 	if (rc == 0)
 		printf("%s\n", id);

@@ -125,6 +125,27 @@ static const key_spec *key_spec_find(const section_spec *ss, const char *key)
 	return NULL;
 }
 
+int config_key_at(size_t i, config_key_info *out)
+{
+	static const char *kinds[] = { "string", "integer", "boolean", "log level", "job kind",
+				       "database URI" };
+	for (const section_spec *ss = section_specs; ss->type; ss++) {
+		for (const key_spec *k = ss->keys; k->name; k++) {
+			if (i-- > 0)
+				continue;
+			out->section = ss->type;
+			out->named = ss->named;
+			out->key = k->name;
+			out->kind = kinds[k->type];
+			out->min = k->min;
+			out->max = k->max;
+			out->help = config_key_help(ss->type, k->name);
+			return 0;
+		}
+	}
+	return -1;
+}
+
 /* ---- lookups ------------------------------------------------------------ */
 
 const config_section *config_find(const config *c, const char *type, const char *name)

@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# Man pages and bash completion are generated from the option and config
+# tables the programs parse (--internal-doc): every option `help CMD` shows
+# is in the page, the pages render without warnings, and the completion
+# offers commands, options, config section names and backup IDs (from
+# `backupd list --json`).  Also the log format: --log-format json and the
+# journald priority prefixes when JOURNAL_STREAM names stderr.
+source "$(dirname "$0")/lib.sh"
+
+require_binaries
+
+MAN1="$BUILD_DIR/doc/backupd.1"
+MAN1R="$BUILD_DIR/doc/dbrestore.1"
+MAN5="$BUILD_DIR/doc/backupd.conf.5"
+COMP="$BUILD_DIR/doc/completion/backupd"
+COMPR="$BUILD_DIR/doc/completion/dbrestore"
+for f in "$MAN1" "$MAN1R" "$MAN5" "$COMP" "$COMPR"; do
+	assert_file "the build generated $(basename "$f")" "$f"
+done
+
+# --- man pages: from the tables, so every command and option is there -------
+run "$BACKUPD" --internal-doc man
+assert_rc "backupd --internal-doc man" 0
+check "the built page is what the program prints" cmp "$RUN_OUT" "$MAN1"
+missing=""
+for cmd in dump basebackup list verify expire run daemon status check repo wal-push; do
+	grep -q "^\.SS $cmd" "$MAN1" || missing="$missing $cmd"
+	"$BACKUPD" help "$cmd" >"$BD_TMP/help.txt"
+	for opt in $(grep -o -- '--[a-z][a-z-]*' "$BD_TMP/help.txt" | sort -u); do
+		# roff writes '-' as '\-'
+		grep -q -F -- "\\fB$(printf '%s' "$opt" | sed 's/-/\\-/g')\\fR" "$MAN1" || missing="$missing $cmd:$opt"
+	done
+done
+assert_eq "every backupd command and option is in backupd(1)" "" "$missing"
+missing=""
+for cmd in restore pitr wal-get; do
+	"$DBRESTORE" help "$cmd" >"$BD_TMP/help.txt"
+	for opt in $(grep -o -- '--[a-z][a-z-]*' "$BD_TMP/help.txt" | sort -u); do
+		grep -q -F -- "\\fB$(printf '%s' "$opt" | sed 's/-/\\-/g')\\fR" "$MAN1R" || missing="$missing $cmd:$opt"
+	done
+done
+assert_eq "every dbrestore option is in dbrestore(1)" "" "$missing"
+for key in state-dir http-listen secret-access-key-file password-file schedule retention enabled; do
+	check "backupd.conf(5) documents $key" grep -q -F -- "\\fB$(printf '%s' "$key" | sed 's/-/\\-/g')\\fR = " "$MAN5"
+done
+check_not "no key is undocumented" grep -A1 -F '= \fI' "$MAN5" -e '^\.$'
+if command -v groff >/dev/null; then
+	for page in "$MAN1" "$MAN1R" "$MAN5"; do
+		groff -man -ww -z "$page" >"$BD_TMP/groff.out" 2>&1 || true
+		check "$(basename "$page") renders without warnings" test ! -s "$BD_TMP/groff.out"
+	done
+fi
+run "$BACKUPD" --internal-doc nonsense
+assert_rc "an unknown --internal-doc is a usage error" 2
+
+# --- completion --------------------------------------------------------------
+pg_start
+db_create app
+REPO="$BD_TMP/repo"
+run "$BACKUPD" dump --source "$(pg_uri app)" --repo "$REPO" --name app --jobs 1
+assert_rc "a dump for the backup ID completion" 0
+ID="$(last_line)"
+cat >"$BD_TMP/c.conf" <<CONF
+[global]
+state-dir = $BD_TMP/state
+[repo:local]
+url = $REPO
+[ repo:offsite ]
+url = $BD_TMP/other
+[source:appdb]
+url = $(pg_uri app)
+[job:appdb-nightly]
+source = appdb
+repo = local
+CONF
+
+# complete WORDS...: what _backupd offers for the last word (may be empty)
+complete_words() {
+	local script="$1"
+	shift
+	PATH="$(dirname "$BACKUPD"):$PATH" bash -c '
+		source "$1"; shift
+		prog="$1"
+		COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); COMPREPLY=()
+		"_$prog"
+		printf "%s\n" "${COMPREPLY[@]}" | sort' _ "$script" "$@"
+}
+assert_eq "commands" "daemon dump" "$(complete_words "$COMP" backupd d | xargs)"
+assert_eq "a command's options" "--keep-daily" "$(complete_words "$COMP" backupd expire --keep-d | xargs)"
+assert_eq "global options too" "--log-format --log-level" "$(complete_words "$COMP" backupd list --log- | xargs)"
+assert_eq "log formats" "json" "$(complete_words "$COMP" backupd --log-format j | xargs)"
+assert_eq "repository sections of -c FILE" "local offsite" \
+	"$(complete_words "$COMP" backupd -c "$BD_TMP/c.conf" list --repo '' | xargs)"
+assert_eq "repository sections of \$BACKUPD_CONFIG" "local offsite" \
+	"$(BACKUPD_CONFIG="$BD_TMP/c.conf" complete_words "$COMP" backupd list --repo '' | xargs)"
+assert_eq "source sections" "appdb" "$(complete_words "$COMP" backupd -c "$BD_TMP/c.conf" dump --source a | xargs)"
+assert_eq "job names for run" "appdb-nightly" "$(complete_words "$COMP" backupd -c "$BD_TMP/c.conf" run '' | xargs)"
+assert_eq "backup IDs for verify (backupd list --json)" "$ID" \
+	"$(complete_words "$COMP" backupd -c "$BD_TMP/c.conf" verify --repo local '' | xargs)"
+assert_eq "backup IDs for dbrestore --backup" "$ID latest" \
+	"$(complete_words "$COMPR" dbrestore restore --repo "$REPO" --backup '' | xargs)"
+assert_eq "dbrestore commands" "pitr" "$(complete_words "$COMPR" dbrestore p | xargs)"
+assert_eq "no completion for a value" "" "$(complete_words "$COMP" backupd dump --jobs '' | xargs)"
+
+# --- log format --------------------------------------------------------------
+run "$BACKUPD" --log-format json list --repo "$BD_TMP/absent"
+assert_rc "a failing list" 1
+check "--log-format json: each stderr line is a JSON object with time, level, program, message" \
+	python3 -c '
+import json, sys
+lines = [l for l in open(sys.argv[1]) if l.strip()]
+assert lines, "no log line"
+for l in lines:
+    o = json.loads(l)
+    assert set(o) >= {"time", "level", "program", "message"}, o
+    assert o["program"] == "backupd"
+assert json.loads(lines[-1])["level"] == "error"
+' "$RUN_ERR"
+run "$BACKUPD" list --repo "$REPO" --log-format xml
+assert_rc "--log-format xml is a usage error" 2
+assert_output_contains "naming it" "option '--log-format' must be text or json"
+
+# JOURNAL_STREAM names stderr (device:inode): syslog priority prefixes
+ERRF="$BD_TMP/journal.err"
+: >"$ERRF"
+JS="$(stat -c '%d:%i' "$ERRF")"
+JOURNAL_STREAM="$JS" "$BACKUPD" list --repo "$BD_TMP/absent" 2>>"$ERRF" >/dev/null || true
+check "an error line starts with <3> and carries a timestamp" \
+	grep -qE '^<3>[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z backupd error: ' "$ERRF"
+: >"$ERRF"
+JOURNAL_STREAM="$JS" "$BACKUPD" --log-level debug list --repo "$REPO" 2>>"$ERRF" >/dev/null || true
+check_not "no line without a priority" grep -qv '^<[3467]>' "$ERRF"
+JOURNAL_STREAM="1:1" "$BACKUPD" list --repo "$BD_TMP/absent" 2>"$ERRF" >/dev/null || true
+check_not "another stream's JOURNAL_STREAM: no prefix" grep -q '^<' "$ERRF"
+
+finish
