@@ -16,6 +16,7 @@
 #include "backupd/run_history.h"
 #include "backupd/webhook.h"
 #include "common/fsutil.h"
+#include "backupd/gauges.h"
 #include "common/log.h"
 #include "common/sdnotify.h"
 #include "common/mem.h"
@@ -848,6 +849,7 @@ static void publish(const dtable *t, metrics_server *srv, time_t started, int st
 		m->running = j->pid > 0;
 		m->next = j->sched ? j->next : 0;
 	}
+	gauges_load(t->cfg, &s);
 	metrics_server_publish(srv, &s);
 }
 

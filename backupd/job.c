@@ -10,6 +10,7 @@
 #include "archive/repo.h"
 #include "backupd/basebackup.h"
 #include "backupd/expire.h"
+#include "backupd/gauges.h"
 #include "backupd/pg_dump.h"
 #include "backupd/run_history.h"
 #include "common/log.h"
@@ -105,6 +106,8 @@ static int job_backup(const config *cfg, const config_section *js, char **id, ru
 			goto out;
 		}
 	}
+	if (config_find(cfg, "repo", config_get(js, "repo")))
+		gauges_record_repo(cfg, config_get(js, "repo"), r); /* /metrics */
 	rc = 0;
 out:
 	manifest_free(m);

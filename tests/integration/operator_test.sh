@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Man pages and bash completion are generated from the option and config
+# What operators see.  Man pages and bash completion are generated from the option and config
 # tables the programs parse (--internal-doc): every option `help CMD` shows
 # is in the page, the pages render without warnings, and the completion
 # offers commands, options, config section names and backup IDs (from
 # `backupd list --json`).  Also the log format: --log-format json and the
-# journald priority prefixes when JOURNAL_STREAM names stderr.
+# journald priority prefixes when JOURNAL_STREAM names stderr.  /metrics:
+# WAL archiving figures (from wal-push runs) and repository sizes (from job
+# runs) with the backupd_job label.
 source "$(dirname "$0")/lib.sh"
 
 require_binaries
@@ -132,5 +134,67 @@ JOURNAL_STREAM="$JS" "$BACKUPD" --log-level debug list --repo "$REPO" 2>>"$ERRF"
 check_not "no line without a priority" grep -qv '^<[3467]>' "$ERRF"
 JOURNAL_STREAM="1:1" "$BACKUPD" list --repo "$BD_TMP/absent" 2>"$ERRF" >/dev/null || true
 check_not "another stream's JOURNAL_STREAM: no prefix" grep -q '^<' "$ERRF"
+
+# --- metrics: WAL archiving and repository size ------------------------------
+wait_for() {
+	local end=$((SECONDS + $1))
+	shift
+	until "$@" >/dev/null 2>&1; do
+		[ "$SECONDS" -lt "$end" ] || return 1
+		sleep 0.3
+	done
+}
+HPORT="$(_bd_pick_port)"
+cat >"$BD_TMP/m.conf" <<CONF
+[global]
+state-dir = $BD_TMP/mstate
+http-listen = 127.0.0.1:$HPORT
+[repo:local]
+url = $BD_TMP/mrepo
+[source:appdb]
+url = $(pg_uri app)
+[job:appdb-nightly]
+source = appdb
+repo = local
+CONF
+run "$BACKUPD" -c "$BD_TMP/m.conf" run appdb-nightly
+assert_rc "a job run measures its repository" 0
+# a real segment (its page magic is checked), pushed from a fake pg_wal with two more waiting
+_bd_psql -d postgres -c "SELECT pg_switch_wal()" >/dev/null
+_bd_psql -d postgres -c "CHECKPOINT" >/dev/null
+SEG="$(ls "$PG_DIR"/data/pg_wal | grep -E '^[0-9A-F]{24}$' | head -n 1)"
+mkdir -p "$BD_TMP/wal/pg_wal/archive_status"
+cp "$PG_DIR/data/pg_wal/$SEG" "$BD_TMP/wal/pg_wal/"
+touch "$BD_TMP/wal/pg_wal/archive_status/$SEG.ready" \
+	"$BD_TMP/wal/pg_wal/archive_status/00000001000000FF000000FE.ready" \
+	"$BD_TMP/wal/pg_wal/archive_status/00000001000000FF000000FF.ready"
+run "$BACKUPD" -c "$BD_TMP/m.conf" wal-push --repo local --name app --async-max 0 "$BD_TMP/wal/pg_wal/$SEG"
+assert_rc "wal-push of a real segment" 0
+run "$BACKUPD" -c "$BD_TMP/m.conf" wal-push --repo local --name app --async-max 0 "$BD_TMP/wal/pg_wal/00000001000000FF000000FF"
+assert_rc "wal-push of a missing segment fails" 1
+"$BACKUPD" -c "$BD_TMP/m.conf" daemon >/dev/null 2>"$BD_TMP/mdaemon.log" &
+MPID=$!
+scrape() { curl -sf "http://127.0.0.1:$HPORT/metrics" >"$BD_TMP/metrics.txt"; }
+metric() { awk -v k="$1" '$1 == k { print $2 }' "$BD_TMP/metrics.txt"; }
+check "the daemon serves /metrics" wait_for 30 scrape
+check "the repository's size" test "$(metric 'backupd_repo_size_bytes{repo="local"}')" -gt 0
+age="$(metric 'backupd_wal_last_archived_age_seconds{source="app"}')"
+check "the last archived segment's age ($age s)" test "${age:-999}" -lt 120
+assert_eq "WAL archive failures" 1 "$(metric 'backupd_wal_archive_failures_total{source="app"}')"
+assert_eq "WAL segments waiting at the last push" 3 "$(metric 'backupd_wal_spool_segments{source="app"}')"
+check "the job label is backupd_job" grep -q '^backupd_job_running{backupd_job="appdb-nightly"} 0$' "$BD_TMP/metrics.txt"
+check_not "no bare job label" grep -q '{job=' "$BD_TMP/metrics.txt"
+check "every series has HELP and TYPE" python3 -c '
+import re, sys
+text = open(sys.argv[1]).read()
+helps = set(re.findall(r"^# HELP (\S+) ", text, re.M))
+types = set(re.findall(r"^# TYPE (\S+) ", text, re.M))
+for line in text.splitlines():
+    if line and not line.startswith("#"):
+        name = re.match(r"[a-z_]+", line).group(0)
+        assert name in helps and name in types, name
+' "$BD_TMP/metrics.txt"
+kill -TERM "$MPID"
+wait "$MPID" || true
 
 finish
