@@ -13,6 +13,7 @@
 
 #include "archive/filter.h"
 #include "backupd/metrics_http.h"
+#include "backupd/notify.h"
 #include "backupd/run_history.h"
 #include "backupd/webhook.h"
 #include "common/fsutil.h"
@@ -70,6 +71,7 @@ typedef struct djob {
 	char *kind, *source, *repo; /* for webhooks (names, or URIs with passwords masked) */
 	char *webhook_url;      /* secret-ish: never logged whole; NULL: none */
 	webhook_on webhook_on;
+	notify_set notify;      /* [notify:] targets, the legacy webhook-url among them */
 	djob_stats stats;
 } djob;
 
@@ -118,6 +120,7 @@ static void djob_free(djob *j)
 	free(j->source);
 	free(j->repo);
 	free(j->webhook_url);
+	notify_set_free(&j->notify);
 }
 
 static void dtable_free(dtable *t)
@@ -249,6 +252,8 @@ static int dtable_build(config *cfg, time_t now, dtable *t, bderr_list *all, bde
 		if (webhook_keys(cfg, g, g, &url, &on, err) < 0 && must_stop(all, err))
 			goto fail;
 		free(url);
+		if (notify_check_config(cfg, err) < 0 && must_stop(all, err))
+			goto fail;
 	}
 	for (size_t i = 0; i < cfg->n_sections; i++) {
 		const config_section *s = &cfg->sections[i];
@@ -277,6 +282,9 @@ static int dtable_build(config *cfg, time_t now, dtable *t, bderr_list *all, bde
 		if (duration_key(cfg, s, "timeout", 0, &j->timeout, err) < 0 && must_stop(all, err))
 			goto fail;
 		if (webhook_keys(cfg, s, g, &j->webhook_url, &j->webhook_on, err) < 0 &&
+		    must_stop(all, err))
+			goto fail;
+		if (notify_set_for_job(cfg, s, j->webhook_url, j->webhook_on, &j->notify, err) < 0 &&
 		    must_stop(all, err))
 			goto fail;
 		const char *kind = config_get(s, "kind");
@@ -345,6 +353,8 @@ static djob *find_job(dtable *t, const char *name)
 	return NULL;
 }
 
+static void send_webhook(dtable *t, const djob *j, const webhook_run *run, int start);
+
 static void start_job(dtable *t, djob *j, const sigset_t *child_mask)
 {
 	const char *levels[] = { "error", "warn", "info", "debug" };
@@ -379,6 +389,9 @@ static void start_job(dtable *t, djob *j, const sigset_t *child_mask)
 	j->pid = pid;
 	j->started = time(NULL);
 	j->pending = 0;
+	webhook_run start = { .job = j->name, .kind = j->kind, .source = j->source, .repo = j->repo,
+			      .started = j->started, .attempt = j->attempt + 1, .hostname = t->hostname };
+	send_webhook(t, j, &start, 1); /* healthchecks start pings */
 	if (j->attempt > 0)
 		log_info("job %s: started (pid %ld, retry %ld of %ld)", j->name, (long)pid, j->attempt,
 			 j->retries);
@@ -403,31 +416,19 @@ static void record_lost_run(const dtable *t, const djob *j, time_t end, const ch
  * The child does not exec, so it touches only what it was handed (no lock
  * the HTTP thread could hold) and leaves with _exit().
  */
-static void send_webhook(dtable *t, const djob *j, const webhook_run *run)
+static void send_webhook(dtable *t, const djob *j, const webhook_run *run, int start)
 {
-	if (j->webhook_url == NULL || !(j->webhook_on & (run->ok ? WEBHOOK_ON_SUCCESS
-								 : WEBHOOK_ON_FAILURE)))
+	if (!notify_wanted(&j->notify, start, run->ok))
 		return;
-	char *body = webhook_payload(run);
-	char where[256];
-	webhook_url_for_log(j->webhook_url, where, sizeof where);
 	pid_t pid = fork();
 	if (pid < 0) {
-		log_warn("job %s: webhook %s not sent: fork: %s", j->name, where, strerror(errno));
-		free(body);
+		log_warn("job %s: notifications not sent: fork: %s", j->name, strerror(errno));
 		return;
 	}
 	if (pid == 0) {
-		webhook_delivery d = WEBHOOK_DELIVERY_DEFAULT;
-		bderr err;
-		bderr_init(&err);
-		if (webhook_post(j->webhook_url, body, &d, &err) < 0)
-			log_warn("job %s: %s (the run itself is not affected)", j->name, err.msg);
-		else
-			log_debug("job %s: webhook %s delivered", j->name, where);
+		notify_send(&j->notify, run, start);
 		_exit(0);
 	}
-	free(body);
 	t->notifiers = xrealloc(t->notifiers, (t->n_notifiers + 1) * sizeof *t->notifiers);
 	t->notifiers[t->n_notifiers++] = pid;
 }
@@ -469,7 +470,7 @@ static void finish_run(dtable *t, djob *j, time_t now, int ok, const char *why)
 		.attempt = j->attempt + 1,
 		.hostname = t->hostname,
 	};
-	send_webhook(t, j, &run);
+	send_webhook(t, j, &run, 0);
 	run_record_free(&last);
 }
 

@@ -98,6 +98,20 @@ static const key_spec job_keys[] = {
 	{ "webhook-url", KEY_STRING, 0, 0 },
 	{ "webhook-on", KEY_STRING, 0, 0 },
 	{ "enabled", KEY_BOOL, 0, 0 },
+	{ "notify", KEY_STRING, 0, 0 },
+	{ NULL, KEY_STRING, 0, 0 },
+};
+
+/* Checked in detail by backupd/notify.c (types, URLs, email keys). */
+static const key_spec notify_keys[] = {
+	{ "type", KEY_STRING, 0, 0 },
+	{ "on", KEY_STRING, 0, 0 },
+	{ "url", KEY_STRING, 0, 0 },
+	{ "from", KEY_STRING, 0, 0 },
+	{ "to", KEY_STRING, 0, 0 },
+	{ "username", KEY_STRING, 0, 0 },
+	{ "password-file", KEY_STRING, 0, 0 },
+	{ "starttls", KEY_BOOL, 0, 0 },
 	{ NULL, KEY_STRING, 0, 0 },
 };
 
@@ -106,6 +120,7 @@ static const section_spec section_specs[] = {
 	{ "repo", 1, repo_keys },
 	{ "source", 1, source_keys },
 	{ "job", 1, job_keys },
+	{ "notify", 1, notify_keys },
 	{ NULL, 0, NULL },
 };
 
@@ -416,7 +431,7 @@ static int section_begin(parse_ctx *ctx, const char *hdr, size_t hdrlen)
 
 	if (ss == NULL) {
 		ctx_error(ctx, ctx->lineno, NULL,
-			  "unknown section [%s]: use [global], [repo:NAME], [source:NAME] or [job:NAME]",
+			  "unknown section [%s]: use [global], [repo:NAME], [source:NAME], [job:NAME] or [notify:NAME]",
 			  full);
 		goto out;
 	}

@@ -49,6 +49,15 @@ static const struct {
 	{ "job", "name", "name of the backups in the repository (default: the source's name)" },
 	{ "job", "webhook-url", "webhook of this job (same as a [notify:NAME] section of type webhook)" },
 	{ "job", "webhook-on", "failure, success or always (default always)" },
+	{ "job", "notify", "the [notify:NAME] sections this job reports to (default: all of them)" },
+	{ "notify", "type", "webhook (JSON summary), slack, teams, discord, email or healthchecks" },
+	{ "notify", "on", "failure, success or always (default always; healthchecks always pings)" },
+	{ "notify", "url", "the incoming webhook or ping URL; for email smtp://HOST[:PORT] or smtps://HOST[:PORT]" },
+	{ "notify", "from", "email: sender address" },
+	{ "notify", "to", "email: recipients, separated by spaces or commas" },
+	{ "notify", "username", "email: SMTP login" },
+	{ "notify", "password-file", "email: file holding the SMTP password (mode 0600)" },
+	{ "notify", "starttls", "email over smtp://: require STARTTLS (default yes)" },
 	{ "job", "enabled", "no: the daemon does not schedule the job (backupd run still runs it)" },
 };
 

@@ -146,7 +146,7 @@ static const struct bad_case bad_cases[] = {
 	{ "[repo:r]\nurl = /r\naccess-key-id = A\naccess-key-id-file = /f\n",
 	  "b.conf:4: key 'access-key-id-file': access-key-id and access-key-id-file are exclusive: keep one" },
 	{ "[target:x]\n",
-	  "b.conf:1: unknown section [target:x]: use [global], [repo:NAME], [source:NAME] or [job:NAME]" },
+	  "b.conf:1: unknown section [target:x]: use [global], [repo:NAME], [source:NAME], [job:NAME] or [notify:NAME]" },
 	{ "[repo]\nurl = /r\n", "b.conf:1: section [repo] needs a name: write [repo:NAME]" },
 	{ "[global:x]\n", "b.conf:1: section [global:x] takes no name: write [global]" },
 	{ "[job:a b]\n", "b.conf:1: section name 'a b' in [job:a b]: use letters, digits, '.', '_' and '-'" },
