@@ -46,9 +46,15 @@ PKGS_awscli=(awscli)
 # for bench/mysql.sh.
 PKGS_mariadb=(mariadb-server mariadb-client mydumper)
 
+# The Debian package and its test (tests/integration/package.sh, a phase of
+# scripts/test.sh): dpkg-buildpackage with debhelper, systemd-analyze (the
+# systemd package; systemd need not be PID 1), adduser for the package's
+# postinst, man-db/groff-base to check the generated man pages.
+PKGS_package=(debhelper dpkg-dev fakeroot build-essential systemd adduser man-db groff-base)
+
 NPM_s3=()
 
-ALL_GROUPS=(build libs pg tools awscli mariadb)
+ALL_GROUPS=(build libs pg tools awscli mariadb package)
 
 log() { printf 'deps: %s\n' "$*" >&2; }
 

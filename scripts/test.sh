@@ -9,12 +9,16 @@
 #   6. unit-asan    make check in build-asan/ under ASan/UBSan/LSan
 #   7. integration       tests/integration/run.sh with build/ binaries
 #   8. integration-asan  the same with build-asan/ binaries
+#   9. package      tests/integration/package.sh: build the Debian package,
+#                   install it, check it, purge it (last: it installs
+#                   /etc/backupd/backupd.conf; needs root)
 #
 # Options (also as environment variables):
 #   --no-deps        (BD_SKIP_DEPS=1)        skip scripts/deps.sh
 #   --no-asan        (BD_SKIP_ASAN=1)        skip phases 5, 6 and 8
 #   --no-integration (BD_SKIP_INTEGRATION=1) skip phases 7 and 8
 #   --no-asan-integration (BD_SKIP_ASAN_INTEGRATION=1) skip phase 8
+#   --no-package     (BD_SKIP_PACKAGE=1)     skip phase 9
 #
 # Exits non-zero if any phase failed; phases that need a failed build are
 # skipped and counted as failed.  The last line is the grand total over the
@@ -28,12 +32,14 @@ SKIP_DEPS="${BD_SKIP_DEPS:-0}"
 SKIP_ASAN="${BD_SKIP_ASAN:-0}"
 SKIP_INTEGRATION="${BD_SKIP_INTEGRATION:-0}"
 SKIP_ASAN_INTEGRATION="${BD_SKIP_ASAN_INTEGRATION:-0}"
+SKIP_PACKAGE="${BD_SKIP_PACKAGE:-0}"
 for arg in "$@"; do
 	case "$arg" in
 	--no-deps) SKIP_DEPS=1 ;;
 	--no-asan) SKIP_ASAN=1 ;;
 	--no-integration) SKIP_INTEGRATION=1 ;;
 	--no-asan-integration) SKIP_ASAN_INTEGRATION=1 ;;
+	--no-package) SKIP_PACKAGE=1 ;;
 	-h | --help)
 		sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'
 		exit 0
@@ -194,6 +200,23 @@ do_unit_asan() { run_unit build-asan "${ASAN_ENV[@]}"; }
 do_integration() { run_integration build; }
 do_integration_asan() { run_integration build-asan "${ASAN_ENV[@]}" BD_CMD_TIMEOUT=600; }
 
+# The package is built from a copy of the tree (not build/); its result line
+# counts with the integration tests.
+do_package() {
+	local out rc=0 line
+	out="$(mktemp "${TMPDIR:-/tmp}/bd-package-out.XXXXXX")"
+	BD_MAKE_JOBS="$JOBS" bash "$ROOT/tests/integration/package.sh" 2>&1 | tee "$out" || rc=$?
+	line="$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$out" | tail -n 1 || true)"
+	rm -f "$out"
+	if [ -n "$line" ]; then
+		INT_PASSED=$((INT_PASSED + $(echo "$line" | cut -d' ' -f1)))
+		INT_FAILED=$((INT_FAILED + $(echo "$line" | cut -d' ' -f3)))
+	else
+		INT_FAILED=$((INT_FAILED + 1))
+	fi
+	return "$rc"
+}
+
 T0=$(date +%s)
 built=0
 built_asan=0
@@ -234,6 +257,14 @@ elif [ "$built_asan" = 1 ]; then
 	phase integration-asan do_integration_asan || true
 else
 	skip_phase integration-asan "no ASan build" 1
+fi
+
+if [ "$SKIP_PACKAGE" = 1 ]; then
+	skip_phase package "--no-package"
+elif [ "$(id -u)" -ne 0 ]; then
+	skip_phase package "needs root (apt-get install)"
+else
+	phase package do_package || true
 fi
 
 banner "summary"
