@@ -9,14 +9,6 @@ source "$(dirname "$0")/lib.sh"
 
 require_binaries
 HERE="$(cd "$(dirname "$0")" && pwd -P)"
-wait_for() {
-	local end=$((SECONDS + $1))
-	shift
-	until "$@" >/dev/null 2>&1; do
-		[ "$SECONDS" -lt "$end" ] || return 1
-		sleep 0.3
-	done
-}
 
 pg_start
 db_create app
@@ -118,7 +110,6 @@ for l in open(sys.argv[1]):
     o = json.loads(l)
     if o["path"].startswith(sys.argv[2]):
         print(o["body"])' "$HLOG" "$1"; }
-at_least() { [ "$(count "$2")" -ge "$1" ]; } # N PREFIX
 count() { python3 -c '
 import json, sys
 print(sum(1 for l in open(sys.argv[1]) if json.loads(l)["path"].startswith(sys.argv[2])))' "$HLOG" "$1"; }
@@ -236,9 +227,9 @@ schedule = */3 * * * * *
 CONF
 "$BACKUPD" -c "$BD_TMP/d.conf" daemon >/dev/null 2>"$BD_TMP/daemon.log" &
 DPID=$!
-check "the daemon's run notifies every section (no notify key)" wait_for 60 at_least 1 /daemon/
-check "with a healthchecks start ping" wait_for 30 at_least 1 "/dhc/$TOKEN/start"
-check "and a success ping" wait_for 30 at_least 2 "/dhc/$TOKEN"
+check "the daemon's run notifies every section (no notify key)" wait_for 60 at_least 1 count /daemon/
+check "with a healthchecks start ping" wait_for 30 at_least 1 count "/dhc/$TOKEN/start"
+check "and a success ping" wait_for 30 at_least 2 count "/dhc/$TOKEN"
 kill -TERM "$DPID"
 wait "$DPID" || true
 stop_receivers

@@ -136,14 +136,6 @@ JOURNAL_STREAM="1:1" "$BACKUPD" list --repo "$BD_TMP/absent" 2>"$ERRF" >/dev/nul
 check_not "another stream's JOURNAL_STREAM: no prefix" grep -q '^<' "$ERRF"
 
 # --- metrics: WAL archiving and repository size ------------------------------
-wait_for() {
-	local end=$((SECONDS + $1))
-	shift
-	until "$@" >/dev/null 2>&1; do
-		[ "$SECONDS" -lt "$end" ] || return 1
-		sleep 0.3
-	done
-}
 HPORT="$(_bd_pick_port)"
 cat >"$BD_TMP/m.conf" <<CONF
 [global]

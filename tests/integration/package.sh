@@ -129,14 +129,6 @@ while True:
     print(s.recv(4096).decode().replace("\n", " "), flush=True)
 PY
 LPID=$!
-wait_for() {
-	local end=$((SECONDS + $1))
-	shift
-	until "$@" >/dev/null 2>&1; do
-		[ "$SECONDS" -lt "$end" ] || return 1
-		sleep 0.3
-	done
-}
 check "the listener is up" wait_for 10 test -S "$NSOCK"
 EXEC="$(sed -n 's/^ExecStart=//p' /lib/systemd/system/backupd.service)"
 note "ExecStart: $EXEC"
@@ -147,8 +139,7 @@ DPID=$!
 check "READY=1 arrives" wait_for 30 grep -q 'READY=1' "$NLOG"
 check "WATCHDOG=1 arrives (every second with WATCHDOG_USEC=2s)" wait_for 30 grep -q 'WATCHDOG=1' "$NLOG"
 check "the scheduled job runs as backupd" wait_for 90 grep -q '"result": *"ok"\|"ok"' /var/lib/backupd/history/nightly.jsonl
-watchdogs() { [ "$(grep -c 'WATCHDOG=1' "$NLOG")" -ge "$1" ]; }
-check "the watchdog keeps coming" wait_for 30 watchdogs 3
+check "the watchdog keeps coming" wait_for 30 at_least 3 grep -c 'WATCHDOG=1' "$NLOG"
 # the daemon itself, not runuser (which would die of the signal it forwards)
 kill -TERM "$(pgrep -P "$DPID")"
 rc=0
