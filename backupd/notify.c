@@ -360,7 +360,8 @@ static int send_one(const notify_target *t, const webhook_run *r, int start, bde
 		break;
 	}
 	rc = webhook_post(url ? url : t->url, body, &d, err);
-	if (rc < 0)
+	/* the legacy webhook-url keeps its messages: "job J: gave up after 3 attempts: webhook ..." */
+	if (rc < 0 && strcmp(t->name, "webhook-url") != 0)
 		bderr_prefix(err, "[notify:%s]", t->name);
 	free(url);
 	free(body);
@@ -377,8 +378,7 @@ int notify_send(const notify_set *s, const webhook_run *run, int start)
 		bderr err;
 		bderr_init(&err);
 		if (send_one(t, run, start, &err) < 0) {
-			log_warn("job %s: notification not delivered: %s (the run itself is not affected)",
-				 run->job, err.msg);
+			log_warn("job %s: %s (the run itself is not affected)", run->job, err.msg);
 			failed++;
 		} else {
 			log_debug("job %s: [notify:%s] (%s) delivered", run->job, t->name,
