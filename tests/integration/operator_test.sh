@@ -189,4 +189,35 @@ for line in text.splitlines():
 kill -TERM "$MPID"
 wait "$MPID" || true
 
+# --- sd_notify: a NOTIFY_SOCKET listener standing in for systemd ---------------
+NSOCK="$BD_TMP/notify.sock"
+NLOG="$BD_TMP/notify.log"
+python3 -u - "$NSOCK" >"$NLOG" 2>&1 <<'PY' &
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+while True:
+    print(s.recv(4096).decode().replace("\n", " "), flush=True)
+PY
+LPID=$!
+check "the notify listener is up" wait_for 10 test -S "$NSOCK"
+NOTIFY_SOCKET="$NSOCK" WATCHDOG_USEC=2000000 "$BACKUPD" -c "$BD_TMP/m.conf" daemon >/dev/null 2>"$BD_TMP/sd.log" &
+MPID=$!
+check "READY=1 once the daemon runs" wait_for 30 grep -q 'READY=1' "$NLOG"
+check "WATCHDOG=1 at half of WATCHDOG_USEC, again and again" wait_for 30 at_least 3 grep -c 'WATCHDOG=1' "$NLOG"
+kill -TERM "$MPID"
+rc=0
+wait "$MPID" || rc=$?
+assert_eq "the daemon stops cleanly" 0 "$rc"
+check "STOPPING=1 on SIGTERM" grep -q 'STOPPING=1' "$NLOG"
+: >"$NLOG"
+NOTIFY_SOCKET="$NSOCK" WATCHDOG_USEC=2000000 WATCHDOG_PID=1 "$BACKUPD" -c "$BD_TMP/m.conf" daemon >/dev/null 2>>"$BD_TMP/sd.log" &
+MPID=$!
+check "READY=1 again" wait_for 30 grep -q 'READY=1' "$NLOG"
+sleep 3
+check_not "no watchdog pings when WATCHDOG_PID names another process" grep -q 'WATCHDOG=1' "$NLOG"
+kill -TERM "$MPID"
+wait "$MPID" || true
+kill "$LPID" 2>/dev/null || true
+
 finish
