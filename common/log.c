@@ -191,8 +191,11 @@ static void log_emit(log_level level, const char *fmt, va_list ap)
 		json_decref(o);
 	}
 	pthread_mutex_lock(&log_sink.lock);
+	/* errors keep the contract's "backupd: what: why", behind the timestamp */
 	if (line)
 		fprintf(stderr, "%s%s\n", prio, line);
+	else if (level == LOG_LEVEL_ERROR)
+		fprintf(stderr, "%s%s %s: %s\n", prio, ts, log_sink.prog, msg);
 	else
 		fprintf(stderr, "%s%s %s %s: %s\n", prio, ts, log_sink.prog, tags[level], msg);
 	fflush(stderr);

@@ -347,10 +347,10 @@ assert_rc "backupd help lists the commands" 0
 assert_output_contains "with a summary each" "wal-push"
 run "$BACKUPD" dump --bogus
 assert_rc "an unknown option exits 2" 2
-assert_output_contains "it is named with the command" "backupd error: dump: unknown option '--bogus'"
+assert_output_contains "it is named with the command" "backupd: dump: unknown option '--bogus'"
 run "$BACKUPD" list --repo "$REPO" junk
 assert_rc "an extra argument exits 2" 2
-assert_output_contains "it is named" "backupd error: list: unexpected argument 'junk'"
+assert_output_contains "it is named" "backupd: list: unexpected argument 'junk'"
 run "$BACKUPD" dump --repo "$REPO"
 assert_rc "a missing required option exits 2" 2
 assert_output_contains "it is named" "option '--source' is required"

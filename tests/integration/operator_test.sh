@@ -128,7 +128,7 @@ ERRF="$BD_TMP/journal.err"
 JS="$(stat -c '%d:%i' "$ERRF")"
 JOURNAL_STREAM="$JS" "$BACKUPD" list --repo "$BD_TMP/absent" 2>>"$ERRF" >/dev/null || true
 check "an error line starts with <3> and carries a timestamp" \
-	grep -qE '^<3>[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z backupd error: ' "$ERRF"
+	grep -qE '^<3>[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z backupd: ' "$ERRF"
 : >"$ERRF"
 JOURNAL_STREAM="$JS" "$BACKUPD" --log-level debug list --repo "$REPO" 2>>"$ERRF" >/dev/null || true
 check_not "no line without a priority" grep -qv '^<[3467]>' "$ERRF"

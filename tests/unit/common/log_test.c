@@ -160,9 +160,9 @@ static void test_output(void **state)
 	assert_null(strstr(buf, "topsecret"));
 	assert_null(strstr(buf, "hunter2"));
 	assert_null(strstr(buf, "not shown"));
-	/* errors carry a timestamp like every other line: "2026-...Z backupd error: ..." */
+	/* errors carry a timestamp like every other line: "2026-...Z backupd: ..." */
 	assert_int_equal(buf[4], '-');
-	assert_non_null(strstr(buf, "Z backupd error: cannot connect to postgresql://u:***@h/db\n"));
+	assert_non_null(strstr(buf, "Z backupd: cannot connect to postgresql://u:***@h/db\n"));
 	assert_non_null(strstr(buf, "backupd info: password=*** shown\n"));
 }
 
@@ -214,7 +214,7 @@ static void test_journal_priorities(void **state)
 	char buf[2048];
 	capture("match", LOG_FORMAT_TEXT, NULL, buf, sizeof buf);
 	assert_int_equal(strncmp(buf, "<3>", 3), 0);
-	assert_non_null(strstr(buf, "backupd error: failed: password=***\n<4>"));
+	assert_non_null(strstr(buf, "Z backupd: failed: password=***\n<4>"));
 	assert_non_null(strstr(buf, "backupd warning: careful\n<6>"));
 	assert_non_null(strstr(buf, "backupd info: done\n<7>"));
 	assert_null(strstr(buf, "hunter2"));
