@@ -102,18 +102,24 @@ check "it runs as backupd" grep -qx 'User=backupd' /lib/systemd/system/backupd.s
 pg_start
 db_create app
 _bd_psql -d app -c "CREATE TABLE t AS SELECT generate_series(1, 100) AS i" >/dev/null
+# The job's config goes through $BACKUPD_CONFIG, not /etc/backupd/backupd.conf:
+# on a shared machine any backupd run without -c reads that file, and a run
+# as root would leave root-owned lock files in its state dir.
 REPO="$BD_TMP/repo"
-install -d -o backupd -g backupd -m 0750 "$REPO"
-install -o backupd -g backupd -m 0600 /dev/null /etc/backupd/app.password
-printf '%s\n' "$PG_PASSWORD" >/etc/backupd/app.password
-cat >/etc/backupd/backupd.conf <<CONF
+STATE="$BD_TMP/state"
+install -d -o backupd -g backupd -m 0750 "$REPO" "$STATE"
+install -o backupd -g backupd -m 0600 /dev/null "$BD_TMP/app.password"
+printf '%s\n' "$PG_PASSWORD" >"$BD_TMP/app.password"
+JOBCONF="$BD_TMP/backupd.conf"
+install -o root -g backupd -m 0640 /dev/null "$JOBCONF"
+cat >"$JOBCONF" <<CONF
 [global]
-state-dir = /var/lib/backupd
+state-dir = $STATE
 [repo:local]
 url = $REPO
 [source:app]
 url = postgresql://postgres@127.0.0.1:$PG_PORT/app
-password-file = /etc/backupd/app.password
+password-file = $BD_TMP/app.password
 [job:nightly]
 source = app
 repo = local
@@ -135,12 +141,12 @@ check "the listener is up" wait_for 10 test -S "$NSOCK"
 EXEC="$(sed -n 's/^ExecStart=//p' /lib/systemd/system/backupd.service)"
 note "ExecStart: $EXEC"
 # shellcheck disable=SC2086 # ExecStart is a command line
-runuser -u backupd -- env NOTIFY_SOCKET="$NSOCK" WATCHDOG_USEC=2000000 $EXEC \
+runuser -u backupd -- env BACKUPD_CONFIG="$JOBCONF" NOTIFY_SOCKET="$NSOCK" WATCHDOG_USEC=2000000 $EXEC \
 	>"$BD_TMP/daemon.out" 2>"$BD_TMP/daemon.err" &
 DPID=$!
 check "READY=1 arrives" wait_for 30 grep -q 'READY=1' "$NLOG"
 check "WATCHDOG=1 arrives (every second with WATCHDOG_USEC=2s)" wait_for 30 grep -q 'WATCHDOG=1' "$NLOG"
-check "the scheduled job runs as backupd" wait_for 90 grep -q '"result": *"ok"\|"ok"' /var/lib/backupd/history/nightly.jsonl
+check "the scheduled job runs as backupd" wait_for 90 grep -q '"result": *"ok"\|"ok"' "$STATE/history/nightly.jsonl"
 check "the watchdog keeps coming" wait_for 30 at_least 3 grep -c 'WATCHDOG=1' "$NLOG"
 # the daemon itself, not runuser (which would die of the signal it forwards)
 kill -TERM "$(pgrep -P "$DPID")"
@@ -151,9 +157,8 @@ assert_eq "the daemon stops on SIGTERM" 0 "$rc"
 check "STOPPING=1 arrives" grep -q 'STOPPING=1' "$NLOG"
 run /usr/bin/backupd list --repo "$REPO"
 assert_output_contains "the backup is in the repository" "app"
-check "the run history belongs to backupd" test "$(stat -c %U /var/lib/backupd/history/nightly.jsonl)" = backupd
+check "the run history belongs to backupd" test "$(stat -c %U "$STATE/history/nightly.jsonl")" = backupd
 check_not "the job did not fail" grep -q 'error' "$BD_TMP/daemon.err"
-rm -f /etc/backupd/app.password
 
 # --- purge ------------------------------------------------------------------
 purge_package
