@@ -53,6 +53,7 @@ static const struct {
 	{ "job", "name", "name of the backups in the repository (default: the source's name)" },
 	{ "job", "webhook-url", "webhook of this job (same as a [notify:NAME] section of type webhook)" },
 	{ "job", "webhook-on", "failure, success or always (default always)" },
+	{ "job", "incremental", "kind = basebackup: at most N incremental base backups on top of each full one (PostgreSQL 17+; default 0)" },
 	{ "job", "notify", "the [notify:NAME] sections this job reports to (default: all of them)" },
 	{ "notify", "type", "webhook (JSON summary), slack, teams, discord, email or healthchecks" },
 	{ "notify", "on", "failure, success or always (default always; healthchecks always pings)" },
