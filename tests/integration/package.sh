@@ -163,6 +163,7 @@ check_not "the job did not fail" grep -q 'error' "$BD_TMP/daemon.err"
 # --- purge ------------------------------------------------------------------
 purge_package
 check "apt-get purge removes the package" test ! -e /usr/bin/backupd
+check "purged completely" bash -c '! dpkg-query -W backupd >/dev/null 2>&1' 
 check "and its configuration" test ! -e /etc/backupd/backupd.conf
 # (other backupd runs as root, without a config, may recreate
 # /var/lib/backupd/locks at any time: what matters is that nothing of the
