@@ -455,6 +455,7 @@ with open(out, "w") as f:
 open(out + ".sweeps", "w").write("%d\n" % sweeps)
 ' "$PS_FILE" &
 	PS_SAMPLER_PID=$!
+	wait_for 20 test -s "$PS_FILE" || true
 }
 ps_sampler_stop() {
 	[ -n "${PS_SAMPLER_PID:-}" ] || return 0

@@ -124,6 +124,9 @@ CONF
 
 PS_LOG="$BD_TMP/argv.txt"
 ps_sampler_start "$PS_LOG"
+# The sampler sees short-lived processes: a canary's argv is caught.
+CANARY="canary$RANDOM$RANDOM"
+bash -c 'sleep 0.3; :' "$CANARY"
 
 # --------------------------------------------------------------------------
 note "dumps and restores: encrypted S3 and plain local repositories"
@@ -215,7 +218,8 @@ ps_sampler_stop
 note "none of the secrets anywhere"
 # The sampler must have seen what ran: the children that need a password and
 # wal-push under the server's archiver.
-check "the process samples ($PS_SWEEPS sweeps) caught pg_dump" grep -q "pg_dump" "$PS_LOG"
+check "the process samples ($PS_SWEEPS sweeps) caught a 0.3 s canary" grep -q -F "$CANARY" "$PS_LOG"
+check "the process samples caught pg_dump" grep -q "pg_dump" "$PS_LOG"
 check "the process samples caught the MariaDB dump" grep -q -F "dump --source my --repo s3enc" "$PS_LOG"
 check "the process samples caught wal-push" grep -q "wal-push --repo s3wal" "$PS_LOG"
 check "the process samples caught the daemon's runs" grep -q "run pgjob" "$PS_LOG"
