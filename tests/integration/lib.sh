@@ -465,6 +465,28 @@ ps_sampler_stop() {
 	PS_SWEEPS="$(cat "$PS_FILE.sweeps" 2>/dev/null || echo 0)"
 }
 
+# hook_receiver_start PORT FILE: a webhook receiver on 127.0.0.1:PORT that
+# appends each POST body to FILE as one line (newlines in it become spaces)
+# and answers 204; HOOK_RECEIVER_PID is its pid.  Returns once it listens.
+hook_receiver_start() {
+	python3 -c '
+import http.server, sys
+port, out = int(sys.argv[1]), sys.argv[2]
+class Hook(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        with open(out, "ab") as f:
+            f.write(body.replace(b"\n", b" ") + b"\n")
+        self.send_response(204)
+        self.end_headers()
+    def log_message(self, *args):
+        pass
+http.server.HTTPServer(("127.0.0.1", port), Hook).serve_forever()
+' "$1" "$2" &
+	HOOK_RECEIVER_PID=$!
+	wait_for 20 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1"
+}
+
 require_binaries() {
 	local b missing=0
 	for b in "$BACKUPD" "$DBRESTORE"; do
