@@ -166,6 +166,7 @@ for i in 1 2 3; do
 done
 check "the server archived three more segments through wal-push" wait_for 90 at_least $((before + 3)) archived
 assert_eq "no archive_command failed" 0 "$(psql_q postgres 'SELECT failed_count FROM pg_stat_archiver')"
+for f in "$PG_DIR"/log/*; do _bd_check_sanitizers "$f" "wal-push under archive_command ($f)"; done
 check "the segments are in the encrypted bucket" test -n "$(find "$BD_TMP/s3data/bkt" -path '*encwal*' -type f | head -n 1)"
 check "the segments are in the local WAL repository" test -n "$(find "$LWAL" -path '*/wal/*' -type f | head -n 1)"
 
