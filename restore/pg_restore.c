@@ -15,8 +15,10 @@
 #include "common/workpool.h"
 #include "archive/filter.h"
 #include "restore/pg_dbprops.h"
+#include "restore/pg_lo_meta.h"
 #include "restore/pg_post_data.h"
 #include "restore/pg_sql_filter.h"
+#include "restore/pg_target.h"
 
 #define IO_BUF (256 * 1024)
 /* Schema sections are held in memory: they grow with the schema, not the data. */
@@ -32,6 +34,8 @@ typedef struct restore_ctx {
 	PGconn *maint;     /* --create: holds the temporary name's lock */
 	pg_db_props *props; /* --create: the source database's properties, or NULL */
 	int created;
+	pg_target *target;  /* its version and settings, read before anything runs */
+	int lo_create_missing; /* a backup without large-object metadata (older backupd) */
 } restore_ctx;
 
 /* N connections working through one list of items (common/workpool). */
@@ -314,21 +318,17 @@ static void statement_excerpt(const char *s, size_t n, char *buf, size_t len)
 	snprintf(buf, len, "%.*s%s", (int)(l > 80 ? 80 : l), s, l > 80 || l < n ? " ..." : "");
 }
 
-/* "SET name = value;" that failed because the server lacks the parameter. */
-static int unknown_setting(const PGresult *r, const char *stmt, size_t n)
-{
-	const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
-	if (state == NULL || strcmp(state, "42704") != 0 || n < 5 || strncasecmp(stmt, "SET ", 4) != 0)
-		return 0;
-	for (size_t i = 4; i < n; i++)
-		if (stmt[i] == ';' && i != n - 1)
-			return 0;
-	return stmt[n - 1] == ';' && memchr(stmt, '\n', n) == NULL && n < 200;
-}
-
 /* Runs one statement; COPY or anything else that needs the client is refused. */
-static int run_statement(PGconn *c, const char *sql, size_t start, size_t end, char *msg, size_t msg_len)
+static int run_statement(PGconn *c, const pg_target *t, const char *sql, size_t start, size_t end,
+			 char *msg, size_t msg_len)
 {
+	const char *name;
+	size_t name_len;
+	if (pg_target_skips(t, sql + start, end - start, &name, &name_len)) {
+		/* a newer pg_dump's session setting (transaction_timeout) on an older server */
+		log_info("left out '%.*s': the target server has no such setting", (int)name_len, name);
+		return 0;
+	}
 	char *stmt = xstrndup(sql + start, end - start);
 	PGresult *r = PQexec(c, stmt);
 	free(stmt);
@@ -337,10 +337,6 @@ static int run_statement(PGconn *c, const char *sql, size_t start, size_t end, c
 	if (st == PGRES_COPY_IN || st == PGRES_COPY_OUT || st == PGRES_COPY_BOTH) {
 		snprintf(msg, msg_len, "COPY to or from the client has no place in a schema script");
 		rcode = -1; /* the caller closes the connection, which ends the COPY */
-	} else if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && st != PGRES_EMPTY_QUERY &&
-		   unknown_setting(r, sql + start, end - start)) {
-		/* a newer pg_dump's session SET (transaction_timeout) on an older server */
-		log_warn("skipped a setting the target server does not know: %.*s", (int)(end - start), sql + start);
 	} else if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && st != PGRES_EMPTY_QUERY) {
 		char buf[512];
 		const char *m = r ? PQresultErrorMessage(r) : NULL;
@@ -358,7 +354,8 @@ static int run_statement(PGconn *c, const char *sql, size_t start, size_t end, c
  * autocommit, stopping at the first error, which names the line, pg_dump's
  * entry and the statement.  The caller has refused meta-commands.
  */
-static int run_statements(PGconn *c, const char *sql, size_t len, const char *objname, bderr *err)
+static int run_statements(PGconn *c, const pg_target *t, const char *sql, size_t len,
+			  const char *objname, bderr *err)
 {
 	pg_sql_iter it;
 	pg_sql_piece p;
@@ -371,7 +368,7 @@ static int run_statements(PGconn *c, const char *sql, size_t len, const char *ob
 		if (p.kind == PG_SQL_META)
 			continue; /* a \restrict line: refuse_meta_commands let nothing else through */
 		char msg[512];
-		if (run_statement(c, sql, p.start, p.end, msg, sizeof msg) == 0) {
+		if (run_statement(c, t, sql, p.start, p.end, msg, sizeof msg) == 0) {
 			n++;
 			continue;
 		}
@@ -395,7 +392,7 @@ static int run_script(restore_ctx *rc, const char *sql, size_t len, const char *
 	if (rcode == 0)
 		rcode = pg_exec(c, "SET client_min_messages = warning", "cannot configure the restore session", err);
 	if (rcode == 0)
-		rcode = run_statements(c, sql, len, objname, err);
+		rcode = run_statements(c, rc->target, sql, len, objname, err);
 	PQfinish(c);
 	return rcode;
 }
@@ -412,6 +409,60 @@ static int restore_pre_data(restore_ctx *rc, const char *objname, bderr *err)
 		bderr_prefix(err, "schema (pre-data) restore failed");
 	free(sql);
 	return rcode;
+}
+
+/* Large objects' owners, grants and comments, before their data. */
+static const char *map_role_none(const void *ctx, const char *role)
+{
+	(void)ctx;
+	return role;
+}
+
+static int restore_lo_meta(restore_ctx *rc, PGconn *c, bderr *err)
+{
+	json_t *lo = json_object_get(rc->m->info, "large_objects");
+	if (!json_is_object(lo))
+		return 0;
+	const char *objname = json_string_value(json_object_get(lo, "metadata"));
+	if (objname == NULL) {
+		rc->lo_create_missing = 1;
+		return 0;
+	}
+	char *json = NULL;
+	size_t len = 0;
+	if (read_object(rc, objname, &json, &len, err) != 0)
+		return -1;
+	pg_lo_meta_options lo_opts = {
+		.no_owner = rc->o->no_owner,
+		.no_privileges = rc->o->no_privileges,
+		.map_role = map_role_none,
+	};
+	size_t n = 0;
+	int r = pg_lo_meta_apply(c, json, len, &lo_opts, &n, err);
+	free(json);
+	if (r != 0)
+		return bderr_prefix(err, "backup %s: '%s'", rc->m->id, objname);
+	log_debug("large objects: %zu created with their owners, grants and comments", n);
+	return 0;
+}
+
+/*
+ * The target's version and settings, before anything is created: a dump of a
+ * newer major is refused here, up front.
+ */
+static int load_target(restore_ctx *rc, bderr *err)
+{
+	PGconn *c = NULL;
+	int r = rc->o->create ? connect_maintenance(rc, &c, err)
+			      : pg_connect(rc->o->to_url, rc->o->password, NULL, "dbrestore", &c, err);
+	if (r == 0)
+		r = pg_target_load(c, &rc->target, err);
+	PQfinish(c);
+	if (r != 0)
+		return -1;
+	json_t *num = json_object_get(rc->m->info, "server_version_num");
+	return pg_target_check_major(rc->target, json_is_integer(num) ? (long)json_integer_value(num) : 0,
+				     rc->m->id, err);
 }
 
 /* ---- table data ---- */
@@ -522,9 +573,21 @@ static int lo_refill(lo_stream *ls, bderr *err)
 }
 
 static int lo_write_all(PGconn *c, lo_stream *ls, unsigned long oid, long long len,
-			const char *objname, bderr *err)
+			const char *objname, int create_missing, bderr *err)
 {
-	/* pre-data created every large object (lo_create), with owner and grants */
+	/*
+	 * The metadata step (or pg_dump 16's pre-data) created every large
+	 * object; a backup taken by an older backupd with pg_dump 17+ has neither,
+	 * and its large objects are created here, owned by the restoring role.
+	 */
+	if (create_missing) {
+		char *sql = xasprintf("SELECT pg_catalog.lo_create(%lu) WHERE NOT EXISTS (SELECT 1 FROM "
+				      "pg_catalog.pg_largeobject_metadata WHERE oid = %lu)", oid, oid);
+		int r = pg_exec(c, sql, "cannot create a large object", err);
+		free(sql);
+		if (r != 0)
+			return -1;
+	}
 	int fd = lo_open(c, (Oid)oid, INV_WRITE);
 	if (fd < 0) {
 		char e[512];
@@ -598,7 +661,7 @@ static int load_large_objects(restore_ctx *rc, PGconn *c, const manifest_object 
 			break;
 		}
 		ls.pos = (size_t)(nl - ls.buf) + 1;
-		if (lo_write_all(c, &ls, oid, len, mo->name, err) != 0) {
+		if (lo_write_all(c, &ls, oid, len, mo->name, rc->lo_create_missing, err) != 0) {
 			rcode = -1;
 			break;
 		}
@@ -784,7 +847,7 @@ static int restore_post_data(restore_ctx *rc, PGconn **conns, int n_conns, const
 	free(sql);
 	int r = 0;
 	for (int i = 0; i < n_conns && r == 0; i++)
-		r = run_statements(conns[i], pd->prelude, strlen(pd->prelude), objname, err);
+		r = run_statements(conns[i], rc->target, pd->prelude, strlen(pd->prelude), objname, err);
 	/* indexes and constraints in parallel; then the rest in order; then foreign keys */
 	if (r == 0)
 		r = run_phase(rc, conns, n_conns, pd, POST_DATA_PARALLEL, err);
@@ -838,6 +901,8 @@ int pg_restore_run(repo *r, const manifest *m, const pg_restore_options *o, bder
 	int rcode = -1;
 	time_t t0 = time(NULL);
 
+	if (load_target(&rc, err) != 0)
+		goto out;
 	if (o->create && create_database(&rc, err) != 0)
 		goto out;
 	for (int i = 0; i < jobs; i++)
@@ -847,7 +912,7 @@ int pg_restore_run(repo *r, const manifest *m, const pg_restore_options *o, bder
 		goto out;
 	log_info("restoring %s of '%s' into database '%s' with %d jobs", m->id, m->name, rc.dbname,
 		 jobs);
-	if (restore_pre_data(&rc, pre, err) != 0)
+	if (restore_pre_data(&rc, pre, err) != 0 || restore_lo_meta(&rc, conns[0], err) != 0)
 		goto out;
 	if (restore_data(&rc, conns, jobs, err) != 0)
 		goto out;
@@ -875,6 +940,7 @@ out:
 		drop_database(&rc);
 	PQfinish(rc.maint);
 	pg_db_props_free(rc.props);
+	pg_target_free(rc.target);
 	free(rc.temp_dbname);
 	free(rc.dbname);
 	return rcode;

@@ -1,0 +1,89 @@
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "restore/pg_target.h"
+
+static const char *const pg16[] = { "statement_timeout", "lock_timeout", "search_path",
+				    "client_encoding", "standard_conforming_strings",
+				    "default_table_access_method", "row_security" };
+
+static pg_target *target16(void)
+{
+	return pg_target_new(160004, pg16, sizeof pg16 / sizeof *pg16);
+}
+
+static int skips(const pg_target *t, const char *stmt, const char *want_name)
+{
+	const char *name = NULL;
+	size_t len = 0;
+	int r = pg_target_skips(t, stmt, strlen(stmt), &name, &len);
+	if (r && want_name) {
+		assert_int_equal(len, strlen(want_name));
+		assert_memory_equal(name, want_name, len);
+	}
+	return r;
+}
+
+static void test_unknown_settings_skipped(void **state)
+{
+	(void)state;
+	pg_target *t = target16();
+	assert_true(skips(t, "SET transaction_timeout = 0;", "transaction_timeout"));
+	assert_true(skips(t, "SET Transaction_Timeout TO 0;", "Transaction_Timeout"));
+	assert_true(skips(t, "SET SESSION transaction_timeout = 0;", "transaction_timeout"));
+	assert_true(skips(t, "SELECT pg_catalog.set_config('transaction_timeout', '0', false);",
+			  "transaction_timeout"));
+	pg_target_free(t);
+}
+
+static void test_known_and_other_statements_kept(void **state)
+{
+	(void)state;
+	pg_target *t = target16();
+	assert_false(skips(t, "SET statement_timeout = 0;", NULL));
+	assert_false(skips(t, "SET STATEMENT_TIMEOUT = 0;", NULL));
+	assert_false(skips(t, "SELECT pg_catalog.set_config('search_path', '', false);", NULL));
+	/* custom placeholders are accepted by every server */
+	assert_false(skips(t, "SET myext.flag = on;", NULL));
+	/* not a parameter assignment */
+	assert_false(skips(t, "SET SESSION AUTHORIZATION alice;", NULL));
+	assert_false(skips(t, "SET ROLE alice;", NULL));
+	assert_false(skips(t, "SET TIME ZONE 'UTC';", NULL));
+	assert_false(skips(t, "SELECT 1;", NULL));
+	assert_false(skips(t, "CREATE TABLE transaction_timeout (a int);", NULL));
+	/* more than one statement, or something after: never dropped */
+	assert_false(skips(t, "SET transaction_timeout = 0; DROP TABLE x;", NULL));
+	assert_false(skips(t, "SELECT set_config('transaction_timeout', '0', false), pg_sleep(1);x", NULL));
+	pg_target_free(t);
+}
+
+static void test_major_check(void **state)
+{
+	(void)state;
+	pg_target *t = target16();
+	bderr err;
+	bderr_init(&err);
+	assert_int_equal(pg_target_check_major(t, 160002, "B", &err), 0);
+	assert_int_equal(pg_target_check_major(t, 120022, "B", &err), 0);
+	assert_int_equal(pg_target_check_major(t, 0, "B", &err), 0); /* unknown: old manifests */
+	assert_int_equal(pg_target_check_major(t, 170004, "B", &err), -1);
+	assert_non_null(strstr(err.msg, "PostgreSQL 17"));
+	assert_non_null(strstr(err.msg, "older major"));
+	pg_target_free(t);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_unknown_settings_skipped),
+		cmocka_unit_test(test_known_and_other_statements_kept),
+		cmocka_unit_test(test_major_check),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
