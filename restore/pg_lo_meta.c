@@ -44,17 +44,30 @@ static int append_one(PGconn *c, strbuf *b, json_t *e, size_t idx, const pg_lo_m
 		free(q);
 	}
 	if (!o->no_privileges && json_is_array(acl)) {
-		/* an explicit ACL replaces the defaults, as in the source */
-		strbuf_appendf(b, "REVOKE ALL ON LARGE OBJECT %lld FROM PUBLIC;\n", oid);
+		/*
+		 * An explicit ACL replaces whatever is there (the defaults, or
+		 * pg_dump 16's grants from pre-data): revoked from everyone it
+		 * names, then granted in the source's order.
+		 */
+		strbuf_appendf(b, "REVOKE ALL ON LARGE OBJECT %lld FROM PUBLIC, ", oid);
 		if (o->no_owner) {
-			strbuf_appendf(b, "REVOKE ALL ON LARGE OBJECT %lld FROM CURRENT_USER;\n", oid);
+			strbuf_appends(b, "CURRENT_USER");
 		} else {
 			char *q = pg_quote_ident(c, mapped(o, owner));
-			strbuf_appendf(b, "REVOKE ALL ON LARGE OBJECT %lld FROM %s;\n", oid, q);
+			strbuf_appends(b, q);
 			free(q);
 		}
 		size_t k;
 		json_t *g;
+		json_array_foreach(acl, k, g) {
+			const char *who = json_string_value(json_object_get(g, "grantee"));
+			if (who == NULL)
+				continue; /* PUBLIC, or malformed: judged below */
+			char *q = pg_quote_ident(c, mapped(o, who));
+			strbuf_appendf(b, ", %s", q);
+			free(q);
+		}
+		strbuf_appends(b, ";\n");
 		json_array_foreach(acl, k, g) {
 			json_t *grantee = json_object_get(g, "grantee");
 			const char *priv = json_string_value(json_object_get(g, "privilege"));

@@ -145,9 +145,12 @@ pg_server_start() {
 		local pwfile="$dir/log/initdb-pwfile"
 		(umask 077 && printf '%s\n' "$password" >"$pwfile")
 		if _pgs_is_root; then chown "$PG_SERVER_USER:" "$pwfile"; fi
+		# --no-instructions is PostgreSQL 13+ (older servers: scripts/pg-majors.sh)
+		local quiet=--no-instructions
+		case "$("$bindir/initdb" --version 2>/dev/null)" in *" 12."* | *" 11."* | *" 10."*) quiet=--no-sync ;; esac
 		if ! (cd "$dir" && _pgs_as_owner "$bindir/initdb" -D "$dir/data" -U postgres \
 			--pwfile="$pwfile" --auth-local=trust --auth-host=scram-sha-256 \
-			-E UTF8 --locale=C.UTF-8 --no-sync --no-instructions \
+			-E UTF8 --locale=C.UTF-8 --no-sync "$quiet" \
 			>"$dir/log/initdb.log" 2>&1); then
 			rm -f "$pwfile"
 			cat "$dir/log/initdb.log" >&2
@@ -204,9 +207,11 @@ pg_server_start() {
 	fi
 
 	# Ready over TCP (what the tools under test use), not only the socket.
-	local _
+	local _ isready="$bindir/pg_isready"
+	# server-only bin directories (scripts/pg-majors.sh) have no client tools
+	[ -x "$isready" ] || isready="$PG_DEFAULT_BINDIR/pg_isready"
 	for _ in $(seq 1 100); do
-		if "$bindir/pg_isready" -q -h 127.0.0.1 -p "$port" -t 1; then
+		if "$isready" -q -h 127.0.0.1 -p "$port" -t 1; then
 			_pgs_log "running: 127.0.0.1:$port, data $dir/data"
 			return 0
 		fi

@@ -15,6 +15,8 @@
 #   --no-asan        (BD_SKIP_ASAN=1)        skip phases 5, 6 and 8
 #   --no-integration (BD_SKIP_INTEGRATION=1) skip phases 7 and 8
 #   --no-asan-integration (BD_SKIP_ASAN_INTEGRATION=1) skip phase 8
+#   --long           (BD_LONG=1)             long variants (majors_test: the whole
+#                                            PostgreSQL 12..18 matrix)
 #
 # Exits non-zero if any phase failed; phases that need a failed build are
 # skipped and counted as failed.  The last line is the grand total over the
@@ -34,6 +36,7 @@ for arg in "$@"; do
 	--no-asan) SKIP_ASAN=1 ;;
 	--no-integration) SKIP_INTEGRATION=1 ;;
 	--no-asan-integration) SKIP_ASAN_INTEGRATION=1 ;;
+	--long) export BD_LONG=1 ;;
 	-h | --help)
 		sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'
 		exit 0
