@@ -8,6 +8,7 @@
 
 #include <libpq/libpq-fs.h>
 
+#include "backupd/pg_dump_roles.h"
 #include "backupd/pg_schema.h"
 #include "common/log.h"
 #include "common/mem.h"
@@ -670,7 +671,7 @@ int pg_dump_run(repo *r, const pg_dump_options *o, char **id_out, bderr *err)
 		goto out;
 	json_object_set_new(info, "pg_dump_version", json_string(tool.version));
 
-	if (dump_database_properties(c, st.server_num, info, err) != 0)
+	if (dump_database_properties(c, st.server_num, info, err) != 0 || pg_dump_roles(c, info, err) != 0)
 		goto out;
 	if (load_tables(&st, c, err) != 0 || lock_tables(&st, c, err) != 0)
 		goto out;

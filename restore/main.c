@@ -22,6 +22,7 @@ static const char usage_text[] =
 	"commands:\n"
 	"  restore --repo R [--name N] [--backup ID|latest] --to URI [--jobs N] [--create]\n"
 	"          [--allow-non-empty] [--no-owner] [--no-privileges] [--no-binlog]\n"
+	"          [--roles] [--owner ROLE] [--role-map OLD=NEW ...]\n"
 	"                                  restore a dump into a database\n"
 	"  pitr --repo R --name N --data-dir DIR [--backup ID]\n"
 	"       [--target-time T | --target-lsn L | --target-name N | --target-xid X]\n"
@@ -104,6 +105,14 @@ static int cmd_restore(program *p, bderr *err)
 		bderr_usage(err, "--no-binlog applies to MySQL/MariaDB targets only");
 		goto out;
 	}
+	if (cli_has(&p->args, "owner") && cli_has(&p->args, "no-owner")) {
+		bderr_usage(err, "--owner and --no-owner contradict each other: choose one");
+		goto out;
+	}
+	const char **maps = xcalloc((size_t)p->args.n_opts + 1, sizeof *maps);
+	for (int i = 0, k = 0; i < p->args.n_opts; i++)
+		if (strcmp(p->args.opts[i].name, "role-map") == 0)
+			maps[k++] = p->args.opts[i].value;
 	pg_restore_options o = {
 		.to_url = target.url,
 		.password = target.password,
@@ -112,8 +121,12 @@ static int cmd_restore(program *p, bderr *err)
 		.allow_non_empty = cli_has(&p->args, "allow-non-empty"),
 		.no_owner = cli_has(&p->args, "no-owner"),
 		.no_privileges = cli_has(&p->args, "no-privileges"),
+		.create_roles = cli_has(&p->args, "roles"),
+		.owner = cli_get(&p->args, "owner"),
+		.role_map = maps,
 	};
 	rc = pg_restore_run(r, m, &o, err);
+	free(maps);
 out:
 	manifest_free(m);
 	free(name);
@@ -126,7 +139,8 @@ static const program_command commands[] = {
 	{ "restore", cmd_restore,
 	  { { "repo", 1 }, { "name", 1 }, { "backup", 1 }, { "to", 1 }, { "jobs", 1 },
 	    { "create", 0 }, { "allow-non-empty", 0 }, { "no-owner", 0 }, { "no-privileges", 0 },
-	    { "no-binlog", 0 }, { "encryption-key-file", 1 }, 
+	    { "no-binlog", 0 }, { "encryption-key-file", 1 }, { "roles", 0 }, { "owner", 1 },
+	    { "role-map", 1 },
 	    { NULL, 0 } } },
 	{ "pitr", pitr_command,
 	  { { "repo", 1 }, { "name", 1 }, { "data-dir", 1 }, { "backup", 1 }, { "target-time", 1 },

@@ -16,6 +16,7 @@
 #include "archive/filter.h"
 #include "restore/pg_dbprops.h"
 #include "restore/pg_lo_meta.h"
+#include "restore/pg_roles.h"
 #include "restore/pg_post_data.h"
 #include "restore/pg_sql_filter.h"
 #include "restore/pg_target.h"
@@ -36,7 +37,14 @@ typedef struct restore_ctx {
 	int created;
 	pg_target *target;  /* its version and settings, read before anything runs */
 	int lo_create_missing; /* a backup without large-object metadata (older backupd) */
+	pg_role_map roles;  /* --owner, --role-map */
 } restore_ctx;
+
+/* What each schema statement goes through on its way to the target. */
+typedef struct stmt_hooks {
+	const pg_target *target;
+	const pg_role_map *roles;
+} stmt_hooks;
 
 /* N connections working through one list of items (common/workpool). */
 static int pool_run(restore_ctx *rc, PGconn **conns, int n_conns, void **items, size_t n_items,
@@ -319,17 +327,19 @@ static void statement_excerpt(const char *s, size_t n, char *buf, size_t len)
 }
 
 /* Runs one statement; COPY or anything else that needs the client is refused. */
-static int run_statement(PGconn *c, const pg_target *t, const char *sql, size_t start, size_t end,
+static int run_statement(PGconn *c, const stmt_hooks *h, const char *sql, size_t start, size_t end,
 			 char *msg, size_t msg_len)
 {
 	const char *name;
 	size_t name_len;
-	if (pg_target_skips(t, sql + start, end - start, &name, &name_len)) {
+	if (pg_target_skips(h->target, sql + start, end - start, &name, &name_len)) {
 		/* a newer pg_dump's session setting (transaction_timeout) on an older server */
 		log_info("left out '%.*s': the target server has no such setting", (int)name_len, name);
 		return 0;
 	}
-	char *stmt = xstrndup(sql + start, end - start);
+	char *stmt = pg_role_map_statement(h->roles, sql + start, end - start);
+	if (stmt == NULL)
+		stmt = xstrndup(sql + start, end - start);
 	PGresult *r = PQexec(c, stmt);
 	free(stmt);
 	ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
@@ -354,7 +364,7 @@ static int run_statement(PGconn *c, const pg_target *t, const char *sql, size_t 
  * autocommit, stopping at the first error, which names the line, pg_dump's
  * entry and the statement.  The caller has refused meta-commands.
  */
-static int run_statements(PGconn *c, const pg_target *t, const char *sql, size_t len,
+static int run_statements(PGconn *c, const stmt_hooks *h, const char *sql, size_t len,
 			  const char *objname, bderr *err)
 {
 	pg_sql_iter it;
@@ -368,7 +378,7 @@ static int run_statements(PGconn *c, const pg_target *t, const char *sql, size_t
 		if (p.kind == PG_SQL_META)
 			continue; /* a \restrict line: refuse_meta_commands let nothing else through */
 		char msg[512];
-		if (run_statement(c, t, sql, p.start, p.end, msg, sizeof msg) == 0) {
+		if (run_statement(c, h, sql, p.start, p.end, msg, sizeof msg) == 0) {
 			n++;
 			continue;
 		}
@@ -391,8 +401,9 @@ static int run_script(restore_ctx *rc, const char *sql, size_t len, const char *
 	int rcode = connect_target(rc, &c, err);
 	if (rcode == 0)
 		rcode = pg_exec(c, "SET client_min_messages = warning", "cannot configure the restore session", err);
+	stmt_hooks h = { rc->target, &rc->roles };
 	if (rcode == 0)
-		rcode = run_statements(c, rc->target, sql, len, objname, err);
+		rcode = run_statements(c, &h, sql, len, objname, err);
 	PQfinish(c);
 	return rcode;
 }
@@ -412,10 +423,9 @@ static int restore_pre_data(restore_ctx *rc, const char *objname, bderr *err)
 }
 
 /* Large objects' owners, grants and comments, before their data. */
-static const char *map_role_none(const void *ctx, const char *role)
+static const char *map_lo_role(const void *ctx, const char *role)
 {
-	(void)ctx;
-	return role;
+	return pg_role_map_name(ctx, role);
 }
 
 static int restore_lo_meta(restore_ctx *rc, PGconn *c, bderr *err)
@@ -435,7 +445,8 @@ static int restore_lo_meta(restore_ctx *rc, PGconn *c, bderr *err)
 	pg_lo_meta_options lo_opts = {
 		.no_owner = rc->o->no_owner,
 		.no_privileges = rc->o->no_privileges,
-		.map_role = map_role_none,
+		.map_role = map_lo_role,
+		.map_ctx = &rc->roles,
 	};
 	size_t n = 0;
 	int r = pg_lo_meta_apply(c, json, len, &lo_opts, &n, err);
@@ -444,6 +455,26 @@ static int restore_lo_meta(restore_ctx *rc, PGconn *c, bderr *err)
 		return bderr_prefix(err, "backup %s: '%s'", rc->m->id, objname);
 	log_debug("large objects: %zu created with their owners, grants and comments", n);
 	return 0;
+}
+
+/* The database's own owner and grantees, as its objects' (--owner, --role-map). */
+static void map_props_roles(restore_ctx *rc)
+{
+	pg_db_props *p = rc->props;
+	if (p == NULL || pg_role_map_empty(&rc->roles))
+		return;
+	if (p->owner) {
+		char *to = xstrdup(pg_role_map_owner(&rc->roles, p->owner));
+		free(p->owner);
+		p->owner = to;
+	}
+	for (size_t i = 0; i < p->n_acl; i++) {
+		if (p->acl[i].grantee == NULL)
+			continue;
+		char *to = xstrdup(pg_role_map_name(&rc->roles, p->acl[i].grantee));
+		free(p->acl[i].grantee);
+		p->acl[i].grantee = to;
+	}
 }
 
 /*
@@ -457,12 +488,15 @@ static int load_target(restore_ctx *rc, bderr *err)
 			      : pg_connect(rc->o->to_url, rc->o->password, NULL, "dbrestore", &c, err);
 	if (r == 0)
 		r = pg_target_load(c, &rc->target, err);
-	PQfinish(c);
-	if (r != 0)
-		return -1;
 	json_t *num = json_object_get(rc->m->info, "server_version_num");
-	return pg_target_check_major(rc->target, json_is_integer(num) ? (long)json_integer_value(num) : 0,
-				     rc->m->id, err);
+	if (r == 0)
+		r = pg_target_check_major(rc->target, json_is_integer(num) ? (long)json_integer_value(num) : 0,
+					  rc->m->id, err);
+	pg_roles_check chk = { rc->o->no_owner, rc->o->no_privileges, rc->o->create_roles };
+	if (r == 0)
+		r = pg_roles_prepare(c, json_object_get(rc->m->info, "roles"), &rc->roles, &chk, err);
+	PQfinish(c);
+	return r;
 }
 
 /* ---- table data ---- */
@@ -847,7 +881,7 @@ static int restore_post_data(restore_ctx *rc, PGconn **conns, int n_conns, const
 	free(sql);
 	int r = 0;
 	for (int i = 0; i < n_conns && r == 0; i++)
-		r = run_statements(conns[i], rc->target, pd->prelude, strlen(pd->prelude), objname, err);
+		r = run_statements(conns[i], &(stmt_hooks){ rc->target, &rc->roles }, pd->prelude, strlen(pd->prelude), objname, err);
 	/* indexes and constraints in parallel; then the rest in order; then foreign keys */
 	if (r == 0)
 		r = run_phase(rc, conns, n_conns, pd, POST_DATA_PARALLEL, err);
@@ -888,6 +922,18 @@ int pg_restore_run(repo *r, const manifest *m, const pg_restore_options *o, bder
 		free(rc.dbname);
 		return bderr_prefix(err, "backup %s is damaged", m->id);
 	}
+	pg_role_map_init(&rc.roles);
+	if (o->owner)
+		rc.roles.owner = xstrdup(o->owner);
+	for (size_t i = 0; o->role_map && o->role_map[i]; i++)
+		if (pg_role_map_add(&rc.roles, o->role_map[i], err) != 0) {
+			pg_role_map_clear(&rc.roles);
+			pg_db_props_free(rc.props);
+			free(rc.dbname);
+			return -1;
+		}
+	pg_role_map_add_owners(&rc.roles, json_object_get(m->info, "roles"));
+	map_props_roles(&rc);
 	/* as for the objects inside: the restoring role owns it, the default privileges apply */
 	if (rc.props && o->no_owner) {
 		free(rc.props->owner);
@@ -941,6 +987,7 @@ out:
 	PQfinish(rc.maint);
 	pg_db_props_free(rc.props);
 	pg_target_free(rc.target);
+	pg_role_map_clear(&rc.roles);
 	free(rc.temp_dbname);
 	free(rc.dbname);
 	return rcode;
