@@ -822,13 +822,40 @@ static int restore_sequences(restore_ctx *rc, PGconn *c, bderr *err)
  */
 #define DEADLOCK_RETRIES 5
 
-static int post_item_run(void *rc, void *vconn, void *vitem, bderr *err)
+/* A post-data entry's statements with their role names mapped, or NULL when unchanged. */
+static char *map_entry_roles(const pg_role_map *m, const char *sql)
 {
-	(void)rc;
-	PGconn *c = vconn;
-	post_data_entry *e = vitem;
+	if (pg_role_map_empty(m))
+		return NULL;
+	size_t len = strlen(sql), pos = 0;
+	strbuf b;
+	strbuf_init(&b);
+	int changed = 0;
+	pg_sql_iter it;
+	pg_sql_piece p;
+	pg_sql_iter_init(&it, sql, len);
+	while (pg_sql_iter_next(&it, &p)) {
+		char *mapped = p.kind == PG_SQL_STATEMENT ? pg_role_map_statement(m, sql + p.start, p.end - p.start) : NULL;
+		if (mapped == NULL)
+			continue;
+		strbuf_append(&b, sql + pos, p.start - pos);
+		strbuf_appends(&b, mapped);
+		pos = p.end;
+		changed = 1;
+		free(mapped);
+	}
+	strbuf_append(&b, sql + pos, len - pos);
+	if (!changed) {
+		strbuf_free(&b);
+		return NULL;
+	}
+	return strbuf_detach(&b);
+}
+
+static int post_item_exec(PGconn *c, const post_data_entry *e, const char *sql, bderr *err)
+{
 	for (int attempt = 0;; attempt++) {
-		PGresult *r = PQexec(c, e->sql);
+		PGresult *r = PQexec(c, sql);
 		ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
 		if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
 			PQclear(r);
@@ -851,6 +878,17 @@ static int post_item_run(void *rc, void *vconn, void *vitem, bderr *err)
 	}
 }
 
+static int post_item_run(void *vrc, void *vconn, void *vitem, bderr *err)
+{
+	restore_ctx *rc = vrc;
+	PGconn *c = vconn;
+	post_data_entry *e = vitem;
+	char *mapped = map_entry_roles(&rc->roles, e->sql);
+	const char *sql = mapped ? mapped : e->sql;
+	int rcode = post_item_exec(c, e, sql, err);
+	free(mapped);
+	return rcode;
+}
 static int run_phase(restore_ctx *rc, PGconn **conns, int n_conns, post_data *pd,
 		     post_data_phase phase, bderr *err)
 {
