@@ -31,10 +31,7 @@ static int job_backup(const config *cfg, const config_section *js, char **id, ru
 		      bderr *err)
 {
 	const char *kind = config_get(js, "kind");
-	int base = kind && strcmp(kind, "basebackup") == 0;
-	if (kind && strcmp(kind, "dump") != 0 && !base)
-		return bderr_set(err, "job '%s': kind '%s' is not available yet in this version",
-				 js->name, kind);
+	int base = kind && strcmp(kind, "basebackup") == 0; /* else dump: the config allows no other */
 	long jobs;
 	if (config_get_long(cfg, js, "jobs", 2, 1, 64, &jobs, err) < 0)
 		return -1;
@@ -148,8 +145,6 @@ int job_run(const config *cfg, const char *name, char **id, bderr *err)
 
 int job_command(program *p, bderr *err)
 {
-	if (p->args.n_positional != 1)
-		return bderr_usage(err, "run takes exactly one job name");
 	if (p->cfg == NULL)
 		return bderr_usage(err, "run needs a configuration file with [job:%s]",
 				   p->args.positional[0]);
