@@ -16,6 +16,7 @@
 #include "archive/filter.h"
 #include "restore/pg_dbprops.h"
 #include "restore/pg_lo_meta.h"
+#include "restore/pg_provision.h"
 #include "restore/pg_roles.h"
 #include "restore/pg_post_data.h"
 #include "restore/pg_sql_filter.h"
@@ -38,6 +39,7 @@ typedef struct restore_ctx {
 	pg_target *target;  /* its version and settings, read before anything runs */
 	int lo_create_missing; /* a backup without large-object metadata (older backupd) */
 	pg_role_map roles;  /* --owner, --role-map */
+	pg_provision *prov; /* --provision */
 } restore_ctx;
 
 /* What each schema statement goes through on its way to the target. */
@@ -493,6 +495,9 @@ static int load_target(restore_ctx *rc, bderr *err)
 		r = pg_target_check_major(rc->target, json_is_integer(num) ? (long)json_integer_value(num) : 0,
 					  rc->m->id, err);
 	pg_roles_check chk = { rc->o->no_owner, rc->o->no_privileges, rc->o->create_roles };
+	pg_provision_options po = { rc->o->provision_db, rc->o->owner, rc->o->env_file, rc->o->reuse_role };
+	if (r == 0 && rc->o->provision_db)
+		r = pg_provision_prepare(c, &po, &rc->prov, err);
 	if (r == 0)
 		r = pg_roles_prepare(c, json_object_get(rc->m->info, "roles"), &rc->roles, &chk, err);
 	PQfinish(c);
@@ -952,7 +957,7 @@ int pg_restore_run(repo *r, const manifest *m, const pg_restore_options *o, bder
 	if (rc.encoding == NULL || pre == NULL || post == NULL)
 		return bderr_set(err, "backup %s is damaged: its manifest lacks the schema or encoding",
 				 m->id);
-	rc.dbname = pg_url_dbname(o->to_url);
+	rc.dbname = o->provision_db ? xstrdup(o->provision_db) : pg_url_dbname(o->to_url);
 	if (rc.dbname == NULL)
 		return bderr_usage(err, "--to names no database: give postgresql://HOST/DBNAME");
 
@@ -1013,6 +1018,8 @@ int pg_restore_run(repo *r, const manifest *m, const pg_restore_options *o, bder
 		if (finish_database(&rc, err) != 0)
 			goto out;
 	}
+	if (rc.prov && pg_provision_commit(rc.prov, err) != 0)
+		goto out;
 	log_info("restore of %s into '%s' complete in %lds", m->id, rc.dbname, (long)(time(NULL) - t0));
 	rcode = 0;
 out:
@@ -1022,6 +1029,20 @@ out:
 	/* a half-restored database must not look like a restored one */
 	if (rcode != 0 && rc.created)
 		drop_database(&rc);
+	if (rcode != 0 && rc.prov) {
+		/* after the database it owned is gone */
+		PGconn *admin = rc.maint;
+		bderr ignored;
+		bderr_init(&ignored);
+		if (admin == NULL)
+			connect_maintenance(&rc, &admin, &ignored);
+		pg_provision_abort(rc.prov, admin);
+		rc.prov = NULL;
+		if (admin != rc.maint)
+			PQfinish(admin);
+	} else {
+		pg_provision_free(rc.prov);
+	}
 	PQfinish(rc.maint);
 	pg_db_props_free(rc.props);
 	pg_target_free(rc.target);

@@ -126,4 +126,60 @@ assert_rc "--role-map without '=' exits 2" 2
 assert_output_contains "the error shows the form" "--role-map takes OLD=NEW"
 assert_eq "nothing was created by the refusals" 0 "$(psql_q postgres "SELECT count(*) FROM pg_database WHERE datname = 'rl_x' OR datname LIKE 'backupd\_restore\_%'")"
 
+# --------------------------------------------------------------------------
+note "--provision DB --owner ROLE --env-file FILE"
+MAPS=(--role-map rl_reader=app_reader --role-map "Rl Odd=app_reader")
+ENVDIR="$BD_TMP/envs"
+mkdir -p "$ENVDIR"
+run "$DBRESTORE" restore --repo "$REPO" --name rsrc --to "$(pg_uri postgres)" --provision appdb --owner app_user "${MAPS[@]}"
+assert_rc "--provision without --env-file exits 2" 2
+run "$DBRESTORE" restore --repo "$REPO" --name rsrc --to "$(pg_uri postgres)" --provision appdb3 --owner app_user3 --env-file "$ENVDIR/app3.env"
+assert_rc "a provisioning restore that cannot complete (missing roles) exits 1" 1
+assert_eq "the role it created is dropped again" 0 "$(psql_q postgres "SELECT count(*) FROM pg_roles WHERE rolname = 'app_user3'")"
+assert_eq "no env file, not even a temporary one" "" "$(ls -A "$ENVDIR")"
+check_not "no database" db_exists appdb3
+
+run "$DBRESTORE" restore --repo "$REPO" --name rsrc --to "$(pg_uri postgres)" --provision appdb --owner app_user \
+	--env-file "$ENVDIR/app.env" "${MAPS[@]}"
+assert_rc "restore --provision succeeds" 0
+assert_eq "the env file is mode 0600" 600 "$(stat -c %a "$ENVDIR/app.env")"
+URL_LINE="$(cat "$ENVDIR/app.env")"
+APP_PW="$(sed -n 's|^DATABASE_URL=postgresql://app_user:\([A-Za-z0-9]*\)@.*|\1|p' "$ENVDIR/app.env")"
+add_secret "$APP_PW"
+assert_match "it holds DATABASE_URL with a 32-character password" \
+	"^DATABASE_URL=postgresql://app_user:[A-Za-z0-9]{32}@127\.0\.0\.1:$PG_PORT/appdb\$" "$URL_LINE"
+assert_eq "the application connects with it and sees its data" 100 \
+	"$("$PG_BINDIR/psql" -X -A -t -d "${URL_LINE#DATABASE_URL=}" -c "SELECT count(*) FROM app.t")"
+assert_eq "the role: login, not superuser/createdb/createrole, a SCRAM verifier" "t f f f t" \
+	"$(psql_q postgres "SELECT rolcanlogin || ' ' || rolsuper || ' ' || rolcreatedb || ' ' || rolcreaterole || ' ' || (rolpassword LIKE 'SCRAM-SHA-256\$%') FROM pg_authid WHERE rolname = 'app_user'" | sed 's/true/t/g; s/false/f/g')"
+assert_eq "the database and everything in it belong to app_user" "app_user" \
+	"$(psql_q appdb "SELECT string_agg(DISTINCT o, ',') FROM (
+	  SELECT pg_get_userbyid(relowner) o FROM pg_class c JOIN pg_namespace n ON n.oid = relnamespace WHERE nspname IN ('app', 'public')
+	  UNION SELECT pg_get_userbyid(nspowner) FROM pg_namespace WHERE nspname = 'app'
+	  UNION SELECT pg_get_userbyid(lomowner) FROM pg_largeobject_metadata
+	  UNION SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = current_database()) s")"
+check_not "the password is not in the server's log" grep -q -F -- "$APP_PW" "$PG_DIR/log/postgresql.log"
+
+run "$DBRESTORE" restore --repo "$REPO" --name rsrc --to "$(pg_uri postgres)" --provision appdb2 --owner app_user \
+	--env-file "$ENVDIR/app2.env" "${MAPS[@]}"
+assert_rc "an existing role is refused without --reuse-role" 1
+assert_output_contains "the error says so" "role 'app_user' already exists: pass --reuse-role"
+check_not "nothing created" db_exists appdb2
+check_not "no env file" test -e "$ENVDIR/app2.env"
+VERIFIER="$(psql_q postgres "SELECT rolpassword FROM pg_authid WHERE rolname = 'app_user'")"
+run "$DBRESTORE" restore --repo "$REPO" --name rsrc --to "$(pg_uri postgres)" --provision appdb2 --owner app_user \
+	--env-file "$ENVDIR/app2.env" --reuse-role "${MAPS[@]}"
+assert_rc "--reuse-role succeeds" 0
+assert_eq "the env file has no password" "DATABASE_URL=postgresql://app_user@127.0.0.1:$PG_PORT/appdb2" "$(cat "$ENVDIR/app2.env")"
+assert_eq "the role's password is unchanged" "$VERIFIER" "$(psql_q postgres "SELECT rolpassword FROM pg_authid WHERE rolname = 'app_user'")"
+
+psql_q appdb "COMMENT ON TABLE app.t IS 'kept'" >/dev/null
+run "$DBRESTORE" restore --repo "$REPO" --name rsrc --to "$(pg_uri postgres)" --provision appdb --owner app_user4 \
+	--env-file "$ENVDIR/app4.env" "${MAPS[@]}"
+assert_rc "an existing database is refused" 1
+assert_output_contains "the error names it" "database 'appdb' already exists"
+assert_eq "and it is untouched" "kept 100" "$(psql_q appdb "SELECT obj_description('app.t'::regclass) || ' ' || count(*) FROM app.t")"
+assert_eq "no role was created" 0 "$(psql_q postgres "SELECT count(*) FROM pg_roles WHERE rolname = 'app_user4'")"
+assert_no_secrets_in_output "the generated password never appears in any output"
+
 finish
