@@ -6,10 +6,9 @@
 
 /*
  * pg_shdepend records, per database, the owners ('o'), ACL grantees ('a')
- * and policy roles ('r') of its objects; the bootstrap superuser is pinned
- * and never recorded there, so objects it owns come from pg_class & co.
- * through the "owner" of the database's own objects: it is added as an
- * owner when it owns anything in a user schema, or the schemas themselves.
+ * and policy roles ('r') of its objects.  The bootstrap superuser (oid 10)
+ * is pinned and never recorded there: it is looked up directly as the owner
+ * of relations, functions, schemas and large objects of the database.
  */
 static const char roles_sql[] =
 	"WITH db AS (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database()), "

@@ -67,7 +67,7 @@ static int cmd_restore(program *p, bderr *err)
 			    m->id, m->engine, engine_name(target.engine));
 		goto out;
 	}
-	static const char *const pg_only[] = { "roles", "owner", "role-map", "provision", "env-file",
+	static const char *const pg_only[] = { "owner", "role-map", "provision", "env-file",
 						"reuse-role", "no-owner", "no-privileges", NULL };
 	for (int i = 0; target.engine == ENGINE_MYSQL && pg_only[i]; i++)
 		if (cli_has(&p->args, pg_only[i])) {
@@ -82,6 +82,7 @@ static int cmd_restore(program *p, bderr *err)
 			.create = cli_has(&p->args, "create"),
 			.allow_non_empty = cli_has(&p->args, "allow-non-empty"),
 			.no_binlog = cli_has(&p->args, "no-binlog"),
+			.roles = cli_has(&p->args, "roles"),
 		};
 		rc = mysql_restore_run(r, m, &mo, err);
 		goto out;
@@ -150,7 +151,7 @@ static const cli_option restore_opts[] = {
 	{ "no-owner", NULL, "PostgreSQL: do not set object owners", 0, NULL, 0, 0 },
 	{ "no-privileges", NULL, "PostgreSQL: do not restore GRANTs", 0, NULL, 0, 0 },
 	{ "no-binlog", NULL, "MySQL/MariaDB: do not write the restore to the binary log", 0, NULL, 0, 0 },
-	{ "roles", NULL, "PostgreSQL: create the roles the backup's objects, grants and policies reference that the target lacks (no passwords)", 0, NULL, 0, 0 },
+	{ "roles", NULL, "create the roles the backup's objects, grants and policies reference that the target lacks (no passwords; MySQL/MariaDB: the accounts with grants on its databases, created locked)", 0, NULL, 0, 0 },
 	{ "owner", "ROLE", "PostgreSQL: ROLE owns every object (the source's owners map to it)", 0, NULL, 0, 0 },
 	{ "role-map", "OLD=NEW", "PostgreSQL: use role NEW wherever the backup names OLD (repeatable)", 0, NULL, 0, 0 },
 	{ "provision", "DB", "PostgreSQL: create DB and the --owner role (generated password) with the admin account in --to", 0, NULL, 0, 0 },

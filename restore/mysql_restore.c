@@ -1,4 +1,5 @@
 #include "restore/mysql_restore.h"
+#include "restore/mysql_users.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -1206,6 +1207,21 @@ static int detect_load_mode(restore_ctx *rc, MYSQL *c, bderr *err)
 	return 0;
 }
 
+/* --roles: the accounts with grants on the restored databases (restore/mysql_users.h). */
+static int restore_users(restore_ctx *rc, MYSQL *c, bderr *err)
+{
+	json_t *users = json_object_get(rc->m->info, "users");
+	if (users == NULL)
+		return bderr_set(err, "backup %s records no accounts (taken before they were): restore it without --roles",
+				 rc->m->id);
+	mysql_db_rename *dbs = xcalloc(rc->n_dbs + 1, sizeof *dbs);
+	for (size_t i = 0; i < rc->n_dbs; i++)
+		dbs[i] = (mysql_db_rename){ rc->dbs[i].src_name, rc->dbs[i].name };
+	int r = mysql_users_restore(c, users, dbs, rc->n_dbs, err);
+	free(dbs);
+	return r;
+}
+
 int mysql_restore_run(repo *r, const manifest *m, const mysql_restore_options *o, bderr *err)
 {
 	if (strcmp(m->engine, "mysql") != 0 || strcmp(m->kind, "dump") != 0)
@@ -1259,6 +1275,8 @@ int mysql_restore_run(repo *r, const manifest *m, const mysql_restore_options *o
 		    restore_views(&rc, c, d, err) != 0)
 			goto out;
 	}
+	if (o->roles && restore_users(&rc, c, err) != 0)
+		goto out;
 	log_info("restore of %s complete in %lds", m->id, (long)(time(NULL) - t0));
 	rcode = 0;
 out:

@@ -611,5 +611,41 @@ assert_output_contains "the reachable MySQL source is ok" "ok     source good"
 assert_output_contains "the wrong password is named" "FAILED source badpw"
 
 # --------------------------------------------------------------------------
+note "--roles: the accounts with grants on the dumped database, without passwords"
+my_db_create users_src
+my_db_create users_elsewhere
+my_sql users_src "CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(10)); INSERT INTO t VALUES (1, 'a');
+CREATE USER 'bd_app'@'%' IDENTIFIED BY 'bd-app-secret-pw';
+GRANT SELECT ON users_src.* TO 'bd_app'@'%';
+GRANT INSERT, UPDATE ON users_src.t TO 'bd_app'@'%';
+CREATE USER 'bd_other'@'localhost' IDENTIFIED BY 'bd-app-secret-pw';
+GRANT SELECT ON users_elsewhere.* TO 'bd_other'@'localhost'"
+add_secret bd-app-secret-pw
+MYSQL_PWD="$MY_PASSWORD" run "$BACKUPD" dump --source "$(my_uri users_src)" --repo "$BD_TMP/repo-users" --name users
+assert_rc "dump of a database with an account's grants" 0
+UID_="$(last_line)"
+check "the manifest records the account and its grants on the database, no other account" python3 -c '
+import json,sys
+u = json.load(open(sys.argv[1]))["info"]["users"]
+assert [x["account"] for x in u] == ["'"'"'bd_app'"'"'@'"'"'%'"'"'"], u
+assert len(u[0]["grants"]) == 2 and all("`users_src`." in g for g in u[0]["grants"]), u' \
+	"$BD_TMP/repo-users/users/backups/$UID_/manifest.json"
+check_not "no password or hash in the repository" grep -r -q -i -E "bd-app-secret-pw|PASSWORD|\*[0-9A-F]{40}" "$BD_TMP/repo-users"
+my_sql "" "DROP USER 'bd_app'@'%'"
+MYSQL_PWD="$MY_PASSWORD" run "$DBRESTORE" restore --repo "$BD_TMP/repo-users" --name users --to "$(my_uri users_plain)" --create
+assert_rc "restore without --roles succeeds" 0
+assert_eq "and creates no account" 0 "$(my_sql "" "SELECT COUNT(*) FROM mysql.user WHERE User = 'bd_app'")"
+MYSQL_PWD="$MY_PASSWORD" run "$DBRESTORE" restore --repo "$BD_TMP/repo-users" --name users --to "$(my_uri users_roles)" --create --roles
+assert_rc "restore --roles into a renamed database succeeds" 0
+assert_eq "the account is back, locked, without a password" 'CREATE USER `bd_app`@`%` ACCOUNT LOCK' "$(my_sql "" "SHOW CREATE USER 'bd_app'@'%'")"
+SHOWN="$(my_sql "" "SHOW GRANTS FOR 'bd_app'@'%'")"
+check "its grants name the restored database" bash -c 'grep -q "GRANT SELECT ON \`users_roles\`.\* TO" <<<"$1" && grep -q "ON \`users_roles\`.\`t\` TO" <<<"$1"' _ "$SHOWN"
+check_not "not the source's name" bash -c 'grep -q "users_src" <<<"$1"' _ "$SHOWN"
+MYSQL_PWD="$MY_PASSWORD" run "$DBRESTORE" restore --repo "$BD_TMP/repo-users" --name users --to "$(my_uri users_owner)" --create --owner app
+assert_rc "--owner on a MariaDB target exits 2 (not ignored)" 2
+assert_output_contains "the error says it is PostgreSQL-only" "--owner applies to PostgreSQL targets only"
+my_sql "" "DROP USER IF EXISTS 'bd_app'@'%'; DROP USER IF EXISTS 'bd_other'@'localhost'"
+
+# --------------------------------------------------------------------------
 assert_no_secrets_in_output "no password appears in any output"
 finish
