@@ -18,6 +18,7 @@
 #include "backupd/repo_commands.h"
 #include "backupd/run_history.h"
 #include "backupd/wal_push.h"
+#include "common/lockfile.h"
 #include "common/log.h"
 #include "common/secret.h"
 #include "common/mem.h"
@@ -67,6 +68,7 @@ static int cmd_dump(program *p, bderr *err)
 		return -1;
 	int rc = -1;
 	repo *r = NULL;
+	int lock_fd = -1;
 	const char *name = src.name;
 	const char *consistency = cli_get(&p->args, "consistency");
 	int no_lock = 0;
@@ -80,7 +82,8 @@ static int cmd_dump(program *p, bderr *err)
 		bderr_usage(err, "option '--consistency' only applies to MySQL/MariaDB sources");
 		goto out;
 	}
-	if (repo_name_check(name, err) != 0 || program_open_repo(p, 1, &r, err) != 0)
+	if (repo_name_check(name, err) != 0 || program_open_repo(p, 1, &r, err) != 0 ||
+	    dump_lock(p->cfg, repo_url(r), name, &lock_fd, err) != 0)
 		goto out;
 	char *id = NULL;
 	if (src.engine == ENGINE_MYSQL) {
@@ -114,6 +117,7 @@ static int cmd_dump(program *p, bderr *err)
 		printf("%s\n", id);
 	free(id);
 out:
+	lockfile_release(lock_fd);
 	repo_free(r);
 	source_spec_free(&src);
 	return rc;

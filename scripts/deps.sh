@@ -46,9 +46,14 @@ PKGS_awscli=(awscli)
 # for bench/mysql.sh.
 PKGS_mariadb=(mariadb-server mariadb-client mydumper)
 
+# clang with the libFuzzer and sanitizer runtimes for the fuzz targets
+# (tests/fuzz/, ./configure --enable-fuzz CC=clang).  clang-14 only recommends
+# its runtime package, and recommends are not installed here: name it.
+PKGS_fuzz=(clang libclang-rt-14-dev)
+
 NPM_s3=()
 
-ALL_GROUPS=(build libs pg tools awscli mariadb)
+ALL_GROUPS=(build libs pg tools awscli mariadb fuzz)
 
 log() { printf 'deps: %s\n' "$*" >&2; }
 
@@ -113,6 +118,11 @@ main() {
 	[[ " ${groups[*]} " == *" tools "* ]] && want+=(/usr/bin/time /usr/bin/zstd)
 	[[ " ${groups[*]} " == *" mariadb "* ]] && want+=(/usr/sbin/mariadbd /usr/bin/mariadb-install-db \
 		/usr/bin/mariadb /usr/bin/mydumper /usr/bin/myloader)
+	if [[ " ${groups[*]} " == *" fuzz "* ]] &&
+		! compgen -G '/usr/lib/llvm-14/lib/clang/14*/lib/linux/libclang_rt.fuzzer-x86_64.a' >/dev/null; then
+		log "expected libFuzzer (libclang_rt.fuzzer-x86_64.a) after install, not found"
+		exit 1
+	fi
 	for f in "${want[@]}"; do
 		[ -x "$f" ] || { log "expected $f after install, not found"; exit 1; }
 	done

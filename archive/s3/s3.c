@@ -14,12 +14,16 @@
 #include <curl/curl.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/rand.h>
 
 #include "archive/filter.h"
+#include "archive/s3/s3_xml.h"
 #include "archive/s3/sigv4.h"
 #include "common/log.h"
 #include "common/mem.h"
 
+/* Claims of put_new are named <path><CLAIM_INFIX><random hex>. */
+#define CLAIM_INFIX ".claim-"
 /* Objects up to this size are one PUT; larger ones a multipart upload. */
 #define PART_SIZE_MIN ((size_t)16 << 20)
 /* S3's limits: 10,000 parts of at most 5 GiB each */
@@ -334,14 +338,11 @@ static int transient_curl(CURLcode rc)
 	}
 }
 
-/* Finds <tag>text</tag> in xml (no attributes, no nesting of the same tag). */
-static char *xml_text(const char *xml, size_t len, const char *tag, const char **end);
-
 static int transient_status(long status, const char *body, size_t len)
 {
 	if (status >= 500 || status == 429)
 		return 1;
-	char *code = body ? xml_text(body, len, "Code", NULL) : NULL;
+	char *code = s3_xml_text(body, len, "Code");
 	int r = code && (strcmp(code, "SlowDown") == 0 || strcmp(code, "RequestTimeout") == 0 ||
 			 strcmp(code, "InternalError") == 0);
 	free(code);
@@ -371,8 +372,9 @@ static unsigned seed_now(const void *p)
 static int http_error(const s3_storage *s, const char *method, const char *key, long status,
 		      const char *body, size_t len, bderr *err)
 {
-	char *code = body ? xml_text(body, len, "Code", NULL) : NULL;
-	char *msg = body ? xml_text(body, len, "Message", NULL) : NULL;
+	s3_xml_error xe;
+	s3_xml_error_parse(body, len, &xe);
+	const char *code = xe.code, *msg = xe.message;
 	const char *dflt = status == 404 ? "NotFound" : status == 403 ? "AccessDenied" : "Error";
 	bderr_set(err, "s3 %s '%s/%s' failed: %ld %s%s%s", method, s->bucket, key ? key : "",
 		  status, code ? code : dflt, msg ? ": " : "", msg ? msg : "");
@@ -381,8 +383,7 @@ static int http_error(const s3_storage *s, const char *method, const char *key, 
 		err->sys_errno = ENOENT;
 	else if (status == 403)
 		err->sys_errno = EACCES;
-	free(code);
-	free(msg);
+	s3_xml_error_free(&xe);
 	return -1;
 }
 
@@ -469,111 +470,6 @@ static int perform(s3_storage *s, s3_req *rq, bderr *err)
 }
 
 /* --- minimal XML ----------------------------------------------------------- */
-
-static void xml_decode(strbuf *out, const char *p, size_t n)
-{
-	static const struct {
-		const char *ent;
-		char c;
-	} ents[] = { { "amp;", '&' }, { "lt;", '<' }, { "gt;", '>' }, { "quot;", '"' }, { "apos;", '\'' } };
-	const char *end = p + n;
-	while (p < end) {
-		if (*p != '&') {
-			strbuf_append(out, p, 1);
-			p++;
-			continue;
-		}
-		size_t rest = (size_t)(end - p - 1);
-		int done = 0;
-		for (size_t i = 0; i < sizeof ents / sizeof ents[0]; i++) {
-			size_t el = strlen(ents[i].ent);
-			if (rest >= el && memcmp(p + 1, ents[i].ent, el) == 0) {
-				strbuf_append(out, &ents[i].c, 1);
-				p += 1 + el;
-				done = 1;
-				break;
-			}
-		}
-		if (!done && rest >= 2 && p[1] == '#') {
-			const char *q = p + 2;
-			int base = 10;
-			if (q < end && (*q == 'x' || *q == 'X')) {
-				base = 16;
-				q++;
-			}
-			unsigned long cp = 0;
-			const char *digits = q;
-			while (q < end && isxdigit((unsigned char)*q) && cp <= 0x10FFFF) {
-				int d = isdigit((unsigned char)*q) ? *q - '0'
-								   : tolower((unsigned char)*q) - 'a' + 10;
-				if (d >= base)
-					break;
-				cp = cp * (unsigned long)base + (unsigned long)d;
-				q++;
-			}
-			if (q < end && *q == ';' && q > digits && cp > 0 && cp <= 0x10FFFF) {
-				/* UTF-8, as S3 keys are */
-				unsigned char u[4];
-				size_t ul;
-				if (cp < 0x80) {
-					u[0] = (unsigned char)cp;
-					ul = 1;
-				} else if (cp < 0x800) {
-					u[0] = (unsigned char)(0xC0 | (cp >> 6));
-					u[1] = (unsigned char)(0x80 | (cp & 0x3F));
-					ul = 2;
-				} else if (cp < 0x10000) {
-					u[0] = (unsigned char)(0xE0 | (cp >> 12));
-					u[1] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
-					u[2] = (unsigned char)(0x80 | (cp & 0x3F));
-					ul = 3;
-				} else {
-					u[0] = (unsigned char)(0xF0 | (cp >> 18));
-					u[1] = (unsigned char)(0x80 | ((cp >> 12) & 0x3F));
-					u[2] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
-					u[3] = (unsigned char)(0x80 | (cp & 0x3F));
-					ul = 4;
-				}
-				strbuf_append(out, u, ul);
-				p = q + 1;
-				done = 1;
-			}
-		}
-		if (!done) {
-			strbuf_append(out, p, 1);
-			p++;
-		}
-	}
-}
-
-static const char *find_in(const char *hay, size_t len, const char *needle)
-{
-	return memmem(hay, len, needle, strlen(needle));
-}
-
-static char *xml_text(const char *xml, size_t len, const char *tag, const char **end)
-{
-	char *open = xasprintf("<%s>", tag);
-	char *close = xasprintf("</%s>", tag);
-	char *res = NULL;
-	const char *a = find_in(xml, len, open);
-	if (a) {
-		a += strlen(open);
-		const char *b = find_in(a, len - (size_t)(a - xml), close);
-		if (b) {
-			strbuf sb;
-			strbuf_init(&sb);
-			strbuf_appends(&sb, "");
-			xml_decode(&sb, a, (size_t)(b - a));
-			res = strbuf_detach(&sb);
-			if (end)
-				*end = b + strlen(close);
-		}
-	}
-	free(open);
-	free(close);
-	return res;
-}
 
 static void xml_escape(strbuf *out, const char *s)
 {
@@ -920,7 +816,7 @@ static int start_multipart(s3_writer *w, bderr *err)
 	if (rc == 0)
 		rc = check_ok(w->s, &rq, "POST (CreateMultipartUpload)", err);
 	if (rc == 0) {
-		w->upload_id = xml_text(rq.resp.data, rq.resp.len, "UploadId", NULL);
+		w->upload_id = s3_xml_text(rq.resp.data, rq.resp.len, "UploadId");
 		if (w->upload_id == NULL)
 			rc = bderr_set(err, "s3 POST '%s/%s' failed: no UploadId in the answer",
 				       w->s->bucket, w->key);
@@ -1137,7 +1033,7 @@ static int complete_multipart(s3_writer *w, bderr *err)
 	if (rc == 0)
 		rc = check_ok(w->s, &rq, "POST (CompleteMultipartUpload)", err);
 	/* S3 may report a failed completion inside a 200 answer */
-	if (rc == 0 && find_in(rq.resp.data, rq.resp.len, "<Error>"))
+	if (rc == 0 && s3_xml_is_error(rq.resp.data, rq.resp.len))
 		rc = http_error(w->s, "POST (CompleteMultipartUpload)", w->key, 500, rq.resp.data,
 				rq.resp.len, err);
 	strbuf_free(&rq.resp);
@@ -1233,46 +1129,25 @@ static int s3_list(storage *st, const char *prefix, storage_list_cb cb, void *ct
 			strbuf_free(&rq.resp);
 			break;
 		}
-		const char *p = rq.resp.data;
-		const char *end = p + rq.resp.len;
-		for (;;) {
-			const char *a = find_in(p, (size_t)(end - p), "<Contents>");
-			const char *b = a ? find_in(a, (size_t)(end - a), "</Contents>") : NULL;
-			if (b == NULL)
-				break;
-			size_t blen = (size_t)(b - a);
-			char *key = xml_text(a, blen, "Key", NULL);
-			char *sz = xml_text(a, blen, "Size", NULL);
-			p = b + strlen("</Contents>");
-			char *endp = NULL;
-			uint64_t size_v = sz ? strtoull(sz, &endp, 10) : 0;
-			if (key == NULL || sz == NULL || endp == sz || *endp != '\0') {
-				free(key);
-				free(sz);
-				rc = bderr_set(err, "s3 GET (ListObjectsV2) '%s/%s' failed: malformed answer",
-					       s->bucket, full);
-				break;
-			}
-			free(sz);
+		s3_list_page page;
+		bderr perr;
+		bderr_init(&perr);
+		if (s3_xml_list_parse(rq.resp.data, rq.resp.len, &page, &perr) < 0)
+			rc = bderr_set(err, "s3 GET (ListObjectsV2) '%s/%s' failed: %s", s->bucket, full,
+				       perr.msg);
+		for (size_t i = 0; rc == 0 && i < page.n; i++) {
+			const char *key = page.items[i].key;
 			/* S3 lists only keys under the prefix; a broken server must not widen it */
 			if (strlen(key) > strip && strncmp(key, full, strlen(full)) == 0)
-				rc = cb(ctx, key + strip, size_v, err) != 0 ? -1 : 0;
-			free(key);
-			if (rc < 0)
-				break;
+				rc = cb(ctx, key + strip, page.items[i].size, err) != 0 ? -1 : 0;
 		}
 		free(token);
 		token = NULL;
-		if (rc == 0) {
-			char *trunc = xml_text(rq.resp.data, rq.resp.len, "IsTruncated", NULL);
-			if (trunc && strcmp(trunc, "true") == 0) {
-				token = xml_text(rq.resp.data, rq.resp.len, "NextContinuationToken", NULL);
-				if (token == NULL)
-					rc = bderr_set(err, "s3 GET (ListObjectsV2) '%s/%s' failed: truncated without a continuation token",
-						       s->bucket, full);
-			}
-			free(trunc);
+		if (rc == 0 && page.truncated) {
+			token = page.next_token;
+			page.next_token = NULL;
 		}
+		s3_list_page_free(&page);
 		strbuf_free(&rq.resp);
 	} while (rc == 0 && token);
 	free(token);
@@ -1316,30 +1191,18 @@ static void xml_escape_key(strbuf *out, const char *s)
 /* The first <Error> of a DeleteObjects answer, if any: "key: Code: Message". */
 static int delete_errors(s3_storage *s, const s3_req *rq, bderr *err)
 {
-	if (rq->resp.data == NULL || rq->resp.len == 0)
+	s3_xml_error xe;
+	s3_xml_delete_result_parse(rq->resp.data, rq->resp.len, &xe);
+	if (xe.count == 0) {
+		s3_xml_error_free(&xe);
 		return 0;
-	const char *a = find_in(rq->resp.data, rq->resp.len, "<Error>");
-	if (a == NULL)
-		return 0;
-	size_t rest = rq->resp.len - (size_t)(a - rq->resp.data);
-	const char *b = find_in(a, rest, "</Error>");
-	size_t blen = b ? (size_t)(b - a) : rest;
-	char *key = xml_text(a, blen, "Key", NULL);
-	char *code = xml_text(a, blen, "Code", NULL);
-	char *msg = xml_text(a, blen, "Message", NULL);
-	size_t nerr = 0;
-	for (const char *p = a; p; nerr++) {
-		p += strlen("<Error>");
-		p = find_in(p, rq->resp.len - (size_t)(p - rq->resp.data), "<Error>");
 	}
-	bderr_set(err, "s3 POST (DeleteObjects) '%s/%s' failed: %s%s%s%s", s->bucket, key ? key : "",
-		  code ? code : "Error", msg ? ": " : "", msg ? msg : "",
-		  nerr > 1 ? " (and more keys)" : "");
-	if (code && strcmp(code, "AccessDenied") == 0)
+	bderr_set(err, "s3 POST (DeleteObjects) '%s/%s' failed: %s%s%s%s", s->bucket,
+		  xe.key ? xe.key : "", xe.code ? xe.code : "Error", xe.message ? ": " : "",
+		  xe.message ? xe.message : "", xe.count > 1 ? " (and more keys)" : "");
+	if (xe.code && strcmp(xe.code, "AccessDenied") == 0)
 		err->sys_errno = EACCES;
-	free(key);
-	free(code);
-	free(msg);
+	s3_xml_error_free(&xe);
 	return -1;
 }
 
@@ -1424,6 +1287,71 @@ static int s3_info(storage *st, const char *path, storage_info *out, bderr *err)
 	return rc;
 }
 
+/* --- exclusive create --------------------------------------------------------- */
+
+typedef struct claim_scan {
+	const char *path;  /* the object being claimed */
+	const char *mine;  /* our own claim */
+	size_t plen;
+	int taken;         /* the object, or another claim on it, exists */
+} claim_scan;
+
+static int claim_cb(void *ctx, const char *key, uint64_t size, bderr *err)
+{
+	claim_scan *c = ctx;
+	(void)size;
+	(void)err;
+	if (strcmp(key, c->mine) == 0)
+		return 0;
+	if (strcmp(key, c->path) == 0 ||
+	    strncmp(key + c->plen, CLAIM_INFIX, strlen(CLAIM_INFIX)) == 0)
+		c->taken = 1;
+	return 0;
+}
+
+/*
+ * Many S3-compatible servers ignore If-None-Match on PUT, so the claim is
+ * made with plain requests: put a claim object of our own next to path,
+ * list everything starting with path, and go ahead only when neither path
+ * nor another claim is there.  With read-after-write consistent listings
+ * the later of two claimants always sees the earlier one's claim, so at
+ * most one wins (both may lose).  Our claim goes only after path exists.
+ * A claimant killed midway leaves its claim, which keeps that path taken:
+ * it sits under the path's prefix, where removing the prefix removes it.
+ */
+static int s3_put_new(storage *st, const char *path, const void *data, size_t len, bderr *err)
+{
+	if (check_path((s3_storage *)st, path, 0, err) < 0)
+		return -1;
+	unsigned char nonce[12];
+	if (RAND_bytes(nonce, sizeof nonce) != 1)
+		return bderr_set(err, "cannot create '%s': no random bytes for a claim", path);
+	char hex[2 * sizeof nonce + 1];
+	for (size_t i = 0; i < sizeof nonce; i++)
+		snprintf(hex + 2 * i, 3, "%02x", nonce[i]);
+	char *mine = xasprintf("%s" CLAIM_INFIX "%s", path, hex);
+	int rc = storage_put(st, mine, "", 0, err);
+	if (rc < 0) {
+		free(mine);
+		return -1;
+	}
+	claim_scan c = { path, mine, strlen(path), 0 };
+	rc = s3_list(st, path, claim_cb, &c, err);
+	if (rc == 0 && c.taken) {
+		rc = bderr_sys(err, EEXIST, "cannot create '%s': it exists or is being created", path);
+		/* both claimants may lose: a random pause keeps them from meeting again */
+		struct timespec pause = { 0, (long)(nonce[0] % 50 + 1) * 1000000L };
+		nanosleep(&pause, NULL);
+	} else if (rc == 0) {
+		rc = storage_put(st, path, data, len, err);
+	}
+	bderr ignored;
+	bderr_init(&ignored);
+	s3_remove(st, mine, &ignored);
+	free(mine);
+	return rc;
+}
+
 static void s3_free(storage *st)
 {
 	s3_storage *s = (s3_storage *)st;
@@ -1467,6 +1395,7 @@ static const storage_driver s3_driver = {
 	.remove = s3_remove,
 	.remove_many = s3_remove_many,
 	.info = s3_info,
+	.put_new = s3_put_new,
 	.free = s3_free,
 };
 
