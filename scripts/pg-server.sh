@@ -145,9 +145,9 @@ pg_server_start() {
 		local pwfile="$dir/log/initdb-pwfile"
 		(umask 077 && printf '%s\n' "$password" >"$pwfile")
 		if _pgs_is_root; then chown "$PG_SERVER_USER:" "$pwfile"; fi
-		# --no-instructions is PostgreSQL 13+ (older servers: scripts/pg-majors.sh)
-		local quiet=--no-instructions
-		case "$("$bindir/initdb" --version 2>/dev/null)" in *" 12."* | *" 11."* | *" 10."*) quiet=--no-sync ;; esac
+		# --no-instructions is PostgreSQL 14+ (older servers: scripts/pg-majors.sh)
+		local quiet=--no-sync
+		if "$bindir/initdb" --help 2>/dev/null | grep -q -e --no-instructions; then quiet=--no-instructions; fi
 		if ! (cd "$dir" && _pgs_as_owner "$bindir/initdb" -D "$dir/data" -U postgres \
 			--pwfile="$pwfile" --auth-local=trust --auth-host=scram-sha-256 \
 			-E UTF8 --locale=C.UTF-8 --no-sync "$quiet" \
