@@ -343,8 +343,31 @@ static int run_statement(PGconn *c, const stmt_hooks *h, const char *sql, size_t
 	if (stmt == NULL)
 		stmt = xstrndup(sql + start, end - start);
 	PGresult *r = PQexec(c, stmt);
-	free(stmt);
 	ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+	/*
+	 * A column or table option the target rejects as unknown (a patched or
+	 * newer source's): the statement failed whole, so it runs again without
+	 * that option, as the target itself judged it.
+	 */
+	for (int tries = 0; st == PGRES_FATAL_ERROR && tries < 16; tries++) {
+		const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+		char *opt = state && strcmp(state, "22023") == 0
+				    ? pg_target_unknown_option(PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY))
+				    : NULL;
+		char *without = opt ? pg_target_drop_option(stmt, strlen(stmt), opt) : NULL;
+		if (without == NULL) {
+			free(opt);
+			break;
+		}
+		log_info("left out option '%s': the target server does not know it", opt);
+		free(opt);
+		free(stmt);
+		stmt = without;
+		PQclear(r);
+		r = *stmt ? PQexec(c, stmt) : NULL;
+		st = *stmt ? (r ? PQresultStatus(r) : PGRES_FATAL_ERROR) : PGRES_EMPTY_QUERY;
+	}
+	free(stmt);
 	int rcode = 0;
 	if (st == PGRES_COPY_IN || st == PGRES_COPY_OUT || st == PGRES_COPY_BOTH) {
 		snprintf(msg, msg_len, "COPY to or from the client has no place in a schema script");

@@ -141,6 +141,88 @@ int pg_target_skips(const pg_target *t, const char *s, size_t n, const char **na
 	return 1;
 }
 
+char *pg_target_unknown_option(const char *message)
+{
+	static const char key[] = "unrecognized parameter \"";
+	const char *p = message ? strstr(message, key) : NULL;
+	if (p == NULL)
+		return NULL;
+	p += sizeof key - 1;
+	size_t len = 0;
+	while (p[len] && (isalnum((unsigned char)p[len]) || p[len] == '_' || p[len] == '.'))
+		len++;
+	if (len == 0 || p[len] != '"')
+		return NULL;
+	return xstrndup(p, len);
+}
+
+char *pg_target_drop_option(const char *s, size_t n, const char *name)
+{
+	size_t i = skip_space(s, 0, n);
+	if (!keyword(s, &i, n, "ALTER"))
+		return NULL;
+	i = skip_space(s, i, n);
+	if (!keyword(s, &i, n, "TABLE") && !keyword(s, &i, n, "INDEX") && !keyword(s, &i, n, "MATERIALIZED"))
+		return NULL;
+	/* the last "SET (" opens the option list; it runs to the matching ")" */
+	const char *open = NULL;
+	for (size_t k = i; k + 4 < n; k++)
+		if (strncasecmp(s + k, "SET (", 5) == 0)
+			open = s + k + 4;
+	if (open == NULL)
+		return NULL;
+	size_t start = (size_t)(open - s) + 1, end = start;
+	int quoted = 0;
+	while (end < n && (quoted || s[end] != ')')) {
+		if (s[end] == '\'')
+			quoted = !quoted;
+		end++;
+	}
+	if (end >= n)
+		return NULL;
+	/* the rest after ")" must be only the terminating ';' */
+	size_t after = skip_space(s, end + 1, n);
+	if (after < n && s[after] == ';')
+		after = skip_space(s, after + 1, n);
+	if (after != n)
+		return NULL;
+	strbuf kept;
+	strbuf_init(&kept);
+	int dropped = 0;
+	size_t k = start;
+	while (k < end) {
+		size_t e = k;
+		quoted = 0;
+		while (e < end && (quoted || s[e] != ',')) {
+			if (s[e] == '\'')
+				quoted = !quoted;
+			e++;
+		}
+		size_t a = skip_space(s, k, e), b = a;
+		while (b < e && (isalnum((unsigned char)s[b]) || s[b] == '_' || s[b] == '.'))
+			b++;
+		if (b - a == strlen(name) && strncasecmp(s + a, name, b - a) == 0) {
+			dropped = 1;
+		} else {
+			if (kept.len)
+				strbuf_appends(&kept, ",");
+			strbuf_append(&kept, s + k, e - k);
+		}
+		k = e + 1;
+	}
+	if (!dropped) {
+		strbuf_free(&kept);
+		return NULL;
+	}
+	if (kept.len == 0) {
+		strbuf_free(&kept);
+		return xstrdup("");
+	}
+	char *out = xasprintf("%.*s(%s);", (int)(start - 1), s, kept.data);
+	strbuf_free(&kept);
+	return out;
+}
+
 int pg_target_check_major(const pg_target *t, long source_num, const char *backup_id, bderr *err)
 {
 	long src_major = source_num / 10000, dst_major = t->server_num / 10000;

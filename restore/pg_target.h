@@ -41,6 +41,17 @@ int pg_target_skips(const pg_target *t, const char *stmt, size_t n, const char *
 		    size_t *name_len);
 
 /*
+ * A column or table option a patched or newer source server knows and the
+ * target rejects ("unrecognized parameter \"NAME\"", as the target itself
+ * answered): stmt[0..n), an "ALTER TABLE ... SET (a=1, NAME=2)", without
+ * NAME's entry (malloc'ed; "" when nothing is left to set), or NULL when
+ * stmt is no such statement or does not set NAME.
+ */
+char *pg_target_drop_option(const char *stmt, size_t n, const char *name);
+/* NAME from a target's "unrecognized parameter \"NAME\"" message (malloc'ed), or NULL. */
+char *pg_target_unknown_option(const char *message);
+
+/*
  * A dump of source_num (server_version_num recorded at dump time, 0 when
  * unknown) into this target: -1 with a clear error when the target is an
  * older major.

@@ -34,7 +34,7 @@ elif [ "${BD_LONG:-0}" = 1 ]; then
 		done
 	done
 else
-	CASES="12:12 12:18 14:18 15:15 16:16 17:18 18:18"
+	CASES="12:12 12:18 14:18 15:15 15:18 16:16 17:18 18:18"
 fi
 note "cases: $CASES"
 

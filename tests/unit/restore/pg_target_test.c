@@ -78,12 +78,43 @@ static void test_major_check(void **state)
 	pg_target_free(t);
 }
 
+static void expect_drop(const char *in, const char *name, const char *want)
+{
+	char *got = pg_target_drop_option(in, strlen(in), name);
+	if (want == NULL) {
+		assert_null(got);
+	} else {
+		assert_non_null(got);
+		assert_string_equal(got, want);
+	}
+	free(got);
+}
+
+static void test_unknown_options_dropped(void **state)
+{
+	(void)state;
+	char *name = pg_target_unknown_option("unrecognized parameter \"pg_attver\"");
+	assert_string_equal(name, "pg_attver");
+	free(name);
+	assert_null(pg_target_unknown_option("permission denied for table t"));
+	expect_drop("ALTER TABLE ONLY \"S\".\"T\" ALTER COLUMN id SET (pg_attver=5);", "pg_attver", "");
+	expect_drop("ALTER TABLE ONLY public.t ALTER COLUMN id SET (n_distinct=-1, pg_attver=5);", "pg_attver",
+		    "ALTER TABLE ONLY public.t ALTER COLUMN id SET (n_distinct=-1);");
+	expect_drop("ALTER TABLE public.t SET (fillfactor='70', x_opt=1, autovacuum_enabled=false);", "x_opt",
+		    "ALTER TABLE public.t SET (fillfactor='70', autovacuum_enabled=false);");
+	/* not the option, or not such a statement: nothing to retry */
+	expect_drop("ALTER TABLE ONLY public.t ALTER COLUMN id SET (n_distinct=-1);", "pg_attver", NULL);
+	expect_drop("CREATE TABLE t (a int) WITH (pg_attver=1);", "pg_attver", NULL);
+	expect_drop("ALTER TABLE t SET (pg_attver=1); DROP TABLE u;", "pg_attver", NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_unknown_settings_skipped),
 		cmocka_unit_test(test_known_and_other_statements_kept),
 		cmocka_unit_test(test_major_check),
+		cmocka_unit_test(test_unknown_options_dropped),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
