@@ -73,11 +73,48 @@ static void test_owner(void **state)
 	pg_role_map_clear(&m);
 }
 
+/* Statements made of SQL-ish pieces, quotes left open included: no crash, no read past the end. */
+static void test_random_statements(void **state)
+{
+	(void)state;
+	static const char *const pieces[] = { "GRANT ", "REVOKE ", "ALTER ", "CREATE ", "POLICY ", "DEFAULT ",
+					      "PRIVILEGES ", "FOR ", "ROLE ", "TO ", "FROM ", "OWNER ", "GROUP ",
+					      "GRANTED ", "BY ", "reader", "\"", "'", "$$", "$a$", "(", ")", ",",
+					      ";", " ", "--", "\n", "x", "PUBLIC", "USING ", "WITH " };
+	pg_role_map m;
+	pg_role_map_init(&m);
+	bderr err;
+	bderr_init(&err);
+	assert_int_equal(pg_role_map_add(&m, "reader=r2", &err), 0);
+	m.owner = strdup("own");
+	unsigned seed = 12345;
+	for (int round = 0; round < 20000; round++) {
+		char buf[256];
+		size_t len = 0;
+		int parts = 1 + (int)((seed = seed * 1103515245u + 12345u) >> 16) % 12;
+		for (int k = 0; k < parts; k++) {
+			const char *p = pieces[((seed = seed * 1103515245u + 12345u) >> 16) % (sizeof pieces / sizeof *pieces)];
+			size_t l = strlen(p);
+			if (len + l >= sizeof buf)
+				break;
+			memcpy(buf + len, p, l);
+			len += l;
+		}
+		/* exactly len bytes, no terminating NUL inside the range read */
+		char *exact = malloc(len ? len : 1);
+		memcpy(exact, buf, len);
+		free(pg_role_map_statement(&m, exact, len));
+		free(exact);
+	}
+	pg_role_map_clear(&m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_role_map),
 		cmocka_unit_test(test_owner),
+		cmocka_unit_test(test_random_statements),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -108,6 +108,38 @@ static void test_unknown_options_dropped(void **state)
 	expect_drop("ALTER TABLE t SET (pg_attver=1); DROP TABLE u;", "pg_attver", NULL);
 }
 
+/* SQL-ish noise of exact length: no crash, no read past the end. */
+static void test_random_statements(void **state)
+{
+	(void)state;
+	static const char *const pieces[] = { "SET ", "SESSION ", "LOCAL ", "SELECT ", "pg_catalog.set_config",
+					      "(", ")", "'", "x", "=", " TO ", ";", " ", "ALTER ", "TABLE ",
+					      "SET (", "a=1", ",", "transaction_timeout", "\n" };
+	pg_target *t = target16();
+	unsigned seed = 777;
+	for (int round = 0; round < 20000; round++) {
+		char buf[200];
+		size_t len = 0;
+		int parts = 1 + (int)((seed = seed * 1103515245u + 12345u) >> 16) % 10;
+		for (int k = 0; k < parts; k++) {
+			const char *p = pieces[((seed = seed * 1103515245u + 12345u) >> 16) % (sizeof pieces / sizeof *pieces)];
+			size_t l = strlen(p);
+			if (len + l >= sizeof buf)
+				break;
+			memcpy(buf + len, p, l);
+			len += l;
+		}
+		char *exact = malloc(len ? len : 1);
+		memcpy(exact, buf, len);
+		const char *name;
+		size_t nl;
+		(void)pg_target_skips(t, exact, len, &name, &nl);
+		free(pg_target_drop_option(exact, len, "a"));
+		free(exact);
+	}
+	pg_target_free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -115,6 +147,7 @@ int main(void)
 		cmocka_unit_test(test_known_and_other_statements_kept),
 		cmocka_unit_test(test_major_check),
 		cmocka_unit_test(test_unknown_options_dropped),
+		cmocka_unit_test(test_random_statements),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
