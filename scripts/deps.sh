@@ -24,6 +24,7 @@ PKGS_libs=(
 	libinih-dev
 	libcmocka-dev
 	libmicrohttpd-dev
+	libexpat1-dev
 )
 
 # PostgreSQL 15 server (initdb, pg_ctl, postgres, pgbench, contrib extensions)
@@ -33,8 +34,9 @@ PKGS_pg=(postgresql-15 postgresql-client-15 pgbackrest)
 
 # Tools used by the test scripts: zstd (inspect repository objects), valgrind,
 # GNU time (peak RSS in the benchmark), python3 (JSON checks), util-linux
-# (runuser), procps (ps), coreutils/findutils/diffutils.
-PKGS_tools=(zstd valgrind time python3 util-linux procps diffutils findutils coreutils)
+# (runuser), procps (ps), coreutils/findutils/diffutils, openssl (a throwaway
+# CA for the TLS credential endpoint in s3_credentials_test.sh).
+PKGS_tools=(zstd valgrind time python3 util-linux procps diffutils findutils coreutils openssl)
 
 # AWS CLI (`aws`) for the S3 integration test's interop checks and bench/s3.sh.
 # s3rver itself is installed by the test with npm into a private prefix

@@ -21,8 +21,8 @@
 #   --no-fuzz        (BD_SKIP_FUZZ=1)        skip phase 7
 #   --long           (BD_LONG=1)             long variants: fuzz each target for
 #                                            BD_FUZZ_SECONDS=300 unless that is set;
-#                                            majors_test runs the whole PostgreSQL
-#                                            12..18 matrix
+#                                            10 rounds of faults_test.sh; majors_test
+#                                            runs the whole PostgreSQL 12..18 matrix
 #   --no-integration (BD_SKIP_INTEGRATION=1) skip phases 8 and 9
 #   --no-asan-integration (BD_SKIP_ASAN_INTEGRATION=1) skip phase 9
 #
@@ -59,9 +59,6 @@ for arg in "$@"; do
 		;;
 	esac
 done
-
-# the integration suites' long variants (majors_test's whole matrix) read it
-export BD_LONG="$LONG"
 
 JOBS="${BD_MAKE_JOBS:-$(nproc 2>/dev/null || echo 2)}"
 
@@ -217,8 +214,8 @@ do_build() { configure_and_build build --enable-werror; }
 do_unit() { run_unit build; }
 do_build_asan() { configure_and_build build-asan --enable-werror --enable-sanitizers; }
 do_unit_asan() { run_unit build-asan "${ASAN_ENV[@]}"; }
-do_integration() { run_integration build; }
-do_integration_asan() { run_integration build-asan "${ASAN_ENV[@]}" BD_CMD_TIMEOUT=600; }
+do_integration() { run_integration build BD_LONG="$LONG"; }
+do_integration_asan() { run_integration build-asan "${ASAN_ENV[@]}" BD_CMD_TIMEOUT=600 BD_LONG="$LONG"; }
 
 # The fuzz targets: clang, instrumented for libFuzzer plus ASan/UBSan.
 do_build_fuzz() { configure_and_build_fuzz; }
