@@ -4,6 +4,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "tests/unit/restore/sql_noise.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -90,17 +92,7 @@ static void test_random_statements(void **state)
 	unsigned seed = 12345;
 	for (int round = 0; round < 20000; round++) {
 		char buf[256];
-		size_t len = 0;
-		int parts = 1 + (int)((seed = seed * 1103515245u + 12345u) >> 16) % 12;
-		for (int k = 0; k < parts; k++) {
-			const char *p = pieces[((seed = seed * 1103515245u + 12345u) >> 16) % (sizeof pieces / sizeof *pieces)];
-			size_t l = strlen(p);
-			if (len + l >= sizeof buf)
-				break;
-			memcpy(buf + len, p, l);
-			len += l;
-		}
-		/* exactly len bytes, no terminating NUL inside the range read */
+		size_t len = sql_noise(&seed, pieces, sizeof pieces / sizeof *pieces, 12, buf, sizeof buf);
 		char *exact = malloc(len ? len : 1);
 		memcpy(exact, buf, len);
 		free(pg_role_map_statement(&m, exact, len));
