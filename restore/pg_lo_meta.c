@@ -16,6 +16,11 @@ static const char *mapped(const pg_lo_meta_options *o, const char *role)
 	return o->map_role ? o->map_role(o->map_ctx, role) : role;
 }
 
+static const char *mapped_owner(const pg_lo_meta_options *o, const char *role)
+{
+	return o->map_owner ? o->map_owner(o->map_ctx, role) : mapped(o, role);
+}
+
 static int valid_privilege(const char *p)
 {
 	return strcmp(p, "SELECT") == 0 || strcmp(p, "UPDATE") == 0;
@@ -39,7 +44,7 @@ static int append_one(PGconn *c, strbuf *b, json_t *e, size_t idx, const pg_lo_m
 		       "pg_catalog.pg_largeobject_metadata WHERE oid = %lld);\n",
 		       oid, oid);
 	if (!o->no_owner) {
-		char *q = pg_quote_ident(c, mapped(o, owner));
+		char *q = pg_quote_ident(c, mapped_owner(o, owner));
 		strbuf_appendf(b, "ALTER LARGE OBJECT %lld OWNER TO %s;\n", oid, q);
 		free(q);
 	}
@@ -53,7 +58,7 @@ static int append_one(PGconn *c, strbuf *b, json_t *e, size_t idx, const pg_lo_m
 		if (o->no_owner) {
 			strbuf_appends(b, "CURRENT_USER");
 		} else {
-			char *q = pg_quote_ident(c, mapped(o, owner));
+			char *q = pg_quote_ident(c, mapped_owner(o, owner));
 			strbuf_appends(b, q);
 			free(q);
 		}
@@ -63,7 +68,8 @@ static int append_one(PGconn *c, strbuf *b, json_t *e, size_t idx, const pg_lo_m
 			const char *who = json_string_value(json_object_get(g, "grantee"));
 			if (who == NULL)
 				continue; /* PUBLIC, or malformed: judged below */
-			char *q = pg_quote_ident(c, mapped(o, who));
+			/* the owner's own entry follows the owner */
+			char *q = pg_quote_ident(c, strcmp(who, owner) == 0 ? mapped_owner(o, who) : mapped(o, who));
 			strbuf_appendf(b, ", %s", q);
 			free(q);
 		}
@@ -77,7 +83,9 @@ static int append_one(PGconn *c, strbuf *b, json_t *e, size_t idx, const pg_lo_m
 				return bderr_set(err, "large object metadata entry %zu (large object %lld) has a malformed grant",
 						 idx, oid);
 			char *to = json_is_null(grantee) ? xstrdup("PUBLIC")
-							 : pg_quote_ident(c, mapped(o, json_string_value(grantee)));
+							 : pg_quote_ident(c, strcmp(json_string_value(grantee), owner) == 0
+									   ? mapped_owner(o, owner)
+									   : mapped(o, json_string_value(grantee)));
 			strbuf_appendf(b, "GRANT %s ON LARGE OBJECT %lld TO %s%s;\n", priv, oid, to,
 				       json_is_true(grantable) ? " WITH GRANT OPTION" : "");
 			free(to);

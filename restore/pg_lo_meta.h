@@ -21,6 +21,8 @@ typedef struct pg_lo_meta_options {
 	int no_privileges; /* no GRANT/REVOKE */
 	/* renames a source role for the target (--owner/--role-map); NULL: as recorded */
 	const char *(*map_role)(const void *ctx, const char *role);
+	/* the target's owner for what a source role owned (--owner); NULL: map_role */
+	const char *(*map_owner)(const void *ctx, const char *role);
 	const void *map_ctx;
 } pg_lo_meta_options;
 

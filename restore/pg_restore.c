@@ -453,6 +453,11 @@ static const char *map_lo_role(const void *ctx, const char *role)
 	return pg_role_map_name(ctx, role);
 }
 
+static const char *map_lo_owner(const void *ctx, const char *role)
+{
+	return pg_role_map_owner(ctx, role);
+}
+
 static int restore_lo_meta(restore_ctx *rc, PGconn *c, bderr *err)
 {
 	json_t *lo = json_object_get(rc->m->info, "large_objects");
@@ -471,6 +476,7 @@ static int restore_lo_meta(restore_ctx *rc, PGconn *c, bderr *err)
 		.no_owner = rc->o->no_owner,
 		.no_privileges = rc->o->no_privileges,
 		.map_role = map_lo_role,
+		.map_owner = map_lo_owner,
 		.map_ctx = &rc->roles,
 	};
 	size_t n = 0;

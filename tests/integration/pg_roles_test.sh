@@ -111,6 +111,22 @@ assert_eq "the large object's grant too" '{app_owner=rw/app_owner,app_reader=r/a
 assert_eq "the function body kept its text" "GRANT x TO rl_reader" "$(psql_q rl_mapped "SELECT app.f()")"
 assert_eq "all rows restored" 100 "$(psql_q rl_mapped "SELECT count(*) FROM app.t")"
 
+note "a backup from before roles were recorded: --owner still rewrites every owner"
+cp -a "$REPO/rsrc/backups/$ID" "$BD_TMP/roles-backup.saved"
+python3 -c '
+import json,sys
+m = json.load(open(sys.argv[1]))
+del m["info"]["roles"]
+json.dump(m, open(sys.argv[1], "w"))' "$REPO/rsrc/backups/$ID/manifest.json"
+run "$DBRESTORE" restore --repo "$REPO" --name rsrc --to "$(pg_uri rl_old)" --create \
+	--owner app_owner --role-map rl_reader=app_reader --role-map "Rl Odd=app_reader"
+assert_rc "restore --owner of an old-format backup succeeds" 0
+assert_eq "every object is app_owner's" "app_owner" \
+	"$(psql_q rl_old "SELECT string_agg(DISTINCT o, ',') FROM (
+	  SELECT pg_get_userbyid(relowner) o FROM pg_class c JOIN pg_namespace n ON n.oid = relnamespace WHERE nspname IN ('app', 'public')
+	  UNION SELECT pg_get_userbyid(lomowner) FROM pg_largeobject_metadata) s")"
+rm -rf "$REPO/rsrc/backups/$ID" && mv "$BD_TMP/roles-backup.saved" "$REPO/rsrc/backups/$ID"
+
 # --------------------------------------------------------------------------
 note "refusals"
 run "$DBRESTORE" restore --repo "$REPO" --name rsrc --to "$(pg_uri rl_x)" --create --owner no_such_role --role-map rl_reader=app_reader --role-map "Rl Odd=app_reader"
