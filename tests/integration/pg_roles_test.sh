@@ -14,6 +14,15 @@ drop_roles() {
 	psql_q postgres "DROP ROLE IF EXISTS rl_owner; DROP ROLE IF EXISTS rl_reader; DROP ROLE IF EXISTS \"Rl Odd\"; DROP ROLE IF EXISTS rl_login" >/dev/null
 }
 created_dbs() { psql_q postgres "SELECT count(*) FROM pg_database WHERE datname LIKE 'rl\_%' OR datname LIKE 'backupd\_restore\_%'"; }
+# owners DB: every distinct owner of the database, its schema app, its relations, functions and large objects
+owners() {
+	psql_q "$1" "SELECT string_agg(DISTINCT o, ',') FROM (
+	  SELECT pg_get_userbyid(relowner) o FROM pg_class c JOIN pg_namespace n ON n.oid = relnamespace WHERE nspname IN ('app', 'public')
+	  UNION SELECT pg_get_userbyid(proowner) FROM pg_proc p JOIN pg_namespace n ON n.oid = pronamespace WHERE nspname = 'app'
+	  UNION SELECT pg_get_userbyid(nspowner) FROM pg_namespace WHERE nspname = 'app'
+	  UNION SELECT pg_get_userbyid(lomowner) FROM pg_largeobject_metadata
+	  UNION SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = current_database()) s"
+}
 
 psql_q postgres "CREATE ROLE rl_owner NOLOGIN CREATEDB; CREATE ROLE rl_reader NOLOGIN; CREATE ROLE \"Rl Odd\" NOLOGIN;
 CREATE ROLE rl_login LOGIN PASSWORD 'rl-secret-password' CONNECTION LIMIT 3" >/dev/null
@@ -94,12 +103,7 @@ run "$DBRESTORE" restore --repo "$REPO" --name rsrc --to "$(pg_uri rl_mapped)" -
 	--owner app_owner --role-map rl_reader=app_reader --role-map "Rl Odd=app_reader"
 assert_rc "restore --owner --role-map succeeds without any source role" 0
 assert_eq "every object is app_owner's" "app_owner" \
-	"$(psql_q rl_mapped "SELECT string_agg(DISTINCT o, ',') FROM (
-	  SELECT pg_get_userbyid(relowner) o FROM pg_class c JOIN pg_namespace n ON n.oid = relnamespace WHERE nspname IN ('app', 'public')
-	  UNION SELECT pg_get_userbyid(proowner) FROM pg_proc p JOIN pg_namespace n ON n.oid = pronamespace WHERE nspname = 'app'
-	  UNION SELECT pg_get_userbyid(nspowner) FROM pg_namespace WHERE nspname = 'app'
-	  UNION SELECT pg_get_userbyid(lomowner) FROM pg_largeobject_metadata
-	  UNION SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = current_database()) s")"
+	"$(owners rl_mapped)"
 assert_eq "the policy names the mapped role" "t_own {public}|t_reader {app_reader}" \
 	"$(psql_q rl_mapped "SELECT string_agg(policyname || ' ' || roles::text, '|' ORDER BY policyname) FROM pg_policies")"
 assert_eq "grants go to the mapped role" "app_reader SELECT" \
@@ -122,9 +126,7 @@ run "$DBRESTORE" restore --repo "$REPO" --name rsrc --to "$(pg_uri rl_old)" --cr
 	--owner app_owner --role-map rl_reader=app_reader --role-map "Rl Odd=app_reader"
 assert_rc "restore --owner of an old-format backup succeeds" 0
 assert_eq "every object is app_owner's" "app_owner" \
-	"$(psql_q rl_old "SELECT string_agg(DISTINCT o, ',') FROM (
-	  SELECT pg_get_userbyid(relowner) o FROM pg_class c JOIN pg_namespace n ON n.oid = relnamespace WHERE nspname IN ('app', 'public')
-	  UNION SELECT pg_get_userbyid(lomowner) FROM pg_largeobject_metadata) s")"
+	"$(owners rl_old)"
 rm -rf "$REPO/rsrc/backups/$ID" && mv "$BD_TMP/roles-backup.saved" "$REPO/rsrc/backups/$ID"
 
 # --------------------------------------------------------------------------
@@ -169,11 +171,7 @@ assert_eq "the application connects with it and sees its data" 100 \
 assert_eq "the role: login, not superuser/createdb/createrole, a SCRAM verifier" "t f f f t" \
 	"$(psql_q postgres "SELECT rolcanlogin || ' ' || rolsuper || ' ' || rolcreatedb || ' ' || rolcreaterole || ' ' || (rolpassword LIKE 'SCRAM-SHA-256\$%') FROM pg_authid WHERE rolname = 'app_user'" | sed 's/true/t/g; s/false/f/g')"
 assert_eq "the database and everything in it belong to app_user" "app_user" \
-	"$(psql_q appdb "SELECT string_agg(DISTINCT o, ',') FROM (
-	  SELECT pg_get_userbyid(relowner) o FROM pg_class c JOIN pg_namespace n ON n.oid = relnamespace WHERE nspname IN ('app', 'public')
-	  UNION SELECT pg_get_userbyid(nspowner) FROM pg_namespace WHERE nspname = 'app'
-	  UNION SELECT pg_get_userbyid(lomowner) FROM pg_largeobject_metadata
-	  UNION SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = current_database()) s")"
+	"$(owners appdb)"
 check_not "the password is not in the server's log" grep -q -F -- "$APP_PW" "$PG_DIR/log/postgresql.log"
 
 run "$DBRESTORE" restore --repo "$REPO" --name rsrc --to "$(pg_uri postgres)" --provision appdb2 --owner app_user \
