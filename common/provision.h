@@ -10,6 +10,14 @@
 
 #include "common/error.h"
 
+/* What --provision asks for, whichever the engine. */
+typedef struct provision_request {
+	const char *db;       /* the database to create */
+	const char *owner;    /* the role (PostgreSQL) or user (MySQL) to create or reuse */
+	const char *env_file; /* where DATABASE_URL goes */
+	int reuse;            /* --reuse-role: an existing owner is used, its password untouched */
+} provision_request;
+
 /* Length of a generated password: letters and digits, so no URL escaping. */
 #define PROVISION_PASSWORD_LEN 32
 

@@ -41,11 +41,11 @@ static int count(MYSQL *c, const char *sql, long *n, bderr *err)
 	return 0;
 }
 
-int mysql_provision_prepare(MYSQL *admin, const mysql_provision_options *o, mysql_provision **out,
-			    bderr *err)
+int mysql_provision_prepare(MYSQL *admin, const provision_request *o, const char *host, unsigned port,
+			    mysql_provision **out, bderr *err)
 {
 	char *ldb = my_quote_literal(admin, o->db);
-	char *luser = my_quote_literal(admin, o->user);
+	char *luser = my_quote_literal(admin, o->owner);
 	char *q1 = xasprintf("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = %s", ldb);
 	char *q2 = xasprintf("SELECT COUNT(*) FROM mysql.user WHERE User = %s AND Host = '%%'", luser);
 	long db_there = 0, user_there = 0;
@@ -61,7 +61,7 @@ int mysql_provision_prepare(MYSQL *admin, const mysql_provision_options *o, mysq
 			       o->db);
 	if (rc == 0 && user_there && !o->reuse)
 		rc = bderr_set(err, "user '%s'@'%%' already exists: pass --reuse-role to grant it the database (its password is not changed)",
-			       o->user);
+			       o->owner);
 	char password[PROVISION_PASSWORD_LEN + 1] = "";
 	if (rc == 0 && !user_there)
 		rc = provision_password(password, err);
@@ -69,10 +69,10 @@ int mysql_provision_prepare(MYSQL *admin, const mysql_provision_options *o, mysq
 		p = xcalloc(1, sizeof *p);
 		p->account = xasprintf("%s@'%%'", luser);
 		p->db = xstrdup(o->db);
-		char port[16];
-		snprintf(port, sizeof port, "%u", o->port ? o->port : 3306);
-		char *line = provision_env_line("mysql", o->user, user_there ? NULL : password,
-						o->host ? o->host : "localhost", port, o->db);
+		char port_s[16];
+		snprintf(port_s, sizeof port_s, "%u", port ? port : 3306);
+		char *line = provision_env_line("mysql", o->owner, user_there ? NULL : password,
+						host ? host : "localhost", port_s, o->db);
 		rc = env_file_prepare(o->env_file, line, &p->env, err);
 		secret_free(line);
 	}

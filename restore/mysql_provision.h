@@ -15,20 +15,13 @@
 #include <mysql.h>
 
 #include "common/error.h"
-
-typedef struct mysql_provision_options {
-	const char *db;
-	const char *user;
-	const char *env_file;
-	int reuse;
-	const char *host; /* for DATABASE_URL */
-	unsigned port;
-} mysql_provision_options;
+#include "common/provision.h"
 
 typedef struct mysql_provision mysql_provision;
 
-int mysql_provision_prepare(MYSQL *admin, const mysql_provision_options *o, mysql_provision **out,
-			    bderr *err);
+/* host and port: the server's, for DATABASE_URL. */
+int mysql_provision_prepare(MYSQL *admin, const provision_request *o, const char *host, unsigned port,
+			    mysql_provision **out, bderr *err);
 /* After the restore: GRANT ALL ON DB.*, then the env file in place. */
 int mysql_provision_commit(mysql_provision *p, MYSQL *admin, bderr *err);
 /* After a failure: the user dropped if created here; frees p. */

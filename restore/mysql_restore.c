@@ -1264,9 +1264,8 @@ int mysql_restore_run(repo *r, const manifest *m, const mysql_restore_options *o
 			bderr_usage(err, "--provision restores one database: backup %s holds %zu", m->id, rc.n_dbs);
 			goto out;
 		}
-		mysql_provision_options po = { o->provision_db, o->owner, o->env_file, o->reuse_role,
-					       rc.uri.host, rc.uri.port };
-		if (mysql_provision_prepare(c, &po, &prov, err) != 0)
+		provision_request po = { o->provision_db, o->owner, o->env_file, o->reuse_role };
+		if (mysql_provision_prepare(c, &po, rc.uri.host, rc.uri.port, &prov, err) != 0)
 			goto out;
 	}
 	for (size_t i = 0; i < rc.n_dbs; i++)

@@ -49,32 +49,32 @@ static int create_role(PGconn *c, const char *role, const char *password, bderr 
 	return rc;
 }
 
-int pg_provision_prepare(PGconn *admin, const pg_provision_options *o, pg_provision **out, bderr *err)
+int pg_provision_prepare(PGconn *admin, const provision_request *o, pg_provision **out, bderr *err)
 {
 	int db_there = 0, role_there = 0;
 	if (exists(admin, "SELECT 1 FROM pg_catalog.pg_database WHERE datname = $1", o->db, &db_there, err) != 0 ||
-	    exists(admin, "SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $1", o->role, &role_there, err) != 0)
+	    exists(admin, "SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $1", o->owner, &role_there, err) != 0)
 		return -1;
 	if (db_there)
 		return bderr_set(err, "database '%s' already exists: --provision creates the database, and leaves an existing one untouched",
 				 o->db);
-	if (role_there && !o->reuse_role)
+	if (role_there && !o->reuse)
 		return bderr_set(err, "role '%s' already exists: pass --reuse-role to make it the owner (its password is not changed)",
-				 o->role);
+				 o->owner);
 	char password[PROVISION_PASSWORD_LEN + 1];
 	if (!role_there && provision_password(password, err) != 0)
 		return -1;
-	char *line = provision_env_line("postgresql", o->role, role_there ? NULL : password, PQhost(admin),
+	char *line = provision_env_line("postgresql", o->owner, role_there ? NULL : password, PQhost(admin),
 					PQport(admin), o->db);
 	pg_provision *p = xcalloc(1, sizeof *p);
-	p->role = xstrdup(o->role);
+	p->role = xstrdup(o->owner);
 	int rc = env_file_prepare(o->env_file, line, &p->env, err);
 	secret_free(line);
 	if (rc == 0 && !role_there) {
-		rc = create_role(admin, o->role, password, err);
+		rc = create_role(admin, o->owner, password, err);
 		if (rc == 0) {
 			p->created_role = 1;
-			log_info("created role '%s' (LOGIN, generated password in '%s')", o->role, o->env_file);
+			log_info("created role '%s' (LOGIN, generated password in '%s')", o->owner, o->env_file);
 		}
 	}
 	memset(password, 0, sizeof password);

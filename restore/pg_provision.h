@@ -16,18 +16,12 @@
 #include <libpq-fe.h>
 
 #include "common/error.h"
-
-typedef struct pg_provision_options {
-	const char *db;
-	const char *role;
-	const char *env_file;
-	int reuse_role;
-} pg_provision_options;
+#include "common/provision.h"
 
 typedef struct pg_provision pg_provision;
 
 /* Checks and creates ROLE on admin, prepares the env file (not yet in place). */
-int pg_provision_prepare(PGconn *admin, const pg_provision_options *o, pg_provision **out, bderr *err);
+int pg_provision_prepare(PGconn *admin, const provision_request *o, pg_provision **out, bderr *err);
 /* After a complete restore: the env file in place. */
 int pg_provision_commit(pg_provision *p, bderr *err);
 /* After a failure: the role dropped if created here, the env file never written. Frees p. */

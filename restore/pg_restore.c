@@ -524,7 +524,7 @@ static int load_target(restore_ctx *rc, bderr *err)
 		r = pg_target_check_major(rc->target, json_is_integer(num) ? (long)json_integer_value(num) : 0,
 					  rc->m->id, err);
 	pg_roles_check chk = { rc->o->no_owner, rc->o->no_privileges, rc->o->create_roles };
-	pg_provision_options po = { rc->o->provision_db, rc->o->owner, rc->o->env_file, rc->o->reuse_role };
+	provision_request po = { rc->o->provision_db, rc->o->owner, rc->o->env_file, rc->o->reuse_role };
 	if (r == 0 && rc->o->provision_db)
 		r = pg_provision_prepare(c, &po, &rc->prov, err);
 	if (r == 0)
