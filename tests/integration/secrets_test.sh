@@ -204,7 +204,7 @@ note "none of the secrets anywhere"
 # The sampler must have seen what ran: the children that need a password and
 # wal-push under the server's archiver.
 check "the process samples ($PS_SWEEPS sweeps) caught a 0.3 s canary" grep -q -F "$CANARY" "$PS_LOG"
-check "the process samples caught pg_dump" grep -q "pg_dump" "$PS_LOG"
+check "the process samples caught pg_dump run for the role with a password-file" grep -q "pg_dump .*user='bk'" "$PS_LOG"
 check "the process samples caught the MariaDB dump" grep -q -F "dump --source my --repo s3enc" "$PS_LOG"
 check "the process samples caught wal-push" grep -q "wal-push --repo s3wal" "$PS_LOG"
 check "the process samples caught the daemon's runs" grep -q "run pgjob" "$PS_LOG"
