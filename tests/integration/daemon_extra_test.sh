@@ -92,24 +92,8 @@ note "metrics endpoint and webhooks"
 WPORT="$(_bd_pick_port)"
 HOOKS="$BD_TMP/hooks.jsonl"
 : >"$HOOKS"
-cat >"$BD_TMP/listener.py" <<'PY'
-# Records each POST body as one line of HOOKS; answers 204.
-import http.server, sys
-port, out = int(sys.argv[1]), sys.argv[2]
-class Hook(http.server.BaseHTTPRequestHandler):
-    def do_POST(self):
-        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-        with open(out, "ab") as f:
-            f.write(body.replace(b"\n", b" ") + b"\n")
-        self.send_response(204)
-        self.end_headers()
-    def log_message(self, *args):
-        pass
-http.server.HTTPServer(("127.0.0.1", port), Hook).serve_forever()
-PY
-python3 "$BD_TMP/listener.py" "$WPORT" "$HOOKS" &
-LISTENER=$!
-wait_for 20 bash -c "exec 3<>/dev/tcp/127.0.0.1/$WPORT"
+hook_receiver_start "$WPORT" "$HOOKS"
+LISTENER=$HOOK_RECEIVER_PID
 UNREACHABLE_PORT="$(_bd_pick_port)"
 LEAK_PG="Sekr3tPW$RANDOM"
 LEAK_S3="Sekr3tS3$RANDOM"
