@@ -14,7 +14,7 @@
 #include "archive/wal.h"
 #include "common/log.h"
 #include "common/mem.h"
-#include "common/pgconn.h"
+#include "engines/pg/pgconn.h"
 #include "common/resolve.h"
 #include "common/version.h"
 

@@ -11,8 +11,8 @@
 #include "backupd/check.h"
 #include "backupd/metrics_http.h"
 #include "common/log.h"
-#include "common/myconn.h"
-#include "common/pgconn.h"
+#include "engines/mysql/myconn.h"
+#include "engines/pg/pgconn.h"
 #include "common/resolve.h"
 
 static int check_repo(const config *cfg, const char *name, bderr *err)

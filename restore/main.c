@@ -11,8 +11,8 @@
 #include "common/mem.h"
 #include "common/program.h"
 #include "common/resolve.h"
-#include "restore/mysql_restore.h"
-#include "restore/pg_restore.h"
+#include "engines/mysql/mysql_restore.h"
+#include "engines/pg/pg_restore.h"
 #include "restore/pitr.h"
 #include "restore/wal_get.h"
 

@@ -1,4 +1,4 @@
-#include "common/myconn.h"
+#include "engines/mysql/myconn.h"
 
 #include <errno.h>
 #include <mysqld_error.h>

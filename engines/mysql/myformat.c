@@ -1,4 +1,4 @@
-#include "common/myformat.h"
+#include "engines/mysql/myformat.h"
 
 #include <stdint.h>
 #include <stdio.h>

@@ -1,4 +1,4 @@
-#include "backupd/mysql_chunks.h"
+#include "engines/mysql/mysql_chunks.h"
 
 #include <errno.h>
 #include <inttypes.h>

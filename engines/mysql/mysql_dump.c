@@ -1,4 +1,4 @@
-#include "backupd/mysql_dump.h"
+#include "engines/mysql/mysql_dump.h"
 
 #include <inttypes.h>
 #include <pthread.h>
@@ -8,12 +8,12 @@
 #include <strings.h>
 #include <time.h>
 
-#include "backupd/mysql_chunks.h"
-#include "backupd/mysql_schema.h"
+#include "engines/mysql/mysql_chunks.h"
+#include "engines/mysql/mysql_schema.h"
 #include "common/log.h"
 #include "common/mem.h"
-#include "common/myconn.h"
-#include "common/myformat.h"
+#include "engines/mysql/myconn.h"
+#include "engines/mysql/myformat.h"
 #include "common/version.h"
 
 /* Rows are escaped into one buffer per worker and written in big blocks. */

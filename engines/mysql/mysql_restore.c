@@ -1,4 +1,4 @@
-#include "restore/mysql_restore.h"
+#include "engines/mysql/mysql_restore.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -12,8 +12,8 @@
 
 #include "common/log.h"
 #include "common/mem.h"
-#include "common/myconn.h"
-#include "common/myformat.h"
+#include "engines/mysql/myconn.h"
+#include "engines/mysql/myformat.h"
 
 #define IO_BUF (1024 * 1024)
 /* Schema files are held in memory: they grow with the schema, not the data. */

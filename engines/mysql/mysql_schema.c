@@ -1,10 +1,10 @@
-#include "backupd/mysql_schema.h"
+#include "engines/mysql/mysql_schema.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/mem.h"
-#include "common/myformat.h"
+#include "engines/mysql/myformat.h"
 
 static int write_object(const mysql_schema_target *t, const char *db, const char *file,
 			const strbuf *b, bderr *err)

@@ -10,7 +10,7 @@
 #include <stddef.h>
 
 #include "archive/repo.h"
-#include "common/myconn.h"
+#include "engines/mysql/myconn.h"
 
 typedef struct mysql_schema_target {
 	repo *repo;

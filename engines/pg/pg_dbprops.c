@@ -1,4 +1,4 @@
-#include "restore/pg_dbprops.h"
+#include "engines/pg/pg_dbprops.h"
 
 #include <ctype.h>
 #include <stdlib.h>
@@ -7,7 +7,7 @@
 
 #include "common/log.h"
 #include "common/mem.h"
-#include "common/pgconn.h"
+#include "engines/pg/pgconn.h"
 
 /* ---- parsing ---- */
 

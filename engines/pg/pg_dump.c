@@ -1,4 +1,4 @@
-#include "backupd/pg_dump.h"
+#include "engines/pg/pg_dump.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -8,12 +8,12 @@
 
 #include <libpq/libpq-fs.h>
 
-#include "backupd/pg_schema.h"
+#include "engines/pg/pg_schema.h"
 #include "common/log.h"
 #include "common/mem.h"
-#include "common/pgconn.h"
+#include "engines/pg/pgconn.h"
 #include "common/workpool.h"
-#include "common/pgtool.h"
+#include "engines/pg/pgtool.h"
 #include "common/version.h"
 
 /* Rows are batched before entering the filter chain: one call per ~256 KiB. */

@@ -1,4 +1,4 @@
-#include "restore/pg_post_data.h"
+#include "engines/pg/pg_post_data.h"
 
 #include <stdlib.h>
 #include <string.h>

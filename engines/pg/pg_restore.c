@@ -1,4 +1,4 @@
-#include "restore/pg_restore.h"
+#include "engines/pg/pg_restore.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -11,12 +11,12 @@
 
 #include "common/log.h"
 #include "common/mem.h"
-#include "common/pgconn.h"
+#include "engines/pg/pgconn.h"
 #include "common/workpool.h"
 #include "archive/filter.h"
-#include "restore/pg_dbprops.h"
-#include "restore/pg_post_data.h"
-#include "restore/pg_sql_filter.h"
+#include "engines/pg/pg_dbprops.h"
+#include "engines/pg/pg_post_data.h"
+#include "engines/pg/pg_sql_filter.h"
 
 #define IO_BUF (256 * 1024)
 /* Schema sections are held in memory: they grow with the schema, not the data. */

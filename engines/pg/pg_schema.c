@@ -1,4 +1,4 @@
-#include "backupd/pg_schema.h"
+#include "engines/pg/pg_schema.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -6,7 +6,7 @@
 #include <unistd.h>
 
 #include "common/mem.h"
-#include "common/pgconn.h"
+#include "engines/pg/pgconn.h"
 #include "common/secret.h"
 #include "common/subprocess.h"
 

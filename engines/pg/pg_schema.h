@@ -8,7 +8,7 @@
 #define BACKUPD_PG_SCHEMA_H
 
 #include "archive/object.h"
-#include "common/pgtool.h"
+#include "engines/pg/pgtool.h"
 
 int pg_schema_dump(const pg_tool *pg_dump, const char *url, const char *password,
 		   const char *snapshot, const char *section, object_writer *ow, bderr *err);

@@ -1,4 +1,4 @@
-#include "restore/pg_sql_filter.h"
+#include "engines/pg/pg_sql_filter.h"
 
 #include <ctype.h>
 #include <stdio.h>

@@ -1,4 +1,4 @@
-#include "common/pgconn.h"
+#include "engines/pg/pgconn.h"
 
 #include <stdio.h>
 #include <stdlib.h>

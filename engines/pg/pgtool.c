@@ -1,4 +1,4 @@
-#include "common/pgtool.h"
+#include "engines/pg/pgtool.h"
 
 #include <glob.h>
 #include <stdio.h>

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/myconn.h"
+#include "engines/mysql/myconn.h"
 
 static void test_uri_full(void **state)
 {

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/myformat.h"
+#include "engines/mysql/myformat.h"
 
 /* Every byte value, escaped and unescaped, comes back unchanged and never
  * leaves a raw tab or newline that would split fields or rows. */

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backupd/mysql_chunks.h"
+#include "engines/mysql/mysql_chunks.h"
 
 static void free_bounds(char **b, uint64_t n)
 {

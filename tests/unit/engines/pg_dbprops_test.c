@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "restore/pg_dbprops.h"
+#include "engines/pg/pg_dbprops.h"
 
 static const char good[] =
 	"{\"owner\": \"o\", \"connection_limit\": 7, \"collate\": \"C\", \"ctype\": \"C\","

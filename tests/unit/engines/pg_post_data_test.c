@@ -6,7 +6,7 @@
 
 #include <string.h>
 
-#include "restore/pg_post_data.h"
+#include "engines/pg/pg_post_data.h"
 
 /* Shaped like pg_dump 15's plain post-data output. */
 static const char sample[] =

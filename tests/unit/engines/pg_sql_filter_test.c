@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "restore/pg_sql_filter.h"
+#include "engines/pg/pg_sql_filter.h"
 
 /* Filters text and returns the result (caller frees); *dropped counts. */
 static char *filter(const char *text, int drop, size_t *dropped)

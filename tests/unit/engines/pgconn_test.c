@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/pgconn.h"
+#include "engines/pg/pgconn.h"
 
 static void expect_masked(const char *in, const char *want)
 {
