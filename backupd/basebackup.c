@@ -490,9 +490,9 @@ int basebackup_command(program *p, bderr *err)
 		return -1;
 	int rc = -1;
 	repo *r = NULL;
-	if (src.engine != ENGINE_POSTGRESQL) {
+	if (!src.engine->physical) {
 		bderr_usage(err, "base backups are for PostgreSQL; '%s' is a %s source", src.name,
-			    engine_name(src.engine));
+			    src.engine->name);
 		goto out;
 	}
 	if (repo_name_check(src.name, err) < 0 || program_open_repo(p, 1, &r, err) < 0)

@@ -11,8 +11,6 @@
 #include "backupd/check.h"
 #include "backupd/metrics_http.h"
 #include "common/log.h"
-#include "engines/mysql/myconn.h"
-#include "engines/pg/pgconn.h"
 #include "common/resolve.h"
 
 static int check_repo(const config *cfg, const char *name, bderr *err)
@@ -31,43 +29,12 @@ static int check_repo(const config *cfg, const char *name, bderr *err)
 	return rc;
 }
 
-static int check_postgresql(const source_spec *src, bderr *err)
-{
-	PGconn *c = NULL;
-	if (pg_connect(src->url, src->password, NULL, "backupd check", &c, err) != 0)
-		return -1;
-	PGresult *res = NULL;
-	int rc = pg_query(c, "SELECT 1", "test query", &res, err);
-	PQclear(res);
-	PQfinish(c);
-	return rc;
-}
-
-static int check_mysql(const source_spec *src, bderr *err)
-{
-	my_uri u;
-	if (my_uri_parse(src->url, &u, err) != 0)
-		return -1;
-	MYSQL *c = NULL;
-	const char *db = u.n_databases ? u.databases[0] : NULL;
-	int rc = my_connect(&u, src->password, db, MY_NAMES_UTF8MB4, 0, &c, err);
-	if (rc == 0)
-		rc = my_exec(c, "DO 1", "test query", err);
-	my_close(c);
-	my_uri_clear(&u);
-	return rc;
-}
-
 static int check_source(const config *cfg, const char *name, bderr *err)
 {
 	source_spec src;
 	if (resolve_source(cfg, name, &src, err) != 0)
 		return -1;
-	int rc;
-	if (src.engine == ENGINE_POSTGRESQL)
-		rc = check_postgresql(&src, err);
-	else
-		rc = check_mysql(&src, err);
+	int rc = src.engine->check(src.url, src.password, NULL, 0, err);
 	source_spec_free(&src);
 	return rc;
 }

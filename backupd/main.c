@@ -6,15 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "archive/filter.h"
 #include "archive/repo.h"
 #include "backupd/basebackup.h"
 #include "backupd/check.h"
 #include "backupd/daemon.h"
 #include "backupd/expire.h"
 #include "backupd/job.h"
-#include "engines/mysql/mysql_dump.h"
-#include "engines/pg/pg_dump.h"
 #include "backupd/repo_commands.h"
 #include "backupd/run_history.h"
 #include "backupd/wal_push.h"
@@ -22,6 +19,7 @@
 #include "common/mem.h"
 #include "common/program.h"
 #include "common/resolve.h"
+#include "engines/engine.h"
 
 static const char usage_text[] =
 	"usage: backupd [-c FILE] [--log-level L] COMMAND [OPTIONS]\n"
@@ -48,44 +46,21 @@ static const char usage_text[] =
 	"\n"
 	"-c FILE defaults to $BACKUPD_CONFIG or " CONFIG_DEFAULT_PATH ".\n";
 
-/* "64MB", "1G", "1048576" -> bytes */
-static int parse_size(const char *s, uint64_t *out, bderr *err)
-{
-	char *end = NULL;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (end == s)
-		return bderr_usage(err, "option '--chunk-size' must be a size like 256MB, got '%s'", s);
-	uint64_t mult = 1;
-	if (*end == 'k' || *end == 'K')
-		mult = 1024ULL;
-	else if (*end == 'm' || *end == 'M')
-		mult = 1024ULL * 1024;
-	else if (*end == 'g' || *end == 'G')
-		mult = 1024ULL * 1024 * 1024;
-	else if (*end != '\0')
-		return bderr_usage(err, "option '--chunk-size' must be a size like 256MB, got '%s'", s);
-	if (*end && end[1] && strcasecmp(end + 1, "b") != 0 && strcasecmp(end + 1, "ib") != 0)
-		return bderr_usage(err, "option '--chunk-size' must be a size like 256MB, got '%s'", s);
-	*out = (uint64_t)v * mult;
-	return 0;
-}
-
 static int cmd_dump(program *p, bderr *err)
 {
 	const char *src_arg = cli_get(&p->args, "source");
 	if (src_arg == NULL)
 		return bderr_usage(err, "--source is required");
-	int jobs;
-	if (cli_get_int(&p->args, "jobs", 2, 1, 64, &jobs, err) != 0)
+	engine_dump_options o;
+	engine_dump_options_init(&o);
+	if (cli_get_int(&p->args, "jobs", ENGINE_JOBS_DEFAULT, ENGINE_JOBS_MIN, ENGINE_JOBS_MAX,
+			&o.jobs, err) != 0)
 		return -1;
-	const char *spec = cli_get(&p->args, "compress");
-	int level = 1;
-	if (spec && compress_spec_parse(spec, &level, err) != 0)
-		return -1;
-	uint64_t chunk = 256ULL * 1024 * 1024;
-	const char *chunk_arg = cli_get(&p->args, "chunk-size");
-	if (chunk_arg && parse_size(chunk_arg, &chunk, err) != 0)
-		return -1;
+	for (const char *const *k = engine_dump_option_keys; *k; k++) {
+		const char *v = cli_get(&p->args, *k);
+		if (v && engine_dump_option_set(&o, *k, v, err) != 0)
+			return -1;
+	}
 
 	/* --name given: the database's own name need not be usable as a path */
 	source_spec src;
@@ -93,49 +68,14 @@ static int cmd_dump(program *p, bderr *err)
 		return -1;
 	int rc = -1;
 	repo *r = NULL;
-	const char *name = src.name;
-	const char *consistency = cli_get(&p->args, "consistency");
-	int no_lock = 0;
-	if (consistency && strcmp(consistency, "no-lock") == 0)
-		no_lock = 1;
-	else if (consistency && strcmp(consistency, "lock") != 0 && strcmp(consistency, "ftwrl") != 0) {
-		bderr_usage(err, "option '--consistency' must be 'lock' or 'no-lock', got '%s'", consistency);
-		goto out;
-	}
-	if (consistency && src.engine != ENGINE_MYSQL) {
-		bderr_usage(err, "option '--consistency' only applies to MySQL/MariaDB sources");
-		goto out;
-	}
-	if (repo_name_check(name, err) != 0 || program_open_repo(p, 1, &r, err) != 0)
-		goto out;
 	char *id = NULL;
-	if (src.engine == ENGINE_MYSQL) {
-		mysql_dump_options mo = {
-			.url = src.url,
-			.password = src.password,
-			.name = name,
-			.jobs = jobs,
-			.compress_level = level,
-			.compress_spec = spec ? spec : "zstd:1",
-			.chunk_bytes = chunk,
-			.no_lock = no_lock,
-		};
-		rc = mysql_dump_run(r, &mo, &id, err);
-		if (rc == 0)
-			printf("%s\n", id);
-		free(id);
+	o.url = src.url;
+	o.password = src.password;
+	o.name = src.name;
+	if (engine_dump_options_check(src.engine, &o, err) != 0 ||
+	    repo_name_check(src.name, err) != 0 || program_open_repo(p, 1, &r, err) != 0)
 		goto out;
-	}
-	pg_dump_options o = {
-		.url = src.url,
-		.password = src.password,
-		.name = name,
-		.jobs = jobs,
-		.compress_level = level,
-		.compress_spec = spec ? spec : "zstd:1",
-		.chunk_bytes = chunk,
-	};
-	rc = pg_dump_run(r, &o, &id, err);
+	rc = src.engine->dump(r, &o, &id, err);
 	if (rc == 0)
 		printf("%s\n", id);
 	free(id);

@@ -11,8 +11,7 @@
 #include "common/mem.h"
 #include "common/program.h"
 #include "common/resolve.h"
-#include "engines/mysql/mysql_restore.h"
-#include "engines/pg/pg_restore.h"
+#include "engines/engine.h"
 #include "restore/pitr.h"
 #include "restore/wal_get.h"
 
@@ -69,8 +68,15 @@ static int cmd_restore(program *p, bderr *err)
 	const char *to = cli_get(&p->args, "to");
 	if (to == NULL)
 		return bderr_usage(err, "--to is required (a postgresql:// or mysql:// URI, or a source name)");
-	int jobs;
-	if (cli_get_int(&p->args, "jobs", 2, 1, 64, &jobs, err) != 0)
+	engine_restore_options o = {
+		.create = cli_has(&p->args, "create"),
+		.allow_non_empty = cli_has(&p->args, "allow-non-empty"),
+		.no_owner = cli_has(&p->args, "no-owner"),
+		.no_privileges = cli_has(&p->args, "no-privileges"),
+		.no_binlog = cli_has(&p->args, "no-binlog"),
+	};
+	if (cli_get_int(&p->args, "jobs", ENGINE_JOBS_DEFAULT, ENGINE_JOBS_MIN, ENGINE_JOBS_MAX,
+			&o.jobs, err) != 0)
 		return -1;
 	source_spec target;
 	if (resolve_source(p->cfg, to, &target, err) != 0)
@@ -83,37 +89,15 @@ static int cmd_restore(program *p, bderr *err)
 		goto out;
 	if (repo_backup_load(r, name, cli_get(&p->args, "backup"), &m, err) != 0)
 		goto out;
-	if (strcmp(m->engine, engine_name(target.engine)) != 0) {
+	if (strcmp(m->engine, target.engine->name) != 0) {
 		bderr_usage(err, "backup %s is a %s backup and cannot be restored into a %s target",
-			    m->id, m->engine, engine_name(target.engine));
+			    m->id, m->engine, target.engine->name);
 		goto out;
 	}
-	if (target.engine == ENGINE_MYSQL) {
-		mysql_restore_options mo = {
-			.to_url = target.url,
-			.password = target.password,
-			.jobs = jobs,
-			.create = cli_has(&p->args, "create"),
-			.allow_non_empty = cli_has(&p->args, "allow-non-empty"),
-			.no_binlog = cli_has(&p->args, "no-binlog"),
-		};
-		rc = mysql_restore_run(r, m, &mo, err);
-		goto out;
-	}
-	if (cli_has(&p->args, "no-binlog")) {
-		bderr_usage(err, "--no-binlog applies to MySQL/MariaDB targets only");
-		goto out;
-	}
-	pg_restore_options o = {
-		.to_url = target.url,
-		.password = target.password,
-		.jobs = jobs,
-		.create = cli_has(&p->args, "create"),
-		.allow_non_empty = cli_has(&p->args, "allow-non-empty"),
-		.no_owner = cli_has(&p->args, "no-owner"),
-		.no_privileges = cli_has(&p->args, "no-privileges"),
-	};
-	rc = pg_restore_run(r, m, &o, err);
+	o.to_url = target.url;
+	o.password = target.password;
+	if (engine_restore_options_check(target.engine, &o, err) == 0)
+		rc = target.engine->restore(r, m, &o, err);
 out:
 	manifest_free(m);
 	free(name);

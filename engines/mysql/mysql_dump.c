@@ -61,7 +61,7 @@ typedef struct dump_task {
 } dump_task;
 
 typedef struct dump_state {
-	const mysql_dump_options *o;
+	const engine_dump_options *o;
 	repo *repo;
 	my_uri uri;
 	char *id;
@@ -667,7 +667,7 @@ static void set_failed(dump_state *st)
 	pthread_mutex_unlock(&st->lock);
 }
 
-int mysql_dump_run(repo *r, const mysql_dump_options *o, char **id_out, bderr *err)
+int mysql_dump_run(repo *r, const engine_dump_options *o, char **id_out, bderr *err)
 {
 	dump_state st;
 	memset(&st, 0, sizeof st);
@@ -684,6 +684,7 @@ int mysql_dump_run(repo *r, const mysql_dump_options *o, char **id_out, bderr *e
 	char *server_sql_mode = NULL;
 	int rc = -1;
 	time_t started = time(NULL);
+	const int no_lock = o->consistency == ENGINE_CONSISTENCY_NO_LOCK;
 
 	if (my_uri_parse(o->url, &st.uri, err) != 0)
 		goto out;
@@ -711,7 +712,7 @@ int mysql_dump_run(repo *r, const mysql_dump_options *o, char **id_out, bderr *e
 	json_t *info = m->info;
 	json_object_set_new(info, "server_version", json_string(m->server_version));
 	json_object_set_new(info, "flavor", json_string(st.flavor));
-	json_object_set_new(info, "consistency", json_string(o->no_lock ? "no-lock" : "ftwrl"));
+	json_object_set_new(info, "consistency", json_string(no_lock ? "no-lock" : "ftwrl"));
 	json_object_set_new(info, "sql_mode", json_string(DUMP_SQL_MODE));
 	json_object_set_new(info, "server_sql_mode", json_string(server_sql_mode ? server_sql_mode : ""));
 	json_object_set_new(info, "time_zone", json_string("+00:00"));
@@ -730,7 +731,7 @@ int mysql_dump_run(repo *r, const mysql_dump_options *o, char **id_out, bderr *e
 		if (open_worker(&st, &workers[i], err) != 0)
 			goto out;
 	}
-	if (!o->no_lock) {
+	if (!no_lock) {
 		/*
 		 * While FTWRL waits for a long-running query, every writer queues
 		 * behind it: give up after a bounded wait rather than stall the
@@ -756,7 +757,7 @@ int mysql_dump_run(repo *r, const mysql_dump_options *o, char **id_out, bderr *e
 			json_decref(gtid);
 			goto out;
 		}
-	if (o->no_lock && strcmp(st.flavor, "mariadb") == 0) {
+	if (no_lock && strcmp(st.flavor, "mariadb") == 0) {
 		/* exact for the first worker's snapshot even without the lock */
 		json_t *snap = snapshot_binlog_position(workers[0].conn);
 		if (!json_is_null(snap)) {
@@ -770,7 +771,7 @@ int mysql_dump_run(repo *r, const mysql_dump_options *o, char **id_out, bderr *e
 	json_object_set_new(info, "gtid_executed", gtid);
 	log_info("dump %s of '%s' started: %zu databases, %zu tables in %zu chunks, %d jobs, %s",
 		 st.id, o->name, st.n_dbs, st.n_tables, st.n_tasks, n_workers,
-		 o->no_lock ? "no lock" : "FTWRL snapshot");
+		 no_lock ? "no lock" : "FTWRL snapshot");
 
 	for (int i = 0; i < n_workers; i++) {
 		if (pthread_create(&workers[i].thread, NULL, worker_main, &workers[i]) != 0) {
@@ -831,7 +832,7 @@ int mysql_dump_run(repo *r, const mysql_dump_options *o, char **id_out, bderr *e
 			    json_pack("{s:i, s:s, s:I, s:s}", "jobs", o->jobs, "compress",
 				      o->compress_spec ? o->compress_spec : "zstd", "chunk_size",
 				      (json_int_t)o->chunk_bytes, "consistency",
-				      o->no_lock ? "no-lock" : "ftwrl"));
+				      no_lock ? "no-lock" : "ftwrl"));
 	for (int i = 0; i < n_workers; i++) {
 		bderr ignored;
 		bderr_init(&ignored);

@@ -12,21 +12,12 @@
 #ifndef BACKUPD_MYSQL_DUMP_H
 #define BACKUPD_MYSQL_DUMP_H
 
-#include <stdint.h>
-#include "archive/repo.h"
+#include "engines/engine.h"
 
-typedef struct mysql_dump_options {
-	const char *url;          /* mysql:// or mariadb:// URI */
-	const char *password;     /* from a 0600 file, or NULL ($MYSQL_PWD then) */
-	const char *name;         /* source name in the repository */
-	int jobs;                 /* worker connections */
-	int compress_level;       /* zstd level, 0 = none */
-	const char *compress_spec;
-	uint64_t chunk_bytes;     /* split tables larger than this */
-	int no_lock;              /* --consistency no-lock */
-} mysql_dump_options;
-
-/* On success *id is the new backup's ID (caller frees). */
-int mysql_dump_run(repo *r, const mysql_dump_options *o, char **id, bderr *err);
+/*
+ * On success *id is the new backup's ID (caller frees).  A password of NULL
+ * leaves $MYSQL_PWD to the client library.
+ */
+int mysql_dump_run(repo *r, const engine_dump_options *o, char **id, bderr *err);
 
 #endif

@@ -33,7 +33,7 @@ typedef struct target_db {
 typedef struct restore_ctx {
 	repo *repo;
 	const manifest *m;
-	const mysql_restore_options *o;
+	const engine_restore_options *o;
 	my_uri uri;
 	const char *sql_mode;
 	int mysql_flavor;     /* the dump came from MySQL (JSON is a real type there) */
@@ -1206,7 +1206,7 @@ static int detect_load_mode(restore_ctx *rc, MYSQL *c, bderr *err)
 	return 0;
 }
 
-int mysql_restore_run(repo *r, const manifest *m, const mysql_restore_options *o, bderr *err)
+int mysql_restore_run(repo *r, const manifest *m, const engine_restore_options *o, bderr *err)
 {
 	if (strcmp(m->engine, "mysql") != 0 || strcmp(m->kind, "dump") != 0)
 		return bderr_usage(err, "backup %s is a %s %s, not a MySQL dump", m->id, m->engine,

@@ -8,17 +8,12 @@
 #ifndef BACKUPD_MYSQL_RESTORE_H
 #define BACKUPD_MYSQL_RESTORE_H
 
-#include "archive/repo.h"
+#include "engines/engine.h"
 
-typedef struct mysql_restore_options {
-	const char *to_url;   /* mysql:// URI; its database renames a one-database dump */
-	const char *password; /* from a 0600 file, or NULL ($MYSQL_PWD then) */
-	int jobs;
-	int create;           /* CREATE DATABASE first (dropped again on failure) */
-	int allow_non_empty;  /* restore into a database that already has objects */
-	int no_binlog;        /* SET sql_log_bin = 0: the restore is not replicated */
-} mysql_restore_options;
-
-int mysql_restore_run(repo *r, const manifest *m, const mysql_restore_options *o, bderr *err);
+/*
+ * The database of o->to_url renames a one-database dump; a password of
+ * NULL leaves $MYSQL_PWD to the client library.
+ */
+int mysql_restore_run(repo *r, const manifest *m, const engine_restore_options *o, bderr *err);
 
 #endif

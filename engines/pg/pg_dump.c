@@ -45,7 +45,7 @@ typedef struct dump_task {
 } dump_task;
 
 typedef struct dump_state {
-	const pg_dump_options *o;
+	const engine_dump_options *o;
 	repo *repo;
 	char *id;
 	char *snapshot;
@@ -557,7 +557,7 @@ static json_t *tables_json(dump_state *st)
 	return arr;
 }
 
-int pg_dump_run(repo *r, const pg_dump_options *o, char **id_out, bderr *err)
+int pg_dump_run(repo *r, const engine_dump_options *o, char **id_out, bderr *err)
 {
 	dump_state st;
 	memset(&st, 0, sizeof st);

@@ -11,20 +11,9 @@
 #ifndef BACKUPD_PG_DUMP_H
 #define BACKUPD_PG_DUMP_H
 
-#include <stdint.h>
-#include "archive/repo.h"
-
-typedef struct pg_dump_options {
-	const char *url;          /* connection URI */
-	const char *password;     /* from a 0600 file, or NULL */
-	const char *name;         /* source name in the repository */
-	int jobs;                 /* worker connections */
-	int compress_level;       /* zstd level, 0 = none */
-	const char *compress_spec;
-	uint64_t chunk_bytes;     /* split tables larger than this */
-} pg_dump_options;
+#include "engines/engine.h"
 
 /* On success *id is the new backup's ID (caller frees). */
-int pg_dump_run(repo *r, const pg_dump_options *o, char **id, bderr *err);
+int pg_dump_run(repo *r, const engine_dump_options *o, char **id, bderr *err);
 
 #endif

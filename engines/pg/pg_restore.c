@@ -25,7 +25,7 @@
 typedef struct restore_ctx {
 	repo *repo;
 	const manifest *m;
-	const pg_restore_options *o;
+	const engine_restore_options *o;
 	const char *encoding;
 	char *dbname;      /* the target */
 	char *temp_dbname; /* --create: where the restore goes until it is complete */
@@ -800,7 +800,7 @@ static int restore_post_data(restore_ctx *rc, PGconn **conns, int n_conns, const
 	return r;
 }
 
-int pg_restore_run(repo *r, const manifest *m, const pg_restore_options *o, bderr *err)
+int pg_restore_run(repo *r, const manifest *m, const engine_restore_options *o, bderr *err)
 {
 	restore_ctx rc;
 	memset(&rc, 0, sizeof rc);

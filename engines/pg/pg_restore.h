@@ -9,18 +9,8 @@
 #ifndef BACKUPD_PG_RESTORE_H
 #define BACKUPD_PG_RESTORE_H
 
-#include "archive/repo.h"
+#include "engines/engine.h"
 
-typedef struct pg_restore_options {
-	const char *to_url;   /* target database URI */
-	const char *password; /* from a 0600 file, or NULL */
-	int jobs;
-	int create;           /* CREATE DATABASE first */
-	int allow_non_empty;  /* restore into a database that already has objects */
-	int no_owner;         /* objects owned by the connecting role, not the source's owners */
-	int no_privileges;    /* no GRANT/REVOKE: the target lacks the source's roles */
-} pg_restore_options;
-
-int pg_restore_run(repo *r, const manifest *m, const pg_restore_options *o, bderr *err);
+int pg_restore_run(repo *r, const manifest *m, const engine_restore_options *o, bderr *err);
 
 #endif
