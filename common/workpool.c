@@ -15,6 +15,7 @@ struct workpool {
 	void **items;
 	size_t n_items;
 	workpool_fn fn;
+	workpool_hooks hooks;
 	pthread_mutex_t lock;
 	size_t next;
 	int stop;   /* failed or cancelled: take no more items */
@@ -28,6 +29,8 @@ static void *pool_thread_main(void *arg)
 {
 	pool_thread *t = arg;
 	workpool *p = t->pool;
+	if (p->hooks.thread_start)
+		p->hooks.thread_start(t->worker);
 	for (;;) {
 		void *item = NULL;
 		pthread_mutex_lock(&p->lock);
@@ -35,7 +38,7 @@ static void *pool_thread_main(void *arg)
 			item = p->items[p->next++];
 		pthread_mutex_unlock(&p->lock);
 		if (item == NULL)
-			return NULL;
+			break;
 		bderr err;
 		bderr_init(&err);
 		if (p->fn(p->shared, t->worker, item, &err) != 0) {
@@ -46,9 +49,12 @@ static void *pool_thread_main(void *arg)
 			}
 			p->stop = 1;
 			pthread_mutex_unlock(&p->lock);
-			return NULL;
+			break;
 		}
 	}
+	if (p->hooks.thread_stop)
+		p->hooks.thread_stop(t->worker);
+	return NULL;
 }
 
 void workpool_cancel(workpool *p)
@@ -74,13 +80,15 @@ int workpool_join(workpool *p, bderr *err)
 }
 
 int workpool_start(void *shared, void **workers, int n_workers, void **items, size_t n_items,
-		   workpool_fn fn, workpool **out, bderr *err)
+		   workpool_fn fn, const workpool_hooks *hooks, workpool **out, bderr *err)
 {
 	workpool *p = xcalloc(1, sizeof *p);
 	p->shared = shared;
 	p->items = items;
 	p->n_items = n_items;
 	p->fn = fn;
+	if (hooks)
+		p->hooks = *hooks;
 	pthread_mutex_init(&p->lock, NULL);
 	bderr_init(&p->first_err);
 	int n = n_workers < 0 ? 0 : n_workers;
@@ -104,10 +112,10 @@ int workpool_start(void *shared, void **workers, int n_workers, void **items, si
 }
 
 int workpool_run(void *shared, void **workers, int n_workers, void **items, size_t n_items,
-		 workpool_fn fn, bderr *err)
+		 workpool_fn fn, const workpool_hooks *hooks, bderr *err)
 {
 	workpool *p = NULL;
-	if (workpool_start(shared, workers, n_workers, items, n_items, fn, &p, err) != 0)
+	if (workpool_start(shared, workers, n_workers, items, n_items, fn, hooks, &p, err) != 0)
 		return -1;
 	return workpool_join(p, err);
 }

@@ -396,3 +396,17 @@ const char *my_flavor(MYSQL *c)
 	const char *v = mysql_get_server_info(c);
 	return v && strstr(v, "MariaDB") ? "mariadb" : "mysql";
 }
+
+static void my_thread_start(void *worker)
+{
+	(void)worker;
+	mysql_thread_init();
+}
+
+static void my_thread_stop(void *worker)
+{
+	(void)worker;
+	mysql_thread_end();
+}
+
+const workpool_hooks my_thread_hooks = { my_thread_start, my_thread_stop };

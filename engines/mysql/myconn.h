@@ -9,6 +9,7 @@
 
 #include <mysql.h>
 #include "common/error.h"
+#include "common/workpool.h"
 
 /*
  * mysql://[user[:password]@]host[:port][/db[,db2...]][?param=value&...]
@@ -80,5 +81,11 @@ char *my_quote_literal(MYSQL *c, const char *value);
 
 /* "mariadb" or "mysql", from the server version string. */
 const char *my_flavor(MYSQL *c);
+
+/*
+ * Worker pool hooks for threads that use MySQL connections:
+ * mysql_thread_init / mysql_thread_end around the thread's work.
+ */
+extern const workpool_hooks my_thread_hooks;
 
 #endif

@@ -74,18 +74,16 @@ typedef struct dump_state {
 	dump_task *tasks;
 	size_t n_tasks;
 
+	/* the coordinator waits for the non-transactional tasks under the lock */
 	pthread_mutex_t lock;
 	pthread_cond_t nontrx_done;
-	size_t next_task;
 	size_t nontrx_left;   /* non-transactional tasks not finished yet */
 	int failed;
-	bderr first_err;
 } dump_state;
 
 typedef struct dump_worker {
 	dump_state *st;
 	MYSQL *conn;
-	pthread_t thread;
 	char *buf;
 	size_t cap;
 } dump_worker;
@@ -105,25 +103,13 @@ static int engine_without_data(const char *engine)
 	       strcasecmp(engine, "FEDERATED") == 0 || strcasecmp(engine, "SPIDER") == 0;
 }
 
-static void record_failure(dump_state *st, const bderr *e)
+/* Wakes the coordinator waiting for the non-transactional tasks. */
+static void set_failed(dump_state *st)
 {
 	pthread_mutex_lock(&st->lock);
-	if (!st->failed) {
-		st->failed = 1;
-		st->first_err = *e;
-	}
+	st->failed = 1;
 	pthread_cond_broadcast(&st->nontrx_done);
 	pthread_mutex_unlock(&st->lock);
-}
-
-static dump_task *next_task(dump_state *st)
-{
-	dump_task *t = NULL;
-	pthread_mutex_lock(&st->lock);
-	if (!st->failed && st->next_task < st->n_tasks)
-		t = &st->tasks[st->next_task++];
-	pthread_mutex_unlock(&st->lock);
-	return t;
 }
 
 static void task_finished(dump_state *st, dump_task *t)
@@ -224,25 +210,19 @@ out:
 	return rc;
 }
 
-static void *worker_main(void *arg)
+/* One task in a worker of the shared pool (common/workpool.h). */
+static int dump_task_run(void *shared, void *worker, void *item, bderr *err)
 {
-	dump_worker *w = arg;
-	dump_state *st = w->st;
-	dump_task *t;
-	mysql_thread_init();
-	while ((t = next_task(st)) != NULL) {
-		bderr err;
-		bderr_init(&err);
-		if (dump_chunk(w, t, &err) != 0) {
-			record_failure(st, &err);
-			break;
-		}
-		task_finished(st, t);
-		log_debug("dumped %s.%s chunk %d: %" PRId64 " rows", st->dbs[t->table->db].name,
-			  t->table->name, t->chunk, t->rows);
+	dump_state *st = shared;
+	dump_task *t = item;
+	if (dump_chunk(worker, t, err) != 0) {
+		set_failed(st);
+		return -1;
 	}
-	mysql_thread_end();
-	return NULL;
+	task_finished(st, t);
+	log_debug("dumped %s.%s chunk %d: %" PRId64 " rows", st->dbs[t->table->db].name,
+		  t->table->name, t->chunk, t->rows);
+	return 0;
 }
 
 /* ---- what to dump ---- */
@@ -659,14 +639,6 @@ static json_t *databases_json(dump_state *st)
 	return dbs;
 }
 
-static void set_failed(dump_state *st)
-{
-	pthread_mutex_lock(&st->lock);
-	st->failed = 1;
-	pthread_cond_broadcast(&st->nontrx_done);
-	pthread_mutex_unlock(&st->lock);
-}
-
 int mysql_dump_run(repo *r, const engine_dump_options *o, char **id_out, bderr *err)
 {
 	dump_state st;
@@ -675,11 +647,12 @@ int mysql_dump_run(repo *r, const engine_dump_options *o, char **id_out, bderr *
 	st.repo = r;
 	pthread_mutex_init(&st.lock, NULL);
 	pthread_cond_init(&st.nontrx_done, NULL);
-	bderr_init(&st.first_err);
 
 	MYSQL *c = NULL;
 	dump_worker *workers = NULL;
-	int n_workers = 0, started_workers = 0, locked = 0;
+	void **worker_ptrs = NULL, **task_ptrs = NULL;
+	workpool *pool = NULL;
+	int n_workers = 0, locked = 0;
 	manifest *m = NULL;
 	char *server_sql_mode = NULL;
 	int rc = -1;
@@ -773,24 +746,28 @@ int mysql_dump_run(repo *r, const engine_dump_options *o, char **id_out, bderr *
 		 st.id, o->name, st.n_dbs, st.n_tables, st.n_tasks, n_workers,
 		 no_lock ? "no lock" : "FTWRL snapshot");
 
-	for (int i = 0; i < n_workers; i++) {
-		if (pthread_create(&workers[i].thread, NULL, worker_main, &workers[i]) != 0) {
-			bderr_set(err, "cannot start a dump worker thread");
-			set_failed(&st);
-			break;
-		}
-		started_workers++;
-	}
+	worker_ptrs = xcalloc((size_t)n_workers, sizeof *worker_ptrs);
+	for (int i = 0; i < n_workers; i++)
+		worker_ptrs[i] = &workers[i];
+	task_ptrs = xcalloc(st.n_tasks + 1, sizeof *task_ptrs);
+	for (size_t i = 0; i < st.n_tasks; i++)
+		task_ptrs[i] = &st.tasks[i];
+	if (workpool_start(&st, worker_ptrs, n_workers, task_ptrs, st.n_tasks, dump_task_run,
+			   &my_thread_hooks, &pool, err) != 0)
+		goto out;
+	bderr uerr;
+	bderr_init(&uerr);
+	int unlock_failed = 0;
 	if (locked) {
 		/* non-transactional tables are consistent only while nobody writes */
 		pthread_mutex_lock(&st.lock);
 		while (st.nontrx_left > 0 && !st.failed)
 			pthread_cond_wait(&st.nontrx_done, &st.lock);
 		pthread_mutex_unlock(&st.lock);
-		bderr uerr;
-		bderr_init(&uerr);
-		if (my_exec(c, "UNLOCK TABLES", "cannot release the global read lock", &uerr) != 0)
-			record_failure(&st, &uerr);
+		if (my_exec(c, "UNLOCK TABLES", "cannot release the global read lock", &uerr) != 0) {
+			unlock_failed = 1;
+			set_failed(&st);
+		}
 		locked = 0;
 	}
 
@@ -799,7 +776,7 @@ int mysql_dump_run(repo *r, const engine_dump_options *o, char **id_out, bderr *
 	pthread_mutex_lock(&st.lock);
 	int failed_early = st.failed;
 	pthread_mutex_unlock(&st.lock);
-	if (started_workers == n_workers && !failed_early) {
+	if (!failed_early) {
 		mysql_schema_target target = { r, m, o->name, st.id, o->compress_level };
 		for (size_t d = 0; d < st.n_dbs && crc == 0; d++) {
 			size_t nt = 0;
@@ -811,15 +788,17 @@ int mysql_dump_run(repo *r, const engine_dump_options *o, char **id_out, bderr *
 						st.dbs[d].collation, names, nt, st.dbs[d].views, err);
 			free(names);
 		}
-		if (crc != 0)
-			set_failed(&st);
 	}
-	for (int i = 0; i < started_workers; i++)
-		pthread_join(workers[i].thread, NULL);
-	if (started_workers != n_workers || crc != 0)
-		goto out;
-	if (st.failed) {
-		*err = st.first_err;
+	if (crc != 0 || unlock_failed)
+		workpool_cancel(pool);
+	bderr jerr;
+	bderr_init(&jerr);
+	int jrc = workpool_join(pool, &jerr);
+	pool = NULL;
+	if (crc != 0)
+		goto out; /* err says why the schema failed */
+	if (jrc != 0 || unlock_failed) {
+		*err = jrc != 0 ? jerr : uerr;
 		goto out;
 	}
 
@@ -843,11 +822,19 @@ int mysql_dump_run(repo *r, const engine_dump_options *o, char **id_out, bderr *
 	*id_out = xstrdup(st.id);
 	rc = 0;
 out:
+	if (pool) {
+		bderr ignored;
+		bderr_init(&ignored);
+		workpool_cancel(pool);
+		workpool_join(pool, &ignored);
+	}
 	if (locked) {
 		bderr ignored;
 		bderr_init(&ignored);
 		my_exec(c, "UNLOCK TABLES", "unlock", &ignored);
 	}
+	free(worker_ptrs);
+	free(task_ptrs);
 	if (rc != 0 && st.id)
 		repo_backup_discard(st.repo, st.o->name, st.id);
 	if (workers) {

@@ -2,7 +2,6 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -946,86 +945,51 @@ out:
 	return rcode;
 }
 
-/* ---- worker pool ---- */
+/* ---- data workers (common/workpool.h) ---- */
 
-typedef struct pool {
-	restore_ctx *rc;
-	load_item **items;
-	size_t n_items;
-	pthread_mutex_t lock;
-	size_t next;
-	int failed;
-	bderr first_err;
-} pool;
-
-typedef struct pool_worker {
-	pool *p;
+typedef struct load_worker {
 	MYSQL *conn;
 	const char *current_db;
-	pthread_t thread;
-} pool_worker;
+} load_worker;
 
-static void pool_fail(pool *p, const bderr *e)
+static int load_item_run(void *shared, void *worker, void *item, bderr *err)
 {
-	pthread_mutex_lock(&p->lock);
-	if (!p->failed) {
-		p->failed = 1;
-		p->first_err = *e;
+	restore_ctx *rc = shared;
+	load_worker *w = worker;
+	load_item *it = item;
+	int broken = 0;
+	int r = 0;
+	if (w->current_db != it->db->name) {
+		r = use_db(w->conn, it->db->name, err);
+		w->current_db = it->db->name;
 	}
-	pthread_mutex_unlock(&p->lock);
-}
-
-static void *pool_main(void *arg)
-{
-	pool_worker *w = arg;
-	pool *p = w->p;
-	mysql_thread_init();
-	for (;;) {
-		load_item *it = NULL;
-		pthread_mutex_lock(&p->lock);
-		if (!p->failed && p->next < p->n_items)
-			it = p->items[p->next++];
-		pthread_mutex_unlock(&p->lock);
-		if (it == NULL)
-			break;
-		bderr err;
-		bderr_init(&err);
-		int broken = 0;
-		int r = 0;
-		if (w->current_db != it->db->name) {
-			r = use_db(w->conn, it->db->name, &err);
-			w->current_db = it->db->name;
+	if (r == 0) {
+		for (int attempt = 1;; attempt++) {
+			r = rc->use_load_data ? load_chunk(rc, w->conn, it, &broken, err)
+					      : insert_chunk(rc, w->conn, it, &broken, err);
+			/*
+			 * Concurrent loads into one table can deadlock (MariaDB locks
+			 * an empty table for a bulk load); the server rolled the whole
+			 * chunk back, so loading it again is safe.
+			 */
+			if (r == 0 || broken || err->sys_errno != EDEADLK || attempt == LOAD_ATTEMPTS)
+				break;
+			log_info("%s; loading the chunk again (attempt %d of %d)", err->msg, attempt + 1,
+				 LOAD_ATTEMPTS);
+			usleep((useconds_t)(100000 * attempt));
+			bderr_init(err);
 		}
-		if (r == 0) {
-			for (int attempt = 1;; attempt++) {
-				r = p->rc->use_load_data ? load_chunk(p->rc, w->conn, it, &broken, &err)
-							 : insert_chunk(p->rc, w->conn, it, &broken, &err);
-				/*
-				 * Concurrent loads into one table can deadlock (MariaDB locks
-				 * an empty table for a bulk load); the server rolled the whole
-				 * chunk back, so loading it again is safe.
-				 */
-				if (r == 0 || broken || err.sys_errno != EDEADLK || attempt == LOAD_ATTEMPTS)
-					break;
-				log_info("%s; loading the chunk again (attempt %d of %d)", err.msg, attempt + 1,
-					 LOAD_ATTEMPTS);
-				usleep((useconds_t)(100000 * attempt));
-				bderr_init(&err);
-			}
-		}
-		if (r != 0) {
-			if (broken) {
-				my_close(w->conn);
-				w->conn = NULL;
-			}
-			pool_fail(p, &err);
-			break;
-		}
-		log_debug("loaded %s.%s from %s: %" PRId64 " rows", it->db->name, it->table,
-			  it->obj->name, it->obj->rows);
 	}
-	mysql_thread_end();
-	return NULL;
+	if (r != 0) {
+		if (broken) {
+			my_close(w->conn);
+			w->conn = NULL;
+		}
+		return -1;
+	}
+	log_debug("loaded %s.%s from %s: %" PRId64 " rows", it->db->name, it->table, it->obj->name,
+		  it->obj->rows);
+	return 0;
 }
 
 static int item_size_desc(const void *a, const void *b)
@@ -1083,47 +1047,27 @@ static int restore_data(restore_ctx *rc, bderr *err)
 	/* largest first, so the last chunk to finish is a small one */
 	qsort(ptrs, n, sizeof *ptrs, item_size_desc);
 
-	pool p;
-	memset(&p, 0, sizeof p);
-	p.rc = rc;
-	p.items = ptrs;
-	p.n_items = n;
-	pthread_mutex_init(&p.lock, NULL);
-	bderr_init(&p.first_err);
 	int nw = rc->o->jobs < 1 ? 1 : rc->o->jobs;
 	if ((size_t)nw > n)
 		nw = (int)n;
-	pool_worker *ws = xcalloc((size_t)nw, sizeof *ws);
+	load_worker *ws = xcalloc((size_t)nw, sizeof *ws);
+	void **wptrs = xcalloc((size_t)nw, sizeof *wptrs);
 	int opened = 0;
 	for (int i = 0; i < nw; i++) {
-		ws[i].p = &p;
+		wptrs[i] = &ws[i];
 		if (connect_target(rc, MY_NAMES_BINARY, &ws[i].conn, err) != 0) {
 			rcode = -1;
 			break;
 		}
 		opened++;
 	}
-	int started = 0;
-	for (int i = 0; i < opened && rcode == 0; i++) {
-		if (pthread_create(&ws[i].thread, NULL, pool_main, &ws[i]) != 0) {
-			bderr e;
-			bderr_init(&e);
-			bderr_set(&e, "cannot start a restore worker thread");
-			pool_fail(&p, &e);
-			break;
-		}
-		started++;
-	}
-	for (int i = 0; i < started; i++)
-		pthread_join(ws[i].thread, NULL);
+	if (rcode == 0)
+		rcode = workpool_run(rc, wptrs, opened, (void **)ptrs, n, load_item_run, &my_thread_hooks,
+				     err);
 	for (int i = 0; i < opened; i++)
 		my_close(ws[i].conn);
+	free(wptrs);
 	free(ws);
-	if (rcode == 0 && p.failed) {
-		*err = p.first_err;
-		rcode = -1;
-	}
-	pthread_mutex_destroy(&p.lock);
 out:
 	free(ptrs);
 	free(items);

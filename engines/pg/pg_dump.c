@@ -646,7 +646,7 @@ int pg_dump_run(repo *r, const engine_dump_options *o, char **id_out, bderr *err
 	task_ptrs = xcalloc(st.n_tasks + 1, sizeof *task_ptrs);
 	for (size_t i = 0; i < st.n_tasks; i++)
 		task_ptrs[i] = &st.tasks[i];
-	if (workpool_start(&st, worker_ptrs, n_workers, task_ptrs, st.n_tasks, dump_task_run, &pool,
+	if (workpool_start(&st, worker_ptrs, n_workers, task_ptrs, st.n_tasks, dump_task_run, NULL, &pool,
 			   err) != 0)
 		goto out;
 

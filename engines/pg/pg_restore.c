@@ -41,7 +41,7 @@ static int pool_run(restore_ctx *rc, PGconn **conns, int n_conns, void **items, 
 	void **workers = xcalloc((size_t)n_conns + 1, sizeof *workers);
 	for (int i = 0; i < n_conns; i++)
 		workers[i] = conns[i];
-	int r = workpool_run(rc, workers, n_conns, items, n_items, fn, err);
+	int r = workpool_run(rc, workers, n_conns, items, n_items, fn, NULL, err);
 	free(workers);
 	return r;
 }
