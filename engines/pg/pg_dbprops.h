@@ -50,7 +50,8 @@ typedef struct pg_db_props {
 
 /*
  * Parses info.database_properties (v may be NULL: *out = NULL, no error).
- * The error names the field that is wrong.
+ * The error names the field that is wrong.  Called by pg_dump_info_parse
+ * (engines/pg/pg_format.h), the one reader of a dump's info.
  */
 int pg_db_props_parse(const json_t *v, pg_db_props **out, bderr *err);
 void pg_db_props_free(pg_db_props *p);

@@ -1,4 +1,5 @@
 #include "engines/pg/pg_dump.h"
+#include "engines/pg/pg_format.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -76,13 +77,8 @@ static void table_clear(dump_table *t)
 /* Session settings that make COPY output exact and independent of the role's defaults. */
 static int session_setup(PGconn *c, int server_num, bderr *err)
 {
-	const char *sql =
-		"SET statement_timeout = 0; SET lock_timeout = 0; "
-		"SET idle_in_transaction_session_timeout = 0; "
-		"SET DateStyle = ISO; SET IntervalStyle = postgres; "
-		/* like pg_dump: fail rather than silently miss rows hidden by a policy */
-		"SET row_security = off";
-	if (pg_exec(c, sql, "cannot configure the session", err) != 0)
+	/* row_security off, like pg_dump: fail rather than silently miss rows hidden by a policy */
+	if (pg_exec(c, PG_COPY_SESSION_SQL, "cannot configure the session", err) != 0)
 		return -1;
 	/* before 12, float output was rounded unless asked for more digits */
 	if (server_num < 120000 &&
@@ -303,7 +299,6 @@ static int task_weight_desc(const void *a, const void *b)
 
 static void plan_tasks(dump_state *st)
 {
-	const char *ext = st->o->compress_level ? ".copy.zst" : ".copy";
 	size_t cap = 0;
 	for (size_t i = 0; i < st->n_tables; i++) {
 		dump_table *t = &st->tables[i];
@@ -330,7 +325,7 @@ static void plan_tasks(dump_state *st)
 			/* the last chunk is open-ended: rows may sit past the block count we saw */
 			d->end_block = (k == t->n_chunks - 1) ? 0 : per * (uint64_t)(k + 1);
 			d->weight = t->bytes / (uint64_t)t->n_chunks + 1;
-			d->object = xasprintf("data/%s.%d%s", t->oid, k, ext);
+			d->object = pg_chunk_object(t->oid, k, st->o->compress_level != 0);
 		}
 	}
 	qsort(st->tasks, st->n_tasks, sizeof *st->tasks, task_weight_desc);
@@ -353,7 +348,7 @@ static int open_worker(dump_state *st, dump_worker *w, bderr *err)
 	return rc;
 }
 
-static int dump_sequences(PGconn *c, json_t *out, bderr *err)
+static int dump_sequences(PGconn *c, pg_dump_info *inf, bderr *err)
 {
 	PGresult *r;
 	if (pg_query(c,
@@ -366,6 +361,7 @@ static int dump_sequences(PGconn *c, json_t *out, bderr *err)
 		     "cannot list sequences", &r, err) != 0)
 		return -1;
 	int rc = 0;
+	inf->sequences = xcalloc((size_t)PQntuples(r) + 1, sizeof *inf->sequences);
 	for (int i = 0; i < PQntuples(r) && rc == 0; i++) {
 		const char *schema = PQgetvalue(r, i, 0);
 		const char *name = PQgetvalue(r, i, 1);
@@ -375,10 +371,11 @@ static int dump_sequences(PGconn *c, json_t *out, bderr *err)
 		PGresult *v;
 		rc = pg_query(c, sql, what, &v, err);
 		if (rc == 0) {
-			json_array_append_new(out, json_pack("{s:s, s:s, s:s, s:b}", "schema", schema,
-							     "name", name, "last_value",
-							     PQgetvalue(v, 0, 0), "is_called",
-							     PQgetvalue(v, 0, 1)[0] == 't'));
+			pg_dump_sequence *s = &inf->sequences[inf->n_sequences++];
+			s->schema = xstrdup(schema);
+			s->name = xstrdup(name);
+			s->last_value = xstrdup(PQgetvalue(v, 0, 0));
+			s->is_called = PQgetvalue(v, 0, 1)[0] == 't';
 			PQclear(v);
 		}
 		free(qual);
@@ -394,7 +391,8 @@ static int dump_sequences(PGconn *c, json_t *out, bderr *err)
  * in the coordinator's snapshot.  Their creation, owners, comments and grants
  * are in pre-data.
  */
-static int dump_large_objects(dump_state *st, PGconn *c, manifest *m, json_t *info, bderr *err)
+static int dump_large_objects(dump_state *st, PGconn *c, manifest *m, pg_dump_info *inf,
+			      bderr *err)
 {
 	PGresult *r;
 	if (pg_query(c, "SELECT oid FROM pg_catalog.pg_largeobject_metadata ORDER BY oid",
@@ -405,7 +403,7 @@ static int dump_large_objects(dump_state *st, PGconn *c, manifest *m, json_t *in
 		PQclear(r);
 		return 0;
 	}
-	const char *objname = st->o->compress_level ? "large-objects.zst" : "large-objects";
+	const char *objname = pg_large_objects_object(st->o->compress_level != 0);
 	char *path = repo_backup_path(st->o->name, st->id, objname);
 	object_writer *ow = NULL;
 	char *buf = xmalloc(LO_BUF);
@@ -446,8 +444,8 @@ static int dump_large_objects(dump_state *st, PGconn *c, manifest *m, json_t *in
 		rc = object_writer_close(ow, &meta, err);
 	if (rc == 0) {
 		manifest_add_object(m, objname, &meta, st->o->compress_level != 0, -1);
-		json_object_set_new(info, "large_objects",
-				    json_pack("{s:s, s:i}", "object", objname, "count", n));
+		inf->large_objects = xstrdup(objname);
+		inf->large_objects_count = n;
 	}
 	object_writer_free(ow);
 	free(buf);
@@ -461,7 +459,7 @@ static int dump_large_objects(dump_state *st, PGconn *c, manifest *m, json_t *in
  * connection limit, ACL, comment and settings, for restore --create.  The
  * ACL is recorded as explicit grants (null: the defaults).
  */
-static int dump_database_properties(PGconn *c, int server_num, json_t *info, bderr *err)
+static int dump_database_properties(PGconn *c, int server_num, pg_dump_info *inf, bderr *err)
 {
 	const char *provider = server_num >= 150000 ? "d.datlocprovider::text" : "'c'";
 	const char *locale = server_num >= 170000   ? "d.datlocale"
@@ -504,14 +502,14 @@ static int dump_database_properties(PGconn *c, int server_num, json_t *info, bde
 		json_decref(props);
 		return bderr_set(err, "cannot read the database's properties: unexpected answer");
 	}
-	json_object_set_new(info, "database_properties", props);
+	inf->database_properties = props;
 	return 0;
 }
 
 static int dump_schema_section(dump_state *st, const pg_tool *tool, const char *section,
-			       manifest *m, json_t *schema, bderr *err)
+			       manifest *m, char **out, bderr *err)
 {
-	char *objname = xasprintf("schema/%s.sql%s", section, st->o->compress_level ? ".zst" : "");
+	char *objname = pg_schema_object(section, st->o->compress_level != 0);
 	char *path = repo_backup_path(st->o->name, st->id, objname);
 	object_writer *ow = NULL;
 	object_meta meta;
@@ -522,7 +520,8 @@ static int dump_schema_section(dump_state *st, const pg_tool *tool, const char *
 		rc = object_writer_close(ow, &meta, err);
 	if (rc == 0) {
 		manifest_add_object(m, objname, &meta, st->o->compress_level != 0, -1);
-		json_object_set_new(schema, section, json_string(objname));
+		*out = objname;
+		objname = NULL;
 	}
 	object_writer_free(ow);
 	free(path);
@@ -530,31 +529,30 @@ static int dump_schema_section(dump_state *st, const pg_tool *tool, const char *
 	return rc;
 }
 
-static json_t *tables_json(dump_state *st)
+/* The dumped tables, their chunks in order and the rows they hold. */
+static void tables_info(dump_state *st, pg_dump_info *inf)
 {
-	json_t *arr = json_array();
+	inf->tables = xcalloc(st->n_tables + 1, sizeof *inf->tables);
 	for (size_t i = 0; i < st->n_tables; i++) {
 		dump_table *t = &st->tables[i];
-		json_t *cols = json_array();
+		pg_dump_table *o = &inf->tables[inf->n_tables++];
+		o->oid = xstrdup(t->oid);
+		o->schema = xstrdup(t->schema);
+		o->name = xstrdup(t->name);
+		o->columns = xcalloc(t->n_columns + 1, sizeof *o->columns);
 		for (size_t k = 0; k < t->n_columns; k++)
-			json_array_append_new(cols, json_string(t->columns[k]));
-		json_t *chunks = json_array();
-		for (int k = 0; k < t->n_chunks; k++)
-			json_array_append_new(chunks, json_null());
-		t->rows = 0;
+			o->columns[o->n_columns++] = xstrdup(t->columns[k]);
+		o->chunks = xcalloc((size_t)t->n_chunks + 1, sizeof *o->chunks);
+		o->n_chunks = (size_t)t->n_chunks;
 		for (size_t k = 0; k < st->n_tasks; k++) {
 			dump_task *d = &st->tasks[k];
 			if (d->table == t) {
-				json_array_set_new(chunks, (size_t)d->chunk, json_string(d->object));
-				t->rows += d->rows;
+				o->chunks[d->chunk] = xstrdup(d->object);
+				o->rows += d->rows;
 			}
 		}
-		json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:o, s:o, s:I, s:I}", "oid", t->oid,
-						     "schema", t->schema, "name", t->name, "columns", cols,
-						     "chunks", chunks, "rows", (json_int_t)t->rows,
-						     "bytes", (json_int_t)t->bytes));
+		o->bytes = (int64_t)t->bytes;
 	}
-	return arr;
 }
 
 int pg_dump_run(repo *r, const engine_dump_options *o, char **id_out, bderr *err)
@@ -572,6 +570,8 @@ int pg_dump_run(repo *r, const engine_dump_options *o, char **id_out, bderr *err
 	workpool *pool = NULL;
 	manifest *m = NULL;
 	pg_tool tool = { 0 };
+	pg_dump_info inf;
+	memset(&inf, 0, sizeof inf);
 	int rc = -1;
 	time_t started = time(NULL);
 
@@ -608,18 +608,16 @@ int pg_dump_run(repo *r, const engine_dump_options *o, char **id_out, bderr *err
 	m->server_version = server_version;
 	m->tool_version = xstrdup("backupd " BACKUPD_VERSION);
 	m->started = started;
-	json_t *info = m->info;
-	json_object_set_new(info, "database", json_string(database));
-	free(database);
-	json_object_set_new(info, "encoding", json_string(st.encoding));
-	json_object_set_new(info, "snapshot", json_string(st.snapshot));
-	json_object_set_new(info, "server_version_num", json_integer(st.server_num));
+	inf.database = database;
+	inf.encoding = xstrdup(st.encoding);
+	inf.snapshot = xstrdup(st.snapshot);
+	inf.server_version_num = st.server_num;
 
 	if (pg_tool_find("pg_dump", st.server_num / 10000, &tool, err) != 0)
 		goto out;
-	json_object_set_new(info, "pg_dump_version", json_string(tool.version));
+	inf.pg_dump_version = xstrdup(tool.version);
 
-	if (dump_database_properties(c, st.server_num, info, err) != 0)
+	if (dump_database_properties(c, st.server_num, &inf, err) != 0)
 		goto out;
 	if (load_tables(&st, c, err) != 0 || lock_tables(&st, c, err) != 0)
 		goto out;
@@ -651,17 +649,13 @@ int pg_dump_run(repo *r, const engine_dump_options *o, char **id_out, bderr *err
 		goto out;
 
 	/* the coordinator's own share, overlapped with the workers' COPY */
-	json_t *schema = json_object();
-	json_object_set_new(info, "schema", schema);
-	json_t *seqs = json_array();
-	json_object_set_new(info, "sequences", seqs);
-	int crc = dump_schema_section(&st, &tool, "pre-data", m, schema, err);
+	int crc = dump_schema_section(&st, &tool, "pre-data", m, &inf.pre_data, err);
 	if (crc == 0)
-		crc = dump_schema_section(&st, &tool, "post-data", m, schema, err);
+		crc = dump_schema_section(&st, &tool, "post-data", m, &inf.post_data, err);
 	if (crc == 0)
-		crc = dump_sequences(c, seqs, err);
+		crc = dump_sequences(c, &inf, err);
 	if (crc == 0)
-		crc = dump_large_objects(&st, c, m, info, err);
+		crc = dump_large_objects(&st, c, m, &inf, err);
 	if (crc != 0)
 		workpool_cancel(pool);
 	/* the coordinator's own error wins: the workers only stopped because of it */
@@ -676,17 +670,20 @@ int pg_dump_run(repo *r, const engine_dump_options *o, char **id_out, bderr *err
 		dump_task *d = &st.tasks[i];
 		manifest_add_object(m, d->object, &d->meta, o->compress_level != 0, d->rows);
 	}
-	json_object_set_new(info, "tables", tables_json(&st));
-	json_object_set_new(info, "options",
-			    json_pack("{s:i, s:s, s:I}", "jobs", o->jobs, "compress",
-				      o->compress_spec ? o->compress_spec : "zstd",
-				      "chunk_size", (json_int_t)o->chunk_bytes));
+	tables_info(&st, &inf);
+	inf.jobs = o->jobs;
+	inf.compress = xstrdup(o->compress_spec ? o->compress_spec : "zstd");
+	inf.chunk_size = (int64_t)o->chunk_bytes;
+	json_t *info = pg_dump_info_to_json(&inf);
+	json_object_update(m->info, info);
+	json_decref(info);
 	pg_exec(c, "COMMIT", "cannot end the dump transaction", err);
 	if (repo_backup_commit(r, m, err) != 0)
 		goto out;
 	*id_out = xstrdup(st.id);
 	rc = 0;
 out:
+	pg_dump_info_clear(&inf);
 	if (pool) {
 		workpool_cancel(pool);
 		bderr discard;

@@ -15,6 +15,7 @@
 #include "common/workpool.h"
 #include "archive/filter.h"
 #include "engines/pg/pg_dbprops.h"
+#include "engines/pg/pg_format.h"
 #include "engines/pg/pg_post_data.h"
 #include "engines/pg/pg_sql_filter.h"
 
@@ -26,11 +27,12 @@ typedef struct restore_ctx {
 	repo *repo;
 	const manifest *m;
 	const engine_restore_options *o;
+	pg_dump_info info; /* the manifest's info, validated */
 	const char *encoding;
 	char *dbname;      /* the target */
 	char *temp_dbname; /* --create: where the restore goes until it is complete */
 	PGconn *maint;     /* --create: holds the temporary name's lock */
-	pg_db_props *props; /* --create: the source database's properties, or NULL */
+	pg_db_props *props; /* --create: the source database's properties (in info), or NULL */
 	int created;
 } restore_ctx;
 
@@ -71,10 +73,8 @@ static int read_object(restore_ctx *rc, const char *name, char **data, size_t *l
 static int session_setup(restore_ctx *rc, PGconn *c, bderr *err)
 {
 	char *enc = PQescapeLiteral(c, rc->encoding, strlen(rc->encoding));
-	char *sql = xasprintf("SET client_encoding = %s; SET statement_timeout = 0; "
-			      "SET lock_timeout = 0; SET idle_in_transaction_session_timeout = 0; "
-			      "SET DateStyle = ISO; SET IntervalStyle = postgres; "
-			      "SET row_security = off; SET check_function_bodies = false",
+	char *sql = xasprintf("SET client_encoding = %s; " PG_COPY_SESSION_SQL
+			      "; SET check_function_bodies = false",
 			      enc);
 	PQfreemem(enc);
 	int r = pg_exec(c, sql, "cannot configure the restore session", err);
@@ -420,7 +420,8 @@ typedef struct data_item {
 	int is_lo;
 	const char *schema;
 	const char *table;
-	json_t *columns;
+	char *const *columns;
+	size_t n_columns;
 	const manifest_object *obj;
 } data_item;
 
@@ -430,14 +431,12 @@ static int copy_in(restore_ctx *rc, PGconn *c, void *vitem, bderr *err)
 	char *qual = pg_qualified_name(c, it->schema, it->table);
 	strbuf cols;
 	strbuf_init(&cols);
-	size_t k;
-	json_t *v;
-	json_array_foreach(it->columns, k, v) {
-		char *q = pg_quote_ident(c, json_string_value(v));
+	for (size_t k = 0; k < it->n_columns; k++) {
+		char *q = pg_quote_ident(c, it->columns[k]);
 		strbuf_appendf(&cols, "%s%s", k ? ", " : "", q);
 		free(q);
 	}
-	char *sql = json_array_size(it->columns) ? xasprintf("COPY %s (%s) FROM STDIN", qual, cols.data)
+	char *sql = it->n_columns ? xasprintf("COPY %s (%s) FROM STDIN", qual, cols.data)
 						 : xasprintf("COPY %s FROM STDIN", qual);
 	strbuf_free(&cols);
 	object_reader *orr = NULL;
@@ -638,30 +637,22 @@ static int data_item_size_desc(const void *a, const void *b)
 
 static int restore_data(restore_ctx *rc, PGconn **conns, int n_conns, bderr *err)
 {
-	json_t *tables = json_object_get(rc->m->info, "tables");
-	json_t *lo = json_object_get(rc->m->info, "large_objects");
-	size_t n_items = 0, cap = 1;
-	size_t i;
-	json_t *t;
-	json_array_foreach(tables, i, t) cap += json_array_size(json_object_get(t, "chunks"));
+	const pg_dump_info *inf = &rc->info;
+	size_t n_items = 0, cap = 2;
+	for (size_t i = 0; i < inf->n_tables; i++)
+		cap += inf->tables[i].n_chunks;
 	data_item *items = xcalloc(cap, sizeof *items);
 	void **ptrs = xcalloc(cap, sizeof *ptrs);
 	int rcode = 0;
-	json_array_foreach(tables, i, t) {
-		json_t *chunks = json_object_get(t, "chunks");
-		size_t k;
-		json_t *ch;
-		json_array_foreach(chunks, k, ch) {
+	for (size_t i = 0; i < inf->n_tables; i++) {
+		const pg_dump_table *t = &inf->tables[i];
+		for (size_t k = 0; k < t->n_chunks; k++) {
 			data_item *it = &items[n_items];
-			it->schema = json_string_value(json_object_get(t, "schema"));
-			it->table = json_string_value(json_object_get(t, "name"));
-			it->columns = json_object_get(t, "columns");
-			if (!it->schema || !it->table || !json_is_array(it->columns) || !json_is_string(ch)) {
-				rcode = bderr_set(err, "backup %s is damaged: malformed table entry in the manifest",
-						  rc->m->id);
-				goto out;
-			}
-			it->obj = find_object(rc->m, json_string_value(ch), err);
+			it->schema = t->schema;
+			it->table = t->name;
+			it->columns = t->columns;
+			it->n_columns = t->n_columns;
+			it->obj = find_object(rc->m, t->chunks[k], err);
 			if (it->obj == NULL) {
 				rcode = -1;
 				goto out;
@@ -670,10 +661,10 @@ static int restore_data(restore_ctx *rc, PGconn **conns, int n_conns, bderr *err
 			n_items++;
 		}
 	}
-	if (json_is_object(lo)) {
+	if (inf->large_objects) {
 		data_item *it = &items[n_items];
 		it->is_lo = 1;
-		it->obj = find_object(rc->m, json_string_value(json_object_get(lo, "object")), err);
+		it->obj = find_object(rc->m, inf->large_objects, err);
 		if (it->obj == NULL) {
 			rcode = -1;
 			goto out;
@@ -691,18 +682,10 @@ out:
 
 static int restore_sequences(restore_ctx *rc, PGconn *c, bderr *err)
 {
-	json_t *seqs = json_object_get(rc->m->info, "sequences");
-	size_t i;
-	json_t *s;
-	json_array_foreach(seqs, i, s) {
-		const char *schema = json_string_value(json_object_get(s, "schema"));
-		const char *name = json_string_value(json_object_get(s, "name"));
-		const char *value = json_string_value(json_object_get(s, "last_value"));
-		if (!schema || !name || !value)
-			return bderr_set(err, "backup %s is damaged: malformed sequence entry", rc->m->id);
-		char *qual = pg_qualified_name(c, schema, name);
-		const char *params[] = { qual, value,
-					 json_is_true(json_object_get(s, "is_called")) ? "true" : "false" };
+	for (size_t i = 0; i < rc->info.n_sequences; i++) {
+		const pg_dump_sequence *s = &rc->info.sequences[i];
+		char *qual = pg_qualified_name(c, s->schema, s->name);
+		const char *params[] = { qual, s->last_value, s->is_called ? "true" : "false" };
 		char *what = xasprintf("cannot set sequence %s", qual);
 		PGresult *r = NULL;
 		int rcode = pg_query_params(c, "SELECT pg_catalog.setval($1::pg_catalog.regclass, $2::int8, $3::bool)",
@@ -807,24 +790,20 @@ int pg_restore_run(repo *r, const manifest *m, const engine_restore_options *o, 
 	rc.repo = r;
 	rc.m = m;
 	rc.o = o;
-	rc.encoding = json_string_value(json_object_get(m->info, "encoding"));
-	json_t *schema = json_object_get(m->info, "schema");
-	const char *pre = json_string_value(json_object_get(schema, "pre-data"));
-	const char *post = json_string_value(json_object_get(schema, "post-data"));
 	if (strcmp(m->engine, "postgresql") != 0 || strcmp(m->kind, "dump") != 0)
 		return bderr_usage(err, "backup %s is a %s %s, not a PostgreSQL dump", m->id,
 				   m->engine, m->kind);
-	if (rc.encoding == NULL || pre == NULL || post == NULL)
-		return bderr_set(err, "backup %s is damaged: its manifest lacks the schema or encoding",
-				 m->id);
-	rc.dbname = pg_url_dbname(o->to_url);
-	if (rc.dbname == NULL)
-		return bderr_usage(err, "--to names no database: give postgresql://HOST/DBNAME");
-
-	if (o->create && pg_db_props_parse(json_object_get(m->info, "database_properties"), &rc.props, err) != 0) {
-		free(rc.dbname);
+	if (pg_dump_info_parse(m->info, &rc.info, err) != 0)
 		return bderr_prefix(err, "backup %s is damaged", m->id);
+	rc.encoding = rc.info.encoding;
+	const char *pre = rc.info.pre_data, *post = rc.info.post_data;
+	rc.dbname = pg_url_dbname(o->to_url);
+	if (rc.dbname == NULL) {
+		pg_dump_info_clear(&rc.info);
+		return bderr_usage(err, "--to names no database: give postgresql://HOST/DBNAME");
 	}
+	if (o->create)
+		rc.props = rc.info.props;
 	/* as for the objects inside: the restoring role owns it, the default privileges apply */
 	if (rc.props && o->no_owner) {
 		free(rc.props->owner);
@@ -874,7 +853,7 @@ out:
 	if (rcode != 0 && rc.created)
 		drop_database(&rc);
 	PQfinish(rc.maint);
-	pg_db_props_free(rc.props);
+	pg_dump_info_clear(&rc.info); /* and rc.props with it */
 	free(rc.temp_dbname);
 	free(rc.dbname);
 	return rcode;

@@ -1,0 +1,41 @@
+/*
+ * Typed reads of a manifest's info object for the engines' format parsers
+ * (engines/pg/pg_format.c, engines/mysql/mysql_format.c): each names the
+ * field it rejects by its path ("info.tables[2].chunks[0] must be a string"),
+ * so a damaged manifest is reported with where it is damaged.
+ */
+#ifndef BACKUPD_ENGINES_JSONFIELD_H
+#define BACKUPD_ENGINES_JSONFIELD_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/error.h"
+
+/*
+ * obj[key] into *out.  Absent (or JSON null): an error when required,
+ * else *out untouched.  where is the path of obj ("info").
+ */
+int jf_string(const json_t *obj, const char *key, int required, char **out, const char *where,
+	      bderr *err);
+int jf_int(const json_t *obj, const char *key, int required, int64_t min, int64_t max,
+	   int64_t *out, const char *where, bderr *err);
+int jf_bool(const json_t *obj, const char *key, int required, int *out, const char *where,
+	    bderr *err);
+/* An array of strings; *out NULL-terminated (free with jf_strings_free). */
+int jf_strings(const json_t *obj, const char *key, int required, char ***out, size_t *n,
+	       const char *where, bderr *err);
+void jf_strings_free(char **v, size_t n);
+
+/* obj[key] when it is an array (*n its size), NULL when absent; an error when it is something else. */
+int jf_array(const json_t *obj, const char *key, int required, const json_t **out, size_t *n,
+	     const char *where, bderr *err);
+/* obj[key] when it is an object, NULL when absent; an error when it is something else. */
+int jf_object(const json_t *obj, const char *key, int required, const json_t **out,
+	      const char *where, bderr *err);
+
+/* An array of strings as JSON. */
+json_t *jf_strings_json(char *const *v, size_t n);
+
+#endif
