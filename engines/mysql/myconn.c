@@ -1,4 +1,5 @@
 #include "engines/mysql/myconn.h"
+#include "engines/mysql/mysql_format.h"
 
 #include <errno.h>
 #include <mysqld_error.h>
@@ -290,8 +291,8 @@ int my_connect(const my_uri *u, const char *password, const char *db, my_charset
 	 * the same whatever the server's defaults.
 	 */
 	const char *setup = names == MY_NAMES_BINARY
-				    ? "SET NAMES binary, time_zone = '+00:00', sql_mode = 'NO_AUTO_VALUE_ON_ZERO'"
-				    : "SET NAMES utf8mb4, time_zone = '+00:00', sql_mode = 'NO_AUTO_VALUE_ON_ZERO'";
+				    ? "SET NAMES binary, time_zone = '" MY_SESSION_TIME_ZONE "', sql_mode = '" MY_SESSION_SQL_MODE "'"
+				    : "SET NAMES utf8mb4, time_zone = '" MY_SESSION_TIME_ZONE "', sql_mode = '" MY_SESSION_SQL_MODE "'";
 	if (my_exec(c, setup, "cannot configure the MySQL session", err) != 0) {
 		mysql_close(c);
 		return -1;

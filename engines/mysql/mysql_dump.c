@@ -14,12 +14,11 @@
 #include "common/mem.h"
 #include "engines/mysql/myconn.h"
 #include "engines/mysql/myformat.h"
+#include "engines/mysql/mysql_format.h"
 #include "common/version.h"
 
 /* Rows are escaped into one buffer per worker and written in big blocks. */
 #define ROW_BUF (1024 * 1024)
-/* The session sql_mode both sides use: zero dates load, a 0 id stays 0. */
-#define DUMP_SQL_MODE "NO_AUTO_VALUE_ON_ZERO"
 /* How long FLUSH TABLES WITH READ LOCK may wait for running statements. */
 #define FTWRL_WAIT_SECONDS "60"
 
@@ -457,12 +456,7 @@ static void add_task(dump_state *st, size_t *cap, dump_table *t, int chunk, cons
 	d->lo = lo;
 	d->hi = hi;
 	d->weight = weight;
-	char *edb = my_name_encode(st->dbs[t->db].name);
-	char *etab = my_name_encode(t->name);
-	d->object = xasprintf("%s/data/%s.%05d.tsv%s", edb, etab, chunk,
-			      st->o->compress_level ? ".zst" : "");
-	free(edb);
-	free(etab);
+	d->object = my_chunk_object(st->dbs[t->db].name, t->name, chunk, st->o->compress_level != 0);
 }
 
 static int plan_tasks(dump_state *st, MYSQL *c, bderr *err)
@@ -600,43 +594,44 @@ static json_t *gtid_position(MYSQL *c, const char *flavor)
 	return out;
 }
 
-static json_t *databases_json(dump_state *st)
+/* The dumped databases, their tables and each table's chunks in order. */
+static void databases_info(dump_state *st, my_dump_info *inf)
 {
-	json_t *dbs = json_array();
+	inf->dbs = xcalloc(st->n_dbs + 1, sizeof *inf->dbs);
 	for (size_t d = 0; d < st->n_dbs; d++) {
-		json_t *tables = json_array();
+		my_dump_db *db = &inf->dbs[inf->n_dbs++];
+		db->name = xstrdup(st->dbs[d].name);
+		db->charset = xstrdup(st->dbs[d].charset);
+		db->collation = xstrdup(st->dbs[d].collation);
+		db->views = json_incref(st->dbs[d].views);
+		db->tables = xcalloc(st->n_tables + 1, sizeof *db->tables);
 		for (size_t i = 0; i < st->n_tables; i++) {
 			dump_table *t = &st->tables[i];
 			if (t->db != d)
 				continue;
-			json_t *cols = json_array(), *types = json_array(), *chunks = json_array();
+			my_dump_table *o = &db->tables[db->n_tables++];
+			o->name = xstrdup(t->name);
+			o->engine = t->engine ? xstrdup(t->engine) : NULL;
+			o->columns = xcalloc(t->n_columns + 1, sizeof *o->columns);
+			o->types = xcalloc(t->n_columns + 1, sizeof *o->types);
 			for (size_t k = 0; k < t->n_columns; k++) {
-				json_array_append_new(cols, json_string(t->columns[k]));
-				json_array_append_new(types, json_string(t->types[k]));
+				o->columns[k] = xstrdup(t->columns[k]);
+				o->types[k] = xstrdup(t->types[k]);
 			}
-			for (int k = 0; k < t->n_chunks; k++)
-				json_array_append_new(chunks, json_null());
-			t->rows = 0;
+			o->n_columns = o->n_types = t->n_columns;
+			o->has_auto_increment = t->has_auto_inc;
+			o->auto_increment = t->auto_inc;
+			o->chunks = xcalloc((size_t)t->n_chunks + 1, sizeof *o->chunks);
+			o->n_chunks = (size_t)t->n_chunks;
 			for (size_t k = 0; k < st->n_tasks; k++) {
 				dump_task *x = &st->tasks[k];
 				if (x->table == t) {
-					json_array_set_new(chunks, (size_t)x->chunk, json_string(x->object));
-					t->rows += x->rows;
+					o->chunks[x->chunk] = xstrdup(x->object);
+					o->rows += x->rows;
 				}
 			}
-			json_array_append_new(
-				tables, json_pack("{s:s, s:s, s:o, s:o, s:o, s:I, s:o}", "name", t->name,
-						  "engine", t->engine, "columns", cols, "column_types",
-						  types, "auto_increment",
-						  t->has_auto_inc ? json_integer(t->auto_inc) : json_null(),
-						  "rows", (json_int_t)t->rows, "chunks", chunks));
 		}
-		json_array_append_new(dbs, json_pack("{s:s, s:s, s:s, s:o, s:O}", "name", st->dbs[d].name,
-						     "charset", st->dbs[d].charset, "collation",
-						     st->dbs[d].collation, "tables", tables, "views",
-						     st->dbs[d].views));
 	}
-	return dbs;
 }
 
 int mysql_dump_run(repo *r, const engine_dump_options *o, char **id_out, bderr *err)
@@ -655,6 +650,8 @@ int mysql_dump_run(repo *r, const engine_dump_options *o, char **id_out, bderr *
 	int n_workers = 0, locked = 0;
 	manifest *m = NULL;
 	char *server_sql_mode = NULL;
+	my_dump_info inf;
+	memset(&inf, 0, sizeof inf);
 	int rc = -1;
 	time_t started = time(NULL);
 	const int no_lock = o->consistency == ENGINE_CONSISTENCY_NO_LOCK;
@@ -682,13 +679,12 @@ int mysql_dump_run(repo *r, const engine_dump_options *o, char **id_out, bderr *
 	m->server_version = xstrdup(mysql_get_server_info(c));
 	m->tool_version = xstrdup("backupd " BACKUPD_VERSION);
 	m->started = started;
-	json_t *info = m->info;
-	json_object_set_new(info, "server_version", json_string(m->server_version));
-	json_object_set_new(info, "flavor", json_string(st.flavor));
-	json_object_set_new(info, "consistency", json_string(no_lock ? "no-lock" : "ftwrl"));
-	json_object_set_new(info, "sql_mode", json_string(DUMP_SQL_MODE));
-	json_object_set_new(info, "server_sql_mode", json_string(server_sql_mode ? server_sql_mode : ""));
-	json_object_set_new(info, "time_zone", json_string("+00:00"));
+	inf.server_version = xstrdup(m->server_version);
+	inf.flavor = xstrdup(st.flavor);
+	inf.consistency = xstrdup(no_lock ? "no-lock" : "ftwrl");
+	inf.sql_mode = xstrdup(MY_SESSION_SQL_MODE);
+	inf.server_sql_mode = xstrdup(server_sql_mode ? server_sql_mode : "");
+	inf.time_zone = xstrdup(MY_SESSION_TIME_ZONE);
 
 	if (repo_backup_begin(r, o->name, started, &st.id, err) != 0)
 		goto out;
@@ -740,8 +736,8 @@ int mysql_dump_run(repo *r, const engine_dump_options *o, char **id_out, bderr *
 			json_decref(snap);
 		}
 	}
-	json_object_set_new(info, "binlog", binlog);
-	json_object_set_new(info, "gtid_executed", gtid);
+	inf.binlog = binlog;
+	inf.gtid_executed = gtid;
 	log_info("dump %s of '%s' started: %zu databases, %zu tables in %zu chunks, %d jobs, %s",
 		 st.id, o->name, st.n_dbs, st.n_tables, st.n_tasks, n_workers,
 		 no_lock ? "no lock" : "FTWRL snapshot");
@@ -806,12 +802,13 @@ int mysql_dump_run(repo *r, const engine_dump_options *o, char **id_out, bderr *
 		dump_task *d = &st.tasks[i];
 		manifest_add_object(m, d->object, &d->meta, o->compress_level != 0, d->rows);
 	}
-	json_object_set_new(info, "databases", databases_json(&st));
-	json_object_set_new(info, "options",
-			    json_pack("{s:i, s:s, s:I, s:s}", "jobs", o->jobs, "compress",
-				      o->compress_spec ? o->compress_spec : "zstd", "chunk_size",
-				      (json_int_t)o->chunk_bytes, "consistency",
-				      no_lock ? "no-lock" : "ftwrl"));
+	databases_info(&st, &inf);
+	inf.jobs = o->jobs;
+	inf.compress = xstrdup(o->compress_spec ? o->compress_spec : "zstd");
+	inf.chunk_size = (int64_t)o->chunk_bytes;
+	json_t *info = my_dump_info_to_json(&inf);
+	json_object_update(m->info, info);
+	json_decref(info);
 	for (int i = 0; i < n_workers; i++) {
 		bderr ignored;
 		bderr_init(&ignored);
@@ -847,6 +844,7 @@ out:
 	my_close(c);
 	manifest_free(m);
 	free(server_sql_mode);
+	my_dump_info_clear(&inf);
 	for (size_t i = 0; i < st.n_tables; i++) {
 		dump_table *t = &st.tables[i];
 		free(t->name);

@@ -13,6 +13,7 @@
 #include "common/mem.h"
 #include "engines/mysql/myconn.h"
 #include "engines/mysql/myformat.h"
+#include "engines/mysql/mysql_format.h"
 
 #define IO_BUF (1024 * 1024)
 /* Schema files are held in memory: they grow with the schema, not the data. */
@@ -23,7 +24,7 @@
 #define LOAD_ATTEMPTS 5
 
 typedef struct target_db {
-	json_t *src;          /* the manifest's database entry */
+	const my_dump_db *src; /* the manifest's database entry */
 	const char *src_name;
 	char *name;           /* name on the target server */
 	int created;
@@ -33,6 +34,7 @@ typedef struct restore_ctx {
 	repo *repo;
 	const manifest *m;
 	const engine_restore_options *o;
+	my_dump_info info;    /* the manifest's info, validated */
 	my_uri uri;
 	const char *sql_mode;
 	int mysql_flavor;     /* the dump came from MySQL (JSON is a real type there) */
@@ -81,7 +83,7 @@ static int session_setup(restore_ctx *rc, MYSQL *c, bderr *err)
 {
 	char *mode = my_quote_literal(c, rc->sql_mode);
 	char *sql = xasprintf("SET SESSION foreign_key_checks = 0, SESSION unique_checks = 0, "
-			      "SESSION sql_mode = %s, SESSION time_zone = '+00:00', "
+			      "SESSION sql_mode = %s, SESSION time_zone = '" MY_SESSION_TIME_ZONE "', "
 			      "SESSION net_read_timeout = 3600, SESSION net_write_timeout = 3600, "
 			      "SESSION wait_timeout = 86400",
 			      mode);
@@ -156,8 +158,8 @@ static int prepare_database(restore_ctx *rc, MYSQL *c, target_db *d, bderr *err)
 		if (exists)
 			return bderr_set(err, "database '%s' already exists: restore into it without --create, or drop it first",
 					 d->name);
-		const char *cs = json_string_value(json_object_get(d->src, "charset"));
-		const char *coll = json_string_value(json_object_get(d->src, "collation"));
+		const char *cs = d->src->charset;
+		const char *coll = d->src->collation;
 		char *q = my_quote_ident(d->name);
 		char *qcs = my_quote_literal(c, cs ? cs : "utf8mb4");
 		char *sql;
@@ -554,10 +556,14 @@ static int restore_views(restore_ctx *rc, MYSQL *c, target_db *d, bderr *err)
 typedef struct load_item {
 	target_db *db;
 	const char *table;
-	json_t *columns;
-	json_t *types;
+	const my_dump_table *t; /* columns and their types */
 	const manifest_object *obj;
 } load_item;
+
+static const char *column_type(const load_item *it, size_t k)
+{
+	return it->t->types ? it->t->types[k] : NULL;
+}
 
 /* How a dumped value becomes a column value (see the format notes). */
 typedef enum conv { CONV_NONE, CONV_BIT, CONV_SPATIAL, CONV_TEXT } conv;
@@ -606,14 +612,12 @@ static char *load_data_sql(restore_ctx *rc, const load_item *it)
 	strbuf cols, sets;
 	strbuf_init(&cols);
 	strbuf_init(&sets);
-	size_t k;
-	json_t *v;
 	int has_set = 0;
-	json_array_foreach(it->columns, k, v)
-		has_set |= column_conv(rc, json_string_value(json_array_get(it->types, k))) != CONV_NONE;
-	json_array_foreach(it->columns, k, v) {
-		char *q = my_quote_ident(json_string_value(v));
-		const char *type = json_string_value(json_array_get(it->types, k));
+	for (size_t k = 0; k < it->t->n_columns; k++)
+		has_set |= column_conv(rc, column_type(it, k)) != CONV_NONE;
+	for (size_t k = 0; k < it->t->n_columns; k++) {
+		char *q = my_quote_ident(it->t->columns[k]);
+		const char *type = column_type(it, k);
 		conv cv = column_conv(rc, type);
 		/*
 		 * MariaDB ignores NO_AUTO_VALUE_ON_ZERO for a column loaded directly
@@ -856,7 +860,7 @@ static int insert_chunk(restore_ctx *rc, MYSQL *c, load_item *it, int *broken, b
 	is.rc = rc;
 	is.c = c;
 	is.it = it;
-	is.n_cols = json_array_size(it->columns);
+	is.n_cols = it->t->n_columns;
 	is.convs = xcalloc(is.n_cols + 1, sizeof *is.convs);
 	char *what = xasprintf("cannot load table %s.%s from '%s'", it->db->name, it->table,
 			       it->obj->name);
@@ -866,10 +870,10 @@ static int insert_chunk(restore_ctx *rc, MYSQL *c, load_item *it, int *broken, b
 	strbuf_appendf(&is.stmt, "INSERT INTO %s (", qt);
 	free(qt);
 	for (size_t k = 0; k < is.n_cols; k++) {
-		char *q = my_quote_ident(json_string_value(json_array_get(it->columns, k)));
+		char *q = my_quote_ident(it->t->columns[k]);
 		strbuf_appendf(&is.stmt, "%s%s", k ? ", " : "", q);
 		free(q);
-		is.convs[k] = column_conv(rc, json_string_value(json_array_get(it->types, k)));
+		is.convs[k] = column_conv(rc, column_type(it, k));
 	}
 	strbuf_appends(&is.stmt, ") VALUES ");
 	is.prefix_len = is.stmt.len;
@@ -1003,35 +1007,22 @@ static int item_size_desc(const void *a, const void *b)
 static int restore_data(restore_ctx *rc, bderr *err)
 {
 	size_t cap = 1;
-	for (size_t d = 0; d < rc->n_dbs; d++) {
-		size_t i;
-		json_t *t;
-		json_array_foreach(json_object_get(rc->dbs[d].src, "tables"), i, t)
-			cap += json_array_size(json_object_get(t, "chunks"));
-	}
+	for (size_t d = 0; d < rc->n_dbs; d++)
+		for (size_t i = 0; i < rc->dbs[d].src->n_tables; i++)
+			cap += rc->dbs[d].src->tables[i].n_chunks;
 	load_item *items = xcalloc(cap, sizeof *items);
 	load_item **ptrs = xcalloc(cap, sizeof *ptrs);
 	size_t n = 0;
 	int rcode = 0;
 	for (size_t d = 0; d < rc->n_dbs && rcode == 0; d++) {
-		size_t i;
-		json_t *t;
-		json_array_foreach(json_object_get(rc->dbs[d].src, "tables"), i, t) {
-			json_t *chunks = json_object_get(t, "chunks");
-			size_t k;
-			json_t *ch;
-			json_array_foreach(chunks, k, ch) {
+		for (size_t i = 0; i < rc->dbs[d].src->n_tables; i++) {
+			const my_dump_table *t = &rc->dbs[d].src->tables[i];
+			for (size_t k = 0; k < t->n_chunks; k++) {
 				load_item *it = &items[n];
 				it->db = &rc->dbs[d];
-				it->table = json_string_value(json_object_get(t, "name"));
-				it->columns = json_object_get(t, "columns");
-				it->types = json_object_get(t, "column_types");
-				if (!it->table || !json_is_array(it->columns) || !json_is_string(ch)) {
-					rcode = bderr_set(err, "backup %s is damaged: malformed table entry in the manifest",
-							  rc->m->id);
-					break;
-				}
-				it->obj = find_object(rc->m, json_string_value(ch), err);
+				it->table = t->name;
+				it->t = t;
+				it->obj = find_object(rc->m, t->chunks[k], err);
 				if (it->obj == NULL) {
 					rcode = -1;
 					break;
@@ -1078,30 +1069,21 @@ out:
 
 static int plan_targets(restore_ctx *rc, bderr *err)
 {
-	json_t *dbs = json_object_get(rc->m->info, "databases");
-	size_t n = json_array_size(dbs);
-	if (!json_is_array(dbs) || n == 0)
-		return bderr_set(err, "backup %s is damaged: its manifest lists no databases", rc->m->id);
-	for (size_t i = 0; i < n; i++) {
-		json_t *d = json_array_get(dbs, i);
-		if (!json_is_string(json_object_get(d, "name")) || !json_is_array(json_object_get(d, "tables")))
-			return bderr_set(err, "backup %s is damaged: malformed database entry", rc->m->id);
-	}
+	const my_dump_db *dbs = rc->info.dbs;
+	size_t n = rc->info.n_dbs; /* at least one: my_dump_info_parse checked */
 	rc->dbs = xcalloc(n + 1, sizeof *rc->dbs);
 	if (n == 1 && rc->uri.n_databases <= 1) {
 		/* one database: the URI's name, if any, renames it */
-		json_t *d = json_array_get(dbs, 0);
-		rc->dbs[0].src = d;
-		rc->dbs[0].src_name = json_string_value(json_object_get(d, "name"));
+		rc->dbs[0].src = &dbs[0];
+		rc->dbs[0].src_name = dbs[0].name;
 		rc->dbs[0].name = xstrdup(rc->uri.n_databases ? rc->uri.databases[0] : rc->dbs[0].src_name);
 		rc->n_dbs = 1;
 		return 0;
 	}
 	if (rc->uri.n_databases == 0) {
 		for (size_t i = 0; i < n; i++) {
-			json_t *d = json_array_get(dbs, i);
-			rc->dbs[i].src = d;
-			rc->dbs[i].src_name = json_string_value(json_object_get(d, "name"));
+			rc->dbs[i].src = &dbs[i];
+			rc->dbs[i].src_name = dbs[i].name;
 			rc->dbs[i].name = xstrdup(rc->dbs[i].src_name);
 		}
 		rc->n_dbs = n;
@@ -1111,16 +1093,14 @@ static int plan_targets(restore_ctx *rc, bderr *err)
 	for (size_t k = 0; k < rc->uri.n_databases; k++) {
 		size_t i;
 		for (i = 0; i < n; i++)
-			if (strcmp(json_string_value(json_object_get(json_array_get(dbs, i), "name")),
-				   rc->uri.databases[k]) == 0)
+			if (strcmp(dbs[i].name, rc->uri.databases[k]) == 0)
 				break;
 		if (i == n)
 			return bderr_usage(err,
 					   "backup %s holds %zu databases and '%s' is not one of them: give a URI without a database to restore them all under their own names",
 					   rc->m->id, n, rc->uri.databases[k]);
-		json_t *d = json_array_get(dbs, i);
-		rc->dbs[rc->n_dbs].src = d;
-		rc->dbs[rc->n_dbs].src_name = json_string_value(json_object_get(d, "name"));
+		rc->dbs[rc->n_dbs].src = &dbs[i];
+		rc->dbs[rc->n_dbs].src_name = dbs[i].name;
 		rc->dbs[rc->n_dbs].name = xstrdup(rc->dbs[rc->n_dbs].src_name);
 		rc->n_dbs++;
 	}
@@ -1160,11 +1140,10 @@ int mysql_restore_run(repo *r, const manifest *m, const engine_restore_options *
 	rc.repo = r;
 	rc.m = m;
 	rc.o = o;
-	rc.sql_mode = json_string_value(json_object_get(m->info, "sql_mode"));
-	if (rc.sql_mode == NULL)
-		rc.sql_mode = "NO_AUTO_VALUE_ON_ZERO";
-	const char *flavor = json_string_value(json_object_get(m->info, "flavor"));
-	rc.mysql_flavor = flavor && strcmp(flavor, "mysql") == 0;
+	if (my_dump_info_parse(m->info, &rc.info, err) != 0)
+		return bderr_prefix(err, "backup %s is damaged", m->id);
+	rc.sql_mode = rc.info.sql_mode;
+	rc.mysql_flavor = rc.info.flavor && strcmp(rc.info.flavor, "mysql") == 0;
 	MYSQL *c = NULL;
 	int rcode = -1;
 	time_t t0 = time(NULL);
@@ -1216,5 +1195,6 @@ out:
 	free(rc.session_charset);
 	free(rc.session_collation);
 	my_uri_clear(&rc.uri);
+	my_dump_info_clear(&rc.info);
 	return rcode;
 }

@@ -49,3 +49,26 @@ int test_repo_teardown(void **state)
 	free(t);
 	return 0;
 }
+
+void test_json_set_path(json_t *root, const char *path, json_t *value)
+{
+	json_t *parent = root;
+	char *p = strdup(path);
+	char *key = p, *dot;
+	while ((dot = strchr(key, '.')) != NULL) {
+		*dot = '\0';
+		char *br = strchr(key, '[');
+		if (br) {
+			*br = '\0';
+			parent = json_array_get(json_object_get(parent, key), (size_t)atoi(br + 1));
+		} else {
+			parent = json_object_get(parent, key);
+		}
+		key = dot + 1;
+	}
+	if (value)
+		json_object_set_new(parent, key, value);
+	else
+		json_object_del(parent, key);
+	free(p);
+}

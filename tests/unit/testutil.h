@@ -21,4 +21,13 @@ int test_repo_setup(void **state);
 /* Frees the test_repo in *state and removes its directory. */
 int test_repo_teardown(void **state);
 
+#include <jansson.h>
+
+/*
+ * Sets (value not NULL, reference stolen) or removes the member at path in
+ * root: "schema.post-data", "tables[1].chunks".  The manifest format tests
+ * damage one field of a valid info this way.
+ */
+void test_json_set_path(json_t *root, const char *path, json_t *value);
+
 #endif

@@ -14,6 +14,7 @@
 
 #include "common/mem.h"
 #include "engines/pg/pg_format.h"
+#include "tests/unit/testutil.h"
 
 static const char props_text[] =
 	"{\"owner\": \"o\", \"connection_limit\": -1, \"collate\": \"C\", \"ctype\": \"C\","
@@ -135,25 +136,7 @@ static void expect_rejected(const char *path, json_t *value, const char *message
 	sample(&a);
 	json_t *j = pg_dump_info_to_json(&a);
 	pg_dump_info_clear(&a);
-	json_t *parent = j;
-	char *p = xstrdup(path);
-	char *key = p, *dot;
-	while ((dot = strchr(key, '.')) != NULL) {
-		*dot = '\0';
-		char *br = strchr(key, '[');
-		if (br) {
-			*br = '\0';
-			parent = json_array_get(json_object_get(parent, key), (size_t)atoi(br + 1));
-		} else {
-			parent = json_object_get(parent, key);
-		}
-		key = dot + 1;
-	}
-	if (value)
-		json_object_set_new(parent, key, value);
-	else
-		json_object_del(parent, key);
-	free(p);
+	test_json_set_path(j, path, value);
 	pg_dump_info i;
 	bderr err;
 	bderr_init(&err);
