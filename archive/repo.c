@@ -6,7 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <openssl/crypto.h>
 
+#include "archive/repo_crypt.h"
 #include "common/log.h"
 #include "common/mem.h"
 #include "common/version.h"
@@ -18,7 +20,11 @@
 #define VERIFY_BUF (128 * 1024)
 
 struct repo {
-	storage *s;
+	storage *s;      /* the encrypting storage when the repository is encrypted */
+	json_t *marker;  /* backupd.repo as read or written */
+	int encrypted;
+	int locked; /* encrypted, opened without the key: backup IDs only */
+	unsigned char dek[CRYPT_KEY_LEN];
 };
 
 storage *repo_storage(repo *r)
@@ -36,7 +42,19 @@ void repo_free(repo *r)
 	if (r == NULL)
 		return;
 	storage_free(r->s);
+	json_decref(r->marker);
+	OPENSSL_cleanse(r->dek, sizeof r->dek);
 	free(r);
+}
+
+int repo_encrypted(const repo *r)
+{
+	return r->encrypted || r->locked;
+}
+
+int repo_locked(const repo *r)
+{
+	return r->locked;
 }
 
 /* --- names and IDs --------------------------------------------------------- */
@@ -113,16 +131,11 @@ char *repo_backup_path(const char *name, const char *id, const char *object)
 
 /* --- opening ----------------------------------------------------------------- */
 
-static int write_marker(repo *r, bderr *err)
+static int put_marker(repo *r, bderr *err)
 {
-	char created[32];
-	format_rfc3339(time(NULL), created, sizeof created);
-	json_t *j = json_pack("{s:i, s:s, s:s, s:s}", "format", REPO_FORMAT, "created", created,
-			      "tool_version", BACKUPD_VERSION, "cipher", "none");
-	char *text = j ? json_dumps(j, JSON_INDENT(1)) : NULL;
-	json_decref(j);
+	char *text = json_dumps(r->marker, JSON_INDENT(1));
 	if (text == NULL)
-		return bderr_set(err, "cannot create repository '%s': out of memory", repo_url(r));
+		return bderr_set(err, "cannot write %s of '%s': out of memory", REPO_MARKER, repo_url(r));
 	char *line = xasprintf("%s\n", text);
 	free(text);
 	int rc = storage_put(r->s, REPO_MARKER, line, strlen(line), err);
@@ -130,7 +143,23 @@ static int write_marker(repo *r, bderr *err)
 	return rc;
 }
 
-static int check_marker(repo *r, const char *data, size_t len, bderr *err)
+static int write_marker(repo *r, const char *key, bderr *err)
+{
+	char created[32];
+	format_rfc3339(time(NULL), created, sizeof created);
+	r->marker = json_pack("{s:i, s:s, s:s, s:s}", "format", REPO_FORMAT, "created", created,
+			      "tool_version", BACKUPD_VERSION, "cipher", "none");
+	if (r->marker == NULL)
+		return bderr_set(err, "cannot create repository '%s': out of memory", repo_url(r));
+	/* a repository is encrypted from its creation on, or never */
+	if (key && crypt_marker_create(r->marker, key, repo_url(r), r->dek, err) < 0)
+		return bderr_prefix(err, "cannot create repository '%s'", repo_url(r));
+	r->encrypted = key != NULL;
+	return put_marker(r, err);
+}
+
+static int check_marker(repo *r, const char *data, size_t len, const char *key, int allow_locked,
+			bderr *err)
 {
 	json_error_t jerr;
 	json_t *j = json_loadb(data, len, 0, &jerr);
@@ -152,17 +181,39 @@ static int check_marker(repo *r, const char *data, size_t len, bderr *err)
 	} else if (cipher != NULL && !json_is_string(cipher)) {
 		rc = bderr_set(err, "'%s' is not a valid backupd repository: 'cipher' in %s must be a string",
 			       repo_url(r), REPO_MARKER);
-	} else if (cipher != NULL && strcmp(json_string_value(cipher), "none") != 0) {
+	} else if (cipher == NULL || strcmp(json_string_value(cipher), "none") == 0) {
+		/* asking for encryption and silently getting none is the worst outcome */
+		if (key)
+			rc = bderr_usage(err, "repository '%s' is not encrypted, but an encryption key was given: a repository is encrypted from its creation or never (remove encryption-key-file / --encryption-key-file, or use a new repository)",
+					 repo_url(r));
+	} else if (strcmp(json_string_value(cipher), CRYPT_CIPHER) != 0) {
 		/* reading ciphertext as plain data would only produce corruption errors */
 		rc = bderr_set(err, "repository '%s' uses cipher '%s', which this backupd cannot read",
 			       repo_url(r), json_string_value(cipher));
+	} else if (key == NULL && allow_locked) {
+		r->locked = 1;
+	} else if (key == NULL) {
+		rc = bderr_usage(err, "repository '%s' is encrypted: give its key with encryption-key-file = in its [repo:] section or --encryption-key-file FILE",
+				 repo_url(r));
+	} else {
+		rc = crypt_marker_unlock(j, key, repo_url(r), r->dek, err);
+		r->encrypted = rc == 0;
 	}
 out:
-	json_decref(j);
+	if (rc == 0)
+		r->marker = j;
+	else
+		json_decref(j);
 	return rc;
 }
 
 int repo_open_storage(storage *s, int create, repo **out, bderr *err)
+{
+	return repo_open_storage_key(s, create, NULL, out, err);
+}
+
+static int open_storage(storage *s, int create, const char *key, int allow_locked, repo **out,
+			bderr *err)
 {
 	char *data;
 	size_t len;
@@ -171,10 +222,25 @@ int repo_open_storage(storage *s, int create, repo **out, bderr *err)
 	*out = NULL;
 	int rc = storage_get(s, REPO_MARKER, &data, &len, MARKER_MAX, err);
 	if (rc == 0) {
-		rc = check_marker(r, data, len, err);
+		rc = check_marker(r, data, len, key, allow_locked && !create, err);
 		free(data);
 	} else if (err->sys_errno == ENOENT && create) {
-		rc = write_marker(r, err);
+		bderr_init(err);
+		rc = write_marker(r, key, err);
+		/*
+		 * Another process may have created the repository at the same
+		 * moment, and its backupd.repo may be the one that stayed: open
+		 * what is there, as any later command will.
+		 */
+		if (rc == 0)
+			rc = storage_get(s, REPO_MARKER, &data, &len, MARKER_MAX, err);
+		if (rc == 0) {
+			json_decref(r->marker);
+			r->marker = NULL;
+			r->encrypted = 0;
+			rc = check_marker(r, data, len, key, 0, err);
+			free(data);
+		}
 	} else if (err->sys_errno == ENOENT) {
 		bderr_set(err, "'%s' is not a backupd repository (no %s): create one with a first backup",
 			  repo_url(r), REPO_MARKER);
@@ -183,17 +249,46 @@ int repo_open_storage(storage *s, int create, repo **out, bderr *err)
 		repo_free(r);
 		return -1;
 	}
+	/* from here on every object but backupd.repo is encrypted and authenticated */
+	if (r->encrypted)
+		r->s = crypt_storage_new(r->s, r->dek);
 	*out = r;
 	return 0;
 }
 
-int repo_open(const char *url, const storage_options *opts, int create, repo **out, bderr *err)
+int repo_open_storage_key(storage *s, int create, const char *key, repo **out, bderr *err)
+{
+	return open_storage(s, create, key, 0, out, err);
+}
+
+int repo_rotate_key(repo *r, const char *new_key, bderr *err)
+{
+	if (!r->encrypted || r->locked)
+		return bderr_usage(err, "repository '%s' is not encrypted: there is no key to rotate",
+				   repo_url(r));
+	if (crypt_marker_wrap(r->marker, new_key, r->dek, err) < 0)
+		return -1;
+	char when[32];
+	format_rfc3339(time(NULL), when, sizeof when);
+	json_object_set_new(r->marker, "key_rotated", json_string(when));
+	if (put_marker(r, err) < 0)
+		return bderr_prefix(err, "cannot rotate the key of '%s'", repo_url(r));
+	return 0;
+}
+
+int repo_open_ex(const char *url, const storage_options *opts, int create, int allow_locked,
+		 repo **out, bderr *err)
 {
 	storage *s;
 	*out = NULL;
 	if (storage_open(url, opts, &s, err) < 0)
 		return -1;
-	return repo_open_storage(s, create, out, err);
+	return open_storage(s, create, opts ? opts->encryption_key : NULL, allow_locked, out, err);
+}
+
+int repo_open(const char *url, const storage_options *opts, int create, repo **out, bderr *err)
+{
+	return repo_open_ex(url, opts, create, 0, out, err);
 }
 
 /* --- backups ----------------------------------------------------------------- */
@@ -468,6 +563,7 @@ int repo_backup_list(repo *r, const char *name, backup_list **out, bderr *err)
 		/* ownership moves from the scan to the list */
 		e->name = sc.g[i].name;
 		e->id = sc.g[i].id;
+		e->has_manifest = sc.g[i].has_manifest;
 		sc.g[i].name = sc.g[i].id = NULL;
 		/*
 		 * A manifest that cannot be read must not hide every other backup,
@@ -482,6 +578,27 @@ int repo_backup_list(repo *r, const char *name, backup_list **out, bderr *err)
 				e->damaged = xstrdup(why.msg);
 			}
 		}
+	}
+	scan_free(&sc);
+	*out = l;
+	return 0;
+}
+
+int repo_backup_list_locked(repo *r, backup_list **out, bderr *err)
+{
+	backup_scan sc;
+	*out = NULL;
+	if (scan_backups(r, NULL, &sc, err) < 0)
+		return -1;
+	backup_list *l = xcalloc(1, sizeof *l);
+	l->items = xcalloc(sc.n, sizeof *l->items);
+	for (size_t i = 0; i < sc.n; i++) {
+		backup_entry *e = &l->items[l->n++];
+		/* the directory name is an HMAC: it names nothing without the key */
+		e->name = xstrdup("");
+		e->id = sc.g[i].id;
+		e->has_manifest = sc.g[i].has_manifest;
+		sc.g[i].id = NULL;
 	}
 	scan_free(&sc);
 	*out = l;

@@ -23,11 +23,28 @@ typedef struct repo repo;
  */
 int repo_open(const char *url, const storage_options *opts, int create, repo **out, bderr *err);
 /*
+ * The same; with allow_locked, an encrypted repository opened without a key
+ * (and without create) opens "locked": only repo_backup_list_locked works.
+ */
+int repo_open_ex(const char *url, const storage_options *opts, int create, int allow_locked,
+		 repo **out, bderr *err);
+int repo_locked(const repo *r);
+/*
  * The same over an already open storage, which the repo takes over (freed
  * by repo_free, also when this fails): how tests put a fault-injecting
  * driver under a repository.
  */
 int repo_open_storage(storage *s, int create, repo **out, bderr *err);
+/*
+ * With key (the key file's contents, or NULL): creating writes an encrypted
+ * repository; opening an encrypted one without the key, with a wrong key, or
+ * a plaintext one with a key is a usage error (exit 2) before anything else
+ * is read.
+ */
+int repo_open_storage_key(storage *s, int create, const char *key, repo **out, bderr *err);
+int repo_encrypted(const repo *r);
+/* Rewraps the repository's data key under new_key: rewrites backupd.repo only. */
+int repo_rotate_key(repo *r, const char *new_key, bderr *err);
 void repo_free(repo *r);
 storage *repo_storage(repo *r);
 const char *repo_url(const repo *r);
@@ -62,6 +79,7 @@ typedef struct backup_entry {
 	manifest *m;   /* NULL when incomplete (no manifest) or damaged */
 	char *damaged; /* set (why) when a manifest exists but cannot be read: neither
 			  complete nor incomplete, never restored, counted or removed */
+	int has_manifest; /* complete: also known in a locked repository */
 } backup_entry;
 
 typedef struct backup_list {
@@ -76,6 +94,11 @@ typedef struct backup_list {
  */
 int repo_backup_list(repo *r, const char *name, backup_list **out, bderr *err);
 void backup_list_free(backup_list *l);
+/*
+ * A locked repository's backups: IDs and whether each is complete, in ID
+ * order within each (hidden) source; names and manifests stay unread.
+ */
+int repo_backup_list_locked(repo *r, backup_list **out, bderr *err);
 
 /*
  * Loads the manifest of a complete backup.  id may be "latest" (or NULL): the

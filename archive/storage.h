@@ -59,6 +59,7 @@ typedef struct storage_options {
 	const char *session_token;
 	const char *ca_file;
 	int tls_verify; /* 1 by default */
+	const char *encryption_key; /* secret: the repository key file's contents, or NULL */
 } storage_options;
 
 /* Opens the driver the URL names: file:///path or a plain path (posix), s3://... */

@@ -16,6 +16,7 @@
 #include "backupd/run_history.h"
 #include "backupd/wal_push.h"
 #include "common/log.h"
+#include "common/secret.h"
 #include "common/mem.h"
 #include "common/program.h"
 #include "common/resolve.h"
@@ -43,7 +44,11 @@ static const char usage_text[] =
 	"           [--async-max N] [--async-threads N] PATH\n"
 	"                                        archive one WAL file (archive_command ... %p)\n"
 	"  check                                 config, sources, repositories and state-dir reachable\n"
+	"  repo rotate-key --repo R --new-key-file F\n"
+	"                                        rewrap an encrypted repository's key (no object rewritten)\n"
 	"\n"
+	"commands that open a repository given as a URL take --encryption-key-file FILE\n"
+	"for an encrypted one.\n"
 	"-c FILE defaults to $BACKUPD_CONFIG or " CONFIG_DEFAULT_PATH ".\n";
 
 static int cmd_dump(program *p, bderr *err)
@@ -88,7 +93,7 @@ out:
 static int cmd_list(program *p, bderr *err)
 {
 	repo *r = NULL;
-	if (program_open_repo(p, 0, &r, err) != 0)
+	if (program_open_repo_ex(p, 0, 1, &r, err) != 0)
 		return -1;
 	int rc = repo_cmd_list(r, cli_get(&p->args, "name"), p->args.json, err);
 	repo_free(r);
@@ -108,26 +113,49 @@ static int cmd_verify(program *p, bderr *err)
 	return rc;
 }
 
+static int cmd_repo(program *p, bderr *err)
+{
+	if (p->args.n_positional != 1 || strcmp(p->args.positional[0], "rotate-key") != 0)
+		return bderr_usage(err, "usage: backupd repo rotate-key --repo R --new-key-file FILE");
+	const char *new_file = cli_get(&p->args, "new-key-file");
+	if (new_file == NULL)
+		return bderr_usage(err, "repo rotate-key: --new-key-file is required");
+	char *new_key = NULL;
+	if (secret_read_key_file(new_file, &new_key, err) != 0)
+		return -1;
+	repo *r = NULL;
+	int rc = program_open_repo(p, 0, &r, err);
+	if (rc == 0)
+		rc = repo_rotate_key(r, new_key, err);
+	if (rc == 0)
+		log_info("repository %s: key rotated; use %s from now on", repo_url(r), new_file);
+	repo_free(r);
+	secret_free(new_key);
+	return rc;
+}
+
 static const program_command commands[] = {
 	{ "dump", cmd_dump,
 	  { { "source", 1 }, { "repo", 1 }, { "name", 1 }, { "jobs", 1 }, { "compress", 1 },
-	    { "chunk-size", 1 }, { "consistency", 1 }, { NULL, 0 } } },
+	    { "chunk-size", 1 }, { "consistency", 1 }, { "encryption-key-file", 1 }, { NULL, 0 } } },
 	{ "basebackup", basebackup_command,
 	  { { "source", 1 }, { "repo", 1 }, { "name", 1 }, { "compress", 1 },
-	    { "archive-timeout", 1 }, { NULL, 0 } } },
-	{ "list", cmd_list, { { "repo", 1 }, { "name", 1 }, { NULL, 0 } } },
-	{ "verify", cmd_verify, { { "repo", 1 }, { "name", 1 }, { NULL, 0 } } },
+	    { "archive-timeout", 1 }, { "encryption-key-file", 1 }, { NULL, 0 } } },
+	{ "list", cmd_list, { { "repo", 1 }, { "name", 1 }, { "encryption-key-file", 1 }, { NULL, 0 } } },
+	{ "verify", cmd_verify, { { "repo", 1 }, { "name", 1 }, { "encryption-key-file", 1 }, { NULL, 0 } } },
 	{ "expire", expire_command,
 	  { { "repo", 1 }, { "name", 1 }, { "keep-last", 1 }, { "keep-hourly", 1 },
 	    { "keep-daily", 1 }, { "keep-weekly", 1 }, { "keep-monthly", 1 }, { "keep-yearly", 1 },
-	    { "max-age", 1 }, { "dry-run", 0 }, { NULL, 0 } } },
+	    { "max-age", 1 }, { "dry-run", 0 }, { "encryption-key-file", 1 }, { NULL, 0 } } },
 	{ "run", job_command, { { NULL, 0 } } },
 	{ "daemon", daemon_command, { { NULL, 0 } } },
 	{ "status", status_command, { { NULL, 0 } } },
 	{ "check", check_command, { { NULL, 0 } } },
+	{ "repo", cmd_repo,
+	  { { "repo", 1 }, { "encryption-key-file", 1 }, { "new-key-file", 1 }, { NULL, 0 } } },
 	{ "wal-push", wal_push_command,
 	  { { "repo", 1 }, { "name", 1 }, { "compress", 1 }, { "spool-dir", 1 }, { "async-max", 1 },
-	    { "async-threads", 1 }, { NULL, 0 } } },
+	    { "async-threads", 1 }, { "encryption-key-file", 1 }, { NULL, 0 } } },
 };
 
 static const char *const not_yet[] = { NULL };

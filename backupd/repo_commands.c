@@ -66,9 +66,46 @@ static json_t *entry_json(const backup_entry *e)
 	return o;
 }
 
+/* An encrypted repository listed without its key: IDs, times, complete or not. */
+static int list_locked(repo *r, const char *name, int json, bderr *err)
+{
+	backup_list *l = NULL;
+	if (name)
+		return bderr_usage(err, "repository '%s' is encrypted: --name needs its key (encryption-key-file)",
+				   repo_url(r));
+	if (repo_backup_list_locked(r, &l, err) != 0)
+		return -1;
+	log_info("repository %s is encrypted: without its key only backup IDs and times are shown",
+		 repo_url(r));
+	json_t *arr = json_array();
+	if (!json)
+		printf("%-22s %-20s %s\n", "ID", "STARTED", "STATUS");
+	for (size_t i = 0; i < l->n; i++) {
+		const backup_entry *e = &l->items[i];
+		const char *status = e->has_manifest ? "complete" : "incomplete";
+		char ts[32];
+		format_rfc3339(id_time(e->id), ts, sizeof ts);
+		if (json)
+			json_array_append_new(arr, json_pack("{s:s, s:s, s:s}", "id", e->id, "started", ts,
+							     "status", status));
+		else
+			printf("%-22s %-20s %s\n", e->id, ts, status);
+	}
+	if (json) {
+		char *text = json_dumps(arr, JSON_INDENT(2));
+		printf("%s\n", text);
+		free(text);
+	}
+	json_decref(arr);
+	backup_list_free(l);
+	return 0;
+}
+
 int repo_cmd_list(repo *r, const char *name, int json, bderr *err)
 {
 	backup_list *l = NULL;
+	if (repo_locked(r))
+		return list_locked(r, name, json, err);
 	if (repo_backup_list(r, name, &l, err) != 0)
 		return -1;
 	if (json) {

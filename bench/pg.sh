@@ -19,10 +19,13 @@
 # Compared, each with 2 jobs:
 #   dump:    backupd dump --jobs 2 (default zstd)   vs  pg_dump -Fd -j2 -Z0
 #   restore: dbrestore restore --jobs 2 --create     vs  createdb + pg_restore -j2
+#   encrypted: the same backupd dump and restore into an encrypted repository
+#              (--encryption-key-file), next to the plain backupd figures
 # Reported: wall time and ratio, stored bytes (du), peak RSS (GNU time %M: the
 # largest resident set of the tool or any of its child processes).
 # Targets: dump time <= 1.1x pg_dump, repository <= 35% of the -Z0 dump,
-# restore time <= 1.0x pg_restore, dump peak RSS < 100 MB.
+# restore time <= 1.0x pg_restore, dump peak RSS < 100 MB, encrypted dump
+# time <= 1.1x the plain backupd dump.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd -P)"
@@ -174,14 +177,23 @@ set -euo pipefail
 exec "$PG_BINDIR/pg_restore" -h 127.0.0.1 -p "$PORT" -U postgres -j2 -d "\$1" "$DUMPDIR"
 EOF
 
+REPO_ENC="$WORKDIR/repo-encrypted"
+KEYFILE="$WORKDIR/repo.key"
+(umask 077 && head -c 48 /dev/urandom | base64 -w0 >"$KEYFILE")
+
 # --- runs ----------------------------------------------------------------------
 for run in $(seq 1 "$RUNS"); do
 	log "run $run/$RUNS"
-	rm -rf "$REPO" "$DUMPDIR"
+	rm -rf "$REPO" "$REPO_ENC" "$DUMPDIR"
 	timed backupd_dump "$BACKUPD" dump --source "$URI_BASE/$DB" --repo "$REPO" --name "$DB" --jobs 2
+	timed backupd_dump_enc "$BACKUPD" dump --source "$URI_BASE/$DB" --repo "$REPO_ENC" --name "$DB" --jobs 2 \
+		--encryption-key-file "$KEYFILE"
 	timed pg_dump "$PG_BINDIR/pg_dump" "${CONN[@]}" -Fd -j2 -Z0 -f "$DUMPDIR" "$DB"
-	"${PSQL[@]}" -d postgres -c "DROP DATABASE IF EXISTS r_backupd" -c "DROP DATABASE IF EXISTS r_pg"
+	"${PSQL[@]}" -d postgres -c "DROP DATABASE IF EXISTS r_backupd" -c "DROP DATABASE IF EXISTS r_pg" \
+		-c "DROP DATABASE IF EXISTS r_enc"
 	timed dbrestore "$DBRESTORE" restore --repo "$REPO" --name "$DB" --to "$URI_BASE/r_backupd" --jobs 2 --create
+	timed dbrestore_enc "$DBRESTORE" restore --repo "$REPO_ENC" --name "$DB" --to "$URI_BASE/r_enc" --jobs 2 \
+		--create --encryption-key-file "$KEYFILE"
 	timed pg_restore bash "$WORKDIR/pg_restore.sh" r_pg
 done
 
@@ -194,6 +206,8 @@ counts() {
 c_src="$(counts "$DB")"
 c_bd="$(counts r_backupd)"
 c_pg="$(counts r_pg)"
+c_enc="$(counts r_enc)"
+[ "$c_src" = "$c_enc" ] || log "WARNING: encrypted dbrestore result differs from the source: $c_enc vs $c_src"
 [ "$c_src" = "$c_bd" ] || log "WARNING: dbrestore result differs from the source: $c_bd vs $c_src"
 [ "$c_src" = "$c_pg" ] || log "WARNING: pg_restore result differs from the source: $c_pg vs $c_src"
 
@@ -205,6 +219,9 @@ bd_dump_t="$(best backupd_dump 2)"
 pg_dump_t="$(best pg_dump 2)"
 bd_rest_t="$(best dbrestore 2)"
 pg_rest_t="$(best pg_restore 2)"
+bd_enc_t="$(best backupd_dump_enc 2)"
+bd_enc_rest_t="$(best dbrestore_enc 2)"
+repo_enc_bytes="$(du -sb "$REPO_ENC" | cut -f1)"
 bd_dump_m="$(best backupd_dump 3)"
 pg_dump_m="$(best pg_dump 3)"
 bd_rest_m="$(best dbrestore 3)"
@@ -226,6 +243,9 @@ ok_dump="$(le "$dump_ratio" 1.10)"
 ok_size="$(le "$size_ratio" 0.35)"
 ok_rest="$(le "$rest_ratio" 1.00)"
 ok_rss="$(lt "$bd_dump_m" 102400)"
+enc_ratio="$(ratio "$bd_enc_t" "$bd_dump_t")"
+enc_rest_ratio="$(ratio "$bd_enc_rest_t" "$bd_rest_t")"
+ok_enc="$(le "$enc_ratio" 1.10)"
 
 echo
 echo "backupd vs pg_dump/pg_restore: pgbench scale $SCALE, database $(mbb "$DB_BYTES") MB, 2 jobs, best of $RUNS run(s)"
@@ -239,11 +259,16 @@ printf '%-22s %14s %18s %9s   %-12s %s\n' "dump peak RSS (MB)" "$(mb "$bd_dump_m
 printf '%-22s %14s %18s %9s   %-12s %s\n' "restore time (s)" "$bd_rest_t" "$pg_rest_t" "${rest_ratio}x" "<= 1.00x" "$(verdict "$ok_rest")"
 printf '%-22s %14s %18s %9s   %-12s %s\n' "restore peak RSS (MB)" "$(mb "$bd_rest_m")" "$(mb "$pg_rest_m")" "" "" ""
 echo
-echo "row check (accounts/docs/blobs/sum): source $c_src, dbrestore $c_bd, pg_restore $c_pg"
+printf '%-22s %14s %18s %9s   %-12s %s\n' "" "encrypted" "plain backupd" "ratio" "target" "result"
+printf '%-22s %14s %18s %9s   %-12s %s\n' "dump time (s)" "$bd_enc_t" "$bd_dump_t" "${enc_ratio}x" "<= 1.10x" "$(verdict "$ok_enc")"
+printf '%-22s %14s %18s %9s   %-12s %s\n' "stored size (MB)" "$(mbb "$repo_enc_bytes")" "$(mbb "$repo_bytes")" "" "" ""
+printf '%-22s %14s %18s %9s   %-12s %s\n' "restore time (s)" "$bd_enc_rest_t" "$bd_rest_t" "${enc_rest_ratio}x" "" ""
+echo
+echo "row check (accounts/docs/blobs/sum): source $c_src, dbrestore $c_bd, encrypted $c_enc, pg_restore $c_pg"
 
-if [ "$STRICT" = 1 ] && [ "$((ok_dump & ok_size & ok_rest & ok_rss))" -ne 1 ]; then
+if [ "$STRICT" = 1 ] && [ "$((ok_dump & ok_size & ok_rest & ok_rss & ok_enc))" -ne 1 ]; then
 	exit 1
 fi
-if [ "$c_src" != "$c_bd" ]; then
+if [ "$c_src" != "$c_bd" ] || [ "$c_src" != "$c_enc" ]; then
 	exit 1
 fi

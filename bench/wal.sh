@@ -23,7 +23,10 @@
 # with compress-type=zst compress-level=1 (archive-async=y process-max=2, its
 # best configuration; and synchronous).  Also reported: the cost of one call
 # that starts the process and archives one 16 MB segment into a local repository.
-# Targets: async throughput >= 1.5x pgBackRest's best; one call < 50 ms (median).
+# Each backupd configuration also runs into an encrypted repository
+# (--encryption-key-file), printed next to the plain figures.
+# Targets: async throughput >= 1.5x pgBackRest's best; one call < 50 ms (median);
+# encryption costs <= 10% of wal-push throughput.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd -P)"
@@ -163,6 +166,9 @@ archive_loop() {
 	echo $((t1 - t0))
 }
 
+KEYFILE="$WORKDIR/repo.key"
+(umask 077 && head -c 48 /dev/urandom | base64 -w0 >"$KEYFILE")
+
 run_backupd() { # extra options...
 	rm -rf "$WORKDIR/repo-backupd" "$WORKDIR/spool"
 	reset_ready
@@ -178,7 +184,7 @@ run_pgbackrest() { # extra options...
 	archive_loop pgbackrest --config="$BRCONF" --stanza=bench "$@" archive-push
 }
 
-best_bd_async=0 best_bd_sync=0 best_br_async=0 best_br_sync=0
+best_bd_async=0 best_bd_sync=0 best_br_async=0 best_br_sync=0 best_enc_async=0 best_enc_sync=0
 keep_best() { # var value: smallest non-zero wins
 	local cur=${!1}
 	if [ "$cur" = 0 ] || [ "$2" -lt "$cur" ]; then printf -v "$1" '%s' "$2"; fi
@@ -189,26 +195,33 @@ for run in $(seq "$RUNS"); do
 	keep_best best_br_async "$(run_pgbackrest --archive-async --process-max=2)"
 	keep_best best_bd_sync "$(run_backupd --async-max 0)"
 	keep_best best_br_sync "$(run_pgbackrest --no-archive-async)"
+	keep_best best_enc_async "$(run_backupd --encryption-key-file "$KEYFILE")"
+	keep_best best_enc_sync "$(run_backupd --async-max 0 --encryption-key-file "$KEYFILE")"
 done
 
 # --- one call, one segment, fresh process --------------------------------------------------
 one=$(echo "$SEGS" | sed -n 2p)
 mkdir -p "$WORKDIR/single/pg_wal/archive_status"
 cp "$POOL/$one" "$WORKDIR/single/pg_wal/"
-single=()
-for i in $(seq 21); do
-	rm -rf "$WORKDIR/single/repo"
-	mkdir -p "$WORKDIR/single/repo"
-	"$BACKUPD" wal-push --repo "$WORKDIR/single/repo" --name bench --async-max 0 \
-		"$WORKDIR/single/pg_wal/$one" # first call creates the repository and archive.info
-	rm -rf "$WORKDIR/single/repo/bench/wal/"0000*
-	sync
-	t0=$(date +%s%N)
-	"$BACKUPD" wal-push --repo "$WORKDIR/single/repo" --name bench --async-max 0 "$WORKDIR/single/pg_wal/$one"
-	t1=$(date +%s%N)
-	single+=($(( (t1 - t0) / 1000 )))
-done
-median_us=$(printf '%s\n' "${single[@]}" | sort -n | sed -n 11p)
+single_median() { # extra options...: median microseconds of 21 fresh calls
+	local single=() i t0 t1
+	for i in $(seq 21); do
+		rm -rf "$WORKDIR/single/repo"
+		mkdir -p "$WORKDIR/single/repo"
+		"$BACKUPD" wal-push --repo "$WORKDIR/single/repo" --name bench --async-max 0 "$@" \
+			"$WORKDIR/single/pg_wal/$one" # first call creates the repository and archive.info
+		rm -rf "$WORKDIR/single/repo/bench/wal/"0000*
+		sync
+		t0=$(date +%s%N)
+		"$BACKUPD" wal-push --repo "$WORKDIR/single/repo" --name bench --async-max 0 "$@" \
+			"$WORKDIR/single/pg_wal/$one"
+		t1=$(date +%s%N)
+		single+=($(( (t1 - t0) / 1000 )))
+	done
+	printf '%s\n' "${single[@]}" | sort -n | sed -n 11p
+}
+median_us=$(single_median)
+median_enc_us=$(single_median --encryption-key-file "$KEYFILE")
 rm -rf "$WORKDIR/single"
 
 stored_bd=$(du -sm "$WORKDIR/repo-backupd" | cut -f1)
@@ -228,10 +241,20 @@ echo "throughput ratio backupd async / pgbackrest best: ${ratio}x (target >= 1.5
 echo "throughput ratio backupd sync / pgbackrest sync:  ${sync_ratio}x"
 echo "one call archiving one 16 MB segment (median of 21): $(awk -v us="$median_us" 'BEGIN { printf "%.1f", us / 1000 }') ms (target < 50 ms)"
 echo "backupd repository: ${stored_bd} MB for ${MB} MB of WAL"
+enc_cost() { awk -v e="$1" -v p="$2" 'BEGIN { printf "%+.1f%%", (e / p - 1) * 100 }'; }
+echo
+echo "encrypted repository (AES-256-GCM)        encrypted       plain   cost (target <= +10%)"
+printf '%-40s %9.2f s %9.2f s   %s\n' "wal-push async, 2 threads" "$(awk -v ms="$best_enc_async" 'BEGIN { print ms / 1000 }')" \
+	"$(awk -v ms="$best_bd_async" 'BEGIN { print ms / 1000 }')" "$(enc_cost "$best_enc_async" "$best_bd_async")"
+printf '%-40s %9.2f s %9.2f s   %s\n' "wal-push sync" "$(awk -v ms="$best_enc_sync" 'BEGIN { print ms / 1000 }')" \
+	"$(awk -v ms="$best_bd_sync" 'BEGIN { print ms / 1000 }')" "$(enc_cost "$best_enc_sync" "$best_bd_sync")"
+printf '%-40s %8.1f ms %8.1f ms   %s\n' "one call, one segment (median of 21)" "$(awk -v us="$median_enc_us" 'BEGIN { print us / 1000 }')" \
+	"$(awk -v us="$median_us" 'BEGIN { print us / 1000 }')" "$(enc_cost "$median_enc_us" "$median_us")"
 
 missed=0
 awk -v r="$ratio" 'BEGIN { exit !(r >= 1.5) }' || missed=1
 [ "$median_us" -lt 50000 ] || missed=1
+awk -v e="$best_enc_async" -v p="$best_bd_async" 'BEGIN { exit !(e <= p * 1.10) }' || missed=1
 if [ "$missed" = 1 ]; then
 	echo "target missed"
 	[ "$STRICT" = 1 ] && exit 1

@@ -80,13 +80,22 @@ void program_free(program *p)
 
 int program_open_repo(program *p, int create, repo **r, bderr *err)
 {
+	return program_open_repo_ex(p, create, 0, r, err);
+}
+
+int program_open_repo_ex(program *p, int create, int allow_locked, repo **r, bderr *err)
+{
 	const char *arg = cli_get(&p->args, "repo");
 	if (arg == NULL)
 		return bderr_usage(err, "--repo is required");
 	repo_spec spec;
 	if (resolve_repo(p->cfg, arg, &spec, err) != 0)
 		return -1;
-	int rc = repo_open(spec.url, &spec.opts, create, r, err);
+	if (repo_spec_set_key_file(&spec, cli_get(&p->args, "encryption-key-file"), err) != 0) {
+		repo_spec_free(&spec);
+		return -1;
+	}
+	int rc = repo_open_ex(spec.url, &spec.opts, create, allow_locked, r, err);
 	repo_spec_free(&spec);
 	return rc;
 }

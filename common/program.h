@@ -35,7 +35,7 @@ typedef struct program_command {
 	const char *name;
 	/* 0 ok, -1 failed (err reported), > 0 an exit code to return silently */
 	int (*run)(program *p, bderr *err);
-	cli_option opts[12]; /* ends with {NULL, 0} */
+	cli_option opts[16]; /* ends with {NULL, 0} */
 } program_command;
 
 /*
@@ -46,8 +46,13 @@ typedef struct program_command {
 int program_main(const char *prog, const char *usage, const program_command *cmds, size_t n_cmds,
 		 const char *const *not_yet, int argc, char **argv);
 
-/* Opens the repository named by --repo (a config name or a URL). */
+/*
+ * Opens the repository named by --repo (a config name or a URL), with the
+ * key of --encryption-key-file when the command was given one.
+ */
 struct repo;
 int program_open_repo(program *p, int create, struct repo **r, bderr *err);
+/* allow_locked: see repo_open_ex (backupd list without the key). */
+int program_open_repo_ex(program *p, int create, int allow_locked, struct repo **r, bderr *err);
 
 #endif

@@ -25,6 +25,7 @@ void repo_spec_free(repo_spec *r)
 	secret_free(r->secret_access_key);
 	secret_free(r->session_token);
 	free(r->ca_file);
+	secret_free(r->encryption_key);
 	memset(r, 0, sizeof *r);
 }
 
@@ -126,6 +127,12 @@ static int repo_from_config(const config *cfg, const config_section *s, repo_spe
 	    read_secret_key(cfg, s, "session-token-file", &out->session_token, err) < 0)
 		return -1;
 
+	/* read now: a missing or unusable key file must fail, never mean plaintext */
+	const char *key_file = config_get(s, "encryption-key-file");
+	if (key_file && secret_read_key_file(key_file, &out->encryption_key, err) < 0)
+		return bderr_prefix(err, "%s:%d: key 'encryption-key-file'", cfg->path,
+				    config_line(s, "encryption-key-file"));
+
 	const char *ca = config_get(s, "ca-file");
 	if (ca)
 		out->ca_file = xstrdup(ca);
@@ -175,6 +182,20 @@ int resolve_repo(const config *cfg, const char *arg, repo_spec *out, bderr *err)
 	out->opts.session_token = out->session_token;
 	out->opts.ca_file = out->ca_file;
 	out->opts.tls_verify = out->tls_verify;
+	out->opts.encryption_key = out->encryption_key;
+	return 0;
+}
+
+int repo_spec_set_key_file(repo_spec *r, const char *path, bderr *err)
+{
+	if (path == NULL)
+		return 0;
+	if (r->encryption_key)
+		return bderr_usage(err, "--encryption-key-file: [repo:%s] already sets encryption-key-file: keep one of them",
+				   r->name ? r->name : "");
+	if (secret_read_key_file(path, &r->encryption_key, err) < 0)
+		return -1;
+	r->opts.encryption_key = r->encryption_key;
 	return 0;
 }
 

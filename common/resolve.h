@@ -17,6 +17,7 @@ typedef struct repo_spec {
 	char *secret_access_key; /* secret */
 	char *session_token;     /* secret */
 	char *ca_file;
+	char *encryption_key;    /* secret: encryption-key-file's contents */
 	int tls_verify;
 	storage_options opts; /* points into the fields above */
 } repo_spec;
@@ -31,6 +32,12 @@ typedef struct source_spec {
 /* cfg may be NULL (no config file). */
 int resolve_repo(const config *cfg, const char *arg, repo_spec *out, bderr *err);
 void repo_spec_free(repo_spec *r);
+/*
+ * --encryption-key-file FILE: the key of a repository given as a URL (or of
+ * a [repo:] section that sets no encryption-key-file; one that does must not
+ * get a second key).
+ */
+int repo_spec_set_key_file(repo_spec *r, const char *path, bderr *err);
 
 int resolve_source(const config *cfg, const char *arg, source_spec *out, bderr *err);
 /*

@@ -115,6 +115,20 @@ out:
 	return rc;
 }
 
+int secret_read_key_file(const char *path, char **out, bderr *err)
+{
+	if (secret_read_file(path, out, err) < 0)
+		return -1;
+	size_t n = strlen(*out);
+	if (n >= SECRET_KEY_MIN)
+		return 0;
+	secret_free(*out);
+	*out = NULL;
+	return bderr_usage(err,
+			   "encryption key file '%s' holds %zu bytes: at least %d are required (e.g. head -c 48 /dev/urandom | base64 > FILE)",
+			   path, n, SECRET_KEY_MIN);
+}
+
 void secret_free(char *s)
 {
 	if (s == NULL)

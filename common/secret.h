@@ -8,6 +8,12 @@
 #include "common/error.h"
 
 int secret_read_file(const char *path, char **out, bderr *err);
+/*
+ * A repository encryption key file: a secret file whose contents (a
+ * passphrase or key material) are at least SECRET_KEY_MIN bytes.
+ */
+#define SECRET_KEY_MIN 32
+int secret_read_key_file(const char *path, char **out, bderr *err);
 /* Overwrites and frees a secret. */
 void secret_free(char *s);
 

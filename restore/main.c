@@ -110,15 +110,15 @@ static const program_command commands[] = {
 	{ "restore", cmd_restore,
 	  { { "repo", 1 }, { "name", 1 }, { "backup", 1 }, { "to", 1 }, { "jobs", 1 },
 	    { "create", 0 }, { "allow-non-empty", 0 }, { "no-owner", 0 }, { "no-privileges", 0 },
-	    { "no-binlog", 0 },
+	    { "no-binlog", 0 }, { "encryption-key-file", 1 }, 
 	    { NULL, 0 } } },
 	{ "pitr", pitr_command,
 	  { { "repo", 1 }, { "name", 1 }, { "data-dir", 1 }, { "backup", 1 }, { "target-time", 1 },
 	    { "target-lsn", 1 }, { "target-name", 1 }, { "target-xid", 1 },
 	    { "tablespace-map", 1 }, { "tablespaces-in-place", 0 }, { "target-timeline", 1 },
-	    { NULL, 0 } } },
+	    { "encryption-key-file", 1 }, { NULL, 0 } } },
 	{ "wal-get", wal_get_command,
-	  { { "repo", 1 }, { "name", 1 }, { "prefetch", 1 }, { "spool-dir", 1 }, { NULL, 0 } } },
+	  { { "repo", 1 }, { "name", 1 }, { "prefetch", 1 }, { "spool-dir", 1 }, { "encryption-key-file", 1 }, { NULL, 0 } } },
 };
 
 static const char *const not_yet[] = { "migrate", NULL };

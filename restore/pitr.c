@@ -875,13 +875,18 @@ int pitr_command(program *p, bderr *err)
 	backup_list *bl = NULL;
 	manifest *m = NULL;
 	char *repo_word = NULL, *config_word = NULL, *dir = NULL, *exe = NULL, *cmd = NULL;
-	char *spool = NULL;
+	char *spool = NULL, *key_word = NULL;
 	ts_map ts = { 0 };
 	tar_extract_options xo = { 0 };
 	int rc = -1;
 	if (repo_words(p, repo_arg, &repo_word, &config_word, err) < 0 ||
 	    program_open_repo(p, 0, &r, err) < 0)
 		goto out;
+	const char *key_file = cli_get(&p->args, "encryption-key-file");
+	if (key_file && (key_word = realpath(key_file, NULL)) == NULL) {
+		bderr_sys(err, errno, "cannot resolve '%s'", key_file);
+		goto out;
+	}
 	const char *backup_id = cli_get(&p->args, "backup");
 	if (backup_id && strcmp(backup_id, "latest") != 0) {
 		if (repo_backup_load(r, name, backup_id, &m, err) < 0)
@@ -949,6 +954,11 @@ int pitr_command(program *p, bderr *err)
 	words[nw++] = name;
 	words[nw++] = "--spool-dir";
 	words[nw++] = spool;
+	/* the key file's path, never its contents */
+	if (key_word) {
+		words[nw++] = "--encryption-key-file";
+		words[nw++] = key_word;
+	}
 	words[nw] = NULL;
 	cmd = pitr_restore_command(words);
 
@@ -1006,6 +1016,7 @@ out:
 	free(ts.oids);
 	free(cmd);
 	free(spool);
+	free(key_word);
 	free(exe);
 	free(dir);
 	free(repo_word);

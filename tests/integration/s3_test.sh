@@ -396,6 +396,33 @@ bash "$PG_SERVER_SH" stop "$BD_TMP/walpitr" >/dev/null 2>&1 || true
 as_pg "$BACKUPD" -c "$WCONF" expire --repo bucket --name walsrc --keep-last 1 --dry-run
 assert_rc "expire --dry-run of WAL in the bucket" 0
 
+# ---------------------------------------------------------------------------
+note "an encrypted repository in the bucket"
+EKEY="$BD_TMP/s3-encryption.key"
+(umask 077 && head -c 48 /dev/urandom | base64 -w0 >"$EKEY")
+add_secret "$(cat "$EKEY")"
+EREPO="s3://bkt/backups/enc?endpoint=http://127.0.0.1:$S3_PORT&style=path"
+db_create esrc
+check "a source database for the encrypted bucket loads" \
+	psql_q esrc "CREATE TABLE t AS SELECT g AS id, md5(g::text) AS v FROM generate_series(1, 20000) g"
+run "$BACKUPD" dump --source "$(pg_uri esrc)" --repo "$EREPO" --name src --jobs 2 --encryption-key-file "$EKEY"
+assert_rc "encrypted dump to s3" 0
+EID="$(last_line)"
+assert_match "it prints the backup ID" '^[0-9]{8}T[0-9]{6}Z(-[0-9]+)?$' "$EID"
+check_not "no object name in the bucket shows the source name" \
+	bash -c 'find "$1" -path "*backups/enc/*" | sed "s|.*backups/enc/||" | grep -q src' _ "$BD_TMP/s3data"
+run "$BACKUPD" list --repo "$EREPO"
+assert_rc "list of the encrypted bucket without the key" 0
+assert_output_contains "it shows the backup ID" "$EID"
+run "$BACKUPD" verify --repo "$EREPO" --encryption-key-file "$EKEY"
+assert_rc "verify of the encrypted bucket" 0
+run "$DBRESTORE" restore --repo "$EREPO" --name src --to "$(pg_uri edst_nokey)" --create
+assert_rc "restore from the encrypted bucket without the key: exit 2" 2
+check_not "no database created without the key" db_exists edst_nokey
+run "$DBRESTORE" restore --repo "$EREPO" --name src --to "$(pg_uri edst)" --jobs 2 --create --encryption-key-file "$EKEY"
+assert_rc "restore from the encrypted bucket" 0
+assert_eq "restored rows match" "$(psql_q esrc "SELECT count(*), sum(id) FROM t")" "$(psql_q edst "SELECT count(*), sum(id) FROM t" || true)"
+
 assert_no_secrets_in_output
 
 s3_stop

@@ -163,9 +163,17 @@ static void test_refuse_newer_or_bad_marker(void **state)
 	assert_string_equal(err.msg, want);
 	free(want);
 
+	write_file(f, REPO_MARKER, "{\"format\":1,\"cipher\":\"chacha20\"}");
+	assert_int_equal(repo_open(f->dir, NULL, 0, &r, &err), -1);
+	assert_non_null(strstr(err.msg, "uses cipher 'chacha20'"));
+	/* encrypted: never read without the key, and damaged key fields are named */
 	write_file(f, REPO_MARKER, "{\"format\":1,\"cipher\":\"aes-256-gcm\"}");
 	assert_int_equal(repo_open(f->dir, NULL, 0, &r, &err), -1);
-	assert_non_null(strstr(err.msg, "uses cipher 'aes-256-gcm'"));
+	assert_non_null(strstr(err.msg, "is encrypted: give its key"));
+	assert_int_equal(err.exit_code, 2);
+	storage_options key = { .encryption_key = "a key of thirty-two bytes or more" };
+	assert_int_equal(repo_open(f->dir, &key, 0, &r, &err), -1);
+	assert_non_null(strstr(err.msg, "encryption parameters"));
 
 	write_file(f, REPO_MARKER, "not json");
 	assert_int_equal(repo_open(f->dir, NULL, 1, &r, &err), -1);

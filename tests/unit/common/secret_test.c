@@ -201,6 +201,37 @@ static void test_symlink(void **state)
 	remove_file(target);
 }
 
+/* An encryption key file: 32 bytes at least (the newline does not count), 0600. */
+static void test_key_file(void **state)
+{
+	(void)state;
+	const char *k31 = "0123456789012345678901234567890\n";
+	const char *k32 = "01234567890123456789012345678901\n";
+	char *p31 = make_file(k31, strlen(k31), 0600);
+	char *p32 = make_file(k32, strlen(k32), 0600);
+	char *p32open = make_file(k32, strlen(k32), 0644);
+	char *s = NULL;
+	bderr err;
+	bderr_init(&err);
+	assert_int_equal(secret_read_key_file(p32, &s, &err), 0);
+	assert_int_equal(strlen(s), 32);
+	secret_free(s);
+	s = NULL;
+	assert_int_equal(secret_read_key_file(p31, &s, &err), -1);
+	assert_null(s);
+	assert_int_equal(err.exit_code, 2);
+	assert_non_null(strstr(err.msg, "holds 31 bytes: at least 32"));
+	bderr_init(&err);
+	assert_int_equal(secret_read_key_file(p32open, &s, &err), -1);
+	assert_int_equal(err.exit_code, 2);
+	bderr_init(&err);
+	assert_int_equal(secret_read_key_file("/nonexistent/key", &s, &err), -1);
+	assert_int_equal(err.exit_code, 2);
+	remove_file(p31);
+	remove_file(p32);
+	remove_file(p32open);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -208,6 +239,7 @@ int main(void)
 		cmocka_unit_test(test_not_regular),	  cmocka_unit_test(test_missing_and_empty),
 		cmocka_unit_test(test_size_limit),	  cmocka_unit_test(test_symlink),
 		cmocka_unit_test(test_other_owner_refused),
+		cmocka_unit_test(test_key_file),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
