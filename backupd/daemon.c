@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "archive/filter.h"
+#include "backupd/job.h"
 #include "backupd/metrics_http.h"
 #include "backupd/run_history.h"
 #include "backupd/webhook.h"
@@ -274,12 +275,10 @@ static int dtable_build(config *cfg, time_t now, dtable *t, bderr *err)
 			key_error(cfg, s, "retention", err);
 			goto fail;
 		}
-		int level;
-		const char *comp = config_get(s, "compress");
-		if (comp && compress_spec_parse(comp, &level, err) < 0) {
-			key_error(cfg, s, "compress", err);
+		/* the options a run would build, checked now: a bad one is a config error */
+		engine_dump_options dopts;
+		if (job_dump_options(cfg, s, &dopts, err) < 0)
 			goto fail;
-		}
 		if (kind && strcmp(kind, "dump") != 0 && strcmp(kind, "basebackup") != 0)
 			log_warn("%s:%d: job '%s': kind '%s' is not available yet: its runs will fail",
 				 cfg->path, config_line(s, "kind"), s->name, kind);

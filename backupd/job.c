@@ -27,12 +27,7 @@ static uint64_t manifest_rows(const manifest *m)
 	return rows;
 }
 
-/*
- * The dump options of a job, from the same defaults and through the same
- * setter as `backupd dump`'s command line; a bad value is named with its
- * FILE:LINE.  compress falls back to the job's [repo:].
- */
-static int job_dump_options(const config *cfg, const config_section *js, engine_dump_options *o,
+int job_dump_options(const config *cfg, const config_section *js, engine_dump_options *o,
 			    bderr *err)
 {
 	engine_dump_options_init(o);

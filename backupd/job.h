@@ -8,6 +8,7 @@
 
 #include "common/config.h"
 #include "common/program.h"
+#include "engines/engine.h"
 
 /*
  * Runs [job:NAME] of cfg: the backup, then the job's retention.  On success
@@ -16,6 +17,15 @@
  * because the backup itself matters more than its bookkeeping.
  */
 int job_run(const config *cfg, const char *name, char **id, bderr *err);
+
+/*
+ * The dump options of job section js, from the same defaults and through the
+ * same setter as `backupd dump`'s command line (engines/engine.h); a bad
+ * value is named with its FILE:LINE and key.  compress falls back to the
+ * job's [repo:].  The daemon checks them when it loads the config.
+ */
+int job_dump_options(const config *cfg, const config_section *js, engine_dump_options *o,
+		     bderr *err);
 
 /* The `run JOB` command. */
 int job_command(program *p, bderr *err);

@@ -81,6 +81,9 @@ bad_conf "webhook-on unknown" "" "webhook-on = sometimes" webhook-on
 bad_conf "timeout not a duration" "" "timeout = soon" timeout
 bad_conf "webhook-url not http" "webhook-url = ftp://example.com/$TOKEN" "" webhook-url
 check_not "the webhook URL is not echoed in the error" grep -q "$TOKEN" "$RUN_ERR"
+bad_conf "chunk-size not a size" "" "chunk-size = lots" chunk-size
+bad_conf "consistency unknown" "" "consistency = strict" consistency
+bad_conf "compress unknown" "" "compress = lz4" compress
 # a busy port is an error at start, naming the address
 python3 -c 'import socket,sys,time
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
