@@ -23,6 +23,7 @@ struct workpool {
 	bderr first_err;
 	pool_thread *threads;
 	int n_threads;
+	void **own_items; /* workpool_start_arrays' pointer array */
 };
 
 static void *pool_thread_main(void *arg)
@@ -75,6 +76,7 @@ int workpool_join(workpool *p, bderr *err)
 	}
 	pthread_mutex_destroy(&p->lock);
 	free(p->threads);
+	free(p->own_items);
 	free(p);
 	return rc;
 }
@@ -109,6 +111,26 @@ int workpool_start(void *shared, void **workers, int n_workers, void **items, si
 	}
 	*out = p;
 	return 0;
+}
+
+int workpool_start_arrays(void *shared, void *workers, size_t worker_size, int n_workers,
+			  void *items, size_t item_size, size_t n_items, workpool_fn fn,
+			  const workpool_hooks *hooks, workpool **out, bderr *err)
+{
+	int nw = n_workers < 0 ? 0 : n_workers;
+	void **wp = xcalloc((size_t)nw + 1, sizeof *wp);
+	void **ip = xcalloc(n_items + 1, sizeof *ip);
+	for (int i = 0; i < nw; i++)
+		wp[i] = (char *)workers + (size_t)i * worker_size;
+	for (size_t k = 0; k < n_items; k++)
+		ip[k] = (char *)items + k * item_size;
+	int rc = workpool_start(shared, wp, nw, ip, n_items, fn, hooks, out, err);
+	free(wp); /* each thread has its worker already */
+	if (rc != 0)
+		free(ip);
+	else
+		(*out)->own_items = ip;
+	return rc;
 }
 
 int workpool_run(void *shared, void **workers, int n_workers, void **items, size_t n_items,

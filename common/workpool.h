@@ -37,6 +37,15 @@ typedef struct workpool_hooks {
 int workpool_start(void *shared, void **workers, int n_workers, void **items, size_t n_items,
 		   workpool_fn fn, const workpool_hooks *hooks, workpool **out, bderr *err);
 
+/*
+ * The same over contiguous arrays (a dump's workers and its sorted tasks):
+ * worker i is (char *)workers + i * worker_size, item k likewise; the pool
+ * keeps the pointer array it needs until workpool_join.
+ */
+int workpool_start_arrays(void *shared, void *workers, size_t worker_size, int n_workers,
+			  void *items, size_t item_size, size_t n_items, workpool_fn fn,
+			  const workpool_hooks *hooks, workpool **out, bderr *err);
+
 /* Workers finish their current item and take no more. */
 void workpool_cancel(workpool *p);
 

@@ -1,5 +1,6 @@
 #include "engines/jsonfield.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "common/mem.h"
@@ -80,6 +81,32 @@ int jf_object(const json_t *obj, const char *key, int required, const json_t **o
 	if (!json_is_object(v))
 		return bderr_set(err, "%s.%s must be an object", where, key);
 	*out = v;
+	return 0;
+}
+
+int jf_objects(const json_t *obj, const char *key, int required, size_t elem_size,
+	       jf_parse_fn parse, void **out, size_t *n, const char *where, bderr *err)
+{
+	const json_t *arr;
+	size_t len;
+	*out = NULL;
+	*n = 0;
+	if (jf_array(obj, key, required, &arr, &len, where, err) != 0)
+		return -1;
+	if (arr == NULL)
+		return 0;
+	char *v = xcalloc(len + 1, elem_size);
+	*out = v;
+	for (size_t i = 0; i < len; i++) {
+		char at[160];
+		snprintf(at, sizeof at, "%s.%s[%zu]", where, key, i);
+		*n = i + 1;
+		const json_t *e = json_array_get(arr, i);
+		if (!json_is_object(e))
+			return bderr_set(err, "%s must be an object", at);
+		if (parse(e, at, v + i * elem_size, err) != 0)
+			return -1;
+	}
 	return 0;
 }
 

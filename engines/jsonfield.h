@@ -35,6 +35,16 @@ int jf_array(const json_t *obj, const char *key, int required, const json_t **ou
 int jf_object(const json_t *obj, const char *key, int required, const json_t **out,
 	      const char *where, bderr *err);
 
+/*
+ * An array of objects into a new array of n elements of elem_size bytes,
+ * each filled by parse(element, "where.key[i]", &out[i]); absent: *out NULL,
+ * *n 0.  On failure *n counts the elements parse was called for (the one that
+ * failed included), so the caller's clear frees what they hold.
+ */
+typedef int (*jf_parse_fn)(const json_t *v, const char *where, void *elem, bderr *err);
+int jf_objects(const json_t *obj, const char *key, int required, size_t elem_size,
+	       jf_parse_fn parse, void **out, size_t *n, const char *where, bderr *err);
+
 /* An array of strings as JSON. */
 json_t *jf_strings_json(char *const *v, size_t n);
 

@@ -645,7 +645,6 @@ int mysql_dump_run(repo *r, const engine_dump_options *o, char **id_out, bderr *
 
 	MYSQL *c = NULL;
 	dump_worker *workers = NULL;
-	void **worker_ptrs = NULL, **task_ptrs = NULL;
 	workpool *pool = NULL;
 	int n_workers = 0, locked = 0;
 	manifest *m = NULL;
@@ -742,14 +741,8 @@ int mysql_dump_run(repo *r, const engine_dump_options *o, char **id_out, bderr *
 		 st.id, o->name, st.n_dbs, st.n_tables, st.n_tasks, n_workers,
 		 no_lock ? "no lock" : "FTWRL snapshot");
 
-	worker_ptrs = xcalloc((size_t)n_workers, sizeof *worker_ptrs);
-	for (int i = 0; i < n_workers; i++)
-		worker_ptrs[i] = &workers[i];
-	task_ptrs = xcalloc(st.n_tasks + 1, sizeof *task_ptrs);
-	for (size_t i = 0; i < st.n_tasks; i++)
-		task_ptrs[i] = &st.tasks[i];
-	if (workpool_start(&st, worker_ptrs, n_workers, task_ptrs, st.n_tasks, dump_task_run,
-			   &my_thread_hooks, &pool, err) != 0)
+	if (workpool_start_arrays(&st, workers, sizeof *workers, n_workers, st.tasks, sizeof *st.tasks,
+				  st.n_tasks, dump_task_run, &my_thread_hooks, &pool, err) != 0)
 		goto out;
 	bderr uerr;
 	bderr_init(&uerr);
@@ -830,8 +823,6 @@ out:
 		bderr_init(&ignored);
 		my_exec(c, "UNLOCK TABLES", "unlock", &ignored);
 	}
-	free(worker_ptrs);
-	free(task_ptrs);
 	if (rc != 0 && st.id)
 		repo_backup_discard(st.repo, st.o->name, st.id);
 	if (workers) {

@@ -55,10 +55,9 @@ json_t *my_dump_info_to_json(const my_dump_info *i)
 			 "chunk_size", (json_int_t)i->chunk_size, "consistency", i->consistency);
 }
 
-static int parse_table(const json_t *v, const char *where, my_dump_table *t, bderr *err)
+static int parse_table(const json_t *v, const char *where, void *elem, bderr *err)
 {
-	if (!json_is_object(v))
-		return bderr_set(err, "%s must be an object", where);
+	my_dump_table *t = elem;
 	if (jf_string(v, "name", 1, &t->name, where, err) != 0 ||
 	    jf_string(v, "engine", 0, &t->engine, where, err) != 0 ||
 	    jf_strings(v, "columns", 1, &t->columns, &t->n_columns, where, err) != 0 ||
@@ -79,39 +78,27 @@ static int parse_table(const json_t *v, const char *where, my_dump_table *t, bde
 	return 0;
 }
 
-static int parse_db(const json_t *v, const char *where, my_dump_db *d, bderr *err)
+static int parse_db(const json_t *v, const char *where, void *elem, bderr *err)
 {
-	const json_t *arr, *views;
+	my_dump_db *d = elem;
+	const json_t *views;
 	size_t n;
-	char tw[96];
-	if (!json_is_object(v))
-		return bderr_set(err, "%s must be an object", where);
 	if (jf_string(v, "name", 1, &d->name, where, err) != 0 ||
 	    jf_string(v, "charset", 0, &d->charset, where, err) != 0 ||
 	    jf_string(v, "collation", 0, &d->collation, where, err) != 0 ||
-	    jf_array(v, "views", 0, &views, &n, where, err) != 0 ||
-	    jf_array(v, "tables", 1, &arr, &n, where, err) != 0)
+	    jf_array(v, "views", 0, &views, &n, where, err) != 0)
 		return -1;
-	if (*d->name == '\0')
-		return bderr_set(err, "%s.name is empty", where);
 	if (views)
 		d->views = json_incref((json_t *)views);
-	d->tables = xcalloc(n + 1, sizeof *d->tables);
-	for (; d->n_tables < n; d->n_tables++) {
-		snprintf(tw, sizeof tw, "%s.tables[%zu]", where, d->n_tables);
-		if (parse_table(json_array_get(arr, d->n_tables), tw, &d->tables[d->n_tables], err) != 0) {
-			d->n_tables++;
-			return -1;
-		}
-	}
-	return 0;
+	if (*d->name == '\0')
+		return bderr_set(err, "%s.name is empty", where);
+	return jf_objects(v, "tables", 1, sizeof *d->tables, parse_table, (void **)&d->tables,
+			  &d->n_tables, where, err);
 }
 
 static int parse_all(const json_t *info, my_dump_info *i, bderr *err)
 {
-	const json_t *arr, *opts;
-	size_t n;
-	char where[48];
+	const json_t *opts;
 	if (!json_is_object(info))
 		return bderr_set(err, "info must be an object");
 	if (jf_string(info, "server_version", 0, &i->server_version, "info", err) != 0 ||
@@ -120,9 +107,10 @@ static int parse_all(const json_t *info, my_dump_info *i, bderr *err)
 	    jf_string(info, "sql_mode", 0, &i->sql_mode, "info", err) != 0 ||
 	    jf_string(info, "server_sql_mode", 0, &i->server_sql_mode, "info", err) != 0 ||
 	    jf_string(info, "time_zone", 0, &i->time_zone, "info", err) != 0 ||
-	    jf_array(info, "databases", 1, &arr, &n, "info", err) != 0)
+	    jf_objects(info, "databases", 1, sizeof *i->dbs, parse_db, (void **)&i->dbs, &i->n_dbs,
+		       "info", err) != 0)
 		return -1;
-	if (n == 0)
+	if (i->n_dbs == 0)
 		return bderr_set(err, "info.databases lists no database");
 	const json_t *b = json_object_get(info, "binlog");
 	if (b && !json_is_null(b))
@@ -130,14 +118,6 @@ static int parse_all(const json_t *info, my_dump_info *i, bderr *err)
 	const json_t *g = json_object_get(info, "gtid_executed");
 	if (g && !json_is_null(g))
 		i->gtid_executed = json_incref((json_t *)g);
-	i->dbs = xcalloc(n + 1, sizeof *i->dbs);
-	for (; i->n_dbs < n; i->n_dbs++) {
-		snprintf(where, sizeof where, "info.databases[%zu]", i->n_dbs);
-		if (parse_db(json_array_get(arr, i->n_dbs), where, &i->dbs[i->n_dbs], err) != 0) {
-			i->n_dbs++;
-			return -1;
-		}
-	}
 	if (jf_object(info, "options", 0, &opts, "info", err) != 0)
 		return -1;
 	if (opts && (jf_int(opts, "jobs", 0, 0, INT32_MAX, &i->jobs, "info.options", err) != 0 ||

@@ -565,8 +565,6 @@ int pg_dump_run(repo *r, const engine_dump_options *o, char **id_out, bderr *err
 	PGconn *c = NULL;
 	PGresult *res = NULL;
 	dump_worker *workers = NULL;
-	void **worker_ptrs = NULL;
-	void **task_ptrs = NULL;
 	workpool *pool = NULL;
 	manifest *m = NULL;
 	pg_tool tool = { 0 };
@@ -638,14 +636,8 @@ int pg_dump_run(repo *r, const engine_dump_options *o, char **id_out, bderr *err
 		if (open_worker(&st, &workers[i], err) != 0)
 			goto out;
 	}
-	worker_ptrs = xcalloc((size_t)n_workers + 1, sizeof *worker_ptrs);
-	for (int i = 0; i < n_workers; i++)
-		worker_ptrs[i] = &workers[i];
-	task_ptrs = xcalloc(st.n_tasks + 1, sizeof *task_ptrs);
-	for (size_t i = 0; i < st.n_tasks; i++)
-		task_ptrs[i] = &st.tasks[i];
-	if (workpool_start(&st, worker_ptrs, n_workers, task_ptrs, st.n_tasks, dump_task_run, NULL, &pool,
-			   err) != 0)
+	if (workpool_start_arrays(&st, workers, sizeof *workers, n_workers, st.tasks, sizeof *st.tasks,
+				  st.n_tasks, dump_task_run, NULL, &pool, err) != 0)
 		goto out;
 
 	/* the coordinator's own share, overlapped with the workers' COPY */
@@ -692,8 +684,6 @@ out:
 	}
 	if (rc != 0 && st.id)
 		repo_backup_discard(r, o->name, st.id);
-	free(worker_ptrs);
-	free(task_ptrs);
 	if (workers) {
 		for (int i = 0; workers[i].st; i++)
 			PQfinish(workers[i].conn);

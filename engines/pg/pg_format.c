@@ -70,10 +70,9 @@ json_t *pg_dump_info_to_json(const pg_dump_info *i)
 	return o;
 }
 
-static int parse_table(const json_t *v, const char *where, pg_dump_table *t, bderr *err)
+static int parse_table(const json_t *v, const char *where, void *elem, bderr *err)
 {
-	if (!json_is_object(v))
-		return bderr_set(err, "%s must be an object", where);
+	pg_dump_table *t = elem;
 	if (jf_string(v, "oid", 0, &t->oid, where, err) != 0 ||
 	    jf_string(v, "schema", 1, &t->schema, where, err) != 0 ||
 	    jf_string(v, "name", 1, &t->name, where, err) != 0 ||
@@ -85,10 +84,9 @@ static int parse_table(const json_t *v, const char *where, pg_dump_table *t, bde
 	return 0;
 }
 
-static int parse_sequence(const json_t *v, const char *where, pg_dump_sequence *s, bderr *err)
+static int parse_sequence(const json_t *v, const char *where, void *elem, bderr *err)
 {
-	if (!json_is_object(v))
-		return bderr_set(err, "%s must be an object", where);
+	pg_dump_sequence *s = elem;
 	if (jf_string(v, "schema", 1, &s->schema, where, err) != 0 ||
 	    jf_string(v, "name", 1, &s->name, where, err) != 0 ||
 	    jf_string(v, "last_value", 1, &s->last_value, where, err) != 0 ||
@@ -103,9 +101,7 @@ static int parse_sequence(const json_t *v, const char *where, pg_dump_sequence *
 
 static int parse_all(const json_t *info, pg_dump_info *i, bderr *err)
 {
-	const json_t *schema, *arr, *lo, *opts;
-	size_t n;
-	char where[64];
+	const json_t *schema, *lo, *opts;
 	if (!json_is_object(info))
 		return bderr_set(err, "info must be an object");
 	if (jf_string(info, "database", 0, &i->database, "info", err) != 0 ||
@@ -118,27 +114,11 @@ static int parse_all(const json_t *info, pg_dump_info *i, bderr *err)
 	    jf_string(schema, "pre-data", 1, &i->pre_data, "info.schema", err) != 0 ||
 	    jf_string(schema, "post-data", 1, &i->post_data, "info.schema", err) != 0)
 		return -1;
-	if (jf_array(info, "tables", 0, &arr, &n, "info", err) != 0)
+	if (jf_objects(info, "tables", 0, sizeof *i->tables, parse_table, (void **)&i->tables,
+		       &i->n_tables, "info", err) != 0 ||
+	    jf_objects(info, "sequences", 0, sizeof *i->sequences, parse_sequence,
+		       (void **)&i->sequences, &i->n_sequences, "info", err) != 0)
 		return -1;
-	i->tables = xcalloc(n + 1, sizeof *i->tables);
-	for (; i->n_tables < n; i->n_tables++) {
-		snprintf(where, sizeof where, "info.tables[%zu]", i->n_tables);
-		if (parse_table(json_array_get(arr, i->n_tables), where, &i->tables[i->n_tables], err) != 0) {
-			i->n_tables++; /* cleared with the others */
-			return -1;
-		}
-	}
-	if (jf_array(info, "sequences", 0, &arr, &n, "info", err) != 0)
-		return -1;
-	i->sequences = xcalloc(n + 1, sizeof *i->sequences);
-	for (; i->n_sequences < n; i->n_sequences++) {
-		snprintf(where, sizeof where, "info.sequences[%zu]", i->n_sequences);
-		if (parse_sequence(json_array_get(arr, i->n_sequences), where,
-				   &i->sequences[i->n_sequences], err) != 0) {
-			i->n_sequences++;
-			return -1;
-		}
-	}
 	if (jf_object(info, "large_objects", 0, &lo, "info", err) != 0)
 		return -1;
 	if (lo && (jf_string(lo, "object", 1, &i->large_objects, "info.large_objects", err) != 0 ||

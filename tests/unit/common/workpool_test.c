@@ -180,6 +180,28 @@ static void test_thread_hooks(void **state)
 	pthread_mutex_destroy(&c.lock);
 }
 
+/* Contiguous arrays: every item once, each worker context its own element. */
+static void test_arrays(void **state)
+{
+	(void)state;
+	counter c;
+	int values[30];
+	void *unused[30];
+	setup(&c, values, unused, 30, -1);
+	bderr err;
+	bderr_init(&err);
+	workpool *p = NULL;
+	assert_int_equal(workpool_start_arrays(&c, worker_ids, sizeof *worker_ids, 3, values,
+					       sizeof *values, 30, count_item, NULL, &p, &err), 0);
+	assert_int_equal(workpool_join(p, &err), 0);
+	assert_int_equal(c.done, 30);
+	for (int i = 0; i < 30; i++)
+		assert_int_equal(values[i], -(i + 1));
+	assert_int_equal(c.seen_by[0] + c.seen_by[1] + c.seen_by[2], 30);
+	assert_int_equal(c.seen_by[3], 0);
+	pthread_mutex_destroy(&c.lock);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -188,6 +210,7 @@ int main(void)
 		cmocka_unit_test(test_more_workers_than_items_and_none),
 		cmocka_unit_test(test_cancel_is_not_an_error),
 		cmocka_unit_test(test_thread_hooks),
+		cmocka_unit_test(test_arrays),
 	};
 	return cmocka_run_group_tests_name("workpool", tests, NULL, NULL);
 }
