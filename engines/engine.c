@@ -5,6 +5,7 @@
 #include <strings.h>
 
 #include "archive/filter.h"
+#include "common/mem.h"
 #include "engines/mysql/mysql_engine.h"
 #include "engines/pg/pg_engine.h"
 
@@ -26,6 +27,22 @@ const engine_ops *engine_by_name(const char *name)
 		if (strcmp(engines[i]->name, name) == 0)
 			return engines[i];
 	return NULL;
+}
+
+void engine_options_info_set(engine_options_info *oi, const engine_dump_options *o,
+			     const char *consistency)
+{
+	oi->jobs = o->jobs;
+	oi->compress = xstrdup(o->compress_spec ? o->compress_spec : "zstd");
+	oi->chunk_size = (int64_t)o->chunk_bytes;
+	oi->consistency = consistency ? xstrdup(consistency) : NULL;
+}
+
+void engine_options_info_clear(engine_options_info *oi)
+{
+	free(oi->compress);
+	free(oi->consistency);
+	memset(oi, 0, sizeof *oi);
 }
 
 int engine_dump_options_check(const engine_ops *e, const engine_dump_options *o, bderr *err)

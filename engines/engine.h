@@ -62,6 +62,22 @@ extern const char *const engine_dump_option_keys[];
 /* "64MB", "1G", "1048576" -> bytes; -1 on anything else. */
 int engine_parse_size(const char *s, uint64_t *out);
 
+/*
+ * info.options of every dump: the options it ran with, for the operator
+ * (`list --json`) and for support; not needed to restore.
+ */
+typedef struct engine_options_info {
+	int64_t jobs;
+	char *compress;
+	int64_t chunk_size;
+	char *consistency; /* MySQL: "ftwrl" | "no-lock"; NULL elsewhere */
+} engine_options_info;
+
+/* What o records; consistency as the engine names it, or NULL. */
+void engine_options_info_set(engine_options_info *oi, const engine_dump_options *o,
+			     const char *consistency);
+void engine_options_info_clear(engine_options_info *oi);
+
 typedef struct engine_restore_options {
 	const char *to_url;   /* target URI */
 	const char *password; /* from a 0600 file, or NULL */

@@ -143,6 +143,26 @@ void jf_strings_free(char **v, size_t n)
 	free(v);
 }
 
+json_t *jf_options_json(const engine_options_info *oi)
+{
+	return json_pack("{s:I, s:s, s:I, s:s*}", "jobs", (json_int_t)oi->jobs, "compress",
+			 oi->compress ? oi->compress : "zstd", "chunk_size", (json_int_t)oi->chunk_size,
+			 "consistency", oi->consistency);
+}
+
+int jf_options(const json_t *info, engine_options_info *oi, bderr *err)
+{
+	const json_t *o;
+	if (jf_object(info, "options", 0, &o, "info", err) != 0)
+		return -1;
+	if (o && (jf_int(o, "jobs", 0, 0, INT32_MAX, &oi->jobs, "info.options", err) != 0 ||
+		  jf_string(o, "compress", 0, &oi->compress, "info.options", err) != 0 ||
+		  jf_int(o, "chunk_size", 0, 0, INT64_MAX, &oi->chunk_size, "info.options", err) != 0 ||
+		  jf_string(o, "consistency", 0, &oi->consistency, "info.options", err) != 0))
+		return -1;
+	return 0;
+}
+
 json_t *jf_strings_json(char *const *v, size_t n)
 {
 	json_t *a = json_array();

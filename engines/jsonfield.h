@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "common/error.h"
+#include "engines/engine.h"
 
 /*
  * obj[key] into *out.  Absent (or JSON null): an error when required,
@@ -44,6 +45,10 @@ int jf_object(const json_t *obj, const char *key, int required, const json_t **o
 typedef int (*jf_parse_fn)(const json_t *v, const char *where, void *elem, bderr *err);
 int jf_objects(const json_t *obj, const char *key, int required, size_t elem_size,
 	       jf_parse_fn parse, void **out, size_t *n, const char *where, bderr *err);
+
+/* info.options (engines/engine.h) as JSON, and back (absent: left zero). */
+json_t *jf_options_json(const engine_options_info *oi);
+int jf_options(const json_t *info, engine_options_info *oi, bderr *err);
 
 /* An array of strings as JSON. */
 json_t *jf_strings_json(char *const *v, size_t n);

@@ -796,12 +796,8 @@ int mysql_dump_run(repo *r, const engine_dump_options *o, char **id_out, bderr *
 		manifest_add_object(m, d->object, &d->meta, o->compress_level != 0, d->rows);
 	}
 	databases_info(&st, &inf);
-	inf.jobs = o->jobs;
-	inf.compress = xstrdup(o->compress_spec ? o->compress_spec : "zstd");
-	inf.chunk_size = (int64_t)o->chunk_bytes;
-	json_t *info = my_dump_info_to_json(&inf);
-	json_object_update(m->info, info);
-	json_decref(info);
+	engine_options_info_set(&inf.options, o, inf.consistency);
+	my_dump_info_to_json(&inf, m->info);
 	for (int i = 0; i < n_workers; i++) {
 		bderr ignored;
 		bderr_init(&ignored);

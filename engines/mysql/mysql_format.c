@@ -23,7 +23,7 @@ static json_t *or_null(json_t *v)
 	return v ? json_incref(v) : json_null();
 }
 
-json_t *my_dump_info_to_json(const my_dump_info *i)
+void my_dump_info_to_json(const my_dump_info *i, json_t *out)
 {
 	json_t *dbs = json_array();
 	for (size_t d = 0; d < i->n_dbs; d++) {
@@ -46,13 +46,14 @@ json_t *my_dump_info_to_json(const my_dump_info *i)
 						     "tables", tables, "views",
 						     db->views ? json_incref(db->views) : json_array()));
 	}
-	return json_pack("{s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:o, s:o, s:o, s:{s:I, s:s, s:I, s:s?}}",
-			 "server_version", i->server_version, "flavor", i->flavor, "consistency",
-			 i->consistency, "sql_mode", i->sql_mode, "server_sql_mode", i->server_sql_mode,
-			 "time_zone", i->time_zone, "binlog", or_null(i->binlog), "gtid_executed",
-			 or_null(i->gtid_executed), "databases", dbs, "options", "jobs",
-			 (json_int_t)i->jobs, "compress", i->compress ? i->compress : "zstd",
-			 "chunk_size", (json_int_t)i->chunk_size, "consistency", i->consistency);
+	json_t *o = json_pack("{s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:o, s:o, s:o, s:o}",
+			      "server_version", i->server_version, "flavor", i->flavor,
+			      "consistency", i->consistency, "sql_mode", i->sql_mode,
+			      "server_sql_mode", i->server_sql_mode, "time_zone", i->time_zone,
+			      "binlog", or_null(i->binlog), "gtid_executed", or_null(i->gtid_executed),
+			      "databases", dbs, "options", jf_options_json(&i->options));
+	json_object_update(out, o);
+	json_decref(o);
 }
 
 static int parse_table(const json_t *v, const char *where, void *elem, bderr *err)
@@ -98,7 +99,6 @@ static int parse_db(const json_t *v, const char *where, void *elem, bderr *err)
 
 static int parse_all(const json_t *info, my_dump_info *i, bderr *err)
 {
-	const json_t *opts;
 	if (!json_is_object(info))
 		return bderr_set(err, "info must be an object");
 	if (jf_string(info, "server_version", 0, &i->server_version, "info", err) != 0 ||
@@ -118,11 +118,7 @@ static int parse_all(const json_t *info, my_dump_info *i, bderr *err)
 	const json_t *g = json_object_get(info, "gtid_executed");
 	if (g && !json_is_null(g))
 		i->gtid_executed = json_incref((json_t *)g);
-	if (jf_object(info, "options", 0, &opts, "info", err) != 0)
-		return -1;
-	if (opts && (jf_int(opts, "jobs", 0, 0, INT32_MAX, &i->jobs, "info.options", err) != 0 ||
-		     jf_string(opts, "compress", 0, &i->compress, "info.options", err) != 0 ||
-		     jf_int(opts, "chunk_size", 0, 0, INT64_MAX, &i->chunk_size, "info.options", err) != 0))
+	if (jf_options(info, &i->options, err) != 0)
 		return -1;
 	if (i->sql_mode == NULL)
 		i->sql_mode = xstrdup(MY_SESSION_SQL_MODE);
@@ -169,6 +165,6 @@ void my_dump_info_clear(my_dump_info *i)
 		json_decref(db->views);
 	}
 	free(i->dbs);
-	free(i->compress);
+	engine_options_info_clear(&i->options);
 	memset(i, 0, sizeof *i);
 }

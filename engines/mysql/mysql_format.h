@@ -27,6 +27,7 @@
 #include <stdint.h>
 
 #include "common/error.h"
+#include "engines/engine.h"
 
 /* The session sql_mode both sides use: zero dates load, a 0 id stays 0. */
 #define MY_SESSION_SQL_MODE "NO_AUTO_VALUE_ON_ZERO"
@@ -67,13 +68,11 @@ typedef struct my_dump_info {
 	json_t *gtid_executed;
 	my_dump_db *dbs;
 	size_t n_dbs;
-	int64_t jobs;
-	char *compress;
-	int64_t chunk_size;
+	engine_options_info options;
 } my_dump_info;
 
-/* The info object (new reference). */
-json_t *my_dump_info_to_json(const my_dump_info *i);
+/* Writes i's fields into the info object out (a manifest's m->info). */
+void my_dump_info_to_json(const my_dump_info *i, json_t *out);
 
 /*
  * Reads and validates info into *out (zeroed first); the error names the

@@ -663,12 +663,8 @@ int pg_dump_run(repo *r, const engine_dump_options *o, char **id_out, bderr *err
 		manifest_add_object(m, d->object, &d->meta, o->compress_level != 0, d->rows);
 	}
 	tables_info(&st, &inf);
-	inf.jobs = o->jobs;
-	inf.compress = xstrdup(o->compress_spec ? o->compress_spec : "zstd");
-	inf.chunk_size = (int64_t)o->chunk_bytes;
-	json_t *info = pg_dump_info_to_json(&inf);
-	json_object_update(m->info, info);
-	json_decref(info);
+	engine_options_info_set(&inf.options, o, NULL);
+	pg_dump_info_to_json(&inf, m->info);
 	pg_exec(c, "COMMIT", "cannot end the dump transaction", err);
 	if (repo_backup_commit(r, m, err) != 0)
 		goto out;

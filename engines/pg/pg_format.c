@@ -28,9 +28,8 @@ static void set_string(json_t *o, const char *key, const char *v)
 		json_object_set_new(o, key, json_string(v));
 }
 
-json_t *pg_dump_info_to_json(const pg_dump_info *i)
+void pg_dump_info_to_json(const pg_dump_info *i, json_t *o)
 {
-	json_t *o = json_object();
 	set_string(o, "database", i->database);
 	set_string(o, "encoding", i->encoding);
 	set_string(o, "snapshot", i->snapshot);
@@ -63,11 +62,7 @@ json_t *pg_dump_info_to_json(const pg_dump_info *i)
 						(json_int_t)t->rows, "bytes", (json_int_t)t->bytes));
 	}
 	json_object_set_new(o, "tables", tables);
-	json_object_set_new(o, "options",
-			    json_pack("{s:I, s:s, s:I}", "jobs", (json_int_t)i->jobs, "compress",
-				      i->compress ? i->compress : "zstd", "chunk_size",
-				      (json_int_t)i->chunk_size));
-	return o;
+	json_object_set_new(o, "options", jf_options_json(&i->options));
 }
 
 static int parse_table(const json_t *v, const char *where, void *elem, bderr *err)
@@ -101,7 +96,7 @@ static int parse_sequence(const json_t *v, const char *where, void *elem, bderr 
 
 static int parse_all(const json_t *info, pg_dump_info *i, bderr *err)
 {
-	const json_t *schema, *lo, *opts;
+	const json_t *schema, *lo;
 	if (!json_is_object(info))
 		return bderr_set(err, "info must be an object");
 	if (jf_string(info, "database", 0, &i->database, "info", err) != 0 ||
@@ -125,11 +120,7 @@ static int parse_all(const json_t *info, pg_dump_info *i, bderr *err)
 		   jf_int(lo, "count", 0, 0, INT64_MAX, &i->large_objects_count, "info.large_objects",
 			  err) != 0))
 		return -1;
-	if (jf_object(info, "options", 0, &opts, "info", err) != 0)
-		return -1;
-	if (opts && (jf_int(opts, "jobs", 0, 0, INT32_MAX, &i->jobs, "info.options", err) != 0 ||
-		     jf_string(opts, "compress", 0, &i->compress, "info.options", err) != 0 ||
-		     jf_int(opts, "chunk_size", 0, 0, INT64_MAX, &i->chunk_size, "info.options", err) != 0))
+	if (jf_options(info, &i->options, err) != 0)
 		return -1;
 	const json_t *props = json_object_get(info, "database_properties");
 	if (props && !json_is_null(props)) {
@@ -181,6 +172,6 @@ void pg_dump_info_clear(pg_dump_info *i)
 	free(i->large_objects);
 	json_decref(i->database_properties);
 	pg_db_props_free(i->props);
-	free(i->compress);
+	engine_options_info_clear(&i->options);
 	memset(i, 0, sizeof *i);
 }

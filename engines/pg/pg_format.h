@@ -27,6 +27,7 @@
 #include <stdint.h>
 
 #include "common/error.h"
+#include "engines/engine.h"
 #include "engines/pg/pg_dbprops.h"
 
 /*
@@ -76,13 +77,11 @@ typedef struct pg_dump_info {
 	/* as the server built it (the writer passes it through); NULL: none */
 	json_t *database_properties;
 	pg_db_props *props; /* parsed by pg_dump_info_parse; NULL: none recorded */
-	int64_t jobs;
-	char *compress;
-	int64_t chunk_size;
+	engine_options_info options;
 } pg_dump_info;
 
-/* The info object (new reference). */
-json_t *pg_dump_info_to_json(const pg_dump_info *i);
+/* Writes i's fields into the info object out (a manifest's m->info). */
+void pg_dump_info_to_json(const pg_dump_info *i, json_t *out);
 
 /*
  * Reads and validates info into *out (zeroed first); the error names the

@@ -1,5 +1,11 @@
 #include "tests/unit/testutil.h"
 
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,4 +77,18 @@ void test_json_set_path(json_t *root, const char *path, json_t *value)
 	else
 		json_object_del(parent, key);
 	free(p);
+}
+
+void test_expect_info_rejected(json_t *(*build)(void), int (*parse)(const json_t *info, bderr *err),
+			       const char *path, json_t *value, const char *message)
+{
+	json_t *j = build();
+	test_json_set_path(j, path, value);
+	bderr err;
+	bderr_init(&err);
+	if (parse(j, &err) == 0)
+		fail_msg("%s: accepted", path);
+	if (strstr(err.msg, message) == NULL || strstr(err.msg, "invalid manifest") == NULL)
+		fail_msg("%s: '%s' does not say '%s'", path, err.msg, message);
+	json_decref(j);
 }
