@@ -56,32 +56,33 @@ int jf_bool(const json_t *obj, const char *key, int required, int *out, const ch
 	return 0;
 }
 
-int jf_array(const json_t *obj, const char *key, int required, const json_t **out, size_t *n,
-	     const char *where, bderr *err)
+/* obj[key] when it is of type (array, object), NULL when absent. */
+static int jf_container(const json_t *obj, const char *key, int required, json_type type,
+			const json_t **out, const char *where, bderr *err)
 {
 	const json_t *v = field(obj, key);
 	*out = NULL;
-	*n = 0;
 	if (v == NULL)
 		return missing(required, key, where, err);
-	if (!json_is_array(v))
-		return bderr_set(err, "%s.%s must be an array", where, key);
+	if (json_typeof(v) != type)
+		return bderr_set(err, "%s.%s must be an %s", where, key,
+				 type == JSON_ARRAY ? "array" : "object");
 	*out = v;
-	*n = json_array_size(v);
 	return 0;
+}
+
+int jf_array(const json_t *obj, const char *key, int required, const json_t **out, size_t *n,
+	     const char *where, bderr *err)
+{
+	int rc = jf_container(obj, key, required, JSON_ARRAY, out, where, err);
+	*n = *out ? json_array_size(*out) : 0;
+	return rc;
 }
 
 int jf_object(const json_t *obj, const char *key, int required, const json_t **out,
 	      const char *where, bderr *err)
 {
-	const json_t *v = field(obj, key);
-	*out = NULL;
-	if (v == NULL)
-		return missing(required, key, where, err);
-	if (!json_is_object(v))
-		return bderr_set(err, "%s.%s must be an object", where, key);
-	*out = v;
-	return 0;
+	return jf_container(obj, key, required, JSON_OBJECT, out, where, err);
 }
 
 int jf_objects(const json_t *obj, const char *key, int required, size_t elem_size,
