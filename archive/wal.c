@@ -5,6 +5,7 @@
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <zstd.h>
 
 #include "common/mem.h"
@@ -626,4 +627,28 @@ int wal_object_read(repo *r, const char *path, const char *sha256hex, uint64_t e
 	*out = buf;
 	*out_len = got;
 	return 0;
+}
+
+static double now_monotonic(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int wal_wait(repo *r, const char *source, const char *file, int timeout, bderr *err)
+{
+	double deadline = now_monotonic() + timeout;
+	for (;;) {
+		char *path = NULL;
+		char sha[65];
+		int found = wal_find(r, source, file, &path, sha, err);
+		free(path);
+		if (found <= 0)
+			return found;
+		if (now_monotonic() >= deadline)
+			return 1;
+		struct timespec pause = { 0, 200 * 1000 * 1000 };
+		nanosleep(&pause, NULL);
+	}
 }

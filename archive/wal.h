@@ -87,6 +87,13 @@ int wal_pg_version_from_magic(uint16_t magic);
 int wal_find(repo *r, const char *source, const char *file, char **object_path,
 	     char sha256hex[65], bderr *err);
 
+/*
+ * Polls wal_find until file is archived: 0 found, 1 still absent after
+ * timeout seconds, -1 error.  (A base backup waits for its last segment;
+ * `check --wal` for the segment it switched.)
+ */
+int wal_wait(repo *r, const char *source, const char *file, int timeout, bderr *err);
+
 /* archive.info. */
 typedef struct wal_archive_info {
 	uint64_t system_identifier;

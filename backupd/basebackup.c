@@ -235,41 +235,24 @@ static json_t *tablespaces_json(PGresult *res)
 	return arr;
 }
 
-static double now_monotonic(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* The completion rule: the segment holding the stop LSN must be archived. */
 static int wait_for_wal(bb_state *st, const char *segment, bderr *err)
 {
-	double deadline = now_monotonic() + st->o->archive_timeout;
-	int logged = 0;
-	for (;;) {
-		char *path = NULL;
-		char sha[65];
-		int found = wal_find(st->r, st->o->name, segment, &path, sha, err);
-		free(path);
-		if (found < 0)
-			return -1;
-		if (found == 0)
-			return 0;
-		if (now_monotonic() >= deadline)
-			return bderr_set(err,
-					 "base backup %s of '%s': WAL segment %s did not reach the archive "
-					 "within %d s (is archive_command 'backupd wal-push --name %s ...' "
-					 "working?); the backup is incomplete",
-					 st->id, st->o->name, segment, st->o->archive_timeout, st->o->name);
-		if (!logged) {
-			log_info("base backup %s: waiting for WAL segment %s to be archived", st->id,
-				 segment);
-			logged = 1;
-		}
-		struct timespec pause = { 0, 200 * 1000 * 1000 };
-		nanosleep(&pause, NULL);
+	char *path = NULL;
+	char sha[65];
+	int found = wal_find(st->r, st->o->name, segment, &path, sha, err);
+	free(path);
+	if (found == 1) {
+		log_info("base backup %s: waiting for WAL segment %s to be archived", st->id, segment);
+		found = wal_wait(st->r, st->o->name, segment, st->o->archive_timeout, err);
 	}
+	if (found == 1)
+		return bderr_set(err,
+				 "base backup %s of '%s': WAL segment %s did not reach the archive "
+				 "within %d s (is archive_command 'backupd wal-push --name %s ...' "
+				 "working?); the backup is incomplete",
+				 st->id, st->o->name, segment, st->o->archive_timeout, st->o->name);
+	return found;
 }
 
 /* Microseconds since the epoch, and the same as RFC 3339 with a fraction. */
@@ -471,15 +454,9 @@ out:
 
 int basebackup_command(program *p, bderr *err)
 {
-	if (p->args.n_positional > 0)
-		return bderr_usage(err, "basebackup takes no arguments, got '%s'",
-				   p->args.positional[0]);
 	const char *src_arg = cli_get(&p->args, "source");
-	if (src_arg == NULL)
-		return bderr_usage(err, "--source is required");
 	int timeout;
-	if (cli_get_int(&p->args, "archive-timeout", BASEBACKUP_ARCHIVE_TIMEOUT_DEFAULT, 1, 86400,
-			&timeout, err) < 0)
+	if (cli_int(&p->args, "archive-timeout", &timeout, err) < 0)
 		return -1;
 	const char *spec = cli_get(&p->args, "compress");
 	int level = 1;

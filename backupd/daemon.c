@@ -193,24 +193,40 @@ static void stats_from_history(const config *cfg, djob *j)
 }
 
 /*
- * Everything the daemon will need from the config is checked here, at start
- * and on reload, so a typo is reported at once and not at 03:00.
+ * After an error: with a list (check), keep it and go on validating; without
+ * (daemon start, reload), stop at the first.  True when the caller must stop.
  */
-static int dtable_build(config *cfg, time_t now, dtable *t, bderr *err)
+static int must_stop(bderr_list *all, bderr *err)
+{
+	if (all == NULL)
+		return 1;
+	bderr_list_add(all, err);
+	return 0;
+}
+
+/*
+ * Everything the daemon will need from the config is checked here, at start
+ * and on reload, so a typo is reported at once and not at 03:00.  `check`
+ * runs the same code with a list, to report every error in one go.
+ */
+static int dtable_build(config *cfg, time_t now, dtable *t, bderr_list *all, bderr *err)
 {
 	memset(t, 0, sizeof *t);
 	t->cfg = cfg;
 	const config_section *g = config_find(cfg, "global", NULL);
-	int global_missed;
-	if (config_get_long(cfg, g, "max-parallel-jobs", 2, 1, 1024, &t->max_parallel, err) < 0 ||
-	    config_get_bool(cfg, g, "run-missed", 0, &global_missed, err) < 0)
+	int global_missed = 0;
+	if (config_get_long(cfg, g, "max-parallel-jobs", 2, 1, 1024, &t->max_parallel, err) < 0 &&
+	    must_stop(all, err))
+		goto fail;
+	if (config_get_bool(cfg, g, "run-missed", 0, &global_missed, err) < 0 && must_stop(all, err))
 		goto fail;
 	const char *grace = config_get(g, "shutdown-grace");
 	t->grace = grace ? daemon_parse_duration(grace) : DAEMON_SHUTDOWN_GRACE_DEFAULT;
 	if (t->grace < 0) {
 		config_error(cfg, g, "shutdown-grace", err, "must be a duration like 30s or 5m, got '%s'",
 			     grace);
-		goto fail;
+		if (must_stop(all, err))
+			goto fail;
 	}
 	const char *tz = config_get(g, "time-zone");
 	t->tz = tz ? xstrdup(tz) : NULL;
@@ -220,7 +236,8 @@ static int dtable_build(config *cfg, time_t now, dtable *t, bderr *err)
 		socklen_t alen;
 		if (metrics_parse_listen(listen, &addr, &alen, err) < 0) {
 			key_error(cfg, g, "http-listen", err);
-			goto fail;
+			if (must_stop(all, err))
+				goto fail;
 		}
 		t->http_listen = xstrdup(listen);
 	}
@@ -228,7 +245,7 @@ static int dtable_build(config *cfg, time_t now, dtable *t, bderr *err)
 		/* the [global] webhook keys are checked even when no job uses them */
 		char *url = NULL;
 		webhook_on on;
-		if (webhook_keys(cfg, g, g, &url, &on, err) < 0)
+		if (webhook_keys(cfg, g, g, &url, &on, err) < 0 && must_stop(all, err))
 			goto fail;
 		free(url);
 	}
@@ -236,8 +253,8 @@ static int dtable_build(config *cfg, time_t now, dtable *t, bderr *err)
 		const config_section *s = &cfg->sections[i];
 		if (strcmp(s->type, "job") != 0)
 			continue;
-		int enabled;
-		if (config_get_bool(cfg, s, "enabled", 1, &enabled, err) < 0)
+		int enabled = 1;
+		if (config_get_bool(cfg, s, "enabled", 1, &enabled, err) < 0 && must_stop(all, err))
 			goto fail;
 		t->jobs = xrealloc(t->jobs, (t->n + 1) * sizeof *t->jobs);
 		djob *j = &t->jobs[t->n++];
@@ -249,12 +266,17 @@ static int dtable_build(config *cfg, time_t now, dtable *t, bderr *err)
 			if (cron_parse(expr, &j->sched, err) < 0 ||
 			    cron_next(j->sched, now, t->tz, &j->next, err) < 0) {
 				key_error(cfg, s, "schedule", err);
-				goto fail;
+				if (must_stop(all, err))
+					goto fail;
 			}
 		}
-		if (duration_key(cfg, s, "retry-delay", 60, &j->retry_delay, err) < 0 ||
-		    duration_key(cfg, s, "timeout", 0, &j->timeout, err) < 0 ||
-		    webhook_keys(cfg, s, g, &j->webhook_url, &j->webhook_on, err) < 0)
+		if (duration_key(cfg, s, "retry-delay", 60, &j->retry_delay, err) < 0 &&
+		    must_stop(all, err))
+			goto fail;
+		if (duration_key(cfg, s, "timeout", 0, &j->timeout, err) < 0 && must_stop(all, err))
+			goto fail;
+		if (webhook_keys(cfg, s, g, &j->webhook_url, &j->webhook_on, err) < 0 &&
+		    must_stop(all, err))
 			goto fail;
 		const char *kind = config_get(s, "kind");
 		j->kind = xstrdup(kind ? kind : "dump");
@@ -265,29 +287,42 @@ static int dtable_build(config *cfg, time_t now, dtable *t, bderr *err)
 			log_redact(j->source);
 		if (j->repo)
 			log_redact(j->repo);
-		stats_from_history(cfg, j);
-		if (config_get_long(cfg, s, "retries", 0, 0, 1000, &j->retries, err) < 0 ||
-		    config_get_bool(cfg, s, "run-missed", global_missed, &j->run_missed, err) < 0)
+		if (all == NULL) /* validating only: no history needed */
+			stats_from_history(cfg, j);
+		if (config_get_long(cfg, s, "retries", 0, 0, 1000, &j->retries, err) < 0 &&
+		    must_stop(all, err))
+			goto fail;
+		if (config_get_bool(cfg, s, "run-missed", global_missed, &j->run_missed, err) < 0 &&
+		    must_stop(all, err))
 			goto fail;
 		retention_policy rp;
 		const char *ret = config_get(s, "retention");
 		if (ret && retention_parse(ret, &rp, err) < 0) {
 			key_error(cfg, s, "retention", err);
-			goto fail;
+			if (must_stop(all, err))
+				goto fail;
 		}
 		/* the options a run would build, checked now: a bad one is a config error */
 		engine_dump_options dopts;
-		if (job_dump_options(cfg, s, &dopts, err) < 0)
+		if (job_dump_options(cfg, s, &dopts, err) < 0 && must_stop(all, err))
 			goto fail;
-		if (kind && strcmp(kind, "dump") != 0 && strcmp(kind, "basebackup") != 0)
-			log_warn("%s:%d: job '%s': kind '%s' is not available yet: its runs will fail",
-				 cfg->path, config_line(s, "kind"), s->name, kind);
 	}
 	return 0;
 fail:
 	t->cfg = NULL; /* the caller still owns it on failure */
 	dtable_free(t);
 	return -1;
+}
+
+void daemon_config_check(config *cfg, bderr_list *errors)
+{
+	dtable t;
+	bderr err;
+	bderr_init(&err);
+	if (dtable_build(cfg, time(NULL), &t, errors, &err) == 0) {
+		t.cfg = NULL; /* still the caller's */
+		dtable_free(&t);
+	}
 }
 
 static size_t running_count(const dtable *t)
@@ -541,7 +576,7 @@ static int reload(dtable *t, time_t now)
 	bderr_init(&err);
 	config *cfg = NULL;
 	dtable nt;
-	if (config_load(t->cfg->path, &cfg, &err) < 0 || dtable_build(cfg, now, &nt, &err) < 0) {
+	if (config_load(t->cfg->path, &cfg, &err) < 0 || dtable_build(cfg, now, &nt, NULL, &err) < 0) {
 		config_free(cfg);
 		log_error("reload failed, keeping the previous configuration: %s", err.msg);
 		return -1;
@@ -829,8 +864,6 @@ static void wait_notifiers(dtable *t, const sigset_t *set)
 
 int daemon_command(program *p, bderr *err)
 {
-	if (p->args.n_positional > 0)
-		return bderr_usage(err, "daemon takes no arguments, got '%s'", p->args.positional[0]);
 	if (p->cfg == NULL)
 		return bderr_usage(err, "daemon needs a configuration file (-c FILE)");
 	/* the table owns its config (reload replaces it): take a private copy */
@@ -838,7 +871,7 @@ int daemon_command(program *p, bderr *err)
 	if (config_load(p->cfg->path, &cfg, err) < 0)
 		return -1;
 	dtable t;
-	if (dtable_build(cfg, time(NULL), &t, err) < 0) {
+	if (dtable_build(cfg, time(NULL), &t, NULL, err) < 0) {
 		config_free(cfg);
 		return -1;
 	}

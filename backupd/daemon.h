@@ -15,6 +15,13 @@
 /* "90", "90s", "15m", "2h", "1d" -> seconds; -1 for anything else. */
 long daemon_parse_duration(const char *s);
 
+/*
+ * The daemon's own validation of cfg (schedules, durations, retention specs,
+ * http-listen, webhooks...), every error appended to errors: `check` uses it
+ * so that it accepts exactly what `daemon` accepts.
+ */
+void daemon_config_check(config *cfg, bderr_list *errors);
+
 /* The `daemon` command. */
 int daemon_command(program *p, bderr *err);
 

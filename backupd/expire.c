@@ -309,14 +309,12 @@ int expire_run(repo *r, const expire_options *o, FILE *out, expire_stats *st, bd
 
 int expire_command(program *p, bderr *err)
 {
-	if (p->args.n_positional > 0)
-		return bderr_usage(err, "expire takes no arguments, got '%s'", p->args.positional[0]);
 	expire_options o;
 	memset(&o, 0, sizeof o);
 	/* the options are the retention rules' own names: --keep-daily, --max-age ... */
 	for (size_t i = 0; i < retention_rule_count(); i++) {
-		if (cli_get_int(&p->args, retention_rule_name(i), 0, 1, 1000000,
-				retention_rule_field(&o.policy, i), err) < 0)
+		if (cli_int(&p->args, retention_rule_name(i), retention_rule_field(&o.policy, i),
+			    err) < 0)
 			return -1;
 	}
 	if (expire_policy_empty(&o.policy))

@@ -57,8 +57,7 @@ static int job_backup(const config *cfg, const config_section *js, char **id, ru
 		      bderr *err)
 {
 	const char *kind = config_get(js, "kind");
-	/* config_load admits only "dump" (the default) and "basebackup" */
-	int base = kind && strcmp(kind, "basebackup") == 0;
+	int base = kind && strcmp(kind, "basebackup") == 0; /* else dump: the config allows no other */
 	engine_dump_options o;
 	if (job_dump_options(cfg, js, &o, err) < 0)
 		return -1;
@@ -158,8 +157,6 @@ int job_run(const config *cfg, const char *name, char **id, bderr *err)
 
 int job_command(program *p, bderr *err)
 {
-	if (p->args.n_positional != 1)
-		return bderr_usage(err, "run takes exactly one job name");
 	if (p->cfg == NULL)
 		return bderr_usage(err, "run needs a configuration file with [job:%s]",
 				   p->args.positional[0]);

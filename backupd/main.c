@@ -22,44 +22,11 @@
 #include "common/resolve.h"
 #include "engines/engine.h"
 
-static const char usage_text[] =
-	"usage: backupd [-c FILE] [--log-level L] COMMAND [OPTIONS]\n"
-	"\n"
-	"commands:\n"
-	"  dump --source S --repo R [--name N] [--jobs N] [--compress zstd:L|none]\n"
-	"       [--chunk-size SIZE] [--consistency lock|no-lock]\n"
-	"                                 logical dump of a database into a repository\n"
-	"  basebackup --source S --repo R [--name N] [--compress zstd:L|none]\n"
-	"       [--archive-timeout SECONDS]    physical base backup (PostgreSQL 15+); complete\n"
-	"                                      once its WAL is archived by wal-push\n"
-	"  list --repo R [--name N] [--json]     list backups\n"
-	"  verify --repo R [--name N] [ID]       re-read and check every object\n"
-	"  daemon                                run the scheduler in the foreground\n"
-	"  run JOB                               run one configured job now\n"
-	"  status [--json]                       each job's last run and next fire time\n"
-	"  expire --repo R [--name N] [--keep-last N] [--keep-hourly N] [--keep-daily N]\n"
-	"         [--keep-weekly N] [--keep-monthly N] [--keep-yearly N] [--max-age DAYS]\n"
-	"         [--dry-run]                    remove backups the rules do not keep\n"
-	"  wal-push --repo R --name N [--compress zstd:L|none] [--spool-dir D]\n"
-	"           [--async-max N] [--async-threads N] PATH\n"
-	"                                        archive one WAL file (archive_command ... %p)\n"
-	"  check                                 config, sources, repositories and state-dir reachable\n"
-	"  repo rotate-key --repo R --new-key-file F\n"
-	"                                        rewrap an encrypted repository's key (no object rewritten)\n"
-	"\n"
-	"commands that open a repository given as a URL take --encryption-key-file FILE\n"
-	"for an encrypted one.\n"
-	"-c FILE defaults to $BACKUPD_CONFIG or " CONFIG_DEFAULT_PATH ".\n";
-
 static int cmd_dump(program *p, bderr *err)
 {
-	const char *src_arg = cli_get(&p->args, "source");
-	if (src_arg == NULL)
-		return bderr_usage(err, "--source is required");
 	engine_dump_options o;
 	engine_dump_options_init(&o);
-	if (cli_get_int(&p->args, "jobs", ENGINE_JOBS_DEFAULT, ENGINE_JOBS_MIN, ENGINE_JOBS_MAX,
-			&o.jobs, err) != 0)
+	if (cli_int(&p->args, "jobs", &o.jobs, err) != 0)
 		return -1;
 	for (const char *const *k = engine_dump_option_keys; *k; k++) {
 		const char *v = cli_get(&p->args, *k);
@@ -69,7 +36,8 @@ static int cmd_dump(program *p, bderr *err)
 
 	/* --name given: the database's own name need not be usable as a path */
 	source_spec src;
-	if (resolve_source_as(p->cfg, src_arg, cli_get(&p->args, "name"), &src, err) != 0)
+	if (resolve_source_as(p->cfg, cli_get(&p->args, "source"), cli_get(&p->args, "name"), &src,
+			      err) != 0)
 		return -1;
 	int rc = -1;
 	repo *r = NULL;
@@ -102,8 +70,6 @@ static int cmd_list(program *p, bderr *err)
 
 static int cmd_verify(program *p, bderr *err)
 {
-	if (p->args.n_positional > 1)
-		return bderr_usage(err, "verify takes at most one backup ID");
 	repo *r = NULL;
 	if (program_open_repo(p, 0, &r, err) != 0)
 		return -1;
@@ -115,11 +81,10 @@ static int cmd_verify(program *p, bderr *err)
 
 static int cmd_repo(program *p, bderr *err)
 {
-	if (p->args.n_positional != 1 || strcmp(p->args.positional[0], "rotate-key") != 0)
-		return bderr_usage(err, "usage: backupd repo rotate-key --repo R --new-key-file FILE");
+	if (strcmp(p->args.positional[0], "rotate-key") != 0)
+		return bderr_usage(err, "repo: unknown subcommand '%s' (known: rotate-key)",
+				   p->args.positional[0]);
 	const char *new_file = cli_get(&p->args, "new-key-file");
-	if (new_file == NULL)
-		return bderr_usage(err, "repo rotate-key: --new-key-file is required");
 	char *new_key = NULL;
 	if (secret_read_key_file(new_file, &new_key, err) != 0)
 		return -1;
@@ -134,34 +99,109 @@ static int cmd_repo(program *p, bderr *err)
 	return rc;
 }
 
-static const program_command commands[] = {
-	{ "dump", cmd_dump,
-	  { { "source", 1 }, { "repo", 1 }, { "name", 1 }, { "jobs", 1 }, { "compress", 1 },
-	    { "chunk-size", 1 }, { "consistency", 1 }, { "encryption-key-file", 1 }, { NULL, 0 } } },
-	{ "basebackup", basebackup_command,
-	  { { "source", 1 }, { "repo", 1 }, { "name", 1 }, { "compress", 1 },
-	    { "archive-timeout", 1 }, { "encryption-key-file", 1 }, { NULL, 0 } } },
-	{ "list", cmd_list, { { "repo", 1 }, { "name", 1 }, { "encryption-key-file", 1 }, { NULL, 0 } } },
-	{ "verify", cmd_verify, { { "repo", 1 }, { "name", 1 }, { "encryption-key-file", 1 }, { NULL, 0 } } },
-	{ "expire", expire_command,
-	  { { "repo", 1 }, { "name", 1 }, { "keep-last", 1 }, { "keep-hourly", 1 },
-	    { "keep-daily", 1 }, { "keep-weekly", 1 }, { "keep-monthly", 1 }, { "keep-yearly", 1 },
-	    { "max-age", 1 }, { "dry-run", 0 }, { "encryption-key-file", 1 }, { NULL, 0 } } },
-	{ "run", job_command, { { NULL, 0 } } },
-	{ "daemon", daemon_command, { { NULL, 0 } } },
-	{ "status", status_command, { { NULL, 0 } } },
-	{ "check", check_command, { { NULL, 0 } } },
-	{ "repo", cmd_repo,
-	  { { "repo", 1 }, { "encryption-key-file", 1 }, { "new-key-file", 1 }, { NULL, 0 } } },
-	{ "wal-push", wal_push_command,
-	  { { "repo", 1 }, { "name", 1 }, { "compress", 1 }, { "spool-dir", 1 }, { "async-max", 1 },
-	    { "async-threads", 1 }, { "encryption-key-file", 1 }, { NULL, 0 } } },
+/*
+ * Every command's options, declared once: the parser, the synopsis and the
+ * help text come from here (and man pages and completion can).  NULL name
+ * ends a table; an integer option has bounds (min..max) and its default.
+ */
+#define STR_(x) #x
+#define STR(x) STR_(x)
+#define OPT_COMPRESS { "compress", "zstd:L|none", "compression of the stored objects (L 1..19)", 0, ENGINE_COMPRESS_DEFAULT, 0, 0 }
+
+static const cli_option dump_opts[] = {
+	{ "source", "S", "database to dump: a [source:NAME] or a postgresql:// / mysql:// URI", 1, NULL, 0, 0 },
+	PROGRAM_OPT_REPO,
+	PROGRAM_OPT_KEY_FILE,
+	{ "name", "N", "name of the backups in the repository (default: the source's name)", 0, NULL, 0, 0 },
+	{ "jobs", "N", "parallel connections", 0, STR(ENGINE_JOBS_DEFAULT), ENGINE_JOBS_MIN, ENGINE_JOBS_MAX },
+	OPT_COMPRESS,
+	{ "chunk-size", "SIZE", "split large tables into objects of about this size (256MB, 1G)", 0, ENGINE_CHUNK_SIZE_DEFAULT, 0, 0 },
+	{ "consistency", "lock|no-lock", "MySQL/MariaDB: lock non-transactional tables for a consistent dump, or not", 0, "lock", 0, 0 },
+	CLI_OPT_END,
 };
 
-static const char *const not_yet[] = { NULL };
+static const cli_option basebackup_opts[] = {
+	{ "source", "S", "PostgreSQL server (15+): a [source:NAME] or a postgresql:// URI", 1, NULL, 0, 0 },
+	PROGRAM_OPT_REPO,
+	PROGRAM_OPT_KEY_FILE,
+	{ "name", "N", "name of the backups in the repository (default: the source's name)", 0, NULL, 0, 0 },
+	OPT_COMPRESS,
+	{ "archive-timeout", "SECONDS", "wait this long for the backup's last WAL segment to be archived",
+	  0, STR(BASEBACKUP_ARCHIVE_TIMEOUT_DEFAULT), 1, 86400 },
+	CLI_OPT_END,
+};
+
+static const cli_option list_opts[] = {
+	PROGRAM_OPT_REPO,
+	PROGRAM_OPT_KEY_FILE,
+	{ "name", "N", "only the backups of this name", 0, NULL, 0, 0 },
+	CLI_OPT_END,
+};
+
+static const cli_option expire_opts[] = {
+	PROGRAM_OPT_REPO,
+	PROGRAM_OPT_KEY_FILE,
+	{ "name", "N", "only the backups of this name", 0, NULL, 0, 0 },
+	{ "keep-last", "N", "keep the N newest backups", 0, NULL, 1, 1000000 },
+	{ "keep-hourly", "N", "keep the newest backup of each of the last N hours", 0, NULL, 1, 1000000 },
+	{ "keep-daily", "N", "keep the newest backup of each of the last N days", 0, NULL, 1, 1000000 },
+	{ "keep-weekly", "N", "keep the newest backup of each of the last N weeks", 0, NULL, 1, 1000000 },
+	{ "keep-monthly", "N", "keep the newest backup of each of the last N months", 0, NULL, 1, 1000000 },
+	{ "keep-yearly", "N", "keep the newest backup of each of the last N years", 0, NULL, 1, 1000000 },
+	{ "max-age", "DAYS", "remove backups older than DAYS days", 0, NULL, 1, 1000000 },
+	{ "dry-run", NULL, "print what would be removed, remove nothing", 0, NULL, 0, 0 },
+	CLI_OPT_END,
+};
+
+static const cli_option wal_push_opts[] = {
+	PROGRAM_OPT_REPO,
+	PROGRAM_OPT_KEY_FILE,
+	{ "name", "N", "the source's name in the repository", 1, NULL, 0, 0 },
+	OPT_COMPRESS,
+	{ "spool-dir", "D", "where asynchronous pushes are staged (default STATE-DIR/spool/wal-push/NAME)", 0, NULL, 0, 0 },
+	{ "async-max", "N", "push up to N ready segments ahead in the background (0: synchronous only)", 0, "8", 0, 1024 },
+	{ "async-threads", "N", "parallel uploads of the background pusher", 0, "2", 1, 64 },
+	CLI_OPT_END,
+};
+
+static const cli_option check_opts[] = {
+	{ "wal", NULL, "also force a WAL switch on each archiving source and wait for the segment in the repository", 0, NULL, 0, 0 },
+	{ "wal-timeout", "SECONDS", "how long --wal waits for each segment", 0, "60", 1, 3600 },
+	CLI_OPT_END,
+};
+
+static const cli_option repo_opts[] = {
+	PROGRAM_OPT_REPO,
+	PROGRAM_OPT_KEY_FILE,
+	{ "new-key-file", "FILE", "rotate-key: the new key file (mode 0600, at least 32 bytes)", 1, NULL, 0, 0 },
+	CLI_OPT_END,
+};
+
+static const cli_option no_opts[] = { CLI_OPT_END };
+
+extern const cli_command backupd_commands[];
+extern const size_t backupd_n_commands;
+const cli_command backupd_commands[] = {
+	{ "dump", "logical dump of a database into a repository", NULL, 0, 0, cmd_dump, dump_opts, 0 },
+	{ "basebackup", "physical base backup of a PostgreSQL 15+ server (complete once its WAL is archived)",
+	  NULL, 0, 0, basebackup_command, basebackup_opts, 0 },
+	{ "list", "list the backups of a repository", NULL, 0, 0, cmd_list, list_opts, 0 },
+	{ "verify", "re-read and check every object of the backups (or of backup ID)", "[ID]", 0, 1,
+	  cmd_verify, list_opts, 0 },
+	{ "expire", "remove the backups the rules do not keep", NULL, 0, 0, expire_command, expire_opts, 0 },
+	{ "run", "run one configured job now", "JOB", 1, 1, job_command, no_opts, 0 },
+	{ "daemon", "run the scheduler in the foreground", NULL, 0, 0, daemon_command, no_opts, 0 },
+	{ "status", "each job's last run and next fire time", NULL, 0, 0, status_command, no_opts, 0 },
+	{ "check", "validate the config and check every source, repository and the state dir",
+	  NULL, 0, 0, check_command, check_opts, 1 },
+	{ "repo", "repository maintenance: rotate-key rewraps an encrypted repository's key (no object rewritten)",
+	  "rotate-key", 1, 1, cmd_repo, repo_opts, 0 },
+	{ "wal-push", "archive one WAL file (archive_command = 'backupd wal-push ... %p')", "PATH", 1, 1,
+	  wal_push_command, wal_push_opts, 0 },
+};
+const size_t backupd_n_commands = sizeof backupd_commands / sizeof *backupd_commands;
 
 int main(int argc, char **argv)
 {
-	return program_main("backupd", usage_text, commands, sizeof commands / sizeof *commands,
-			    not_yet, argc, argv);
+	return program_main("backupd", backupd_commands, backupd_n_commands, NULL, argc, argv);
 }

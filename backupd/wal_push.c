@@ -22,8 +22,6 @@
 #include "common/log.h"
 #include "common/mem.h"
 
-#define ASYNC_MAX_DEFAULT 8
-#define ASYNC_THREADS_DEFAULT 2
 #define PUSHER_LOCK "pusher.lock"
 /* how often a waiting pusher thread looks again, and when it gives up waiting */
 #define PUSHER_POLL_NS (3 * 1000 * 1000)
@@ -514,21 +512,15 @@ static int compress_level(program *p, int *level, bderr *err)
 
 int wal_push_command(program *p, bderr *err)
 {
-	if (p->args.n_positional != 1)
-		return bderr_usage(err, "wal-push takes one file: the path PostgreSQL passes as %%p");
 	const char *path = p->args.positional[0];
 	const char *name = cli_get(&p->args, "name");
 	int async_max, threads, level;
 	wal_name wn;
-	if (name == NULL)
-		return bderr_usage(err, "--name is required");
 	if (repo_name_check(name, err) < 0 || compress_level(p, &level, err) < 0 ||
-	    cli_get_int(&p->args, "async-max", ASYNC_MAX_DEFAULT, 0, 1024, &async_max, err) < 0 ||
-	    cli_get_int(&p->args, "async-threads", ASYNC_THREADS_DEFAULT, 1, 64, &threads, err) < 0 ||
+	    cli_int(&p->args, "async-max", &async_max, err) < 0 ||
+	    cli_int(&p->args, "async-threads", &threads, err) < 0 ||
 	    wal_name_parse(base_name(path), &wn, err) < 0)
 		return -1;
-	if (cli_get(&p->args, "repo") == NULL)
-		return bderr_usage(err, "--repo is required");
 	wal_push_options o = { .source = name, .level = level };
 	const char *file = wn.file;
 	char *wal_dir = path_dirname(path);

@@ -10,22 +10,24 @@
 
 enum { GLOBAL_NONE, GLOBAL_CONFIG, GLOBAL_LOG_LEVEL, GLOBAL_JSON, GLOBAL_HELP };
 
+/* Same order as the enum above, after GLOBAL_NONE. */
+const cli_option cli_global_options[] = {
+	{ "config", "FILE", "configuration file (also -c FILE; default $BACKUPD_CONFIG or "
+	  CONFIG_DEFAULT_PATH ")", 0, NULL, 0, 0 },
+	{ "log-level", "L", "error, warn, info or debug (default: the config's log-level, else info)",
+	  0, NULL, 0, 0 },
+	{ "json", NULL, "machine-readable output where the command has one", 0, NULL, 0, 0 },
+	{ "help", NULL, "print this help (also -h)", 0, NULL, 0, 0 },
+	CLI_OPT_END,
+};
+
 static int global_option(const char *name, size_t len, int *takes_value)
 {
-	static const struct {
-		const char *name;
-		int id;
-		int takes_value;
-	} globals[] = {
-		{ "config", GLOBAL_CONFIG, 1 },
-		{ "log-level", GLOBAL_LOG_LEVEL, 1 },
-		{ "json", GLOBAL_JSON, 0 },
-		{ "help", GLOBAL_HELP, 0 },
-	};
-	for (size_t i = 0; i < sizeof globals / sizeof globals[0]; i++) {
-		if (strlen(globals[i].name) == len && strncmp(globals[i].name, name, len) == 0) {
-			*takes_value = globals[i].takes_value;
-			return globals[i].id;
+	for (int i = 0; cli_global_options[i].name; i++) {
+		const cli_option *g = &cli_global_options[i];
+		if (strlen(g->name) == len && strncmp(g->name, name, len) == 0) {
+			*takes_value = g->value != NULL;
+			return GLOBAL_CONFIG + i;
 		}
 	}
 	return GLOBAL_NONE;
@@ -115,8 +117,8 @@ static int parse_long_option(int argc, char **argv, int *i, const cli_option *op
 	if (global == GLOBAL_NONE) {
 		o = command_option(opts, arg, len);
 		if (o == NULL)
-			return bderr_usage(err, "unknown option '%s' for this command", display);
-		takes_value = o->takes_value;
+			return bderr_usage(err, "unknown option '%s'", display);
+		takes_value = o->value != NULL;
 	}
 
 	const char *value = NULL;
@@ -154,13 +156,14 @@ static int parse_short_option(int argc, char **argv, int *i, cli_args *out, bder
 		break;
 	}
 	/* only the letter: "-pSECRET" must not echo the rest */
-	return bderr_usage(err, "unknown option '-%c' for this command", arg[1]);
+	return bderr_usage(err, "unknown option '-%c'", arg[1]);
 }
 
 int cli_parse(int argc, char **argv, int first, const cli_option *opts, cli_args *out,
 	      bderr *err)
 {
 	memset(out, 0, sizeof *out);
+	out->table = opts;
 	int only_positional = 0;
 	for (int i = first; i < argc; i++) {
 		const char *arg = argv[i];
@@ -216,6 +219,98 @@ int cli_get_int(const cli_args *a, const char *name, int def, int min, int max, 
 				   name, min, max, v);
 	*out = (int)n;
 	return 0;
+}
+
+static const cli_option *table_entry(const cli_option *t, const char *name)
+{
+	return command_option(t, name, strlen(name));
+}
+
+int cli_int(const cli_args *a, const char *name, int *out, bderr *err)
+{
+	const cli_option *o = table_entry(a->table, name);
+	/* a programming error, not the user's: say which entry is missing */
+	if (o == NULL || (o->min == 0 && o->max == 0))
+		return bderr_set(err, "option '--%s' is not declared as an integer", name);
+	int def = o->def ? atoi(o->def) : 0;
+	return cli_get_int(a, name, def, (int)o->min, (int)o->max, out, err);
+}
+
+int cli_check_args(const cli_command *cmd, const cli_args *a, bderr *err)
+{
+	if (a->n_positional > cmd->max_args)
+		return bderr_usage(err, "unexpected argument '%s'", a->positional[cmd->max_args]);
+	if (a->n_positional < cmd->min_args)
+		return bderr_usage(err, "missing argument%s %s", cmd->min_args > 1 ? "s" : "",
+				   cmd->args ? cmd->args : "");
+	for (const cli_option *o = cmd->opts; o && o->name; o++)
+		if (o->required && !cli_has(a, o->name))
+			return bderr_usage(err, "option '--%s' is required", o->name);
+	return 0;
+}
+
+static void print_synopsis(FILE *f, const char *prog, const cli_command *cmd)
+{
+	const int width = 78;
+	int col = fprintf(f, "usage: %s %s", prog, cmd->name);
+	const int indent = col + 1;
+	for (int pass = 0; pass < 2; pass++) { /* required options first */
+		for (const cli_option *o = cmd->opts; o && o->name; o++) {
+			if (o->required != !pass)
+				continue;
+			char word[160];
+			snprintf(word, sizeof word, "%s--%s%s%s%s", o->required ? "" : "[", o->name,
+				 o->value ? " " : "", o->value ? o->value : "", o->required ? "" : "]");
+			if (col + 1 + (int)strlen(word) > width) {
+				col = fprintf(f, "\n%*s", indent - 1, "") - 1;
+			}
+			col += fprintf(f, " %s", word);
+		}
+	}
+	if (cmd->args)
+		fprintf(f, " %s", cmd->args);
+	fputc('\n', f);
+}
+
+static void print_option(FILE *f, const cli_option *o)
+{
+	char left[96];
+	snprintf(left, sizeof left, "--%s%s%s", o->name, o->value ? " " : "", o->value ? o->value : "");
+	fprintf(f, "  %-28s %s", left, o->help ? o->help : "");
+	if (o->def && o->min != o->max)
+		fprintf(f, " (default %s, %ld..%ld)", o->def, o->min, o->max);
+	else if (o->def)
+		fprintf(f, " (default %s)", o->def);
+	else if (o->min != o->max)
+		fprintf(f, " (%ld..%ld)", o->min, o->max);
+	if (o->required)
+		fputs(" [required]", f);
+	fputc('\n', f);
+}
+
+void cli_print_command_help(FILE *f, const char *prog, const cli_command *cmd)
+{
+	print_synopsis(f, prog, cmd);
+	fprintf(f, "\n%s\n", cmd->summary);
+	if (cmd->opts && cmd->opts[0].name) {
+		fputs("\noptions:\n", f);
+		for (const cli_option *o = cmd->opts; o->name; o++)
+			print_option(f, o);
+	}
+	fputs("\nglobal options:\n", f);
+	for (const cli_option *o = cli_global_options; o->name; o++)
+		print_option(f, o);
+}
+
+void cli_print_commands(FILE *f, const char *prog, const cli_command *cmds, size_t n)
+{
+	fprintf(f, "usage: %s [-c FILE] [--log-level L] [--json] COMMAND [OPTIONS]\n\ncommands:\n",
+		prog);
+	for (size_t i = 0; i < n; i++)
+		fprintf(f, "  %-12s %s\n", cmds[i].name, cmds[i].summary);
+	fprintf(f, "\n'%s help COMMAND' or '%s COMMAND --help' shows a command's options.\n"
+		   "-c FILE defaults to $BACKUPD_CONFIG or " CONFIG_DEFAULT_PATH ".\n",
+		prog, prog);
 }
 
 const char *cli_config_path(const cli_args *a)

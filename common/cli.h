@@ -1,18 +1,44 @@
 /*
- * Command-line parsing shared by backupd and dbrestore.  Each subcommand
- * declares the long options it takes; the global options (-c FILE,
- * --log-level L, --json) are accepted by every subcommand.  Anything else is
- * a usage error (exit 2) that names the option.
+ * Command-line parsing shared by backupd and dbrestore.  Each command
+ * declares its options once, as data (cli_option tables inside a cli_command
+ * table); the parser, the synopsis, `help CMD` / `CMD --help` and the command
+ * list are all generated from those tables, and so can man pages and shell
+ * completion be.  The global options (-c FILE, --log-level L, --json, --help)
+ * are accepted by every command.  Anything else is a usage error (exit 2)
+ * that names the option.
  */
 #ifndef BACKUPD_COMMON_CLI_H
 #define BACKUPD_COMMON_CLI_H
 
 #include "common/error.h"
 
+#include <stdio.h>
+
 typedef struct cli_option {
-	const char *name; /* long name without dashes: "repo" */
-	int takes_value;  /* 1: --repo R / --repo=R; 0: flag */
+	const char *name;  /* long name without dashes: "repo" */
+	const char *value; /* placeholder ("R"): takes --repo R / --repo=R; NULL: a flag */
+	const char *help;  /* one line, no trailing period */
+	int required;      /* the command refuses to run without it (named in the error) */
+	const char *def;   /* default as shown in help (and parsed by cli_int); NULL: none */
+	long min, max;     /* integer bounds for cli_int; min == max == 0: not an integer */
 } cli_option;
+
+/* Ends every option table. */
+#define CLI_OPT_END { NULL, NULL, NULL, 0, NULL, 0, 0 }
+
+/* The options every command accepts; cli_parse knows them itself. */
+extern const cli_option cli_global_options[];
+
+struct program;
+typedef struct cli_command {
+	const char *name;
+	const char *summary; /* one line for the command list */
+	const char *args;    /* positional arguments in the synopsis ("JOB", "[ID]"); NULL: none */
+	int min_args, max_args;
+	int (*run)(struct program *p, bderr *err);
+	const cli_option *opts; /* ends with an entry whose name is NULL */
+	int own_config;         /* 1: loads the config itself (check reports all its errors) */
+} cli_command;
 
 #define CLI_MAX_ARGS 64
 
@@ -28,6 +54,7 @@ typedef struct cli_args {
 	int n_opts;
 	const char *positional[CLI_MAX_ARGS];
 	int n_positional;
+	const cli_option *table; /* the command's options, for cli_int */
 } cli_args;
 
 /*
@@ -43,6 +70,19 @@ int cli_has(const cli_args *a, const char *name);
 /* Integer option with bounds; def when absent; usage error naming the option. */
 int cli_get_int(const cli_args *a, const char *name, int def, int min, int max, int *out,
 		bderr *err);
+/* Integer option with the default and bounds its table entry declares. */
+int cli_int(const cli_args *a, const char *name, int *out, bderr *err);
+
+/*
+ * After parsing: the number of positional arguments and the required options
+ * of cmd.  Errors name the argument or option.
+ */
+int cli_check_args(const cli_command *cmd, const cli_args *a, bderr *err);
+
+/* "usage: PROG CMD --source S [--name N] ... ARGS" and the option list. */
+void cli_print_command_help(FILE *f, const char *prog, const cli_command *cmd);
+/* The program's usage line and one line per command. */
+void cli_print_commands(FILE *f, const char *prog, const cli_command *cmds, size_t n);
 
 /* The config file to load: -c FILE, else $BACKUPD_CONFIG, else CONFIG_DEFAULT_PATH. */
 const char *cli_config_path(const cli_args *a);

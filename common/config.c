@@ -319,6 +319,8 @@ typedef struct parse_ctx {
 	int failed_line;     /* line of our first error */
 	config_section *cur; /* NULL before the first header */
 	char *long_value;    /* value of the current line when it was too long for inih */
+	bderr_list *all;     /* collect every error and go on; NULL: stop at the first */
+	int skip_section;    /* collecting: the current header was refused, ignore its keys */
 } parse_ctx;
 
 static int ctx_error(parse_ctx *ctx, int line, const char *key, const char *fmt, ...)
@@ -330,6 +332,10 @@ static int ctx_error(parse_ctx *ctx, int line, const char *key, const char *fmt,
 	va_start(ap, fmt);
 	error_va(ctx->err, ctx->cfg->path, line, key, fmt, ap);
 	va_end(ap);
+	if (ctx->all) {
+		bderr_list_add(ctx->all, ctx->err);
+		return -1;
+	}
 	ctx->failed = 1;
 	ctx->failed_line = line;
 	return -1;
@@ -470,9 +476,16 @@ static char *config_reader(char *buf, int num, void *stream)
 	if (n > 0 && *line == '[') {
 		const char *close = find_or_comment(line + 1, end, "]");
 		/* without ']' inih reports the syntax error itself */
-		if (close < end && *close == ']' &&
-		    section_begin(ctx, line + 1, (size_t)(close - line - 1)) < 0)
-			return NULL;
+		if (close < end && *close == ']') {
+			ctx->skip_section = 0;
+			if (section_begin(ctx, line + 1, (size_t)(close - line - 1)) < 0) {
+				if (ctx->all == NULL)
+					return NULL;
+				/* collecting: report the header once, not each of its keys */
+				ctx->skip_section = 1;
+				ctx->cur = NULL;
+			}
+		}
 	}
 
 	size_t room = (size_t)num - 2; /* "\n" and NUL */
@@ -540,11 +553,11 @@ static int check_value(parse_ctx *ctx, const key_spec *ks, const char *key, cons
 	return 0;
 }
 
-static int config_handler(void *user, const char *section, const char *key, const char *value)
+static int handle_key(void *user, const char *section, const char *key, const char *value)
 {
 	parse_ctx *ctx = user;
 	(void)section; /* tracked by the reader, which also sees empty sections */
-	if (ctx->failed)
+	if (ctx->failed || ctx->skip_section)
 		return 0;
 	if (ctx->long_value)
 		value = ctx->long_value;
@@ -602,42 +615,68 @@ static int config_handler(void *user, const char *section, const char *key, cons
 	return 1;
 }
 
+/* An error found while collecting: keep it and go on; else stop. */
+static int keep_or_stop(bderr_list *all, bderr *err)
+{
+	if (all == NULL)
+		return -1;
+	bderr_list_add(all, err);
+	return 0;
+}
+
+/*
+ * While collecting, a refused key is already reported: telling inih it failed
+ * would make it report the same line again as a syntax error.
+ */
+static int config_handler(void *user, const char *section, const char *key, const char *value)
+{
+	parse_ctx *ctx = user;
+	int ok = handle_key(user, section, key, value);
+	return ctx->all ? 1 : ok;
+}
+
 /* Checks that need the whole file: required keys and references between sections. */
-static int config_validate(const config *c, bderr *err)
+static int config_validate(const config *c, bderr_list *all, bderr *err)
 {
 	for (size_t i = 0; i < c->n_sections; i++) {
 		const config_section *s = &c->sections[i];
 		if (strcmp(s->type, "repo") == 0) {
-			if (!config_get(s, "url"))
-				return config_error(c, s, "url", err, "missing in [repo:%s]",
-						    s->name);
+			if (!config_get(s, "url") &&
+			    config_error(c, s, "url", err, "missing in [repo:%s]", s->name) < 0 &&
+			    keep_or_stop(all, err) < 0)
+				return -1;
 		} else if (strcmp(s->type, "source") == 0) {
-			if (!config_get(s, "url"))
-				return config_error(c, s, "url", err, "missing in [source:%s]",
-						    s->name);
+			if (!config_get(s, "url") &&
+			    config_error(c, s, "url", err, "missing in [source:%s]", s->name) < 0 &&
+			    keep_or_stop(all, err) < 0)
+				return -1;
 		} else if (strcmp(s->type, "job") == 0) {
 			static const char *refs[] = { "source", "repo" };
 			for (size_t r = 0; r < 2; r++) {
 				const char *v = config_get(s, refs[r]);
+				int bad = 0;
 				if (v == NULL)
-					return config_error(c, s, refs[r], err,
-							    "missing in [job:%s]", s->name);
-				if (!config_find(c, refs[r], v))
-					return config_error(c, s, refs[r], err,
-							    "no [%s:%s] in this file", refs[r], v);
+					bad = config_error(c, s, refs[r], err, "missing in [job:%s]",
+							   s->name);
+				else if (!config_find(c, refs[r], v))
+					bad = config_error(c, s, refs[r], err,
+							   "no [%s:%s] in this file", refs[r], v);
+				if (bad < 0 && keep_or_stop(all, err) < 0)
+					return -1;
 			}
 		}
 	}
 	return 0;
 }
 
-int config_load_string(const char *text, const char *path, config **out, bderr *err)
+static int load_string(const char *text, const char *path, config **out, bderr_list *all,
+		       bderr *err)
 {
 	*out = NULL;
 	config *c = xcalloc(1, sizeof *c);
 	c->path = xstrdup(path ? path : "(config)");
 	parse_ctx ctx = {
-		.cfg = c, .err = err, .text = text, .pos = 0, .len = strlen(text),
+		.cfg = c, .err = err, .text = text, .pos = 0, .len = strlen(text), .all = all,
 	};
 
 	int rc = ini_parse_stream(config_reader, &ctx, config_handler, &ctx);
@@ -650,12 +689,17 @@ int config_load_string(const char *text, const char *path, config **out, bderr *
 		ctx_error(&ctx, rc, NULL, "syntax error");
 	else if (!ctx.failed && rc != 0)
 		ctx_error(&ctx, 0, NULL, "cannot parse (inih error %d)", rc);
-	if (ctx.failed || config_validate(c, err) < 0) {
+	if (ctx.failed || config_validate(c, all, err) < 0) {
 		config_free(c);
 		return -1;
 	}
 	*out = c;
 	return 0;
+}
+
+int config_load_string(const char *text, const char *path, config **out, bderr *err)
+{
+	return load_string(text, path, out, NULL, err);
 }
 
 static int read_error(bderr *err, const char *path, int errnum)
@@ -665,7 +709,7 @@ static int read_error(bderr *err, const char *path, int errnum)
 	return -1;
 }
 
-int config_load(const char *path, config **out, bderr *err)
+static int load_file(const char *path, config **out, bderr_list *all, bderr *err)
 {
 	*out = NULL;
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
@@ -714,7 +758,17 @@ int config_load(const char *path, config **out, bderr *err)
 		return bderr_usage(err, "cannot read config '%s': contains a NUL byte (not a text file)",
 				   path);
 	}
-	int rc = config_load_string(text, path, out, err);
+	int rc = load_string(text, path, out, all, err);
 	strbuf_free(&b);
 	return rc;
+}
+
+int config_load(const char *path, config **out, bderr *err)
+{
+	return load_file(path, out, NULL, err);
+}
+
+int config_load_all(const char *path, config **out, bderr_list *errors, bderr *err)
+{
+	return load_file(path, out, errors, err);
 }

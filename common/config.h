@@ -33,7 +33,13 @@ typedef struct config {
 
 /* Loads and validates the file; errors are usage errors "FILE:LINE: ...". */
 int config_load(const char *path, config **out, bderr *err);
-/* Same, from a string (tests); path is used in messages. */
+/*
+ * Same, but every error of the file is appended to errors and parsing goes
+ * on; *out is what could be read (keys and sections in error left out).
+ * Fails (-1, err) only when the file cannot be read at all.
+ */
+int config_load_all(const char *path, config **out, bderr_list *errors, bderr *err);
+/* Same as config_load, from a string (tests); path is used in messages. */
 int config_load_string(const char *text, const char *path, config **out, bderr *err);
 void config_free(config *c);
 

@@ -2,7 +2,10 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "common/mem.h"
 
 void bderr_init(bderr *e)
 {
@@ -70,4 +73,18 @@ int bderr_prefix(bderr *e, const char *fmt, ...)
 int bderr_isset(const bderr *e)
 {
 	return e->msg[0] != '\0';
+}
+
+void bderr_list_add(bderr_list *l, bderr *e)
+{
+	l->items = xrealloc(l->items, (l->n + 1) * sizeof *l->items);
+	l->items[l->n++] = *e;
+	bderr_init(e);
+}
+
+void bderr_list_free(bderr_list *l)
+{
+	free(l->items);
+	l->items = NULL;
+	l->n = 0;
 }

@@ -43,4 +43,17 @@ int bderr_prefix(bderr *e, const char *fmt, ...) BD_PRINTF(2, 3);
 /* True once a message was set. */
 int bderr_isset(const bderr *e);
 
+/*
+ * Several errors, for the places that report every problem at once (check
+ * validating a whole config) instead of stopping at the first.
+ */
+typedef struct bderr_list {
+	bderr *items;
+	size_t n;
+} bderr_list;
+
+/* Appends a copy of e; e is reset so the caller can go on with it. */
+void bderr_list_add(bderr_list *l, bderr *e);
+void bderr_list_free(bderr_list *l);
+
 #endif

@@ -36,11 +36,11 @@ int program_parse(program *p, int argc, char **argv, const cli_option *opts, bde
 	for (int i = 0; i < argc; i++)
 		if (i != cmd)
 			p->argv[p->argc++] = argv[i];
-	static const cli_option none[] = { { NULL, 0 } };
+	static const cli_option none[] = { CLI_OPT_END };
 	return cli_parse(p->argc, p->argv, 1, opts ? opts : none, &p->args, err);
 }
 
-int program_load_config(program *p, bderr *err)
+static int load_config(program *p, bderr_list *errors, bderr *err)
 {
 	const char *path = p->args.config_path;
 	int explicit_path = path != NULL;
@@ -51,7 +51,9 @@ int program_load_config(program *p, bderr *err)
 	if (path == NULL || *path == '\0')
 		path = CONFIG_DEFAULT_PATH;
 	if (explicit_path || access(path, F_OK) == 0) {
-		if (config_load(path, &p->cfg, err) != 0)
+		int rc = errors ? config_load_all(path, &p->cfg, errors, err)
+				: config_load(path, &p->cfg, err);
+		if (rc != 0)
 			return -1;
 	}
 	const char *level = p->args.log_level;
@@ -68,6 +70,16 @@ int program_load_config(program *p, bderr *err)
 		log_init(log_prog(), l);
 	}
 	return 0;
+}
+
+int program_load_config(program *p, bderr *err)
+{
+	return load_config(p, NULL, err);
+}
+
+int program_load_config_all(program *p, bderr_list *errors, bderr *err)
+{
+	return load_config(p, errors, err);
 }
 
 void program_free(program *p)
@@ -108,7 +120,42 @@ static int wants(int argc, char **argv, const char *a, const char *b)
 	return 0;
 }
 
-int program_main(const char *prog, const char *usage, const program_command *cmds, size_t n_cmds,
+static const cli_command *find_cmd(const cli_command *cmds, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(cmds[i].name, name) == 0)
+			return &cmds[i];
+	return NULL;
+}
+
+static int unknown_command(const char *prog, const char *name, const char *const *not_yet)
+{
+	for (int i = 0; not_yet && not_yet[i]; i++)
+		if (strcmp(not_yet[i], name) == 0) {
+			log_error("'%s' is not available in this version yet", name);
+			return EXIT_USAGE;
+		}
+	log_error("unknown command '%s' (see %s help)", name, prog);
+	return EXIT_USAGE;
+}
+
+/* `PROG help [CMD]`: the word after "help", if any, names the command. */
+static int help_command(const char *prog, const cli_command *cmds, size_t n,
+			const char *const *not_yet, int argc, char **argv, int ci)
+{
+	int topic = program_find_command(argc - ci, argv + ci);
+	if (topic == 0) {
+		cli_print_commands(stdout, prog, cmds, n);
+		return EXIT_OK;
+	}
+	const cli_command *cmd = find_cmd(cmds, n, argv[ci + topic]);
+	if (cmd == NULL)
+		return unknown_command(prog, argv[ci + topic], not_yet);
+	cli_print_command_help(stdout, prog, cmd);
+	return EXIT_OK;
+}
+
+int program_main(const char *prog, const cli_command *cmds, size_t n_cmds,
 		 const char *const *not_yet, int argc, char **argv)
 {
 	/* a closed pipe (psql exiting early) must be an error return, not a death */
@@ -121,36 +168,33 @@ int program_main(const char *prog, const char *usage, const program_command *cmd
 			return EXIT_OK;
 		}
 		if (wants(argc, argv, "-h", "--help")) {
-			fputs(usage, stdout);
+			cli_print_commands(stdout, prog, cmds, n_cmds);
 			return EXIT_OK;
 		}
-		fputs(usage, stderr);
+		cli_print_commands(stderr, prog, cmds, n_cmds);
 		return EXIT_USAGE;
 	}
 	const char *name = argv[ci];
-	const program_command *cmd = NULL;
-	for (size_t i = 0; i < n_cmds; i++)
-		if (strcmp(cmds[i].name, name) == 0)
-			cmd = &cmds[i];
-	if (cmd == NULL) {
-		for (int i = 0; not_yet && not_yet[i]; i++)
-			if (strcmp(not_yet[i], name) == 0) {
-				log_error("'%s' is not available in this version yet", name);
-				return EXIT_USAGE;
-			}
-		log_error("unknown command '%s' (see %s --help)", name, prog);
-		return EXIT_USAGE;
-	}
+	if (strcmp(name, "help") == 0)
+		return help_command(prog, cmds, n_cmds, not_yet, argc, argv, ci);
+	const cli_command *cmd = find_cmd(cmds, n_cmds, name);
+	if (cmd == NULL)
+		return unknown_command(prog, name, not_yet);
 	bderr err;
 	bderr_init(&err);
 	program p;
 	int rc = program_parse(&p, argc, argv, cmd->opts, &err);
 	if (rc == 0 && p.args.help) {
-		fputs(usage, stdout);
+		cli_print_command_help(stdout, prog, cmd);
 		program_free(&p);
 		return EXIT_OK;
 	}
 	if (rc == 0)
+		rc = cli_check_args(cmd, &p.args, &err);
+	/* the command line's own errors name the command: "backupd: dump: unknown option" */
+	if (rc != 0)
+		bderr_prefix(&err, "%s", cmd->name);
+	if (rc == 0 && !cmd->own_config)
 		rc = program_load_config(&p, &err);
 	if (rc == 0)
 		rc = cmd->run(&p, &err);

@@ -29,22 +29,32 @@ int program_parse(program *p, int argc, char **argv, const cli_option *opts, bde
  */
 int program_load_config(program *p, bderr *err);
 
-void program_free(program *p);
+/*
+ * Same, but every error of the file goes to errors and p->cfg is what could
+ * be read; -1 only when the file cannot be read at all.
+ */
+int program_load_config_all(program *p, bderr_list *errors, bderr *err);
 
-typedef struct program_command {
-	const char *name;
-	/* 0 ok, -1 failed (err reported), > 0 an exit code to return silently */
-	int (*run)(program *p, bderr *err);
-	cli_option opts[16]; /* ends with {NULL, 0} */
-} program_command;
+void program_free(program *p);
 
 /*
  * The whole of main(): finds and runs the command, prints its error as one
  * line and returns the exit code (0, 1, or 2 for usage/config errors).
- * not_yet lists contract commands this version does not have yet.
+ * `PROG help [CMD]`, `PROG --help` and `PROG CMD --help` print text generated
+ * from cmds.  A command's run returns 0 ok, -1 failed (err reported), or > 0
+ * an exit code to return silently.  not_yet (may be NULL) lists contract
+ * commands this version does not have yet.
  */
-int program_main(const char *prog, const char *usage, const program_command *cmds, size_t n_cmds,
+int program_main(const char *prog, const cli_command *cmds, size_t n_cmds,
 		 const char *const *not_yet, int argc, char **argv);
+
+/* The --repo option program_open_repo reads, for the commands' option tables. */
+#define PROGRAM_OPT_REPO \
+	{ "repo", "R", "repository: a [repo:NAME] of the config, a path or an s3:// URL", 1, NULL, 0, 0 }
+
+/* The key of an encrypted repository given as a URL (see program_open_repo). */
+#define PROGRAM_OPT_KEY_FILE \
+	{ "encryption-key-file", "FILE", "key of an encrypted repository given as a URL (mode 0600)", 0, NULL, 0, 0 }
 
 /*
  * Opens the repository named by --repo (a config name or a URL), with the

@@ -68,9 +68,12 @@ void engine_dump_options_init(engine_dump_options *o)
 {
 	memset(o, 0, sizeof *o);
 	o->jobs = ENGINE_JOBS_DEFAULT;
+	/* the defaults are texts, as the help shows them: parsed like a given value */
+	bderr ignored;
+	bderr_init(&ignored);
 	o->compress_spec = ENGINE_COMPRESS_DEFAULT;
-	o->compress_level = 1;
-	o->chunk_bytes = ENGINE_CHUNK_BYTES_DEFAULT;
+	compress_spec_parse(ENGINE_COMPRESS_DEFAULT, &o->compress_level, &ignored);
+	engine_parse_size(ENGINE_CHUNK_SIZE_DEFAULT, &o->chunk_bytes);
 	o->consistency = ENGINE_CONSISTENCY_DEFAULT;
 }
 

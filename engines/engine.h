@@ -26,7 +26,7 @@
 #define ENGINE_JOBS_MIN 1
 #define ENGINE_JOBS_MAX 64
 #define ENGINE_COMPRESS_DEFAULT "zstd:1"
-#define ENGINE_CHUNK_BYTES_DEFAULT (256ULL * 1024 * 1024)
+#define ENGINE_CHUNK_SIZE_DEFAULT "256MB"
 
 typedef enum engine_consistency {
 	ENGINE_CONSISTENCY_DEFAULT, /* not asked for: the engine's own default */
@@ -104,10 +104,19 @@ struct engine_ops {
 	 */
 	int physical;
 	/*
-	 * Connects to a source and checks what a dump needs; note (when not
-	 * NULL) gets a short description of what was found.
+	 * Connects to a source and checks that it can be dumped (the account's
+	 * privileges); note gets why it can ("can dump: superuser").
 	 */
 	int (*check)(const char *url, const char *password, char *note, size_t note_len, bderr *err);
+	/*
+	 * Physical engines only (NULL elsewhere), for `check`: whether the
+	 * source can stream a base backup, and a WAL switch whose segment name
+	 * (len >= 25) `check --wal` then waits for in the archive.
+	 */
+	int (*check_physical)(const char *url, const char *password, char *note, size_t note_len,
+			      bderr *err);
+	int (*switch_wal)(const char *url, const char *password, char *segment, size_t len,
+			  bderr *err);
 	/*
 	 * Refuses options that make no sense for this engine, before anything
 	 * is written (NULL: every option applies).

@@ -15,25 +15,6 @@
 #include "restore/pitr.h"
 #include "restore/wal_get.h"
 
-static const char usage_text[] =
-	"usage: dbrestore [-c FILE] [--log-level L] COMMAND [OPTIONS]\n"
-	"\n"
-	"commands:\n"
-	"  restore --repo R [--name N] [--backup ID|latest] --to URI [--jobs N] [--create]\n"
-	"          [--allow-non-empty] [--no-owner] [--no-privileges] [--no-binlog]\n"
-	"                                  restore a dump into a database\n"
-	"  pitr --repo R --name N --data-dir DIR [--backup ID]\n"
-	"       [--target-time T | --target-lsn L | --target-name N | --target-xid X]\n"
-	"       [--target-timeline latest|current|N]\n"
-	"       [--tablespace-map OLD=NEW ... | --tablespaces-in-place]\n"
-	"                                  restore a base backup for point-in-time recovery\n"
-	"  wal-get --repo R --name N [--prefetch N] [--spool-dir D] WALNAME PATH\n"
-	"                                  fetch one archived WAL file (restore_command ... %f %p);\n"
-	"                                  exit 1 without a message when it is not archived\n"
-	"  migrate                         (not in this version yet)\n"
-	"\n"
-	"-c FILE defaults to $BACKUPD_CONFIG or /etc/backupd/backupd.conf.\n";
-
 /* Without --name, a repository holding exactly one source needs none. */
 static int pick_name(repo *r, const char *given, char **out, bderr *err)
 {
@@ -66,8 +47,6 @@ static int pick_name(repo *r, const char *given, char **out, bderr *err)
 static int cmd_restore(program *p, bderr *err)
 {
 	const char *to = cli_get(&p->args, "to");
-	if (to == NULL)
-		return bderr_usage(err, "--to is required (a postgresql:// or mysql:// URI, or a source name)");
 	engine_restore_options o = {
 		.create = cli_has(&p->args, "create"),
 		.allow_non_empty = cli_has(&p->args, "allow-non-empty"),
@@ -75,8 +54,7 @@ static int cmd_restore(program *p, bderr *err)
 		.no_privileges = cli_has(&p->args, "no-privileges"),
 		.no_binlog = cli_has(&p->args, "no-binlog"),
 	};
-	if (cli_get_int(&p->args, "jobs", ENGINE_JOBS_DEFAULT, ENGINE_JOBS_MIN, ENGINE_JOBS_MAX,
-			&o.jobs, err) != 0)
+	if (cli_int(&p->args, "jobs", &o.jobs, err) != 0)
 		return -1;
 	source_spec target;
 	if (resolve_source(p->cfg, to, &target, err) != 0)
@@ -106,25 +84,68 @@ out:
 	return rc;
 }
 
-static const program_command commands[] = {
-	{ "restore", cmd_restore,
-	  { { "repo", 1 }, { "name", 1 }, { "backup", 1 }, { "to", 1 }, { "jobs", 1 },
-	    { "create", 0 }, { "allow-non-empty", 0 }, { "no-owner", 0 }, { "no-privileges", 0 },
-	    { "no-binlog", 0 }, { "encryption-key-file", 1 }, 
-	    { NULL, 0 } } },
-	{ "pitr", pitr_command,
-	  { { "repo", 1 }, { "name", 1 }, { "data-dir", 1 }, { "backup", 1 }, { "target-time", 1 },
-	    { "target-lsn", 1 }, { "target-name", 1 }, { "target-xid", 1 },
-	    { "tablespace-map", 1 }, { "tablespaces-in-place", 0 }, { "target-timeline", 1 },
-	    { "encryption-key-file", 1 }, { NULL, 0 } } },
-	{ "wal-get", wal_get_command,
-	  { { "repo", 1 }, { "name", 1 }, { "prefetch", 1 }, { "spool-dir", 1 }, { "encryption-key-file", 1 }, { NULL, 0 } } },
+/* Every command's options, declared once (see cli.h). */
+
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
+static const cli_option restore_opts[] = {
+	PROGRAM_OPT_REPO,
+	PROGRAM_OPT_KEY_FILE,
+	{ "name", "N", "the source's name in the repository (needed when it holds several)", 0, NULL, 0, 0 },
+	{ "backup", "ID|latest", "which backup", 0, "latest", 0, 0 },
+	{ "to", "URI", "target database: a postgresql:// or mysql:// URI, or a [source:NAME]", 1, NULL, 0, 0 },
+	{ "jobs", "N", "parallel connections", 0, STR(ENGINE_JOBS_DEFAULT), ENGINE_JOBS_MIN, ENGINE_JOBS_MAX },
+	{ "create", NULL, "create the target database when it does not exist", 0, NULL, 0, 0 },
+	{ "allow-non-empty", NULL, "restore into a database that already has tables", 0, NULL, 0, 0 },
+	{ "no-owner", NULL, "PostgreSQL: do not set object owners", 0, NULL, 0, 0 },
+	{ "no-privileges", NULL, "PostgreSQL: do not restore GRANTs", 0, NULL, 0, 0 },
+	{ "no-binlog", NULL, "MySQL/MariaDB: do not write the restore to the binary log", 0, NULL, 0, 0 },
+	CLI_OPT_END,
 };
 
+static const cli_option pitr_opts[] = {
+	PROGRAM_OPT_REPO,
+	PROGRAM_OPT_KEY_FILE,
+	{ "name", "N", "the source's name in the repository", 1, NULL, 0, 0 },
+	{ "data-dir", "DIR", "new data directory (must be empty or absent)", 1, NULL, 0, 0 },
+	{ "backup", "ID", "base backup to start from (default: the newest one before the target)", 0, NULL, 0, 0 },
+	{ "target-time", "T", "recover up to this time (ISO 8601 with offset)", 0, NULL, 0, 0 },
+	{ "target-lsn", "L", "recover up to this WAL position", 0, NULL, 0, 0 },
+	{ "target-name", "N", "recover up to this restore point (pg_create_restore_point)", 0, NULL, 0, 0 },
+	{ "target-xid", "X", "recover up to this transaction", 0, NULL, 0, 0 },
+	{ "target-timeline", "latest|current|N", "timeline to follow", 0, NULL, 0, 0 },
+	{ "tablespace-map", "OLD=NEW", "put the tablespace at OLD in NEW (repeatable)", 0, NULL, 0, 0 },
+	{ "tablespaces-in-place", NULL, "restore tablespaces at their original locations", 0, NULL, 0, 0 },
+	CLI_OPT_END,
+};
+
+static const cli_option wal_get_opts[] = {
+	PROGRAM_OPT_REPO,
+	PROGRAM_OPT_KEY_FILE,
+	{ "name", "N", "the source's name in the repository", 1, NULL, 0, 0 },
+	{ "prefetch", "N", "fetch up to N following segments ahead (0: none)", 0, "8", 0, 256 },
+	{ "spool-dir", "D", "where prefetched segments wait (default: next to PATH)", 0, NULL, 0, 0 },
+	CLI_OPT_END,
+};
+
+extern const cli_command dbrestore_commands[];
+extern const size_t dbrestore_n_commands;
+const cli_command dbrestore_commands[] = {
+	{ "restore", "restore a dump into a database", NULL, 0, 0, cmd_restore, restore_opts, 0 },
+	{ "pitr", "restore a base backup for point-in-time recovery", NULL, 0, 0, pitr_command,
+	  pitr_opts, 0 },
+	{ "wal-get", "fetch one archived WAL file (restore_command = 'dbrestore wal-get ... %f %p'); "
+		     "exit 1 silently when it is not archived",
+	  "WALNAME PATH", 2, 2, wal_get_command, wal_get_opts, 0 },
+};
+const size_t dbrestore_n_commands = sizeof dbrestore_commands / sizeof *dbrestore_commands;
+
+/* in the contract, not in this version */
 static const char *const not_yet[] = { "migrate", NULL };
 
 int main(int argc, char **argv)
 {
-	return program_main("dbrestore", usage_text, commands, sizeof commands / sizeof *commands,
-			    not_yet, argc, argv);
+	return program_main("dbrestore", dbrestore_commands, dbrestore_n_commands, not_yet, argc,
+			    argv);
 }

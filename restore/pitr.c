@@ -841,14 +841,10 @@ static const char *target_text(const pitr_target *t, char *buf, size_t len)
 
 int pitr_command(program *p, bderr *err)
 {
-	if (p->args.n_positional > 0)
-		return bderr_usage(err, "pitr takes no arguments, got '%s'", p->args.positional[0]);
 	const char *name = cli_get(&p->args, "name");
 	const char *dir_arg = cli_get(&p->args, "data-dir");
 	const char *repo_arg = cli_get(&p->args, "repo");
-	if (name == NULL)
-		return bderr_usage(err, "--name is required (the source's name in the repository)");
-	if (dir_arg == NULL || *dir_arg == '\0')
+	if (*dir_arg == '\0')
 		return bderr_usage(err, "--data-dir is required");
 	if (repo_name_check(name, err) < 0)
 		return -1;

@@ -18,7 +18,6 @@
 #include "common/log.h"
 #include "common/mem.h"
 
-#define PREFETCH_DEFAULT 8
 #define PREFETCH_THREADS 2
 #define PREFETCH_LOCK "prefetch.lock"
 /* A prefetched file nobody asked for within this time belongs to an abandoned recovery. */
@@ -289,17 +288,13 @@ static char *spool_dir(program *p, const char *path, const char *name)
 
 int wal_get_command(program *p, bderr *err)
 {
-	if (p->args.n_positional != 2)
-		return bderr_usage(err, "wal-get takes WALNAME and PATH (restore_command ... %%f %%p)");
 	const char *file = p->args.positional[0];
 	const char *path = p->args.positional[1];
 	const char *name = cli_get(&p->args, "name");
 	int prefetch;
 	wal_name wn;
-	if (name == NULL)
-		return bderr_usage(err, "--name is required");
 	if (repo_name_check(name, err) < 0 ||
-	    cli_get_int(&p->args, "prefetch", PREFETCH_DEFAULT, 0, 256, &prefetch, err) < 0 ||
+	    cli_int(&p->args, "prefetch", &prefetch, err) < 0 ||
 	    wal_name_parse(file, &wn, err) < 0)
 		return -1;
 	char *spool = prefetch > 0 ? spool_dir(p, path, name) : NULL;

@@ -1,12 +1,27 @@
 #!/usr/bin/env bash
-# `backupd check`: every repository, source and the state directory of the
+# `backupd check`: the config is validated as the daemon does (every error at
+# once, exit 2), then every repository, source and the state directory of the
 # config is tried, each reported on its own line, and any failure makes the
-# command fail while the remaining items are still checked.
+# command fail while the remaining items are still checked.  Source roles are
+# checked for what a dump (and a base backup) needs; --wal proves archiving
+# works end to end; --json is parseable.  Also: every command's --help.
 source "$(dirname "$0")/lib.sh"
 
 require_binaries
+
+# The server archives into WALREPO under the name "app" (the source's name),
+# so that check --wal has a real archive_command to prove.
+WALREPO="$BD_TMP/walrepo"
+PG_SERVER_CONF="archive_mode = on
+archive_command = '$BACKUPD wal-push --repo $WALREPO --name app %p'"
+export PG_SERVER_CONF
 pg_start
+unset PG_SERVER_CONF
 db_create app
+# The server runs as bdtest when we are root: the archive must be its own.
+if [ "$(id -u)" -eq 0 ]; then
+	mkdir -p "$WALREPO" && chown bdtest: "$WALREPO"
+fi
 
 REPO="$BD_TMP/repo"
 mkdir -p "$BD_TMP/state"
@@ -43,7 +58,7 @@ cat >"$BD_TMP/bad.conf" <<CONF
 state-dir = $BD_TMP/no-such-state
 
 [repo:missing]
-url = $BD_TMP/no-repo-here
+url = $BD_TMP/not-a-dir/repo
 
 [repo:local]
 url = $REPO
@@ -56,9 +71,10 @@ url = postgresql://postgres@127.0.0.1:$PG_PORT/app
 password-file = $PWFILE
 CONF
 
+touch "$BD_TMP/not-a-dir"
 run env -u PGPASSFILE "$BACKUPD" -c "$BD_TMP/bad.conf" check
 assert_rc "check fails when something is unreachable" 1
-assert_output_contains "a missing repository is named" "FAILED repo missing"
+assert_output_contains "a repository that cannot be created is named" "FAILED repo missing"
 assert_output_contains "an unreachable source is named" "FAILED source down"
 assert_output_contains "an unwritable state dir is named" "FAILED state-dir"
 assert_output_contains "good items are still checked after a failure" "ok     source app"
@@ -135,5 +151,208 @@ check_not "a loopback http-listen is not warned about" grep -q "WARNING" "$RUN_O
 
 run "$BACKUPD" -c "$BD_TMP/nonexistent.conf" check
 assert_rc "check with a missing config file is a usage error" 2
+
+# ---------------------------------------------------------------------------
+note "every config error at once, with its line and key"
+cat >"$BD_TMP/errors.conf" <<CONF
+[global]
+state-dir = $BD_TMP/state
+
+[repo:local]
+url = $REPO
+
+[source:app]
+url = postgresql://postgres@127.0.0.1:$PG_PORT/app
+password-file = $PWFILE
+
+[job:nightly]
+source = app
+repo = local
+schedule = every night
+retention = keep-forever=1
+timeout = 5 minutes
+CONF
+line_of() { grep -n "^$1 =" "$BD_TMP/errors.conf" | cut -d: -f1; }
+run env -u PGPASSFILE "$BACKUPD" -c "$BD_TMP/errors.conf" check
+assert_rc "a config with errors exits 2" 2
+assert_output_contains "the schedule error has its line and key" \
+	"errors.conf:$(line_of schedule): key 'schedule'"
+assert_output_contains "the retention error has its line and key" \
+	"errors.conf:$(line_of retention): key 'retention'"
+assert_output_contains "the timeout error has its line and key" \
+	"errors.conf:$(line_of timeout): key 'timeout'"
+assert_output_contains "the items are still checked" "ok     source app"
+run "$BACKUPD" -c "$BD_TMP/errors.conf" daemon
+assert_rc "daemon refuses the same config" 2
+
+cat >"$BD_TMP/errors2.conf" <<CONF
+[global]
+state-dir = $BD_TMP/state
+http-listen = 127.0.0.1:99999
+no-such-key = 1
+
+[source:app]
+url = postgresql://postgres@127.0.0.1:$CLOSED_PORT/app
+CONF
+run "$BACKUPD" -c "$BD_TMP/errors2.conf" check
+assert_rc "config errors win over unreachable items: exit 2" 2
+assert_output_contains "http-listen is validated as the daemon does" "errors2.conf:3: key 'http-listen'"
+assert_output_contains "an unknown key is reported with the others" "errors2.conf:4: key 'no-such-key'"
+assert_output_contains "the unreachable source is still reported" "FAILED source app"
+
+# ---------------------------------------------------------------------------
+note "a repository not created yet is ok when it can be created"
+cat >"$BD_TMP/new.conf" <<CONF
+[repo:fresh]
+url = $BD_TMP/fresh/deeper/repo
+CONF
+run "$BACKUPD" -c "$BD_TMP/new.conf" check
+assert_rc "a new, writable repository location passes" 0
+assert_output_contains "it is reported as new" "ok     repo fresh (new: created by the first backup)"
+check_not "check creates nothing" test -e "$BD_TMP/fresh"
+
+# ---------------------------------------------------------------------------
+note "a PostgreSQL role that cannot dump, and one without REPLICATION"
+READER_PW="reader-$RANDOM-$RANDOM"
+add_secret "$READER_PW"
+psql_q app "CREATE ROLE reader LOGIN PASSWORD '$READER_PW'" >/dev/null
+psql_q app "CREATE TABLE open_t (a int); CREATE TABLE secret_t (a int); GRANT SELECT ON open_t TO reader" >/dev/null
+READER_PWFILE="$BD_TMP/reader.password"
+(umask 077 && printf '%s\n' "$READER_PW" >"$READER_PWFILE")
+cat >"$BD_TMP/roles.conf" <<CONF
+[repo:local]
+url = $REPO
+
+[source:noread]
+url = postgresql://reader@127.0.0.1:$PG_PORT/app
+password-file = $READER_PWFILE
+
+[source:app]
+url = postgresql://postgres@127.0.0.1:$PG_PORT/app
+password-file = $PWFILE
+
+[job:bb-noread]
+source = noread
+repo = local
+kind = basebackup
+
+[job:bb-app]
+source = app
+repo = local
+kind = basebackup
+CONF
+run env -u PGPASSFILE "$BACKUPD" -c "$BD_TMP/roles.conf" check
+assert_rc "a role that cannot dump fails the check" 1
+assert_output_contains "the unreadable table is named" "FAILED source noread: role 'reader' cannot dump database 'app': it cannot read 1 table (public.secret_t)"
+assert_output_contains "the missing REPLICATION is named for a basebackup job" "FAILED replication noread: the role has no REPLICATION attribute"
+assert_output_contains "a superuser can dump" "ok     source app (can dump: superuser)"
+assert_output_contains "a replication connection is tried" "ok     replication app"
+psql_q app "GRANT SELECT ON secret_t TO reader" >/dev/null
+run env -u PGPASSFILE "$BACKUPD" -c "$BD_TMP/roles.conf" check
+assert_output_contains "once granted, the role can dump" "ok     source noread (can dump: reads every table of 'app')"
+
+# ---------------------------------------------------------------------------
+note "MariaDB: an account without privileges"
+mariadb_start
+my_db_create shop
+NOPRIV_PW="nopriv-$RANDOM-$RANDOM"
+add_secret "$NOPRIV_PW"
+my_sql "" "CREATE USER 'nopriv'@'127.0.0.1' IDENTIFIED BY '$NOPRIV_PW'"
+NOPRIV_PWFILE="$BD_TMP/nopriv.password"
+(umask 077 && printf '%s\n' "$NOPRIV_PW" >"$NOPRIV_PWFILE")
+cat >"$BD_TMP/my.conf" <<CONF
+[source:nopriv]
+url = mysql://nopriv@127.0.0.1:$MY_PORT/shop
+password-file = $NOPRIV_PWFILE
+
+[source:root]
+url = $(my_uri shop)
+password-file = $MY_PASSWORD_FILE
+CONF
+run "$BACKUPD" -c "$BD_TMP/my.conf" check
+assert_rc "an account without privileges fails the check" 1
+assert_output_contains "the missing privileges are named" "FAILED source nopriv: the account cannot dump: it lacks SELECT"
+assert_output_contains "RELOAD is named" "RELOAD (to FLUSH TABLES WITH READ LOCK"
+assert_output_contains "root can dump" "ok     source root (can dump"
+my_sql "" "GRANT SELECT, SHOW VIEW, TRIGGER, EVENT ON shop.* TO 'nopriv'@'127.0.0.1'"
+run "$BACKUPD" -c "$BD_TMP/my.conf" check
+assert_output_contains "database grants are seen; only RELOAD is missing" "FAILED source nopriv: the account cannot dump: it lacks RELOAD"
+# (the whole log holds argv secrets on purpose above: look at these runs only)
+check_not "the account's password is not printed" grep -q -F "$NOPRIV_PW" "$RUN_OUT" "$RUN_ERR"
+
+# ---------------------------------------------------------------------------
+note "check --wal: a forced WAL switch reaches the repository"
+cat >"$BD_TMP/wal.conf" <<CONF
+[repo:wal]
+url = $WALREPO
+
+[source:app]
+url = postgresql://postgres@127.0.0.1:$PG_PORT/app
+password-file = $PWFILE
+
+[job:bb]
+source = app
+repo = wal
+kind = basebackup
+CONF
+run env -u PGPASSFILE "$BACKUPD" -c "$BD_TMP/wal.conf" check --wal --wal-timeout 60
+assert_rc "check --wal succeeds with a working archive_command" 0
+assert_output_matches "the switched segment is named" "ok     wal bb \(segment [0-9A-F]{24} archived\)"
+
+psql_q postgres "ALTER SYSTEM SET archive_command = 'false'" >/dev/null
+psql_q postgres "SELECT pg_reload_conf()" >/dev/null
+run env -u PGPASSFILE "$BACKUPD" -c "$BD_TMP/wal.conf" check --wal --wal-timeout 3
+assert_rc "check --wal fails when archiving is broken" 1
+assert_output_contains "the failure says what did not arrive" "FAILED wal bb: WAL segment"
+assert_output_contains "and what to look at" "did not reach repository 'wal' within 3 s"
+psql_q postgres "ALTER SYSTEM RESET archive_command" >/dev/null
+psql_q postgres "SELECT pg_reload_conf()" >/dev/null
+
+# ---------------------------------------------------------------------------
+note "check --json"
+run env -u PGPASSFILE "$BACKUPD" -c "$BD_TMP/roles.conf" --json check
+assert_rc "check --json still exits 1 on a failed item" 1
+assert_eq "the output is a JSON array of items" "ok" \
+	"$(json_eval "$RUN_OUT" "'ok' if isinstance(d, list) and all({'item','name','status','message'} <= set(x) for x in d) else 'bad'")"
+assert_eq "the failed replication item is in it" 1 \
+	"$(json_eval "$RUN_OUT" "len([x for x in d if x['item'] == 'replication' and x['status'] == 'failed'])")"
+run "$BACKUPD" -c "$BD_TMP/errors.conf" check --json
+assert_rc "check --json with config errors exits 2" 2
+assert_eq "three config errors in the array" 3 \
+	"$(json_eval "$RUN_OUT" "len([x for x in d if x['item'] == 'config' and x['status'] == 'failed'])")"
+
+# ---------------------------------------------------------------------------
+note "per-command help, unknown options, extra arguments"
+for cmd in dump basebackup list verify expire run daemon status check wal-push; do
+	run "$BACKUPD" "$cmd" --help
+	assert_rc "backupd $cmd --help exits 0" 0
+	assert_output_contains "backupd $cmd --help prints its synopsis" "usage: backupd $cmd"
+	run "$BACKUPD" help "$cmd"
+	assert_rc "backupd help $cmd exits 0" 0
+done
+for cmd in restore pitr wal-get; do
+	run "$DBRESTORE" "$cmd" --help
+	assert_rc "dbrestore $cmd --help exits 0" 0
+	assert_output_contains "dbrestore $cmd --help prints its synopsis" "usage: dbrestore $cmd"
+done
+run "$BACKUPD" dump --help
+assert_output_contains "dump's options are listed with their help" "--jobs N"
+assert_output_contains "and their defaults and bounds" "(default 2, 1..64)"
+run "$BACKUPD" check --help
+assert_output_contains "check lists --wal" "--wal-timeout SECONDS"
+run "$DBRESTORE" restore --help
+assert_output_contains "restore lists --no-binlog" "--no-binlog"
+run "$BACKUPD" help
+assert_rc "backupd help lists the commands" 0
+assert_output_contains "with a summary each" "wal-push"
+run "$BACKUPD" dump --bogus
+assert_rc "an unknown option exits 2" 2
+assert_output_contains "it is named with the command" "backupd: dump: unknown option '--bogus'"
+run "$BACKUPD" list --repo "$REPO" junk
+assert_rc "an extra argument exits 2" 2
+assert_output_contains "it is named" "backupd: list: unexpected argument 'junk'"
+run "$BACKUPD" dump --repo "$REPO"
+assert_rc "a missing required option exits 2" 2
+assert_output_contains "it is named" "option '--source' is required"
 
 finish

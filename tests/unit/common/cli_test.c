@@ -12,8 +12,23 @@
 #include "common/config.h"
 
 static const cli_option dump_opts[] = {
-	{ "source", 1 }, { "repo", 1 }, { "name", 1 }, { "jobs", 1 }, { "dry-run", 0 }, { NULL, 0 },
+	{ "source", "S", "database to dump", 1, NULL, 0, 0 },
+	{ "repo", "R", "repository", 1, NULL, 0, 0 },
+	{ "name", "N", "backup name", 0, NULL, 0, 0 },
+	{ "jobs", "N", "parallel connections", 0, "2", 1, 64 },
+	{ "dry-run", NULL, "change nothing", 0, NULL, 0, 0 },
+	CLI_OPT_END,
 };
+
+static int run_nothing(struct program *p, bderr *err)
+{
+	(void)p;
+	(void)err;
+	return 0;
+}
+
+static const cli_command dump_cmd = { "dump", "dump a database", "[ID]", 0, 1, run_nothing,
+				      dump_opts, 0 };
 
 /* Parses a NULL-terminated list of words after "prog cmd". */
 static int parse(cli_args *a, bderr *err, const cli_option *opts, ...)
@@ -112,11 +127,11 @@ struct bad_case {
 };
 
 static const struct bad_case bad_cases[] = {
-	{ { "--foo", NULL }, "unknown option '--foo' for this command" },
-	{ { "--password=hunter2", NULL }, "unknown option '--password' for this command" },
-	{ { "-x", NULL }, "unknown option '-x' for this command" },
-	{ { "-psecret", NULL }, "unknown option '-p' for this command" },
-	{ { "--rep", "x", NULL }, "unknown option '--rep' for this command" },
+	{ { "--foo", NULL }, "unknown option '--foo'" },
+	{ { "--password=hunter2", NULL }, "unknown option '--password'" },
+	{ { "-x", NULL }, "unknown option '-x'" },
+	{ { "-psecret", NULL }, "unknown option '-p'" },
+	{ { "--rep", "x", NULL }, "unknown option '--rep'" },
 	{ { "--repo", NULL }, "option '--repo' needs a value" },
 	{ { "--repo=", NULL }, "option '--repo' needs a value" },
 	{ { "--repo", "--json", NULL }, "option '--repo' needs a value" },
@@ -197,12 +212,103 @@ static void test_too_many(void **state)
 	assert_string_equal(err.msg, "too many options (at most 64)");
 }
 
+/* Positional counts and required options come from the command's table. */
+static void test_check_args(void **state)
+{
+	(void)state;
+	cli_args a;
+	bderr err;
+	assert_int_equal(parse(&a, &err, dump_opts, "--source", "s", "--repo", "r", "id1", NULL), 0);
+	assert_int_equal(cli_check_args(&dump_cmd, &a, &err), 0);
+
+	assert_int_equal(parse(&a, &err, dump_opts, "--source", "s", "--repo", "r", "id1", "junk",
+			       NULL),
+			 0);
+	assert_int_equal(cli_check_args(&dump_cmd, &a, &err), -1);
+	assert_string_equal(err.msg, "unexpected argument 'junk'");
+	assert_int_equal(err.exit_code, EXIT_USAGE);
+
+	assert_int_equal(parse(&a, &err, dump_opts, "--repo", "r", NULL), 0);
+	assert_int_equal(cli_check_args(&dump_cmd, &a, &err), -1);
+	assert_string_equal(err.msg, "option '--source' is required");
+	assert_int_equal(err.exit_code, EXIT_USAGE);
+
+	static const cli_option none[] = { CLI_OPT_END };
+	static const cli_command wal_get = { "wal-get", "fetch", "WALNAME PATH", 2, 2, run_nothing,
+					     none, 0 };
+	assert_int_equal(parse(&a, &err, none, "f", NULL), 0);
+	assert_int_equal(cli_check_args(&wal_get, &a, &err), -1);
+	assert_string_equal(err.msg, "missing arguments WALNAME PATH");
+}
+
+/* cli_int takes the default and the bounds from the table entry. */
+static void test_int_from_table(void **state)
+{
+	(void)state;
+	cli_args a;
+	bderr err;
+	int n = 0;
+	assert_int_equal(parse(&a, &err, dump_opts, NULL), 0);
+	assert_int_equal(cli_int(&a, "jobs", &n, &err), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(parse(&a, &err, dump_opts, "--jobs", "65", NULL), 0);
+	assert_int_equal(cli_int(&a, "jobs", &n, &err), -1);
+	assert_string_equal(err.msg, "option '--jobs' must be an integer between 1 and 64, got '65'");
+	/* a string option is not an integer: a programming error, said so */
+	assert_int_equal(cli_int(&a, "name", &n, &err), -1);
+}
+
+static char *capture(void (*fn)(FILE *f, const void *arg), const void *arg)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	assert_non_null(f);
+	fn(f, arg);
+	fclose(f);
+	return buf;
+}
+
+static void print_dump_help(FILE *f, const void *arg)
+{
+	cli_print_command_help(f, "backupd", arg);
+}
+
+static void print_list(FILE *f, const void *arg)
+{
+	cli_print_commands(f, "backupd", arg, 1);
+}
+
+/* The synopsis and the option list are generated from the same table that parses. */
+static void test_generated_usage(void **state)
+{
+	(void)state;
+	char *h = capture(print_dump_help, &dump_cmd);
+	assert_non_null(strstr(h, "usage: backupd dump --source S --repo R [--name N] [--jobs N] "
+				  "[--dry-run] [ID]\n"));
+	assert_non_null(strstr(h, "\ndump a database\n"));
+	assert_non_null(strstr(h, "  --jobs N"));
+	assert_non_null(strstr(h, "parallel connections (default 2, 1..64)\n"));
+	assert_non_null(strstr(h, "database to dump [required]\n"));
+	assert_non_null(strstr(h, "  --dry-run "));
+	/* the global options are listed for every command */
+	assert_non_null(strstr(h, "  --log-level L"));
+	assert_non_null(strstr(h, "  --config FILE"));
+	free(h);
+
+	char *l = capture(print_list, &dump_cmd);
+	assert_non_null(strstr(l, "commands:\n  dump         dump a database\n"));
+	free(l);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_values_and_flags), cmocka_unit_test(test_config_forms),
 		cmocka_unit_test(test_help_and_separator), cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_get_int), cmocka_unit_test(test_too_many),
+		cmocka_unit_test(test_check_args), cmocka_unit_test(test_int_from_table),
+		cmocka_unit_test(test_generated_usage),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

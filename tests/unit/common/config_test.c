@@ -296,6 +296,50 @@ static void test_load_file(void **state)
 	unlink(path);
 }
 
+/* config_load_all: every error of the file, in order, and what could be read. */
+static void test_load_all(void **state)
+{
+	(void)state;
+	static const char text[] = "[global]\n"
+				   "bogus = 1\n"            /* 2: unknown key */
+				   "max-parallel-jobs = x\n" /* 3: not an integer */
+				   "[nope:x]\n"             /* 4: unknown section, its keys skipped */
+				   "url = y\n"
+				   "[repo:r]\n"
+				   "url = /tmp/r\n"
+				   "[job:j]\n"
+				   "source = s\n"           /* 9: no such source */
+				   "repo = r\n";
+	char path[] = "/tmp/config_test_XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	config *c = NULL;
+	bderr err;
+	bderr_init(&err);
+	bderr_list all = { NULL, 0 };
+	assert_int_equal(config_load_all(path, &c, &all, &err), 0);
+	assert_non_null(c);
+	assert_non_null(config_find(c, "repo", "r"));
+	assert_int_equal(all.n, 4);
+	static const char *const want[] = { ":2: key 'bogus'", ":3: key 'max-parallel-jobs'",
+					    ":4: unknown section [nope:x]", ":9: key 'source'" };
+	for (size_t i = 0; i < 4; i++) {
+		if (strstr(all.items[i].msg, want[i]) == NULL)
+			fail_msg("error %zu: got \"%s\", want \"%s\"", i, all.items[i].msg, want[i]);
+		assert_int_equal(all.items[i].exit_code, EXIT_USAGE);
+	}
+	bderr_list_free(&all);
+	config_free(c);
+
+	/* a file that cannot be read at all is still one error, and no config */
+	assert_int_equal(config_load_all("/nonexistent/x.conf", &c, &all, &err), -1);
+	assert_null(c);
+	assert_int_equal(all.n, 0);
+	unlink(path);
+}
+
 static void test_bool_parse(void **state)
 {
 	(void)state;
@@ -607,6 +651,7 @@ int main(void)
 		cmocka_unit_test(test_resolve_repo_config),
 		cmocka_unit_test(test_resolve_source_uri),
 		cmocka_unit_test(test_resolve_source_config),
+		cmocka_unit_test(test_load_all),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
