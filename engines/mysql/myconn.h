@@ -4,8 +4,8 @@
  * line, quoting identifiers (backtick doubling) and running queries whose
  * failure becomes one line naming the host and the server's message.
  */
-#ifndef BACKUPD_COMMON_MYCONN_H
-#define BACKUPD_COMMON_MYCONN_H
+#ifndef BACKUPD_ENGINES_MYSQL_MYCONN_H
+#define BACKUPD_ENGINES_MYSQL_MYCONN_H
 
 #include <mysql.h>
 #include "common/error.h"

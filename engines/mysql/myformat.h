@@ -4,8 +4,8 @@
  * from database and table names, DEFINER removal, and the statement files
  * (tables.sql, views.sql, triggers.sql, routines.sql, events.sql).
  */
-#ifndef BACKUPD_COMMON_MYFORMAT_H
-#define BACKUPD_COMMON_MYFORMAT_H
+#ifndef BACKUPD_ENGINES_MYSQL_MYFORMAT_H
+#define BACKUPD_ENGINES_MYSQL_MYFORMAT_H
 
 #include <stddef.h>
 

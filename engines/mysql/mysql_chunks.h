@@ -2,8 +2,8 @@
  * Splitting a table on a single-column integer key into ranges of about
  * the same width.  Pure arithmetic, separate so it is unit-tested alone.
  */
-#ifndef BACKUPD_MYSQL_CHUNKS_H
-#define BACKUPD_MYSQL_CHUNKS_H
+#ifndef BACKUPD_ENGINES_MYSQL_CHUNKS_H
+#define BACKUPD_ENGINES_MYSQL_CHUNKS_H
 
 #include <stdint.h>
 

@@ -9,8 +9,8 @@
  * on an integer key); schema comes from SHOW CREATE.  The manifest is
  * written last.  With consistency "no-lock" no FTWRL is taken (see README).
  */
-#ifndef BACKUPD_MYSQL_DUMP_H
-#define BACKUPD_MYSQL_DUMP_H
+#ifndef BACKUPD_ENGINES_MYSQL_DUMP_H
+#define BACKUPD_ENGINES_MYSQL_DUMP_H
 
 #include "engines/engine.h"
 

@@ -5,8 +5,8 @@
  * local_infile), every chunk's SHA-256, size and row count checked, then
  * triggers, routines, events and views.
  */
-#ifndef BACKUPD_MYSQL_RESTORE_H
-#define BACKUPD_MYSQL_RESTORE_H
+#ifndef BACKUPD_ENGINES_MYSQL_RESTORE_H
+#define BACKUPD_ENGINES_MYSQL_RESTORE_H
 
 #include "engines/engine.h"
 

@@ -3,8 +3,8 @@
  * tables, views (dependency order), triggers, routines and events, written
  * as the statement files the restore replays.
  */
-#ifndef BACKUPD_MYSQL_SCHEMA_H
-#define BACKUPD_MYSQL_SCHEMA_H
+#ifndef BACKUPD_ENGINES_MYSQL_SCHEMA_H
+#define BACKUPD_ENGINES_MYSQL_SCHEMA_H
 
 #include <jansson.h>
 #include <stddef.h>

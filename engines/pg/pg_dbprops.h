@@ -6,8 +6,8 @@
  * validates every field, since they end up in SQL.  Manifests written before
  * they were recorded have none: restore --create then works as it did.
  */
-#ifndef BACKUPD_RESTORE_PG_DBPROPS_H
-#define BACKUPD_RESTORE_PG_DBPROPS_H
+#ifndef BACKUPD_ENGINES_PG_DBPROPS_H
+#define BACKUPD_ENGINES_PG_DBPROPS_H
 
 #include <jansson.h>
 #include <libpq-fe.h>

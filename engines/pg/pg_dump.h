@@ -8,8 +8,8 @@
  * filter chain into its own object.  pg_dump provides the pre-data and
  * post-data SQL under the same snapshot.  The manifest is written last.
  */
-#ifndef BACKUPD_PG_DUMP_H
-#define BACKUPD_PG_DUMP_H
+#ifndef BACKUPD_ENGINES_PG_DUMP_H
+#define BACKUPD_ENGINES_PG_DUMP_H
 
 #include "engines/engine.h"
 

@@ -5,8 +5,8 @@
  * "SET default_tablespace/default_table_access_method" only when they change,
  * so each entry carries the settings in force where it stood.
  */
-#ifndef BACKUPD_PG_POST_DATA_H
-#define BACKUPD_PG_POST_DATA_H
+#ifndef BACKUPD_ENGINES_PG_POST_DATA_H
+#define BACKUPD_ENGINES_PG_POST_DATA_H
 
 #include <stddef.h>
 

@@ -6,8 +6,8 @@
  * too) with every object's SHA-256 checked while streaming, sequences set,
  * then post-data with indexes and constraints built in parallel.
  */
-#ifndef BACKUPD_PG_RESTORE_H
-#define BACKUPD_PG_RESTORE_H
+#ifndef BACKUPD_ENGINES_PG_RESTORE_H
+#define BACKUPD_ENGINES_PG_RESTORE_H
 
 #include "engines/engine.h"
 

@@ -4,8 +4,8 @@
  * exported snapshot and streams one section (pre-data or post-data) as plain
  * SQL into a repository object.
  */
-#ifndef BACKUPD_PG_SCHEMA_H
-#define BACKUPD_PG_SCHEMA_H
+#ifndef BACKUPD_ENGINES_PG_SCHEMA_H
+#define BACKUPD_ENGINES_PG_SCHEMA_H
 
 #include "archive/object.h"
 #include "engines/pg/pgtool.h"

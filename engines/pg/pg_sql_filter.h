@@ -7,8 +7,8 @@
  * and comments, so that a function body that merely contains "OWNER TO" is
  * never touched.
  */
-#ifndef BACKUPD_RESTORE_PG_SQL_FILTER_H
-#define BACKUPD_RESTORE_PG_SQL_FILTER_H
+#ifndef BACKUPD_ENGINES_PG_SQL_FILTER_H
+#define BACKUPD_ENGINES_PG_SQL_FILTER_H
 
 #include <stddef.h>
 

@@ -4,8 +4,8 @@
  * escaping, and turning a failed result into an error that names the query's
  * subject.
  */
-#ifndef BACKUPD_COMMON_PGCONN_H
-#define BACKUPD_COMMON_PGCONN_H
+#ifndef BACKUPD_ENGINES_PG_PGCONN_H
+#define BACKUPD_ENGINES_PG_PGCONN_H
 
 #include <libpq-fe.h>
 #include "common/error.h"

@@ -4,8 +4,8 @@
  * them side by side in /usr/lib/postgresql/N/bin) and pick the newest one, or
  * the directory named by $BACKUPD_PG_BINDIR when the operator sets it.
  */
-#ifndef BACKUPD_COMMON_PGTOOL_H
-#define BACKUPD_COMMON_PGTOOL_H
+#ifndef BACKUPD_ENGINES_PG_PGTOOL_H
+#define BACKUPD_ENGINES_PG_PGTOOL_H
 
 #include "common/error.h"
 
