@@ -304,7 +304,7 @@ static int dtable_build(config *cfg, time_t now, dtable *t, bderr_list *all, bde
 		}
 		/* the options a run would build, checked now: a bad one is a config error */
 		engine_dump_options dopts;
-		if (job_dump_options(cfg, s, &dopts, err) < 0 && must_stop(all, err))
+		if (job_dump_options(cfg, s, &dopts, all, err) < 0 && all == NULL)
 			goto fail;
 	}
 	return 0;

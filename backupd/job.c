@@ -28,7 +28,7 @@ static uint64_t manifest_rows(const manifest *m)
 }
 
 int job_dump_options(const config *cfg, const config_section *js, engine_dump_options *o,
-			    bderr *err)
+		     bderr_list *all, bderr *err)
 {
 	engine_dump_options_init(o);
 	long jobs;
@@ -36,6 +36,7 @@ int job_dump_options(const config *cfg, const config_section *js, engine_dump_op
 			    &jobs, err) < 0)
 		return -1;
 	o->jobs = (int)jobs;
+	int rc = 0;
 	for (const char *const *k = engine_dump_option_keys; *k; k++) {
 		const config_section *where = js;
 		const char *v = config_get(js, *k);
@@ -46,10 +47,13 @@ int job_dump_options(const config *cfg, const config_section *js, engine_dump_op
 		if (v && engine_dump_option_set(o, *k, v, err) < 0) {
 			char why[BDERR_MSG_MAX];
 			snprintf(why, sizeof why, "%s", err->msg);
-			return config_error(cfg, where, *k, err, "%s", why);
+			rc = config_error(cfg, where, *k, err, "%s", why);
+			if (all == NULL)
+				return rc;
+			bderr_list_add(all, err);
 		}
 	}
-	return 0;
+	return rc;
 }
 
 /* The backup and its retention; rec gets the new backup's stored size and rows. */
@@ -59,7 +63,7 @@ static int job_backup(const config *cfg, const config_section *js, char **id, ru
 	const char *kind = config_get(js, "kind");
 	int base = kind && strcmp(kind, "basebackup") == 0; /* else dump: the config allows no other */
 	engine_dump_options o;
-	if (job_dump_options(cfg, js, &o, err) < 0)
+	if (job_dump_options(cfg, js, &o, NULL, err) < 0)
 		return -1;
 	retention_policy policy;
 	const char *retention = config_get(js, "retention");

@@ -22,10 +22,11 @@ int job_run(const config *cfg, const char *name, char **id, bderr *err);
  * The dump options of job section js, from the same defaults and through the
  * same setter as `backupd dump`'s command line (engines/engine.h); a bad
  * value is named with its FILE:LINE and key.  compress falls back to the
- * job's [repo:].  The daemon checks them when it loads the config.
+ * job's [repo:].  The daemon checks them when it loads the config; with all
+ * (check) every bad value is added there, not only the first.
  */
 int job_dump_options(const config *cfg, const config_section *js, engine_dump_options *o,
-		     bderr *err);
+		     bderr_list *all, bderr *err);
 
 /* The `run JOB` command. */
 int job_command(program *p, bderr *err);

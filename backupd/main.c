@@ -31,7 +31,7 @@ static int cmd_dump(program *p, bderr *err)
 	for (const char *const *k = engine_dump_option_keys; *k; k++) {
 		const char *v = cli_get(&p->args, *k);
 		if (v && engine_dump_option_set(&o, *k, v, err) != 0)
-			return -1;
+			return bderr_prefix(err, "option '--%s'", *k);
 	}
 
 	/* --name given: the database's own name need not be usable as a path */

@@ -110,8 +110,7 @@ int engine_dump_option_set(engine_dump_options *o, const char *key, const char *
 	}
 	if (strcmp(key, "chunk-size") == 0) {
 		if (engine_parse_size(value, &o->chunk_bytes) != 0)
-			return bderr_usage(err, "option '--chunk-size' must be a size like 256MB, got '%s'",
-					   value);
+			return bderr_usage(err, "must be a size like 256MB, got '%s'", value);
 		return 0;
 	}
 	if (strcmp(key, "consistency") == 0) {
@@ -120,8 +119,7 @@ int engine_dump_option_set(engine_dump_options *o, const char *key, const char *
 		else if (strcmp(value, "lock") == 0 || strcmp(value, "ftwrl") == 0)
 			o->consistency = ENGINE_CONSISTENCY_LOCK;
 		else
-			return bderr_usage(err, "option '--consistency' must be 'lock' or 'no-lock', got '%s'",
-					   value);
+			return bderr_usage(err, "must be 'lock' or 'no-lock', got '%s'", value);
 		return 0;
 	}
 	return bderr_usage(err, "unknown dump option '%s'", key);

@@ -51,7 +51,7 @@ void engine_dump_options_init(engine_dump_options *o);
 /*
  * Sets one option from its text, as written on the command line or in a
  * [job:] section: "compress", "chunk-size" or "consistency".  A usage error
- * names the option and the value.  (jobs is an integer: the callers read it
+ * names the value; the caller names the option or the key.  (jobs is an integer: the callers read it
  * with cli_get_int / config_get_long and the ENGINE_JOBS_* bounds.)
  */
 int engine_dump_option_set(engine_dump_options *o, const char *key, const char *value, bderr *err);
