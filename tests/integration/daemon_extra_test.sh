@@ -84,6 +84,14 @@ check_not "the webhook URL is not echoed in the error" grep -q "$TOKEN" "$RUN_ER
 bad_conf "chunk-size not a size" "" "chunk-size = lots" chunk-size
 bad_conf "consistency unknown" "" "consistency = strict" consistency
 bad_conf "compress unknown" "" "compress = lz4" compress
+{
+	conf_head
+	printf '[job:j]\nsource = src\nrepo = main\nschedule = 0 3 * * *\nchunk-size = lots\nconsistency = strict\n'
+} >"$CONF"
+run "$BACKUPD" -c "$CONF" check
+assert_rc "check: bad dump options are config errors" 2
+assert_output_matches "check names the bad chunk-size with its line" "backupd.conf:[0-9]+: key 'chunk-size': must be a size"
+assert_output_matches "check names the bad consistency too" "backupd.conf:[0-9]+: key 'consistency': must be 'lock' or 'no-lock'"
 # a busy port is an error at start, naming the address
 python3 -c 'import socket,sys,time
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
