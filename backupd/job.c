@@ -10,7 +10,6 @@
 #include "archive/repo.h"
 #include "backupd/basebackup.h"
 #include "backupd/expire.h"
-#include "engines/pg/pg_dump.h"
 #include "backupd/run_history.h"
 #include "common/log.h"
 #include "common/mem.h"
