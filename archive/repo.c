@@ -11,6 +11,7 @@
 #include "archive/repo_crypt.h"
 #include "common/log.h"
 #include "common/mem.h"
+#include "common/procid.h"
 #include "common/version.h"
 
 #define MARKER_MAX (64 * 1024)
@@ -312,22 +313,30 @@ static int backup_dir_used(repo *r, const char *name, const char *id, int *used,
 	return rc;
 }
 
-static int write_started(repo *r, const char *name, const char *id, time_t started, bderr *err)
+/*
+ * backup.started names its writer precisely (common/procid.h), so expire can
+ * tell a backup whose writer died from one still running.  It is claimed
+ * with put_new: of two writers choosing one ID, only one creates it.
+ * 1: another writer has that ID.
+ */
+static int claim_started(repo *r, const char *name, const char *id, time_t started, bderr *err)
 {
 	char when[32];
-	char host[256];
+	proc_identity me;
 	format_rfc3339(started, when, sizeof when);
-	if (gethostname(host, sizeof host) < 0)
-		host[0] = '\0';
-	host[sizeof host - 1] = '\0';
-	json_t *j = json_pack("{s:s, s:s, s:I, s:s}", "started", when, "host", host, "pid",
-			      (json_int_t)getpid(), "tool_version", BACKUPD_VERSION);
+	proc_identity_self(&me);
+	json_t *j = json_pack("{s:s, s:s, s:I, s:s, s:s, s:s, s:I}", "started", when, "host", me.host,
+			      "pid", (json_int_t)me.pid, "tool_version", BACKUPD_VERSION, "boot_id",
+			      me.boot_id, "pid_ns", me.pid_ns, "pid_start",
+			      (json_int_t)me.start_ticks);
 	char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
 	json_decref(j);
 	if (text == NULL)
 		return bderr_set(err, "cannot start backup '%s' of '%s': out of memory", id, name);
 	char *path = repo_backup_path(name, id, "backup.started");
-	int rc = storage_put(r->s, path, text, strlen(text), err);
+	int rc = storage_put_new(r->s, path, text, strlen(text), err);
+	if (rc < 0 && err->sys_errno == EEXIST)
+		rc = 1;
 	free(path);
 	free(text);
 	return rc;
@@ -343,28 +352,64 @@ int repo_backup_begin(repo *r, const char *name, time_t started, char **id, bder
 	if (gmtime_r(&started, &tm) == NULL || strftime(base, sizeof base, "%Y%m%dT%H%M%SZ", &tm) == 0)
 		return bderr_set(err, "cannot start a backup of '%s': invalid start time", name);
 	/*
-	 * Two backups of one name starting in the same second are serialised by
-	 * the job lock, so checking then writing is enough here.
+	 * Nothing serialises writers across processes or hosts: an ID is
+	 * taken by creating its backup.started exclusively, and a writer that
+	 * loses moves on to the next suffix.  The listing first skips IDs
+	 * already in use without a claim round trip.
 	 */
 	for (int n = 1; n <= MAX_ID_SUFFIX; n++) {
 		char *candidate = n == 1 ? xstrdup(base) : xasprintf("%s-%d", base, n);
-		int used;
-		if (backup_dir_used(r, name, candidate, &used, err) < 0) {
-			free(candidate);
-			return -1;
-		}
-		if (!used) {
-			if (write_started(r, name, candidate, started, err) < 0) {
-				free(candidate);
-				return -1;
-			}
+		int used, rc = backup_dir_used(r, name, candidate, &used, err);
+		if (rc == 0 && !used)
+			rc = claim_started(r, name, candidate, started, err);
+		else if (rc == 0)
+			rc = 1;
+		if (rc == 0) {
 			*id = candidate;
 			return 0;
 		}
 		free(candidate);
+		if (rc < 0)
+			return -1;
 	}
 	return bderr_set(err, "cannot start a backup of '%s': %d backups already started at %s", name,
 			 MAX_ID_SUFFIX, base);
+}
+
+int repo_backup_writer_gone(repo *r, const char *name, const char *id, char *who, size_t cap)
+{
+	char *data = NULL;
+	size_t len;
+	bderr ignored;
+	bderr_init(&ignored);
+	char *path = repo_backup_path(name, id, "backup.started");
+	int rc = storage_get(r->s, path, &data, &len, MARKER_MAX, &ignored);
+	free(path);
+	if (rc < 0)
+		return 0;
+	json_t *j = json_loadb(data, len, 0, NULL);
+	free(data);
+	proc_identity p;
+	memset(&p, 0, sizeof p);
+	const char *host = json_string_value(json_object_get(j, "host"));
+	const char *boot = json_string_value(json_object_get(j, "boot_id"));
+	const char *ns = json_string_value(json_object_get(j, "pid_ns"));
+	json_t *pid = json_object_get(j, "pid"), *start = json_object_get(j, "pid_start");
+	int gone = 0;
+	/* a record from an older backupd names no boot or namespace: nobody can tell */
+	if (host && boot && ns && json_is_integer(pid) && json_is_integer(start) &&
+	    json_integer_value(start) >= 0) {
+		snprintf(p.host, sizeof p.host, "%s", host);
+		snprintf(p.boot_id, sizeof p.boot_id, "%s", boot);
+		snprintf(p.pid_ns, sizeof p.pid_ns, "%s", ns);
+		p.pid = (long)json_integer_value(pid);
+		p.start_ticks = (unsigned long long)json_integer_value(start);
+		gone = proc_identity_gone(&p);
+		if (gone && who)
+			snprintf(who, cap, "pid %ld on %s", p.pid, p.host);
+	}
+	json_decref(j);
+	return gone;
 }
 
 int repo_backup_commit(repo *r, manifest *m, bderr *err)

@@ -53,10 +53,20 @@ const char *repo_url(const repo *r);
 int repo_name_check(const char *name, bderr *err);
 
 /*
- * Reserves a new backup ID for name from its start time and writes
- * <name>/backups/<ID>/backup.started, marking it incomplete until committed.
+ * Reserves a new backup ID for name from its start time by creating
+ * <name>/backups/<ID>/backup.started exclusively (the next suffix when
+ * another writer has it, also one in another process or on another host),
+ * marking it incomplete until committed.
  */
 int repo_backup_begin(repo *r, const char *name, time_t started, char **id, bderr *err);
+
+/*
+ * 1 when the process that started backup id (its backup.started) is known
+ * to have died: it ran on this host and is gone.  0 when it may still run
+ * or nobody can tell (another host, no or an older backup.started).  who
+ * gets "pid N on HOST" when 1.
+ */
+int repo_backup_writer_gone(repo *r, const char *name, const char *id, char *who, size_t cap);
 /* "<name>/backups/<id>/<object>", or "<name>/backups/<id>/" when object is NULL (caller frees). */
 char *repo_backup_path(const char *name, const char *id, const char *object);
 /*

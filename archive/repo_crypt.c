@@ -496,6 +496,43 @@ static int cs_info(storage *s, const char *path, storage_info *out, bderr *err)
 	return 0;
 }
 
+/* Sealed whole in memory first: the claim is one exclusive create of the inner storage. */
+static int cs_put_new(storage *s, const char *path, const void *data, size_t len, bderr *err)
+{
+	crypt_storage *c = (crypt_storage *)s;
+	char *physical = map_path(c, path, 0);
+	if (passes_through(path)) {
+		int rc = storage_put_new(c->inner, physical, data, len, err);
+		free(physical);
+		return rc;
+	}
+	strbuf sealed;
+	strbuf_init(&sealed);
+	int rc = ensure_record(c, path, physical, err);
+	if (rc == 0) {
+		writer *w = encrypt_writer_new(mem_writer_new(&sealed), c->dek, path);
+		rc = writer_write(w, data, len, err);
+		if (rc == 0)
+			rc = writer_close(w, err);
+		writer_free(w);
+	}
+	if (rc == 0)
+		rc = storage_put_new(c->inner, physical, sealed.data, sealed.len, err);
+	strbuf_free(&sealed);
+	free(physical);
+	return rc;
+}
+
+static int cs_sweep(storage *s, const char *prefix, time_t older_than, size_t *removed,
+		    bderr *err)
+{
+	crypt_storage *c = (crypt_storage *)s;
+	char *physical = map_path(c, prefix, 1);
+	int rc = storage_sweep(c->inner, physical, older_than, removed, err);
+	free(physical);
+	return rc;
+}
+
 static void cs_free(storage *s)
 {
 	crypt_storage *c = (crypt_storage *)s;
@@ -518,6 +555,8 @@ static const storage_driver crypt_driver = {
 	.remove = cs_remove,
 	.remove_many = cs_remove_many,
 	.info = cs_info,
+	.put_new = cs_put_new,
+	.sweep = cs_sweep,
 	.free = cs_free,
 };
 

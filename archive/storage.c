@@ -130,6 +130,20 @@ int storage_info_get(storage *s, const char *path, storage_info *out, bderr *err
 	return s->driver->info(s, path, out, err);
 }
 
+int storage_put_new(storage *s, const char *path, const void *data, size_t len, bderr *err)
+{
+	return s->driver->put_new(s, path, data, len, err);
+}
+
+int storage_sweep(storage *s, const char *prefix, time_t older_than, size_t *removed,
+		  bderr *err)
+{
+	*removed = 0;
+	if (s->driver->sweep == NULL)
+		return 0;
+	return s->driver->sweep(s, prefix ? prefix : "", older_than, removed, err);
+}
+
 void storage_free(storage *s)
 {
 	if (s)

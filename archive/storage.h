@@ -44,6 +44,23 @@ typedef struct storage_driver {
 	 */
 	int (*remove_many)(storage *s, const char *const *paths, size_t n, bderr *err);
 	int (*info)(storage *s, const char *path, storage_info *out, bderr *err);
+	/*
+	 * Writes a whole object only if nothing is stored at path: the atomic
+	 * claim of a name.  Fails with err->sys_errno == EEXIST when an object
+	 * is there or another writer is claiming the same path at that moment.
+	 * On stores without conditional writes two concurrent claimants may
+	 * both fail (and try another name); they never both succeed.
+	 */
+	int (*put_new)(storage *s, const char *path, const void *data, size_t len, bderr *err);
+	/*
+	 * Optional (NULL: the driver leaves nothing behind): removes under
+	 * prefix what writers that died left, such as partly written temp
+	 * files, never anything a live writer still uses.  What cannot be
+	 * proven abandoned goes only when last modified before older_than.
+	 * *removed counts what went.
+	 */
+	int (*sweep)(storage *s, const char *prefix, time_t older_than, size_t *removed,
+		     bderr *err);
 	void (*free)(storage *s);
 } storage_driver;
 
@@ -72,6 +89,9 @@ int storage_remove(storage *s, const char *path, bderr *err);
 /* Removes n objects: the driver's batch call when it has one, else one by one. */
 int storage_remove_many(storage *s, const char *const *paths, size_t n, bderr *err);
 int storage_info_get(storage *s, const char *path, storage_info *out, bderr *err);
+int storage_put_new(storage *s, const char *path, const void *data, size_t len, bderr *err);
+int storage_sweep(storage *s, const char *prefix, time_t older_than, size_t *removed,
+		  bderr *err);
 void storage_free(storage *s);
 
 /* Convenience: write a whole buffer to path atomically. */

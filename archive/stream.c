@@ -87,3 +87,37 @@ reader *mem_reader_new(const void *data, size_t len)
 	m->len = len;
 	return &m->base;
 }
+
+typedef struct mem_writer {
+	writer base;
+	strbuf *out;
+} mem_writer;
+
+static int mem_write(writer *w, const void *buf, size_t len, bderr *err)
+{
+	(void)err;
+	strbuf_append(((mem_writer *)w)->out, buf, len);
+	return 0;
+}
+
+static int mem_close(writer *w, bderr *err)
+{
+	(void)w;
+	(void)err;
+	return 0;
+}
+
+static void mem_writer_free(writer *w)
+{
+	free(w);
+}
+
+static const writer_ops mem_writer_ops = { mem_write, mem_close, mem_writer_free };
+
+writer *mem_writer_new(strbuf *out)
+{
+	mem_writer *m = xcalloc(1, sizeof *m);
+	m->base.ops = &mem_writer_ops;
+	m->out = out;
+	return &m->base;
+}

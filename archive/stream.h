@@ -70,4 +70,8 @@ int reader_read_all(reader *r, char **data, size_t *len, size_t max, bderr *err)
 /* In-memory reader over a caller-owned buffer (for tests and small objects). */
 reader *mem_reader_new(const void *data, size_t len);
 
+/* In-memory writer appending to a caller-owned buffer (small objects made whole first). */
+struct strbuf;
+writer *mem_writer_new(struct strbuf *out);
+
 #endif

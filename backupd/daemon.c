@@ -16,7 +16,7 @@
 #include "backupd/metrics_http.h"
 #include "backupd/run_history.h"
 #include "backupd/webhook.h"
-#include "common/fsutil.h"
+#include "common/lockfile.h"
 #include "common/log.h"
 #include "common/mem.h"
 #include "policies/cron.h"
@@ -34,6 +34,8 @@
 #define DAEMON_IDLE_SLEEP 3600
 /* With http-listen, the loop ticks this often so /health can tell it is alive. */
 #define DAEMON_HEALTH_TICK 5
+/* A due job whose lock another process holds is looked at again this often. */
+#define DAEMON_LOCK_POLL 2
 /* At shutdown, webhooks still being delivered get this long to finish. */
 #define DAEMON_WEBHOOK_GRACE 30
 
@@ -62,6 +64,9 @@ typedef struct djob {
 	long attempt;           /* retries used in the current cycle */
 	time_t retry_at;        /* 0: no retry pending */
 	int pending;            /* due, waiting for a free slot */
+	time_t due_at;          /* when it became pending: the oldest goes first */
+	int merged;             /* fire times merged into the pending run */
+	int blocked;            /* its lock is held by a run this daemon did not start */
 	int removed;            /* gone from the config; kept until its child ends */
 	long timeout;           /* seconds a run may take; 0: no limit */
 	int timed_out;          /* the running child was cancelled for its timeout */
@@ -375,6 +380,11 @@ static void start_job(dtable *t, djob *j, const sigset_t *child_mask)
 	j->pid = pid;
 	j->started = time(NULL);
 	j->pending = 0;
+	if (j->merged > 0)
+		log_info("job %s: started after waiting %lds (%d later fire time%s merged into this run)",
+			 j->name, (long)(j->started - j->due_at), j->merged, j->merged == 1 ? "" : "s");
+	j->merged = 0;
+	j->blocked = 0;
 	if (j->attempt > 0)
 		log_info("job %s: started (pid %ld, retry %ld of %ld)", j->name, (long)pid, j->attempt,
 			 j->retries);
@@ -565,6 +575,7 @@ static void mark_missed(dtable *t, time_t now)
 			log_info("job %s: missed its run at a time the daemon was down: running now",
 				 j->name);
 			j->pending = 1;
+			j->due_at = after;
 		}
 		run_record_free(&last);
 	}
@@ -590,6 +601,9 @@ static int reload(dtable *t, time_t now)
 			nj->attempt = old->attempt;
 			nj->retry_at = old->retry_at;
 			nj->pending = old->pending;
+			nj->due_at = old->due_at;
+			nj->merged = old->merged;
+			nj->blocked = old->blocked;
 			nj->timed_out = old->timed_out;
 			nj->kill_at = old->kill_at;
 			nj->stats = old->stats;
@@ -652,6 +666,60 @@ static void enforce_timeouts(dtable *t, time_t now)
 	}
 }
 
+/* Pending jobs by due time, oldest first; config order among equals. */
+static int due_compare(const void *a, const void *b)
+{
+	const djob *x = *(const djob *const *)a, *y = *(const djob *const *)b;
+	if (x->due_at != y->due_at)
+		return x->due_at < y->due_at ? -1 : 1;
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * A run this daemon did not start holds the job's lock: one left running
+ * by a daemon that was killed, or a `backupd run` by hand.  The job waits
+ * (logged once) and starts when that run is over.
+ */
+static int held_elsewhere(dtable *t, djob *j)
+{
+	char *path = job_lock_path(t->cfg, j->name);
+	long holder;
+	int busy = lockfile_busy(path, &holder);
+	free(path);
+	if (busy && !j->blocked)
+		log_warn("job %s: a run not started by this daemon is still going (pid %ld): "
+			 "waiting for it to end",
+			 j->name, holder);
+	j->blocked = busy;
+	return busy;
+}
+
+/* Due jobs start oldest due first, so under load none waits behind the others forever. */
+static void start_due(dtable *t, const sigset_t *child_mask)
+{
+	djob **due = xcalloc(t->n ? t->n : 1, sizeof *due);
+	size_t n = 0;
+	for (size_t i = 0; i < t->n; i++)
+		if (t->jobs[i].pending && t->jobs[i].pid == 0 && !t->jobs[i].removed)
+			due[n++] = &t->jobs[i];
+	qsort(due, n, sizeof *due, due_compare);
+	size_t running = running_count(t);
+	for (size_t i = 0; i < n && running < (size_t)t->max_parallel; i++) {
+		if (held_elsewhere(t, due[i]))
+			continue;
+		start_job(t, due[i], child_mask);
+		running += due[i]->pid > 0;
+	}
+	free(due);
+}
+
+/* A job fired again before its pending run started: the two are one run. */
+static void merge_fire(djob *j, const char *why)
+{
+	if (j->merged++ == 0)
+		log_warn("job %s: due again while %s: it runs once for both", j->name, why);
+}
+
 /* Marks what is due, starts what fits, returns the next time to wake up. */
 static time_t schedule(dtable *t, time_t now, const sigset_t *child_mask)
 {
@@ -665,10 +733,11 @@ static time_t schedule(dtable *t, time_t now, const sigset_t *child_mask)
 				log_warn("job %s: due again while still running (pid %ld): skipped",
 					 j->name, (long)j->pid);
 			else if (j->pending)
-				log_warn("job %s: due again while waiting for a free slot: skipped",
-					 j->name);
+				merge_fire(j, j->blocked ? "an earlier run still holds its lock"
+							 : "waiting for a free slot");
 			else {
 				j->pending = 1;
+				j->due_at = j->next;
 				j->attempt = 0;
 				j->retry_at = 0;
 			}
@@ -681,14 +750,12 @@ static time_t schedule(dtable *t, time_t now, const sigset_t *child_mask)
 			}
 		}
 		if (j->retry_at && j->retry_at <= now && j->pid == 0) {
-			j->retry_at = 0;
 			j->pending = 1;
+			j->due_at = j->retry_at;
+			j->retry_at = 0;
 		}
 	}
-	/* config order is the priority order when slots are short */
-	for (size_t i = 0; i < t->n && running_count(t) < (size_t)t->max_parallel; i++)
-		if (t->jobs[i].pending && t->jobs[i].pid == 0)
-			start_job(t, &t->jobs[i], child_mask);
+	start_due(t, child_mask);
 	time_t wake = now + DAEMON_IDLE_SLEEP;
 	for (size_t i = 0; i < t->n; i++) {
 		const djob *j = &t->jobs[i];
@@ -700,6 +767,8 @@ static time_t schedule(dtable *t, time_t now, const sigset_t *child_mask)
 			wake = j->started + j->timeout;
 		if (j->pid > 0 && j->kill_at && j->kill_at < wake)
 			wake = j->kill_at;
+		if (j->pending && j->blocked && now + DAEMON_LOCK_POLL < wake)
+			wake = now + DAEMON_LOCK_POLL;
 	}
 	if (t->http_listen && now + DAEMON_HEALTH_TICK < wake)
 		wake = now + DAEMON_HEALTH_TICK;
@@ -772,34 +841,13 @@ static void shutdown_jobs(dtable *t, const sigset_t *set)
 
 static int take_lock(const config *cfg, int *fd_out, bderr *err)
 {
-	const char *dir = run_history_state_dir(cfg);
-	if (mkdir_p(dir, 0750, err) < 0)
-		return -1;
-	char *path = xasprintf("%s/daemon.lock", dir);
-	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
-	if (fd < 0) {
-		bderr_sys(err, errno, "cannot open lock file '%s'", path);
-		free(path);
-		return -1;
-	}
-	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-		int e = errno;
-		close(fd);
-		if (e == EWOULDBLOCK)
-			bderr_usage(err, "another backupd daemon is running (lock '%s' is held)", path);
-		else
-			bderr_sys(err, e, "cannot lock '%s'", path);
-		free(path);
-		return -1;
-	}
-	/* the pid is for operators only: the flock is what excludes */
-	char pid[32];
-	int len = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
-	if (ftruncate(fd, 0) < 0 || write(fd, pid, (size_t)len) != len)
-		log_warn("cannot write the pid into '%s'", path);
+	char *path = xasprintf("%s/daemon.lock", run_history_state_dir(cfg));
+	long holder;
+	int rc = lockfile_take(path, fd_out, &holder, err);
+	if (rc == 1)
+		rc = bderr_usage(err, "another backupd daemon is running (lock '%s' is held)", path);
 	free(path);
-	*fd_out = fd;
-	return 0;
+	return rc;
 }
 
 /* Can the daemon still record runs?  A real file, so a full or read-only disk shows. */

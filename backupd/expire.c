@@ -264,13 +264,19 @@ static int expire_name(repo *r, const expire_options *o, const backup_list *bl, 
 			say(out, "keep %s %s (damaged: its manifest cannot be read)", e->name, e->id);
 			continue;
 		}
+		/* a writer proven dead goes at once; one that may still run gets the grace */
+		char who[300];
 		time_t t = id_time(e->id);
-		if (t == 0 || o->now - t <= o->incomplete_grace) {
+		if (repo_backup_writer_gone(r, e->name, e->id, who, sizeof who)) {
+			say(out, "%s %s %s (incomplete, its writer %s is gone)", verb, e->name, e->id,
+			    who);
+		} else if (t == 0 || o->now - t <= o->incomplete_grace) {
 			say(out, "keep %s %s (incomplete, may still be running)", e->name, e->id);
 			continue;
+		} else {
+			say(out, "%s %s %s (incomplete, older than %ld hours)", verb, e->name, e->id,
+			    (long)(o->incomplete_grace / 3600));
 		}
-		say(out, "%s %s %s (incomplete, older than %ld hours)", verb, e->name, e->id,
-		    (long)(o->incomplete_grace / 3600));
 		if (!o->dry_run)
 			rc = expire_remove_backup(r, e->name, e->id, err);
 		if (rc == 0)
@@ -291,6 +297,21 @@ int expire_run(repo *r, const expire_options *o, FILE *out, expire_stats *st, bd
 	if (expire_policy_empty(&o->policy))
 		return bderr_usage(err, "expire needs at least one rule (--keep-last, --keep-daily, "
 					"..., --max-age): it never guesses");
+	/*
+	 * Temp files of writers that died first: an incomplete backup removed
+	 * below then leaves no directory behind.  A live writer's are never
+	 * touched (the storage driver knows how to tell).
+	 */
+	if (!o->dry_run) {
+		char *prefix = o->name ? xasprintf("%s/", o->name) : xstrdup("");
+		int src = storage_sweep(repo_storage(r), prefix, o->now - o->incomplete_grace,
+					&st->temp_removed, err);
+		free(prefix);
+		if (src < 0)
+			return bderr_prefix(err, "cannot remove leftover temp files");
+		if (st->temp_removed > 0)
+			say(out, "removed %zu temp file(s) of writers that died", st->temp_removed);
+	}
 	backup_list *bl = NULL;
 	if (repo_backup_list(r, o->name, &bl, err) < 0)
 		return -1;
@@ -331,9 +352,10 @@ int expire_command(program *p, bderr *err)
 	expire_stats st;
 	int rc = expire_run(r, &o, stdout, &st, err);
 	if (rc == 0)
-		printf("%s%zu kept, %zu removed, %zu incomplete removed, %zu WAL files removed\n",
+		printf("%s%zu kept, %zu removed, %zu incomplete removed, %zu WAL files removed, "
+		       "%zu temp files removed\n",
 		       o.dry_run ? "dry run: " : "", st.kept, st.removed, st.incomplete_removed,
-		       st.wal_removed);
+		       st.wal_removed, st.temp_removed);
 	repo_free(r);
 	return rc;
 }

@@ -13,7 +13,11 @@
 #include "common/program.h"
 #include "policies/retention.h"
 
-/* Incomplete backups younger than this may still be running. */
+/*
+ * Incomplete backups younger than this may still be running, unless their
+ * writer is known to be gone; the same age for temp files whose writer
+ * cannot be told alive or dead.
+ */
 #define EXPIRE_INCOMPLETE_GRACE (24 * 60 * 60)
 
 typedef struct expire_options {
@@ -29,6 +33,7 @@ typedef struct expire_stats {
 	size_t removed;           /* complete backups removed by the policy */
 	size_t incomplete_removed;
 	size_t wal_removed;       /* archived WAL files removed (or that would be) */
+	size_t temp_removed;      /* temp files of writers that died */
 } expire_stats;
 
 /* 1 when the policy has no rule at all (expire refuses to guess). */
@@ -38,7 +43,8 @@ int expire_policy_empty(const retention_policy *p);
  * Applies o->policy per name and per kind (dumps and base backups are
  * counted apart) to complete backups and removes the rest, then the archived
  * WAL older than the oldest kept base backup's start (never any WAL of a
- * name without a kept base backup, never .history files);
+ * name without a kept base backup, never .history files); first of all the
+ * temp files dead writers left (not in a dry run);
  * one line per backup goes to out ("keep", "remove", "would remove").
  * Stops at the first removal that fails.
  */

@@ -11,6 +11,7 @@
 #include "backupd/basebackup.h"
 #include "backupd/expire.h"
 #include "backupd/run_history.h"
+#include "common/lockfile.h"
 #include "common/log.h"
 #include "common/mem.h"
 #include "common/resolve.h"
@@ -129,12 +130,61 @@ out:
 	return rc;
 }
 
+char *job_lock_path(const config *cfg, const char *job)
+{
+	return xasprintf("%s/locks/job-%s.lock", run_history_state_dir(cfg), job);
+}
+
+int dump_lock(const config *cfg, const char *repo_url, const char *name, int *fd, bderr *err)
+{
+	/* a URL is no file name: the lock is named by a digest of it */
+	char *key = xasprintf("%s\n%s", repo_url, name);
+	char hex[SHA256_HEX_LEN + 1];
+	sha256_hex(key, strlen(key), hex);
+	free(key);
+	hex[16] = '\0';
+	char *path = xasprintf("%s/locks/dump-%s.lock", run_history_state_dir(cfg), hex);
+	long holder;
+	bderr lerr;
+	bderr_init(&lerr);
+	int rc = lockfile_take(path, fd, &holder, &lerr);
+	if (rc == 1) {
+		bderr_set(err, "a dump of '%s' into '%s' is already running (pid %ld, lock '%s'): "
+			       "not starting another",
+			  name, repo_url, holder, path);
+		rc = -1;
+	} else if (rc < 0) {
+		/* without a usable state-dir there is no lock: only say so when one was configured */
+		if (config_get(config_find(cfg, "global", NULL), "state-dir"))
+			log_warn("dump of '%s' runs without its lock: %s", name, lerr.msg);
+		else
+			log_debug("dump of '%s' runs without its lock: %s", name, lerr.msg);
+		*fd = -1;
+		rc = 0;
+	}
+	free(path);
+	return rc;
+}
+
 int job_run(const config *cfg, const char *name, char **id, bderr *err)
 {
 	*id = NULL;
 	const config_section *js = config_find(cfg, "job", name);
 	if (js == NULL)
 		return bderr_usage(err, "no [job:%s] in %s", name, cfg ? cfg->path : "the configuration");
+	/* a refused run is no run: it leaves no history line */
+	char *lock_path = job_lock_path(cfg, name);
+	int lock_fd;
+	long holder;
+	int lrc = lockfile_take(lock_path, &lock_fd, &holder, err);
+	if (lrc == 1)
+		bderr_set(err, "job %s is already running (pid %ld, lock '%s'): not starting it again",
+			  name, holder, lock_path);
+	else if (lrc < 0)
+		bderr_prefix(err, "job %s: cannot take its lock", name);
+	free(lock_path);
+	if (lrc != 0)
+		return -1;
 	run_record rec = { .job = (char *)name, .start = time(NULL) };
 	log_info("job %s: started", name);
 	int rc = job_backup(cfg, js, id, &rec, err);
@@ -155,6 +205,7 @@ int job_run(const config *cfg, const char *name, char **id, bderr *err)
 			 (long)(rec.end - rec.start), *id, rec.bytes, rec.rows);
 	else
 		log_error("job %s: failed in %lds: %s", name, (long)(rec.end - rec.start), err->msg);
+	lockfile_release(lock_fd);
 	return rc;
 }
 

@@ -19,6 +19,21 @@
 int job_run(const config *cfg, const char *name, char **id, bderr *err);
 
 /*
+ * One run at a time: state-dir/locks/job-NAME.lock is held by the process
+ * running the job (`backupd run`, also as the daemon's child), never by the
+ * daemon, so a run left over from a killed daemon still holds it.
+ */
+char *job_lock_path(const config *cfg, const char *job);
+
+/*
+ * `backupd dump` holds state-dir/locks/dump-<hash of repository and name>.lock:
+ * a second dump of one name into one repository from this host is refused.
+ * 0: *fd holds the lock (-1 when the state directory is unusable: the
+ * dump goes ahead, backup IDs being claimed atomically anyway); -1: busy.
+ */
+int dump_lock(const config *cfg, const char *repo_url, const char *name, int *fd, bderr *err);
+
+/*
  * The dump options of job section js, from the same defaults and through the
  * same setter as `backupd dump`'s command line (engines/engine.h); a bad
  * value is named with its FILE:LINE and key.  compress falls back to the

@@ -15,6 +15,7 @@
 #include "backupd/repo_commands.h"
 #include "backupd/run_history.h"
 #include "backupd/wal_push.h"
+#include "common/lockfile.h"
 #include "common/log.h"
 #include "common/secret.h"
 #include "common/mem.h"
@@ -41,18 +42,21 @@ static int cmd_dump(program *p, bderr *err)
 		return -1;
 	int rc = -1;
 	repo *r = NULL;
+	int lock_fd = -1;
 	char *id = NULL;
 	o.url = src.url;
 	o.password = src.password;
 	o.name = src.name;
 	if (engine_dump_options_check(src.engine, &o, err) != 0 ||
-	    repo_name_check(src.name, err) != 0 || program_open_repo(p, 1, &r, err) != 0)
+	    repo_name_check(src.name, err) != 0 || program_open_repo(p, 1, &r, err) != 0 ||
+	    dump_lock(p->cfg, repo_url(r), src.name, &lock_fd, err) != 0)
 		goto out;
 	rc = src.engine->dump(r, &o, &id, err);
 	if (rc == 0)
 		printf("%s\n", id);
 	free(id);
 out:
+	lockfile_release(lock_fd);
 	repo_free(r);
 	source_spec_free(&src);
 	return rc;

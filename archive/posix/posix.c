@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -162,6 +163,13 @@ static int posix_open_read(storage *s, const char *path, reader **out, bderr *er
 typedef struct posix_writer {
 	writer base;
 	int fd;
+	/*
+	 * Holds the temp file's flock until it is renamed or removed, past the
+	 * close of fd: a sweep takes a temp file whose lock is free for the
+	 * leftover of a dead writer.  -1 where the file system has no flock.
+	 */
+	int lock_fd;
+	int exclusive; /* put_new: link(2) into place, never replace */
 	int renamed;
 	char *path; /* final name */
 	char *tmp;
@@ -174,6 +182,30 @@ static int posix_write(writer *w, const void *buf, size_t len, bderr *err)
 	return fd_write_all(pw->fd, buf, len, pw->path, err);
 }
 
+/*
+ * put_new's commit: link(2) never replaces, the one atomic "create if
+ * absent" of a whole file.  Where the file system has no hard links, an
+ * empty placeholder created with O_EXCL takes the name and the complete
+ * file is renamed over it (a reader may see it empty for a moment).
+ */
+static int exclusive_place(posix_writer *pw, bderr *err)
+{
+	if (link(pw->tmp, pw->path) == 0) {
+		unlink(pw->tmp);
+		return 0;
+	}
+	int e = errno;
+	if (e != EPERM && e != EOPNOTSUPP && e != ENOSYS)
+		return bderr_sys(err, e, "cannot create '%s'", pw->path);
+	int fd = open(pw->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return bderr_sys(err, errno, "cannot create '%s'", pw->path);
+	close(fd);
+	if (rename(pw->tmp, pw->path) < 0)
+		return bderr_sys(err, errno, "cannot rename '%s' to '%s'", pw->tmp, pw->path);
+	return 0;
+}
+
 static int posix_close(writer *w, bderr *err)
 {
 	posix_writer *pw = (posix_writer *)w;
@@ -184,8 +216,12 @@ static int posix_close(writer *w, bderr *err)
 	/* NFS reports some write errors only at close */
 	if (close(fd) < 0)
 		return bderr_sys(err, errno, "cannot close '%s'", pw->path);
-	if (rename(pw->tmp, pw->path) < 0)
+	if (pw->exclusive) {
+		if (exclusive_place(pw, err) < 0)
+			return -1;
+	} else if (rename(pw->tmp, pw->path) < 0) {
 		return bderr_sys(err, errno, "cannot rename '%s' to '%s'", pw->tmp, pw->path);
+	}
 	/*
 	 * The object is complete and visible from here on; a failing directory
 	 * fsync only means its durability is unknown, which the error reports.
@@ -201,6 +237,8 @@ static void posix_writer_free(writer *w)
 		close(pw->fd);
 	if (!pw->renamed)
 		unlink(pw->tmp);
+	if (pw->lock_fd >= 0) /* only now: the temp name is gone */
+		close(pw->lock_fd);
 	free(pw->path);
 	free(pw->tmp);
 	free(pw->dir);
@@ -218,19 +256,31 @@ static int posix_open_write(storage *s, const char *path, writer **out, bderr *e
 	char *dir = path_dirname(full);
 	const char *base = strrchr(full, '/') + 1;
 	char *tmp = NULL;
-	int fd = -1;
+	int fd = -1, lock_fd = -1;
 	/*
 	 * ENOENT: the directory is missing, or a concurrent remove() pruned it
 	 * right after we created it.  EEXIST: another storage handle in this
-	 * process picked the same counter value.
+	 * process picked the same counter value.  EWOULDBLOCK: a sweep took
+	 * the new file for a dead writer's before we locked it, and removes it.
 	 */
 	for (int attempt = 0;; attempt++) {
 		unsigned long long n = atomic_fetch_add(&ps->tmp_counter, 1);
 		tmp = xasprintf("%s/.%.*s.tmp.%ld.%llu", dir, TEMP_BASE_MAX, base, (long)getpid(), n);
 		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-		if (fd >= 0)
-			break;
 		int e = errno;
+		if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0) {
+			/* a second descriptor keeps the lock after fd's close reported NFS errors */
+			lock_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+			break;
+		}
+		if (fd >= 0) {
+			e = errno;
+			if (e != EWOULDBLOCK && e != EINTR)
+				break; /* no flock here: sweeps fall back to the file's age */
+			close(fd);
+			fd = -1;
+			e = EEXIST;
+		}
 		free(tmp);
 		tmp = NULL;
 		if (e == EEXIST && attempt < 100)
@@ -246,6 +296,7 @@ static int posix_open_write(storage *s, const char *path, writer **out, bderr *e
 	posix_writer *pw = xcalloc(1, sizeof *pw);
 	pw->base.ops = &posix_writer_ops;
 	pw->fd = fd;
+	pw->lock_fd = lock_fd;
 	pw->path = full;
 	pw->tmp = tmp;
 	pw->dir = dir;
@@ -259,17 +310,26 @@ fail:
 
 /* --- listing, removing, info --------------------------------------------- */
 
-typedef struct list_state {
+typedef struct walk_state walk_state;
+
+/* Called for each regular file of a walk, temp files included; non-zero stops it. */
+typedef int (*walk_file_fn)(walk_state *ws, int dfd, const char *name, const char *rel,
+			    const struct stat *st);
+
+struct walk_state {
 	posix_storage *ps;
-	storage_list_cb cb;
-	void *ctx;
+	walk_file_fn file;
 	bderr *err;
-} list_state;
+	storage_list_cb cb; /* list */
+	void *ctx;
+	time_t older_than;  /* sweep */
+	size_t removed;
+};
 
 /* rel is "" or ends in '/'; only the top level filters by name prefix. */
-static int list_dir(list_state *ls, strbuf *rel, const char *name_prefix)
+static int walk_dir(walk_state *ws, strbuf *rel, const char *name_prefix)
 {
-	char *full = rel->len ? join(ls->ps, rel->data) : xstrdup(root_name(ls->ps));
+	char *full = rel->len ? join(ws->ps, rel->data) : xstrdup(root_name(ws->ps));
 	DIR *d = opendir(full);
 	if (d == NULL) {
 		int e = errno;
@@ -277,7 +337,7 @@ static int list_dir(list_state *ls, strbuf *rel, const char *name_prefix)
 			free(full);
 			return 0;
 		}
-		bderr_sys(ls->err, e, "cannot list '%s'", full);
+		bderr_sys(ws->err, e, "cannot list '%s'", full);
 		free(full);
 		return -1;
 	}
@@ -288,27 +348,27 @@ static int list_dir(list_state *ls, strbuf *rel, const char *name_prefix)
 		struct dirent *de = readdir(d);
 		if (de == NULL) {
 			if (errno != 0)
-				rc = bderr_sys(ls->err, errno, "cannot list '%s'", full);
+				rc = bderr_sys(ws->err, errno, "cannot list '%s'", full);
 			break;
 		}
 		const char *name = de->d_name;
 		struct stat st;
-		if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0 || is_temp_name(name))
+		if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
 			continue;
 		if (name_prefix && strncmp(name, name_prefix, strlen(name_prefix)) != 0)
 			continue;
 		if (fstatat(dirfd(d), name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 			if (errno == ENOENT) /* removed while we list */
 				continue;
-			rc = bderr_sys(ls->err, errno, "cannot stat '%s/%s'", full, name);
+			rc = bderr_sys(ws->err, errno, "cannot stat '%s/%s'", full, name);
 			break;
 		}
 		strbuf_appends(rel, name);
 		if (S_ISDIR(st.st_mode)) {
 			strbuf_appends(rel, "/");
-			rc = list_dir(ls, rel, NULL);
+			rc = walk_dir(ws, rel, NULL);
 		} else if (S_ISREG(st.st_mode)) {
-			if (ls->cb(ls->ctx, rel->data, (uint64_t)st.st_size, ls->err) != 0)
+			if (ws->file(ws, dirfd(d), name, rel->data, &st) != 0)
 				rc = -1;
 		}
 		rel->len = rel_len;
@@ -321,20 +381,52 @@ static int list_dir(list_state *ls, strbuf *rel, const char *name_prefix)
 	return rc;
 }
 
-static int posix_list(storage *s, const char *prefix, storage_list_cb cb, void *ctx, bderr *err)
+/* Every regular file whose path starts with prefix, recursively. */
+static int walk(posix_storage *ps, const char *prefix, walk_state *ws)
 {
-	posix_storage *ps = (posix_storage *)s;
-	if (check_path(ps, prefix, 1, err) < 0)
+	if (check_path(ps, prefix, 1, ws->err) < 0)
 		return -1;
 	const char *slash = strrchr(prefix, '/');
 	size_t dir_len = slash ? (size_t)(slash - prefix) + 1 : 0;
-	list_state ls = { ps, cb, ctx, err };
 	strbuf rel;
 	strbuf_init(&rel);
 	strbuf_append(&rel, prefix, dir_len);
-	int rc = list_dir(&ls, &rel, prefix + dir_len);
+	int rc = walk_dir(ws, &rel, prefix + dir_len);
 	strbuf_free(&rel);
 	return rc;
+}
+
+static int list_file(walk_state *ws, int dfd, const char *name, const char *rel,
+		     const struct stat *st)
+{
+	(void)dfd;
+	if (is_temp_name(name)) /* another writer's object in the making */
+		return 0;
+	return ws->cb(ws->ctx, rel, (uint64_t)st->st_size, ws->err) != 0 ? -1 : 0;
+}
+
+static int posix_list(storage *s, const char *prefix, storage_list_cb cb, void *ctx, bderr *err)
+{
+	walk_state ws = { .ps = (posix_storage *)s, .file = list_file, .err = err, .cb = cb,
+			  .ctx = ctx };
+	return walk(ws.ps, prefix, &ws);
+}
+
+/*
+ * Object stores have no directories: prune the ones that removing full left
+ * empty, so an expired backup leaves nothing behind.  Failure (ENOTEMPTY, a
+ * concurrent writer) just means the directory is still in use.
+ */
+static void prune_dirs(const posix_storage *ps, const char *full)
+{
+	size_t root_len = strlen(ps->root);
+	char *dir = path_dirname(full);
+	while (strlen(dir) > root_len + 1 && rmdir(dir) == 0) {
+		char *up = path_dirname(dir);
+		free(dir);
+		dir = up;
+	}
+	free(dir);
 }
 
 static int posix_remove(storage *s, const char *path, bderr *err)
@@ -348,19 +440,7 @@ static int posix_remove(storage *s, const char *path, bderr *err)
 		free(full);
 		return -1;
 	}
-	/*
-	 * Object stores have no directories: prune the ones left empty so an
-	 * expired backup leaves nothing behind.  Failure (ENOTEMPTY, a
-	 * concurrent writer) just means the directory is still in use.
-	 */
-	size_t root_len = strlen(ps->root);
-	char *dir = path_dirname(full);
-	while (strlen(dir) > root_len + 1 && rmdir(dir) == 0) {
-		char *up = path_dirname(dir);
-		free(dir);
-		dir = up;
-	}
-	free(dir);
+	prune_dirs(ps, full);
 	free(full);
 	return 0;
 }
@@ -393,6 +473,69 @@ static int posix_info(storage *s, const char *path, storage_info *out, bderr *er
 	return 0;
 }
 
+static int posix_put_new(storage *s, const char *path, const void *data, size_t len, bderr *err)
+{
+	writer *w;
+	if (posix_open_write(s, path, &w, err) < 0)
+		return -1;
+	((posix_writer *)w)->exclusive = 1;
+	int rc = writer_write(w, data, len, err);
+	if (rc == 0)
+		rc = writer_close(w, err);
+	writer_free(w);
+	return rc;
+}
+
+/*
+ * A temp file whose writer died: its flock is free.  Where the file system
+ * has no flock, only its age can tell.  The lock taken here makes a writer
+ * that created the file a moment ago give it up for another name.
+ */
+static int temp_abandoned(int dfd, const char *name, time_t older_than)
+{
+	int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	struct stat st, now;
+	int gone = 0;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+			/* still the same file under that name, not one renamed away meanwhile */
+			gone = fstatat(dfd, name, &now, AT_SYMLINK_NOFOLLOW) == 0 &&
+			       now.st_ino == st.st_ino && now.st_dev == st.st_dev;
+		else if (errno != EWOULDBLOCK && errno != EINTR)
+			gone = st.st_mtime < older_than;
+	}
+	if (gone && unlinkat(dfd, name, 0) < 0)
+		gone = 0;
+	close(fd);
+	return gone;
+}
+
+static int sweep_file(walk_state *ws, int dfd, const char *name, const char *rel,
+		      const struct stat *st)
+{
+	(void)st;
+	if (!is_temp_name(name) || !temp_abandoned(dfd, name, ws->older_than))
+		return 0;
+	ws->removed++;
+	/* a directory that held only leftovers goes like one emptied by remove() */
+	char *full = join(ws->ps, rel);
+	prune_dirs(ws->ps, full);
+	free(full);
+	return 0;
+}
+
+static int posix_sweep(storage *s, const char *prefix, time_t older_than, size_t *removed,
+		       bderr *err)
+{
+	walk_state ws = { .ps = (posix_storage *)s, .file = sweep_file, .err = err,
+			  .older_than = older_than };
+	int rc = walk(ws.ps, prefix, &ws);
+	*removed = ws.removed;
+	return rc;
+}
+
 static void posix_free(storage *s)
 {
 	posix_storage *ps = (posix_storage *)s;
@@ -408,6 +551,8 @@ static const storage_driver posix_driver = {
 	.list = posix_list,
 	.remove = posix_remove,
 	.info = posix_info,
+	.put_new = posix_put_new,
+	.sweep = posix_sweep,
 	.free = posix_free,
 };
 

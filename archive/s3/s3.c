@@ -14,12 +14,15 @@
 #include <curl/curl.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/rand.h>
 
 #include "archive/filter.h"
 #include "archive/s3/sigv4.h"
 #include "common/log.h"
 #include "common/mem.h"
 
+/* Claims of put_new are named <path><CLAIM_INFIX><random hex>. */
+#define CLAIM_INFIX ".claim-"
 /* Objects up to this size are one PUT; larger ones a multipart upload. */
 #define PART_SIZE_MIN ((size_t)16 << 20)
 /* S3's limits: 10,000 parts of at most 5 GiB each */
@@ -1424,6 +1427,71 @@ static int s3_info(storage *st, const char *path, storage_info *out, bderr *err)
 	return rc;
 }
 
+/* --- exclusive create --------------------------------------------------------- */
+
+typedef struct claim_scan {
+	const char *path;  /* the object being claimed */
+	const char *mine;  /* our own claim */
+	size_t plen;
+	int taken;         /* the object, or another claim on it, exists */
+} claim_scan;
+
+static int claim_cb(void *ctx, const char *key, uint64_t size, bderr *err)
+{
+	claim_scan *c = ctx;
+	(void)size;
+	(void)err;
+	if (strcmp(key, c->mine) == 0)
+		return 0;
+	if (strcmp(key, c->path) == 0 ||
+	    strncmp(key + c->plen, CLAIM_INFIX, strlen(CLAIM_INFIX)) == 0)
+		c->taken = 1;
+	return 0;
+}
+
+/*
+ * Many S3-compatible servers ignore If-None-Match on PUT, so the claim is
+ * made with plain requests: put a claim object of our own next to path,
+ * list everything starting with path, and go ahead only when neither path
+ * nor another claim is there.  With read-after-write consistent listings
+ * the later of two claimants always sees the earlier one's claim, so at
+ * most one wins (both may lose).  Our claim goes only after path exists.
+ * A claimant killed midway leaves its claim, which keeps that path taken:
+ * it sits under the path's prefix, where removing the prefix removes it.
+ */
+static int s3_put_new(storage *st, const char *path, const void *data, size_t len, bderr *err)
+{
+	if (check_path((s3_storage *)st, path, 0, err) < 0)
+		return -1;
+	unsigned char nonce[12];
+	if (RAND_bytes(nonce, sizeof nonce) != 1)
+		return bderr_set(err, "cannot create '%s': no random bytes for a claim", path);
+	char hex[2 * sizeof nonce + 1];
+	for (size_t i = 0; i < sizeof nonce; i++)
+		snprintf(hex + 2 * i, 3, "%02x", nonce[i]);
+	char *mine = xasprintf("%s" CLAIM_INFIX "%s", path, hex);
+	int rc = storage_put(st, mine, "", 0, err);
+	if (rc < 0) {
+		free(mine);
+		return -1;
+	}
+	claim_scan c = { path, mine, strlen(path), 0 };
+	rc = s3_list(st, path, claim_cb, &c, err);
+	if (rc == 0 && c.taken) {
+		rc = bderr_sys(err, EEXIST, "cannot create '%s': it exists or is being created", path);
+		/* both claimants may lose: a random pause keeps them from meeting again */
+		struct timespec pause = { 0, (long)(nonce[0] % 50 + 1) * 1000000L };
+		nanosleep(&pause, NULL);
+	} else if (rc == 0) {
+		rc = storage_put(st, path, data, len, err);
+	}
+	bderr ignored;
+	bderr_init(&ignored);
+	s3_remove(st, mine, &ignored);
+	free(mine);
+	return rc;
+}
+
 static void s3_free(storage *st)
 {
 	s3_storage *s = (s3_storage *)st;
@@ -1467,6 +1535,7 @@ static const storage_driver s3_driver = {
 	.remove = s3_remove,
 	.remove_many = s3_remove_many,
 	.info = s3_info,
+	.put_new = s3_put_new,
 	.free = s3_free,
 };
 

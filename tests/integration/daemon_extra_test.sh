@@ -19,16 +19,6 @@ count_complete() { # REPO NAME
 	"$BACKUPD" list --repo "$1" --name "$2" --json 2>/dev/null |
 		python3 -c 'import json,sys; print(sum(1 for b in json.load(sys.stdin) if b["status"] == "complete"))'
 }
-# wait_for SECONDS CMD...: poll until CMD succeeds; non-zero if it never did
-wait_for() {
-	local end=$((SECONDS + $1))
-	shift
-	until "$@" >/dev/null 2>&1; do
-		[ "$SECONDS" -lt "$end" ] || return 1
-		sleep 0.3
-	done
-}
-at_least() { [ "$("${@:2}")" -ge "$1" ]; } # N CMD...: CMD prints a number >= N
 http_code() { curl -s -o /dev/null -w '%{http_code}' "$1"; }
 metric() { # NAME{LABELS}: value of one series from the last scrape
 	awk -v k="$1" '$1 == k { print $2 }' "$BD_TMP/metrics.txt"

@@ -495,6 +495,48 @@ print(json.dumps(r) if not isinstance(r, str) else r)' "$1" "$2"
 }
 
 # ---------------------------------------------------------------------------
+# Waiting and racing
+# ---------------------------------------------------------------------------
+# wait_for SECONDS CMD...: poll until CMD succeeds; non-zero if it never did
+wait_for() {
+	local end=$((SECONDS + $1))
+	shift
+	until "$@" >/dev/null 2>&1; do
+		[ "$SECONDS" -lt "$end" ] || return 1
+		sleep 0.3
+	done
+}
+at_least() { [ "$("${@:2}")" -ge "$1" ]; } # N CMD...: CMD prints a number >= N
+
+# same_second_dumps WHAT REPO NAME SOURCE: three times, two dumps of NAME
+# started in one wall-clock second, as from two hosts (each its own
+# state-dir): both succeed with distinct IDs, and at least once they did
+# share the second (their IDs differ by suffix only).
+same_second_dumps() {
+	local what="$1" repo="$2" name="$3" src="$4" same=0 trial pa pb ra rb ia ib c
+	for c in a b; do printf '[global]\nstate-dir = %s\n' "$BD_TMP/state-race-$c" >"$BD_TMP/race-$c.conf"; done
+	for trial in 1 2 3; do
+		python3 -c 'import time; time.sleep(1.05 - time.time() % 1)'
+		"$BACKUPD" -c "$BD_TMP/race-a.conf" dump --source "$src" --repo "$repo" --name "$name" >"$BD_TMP/race-a.out" 2>"$BD_TMP/race-a.err" &
+		pa=$!
+		"$BACKUPD" -c "$BD_TMP/race-b.conf" dump --source "$src" --repo "$repo" --name "$name" >"$BD_TMP/race-b.out" 2>"$BD_TMP/race-b.err" &
+		pb=$!
+		ra=0 rb=0
+		wait "$pa" || ra=$?
+		wait "$pb" || rb=$?
+		cat "$BD_TMP/race-a.err" "$BD_TMP/race-b.err" >>"$BD_ALL_OUTPUT"
+		_bd_check_sanitizers "$BD_TMP/race-a.err" "same-second dump"
+		_bd_check_sanitizers "$BD_TMP/race-b.err" "same-second dump"
+		assert_eq "$what, trial $trial: both dumps succeed" "0 0" "$ra $rb"
+		ia="$(tail -n 1 "$BD_TMP/race-a.out")"
+		ib="$(tail -n 1 "$BD_TMP/race-b.out")"
+		check "$what, trial $trial: distinct backup IDs ($ia, $ib)" test "$ia" != "$ib"
+		[ "${ia%%-*}" != "${ib%%-*}" ] || same=$((same + 1))
+	done
+	check "$what: the dumps did start in the same second" test "$same" -ge 1
+}
+
+# ---------------------------------------------------------------------------
 # End of test
 # ---------------------------------------------------------------------------
 _bd_cleanup() {

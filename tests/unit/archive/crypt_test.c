@@ -418,6 +418,38 @@ static void test_repo_encrypted(void **state)
 	test_rm_rf(dir);
 }
 
+/* IDs are claimed through the encrypting layer too: sealed backup.started, next suffix on collision. */
+static void test_repo_encrypted_claims(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/crypt_test.XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	bderr err;
+	bderr_init(&err);
+	repo *r;
+	assert_int_equal(open_dir(dir, 1, "a repository key of at least 32 bytes", &r, &err), 0);
+	char *a = NULL, *b = NULL;
+	assert_int_equal(repo_backup_begin(r, "s", 1795256100, &a, &err), 0);
+	assert_int_equal(repo_backup_begin(r, "s", 1795256100, &b, &err), 0);
+	assert_string_equal(a, "20261121T101500Z");
+	assert_string_equal(b, "20261121T101500Z-2");
+	char *path = repo_backup_path("s", a, "backup.started");
+	char *text;
+	size_t len;
+	assert_int_equal(storage_get(repo_storage(r), path, &text, &len, 4096, &err), 0);
+	assert_non_null(strstr(text, "\"pid\""));
+	free(text);
+	free(path);
+	assert_int_equal(repo_backup_writer_gone(r, "s", a, NULL, 0), 0); /* that is us */
+	size_t removed;
+	assert_int_equal(storage_sweep(repo_storage(r), "s/", 0, &removed, &err), 0);
+	assert_int_equal(removed, 0);
+	free(a);
+	free(b);
+	repo_free(r);
+	test_rm_rf(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -428,6 +460,7 @@ int main(void)
 		cmocka_unit_test(test_reordering),
 		cmocka_unit_test(test_marker_keys),
 		cmocka_unit_test(test_repo_encrypted),
+		cmocka_unit_test(test_repo_encrypted_claims),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -161,6 +161,17 @@ static int fs_info(storage *s, const char *path, storage_info *out, bderr *err)
 	return storage_info_get(((fault_storage *)s)->inner, path, out, err);
 }
 
+static int fs_put_new(storage *s, const char *path, const void *data, size_t len, bderr *err)
+{
+	return storage_put_new(((fault_storage *)s)->inner, path, data, len, err);
+}
+
+static int fs_sweep(storage *s, const char *prefix, time_t older_than, size_t *removed,
+		    bderr *err)
+{
+	return storage_sweep(((fault_storage *)s)->inner, prefix, older_than, removed, err);
+}
+
 static void fs_free(storage *s)
 {
 	fault_storage *fs = (fault_storage *)s;
@@ -177,6 +188,8 @@ static const storage_driver fault_driver = {
 	.list = fs_list,
 	.remove = fs_remove,
 	.info = fs_info,
+	.put_new = fs_put_new,
+	.sweep = fs_sweep,
 	.free = fs_free,
 };
 

@@ -207,6 +207,62 @@ static void test_abort_leaves_nothing(void **state)
 	free(data);
 }
 
+/* put_new creates once; a second claim of the name fails with EEXIST and changes nothing. */
+static void test_put_new(void **state)
+{
+	fixture *f = *state;
+	bderr err;
+	bderr_init(&err);
+	assert_int_equal(storage_put_new(f->s, "b/claim", "one", 3, &err), 0);
+	assert_int_equal(storage_put_new(f->s, "b/claim", "two", 3, &err), -1);
+	assert_int_equal(err.sys_errno, EEXIST);
+	char *data;
+	size_t len;
+	assert_int_equal(storage_get(f->s, "b/claim", &data, &len, 100, &err), 0);
+	assert_string_equal(data, "one");
+	free(data);
+	char *b = fs_path(f, "b");
+	assert_int_equal(count_entries(b), 1); /* no temp file left by the loser */
+	free(b);
+}
+
+/*
+ * A sweep removes a temp file whose writer is gone (no lock on it) and
+ * leaves one being written; the directory the leftover was alone in goes.
+ */
+static void test_sweep(void **state)
+{
+	fixture *f = *state;
+	bderr err;
+	bderr_init(&err);
+	char *d = fs_path(f, "x/y");
+	char *dead = fs_path(f, "x/y/.obj.tmp.999999.7");
+	char *x = fs_path(f, "x");
+	assert_int_equal(mkdir(x, 0700), 0);
+	assert_int_equal(mkdir(d, 0700), 0);
+	free(x);
+	FILE *fp = fopen(dead, "w");
+	assert_non_null(fp);
+	fputs("partial", fp);
+	fclose(fp);
+	writer *w;
+	assert_int_equal(storage_open_write(f->s, "z/live", &w, &err), 0);
+	assert_int_equal(writer_write(w, "partial", 7, &err), 0);
+	size_t removed = 99;
+	assert_int_equal(storage_sweep(f->s, "", 0, &removed, &err), 0);
+	assert_int_equal(removed, 1);
+	assert_false(exists(f, "x/y/.obj.tmp.999999.7"));
+	assert_false(exists(f, "x")); /* pruned like an emptied directory */
+	char *z = fs_path(f, "z");
+	assert_int_equal(count_entries(z), 1); /* the live writer's temp file */
+	assert_int_equal(writer_close(w, &err), 0);
+	writer_free(w);
+	assert_true(exists(f, "z/live"));
+	free(z);
+	free(d);
+	free(dead);
+}
+
 static void test_list(void **state)
 {
 	fixture *f = *state;
@@ -512,6 +568,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_atomic_write, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_abort_leaves_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_put_new, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sweep, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_list, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_list_callback_error, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_remove, setup, teardown),

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "archive/posix/posix.h"
@@ -252,6 +253,71 @@ static void test_id_collisions(void **state)
 	assert_null(id);
 }
 
+/*
+ * Separate processes (as two dumps are) claiming IDs of one name for one
+ * second at once: each gets its own, none shares one.  Before the claim was
+ * atomic, two would print the same ID and one backup was lost.
+ */
+static void test_id_claim_across_processes(void **state)
+{
+	fixture *f = *state;
+	enum { N = 8, ROUNDS = 3 };
+	int fds[2];
+	assert_int_equal(pipe(fds), 0);
+	pid_t kids[N];
+	for (int k = 0; k < N; k++) {
+		kids[k] = fork();
+		assert_true(kids[k] >= 0);
+		if (kids[k] == 0) {
+			close(fds[0]);
+			repo *r;
+			bderr err;
+			bderr_init(&err);
+			if (repo_open(f->dir, NULL, 0, &r, &err) < 0)
+				_exit(3);
+			for (int i = 0; i < ROUNDS; i++) {
+				char *id = NULL;
+				if (repo_backup_begin(r, "race", T0, &id, &err) < 0)
+					_exit(4);
+				char line[64];
+				int n = snprintf(line, sizeof line, "%s\n", id);
+				if (write(fds[1], line, (size_t)n) != n)
+					_exit(5);
+				free(id);
+			}
+			repo_free(r);
+			_exit(0);
+		}
+	}
+	close(fds[1]);
+	for (int k = 0; k < N; k++) {
+		int status;
+		assert_int_equal(waitpid(kids[k], &status, 0), kids[k]);
+		assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	}
+	char buf[4096];
+	size_t len = 0;
+	ssize_t got;
+	while ((got = read(fds[0], buf + len, sizeof buf - 1 - len)) > 0)
+		len += (size_t)got;
+	close(fds[0]);
+	buf[len] = '\0';
+	char *ids[N * ROUNDS];
+	size_t n = 0;
+	for (char *save, *tok = strtok_r(buf, "\n", &save); tok; tok = strtok_r(NULL, "\n", &save))
+		ids[n++] = tok;
+	assert_int_equal(n, N * ROUNDS);
+	for (size_t i = 0; i < n; i++)
+		for (size_t k = i + 1; k < n; k++)
+			assert_string_not_equal(ids[i], ids[k]);
+	backup_list *l;
+	bderr err;
+	bderr_init(&err);
+	assert_int_equal(repo_backup_list(f->r, "race", &l, &err), 0);
+	assert_int_equal(l->n, N * ROUNDS);
+	backup_list_free(l);
+}
+
 static void test_list_and_order(void **state)
 {
 	fixture *f = *state;
@@ -487,6 +553,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_refuse_newer_or_bad_marker, test_repo_setup, test_repo_teardown),
 		cmocka_unit_test(test_names),
 		cmocka_unit_test_setup_teardown(test_id_collisions, test_repo_setup, test_repo_teardown),
+		cmocka_unit_test_setup_teardown(test_id_claim_across_processes, test_repo_setup, test_repo_teardown),
 		cmocka_unit_test_setup_teardown(test_list_and_order, test_repo_setup, test_repo_teardown),
 		cmocka_unit_test_setup_teardown(test_load, test_repo_setup, test_repo_teardown),
 		cmocka_unit_test_setup_teardown(test_verify, test_repo_setup, test_repo_teardown),

@@ -8,7 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "archive/repo.h"
@@ -92,6 +94,92 @@ static void test_keep_last_and_dry_run(void **state)
 	for (int i = 0; i < 4; i++)
 		free(ids[i]);
 	free(other);
+}
+
+/* Temp files ('.X.tmp.PID.N') anywhere under dir. */
+static size_t count_temps(const char *dir)
+{
+	size_t n = 0;
+	DIR *d = opendir(dir);
+	if (d == NULL)
+		return 0;
+	struct dirent *de;
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		char *p = xasprintf("%s/%s", dir, de->d_name);
+		struct stat st;
+		if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode))
+			n += count_temps(p);
+		else if (strstr(de->d_name, ".tmp.") != NULL)
+			n++;
+		free(p);
+	}
+	closedir(d);
+	return n;
+}
+
+/*
+ * A dump killed midway (here: a child that exits without finishing) leaves
+ * an incomplete backup and a partly written temp file.  The next expire
+ * removes both at once, its writer being provably gone, while a backup
+ * whose writer runs (this process, writing an object) keeps everything.
+ */
+static void test_dead_writer_leftovers(void **state)
+{
+	fixture *f = *state;
+	pid_t kid = fork();
+	assert_true(kid >= 0);
+	if (kid == 0) {
+		repo *r;
+		bderr e;
+		bderr_init(&e);
+		char *id;
+		writer *w;
+		if (repo_open(f->dir, NULL, 0, &r, &e) < 0 || repo_backup_begin(r, "db", T0, &id, &e) < 0)
+			_exit(3);
+		char *obj = repo_backup_path("db", id, "data/1.copy.zst");
+		if (storage_open_write(repo_storage(r), obj, &w, &e) < 0 || writer_write(w, "x", 1, &e) < 0)
+			_exit(4);
+		_exit(0); /* killed, as far as the repository can tell */
+	}
+	int status;
+	assert_int_equal(waitpid(kid, &status, 0), kid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_int_equal(count_temps(f->dir), 1);
+
+	bderr err;
+	bderr_init(&err);
+	char *live = NULL;
+	writer *w;
+	assert_int_equal(repo_backup_begin(f->r, "db", T0, &live, &err), 0);
+	char *obj = repo_backup_path("db", live, "data/1.copy.zst");
+	assert_int_equal(storage_open_write(repo_storage(f->r), obj, &w, &err), 0);
+	assert_int_equal(writer_write(w, "y", 1, &err), 0);
+	assert_int_equal(count_temps(f->dir), 2);
+
+	expire_options o = { .name = "db", .now = T0 + 60, .incomplete_grace = DAY };
+	o.policy.keep_last = 5;
+	expire_stats st;
+	FILE *devnull = fopen("/dev/null", "w");
+	assert_int_equal(expire_run(f->r, &o, devnull, &st, &err), 0);
+	assert_int_equal(st.incomplete_removed, 1);
+	assert_int_equal(st.temp_removed, 1);
+	assert_int_equal(count(f->r, "db", 0), 1); /* the live one */
+	assert_int_equal(count_temps(f->dir), 1);
+	/* the live writer was not disturbed */
+	assert_int_equal(writer_close(w, &err), 0);
+	writer_free(w);
+	storage_info info;
+	assert_int_equal(storage_info_get(repo_storage(f->r), obj, &info, &err), 0);
+	assert_true(info.exists);
+	assert_int_equal(count_temps(f->dir), 0);
+	/* the live backup keeps the 24 h grace: still there after another expire */
+	assert_int_equal(expire_run(f->r, &o, devnull, &st, &err), 0);
+	assert_int_equal(st.incomplete_removed, 0);
+	fclose(devnull);
+	free(obj);
+	free(live);
 }
 
 static void test_incomplete_grace(void **state)
@@ -319,6 +407,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_no_rule_is_usage_error, test_repo_setup, test_repo_teardown),
 		cmocka_unit_test_setup_teardown(test_kinds_apart_and_wal, test_repo_setup, test_repo_teardown),
 		cmocka_unit_test_setup_teardown(test_history_last, test_repo_setup, test_repo_teardown),
+		cmocka_unit_test_setup_teardown(test_dead_writer_leftovers, test_repo_setup, test_repo_teardown),
 		cmocka_unit_test_setup_teardown(test_damaged_kept, test_repo_setup, test_repo_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

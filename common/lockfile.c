@@ -1,0 +1,88 @@
+#include "common/lockfile.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/fsutil.h"
+
+/* lockfile_take retries this often, this many times, before calling the lock busy. */
+#define TAKE_RETRY_MS 20
+#define TAKE_RETRIES 15
+
+static long read_holder(int fd)
+{
+	char buf[32];
+	ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	long pid = strtol(buf, NULL, 10);
+	return pid > 0 ? pid : 0;
+}
+
+int lockfile_take(const char *path, int *fd_out, long *holder, bderr *err)
+{
+	*fd_out = -1;
+	*holder = 0;
+	char *dir = path_dirname(path);
+	int rc = mkdir_p(dir, 0750, err);
+	free(dir);
+	if (rc < 0)
+		return -1;
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+	if (fd < 0)
+		return bderr_sys(err, errno, "cannot open lock file '%s'", path);
+	for (int attempt = 0; flock(fd, LOCK_EX | LOCK_NB) < 0; attempt++) {
+		int e = errno;
+		if (e == EINTR)
+			continue;
+		if (e != EWOULDBLOCK) {
+			close(fd);
+			return bderr_sys(err, e, "cannot lock '%s'", path);
+		}
+		/* a lockfile_busy probe holds it for an instant: only a real holder stays */
+		if (attempt == TAKE_RETRIES) {
+			*holder = read_holder(fd);
+			close(fd);
+			return 1;
+		}
+		struct timespec ts = { 0, TAKE_RETRY_MS * 1000000L };
+		nanosleep(&ts, NULL);
+	}
+	char pid[32];
+	int len = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+	/* the flock is what excludes: the pid is a courtesy, written if it can be */
+	int written = ftruncate(fd, 0) == 0 && pwrite(fd, pid, (size_t)len, 0) == len;
+	(void)written;
+	*fd_out = fd;
+	return 0;
+}
+
+int lockfile_busy(const char *path, long *holder)
+{
+	*holder = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	int busy = 0;
+	if (flock(fd, LOCK_SH | LOCK_NB) == 0)
+		flock(fd, LOCK_UN);
+	else if (errno == EWOULDBLOCK)
+		busy = 1;
+	if (busy)
+		*holder = read_holder(fd);
+	close(fd);
+	return busy;
+}
+
+void lockfile_release(int fd)
+{
+	if (fd >= 0)
+		close(fd);
+}
