@@ -11,7 +11,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "archive/filter.h"
 #include "backupd/job.h"
 #include "backupd/metrics_http.h"
 #include "backupd/run_history.h"
