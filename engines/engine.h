@@ -87,6 +87,12 @@ typedef struct engine_restore_options {
 	int no_owner;         /* PostgreSQL: objects owned by the connecting role */
 	int no_privileges;    /* PostgreSQL: no GRANT/REVOKE */
 	int no_binlog;        /* MySQL: SET sql_log_bin = 0 */
+	int roles;            /* --roles: the recorded roles/accounts the target lacks are created */
+	const char *owner;    /* --owner ROLE, or NULL */
+	const char *const *role_map; /* PostgreSQL: --role-map OLD=NEW ..., NULL-terminated, or NULL */
+	const char *provision_db; /* --provision DB (with owner, env_file; implies create), or NULL */
+	const char *env_file;
+	int reuse_role;
 } engine_restore_options;
 
 /* ---- the operations -------------------------------------------------------- */

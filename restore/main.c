@@ -62,6 +62,7 @@ static int cmd_restore(program *p, bderr *err)
 	repo *r = NULL;
 	manifest *m = NULL;
 	char *name = NULL;
+	const char **maps = NULL; /* --role-map OLD=NEW, every one given */
 	int rc = -1;
 	if (program_open_repo(p, 0, &r, err) != 0 || pick_name(r, cli_get(&p->args, "name"), &name, err) != 0)
 		goto out;
@@ -72,11 +73,36 @@ static int cmd_restore(program *p, bderr *err)
 			    m->id, m->engine, target.engine->name);
 		goto out;
 	}
+	const char *provision = cli_get(&p->args, "provision");
+	if (provision && (!cli_has(&p->args, "owner") || !cli_has(&p->args, "env-file"))) {
+		bderr_usage(err, "--provision DB needs --owner ROLE and --env-file FILE (where DATABASE_URL is written)");
+		goto out;
+	}
+	if (!provision && (cli_has(&p->args, "env-file") || cli_has(&p->args, "reuse-role"))) {
+		bderr_usage(err, "--env-file and --reuse-role go with --provision DB");
+		goto out;
+	}
+	if (provision && (*provision == '\0' || strlen(provision) > 63)) {
+		bderr_usage(err, "--provision takes a database name of 1 to 63 bytes");
+		goto out;
+	}
+	maps = xcalloc((size_t)p->args.n_opts + 1, sizeof *maps);
+	for (int i = 0, k = 0; i < p->args.n_opts; i++)
+		if (strcmp(p->args.opts[i].name, "role-map") == 0)
+			maps[k++] = p->args.opts[i].value;
 	o.to_url = target.url;
 	o.password = target.password;
+	o.create = o.create || provision != NULL;
+	o.roles = cli_has(&p->args, "roles");
+	o.owner = cli_get(&p->args, "owner");
+	o.role_map = maps[0] ? maps : NULL;
+	o.provision_db = provision;
+	o.env_file = cli_get(&p->args, "env-file");
+	o.reuse_role = cli_has(&p->args, "reuse-role");
 	if (engine_restore_options_check(target.engine, &o, err) == 0)
 		rc = target.engine->restore(r, m, &o, err);
 out:
+	free(maps);
 	manifest_free(m);
 	free(name);
 	repo_free(r);
@@ -101,6 +127,12 @@ static const cli_option restore_opts[] = {
 	{ "no-owner", NULL, "PostgreSQL: do not set object owners", 0, NULL, 0, 0 },
 	{ "no-privileges", NULL, "PostgreSQL: do not restore GRANTs", 0, NULL, 0, 0 },
 	{ "no-binlog", NULL, "MySQL/MariaDB: do not write the restore to the binary log", 0, NULL, 0, 0 },
+	{ "roles", NULL, "create the roles the backup's objects, grants and policies reference that the target lacks (no passwords; MySQL/MariaDB: the accounts with grants on its databases, created locked)", 0, NULL, 0, 0 },
+	{ "owner", "ROLE", "PostgreSQL: ROLE owns every object (the source's owners map to it)", 0, NULL, 0, 0 },
+	{ "role-map", "OLD=NEW", "PostgreSQL: use role NEW wherever the backup names OLD (repeatable)", 0, NULL, 0, 0 },
+	{ "provision", "DB", "create DB and the --owner role/user (generated password) with the admin account in --to", 0, NULL, 0, 0 },
+	{ "env-file", "FILE", "with --provision: write DATABASE_URL=... there (mode 0600)", 0, NULL, 0, 0 },
+	{ "reuse-role", NULL, "with --provision: use an existing --owner role (its password is not changed)", 0, NULL, 0, 0 },
 	CLI_OPT_END,
 };
 

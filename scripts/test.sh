@@ -22,7 +22,8 @@
 #   --long           (BD_LONG=1)             long variants: fuzz each target for
 #                                            BD_FUZZ_SECONDS=300 unless that is set;
 #                                            10 rounds of faults_test.sh; physical_test.sh
-#                                            on every PostgreSQL major 12..18, every target
+#                                            on every PostgreSQL major 12..18, every target;
+#                                            majors_test the whole 12..18 dump/restore matrix
 #   --no-integration (BD_SKIP_INTEGRATION=1) skip phases 8 and 9
 #   --no-asan-integration (BD_SKIP_ASAN_INTEGRATION=1) skip phase 9
 #

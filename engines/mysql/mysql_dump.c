@@ -1,4 +1,5 @@
 #include "engines/mysql/mysql_dump.h"
+#include "engines/mysql/mysql_dump_users.h"
 
 #include <inttypes.h>
 #include <pthread.h>
@@ -634,6 +635,17 @@ static void databases_info(dump_state *st, my_dump_info *inf)
 	}
 }
 
+/* The accounts with grants on the dumped databases (engines/mysql/mysql_dump_users.h). */
+static int dump_users(dump_state *st, MYSQL *c, json_t *info, bderr *err)
+{
+	const char **dbs = xcalloc(st->n_dbs + 1, sizeof *dbs);
+	for (size_t i = 0; i < st->n_dbs; i++)
+		dbs[i] = st->dbs[i].name;
+	int rc = mysql_dump_users(c, dbs, st->n_dbs, info, err);
+	free(dbs);
+	return rc;
+}
+
 int mysql_dump_run(repo *r, const engine_dump_options *o, char **id_out, bderr *err)
 {
 	dump_state st;
@@ -798,6 +810,8 @@ int mysql_dump_run(repo *r, const engine_dump_options *o, char **id_out, bderr *
 	databases_info(&st, &inf);
 	engine_options_info_set(&inf.options, o, inf.consistency);
 	my_dump_info_to_json(&inf, m->info);
+	if (dump_users(&st, c, m->info, err) != 0)
+		goto out;
 	for (int i = 0; i < n_workers; i++) {
 		bderr ignored;
 		bderr_init(&ignored);

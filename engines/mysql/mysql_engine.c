@@ -94,6 +94,19 @@ static int my_check(const char *url, const char *password, char *note, size_t no
 	return rc;
 }
 
+static int my_restore_options_check(const engine_restore_options *o, bderr *err)
+{
+	if (o->role_map)
+		return bderr_usage(err, "--role-map applies to PostgreSQL targets only");
+	if (o->no_owner)
+		return bderr_usage(err, "--no-owner applies to PostgreSQL targets only");
+	if (o->no_privileges)
+		return bderr_usage(err, "--no-privileges applies to PostgreSQL targets only");
+	if (o->owner && !o->provision_db)
+		return bderr_usage(err, "--owner on a MySQL/MariaDB target goes with --provision (objects have no owners there)");
+	return 0;
+}
+
 static const char *const my_schemes[] = { "mysql://", "mariadb://", NULL };
 
 const engine_ops mysql_engine = {
@@ -102,5 +115,6 @@ const engine_ops mysql_engine = {
 	.physical = 0,
 	.check = my_check,
 	.dump = mysql_dump_run,
+	.restore_options_check = my_restore_options_check,
 	.restore = mysql_restore_run,
 };

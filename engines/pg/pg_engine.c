@@ -146,6 +146,8 @@ static int pg_restore_options_check(const engine_restore_options *o, bderr *err)
 {
 	if (o->no_binlog)
 		return bderr_usage(err, "--no-binlog applies to MySQL/MariaDB targets only");
+	if (o->owner && o->no_owner)
+		return bderr_usage(err, "--owner and --no-owner contradict each other: choose one");
 	return 0;
 }
 

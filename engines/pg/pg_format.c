@@ -49,8 +49,9 @@ void pg_dump_info_to_json(const pg_dump_info *i, json_t *o)
 	json_object_set_new(o, "sequences", seqs);
 	if (i->large_objects)
 		json_object_set_new(o, "large_objects",
-				    json_pack("{s:s, s:I}", "object", i->large_objects, "count",
-					      (json_int_t)i->large_objects_count));
+				    json_pack("{s:s, s:I, s:s*}", "object", i->large_objects, "count",
+					      (json_int_t)i->large_objects_count, "metadata",
+					      i->large_objects_meta));
 	json_t *tables = json_array();
 	for (size_t k = 0; k < i->n_tables; k++) {
 		const pg_dump_table *t = &i->tables[k];
@@ -118,7 +119,8 @@ static int parse_all(const json_t *info, pg_dump_info *i, bderr *err)
 		return -1;
 	if (lo && (jf_string(lo, "object", 1, &i->large_objects, "info.large_objects", err) != 0 ||
 		   jf_int(lo, "count", 0, 0, INT64_MAX, &i->large_objects_count, "info.large_objects",
-			  err) != 0))
+			  err) != 0 ||
+		   jf_string(lo, "metadata", 0, &i->large_objects_meta, "info.large_objects", err) != 0))
 		return -1;
 	if (jf_options(info, &i->options, err) != 0)
 		return -1;
@@ -170,6 +172,7 @@ void pg_dump_info_clear(pg_dump_info *i)
 	}
 	free(i->sequences);
 	free(i->large_objects);
+	free(i->large_objects_meta);
 	json_decref(i->database_properties);
 	pg_db_props_free(i->props);
 	engine_options_info_clear(&i->options);

@@ -13,7 +13,8 @@
  *   "tables": [ { "oid", "schema", "name": strings, "columns": [names],
  *                 "chunks": [object names, in order], "rows", "bytes": integers } ],
  *   "sequences": [ { "schema", "name", "last_value": strings, "is_called": bool } ],
- *   "large_objects": { "object": object name, "count": integer }, absent when none,
+ *   "large_objects": { "object": object name, "count": integer,
+ *                      "metadata": object name (absent in older dumps) }, absent when none,
  *   "options": { "jobs": integer, "compress": string, "chunk_size": integer }
  * }
  * Object data: COPY text format (the defaults: tab, \N, backslash escapes) in
@@ -73,6 +74,7 @@ typedef struct pg_dump_info {
 	pg_dump_sequence *sequences;
 	size_t n_sequences;
 	char *large_objects; /* object name, or NULL when there are none */
+	char *large_objects_meta; /* their owners, grants, comments (restore/pg_lo_meta.h); NULL in older dumps */
 	int64_t large_objects_count;
 	/* as the server built it (the writer passes it through); NULL: none */
 	json_t *database_properties;
