@@ -184,6 +184,11 @@ static const cli_option repo_opts[] = {
 	CLI_OPT_END,
 };
 
+static const cli_option run_opts[] = {
+	{ "notify", NULL, "send the job's notifications ([notify:NAME], webhook-url) as the daemon does", 0, NULL, 0, 0 },
+	CLI_OPT_END,
+};
+
 static const cli_option no_opts[] = { CLI_OPT_END };
 
 extern const cli_command backupd_commands[];
@@ -196,7 +201,7 @@ const cli_command backupd_commands[] = {
 	{ "verify", "re-read and check every object of the backups (or of backup ID), and a base backup's WAL to the newest archived segment", "[ID]", 0, 1,
 	  cmd_verify, list_opts, 0 },
 	{ "expire", "remove the backups the rules do not keep", NULL, 0, 0, expire_command, expire_opts, 0 },
-	{ "run", "run one configured job now", "JOB", 1, 1, job_command, no_opts, 0 },
+	{ "run", "run one configured job now", "JOB", 1, 1, job_command, run_opts, 0 },
 	{ "daemon", "run the scheduler in the foreground", NULL, 0, 0, daemon_command, no_opts, 0 },
 	{ "status", "each job's last run and next fire time", NULL, 0, 0, status_command, no_opts, 0 },
 	{ "check", "validate the config and check every source, repository and the state dir",
