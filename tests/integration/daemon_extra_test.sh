@@ -419,9 +419,9 @@ DLOG="$BD_TMP/daemon-mysql.log"
 DPID=$!
 check "the daemon runs the MySQL job on schedule" wait_for 90 at_least 4 history_count myjob ok
 check "the daemon runs the PostgreSQL job on schedule" wait_for 90 at_least 3 history_count pgjob ok
-check "/metrics counts the MySQL job's runs" wait_for 30 scrape_until 'backupd_job_runs_total{job="myjob"}' 3
-check "/metrics has the MySQL job's last success" test -n "$(metric 'backupd_job_last_success_time_seconds{job="myjob"}')"
-check "/metrics has the PostgreSQL job's runs too" test -n "$(metric 'backupd_job_runs_total{job="pgjob"}')"
+check "/metrics counts the MySQL job's runs" wait_for 30 scrape_until 'backupd_job_runs_total{backupd_job="myjob"}' 3
+check "/metrics has the MySQL job's last success" test -n "$(metric 'backupd_job_last_success_time_seconds{backupd_job="myjob"}')"
+check "/metrics has the PostgreSQL job's runs too" test -n "$(metric 'backupd_job_runs_total{backupd_job="pgjob"}')"
 stop_daemon "$DPID" "$DLOG" "MySQL job"
 assert_eq "the MySQL job never failed" 0 "$(history_count myjob failed)"
 check_not "no 'not supported' refusal is logged" grep -q "not supported" "$DLOG"
