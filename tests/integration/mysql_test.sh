@@ -467,7 +467,7 @@ fi
 
 # --------------------------------------------------------------------------
 note "restore --create killed with SIGKILL mid-data, then run again"
-# the temporary database restore --create fills (restore/mysql_tmpdb.h)
+# the temporary database restore --create fills (engines/mysql/mysql_tmpdb.h)
 MYSQL_PWD="$MY_PASSWORD" "$DBRESTORE" restore --repo "$REPO" --name src --backup "$ID1" \
 	--to "$(my_uri dst_killed)" --jobs 2 --create >"$BD_TMP/kill.out" 2>"$BD_TMP/kill.err" </dev/null &
 kpid=$!
