@@ -150,7 +150,8 @@ int wal_segment_next(const char *name, uint32_t seg_size, char out[25])
 		return -1;
 	uint64_t per_log = UINT64_C(0x100000000) / seg_size;
 	uint64_t log = hex32(n.pos), seg = hex32(n.pos + 8);
-	if (seg >= per_log)
+	/* the last segment of the 64-bit WAL address space has no successor */
+	if (seg >= per_log || (log == UINT32_MAX && seg + 1 == per_log))
 		return -1;
 	uint64_t segno = log * per_log + seg + 1;
 	wal_segment_name(n.tli, segno * seg_size, seg_size, out);

@@ -90,7 +90,8 @@ static int query_has(const char *url, const char *param)
 }
 
 /*
- * region =, endpoint = and upload-concurrency = in [repo:X] are spelled in
+ * region =, endpoint =, upload-concurrency =, retry-max-time =, sse =,
+ * sse-kms-key-id = and storage-class = in [repo:X] are spelled in
  * the URL query by the S3 driver; merging them here keeps one place that
  * parses URLs.
  */
@@ -120,7 +121,11 @@ static int repo_from_config(const config *cfg, const config_section *s, repo_spe
 	out->url = xstrdup(url);
 	if (url_add_param(cfg, s, "endpoint", &out->url, err) < 0 ||
 	    url_add_param(cfg, s, "region", &out->url, err) < 0 ||
-	    url_add_param(cfg, s, "upload-concurrency", &out->url, err) < 0)
+	    url_add_param(cfg, s, "upload-concurrency", &out->url, err) < 0 ||
+	    url_add_param(cfg, s, "retry-max-time", &out->url, err) < 0 ||
+	    url_add_param(cfg, s, "sse", &out->url, err) < 0 ||
+	    url_add_param(cfg, s, "sse-kms-key-id", &out->url, err) < 0 ||
+	    url_add_param(cfg, s, "storage-class", &out->url, err) < 0)
 		return -1;
 
 	const char *akid = config_get(s, "access-key-id");
@@ -177,7 +182,11 @@ int resolve_repo(const config *cfg, const char *arg, repo_spec *out, bderr *err)
 		}
 	}
 
-	/* the SDK convention, for what the config leaves unset */
+	/*
+	 * The SDK convention, for what the config leaves unset; the rest of the
+	 * credential chain (profiles, web identity, container, instance
+	 * metadata) is the S3 driver's (archive/s3/credentials.c).
+	 */
 	fill_from_env(&out->access_key_id, "AWS_ACCESS_KEY_ID");
 	fill_from_env(&out->secret_access_key, "AWS_SECRET_ACCESS_KEY");
 	fill_from_env(&out->session_token, "AWS_SESSION_TOKEN");

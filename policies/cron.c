@@ -551,13 +551,19 @@ static int search(const cron_schedule *s, time_t after, time_t *next, bderr *err
 	if ((int64_t)after < -(INT64_C(1) << 40) || (int64_t)after > (INT64_C(1) << 40))
 		return bderr_set(err, "schedule '%s': start time %lld is out of range", s->expr,
 				 (long long)after);
+	/*
+	 * Start one wall-clock second after after's wall-clock time, not at the
+	 * wall-clock time of after + 1: from the last second before a
+	 * spring-forward gap the latter is already past the gap, and the times
+	 * in it (which fire at the gap's end) would be skipped.
+	 */
 	struct tm tm;
-	time_t start = after + 1;
-	if (localtime_r(&start, &tm) == NULL)
+	if (localtime_r(&after, &tm) == NULL)
 		return bderr_sys(err, errno, "schedule '%s': cannot convert time %lld", s->expr,
-				 (long long)start);
+				 (long long)after);
 	civil c = { (int64_t)tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
 		    tm.tm_sec > 59 ? 59 : tm.tm_sec };
+	civil_bump(&c, F_SEC);
 	int64_t limit = c.y + CRON_SEARCH_YEARS;
 
 	/* Step the wall clock field by field, largest first. */

@@ -24,6 +24,7 @@ PKGS_libs=(
 	libinih-dev
 	libcmocka-dev
 	libmicrohttpd-dev
+	libexpat1-dev
 )
 
 # PostgreSQL 15 server (initdb, pg_ctl, postgres, pgbench, contrib extensions)
@@ -33,8 +34,9 @@ PKGS_pg=(postgresql-15 postgresql-client-15 pgbackrest)
 
 # Tools used by the test scripts: zstd (inspect repository objects), valgrind,
 # GNU time (peak RSS in the benchmark), python3 (JSON checks), util-linux
-# (runuser), procps (ps), coreutils/findutils/diffutils.
-PKGS_tools=(zstd valgrind time python3 util-linux procps diffutils findutils coreutils)
+# (runuser), procps (ps), coreutils/findutils/diffutils, openssl (a throwaway
+# CA for the TLS credential endpoint in s3_credentials_test.sh).
+PKGS_tools=(zstd valgrind time python3 util-linux procps diffutils findutils coreutils openssl)
 
 # AWS CLI (`aws`) for the S3 integration test's interop checks and bench/s3.sh.
 # s3rver itself is installed by the test with npm into a private prefix
@@ -46,9 +48,14 @@ PKGS_awscli=(awscli)
 # for bench/mysql.sh.
 PKGS_mariadb=(mariadb-server mariadb-client mydumper)
 
+# clang with the libFuzzer and sanitizer runtimes for the fuzz targets
+# (tests/fuzz/, ./configure --enable-fuzz CC=clang).  clang-14 only recommends
+# its runtime package, and recommends are not installed here: name it.
+PKGS_fuzz=(clang libclang-rt-14-dev)
+
 NPM_s3=()
 
-ALL_GROUPS=(build libs pg tools awscli mariadb)
+ALL_GROUPS=(build libs pg tools awscli mariadb fuzz)
 
 log() { printf 'deps: %s\n' "$*" >&2; }
 
@@ -113,6 +120,11 @@ main() {
 	[[ " ${groups[*]} " == *" tools "* ]] && want+=(/usr/bin/time /usr/bin/zstd)
 	[[ " ${groups[*]} " == *" mariadb "* ]] && want+=(/usr/sbin/mariadbd /usr/bin/mariadb-install-db \
 		/usr/bin/mariadb /usr/bin/mydumper /usr/bin/myloader)
+	if [[ " ${groups[*]} " == *" fuzz "* ]] &&
+		! compgen -G '/usr/lib/llvm-14/lib/clang/14*/lib/linux/libclang_rt.fuzzer-x86_64.a' >/dev/null; then
+		log "expected libFuzzer (libclang_rt.fuzzer-x86_64.a) after install, not found"
+		exit 1
+	fi
 	for f in "${want[@]}"; do
 		[ -x "$f" ] || { log "expected $f after install, not found"; exit 1; }
 	done

@@ -7,18 +7,28 @@
 #   4. unit         make check in build/ (cmocka logs printed)
 #   5. build-asan   build-asan/  ../configure --enable-werror --enable-sanitizers; make
 #   6. unit-asan    make check in build-asan/ under ASan/UBSan/LSan
-#   7. integration       tests/integration/run.sh with build/ binaries
-#   8. integration-asan  the same with build-asan/ binaries
+#   7. fuzz         build-fuzz/  CC=clang ../configure --enable-werror --enable-fuzz;
+#                   make fuzz; tests/fuzz/run.sh: each libFuzzer target replays
+#                   its seed corpus and fuzzes for BD_FUZZ_SECONDS (7 s each,
+#                   about a minute in all); any crash, leak, hang or sanitizer
+#                   report fails it
+#   8. integration       tests/integration/run.sh with build/ binaries
+#   9. integration-asan  the same with build-asan/ binaries
 #
 # Options (also as environment variables):
 #   --no-deps        (BD_SKIP_DEPS=1)        skip scripts/deps.sh
-#   --no-asan        (BD_SKIP_ASAN=1)        skip phases 5, 6 and 8
-#   --no-integration (BD_SKIP_INTEGRATION=1) skip phases 7 and 8
-#   --no-asan-integration (BD_SKIP_ASAN_INTEGRATION=1) skip phase 8
+#   --no-asan        (BD_SKIP_ASAN=1)        skip phases 5, 6 and 9
+#   --no-fuzz        (BD_SKIP_FUZZ=1)        skip phase 7
+#   --long           (BD_LONG=1)             long variants: fuzz each target for
+#                                            BD_FUZZ_SECONDS=300 unless that is set;
+#                                            10 rounds of faults_test.sh
+#   --no-integration (BD_SKIP_INTEGRATION=1) skip phases 8 and 9
+#   --no-asan-integration (BD_SKIP_ASAN_INTEGRATION=1) skip phase 9
 #
 # Exits non-zero if any phase failed; phases that need a failed build are
 # skipped and counted as failed.  The last line is the grand total over the
-# unit tests (both builds) and the integration suites: "N passed, N failed".
+# unit tests (both builds), the fuzz targets and the integration suites:
+# "N passed, N failed".
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd -P)"
@@ -28,10 +38,14 @@ SKIP_DEPS="${BD_SKIP_DEPS:-0}"
 SKIP_ASAN="${BD_SKIP_ASAN:-0}"
 SKIP_INTEGRATION="${BD_SKIP_INTEGRATION:-0}"
 SKIP_ASAN_INTEGRATION="${BD_SKIP_ASAN_INTEGRATION:-0}"
+SKIP_FUZZ="${BD_SKIP_FUZZ:-0}"
+LONG="${BD_LONG:-0}"
 for arg in "$@"; do
 	case "$arg" in
 	--no-deps) SKIP_DEPS=1 ;;
 	--no-asan) SKIP_ASAN=1 ;;
+	--no-fuzz) SKIP_FUZZ=1 ;;
+	--long) LONG=1 ;;
 	--no-integration) SKIP_INTEGRATION=1 ;;
 	--no-asan-integration) SKIP_ASAN_INTEGRATION=1 ;;
 	-h | --help)
@@ -69,6 +83,8 @@ UNIT_PASSED=0
 UNIT_FAILED=0
 INT_PASSED=0
 INT_FAILED=0
+FUZZ_PASSED=0
+FUZZ_FAILED=0
 FAILED=0
 
 banner() { printf '\n======== %s ========\n' "$*"; }
@@ -168,6 +184,19 @@ run_unit() {
 	return "$rc"
 }
 
+# tally FILE PASSED_VAR FAILED_VAR: adds FILE's last "N passed, N failed" line
+# to the two counters (no such line: the run itself failed, one failure).
+tally() {
+	local line
+	line="$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$1" | tail -n 1 || true)"
+	if [ -n "$line" ]; then
+		printf -v "$2" '%d' $((${!2} + $(echo "$line" | cut -d' ' -f1)))
+		printf -v "$3" '%d' $((${!3} + $(echo "$line" | cut -d' ' -f3)))
+	else
+		printf -v "$3" '%d' $((${!3} + 1))
+	fi
+}
+
 # run_integration DIR [ENV...]
 run_integration() {
 	local dir="$1"
@@ -175,15 +204,8 @@ run_integration() {
 	local out rc=0
 	out="$(mktemp "${TMPDIR:-/tmp}/bd-integration-out.XXXXXX")"
 	env BUILD_DIR="$ROOT/$dir" "$@" bash "$ROOT/tests/integration/run.sh" 2>&1 | tee "$out" || rc=$?
-	local line
-	line="$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$out" | tail -n 1 || true)"
+	tally "$out" INT_PASSED INT_FAILED
 	rm -f "$out"
-	if [ -n "$line" ]; then
-		INT_PASSED=$((INT_PASSED + $(echo "$line" | cut -d' ' -f1)))
-		INT_FAILED=$((INT_FAILED + $(echo "$line" | cut -d' ' -f3)))
-	else
-		INT_FAILED=$((INT_FAILED + 1))
-	fi
 	return "$rc"
 }
 
@@ -191,8 +213,27 @@ do_build() { configure_and_build build --enable-werror; }
 do_unit() { run_unit build; }
 do_build_asan() { configure_and_build build-asan --enable-werror --enable-sanitizers; }
 do_unit_asan() { run_unit build-asan "${ASAN_ENV[@]}"; }
-do_integration() { run_integration build; }
-do_integration_asan() { run_integration build-asan "${ASAN_ENV[@]}" BD_CMD_TIMEOUT=600; }
+do_integration() { run_integration build BD_LONG="$LONG"; }
+do_integration_asan() { run_integration build-asan "${ASAN_ENV[@]}" BD_CMD_TIMEOUT=600 BD_LONG="$LONG"; }
+
+# The fuzz targets: clang, instrumented for libFuzzer plus ASan/UBSan.
+do_build_fuzz() { configure_and_build_fuzz; }
+configure_and_build_fuzz() {
+	mkdir -p "$ROOT/build-fuzz"
+	(cd "$ROOT/build-fuzz" && ../configure --enable-werror --enable-fuzz CC=clang &&
+		make -j"$JOBS" fuzz)
+}
+do_fuzz() {
+	local out rc=0 secs="${BD_FUZZ_SECONDS:-}"
+	if [ -z "$secs" ]; then
+		if [ "$LONG" = 1 ]; then secs=300; else secs=7; fi
+	fi
+	out="$(mktemp "${TMPDIR:-/tmp}/bd-fuzz-out.XXXXXX")"
+	BD_FUZZ_SECONDS="$secs" bash "$ROOT/tests/fuzz/run.sh" "$ROOT/build-fuzz" 2>&1 | tee "$out" || rc=$?
+	tally "$out" FUZZ_PASSED FUZZ_FAILED
+	rm -f "$out"
+	return "$rc"
+}
 
 T0=$(date +%s)
 built=0
@@ -215,6 +256,15 @@ if phase autoreconf do_autoreconf; then
 		phase unit-asan do_unit_asan || true
 	else
 		skip_phase unit-asan "build-asan failed" 1
+	fi
+	if [ "$SKIP_FUZZ" = 1 ]; then
+		skip_phase build-fuzz "--no-fuzz"
+		skip_phase fuzz "--no-fuzz"
+	elif phase build-fuzz do_build_fuzz; then
+		phase fuzz do_fuzz || true
+	else
+		FUZZ_FAILED=$((FUZZ_FAILED + 1))
+		skip_phase fuzz "build-fuzz failed" 1
 	fi
 else
 	skip_phase build "autoreconf failed" 1
@@ -242,10 +292,11 @@ for i in "${!PHASE_NAMES[@]}"; do
 done
 printf '%-18s %-40s %5ss\n' total "" "$(($(date +%s) - T0))"
 echo "unit tests:        $UNIT_PASSED passed, $UNIT_FAILED failed (cmocka, all builds)"
+echo "fuzz targets:      $FUZZ_PASSED passed, $FUZZ_FAILED failed (libFuzzer, build-fuzz)"
 echo "integration tests: $INT_PASSED passed, $INT_FAILED failed (all runs)"
-if [ "$FAILED" -ne 0 ] && [ "$UNIT_FAILED" -eq 0 ] && [ "$INT_FAILED" -eq 0 ]; then
+if [ "$FAILED" -ne 0 ] && [ "$UNIT_FAILED" -eq 0 ] && [ "$INT_FAILED" -eq 0 ] && [ "$FUZZ_FAILED" -eq 0 ]; then
 	# A phase failed outside any test (deps, build): make the total say so.
 	UNIT_FAILED=1
 fi
-echo "$((UNIT_PASSED + INT_PASSED)) passed, $((UNIT_FAILED + INT_FAILED)) failed"
+echo "$((UNIT_PASSED + FUZZ_PASSED + INT_PASSED)) passed, $((UNIT_FAILED + FUZZ_FAILED + INT_FAILED)) failed"
 exit "$FAILED"

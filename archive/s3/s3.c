@@ -17,7 +17,10 @@
 #include <openssl/rand.h>
 
 #include "archive/filter.h"
+#include "archive/repo.h"
+#include "archive/s3/credentials.h"
 #include "archive/s3/sigv4.h"
+#include "archive/s3/xml.h"
 #include "common/log.h"
 #include "common/mem.h"
 
@@ -32,9 +35,15 @@
 #define READ_BUFFER ((size_t)1 << 20)
 /* Error documents and listing pages are small; anything bigger is not S3. */
 #define RESPONSE_MAX ((size_t)16 << 20)
-#define ATTEMPTS 6
+/*
+ * Retries: exponential backoff from 100 ms, capped at 5 s between attempts,
+ * until the failures have lasted retry-max-time (60 s unless the URL says
+ * otherwise): long enough to ride out a server restart or a network blip.
+ */
 #define BACKOFF_BASE_MS 100
-#define BACKOFF_CAP_MS 10000
+#define BACKOFF_CAP_MS 5000
+#define RETRY_MAX_TIME_DEFAULT 60
+#define RETRY_MAX_TIME_MAX 86400
 /* Parts of one multipart upload in flight at once, unless the URL says otherwise. */
 #define UPLOAD_CONCURRENCY_DEFAULT 4
 #define UPLOAD_CONCURRENCY_MAX 64
@@ -49,9 +58,11 @@ typedef struct s3_storage {
 	char *origin;   /* "scheme://host[:port]" the requests go to */
 	char *host;     /* the Host header, signed */
 	char *bucket_path; /* "/bucket" (path style) or "" (virtual host style) */
-	char *access_key_id;
-	char *secret_access_key; /* secret */
-	char *session_token;     /* secret */
+	s3_creds *creds; /* the credential chain's pick, refreshed as it expires */
+	long retry_max_ms; /* how long consecutive failures are retried */
+	char *sse;            /* x-amz-server-side-encryption, or NULL */
+	char *sse_kms_key_id; /* with sse = aws:kms, or NULL */
+	char *storage_class;  /* x-amz-storage-class, or NULL */
 	char *ca_file;
 	int tls_verify;
 	int upload_concurrency; /* K: parts of one upload in flight at once */
@@ -219,7 +230,7 @@ static char *object_path(const s3_storage *s, const char *key)
  * encoded by the same functions the signature uses, so what is signed is
  * what is sent.
  */
-static void prepare(s3_storage *s, CURL *c, const s3_req *rq, const char *extra_hdr,
+static void prepare(s3_storage *s, CURL *c, const s3_req *rq, const aws_creds *cr,
 		    struct curl_slist **hl, char *errbuf)
 {
 	char *path = object_path(s, rq->key);
@@ -247,12 +258,12 @@ static void prepare(s3_storage *s, CURL *c, const s3_req *rq, const char *extra_
 	h[k++] = (sigv4_pair){ "host", s->host };
 	h[k++] = (sigv4_pair){ "x-amz-date", date };
 	h[k++] = (sigv4_pair){ "x-amz-content-sha256", payload };
-	if (s->session_token)
-		h[k++] = (sigv4_pair){ "x-amz-security-token", s->session_token };
+	if (cr->session_token)
+		h[k++] = (sigv4_pair){ "x-amz-security-token", cr->session_token };
 	for (size_t i = 0; i < rq->nheaders; i++)
 		h[k++] = rq->headers[i];
 	sigv4_request sr = { rq->method, path, rq->query, rq->nquery, h, k, payload };
-	sigv4_scope sc = { s->access_key_id, s->secret_access_key, s->region, "s3", date };
+	sigv4_scope sc = { cr->access_key_id, cr->secret_access_key, s->region, "s3", date };
 	char *auth = sigv4_authorization(&sr, &sc);
 
 	struct curl_slist *list = NULL;
@@ -270,8 +281,6 @@ static void prepare(s3_storage *s, CURL *c, const s3_req *rq, const char *extra_
 	list = curl_slist_append(list, "Expect:");
 	if (rq->has_body)
 		list = curl_slist_append(list, "Content-Type: application/octet-stream");
-	if (extra_hdr)
-		list = curl_slist_append(list, extra_hdr);
 	if (list == NULL)
 		abort(); /* curl_slist_append fails only without memory */
 	free(h);
@@ -337,45 +346,111 @@ static int transient_curl(CURLcode rc)
 	}
 }
 
-/* Finds <tag>text</tag> in xml (no attributes, no nesting of the same tag). */
-static char *xml_text(const char *xml, size_t len, const char *tag, const char **end);
+/* The error document's Code and Message, when the body is one (else both NULL). */
+static void error_doc(const char *body, size_t len, s3_xml_error *e)
+{
+	bderr ignored;
+	bderr_init(&ignored);
+	if (body == NULL || len == 0 || s3_xml_parse_error(body, len, e, &ignored) < 0)
+		memset(e, 0, sizeof *e);
+}
 
 static int transient_status(long status, const char *body, size_t len)
 {
 	if (status >= 500 || status == 429)
 		return 1;
-	char *code = body ? xml_text(body, len, "Code", NULL) : NULL;
+	s3_xml_error e;
+	error_doc(body, len, &e);
+	const char *code = e.code;
 	int r = code && (strcmp(code, "SlowDown") == 0 || strcmp(code, "RequestTimeout") == 0 ||
 			 strcmp(code, "InternalError") == 0);
-	free(code);
+	s3_xml_error_clear(&e);
 	return r;
 }
 
-/* Full jitter: a random wait up to an exponentially growing cap. */
-static void backoff(int attempt, unsigned *seed)
+/* A run of consecutive failures of one request, and its time budget. */
+typedef struct retry_clock {
+	struct timespec start; /* of the first failure */
+	int failures;
+	unsigned seed;
+	int renewed; /* credentials were fetched anew after an ExpiredToken */
+} retry_clock;
+
+/*
+ * S3 refused temporary credentials as expired (a clock skew, or a token
+ * revoked early): they are fetched anew and the request sent again at once,
+ * once per request.  Returns 1 when that is what to do.
+ */
+static int renew_expired(s3_storage *s, retry_clock *rc, long status, const char *body,
+			 size_t len)
 {
-	long cap = BACKOFF_BASE_MS << (attempt < 10 ? attempt : 10);
-	if (cap > BACKOFF_CAP_MS)
-		cap = BACKOFF_CAP_MS;
-	long ms = (long)(rand_r(seed) % (unsigned)cap) + 1;
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
+	if (rc->renewed || (status != 400 && status != 403))
+		return 0;
+	s3_xml_error e;
+	error_doc(body, len, &e);
+	int expired = e.code && (strcmp(e.code, "ExpiredToken") == 0 ||
+				 strcmp(e.code, "TokenRefreshRequired") == 0);
+	s3_xml_error_clear(&e);
+	if (!expired || !s3_creds_invalidate(s->creds))
+		return 0;
+	rc->renewed = 1;
+	return 1;
 }
 
-static unsigned seed_now(const void *p)
+static long elapsed_ms(const struct timespec *since)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (long)(now.tv_sec - since->tv_sec) * 1000 + (now.tv_nsec - since->tv_nsec) / 1000000;
+}
+
+static void retry_init(retry_clock *rc, const void *p)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
-	return (unsigned)ts.tv_nsec ^ (unsigned)(uintptr_t)p ^ (unsigned)ts.tv_sec;
+	rc->failures = 0;
+	rc->renewed = 0;
+	rc->seed = (unsigned)ts.tv_nsec ^ (unsigned)(uintptr_t)p ^ (unsigned)ts.tv_sec;
+}
+
+/*
+ * After a transient failure: waits and returns 1 when the budget allows
+ * another attempt, 0 when the failures have lasted retry-max-time.  The wait
+ * doubles from BACKOFF_BASE_MS up to BACKOFF_CAP_MS, with jitter (half to all
+ * of it) so parallel requests do not retry in step; the last one is cut to
+ * land on the end of the budget.
+ */
+static int retry_wait(const s3_storage *s, retry_clock *rc, const bderr *why)
+{
+	if (rc->failures++ == 0) {
+		clock_gettime(CLOCK_MONOTONIC, &rc->start);
+		/* once per run of failures: the operator sees an outage being ridden out */
+		if (s->retry_max_ms > 0)
+			log_warn("%s; retrying for up to %ld s", why->msg, s->retry_max_ms / 1000);
+	}
+	long left = s->retry_max_ms - elapsed_ms(&rc->start);
+	if (left <= 0)
+		return 0;
+	int shift = rc->failures - 1 < 16 ? rc->failures - 1 : 16;
+	long cap = (long)BACKOFF_BASE_MS << shift;
+	if (cap > BACKOFF_CAP_MS)
+		cap = BACKOFF_CAP_MS;
+	long ms = cap / 2 + (long)(rand_r(&rc->seed) % (unsigned)(cap / 2 + 1));
+	if (ms > left)
+		ms = left;
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+	return 1;
 }
 
 /* "s3 PUT 'bucket/key' failed: 403 AccessDenied: Access Denied" */
 static int http_error(const s3_storage *s, const char *method, const char *key, long status,
 		      const char *body, size_t len, bderr *err)
 {
-	char *code = body ? xml_text(body, len, "Code", NULL) : NULL;
-	char *msg = body ? xml_text(body, len, "Message", NULL) : NULL;
+	s3_xml_error e;
+	error_doc(body, len, &e);
+	const char *code = e.code, *msg = e.message;
 	const char *dflt = status == 404 ? "NotFound" : status == 403 ? "AccessDenied" : "Error";
 	bderr_set(err, "s3 %s '%s/%s' failed: %ld %s%s%s", method, s->bucket, key ? key : "",
 		  status, code ? code : dflt, msg ? ": " : "", msg ? msg : "");
@@ -384,17 +459,17 @@ static int http_error(const s3_storage *s, const char *method, const char *key, 
 		err->sys_errno = ENOENT;
 	else if (status == 403)
 		err->sys_errno = EACCES;
-	free(code);
-	free(msg);
+	s3_xml_error_clear(&e);
 	return -1;
 }
 
-static void note_attempts(bderr *err, int n)
+static void note_attempts(bderr *err, const retry_clock *rc)
 {
 	char msg[BDERR_MSG_MAX];
 	int e = err->sys_errno;
 	memcpy(msg, err->msg, sizeof msg);
-	bderr_set(err, "%.900s (after %d attempts)", msg, n);
+	bderr_set(err, "%.900s (after %d attempts over %.1f s)", msg, rc->failures,
+		  (double)elapsed_ms(&rc->start) / 1000.0);
 	err->sys_errno = e;
 }
 
@@ -405,16 +480,21 @@ static void note_attempts(bderr *err, int n)
  */
 static int perform(s3_storage *s, s3_req *rq, bderr *err)
 {
-	unsigned seed = seed_now(rq);
+	retry_clock clock;
+	retry_init(&clock, rq);
 	strbuf_init(&rq->resp);
-	for (int attempt = 0;; attempt++) {
+	for (;;) {
 		char errbuf[CURL_ERROR_SIZE] = "";
 		struct curl_slist *hl;
 		strbuf_reset(&rq->resp);
 		rq->etag[0] = '\0';
 		rq->resp_overflow = 0;
+		aws_creds cr;
+		if (s3_creds_get(s->creds, &cr, err) < 0)
+			return -1;
 		CURL *c = handle_get(s);
-		prepare(s, c, rq, NULL, &hl, errbuf);
+		prepare(s, c, rq, &cr, &hl, errbuf);
+		aws_creds_clear(&cr);
 		curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect_body);
 		curl_easy_setopt(c, CURLOPT_WRITEDATA, rq);
 		curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, collect_header);
@@ -443,6 +523,8 @@ static int perform(s3_storage *s, s3_req *rq, bderr *err)
 			if (retry)
 				http_error(s, rq->method, rq->key, rq->status, rq->resp.data, rq->resp.len,
 					   err);
+			else if (renew_expired(s, &clock, rq->status, rq->resp.data, rq->resp.len))
+				retry = 2; /* at once, outside the backoff budget */
 		}
 		if (rc == CURLE_OK && strcmp(rq->method, "HEAD") == 0 && rq->status == 200) {
 			/* the caller reads size and time from the handle's info: keep them */
@@ -462,131 +544,11 @@ static int perform(s3_storage *s, s3_req *rq, bderr *err)
 				  rq->key ? rq->key : "");
 			return -1;
 		}
-		if (!retry || attempt + 1 >= ATTEMPTS) {
-			if (retry)
-				note_attempts(err, attempt + 1);
+		if (!retry)
 			return -1;
-		}
-		backoff(attempt, &seed);
-	}
-}
-
-/* --- minimal XML ----------------------------------------------------------- */
-
-static void xml_decode(strbuf *out, const char *p, size_t n)
-{
-	static const struct {
-		const char *ent;
-		char c;
-	} ents[] = { { "amp;", '&' }, { "lt;", '<' }, { "gt;", '>' }, { "quot;", '"' }, { "apos;", '\'' } };
-	const char *end = p + n;
-	while (p < end) {
-		if (*p != '&') {
-			strbuf_append(out, p, 1);
-			p++;
-			continue;
-		}
-		size_t rest = (size_t)(end - p - 1);
-		int done = 0;
-		for (size_t i = 0; i < sizeof ents / sizeof ents[0]; i++) {
-			size_t el = strlen(ents[i].ent);
-			if (rest >= el && memcmp(p + 1, ents[i].ent, el) == 0) {
-				strbuf_append(out, &ents[i].c, 1);
-				p += 1 + el;
-				done = 1;
-				break;
-			}
-		}
-		if (!done && rest >= 2 && p[1] == '#') {
-			const char *q = p + 2;
-			int base = 10;
-			if (q < end && (*q == 'x' || *q == 'X')) {
-				base = 16;
-				q++;
-			}
-			unsigned long cp = 0;
-			const char *digits = q;
-			while (q < end && isxdigit((unsigned char)*q) && cp <= 0x10FFFF) {
-				int d = isdigit((unsigned char)*q) ? *q - '0'
-								   : tolower((unsigned char)*q) - 'a' + 10;
-				if (d >= base)
-					break;
-				cp = cp * (unsigned long)base + (unsigned long)d;
-				q++;
-			}
-			if (q < end && *q == ';' && q > digits && cp > 0 && cp <= 0x10FFFF) {
-				/* UTF-8, as S3 keys are */
-				unsigned char u[4];
-				size_t ul;
-				if (cp < 0x80) {
-					u[0] = (unsigned char)cp;
-					ul = 1;
-				} else if (cp < 0x800) {
-					u[0] = (unsigned char)(0xC0 | (cp >> 6));
-					u[1] = (unsigned char)(0x80 | (cp & 0x3F));
-					ul = 2;
-				} else if (cp < 0x10000) {
-					u[0] = (unsigned char)(0xE0 | (cp >> 12));
-					u[1] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
-					u[2] = (unsigned char)(0x80 | (cp & 0x3F));
-					ul = 3;
-				} else {
-					u[0] = (unsigned char)(0xF0 | (cp >> 18));
-					u[1] = (unsigned char)(0x80 | ((cp >> 12) & 0x3F));
-					u[2] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
-					u[3] = (unsigned char)(0x80 | (cp & 0x3F));
-					ul = 4;
-				}
-				strbuf_append(out, u, ul);
-				p = q + 1;
-				done = 1;
-			}
-		}
-		if (!done) {
-			strbuf_append(out, p, 1);
-			p++;
-		}
-	}
-}
-
-static const char *find_in(const char *hay, size_t len, const char *needle)
-{
-	return memmem(hay, len, needle, strlen(needle));
-}
-
-static char *xml_text(const char *xml, size_t len, const char *tag, const char **end)
-{
-	char *open = xasprintf("<%s>", tag);
-	char *close = xasprintf("</%s>", tag);
-	char *res = NULL;
-	const char *a = find_in(xml, len, open);
-	if (a) {
-		a += strlen(open);
-		const char *b = find_in(a, len - (size_t)(a - xml), close);
-		if (b) {
-			strbuf sb;
-			strbuf_init(&sb);
-			strbuf_appends(&sb, "");
-			xml_decode(&sb, a, (size_t)(b - a));
-			res = strbuf_detach(&sb);
-			if (end)
-				*end = b + strlen(close);
-		}
-	}
-	free(open);
-	free(close);
-	return res;
-}
-
-static void xml_escape(strbuf *out, const char *s)
-{
-	for (; *s; s++) {
-		switch (*s) {
-		case '&': strbuf_appends(out, "&amp;"); break;
-		case '<': strbuf_appends(out, "&lt;"); break;
-		case '>': strbuf_appends(out, "&gt;"); break;
-		case '"': strbuf_appends(out, "&quot;"); break;
-		default: strbuf_append(out, s, 1);
+		if (retry == 1 && !retry_wait(s, &clock, err)) {
+			note_attempts(err, &clock);
+			return -1;
 		}
 	}
 }
@@ -674,8 +636,11 @@ static void reader_stop(s3_reader *r)
 }
 
 /* Starts (or resumes, with a Range from what was delivered) the GET. */
-static void reader_start(s3_reader *r)
+static int reader_start(s3_reader *r, bderr *err)
 {
+	aws_creds cr;
+	if (s3_creds_get(r->s->creds, &cr, err) < 0)
+		return -1;
 	s3_req rq = { .method = "GET", .key = r->key };
 	char *range = NULL;
 	sigv4_pair h[2];
@@ -697,13 +662,15 @@ static void reader_start(s3_reader *r)
 	strbuf_reset(&r->errbody);
 	if ((r->easy = curl_easy_init()) == NULL)
 		abort();
-	prepare(r->s, r->easy, &rq, NULL, &r->hl, r->errbuf);
+	prepare(r->s, r->easy, &rq, &cr, &r->hl, r->errbuf);
+	aws_creds_clear(&cr);
 	free(range);
 	curl_easy_setopt(r->easy, CURLOPT_WRITEFUNCTION, reader_body);
 	curl_easy_setopt(r->easy, CURLOPT_WRITEDATA, r);
 	curl_easy_setopt(r->easy, CURLOPT_HEADERFUNCTION, collect_header);
 	curl_easy_setopt(r->easy, CURLOPT_HEADERDATA, r->new_etag);
 	curl_multi_add_handle(r->multi, r->easy);
+	return 0;
 }
 
 /* Drives the transfer until there is data to hand out or it ended. */
@@ -740,8 +707,9 @@ static void reader_pump(s3_reader *r)
  */
 static int reader_fill(s3_reader *r, bderr *err)
 {
-	unsigned seed = seed_now(r);
-	for (int attempt = 0;; attempt++) {
+	retry_clock clock;
+	retry_init(&clock, r);
+	for (;;) {
 		uint64_t before = r->delivered;
 		reader_pump(r);
 		if (r->len > r->off)
@@ -765,6 +733,9 @@ static int reader_fill(s3_reader *r, bderr *err)
 		} else {
 			retry = transient_status(r->status, r->errbody.data, r->errbody.len);
 			http_error(r->s, "GET", r->key, r->status, r->errbody.data, r->errbody.len, err);
+			if (!retry &&
+			    renew_expired(r->s, &clock, r->status, r->errbody.data, r->errbody.len))
+				retry = 2; /* at once, outside the backoff budget */
 			if (r->status == 412)
 				bderr_prefix(err, "'%s/%s' changed while being read", r->s->bucket, r->key);
 		}
@@ -772,15 +743,15 @@ static int reader_fill(s3_reader *r, bderr *err)
 			memcpy(r->etag, r->new_etag, sizeof r->etag);
 		reader_stop(r);
 		if (r->delivered > before)
-			attempt = 0; /* progress: the budget is for consecutive failures */
-		if (!retry || attempt + 1 >= ATTEMPTS) {
-			if (retry)
-				note_attempts(err, attempt + 1);
+			clock.failures = 0; /* progress: the budget is for consecutive failures */
+		if (retry == 1 && !retry_wait(r->s, &clock, err)) {
+			note_attempts(err, &clock);
+			retry = 0;
+		}
+		if (!retry || reader_start(r, err) < 0) {
 			r->failed = 1;
 			return -1;
 		}
-		backoff(attempt, &seed);
-		reader_start(r);
 	}
 }
 
@@ -834,9 +805,8 @@ static int s3_open_read(storage *st, const char *path, reader **out, bderr *err)
 	r->key = full_key(s, path);
 	strbuf_init(&r->errbody);
 	r->multi = multi_get(s);
-	reader_start(r);
 	/* the status arrives with the first bytes: a missing object fails here */
-	if (reader_fill(r, err) < 0) {
+	if (reader_start(r, err) < 0 || reader_fill(r, err) < 0) {
 		s3_reader_free(&r->base);
 		return -1;
 	}
@@ -915,18 +885,40 @@ static int check_ok(s3_storage *s, s3_req *rq, const char *what, bderr *err)
 	return http_error(s, what, rq->key, rq->status, rq->resp.data, rq->resp.len, err);
 }
 
+/*
+ * The headers a new object is created with (PUT, CreateMultipartUpload):
+ * server-side encryption, and the storage class except for the repository's
+ * marker, which every command reads first and must never sit in a class
+ * that bills (or delays) each read.
+ */
+static size_t object_headers(const s3_storage *s, const char *key, sigv4_pair h[3])
+{
+	size_t n = 0;
+	if (s->sse)
+		h[n++] = (sigv4_pair){ "x-amz-server-side-encryption", s->sse };
+	if (s->sse_kms_key_id)
+		h[n++] = (sigv4_pair){ "x-amz-server-side-encryption-aws-kms-key-id",
+				       s->sse_kms_key_id };
+	const char *base = strrchr(key, '/');
+	base = base ? base + 1 : key;
+	if (s->storage_class && strcmp(base, REPO_MARKER) != 0)
+		h[n++] = (sigv4_pair){ "x-amz-storage-class", s->storage_class };
+	return n;
+}
+
 static int start_multipart(s3_writer *w, bderr *err)
 {
 	const sigv4_pair q[] = { { "uploads", NULL } };
-	s3_req rq = { .method = "POST", .key = w->key, .query = q, .nquery = 1, .has_body = 1 };
+	sigv4_pair h[3];
+	s3_req rq = { .method = "POST", .key = w->key, .query = q, .nquery = 1, .has_body = 1,
+		      .headers = h, .nheaders = object_headers(w->s, w->key, h) };
 	int rc = perform(w->s, &rq, err);
 	if (rc == 0)
 		rc = check_ok(w->s, &rq, "POST (CreateMultipartUpload)", err);
 	if (rc == 0) {
-		w->upload_id = xml_text(rq.resp.data, rq.resp.len, "UploadId", NULL);
-		if (w->upload_id == NULL)
-			rc = bderr_set(err, "s3 POST '%s/%s' failed: no UploadId in the answer",
-				       w->s->bucket, w->key);
+		if (s3_xml_parse_upload_id(rq.resp.data, rq.resp.len, &w->upload_id, err) < 0)
+			rc = bderr_prefix(err, "s3 POST (CreateMultipartUpload) '%s/%s' failed",
+					  w->s->bucket, w->key);
 	}
 	strbuf_free(&rq.resp);
 	if (rc == 0) {
@@ -1129,7 +1121,7 @@ static int complete_multipart(s3_writer *w, bderr *err)
 	/* every slot is settled: the ETags are no longer shared */
 	for (int n = 1; n <= w->parts; n++) {
 		strbuf_appendf(&body, "<Part><PartNumber>%d</PartNumber><ETag>", n);
-		xml_escape(&body, w->etags[n - 1]);
+		s3_xml_escape(&body, w->etags[n - 1]);
 		strbuf_appends(&body, "</ETag></Part>");
 	}
 	strbuf_appends(&body, "</CompleteMultipartUpload>");
@@ -1140,7 +1132,11 @@ static int complete_multipart(s3_writer *w, bderr *err)
 	if (rc == 0)
 		rc = check_ok(w->s, &rq, "POST (CompleteMultipartUpload)", err);
 	/* S3 may report a failed completion inside a 200 answer */
-	if (rc == 0 && find_in(rq.resp.data, rq.resp.len, "<Error>"))
+	s3_xml_error e;
+	error_doc(rq.resp.data, rq.resp.len, &e);
+	int failed = e.code != NULL;
+	s3_xml_error_clear(&e);
+	if (rc == 0 && failed)
 		rc = http_error(w->s, "POST (CompleteMultipartUpload)", w->key, 500, rq.resp.data,
 				rq.resp.len, err);
 	strbuf_free(&rq.resp);
@@ -1153,8 +1149,9 @@ static int s3_close(writer *wr, bderr *err)
 	s3_writer *w = (s3_writer *)wr;
 	int rc;
 	if (w->upload_id == NULL) {
+		sigv4_pair h[3];
 		s3_req rq = { .method = "PUT", .key = w->key, .body = w->buf, .body_len = w->len,
-			      .has_body = 1 };
+			      .has_body = 1, .headers = h, .nheaders = object_headers(w->s, w->key, h) };
 		rc = perform(w->s, &rq, err);
 		if (rc == 0)
 			rc = check_ok(w->s, &rq, "PUT", err);
@@ -1236,46 +1233,25 @@ static int s3_list(storage *st, const char *prefix, storage_list_cb cb, void *ct
 			strbuf_free(&rq.resp);
 			break;
 		}
-		const char *p = rq.resp.data;
-		const char *end = p + rq.resp.len;
-		for (;;) {
-			const char *a = find_in(p, (size_t)(end - p), "<Contents>");
-			const char *b = a ? find_in(a, (size_t)(end - a), "</Contents>") : NULL;
-			if (b == NULL)
-				break;
-			size_t blen = (size_t)(b - a);
-			char *key = xml_text(a, blen, "Key", NULL);
-			char *sz = xml_text(a, blen, "Size", NULL);
-			p = b + strlen("</Contents>");
-			char *endp = NULL;
-			uint64_t size_v = sz ? strtoull(sz, &endp, 10) : 0;
-			if (key == NULL || sz == NULL || endp == sz || *endp != '\0') {
-				free(key);
-				free(sz);
-				rc = bderr_set(err, "s3 GET (ListObjectsV2) '%s/%s' failed: malformed answer",
-					       s->bucket, full);
-				break;
-			}
-			free(sz);
+		s3_xml_list page;
+		if (s3_xml_parse_list(rq.resp.data, rq.resp.len, &page, err) < 0) {
+			rc = bderr_prefix(err, "s3 GET (ListObjectsV2) '%s/%s' failed", s->bucket, full);
+			strbuf_free(&rq.resp);
+			break;
+		}
+		for (size_t i = 0; i < page.n && rc == 0; i++) {
+			const char *key = page.objects[i].key;
 			/* S3 lists only keys under the prefix; a broken server must not widen it */
 			if (strlen(key) > strip && strncmp(key, full, strlen(full)) == 0)
-				rc = cb(ctx, key + strip, size_v, err) != 0 ? -1 : 0;
-			free(key);
-			if (rc < 0)
-				break;
+				rc = cb(ctx, key + strip, page.objects[i].size, err) != 0 ? -1 : 0;
 		}
 		free(token);
 		token = NULL;
-		if (rc == 0) {
-			char *trunc = xml_text(rq.resp.data, rq.resp.len, "IsTruncated", NULL);
-			if (trunc && strcmp(trunc, "true") == 0) {
-				token = xml_text(rq.resp.data, rq.resp.len, "NextContinuationToken", NULL);
-				if (token == NULL)
-					rc = bderr_set(err, "s3 GET (ListObjectsV2) '%s/%s' failed: truncated without a continuation token",
-						       s->bucket, full);
-			}
-			free(trunc);
+		if (rc == 0 && page.truncated) {
+			token = page.next_token;
+			page.next_token = NULL;
 		}
+		s3_xml_list_clear(&page);
 		strbuf_free(&rq.resp);
 	} while (rc == 0 && token);
 	free(token);
@@ -1301,48 +1277,25 @@ static int s3_remove(storage *st, const char *path, bderr *err)
 /* DeleteObjects takes at most this many keys per request. */
 #define DELETE_BATCH 1000
 
-/* A key inside an XML text node: characters XML 1.0 would normalize become references. */
-static void xml_escape_key(strbuf *out, const char *s)
-{
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c < 0x20 || c == '\'')
-			strbuf_appendf(out, "&#%u;", c);
-		else if (c == '&' || c == '<' || c == '>' || c == '"') {
-			char one[2] = { (char)c, '\0' };
-			xml_escape(out, one);
-		} else
-			strbuf_append(out, s, 1);
-	}
-}
-
 /* The first <Error> of a DeleteObjects answer, if any: "key: Code: Message". */
 static int delete_errors(s3_storage *s, const s3_req *rq, bderr *err)
 {
 	if (rq->resp.data == NULL || rq->resp.len == 0)
 		return 0;
-	const char *a = find_in(rq->resp.data, rq->resp.len, "<Error>");
-	if (a == NULL)
+	s3_xml_delete d;
+	if (s3_xml_parse_delete(rq->resp.data, rq->resp.len, &d, err) < 0)
+		return bderr_prefix(err, "s3 POST (DeleteObjects) '%s' failed", s->bucket);
+	if (d.nerrors == 0) {
+		s3_xml_delete_clear(&d);
 		return 0;
-	size_t rest = rq->resp.len - (size_t)(a - rq->resp.data);
-	const char *b = find_in(a, rest, "</Error>");
-	size_t blen = b ? (size_t)(b - a) : rest;
-	char *key = xml_text(a, blen, "Key", NULL);
-	char *code = xml_text(a, blen, "Code", NULL);
-	char *msg = xml_text(a, blen, "Message", NULL);
-	size_t nerr = 0;
-	for (const char *p = a; p; nerr++) {
-		p += strlen("<Error>");
-		p = find_in(p, rq->resp.len - (size_t)(p - rq->resp.data), "<Error>");
 	}
+	const char *key = d.key, *code = d.code, *msg = d.message;
 	bderr_set(err, "s3 POST (DeleteObjects) '%s/%s' failed: %s%s%s%s", s->bucket, key ? key : "",
 		  code ? code : "Error", msg ? ": " : "", msg ? msg : "",
-		  nerr > 1 ? " (and more keys)" : "");
+		  d.nerrors > 1 ? " (and more keys)" : "");
 	if (code && strcmp(code, "AccessDenied") == 0)
 		err->sys_errno = EACCES;
-	free(key);
-	free(code);
-	free(msg);
+	s3_xml_delete_clear(&d);
 	return -1;
 }
 
@@ -1355,7 +1308,7 @@ static int delete_batch(s3_storage *s, const char *const *paths, size_t n, bderr
 	for (size_t i = 0; i < n; i++) {
 		char *key = full_key(s, paths[i]);
 		strbuf_appends(&body, "<Object><Key>");
-		xml_escape_key(&body, key);
+		s3_xml_escape(&body, key);
 		strbuf_appends(&body, "</Key></Object>");
 		free(key);
 	}
@@ -1513,15 +1466,10 @@ static void s3_free(storage *st)
 	free(s->origin);
 	free(s->host);
 	free(s->bucket_path);
-	free(s->access_key_id);
-	if (s->secret_access_key) {
-		OPENSSL_cleanse(s->secret_access_key, strlen(s->secret_access_key));
-		free(s->secret_access_key);
-	}
-	if (s->session_token) {
-		OPENSSL_cleanse(s->session_token, strlen(s->session_token));
-		free(s->session_token);
-	}
+	s3_creds_free(s->creds);
+	free(s->sse);
+	free(s->sse_kms_key_id);
+	free(s->storage_class);
 	free(s->ca_file);
 	free(s->base.url);
 	free(s);
@@ -1560,7 +1508,7 @@ static int parse_url(s3_storage *s, const char *url, bderr *err)
 	const char *pend = q ? q : p + strlen(p);
 	const char *slash = memchr(p, '/', (size_t)(pend - p));
 	const char *bend = slash ? slash : pend;
-	char *endpoint = NULL, *style = NULL, *concurrency = NULL;
+	char *endpoint = NULL, *style = NULL, *concurrency = NULL, *retry_max = NULL;
 	s->bucket = pct_decode(p, (size_t)(bend - p));
 	/* user:password@bucket: neither the URL nor the "bucket" may be echoed */
 	if (strpbrk(s->bucket, "@:"))
@@ -1610,9 +1558,17 @@ static int parse_url(s3_storage *s, const char *url, bderr *err)
 			dst = &style;
 		else if (kl == 18 && strncmp(a, "upload-concurrency", 18) == 0)
 			dst = &concurrency;
+		else if (kl == 14 && strncmp(a, "retry-max-time", 14) == 0)
+			dst = &retry_max;
+		else if (kl == 3 && strncmp(a, "sse", 3) == 0)
+			dst = &s->sse;
+		else if (kl == 14 && strncmp(a, "sse-kms-key-id", 14) == 0)
+			dst = &s->sse_kms_key_id;
+		else if (kl == 13 && strncmp(a, "storage-class", 13) == 0)
+			dst = &s->storage_class;
 		if (dst == NULL || *v == '\0') {
 			rc = bderr_usage(err, dst ? "invalid repository url '%s': empty '%.*s'"
-						  : "invalid repository url '%s': unknown parameter '%.*s' (use endpoint, region, style, upload-concurrency)",
+						  : "invalid repository url '%s': unknown parameter '%.*s' (use endpoint, region, style, upload-concurrency, retry-max-time, sse, sse-kms-key-id, storage-class)",
 					 url, (int)kl, a);
 			free(v);
 			break;
@@ -1633,7 +1589,37 @@ static int parse_url(s3_storage *s, const char *url, bderr *err)
 		else
 			s->upload_concurrency = (int)k;
 	}
+	s->retry_max_ms = RETRY_MAX_TIME_DEFAULT * 1000L;
+	if (rc == 0 && retry_max) {
+		char *endp = NULL;
+		errno = 0;
+		long t = strtol(retry_max, &endp, 10);
+		if (errno || endp == retry_max || *endp || t < 0 || t > RETRY_MAX_TIME_MAX)
+			rc = bderr_usage(err, "invalid repository url '%s': retry-max-time must be a number of seconds from 0 to %d",
+					 url, RETRY_MAX_TIME_MAX);
+		else
+			s->retry_max_ms = t * 1000L;
+	}
+	if (rc == 0 && s->sse && strcmp(s->sse, "AES256") != 0 && strcmp(s->sse, "aws:kms") != 0)
+		rc = bderr_usage(err, "invalid repository url '%s': sse must be AES256 or aws:kms", url);
+	if (rc == 0 && s->sse_kms_key_id && !(s->sse && strcmp(s->sse, "aws:kms") == 0))
+		rc = bderr_usage(err, "invalid repository url '%s': sse-kms-key-id needs sse=aws:kms", url);
+	if (rc == 0 && s->storage_class) {
+		static const char *const classes[] = { "STANDARD", "REDUCED_REDUNDANCY", "STANDARD_IA",
+						       "ONEZONE_IA", "INTELLIGENT_TIERING", "GLACIER",
+						       "DEEP_ARCHIVE", "GLACIER_IR", "OUTPOSTS",
+						       "EXPRESS_ONEZONE", NULL };
+		int ok = 0;
+		for (int i = 0; classes[i] && !ok; i++)
+			ok = strcmp(s->storage_class, classes[i]) == 0;
+		if (!ok)
+			rc = bderr_usage(err, "invalid repository url '%s': unknown storage-class '%s' (STANDARD, STANDARD_IA, ONEZONE_IA, INTELLIGENT_TIERING, GLACIER_IR, GLACIER, DEEP_ARCHIVE, REDUCED_REDUNDANCY, OUTPOSTS, EXPRESS_ONEZONE)",
+					 url, s->storage_class);
+	}
 	if (rc == 0) {
+		/* no silent us-east-1 when the environment or the profile names a region */
+		if (s->region == NULL)
+			s->region = aws_default_region();
 		if (s->region == NULL)
 			s->region = xstrdup("us-east-1");
 		int path_style = style ? strcmp(style, "path") == 0 : endpoint != NULL;
@@ -1667,6 +1653,7 @@ static int parse_url(s3_storage *s, const char *url, bderr *err)
 	free(endpoint);
 	free(style);
 	free(concurrency);
+	free(retry_max);
 	return rc;
 }
 
@@ -1688,20 +1675,16 @@ int s3_storage_new(const char *url, const storage_options *opts, storage **out, 
 		s3_free(&s->base);
 		return -1;
 	}
-	if (opts == NULL || opts->access_key_id == NULL || opts->secret_access_key == NULL ||
-	    !*opts->access_key_id || !*opts->secret_access_key) {
+	const char *ca = opts && opts->ca_file ? opts->ca_file : getenv("AWS_CA_BUNDLE");
+	if (ca && *ca)
+		s->ca_file = xstrdup(ca);
+	s->tls_verify = opts ? opts->tls_verify : 1;
+	if (s3_creds_new(opts, s->region, &s->creds, err) < 0) {
+		bderr_prefix(err, "cannot open repository '%s'", url);
 		s3_free(&s->base);
-		return bderr_usage(err,
-				   "cannot open repository '%s': no S3 credentials (set access-key-id and secret-access-key-file in the [repo:NAME] section, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)",
-				   url);
+		return -1;
 	}
-	s->access_key_id = xstrdup(opts->access_key_id);
-	s->secret_access_key = xstrdup(opts->secret_access_key);
-	if (opts->session_token && *opts->session_token)
-		s->session_token = xstrdup(opts->session_token);
-	if (opts->ca_file)
-		s->ca_file = xstrdup(opts->ca_file);
-	s->tls_verify = opts->tls_verify;
+
 
 	s->share = curl_share_init();
 	if (s->share == NULL)

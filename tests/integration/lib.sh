@@ -228,6 +228,57 @@ complete = [i for i in items if i.get("status") == "complete"]
 assert not complete, complete' "$RUN_OUT"
 }
 
+sleep_ms() { sleep "$(($1 / 1000)).$(printf '%03d' $(($1 % 1000)))"; }
+
+# kill_after PID MS WHAT: SIGKILLs PID after MS milliseconds (a random point
+# of its run when MS is drawn at random), then reaps it (reap_killed).  Sets
+# KILLED=1 if it was still running then, else KILLED=0 and KILLED_RC to its
+# exit code.
+kill_after() {
+	local pid="$1" ms="$2" what="$3"
+	KILLED=0
+	KILLED_RC=0
+	sleep_ms "$ms"
+	# a child that already exited is a zombie until reaped: kill would "succeed"
+	if [ "$(ps -o stat= -p "$pid" 2>/dev/null | cut -c1)" != Z ] && kill -KILL "$pid" 2>/dev/null; then
+		KILLED=1
+	else
+		wait "$pid" 2>/dev/null || KILLED_RC=$?
+	fi
+	reap_killed "$pid" "$what"
+}
+
+# assert_backups_sound WHAT REPO [NAME]: list --json works, shows no damaged
+# backup (an unreadable manifest) and every backup it shows complete
+# verifies (nothing looks complete that isn't).  Sets
+# COMPLETE_IDS to the complete backups' IDs (space-separated, oldest first).
+assert_backups_sound() {
+	local what="$1" repo="$2" name="${3:-}"
+	local sel=()
+	[ -z "$name" ] || sel=(--name "$name")
+	COMPLETE_IDS=""
+	run "$BACKUPD" list --repo "$repo" "${sel[@]}" --json
+	assert_rc "$what: list --json succeeds" 0
+	[ "$RUN_RC" -eq 0 ] || return 0
+	local list="$BD_TMP/sound.json"
+	cp "$RUN_OUT" "$list"
+	check "$what: no backup is damaged" python3 -c '
+import json,sys
+text = open(sys.argv[1]).read().strip()
+bad = [i for i in (json.loads(text) if text else []) if i.get("status") == "damaged"]
+assert not bad, bad' "$list"
+	COMPLETE_IDS="$(python3 -c '
+import json,sys
+text = open(sys.argv[1]).read().strip()
+print(" ".join(i["id"] for i in (json.loads(text) if text else []) if i.get("status") == "complete"))' "$list")"
+	[ -n "$COMPLETE_IDS" ] || return 0
+	run "$BACKUPD" verify --repo "$repo" "${sel[@]}"
+	assert_rc "$what: every complete backup verifies" 0
+}
+
+# temp_files DIR: the temp files (".X.tmp.PID.N", "X.tmp") under DIR, one a line
+temp_files() { find "$1" -type f \( -name '.*.tmp.*' -o -name '*.tmp' \) 2>/dev/null || true; }
+
 # stdout of the last run, last non-empty line
 last_line() { grep -v '^[[:space:]]*$' "$RUN_OUT" | tail -n 1 || true; }
 

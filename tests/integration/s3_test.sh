@@ -10,39 +10,7 @@ source "$(dirname "$0")/lib.sh"
 
 require_binaries
 
-S3RVER_PREFIX="${S3RVER_PREFIX:-/tmp/s3rver}"
-S3RVER="$S3RVER_PREFIX/node_modules/.bin/s3rver"
-if [ ! -x "$S3RVER" ]; then
-	note "installing s3rver into $S3RVER_PREFIX"
-	mkdir -p "$S3RVER_PREFIX"
-	[ -f "$S3RVER_PREFIX/package.json" ] || echo '{"name":"s3rver-local","private":true}' >"$S3RVER_PREFIX/package.json"
-	check "s3rver installs" npm install --prefix "$S3RVER_PREFIX" --no-audit --no-fund s3rver@3.7.1
-fi
-
-S3_PORT="$(_bd_pick_port)"
-mkdir -p "$BD_TMP/s3data"
-S3RVER_PID=""
-# s3_start: (re)start s3rver on $S3_PORT over $BD_TMP/s3data
-# s3rver signs its ListObjectsV2 continuation tokens with DES, which Node 17+
-# (OpenSSL 3) only has in the legacy provider: without it, page 2 is a 500.
-S3RVER_NODE_OPTIONS=""
-node --openssl-legacy-provider -e 0 >/dev/null 2>&1 && S3RVER_NODE_OPTIONS="--openssl-legacy-provider"
-s3_start() {
-	NODE_OPTIONS="$S3RVER_NODE_OPTIONS${NODE_OPTIONS:+ $NODE_OPTIONS}" "$S3RVER" -a 127.0.0.1 -p "$S3_PORT" -d "$BD_TMP/s3data" --configure-bucket bkt --silent \
-		>>"$BD_TMP/s3rver.log" 2>&1 &
-	S3RVER_PID=$!
-	for _ in $(seq 1 50); do
-		_bd_port_free "$S3_PORT" || break
-		sleep 0.2
-	done
-}
-s3_stop() {
-	[ -n "$S3RVER_PID" ] || return 0
-	kill "$S3RVER_PID" 2>/dev/null || true
-	wait "$S3RVER_PID" 2>/dev/null || true
-	S3RVER_PID=""
-}
-trap 's3_stop; _bd_on_exit "$?"' EXIT
+source "$(dirname "$0")/s3lib.sh"
 s3_start
 check "s3rver listens on $S3_PORT" bash -c '(exec 3<>"/dev/tcp/127.0.0.1/$1")' _ "$S3_PORT"
 
@@ -131,7 +99,8 @@ check "vacuum it" psql_q big "VACUUM ANALYZE b"
 s3_bytes() { du -sb "$BD_TMP/s3data" | cut -f1; }
 before="$(s3_bytes)"
 dump_rc=0
-"$BACKUPD" dump --source "$(pg_uri big)" --repo "$REPO" --name big --chunk-size 2G \
+# a short retry budget: s3rver stays down, the dump is to give up soon
+"$BACKUPD" dump --source "$(pg_uri big)" --repo "$REPO&retry-max-time=2" --name big --chunk-size 2G \
 	>"$BD_TMP/kill.out" 2>"$BD_TMP/kill.err" </dev/null &
 DUMP_PID=$!
 # kill once the first parts are on s3rver's disk (at most 30 s)

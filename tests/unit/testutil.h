@@ -8,6 +8,13 @@
  */
 void test_rm_rf(const char *dir);
 
+/*
+ * Switches off every source of the S3 credential chain (environment,
+ * profiles, web identity, container, instance metadata), so that a test
+ * expecting "no S3 credentials" stays hermetic, also on a cloud host.
+ */
+void test_no_aws_credentials(void);
+
 #include "archive/repo.h"
 
 /* A local repository in a fresh directory under /tmp. */

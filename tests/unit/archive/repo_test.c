@@ -144,6 +144,7 @@ static void test_not_a_repo(void **state)
 	repo_free(r);
 	assert_true(file_exists(f, "new/repo/backupd.repo"));
 
+	test_no_aws_credentials();
 	assert_int_equal(repo_open("s3://bucket/x", NULL, 1, &r, &err), -1);
 	assert_non_null(strstr(err.msg, "no S3 credentials"));
 	free(deeper);

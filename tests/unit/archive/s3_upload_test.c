@@ -13,7 +13,9 @@
  * - DeleteObjects goes out in batches of 1000 keys with a correct
  *   Content-MD5 and escaped keys, and a per-key <Error> in the answer fails
  *   the call naming that key;
- * - upload-concurrency=K in the URL takes 1 to 64 and nothing else.
+ * - upload-concurrency=K in the URL takes 1 to 64 and nothing else;
+ * - failures are retried for retry-max-time seconds (not a fixed number of
+ *   attempts); retry-max-time=0 means one attempt.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -41,7 +43,11 @@
 #define PART1 ((size_t)16 << 20) /* the driver's part size (the first 1000 parts) */
 #define PART2 ((size_t)1 << 20)
 #define DROP_AFTER 65536          /* bytes of a dropped part read before hanging up */
-#define ATTEMPTS 6                /* the driver's attempts per request */
+/* the retry budget these tests give the driver (retry-max-time=, seconds) */
+#define RETRY_S 2
+#define RETRY_Q "&retry-max-time=2"
+/* attempts that fit in 2 s of backoff from 100 ms: at least this many */
+#define ATTEMPTS 4
 #define MAX_PARTS 16
 #define MAX_CONNS 256
 /* a safety net only: a correct driver never makes the server wait this long */
@@ -462,28 +468,30 @@ static void upload_part_dropped(void **state)
 	server_init(&sv);
 	sv.drop_part = 2;
 	server_start(&sv);
-	storage *s = open_s3(&sv, NULL);
+	storage *s = open_s3(&sv, RETRY_Q);
 	writer *w = NULL;
 	bderr err;
 	bderr_init(&err);
 	assert_int_equal(storage_open_write(s, "obj", &w, &err), 0);
 	assert_int_equal(write_pattern(w, 0, PART1 + PART2, &err), 0); /* part 1 goes out */
+	time_t t0 = time(NULL);
 	assert_int_equal(writer_close(w, &err), -1);                   /* part 2 keeps failing */
+	/* the failures were retried for the whole budget (a lower bound only) */
+	assert_true(time(NULL) - t0 >= RETRY_S - 1);
 	writer_free(w);
 	storage_free(s);
 	server_stop(&sv);
 
 	assert_non_null(strstr(err.msg, "bkt/pre/obj"));
-	assert_non_null(strstr(err.msg, "after 6 attempts"));
+	assert_non_null(strstr(err.msg, " attempts over "));
 	assert_int_equal(sv.initiates, 1);
 	assert_int_equal(sv.part_puts[1], 1);
 	assert_int_equal(sv.bad_body, 0);
 	/*
-	 * The driver makes ATTEMPTS tries (the message says so); libcurl may
-	 * itself re-send a request once when a reused connection turns out dead,
-	 * so the server can see a few more, never fewer.
+	 * The driver retries for RETRY_S seconds, backing off from 100 ms up
+	 * to 5 s: at least ATTEMPTS tries, and not hundreds.
 	 */
-	assert_true(sv.part_puts[2] >= ATTEMPTS && sv.part_puts[2] <= 2 * ATTEMPTS);
+	assert_true(sv.part_puts[2] >= ATTEMPTS && sv.part_puts[2] <= 40);
 	assert_int_equal(sv.completes, 0);
 	assert_int_equal(sv.aborts, 1); /* by close(), not again by free() */
 	assert_int_equal(sv.others, 0);
@@ -536,7 +544,7 @@ static void concurrent_part_failure_aborts(void **state)
 	sv.fail_part = 2;
 	sv.hold_for_fail = 2; /* parts 1 and 3 stay in flight while part 2 fails */
 	server_start(&sv);
-	storage *s = open_s3(&sv, "&upload-concurrency=3");
+	storage *s = open_s3(&sv, "&upload-concurrency=3" RETRY_Q);
 	writer *w = NULL;
 	bderr err;
 	bderr_init(&err);
@@ -550,7 +558,7 @@ static void concurrent_part_failure_aborts(void **state)
 	assert_int_equal(write_pattern(w, 0, 4 * PART1 + 1, &err), -1);
 	assert_non_null(strstr(err.msg, "bkt/pre/obj"));
 	assert_non_null(strstr(err.msg, "InternalError"));
-	assert_non_null(strstr(err.msg, "after 6 attempts"));
+	assert_non_null(strstr(err.msg, " attempts over "));
 	bderr err2;
 	bderr_init(&err2);
 	assert_int_equal(writer_close(w, &err2), -1); /* close says it again */
@@ -564,7 +572,7 @@ static void concurrent_part_failure_aborts(void **state)
 
 	assert_false(sv.hold_timed_out);
 	assert_int_equal(sv.held_with_failure, 2);
-	assert_true(sv.part_puts[2] >= ATTEMPTS && sv.part_puts[2] <= 2 * ATTEMPTS);
+	assert_true(sv.part_puts[2] >= ATTEMPTS && sv.part_puts[2] <= 40);
 	assert_int_equal(sv.part_puts[4], 0);
 	assert_int_equal(sv.bad_body, 0);
 	assert_int_equal(sv.initiates, 1);
@@ -624,35 +632,84 @@ static void delete_in_batches(void **state)
 	assert_int_equal(sv.others, 0);
 }
 
+/* s3_storage_new on s3://bkt/pre?QUERY: 0, or -1 with err filled */
+static int open_url(const char *query, bderr *err)
+{
+	storage_options o = { .access_key_id = "AKIDTEST", .secret_access_key = "SECRETTEST",
+			      .tls_verify = 1 };
+	char url[160];
+	snprintf(url, sizeof url, "s3://bkt/pre?%s", query);
+	storage *s = NULL;
+	bderr_init(err);
+	int rc = s3_storage_new(url, &o, &s, err);
+	if (rc < 0)
+		assert_null(s);
+	storage_free(s);
+	return rc;
+}
+
+/* Each of good opens; each of bad is a usage error whose message names want. */
+static void check_urls(const char *const *good, size_t ngood, const char *const *bad, size_t nbad,
+		       const char *want)
+{
+	bderr err;
+	for (size_t i = 0; i < ngood; i++)
+		if (open_url(good[i], &err) != 0)
+			fail_msg("%s: %s", good[i], err.msg);
+	for (size_t i = 0; i < nbad; i++) {
+		if (open_url(bad[i], &err) != -1)
+			fail_msg("%s accepted", bad[i]);
+		assert_int_equal(err.exit_code, EXIT_USAGE);
+		if (want)
+			assert_non_null(strstr(err.msg, want));
+	}
+}
+
 /* upload-concurrency=K in the URL: 1 to 64, anything else is a usage error naming it */
 static void upload_concurrency_in_url(void **state)
 {
 	(void)state;
-	storage_options o = { .access_key_id = "AKIDTEST", .secret_access_key = "SECRETTEST",
-			      .tls_verify = 1 };
-	const char *good[] = { "1", "4", "64" };
-	const char *bad[] = { "0", "65", "-1", "x", "4x", "" };
-	for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
-		char url[128];
-		snprintf(url, sizeof url, "s3://bkt/pre?upload-concurrency=%s", good[i]);
-		storage *s = NULL;
-		bderr err;
-		bderr_init(&err);
-		if (s3_storage_new(url, &o, &s, &err) != 0)
-			fail_msg("%s: %s", url, err.msg);
-		storage_free(s);
-	}
-	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-		char url[128];
-		snprintf(url, sizeof url, "s3://bkt/pre?upload-concurrency=%s", bad[i]);
-		storage *s = NULL;
-		bderr err;
-		bderr_init(&err);
-		assert_int_equal(s3_storage_new(url, &o, &s, &err), -1);
-		assert_null(s);
-		assert_int_equal(err.exit_code, EXIT_USAGE);
-		assert_non_null(strstr(err.msg, "upload-concurrency"));
-	}
+	const char *good[] = { "upload-concurrency=1", "upload-concurrency=4", "upload-concurrency=64" };
+	const char *bad[] = { "upload-concurrency=0", "upload-concurrency=65", "upload-concurrency=-1",
+			      "upload-concurrency=x", "upload-concurrency=4x", "upload-concurrency=" };
+	check_urls(good, 3, bad, 6, "upload-concurrency");
+}
+
+/* retry-max-time=0: a failing part is tried once, not retried */
+static void no_retry_budget(void **state)
+{
+	(void)state;
+	server sv;
+	server_init(&sv);
+	sv.drop_part = 2;
+	server_start(&sv);
+	storage *s = open_s3(&sv, "&retry-max-time=0");
+	writer *w = NULL;
+	bderr err;
+	bderr_init(&err);
+	assert_int_equal(storage_open_write(s, "obj", &w, &err), 0);
+	assert_int_equal(write_pattern(w, 0, PART1 + PART2, &err), 0);
+	assert_int_equal(writer_close(w, &err), -1);
+	writer_free(w);
+	storage_free(s);
+	server_stop(&sv);
+	assert_non_null(strstr(err.msg, "after 1 attempts"));
+	/* libcurl may itself re-send once on a reused connection found dead */
+	assert_true(sv.part_puts[2] >= 1 && sv.part_puts[2] <= 2);
+	assert_int_equal(sv.aborts, 1);
+}
+
+/* retry-max-time, sse, sse-kms-key-id and storage-class in the URL: checked values */
+static void object_options_in_url(void **state)
+{
+	(void)state;
+	const char *good[] = { "retry-max-time=0", "retry-max-time=600", "sse=AES256",
+			       "sse=aws:kms", "sse=aws:kms&sse-kms-key-id=arn:aws:kms:k",
+			       "storage-class=STANDARD_IA", "storage-class=GLACIER_IR" };
+	const char *bad[] = { "retry-max-time=-1", "retry-max-time=1m", "retry-max-time=86401",
+			      "sse=aes256", "sse=kms", "sse-kms-key-id=k", "sse=AES256&sse-kms-key-id=k",
+			      "storage-class=standard_ia", "storage-class=COLD" };
+	check_urls(good, sizeof good / sizeof good[0], bad, sizeof bad / sizeof bad[0], NULL);
 }
 
 int main(void)
@@ -663,6 +720,8 @@ int main(void)
 		cmocka_unit_test(concurrent_part_failure_aborts),
 		cmocka_unit_test(delete_in_batches),
 		cmocka_unit_test(upload_concurrency_in_url),
+		cmocka_unit_test(no_retry_budget),
+		cmocka_unit_test(object_options_in_url),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

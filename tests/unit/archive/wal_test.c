@@ -136,6 +136,10 @@ static void test_segment_name(void **state)
 	assert_int_equal(wal_segment_next("00000001000000000000002A", 16u * 1024 * 1024, out), 0);
 	assert_string_equal(out, "00000001000000000000002B");
 	assert_int_equal(wal_segment_next("00000001.history", 16u * 1024 * 1024, out), -1);
+	/* the last segment of the WAL address space has no successor (it wrapped to 0: fuzzing) */
+	assert_int_equal(wal_segment_next("00000001FFFFFFFF000000FF", 16u * 1024 * 1024, out), -1);
+	assert_int_equal(wal_segment_next("00000001FFFFFFFF000000FE", 16u * 1024 * 1024, out), 0);
+	assert_string_equal(out, "00000001FFFFFFFF000000FF");
 }
 
 static void test_header_parse(void **state)

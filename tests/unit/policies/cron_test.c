@@ -88,6 +88,10 @@ static const struct next_case {
 	{ "* * * * *", "Europe/Berlin", "2026-03-29 01:00:00", "2026-03-29 01:01:00" },
 	{ "30 30 2 * * *", "Europe/Berlin", "2026-03-28 12:00:00", "2026-03-29 01:00:00" },
 	{ "0 2 29 3 *", "Europe/Berlin", "2026-01-01 00:00:00", "2026-03-29 01:00:00" },
+	/* asked from the gap's last second (01:59:59 CET): the skipped 02:06 still fires at
+	 * 03:00 CEST, not only its next hour's 03:06 (fuzzing) */
+	{ "6 * * * *", "Europe/Berlin", "2026-03-29 00:59:59", "2026-03-29 01:00:00" },
+	{ "6 * * * *", "Europe/Berlin", "2026-03-29 00:30:00", "2026-03-29 01:00:00" },
 	/* fall back 2026-10-25: 02:00-02:59 happens twice, runs at the first */
 	{ "30 2 * * *", "Europe/Berlin", "2026-10-24 12:00:00", "2026-10-25 00:30:00" },
 	{ "30 2 * * *", "Europe/Berlin", "2026-10-25 00:30:00", "2026-10-26 01:30:00" },

@@ -1,0 +1,227 @@
+#!/usr/bin/env python3
+"""Local stand-ins for the S3 credential tests (tests/integration/s3_credentials_test.sh).
+
+  aws_standin.py metadata PORTFILE STATEDIR [CERT KEY]
+      One HTTP server on 127.0.0.1 answering as EC2 instance metadata
+      (IMDSv2: PUT /latest/api/token, then the role and its credentials),
+      the container credentials endpoint (GET /ecs/creds, Authorization
+      checked) and STS (POST /sts/, AssumeRoleWithWebIdentity).  Every
+      source hands out s3rver's key pair (the only one it accepts) with a
+      session token "sessiontoken-<source>-<n>" and an expiry of STATEDIR/lifetime
+      seconds (default 3600) from now.  STATEDIR/counts.json counts the
+      requests per endpoint (rewritten after each one).
+      STATEDIR/container_token and STATEDIR/web_token hold the tokens the
+      container endpoint and STS expect.  With CERT and KEY it speaks TLS.
+
+  aws_standin.py proxy PORTFILE TARGETPORT LOGFILE
+      A recording proxy in front of s3rver: each request is forwarded as is
+      (s3rver ignores signatures) and one line is appended to LOGFILE:
+      "METHOD PATH?QUERY name=value ..." with the x-amz-server-side-encryption*,
+      x-amz-storage-class and x-amz-security-token headers it carried, and
+      the region its signature was made for.  A request whose session token
+      is a line of LOGFILE.expired is answered 400 ExpiredToken instead.
+
+The port chosen is written to PORTFILE once listening.
+"""
+import http.client
+import json
+import os
+import sys
+import threading
+import time
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+KEY = "S3RVER"
+SECRET = "S3RVER"
+LOCK = threading.Lock()
+
+
+def iso(t):
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+
+
+class Metadata(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    state = None
+    counts = {}
+    imds_tokens = set()
+
+    def log_message(self, *a):
+        pass
+
+    def count(self, what):
+        with LOCK:
+            self.counts[what] = self.counts.get(what, 0) + 1
+            n = self.counts[what]
+            tmp = os.path.join(self.state, "counts.json.tmp")
+            with open(tmp, "w") as f:
+                json.dump(self.counts, f)
+            os.replace(tmp, os.path.join(self.state, "counts.json"))
+        return n
+
+    def setting(self, name, default=None):
+        try:
+            with open(os.path.join(self.state, name)) as f:
+                return f.read().strip()
+        except OSError:
+            return default
+
+    def answer(self, status, body, ctype="text/plain"):
+        data = body.encode()
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+
+    def creds_json(self, source):
+        n = self.count(source)
+        life = int(self.setting("lifetime", "3600"))
+        return json.dumps({"Code": "Success", "Type": "AWS-HMAC", "AccessKeyId": KEY,
+                           "SecretAccessKey": SECRET, "Token": "sessiontoken-%s-%d" % (source, n),
+                           "Expiration": iso(time.time() + life)})
+
+    def body(self):
+        n = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(n) if n else b""
+
+    def do_PUT(self):
+        self.body()
+        if self.path == "/latest/api/token" and self.headers.get("X-aws-ec2-metadata-token-ttl-seconds"):
+            n = self.count("imds_token")
+            tok = "imdsv2-session-%d" % n
+            with LOCK:
+                self.imds_tokens.add(tok)
+            return self.answer(200, tok)
+        self.answer(400, "bad token request")
+
+    def do_GET(self):
+        p = self.path
+        if p.startswith("/latest/"):
+            if self.headers.get("X-aws-ec2-metadata-token") not in self.imds_tokens:
+                self.count("imds_unauthorized")
+                return self.answer(401, "")
+            if p == "/latest/meta-data/iam/security-credentials/":
+                return self.answer(200, "backupd-role")
+            if p == "/latest/meta-data/iam/security-credentials/backupd-role":
+                return self.answer(200, self.creds_json("imds"), "application/json")
+            return self.answer(404, "")
+        if p == "/ecs/creds":
+            if self.headers.get("Authorization") != self.setting("container_token"):
+                self.count("container_unauthorized")
+                return self.answer(403, '{"message":"bad token"}', "application/json")
+            return self.answer(200, self.creds_json("container"), "application/json")
+        self.answer(404, "")
+
+    def do_POST(self):
+        form = urllib.parse.parse_qs(self.body().decode())
+        one = lambda k: (form.get(k) or [""])[0]
+        if self.path.startswith("/sts") and one("Action") == "AssumeRoleWithWebIdentity":
+            if one("WebIdentityToken") != self.setting("web_token") or not one("RoleArn"):
+                self.count("sts_denied")
+                return self.answer(400, "<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code>"
+                                        "<Message>Not authorized to perform sts:AssumeRoleWithWebIdentity</Message>"
+                                        "</Error></ErrorResponse>", "text/xml")
+            n = self.count("sts")
+            life = int(self.setting("lifetime", "3600"))
+            xml = ("<AssumeRoleWithWebIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">"
+                   "<AssumeRoleWithWebIdentityResult><Credentials>"
+                   "<AccessKeyId>%s</AccessKeyId><SecretAccessKey>%s</SecretAccessKey>"
+                   "<SessionToken>sessiontoken-sts-%d</SessionToken><Expiration>%s</Expiration>"
+                   "</Credentials><SubjectFromWebIdentityToken>x</SubjectFromWebIdentityToken>"
+                   "</AssumeRoleWithWebIdentityResult></AssumeRoleWithWebIdentityResponse>"
+                   % (KEY, SECRET, n, iso(time.time() + life)))
+            return self.answer(200, xml, "text/xml")
+        self.answer(404, "")
+
+
+RECORDED = ("x-amz-server-side-encryption", "x-amz-server-side-encryption-aws-kms-key-id",
+            "x-amz-storage-class", "x-amz-security-token")
+
+
+class Proxy(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    target = None
+    logfile = None
+
+    def log_message(self, *a):
+        pass
+
+    def forward(self):
+        n = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(n) if n else None
+        rec = " ".join("%s=%s" % (h, self.headers[h]) for h in RECORDED if self.headers.get(h))
+        # the signing region: Credential=AKID/DATE/REGION/s3/aws4_request
+        auth = self.headers.get("Authorization") or ""
+        if "Credential=" in auth:
+            parts = auth.split("Credential=")[1].split(",")[0].split("/")
+            if len(parts) >= 3:
+                rec += " region=" + parts[2]
+        try:
+            with open(self.logfile + ".expired") as f:
+                expired = set(f.read().split())
+        except OSError:
+            expired = set()
+        refuse = self.headers.get("x-amz-security-token") in expired
+        with LOCK:
+            with open(self.logfile, "a") as f:
+                f.write("%s %s %s%s\n" % (self.command, self.path, rec, " refused" if refuse else ""))
+        if refuse:
+            data = (b"<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>ExpiredToken</Code>"
+                    b"<Message>The provided token has expired.</Message></Error>")
+            self.send_response(400)
+            self.send_header("Content-Type", "application/xml")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(data)
+            return
+        conn = http.client.HTTPConnection("127.0.0.1", self.target, timeout=120)
+        hdrs = {k: v for k, v in self.headers.items() if k.lower() not in ("connection", "expect")}
+        conn.request(self.command, self.path, body=body, headers=hdrs)
+        r = conn.getresponse()
+        data = r.read()
+        self.send_response(r.status, r.reason)
+        for k, v in r.getheaders():
+            if k.lower() not in ("connection", "transfer-encoding", "content-length", "keep-alive"):
+                self.send_header(k, v)
+        if self.command == "HEAD":
+            self.send_header("Content-Length", r.getheader("Content-Length") or "0")
+        else:
+            self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+        conn.close()
+
+    do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = forward
+
+
+def serve(handler, portfile, cert=None, key=None):
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    srv.daemon_threads = True
+    if cert:
+        import ssl
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(cert, key)
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+    with open(portfile + ".tmp", "w") as f:
+        f.write(str(srv.server_address[1]))
+    os.replace(portfile + ".tmp", portfile)
+    srv.serve_forever()
+
+
+def main():
+    if sys.argv[1] == "metadata":
+        Metadata.state = sys.argv[3]
+        serve(Metadata, sys.argv[2], *sys.argv[4:6])
+    elif sys.argv[1] == "proxy":
+        Proxy.target = int(sys.argv[3])
+        Proxy.logfile = sys.argv[4]
+        serve(Proxy, sys.argv[2])
+
+
+if __name__ == "__main__":
+    main()
