@@ -277,6 +277,22 @@ int catalog_claim(catalog *c, const claim_request *qr, int64_t *run_id, claim_re
 	return 0;
 }
 
+int catalog_skip(catalog *c, const char *job, time_t fire, const char *why, bderr *err)
+{
+	char f[32];
+	snprintf(f, sizeof f, "%lld", (long long)fire);
+	const char *v[4] = { job, f, c->daemon_id, why };
+	PGresult *r;
+	if (q(c, "INSERT INTO backupd.runs (job, fire_time, state, daemon_id, lease_seconds,"
+		 " lease_until, finished, error)"
+		 " VALUES ($1, $2, 'skipped', $3, 0, now(), now(), $4)"
+		 " ON CONFLICT (job, fire_time) DO NOTHING RETURNING id",
+	      4, v, "catalog: record a skipped firing", &r, err) < 0)
+		return -1;
+	PQclear(r);
+	return 0;
+}
+
 int catalog_run_started(catalog *c, int64_t run_id, long attempt, bderr *err)
 {
 	char id[32], att[32];

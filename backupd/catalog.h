@@ -79,6 +79,9 @@ typedef struct claim_request {
 int catalog_claim(catalog *c, const claim_request *q, int64_t *run_id, claim_result *res,
 		  bderr *err);
 
+/* Records (job, fire) as skipped for why, unless some daemon claimed it. */
+int catalog_skip(catalog *c, const char *job, time_t fire, const char *why, bderr *err);
+
 /* The run's (next) attempt starts now on this daemon. */
 int catalog_run_started(catalog *c, int64_t run_id, long attempt, bderr *err);
 

@@ -118,6 +118,7 @@ typedef struct dtable {
 	time_t last_beat_ok;    /* last successful heartbeat */
 	char cat_error[BDERR_MSG_MAX]; /* why the catalog is unreachable */
 	int missed_done;        /* run-missed was looked at in the catalog */
+	time_t boot;            /* daemon start: run-missed looks at firings before it */
 	catalog_success *fleet_ok;
 	size_t n_fleet_ok;
 	const daemon_overrides *ov;
@@ -717,8 +718,10 @@ static void fleet_missed(dtable *t, time_t now)
 		}
 		if (!found) /* a new job has missed nothing */
 			continue;
+		/* firings since the start are the scheduler's own, not missed ones */
+		time_t bound = t->boot && t->boot < now ? t->boot : now;
 		f = last;
-		for (int k = 0; k < 100000 && cron_next(j->sched, f, t->tz, &f, &err) == 0 && f <= now; k++)
+		for (int k = 0; k < 100000 && cron_next(j->sched, f, t->tz, &f, &err) == 0 && f <= bound; k++)
 			latest = f;
 		if (latest > last) {
 			char when[32];
@@ -795,6 +798,19 @@ static void fleet_beat(dtable *t, time_t now)
 			if (t->jobs[i].pid > 0 && t->jobs[i].run_id && !t->jobs[i].lost)
 				fleet_cancel(t, &t->jobs[i], now,
 					     "no heartbeat reached the catalog for half its lease");
+}
+
+/*
+ * A firing this daemon could not start before the next one: recorded as
+ * skipped unless another daemon claimed it, so the catalog accounts for
+ * every firing.
+ */
+static void fleet_skip(dtable *t, djob *j)
+{
+	bderr err;
+	bderr_init(&err);
+	if (t->cat && catalog_skip(t->cat, j->name, j->fire, "no free slot in the fleet", &err) < 0)
+		fleet_lost(t, err.msg);
 }
 
 /* 1: j's firing is this daemon's to run (claimed now, or a retry of its claim). */
@@ -1080,6 +1096,7 @@ static int reload(dtable *t, time_t now)
 	nt.next_beat = t->next_beat;
 	nt.last_beat_ok = t->last_beat_ok;
 	nt.missed_done = t->missed_done;
+	nt.boot = t->boot;
 	nt.ov = t->ov;
 	memcpy(nt.cat_error, t->cat_error, sizeof nt.cat_error);
 	dtable_free(t);
@@ -1156,6 +1173,9 @@ static int held_elsewhere(dtable *t, djob *j)
 /* Due jobs start oldest due first, so under load none waits behind the others forever. */
 static void start_due(dtable *t, const sigset_t *child_mask)
 {
+	/* a run whose daemon died is older than any new firing: it goes first */
+	if (t->catalog_url && running_count(t) < (size_t)t->max_parallel)
+		fleet_take_over(t);
 	djob **due = xcalloc(t->n ? t->n : 1, sizeof *due);
 	size_t n = 0;
 	for (size_t i = 0; i < t->n; i++)
@@ -1174,8 +1194,6 @@ static void start_due(dtable *t, const sigset_t *child_mask)
 			fleet_started(t, due[i]);
 	}
 	free(due);
-	if (t->catalog_url && running < (size_t)t->max_parallel)
-		fleet_take_over(t);
 }
 
 /* A job fired again before its pending run started: the two are one run. */
@@ -1199,6 +1217,7 @@ static time_t schedule(dtable *t, time_t now, const sigset_t *child_mask)
 				; /* another daemon's, or this one still holds the previous claim */
 			else if (t->catalog_url && j->pending && j->pid == 0) {
 				/* not claimed yet: the newer firing supersedes it here */
+				fleet_skip(t, j);
 				j->fire = j->next;
 				j->due_at = j->next;
 			} else if (j->pid > 0)
@@ -1336,6 +1355,7 @@ static int fleet_open(dtable *t, bderr *err)
 		id = host;
 	}
 	t->daemon_id = xstrdup(id);
+	t->boot = time(NULL);
 	if (catalog_open(t->cfg, t->daemon_id, &t->cat, err) < 0) {
 		if (err->exit_code == EXIT_USAGE)
 			return -1;
