@@ -18,8 +18,17 @@
 #include "common/resolve.h"
 #include "common/version.h"
 
-/* The server's tar archives and the manifest arrive in one COPY stream since 15. */
-#define BB_MIN_SERVER_VERSION 150000
+/*
+ * Since 15 the server's tar archives and the manifest arrive in one COPY
+ * stream of typed messages; before, each tablespace had its own COPY stream
+ * of raw tar bytes (in the order of the tablespace list, the data directory
+ * last) and the manifest (13+) one more.
+ */
+#define BB_MIN_SERVER_VERSION 120000
+#define BB_TYPED_STREAM_VERSION 150000
+#define BB_MANIFEST_VERSION 130000
+#define BB_INCREMENTAL_VERSION 170000
+#define BB_PARENT_MANIFEST_MAX (1024ULL * 1024 * 1024)
 #define TAR_TRAILER 1024 /* two zero blocks end a tar archive */
 
 typedef struct bb_state {
@@ -34,6 +43,11 @@ typedef struct bb_state {
 	uint64_t trailing_zeros; /* zero bytes at the current end of the tar */
 	size_t n_archives;
 	int manifest_seen;
+	int server_version;
+	/* before 15: the archive each COPY stream carries, from the tablespace list */
+	char **stream_names;
+	size_t n_stream_names;
+	size_t n_streams;
 } bb_state;
 
 /* "16MB", "1GB", "1024kB" (SHOW output) -> bytes; 0 when unparsable. */
@@ -92,7 +106,7 @@ static int show_setting(PGconn *c, const char *setting, char **out, bderr *err)
 	return rc;
 }
 
-/* The archive names a PostgreSQL 15+ server sends: base.tar, <tablespace oid>.tar. */
+/* The archive names a server sends (or, before 15, implies): base.tar, <tablespace oid>.tar. */
 static int archive_name_ok(const char *n)
 {
 	if (strcmp(n, "base.tar") == 0)
@@ -192,8 +206,31 @@ static int copy_message(bb_state *st, const char *buf, size_t len, bderr *err)
 	}
 }
 
+/*
+ * Before 15: the next COPY stream is the next tablespace's archive, and the
+ * manifest after them all (13+).
+ */
+static int legacy_stream_open(bb_state *st, bderr *err)
+{
+	size_t k = st->n_streams++;
+	if (k < st->n_stream_names) {
+		st->n_archives++;
+		log_debug("base backup: receiving %s", st->stream_names[k]);
+		return object_open(st, st->stream_names[k], 1, err);
+	}
+	if (k == st->n_stream_names && st->server_version >= BB_MANIFEST_VERSION &&
+	    !st->manifest_seen) {
+		st->manifest_seen = 1;
+		return object_open(st, "backup_manifest", 0, err);
+	}
+	return bderr_set(err, "base backup: the server sent more COPY streams than tablespaces");
+}
+
 static int receive_copy(bb_state *st, PGconn *c, bderr *err)
 {
+	int legacy = st->server_version < BB_TYPED_STREAM_VERSION;
+	if (legacy && legacy_stream_open(st, err) < 0)
+		return -1;
 	for (;;) {
 		char *buf = NULL;
 		int n = PQgetCopyData(c, &buf, 0);
@@ -203,12 +240,131 @@ static int receive_copy(bb_state *st, PGconn *c, bderr *err)
 			char m[512];
 			return bderr_set(err, "base backup stream failed: %s", pg_errmsg(c, m, sizeof m));
 		}
-		int rc = copy_message(st, buf, (size_t)n, err);
+		int rc = legacy ? object_write(st, buf, (size_t)n, err)
+				: copy_message(st, buf, (size_t)n, err);
 		PQfreemem(buf);
 		if (rc < 0)
 			return -1;
 	}
 	return object_finish(st, err);
+}
+
+/*
+ * The physical slot a standby made from this backup will stream through:
+ * made here (reserving WAL from now, before the backup starts) when asked,
+ * else it must exist already, or the standby would find its WAL gone.
+ */
+static int slot_prepare(const basebackup_options *o, PGconn *repl, bderr *err)
+{
+	PGresult *res = NULL;
+	if (o->create_slot) {
+		char *sql = xasprintf("CREATE_REPLICATION_SLOT %s PHYSICAL RESERVE_WAL", o->slot);
+		char *what = xasprintf("cannot create the replication slot '%s' on the server of '%s'",
+				       o->slot, o->name);
+		int rc = repl_query(repl, sql, what, &res, err);
+		free(sql);
+		free(what);
+		PQclear(res);
+		if (rc == 0)
+			log_info("base backup of '%s': physical replication slot '%s' created", o->name,
+				 o->slot);
+		return rc;
+	}
+	/* a replication connection before 15 cannot look a slot up: ask over SQL */
+	PGconn *c = NULL;
+	if (pg_connect(o->url, o->password, NULL, "backupd basebackup", &c, err) < 0)
+		return -1;
+	const char *params[1] = { o->slot };
+	int rc = pg_query_params(c, "SELECT slot_type FROM pg_catalog.pg_replication_slots "
+				    "WHERE slot_name = $1",
+				 1, params, "cannot look up the replication slot", &res, err);
+	if (rc == 0 && PQntuples(res) == 0)
+		rc = bderr_set(err, "the server of '%s' has no replication slot '%s': add --create-slot, "
+				    "or create it first (SELECT pg_create_physical_replication_slot('%s', "
+				    "true))",
+			       o->name, o->slot, o->slot);
+	else if (rc == 0 && strcmp(PQgetvalue(res, 0, 0), "physical") != 0)
+		rc = bderr_set(err, "the replication slot '%s' on the server of '%s' is %s, not physical",
+			       o->slot, o->name, PQgetvalue(res, 0, 0));
+	PQclear(res);
+	PQfinish(c);
+	return rc;
+}
+
+/*
+ * An incremental backup builds on the newest complete base backup of the
+ * name: its server manifest goes to the server (UPLOAD_MANIFEST, 17+), which
+ * then sends only the blocks changed since (WAL summaries, summarize_wal).
+ */
+static int upload_parent_manifest(repo *r, const basebackup_options *o, PGconn *c,
+				  char **parent_id, bderr *err)
+{
+	backup_list *l = NULL;
+	if (repo_backup_list(r, o->name, &l, err) < 0)
+		return -1;
+	const manifest *parent = NULL;
+	for (size_t i = l->n; i-- > 0;) {
+		const manifest *m = l->items[i].m;
+		if (m && m->kind && strcmp(m->kind, "basebackup") == 0) {
+			parent = m;
+			break;
+		}
+	}
+	int rc = -1;
+	char *data = NULL;
+	size_t len = 0;
+	const manifest_object *mo = parent ? manifest_find_object(parent, "backup_manifest") : NULL;
+	if (parent == NULL) {
+		bderr_set(err, "no complete base backup of '%s' to build an incremental one on: take a "
+			       "full one first",
+			  o->name);
+		goto out;
+	}
+	if (mo == NULL) {
+		bderr_set(err, "base backup %s of '%s' has no server manifest to build on", parent->id,
+			  o->name);
+		goto out;
+	}
+	if (repo_object_read_all(r, parent, mo, BB_PARENT_MANIFEST_MAX, &data, &len, err) < 0)
+		goto out;
+	PGresult *res = PQexec(c, "UPLOAD_MANIFEST");
+	if (PQresultStatus(res) != PGRES_COPY_IN) {
+		const char *msg = PQresultErrorMessage(res);
+		bderr_set(err, "UPLOAD_MANIFEST failed: %.*s", (int)strcspn(msg, "\n"), msg);
+		PQclear(res);
+		goto out;
+	}
+	PQclear(res);
+	for (size_t off = 0; off < len;) {
+		size_t k = len - off > 65536 ? 65536 : len - off;
+		if (PQputCopyData(c, data + off, (int)k) != 1) {
+			char m[512];
+			bderr_set(err, "UPLOAD_MANIFEST: %s", pg_errmsg(c, m, sizeof m));
+			goto out;
+		}
+		off += k;
+	}
+	if (PQputCopyEnd(c, NULL) != 1) {
+		char m[512];
+		bderr_set(err, "UPLOAD_MANIFEST: %s", pg_errmsg(c, m, sizeof m));
+		goto out;
+	}
+	rc = 0;
+	while ((res = PQgetResult(c)) != NULL) {
+		ExecStatusType t = PQresultStatus(res);
+		if (rc == 0 && t != PGRES_COMMAND_OK && t != PGRES_TUPLES_OK) {
+			const char *msg = PQresultErrorMessage(res);
+			rc = bderr_set(err, "the server refused the manifest of base backup %s: %.*s",
+				       parent->id, (int)strcspn(msg, "\n"), msg);
+		}
+		PQclear(res);
+	}
+	if (rc == 0)
+		*parent_id = xstrdup(parent->id);
+out:
+	free(data);
+	backup_list_free(l);
+	return rc;
 }
 
 /* A (recptr, tli) row: the start or the end position. */
@@ -220,6 +376,24 @@ static int position_row(PGresult *res, const char *what, uint64_t *lsn, uint32_t
 	*tli = (uint32_t)strtoul(PQgetvalue(res, 0, 1), NULL, 10);
 	if (*tli == 0)
 		return bderr_set(err, "base backup: unexpected %s timeline from the server", what);
+	return 0;
+}
+
+/* Before 15 the streams follow the tablespace list: NULL oid is the data directory. */
+static int legacy_stream_names(bb_state *st, PGresult *res, bderr *err)
+{
+	size_t n = (size_t)PQntuples(res);
+	st->stream_names = xcalloc(n + 1, sizeof *st->stream_names);
+	for (size_t i = 0; i < n; i++) {
+		char *name = PQgetisnull(res, (int)i, 0)
+				     ? xstrdup("base.tar")
+				     : xasprintf("%s.tar", PQgetvalue(res, (int)i, 0));
+		st->stream_names[st->n_stream_names++] = name;
+		if (!archive_name_ok(name))
+			return bderr_set(err, "base backup: unexpected tablespace oid '%.32s' from the "
+					      "server",
+					 PQgetvalue(res, (int)i, 0));
+	}
 	return 0;
 }
 
@@ -281,9 +455,14 @@ static int run_base_backup(bb_state *st, PGconn *c, uint32_t seg_size, bderr *er
 		return bderr_set(err, "base backup: cannot quote the label: %s", pg_errmsg(c, m, sizeof m));
 	}
 	/* WAIT false: the server must not wait for archiving; we check the archive itself */
-	char *cmd = xasprintf("BASE_BACKUP (LABEL %s, CHECKPOINT 'fast', WAIT false, "
-			      "MANIFEST 'yes')",
-			      label_lit);
+	char *cmd;
+	if (st->server_version >= BB_TYPED_STREAM_VERSION)
+		cmd = xasprintf("BASE_BACKUP (LABEL %s, CHECKPOINT 'fast', WAIT false, "
+				"MANIFEST 'yes'%s)",
+				label_lit, st->o->incremental ? ", INCREMENTAL" : "");
+	else /* the keyword form of 12..14; MANIFEST came in 13 */
+		cmd = xasprintf("BASE_BACKUP LABEL %s FAST NOWAIT%s", label_lit,
+				st->server_version >= BB_MANIFEST_VERSION ? " MANIFEST 'yes'" : "");
 	PQfreemem(label_lit);
 	int sent = PQsendQuery(c, cmd);
 	free(cmd);
@@ -301,8 +480,11 @@ static int run_base_backup(bb_state *st, PGconn *c, uint32_t seg_size, bderr *er
 		case PGRES_TUPLES_OK:
 			if (n_rows == 0)
 				rc = position_row(res, "start", &start_lsn, &start_tli, err);
-			else if (n_rows == 1)
+			else if (n_rows == 1) {
 				json_object_set_new(info, "tablespaces", tablespaces_json(res));
+				if (st->server_version < BB_TYPED_STREAM_VERSION)
+					rc = legacy_stream_names(st, res, err);
+			}
 			else if (n_rows == 2)
 				rc = position_row(res, "stop", &stop_lsn, &stop_tli, err);
 			n_rows++;
@@ -322,7 +504,8 @@ static int run_base_backup(bb_state *st, PGconn *c, uint32_t seg_size, bderr *er
 	}
 	if (rc < 0)
 		return -1;
-	if (n_rows != 3 || st->n_archives == 0 || !st->manifest_seen)
+	int want_manifest = st->server_version >= BB_MANIFEST_VERSION;
+	if (n_rows != 3 || st->n_archives == 0 || (want_manifest && !st->manifest_seen))
 		return bderr_set(err, "base backup: the server's reply ended early (%d positions, "
 				      "%zu archives%s)",
 				 n_rows, st->n_archives, st->manifest_seen ? "" : ", no manifest");
@@ -361,11 +544,14 @@ int basebackup_run(repo *r, const basebackup_options *o, char **id_out, bderr *e
 	if (pg_connect_replication(o->url, o->password, "backupd basebackup", &c, err) < 0)
 		return -1;
 	int version = PQserverVersion(c);
+	char version_text[32];
+	pg_version_format(version, version_text, sizeof version_text);
 	if (version < BB_MIN_SERVER_VERSION) {
-		bderr_set(err, "base backups need PostgreSQL 15 or newer: the server of '%s' is %d.%d",
-			  o->name, version / 10000, version / 100 % 100);
+		bderr_set(err, "base backups need PostgreSQL 12 or newer: the server of '%s' is %s",
+			  o->name, version_text);
 		goto out;
 	}
+	st.server_version = version;
 	if (repl_query(c, "IDENTIFY_SYSTEM", "cannot identify the server (IDENTIFY_SYSTEM)", &res,
 		     err) < 0)
 		goto out;
@@ -402,12 +588,36 @@ int basebackup_run(repo *r, const basebackup_options *o, char **id_out, bderr *e
 	}
 	if (wal_archive_info_check(r, o->name, sysid, seg_size, version, err) < 0)
 		goto out;
+	if (o->slot && slot_prepare(o, c, err) < 0)
+		goto out;
+	char *parent_id = NULL;
+	if (o->incremental) {
+		if (version < BB_INCREMENTAL_VERSION) {
+			bderr_set(err, "incremental base backups need PostgreSQL 17 or newer: the server "
+				       "of '%s' is %s",
+				  o->name, version_text);
+			goto out;
+		}
+		char *summarize = NULL;
+		if (show_setting(c, "summarize_wal", &summarize, err) < 0)
+			goto out;
+		int on = strcmp(summarize, "on") == 0;
+		free(summarize);
+		if (!on) {
+			bderr_set(err, "incremental base backups need summarize_wal = on on the server of "
+				       "'%s'",
+				  o->name);
+			goto out;
+		}
+		if (upload_parent_manifest(r, o, c, &parent_id, err) < 0)
+			goto out;
+	}
 
 	st.m = manifest_new();
 	st.m->engine = xstrdup("postgresql");
 	st.m->kind = xstrdup("basebackup");
 	st.m->name = xstrdup(o->name);
-	st.m->server_version = xasprintf("%d.%d", version / 10000, version % 100);
+	st.m->server_version = xstrdup(version_text);
 	st.m->tool_version = xstrdup("backupd " BACKUPD_VERSION);
 	st.m->started = started;
 	json_t *info = st.m->info;
@@ -422,6 +632,14 @@ int basebackup_run(repo *r, const basebackup_options *o, char **id_out, bderr *e
 			    json_pack("{s:s, s:i}", "compress",
 				      o->compress_spec ? o->compress_spec : "zstd:1", "archive_timeout",
 				      o->archive_timeout));
+	if (o->slot)
+		json_object_set_new(info, "slot", json_string(o->slot));
+	if (parent_id) {
+		/* pitr combines the chain; expire keeps what a kept incremental needs */
+		json_object_set_new(info, "incremental_of", json_string(parent_id));
+		free(parent_id);
+		parent_id = NULL;
+	}
 
 	if (repo_backup_begin(r, o->name, started, &st.id, err) < 0)
 		goto out;
@@ -443,6 +661,9 @@ out:
 	if (rc < 0 && st.id)
 		repo_backup_discard(r, o->name, st.id);
 	free(st.id);
+	for (size_t i = 0; i < st.n_stream_names; i++)
+		free(st.stream_names[i]);
+	free(st.stream_names);
 	manifest_free(st.m);
 	free(seg_text);
 	free(archive_mode);
@@ -462,6 +683,15 @@ int basebackup_command(program *p, bderr *err)
 	int level = 1;
 	if (spec && compress_spec_parse(spec, &level, err) < 0)
 		return -1;
+	const char *slot = cli_get(&p->args, "slot");
+	int create_slot = cli_has(&p->args, "create-slot");
+	int incremental = cli_has(&p->args, "incremental");
+	if (create_slot && slot == NULL)
+		return bderr_usage(err, "--create-slot needs --slot NAME");
+	if (slot && !pg_slot_name_ok(slot))
+		return bderr_usage(err, "--slot must be a replication slot name (a-z, 0-9, _; 1 to 63 "
+					"bytes), got '%s'",
+				   slot);
 	source_spec src;
 	if (resolve_source_as(p->cfg, src_arg, cli_get(&p->args, "name"), &src, err) < 0)
 		return -1;
@@ -481,6 +711,9 @@ int basebackup_command(program *p, bderr *err)
 		.compress_level = level,
 		.compress_spec = spec ? spec : "zstd:1",
 		.archive_timeout = timeout,
+		.slot = slot,
+		.create_slot = create_slot,
+		.incremental = incremental,
 	};
 	char *id = NULL;
 	rc = basebackup_run(r, &o, &id, err);

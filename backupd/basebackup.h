@@ -26,6 +26,9 @@ typedef struct basebackup_options {
 	int compress_level;    /* zstd level, 0 = none */
 	const char *compress_spec;
 	int archive_timeout;   /* seconds to wait for the stop segment in the archive */
+	const char *slot;      /* a physical slot that must exist (or be made) first; NULL: none */
+	int create_slot;       /* make slot (RESERVE_WAL) before the backup starts */
+	int incremental;       /* 17+: only what changed since the newest base backup */
 } basebackup_options;
 
 /* On success *id is the new backup's ID (caller frees). */

@@ -117,6 +117,18 @@ static const char *kind_of(const backup_entry *e)
  * (which WAL pruning hangs on) for a dump.  keep[i - first] is set for those
  * kept.
  */
+/* The index of the backup e builds on within items[first, last), or (size_t)-1. */
+static size_t parent_of(const backup_list *bl, size_t first, size_t last, const backup_entry *e)
+{
+	const char *parent = json_string_value(json_object_get(e->m->info, "incremental_of"));
+	if (parent == NULL)
+		return (size_t)-1;
+	for (size_t i = first; i < last; i++)
+		if (bl->items[i].m && strcmp(bl->items[i].id, parent) == 0)
+			return i;
+	return (size_t)-1;
+}
+
 static int expire_kind(repo *r, const expire_options *o, const backup_list *bl, size_t first,
 		       size_t last, const char *kind, int *keep, FILE *out, expire_stats *st,
 		       bderr *err)
@@ -125,30 +137,58 @@ static int expire_kind(repo *r, const expire_options *o, const backup_list *bl, 
 	retention_item *items = xcalloc(n ? n : 1, sizeof *items);
 	retention_result *res = xcalloc(n ? n : 1, sizeof *res);
 	size_t *index = xcalloc(n ? n : 1, sizeof *index);
-	size_t n_kind = 0;
+	/*
+	 * An incremental base backup and the backups it builds on are one chain:
+	 * the keep rules count the chain once, at the time of its newest member,
+	 * and keep or remove it whole, so nothing a kept incremental needs goes.
+	 */
+	size_t *chain = xcalloc(n ? n : 1, sizeof *chain); /* entry -> its chain's item */
+	size_t *entry = xcalloc(n ? n : 1, sizeof *entry); /* entries of this kind */
+	size_t n_kind = 0, n_items = 0;
+	int any_incremental = 0;
 	for (size_t i = first; i < last; i++) {
 		const backup_entry *e = &bl->items[i];
 		if (e->m == NULL || strcmp(kind_of(e), kind) != 0)
 			continue;
-		items[n_kind].id = e->id;
-		items[n_kind].time = e->m->started;
-		index[n_kind++] = i;
+		size_t root = i, hops = 0, p;
+		while ((p = parent_of(bl, first, last, &bl->items[root])) != (size_t)-1 && hops++ < n) {
+			root = p;
+			any_incremental = 1;
+		}
+		size_t item = n_items;
+		for (size_t k = 0; k < n_items; k++)
+			if (index[k] == root)
+				item = k;
+		if (item == n_items) {
+			items[n_items].id = bl->items[root].id;
+			items[n_items].time = bl->items[root].m->started;
+			index[n_items++] = root;
+		}
+		if (e->m->started > items[item].time)
+			items[item].time = e->m->started;
+		chain[n_kind] = item;
+		entry[n_kind++] = i;
 	}
-	retention_apply(&o->policy, items, n_kind, o->now, res);
+	retention_apply(&o->policy, items, n_items, o->now, res);
 	const char *verb = o->dry_run ? "would remove" : "remove";
 	int rc = 0;
-	for (size_t k = 0; k < n_kind && rc == 0; k++) {
-		const backup_entry *e = &bl->items[index[k]];
+	/* with chains, newest first: an incremental goes before what it builds on */
+	for (size_t j = 0; j < n_kind && rc == 0; j++) {
+		size_t k = any_incremental ? n_kind - 1 - j : j;
+		const backup_entry *e = &bl->items[entry[k]];
+		const retention_result *rr = &res[chain[k]];
 		char why[128];
-		retention_reasons_str(res[k].reasons, why, sizeof why);
-		if (res[k].keep) {
-			say(out, "keep %s %s (%s)", e->name, e->id, why);
-			keep[index[k] - first] = 1;
+		retention_reasons_str(rr->reasons, why, sizeof why);
+		const char *in_chain = index[chain[k]] != entry[k] ? ", chain of " : "";
+		const char *root_id = index[chain[k]] != entry[k] ? bl->items[index[chain[k]]].id : "";
+		if (rr->keep) {
+			say(out, "keep %s %s (%s%s%s)", e->name, e->id, why, in_chain, root_id);
+			keep[entry[k] - first] = 1;
 			st->kept++;
 			continue;
 		}
-		say(out, "%s %s %s%s%s%s", verb, e->name, e->id, why[0] ? " (" : "", why,
-		    why[0] ? ")" : "");
+		say(out, "%s %s %s%s%s%s%s%s", verb, e->name, e->id, why[0] ? " (" : "", why, in_chain,
+		    root_id, why[0] ? ")" : "");
 		if (!o->dry_run)
 			rc = expire_remove_backup(r, e->name, e->id, err);
 		if (rc == 0)
@@ -157,6 +197,8 @@ static int expire_kind(repo *r, const expire_options *o, const backup_list *bl, 
 	free(items);
 	free(res);
 	free(index);
+	free(chain);
+	free(entry);
 	return rc;
 }
 

@@ -27,15 +27,56 @@ static uint64_t manifest_rows(const manifest *m)
 	return rows;
 }
 
+/*
+ * incremental = N: at most N incremental base backups on top of each full
+ * one.  1 when the next backup of name should be incremental: a full one
+ * exists and the newest chain is shorter than N.
+ */
+static int next_is_incremental(repo *r, const char *name, long n, bderr *err)
+{
+	if (n <= 0)
+		return 0;
+	backup_list *l = NULL;
+	if (repo_backup_list(r, name, &l, err) < 0)
+		return -1;
+	long hops = -1;
+	for (size_t i = l->n; i-- > 0 && hops < 0;) {
+		const manifest *m = l->items[i].m;
+		if (m == NULL || m->kind == NULL || strcmp(m->kind, "basebackup") != 0)
+			continue;
+		/* the chain's length: follow incremental_of back to the full one */
+		hops = 0;
+		const char *parent;
+		while ((parent = json_string_value(json_object_get(m->info, "incremental_of"))) &&
+		       hops <= n) {
+			hops++;
+			m = NULL;
+			for (size_t k = 0; k < l->n; k++)
+				if (l->items[k].m && strcmp(l->items[k].id, parent) == 0)
+					m = l->items[k].m;
+			if (m == NULL) {
+				hops = n; /* its chain is broken: start a new full one */
+				break;
+			}
+		}
+	}
+	backup_list_free(l);
+	return hops >= 0 && hops < n;
+}
+
 /* The backup and its retention; rec gets the new backup's stored size and rows. */
 static int job_backup(const config *cfg, const config_section *js, char **id, run_record *rec,
 		      bderr *err)
 {
 	const char *kind = config_get(js, "kind");
 	int base = kind && strcmp(kind, "basebackup") == 0; /* else dump: the config allows no other */
-	long jobs;
-	if (config_get_long(cfg, js, "jobs", 2, 1, 64, &jobs, err) < 0)
+	long jobs, incremental;
+	if (config_get_long(cfg, js, "jobs", 2, 1, 64, &jobs, err) < 0 ||
+	    config_get_long(cfg, js, "incremental", 0, 0, 1000, &incremental, err) < 0)
 		return -1;
+	if (incremental > 0 && !base)
+		return bderr_usage(err, "job '%s': incremental = %ld is for kind = basebackup", js->name,
+				   incremental);
 	const char *spec = config_get(js, "compress");
 	if (spec == NULL)
 		spec = config_get(config_find(cfg, "repo", config_get(js, "repo")), "compress");
@@ -87,6 +128,12 @@ static int job_backup(const config *cfg, const config_section *js, char **id, ru
 		.compress_spec = spec ? spec : "zstd:1",
 		.archive_timeout = BASEBACKUP_ARCHIVE_TIMEOUT_DEFAULT,
 	};
+	if (base) {
+		int inc = next_is_incremental(r, src.name, incremental, err);
+		if (inc < 0)
+			goto out;
+		bo.incremental = inc;
+	}
 	if ((base ? basebackup_run(r, &bo, id, err) : pg_dump_run(r, &o, id, err)) < 0)
 		goto out;
 	if (repo_backup_load(r, src.name, *id, &m, err) < 0)

@@ -187,13 +187,16 @@ static const cli_option dump_opts[] = {
 };
 
 static const cli_option basebackup_opts[] = {
-	{ "source", "S", "PostgreSQL server (15+): a [source:NAME] or a postgresql:// URI", 1, NULL, 0, 0 },
+	{ "source", "S", "PostgreSQL server (12+, a primary or a streaming standby): a [source:NAME] or a postgresql:// URI", 1, NULL, 0, 0 },
 	PROGRAM_OPT_REPO,
 	PROGRAM_OPT_KEY_FILE,
 	{ "name", "N", "name of the backups in the repository (default: the source's name)", 0, NULL, 0, 0 },
 	OPT_COMPRESS,
 	{ "archive-timeout", "SECONDS", "wait this long for the backup's last WAL segment to be archived",
 	  0, STR(BASEBACKUP_ARCHIVE_TIMEOUT_DEFAULT), 1, 86400 },
+	{ "slot", "NAME", "physical replication slot that reserves WAL for a standby made from this backup (must exist unless --create-slot)", 0, NULL, 0, 0 },
+	{ "create-slot", NULL, "create --slot (RESERVE_WAL) before the backup starts", 0, NULL, 0, 0 },
+	{ "incremental", NULL, "PostgreSQL 17+ (summarize_wal = on): only the blocks changed since the newest base backup", 0, NULL, 0, 0 },
 	CLI_OPT_END,
 };
 
@@ -277,10 +280,10 @@ extern const cli_command backupd_commands[];
 extern const size_t backupd_n_commands;
 const cli_command backupd_commands[] = {
 	{ "dump", "logical dump of a database into a repository", NULL, 0, 0, cmd_dump, dump_opts, 0 },
-	{ "basebackup", "physical base backup of a PostgreSQL 15+ server (complete once its WAL is archived)",
+	{ "basebackup", "physical base backup of a PostgreSQL 12+ server (complete once its WAL is archived)",
 	  NULL, 0, 0, basebackup_command, basebackup_opts, 0 },
 	{ "list", "list the backups of a repository", NULL, 0, 0, cmd_list, list_opts, 0 },
-	{ "verify", "re-read and check every object of the backups (or of backup ID)", "[ID]", 0, 1,
+	{ "verify", "re-read and check every object of the backups (or of backup ID), and a base backup's WAL to the newest archived segment", "[ID]", 0, 1,
 	  cmd_verify, list_opts, 0 },
 	{ "expire", "remove the backups the rules do not keep", NULL, 0, 0, expire_command, expire_opts, 0 },
 	{ "run", "run one configured job now", "JOB", 1, 1, cmd_run, run_opts, 0 },

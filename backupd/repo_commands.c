@@ -6,6 +6,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "archive/lsn.h"
+#include "archive/wal_chain.h"
 #include "common/log.h"
 #include "common/mem.h"
 
@@ -30,6 +32,29 @@ static void human_size(uint64_t n, char *buf, size_t len)
 	}
 	if (snprintf(buf, len, u ? "%.1f %s" : "%.0f %s", v, units[u]) >= (int)len)
 		buf[len - 1] = '\0';
+}
+
+/* list --json: where the backup's WAL starts and stops, and how far it is unbroken. */
+static void wal_json(json_t *o, const manifest *m, const wal_chain *c)
+{
+	const char *v = json_string_value(json_object_get(m->info, "wal_start_segment"));
+	json_object_set_new(o, "wal_start", v ? json_string(v) : json_null());
+	v = json_string_value(json_object_get(m->info, "wal_stop_segment"));
+	json_object_set_new(o, "wal_stop", v ? json_string(v) : json_null());
+	json_object_set_new(o, "wal_archive",
+			    json_pack("{s:s, s:o, s:i}", "first", c->first, "last",
+				      c->last[0] ? json_string(c->last) : json_null(), "segments",
+				      (json_int_t)c->n_segments));
+	json_t *gaps = json_array();
+	if (c->missing[0])
+		json_array_append_new(gaps, json_string(c->missing));
+	json_object_set_new(o, "wal_gaps", gaps);
+	json_object_set_new(o, "wal_complete", json_boolean(wal_chain_covers_stop(m, c)));
+	char lsn[LSN_TEXT_MAX];
+	lsn_format(c->end_lsn, lsn);
+	/* recovery from this backup can reach no further than the first gap */
+	json_object_set_new(o, "restorable_to_lsn", wal_chain_covers_stop(m, c) ? json_string(lsn)
+									    : json_null());
 }
 
 static json_t *entry_json(const backup_entry *e)
@@ -110,8 +135,20 @@ int repo_cmd_list(repo *r, const char *name, int json, bderr *err)
 		return -1;
 	if (json) {
 		json_t *arr = json_array();
-		for (size_t i = 0; i < l->n; i++)
-			json_array_append_new(arr, entry_json(&l->items[i]));
+		for (size_t i = 0; i < l->n; i++) {
+			json_t *o = entry_json(&l->items[i]);
+			wal_chain c;
+			int wrc = wal_chain_of_backup(r, l->items[i].m, 0, &c, err);
+			if (wrc < 0) {
+				json_decref(o);
+				json_decref(arr);
+				backup_list_free(l);
+				return -1;
+			}
+			if (wrc == 0)
+				wal_json(o, l->items[i].m, &c);
+			json_array_append_new(arr, o);
+		}
 		char *text = json_dumps(arr, JSON_INDENT(2));
 		printf("%s\n", text);
 		free(text);
@@ -140,6 +177,36 @@ int repo_cmd_list(repo *r, const char *name, int json, bderr *err)
 	return 0;
 }
 
+/*
+ * A base backup's WAL, every segment read: from its start to the newest
+ * archived one, unbroken.  Prints the result; a gap or damage is an error
+ * naming the first bad segment and how far recovery can get.
+ */
+static int verify_wal(repo *r, const manifest *m, bderr *err)
+{
+	wal_chain c;
+	int rc = wal_chain_of_backup(r, m, 1, &c, err);
+	if (rc != 0)
+		return rc < 0 ? -1 : 0;
+	char lsn[LSN_TEXT_MAX];
+	lsn_format(c.end_lsn, lsn);
+	const char *bad = c.damaged[0] ? c.damaged : c.missing[0] ? c.missing : NULL;
+	if (bad == NULL) {
+		printf("%s %s: WAL %s .. %s unbroken (%zu segments, timeline %u)\n", m->name, m->id,
+		       c.first, c.last, c.n_segments, c.tli);
+		return 0;
+	}
+	if (!wal_chain_covers_stop(m, &c))
+		return bderr_set(err, "%s %s: WAL segment %s is %s: the backup cannot be restored "
+				      "(it needs WAL up to %s)",
+				 m->name, m->id, bad, c.damaged[0] ? "damaged" : "missing",
+				 json_string_value(json_object_get(m->info, "wal_stop_segment")));
+	return bderr_set(err, "%s %s: WAL segment %s is %s: recovery from this backup stops at "
+			      "LSN %s (%zu segments %s .. %s unbroken)",
+			 m->name, m->id, bad, c.damaged[0] ? "damaged" : "missing", lsn,
+			 c.n_segments, c.first, c.last[0] ? c.last : "-");
+}
+
 int repo_cmd_verify(repo *r, const char *name, const char *id, bderr *err)
 {
 	if (id) {
@@ -151,6 +218,8 @@ int repo_cmd_verify(repo *r, const char *name, const char *id, bderr *err)
 		int rc = repo_backup_verify(r, m, err);
 		if (rc == 0)
 			printf("%s %s: ok (%zu objects)\n", m->name, m->id, m->n_objects);
+		if (rc == 0)
+			rc = verify_wal(r, m, err);
 		manifest_free(m);
 		return rc;
 	}
@@ -173,6 +242,7 @@ int repo_cmd_verify(repo *r, const char *name, const char *id, bderr *err)
 		if (rc == 0) {
 			printf("%s %s: ok (%zu objects)\n", e->name, e->id, e->m->n_objects);
 			checked++;
+			rc = verify_wal(r, e->m, err);
 		}
 	}
 	backup_list_free(l);

@@ -110,6 +110,7 @@ static const key_spec job_keys[] = {
 	{ "webhook-on", KEY_STRING, 0, 0 },
 	{ "enabled", KEY_BOOL, 0, 0 },
 	{ "run-on", KEY_STRING, 0, 0 },
+	{ "incremental", KEY_INT, 0, 1000 },
 	{ NULL, KEY_STRING, 0, 0 },
 };
 

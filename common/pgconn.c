@@ -7,6 +7,20 @@
 #include "common/log.h"
 #include "common/mem.h"
 
+void pg_version_format(int num, char *buf, size_t len)
+{
+	if (num >= 100000)
+		snprintf(buf, len, "%d.%d", num / 10000, num % 10000);
+	else
+		snprintf(buf, len, "%d.%d.%d", num / 10000, num / 100 % 100, num % 100);
+}
+
+int pg_slot_name_ok(const char *name)
+{
+	size_t n = strlen(name);
+	return n > 0 && n < 64 && strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_") == n;
+}
+
 const char *pg_errmsg(PGconn *c, char *buf, size_t len)
 {
 	const char *m = c ? PQerrorMessage(c) : "no connection";

@@ -40,6 +40,15 @@ char *pg_qualified_name(PGconn *c, const char *schema, const char *name);
 /* The database name libpq will use for url (caller frees), or NULL. */
 char *pg_url_dbname(const char *url);
 
+/*
+ * A server_version_num as people write it: 140023 -> "14.23", 90624 ->
+ * "9.6.24" (before 10 the major had two parts).
+ */
+void pg_version_format(int num, char *buf, size_t len);
+
+/* A replication slot name as the server accepts it: [a-z0-9_], 1 to 63 bytes. */
+int pg_slot_name_ok(const char *name);
+
 /* The libpq error message without its trailing newline. */
 const char *pg_errmsg(PGconn *c, char *buf, size_t len);
 

@@ -131,6 +131,9 @@ static const cli_option pitr_opts[] = {
 	{ "target-timeline", "latest|current|N", "timeline to follow", 0, NULL, 0, 0 },
 	{ "tablespace-map", "OLD=NEW", "put the tablespace at OLD in NEW (repeatable)", 0, NULL, 0, 0 },
 	{ "tablespaces-in-place", NULL, "restore tablespaces at their original locations", 0, NULL, 0, 0 },
+	{ "standby", NULL, "set the copy up as a standby of its primary (standby.signal, no recovery target)", 0, NULL, 0, 0 },
+	{ "primary-conninfo", "C", "--standby: the primary's connection string, without a password (name a passfile=)", 0, NULL, 0, 0 },
+	{ "slot", "NAME", "--standby: the primary's physical replication slot to stream through", 0, NULL, 0, 0 },
 	CLI_OPT_END,
 };
 

@@ -2,6 +2,7 @@
 
 #include <ctype.h>
 #include <dirent.h>
+#include <ftw.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -15,11 +16,16 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <jansson.h>
+#include <libpq-fe.h>
 
 #include "archive/lsn.h"
+#include "archive/wal_chain.h"
 #include "common/fsutil.h"
 #include "common/log.h"
 #include "common/mem.h"
+#include "common/pgtool.h"
+#include "common/subprocess.h"
+#include "common/pgconn.h"
 #include "common/resolve.h"
 #include "restore/tar_extract.h"
 
@@ -676,6 +682,149 @@ static int own_path(const char *path, const tar_extract_options *o, mode_t mode,
 	return 0;
 }
 
+/* ---- incremental base backups ------------------------------------------- */
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *f)
+{
+	(void)st;
+	(void)f;
+	return flag == FTW_DP ? rmdir(path) : unlink(path);
+}
+
+static const tar_extract_options *chown_opts; /* nftw has no context argument */
+static int chown_entry(const char *path, const struct stat *st, int flag, struct FTW *f)
+{
+	(void)st;
+	(void)flag;
+	(void)f;
+	return lchown(path, chown_opts->uid, chown_opts->gid);
+}
+
+/*
+ * Loads the chain an incremental backup m builds on, oldest (the full one)
+ * first; *chain[n-1] is m itself (not owned).
+ */
+static int load_chain(repo *r, const char *name, manifest *m, manifest ***chain, size_t *n,
+		      bderr *err)
+{
+	*chain = NULL;
+	*n = 0;
+	size_t cap = 0;
+	manifest *cur = m;
+	for (;;) {
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 4;
+			*chain = xrealloc(*chain, cap * sizeof **chain);
+		}
+		(*chain)[(*n)++] = cur;
+		const char *parent = json_string_value(json_object_get(cur->info, "incremental_of"));
+		if (parent == NULL)
+			break;
+		if (*n > 1000)
+			return bderr_set(err, "backup %s: its chain of incremental backups loops", m->id);
+		manifest *pm = NULL;
+		if (repo_backup_load(r, name, parent, &pm, err) < 0)
+			return bderr_prefix(err, "backup %s builds on %s, which cannot be read", cur->id,
+					    parent);
+		cur = pm;
+	}
+	/* oldest first */
+	for (size_t i = 0; i < *n / 2; i++) {
+		manifest *t = (*chain)[i];
+		(*chain)[i] = (*chain)[*n - 1 - i];
+		(*chain)[*n - 1 - i] = t;
+	}
+	return 0;
+}
+
+/*
+ * An incremental backup restored: each backup of its chain extracted into a
+ * scratch directory next to the data directory, then the server's own
+ * pg_combinebackup (the same major: its block-reference format is the
+ * server's) writes the data directory.  Why not a combine of our own: the
+ * incremental file format is PostgreSQL's internal one and pg_combinebackup
+ * also checks every input against its manifest and writes a new one.
+ */
+static int combine_chain(repo *r, manifest *m, const char *dir, const tar_extract_options *xo,
+			 bderr *err)
+{
+	manifest **chain = NULL;
+	size_t n = 0;
+	int rc = -1;
+	char *scratch = NULL;
+	const char **argv = NULL;
+	char **dirs = NULL;
+	pg_tool tool = { 0 };
+	if (load_chain(r, m->name, m, &chain, &n, err) < 0)
+		goto out;
+	json_int_t num = json_integer_value(json_object_get(m->info, "server_version_num"));
+	int major = (int)(num / 10000);
+	if (pg_tool_find("pg_combinebackup", major, &tool, err) < 0)
+		goto out;
+	if (tool.major != major) {
+		bderr_set(err, "backup %s is incremental: restoring it needs pg_combinebackup %d "
+			       "(found %s, version %s); install postgresql-client-%d",
+			  m->id, major, tool.path, tool.version, major);
+		goto out;
+	}
+	scratch = xasprintf("%s.dbrestore-combine-XXXXXX", dir);
+	if (mkdtemp(scratch) == NULL) {
+		bderr_sys(err, errno, "cannot create a scratch directory next to '%s'", dir);
+		free(scratch);
+		scratch = NULL;
+		goto out;
+	}
+	dirs = xcalloc(n, sizeof *dirs);
+	argv = xcalloc(n + 5, sizeof *argv);
+	size_t k = 0;
+	argv[k++] = tool.path;
+	tar_extract_options cxo = *xo;
+	cxo.set_owner = 0;
+	cxo.tblspc_oids = NULL;
+	for (size_t i = 0; i < n; i++) {
+		dirs[i] = xasprintf("%s/%zu", scratch, i);
+		if (mkdir(dirs[i], 0700) < 0) {
+			bderr_sys(err, errno, "cannot create '%s'", dirs[i]);
+			goto out;
+		}
+		char *bm = xasprintf("%s/backup_manifest", dirs[i]);
+		int erc = extract_tar(r, chain[i], "base.tar", dirs[i], &cxo, err);
+		if (erc == 0)
+			erc = extract_file(r, chain[i], "backup_manifest", bm, err);
+		free(bm);
+		if (erc < 0)
+			goto out;
+		argv[k++] = dirs[i];
+	}
+	argv[k++] = "-o";
+	argv[k++] = dir;
+	argv[k] = NULL;
+	log_info("combining %zu base backups (%s .. %s) with %s", n, chain[0]->id, m->id, tool.path);
+	char *out_text = NULL;
+	rc = subprocess_capture(argv, &out_text, err);
+	free(out_text);
+	if (rc == 0 && xo->set_owner) {
+		chown_opts = xo;
+		if (nftw(dir, chown_entry, 32, FTW_PHYS) != 0)
+			rc = bderr_sys(err, errno, "cannot set the owner of the files in '%s'", dir);
+	}
+out:
+	if (scratch) {
+		nftw(scratch, rm_entry, 32, FTW_DEPTH | FTW_PHYS);
+		free(scratch);
+	}
+	if (dirs)
+		for (size_t i = 0; i < n; i++)
+			free(dirs[i]);
+	free(dirs);
+	free(argv);
+	pg_tool_clear(&tool);
+	for (size_t i = 0; i + 1 < n; i++)
+		manifest_free(chain[i]);
+	free(chain);
+	return rc;
+}
+
 /* ---- recovery configuration ----------------------------------------------- */
 
 /* Earlier recovery settings (a backup of a restored server has them) would fight ours. */
@@ -684,7 +833,9 @@ static int is_recovery_setting(const char *line)
 	while (*line == ' ' || *line == '\t')
 		line++;
 	return strncmp(line, "restore_command", 15) == 0 ||
-	       strncmp(line, "recovery_target", 15) == 0;
+	       strncmp(line, "recovery_target", 15) == 0 ||
+	       strncmp(line, "primary_conninfo", 16) == 0 ||
+	       strncmp(line, "primary_slot_name", 17) == 0;
 }
 
 static int write_file_atomic(const char *path, const char *data, size_t len, bderr *err)
@@ -722,8 +873,43 @@ out:
 	return rc;
 }
 
+int pitr_check_primary_conninfo(const char *conninfo, bderr *err)
+{
+	char *msg = NULL;
+	PQconninfoOption *opts = PQconninfoParse(conninfo, &msg);
+	if (opts == NULL) {
+		if (msg)
+			pg_mask_quoted(msg);
+		int rc = bderr_usage(err, "--primary-conninfo is not a connection string libpq accepts%s%.*s",
+				     msg ? ": " : "", msg ? (int)strcspn(msg, "\n") : 0, msg ? msg : "");
+		PQfreemem(msg);
+		return rc;
+	}
+	int rc = 0, has_host = 0;
+	for (PQconninfoOption *o = opts; o->keyword; o++) {
+		if (o->val == NULL || *o->val == '\0')
+			continue;
+		if (strcmp(o->keyword, "password") == 0)
+			rc = bderr_usage(err, "--primary-conninfo carries a password, which would be written "
+					      "into postgresql.auto.conf: put it in a password file "
+					      "(0600, owned by the server's user) and name that with "
+					      "passfile=FILE instead");
+		else if (strcmp(o->keyword, "host") == 0 || strcmp(o->keyword, "hostaddr") == 0)
+			has_host = 1;
+	}
+	if (rc == 0 && !has_host)
+		rc = bderr_usage(err, "--primary-conninfo must name the primary's host (host=...)");
+	PQconninfoFree(opts);
+	return rc;
+}
+
+typedef struct standby_spec {
+	const char *conninfo; /* NULL: not a standby */
+	const char *slot;     /* may be NULL */
+} standby_spec;
+
 static int write_recovery_conf(const char *dir, const manifest *m, const char *restore_cmd,
-			       const pitr_target *t, const char *timeline,
+			       const pitr_target *t, const char *timeline, const standby_spec *sb,
 			       const tar_extract_options *o, bderr *err)
 {
 	char *auto_conf = xasprintf("%s/postgresql.auto.conf", dir);
@@ -757,14 +943,37 @@ static int write_recovery_conf(const char *dir, const manifest *m, const char *r
 		strbuf_appendf(&b, "%s = %s\n", keys[t->kind], q);
 		free(q);
 	}
-	strbuf_appends(&b, "recovery_target_action = 'promote'\n");
+	if (sb->conninfo) {
+		/* restore_command stays: the standby replays the archive, then streams */
+		q = pitr_conf_quote(sb->conninfo);
+		strbuf_appendf(&b, "primary_conninfo = %s\n", q);
+		free(q);
+		if (sb->slot) {
+			q = pitr_conf_quote(sb->slot);
+			strbuf_appendf(&b, "primary_slot_name = %s\n", q);
+			free(q);
+		}
+	} else {
+		strbuf_appends(&b, "recovery_target_action = 'promote'\n");
+	}
 	q = pitr_conf_quote(timeline);
 	strbuf_appendf(&b, "recovery_target_timeline = %s\n", q);
 	free(q);
 	if (write_file_atomic(auto_conf, b.data, b.len, err) < 0 ||
 	    own_path(auto_conf, o, o->file_mode, err) < 0)
 		goto out;
-	char *signal = xasprintf("%s/recovery.signal", dir);
+	/*
+	 * A backup taken from a standby carries its standby.signal: left there, a
+	 * point-in-time copy would wait for more WAL forever instead of promoting.
+	 */
+	char *other = xasprintf("%s/%s", dir, sb->conninfo ? "recovery.signal" : "standby.signal");
+	if (unlink(other) < 0 && errno != ENOENT) {
+		bderr_sys(err, errno, "cannot remove '%s'", other);
+		free(other);
+		goto out;
+	}
+	free(other);
+	char *signal = xasprintf("%s/%s", dir, sb->conninfo ? "standby.signal" : "recovery.signal");
 	rc = write_file_atomic(signal, "", 0, err);
 	if (rc == 0)
 		rc = own_path(signal, o, o->file_mode, err);
@@ -874,6 +1083,35 @@ static const char *target_text(const pitr_target *t, char *buf, size_t len)
 	return buf;
 }
 
+/*
+ * The archived WAL after the backup: a backup whose own WAL is incomplete
+ * cannot be restored, and no target past the first gap can be reached.
+ */
+static int check_wal_chain(repo *r, const manifest *m, const pitr_target *t, bderr *err)
+{
+	wal_chain c;
+	int rc = wal_chain_of_backup(r, m, 0, &c, err);
+	if (rc != 0)
+		return rc < 0 ? -1 : 0;
+	if (!wal_chain_covers_stop(m, &c))
+		return bderr_set(err, "backup %s of '%s' cannot be restored: WAL segment %s is missing "
+				      "from the archive (the backup needs %s .. %s)",
+				 m->id, m->name, c.missing[0] ? c.missing : "?", c.first,
+				 json_string_value(json_object_get(m->info, "wal_stop_segment")));
+	if (c.missing[0] == '\0')
+		return 0;
+	char lsn[LSN_TEXT_MAX];
+	lsn_format(c.end_lsn, lsn);
+	if (t->kind == PITR_TARGET_LSN && t->lsn > c.end_lsn)
+		return bderr_set(err, "target LSN %s is past a gap in the WAL of backup %s of '%s': "
+				      "segment %s is missing, recovery can reach at most %s",
+				 t->value, m->id, m->name, c.missing, lsn);
+	log_warn("WAL segment %s is missing from the archive: recovery from backup %s can reach "
+		 "at most LSN %s, and a target past it is never reached",
+		 c.missing, m->id, lsn);
+	return 0;
+}
+
 int pitr_command(program *p, bderr *err)
 {
 	const char *name = cli_get(&p->args, "name");
@@ -892,6 +1130,25 @@ int pitr_command(program *p, bderr *err)
 	 * backup taken before that timeline branched off: 'current' or a number
 	 * then says which history to replay.
 	 */
+	standby_spec sb = { 0 };
+	if (cli_has(&p->args, "standby")) {
+		if (t.kind != PITR_TARGET_NONE)
+			return bderr_usage(err, "--standby takes no recovery target: a standby replays "
+						"everything and follows its primary");
+		sb.conninfo = cli_get(&p->args, "primary-conninfo");
+		if (sb.conninfo == NULL)
+			return bderr_usage(err, "--standby needs --primary-conninfo 'host=... port=... "
+						"user=...'");
+		if (pitr_check_primary_conninfo(sb.conninfo, err) < 0)
+			return -1;
+		sb.slot = cli_get(&p->args, "slot");
+		if (sb.slot && !pg_slot_name_ok(sb.slot))
+			return bderr_usage(err, "--slot must be a replication slot name (a-z, 0-9, _; "
+						"1 to 63 bytes), got '%s'",
+					   sb.slot);
+	} else if (cli_has(&p->args, "primary-conninfo") || cli_has(&p->args, "slot")) {
+		return bderr_usage(err, "--primary-conninfo and --slot are for --standby");
+	}
 	const char *timeline = cli_get(&p->args, "target-timeline");
 	if (timeline == NULL)
 		timeline = "latest";
@@ -939,6 +1196,8 @@ int pitr_command(program *p, bderr *err)
 		m = bl->items[i].m;
 		bl->items[i].m = NULL;
 	}
+	if (check_wal_chain(r, m, &t, err) < 0)
+		goto out;
 	/* every destination is checked before anything is written */
 	if (check_data_dir(dir_arg, err) < 0 || ts_map_build(m, &p->args, &ts, err) < 0 ||
 	    check_destinations(dir_arg, &ts, err) < 0)
@@ -994,7 +1253,15 @@ int pitr_command(program *p, bderr *err)
 	cmd = pitr_restore_command(words);
 
 	log_info("restoring base backup %s of '%s' into %s", m->id, name, dir);
-	if (extract_tar(r, m, "base.tar", dir, &xo, err) < 0)
+	int incremental = json_object_get(m->info, "incremental_of") != NULL;
+	if (incremental && ts.n > 0) {
+		bderr_set(err, "backup %s is incremental and the cluster has tablespaces: restoring "
+			       "that is not supported yet (restore a full backup with --backup)",
+			  m->id);
+		goto out;
+	}
+	if (incremental ? combine_chain(r, m, dir, &xo, err) < 0
+			: extract_tar(r, m, "base.tar", dir, &xo, err) < 0)
 		goto out;
 	/* the links come from the checked tablespace list, never from the archive */
 	for (size_t i = 0; i < ts.n; i++) {
@@ -1011,11 +1278,12 @@ int pitr_command(program *p, bderr *err)
 			goto out;
 	}
 	char *bm = xasprintf("%s/backup_manifest", dir);
-	int brc = extract_file(r, m, "backup_manifest", bm, err);
+	/* pg_combinebackup wrote the combined directory's own manifest */
+	int brc = incremental ? 0 : extract_file(r, m, "backup_manifest", bm, err);
 	if (brc == 0 && access(bm, F_OK) == 0)
 		brc = own_path(bm, &xo, xo.file_mode, err);
 	free(bm);
-	if (brc < 0 || write_recovery_conf(dir, m, cmd, &t, timeline, &xo, err) < 0)
+	if (brc < 0 || write_recovery_conf(dir, m, cmd, &t, timeline, &sb, &xo, err) < 0)
 		goto out;
 	if (chmod(dir, xo.dir_mode) < 0) {
 		bderr_sys(err, errno, "cannot set the mode of '%s'", dir);
@@ -1032,9 +1300,15 @@ int pitr_command(program *p, bderr *err)
 	printf("restored base backup %s of '%s' into %s\n", m->id, name, dir);
 	for (size_t i = 0; i < ts.n; i++)
 		printf("tablespace %s restored into %s\n", ts.items[i].oid, ts.items[i].target);
-	printf("recovery will replay WAL from the repository (consistent at %s) up to %s, "
-	       "then promote (recovery_target_timeline = '%s')\n",
-	       stop_lsn ? stop_lsn : "?", target_text(&t, tt, sizeof tt), timeline);
+	if (sb.conninfo)
+		printf("standby: it will replay WAL from the repository (consistent at %s), then "
+		       "stream from its primary%s%s (standby.signal, recovery_target_timeline = '%s')\n",
+		       stop_lsn ? stop_lsn : "?", sb.slot ? " through slot " : "",
+		       sb.slot ? sb.slot : "", timeline);
+	else
+		printf("recovery will replay WAL from the repository (consistent at %s) up to %s, "
+		       "then promote (recovery_target_timeline = '%s')\n",
+		       stop_lsn ? stop_lsn : "?", target_text(&t, tt, sizeof tt), timeline);
 	printf("next: check port and archive_command in %s/postgresql.conf (the copy archives "
 	       "wherever its source did), make the directory owned by the server's user, then "
 	       "start PostgreSQL on it: pg_ctl -D %s start\n",

@@ -67,6 +67,13 @@ char *pitr_restore_command(const char *const *words);
  */
 int pitr_url_has_secret(const char *url);
 
+/*
+ * --primary-conninfo for a standby: a conninfo or URI libpq accepts, without
+ * a password (it would sit in postgresql.auto.conf: the operator names a
+ * passfile= instead).  Usage error naming why, never echoing the value.
+ */
+int pitr_check_primary_conninfo(const char *conninfo, bderr *err);
+
 /* The `pitr` command. */
 int pitr_command(program *p, bderr *err);
 

@@ -145,9 +145,14 @@ pg_server_start() {
 		local pwfile="$dir/log/initdb-pwfile"
 		(umask 077 && printf '%s\n' "$password" >"$pwfile")
 		if _pgs_is_root; then chown "$PG_SERVER_USER:" "$pwfile"; fi
+		# --no-instructions came with 14
+		local quiet=()
+		if "$bindir/initdb" --help 2>/dev/null | grep -q -e --no-instructions; then
+			quiet=(--no-instructions)
+		fi
 		if ! (cd "$dir" && _pgs_as_owner "$bindir/initdb" -D "$dir/data" -U postgres \
 			--pwfile="$pwfile" --auth-local=trust --auth-host=scram-sha-256 \
-			-E UTF8 --locale=C.UTF-8 --no-sync --no-instructions \
+			-E UTF8 --locale=C.UTF-8 --no-sync "${quiet[@]}" \
 			>"$dir/log/initdb.log" 2>&1); then
 			rm -f "$pwfile"
 			cat "$dir/log/initdb.log" >&2
@@ -204,9 +209,11 @@ pg_server_start() {
 	fi
 
 	# Ready over TCP (what the tools under test use), not only the socket.
-	local _
+	# (server-only installs, scripts/pg-install.sh, have no pg_isready: any works)
+	local _ isready="$bindir/pg_isready"
+	[ -x "$isready" ] || isready="$PG_DEFAULT_BINDIR/pg_isready"
 	for _ in $(seq 1 100); do
-		if "$bindir/pg_isready" -q -h 127.0.0.1 -p "$port" -t 1; then
+		if "$isready" -q -h 127.0.0.1 -p "$port" -t 1; then
 			_pgs_log "running: 127.0.0.1:$port, data $dir/data"
 			return 0
 		fi

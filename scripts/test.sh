@@ -21,7 +21,8 @@
 #   --no-fuzz        (BD_SKIP_FUZZ=1)        skip phase 7
 #   --long           (BD_LONG=1)             long variants: fuzz each target for
 #                                            BD_FUZZ_SECONDS=300 unless that is set;
-#                                            10 rounds of faults_test.sh
+#                                            10 rounds of faults_test.sh; physical_test.sh
+#                                            on every PostgreSQL major 12..18, every target
 #   --no-integration (BD_SKIP_INTEGRATION=1) skip phases 8 and 9
 #   --no-asan-integration (BD_SKIP_ASAN_INTEGRATION=1) skip phase 9
 #
@@ -214,7 +215,7 @@ do_unit() { run_unit build; }
 do_build_asan() { configure_and_build build-asan --enable-werror --enable-sanitizers; }
 do_unit_asan() { run_unit build-asan "${ASAN_ENV[@]}"; }
 do_integration() { run_integration build BD_LONG="$LONG"; }
-do_integration_asan() { run_integration build-asan "${ASAN_ENV[@]}" BD_CMD_TIMEOUT=600 BD_LONG="$LONG"; }
+do_integration_asan() { run_integration build-asan "${ASAN_ENV[@]}" BD_CMD_TIMEOUT=600 BD_LONG="$LONG" BD_ASAN=1; }
 
 # The fuzz targets: clang, instrumented for libFuzzer plus ASan/UBSan.
 do_build_fuzz() { configure_and_build_fuzz; }

@@ -12,14 +12,8 @@ HERE="$(cd "$(dirname "$0")" && pwd -P)"
 require_binaries
 
 # The server runs as bdtest when we are root: what it runs (wal-push, and
-# wal-get after pitr) must be able to read the WAL repository and its key.
-AS_PG=()
-OWNER="$(id -un)"
-if [ "$(id -u)" -eq 0 ]; then
-	AS_PG=(runuser -u bdtest --)
-	OWNER=bdtest
-fi
-own_dir() { mkdir -p "$1" && chown "$OWNER:" "$1"; }
+# wal-get after pitr) must be able to read the WAL repository and its key
+# (AS_PG, OWNER and own_dir come from lib.sh).
 
 # new_key FILE [BYTES]: a random key file, mode 0600
 new_key() {

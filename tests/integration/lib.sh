@@ -415,6 +415,18 @@ _bd_pick_port() {
 	return 1
 }
 
+# The server runs as bdtest when we are root; the tools it runs (wal-push,
+# wal-get) and the data directories it runs from need what they touch owned
+# by that user: AS_PG runs a command as the server's user, OWNER is that
+# user, own_dir DIR makes a directory it owns.
+AS_PG=()
+OWNER="$(id -un)"
+if [ "$(id -u)" -eq 0 ]; then
+	AS_PG=(runuser -u bdtest --)
+	OWNER=bdtest
+fi
+own_dir() { mkdir -p "$1" && chown "$OWNER:" "$1"; }
+
 # pg_start [NAME]: start a throwaway server in $BD_TMP/NAME (default pg) and
 # set PG_DIR, PG_PORT, PG_PASSWORD, PGPASSFILE (exported), PG_URI_BASE.
 pg_start() {

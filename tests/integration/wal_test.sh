@@ -17,13 +17,6 @@ unset PG_SERVER_CONF
 # The server runs as bdtest when we are root; WAL it archives and data
 # directories it runs from must be bdtest's, so every command that touches
 # the repository or a data directory runs as that user too.
-AS_PG=()
-OWNER="$(id -un)"
-if [ "$(id -u)" -eq 0 ]; then
-	AS_PG=(runuser -u bdtest --)
-	OWNER=bdtest
-fi
-own_dir() { mkdir -p "$1" && chown "$OWNER:" "$1"; }
 own_dir "$REPO"
 PGPASS_ALL="$BD_TMP/pgpass-all"
 (umask 077 && printf '127.0.0.1:*:*:postgres:%s\n' "$PG_PASSWORD" >"$PGPASS_ALL")

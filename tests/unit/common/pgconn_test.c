@@ -17,6 +17,26 @@ static void expect_masked(const char *in, const char *want)
 	assert_string_equal(buf, want);
 }
 
+static void expect_version(int num, const char *want)
+{
+	char buf[32];
+	pg_version_format(num, buf, sizeof buf);
+	assert_string_equal(buf, want);
+}
+
+/* the major/minor rules of 10+ and 9.x: issue 15 printed 14.23 as "14.0" */
+static void test_version_format(void **state)
+{
+	(void)state;
+	expect_version(140023, "14.23");
+	expect_version(120022, "12.22");
+	expect_version(180004, "18.4");
+	expect_version(150000, "15.0");
+	expect_version(170010, "17.10");
+	expect_version(90624, "9.6.24");
+	expect_version(90500, "9.5.0");
+}
+
 static void test_mask_quoted(void **state)
 {
 	(void)state;
@@ -64,6 +84,7 @@ static void test_parse_errors_hide_the_password(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_version_format),
 		cmocka_unit_test(test_mask_quoted),
 		cmocka_unit_test(test_parse_errors_hide_the_password),
 	};

@@ -144,9 +144,33 @@ static void test_choose_backup(void **state)
 	backup_list_free(l);
 }
 
+/* --standby --primary-conninfo: never a password in postgresql.auto.conf, never echoed */
+static void test_primary_conninfo(void **state)
+{
+	(void)state;
+	bderr err;
+	bderr_init(&err);
+	assert_int_equal(pitr_check_primary_conninfo("host=10.0.0.1 port=5432 user=rep "
+						     "passfile=/etc/pg/pass",
+						     &err),
+			 0);
+	assert_int_equal(pitr_check_primary_conninfo("postgresql://rep@db1:5432/postgres", &err), 0);
+	const char *bad[] = { "host=h user=rep password=sEcReT1", "postgresql://rep:sEcReT1@db1/x",
+			      "host=h password='sEcReT1'", "user=rep", "host=h bogus=sEcReT1",
+			      "host='sEcReT1" };
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		bderr_init(&err);
+		assert_int_equal(pitr_check_primary_conninfo(bad[i], &err), -1);
+		assert_int_equal(err.exit_code, EXIT_USAGE);
+		assert_null(strstr(err.msg, "sEcReT1"));
+	}
+	bderr_init(&err);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_primary_conninfo),
 		cmocka_unit_test(test_parse_time),
 		cmocka_unit_test(test_parse_time_errors),
 		cmocka_unit_test(test_conf_quote),

@@ -1,0 +1,202 @@
+#!/usr/bin/env bash
+# Benchmark: physical base backups and their restore on one ~1 GB PostgreSQL
+# 15 cluster, same machine, same server, one run:
+#
+#   backup:  backupd basebackup (zstd level 1)
+#            vs  pg_basebackup -Ft -Xnone -D - | zstd -1
+#            vs  pgbackrest backup --type=full (compress-type=zst, level 1, process-max=2)
+#   restore: dbrestore pitr (to the end of the archive; the copy only, not the replay)
+#            vs  pgbackrest restore (process-max=2)
+#
+#   bench/basebackup.sh [--scale N] [--port P] [--workdir DIR] [--build-dir DIR]
+#                       [--keep] [--strict] [--no-build]
+#
+#   --scale N      pgbench scale (default 60: ~900 MB of tables, plus a
+#                  text table scaled with it, ~1 GB in all); 1 is a smoke test
+#   --strict       exit 1 if a target is missed
+# Reported: wall time, ratio, stored bytes of each.  Targets: backup no slower
+# than pgbackrest and at most 1.1x the pg_basebackup pipeline; restore no
+# slower than pgbackrest.  (Incremental backups need PostgreSQL 17+:
+# tests/integration/physical_test.sh checks their size on 18.)
+# Runs as root (the server and everything that reads its directory run as
+# the unprivileged server user, scripts/pg-server.sh) or as that user.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "$0")/.." && pwd -P)"
+SCALE=60
+PORT=55434
+WORKDIR=/tmp/backupd-bench-bb
+BUILD_DIR="$ROOT/build"
+KEEP=0
+STRICT=0
+BUILD=1
+PG_BINDIR="${PG_BINDIR:-/usr/lib/postgresql/15/bin}"
+
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--scale) SCALE="$2"; shift 2 ;;
+	--port) PORT="$2"; shift 2 ;;
+	--workdir) WORKDIR="$2"; shift 2 ;;
+	--build-dir) BUILD_DIR="$2"; shift 2 ;;
+	--keep) KEEP=1; shift ;;
+	--strict) STRICT=1; shift ;;
+	--no-build) BUILD=0; shift ;;
+	-h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; exit 0 ;;
+	*) echo "bench/basebackup.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
+	esac
+done
+case "$SCALE" in '' | *[!0-9]* | 0) echo "bench/basebackup.sh: --scale must be a positive integer" >&2; exit 2 ;; esac
+case "$WORKDIR" in /*) ;; *) WORKDIR="$(pwd -P)/$WORKDIR" ;; esac
+case "$BUILD_DIR" in /*) ;; *) BUILD_DIR="$ROOT/$BUILD_DIR" ;; esac
+
+BACKUPD="${BACKUPD_BIN:-$BUILD_DIR/backupd/backupd}"
+DBRESTORE="${DBRESTORE_BIN:-$BUILD_DIR/restore/dbrestore}"
+PGSRV="$WORKDIR/pg"
+REPO="$WORKDIR/repo"
+BR="$WORKDIR/pgbackrest"
+BRCONF="$BR/pgbackrest.conf"
+
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
+command -v pgbackrest >/dev/null || die "pgbackrest is not installed (scripts/deps.sh)"
+command -v zstd >/dev/null || die "zstd is not installed"
+[ -x "$PG_BINDIR/pgbench" ] || die "pgbench is missing: run scripts/deps.sh (package postgresql-15)"
+bench_build_if_missing
+
+AS=()
+OWNER="$(id -un)"
+if [ "$(id -u)" -eq 0 ]; then
+	OWNER="${PG_SERVER_USER:-bdtest}"
+	AS=(runuser -u "$OWNER" --)
+fi
+
+cleanup() {
+	if [ "$KEEP" = 1 ]; then
+		log "kept: server in $PGSRV, scratch in $WORKDIR"
+	else
+		bash "$ROOT/scripts/pg-server.sh" stop "$PGSRV" >/dev/null 2>&1 || true
+		rm -rf "$WORKDIR"
+	fi
+}
+trap cleanup EXIT
+
+rm -rf "$WORKDIR"
+mkdir -p "$WORKDIR" "$REPO" "$BR"
+chmod 0755 "$WORKDIR"
+cat >"$BRCONF" <<EOF
+[global]
+repo1-path=$BR/repo
+spool-path=$BR/spool
+lock-path=$BR/lock
+log-path=$BR/log
+log-level-console=warn
+log-level-file=off
+compress-type=zst
+compress-level=1
+process-max=2
+repo1-retention-full=9999
+start-fast=y
+
+[bench]
+pg1-path=$PGSRV/data
+pg1-port=$PORT
+pg1-socket-path=$PGSRV/sock
+pg1-user=postgres
+EOF
+chown -R "$OWNER:" "$REPO" "$BR"
+
+# --- server: archiving into both repositories --------------------------------
+export PG_SERVER_CONF="shared_buffers = 256MB
+max_wal_size = 4GB
+checkpoint_timeout = 30min
+autovacuum = off
+archive_mode = on
+archive_command = '$BACKUPD wal-push --repo $REPO --name bench %p && pgbackrest --config=$BRCONF --stanza=bench archive-push %p'"
+bash "$ROOT/scripts/pg-server.sh" start "$PGSRV" "$PORT" "$PG_BINDIR" >/dev/null
+unset PG_SERVER_CONF
+PGPASS="$WORKDIR/pgpass"
+(umask 077 && printf '127.0.0.1:%s:*:postgres:%s\n' "$PORT" "$(cat "$PGSRV/password")" >"$PGPASS")
+chown "$OWNER:" "$PGPASS"
+SRC="postgresql://postgres@127.0.0.1:$PORT/postgres"
+PSQL=("$PG_BINDIR/psql" -X -q -v ON_ERROR_STOP=1 -h "$PGSRV/sock" -p "$PORT" -U postgres -d postgres)
+
+log "creating the data: pgbench -i -s $SCALE and a text table"
+"$PG_BINDIR/pgbench" -h "$PGSRV/sock" -p "$PORT" -U postgres -i -s "$SCALE" -q postgres 2>&1 | tail -n 1 >&2
+"${PSQL[@]}" -c "CREATE TABLE notes AS SELECT g AS id, md5(g::text) || repeat(' lorem ipsum', 20) AS body FROM generate_series(1, $((SCALE * 5000))) g" >/dev/null
+"${PSQL[@]}" -c "CHECKPOINT" >/dev/null
+DB_BYTES="$("${PSQL[@]}" -A -t -c "SELECT sum(pg_database_size(datname)) FROM pg_database")"
+log "cluster: $((DB_BYTES / 1048576)) MiB"
+"${AS[@]}" pgbackrest --config="$BRCONF" --stanza=bench stanza-create >/dev/null
+# the load left a backlog for the archiver: every tool waits for the archive
+# at its end, so the timed runs start only once it has caught up
+seg="$("${PSQL[@]}" -A -t -c "SELECT pg_walfile_name(pg_switch_wal())")"
+log "waiting for the archiver to catch up ($seg)"
+for _ in $(seq 1 1200); do
+	[ "$("${PSQL[@]}" -A -t -c "SELECT coalesce(last_archived_wal >= '$seg', false) FROM pg_stat_archiver")" = t ] && break
+	sleep 0.5
+done
+
+now() { date +%s.%N; }
+secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
+du_bytes() { du -sb "$1" | cut -f1; }
+
+# --- backups -------------------------------------------------------------------
+log "backupd basebackup"
+t0="$(now)"
+"${AS[@]}" env PGPASSFILE="$PGPASS" "$BACKUPD" basebackup --source "$SRC" --repo "$REPO" --name bench >"$WORKDIR/bb.id"
+t_bd="$(secs "$t0" "$(now)")"
+BID="$(tail -n 1 "$WORKDIR/bb.id")"
+s_bd="$(du_bytes "$REPO/bench/backups/$BID")"
+
+log "pg_basebackup -Ft -Xnone | zstd -1"
+t0="$(now)"
+"${AS[@]}" env PGPASSFILE="$PGPASS" "$PG_BINDIR/pg_basebackup" -d "$SRC" -Ft -Xnone -c fast -D - |
+	zstd -1 -q -T1 >"$WORKDIR/pg_basebackup.tar.zst"
+t_pb="$(secs "$t0" "$(now)")"
+s_pb="$(du_bytes "$WORKDIR/pg_basebackup.tar.zst")"
+
+log "pgbackrest backup --type=full"
+t0="$(now)"
+"${AS[@]}" pgbackrest --config="$BRCONF" --stanza=bench --type=full backup
+t_br="$(secs "$t0" "$(now)")"
+s_br="$(du_bytes "$BR/repo/backup/bench")"
+
+# --- restores ------------------------------------------------------------------
+log "dbrestore pitr"
+mkdir -p "$WORKDIR/r-bd" && chown "$OWNER:" "$WORKDIR/r-bd"
+t0="$(now)"
+"${AS[@]}" "$DBRESTORE" pitr --repo "$REPO" --name bench --backup "$BID" --data-dir "$WORKDIR/r-bd/data" >/dev/null
+t_rbd="$(secs "$t0" "$(now)")"
+
+log "pgbackrest restore"
+mkdir -p "$WORKDIR/r-br/data" && chown -R "$OWNER:" "$WORKDIR/r-br" && chmod 0700 "$WORKDIR/r-br/data"
+t0="$(now)"
+"${AS[@]}" pgbackrest --config="$BRCONF" --stanza=bench --pg1-path="$WORKDIR/r-br/data" restore
+t_rbr="$(secs "$t0" "$(now)")"
+
+# --- report ----------------------------------------------------------------------
+MiB() { awk -v b="$1" 'BEGIN { printf "%.1f MiB", b / 1048576 }'; }
+echo
+echo "cluster $(MiB "$DB_BYTES") (pgbench scale $SCALE + notes), PostgreSQL $("$PG_BINDIR/postgres" --version | awk '{print $3}')"
+printf '%-50s %8ss  stored %s\n' "backupd basebackup" "$t_bd" "$(MiB "$s_bd")"
+printf '%-50s %8ss  stored %s\n' "pg_basebackup -Ft -Xnone | zstd -1" "$t_pb" "$(MiB "$s_pb")"
+printf '%-50s %8ss  stored %s\n' "pgbackrest backup (zst:1, process-max=2)" "$t_br" "$(MiB "$s_br")"
+printf '%-50s %8ss\n' "dbrestore pitr (copy)" "$t_rbd"
+printf '%-50s %8ss\n' "pgbackrest restore (process-max=2)" "$t_rbr"
+r1="$(ratio "$t_bd" "$t_pb")"
+r2="$(ratio "$t_bd" "$t_br")"
+r3="$(ratio "$t_rbd" "$t_rbr")"
+echo "backup time backupd / pg_basebackup|zstd: ${r1}x (target <= 1.1x)"
+echo "backup time backupd / pgbackrest:         ${r2}x (target <= 1.0x)"
+echo "restore time dbrestore / pgbackrest:      ${r3}x (target <= 1.0x)"
+echo "stored backupd / pg_basebackup|zstd: $(ratio "$s_bd" "$s_pb")x, backupd / pgbackrest: $(ratio "$s_bd" "$s_br")x"
+missed=0
+awk -v r="$r1" 'BEGIN { exit !(r > 1.1) }' && missed=1
+awk -v r="$r2" 'BEGIN { exit !(r > 1.0) }' && missed=1
+awk -v r="$r3" 'BEGIN { exit !(r > 1.0) }' && missed=1
+if [ "$missed" = 1 ]; then
+	echo "a target was missed"
+	[ "$STRICT" = 1 ] && exit 1
+fi
+exit 0
