@@ -11,7 +11,7 @@ source "$(dirname "$0")/lib.sh"
 
 require_binaries
 FLEET_JOBS="${FLEET_JOBS:-20}"
-FLEET_SECONDS="${FLEET_SECONDS:-40}"
+FLEET_SECONDS="${FLEET_SECONDS:-30}"
 LEASE=6
 
 # the source server
