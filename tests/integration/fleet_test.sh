@@ -39,7 +39,7 @@ src_q() { PGPASSFILE="$SRC_PASSFILE" PG_PORT="$SRC_PORT" psql_q "$1" "$2"; }
 CONF="$BD_TMP/fleet.conf"
 {
 	printf '[global]\ncatalog = postgresql://postgres@127.0.0.1:%s/postgres\n' "$CAT_PORT"
-	printf 'catalog-password-file = %s\ncatalog-lease = %ss\nmax-parallel-jobs = 6\nrun-missed = yes\nshutdown-grace = 5s\n\n' "$BD_TMP/cat.pw" "$LEASE"
+	printf 'catalog-password-file = %s\ncatalog-lease = %ss\nmax-parallel-jobs = 6\nmax-parallel-per-repo = 5\nrun-missed = yes\nshutdown-grace = 5s\n\n' "$BD_TMP/cat.pw" "$LEASE"
 	printf '[source:src]\nurl = %s\npassword-file = %s\n\n' "$SRC_URI" "$BD_TMP/src.pw"
 	printf '[source:slow]\nurl = %s\npassword-file = %s\n\n' "$SLOW_URI" "$BD_TMP/src.pw"
 	printf '[repo:r1]\nurl = %s\n\n[repo:r2]\nurl = %s\n\n' "$BD_TMP/repo1" "$BD_TMP/repo2"
@@ -143,6 +143,8 @@ assert_eq "each repository holds one backup per recorded run (no duplicate, none
 for id in d1 d2 d3; do
 	check "daemon $id ran a share of the work" test "$(cat_q "SELECT count(*) FROM backupd.runs WHERE daemon_id = '$id' AND state = 'ok'")" -gt 0
 done
+# a claim counts the runs not finished: [claimed_at, finished) of two runs overlap only if both counted
+assert_eq "never more than 5 runs into one repository at once (max-parallel-per-repo)" 0 "$(cat_q "SELECT count(*) FROM backupd.runs a WHERE a.state IN ('ok', 'failed') AND (SELECT count(*) FROM backupd.runs b WHERE b.repo = a.repo AND b.state IN ('ok', 'failed') AND b.claimed_at <= a.claimed_at AND b.finished > a.claimed_at) > 5")"
 assert_eq "the pinned job ran only on the daemon with its tag" "d3" "$(cat_q "SELECT string_agg(DISTINCT daemon_id, ',') FROM backupd.runs WHERE job = 'pinned'")"
 run "$BACKUPD" -c "$CONF" status --json
 assert_rc "status --json" 0
@@ -219,5 +221,6 @@ check "d1 logged the catch-up" grep -q "ran nowhere (the fleet was down): runnin
 stop_daemons
 for f in "$BD_TMP"/d*.log; do
 	check_not "no catalog password in $(basename "$f")" grep -qF -f "$BD_TMP/cat.pw" "$f"
+	_bd_check_sanitizers "$f" "daemon $(basename "$f" .log)"
 done
 finish
