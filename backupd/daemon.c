@@ -19,10 +19,14 @@
 #include "backupd/catalog.h"
 #include "backupd/job.h"
 #include "backupd/metrics_http.h"
+#include "backupd/notify.h"
 #include "backupd/run_history.h"
 #include "backupd/webhook.h"
+#include "backupd/gauges.h"
+#include "common/fsutil.h"
 #include "common/lockfile.h"
 #include "common/log.h"
+#include "common/sdnotify.h"
 #include "common/mem.h"
 #include "policies/cron.h"
 #include "policies/retention.h"
@@ -79,6 +83,7 @@ typedef struct djob {
 	char *kind, *source, *repo; /* for webhooks (names, or URIs with passwords masked) */
 	char *webhook_url;      /* secret-ish: never logged whole; NULL: none */
 	webhook_on webhook_on;
+	notify_set notify;      /* [notify:] targets, the legacy webhook-url among them */
 	djob_stats stats;
 	/* with a catalog */
 	char *run_on;           /* tags a daemon needs to run it; NULL: any */
@@ -158,6 +163,7 @@ static void djob_free(djob *j)
 	free(j->webhook_url);
 	free(j->run_on);
 	run_record_free(&j->end);
+	notify_set_free(&j->notify);
 }
 
 static void dtable_free(dtable *t)
@@ -348,6 +354,8 @@ static int dtable_build(config *cfg, time_t now, dtable *t, bderr_list *all, bde
 		if (webhook_keys(cfg, g, g, &url, &on, err) < 0 && must_stop(all, err))
 			goto fail;
 		free(url);
+		if (notify_check_config(cfg, err) < 0 && must_stop(all, err))
+			goto fail;
 	}
 	for (size_t i = 0; i < cfg->n_sections; i++) {
 		const config_section *s = &cfg->sections[i];
@@ -386,6 +394,9 @@ static int dtable_build(config *cfg, time_t now, dtable *t, bderr_list *all, bde
 		}
 		j->run_on = run_on && *run_on ? xstrdup(run_on) : NULL;
 		j->eligible = tags_cover(t->tags, j->run_on);
+		if (notify_set_for_job(cfg, s, j->webhook_url, j->webhook_on, &j->notify, err) < 0 &&
+		    must_stop(all, err))
+			goto fail;
 		const char *kind = config_get(s, "kind");
 		j->kind = xstrdup(kind ? kind : "dump");
 		j->source = config_get(s, "source") ? xstrdup(config_get(s, "source")) : NULL;
@@ -452,6 +463,8 @@ static djob *find_job(dtable *t, const char *name)
 	return NULL;
 }
 
+static void send_webhook(dtable *t, const djob *j, const webhook_run *run, int start);
+
 static void start_job(dtable *t, djob *j, const sigset_t *child_mask)
 {
 	const char *levels[] = { "error", "warn", "info", "debug" };
@@ -498,6 +511,9 @@ static void start_job(dtable *t, djob *j, const sigset_t *child_mask)
 	j->pid = pid;
 	j->started = time(NULL);
 	j->pending = 0;
+	webhook_run start = { .job = j->name, .kind = j->kind, .source = j->source, .repo = j->repo,
+			      .started = j->started, .attempt = j->attempt + 1, .hostname = t->hostname };
+	send_webhook(t, j, &start, 1); /* healthchecks start pings */
 	if (j->merged > 0)
 		log_info("job %s: started after waiting %lds (%d later fire time%s merged into this run)",
 			 j->name, (long)(j->started - j->due_at), j->merged, j->merged == 1 ? "" : "s");
@@ -527,31 +543,19 @@ static void record_lost_run(const dtable *t, const djob *j, time_t end, const ch
  * The child does not exec, so it touches only what it was handed (no lock
  * the HTTP thread could hold) and leaves with _exit().
  */
-static void send_webhook(dtable *t, const djob *j, const webhook_run *run)
+static void send_webhook(dtable *t, const djob *j, const webhook_run *run, int start)
 {
-	if (j->webhook_url == NULL || !(j->webhook_on & (run->ok ? WEBHOOK_ON_SUCCESS
-								 : WEBHOOK_ON_FAILURE)))
+	if (!notify_wanted(&j->notify, start, run->ok))
 		return;
-	char *body = webhook_payload(run);
-	char where[256];
-	webhook_url_for_log(j->webhook_url, where, sizeof where);
 	pid_t pid = fork();
 	if (pid < 0) {
-		log_warn("job %s: webhook %s not sent: fork: %s", j->name, where, strerror(errno));
-		free(body);
+		log_warn("job %s: notifications not sent: fork: %s", j->name, strerror(errno));
 		return;
 	}
 	if (pid == 0) {
-		webhook_delivery d = WEBHOOK_DELIVERY_DEFAULT;
-		bderr err;
-		bderr_init(&err);
-		if (webhook_post(j->webhook_url, body, &d, &err) < 0)
-			log_warn("job %s: %s (the run itself is not affected)", j->name, err.msg);
-		else
-			log_debug("job %s: webhook %s delivered", j->name, where);
+		notify_send(&j->notify, run, start);
 		_exit(0);
 	}
-	free(body);
 	t->notifiers = xrealloc(t->notifiers, (t->n_notifiers + 1) * sizeof *t->notifiers);
 	t->notifiers[t->n_notifiers++] = pid;
 }
@@ -593,7 +597,7 @@ static void finish_run(dtable *t, djob *j, time_t now, int ok, const char *why)
 		.attempt = j->attempt + 1,
 		.hostname = t->hostname,
 	};
-	send_webhook(t, j, &run);
+	send_webhook(t, j, &run, 0);
 	run_record_free(&last);
 }
 
@@ -1428,6 +1432,7 @@ static void publish(const dtable *t, metrics_server *srv, time_t started, int st
 			if (strcmp(t->fleet_ok[k].job, j->name) == 0)
 				m->fleet_last_success = t->fleet_ok[k].finished;
 	}
+	gauges_load(t->cfg, &s);
 	metrics_server_publish(srv, &s);
 }
 
@@ -1475,6 +1480,8 @@ int daemon_command(program *p, bderr *err)
 		dtable_free(&t);
 		return -1;
 	}
+	/* before any thread: it takes NOTIFY_SOCKET out of the children's environment */
+	sdnotify *sd = sdnotify_new();
 	sigset_t set, old;
 	sigemptyset(&set);
 	sigaddset(&set, SIGCHLD);
@@ -1491,6 +1498,7 @@ int daemon_command(program *p, bderr *err)
 	/* started with the signals blocked: its thread inherits the mask and never takes them */
 	metrics_server *srv = NULL;
 	if (t.http_listen && metrics_server_new(t.http_listen, &srv, err) < 0) {
+		sdnotify_free(sd);
 		sigprocmask(SIG_SETMASK, &old, NULL);
 		dtable_free(&t);
 		close(lock_fd);
@@ -1504,10 +1512,12 @@ int daemon_command(program *p, bderr *err)
 		 (long)getpid(), t.n, scheduled, t.max_parallel);
 	if (!t.catalog_url)
 		mark_missed(&t, time(NULL)); /* with a catalog: at the first heartbeat */
+	sdnotify_send(sd, "READY=1");
 	for (;;) {
 		reap(&t, 0);
 		time_t wake = schedule(&t, time(NULL), &old);
 		publish(&t, srv, started, 0);
+		wake = sdnotify_watchdog(sd, wake);
 		int sig = wait_signal(&set, wake);
 		if (sig == SIGTERM || sig == SIGINT) {
 			log_info("received %s: no new jobs will start", sig == SIGTERM ? "SIGTERM" : "SIGINT");
@@ -1516,11 +1526,13 @@ int daemon_command(program *p, bderr *err)
 		if (sig == SIGHUP)
 			reload(&t, time(NULL));
 	}
+	sdnotify_send(sd, "STOPPING=1");
 	publish(&t, srv, started, 1);
 	shutdown_jobs(&t, &set);
 	wait_notifiers(&t, &set);
 	metrics_server_free(srv);
 	log_info("daemon stopped");
+	sdnotify_free(sd);
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	dtable_free(&t);
 	close(lock_fd);

@@ -5,11 +5,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "archive/filter.h"
 #include "archive/repo.h"
 #include "backupd/basebackup.h"
 #include "backupd/expire.h"
+#include "backupd/gauges.h"
+#include "backupd/notify.h"
 #include "backupd/pg_dump.h"
 #include "backupd/run_history.h"
 #include "common/lockfile.h"
@@ -153,6 +156,8 @@ static int job_backup(const config *cfg, const config_section *js, char **id, ru
 			goto out;
 		}
 	}
+	if (config_find(cfg, "repo", config_get(js, "repo")))
+		gauges_record_repo(cfg, config_get(js, "repo"), r); /* /metrics */
 	rc = 0;
 out:
 	manifest_free(m);
@@ -246,10 +251,41 @@ int job_command(program *p, bderr *err)
 	if (p->cfg == NULL)
 		return bderr_usage(err, "run needs a configuration file with [job:%s]",
 				   p->args.positional[0]);
+	const char *name = p->args.positional[0];
+	log_set_job(name); /* JSON log lines carry it */
+	/* --notify: the job's notifications, as the daemon sends them for its runs */
+	notify_set ns = { 0 };
+	const config_section *js = config_find(p->cfg, "job", name);
+	if (js && cli_has(&p->args, "notify") && notify_set_for_run(p->cfg, js, &ns, err) < 0)
+		return -1;
+	char host[256] = "unknown";
+	gethostname(host, sizeof host - 1);
+	webhook_run wr = { .job = name, .kind = js && config_get(js, "kind") ? config_get(js, "kind") : "dump",
+			   .source = js ? config_get(js, "source") : NULL,
+			   .repo = js ? config_get(js, "repo") : NULL, .started = time(NULL),
+			   .attempt = 1, .hostname = host };
+	notify_send(&ns, &wr, 1);
 	char *id = NULL;
-	int rc = job_run(p->cfg, p->args.positional[0], &id, err);
+	int rc = job_run(p->cfg, name, &id, err);
 	if (rc == 0)
 		printf("%s\n", id);
+	if (ns.n) {
+		run_record last = { 0 };
+		int found = 0;
+		bderr e;
+		bderr_init(&e);
+		if (run_history_last(p->cfg, name, &last, &found, &e) == 0 && found) {
+			wr.bytes = last.bytes;
+			wr.rows = last.rows;
+		}
+		wr.finished = time(NULL);
+		wr.ok = rc == 0;
+		wr.backup_id = id;
+		wr.error = rc == 0 ? NULL : err->msg; /* redacted by job_run */
+		notify_send(&ns, &wr, 0);
+		run_record_free(&last);
+	}
+	notify_set_free(&ns);
 	free(id);
 	return rc;
 }

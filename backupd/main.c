@@ -257,6 +257,7 @@ static const cli_option daemon_opts[] = {
 };
 
 static const cli_option run_opts[] = {
+	{ "notify", NULL, "send the job's notifications ([notify:NAME], webhook-url) as the daemon does", 0, NULL, 0, 0 },
 	{ "state-dir", "DIR", "state directory (over [global] state-dir)", 0, NULL, 0, 0 },
 	CLI_OPT_END,
 };

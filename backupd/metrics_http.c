@@ -24,6 +24,12 @@ void metrics_snapshot_clear(metrics_snapshot *s)
 	for (size_t i = 0; i < s->n_jobs; i++)
 		free(s->jobs[i].name);
 	free(s->jobs);
+	for (size_t i = 0; i < s->n_wal; i++)
+		free(s->wal[i].source);
+	free(s->wal);
+	for (size_t i = 0; i < s->n_repos; i++)
+		free(s->repos[i].repo);
+	free(s->repos);
 	memset(s, 0, sizeof *s);
 }
 
@@ -110,6 +116,41 @@ static int job_value(const metrics_job *j, job_field f, uint64_t *v)
 	return 0;
 }
 
+static void wal_line(strbuf *out, const char *name, const metrics_wal *w, long long v)
+{
+	strbuf_appendf(out, "%s{source=\"", name);
+	append_label(out, w->source);
+	strbuf_appendf(out, "\"} %lld\n", v);
+}
+
+/* The age is measured at the snapshot's tick: at most one loop period stale. */
+static void render_wal(const metrics_snapshot *s, strbuf *out)
+{
+	family(out, "backupd_wal_last_archived_time_seconds", "gauge",
+	       "When wal-push last archived a segment of the source (unix time).");
+	for (size_t i = 0; i < s->n_wal; i++)
+		if (s->wal[i].last_archived > 0)
+			wal_line(out, "backupd_wal_last_archived_time_seconds", &s->wal[i],
+				 (long long)s->wal[i].last_archived);
+	family(out, "backupd_wal_last_archived_age_seconds", "gauge",
+	       "Seconds since wal-push last archived a segment of the source.");
+	for (size_t i = 0; i < s->n_wal; i++)
+		if (s->wal[i].last_archived > 0) {
+			long long age = (long long)(s->tick - s->wal[i].last_archived);
+			wal_line(out, "backupd_wal_last_archived_age_seconds", &s->wal[i], age > 0 ? age : 0);
+		}
+	family(out, "backupd_wal_archive_failures_total", "counter",
+	       "Failed wal-push attempts of the source.");
+	for (size_t i = 0; i < s->n_wal; i++)
+		wal_line(out, "backupd_wal_archive_failures_total", &s->wal[i],
+			 (long long)s->wal[i].failures_total);
+	family(out, "backupd_wal_spool_segments", "gauge",
+	       "WAL segments of the source waiting to be archived (at the last wal-push).");
+	for (size_t i = 0; i < s->n_wal; i++)
+		wal_line(out, "backupd_wal_spool_segments", &s->wal[i],
+			 (long long)s->wal[i].spool_segments);
+}
+
 void metrics_render(const metrics_snapshot *s, strbuf *out)
 {
 	family(out, "backupd_up", "gauge", "1 while the backupd daemon is running.");
@@ -133,10 +174,18 @@ void metrics_render(const metrics_snapshot *s, strbuf *out)
 			uint64_t v;
 			if (!job_value(&s->jobs[i], js->field, &v))
 				continue;
-			strbuf_appendf(out, "%s{job=\"", js->name);
+			strbuf_appendf(out, "%s{backupd_job=\"", js->name);
 			append_label(out, s->jobs[i].name);
 			strbuf_appendf(out, "\"} %" PRIu64 "\n", v);
 		}
+	}
+	render_wal(s, out);
+	family(out, "backupd_repo_size_bytes", "gauge",
+	       "Stored bytes of all backups in the repository, as its last job run measured.");
+	for (size_t i = 0; i < s->n_repos; i++) {
+		strbuf_appends(out, "backupd_repo_size_bytes{repo=\"");
+		append_label(out, s->repos[i].repo);
+		strbuf_appendf(out, "\"} %" PRIu64 "\n", s->repos[i].bytes);
 	}
 }
 

@@ -37,6 +37,20 @@ typedef struct metrics_job {
 	time_t fleet_last_success; /* with a catalog: the fleet's last success; 0: none known */
 } metrics_job;
 
+/* WAL archiving of one source, from what wal-push leaves in the state dir (gauges.h). */
+typedef struct metrics_wal {
+	char *source;
+	time_t last_archived;    /* 0: none known */
+	uint64_t failures_total; /* failed pushes recorded */
+	uint64_t spool_segments; /* segments waiting to be archived at the last push */
+} metrics_wal;
+
+/* A repository's stored size, as the last job run writing to it measured. */
+typedef struct metrics_repo {
+	char *repo;
+	uint64_t bytes;
+} metrics_repo;
+
 typedef struct metrics_snapshot {
 	time_t started;          /* daemon start */
 	time_t tick;             /* last main loop iteration */
@@ -47,6 +61,10 @@ typedef struct metrics_snapshot {
 	char catalog_error[BDERR_MSG_MAX]; /* why not, when it is not */
 	metrics_job *jobs;
 	size_t n_jobs;
+	metrics_wal *wal;
+	size_t n_wal;
+	metrics_repo *repos;
+	size_t n_repos;
 } metrics_snapshot;
 
 /* Frees what s holds and zeroes it. */

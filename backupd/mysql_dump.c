@@ -1,4 +1,5 @@
 #include "backupd/mysql_dump.h"
+#include "backupd/mysql_dump_users.h"
 
 #include <inttypes.h>
 #include <pthread.h>
@@ -667,6 +668,17 @@ static void set_failed(dump_state *st)
 	pthread_mutex_unlock(&st->lock);
 }
 
+/* The accounts with grants on the dumped databases (backupd/mysql_dump_users.h). */
+static int dump_users(dump_state *st, MYSQL *c, json_t *info, bderr *err)
+{
+	const char **dbs = xcalloc(st->n_dbs + 1, sizeof *dbs);
+	for (size_t i = 0; i < st->n_dbs; i++)
+		dbs[i] = st->dbs[i].name;
+	int rc = mysql_dump_users(c, dbs, st->n_dbs, info, err);
+	free(dbs);
+	return rc;
+}
+
 int mysql_dump_run(repo *r, const mysql_dump_options *o, char **id_out, bderr *err)
 {
 	dump_state st;
@@ -827,6 +839,8 @@ int mysql_dump_run(repo *r, const mysql_dump_options *o, char **id_out, bderr *e
 		manifest_add_object(m, d->object, &d->meta, o->compress_level != 0, d->rows);
 	}
 	json_object_set_new(info, "databases", databases_json(&st));
+	if (dump_users(&st, c, info, err) != 0)
+		goto out;
 	json_object_set_new(info, "options",
 			    json_pack("{s:i, s:s, s:I, s:s}", "jobs", o->jobs, "compress",
 				      o->compress_spec ? o->compress_spec : "zstd", "chunk_size",

@@ -8,6 +8,7 @@
 
 #include <libpq/libpq-fs.h>
 
+#include "backupd/pg_dump_roles.h"
 #include "backupd/pg_schema.h"
 #include "common/log.h"
 #include "common/mem.h"
@@ -390,9 +391,57 @@ static int dump_sequences(PGconn *c, json_t *out, bderr *err)
 }
 
 /*
+ * The large objects' owners, grants and comments, recorded by the dump itself
+ * (restore/pg_lo_meta.h): pg_dump 17 and newer no longer put them in
+ * pre-data, and a dump must restore the same whichever pg_dump took it.
+ */
+static int dump_large_object_meta(dump_state *st, PGconn *c, manifest *m, json_t *lo, int count,
+				  bderr *err)
+{
+	PGresult *r;
+	if (pg_query(c,
+		     "SELECT coalesce(pg_catalog.json_agg(pg_catalog.json_build_object("
+		     "  'oid', l.oid::int8, 'owner', pg_catalog.pg_get_userbyid(l.lomowner), "
+		     "  'acl', CASE WHEN l.lomacl IS NULL THEN NULL ELSE "
+		     "    (SELECT coalesce(pg_catalog.json_agg(pg_catalog.json_build_object("
+		     "        'grantee', CASE WHEN a.grantee = 0 THEN NULL "
+		     "                   ELSE pg_catalog.pg_get_userbyid(a.grantee) END, "
+		     "        'privilege', a.privilege_type, 'grantable', a.is_grantable)), '[]') "
+		     "       FROM pg_catalog.aclexplode(l.lomacl) a) END, "
+		     "  'comment', pg_catalog.obj_description(l.oid, 'pg_largeobject')) ORDER BY l.oid), '[]')::text, "
+		     "  count(*) "
+		     "FROM pg_catalog.pg_largeobject_metadata l",
+		     "cannot read the large objects' metadata", &r, err) != 0)
+		return -1;
+	const char *text = PQgetvalue(r, 0, 0);
+	/* one snapshot: the metadata describes exactly the large objects written */
+	if (atoi(PQgetvalue(r, 0, 1)) != count) {
+		PQclear(r);
+		return bderr_set(err, "the large objects' metadata lists %s large objects, the data %d",
+				 PQgetvalue(r, 0, 1), count);
+	}
+	const char *objname = st->o->compress_level ? "large-objects-meta.json.zst" : "large-objects-meta.json";
+	char *path = repo_backup_path(st->o->name, st->id, objname);
+	object_writer *ow = NULL;
+	object_meta meta;
+	int rc = object_writer_open(repo_storage(st->repo), path, st->o->compress_level, &ow, err);
+	if (rc == 0)
+		rc = object_writer_write(ow, text, strlen(text), err);
+	if (rc == 0)
+		rc = object_writer_close(ow, &meta, err);
+	if (rc == 0) {
+		manifest_add_object(m, objname, &meta, st->o->compress_level != 0, -1);
+		json_object_set_new(lo, "metadata", json_string(objname));
+	}
+	object_writer_free(ow);
+	free(path);
+	PQclear(r);
+	return rc;
+}
+
+/*
  * Large objects go into one object as records "<oid> <length>\n<bytes>", read
- * in the coordinator's snapshot.  Their creation, owners, comments and grants
- * are in pre-data.
+ * in the coordinator's snapshot; their metadata into another, beside it.
  */
 static int dump_large_objects(dump_state *st, PGconn *c, manifest *m, json_t *info, bderr *err)
 {
@@ -444,11 +493,14 @@ static int dump_large_objects(dump_state *st, PGconn *c, manifest *m, json_t *in
 	object_meta meta;
 	if (rc == 0)
 		rc = object_writer_close(ow, &meta, err);
+	json_t *lo = NULL;
 	if (rc == 0) {
 		manifest_add_object(m, objname, &meta, st->o->compress_level != 0, -1);
-		json_object_set_new(info, "large_objects",
-				    json_pack("{s:s, s:i}", "object", objname, "count", n));
+		lo = json_pack("{s:s, s:i}", "object", objname, "count", n);
+		json_object_set_new(info, "large_objects", lo);
 	}
+	if (rc == 0)
+		rc = dump_large_object_meta(st, c, m, lo, n, err);
 	object_writer_free(ow);
 	free(buf);
 	free(path);
@@ -619,7 +671,7 @@ int pg_dump_run(repo *r, const pg_dump_options *o, char **id_out, bderr *err)
 		goto out;
 	json_object_set_new(info, "pg_dump_version", json_string(tool.version));
 
-	if (dump_database_properties(c, st.server_num, info, err) != 0)
+	if (dump_database_properties(c, st.server_num, info, err) != 0 || pg_dump_roles(c, info, err) != 0)
 		goto out;
 	if (load_tables(&st, c, err) != 0 || lock_tables(&st, c, err) != 0)
 		goto out;

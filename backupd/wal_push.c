@@ -19,6 +19,7 @@
 #include "backupd/run_history.h"
 #include "common/subprocess.h"
 #include "common/fsutil.h"
+#include "backupd/gauges.h"
 #include "common/log.h"
 #include "common/mem.h"
 
@@ -583,6 +584,15 @@ int wal_push_command(program *p, bderr *err)
 			spool_unlink(spool, file, ".claim");
 	}
 out:
+	if (p->cfg) { /* /metrics: the daemon reads these from the config's state dir */
+		size_t waiting = 0;
+		char **ready = ready_list(status_dir, &waiting);
+		for (size_t i = 0; i < waiting; i++)
+			free(ready[i]);
+		free(ready);
+		/* this segment's .ready goes once we return success */
+		gauges_record_wal(p->cfg, name, rc == 0, waiting > 0 && rc == 0 ? waiting - 1 : waiting);
+	}
 	if (claim_fd >= 0)
 		close(claim_fd);
 	repo_free(r);

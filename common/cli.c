@@ -8,7 +8,7 @@
 #include "common/config.h"
 #include "common/log.h"
 
-enum { GLOBAL_NONE, GLOBAL_CONFIG, GLOBAL_LOG_LEVEL, GLOBAL_JSON, GLOBAL_HELP };
+enum { GLOBAL_NONE, GLOBAL_CONFIG, GLOBAL_LOG_LEVEL, GLOBAL_JSON, GLOBAL_HELP, GLOBAL_LOG_FORMAT };
 
 /* Same order as the enum above, after GLOBAL_NONE. */
 const cli_option cli_global_options[] = {
@@ -18,6 +18,8 @@ const cli_option cli_global_options[] = {
 	  0, NULL, 0, 0 },
 	{ "json", NULL, "machine-readable output where the command has one", 0, NULL, 0, 0 },
 	{ "help", NULL, "print this help (also -h)", 0, NULL, 0, 0 },
+	{ "log-format", "text|json", "log lines as text or as one JSON object per line (time, level, program, message, job)",
+	  0, "text", 0, 0 },
 	CLI_OPT_END,
 };
 
@@ -46,6 +48,7 @@ static int store(cli_args *out, int global, const cli_option *o, const char *val
 		 const char *display, bderr *err)
 {
 	log_level lv;
+	log_format lf;
 	switch (global) {
 	case GLOBAL_CONFIG:
 		out->config_path = value;
@@ -62,6 +65,12 @@ static int store(cli_args *out, int global, const cli_option *o, const char *val
 		return 0;
 	case GLOBAL_HELP:
 		out->help = 1;
+		return 0;
+	case GLOBAL_LOG_FORMAT:
+		if (log_format_parse(value, &lf) < 0)
+			return bderr_usage(err, "option '%s' must be text or json, got '%s'", display,
+					   value);
+		out->log_format = value;
 		return 0;
 	default:
 		break;

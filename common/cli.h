@@ -4,7 +4,7 @@
  * table); the parser, the synopsis, `help CMD` / `CMD --help` and the command
  * list are all generated from those tables, and so can man pages and shell
  * completion be.  The global options (-c FILE, --log-level L, --json, --help)
- * are accepted by every command.  Anything else is a usage error (exit 2)
+ * and --log-format F are accepted by every command.  Anything else is a usage error (exit 2)
  * that names the option.
  */
 #ifndef BACKUPD_COMMON_CLI_H
@@ -45,6 +45,7 @@ typedef struct cli_command {
 typedef struct cli_args {
 	const char *config_path; /* -c, NULL if absent */
 	const char *log_level;   /* --log-level, NULL if absent */
+	const char *log_format;  /* --log-format, NULL if absent */
 	int json;                /* --json */
 	int help;                /* -h / --help */
 	struct {

@@ -111,6 +111,20 @@ static const key_spec job_keys[] = {
 	{ "enabled", KEY_BOOL, 0, 0 },
 	{ "run-on", KEY_STRING, 0, 0 },
 	{ "incremental", KEY_INT, 0, 1000 },
+	{ "notify", KEY_STRING, 0, 0 },
+	{ NULL, KEY_STRING, 0, 0 },
+};
+
+/* Checked in detail by backupd/notify.c (types, URLs, email keys). */
+static const key_spec notify_keys[] = {
+	{ "type", KEY_STRING, 0, 0 },
+	{ "on", KEY_STRING, 0, 0 },
+	{ "url", KEY_STRING, 0, 0 },
+	{ "from", KEY_STRING, 0, 0 },
+	{ "to", KEY_STRING, 0, 0 },
+	{ "username", KEY_STRING, 0, 0 },
+	{ "password-file", KEY_STRING, 0, 0 },
+	{ "starttls", KEY_BOOL, 0, 0 },
 	{ NULL, KEY_STRING, 0, 0 },
 };
 
@@ -119,6 +133,7 @@ static const section_spec section_specs[] = {
 	{ "repo", 1, repo_keys },
 	{ "source", 1, source_keys },
 	{ "job", 1, job_keys },
+	{ "notify", 1, notify_keys },
 	{ NULL, 0, NULL },
 };
 
@@ -136,6 +151,27 @@ static const key_spec *key_spec_find(const section_spec *ss, const char *key)
 		if (strcmp(k->name, key) == 0)
 			return k;
 	return NULL;
+}
+
+int config_key_at(size_t i, config_key_info *out)
+{
+	static const char *kinds[] = { "string", "integer", "boolean", "log level", "job kind",
+				       "database URI" };
+	for (const section_spec *ss = section_specs; ss->type; ss++) {
+		for (const key_spec *k = ss->keys; k->name; k++) {
+			if (i-- > 0)
+				continue;
+			out->section = ss->type;
+			out->named = ss->named;
+			out->key = k->name;
+			out->kind = kinds[k->type];
+			out->min = k->min;
+			out->max = k->max;
+			out->help = config_key_help(ss->type, k->name);
+			return 0;
+		}
+	}
+	return -1;
 }
 
 /* ---- lookups ------------------------------------------------------------ */
@@ -430,7 +466,7 @@ static int section_begin(parse_ctx *ctx, const char *hdr, size_t hdrlen)
 
 	if (ss == NULL) {
 		ctx_error(ctx, ctx->lineno, NULL,
-			  "unknown section [%s]: use [global], [repo:NAME], [source:NAME] or [job:NAME]",
+			  "unknown section [%s]: use [global], [repo:NAME], [source:NAME], [job:NAME] or [notify:NAME]",
 			  full);
 		goto out;
 	}

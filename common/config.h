@@ -63,6 +63,23 @@ int config_error(const config *c, const config_section *s, const char *key, bder
 int config_get_long(const config *c, const config_section *s, const char *key, long def,
 		    long min, long max, long *out, bderr *err);
 
+/*
+ * The declared sections and keys, for generated documentation (backupd.conf(5),
+ * completion).  help comes from config_doc.c; NULL when a key has none.
+ */
+typedef struct config_key_info {
+	const char *section; /* "global", "repo", "source", "job" */
+	int named;           /* 1: [section:NAME] */
+	const char *key;
+	const char *kind;    /* "string", "integer", "boolean", ... */
+	long min, max;       /* integers only */
+	const char *help;
+} config_key_info;
+/* The i-th declared key over all sections, in declaration order; -1 past the last. */
+int config_key_at(size_t i, config_key_info *out);
+/* One line describing KEY of SECTION, or NULL (config_doc.c). */
+const char *config_key_help(const char *section, const char *key);
+
 /* yes/no, true/false, on/off, 1/0 (any case); -1 for anything else. */
 int config_parse_bool(const char *value, int *out);
 /* Boolean key; def when absent; usage error naming FILE:LINE and the key. */

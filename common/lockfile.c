@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -26,18 +27,44 @@ static long read_holder(int fd)
 	return pid > 0 ? pid : 0;
 }
 
+/*
+ * root making a lock under a state directory that belongs to the service
+ * user (a packaged install: /var/lib/backupd owned by backupd) hands the
+ * lock directory and file to that user, or the service could no longer open
+ * them after one manual run as root.  Best effort: ownership is a courtesy
+ * to the next process, the flock is what excludes.
+ */
+static void give_to_state_owner(const char *dir, int fd)
+{
+	if (geteuid() != 0)
+		return;
+	char *state = path_dirname(dir);
+	struct stat st_state, st;
+	if (stat(state, &st_state) == 0 && st_state.st_uid != 0) {
+		if (stat(dir, &st) == 0 && st.st_uid == 0 && chown(dir, st_state.st_uid, st_state.st_gid) != 0)
+			(void)0;
+		if (fstat(fd, &st) == 0 && st.st_uid == 0 && fchown(fd, st_state.st_uid, st_state.st_gid) != 0)
+			(void)0;
+	}
+	free(state);
+}
+
 int lockfile_take(const char *path, int *fd_out, long *holder, bderr *err)
 {
 	*fd_out = -1;
 	*holder = 0;
 	char *dir = path_dirname(path);
-	int rc = mkdir_p(dir, 0750, err);
-	free(dir);
-	if (rc < 0)
+	if (mkdir_p(dir, 0750, err) < 0) {
+		free(dir);
 		return -1;
+	}
 	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
-	if (fd < 0)
+	if (fd < 0) {
+		free(dir);
 		return bderr_sys(err, errno, "cannot open lock file '%s'", path);
+	}
+	give_to_state_owner(dir, fd);
+	free(dir);
 	for (int attempt = 0; flock(fd, LOCK_EX | LOCK_NB) < 0; attempt++) {
 		int e = errno;
 		if (e == EINTR)

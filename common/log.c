@@ -1,6 +1,9 @@
 #include "common/log.h"
 
+#include <jansson.h>
 #include <pthread.h>
+#include <stdlib.h>
+#include <sys/stat.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -10,13 +13,49 @@
 static struct {
 	const char *prog;
 	log_level level;
+	log_format format;
+	int journal; /* stderr is systemd's journal stream: priority prefixes */
+	const char *job;
 	pthread_mutex_t lock;
-} log_sink = { "backupd", LOG_LEVEL_INFO, PTHREAD_MUTEX_INITIALIZER };
+} log_sink = { "backupd", LOG_LEVEL_INFO, LOG_FORMAT_TEXT, 0, NULL, PTHREAD_MUTEX_INITIALIZER };
+
+int log_detect_journal(void)
+{
+	const char *js = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+	log_sink.journal = js && sscanf(js, "%llu:%llu", &dev, &ino) == 2 &&
+			   fstat(2, &st) == 0 && (unsigned long long)st.st_dev == dev &&
+			   (unsigned long long)st.st_ino == ino;
+	return log_sink.journal;
+}
 
 void log_init(const char *prog, log_level level)
 {
 	log_sink.prog = prog;
 	log_sink.level = level;
+	log_detect_journal();
+}
+
+int log_format_parse(const char *name, log_format *out)
+{
+	if (strcmp(name, "text") == 0)
+		*out = LOG_FORMAT_TEXT;
+	else if (strcmp(name, "json") == 0)
+		*out = LOG_FORMAT_JSON;
+	else
+		return -1;
+	return 0;
+}
+
+void log_set_format(log_format f)
+{
+	log_sink.format = f;
+}
+
+void log_set_job(const char *job)
+{
+	log_sink.job = job;
 }
 
 log_level log_get_level(void)
@@ -127,24 +166,41 @@ void log_redact(char *s)
 static void log_emit(log_level level, const char *fmt, va_list ap)
 {
 	static const char *tags[] = { "error", "warning", "info", "debug" };
+	static const int priorities[] = { 3, 4, 6, 7 }; /* syslog: err, warning, info, debug */
 	if (level > log_sink.level)
 		return;
 	char msg[4096];
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	log_redact(msg);
-	pthread_mutex_lock(&log_sink.lock);
-	if (level == LOG_LEVEL_ERROR) {
-		fprintf(stderr, "%s: %s\n", log_sink.prog, msg);
-	} else {
-		char ts[32];
-		time_t now = time(NULL);
-		struct tm tm;
-		gmtime_r(&now, &tm);
-		strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
-		fprintf(stderr, "%s %s %s: %s\n", ts, log_sink.prog, tags[level], msg);
+	char ts[32];
+	time_t now = time(NULL);
+	struct tm tm;
+	gmtime_r(&now, &tm);
+	strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	char prio[8] = "";
+	if (log_sink.journal)
+		snprintf(prio, sizeof prio, "<%d>", priorities[level]);
+	char *line = NULL;
+	if (log_sink.format == LOG_FORMAT_JSON) {
+		json_t *o = json_pack("{s:s, s:s, s:s, s:s}", "time", ts, "level", tags[level],
+				      "program", log_sink.prog, "message", msg);
+		if (o && log_sink.job)
+			json_object_set_new(o, "job", json_string(log_sink.job));
+		/* a message that is not UTF-8 cannot be a JSON string: keep the text line */
+		line = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+		json_decref(o);
 	}
+	pthread_mutex_lock(&log_sink.lock);
+	/* errors keep the contract's "backupd: what: why", behind the timestamp */
+	if (line)
+		fprintf(stderr, "%s%s\n", prio, line);
+	else if (level == LOG_LEVEL_ERROR)
+		fprintf(stderr, "%s%s %s: %s\n", prio, ts, log_sink.prog, msg);
+	else
+		fprintf(stderr, "%s%s %s %s: %s\n", prio, ts, log_sink.prog, tags[level], msg);
 	fflush(stderr);
 	pthread_mutex_unlock(&log_sink.lock);
+	free(line);
 }
 
 #define LOG_FN(name, lvl)                          \

@@ -15,12 +15,26 @@ typedef enum log_level {
 	LOG_LEVEL_DEBUG
 } log_level;
 
+typedef enum log_format { LOG_FORMAT_TEXT = 0, LOG_FORMAT_JSON } log_format;
+
 /* prog is the program name prefixed to error lines ("backupd"). */
 void log_init(const char *prog, log_level level);
 log_level log_get_level(void);
 /* Parses "error|warn|info|debug"; returns -1 on an unknown name. */
 int log_level_parse(const char *name, log_level *out);
 const char *log_prog(void);
+/* "text" or "json"; -1 on anything else. */
+int log_format_parse(const char *name, log_format *out);
+void log_set_format(log_format f);
+/* The job the process runs (backupd run JOB), carried by JSON lines; NULL: none. */
+void log_set_job(const char *job);
+/*
+ * 1 when stderr is the journal stream systemd names in $JOURNAL_STREAM
+ * ("DEVICE:INODE" of stderr): lines then start with their syslog priority
+ * (<3> error, <4> warning, <6> info, <7> debug).  Checked by log_init; tests
+ * call it again after changing stderr.
+ */
+int log_detect_journal(void);
 
 void log_error(const char *fmt, ...) BD_PRINTF(1, 2);
 void log_warn(const char *fmt, ...) BD_PRINTF(1, 2);

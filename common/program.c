@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "archive/repo.h"
+#include "common/doc.h"
 #include "common/log.h"
 #include "common/resolve.h"
 #include "common/version.h"
@@ -16,7 +17,8 @@ int program_find_command(int argc, char **argv)
 {
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
-		if (strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0 || strcmp(a, "--log-level") == 0) {
+		if (strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0 || strcmp(a, "--log-level") == 0 ||
+		    strcmp(a, "--log-format") == 0) {
 			i++;
 			continue;
 		}
@@ -57,11 +59,14 @@ static int load_config(program *p, bderr_list *errors, bderr *err)
 			return -1;
 	}
 	const char *level = p->args.log_level;
+	log_format fmt;
 	if (level == NULL && p->cfg) {
 		const config_section *g = config_find(p->cfg, "global", NULL);
 		if (g)
 			level = config_get(g, "log-level");
 	}
+	if (p->args.log_format && log_format_parse(p->args.log_format, &fmt) == 0)
+		log_set_format(fmt);
 	if (level) {
 		log_level l;
 		if (log_level_parse(level, &l) != 0)
@@ -161,6 +166,14 @@ int program_main(const char *prog, const cli_command *cmds, size_t n_cmds,
 	/* a closed pipe (psql exiting early) must be an error return, not a death */
 	signal(SIGPIPE, SIG_IGN);
 	log_init(prog, LOG_LEVEL_INFO);
+	/* hidden: the build generates the man pages and completion from the tables */
+	if (argc == 3 && strcmp(argv[1], "--internal-doc") == 0) {
+		if (doc_generate(stdout, argv[2], prog, cmds, n_cmds) != 0) {
+			log_error("--internal-doc: unknown '%s' or write error", argv[2]);
+			return EXIT_USAGE;
+		}
+		return EXIT_OK;
+	}
 	int ci = program_find_command(argc, argv);
 	if (ci == 0) {
 		if (wants(argc, argv, "--version", NULL)) {

@@ -67,14 +67,42 @@ static int cmd_restore(program *p, bderr *err)
 			    m->id, m->engine, engine_name(target.engine));
 		goto out;
 	}
+	const char *provision = cli_get(&p->args, "provision");
+	if (provision && (!cli_has(&p->args, "owner") || !cli_has(&p->args, "env-file"))) {
+		bderr_usage(err, "--provision DB needs --owner ROLE and --env-file FILE (where DATABASE_URL is written)");
+		goto out;
+	}
+	if (!provision && (cli_has(&p->args, "env-file") || cli_has(&p->args, "reuse-role"))) {
+		bderr_usage(err, "--env-file and --reuse-role go with --provision DB");
+		goto out;
+	}
+	if (provision && (*provision == '\0' || strlen(provision) > 63)) {
+		bderr_usage(err, "--provision takes a database name of 1 to 63 bytes");
+		goto out;
+	}
+	static const char *const pg_only[] = { "role-map", "no-owner", "no-privileges", NULL };
+	for (int i = 0; target.engine == ENGINE_MYSQL && pg_only[i]; i++)
+		if (cli_has(&p->args, pg_only[i])) {
+			bderr_usage(err, "--%s applies to PostgreSQL targets only", pg_only[i]);
+			goto out;
+		}
+	if (target.engine == ENGINE_MYSQL && !provision && cli_has(&p->args, "owner")) {
+		bderr_usage(err, "--owner on a MySQL/MariaDB target goes with --provision (objects have no owners there)");
+		goto out;
+	}
 	if (target.engine == ENGINE_MYSQL) {
 		mysql_restore_options mo = {
 			.to_url = target.url,
 			.password = target.password,
 			.jobs = jobs,
-			.create = cli_has(&p->args, "create"),
+			.create = cli_has(&p->args, "create") || provision != NULL,
 			.allow_non_empty = cli_has(&p->args, "allow-non-empty"),
 			.no_binlog = cli_has(&p->args, "no-binlog"),
+			.roles = cli_has(&p->args, "roles"),
+			.provision_db = provision,
+			.owner = cli_get(&p->args, "owner"),
+			.env_file = cli_get(&p->args, "env-file"),
+			.reuse_role = cli_has(&p->args, "reuse-role"),
 		};
 		rc = mysql_restore_run(r, m, &mo, err);
 		goto out;
@@ -83,16 +111,31 @@ static int cmd_restore(program *p, bderr *err)
 		bderr_usage(err, "--no-binlog applies to MySQL/MariaDB targets only");
 		goto out;
 	}
+	if (cli_has(&p->args, "owner") && cli_has(&p->args, "no-owner")) {
+		bderr_usage(err, "--owner and --no-owner contradict each other: choose one");
+		goto out;
+	}
+	const char **maps = xcalloc((size_t)p->args.n_opts + 1, sizeof *maps);
+	for (int i = 0, k = 0; i < p->args.n_opts; i++)
+		if (strcmp(p->args.opts[i].name, "role-map") == 0)
+			maps[k++] = p->args.opts[i].value;
 	pg_restore_options o = {
 		.to_url = target.url,
 		.password = target.password,
 		.jobs = jobs,
-		.create = cli_has(&p->args, "create"),
+		.create = cli_has(&p->args, "create") || provision != NULL,
 		.allow_non_empty = cli_has(&p->args, "allow-non-empty"),
 		.no_owner = cli_has(&p->args, "no-owner"),
 		.no_privileges = cli_has(&p->args, "no-privileges"),
+		.create_roles = cli_has(&p->args, "roles"),
+		.owner = cli_get(&p->args, "owner"),
+		.role_map = maps,
+		.provision_db = provision,
+		.env_file = cli_get(&p->args, "env-file"),
+		.reuse_role = cli_has(&p->args, "reuse-role"),
 	};
 	rc = pg_restore_run(r, m, &o, err);
+	free(maps);
 out:
 	manifest_free(m);
 	free(name);
@@ -115,6 +158,12 @@ static const cli_option restore_opts[] = {
 	{ "no-owner", NULL, "PostgreSQL: do not set object owners", 0, NULL, 0, 0 },
 	{ "no-privileges", NULL, "PostgreSQL: do not restore GRANTs", 0, NULL, 0, 0 },
 	{ "no-binlog", NULL, "MySQL/MariaDB: do not write the restore to the binary log", 0, NULL, 0, 0 },
+	{ "roles", NULL, "create the roles the backup's objects, grants and policies reference that the target lacks (no passwords; MySQL/MariaDB: the accounts with grants on its databases, created locked)", 0, NULL, 0, 0 },
+	{ "owner", "ROLE", "PostgreSQL: ROLE owns every object (the source's owners map to it)", 0, NULL, 0, 0 },
+	{ "role-map", "OLD=NEW", "PostgreSQL: use role NEW wherever the backup names OLD (repeatable)", 0, NULL, 0, 0 },
+	{ "provision", "DB", "create DB and the --owner role/user (generated password) with the admin account in --to", 0, NULL, 0, 0 },
+	{ "env-file", "FILE", "with --provision: write DATABASE_URL=... there (mode 0600)", 0, NULL, 0, 0 },
+	{ "reuse-role", NULL, "with --provision: use an existing --owner role (its password is not changed)", 0, NULL, 0, 0 },
 	CLI_OPT_END,
 };
 

@@ -1,4 +1,6 @@
 #include "restore/mysql_restore.h"
+#include "restore/mysql_provision.h"
+#include "restore/mysql_users.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -1149,7 +1151,8 @@ static int plan_targets(restore_ctx *rc, bderr *err)
 		json_t *d = json_array_get(dbs, 0);
 		rc->dbs[0].src = d;
 		rc->dbs[0].src_name = json_string_value(json_object_get(d, "name"));
-		rc->dbs[0].name = xstrdup(rc->uri.n_databases ? rc->uri.databases[0] : rc->dbs[0].src_name);
+		rc->dbs[0].name = xstrdup(rc->o->provision_db ? rc->o->provision_db
+					  : rc->uri.n_databases ? rc->uri.databases[0] : rc->dbs[0].src_name);
 		rc->n_dbs = 1;
 		return 0;
 	}
@@ -1206,6 +1209,21 @@ static int detect_load_mode(restore_ctx *rc, MYSQL *c, bderr *err)
 	return 0;
 }
 
+/* --roles: the accounts with grants on the restored databases (restore/mysql_users.h). */
+static int restore_users(restore_ctx *rc, MYSQL *c, bderr *err)
+{
+	json_t *users = json_object_get(rc->m->info, "users");
+	if (users == NULL)
+		return bderr_set(err, "backup %s records no accounts (taken before they were): restore it without --roles",
+				 rc->m->id);
+	mysql_db_rename *dbs = xcalloc(rc->n_dbs + 1, sizeof *dbs);
+	for (size_t i = 0; i < rc->n_dbs; i++)
+		dbs[i] = (mysql_db_rename){ rc->dbs[i].src_name, rc->dbs[i].name };
+	int r = mysql_users_restore(c, users, dbs, rc->n_dbs, err);
+	free(dbs);
+	return r;
+}
+
 int mysql_restore_run(repo *r, const manifest *m, const mysql_restore_options *o, bderr *err)
 {
 	if (strcmp(m->engine, "mysql") != 0 || strcmp(m->kind, "dump") != 0)
@@ -1222,6 +1240,7 @@ int mysql_restore_run(repo *r, const manifest *m, const mysql_restore_options *o
 	const char *flavor = json_string_value(json_object_get(m->info, "flavor"));
 	rc.mysql_flavor = flavor && strcmp(flavor, "mysql") == 0;
 	MYSQL *c = NULL;
+	mysql_provision *prov = NULL;
 	int rcode = -1;
 	time_t t0 = time(NULL);
 
@@ -1239,6 +1258,15 @@ int mysql_restore_run(repo *r, const manifest *m, const mysql_restore_options *o
 	if (rc.session_charset == NULL || rc.session_collation == NULL) {
 		bderr_set(err, "the server reports no character set for the restore session");
 		goto out;
+	}
+	if (o->provision_db) {
+		if (rc.n_dbs != 1) {
+			bderr_usage(err, "--provision restores one database: backup %s holds %zu", m->id, rc.n_dbs);
+			goto out;
+		}
+		provision_request po = { o->provision_db, o->owner, o->env_file, o->reuse_role };
+		if (mysql_provision_prepare(c, &po, rc.uri.host, rc.uri.port, &prov, err) != 0)
+			goto out;
 	}
 	for (size_t i = 0; i < rc.n_dbs; i++)
 		if (prepare_database(&rc, c, &rc.dbs[i], err) != 0)
@@ -1259,13 +1287,21 @@ int mysql_restore_run(repo *r, const manifest *m, const mysql_restore_options *o
 		    restore_views(&rc, c, d, err) != 0)
 			goto out;
 	}
+	if (o->roles && restore_users(&rc, c, err) != 0)
+		goto out;
+	if (prov && mysql_provision_commit(prov, c, err) != 0)
+		goto out;
 	log_info("restore of %s complete in %lds", m->id, (long)(time(NULL) - t0));
 	rcode = 0;
 out:
-	my_close(c);
 	/* a half-restored database must not look like a restored one */
 	if (rcode != 0)
 		drop_created(&rc);
+	if (rcode != 0)
+		mysql_provision_abort(prov, c);
+	else
+		mysql_provision_free(prov);
+	my_close(c);
 	for (size_t i = 0; i < rc.n_dbs; i++)
 		free(rc.dbs[i].name);
 	free(rc.dbs);

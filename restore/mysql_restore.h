@@ -17,6 +17,11 @@ typedef struct mysql_restore_options {
 	int create;           /* CREATE DATABASE first (dropped again on failure) */
 	int allow_non_empty;  /* restore into a database that already has objects */
 	int no_binlog;        /* SET sql_log_bin = 0: the restore is not replicated */
+	int roles;            /* --roles: the recorded accounts and their grants */
+	const char *provision_db; /* --provision DB (implies create), with: */
+	const char *owner;        /* the user to create ('USER'@'%') */
+	const char *env_file;
+	int reuse_role;
 } mysql_restore_options;
 
 int mysql_restore_run(repo *r, const manifest *m, const mysql_restore_options *o, bderr *err);

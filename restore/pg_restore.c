@@ -15,8 +15,12 @@
 #include "common/workpool.h"
 #include "archive/filter.h"
 #include "restore/pg_dbprops.h"
+#include "restore/pg_lo_meta.h"
+#include "restore/pg_provision.h"
+#include "restore/pg_roles.h"
 #include "restore/pg_post_data.h"
 #include "restore/pg_sql_filter.h"
+#include "restore/pg_target.h"
 
 #define IO_BUF (256 * 1024)
 /* Schema sections are held in memory: they grow with the schema, not the data. */
@@ -32,7 +36,17 @@ typedef struct restore_ctx {
 	PGconn *maint;     /* --create: holds the temporary name's lock */
 	pg_db_props *props; /* --create: the source database's properties, or NULL */
 	int created;
+	pg_target *target;  /* its version and settings, read before anything runs */
+	int lo_create_missing; /* a backup without large-object metadata (older backupd) */
+	pg_role_map roles;  /* --owner, --role-map */
+	pg_provision *prov; /* --provision */
 } restore_ctx;
+
+/* What each schema statement goes through on its way to the target. */
+typedef struct stmt_hooks {
+	const pg_target *target;
+	const pg_role_map *roles;
+} stmt_hooks;
 
 /* N connections working through one list of items (common/workpool). */
 static int pool_run(restore_ctx *rc, PGconn **conns, int n_conns, void **items, size_t n_items,
@@ -314,33 +328,50 @@ static void statement_excerpt(const char *s, size_t n, char *buf, size_t len)
 	snprintf(buf, len, "%.*s%s", (int)(l > 80 ? 80 : l), s, l > 80 || l < n ? " ..." : "");
 }
 
-/* "SET name = value;" that failed because the server lacks the parameter. */
-static int unknown_setting(const PGresult *r, const char *stmt, size_t n)
-{
-	const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
-	if (state == NULL || strcmp(state, "42704") != 0 || n < 5 || strncasecmp(stmt, "SET ", 4) != 0)
-		return 0;
-	for (size_t i = 4; i < n; i++)
-		if (stmt[i] == ';' && i != n - 1)
-			return 0;
-	return stmt[n - 1] == ';' && memchr(stmt, '\n', n) == NULL && n < 200;
-}
-
 /* Runs one statement; COPY or anything else that needs the client is refused. */
-static int run_statement(PGconn *c, const char *sql, size_t start, size_t end, char *msg, size_t msg_len)
+static int run_statement(PGconn *c, const stmt_hooks *h, const char *sql, size_t start, size_t end,
+			 char *msg, size_t msg_len)
 {
-	char *stmt = xstrndup(sql + start, end - start);
+	const char *name;
+	size_t name_len;
+	if (pg_target_skips(h->target, sql + start, end - start, &name, &name_len)) {
+		/* a newer pg_dump's session setting (transaction_timeout) on an older server */
+		log_info("left out '%.*s': the target server has no such setting", (int)name_len, name);
+		return 0;
+	}
+	char *stmt = pg_role_map_statement(h->roles, sql + start, end - start);
+	if (stmt == NULL)
+		stmt = xstrndup(sql + start, end - start);
 	PGresult *r = PQexec(c, stmt);
-	free(stmt);
 	ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+	/*
+	 * A column or table option the target rejects as unknown (a patched or
+	 * newer source's): the statement failed whole, so it runs again without
+	 * that option, as the target itself judged it.
+	 */
+	for (int tries = 0; st == PGRES_FATAL_ERROR && tries < 16; tries++) {
+		const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+		char *opt = state && strcmp(state, "22023") == 0
+				    ? pg_target_unknown_option(PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY))
+				    : NULL;
+		char *without = opt ? pg_target_drop_option(stmt, strlen(stmt), opt) : NULL;
+		if (without == NULL) {
+			free(opt);
+			break;
+		}
+		log_info("left out option '%s': the target server does not know it", opt);
+		free(opt);
+		free(stmt);
+		stmt = without;
+		PQclear(r);
+		r = *stmt ? PQexec(c, stmt) : NULL;
+		st = *stmt ? (r ? PQresultStatus(r) : PGRES_FATAL_ERROR) : PGRES_EMPTY_QUERY;
+	}
+	free(stmt);
 	int rcode = 0;
 	if (st == PGRES_COPY_IN || st == PGRES_COPY_OUT || st == PGRES_COPY_BOTH) {
 		snprintf(msg, msg_len, "COPY to or from the client has no place in a schema script");
 		rcode = -1; /* the caller closes the connection, which ends the COPY */
-	} else if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && st != PGRES_EMPTY_QUERY &&
-		   unknown_setting(r, sql + start, end - start)) {
-		/* a newer pg_dump's session SET (transaction_timeout) on an older server */
-		log_warn("skipped a setting the target server does not know: %.*s", (int)(end - start), sql + start);
 	} else if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && st != PGRES_EMPTY_QUERY) {
 		char buf[512];
 		const char *m = r ? PQresultErrorMessage(r) : NULL;
@@ -358,7 +389,8 @@ static int run_statement(PGconn *c, const char *sql, size_t start, size_t end, c
  * autocommit, stopping at the first error, which names the line, pg_dump's
  * entry and the statement.  The caller has refused meta-commands.
  */
-static int run_statements(PGconn *c, const char *sql, size_t len, const char *objname, bderr *err)
+static int run_statements(PGconn *c, const stmt_hooks *h, const char *sql, size_t len,
+			  const char *objname, bderr *err)
 {
 	pg_sql_iter it;
 	pg_sql_piece p;
@@ -371,7 +403,7 @@ static int run_statements(PGconn *c, const char *sql, size_t len, const char *ob
 		if (p.kind == PG_SQL_META)
 			continue; /* a \restrict line: refuse_meta_commands let nothing else through */
 		char msg[512];
-		if (run_statement(c, sql, p.start, p.end, msg, sizeof msg) == 0) {
+		if (run_statement(c, h, sql, p.start, p.end, msg, sizeof msg) == 0) {
 			n++;
 			continue;
 		}
@@ -394,8 +426,9 @@ static int run_script(restore_ctx *rc, const char *sql, size_t len, const char *
 	int rcode = connect_target(rc, &c, err);
 	if (rcode == 0)
 		rcode = pg_exec(c, "SET client_min_messages = warning", "cannot configure the restore session", err);
+	stmt_hooks h = { rc->target, &rc->roles };
 	if (rcode == 0)
-		rcode = run_statements(c, sql, len, objname, err);
+		rcode = run_statements(c, &h, sql, len, objname, err);
 	PQfinish(c);
 	return rcode;
 }
@@ -412,6 +445,92 @@ static int restore_pre_data(restore_ctx *rc, const char *objname, bderr *err)
 		bderr_prefix(err, "schema (pre-data) restore failed");
 	free(sql);
 	return rcode;
+}
+
+/* Large objects' owners, grants and comments, before their data. */
+static const char *map_lo_role(const void *ctx, const char *role)
+{
+	return pg_role_map_name(ctx, role);
+}
+
+static const char *map_lo_owner(const void *ctx, const char *role)
+{
+	return pg_role_map_owner(ctx, role);
+}
+
+static int restore_lo_meta(restore_ctx *rc, PGconn *c, bderr *err)
+{
+	json_t *lo = json_object_get(rc->m->info, "large_objects");
+	if (!json_is_object(lo))
+		return 0;
+	const char *objname = json_string_value(json_object_get(lo, "metadata"));
+	if (objname == NULL) {
+		rc->lo_create_missing = 1;
+		return 0;
+	}
+	char *json = NULL;
+	size_t len = 0;
+	if (read_object(rc, objname, &json, &len, err) != 0)
+		return -1;
+	pg_lo_meta_options lo_opts = {
+		.no_owner = rc->o->no_owner,
+		.no_privileges = rc->o->no_privileges,
+		.map_role = map_lo_role,
+		.map_owner = map_lo_owner,
+		.map_ctx = &rc->roles,
+	};
+	size_t n = 0;
+	int r = pg_lo_meta_apply(c, json, len, &lo_opts, &n, err);
+	free(json);
+	if (r != 0)
+		return bderr_prefix(err, "backup %s: '%s'", rc->m->id, objname);
+	log_debug("large objects: %zu created with their owners, grants and comments", n);
+	return 0;
+}
+
+/* The database's own owner and grantees, as its objects' (--owner, --role-map). */
+static void map_props_roles(restore_ctx *rc)
+{
+	pg_db_props *p = rc->props;
+	if (p == NULL || pg_role_map_empty(&rc->roles))
+		return;
+	if (p->owner) {
+		char *to = xstrdup(pg_role_map_owner(&rc->roles, p->owner));
+		free(p->owner);
+		p->owner = to;
+	}
+	for (size_t i = 0; i < p->n_acl; i++) {
+		if (p->acl[i].grantee == NULL)
+			continue;
+		char *to = xstrdup(pg_role_map_name(&rc->roles, p->acl[i].grantee));
+		free(p->acl[i].grantee);
+		p->acl[i].grantee = to;
+	}
+}
+
+/*
+ * The target's version and settings, before anything is created: a dump of a
+ * newer major is refused here, up front.
+ */
+static int load_target(restore_ctx *rc, bderr *err)
+{
+	PGconn *c = NULL;
+	int r = rc->o->create ? connect_maintenance(rc, &c, err)
+			      : pg_connect(rc->o->to_url, rc->o->password, NULL, "dbrestore", &c, err);
+	if (r == 0)
+		r = pg_target_load(c, &rc->target, err);
+	json_t *num = json_object_get(rc->m->info, "server_version_num");
+	if (r == 0)
+		r = pg_target_check_major(rc->target, json_is_integer(num) ? (long)json_integer_value(num) : 0,
+					  rc->m->id, err);
+	pg_roles_check chk = { rc->o->no_owner, rc->o->no_privileges, rc->o->create_roles };
+	provision_request po = { rc->o->provision_db, rc->o->owner, rc->o->env_file, rc->o->reuse_role };
+	if (r == 0 && rc->o->provision_db)
+		r = pg_provision_prepare(c, &po, &rc->prov, err);
+	if (r == 0)
+		r = pg_roles_prepare(c, json_object_get(rc->m->info, "roles"), &rc->roles, &chk, err);
+	PQfinish(c);
+	return r;
 }
 
 /* ---- table data ---- */
@@ -522,9 +641,21 @@ static int lo_refill(lo_stream *ls, bderr *err)
 }
 
 static int lo_write_all(PGconn *c, lo_stream *ls, unsigned long oid, long long len,
-			const char *objname, bderr *err)
+			const char *objname, int create_missing, bderr *err)
 {
-	/* pre-data created every large object (lo_create), with owner and grants */
+	/*
+	 * The metadata step (or pg_dump 16's pre-data) created every large
+	 * object; a backup taken by an older backupd with pg_dump 17+ has neither,
+	 * and its large objects are created here, owned by the restoring role.
+	 */
+	if (create_missing) {
+		char *sql = xasprintf("SELECT pg_catalog.lo_create(%lu) WHERE NOT EXISTS (SELECT 1 FROM "
+				      "pg_catalog.pg_largeobject_metadata WHERE oid = %lu)", oid, oid);
+		int r = pg_exec(c, sql, "cannot create a large object", err);
+		free(sql);
+		if (r != 0)
+			return -1;
+	}
 	int fd = lo_open(c, (Oid)oid, INV_WRITE);
 	if (fd < 0) {
 		char e[512];
@@ -598,7 +729,7 @@ static int load_large_objects(restore_ctx *rc, PGconn *c, const manifest_object 
 			break;
 		}
 		ls.pos = (size_t)(nl - ls.buf) + 1;
-		if (lo_write_all(c, &ls, oid, len, mo->name, err) != 0) {
+		if (lo_write_all(c, &ls, oid, len, mo->name, rc->lo_create_missing, err) != 0) {
 			rcode = -1;
 			break;
 		}
@@ -725,13 +856,40 @@ static int restore_sequences(restore_ctx *rc, PGconn *c, bderr *err)
  */
 #define DEADLOCK_RETRIES 5
 
-static int post_item_run(void *rc, void *vconn, void *vitem, bderr *err)
+/* A post-data entry's statements with their role names mapped, or NULL when unchanged. */
+static char *map_entry_roles(const pg_role_map *m, const char *sql)
 {
-	(void)rc;
-	PGconn *c = vconn;
-	post_data_entry *e = vitem;
+	if (pg_role_map_empty(m))
+		return NULL;
+	size_t len = strlen(sql), pos = 0;
+	strbuf b;
+	strbuf_init(&b);
+	int changed = 0;
+	pg_sql_iter it;
+	pg_sql_piece p;
+	pg_sql_iter_init(&it, sql, len);
+	while (pg_sql_iter_next(&it, &p)) {
+		char *mapped = p.kind == PG_SQL_STATEMENT ? pg_role_map_statement(m, sql + p.start, p.end - p.start) : NULL;
+		if (mapped == NULL)
+			continue;
+		strbuf_append(&b, sql + pos, p.start - pos);
+		strbuf_appends(&b, mapped);
+		pos = p.end;
+		changed = 1;
+		free(mapped);
+	}
+	strbuf_append(&b, sql + pos, len - pos);
+	if (!changed) {
+		strbuf_free(&b);
+		return NULL;
+	}
+	return strbuf_detach(&b);
+}
+
+static int post_item_exec(PGconn *c, const post_data_entry *e, const char *sql, bderr *err)
+{
 	for (int attempt = 0;; attempt++) {
-		PGresult *r = PQexec(c, e->sql);
+		PGresult *r = PQexec(c, sql);
 		ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
 		if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
 			PQclear(r);
@@ -754,6 +912,17 @@ static int post_item_run(void *rc, void *vconn, void *vitem, bderr *err)
 	}
 }
 
+static int post_item_run(void *vrc, void *vconn, void *vitem, bderr *err)
+{
+	restore_ctx *rc = vrc;
+	PGconn *c = vconn;
+	post_data_entry *e = vitem;
+	char *mapped = map_entry_roles(&rc->roles, e->sql);
+	const char *sql = mapped ? mapped : e->sql;
+	int rcode = post_item_exec(c, e, sql, err);
+	free(mapped);
+	return rcode;
+}
 static int run_phase(restore_ctx *rc, PGconn **conns, int n_conns, post_data *pd,
 		     post_data_phase phase, bderr *err)
 {
@@ -784,7 +953,7 @@ static int restore_post_data(restore_ctx *rc, PGconn **conns, int n_conns, const
 	free(sql);
 	int r = 0;
 	for (int i = 0; i < n_conns && r == 0; i++)
-		r = run_statements(conns[i], pd->prelude, strlen(pd->prelude), objname, err);
+		r = run_statements(conns[i], &(stmt_hooks){ rc->target, &rc->roles }, pd->prelude, strlen(pd->prelude), objname, err);
 	/* indexes and constraints in parallel; then the rest in order; then foreign keys */
 	if (r == 0)
 		r = run_phase(rc, conns, n_conns, pd, POST_DATA_PARALLEL, err);
@@ -817,7 +986,7 @@ int pg_restore_run(repo *r, const manifest *m, const pg_restore_options *o, bder
 	if (rc.encoding == NULL || pre == NULL || post == NULL)
 		return bderr_set(err, "backup %s is damaged: its manifest lacks the schema or encoding",
 				 m->id);
-	rc.dbname = pg_url_dbname(o->to_url);
+	rc.dbname = o->provision_db ? xstrdup(o->provision_db) : pg_url_dbname(o->to_url);
 	if (rc.dbname == NULL)
 		return bderr_usage(err, "--to names no database: give postgresql://HOST/DBNAME");
 
@@ -825,6 +994,18 @@ int pg_restore_run(repo *r, const manifest *m, const pg_restore_options *o, bder
 		free(rc.dbname);
 		return bderr_prefix(err, "backup %s is damaged", m->id);
 	}
+	pg_role_map_init(&rc.roles);
+	if (o->owner)
+		rc.roles.owner = xstrdup(o->owner);
+	for (size_t i = 0; o->role_map && o->role_map[i]; i++)
+		if (pg_role_map_add(&rc.roles, o->role_map[i], err) != 0) {
+			pg_role_map_clear(&rc.roles);
+			pg_db_props_free(rc.props);
+			free(rc.dbname);
+			return -1;
+		}
+	pg_role_map_add_owners(&rc.roles, json_object_get(m->info, "roles"));
+	map_props_roles(&rc);
 	/* as for the objects inside: the restoring role owns it, the default privileges apply */
 	if (rc.props && o->no_owner) {
 		free(rc.props->owner);
@@ -838,6 +1019,8 @@ int pg_restore_run(repo *r, const manifest *m, const pg_restore_options *o, bder
 	int rcode = -1;
 	time_t t0 = time(NULL);
 
+	if (load_target(&rc, err) != 0)
+		goto out;
 	if (o->create && create_database(&rc, err) != 0)
 		goto out;
 	for (int i = 0; i < jobs; i++)
@@ -847,7 +1030,7 @@ int pg_restore_run(repo *r, const manifest *m, const pg_restore_options *o, bder
 		goto out;
 	log_info("restoring %s of '%s' into database '%s' with %d jobs", m->id, m->name, rc.dbname,
 		 jobs);
-	if (restore_pre_data(&rc, pre, err) != 0)
+	if (restore_pre_data(&rc, pre, err) != 0 || restore_lo_meta(&rc, conns[0], err) != 0)
 		goto out;
 	if (restore_data(&rc, conns, jobs, err) != 0)
 		goto out;
@@ -864,6 +1047,8 @@ int pg_restore_run(repo *r, const manifest *m, const pg_restore_options *o, bder
 		if (finish_database(&rc, err) != 0)
 			goto out;
 	}
+	if (rc.prov && pg_provision_commit(rc.prov, err) != 0)
+		goto out;
 	log_info("restore of %s into '%s' complete in %lds", m->id, rc.dbname, (long)(time(NULL) - t0));
 	rcode = 0;
 out:
@@ -873,8 +1058,24 @@ out:
 	/* a half-restored database must not look like a restored one */
 	if (rcode != 0 && rc.created)
 		drop_database(&rc);
+	if (rcode != 0 && rc.prov) {
+		/* after the database it owned is gone */
+		PGconn *admin = rc.maint;
+		bderr ignored;
+		bderr_init(&ignored);
+		if (admin == NULL)
+			connect_maintenance(&rc, &admin, &ignored);
+		pg_provision_abort(rc.prov, admin);
+		rc.prov = NULL;
+		if (admin != rc.maint)
+			PQfinish(admin);
+	} else {
+		pg_provision_free(rc.prov);
+	}
 	PQfinish(rc.maint);
 	pg_db_props_free(rc.props);
+	pg_target_free(rc.target);
+	pg_role_map_clear(&rc.roles);
 	free(rc.temp_dbname);
 	free(rc.dbname);
 	return rcode;

@@ -19,6 +19,12 @@ typedef struct pg_restore_options {
 	int allow_non_empty;  /* restore into a database that already has objects */
 	int no_owner;         /* objects owned by the connecting role, not the source's owners */
 	int no_privileges;    /* no GRANT/REVOKE: the target lacks the source's roles */
+	int create_roles;     /* --roles: create the referenced roles the target lacks */
+	const char *owner;    /* --owner ROLE, or NULL */
+	const char *const *role_map; /* --role-map OLD=NEW ..., NULL-terminated, or NULL */
+	const char *provision_db; /* --provision DB (with owner, env_file; implies create), or NULL */
+	const char *env_file;
+	int reuse_role;
 } pg_restore_options;
 
 int pg_restore_run(repo *r, const manifest *m, const pg_restore_options *o, bderr *err);

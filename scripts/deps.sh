@@ -48,6 +48,12 @@ PKGS_awscli=(awscli)
 # for bench/mysql.sh.
 PKGS_mariadb=(mariadb-server mariadb-client mydumper)
 
+# The Debian package and its test (tests/integration/package.sh, a phase of
+# scripts/test.sh): dpkg-buildpackage with debhelper, systemd-analyze (the
+# systemd package; systemd need not be PID 1), adduser for the package's
+# postinst, man-db/groff-base to check the generated man pages.
+PKGS_package=(debhelper dpkg-dev fakeroot build-essential systemd adduser man-db groff-base)
+
 # clang with the libFuzzer and sanitizer runtimes for the fuzz targets
 # (tests/fuzz/, ./configure --enable-fuzz CC=clang).  clang-14 only recommends
 # its runtime package, and recommends are not installed here: name it.
@@ -55,7 +61,7 @@ PKGS_fuzz=(clang libclang-rt-14-dev)
 
 NPM_s3=()
 
-ALL_GROUPS=(build libs pg tools awscli mariadb fuzz)
+ALL_GROUPS=(build libs pg tools awscli mariadb fuzz package)
 
 log() { printf 'deps: %s\n' "$*" >&2; }
 

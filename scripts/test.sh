@@ -14,6 +14,9 @@
 #                   report fails it
 #   8. integration       tests/integration/run.sh with build/ binaries
 #   9. integration-asan  the same with build-asan/ binaries
+#  10. package      tests/integration/package.sh: build the Debian package,
+#                   install it, check it, purge it (last: it installs
+#                   /etc/backupd/backupd.conf; needs root)
 #
 # Options (also as environment variables):
 #   --no-deps        (BD_SKIP_DEPS=1)        skip scripts/deps.sh
@@ -22,9 +25,11 @@
 #   --long           (BD_LONG=1)             long variants: fuzz each target for
 #                                            BD_FUZZ_SECONDS=300 unless that is set;
 #                                            10 rounds of faults_test.sh; physical_test.sh
-#                                            on every PostgreSQL major 12..18, every target
+#                                            on every PostgreSQL major 12..18, every target;
+#                                            majors_test the whole 12..18 dump/restore matrix
 #   --no-integration (BD_SKIP_INTEGRATION=1) skip phases 8 and 9
 #   --no-asan-integration (BD_SKIP_ASAN_INTEGRATION=1) skip phase 9
+#   --no-package     (BD_SKIP_PACKAGE=1)     skip phase 10
 #
 # Exits non-zero if any phase failed; phases that need a failed build are
 # skipped and counted as failed.  The last line is the grand total over the
@@ -39,6 +44,7 @@ SKIP_DEPS="${BD_SKIP_DEPS:-0}"
 SKIP_ASAN="${BD_SKIP_ASAN:-0}"
 SKIP_INTEGRATION="${BD_SKIP_INTEGRATION:-0}"
 SKIP_ASAN_INTEGRATION="${BD_SKIP_ASAN_INTEGRATION:-0}"
+SKIP_PACKAGE="${BD_SKIP_PACKAGE:-0}"
 SKIP_FUZZ="${BD_SKIP_FUZZ:-0}"
 LONG="${BD_LONG:-0}"
 for arg in "$@"; do
@@ -49,6 +55,7 @@ for arg in "$@"; do
 	--long) LONG=1 ;;
 	--no-integration) SKIP_INTEGRATION=1 ;;
 	--no-asan-integration) SKIP_ASAN_INTEGRATION=1 ;;
+	--no-package) SKIP_PACKAGE=1 ;;
 	-h | --help)
 		sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'
 		exit 0
@@ -236,6 +243,23 @@ do_fuzz() {
 	return "$rc"
 }
 
+# The package is built from a copy of the tree (not build/); its result line
+# counts with the integration tests.
+do_package() {
+	local out rc=0 line
+	out="$(mktemp "${TMPDIR:-/tmp}/bd-package-out.XXXXXX")"
+	BD_MAKE_JOBS="$JOBS" bash "$ROOT/tests/integration/package.sh" 2>&1 | tee "$out" || rc=$?
+	line="$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$out" | tail -n 1 || true)"
+	rm -f "$out"
+	if [ -n "$line" ]; then
+		INT_PASSED=$((INT_PASSED + $(echo "$line" | cut -d' ' -f1)))
+		INT_FAILED=$((INT_FAILED + $(echo "$line" | cut -d' ' -f3)))
+	else
+		INT_FAILED=$((INT_FAILED + 1))
+	fi
+	return "$rc"
+}
+
 T0=$(date +%s)
 built=0
 built_asan=0
@@ -285,6 +309,14 @@ elif [ "$built_asan" = 1 ]; then
 	phase integration-asan do_integration_asan || true
 else
 	skip_phase integration-asan "no ASan build" 1
+fi
+
+if [ "$SKIP_PACKAGE" = 1 ]; then
+	skip_phase package "--no-package"
+elif [ "$(id -u)" -ne 0 ]; then
+	skip_phase package "needs root (apt-get install)"
+else
+	phase package do_package || true
 fi
 
 banner "summary"

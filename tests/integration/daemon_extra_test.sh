@@ -92,24 +92,8 @@ note "metrics endpoint and webhooks"
 WPORT="$(_bd_pick_port)"
 HOOKS="$BD_TMP/hooks.jsonl"
 : >"$HOOKS"
-cat >"$BD_TMP/listener.py" <<'PY'
-# Records each POST body as one line of HOOKS; answers 204.
-import http.server, sys
-port, out = int(sys.argv[1]), sys.argv[2]
-class Hook(http.server.BaseHTTPRequestHandler):
-    def do_POST(self):
-        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-        with open(out, "ab") as f:
-            f.write(body.replace(b"\n", b" ") + b"\n")
-        self.send_response(204)
-        self.end_headers()
-    def log_message(self, *args):
-        pass
-http.server.HTTPServer(("127.0.0.1", port), Hook).serve_forever()
-PY
-python3 "$BD_TMP/listener.py" "$WPORT" "$HOOKS" &
-LISTENER=$!
-wait_for 20 bash -c "exec 3<>/dev/tcp/127.0.0.1/$WPORT"
+hook_receiver_start "$WPORT" "$HOOKS"
+LISTENER=$HOOK_RECEIVER_PID
 UNREACHABLE_PORT="$(_bd_pick_port)"
 LEAK_PG="Sekr3tPW$RANDOM"
 LEAK_S3="Sekr3tS3$RANDOM"
@@ -183,24 +167,24 @@ check "okjob ran successfully (history)" wait_for 60 at_least 1 history_count ok
 check "quiet ran successfully (history)" wait_for 60 at_least 1 history_count quiet ok
 check "broken failed and was retried" wait_for 60 grep -q "job broken: retry 1 of 1" "$DLOG"
 check "broken's retry finished" wait_for 60 at_least 2 history_count broken failed
-check "/metrics counts okjob's run" wait_for 30 scrape_until 'backupd_job_runs_total{job="okjob"}' 1
-check "/metrics counts broken's failures" wait_for 30 scrape_until 'backupd_job_failures_total{job="broken"}' 2
+check "/metrics counts okjob's run" wait_for 30 scrape_until 'backupd_job_runs_total{backupd_job="okjob"}' 1
+check "/metrics counts broken's failures" wait_for 30 scrape_until 'backupd_job_failures_total{backupd_job="broken"}' 2
 scrape
 cp "$BD_TMP/metrics.txt" "$BD_TMP/metrics-1.txt"
 now="$(date +%s)"
 assert_eq "backupd_up is 1" 1 "$(metric backupd_up)"
 check "start time is in the past" test "$(metric backupd_start_time_seconds)" -le "$now"
-check "okjob: last success time is recent" test "$(metric 'backupd_job_last_success_time_seconds{job="okjob"}')" -gt $((now - 300))
-assert_eq "okjob: last run rows is the table's rows" 2000 "$(metric 'backupd_job_last_run_rows{job="okjob"}')"
-check "okjob: last run bytes > 0" test "$(metric 'backupd_job_last_run_bytes{job="okjob"}')" -gt 0
-check "okjob: last run duration is a number" test "$(metric 'backupd_job_last_run_duration_seconds{job="okjob"}')" -ge 0
-assert_eq "okjob: last run succeeded" 1 "$(metric 'backupd_job_last_run_success{job="okjob"}')"
-check "okjob: next run is in the future" test "$(metric 'backupd_job_next_run_time_seconds{job="okjob"}')" -ge "$now"
-assert_eq "broken: last run failed" 0 "$(metric 'backupd_job_last_run_success{job="broken"}')"
-assert_eq "broken: never succeeded" 0 "$(metric 'backupd_job_last_success_time_seconds{job="broken"}')"
+check "okjob: last success time is recent" test "$(metric 'backupd_job_last_success_time_seconds{backupd_job="okjob"}')" -gt $((now - 300))
+assert_eq "okjob: last run rows is the table's rows" 2000 "$(metric 'backupd_job_last_run_rows{backupd_job="okjob"}')"
+check "okjob: last run bytes > 0" test "$(metric 'backupd_job_last_run_bytes{backupd_job="okjob"}')" -gt 0
+check "okjob: last run duration is a number" test "$(metric 'backupd_job_last_run_duration_seconds{backupd_job="okjob"}')" -ge 0
+assert_eq "okjob: last run succeeded" 1 "$(metric 'backupd_job_last_run_success{backupd_job="okjob"}')"
+check "okjob: next run is in the future" test "$(metric 'backupd_job_next_run_time_seconds{backupd_job="okjob"}')" -ge "$now"
+assert_eq "broken: last run failed" 0 "$(metric 'backupd_job_last_run_success{backupd_job="broken"}')"
+assert_eq "broken: never succeeded" 0 "$(metric 'backupd_job_last_success_time_seconds{backupd_job="broken"}')"
 check "the running gauge is there for every job" test "$(grep -c '^backupd_job_running{' "$BD_TMP/metrics.txt")" -eq 7
 assert_eq "a manual job has counters but no next run" "0 " \
-	"$(metric 'backupd_job_runs_total{job="manual"}') $(metric 'backupd_job_next_run_time_seconds{job="manual"}')"
+	"$(metric 'backupd_job_runs_total{backupd_job="manual"}') $(metric 'backupd_job_next_run_time_seconds{backupd_job="manual"}')"
 check "every series has HELP and TYPE" python3 -c '
 import sys
 lines = open(sys.argv[1]).read().splitlines()
@@ -289,8 +273,8 @@ last_ok_end="$(python3 -c 'import json,sys,calendar,time
 e = [json.loads(l) for l in open(sys.argv[1]) if "\"ok\"" in l][-1]
 print(calendar.timegm(time.strptime(e["end"], "%Y-%m-%dT%H:%M:%SZ")))' "$BD_TMP/state/history/okjob.jsonl")"
 assert_eq "last success after a restart comes from the history" "$last_ok_end" \
-	"$(metric 'backupd_job_last_success_time_seconds{job="okjob"}')"
-assert_eq "counters start at zero after a restart" 0 "$(metric 'backupd_job_runs_total{job="okjob"}')"
+	"$(metric 'backupd_job_last_success_time_seconds{backupd_job="okjob"}')"
+assert_eq "counters start at zero after a restart" 0 "$(metric 'backupd_job_runs_total{backupd_job="okjob"}')"
 stop_daemon "$DPID" "$DLOG" "restart"
 kill "$LISTENER" 2>/dev/null || true
 wait "$LISTENER" 2>/dev/null || true

@@ -15,11 +15,6 @@ require_binaries
 # wal-get after pitr) must be able to read the WAL repository and its key
 # (AS_PG, OWNER and own_dir come from lib.sh).
 
-# new_key FILE [BYTES]: a random key file, mode 0600
-new_key() {
-	(umask 077 && head -c 48 /dev/urandom | base64 -w0 | head -c "${2:-64}" >"$1")
-}
-
 KEY="$BD_TMP/repo.key"
 KEY2="$BD_TMP/repo2.key"
 WRONG="$BD_TMP/wrong.key"

@@ -150,7 +150,7 @@ run "$BACKUPD" -c "$CONF" status --json
 assert_rc "status --json" 0
 assert_eq "status shows each job's last run and its daemon" True "$(json_eval "$RUN_OUT" "str(all(j['last'] and j['last']['result'] == 'ok' and j['last']['daemon'] in ('d1','d2','d3') for j in d if j['job'] != 'slow'))")"
 curl -s "http://127.0.0.1:$PORT_d1/metrics" >"$BD_TMP/metrics.out"
-check "/metrics carries the fleet's last success per job" grep -q '^backupd_fleet_job_last_success_time_seconds{job="pinned"} [1-9]' "$BD_TMP/metrics.out"
+check "/metrics carries the fleet's last success per job" grep -q '^backupd_fleet_job_last_success_time_seconds{backupd_job="pinned"} [1-9]' "$BD_TMP/metrics.out"
 check "/metrics says the catalog is up" grep -q '^backupd_catalog_up 1' "$BD_TMP/metrics.out"
 
 # --------------------------------------------------------------------------

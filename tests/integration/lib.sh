@@ -384,6 +384,109 @@ assert_no_secrets_in_output() {
 	[ "$leaked" -eq 1 ] || pass "$name"
 }
 
+# new_key FILE [BYTES]: a random encryption key file (base64 text, default
+# 64 bytes), mode 0600
+new_key() {
+	(umask 077 && head -c 48 /dev/urandom | base64 -w0 | head -c "${2:-64}" >"$1")
+}
+
+# assert_no_secrets_in NAME PATH...: no secret (add_secret) in the raw bytes
+# of any file under the PATHs, nor in the decompressed bytes of a file zstd
+# can read (an encrypted object is not zstd: its bytes are checked raw).
+assert_no_secrets_in() {
+	local name="$1" out rc=0 list="$BD_TMP/secrets.list"
+	shift
+	(umask 077 && printf '%s\n' "${BD_SECRETS[@]+"${BD_SECRETS[@]}"}" >"$list")
+	out="$(python3 -c '
+import os, subprocess, sys
+secrets = [s.encode() for s in open(sys.argv[1]).read().split("\n") if s]
+files, bad = 0, []
+def scan(path, data, what):
+    for i, s in enumerate(secrets):
+        if s in data:
+            bad.append("%s: secret #%d%s" % (path, i + 1, what))
+for root in sys.argv[2:]:
+    paths = [root] if os.path.isfile(root) else \
+        [os.path.join(d, n) for d, _, names in os.walk(root) for n in names]
+    for p in paths:
+        if not os.path.isfile(p):
+            continue
+        data = open(p, "rb").read()
+        files += 1
+        scan(p, data, "")
+        if data.startswith(b"\x28\xb5\x2f\xfd"):
+            r = subprocess.run(["zstd", "-q", "-d", "-c"], input=data, capture_output=True)
+            scan(p, r.stdout, " (decompressed)")
+print("%d files, %d secrets" % (files, len(secrets)))
+if bad or not files or not secrets:
+    print("\n".join(bad[:20]) or "nothing to check")
+    sys.exit(1)
+' "$list" "$@")" || rc=$?
+	rm -f "$list"
+	if [ "$rc" -eq 0 ]; then pass "$name ($out)"; else fail "$name" "$out"; fi
+}
+
+# ps_sampler_start FILE: records every distinct process argv (every user's,
+# from /proc/*/cmdline, NULs shown as spaces) into FILE, sweeping /proc every
+# 10 ms until ps_sampler_stop, which sets PS_SWEEPS to the number of sweeps.
+ps_sampler_start() {
+	PS_FILE="$1"
+	python3 -c '
+import os, signal, sys, time
+out, seen, sweeps, me = sys.argv[1], set(), 0, str(os.getpid())
+stop = []
+signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
+with open(out, "w") as f:
+    while not stop:
+        for pid in os.listdir("/proc"):
+            if not pid.isdigit() or pid == me:
+                continue
+            try:
+                cmd = open("/proc/%s/cmdline" % pid, "rb").read()
+            except OSError:
+                continue
+            line = cmd.rstrip(b"\0").replace(b"\0", b" ").decode("utf-8", "replace")
+            if line and line not in seen:
+                seen.add(line)
+                f.write(line + "\n")
+                f.flush()
+        sweeps += 1
+        time.sleep(0.01)
+open(out + ".sweeps", "w").write("%d\n" % sweeps)
+' "$PS_FILE" &
+	PS_SAMPLER_PID=$!
+	wait_for 20 test -s "$PS_FILE" || true
+}
+ps_sampler_stop() {
+	[ -n "${PS_SAMPLER_PID:-}" ] || return 0
+	kill -TERM "$PS_SAMPLER_PID" 2>/dev/null || true
+	wait "$PS_SAMPLER_PID" 2>/dev/null || true
+	PS_SAMPLER_PID=""
+	PS_SWEEPS="$(cat "$PS_FILE.sweeps" 2>/dev/null || echo 0)"
+}
+
+# hook_receiver_start PORT FILE: a webhook receiver on 127.0.0.1:PORT that
+# appends each POST body to FILE as one line (newlines in it become spaces)
+# and answers 204; HOOK_RECEIVER_PID is its pid.  Returns once it listens.
+hook_receiver_start() {
+	python3 -c '
+import http.server, sys
+port, out = int(sys.argv[1]), sys.argv[2]
+class Hook(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        with open(out, "ab") as f:
+            f.write(body.replace(b"\n", b" ") + b"\n")
+        self.send_response(204)
+        self.end_headers()
+    def log_message(self, *args):
+        pass
+http.server.HTTPServer(("127.0.0.1", port), Hook).serve_forever()
+' "$1" "$2" &
+	HOOK_RECEIVER_PID=$!
+	wait_for 20 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1"
+}
+
 require_binaries() {
 	local b missing=0
 	for b in "$BACKUPD" "$DBRESTORE"; do
@@ -604,6 +707,7 @@ same_second_dumps() {
 # ---------------------------------------------------------------------------
 _bd_cleanup() {
 	local d
+	ps_sampler_stop
 	for d in "${BD_SERVERS[@]+"${BD_SERVERS[@]}"}"; do
 		bash "$PG_SERVER_SH" stop "$d" >/dev/null 2>&1 || true
 	done

@@ -611,5 +611,79 @@ assert_output_contains "the reachable MySQL source is ok" "ok     source good"
 assert_output_contains "the wrong password is named" "FAILED source badpw"
 
 # --------------------------------------------------------------------------
+note "--roles: the accounts with grants on the dumped database, without passwords"
+my_db_create users_src
+my_db_create users_elsewhere
+my_sql users_src "CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(10)); INSERT INTO t VALUES (1, 'a');
+CREATE USER 'bd_app'@'%' IDENTIFIED BY 'bd-app-secret-pw';
+GRANT SELECT ON users_src.* TO 'bd_app'@'%';
+GRANT INSERT, UPDATE ON users_src.t TO 'bd_app'@'%';
+CREATE USER 'bd_other'@'localhost' IDENTIFIED BY 'bd-app-secret-pw';
+GRANT SELECT ON users_elsewhere.* TO 'bd_other'@'localhost'"
+add_secret bd-app-secret-pw
+MYSQL_PWD="$MY_PASSWORD" run "$BACKUPD" dump --source "$(my_uri users_src)" --repo "$BD_TMP/repo-users" --name users
+assert_rc "dump of a database with an account's grants" 0
+UID_="$(last_line)"
+check "the manifest records the account and its grants on the database, no other account" python3 -c '
+import json,sys
+u = json.load(open(sys.argv[1]))["info"]["users"]
+assert [x["account"] for x in u] == ["'"'"'bd_app'"'"'@'"'"'%'"'"'"], u
+assert len(u[0]["grants"]) == 2 and all("`users_src`." in g for g in u[0]["grants"]), u' \
+	"$BD_TMP/repo-users/users/backups/$UID_/manifest.json"
+check_not "no password or hash in the repository" grep -r -q -i -E "bd-app-secret-pw|PASSWORD|\*[0-9A-F]{40}" "$BD_TMP/repo-users"
+my_sql "" "DROP USER 'bd_app'@'%'"
+MYSQL_PWD="$MY_PASSWORD" run "$DBRESTORE" restore --repo "$BD_TMP/repo-users" --name users --to "$(my_uri users_plain)" --create
+assert_rc "restore without --roles succeeds" 0
+assert_eq "and creates no account" 0 "$(my_sql "" "SELECT COUNT(*) FROM mysql.user WHERE User = 'bd_app'")"
+MYSQL_PWD="$MY_PASSWORD" run "$DBRESTORE" restore --repo "$BD_TMP/repo-users" --name users --to "$(my_uri users_roles)" --create --roles
+assert_rc "restore --roles into a renamed database succeeds" 0
+assert_eq "the account is back, locked, without a password" 'CREATE USER `bd_app`@`%` ACCOUNT LOCK' "$(my_sql "" "SHOW CREATE USER 'bd_app'@'%'")"
+SHOWN="$(my_sql "" "SHOW GRANTS FOR 'bd_app'@'%'")"
+check "its grants name the restored database" bash -c 'grep -q "GRANT SELECT ON \`users_roles\`.\* TO" <<<"$1" && grep -q "ON \`users_roles\`.\`t\` TO" <<<"$1"' _ "$SHOWN"
+check_not "not the source's name" bash -c 'grep -q "users_src" <<<"$1"' _ "$SHOWN"
+MYSQL_PWD="$MY_PASSWORD" run "$DBRESTORE" restore --repo "$BD_TMP/repo-users" --name users --to "$(my_uri users_owner)" --create --owner app
+assert_rc "--owner without --provision on a MariaDB target exits 2 (not ignored)" 2
+assert_output_contains "the error says what it goes with" "--owner on a MySQL/MariaDB target goes with --provision"
+
+note "--provision DB --owner USER --env-file FILE on MariaDB"
+ENVDIR="$BD_TMP/envs"
+mkdir -p "$ENVDIR"
+MYSQL_PWD="$MY_PASSWORD" run "$DBRESTORE" restore --repo "$BD_TMP/repo-users" --name users --to "$(my_uri "")" \
+	--provision users_app --owner bd_appuser --env-file "$ENVDIR/app.env" --roles
+assert_rc "restore --provision (and --roles) succeeds" 0
+assert_eq "the env file is mode 0600" 600 "$(stat -c %a "$ENVDIR/app.env")"
+APP_PW="$(sed -n 's|^DATABASE_URL=mysql://bd_appuser:\([A-Za-z0-9]*\)@.*|\1|p' "$ENVDIR/app.env")"
+add_secret "$APP_PW"
+assert_match "it holds DATABASE_URL with a 32-character password" \
+	"^DATABASE_URL=mysql://bd_appuser:[A-Za-z0-9]{32}@127\.0\.0\.1:$MY_PORT/users_app\$" "$(cat "$ENVDIR/app.env")"
+assert_eq "the user connects with it and reads its database" 1 \
+	"$(MYSQL_PWD="$APP_PW" /usr/bin/mariadb --no-defaults -h 127.0.0.1 -P "$MY_PORT" -u bd_appuser -N -B -e "SELECT COUNT(*) FROM users_app.t")"
+assert_eq "it holds ALL on the database and nothing global" "GRANT USAGE ON *.* TO \`bd_appuser\`@\`%\`|GRANT ALL PRIVILEGES ON \`users_app\`.* TO \`bd_appuser\`@\`%\`" \
+	"$(my_sql "" "SHOW GRANTS FOR 'bd_appuser'@'%'" | sed 's/ IDENTIFIED BY PASSWORD .*//' | paste -sd '|')"
+assert_eq "the database has the source's character set and collation" \
+	"$(my_sql "" "SELECT CONCAT(DEFAULT_CHARACTER_SET_NAME, ' ', DEFAULT_COLLATION_NAME) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'users_src'")" \
+	"$(my_sql "" "SELECT CONCAT(DEFAULT_CHARACTER_SET_NAME, ' ', DEFAULT_COLLATION_NAME) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'users_app'")"
+MYSQL_PWD="$MY_PASSWORD" run "$DBRESTORE" restore --repo "$BD_TMP/repo-users" --name users --to "$(my_uri "")" \
+	--provision users_app2 --owner bd_appuser --env-file "$ENVDIR/app2.env"
+assert_rc "an existing user is refused without --reuse-role" 1
+check_not "nothing created" my_db_exists users_app2
+check_not "no env file" test -e "$ENVDIR/app2.env"
+MYSQL_PWD="$MY_PASSWORD" run "$DBRESTORE" restore --repo "$BD_TMP/repo-users" --name users --to "$(my_uri "")" \
+	--provision users_app2 --owner bd_appuser --env-file "$ENVDIR/app2.env" --reuse-role
+assert_rc "--reuse-role succeeds" 0
+assert_eq "the env file has no password" "DATABASE_URL=mysql://bd_appuser@127.0.0.1:$MY_PORT/users_app2" "$(cat "$ENVDIR/app2.env")"
+assert_eq "the old password still works" 1 \
+	"$(MYSQL_PWD="$APP_PW" /usr/bin/mariadb --no-defaults -h 127.0.0.1 -P "$MY_PORT" -u bd_appuser -N -B -e "SELECT COUNT(*) FROM users_app2.t")"
+my_sql users_app "INSERT INTO t VALUES (2, 'kept')"
+MYSQL_PWD="$MY_PASSWORD" run "$DBRESTORE" restore --repo "$BD_TMP/repo-users" --name users --to "$(my_uri "")" \
+	--provision users_app --owner bd_appuser3 --env-file "$ENVDIR/app3.env"
+assert_rc "an existing database is refused" 1
+assert_output_contains "the error names it" "database 'users_app' already exists"
+assert_eq "and it is untouched" 2 "$(my_sql users_app "SELECT COUNT(*) FROM t")"
+assert_eq "no user was created" 0 "$(my_sql "" "SELECT COUNT(*) FROM mysql.user WHERE User = 'bd_appuser3'")"
+my_sql "" "DROP USER IF EXISTS 'bd_appuser'@'%'"
+my_sql "" "DROP USER IF EXISTS 'bd_app'@'%'; DROP USER IF EXISTS 'bd_other'@'localhost'"
+
+# --------------------------------------------------------------------------
 assert_no_secrets_in_output "no password appears in any output"
 finish

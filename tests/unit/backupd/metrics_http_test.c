@@ -6,6 +6,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
@@ -59,26 +60,26 @@ static void test_render(void **state)
 		"backupd_last_tick_time_seconds 1795256200\n",
 		"# TYPE backupd_job_runs_total counter\n",
 		"# TYPE backupd_job_running gauge\n",
-		"backupd_job_last_success_time_seconds{job=\"app-nightly\"} 1795256110\n",
-		"backupd_job_last_run_success{job=\"app-nightly\"} 0\n",
-		"backupd_job_last_run_duration_seconds{job=\"app-nightly\"} 42\n",
-		"backupd_job_last_run_bytes{job=\"app-nightly\"} 123456789012\n",
-		"backupd_job_last_run_rows{job=\"app-nightly\"} 2000\n",
-		"backupd_job_runs_total{job=\"app-nightly\"} 5\n",
-		"backupd_job_failures_total{job=\"app-nightly\"} 2\n",
-		"backupd_job_running{job=\"app-nightly\"} 1\n",
-		"backupd_job_next_run_time_seconds{job=\"app-nightly\"} 1795259700\n",
+		"backupd_job_last_success_time_seconds{backupd_job=\"app-nightly\"} 1795256110\n",
+		"backupd_job_last_run_success{backupd_job=\"app-nightly\"} 0\n",
+		"backupd_job_last_run_duration_seconds{backupd_job=\"app-nightly\"} 42\n",
+		"backupd_job_last_run_bytes{backupd_job=\"app-nightly\"} 123456789012\n",
+		"backupd_job_last_run_rows{backupd_job=\"app-nightly\"} 2000\n",
+		"backupd_job_runs_total{backupd_job=\"app-nightly\"} 5\n",
+		"backupd_job_failures_total{backupd_job=\"app-nightly\"} 2\n",
+		"backupd_job_running{backupd_job=\"app-nightly\"} 1\n",
+		"backupd_job_next_run_time_seconds{backupd_job=\"app-nightly\"} 1795259700\n",
 		/* label escaping; a never-run job still has its counters and last success 0 */
-		"backupd_job_runs_total{job=\"we\\\"ird\\\\job\"} 0\n",
-		"backupd_job_last_success_time_seconds{job=\"we\\\"ird\\\\job\"} 0\n",
-		"backupd_job_running{job=\"we\\\"ird\\\\job\"} 0\n",
+		"backupd_job_runs_total{backupd_job=\"we\\\"ird\\\\job\"} 0\n",
+		"backupd_job_last_success_time_seconds{backupd_job=\"we\\\"ird\\\\job\"} 0\n",
+		"backupd_job_running{backupd_job=\"we\\\"ird\\\\job\"} 0\n",
 	};
 	for (size_t i = 0; i < sizeof want / sizeof *want; i++)
 		if (strstr(text, want[i]) == NULL)
 			fail_msg("missing %s in:\n%s", want[i], text);
 	/* no last-run series and no next time for a job that never ran and is unscheduled */
-	assert_null(strstr(text, "backupd_job_last_run_bytes{job=\"we"));
-	assert_null(strstr(text, "backupd_job_next_run_time_seconds{job=\"we"));
+	assert_null(strstr(text, "backupd_job_last_run_bytes{backupd_job=\"we"));
+	assert_null(strstr(text, "backupd_job_next_run_time_seconds{backupd_job=\"we"));
 	/* every sample line belongs to a family announced with HELP and TYPE */
 	for (char *line = text; *line; line = strchr(line, '\n') + 1) {
 		if (*line != '#') {
@@ -135,7 +136,7 @@ static void test_fleet(void **state)
 	s.jobs[0].fleet_last_success = T0 + 20;
 	text = render(&s);
 	assert_non_null(strstr(text, "backupd_catalog_up 0\n"));
-	assert_non_null(strstr(text, "backupd_fleet_job_last_success_time_seconds{job=\"app-nightly\"} "));
+	assert_non_null(strstr(text, "backupd_fleet_job_last_success_time_seconds{backupd_job=\"app-nightly\"} "));
 	free(text);
 	char why[BDERR_MSG_MAX + 128];
 	assert_int_equal(metrics_health(&s, T0 + 110, why, sizeof why), 0);
@@ -221,10 +222,55 @@ static void test_listen_warning(void **state)
 	}
 }
 
+/* WAL archiving and repository figures; every series has # HELP and # TYPE before it. */
+static void test_render_wal_repo(void **state)
+{
+	(void)state;
+	metrics_snapshot s;
+	snapshot_fill(&s);
+	s.wal = xcalloc(2, sizeof *s.wal);
+	s.n_wal = 2;
+	s.wal[0] = (metrics_wal){ xstrdup("app"), T0 + 40, 3, 7 };
+	s.wal[1] = (metrics_wal){ xstrdup("never"), 0, 1, 0 };
+	s.repos = xcalloc(1, sizeof *s.repos);
+	s.n_repos = 1;
+	s.repos[0] = (metrics_repo){ xstrdup("local"), 987654321 };
+	char *text = render(&s);
+	const char *want[] = {
+		"backupd_wal_last_archived_time_seconds{source=\"app\"} 1795256140\n",
+		"backupd_wal_last_archived_age_seconds{source=\"app\"} 60\n",
+		"backupd_wal_archive_failures_total{source=\"app\"} 3\n",
+		"backupd_wal_archive_failures_total{source=\"never\"} 1\n",
+		"backupd_wal_spool_segments{source=\"app\"} 7\n",
+		"# TYPE backupd_wal_archive_failures_total counter\n",
+		"# TYPE backupd_repo_size_bytes gauge\n",
+		"backupd_repo_size_bytes{repo=\"local\"} 987654321\n",
+	};
+	for (size_t i = 0; i < sizeof want / sizeof *want; i++)
+		if (strstr(text, want[i]) == NULL)
+			fail_msg("missing: %s\n%s", want[i], text);
+	assert_null(strstr(text, "age_seconds{source=\"never\"}"));
+	assert_null(strstr(text, "{job="));
+	/* each sample's family was introduced by HELP and TYPE lines */
+	for (char *line = text; *line; line = strchr(line, '\n') + 1) {
+		if (*line != '#') {
+			char name[128];
+			size_t len = strcspn(line, "{ ");
+			snprintf(name, sizeof name, "# TYPE %.*s ", (int)len, line);
+			assert_non_null(strstr(text, name));
+			snprintf(name, sizeof name, "# HELP %.*s ", (int)len, line);
+			assert_non_null(strstr(text, name));
+		}
+	}
+	free(text);
+	metrics_snapshot_clear(&s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_render),
+		cmocka_unit_test(test_render_wal_repo),
 		cmocka_unit_test(test_health),
 		cmocka_unit_test(test_fleet),
 		cmocka_unit_test(test_route),

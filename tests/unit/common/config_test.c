@@ -146,7 +146,7 @@ static const struct bad_case bad_cases[] = {
 	{ "[repo:r]\nurl = /r\naccess-key-id = A\naccess-key-id-file = /f\n",
 	  "b.conf:4: key 'access-key-id-file': access-key-id and access-key-id-file are exclusive: keep one" },
 	{ "[target:x]\n",
-	  "b.conf:1: unknown section [target:x]: use [global], [repo:NAME], [source:NAME] or [job:NAME]" },
+	  "b.conf:1: unknown section [target:x]: use [global], [repo:NAME], [source:NAME], [job:NAME] or [notify:NAME]" },
 	{ "[repo]\nurl = /r\n", "b.conf:1: section [repo] needs a name: write [repo:NAME]" },
 	{ "[global:x]\n", "b.conf:1: section [global:x] takes no name: write [global]" },
 	{ "[job:a b]\n", "b.conf:1: section name 'a b' in [job:a b]: use letters, digits, '.', '_' and '-'" },
@@ -668,6 +668,22 @@ static void test_set_global(void **state)
 	config_free(c);
 }
 
+/* backupd.conf(5) is generated from the key tables: a new key needs its line in config_doc.c. */
+static void test_every_key_documented(void **state)
+{
+	(void)state;
+	config_key_info k;
+	size_t n = 0;
+	for (; config_key_at(n, &k) == 0; n++) {
+		if (k.help == NULL)
+			fail_msg("[%s] %s has no line in common/config_doc.c", k.section, k.key);
+	}
+	assert_true(n > 20);
+	assert_int_equal(config_key_at(0, &k), 0);
+	assert_string_equal(k.section, "global");
+	assert_int_equal(k.named, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -683,6 +699,7 @@ int main(void)
 		cmocka_unit_test(test_resolve_source_config),
 		cmocka_unit_test(test_load_all),
 		cmocka_unit_test(test_set_global),
+		cmocka_unit_test(test_every_key_documented),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -159,8 +160,90 @@ static void test_output(void **state)
 	assert_null(strstr(buf, "topsecret"));
 	assert_null(strstr(buf, "hunter2"));
 	assert_null(strstr(buf, "not shown"));
-	assert_int_equal(strncmp(buf, "backupd: cannot connect to postgresql://u:***@h/db\n", 51), 0);
+	/* errors carry a timestamp like every other line: "2026-...Z backupd: ..." */
+	assert_int_equal(buf[4], '-');
+	assert_non_null(strstr(buf, "Z backupd: cannot connect to postgresql://u:***@h/db\n"));
 	assert_non_null(strstr(buf, "backupd info: password=*** shown\n"));
+}
+
+/* Runs the three log calls with stderr in a temporary file; returns its text. */
+static void capture(const char *journal_env, log_format format, const char *job, char *buf,
+		    size_t size)
+{
+	char path[] = "/tmp/log_test_XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	fflush(stderr);
+	int saved = dup(STDERR_FILENO);
+	assert_true(dup2(fd, STDERR_FILENO) >= 0);
+	struct stat st;
+	assert_int_equal(fstat(STDERR_FILENO, &st), 0);
+	char env[64];
+	if (journal_env && strcmp(journal_env, "match") == 0)
+		snprintf(env, sizeof env, "%llu:%llu", (unsigned long long)st.st_dev,
+			 (unsigned long long)st.st_ino);
+	else if (journal_env)
+		snprintf(env, sizeof env, "%s", journal_env);
+	if (journal_env)
+		setenv("JOURNAL_STREAM", env, 1);
+	else
+		unsetenv("JOURNAL_STREAM");
+	log_init("backupd", LOG_LEVEL_DEBUG);
+	log_set_format(format);
+	log_set_job(job);
+	log_error("failed: password=hunter2");
+	log_warn("careful");
+	log_info("done");
+	log_debug("detail");
+	fflush(stderr);
+	assert_true(dup2(saved, STDERR_FILENO) >= 0);
+	close(saved);
+	memset(buf, 0, size);
+	assert_true(pread(fd, buf, size - 1, 0) > 0);
+	close(fd);
+	unlink(path);
+	unsetenv("JOURNAL_STREAM");
+	log_set_format(LOG_FORMAT_TEXT);
+	log_set_job(NULL);
+	log_init("backupd", LOG_LEVEL_INFO);
+}
+
+static void test_journal_priorities(void **state)
+{
+	(void)state;
+	char buf[2048];
+	capture("match", LOG_FORMAT_TEXT, NULL, buf, sizeof buf);
+	assert_int_equal(strncmp(buf, "<3>", 3), 0);
+	assert_non_null(strstr(buf, "Z backupd: failed: password=***\n<4>"));
+	assert_non_null(strstr(buf, "backupd warning: careful\n<6>"));
+	assert_non_null(strstr(buf, "backupd info: done\n<7>"));
+	assert_null(strstr(buf, "hunter2"));
+
+	/* a JOURNAL_STREAM that is not our stderr (inherited by a child with another stderr) */
+	capture("1:2", LOG_FORMAT_TEXT, NULL, buf, sizeof buf);
+	assert_null(strchr(buf, '<'));
+	capture(NULL, LOG_FORMAT_TEXT, NULL, buf, sizeof buf);
+	assert_null(strchr(buf, '<'));
+}
+
+static void test_json_lines(void **state)
+{
+	(void)state;
+	char buf[2048];
+	capture(NULL, LOG_FORMAT_JSON, "nightly", buf, sizeof buf);
+	assert_int_equal(strncmp(buf, "{\"time\":\"", 9), 0);
+	assert_non_null(strstr(buf, "\"level\":\"error\",\"program\":\"backupd\","
+				    "\"message\":\"failed: password=***\",\"job\":\"nightly\"}\n"));
+	assert_non_null(strstr(buf, "\"level\":\"warning\""));
+	assert_null(strstr(buf, "hunter2"));
+	capture("match", LOG_FORMAT_JSON, NULL, buf, sizeof buf);
+	assert_int_equal(strncmp(buf, "<3>{", 4), 0);
+	assert_null(strstr(buf, "\"job\""));
+
+	log_format f;
+	assert_int_equal(log_format_parse("json", &f), 0);
+	assert_int_equal(f, LOG_FORMAT_JSON);
+	assert_int_equal(log_format_parse("xml", &f), -1);
 }
 
 int main(void)
@@ -169,6 +252,7 @@ int main(void)
 		cmocka_unit_test(test_redact_uri),	 cmocka_unit_test(test_redact_short),
 		cmocka_unit_test(test_redact_keyvalue),	 cmocka_unit_test(test_redact_untouched),
 		cmocka_unit_test(test_levels),		 cmocka_unit_test(test_output),
+		cmocka_unit_test(test_journal_priorities), cmocka_unit_test(test_json_lines),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

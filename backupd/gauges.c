@@ -1,0 +1,165 @@
+#include "backupd/gauges.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "archive/manifest.h"
+#include "archive/repo.h"
+#include "backupd/run_history.h"
+#include "common/fsutil.h"
+#include "common/log.h"
+#include "common/mem.h"
+
+static char *gauge_dir(const config *cfg, const char *what, const char *name)
+{
+	char *dir = name ? xasprintf("%s/gauges/%s/%s", run_history_state_dir(cfg), what, name)
+			 : xasprintf("%s/gauges/%s", run_history_state_dir(cfg), what);
+	bderr e;
+	bderr_init(&e);
+	if (mkdir_p(dir, 0750, &e) < 0) {
+		log_debug("no metrics figures: %s", e.msg);
+		free(dir);
+		return NULL;
+	}
+	return dir;
+}
+
+/* Replaces path with text (write, rename), so a reader sees old or new. */
+static void put_file(const char *path, const char *text, int append)
+{
+	char *tmp = append ? xstrdup(path) : xasprintf("%s.tmp", path);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_CLOEXEC | (append ? O_APPEND : O_TRUNC), 0640);
+	size_t len = strlen(text);
+	int ok = fd >= 0 && write(fd, text, len) == (ssize_t)len;
+	if (fd >= 0 && close(fd) < 0)
+		ok = 0;
+	if (ok && !append && rename(tmp, path) < 0)
+		ok = 0;
+	if (!ok) {
+		log_debug("cannot record '%s' for metrics", path);
+		if (!append)
+			unlink(tmp);
+	}
+	free(tmp);
+}
+
+void gauges_record_wal(const config *cfg, const char *source, int ok, size_t waiting)
+{
+	char *dir = gauge_dir(cfg, "wal", source);
+	if (dir == NULL)
+		return;
+	char *p = xasprintf("%s/%s", dir, ok ? "archived" : "failures");
+	put_file(p, ok ? "archived\n" : "x", !ok);
+	free(p);
+	char n[32];
+	snprintf(n, sizeof n, "%zu\n", waiting);
+	p = xasprintf("%s/spool", dir);
+	put_file(p, n, 0);
+	free(p);
+	free(dir);
+}
+
+void gauges_record_repo(const config *cfg, const char *repo_name, repo *r)
+{
+	backup_list *l = NULL;
+	bderr e;
+	bderr_init(&e);
+	if (repo_name == NULL || repo_backup_list(r, NULL, &l, &e) < 0) {
+		log_debug("repository size not measured: %s", e.msg);
+		return;
+	}
+	uint64_t total = 0;
+	for (size_t i = 0; i < l->n; i++)
+		if (l->items[i].m)
+			total += manifest_total_stored_size(l->items[i].m);
+	backup_list_free(l);
+	char *dir = gauge_dir(cfg, "repo", NULL);
+	if (dir == NULL)
+		return;
+	char *p = xasprintf("%s/%s", dir, repo_name);
+	char n[32];
+	snprintf(n, sizeof n, "%" PRIu64 "\n", total);
+	put_file(p, n, 0);
+	free(p);
+	free(dir);
+}
+
+static uint64_t read_number(const char *path)
+{
+	FILE *f = fopen(path, "re");
+	unsigned long long v = 0;
+	if (f) {
+		if (fscanf(f, "%llu", &v) != 1)
+			v = 0;
+		fclose(f);
+	}
+	return (uint64_t)v;
+}
+
+/* Names in dir (skipping dot files and temporaries), sorted; NULL-terminated. */
+static char **names_in(const char *dir, size_t *n)
+{
+	*n = 0;
+	char **v = NULL;
+	DIR *d = opendir(dir);
+	if (d == NULL)
+		return NULL;
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL) {
+		size_t len = strlen(e->d_name);
+		if (e->d_name[0] == '.' || (len > 4 && strcmp(e->d_name + len - 4, ".tmp") == 0))
+			continue;
+		v = xrealloc(v, (*n + 1) * sizeof *v);
+		v[(*n)++] = xstrdup(e->d_name);
+	}
+	closedir(d);
+	for (size_t i = 1; i < *n; i++) /* few entries: insertion sort */
+		for (size_t j = i; j > 0 && strcmp(v[j - 1], v[j]) > 0; j--) {
+			char *t = v[j];
+			v[j] = v[j - 1];
+			v[j - 1] = t;
+		}
+	return v;
+}
+
+void gauges_load(const config *cfg, metrics_snapshot *s)
+{
+	const char *state = run_history_state_dir(cfg);
+	char *dir = xasprintf("%s/gauges/wal", state);
+	size_t n;
+	char **names = names_in(dir, &n);
+	s->wal = n ? xcalloc(n, sizeof *s->wal) : NULL;
+	for (size_t i = 0; i < n; i++) {
+		metrics_wal *w = &s->wal[s->n_wal++];
+		w->source = names[i];
+		struct stat st;
+		char *p = xasprintf("%s/%s/archived", dir, names[i]);
+		w->last_archived = stat(p, &st) == 0 ? st.st_mtime : 0;
+		free(p);
+		p = xasprintf("%s/%s/failures", dir, names[i]);
+		w->failures_total = stat(p, &st) == 0 ? (uint64_t)st.st_size : 0;
+		free(p);
+		p = xasprintf("%s/%s/spool", dir, names[i]);
+		w->spool_segments = read_number(p);
+		free(p);
+	}
+	free(names);
+	free(dir);
+	dir = xasprintf("%s/gauges/repo", state);
+	names = names_in(dir, &n);
+	s->repos = n ? xcalloc(n, sizeof *s->repos) : NULL;
+	for (size_t i = 0; i < n; i++) {
+		char *p = xasprintf("%s/%s", dir, names[i]);
+		s->repos[s->n_repos].repo = names[i];
+		s->repos[s->n_repos++].bytes = read_number(p);
+		free(p);
+	}
+	free(names);
+	free(dir);
+}

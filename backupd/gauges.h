@@ -1,0 +1,32 @@
+/*
+ * Figures for /metrics that processes other than the daemon know: wal-push
+ * (run by PostgreSQL's archive_command) and job runs leave small files in
+ * the state directory, and the daemon reads them when it publishes:
+ *
+ *   STATE-DIR/gauges/wal/SOURCE/archived   mtime: last segment archived
+ *   STATE-DIR/gauges/wal/SOURCE/failures   one byte per failed push
+ *   STATE-DIR/gauges/wal/SOURCE/spool      segments waiting (.ready) at the last push
+ *   STATE-DIR/gauges/repo/REPO             stored bytes of the repository's backups
+ *
+ * Appending one byte per failure needs no lock between concurrent pushes.
+ * Recording is best effort: a state dir the caller cannot write (wal-push
+ * runs as the server's user) only costs the figure, never the push or run.
+ */
+#ifndef BACKUPD_GAUGES_H
+#define BACKUPD_GAUGES_H
+
+#include <stddef.h>
+
+#include "backupd/metrics_http.h"
+#include "common/config.h"
+
+struct repo;
+
+/* After a push of source: ok or not, and how many segments were still waiting. */
+void gauges_record_wal(const config *cfg, const char *source, int ok, size_t waiting);
+/* After a job run: the stored size of every backup in r, under the config's repo name. */
+void gauges_record_repo(const config *cfg, const char *repo_name, struct repo *r);
+/* Fills s->wal and s->repos from the state dir. */
+void gauges_load(const config *cfg, metrics_snapshot *s);
+
+#endif

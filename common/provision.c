@@ -1,0 +1,136 @@
+#include "common/provision.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/rand.h>
+
+#include "common/fsutil.h"
+#include "common/mem.h"
+#include "common/secret.h"
+
+static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+
+int provision_password(char *out, bderr *err)
+{
+	size_t n = 0;
+	while (n < PROVISION_PASSWORD_LEN) {
+		unsigned char buf[64];
+		if (RAND_bytes(buf, sizeof buf) != 1)
+			return bderr_set(err, "cannot generate a password: the random number generator failed");
+		for (size_t i = 0; i < sizeof buf && n < PROVISION_PASSWORD_LEN; i++)
+			if (buf[i] < 248) /* 248 = 4 * 62: no bias */
+				out[n++] = alphabet[buf[i] % 62];
+		OPENSSL_cleanse(buf, sizeof buf);
+	}
+	out[n] = '\0';
+	return 0;
+}
+
+static void append_encoded(strbuf *b, const char *s)
+{
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
+		    *p == '-' || *p == '_' || *p == '.' || *p == '~')
+			strbuf_append(b, p, 1);
+		else
+			strbuf_appendf(b, "%%%02X", *p);
+	}
+}
+
+char *provision_env_line(const char *scheme, const char *user, const char *password, const char *host,
+			 const char *port, const char *db)
+{
+	strbuf b;
+	strbuf_init(&b);
+	strbuf_appendf(&b, "DATABASE_URL=%s://", scheme);
+	append_encoded(&b, user);
+	if (password) {
+		strbuf_appends(&b, ":");
+		append_encoded(&b, password);
+	}
+	strbuf_appends(&b, "@");
+	int socket = host && host[0] == '/';
+	if (host && !socket)
+		append_encoded(&b, host);
+	if (port && *port && !socket)
+		strbuf_appendf(&b, ":%s", port);
+	strbuf_appends(&b, "/");
+	append_encoded(&b, db);
+	if (socket) {
+		strbuf_appends(&b, "?host=");
+		append_encoded(&b, host);
+		if (port && *port)
+			strbuf_appendf(&b, "&port=%s", port);
+	}
+	strbuf_appends(&b, "\n");
+	return strbuf_detach(&b);
+}
+
+struct env_file {
+	char *path;
+	char *tmp;
+};
+
+int env_file_prepare(const char *path, const char *content, env_file **out, bderr *err)
+{
+	char *tmp = xasprintf("%s.tmp.%ld", path, (long)getpid());
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0) {
+		int e = errno;
+		free(tmp);
+		return bderr_sys(err, e, "cannot write the env file '%s'", path);
+	}
+	size_t len = strlen(content), done = 0;
+	int rc = 0;
+	while (done < len) {
+		ssize_t w = write(fd, content + done, len - done);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0) {
+			rc = bderr_sys(err, errno, "cannot write the env file '%s'", path);
+			break;
+		}
+		done += (size_t)w;
+	}
+	if (rc == 0 && fsync(fd) != 0)
+		rc = bderr_sys(err, errno, "cannot write the env file '%s'", path);
+	close(fd);
+	if (rc != 0) {
+		unlink(tmp);
+		free(tmp);
+		return -1;
+	}
+	env_file *f = xcalloc(1, sizeof *f);
+	f->path = xstrdup(path);
+	f->tmp = tmp;
+	*out = f;
+	return 0;
+}
+
+int env_file_commit(env_file *f, bderr *err)
+{
+	if (rename(f->tmp, f->path) != 0)
+		return bderr_sys(err, errno, "cannot write the env file '%s'", f->path);
+	free(f->tmp);
+	f->tmp = NULL;
+	char *dir = path_dirname(f->path);
+	int rc = fsync_dir(dir, err);
+	free(dir);
+	return rc;
+}
+
+void env_file_abort(env_file *f)
+{
+	if (f == NULL)
+		return;
+	if (f->tmp)
+		unlink(f->tmp);
+	free(f->tmp);
+	free(f->path);
+	free(f);
+}

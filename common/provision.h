@@ -1,0 +1,46 @@
+/*
+ * Provisioning helpers shared by the engines (restore --provision): a
+ * generated password, the application's connection URL, and the env file
+ * that carries it, written atomically with mode 0600.  The password lives
+ * in memory only until the file is written: never on stdout, in logs, in a
+ * child's argv or in run history.
+ */
+#ifndef BACKUPD_COMMON_PROVISION_H
+#define BACKUPD_COMMON_PROVISION_H
+
+#include "common/error.h"
+
+/* What --provision asks for, whichever the engine. */
+typedef struct provision_request {
+	const char *db;       /* the database to create */
+	const char *owner;    /* the role (PostgreSQL) or user (MySQL) to create or reuse */
+	const char *env_file; /* where DATABASE_URL goes */
+	int reuse;            /* --reuse-role: an existing owner is used, its password untouched */
+} provision_request;
+
+/* Length of a generated password: letters and digits, so no URL escaping. */
+#define PROVISION_PASSWORD_LEN 32
+
+/* out[PROVISION_PASSWORD_LEN + 1]: random letters and digits from the CSPRNG. */
+int provision_password(char *out, bderr *err);
+
+/*
+ * "DATABASE_URL=scheme://user[:password]@host:port/db\n" (caller frees with
+ * secret_free), every part percent-encoded; password NULL: none.  A host
+ * starting with '/' (a unix socket directory) goes into ?host=.
+ */
+char *provision_env_line(const char *scheme, const char *user, const char *password, const char *host,
+			 const char *port, const char *db);
+
+/*
+ * The env file: prepare writes the content to a temporary file beside path
+ * (mode 0600, fsynced) and so proves the place writable before anything is
+ * created; commit renames it over path; abort removes it.
+ */
+typedef struct env_file env_file;
+int env_file_prepare(const char *path, const char *content, env_file **out, bderr *err);
+int env_file_commit(env_file *f, bderr *err);
+/* Removes the temporary file unless committed, and frees f (NULL is fine). */
+void env_file_abort(env_file *f);
+
+#endif

@@ -1,0 +1,34 @@
+/*
+ * restore --provision DB --owner USER --env-file FILE (MySQL/MariaDB): with
+ * an admin account in --to, creates 'USER'@'%' with a generated password
+ * (sent as its mysql_native_password hash, computed here, so the password
+ * itself never reaches the server or its logs) unless it exists and
+ * --reuse-role says to use it (never changing its password), then the
+ * restore creates DB with the source's character set and collation,
+ * GRANT ALL ON DB.* goes to the user, and FILE gets
+ * DATABASE_URL=mysql://USER:PASSWORD@HOST:PORT/DB (0600, atomically).  An
+ * existing DB is refused and left untouched.  One-database dumps only.
+ */
+#ifndef BACKUPD_RESTORE_MYSQL_PROVISION_H
+#define BACKUPD_RESTORE_MYSQL_PROVISION_H
+
+#include <mysql.h>
+
+#include "common/error.h"
+#include "common/provision.h"
+
+typedef struct mysql_provision mysql_provision;
+
+/* host and port: the server's, for DATABASE_URL. */
+int mysql_provision_prepare(MYSQL *admin, const provision_request *o, const char *host, unsigned port,
+			    mysql_provision **out, bderr *err);
+/* After the restore: GRANT ALL ON DB.*, then the env file in place. */
+int mysql_provision_commit(mysql_provision *p, MYSQL *admin, bderr *err);
+/* After a failure: the user dropped if created here; frees p. */
+void mysql_provision_abort(mysql_provision *p, MYSQL *admin);
+void mysql_provision_free(mysql_provision *p);
+
+/* "*" and the upper-case hex of SHA1(SHA1(password)): out[42]. */
+void mysql_native_hash(const char *password, char *out);
+
+#endif

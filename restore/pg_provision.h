@@ -1,0 +1,31 @@
+/*
+ * restore --provision DB --owner ROLE --env-file FILE (PostgreSQL): with an
+ * admin account in --to, creates ROLE (LOGIN; not superuser, createdb or
+ * createrole; a generated password stored as a SCRAM verifier computed here,
+ * so the password itself never reaches the server's logs) unless it exists
+ * and --reuse-role says to use it (its password is never changed), then the
+ * restore creates DB (template0, the source's encoding and locale) owned by
+ * ROLE with everything in it owned by ROLE, and FILE gets
+ * DATABASE_URL=postgresql://ROLE:PASSWORD@HOST:PORT/DB (mode 0600, written
+ * atomically; without a password for a reused role).  An existing DB is
+ * refused and left untouched.
+ */
+#ifndef BACKUPD_RESTORE_PG_PROVISION_H
+#define BACKUPD_RESTORE_PG_PROVISION_H
+
+#include <libpq-fe.h>
+
+#include "common/error.h"
+#include "common/provision.h"
+
+typedef struct pg_provision pg_provision;
+
+/* Checks and creates ROLE on admin, prepares the env file (not yet in place). */
+int pg_provision_prepare(PGconn *admin, const provision_request *o, pg_provision **out, bderr *err);
+/* After a complete restore: the env file in place. */
+int pg_provision_commit(pg_provision *p, bderr *err);
+/* After a failure: the role dropped if created here, the env file never written. Frees p. */
+void pg_provision_abort(pg_provision *p, PGconn *admin);
+void pg_provision_free(pg_provision *p);
+
+#endif
