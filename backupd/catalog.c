@@ -107,6 +107,16 @@ static int version_error(long v, bderr *err)
 			   "knows version %d: upgrade this backupd", v, CATALOG_VERSION);
 }
 
+/* This host's name (caller frees): the default daemon-id, and who wrote a row. */
+char *catalog_host_name(void)
+{
+	char host[256];
+	if (gethostname(host, sizeof host) < 0)
+		snprintf(host, sizeof host, "unknown");
+	host[sizeof host - 1] = '\0';
+	return xstrdup(host);
+}
+
 int catalog_open(const config *cfg, const char *daemon_id, catalog **out, bderr *err)
 {
 	*out = NULL;
@@ -121,11 +131,7 @@ int catalog_open(const config *cfg, const char *daemon_id, catalog **out, bderr 
 	catalog *c = xcalloc(1, sizeof *c);
 	c->conn = conn;
 	c->daemon_id = xstrdup(daemon_id);
-	char host[256];
-	if (gethostname(host, sizeof host) < 0)
-		snprintf(host, sizeof host, "unknown");
-	host[sizeof host - 1] = '\0';
-	c->host = xstrdup(host);
+	c->host = catalog_host_name();
 	c->started = time(NULL);
 	*out = c;
 	return 0;
@@ -482,15 +488,6 @@ static int publish_jobs(catalog *c, const config *cfg, bderr *err)
 	return 0;
 }
 
-static char *local_id(void)
-{
-	char host[256];
-	if (gethostname(host, sizeof host) < 0)
-		snprintf(host, sizeof host, "unknown");
-	host[sizeof host - 1] = '\0';
-	return xstrdup(host);
-}
-
 int catalog_command(program *p, bderr *err)
 {
 	const char *sub = p->args.positional[0];
@@ -537,7 +534,7 @@ int catalog_command(program *p, bderr *err)
 	/* versions before CATALOG_VERSION would be migrated here, in this transaction */
 	if (pg_exec(conn, "COMMIT", "catalog: commit", err) < 0)
 		goto out;
-	catalog c = { .conn = conn, .daemon_id = local_id() };
+	catalog c = { .conn = conn, .daemon_id = catalog_host_name() };
 	rc = publish_jobs(&c, p->cfg, err);
 	free(c.daemon_id);
 	if (rc == 0)
@@ -565,7 +562,7 @@ static const char *time_str(PGresult *r, int row, int col, char *buf, size_t len
 int catalog_status(program *p, bderr *err)
 {
 	catalog *c;
-	char *id = local_id();
+	char *id = catalog_host_name();
 	int rc = catalog_open(p->cfg, id, &c, err);
 	free(id);
 	if (rc < 0)

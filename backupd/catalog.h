@@ -35,6 +35,9 @@
 
 typedef struct catalog catalog;
 
+/* This host's name (caller frees): the default daemon-id. */
+char *catalog_host_name(void);
+
 /* [global] catalog, or NULL when this daemon runs alone. */
 const char *catalog_url(const config *cfg);
 

@@ -1351,14 +1351,7 @@ static void shutdown_jobs(dtable *t, const sigset_t *set)
 static int fleet_open(dtable *t, bderr *err)
 {
 	const char *id = config_get(config_find(t->cfg, "global", NULL), "daemon-id");
-	char host[256];
-	if (id == NULL) {
-		if (gethostname(host, sizeof host) < 0)
-			snprintf(host, sizeof host, "unknown");
-		host[sizeof host - 1] = '\0';
-		id = host;
-	}
-	t->daemon_id = xstrdup(id);
+	t->daemon_id = id ? xstrdup(id) : catalog_host_name();
 	t->boot = time(NULL);
 	if (catalog_open(t->cfg, t->daemon_id, &t->cat, err) < 0) {
 		if (err->exit_code == EXIT_USAGE)
