@@ -14,7 +14,7 @@
 #include "archive/wal.h"
 #include "common/log.h"
 #include "common/mem.h"
-#include "common/pgconn.h"
+#include "engines/pg/pgconn.h"
 #include "common/resolve.h"
 #include "common/version.h"
 
@@ -697,9 +697,9 @@ int basebackup_command(program *p, bderr *err)
 		return -1;
 	int rc = -1;
 	repo *r = NULL;
-	if (src.engine != ENGINE_POSTGRESQL) {
+	if (!src.engine->physical) {
 		bderr_usage(err, "base backups are for PostgreSQL; '%s' is a %s source", src.name,
-			    engine_name(src.engine));
+			    src.engine->name);
 		goto out;
 	}
 	if (repo_name_check(src.name, err) < 0 || program_open_repo(p, 1, &r, err) < 0)

@@ -11,7 +11,7 @@
 #include "archive/manifest.h"
 #include "common/log.h"
 #include "common/mem.h"
-#include "common/pgconn.h"
+#include "engines/pg/pgconn.h"
 #include "common/secret.h"
 
 struct catalog {

@@ -19,8 +19,6 @@
 #include "common/fsutil.h"
 #include "common/log.h"
 #include "common/mem.h"
-#include "common/myconn.h"
-#include "common/pgconn.h"
 #include "common/resolve.h"
 
 typedef struct check_report {
@@ -144,180 +142,6 @@ static int source_has_job(const config *cfg, const char *source, const char *kin
 	return 0;
 }
 
-/* Tables, sequences and views of the database the role cannot read. */
-static const char pg_unreadable_sql[] =
-	"SELECT count(*), string_agg(name, ', ' ORDER BY name) FILTER (WHERE rn <= 5) FROM ("
-	" SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS name,"
-	"  row_number() OVER (ORDER BY n.nspname, c.relname) AS rn"
-	" FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
-	" WHERE c.relkind IN ('r', 'p', 'm', 'S', 'v', 'f')"
-	"  AND n.nspname <> 'information_schema' AND n.nspname !~ '^pg_'"
-	"  AND (NOT has_schema_privilege(n.oid, 'USAGE') OR NOT has_table_privilege(c.oid, 'SELECT'))"
-	") t";
-
-/* Whether the role can dump the database; note says why it can. */
-static int pg_can_dump(PGconn *c, int *superuser, int *replication, char *note, size_t len,
-		       bderr *err)
-{
-	PGresult *res = NULL;
-	if (pg_query(c,
-		     "SELECT r.rolsuper, r.rolreplication, current_user, current_database(),"
-		     " COALESCE((SELECT pg_has_role(current_user, a.oid, 'USAGE') FROM pg_roles a"
-		     "  WHERE a.rolname = 'pg_read_all_data'), false)"
-		     " FROM pg_roles r WHERE r.rolname = current_user",
-		     "cannot read the role's attributes", &res, err) != 0)
-		return -1;
-	if (PQntuples(res) != 1) {
-		PQclear(res);
-		return bderr_set(err, "cannot read the role's attributes: no row for current_user");
-	}
-	*superuser = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
-	*replication = strcmp(PQgetvalue(res, 0, 1), "t") == 0;
-	char *role = xstrdup(PQgetvalue(res, 0, 2));
-	char *db = xstrdup(PQgetvalue(res, 0, 3));
-	int read_all = strcmp(PQgetvalue(res, 0, 4), "t") == 0;
-	PQclear(res);
-	int rc = 0;
-	if (*superuser) {
-		snprintf(note, len, "can dump: superuser");
-	} else if (read_all) {
-		snprintf(note, len, "can dump: member of pg_read_all_data");
-	} else if ((rc = pg_query(c, pg_unreadable_sql, "cannot list the tables the role cannot read",
-				  &res, err)) == 0) {
-		long n = atol(PQgetvalue(res, 0, 0));
-		if (n == 0)
-			snprintf(note, len, "can dump: reads every table of '%s'", db);
-		else
-			rc = bderr_set(err,
-				       "role '%s' cannot dump database '%s': it cannot read %ld table%s "
-				       "(%s%s); GRANT SELECT (and USAGE on the schema) or pg_read_all_data",
-				       role, db, n, n == 1 ? "" : "s", PQgetvalue(res, 0, 1),
-				       n > 5 ? ", ..." : "");
-		PQclear(res);
-	}
-	free(role);
-	free(db);
-	return rc;
-}
-
-static int check_postgresql(check_report *r, const config *cfg, const char *name,
-			    const source_spec *src, bderr *err)
-{
-	PGconn *c = NULL;
-	if (pg_connect(src->url, src->password, NULL, "backupd check", &c, err) != 0)
-		return -1;
-	char note[256];
-	int superuser = -1, replication = -1; /* -1: not read */
-	int rc = pg_can_dump(c, &superuser, &replication, note, sizeof note, err);
-	PQfinish(c);
-	report(r, "source", name, rc == 0 ? NULL : err, rc == 0 ? note : NULL);
-	if (!source_has_job(cfg, name, "basebackup"))
-		return 0;
-
-	/* a base backup streams over a replication connection */
-	bderr e;
-	bderr_init(&e);
-	if (superuser == 0 && replication == 0) {
-		bderr_set(&e, "the role has no REPLICATION attribute (ALTER ROLE ... REPLICATION), "
-			      "needed by its basebackup job");
-	} else if (pg_connect_replication(src->url, src->password, "backupd check", &c, &e) == 0) {
-		PGresult *res = PQexec(c, "IDENTIFY_SYSTEM");
-		if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-			char buf[512];
-			bderr_set(&e, "replication connection: IDENTIFY_SYSTEM failed: %s",
-				  pg_errmsg(c, buf, sizeof buf));
-		}
-		PQclear(res);
-		PQfinish(c);
-	}
-	report(r, "replication", name, &e, "can stream a base backup");
-	return 0;
-}
-
-/* The privileges a dump needs, and for which it needs them. */
-static const struct {
-	const char *priv;
-	const char *why;
-} my_needed[] = {
-	{ "SELECT", "read the tables" },
-	{ "SHOW VIEW", "dump views" },
-	{ "TRIGGER", "dump triggers" },
-	{ "EVENT", "dump events" },
-	{ "RELOAD", "FLUSH TABLES WITH READ LOCK (or dump with --consistency no-lock)" },
-};
-
-static const char my_grantee[] = "CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), "
-				 "'''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''')";
-
-/* Is priv held globally, or (db not NULL) on database db? */
-static int my_has_privilege(MYSQL *c, const char *priv, const char *db, int *held, bderr *err)
-{
-	char *sql = xasprintf("SELECT COUNT(*) FROM information_schema.USER_PRIVILEGES "
-			      "WHERE GRANTEE = %s AND PRIVILEGE_TYPE = '%s'",
-			      my_grantee, priv);
-	if (db) {
-		char *q = my_quote_literal(c, db);
-		char *both = xasprintf("SELECT (%s) + (SELECT COUNT(*) FROM information_schema.SCHEMA_PRIVILEGES "
-				       "WHERE GRANTEE = %s AND PRIVILEGE_TYPE = '%s' AND %s LIKE TABLE_SCHEMA)",
-				       sql, my_grantee, priv, q);
-		free(q);
-		free(sql);
-		sql = both;
-	}
-	char *v = NULL;
-	int rc = my_query_value(c, sql, "cannot read the account's privileges", &v, err);
-	free(sql);
-	*held = rc == 0 && v && atol(v) > 0;
-	free(v);
-	return rc;
-}
-
-/*
- * The privileges missing on a database the source names (globally when it
- * names none: then it dumps them all), as "SELECT (to ...), ...".
- */
-static int my_missing_privileges(MYSQL *c, const my_uri *u, char *missing, size_t len,
-				 bderr *err)
-{
-	missing[0] = '\0';
-	for (size_t i = 0; i < sizeof my_needed / sizeof *my_needed; i++) {
-		/* RELOAD exists only globally */
-		int global = strcmp(my_needed[i].priv, "RELOAD") == 0 || u->n_databases == 0;
-		size_t n = global ? 1 : u->n_databases;
-		int held = 1;
-		for (size_t d = 0; d < n && held; d++)
-			if (my_has_privilege(c, my_needed[i].priv, global ? NULL : u->databases[d], &held,
-					     err) != 0)
-				return -1;
-		if (!held) {
-			size_t used = strlen(missing);
-			snprintf(missing + used, len - used, "%s%s (to %s)", used ? ", " : "",
-				 my_needed[i].priv, my_needed[i].why);
-		}
-	}
-	return 0;
-}
-
-static int check_mysql(const source_spec *src, char *note, size_t len, bderr *err)
-{
-	my_uri u;
-	if (my_uri_parse(src->url, &u, err) != 0)
-		return -1;
-	MYSQL *c = NULL;
-	char missing[768];
-	/* no default database: lacking rights on it is what we are here to report */
-	int rc = my_connect(&u, src->password, NULL, MY_NAMES_UTF8MB4, 0, &c, err);
-	if (rc == 0)
-		rc = my_missing_privileges(c, &u, missing, sizeof missing, err);
-	if (rc == 0 && missing[0])
-		rc = bderr_set(err, "the account cannot dump: it lacks %s", missing);
-	else if (rc == 0)
-		snprintf(note, len, "can dump: SELECT, SHOW VIEW, TRIGGER, EVENT and RELOAD held");
-	my_close(c);
-	my_uri_clear(&u);
-	return rc;
-}
-
 static void check_source(check_report *r, const config *cfg, const char *name)
 {
 	bderr e;
@@ -328,12 +152,13 @@ static void check_source(check_report *r, const config *cfg, const char *name)
 		return;
 	}
 	char note[256] = "";
-	if (src.engine == ENGINE_POSTGRESQL) {
-		if (check_postgresql(r, cfg, name, &src, &e) != 0)
-			report(r, "source", name, &e, NULL);
-	} else {
-		int rc = check_mysql(&src, note, sizeof note, &e);
-		report(r, "source", name, rc == 0 ? NULL : &e, rc == 0 ? note : NULL);
+	int rc = src.engine->check(src.url, src.password, note, sizeof note, &e);
+	report(r, "source", name, rc == 0 ? NULL : &e, rc == 0 ? note : NULL);
+	/* a base backup streams over a replication connection: checked for sources that need one */
+	if (src.engine->check_physical && source_has_job(cfg, name, "basebackup")) {
+		bderr_init(&e);
+		rc = src.engine->check_physical(src.url, src.password, note, sizeof note, &e);
+		report(r, "replication", name, rc == 0 ? NULL : &e, rc == 0 ? note : NULL);
 	}
 	source_spec_free(&src);
 }
@@ -379,22 +204,17 @@ static int check_wal(const config *cfg, const config_section *job, int timeout, 
 		return -1;
 	repo_spec rs;
 	memset(&rs, 0, sizeof rs);
-	PGconn *c = NULL;
-	PGresult *res = NULL;
 	repo *r = NULL;
 	int rc = -1;
-	if (resolve_repo(cfg, config_get(job, "repo"), &rs, err) != 0 ||
-	    pg_connect(src.url, src.password, NULL, "backupd check", &c, err) != 0 ||
-	    pg_query(c, "SELECT pg_create_restore_point('backupd check')",
-		     "cannot write a restore point before the WAL switch", &res, err) != 0)
-		goto out;
-	PQclear(res);
-	res = NULL;
-	if (pg_query(c, "SELECT pg_walfile_name(pg_switch_wal())", "cannot switch WAL (pg_switch_wal)",
-		     &res, err) != 0)
-		goto out;
 	char segment[64];
-	snprintf(segment, sizeof segment, "%s", PQgetvalue(res, 0, 0));
+	if (src.engine->switch_wal == NULL) {
+		bderr_usage(err, "source '%s' is a %s source: it has no WAL to archive", src.name,
+			    src.engine->name);
+		goto out;
+	}
+	if (resolve_repo(cfg, config_get(job, "repo"), &rs, err) != 0 ||
+	    src.engine->switch_wal(src.url, src.password, segment, sizeof segment, err) != 0)
+		goto out;
 	time_t deadline = time(NULL) + timeout;
 	int found = open_repo_by(&rs, deadline, &r, err);
 	if (found == 0)
@@ -412,9 +232,6 @@ static int check_wal(const config *cfg, const config_section *job, int timeout, 
 	snprintf(note, len, "segment %s archived", segment);
 	rc = 0;
 out:
-	PQclear(res);
-	if (c)
-		PQfinish(c);
 	repo_free(r);
 	repo_spec_free(&rs);
 	source_spec_free(&src);

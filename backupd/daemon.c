@@ -14,7 +14,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "archive/filter.h"
 #include "archive/manifest.h"
 #include "backupd/catalog.h"
 #include "backupd/job.h"
@@ -421,13 +420,10 @@ static int dtable_build(config *cfg, time_t now, dtable *t, bderr_list *all, bde
 			if (must_stop(all, err))
 				goto fail;
 		}
-		int level;
-		const char *comp = config_get(s, "compress");
-		if (comp && compress_spec_parse(comp, &level, err) < 0) {
-			key_error(cfg, s, "compress", err);
-			if (must_stop(all, err))
-				goto fail;
-		}
+		/* the options a run would build, checked now: a bad one is a config error */
+		engine_dump_options dopts;
+		if (job_dump_options(cfg, s, &dopts, all, err) < 0 && all == NULL)
+			goto fail;
 	}
 	return 0;
 fail:

@@ -13,12 +13,12 @@
 #include "backupd/expire.h"
 #include "backupd/gauges.h"
 #include "backupd/notify.h"
-#include "backupd/pg_dump.h"
 #include "backupd/run_history.h"
 #include "common/lockfile.h"
 #include "common/log.h"
 #include "common/mem.h"
 #include "common/resolve.h"
+#include "engines/engine.h"
 #include "policies/retention.h"
 
 static uint64_t manifest_rows(const manifest *m)
@@ -28,6 +28,35 @@ static uint64_t manifest_rows(const manifest *m)
 		if (m->objects[i].rows > 0)
 			rows += (uint64_t)m->objects[i].rows;
 	return rows;
+}
+
+int job_dump_options(const config *cfg, const config_section *js, engine_dump_options *o,
+		     bderr_list *all, bderr *err)
+{
+	engine_dump_options_init(o);
+	long jobs;
+	if (config_get_long(cfg, js, "jobs", ENGINE_JOBS_DEFAULT, ENGINE_JOBS_MIN, ENGINE_JOBS_MAX,
+			    &jobs, err) < 0)
+		return -1;
+	o->jobs = (int)jobs;
+	int rc = 0;
+	for (const char *const *k = engine_dump_option_keys; *k; k++) {
+		const config_section *where = js;
+		const char *v = config_get(js, *k);
+		if (v == NULL && strcmp(*k, "compress") == 0) {
+			where = config_find(cfg, "repo", config_get(js, "repo"));
+			v = config_get(where, *k);
+		}
+		if (v && engine_dump_option_set(o, *k, v, err) < 0) {
+			char why[BDERR_MSG_MAX];
+			snprintf(why, sizeof why, "%s", err->msg);
+			rc = config_error(cfg, where, *k, err, "%s", why);
+			if (all == NULL)
+				return rc;
+			bderr_list_add(all, err);
+		}
+	}
+	return rc;
 }
 
 /*
@@ -73,22 +102,14 @@ static int job_backup(const config *cfg, const config_section *js, char **id, ru
 {
 	const char *kind = config_get(js, "kind");
 	int base = kind && strcmp(kind, "basebackup") == 0; /* else dump: the config allows no other */
-	long jobs, incremental;
-	if (config_get_long(cfg, js, "jobs", 2, 1, 64, &jobs, err) < 0 ||
+	engine_dump_options o;
+	long incremental;
+	if (job_dump_options(cfg, js, &o, NULL, err) < 0 ||
 	    config_get_long(cfg, js, "incremental", 0, 0, 1000, &incremental, err) < 0)
 		return -1;
 	if (incremental > 0 && !base)
 		return bderr_usage(err, "job '%s': incremental = %ld is for kind = basebackup", js->name,
 				   incremental);
-	const char *spec = config_get(js, "compress");
-	if (spec == NULL)
-		spec = config_get(config_find(cfg, "repo", config_get(js, "repo")), "compress");
-	int level = 1;
-	if (spec && compress_spec_parse(spec, &level, err) < 0) {
-		char why[BDERR_MSG_MAX];
-		snprintf(why, sizeof why, "%s", err->msg);
-		return config_error(cfg, js, "compress", err, "%s", why);
-	}
 	retention_policy policy;
 	const char *retention = config_get(js, "retention");
 	if (retention && retention_parse(retention, &policy, err) < 0) {
@@ -105,30 +126,25 @@ static int job_backup(const config *cfg, const config_section *js, char **id, ru
 	repo *r = NULL;
 	manifest *m = NULL;
 	int rc = -1;
-	if (src.engine != ENGINE_POSTGRESQL) {
-		bderr_set(err, "job '%s': %s sources are not supported by this version yet", js->name,
-			  engine_name(src.engine));
+	o.url = src.url;
+	o.password = src.password;
+	o.name = src.name;
+	if (base && !src.engine->physical) {
+		bderr_usage(err, "job '%s': base backups are for PostgreSQL; '%s' is a %s source",
+			    js->name, src.name, src.engine->name);
 		goto out;
 	}
-	if (repo_name_check(src.name, err) < 0 ||
+	if ((!base && engine_dump_options_check(src.engine, &o, err) < 0) ||
+	    repo_name_check(src.name, err) < 0 ||
 	    resolve_repo(cfg, config_get(js, "repo"), &rs, err) < 0 ||
 	    repo_open(rs.url, &rs.opts, 1, &r, err) < 0)
 		goto out;
-	pg_dump_options o = {
-		.url = src.url,
-		.password = src.password,
-		.name = src.name,
-		.jobs = (int)jobs,
-		.compress_level = level,
-		.compress_spec = spec ? spec : "zstd:1",
-		.chunk_bytes = 256ULL * 1024 * 1024,
-	};
 	basebackup_options bo = {
 		.url = src.url,
 		.password = src.password,
 		.name = src.name,
-		.compress_level = level,
-		.compress_spec = spec ? spec : "zstd:1",
+		.compress_level = o.compress_level,
+		.compress_spec = o.compress_spec,
 		.archive_timeout = BASEBACKUP_ARCHIVE_TIMEOUT_DEFAULT,
 	};
 	if (base) {
@@ -137,7 +153,7 @@ static int job_backup(const config *cfg, const config_section *js, char **id, ru
 			goto out;
 		bo.incremental = inc;
 	}
-	if ((base ? basebackup_run(r, &bo, id, err) : pg_dump_run(r, &o, id, err)) < 0)
+	if ((base ? basebackup_run(r, &bo, id, err) : src.engine->dump(r, &o, id, err)) < 0)
 		goto out;
 	if (repo_backup_load(r, src.name, *id, &m, err) < 0)
 		goto out;

@@ -8,6 +8,7 @@
 
 #include "common/config.h"
 #include "common/program.h"
+#include "engines/engine.h"
 
 /*
  * Runs [job:NAME] of cfg: the backup, then the job's retention.  On success
@@ -31,6 +32,16 @@ char *job_lock_path(const config *cfg, const char *job);
  * dump goes ahead, backup IDs being claimed atomically anyway); -1: busy.
  */
 int dump_lock(const config *cfg, const char *repo_url, const char *name, int *fd, bderr *err);
+
+/*
+ * The dump options of job section js, from the same defaults and through the
+ * same setter as `backupd dump`'s command line (engines/engine.h); a bad
+ * value is named with its FILE:LINE and key.  compress falls back to the
+ * job's [repo:].  The daemon checks them when it loads the config; with all
+ * (check) every bad value is added there, not only the first.
+ */
+int job_dump_options(const config *cfg, const config_section *js, engine_dump_options *o,
+		     bderr_list *all, bderr *err);
 
 /* The `run JOB` command. */
 int job_command(program *p, bderr *err);

@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "archive/filter.h"
 #include "archive/repo.h"
 #include "backupd/basebackup.h"
 #include "backupd/catalog.h"
@@ -14,8 +13,6 @@
 #include "backupd/daemon.h"
 #include "backupd/expire.h"
 #include "backupd/job.h"
-#include "backupd/mysql_dump.h"
-#include "backupd/pg_dump.h"
 #include "backupd/repo_commands.h"
 #include "backupd/run_history.h"
 #include "backupd/wal_push.h"
@@ -25,95 +22,37 @@
 #include "common/mem.h"
 #include "common/program.h"
 #include "common/resolve.h"
-
-/* "64MB", "1G", "1048576" -> bytes */
-static int parse_size(const char *s, uint64_t *out, bderr *err)
-{
-	char *end = NULL;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (end == s)
-		return bderr_usage(err, "option '--chunk-size' must be a size like 256MB, got '%s'", s);
-	uint64_t mult = 1;
-	if (*end == 'k' || *end == 'K')
-		mult = 1024ULL;
-	else if (*end == 'm' || *end == 'M')
-		mult = 1024ULL * 1024;
-	else if (*end == 'g' || *end == 'G')
-		mult = 1024ULL * 1024 * 1024;
-	else if (*end != '\0')
-		return bderr_usage(err, "option '--chunk-size' must be a size like 256MB, got '%s'", s);
-	if (*end && end[1] && strcasecmp(end + 1, "b") != 0 && strcasecmp(end + 1, "ib") != 0)
-		return bderr_usage(err, "option '--chunk-size' must be a size like 256MB, got '%s'", s);
-	*out = (uint64_t)v * mult;
-	return 0;
-}
+#include "engines/engine.h"
 
 static int cmd_dump(program *p, bderr *err)
 {
-	const char *src_arg = cli_get(&p->args, "source");
-	int jobs;
-	if (cli_int(&p->args, "jobs", &jobs, err) != 0)
+	engine_dump_options o;
+	engine_dump_options_init(&o);
+	if (cli_int(&p->args, "jobs", &o.jobs, err) != 0)
 		return -1;
-	const char *spec = cli_get(&p->args, "compress");
-	int level = 1;
-	if (spec && compress_spec_parse(spec, &level, err) != 0)
-		return -1;
-	uint64_t chunk = 256ULL * 1024 * 1024;
-	const char *chunk_arg = cli_get(&p->args, "chunk-size");
-	if (chunk_arg && parse_size(chunk_arg, &chunk, err) != 0)
-		return -1;
+	for (const char *const *k = engine_dump_option_keys; *k; k++) {
+		const char *v = cli_get(&p->args, *k);
+		if (v && engine_dump_option_set(&o, *k, v, err) != 0)
+			return bderr_prefix(err, "option '--%s'", *k);
+	}
 
 	/* --name given: the database's own name need not be usable as a path */
 	source_spec src;
-	if (resolve_source_as(p->cfg, src_arg, cli_get(&p->args, "name"), &src, err) != 0)
+	if (resolve_source_as(p->cfg, cli_get(&p->args, "source"), cli_get(&p->args, "name"), &src,
+			      err) != 0)
 		return -1;
 	int rc = -1;
 	repo *r = NULL;
 	int lock_fd = -1;
-	const char *name = src.name;
-	const char *consistency = cli_get(&p->args, "consistency");
-	int no_lock = 0;
-	if (consistency && strcmp(consistency, "no-lock") == 0)
-		no_lock = 1;
-	else if (consistency && strcmp(consistency, "lock") != 0 && strcmp(consistency, "ftwrl") != 0) {
-		bderr_usage(err, "option '--consistency' must be 'lock' or 'no-lock', got '%s'", consistency);
-		goto out;
-	}
-	if (consistency && src.engine != ENGINE_MYSQL) {
-		bderr_usage(err, "option '--consistency' only applies to MySQL/MariaDB sources");
-		goto out;
-	}
-	if (repo_name_check(name, err) != 0 || program_open_repo(p, 1, &r, err) != 0 ||
-	    dump_lock(p->cfg, repo_url(r), name, &lock_fd, err) != 0)
-		goto out;
 	char *id = NULL;
-	if (src.engine == ENGINE_MYSQL) {
-		mysql_dump_options mo = {
-			.url = src.url,
-			.password = src.password,
-			.name = name,
-			.jobs = jobs,
-			.compress_level = level,
-			.compress_spec = spec ? spec : "zstd:1",
-			.chunk_bytes = chunk,
-			.no_lock = no_lock,
-		};
-		rc = mysql_dump_run(r, &mo, &id, err);
-		if (rc == 0)
-			printf("%s\n", id);
-		free(id);
+	o.url = src.url;
+	o.password = src.password;
+	o.name = src.name;
+	if (engine_dump_options_check(src.engine, &o, err) != 0 ||
+	    repo_name_check(src.name, err) != 0 || program_open_repo(p, 1, &r, err) != 0 ||
+	    dump_lock(p->cfg, repo_url(r), src.name, &lock_fd, err) != 0)
 		goto out;
-	}
-	pg_dump_options o = {
-		.url = src.url,
-		.password = src.password,
-		.name = name,
-		.jobs = jobs,
-		.compress_level = level,
-		.compress_spec = spec ? spec : "zstd:1",
-		.chunk_bytes = chunk,
-	};
-	rc = pg_dump_run(r, &o, &id, err);
+	rc = src.engine->dump(r, &o, &id, err);
 	if (rc == 0)
 		printf("%s\n", id);
 	free(id);
@@ -172,16 +111,16 @@ static int cmd_repo(program *p, bderr *err)
  */
 #define STR_(x) #x
 #define STR(x) STR_(x)
-#define OPT_COMPRESS { "compress", "zstd:L|none", "compression of the stored objects (L 1..19)", 0, "zstd:1", 0, 0 }
+#define OPT_COMPRESS { "compress", "zstd:L|none", "compression of the stored objects (L 1..19)", 0, ENGINE_COMPRESS_DEFAULT, 0, 0 }
 
 static const cli_option dump_opts[] = {
 	{ "source", "S", "database to dump: a [source:NAME] or a postgresql:// / mysql:// URI", 1, NULL, 0, 0 },
 	PROGRAM_OPT_REPO,
 	PROGRAM_OPT_KEY_FILE,
 	{ "name", "N", "name of the backups in the repository (default: the source's name)", 0, NULL, 0, 0 },
-	{ "jobs", "N", "parallel connections", 0, "2", 1, 64 },
+	{ "jobs", "N", "parallel connections", 0, STR(ENGINE_JOBS_DEFAULT), ENGINE_JOBS_MIN, ENGINE_JOBS_MAX },
 	OPT_COMPRESS,
-	{ "chunk-size", "SIZE", "split large tables into objects of about this size (256MB, 1G)", 0, "256MB", 0, 0 },
+	{ "chunk-size", "SIZE", "split large tables into objects of about this size (256MB, 1G)", 0, ENGINE_CHUNK_SIZE_DEFAULT, 0, 0 },
 	{ "consistency", "lock|no-lock", "MySQL/MariaDB: lock non-transactional tables for a consistent dump, or not", 0, "lock", 0, 0 },
 	CLI_OPT_END,
 };

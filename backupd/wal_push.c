@@ -132,20 +132,19 @@ static void spool_unlink(const char *spool, const char *file, const char *ext)
 	free(p);
 }
 
-/* Writes the marker whole under a temp name first, so a reader never sees half of it. */
+/*
+ * Writes the marker whole under a temp name first (".ok.tmp", which
+ * spool_clean knows), so a reader never sees half of it.  A marker that
+ * cannot be written only costs a second push of the file: logged, not fatal.
+ */
 static void spool_write(const char *spool, const char *file, const char *ext, const char *text)
 {
 	char *p = spool_file(spool, file, ext);
 	char *tmp = xasprintf("%s.tmp", p);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd >= 0) {
-		size_t len = strlen(text);
-		int ok = write(fd, text, len) == (ssize_t)len;
-		if (close(fd) == 0 && ok && rename(tmp, p) == 0)
-			tmp[0] = '\0';
-	}
-	if (tmp[0])
-		unlink(tmp);
+	bderr err;
+	bderr_init(&err);
+	if (file_write_atomic(p, tmp, text, strlen(text), &err) < 0)
+		log_warn("wal-push spool: %s", err.msg);
 	free(tmp);
 	free(p);
 }

@@ -14,6 +14,7 @@
 
 #include "common/log.h"
 #include "common/mem.h"
+#include "engines/engine.h"
 
 /* A config file is a few dozen lines; anything this big is the wrong file. */
 #define CONFIG_MAX_BYTES (1024 * 1024)
@@ -98,7 +99,9 @@ static const key_spec job_keys[] = {
 	{ "repo", KEY_STRING, 0, 0 },
 	{ "kind", KEY_JOB_KIND, 0, 0 },
 	{ "schedule", KEY_STRING, 0, 0 },
-	{ "jobs", KEY_INT, 1, 64 },
+	{ "jobs", KEY_INT, ENGINE_JOBS_MIN, ENGINE_JOBS_MAX },
+	{ "chunk-size", KEY_STRING, 0, 0 },
+	{ "consistency", KEY_STRING, 0, 0 },
 	{ "retention", KEY_STRING, 0, 0 },
 	{ "compress", KEY_STRING, 0, 0 },
 	{ "retries", KEY_INT, 0, 1000 },
@@ -333,15 +336,6 @@ int config_get_bool(const config *c, const config_section *s, const char *key, i
 	if (config_parse_bool(v, out) < 0)
 		return config_error(c, s, key, err, "must be yes or no (true/false, on/off, 1/0), got '%s'",
 				    v);
-	return 0;
-}
-
-static int source_url_ok(const char *url)
-{
-	static const char *schemes[] = { "postgresql://", "postgres://", "mysql://", "mariadb://" };
-	for (size_t i = 0; i < sizeof schemes / sizeof schemes[0]; i++)
-		if (strncasecmp(url, schemes[i], strlen(schemes[i])) == 0)
-			return 1;
 	return 0;
 }
 
@@ -623,9 +617,8 @@ static int check_value(parse_ctx *ctx, const key_spec *ks, const char *key, cons
 		return 0;
 	case KEY_SOURCE_URL:
 		/* the value is not echoed: a URL may carry a password */
-		if (!source_url_ok(value))
-			return ctx_error(ctx, line, key,
-					 "must be a postgresql://, postgres://, mysql:// or mariadb:// URI");
+		if (engine_for_uri(value) == NULL)
+			return ctx_error(ctx, line, key, "must be a %s URI", engine_schemes_text());
 		return 0;
 	}
 	return 0;

@@ -53,6 +53,8 @@ static const struct {
 	{ "job", "jobs", "parallel connections of a dump" },
 	{ "job", "retention", "keep-last=N keep-daily=N ... applied after each successful run" },
 	{ "job", "compress", "zstd:L or none" },
+	{ "job", "chunk-size", "dump: split tables larger than this into objects of about this size (default 256MB)" },
+	{ "job", "consistency", "MySQL/MariaDB dump: lock (FLUSH TABLES WITH READ LOCK, the default) or no-lock" },
 	{ "job", "retries", "failed runs are retried this many times (default 0)" },
 	{ "job", "retry-delay", "wait between retries (90s, 15m, 2h)" },
 	{ "job", "timeout", "cancel a run that takes longer (90s, 15m, 2h, 1d)" },

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -31,6 +32,64 @@ int fsync_dir(const char *dir, bderr *err)
 	}
 	close(fd);
 	return 0;
+}
+
+int fd_write_all(int fd, const void *buf, size_t len, const char *path, bderr *err)
+{
+	const char *p = buf;
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return bderr_sys(err, errno, "cannot write '%s'", path);
+		if (n == 0) /* no progress and no errno: the device is full */
+			return bderr_sys(err, ENOSPC, "cannot write '%s'", path);
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int file_write_atomic(const char *path, const char *tmp, const void *data, size_t len, bderr *err)
+{
+	char *own = tmp ? NULL : xasprintf("%s.tmp.%ld", path, (long)getpid());
+	const char *t = tmp ? tmp : own;
+	int rc = -1;
+	int fd = open(t, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		bderr_sys(err, errno, "cannot create '%s'", t);
+		free(own);
+		return -1;
+	}
+	if (fd_write_all(fd, data, len, t, err) < 0)
+		goto out;
+	if (fsync(fd) < 0) {
+		bderr_sys(err, errno, "cannot fsync '%s'", t);
+		goto out;
+	}
+	int cfd = fd;
+	fd = -1;
+	/* NFS reports some write errors only at close */
+	if (close(cfd) < 0) {
+		bderr_sys(err, errno, "cannot close '%s'", t);
+		goto out;
+	}
+	if (rename(t, path) < 0) {
+		bderr_sys(err, errno, "cannot rename '%s' to '%s'", t, path);
+		goto out;
+	}
+	char *dir = path_dirname(path);
+	rc = fsync_dir(dir, err);
+	free(dir);
+	free(own);
+	return rc; /* renamed: nothing to remove even when the directory fsync failed */
+out:
+	if (fd >= 0)
+		close(fd);
+	unlink(t);
+	free(own);
+	return rc;
 }
 
 int mkdir_p(const char *path, mode_t mode, bderr *err)

@@ -27,6 +27,23 @@ int fsync_dir(const char *dir, bderr *err);
  */
 int path_relative_clean(const char *rel);
 
+/*
+ * write(2) until all of buf is written (EINTR retried; no progress counts
+ * as a full device); the error names path.
+ */
+int fd_write_all(int fd, const void *buf, size_t len, const char *path, bderr *err);
+
+/*
+ * Writes path whole or not at all: data goes to tmp (NULL: "<path>.tmp.<pid>")
+ * in the same directory, mode 0600, which is fsynced, closed and renamed
+ * over path; then path's directory is fsynced.  A reader never sees half a
+ * file and a crash leaves the old one or the new one.  On failure the temp
+ * file is removed.  Every local file written by temp + rename goes through
+ * here (wal-get's segments, pitr's files, wal-push's spool markers); the
+ * posix storage driver streams, so it keeps its own writer (archive/posix/).
+ */
+int file_write_atomic(const char *path, const char *tmp, const void *data, size_t len, bderr *err);
+
 /* mkdir -p with mode for every directory it creates; existing ones are fine. */
 int mkdir_p(const char *path, mode_t mode, bderr *err);
 

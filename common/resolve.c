@@ -13,11 +13,6 @@
 /* Longer names are legal path components but unreadable in listings. */
 #define SOURCE_NAME_MAX 200
 
-const char *engine_name(source_engine e)
-{
-	return e == ENGINE_MYSQL ? "mysql" : "postgresql";
-}
-
 /* ---- repositories ----------------------------------------------------- */
 
 void repo_spec_free(repo_spec *r)
@@ -226,26 +221,6 @@ void source_spec_free(source_spec *s)
 	memset(s, 0, sizeof *s);
 }
 
-static int uri_engine(const char *uri, source_engine *out)
-{
-	static const struct {
-		const char *prefix;
-		source_engine engine;
-	} schemes[] = {
-		{ "postgresql://", ENGINE_POSTGRESQL },
-		{ "postgres://", ENGINE_POSTGRESQL },
-		{ "mysql://", ENGINE_MYSQL },
-		{ "mariadb://", ENGINE_MYSQL },
-	};
-	for (size_t i = 0; i < sizeof schemes / sizeof schemes[0]; i++) {
-		if (strncasecmp(uri, schemes[i].prefix, strlen(schemes[i].prefix)) == 0) {
-			*out = schemes[i].engine;
-			return 0;
-		}
-	}
-	return -1;
-}
-
 /* Decoded value of query parameter param in [q, end), or NULL. */
 static char *query_param(const char *q, const char *end, const char *param)
 {
@@ -331,9 +306,8 @@ static int source_from_config(const config *cfg, const config_section *s, source
 	const char *url = config_get(s, "url");
 	if (url == NULL)
 		return config_error(cfg, s, "url", err, "missing in [source:%s]", s->name);
-	if (uri_engine(url, &out->engine) < 0)
-		return config_error(cfg, s, "url", err,
-				    "must be a postgresql://, postgres://, mysql:// or mariadb:// URI");
+	if ((out->engine = engine_for_uri(url)) == NULL)
+		return config_error(cfg, s, "url", err, "must be a %s URI", engine_schemes_text());
 	out->url = xstrdup(url);
 	const char *pwfile = config_get(s, "password-file");
 	if (pwfile && secret_read_file(pwfile, &out->password, err) < 0)
@@ -359,7 +333,7 @@ int resolve_source_as(const config *cfg, const char *arg, const char *name, sour
 				   "no source given: use --source NAME (a [source:NAME] in the config) or --source URI");
 
 	int rc = 0;
-	if (uri_engine(arg, &out->engine) == 0) {
+	if ((out->engine = engine_for_uri(arg)) != NULL) {
 		out->url = xstrdup(arg);
 		if (name == NULL) {
 			out->name = uri_source_name(arg);
@@ -375,8 +349,8 @@ int resolve_source_as(const config *cfg, const char *arg, const char *name, sour
 		/* only the scheme is echoed: the rest may carry a password */
 		size_t n = (size_t)(strstr(arg, "://") - arg);
 		return bderr_usage(err,
-				   "unsupported source URI scheme '%.*s://': use postgresql://, postgres://, mysql:// or mariadb://",
-				   n > 32 ? 32 : (int)n, arg);
+				   "unsupported source URI scheme '%.*s://': use %s",
+				   n > 32 ? 32 : (int)n, arg, engine_schemes_text());
 	} else {
 		const config_section *s = config_find(cfg, "source", arg);
 		if (s == NULL) {

@@ -8,6 +8,7 @@
 
 #include "archive/storage.h"
 #include "common/config.h"
+#include "engines/engine.h"
 
 typedef struct repo_spec {
 	char *name; /* config name, or NULL when a URL was given */
@@ -21,11 +22,9 @@ typedef struct repo_spec {
 	storage_options opts; /* points into the fields above */
 } repo_spec;
 
-typedef enum source_engine { ENGINE_POSTGRESQL, ENGINE_MYSQL } source_engine;
-
 typedef struct source_spec {
 	char *name;     /* config section name, else the database name from the URL */
-	source_engine engine;
+	const engine_ops *engine; /* chosen from the URI's scheme */
 	char *url;      /* connection URI; may still contain a password the user typed */
 	char *password; /* from password-file, or NULL (then libpq/MYSQL_PWD defaults apply) */
 } source_spec;
@@ -49,8 +48,5 @@ int resolve_source(const config *cfg, const char *arg, source_spec *out, bderr *
 int resolve_source_as(const config *cfg, const char *arg, const char *name, source_spec *out,
 		      bderr *err);
 void source_spec_free(source_spec *s);
-
-/* "postgresql" / "mysql" */
-const char *engine_name(source_engine e);
 
 #endif

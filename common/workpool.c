@@ -15,6 +15,7 @@ struct workpool {
 	void **items;
 	size_t n_items;
 	workpool_fn fn;
+	workpool_hooks hooks;
 	pthread_mutex_t lock;
 	size_t next;
 	int stop;   /* failed or cancelled: take no more items */
@@ -22,12 +23,15 @@ struct workpool {
 	bderr first_err;
 	pool_thread *threads;
 	int n_threads;
+	void **own_items; /* workpool_start_arrays' pointer array */
 };
 
 static void *pool_thread_main(void *arg)
 {
 	pool_thread *t = arg;
 	workpool *p = t->pool;
+	if (p->hooks.thread_start)
+		p->hooks.thread_start(t->worker);
 	for (;;) {
 		void *item = NULL;
 		pthread_mutex_lock(&p->lock);
@@ -35,7 +39,7 @@ static void *pool_thread_main(void *arg)
 			item = p->items[p->next++];
 		pthread_mutex_unlock(&p->lock);
 		if (item == NULL)
-			return NULL;
+			break;
 		bderr err;
 		bderr_init(&err);
 		if (p->fn(p->shared, t->worker, item, &err) != 0) {
@@ -46,9 +50,12 @@ static void *pool_thread_main(void *arg)
 			}
 			p->stop = 1;
 			pthread_mutex_unlock(&p->lock);
-			return NULL;
+			break;
 		}
 	}
+	if (p->hooks.thread_stop)
+		p->hooks.thread_stop(t->worker);
+	return NULL;
 }
 
 void workpool_cancel(workpool *p)
@@ -69,18 +76,21 @@ int workpool_join(workpool *p, bderr *err)
 	}
 	pthread_mutex_destroy(&p->lock);
 	free(p->threads);
+	free(p->own_items);
 	free(p);
 	return rc;
 }
 
 int workpool_start(void *shared, void **workers, int n_workers, void **items, size_t n_items,
-		   workpool_fn fn, workpool **out, bderr *err)
+		   workpool_fn fn, const workpool_hooks *hooks, workpool **out, bderr *err)
 {
 	workpool *p = xcalloc(1, sizeof *p);
 	p->shared = shared;
 	p->items = items;
 	p->n_items = n_items;
 	p->fn = fn;
+	if (hooks)
+		p->hooks = *hooks;
 	pthread_mutex_init(&p->lock, NULL);
 	bderr_init(&p->first_err);
 	int n = n_workers < 0 ? 0 : n_workers;
@@ -103,11 +113,31 @@ int workpool_start(void *shared, void **workers, int n_workers, void **items, si
 	return 0;
 }
 
+int workpool_start_arrays(void *shared, void *workers, size_t worker_size, int n_workers,
+			  void *items, size_t item_size, size_t n_items, workpool_fn fn,
+			  const workpool_hooks *hooks, workpool **out, bderr *err)
+{
+	int nw = n_workers < 0 ? 0 : n_workers;
+	void **wp = xcalloc((size_t)nw + 1, sizeof *wp);
+	void **ip = xcalloc(n_items + 1, sizeof *ip);
+	for (int i = 0; i < nw; i++)
+		wp[i] = (char *)workers + (size_t)i * worker_size;
+	for (size_t k = 0; k < n_items; k++)
+		ip[k] = (char *)items + k * item_size;
+	int rc = workpool_start(shared, wp, nw, ip, n_items, fn, hooks, out, err);
+	free(wp); /* each thread has its worker already */
+	if (rc != 0)
+		free(ip);
+	else
+		(*out)->own_items = ip;
+	return rc;
+}
+
 int workpool_run(void *shared, void **workers, int n_workers, void **items, size_t n_items,
-		 workpool_fn fn, bderr *err)
+		 workpool_fn fn, const workpool_hooks *hooks, bderr *err)
 {
 	workpool *p = NULL;
-	if (workpool_start(shared, workers, n_workers, items, n_items, fn, &p, err) != 0)
+	if (workpool_start(shared, workers, n_workers, items, n_items, fn, hooks, &p, err) != 0)
 		return -1;
 	return workpool_join(p, err);
 }

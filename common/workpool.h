@@ -19,12 +19,32 @@ typedef int (*workpool_fn)(void *shared, void *worker, void *item, bderr *err);
 typedef struct workpool workpool;
 
 /*
+ * Run in each worker thread before its first item and after its last (the
+ * MySQL client library wants mysql_thread_init/mysql_thread_end around any
+ * use of a connection in a thread it did not start).  Either may be NULL.
+ */
+typedef struct workpool_hooks {
+	void (*thread_start)(void *worker);
+	void (*thread_stop)(void *worker);
+} workpool_hooks;
+
+/*
  * Starts min(n_workers, n_items) threads; workers[i] is handed to thread i.
- * items must stay valid until workpool_join.  When a thread cannot be
- * started, the ones that were are stopped and joined, and this fails.
+ * items must stay valid until workpool_join.  hooks may be NULL.  When a
+ * thread cannot be started, the ones that were are stopped and joined, and
+ * this fails.
  */
 int workpool_start(void *shared, void **workers, int n_workers, void **items, size_t n_items,
-		   workpool_fn fn, workpool **out, bderr *err);
+		   workpool_fn fn, const workpool_hooks *hooks, workpool **out, bderr *err);
+
+/*
+ * The same over contiguous arrays (a dump's workers and its sorted tasks):
+ * worker i is (char *)workers + i * worker_size, item k likewise; the pool
+ * keeps the pointer array it needs until workpool_join.
+ */
+int workpool_start_arrays(void *shared, void *workers, size_t worker_size, int n_workers,
+			  void *items, size_t item_size, size_t n_items, workpool_fn fn,
+			  const workpool_hooks *hooks, workpool **out, bderr *err);
 
 /* Workers finish their current item and take no more. */
 void workpool_cancel(workpool *p);
@@ -37,6 +57,6 @@ int workpool_join(workpool *p, bderr *err);
 
 /* start + join. */
 int workpool_run(void *shared, void **workers, int n_workers, void **items, size_t n_items,
-		 workpool_fn fn, bderr *err);
+		 workpool_fn fn, const workpool_hooks *hooks, bderr *err);
 
 #endif

@@ -11,8 +11,7 @@
 #include "common/mem.h"
 #include "common/program.h"
 #include "common/resolve.h"
-#include "restore/mysql_restore.h"
-#include "restore/pg_restore.h"
+#include "engines/engine.h"
 #include "restore/pitr.h"
 #include "restore/wal_get.h"
 
@@ -48,8 +47,14 @@ static int pick_name(repo *r, const char *given, char **out, bderr *err)
 static int cmd_restore(program *p, bderr *err)
 {
 	const char *to = cli_get(&p->args, "to");
-	int jobs;
-	if (cli_int(&p->args, "jobs", &jobs, err) != 0)
+	engine_restore_options o = {
+		.create = cli_has(&p->args, "create"),
+		.allow_non_empty = cli_has(&p->args, "allow-non-empty"),
+		.no_owner = cli_has(&p->args, "no-owner"),
+		.no_privileges = cli_has(&p->args, "no-privileges"),
+		.no_binlog = cli_has(&p->args, "no-binlog"),
+	};
+	if (cli_int(&p->args, "jobs", &o.jobs, err) != 0)
 		return -1;
 	source_spec target;
 	if (resolve_source(p->cfg, to, &target, err) != 0)
@@ -57,14 +62,15 @@ static int cmd_restore(program *p, bderr *err)
 	repo *r = NULL;
 	manifest *m = NULL;
 	char *name = NULL;
+	const char **maps = NULL; /* --role-map OLD=NEW, every one given */
 	int rc = -1;
 	if (program_open_repo(p, 0, &r, err) != 0 || pick_name(r, cli_get(&p->args, "name"), &name, err) != 0)
 		goto out;
 	if (repo_backup_load(r, name, cli_get(&p->args, "backup"), &m, err) != 0)
 		goto out;
-	if (strcmp(m->engine, engine_name(target.engine)) != 0) {
+	if (strcmp(m->engine, target.engine->name) != 0) {
 		bderr_usage(err, "backup %s is a %s backup and cannot be restored into a %s target",
-			    m->id, m->engine, engine_name(target.engine));
+			    m->id, m->engine, target.engine->name);
 		goto out;
 	}
 	const char *provision = cli_get(&p->args, "provision");
@@ -80,63 +86,23 @@ static int cmd_restore(program *p, bderr *err)
 		bderr_usage(err, "--provision takes a database name of 1 to 63 bytes");
 		goto out;
 	}
-	static const char *const pg_only[] = { "role-map", "no-owner", "no-privileges", NULL };
-	for (int i = 0; target.engine == ENGINE_MYSQL && pg_only[i]; i++)
-		if (cli_has(&p->args, pg_only[i])) {
-			bderr_usage(err, "--%s applies to PostgreSQL targets only", pg_only[i]);
-			goto out;
-		}
-	if (target.engine == ENGINE_MYSQL && !provision && cli_has(&p->args, "owner")) {
-		bderr_usage(err, "--owner on a MySQL/MariaDB target goes with --provision (objects have no owners there)");
-		goto out;
-	}
-	if (target.engine == ENGINE_MYSQL) {
-		mysql_restore_options mo = {
-			.to_url = target.url,
-			.password = target.password,
-			.jobs = jobs,
-			.create = cli_has(&p->args, "create") || provision != NULL,
-			.allow_non_empty = cli_has(&p->args, "allow-non-empty"),
-			.no_binlog = cli_has(&p->args, "no-binlog"),
-			.roles = cli_has(&p->args, "roles"),
-			.provision_db = provision,
-			.owner = cli_get(&p->args, "owner"),
-			.env_file = cli_get(&p->args, "env-file"),
-			.reuse_role = cli_has(&p->args, "reuse-role"),
-		};
-		rc = mysql_restore_run(r, m, &mo, err);
-		goto out;
-	}
-	if (cli_has(&p->args, "no-binlog")) {
-		bderr_usage(err, "--no-binlog applies to MySQL/MariaDB targets only");
-		goto out;
-	}
-	if (cli_has(&p->args, "owner") && cli_has(&p->args, "no-owner")) {
-		bderr_usage(err, "--owner and --no-owner contradict each other: choose one");
-		goto out;
-	}
-	const char **maps = xcalloc((size_t)p->args.n_opts + 1, sizeof *maps);
+	maps = xcalloc((size_t)p->args.n_opts + 1, sizeof *maps);
 	for (int i = 0, k = 0; i < p->args.n_opts; i++)
 		if (strcmp(p->args.opts[i].name, "role-map") == 0)
 			maps[k++] = p->args.opts[i].value;
-	pg_restore_options o = {
-		.to_url = target.url,
-		.password = target.password,
-		.jobs = jobs,
-		.create = cli_has(&p->args, "create") || provision != NULL,
-		.allow_non_empty = cli_has(&p->args, "allow-non-empty"),
-		.no_owner = cli_has(&p->args, "no-owner"),
-		.no_privileges = cli_has(&p->args, "no-privileges"),
-		.create_roles = cli_has(&p->args, "roles"),
-		.owner = cli_get(&p->args, "owner"),
-		.role_map = maps,
-		.provision_db = provision,
-		.env_file = cli_get(&p->args, "env-file"),
-		.reuse_role = cli_has(&p->args, "reuse-role"),
-	};
-	rc = pg_restore_run(r, m, &o, err);
-	free(maps);
+	o.to_url = target.url;
+	o.password = target.password;
+	o.create = o.create || provision != NULL;
+	o.roles = cli_has(&p->args, "roles");
+	o.owner = cli_get(&p->args, "owner");
+	o.role_map = maps[0] ? maps : NULL;
+	o.provision_db = provision;
+	o.env_file = cli_get(&p->args, "env-file");
+	o.reuse_role = cli_has(&p->args, "reuse-role");
+	if (engine_restore_options_check(target.engine, &o, err) == 0)
+		rc = target.engine->restore(r, m, &o, err);
 out:
+	free(maps);
 	manifest_free(m);
 	free(name);
 	repo_free(r);
@@ -146,13 +112,16 @@ out:
 
 /* Every command's options, declared once (see cli.h). */
 
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
 static const cli_option restore_opts[] = {
 	PROGRAM_OPT_REPO,
 	PROGRAM_OPT_KEY_FILE,
 	{ "name", "N", "the source's name in the repository (needed when it holds several)", 0, NULL, 0, 0 },
 	{ "backup", "ID|latest", "which backup", 0, "latest", 0, 0 },
 	{ "to", "URI", "target database: a postgresql:// or mysql:// URI, or a [source:NAME]", 1, NULL, 0, 0 },
-	{ "jobs", "N", "parallel connections", 0, "2", 1, 64 },
+	{ "jobs", "N", "parallel connections", 0, STR(ENGINE_JOBS_DEFAULT), ENGINE_JOBS_MIN, ENGINE_JOBS_MAX },
 	{ "create", NULL, "create the target database when it does not exist", 0, NULL, 0, 0 },
 	{ "allow-non-empty", NULL, "restore into a database that already has tables", 0, NULL, 0, 0 },
 	{ "no-owner", NULL, "PostgreSQL: do not set object owners", 0, NULL, 0, 0 },

@@ -23,9 +23,9 @@
 #include "common/fsutil.h"
 #include "common/log.h"
 #include "common/mem.h"
-#include "common/pgtool.h"
+#include "engines/pg/pgtool.h"
 #include "common/subprocess.h"
-#include "common/pgconn.h"
+#include "engines/pg/pgconn.h"
 #include "common/resolve.h"
 #include "restore/tar_extract.h"
 
@@ -838,41 +838,6 @@ static int is_recovery_setting(const char *line)
 	       strncmp(line, "primary_slot_name", 17) == 0;
 }
 
-static int write_file_atomic(const char *path, const char *data, size_t len, bderr *err)
-{
-	char *tmp = xasprintf("%s.dbrestore-tmp", path);
-	int rc = -1;
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		bderr_sys(err, errno, "cannot create '%s'", tmp);
-		goto out;
-	}
-	size_t off = 0;
-	while (off < len) {
-		ssize_t w = write(fd, data + off, len - off);
-		if (w < 0) {
-			bderr_sys(err, errno, "cannot write '%s'", tmp);
-			close(fd);
-			goto out;
-		}
-		off += (size_t)w;
-	}
-	if (fsync(fd) < 0 || close(fd) < 0) {
-		bderr_sys(err, errno, "cannot write '%s'", tmp);
-		goto out;
-	}
-	if (rename(tmp, path) < 0) {
-		bderr_sys(err, errno, "cannot rename '%s' to '%s'", tmp, path);
-		goto out;
-	}
-	rc = 0;
-out:
-	if (rc < 0)
-		unlink(tmp);
-	free(tmp);
-	return rc;
-}
-
 int pitr_check_primary_conninfo(const char *conninfo, bderr *err)
 {
 	char *msg = NULL;
@@ -959,7 +924,7 @@ static int write_recovery_conf(const char *dir, const manifest *m, const char *r
 	q = pitr_conf_quote(timeline);
 	strbuf_appendf(&b, "recovery_target_timeline = %s\n", q);
 	free(q);
-	if (write_file_atomic(auto_conf, b.data, b.len, err) < 0 ||
+	if (file_write_atomic(auto_conf, NULL, b.data, b.len, err) < 0 ||
 	    own_path(auto_conf, o, o->file_mode, err) < 0)
 		goto out;
 	/*
@@ -974,7 +939,7 @@ static int write_recovery_conf(const char *dir, const manifest *m, const char *r
 	}
 	free(other);
 	char *signal = xasprintf("%s/%s", dir, sb->conninfo ? "standby.signal" : "recovery.signal");
-	rc = write_file_atomic(signal, "", 0, err);
+	rc = file_write_atomic(signal, NULL, "", 0, err);
 	if (rc == 0)
 		rc = own_path(signal, o, o->file_mode, err);
 	free(signal);

@@ -23,59 +23,6 @@
 /* A prefetched file nobody asked for within this time belongs to an abandoned recovery. */
 #define SPOOL_STALE_SECONDS 3600
 
-/* temp in path's directory, then rename: PostgreSQL never sees half a segment. */
-static int write_file(const char *path, const void *buf, size_t len, int durable, bderr *err)
-{
-	char *tmp = xasprintf("%s.backupd-tmp.%ld", path, (long)getpid());
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	int rc = -1;
-	if (fd < 0) {
-		bderr_sys(err, errno, "cannot create '%s'", tmp);
-		free(tmp);
-		return -1;
-	}
-	const char *p = buf;
-	size_t left = len;
-	while (left > 0) {
-		ssize_t n = write(fd, p, left);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			bderr_sys(err, n < 0 ? errno : ENOSPC, "cannot write '%s'", tmp);
-			goto out;
-		}
-		p += n;
-		left -= (size_t)n;
-	}
-	if (durable && fsync(fd) < 0) {
-		bderr_sys(err, errno, "cannot fsync '%s'", tmp);
-		goto out;
-	}
-	int cfd = fd;
-	fd = -1;
-	if (close(cfd) < 0) {
-		bderr_sys(err, errno, "cannot close '%s'", tmp);
-		goto out;
-	}
-	if (rename(tmp, path) < 0) {
-		bderr_sys(err, errno, "cannot rename '%s' to '%s'", tmp, path);
-		goto out;
-	}
-	rc = 0;
-	if (durable) {
-		char *dir = path_dirname(path);
-		rc = fsync_dir(dir, err);
-		free(dir);
-	}
-out:
-	if (fd >= 0)
-		close(fd);
-	if (rc < 0)
-		unlink(tmp);
-	free(tmp);
-	return rc;
-}
-
 /* The size a segment must have: archive.info's, else any power of two from 1 MB. */
 static int size_ok(const wal_name *n, size_t len, uint32_t seg_size)
 {
@@ -126,7 +73,7 @@ int wal_get_file(repo *r, const char *source, const char *file, const char *path
 	size_t len = 0;
 	int rc = fetch(r, source, file, archive_segment_size(r, source), &buf, &len, err);
 	if (rc == 0)
-		rc = write_file(path, buf, len, 1, err);
+		rc = file_write_atomic(path, NULL, buf, len, err); /* the server never sees half a segment */
 	free(buf);
 	return rc;
 }
@@ -201,7 +148,7 @@ static int spool_serve(const char *spool, const char *file, const char *path, bd
 	if (f)
 		fclose(f);
 	if (rc == 0)
-		rc = write_file(path, buf, len, 1, err) < 0 ? -1 : 0;
+		rc = file_write_atomic(path, NULL, buf, len, err);
 	if (rc == 0)
 		log_debug("'%s' served from the prefetch spool", file);
 	unlink(found);
@@ -259,8 +206,7 @@ static void *prefetch_thread(void *arg)
 			char *dst = NULL;
 			if (wal_checksum(buf, len, sha, &err) == 0) {
 				dst = xasprintf("%s/%s-%s", p->spool, file, sha);
-				/* not fsynced: a lost spool file is fetched again, a damaged one is caught */
-				if (write_file(dst, buf, len, 0, &err) < 0)
+				if (file_write_atomic(dst, NULL, buf, len, &err) < 0)
 					log_debug("prefetch of '%s': %s", file, err.msg);
 			}
 			free(dst);

@@ -179,20 +179,7 @@ typedef struct posix_writer {
 static int posix_write(writer *w, const void *buf, size_t len, bderr *err)
 {
 	posix_writer *pw = (posix_writer *)w;
-	const char *p = buf;
-	while (len > 0) {
-		ssize_t n = write(pw->fd, p, len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return bderr_sys(err, errno, "cannot write '%s'", pw->path);
-		}
-		if (n == 0) /* no progress and no errno: the device is full */
-			return bderr_sys(err, ENOSPC, "cannot write '%s'", pw->path);
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
+	return fd_write_all(pw->fd, buf, len, pw->path, err);
 }
 
 /*

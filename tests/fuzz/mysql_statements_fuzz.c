@@ -1,10 +1,10 @@
 /*
- * libFuzzer target: MySQL statement files (common/myformat.c): the
+ * libFuzzer target: MySQL statement files (engines/mysql/myformat.c): the
  * "-- statement" / "-- table:" framing with "-- key: value" headers and
  * "-- length: N" bodies, then DEFINER removal on every statement and TSV
  * unescaping of the whole input as one field.  Then the input, cut at NUL
  * bytes, is a list of statement texts: framed as the dump writes them
- * (backupd/mysql_schema.c), they must parse back exactly.
+ * (engines/mysql/mysql_schema.c), they must parse back exactly.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "common/mem.h"
-#include "common/myformat.h"
+#include "engines/mysql/myformat.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

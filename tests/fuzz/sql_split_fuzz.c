@@ -1,6 +1,6 @@
 /*
  * libFuzzer target: the quote-aware SQL statement splitter
- * (restore/pg_sql_filter.c).  The statement walk restore executes scripts
+ * (engines/pg/pg_sql_filter.c).  The statement walk restore executes scripts
  * with must make progress and return pieces in order, inside the text, with
  * meta-commands starting at their backslash and ending at their line's end
  * and the right line numbers; the meta-command check must agree with it.
@@ -15,7 +15,7 @@
 #include <string.h>
 
 #include "common/mem.h"
-#include "restore/pg_sql_filter.h"
+#include "engines/pg/pg_sql_filter.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

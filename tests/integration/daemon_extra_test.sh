@@ -71,6 +71,17 @@ bad_conf "webhook-on unknown" "" "webhook-on = sometimes" webhook-on
 bad_conf "timeout not a duration" "" "timeout = soon" timeout
 bad_conf "webhook-url not http" "webhook-url = ftp://example.com/$TOKEN" "" webhook-url
 check_not "the webhook URL is not echoed in the error" grep -q "$TOKEN" "$RUN_ERR"
+bad_conf "chunk-size not a size" "" "chunk-size = lots" chunk-size
+bad_conf "consistency unknown" "" "consistency = strict" consistency
+bad_conf "compress unknown" "" "compress = lz4" compress
+{
+	conf_head
+	printf '[job:j]\nsource = src\nrepo = main\nschedule = 0 3 * * *\nchunk-size = lots\nconsistency = strict\n'
+} >"$CONF"
+run "$BACKUPD" -c "$CONF" check
+assert_rc "check: bad dump options are config errors" 2
+assert_output_matches "check names the bad chunk-size with its line" "backupd.conf:[0-9]+: key 'chunk-size': must be a size"
+assert_output_matches "check names the bad consistency too" "backupd.conf:[0-9]+: key 'consistency': must be 'lock' or 'no-lock'"
 # a busy port is an error at start, naming the address
 python3 -c 'import socket,sys,time
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -387,6 +398,46 @@ assert_eq "it ran exactly once" 2 "$(history_count missed ok)"
 assert_eq "without run-missed a missed run is not made up" 1 "$(history_count notconfigured ok)"
 assert_eq "a job that missed nothing does not run" 1 "$(history_count uptodate ok)"
 check_not "nothing else is logged as missed" grep -q -E "job (notconfigured|uptodate): missed" "$DLOG"
+
+# --------------------------------------------------------------------------
+note "a MySQL job next to a PostgreSQL one: scheduled runs, retention, /metrics, restore"
+mariadb_start
+my_db_create shop
+my_sql shop "CREATE TABLE orders (id int PRIMARY KEY, v varchar(40)); INSERT INTO orders SELECT seq, md5(seq) FROM seq_1_to_3000" >/dev/null
+rm -rf "$BD_TMP/state/history"
+{
+	conf_head "http-listen = 127.0.0.1:$HPORT"
+	printf '[source:shop]\nurl = %s\npassword-file = %s\n\n' "$(my_uri shop)" "$MY_PASSWORD_FILE"
+	printf '[job:pgjob]\nsource = src\nrepo = main\nname = pgsched\nschedule = */3 * * * * *\njobs = 1\nretention = keep-last=2\n\n'
+	printf '[job:myjob]\nsource = shop\nrepo = main\nname = mysched\nschedule = */3 * * * * *\njobs = 2\nchunk-size = 16KB\nconsistency = lock\nretention = keep-last=2\n\n'
+} >"$CONF"
+run "$BACKUPD" -c "$CONF" run myjob
+assert_rc "run of a MySQL job succeeds" 0
+assert_match "run prints the MySQL backup ID" '^[0-9]{8}T[0-9]{6}Z(-[0-9]+)?$' "$(last_line)"
+DLOG="$BD_TMP/daemon-mysql.log"
+"$BACKUPD" -c "$CONF" daemon >/dev/null 2>"$DLOG" &
+DPID=$!
+check "the daemon runs the MySQL job on schedule" wait_for 90 at_least 4 history_count myjob ok
+check "the daemon runs the PostgreSQL job on schedule" wait_for 90 at_least 3 history_count pgjob ok
+check "/metrics counts the MySQL job's runs" wait_for 30 scrape_until 'backupd_job_runs_total{backupd_job="myjob"}' 3
+check "/metrics has the MySQL job's last success" test -n "$(metric 'backupd_job_last_success_time_seconds{backupd_job="myjob"}')"
+check "/metrics has the PostgreSQL job's runs too" test -n "$(metric 'backupd_job_runs_total{backupd_job="pgjob"}')"
+stop_daemon "$DPID" "$DLOG" "MySQL job"
+assert_eq "the MySQL job never failed" 0 "$(history_count myjob failed)"
+check_not "no 'not supported' refusal is logged" grep -q "not supported" "$DLOG"
+check "the MySQL job's end line has bytes and rows" grep -q -E "job myjob: ok in [0-9]+s: backup [0-9TZ-]+, [0-9]+ bytes stored, [1-9][0-9]* rows" "$DLOG"
+assert_eq "retention keeps two MySQL backups" 2 "$(count_complete "$REPO" mysched)"
+assert_eq "retention keeps two PostgreSQL backups" 2 "$(count_complete "$REPO" pgsched)"
+MYLAST="$(python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).readlines()[-1])["backup_id"])' "$BD_TMP/state/history/myjob.jsonl")"
+check "the scheduled dump used the job's options (jobs 2, 16KB chunks, lock)" python3 -c '
+import json, sys
+m = json.load(open(sys.argv[1]))
+o = m["info"]["options"]
+assert m["engine"] == "mysql" and o["jobs"] == 2 and o["chunk_size"] == 16384 and o["consistency"] == "ftwrl", o
+' "$REPO/mysched/backups/$MYLAST/manifest.json"
+MYSQL_PWD="$MY_PASSWORD" run "$DBRESTORE" restore --repo "$REPO" --name mysched --backup "$MYLAST" --to "$(my_uri shop_r)" --create
+assert_rc "the MySQL job's last scheduled dump restores" 0
+check "the restored database matches the source" my_compare shop shop_r
 
 assert_no_secrets_in_output
 finish

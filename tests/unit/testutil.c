@@ -1,5 +1,11 @@
 #include "tests/unit/testutil.h"
 
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,6 +54,43 @@ int test_repo_teardown(void **state)
 	test_rm_rf(t->dir);
 	free(t);
 	return 0;
+}
+
+void test_json_set_path(json_t *root, const char *path, json_t *value)
+{
+	json_t *parent = root;
+	char *p = strdup(path);
+	char *key = p, *dot;
+	while ((dot = strchr(key, '.')) != NULL) {
+		*dot = '\0';
+		char *br = strchr(key, '[');
+		if (br) {
+			*br = '\0';
+			parent = json_array_get(json_object_get(parent, key), (size_t)atoi(br + 1));
+		} else {
+			parent = json_object_get(parent, key);
+		}
+		key = dot + 1;
+	}
+	if (value)
+		json_object_set_new(parent, key, value);
+	else
+		json_object_del(parent, key);
+	free(p);
+}
+
+void test_expect_info_rejected(json_t *(*build)(void), int (*parse)(const json_t *info, bderr *err),
+			       const char *path, json_t *value, const char *message)
+{
+	json_t *j = build();
+	test_json_set_path(j, path, value);
+	bderr err;
+	bderr_init(&err);
+	if (parse(j, &err) == 0)
+		fail_msg("%s: accepted", path);
+	if (strstr(err.msg, message) == NULL || strstr(err.msg, "invalid manifest") == NULL)
+		fail_msg("%s: '%s' does not say '%s'", path, err.msg, message);
+	json_decref(j);
 }
 
 void test_no_aws_credentials(void)

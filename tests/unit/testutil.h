@@ -28,4 +28,24 @@ int test_repo_setup(void **state);
 /* Frees the test_repo in *state and removes its directory. */
 int test_repo_teardown(void **state);
 
+#include <jansson.h>
+
+/*
+ * Sets (value not NULL, reference stolen) or removes the member at path in
+ * root: "schema.post-data", "tables[1].chunks".  The manifest format tests
+ * damage one field of a valid info this way.
+ */
+void test_json_set_path(json_t *root, const char *path, json_t *value);
+
+#include "common/error.h"
+
+/*
+ * A format test's malformed-manifest case: build() makes a valid info, the
+ * member at path is set to value (NULL: removed), and parse (which frees
+ * what it parsed) must refuse it with an error naming message and "invalid
+ * manifest".
+ */
+void test_expect_info_rejected(json_t *(*build)(void), int (*parse)(const json_t *info, bderr *err),
+			       const char *path, json_t *value, const char *message);
+
 #endif

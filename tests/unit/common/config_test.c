@@ -519,20 +519,20 @@ static void test_resolve_source_uri(void **state)
 	static const struct {
 		const char *uri;
 		const char *name;
-		source_engine engine;
+		const char *engine; /* the engine table's name */
 	} ok[] = {
-		{ "postgresql://u:pw@h/app", "app", ENGINE_POSTGRESQL },
-		{ "postgresql://u:pw@h:5432/app?sslmode=require", "app", ENGINE_POSTGRESQL },
-		{ "postgres://backup@h", "backup", ENGINE_POSTGRESQL },
-		{ "postgresql://h", "default", ENGINE_POSTGRESQL },
-		{ "postgresql://h/", "default", ENGINE_POSTGRESQL },
-		{ "postgresql://h/my%2Ddb", "my-db", ENGINE_POSTGRESQL },
-		{ "postgresql:///?dbname=fromq&user=u", "fromq", ENGINE_POSTGRESQL },
-		{ "postgresql://h?user=qu", "qu", ENGINE_POSTGRESQL },
-		{ "postgresql://u%2Ex:p@ss@h", "u.x", ENGINE_POSTGRESQL },
-		{ "mysql://root@db/shop", "shop", ENGINE_MYSQL },
-		{ "mariadb://root:x@db:3306/", "root", ENGINE_MYSQL },
-		{ "MySQL://db/Shop_1", "Shop_1", ENGINE_MYSQL },
+		{ "postgresql://u:pw@h/app", "app", "postgresql" },
+		{ "postgresql://u:pw@h:5432/app?sslmode=require", "app", "postgresql" },
+		{ "postgres://backup@h", "backup", "postgresql" },
+		{ "postgresql://h", "default", "postgresql" },
+		{ "postgresql://h/", "default", "postgresql" },
+		{ "postgresql://h/my%2Ddb", "my-db", "postgresql" },
+		{ "postgresql:///?dbname=fromq&user=u", "fromq", "postgresql" },
+		{ "postgresql://h?user=qu", "qu", "postgresql" },
+		{ "postgresql://u%2Ex:p@ss@h", "u.x", "postgresql" },
+		{ "mysql://root@db/shop", "shop", "mysql" },
+		{ "mariadb://root:x@db:3306/", "root", "mysql" },
+		{ "MySQL://db/Shop_1", "Shop_1", "mysql" },
 	};
 	for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
 		source_spec s;
@@ -542,12 +542,14 @@ static void test_resolve_source_uri(void **state)
 			fail_msg("%s: %s", ok[i].uri, err.msg);
 		assert_string_equal(s.name, ok[i].name);
 		assert_string_equal(s.url, ok[i].uri);
-		assert_int_equal(s.engine, ok[i].engine);
+		assert_string_equal(s.engine->name, ok[i].engine);
 		assert_null(s.password);
 		source_spec_free(&s);
 	}
-	assert_string_equal(engine_name(ENGINE_POSTGRESQL), "postgresql");
-	assert_string_equal(engine_name(ENGINE_MYSQL), "mysql");
+	assert_ptr_equal(engine_by_name("postgresql"), engine_for_uri("postgres://h"));
+	assert_ptr_equal(engine_by_name("mysql"), engine_for_uri("MARIADB://h"));
+	assert_null(engine_for_uri("oracle://h"));
+	assert_null(engine_by_name("oracle"));
 
 	source_spec s;
 	bderr err;
@@ -605,13 +607,13 @@ static void test_resolve_source_config(void **state)
 	assert_string_equal(s.name, "appdb");
 	assert_string_equal(s.url, "postgresql://backup@10.0.0.5/app");
 	assert_string_equal(s.password, "hunter2");
-	assert_int_equal(s.engine, ENGINE_POSTGRESQL);
+	assert_string_equal(s.engine->name, "postgresql");
 	source_spec_free(&s);
 	source_spec_free(&s); /* freeing twice is harmless: the spec was cleared */
 
 	assert_int_equal(resolve_source(c, "shop", &s, &err), 0);
 	assert_string_equal(s.name, "shop-eu");
-	assert_int_equal(s.engine, ENGINE_MYSQL);
+	assert_string_equal(s.engine->name, "mysql");
 	assert_null(s.password);
 	source_spec_free(&s);
 

@@ -1,0 +1,151 @@
+/*
+ * Database engines as drivers: one table of operations per database kind
+ * (PostgreSQL in engines/pg/, MySQL/MariaDB in engines/mysql/), chosen from
+ * a source URI's scheme the way archive/storage.c chooses a storage driver
+ * from a repository URL.  Commands (backupd/, restore/) and the wiring in
+ * common/ only ever go through this table: nothing outside an engine's
+ * folder branches on the kind of database.
+ *
+ * The options every engine's dump takes, with their defaults and bounds, are
+ * declared here once: `backupd dump` (command line), `backupd run JOB` and
+ * the daemon's jobs (configuration) fill the same struct through the same
+ * setter, then call the same entry, engine->dump.
+ */
+#ifndef BACKUPD_ENGINES_ENGINE_H
+#define BACKUPD_ENGINES_ENGINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "archive/repo.h"
+#include "common/error.h"
+
+/* ---- dump options: defaults and bounds, once ----------------------------- */
+
+#define ENGINE_JOBS_DEFAULT 2
+#define ENGINE_JOBS_MIN 1
+#define ENGINE_JOBS_MAX 64
+#define ENGINE_COMPRESS_DEFAULT "zstd:1"
+#define ENGINE_CHUNK_SIZE_DEFAULT "256MB"
+
+typedef enum engine_consistency {
+	ENGINE_CONSISTENCY_DEFAULT, /* not asked for: the engine's own default */
+	ENGINE_CONSISTENCY_LOCK,    /* a global read lock while snapshots open (MySQL FTWRL) */
+	ENGINE_CONSISTENCY_NO_LOCK  /* no global lock (MySQL: accounts without RELOAD) */
+} engine_consistency;
+
+typedef struct engine_dump_options {
+	const char *url;           /* connection URI */
+	const char *password;      /* from a 0600 file, or NULL (the client library's defaults) */
+	const char *name;          /* source name in the repository */
+	int jobs;                  /* worker connections */
+	int compress_level;        /* zstd level, 0 = none */
+	const char *compress_spec; /* as given ("zstd:3", "none"), recorded in the manifest */
+	uint64_t chunk_bytes;      /* split tables larger than this */
+	engine_consistency consistency;
+} engine_dump_options;
+
+/* The defaults above; url, password and name NULL. */
+void engine_dump_options_init(engine_dump_options *o);
+
+/*
+ * Sets one option from its text, as written on the command line or in a
+ * [job:] section: "compress", "chunk-size" or "consistency".  A usage error
+ * names the value; the caller names the option or the key.  (jobs is an integer: the callers read it
+ * with cli_get_int / config_get_long and the ENGINE_JOBS_* bounds.)
+ */
+int engine_dump_option_set(engine_dump_options *o, const char *key, const char *value, bderr *err);
+
+/* The keys engine_dump_option_set knows, NULL-terminated. */
+extern const char *const engine_dump_option_keys[];
+
+/* "64MB", "1G", "1048576" -> bytes; -1 on anything else. */
+int engine_parse_size(const char *s, uint64_t *out);
+
+/*
+ * info.options of every dump: the options it ran with, for the operator
+ * (`list --json`) and for support; not needed to restore.
+ */
+typedef struct engine_options_info {
+	int64_t jobs;
+	char *compress;
+	int64_t chunk_size;
+	char *consistency; /* MySQL: "ftwrl" | "no-lock"; NULL elsewhere */
+} engine_options_info;
+
+/* What o records; consistency as the engine names it, or NULL. */
+void engine_options_info_set(engine_options_info *oi, const engine_dump_options *o,
+			     const char *consistency);
+void engine_options_info_clear(engine_options_info *oi);
+
+typedef struct engine_restore_options {
+	const char *to_url;   /* target URI */
+	const char *password; /* from a 0600 file, or NULL */
+	int jobs;
+	int create;           /* CREATE DATABASE first (dropped again on failure) */
+	int allow_non_empty;  /* restore into a database that already has objects */
+	int no_owner;         /* PostgreSQL: objects owned by the connecting role */
+	int no_privileges;    /* PostgreSQL: no GRANT/REVOKE */
+	int no_binlog;        /* MySQL: SET sql_log_bin = 0 */
+	int roles;            /* --roles: the recorded roles/accounts the target lacks are created */
+	const char *owner;    /* --owner ROLE, or NULL */
+	const char *const *role_map; /* PostgreSQL: --role-map OLD=NEW ..., NULL-terminated, or NULL */
+	const char *provision_db; /* --provision DB (with owner, env_file; implies create), or NULL */
+	const char *env_file;
+	int reuse_role;
+} engine_restore_options;
+
+/* ---- the operations -------------------------------------------------------- */
+
+typedef struct engine_ops engine_ops;
+
+struct engine_ops {
+	const char *name;             /* manifest.json "engine": "postgresql", "mysql" */
+	const char *const *schemes;   /* URI schemes with "://", NULL-terminated */
+	/*
+	 * 1 when the engine has physical backups (base backups, WAL archiving,
+	 * point-in-time recovery).  Those are PostgreSQL-only commands in
+	 * backupd/basebackup.c, wal_push.c and restore/pitr.c, wal_get.c (see
+	 * ARCHITECTURE.md); they refuse a source whose engine says 0.
+	 */
+	int physical;
+	/*
+	 * Connects to a source and checks that it can be dumped (the account's
+	 * privileges); note gets why it can ("can dump: superuser").
+	 */
+	int (*check)(const char *url, const char *password, char *note, size_t note_len, bderr *err);
+	/*
+	 * Physical engines only (NULL elsewhere), for `check`: whether the
+	 * source can stream a base backup, and a WAL switch whose segment name
+	 * (len >= 25) `check --wal` then waits for in the archive.
+	 */
+	int (*check_physical)(const char *url, const char *password, char *note, size_t note_len,
+			      bderr *err);
+	int (*switch_wal)(const char *url, const char *password, char *segment, size_t len,
+			  bderr *err);
+	/*
+	 * Refuses options that make no sense for this engine, before anything
+	 * is written (NULL: every option applies).
+	 */
+	int (*dump_options_check)(const engine_dump_options *o, bderr *err);
+	/* Logical dump into r; on success *id is the new backup's ID (caller frees). */
+	int (*dump)(repo *r, const engine_dump_options *o, char **id, bderr *err);
+	int (*restore_options_check)(const engine_restore_options *o, bderr *err); /* or NULL */
+	/* Restore of backup m (an m->engine equal to name) from r. */
+	int (*restore)(repo *r, const manifest *m, const engine_restore_options *o, bderr *err);
+};
+
+/* The engine whose scheme uri starts with (case-insensitive), or NULL. */
+const engine_ops *engine_for_uri(const char *uri);
+
+/* The engine a manifest names, or NULL. */
+const engine_ops *engine_by_name(const char *name);
+
+/* e->dump_options_check when the engine has one. */
+int engine_dump_options_check(const engine_ops *e, const engine_dump_options *o, bderr *err);
+int engine_restore_options_check(const engine_ops *e, const engine_restore_options *o, bderr *err);
+
+/* "postgresql://, postgres://, mysql:// or mariadb://": for messages. */
+const char *engine_schemes_text(void);
+
+#endif

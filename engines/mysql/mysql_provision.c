@@ -1,0 +1,138 @@
+#include "engines/mysql/mysql_provision.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#include "common/log.h"
+#include "common/mem.h"
+#include "engines/mysql/myconn.h"
+#include "common/provision.h"
+#include "common/secret.h"
+
+struct mysql_provision {
+	char *account; /* 'user'@'%' */
+	char *db;
+	int created;
+	env_file *env;
+};
+
+void mysql_native_hash(const char *password, char *out)
+{
+	unsigned char a[EVP_MAX_MD_SIZE], b[EVP_MAX_MD_SIZE];
+	unsigned int la = 0, lb = 0;
+	EVP_Digest(password, strlen(password), a, &la, EVP_sha1(), NULL);
+	EVP_Digest(a, la, b, &lb, EVP_sha1(), NULL);
+	out[0] = '*';
+	for (unsigned int i = 0; i < lb && i < 20; i++)
+		snprintf(out + 1 + 2 * i, 3, "%02X", b[i]);
+	memset(a, 0, sizeof a);
+}
+
+static int count(MYSQL *c, const char *sql, long *n, bderr *err)
+{
+	char *v = NULL;
+	if (my_query_value(c, sql, "cannot inspect the target server", &v, err) != 0)
+		return -1;
+	*n = v ? atol(v) : 0;
+	free(v);
+	return 0;
+}
+
+int mysql_provision_prepare(MYSQL *admin, const provision_request *o, const char *host, unsigned port,
+			    mysql_provision **out, bderr *err)
+{
+	char *ldb = my_quote_literal(admin, o->db);
+	char *luser = my_quote_literal(admin, o->owner);
+	char *q1 = xasprintf("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = %s", ldb);
+	char *q2 = xasprintf("SELECT COUNT(*) FROM mysql.user WHERE User = %s AND Host = '%%'", luser);
+	long db_there = 0, user_there = 0;
+	int rc = count(admin, q1, &db_there, err);
+	if (rc == 0)
+		rc = count(admin, q2, &user_there, err);
+	free(q1);
+	free(q2);
+	free(ldb);
+	mysql_provision *p = NULL;
+	if (rc == 0 && db_there)
+		rc = bderr_set(err, "database '%s' already exists: --provision creates the database, and leaves an existing one untouched",
+			       o->db);
+	if (rc == 0 && user_there && !o->reuse)
+		rc = bderr_set(err, "user '%s'@'%%' already exists: pass --reuse-role to grant it the database (its password is not changed)",
+			       o->owner);
+	char password[PROVISION_PASSWORD_LEN + 1] = "";
+	if (rc == 0 && !user_there)
+		rc = provision_password(password, err);
+	if (rc == 0) {
+		p = xcalloc(1, sizeof *p);
+		p->account = xasprintf("%s@'%%'", luser);
+		p->db = xstrdup(o->db);
+		char port_s[16];
+		snprintf(port_s, sizeof port_s, "%u", port ? port : 3306);
+		char *line = provision_env_line("mysql", o->owner, user_there ? NULL : password,
+						host ? host : "localhost", port_s, o->db);
+		rc = env_file_prepare(o->env_file, line, &p->env, err);
+		secret_free(line);
+	}
+	if (rc == 0 && !user_there) {
+		char hash[42];
+		mysql_native_hash(password, hash);
+		char *sql = xasprintf("CREATE USER %s IDENTIFIED WITH mysql_native_password AS '%s'", p->account, hash);
+		rc = my_exec(admin, sql, "cannot create the user", err);
+		secret_free(sql);
+		memset(hash, 0, sizeof hash);
+		if (rc == 0) {
+			p->created = 1;
+			log_info("created user %s (generated password in '%s')", p->account, o->env_file);
+		}
+	}
+	memset(password, 0, sizeof password);
+	free(luser);
+	if (rc != 0) {
+		mysql_provision_abort(p, admin);
+		return -1;
+	}
+	*out = p;
+	return 0;
+}
+
+int mysql_provision_commit(mysql_provision *p, MYSQL *admin, bderr *err)
+{
+	char *q = my_quote_ident(p->db);
+	char *sql = xasprintf("GRANT ALL ON %s.* TO %s", q, p->account);
+	int rc = my_exec(admin, sql, "cannot grant the user its database", err);
+	free(sql);
+	free(q);
+	if (rc == 0)
+		rc = env_file_commit(p->env, err);
+	return rc;
+}
+
+void mysql_provision_abort(mysql_provision *p, MYSQL *admin)
+{
+	if (p == NULL)
+		return;
+	if (p->created && admin) {
+		char *sql = xasprintf("DROP USER %s", p->account);
+		bderr e;
+		bderr_init(&e);
+		if (my_exec(admin, sql, "cannot drop the user created for the restore", &e) != 0)
+			log_warn("%s", e.msg);
+		else
+			log_info("dropped user %s, created for the failed restore", p->account);
+		free(sql);
+	}
+	mysql_provision_free(p);
+}
+
+void mysql_provision_free(mysql_provision *p)
+{
+	if (p == NULL)
+		return;
+	env_file_abort(p->env);
+	free(p->account);
+	free(p->db);
+	free(p);
+}

@@ -1,0 +1,754 @@
+#include "engines/pg/pg_dump.h"
+#include "engines/pg/pg_format.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <libpq/libpq-fs.h>
+
+#include "engines/pg/pg_dump_roles.h"
+#include "engines/pg/pg_schema.h"
+#include "common/log.h"
+#include "common/mem.h"
+#include "engines/pg/pgconn.h"
+#include "common/workpool.h"
+#include "engines/pg/pgtool.h"
+#include "common/version.h"
+
+/* Rows are batched before entering the filter chain: one call per ~256 KiB. */
+#define COPY_BATCH (256 * 1024)
+#define LO_BUF (256 * 1024)
+
+typedef struct dump_table {
+	char *oid;
+	char *schema;
+	char *name;
+	char **columns;      /* dumped columns: not dropped, not generated */
+	size_t n_columns;
+	uint64_t bytes;      /* heap + toast, decides splitting */
+	uint64_t blocks;     /* heap blocks, the ctid range to split */
+	int n_chunks;
+	int64_t rows;        /* summed over chunks after the dump */
+} dump_table;
+
+typedef struct dump_task {
+	dump_table *table;
+	int chunk;           /* 0-based */
+	uint64_t first_block;
+	uint64_t end_block;  /* exclusive; 0 = open-ended */
+	uint64_t weight;     /* for largest-first scheduling */
+	char *object;        /* object name inside the backup */
+	object_meta meta;
+	int64_t rows;
+	int done;
+} dump_task;
+
+typedef struct dump_state {
+	const engine_dump_options *o;
+	repo *repo;
+	char *id;
+	char *snapshot;
+	int server_num;
+	char *encoding;
+
+	dump_table *tables;
+	size_t n_tables;
+	dump_task *tasks;
+	size_t n_tasks;
+} dump_state;
+
+typedef struct dump_worker {
+	dump_state *st;
+	PGconn *conn;
+} dump_worker;
+
+static void table_clear(dump_table *t)
+{
+	free(t->oid);
+	free(t->schema);
+	free(t->name);
+	for (size_t i = 0; i < t->n_columns; i++)
+		free(t->columns[i]);
+	free(t->columns);
+}
+
+/* Session settings that make COPY output exact and independent of the role's defaults. */
+static int session_setup(PGconn *c, int server_num, bderr *err)
+{
+	/* row_security off, like pg_dump: fail rather than silently miss rows hidden by a policy */
+	if (pg_exec(c, PG_COPY_SESSION_SQL, "cannot configure the session", err) != 0)
+		return -1;
+	/* before 12, float output was rounded unless asked for more digits */
+	if (server_num < 120000 &&
+	    pg_exec(c, "SET extra_float_digits = 3", "cannot configure the session", err) != 0)
+		return -1;
+	return 0;
+}
+
+static char *column_list(PGconn *c, const dump_table *t)
+{
+	strbuf b;
+	strbuf_init(&b);
+	for (size_t i = 0; i < t->n_columns; i++) {
+		char *q = pg_quote_ident(c, t->columns[i]);
+		strbuf_appendf(&b, "%s%s", i ? ", " : "", q);
+		free(q);
+	}
+	return strbuf_detach(&b);
+}
+
+static char *copy_out_sql(PGconn *c, const dump_task *t)
+{
+	char *qual = pg_qualified_name(c, t->table->schema, t->table->name);
+	char *cols = column_list(c, t->table);
+	char *sql;
+	if (t->table->n_chunks == 1) {
+		/* COPY of a table copies only its own rows, not its children's */
+		if (t->table->n_columns)
+			sql = xasprintf("COPY %s (%s) TO STDOUT", qual, cols);
+		else
+			sql = xasprintf("COPY %s TO STDOUT", qual);
+	} else {
+		strbuf w;
+		strbuf_init(&w);
+		if (t->first_block > 0)
+			strbuf_appendf(&w, "ctid >= '(%" PRIu64 ",0)'::pg_catalog.tid", t->first_block);
+		if (t->end_block > 0)
+			strbuf_appendf(&w, "%sctid < '(%" PRIu64 ",0)'::pg_catalog.tid",
+				       w.len ? " AND " : "", t->end_block);
+		sql = xasprintf("COPY (SELECT %s FROM ONLY %s WHERE %s) TO STDOUT", cols, qual,
+				w.data);
+		strbuf_free(&w);
+	}
+	free(qual);
+	free(cols);
+	return sql;
+}
+
+static int dump_chunk(dump_state *st, PGconn *c, dump_task *t, bderr *err)
+{
+	char *path = repo_backup_path(st->o->name, st->id, t->object);
+	char *what = xasprintf("table %s.%s", t->table->schema, t->table->name);
+	char *sql = copy_out_sql(c, t);
+	object_writer *ow = NULL;
+	char *batch = NULL;
+	int rc = -1;
+
+	if (object_writer_open(repo_storage(st->repo), path, st->o->compress_level, &ow, err) != 0)
+		goto out;
+	PGresult *res = PQexec(c, sql);
+	if (PQresultStatus(res) != PGRES_COPY_OUT) {
+		char buf[512];
+		const char *m = PQresultErrorMessage(res);
+		if (m == NULL || *m == '\0')
+			m = pg_errmsg(c, buf, sizeof buf);
+		bderr_set(err, "cannot dump %s: %.*s", what, (int)strcspn(m, "\n"), m);
+		PQclear(res);
+		goto out;
+	}
+	PQclear(res);
+
+	batch = xmalloc(COPY_BATCH);
+	size_t fill = 0;
+	int64_t rows = 0;
+	/*
+	 * On a write failure we leave without draining the COPY: the backup has
+	 * failed, this worker stops, and closing the connection ends the COPY.
+	 */
+	for (;;) {
+		char *row = NULL;
+		int n = PQgetCopyData(c, &row, 0);
+		if (n == -1)
+			break;
+		if (n == -2) {
+			char buf[512];
+			bderr_set(err, "cannot dump %s: %s", what, pg_errmsg(c, buf, sizeof buf));
+			goto out;
+		}
+		rows++;
+		int wrc = 0;
+		if (fill + (size_t)n > COPY_BATCH && fill > 0) {
+			wrc = object_writer_write(ow, batch, fill, err);
+			fill = 0;
+		}
+		if (wrc == 0 && (size_t)n > COPY_BATCH) {
+			wrc = object_writer_write(ow, row, (size_t)n, err);
+		} else if (wrc == 0) {
+			memcpy(batch + fill, row, (size_t)n);
+			fill += (size_t)n;
+		}
+		PQfreemem(row);
+		if (wrc != 0)
+			goto out;
+	}
+	if (fill > 0 && object_writer_write(ow, batch, fill, err) != 0)
+		goto out;
+	PGresult *fin;
+	while ((fin = PQgetResult(c)) != NULL) {
+		if (PQresultStatus(fin) != PGRES_COMMAND_OK && !bderr_isset(err)) {
+			const char *m = PQresultErrorMessage(fin);
+			bderr_set(err, "cannot dump %s: %.*s", what, (int)strcspn(m, "\n"), m);
+		}
+		PQclear(fin);
+	}
+	if (bderr_isset(err))
+		goto out;
+	if (object_writer_close(ow, &t->meta, err) != 0)
+		goto out;
+	t->rows = rows;
+	t->done = 1;
+	rc = 0;
+out:
+	object_writer_free(ow);
+	free(batch);
+	free(sql);
+	free(what);
+	free(path);
+	return rc;
+}
+
+static int dump_task_run(void *shared, void *worker, void *item, bderr *err)
+{
+	dump_state *st = shared;
+	dump_worker *w = worker;
+	dump_task *t = item;
+	if (dump_chunk(st, w->conn, t, err) != 0)
+		return -1;
+	log_debug("dumped %s.%s chunk %d: %" PRId64 " rows", t->table->schema, t->table->name,
+		  t->chunk, t->rows);
+	return 0;
+}
+
+/* Tables with data to dump, their dumpable columns and sizes, in the snapshot. */
+static int load_tables(dump_state *st, PGconn *c, bderr *err)
+{
+	const char *gen = st->server_num >= 120000 ? "a.attgenerated = ''" : "true";
+	char *sql = xasprintf(
+		"SELECT c.oid, n.nspname, c.relname, "
+		"  pg_catalog.pg_table_size(c.oid), "
+		"  pg_catalog.pg_relation_size(c.oid) / current_setting('block_size')::int8, "
+		"  (SELECT pg_catalog.array_to_json(pg_catalog.array_agg(a.attname ORDER BY a.attnum)) "
+		"     FROM pg_catalog.pg_attribute a "
+		"    WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND %s) "
+		"FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+		"WHERE c.relkind = 'r' AND c.relpersistence <> 't' "
+		"  AND n.nspname <> 'information_schema' AND n.nspname !~ '^pg_' "
+		"  AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d "
+		"     WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e') "
+		"ORDER BY c.oid",
+		gen);
+	PGresult *r;
+	int rc = pg_query(c, sql, "cannot list tables", &r, err);
+	free(sql);
+	if (rc != 0)
+		return -1;
+	int n = PQntuples(r);
+	st->tables = xcalloc((size_t)n, sizeof *st->tables);
+	st->n_tables = (size_t)n;
+	for (int i = 0; i < n; i++) {
+		dump_table *t = &st->tables[i];
+		t->oid = xstrdup(PQgetvalue(r, i, 0));
+		t->schema = xstrdup(PQgetvalue(r, i, 1));
+		t->name = xstrdup(PQgetvalue(r, i, 2));
+		t->bytes = strtoull(PQgetvalue(r, i, 3), NULL, 10);
+		t->blocks = strtoull(PQgetvalue(r, i, 4), NULL, 10);
+		if (!PQgetisnull(r, i, 5)) {
+			json_error_t je;
+			json_t *arr = json_loads(PQgetvalue(r, i, 5), 0, &je);
+			size_t k;
+			json_t *v;
+			t->columns = xcalloc(json_array_size(arr) + 1, sizeof *t->columns);
+			json_array_foreach(arr, k, v) t->columns[t->n_columns++] = xstrdup(json_string_value(v));
+			json_decref(arr);
+		}
+	}
+	PQclear(r);
+	return 0;
+}
+
+/* Locks like pg_dump does, so no table can be dropped or altered under us. */
+static int lock_tables(dump_state *st, PGconn *c, bderr *err)
+{
+	for (size_t i = 0; i < st->n_tables; i += 200) {
+		strbuf b;
+		strbuf_init(&b);
+		strbuf_appends(&b, "LOCK TABLE ");
+		for (size_t j = i; j < st->n_tables && j < i + 200; j++) {
+			char *q = pg_qualified_name(c, st->tables[j].schema, st->tables[j].name);
+			strbuf_appendf(&b, "%s%s", j > i ? ", " : "", q);
+			free(q);
+		}
+		strbuf_appends(&b, " IN ACCESS SHARE MODE");
+		int rc = pg_exec(c, b.data, "cannot lock the tables to dump", err);
+		strbuf_free(&b);
+		if (rc != 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int task_weight_desc(const void *a, const void *b)
+{
+	const dump_task *x = a, *y = b;
+	if (x->weight != y->weight)
+		return x->weight < y->weight ? 1 : -1;
+	return 0;
+}
+
+static void plan_tasks(dump_state *st)
+{
+	size_t cap = 0;
+	for (size_t i = 0; i < st->n_tables; i++) {
+		dump_table *t = &st->tables[i];
+		uint64_t n = 1;
+		/* ctid range scans need PostgreSQL 14; before that every chunk would scan the table */
+		if (st->server_num >= 140000 && st->o->chunk_bytes > 0 && t->blocks > 1 &&
+		    t->bytes > st->o->chunk_bytes) {
+			n = (t->bytes + st->o->chunk_bytes - 1) / st->o->chunk_bytes;
+			if (n > t->blocks)
+				n = t->blocks;
+		}
+		t->n_chunks = (int)n;
+		cap += n;
+	}
+	st->tasks = xcalloc(cap, sizeof *st->tasks);
+	for (size_t i = 0; i < st->n_tables; i++) {
+		dump_table *t = &st->tables[i];
+		uint64_t per = t->n_chunks > 1 ? (t->blocks + (uint64_t)t->n_chunks - 1) / (uint64_t)t->n_chunks : 0;
+		for (int k = 0; k < t->n_chunks; k++) {
+			dump_task *d = &st->tasks[st->n_tasks++];
+			d->table = t;
+			d->chunk = k;
+			d->first_block = per * (uint64_t)k;
+			/* the last chunk is open-ended: rows may sit past the block count we saw */
+			d->end_block = (k == t->n_chunks - 1) ? 0 : per * (uint64_t)(k + 1);
+			d->weight = t->bytes / (uint64_t)t->n_chunks + 1;
+			d->object = pg_chunk_object(t->oid, k, st->o->compress_level != 0);
+		}
+	}
+	qsort(st->tasks, st->n_tasks, sizeof *st->tasks, task_weight_desc);
+}
+
+static int open_worker(dump_state *st, dump_worker *w, bderr *err)
+{
+	if (pg_connect(st->o->url, st->o->password, NULL, "backupd dump worker", &w->conn, err) != 0)
+		return -1;
+	if (session_setup(w->conn, st->server_num, err) != 0)
+		return -1;
+	if (pg_exec(w->conn, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY",
+		    "cannot start a worker transaction", err) != 0)
+		return -1;
+	char *lit = PQescapeLiteral(w->conn, st->snapshot, strlen(st->snapshot));
+	char *sql = xasprintf("SET TRANSACTION SNAPSHOT %s", lit);
+	PQfreemem(lit);
+	int rc = pg_exec(w->conn, sql, "cannot import the dump snapshot", err);
+	free(sql);
+	return rc;
+}
+
+static int dump_sequences(PGconn *c, pg_dump_info *inf, bderr *err)
+{
+	PGresult *r;
+	if (pg_query(c,
+		     "SELECT n.nspname, c.relname FROM pg_catalog.pg_class c "
+		     "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+		     "WHERE c.relkind = 'S' AND n.nspname <> 'information_schema' AND n.nspname !~ '^pg_' "
+		     "AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d "
+		     "  WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e') "
+		     "ORDER BY c.oid",
+		     "cannot list sequences", &r, err) != 0)
+		return -1;
+	int rc = 0;
+	inf->sequences = xcalloc((size_t)PQntuples(r) + 1, sizeof *inf->sequences);
+	for (int i = 0; i < PQntuples(r) && rc == 0; i++) {
+		const char *schema = PQgetvalue(r, i, 0);
+		const char *name = PQgetvalue(r, i, 1);
+		char *qual = pg_qualified_name(c, schema, name);
+		char *sql = xasprintf("SELECT last_value, is_called FROM %s", qual);
+		char *what = xasprintf("cannot read sequence %s", qual);
+		PGresult *v;
+		rc = pg_query(c, sql, what, &v, err);
+		if (rc == 0) {
+			pg_dump_sequence *s = &inf->sequences[inf->n_sequences++];
+			s->schema = xstrdup(schema);
+			s->name = xstrdup(name);
+			s->last_value = xstrdup(PQgetvalue(v, 0, 0));
+			s->is_called = PQgetvalue(v, 0, 1)[0] == 't';
+			PQclear(v);
+		}
+		free(qual);
+		free(sql);
+		free(what);
+	}
+	PQclear(r);
+	return rc;
+}
+
+/*
+ * The large objects' owners, grants and comments, recorded by the dump itself
+ * (restore/pg_lo_meta.h): pg_dump 17 and newer no longer put them in
+ * pre-data, and a dump must restore the same whichever pg_dump took it.
+ */
+static int dump_large_object_meta(dump_state *st, PGconn *c, manifest *m, char **out, int count,
+				  bderr *err)
+{
+	PGresult *r;
+	if (pg_query(c,
+		     "SELECT coalesce(pg_catalog.json_agg(pg_catalog.json_build_object("
+		     "  'oid', l.oid::int8, 'owner', pg_catalog.pg_get_userbyid(l.lomowner), "
+		     "  'acl', CASE WHEN l.lomacl IS NULL THEN NULL ELSE "
+		     "    (SELECT coalesce(pg_catalog.json_agg(pg_catalog.json_build_object("
+		     "        'grantee', CASE WHEN a.grantee = 0 THEN NULL "
+		     "                   ELSE pg_catalog.pg_get_userbyid(a.grantee) END, "
+		     "        'privilege', a.privilege_type, 'grantable', a.is_grantable)), '[]') "
+		     "       FROM pg_catalog.aclexplode(l.lomacl) a) END, "
+		     "  'comment', pg_catalog.obj_description(l.oid, 'pg_largeobject')) ORDER BY l.oid), '[]')::text, "
+		     "  count(*) "
+		     "FROM pg_catalog.pg_largeobject_metadata l",
+		     "cannot read the large objects' metadata", &r, err) != 0)
+		return -1;
+	const char *text = PQgetvalue(r, 0, 0);
+	/* one snapshot: the metadata describes exactly the large objects written */
+	if (atoi(PQgetvalue(r, 0, 1)) != count) {
+		PQclear(r);
+		return bderr_set(err, "the large objects' metadata lists %s large objects, the data %d",
+				 PQgetvalue(r, 0, 1), count);
+	}
+	const char *objname = st->o->compress_level ? "large-objects-meta.json.zst" : "large-objects-meta.json";
+	char *path = repo_backup_path(st->o->name, st->id, objname);
+	object_writer *ow = NULL;
+	object_meta meta;
+	int rc = object_writer_open(repo_storage(st->repo), path, st->o->compress_level, &ow, err);
+	if (rc == 0)
+		rc = object_writer_write(ow, text, strlen(text), err);
+	if (rc == 0)
+		rc = object_writer_close(ow, &meta, err);
+	if (rc == 0) {
+		manifest_add_object(m, objname, &meta, st->o->compress_level != 0, -1);
+		*out = xstrdup(objname);
+	}
+	object_writer_free(ow);
+	free(path);
+	PQclear(r);
+	return rc;
+}
+
+/*
+ * Large objects go into one object as records "<oid> <length>\n<bytes>", read
+ * in the coordinator's snapshot; their metadata into another, beside it.
+ */
+static int dump_large_objects(dump_state *st, PGconn *c, manifest *m, pg_dump_info *inf,
+			      bderr *err)
+{
+	PGresult *r;
+	if (pg_query(c, "SELECT oid FROM pg_catalog.pg_largeobject_metadata ORDER BY oid",
+		     "cannot list large objects", &r, err) != 0)
+		return -1;
+	int n = PQntuples(r);
+	if (n == 0) {
+		PQclear(r);
+		return 0;
+	}
+	const char *objname = pg_large_objects_object(st->o->compress_level != 0);
+	char *path = repo_backup_path(st->o->name, st->id, objname);
+	object_writer *ow = NULL;
+	char *buf = xmalloc(LO_BUF);
+	int rc = object_writer_open(repo_storage(st->repo), path, st->o->compress_level, &ow, err);
+	for (int i = 0; i < n && rc == 0; i++) {
+		Oid oid = (Oid)strtoul(PQgetvalue(r, i, 0), NULL, 10);
+		int fd = lo_open(c, oid, INV_READ);
+		if (fd < 0) {
+			char e[512];
+			rc = bderr_set(err, "cannot open large object %u: %s", oid, pg_errmsg(c, e, sizeof e));
+			break;
+		}
+		pg_int64 len = lo_lseek64(c, fd, 0, SEEK_END);
+		if (len < 0 || lo_lseek64(c, fd, 0, SEEK_SET) != 0) {
+			char e[512];
+			rc = bderr_set(err, "cannot read large object %u: %s", oid, pg_errmsg(c, e, sizeof e));
+			lo_close(c, fd);
+			break;
+		}
+		char head[64];
+		int hl = snprintf(head, sizeof head, "%u %lld\n", oid, (long long)len);
+		rc = object_writer_write(ow, head, (size_t)hl, err);
+		pg_int64 left = len;
+		while (rc == 0 && left > 0) {
+			int got = lo_read(c, fd, buf, LO_BUF);
+			if (got <= 0) {
+				char e[512];
+				rc = bderr_set(err, "cannot read large object %u: %s", oid, pg_errmsg(c, e, sizeof e));
+				break;
+			}
+			rc = object_writer_write(ow, buf, (size_t)got, err);
+			left -= got;
+		}
+		lo_close(c, fd);
+	}
+	object_meta meta;
+	if (rc == 0)
+		rc = object_writer_close(ow, &meta, err);
+	if (rc == 0) {
+		manifest_add_object(m, objname, &meta, st->o->compress_level != 0, -1);
+		inf->large_objects = xstrdup(objname);
+		inf->large_objects_count = n;
+	}
+	if (rc == 0)
+		rc = dump_large_object_meta(st, c, m, &inf->large_objects_meta, n, err);
+	object_writer_free(ow);
+	free(buf);
+	free(path);
+	PQclear(r);
+	return rc;
+}
+
+/*
+ * What pg_dump --create would carry of the database itself: owner, locale,
+ * connection limit, ACL, comment and settings, for restore --create.  The
+ * ACL is recorded as explicit grants (null: the defaults).
+ */
+static int dump_database_properties(PGconn *c, int server_num, pg_dump_info *inf, bderr *err)
+{
+	const char *provider = server_num >= 150000 ? "d.datlocprovider::text" : "'c'";
+	const char *locale = server_num >= 170000   ? "d.datlocale"
+			     : server_num >= 150000 ? "d.daticulocale"
+						    : "NULL::text";
+	const char *rules = server_num >= 160000 ? "d.daticurules" : "NULL::text";
+	char *sql = xasprintf(
+		"SELECT pg_catalog.json_build_object("
+		"  'owner', pg_catalog.pg_get_userbyid(d.datdba), "
+		"  'connection_limit', d.datconnlimit, "
+		"  'collate', d.datcollate, 'ctype', d.datctype, "
+		"  'locale_provider', CASE %s WHEN 'i' THEN 'icu' WHEN 'b' THEN 'builtin' ELSE 'libc' END, "
+		"  'locale', %s, 'icu_rules', %s, "
+		"  'comment', pg_catalog.shobj_description(d.oid, 'pg_database'), "
+		"  'acl', CASE WHEN d.datacl IS NULL THEN NULL ELSE "
+		"    (SELECT coalesce(pg_catalog.json_agg(pg_catalog.json_build_object("
+		"        'grantee', CASE WHEN a.grantee = 0 THEN NULL "
+		"                   ELSE pg_catalog.pg_get_userbyid(a.grantee) END, "
+		"        'privilege', a.privilege_type, 'grantable', a.is_grantable)), '[]') "
+		"       FROM pg_catalog.aclexplode(d.datacl) a) END, "
+		"  'settings', coalesce((SELECT pg_catalog.array_to_json(s.setconfig) "
+		"       FROM pg_catalog.pg_db_role_setting s "
+		"      WHERE s.setdatabase = d.oid AND s.setrole = 0), '[]'), "
+		"  'role_settings', coalesce((SELECT pg_catalog.json_agg(pg_catalog.json_build_object("
+		"        'role', pg_catalog.pg_get_userbyid(s.setrole), 'settings', s.setconfig) "
+		"        ORDER BY s.setrole) "
+		"       FROM pg_catalog.pg_db_role_setting s "
+		"      WHERE s.setdatabase = d.oid AND s.setrole <> 0), '[]'))::text "
+		"FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database()",
+		provider, locale, rules);
+	PGresult *r;
+	int rc = pg_query(c, sql, "cannot read the database's properties", &r, err);
+	free(sql);
+	if (rc != 0)
+		return -1;
+	json_error_t je;
+	json_t *props = PQntuples(r) == 1 ? json_loads(PQgetvalue(r, 0, 0), 0, &je) : NULL;
+	PQclear(r);
+	if (!json_is_object(props)) {
+		json_decref(props);
+		return bderr_set(err, "cannot read the database's properties: unexpected answer");
+	}
+	inf->database_properties = props;
+	return 0;
+}
+
+static int dump_schema_section(dump_state *st, const pg_tool *tool, const char *section,
+			       manifest *m, char **out, bderr *err)
+{
+	char *objname = pg_schema_object(section, st->o->compress_level != 0);
+	char *path = repo_backup_path(st->o->name, st->id, objname);
+	object_writer *ow = NULL;
+	object_meta meta;
+	int rc = object_writer_open(repo_storage(st->repo), path, st->o->compress_level, &ow, err);
+	if (rc == 0)
+		rc = pg_schema_dump(tool, st->o->url, st->o->password, st->snapshot, section, ow, err);
+	if (rc == 0)
+		rc = object_writer_close(ow, &meta, err);
+	if (rc == 0) {
+		manifest_add_object(m, objname, &meta, st->o->compress_level != 0, -1);
+		*out = objname;
+		objname = NULL;
+	}
+	object_writer_free(ow);
+	free(path);
+	free(objname);
+	return rc;
+}
+
+/* The dumped tables, their chunks in order and the rows they hold. */
+static void tables_info(dump_state *st, pg_dump_info *inf)
+{
+	inf->tables = xcalloc(st->n_tables + 1, sizeof *inf->tables);
+	for (size_t i = 0; i < st->n_tables; i++) {
+		dump_table *t = &st->tables[i];
+		pg_dump_table *o = &inf->tables[inf->n_tables++];
+		o->oid = xstrdup(t->oid);
+		o->schema = xstrdup(t->schema);
+		o->name = xstrdup(t->name);
+		o->columns = xcalloc(t->n_columns + 1, sizeof *o->columns);
+		for (size_t k = 0; k < t->n_columns; k++)
+			o->columns[o->n_columns++] = xstrdup(t->columns[k]);
+		o->chunks = xcalloc((size_t)t->n_chunks + 1, sizeof *o->chunks);
+		o->n_chunks = (size_t)t->n_chunks;
+		for (size_t k = 0; k < st->n_tasks; k++) {
+			dump_task *d = &st->tasks[k];
+			if (d->table == t) {
+				o->chunks[d->chunk] = xstrdup(d->object);
+				o->rows += d->rows;
+			}
+		}
+		o->bytes = (int64_t)t->bytes;
+	}
+}
+
+int pg_dump_run(repo *r, const engine_dump_options *o, char **id_out, bderr *err)
+{
+	dump_state st;
+	memset(&st, 0, sizeof st);
+	st.o = o;
+	st.repo = r;
+
+	PGconn *c = NULL;
+	PGresult *res = NULL;
+	dump_worker *workers = NULL;
+	workpool *pool = NULL;
+	manifest *m = NULL;
+	pg_tool tool = { 0 };
+	pg_dump_info inf;
+	memset(&inf, 0, sizeof inf);
+	int rc = -1;
+	time_t started = time(NULL);
+
+	if (pg_connect(o->url, o->password, NULL, "backupd dump", &c, err) != 0)
+		goto out;
+	st.server_num = PQserverVersion(c);
+	if (st.server_num < 100000) {
+		bderr_set(err, "PostgreSQL %d.%d is not supported: backupd needs version 10 or newer",
+			  st.server_num / 10000, st.server_num / 100 % 100);
+		goto out;
+	}
+	if (session_setup(c, st.server_num, err) != 0)
+		goto out;
+	if (pg_exec(c, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY",
+		    "cannot start the dump transaction", err) != 0)
+		goto out;
+	if (pg_query(c,
+		     "SELECT pg_catalog.pg_export_snapshot(), current_setting('server_version'), "
+		     "pg_catalog.pg_encoding_to_char(d.encoding), d.datname "
+		     "FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database()",
+		     "cannot export a snapshot", &res, err) != 0)
+		goto out;
+	st.snapshot = xstrdup(PQgetvalue(res, 0, 0));
+	char *server_version = xstrdup(PQgetvalue(res, 0, 1));
+	st.encoding = xstrdup(PQgetvalue(res, 0, 2));
+	char *database = xstrdup(PQgetvalue(res, 0, 3));
+	PQclear(res);
+	res = NULL;
+
+	m = manifest_new();
+	m->engine = xstrdup("postgresql");
+	m->kind = xstrdup("dump");
+	m->name = xstrdup(o->name);
+	m->server_version = server_version;
+	m->tool_version = xstrdup("backupd " BACKUPD_VERSION);
+	m->started = started;
+	inf.database = database;
+	inf.encoding = xstrdup(st.encoding);
+	inf.snapshot = xstrdup(st.snapshot);
+	inf.server_version_num = st.server_num;
+
+	if (pg_tool_find("pg_dump", st.server_num / 10000, &tool, err) != 0)
+		goto out;
+	inf.pg_dump_version = xstrdup(tool.version);
+
+	if (dump_database_properties(c, st.server_num, &inf, err) != 0 ||
+	    pg_dump_roles(c, m->info, err) != 0)
+		goto out;
+	if (load_tables(&st, c, err) != 0 || lock_tables(&st, c, err) != 0)
+		goto out;
+	plan_tasks(&st);
+
+	if (repo_backup_begin(r, o->name, started, &st.id, err) != 0)
+		goto out;
+	m->id = xstrdup(st.id);
+	log_info("dump %s of '%s' started: %zu tables in %zu chunks, %d jobs", st.id, o->name,
+		 st.n_tables, st.n_tasks, o->jobs);
+
+	int n_workers = o->jobs < 1 ? 1 : o->jobs;
+	if ((size_t)n_workers > st.n_tasks)
+		n_workers = st.n_tasks ? (int)st.n_tasks : 0;
+	workers = xcalloc((size_t)n_workers + 1, sizeof *workers);
+	for (int i = 0; i < n_workers; i++) {
+		workers[i].st = &st;
+		if (open_worker(&st, &workers[i], err) != 0)
+			goto out;
+	}
+	if (workpool_start_arrays(&st, workers, sizeof *workers, n_workers, st.tasks, sizeof *st.tasks,
+				  st.n_tasks, dump_task_run, NULL, &pool, err) != 0)
+		goto out;
+
+	/* the coordinator's own share, overlapped with the workers' COPY */
+	int crc = dump_schema_section(&st, &tool, "pre-data", m, &inf.pre_data, err);
+	if (crc == 0)
+		crc = dump_schema_section(&st, &tool, "post-data", m, &inf.post_data, err);
+	if (crc == 0)
+		crc = dump_sequences(c, &inf, err);
+	if (crc == 0)
+		crc = dump_large_objects(&st, c, m, &inf, err);
+	if (crc != 0)
+		workpool_cancel(pool);
+	/* the coordinator's own error wins: the workers only stopped because of it */
+	bderr werr;
+	bderr_init(&werr);
+	int wrc = workpool_join(pool, crc != 0 ? &werr : err);
+	pool = NULL;
+	if (crc != 0 || wrc != 0)
+		goto out;
+
+	for (size_t i = 0; i < st.n_tasks; i++) {
+		dump_task *d = &st.tasks[i];
+		manifest_add_object(m, d->object, &d->meta, o->compress_level != 0, d->rows);
+	}
+	tables_info(&st, &inf);
+	engine_options_info_set(&inf.options, o, NULL);
+	pg_dump_info_to_json(&inf, m->info);
+	pg_exec(c, "COMMIT", "cannot end the dump transaction", err);
+	if (repo_backup_commit(r, m, err) != 0)
+		goto out;
+	*id_out = xstrdup(st.id);
+	rc = 0;
+out:
+	pg_dump_info_clear(&inf);
+	if (pool) {
+		workpool_cancel(pool);
+		bderr discard;
+		bderr_init(&discard);
+		workpool_join(pool, &discard);
+	}
+	if (rc != 0 && st.id)
+		repo_backup_discard(r, o->name, st.id);
+	if (workers) {
+		for (int i = 0; workers[i].st; i++)
+			PQfinish(workers[i].conn);
+		free(workers);
+	}
+	PQclear(res);
+	PQfinish(c);
+	manifest_free(m);
+	pg_tool_clear(&tool);
+	for (size_t i = 0; i < st.n_tables; i++)
+		table_clear(&st.tables[i]);
+	free(st.tables);
+	for (size_t i = 0; i < st.n_tasks; i++)
+		free(st.tasks[i].object);
+	free(st.tasks);
+	free(st.snapshot);
+	free(st.encoding);
+	free(st.id);
+	return rc;
+}

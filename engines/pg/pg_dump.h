@@ -1,0 +1,19 @@
+/*
+ * Logical dump of one PostgreSQL database into a repository.
+ *
+ * A coordinator connection opens a REPEATABLE READ transaction, exports its
+ * snapshot and locks every table it will dump; --jobs workers import that
+ * snapshot and COPY table data out, big tables split into ctid ranges so one
+ * table is also dumped in parallel.  Each chunk streams through the object
+ * filter chain into its own object.  pg_dump provides the pre-data and
+ * post-data SQL under the same snapshot.  The manifest is written last.
+ */
+#ifndef BACKUPD_ENGINES_PG_DUMP_H
+#define BACKUPD_ENGINES_PG_DUMP_H
+
+#include "engines/engine.h"
+
+/* On success *id is the new backup's ID (caller frees). */
+int pg_dump_run(repo *r, const engine_dump_options *o, char **id, bderr *err);
+
+#endif

@@ -1,0 +1,1061 @@
+#include "engines/pg/pg_restore.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <libpq/libpq-fs.h>
+
+#include "common/log.h"
+#include "common/mem.h"
+#include "engines/pg/pgconn.h"
+#include "common/workpool.h"
+#include "archive/filter.h"
+#include "engines/pg/pg_dbprops.h"
+#include "engines/pg/pg_format.h"
+#include "engines/pg/pg_lo_meta.h"
+#include "engines/pg/pg_post_data.h"
+#include "engines/pg/pg_provision.h"
+#include "engines/pg/pg_roles.h"
+#include "engines/pg/pg_sql_filter.h"
+#include "engines/pg/pg_target.h"
+
+#define IO_BUF (256 * 1024)
+/* Schema sections are held in memory: they grow with the schema, not the data. */
+#define SCHEMA_MAX ((size_t)1 << 30)
+
+typedef struct restore_ctx {
+	repo *repo;
+	const manifest *m;
+	const engine_restore_options *o;
+	pg_dump_info info; /* the manifest's info, validated */
+	const char *encoding;
+	char *dbname;      /* the target */
+	char *temp_dbname; /* --create: where the restore goes until it is complete */
+	PGconn *maint;     /* --create: holds the temporary name's lock */
+	pg_db_props *props; /* --create: the source database's properties (in info), or NULL */
+	int created;
+	pg_target *target;  /* its version and settings, read before anything runs */
+	int lo_create_missing; /* a backup without large-object metadata (older backupd) */
+	pg_role_map roles;  /* --owner, --role-map */
+	pg_provision *prov; /* --provision */
+} restore_ctx;
+
+/* What each schema statement goes through on its way to the target. */
+typedef struct stmt_hooks {
+	const pg_target *target;
+	const pg_role_map *roles;
+} stmt_hooks;
+
+/* N connections working through one list of items (common/workpool). */
+static int pool_run(restore_ctx *rc, PGconn **conns, int n_conns, void **items, size_t n_items,
+		    workpool_fn fn, bderr *err)
+{
+	void **workers = xcalloc((size_t)n_conns + 1, sizeof *workers);
+	for (int i = 0; i < n_conns; i++)
+		workers[i] = conns[i];
+	int r = workpool_run(rc, workers, n_conns, items, n_items, fn, NULL, err);
+	free(workers);
+	return r;
+}
+
+/* ---- objects ---- */
+
+static const manifest_object *find_object(const manifest *m, const char *name, bderr *err)
+{
+	const manifest_object *o = manifest_find_object(m, name);
+	if (o == NULL)
+		bderr_set(err, "backup %s is damaged: manifest names '%s' but does not describe it",
+			  m->id, name);
+	return o;
+}
+
+/* Reads a whole (schema) object, verified, into memory. */
+static int read_object(restore_ctx *rc, const char *name, char **data, size_t *len, bderr *err)
+{
+	const manifest_object *mo = find_object(rc->m, name, err);
+	if (mo == NULL)
+		return -1;
+	return repo_object_read_all(rc->repo, rc->m, mo, SCHEMA_MAX, data, len, err);
+}
+
+/* ---- connections ---- */
+
+static int session_setup(restore_ctx *rc, PGconn *c, bderr *err)
+{
+	char *enc = PQescapeLiteral(c, rc->encoding, strlen(rc->encoding));
+	char *sql = xasprintf("SET client_encoding = %s; " PG_COPY_SESSION_SQL
+			      "; SET check_function_bodies = false",
+			      enc);
+	PQfreemem(enc);
+	int r = pg_exec(c, sql, "cannot configure the restore session", err);
+	free(sql);
+	return r;
+}
+
+static int connect_target(restore_ctx *rc, PGconn **out, bderr *err)
+{
+	if (pg_connect(rc->o->to_url, rc->o->password, rc->temp_dbname, "dbrestore", out, err) != 0)
+		return -1;
+	return session_setup(rc, *out, err);
+}
+
+static int connect_maintenance(restore_ctx *rc, PGconn **out, bderr *err)
+{
+	bderr first;
+	bderr_init(&first);
+	if (pg_connect(rc->o->to_url, rc->o->password, "postgres", "dbrestore", out, &first) == 0)
+		return 0;
+	if (pg_connect(rc->o->to_url, rc->o->password, "template1", "dbrestore", out, err) == 0)
+		return 0;
+	*err = first;
+	return -1;
+}
+
+/*
+ * restore --create builds the database under a temporary name and renames it
+ * to the target's only once everything is in, so no database carries the
+ * target's name unless its restore completed.  The temporary name is derived
+ * from the target's; an advisory lock on it, held by the maintenance
+ * connection for the whole restore, tells a live restorer from a killed one:
+ * the next restore --create of that target drops a temporary database whose
+ * lock nobody holds.
+ */
+#define TEMP_DB_PREFIX "backupd_restore_"
+#define TEMP_DB_LOCK_CLASS "1650750067" /* 'bdrs': advisory lock namespace */
+
+static char *temp_db_name(const char *target)
+{
+	char hex[SHA256_HEX_LEN + 1];
+	sha256_hex(target, strlen(target), hex);
+	return xasprintf(TEMP_DB_PREFIX "%.24s", hex);
+}
+
+static int db_exists(PGconn *c, const char *name, int *exists, bderr *err)
+{
+	const char *params[] = { name };
+	PGresult *r = NULL;
+	if (pg_query_params(c, "SELECT 1 FROM pg_catalog.pg_database WHERE datname = $1", 1, params,
+			    "cannot look up the target database", &r, err) != 0)
+		return -1;
+	*exists = PQntuples(r) > 0;
+	PQclear(r);
+	return 0;
+}
+
+static int drop_db(PGconn *c, const char *name, int force, bderr *err)
+{
+	char *q = pg_quote_ident(c, name);
+	char *sql = xasprintf("DROP DATABASE IF EXISTS %s%s", q,
+			      force && PQserverVersion(c) >= 130000 ? " WITH (FORCE)" : "");
+	char *what = xasprintf("cannot drop database '%s'", name);
+	int r = pg_exec(c, sql, what, err);
+	free(what);
+	free(sql);
+	free(q);
+	return r;
+}
+
+/* Claims the temporary name: ours alone, and free of a killed restore's leftovers. */
+static int claim_temp_db(restore_ctx *rc, bderr *err)
+{
+	const char *params[] = { rc->temp_dbname };
+	PGresult *r = NULL;
+	if (pg_query_params(rc->maint,
+			    "SELECT pg_catalog.pg_try_advisory_lock(" TEMP_DB_LOCK_CLASS ", pg_catalog.hashtext($1))",
+			    1, params, "cannot lock the temporary database name", &r, err) != 0)
+		return -1;
+	int got = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+	PQclear(r);
+	if (!got)
+		return bderr_set(err, "another restore --create into '%s' is in progress (temporary database '%s')",
+				 rc->dbname, rc->temp_dbname);
+	int exists = 0;
+	if (db_exists(rc->maint, rc->temp_dbname, &exists, err) != 0)
+		return -1;
+	if (exists) {
+		/* its restorer is gone: it held the lock we now hold */
+		log_warn("dropping database '%s' left by an interrupted restore into '%s'", rc->temp_dbname,
+			 rc->dbname);
+		if (drop_db(rc->maint, rc->temp_dbname, 1, err) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int create_database(restore_ctx *rc, bderr *err)
+{
+	if (connect_maintenance(rc, &rc->maint, err) != 0)
+		return -1;
+	int exists = 0;
+	if (db_exists(rc->maint, rc->dbname, &exists, err) != 0)
+		return -1;
+	if (exists)
+		return bderr_set(err, "database '%s' already exists: restore into it without --create, or drop it first",
+				 rc->dbname);
+	rc->temp_dbname = temp_db_name(rc->dbname);
+	if (claim_temp_db(rc, err) != 0)
+		return -1;
+	PGconn *c = rc->maint;
+	char *locale = NULL;
+	if (rc->props != NULL) {
+		locale = pg_db_props_create_options(c, rc->props, PQserverVersion(c), err);
+		if (locale == NULL)
+			return bderr_prefix(err, "cannot create database '%s'", rc->dbname);
+	}
+	char *q = pg_quote_ident(c, rc->temp_dbname);
+	char *enc = PQescapeLiteral(c, rc->encoding, strlen(rc->encoding));
+	char *sql = xasprintf("CREATE DATABASE %s TEMPLATE template0 ENCODING %s%s", q, enc,
+			      locale ? locale : "");
+	char *what = xasprintf("cannot create database '%s'", rc->dbname);
+	int rcode = pg_exec(c, sql, what, err);
+	free(what);
+	free(sql);
+	free(locale);
+	PQfreemem(enc);
+	if (rcode == 0) {
+		rc->created = 1;
+		/* for an operator who finds it: what it is (the comment is replaced at the end) */
+		char *note = xasprintf("backupd: restore of '%s' into '%s' in progress (pid %ld)", rc->m->id,
+				       rc->dbname, (long)getpid());
+		char *lit = PQescapeLiteral(c, note, strlen(note));
+		sql = xasprintf("COMMENT ON DATABASE %s IS %s", q, lit);
+		rcode = pg_exec(c, sql, "cannot mark the temporary database", err);
+		free(sql);
+		PQfreemem(lit);
+		free(note);
+	}
+	free(q);
+	return rcode;
+}
+
+/* The restore is complete: the database's own properties, then its real name. */
+static int finish_database(restore_ctx *rc, bderr *err)
+{
+	if (pg_db_props_apply(rc->maint, rc->temp_dbname, rc->props, err) != 0)
+		return -1;
+	char *qt = pg_quote_ident(rc->maint, rc->temp_dbname);
+	char *qd = pg_quote_ident(rc->maint, rc->dbname);
+	char *sql = xasprintf("ALTER DATABASE %s RENAME TO %s", qt, qd);
+	char *what = xasprintf("cannot rename the restored database to '%s'", rc->dbname);
+	int r = pg_exec(rc->maint, sql, what, err);
+	free(what);
+	free(sql);
+	free(qd);
+	free(qt);
+	return r;
+}
+
+static void drop_database(restore_ctx *rc)
+{
+	bderr err;
+	bderr_init(&err);
+	if (rc->maint == NULL || PQstatus(rc->maint) != CONNECTION_OK) {
+		PQfinish(rc->maint);
+		rc->maint = NULL;
+		if (connect_maintenance(rc, &rc->maint, &err) != 0) {
+			log_warn("cannot drop the incomplete database '%s': %s", rc->temp_dbname, err.msg);
+			return;
+		}
+	}
+	if (drop_db(rc->maint, rc->temp_dbname, 0, &err) != 0)
+		log_warn("%s", err.msg);
+	else
+		log_info("dropped the incomplete database '%s'", rc->temp_dbname);
+}
+
+static int check_empty(PGconn *c, const char *dbname, bderr *err)
+{
+	PGresult *r;
+	if (pg_query(c,
+		     "SELECT (SELECT count(*) FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n "
+		     "          ON n.oid = c.relnamespace "
+		     "         WHERE n.nspname <> 'information_schema' AND n.nspname !~ '^pg_') "
+		     "     + (SELECT count(*) FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n "
+		     "          ON n.oid = p.pronamespace "
+		     "         WHERE n.nspname <> 'information_schema' AND n.nspname !~ '^pg_') "
+		     "     + (SELECT count(*) FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n "
+		     "          ON n.oid = t.typnamespace "
+		     "         WHERE t.typtype IN ('e', 'd', 'r') AND n.nspname <> 'information_schema' "
+		     "           AND n.nspname !~ '^pg_') "
+		     "     + (SELECT count(*) FROM pg_catalog.pg_extension WHERE extname <> 'plpgsql') "
+		     "     + (SELECT count(*) FROM pg_catalog.pg_largeobject_metadata)",
+		     "cannot inspect the target database", &r, err) != 0)
+		return -1;
+	long n = atol(PQgetvalue(r, 0, 0));
+	PQclear(r);
+	if (n > 0)
+		return bderr_set(err,
+				 "target database '%s' is not empty (%ld objects): restore into a new database (--create) or pass --allow-non-empty",
+				 dbname, n);
+	return 0;
+}
+
+/* ---- schema scripts, statement by statement through libpq ---- */
+
+static void filter_ownership(const restore_ctx *rc, char *sql, size_t *len, const char *section)
+{
+	int drop = (rc->o->no_owner ? SQL_DROP_OWNER : 0) | (rc->o->no_privileges ? SQL_DROP_PRIVILEGES : 0);
+	if (drop == 0)
+		return;
+	size_t n = pg_sql_filter(sql, len, drop);
+	log_debug("%s: left out %zu ownership/privilege statements", section, n);
+}
+
+/*
+ * A script from the repository is SQL for the server and nothing else: a
+ * psql meta-command (\! runs a shell command, \o writes files, \c
+ * reconnects) is refused before any statement runs.  pg_dump's own
+ * \restrict/\unrestrict lines are recognised and skipped.
+ */
+static int refuse_meta_commands(const char *sql, size_t len, const char *objname, bderr *err)
+{
+	char what[256];
+	if (pg_sql_check_meta(sql, len, what, sizeof what) == 0)
+		return 0;
+	return bderr_set(err, "'%s' %s is refused: a backup holds SQL only, nothing for psql or a shell",
+			 objname, what);
+}
+
+/* The statement's first line, shortened, for error messages. */
+static void statement_excerpt(const char *s, size_t n, char *buf, size_t len)
+{
+	const char *nl = memchr(s, '\n', n);
+	size_t l = nl ? (size_t)(nl - s) : n;
+	snprintf(buf, len, "%.*s%s", (int)(l > 80 ? 80 : l), s, l > 80 || l < n ? " ..." : "");
+}
+
+/* Runs one statement; COPY or anything else that needs the client is refused. */
+static int run_statement(PGconn *c, const stmt_hooks *h, const char *sql, size_t start, size_t end,
+			 char *msg, size_t msg_len)
+{
+	const char *name;
+	size_t name_len;
+	if (pg_target_skips(h->target, sql + start, end - start, &name, &name_len)) {
+		/* a newer pg_dump's session setting (transaction_timeout) on an older server */
+		log_info("left out '%.*s': the target server has no such setting", (int)name_len, name);
+		return 0;
+	}
+	char *stmt = pg_role_map_statement(h->roles, sql + start, end - start);
+	if (stmt == NULL)
+		stmt = xstrndup(sql + start, end - start);
+	PGresult *r = PQexec(c, stmt);
+	ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+	/*
+	 * A column or table option the target rejects as unknown (a patched or
+	 * newer source's): the statement failed whole, so it runs again without
+	 * that option, as the target itself judged it.
+	 */
+	for (int tries = 0; st == PGRES_FATAL_ERROR && tries < 16; tries++) {
+		const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+		char *opt = state && strcmp(state, "22023") == 0
+				    ? pg_target_unknown_option(PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY))
+				    : NULL;
+		char *without = opt ? pg_target_drop_option(stmt, strlen(stmt), opt) : NULL;
+		if (without == NULL) {
+			free(opt);
+			break;
+		}
+		log_info("left out option '%s': the target server does not know it", opt);
+		free(opt);
+		free(stmt);
+		stmt = without;
+		PQclear(r);
+		r = *stmt ? PQexec(c, stmt) : NULL;
+		st = *stmt ? (r ? PQresultStatus(r) : PGRES_FATAL_ERROR) : PGRES_EMPTY_QUERY;
+	}
+	free(stmt);
+	int rcode = 0;
+	if (st == PGRES_COPY_IN || st == PGRES_COPY_OUT || st == PGRES_COPY_BOTH) {
+		snprintf(msg, msg_len, "COPY to or from the client has no place in a schema script");
+		rcode = -1; /* the caller closes the connection, which ends the COPY */
+	} else if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && st != PGRES_EMPTY_QUERY) {
+		char buf[512];
+		const char *m = r ? PQresultErrorMessage(r) : NULL;
+		if (m == NULL || *m == '\0')
+			m = pg_errmsg(c, buf, sizeof buf);
+		snprintf(msg, msg_len, "%.*s", (int)strcspn(m, "\n"), m);
+		rcode = -1;
+	}
+	PQclear(r);
+	return rcode;
+}
+
+/*
+ * Runs a schema script like psql -v ON_ERROR_STOP=1 did: each statement in
+ * autocommit, stopping at the first error, which names the line, pg_dump's
+ * entry and the statement.  The caller has refused meta-commands.
+ */
+static int run_statements(PGconn *c, const stmt_hooks *h, const char *sql, size_t len,
+			  const char *objname, bderr *err)
+{
+	pg_sql_iter it;
+	pg_sql_piece p;
+	char *entry = NULL;
+	size_t n = 0;
+	int rcode = 0;
+	pg_sql_iter_init(&it, sql, len);
+	while (rcode == 0 && pg_sql_iter_next(&it, &p)) {
+		pg_sql_track_entry(sql, p.lead, p.start, &entry);
+		if (p.kind == PG_SQL_META)
+			continue; /* a \restrict line: refuse_meta_commands let nothing else through */
+		char msg[512];
+		if (run_statement(c, h, sql, p.start, p.end, msg, sizeof msg) == 0) {
+			n++;
+			continue;
+		}
+		char excerpt[128];
+		statement_excerpt(sql + p.start, p.end - p.start, excerpt, sizeof excerpt);
+		rcode = bderr_set(err, "'%s' line %zu%s%s%s: %s (statement: %s)", objname, p.line,
+				  entry ? " (" : "", entry ? entry : "", entry ? ")" : "", msg, excerpt);
+	}
+	log_debug("'%s': %zu statements", objname, n);
+	free(entry);
+	return rcode;
+}
+
+/* A whole script on a connection of its own (its SETs stay there). */
+static int run_script(restore_ctx *rc, const char *sql, size_t len, const char *objname, bderr *err)
+{
+	if (refuse_meta_commands(sql, len, objname, err) != 0)
+		return -1;
+	PGconn *c = NULL;
+	int rcode = connect_target(rc, &c, err);
+	if (rcode == 0)
+		rcode = pg_exec(c, "SET client_min_messages = warning", "cannot configure the restore session", err);
+	stmt_hooks h = { rc->target, &rc->roles };
+	if (rcode == 0)
+		rcode = run_statements(c, &h, sql, len, objname, err);
+	PQfinish(c);
+	return rcode;
+}
+
+static int restore_pre_data(restore_ctx *rc, const char *objname, bderr *err)
+{
+	char *sql = NULL;
+	size_t len = 0;
+	if (read_object(rc, objname, &sql, &len, err) != 0)
+		return -1;
+	filter_ownership(rc, sql, &len, "pre-data");
+	int rcode = run_script(rc, sql, len, objname, err);
+	if (rcode != 0)
+		bderr_prefix(err, "schema (pre-data) restore failed");
+	free(sql);
+	return rcode;
+}
+
+/* Large objects' owners, grants and comments, before their data. */
+static const char *map_lo_role(const void *ctx, const char *role)
+{
+	return pg_role_map_name(ctx, role);
+}
+
+static const char *map_lo_owner(const void *ctx, const char *role)
+{
+	return pg_role_map_owner(ctx, role);
+}
+
+static int restore_lo_meta(restore_ctx *rc, PGconn *c, bderr *err)
+{
+	json_t *lo = json_object_get(rc->m->info, "large_objects");
+	if (!json_is_object(lo))
+		return 0;
+	const char *objname = json_string_value(json_object_get(lo, "metadata"));
+	if (objname == NULL) {
+		rc->lo_create_missing = 1;
+		return 0;
+	}
+	char *json = NULL;
+	size_t len = 0;
+	if (read_object(rc, objname, &json, &len, err) != 0)
+		return -1;
+	pg_lo_meta_options lo_opts = {
+		.no_owner = rc->o->no_owner,
+		.no_privileges = rc->o->no_privileges,
+		.map_role = map_lo_role,
+		.map_owner = map_lo_owner,
+		.map_ctx = &rc->roles,
+	};
+	size_t n = 0;
+	int r = pg_lo_meta_apply(c, json, len, &lo_opts, &n, err);
+	free(json);
+	if (r != 0)
+		return bderr_prefix(err, "backup %s: '%s'", rc->m->id, objname);
+	log_debug("large objects: %zu created with their owners, grants and comments", n);
+	return 0;
+}
+
+/* The database's own owner and grantees, as its objects' (--owner, --role-map). */
+static void map_props_roles(restore_ctx *rc)
+{
+	pg_db_props *p = rc->props;
+	if (p == NULL || pg_role_map_empty(&rc->roles))
+		return;
+	if (p->owner) {
+		char *to = xstrdup(pg_role_map_owner(&rc->roles, p->owner));
+		free(p->owner);
+		p->owner = to;
+	}
+	for (size_t i = 0; i < p->n_acl; i++) {
+		if (p->acl[i].grantee == NULL)
+			continue;
+		char *to = xstrdup(pg_role_map_name(&rc->roles, p->acl[i].grantee));
+		free(p->acl[i].grantee);
+		p->acl[i].grantee = to;
+	}
+}
+
+/*
+ * The target's version and settings, before anything is created: a dump of a
+ * newer major is refused here, up front.
+ */
+static int load_target(restore_ctx *rc, bderr *err)
+{
+	PGconn *c = NULL;
+	int r = rc->o->create ? connect_maintenance(rc, &c, err)
+			      : pg_connect(rc->o->to_url, rc->o->password, NULL, "dbrestore", &c, err);
+	if (r == 0)
+		r = pg_target_load(c, &rc->target, err);
+	json_t *num = json_object_get(rc->m->info, "server_version_num");
+	if (r == 0)
+		r = pg_target_check_major(rc->target, json_is_integer(num) ? (long)json_integer_value(num) : 0,
+					  rc->m->id, err);
+	pg_roles_check chk = { rc->o->no_owner, rc->o->no_privileges, rc->o->roles };
+	provision_request po = { rc->o->provision_db, rc->o->owner, rc->o->env_file, rc->o->reuse_role };
+	if (r == 0 && rc->o->provision_db)
+		r = pg_provision_prepare(c, &po, &rc->prov, err);
+	if (r == 0)
+		r = pg_roles_prepare(c, json_object_get(rc->m->info, "roles"), &rc->roles, &chk, err);
+	PQfinish(c);
+	return r;
+}
+
+/* ---- table data ---- */
+
+typedef struct data_item {
+	int is_lo;
+	const char *schema;
+	const char *table;
+	char *const *columns;
+	size_t n_columns;
+	const manifest_object *obj;
+} data_item;
+
+static int copy_in(restore_ctx *rc, PGconn *c, void *vitem, bderr *err)
+{
+	data_item *it = vitem;
+	char *qual = pg_qualified_name(c, it->schema, it->table);
+	strbuf cols;
+	strbuf_init(&cols);
+	for (size_t k = 0; k < it->n_columns; k++) {
+		char *q = pg_quote_ident(c, it->columns[k]);
+		strbuf_appendf(&cols, "%s%s", k ? ", " : "", q);
+		free(q);
+	}
+	char *sql = it->n_columns ? xasprintf("COPY %s (%s) FROM STDIN", qual, cols.data)
+						 : xasprintf("COPY %s FROM STDIN", qual);
+	strbuf_free(&cols);
+	object_reader *orr = NULL;
+	char *buf = NULL;
+	int rcode = -1;
+	if (repo_object_open(rc->repo, rc->m, it->obj, &orr, err) != 0)
+		goto out;
+	PGresult *res = PQexec(c, sql);
+	if (PQresultStatus(res) != PGRES_COPY_IN) {
+		const char *msg = PQresultErrorMessage(res);
+		bderr_set(err, "cannot load table %s: %.*s", qual, (int)strcspn(msg, "\n"), msg);
+		PQclear(res);
+		goto out;
+	}
+	PQclear(res);
+	buf = xmalloc(IO_BUF);
+	bderr rerr;
+	bderr_init(&rerr);
+	int read_failed = 0;
+	for (;;) {
+		size_t got = 0;
+		if (object_reader_read(orr, buf, IO_BUF, &got, &rerr) != 0) {
+			read_failed = 1;
+			break;
+		}
+		if (got == 0)
+			break;
+		if (PQputCopyData(c, buf, (int)got) != 1)
+			break;
+	}
+	/* a corrupt object aborts the COPY, so none of its rows are kept */
+	PQputCopyEnd(c, read_failed ? "backup object failed verification" : NULL);
+	res = PQgetResult(c);
+	if (read_failed) {
+		*err = rerr;
+		bderr_prefix(err, "cannot load table %s", qual);
+	} else if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		const char *msg = PQresultErrorMessage(res);
+		bderr_set(err, "cannot load table %s from '%s': %.*s", qual, it->obj->name,
+			  (int)strcspn(msg, "\n"), msg);
+	} else if (it->obj->rows >= 0 && strtoll(PQcmdTuples(res), NULL, 10) != it->obj->rows) {
+		bderr_set(err, "table %s: loaded %s rows from '%s' but the manifest records %" PRId64,
+			  qual, PQcmdTuples(res), it->obj->name, it->obj->rows);
+	} else {
+		rcode = 0;
+	}
+	PQclear(res);
+	while ((res = PQgetResult(c)) != NULL)
+		PQclear(res);
+out:
+	free(buf);
+	object_reader_free(orr);
+	free(sql);
+	free(qual);
+	return rcode;
+}
+
+/* A refillable window over a verified object stream. */
+typedef struct lo_stream {
+	object_reader *orr;
+	char *buf;
+	size_t have;
+	size_t pos;
+	int at_end;
+} lo_stream;
+
+/* Moves unread bytes to the front and reads more; at_end once the stream is done. */
+static int lo_refill(lo_stream *ls, bderr *err)
+{
+	memmove(ls->buf, ls->buf + ls->pos, ls->have - ls->pos);
+	ls->have -= ls->pos;
+	ls->pos = 0;
+	if (ls->at_end)
+		return 0;
+	size_t got = 0;
+	if (object_reader_read(ls->orr, ls->buf + ls->have, IO_BUF - ls->have, &got, err) != 0)
+		return -1;
+	if (got == 0)
+		ls->at_end = 1;
+	ls->have += got;
+	return 0;
+}
+
+static int lo_write_all(PGconn *c, lo_stream *ls, unsigned long oid, long long len,
+			const char *objname, int create_missing, bderr *err)
+{
+	/*
+	 * The metadata step (or pg_dump 16's pre-data) created every large
+	 * object; a backup taken by an older backupd with pg_dump 17+ has neither,
+	 * and its large objects are created here, owned by the restoring role.
+	 */
+	if (create_missing) {
+		char *sql = xasprintf("SELECT pg_catalog.lo_create(%lu) WHERE NOT EXISTS (SELECT 1 FROM "
+				      "pg_catalog.pg_largeobject_metadata WHERE oid = %lu)", oid, oid);
+		int r = pg_exec(c, sql, "cannot create a large object", err);
+		free(sql);
+		if (r != 0)
+			return -1;
+	}
+	int fd = lo_open(c, (Oid)oid, INV_WRITE);
+	if (fd < 0) {
+		char e[512];
+		return bderr_set(err, "cannot open large object %lu: %s", oid, pg_errmsg(c, e, sizeof e));
+	}
+	int rcode = 0;
+	while (len > 0) {
+		if (ls->pos == ls->have) {
+			if (lo_refill(ls, err) != 0) {
+				rcode = -1;
+				break;
+			}
+			if (ls->have == 0) {
+				rcode = bderr_set(err, "'%s' is malformed: large object %lu is truncated",
+						  objname, oid);
+				break;
+			}
+		}
+		size_t n = ls->have - ls->pos;
+		if ((long long)n > len)
+			n = (size_t)len;
+		if (lo_write(c, fd, ls->buf + ls->pos, n) != (int)n) {
+			char e[512];
+			rcode = bderr_set(err, "cannot write large object %lu: %s", oid,
+					  pg_errmsg(c, e, sizeof e));
+			break;
+		}
+		ls->pos += n;
+		len -= (long long)n;
+	}
+	lo_close(c, fd);
+	return rcode;
+}
+
+/*
+ * Records "<oid> <length>\n<bytes>" as written by the dump, all in one
+ * transaction: the verified end of the stream is the commit point.
+ */
+static int load_large_objects(restore_ctx *rc, PGconn *c, const manifest_object *mo, bderr *err)
+{
+	lo_stream ls = { 0 };
+	if (repo_object_open(rc->repo, rc->m, mo, &ls.orr, err) != 0)
+		return -1;
+	if (pg_exec(c, "BEGIN", "cannot start the large object transaction", err) != 0) {
+		object_reader_free(ls.orr);
+		return -1;
+	}
+	ls.buf = xmalloc(IO_BUF);
+	int rcode = 0;
+	int64_t count = 0;
+	for (;;) {
+		char *nl = memchr(ls.buf + ls.pos, '\n', ls.have - ls.pos);
+		if (nl == NULL) {
+			if (ls.at_end) {
+				if (ls.have != ls.pos)
+					rcode = bderr_set(err, "'%s' is malformed: truncated record header",
+							  mo->name);
+				break;
+			}
+			if (lo_refill(&ls, err) != 0) {
+				rcode = -1;
+				break;
+			}
+			continue;
+		}
+		unsigned long oid = 0;
+		long long len = -1;
+		*nl = '\0';
+		if (sscanf(ls.buf + ls.pos, "%lu %lld", &oid, &len) != 2 || len < 0) {
+			rcode = bderr_set(err, "'%s' is malformed: bad record header", mo->name);
+			break;
+		}
+		ls.pos = (size_t)(nl - ls.buf) + 1;
+		if (lo_write_all(c, &ls, oid, len, mo->name, rc->lo_create_missing, err) != 0) {
+			rcode = -1;
+			break;
+		}
+		count++;
+	}
+	free(ls.buf);
+	object_reader_free(ls.orr);
+	if (rcode == 0)
+		rcode = pg_exec(c, "COMMIT", "cannot commit the large objects", err);
+	else {
+		PGresult *r = PQexec(c, "ROLLBACK");
+		PQclear(r);
+		bderr_prefix(err, "cannot restore large objects");
+	}
+	if (rcode == 0)
+		log_debug("restored %" PRId64 " large objects", count);
+	return rcode;
+}
+
+static int data_item_run(void *vrc, void *vconn, void *vitem, bderr *err)
+{
+	restore_ctx *rc = vrc;
+	PGconn *c = vconn;
+	data_item *it = vitem;
+	if (it->is_lo)
+		return load_large_objects(rc, c, it->obj, err);
+	return copy_in(rc, c, vitem, err);
+}
+
+static int data_item_size_desc(const void *a, const void *b)
+{
+	const data_item *x = *(data_item *const *)a, *y = *(data_item *const *)b;
+	if (x->obj->meta.size != y->obj->meta.size)
+		return x->obj->meta.size < y->obj->meta.size ? 1 : -1;
+	return 0;
+}
+
+static int restore_data(restore_ctx *rc, PGconn **conns, int n_conns, bderr *err)
+{
+	const pg_dump_info *inf = &rc->info;
+	size_t n_items = 0, cap = 2;
+	for (size_t i = 0; i < inf->n_tables; i++)
+		cap += inf->tables[i].n_chunks;
+	data_item *items = xcalloc(cap, sizeof *items);
+	void **ptrs = xcalloc(cap, sizeof *ptrs);
+	int rcode = 0;
+	for (size_t i = 0; i < inf->n_tables; i++) {
+		const pg_dump_table *t = &inf->tables[i];
+		for (size_t k = 0; k < t->n_chunks; k++) {
+			data_item *it = &items[n_items];
+			it->schema = t->schema;
+			it->table = t->name;
+			it->columns = t->columns;
+			it->n_columns = t->n_columns;
+			it->obj = find_object(rc->m, t->chunks[k], err);
+			if (it->obj == NULL) {
+				rcode = -1;
+				goto out;
+			}
+			ptrs[n_items] = it;
+			n_items++;
+		}
+	}
+	if (inf->large_objects) {
+		data_item *it = &items[n_items];
+		it->is_lo = 1;
+		it->obj = find_object(rc->m, inf->large_objects, err);
+		if (it->obj == NULL) {
+			rcode = -1;
+			goto out;
+		}
+		ptrs[n_items++] = it;
+	}
+	/* largest first, so the last item to finish is a small one */
+	qsort(ptrs, n_items, sizeof *ptrs, data_item_size_desc);
+	rcode = pool_run(rc, conns, n_conns, ptrs, n_items, data_item_run, err);
+out:
+	free(ptrs);
+	free(items);
+	return rcode;
+}
+
+static int restore_sequences(restore_ctx *rc, PGconn *c, bderr *err)
+{
+	for (size_t i = 0; i < rc->info.n_sequences; i++) {
+		const pg_dump_sequence *s = &rc->info.sequences[i];
+		char *qual = pg_qualified_name(c, s->schema, s->name);
+		const char *params[] = { qual, s->last_value, s->is_called ? "true" : "false" };
+		char *what = xasprintf("cannot set sequence %s", qual);
+		PGresult *r = NULL;
+		int rcode = pg_query_params(c, "SELECT pg_catalog.setval($1::pg_catalog.regclass, $2::int8, $3::bool)",
+					    3, params, what, &r, err);
+		PQclear(r);
+		free(what);
+		free(qual);
+		if (rcode != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* ---- post-data ---- */
+
+/*
+ * Entries built in parallel can deadlock: two foreign keys of a cycle each
+ * lock both tables.  PostgreSQL aborts one side only, so the victim succeeds
+ * when retried after the other committed.
+ */
+#define DEADLOCK_RETRIES 5
+
+/* A post-data entry's statements with their role names mapped, or NULL when unchanged. */
+static char *map_entry_roles(const pg_role_map *m, const char *sql)
+{
+	if (pg_role_map_empty(m))
+		return NULL;
+	size_t len = strlen(sql), pos = 0;
+	strbuf b;
+	strbuf_init(&b);
+	int changed = 0;
+	pg_sql_iter it;
+	pg_sql_piece p;
+	pg_sql_iter_init(&it, sql, len);
+	while (pg_sql_iter_next(&it, &p)) {
+		char *mapped = p.kind == PG_SQL_STATEMENT ? pg_role_map_statement(m, sql + p.start, p.end - p.start) : NULL;
+		if (mapped == NULL)
+			continue;
+		strbuf_append(&b, sql + pos, p.start - pos);
+		strbuf_appends(&b, mapped);
+		pos = p.end;
+		changed = 1;
+		free(mapped);
+	}
+	strbuf_append(&b, sql + pos, len - pos);
+	if (!changed) {
+		strbuf_free(&b);
+		return NULL;
+	}
+	return strbuf_detach(&b);
+}
+
+static int post_item_exec(PGconn *c, const post_data_entry *e, const char *sql, bderr *err)
+{
+	for (int attempt = 0;; attempt++) {
+		PGresult *r = PQexec(c, sql);
+		ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+		if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+			PQclear(r);
+			return 0;
+		}
+		const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+		if (state && strcmp(state, "40P01") == 0 && attempt < DEADLOCK_RETRIES) {
+			PQclear(r);
+			log_debug("deadlock creating %s %s: retrying", e->type, e->name);
+			usleep((useconds_t)(50000 * (attempt + 1)));
+			continue;
+		}
+		char buf[512];
+		const char *msg = r ? PQresultErrorMessage(r) : NULL;
+		if (msg == NULL || *msg == '\0')
+			msg = pg_errmsg(c, buf, sizeof buf);
+		bderr_set(err, "cannot create %s %s: %.*s", e->type, e->name, (int)strcspn(msg, "\n"), msg);
+		PQclear(r);
+		return -1;
+	}
+}
+
+static int post_item_run(void *vrc, void *vconn, void *vitem, bderr *err)
+{
+	restore_ctx *rc = vrc;
+	PGconn *c = vconn;
+	post_data_entry *e = vitem;
+	char *mapped = map_entry_roles(&rc->roles, e->sql);
+	const char *sql = mapped ? mapped : e->sql;
+	int rcode = post_item_exec(c, e, sql, err);
+	free(mapped);
+	return rcode;
+}
+static int run_phase(restore_ctx *rc, PGconn **conns, int n_conns, post_data *pd,
+		     post_data_phase phase, bderr *err)
+{
+	void **items = xcalloc(pd->n_entries + 1, sizeof *items);
+	size_t n = 0;
+	for (size_t i = 0; i < pd->n_entries; i++)
+		if (pd->entries[i].phase == phase)
+			items[n++] = &pd->entries[i];
+	int serial = phase == POST_DATA_SERIAL || phase == POST_DATA_LATE;
+	int r = pool_run(rc, conns, serial ? 1 : n_conns, items, n, post_item_run, err);
+	free(items);
+	return r;
+}
+
+static int restore_post_data(restore_ctx *rc, PGconn **conns, int n_conns, const char *objname,
+			     bderr *err)
+{
+	char *sql = NULL;
+	size_t len = 0;
+	if (read_object(rc, objname, &sql, &len, err) != 0)
+		return -1;
+	filter_ownership(rc, sql, &len, "post-data");
+	if (refuse_meta_commands(sql, len, objname, err) != 0) {
+		free(sql);
+		return bderr_prefix(err, "schema (post-data) restore failed");
+	}
+	post_data *pd = post_data_parse(sql, len);
+	free(sql);
+	int r = 0;
+	for (int i = 0; i < n_conns && r == 0; i++)
+		r = run_statements(conns[i], &(stmt_hooks){ rc->target, &rc->roles }, pd->prelude, strlen(pd->prelude), objname, err);
+	/* indexes and constraints in parallel; then the rest in order; then foreign keys */
+	if (r == 0)
+		r = run_phase(rc, conns, n_conns, pd, POST_DATA_PARALLEL, err);
+	if (r == 0)
+		r = run_phase(rc, conns, n_conns, pd, POST_DATA_SERIAL, err);
+	if (r == 0)
+		r = run_phase(rc, conns, n_conns, pd, POST_DATA_FOREIGN_KEYS, err);
+	/* then what names their objects (COMMENT ON CONSTRAINT of a foreign key) */
+	if (r == 0)
+		r = run_phase(rc, conns, n_conns, pd, POST_DATA_LATE, err);
+	log_debug("post-data: %zu entries", pd->n_entries);
+	post_data_free(pd);
+	return r;
+}
+
+int pg_restore_run(repo *r, const manifest *m, const engine_restore_options *o, bderr *err)
+{
+	restore_ctx rc;
+	memset(&rc, 0, sizeof rc);
+	rc.repo = r;
+	rc.m = m;
+	rc.o = o;
+	if (strcmp(m->engine, "postgresql") != 0 || strcmp(m->kind, "dump") != 0)
+		return bderr_usage(err, "backup %s is a %s %s, not a PostgreSQL dump", m->id,
+				   m->engine, m->kind);
+	if (pg_dump_info_parse(m->info, &rc.info, err) != 0)
+		return bderr_prefix(err, "backup %s is damaged", m->id);
+	rc.encoding = rc.info.encoding;
+	const char *pre = rc.info.pre_data, *post = rc.info.post_data;
+	rc.dbname = o->provision_db ? xstrdup(o->provision_db) : pg_url_dbname(o->to_url);
+	if (rc.dbname == NULL) {
+		pg_dump_info_clear(&rc.info);
+		return bderr_usage(err, "--to names no database: give postgresql://HOST/DBNAME");
+	}
+	if (o->create)
+		rc.props = rc.info.props;
+	pg_role_map_init(&rc.roles);
+	if (o->owner)
+		rc.roles.owner = xstrdup(o->owner);
+	for (size_t i = 0; o->role_map && o->role_map[i]; i++)
+		if (pg_role_map_add(&rc.roles, o->role_map[i], err) != 0) {
+			pg_role_map_clear(&rc.roles);
+			pg_dump_info_clear(&rc.info);
+			free(rc.dbname);
+			return -1;
+		}
+	pg_role_map_add_owners(&rc.roles, json_object_get(m->info, "roles"));
+	map_props_roles(&rc);
+	/* as for the objects inside: the restoring role owns it, the default privileges apply */
+	if (rc.props && o->no_owner) {
+		free(rc.props->owner);
+		rc.props->owner = NULL;
+	}
+	if (rc.props && o->no_privileges)
+		rc.props->has_acl = 0;
+
+	int jobs = o->jobs < 1 ? 1 : o->jobs;
+	PGconn **conns = xcalloc((size_t)jobs, sizeof *conns);
+	int rcode = -1;
+	time_t t0 = time(NULL);
+
+	if (load_target(&rc, err) != 0)
+		goto out;
+	if (o->create && create_database(&rc, err) != 0)
+		goto out;
+	for (int i = 0; i < jobs; i++)
+		if (connect_target(&rc, &conns[i], err) != 0)
+			goto out;
+	if (!o->allow_non_empty && check_empty(conns[0], rc.dbname, err) != 0)
+		goto out;
+	log_info("restoring %s of '%s' into database '%s' with %d jobs", m->id, m->name, rc.dbname,
+		 jobs);
+	if (restore_pre_data(&rc, pre, err) != 0 || restore_lo_meta(&rc, conns[0], err) != 0)
+		goto out;
+	if (restore_data(&rc, conns, jobs, err) != 0)
+		goto out;
+	if (restore_sequences(&rc, conns[0], err) != 0)
+		goto out;
+	if (restore_post_data(&rc, conns, jobs, post, err) != 0)
+		goto out;
+	if (o->create) {
+		/* renaming needs the database without sessions */
+		for (int i = 0; i < jobs; i++) {
+			PQfinish(conns[i]);
+			conns[i] = NULL;
+		}
+		if (finish_database(&rc, err) != 0)
+			goto out;
+	}
+	if (rc.prov && pg_provision_commit(rc.prov, err) != 0)
+		goto out;
+	log_info("restore of %s into '%s' complete in %lds", m->id, rc.dbname, (long)(time(NULL) - t0));
+	rcode = 0;
+out:
+	for (int i = 0; i < jobs; i++)
+		PQfinish(conns[i]);
+	free(conns);
+	/* a half-restored database must not look like a restored one */
+	if (rcode != 0 && rc.created)
+		drop_database(&rc);
+	if (rcode != 0 && rc.prov) {
+		/* after the database it owned is gone */
+		PGconn *admin = rc.maint;
+		bderr ignored;
+		bderr_init(&ignored);
+		if (admin == NULL)
+			connect_maintenance(&rc, &admin, &ignored);
+		pg_provision_abort(rc.prov, admin);
+		rc.prov = NULL;
+		if (admin != rc.maint)
+			PQfinish(admin);
+	} else {
+		pg_provision_free(rc.prov);
+	}
+	PQfinish(rc.maint);
+	pg_dump_info_clear(&rc.info); /* and rc.props with it */
+	pg_target_free(rc.target);
+	pg_role_map_clear(&rc.roles);
+	free(rc.temp_dbname);
+	free(rc.dbname);
+	return rcode;
+}

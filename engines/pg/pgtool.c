@@ -1,0 +1,119 @@
+#include "engines/pg/pgtool.h"
+
+#include <glob.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/mem.h"
+#include "common/subprocess.h"
+
+/* Parses "pg_dump (PostgreSQL) 15.20 (Debian ...)" into major and version. */
+static int parse_version(const char *text, int *major, char **version)
+{
+	const char *p = strstr(text, ") ");
+	if (p == NULL)
+		return -1;
+	p += 2;
+	int maj = atoi(p);
+	if (maj <= 0)
+		return -1;
+	size_t n = strspn(p, "0123456789.");
+	*major = maj;
+	*version = xstrndup(p, n);
+	return 0;
+}
+
+static int probe(const char *path, pg_tool *t)
+{
+	if (access(path, X_OK) != 0)
+		return -1;
+	const char *argv[] = { path, "--version", NULL };
+	char *out = NULL;
+	bderr ignored;
+	bderr_init(&ignored);
+	if (subprocess_capture(argv, &out, &ignored) != 0)
+		return -1;
+	int rc = parse_version(out, &t->major, &t->version);
+	free(out);
+	if (rc == 0)
+		t->path = xstrdup(path);
+	return rc;
+}
+
+static void consider(const char *path, int min_major, pg_tool *best, int *newest_seen)
+{
+	pg_tool t = { 0 };
+	if (probe(path, &t) != 0)
+		return;
+	if (t.major > *newest_seen)
+		*newest_seen = t.major;
+	if (t.major >= min_major && t.major > best->major) {
+		pg_tool_clear(best);
+		*best = t;
+	} else {
+		pg_tool_clear(&t);
+	}
+}
+
+int pg_tool_find(const char *name, int min_major, pg_tool *out, bderr *err)
+{
+	pg_tool best = { 0 };
+	int newest_seen = 0;
+	const char *bindir = getenv("BACKUPD_PG_BINDIR");
+	if (bindir && *bindir) {
+		char *p = xasprintf("%s/%s", bindir, name);
+		consider(p, min_major, &best, &newest_seen);
+		free(p);
+		if (best.path == NULL) {
+			if (newest_seen)
+				return bderr_set(err,
+						 "%s in BACKUPD_PG_BINDIR '%s' is version %d, but version %d or newer is needed",
+						 name, bindir, newest_seen, min_major);
+			return bderr_set(err, "no usable %s in BACKUPD_PG_BINDIR '%s'", name, bindir);
+		}
+		*out = best;
+		return 0;
+	}
+	glob_t g;
+	char *pattern = xasprintf("/usr/lib/postgresql/*/bin/%s", name);
+	if (glob(pattern, 0, NULL, &g) == 0) {
+		for (size_t i = 0; i < g.gl_pathc; i++)
+			consider(g.gl_pathv[i], min_major, &best, &newest_seen);
+		globfree(&g);
+	}
+	free(pattern);
+	/* then PATH, for non-Debian layouts */
+	const char *path = getenv("PATH");
+	if (path) {
+		char *copy = xstrdup(path);
+		char *save = NULL;
+		for (char *dir = strtok_r(copy, ":", &save); dir; dir = strtok_r(NULL, ":", &save)) {
+			char *p = xasprintf("%s/%s", dir, name);
+			consider(p, min_major, &best, &newest_seen);
+			free(p);
+		}
+		free(copy);
+	}
+	if (best.path == NULL) {
+		if (newest_seen)
+			return bderr_set(err,
+					 "%s version %d or newer is needed (the server is version %d), but the newest installed is %d: install postgresql-client-%d or set BACKUPD_PG_BINDIR",
+					 name, min_major, min_major, newest_seen, min_major);
+		return bderr_set(err,
+				 "%s not found in /usr/lib/postgresql/*/bin or PATH: install postgresql-client%s%.0d",
+				 name, min_major ? "-" : "", min_major);
+	}
+	*out = best;
+	return 0;
+}
+
+void pg_tool_clear(pg_tool *t)
+{
+	free(t->path);
+	free(t->version);
+	t->path = NULL;
+	t->version = NULL;
+	t->major = 0;
+}

@@ -1,0 +1,103 @@
+/* file_write_atomic: whole files or nothing, no temp file left behind. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "common/fsutil.h"
+#include "common/mem.h"
+#include "tests/unit/testutil.h"
+
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	if (f == NULL)
+		return NULL;
+	char buf[256];
+	size_t n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	return xstrndup(buf, n);
+}
+
+static int entries(const char *dir)
+{
+	DIR *d = opendir(dir);
+	int n = 0;
+	struct dirent *de;
+	while (d && (de = readdir(d)) != NULL)
+		n += de->d_name[0] != '.';
+	if (d)
+		closedir(d);
+	return n;
+}
+
+static void test_write_atomic(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/fsutil_test.XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	char *path = xasprintf("%s/f", dir);
+	bderr err;
+	bderr_init(&err);
+
+	assert_int_equal(file_write_atomic(path, NULL, "first", 5, &err), 0);
+	char *got = slurp(path);
+	assert_string_equal(got, "first");
+	free(got);
+	struct stat st;
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+
+	/* replaced whole, through a caller's temp name; no temp file remains */
+	char *tmp = xasprintf("%s.mine", path);
+	assert_int_equal(file_write_atomic(path, tmp, "second!", 7, &err), 0);
+	got = slurp(path);
+	assert_string_equal(got, "second!");
+	free(got);
+	assert_int_equal(entries(dir), 1);
+
+	/* an empty file is a file */
+	assert_int_equal(file_write_atomic(path, NULL, "", 0, &err), 0);
+	got = slurp(path);
+	assert_string_equal(got, "");
+	free(got);
+
+	/* a missing directory fails with the temp name, and leaves nothing */
+	char *missing = xasprintf("%s/nodir/f", dir);
+	assert_int_equal(file_write_atomic(missing, NULL, "x", 1, &err), -1);
+	assert_non_null(strstr(err.msg, "cannot create"));
+	free(missing);
+
+	/* the target is a directory: the rename fails, the temp file is removed */
+	char *sub = xasprintf("%s/sub", dir);
+	assert_int_equal(mkdir(sub, 0700), 0);
+	char *inner = xasprintf("%s/x", sub);
+	FILE *f = fopen(inner, "w");
+	assert_non_null(f);
+	fclose(f);
+	bderr_init(&err);
+	assert_int_equal(file_write_atomic(sub, NULL, "x", 1, &err), -1);
+	assert_non_null(strstr(err.msg, "cannot rename"));
+	assert_int_equal(entries(dir), 2); /* f and sub */
+
+	free(inner);
+	free(sub);
+	free(tmp);
+	free(path);
+	test_rm_rf(dir);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_write_atomic),
+	};
+	return cmocka_run_group_tests_name("fsutil", tests, NULL, NULL);
+}

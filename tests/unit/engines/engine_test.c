@@ -1,0 +1,98 @@
+/* The engine registry and the dump options every engine takes (engines/engine.h). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <string.h>
+
+#include "engines/engine.h"
+
+static void test_registry(void **state)
+{
+	(void)state;
+	const engine_ops *pg = engine_for_uri("postgresql://h/db");
+	const engine_ops *my = engine_for_uri("MariaDB://h/db");
+	assert_non_null(pg);
+	assert_non_null(my);
+	assert_ptr_equal(engine_for_uri("postgres://h"), pg);
+	assert_ptr_equal(engine_for_uri("mysql://h"), my);
+	assert_null(engine_for_uri("postgresq://h"));
+	assert_null(engine_for_uri("/srv/db"));
+	assert_null(engine_for_uri(NULL));
+	assert_ptr_equal(engine_by_name("postgresql"), pg);
+	assert_ptr_equal(engine_by_name("mysql"), my);
+	assert_null(engine_by_name("mariadb"));
+	/* every engine dumps, restores and checks; only a physical one has the physical checks */
+	for (const engine_ops *e = pg; e; e = e == pg ? my : NULL) {
+		assert_non_null(e->dump);
+		assert_non_null(e->restore);
+		assert_non_null(e->check);
+		assert_int_equal(e->check_physical != NULL, e->physical);
+		assert_int_equal(e->switch_wal != NULL, e->physical);
+	}
+	assert_true(pg->physical);
+	assert_false(my->physical);
+}
+
+static void test_options(void **state)
+{
+	(void)state;
+	engine_dump_options o;
+	engine_dump_options_init(&o);
+	assert_int_equal(o.jobs, ENGINE_JOBS_DEFAULT);
+	assert_int_equal(o.compress_level, 1);
+	assert_string_equal(o.compress_spec, ENGINE_COMPRESS_DEFAULT);
+	assert_int_equal(o.chunk_bytes, 256ULL * 1024 * 1024);
+	assert_int_equal(o.consistency, ENGINE_CONSISTENCY_DEFAULT);
+
+	bderr err;
+	bderr_init(&err);
+	assert_int_equal(engine_dump_option_set(&o, "compress", "none", &err), 0);
+	assert_int_equal(o.compress_level, 0);
+	assert_int_equal(engine_dump_option_set(&o, "chunk-size", "64KiB", &err), 0);
+	assert_int_equal(o.chunk_bytes, 64 * 1024);
+	assert_int_equal(engine_dump_option_set(&o, "chunk-size", "2g", &err), 0);
+	assert_int_equal(o.chunk_bytes, 2ULL << 30);
+	assert_int_equal(engine_dump_option_set(&o, "consistency", "no-lock", &err), 0);
+	assert_int_equal(o.consistency, ENGINE_CONSISTENCY_NO_LOCK);
+	assert_int_equal(engine_dump_option_set(&o, "consistency", "ftwrl", &err), 0);
+	assert_int_equal(o.consistency, ENGINE_CONSISTENCY_LOCK);
+
+	static const char *const bad[][2] = {
+		{ "chunk-size", "lots" }, { "chunk-size", "-1MB" }, { "chunk-size", "10TB" },
+		{ "chunk-size", "99999999999999999999G" }, { "chunk-size", "" },
+		{ "consistency", "strict" }, { "compress", "lz4" }, { "jobs", "4" },
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		bderr_init(&err);
+		if (engine_dump_option_set(&o, bad[i][0], bad[i][1], &err) == 0)
+			fail_msg("%s = '%s' accepted", bad[i][0], bad[i][1]);
+		assert_int_equal(err.exit_code, EXIT_USAGE);
+	}
+
+	/* PostgreSQL has no consistency choice; MySQL takes every option */
+	engine_dump_options_init(&o);
+	const engine_ops *pg = engine_by_name("postgresql"), *my = engine_by_name("mysql");
+	assert_int_equal(engine_dump_options_check(pg, &o, &err), 0);
+	o.consistency = ENGINE_CONSISTENCY_LOCK;
+	bderr_init(&err);
+	assert_int_equal(engine_dump_options_check(pg, &o, &err), -1);
+	assert_non_null(strstr(err.msg, "only applies to MySQL/MariaDB"));
+	assert_int_equal(engine_dump_options_check(my, &o, &err), 0);
+
+	engine_restore_options r = { .no_binlog = 1 };
+	bderr_init(&err);
+	assert_int_equal(engine_restore_options_check(pg, &r, &err), -1);
+	assert_int_equal(engine_restore_options_check(my, &r, &err), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_registry),
+		cmocka_unit_test(test_options),
+	};
+	return cmocka_run_group_tests_name("engine", tests, NULL, NULL);
+}
