@@ -7,10 +7,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "archive/manifest.h"
+#include "backupd/catalog.h"
 #include "backupd/job.h"
 #include "backupd/metrics_http.h"
 #include "backupd/notify.h"
@@ -79,7 +84,21 @@ typedef struct djob {
 	webhook_on webhook_on;
 	notify_set notify;      /* [notify:] targets, the legacy webhook-url among them */
 	djob_stats stats;
+	/* with a catalog */
+	char *run_on;           /* tags a daemon needs to run it; NULL: any */
+	int eligible;           /* this daemon may run it (run-on, same definition as the fleet) */
+	int refused;            /* its definition differs from the fleet's */
+	time_t fire;            /* the pending firing's nominal time (the claim's key) */
+	int64_t run_id;         /* the claimed run (kept across retries); 0: none */
+	int lost;               /* its claim was lost: cancelled, neither retried nor recorded */
+	int unrecorded;         /* its end could not be written to the catalog yet */
+	run_record end;         /* ...that end */
 } djob;
+
+/* What the command line sets over the file, every daemon its own. */
+typedef struct daemon_overrides {
+	const char *id, *state_dir, *http_listen, *tags;
+} daemon_overrides;
 
 typedef struct dtable {
 	config *cfg;            /* owned */
@@ -92,6 +111,21 @@ typedef struct dtable {
 	char *hostname;         /* for webhooks */
 	pid_t *notifiers;       /* webhook deliveries in progress */
 	size_t n_notifiers;
+	/* the fleet (NULL catalog URL: this daemon runs alone) */
+	const char *catalog_url; /* points into cfg */
+	catalog *cat;           /* NULL while unreachable */
+	char *daemon_id;
+	char *tags;             /* this daemon's, comma or space separated */
+	long lease;
+	long per_repo, per_source;
+	time_t next_beat;       /* next heartbeat (and reconnect attempt) */
+	time_t last_beat_ok;    /* last successful heartbeat */
+	char cat_error[BDERR_MSG_MAX]; /* why the catalog is unreachable */
+	int missed_done;        /* run-missed was looked at in the catalog */
+	time_t boot;            /* daemon start: run-missed looks at firings before it */
+	catalog_success *fleet_ok;
+	size_t n_fleet_ok;
+	const daemon_overrides *ov;
 } dtable;
 
 long daemon_parse_duration(const char *s)
@@ -126,6 +160,8 @@ static void djob_free(djob *j)
 	free(j->source);
 	free(j->repo);
 	free(j->webhook_url);
+	free(j->run_on);
+	run_record_free(&j->end);
 	notify_set_free(&j->notify);
 }
 
@@ -138,6 +174,10 @@ static void dtable_free(dtable *t)
 	free(t->http_listen);
 	free(t->hostname);
 	free(t->notifiers);
+	catalog_free(t->cat);
+	free(t->daemon_id);
+	free(t->tags);
+	catalog_successes_free(t->fleet_ok, t->n_fleet_ok);
 	config_free(t->cfg);
 	memset(t, 0, sizeof *t);
 }
@@ -202,6 +242,27 @@ static void stats_from_history(const config *cfg, djob *j)
 	run_record_free(&r);
 }
 
+/* Every tag of want (comma or space separated) is among have's; NULL want: yes. */
+static int tags_cover(const char *have, const char *want)
+{
+	if (want == NULL)
+		return 1;
+	const char *sep = ", \t";
+	for (const char *w = want + strspn(want, sep); *w; w += strspn(w, sep)) {
+		size_t wn = strcspn(w, sep);
+		int found = 0;
+		for (const char *h = have + strspn(have, sep); *h && !found; h += strspn(h, sep)) {
+			size_t hn = strcspn(h, sep);
+			found = hn == wn && strncmp(h, w, wn) == 0;
+			h += hn;
+		}
+		if (!found)
+			return 0;
+		w += wn;
+	}
+	return 1;
+}
+
 /*
  * After an error: with a list (check), keep it and go on validating; without
  * (daemon start, reload), stop at the first.  True when the caller must stop.
@@ -251,6 +312,40 @@ static int dtable_build(config *cfg, time_t now, dtable *t, bderr_list *all, bde
 		}
 		t->http_listen = xstrdup(listen);
 	}
+	t->catalog_url = catalog_url(cfg);
+	if (duration_key(cfg, g, "catalog-lease", CATALOG_LEASE_DEFAULT, &t->lease, err) < 0 &&
+	    must_stop(all, err))
+		goto fail;
+	if (t->lease < 4) {
+		config_error(cfg, g, "catalog-lease", err, "must be at least 4s");
+		if (must_stop(all, err))
+			goto fail;
+	}
+	if (config_get_long(cfg, g, "max-parallel-per-repo", 0, 0, 100000, &t->per_repo, err) < 0 &&
+	    must_stop(all, err))
+		goto fail;
+	if (config_get_long(cfg, g, "max-parallel-per-source", 0, 0, 100000, &t->per_source, err) < 0 &&
+	    must_stop(all, err))
+		goto fail;
+	{
+		static const char *const fleet_keys[] = { "catalog-password-file", "catalog-lease",
+							  "max-parallel-per-repo",
+							  "max-parallel-per-source", NULL };
+		for (const char *const *k = fleet_keys; *k && !t->catalog_url; k++)
+			if (config_get(g, *k)) {
+				config_error(cfg, g, *k, err, "needs [global] catalog =");
+				if (must_stop(all, err))
+					goto fail;
+			}
+	}
+	const char *dtags = config_get(g, "tags");
+	t->tags = xstrdup(dtags ? dtags : "");
+	const char *did = config_get(g, "daemon-id");
+	if (did && (*did == '\0' || strlen(did) > 128)) {
+		config_error(cfg, g, "daemon-id", err, "must be 1 to 128 characters");
+		if (must_stop(all, err))
+			goto fail;
+	}
 	{
 		/* the [global] webhook keys are checked even when no job uses them */
 		char *url = NULL;
@@ -290,6 +385,14 @@ static int dtable_build(config *cfg, time_t now, dtable *t, bderr_list *all, bde
 		if (webhook_keys(cfg, s, g, &j->webhook_url, &j->webhook_on, err) < 0 &&
 		    must_stop(all, err))
 			goto fail;
+		const char *run_on = config_get(s, "run-on");
+		if (run_on && !t->catalog_url) {
+			config_error(cfg, s, "run-on", err, "needs [global] catalog =");
+			if (must_stop(all, err))
+				goto fail;
+		}
+		j->run_on = run_on && *run_on ? xstrdup(run_on) : NULL;
+		j->eligible = tags_cover(t->tags, j->run_on);
 		if (notify_set_for_job(cfg, s, j->webhook_url, j->webhook_on, &j->notify, err) < 0 &&
 		    must_stop(all, err))
 			goto fail;
@@ -382,8 +485,20 @@ static void start_job(dtable *t, djob *j, const sigset_t *child_mask)
 			dup2(devnull, STDOUT_FILENO);
 			close(devnull);
 		}
-		execl("/proc/self/exe", "backupd", "-c", t->cfg->path, "--log-level", level, "run",
-		      j->name, (char *)NULL);
+#ifdef __linux__
+		/*
+		 * In a fleet a run must not outlive its daemon: nobody would renew
+		 * its lease, and another daemon runs the job again once it expires.
+		 */
+		if (t->catalog_url)
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
+#endif
+		if (t->ov && t->ov->state_dir)
+			execl("/proc/self/exe", "backupd", "-c", t->cfg->path, "--log-level", level,
+			      "run", "--state-dir", t->ov->state_dir, j->name, (char *)NULL);
+		else
+			execl("/proc/self/exe", "backupd", "-c", t->cfg->path, "--log-level", level,
+			      "run", j->name, (char *)NULL);
 		fprintf(stderr, "%s: job %s: cannot exec /proc/self/exe: %s\n", log_prog(), j->name,
 			strerror(errno));
 		_exit(127);
@@ -482,6 +597,303 @@ static void finish_run(dtable *t, djob *j, time_t now, int ok, const char *why)
 	run_record_free(&last);
 }
 
+/* ---- the fleet: claims, leases and heartbeats in the catalog ------------- */
+
+static int fleet_may_run(const djob *j)
+{
+	return j->eligible && !j->refused && !j->removed;
+}
+
+/* The catalog went away: nothing new starts until it is back. */
+static void fleet_lost(dtable *t, const char *why)
+{
+	catalog_free(t->cat);
+	t->cat = NULL;
+	if (strcmp(t->cat_error, why) != 0)
+		log_error("catalog unreachable, starting no new run until it is back: %s", why);
+	snprintf(t->cat_error, sizeof t->cat_error, "%s", why);
+}
+
+/* A job whose definition differs from the fleet's (a hash in the catalog) is refused here. */
+static void fleet_check_jobs(dtable *t)
+{
+	for (size_t i = 0; i < t->n && t->cat; i++) {
+		djob *j = &t->jobs[i];
+		if (j->removed)
+			continue;
+		char *hash = catalog_job_hash(t->cfg, j->name);
+		int agrees = 0;
+		bderr err;
+		bderr_init(&err);
+		int rc = catalog_job_check(t->cat, j->name, hash, 0, &agrees, &err);
+		free(hash);
+		if (rc < 0) {
+			fleet_lost(t, err.msg);
+			return;
+		}
+		if (!agrees && !j->refused)
+			log_warn("job %s: its definition here differs from the fleet's (in the catalog): "
+				 "refusing to run it; make the configs agree, then publish them with "
+				 "'backupd catalog upgrade'", j->name);
+		else if (agrees && j->refused)
+			log_info("job %s: its definition agrees with the fleet's again", j->name);
+		j->refused = !agrees;
+		if (j->refused)
+			j->pending = 0;
+	}
+}
+
+/* The end of a claimed run goes to the catalog, now or once it is reachable again. */
+static void fleet_record_end(dtable *t, djob *j)
+{
+	if (!j->unrecorded || t->cat == NULL)
+		return;
+	int mine = 0;
+	bderr err;
+	bderr_init(&err);
+	if (catalog_run_finished(t->cat, j->run_id, &j->end, &mine, &err) < 0) {
+		fleet_lost(t, err.msg);
+		return;
+	}
+	if (!mine)
+		log_warn("job %s: its run (catalog id %lld) was taken over by another daemon before "
+			 "this one could record its end (%s)",
+			 j->name, (long long)j->run_id, j->end.ok ? "ok" : "failed");
+	j->unrecorded = 0;
+	j->run_id = 0;
+	run_record_free(&j->end);
+}
+
+/* A claimed run ended for good (no retry follows). */
+static void fleet_end(dtable *t, djob *j, int ok, const char *why)
+{
+	if (j->lost) { /* the run belongs to the daemon that took it over */
+		j->lost = 0;
+		j->run_id = 0;
+		return;
+	}
+	run_record last;
+	int found = 0;
+	bderr err;
+	bderr_init(&err);
+	if (run_history_last(t->cfg, j->name, &last, &found, &err) < 0)
+		log_warn("job %s: %s", j->name, err.msg);
+	run_record_free(&j->end);
+	if (found && last.start >= j->started && last.ok == ok) {
+		j->end = last;
+	} else {
+		run_record_free(&last);
+		j->end.ok = ok;
+		j->end.error = ok ? NULL : xstrdup(why);
+	}
+	j->unrecorded = 1;
+	fleet_record_end(t, j);
+}
+
+/* Cancels the runs whose claim this daemon no longer holds (or may no longer hold). */
+static void fleet_cancel(dtable *t, djob *j, time_t now, const char *why)
+{
+	log_error("job %s: %s: cancelling its run here", j->name, why);
+	kill(-j->pid, SIGTERM);
+	j->lost = 1;
+	long grace = t->lease / 4 < DAEMON_KILL_GRACE ? t->lease / 4 : DAEMON_KILL_GRACE;
+	j->kill_at = now + (grace > 0 ? grace : 1);
+}
+
+/* run-missed with a catalog: the latest firing nobody claimed (the whole fleet was down). */
+static void fleet_missed(dtable *t, time_t now)
+{
+	for (size_t i = 0; i < t->n && t->cat; i++) {
+		djob *j = &t->jobs[i];
+		if (!j->sched || !j->run_missed || !fleet_may_run(j) || j->pending || j->pid > 0 ||
+		    j->run_id)
+			continue;
+		time_t last, f, latest = 0;
+		int found;
+		bderr err;
+		bderr_init(&err);
+		if (catalog_last_fire(t->cat, j->name, &last, &found, &err) < 0) {
+			fleet_lost(t, err.msg);
+			return;
+		}
+		if (!found) /* a new job has missed nothing */
+			continue;
+		/* firings since the start are the scheduler's own, not missed ones */
+		time_t bound = t->boot && t->boot < now ? t->boot : now;
+		f = last;
+		for (int k = 0; k < 100000 && cron_next(j->sched, f, t->tz, &f, &err) == 0 && f <= bound; k++)
+			latest = f;
+		if (latest > last) {
+			char when[32];
+			format_rfc3339(latest, when, sizeof when);
+			log_info("job %s: its firing at %s ran nowhere (the fleet was down): running it now",
+				 j->name, when);
+			j->pending = 1;
+			j->fire = latest;
+			j->due_at = latest;
+		}
+	}
+	t->missed_done = 1;
+}
+
+/* Heartbeat: renews this daemon's leases, reconnects, and catches up on what waited. */
+static void fleet_beat(dtable *t, time_t now)
+{
+	if (!t->catalog_url || now < t->next_beat)
+		return;
+	t->next_beat = now + (t->lease / 4 > 1 ? t->lease / 4 : 1);
+	bderr err;
+	bderr_init(&err);
+	if (t->cat && !catalog_alive(t->cat))
+		fleet_lost(t, "connection lost");
+	if (t->cat == NULL) {
+		if (catalog_open(t->cfg, t->daemon_id, &t->cat, &err) < 0) {
+			fleet_lost(t, err.msg);
+		} else {
+			log_info("catalog reachable%s", t->cat_error[0] ? " again" : "");
+			t->cat_error[0] = '\0';
+			fleet_check_jobs(t);
+		}
+	}
+	int64_t *owned = NULL, *held = xcalloc(t->n ? t->n : 1, sizeof *held);
+	size_t n_owned = 0, n_held = 0;
+	for (size_t i = 0; i < t->n; i++)
+		if (t->jobs[i].run_id && !t->jobs[i].lost)
+			held[n_held++] = t->jobs[i].run_id;
+	if (t->cat && catalog_renew(t->cat, held, n_held, &owned, &n_owned, &err) < 0)
+		fleet_lost(t, err.msg);
+	free(held);
+	if (t->cat) {
+		t->last_beat_ok = now;
+		for (size_t i = 0; i < t->n; i++) {
+			djob *j = &t->jobs[i];
+			int mine = 0;
+			for (size_t k = 0; k < n_owned && !mine; k++)
+				mine = owned[k] == j->run_id;
+			if (j->run_id && !j->unrecorded && !j->lost && !mine) {
+				if (j->pid > 0)
+					fleet_cancel(t, j, now, "another daemon took its run over "
+								"(this daemon's lease had expired)");
+				else
+					j->run_id = 0, j->retry_at = 0;
+			}
+			fleet_record_end(t, j);
+		}
+		if (t->cat && !t->missed_done)
+			fleet_missed(t, now);
+		catalog_success *ok = NULL;
+		size_t n_ok = 0;
+		if (t->cat && catalog_last_successes(t->cat, &ok, &n_ok, &err) < 0) {
+			fleet_lost(t, err.msg);
+		} else if (t->cat) {
+			catalog_successes_free(t->fleet_ok, t->n_fleet_ok);
+			t->fleet_ok = ok;
+			t->n_fleet_ok = n_ok;
+		}
+	}
+	free(owned);
+	/* cut off: stop the runs before their leases expire and another daemon retries them */
+	if (t->cat == NULL && now - t->last_beat_ok > t->lease / 2)
+		for (size_t i = 0; i < t->n; i++)
+			if (t->jobs[i].pid > 0 && t->jobs[i].run_id && !t->jobs[i].lost)
+				fleet_cancel(t, &t->jobs[i], now,
+					     "no heartbeat reached the catalog for half its lease");
+}
+
+/*
+ * A firing this daemon could not start before the next one: recorded as
+ * skipped unless another daemon claimed it, so the catalog accounts for
+ * every firing.
+ */
+static void fleet_skip(dtable *t, djob *j)
+{
+	bderr err;
+	bderr_init(&err);
+	if (t->cat && catalog_skip(t->cat, j->name, j->fire, "no free slot in the fleet", &err) < 0)
+		fleet_lost(t, err.msg);
+}
+
+/* 1: j's firing is this daemon's to run (claimed now, or a retry of its claim). */
+static int fleet_claim(dtable *t, djob *j)
+{
+	if (t->cat == NULL || j->unrecorded)
+		return 0;
+	if (j->run_id)
+		return 1;
+	const config_section *s = config_find(t->cfg, "job", j->name);
+	claim_request q = {
+		.job = j->name,
+		.fire = j->fire,
+		.repo = config_get(s, "repo"),
+		.source = config_get(s, "source"),
+		.per_repo = t->per_repo,
+		.per_source = t->per_source,
+		.lease = t->lease,
+	};
+	claim_result res;
+	bderr err;
+	bderr_init(&err);
+	if (catalog_claim(t->cat, &q, &j->run_id, &res, &err) < 0) {
+		fleet_lost(t, err.msg);
+		return 0;
+	}
+	if (res == CLAIM_TAKEN)
+		log_debug("job %s: this firing was claimed by another daemon", j->name);
+	else if (res == CLAIM_SKIPPED)
+		log_warn("job %s: due again while its previous run is still going in the fleet: skipped",
+			 j->name);
+	if (res == CLAIM_TAKEN || res == CLAIM_SKIPPED) {
+		j->pending = 0;
+		j->run_id = 0;
+	}
+	return res == CLAIM_OK;
+}
+
+static void fleet_started(dtable *t, djob *j)
+{
+	bderr err;
+	bderr_init(&err);
+	if (t->cat && catalog_run_started(t->cat, j->run_id, j->attempt + 1, &err) < 0)
+		fleet_lost(t, err.msg);
+}
+
+/* Runs whose daemon died (lease expired) are run again here, one per free slot. */
+static void fleet_take_over(dtable *t)
+{
+	if (t->cat == NULL)
+		return;
+	const char **names = xcalloc(t->n ? t->n : 1, sizeof *names);
+	size_t n = 0;
+	for (size_t i = 0; i < t->n; i++) {
+		const djob *j = &t->jobs[i];
+		if (fleet_may_run(j) && j->pid == 0 && !j->pending && !j->run_id && !j->unrecorded)
+			names[n++] = j->name;
+	}
+	int64_t id;
+	char *job = NULL;
+	time_t fire;
+	int found = 0;
+	bderr err;
+	bderr_init(&err);
+	if (catalog_take_over(t->cat, names, n, t->lease, &id, &job, &fire, &found, &err) < 0)
+		fleet_lost(t, err.msg);
+	djob *j = found ? find_job(t, job) : NULL;
+	if (j) {
+		char when[32];
+		format_rfc3339(fire, when, sizeof when);
+		log_warn("job %s: its run for %s lost its daemon (lease expired): running it here",
+			 j->name, when);
+		j->run_id = id;
+		j->fire = fire;
+		j->pending = 1;
+		j->due_at = fire;
+		j->attempt = 0;
+		j->retry_at = 0;
+	}
+	free(job);
+	free(names);
+}
+
 static int forget_notifier(dtable *t, pid_t pid)
 {
 	for (size_t i = 0; i < t->n_notifiers; i++)
@@ -534,7 +946,7 @@ static void reap(dtable *t, int stopping)
 		}
 		finish_run(t, j, now, ok, why);
 		/* exit 2 is a configuration error: retrying cannot fix it */
-		int retryable = timed_out || (WIFEXITED(status) && WEXITSTATUS(status) != 2);
+		int retryable = !j->lost && (timed_out || (WIFEXITED(status) && WEXITSTATUS(status) != 2));
 		if (ok) {
 			j->attempt = 0;
 		} else if (retryable && !stopping && !j->removed && j->attempt < j->retries) {
@@ -545,6 +957,8 @@ static void reap(dtable *t, int stopping)
 		} else {
 			j->attempt = 0;
 		}
+		if (j->run_id && !j->retry_at)
+			fleet_end(t, j, ok, why);
 	}
 	/* jobs removed from the config leave once their last run is over */
 	size_t k = 0;
@@ -584,15 +998,42 @@ static void mark_missed(dtable *t, time_t now)
 	}
 }
 
+/* Command-line settings over the file's, so several daemons can share one file. */
+static void apply_overrides(config *cfg, const daemon_overrides *ov)
+{
+	if (ov == NULL)
+		return;
+	if (ov->id)
+		config_set_global(cfg, "daemon-id", ov->id);
+	if (ov->state_dir)
+		config_set_global(cfg, "state-dir", ov->state_dir);
+	if (ov->http_listen)
+		config_set_global(cfg, "http-listen", ov->http_listen);
+	if (ov->tags)
+		config_set_global(cfg, "tags", ov->tags);
+}
+
 static int reload(dtable *t, time_t now)
 {
 	bderr err;
 	bderr_init(&err);
 	config *cfg = NULL;
 	dtable nt;
-	if (config_load(t->cfg->path, &cfg, &err) < 0 || dtable_build(cfg, now, &nt, NULL, &err) < 0) {
+	if (config_load(t->cfg->path, &cfg, &err) == 0)
+		apply_overrides(cfg, t->ov);
+	if (cfg == NULL || dtable_build(cfg, now, &nt, NULL, &err) < 0) {
 		config_free(cfg);
 		log_error("reload failed, keeping the previous configuration: %s", err.msg);
+		return -1;
+	}
+	const char *cid = config_get(config_find(cfg, "global", NULL), "daemon-id");
+	const char *oid = config_get(config_find(t->cfg, "global", NULL), "daemon-id");
+	if ((nt.catalog_url == NULL) != (t->catalog_url == NULL) ||
+	    (nt.catalog_url && strcmp(nt.catalog_url, t->catalog_url) != 0) ||
+	    (cid == NULL) != (oid == NULL) || (cid && strcmp(cid, oid) != 0)) {
+		log_error("reload failed, keeping the previous configuration: a change of catalog or "
+			  "daemon-id needs a daemon restart");
+		dtable_free(&nt); /* frees cfg too */
 		return -1;
 	}
 	for (size_t i = 0; i < t->n; i++) {
@@ -610,6 +1051,13 @@ static int reload(dtable *t, time_t now)
 			nj->timed_out = old->timed_out;
 			nj->kill_at = old->kill_at;
 			nj->stats = old->stats;
+			nj->fire = old->fire;
+			nj->run_id = old->run_id;
+			nj->lost = old->lost;
+			nj->unrecorded = old->unrecorded;
+			nj->end = old->end;
+			memset(&old->end, 0, sizeof old->end); /* moved */
+			nj->refused = old->refused;
 			/* an unchanged schedule keeps its fire time (it may be due right now) */
 			if (nj->expr && old->expr && strcmp(nj->expr, old->expr) == 0)
 				nj->next = old->next;
@@ -637,8 +1085,23 @@ static int reload(dtable *t, time_t now)
 	nt.n_notifiers = t->n_notifiers;
 	t->notifiers = NULL;
 	t->n_notifiers = 0;
+	nt.cat = t->cat;
+	t->cat = NULL;
+	nt.daemon_id = t->daemon_id;
+	t->daemon_id = NULL;
+	nt.fleet_ok = t->fleet_ok;
+	nt.n_fleet_ok = t->n_fleet_ok;
+	t->fleet_ok = NULL;
+	t->n_fleet_ok = 0;
+	nt.next_beat = t->next_beat;
+	nt.last_beat_ok = t->last_beat_ok;
+	nt.missed_done = t->missed_done;
+	nt.boot = t->boot;
+	nt.ov = t->ov;
+	memcpy(nt.cat_error, t->cat_error, sizeof nt.cat_error);
 	dtable_free(t);
 	*t = nt;
+	fleet_check_jobs(t);
 	log_info("configuration reloaded from %s: %zu jobs", t->cfg->path, t->n);
 	return 0;
 }
@@ -652,7 +1115,17 @@ static void enforce_timeouts(dtable *t, time_t now)
 {
 	for (size_t i = 0; i < t->n; i++) {
 		djob *j = &t->jobs[i];
-		if (j->pid <= 0 || j->timeout <= 0)
+		if (j->pid <= 0)
+			continue;
+		if (j->lost) { /* cancelled for its lost claim (fleet_cancel) */
+			if (j->kill_at && now >= j->kill_at) {
+				log_warn("job %s: still running after SIGTERM: killing", j->name);
+				kill(-j->pid, SIGKILL);
+				j->kill_at = 0;
+			}
+			continue;
+		}
+		if (j->timeout <= 0)
 			continue;
 		if (!j->timed_out && now >= j->started + j->timeout) {
 			log_error("job %s: running for %lds, over its timeout of %lds: cancelling",
@@ -700,6 +1173,9 @@ static int held_elsewhere(dtable *t, djob *j)
 /* Due jobs start oldest due first, so under load none waits behind the others forever. */
 static void start_due(dtable *t, const sigset_t *child_mask)
 {
+	/* a run whose daemon died is older than any new firing: it goes first */
+	if (t->catalog_url && running_count(t) < (size_t)t->max_parallel)
+		fleet_take_over(t);
 	djob **due = xcalloc(t->n ? t->n : 1, sizeof *due);
 	size_t n = 0;
 	for (size_t i = 0; i < t->n; i++)
@@ -710,8 +1186,12 @@ static void start_due(dtable *t, const sigset_t *child_mask)
 	for (size_t i = 0; i < n && running < (size_t)t->max_parallel; i++) {
 		if (held_elsewhere(t, due[i]))
 			continue;
+		if (t->catalog_url && !fleet_claim(t, due[i]))
+			continue;
 		start_job(t, due[i], child_mask);
 		running += due[i]->pid > 0;
+		if (due[i]->pid > 0 && due[i]->run_id)
+			fleet_started(t, due[i]);
 	}
 	free(due);
 }
@@ -726,13 +1206,21 @@ static void merge_fire(djob *j, const char *why)
 /* Marks what is due, starts what fits, returns the next time to wake up. */
 static time_t schedule(dtable *t, time_t now, const sigset_t *child_mask)
 {
+	fleet_beat(t, now);
 	enforce_timeouts(t, now);
 	for (size_t i = 0; i < t->n; i++) {
 		djob *j = &t->jobs[i];
 		if (j->removed)
 			continue;
 		if (j->sched && j->next <= now) {
-			if (j->pid > 0)
+			if (t->catalog_url && (!fleet_may_run(j) || j->run_id))
+				; /* another daemon's, or this one still holds the previous claim */
+			else if (t->catalog_url && j->pending && j->pid == 0) {
+				/* not claimed yet: the newer firing supersedes it here */
+				fleet_skip(t, j);
+				j->fire = j->next;
+				j->due_at = j->next;
+			} else if (j->pid > 0)
 				log_warn("job %s: due again while still running (pid %ld): skipped",
 					 j->name, (long)j->pid);
 			else if (j->pending)
@@ -741,6 +1229,7 @@ static time_t schedule(dtable *t, time_t now, const sigset_t *child_mask)
 			else {
 				j->pending = 1;
 				j->due_at = j->next;
+				j->fire = j->next;
 				j->attempt = 0;
 				j->retry_at = 0;
 			}
@@ -775,6 +1264,14 @@ static time_t schedule(dtable *t, time_t now, const sigset_t *child_mask)
 	}
 	if (t->http_listen && now + DAEMON_HEALTH_TICK < wake)
 		wake = now + DAEMON_HEALTH_TICK;
+	if (t->catalog_url) {
+		/* heartbeats, and claims waiting for a fleet-wide slot or the catalog */
+		if (t->next_beat < wake)
+			wake = t->next_beat;
+		for (size_t i = 0; i < t->n; i++)
+			if (t->jobs[i].pending && now + 1 < wake)
+				wake = now + 1;
+	}
 	return wake;
 }
 
@@ -842,6 +1339,28 @@ static void shutdown_jobs(dtable *t, const sigset_t *set)
 	}
 }
 
+/*
+ * A catalog of another version, or a bad password file, stops the daemon at
+ * once; an unreachable one does not: it starts nothing until the catalog is
+ * back, and /health says so.
+ */
+static int fleet_open(dtable *t, bderr *err)
+{
+	const char *id = config_get(config_find(t->cfg, "global", NULL), "daemon-id");
+	t->daemon_id = id ? xstrdup(id) : catalog_host_name();
+	t->boot = time(NULL);
+	if (catalog_open(t->cfg, t->daemon_id, &t->cat, err) < 0) {
+		if (err->exit_code == EXIT_USAGE)
+			return -1;
+		fleet_lost(t, err->msg);
+		bderr_init(err);
+		return 0;
+	}
+	fleet_check_jobs(t);
+	log_info("daemon %s: fleet catalog connected (lease %lds)", t->daemon_id, t->lease);
+	return 0;
+}
+
 static int take_lock(const config *cfg, int *fd_out, bderr *err)
 {
 	char *path = xasprintf("%s/daemon.lock", run_history_state_dir(cfg));
@@ -877,8 +1396,11 @@ static void publish(const dtable *t, metrics_server *srv, time_t started, int st
 		.tick = time(NULL),
 		.state_dir_writable = state_dir_writable(t->cfg),
 		.stopping = stopping,
+		.fleet = t->catalog_url != NULL,
+		.catalog_ok = t->cat != NULL,
 		.jobs = xcalloc(t->n ? t->n : 1, sizeof(metrics_job)),
 	};
+	snprintf(s.catalog_error, sizeof s.catalog_error, "%s", t->cat_error);
 	for (size_t i = 0; i < t->n; i++) {
 		const djob *j = &t->jobs[i];
 		if (j->removed)
@@ -895,6 +1417,9 @@ static void publish(const dtable *t, metrics_server *srv, time_t started, int st
 		m->failures_total = j->stats.failures;
 		m->running = j->pid > 0;
 		m->next = j->sched ? j->next : 0;
+		for (size_t k = 0; k < t->n_fleet_ok; k++)
+			if (strcmp(t->fleet_ok[k].job, j->name) == 0)
+				m->fleet_last_success = t->fleet_ok[k].finished;
 	}
 	gauges_load(t->cfg, &s);
 	metrics_server_publish(srv, &s);
@@ -922,9 +1447,21 @@ int daemon_command(program *p, bderr *err)
 	config *cfg = NULL;
 	if (config_load(p->cfg->path, &cfg, err) < 0)
 		return -1;
+	daemon_overrides ov = {
+		.id = cli_get(&p->args, "id"),
+		.state_dir = cli_get(&p->args, "state-dir"),
+		.http_listen = cli_get(&p->args, "http-listen"),
+		.tags = cli_get(&p->args, "tags"),
+	};
+	apply_overrides(cfg, &ov);
 	dtable t;
 	if (dtable_build(cfg, time(NULL), &t, NULL, err) < 0) {
 		config_free(cfg);
+		return -1;
+	}
+	t.ov = &ov;
+	if (t.catalog_url && fleet_open(&t, err) < 0) {
+		dtable_free(&t);
 		return -1;
 	}
 	int lock_fd = -1;
@@ -962,7 +1499,8 @@ int daemon_command(program *p, bderr *err)
 		scheduled += t.jobs[i].sched != NULL;
 	log_info("daemon started (pid %ld): %zu jobs, %zu scheduled, max %ld in parallel",
 		 (long)getpid(), t.n, scheduled, t.max_parallel);
-	mark_missed(&t, time(NULL));
+	if (!t.catalog_url)
+		mark_missed(&t, time(NULL)); /* with a catalog: at the first heartbeat */
 	sdnotify_send(sd, "READY=1");
 	for (;;) {
 		reap(&t, 0);

@@ -8,6 +8,7 @@
 
 #include "archive/repo.h"
 #include "backupd/basebackup.h"
+#include "backupd/catalog.h"
 #include "backupd/check.h"
 #include "backupd/daemon.h"
 #include "backupd/expire.h"
@@ -184,12 +185,36 @@ static const cli_option repo_opts[] = {
 	CLI_OPT_END,
 };
 
-static const cli_option run_opts[] = {
-	{ "notify", NULL, "send the job's notifications ([notify:NAME], webhook-url) as the daemon does", 0, NULL, 0, 0 },
+static const cli_option no_opts[] = { CLI_OPT_END };
+
+static const cli_option daemon_opts[] = {
+	{ "id", "ID", "this daemon's name in the fleet catalog (over [global] daemon-id; default: the host name)", 0, NULL, 0, 0 },
+	{ "state-dir", "DIR", "state directory (over [global] state-dir)", 0, NULL, 0, 0 },
+	{ "http-listen", "ADDR:PORT", "serve /metrics and /health here (over [global] http-listen)", 0, NULL, 0, 0 },
+	{ "tags", "T,...", "this daemon's tags, for the jobs' run-on = (over [global] tags)", 0, NULL, 0, 0 },
 	CLI_OPT_END,
 };
 
-static const cli_option no_opts[] = { CLI_OPT_END };
+static const cli_option run_opts[] = {
+	{ "notify", NULL, "send the job's notifications ([notify:NAME], webhook-url) as the daemon does", 0, NULL, 0, 0 },
+	{ "state-dir", "DIR", "state directory (over [global] state-dir)", 0, NULL, 0, 0 },
+	CLI_OPT_END,
+};
+
+static int cmd_run(program *p, bderr *err)
+{
+	const char *sd = cli_get(&p->args, "state-dir");
+	if (sd && p->cfg)
+		config_set_global(p->cfg, "state-dir", sd);
+	return job_command(p, err);
+}
+
+static int cmd_status(program *p, bderr *err)
+{
+	if (p->cfg && catalog_url(p->cfg))
+		return catalog_status(p, err);
+	return status_command(p, err);
+}
 
 extern const cli_command backupd_commands[];
 extern const size_t backupd_n_commands;
@@ -201,9 +226,12 @@ const cli_command backupd_commands[] = {
 	{ "verify", "re-read and check every object of the backups (or of backup ID), and a base backup's WAL to the newest archived segment", "[ID]", 0, 1,
 	  cmd_verify, list_opts, 0 },
 	{ "expire", "remove the backups the rules do not keep", NULL, 0, 0, expire_command, expire_opts, 0 },
-	{ "run", "run one configured job now", "JOB", 1, 1, job_command, run_opts, 0 },
-	{ "daemon", "run the scheduler in the foreground", NULL, 0, 0, daemon_command, no_opts, 0 },
-	{ "status", "each job's last run and next fire time", NULL, 0, 0, status_command, no_opts, 0 },
+	{ "run", "run one configured job now", "JOB", 1, 1, cmd_run, run_opts, 0 },
+	{ "daemon", "run the scheduler in the foreground", NULL, 0, 0, daemon_command, daemon_opts, 0 },
+	{ "status", "each job's last run and next fire time (with a catalog: the whole fleet's, and what runs now)",
+	  NULL, 0, 0, cmd_status, no_opts, 0 },
+	{ "catalog", "create (init) or upgrade the fleet catalog's schema and publish the job definitions",
+	  "init|upgrade", 1, 1, catalog_command, no_opts, 0 },
 	{ "check", "validate the config and check every source, repository and the state dir",
 	  NULL, 0, 0, check_command, check_opts, 1 },
 	{ "repo", "repository maintenance: rotate-key rewraps an encrypted repository's key (no object rewritten)",

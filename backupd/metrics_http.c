@@ -64,7 +64,8 @@ typedef enum job_field {
 	F_RUNS,
 	F_FAILURES,
 	F_RUNNING,
-	F_NEXT
+	F_NEXT,
+	F_FLEET_LAST_SUCCESS
 } job_field;
 
 typedef struct job_series {
@@ -93,6 +94,9 @@ static const job_series job_series_table[] = {
 	{ "backupd_job_running", "gauge", "1 while a run of the job is in progress.", F_RUNNING, 0 },
 	{ "backupd_job_next_run_time_seconds", "gauge",
 	  "Next scheduled run of the job (unix time); absent for unscheduled jobs.", F_NEXT, 0 },
+	{ "backupd_fleet_job_last_success_time_seconds", "gauge",
+	  "End of the job's last successful run on any daemon of the fleet (unix time; with a catalog).",
+	  F_FLEET_LAST_SUCCESS, 0 },
 };
 
 static int job_value(const metrics_job *j, job_field f, uint64_t *v)
@@ -107,6 +111,7 @@ static int job_value(const metrics_job *j, job_field f, uint64_t *v)
 	case F_FAILURES: *v = j->failures_total; return 1;
 	case F_RUNNING: *v = (uint64_t)(j->running != 0); return 1;
 	case F_NEXT: *v = (uint64_t)(j->next > 0 ? j->next : 0); return j->next > 0;
+	case F_FLEET_LAST_SUCCESS: *v = (uint64_t)j->fleet_last_success; return j->fleet_last_success > 0;
 	}
 	return 0;
 }
@@ -155,8 +160,15 @@ void metrics_render(const metrics_snapshot *s, strbuf *out)
 	family(out, "backupd_last_tick_time_seconds", "gauge",
 	       "Last iteration of the daemon's scheduling loop (unix time).");
 	strbuf_appendf(out, "backupd_last_tick_time_seconds %lld\n", (long long)s->tick);
+	if (s->fleet) {
+		family(out, "backupd_catalog_up", "gauge",
+		       "1 while the fleet catalog is reachable (new runs start only then).");
+		strbuf_appendf(out, "backupd_catalog_up %d\n", s->catalog_ok != 0);
+	}
 	for (size_t k = 0; k < sizeof job_series_table / sizeof *job_series_table; k++) {
 		const job_series *js = &job_series_table[k];
+		if (js->field == F_FLEET_LAST_SUCCESS && !s->fleet)
+			continue;
 		family(out, js->name, js->type, js->help);
 		for (size_t i = 0; i < s->n_jobs; i++) {
 			uint64_t v;
@@ -187,6 +199,8 @@ int metrics_health(const metrics_snapshot *s, time_t now, char *why, size_t len)
 		snprintf(why, len, "daemon loop last ran %llds ago", (long long)(now - s->tick));
 	else if (!s->state_dir_writable)
 		snprintf(why, len, "state directory is not writable");
+	else if (s->fleet && !s->catalog_ok)
+		snprintf(why, len, "catalog unreachable, starting no new run: %s", s->catalog_error);
 	else
 		return 1;
 	return 0;

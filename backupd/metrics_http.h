@@ -34,6 +34,7 @@ typedef struct metrics_job {
 	uint64_t failures_total; /* of which failed */
 	int running;
 	time_t next;             /* next scheduled run; 0: not scheduled */
+	time_t fleet_last_success; /* with a catalog: the fleet's last success; 0: none known */
 } metrics_job;
 
 /* WAL archiving of one source, from what wal-push leaves in the state dir (gauges.h). */
@@ -55,6 +56,9 @@ typedef struct metrics_snapshot {
 	time_t tick;             /* last main loop iteration */
 	int state_dir_writable;
 	int stopping;            /* SIGTERM received: no longer scheduling */
+	int fleet;               /* a catalog is configured */
+	int catalog_ok;          /* ...and reachable: new runs may start */
+	char catalog_error[BDERR_MSG_MAX]; /* why not, when it is not */
 	metrics_job *jobs;
 	size_t n_jobs;
 	metrics_wal *wal;

@@ -56,6 +56,13 @@ static const key_spec global_keys[] = {
 	{ "shutdown-grace", KEY_STRING, 0, 0 },
 	{ "webhook-url", KEY_STRING, 0, 0 },
 	{ "webhook-on", KEY_STRING, 0, 0 },
+	{ "catalog", KEY_STRING, 0, 0 },
+	{ "catalog-password-file", KEY_STRING, 0, 0 },
+	{ "catalog-lease", KEY_STRING, 0, 0 },
+	{ "daemon-id", KEY_STRING, 0, 0 },
+	{ "tags", KEY_STRING, 0, 0 },
+	{ "max-parallel-per-repo", KEY_INT, 0, 100000 },
+	{ "max-parallel-per-source", KEY_INT, 0, 100000 },
 	{ NULL, KEY_STRING, 0, 0 },
 };
 
@@ -105,6 +112,7 @@ static const key_spec job_keys[] = {
 	{ "webhook-url", KEY_STRING, 0, 0 },
 	{ "webhook-on", KEY_STRING, 0, 0 },
 	{ "enabled", KEY_BOOL, 0, 0 },
+	{ "run-on", KEY_STRING, 0, 0 },
 	{ "incremental", KEY_INT, 0, 1000 },
 	{ "notify", KEY_STRING, 0, 0 },
 	{ NULL, KEY_STRING, 0, 0 },
@@ -200,6 +208,28 @@ const char *config_get(const config_section *s, const char *key)
 {
 	const config_entry *e = entry_find(s, key);
 	return e ? e->value : NULL;
+}
+
+void config_set_global(config *c, const char *key, const char *value)
+{
+	config_section *g = (config_section *)config_find(c, "global", NULL);
+	if (g == NULL) {
+		c->sections = xrealloc(c->sections, (c->n_sections + 1) * sizeof *c->sections);
+		g = &c->sections[c->n_sections++];
+		memset(g, 0, sizeof *g);
+		g->type = xstrdup("global");
+	}
+	for (size_t i = 0; i < g->n_entries; i++)
+		if (strcmp(g->entries[i].key, key) == 0) {
+			free(g->entries[i].value);
+			g->entries[i].value = xstrdup(value);
+			return;
+		}
+	g->entries = xrealloc(g->entries, (g->n_entries + 1) * sizeof *g->entries);
+	config_entry *e = &g->entries[g->n_entries++];
+	e->key = xstrdup(key);
+	e->value = xstrdup(value);
+	e->line = 0;
 }
 
 int config_line(const config_section *s, const char *key)

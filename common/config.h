@@ -46,6 +46,12 @@ void config_free(config *c);
 /* NULL when absent.  name is ignored for "global". */
 const config_section *config_find(const config *c, const char *type, const char *name);
 const char *config_get(const config_section *s, const char *key);
+/*
+ * Sets a [global] key, replacing the file's value (command-line overrides
+ * such as `daemon --state-dir`); creates [global] when the file has none.
+ */
+void config_set_global(config *c, const char *key, const char *value);
+
 /* Line of key in s, or the section's line when the key is absent. */
 int config_line(const config_section *s, const char *key);
 

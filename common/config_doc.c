@@ -19,6 +19,13 @@ static const struct {
 	{ "global", "shutdown-grace", "how long SIGTERM waits for running jobs before cancelling them (default 30s)" },
 	{ "global", "webhook-url", "default webhook of the jobs (same as a [notify:NAME] section of type webhook)" },
 	{ "global", "webhook-on", "failure, success or always (default always)" },
+	{ "global", "catalog", "postgresql:// URI of the fleet catalog shared by several daemons (see backupd catalog init)" },
+	{ "global", "catalog-password-file", "file holding the catalog's password (mode 0600; else libpq's passfile or PGPASSWORD)" },
+	{ "global", "catalog-lease", "how long a claimed run stays this daemon's without a heartbeat (default 60s, at least 4s)" },
+	{ "global", "daemon-id", "this daemon's name in the catalog (default: the host name; daemon --id overrides it)" },
+	{ "global", "tags", "this daemon's tags, comma or space separated, for the jobs' run-on (daemon --tags overrides it)" },
+	{ "global", "max-parallel-per-repo", "fleet-wide: runs into one repository at once (default 0: no limit; needs catalog)" },
+	{ "global", "max-parallel-per-source", "fleet-wide: runs of one source at once (default 0: no limit; needs catalog)" },
 	{ "repo", "url", "a directory or s3://BUCKET/PREFIX" },
 	{ "repo", "access-key-id", "S3 access key id" },
 	{ "repo", "access-key-id-file", "file holding the S3 access key id" },
@@ -66,6 +73,7 @@ static const struct {
 	{ "notify", "password-file", "email: file holding the SMTP password (mode 0600)" },
 	{ "notify", "starttls", "email over smtp://: require STARTTLS (default yes)" },
 	{ "job", "enabled", "no: the daemon does not schedule the job (backupd run still runs it)" },
+	{ "job", "run-on", "with a catalog: only daemons that have all these tags run the job" },
 };
 
 const char *config_key_help(const char *section, const char *key)

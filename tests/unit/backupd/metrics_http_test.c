@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "backupd/metrics_http.h"
@@ -117,6 +118,32 @@ static void test_health(void **state)
 	metrics_snapshot_clear(&s);
 	/* nothing published yet */
 	assert_int_equal(metrics_health(&s, T0, why, sizeof why), 0);
+}
+
+static void test_fleet(void **state)
+{
+	(void)state;
+	metrics_snapshot s;
+	snapshot_fill(&s);
+	char *text = render(&s);
+	/* a daemon alone says nothing of a catalog */
+	assert_null(strstr(text, "backupd_catalog_up"));
+	assert_null(strstr(text, "backupd_fleet_job_last_success_time_seconds"));
+	free(text);
+	s.fleet = 1;
+	s.catalog_ok = 0;
+	snprintf(s.catalog_error, sizeof s.catalog_error, "connection refused");
+	s.jobs[0].fleet_last_success = T0 + 20;
+	text = render(&s);
+	assert_non_null(strstr(text, "backupd_catalog_up 0\n"));
+	assert_non_null(strstr(text, "backupd_fleet_job_last_success_time_seconds{backupd_job=\"app-nightly\"} "));
+	free(text);
+	char why[BDERR_MSG_MAX + 128];
+	assert_int_equal(metrics_health(&s, T0 + 110, why, sizeof why), 0);
+	assert_non_null(strstr(why, "catalog unreachable, starting no new run: connection refused"));
+	s.catalog_ok = 1;
+	assert_int_equal(metrics_health(&s, T0 + 110, why, sizeof why), 1);
+	metrics_snapshot_clear(&s);
 }
 
 static void test_route(void **state)
@@ -245,6 +272,7 @@ int main(void)
 		cmocka_unit_test(test_render),
 		cmocka_unit_test(test_render_wal_repo),
 		cmocka_unit_test(test_health),
+		cmocka_unit_test(test_fleet),
 		cmocka_unit_test(test_route),
 		cmocka_unit_test(test_parse_listen),
 		cmocka_unit_test(test_listen_warning),

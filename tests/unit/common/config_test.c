@@ -638,6 +638,38 @@ static void test_resolve_source_config(void **state)
 	free(pw);
 }
 
+/* daemon --id/--state-dir: a [global] key set over the file's, or a [global] made for it */
+static void test_set_global(void **state)
+{
+	(void)state;
+	config *c = NULL;
+	bderr err;
+	bderr_init(&err);
+	assert_int_equal(config_load_string("[global]\nstate-dir = /a\n[source:s]\nurl = postgresql://u@h/d\n[repo:r]\nurl = /r\n"
+					    "[job:j]\nsource = s\nrepo = r\nschedule = @daily\nrun-on = eu\n",
+					    "g.conf", &c, &err), 0);
+	config_set_global(c, "state-dir", "/b");
+	config_set_global(c, "daemon-id", "d1");
+	assert_string_equal(config_get(config_find(c, "global", NULL), "state-dir"), "/b");
+	assert_string_equal(config_get(config_find(c, "global", NULL), "daemon-id"), "d1");
+	assert_string_equal(config_get(config_find(c, "job", "j"), "run-on"), "eu");
+	config_free(c);
+	assert_int_equal(config_load_string("[repo:r]\nurl = /r\n", "n.conf", &c, &err), 0);
+	assert_null(config_find(c, "global", NULL));
+	config_set_global(c, "state-dir", "/c");
+	assert_string_equal(config_get(config_find(c, "global", NULL), "state-dir"), "/c");
+	assert_non_null(config_find(c, "repo", "r"));
+	config_free(c);
+	/* the fleet keys are known; a typo of one is not */
+	assert_int_equal(config_load_string("[global]\ncatalog = postgresql://x@h/db\ncatalog-lease = 30s\n"
+					    "max-parallel-per-repo = 4\nmax-parallel-per-source = 2\ntags = a,b\n",
+					    "f.conf", &c, &err), 0);
+	config_free(c);
+	c = NULL;
+	assert_int_equal(config_load_string("[global]\ncatalog-leese = 30s\n", "f.conf", &c, &err), -1);
+	config_free(c);
+}
+
 /* backupd.conf(5) is generated from the key tables: a new key needs its line in config_doc.c. */
 static void test_every_key_documented(void **state)
 {
@@ -668,6 +700,7 @@ int main(void)
 		cmocka_unit_test(test_resolve_source_uri),
 		cmocka_unit_test(test_resolve_source_config),
 		cmocka_unit_test(test_load_all),
+		cmocka_unit_test(test_set_global),
 		cmocka_unit_test(test_every_key_documented),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
