@@ -34,9 +34,19 @@ char *xstrdup(const char *s)
 	return check(strdup(s));
 }
 
+/*
+ * Not strndup: callers pass slices of buffers that need not be
+ * NUL-terminated (a statement cut out of a file), and memchr reads no byte
+ * past n, where strndup implementations and ASan's strict string checks may.
+ */
 char *xstrndup(const char *s, size_t n)
 {
-	return check(strndup(s, n));
+	const char *nul = memchr(s, '\0', n);
+	size_t len = nul ? (size_t)(nul - s) : n;
+	char *r = check(malloc(len + 1));
+	memcpy(r, s, len);
+	r[len] = '\0';
+	return r;
 }
 
 char *xasprintf(const char *fmt, ...)
