@@ -185,7 +185,7 @@ check "localjob ran and its webhook arrived" wait_for 120 at_least 1 hooks_for l
 METRICS="$BD_TMP/metrics.txt"
 scrape() { curl -sf "http://127.0.0.1:$HPORT/metrics" >"$METRICS"; }
 check "/metrics answers" wait_for 30 scrape
-check "/metrics counts pgjob's runs" grep -q '^backupd_job_runs_total{job="pgjob"} [1-9]' "$METRICS"
+check "/metrics counts pgjob's runs" grep -q '^backupd_job_runs_total{backupd_job="pgjob"} [1-9]' "$METRICS"
 kill -TERM "$DPID"
 rc=0
 wait "$DPID" || rc=$?
