@@ -667,11 +667,19 @@ static void fleet_record_end(dtable *t, djob *j)
 /* A claimed run ended for good (no retry follows). */
 static void fleet_end(dtable *t, djob *j, int ok, const char *why)
 {
-	if (j->lost) { /* the run belongs to the daemon that took it over */
+	if (j->lost && !ok) { /* cancelled: the run belongs to whoever takes it over */
 		j->lost = 0;
 		j->run_id = 0;
 		return;
 	}
+	/*
+	 * A run cancelled for a lost claim that finished anyway (exit 0) made a
+	 * complete backup: record its end like any other (catalog_run_finished
+	 * says when another daemon took the firing over meanwhile), or its
+	 * firing would stay "running" and be run a second time once its lease
+	 * expired.
+	 */
+	j->lost = 0;
 	run_record last;
 	int found = 0;
 	bderr err;
