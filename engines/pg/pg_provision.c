@@ -17,13 +17,7 @@ struct pg_provision {
 
 static int exists(PGconn *c, const char *sql, const char *name, int *out, bderr *err)
 {
-	const char *params[] = { name };
-	PGresult *r;
-	if (pg_query_params(c, sql, 1, params, "cannot inspect the target server", &r, err) != 0)
-		return -1;
-	*out = PQntuples(r) > 0;
-	PQclear(r);
-	return 0;
+	return pg_query_exists(c, sql, name, "cannot inspect the target server", out, err);
 }
 
 static int create_role(PGconn *c, const char *role, const char *password, bderr *err)

@@ -361,14 +361,8 @@ char *pg_role_map_statement(const pg_role_map *m, const char *s, size_t n)
 
 static int role_exists(PGconn *c, const char *name, int *exists, bderr *err)
 {
-	const char *params[] = { name };
-	PGresult *r;
-	if (pg_query_params(c, "SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $1", 1, params,
-			    "cannot look up the target's roles", &r, err) != 0)
-		return -1;
-	*exists = PQntuples(r) > 0;
-	PQclear(r);
-	return 0;
+	return pg_query_exists(c, "SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $1", name,
+			       "cannot look up the target's roles", exists, err);
 }
 
 static int flag(const json_t *r, const char *key)

@@ -227,6 +227,18 @@ char *pg_quote_ident(PGconn *c, const char *ident)
 	return dup;
 }
 
+int pg_query_exists(PGconn *c, const char *sql, const char *param, const char *what, int *found,
+		    bderr *err)
+{
+	const char *params[] = { param };
+	PGresult *r;
+	if (pg_query_params(c, sql, 1, params, what, &r, err) != 0)
+		return -1;
+	*found = PQntuples(r) > 0;
+	PQclear(r);
+	return 0;
+}
+
 char *pg_qualified_name(PGconn *c, const char *schema, const char *name)
 {
 	char *s = pg_quote_ident(c, schema);

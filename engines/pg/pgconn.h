@@ -32,6 +32,9 @@ int pg_exec(PGconn *c, const char *sql, const char *what, bderr *err);
 int pg_query(PGconn *c, const char *sql, const char *what, PGresult **out, bderr *err);
 int pg_query_params(PGconn *c, const char *sql, int n, const char *const *values,
 		    const char *what, PGresult **out, bderr *err);
+/* *found = whether sql, with one parameter, returns any row; the error names what. */
+int pg_query_exists(PGconn *c, const char *sql, const char *param, const char *what, int *found,
+		    bderr *err);
 
 /* Quoted identifier, "schema"."name" form (caller frees). */
 char *pg_quote_ident(PGconn *c, const char *ident);
