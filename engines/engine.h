@@ -19,6 +19,7 @@
 
 #include "archive/repo.h"
 #include "common/error.h"
+#include "common/workpool.h"
 
 /* ---- dump options: defaults and bounds, once ----------------------------- */
 
@@ -190,6 +191,8 @@ struct engine_ops {
 	 * objects' metadata).  o must stay valid until migrate_close.
 	 */
 	int (*migrate_open)(const engine_migrate_options *o, void **session, bderr *err);
+	/* Run in each migrate worker thread around its use of the connections (MySQL: my_thread_hooks), or NULL. */
+	const workpool_hooks *migrate_thread_hooks;
 	/*
 	 * A backup of exactly what the session reads (the same snapshot) into
 	 * r as source `name`, like engine->dump; *id as dump's.  o gives the
