@@ -42,6 +42,7 @@ typedef struct migrate_run {
 	size_t done;
 	uint64_t done_bytes;
 	time_t started;
+	int verified;
 } migrate_run;
 
 static int copy_unit(void *shared, void *worker, void *item, bderr *err)
@@ -59,9 +60,9 @@ static int copy_unit(void *shared, void *worker, void *item, bderr *err)
 	char rows[32] = "";
 	if (u->rows >= 0)
 		snprintf(rows, sizeof rows, "%" PRId64 " rows, ", u->rows);
-	log_info("copied %s (%s%zu/%zu done, %" PRIu64 "/%" PRIu64 " MB, %" PRIu64 " MB/s)", u->label,
-		 rows, done, m->n_units, bytes >> 20, m->total_bytes >> 20,
-		 secs > 0 ? (bytes >> 20) / (uint64_t)secs : bytes >> 20);
+	log_info("copied %s (%s%zu/%zu done, %.1f/%.1f MB, %.1f MB/s)", u->label, rows, done,
+		 m->n_units, bytes / 1048576.0, m->total_bytes / 1048576.0,
+		 bytes / 1048576.0 / (double)(secs > 0 ? secs : 1));
 	return 0;
 }
 
@@ -144,11 +145,13 @@ static int migrate_run_all(migrate_run *m, const engine_migrate_options *mo, rep
 		rc = e->migrate_post(m->session, err);
 	/* ---- VERIFICATION: the target against the source's snapshot (always) ---- */
 	if (rc == 0) {
-		if (e->migrate_verify)
+		if (e->migrate_verify) {
 			rc = e->migrate_verify(m->session, err);
-		else
+			m->verified = rc == 0;
+		} else {
 			log_warn("migrate: the %s engine cannot verify yet: row counts per table were checked, checksums were not",
 				 e->name);
+		}
 	}
 	/* always: makes the result visible, or drops what the migrate created */
 	bderr cerr;
@@ -211,8 +214,9 @@ int migrate_command(program *p, bderr *err)
 	rc = migrate_run_all(&m, &mo, r, name, p, err);
 	pthread_mutex_destroy(&m.lock);
 	if (rc == 0)
-		log_info("migrate of '%s' complete in %lds: %zu tables and chunks copied, verified", from.name,
-			 (long)(time(NULL) - m.started), m.n_units);
+		log_info("migrate of '%s' complete in %lds: %zu copy units%s", from.name,
+			 (long)(time(NULL) - m.started), m.n_units,
+			 m.verified ? ", verified against the source's snapshot" : "");
 out:
 	target_options_clear(&mo.to);
 	repo_free(r);

@@ -198,7 +198,7 @@ int pg_migrate_units(void *vs, engine_migrate_unit **out, size_t *n_out, bderr *
 	size_t k = 0;
 	for (size_t i = 0; i < s->n_copies; i++, k++) {
 		const pg_copy_unit *c = &s->copies[i];
-		u[k].table = xasprintf("%s.%s", c->schema, c->name);
+		u[k].table = pg_qualified_name(s->src, c->schema, c->name);
 		u[k].label = c->n_chunks > 1 ? xasprintf("%s (chunk %d/%d)", u[k].table, c->chunk + 1,
 							 c->n_chunks)
 					     : xstrdup(u[k].table);
@@ -422,15 +422,34 @@ int pg_migrate_copy(void *vs, void *vw, engine_migrate_unit *u, bderr *err)
 {
 	(void)vs;
 	pg_migrate_worker *w = vw;
-	if (u->engine == NULL)
-		return copy_large_objects(w, &u->rows, err);
+	if (u->engine == NULL) {
+		int64_t n = 0; /* the label counts them */
+		return copy_large_objects(w, &n, err);
+	}
 	return copy_table(w, u->engine, u->label, &u->rows, err);
+}
+
+/*
+ * The connection holding the snapshot is still in its transaction: what was
+ * copied, and what is verified, is that one snapshot.
+ */
+static int snapshot_held(pg_migrate *s, bderr *err)
+{
+	PGresult *r = NULL;
+	if (PQtransactionStatus(s->src) == PQTRANS_INTRANS &&
+	    pg_query(s->src, "SELECT 1", "the source connection holding the snapshot was lost", &r, err) == 0) {
+		PQclear(r);
+		return 0;
+	}
+	if (!bderr_isset(err))
+		bderr_set(err, "the source connection holding the snapshot was lost");
+	return -1;
 }
 
 int pg_migrate_post(void *vs, bderr *err)
 {
 	pg_migrate *s = vs;
-	if (pg_restore_sequences(s->target, err) != 0)
+	if (snapshot_held(s, err) != 0 || pg_restore_sequences(s->target, err) != 0)
 		return -1;
 	return pg_restore_post_data(s->target, s->post_data, s->post_len, "post-data", err);
 }
@@ -438,7 +457,11 @@ int pg_migrate_post(void *vs, bderr *err)
 int pg_migrate_close(void *vs, int ok, bderr *err)
 {
 	pg_migrate *s = vs;
+	if (ok && snapshot_held(s, err) != 0)
+		ok = 0;
 	int rc = pg_restore_session_close(s->target, ok, err);
+	if (!ok)
+		rc = -1;
 	if (s->src) {
 		PGresult *r = PQexec(s->src, "COMMIT");
 		PQclear(r);

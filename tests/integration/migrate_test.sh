@@ -154,7 +154,7 @@ snapshot a15 src "$BD_TMP/src15.txt"
 REPO="$BD_TMP/repo"
 run "$DBRESTORE" migrate --from "$(uri a15 src)" --to "$(uri b15 dst)" --create --jobs 2 --chunk-size 1MB --via-repo "$REPO"
 assert_rc "migrate 15 -> 15 succeeds" 0
-assert_output_contains "the big table is copied in chunks" "public.big (chunk 2/"
+assert_output_contains "the big table is copied in chunks" '"public"."big" (chunk 2/'
 assert_output_contains "the backup is written and verified" "written to $REPO and verified"
 snapshot b15 dst "$BD_TMP/dst15.txt"
 check "15 -> 15: the same database" diff -u "$BD_TMP/src15.txt" "$BD_TMP/dst15.txt"
@@ -187,7 +187,7 @@ KRC=$?
 set -e
 _bd_check_sanitizers "$BD_TMP/kill.out" "migrate (target killed)"
 assert_eq "the migrate exits 1" 1 "$KRC"
-check "its last line is an error" grep -q "error" "$BD_TMP/kill.out"
+check "its error names the table and the target" grep -q 'cannot load "public"."slow" into the target' "$BD_TMP/kill.out"
 check_not "no env file was written" test -e "$KENV"
 server_restart b15
 assert_eq "no database carries the target's name" 0 "$(sq b15 postgres "SELECT count(*) FROM pg_database WHERE datname = 'killdb'")"
@@ -197,26 +197,35 @@ assert_rc "a second run completes (the role the killed run created is reused)" 0
 assert_output_contains "it drops what the killed run left" "left by an interrupted restore"
 assert_eq "the table is complete" 20000 "$(sq b15 killdb "SELECT count(*) FROM public.slow")"
 
-note "the source's connections killed while copying: the provisioned database and role are dropped"
-PENV="$BD_TMP/env/src.env"
-"$DBRESTORE" migrate --from "$(uri a15 slow)" --to "$(uri b15 postgres)" --provision srcdb --owner srckill \
-	--env-file "$PENV" --jobs 2 >"$BD_TMP/srckill.out" 2>&1 &
-MPID=$!
-if wait_for 60 copying; then
-	sq a15 postgres "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'dbrestore migrate'" >/dev/null
-	pass "the source's connections were terminated while a COPY ran"
-else
-	fail "the source's connections were terminated while a COPY ran" "no COPY seen on the target"
-fi
-set +e
-wait "$MPID"
-KRC=$?
-set -e
-_bd_check_sanitizers "$BD_TMP/srckill.out" "migrate (source killed)"
-assert_eq "the migrate exits 1" 1 "$KRC"
-check_not "no env file was written" test -e "$PENV"
-assert_eq "no database is left (neither its name nor a temporary one)" 0 \
-	"$(sq b15 postgres "SELECT count(*) FROM pg_database WHERE datname = 'srcdb' OR datname LIKE 'backupd\_restore\_%'")"
-assert_eq "the provisioned role is dropped" 0 "$(sq b15 postgres "SELECT count(*) FROM pg_roles WHERE rolname = 'srckill'")"
+# killed (target or source): exit 1, no env file, the provisioned database and role dropped
+killed_midway() { # killed_midway WHAT DB ROLE KILLSQL-KEY KILLSQL
+	local env="$BD_TMP/env/$2.env" rc
+	"$DBRESTORE" migrate --from "$(uri a15 slow)" --to "$(uri b15 postgres)" --provision "$2" --owner "$3" \
+		--env-file "$env" --jobs 2 >"$BD_TMP/$2.out" 2>&1 &
+	MPID=$!
+	if wait_for 60 copying; then
+		sq "$4" postgres "$5" >/dev/null
+		pass "$1: killed while a COPY ran"
+	else
+		fail "$1: killed while a COPY ran" "no COPY seen on the target"
+	fi
+	set +e
+	wait "$MPID"
+	rc=$?
+	set -e
+	cat "$BD_TMP/$2.out" >>"$BD_ALL_OUTPUT"
+	_bd_check_sanitizers "$BD_TMP/$2.out" "migrate ($1)"
+	assert_eq "$1: the migrate exits 1" 1 "$rc"
+	check_not "$1: no env file was written" test -e "$env"
+	assert_eq "$1: no database is left (neither its name nor a temporary one)" 0 \
+		"$(sq b15 postgres "SELECT count(*) FROM pg_database WHERE datname = '$2' OR datname LIKE 'backupd\_restore\_%'")"
+	assert_eq "$1: the provisioned role is dropped" 0 "$(sq b15 postgres "SELECT count(*) FROM pg_roles WHERE rolname = '$3'")"
+}
+note "the target's COPY connection terminated: the provisioned database and role are dropped"
+killed_midway "target connection" tdrop tdropper b15 \
+	"SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE query LIKE 'COPY%FROM STDIN%' AND pid <> pg_backend_pid()"
+note "the source's connections (and its snapshot) terminated: the same"
+killed_midway "source connections" sdrop sdropper a15 \
+	"SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'dbrestore migrate'"
 
 finish
