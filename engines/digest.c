@@ -171,6 +171,55 @@ const digest_table *digest_set_find_table(const digest_set *d, const char *schem
 	return NULL;
 }
 
+static int schema_listed(const char *schema, const char *const *schemas, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(schema, schemas[i]) == 0)
+			return 1;
+	return 0;
+}
+
+static int name_in_schemas(const char *name, const char *const *schemas, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		size_t l = strlen(schemas[i]);
+		if (strncmp(name, schemas[i], l) == 0 && name[l] == '.')
+			return 1;
+	}
+	return 0;
+}
+
+digest_set *digest_set_filter(const digest_set *d, const char *const *schemas, size_t n)
+{
+	digest_set *f = digest_set_new();
+	for (size_t i = 0; i < d->n_tables; i++) {
+		const digest_table *t = &d->tables[i];
+		if (!schema_listed(t->schema, schemas, n))
+			continue;
+		digest_sum sum = { t->rows, t->checksum };
+		digest_table *c = digest_set_add_table(f, t->schema, t->name, &sum);
+		if (t->columns)
+			digest_table_set_columns(c, t->columns, t->n_columns);
+	}
+	for (size_t i = 0; i < d->n_kinds; i++) {
+		const digest_kind *k = &d->kinds[i];
+		if (k->n_names == 0) {
+			add_kind(f, k->kind)->count = k->count;
+			continue;
+		}
+		for (size_t j = 0; j < k->n_names; j++)
+			if (name_in_schemas(k->names[j], schemas, n))
+				digest_set_add_object(f, k->kind, k->names[j]);
+	}
+	for (size_t i = 0; i < d->n_sequences; i++) {
+		const digest_sequence *s = &d->sequences[i];
+		if (schema_listed(s->schema, schemas, n))
+			digest_set_add_sequence(f, s->schema, s->name, s->value);
+	}
+	digest_set_sort(f);
+	return f;
+}
+
 /* ---- JSON ---------------------------------------------------------------- */
 
 json_t *digest_set_to_json(const digest_set *d)

@@ -97,6 +97,12 @@ void digest_table_set_columns(digest_table *t, char *const *columns, size_t n);
 void digest_set_add_object(digest_set *d, const char *kind, const char *name);
 void digest_set_add_sequence(digest_set *d, const char *schema, const char *name,
 			     const char *value);
+/*
+ * A new set with only what belongs to these schemas (MySQL: databases):
+ * tables and sequences by schema, object names by their "schema." prefix;
+ * kinds recorded without names are kept whole.
+ */
+digest_set *digest_set_filter(const digest_set *d, const char *const *schemas, size_t n);
 /* Puts everything in canonical order (done by the engines' compute and by parse). */
 void digest_set_sort(digest_set *d);
 

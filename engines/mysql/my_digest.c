@@ -4,6 +4,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/log.h"
 #include "common/mem.h"
 #include "engines/mysql/myconn.h"
 #include "engines/mysql/myformat.h"
@@ -295,20 +296,19 @@ int my_digest_compute(MYSQL *c, const char *const *dbs, size_t n_dbs, const dige
 }
 
 int my_digest_verify(const my_uri *uri, const char *password, const my_dump_info *info,
-		     const char *const *target_dbs, const char *backup_id, bderr *err)
+		     const char *const *src_dbs, const char *const *target_dbs, size_t n,
+		     const char *backup_id, bderr *err)
 {
 	if (info->digest == NULL)
 		return bderr_set(err, "backup %s cannot be verified: it predates digests", backup_id);
+	digest_set *expected = digest_set_filter(info->digest, src_dbs, n);
 	digest_set *like = digest_set_new();
-	const char **src = xcalloc(info->n_dbs + 1, sizeof *src);
-	for (size_t i = 0; i < info->n_dbs; i++) {
-		src[i] = info->dbs[i].name;
+	for (size_t i = 0; i < info->n_dbs; i++)
 		for (size_t k = 0; k < info->dbs[i].n_tables; k++) {
 			const my_dump_table *t = &info->dbs[i].tables[k];
 			digest_table *l = digest_set_add_table(like, info->dbs[i].name, t->name, NULL);
 			digest_table_set_columns(l, t->columns, t->n_columns);
 		}
-	}
 	MYSQL *c = NULL;
 	digest_set *actual = NULL;
 	int rc = my_connect(uri, password, NULL, MY_NAMES_BINARY, 0, &c, err);
@@ -316,14 +316,62 @@ int my_digest_verify(const my_uri *uri, const char *password, const my_dump_info
 		rc = my_exec(c, "START TRANSACTION WITH CONSISTENT SNAPSHOT",
 			     "cannot start a snapshot transaction", err);
 	if (rc == 0)
-		rc = compute_as(c, target_dbs, src, info->n_dbs, like, &actual, err);
+		rc = compute_as(c, target_dbs, src_dbs, n, like, &actual, err);
 	if (rc == 0)
-		rc = digest_compare(info->digest, actual, 0, err);
+		rc = digest_compare(expected, actual, 0, err);
 	if (rc != 0)
 		bderr_prefix(err, "verification against backup %s failed", backup_id);
+	else
+		log_info("verified against backup %s: %zu tables, %zu kinds of objects match",
+			 backup_id, expected->n_tables, expected->n_kinds);
 	my_close(c);
+	digest_set_free(expected);
 	digest_set_free(like);
 	digest_set_free(actual);
+	return rc;
+}
+
+int my_digest_verify_run(repo *r, const manifest *m, const engine_restore_options *o, bderr *err)
+{
+	(void)r;
+	if (strcmp(m->kind, "dump") != 0)
+		return bderr_usage(err, "backup %s is a %s, not a dump: it has no checksums to verify",
+				   m->id, m->kind);
+	my_dump_info info;
+	if (my_dump_info_parse(m->info, &info, err) != 0)
+		return bderr_prefix(err, "backup %s is damaged", m->id);
+	my_uri uri;
+	memset(&uri, 0, sizeof uri);
+	int rc = my_uri_parse(o->to_url, &uri, err);
+	size_t n = 0, cap = info.n_dbs + uri.n_databases + 1;
+	const char **src = xcalloc(cap, sizeof *src), **dst = xcalloc(cap, sizeof *dst);
+	/* as restore maps them (mysql_restore.c) */
+	if (rc == 0 && info.n_dbs == 1 && uri.n_databases <= 1) {
+		src[0] = info.dbs[0].name;
+		dst[n++] = uri.n_databases ? uri.databases[0] : info.dbs[0].name;
+	} else if (rc == 0 && uri.n_databases == 0) {
+		for (; n < info.n_dbs; n++)
+			src[n] = dst[n] = info.dbs[n].name;
+	} else {
+		for (size_t k = 0; rc == 0 && k < uri.n_databases; k++) {
+			size_t i;
+			for (i = 0; i < info.n_dbs; i++)
+				if (strcmp(info.dbs[i].name, uri.databases[k]) == 0)
+					break;
+			if (i == info.n_dbs)
+				rc = bderr_usage(err, "backup %s holds no database '%s'", m->id,
+						 uri.databases[k]);
+			else {
+				src[n] = dst[n] = info.dbs[i].name;
+				n++;
+			}
+		}
+	}
+	if (rc == 0)
+		rc = my_digest_verify(&uri, o->password, &info, src, dst, n, m->id, err);
 	free(src);
+	free(dst);
+	my_uri_clear(&uri);
+	my_dump_info_clear(&info);
 	return rc;
 }

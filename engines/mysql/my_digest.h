@@ -16,6 +16,7 @@
 
 #include "common/error.h"
 #include "engines/digest.h"
+#include "engines/engine.h"
 
 /*
  * The digest of databases dbs[0..n) into a new set (the digest's schema is
@@ -47,13 +48,21 @@ int my_engine_without_data(const char *engine);
 
 /*
  * `restore --verify` / `dbrestore verify` (see pg_digest_verify), on a
- * connection of its own to uri: the databases named in info, under the names
- * they were restored as (target_dbs[i] for info->dbs[i]).
+ * connection of its own to uri: the dumped databases src_dbs[0..n) (a subset
+ * of info's), restored as target_dbs[i].
  */
 struct my_dump_info;
 struct my_uri;
 int my_digest_verify(const struct my_uri *uri, const char *password,
-		     const struct my_dump_info *info, const char *const *target_dbs,
-		     const char *backup_id, bderr *err);
+		     const struct my_dump_info *info, const char *const *src_dbs,
+		     const char *const *target_dbs, size_t n, const char *backup_id, bderr *err);
+
+/*
+ * The engine's verify operation (engines/engine.h): the backup's databases
+ * at o->to_url as restore would have put them: under their own names, the
+ * one database the URI names for a backup of one database, or only those
+ * the URI names.
+ */
+int my_digest_verify_run(repo *r, const manifest *m, const engine_restore_options *o, bderr *err);
 
 #endif

@@ -3,7 +3,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "common/log.h"
 #include "common/mem.h"
 #include "engines/pg/pg_format.h"
 #include "engines/pg/pgconn.h"
@@ -299,7 +301,15 @@ int pg_digest_verify(PGconn *c, const pg_dump_info *info, const char *backup_id,
 	if (info->digest == NULL)
 		return bderr_set(err, "backup %s cannot be verified: it predates digests (or its server is older than PostgreSQL 12)",
 				 backup_id);
-	/* the dump's column lists, so the target is read as the dump was */
+	/* the dump's text: its encoding and column lists */
+	char *enc = PQescapeLiteral(c, info->encoding, strlen(info->encoding));
+	char *sql = xasprintf("SET client_encoding = %s", enc);
+	PQfreemem(enc);
+	int src = pg_exec(c, sql, "cannot configure the session", err);
+	free(sql);
+	if (src != 0)
+		return bderr_prefix(err, "verification against backup %s failed", backup_id);
+	time_t t0 = time(NULL);
 	digest_set *like = digest_set_new();
 	for (size_t i = 0; i < info->n_tables; i++) {
 		const pg_dump_table *t = &info->tables[i];
@@ -312,7 +322,33 @@ int pg_digest_verify(PGconn *c, const pg_dump_info *info, const char *backup_id,
 		rc = digest_compare(info->digest, actual, 0, err);
 	if (rc != 0)
 		bderr_prefix(err, "verification against backup %s failed", backup_id);
+	else
+		log_info("verified against backup %s: %zu tables, %zu kinds of objects, %zu sequences match (%lds)",
+			 backup_id, info->digest->n_tables, info->digest->n_kinds,
+			 info->digest->n_sequences, (long)(time(NULL) - t0));
 	digest_set_free(like);
 	digest_set_free(actual);
+	return rc;
+}
+
+int pg_digest_verify_run(repo *r, const manifest *m, const engine_restore_options *o, bderr *err)
+{
+	(void)r;
+	pg_dump_info info;
+	if (strcmp(m->kind, "dump") != 0)
+		return bderr_usage(err, "backup %s is a %s, not a dump: it has no checksums to verify",
+				   m->id, m->kind);
+	if (pg_dump_info_parse(m->info, &info, err) != 0)
+		return bderr_prefix(err, "backup %s is damaged", m->id);
+	PGconn *c = NULL;
+	int rc = pg_connect(o->to_url, o->password, NULL, "dbrestore verify", &c, err);
+	/* one snapshot for every table, whatever writes meanwhile */
+	if (rc == 0)
+		rc = pg_exec(c, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY",
+			     "cannot start a transaction", err);
+	if (rc == 0)
+		rc = pg_digest_verify(c, &info, m->id, err);
+	PQfinish(c);
+	pg_dump_info_clear(&info);
 	return rc;
 }

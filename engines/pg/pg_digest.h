@@ -16,6 +16,7 @@
 
 #include "common/error.h"
 #include "engines/digest.h"
+#include "engines/engine.h"
 
 /*
  * The whole digest of c's database into a new set.  like (or NULL): the
@@ -58,5 +59,8 @@ void pg_digest_sequence_value(const char *last_value, int is_called, char *buf, 
 struct pg_dump_info;
 int pg_digest_verify(PGconn *c, const struct pg_dump_info *info, const char *backup_id,
 		     bderr *err);
+
+/* The engine's verify operation (engines/engine.h): connects to o->to_url and verifies. */
+int pg_digest_verify_run(repo *r, const manifest *m, const engine_restore_options *o, bderr *err);
 
 #endif
