@@ -99,6 +99,7 @@ typedef struct engine_restore_options {
 	const char *provision_db; /* --provision DB (with owner, env_file; implies create), or NULL */
 	const char *env_file;
 	int reuse_role;
+	int verify;           /* --verify: compare the result with the dump's digest (engines/digest.h) */
 } engine_restore_options;
 
 /* ---- migrate: a live source copied straight into a target ------------------- */
@@ -223,6 +224,11 @@ struct engine_ops {
 	 * fails).
 	 */
 	int (*migrate_close)(void *session, int ok, bderr *err);
+	/*
+	 * `dbrestore verify`: the database(s) at o->to_url against backup m's
+	 * recorded digest; the error names the differences.
+	 */
+	int (*verify)(repo *r, const manifest *m, const engine_restore_options *o, bderr *err);
 };
 
 /* The engine whose scheme uri starts with (case-insensitive), or NULL. */

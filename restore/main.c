@@ -46,6 +46,24 @@ static int pick_name(repo *r, const char *given, char **out, bderr *err)
 	return rc;
 }
 
+/* The repository, the source name and the backup (--backup) for a target of engine e. */
+static int load_backup_for(program *p, const engine_ops *e, repo **r, char **name, manifest **m,
+			   bderr *err)
+{
+	if (program_open_repo(p, 0, r, err) != 0 || pick_name(*r, cli_get(&p->args, "name"), name, err) != 0)
+		return -1;
+	if (repo_backup_load(*r, *name, cli_get(&p->args, "backup"), m, err) != 0)
+		return -1;
+	if (strcmp((*m)->engine, e->name) != 0)
+		return bderr_usage(err, "backup %s is a %s backup and cannot be restored into a %s target",
+				   (*m)->id, (*m)->engine, e->name);
+	/* both engines record it as info.digest (engines/digest.h) */
+	if (cli_has(&p->args, "verify") && json_object_get((*m)->info, "digest") == NULL)
+		return bderr_set(err, "backup %s cannot be verified: it has no recorded checksums (it predates them, or its server is PostgreSQL 11 or older); restore it without --verify",
+				 (*m)->id);
+	return 0;
+}
+
 static int cmd_restore(program *p, bderr *err)
 {
 	const char *to = cli_get(&p->args, "to");
@@ -58,19 +76,39 @@ static int cmd_restore(program *p, bderr *err)
 	manifest *m = NULL;
 	char *name = NULL;
 	int rc = -1;
-	if (program_open_repo(p, 0, &r, err) != 0 || pick_name(r, cli_get(&p->args, "name"), &name, err) != 0)
+	if (load_backup_for(p, target.engine, &r, &name, &m, err) != 0)
 		goto out;
-	if (repo_backup_load(r, name, cli_get(&p->args, "backup"), &m, err) != 0)
-		goto out;
-	if (strcmp(m->engine, target.engine->name) != 0) {
-		bderr_usage(err, "backup %s is a %s backup and cannot be restored into a %s target",
-			    m->id, m->engine, target.engine->name);
-		goto out;
-	}
-	if (target_options_read(p, &target, &o, err) == 0)
+	if (target_options_read(p, &target, &o, err) == 0) {
+		o.verify = cli_has(&p->args, "verify");
 		rc = target.engine->restore(r, m, &o, err);
+	}
 out:
 	target_options_clear(&o);
+	manifest_free(m);
+	free(name);
+	repo_free(r);
+	source_spec_free(&target);
+	return rc;
+}
+
+/*
+ * `dbrestore verify`: a database against a backup's recorded checksums, as
+ * `restore --verify` checks it right after the restore.
+ */
+static int cmd_verify(program *p, bderr *err)
+{
+	source_spec target;
+	if (resolve_source(p->cfg, cli_get(&p->args, "to"), &target, err) != 0)
+		return -1;
+	engine_restore_options o = { .to_url = target.url, .password = target.password, .verify = 1 };
+	repo *r = NULL;
+	manifest *m = NULL;
+	char *name = NULL;
+	int rc = load_backup_for(p, target.engine, &r, &name, &m, err);
+	if (rc == 0)
+		rc = target.engine->verify(r, m, &o, err);
+	if (rc == 0)
+		printf("database matches backup %s\n", m->id);
 	manifest_free(m);
 	free(name);
 	repo_free(r);
@@ -91,6 +129,7 @@ static const cli_option restore_opts[] = {
 	{ "to", "URI", "target database: a postgresql:// or mysql:// URI, or a [source:NAME]", 1, NULL, 0, 0 },
 	{ "jobs", "N", "parallel connections", 0, STR(ENGINE_JOBS_DEFAULT), ENGINE_JOBS_MIN, ENGINE_JOBS_MAX },
 	TARGET_OPTIONS,
+	{ "verify", NULL, "after the restore, compare every table's rows and checksum, the schema objects and the sequences with what the dump recorded (one more read of the restored data); a difference fails the restore", 0, NULL, 0, 0 },
 	CLI_OPT_END,
 };
 
@@ -113,6 +152,15 @@ static const cli_option pitr_opts[] = {
 	CLI_OPT_END,
 };
 
+static const cli_option verify_opts[] = {
+	PROGRAM_OPT_REPO,
+	PROGRAM_OPT_KEY_FILE,
+	{ "name", "N", "the source's name in the repository (needed when it holds several)", 0, NULL, 0, 0 },
+	{ "backup", "ID|latest", "which backup", 0, "latest", 0, 0 },
+	{ "to", "URI", "the database to check: a postgresql:// or mysql:// URI, or a [source:NAME]", 1, NULL, 0, 0 },
+	CLI_OPT_END,
+};
+
 static const cli_option wal_get_opts[] = {
 	PROGRAM_OPT_REPO,
 	PROGRAM_OPT_KEY_FILE,
@@ -128,6 +176,8 @@ const cli_command dbrestore_commands[] = {
 	{ "restore", "restore a dump into a database", NULL, 0, 0, cmd_restore, restore_opts, 0 },
 	{ "migrate", "copy a live database into another server (a newer major too) from one snapshot, verified",
 	  NULL, 0, 0, migrate_command, migrate_options, 0 },
+	{ "verify", "compare a database with a dump's recorded checksums (tables' rows, schema objects, sequences)",
+	  NULL, 0, 0, cmd_verify, verify_opts, 0 },
 	{ "pitr", "restore a base backup for point-in-time recovery", NULL, 0, 0, pitr_command,
 	  pitr_opts, 0 },
 	{ "wal-get", "fetch one archived WAL file (restore_command = 'dbrestore wal-get ... %f %p'); "

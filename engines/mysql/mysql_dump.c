@@ -9,6 +9,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "engines/mysql/my_digest.h"
 #include "engines/mysql/mysql_chunks.h"
 #include "engines/mysql/mysql_schema.h"
 #include "common/log.h"
@@ -58,6 +59,7 @@ typedef struct dump_task {
 	char *object;
 	object_meta meta;
 	int64_t rows;
+	digest_sum sum;       /* of the lines written (engines/digest.h) */
 } dump_task;
 
 typedef struct dump_state {
@@ -93,14 +95,6 @@ static int engine_transactional(const char *engine)
 {
 	return engine && (strcasecmp(engine, "InnoDB") == 0 || strcasecmp(engine, "RocksDB") == 0 ||
 			  strcasecmp(engine, "TokuDB") == 0);
-}
-
-/* Tables whose rows belong to other tables or servers: schema only. */
-static int engine_without_data(const char *engine)
-{
-	return engine == NULL || strcasecmp(engine, "MRG_MyISAM") == 0 ||
-	       strcasecmp(engine, "MRG_MYISAM") == 0 || strcasecmp(engine, "BLACKHOLE") == 0 ||
-	       strcasecmp(engine, "FEDERATED") == 0 || strcasecmp(engine, "SPIDER") == 0;
 }
 
 /* Wakes the coordinator waiting for the non-transactional tasks. */
@@ -187,6 +181,7 @@ static int dump_chunk(dump_worker *w, dump_task *t, bderr *err)
 			}
 		}
 		*o++ = '\n';
+		digest_sum_add(&t->sum, w->buf + fill, (size_t)(o - w->buf) - fill);
 		fill = (size_t)(o - w->buf);
 		rows++;
 	}
@@ -322,7 +317,7 @@ static int load_tables(dump_state *st, MYSQL *c, size_t db, bderr *err)
 		t->name = xstrdup(row[0]);
 		t->engine = xstrdup(row[1] ? row[1] : "");
 		t->transactional = engine_transactional(row[1]);
-		t->skip_data = engine_without_data(row[1]);
+		t->skip_data = my_engine_without_data(row[1]);
 		t->data_bytes = row[2] ? strtoull(row[2], NULL, 10) : 0;
 		t->est_rows = row[3] ? strtoull(row[3], NULL, 10) : 0;
 		t->has_auto_inc = row[4] != NULL;
@@ -357,32 +352,9 @@ static int load_tables(dump_state *st, MYSQL *c, size_t db, bderr *err)
 
 	for (size_t i = first; i < st->n_tables; i++) {
 		dump_table *t = &st->tables[i];
-		strbuf b;
-		strbuf_init(&b);
-		for (size_t k = 0; k < t->n_columns; k++) {
-			char *q = my_quote_ident(t->columns[k]);
-			if (k)
-				strbuf_appends(&b, ", ");
-			/*
-			 * See the format notes: BIT as its number, spatial as hex of the
-			 * stored value.  FLOAT goes out as a DOUBLE: the server prints a
-			 * FLOAT with 6 significant digits, which does not give the stored
-			 * value back, while every float is exactly a double whose text
-			 * rounds back to it.
-			 */
-			if (strcasecmp(t->types[k], "bit") == 0)
-				strbuf_appendf(&b, "%s + 0", q);
-			else if (strcasecmp(t->types[k], "float") == 0)
-				strbuf_appendf(&b, "%s + 0e0", q);
-			else if (my_type_is_spatial(t->types[k]))
-				strbuf_appendf(&b, "HEX(%s)", q);
-			else
-				strbuf_appends(&b, q);
-			free(q);
-		}
 		if (t->n_columns == 0)
 			t->skip_data = 1; /* nothing but generated columns: nothing to load */
-		t->select_list = strbuf_detach(&b);
+		t->select_list = my_digest_select_list(t->columns, t->types, t->n_columns);
 	}
 	return 0;
 }
@@ -635,6 +607,34 @@ static void databases_info(dump_state *st, my_dump_info *inf)
 	}
 }
 
+/*
+ * The digest a restore is verified against: the rows and checksums of the
+ * tables with data, summed over their chunks (no second read), and each
+ * database's objects.
+ */
+static int dump_digest(dump_state *st, MYSQL *c, my_dump_info *inf, bderr *err)
+{
+	digest_set *d = digest_set_new();
+	for (size_t i = 0; i < st->n_tables; i++) {
+		dump_table *t = &st->tables[i];
+		if (t->skip_data)
+			continue;
+		digest_sum sum = { 0, 0 };
+		for (size_t k = 0; k < st->n_tasks; k++)
+			if (st->tasks[k].table == t)
+				digest_sum_merge(&sum, &st->tasks[k].sum);
+		digest_set_add_table(d, st->dbs[t->db].name, t->name, &sum);
+	}
+	for (size_t i = 0; i < st->n_dbs; i++)
+		if (my_digest_objects(c, st->dbs[i].name, d, err) != 0) {
+			digest_set_free(d);
+			return -1;
+		}
+	digest_set_sort(d);
+	inf->digest = d;
+	return 0;
+}
+
 /* The accounts with grants on the dumped databases (engines/mysql/mysql_dump_users.h). */
 static int dump_users(dump_state *st, MYSQL *c, json_t *info, bderr *err)
 {
@@ -808,6 +808,8 @@ int mysql_dump_run(repo *r, const engine_dump_options *o, char **id_out, bderr *
 		manifest_add_object(m, d->object, &d->meta, o->compress_level != 0, d->rows);
 	}
 	databases_info(&st, &inf);
+	if (dump_digest(&st, c, &inf, err) != 0)
+		goto out;
 	engine_options_info_set(&inf.options, o, inf.consistency);
 	my_dump_info_to_json(&inf, m->info);
 	if (dump_users(&st, c, m->info, err) != 0)

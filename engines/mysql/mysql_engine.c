@@ -8,6 +8,7 @@
 
 #include "engines/mysql/myconn.h"
 #include "engines/mysql/mysql_dump.h"
+#include "engines/mysql/my_digest.h"
 #include "engines/mysql/mysql_restore.h"
 
 /* The privileges a dump needs, and for which it needs them. */
@@ -116,6 +117,7 @@ const engine_ops mysql_engine = {
 	.check = my_check,
 	.dump = mysql_dump_run,
 	.restore_options_check = my_restore_options_check,
+	.verify = my_digest_verify_run,
 	.restore = mysql_restore_run,
 	/* migrate_*: not yet (NULL: dbrestore migrate refuses MySQL/MariaDB sources) */
 };

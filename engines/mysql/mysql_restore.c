@@ -1,3 +1,4 @@
+#include "engines/mysql/my_digest.h"
 #include "engines/mysql/mysql_restore.h"
 #include "engines/mysql/mysql_provision.h"
 #include "engines/mysql/mysql_users.h"
@@ -1168,6 +1169,22 @@ static int restore_users(restore_ctx *rc, MYSQL *c, bderr *err)
 	return r;
 }
 
+/* --verify: the restored databases against the dump's digest (engines/mysql/my_digest.h). */
+static int verify_restored(restore_ctx *rc, bderr *err)
+{
+	const char **src = xcalloc(rc->n_dbs + 1, sizeof *src);
+	const char **names = xcalloc(rc->n_dbs + 1, sizeof *names);
+	for (size_t i = 0; i < rc->n_dbs; i++) {
+		src[i] = rc->dbs[i].src_name;
+		names[i] = rc->dbs[i].name;
+	}
+	int r = my_digest_verify(&rc->uri, rc->o->password, &rc->info, src, names, rc->n_dbs,
+				 rc->m->id, err);
+	free(src);
+	free(names);
+	return r;
+}
+
 int mysql_restore_run(repo *r, const manifest *m, const engine_restore_options *o, bderr *err)
 {
 	if (strcmp(m->engine, "mysql") != 0 || strcmp(m->kind, "dump") != 0)
@@ -1248,6 +1265,8 @@ int mysql_restore_run(repo *r, const manifest *m, const engine_restore_options *
 		    restore_views(&rc, c, d, err) != 0)
 			goto out;
 	}
+	if (o->verify && verify_restored(&rc, err) != 0)
+		goto out;
 	if (o->roles && restore_users(&rc, c, err) != 0)
 		goto out;
 	if (prov && mysql_provision_commit(prov, c, err) != 0)

@@ -31,8 +31,8 @@ int pg_dump_run(repo *r, const engine_dump_options *o, char **id, bderr *err);
  * dump's session settings, in snapshot.
  */
 int pg_snapshot_begin(PGconn *c, const char *snapshot, char **exported, bderr *err);
-int pg_snapshot_connect(const char *url, const char *password, int server_num,
-			const char *snapshot, const char *application, PGconn **out, bderr *err);
+int pg_snapshot_connect(const char *url, const char *password, const char *snapshot,
+			const char *application, PGconn **out, bderr *err);
 /* inf->sequences and inf->database_properties, read in c's snapshot. */
 int pg_dump_sequences(PGconn *c, pg_dump_info *inf, bderr *err);
 int pg_dump_database_properties(PGconn *c, int server_num, pg_dump_info *inf, bderr *err);

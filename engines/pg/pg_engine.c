@@ -8,6 +8,7 @@
 
 #include "engines/pg/pg_dump.h"
 #include "engines/pg/pg_migrate.h"
+#include "engines/pg/pg_digest.h"
 #include "engines/pg/pg_restore.h"
 #include "engines/pg/pgconn.h"
 
@@ -173,5 +174,7 @@ const engine_ops pg_engine = {
 	.migrate_worker_close = pg_migrate_worker_close,
 	.migrate_copy = pg_migrate_copy,
 	.migrate_post = pg_migrate_post,
+	.migrate_verify = pg_migrate_verify,
 	.migrate_close = pg_migrate_close,
+	.verify = pg_digest_verify_run,
 };

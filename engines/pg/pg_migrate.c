@@ -4,11 +4,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <libpq/libpq-fs.h>
 
 #include "common/log.h"
 #include "common/mem.h"
+#include "engines/pg/pg_digest.h"
 #include "engines/pg/pg_dump.h"
 #include "engines/pg/pg_dump_roles.h"
 #include "engines/pg/pg_format.h"
@@ -31,6 +33,9 @@ typedef struct pg_migrate {
 	size_t post_len;
 	pg_copy_unit *copies;
 	size_t n_copies;
+	digest_sum *sums;  /* per copy unit: the rows as the source sent them (engines/digest.h) */
+	pg_dump_sequence *sequences; /* as read in the snapshot and set on the target */
+	size_t n_sequences;
 	long n_large_objects;
 	int next_conn;     /* the target connection the next worker gets */
 } pg_migrate;
@@ -106,6 +111,11 @@ static int describe_source(pg_migrate *s, const pg_tool *tool, bderr *err)
 	if (rc == 0) {
 		pg_dump_info_to_json(&inf, s->m->info);
 		rc = pg_dump_roles(s->src, s->m->info, err);
+		/* verification compares the target's sequences with these */
+		s->sequences = inf.sequences;
+		s->n_sequences = inf.n_sequences;
+		inf.sequences = NULL;
+		inf.n_sequences = 0;
 	}
 	pg_dump_info_clear(&inf);
 	return rc;
@@ -153,6 +163,7 @@ int pg_migrate_open(const engine_migrate_options *o, void **out, bderr *err)
 	/* the tables are locked before pg_dump reads their definitions, as the dump does */
 	if (pg_copy_plan(s->src, s->server_num, o->chunk_bytes, 1, &s->copies, &s->n_copies, err) != 0)
 		goto out;
+	s->sums = xcalloc(s->n_copies + 1, sizeof *s->sums);
 	/* the target is checked (major, roles, provisioning, emptiness) before pg_dump runs */
 	if (pg_restore_session_open(s->m, &o->to, &s->target, err) != 0)
 		goto out;
@@ -237,8 +248,8 @@ int pg_migrate_worker_open(void *vs, void **out, bderr *err)
 		free(w);
 		return bderr_set(err, "migrate: more workers than target connections (%d)", s->next_conn - 1);
 	}
-	if (pg_snapshot_connect(s->o->from_url, s->o->from_password, s->server_num, s->snapshot,
-				"dbrestore migrate", &w->src, err) != 0) {
+	if (pg_snapshot_connect(s->o->from_url, s->o->from_password, s->snapshot, "dbrestore migrate",
+				&w->src, err) != 0) {
 		PQfinish(w->src);
 		free(w);
 		return -1;
@@ -274,7 +285,7 @@ static void result_error(PGconn *c, PGresult *r, char *buf, size_t len)
  * stay.
  */
 static int copy_table(pg_migrate_worker *w, const pg_copy_unit *u, const char *label,
-		      int64_t *rows_out, bderr *err)
+		      int64_t *rows_out, digest_sum *sum, bderr *err)
 {
 	char *qual = pg_qualified_name(w->dst, u->schema, u->name);
 	strbuf cols;
@@ -319,6 +330,7 @@ static int copy_table(pg_migrate_worker *w, const pg_copy_unit *u, const char *l
 			PQputCopyEnd(w->dst, "source failed");
 			goto drain_dst;
 		}
+		digest_sum_add(sum, row, (size_t)n);
 		int put = PQputCopyData(w->dst, row, n);
 		PQfreemem(row);
 		if (put != 1) {
@@ -420,13 +432,14 @@ static int copy_large_objects(pg_migrate_worker *w, int64_t *count, bderr *err)
 
 int pg_migrate_copy(void *vs, void *vw, engine_migrate_unit *u, bderr *err)
 {
-	(void)vs;
 	pg_migrate_worker *w = vw;
 	if (u->engine == NULL) {
 		int64_t n = 0; /* the label counts them */
 		return copy_large_objects(w, &n, err);
 	}
-	return copy_table(w, u->engine, u->label, &u->rows, err);
+	pg_migrate *s = vs;
+	const pg_copy_unit *c = u->engine;
+	return copy_table(w, c, u->label, &u->rows, &s->sums[c - s->copies], err);
 }
 
 /*
@@ -454,6 +467,70 @@ int pg_migrate_post(void *vs, bderr *err)
 	return pg_restore_post_data(s->target, s->post_data, s->post_len, "post-data", err);
 }
 
+/*
+ * What the target must hold: each table's rows and checksum as the source
+ * sent them (summed over its chunks: no second read of the source), the
+ * schema objects in the snapshot, the sequence values set.
+ */
+static int source_digest(pg_migrate *s, digest_set **out, bderr *err)
+{
+	digest_set *d = digest_set_new();
+	for (size_t i = 0; i < s->n_copies; i++) {
+		const pg_copy_unit *c = &s->copies[i];
+		if (c->chunk != 0)
+			continue; /* added with its first chunk */
+		digest_sum sum = s->sums[i];
+		for (size_t k = 0; c->n_chunks > 1 && k < s->n_copies; k++)
+			if (k != i && strcmp(s->copies[k].schema, c->schema) == 0 &&
+			    strcmp(s->copies[k].name, c->name) == 0)
+				digest_sum_merge(&sum, &s->sums[k]);
+		digest_table *t = digest_set_add_table(d, c->schema, c->name, &sum);
+		digest_table_set_columns(t, c->columns, c->n_columns);
+	}
+	for (size_t i = 0; i < s->n_sequences; i++) {
+		char value[128];
+		const pg_dump_sequence *q = &s->sequences[i];
+		pg_digest_sequence_value(q->last_value, q->is_called, value, sizeof value);
+		digest_set_add_sequence(d, q->schema, q->name, value);
+	}
+	if (pg_digest_objects(s->src, d, err) != 0) {
+		digest_set_free(d);
+		return -1;
+	}
+	digest_set_sort(d);
+	*out = d;
+	return 0;
+}
+
+int pg_migrate_verify(void *vs, bderr *err)
+{
+	pg_migrate *s = vs;
+	if (s->server_num < 120000) {
+		/* floats print differently before 12: the checksums could not agree */
+		log_warn("PostgreSQL %d is older than 12: verified the row counts of each copy, not checksums",
+			 s->server_num / 10000);
+		return 0;
+	}
+	time_t t0 = time(NULL);
+	digest_set *expected = NULL, *actual = NULL;
+	int rc = source_digest(s, &expected, err);
+	/* the target read with the source's columns, in the source's order */
+	if (rc == 0)
+		rc = pg_digest_compute(pg_restore_session_conn(s->target, 0), expected, &actual, err);
+	if (rc == 0)
+		rc = digest_compare(expected, actual, s->o->to.allow_non_empty ? 0 : DIGEST_COMPARE_EXTRA,
+				    err);
+	if (rc != 0)
+		bderr_prefix(err, "verification against the source's snapshot failed");
+	else
+		log_info("verified against the source's snapshot: %zu tables, %zu kinds of objects, %zu sequences match (%lds)",
+			 expected->n_tables, expected->n_kinds, expected->n_sequences,
+			 (long)(time(NULL) - t0));
+	digest_set_free(expected);
+	digest_set_free(actual);
+	return rc;
+}
+
 int pg_migrate_close(void *vs, int ok, bderr *err)
 {
 	pg_migrate *s = vs;
@@ -468,6 +545,13 @@ int pg_migrate_close(void *vs, int ok, bderr *err)
 		PQfinish(s->src);
 	}
 	pg_copy_units_free(s->copies, s->n_copies);
+	free(s->sums);
+	for (size_t i = 0; i < s->n_sequences; i++) {
+		free(s->sequences[i].schema);
+		free(s->sequences[i].name);
+		free(s->sequences[i].last_value);
+	}
+	free(s->sequences);
 	manifest_free(s->m);
 	free(s->post_data);
 	free(s->snapshot);

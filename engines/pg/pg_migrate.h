@@ -26,6 +26,12 @@ int pg_migrate_worker_open(void *session, void **worker, bderr *err);
 void pg_migrate_worker_close(void *session, void *worker);
 int pg_migrate_copy(void *session, void *worker, engine_migrate_unit *unit, bderr *err);
 int pg_migrate_post(void *session, bderr *err);
+/*
+ * The target against the source's snapshot (engines/pg/pg_digest.h): the
+ * source's side is summed while its rows are copied, the target is read
+ * once more.
+ */
+int pg_migrate_verify(void *session, bderr *err);
 int pg_migrate_close(void *session, int ok, bderr *err);
 
 #endif

@@ -118,6 +118,7 @@ run "$DBRESTORE" migrate --from "$(uri s13 src)" --to "$(uri t18 postgres)" --pr
 assert_rc "migrate 13 -> 18 succeeds" 0
 assert_output_contains "one line per table copied" 'copied "Odd Schema"."Odd ""Table"""'
 assert_output_contains "the large objects are copied" "copied 3 large objects"
+assert_output_contains "13 -> 18 is verified against the source's snapshot" "verified against the source's snapshot"
 URL_LINE="$(cat "$ENVF" 2>/dev/null || true)"
 APP_PW="$(sed -n 's|^DATABASE_URL=postgresql://app:\([A-Za-z0-9]*\)@.*|\1|p' "$ENVF" 2>/dev/null || true)"
 [ -n "$APP_PW" ] && add_secret "$APP_PW"
@@ -156,6 +157,7 @@ run "$DBRESTORE" migrate --from "$(uri a15 src)" --to "$(uri b15 dst)" --create 
 assert_rc "migrate 15 -> 15 succeeds" 0
 assert_output_contains "the big table is copied in chunks" '"public"."big" (chunk 2/'
 assert_output_contains "the backup is written and verified" "written to $REPO and verified"
+assert_output_contains "the target is verified against the source's snapshot" "verified against the source's snapshot"
 snapshot b15 dst "$BD_TMP/dst15.txt"
 check "15 -> 15: the same database" diff -u "$BD_TMP/src15.txt" "$BD_TMP/dst15.txt"
 run "$DBRESTORE" restore --repo "$REPO" --to "$(uri b15 fromrepo)" --create
@@ -165,6 +167,21 @@ check "and gives the same database" diff -u "$BD_TMP/src15.txt" "$BD_TMP/fromrep
 run "$DBRESTORE" migrate --from "$(uri a15 src)" --to "$(uri b15 dst)" --jobs 2
 assert_rc "into the now non-empty database: exits 1" 1
 assert_output_contains "the error says it is not empty" "is not empty"
+
+note "verification: rows changed on their way in are found, and the migrate fails"
+sq b15 postgres "CREATE DATABASE tampered" >/dev/null
+sq b15 tampered "CREATE FUNCTION public.tamper_row() RETURNS trigger LANGUAGE plpgsql AS \$\$ BEGIN NEW.body := NEW.body || '!'; RETURN NEW; END \$\$;
+CREATE FUNCTION public.tamper_evt() RETURNS event_trigger LANGUAGE plpgsql AS \$\$
+BEGIN
+	IF EXISTS (SELECT 1 FROM pg_catalog.pg_event_trigger_ddl_commands() WHERE command_tag = 'CREATE TABLE' AND object_identity = 'public.secrets') THEN
+		EXECUTE 'CREATE TRIGGER tamper BEFORE INSERT ON public.secrets FOR EACH ROW EXECUTE FUNCTION public.tamper_row()';
+	END IF;
+END \$\$;
+CREATE EVENT TRIGGER tamper ON ddl_command_end EXECUTE FUNCTION public.tamper_evt();" >/dev/null
+run "$DBRESTORE" migrate --from "$(uri a15 src)" --to "$(uri b15 tampered)" --allow-non-empty --jobs 2
+assert_rc "a migrate whose rows were altered on the target exits 1" 1
+assert_output_contains "the error names the table" "public.secrets"
+assert_output_contains "and says verification failed" "verification against the source's snapshot failed"
 
 # --------------------------------------------------------------------------
 note "the target server killed while copying"
