@@ -109,6 +109,8 @@ run "$DBRESTORE" restore --repo "$REPO" --to "$(uri b15 fromrepo)" --create
 assert_rc "the --via-repo backup restores" 0
 snapshot b15 fromrepo "$BD_TMP/fromrepo15.txt"
 check "and gives the same database" diff -u "$BD_TMP/src15.txt" "$BD_TMP/fromrepo15.txt"
+run "$DBRESTORE" migrate --from "$(uri a15 postgres)" --to "$(uri b15 nothing)" --create --jobs 2
+assert_rc "a database without tables migrates" 0
 run "$DBRESTORE" migrate --from "$(uri a15 src)" --to "$(uri b15 dst)" --jobs 2
 assert_rc "into the now non-empty database: exits 1" 1
 assert_output_contains "the error says it is not empty" "is not empty"
