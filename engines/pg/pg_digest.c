@@ -355,3 +355,8 @@ int pg_digest_verify_run(repo *r, const manifest *m, const engine_restore_option
 	pg_dump_info_clear(&info);
 	return rc;
 }
+
+int pg_digest_table(PGconn *c, digest_table *t, bderr *err)
+{
+	return digest_table_rows(c, t, err);
+}

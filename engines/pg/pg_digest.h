@@ -37,6 +37,13 @@ int pg_digest_compute(PGconn *c, const digest_set *like, digest_set **out, bderr
  */
 int pg_digest_session(PGconn *c, bderr *err);
 
+/*
+ * One table's rows and checksum into t, read with t's columns (NULL: every
+ * column) on c, whose session pg_digest_session set: for callers that read
+ * several tables in parallel, one connection each (migrate's verification).
+ */
+int pg_digest_table(PGconn *c, digest_table *t, bderr *err);
+
 /* Only the schema objects by kind (and the count of large objects), added to d. */
 int pg_digest_objects(PGconn *c, digest_set *d, bderr *err);
 
