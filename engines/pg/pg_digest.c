@@ -73,47 +73,31 @@ static char *copy_sql(PGconn *c, const digest_table *t)
 static int digest_table_rows(PGconn *c, digest_table *t, bderr *err)
 {
 	char *sql = copy_sql(c, t);
-	PGresult *res = PQexec(c, sql);
-	free(sql);
-	if (PQresultStatus(res) != PGRES_COPY_OUT) {
-		char buf[512];
-		const char *m = PQresultErrorMessage(res);
-		if (m == NULL || *m == '\0')
-			m = pg_errmsg(c, buf, sizeof buf);
-		bderr_set(err, "cannot read table %s.%s: %.*s", t->schema, t->name,
-			  (int)strcspn(m, "\n"), m);
-		PQclear(res);
-		return -1;
-	}
-	PQclear(res);
+	char *what = xasprintf("cannot read table %s.%s", t->schema, t->name);
+	int rc = pg_copy_out_begin(c, sql, what, err);
 	digest_sum sum = { 0, 0 };
-	for (;;) {
+	while (rc == 0) {
 		char *row = NULL;
 		int n = PQgetCopyData(c, &row, 0);
 		if (n == -1)
 			break;
 		if (n == -2) {
 			char buf[512];
-			return bderr_set(err, "cannot read table %s.%s: %s", t->schema, t->name,
-					 pg_errmsg(c, buf, sizeof buf));
+			rc = bderr_set(err, "%s: %s", what, pg_errmsg(c, buf, sizeof buf));
+			break;
 		}
 		digest_sum_add(&sum, row, (size_t)n);
 		PQfreemem(row);
 	}
-	PGresult *fin;
-	while ((fin = PQgetResult(c)) != NULL) {
-		if (PQresultStatus(fin) != PGRES_COMMAND_OK && !bderr_isset(err)) {
-			const char *m = PQresultErrorMessage(fin);
-			bderr_set(err, "cannot read table %s.%s: %.*s", t->schema, t->name,
-				  (int)strcspn(m, "\n"), m);
-		}
-		PQclear(fin);
+	if (rc == 0)
+		rc = pg_copy_out_end(c, what, err);
+	if (rc == 0) {
+		t->rows = sum.rows;
+		t->checksum = sum.checksum;
 	}
-	if (bderr_isset(err))
-		return -1;
-	t->rows = sum.rows;
-	t->checksum = sum.checksum;
-	return 0;
+	free(sql);
+	free(what);
+	return rc;
 }
 
 /*
