@@ -119,4 +119,5 @@ const engine_ops mysql_engine = {
 	.restore_options_check = my_restore_options_check,
 	.verify = my_digest_verify_run,
 	.restore = mysql_restore_run,
+	/* migrate_*: not yet (NULL: dbrestore migrate refuses MySQL/MariaDB sources) */
 };
