@@ -10,7 +10,6 @@
 
 #include "common/log.h"
 #include "common/mem.h"
-#include "common/workpool.h"
 #include "engines/pg/pg_digest.h"
 #include "engines/pg/pg_dump.h"
 #include "engines/pg/pg_dump_roles.h"
@@ -498,62 +497,6 @@ static int source_digest(pg_migrate *s, digest_set **out, bderr *err)
 	return 0;
 }
 
-static int verify_table(void *shared, void *conn, void *item, bderr *err)
-{
-	(void)shared;
-	return pg_digest_table(conn, item, err);
-}
-
-static int rows_desc(const void *a, const void *b)
-{
-	const digest_table *x = *(digest_table *const *)a, *y = *(digest_table *const *)b;
-	return x->rows < y->rows ? 1 : x->rows > y->rows ? -1 : 0;
-}
-
-/*
- * The target's digest: its tables read in parallel on the session's
- * connections (nothing else writes into the new database), each with the
- * source's columns in the source's order; then its objects and sequences.
- * A table the target has besides shows in the objects' inventory.
- */
-static int target_digest(pg_migrate *s, const digest_set *expected, digest_set **out, bderr *err)
-{
-	digest_set *d = digest_set_new();
-	for (size_t i = 0; i < expected->n_tables; i++) {
-		const digest_table *e = &expected->tables[i];
-		digest_table *t = digest_set_add_table(d, e->schema, e->name, NULL);
-		digest_table_set_columns(t, e->columns, e->n_columns);
-		t->rows = e->rows; /* only to order the reads: largest first */
-	}
-	void **items = xcalloc(d->n_tables + 1, sizeof *items);
-	for (size_t i = 0; i < d->n_tables; i++)
-		items[i] = &d->tables[i];
-	qsort(items, d->n_tables, sizeof *items, rows_desc);
-	for (size_t i = 0; i < d->n_tables; i++)
-		d->tables[i].rows = 0; /* what the reads find, from here on */
-	void *conns[ENGINE_JOBS_MAX + 1] = { 0 };
-	int n = 0, rc = 0;
-	for (PGconn *c; n < ENGINE_JOBS_MAX && (c = pg_restore_session_conn(s->target, n)) != NULL; n++) {
-		conns[n] = c;
-		if (rc == 0)
-			rc = pg_digest_session(c, err);
-	}
-	if (rc == 0 && d->n_tables > 0)
-		rc = workpool_run(s, conns, n, items, d->n_tables, verify_table, NULL, err);
-	free(items);
-	if (rc == 0)
-		rc = pg_digest_objects(conns[0], d, err);
-	if (rc == 0)
-		rc = pg_digest_sequences(conns[0], d, err);
-	if (rc != 0) {
-		digest_set_free(d);
-		return -1;
-	}
-	digest_set_sort(d);
-	*out = d;
-	return 0;
-}
-
 int pg_migrate_verify(void *vs, bderr *err)
 {
 	pg_migrate *s = vs;
@@ -566,8 +509,17 @@ int pg_migrate_verify(void *vs, bderr *err)
 	time_t t0 = time(NULL);
 	digest_set *expected = NULL, *actual = NULL;
 	int rc = source_digest(s, &expected, err);
+	/*
+	 * The target read in parallel on the session's connections (nothing
+	 * else writes into the new database), with the source's columns in the
+	 * source's order.
+	 */
+	PGconn *conns[ENGINE_JOBS_MAX];
+	int n = 0;
+	while (n < ENGINE_JOBS_MAX && (conns[n] = pg_restore_session_conn(s->target, n)) != NULL)
+		n++;
 	if (rc == 0)
-		rc = target_digest(s, expected, &actual, err);
+		rc = pg_digest_compute_conns(conns, n, expected, &actual, err);
 	if (rc == 0)
 		rc = digest_compare(expected, actual, s->o->to.allow_non_empty ? 0 : DIGEST_COMPARE_EXTRA,
 				    err);
