@@ -285,7 +285,21 @@ static int dump_views(MYSQL *c, const mysql_schema_target *t, const char *db, js
 	}
 	n = kept;
 	view_def *views = xcalloc(n + 1, sizeof *views);
+	char **left_out = NULL; /* the database's tables the filter leaves out */
+	size_t n_left_out = 0;
 	int rc = 0;
+	if (!table_filter_empty(t->filter)) {
+		rc = list_names(c, "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ", db,
+				"", "cannot list tables", &left_out, &n_left_out, err);
+		size_t k = 0;
+		for (size_t i = 0; i < n_left_out; i++) {
+			if (table_filter_selects(t->filter, db, left_out[i]))
+				free(left_out[i]);
+			else
+				left_out[k++] = left_out[i];
+		}
+		n_left_out = k;
+	}
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		MYSQL_RES *res;
 		MYSQL_ROW row;
@@ -295,6 +309,15 @@ static int dump_views(MYSQL *c, const mysql_schema_target *t, const char *db, js
 		}
 		views[i].name = xstrdup(list[i]);
 		views[i].sql = my_strip_definer(row[1]);
+		/* same-database references are unqualified and quoted: a view naming a left-out table reads it */
+		for (size_t k = 0; k < n_left_out && rc == 0; k++) {
+			char *q = my_quote_ident(left_out[k]);
+			if (strstr(views[i].sql, q))
+				rc = bderr_usage(err,
+						 "view %s.%s is dumped but reads %s.%s, which the table filter leaves out: exclude the view too, or keep the table",
+						 db, list[i], db, left_out[k]);
+			free(q);
+		}
 		/* View, Create View, character_set_client, collation_connection */
 		if (mysql_num_fields(res) >= 4 && row[2] && row[3]) {
 			views[i].charset_client = xstrdup(row[2]);
@@ -320,6 +343,7 @@ static int dump_views(MYSQL *c, const mysql_schema_target *t, const char *db, js
 	}
 	free(views);
 	free_names(list, n);
+	free_names(left_out, n_left_out);
 	return rc;
 }
 

@@ -351,7 +351,7 @@ static void plan_tasks(dump_state *st)
 
 static int open_worker(dump_state *st, dump_worker *w, bderr *err)
 {
-	if (pg_connect(st->o->url, st->o->password, NULL, "backupd dump worker", &w->conn, err) != 0)
+	if (pg_connect(st->o->url, st->o->password, st->dbname, "backupd dump worker", &w->conn, err) != 0)
 		return -1;
 	if (session_setup(w->conn, st->server_num, err) != 0)
 		return -1;
@@ -691,6 +691,33 @@ static int plan_excludes(dump_state *st, PGconn *c, bderr *err)
 			rc = bderr_usage(err,
 					 "table %s.%s is dumped but its foreign key %s references %s.%s, which the table filter leaves out: include both or exclude both",
 					 s, t, PQgetvalue(r, i, 4), fs, ft);
+	}
+	PQclear(r);
+	if (rc != 0)
+		return -1;
+	/* a view (or materialized view) reading a left-out relation could not be restored either */
+	if (pg_query(c,
+		     "SELECT DISTINCT vn.nspname, v.relname, tn.nspname, t.relname "
+		     "FROM pg_catalog.pg_depend d "
+		     "JOIN pg_catalog.pg_rewrite w ON w.oid = d.objid "
+		     "JOIN pg_catalog.pg_class v ON v.oid = w.ev_class "
+		     "JOIN pg_catalog.pg_namespace vn ON vn.oid = v.relnamespace "
+		     "JOIN pg_catalog.pg_class t ON t.oid = d.refobjid "
+		     "JOIN pg_catalog.pg_namespace tn ON tn.oid = t.relnamespace "
+		     "WHERE d.classid = 'pg_catalog.pg_rewrite'::regclass "
+		     "  AND d.refclassid = 'pg_catalog.pg_class'::regclass AND v.oid <> t.oid "
+		     "  AND v.relkind IN ('v', 'm') AND t.relkind IN ('r', 'p', 'v', 'm', 'f') "
+		     "  AND vn.nspname !~ '^pg_' AND vn.nspname <> 'information_schema' "
+		     "ORDER BY 1, 2, 3, 4",
+		     "cannot list the views' tables", &r, err) != 0)
+		return -1;
+	for (int i = 0; i < PQntuples(r) && rc == 0; i++) {
+		const char *s = PQgetvalue(r, i, 0), *v = PQgetvalue(r, i, 1);
+		const char *ts = PQgetvalue(r, i, 2), *t = PQgetvalue(r, i, 3);
+		if (table_filter_selects(st->o->filter, s, v) && !table_filter_selects(st->o->filter, ts, t))
+			rc = bderr_usage(err,
+					 "view %s.%s is dumped but reads %s.%s, which the table filter leaves out: exclude the view too, or keep the table",
+					 s, v, ts, t);
 	}
 	PQclear(r);
 	return rc;

@@ -998,9 +998,10 @@ int pg_restore_run(repo *r, const manifest *m, const engine_restore_options *o, 
 		return bderr_prefix(err, "backup %s is damaged", m->id);
 	rc.encoding = rc.info.encoding;
 	const char *pre = rc.info.pre_data, *post = rc.info.post_data;
-	rc.dbname = o->provision_db ? xstrdup(o->provision_db) : pg_url_dbname(o->to_url);
-	if (rc.dbname == NULL && o->database) /* one database of a whole-server dump (pg_server.h) */
-		rc.dbname = xstrdup(o->database);
+	/* o->database: the target pg_server_restore_run chose for a database of a whole-server dump */
+	rc.dbname = o->provision_db ? xstrdup(o->provision_db)
+		    : o->database   ? xstrdup(o->database)
+				    : pg_url_dbname(o->to_url);
 	if (rc.dbname == NULL) {
 		pg_dump_info_clear(&rc.info);
 		return bderr_usage(err, "--to names no database: give postgresql://HOST/DBNAME");

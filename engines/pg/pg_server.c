@@ -70,12 +70,27 @@ static manifest one_database(const manifest *m, const server_db *d)
 	return sub;
 }
 
-static int restore_one(repo *r, const manifest *m, const server_db *d,
+/* The database a URI names itself (not libpq's default, the user's name), or NULL. */
+static char *named_database(const char *uri)
+{
+	char *errmsg = NULL;
+	PQconninfoOption *opts = PQconninfoParse(uri, &errmsg);
+	PQfreemem(errmsg);
+	char *db = NULL;
+	for (PQconninfoOption *k = opts; k && k->keyword; k++)
+		if (strcmp(k->keyword, "dbname") == 0 && k->val && *k->val)
+			db = xstrdup(k->val);
+	PQconninfoFree(opts);
+	return db;
+}
+
+/* d into target (--provision's database wins, as for any dump). */
+static int restore_one(repo *r, const manifest *m, const server_db *d, const char *target,
 		       const engine_restore_options *o, bderr *err)
 {
 	manifest sub = one_database(m, d);
 	engine_restore_options so = *o;
-	so.database = d->name; /* the target when --to names none */
+	so.database = target;
 	return pg_restore_run(r, &sub, &so, err);
 }
 
@@ -85,7 +100,7 @@ static int restore_all(repo *r, const manifest *m, const server_db *dbs, size_t 
 	if (o->provision_db)
 		return bderr_usage(err, "--provision restores one database: choose it with --database NAME");
 	/* the globals through a maintenance connection: the URI's database, else "postgres" */
-	char *db = pg_url_dbname(o->to_url);
+	char *db = named_database(o->to_url);
 	PGconn *c = NULL;
 	int rc = pg_connect(o->to_url, o->password, db ? NULL : "postgres", "dbrestore", &c, err);
 	free(db);
@@ -107,8 +122,9 @@ static int restore_all(repo *r, const manifest *m, const server_db *dbs, size_t 
 		/* a new server's own "postgres" is there already, empty: restored into */
 		so.create = !exists;
 		so.allow_non_empty = 0;
+		/* each under its own name, whatever database --to names */
 		if (rc == 0)
-			rc = restore_one(r, m, &dbs[i], &so, err);
+			rc = restore_one(r, m, &dbs[i], dbs[i].name, &so, err);
 		if (rc != 0)
 			bderr_prefix(err, "database '%s' (%zu of %zu; %zu restored before it)", dbs[i].name,
 				     i + 1, n, i);
@@ -125,7 +141,9 @@ int pg_server_restore_run(repo *r, const manifest *m, const engine_restore_optio
 			return bderr_usage(err,
 					   "backup %s is a dump of database '%s', not of a whole server: --database %s does not name it",
 					   m->id, one ? one : "?", o->database);
-		return pg_restore_run(r, m, o, err);
+		engine_restore_options so = *o;
+		so.database = NULL; /* the database --to names, as always */
+		return pg_restore_run(r, m, &so, err);
 	}
 	if (strcmp(m->kind, "dump") != 0)
 		return bderr_usage(err, "backup %s is a %s, not a dump", m->id, m->kind);
@@ -148,8 +166,12 @@ int pg_server_restore_run(repo *r, const manifest *m, const engine_restore_optio
 		if (d == NULL)
 			rc = bderr_usage(err, "backup %s holds no database '%s' (it holds: %s)", m->id,
 					 o->database, names.data);
-		else
-			rc = restore_one(r, m, d, o, err);
+		else {
+			/* into the database --to names, else one of its own name */
+			char *target = named_database(o->to_url);
+			rc = restore_one(r, m, d, target ? target : d->name, o, err);
+			free(target);
+		}
 		strbuf_free(&names);
 	} else {
 		rc = restore_all(r, m, dbs, n, o, err);
