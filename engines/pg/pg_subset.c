@@ -185,8 +185,12 @@ static int keeps(const table_filter *f, const entry *e, const char *stmt, size_t
 		rs = xstrdup(schema);
 		rt = xstrdup(e->name);
 	} else if (type_is(e, on_relation)) {
-		rs = xstrdup(schema);
-		rt = xstrndup(e->name, strcspn(e->name, " "));
+		/* the statement names the table exactly; the header's "table name" is ambiguous with spaces */
+		if (name_after(stmt, n, "ALTER TABLE", &rs, &rt) != 0 && name_after(stmt, n, " ON", &rs, &rt) != 0 &&
+		    name_after(stmt, n, " TO", &rs, &rt) != 0) {
+			rs = xstrdup(schema);
+			rt = xstrndup(e->name, strcspn(e->name, " "));
+		}
 	} else if (type_is(e, about) && (rt = commented_relation(e->name)) != NULL) {
 		rs = xstrdup(schema);
 	} else if (strcmp(e->type, "INDEX") == 0 || strcmp(e->type, "INDEX ATTACH") == 0) {
@@ -231,9 +235,9 @@ size_t pg_subset_filter(const table_filter *f, char *sql, size_t *len)
 		track_header(sql, p.lead, p.start, &e);
 		if (p.kind != PG_SQL_STATEMENT || keeps(f, &e, sql + p.start, p.end - p.start))
 			continue;
-		/* drop [start, end): keep what came before it (its header comments too) */
-		memmove(sql + out, sql + copied_to, p.start - copied_to);
-		out += p.start - copied_to;
+		/* drop [lead, end): the statement and the comments before it (its header) */
+		memmove(sql + out, sql + copied_to, p.lead - copied_to);
+		out += p.lead - copied_to;
 		copied_to = p.end;
 		dropped++;
 	}
