@@ -163,8 +163,9 @@ static const key_spec *key_spec_find(const section_spec *ss, const char *key)
 
 int config_key_at(size_t i, config_key_info *out)
 {
+	/* one per key_type, in its order */
 	static const char *kinds[] = { "string", "integer", "boolean", "log level", "job kind",
-				       "database URI" };
+				       "database URI", "all" };
 	for (const section_spec *ss = section_specs; ss->type; ss++) {
 		for (const key_spec *k = ss->keys; k->name; k++) {
 			if (i-- > 0)
