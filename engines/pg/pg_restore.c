@@ -99,7 +99,9 @@ static int session_setup(restore_ctx *rc, PGconn *c, bderr *err)
 
 static int connect_target(restore_ctx *rc, PGconn **out, bderr *err)
 {
-	if (pg_connect(rc->o->to_url, rc->o->password, rc->temp_dbname, "dbrestore", out, err) != 0)
+	/* o->database: a database of a whole-server dump, restored into a database --to may not name */
+	const char *db = rc->temp_dbname ? rc->temp_dbname : rc->o->database;
+	if (pg_connect(rc->o->to_url, rc->o->password, db, "dbrestore", out, err) != 0)
 		return -1;
 	return session_setup(rc, *out, err);
 }

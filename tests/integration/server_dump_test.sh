@@ -141,7 +141,24 @@ assert_eq "database owners are back" "app_owner" "$(psql_q postgres "SELECT pg_g
 assert_eq "grants are back" "t" "$(psql_q alpha "SELECT has_table_privilege('reader', 'customers', 'SELECT')")"
 run "$DBRESTORE" restore --repo "$REPO" --name srv --to "$DST_BASE/"
 assert_rc "a second restore onto the same server fails" 1
-assert_output_contains "... naming the database in the way" "database 'alpha'"
+assert_output_contains "... naming the database in the way" "database 'alpha' (1 of 4; 0 restored before it): target database 'alpha' is not empty"
+assert_eq "... and touching no other database" "0" \
+	"$(psql_q postgres "SELECT count(*) FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema')")"
+
+note "--role-passwords into an encrypted repository"
+new_key "$BD_TMP/key"
+run "$BACKUPD" dump --source "$SRC_BASE/postgres" --repo "$BD_TMP/erepo" --encryption-key-file "$BD_TMP/key" --name srv --all-databases --role-passwords
+assert_rc "dump --all-databases --role-passwords into an encrypted repository" 0
+check_not "... no hash readable in the repository" grep -rq SCRAM-SHA-256 "$BD_TMP/erepo"
+for db in alpha beta; do db_drop "$db"; done
+psql_q postgres "DROP ROLE app_owner" >/dev/null
+psql_q postgres "DROP ROLE reader" >/dev/null
+run "$DBRESTORE" restore --repo "$BD_TMP/erepo" --encryption-key-file "$BD_TMP/key" --name srv --to "$DST_BASE/"
+assert_rc "restore of the server with the roles' password hashes" 0
+assert_eq "the hash is back" "SCRAM-SHA-256" \
+	"$(psql_q postgres "SELECT left(rolpassword, 13) FROM pg_authid WHERE rolname = 'app_owner'")"
+check "the role logs in with its password" env PGPASSWORD=app-secret-1 PGPASSFILE=/dev/null \
+	"$PG_BINDIR/psql" -X -q -h 127.0.0.1 -p "$DST_PORT" -U app_owner -d alpha -c "SELECT 1"
 pg_stop "$BD_TMP/pg2"
 PG_PORT="$SRC_PORT"
 PG_URI_BASE="$SRC_BASE"
