@@ -650,7 +650,7 @@ static int plan_excludes(dump_state *st, PGconn *c, bderr *err)
 	if (pg_query(c,
 		     "SELECT n.nspname, c.relname FROM pg_catalog.pg_class c "
 		     "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
-		     "WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND NOT c.relispartition "
+		     "WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') "
 		     "  AND n.nspname <> 'information_schema' AND n.nspname !~ '^pg_' "
 		     "ORDER BY 1, 2",
 		     "cannot list relations", &r, err) != 0)

@@ -33,7 +33,7 @@ int pg_server_info_is(const json_t *info);
  * database alone (into the database --to names, else into one of its own
  * name), else the globals and then every database under its own name:
  * created when the target lacks it, restored into it when it exists and is
- * empty (a new server's "postgres"), refused when it holds objects.
+ * empty (a new server's "postgres"), refused when it holds objects (unless o->allow_non_empty).
  */
 int pg_server_restore_run(repo *r, const manifest *m, const engine_restore_options *o, bderr *err);
 
