@@ -275,6 +275,9 @@ assert_eq "the left-out table, its view and trigger are not there" "0 0 0" \
 assert_eq "the rest keeps its rows" "2" "$(my_sql "" "SELECT count(*) FROM shop2.products")"
 MYSQL_PWD="$MY_PASSWORD" run "$BACKUPD" dump --source "$(my_uri shop)" --repo "$REPO" --name shop --all-databases
 assert_rc "--all-databases with a URI naming a database is refused" 2
+MYSQL_PWD="$MY_PASSWORD" run "$BACKUPD" dump --source "$MY_URI_BASE/" --repo "$REPO" --name myserver --all-databases --exclude-table 'shop*.log_*' --exclude-table 'shop*.v_*'
+assert_rc "MySQL dump --all-databases with filters" 0
+check "... takes every database but the system ones" python3 -c 'import json,sys,glob; m=json.load(open(glob.glob(sys.argv[1] + "/myserver/backups/*/manifest.json")[0])); n=sorted(d["name"] for d in m["info"]["databases"]); assert n == ["shop", "shop2"], n' "$REPO"
 MYSQL_PWD="$MY_PASSWORD" run "$DBRESTORE" restore --repo "$REPO" --name shop --to "$(my_uri shop3)" --table products
 assert_rc "restore --table on a MySQL target is refused (filters apply when dumping)" 2
 
