@@ -29,7 +29,14 @@ static const char tablespaces_sql[] =
 	"  'name', t.spcname, 'owner', pg_catalog.pg_get_userbyid(t.spcowner), "
 	"  'location', pg_catalog.pg_tablespace_location(t.oid), "
 	"  'options', coalesce(pg_catalog.array_to_json(t.spcoptions), '[]'), "
-	"  'comment', pg_catalog.shobj_description(t.oid, 'pg_tablespace')) ORDER BY t.spcname), '[]')::text "
+	"  'comment', pg_catalog.shobj_description(t.oid, 'pg_tablespace'), "
+	"  'acl', CASE WHEN t.spcacl IS NULL THEN NULL ELSE "
+	"    (SELECT coalesce(pg_catalog.json_agg(pg_catalog.json_build_object("
+	"        'grantee', CASE WHEN a.grantee = 0 THEN NULL "
+	"                   ELSE pg_catalog.pg_get_userbyid(a.grantee) END, "
+	"        'privilege', a.privilege_type, 'grantable', a.is_grantable)), '[]') "
+	"       FROM pg_catalog.aclexplode(t.spcacl) a WHERE a.grantee <> t.spcowner) END) "
+	"  ORDER BY t.spcname), '[]')::text "
 	"FROM pg_catalog.pg_tablespace t WHERE t.spcname NOT IN ('pg_default', 'pg_global')";
 
 static int query_json(PGconn *c, const char *sql, const char *what, json_t **out, bderr *err)
@@ -175,6 +182,33 @@ static int grant_memberships(PGconn *c, const json_t *r, const char *name, size_
 	return 0;
 }
 
+/* The grants others held on the tablespace (CREATE is its only privilege). */
+static int grant_tablespace(PGconn *c, const json_t *t, const char *q, size_t i, bderr *err)
+{
+	json_t *acl = json_object_get(t, "acl");
+	if (acl == NULL || json_is_null(acl))
+		return 0;
+	if (!json_is_array(acl))
+		return bderr_set(err, "info.globals.tablespaces[%zu].acl must be an array", i);
+	size_t k;
+	json_t *g;
+	json_array_foreach(acl, k, g) {
+		const char *priv = json_string_value(json_object_get(g, "privilege"));
+		json_t *who = json_object_get(g, "grantee");
+		if (priv == NULL || strcmp(priv, "CREATE") != 0 || !(json_is_null(who) || json_is_string(who)))
+			return bderr_set(err, "info.globals.tablespaces[%zu].acl[%zu] must be a CREATE grant to a role or PUBLIC", i, k);
+		char *qg = json_is_string(who) ? pg_quote_ident(c, json_string_value(who)) : xstrdup("PUBLIC");
+		char *sql = xasprintf("GRANT CREATE ON TABLESPACE %s TO %s%s", q, qg,
+				      flag(g, "grantable") ? " WITH GRANT OPTION" : "");
+		int rc = exec_on(c, sql, "the grants of tablespace", q, err);
+		free(sql);
+		free(qg);
+		if (rc != 0)
+			return -1;
+	}
+	return 0;
+}
+
 static int restore_tablespace(PGconn *c, const json_t *t, size_t i, bderr *err)
 {
 	const char *name = str_field(t, "name", 1, "tablespaces", i, err);
@@ -221,6 +255,8 @@ static int restore_tablespace(PGconn *c, const json_t *t, size_t i, bderr *err)
 		rc = exec_on(c, b.data, "tablespace", q, err);
 	if (rc == 0)
 		rc = set_comment(c, "TABLESPACE", q, json_string_value(json_object_get(t, "comment")), err);
+	if (rc == 0)
+		rc = grant_tablespace(c, t, q, i, err);
 	if (rc == 0)
 		log_info("created tablespace %s at '%s'", q, loc);
 	strbuf_free(&b);

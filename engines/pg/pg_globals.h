@@ -11,7 +11,11 @@
  *                "replication", "bypassrls", "connection_limit", "valid_until",
  *                "comment", "settings": ["name=value"], "member_of": [ { "role", "admin" } ],
  *                "password": hash (only with --role-passwords) } ],
- *   "tablespaces": [ { "name", "owner", "location", "options": ["name=value"], "comment" } ]
+ *   "tablespaces": [ { "name", "owner", "location", "options": ["name=value"], "comment",
+ *                      "acl": null (the defaults) or [ { "grantee" (null: PUBLIC),
+ *                                                        "privilege": "CREATE", "grantable" } ] } ]
+ *
+ * Not carried: GRANT ... ON PARAMETER (PostgreSQL 15+) and security labels on roles.
  * }
  */
 #ifndef BACKUPD_ENGINES_PG_GLOBALS_H

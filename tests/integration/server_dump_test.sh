@@ -25,6 +25,7 @@ psql_q postgres "GRANT reader TO app_owner" >/dev/null
 psql_q postgres "ALTER ROLE app_owner SET work_mem = '8MB'" >/dev/null
 psql_q postgres "COMMENT ON ROLE reader IS 'read-only people'" >/dev/null
 psql_q postgres "CREATE TABLESPACE ts LOCATION '$TS_DIR'" >/dev/null
+psql_q postgres "GRANT CREATE ON TABLESPACE ts TO reader" >/dev/null
 psql_q postgres "CREATE DATABASE alpha OWNER app_owner" >/dev/null
 psql_q postgres "CREATE DATABASE beta OWNER app_owner" >/dev/null
 psql_q postgres "CREATE DATABASE gamma" >/dev/null
@@ -136,6 +137,7 @@ assert_eq "no password came back (none was dumped)" "" \
 	"$(psql_q postgres "SELECT rolpassword FROM pg_authid WHERE rolname = 'app_owner'")"
 assert_eq "the tablespace is back at its location" "$TS_DIR" \
 	"$(psql_q postgres "SELECT pg_tablespace_location(oid) FROM pg_tablespace WHERE spcname = 'ts'")"
+assert_eq "the tablespace's grant is back" "t" "$(psql_q postgres "SELECT has_tablespace_privilege('reader', 'ts', 'CREATE')")"
 assert_eq "gamma's table is in it" "ts" "$(psql_q gamma "SELECT tablespace FROM pg_tables WHERE tablename = 'spaced'")"
 assert_eq "database owners are back" "app_owner" "$(psql_q postgres "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = 'alpha'")"
 assert_eq "grants are back" "t" "$(psql_q alpha "SELECT has_table_privilege('reader', 'customers', 'SELECT')")"
@@ -152,6 +154,7 @@ assert_rc "dump --all-databases --role-passwords into an encrypted repository" 0
 check_not "... no hash readable in the repository" grep -rq SCRAM-SHA-256 "$BD_TMP/erepo"
 for db in alpha beta; do db_drop "$db"; done
 psql_q postgres "DROP ROLE app_owner" >/dev/null
+psql_q postgres "REVOKE CREATE ON TABLESPACE ts FROM reader" >/dev/null
 psql_q postgres "DROP ROLE reader" >/dev/null
 run "$DBRESTORE" restore --repo "$BD_TMP/erepo" --encryption-key-file "$BD_TMP/key" --name srv --to "$DST_BASE/"
 assert_rc "restore of the server with the roles' password hashes" 0
