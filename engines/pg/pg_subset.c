@@ -178,6 +178,13 @@ static int keeps(const table_filter *f, const entry *e, const char *stmt, size_t
 	static const char *const about[] = { "COMMENT", "ACL", "SECURITY LABEL", NULL };
 	if (e->type == NULL || e->name == NULL)
 		return 1; /* before the first header: the session's settings */
+	/*
+	 * pg_dump writes "SET default_tablespace = ..." (and the table access
+	 * method) where the setting changes, after the entry before: the
+	 * entries after it need it, whatever happens to that one.
+	 */
+	if (n > 4 && strncasecmp(stmt, "SET ", 4) == 0)
+		return 1;
 	const char *schema = e->schema ? e->schema : "-";
 	char *rs = NULL, *rt = NULL;
 	int decided = 1, keep = 1;

@@ -20,8 +20,10 @@ static const char script[] =
 	"CREATE EXTENSION IF NOT EXISTS hstore WITH SCHEMA public;\n"
 	"\n--\n-- Name: sku_count(); Type: FUNCTION; Schema: sales; Owner: app\n--\n\n"
 	"CREATE FUNCTION sales.sku_count() RETURNS bigint LANGUAGE sql AS 'SELECT 1; SELECT 2';\n"
-	"\n--\n-- Name: customers; Type: TABLE; Schema: public; Owner: app\n--\n\n"
+	"\nSET default_tablespace = ts;\n"
+	"\n--\n-- Name: customers; Type: TABLE; Schema: public; Owner: app; Tablespace: ts\n--\n\n"
 	"CREATE TABLE public.customers (id integer NOT NULL);\n"
+	"\nSET default_tablespace = '';\n"
 	"\n--\n-- Name: orders; Type: TABLE; Schema: public; Owner: app\n--\n\n"
 	"CREATE TABLE public.orders (id integer NOT NULL, customer integer);\n"
 	"ALTER TABLE public.orders OWNER TO app;\n"
@@ -119,6 +121,9 @@ static void test_schema(void **state)
 	assert_null(strstr(s, "public.orders"));
 	assert_null(strstr(s, "public.customers"));
 	assert_null(strstr(s, "CREATE SEQUENCE public"));
+	/* settings pg_dump writes between entries stay, whatever happens to the entry before */
+	assert_non_null(strstr(s, "SET default_tablespace = ts;"));
+	assert_non_null(strstr(s, "SET default_tablespace = '';"));
 	free(s);
 	table_filter_free(f);
 }
