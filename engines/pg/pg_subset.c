@@ -220,6 +220,8 @@ static int keeps(const table_filter *f, const entry *e, const char *stmt, size_t
 		keep = table_filter_selects(f, rs, rt);
 	} else if (strcmp(e->type, "SCHEMA") == 0) {
 		keep = table_filter_keeps_schema(f, e->name);
+	} else if (type_is(e, about) && strncmp(e->name, "SCHEMA ", 7) == 0) {
+		keep = table_filter_keeps_schema(f, e->name + 7); /* goes with its schema */
 	} else if (!decided || strcmp(schema, "-") != 0) {
 		keep = strcmp(schema, "-") == 0 || table_filter_keeps_schema(f, schema);
 	}

@@ -16,6 +16,8 @@ static const char script[] =
 	"SELECT pg_catalog.set_config('search_path', '', false);\n"
 	"\n--\n-- Name: sales; Type: SCHEMA; Schema: -; Owner: app\n--\n\n"
 	"CREATE SCHEMA sales;\n"
+	"\n--\n-- Name: SCHEMA sales; Type: COMMENT; Schema: -; Owner: app\n--\n\n"
+	"COMMENT ON SCHEMA sales IS 'the shop';\n"
 	"\n--\n-- Name: hstore; Type: EXTENSION; Schema: -; Owner: -\n--\n\n"
 	"CREATE EXTENSION IF NOT EXISTS hstore WITH SCHEMA public;\n"
 	"\n--\n-- Name: sku_count(); Type: FUNCTION; Schema: sales; Owner: app\n--\n\n"
@@ -128,6 +130,19 @@ static void test_schema(void **state)
 	table_filter_free(f);
 }
 
+static void test_other_schema(void **state)
+{
+	(void)state;
+	table_filter *f = filter(TF_INCLUDE_SCHEMA, "public", NULL);
+	size_t dropped;
+	char *s = filtered(f, &dropped);
+	assert_null(strstr(s, "CREATE SCHEMA sales"));
+	assert_null(strstr(s, "COMMENT ON SCHEMA sales"));
+	assert_non_null(strstr(s, "CREATE TABLE public.orders"));
+	free(s);
+	table_filter_free(f);
+}
+
 static void test_odd_names(void **state)
 {
 	(void)state;
@@ -167,6 +182,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_tables),
 		cmocka_unit_test(test_schema),
+		cmocka_unit_test(test_other_schema),
 		cmocka_unit_test(test_odd_names),
 		cmocka_unit_test(test_keys),
 	};
