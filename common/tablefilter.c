@@ -34,6 +34,19 @@ void table_filter_free(table_filter *f)
 	free(f);
 }
 
+/* Index of the ']' closing the bracket expression at p[i] == '[', or n when none does. */
+static size_t bracket_end(const char *p, size_t n, size_t i)
+{
+	size_t j = i + 1;
+	if (j < n && (p[j] == '!' || p[j] == '^'))
+		j++;
+	if (j < n && p[j] == ']')
+		j++; /* a leading ']' is a member */
+	while (j < n && p[j] != ']')
+		j++;
+	return j;
+}
+
 /*
  * Checks one side of a pattern; returns NULL when it is well formed, else why
  * not.  Control characters are refused: no table name holds them and they
@@ -51,16 +64,9 @@ static const char *side_check(const char *p, size_t n)
 			if (++i == n)
 				return "a trailing '\\'";
 		} else if (c == '[') {
-			size_t j = i + 1;
-			if (j < n && (p[j] == '!' || p[j] == '^'))
-				j++;
-			if (j < n && p[j] == ']')
-				j++; /* a leading ']' is a member */
-			while (j < n && p[j] != ']')
-				j++;
-			if (j == n)
+			i = bracket_end(p, n, i);
+			if (i == n)
 				return "an unterminated '['";
-			i = j;
 		}
 	}
 	return NULL;
@@ -72,16 +78,9 @@ static size_t find_dot(const char *p, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		if (p[i] == '\\')
 			i++;
-		else if (p[i] == '[') {
-			size_t j = i + 1;
-			if (j < n && (p[j] == '!' || p[j] == '^'))
-				j++;
-			if (j < n && p[j] == ']')
-				j++;
-			while (j < n && p[j] != ']')
-				j++;
-			i = j;
-		} else if (p[i] == '.')
+		else if (p[i] == '[')
+			i = bracket_end(p, n, i);
+		else if (p[i] == '.')
 			return i;
 	}
 	return n;
