@@ -8,6 +8,12 @@
 # MySQL/MariaDB table filters.
 source "$(dirname "$0")/lib.sh"
 
+# Under ASan (BD_ASAN=1, set by scripts/test.sh) the second whole-server dump
+# and restore (--role-passwords) and the config job's dump are left out: the
+# same code paths as the first, on a slower build.
+ASAN_SMALL=0
+if [ "${BD_ASAN:-0}" = 1 ] || [ -n "${ASAN_OPTIONS:-}" ]; then ASAN_SMALL=1; fi
+
 require_binaries
 pg_start pg
 SRC_PORT="$PG_PORT"
@@ -147,6 +153,7 @@ assert_output_contains "... naming the database in the way" "database 'alpha' (1
 assert_eq "... and touching no other database" "0" \
 	"$(psql_q postgres "SELECT count(*) FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema')")"
 
+if [ "$ASAN_SMALL" = 0 ]; then
 note "--role-passwords into an encrypted repository"
 new_key "$BD_TMP/key"
 run "$BACKUPD" dump --source "$SRC_BASE/postgres" --repo "$BD_TMP/erepo" --encryption-key-file "$BD_TMP/key" --name srv --all-databases --role-passwords
@@ -162,6 +169,7 @@ assert_eq "the hash is back" "SCRAM-SHA-256" \
 	"$(psql_q postgres "SELECT left(rolpassword, 13) FROM pg_authid WHERE rolname = 'app_owner'")"
 check "the role logs in with its password" env PGPASSWORD=app-secret-1 PGPASSFILE=/dev/null \
 	"$PG_BINDIR/psql" -X -q -h 127.0.0.1 -p "$DST_PORT" -U app_owner -d alpha -c "SELECT 1"
+fi
 pg_stop "$BD_TMP/pg2"
 PG_PORT="$SRC_PORT"
 PG_URI_BASE="$SRC_BASE"
@@ -252,9 +260,13 @@ repo = local
 schedule = @daily
 exclude-table-data = audit
 CONF
-run "$BACKUPD" -c "$BD_TMP/srv.conf" run server-nightly
-assert_rc "a job of a databases = all source" 0
-check "... dumps the whole server" python3 -c 'import json,sys,glob; m=[json.load(open(f)) for f in glob.glob(sys.argv[1] + "/server/backups/*/manifest.json")]; assert m and m[0]["info"]["server"]' "$REPO"
+if [ "$ASAN_SMALL" = 0 ]; then
+	run "$BACKUPD" -c "$BD_TMP/srv.conf" run server-nightly
+	assert_rc "a job of a databases = all source" 0
+	check "... dumps the whole server" python3 -c 'import json,sys,glob; m=[json.load(open(f)) for f in glob.glob(sys.argv[1] + "/server/backups/*/manifest.json")]; assert m and m[0]["info"]["server"]' "$REPO"
+fi
+run "$BACKUPD" -c "$BD_TMP/srv.conf" check
+assert_rc "check accepts databases = all and the filter keys" 0
 sed -i 's/^databases = all/databases = alpha/; s/^exclude-table-data = audit/exclude-table-data = a.b.c/' "$BD_TMP/srv.conf"
 run "$BACKUPD" -c "$BD_TMP/srv.conf" check
 assert_rc "check refuses a bad databases value and a bad pattern" 2
