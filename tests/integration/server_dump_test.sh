@@ -246,6 +246,7 @@ assert_rc "--database on a one-database dump that is not that database" 2
 
 # --------------------------------------------------------------------------
 note "configuration: databases = all, filter keys, checked"
+mkdir -p "$BD_TMP/state"
 cat >"$BD_TMP/srv.conf" <<CONF
 [global]
 state-dir = $BD_TMP/state
