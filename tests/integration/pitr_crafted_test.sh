@@ -56,7 +56,10 @@ def store(name, data):
     objects.append({"name": name, "size": len(data), "stored_size": len(data),
                     "sha256": hashlib.sha256(data).hexdigest(), "compressed": False})
 store("base.tar", tar(specs))
-info = {"stop_lsn": "0/2000100", "wal_start_segment": "000000010000000000000002"}
+info = {"system_identifier": "7000000000000000001", "server_version_num": 150000,
+        "wal_segment_size": 16777216, "start_lsn": "0/2000028", "stop_lsn": "0/2000100",
+        "timeline": 1, "stop_timeline": 1, "wal_start_segment": "000000010000000000000002",
+        "wal_stop_segment": "000000010000000000000002", "stop_time_us": 1795256004000000}
 if location:
     info["tablespaces"] = [{"oid": "16384", "location": location}]
     store("16384.tar", tar(["PG_15_202209061/:d:0777", "PG_15_202209061/1/:d:0777",
