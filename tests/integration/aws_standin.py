@@ -12,6 +12,10 @@
       requests per endpoint (rewritten after each one).
       STATEDIR/container_token and STATEDIR/web_token hold the tokens the
       container endpoint and STS expect.  With CERT and KEY it speaks TLS.
+      STS also answers AssumeRole when the request's SigV4 signature checks
+      out with the secret of its access key: S3RVER's, or the one in
+      STATEDIR/role_source_secret for the key ROLESOURCE (a profile's
+      source_profile); anything else is 403 SignatureDoesNotMatch.
 
   aws_standin.py proxy PORTFILE TARGETPORT LOGFILE
       A recording proxy in front of s3rver: each request is forwarded as is
@@ -23,6 +27,8 @@
 
 The port chosen is written to PORTFILE once listening.
 """
+import hashlib
+import hmac
 import http.client
 import json
 import os
@@ -115,9 +121,50 @@ class Metadata(BaseHTTPRequestHandler):
             return self.answer(200, self.creds_json("container"), "application/json")
         self.answer(404, "")
 
+    def signature_ok(self, body):
+        """The request's SigV4 signature, recomputed with its key's secret."""
+        auth = self.headers.get("Authorization") or ""
+        try:
+            fields = dict(kv.strip().split("=", 1) for kv in auth.split(" ", 1)[1].split(","))
+            akid, date, region, service, _ = fields["Credential"].split("/")
+        except (IndexError, KeyError, ValueError):
+            return False
+        secret = {KEY: SECRET, "ROLESOURCE": self.setting("role_source_secret")}.get(akid)
+        if not secret or service != "sts":
+            return False
+        signed = fields["SignedHeaders"].split(";")
+        canon = "".join("%s:%s\n" % (h, " ".join((self.headers.get(h) or "").split())) for h in signed)
+        path, _, query = self.path.partition("?")
+        creq = "\n".join([self.command, urllib.parse.quote(path, safe="/~"), query, canon,
+                          fields["SignedHeaders"], hashlib.sha256(body).hexdigest()])
+        scope = "/".join([date, region, service, "aws4_request"])
+        sts = "\n".join(["AWS4-HMAC-SHA256", self.headers.get("x-amz-date") or "", scope,
+                         hashlib.sha256(creq.encode()).hexdigest()])
+        k = ("AWS4" + secret).encode()
+        for part in (date, region, service, "aws4_request"):
+            k = hmac.new(k, part.encode(), hashlib.sha256).digest()
+        return hmac.compare_digest(hmac.new(k, sts.encode(), hashlib.sha256).hexdigest(),
+                                   fields.get("Signature", ""))
+
     def do_POST(self):
-        form = urllib.parse.parse_qs(self.body().decode())
+        raw = self.body()
+        form = urllib.parse.parse_qs(raw.decode())
         one = lambda k: (form.get(k) or [""])[0]
+        if self.path.startswith("/sts") and one("Action") == "AssumeRole":
+            if not self.signature_ok(raw) or not one("RoleArn") or not one("RoleSessionName"):
+                self.count("sts_assume_denied")
+                return self.answer(403, "<ErrorResponse><Error><Type>Sender</Type><Code>SignatureDoesNotMatch</Code>"
+                                        "<Message>The request signature we calculated does not match</Message>"
+                                        "</Error></ErrorResponse>", "text/xml")
+            n = self.count("sts_assume")
+            life = int(self.setting("lifetime", "3600"))
+            xml = ("<AssumeRoleResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><AssumeRoleResult>"
+                   "<AssumedRoleUser><Arn>%s/s</Arn><AssumedRoleId>AROA:s</AssumedRoleId></AssumedRoleUser>"
+                   "<Credentials><AccessKeyId>%s</AccessKeyId><SecretAccessKey>%s</SecretAccessKey>"
+                   "<SessionToken>sessiontoken-assume-%d</SessionToken><Expiration>%s</Expiration>"
+                   "</Credentials></AssumeRoleResult></AssumeRoleResponse>"
+                   % (one("RoleArn"), KEY, SECRET, n, iso(time.time() + life)))
+            return self.answer(200, xml, "text/xml")
         if self.path.startswith("/sts") and one("Action") == "AssumeRoleWithWebIdentity":
             if one("WebIdentityToken") != self.setting("web_token") or not one("RoleArn"):
                 self.count("sts_denied")
