@@ -4,7 +4,9 @@
 # (every 2 s, for FLEET_SECONDS) runs exactly once, checked in the catalog and
 # in the repositories; a daemon killed outright mid-run has its run taken over
 # once the lease expires; the catalog server stopped for 10 s and restarted
-# (no double run, /health says so, scheduling resumes); run-missed after the
+# (no double run, /health says so, scheduling resumes, a run in progress is
+# stopped by its cut-off daemon at half a lease and rerun once, `check`
+# reports the catalog); run-missed after the
 # whole fleet was down; catalog init/version checks, definition hashes, tags.
 # Waits poll with generous bounds (several lease times), never tight timings.
 source "$(dirname "$0")/lib.sh"
@@ -89,6 +91,20 @@ backups_match_runs() {
 			note "j$i: $have complete backups, $before runs ok before, $after ok or running after"
 		fi
 	done
+}
+
+# Backups of the j-jobs with an ID at or after $1 that no run in the catalog
+# recorded: a firing run twice leaves one.
+unrecorded_backups_since() {
+	cat_q "SELECT backup_id FROM backupd.runs WHERE job LIKE 'j%' AND backup_id IS NOT NULL" >"$BD_TMP/recorded.ids"
+	find "$BD_TMP"/repo1/j* "$BD_TMP"/repo2/j* -name manifest.json 2>/dev/null |
+		awk -F/ -v since="$1" '{ id = $(NF - 1); if (id >= since) print id }' |
+		grep -v -x -F -f "$BD_TMP/recorded.ids" || true
+}
+no_unrecorded_backups_since() {
+	local ids
+	ids=$(unrecorded_backups_since "$1")
+	[ -z "$ids" ] || { echo "unrecorded: $ids" >"$BD_TMP/unrecorded.txt"; return 1; }
 }
 
 # --------------------------------------------------------------------------
@@ -206,6 +222,11 @@ start_daemon "$VICTIM" $([ "$VICTIM" = d3 ] && echo --tags special)
 
 # --------------------------------------------------------------------------
 note "the catalog server stopped for 10 s, then restarted"
+# The SIGKILL above may have hit a j-job after its backup was complete but
+# before its end was recorded: that firing ran again on takeover (at least
+# once, by design), so totals no longer match.  Count from here instead:
+# every complete backup made since must be a recorded run.
+OUTAGE_SECTION=$(date -u +%Y%m%dT%H%M%SZ)
 # a run in progress across the outage: its daemon, cut off, stops it at half a
 # lease (before the lease expires and another daemon retries it), and the
 # firing runs again once the catalog is back: one complete backup, never two
@@ -234,8 +255,8 @@ resumed() { [ "$(cat_q "SELECT count(*) FROM backupd.runs WHERE fire_time > $UP 
 check "scheduling resumes" wait_for 30 resumed
 check "no firing was claimed while the catalog was down" test "$(cat_q "SELECT count(*) FROM backupd.runs WHERE fire_time > $DOWN + 1 AND fire_time < $UP - 1")" -eq 0
 sleep $((LEASE * 2))
-backups_match_runs
-assert_eq "no job ran twice across the outage (backups = recorded runs)" 0 "$dups"
+# a run's end is recorded just after its manifest is written: allow for that
+check "no job ran twice across the outage (every backup since is a recorded run)" wait_for 15 no_unrecorded_backups_since "$OUTAGE_SECTION"
 slow2_done() { [ "$(cat_q "SELECT state FROM backupd.runs WHERE job = 'slow' AND fire_time = $SLOW2_FIRE")" = ok ]; }
 check "the cancelled slow firing runs again once its lease expired, and completes" wait_for $((LEASE * 6 + 20)) slow2_done
 wait "$HOLD" || true
