@@ -146,41 +146,40 @@ class Metadata(BaseHTTPRequestHandler):
         return hmac.compare_digest(hmac.new(k, sts.encode(), hashlib.sha256).hexdigest(),
                                    fields.get("Signature", ""))
 
+    def sts_error(self, status, code, message, counter):
+        self.count(counter)
+        return self.answer(status, "<ErrorResponse><Error><Type>Sender</Type><Code>%s</Code>"
+                                   "<Message>%s</Message></Error></ErrorResponse>" % (code, message), "text/xml")
+
+    def sts_credentials(self, action, counter, extra_before="", extra_after=""):
+        """<ACTIONResponse><ACTIONResult>[before]<Credentials/>[after]: s3rver's pair, a new token."""
+        n = self.count(counter)
+        life = int(self.setting("lifetime", "3600"))
+        xml = ("<%sResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><%sResult>%s<Credentials>"
+               "<AccessKeyId>%s</AccessKeyId><SecretAccessKey>%s</SecretAccessKey>"
+               "<SessionToken>sessiontoken-%s-%d</SessionToken><Expiration>%s</Expiration>"
+               "</Credentials>%s</%sResult></%sResponse>"
+               % (action, action, extra_before, KEY, SECRET, counter.replace("sts_", ""), n,
+                  iso(time.time() + life), extra_after, action, action))
+        return self.answer(200, xml, "text/xml")
+
     def do_POST(self):
         raw = self.body()
         form = urllib.parse.parse_qs(raw.decode())
         one = lambda k: (form.get(k) or [""])[0]
         if self.path.startswith("/sts") and one("Action") == "AssumeRole":
             if not self.signature_ok(raw) or not one("RoleArn") or not one("RoleSessionName"):
-                self.count("sts_assume_denied")
-                return self.answer(403, "<ErrorResponse><Error><Type>Sender</Type><Code>SignatureDoesNotMatch</Code>"
-                                        "<Message>The request signature we calculated does not match</Message>"
-                                        "</Error></ErrorResponse>", "text/xml")
-            n = self.count("sts_assume")
-            life = int(self.setting("lifetime", "3600"))
-            xml = ("<AssumeRoleResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><AssumeRoleResult>"
-                   "<AssumedRoleUser><Arn>%s/s</Arn><AssumedRoleId>AROA:s</AssumedRoleId></AssumedRoleUser>"
-                   "<Credentials><AccessKeyId>%s</AccessKeyId><SecretAccessKey>%s</SecretAccessKey>"
-                   "<SessionToken>sessiontoken-assume-%d</SessionToken><Expiration>%s</Expiration>"
-                   "</Credentials></AssumeRoleResult></AssumeRoleResponse>"
-                   % (one("RoleArn"), KEY, SECRET, n, iso(time.time() + life)))
-            return self.answer(200, xml, "text/xml")
+                return self.sts_error(403, "SignatureDoesNotMatch",
+                                      "The request signature we calculated does not match", "sts_assume_denied")
+            return self.sts_credentials("AssumeRole", "sts_assume",
+                                        "<AssumedRoleUser><Arn>%s/s</Arn><AssumedRoleId>AROA:s</AssumedRoleId>"
+                                        "</AssumedRoleUser>" % one("RoleArn"))
         if self.path.startswith("/sts") and one("Action") == "AssumeRoleWithWebIdentity":
             if one("WebIdentityToken") != self.setting("web_token") or not one("RoleArn"):
-                self.count("sts_denied")
-                return self.answer(400, "<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code>"
-                                        "<Message>Not authorized to perform sts:AssumeRoleWithWebIdentity</Message>"
-                                        "</Error></ErrorResponse>", "text/xml")
-            n = self.count("sts")
-            life = int(self.setting("lifetime", "3600"))
-            xml = ("<AssumeRoleWithWebIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">"
-                   "<AssumeRoleWithWebIdentityResult><Credentials>"
-                   "<AccessKeyId>%s</AccessKeyId><SecretAccessKey>%s</SecretAccessKey>"
-                   "<SessionToken>sessiontoken-sts-%d</SessionToken><Expiration>%s</Expiration>"
-                   "</Credentials><SubjectFromWebIdentityToken>x</SubjectFromWebIdentityToken>"
-                   "</AssumeRoleWithWebIdentityResult></AssumeRoleWithWebIdentityResponse>"
-                   % (KEY, SECRET, n, iso(time.time() + life)))
-            return self.answer(200, xml, "text/xml")
+                return self.sts_error(400, "AccessDenied",
+                                      "Not authorized to perform sts:AssumeRoleWithWebIdentity", "sts_denied")
+            return self.sts_credentials("AssumeRoleWithWebIdentity", "sts", extra_after=
+                                        "<SubjectFromWebIdentityToken>x</SubjectFromWebIdentityToken>")
         self.answer(404, "")
 
 
