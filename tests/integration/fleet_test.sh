@@ -72,8 +72,8 @@ stop_daemons() {
 	for id in "${!DPID[@]}"; do wait "${DPID[$id]}" 2>/dev/null || true; done
 	DPID=()
 }
-complete_backups() { # REPO-DIR NAME: complete backups of NAME
-	find "$1/$2/backups" -name manifest.json 2>/dev/null | wc -l
+complete_backups() { # REPO-DIR NAME: complete backups of NAME (0 when it never ran: no directory)
+	{ find "$1/$2/backups" -name manifest.json 2>/dev/null || true; } | wc -l
 }
 # Sets dups to the number of jobs whose complete backups are not one per
 # recorded run.  Runs go on meanwhile: the runs recorded ok before counting
