@@ -26,7 +26,18 @@ struct repo {
 	int encrypted;
 	int locked; /* encrypted, opened without the key: backup IDs only */
 	unsigned char dek[CRYPT_KEY_LEN];
+	struct progress *progress; /* counts what object readers read; NULL: none */
 };
+
+void repo_set_progress(repo *r, struct progress *p)
+{
+	r->progress = p;
+}
+
+struct progress *repo_progress(const repo *r)
+{
+	return r->progress;
+}
 
 storage *repo_storage(repo *r)
 {
@@ -763,6 +774,8 @@ int repo_object_open(repo *r, const manifest *m, const manifest_object *o,
 	char *path = repo_backup_path(m->name, m->id, o->name);
 	int rc = object_reader_open(r->s, path, o->compressed, &o->meta, out, err);
 	free(path);
+	if (rc == 0)
+		object_reader_set_progress(*out, r->progress);
 	return rc;
 }
 

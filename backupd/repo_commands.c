@@ -10,6 +10,7 @@
 #include "archive/wal_chain.h"
 #include "common/log.h"
 #include "common/mem.h"
+#include "common/progress.h"
 
 /* "20261121T101324Z[-2]" -> time_t; IDs are UTC start times */
 static time_t id_time(const char *id)
@@ -215,7 +216,9 @@ int repo_cmd_verify(repo *r, const char *name, const char *id, bderr *err)
 		manifest *m = NULL;
 		if (repo_backup_load(r, name, id, &m, err) != 0)
 			return -1;
+		progress_set_total(repo_progress(r), manifest_total_size(m), m->n_objects);
 		int rc = repo_backup_verify(r, m, err);
+		log_status_line(NULL); /* a terminal's progress line makes way for stdout */
 		if (rc == 0)
 			printf("%s %s: ok (%zu objects)\n", m->name, m->id, m->n_objects);
 		if (rc == 0)
@@ -228,6 +231,10 @@ int repo_cmd_verify(repo *r, const char *name, const char *id, bderr *err)
 		return -1;
 	int rc = 0;
 	size_t checked = 0;
+	for (size_t i = 0; i < l->n; i++)
+		if (l->items[i].m)
+			progress_add_total(repo_progress(r), manifest_total_size(l->items[i].m),
+					   l->items[i].m->n_objects);
 	for (size_t i = 0; i < l->n && rc == 0; i++) {
 		const backup_entry *e = &l->items[i];
 		if (e->damaged) {
@@ -239,6 +246,7 @@ int repo_cmd_verify(repo *r, const char *name, const char *id, bderr *err)
 			continue;
 		}
 		rc = repo_backup_verify(r, e->m, err);
+		log_status_line(NULL); /* a terminal's progress line makes way for stdout */
 		if (rc == 0) {
 			printf("%s %s: ok (%zu objects)\n", e->name, e->id, e->m->n_objects);
 			checked++;

@@ -118,7 +118,6 @@ static int percent(uint64_t done, uint64_t total)
 void progress_format_line(const progress_snapshot *s, char *buf, size_t len)
 {
 	char done[32], total[32];
-	const char *est = s->estimated ? "~" : "";
 	size_t n = 0;
 #define PUT(...)                                                                      \
 	do {                                                                          \
@@ -130,35 +129,41 @@ void progress_format_line(const progress_snapshot *s, char *buf, size_t len)
 	if (len == 0)
 		return;
 	buf[0] = '\0';
-	PUT("%s: ", s->what);
-	progress_format_bytes(s->bytes_done, done, sizeof done);
+	int has_bytes = s->bytes_total > 0 || s->bytes_done > 0 ||
+			(s->objects_total == 0 && s->objects_done == 0);
+	int has_objects = s->objects_total > 0 || s->objects_done > 0;
+	/* the percent and the time left follow the bytes when their total is known */
 	int pct = -1;
-	double left = -1; /* seconds to go, when known */
+	double left = -1;
 	if (s->bytes_total > 0) {
-		progress_format_bytes(s->bytes_total, total, sizeof total);
-		PUT("%s of %s%s", done, est, total);
 		pct = percent(s->bytes_done, s->bytes_total);
 		if (s->rate > 0 && s->bytes_done < s->bytes_total)
 			left = (double)(s->bytes_total - s->bytes_done) / s->rate;
-	} else {
-		PUT("%s", done);
+	} else if (s->objects_total > 0) {
+		pct = percent(s->objects_done, s->objects_total);
+		/* no byte total: extrapolate from the objects' pace so far */
+		if (s->objects_done > 0 && s->objects_done < s->objects_total && s->elapsed > 0)
+			left = s->elapsed * (double)(s->objects_total - s->objects_done) /
+			       (double)s->objects_done;
 	}
-	if (s->objects_total > 0) {
-		if (pct < 0) {
-			pct = percent(s->objects_done, s->objects_total);
-			/* no byte total: extrapolate the time from the objects' pace */
-			if (s->objects_done > 0 && s->objects_done < s->objects_total && s->elapsed > 0)
-				left = s->elapsed * (double)(s->objects_total - s->objects_done) /
-				       (double)s->objects_done;
+	PUT("%s: ", s->what);
+	if (has_bytes) {
+		progress_format_bytes(s->bytes_done, done, sizeof done);
+		if (s->bytes_total > 0) {
+			progress_format_bytes(s->bytes_total, total, sizeof total);
+			PUT("%s of %s%s (%d%%)", done, s->estimated ? "~" : "", total, pct);
+		} else {
+			PUT("%s", done);
 		}
-		if (pct >= 0)
+	}
+	if (has_objects) {
+		PUT("%s", has_bytes ? ", " : "");
+		if (s->objects_total > 0)
+			PUT("%" PRIu64 "/%" PRIu64 " objects", s->objects_done, s->objects_total);
+		else
+			PUT("%" PRIu64 " objects", s->objects_done);
+		if (s->bytes_total == 0 && pct >= 0)
 			PUT(" (%d%%)", pct);
-		PUT(", %" PRIu64 "/%s%" PRIu64 " objects", s->objects_done, est, s->objects_total);
-	} else {
-		if (pct >= 0)
-			PUT(" (%d%%)", pct);
-		if (s->objects_done > 0)
-			PUT(", %" PRIu64 " objects", s->objects_done);
 	}
 	if (s->rate > 0) {
 		char r[32];

@@ -94,7 +94,7 @@ void progress_free(progress *p);
 /* Totals: set outright, or grown as the work discovers more of itself. */
 void progress_set_total(progress *p, uint64_t bytes, uint64_t objects);
 void progress_add_total(progress *p, uint64_t bytes, uint64_t objects);
-/* 1: the totals are estimates (printed with "~"). */
+/* 1: the byte total is an estimate (printed with "~"); object counts are exact. */
 void progress_set_estimated(progress *p, int estimated);
 
 /* Work finished, from any thread. */

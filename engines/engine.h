@@ -43,6 +43,7 @@ typedef struct engine_dump_options {
 	const char *compress_spec; /* as given ("zstd:3", "none"), recorded in the manifest */
 	uint64_t chunk_bytes;      /* split tables larger than this */
 	engine_consistency consistency;
+	struct progress *progress; /* common/progress.h: totals and what is done; NULL: none */
 } engine_dump_options;
 
 /* The defaults above; url, password and name NULL. */
@@ -93,6 +94,12 @@ typedef struct engine_restore_options {
 	const char *provision_db; /* --provision DB (with owner, env_file; implies create), or NULL */
 	const char *env_file;
 	int reuse_role;
+	/*
+	 * common/progress.h, or NULL.  The caller sets the totals from the
+	 * manifest and counts what the repository's readers read
+	 * (repo_set_progress); engines only name their phases.
+	 */
+	struct progress *progress;
 } engine_restore_options;
 
 /* ---- the operations -------------------------------------------------------- */

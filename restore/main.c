@@ -10,6 +10,7 @@
 #include "common/log.h"
 #include "common/mem.h"
 #include "common/program.h"
+#include "common/progress.h"
 #include "common/resolve.h"
 #include "engines/engine.h"
 #include "restore/pitr.h"
@@ -63,8 +64,10 @@ static int cmd_restore(program *p, bderr *err)
 	manifest *m = NULL;
 	char *name = NULL;
 	const char **maps = NULL; /* --role-map OLD=NEW, every one given */
+	progress *prog = NULL;
 	int rc = -1;
-	if (program_open_repo(p, 0, &r, err) != 0 || pick_name(r, cli_get(&p->args, "name"), &name, err) != 0)
+	if (program_progress(p, "restore", &prog, err) != 0 || program_open_repo(p, 0, &r, err) != 0 ||
+	    pick_name(r, cli_get(&p->args, "name"), &name, err) != 0)
 		goto out;
 	if (repo_backup_load(r, name, cli_get(&p->args, "backup"), &m, err) != 0)
 		goto out;
@@ -99,9 +102,14 @@ static int cmd_restore(program *p, bderr *err)
 	o.provision_db = provision;
 	o.env_file = cli_get(&p->args, "env-file");
 	o.reuse_role = cli_has(&p->args, "reuse-role");
+	/* exact totals: what the engine reads is counted by the repository's readers */
+	progress_set_total(prog, manifest_total_size(m), m->n_objects);
+	repo_set_progress(r, prog);
+	o.progress = prog;
 	if (engine_restore_options_check(target.engine, &o, err) == 0)
 		rc = target.engine->restore(r, m, &o, err);
 out:
+	progress_free(prog);
 	free(maps);
 	manifest_free(m);
 	free(name);
@@ -133,6 +141,7 @@ static const cli_option restore_opts[] = {
 	{ "provision", "DB", "create DB and the --owner role/user (generated password) with the admin account in --to", 0, NULL, 0, 0 },
 	{ "env-file", "FILE", "with --provision: write DATABASE_URL=... there (mode 0600)", 0, NULL, 0, 0 },
 	{ "reuse-role", NULL, "with --provision: use an existing --owner role (its password is not changed)", 0, NULL, 0, 0 },
+	PROGRESS_CLI_OPTIONS,
 	CLI_OPT_END,
 };
 
@@ -152,6 +161,7 @@ static const cli_option pitr_opts[] = {
 	{ "standby", NULL, "set the copy up as a standby of its primary (standby.signal, no recovery target)", 0, NULL, 0, 0 },
 	{ "primary-conninfo", "C", "--standby: the primary's connection string, without a password (name a passfile=)", 0, NULL, 0, 0 },
 	{ "slot", "NAME", "--standby: the primary's physical replication slot to stream through", 0, NULL, 0, 0 },
+	PROGRESS_CLI_OPTIONS,
 	CLI_OPT_END,
 };
 

@@ -13,6 +13,7 @@
 #include "engines/pg/pg_schema.h"
 #include "common/log.h"
 #include "common/mem.h"
+#include "common/progress.h"
 #include "engines/pg/pgconn.h"
 #include "common/workpool.h"
 #include "engines/pg/pgtool.h"
@@ -174,6 +175,7 @@ static int dump_chunk(dump_state *st, PGconn *c, dump_task *t, bderr *err)
 			wrc = object_writer_write(ow, batch, fill, err);
 			fill = 0;
 		}
+		progress_add(st->o->progress, (uint64_t)n, 0);
 		if (wrc == 0 && (size_t)n > COPY_BATCH) {
 			wrc = object_writer_write(ow, row, (size_t)n, err);
 		} else if (wrc == 0) {
@@ -200,6 +202,7 @@ static int dump_chunk(dump_state *st, PGconn *c, dump_task *t, bderr *err)
 		goto out;
 	t->rows = rows;
 	t->done = 1;
+	progress_add(st->o->progress, 0, 1);
 	rc = 0;
 out:
 	object_writer_free(ow);
@@ -672,6 +675,10 @@ int pg_dump_run(repo *r, const engine_dump_options *o, char **id_out, bderr *err
 	if (load_tables(&st, c, err) != 0 || lock_tables(&st, c, err) != 0)
 		goto out;
 	plan_tasks(&st);
+	/* relation sizes on disk: an estimate of the COPY text the chunks will be */
+	for (size_t i = 0; i < st.n_tables; i++)
+		progress_add_total(o->progress, st.tables[i].bytes, st.tables[i].n_chunks);
+	progress_set_estimated(o->progress, 1);
 
 	if (repo_backup_begin(r, o->name, started, &st.id, err) != 0)
 		goto out;
