@@ -14,9 +14,11 @@
  * Runs [job:NAME] of cfg: the backup, then the job's retention.  On success
  * *id is the new backup's ID (caller frees).  The run is recorded in the run
  * history whatever the outcome; a failure to record is logged, not fatal,
- * because the backup itself matters more than its bookkeeping.
+ * because the backup itself matters more than its bookkeeping.  prog
+ * (common/progress.h, or NULL) gets the backup's progress.
  */
-int job_run(const config *cfg, const char *name, char **id, bderr *err);
+struct progress;
+int job_run(const config *cfg, const char *name, struct progress *prog, char **id, bderr *err);
 
 /*
  * One run at a time: state-dir/locks/job-NAME.lock is held by the process

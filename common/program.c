@@ -227,17 +227,24 @@ int program_progress(program *p, const char *what, progress **out, bderr *err)
 {
 	*out = NULL;
 	progress_options o;
-	progress_options_init(&o);
+	if (program_progress_options(p, &o, err) < 0)
+		return -1;
+	*out = progress_new(what, &o);
+	return 0;
+}
+
+int program_progress_options(program *p, progress_options *o, bderr *err)
+{
+	progress_options_init(o);
 	if (cli_get(&p->args, "progress-interval") == NULL && p->cfg) {
 		long v;
 		if (config_get_long(p->cfg, config_find(p->cfg, "global", NULL), "progress-interval",
 				    PROGRESS_INTERVAL_DEFAULT, 1, PROGRESS_INTERVAL_MAX, &v, err) < 0)
 			return -1;
-		o.interval = (int)v;
+		o->interval = (int)v;
 	}
-	if (cli_get(&p->args, "progress-interval") && progress_options_from_args(&p->args, &o, err) < 0)
+	if (cli_get(&p->args, "progress-interval") && progress_options_from_args(&p->args, o, err) < 0)
 		return -1;
-	o.quiet = cli_has(&p->args, "quiet");
-	*out = progress_new(what, &o);
+	o->quiet = cli_has(&p->args, "quiet");
 	return 0;
 }

@@ -72,5 +72,8 @@ int program_open_repo_ex(program *p, int create, int allow_locked, struct repo *
  */
 struct progress;
 int program_progress(program *p, const char *what, struct progress **out, bderr *err);
+/* The same options, for a caller that adds its own (a publish callback). */
+struct progress_options;
+int program_progress_options(program *p, struct progress_options *o, bderr *err);
 
 #endif
