@@ -81,10 +81,10 @@ void progress_format_bytes(uint64_t bytes, char *buf, size_t len)
 		v /= 1024.0;
 		u++;
 	}
-	/* three significant digits: 1.23 GiB, 12.3 MiB, 123 KiB */
-	if (v < 10.0)
+	/* three significant digits: 1.23 GiB, 12.3 MiB, 123 KiB (as they round) */
+	if (v < 9.995)
 		snprintf(buf, len, "%.2f %s", v, units[u]);
-	else if (v < 100.0)
+	else if (v < 99.95)
 		snprintf(buf, len, "%.1f %s", v, units[u]);
 	else
 		snprintf(buf, len, "%.0f %s", v, units[u]);
@@ -170,7 +170,8 @@ void progress_format_line(const progress_snapshot *s, char *buf, size_t len)
 		progress_format_bytes((uint64_t)s->rate, r, sizeof r);
 		PUT(", %s/s", r);
 	}
-	if (left >= 0) {
+	/* under a second left says nothing (the server may still be busy with it) */
+	if (left >= 1) {
 		char eta[32];
 		progress_format_duration(left, eta, sizeof eta);
 		PUT(", ETA %s", eta);
@@ -196,6 +197,14 @@ void progress_add_total(progress *p, uint64_t bytes, uint64_t objects)
 		return;
 	atomic_fetch_add_explicit(&p->bytes_total, bytes, memory_order_relaxed);
 	atomic_fetch_add_explicit(&p->objects_total, objects, memory_order_relaxed);
+}
+
+void progress_correct_total(progress *p, uint64_t estimated, uint64_t actual)
+{
+	if (p == NULL || estimated == actual)
+		return;
+	/* modular arithmetic: adding (actual - estimated) also subtracts */
+	atomic_fetch_add_explicit(&p->bytes_total, actual - estimated, memory_order_relaxed);
 }
 
 void progress_set_estimated(progress *p, int estimated)

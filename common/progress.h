@@ -94,6 +94,12 @@ void progress_free(progress *p);
 /* Totals: set outright, or grown as the work discovers more of itself. */
 void progress_set_total(progress *p, uint64_t bytes, uint64_t objects);
 void progress_add_total(progress *p, uint64_t bytes, uint64_t objects);
+/*
+ * One piece of estimated work is finished: its estimate in the total is
+ * replaced by what it really was (a table chunk's relation size by its COPY
+ * bytes), so the total converges on the truth as the work goes.
+ */
+void progress_correct_total(progress *p, uint64_t estimated, uint64_t actual);
 /* 1: the byte total is an estimate (printed with "~"); object counts are exact. */
 void progress_set_estimated(progress *p, int estimated);
 

@@ -201,6 +201,7 @@ static int dump_chunk(dump_worker *w, dump_task *t, bderr *err)
 	if (object_writer_close(ow, &t->meta, err) != 0)
 		goto out;
 	progress_add(st->o->progress, fill, 1);
+	progress_correct_total(st->o->progress, t->weight, t->meta.size);
 	t->rows = rows;
 	rc = 0;
 out:
@@ -685,11 +686,9 @@ int mysql_dump_run(repo *r, const engine_dump_options *o, char **id_out, bderr *
 			goto out;
 	if (plan_tasks(&st, c, err) != 0)
 		goto out;
-	/* DATA_LENGTH from the table statistics: an estimate of the TSV the chunks will be */
-	for (size_t i = 0; i < st.n_tables; i++)
-		if (st.tables[i].n_chunks > 0)
-			progress_add_total(o->progress, st.tables[i].data_bytes,
-					   (uint64_t)st.tables[i].n_chunks);
+	/* DATA_LENGTH from the table statistics: an estimate of the TSV, corrected chunk by chunk */
+	for (size_t i = 0; i < st.n_tasks; i++)
+		progress_add_total(o->progress, st.tasks[i].weight, 1);
 	progress_set_estimated(o->progress, 1);
 
 	m = manifest_new();

@@ -203,6 +203,7 @@ static int dump_chunk(dump_state *st, PGconn *c, dump_task *t, bderr *err)
 	t->rows = rows;
 	t->done = 1;
 	progress_add(st->o->progress, 0, 1);
+	progress_correct_total(st->o->progress, t->weight, t->meta.size);
 	rc = 0;
 out:
 	object_writer_free(ow);
@@ -672,13 +673,15 @@ int pg_dump_run(repo *r, const engine_dump_options *o, char **id_out, bderr *err
 	if (dump_database_properties(c, st.server_num, &inf, err) != 0 ||
 	    pg_dump_roles(c, m->info, err) != 0)
 		goto out;
+	progress_phase(o->progress, "waiting for table locks");
 	if (load_tables(&st, c, err) != 0 || lock_tables(&st, c, err) != 0)
 		goto out;
 	plan_tasks(&st);
-	/* relation sizes on disk: an estimate of the COPY text the chunks will be */
-	for (size_t i = 0; i < st.n_tables; i++)
-		progress_add_total(o->progress, st.tables[i].bytes, st.tables[i].n_chunks);
+	/* relation sizes on disk: an estimate of the COPY text, corrected chunk by chunk */
+	for (size_t i = 0; i < st.n_tasks; i++)
+		progress_add_total(o->progress, st.tasks[i].weight, 1);
 	progress_set_estimated(o->progress, 1);
+	progress_phase(o->progress, NULL);
 
 	if (repo_backup_begin(r, o->name, started, &st.id, err) != 0)
 		goto out;

@@ -1,0 +1,185 @@
+#!/usr/bin/env bash
+# Progress of long commands (common/progress.h) against a real server: plain
+# log lines every --progress-interval when stderr is a pipe, a line redrawn
+# in place on a pseudo-terminal (script(1)), --quiet, stdout left to the
+# machine-readable output, and a running job's progress in `backupd status`
+# and the daemon's /metrics.  Slow work comes from a lock held elsewhere
+# (the dump waits for it) and from a CHECK whose function sleeps only in the
+# restore's target database: events and counts are checked, never timings.
+source "$(dirname "$0")/lib.sh"
+
+require_binaries
+pg_start
+
+db_create src
+psql_q src "
+CREATE FUNCTION slow_ok(int) RETURNS boolean LANGUAGE plpgsql AS \$\$
+BEGIN
+	IF current_setting('bd.slow', true) = 'on' THEN PERFORM pg_sleep(0.01); END IF;
+	RETURN true;
+END \$\$;
+CREATE TABLE t (id int PRIMARY KEY, v text);
+INSERT INTO t SELECT g, md5(g::text) FROM generate_series(1, 5000) g;
+CREATE TABLE slow (id int PRIMARY KEY CHECK (slow_ok(id)));
+INSERT INTO slow SELECT g FROM generate_series(1, 250) g;" >/dev/null
+SRC_URI="$(pg_uri src)"
+REPO="$BD_TMP/repo"
+
+# lock_t SECONDS: an ACCESS EXCLUSIVE lock on t held that long by another session
+lock_t() {
+	PGAPPNAME=bdlocker _bd_psql -d src -c "BEGIN; LOCK TABLE t IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep($1);" \
+		>/dev/null 2>&1 &
+	LOCKER=$!
+	for _ in $(seq 1 50); do
+		[ "$(psql_q src "SELECT count(*) FROM pg_locks WHERE relation = 't'::regclass AND mode = 'AccessExclusiveLock' AND granted")" = 1 ] && return 0
+		sleep 0.1
+	done
+	fail "the locker session did not get its lock"
+}
+unlock_t() {
+	psql_q postgres "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'bdlocker'" >/dev/null || true
+	wait "$LOCKER" 2>/dev/null || true
+}
+no_cr() { ! grep -q $'\r' "$1"; }
+count_lines() { grep -c "$2" "$1" || true; }
+
+# --------------------------------------------------------------------------
+note "dump into a pipe: plain log lines every --progress-interval, the ID alone on stdout"
+lock_t 3
+run "$BACKUPD" dump --source "$SRC_URI" --name src --repo "$REPO" --progress-interval 1
+unlock_t
+assert_rc "dump waiting for a lock succeeds" 0
+n="$(count_lines "$RUN_ERR" 'info: progress: dump: ')"
+check "at least two progress lines while the dump waited 3 s (got $n)" test "$n" -ge 2
+check "progress lines are plain (no carriage return, no escape)" no_cr "$RUN_ERR"
+check "stdout holds the backup ID alone" test "$(wc -l <"$RUN_OUT")" -eq 1
+check_not "stdout has no progress" grep -q progress "$RUN_OUT"
+ID1="$(cat "$RUN_OUT")"
+
+note "--quiet: no progress lines"
+lock_t 2
+run "$BACKUPD" dump --source "$SRC_URI" --name src --repo "$REPO" --progress-interval 1 --quiet
+unlock_t
+assert_rc "quiet dump succeeds" 0
+assert_eq "no progress line with --quiet" 0 "$(count_lines "$RUN_ERR" 'progress:')"
+
+note "a bad --progress-interval is a usage error"
+run "$BACKUPD" dump --source "$SRC_URI" --name src --repo "$REPO" --progress-interval 0
+assert_rc "--progress-interval 0: exit 2" 2
+assert_output_contains "the error names the option" "progress-interval"
+
+# --------------------------------------------------------------------------
+note "restore into a pipe: bytes and objects of the manifest's totals, and the phases"
+db_create dst
+psql_q postgres "ALTER DATABASE dst SET bd.slow = 'on'" >/dev/null
+run "$DBRESTORE" restore --repo "$REPO" --name src --backup "$ID1" --to "$(pg_uri dst)" --progress-interval 1
+assert_rc "slow restore succeeds" 0
+n="$(count_lines "$RUN_ERR" 'info: progress: restore: ')"
+check "at least one restore progress line (got $n)" test "$n" -ge 1
+check "the line gives bytes of the total and objects done of the total" \
+	grep -Eq 'progress: restore: [0-9.]+ (B|KiB|MiB) of [0-9.]+ (B|KiB|MiB) \([0-9]+%\), [0-9]+/[0-9]+ objects' "$RUN_ERR"
+check "the line names the phase" grep -q 'progress: restore: .*loading data' "$RUN_ERR"
+check "restore lines are plain" no_cr "$RUN_ERR"
+assert_eq "the restored table is complete" 250 "$(psql_q dst 'SELECT count(*) FROM slow')"
+
+# --------------------------------------------------------------------------
+note "on a terminal: one line redrawn in place"
+db_create dst2
+psql_q postgres "ALTER DATABASE dst2 SET bd.slow = 'on'" >/dev/null
+TTY_OUT="$BD_TMP/tty.out"
+run script -qfec "$DBRESTORE restore --repo $REPO --name src --backup $ID1 --to $(pg_uri dst2)" "$TTY_OUT"
+assert_rc "restore on a pty succeeds" 0
+check "the terminal line is redrawn with a carriage return" grep -q $'\rrestore: ' "$TTY_OUT"
+check "the terminal line shows objects of the total" grep -Eq $'\rrestore: .*[0-9]+/[0-9]+ objects' "$TTY_OUT"
+check "the terminal line is erased to its end" grep -q $'\033\\[K' "$TTY_OUT"
+check_not "no plain progress log lines on a terminal" grep -q 'info: progress:' "$TTY_OUT"
+check "the log line after it still reads whole" grep -q "complete in" "$TTY_OUT"
+
+lock_t 2
+run script -qfec "$BACKUPD dump --source $SRC_URI --name src --repo $REPO" "$TTY_OUT"
+unlock_t
+assert_rc "dump on a pty succeeds" 0
+check "dump redraws its line on a terminal" grep -q $'\rdump: ' "$TTY_OUT"
+check "the ID follows, after the line was erased" grep -Eq $'(^|\033\\[K)[0-9]{8}T[0-9]{6}Z\r?$' "$TTY_OUT"
+check "the waiting dump names its phase" grep -q 'waiting for table locks' "$TTY_OUT"
+
+run script -qfec "$BACKUPD dump --source $SRC_URI --name src --repo $REPO --quiet" "$TTY_OUT"
+assert_rc "quiet dump on a pty succeeds" 0
+check_not "--quiet draws nothing on a terminal" grep -q $'\rdump: ' "$TTY_OUT"
+
+# --------------------------------------------------------------------------
+note "verify and expire report progress too"
+run "$BACKUPD" verify --repo "$REPO" --name src --progress-interval 1
+assert_rc "verify succeeds" 0
+run "$BACKUPD" expire --repo "$REPO" --name src --keep-last 1 --progress-interval 1
+assert_rc "expire succeeds" 0
+assert_output_contains "expire still prints its decisions on stdout" "keep src"
+
+# --------------------------------------------------------------------------
+note "a running job's progress: backupd status, status --json and /metrics"
+HPORT="$(_bd_pick_port)"
+CONF="$BD_TMP/backupd.conf"
+cat >"$CONF" <<EOF
+[global]
+state-dir = $BD_TMP/state
+shutdown-grace = 1s
+http-listen = 127.0.0.1:$HPORT
+progress-interval = 1
+
+[repo:main]
+url = $REPO
+
+[source:src]
+url = $SRC_URI
+
+[job:j]
+source = src
+repo = main
+schedule = */2 * * * * *
+EOF
+lock_t 30
+DLOG="$BD_TMP/daemon.log"
+"$BACKUPD" -c "$CONF" daemon >/dev/null 2>"$DLOG" &
+DPID=$!
+got=""
+for _ in $(seq 1 60); do
+	if curl -sf "http://127.0.0.1:$HPORT/metrics" >"$BD_TMP/metrics.txt" 2>/dev/null &&
+		grep -q '^backupd_job_progress_objects{backupd_job="j"}' "$BD_TMP/metrics.txt"; then
+		got=1
+		break
+	fi
+	sleep 0.5
+done
+check "/metrics shows the running job's progress" test -n "$got"
+check "/metrics has the bytes done gauge" grep -q '^backupd_job_progress_bytes{backupd_job="j"} [0-9]' "$BD_TMP/metrics.txt"
+run "$BACKUPD" -c "$CONF" status
+assert_rc "status works while the job runs" 0
+assert_output_contains "status shows the running job's progress" "running: dump: "
+run "$BACKUPD" -c "$CONF" status --json
+assert_rc "status --json works while the job runs" 0
+check "status --json has the running object" python3 -c '
+import json, sys
+j = [x for x in json.load(open(sys.argv[1])) if x["job"] == "j"][0]
+r = j["running"]
+assert r["what"] == "dump" and r["bytes_done"] >= 0 and "objects_total" in r, r
+' "$RUN_OUT"
+check "the job's own log has plain progress lines" grep -q 'info: progress: dump: ' "$DLOG"
+unlock_t
+for _ in $(seq 1 60); do
+	grep -q "job j: ok" "$DLOG" && break
+	sleep 0.5
+done
+kill -TERM "$DPID"
+rc=0
+wait "$DPID" || rc=$?
+assert_eq "daemon exits 0 on SIGTERM" 0 "$rc"
+_bd_check_sanitizers "$DLOG" "backupd daemon"
+run "$BACKUPD" -c "$CONF" status --json
+check "no running object once the run ended" python3 -c '
+import json, sys
+j = [x for x in json.load(open(sys.argv[1])) if x["job"] == "j"][0]
+assert j["running"] is None, j
+' "$RUN_OUT"
+
+assert_no_secrets_in_output
+finish
