@@ -173,11 +173,12 @@ static int dump_chunk(dump_state *st, PGconn *c, dump_task *t, bderr *err)
 		int wrc = 0;
 		if (fill + (size_t)n > COPY_BATCH && fill > 0) {
 			wrc = object_writer_write(ow, batch, fill, err);
+			progress_add(st->o->progress, fill, 0); /* once per batch, not per row */
 			fill = 0;
 		}
-		progress_add(st->o->progress, (uint64_t)n, 0);
 		if (wrc == 0 && (size_t)n > COPY_BATCH) {
 			wrc = object_writer_write(ow, row, (size_t)n, err);
+			progress_add(st->o->progress, (uint64_t)n, 0);
 		} else if (wrc == 0) {
 			memcpy(batch + fill, row, (size_t)n);
 			fill += (size_t)n;
@@ -202,7 +203,7 @@ static int dump_chunk(dump_state *st, PGconn *c, dump_task *t, bderr *err)
 		goto out;
 	t->rows = rows;
 	t->done = 1;
-	progress_add(st->o->progress, 0, 1);
+	progress_add(st->o->progress, fill, 1); /* the last batch */
 	progress_correct_total(st->o->progress, t->weight, t->meta.size);
 	rc = 0;
 out:
