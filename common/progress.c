@@ -150,7 +150,10 @@ void progress_format_line(const progress_snapshot *s, char *buf, size_t len)
 	if (has_bytes) {
 		progress_format_bytes(s->bytes_done, done, sizeof done);
 		if (s->bytes_total > 0) {
-			progress_format_bytes(s->bytes_total, total, sizeof total);
+			/* an estimate that the work outgrew shows what is known: at least done */
+			uint64_t t = s->estimated && s->bytes_done > s->bytes_total ? s->bytes_done
+										   : s->bytes_total;
+			progress_format_bytes(t, total, sizeof total);
 			PUT("%s of %s%s (%d%%)", done, s->estimated ? "~" : "", total, pct);
 		} else {
 			PUT("%s", done);

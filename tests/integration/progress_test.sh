@@ -181,5 +181,36 @@ j = [x for x in json.load(open(sys.argv[1])) if x["job"] == "j"][0]
 assert j["running"] is None, j
 ' "$RUN_OUT"
 
+# --------------------------------------------------------------------------
+note "basebackup: the server's PROGRESS estimate, then the wait for WAL archiving"
+# a slow archive_command keeps the backup waiting for its last segment
+AREPO="$BD_TMP/arepo"
+own_dir "$AREPO"
+PG_SERVER_CONF="archive_mode = on
+archive_command = 'sleep 1 && $BACKUPD wal-push --repo $AREPO --name arch %p'"
+export PG_SERVER_CONF
+pg_start arch
+unset PG_SERVER_CONF
+APASS="$BD_TMP/pgpass-arch"
+(umask 077 && printf '127.0.0.1:%s:*:postgres:%s\n' "$PG_PORT" "$PG_PASSWORD" >"$APASS")
+chown "$OWNER:" "$APASS"
+run "${AS_PG[@]}" env PGPASSFILE="$APASS" "$BACKUPD" basebackup --source "$(pg_uri postgres)" \
+	--repo "$AREPO" --name arch --progress-interval 1
+assert_rc "basebackup succeeds" 0
+check "basebackup progress gives the server's estimated total and the archives" \
+	grep -Eq 'progress: basebackup: [0-9.]+ (KiB|MiB|GiB) of ~[0-9.]+ (KiB|MiB|GiB) \([0-9]+%\), [0-9]+/[0-9]+ objects' "$RUN_ERR"
+check "basebackup progress names the wait for WAL archiving" \
+	grep -q 'progress: basebackup: .*waiting for WAL archiving' "$RUN_ERR"
+check "stdout holds the backup ID alone" test "$(wc -l <"$RUN_OUT")" -eq 1
+
+note "pitr: objects of the base backup read from the repository"
+own_dir "$BD_TMP/pitr"
+run "${AS_PG[@]}" "$DBRESTORE" pitr --repo "$AREPO" --name arch --data-dir "$BD_TMP/pitr/data" \
+	--target-lsn "$(psql_q postgres 'SELECT pg_current_wal_lsn()')" --progress-interval 1 --quiet
+assert_rc "pitr --quiet succeeds" 0
+assert_eq "no progress line with --quiet" 0 "$(count_lines "$RUN_ERR" 'progress:')"
+check "the data directory was restored" test -f "$BD_TMP/pitr/data/PG_VERSION"
+rm -rf "$BD_TMP/pitr"
+
 assert_no_secrets_in_output
 finish
