@@ -40,13 +40,16 @@
 
 #define PROGRESS_INTERVAL_DEFAULT 30 /* seconds between plain lines */
 #define PROGRESS_INTERVAL_MAX 86400
+#define PROGRESS_STR_(x) #x
+#define PROGRESS_STR(x) PROGRESS_STR_(x)
 
 /* The options of every long command, declared once for the option tables (cli.h). */
 #define PROGRESS_CLI_OPTIONS                                                                   \
 	{ "progress-interval", "SECONDS",                                                      \
-	  "not on a terminal: log a progress line this often", 0, "30", 1,                     \
+	  "not on a terminal: log a progress line this often (over [global] progress-interval)", \
+	  0, PROGRESS_STR(PROGRESS_INTERVAL_DEFAULT), 1,                                       \
 	  PROGRESS_INTERVAL_MAX },                                                             \
-	{ "quiet", NULL, "no progress output", 0, NULL, 0, 0 }
+	{ "quiet", NULL, "no progress output (on a terminal: no line redrawn in place)", 0, NULL, 0, 0 }
 
 typedef struct progress progress;
 
