@@ -245,6 +245,6 @@ int program_progress_options(program *p, progress_options *o, bderr *err)
 	}
 	if (cli_get(&p->args, "progress-interval") && progress_options_from_args(&p->args, o, err) < 0)
 		return -1;
-	o->quiet = cli_has(&p->args, "quiet");
+	o->quiet = p->args.quiet;
 	return 0;
 }

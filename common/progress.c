@@ -54,7 +54,7 @@ void progress_options_init(progress_options *o)
 
 int progress_options_from_args(const cli_args *a, progress_options *o, bderr *err)
 {
-	o->quiet = cli_has(a, "quiet");
+	o->quiet = a->quiet;
 	return cli_get_int(a, "progress-interval", PROGRESS_INTERVAL_DEFAULT, 1,
 			   PROGRESS_INTERVAL_MAX, &o->interval, err);
 }

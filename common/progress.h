@@ -43,13 +43,14 @@
 #define PROGRESS_STR_(x) #x
 #define PROGRESS_STR(x) PROGRESS_STR_(x)
 
-/* The options of every long command, declared once for the option tables (cli.h). */
+/*
+ * The option of every long command, for its option table (cli.h); --quiet
+ * is a global option of both programs (the contract's), in cli_args.quiet.
+ */
 #define PROGRESS_CLI_OPTIONS                                                                   \
 	{ "progress-interval", "SECONDS",                                                      \
 	  "not on a terminal: log a progress line this often (over [global] progress-interval)", \
-	  0, PROGRESS_STR(PROGRESS_INTERVAL_DEFAULT), 1,                                       \
-	  PROGRESS_INTERVAL_MAX },                                                             \
-	{ "quiet", NULL, "no progress output (on a terminal: no line redrawn in place)", 0, NULL, 0, 0 }
+	  0, PROGRESS_STR(PROGRESS_INTERVAL_DEFAULT), 1, PROGRESS_INTERVAL_MAX }
 
 typedef struct progress progress;
 
@@ -80,8 +81,8 @@ typedef struct progress_options {
 void progress_options_init(progress_options *o);
 
 /*
- * --quiet and --progress-interval of a command's arguments (PROGRESS_CLI_OPTIONS)
- * into o; a usage error names a bad interval.
+ * --quiet and --progress-interval (PROGRESS_CLI_OPTIONS) of a command's
+ * arguments into o; a usage error names a bad interval.
  */
 struct cli_args;
 int progress_options_from_args(const struct cli_args *a, progress_options *o, bderr *err);
