@@ -362,8 +362,8 @@ int expire_run(repo *r, const expire_options *o, FILE *out, expire_stats *st, bd
 	progress_phase(repo_progress(r), "listing backups");
 	if (repo_backup_list(r, o->name, &bl, err) < 0)
 		return -1;
-	/* progress counts the backups decided (and removed) */
-	progress_set_total(repo_progress(r), 0, bl->n);
+	/* progress counts the manifests read (by the listing), then the backups decided */
+	progress_add_total(repo_progress(r), 0, bl->n);
 	progress_phase(repo_progress(r), o->dry_run ? NULL : "removing");
 	int rc = 0;
 	/* the list is sorted by name: each run of equal names is one policy domain */

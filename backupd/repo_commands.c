@@ -216,7 +216,7 @@ int repo_cmd_verify(repo *r, const char *name, const char *id, bderr *err)
 		manifest *m = NULL;
 		if (repo_backup_load(r, name, id, &m, err) != 0)
 			return -1;
-		progress_set_total(repo_progress(r), manifest_total_size(m), m->n_objects);
+		progress_add_total(repo_progress(r), manifest_total_size(m), m->n_objects);
 		int rc = repo_backup_verify(r, m, err);
 		log_status_line(NULL); /* a terminal's progress line makes way for stdout */
 		if (rc == 0)

@@ -103,7 +103,7 @@ static int cmd_restore(program *p, bderr *err)
 	o.env_file = cli_get(&p->args, "env-file");
 	o.reuse_role = cli_has(&p->args, "reuse-role");
 	/* exact totals: what the engine reads is counted by the repository's readers */
-	progress_set_total(prog, manifest_total_size(m), m->n_objects);
+	progress_add_total(prog, manifest_total_size(m), m->n_objects);
 	repo_set_progress(r, prog);
 	o.progress = prog;
 	if (engine_restore_options_check(target.engine, &o, err) == 0)

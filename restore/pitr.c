@@ -1222,7 +1222,7 @@ int pitr_command(program *p, bderr *err)
 	log_info("restoring base backup %s of '%s' into %s", m->id, name, dir);
 	int incremental = json_object_get(m->info, "incremental_of") != NULL;
 	/* an incremental backup also reads its chain's parents: the total is a floor */
-	progress_set_total(prog, manifest_total_size(m), m->n_objects);
+	progress_add_total(prog, manifest_total_size(m), m->n_objects);
 	progress_set_estimated(prog, incremental);
 	repo_set_progress(r, prog);
 	if (incremental && ts.n > 0) {
