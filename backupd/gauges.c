@@ -158,6 +158,21 @@ int gauges_read_progress(const config *cfg, const char *job, progress_snapshot *
 	return live;
 }
 
+json_t *gauges_progress_json(const progress_snapshot *s)
+{
+	char started[32];
+	format_rfc3339(s->started, started, sizeof started);
+	json_t *o = json_pack("{s:s, s:s, s:I, s:I, s:b, s:I, s:I, s:f, s:f}", "what", s->what,
+			      "started", started, "bytes_done", (json_int_t)s->bytes_done,
+			      "bytes_total", (json_int_t)s->bytes_total, "bytes_total_estimated",
+			      s->estimated, "objects_done", (json_int_t)s->objects_done,
+			      "objects_total", (json_int_t)s->objects_total, "elapsed_seconds",
+			      s->elapsed, "bytes_per_second", s->rate);
+	if (o)
+		json_object_set_new(o, "phase", s->phase[0] ? json_string(s->phase) : json_null());
+	return o ? o : json_null();
+}
+
 static uint64_t read_number(const char *path)
 {
 	FILE *f = fopen(path, "re");

@@ -20,6 +20,8 @@
 
 #include <stddef.h>
 
+#include <jansson.h>
+
 #include "backupd/metrics_http.h"
 #include "common/config.h"
 
@@ -44,6 +46,8 @@ void gauges_record_progress(void *ctx, const struct progress_snapshot *s, int fi
  * (its pid still exists) left one, else 0.
  */
 int gauges_read_progress(const config *cfg, const char *job, struct progress_snapshot *s);
+/* That progress as status --json shows it (what, started, bytes_done, ...). */
+json_t *gauges_progress_json(const struct progress_snapshot *s);
 
 /* Fills s->wal and s->repos, and the running jobs' progress in s->jobs, from the state dir. */
 void gauges_load(const config *cfg, metrics_snapshot *s);

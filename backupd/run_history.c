@@ -203,22 +203,6 @@ int run_history_last_ok(const config *cfg, const char *job, run_record *out, int
 	return history_last(cfg, job, 1, out, found, err);
 }
 
-/* A running job's progress for status --json. */
-static json_t *progress_json(const progress_snapshot *s)
-{
-	char started[32];
-	format_rfc3339(s->started, started, sizeof started);
-	json_t *o = json_pack("{s:s, s:s, s:I, s:I, s:b, s:I, s:I, s:f, s:f}", "what", s->what,
-			      "started", started, "bytes_done", (json_int_t)s->bytes_done,
-			      "bytes_total", (json_int_t)s->bytes_total, "bytes_total_estimated",
-			      s->estimated, "objects_done", (json_int_t)s->objects_done,
-			      "objects_total", (json_int_t)s->objects_total, "elapsed_seconds",
-			      s->elapsed, "bytes_per_second", s->rate);
-	if (o)
-		json_object_set_new(o, "phase", s->phase[0] ? json_string(s->phase) : json_null());
-	return o ? o : json_null();
-}
-
 int status_command(program *p, bderr *err)
 {
 	if (p->cfg == NULL)
@@ -267,7 +251,7 @@ int status_command(program *p, bderr *err)
 		if (arr) {
 			json_t *o = json_object();
 			json_object_set_new(o, "job", json_string(s->name));
-			json_object_set_new(o, "running", running ? progress_json(&ps) : json_null());
+			json_object_set_new(o, "running", running ? gauges_progress_json(&ps) : json_null());
 			json_object_set_new(o, "next", has_next ? json_string(next_s) : json_null());
 			if (found) {
 				char end_s[32];

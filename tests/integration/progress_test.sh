@@ -116,31 +116,30 @@ assert_rc "expire succeeds" 0
 assert_output_contains "expire still prints its decisions on stdout" "keep src"
 
 # --------------------------------------------------------------------------
-note "a running job's progress: backupd status, status --json and /metrics"
+note "a running job's progress: backupd status, status --json and /metrics (a fleet daemon), and a run by hand"
 HPORT="$(_bd_pick_port)"
+db_create catalog
+(umask 077 && printf '%s\n' "$PG_PASSWORD" >"$BD_TMP/cat.pw")
+job_conf() { # STATE-DIR REPO [GLOBAL LINES...]
+	printf '[global]\nstate-dir = %s\nshutdown-grace = 1s\nprogress-interval = 1\n' "$1"
+	local l
+	for l in "${@:3}"; do printf '%s\n' "$l"; done
+	printf '\n[repo:main]\nurl = %s\n\n[source:src]\nurl = %s\n\n' "$2" "$SRC_URI"
+	printf '[job:j]\nsource = src\nrepo = main\nschedule = */2 * * * * *\n'
+}
+FCONF="$BD_TMP/fleet.conf"
+job_conf "$BD_TMP/fstate" "$BD_TMP/frepo" "http-listen = 127.0.0.1:$HPORT" \
+	"catalog = $(pg_uri catalog)" "catalog-password-file = $BD_TMP/cat.pw" >"$FCONF"
 CONF="$BD_TMP/backupd.conf"
-cat >"$CONF" <<EOF
-[global]
-state-dir = $BD_TMP/state
-shutdown-grace = 1s
-http-listen = 127.0.0.1:$HPORT
-progress-interval = 1
-
-[repo:main]
-url = $REPO
-
-[source:src]
-url = $SRC_URI
-
-[job:j]
-source = src
-repo = main
-schedule = */2 * * * * *
-EOF
-lock_t 30
+job_conf "$BD_TMP/state" "$BD_TMP/jrepo" >"$CONF"
+run "$BACKUPD" -c "$FCONF" catalog init
+assert_rc "catalog init" 0
+lock_t 40
 DLOG="$BD_TMP/daemon.log"
-"$BACKUPD" -c "$CONF" daemon >/dev/null 2>"$DLOG" &
+"$BACKUPD" -c "$FCONF" daemon >/dev/null 2>"$DLOG" &
 DPID=$!
+"$BACKUPD" -c "$CONF" run j >"$BD_TMP/run-j.out" 2>"$BD_TMP/run-j.err" &
+RPID=$!
 got=""
 for _ in $(seq 1 60); do
 	if curl -sf "http://127.0.0.1:$HPORT/metrics" >"$BD_TMP/metrics.txt" 2>/dev/null &&
@@ -152,8 +151,23 @@ for _ in $(seq 1 60); do
 done
 check "/metrics shows the running job's progress" test -n "$got"
 check "/metrics has the bytes done gauge" grep -q '^backupd_job_progress_bytes{backupd_job="j"} [0-9]' "$BD_TMP/metrics.txt"
+run "$BACKUPD" -c "$FCONF" status
+assert_rc "fleet status works while the job runs" 0
+assert_output_contains "fleet status shows the progress of the run on this host" "running: dump: "
+run "$BACKUPD" -c "$FCONF" status --json
+assert_rc "fleet status --json works while the job runs" 0
+check "fleet status --json has the run's progress" python3 -c '
+import json, sys
+j = [x for x in json.load(open(sys.argv[1])) if x["job"] == "j"][0]
+r = j["running"]["progress"]
+assert r["what"] == "dump" and r["phase"] == "waiting for table locks", r
+' "$RUN_OUT"
+for _ in $(seq 1 60); do
+	[ -e "$BD_TMP/state/gauges/progress/j" ] && break
+	sleep 0.2
+done
 run "$BACKUPD" -c "$CONF" status
-assert_rc "status works while the job runs" 0
+assert_rc "status works while a run by hand goes on" 0
 assert_output_contains "status shows the running job's progress" "running: dump: "
 run "$BACKUPD" -c "$CONF" status --json
 assert_rc "status --json works while the job runs" 0
@@ -163,8 +177,21 @@ j = [x for x in json.load(open(sys.argv[1])) if x["job"] == "j"][0]
 r = j["running"]
 assert r["what"] == "dump" and r["bytes_done"] >= 0 and "objects_total" in r, r
 ' "$RUN_OUT"
-check "the job's own log has plain progress lines" grep -q 'info: progress: dump: ' "$DLOG"
+check "the daemon's run logs plain progress lines" grep -q 'info: progress: dump: ' "$DLOG"
 unlock_t
+rc=0
+wait "$RPID" || rc=$?
+assert_eq "the run by hand succeeds" 0 "$rc"
+check "the run by hand printed its ID alone on stdout" test "$(wc -l <"$BD_TMP/run-j.out")" -eq 1
+check "the run by hand logged plain progress lines" grep -q 'info: progress: dump: ' "$BD_TMP/run-j.err"
+_bd_check_sanitizers "$BD_TMP/run-j.err" "backupd run j"
+check "its progress file is gone" test ! -e "$BD_TMP/state/gauges/progress/j"
+run "$BACKUPD" -c "$CONF" status --json
+check "no running object once the run ended" python3 -c '
+import json, sys
+j = [x for x in json.load(open(sys.argv[1])) if x["job"] == "j"][0]
+assert j["running"] is None, j
+' "$RUN_OUT"
 for _ in $(seq 1 60); do
 	grep -q "job j: ok" "$DLOG" && break
 	sleep 0.5
@@ -174,12 +201,6 @@ rc=0
 wait "$DPID" || rc=$?
 assert_eq "daemon exits 0 on SIGTERM" 0 "$rc"
 _bd_check_sanitizers "$DLOG" "backupd daemon"
-run "$BACKUPD" -c "$CONF" status --json
-check "no running object once the run ended" python3 -c '
-import json, sys
-j = [x for x in json.load(open(sys.argv[1])) if x["job"] == "j"][0]
-assert j["running"] is None, j
-' "$RUN_OUT"
 
 # --------------------------------------------------------------------------
 note "basebackup: the server's PROGRESS estimate, then the wait for WAL archiving"
