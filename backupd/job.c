@@ -223,7 +223,8 @@ int dump_lock(const config *cfg, const char *repo_url, const char *name, int *fd
 	return rc;
 }
 
-int job_run(const config *cfg, const char *name, progress *prog, char **id, bderr *err)
+int job_run(const config *cfg, const char *name, const progress_options *po, char **id,
+	    bderr *err)
 {
 	*id = NULL;
 	const config_section *js = config_find(cfg, "job", name);
@@ -244,7 +245,13 @@ int job_run(const config *cfg, const char *name, progress *prog, char **id, bder
 		return -1;
 	run_record rec = { .job = (char *)name, .start = time(NULL) };
 	log_info("job %s: started", name);
+	const char *kind = config_get(js, "kind");
+	progress *prog = po ? progress_new(kind && strcmp(kind, "basebackup") == 0 ? "basebackup"
+										   : "dump",
+					       po)
+			    : NULL;
 	int rc = job_backup(cfg, js, prog, id, &rec, err);
+	progress_free(prog); /* its terminal line goes before the end line and the ID */
 	rec.end = time(NULL);
 	rec.ok = rc == 0;
 	rec.backup_id = *id;
@@ -288,18 +295,14 @@ int job_command(program *p, bderr *err)
 	/* its progress also goes to the state dir, for status and /metrics */
 	gauges_progress_ctx gp = { p->cfg, name };
 	progress_options po;
-	progress *prog = NULL;
-	int kind_base = js && config_get(js, "kind") && strcmp(config_get(js, "kind"), "basebackup") == 0;
 	if (program_progress_options(p, &po, err) < 0) {
 		notify_set_free(&ns);
 		return -1;
 	}
 	po.publish = gauges_record_progress;
 	po.publish_ctx = &gp;
-	prog = progress_new(kind_base ? "basebackup" : "dump", &po);
 	char *id = NULL;
-	int rc = job_run(p->cfg, name, prog, &id, err);
-	progress_free(prog); /* its terminal line goes before the ID */
+	int rc = job_run(p->cfg, name, &po, &id, err);
 	if (rc == 0)
 		printf("%s\n", id);
 	if (ns.n) {

@@ -175,6 +175,9 @@ run "$BACKUPD" -c "$CONF" status --json
 assert_rc "status --json works while the job runs" 0
 check "status --json has the running object" job_j \
 	'j["running"]["what"] == "dump" and j["running"]["bytes_done"] >= 0 and "objects_total" in j["running"]'
+run "$BACKUPD" -c "$CONF" run j
+assert_rc "a second run of the job is refused" 1
+check "the refused run left the running one's progress alone" test -e "$BD_TMP/state/gauges/progress/j"
 check "the daemon's run logs plain progress lines" grep -q 'info: progress: dump: ' "$DLOG"
 unlock_t
 rc=0
