@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "archive/manifest.h"
@@ -133,13 +134,19 @@ int gauges_read_progress(const config *cfg, const char *job, progress_snapshot *
 	memset(s, 0, sizeof *s);
 	char *p = xasprintf("%s/gauges/progress/%s", run_history_state_dir(cfg), job);
 	json_error_t je;
-	json_t *o = json_load_file(p, 0, &je);
+	struct stat st;
+	json_t *o = stat(p, &st) == 0 ? json_load_file(p, 0, &je) : NULL;
 	free(p);
 	if (o == NULL)
 		return 0;
-	/* a run killed outright leaves its file: only a live pid's figures count */
+	/*
+	 * A run killed outright leaves its file: only a live pid's figures
+	 * count, and only fresh ones (the run replaces them every couple of
+	 * seconds; a stale file whose pid was reused is no run).
+	 */
 	long pid = (long)json_integer_value(json_object_get(o, "pid"));
-	int live = pid > 0 && (kill((pid_t)pid, 0) == 0 || errno == EPERM);
+	int live = pid > 0 && (kill((pid_t)pid, 0) == 0 || errno == EPERM) &&
+		   time(NULL) - st.st_mtime <= GAUGES_PROGRESS_STALE;
 	if (live) {
 		const char *what = json_string_value(json_object_get(o, "what"));
 		const char *phase = json_string_value(json_object_get(o, "phase"));

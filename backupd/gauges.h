@@ -41,9 +41,11 @@ typedef struct gauges_progress_ctx {
 	const char *job;
 } gauges_progress_ctx;
 void gauges_record_progress(void *ctx, const struct progress_snapshot *s, int final);
+/* A progress file not replaced for this long is no longer a run's (seconds). */
+#define GAUGES_PROGRESS_STALE 120
 /*
  * The progress of job's running run: 1 and s filled when a live process
- * (its pid still exists) left one, else 0.
+ * (its pid still exists) left one within GAUGES_PROGRESS_STALE, else 0.
  */
 int gauges_read_progress(const config *cfg, const char *job, struct progress_snapshot *s);
 /* That progress as status --json shows it (what, started, bytes_done, ...). */
