@@ -231,26 +231,29 @@ check "the data directory was restored" test -f "$BD_TMP/pitr/data/PG_VERSION"
 rm -rf "$BD_TMP/pitr"
 
 # --------------------------------------------------------------------------
-note "MariaDB dump: DATA_LENGTH estimates, while FLUSH TABLES WITH READ LOCK waits"
-mariadb_start
-my_db_create msrc
-my_sql msrc "CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(64)) ENGINE=InnoDB;
-INSERT INTO t SELECT seq, MD5(seq) FROM seq_1_to_5000; ANALYZE TABLE t" >/dev/null
-# a table lock held elsewhere makes the dump's global read lock wait
-_bd_mariadb -e "LOCK TABLES msrc.t WRITE; SELECT SLEEP(3)" >/dev/null 2>&1 &
-MLOCKER=$!
-for _ in $(seq 1 50); do
-	[ "$(my_sql "" "SELECT COUNT(*) FROM information_schema.processlist WHERE info LIKE 'SELECT SLEEP(3)%'")" = 1 ] && break
-	sleep 0.1
-done
-export MYSQL_PWD="$MY_PASSWORD"
-run "$BACKUPD" dump --source "$(my_uri msrc)" --name msrc --repo "$REPO" --progress-interval 1
-unset MYSQL_PWD
-wait "$MLOCKER" || true
-assert_rc "MariaDB dump waiting for the lock succeeds" 0
-check "MariaDB dump progress gives the estimated total and the chunks" \
-	grep -Eq 'progress: dump: [0-9.]+ (B|KiB|MiB) of ~[0-9.]+ (B|KiB|MiB) \([0-9]+%\), [0-9]+/1 objects' "$RUN_ERR"
-check "stdout holds the backup ID alone" test "$(wc -l <"$RUN_OUT")" -eq 1
+# under ASan the suite stays small: mysql_test runs the MariaDB dump there
+if [ -z "${BD_ASAN:-}" ]; then
+	note "MariaDB dump: DATA_LENGTH estimates, while FLUSH TABLES WITH READ LOCK waits"
+	mariadb_start
+	my_db_create msrc
+	my_sql msrc "CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(64)) ENGINE=InnoDB;
+	INSERT INTO t SELECT seq, MD5(seq) FROM seq_1_to_5000; ANALYZE TABLE t" >/dev/null
+	# a table lock held elsewhere makes the dump's global read lock wait
+	_bd_mariadb -e "LOCK TABLES msrc.t WRITE; SELECT SLEEP(3)" >/dev/null 2>&1 &
+	MLOCKER=$!
+	for _ in $(seq 1 50); do
+		[ "$(my_sql "" "SELECT COUNT(*) FROM information_schema.processlist WHERE info LIKE 'SELECT SLEEP(3)%'")" = 1 ] && break
+		sleep 0.1
+	done
+	export MYSQL_PWD="$MY_PASSWORD"
+	run "$BACKUPD" dump --source "$(my_uri msrc)" --name msrc --repo "$REPO" --progress-interval 1
+	unset MYSQL_PWD
+	wait "$MLOCKER" || true
+	assert_rc "MariaDB dump waiting for the lock succeeds" 0
+	check "MariaDB dump progress gives the estimated total and the chunks" \
+		grep -Eq 'progress: dump: [0-9.]+ (B|KiB|MiB) of ~[0-9.]+ (B|KiB|MiB) \([0-9]+%\), [0-9]+/1 objects' "$RUN_ERR"
+	check "stdout holds the backup ID alone" test "$(wc -l <"$RUN_OUT")" -eq 1
+fi
 
 assert_no_secrets_in_output
 finish
