@@ -186,7 +186,10 @@ int repo_cmd_list(repo *r, const char *name, int json, bderr *err)
 static int verify_wal(repo *r, const manifest *m, bderr *err)
 {
 	wal_chain c;
+	progress_phase(repo_progress(r), "checking WAL");
 	int rc = wal_chain_of_backup(r, m, 1, &c, err);
+	progress_phase(repo_progress(r), NULL);
+	log_status_line(NULL); /* a terminal's progress line makes way for stdout */
 	if (rc != 0)
 		return rc < 0 ? -1 : 0;
 	char lsn[LSN_TEXT_MAX];
