@@ -162,7 +162,9 @@ void progress_format_line(const progress_snapshot *s, char *buf, size_t len)
 	if (has_objects) {
 		PUT("%s", has_bytes ? ", " : "");
 		if (s->objects_total > 0)
-			PUT("%" PRIu64 "/%" PRIu64 " objects", s->objects_done, s->objects_total);
+			PUT("%" PRIu64 "/%" PRIu64 " objects", s->objects_done,
+			    /* an object read twice must not print "5/4" */
+			    s->objects_done > s->objects_total ? s->objects_done : s->objects_total);
 		else
 			PUT("%" PRIu64 " objects", s->objects_done);
 		if (s->bytes_total == 0 && pct >= 0)

@@ -117,6 +117,9 @@ static void test_line_past_estimate(void **state)
 	s.estimated = 1;
 	progress_format_line(&s, b, sizeof b);
 	assert_string_equal(b, "dump: 60.0 MiB of ~60.0 MiB (99%), 40/40 objects, 1.00 MiB/s");
+	s = snap("restore", 10, 100, 5, 4, 0, 5);
+	progress_format_line(&s, b, sizeof b);
+	assert_string_equal(b, "restore: 10 B of 100 B (10%), 5/5 objects");
 	/* under a second left: no ETA */
 	s = snap("restore", 100 * MiB - 1000, 100 * MiB, 3, 4, (double)MiB, 50);
 	progress_format_line(&s, b, sizeof b);
