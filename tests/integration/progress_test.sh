@@ -160,7 +160,12 @@ check "/metrics has the bytes done gauge" grep -q '^backupd_job_progress_bytes{b
 run "$BACKUPD" -c "$FCONF" status
 assert_rc "fleet status works while the job runs" 0
 assert_output_contains "fleet status shows the progress of the run on this host" "running: dump: "
-run "$BACKUPD" -c "$FCONF" status --json
+# the figures are republished every 2 s: poll until they show the wait
+for _ in $(seq 1 40); do
+	run "$BACKUPD" -c "$FCONF" status --json
+	job_j 'j["running"]["progress"]["phase"] == "waiting for table locks"' 2>/dev/null && break
+	sleep 0.5
+done
 assert_rc "fleet status --json works while the job runs" 0
 check "fleet status --json has the run's progress" job_j \
 	'j["running"]["progress"]["what"] == "dump" and j["running"]["progress"]["phase"] == "waiting for table locks"'
