@@ -184,7 +184,7 @@ ok_d="$(le "$r_d" 0.60)"
 
 echo
 echo "migrate PostgreSQL 15 -> $TARGET_MAJOR: pgbench scale $SCALE, database $(mbb "$DB_BYTES") MB, 2 jobs, $(nproc) cores"
-echo "client tools: $("$CLIENT_BIN/pg_dump" --version | awk '{print $NF}'), $(pgcopydb --version 2>/dev/null | awk '/pgcopydb version/ {print "pgcopydb " $3}')"
+echo "client tools: $("$CLIENT_BIN/pg_dump" --version | awk '{print $3}'), $(pgcopydb --version 2>/dev/null | awk '/pgcopydb version/ {print "pgcopydb " $3}')"
 echo
 printf '%-40s %10s %12s %10s   %-10s %s\n' "" "time (s)" "peak RSS MB" "migrate/x" "target" "result"
 printf '%-40s %10s %12s %10s   %-10s %s\n' "dbrestore migrate --jobs 2 (verified)" "$t_m" "$(mb "$(best migrate 3)")" "" "" ""
