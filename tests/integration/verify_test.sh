@@ -62,9 +62,10 @@ assert_output_contains "the error names the table whose rows differ" "table publ
 psql_q dst "UPDATE public.big SET payload = left(payload, -1) WHERE id = 7" >/dev/null
 run "$DBRESTORE" verify --repo "$REPO" --name pg --to "$(pg_uri dst)"
 assert_rc "the row changed back: verify succeeds again" 0
-psql_q dst "DELETE FROM public.big WHERE id = 3; DROP INDEX public.big_grp; SELECT setval('public.seq_called', 999999)" >/dev/null
+psql_q dst "DELETE FROM public.big WHERE id = 3; DROP INDEX public.big_grp; SELECT setval('public.seq_called', 999999); SELECT lo_unlink(424244)" >/dev/null
 run "$DBRESTORE" verify --repo "$REPO" --name pg --to "$(pg_uri dst)"
-assert_rc "a deleted row, a dropped index, a moved sequence: verify exits 1" 1
+assert_rc "a deleted row, a dropped index, a moved sequence, a removed large object: verify exits 1" 1
+assert_output_contains "the error counts the large objects" "large object: "
 assert_output_contains "the error names the table and its row counts" "table public.big has"
 assert_output_contains "the error names the index" "index public.big_grp is missing"
 assert_output_contains "the error names the sequence" "sequence public.seq_called is at 999999"
