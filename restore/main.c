@@ -56,7 +56,9 @@ static int load_backup_for(program *p, const engine_ops *e, repo **r, char **nam
 		return bderr_usage(err, "backup %s is a %s backup and cannot be restored into a %s target",
 				   (*m)->id, (*m)->engine, e->name);
 	/* both engines record it as info.digest (engines/digest.h) */
-	if (cli_has(&p->args, "verify") && json_object_get((*m)->info, "digest") == NULL)
+	/* (a whole-server dump's databases each carry their own, checked as each is restored) */
+	if (cli_has(&p->args, "verify") && json_object_get((*m)->info, "digest") == NULL &&
+	    !json_is_true(json_object_get((*m)->info, "server")))
 		return bderr_set(err, "backup %s cannot be verified: it has no recorded checksums (it predates them, or its server is PostgreSQL 11 or older); restore it without --verify",
 				 (*m)->id);
 	return 0;
@@ -82,7 +84,25 @@ static int cmd_restore(program *p, bderr *err)
 	manifest *m = NULL;
 	char *name = NULL;
 	const char **maps = NULL; /* --role-map OLD=NEW, every one given */
+	table_filter *subset = table_filter_new();
 	int rc = -1;
+	/* --table, --schema and their excludes are repeatable: every one given counts */
+	static const struct {
+		const char *opt;
+		table_filter_list list;
+	} subset_opts[] = { { "table", TF_INCLUDE_TABLE }, { "schema", TF_INCLUDE_SCHEMA },
+			    { "exclude-table", TF_EXCLUDE_TABLE }, { "exclude-schema", TF_EXCLUDE_SCHEMA } };
+	for (int i = 0; i < p->args.n_opts; i++)
+		for (size_t k = 0; k < sizeof subset_opts / sizeof *subset_opts; k++)
+			if (strcmp(p->args.opts[i].name, subset_opts[k].opt) == 0 &&
+			    table_filter_add(subset, subset_opts[k].list, p->args.opts[i].value, err) != 0) {
+				bderr_prefix(err, "option '--%s'", subset_opts[k].opt);
+				goto out;
+			}
+	if (!table_filter_empty(subset) && cli_has(&p->args, "verify")) {
+		bderr_usage(err, "--verify compares the whole backup: it does not go with --table, --schema, --exclude-table or --exclude-schema");
+		goto out;
+	}
 	if (load_backup_for(p, target.engine, &r, &name, &m, err) != 0)
 		goto out;
 	const char *provision = cli_get(&p->args, "provision");
@@ -111,9 +131,12 @@ static int cmd_restore(program *p, bderr *err)
 	o.provision_db = provision;
 	o.env_file = cli_get(&p->args, "env-file");
 	o.reuse_role = cli_has(&p->args, "reuse-role");
+	o.filter = table_filter_empty(subset) ? NULL : subset;
+	o.database = cli_get(&p->args, "database");
 	if (engine_restore_options_check(target.engine, &o, err) == 0)
 		rc = target.engine->restore(r, m, &o, err);
 out:
+	table_filter_free(subset);
 	free(maps);
 	manifest_free(m);
 	free(name);
@@ -175,6 +198,11 @@ static const cli_option restore_opts[] = {
 	{ "env-file", "FILE", "with --provision: write DATABASE_URL=... there (mode 0600)", 0, NULL, 0, 0 },
 	{ "reuse-role", NULL, "with --provision: use an existing --owner role (its password is not changed)", 0, NULL, 0, 0 },
 	{ "verify", NULL, "after the restore, compare every table's rows and checksum, the schema objects and the sequences with what the dump recorded (one more read of the restored data); a difference fails the restore", 0, NULL, 0, 0 },
+	{ "database", "NAME", "PostgreSQL whole-server dump: restore this database alone (into the database --to names, else into NAME)", 0, NULL, 0, 0 },
+	{ "table", "PATTERN", "PostgreSQL: restore only tables matching [SCHEMA.]TABLE (shell patterns: * ? [..]), with their indexes, constraints and triggers (repeatable)", 0, NULL, 0, 0 },
+	{ "schema", "PATTERN", "PostgreSQL: restore only the objects of schemas matching PATTERN (repeatable)", 0, NULL, 0, 0 },
+	{ "exclude-table", "PATTERN", "PostgreSQL: leave out tables matching [SCHEMA.]TABLE (repeatable)", 0, NULL, 0, 0 },
+	{ "exclude-schema", "PATTERN", "PostgreSQL: leave out the objects of schemas matching PATTERN (repeatable)", 0, NULL, 0, 0 },
 	CLI_OPT_END,
 };
 

@@ -227,7 +227,7 @@ bash "$PG_SERVER_SH" start "$CAT_DIR" "$CAT_PORT" "$PG_BINDIR" >/dev/null
 UP=$(date +%s)
 check "/health is ok again" wait_for 30 health_is 200
 resumed() { [ "$(cat_q "SELECT count(*) FROM backupd.runs WHERE fire_time > $UP + 2 AND state = 'ok'")" -ge "$FLEET_JOBS" ]; }
-check "scheduling resumes" wait_for 30 resumed
+check "scheduling resumes" wait_for 90 resumed
 check "no firing was claimed while the catalog was down" test "$(cat_q "SELECT count(*) FROM backupd.runs WHERE fire_time > $DOWN + 1 AND fire_time < $UP - 1")" -eq 0
 sleep $((LEASE * 2))
 # a run's end is recorded just after its manifest is written: allow for that
