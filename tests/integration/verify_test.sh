@@ -107,6 +107,21 @@ assert_output_contains "the error names the table" "table public.big: rows diffe
 check_not "the database that failed verification is not left behind" db_exists badcreate
 assert_eq "nor its temporary database" 0 "$(psql_q postgres "SELECT count(*) FROM pg_database WHERE datname LIKE 'backupd\_restore\_%'")"
 
+note "PostgreSQL: table subsets"
+run "$BACKUPD" dump --source "$(pg_uri src)" --repo "$BD_TMP/repo-subset" --name pg --include-table public.big --include-table public.big_nopk
+assert_rc "a dump of two tables succeeds" 0
+check "its digest holds those tables' rows and checksums only" python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))["info"]["digest"]
+names = sorted(t["name"] for t in d["tables"])
+assert names == ["big", "big_nopk"], names
+assert d["objects"] == [] and d["sequences"] == [], d' "$(ls -d "$BD_TMP"/repo-subset/pg/backups/*/manifest.json)"
+run "$DBRESTORE" restore --repo "$BD_TMP/repo-subset" --name pg --to "$(pg_uri subset)" --create --verify
+assert_rc "restore --verify of the subset dump succeeds" 0
+run "$DBRESTORE" restore --repo "$REPO" --name pg --to "$(pg_uri subset2)" --create --verify --table public.big
+assert_rc "restore --verify with --table is refused" 2
+assert_output_contains "saying why" "--verify compares the whole backup"
+
 note "PostgreSQL: a backup from before digests"
 OLD="$BD_TMP/repo-old"
 cp -a "$REPO" "$OLD"
