@@ -96,3 +96,17 @@ lt() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a < b) }' && echo 1 || echo 0; }
 verdict() { if [ "$1" = 1 ]; then echo "PASS"; else echo "MISS"; fi; }
 mb() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
 mbb() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1048576 }'; }
+
+# An empty $WORKDIR that the servers' unprivileged user can traverse.
+bench_workdir_fresh() {
+	rm -rf "$WORKDIR"
+	mkdir -p "$WORKDIR"
+	chmod 0755 "$WORKDIR"
+}
+
+# The PostgreSQL benchmark servers' settings (scripts/pg-server.sh PG_SERVER_CONF).
+BENCH_PG_CONF="shared_buffers = 512MB
+maintenance_work_mem = 256MB
+max_wal_size = 8GB
+checkpoint_timeout = 30min
+autovacuum = off"

@@ -96,14 +96,8 @@ cleanup() {
 trap cleanup EXIT
 
 # --- servers ---------------------------------------------------------------
-rm -rf "$WORKDIR"
-mkdir -p "$WORKDIR"
-chmod 0755 "$WORKDIR"
-export PG_SERVER_CONF="shared_buffers = 512MB
-maintenance_work_mem = 256MB
-max_wal_size = 8GB
-checkpoint_timeout = 30min
-autovacuum = off"
+bench_workdir_fresh
+export PG_SERVER_CONF="$BENCH_PG_CONF"
 # one password for both servers: one pgpass serves every tool
 PG_SERVER_PASSWORD="$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"
 export PG_SERVER_PASSWORD

@@ -85,14 +85,8 @@ cleanup() {
 trap cleanup EXIT
 
 # --- server ----------------------------------------------------------------
-rm -rf "$WORKDIR"
-mkdir -p "$WORKDIR"
-chmod 0755 "$WORKDIR"
-export PG_SERVER_CONF="shared_buffers = 512MB
-maintenance_work_mem = 256MB
-max_wal_size = 8GB
-checkpoint_timeout = 30min
-autovacuum = off"
+bench_workdir_fresh
+export PG_SERVER_CONF="$BENCH_PG_CONF"
 bash "$ROOT/scripts/pg-server.sh" start "$PGSRV" "$PORT" "$PG_BINDIR"
 # shellcheck disable=SC1091
 source "$PGSRV/env"

@@ -59,7 +59,9 @@ static int load_backup_for(program *p, const engine_ops *e, repo **r, char **nam
 		return bderr_usage(err, "backup %s is a %s backup and cannot be restored into a %s target",
 				   (*m)->id, (*m)->engine, e->name);
 	/* both engines record it as info.digest (engines/digest.h) */
-	if (cli_has(&p->args, "verify") && json_object_get((*m)->info, "digest") == NULL)
+	/* (a whole-server dump's databases each carry their own, checked as each is restored) */
+	if (cli_has(&p->args, "verify") && json_object_get((*m)->info, "digest") == NULL &&
+	    !json_is_true(json_object_get((*m)->info, "server")))
 		return bderr_set(err, "backup %s cannot be verified: it has no recorded checksums (it predates them, or its server is PostgreSQL 11 or older); restore it without --verify",
 				 (*m)->id);
 	return 0;
@@ -92,6 +94,10 @@ static int cmd_restore(program *p, bderr *err)
 				bderr_prefix(err, "option '--%s'", subset_opts[k].opt);
 				goto out;
 			}
+	if (!table_filter_empty(subset) && cli_has(&p->args, "verify")) {
+		bderr_usage(err, "--verify compares the whole backup: it does not go with --table, --schema, --exclude-table or --exclude-schema");
+		goto out;
+	}
 	if (program_progress(p, "restore", &prog, err) != 0 ||
 	    load_backup_for(p, target.engine, &r, &name, &m, err) != 0)
 		goto out;

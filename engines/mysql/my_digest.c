@@ -48,26 +48,12 @@ char *my_digest_select_list(char *const *columns, char *const *types, size_t n)
 size_t my_digest_row_line(char **buf, size_t *cap, char **row, const unsigned long *len,
 			  unsigned nf)
 {
-	size_t need = nf + 1;
-	for (unsigned i = 0; i < nf; i++)
-		need += row[i] ? 2 * (size_t)len[i] : TSV_NULL_LEN;
+	size_t need = tsv_row_size(row, len, nf);
 	if (need > *cap) {
 		*cap = need;
 		*buf = xrealloc(*buf, *cap);
 	}
-	char *o = *buf;
-	for (unsigned i = 0; i < nf; i++) {
-		if (i)
-			*o++ = '\t';
-		if (row[i] == NULL) {
-			memcpy(o, TSV_NULL, TSV_NULL_LEN);
-			o += TSV_NULL_LEN;
-		} else {
-			o += tsv_escape(o, row[i], len[i]);
-		}
-	}
-	*o++ = '\n';
-	return (size_t)(o - *buf);
+	return tsv_row(*buf, row, len, nf);
 }
 
 typedef struct col_list {

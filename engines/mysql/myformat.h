@@ -20,6 +20,14 @@ size_t tsv_escape(char *dst, const char *src, size_t n);
 #define TSV_NULL_LEN 2
 
 /*
+ * One row (nf fields, NULL pointers for SQL NULL) as a TSV line: escaped
+ * fields, tabs between, a final newline.  tsv_row_size is the room it may
+ * need; tsv_row writes it to dst and returns its length.
+ */
+size_t tsv_row_size(char *const *row, const unsigned long *len, unsigned nf);
+size_t tsv_row(char *dst, char *const *row, const unsigned long *len, unsigned nf);
+
+/*
  * Unescapes one field (no raw tab or newline inside) into dst (room for n
  * bytes); returns 1 for NULL, else 0 with *dlen set.
  */

@@ -157,9 +157,7 @@ static int dump_chunk(dump_worker *w, dump_task *t, bderr *err)
 	MYSQL_ROW row;
 	while ((row = mysql_fetch_row(res)) != NULL) {
 		unsigned long *len = mysql_fetch_lengths(res);
-		size_t need = nf + 1;
-		for (unsigned i = 0; i < nf; i++)
-			need += row[i] ? 2 * (size_t)len[i] : TSV_NULL_LEN;
+		size_t need = tsv_row_size(row, len, nf);
 		if (fill + need > w->cap) {
 			if (fill > 0 && object_writer_write(ow, w->buf, fill, err) != 0)
 				goto out;
@@ -171,20 +169,9 @@ static int dump_chunk(dump_worker *w, dump_task *t, bderr *err)
 				w->buf = xrealloc(w->buf, w->cap);
 			}
 		}
-		char *o = w->buf + fill;
-		for (unsigned i = 0; i < nf; i++) {
-			if (i)
-				*o++ = '\t';
-			if (row[i] == NULL) {
-				memcpy(o, TSV_NULL, TSV_NULL_LEN);
-				o += TSV_NULL_LEN;
-			} else {
-				o += tsv_escape(o, row[i], len[i]);
-			}
-		}
-		*o++ = '\n';
-		digest_sum_add(&t->sum, w->buf + fill, (size_t)(o - w->buf) - fill);
-		fill = (size_t)(o - w->buf);
+		size_t n = tsv_row(w->buf + fill, row, len, nf);
+		digest_sum_add(&t->sum, w->buf + fill, n);
+		fill += n;
 		rows++;
 	}
 	if (mysql_errno(w->conn) != 0) {

@@ -9,6 +9,7 @@
 #include "common/mem.h"
 #include "common/workpool.h"
 #include "engines/pg/pg_format.h"
+#include "engines/pg/pg_server.h"
 #include "engines/pg/pgconn.h"
 
 /* Not an extension's member: pg_dump leaves those to CREATE EXTENSION. */
@@ -400,6 +401,9 @@ int pg_digest_verify_run(repo *r, const manifest *m, const engine_restore_option
 	if (strcmp(m->kind, "dump") != 0)
 		return bderr_usage(err, "backup %s is a %s, not a dump: it has no checksums to verify",
 				   m->id, m->kind);
+	if (pg_server_info_is(m->info))
+		return bderr_usage(err, "backup %s is a whole-server dump: verify its databases with restore --database NAME --verify",
+				   m->id);
 	if (pg_dump_info_parse(m->info, &info, err) != 0)
 		return bderr_prefix(err, "backup %s is damaged", m->id);
 	int n = o->jobs < 1 ? 1 : o->jobs;

@@ -106,8 +106,9 @@ assert_rc "--role-passwords without --all-databases is refused" 2
 
 # --------------------------------------------------------------------------
 note "restore one database of the server dump (--database)"
-run "$DBRESTORE" restore --repo "$REPO" --name srv --database beta --to "$SRC_BASE/beta_copy" --create
-assert_rc "restore --database beta into beta_copy" 0
+run "$DBRESTORE" restore --repo "$REPO" --name srv --database beta --to "$SRC_BASE/beta_copy" --create --verify
+assert_rc "restore --database beta --verify into beta_copy" 0
+assert_output_contains "beta was verified against its own checksums" "verified against backup"
 assert_eq "beta_copy holds beta's data" "$FP_BETA" "$(fingerprint beta_copy)"
 assert_eq "beta's own settings come with it" "search_path=sales, public" \
 	"$(psql_q postgres "SELECT array_to_string(setconfig, ';') FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase WHERE d.datname = 'beta_copy' AND s.setrole = 0")"

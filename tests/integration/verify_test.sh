@@ -62,9 +62,10 @@ assert_output_contains "the error names the table whose rows differ" "table publ
 psql_q dst "UPDATE public.big SET payload = left(payload, -1) WHERE id = 7" >/dev/null
 run "$DBRESTORE" verify --repo "$REPO" --name pg --to "$(pg_uri dst)"
 assert_rc "the row changed back: verify succeeds again" 0
-psql_q dst "DELETE FROM public.big WHERE id = 3; DROP INDEX public.big_grp; SELECT setval('public.seq_called', 999999)" >/dev/null
+psql_q dst "DELETE FROM public.big WHERE id = 3; DROP INDEX public.big_grp; SELECT setval('public.seq_called', 999999); SELECT lo_unlink(424244)" >/dev/null
 run "$DBRESTORE" verify --repo "$REPO" --name pg --to "$(pg_uri dst)"
-assert_rc "a deleted row, a dropped index, a moved sequence: verify exits 1" 1
+assert_rc "a deleted row, a dropped index, a moved sequence, a removed large object: verify exits 1" 1
+assert_output_contains "the error counts the large objects" "large object: "
 assert_output_contains "the error names the table and its row counts" "table public.big has"
 assert_output_contains "the error names the index" "index public.big_grp is missing"
 assert_output_contains "the error names the sequence" "sequence public.seq_called is at 999999"
@@ -105,6 +106,21 @@ assert_rc "restore --create --verify with a difference exits 1" 1
 assert_output_contains "the error names the table" "table public.big: rows differ"
 check_not "the database that failed verification is not left behind" db_exists badcreate
 assert_eq "nor its temporary database" 0 "$(psql_q postgres "SELECT count(*) FROM pg_database WHERE datname LIKE 'backupd\_restore\_%'")"
+
+note "PostgreSQL: table subsets"
+run "$BACKUPD" dump --source "$(pg_uri src)" --repo "$BD_TMP/repo-subset" --name pg --include-table public.big --include-table public.big_nopk
+assert_rc "a dump of two tables succeeds" 0
+check "its digest holds those tables' rows and checksums only" python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))["info"]["digest"]
+names = sorted(t["name"] for t in d["tables"])
+assert names == ["big", "big_nopk"], names
+assert d["objects"] == [] and d["sequences"] == [], d' "$(ls -d "$BD_TMP"/repo-subset/pg/backups/*/manifest.json)"
+run "$DBRESTORE" restore --repo "$BD_TMP/repo-subset" --name pg --to "$(pg_uri subset)" --create --verify
+assert_rc "restore --verify of the subset dump succeeds" 0
+run "$DBRESTORE" restore --repo "$REPO" --name pg --to "$(pg_uri subset2)" --create --verify --table public.big
+assert_rc "restore --verify with --table is refused" 2
+assert_output_contains "saying why" "--verify compares the whole backup"
 
 note "PostgreSQL: a backup from before digests"
 OLD="$BD_TMP/repo-old"

@@ -220,6 +220,22 @@ static void test_statement_files(void **state)
 	my_statements_free(s);
 }
 
+static void test_tsv_row(void **state)
+{
+	(void)state;
+	char *row[] = { "1", NULL, "a\tb\nc", "" };
+	unsigned long len[] = { 1, 0, 5, 0 };
+	char buf[64];
+	assert_true(tsv_row_size(row, len, 4) <= sizeof buf);
+	size_t n = tsv_row(buf, row, len, 4);
+	assert_int_equal(n, strlen("1\t\\N\ta\\tb\\nc\t\n"));
+	assert_memory_equal(buf, "1\t\\N\ta\\tb\\nc\t\n", n);
+	assert_true(n <= tsv_row_size(row, len, 4));
+	/* no fields: an empty line */
+	assert_int_equal(tsv_row(buf, row, len, 0), 1);
+	assert_int_equal(buf[0], '\n');
+}
+
 static void test_generated_columns(void **state)
 {
 	(void)state;
@@ -243,6 +259,7 @@ int main(void)
 		cmocka_unit_test(test_strip_definer),
 		cmocka_unit_test(test_statement_files),
 		cmocka_unit_test(test_generated_columns),
+		cmocka_unit_test(test_tsv_row),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
