@@ -285,7 +285,9 @@ int mysql_dump_run(repo *r, const engine_dump_options *o, char **id_out, bderr *
 	int failed_early = st.failed;
 	pthread_mutex_unlock(&st.lock);
 	if (!failed_early) {
-		mysql_schema_target target = { r, m, o->name, st.id, o->compress_level };
+		mysql_schema_target target = {
+			.repo = r, .m = m, .name = o->name, .id = st.id, .level = o->compress_level
+		};
 		for (size_t d = 0; d < st.p.n_dbs && crc == 0; d++) {
 			size_t nt = 0;
 			char **names = xcalloc(st.p.n_tables + 1, sizeof *names);
