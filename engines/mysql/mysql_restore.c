@@ -580,7 +580,7 @@ static int restore_views(restore_ctx *rc, MYSQL *c, target_db *d, bderr *err)
 
 /* ---- table data ---- */
 
-typedef struct load_item {
+struct my_load_item {
 	target_db *db;
 	const char *table;
 	const my_dump_table *t; /* columns and their types */
@@ -588,7 +588,9 @@ typedef struct load_item {
 	size_t chunk;
 	const char *label;    /* the object's name, or the chunk's */
 	uint64_t size;        /* for the order: largest first */
-} load_item;
+	int64_t loaded;       /* rows loaded, once it is */
+};
+typedef struct my_load_item load_item;
 
 /* A chunk's rows: a repository object, or a feed's stream. */
 typedef struct chunk_reader {
@@ -839,6 +841,7 @@ static int load_chunk(restore_ctx *rc, MYSQL *c, int worker, load_item *it, int 
 	}
 	if (my_exec(c, "COMMIT", what, err) != 0)
 		goto out;
+	it->loaded = (int64_t)rows;
 	rcode = 0;
 out:
 	free(sql);
@@ -1013,6 +1016,7 @@ static int insert_chunk(restore_ctx *rc, MYSQL *c, int worker, load_item *it, in
 	}
 	if (my_exec(c, "COMMIT", what, err) != 0)
 		goto out;
+	it->loaded = is.rows;
 	rcode = 0;
 	goto out;
 rollback:
@@ -1037,11 +1041,12 @@ out:
 
 /* ---- data workers (common/workpool.h) ---- */
 
-typedef struct load_worker {
+struct my_load_worker {
 	MYSQL *conn;
 	const char *current_db;
 	int index;            /* 0..jobs-1: the feed's reading connection */
-} load_worker;
+};
+typedef struct my_load_worker load_worker;
 
 static int load_item_run(void *shared, void *worker, void *item, bderr *err)
 {
@@ -1090,7 +1095,9 @@ static int item_size_desc(const void *a, const void *b)
 	return 0;
 }
 
-static int restore_data(restore_ctx *rc, bderr *err)
+/* Every chunk to load; *ptrs largest first (both arrays freed by the caller). */
+static int plan_items(restore_ctx *rc, load_item **items_out, load_item ***ptrs_out, size_t *n_out,
+		      bderr *err)
 {
 	size_t cap = 1;
 	for (size_t d = 0; d < rc->n_dbs; d++)
@@ -1126,11 +1133,23 @@ static int restore_data(restore_ctx *rc, bderr *err)
 				break;
 		}
 	}
+	/* largest first, so the last chunk to finish is a small one */
+	if (rcode == 0 && n > 0)
+		qsort(ptrs, n, sizeof *ptrs, item_size_desc);
+	*items_out = items;
+	*ptrs_out = ptrs;
+	*n_out = n;
+	return rcode;
+}
+
+static int restore_data(restore_ctx *rc, bderr *err)
+{
+	load_item *items;
+	load_item **ptrs;
+	size_t n;
+	int rcode = plan_items(rc, &items, &ptrs, &n, err);
 	if (rcode != 0 || n == 0)
 		goto out;
-	/* largest first, so the last chunk to finish is a small one */
-	qsort(ptrs, n, sizeof *ptrs, item_size_desc);
-
 	int nw = rc->o->jobs < 1 ? 1 : rc->o->jobs;
 	if ((size_t)nw > n)
 		nw = (int)n;
@@ -1247,6 +1266,8 @@ struct my_load {
 	MYSQL *c;             /* the coordinator's session on the target */
 	mysql_provision *prov;
 	time_t t0;
+	load_item *items;     /* my_load_items */
+	load_item **item_ptrs;
 };
 
 int my_load_open(const my_load_source *src, my_dump_info *info, const engine_restore_options *o,
@@ -1323,6 +1344,60 @@ int my_load_data(my_load *l, bderr *err)
 	return restore_data(&l->rc, err);
 }
 
+int my_load_items(my_load *l, my_load_item ***items, size_t *n, bderr *err)
+{
+	free(l->items);
+	free(l->item_ptrs);
+	l->items = NULL;
+	l->item_ptrs = NULL;
+	if (plan_items(&l->rc, &l->items, &l->item_ptrs, n, err) != 0)
+		return -1;
+	*items = l->item_ptrs;
+	return 0;
+}
+
+int64_t my_load_item_rows(const my_load_item *it)
+{
+	return it->loaded;
+}
+
+void my_load_item_describe(const my_load_item *it, const char **db, const my_dump_table **t,
+			   size_t *chunk, uint64_t *size)
+{
+	*db = it->db->src_name;
+	*t = it->t;
+	*chunk = it->chunk;
+	*size = it->size;
+}
+
+int my_load_worker_open(my_load *l, int index, my_load_worker **out, bderr *err)
+{
+	my_load_worker *w = xcalloc(1, sizeof *w);
+	w->index = index;
+	if (connect_target(&l->rc, MY_NAMES_BINARY, &w->conn, err) != 0) {
+		free(w);
+		return -1;
+	}
+	*out = w;
+	return 0;
+}
+
+int my_load_item_run(my_load *l, my_load_worker *w, my_load_item *it, bderr *err)
+{
+	if (w->conn == NULL)
+		return bderr_set(err, "cannot load table %s.%s: the worker's connection to the target was lost",
+				 it->db->name, it->table);
+	return load_item_run(&l->rc, w, it, err);
+}
+
+void my_load_worker_close(my_load_worker *w)
+{
+	if (w == NULL)
+		return;
+	my_close(w->conn);
+	free(w);
+}
+
 int my_load_post(my_load *l, bderr *err)
 {
 	restore_ctx *rc = &l->rc;
@@ -1394,6 +1469,8 @@ int my_load_close(my_load *l, int ok, bderr *err)
 	free(rc->session_collation);
 	my_uri_clear(&rc->uri);
 	my_dump_info_clear(&rc->info);
+	free(l->items);
+	free(l->item_ptrs);
 	free(l);
 	return rcode;
 }

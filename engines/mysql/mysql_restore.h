@@ -64,6 +64,23 @@ int my_load_open(const my_load_source *src, my_dump_info *info, const engine_res
 int my_load_tables(my_load *l, bderr *err);
 int my_load_data(my_load *l, bderr *err);
 int my_load_post(my_load *l, bderr *err);
+
+/*
+ * Instead of my_load_data, for a caller with its own worker threads: the
+ * chunks (largest first; valid until the next call or my_load_close), what
+ * each is, and per thread a worker (a target session; index picks the feed's
+ * reading connection) that loads chunks one at a time.
+ */
+typedef struct my_load_item my_load_item;
+typedef struct my_load_worker my_load_worker;
+int my_load_items(my_load *l, my_load_item ***items, size_t *n, bderr *err);
+void my_load_item_describe(const my_load_item *it, const char **db, const my_dump_table **t,
+			   size_t *chunk, uint64_t *size);
+/* Rows the item loaded (after my_load_item_run). */
+int64_t my_load_item_rows(const my_load_item *it);
+int my_load_worker_open(my_load *l, int index, my_load_worker **w, bderr *err);
+int my_load_item_run(my_load *l, my_load_worker *w, my_load_item *it, bderr *err);
+void my_load_worker_close(my_load_worker *w);
 /* The target databases (after my_load_post they hold everything) and their sources' names. */
 size_t my_load_n_dbs(const my_load *l);
 const char *my_load_db(const my_load *l, size_t i, const char **source_name);
