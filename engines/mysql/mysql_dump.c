@@ -9,6 +9,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "engines/mysql/my_digest.h"
 #include "engines/mysql/mysql_schema.h"
 #include "engines/mysql/mysql_source.h"
 #include "common/log.h"
@@ -25,6 +26,7 @@
 typedef struct dump_out {
 	char *object;
 	object_meta meta;
+	digest_sum sum;       /* of the lines written (engines/digest.h) */
 } dump_out;
 
 typedef struct dump_state {
@@ -103,7 +105,9 @@ static int dump_chunk(dump_worker *w, my_src_task *t, bderr *err)
 				w->buf = xrealloc(w->buf, w->cap);
 			}
 		}
-		fill += tsv_row(w->buf + fill, row, len, nf);
+		size_t n = tsv_row(w->buf + fill, row, len, nf);
+		digest_sum_add(&out->sum, w->buf + fill, n);
+		fill += n;
 		rows++;
 	}
 	if (mysql_errno(w->conn) != 0) {
@@ -151,6 +155,34 @@ static int open_worker(dump_state *st, dump_worker *w, bderr *err)
 	w->buf = xmalloc(w->cap);
 	/* a slow repository must not make the server drop a streaming result */
 	return my_src_session(w->conn, err);
+}
+
+/*
+ * The digest a restore is verified against: the rows and checksums of the
+ * tables with data, summed over their chunks (no second read), and each
+ * database's objects.
+ */
+static int dump_digest(dump_state *st, MYSQL *c, my_dump_info *inf, bderr *err)
+{
+	digest_set *d = digest_set_new();
+	for (size_t i = 0; i < st->p.n_tables; i++) {
+		my_src_table *t = &st->p.tables[i];
+		if (t->skip_data)
+			continue;
+		digest_sum sum = { 0, 0 };
+		for (size_t k = 0; k < st->p.n_tasks; k++)
+			if (st->p.tasks[k].table == t)
+				digest_sum_merge(&sum, &st->out[k].sum);
+		digest_set_add_table(d, st->p.dbs[t->db].name, t->name, &sum);
+	}
+	for (size_t i = 0; i < st->p.n_dbs; i++)
+		if (my_digest_objects(c, st->p.dbs[i].name, d, err) != 0) {
+			digest_set_free(d);
+			return -1;
+		}
+	digest_set_sort(d);
+	inf->digest = d;
+	return 0;
 }
 
 /* The accounts with grants on the dumped databases (engines/mysql/mysql_dump_users.h). */
@@ -321,6 +353,8 @@ int mysql_dump_run(repo *r, const engine_dump_options *o, char **id_out, bderr *
 		objects[i] = st.out[i].object;
 	my_src_plan_info(&st.p, objects, &inf);
 	free(objects);
+	if (dump_digest(&st, c, &inf, err) != 0)
+		goto out;
 	engine_options_info_set(&inf.options, o, inf.consistency);
 	my_dump_info_to_json(&inf, m->info);
 	if (dump_users(&st, c, m->info, err) != 0)

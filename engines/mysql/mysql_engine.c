@@ -8,6 +8,7 @@
 
 #include "engines/mysql/myconn.h"
 #include "engines/mysql/mysql_dump.h"
+#include "engines/mysql/my_digest.h"
 #include "engines/mysql/mysql_migrate.h"
 #include "engines/mysql/mysql_restore.h"
 
@@ -117,6 +118,7 @@ const engine_ops mysql_engine = {
 	.check = my_check,
 	.dump = mysql_dump_run,
 	.restore_options_check = my_restore_options_check,
+	.verify = my_digest_verify_run,
 	.restore = mysql_restore_run,
 	.migrate_open = mysql_migrate_open,
 	.migrate_units = mysql_migrate_units,

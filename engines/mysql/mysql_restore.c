@@ -1,3 +1,4 @@
+#include "engines/mysql/my_digest.h"
 #include "engines/mysql/mysql_restore.h"
 #include "engines/mysql/mysql_provision.h"
 #include "engines/mysql/mysql_users.h"
@@ -1259,6 +1260,22 @@ static int restore_users(restore_ctx *rc, MYSQL *c, bderr *err)
 	return r;
 }
 
+/* --verify: the restored databases against the dump's digest (engines/mysql/my_digest.h). */
+static int verify_restored(restore_ctx *rc, bderr *err)
+{
+	const char **src = xcalloc(rc->n_dbs + 1, sizeof *src);
+	const char **names = xcalloc(rc->n_dbs + 1, sizeof *names);
+	for (size_t i = 0; i < rc->n_dbs; i++) {
+		src[i] = rc->dbs[i].src_name;
+		names[i] = rc->dbs[i].name;
+	}
+	int r = my_digest_verify(&rc->uri, rc->o->password, &rc->info, src, names, rc->n_dbs,
+				 rc->label, err);
+	free(src);
+	free(names);
+	return r;
+}
+
 /* ---- the load in steps (mysql_restore.h) ---- */
 
 struct my_load {
@@ -1417,6 +1434,8 @@ int my_load_post(my_load *l, bderr *err)
 		    restore_views(rc, c, d, err) != 0)
 			return -1;
 	}
+	if (rc->o->verify && verify_restored(rc, err) != 0)
+		return -1;
 	if (rc->o->roles && restore_users(rc, c, err) != 0)
 		return -1;
 	return 0;

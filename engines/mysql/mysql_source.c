@@ -5,6 +5,7 @@
 #include <strings.h>
 
 #include "common/mem.h"
+#include "engines/mysql/my_digest.h"
 #include "engines/mysql/myformat.h"
 #include "engines/mysql/mysql_chunks.h"
 #include "engines/mysql/mysql_format.h"
@@ -18,15 +19,6 @@ static int engine_transactional(const char *engine)
 	return engine && (strcasecmp(engine, "InnoDB") == 0 || strcasecmp(engine, "RocksDB") == 0 ||
 			  strcasecmp(engine, "TokuDB") == 0);
 }
-
-/* Tables whose rows belong to other tables or servers: schema only. */
-static int engine_without_data(const char *engine)
-{
-	return engine == NULL || strcasecmp(engine, "MRG_MyISAM") == 0 ||
-	       strcasecmp(engine, "MRG_MYISAM") == 0 || strcasecmp(engine, "BLACKHOLE") == 0 ||
-	       strcasecmp(engine, "FEDERATED") == 0 || strcasecmp(engine, "SPIDER") == 0;
-}
-
 
 char *my_src_select_sql(const my_src_plan *st, const my_src_task *t)
 {
@@ -141,7 +133,7 @@ static int load_tables(my_src_plan *st, MYSQL *c, size_t db, bderr *err)
 		t->name = xstrdup(row[0]);
 		t->engine = xstrdup(row[1] ? row[1] : "");
 		t->transactional = engine_transactional(row[1]);
-		t->skip_data = engine_without_data(row[1]);
+		t->skip_data = my_engine_without_data(row[1]);
 		t->data_bytes = row[2] ? strtoull(row[2], NULL, 10) : 0;
 		t->est_rows = row[3] ? strtoull(row[3], NULL, 10) : 0;
 		t->has_auto_inc = row[4] != NULL;
@@ -176,32 +168,9 @@ static int load_tables(my_src_plan *st, MYSQL *c, size_t db, bderr *err)
 
 	for (size_t i = first; i < st->n_tables; i++) {
 		my_src_table *t = &st->tables[i];
-		strbuf b;
-		strbuf_init(&b);
-		for (size_t k = 0; k < t->n_columns; k++) {
-			char *q = my_quote_ident(t->columns[k]);
-			if (k)
-				strbuf_appends(&b, ", ");
-			/*
-			 * See the format notes: BIT as its number, spatial as hex of the
-			 * stored value.  FLOAT goes out as a DOUBLE: the server prints a
-			 * FLOAT with 6 significant digits, which does not give the stored
-			 * value back, while every float is exactly a double whose text
-			 * rounds back to it.
-			 */
-			if (strcasecmp(t->types[k], "bit") == 0)
-				strbuf_appendf(&b, "%s + 0", q);
-			else if (strcasecmp(t->types[k], "float") == 0)
-				strbuf_appendf(&b, "%s + 0e0", q);
-			else if (my_type_is_spatial(t->types[k]))
-				strbuf_appendf(&b, "HEX(%s)", q);
-			else
-				strbuf_appends(&b, q);
-			free(q);
-		}
 		if (t->n_columns == 0)
 			t->skip_data = 1; /* nothing but generated columns: nothing to load */
-		t->select_list = strbuf_detach(&b);
+		t->select_list = my_digest_select_list(t->columns, t->types, t->n_columns);
 	}
 	return 0;
 }
