@@ -127,5 +127,6 @@ const engine_ops mysql_engine = {
 	.migrate_worker_close = mysql_migrate_worker_close,
 	.migrate_copy = mysql_migrate_copy,
 	.migrate_post = mysql_migrate_post,
+	.migrate_verify = mysql_migrate_verify,
 	.migrate_close = mysql_migrate_close,
 };

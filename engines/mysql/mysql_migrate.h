@@ -26,6 +26,7 @@ int mysql_migrate_worker_open(void *session, void **worker, bderr *err);
 void mysql_migrate_worker_close(void *session, void *worker);
 int mysql_migrate_copy(void *session, void *worker, engine_migrate_unit *unit, bderr *err);
 int mysql_migrate_post(void *session, bderr *err);
+int mysql_migrate_verify(void *session, bderr *err);
 int mysql_migrate_close(void *session, int ok, bderr *err);
 
 /*
