@@ -329,6 +329,29 @@ static int read_users(my_migrate *mg, bderr *err)
 	return rc;
 }
 
+/*
+ * Non-transactional tables are copied under the source's global read lock,
+ * which would also block the copy's own writes when the target is the same
+ * server: refused, naming the first such table.
+ */
+static int same_server(my_migrate *mg, bderr *err)
+{
+	static const char sql[] = "SELECT CONCAT(@@hostname, ':', @@port, ':', @@datadir)";
+	char *a = NULL, *b = NULL;
+	int rc = my_query_value(mg->src, sql, "cannot identify the source server", &a, err);
+	if (rc == 0)
+		rc = my_query_value(my_load_conn(mg->load), sql, "cannot identify the target server", &b,
+				    err);
+	if (rc == 0 && a && b && strcmp(a, b) == 0) {
+		const my_src_task *t = &mg->plan.tasks[0]; /* non-transactional tasks lead */
+		rc = bderr_usage(err, "the source and the target are the same server, and %s.%s (%s) can only be copied consistently under a global read lock that would block the copy itself: migrate into another server, or convert it to InnoDB first",
+				 mg->plan.dbs[t->table->db].name, t->table->name, t->table->engine);
+	}
+	free(a);
+	free(b);
+	return rc;
+}
+
 /* What the restore side reads from a dump's manifest, from the plan. */
 static void source_info(my_migrate *mg, my_dump_info *inf)
 {
@@ -382,6 +405,8 @@ int mysql_migrate_open(const engine_migrate_options *o, void **session, bderr *e
 	if (rc != 0)
 		return -1;
 
+	if (mg->nontrx_left > 0 && same_server(mg, err) != 0)
+		return -1;
 	if (open_snapshot(mg, err) != 0 || read_schema(mg, err) != 0)
 		return -1;
 	if (mg->nontrx_left == 0)

@@ -110,6 +110,20 @@ run "$DBRESTORE" -c "$CONF" migrate --from shop --to dst --role-map a=b --provis
 assert_rc "--role-map on a MySQL target is refused (usage)" 2
 assert_output_contains "... naming the option" "--role-map"
 
+MYSQL_PWD="$(cat "$SRC_PWFILE")" run "$DBRESTORE" -c "$CONF" migrate --from shop --to "$SRC_BASE/shopcopy" --create
+assert_rc "the same server as target with a MyISAM table in the source is refused (usage)" 2
+assert_output_contains "... naming the table" "shop.myisam_t (MyISAM)"
+check_not "... and nothing was created" my_db_exists shopcopy
+
+# --------------------------------------------------------------------------
+note "a target without local_infile: rows go in as multi-row INSERTs"
+dst_sql "" "SET GLOBAL local_infile = 0"
+MYSQL_PWD="$(cat "$DST_PWFILE")" run "$DBRESTORE" -c "$CONF" migrate --from shop --to "$DST_BASE/shopins" --create --jobs 2 --chunk-size 256KB
+assert_rc "migrate --create into a target refusing local_infile succeeds" 0
+assert_output_contains "... loading with INSERTs" "multi-row INSERTs"
+check "... and the target matches the source" my_compare_across "$DST_CNF" shop shopins
+dst_sql "" "SET GLOBAL local_infile = 1"
+
 # --------------------------------------------------------------------------
 note "the target killed (kill -9) while rows are loaded"
 my_db_create bulk
