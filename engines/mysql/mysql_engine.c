@@ -121,6 +121,7 @@ const engine_ops mysql_engine = {
 	.verify = my_digest_verify_run,
 	.restore = mysql_restore_run,
 	.migrate_open = mysql_migrate_open,
+	.migrate_dump = mysql_migrate_dump,
 	.migrate_units = mysql_migrate_units,
 	.migrate_units_free = mysql_migrate_units_free,
 	.migrate_worker_open = mysql_migrate_worker_open,

@@ -426,6 +426,16 @@ int mysql_migrate_open(const engine_migrate_options *o, void **session, bderr *e
 	return rc;
 }
 
+int mysql_migrate_dump(void *session, repo *r, const engine_dump_options *o, char **id,
+		       bderr *err)
+{
+	(void)session;
+	(void)r;
+	(void)o;
+	*id = NULL;
+	return bderr_usage(err, "--via-repo is not available for MySQL/MariaDB sources yet: migrate without it, or take a backupd dump of the source");
+}
+
 int mysql_migrate_units(void *session, engine_migrate_unit **units, size_t *n, bderr *err)
 {
 	my_migrate *mg = session;
