@@ -10,6 +10,7 @@
 #include "engines/mysql/myconn.h"
 #include "engines/mysql/myformat.h"
 #include "engines/mysql/my_digest.h"
+#include "engines/mysql/mysql_dump.h"
 #include "engines/mysql/mysql_dump_users.h"
 #include "engines/mysql/mysql_format.h"
 #include "engines/mysql/mysql_restore.h"
@@ -21,14 +22,6 @@
 /* Non-transactional chunks go first: the source stays locked until they are copied. */
 #define NONTRX_FIRST ((uint64_t)1 << 62)
 
-/* A statement file of one source database, as the schema dump wrote it. */
-typedef struct schema_file {
-	char *db;
-	char *file;
-	char *data;
-	size_t len;
-} schema_file;
-
 typedef struct my_migrate {
 	const engine_migrate_options *o;
 	engine_restore_options to; /* o->to; --provision implies --create */
@@ -38,7 +31,7 @@ typedef struct my_migrate {
 	int n_snap;
 	int next_worker;
 	my_src_plan plan;
-	schema_file *schema;
+	mysql_schema_file *schema; /* the statement files, read under the lock */
 	size_t n_schema;
 	json_t *info;         /* {"users": [...]} with --roles */
 	json_t *binlog;
@@ -102,7 +95,7 @@ static int put_schema(void *ctx, const char *db, const char *file, const char *d
 	(void)err;
 	my_migrate *mg = ctx;
 	mg->schema = xrealloc(mg->schema, (mg->n_schema + 1) * sizeof *mg->schema);
-	schema_file *f = &mg->schema[mg->n_schema++];
+	mysql_schema_file *f = &mg->schema[mg->n_schema++];
 	f->db = xstrdup(db);
 	f->file = xstrdup(file);
 	f->data = xmalloc(len + 1);
@@ -426,14 +419,20 @@ int mysql_migrate_open(const engine_migrate_options *o, void **session, bderr *e
 	return rc;
 }
 
+/*
+ * --via-repo: the dump's own code over the session's snapshot connections
+ * and the schema read under its lock, before any row is copied (the
+ * non-transactional tables are still under the lock then).
+ */
 int mysql_migrate_dump(void *session, repo *r, const engine_dump_options *o, char **id,
 		       bderr *err)
 {
-	(void)session;
-	(void)r;
-	(void)o;
-	*id = NULL;
-	return bderr_usage(err, "--via-repo is not available for MySQL/MariaDB sources yet: migrate without it, or take a backupd dump of the source");
+	my_migrate *mg = session;
+	my_dump_snapshot snap = {
+		.coord = mg->src, .conns = mg->snap, .n_conns = mg->n_snap, .plan = &mg->plan,
+		.binlog = mg->binlog, .gtid = mg->gtid, .schema = mg->schema, .n_schema = mg->n_schema,
+	};
+	return mysql_dump_snapshot(r, o, &snap, id, err);
 }
 
 int mysql_migrate_units(void *session, engine_migrate_unit **units, size_t *n, bderr *err)

@@ -116,13 +116,18 @@ assert_output_contains "... naming the table" "shop.myisam_t (MyISAM)"
 check_not "... and nothing was created" my_db_exists shopcopy
 
 # --------------------------------------------------------------------------
-note "a target without local_infile: rows go in as multi-row INSERTs"
+note "a target without local_infile (multi-row INSERTs), --via-repo"
 dst_sql "" "SET GLOBAL local_infile = 0"
-MYSQL_PWD="$(cat "$DST_PWFILE")" run "$DBRESTORE" -c "$CONF" migrate --from shop --to "$DST_BASE/shopins" --create --jobs 2 --chunk-size 256KB
-assert_rc "migrate --create into a target refusing local_infile succeeds" 0
+MYSQL_PWD="$(cat "$DST_PWFILE")" run "$DBRESTORE" -c "$CONF" migrate --from shop --to "$DST_BASE/shopins" --create --jobs 2 --chunk-size 256KB \
+	--via-repo "$BD_TMP/repo"
+assert_rc "migrate --create --via-repo into a target refusing local_infile succeeds" 0
 assert_output_contains "... loading with INSERTs" "multi-row INSERTs"
+assert_output_contains "... the backup of the same snapshot is written and verified" "written to"
 check "... and the target matches the source" my_compare_across "$DST_CNF" shop shopins
 dst_sql "" "SET GLOBAL local_infile = 1"
+MYSQL_PWD="$(cat "$DST_PWFILE")" run "$DBRESTORE" restore --repo "$BD_TMP/repo" --name shop --to "$DST_BASE/shoprepo" --create --verify
+assert_rc "the --via-repo backup restores (--verify: its recorded checksums match)" 0
+check "... to the same database" my_compare_across "$DST_CNF" shop shoprepo
 
 # --------------------------------------------------------------------------
 note "the target killed (kill -9) while rows are loaded"
