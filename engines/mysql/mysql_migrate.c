@@ -357,7 +357,7 @@ static void source_info(my_migrate *mg, my_dump_info *inf)
 	inf->time_zone = xstrdup(MY_SESSION_TIME_ZONE);
 }
 
-int mysql_migrate_open(const engine_migrate_options *o, void **session, bderr *err)
+static int open_steps(const engine_migrate_options *o, void **session, bderr *err)
 {
 	*session = NULL;
 	if (o->snapshot)
@@ -417,6 +417,18 @@ int mysql_migrate_open(const engine_migrate_options *o, void **session, bderr *e
 	if (rc == 0)
 		log_info("migrate: target prepared in %lds", (long)(time(NULL) - t0));
 	return rc;
+}
+
+int mysql_migrate_open(const engine_migrate_options *o, void **session, bderr *err)
+{
+	if (open_steps(o, session, err) == 0)
+		return 0;
+	/* a session that did not open is not the caller's to close: what it created goes now */
+	bderr ignored;
+	bderr_init(&ignored);
+	mysql_migrate_close(*session, 0, &ignored);
+	*session = NULL;
+	return -1;
 }
 
 /*
