@@ -130,4 +130,5 @@ const engine_ops mysql_engine = {
 	.migrate_post = mysql_migrate_post,
 	.migrate_verify = mysql_migrate_verify,
 	.migrate_close = mysql_migrate_close,
+	.migrate_thread_hooks = &my_thread_hooks,
 };

@@ -489,7 +489,6 @@ int mysql_migrate_worker_open(void *session, void **worker, bderr *err)
 {
 	my_migrate *mg = session;
 	*worker = NULL;
-	mysql_thread_init();
 	pthread_mutex_lock(&mg->lock);
 	int index = mg->next_worker++;
 	pthread_mutex_unlock(&mg->lock);

@@ -7,6 +7,7 @@
 #include "common/mem.h"
 
 #include "engines/pg/pg_dump.h"
+#include "engines/pg/pg_migrate.h"
 #include "engines/pg/pg_digest.h"
 #include "engines/pg/pg_restore.h"
 #include "engines/pg/pgconn.h"
@@ -165,5 +166,15 @@ const engine_ops pg_engine = {
 	.dump = pg_dump_run,
 	.restore_options_check = pg_restore_options_check,
 	.restore = pg_restore_run,
+	.migrate_open = pg_migrate_open,
+	.migrate_dump = pg_migrate_dump,
+	.migrate_units = pg_migrate_units,
+	.migrate_units_free = pg_migrate_units_free,
+	.migrate_worker_open = pg_migrate_worker_open,
+	.migrate_worker_close = pg_migrate_worker_close,
+	.migrate_copy = pg_migrate_copy,
+	.migrate_post = pg_migrate_post,
+	.migrate_verify = pg_migrate_verify,
+	.migrate_close = pg_migrate_close,
 	.verify = pg_digest_verify_run,
 };
