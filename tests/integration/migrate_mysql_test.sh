@@ -199,4 +199,37 @@ check "... and the same checksum" test "$(dst_sql bulknew 'CHECKSUM TABLE t' | c
 check "... DATABASE_URL without a password (the existing user's is not changed)" \
 	grep -Eq "^DATABASE_URL=mysql://bulkapp@127\.0\.0\.1:$DST_PORT/bulknew$" "$ENV2"
 
+
+# --------------------------------------------------------------------------
+note "a row added on the target during the copy fails verification"
+TMPDB3="$(my_tmpdb bulkcheck)"
+(
+	rc=0
+	"$DBRESTORE" -c "$CONF" migrate --from bulk --to dst --jobs 2 --chunk-size 1MB \
+		--provision bulkcheck --owner checkapp --env-file "$BD_TMP/check.env" >"$BD_TMP/check.out" 2>"$BD_TMP/check.err" || rc=$?
+	echo "$rc" >"$BD_TMP/check.rc"
+) &
+mig=$!
+added=0
+for _ in $(seq 1 400); do
+	if [ "$(dst_sql "" "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = '$TMPDB3' AND TABLE_NAME = 't'")" = 1 ]; then
+		# the LOCK waits for a running LOAD and holds the next ones off
+		if dst_sql "" "LOCK TABLES \`$TMPDB3\`.t WRITE; INSERT INTO \`$TMPDB3\`.t VALUES ($((BULK_ROWS + 1000)), 'extra'); UNLOCK TABLES"; then
+			added=1
+		fi
+		break
+	fi
+	[ -e "$BD_TMP/check.rc" ] && break
+	sleep 0.05
+done
+wait "$mig" 2>/dev/null || true
+cat "$BD_TMP/check.out" "$BD_TMP/check.err" >>"$BD_ALL_OUTPUT"
+check "a row was added to the target's copy while it loaded" test "$added" = 1
+check "migrate exits 1" test "$(cat "$BD_TMP/check.rc" 2>/dev/null)" = 1
+check "... naming the table that differs" grep -q "verification against the source's snapshot failed.*bulk.*t" "$BD_TMP/check.err"
+check_not "... and the database is dropped" dst_db_exists bulkcheck
+check_not "... with its temporary database" dst_db_exists "$TMPDB3"
+check "... and the user" test "$(dst_sql "" "SELECT COUNT(*) FROM mysql.user WHERE User = 'checkapp'")" = 0
+check "... and no env file is written" test ! -e "$BD_TMP/check.env"
+
 finish
