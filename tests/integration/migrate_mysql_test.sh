@@ -132,7 +132,7 @@ check "... to the same database" my_compare_across "$DST_CNF" shop shoprepo
 # --------------------------------------------------------------------------
 note "the target killed (kill -9) while rows are loaded"
 my_db_create bulk
-BULK_ROWS=60000
+BULK_ROWS=30000
 [ "${BD_ASAN:-0}" = 1 ] && BULK_ROWS=20000
 my_sql bulk "CREATE TABLE t (id INT NOT NULL PRIMARY KEY, pad VARBINARY(600)) ENGINE=InnoDB;
 	INSERT INTO t SELECT seq, RANDOM_BYTES(500) FROM seq_1_to_$BULK_ROWS; ANALYZE TABLE t" >/dev/null
