@@ -40,6 +40,10 @@ password-file = $SRC_PWFILE
 url = $SRC_BASE/nosuchdb
 password-file = $SRC_PWFILE
 
+[source:notables]
+url = $SRC_BASE/notables
+password-file = $SRC_PWFILE
+
 [source:bulk]
 url = $SRC_BASE/bulk
 password-file = $SRC_PWFILE
@@ -89,6 +93,12 @@ dst_grants() {
 check "--roles: its grant names the new database" dst_grants
 check "no temporary database is left on the target" \
 	test "$(dst_sql "" "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE 'backupd\\_restore\\_%'")" = 0
+
+my_db_create notables
+my_sql notables "CREATE PROCEDURE p_only() SELECT 1"
+MYSQL_PWD="$(cat "$DST_PWFILE")" run "$DBRESTORE" -c "$CONF" migrate --from notables --to "$DST_BASE/notables2" --create
+assert_rc "a database without tables (one procedure) migrates" 0
+check "... with its procedure" test "$(dst_sql "" "SELECT COUNT(*) FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = 'notables2'")" = 1
 
 # --------------------------------------------------------------------------
 note "refusals"
