@@ -421,7 +421,7 @@ int my_src_session(MYSQL *c, bderr *err)
 		       "cannot configure a reading session", err);
 }
 
-int my_src_lock(MYSQL *c, bderr *err)
+int my_src_lock(MYSQL *c, const char *who, const char *alternative, bderr *err)
 {
 	/*
 	 * While FTWRL waits for a long-running query, every writer queues
@@ -434,7 +434,7 @@ int my_src_lock(MYSQL *c, bderr *err)
 	if (my_exec(c, "FLUSH TABLES WITH READ LOCK", "cannot lock the server for a consistent snapshot",
 		    err) != 0) {
 		if (mysql_errno(c) == 1045 || mysql_errno(c) == 1227)
-			bderr_prefix(err, "the account lacks the RELOAD privilege (or use --consistency no-lock)");
+			bderr_prefix(err, "%s lacks the RELOAD privilege%s", who, alternative);
 		return -1;
 	}
 	return 0;

@@ -44,6 +44,10 @@ password-file = $SRC_PWFILE
 url = $SRC_BASE/notables
 password-file = $SRC_PWFILE
 
+[source:norel]
+url = mysql://norel@127.0.0.1:$SRC_PORT/shop
+password-file = $BD_TMP/norel.pw
+
 [source:bulk]
 url = $SRC_BASE/bulk
 password-file = $SRC_PWFILE
@@ -120,6 +124,15 @@ run "$DBRESTORE" -c "$CONF" migrate --from shop --to dst --role-map a=b --provis
 assert_rc "--role-map on a MySQL target is refused (usage)" 2
 assert_output_contains "... naming the option" "--role-map"
 
+printf 'norel-pw-%s\n' "$RANDOM" >"$BD_TMP/norel.pw"
+chmod 0600 "$BD_TMP/norel.pw"
+add_secret "$(cat "$BD_TMP/norel.pw")"
+my_sql "" "CREATE USER 'norel'@'%' IDENTIFIED BY '$(cat "$BD_TMP/norel.pw")'; GRANT SELECT, SHOW VIEW, TRIGGER, EVENT ON shop.* TO 'norel'@'%'"
+run "$DBRESTORE" -c "$CONF" migrate --from norel --to dst --provision norelcopy --owner norelapp --env-file "$BD_TMP/norel.env"
+assert_rc "a source account without RELOAD fails" 1
+assert_output_contains "... saying so" "the source account lacks the RELOAD privilege"
+check_not "... and what the migrate created on the target is dropped" dst_db_exists norelcopy
+check "... with the user it created" test "$(dst_sql "" "SELECT COUNT(*) FROM mysql.user WHERE User = 'norelapp'")" = 0
 MYSQL_PWD="$(cat "$SRC_PWFILE")" run "$DBRESTORE" -c "$CONF" migrate --from shop --to "$SRC_BASE/shopcopy" --create
 assert_rc "the same server as target with a MyISAM table in the source is refused (usage)" 2
 assert_output_contains "... naming the table" "shop.myisam_t (MyISAM)"
