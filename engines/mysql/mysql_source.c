@@ -154,9 +154,7 @@ static int load_tables(my_src_plan *st, MYSQL *c, size_t db, bderr *err)
 		my_src_table *t = find_table(st, db, first, row[0], &hint);
 		if (t == NULL)
 			continue; /* a view's columns */
-		const char *extra = row[3] ? row[3] : "";
-		if (strstr(extra, "VIRTUAL GENERATED") || strstr(extra, "STORED GENERATED") ||
-		    strstr(extra, "PERSISTENT GENERATED"))
+		if (my_extra_is_generated(row[3]))
 			continue;
 		t->columns = xrealloc(t->columns, (t->n_columns + 1) * sizeof *t->columns);
 		t->types = xrealloc(t->types, (t->n_columns + 1) * sizeof *t->types);
