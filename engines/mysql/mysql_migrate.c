@@ -392,7 +392,7 @@ static int open_steps(const engine_migrate_options *o, void **session, bderr *er
 	my_dump_info inf;
 	source_info(mg, &inf);
 	my_load_source src = { .feed = &mg->feed, .label = "the source",
-			       .users = mg->info ? json_object_get(mg->info, "users") : NULL };
+			       .users_info = mg->info };
 	int rc = my_load_open(&src, &inf, &mg->to, &mg->load, err);
 	my_dump_info_clear(&inf);
 	if (rc != 0)

@@ -42,7 +42,7 @@ typedef struct restore_ctx {
 	const manifest *m;    /* NULL when a feed gives schema and rows */
 	const my_feed *feed;
 	const char *label;    /* "backup ID" or what the feed names, for messages */
-	const json_t *users;  /* info.users, or NULL */
+	const json_t *users_info; /* an info object with "users", or NULL */
 	const engine_restore_options *o;
 	my_dump_info info;    /* the manifest's info, validated */
 	my_uri uri;
@@ -1248,15 +1248,19 @@ static int detect_load_mode(restore_ctx *rc, MYSQL *c, bderr *err)
 /* --roles: the accounts with grants on the restored databases (engines/mysql/mysql_users.h). */
 static int restore_users(restore_ctx *rc, MYSQL *c, bderr *err)
 {
-	const json_t *users = rc->users;
-	if (users == NULL)
+	my_users_info users;
+	memset(&users, 0, sizeof users);
+	if (rc->users_info && my_users_info_parse(rc->users_info, &users, err) != 0)
+		return bderr_prefix(err, "%s is damaged", rc->label);
+	if (!users.recorded)
 		return bderr_set(err, "%s records no accounts (taken before they were): restore it without --roles",
 				 rc->label);
 	mysql_db_rename *dbs = xcalloc(rc->n_dbs + 1, sizeof *dbs);
 	for (size_t i = 0; i < rc->n_dbs; i++)
 		dbs[i] = (mysql_db_rename){ rc->dbs[i].src_name, rc->dbs[i].name };
-	int r = mysql_users_restore(c, users, dbs, rc->n_dbs, err);
+	int r = mysql_users_restore(c, &users, dbs, rc->n_dbs, err);
 	free(dbs);
+	my_users_info_clear(&users);
 	return r;
 }
 
@@ -1298,7 +1302,7 @@ int my_load_open(const my_load_source *src, my_dump_info *info, const engine_res
 	rc->m = src->m;
 	rc->feed = src->feed;
 	rc->label = src->label;
-	rc->users = src->users;
+	rc->users_info = src->users_info;
 	rc->o = o;
 	rc->info = *info;
 	memset(info, 0, sizeof *info);
@@ -1509,7 +1513,7 @@ int mysql_restore_run(repo *r, const manifest *m, const engine_restore_options *
 		return bderr_prefix(err, "backup %s is damaged", m->id);
 	char *label = xasprintf("backup %s", m->id);
 	my_load_source src = { .repo = r, .m = m, .label = label,
-			       .users = json_object_get(m->info, "users") };
+			       .users_info = m->info };
 	my_load *l = NULL;
 	int rcode = my_load_open(&src, &info, o, &l, err);
 	if (rcode == 0)

@@ -48,7 +48,7 @@ typedef struct my_load_source {
 	const manifest *m;
 	const my_feed *feed;
 	const char *label;    /* "backup ID", "the source": for messages */
-	const json_t *users;  /* info.users (for --roles), or NULL */
+	const json_t *users_info; /* an info object with "users" (for --roles), or NULL */
 } my_load_source;
 
 typedef struct my_load my_load;

@@ -34,6 +34,7 @@ typedef struct restore_ctx {
 	const manifest *m;
 	const engine_restore_options *o;
 	pg_dump_info info; /* the manifest's info, validated */
+	pg_roles_info role_info; /* its roles, validated */
 	const char *encoding;
 	char *dbname;      /* the target */
 	char *temp_dbname; /* --create: where the restore goes until it is complete */
@@ -567,7 +568,7 @@ static int load_target(restore_ctx *rc, bderr *err)
 	if (r == 0 && rc->o->provision_db)
 		r = pg_provision_prepare(c, &po, &rc->prov, err);
 	if (r == 0)
-		r = pg_roles_prepare(c, json_object_get(rc->m->info, "roles"), &rc->roles, &chk, err);
+		r = pg_roles_prepare(c, &rc->role_info, &rc->roles, &chk, err);
 	PQfinish(c);
 	return r;
 }
@@ -1045,6 +1046,10 @@ static int session_open(restore_ctx *rc, repo *r, const manifest *m, const engin
 				   m->engine, m->kind);
 	if (pg_dump_info_parse(m->info, &rc->info, err) != 0)
 		return bderr_prefix(err, "backup %s is damaged", m->id);
+	if (pg_roles_info_parse(m->info, &rc->role_info, err) != 0) {
+		pg_dump_info_clear(&rc->info);
+		return bderr_prefix(err, "backup %s is damaged", m->id);
+	}
 	rc->encoding = rc->info.encoding;
 	/* o->database: the target pg_server_restore_run chose for a database of a whole-server dump */
 	rc->dbname = o->provision_db ? xstrdup(o->provision_db)
@@ -1052,6 +1057,7 @@ static int session_open(restore_ctx *rc, repo *r, const manifest *m, const engin
 				     : pg_url_dbname(o->to_url);
 	if (rc->dbname == NULL) {
 		pg_dump_info_clear(&rc->info);
+		pg_roles_info_clear(&rc->role_info);
 		return bderr_usage(err, "--to names no database: give postgresql://HOST/DBNAME");
 	}
 	if (o->create)
@@ -1063,10 +1069,11 @@ static int session_open(restore_ctx *rc, repo *r, const manifest *m, const engin
 		if (pg_role_map_add(&rc->roles, o->role_map[i], err) != 0) {
 			pg_role_map_clear(&rc->roles);
 			pg_dump_info_clear(&rc->info);
+			pg_roles_info_clear(&rc->role_info);
 			free(rc->dbname);
 			return -1;
 		}
-	pg_role_map_add_owners(&rc->roles, json_object_get(m->info, "roles"));
+	pg_role_map_add_owners(&rc->roles, &rc->role_info);
 	map_props_roles(rc);
 	/* as for the objects inside: the restoring role owns it, the default privileges apply */
 	if (rc->props && o->no_owner) {
@@ -1135,6 +1142,7 @@ static int session_close(restore_ctx *rc, int ok, bderr *err)
 	}
 	PQfinish(rc->maint);
 	pg_dump_info_clear(&rc->info); /* and rc->props with it */
+	pg_roles_info_clear(&rc->role_info);
 	pg_target_free(rc->target);
 	pg_role_map_clear(&rc->roles);
 	free(rc->temp_dbname);
