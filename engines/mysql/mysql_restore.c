@@ -14,6 +14,7 @@
 
 #include "common/log.h"
 #include "common/mem.h"
+#include "common/progress.h"
 #include "engines/mysql/myconn.h"
 #include "engines/mysql/myformat.h"
 #include "engines/mysql/mysql_format.h"
@@ -1351,6 +1352,7 @@ int my_load_open(const my_load_source *src, my_dump_info *info, const engine_res
 int my_load_tables(my_load *l, bderr *err)
 {
 	restore_ctx *rc = &l->rc;
+	progress_phase(rc->o->progress, "creating the schema");
 	for (size_t i = 0; i < rc->n_dbs; i++) {
 		log_info("restoring database '%s' of %s into '%s'", rc->dbs[i].src_name, rc->label,
 			 rc->dbs[i].name);
@@ -1362,6 +1364,7 @@ int my_load_tables(my_load *l, bderr *err)
 
 int my_load_data(my_load *l, bderr *err)
 {
+	progress_phase(l->rc.o->progress, "loading data");
 	return restore_data(&l->rc, err);
 }
 
@@ -1423,6 +1426,7 @@ int my_load_post(my_load *l, bderr *err)
 {
 	restore_ctx *rc = &l->rc;
 	MYSQL *c = l->c;
+	progress_phase(rc->o->progress, "triggers, routines, events and views");
 	for (size_t i = 0; i < rc->n_dbs; i++) {
 		target_db *d = &rc->dbs[i];
 		if (rc->o->create) {

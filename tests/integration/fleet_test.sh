@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# run.sh: alone
 # A fleet of three daemons on one machine sharing one catalog (a PostgreSQL
 # server of its own, apart from the source's): every firing of FLEET_JOBS jobs
 # (every 2 s, for FLEET_SECONDS) runs exactly once, checked in the catalog and
