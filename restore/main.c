@@ -98,18 +98,17 @@ static int cmd_restore(program *p, bderr *err)
 	o.verify = cli_has(&p->args, "verify");
 	o.filter = table_filter_empty(subset) ? NULL : subset;
 	o.database = cli_get(&p->args, "database");
-	if (target_options_read(p, &target, &o, err) == 0) {
-		/*
-		 * Exact totals: what the engine reads is counted by the repository's
-		 * readers.  A subset or one database of a server dump reads part of
-		 * the backup: its total is not known, only what is done is shown.
-		 */
-		if (o.filter == NULL && o.database == NULL)
-			progress_add_total(prog, manifest_total_size(m), m->n_objects);
-		repo_set_progress(r, prog);
-		o.progress = prog;
+	/*
+	 * Exact totals: what the engine reads is counted by the repository's
+	 * readers.  A subset or one database of a server dump reads part of
+	 * the backup: its total is not known, only what is done is shown.
+	 */
+	if (o.filter == NULL && o.database == NULL)
+		progress_add_total(prog, manifest_total_size(m), m->n_objects);
+	repo_set_progress(r, prog);
+	o.progress = prog;
+	if (target_options_read(p, &target, &o, err) == 0)
 		rc = target.engine->restore(r, m, &o, err);
-	}
 out:
 	progress_free(prog);
 	table_filter_free(subset);

@@ -10,6 +10,7 @@
 #include "archive/repo.h"
 #include "common/log.h"
 #include "common/mem.h"
+#include "common/progress.h"
 #include "common/resolve.h"
 #include "common/workpool.h"
 #include "engines/engine.h"
@@ -35,6 +36,7 @@ const cli_option migrate_options[] = {
 	{ "name", "N", "with --via-repo: the source's name in the repository (default: the source's)", 0, NULL, 0, 0 },
 	{ "compress", "SPEC", "with --via-repo: the backup's compression", 0, ENGINE_COMPRESS_DEFAULT, 0, 0 },
 	PROGRAM_OPT_KEY_FILE,
+	PROGRESS_CLI_OPTIONS,
 	CLI_OPT_END,
 };
 
@@ -50,6 +52,7 @@ typedef struct migrate_run {
 	uint64_t done_bytes;
 	time_t started;
 	int verified;
+	progress *prog; /* common/progress: bytes and units done of the source's estimate */
 } migrate_run;
 
 static int copy_unit(void *shared, void *worker, void *item, bderr *err)
@@ -63,6 +66,7 @@ static int copy_unit(void *shared, void *worker, void *item, bderr *err)
 	m->done_bytes += u->bytes;
 	uint64_t bytes = m->done_bytes;
 	pthread_mutex_unlock(&m->lock);
+	progress_add(m->prog, u->bytes, 1);
 	long secs = (long)(time(NULL) - m->started);
 	char rows[32] = "";
 	if (u->rows >= 0)
@@ -83,6 +87,8 @@ static int copy_data(migrate_run *m, int jobs, bderr *err)
 	m->n_units = n;
 	for (size_t i = 0; i < n; i++)
 		m->total_bytes += units[i].bytes;
+	progress_add_total(m->prog, m->total_bytes, n);
+	progress_phase(m->prog, "copying data");
 	int n_workers = jobs < 1 ? 1 : jobs;
 	if ((size_t)n_workers > n)
 		n_workers = (int)n;
@@ -155,8 +161,10 @@ static int migrate_run_all(migrate_run *m, const engine_migrate_options *mo, rep
 		rc = via_repo(m, r, name, p, mo->to.jobs, err);
 	if (rc == 0)
 		rc = copy_data(m, mo->to.jobs, err);
+	progress_phase(m->prog, "building indexes and constraints");
 	if (rc == 0)
 		rc = e->migrate_post(m->session, err);
+	progress_phase(m->prog, "verifying");
 	/* ---- VERIFICATION: the target against the source's snapshot (always) ---- */
 	if (rc == 0) {
 		if (e->migrate_verify) {
@@ -224,9 +232,12 @@ int migrate_command(program *p, bderr *err)
 			goto out;
 	}
 	migrate_run m = { .e = from.engine, .started = time(NULL), .chunk_bytes = mo.chunk_bytes };
+	if (program_progress(p, "migrate", &m.prog, err) != 0)
+		goto out;
 	pthread_mutex_init(&m.lock, NULL);
 	rc = migrate_run_all(&m, &mo, r, name, p, err);
 	pthread_mutex_destroy(&m.lock);
+	progress_free(m.prog);
 	if (rc == 0)
 		log_info("migrate of '%s' complete in %lds: %zu copy units%s", from.name,
 			 (long)(time(NULL) - m.started), m.n_units,
