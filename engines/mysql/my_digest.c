@@ -281,10 +281,10 @@ int my_digest_compute(MYSQL *c, const char *const *dbs, size_t n_dbs, const dige
 
 int my_digest_verify(const my_uri *uri, const char *password, const my_dump_info *info,
 		     const char *const *src_dbs, const char *const *target_dbs, size_t n,
-		     const char *backup_id, bderr *err)
+		     const char *against, bderr *err)
 {
 	if (info->digest == NULL)
-		return bderr_set(err, "backup %s cannot be verified: it predates digests", backup_id);
+		return bderr_set(err, "%s cannot be verified: it predates digests", against);
 	digest_set *expected = digest_set_filter(info->digest, src_dbs, n);
 	digest_set *like = digest_set_new();
 	for (size_t i = 0; i < info->n_dbs; i++)
@@ -304,10 +304,10 @@ int my_digest_verify(const my_uri *uri, const char *password, const my_dump_info
 	if (rc == 0)
 		rc = digest_compare(expected, actual, 0, err);
 	if (rc != 0)
-		bderr_prefix(err, "verification against backup %s failed", backup_id);
+		bderr_prefix(err, "verification against %s failed", against);
 	else
-		log_info("verified against backup %s: %zu tables, %zu kinds of objects match",
-			 backup_id, expected->n_tables, expected->n_kinds);
+		log_info("verified against %s: %zu tables, %zu kinds of objects match",
+			 against, expected->n_tables, expected->n_kinds);
 	my_close(c);
 	digest_set_free(expected);
 	digest_set_free(like);
@@ -351,8 +351,10 @@ int my_digest_verify_run(repo *r, const manifest *m, const engine_restore_option
 			}
 		}
 	}
+	char *against = xasprintf("backup %s", m->id);
 	if (rc == 0)
-		rc = my_digest_verify(&uri, o->password, &info, src, dst, n, m->id, err);
+		rc = my_digest_verify(&uri, o->password, &info, src, dst, n, against, err);
+	free(against);
 	free(src);
 	free(dst);
 	my_uri_clear(&uri);

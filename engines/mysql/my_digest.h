@@ -49,13 +49,14 @@ int my_engine_without_data(const char *engine);
 /*
  * `restore --verify` / `dbrestore verify` (see pg_digest_verify), on a
  * connection of its own to uri: the dumped databases src_dbs[0..n) (a subset
- * of info's), restored as target_dbs[i].
+ * of info's), restored as target_dbs[i].  against names the expected side
+ * in messages ("backup ID", "the source's snapshot").
  */
 struct my_dump_info;
 struct my_uri;
 int my_digest_verify(const struct my_uri *uri, const char *password,
 		     const struct my_dump_info *info, const char *const *src_dbs,
-		     const char *const *target_dbs, size_t n, const char *backup_id, bderr *err);
+		     const char *const *target_dbs, size_t n, const char *against, bderr *err);
 
 /*
  * The engine's verify operation (engines/engine.h): the backup's databases

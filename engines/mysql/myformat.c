@@ -63,7 +63,7 @@ size_t tsv_escape(char *dst, const char *src, size_t n)
 
 size_t tsv_row_size(char *const *row, const unsigned long *len, unsigned nf)
 {
-	size_t need = nf + 1;
+	size_t need = (size_t)nf + 1;
 	for (unsigned i = 0; i < nf; i++)
 		need += row[i] ? 2 * (size_t)len[i] : TSV_NULL_LEN;
 	return need;

@@ -20,9 +20,9 @@ size_t tsv_escape(char *dst, const char *src, size_t n);
 #define TSV_NULL_LEN 2
 
 /*
- * One row (nf fields, NULL pointers for SQL NULL) as a TSV line: escaped
- * fields, tabs between, a final newline.  tsv_row_size is the room it may
- * need; tsv_row writes it to dst and returns its length.
+ * One row of nf fields (row[i] NULL for SQL NULL, else len[i] bytes) as a
+ * TSV line: fields escaped, tab-separated, newline-terminated.  tsv_row
+ * returns the bytes written; tsv_row_size bounds them.
  */
 size_t tsv_row_size(char *const *row, const unsigned long *len, unsigned nf);
 size_t tsv_row(char *dst, char *const *row, const unsigned long *len, unsigned nf);

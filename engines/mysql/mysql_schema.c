@@ -9,6 +9,8 @@
 static int write_object(const mysql_schema_target *t, const char *db, const char *file,
 			const strbuf *b, bderr *err)
 {
+	if (t->put)
+		return t->put(t->put_ctx, db, file, b->data ? b->data : "", b->len, err);
 	char *objname = my_object_name(db, file, t->level != 0);
 	char *path = repo_backup_path(t->name, t->id, objname);
 	object_writer *ow = NULL;
@@ -471,4 +473,17 @@ int mysql_schema_dump(MYSQL *c, const mysql_schema_target *t, const char *db, co
 	if (rc == 0)
 		rc = dump_programs(c, t, db, &events_kind, err);
 	return rc;
+}
+
+int mysql_schema_write(const mysql_schema_target *t, const mysql_schema_file *files, size_t n,
+		       const char *db, bderr *err)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(files[i].db, db) != 0)
+			continue;
+		strbuf b = { .data = files[i].data, .len = files[i].len };
+		if (write_object(t, db, files[i].file, &b, err) != 0)
+			return -1;
+	}
+	return 0;
 }

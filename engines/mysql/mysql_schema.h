@@ -21,6 +21,14 @@ typedef struct mysql_schema_target {
 	const char *id;    /* backup ID */
 	int level;         /* zstd level, 0 = none */
 	const table_filter *filter; /* --include-table ...: views and triggers of left-out tables go too */
+	/*
+	 * When set, each statement file goes here instead of into the
+	 * repository (migrate keeps them in memory); repo, m, name, id and
+	 * level are then unused.
+	 */
+	int (*put)(void *ctx, const char *db, const char *file, const char *data, size_t len,
+		   bderr *err);
+	void *put_ctx;
 } mysql_schema_target;
 
 /*
@@ -33,5 +41,17 @@ typedef struct mysql_schema_target {
 int mysql_schema_dump(MYSQL *c, const mysql_schema_target *t, const char *db, const char *charset,
 		      const char *collation, char *const *tables, size_t n_tables, json_t *views,
 		      bderr *err);
+
+/* A statement file held in memory (migrate reads the schema once, under its lock). */
+typedef struct mysql_schema_file {
+	char *db;
+	char *file;                /* "tables.sql", ... */
+	char *data;
+	size_t len;
+} mysql_schema_file;
+
+/* Writes the files of db among files[0..n) as t's objects (repository only). */
+int mysql_schema_write(const mysql_schema_target *t, const mysql_schema_file *files, size_t n,
+		       const char *db, bderr *err);
 
 #endif
