@@ -98,6 +98,7 @@ typedef struct engine_restore_options {
 /* ---- the operations -------------------------------------------------------- */
 
 typedef struct engine_ops engine_ops;
+struct engine_follow_ops; /* engines/follow.h */
 
 struct engine_ops {
 	const char *name;             /* manifest.json "engine": "postgresql", "mysql" */
@@ -133,6 +134,8 @@ struct engine_ops {
 	int (*restore_options_check)(const engine_restore_options *o, bderr *err); /* or NULL */
 	/* Restore of backup m (an m->engine equal to name) from r. */
 	int (*restore)(repo *r, const manifest *m, const engine_restore_options *o, bderr *err);
+	/* migrate --follow on the engine's own replication (engines/follow.h), or NULL */
+	const struct engine_follow_ops *follow;
 };
 
 /* The engine whose scheme uri starts with (case-insensitive), or NULL. */

@@ -7,6 +7,7 @@
 #include "common/mem.h"
 
 #include "engines/pg/pg_dump.h"
+#include "engines/pg/pg_follow.h"
 #include "engines/pg/pg_restore.h"
 #include "engines/pg/pgconn.h"
 
@@ -164,4 +165,5 @@ const engine_ops pg_engine = {
 	.dump = pg_dump_run,
 	.restore_options_check = pg_restore_options_check,
 	.restore = pg_restore_run,
+	.follow = &pg_follow_ops,
 };

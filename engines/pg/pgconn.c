@@ -117,7 +117,7 @@ static void scrub_secrets(char *m, const PQconninfoOption *opts, const char *pas
 }
 
 static int connect_params(const char *url, const char *password, const char *dbname,
-			  const char *application, int replication, PGconn **out, bderr *err)
+			  const char *application, const char *replication, PGconn **out, bderr *err)
 {
 	const char *keys[7];
 	const char *vals[7];
@@ -137,7 +137,7 @@ static int connect_params(const char *url, const char *password, const char *dbn
 	vals[n++] = application ? application : "backupd";
 	if (replication) {
 		keys[n] = "replication";
-		vals[n++] = "true";
+		vals[n++] = replication;
 	}
 	keys[n] = NULL;
 	vals[n] = NULL;
@@ -171,13 +171,19 @@ static int connect_params(const char *url, const char *password, const char *dbn
 int pg_connect(const char *url, const char *password, const char *dbname,
 	       const char *application, PGconn **out, bderr *err)
 {
-	return connect_params(url, password, dbname, application, 0, out, err);
+	return connect_params(url, password, dbname, application, NULL, out, err);
 }
 
 int pg_connect_replication(const char *url, const char *password, const char *application,
 			   PGconn **out, bderr *err)
 {
-	return connect_params(url, password, NULL, application, 1, out, err);
+	return connect_params(url, password, NULL, application, "true", out, err);
+}
+
+int pg_connect_logical(const char *url, const char *password, const char *application,
+		       PGconn **out, bderr *err)
+{
+	return connect_params(url, password, NULL, application, "database", out, err);
 }
 
 static int result_error(PGconn *c, PGresult *r, const char *what, bderr *err)
@@ -282,7 +288,7 @@ char *pg_url_dbname(const char *url)
 	return db;
 }
 
-static void append_conninfo_value(strbuf *b, const char *key, const char *val)
+void pg_conninfo_append(strbuf *b, const char *key, const char *val)
 {
 	strbuf_appendf(b, "%s%s='", b->len ? " " : "", key);
 	for (const char *p = val; *p; p++) {
@@ -312,10 +318,10 @@ int pg_child_conninfo(const char *url, const char *password_in, const char *dbna
 		}
 		if (dbname && strcmp(o->keyword, "dbname") == 0)
 			continue;
-		append_conninfo_value(&b, o->keyword, o->val);
+		pg_conninfo_append(&b, o->keyword, o->val);
 	}
 	if (dbname)
-		append_conninfo_value(&b, "dbname", dbname);
+		pg_conninfo_append(&b, "dbname", dbname);
 	*password_env = password ? xasprintf("PGPASSWORD=%s", password) : NULL;
 	PQconninfoFree(opts);
 	*conninfo = strbuf_detach(&b);
