@@ -43,6 +43,11 @@ typedef struct engine_dump_options {
 	const char *compress_spec; /* as given ("zstd:3", "none"), recorded in the manifest */
 	uint64_t chunk_bytes;      /* split tables larger than this */
 	engine_consistency consistency;
+	/*
+	 * PostgreSQL: an exported snapshot to dump from instead of exporting one
+	 * (migrate --via-repo dumps what it copies), or NULL.
+	 */
+	const char *snapshot;
 } engine_dump_options;
 
 /* The defaults above; url, password and name NULL. */
@@ -95,6 +100,39 @@ typedef struct engine_restore_options {
 	int reuse_role;
 } engine_restore_options;
 
+/* ---- migrate: a live source copied straight into a target ------------------- */
+
+/*
+ * dbrestore migrate (restore/migrate.c) drives these; the engine does the
+ * database work.  The target side takes the restore's options (create, roles,
+ * owner, role_map, provision, env_file, reuse_role, allow_non_empty, no_owner,
+ * no_privileges, jobs), with the same meaning and the same checks
+ * (engine->restore_options_check).
+ */
+typedef struct engine_migrate_options {
+	const char *from_url;      /* source URI */
+	const char *from_password; /* from a 0600 file, or NULL */
+	/*
+	 * An already-exported snapshot of the source to read from (PostgreSQL:
+	 * the name from pg_export_snapshot() or from a logical replication slot
+	 * created with an exported snapshot, which migrate --follow needs), or
+	 * NULL: migrate_open exports its own.  Its exporter must keep it open
+	 * until migrate_close.
+	 */
+	const char *snapshot;
+	uint64_t chunk_bytes;      /* split tables larger than this into parallel units (0: never) */
+	engine_restore_options to; /* the target, as restore takes it (to.jobs = worker count) */
+} engine_migrate_options;
+
+/* One unit of data to copy: a table, a chunk of one, or the large objects. */
+typedef struct engine_migrate_unit {
+	char *label;    /* for messages and progress: "public.t", "public.t (chunk 2/4)" */
+	char *table;    /* the table it belongs to, qualified (chunks of one table share it), or NULL */
+	uint64_t bytes; /* size estimate on the source, for scheduling and progress */
+	int64_t rows;   /* set by migrate_copy: rows copied (-1: not counted) */
+	void *engine;   /* the engine's own description of the unit */
+} engine_migrate_unit;
+
 /* ---- the operations -------------------------------------------------------- */
 
 typedef struct engine_ops engine_ops;
@@ -134,6 +172,55 @@ struct engine_ops {
 	int (*restore_options_check)(const engine_restore_options *o, bderr *err); /* or NULL */
 	/* Restore of backup m (an m->engine equal to name) from r. */
 	int (*restore)(repo *r, const manifest *m, const engine_restore_options *o, bderr *err);
+
+	/*
+	 * dbrestore migrate (NULL when the engine has none).  The command calls,
+	 * in order: migrate_open; migrate_dump (only with --via-repo);
+	 * migrate_units; then, in the worker pool, migrate_worker_open once per
+	 * worker thread and migrate_copy for each unit (any order, in parallel);
+	 * migrate_post; migrate_verify; finally migrate_close, always, with ok
+	 * 1 only when every step succeeded.  A session is used from one thread
+	 * at a time except through migrate_copy, which must be safe to call
+	 * concurrently on different workers.
+	 *
+	 * migrate_open: connects to both sides, opens the source snapshot
+	 * (o->snapshot, or its own), checks and prepares the target exactly as
+	 * restore would (major version, roles, --provision, --create: a
+	 * database created here is dropped by migrate_close(ok = 0)), and
+	 * applies the schema the data needs (PostgreSQL: pre-data and the large
+	 * objects' metadata).  o must stay valid until migrate_close.
+	 */
+	int (*migrate_open)(const engine_migrate_options *o, void **session, bderr *err);
+	/*
+	 * A backup of exactly what the session reads (the same snapshot) into
+	 * r as source `name`, like engine->dump; *id as dump's.  o gives the
+	 * dump's compression and chunk size (its url/password are the source's).
+	 */
+	int (*migrate_dump)(void *session, repo *r, const engine_dump_options *o, char **id,
+			    bderr *err);
+	/* The units of data to copy, largest first; freed with migrate_units_free. */
+	int (*migrate_units)(void *session, engine_migrate_unit **units, size_t *n, bderr *err);
+	void (*migrate_units_free)(void *session, engine_migrate_unit *units, size_t n);
+	/* A worker's own connections (source in the snapshot, target), and their end. */
+	int (*migrate_worker_open)(void *session, void **worker, bderr *err);
+	void (*migrate_worker_close)(void *session, void *worker);
+	/* Copies one unit source -> target on the worker's connections, in bounded memory. */
+	int (*migrate_copy)(void *session, void *worker, engine_migrate_unit *unit, bderr *err);
+	/* After every unit: the schema that follows the data (indexes, constraints), sequences. */
+	int (*migrate_post)(void *session, bderr *err);
+	/*
+	 * Compares the target with the source's snapshot (per table row count
+	 * and checksum, object inventory, sequences); a difference names what
+	 * differs.  NULL: the engine cannot verify yet (the command says so).
+	 */
+	int (*migrate_verify)(void *session, bderr *err);
+	/*
+	 * ok: makes the result visible (PostgreSQL --create: renames the
+	 * database to its name; --provision: writes the env file).  !ok:
+	 * drops what migrate_open created.  Frees the session (also when it
+	 * fails).
+	 */
+	int (*migrate_close)(void *session, int ok, bderr *err);
 	/* migrate --follow on the engine's own replication (engines/follow.h), or NULL */
 	const struct engine_follow_ops *follow;
 };

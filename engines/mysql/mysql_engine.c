@@ -117,4 +117,5 @@ const engine_ops mysql_engine = {
 	.dump = mysql_dump_run,
 	.restore_options_check = my_restore_options_check,
 	.restore = mysql_restore_run,
+	/* migrate_*: not yet (NULL: dbrestore migrate refuses MySQL/MariaDB sources) */
 };
