@@ -282,7 +282,12 @@ static void pgf_release(void *handle)
 static const char rows_sql[] =
 	"SELECT COALESCE(sum(n_tup_ins + n_tup_upd + n_tup_del), 0)::bigint FROM pg_stat_user_tables";
 
-/* The connection string the subscription keeps (see the head comment); caller frees with secret_free. */
+/*
+ * The connection string the subscription keeps (see the head comment);
+ * caller frees it after explicit_bzero.  Without a password given, the one
+ * libpq found for the source (.pgpass, PGPASSWORD) is the one the target
+ * needs: PQpass says which it used.
+ */
 static int subscription_conninfo(const follow_options *o, char **out, bderr *err)
 {
 	const char *url = o->upstream_url ? o->upstream_url : o->from_url;
@@ -294,10 +299,22 @@ static int subscription_conninfo(const follow_options *o, char **out, bderr *err
 	strbuf_init(&b);
 	strbuf_appends(&b, conninfo);
 	free(conninfo);
-	if (o->upstream_passfile)
+	if (o->upstream_passfile) {
 		pg_conninfo_append(&b, "passfile", o->upstream_passfile);
-	else if (penv)
+	} else if (penv) {
 		pg_conninfo_append(&b, "password", penv + strlen("PGPASSWORD="));
+	} else {
+		PGconn *c = NULL;
+		if (pg_connect(o->from_url, NULL, NULL, "backupd migrate", &c, err) != 0) {
+			explicit_bzero(b.data, b.len);
+			strbuf_free(&b);
+			return bderr_prefix(err, "source");
+		}
+		const char *found = PQpass(c);
+		if (found && *found)
+			pg_conninfo_append(&b, "password", found);
+		PQfinish(c);
+	}
 	if (penv) {
 		explicit_bzero(penv, strlen(penv));
 		free(penv);
@@ -344,6 +361,13 @@ static int pgf_start(void *handle, const follow_options *o, follow_state *state,
 		bderr_set(err, "target: cannot quote the subscription's connection string");
 		goto out;
 	}
+	/* the copy read the source's catalog after our publication was made: not the target's to keep */
+	char *drop = xasprintf("DROP PUBLICATION IF EXISTS %s", qname);
+	rc = pg_exec(t, drop, "target: cannot drop the copied publication", err);
+	free(drop);
+	if (rc != 0)
+		goto out;
+	rc = -1;
 	/* 15+: an apply error (DDL on the source) disables the subscription instead of retrying forever */
 	char *sql = xasprintf("CREATE SUBSCRIPTION %s CONNECTION %s PUBLICATION %s WITH ("
 			      "create_slot = false, slot_name = '%s', copy_data = false, enabled = true%s)",
@@ -521,6 +545,26 @@ out:
 	return rc;
 }
 
+/* The replica identities REPLICA IDENTITY FULL replaced ("table\tidentity" lines) put back. */
+static int restore_identity(PGconn *c, const char *ids, bderr *err)
+{
+	char *copy = xstrdup(ids);
+	int rc = 0;
+	char *save = NULL;
+	for (char *line = strtok_r(copy, "\n", &save); line && rc == 0; line = strtok_r(NULL, "\n", &save)) {
+		char *tab = strchr(line, '\t');
+		if (tab == NULL)
+			continue;
+		*tab = '\0';
+		/* the table may be gone meanwhile: IF EXISTS */
+		char *sql = xasprintf("ALTER TABLE IF EXISTS %s REPLICA IDENTITY %s", line, tab + 1);
+		rc = pg_exec(c, sql, "cannot put the replica identity back", err);
+		free(sql);
+	}
+	free(copy);
+	return rc;
+}
+
 /* The cut-over's ALTER DATABASE ... SET default_transaction_read_only undone. */
 static int reset_read_only(PGconn *c, follow_state *state, bderr *err)
 {
@@ -589,23 +633,8 @@ static int clean_source(PGconn *c, follow_state *state, int reset_readonly, bder
 	}
 	const char *ids = follow_get(state, "pg_identity_full");
 	if (ids && *ids) {
-		char *copy = xstrdup(ids);
-		int rc = 0;
-		char *save = NULL;
-		for (char *line = strtok_r(copy, "\n", &save); line && rc == 0;
-		     line = strtok_r(NULL, "\n", &save)) {
-			char *tab = strchr(line, '\t');
-			if (tab == NULL)
-				continue;
-			*tab = '\0';
-			/* the table may be gone meanwhile: IF EXISTS */
-			char *sql = xasprintf("ALTER TABLE IF EXISTS %s REPLICA IDENTITY %s", line, tab + 1);
-			rc = pg_exec(c, sql, "source: cannot put the replica identity back", err);
-			free(sql);
-		}
-		free(copy);
-		if (rc != 0)
-			return -1;
+		if (restore_identity(c, ids, err) != 0)
+			return bderr_prefix(err, "source");
 		follow_set(state, "pg_identity_full", NULL);
 		if (follow_save(state, err) != 0)
 			return -1;
@@ -661,12 +690,13 @@ static int wait_lsn(PGconn *c, const char *slot, const char *lsn, int timeout, b
 				    " FROM pg_replication_slots WHERE slot_name = $1",
 				    2, p, "source: cannot read the slot's position", &r, err) != 0)
 			return -1;
-		long long behind = PQntuples(r) == 1 && !PQgetisnull(r, 0, 0) ? atoll(PQgetvalue(r, 0, 0)) : -1;
 		int gone = PQntuples(r) == 0;
+		int known = !gone && !PQgetisnull(r, 0, 0);
+		long long behind = known ? atoll(PQgetvalue(r, 0, 0)) : 0;
 		PQclear(r);
 		if (gone)
 			return bderr_set(err, "source: replication slot %s is gone", slot);
-		if (behind >= 0 && behind <= 0)
+		if (known && behind <= 0)
 			return 0;
 		if (time(NULL) >= end)
 			return bderr_set(err, "the target has not applied the source's last changes after %d s "
@@ -847,6 +877,12 @@ static int pgf_cutover(const follow_options *o, follow_state *state, const follo
 	}
 	if (copy_sequences(c, t, err) != 0 || verify_tables(c, t, err) != 0)
 		goto out;
+	/* the copy carried the source's temporary REPLICA IDENTITY FULL */
+	const char *ids = follow_get(state, "pg_identity_full");
+	if (ids && *ids && restore_identity(t, ids, err) != 0) {
+		bderr_prefix(err, "target");
+		goto out;
+	}
 	PQfinish(t);
 	t = NULL;
 	if (drop_subscription(o, state, err) != 0 || clean_source(c, state, 0, err) != 0)
