@@ -98,6 +98,7 @@ typedef struct engine_restore_options {
 	const char *provision_db; /* --provision DB (with owner, env_file; implies create), or NULL */
 	const char *env_file;
 	int reuse_role;
+	int verify;           /* --verify: compare the result with the dump's digest (engines/digest.h) */
 } engine_restore_options;
 
 /* ---- migrate: a live source copied straight into a target ------------------- */
@@ -172,6 +173,11 @@ struct engine_ops {
 	int (*restore_options_check)(const engine_restore_options *o, bderr *err); /* or NULL */
 	/* Restore of backup m (an m->engine equal to name) from r. */
 	int (*restore)(repo *r, const manifest *m, const engine_restore_options *o, bderr *err);
+	/*
+	 * `dbrestore verify`: the database(s) at o->to_url against backup m's
+	 * recorded digest; the error names the differences.
+	 */
+	int (*verify)(repo *r, const manifest *m, const engine_restore_options *o, bderr *err);
 
 	/*
 	 * dbrestore migrate (NULL when the engine has none).  The command calls,

@@ -45,6 +45,24 @@ static int pick_name(repo *r, const char *given, char **out, bderr *err)
 	return rc;
 }
 
+/* The repository, the source name and the backup (--backup) for a target of engine e. */
+static int load_backup_for(program *p, const engine_ops *e, repo **r, char **name, manifest **m,
+			   bderr *err)
+{
+	if (program_open_repo(p, 0, r, err) != 0 || pick_name(*r, cli_get(&p->args, "name"), name, err) != 0)
+		return -1;
+	if (repo_backup_load(*r, *name, cli_get(&p->args, "backup"), m, err) != 0)
+		return -1;
+	if (strcmp((*m)->engine, e->name) != 0)
+		return bderr_usage(err, "backup %s is a %s backup and cannot be restored into a %s target",
+				   (*m)->id, (*m)->engine, e->name);
+	/* both engines record it as info.digest (engines/digest.h) */
+	if (cli_has(&p->args, "verify") && json_object_get((*m)->info, "digest") == NULL)
+		return bderr_set(err, "backup %s cannot be verified: it has no recorded checksums (it predates them, or its server is PostgreSQL 11 or older); restore it without --verify",
+				 (*m)->id);
+	return 0;
+}
+
 static int cmd_restore(program *p, bderr *err)
 {
 	const char *to = cli_get(&p->args, "to");
@@ -54,6 +72,7 @@ static int cmd_restore(program *p, bderr *err)
 		.no_owner = cli_has(&p->args, "no-owner"),
 		.no_privileges = cli_has(&p->args, "no-privileges"),
 		.no_binlog = cli_has(&p->args, "no-binlog"),
+		.verify = cli_has(&p->args, "verify"),
 	};
 	if (cli_int(&p->args, "jobs", &o.jobs, err) != 0)
 		return -1;
@@ -65,15 +84,8 @@ static int cmd_restore(program *p, bderr *err)
 	char *name = NULL;
 	const char **maps = NULL; /* --role-map OLD=NEW, every one given */
 	int rc = -1;
-	if (program_open_repo(p, 0, &r, err) != 0 || pick_name(r, cli_get(&p->args, "name"), &name, err) != 0)
+	if (load_backup_for(p, target.engine, &r, &name, &m, err) != 0)
 		goto out;
-	if (repo_backup_load(r, name, cli_get(&p->args, "backup"), &m, err) != 0)
-		goto out;
-	if (strcmp(m->engine, target.engine->name) != 0) {
-		bderr_usage(err, "backup %s is a %s backup and cannot be restored into a %s target",
-			    m->id, m->engine, target.engine->name);
-		goto out;
-	}
 	const char *provision = cli_get(&p->args, "provision");
 	if (provision && (!cli_has(&p->args, "owner") || !cli_has(&p->args, "env-file"))) {
 		bderr_usage(err, "--provision DB needs --owner ROLE and --env-file FILE (where DATABASE_URL is written)");
@@ -111,6 +123,31 @@ out:
 	return rc;
 }
 
+/*
+ * `dbrestore verify`: a database against a backup's recorded checksums, as
+ * `restore --verify` checks it right after the restore.
+ */
+static int cmd_verify(program *p, bderr *err)
+{
+	source_spec target;
+	if (resolve_source(p->cfg, cli_get(&p->args, "to"), &target, err) != 0)
+		return -1;
+	engine_restore_options o = { .to_url = target.url, .password = target.password, .verify = 1 };
+	repo *r = NULL;
+	manifest *m = NULL;
+	char *name = NULL;
+	int rc = load_backup_for(p, target.engine, &r, &name, &m, err);
+	if (rc == 0)
+		rc = target.engine->verify(r, m, &o, err);
+	if (rc == 0)
+		printf("database matches backup %s\n", m->id);
+	manifest_free(m);
+	free(name);
+	repo_free(r);
+	source_spec_free(&target);
+	return rc;
+}
+
 /* Every command's options, declared once (see cli.h). */
 
 #define STR_(x) #x
@@ -134,6 +171,7 @@ static const cli_option restore_opts[] = {
 	{ "provision", "DB", "create DB and the --owner role/user (generated password) with the admin account in --to", 0, NULL, 0, 0 },
 	{ "env-file", "FILE", "with --provision: write DATABASE_URL=... there (mode 0600)", 0, NULL, 0, 0 },
 	{ "reuse-role", NULL, "with --provision: use an existing --owner role (its password is not changed)", 0, NULL, 0, 0 },
+	{ "verify", NULL, "after the restore, compare every table's rows and checksum, the schema objects and the sequences with what the dump recorded (one more read of the restored data); a difference fails the restore", 0, NULL, 0, 0 },
 	CLI_OPT_END,
 };
 
@@ -156,6 +194,15 @@ static const cli_option pitr_opts[] = {
 	CLI_OPT_END,
 };
 
+static const cli_option verify_opts[] = {
+	PROGRAM_OPT_REPO,
+	PROGRAM_OPT_KEY_FILE,
+	{ "name", "N", "the source's name in the repository (needed when it holds several)", 0, NULL, 0, 0 },
+	{ "backup", "ID|latest", "which backup", 0, "latest", 0, 0 },
+	{ "to", "URI", "the database to check: a postgresql:// or mysql:// URI, or a [source:NAME]", 1, NULL, 0, 0 },
+	CLI_OPT_END,
+};
+
 static const cli_option wal_get_opts[] = {
 	PROGRAM_OPT_REPO,
 	PROGRAM_OPT_KEY_FILE,
@@ -169,6 +216,8 @@ extern const cli_command dbrestore_commands[];
 extern const size_t dbrestore_n_commands;
 const cli_command dbrestore_commands[] = {
 	{ "restore", "restore a dump into a database", NULL, 0, 0, cmd_restore, restore_opts, 0 },
+	{ "verify", "compare a database with a dump's recorded checksums (tables' rows, schema objects, sequences)",
+	  NULL, 0, 0, cmd_verify, verify_opts, 0 },
 	{ "pitr", "restore a base backup for point-in-time recovery", NULL, 0, 0, pitr_command,
 	  pitr_opts, 0 },
 	{ "wal-get", "fetch one archived WAL file (restore_command = 'dbrestore wal-get ... %f %p'); "

@@ -25,6 +25,7 @@ PKGS_libs=(
 	libcmocka-dev
 	libmicrohttpd-dev
 	libexpat1-dev
+	libxxhash-dev
 )
 
 # PostgreSQL 15 server (initdb, pg_ctl, postgres, pgbench, contrib extensions)

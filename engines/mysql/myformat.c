@@ -61,6 +61,31 @@ size_t tsv_escape(char *dst, const char *src, size_t n)
 	return (size_t)(o - dst);
 }
 
+size_t tsv_row_size(char *const *row, const unsigned long *len, unsigned nf)
+{
+	size_t need = (size_t)nf + 1;
+	for (unsigned i = 0; i < nf; i++)
+		need += row[i] ? 2 * (size_t)len[i] : TSV_NULL_LEN;
+	return need;
+}
+
+size_t tsv_row(char *dst, char *const *row, const unsigned long *len, unsigned nf)
+{
+	char *o = dst;
+	for (unsigned i = 0; i < nf; i++) {
+		if (i)
+			*o++ = '\t';
+		if (row[i] == NULL) {
+			memcpy(o, TSV_NULL, TSV_NULL_LEN);
+			o += TSV_NULL_LEN;
+		} else {
+			o += tsv_escape(o, row[i], len[i]);
+		}
+	}
+	*o++ = '\n';
+	return (size_t)(o - dst);
+}
+
 int tsv_unescape(const char *src, size_t n, char *dst, size_t *dlen)
 {
 	if (n == TSV_NULL_LEN && src[0] == '\\' && src[1] == 'N')

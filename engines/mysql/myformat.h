@@ -20,6 +20,14 @@ size_t tsv_escape(char *dst, const char *src, size_t n);
 #define TSV_NULL_LEN 2
 
 /*
+ * One row of nf fields (row[i] NULL for SQL NULL, else len[i] bytes) as a
+ * TSV line: fields escaped, tab-separated, newline-terminated.  tsv_row
+ * returns the bytes written; tsv_row_size bounds them.
+ */
+size_t tsv_row_size(char *const *row, const unsigned long *len, unsigned nf);
+size_t tsv_row(char *dst, char *const *row, const unsigned long *len, unsigned nf);
+
+/*
  * Unescapes one field (no raw tab or newline inside) into dst (room for n
  * bytes); returns 1 for NULL, else 0 with *dlen set.
  */

@@ -8,6 +8,8 @@
 
 #include "engines/mysql/myconn.h"
 #include "engines/mysql/mysql_dump.h"
+#include "engines/mysql/my_digest.h"
+#include "engines/mysql/mysql_migrate.h"
 #include "engines/mysql/mysql_restore.h"
 
 /* The privileges a dump needs, and for which it needs them. */
@@ -116,6 +118,15 @@ const engine_ops mysql_engine = {
 	.check = my_check,
 	.dump = mysql_dump_run,
 	.restore_options_check = my_restore_options_check,
+	.verify = my_digest_verify_run,
 	.restore = mysql_restore_run,
-	/* migrate_*: not yet (NULL: dbrestore migrate refuses MySQL/MariaDB sources) */
+	.migrate_open = mysql_migrate_open,
+	.migrate_units = mysql_migrate_units,
+	.migrate_units_free = mysql_migrate_units_free,
+	.migrate_worker_open = mysql_migrate_worker_open,
+	.migrate_worker_close = mysql_migrate_worker_close,
+	.migrate_copy = mysql_migrate_copy,
+	.migrate_post = mysql_migrate_post,
+	.migrate_verify = mysql_migrate_verify,
+	.migrate_close = mysql_migrate_close,
 };

@@ -52,6 +52,8 @@ void my_dump_info_to_json(const my_dump_info *i, json_t *out)
 			      "server_sql_mode", i->server_sql_mode, "time_zone", i->time_zone,
 			      "binlog", or_null(i->binlog), "gtid_executed", or_null(i->gtid_executed),
 			      "databases", dbs, "options", jf_options_json(&i->options));
+	if (i->digest)
+		json_object_set_new(o, "digest", digest_set_to_json(i->digest));
 	json_object_update(out, o);
 	json_decref(o);
 }
@@ -120,6 +122,9 @@ static int parse_all(const json_t *info, my_dump_info *i, bderr *err)
 		i->gtid_executed = json_incref((json_t *)g);
 	if (jf_options(info, &i->options, err) != 0)
 		return -1;
+	const json_t *dg = json_object_get(info, "digest");
+	if (dg && !json_is_null(dg) && digest_set_parse(dg, "info.digest", &i->digest, err) != 0)
+		return -1;
 	if (i->sql_mode == NULL)
 		i->sql_mode = xstrdup(MY_SESSION_SQL_MODE);
 	return 0;
@@ -166,5 +171,6 @@ void my_dump_info_clear(my_dump_info *i)
 	}
 	free(i->dbs);
 	engine_options_info_clear(&i->options);
+	digest_set_free(i->digest);
 	memset(i, 0, sizeof *i);
 }

@@ -14,7 +14,8 @@
  *                     "column_types": [types], "auto_increment": integer or null,
  *                     "rows": integer, "chunks": [object names, in order] } ],
  *       "views": [names] } ],
- *   "options": { "jobs", "compress", "chunk_size", "consistency" }
+ *   "options": { "jobs", "compress", "chunk_size", "consistency" },
+ *   "digest": engines/digest.h (absent before digests were recorded)
  * }
  * Chunks are LOAD DATA-ready TSV (myformat.h) written under MY_SESSION_SQL_MODE
  * and MY_SESSION_TIME_ZONE; the restore loads them under the same settings.
@@ -27,6 +28,7 @@
 #include <stdint.h>
 
 #include "common/error.h"
+#include "engines/digest.h"
 #include "engines/engine.h"
 
 /* The session sql_mode both sides use: zero dates load, a 0 id stays 0. */
@@ -69,6 +71,7 @@ typedef struct my_dump_info {
 	my_dump_db *dbs;
 	size_t n_dbs;
 	engine_options_info options;
+	digest_set *digest; /* rows, checksums, objects; NULL: not recorded */
 } my_dump_info;
 
 /* Writes i's fields into the info object out (a manifest's m->info). */

@@ -1,3 +1,4 @@
+#include "engines/mysql/my_digest.h"
 #include "engines/mysql/mysql_restore.h"
 #include "engines/mysql/mysql_provision.h"
 #include "engines/mysql/mysql_users.h"
@@ -38,7 +39,10 @@ typedef struct target_db {
 
 typedef struct restore_ctx {
 	repo *repo;
-	const manifest *m;
+	const manifest *m;    /* NULL when a feed gives schema and rows */
+	const my_feed *feed;
+	const char *label;    /* "backup ID" or what the feed names, for messages */
+	const json_t *users;  /* info.users, or NULL */
 	const engine_restore_options *o;
 	my_dump_info info;    /* the manifest's info, validated */
 	my_uri uri;
@@ -254,6 +258,8 @@ static int load_statements(restore_ctx *rc, const char *db, const char *file, my
 			   bderr *err)
 {
 	*out = NULL;
+	if (rc->feed)
+		return rc->feed->statements(rc->feed->ctx, db, file, out, err);
 	const manifest_object *mo = schema_object(rc, db, file, err);
 	if (mo == NULL)
 		return -1;
@@ -338,8 +344,8 @@ static int apply_headers(restore_ctx *rc, MYSQL *c, const my_statement *s, char 
 	const char *cs = s->character_set_client ? s->character_set_client : rc->session_charset;
 	const char *coll = s->collation_connection ? s->collation_connection : rc->session_collation;
 	if (!valid_charset_name(cs) || !valid_charset_name(coll))
-		return bderr_set(err, "backup %s is damaged: a schema object names an invalid character set or collation",
-				 rc->m->id);
+		return bderr_set(err, "%s is damaged: a schema object names an invalid character set or collation",
+				 rc->label);
 	*text = NULL;
 	if (s->text && !is_utf8_charset(cs) && has_non_ascii(s->text)) {
 		if (convert_text(c, s->text, cs, text, err) != 0)
@@ -575,12 +581,60 @@ static int restore_views(restore_ctx *rc, MYSQL *c, target_db *d, bderr *err)
 
 /* ---- table data ---- */
 
-typedef struct load_item {
+struct my_load_item {
 	target_db *db;
 	const char *table;
 	const my_dump_table *t; /* columns and their types */
-	const manifest_object *obj;
-} load_item;
+	const manifest_object *obj; /* NULL with a feed */
+	size_t chunk;
+	const char *label;    /* the object's name, or the chunk's */
+	uint64_t size;        /* for the order: largest first */
+	int64_t loaded;       /* rows loaded, once it is */
+};
+typedef struct my_load_item load_item;
+
+/* A chunk's rows: a repository object, or a feed's stream. */
+typedef struct chunk_reader {
+	restore_ctx *rc;
+	object_reader *orr;
+	void *stream;
+	int64_t fed;          /* rows the feed's stream gave, once closed */
+} chunk_reader;
+
+static int chunk_open(restore_ctx *rc, int worker, const load_item *it, chunk_reader *cr,
+		      bderr *err)
+{
+	memset(cr, 0, sizeof *cr);
+	cr->rc = rc;
+	cr->fed = -1;
+	if (rc->feed)
+		return rc->feed->chunk_open(rc->feed->ctx, worker, it->db->src_name, it->t, it->chunk,
+					    &cr->stream, err);
+	return repo_object_open(rc->repo, rc->m, it->obj, &cr->orr, err);
+}
+
+/* The object reader checks size and SHA-256 on its last read. */
+static int chunk_read(chunk_reader *cr, char *buf, size_t len, size_t *got, bderr *err)
+{
+	if (cr->stream)
+		return cr->rc->feed->chunk_read(cr->stream, buf, len, got, err);
+	return object_reader_read(cr->orr, buf, len, got, err);
+}
+
+static void chunk_close(chunk_reader *cr)
+{
+	if (cr->stream)
+		cr->rc->feed->chunk_close(cr->stream, &cr->fed);
+	cr->stream = NULL;
+	object_reader_free(cr->orr);
+	cr->orr = NULL;
+}
+
+/* The rows a loaded chunk must have: the manifest's count, or what the feed gave. */
+static int64_t chunk_rows(const load_item *it, const chunk_reader *cr)
+{
+	return it->obj ? it->obj->rows : cr->fed;
+}
 
 static const char *column_type(const load_item *it, size_t k)
 {
@@ -672,8 +726,10 @@ static char *load_data_sql(restore_ctx *rc, const load_item *it)
 
 typedef struct infile_ctx {
 	restore_ctx *rc;
-	const manifest_object *obj;
-	object_reader *orr;
+	const load_item *it;
+	int worker;
+	chunk_reader cr;
+	int open;
 	int failed;
 	bderr err;
 } infile_ctx;
@@ -683,10 +739,11 @@ static int infile_init(void **ptr, const char *filename, void *userdata)
 	(void)filename;
 	infile_ctx *ic = userdata;
 	*ptr = ic;
-	if (repo_object_open(ic->rc->repo, ic->rc->m, ic->obj, &ic->orr, &ic->err) != 0) {
+	if (chunk_open(ic->rc, ic->worker, ic->it, &ic->cr, &ic->err) != 0) {
 		ic->failed = 1;
 		return 1;
 	}
+	ic->open = 1;
 	return 0;
 }
 
@@ -695,7 +752,7 @@ static int infile_read(void *ptr, char *buf, unsigned int len)
 {
 	infile_ctx *ic = ptr;
 	size_t got = 0;
-	if (ic->failed || object_reader_read(ic->orr, buf, len, &got, &ic->err) != 0) {
+	if (ic->failed || chunk_read(&ic->cr, buf, len, &got, &ic->err) != 0) {
 		ic->failed = 1;
 		return -1;
 	}
@@ -705,8 +762,9 @@ static int infile_read(void *ptr, char *buf, unsigned int len)
 static void infile_end(void *ptr)
 {
 	infile_ctx *ic = ptr;
-	object_reader_free(ic->orr);
-	ic->orr = NULL;
+	if (ic->open)
+		chunk_close(&ic->cr);
+	ic->open = 0;
 }
 
 static int infile_error(void *ptr, char *msg, unsigned int len)
@@ -736,19 +794,20 @@ static void first_warning(MYSQL *c, char *buf, size_t len)
  * connection) leaves none of its rows committed.  *broken is set when the
  * protocol state is unknown and the connection must not be used again.
  */
-static int load_chunk(restore_ctx *rc, MYSQL *c, load_item *it, int *broken, bderr *err)
+static int load_chunk(restore_ctx *rc, MYSQL *c, int worker, load_item *it, int *broken,
+		      bderr *err)
 {
 	char *what = xasprintf("cannot load table %s.%s from '%s'", it->db->name, it->table,
-			       it->obj->name);
+			       it->label);
 	char *sql = load_data_sql(rc, it);
 	int rcode = -1;
 	if (my_exec(c, "START TRANSACTION", what, err) != 0)
 		goto out;
-	infile_ctx ic = { .rc = rc, .obj = it->obj };
+	infile_ctx ic = { .rc = rc, .it = it, .worker = worker };
 	bderr_init(&ic.err);
 	mysql_set_local_infile_handler(c, infile_init, infile_read, infile_end, infile_error, &ic);
 	int qrc = mysql_real_query(c, sql, strlen(sql));
-	if (ic.orr)
+	if (ic.open)
 		infile_end(&ic);
 	if (ic.failed) {
 		/* never commit: closing the connection rolls the chunk back */
@@ -774,14 +833,16 @@ static int load_chunk(restore_ctx *rc, MYSQL *c, load_item *it, int *broken, bde
 		*broken = 1;
 		goto out;
 	}
-	if (it->obj->rows >= 0 && rows != (my_ulonglong)it->obj->rows) {
-		bderr_set(err, "%s: loaded %llu rows but the manifest records %" PRId64, what,
-			  (unsigned long long)rows, it->obj->rows);
+	int64_t want = chunk_rows(it, &ic.cr);
+	if (want >= 0 && rows != (my_ulonglong)want) {
+		bderr_set(err, "%s: loaded %llu rows but %s %" PRId64, what, (unsigned long long)rows,
+			  it->obj ? "the manifest records" : "the source gave", want);
 		*broken = 1;
 		goto out;
 	}
 	if (my_exec(c, "COMMIT", what, err) != 0)
 		goto out;
+	it->loaded = (int64_t)rows;
 	rcode = 0;
 out:
 	free(sql);
@@ -875,7 +936,8 @@ static int insert_line(insert_state *is, const char *line, size_t n, bderr *err)
 	return 0;
 }
 
-static int insert_chunk(restore_ctx *rc, MYSQL *c, load_item *it, int *broken, bderr *err)
+static int insert_chunk(restore_ctx *rc, MYSQL *c, int worker, load_item *it, int *broken,
+			bderr *err)
 {
 	insert_state is;
 	memset(&is, 0, sizeof is);
@@ -885,7 +947,7 @@ static int insert_chunk(restore_ctx *rc, MYSQL *c, load_item *it, int *broken, b
 	is.n_cols = it->t->n_columns;
 	is.convs = xcalloc(is.n_cols + 1, sizeof *is.convs);
 	char *what = xasprintf("cannot load table %s.%s from '%s'", it->db->name, it->table,
-			       it->obj->name);
+			       it->label);
 	is.what = what;
 	strbuf_init(&is.stmt);
 	char *qt = my_quote_ident(it->table);
@@ -900,18 +962,20 @@ static int insert_chunk(restore_ctx *rc, MYSQL *c, load_item *it, int *broken, b
 	strbuf_appends(&is.stmt, ") VALUES ");
 	is.prefix_len = is.stmt.len;
 
-	object_reader *orr = NULL;
+	chunk_reader cr;
+	int cr_open = 0;
 	char *buf = xmalloc(IO_BUF);
 	strbuf line;
 	strbuf_init(&line);
 	int rcode = -1;
 	if (my_exec(c, "START TRANSACTION", what, err) != 0)
 		goto out;
-	if (repo_object_open(rc->repo, rc->m, it->obj, &orr, err) != 0)
+	if (chunk_open(rc, worker, it, &cr, err) != 0)
 		goto rollback;
+	cr_open = 1;
 	for (;;) {
 		size_t got = 0;
-		if (object_reader_read(orr, buf, IO_BUF, &got, err) != 0) {
+		if (chunk_read(&cr, buf, IO_BUF, &got, err) != 0) {
 			bderr_prefix(err, "cannot load table %s.%s", it->db->name, it->table);
 			goto rollback;
 		}
@@ -943,13 +1007,17 @@ static int insert_chunk(restore_ctx *rc, MYSQL *c, load_item *it, int *broken, b
 	}
 	if (flush_insert(&is, err) != 0)
 		goto rollback;
-	if (it->obj->rows >= 0 && is.rows != it->obj->rows) {
-		bderr_set(err, "%s: loaded %" PRId64 " rows but the manifest records %" PRId64, what,
-			  is.rows, it->obj->rows);
+	chunk_close(&cr);
+	cr_open = 0;
+	int64_t want = chunk_rows(it, &cr);
+	if (want >= 0 && is.rows != want) {
+		bderr_set(err, "%s: loaded %" PRId64 " rows but %s %" PRId64, what, is.rows,
+			  it->obj ? "the manifest records" : "the source gave", want);
 		goto rollback;
 	}
 	if (my_exec(c, "COMMIT", what, err) != 0)
 		goto out;
+	it->loaded = is.rows;
 	rcode = 0;
 	goto out;
 rollback:
@@ -960,7 +1028,8 @@ rollback:
 			*broken = 1;
 	}
 out:
-	object_reader_free(orr);
+	if (cr_open)
+		chunk_close(&cr);
 	strbuf_free(&line);
 	strbuf_free(&is.stmt);
 	free(buf);
@@ -973,10 +1042,12 @@ out:
 
 /* ---- data workers (common/workpool.h) ---- */
 
-typedef struct load_worker {
+struct my_load_worker {
 	MYSQL *conn;
 	const char *current_db;
-} load_worker;
+	int index;            /* 0..jobs-1: the feed's reading connection */
+};
+typedef struct my_load_worker load_worker;
 
 static int load_item_run(void *shared, void *worker, void *item, bderr *err)
 {
@@ -991,8 +1062,8 @@ static int load_item_run(void *shared, void *worker, void *item, bderr *err)
 	}
 	if (r == 0) {
 		for (int attempt = 1;; attempt++) {
-			r = rc->use_load_data ? load_chunk(rc, w->conn, it, &broken, err)
-					      : insert_chunk(rc, w->conn, it, &broken, err);
+			r = rc->use_load_data ? load_chunk(rc, w->conn, w->index, it, &broken, err)
+					      : insert_chunk(rc, w->conn, w->index, it, &broken, err);
 			/*
 			 * Concurrent loads into one table can deadlock (MariaDB locks
 			 * an empty table for a bulk load); the server rolled the whole
@@ -1013,20 +1084,21 @@ static int load_item_run(void *shared, void *worker, void *item, bderr *err)
 		}
 		return -1;
 	}
-	log_debug("loaded %s.%s from %s: %" PRId64 " rows", it->db->name, it->table, it->obj->name,
-		  it->obj->rows);
+	log_debug("loaded %s.%s from %s", it->db->name, it->table, it->label);
 	return 0;
 }
 
 static int item_size_desc(const void *a, const void *b)
 {
 	const load_item *x = *(load_item *const *)a, *y = *(load_item *const *)b;
-	if (x->obj->meta.size != y->obj->meta.size)
-		return x->obj->meta.size < y->obj->meta.size ? 1 : -1;
+	if (x->size != y->size)
+		return x->size < y->size ? 1 : -1;
 	return 0;
 }
 
-static int restore_data(restore_ctx *rc, bderr *err)
+/* Every chunk to load; *ptrs largest first (both arrays freed by the caller). */
+static int plan_items(restore_ctx *rc, load_item **items_out, load_item ***ptrs_out, size_t *n_out,
+		      bderr *err)
 {
 	size_t cap = 1;
 	for (size_t d = 0; d < rc->n_dbs; d++)
@@ -1044,10 +1116,17 @@ static int restore_data(restore_ctx *rc, bderr *err)
 				it->db = &rc->dbs[d];
 				it->table = t->name;
 				it->t = t;
-				it->obj = find_object(rc->m, t->chunks[k], err);
-				if (it->obj == NULL) {
-					rcode = -1;
-					break;
+				it->chunk = k;
+				it->label = t->chunks[k];
+				if (rc->feed) {
+					it->size = rc->feed->chunk_size(rc->feed->ctx, it->db->src_name, t, k);
+				} else {
+					it->obj = find_object(rc->m, t->chunks[k], err);
+					if (it->obj == NULL) {
+						rcode = -1;
+						break;
+					}
+					it->size = it->obj->meta.size;
 				}
 				ptrs[n++] = it;
 			}
@@ -1055,11 +1134,23 @@ static int restore_data(restore_ctx *rc, bderr *err)
 				break;
 		}
 	}
+	/* largest first, so the last chunk to finish is a small one */
+	if (rcode == 0 && n > 0)
+		qsort(ptrs, n, sizeof *ptrs, item_size_desc);
+	*items_out = items;
+	*ptrs_out = ptrs;
+	*n_out = n;
+	return rcode;
+}
+
+static int restore_data(restore_ctx *rc, bderr *err)
+{
+	load_item *items;
+	load_item **ptrs;
+	size_t n;
+	int rcode = plan_items(rc, &items, &ptrs, &n, err);
 	if (rcode != 0 || n == 0)
 		goto out;
-	/* largest first, so the last chunk to finish is a small one */
-	qsort(ptrs, n, sizeof *ptrs, item_size_desc);
-
 	int nw = rc->o->jobs < 1 ? 1 : rc->o->jobs;
 	if ((size_t)nw > n)
 		nw = (int)n;
@@ -1068,6 +1159,7 @@ static int restore_data(restore_ctx *rc, bderr *err)
 	int opened = 0;
 	for (int i = 0; i < nw; i++) {
 		wptrs[i] = &ws[i];
+		ws[i].index = i;
 		if (connect_target(rc, MY_NAMES_BINARY, &ws[i].conn, err) != 0) {
 			rcode = -1;
 			break;
@@ -1120,8 +1212,8 @@ static int plan_targets(restore_ctx *rc, bderr *err)
 				break;
 		if (i == n)
 			return bderr_usage(err,
-					   "backup %s holds %zu databases and '%s' is not one of them: give a URI without a database to restore them all under their own names",
-					   rc->m->id, n, rc->uri.databases[k]);
+					   "%s holds %zu databases and '%s' is not one of them: give a URI without a database to restore them all under their own names",
+					   rc->label, n, rc->uri.databases[k]);
 		rc->dbs[rc->n_dbs].src = &dbs[i];
 		rc->dbs[rc->n_dbs].src_name = dbs[i].name;
 		rc->dbs[rc->n_dbs].name = xstrdup(rc->dbs[rc->n_dbs].src_name);
@@ -1156,10 +1248,10 @@ static int detect_load_mode(restore_ctx *rc, MYSQL *c, bderr *err)
 /* --roles: the accounts with grants on the restored databases (engines/mysql/mysql_users.h). */
 static int restore_users(restore_ctx *rc, MYSQL *c, bderr *err)
 {
-	json_t *users = json_object_get(rc->m->info, "users");
+	const json_t *users = rc->users;
 	if (users == NULL)
-		return bderr_set(err, "backup %s records no accounts (taken before they were): restore it without --roles",
-				 rc->m->id);
+		return bderr_set(err, "%s records no accounts (taken before they were): restore it without --roles",
+				 rc->label);
 	mysql_db_rename *dbs = xcalloc(rc->n_dbs + 1, sizeof *dbs);
 	for (size_t i = 0; i < rc->n_dbs; i++)
 		dbs[i] = (mysql_db_rename){ rc->dbs[i].src_name, rc->dbs[i].name };
@@ -1168,116 +1260,261 @@ static int restore_users(restore_ctx *rc, MYSQL *c, bderr *err)
 	return r;
 }
 
-int mysql_restore_run(repo *r, const manifest *m, const engine_restore_options *o, bderr *err)
+/* --verify: the restored databases against the dump's digest (engines/mysql/my_digest.h). */
+static int verify_restored(restore_ctx *rc, bderr *err)
 {
-	if (strcmp(m->engine, "mysql") != 0 || strcmp(m->kind, "dump") != 0)
-		return bderr_usage(err, "backup %s is a %s %s, not a MySQL dump", m->id, m->engine,
-				   m->kind);
-	restore_ctx rc;
-	memset(&rc, 0, sizeof rc);
-	rc.repo = r;
-	rc.m = m;
-	rc.o = o;
-	if (my_dump_info_parse(m->info, &rc.info, err) != 0)
-		return bderr_prefix(err, "backup %s is damaged", m->id);
-	rc.sql_mode = rc.info.sql_mode;
-	rc.mysql_flavor = rc.info.flavor && strcmp(rc.info.flavor, "mysql") == 0;
-	MYSQL *c = NULL;
-	mysql_provision *prov = NULL;
-	int rcode = -1;
-	time_t t0 = time(NULL);
-
-	if (my_uri_parse(o->to_url, &rc.uri, err) != 0 || plan_targets(&rc, err) != 0)
-		goto out;
-	if (my_connect(&rc.uri, o->password, NULL, MY_NAMES_UTF8MB4, 0, &c, err) != 0)
-		goto out;
-	if (detect_load_mode(&rc, c, err) != 0 || session_setup(&rc, c, err) != 0)
-		goto out;
-	if (my_query_value(c, "SELECT @@SESSION.character_set_client", "cannot read the session's character set",
-			   &rc.session_charset, err) != 0 ||
-	    my_query_value(c, "SELECT @@SESSION.collation_connection", "cannot read the session's collation",
-			   &rc.session_collation, err) != 0)
-		goto out;
-	if (rc.session_charset == NULL || rc.session_collation == NULL) {
-		bderr_set(err, "the server reports no character set for the restore session");
-		goto out;
+	const char **src = xcalloc(rc->n_dbs + 1, sizeof *src);
+	const char **names = xcalloc(rc->n_dbs + 1, sizeof *names);
+	for (size_t i = 0; i < rc->n_dbs; i++) {
+		src[i] = rc->dbs[i].src_name;
+		names[i] = rc->dbs[i].name;
 	}
+	int r = my_digest_verify(&rc->uri, rc->o->password, &rc->info, src, names, rc->n_dbs,
+				 rc->label, err);
+	free(src);
+	free(names);
+	return r;
+}
+
+/* ---- the load in steps (mysql_restore.h) ---- */
+
+struct my_load {
+	restore_ctx rc;
+	MYSQL *c;             /* the coordinator's session on the target */
+	mysql_provision *prov;
+	time_t t0;
+	load_item *items;     /* my_load_items */
+	load_item **item_ptrs;
+};
+
+int my_load_open(const my_load_source *src, my_dump_info *info, const engine_restore_options *o,
+		 my_load **out, bderr *err)
+{
+	my_load *l = xcalloc(1, sizeof *l);
+	restore_ctx *rc = &l->rc;
+	*out = l;
+	l->t0 = time(NULL);
+	rc->repo = src->repo;
+	rc->m = src->m;
+	rc->feed = src->feed;
+	rc->label = src->label;
+	rc->users = src->users;
+	rc->o = o;
+	rc->info = *info;
+	memset(info, 0, sizeof *info);
+	rc->sql_mode = rc->info.sql_mode;
+	rc->mysql_flavor = rc->info.flavor && strcmp(rc->info.flavor, "mysql") == 0;
+
+	if (my_uri_parse(o->to_url, &rc->uri, err) != 0 || plan_targets(rc, err) != 0)
+		return -1;
+	if (my_connect(&rc->uri, o->password, NULL, MY_NAMES_UTF8MB4, 0, &l->c, err) != 0)
+		return -1;
+	MYSQL *c = l->c;
+	if (detect_load_mode(rc, c, err) != 0 || session_setup(rc, c, err) != 0)
+		return -1;
+	if (my_query_value(c, "SELECT @@SESSION.character_set_client", "cannot read the session's character set",
+			   &rc->session_charset, err) != 0 ||
+	    my_query_value(c, "SELECT @@SESSION.collation_connection", "cannot read the session's collation",
+			   &rc->session_collation, err) != 0)
+		return -1;
+	if (rc->session_charset == NULL || rc->session_collation == NULL)
+		return bderr_set(err, "the server reports no character set for the restore session");
 	/* claimed first: a killed restore's leftovers go before anything looks at the target */
-	for (size_t i = 0; i < rc.n_dbs; i++) {
-		target_db *d = &rc.dbs[i];
+	for (size_t i = 0; i < rc->n_dbs; i++) {
+		target_db *d = &rc->dbs[i];
 		d->load_into = d->name;
 		if (o->create) {
 			d->tmp = my_tmpdb_name(d->name);
 			d->load_into = d->tmp;
 			if (my_tmpdb_claim(c, d->name, d->tmp, err) != 0)
-				goto out;
+				return -1;
 		}
 	}
 	if (o->provision_db) {
-		if (rc.n_dbs != 1) {
-			bderr_usage(err, "--provision restores one database: backup %s holds %zu", m->id, rc.n_dbs);
-			goto out;
-		}
+		if (rc->n_dbs != 1)
+			return bderr_usage(err, "--provision loads one database: %s holds %zu", rc->label,
+					   rc->n_dbs);
 		provision_request po = { o->provision_db, o->owner, o->env_file, o->reuse_role };
-		if (mysql_provision_prepare(c, &po, rc.uri.host, rc.uri.port, &prov, err) != 0)
-			goto out;
+		if (mysql_provision_prepare(c, &po, rc->uri.host, rc->uri.port, &l->prov, err) != 0)
+			return -1;
 	}
-	for (size_t i = 0; i < rc.n_dbs; i++)
-		if (prepare_database(&rc, c, &rc.dbs[i], err) != 0)
-			goto out;
-	for (size_t i = 0; i < rc.n_dbs; i++) {
-		log_info("restoring database '%s' of %s ('%s') into '%s'", rc.dbs[i].src_name, m->id,
-			 m->name, rc.dbs[i].name);
-		if (restore_tables(&rc, c, &rc.dbs[i], err) != 0)
-			goto out;
+	for (size_t i = 0; i < rc->n_dbs; i++)
+		if (prepare_database(rc, c, &rc->dbs[i], err) != 0)
+			return -1;
+	return 0;
+}
+
+int my_load_tables(my_load *l, bderr *err)
+{
+	restore_ctx *rc = &l->rc;
+	for (size_t i = 0; i < rc->n_dbs; i++) {
+		log_info("restoring database '%s' of %s into '%s'", rc->dbs[i].src_name, rc->label,
+			 rc->dbs[i].name);
+		if (restore_tables(rc, l->c, &rc->dbs[i], err) != 0)
+			return -1;
 	}
-	if (restore_data(&rc, err) != 0)
-		goto out;
-	for (size_t i = 0; i < rc.n_dbs; i++) {
-		target_db *d = &rc.dbs[i];
-		if (o->create) {
+	return 0;
+}
+
+int my_load_data(my_load *l, bderr *err)
+{
+	return restore_data(&l->rc, err);
+}
+
+int my_load_items(my_load *l, my_load_item ***items, size_t *n, bderr *err)
+{
+	free(l->items);
+	free(l->item_ptrs);
+	l->items = NULL;
+	l->item_ptrs = NULL;
+	if (plan_items(&l->rc, &l->items, &l->item_ptrs, n, err) != 0)
+		return -1;
+	*items = l->item_ptrs;
+	return 0;
+}
+
+int64_t my_load_item_rows(const my_load_item *it)
+{
+	return it->loaded;
+}
+
+void my_load_item_describe(const my_load_item *it, const char **db, const my_dump_table **t,
+			   size_t *chunk, uint64_t *size)
+{
+	*db = it->db->src_name;
+	*t = it->t;
+	*chunk = it->chunk;
+	*size = it->size;
+}
+
+int my_load_worker_open(my_load *l, int index, my_load_worker **out, bderr *err)
+{
+	my_load_worker *w = xcalloc(1, sizeof *w);
+	w->index = index;
+	if (connect_target(&l->rc, MY_NAMES_BINARY, &w->conn, err) != 0) {
+		free(w);
+		return -1;
+	}
+	*out = w;
+	return 0;
+}
+
+int my_load_item_run(my_load *l, my_load_worker *w, my_load_item *it, bderr *err)
+{
+	if (w->conn == NULL)
+		return bderr_set(err, "cannot load table %s.%s: the worker's connection to the target was lost",
+				 it->db->name, it->table);
+	return load_item_run(&l->rc, w, it, err);
+}
+
+void my_load_worker_close(my_load_worker *w)
+{
+	if (w == NULL)
+		return;
+	my_close(w->conn);
+	free(w);
+}
+
+int my_load_post(my_load *l, bderr *err)
+{
+	restore_ctx *rc = &l->rc;
+	MYSQL *c = l->c;
+	for (size_t i = 0; i < rc->n_dbs; i++) {
+		target_db *d = &rc->dbs[i];
+		if (rc->o->create) {
 			char *opts = create_options(c, d);
 			int pr = my_tmpdb_publish(c, d->tmp, d->name, opts, &d->created, err);
 			free(opts);
 			if (pr != 0)
-				goto out;
+				return -1;
 		}
-		if (restore_objects(&rc, c, d, "triggers.sql", "a trigger", err) != 0 ||
-		    restore_objects(&rc, c, d, "routines.sql", "a routine", err) != 0 ||
-		    restore_objects(&rc, c, d, "events.sql", "an event", err) != 0 ||
-		    restore_views(&rc, c, d, err) != 0)
-			goto out;
+		if (restore_objects(rc, c, d, "triggers.sql", "a trigger", err) != 0 ||
+		    restore_objects(rc, c, d, "routines.sql", "a routine", err) != 0 ||
+		    restore_objects(rc, c, d, "events.sql", "an event", err) != 0 ||
+		    restore_views(rc, c, d, err) != 0)
+			return -1;
 	}
-	if (o->roles && restore_users(&rc, c, err) != 0)
-		goto out;
-	if (prov && mysql_provision_commit(prov, c, err) != 0)
-		goto out;
+	if (rc->o->verify && verify_restored(rc, err) != 0)
+		return -1;
+	if (rc->o->roles && restore_users(rc, c, err) != 0)
+		return -1;
+	return 0;
+}
+
+size_t my_load_n_dbs(const my_load *l)
+{
+	return l->rc.n_dbs;
+}
+
+const char *my_load_db(const my_load *l, size_t i, const char **source_name)
+{
+	if (source_name)
+		*source_name = l->rc.dbs[i].src_name;
+	return l->rc.dbs[i].name;
+}
+
+int my_load_close(my_load *l, int ok, bderr *err)
+{
+	if (l == NULL)
+		return ok ? 0 : -1;
+	restore_ctx *rc = &l->rc;
+	int rcode = ok ? 0 : -1;
+	if (ok && l->prov && mysql_provision_commit(l->prov, l->c, err) != 0)
+		rcode = -1;
 	/* last: the in-progress markers go once nothing is left to fail */
-	for (size_t i = 0; i < rc.n_dbs && o->create; i++) {
-		if (my_tmpdb_finish(c, rc.dbs[i].tmp, rc.dbs[i].name, err) != 0)
-			goto out;
-		rc.dbs[i].tmp_created = 0;
+	for (size_t i = 0; i < rc->n_dbs && rc->o->create && rcode == 0; i++) {
+		if (my_tmpdb_finish(l->c, rc->dbs[i].tmp, rc->dbs[i].name, err) != 0)
+			rcode = -1;
+		else
+			rc->dbs[i].tmp_created = 0;
 	}
-	log_info("restore of %s complete in %lds", m->id, (long)(time(NULL) - t0));
-	rcode = 0;
-out:
+	if (rcode == 0)
+		log_info("restore of %s complete in %lds", rc->label, (long)(time(NULL) - l->t0));
 	/* a half-restored database must not look like a restored one; the
 	 * coordinator's named locks (C) are held until that is done */
 	if (rcode != 0)
-		drop_created(&rc);
+		drop_created(rc);
 	if (rcode != 0)
-		mysql_provision_abort(prov, c);
+		mysql_provision_abort(l->prov, l->c);
 	else
-		mysql_provision_free(prov);
-	my_close(c);
-	for (size_t i = 0; i < rc.n_dbs; i++) {
-		free(rc.dbs[i].name);
-		free(rc.dbs[i].tmp);
+		mysql_provision_free(l->prov);
+	my_close(l->c);
+	for (size_t i = 0; i < rc->n_dbs; i++) {
+		free(rc->dbs[i].name);
+		free(rc->dbs[i].tmp);
 	}
-	free(rc.dbs);
-	free(rc.session_charset);
-	free(rc.session_collation);
-	my_uri_clear(&rc.uri);
-	my_dump_info_clear(&rc.info);
+	free(rc->dbs);
+	free(rc->session_charset);
+	free(rc->session_collation);
+	my_uri_clear(&rc->uri);
+	my_dump_info_clear(&rc->info);
+	free(l->items);
+	free(l->item_ptrs);
+	free(l);
+	return rcode;
+}
+
+int mysql_restore_run(repo *r, const manifest *m, const engine_restore_options *o, bderr *err)
+{
+	if (strcmp(m->engine, "mysql") != 0 || strcmp(m->kind, "dump") != 0)
+		return bderr_usage(err, "backup %s is a %s %s, not a MySQL dump", m->id, m->engine,
+				   m->kind);
+	my_dump_info info;
+	if (my_dump_info_parse(m->info, &info, err) != 0)
+		return bderr_prefix(err, "backup %s is damaged", m->id);
+	char *label = xasprintf("backup %s", m->id);
+	my_load_source src = { .repo = r, .m = m, .label = label,
+			       .users = json_object_get(m->info, "users") };
+	my_load *l = NULL;
+	int rcode = my_load_open(&src, &info, o, &l, err);
+	if (rcode == 0)
+		rcode = my_load_tables(l, err);
+	if (rcode == 0)
+		rcode = my_load_data(l, err);
+	if (rcode == 0)
+		rcode = my_load_post(l, err);
+	rcode = my_load_close(l, rcode == 0, err);
+	my_dump_info_clear(&info);
+	free(label);
 	return rcode;
 }

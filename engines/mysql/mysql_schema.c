@@ -9,6 +9,8 @@
 static int write_object(const mysql_schema_target *t, const char *db, const char *file,
 			const strbuf *b, bderr *err)
 {
+	if (t->put)
+		return t->put(t->put_ctx, db, file, b->data ? b->data : "", b->len, err);
 	char *objname = my_object_name(db, file, t->level != 0);
 	char *path = repo_backup_path(t->name, t->id, objname);
 	object_writer *ow = NULL;

@@ -18,6 +18,14 @@ typedef struct mysql_schema_target {
 	const char *name;  /* source name in the repository */
 	const char *id;    /* backup ID */
 	int level;         /* zstd level, 0 = none */
+	/*
+	 * When set, each statement file goes here instead of into the
+	 * repository (migrate keeps them in memory); repo, m, name, id and
+	 * level are then unused.
+	 */
+	int (*put)(void *ctx, const char *db, const char *file, const char *data, size_t len,
+		   bderr *err);
+	void *put_ctx;
 } mysql_schema_target;
 
 /*

@@ -9,6 +9,7 @@
 
 #include <libpq/libpq-fs.h>
 
+#include "engines/pg/pg_digest.h"
 #include "engines/pg/pg_dump_roles.h"
 #include "engines/pg/pg_schema.h"
 #include "common/log.h"
@@ -43,6 +44,7 @@ typedef struct dump_task {
 	char *object;        /* object name inside the backup */
 	object_meta meta;
 	int64_t rows;
+	digest_sum sum;      /* of the rows written (engines/digest.h) */
 	int done;
 } dump_task;
 
@@ -76,16 +78,16 @@ static void table_clear(dump_table *t)
 }
 
 /* Session settings that make COPY output exact and independent of the role's defaults. */
-static int session_setup(PGconn *c, int server_num, bderr *err)
+static int session_setup(PGconn *c, bderr *err)
 {
-	/* row_security off, like pg_dump: fail rather than silently miss rows hidden by a policy */
-	if (pg_exec(c, PG_COPY_SESSION_SQL, "cannot configure the session", err) != 0)
-		return -1;
-	/* before 12, float output was rounded unless asked for more digits */
-	if (server_num < 120000 &&
-	    pg_exec(c, "SET extra_float_digits = 3", "cannot configure the session", err) != 0)
-		return -1;
-	return 0;
+	/*
+	 * row_security off, like pg_dump: fail rather than silently miss rows
+	 * hidden by a policy; floats exact (before 12 they were rounded unless
+	 * asked for more digits); the text fixed so the rows' checksums can be
+	 * recomputed on another server (pg_format.h)
+	 */
+	return pg_exec(c, PG_COPY_SESSION_SQL "; " PG_COPY_OUT_SESSION_SQL,
+		       "cannot configure the session", err);
 }
 
 static char *column_list(PGconn *c, const dump_table *t)
@@ -169,6 +171,7 @@ static int dump_chunk(dump_state *st, PGconn *c, dump_task *t, bderr *err)
 			goto out;
 		}
 		rows++;
+		digest_sum_add(&t->sum, row, (size_t)n);
 		int wrc = 0;
 		if (fill + (size_t)n > COPY_BATCH && fill > 0) {
 			wrc = object_writer_write(ow, batch, fill, err);
@@ -336,7 +339,7 @@ static int open_worker(dump_state *st, dump_worker *w, bderr *err)
 {
 	if (pg_connect(st->o->url, st->o->password, NULL, "backupd dump worker", &w->conn, err) != 0)
 		return -1;
-	if (session_setup(w->conn, st->server_num, err) != 0)
+	if (session_setup(w->conn, err) != 0)
 		return -1;
 	if (pg_exec(w->conn, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY",
 		    "cannot start a worker transaction", err) != 0)
@@ -606,6 +609,38 @@ static void tables_info(dump_state *st, pg_dump_info *inf)
 	}
 }
 
+/*
+ * The digest a restore is verified against: each table's rows and checksum
+ * summed over its chunks (no second read), the objects in the snapshot and
+ * the sequence values the dump recorded.  Before 12, floats print in another
+ * form than on the servers the dump could be restored into: no digest.
+ */
+static int dump_digest(dump_state *st, PGconn *c, pg_dump_info *inf, bderr *err)
+{
+	if (st->server_num < 120000)
+		return 0;
+	digest_set *d = digest_set_new();
+	for (size_t i = 0; i < st->n_tables; i++) {
+		digest_sum sum = { 0, 0 };
+		for (size_t k = 0; k < st->n_tasks; k++)
+			if (st->tasks[k].table == &st->tables[i])
+				digest_sum_merge(&sum, &st->tasks[k].sum);
+		digest_set_add_table(d, st->tables[i].schema, st->tables[i].name, &sum);
+	}
+	for (size_t i = 0; i < inf->n_sequences; i++) {
+		char value[128];
+		const pg_dump_sequence *s = &inf->sequences[i];
+		pg_digest_sequence_value(s->last_value, s->is_called, value, sizeof value);
+		digest_set_add_sequence(d, s->schema, s->name, value);
+	}
+	if (pg_digest_objects(c, d, err) != 0) {
+		digest_set_free(d);
+		return -1;
+	}
+	inf->digest = d;
+	return 0;
+}
+
 int pg_dump_run(repo *r, const engine_dump_options *o, char **id_out, bderr *err)
 {
 	dump_state st;
@@ -632,7 +667,7 @@ int pg_dump_run(repo *r, const engine_dump_options *o, char **id_out, bderr *err
 			  st.server_num / 10000, st.server_num / 100 % 100);
 		goto out;
 	}
-	if (session_setup(c, st.server_num, err) != 0)
+	if (session_setup(c, err) != 0)
 		goto out;
 	if (pg_exec(c, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY",
 		    "cannot start the dump transaction", err) != 0)
@@ -715,6 +750,8 @@ int pg_dump_run(repo *r, const engine_dump_options *o, char **id_out, bderr *err
 		manifest_add_object(m, d->object, &d->meta, o->compress_level != 0, d->rows);
 	}
 	tables_info(&st, &inf);
+	if (dump_digest(&st, c, &inf, err) != 0)
+		goto out;
 	engine_options_info_set(&inf.options, o, NULL);
 	pg_dump_info_to_json(&inf, m->info);
 	pg_exec(c, "COMMIT", "cannot end the dump transaction", err);

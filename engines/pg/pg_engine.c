@@ -8,6 +8,7 @@
 
 #include "engines/pg/pg_dump.h"
 #include "engines/pg/pg_follow.h"
+#include "engines/pg/pg_digest.h"
 #include "engines/pg/pg_restore.h"
 #include "engines/pg/pgconn.h"
 
@@ -166,4 +167,5 @@ const engine_ops pg_engine = {
 	.restore_options_check = pg_restore_options_check,
 	.restore = pg_restore_run,
 	.follow = &pg_follow_ops,
+	.verify = pg_digest_verify_run,
 };

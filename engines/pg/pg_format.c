@@ -64,6 +64,8 @@ void pg_dump_info_to_json(const pg_dump_info *i, json_t *o)
 	}
 	json_object_set_new(o, "tables", tables);
 	json_object_set_new(o, "options", jf_options_json(&i->options));
+	if (i->digest)
+		json_object_set_new(o, "digest", digest_set_to_json(i->digest));
 }
 
 static int parse_table(const json_t *v, const char *where, void *elem, bderr *err)
@@ -124,6 +126,9 @@ static int parse_all(const json_t *info, pg_dump_info *i, bderr *err)
 		return -1;
 	if (jf_options(info, &i->options, err) != 0)
 		return -1;
+	const json_t *dg = json_object_get(info, "digest");
+	if (dg && !json_is_null(dg) && digest_set_parse(dg, "info.digest", &i->digest, err) != 0)
+		return -1;
 	const json_t *props = json_object_get(info, "database_properties");
 	if (props && !json_is_null(props)) {
 		if (pg_db_props_parse(props, &i->props, err) != 0)
@@ -176,5 +181,6 @@ void pg_dump_info_clear(pg_dump_info *i)
 	json_decref(i->database_properties);
 	pg_db_props_free(i->props);
 	engine_options_info_clear(&i->options);
+	digest_set_free(i->digest);
 	memset(i, 0, sizeof *i);
 }

@@ -15,7 +15,8 @@
  *   "sequences": [ { "schema", "name", "last_value": strings, "is_called": bool } ],
  *   "large_objects": { "object": object name, "count": integer,
  *                      "metadata": object name (absent in older dumps) }, absent when none,
- *   "options": { "jobs": integer, "compress": string, "chunk_size": integer }
+ *   "options": { "jobs": integer, "compress": string, "chunk_size": integer },
+ *   "digest": engines/digest.h (absent before digests were recorded)
  * }
  * Object data: COPY text format (the defaults: tab, \N, backslash escapes) in
  * the database's encoding under PG_COPY_SESSION_SQL.
@@ -28,6 +29,7 @@
 #include <stdint.h>
 
 #include "common/error.h"
+#include "engines/digest.h"
 #include "engines/engine.h"
 #include "engines/pg/pg_dbprops.h"
 
@@ -41,6 +43,15 @@
 	"SET statement_timeout = 0; SET lock_timeout = 0; "                        \
 	"SET idle_in_transaction_session_timeout = 0; "                            \
 	"SET DateStyle = ISO; SET IntervalStyle = postgres; SET row_security = off"
+
+/*
+ * What else fixes COPY TO's text, whatever the role's or server's defaults,
+ * so a dump's row checksums (engines/pg/pg_digest.h) and those of a restored
+ * or migrated copy read on another server agree: timestamptz in UTC, floats
+ * exact (shortest-exact on 12 and newer), bytea in hex.
+ */
+#define PG_COPY_OUT_SESSION_SQL                                                    \
+	"SET TimeZone = 'UTC'; SET extra_float_digits = 3; SET bytea_output = 'hex'"
 
 typedef struct pg_dump_table {
 	char *oid;
@@ -80,6 +91,7 @@ typedef struct pg_dump_info {
 	json_t *database_properties;
 	pg_db_props *props; /* parsed by pg_dump_info_parse; NULL: none recorded */
 	engine_options_info options;
+	digest_set *digest; /* rows, checksums, objects, sequences; NULL: not recorded */
 } pg_dump_info;
 
 /* Writes i's fields into the info object out (a manifest's m->info). */

@@ -1,3 +1,4 @@
+#include "engines/pg/pg_digest.h"
 #include "engines/pg/pg_restore.h"
 
 #include <inttypes.h>
@@ -1016,6 +1017,9 @@ int pg_restore_run(repo *r, const manifest *m, const engine_restore_options *o, 
 	if (restore_sequences(&rc, conns[0], err) != 0)
 		goto out;
 	if (restore_post_data(&rc, conns, jobs, post, err) != 0)
+		goto out;
+	/* before a --create database gets its name: a failed check drops it */
+	if (o->verify && pg_digest_verify(conns[0], &rc.info, m->id, err) != 0)
 		goto out;
 	if (o->create) {
 		/* renaming needs the database without sessions */
