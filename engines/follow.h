@@ -88,9 +88,15 @@ typedef struct engine_follow_ops {
 	int (*prepare)(const follow_options *o, follow_state *state, void **handle, char **snapshot,
 		       bderr *err);
 	/*
+	 * After the copy, while its session (engine->migrate_open's) is still
+	 * open: records where the copy's snapshot is (MySQL: binlog file,
+	 * position, GTID and the migrated databases).  NULL: nothing to record.
+	 */
+	int (*copied)(void *handle, void *migrate_session, const follow_options *o,
+		      follow_state *state, bderr *err);
+	/*
 	 * After the copy and post-data: the target starts applying changes.
-	 * MySQL reads the copy's binlog coordinates from state ("binlog_file",
-	 * "binlog_pos", "gtid"), which the copy put there.
+	 * (After engine->migrate_close: a database the copy created has its name.)
 	 */
 	int (*start)(void *handle, const follow_options *o, follow_state *state, bderr *err);
 	void (*release)(void *handle);

@@ -206,6 +206,13 @@ follow_state *migrate_follow_state(migrate_follow *f)
 	return &f->st;
 }
 
+int migrate_follow_copied(migrate_follow *f, void *migrate_session, bderr *err)
+{
+	if (f->engine->follow->copied == NULL)
+		return 0;
+	return f->engine->follow->copied(f->handle, migrate_session, &f->o, &f->st, err);
+}
+
 int migrate_follow_start(migrate_follow *f, bderr *err)
 {
 	if (f->engine->follow->start(f->handle, &f->o, &f->st, err) != 0)

@@ -46,6 +46,9 @@ int migrate_follow_begin(const config *cfg, const engine_ops *e, const migrate_f
 /* The follow's state, for the copy to record in it what the engine needs (MySQL: binlog coordinates). */
 follow_state *migrate_follow_state(migrate_follow *f);
 
+/* After the copy, before engine->migrate_close: the engine records where the copy's snapshot is. */
+int migrate_follow_copied(migrate_follow *f, void *migrate_session, bderr *err);
+
 /* After the copy and post-data: the target starts following; prints how to go on. */
 int migrate_follow_start(migrate_follow *f, bderr *err);
 

@@ -9,6 +9,7 @@
 #include "engines/mysql/myconn.h"
 #include "engines/mysql/mysql_dump.h"
 #include "engines/mysql/my_digest.h"
+#include "engines/mysql/mysql_follow.h"
 #include "engines/mysql/mysql_migrate.h"
 #include "engines/mysql/mysql_restore.h"
 
@@ -129,4 +130,5 @@ const engine_ops mysql_engine = {
 	.migrate_post = mysql_migrate_post,
 	.migrate_verify = mysql_migrate_verify,
 	.migrate_close = mysql_migrate_close,
+	.follow = &mysql_follow_ops,
 };

@@ -30,13 +30,15 @@
 
 #include "common/log.h"
 #include "common/mem.h"
+#include "engines/digest.h"
+#include "engines/pg/pg_digest.h"
 #include "engines/pg/pgconn.h"
 
 typedef struct pg_follow_handle {
 	PGconn *repl; /* holds the exported snapshot until the copy imported it */
 } pg_follow_handle;
 
-/* Ordinary tables (leaf partitions included) of the database, not from extensions. */
+/* Ordinary tables (leaf partitions included) of the database, not from extensions: what is published. */
 #define PGF_TABLES                                                                      \
 	" FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"                \
 	" WHERE c.relkind = 'r' AND n.nspname <> 'information_schema'"                   \
@@ -790,44 +792,27 @@ static int copy_sequences(PGconn *c, PGconn *t, bderr *err)
 }
 
 /*
- * Every table's row count and an order-independent checksum of its rows,
- * on both sides (writes have stopped, the target has applied everything).
+ * The whole digest (engines/digest.h: per table rows and checksum, objects,
+ * sequences) of both sides, once writes have stopped and the target has
+ * applied everything.
  */
-static const char digest_sql[] =
-	"SELECT format('%I.%I', n.nspname, c.relname)" PGF_TABLES " ORDER BY 1";
-
-static int table_digest(PGconn *c, const char *table, char **out, bderr *err)
+static int verify_digests(PGconn *c, PGconn *t, bderr *err)
 {
-	char *sql = xasprintf("SELECT count(*) || ' rows, sum ' || COALESCE(sum(('x' || substr(md5(t::text), 1, 15))"
-			      "::bit(60)::bigint), 0) FROM %s t", table);
-	*out = query_value(c, sql, 0, NULL, "cannot read a table's digest", err);
-	free(sql);
-	if (*out == NULL)
-		return bderr_prefix(err, "table %s", table);
-	return 0;
-}
-
-static int verify_tables(PGconn *c, PGconn *t, bderr *err)
-{
-	PGresult *r = NULL;
-	if (pg_query(c, digest_sql, "source: cannot list the tables", &r, err) != 0)
-		return -1;
-	int rc = 0;
-	for (int i = 0; i < PQntuples(r) && rc == 0; i++) {
-		const char *tab = PQgetvalue(r, i, 0);
-		char *a = NULL, *b = NULL;
-		if (table_digest(c, tab, &a, err) != 0 || table_digest(t, tab, &b, err) != 0)
-			rc = -1;
-		else if (strcmp(a, b) != 0)
-			rc = bderr_set(err, "table %s differs after the cut-over: source %s, target %s", tab,
-				       a, b);
-		free(a);
-		free(b);
-	}
+	digest_set *src = NULL, *dst = NULL;
+	int rc = -1;
+	if (pg_digest_compute(c, NULL, &src, err) != 0)
+		bderr_prefix(err, "source");
+	else if (pg_digest_compute(t, src, &dst, err) != 0)
+		bderr_prefix(err, "target");
+	else if (digest_compare(src, dst, DIGEST_COMPARE_EXTRA, err) != 0)
+		bderr_prefix(err, "the target differs from the source");
+	else
+		rc = 0;
 	if (rc == 0)
-		log_info("migrate: %d table%s verified (row counts and checksums)", PQntuples(r),
-			 PQntuples(r) == 1 ? "" : "s");
-	PQclear(r);
+		log_info("migrate: verified: %zu tables (rows and checksums), %zu kinds of objects, "
+			 "%zu sequences match", src->n_tables, src->n_kinds, src->n_sequences);
+	digest_set_free(src);
+	digest_set_free(dst);
 	return rc;
 }
 
@@ -875,8 +860,17 @@ static int pgf_cutover(const follow_options *o, follow_state *state, const follo
 		free(lsn);
 		log_info("migrate: the target has applied every change");
 	}
-	if (copy_sequences(c, t, err) != 0 || verify_tables(c, t, err) != 0)
+	if (copy_sequences(c, t, err) != 0)
 		goto out;
+	if (verify_digests(c, t, err) != 0) {
+		/* the application stays on the source */
+		bderr e2;
+		bderr_init(&e2);
+		if (reset_read_only(c, state, &e2) != 0)
+			log_error("%s", e2.msg);
+		bderr_prefix(err, "cut-over stopped, the source is writable again");
+		goto out;
+	}
 	/* the copy carried the source's temporary REPLICA IDENTITY FULL */
 	const char *ids = follow_get(state, "pg_identity_full");
 	if (ids && *ids && restore_identity(t, ids, err) != 0) {
