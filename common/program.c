@@ -105,6 +105,12 @@ int program_open_repo_ex(program *p, int create, int allow_locked, repo **r, bde
 	const char *arg = cli_get(&p->args, "repo");
 	if (arg == NULL)
 		return bderr_usage(err, "--repo is required");
+	return program_open_repo_arg(p, arg, create, allow_locked, r, err);
+}
+
+int program_open_repo_arg(program *p, const char *arg, int create, int allow_locked, repo **r,
+			  bderr *err)
+{
 	repo_spec spec;
 	if (resolve_repo(p->cfg, arg, &spec, err) != 0)
 		return -1;

@@ -64,5 +64,8 @@ struct repo;
 int program_open_repo(program *p, int create, struct repo **r, bderr *err);
 /* allow_locked: see repo_open_ex (backupd list without the key). */
 int program_open_repo_ex(program *p, int create, int allow_locked, struct repo **r, bderr *err);
+/* The same for a repository named by arg instead of --repo (migrate --via-repo). */
+int program_open_repo_arg(program *p, const char *arg, int create, int allow_locked,
+			  struct repo **r, bderr *err);
 
 #endif

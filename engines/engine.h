@@ -19,6 +19,7 @@
 
 #include "archive/repo.h"
 #include "common/error.h"
+#include "common/workpool.h"
 
 /* ---- dump options: defaults and bounds, once ----------------------------- */
 
@@ -173,11 +174,6 @@ struct engine_ops {
 	int (*restore_options_check)(const engine_restore_options *o, bderr *err); /* or NULL */
 	/* Restore of backup m (an m->engine equal to name) from r. */
 	int (*restore)(repo *r, const manifest *m, const engine_restore_options *o, bderr *err);
-	/*
-	 * `dbrestore verify`: the database(s) at o->to_url against backup m's
-	 * recorded digest; the error names the differences.
-	 */
-	int (*verify)(repo *r, const manifest *m, const engine_restore_options *o, bderr *err);
 
 	/*
 	 * dbrestore migrate (NULL when the engine has none).  The command calls,
@@ -197,6 +193,8 @@ struct engine_ops {
 	 * objects' metadata).  o must stay valid until migrate_close.
 	 */
 	int (*migrate_open)(const engine_migrate_options *o, void **session, bderr *err);
+	/* Run in each migrate worker thread around its use of the connections (MySQL: my_thread_hooks), or NULL. */
+	const workpool_hooks *migrate_thread_hooks;
 	/*
 	 * A backup of exactly what the session reads (the same snapshot) into
 	 * r as source `name`, like engine->dump; *id as dump's.  o gives the
@@ -227,6 +225,11 @@ struct engine_ops {
 	 * fails).
 	 */
 	int (*migrate_close)(void *session, int ok, bderr *err);
+	/*
+	 * `dbrestore verify`: the database(s) at o->to_url against backup m's
+	 * recorded digest; the error names the differences.
+	 */
+	int (*verify)(repo *r, const manifest *m, const engine_restore_options *o, bderr *err);
 	/* migrate --follow on the engine's own replication (engines/follow.h), or NULL */
 	const struct engine_follow_ops *follow;
 };

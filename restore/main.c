@@ -12,8 +12,10 @@
 #include "common/program.h"
 #include "common/resolve.h"
 #include "engines/engine.h"
+#include "restore/migrate.h"
 #include "restore/migrate_follow.h"
 #include "restore/pitr.h"
+#include "restore/target_options.h"
 #include "restore/wal_get.h"
 
 /* Without --name, a repository holding exactly one source needs none. */
@@ -66,56 +68,23 @@ static int load_backup_for(program *p, const engine_ops *e, repo **r, char **nam
 static int cmd_restore(program *p, bderr *err)
 {
 	const char *to = cli_get(&p->args, "to");
-	engine_restore_options o = {
-		.create = cli_has(&p->args, "create"),
-		.allow_non_empty = cli_has(&p->args, "allow-non-empty"),
-		.no_owner = cli_has(&p->args, "no-owner"),
-		.no_privileges = cli_has(&p->args, "no-privileges"),
-		.no_binlog = cli_has(&p->args, "no-binlog"),
-		.verify = cli_has(&p->args, "verify"),
-	};
-	if (cli_int(&p->args, "jobs", &o.jobs, err) != 0)
-		return -1;
+	engine_restore_options o;
+	memset(&o, 0, sizeof o);
 	source_spec target;
 	if (resolve_source(p->cfg, to, &target, err) != 0)
 		return -1;
 	repo *r = NULL;
 	manifest *m = NULL;
 	char *name = NULL;
-	const char **maps = NULL; /* --role-map OLD=NEW, every one given */
 	int rc = -1;
 	if (load_backup_for(p, target.engine, &r, &name, &m, err) != 0)
 		goto out;
-	const char *provision = cli_get(&p->args, "provision");
-	if (provision && (!cli_has(&p->args, "owner") || !cli_has(&p->args, "env-file"))) {
-		bderr_usage(err, "--provision DB needs --owner ROLE and --env-file FILE (where DATABASE_URL is written)");
-		goto out;
-	}
-	if (!provision && (cli_has(&p->args, "env-file") || cli_has(&p->args, "reuse-role"))) {
-		bderr_usage(err, "--env-file and --reuse-role go with --provision DB");
-		goto out;
-	}
-	if (provision && (*provision == '\0' || strlen(provision) > 63)) {
-		bderr_usage(err, "--provision takes a database name of 1 to 63 bytes");
-		goto out;
-	}
-	maps = xcalloc((size_t)p->args.n_opts + 1, sizeof *maps);
-	for (int i = 0, k = 0; i < p->args.n_opts; i++)
-		if (strcmp(p->args.opts[i].name, "role-map") == 0)
-			maps[k++] = p->args.opts[i].value;
-	o.to_url = target.url;
-	o.password = target.password;
-	o.create = o.create || provision != NULL;
-	o.roles = cli_has(&p->args, "roles");
-	o.owner = cli_get(&p->args, "owner");
-	o.role_map = maps[0] ? maps : NULL;
-	o.provision_db = provision;
-	o.env_file = cli_get(&p->args, "env-file");
-	o.reuse_role = cli_has(&p->args, "reuse-role");
-	if (engine_restore_options_check(target.engine, &o, err) == 0)
+	if (target_options_read(p, &target, &o, err) == 0) {
+		o.verify = cli_has(&p->args, "verify");
 		rc = target.engine->restore(r, m, &o, err);
+	}
 out:
-	free(maps);
+	target_options_clear(&o);
 	manifest_free(m);
 	free(name);
 	repo_free(r);
@@ -160,17 +129,7 @@ static const cli_option restore_opts[] = {
 	{ "backup", "ID|latest", "which backup", 0, "latest", 0, 0 },
 	{ "to", "URI", "target database: a postgresql:// or mysql:// URI, or a [source:NAME]", 1, NULL, 0, 0 },
 	{ "jobs", "N", "parallel connections", 0, STR(ENGINE_JOBS_DEFAULT), ENGINE_JOBS_MIN, ENGINE_JOBS_MAX },
-	{ "create", NULL, "create the target database when it does not exist", 0, NULL, 0, 0 },
-	{ "allow-non-empty", NULL, "restore into a database that already has tables", 0, NULL, 0, 0 },
-	{ "no-owner", NULL, "PostgreSQL: do not set object owners", 0, NULL, 0, 0 },
-	{ "no-privileges", NULL, "PostgreSQL: do not restore GRANTs", 0, NULL, 0, 0 },
-	{ "no-binlog", NULL, "MySQL/MariaDB: do not write the restore to the binary log", 0, NULL, 0, 0 },
-	{ "roles", NULL, "create the roles the backup's objects, grants and policies reference that the target lacks (no passwords; MySQL/MariaDB: the accounts with grants on its databases, created locked)", 0, NULL, 0, 0 },
-	{ "owner", "ROLE", "PostgreSQL: ROLE owns every object (the source's owners map to it)", 0, NULL, 0, 0 },
-	{ "role-map", "OLD=NEW", "PostgreSQL: use role NEW wherever the backup names OLD (repeatable)", 0, NULL, 0, 0 },
-	{ "provision", "DB", "create DB and the --owner role/user (generated password) with the admin account in --to", 0, NULL, 0, 0 },
-	{ "env-file", "FILE", "with --provision: write DATABASE_URL=... there (mode 0600)", 0, NULL, 0, 0 },
-	{ "reuse-role", NULL, "with --provision: use an existing --owner role (its password is not changed)", 0, NULL, 0, 0 },
+	TARGET_OPTIONS,
 	{ "verify", NULL, "after the restore, compare every table's rows and checksum, the schema objects and the sequences with what the dump recorded (one more read of the restored data); a difference fails the restore", 0, NULL, 0, 0 },
 	CLI_OPT_END,
 };
@@ -216,6 +175,8 @@ extern const cli_command dbrestore_commands[];
 extern const size_t dbrestore_n_commands;
 const cli_command dbrestore_commands[] = {
 	{ "restore", "restore a dump into a database", NULL, 0, 0, cmd_restore, restore_opts, 0 },
+	{ "migrate", "copy a live database into another server (a newer major too) from one snapshot, verified",
+	  NULL, 0, 0, migrate_command, migrate_options, 0 },
 	{ "verify", "compare a database with a dump's recorded checksums (tables' rows, schema objects, sequences)",
 	  NULL, 0, 0, cmd_verify, verify_opts, 0 },
 	{ "pitr", "restore a base backup for point-in-time recovery", NULL, 0, 0, pitr_command,
@@ -233,11 +194,8 @@ const cli_command dbrestore_commands[] = {
 };
 const size_t dbrestore_n_commands = sizeof dbrestore_commands / sizeof *dbrestore_commands;
 
-/* in the contract, not in this version */
-static const char *const not_yet[] = { "migrate", NULL };
-
 int main(int argc, char **argv)
 {
-	return program_main("dbrestore", dbrestore_commands, dbrestore_n_commands, not_yet, argc,
+	return program_main("dbrestore", dbrestore_commands, dbrestore_n_commands, NULL, argc,
 			    argv);
 }

@@ -196,7 +196,10 @@ static int add_objects(PGconn *c, digest_set *d, bderr *err)
 		"SELECT 'large object', NULL FROM pg_catalog.pg_largeobject_metadata",
 		trig_parent);
 	PGresult *r;
-	int rc = pg_query(c, sql, "cannot list the database's objects", &r, err);
+	/* argument types print schema-qualified, whatever the session's search_path was */
+	int rc = pg_exec(c, "SET search_path = pg_catalog", "cannot configure the session", err);
+	if (rc == 0)
+		rc = pg_query(c, sql, "cannot list the database's objects", &r, err);
 	free(sql);
 	if (rc != 0)
 		return -1;

@@ -11,6 +11,7 @@
 
 #include "engines/pg/pg_digest.h"
 #include "engines/pg/pg_dump_roles.h"
+#include "engines/pg/pg_lo_meta.h"
 #include "engines/pg/pg_schema.h"
 #include "common/log.h"
 #include "common/mem.h"
@@ -335,24 +336,45 @@ static void plan_tasks(dump_state *st)
 	qsort(st->tasks, st->n_tasks, sizeof *st->tasks, task_weight_desc);
 }
 
-static int open_worker(dump_state *st, dump_worker *w, bderr *err)
+int pg_snapshot_begin(PGconn *c, const char *snapshot, char **exported, bderr *err)
 {
-	if (pg_connect(st->o->url, st->o->password, NULL, "backupd dump worker", &w->conn, err) != 0)
+	if (pg_exec(c, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY",
+		    "cannot start a snapshot transaction", err) != 0)
 		return -1;
-	if (session_setup(w->conn, err) != 0)
-		return -1;
-	if (pg_exec(w->conn, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY",
-		    "cannot start a worker transaction", err) != 0)
-		return -1;
-	char *lit = PQescapeLiteral(w->conn, st->snapshot, strlen(st->snapshot));
+	if (snapshot == NULL) {
+		PGresult *r = NULL;
+		if (pg_query(c, "SELECT pg_catalog.pg_export_snapshot()", "cannot export a snapshot", &r,
+			     err) != 0)
+			return -1;
+		*exported = xstrdup(PQgetvalue(r, 0, 0));
+		PQclear(r);
+		return 0;
+	}
+	char *lit = PQescapeLiteral(c, snapshot, strlen(snapshot));
 	char *sql = xasprintf("SET TRANSACTION SNAPSHOT %s", lit);
 	PQfreemem(lit);
-	int rc = pg_exec(w->conn, sql, "cannot import the dump snapshot", err);
+	int rc = pg_exec(c, sql, "cannot import the snapshot", err);
 	free(sql);
 	return rc;
 }
 
-static int dump_sequences(PGconn *c, pg_dump_info *inf, bderr *err)
+int pg_snapshot_connect(const char *url, const char *password, const char *snapshot,
+			const char *application, PGconn **out, bderr *err)
+{
+	if (pg_connect(url, password, NULL, application, out, err) != 0)
+		return -1;
+	if (session_setup(*out, err) != 0)
+		return -1;
+	return pg_snapshot_begin(*out, snapshot, NULL, err);
+}
+
+static int open_worker(dump_state *st, dump_worker *w, bderr *err)
+{
+	return pg_snapshot_connect(st->o->url, st->o->password, st->snapshot, "backupd dump worker",
+				   &w->conn, err);
+}
+
+int pg_dump_sequences(PGconn *c, pg_dump_info *inf, bderr *err)
 {
 	PGresult *r;
 	if (pg_query(c,
@@ -398,27 +420,15 @@ static int dump_sequences(PGconn *c, pg_dump_info *inf, bderr *err)
 static int dump_large_object_meta(dump_state *st, PGconn *c, manifest *m, char **out, int count,
 				  bderr *err)
 {
-	PGresult *r;
-	if (pg_query(c,
-		     "SELECT coalesce(pg_catalog.json_agg(pg_catalog.json_build_object("
-		     "  'oid', l.oid::int8, 'owner', pg_catalog.pg_get_userbyid(l.lomowner), "
-		     "  'acl', CASE WHEN l.lomacl IS NULL THEN NULL ELSE "
-		     "    (SELECT coalesce(pg_catalog.json_agg(pg_catalog.json_build_object("
-		     "        'grantee', CASE WHEN a.grantee = 0 THEN NULL "
-		     "                   ELSE pg_catalog.pg_get_userbyid(a.grantee) END, "
-		     "        'privilege', a.privilege_type, 'grantable', a.is_grantable)), '[]') "
-		     "       FROM pg_catalog.aclexplode(l.lomacl) a) END, "
-		     "  'comment', pg_catalog.obj_description(l.oid, 'pg_largeobject')) ORDER BY l.oid), '[]')::text, "
-		     "  count(*) "
-		     "FROM pg_catalog.pg_largeobject_metadata l",
-		     "cannot read the large objects' metadata", &r, err) != 0)
+	char *text = NULL;
+	long listed = 0;
+	if (pg_lo_meta_read(c, &text, &listed, err) != 0)
 		return -1;
-	const char *text = PQgetvalue(r, 0, 0);
 	/* one snapshot: the metadata describes exactly the large objects written */
-	if (atoi(PQgetvalue(r, 0, 1)) != count) {
-		PQclear(r);
-		return bderr_set(err, "the large objects' metadata lists %s large objects, the data %d",
-				 PQgetvalue(r, 0, 1), count);
+	if (listed != count) {
+		free(text);
+		return bderr_set(err, "the large objects' metadata lists %ld large objects, the data %d",
+				 listed, count);
 	}
 	const char *objname = st->o->compress_level ? "large-objects-meta.json.zst" : "large-objects-meta.json";
 	char *path = repo_backup_path(st->o->name, st->id, objname);
@@ -435,7 +445,7 @@ static int dump_large_object_meta(dump_state *st, PGconn *c, manifest *m, char *
 	}
 	object_writer_free(ow);
 	free(path);
-	PQclear(r);
+	free(text);
 	return rc;
 }
 
@@ -513,7 +523,7 @@ static int dump_large_objects(dump_state *st, PGconn *c, manifest *m, pg_dump_in
  * connection limit, ACL, comment and settings, for restore --create.  The
  * ACL is recorded as explicit grants (null: the defaults).
  */
-static int dump_database_properties(PGconn *c, int server_num, pg_dump_info *inf, bderr *err)
+int pg_dump_database_properties(PGconn *c, int server_num, pg_dump_info *inf, bderr *err)
 {
 	const char *provider = server_num >= 150000 ? "d.datlocprovider::text" : "'c'";
 	const char *locale = server_num >= 170000   ? "d.datlocale"
@@ -669,16 +679,17 @@ int pg_dump_run(repo *r, const engine_dump_options *o, char **id_out, bderr *err
 	}
 	if (session_setup(c, err) != 0)
 		goto out;
-	if (pg_exec(c, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY",
-		    "cannot start the dump transaction", err) != 0)
+	/* migrate --via-repo: the snapshot migrate copies from */
+	if (pg_snapshot_begin(c, o->snapshot, &st.snapshot, err) != 0)
 		goto out;
+	if (o->snapshot)
+		st.snapshot = xstrdup(o->snapshot);
 	if (pg_query(c,
-		     "SELECT pg_catalog.pg_export_snapshot(), current_setting('server_version'), "
+		     "SELECT NULL, current_setting('server_version'), "
 		     "pg_catalog.pg_encoding_to_char(d.encoding), d.datname "
 		     "FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database()",
-		     "cannot export a snapshot", &res, err) != 0)
+		     "cannot read the database's encoding", &res, err) != 0)
 		goto out;
-	st.snapshot = xstrdup(PQgetvalue(res, 0, 0));
 	char *server_version = xstrdup(PQgetvalue(res, 0, 1));
 	st.encoding = xstrdup(PQgetvalue(res, 0, 2));
 	char *database = xstrdup(PQgetvalue(res, 0, 3));
@@ -701,7 +712,7 @@ int pg_dump_run(repo *r, const engine_dump_options *o, char **id_out, bderr *err
 		goto out;
 	inf.pg_dump_version = xstrdup(tool.version);
 
-	if (dump_database_properties(c, st.server_num, &inf, err) != 0 ||
+	if (pg_dump_database_properties(c, st.server_num, &inf, err) != 0 ||
 	    pg_dump_roles(c, m->info, err) != 0)
 		goto out;
 	if (load_tables(&st, c, err) != 0 || lock_tables(&st, c, err) != 0)
@@ -732,7 +743,7 @@ int pg_dump_run(repo *r, const engine_dump_options *o, char **id_out, bderr *err
 	if (crc == 0)
 		crc = dump_schema_section(&st, &tool, "post-data", m, &inf.post_data, err);
 	if (crc == 0)
-		crc = dump_sequences(c, &inf, err);
+		crc = pg_dump_sequences(c, &inf, err);
 	if (crc == 0)
 		crc = dump_large_objects(&st, c, m, &inf, err);
 	if (crc != 0)
@@ -788,4 +799,59 @@ out:
 	free(st.encoding);
 	free(st.id);
 	return rc;
+}
+
+int pg_copy_plan(PGconn *c, int server_num, uint64_t chunk_bytes, int lock, pg_copy_unit **out,
+		 size_t *n_out, bderr *err)
+{
+	engine_dump_options o;
+	engine_dump_options_init(&o);
+	o.chunk_bytes = chunk_bytes;
+	o.compress_level = 0;
+	dump_state st;
+	memset(&st, 0, sizeof st);
+	st.o = &o;
+	st.server_num = server_num;
+	int rc = load_tables(&st, c, err);
+	if (rc == 0 && lock)
+		rc = lock_tables(&st, c, err);
+	if (rc == 0) {
+		plan_tasks(&st);
+		pg_copy_unit *u = xcalloc(st.n_tasks + 1, sizeof *u);
+		for (size_t i = 0; i < st.n_tasks; i++) {
+			const dump_task *d = &st.tasks[i];
+			u[i].schema = xstrdup(d->table->schema);
+			u[i].name = xstrdup(d->table->name);
+			u[i].columns = xcalloc(d->table->n_columns + 1, sizeof *u[i].columns);
+			for (size_t k = 0; k < d->table->n_columns; k++)
+				u[i].columns[k] = xstrdup(d->table->columns[k]);
+			u[i].n_columns = d->table->n_columns;
+			u[i].chunk = d->chunk;
+			u[i].n_chunks = d->table->n_chunks;
+			u[i].bytes = d->weight;
+			u[i].copy_out = copy_out_sql(c, d);
+		}
+		*out = u;
+		*n_out = st.n_tasks;
+	}
+	for (size_t i = 0; i < st.n_tables; i++)
+		table_clear(&st.tables[i]);
+	free(st.tables);
+	for (size_t i = 0; i < st.n_tasks; i++)
+		free(st.tasks[i].object);
+	free(st.tasks);
+	return rc;
+}
+
+void pg_copy_units_free(pg_copy_unit *u, size_t n)
+{
+	for (size_t i = 0; u && i < n; i++) {
+		free(u[i].schema);
+		free(u[i].name);
+		for (size_t k = 0; k < u[i].n_columns; k++)
+			free(u[i].columns[k]);
+		free(u[i].columns);
+		free(u[i].copy_out);
+	}
+	free(u);
 }

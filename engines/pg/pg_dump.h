@@ -11,9 +11,51 @@
 #ifndef BACKUPD_ENGINES_PG_DUMP_H
 #define BACKUPD_ENGINES_PG_DUMP_H
 
-#include "engines/engine.h"
+#include <libpq-fe.h>
 
-/* On success *id is the new backup's ID (caller frees). */
+#include "engines/engine.h"
+#include "engines/pg/pg_format.h"
+
+/*
+ * On success *id is the new backup's ID (caller frees).  o->snapshot: dump
+ * that exported snapshot instead of exporting one.
+ */
 int pg_dump_run(repo *r, const engine_dump_options *o, char **id, bderr *err);
+
+/*
+ * The dump's steps that dbrestore migrate (engines/pg/pg_migrate.c) shares.
+ *
+ * pg_snapshot_begin: a REPEATABLE READ, READ ONLY transaction on c in
+ * snapshot (imported), or, when snapshot is NULL, a new one exported into
+ * *exported (caller frees).  pg_snapshot_connect: a new connection with the
+ * dump's session settings, in snapshot.
+ */
+int pg_snapshot_begin(PGconn *c, const char *snapshot, char **exported, bderr *err);
+int pg_snapshot_connect(const char *url, const char *password, const char *snapshot,
+			const char *application, PGconn **out, bderr *err);
+/* inf->sequences and inf->database_properties, read in c's snapshot. */
+int pg_dump_sequences(PGconn *c, pg_dump_info *inf, bderr *err);
+int pg_dump_database_properties(PGconn *c, int server_num, pg_dump_info *inf, bderr *err);
+
+/* One COPY of a table, or of one ctid range of it, as the dump splits them. */
+typedef struct pg_copy_unit {
+	char *schema;
+	char *name;
+	char **columns;  /* in COPY order */
+	size_t n_columns;
+	int chunk;       /* 0-based, of n_chunks */
+	int n_chunks;
+	uint64_t bytes;  /* its share of the table's size */
+	char *copy_out;  /* COPY ... TO STDOUT */
+} pg_copy_unit;
+
+/*
+ * The tables of c's snapshot with data, split like the dump splits them
+ * (chunk_bytes; 0: never), largest first; lock: LOCK TABLE ... IN ACCESS
+ * SHARE MODE on c first, as the dump does.
+ */
+int pg_copy_plan(PGconn *c, int server_num, uint64_t chunk_bytes, int lock, pg_copy_unit **out,
+		 size_t *n, bderr *err);
+void pg_copy_units_free(pg_copy_unit *u, size_t n);
 
 #endif

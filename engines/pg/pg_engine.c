@@ -8,6 +8,7 @@
 
 #include "engines/pg/pg_dump.h"
 #include "engines/pg/pg_follow.h"
+#include "engines/pg/pg_migrate.h"
 #include "engines/pg/pg_digest.h"
 #include "engines/pg/pg_restore.h"
 #include "engines/pg/pgconn.h"
@@ -167,5 +168,15 @@ const engine_ops pg_engine = {
 	.restore_options_check = pg_restore_options_check,
 	.restore = pg_restore_run,
 	.follow = &pg_follow_ops,
+	.migrate_open = pg_migrate_open,
+	.migrate_dump = pg_migrate_dump,
+	.migrate_units = pg_migrate_units,
+	.migrate_units_free = pg_migrate_units_free,
+	.migrate_worker_open = pg_migrate_worker_open,
+	.migrate_worker_close = pg_migrate_worker_close,
+	.migrate_copy = pg_migrate_copy,
+	.migrate_post = pg_migrate_post,
+	.migrate_verify = pg_migrate_verify,
+	.migrate_close = pg_migrate_close,
 	.verify = pg_digest_verify_run,
 };

@@ -133,3 +133,26 @@ int pg_lo_meta_apply(PGconn *c, const char *json, size_t len, const pg_lo_meta_o
 	json_decref(arr);
 	return rc;
 }
+
+int pg_lo_meta_read(PGconn *c, char **json, long *count, bderr *err)
+{
+	PGresult *r;
+	if (pg_query(c,
+		     "SELECT coalesce(pg_catalog.json_agg(pg_catalog.json_build_object("
+		     "  'oid', l.oid::int8, 'owner', pg_catalog.pg_get_userbyid(l.lomowner), "
+		     "  'acl', CASE WHEN l.lomacl IS NULL THEN NULL ELSE "
+		     "    (SELECT coalesce(pg_catalog.json_agg(pg_catalog.json_build_object("
+		     "        'grantee', CASE WHEN a.grantee = 0 THEN NULL "
+		     "                   ELSE pg_catalog.pg_get_userbyid(a.grantee) END, "
+		     "        'privilege', a.privilege_type, 'grantable', a.is_grantable)), '[]') "
+		     "       FROM pg_catalog.aclexplode(l.lomacl) a) END, "
+		     "  'comment', pg_catalog.obj_description(l.oid, 'pg_largeobject')) ORDER BY l.oid), '[]')::text, "
+		     "  count(*) "
+		     "FROM pg_catalog.pg_largeobject_metadata l",
+		     "cannot read the large objects' metadata", &r, err) != 0)
+		return -1;
+	*json = xstrdup(PQgetvalue(r, 0, 0));
+	*count = atol(PQgetvalue(r, 0, 1));
+	PQclear(r);
+	return 0;
+}

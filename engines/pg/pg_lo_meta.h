@@ -33,4 +33,10 @@ typedef struct pg_lo_meta_options {
 int pg_lo_meta_apply(PGconn *c, const char *json, size_t len, const pg_lo_meta_options *o,
 		     size_t *count, bderr *err);
 
+/*
+ * The source side: every large object's metadata in c's snapshot as that
+ * JSON array (*json, caller frees) and how many there are.
+ */
+int pg_lo_meta_read(PGconn *c, char **json, long *count, bderr *err);
+
 #endif

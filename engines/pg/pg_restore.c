@@ -43,6 +43,8 @@ typedef struct restore_ctx {
 	int lo_create_missing; /* a backup without large-object metadata (older backupd) */
 	pg_role_map roles;  /* --owner, --role-map */
 	pg_provision *prov; /* --provision */
+	PGconn **conns;     /* jobs connections to the target */
+	int n_conns;
 } restore_ctx;
 
 /* What each schema statement goes through on its way to the target. */
@@ -434,16 +436,22 @@ static int run_script(restore_ctx *rc, const char *sql, size_t len, const char *
 	return rcode;
 }
 
+int pg_restore_pre_data(restore_ctx *rc, char *sql, size_t len, const char *objname, bderr *err)
+{
+	filter_ownership(rc, sql, &len, "pre-data");
+	int rcode = run_script(rc, sql, len, objname, err);
+	if (rcode != 0)
+		bderr_prefix(err, "schema (pre-data) restore failed");
+	return rcode;
+}
+
 static int restore_pre_data(restore_ctx *rc, const char *objname, bderr *err)
 {
 	char *sql = NULL;
 	size_t len = 0;
 	if (read_object(rc, objname, &sql, &len, err) != 0)
 		return -1;
-	filter_ownership(rc, sql, &len, "pre-data");
-	int rcode = run_script(rc, sql, len, objname, err);
-	if (rcode != 0)
-		bderr_prefix(err, "schema (pre-data) restore failed");
+	int rcode = pg_restore_pre_data(rc, sql, len, objname, err);
 	free(sql);
 	return rcode;
 }
@@ -459,7 +467,7 @@ static const char *map_lo_owner(const void *ctx, const char *role)
 	return pg_role_map_owner(ctx, role);
 }
 
-static int restore_lo_meta(restore_ctx *rc, PGconn *c, bderr *err)
+static int restore_lo_meta(restore_ctx *rc, bderr *err)
 {
 	json_t *lo = json_object_get(rc->m->info, "large_objects");
 	if (!json_is_object(lo))
@@ -473,6 +481,17 @@ static int restore_lo_meta(restore_ctx *rc, PGconn *c, bderr *err)
 	size_t len = 0;
 	if (read_object(rc, objname, &json, &len, err) != 0)
 		return -1;
+	int r = pg_restore_lo_meta(rc, json, len, objname, err);
+	free(json);
+	if (r != 0)
+		return bderr_prefix(err, "backup %s", rc->m->id);
+	return 0;
+}
+
+int pg_restore_lo_meta(restore_ctx *rc, const char *json, size_t len, const char *objname,
+		       bderr *err)
+{
+	PGconn *c = rc->conns[0];
 	pg_lo_meta_options lo_opts = {
 		.no_owner = rc->o->no_owner,
 		.no_privileges = rc->o->no_privileges,
@@ -481,10 +500,8 @@ static int restore_lo_meta(restore_ctx *rc, PGconn *c, bderr *err)
 		.map_ctx = &rc->roles,
 	};
 	size_t n = 0;
-	int r = pg_lo_meta_apply(c, json, len, &lo_opts, &n, err);
-	free(json);
-	if (r != 0)
-		return bderr_prefix(err, "backup %s: '%s'", rc->m->id, objname);
+	if (pg_lo_meta_apply(c, json, len, &lo_opts, &n, err) != 0)
+		return bderr_prefix(err, "'%s'", objname);
 	log_debug("large objects: %zu created with their owners, grants and comments", n);
 	return 0;
 }
@@ -521,9 +538,12 @@ static int load_target(restore_ctx *rc, bderr *err)
 	if (r == 0)
 		r = pg_target_load(c, &rc->target, err);
 	json_t *num = json_object_get(rc->m->info, "server_version_num");
+	/* migrate has no repository: its manifest describes the live source */
+	char *what = rc->repo ? xasprintf("backup %s", rc->m->id) : xstrdup("the source");
 	if (r == 0)
 		r = pg_target_check_major(rc->target, json_is_integer(num) ? (long)json_integer_value(num) : 0,
-					  rc->m->id, err);
+					  what, err);
+	free(what);
 	pg_roles_check chk = { rc->o->no_owner, rc->o->no_privileges, rc->o->roles };
 	provision_request po = { rc->o->provision_db, rc->o->owner, rc->o->env_file, rc->o->reuse_role };
 	if (r == 0 && rc->o->provision_db)
@@ -533,6 +553,8 @@ static int load_target(restore_ctx *rc, bderr *err)
 	PQfinish(c);
 	return r;
 }
+
+static int session_close(restore_ctx *rc, int ok, bderr *err);
 
 /* ---- table data ---- */
 
@@ -921,6 +943,9 @@ static int run_phase(restore_ctx *rc, PGconn **conns, int n_conns, post_data *pd
 	return r;
 }
 
+static int apply_post_data(restore_ctx *rc, PGconn **conns, int n_conns, char *sql, size_t len,
+			   const char *objname, bderr *err);
+
 static int restore_post_data(restore_ctx *rc, PGconn **conns, int n_conns, const char *objname,
 			     bderr *err)
 {
@@ -928,13 +953,29 @@ static int restore_post_data(restore_ctx *rc, PGconn **conns, int n_conns, const
 	size_t len = 0;
 	if (read_object(rc, objname, &sql, &len, err) != 0)
 		return -1;
-	filter_ownership(rc, sql, &len, "post-data");
-	if (refuse_meta_commands(sql, len, objname, err) != 0) {
-		free(sql);
-		return bderr_prefix(err, "schema (post-data) restore failed");
-	}
-	post_data *pd = post_data_parse(sql, len);
+	int r = apply_post_data(rc, conns, n_conns, sql, len, objname, err);
 	free(sql);
+	return r;
+}
+
+int pg_restore_post_data(restore_ctx *rc, char *sql, size_t len, const char *objname, bderr *err)
+{
+	return apply_post_data(rc, rc->conns, rc->n_conns, sql, len, objname, err);
+}
+
+int pg_restore_sequences(restore_ctx *rc, bderr *err)
+{
+	return restore_sequences(rc, rc->conns[0], err);
+}
+
+/* Runs a post-data script (sql is filtered in place). */
+static int apply_post_data(restore_ctx *rc, PGconn **conns, int n_conns, char *sql, size_t len,
+			   const char *objname, bderr *err)
+{
+	filter_ownership(rc, sql, &len, "post-data");
+	if (refuse_meta_commands(sql, len, objname, err) != 0)
+		return bderr_prefix(err, "schema (post-data) restore failed");
+	post_data *pd = post_data_parse(sql, len);
 	int r = 0;
 	for (int i = 0; i < n_conns && r == 0; i++)
 		r = run_statements(conns[i], &(stmt_hooks){ rc->target, &rc->roles }, pd->prelude, strlen(pd->prelude), objname, err);
@@ -953,64 +994,133 @@ static int restore_post_data(restore_ctx *rc, PGconn **conns, int n_conns, const
 	return r;
 }
 
-int pg_restore_run(repo *r, const manifest *m, const engine_restore_options *o, bderr *err)
+/*
+ * The target side, before any data: rc filled from m and o, the target
+ * checked (major, roles, --provision), the database created (--create) and
+ * o->jobs connections open.  On failure rc is already released.
+ */
+static int session_open(restore_ctx *rc, repo *r, const manifest *m, const engine_restore_options *o,
+			bderr *err)
 {
-	restore_ctx rc;
-	memset(&rc, 0, sizeof rc);
-	rc.repo = r;
-	rc.m = m;
-	rc.o = o;
+	memset(rc, 0, sizeof *rc);
+	rc->repo = r;
+	rc->m = m;
+	rc->o = o;
 	if (strcmp(m->engine, "postgresql") != 0 || strcmp(m->kind, "dump") != 0)
 		return bderr_usage(err, "backup %s is a %s %s, not a PostgreSQL dump", m->id,
 				   m->engine, m->kind);
-	if (pg_dump_info_parse(m->info, &rc.info, err) != 0)
+	if (pg_dump_info_parse(m->info, &rc->info, err) != 0)
 		return bderr_prefix(err, "backup %s is damaged", m->id);
-	rc.encoding = rc.info.encoding;
-	const char *pre = rc.info.pre_data, *post = rc.info.post_data;
-	rc.dbname = o->provision_db ? xstrdup(o->provision_db) : pg_url_dbname(o->to_url);
-	if (rc.dbname == NULL) {
-		pg_dump_info_clear(&rc.info);
+	rc->encoding = rc->info.encoding;
+	rc->dbname = o->provision_db ? xstrdup(o->provision_db) : pg_url_dbname(o->to_url);
+	if (rc->dbname == NULL) {
+		pg_dump_info_clear(&rc->info);
 		return bderr_usage(err, "--to names no database: give postgresql://HOST/DBNAME");
 	}
 	if (o->create)
-		rc.props = rc.info.props;
-	pg_role_map_init(&rc.roles);
+		rc->props = rc->info.props;
+	pg_role_map_init(&rc->roles);
 	if (o->owner)
-		rc.roles.owner = xstrdup(o->owner);
+		rc->roles.owner = xstrdup(o->owner);
 	for (size_t i = 0; o->role_map && o->role_map[i]; i++)
-		if (pg_role_map_add(&rc.roles, o->role_map[i], err) != 0) {
-			pg_role_map_clear(&rc.roles);
-			pg_dump_info_clear(&rc.info);
-			free(rc.dbname);
+		if (pg_role_map_add(&rc->roles, o->role_map[i], err) != 0) {
+			pg_role_map_clear(&rc->roles);
+			pg_dump_info_clear(&rc->info);
+			free(rc->dbname);
 			return -1;
 		}
-	pg_role_map_add_owners(&rc.roles, json_object_get(m->info, "roles"));
-	map_props_roles(&rc);
+	pg_role_map_add_owners(&rc->roles, json_object_get(m->info, "roles"));
+	map_props_roles(rc);
 	/* as for the objects inside: the restoring role owns it, the default privileges apply */
-	if (rc.props && o->no_owner) {
-		free(rc.props->owner);
-		rc.props->owner = NULL;
+	if (rc->props && o->no_owner) {
+		free(rc->props->owner);
+		rc->props->owner = NULL;
 	}
-	if (rc.props && o->no_privileges)
-		rc.props->has_acl = 0;
+	if (rc->props && o->no_privileges)
+		rc->props->has_acl = 0;
 
-	int jobs = o->jobs < 1 ? 1 : o->jobs;
-	PGconn **conns = xcalloc((size_t)jobs, sizeof *conns);
+	rc->n_conns = o->jobs < 1 ? 1 : o->jobs;
+	rc->conns = xcalloc((size_t)rc->n_conns, sizeof *rc->conns);
+	int rcode = -1;
+	if (load_target(rc, err) != 0)
+		goto out;
+	if (o->create && create_database(rc, err) != 0)
+		goto out;
+	for (int i = 0; i < rc->n_conns; i++)
+		if (connect_target(rc, &rc->conns[i], err) != 0)
+			goto out;
+	if (!o->allow_non_empty && check_empty(rc->conns[0], rc->dbname, err) != 0)
+		goto out;
+	rcode = 0;
+out:
+	if (rcode != 0)
+		session_close(rc, 0, err);
+	return rcode;
+}
+
+/*
+ * ok: the result made visible (--create: renamed to its name; --provision:
+ * the env file).  Not ok, or that fails: a database created here is dropped,
+ * a provisioned role too.  Releases rc either way.
+ */
+static int session_close(restore_ctx *rc, int ok, bderr *err)
+{
+	if (ok && rc->o->create) {
+		/* renaming needs the database without sessions */
+		for (int i = 0; i < rc->n_conns; i++) {
+			PQfinish(rc->conns[i]);
+			rc->conns[i] = NULL;
+		}
+		if (finish_database(rc, err) != 0)
+			ok = 0;
+	}
+	if (ok && rc->prov && pg_provision_commit(rc->prov, err) != 0)
+		ok = 0;
+	for (int i = 0; i < rc->n_conns; i++)
+		PQfinish(rc->conns[i]);
+	free(rc->conns);
+	/* a half-restored database must not look like a restored one */
+	if (!ok && rc->created)
+		drop_database(rc);
+	if (!ok && rc->prov) {
+		/* after the database it owned is gone */
+		PGconn *admin = rc->maint;
+		bderr ignored;
+		bderr_init(&ignored);
+		if (admin == NULL)
+			connect_maintenance(rc, &admin, &ignored);
+		pg_provision_abort(rc->prov, admin);
+		rc->prov = NULL;
+		if (admin != rc->maint)
+			PQfinish(admin);
+	} else {
+		pg_provision_free(rc->prov);
+	}
+	PQfinish(rc->maint);
+	pg_dump_info_clear(&rc->info); /* and rc->props with it */
+	pg_target_free(rc->target);
+	pg_role_map_clear(&rc->roles);
+	free(rc->temp_dbname);
+	free(rc->dbname);
+	memset(rc, 0, sizeof *rc);
+	return ok ? 0 : -1;
+}
+
+int pg_restore_run(repo *r, const manifest *m, const engine_restore_options *o, bderr *err)
+{
+	restore_ctx rc;
+	if (session_open(&rc, r, m, o, err) != 0)
+		return -1;
+	const char *pre = rc.info.pre_data, *post = rc.info.post_data;
+	PGconn **conns = rc.conns;
+	int jobs = rc.n_conns;
 	int rcode = -1;
 	time_t t0 = time(NULL);
+	char *dbname = xstrdup(rc.dbname);
 
-	if (load_target(&rc, err) != 0)
-		goto out;
-	if (o->create && create_database(&rc, err) != 0)
-		goto out;
-	for (int i = 0; i < jobs; i++)
-		if (connect_target(&rc, &conns[i], err) != 0)
-			goto out;
-	if (!o->allow_non_empty && check_empty(conns[0], rc.dbname, err) != 0)
-		goto out;
 	log_info("restoring %s of '%s' into database '%s' with %d jobs", m->id, m->name, rc.dbname,
 		 jobs);
-	if (restore_pre_data(&rc, pre, err) != 0 || restore_lo_meta(&rc, conns[0], err) != 0)
+	if (restore_pre_data(&rc, pre, err) != 0 || restore_lo_meta(&rc, err) != 0)
 		goto out;
 	if (restore_data(&rc, conns, jobs, err) != 0)
 		goto out;
@@ -1021,45 +1131,46 @@ int pg_restore_run(repo *r, const manifest *m, const engine_restore_options *o, 
 	/* before a --create database gets its name: a failed check drops it */
 	if (o->verify && pg_digest_verify(conns[0], &rc.info, m->id, err) != 0)
 		goto out;
-	if (o->create) {
-		/* renaming needs the database without sessions */
-		for (int i = 0; i < jobs; i++) {
-			PQfinish(conns[i]);
-			conns[i] = NULL;
-		}
-		if (finish_database(&rc, err) != 0)
-			goto out;
-	}
-	if (rc.prov && pg_provision_commit(rc.prov, err) != 0)
-		goto out;
-	log_info("restore of %s into '%s' complete in %lds", m->id, rc.dbname, (long)(time(NULL) - t0));
 	rcode = 0;
 out:
-	for (int i = 0; i < jobs; i++)
-		PQfinish(conns[i]);
-	free(conns);
-	/* a half-restored database must not look like a restored one */
-	if (rcode != 0 && rc.created)
-		drop_database(&rc);
-	if (rcode != 0 && rc.prov) {
-		/* after the database it owned is gone */
-		PGconn *admin = rc.maint;
-		bderr ignored;
-		bderr_init(&ignored);
-		if (admin == NULL)
-			connect_maintenance(&rc, &admin, &ignored);
-		pg_provision_abort(rc.prov, admin);
-		rc.prov = NULL;
-		if (admin != rc.maint)
-			PQfinish(admin);
-	} else {
-		pg_provision_free(rc.prov);
-	}
-	PQfinish(rc.maint);
-	pg_dump_info_clear(&rc.info); /* and rc.props with it */
-	pg_target_free(rc.target);
-	pg_role_map_clear(&rc.roles);
-	free(rc.temp_dbname);
-	free(rc.dbname);
+	if (session_close(&rc, rcode == 0, err) != 0)
+		rcode = -1;
+	if (rcode == 0)
+		log_info("restore of %s into '%s' complete in %lds", m->id, dbname, (long)(time(NULL) - t0));
+	free(dbname);
 	return rcode;
+}
+
+/* ---- the same target side for dbrestore migrate ---- */
+
+int pg_restore_session_open(const manifest *m, const engine_restore_options *o,
+			    pg_restore_session **out, bderr *err)
+{
+	restore_ctx *rc = xcalloc(1, sizeof *rc);
+	if (session_open(rc, NULL, m, o, err) != 0) {
+		free(rc);
+		return -1;
+	}
+	*out = rc;
+	return 0;
+}
+
+
+PGconn *pg_restore_session_conn(pg_restore_session *rc, int i)
+{
+	return i >= 0 && i < rc->n_conns ? rc->conns[i] : NULL;
+}
+
+const char *pg_restore_session_dbname(const pg_restore_session *rc)
+{
+	return rc->dbname;
+}
+
+int pg_restore_session_close(pg_restore_session *rc, int ok, bderr *err)
+{
+	if (rc == NULL)
+		return ok ? 0 : -1;
+	int r = session_close(rc, ok, err);
+	free(rc);
+	return r;
 }

@@ -9,8 +9,37 @@
 #ifndef BACKUPD_ENGINES_PG_RESTORE_H
 #define BACKUPD_ENGINES_PG_RESTORE_H
 
+#include <libpq-fe.h>
+
 #include "engines/engine.h"
 
 int pg_restore_run(repo *r, const manifest *m, const engine_restore_options *o, bderr *err);
+
+/*
+ * The target side of the restore, step by step, for dbrestore migrate
+ * (engines/pg/pg_migrate.c), which reads the source live instead of from a
+ * repository.  m describes the source the way a dump's manifest does (its
+ * info a pg_dump_info plus "roles"; m->id and m->name for messages); it
+ * must stay valid until close.  open checks the target (major, roles,
+ * --provision), creates the database (--create, under a temporary name) and
+ * opens o->jobs connections; close(ok) makes the result visible, or drops
+ * what open created.  The script steps take sql that they filter in place.
+ */
+typedef struct restore_ctx pg_restore_session;
+
+int pg_restore_session_open(const manifest *m, const engine_restore_options *o,
+			    pg_restore_session **out, bderr *err);
+/* Connection i of the o->jobs (NULL past them): the session's settings, the target database. */
+PGconn *pg_restore_session_conn(pg_restore_session *s, int i);
+const char *pg_restore_session_dbname(const pg_restore_session *s);
+int pg_restore_pre_data(pg_restore_session *s, char *sql, size_t len, const char *name, bderr *err);
+/* The large objects' owners, grants and comments (engines/pg/pg_lo_meta.h), before their data. */
+int pg_restore_lo_meta(pg_restore_session *s, const char *json, size_t len, const char *name,
+		       bderr *err);
+/* info.sequences set on the target. */
+int pg_restore_sequences(pg_restore_session *s, bderr *err);
+int pg_restore_post_data(pg_restore_session *s, char *sql, size_t len, const char *name, bderr *err);
+/* Frees s (NULL: nothing to do). */
+int pg_restore_session_close(pg_restore_session *s, int ok, bderr *err);
 
 #endif

@@ -10,8 +10,20 @@
 #include "common/secret.h"
 #include "common/subprocess.h"
 
+static int to_object(void *ctx, const char *buf, size_t n, bderr *err)
+{
+	return object_writer_write(ctx, buf, n, err);
+}
+
 int pg_schema_dump(const pg_tool *pg_dump, const char *url, const char *password,
 		   const char *snapshot, const char *section, object_writer *ow, bderr *err)
+{
+	return pg_schema_dump_to(pg_dump, url, password, snapshot, section, to_object, ow, err);
+}
+
+int pg_schema_dump_to(const pg_tool *pg_dump, const char *url, const char *password,
+		      const char *snapshot, const char *section, pg_schema_sink sink, void *ctx,
+		      bderr *err)
 {
 	char *conninfo = NULL;
 	char *pwenv = NULL;
@@ -42,7 +54,7 @@ int pg_schema_dump(const pg_tool *pg_dump, const char *url, const char *password
 			}
 			if (n == 0)
 				break;
-			if (object_writer_write(ow, buf, (size_t)n, err) != 0) {
+			if (sink(ctx, buf, (size_t)n, err) != 0) {
 				rc = -1;
 				break;
 			}

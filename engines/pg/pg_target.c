@@ -223,12 +223,12 @@ char *pg_target_drop_option(const char *s, size_t n, const char *name)
 	return out;
 }
 
-int pg_target_check_major(const pg_target *t, long source_num, const char *backup_id, bderr *err)
+int pg_target_check_major(const pg_target *t, long source_num, const char *what, bderr *err)
 {
 	long src_major = source_num / 10000, dst_major = t->server_num / 10000;
 	if (source_num <= 0 || src_major <= dst_major)
 		return 0;
 	return bderr_set(err,
-			 "backup %s is of PostgreSQL %ld and the target runs PostgreSQL %ld: restoring into an older major is not supported (restore into PostgreSQL %ld or newer)",
-			 backup_id, src_major, dst_major, src_major);
+			 "%s is of PostgreSQL %ld and the target runs PostgreSQL %ld: loading into an older major is not supported (use a target of PostgreSQL %ld or newer)",
+			 what, src_major, dst_major, src_major);
 }

@@ -54,8 +54,9 @@ char *pg_target_unknown_option(const char *message);
 /*
  * A dump of source_num (server_version_num recorded at dump time, 0 when
  * unknown) into this target: -1 with a clear error when the target is an
- * older major.
+ * older major.  what names the source for the message ("backup ID", "the
+ * source").
  */
-int pg_target_check_major(const pg_target *t, long source_num, const char *backup_id, bderr *err);
+int pg_target_check_major(const pg_target *t, long source_num, const char *what, bderr *err);
 
 #endif

@@ -71,10 +71,10 @@ static void test_major_check(void **state)
 	pg_target *t = target16();
 	bderr err;
 	bderr_init(&err);
-	assert_int_equal(pg_target_check_major(t, 160002, "B", &err), 0);
-	assert_int_equal(pg_target_check_major(t, 120022, "B", &err), 0);
-	assert_int_equal(pg_target_check_major(t, 0, "B", &err), 0); /* unknown: old manifests */
-	assert_int_equal(pg_target_check_major(t, 170004, "B", &err), -1);
+	assert_int_equal(pg_target_check_major(t, 160002, "backup B", &err), 0);
+	assert_int_equal(pg_target_check_major(t, 120022, "backup B", &err), 0);
+	assert_int_equal(pg_target_check_major(t, 0, "backup B", &err), 0); /* unknown: old manifests */
+	assert_int_equal(pg_target_check_major(t, 170004, "backup B", &err), -1);
 	assert_non_null(strstr(err.msg, "PostgreSQL 17"));
 	assert_non_null(strstr(err.msg, "older major"));
 	pg_target_free(t);

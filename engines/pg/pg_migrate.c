@@ -1,0 +1,560 @@
+#include "engines/pg/pg_migrate.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <libpq/libpq-fs.h>
+
+#include "common/log.h"
+#include "common/mem.h"
+#include "engines/pg/pg_digest.h"
+#include "engines/pg/pg_dump.h"
+#include "engines/pg/pg_dump_roles.h"
+#include "engines/pg/pg_format.h"
+#include "engines/pg/pg_lo_meta.h"
+#include "engines/pg/pg_restore.h"
+#include "engines/pg/pg_schema.h"
+#include "engines/pg/pgconn.h"
+#include "engines/pg/pgtool.h"
+
+#define LO_BUF (256 * 1024)
+
+typedef struct pg_migrate {
+	const engine_migrate_options *o;
+	PGconn *src;       /* holds the snapshot (and the tables' locks) until the end */
+	char *snapshot;    /* exported here, or o->snapshot */
+	int server_num;
+	manifest *m;       /* the source as a dump's manifest would describe it */
+	pg_restore_session *target;
+	char *post_data;   /* pg_dump's post-data, run by migrate_post */
+	size_t post_len;
+	pg_copy_unit *copies;
+	size_t n_copies;
+	digest_sum *sums;  /* per copy unit: the rows as the source sent them (engines/digest.h) */
+	pg_dump_sequence *sequences; /* as read in the snapshot and set on the target */
+	size_t n_sequences;
+	long n_large_objects;
+	int next_conn;     /* the target connection the next worker gets */
+} pg_migrate;
+
+typedef struct pg_migrate_worker {
+	PGconn *src; /* its own, in the snapshot */
+	PGconn *dst; /* one of the target session's (not closed here) */
+} pg_migrate_worker;
+
+static int to_strbuf(void *ctx, const char *buf, size_t n, bderr *err)
+{
+	(void)err;
+	strbuf_append(ctx, buf, n);
+	return 0;
+}
+
+/* One section of pg_dump's schema under the session's snapshot, into memory. */
+static int schema_section(pg_migrate *s, const pg_tool *tool, const char *section, char **sql,
+			  size_t *len, bderr *err)
+{
+	strbuf b;
+	strbuf_init(&b);
+	if (pg_schema_dump_to(tool, s->o->from_url, s->o->from_password, s->snapshot, section,
+			      to_strbuf, &b, err) != 0) {
+		strbuf_free(&b);
+		return -1;
+	}
+	*len = b.len;
+	*sql = strbuf_detach(&b);
+	return 0;
+}
+
+/*
+ * The source in the snapshot, described as a dump's manifest describes it
+ * (encoding, database properties, sequences, roles), so the restore's
+ * target steps take it unchanged.
+ */
+static int describe_source(pg_migrate *s, const pg_tool *tool, bderr *err)
+{
+	PGresult *r = NULL;
+	if (pg_query(s->src,
+		     "SELECT current_setting('server_version'), pg_catalog.pg_encoding_to_char(d.encoding), "
+		     "d.datname, (SELECT count(*) FROM pg_catalog.pg_largeobject_metadata) "
+		     "FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database()",
+		     "cannot read the source database's encoding", &r, err) != 0)
+		return -1;
+	pg_dump_info inf;
+	memset(&inf, 0, sizeof inf);
+	s->m = manifest_new();
+	s->m->engine = xstrdup("postgresql");
+	s->m->kind = xstrdup("dump");
+	s->m->id = xstrdup("migrate");
+	s->m->server_version = xstrdup(PQgetvalue(r, 0, 0));
+	inf.encoding = xstrdup(PQgetvalue(r, 0, 1));
+	inf.database = xstrdup(PQgetvalue(r, 0, 2));
+	s->m->name = xstrdup(inf.database);
+	s->n_large_objects = atol(PQgetvalue(r, 0, 3));
+	PQclear(r);
+	inf.snapshot = xstrdup(s->snapshot);
+	inf.server_version_num = s->server_num;
+	inf.pg_dump_version = xstrdup(tool->version);
+	inf.pre_data = xstrdup("pre-data");
+	inf.post_data = xstrdup("post-data");
+	engine_dump_options d;
+	engine_dump_options_init(&d);
+	d.jobs = s->o->to.jobs;
+	d.compress_spec = "none";
+	d.chunk_bytes = s->o->chunk_bytes;
+	engine_options_info_set(&inf.options, &d, NULL);
+	int rc = pg_dump_database_properties(s->src, s->server_num, &inf, err);
+	if (rc == 0)
+		rc = pg_dump_sequences(s->src, &inf, err);
+	if (rc == 0) {
+		pg_dump_info_to_json(&inf, s->m->info);
+		rc = pg_dump_roles(s->src, s->m->info, err);
+		/* verification compares the target's sequences with these */
+		s->sequences = inf.sequences;
+		s->n_sequences = inf.n_sequences;
+		inf.sequences = NULL;
+		inf.n_sequences = 0;
+	}
+	pg_dump_info_clear(&inf);
+	return rc;
+}
+
+/* The large objects' owners, grants and comments, created on the target before their data. */
+static int large_object_meta(pg_migrate *s, bderr *err)
+{
+	if (s->n_large_objects == 0)
+		return 0;
+	char *json = NULL;
+	long n = 0;
+	if (pg_lo_meta_read(s->src, &json, &n, err) != 0)
+		return -1;
+	int rc = pg_restore_lo_meta(s->target, json, strlen(json), "large objects", err);
+	free(json);
+	return rc;
+}
+
+int pg_migrate_open(const engine_migrate_options *o, void **out, bderr *err)
+{
+	pg_migrate *s = xcalloc(1, sizeof *s);
+	s->o = o;
+	pg_tool tool = { 0 };
+	char *pre = NULL;
+	size_t pre_len = 0;
+	int rc = -1;
+	if (pg_connect(o->from_url, o->from_password, NULL, "dbrestore migrate", &s->src, err) != 0)
+		goto out;
+	s->server_num = PQserverVersion(s->src);
+	if (s->server_num < 100000) {
+		bderr_set(err, "PostgreSQL %d.%d is not supported: backupd needs version 10 or newer",
+			  s->server_num / 10000, s->server_num / 100 % 100);
+		goto out;
+	}
+	/* no timeout may end the transaction that holds the snapshot */
+	if (pg_exec(s->src, PG_COPY_SESSION_SQL, "cannot configure the source session", err) != 0 ||
+	    pg_snapshot_begin(s->src, o->snapshot, &s->snapshot, err) != 0)
+		goto out;
+	if (o->snapshot)
+		s->snapshot = xstrdup(o->snapshot);
+	if (pg_tool_find("pg_dump", s->server_num / 10000, &tool, err) != 0 ||
+	    describe_source(s, &tool, err) != 0)
+		goto out;
+	/* the tables are locked before pg_dump reads their definitions, as the dump does */
+	if (pg_copy_plan(s->src, s->server_num, o->chunk_bytes, 1, &s->copies, &s->n_copies, err) != 0)
+		goto out;
+	s->sums = xcalloc(s->n_copies + 1, sizeof *s->sums);
+	/* the target is checked (major, roles, provisioning, emptiness) before pg_dump runs */
+	if (pg_restore_session_open(s->m, &o->to, &s->target, err) != 0)
+		goto out;
+	log_info("migrating '%s' (PostgreSQL %s) into database '%s': %zu tables and chunks, %ld large objects",
+		 s->m->name, s->m->server_version, pg_restore_session_dbname(s->target), s->n_copies,
+		 s->n_large_objects);
+	if (schema_section(s, &tool, "pre-data", &pre, &pre_len, err) != 0 ||
+	    schema_section(s, &tool, "post-data", &s->post_data, &s->post_len, err) != 0)
+		goto out;
+	if (pg_restore_pre_data(s->target, pre, pre_len, "pre-data", err) != 0 ||
+	    large_object_meta(s, err) != 0)
+		goto out;
+	rc = 0;
+out:
+	free(pre);
+	pg_tool_clear(&tool);
+	if (rc != 0) {
+		bderr ignored;
+		bderr_init(&ignored);
+		pg_migrate_close(s, 0, &ignored);
+		return -1;
+	}
+	*out = s;
+	return 0;
+}
+
+int pg_migrate_dump(void *vs, repo *r, const engine_dump_options *o, char **id, bderr *err)
+{
+	pg_migrate *s = vs;
+	engine_dump_options d = *o;
+	d.url = s->o->from_url;
+	d.password = s->o->from_password;
+	d.snapshot = s->snapshot;
+	return pg_dump_run(r, &d, id, err);
+}
+
+int pg_migrate_units(void *vs, engine_migrate_unit **out, size_t *n_out, bderr *err)
+{
+	(void)err;
+	pg_migrate *s = vs;
+	size_t n = s->n_copies + (s->n_large_objects > 0);
+	engine_migrate_unit *u = xcalloc(n + 1, sizeof *u);
+	size_t k = 0;
+	for (size_t i = 0; i < s->n_copies; i++, k++) {
+		const pg_copy_unit *c = &s->copies[i];
+		u[k].table = pg_qualified_name(s->src, c->schema, c->name);
+		u[k].label = c->n_chunks > 1 ? xasprintf("%s (chunk %d/%d)", u[k].table, c->chunk + 1,
+							 c->n_chunks)
+					     : xstrdup(u[k].table);
+		u[k].bytes = c->bytes;
+		u[k].rows = -1;
+		u[k].engine = &s->copies[i];
+	}
+	if (s->n_large_objects > 0) {
+		/* pg_largeobject's size is not asked for: it is one unit either way */
+		u[k].label = xasprintf("%ld large objects", s->n_large_objects);
+		u[k].rows = -1;
+		k++;
+	}
+	*out = u;
+	*n_out = k;
+	return 0;
+}
+
+void pg_migrate_units_free(void *vs, engine_migrate_unit *u, size_t n)
+{
+	(void)vs;
+	for (size_t i = 0; u && i < n; i++) {
+		free(u[i].label);
+		free(u[i].table);
+	}
+	free(u);
+}
+
+/* Called from the command's thread, once per worker, before the workers start. */
+int pg_migrate_worker_open(void *vs, void **out, bderr *err)
+{
+	pg_migrate *s = vs;
+	pg_migrate_worker *w = xcalloc(1, sizeof *w);
+	w->dst = pg_restore_session_conn(s->target, s->next_conn++);
+	if (w->dst == NULL) {
+		free(w);
+		return bderr_set(err, "migrate: more workers than target connections (%d)", s->next_conn - 1);
+	}
+	if (pg_snapshot_connect(s->o->from_url, s->o->from_password, s->snapshot, "dbrestore migrate",
+				&w->src, err) != 0) {
+		PQfinish(w->src);
+		free(w);
+		return -1;
+	}
+	*out = w;
+	return 0;
+}
+
+void pg_migrate_worker_close(void *vs, void *vw)
+{
+	(void)vs;
+	pg_migrate_worker *w = vw;
+	if (w == NULL)
+		return;
+	PQfinish(w->src);
+	free(w);
+}
+
+/* The first line of a failed result's message, or of the connection's. */
+static void result_error(PGconn *c, PGresult *r, char *buf, size_t len)
+{
+	const char *m = r ? PQresultErrorMessage(r) : NULL;
+	char tmp[512];
+	if (m == NULL || *m == '\0')
+		m = pg_errmsg(c, tmp, sizeof tmp);
+	snprintf(buf, len, "%.*s", (int)strcspn(m, "\n"), m);
+}
+
+/*
+ * COPY TO STDOUT on the source piped row by row into COPY FROM STDIN on the
+ * target: memory stays at one row plus libpq's send buffer.  A failure on
+ * either side ends the target's COPY with an error, so none of its rows
+ * stay.
+ */
+static int copy_table(pg_migrate_worker *w, const pg_copy_unit *u, const char *label,
+		      int64_t *rows_out, digest_sum *sum, bderr *err)
+{
+	char *qual = pg_qualified_name(w->dst, u->schema, u->name);
+	strbuf cols;
+	strbuf_init(&cols);
+	for (size_t k = 0; k < u->n_columns; k++) {
+		char *q = pg_quote_ident(w->dst, u->columns[k]);
+		strbuf_appendf(&cols, "%s%s", k ? ", " : "", q);
+		free(q);
+	}
+	char *in = u->n_columns ? xasprintf("COPY %s (%s) FROM STDIN", qual, cols.data)
+				: xasprintf("COPY %s FROM STDIN", qual);
+	strbuf_free(&cols);
+	free(qual);
+	char msg[512];
+	int rc = -1;
+	int64_t rows = 0;
+	PGresult *r = PQexec(w->dst, in);
+	free(in);
+	if (PQresultStatus(r) != PGRES_COPY_IN) {
+		result_error(w->dst, r, msg, sizeof msg);
+		PQclear(r);
+		return bderr_set(err, "cannot load %s into the target: %s", label, msg);
+	}
+	PQclear(r);
+	r = PQexec(w->src, u->copy_out);
+	if (PQresultStatus(r) != PGRES_COPY_OUT) {
+		result_error(w->src, r, msg, sizeof msg);
+		PQclear(r);
+		bderr_set(err, "cannot read %s from the source: %s", label, msg);
+		PQputCopyEnd(w->dst, "source failed");
+		goto drain_dst;
+	}
+	PQclear(r);
+	for (;;) {
+		char *row = NULL;
+		int n = PQgetCopyData(w->src, &row, 0);
+		if (n == -1)
+			break;
+		if (n == -2) {
+			bderr_set(err, "cannot read %s from the source: %s", label,
+				  pg_errmsg(w->src, msg, sizeof msg));
+			PQputCopyEnd(w->dst, "source failed");
+			goto drain_dst;
+		}
+		digest_sum_add(sum, row, (size_t)n);
+		int put = PQputCopyData(w->dst, row, n);
+		PQfreemem(row);
+		if (put != 1) {
+			/* the source's COPY is left running: this worker's connections are done */
+			bderr_set(err, "cannot load %s into the target: %s", label,
+				  pg_errmsg(w->dst, msg, sizeof msg));
+			return -1;
+		}
+		rows++;
+	}
+	while ((r = PQgetResult(w->src)) != NULL) {
+		if (PQresultStatus(r) != PGRES_COMMAND_OK && !bderr_isset(err)) {
+			result_error(w->src, r, msg, sizeof msg);
+			bderr_set(err, "cannot read %s from the source: %s", label, msg);
+		}
+		PQclear(r);
+	}
+	if (PQputCopyEnd(w->dst, bderr_isset(err) ? "source failed" : NULL) != 1 && !bderr_isset(err))
+		bderr_set(err, "cannot load %s into the target: %s", label,
+			  pg_errmsg(w->dst, msg, sizeof msg));
+drain_dst:
+	while ((r = PQgetResult(w->dst)) != NULL) {
+		if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+			if (!bderr_isset(err)) {
+				result_error(w->dst, r, msg, sizeof msg);
+				bderr_set(err, "cannot load %s into the target: %s", label, msg);
+			}
+		} else if (!bderr_isset(err) && strtoll(PQcmdTuples(r), NULL, 10) != rows) {
+			bderr_set(err, "%s: the source sent %" PRId64 " rows, the target loaded %s", label,
+				  rows, PQcmdTuples(r));
+		}
+		PQclear(r);
+		if (PQstatus(w->dst) != CONNECTION_OK)
+			break;
+	}
+	if (!bderr_isset(err)) {
+		*rows_out = rows;
+		rc = 0;
+	}
+	return rc;
+}
+
+/* Every large object's bytes, in the snapshot, in one target transaction. */
+static int copy_large_objects(pg_migrate_worker *w, int64_t *count, bderr *err)
+{
+	PGresult *r = NULL;
+	if (pg_query(w->src, "SELECT oid FROM pg_catalog.pg_largeobject_metadata ORDER BY oid",
+		     "cannot list the source's large objects", &r, err) != 0)
+		return -1;
+	if (pg_exec(w->dst, "BEGIN", "cannot start the large object transaction", err) != 0) {
+		PQclear(r);
+		return -1;
+	}
+	char *buf = xmalloc(LO_BUF);
+	char e[512];
+	int rc = 0;
+	for (int i = 0; i < PQntuples(r) && rc == 0; i++) {
+		Oid oid = (Oid)strtoul(PQgetvalue(r, i, 0), NULL, 10);
+		int in = lo_open(w->src, oid, INV_READ);
+		if (in < 0) {
+			rc = bderr_set(err, "cannot open large object %u on the source: %s", oid,
+				       pg_errmsg(w->src, e, sizeof e));
+			break;
+		}
+		int outfd = lo_open(w->dst, oid, INV_WRITE);
+		if (outfd < 0) {
+			rc = bderr_set(err, "cannot open large object %u on the target: %s", oid,
+				       pg_errmsg(w->dst, e, sizeof e));
+			lo_close(w->src, in);
+			break;
+		}
+		for (;;) {
+			int got = lo_read(w->src, in, buf, LO_BUF);
+			if (got < 0) {
+				rc = bderr_set(err, "cannot read large object %u: %s", oid,
+					       pg_errmsg(w->src, e, sizeof e));
+				break;
+			}
+			if (got == 0)
+				break;
+			if (lo_write(w->dst, outfd, buf, (size_t)got) != got) {
+				rc = bderr_set(err, "cannot write large object %u: %s", oid,
+					       pg_errmsg(w->dst, e, sizeof e));
+				break;
+			}
+		}
+		lo_close(w->src, in);
+		lo_close(w->dst, outfd);
+	}
+	free(buf);
+	*count = PQntuples(r);
+	PQclear(r);
+	if (rc == 0)
+		return pg_exec(w->dst, "COMMIT", "cannot commit the large objects", err);
+	r = PQexec(w->dst, "ROLLBACK");
+	PQclear(r);
+	return -1;
+}
+
+int pg_migrate_copy(void *vs, void *vw, engine_migrate_unit *u, bderr *err)
+{
+	pg_migrate_worker *w = vw;
+	if (u->engine == NULL) {
+		int64_t n = 0; /* the label counts them */
+		return copy_large_objects(w, &n, err);
+	}
+	pg_migrate *s = vs;
+	const pg_copy_unit *c = u->engine;
+	return copy_table(w, c, u->label, &u->rows, &s->sums[c - s->copies], err);
+}
+
+/*
+ * The connection holding the snapshot is still in its transaction: what was
+ * copied, and what is verified, is that one snapshot.
+ */
+static int snapshot_held(pg_migrate *s, bderr *err)
+{
+	PGresult *r = NULL;
+	if (PQtransactionStatus(s->src) == PQTRANS_INTRANS &&
+	    pg_query(s->src, "SELECT 1", "the source connection holding the snapshot was lost", &r, err) == 0) {
+		PQclear(r);
+		return 0;
+	}
+	if (!bderr_isset(err))
+		bderr_set(err, "the source connection holding the snapshot was lost");
+	return -1;
+}
+
+int pg_migrate_post(void *vs, bderr *err)
+{
+	pg_migrate *s = vs;
+	if (snapshot_held(s, err) != 0 || pg_restore_sequences(s->target, err) != 0)
+		return -1;
+	return pg_restore_post_data(s->target, s->post_data, s->post_len, "post-data", err);
+}
+
+/*
+ * What the target must hold: each table's rows and checksum as the source
+ * sent them (summed over its chunks: no second read of the source), the
+ * schema objects in the snapshot, the sequence values set.
+ */
+static int source_digest(pg_migrate *s, digest_set **out, bderr *err)
+{
+	digest_set *d = digest_set_new();
+	for (size_t i = 0; i < s->n_copies; i++) {
+		const pg_copy_unit *c = &s->copies[i];
+		if (c->chunk != 0)
+			continue; /* added with its first chunk */
+		digest_sum sum = s->sums[i];
+		for (size_t k = 0; c->n_chunks > 1 && k < s->n_copies; k++)
+			if (k != i && strcmp(s->copies[k].schema, c->schema) == 0 &&
+			    strcmp(s->copies[k].name, c->name) == 0)
+				digest_sum_merge(&sum, &s->sums[k]);
+		digest_table *t = digest_set_add_table(d, c->schema, c->name, &sum);
+		digest_table_set_columns(t, c->columns, c->n_columns);
+	}
+	for (size_t i = 0; i < s->n_sequences; i++) {
+		char value[128];
+		const pg_dump_sequence *q = &s->sequences[i];
+		pg_digest_sequence_value(q->last_value, q->is_called, value, sizeof value);
+		digest_set_add_sequence(d, q->schema, q->name, value);
+	}
+	if (pg_digest_objects(s->src, d, err) != 0) {
+		digest_set_free(d);
+		return -1;
+	}
+	digest_set_sort(d);
+	*out = d;
+	return 0;
+}
+
+int pg_migrate_verify(void *vs, bderr *err)
+{
+	pg_migrate *s = vs;
+	if (s->server_num < 120000) {
+		/* floats print differently before 12: the checksums could not agree */
+		log_warn("PostgreSQL %d is older than 12: verified the row counts of each copy, not checksums",
+			 s->server_num / 10000);
+		return 0;
+	}
+	time_t t0 = time(NULL);
+	digest_set *expected = NULL, *actual = NULL;
+	int rc = source_digest(s, &expected, err);
+	/* the target read with the source's columns, in the source's order */
+	if (rc == 0)
+		rc = pg_digest_compute(pg_restore_session_conn(s->target, 0), expected, &actual, err);
+	if (rc == 0)
+		rc = digest_compare(expected, actual, s->o->to.allow_non_empty ? 0 : DIGEST_COMPARE_EXTRA,
+				    err);
+	if (rc != 0)
+		bderr_prefix(err, "verification against the source's snapshot failed");
+	else
+		log_info("verified against the source's snapshot: %zu tables, %zu kinds of objects, %zu sequences match (%lds)",
+			 expected->n_tables, expected->n_kinds, expected->n_sequences,
+			 (long)(time(NULL) - t0));
+	digest_set_free(expected);
+	digest_set_free(actual);
+	return rc;
+}
+
+int pg_migrate_close(void *vs, int ok, bderr *err)
+{
+	pg_migrate *s = vs;
+	if (ok && snapshot_held(s, err) != 0)
+		ok = 0;
+	int rc = pg_restore_session_close(s->target, ok, err);
+	if (!ok)
+		rc = -1;
+	if (s->src) {
+		PGresult *r = PQexec(s->src, "COMMIT");
+		PQclear(r);
+		PQfinish(s->src);
+	}
+	pg_copy_units_free(s->copies, s->n_copies);
+	free(s->sums);
+	for (size_t i = 0; i < s->n_sequences; i++) {
+		free(s->sequences[i].schema);
+		free(s->sequences[i].name);
+		free(s->sequences[i].last_value);
+	}
+	free(s->sequences);
+	manifest_free(s->m);
+	free(s->post_data);
+	free(s->snapshot);
+	free(s);
+	return rc;
+}
