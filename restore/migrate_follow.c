@@ -201,6 +201,59 @@ int migrate_follow_begin(const config *cfg, const engine_ops *e, const migrate_f
 	return 0;
 }
 
+int migrate_follow_open(program *p, const source_spec *from, const source_spec *to,
+			const engine_migrate_options *mo, migrate_follow **out, char **snapshot, bderr *err)
+{
+	*out = NULL;
+	*snapshot = NULL;
+	static const char *const only_follow[] = { "state-dir", "replica-identity-full", "upstream",
+						   "upstream-password-file", "upstream-passfile", NULL };
+	if (!cli_has(&p->args, "follow")) {
+		for (int i = 0; only_follow[i]; i++)
+			if (cli_has(&p->args, only_follow[i]))
+				return bderr_usage(err, "--%s goes with --follow", only_follow[i]);
+		return 0;
+	}
+	char *upw = NULL;
+	const char *upw_file = cli_get(&p->args, "upstream-password-file");
+	if (upw_file && secret_read_file(upw_file, &upw, err) != 0)
+		return -1;
+	follow_options o = {
+		.name = cli_get(&p->args, "name"),
+		.from_url = from->url,
+		.from_password = from->password,
+		.to_url = to->url,
+		.to_password = to->password,
+		.to_dbname = mo->to.provision_db,
+		.upstream_url = cli_get(&p->args, "upstream"),
+		.upstream_password = upw,
+		.upstream_passfile = cli_get(&p->args, "upstream-passfile"),
+		.replica_identity_full = cli_has(&p->args, "replica-identity-full"),
+	};
+	migrate_follow_args a = {
+		.state_dir = cli_get(&p->args, "state-dir"),
+		.name = o.name,
+		.from_arg = cli_get(&p->args, "from"),
+		.to_arg = cli_get(&p->args, "to"),
+		.env_file = mo->to.env_file,
+		.owner = mo->to.owner,
+	};
+	int rc = migrate_follow_begin(p->cfg, from->engine, &a, &o, out, snapshot, err);
+	if (*out) {
+		(*out)->upstream_password = upw; /* o points at it while the follow lives */
+		/* absolute: status and cut-over may run from another directory */
+		char *abs = upw_file ? realpath(upw_file, NULL) : NULL;
+		if (abs)
+			follow_set(&(*out)->st, "upstream_password_file", abs);
+		free(abs);
+	} else {
+		secret_free(upw);
+	}
+	if (rc == 0 && upw_file)
+		rc = follow_save(&(*out)->st, err);
+	return rc;
+}
+
 follow_state *migrate_follow_state(migrate_follow *f)
 {
 	return &f->st;

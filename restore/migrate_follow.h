@@ -43,6 +43,17 @@ typedef struct migrate_follow_args {
 int migrate_follow_begin(const config *cfg, const engine_ops *e, const migrate_follow_args *a,
 			 const follow_options *o, migrate_follow **out, char **snapshot, bderr *err);
 
+/*
+ * migrate --follow: migrate_follow_begin with the command's --name,
+ * --state-dir, --replica-identity-full and --upstream* options (refused
+ * without --follow), from and to as resolved, mo the migrate's options.
+ */
+struct source_spec;
+struct engine_migrate_options;
+int migrate_follow_open(program *p, const struct source_spec *from, const struct source_spec *to,
+			const struct engine_migrate_options *mo, migrate_follow **out, char **snapshot,
+			bderr *err);
+
 /* The follow's state, for the copy to record in it what the engine needs (MySQL: binlog coordinates). */
 follow_state *migrate_follow_state(migrate_follow *f);
 
@@ -75,7 +86,6 @@ extern const cli_option migrate_abort_opts[];
 	{ "replica-identity-full", NULL, "--follow, PostgreSQL: set REPLICA IDENTITY FULL on tables without a key (put back at cut-over)", 0, NULL, 0, 0 }, \
 	{ "upstream", "URI", "--follow: the source as the target server reaches it (default: --from)", 0, NULL, 0, 0 }, \
 	{ "upstream-password-file", "FILE", "--follow: the replication password (0600; MySQL: the replication user's)", 0, NULL, 0, 0 }, \
-	{ "upstream-passfile", "PATH", "--follow, PostgreSQL: a passfile on the target server's host for the subscription (no password stored)", 0, NULL, 0, 0 }, \
-	{ "abort", NULL, "with --name: undo the follow (same as `migrate abort`)", 0, NULL, 0, 0 }
+	{ "upstream-passfile", "PATH", "--follow, PostgreSQL: a passfile on the target server's host for the subscription (no password stored)", 0, NULL, 0, 0 }
 
 #endif
