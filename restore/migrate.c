@@ -219,7 +219,7 @@ int migrate_command(program *p, bderr *err)
 	}
 	migrate_run m = { .e = from.engine, .started = time(NULL), .chunk_bytes = mo.chunk_bytes };
 	char *snapshot = NULL;
-	if (follow && migrate_follow_open(p, &from, &to, &mo, &m.follow, &snapshot, err) != 0)
+	if (migrate_follow_open(p, &from, &to, &mo, &m.follow, &snapshot, err) != 0)
 		goto out;
 	mo.snapshot = snapshot;
 	pthread_mutex_init(&m.lock, NULL);

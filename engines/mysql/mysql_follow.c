@@ -8,7 +8,8 @@
  * filters are per connection: replicate_wild_do_table = 'db.%' for every
  * migrated database (wild, so statements issued from another default
  * database are still applied or skipped by the table they touch), and
- * replicate_rewrite_db when the target database has another name.  The
+ * replicate_rewrite_db when the target database has another name (the
+ * filters are tested after the rewrite, so they name the target's).  The
  * position is the binlog file and offset the copy's snapshot was taken at
  * (MASTER_USE_GTID = no): it names the snapshot exactly whatever the GTID
  * settings of either side; the GTID is kept in the state for reference.
@@ -182,7 +183,8 @@ static int set_filters(MYSQL *t, const char *name, const db_pairs *p, bderr *err
 	strbuf_init(&wild);
 	strbuf_init(&rewrite);
 	for (size_t i = 0; i < p->n; i++) {
-		strbuf_appendf(&wild, "%s%s.%%", i ? "," : "", p->src[i]);
+		/* the filters see database names after the rewrite */
+		strbuf_appendf(&wild, "%s%s.%%", i ? "," : "", p->dst[i]);
 		if (strcmp(p->src[i], p->dst[i]) != 0)
 			strbuf_appendf(&rewrite, "%s%s->%s", rewrite.len ? "," : "", p->src[i], p->dst[i]);
 	}
@@ -213,7 +215,7 @@ static int set_filters(MYSQL *t, const char *name, const db_pairs *p, bderr *err
 		strbuf_init(&s);
 		strbuf_appends(&s, "CHANGE REPLICATION FILTER REPLICATE_WILD_DO_TABLE = (");
 		for (size_t i = 0; i < p->n; i++) {
-			char *pat = xasprintf("%s.%%", p->src[i]);
+			char *pat = xasprintf("%s.%%", p->dst[i]);
 			char *q = lit(t, pat);
 			strbuf_appendf(&s, "%s%s", i ? ", " : "", q);
 			free(q);
