@@ -294,6 +294,17 @@ static int lock_tables(dump_state *st, PGconn *c, bderr *err)
 	return 0;
 }
 
+/* The tables and tasks of st (load_tables, plan_tasks). */
+static void plan_clear(dump_state *st)
+{
+	for (size_t i = 0; i < st->n_tables; i++)
+		table_clear(&st->tables[i]);
+	free(st->tables);
+	for (size_t i = 0; i < st->n_tasks; i++)
+		free(st->tasks[i].object);
+	free(st->tasks);
+}
+
 static int task_weight_desc(const void *a, const void *b)
 {
 	const dump_task *x = a, *y = b;
@@ -789,12 +800,7 @@ out:
 	PQfinish(c);
 	manifest_free(m);
 	pg_tool_clear(&tool);
-	for (size_t i = 0; i < st.n_tables; i++)
-		table_clear(&st.tables[i]);
-	free(st.tables);
-	for (size_t i = 0; i < st.n_tasks; i++)
-		free(st.tasks[i].object);
-	free(st.tasks);
+	plan_clear(&st);
 	free(st.snapshot);
 	free(st.encoding);
 	free(st.id);
@@ -834,12 +840,7 @@ int pg_copy_plan(PGconn *c, int server_num, uint64_t chunk_bytes, int lock, pg_c
 		*out = u;
 		*n_out = st.n_tasks;
 	}
-	for (size_t i = 0; i < st.n_tables; i++)
-		table_clear(&st.tables[i]);
-	free(st.tables);
-	for (size_t i = 0; i < st.n_tasks; i++)
-		free(st.tasks[i].object);
-	free(st.tasks);
+	plan_clear(&st);
 	return rc;
 }
 

@@ -34,8 +34,7 @@ typedef struct pg_migrate {
 	pg_copy_unit *copies;
 	size_t n_copies;
 	digest_sum *sums;  /* per copy unit: the rows as the source sent them (engines/digest.h) */
-	pg_dump_sequence *sequences; /* as read in the snapshot and set on the target */
-	size_t n_sequences;
+	pg_dump_info info; /* the source described; its sequences as set on the target */
 	long n_large_objects;
 	int next_conn;     /* the target connection the next worker gets */
 } pg_migrate;
@@ -82,42 +81,35 @@ static int describe_source(pg_migrate *s, const pg_tool *tool, bderr *err)
 		     "FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database()",
 		     "cannot read the source database's encoding", &r, err) != 0)
 		return -1;
-	pg_dump_info inf;
-	memset(&inf, 0, sizeof inf);
+	pg_dump_info *inf = &s->info;
 	s->m = manifest_new();
 	s->m->engine = xstrdup("postgresql");
 	s->m->kind = xstrdup("dump");
 	s->m->id = xstrdup("migrate");
 	s->m->server_version = xstrdup(PQgetvalue(r, 0, 0));
-	inf.encoding = xstrdup(PQgetvalue(r, 0, 1));
-	inf.database = xstrdup(PQgetvalue(r, 0, 2));
-	s->m->name = xstrdup(inf.database);
+	inf->encoding = xstrdup(PQgetvalue(r, 0, 1));
+	inf->database = xstrdup(PQgetvalue(r, 0, 2));
+	s->m->name = xstrdup(inf->database);
 	s->n_large_objects = atol(PQgetvalue(r, 0, 3));
 	PQclear(r);
-	inf.snapshot = xstrdup(s->snapshot);
-	inf.server_version_num = s->server_num;
-	inf.pg_dump_version = xstrdup(tool->version);
-	inf.pre_data = xstrdup("pre-data");
-	inf.post_data = xstrdup("post-data");
+	inf->snapshot = xstrdup(s->snapshot);
+	inf->server_version_num = s->server_num;
+	inf->pg_dump_version = xstrdup(tool->version);
+	inf->pre_data = xstrdup("pre-data");
+	inf->post_data = xstrdup("post-data");
 	engine_dump_options d;
 	engine_dump_options_init(&d);
 	d.jobs = s->o->to.jobs;
 	d.compress_spec = "none";
 	d.chunk_bytes = s->o->chunk_bytes;
-	engine_options_info_set(&inf.options, &d, NULL);
-	int rc = pg_dump_database_properties(s->src, s->server_num, &inf, err);
+	engine_options_info_set(&inf->options, &d, NULL);
+	int rc = pg_dump_database_properties(s->src, s->server_num, inf, err);
 	if (rc == 0)
-		rc = pg_dump_sequences(s->src, &inf, err);
+		rc = pg_dump_sequences(s->src, inf, err);
 	if (rc == 0) {
-		pg_dump_info_to_json(&inf, s->m->info);
+		pg_dump_info_to_json(inf, s->m->info);
 		rc = pg_dump_roles(s->src, s->m->info, err);
-		/* verification compares the target's sequences with these */
-		s->sequences = inf.sequences;
-		s->n_sequences = inf.n_sequences;
-		inf.sequences = NULL;
-		inf.n_sequences = 0;
 	}
-	pg_dump_info_clear(&inf);
 	return rc;
 }
 
@@ -487,9 +479,9 @@ static int source_digest(pg_migrate *s, digest_set **out, bderr *err)
 		digest_table *t = digest_set_add_table(d, c->schema, c->name, &sum);
 		digest_table_set_columns(t, c->columns, c->n_columns);
 	}
-	for (size_t i = 0; i < s->n_sequences; i++) {
+	for (size_t i = 0; i < s->info.n_sequences; i++) {
 		char value[128];
-		const pg_dump_sequence *q = &s->sequences[i];
+		const pg_dump_sequence *q = &s->info.sequences[i];
 		pg_digest_sequence_value(q->last_value, q->is_called, value, sizeof value);
 		digest_set_add_sequence(d, q->schema, q->name, value);
 	}
@@ -546,12 +538,7 @@ int pg_migrate_close(void *vs, int ok, bderr *err)
 	}
 	pg_copy_units_free(s->copies, s->n_copies);
 	free(s->sums);
-	for (size_t i = 0; i < s->n_sequences; i++) {
-		free(s->sequences[i].schema);
-		free(s->sequences[i].name);
-		free(s->sequences[i].last_value);
-	}
-	free(s->sequences);
+	pg_dump_info_clear(&s->info);
 	manifest_free(s->m);
 	free(s->post_data);
 	free(s->snapshot);

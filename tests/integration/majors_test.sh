@@ -13,18 +13,7 @@
 # (scripts/test.sh --long) runs every source 12..18 into its own major and
 # every newer one.  BD_MAJORS_CASES="S:T ..." picks cases by hand.
 source "$(dirname "$0")/lib.sh"
-source "$BD_ROOT/scripts/pg-install.sh"
-
-HERE="$(cd "$(dirname "$0")" && pwd -P)"
-PG18_BIN="${BD_PGCLIENT18_BIN:-/work/shared/pgclient-18/bin}"
-PG15_BIN=/usr/lib/postgresql/15/bin
-
-require_binaries
-if [ ! -x "$PG18_BIN/pg_dump" ]; then
-	fail "PostgreSQL 18 client tools in $PG18_BIN (BD_PGCLIENT18_BIN): needed to dump 16..18"
-	finish
-fi
-PSQL18="$PG18_BIN/psql"
+source "$(dirname "$0")/pg_majors.sh"
 
 if [ -n "${BD_MAJORS_CASES:-}" ]; then
 	CASES="$BD_MAJORS_CASES"
@@ -40,44 +29,6 @@ else
 fi
 note "cases: $CASES"
 
-# One password for every server: one pgpass file serves them all.
-PG_SERVER_PASSWORD="$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"
-export PG_SERVER_PASSWORD
-add_secret "$PG_SERVER_PASSWORD"
-PGPASSFILE="$BD_TMP/pgpass"
-printf '127.0.0.1:*:*:postgres:%s\n' "$PG_SERVER_PASSWORD" >"$PGPASSFILE"
-chmod 0600 "$PGPASSFILE"
-export PGPASSFILE
-
-declare -A PORT=()
-# server N: start (once) a server of major N; its port in ${PORT[N]}
-server() {
-	local major="$1" bindir port
-	[ -n "${PORT[$major]:-}" ] && return 0
-	if ! bindir="$(pg_install_major "$major")"; then
-		fail "install PostgreSQL $major"
-		finish
-	fi
-	port="$(_bd_pick_port)"
-	if ! bash "$PG_SERVER_SH" start "$BD_TMP/pg$major" "$port" "$bindir" >/dev/null; then
-		fail "start PostgreSQL $major"
-		finish
-	fi
-	BD_SERVERS+=("$BD_TMP/pg$major")
-	PORT[$major]="$port"
-	# the cluster-wide roles the fixture's objects name
-	sq "$major" postgres "CREATE ROLE mj_owner NOLOGIN; CREATE ROLE mj_reader NOLOGIN; CREATE ROLE \"Mj \"\"odd\"\" Role\" NOLOGIN" >/dev/null
-}
-sq() { # sq MAJOR DB SQL
-	"$PSQL18" -X -q -A -t -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "${PORT[$1]}" -U postgres -d "$2" -c "$3"
-}
-uri() { printf 'postgresql://postgres@127.0.0.1:%s/%s\n' "${PORT[$1]}" "$2"; }
-snapshot() { # snapshot MAJOR DB OUT
-	PGOPTIONS="-c timezone=UTC -c datestyle=ISO,MDY -c extra_float_digits=1 -c intervalstyle=postgres -c bytea_output=hex" \
-		"$PSQL18" -X -q -A -t -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "${PORT[$1]}" -U postgres -d "$2" \
-		-f "$HERE/majors_compare.sql" >"$3"
-}
-
 REPO="$BD_TMP/repo"
 declare -A DUMPED=()
 # source S: server S with the fixture loaded and dumped by each applicable pg_dump
@@ -85,9 +36,7 @@ source_major() {
 	local s="$1" pd bindir
 	[ -n "${DUMPED[$s]:-}" ] && return 0
 	server "$s"
-	sq "$s" postgres "CREATE DATABASE src" >/dev/null
-	"$PSQL18" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "${PORT[$s]}" -U postgres -d src \
-		-f "$HERE/majors_fixture.sql" -o /dev/null
+	load_fixture "$s" src
 	snapshot "$s" src "$BD_TMP/src$s.txt"
 	for pd in 15 18; do
 		[ "$pd" -ge "$s" ] || continue

@@ -16,64 +16,9 @@
 # from $BD_PGCLIENT18_BIN as majors_test.sh.  Under BD_ASAN=1 the chunked
 # table is smaller.
 source "$(dirname "$0")/lib.sh"
-source "$BD_ROOT/scripts/pg-install.sh"
-
-HERE="$(cd "$(dirname "$0")" && pwd -P)"
-PG18_BIN="${BD_PGCLIENT18_BIN:-/work/shared/pgclient-18/bin}"
-PG15_BIN=/usr/lib/postgresql/15/bin
-
-require_binaries
-if [ ! -x "$PG18_BIN/pg_dump" ]; then
-	fail "PostgreSQL 18 client tools in $PG18_BIN (BD_PGCLIENT18_BIN)"
-	finish
-fi
-PSQL18="$PG18_BIN/psql"
+source "$(dirname "$0")/pg_majors.sh"
 export BACKUPD_PG_BINDIR="$PG18_BIN"
 
-PG_SERVER_PASSWORD="$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"
-export PG_SERVER_PASSWORD
-add_secret "$PG_SERVER_PASSWORD"
-PGPASSFILE="$BD_TMP/pgpass"
-printf '127.0.0.1:*:*:postgres:%s\n' "$PG_SERVER_PASSWORD" >"$PGPASSFILE"
-chmod 0600 "$PGPASSFILE"
-export PGPASSFILE
-
-declare -A PORT=() BIN=()
-# server KEY MAJOR [ROLES]: start server KEY of major MAJOR; ROLES=1 creates the fixture's roles
-server() {
-	local key="$1" major="$2" bindir port
-	if [ "$major" = 15 ]; then
-		bindir="$PG15_BIN"
-	elif ! bindir="$(pg_install_major "$major")"; then
-		fail "install PostgreSQL $major"
-		finish
-	fi
-	port="$(_bd_pick_port)"
-	if ! bash "$PG_SERVER_SH" start "$BD_TMP/pg$key" "$port" "$bindir" >/dev/null; then
-		fail "start PostgreSQL $major ($key)"
-		finish
-	fi
-	BD_SERVERS+=("$BD_TMP/pg$key")
-	PORT[$key]="$port"
-	BIN[$key]="$bindir"
-	if [ "${3:-0}" = 1 ]; then
-		sq "$key" postgres "CREATE ROLE mj_owner NOLOGIN; CREATE ROLE mj_reader NOLOGIN; CREATE ROLE \"Mj \"\"odd\"\" Role\" NOLOGIN" >/dev/null
-	fi
-}
-sq() { # sq KEY DB SQL
-	"$PSQL18" -X -q -A -t -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "${PORT[$1]}" -U postgres -d "$2" -c "$3"
-}
-uri() { printf 'postgresql://postgres@127.0.0.1:%s/%s\n' "${PORT[$1]}" "$2"; }
-snapshot() { # snapshot KEY DB OUT
-	PGOPTIONS="-c timezone=UTC -c datestyle=ISO,MDY -c extra_float_digits=1 -c intervalstyle=postgres -c bytea_output=hex" \
-		"$PSQL18" -X -q -A -t -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "${PORT[$1]}" -U postgres -d "$2" \
-		-f "$HERE/majors_compare.sql" >"$3"
-}
-load_fixture() { # load_fixture KEY DB
-	sq "$1" postgres "CREATE DATABASE $2" >/dev/null
-	"$PSQL18" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "${PORT[$1]}" -U postgres -d "$2" \
-		-f "$HERE/majors_fixture.sql" -o /dev/null
-}
 # pg_ctl stop -m immediate, as the server's user
 server_kill() { "${AS_PG[@]}" "${BIN[$1]}/pg_ctl" -D "$BD_TMP/pg$1/data" stop -m immediate >/dev/null 2>&1 || true; }
 server_restart() { bash "$PG_SERVER_SH" start "$BD_TMP/pg$1" "${PORT[$1]}" "${BIN[$1]}" >/dev/null; }
@@ -108,7 +53,7 @@ assert_rc "--name without --via-repo exits 2" 2
 # --------------------------------------------------------------------------
 note "PostgreSQL 13 -> 18: --provision, --owner, --roles, the application's DATABASE_URL"
 server s13 13 1
-server t18 18
+server t18 18 0
 load_fixture s13 src
 snapshot s13 src "$BD_TMP/src13.txt"
 ENVF="$BD_TMP/env/app.env"
