@@ -292,7 +292,10 @@ static int open_snapshot(my_migrate *mg, bderr *err)
 	return 0;
 }
 
-/* The schema of every database into memory, under the lock (no DDL slips in). */
+/*
+ * The schema of every database into memory, under the lock (no DDL slips in
+ * between the snapshot and the definitions).
+ */
 static int read_schema(my_migrate *mg, bderr *err)
 {
 	mysql_schema_target target = { .put = put_schema, .put_ctx = mg };
@@ -309,6 +312,12 @@ static int read_schema(my_migrate *mg, bderr *err)
 		if (rc != 0)
 			return -1;
 	}
+	return 0;
+}
+
+/* --roles: the accounts with grants on the databases (not transactional: read as they are). */
+static int read_users(my_migrate *mg, bderr *err)
+{
 	if (!mg->to.roles)
 		return 0;
 	const char **dbs = xcalloc(mg->plan.n_dbs + 1, sizeof *dbs);
@@ -317,6 +326,29 @@ static int read_schema(my_migrate *mg, bderr *err)
 	mg->info = json_object();
 	int rc = mysql_dump_users(mg->src, dbs, mg->plan.n_dbs, mg->info, err);
 	free(dbs);
+	return rc;
+}
+
+/*
+ * Non-transactional tables are copied under the source's global read lock,
+ * which would also block the copy's own writes when the target is the same
+ * server: refused, naming the first such table.
+ */
+static int same_server(my_migrate *mg, bderr *err)
+{
+	static const char sql[] = "SELECT CONCAT(@@hostname, ':', @@port, ':', @@datadir)";
+	char *a = NULL, *b = NULL;
+	int rc = my_query_value(mg->src, sql, "cannot identify the source server", &a, err);
+	if (rc == 0)
+		rc = my_query_value(my_load_conn(mg->load), sql, "cannot identify the target server", &b,
+				    err);
+	if (rc == 0 && a && b && strcmp(a, b) == 0) {
+		const my_src_task *t = &mg->plan.tasks[0]; /* non-transactional tasks lead */
+		rc = bderr_usage(err, "the source and the target are the same server, and %s.%s (%s) can only be copied consistently under a global read lock that would block the copy itself: migrate into another server, or convert it to InnoDB first",
+				 mg->plan.dbs[t->table->db].name, t->table->name, t->table->engine);
+	}
+	free(a);
+	free(b);
 	return rc;
 }
 
@@ -354,6 +386,27 @@ int mysql_migrate_open(const engine_migrate_options *o, void **session, bderr *e
 		return -1;
 	mg->nontrx_left = mg->plan.n_nontrx;
 	mg->nontrx_done = xcalloc(mg->plan.n_tasks + 1, 1);
+	if (read_users(mg, err) != 0)
+		return -1;
+
+	/* the target first: a refusal there neither locks nor reads the source */
+	mg->feed = (my_feed){ .ctx = mg,
+			      .statements = feed_statements,
+			      .chunk_open = feed_chunk_open,
+			      .chunk_read = feed_chunk_read,
+			      .chunk_close = feed_chunk_close,
+			      .chunk_size = feed_chunk_size };
+	my_dump_info inf;
+	source_info(mg, &inf);
+	my_load_source src = { .feed = &mg->feed, .label = "the source",
+			       .users = mg->info ? json_object_get(mg->info, "users") : NULL };
+	int rc = my_load_open(&src, &inf, &mg->to, &mg->load, err);
+	my_dump_info_clear(&inf);
+	if (rc != 0)
+		return -1;
+
+	if (mg->nontrx_left > 0 && same_server(mg, err) != 0)
+		return -1;
 	if (open_snapshot(mg, err) != 0 || read_schema(mg, err) != 0)
 		return -1;
 	if (mg->nontrx_left == 0)
@@ -367,21 +420,7 @@ int mysql_migrate_open(const engine_migrate_options *o, void **session, bderr *e
 		 json_is_string(mg->gtid) ? ", GTID " : "",
 		 json_is_string(mg->gtid) ? json_string_value(mg->gtid) : "");
 	free(pos);
-
-	mg->feed = (my_feed){ .ctx = mg,
-			      .statements = feed_statements,
-			      .chunk_open = feed_chunk_open,
-			      .chunk_read = feed_chunk_read,
-			      .chunk_close = feed_chunk_close,
-			      .chunk_size = feed_chunk_size };
-	my_dump_info inf;
-	source_info(mg, &inf);
-	my_load_source src = { .feed = &mg->feed, .label = "the source",
-			       .users = mg->info ? json_object_get(mg->info, "users") : NULL };
-	int rc = my_load_open(&src, &inf, &mg->to, &mg->load, err);
-	my_dump_info_clear(&inf);
-	if (rc == 0)
-		rc = my_load_tables(mg->load, err);
+	rc = my_load_tables(mg->load, err);
 	if (rc == 0)
 		log_info("migrate: target prepared in %lds", (long)(time(NULL) - t0));
 	return rc;

@@ -119,7 +119,8 @@ void mysql_provision_abort(mysql_provision *p, MYSQL *admin)
 		bderr e;
 		bderr_init(&e);
 		if (my_exec(admin, sql, "cannot drop the user created for the restore", &e) != 0)
-			log_warn("%s", e.msg);
+			log_warn("%s: drop user %s by hand (or run again with --reuse-role)", e.msg,
+				 p->account);
 		else
 			log_info("dropped user %s, created for the failed restore", p->account);
 		free(sql);

@@ -1441,6 +1441,11 @@ int my_load_post(my_load *l, bderr *err)
 	return 0;
 }
 
+MYSQL *my_load_conn(my_load *l)
+{
+	return l->c;
+}
+
 size_t my_load_n_dbs(const my_load *l)
 {
 	return l->rc.n_dbs;

@@ -81,6 +81,8 @@ int64_t my_load_item_rows(const my_load_item *it);
 int my_load_worker_open(my_load *l, int index, my_load_worker **w, bderr *err);
 int my_load_item_run(my_load *l, my_load_worker *w, my_load_item *it, bderr *err);
 void my_load_worker_close(my_load_worker *w);
+/* The coordinator's session on the target (between steps only). */
+MYSQL *my_load_conn(my_load *l);
 /* The target databases (after my_load_post they hold everything) and their sources' names. */
 size_t my_load_n_dbs(const my_load *l);
 const char *my_load_db(const my_load *l, size_t i, const char **source_name);

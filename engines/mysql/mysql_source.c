@@ -472,7 +472,8 @@ void my_src_plan_info(const my_src_plan *p, char *const *objects, my_dump_info *
 				const my_src_task *x = &p->tasks[k];
 				if (x->table == t) {
 					o->chunks[x->chunk] = objects ? xstrdup(objects[k])
-								   : xasprintf("%s#%d", t->name, x->chunk);
+								   : xasprintf("chunk %d/%d of %s", x->chunk + 1,
+										     t->n_chunks, t->name);
 					o->rows += x->rows;
 				}
 			}

@@ -71,7 +71,7 @@ void my_src_plan_clear(my_src_plan *p);
 /*
  * The databases, tables and chunks of p as the dump format records them
  * (databases and tables of info; the rest is the caller's).  objects[k]
- * names task k's chunk; NULL: "table#chunk".
+ * names task k's chunk; NULL: "chunk K/N of TABLE".
  */
 void my_src_plan_info(const my_src_plan *p, char *const *objects, my_dump_info *info);
 

@@ -105,6 +105,25 @@ static void test_tsv_null_versus_backslash_n_string(void **state)
 	assert_int_equal(len, 1);
 }
 
+/* A row: fields escaped and tab-separated, NULL as \N, a newline at the end, within the bound. */
+static void test_tsv_row(void **state)
+{
+	(void)state;
+	char f0[] = { 'a', '\t', 'b' };
+	char f2[] = { '\0', '\\', 'N' };
+	char *row[] = { f0, NULL, f2, (char *)"" };
+	unsigned long len[] = { sizeof f0, 0, sizeof f2, 0 };
+	size_t bound = tsv_row_size(row, len, 4);
+	char *buf = malloc(bound);
+	size_t n = tsv_row(buf, row, len, 4);
+	static const char want[] = "a\\tb\t\\N\t\\0\\\\N\t\n";
+	assert_true(n <= bound);
+	assert_int_equal(n, sizeof want - 1);
+	assert_memory_equal(buf, want, n);
+	assert_int_equal(tsv_row(buf, row, len, 0), 1); /* no fields: an empty line */
+	free(buf);
+}
+
 static void test_name_encoding(void **state)
 {
 	(void)state;
@@ -227,6 +246,7 @@ int main(void)
 		cmocka_unit_test(test_tsv_escape_matches_bytewise),
 		cmocka_unit_test(test_tsv_escapes_are_load_data_sequences),
 		cmocka_unit_test(test_tsv_null_versus_backslash_n_string),
+		cmocka_unit_test(test_tsv_row),
 		cmocka_unit_test(test_name_encoding),
 		cmocka_unit_test(test_strip_definer),
 		cmocka_unit_test(test_statement_files),
