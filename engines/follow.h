@@ -67,6 +67,17 @@ typedef struct follow_cutover_options {
 	int64_t max_lag_bytes; /* wait until the lag is under this before the source goes read-only */
 	int grace_seconds;     /* sessions still open this long after read-only are ended */
 	int timeout_seconds;   /* give up waiting for lag (the source is made writable again) */
+	/*
+	 * 0: verify every table before the switch (the window includes reading
+	 * both databases whole).  1: verify the sequences, then switch, then
+	 * the tables against a snapshot of the target taken at the switch (the
+	 * source is read-only, so both sides are fixed): the window is only
+	 * the catch-up; a difference is reported after the application moved.
+	 */
+	int verify_after;
+	/* Called once the application can move to the target (prints the new connection string). */
+	void (*switched)(void *arg);
+	void *arg;
 } follow_cutover_options;
 
 /* A migration name as follow objects accept it ([a-z0-9_], 1..40 bytes). */

@@ -457,6 +457,27 @@ static char *new_connection_string(const migrate_follow *f)
 	return out;
 }
 
+typedef struct switch_note {
+	migrate_follow *f;
+	struct timespec t0;
+} switch_note;
+
+/* The application can move now: the new connection string (never a password). */
+static void print_switched(void *arg)
+{
+	switch_note *n = arg;
+	struct timespec t1;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	char *conn = new_connection_string(n->f);
+	const char *env = follow_get(&n->f->st, "env_file");
+	printf("switched: migration %s after %.1f s; the source stays read-only\n", n->f->o.name,
+	       (double)(t1.tv_sec - n->t0.tv_sec) + (double)(t1.tv_nsec - n->t0.tv_nsec) / 1e9);
+	printf("new connection string: %s%s%s%s\n", conn ? conn : "?",
+	       env ? " (with its password: DATABASE_URL in " : "", env ? env : "", env ? ")" : "");
+	fflush(stdout);
+	free(conn);
+}
+
 int migrate_cutover_command(program *p, bderr *err)
 {
 	follow_cutover_options co = { 0 };
@@ -465,24 +486,26 @@ int migrate_cutover_command(program *p, bderr *err)
 	if (engine_parse_size(lag ? lag : "16MB", &bytes) != 0)
 		return bderr_usage(err, "--max-lag '%s': a size such as 16MB", lag);
 	co.max_lag_bytes = (int64_t)bytes;
+	const char *when = cli_get(&p->args, "verify");
+	if (when && strcmp(when, "before") != 0 && strcmp(when, "after") != 0)
+		return bderr_usage(err, "--verify '%s': before or after", when);
+	co.verify_after = when && strcmp(when, "after") == 0;
 	if (cli_int(&p->args, "grace", &co.grace_seconds, err) != 0 ||
 	    cli_int(&p->args, "timeout", &co.timeout_seconds, err) != 0)
 		return -1;
 	migrate_follow *f = NULL;
 	if (open_named(p, &f, err) != 0)
 		return -1;
-	struct timespec t0, t1;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	switch_note note = { .f = f };
+	clock_gettime(CLOCK_MONOTONIC, &note.t0);
+	co.switched = print_switched;
+	co.arg = &note;
 	int rc = f->engine->follow->cutover(&f->o, &f->st, &co, err);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
 	if (rc == 0) {
-		char *conn = new_connection_string(f);
-		const char *env = follow_get(&f->st, "env_file");
-		printf("cut over: migration %s is done in %.1f s; the source stays read-only\n",
-		       f->o.name, (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
-		printf("new connection string: %s%s%s%s\n", conn ? conn : "?", env ? " (with its password: DATABASE_URL in " : "",
-		       env ? env : "", env ? ")" : "");
-		free(conn);
+		struct timespec t1;
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		printf("cut over: migration %s is done in %.1f s\n", f->o.name,
+		       (double)(t1.tv_sec - note.t0.tv_sec) + (double)(t1.tv_nsec - note.t0.tv_nsec) / 1e9);
 	}
 	migrate_follow_free(f);
 	return rc;
@@ -520,6 +543,7 @@ const cli_option migrate_cutover_opts[] = {
 	{ "max-lag", "SIZE", "wait until the target is less than this behind before the source goes read-only", 0, "16MB", 0, 0 },
 	{ "grace", "SECONDS", "sessions still in a transaction this long after read-only are ended", 0, "5", 0, 3600 },
 	{ "timeout", "SECONDS", "give up waiting for the target (the source is made writable again)", 0, "300", 1, 86400 },
+	{ "verify", "before|after", "verify every table before the switch, or after it against a snapshot of the target taken at the switch (shorter window)", 0, "before", 0, 0 },
 	CLI_OPT_END,
 };
 

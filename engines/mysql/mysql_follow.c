@@ -47,7 +47,8 @@ static int connect_url(const char *url, const char *password, MYSQL **c, const c
 	my_uri u;
 	if (my_uri_parse(url, &u, err) != 0)
 		return bderr_prefix(err, "%s", side);
-	int rc = my_connect(&u, password, NULL, MY_NAMES_UTF8MB4, 0, c, err);
+	/* raw bytes both ways: the digests compare what is stored */
+	int rc = my_connect(&u, password, NULL, MY_NAMES_BINARY, 0, c, err);
 	my_uri_clear(&u);
 	return rc == 0 ? 0 : bderr_prefix(err, "%s", side);
 }
@@ -603,6 +604,9 @@ static int myf_cutover(const follow_options *o, follow_state *state, const follo
 	const char *phase = follow_get(state, "phase");
 	if (phase && strcmp(phase, "done") == 0)
 		return 0;
+	if (phase && strcmp(phase, "verifying") == 0)
+		return bderr_set(err, "migration %s was switched over; its verification did not finish: "
+				      "compare the databases yourself", o->name);
 	if (phase == NULL || (strcmp(phase, "following") != 0 && strcmp(phase, "cutover") != 0))
 		return bderr_usage(err, "migration %s is %s: only a following migration can be cut over",
 				   o->name, phase ? phase : "unknown");
@@ -643,7 +647,7 @@ static int myf_cutover(const follow_options *o, follow_state *state, const follo
 		if (run_stmt(t, "STOP SLAVE", "", name, "target: cannot stop replication", err) != 0)
 			goto out;
 	}
-	if (verify_tables(s, t, &p, err) != 0) {
+	if (!co->verify_after && verify_tables(s, t, &p, err) != 0) {
 		bderr e2;
 		bderr_init(&e2);
 		if (set_read_only(s, state, 0, &e2) != 0)
@@ -651,8 +655,27 @@ static int myf_cutover(const follow_options *o, follow_state *state, const follo
 		bderr_prefix(err, "cut-over stopped, the source is writable again");
 		goto out;
 	}
+	/* verify_after: the target as it is at the switch, read after it */
+	if (co->verify_after && my_exec(t, "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY",
+					"target: cannot take a snapshot", err) != 0)
+		goto out;
 	if (remove_replica(o, state, err) != 0)
 		goto out;
+	follow_set(state, "phase", co->verify_after ? "verifying" : "done");
+	if (follow_save(state, err) != 0)
+		goto out;
+	if (co->switched)
+		co->switched(co->arg);
+	if (co->verify_after && verify_tables(s, t, &p, err) != 0) {
+		bderr_prefix(err, "after the switch (the source still holds the data as it was, read-only)");
+		follow_set(state, "phase", "differs");
+		follow_set(state, "note", err->msg);
+		bderr e2;
+		bderr_init(&e2);
+		if (follow_save(state, &e2) != 0)
+			log_error("%s", e2.msg);
+		goto out;
+	}
 	follow_set(state, "phase", "done");
 	rc = follow_save(state, err);
 out:

@@ -791,29 +791,77 @@ static int copy_sequences(PGconn *c, PGconn *t, bderr *err)
 	return rc;
 }
 
+static void drop_sequences(digest_set *d)
+{
+	for (size_t i = 0; i < d->n_sequences; i++) {
+		free(d->sequences[i].schema);
+		free(d->sequences[i].name);
+		free(d->sequences[i].value);
+	}
+	d->n_sequences = 0;
+}
+
 /*
- * The whole digest (engines/digest.h: per table rows and checksum, objects,
- * sequences) of both sides, once writes have stopped and the target has
- * applied everything.
+ * The digest (engines/digest.h: per table rows and checksum, objects,
+ * sequences) of both sides once writes have stopped and the target has
+ * applied everything; without sequences when the application may be using
+ * the target already (t then reads a snapshot taken at the switch).
  */
-static int verify_digests(PGconn *c, PGconn *t, bderr *err)
+static int verify_digests(PGconn *c, PGconn *t, int sequences, bderr *err)
 {
 	digest_set *src = NULL, *dst = NULL;
 	int rc = -1;
-	if (pg_digest_compute(c, NULL, &src, err) != 0)
+	if (pg_digest_compute(c, NULL, &src, err) != 0) {
 		bderr_prefix(err, "source");
-	else if (pg_digest_compute(t, src, &dst, err) != 0)
+	} else if (pg_digest_compute(t, src, &dst, err) != 0) {
 		bderr_prefix(err, "target");
-	else if (digest_compare(src, dst, DIGEST_COMPARE_EXTRA, err) != 0)
-		bderr_prefix(err, "the target differs from the source");
-	else
-		rc = 0;
+	} else {
+		if (!sequences) {
+			drop_sequences(src);
+			drop_sequences(dst);
+		}
+		if (digest_compare(src, dst, DIGEST_COMPARE_EXTRA, err) != 0)
+			bderr_prefix(err, "the target differs from the source");
+		else
+			rc = 0;
+	}
 	if (rc == 0)
-		log_info("migrate: verified: %zu tables (rows and checksums), %zu kinds of objects, "
-			 "%zu sequences match", src->n_tables, src->n_kinds, src->n_sequences);
+		log_info("migrate: verified: %zu tables (rows and checksums), %zu kinds of objects%s match",
+			 src->n_tables, src->n_kinds, sequences ? ", the sequences" : "");
 	digest_set_free(src);
 	digest_set_free(dst);
 	return rc;
+}
+
+/* Only the sequences (cheap: before a switch that verifies the tables after it). */
+static int verify_sequences(PGconn *c, PGconn *t, bderr *err)
+{
+	digest_set *a = digest_set_new(), *b = digest_set_new();
+	int rc = -1;
+	if (pg_digest_sequences(c, a, err) != 0) {
+		bderr_prefix(err, "source");
+	} else if (pg_digest_sequences(t, b, err) != 0) {
+		bderr_prefix(err, "target");
+	} else {
+		digest_set_sort(a);
+		digest_set_sort(b);
+		rc = digest_compare(a, b, DIGEST_COMPARE_EXTRA, err);
+		if (rc != 0)
+			bderr_prefix(err, "the target's sequences differ from the source's");
+	}
+	digest_set_free(a);
+	digest_set_free(b);
+	return rc;
+}
+
+/* The application stays on the source: writable again, and the error says so. */
+static void back_to_source(PGconn *c, follow_state *state, bderr *err)
+{
+	bderr e2;
+	bderr_init(&e2);
+	if (reset_read_only(c, state, &e2) != 0)
+		log_error("%s", e2.msg);
+	bderr_prefix(err, "cut-over stopped, the source is writable again");
 }
 
 static int pgf_cutover(const follow_options *o, follow_state *state, const follow_cutover_options *co,
@@ -822,6 +870,9 @@ static int pgf_cutover(const follow_options *o, follow_state *state, const follo
 	const char *phase = follow_get(state, "phase");
 	if (phase && strcmp(phase, "done") == 0)
 		return 0;
+	if (phase && strcmp(phase, "verifying") == 0)
+		return bderr_set(err, "migration %s was switched over; its verification did not finish: "
+				      "compare the databases yourself", o->name);
 	if (phase == NULL || (strcmp(phase, "following") != 0 && strcmp(phase, "cutover") != 0))
 		return bderr_usage(err, "migration %s is %s: only a following migration can be cut over",
 				   o->name, phase ? phase : "unknown");
@@ -862,13 +913,8 @@ static int pgf_cutover(const follow_options *o, follow_state *state, const follo
 	}
 	if (copy_sequences(c, t, err) != 0)
 		goto out;
-	if (verify_digests(c, t, err) != 0) {
-		/* the application stays on the source */
-		bderr e2;
-		bderr_init(&e2);
-		if (reset_read_only(c, state, &e2) != 0)
-			log_error("%s", e2.msg);
-		bderr_prefix(err, "cut-over stopped, the source is writable again");
+	if (co->verify_after ? verify_sequences(c, t, err) != 0 : verify_digests(c, t, 1, err) != 0) {
+		back_to_source(c, state, err);
 		goto out;
 	}
 	/* the copy carried the source's temporary REPLICA IDENTITY FULL */
@@ -877,10 +923,27 @@ static int pgf_cutover(const follow_options *o, follow_state *state, const follo
 		bderr_prefix(err, "target");
 		goto out;
 	}
-	PQfinish(t);
-	t = NULL;
+	/* verify_after: the target as it is at the switch, read after it */
+	if (co->verify_after && pg_exec(t, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SELECT 1",
+					"target: cannot take a snapshot", err) != 0)
+		goto out;
 	if (drop_subscription(o, state, err) != 0 || clean_source(c, state, 0, err) != 0)
 		goto out;
+	follow_set(state, "phase", co->verify_after ? "verifying" : "done");
+	if (follow_save(state, err) != 0)
+		goto out;
+	if (co->switched)
+		co->switched(co->arg);
+	if (co->verify_after && verify_digests(c, t, 0, err) != 0) {
+		bderr_prefix(err, "after the switch (the source still holds the data as it was, read-only)");
+		follow_set(state, "phase", "differs");
+		follow_set(state, "note", err->msg);
+		bderr e2;
+		bderr_init(&e2);
+		if (follow_save(state, &e2) != 0)
+			log_error("%s", e2.msg);
+		goto out;
+	}
 	follow_set(state, "phase", "done");
 	rc = follow_save(state, err);
 out:
