@@ -457,6 +457,18 @@ static char *new_connection_string(const migrate_follow *f)
 	return out;
 }
 
+/* After a cut-over or abort, /metrics shows the phase it left, not the last status. */
+static void forget_observed(migrate_follow *f)
+{
+	bderr e;
+	bderr_init(&e);
+	follow_set(&f->st, "observed_phase", NULL);
+	follow_set(&f->st, "observed_lag_bytes", NULL);
+	follow_set(&f->st, "observed_rows_applied", NULL);
+	if (follow_save(&f->st, &e) != 0)
+		log_warn("migration %s: %s", f->o.name, e.msg);
+}
+
 typedef struct switch_note {
 	migrate_follow *f;
 	struct timespec t0;
@@ -501,6 +513,7 @@ int migrate_cutover_command(program *p, bderr *err)
 	co.switched = print_switched;
 	co.arg = &note;
 	int rc = f->engine->follow->cutover(&f->o, &f->st, &co, err);
+	forget_observed(f);
 	if (rc == 0) {
 		struct timespec t1;
 		clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -522,6 +535,7 @@ int migrate_abort_command(program *p, bderr *err)
 		rc = bderr_usage(err, "migration %s was cut over already: there is nothing to abort", f->o.name);
 	else
 		rc = f->engine->follow->abort(&f->o, &f->st, err);
+	forget_observed(f);
 	if (rc == 0)
 		printf("aborted: migration %s; the source is as it was (the target database keeps the copy)\n",
 		       f->o.name);
