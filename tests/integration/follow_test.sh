@@ -142,6 +142,17 @@ assert_eq "status --json reports the lag in bytes and rows applied" true \
 run "$DBRESTORE" migrate status --state-dir "$STATE"
 assert_output_contains "status lists the migration" "app                  postgresql following"
 
+note "/metrics of a running daemon: the follow as status last saw it"
+HPORT="$(_bd_pick_port)"
+printf '[global]\nstate-dir = %s\nhttp-listen = 127.0.0.1:%s\n' "$STATE" "$HPORT" >"$BD_TMP/daemon.conf"
+"$BACKUPD" -c "$BD_TMP/daemon.conf" daemon >/dev/null 2>"$BD_TMP/daemon.log" &
+DPID=$!
+scrape() { curl -sf "http://127.0.0.1:$HPORT/metrics" >"$BD_TMP/metrics.txt"; }
+check "the daemon serves /metrics" wait_for 30 scrape
+check "/metrics: the migration is following" grep -q '^backupd_migration_phase{migration="app",phase="following"} 1$' "$BD_TMP/metrics.txt"
+check "/metrics: its lag in bytes" grep -q '^backupd_migration_lag_bytes{migration="app"} [0-9]' "$BD_TMP/metrics.txt"
+check "/metrics: rows applied" grep -q '^backupd_migration_rows_applied{migration="app"} [0-9]' "$BD_TMP/metrics.txt"
+
 note "PostgreSQL: the target restarted while following"
 sleep "$LOAD_S"
 bash "$PG_SERVER_SH" stop "$BD_TMP/pgdst" >/dev/null 2>&1 || true
@@ -156,6 +167,7 @@ note "PostgreSQL: cut-over under load"
 run "$DBRESTORE" migrate cutover --name app --state-dir "$STATE" --grace 2
 assert_rc "cutover succeeds" 0
 assert_output_contains "it prints the new connection string" "new connection string: postgresql://postgres@127.0.0.1:${PORT[dst]}/app"
+assert_output_contains "and when the application could move" "switched: migration app after"
 assert_output_contains "it verified every table" "tables (rows and checksums)"
 assert_no_secrets_in_output
 touch "$STOP"
@@ -177,6 +189,10 @@ assert_eq "the target's sequence continues after the last row" t \
 assert_eq "no slot, publication or subscription is left" "0 0 0" "$(leftovers app)"
 assert_eq "the temporary replica identity is gone on both sides" "d d" \
 	"$(sq src app "SELECT relreplident FROM pg_class WHERE relname = 'pgbench_history'") $(sq dst app "SELECT relreplident FROM pg_class WHERE relname = 'pgbench_history'")"
+scrape_done() { scrape && grep -q '^backupd_migration_phase{migration="app",phase="done"} 1$' "$BD_TMP/metrics.txt"; }
+check "/metrics: the migration is done" wait_for 30 scrape_done
+kill "$DPID" 2>/dev/null || true
+wait "$DPID" 2>/dev/null || true
 run "$DBRESTORE" migrate cutover --name app --state-dir "$STATE"
 assert_rc "a second cutover is a no-op" 0
 run "$DBRESTORE" migrate status --name app --state-dir "$STATE"
@@ -262,8 +278,9 @@ mfollowing() { "$DBRESTORE" -c "$CONF" migrate status --name shop --state-dir "$
 	[ "$(json_eval "$BD_TMP/mst.json" 'd[0]["phase"] + str(d[0]["running"])')" = followingTrue ]; }
 check "status: following, replication running" wait_for 30 mfollowing
 sleep "$LOAD_S"
-run "$DBRESTORE" -c "$CONF" migrate cutover --name shop --state-dir "$STATE" --grace 2
-assert_rc "MariaDB cutover succeeds" 0
+run "$DBRESTORE" -c "$CONF" migrate cutover --name shop --state-dir "$STATE" --grace 2 --verify after
+assert_rc "MariaDB cutover (--verify after) succeeds" 0
+assert_output_contains "the tables are verified after the switch" "verified: 2 tables (rows and checksums) match"
 assert_output_contains "it prints the new connection string" "new connection string: mysql://root@127.0.0.1:$DST_PORT/shop"
 touch "$MSTOP"
 wait "$MWPID" 2>/dev/null || true
