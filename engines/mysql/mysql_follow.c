@@ -31,6 +31,7 @@
 
 #include "common/log.h"
 #include "common/mem.h"
+#include "common/secret.h"
 #include "engines/digest.h"
 #include "engines/mysql/my_digest.h"
 #include "engines/mysql/myconn.h"
@@ -289,8 +290,11 @@ static int myf_start(void *handle, const follow_options *o, follow_state *state,
 	free(quser);
 	free(qpw);
 	free(qfile);
-	if (my_exec(t, sql, "target: cannot set up replication", err) != 0)
+	if (my_exec(t, sql, "target: cannot set up replication", err) != 0) {
+		/* a syntax error quotes the statement */
+		secret_scrub(err->msg, pw);
 		goto out;
+	}
 	follow_set(state, "my_connection", name);
 	if (follow_save(state, err) != 0 || set_filters(t, name, &p, err) != 0 ||
 	    run_stmt(t, "START SLAVE", "", name, "target: cannot start replication", err) != 0)

@@ -200,9 +200,12 @@ static int pgf_prepare(const follow_options *o, follow_state *state, void **hand
 	PGresult *r = NULL;
 	if (check_wal_level(c, note, sizeof note, err) != 0)
 		goto out;
-	if (pg_query_exists(c, "SELECT 1 FROM pg_largeobject_metadata WHERE $1::text IS NOT NULL LIMIT 1",
-			    "x", "cannot look for large objects", &lo, err) != 0)
+	char *has_lo = query_value(c, "SELECT EXISTS (SELECT 1 FROM pg_largeobject_metadata)::text", 0, NULL,
+				   "cannot look for large objects", err);
+	if (has_lo == NULL)
 		goto out;
+	lo = strcmp(has_lo, "true") == 0;
+	free(has_lo);
 	if (lo) {
 		bderr_usage(err, "the source database has large objects, which logical replication does "
 				 "not carry: migrate it without --follow (or move the large objects out first)");
@@ -888,7 +891,8 @@ static int pgf_cutover(const follow_options *o, follow_state *state, const follo
 	int rc = -1;
 	if (connect_source(o, &c, err) != 0 || connect_target(o, &t, err) != 0)
 		goto out;
-	if (slot) {
+	/* a cut-over killed after dropping the subscription had caught up and verified already */
+	if (slot && follow_get(state, "pg_subscription")) {
 		if (!follow_get_int(state, "pg_readonly", 0) &&
 		    wait_lag(c, slot, co->max_lag_bytes, co->timeout_seconds, err) != 0)
 			goto out;

@@ -6,6 +6,7 @@
 
 #include "common/log.h"
 #include "common/mem.h"
+#include "common/secret.h"
 
 void pg_version_format(int num, char *buf, size_t len)
 {
@@ -87,18 +88,6 @@ static PQconninfoOption *parse_conninfo(const char *url, bderr *err)
 	return opts;
 }
 
-/* Every occurrence of secret in m becomes "***". */
-static void scrub(char *m, const char *secret)
-{
-	size_t n = secret ? strlen(secret) : 0;
-	if (n == 0)
-		return;
-	for (char *p = strstr(m, secret); p; p = strstr(p + 3, secret)) {
-		memmove(p + 3, p + n, strlen(p + n) + 1);
-		memcpy(p, "***", 3);
-	}
-}
-
 /*
  * A connection error may quote option values: never the password, nor a
  * port that is not a number (user:password/db without '@' makes the password
@@ -106,13 +95,13 @@ static void scrub(char *m, const char *secret)
  */
 static void scrub_secrets(char *m, const PQconninfoOption *opts, const char *password)
 {
-	scrub(m, password);
+	secret_scrub(m, password);
 	for (const PQconninfoOption *o = opts; o->keyword; o++) {
 		if (o->val == NULL)
 			continue;
 		if (strcmp(o->keyword, "password") == 0 ||
 		    (strcmp(o->keyword, "port") == 0 && o->val[strspn(o->val, "0123456789,")] != '\0'))
-			scrub(m, o->val);
+			secret_scrub(m, o->val);
 	}
 }
 
