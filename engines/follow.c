@@ -3,6 +3,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/log.h"
+
 int follow_name_ok(const char *name)
 {
 	size_t n = name ? strlen(name) : 0;
@@ -37,6 +39,31 @@ void follow_set_int(follow_state *s, const char *key, int64_t v)
 int follow_save(follow_state *s, bderr *err)
 {
 	return s->save ? s->save(s->data, s->arg, err) : 0;
+}
+
+int follow_cutover_phase(const follow_state *s, const char *name, bderr *err)
+{
+	const char *phase = follow_get(s, "phase");
+	if (phase && strcmp(phase, "done") == 0)
+		return 1;
+	if (phase && strcmp(phase, "verifying") == 0)
+		return bderr_set(err, "migration %s was switched over; its verification did not finish: "
+				      "compare the databases yourself", name);
+	if (phase == NULL || (strcmp(phase, "following") != 0 && strcmp(phase, "cutover") != 0))
+		return bderr_usage(err, "migration %s is %s: only a following migration can be cut over",
+				   name, phase ? phase : "unknown");
+	return 0;
+}
+
+void follow_record_differs(follow_state *s, bderr *err)
+{
+	bderr_prefix(err, "after the switch (the source still holds the data as it was, read-only)");
+	follow_set(s, "phase", "differs");
+	follow_set(s, "note", err->msg);
+	bderr e2;
+	bderr_init(&e2);
+	if (follow_save(s, &e2) != 0)
+		log_error("%s", e2.msg);
 }
 
 void follow_sleep_ms(int ms)

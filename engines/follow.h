@@ -127,6 +127,18 @@ void follow_set_int(follow_state *s, const char *key, int64_t v);
 /* Engines save after every step that created or removed something, so a killed run resumes. */
 int follow_save(follow_state *s, bderr *err);
 
+/*
+ * The phase check every engine's cut-over starts with: 1 when the
+ * migration was cut over already (nothing to do), 0 to go on (following, or
+ * a cut-over that was killed midway), -1 otherwise (err says why).
+ */
+int follow_cutover_phase(const follow_state *s, const char *name, bderr *err);
+/*
+ * A verification after the switch (verify_after) found a difference: err
+ * gets where the data still is, the state phase "differs" and that note.
+ */
+void follow_record_differs(follow_state *s, bderr *err);
+
 /* Sleeps ms milliseconds (polling loops). */
 void follow_sleep_ms(int ms);
 

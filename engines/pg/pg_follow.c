@@ -870,15 +870,10 @@ static void back_to_source(PGconn *c, follow_state *state, bderr *err)
 static int pgf_cutover(const follow_options *o, follow_state *state, const follow_cutover_options *co,
 		       bderr *err)
 {
+	int ph = follow_cutover_phase(state, o->name, err);
+	if (ph != 0)
+		return ph > 0 ? 0 : -1;
 	const char *phase = follow_get(state, "phase");
-	if (phase && strcmp(phase, "done") == 0)
-		return 0;
-	if (phase && strcmp(phase, "verifying") == 0)
-		return bderr_set(err, "migration %s was switched over; its verification did not finish: "
-				      "compare the databases yourself", o->name);
-	if (phase == NULL || (strcmp(phase, "following") != 0 && strcmp(phase, "cutover") != 0))
-		return bderr_usage(err, "migration %s is %s: only a following migration can be cut over",
-				   o->name, phase ? phase : "unknown");
 	follow_status st;
 	if (strcmp(phase, "following") == 0) {
 		if (pgf_status(o, state, &st, err) != 0)
@@ -939,13 +934,7 @@ static int pgf_cutover(const follow_options *o, follow_state *state, const follo
 	if (co->switched)
 		co->switched(co->arg);
 	if (co->verify_after && verify_digests(c, t, 0, err) != 0) {
-		bderr_prefix(err, "after the switch (the source still holds the data as it was, read-only)");
-		follow_set(state, "phase", "differs");
-		follow_set(state, "note", err->msg);
-		bderr e2;
-		bderr_init(&e2);
-		if (follow_save(state, &e2) != 0)
-			log_error("%s", e2.msg);
+		follow_record_differs(state, err);
 		goto out;
 	}
 	follow_set(state, "phase", "done");

@@ -6,43 +6,18 @@
 #    table running through migrate --follow and the cut-over: afterwards the
 #    target equals the source and every committed history row is there; a
 #    migrate killed during its copy run again; the target server restarted
-#    while following; status --json; DDL on the source stops a follow;
-#    abort leaves no slot, publication or subscription and the source as it
-#    was.
+#    while following; status --json and a daemon's /metrics; DDL on the
+#    source stops a follow; abort leaves no slot, publication or
+#    subscription and the source as it was.
 #  - MariaDB -> MariaDB: the target a replica from the copy's binlog
 #    position while a writer runs; cut-over; no replication left.
 # Under BD_ASAN=1 the loads are shorter.
 source "$(dirname "$0")/lib.sh"
+source "$BD_ROOT/tests/integration/pg_majors.sh"
 
-PG15_BIN=/usr/lib/postgresql/15/bin
-require_binaries
 LOAD_S=8
 [ "${BD_ASAN:-0}" = 1 ] && LOAD_S=4
-
 STATE="$BD_TMP/state"
-PG_SERVER_PASSWORD="$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"
-export PG_SERVER_PASSWORD
-add_secret "$PG_SERVER_PASSWORD"
-PGPASSFILE="$BD_TMP/pgpass"
-printf '127.0.0.1:*:*:postgres:%s\n' "$PG_SERVER_PASSWORD" >"$PGPASSFILE"
-chmod 0600 "$PGPASSFILE"
-export PGPASSFILE
-
-declare -A PORT=()
-server() { # server KEY [postgresql.conf lines]
-	local port
-	port="$(_bd_pick_port)"
-	if ! PG_SERVER_CONF="${2:-}" bash "$PG_SERVER_SH" start "$BD_TMP/pg$1" "$port" "$PG15_BIN" >/dev/null; then
-		fail "start PostgreSQL ($1)"
-		finish
-	fi
-	BD_SERVERS+=("$BD_TMP/pg$1")
-	PORT[$1]="$port"
-}
-sq() { # sq KEY DB SQL
-	"$PG15_BIN/psql" -X -q -A -t -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "${PORT[$1]}" -U postgres -d "$2" -c "$3"
-}
-uri() { printf 'postgresql://postgres@127.0.0.1:%s/%s\n' "${PORT[$1]}" "$2"; }
 # The replication objects a follow leaves: slots and publications on src, subscriptions on dst
 leftovers() {
 	echo "$(sq src postgres "SELECT count(*) FROM pg_replication_slots")" \
@@ -64,13 +39,13 @@ writer() { # writer KEY DB LOG STOPFILE
 		fi
 	done
 }
-# every committed id of LOG is in DB on KEY, and hist is the same row by row on both sides
+# hist of DB on KEY, one "id:v" line per row
 hist_rows() { sq "$1" "$2" "SELECT id || ':' || v FROM hist ORDER BY id"; }
 
 # --------------------------------------------------------------------------
 note "PostgreSQL: refusals"
-server src $'wal_level = logical\nmax_wal_senders = 10\nmax_replication_slots = 10'
-server dst
+PG_SERVER_CONF=$'wal_level = logical\nmax_wal_senders = 10\nmax_replication_slots = 10' server src 15 0
+server dst 15 0
 sq dst postgres "CREATE DATABASE plain" >/dev/null
 run "$DBRESTORE" migrate --from "$(uri dst plain)" --to "$(uri src plaincopy)" --create --follow --name nolog --state-dir "$STATE"
 assert_rc "a source with wal_level = replica is refused (exit 2)" 2
