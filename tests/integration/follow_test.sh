@@ -15,8 +15,8 @@
 source "$(dirname "$0")/lib.sh"
 source "$BD_ROOT/tests/integration/pg_majors.sh"
 
-LOAD_S=8
-[ "${BD_ASAN:-0}" = 1 ] && LOAD_S=4
+LOAD_S=5
+[ "${BD_ASAN:-0}" = 1 ] && LOAD_S=3
 STATE="$BD_TMP/state"
 # The replication objects a follow leaves: slots and publications on src, subscriptions on dst
 leftovers() {
@@ -74,7 +74,7 @@ assert_rc "--replica-identity-full without --follow exits 2" 2
 # --------------------------------------------------------------------------
 note "PostgreSQL: a migrate --follow killed during its copy, run again"
 # a slow table so the copy is still running when the kill comes
-sq src app "CREATE TABLE slow (id int PRIMARY KEY, pad text); INSERT INTO slow SELECT g, repeat('s', 200) FROM generate_series(1, 200000) g" >/dev/null
+sq src app "CREATE TABLE slow (id int PRIMARY KEY, pad text); INSERT INTO slow SELECT g, repeat('s', 200) FROM generate_series(1, 100000) g" >/dev/null
 "$DBRESTORE" migrate --from "$(uri src app)" --to "$(uri dst app)" --create --follow --name app \
 	--state-dir "$STATE" --replica-identity-full >"$BD_TMP/killed.out" 2>&1 &
 KPID=$!
@@ -172,6 +172,32 @@ run "$DBRESTORE" migrate cutover --name app --state-dir "$STATE"
 assert_rc "a second cutover is a no-op" 0
 run "$DBRESTORE" migrate status --name app --state-dir "$STATE"
 assert_output_contains "status says done" "app                  postgresql done"
+
+# --------------------------------------------------------------------------
+note "PostgreSQL: a cut-over killed midway, run again"
+sq src postgres "CREATE DATABASE kc" >/dev/null
+sq src kc "CREATE TABLE hist (id bigserial PRIMARY KEY, v int NOT NULL); INSERT INTO hist (v) SELECT g FROM generate_series(1, 50) g" >/dev/null
+run "$DBRESTORE" migrate --from "$(uri src kc)" --to "$(uri dst kc)" --create --follow --name kc --state-dir "$STATE"
+assert_rc "migrate --follow of a third database" 0
+# a session in a transaction: the cut-over waits --grace for it
+sq src kc "BEGIN; INSERT INTO hist (v) VALUES (-1); SELECT pg_sleep(60); COMMIT" >/dev/null 2>&1 &
+SLEEPER=$!
+"$DBRESTORE" migrate cutover --name kc --state-dir "$STATE" --grace 60 >"$BD_TMP/kc1.out" 2>&1 &
+CPID=$!
+read_only() { [ "$(sq src kc "SHOW default_transaction_read_only")" = on ]; }
+if wait_for 30 read_only; then
+	kill -9 "$CPID" 2>/dev/null || true
+	pass "the cut-over was killed while it waited for a session"
+else
+	fail "the cut-over was killed while it waited for a session" "the source never went read-only"
+fi
+wait "$CPID" 2>/dev/null || true
+run "$DBRESTORE" migrate cutover --name kc --state-dir "$STATE" --grace 1
+assert_rc "the cut-over run again completes" 0
+wait "$SLEEPER" 2>/dev/null || true
+assert_eq "the session's open transaction was ended, not applied" 0 "$(sq dst kc "SELECT count(*) FROM hist WHERE v = -1")"
+assert_eq "the target has every row of the source" "$(sq src kc "SELECT count(*), sum(v) FROM hist")" "$(sq dst kc "SELECT count(*), sum(v) FROM hist")"
+assert_eq "no slot, publication or subscription is left" "0 0 0" "$(leftovers kc)"
 
 # --------------------------------------------------------------------------
 note "PostgreSQL: DDL on the source stops a follow; abort undoes it"
