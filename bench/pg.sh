@@ -102,51 +102,7 @@ PSQL=(env "PGOPTIONS=-c client_min_messages=warning" "$PG_BINDIR/psql" -X -q -v 
 CONN=(-h 127.0.0.1 -p "$PORT" -U postgres)
 
 # --- data --------------------------------------------------------------------
-t0=$SECONDS
-log "creating database '$DB': pgbench -i -s $SCALE"
-"${PSQL[@]}" -d postgres -c "CREATE DATABASE $DB"
-"$PG_BINDIR/pgbench" "${CONN[@]}" -i -s "$SCALE" -q --foreign-keys "$DB" 2>&1 | tail -n 1 >&2
-
-TEXT_ROWS=$((SCALE * 10000))  # ~300 bytes each: ~3 MB per scale unit, compressible
-BLOB_ROWS=$((SCALE * 2000))   # 992 random bytes each: ~2 MB per scale unit
-log "adding docs ($TEXT_ROWS rows of text) and blobs ($BLOB_ROWS rows of random bytea)"
-"${PSQL[@]}" -d "$DB" <<SQL
-CREATE TABLE docs (
-    id      bigint PRIMARY KEY,
-    author  text NOT NULL,
-    created timestamptz NOT NULL,
-    body    text NOT NULL,
-    tags    text[]
-);
-INSERT INTO docs
-SELECT i,
-       'author-' || (i % 5000),
-       timestamptz '2020-01-01 00:00:00+00' + i * interval '37 seconds',
-       (SELECT string_agg(w[1 + (hashint8(i * 64 + j) & 2147483647) % array_length(w, 1)], ' ')
-        FROM generate_series(1, 40) AS j),
-       ARRAY['tag' || (i % 17), 'tag' || (i % 101)]
-FROM generate_series(1, $TEXT_ROWS) AS i,
-     LATERAL (SELECT ARRAY['the','of','and','to','in','is','for','that','with','as',
-                           'database','backup','restore','server','table','index','query',
-                           'postgres','replica','snapshot','archive','segment','commit',
-                           'transaction','vacuum','checkpoint','buffer','tuple','page',
-                           'relation','schema','function','trigger','sequence','column',
-                           'customer','order','invoice','payment','shipment','product',
-                           'warehouse','account','balance','ledger','report','monthly',
-                           'quarterly','annual','revenue','margin','forecast','budget',
-                           'alpha','bravo','charlie','delta','echo','foxtrot','golf',
-                           'hotel','india','juliett','kilo','lima','mike'] AS w) AS words;
-CREATE INDEX docs_author ON docs (author);
-
-CREATE TABLE blobs (id bigint PRIMARY KEY, data bytea NOT NULL);
-INSERT INTO blobs
-SELECT i, (SELECT string_agg(sha256(int8send(i * 64 + j)), ''::bytea) FROM generate_series(1, 31) AS j)
-FROM generate_series(1, $BLOB_ROWS) AS i;
-VACUUM ANALYZE;
-CHECKPOINT;
-SQL
-DB_BYTES="$("${PSQL[@]}" -A -t -d "$DB" -c "SELECT pg_database_size('$DB')")"
-log "database ready: $((DB_BYTES / 1048576)) MB in $((SECONDS - t0))s"
+bench_pg_load_data "$DB" "$SCALE"
 
 # --- timing helpers --------------------------------------------------------------
 # timed NAME CMD...: run CMD under GNU time, append "NAME seconds maxrss_kb"

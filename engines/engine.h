@@ -180,8 +180,8 @@ struct engine_ops {
 	 * in order: migrate_open; migrate_dump (only with --via-repo);
 	 * migrate_units; then, in the worker pool, migrate_worker_open once per
 	 * worker thread and migrate_copy for each unit (any order, in parallel);
-	 * migrate_post; migrate_verify; finally migrate_close, always, with ok
-	 * 1 only when every step succeeded.  A session is used from one thread
+	 * migrate_post; migrate_verify; finally migrate_close, always once
+	 * migrate_open succeeded, with ok 1 only when every step succeeded.  A session is used from one thread
 	 * at a time except through migrate_copy, which must be safe to call
 	 * concurrently on different workers.
 	 *
@@ -190,7 +190,8 @@ struct engine_ops {
 	 * restore would (major version, roles, --provision, --create: a
 	 * database created here is dropped by migrate_close(ok = 0)), and
 	 * applies the schema the data needs (PostgreSQL: pre-data and the large
-	 * objects' metadata).  o must stay valid until migrate_close.
+	 * objects' metadata).  o must stay valid until migrate_close.  When it
+	 * fails it releases what it opened and drops what it created itself.
 	 */
 	int (*migrate_open)(const engine_migrate_options *o, void **session, bderr *err);
 	/* Run in each migrate worker thread around its use of the connections (MySQL: my_thread_hooks), or NULL. */

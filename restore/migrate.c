@@ -105,8 +105,15 @@ static int copy_data(migrate_run *m, int jobs, bderr *err)
 }
 
 /*
- * --via-repo: a backup of the same snapshot, written by the engine's dump,
- * then read back whole with every object's checksum checked.
+ * --via-repo: a backup of the same snapshot, written by the engine's own
+ * dump code (migrate_dump), then read back whole with every object's
+ * checksum checked; the copy into the target stays the direct one.  Why not
+ * "dump, then restore from the repository": the target would be loaded by a
+ * second path with its own failure modes, and the direct copy is verified
+ * against the same snapshot anyway, so the backup and the target are known
+ * to hold the same data.  Why not write the repository while copying: the
+ * dump's manifest, chunk objects and digests would be built a second time
+ * outside the dump.  The cost is one more read of the source.
  */
 static int via_repo(migrate_run *m, repo *r, const char *name, program *p, int jobs, bderr *err)
 {

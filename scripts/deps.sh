@@ -30,8 +30,9 @@ PKGS_libs=(
 
 # PostgreSQL 15 server (initdb, pg_ctl, postgres, pgbench, contrib extensions)
 # and client tools (psql, pg_dump, pg_restore) for the integration tests;
-# pgbackrest, what bench/wal.sh compares against.
-PKGS_pg=(postgresql-15 postgresql-client-15 pgbackrest)
+# pgbackrest, what bench/wal.sh compares against; pgcopydb, what
+# bench/migrate.sh compares against.
+PKGS_pg=(postgresql-15 postgresql-client-15 pgbackrest pgcopydb)
 
 # Tools used by the test scripts: zstd (inspect repository objects), valgrind,
 # GNU time (peak RSS in the benchmark), python3 (JSON checks), util-linux

@@ -199,6 +199,15 @@ int pg_migrate_units(void *vs, engine_migrate_unit **out, size_t *n_out, bderr *
 	size_t n = s->n_copies + (s->n_large_objects > 0);
 	engine_migrate_unit *u = xcalloc(n + 1, sizeof *u);
 	size_t k = 0;
+	if (s->n_large_objects > 0) {
+		/*
+		 * Their size is not known without reading them (pg_largeobject is
+		 * for superusers): first, so a large set does not finish last.
+		 */
+		u[k].label = xasprintf("%ld large objects", s->n_large_objects);
+		u[k].rows = -1;
+		k++;
+	}
 	for (size_t i = 0; i < s->n_copies; i++, k++) {
 		const pg_copy_unit *c = &s->copies[i];
 		u[k].table = pg_qualified_name(s->src, c->schema, c->name);
@@ -208,12 +217,6 @@ int pg_migrate_units(void *vs, engine_migrate_unit **out, size_t *n_out, bderr *
 		u[k].bytes = c->bytes;
 		u[k].rows = -1;
 		u[k].engine = &s->copies[i];
-	}
-	if (s->n_large_objects > 0) {
-		/* pg_largeobject's size is not asked for: it is one unit either way */
-		u[k].label = xasprintf("%ld large objects", s->n_large_objects);
-		u[k].rows = -1;
-		k++;
 	}
 	*out = u;
 	*n_out = k;

@@ -64,6 +64,11 @@ static void sample(pg_dump_info *i)
 	i->options.jobs = 4;
 	i->options.compress = xstrdup("zstd:3");
 	i->options.chunk_size = 1 << 20;
+	i->digest = digest_set_new();
+	digest_sum sum = { 1000, 0xfedcba9876543210ULL };
+	digest_set_add_table(i->digest, "public", "t1", &sum);
+	digest_set_add_object(i->digest, "table", "public.t1");
+	digest_set_add_sequence(i->digest, "public", "s", "-42");
 }
 
 static void test_round_trip(void **state)
@@ -97,6 +102,9 @@ static void test_round_trip(void **state)
 	assert_string_equal(b.props->owner, "o");
 	assert_int_equal(b.options.jobs, 4);
 	assert_int_equal(b.options.chunk_size, 1 << 20);
+	assert_non_null(b.digest);
+	assert_int_equal(b.digest->n_tables, 1);
+	assert_true(b.digest->tables[0].checksum == 0xfedcba9876543210ULL);
 	/* and back: the same JSON */
 	json_t *jb = json_object();
 	pg_dump_info_to_json(&b, jb);
@@ -125,6 +133,7 @@ static void test_old_manifest(void **state)
 	assert_int_equal(pg_dump_info_parse(v, &i, &err), 0);
 	assert_null(i.props);
 	assert_null(i.large_objects);
+	assert_null(i.digest);
 	assert_int_equal(i.n_tables, 1);
 	assert_int_equal(i.n_sequences, 0);
 	pg_dump_info_clear(&i);
@@ -176,6 +185,9 @@ static void test_malformed(void **state)
 	expect_rejected("options.jobs", json_string("4"), "info.options.jobs must be an integer");
 	expect_rejected("database_properties.locale_provider", json_string("other"),
 			"database_properties.locale_provider must be libc, icu or builtin");
+	expect_rejected("digest.tables[0].checksum", json_string("xyz"),
+			"invalid manifest: info.digest.tables[0].checksum must be 16 lower-case hex digits");
+	expect_rejected("digest.sequences", NULL, "info.digest.sequences is missing");
 
 	json_t *notobj = json_array();
 	pg_dump_info i;
