@@ -196,7 +196,46 @@ static int dump_users(dump_state *st, MYSQL *c, json_t *info, bderr *err)
 	return rc;
 }
 
-int mysql_dump_run(repo *r, const engine_dump_options *o, char **id_out, bderr *err)
+/*
+ * FLUSH TABLES WITH READ LOCK (unless no-lock), the binlog and GTID
+ * positions into inf, and every worker's snapshot transaction.
+ */
+static int take_snapshot(dump_state *st, MYSQL *c, dump_worker *workers, int n_workers, int *locked,
+			 my_dump_info *inf, bderr *err)
+{
+	const int no_lock = st->o->consistency == ENGINE_CONSISTENCY_NO_LOCK;
+	if (!no_lock) {
+		if (my_src_lock(c, err) != 0)
+			return -1;
+		*locked = 1;
+	}
+	json_t *binlog = my_src_binlog_position(c);
+	json_t *gtid = my_src_gtid_position(c, st->p.flavor);
+	for (int i = 0; i < n_workers; i++)
+		if (my_exec(workers[i].conn, "START TRANSACTION WITH CONSISTENT SNAPSHOT",
+			    "cannot start a snapshot transaction", err) != 0) {
+			json_decref(binlog);
+			json_decref(gtid);
+			return -1;
+		}
+	if (no_lock && strcmp(st->p.flavor, "mariadb") == 0) {
+		/* exact for the first worker's snapshot even without the lock */
+		json_t *snap = my_src_snapshot_binlog_position(workers[0].conn);
+		if (!json_is_null(snap)) {
+			json_decref(binlog);
+			binlog = snap;
+		} else {
+			json_decref(snap);
+		}
+	}
+	inf->binlog = binlog;
+	inf->gtid_executed = gtid;
+	return 0;
+}
+
+/* snap: an open snapshot to read (migrate --via-repo), or NULL: take one. */
+static int dump_run(repo *r, const engine_dump_options *o, const my_dump_snapshot *snap,
+		    char **id_out, bderr *err)
 {
 	dump_state st;
 	memset(&st, 0, sizeof st);
@@ -217,14 +256,17 @@ int mysql_dump_run(repo *r, const engine_dump_options *o, char **id_out, bderr *
 	time_t started = time(NULL);
 	const int no_lock = o->consistency == ENGINE_CONSISTENCY_NO_LOCK;
 
-	if (my_uri_parse(o->url, &st.uri, err) != 0)
+	if (snap) {
+		c = snap->coord;
+		st.p = *snap->plan; /* borrowed: not cleared here */
+	} else if (my_uri_parse(o->url, &st.uri, err) != 0 ||
+		   my_connect(&st.uri, o->password, NULL, MY_NAMES_UTF8MB4, 0, &c, err) != 0) {
 		goto out;
-	if (my_connect(&st.uri, o->password, NULL, MY_NAMES_UTF8MB4, 0, &c, err) != 0)
-		goto out;
+	}
 	if (my_query_value(c, "SELECT @@GLOBAL.sql_mode", "cannot read the server's sql_mode",
 			   &server_sql_mode, err) != 0)
 		goto out;
-	if (my_src_plan_load(c, &st.uri, o->chunk_bytes, &st.p, err) != 0)
+	if (!snap && my_src_plan_load(c, &st.uri, o->chunk_bytes, &st.p, err) != 0)
 		goto out;
 	st.out = xcalloc(st.p.n_tasks + 1, sizeof *st.out);
 	for (size_t i = 0; i < st.p.n_tasks; i++) {
@@ -256,42 +298,29 @@ int mysql_dump_run(repo *r, const engine_dump_options *o, char **id_out, bderr *
 	n_workers = o->jobs < 1 ? 1 : o->jobs;
 	if ((size_t)n_workers > st.p.n_tasks)
 		n_workers = st.p.n_tasks ? (int)st.p.n_tasks : 1;
+	if (snap && n_workers > snap->n_conns)
+		n_workers = snap->n_conns;
 	workers = xcalloc((size_t)n_workers + 1, sizeof *workers);
 	for (int i = 0; i < n_workers; i++) {
 		workers[i].st = &st;
-		if (open_worker(&st, &workers[i], err) != 0)
-			goto out;
-	}
-	if (!no_lock) {
-		if (my_src_lock(c, err) != 0)
-			goto out;
-		locked = 1;
-	}
-	json_t *binlog = my_src_binlog_position(c);
-	json_t *gtid = my_src_gtid_position(c, st.p.flavor);
-	for (int i = 0; i < n_workers; i++)
-		if (my_exec(workers[i].conn, "START TRANSACTION WITH CONSISTENT SNAPSHOT",
-			    "cannot start a snapshot transaction", err) != 0) {
-			json_decref(binlog);
-			json_decref(gtid);
+		if (snap) {
+			workers[i].conn = snap->conns[i];
+			workers[i].cap = ROW_BUF;
+			workers[i].buf = xmalloc(ROW_BUF);
+		} else if (open_worker(&st, &workers[i], err) != 0) {
 			goto out;
 		}
-	if (no_lock && strcmp(st.p.flavor, "mariadb") == 0) {
-		/* exact for the first worker's snapshot even without the lock */
-		json_t *snap = my_src_snapshot_binlog_position(workers[0].conn);
-		if (!json_is_null(snap)) {
-			json_decref(binlog);
-			binlog = snap;
-		} else {
-			json_decref(snap);
-		}
 	}
-	inf.binlog = binlog;
-	inf.gtid_executed = gtid;
+	if (snap) {
+		/* its owner holds the lock for the non-transactional tables, if any */
+		inf.binlog = json_deep_copy(snap->binlog);
+		inf.gtid_executed = json_deep_copy(snap->gtid);
+	} else if (take_snapshot(&st, c, workers, n_workers, &locked, &inf, err) != 0) {
+		goto out;
+	}
 	log_info("dump %s of '%s' started: %zu databases, %zu tables in %zu chunks, %d jobs, %s",
 		 st.id, o->name, st.p.n_dbs, st.p.n_tables, st.p.n_tasks, n_workers,
-		 no_lock ? "no lock" : "FTWRL snapshot");
-
+		 snap ? "the migrate's snapshot" : no_lock ? "no lock" : "FTWRL snapshot");
 	if (workpool_start_arrays(&st, workers, sizeof *workers, n_workers, st.p.tasks, sizeof *st.p.tasks,
 				  st.p.n_tasks, dump_task_run, &my_thread_hooks, &pool, err) != 0)
 		goto out;
@@ -326,8 +355,13 @@ int mysql_dump_run(repo *r, const engine_dump_options *o, char **id_out, bderr *
 			for (size_t i = 0; i < st.p.n_tables; i++)
 				if (st.p.tables[i].db == d)
 					names[nt++] = st.p.tables[i].name;
-			crc = mysql_schema_dump(c, &target, st.p.dbs[d].name, st.p.dbs[d].charset,
-						st.p.dbs[d].collation, names, nt, st.p.dbs[d].views, err);
+			if (snap)
+				crc = mysql_schema_write(&target, snap->schema, snap->n_schema,
+							 st.p.dbs[d].name, err);
+			else
+				crc = mysql_schema_dump(c, &target, st.p.dbs[d].name, st.p.dbs[d].charset,
+							st.p.dbs[d].collation, names, nt,
+							st.p.dbs[d].views, err);
 			free(names);
 		}
 	}
@@ -359,7 +393,7 @@ int mysql_dump_run(repo *r, const engine_dump_options *o, char **id_out, bderr *
 	my_dump_info_to_json(&inf, m->info);
 	if (dump_users(&st, c, m->info, err) != 0)
 		goto out;
-	for (int i = 0; i < n_workers; i++) {
+	for (int i = 0; i < n_workers && !snap; i++) {
 		bderr ignored;
 		bderr_init(&ignored);
 		my_exec(workers[i].conn, "COMMIT", "commit", &ignored);
@@ -384,22 +418,36 @@ out:
 		repo_backup_discard(st.repo, st.o->name, st.id);
 	if (workers) {
 		for (int i = 0; workers[i].st; i++) {
-			my_close(workers[i].conn);
+			if (!snap)
+				my_close(workers[i].conn);
 			free(workers[i].buf);
 		}
 		free(workers);
 	}
-	my_close(c);
+	if (!snap)
+		my_close(c);
 	manifest_free(m);
 	free(server_sql_mode);
 	my_dump_info_clear(&inf);
 	for (size_t i = 0; i < st.p.n_tasks && st.out; i++)
 		free(st.out[i].object);
 	free(st.out);
-	my_src_plan_clear(&st.p);
+	if (!snap)
+		my_src_plan_clear(&st.p);
 	my_uri_clear(&st.uri);
 	free(st.id);
 	pthread_cond_destroy(&st.nontrx_done);
 	pthread_mutex_destroy(&st.lock);
 	return rc;
+}
+
+int mysql_dump_run(repo *r, const engine_dump_options *o, char **id_out, bderr *err)
+{
+	return dump_run(r, o, NULL, id_out, err);
+}
+
+int mysql_dump_snapshot(repo *r, const engine_dump_options *o, const my_dump_snapshot *snap,
+			char **id_out, bderr *err)
+{
+	return dump_run(r, o, snap, id_out, err);
 }

@@ -122,6 +122,7 @@ const engine_ops mysql_engine = {
 	.verify = my_digest_verify_run,
 	.restore = mysql_restore_run,
 	.migrate_open = mysql_migrate_open,
+	.migrate_dump = mysql_migrate_dump,
 	.migrate_units = mysql_migrate_units,
 	.migrate_units_free = mysql_migrate_units_free,
 	.migrate_worker_open = mysql_migrate_worker_open,
@@ -130,5 +131,6 @@ const engine_ops mysql_engine = {
 	.migrate_post = mysql_migrate_post,
 	.migrate_verify = mysql_migrate_verify,
 	.migrate_close = mysql_migrate_close,
+	.migrate_thread_hooks = &my_thread_hooks,
 	.follow = &mysql_follow_ops,
 };

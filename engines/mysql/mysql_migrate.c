@@ -10,6 +10,7 @@
 #include "engines/mysql/myconn.h"
 #include "engines/mysql/myformat.h"
 #include "engines/mysql/my_digest.h"
+#include "engines/mysql/mysql_dump.h"
 #include "engines/mysql/mysql_dump_users.h"
 #include "engines/mysql/mysql_format.h"
 #include "engines/mysql/mysql_restore.h"
@@ -21,14 +22,6 @@
 /* Non-transactional chunks go first: the source stays locked until they are copied. */
 #define NONTRX_FIRST ((uint64_t)1 << 62)
 
-/* A statement file of one source database, as the schema dump wrote it. */
-typedef struct schema_file {
-	char *db;
-	char *file;
-	char *data;
-	size_t len;
-} schema_file;
-
 typedef struct my_migrate {
 	const engine_migrate_options *o;
 	engine_restore_options to; /* o->to; --provision implies --create */
@@ -38,7 +31,7 @@ typedef struct my_migrate {
 	int n_snap;
 	int next_worker;
 	my_src_plan plan;
-	schema_file *schema;
+	mysql_schema_file *schema; /* the statement files, read under the lock */
 	size_t n_schema;
 	json_t *info;         /* {"users": [...]} with --roles */
 	json_t *binlog;
@@ -102,7 +95,7 @@ static int put_schema(void *ctx, const char *db, const char *file, const char *d
 	(void)err;
 	my_migrate *mg = ctx;
 	mg->schema = xrealloc(mg->schema, (mg->n_schema + 1) * sizeof *mg->schema);
-	schema_file *f = &mg->schema[mg->n_schema++];
+	mysql_schema_file *f = &mg->schema[mg->n_schema++];
 	f->db = xstrdup(db);
 	f->file = xstrdup(file);
 	f->data = xmalloc(len + 1);
@@ -364,7 +357,7 @@ static void source_info(my_migrate *mg, my_dump_info *inf)
 	inf->time_zone = xstrdup(MY_SESSION_TIME_ZONE);
 }
 
-int mysql_migrate_open(const engine_migrate_options *o, void **session, bderr *err)
+static int open_steps(const engine_migrate_options *o, void **session, bderr *err)
 {
 	*session = NULL;
 	if (o->snapshot)
@@ -426,6 +419,34 @@ int mysql_migrate_open(const engine_migrate_options *o, void **session, bderr *e
 	return rc;
 }
 
+int mysql_migrate_open(const engine_migrate_options *o, void **session, bderr *err)
+{
+	if (open_steps(o, session, err) == 0)
+		return 0;
+	/* a session that did not open is not the caller's to close: what it created goes now */
+	bderr ignored;
+	bderr_init(&ignored);
+	mysql_migrate_close(*session, 0, &ignored);
+	*session = NULL;
+	return -1;
+}
+
+/*
+ * --via-repo: the dump's own code over the session's snapshot connections
+ * and the schema read under its lock, before any row is copied (the
+ * non-transactional tables are still under the lock then).
+ */
+int mysql_migrate_dump(void *session, repo *r, const engine_dump_options *o, char **id,
+		       bderr *err)
+{
+	my_migrate *mg = session;
+	my_dump_snapshot snap = {
+		.coord = mg->src, .conns = mg->snap, .n_conns = mg->n_snap, .plan = &mg->plan,
+		.binlog = mg->binlog, .gtid = mg->gtid, .schema = mg->schema, .n_schema = mg->n_schema,
+	};
+	return mysql_dump_snapshot(r, o, &snap, id, err);
+}
+
 int mysql_migrate_units(void *session, engine_migrate_unit **units, size_t *n, bderr *err)
 {
 	my_migrate *mg = session;
@@ -468,7 +489,6 @@ int mysql_migrate_worker_open(void *session, void **worker, bderr *err)
 {
 	my_migrate *mg = session;
 	*worker = NULL;
-	mysql_thread_init();
 	pthread_mutex_lock(&mg->lock);
 	int index = mg->next_worker++;
 	pthread_mutex_unlock(&mg->lock);

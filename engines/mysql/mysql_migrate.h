@@ -20,6 +20,8 @@
 #include "engines/engine.h"
 
 int mysql_migrate_open(const engine_migrate_options *o, void **session, bderr *err);
+int mysql_migrate_dump(void *session, repo *r, const engine_dump_options *o, char **id,
+		       bderr *err);
 int mysql_migrate_units(void *session, engine_migrate_unit **units, size_t *n, bderr *err);
 void mysql_migrate_units_free(void *session, engine_migrate_unit *units, size_t n);
 int mysql_migrate_worker_open(void *session, void **worker, bderr *err);

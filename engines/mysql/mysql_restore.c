@@ -1473,7 +1473,7 @@ int my_load_close(my_load *l, int ok, bderr *err)
 		else
 			rc->dbs[i].tmp_created = 0;
 	}
-	if (rcode == 0)
+	if (rcode == 0 && rc->m) /* a migrate says so itself, once verified */
 		log_info("restore of %s complete in %lds", rc->label, (long)(time(NULL) - l->t0));
 	/* a half-restored database must not look like a restored one; the
 	 * coordinator's named locks (C) are held until that is done */

@@ -426,3 +426,16 @@ int mysql_schema_dump(MYSQL *c, const mysql_schema_target *t, const char *db, co
 		rc = dump_programs(c, t, db, &events_kind, err);
 	return rc;
 }
+
+int mysql_schema_write(const mysql_schema_target *t, const mysql_schema_file *files, size_t n,
+		       const char *db, bderr *err)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(files[i].db, db) != 0)
+			continue;
+		strbuf b = { .data = files[i].data, .len = files[i].len };
+		if (write_object(t, db, files[i].file, &b, err) != 0)
+			return -1;
+	}
+	return 0;
+}

@@ -39,4 +39,16 @@ int mysql_schema_dump(MYSQL *c, const mysql_schema_target *t, const char *db, co
 		      const char *collation, char *const *tables, size_t n_tables, json_t *views,
 		      bderr *err);
 
+/* A statement file held in memory (migrate reads the schema once, under its lock). */
+typedef struct mysql_schema_file {
+	char *db;
+	char *file;                /* "tables.sql", ... */
+	char *data;
+	size_t len;
+} mysql_schema_file;
+
+/* Writes the files of db among files[0..n) as t's objects (repository only). */
+int mysql_schema_write(const mysql_schema_target *t, const mysql_schema_file *files, size_t n,
+		       const char *db, bderr *err);
+
 #endif

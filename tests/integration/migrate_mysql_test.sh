@@ -116,13 +116,18 @@ assert_output_contains "... naming the table" "shop.myisam_t (MyISAM)"
 check_not "... and nothing was created" my_db_exists shopcopy
 
 # --------------------------------------------------------------------------
-note "a target without local_infile: rows go in as multi-row INSERTs"
+note "a target without local_infile (multi-row INSERTs), --via-repo"
 dst_sql "" "SET GLOBAL local_infile = 0"
-MYSQL_PWD="$(cat "$DST_PWFILE")" run "$DBRESTORE" -c "$CONF" migrate --from shop --to "$DST_BASE/shopins" --create --jobs 2 --chunk-size 256KB
-assert_rc "migrate --create into a target refusing local_infile succeeds" 0
+MYSQL_PWD="$(cat "$DST_PWFILE")" run "$DBRESTORE" -c "$CONF" migrate --from shop --to "$DST_BASE/shopins" --create --jobs 2 --chunk-size 256KB \
+	--via-repo "$BD_TMP/repo"
+assert_rc "migrate --create --via-repo into a target refusing local_infile succeeds" 0
 assert_output_contains "... loading with INSERTs" "multi-row INSERTs"
+assert_output_contains "... the backup of the same snapshot is written and verified" "written to"
 check "... and the target matches the source" my_compare_across "$DST_CNF" shop shopins
 dst_sql "" "SET GLOBAL local_infile = 1"
+MYSQL_PWD="$(cat "$DST_PWFILE")" run "$DBRESTORE" restore --repo "$BD_TMP/repo" --name shop --to "$DST_BASE/shoprepo" --create --verify
+assert_rc "the --via-repo backup restores (--verify: its recorded checksums match)" 0
+check "... to the same database" my_compare_across "$DST_CNF" shop shoprepo
 
 # --------------------------------------------------------------------------
 note "the target killed (kill -9) while rows are loaded"
@@ -193,5 +198,38 @@ check "... with every row" test "$(dst_sql bulknew 'SELECT COUNT(*) FROM t')" = 
 check "... and the same checksum" test "$(dst_sql bulknew 'CHECKSUM TABLE t' | cut -f2)" = "$(my_sql bulk 'CHECKSUM TABLE t' | cut -f2)"
 check "... DATABASE_URL without a password (the existing user's is not changed)" \
 	grep -Eq "^DATABASE_URL=mysql://bulkapp@127\.0\.0\.1:$DST_PORT/bulknew$" "$ENV2"
+
+
+# --------------------------------------------------------------------------
+note "a row added on the target during the copy fails verification"
+TMPDB3="$(my_tmpdb bulkcheck)"
+(
+	rc=0
+	"$DBRESTORE" -c "$CONF" migrate --from bulk --to dst --jobs 2 --chunk-size 1MB \
+		--provision bulkcheck --owner checkapp --env-file "$BD_TMP/check.env" >"$BD_TMP/check.out" 2>"$BD_TMP/check.err" || rc=$?
+	echo "$rc" >"$BD_TMP/check.rc"
+) &
+mig=$!
+added=0
+for _ in $(seq 1 400); do
+	if [ "$(dst_sql "" "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = '$TMPDB3' AND TABLE_NAME = 't'")" = 1 ]; then
+		# the LOCK waits for a running LOAD and holds the next ones off
+		if dst_sql "" "LOCK TABLES \`$TMPDB3\`.t WRITE; INSERT INTO \`$TMPDB3\`.t VALUES ($((BULK_ROWS + 1000)), 'extra'); UNLOCK TABLES"; then
+			added=1
+		fi
+		break
+	fi
+	[ -e "$BD_TMP/check.rc" ] && break
+	sleep 0.05
+done
+wait "$mig" 2>/dev/null || true
+cat "$BD_TMP/check.out" "$BD_TMP/check.err" >>"$BD_ALL_OUTPUT"
+check "a row was added to the target's copy while it loaded" test "$added" = 1
+check "migrate exits 1" test "$(cat "$BD_TMP/check.rc" 2>/dev/null)" = 1
+check "... naming the table that differs" grep -q "verification against the source's snapshot failed.*bulk.*t" "$BD_TMP/check.err"
+check_not "... and the database is dropped" dst_db_exists bulkcheck
+check_not "... with its temporary database" dst_db_exists "$TMPDB3"
+check "... and the user" test "$(dst_sql "" "SELECT COUNT(*) FROM mysql.user WHERE User = 'checkapp'")" = 0
+check "... and no env file is written" test ! -e "$BD_TMP/check.env"
 
 finish
