@@ -6,9 +6,11 @@
 #   bench/cutover.sh [--scale N] [--clients N] [--grace S] [--port P]
 #                    [--workdir DIR] [--build-dir DIR] [--keep] [--strict] [--no-build]
 #
-#   --scale N      pgbench scale of the source (default 50: ~750 MB)
+#   --scale N      scale of the bench database (bench/lib.sh: pgbench tables,
+#                  docs and blobs; default 50: ~1 GB)
 #   --clients N    pgbench clients writing during the follow and the cut-over (default 4)
 #   --grace S      migrate cutover --grace (default 2)
+#   --max-lag SIZE migrate cutover --max-lag (default: its own, 1MB)
 #   --verify W     migrate cutover --verify before|after (default after: the
 #                  tables are verified against a snapshot of the target taken
 #                  at the switch, so the window is the catch-up only; before:
@@ -32,6 +34,7 @@ SCALE=50
 CLIENTS=4
 GRACE=2
 VERIFY=after
+MAX_LAG=1MB
 PORT=55453
 WORKDIR=/tmp/backupd-bench-cutover
 BUILD_DIR="$ROOT/build"
@@ -46,6 +49,7 @@ while [ $# -gt 0 ]; do
 	--clients) CLIENTS="$2"; shift 2 ;;
 	--grace) GRACE="$2"; shift 2 ;;
 	--verify) VERIFY="$2"; shift 2 ;;
+	--max-lag) MAX_LAG="$2"; shift 2 ;;
 	--port) PORT="$2"; shift 2 ;;
 	--workdir) WORKDIR="$2"; shift 2 ;;
 	--build-dir) BUILD_DIR="$2"; shift 2 ;;
@@ -100,9 +104,9 @@ PG_SERVER_CONF=$'wal_level = logical\nmax_wal_senders = 10\nmax_replication_slot
 	bash "$ROOT/scripts/pg-server.sh" start "$SRC" "$P1" "$PG_BINDIR" >/dev/null
 bash "$ROOT/scripts/pg-server.sh" start "$DST" "$P2" "$PG_BINDIR" >/dev/null
 q() { psql -X -q -A -t -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$1" -U postgres -d bench -c "$2"; }
-psql -X -q -h 127.0.0.1 -p "$P1" -U postgres -d postgres -c "CREATE DATABASE bench"
-log "loading pgbench scale $SCALE into the source"
-pgbench -h 127.0.0.1 -p "$P1" -U postgres -i -s "$SCALE" -q bench >/dev/null 2>&1
+PSQL=(psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$P1" -U postgres)
+CONN=(-h 127.0.0.1 -p "$P1" -U postgres)
+bench_pg_load_data bench "$SCALE"
 # pgbench_history has no key: its rows are carried with REPLICA IDENTITY FULL
 q "$P1" "CREATE TABLE probe (id bigserial PRIMARY KEY, at timestamptz NOT NULL DEFAULT clock_timestamp())" >/dev/null
 
@@ -144,7 +148,7 @@ sleep 2
 log "cutover (grace $GRACE s)"
 c0=$(date +%s.%N)
 # the application moves as soon as the new connection string is printed
-"$DBRESTORE" migrate cutover --name bench --state-dir "$STATE" --grace "$GRACE" --verify "$VERIFY" |
+"$DBRESTORE" migrate cutover --name bench --state-dir "$STATE" --grace "$GRACE" --verify "$VERIFY" --max-lag "$MAX_LAG" |
 	while IFS= read -r line; do
 		printf '%s\n' "$line"
 		case "$line" in "new connection string:"*) touch "$SWITCH" ;; esac
@@ -159,7 +163,7 @@ rows_src="$(q "$P1" "SELECT count(*) FROM pgbench_history")"
 rows_dst="$(q "$P2" "SELECT count(*) FROM pgbench_history")"
 size="$(q "$P1" "SELECT pg_size_pretty(pg_database_size('bench'))")"
 
-printf '\n%-44s %s\n' "database (pgbench scale $SCALE)" "$size"
+printf '\n%-44s %s\n' "bench database (scale $SCALE)" "$size"
 printf '%-44s %.1f s\n' "migrate --follow (copy + verify, under load)" "$(echo "$t1 - $t0" | bc -l)"
 printf '%-44s %.2f s (--verify %s)\n' "cutover command" "$(echo "$c1 - $c0" | bc -l)" "$VERIFY"
 printf '%-44s %.2f s (target < 5 s)\n' "write-unavailability window" "$window"

@@ -495,8 +495,8 @@ int migrate_cutover_command(program *p, bderr *err)
 	follow_cutover_options co = { 0 };
 	const char *lag = cli_get(&p->args, "max-lag");
 	uint64_t bytes = 0;
-	if (engine_parse_size(lag ? lag : "16MB", &bytes) != 0)
-		return bderr_usage(err, "--max-lag '%s': a size such as 16MB", lag);
+	if (engine_parse_size(lag ? lag : "1MB", &bytes) != 0)
+		return bderr_usage(err, "--max-lag '%s': a size such as 1MB", lag);
 	co.max_lag_bytes = (int64_t)bytes;
 	const char *when = cli_get(&p->args, "verify");
 	if (when && strcmp(when, "before") != 0 && strcmp(when, "after") != 0)
@@ -554,7 +554,7 @@ const cli_option migrate_status_opts[] = {
 const cli_option migrate_cutover_opts[] = {
 	OPT_NAME_REQUIRED,
 	MIGRATE_OPT_STATE_DIR,
-	{ "max-lag", "SIZE", "wait until the target is less than this behind before the source goes read-only", 0, "16MB", 0, 0 },
+	{ "max-lag", "SIZE", "wait until the target is less than this behind before the source goes read-only (what is left is the write-unavailability window)", 0, "1MB", 0, 0 },
 	{ "grace", "SECONDS", "sessions still in a transaction this long after read-only are ended", 0, "5", 0, 3600 },
 	{ "timeout", "SECONDS", "give up waiting for the target (the source is made writable again)", 0, "300", 1, 86400 },
 	{ "verify", "before|after", "verify every table before the switch, or after it against a snapshot of the target taken at the switch (shorter window)", 0, "before", 0, 0 },
