@@ -68,3 +68,31 @@ SQL
 	DB_BYTES="$("${PSQL[@]}" -A -t -d "$DB" -c "SELECT pg_database_size('$DB')")"
 	log "database ready: $((DB_BYTES / 1048576)) MB in $((SECONDS - t0))s"
 }
+
+# timed NAME CMD...: runs CMD under GNU time (after the caller's bench_quiesce,
+# if it defines one: checkpoints), appends "NAME seconds maxrss_kb" to
+# $RESULTS; output in $WORKDIR/out.NAME and err.NAME.  A failure stops the run.
+timed() {
+	local name="$1"
+	shift
+	local tf="$WORKDIR/time.$name"
+	if declare -F bench_quiesce >/dev/null; then bench_quiesce; fi
+	sync
+	if ! /usr/bin/time -f '%e %M' -o "$tf" "$@" >"$WORKDIR/out.$name" 2>"$WORKDIR/err.$name"; then
+		tail -n 20 "$WORKDIR/err.$name" >&2
+		die "$name failed: $*"
+	fi
+	printf '%s %s\n' "$name" "$(tail -n 1 "$tf")" >>"$RESULTS"
+	log "$name: $(tail -n 1 "$tf" | awk '{printf "%.2fs, peak RSS %.1f MB", $1, $2/1024}')"
+}
+
+# best NAME FIELD: the minimum of FIELD (2 = seconds, 3 = RSS KB) over runs
+best() { awk -v n="$1" -v f="$2" '$1 == n { if (m == "" || $f + 0 < m + 0) m = $f } END { print m }' "$RESULTS"; }
+
+# Report helpers: a/b to 2 decimals; 1/0 for a <= b, a < b; PASS/MISS; KB and bytes as MB.
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "inf" }'; }
+le() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a <= b) }' && echo 1 || echo 0; }
+lt() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a < b) }' && echo 1 || echo 0; }
+verdict() { if [ "$1" = 1 ]; then echo "PASS"; else echo "MISS"; fi; }
+mb() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
+mbb() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1048576 }'; }

@@ -122,25 +122,13 @@ CONN=(-h 127.0.0.1 -p "$PORT" -U postgres)
 # --- data --------------------------------------------------------------------
 bench_pg_load_data "$DB" "$SCALE"
 
-# --- timing --------------------------------------------------------------------
+# --- timing (timed, best: bench/lib.sh) ------------------------------------------
 RESULTS="$WORKDIR/results.txt"
 : >"$RESULTS"
-# timed NAME CMD...: run CMD under GNU time, append "NAME seconds maxrss_kb"
-timed() {
-	local name="$1"
-	shift
-	local tf="$WORKDIR/time.$name"
+bench_quiesce() {
 	"${PSQL[@]}" -d postgres -c CHECKPOINT >/dev/null
 	"${DSQL[@]}" -d postgres -c CHECKPOINT >/dev/null
-	sync
-	if ! /usr/bin/time -f '%e %M' -o "$tf" "$@" >"$WORKDIR/out.$name" 2>"$WORKDIR/err.$name"; then
-		tail -n 20 "$WORKDIR/err.$name" >&2
-		die "$name failed: $*"
-	fi
-	printf '%s %s\n' "$name" "$(tail -n 1 "$tf")" >>"$RESULTS"
-	log "$name: $(tail -n 1 "$tf" | awk '{printf "%.2fs, peak RSS %.1f MB", $1, $2/1024}')"
 }
-field() { awk -v n="$1" -v f="$2" '$1 == n { print $f }' "$RESULTS"; }
 
 # pgcopydb and pg_restore need the target database to exist: timed with it
 cat >"$WORKDIR/pgcopydb.sh" <<EOF
@@ -185,28 +173,23 @@ c_cp="$(counts DSQL m_pgcopydb)"
 c_pr="$(counts DSQL m_pgrestore)"
 
 # --- report --------------------------------------------------------------------
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "inf" }'; }
-le() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a <= b) }' && echo 1 || echo 0; }
-verdict() { if [ "$1" = 1 ]; then echo "PASS"; else echo "MISS"; fi; }
-mb() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
-
-t_m="$(field migrate 2)"
-t_c="$(field pgcopydb 2)"
-t_d="$(field dump_restore 2)"
-t_v="$(field verify 2)"
+t_m="$(best migrate 2)"
+t_c="$(best pgcopydb 2)"
+t_d="$(best dump_restore 2)"
+t_v="$(best verify 2)"
 r_c="$(ratio "$t_m" "$t_c")"
 r_d="$(ratio "$t_m" "$t_d")"
 ok_c="$(le "$r_c" 0.80)"
 ok_d="$(le "$r_d" 0.60)"
 
 echo
-echo "migrate PostgreSQL 15 -> $TARGET_MAJOR: pgbench scale $SCALE, database $(awk -v b="$DB_BYTES" 'BEGIN { printf "%.1f", b / 1048576 }') MB, 2 jobs, $(nproc) cores"
-echo "client tools: $("$CLIENT_BIN/pg_dump" --version | awk '{print $NF}'), $(pgcopydb --version 2>/dev/null | awk '/pgcopydb version/ {print "pgcopydb " $3}')"
+echo "migrate PostgreSQL 15 -> $TARGET_MAJOR: pgbench scale $SCALE, database $(mbb "$DB_BYTES") MB, 2 jobs, $(nproc) cores"
+echo "client tools: $("$CLIENT_BIN/pg_dump" --version | awk '{print $3}'), $(pgcopydb --version 2>/dev/null | awk '/pgcopydb version/ {print "pgcopydb " $3}')"
 echo
 printf '%-40s %10s %12s %10s   %-10s %s\n' "" "time (s)" "peak RSS MB" "migrate/x" "target" "result"
-printf '%-40s %10s %12s %10s   %-10s %s\n' "dbrestore migrate --jobs 2 (verified)" "$t_m" "$(mb "$(field migrate 3)")" "" "" ""
-printf '%-40s %10s %12s %10s   %-10s %s\n' "pgcopydb clone (2 table + 2 index jobs)" "$t_c" "$(mb "$(field pgcopydb 3)")" "${r_c}x" "<= 0.80x" "$(verdict "$ok_c")"
-printf '%-40s %10s %12s %10s   %-10s %s\n' "pg_dump -Fd -j2 + pg_restore -j2" "$t_d" "$(mb "$(field dump_restore 3)")" "${r_d}x" "<= 0.60x" "$(verdict "$ok_d")"
+printf '%-40s %10s %12s %10s   %-10s %s\n' "dbrestore migrate --jobs 2 (verified)" "$t_m" "$(mb "$(best migrate 3)")" "" "" ""
+printf '%-40s %10s %12s %10s   %-10s %s\n' "pgcopydb clone (2 table + 2 index jobs)" "$t_c" "$(mb "$(best pgcopydb 3)")" "${r_c}x" "<= 0.80x" "$(verdict "$ok_c")"
+printf '%-40s %10s %12s %10s   %-10s %s\n' "pg_dump -Fd -j2 + pg_restore -j2" "$t_d" "$(mb "$(best dump_restore 3)")" "${r_d}x" "<= 0.60x" "$(verdict "$ok_d")"
 echo
 echo "verification alone (dbrestore verify of the copy: one read of it): ${t_v}s, $(ratio "$t_v" "$t_m")x of the migrate"
 echo "row check (accounts/docs/blobs/sum/indexes): source $c_src, migrate $c_bd, pgcopydb $c_cp, pg_restore $c_pr"

@@ -104,26 +104,10 @@ CONN=(-h 127.0.0.1 -p "$PORT" -U postgres)
 # --- data --------------------------------------------------------------------
 bench_pg_load_data "$DB" "$SCALE"
 
-# --- timing helpers --------------------------------------------------------------
-# timed NAME CMD...: run CMD under GNU time, append "NAME seconds maxrss_kb"
+# --- timing helpers (timed, best: bench/lib.sh) ------------------------------------
 RESULTS="$WORKDIR/results.txt"
 : >"$RESULTS"
-timed() {
-	local name="$1"
-	shift
-	local tf="$WORKDIR/time.$name"
-	"${PSQL[@]}" -d postgres -c CHECKPOINT >/dev/null
-	sync
-	if ! /usr/bin/time -f '%e %M' -o "$tf" "$@" >"$WORKDIR/out.$name" 2>"$WORKDIR/err.$name"; then
-		tail -n 20 "$WORKDIR/err.$name" >&2
-		die "$name failed: $*"
-	fi
-	printf '%s %s\n' "$name" "$(tail -n 1 "$tf")" >>"$RESULTS"
-	log "$name: $(tail -n 1 "$tf" | awk '{printf "%.2fs, peak RSS %.1f MB", $1, $2/1024}')"
-}
-
-# best NAME FIELD: the minimum of FIELD (2 = seconds, 3 = RSS KB) over runs
-best() { awk -v n="$1" -v f="$2" '$1 == n { if (m == "" || $f + 0 < m + 0) m = $f } END { print m }' "$RESULTS"; }
+bench_quiesce() { "${PSQL[@]}" -d postgres -c CHECKPOINT >/dev/null; }
 
 # pg_restore needs the database to exist: time createdb + pg_restore together.
 cat >"$WORKDIR/pg_restore.sh" <<EOF
@@ -182,15 +166,6 @@ bd_dump_m="$(best backupd_dump 3)"
 pg_dump_m="$(best pg_dump 3)"
 bd_rest_m="$(best dbrestore 3)"
 pg_rest_m="$(best pg_restore 3)"
-
-verdict() { # verdict OK?
-	if [ "$1" = 1 ]; then echo "PASS"; else echo "MISS"; fi
-}
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "inf" }'; }
-le() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a <= b) }' && echo 1 || echo 0; }
-lt() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a < b) }' && echo 1 || echo 0; }
-mb() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
-mbb() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1048576 }'; }
 
 dump_ratio="$(ratio "$bd_dump_t" "$pg_dump_t")"
 size_ratio="$(ratio "$repo_bytes" "$dump_bytes")"

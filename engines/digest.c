@@ -421,15 +421,15 @@ static void compare_kinds(const digest_set *e, const digest_set *a, int extra, d
 		if (x->n_names && (y->n_names || y->count == 0))
 			compare_names(x, y, extra, f);
 		else if (y->count < x->count || (extra && y->count != x->count))
-			diff_add(f, "%" PRId64 " objects of kind %s, expected %" PRId64, y->count,
-				 x->kind, x->count);
+			diff_add(f, "%s: %" PRId64 ", expected %" PRId64, x->kind, y->count,
+				 x->count);
 	}
 	if (!extra)
 		return;
 	for (size_t j = 0; j < a->n_kinds; j++)
 		if (find_kind(e, a->kinds[j].kind) == NULL && a->kinds[j].count > 0)
-			diff_add(f, "%" PRId64 " objects of kind %s, expected none", a->kinds[j].count,
-				 a->kinds[j].kind);
+			diff_add(f, "%s: %" PRId64 ", expected none", a->kinds[j].kind,
+				 a->kinds[j].count);
 }
 
 static void compare_sequences(const digest_set *e, const digest_set *a, int extra, diffs *f)

@@ -102,6 +102,10 @@ static int cmd_verify(program *p, bderr *err)
 	if (resolve_source(p->cfg, cli_get(&p->args, "to"), &target, err) != 0)
 		return -1;
 	engine_restore_options o = { .to_url = target.url, .password = target.password, .verify = 1 };
+	if (cli_int(&p->args, "jobs", &o.jobs, err) != 0) {
+		source_spec_free(&target);
+		return -1;
+	}
 	repo *r = NULL;
 	manifest *m = NULL;
 	char *name = NULL;
@@ -159,6 +163,7 @@ static const cli_option verify_opts[] = {
 	{ "name", "N", "the source's name in the repository (needed when it holds several)", 0, NULL, 0, 0 },
 	{ "backup", "ID|latest", "which backup", 0, "latest", 0, 0 },
 	{ "to", "URI", "the database to check: a postgresql:// or mysql:// URI, or a [source:NAME]", 1, NULL, 0, 0 },
+	{ "jobs", "N", "PostgreSQL: read the tables on N connections sharing one snapshot (MySQL/MariaDB: one connection)", 0, STR(ENGINE_JOBS_DEFAULT), ENGINE_JOBS_MIN, ENGINE_JOBS_MAX },
 	CLI_OPT_END,
 };
 

@@ -20,11 +20,18 @@
 #define STR_(x) #x
 #define STR(x) STR_(x)
 
+/*
+ * Smaller than a dump's chunks: a migrate writes no object per chunk, so
+ * the only cost of a chunk is one more COPY, and one large table no longer
+ * keeps a single worker busy while the others are idle.
+ */
+#define MIGRATE_CHUNK_SIZE_DEFAULT "64MB"
+
 const cli_option migrate_options[] = {
 	{ "from", "URI", "source database: a postgresql:// or mysql:// URI, or a [source:NAME]", 1, NULL, 0, 0 },
 	{ "to", "URI", "target database (or, with --provision, the target server's admin account)", 1, NULL, 0, 0 },
 	{ "jobs", "N", "parallel connection pairs", 0, STR(ENGINE_JOBS_DEFAULT), ENGINE_JOBS_MIN, ENGINE_JOBS_MAX },
-	{ "chunk-size", "SIZE", "copy tables larger than this in parallel chunks", 0, ENGINE_CHUNK_SIZE_DEFAULT, 0, 0 },
+	{ "chunk-size", "SIZE", "copy tables larger than this in parallel chunks", 0, MIGRATE_CHUNK_SIZE_DEFAULT, 0, 0 },
 	TARGET_OPTIONS,
 	{ "via-repo", "R", "also keep a verified backup of what was moved in repository R (a [repo:NAME], path or s3:// URL)", 0, NULL, 0, 0 },
 	{ "name", "N", "with --via-repo: the source's name in the repository (default: the source's); with --follow: the migration's name", 0, NULL, 0, 0 },
@@ -211,7 +218,7 @@ int migrate_command(program *p, bderr *err)
 	if (target_options_read(p, &to, &mo.to, err) != 0)
 		goto out;
 	const char *chunk = cli_get(&p->args, "chunk-size");
-	if (engine_parse_size(chunk ? chunk : ENGINE_CHUNK_SIZE_DEFAULT, &mo.chunk_bytes) != 0) {
+	if (engine_parse_size(chunk ? chunk : MIGRATE_CHUNK_SIZE_DEFAULT, &mo.chunk_bytes) != 0) {
 		bderr_usage(err, "option '--chunk-size': invalid size '%s' (e.g. 256MB, 1G)", chunk);
 		goto out;
 	}

@@ -98,9 +98,7 @@ static int table_columns(MYSQL *c, const char *db, const char *table, col_list *
 		return -1;
 	MYSQL_ROW row;
 	while ((row = mysql_fetch_row(r)) != NULL) {
-		const char *extra = row[2] ? row[2] : "";
-		if (strstr(extra, "VIRTUAL GENERATED") || strstr(extra, "STORED GENERATED") ||
-		    strstr(extra, "PERSISTENT GENERATED"))
+		if (my_extra_is_generated(row[2]))
 			continue;
 		col_list_add(out, row[0], row[1]);
 	}

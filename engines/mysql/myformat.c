@@ -344,3 +344,9 @@ int my_type_is_integer(const char *data_type)
 			return 1;
 	return 0;
 }
+
+int my_extra_is_generated(const char *extra)
+{
+	return extra && (strstr(extra, "VIRTUAL GENERATED") || strstr(extra, "STORED GENERATED") ||
+			 strstr(extra, "PERSISTENT GENERATED"));
+}

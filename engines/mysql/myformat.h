@@ -52,6 +52,8 @@ char *my_strip_definer(const char *sql);
 /* Column DATA_TYPE classes whose values the format converts (see the format notes). */
 int my_type_is_spatial(const char *data_type);
 int my_type_is_integer(const char *data_type);
+/* A column whose information_schema.COLUMNS.EXTRA says it is generated (not dumped). */
+int my_extra_is_generated(const char *extra);
 
 /*
  * A statement file: statements each introduced by a separator line

@@ -205,7 +205,7 @@ static int take_snapshot(dump_state *st, MYSQL *c, dump_worker *workers, int n_w
 {
 	const int no_lock = st->o->consistency == ENGINE_CONSISTENCY_NO_LOCK;
 	if (!no_lock) {
-		if (my_src_lock(c, err) != 0)
+		if (my_src_lock(c, "the dump account", " (or use --consistency no-lock)", err) != 0)
 			return -1;
 		*locked = 1;
 	}

@@ -273,7 +273,7 @@ static int open_snapshot(my_migrate *mg, bderr *err)
 		    my_src_session(mg->snap[i], err) != 0)
 			return -1;
 	/* connections first, so the global lock is held only for the snapshot itself */
-	if (my_src_lock(mg->src, err) != 0)
+	if (my_src_lock(mg->src, "the source account", "", err) != 0)
 		return -1;
 	mg->locked = 1;
 	mg->binlog = my_src_binlog_position(mg->src);

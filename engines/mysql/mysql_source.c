@@ -154,9 +154,7 @@ static int load_tables(my_src_plan *st, MYSQL *c, size_t db, bderr *err)
 		my_src_table *t = find_table(st, db, first, row[0], &hint);
 		if (t == NULL)
 			continue; /* a view's columns */
-		const char *extra = row[3] ? row[3] : "";
-		if (strstr(extra, "VIRTUAL GENERATED") || strstr(extra, "STORED GENERATED") ||
-		    strstr(extra, "PERSISTENT GENERATED"))
+		if (my_extra_is_generated(row[3]))
 			continue;
 		t->columns = xrealloc(t->columns, (t->n_columns + 1) * sizeof *t->columns);
 		t->types = xrealloc(t->types, (t->n_columns + 1) * sizeof *t->types);
@@ -421,7 +419,7 @@ int my_src_session(MYSQL *c, bderr *err)
 		       "cannot configure a reading session", err);
 }
 
-int my_src_lock(MYSQL *c, bderr *err)
+int my_src_lock(MYSQL *c, const char *who, const char *alternative, bderr *err)
 {
 	/*
 	 * While FTWRL waits for a long-running query, every writer queues
@@ -434,7 +432,7 @@ int my_src_lock(MYSQL *c, bderr *err)
 	if (my_exec(c, "FLUSH TABLES WITH READ LOCK", "cannot lock the server for a consistent snapshot",
 		    err) != 0) {
 		if (mysql_errno(c) == 1045 || mysql_errno(c) == 1227)
-			bderr_prefix(err, "the account lacks the RELOAD privilege (or use --consistency no-lock)");
+			bderr_prefix(err, "%s lacks the RELOAD privilege%s", who, alternative);
 		return -1;
 	}
 	return 0;

@@ -87,9 +87,10 @@ int my_src_session(MYSQL *c, bderr *err);
 
 /*
  * FLUSH TABLES WITH READ LOCK after a bounded wait for running statements
- * (writers queue behind a waiting FTWRL); a missing RELOAD privilege is said.
+ * (writers queue behind a waiting FTWRL); a missing RELOAD privilege is said
+ * as "WHO lacks the RELOAD privilegeALTERNATIVE".
  */
-int my_src_lock(MYSQL *c, bderr *err);
+int my_src_lock(MYSQL *c, const char *who, const char *alternative, bderr *err);
 
 /*
  * Where the snapshot is in the binary log: {"file", "position"} and the

@@ -7,6 +7,7 @@
 
 #include "common/log.h"
 #include "common/mem.h"
+#include "common/workpool.h"
 #include "engines/pg/pg_format.h"
 #include "engines/pg/pgconn.h"
 
@@ -18,7 +19,7 @@
 
 /*
  * The tables the dump copies (engines/pg/pg_dump.c: ordinary, not temporary,
- * not an extension's) with their dumpable columns in attnum order.
+ * not an extension's) with their dumpable columns in attnum order and their size.
  */
 static int list_tables(PGconn *c, PGresult **out, bderr *err)
 {
@@ -27,7 +28,8 @@ static int list_tables(PGconn *c, PGresult **out, bderr *err)
 		"SELECT n.nspname, c.relname, "
 		"  (SELECT pg_catalog.array_to_json(pg_catalog.array_agg(a.attname ORDER BY a.attnum)) "
 		"     FROM pg_catalog.pg_attribute a "
-		"    WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND %s) "
+		"    WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND %s), "
+		"  pg_catalog.pg_table_size(c.oid) "
 		"FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
 		"WHERE c.relkind = 'r' AND c.relpersistence <> 't' AND " USER_NSP("n") " AND "
 		NOT_EXT("pg_catalog.pg_class", "c.oid") " ORDER BY 1, 2",
@@ -73,47 +75,31 @@ static char *copy_sql(PGconn *c, const digest_table *t)
 static int digest_table_rows(PGconn *c, digest_table *t, bderr *err)
 {
 	char *sql = copy_sql(c, t);
-	PGresult *res = PQexec(c, sql);
-	free(sql);
-	if (PQresultStatus(res) != PGRES_COPY_OUT) {
-		char buf[512];
-		const char *m = PQresultErrorMessage(res);
-		if (m == NULL || *m == '\0')
-			m = pg_errmsg(c, buf, sizeof buf);
-		bderr_set(err, "cannot read table %s.%s: %.*s", t->schema, t->name,
-			  (int)strcspn(m, "\n"), m);
-		PQclear(res);
-		return -1;
-	}
-	PQclear(res);
+	char *what = xasprintf("cannot read table %s.%s", t->schema, t->name);
+	int rc = pg_copy_out_begin(c, sql, what, err);
 	digest_sum sum = { 0, 0 };
-	for (;;) {
+	while (rc == 0) {
 		char *row = NULL;
 		int n = PQgetCopyData(c, &row, 0);
 		if (n == -1)
 			break;
 		if (n == -2) {
 			char buf[512];
-			return bderr_set(err, "cannot read table %s.%s: %s", t->schema, t->name,
-					 pg_errmsg(c, buf, sizeof buf));
+			rc = bderr_set(err, "%s: %s", what, pg_errmsg(c, buf, sizeof buf));
+			break;
 		}
 		digest_sum_add(&sum, row, (size_t)n);
 		PQfreemem(row);
 	}
-	PGresult *fin;
-	while ((fin = PQgetResult(c)) != NULL) {
-		if (PQresultStatus(fin) != PGRES_COMMAND_OK && !bderr_isset(err)) {
-			const char *m = PQresultErrorMessage(fin);
-			bderr_set(err, "cannot read table %s.%s: %.*s", t->schema, t->name,
-				  (int)strcspn(m, "\n"), m);
-		}
-		PQclear(fin);
+	if (rc == 0)
+		rc = pg_copy_out_end(c, what, err);
+	if (rc == 0) {
+		t->rows = sum.rows;
+		t->checksum = sum.checksum;
 	}
-	if (bderr_isset(err))
-		return -1;
-	t->rows = sum.rows;
-	t->checksum = sum.checksum;
-	return 0;
+	free(sql);
+	free(what);
+	return rc;
 }
 
 /*
@@ -264,17 +250,39 @@ int pg_digest_session(PGconn *c, bderr *err)
 		       "cannot configure the session", err);
 }
 
-int pg_digest_compute(PGconn *c, const digest_set *like, digest_set **out, bderr *err)
+/* One table read by one of the workers (a connection each). */
+static int table_task(void *shared, void *worker, void *item, bderr *err)
+{
+	(void)shared;
+	return digest_table_rows(worker, item, err);
+}
+
+/* Largest first, so the last table to finish is a small one. */
+typedef struct sized_table {
+	digest_table *t;
+	int64_t bytes;
+} sized_table;
+
+static int bytes_desc(const void *a, const void *b)
+{
+	const sized_table *x = a, *y = b;
+	return x->bytes < y->bytes ? 1 : x->bytes > y->bytes ? -1 : 0;
+}
+
+int pg_digest_compute_conns(PGconn *const *conns, int n_conns, const digest_set *like,
+			    digest_set **out, bderr *err)
 {
 	*out = NULL;
-	if (pg_digest_session(c, err) != 0)
-		return -1;
+	for (int i = 0; i < n_conns; i++)
+		if (pg_digest_session(conns[i], err) != 0)
+			return -1;
+	PGconn *c = conns[0];
 	PGresult *r;
 	if (list_tables(c, &r, err) != 0)
 		return -1;
 	digest_set *d = digest_set_new();
-	int rc = 0;
-	for (int i = 0; i < PQntuples(r) && rc == 0; i++) {
+	int n = PQntuples(r);
+	for (int i = 0; i < n; i++) {
 		digest_table *t = digest_set_add_table(d, PQgetvalue(r, i, 0), PQgetvalue(r, i, 1), NULL);
 		const digest_table *l = digest_set_find_table(like, t->schema, t->name);
 		if (l && l->columns)
@@ -283,9 +291,22 @@ int pg_digest_compute(PGconn *c, const digest_set *like, digest_set **out, bderr
 			parse_columns(PQgetvalue(r, i, 2), t);
 		else
 			digest_table_set_columns(t, NULL, 0);
-		rc = digest_table_rows(c, t, err);
+	}
+	/* the table array is complete: its elements stay where they are now */
+	sized_table *order = xcalloc((size_t)n + 1, sizeof *order);
+	void **items = xcalloc((size_t)n + 1, sizeof *items);
+	for (int i = 0; i < n; i++) {
+		order[i].t = &d->tables[i];
+		order[i].bytes = strtoll(PQgetvalue(r, i, 3), NULL, 10);
 	}
 	PQclear(r);
+	if (n > 0)
+		qsort(order, (size_t)n, sizeof *order, bytes_desc);
+	for (int i = 0; i < n; i++)
+		items[i] = order[i].t;
+	int rc = workpool_run(NULL, (void **)conns, n_conns, items, (size_t)n, table_task, NULL, err);
+	free(items);
+	free(order);
 	if (rc == 0)
 		rc = add_objects(c, d, err);
 	if (rc == 0)
@@ -299,18 +320,26 @@ int pg_digest_compute(PGconn *c, const digest_set *like, digest_set **out, bderr
 	return 0;
 }
 
-int pg_digest_verify(PGconn *c, const pg_dump_info *info, const char *backup_id, bderr *err)
+int pg_digest_compute(PGconn *c, const digest_set *like, digest_set **out, bderr *err)
+{
+	return pg_digest_compute_conns(&c, 1, like, out, err);
+}
+
+int pg_digest_verify(PGconn *const *conns, int n_conns, const pg_dump_info *info,
+		     const char *backup_id, bderr *err)
 {
 	if (info->digest == NULL)
 		return bderr_set(err, "backup %s cannot be verified: it predates digests (or its server is older than PostgreSQL 12)",
 				 backup_id);
 	/* the dump's text: its encoding and column lists */
-	char *enc = PQescapeLiteral(c, info->encoding, strlen(info->encoding));
+	char *enc = PQescapeLiteral(conns[0], info->encoding, strlen(info->encoding));
 	char *sql = xasprintf("SET client_encoding = %s", enc);
 	PQfreemem(enc);
-	int src = pg_exec(c, sql, "cannot configure the session", err);
+	int rc = 0;
+	for (int i = 0; i < n_conns && rc == 0; i++)
+		rc = pg_exec(conns[i], sql, "cannot configure the session", err);
 	free(sql);
-	if (src != 0)
+	if (rc != 0)
 		return bderr_prefix(err, "verification against backup %s failed", backup_id);
 	time_t t0 = time(NULL);
 	digest_set *like = digest_set_new();
@@ -320,17 +349,47 @@ int pg_digest_verify(PGconn *c, const pg_dump_info *info, const char *backup_id,
 		digest_table_set_columns(l, t->columns, t->n_columns);
 	}
 	digest_set *actual = NULL;
-	int rc = pg_digest_compute(c, like, &actual, err);
+	rc = pg_digest_compute_conns(conns, n_conns, like, &actual, err);
 	if (rc == 0)
 		rc = digest_compare(info->digest, actual, 0, err);
 	if (rc != 0)
 		bderr_prefix(err, "verification against backup %s failed", backup_id);
 	else
-		log_info("verified against backup %s: %zu tables, %zu kinds of objects, %zu sequences match (%lds)",
+		log_info("verified against backup %s: %zu tables, %zu kinds of objects, %zu sequences match (%lds, %d connections)",
 			 backup_id, info->digest->n_tables, info->digest->n_kinds,
-			 info->digest->n_sequences, (long)(time(NULL) - t0));
+			 info->digest->n_sequences, (long)(time(NULL) - t0), n_conns);
 	digest_set_free(like);
 	digest_set_free(actual);
+	return rc;
+}
+
+/* n connections to o->to_url reading one snapshot (the first one's, exported). */
+static int open_snapshot_conns(const engine_restore_options *o, PGconn **conns, int n, bderr *err)
+{
+	char *snap = NULL;
+	int rc = 0;
+	for (int i = 0; i < n && rc == 0; i++) {
+		rc = pg_connect(o->to_url, o->password, NULL, "dbrestore verify", &conns[i], err);
+		if (rc == 0)
+			rc = pg_exec(conns[i], "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY",
+				     "cannot start a transaction", err);
+		if (rc == 0 && i == 0 && n > 1) {
+			PGresult *r;
+			rc = pg_query(conns[0], "SELECT pg_catalog.pg_export_snapshot()",
+				      "cannot export a snapshot", &r, err);
+			if (rc == 0) {
+				snap = xstrdup(PQgetvalue(r, 0, 0));
+				PQclear(r);
+			}
+		} else if (rc == 0 && i > 0) {
+			char *lit = PQescapeLiteral(conns[i], snap, strlen(snap));
+			char *sql = xasprintf("SET TRANSACTION SNAPSHOT %s", lit);
+			PQfreemem(lit);
+			rc = pg_exec(conns[i], sql, "cannot import the snapshot", err);
+			free(sql);
+		}
+	}
+	free(snap);
 	return rc;
 }
 
@@ -343,15 +402,15 @@ int pg_digest_verify_run(repo *r, const manifest *m, const engine_restore_option
 				   m->id, m->kind);
 	if (pg_dump_info_parse(m->info, &info, err) != 0)
 		return bderr_prefix(err, "backup %s is damaged", m->id);
-	PGconn *c = NULL;
-	int rc = pg_connect(o->to_url, o->password, NULL, "dbrestore verify", &c, err);
+	int n = o->jobs < 1 ? 1 : o->jobs;
+	PGconn **conns = xcalloc((size_t)n, sizeof *conns);
 	/* one snapshot for every table, whatever writes meanwhile */
+	int rc = open_snapshot_conns(o, conns, n, err);
 	if (rc == 0)
-		rc = pg_exec(c, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY",
-			     "cannot start a transaction", err);
-	if (rc == 0)
-		rc = pg_digest_verify(c, &info, m->id, err);
-	PQfinish(c);
+		rc = pg_digest_verify(conns, n, &info, m->id, err);
+	for (int i = 0; i < n; i++)
+		PQfinish(conns[i]);
+	free(conns);
 	pg_dump_info_clear(&info);
 	return rc;
 }

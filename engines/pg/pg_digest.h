@@ -30,6 +30,15 @@
 int pg_digest_compute(PGconn *c, const digest_set *like, digest_set **out, bderr *err);
 
 /*
+ * The same with the tables read in parallel, largest first, one per
+ * connection at a time (conns[0] also lists them and reads the objects and
+ * sequences).  The connections must see the same data: one snapshot
+ * (exported by one, imported by the others), or a database nobody writes.
+ */
+int pg_digest_compute_conns(PGconn *const *conns, int n_conns, const digest_set *like,
+			    digest_set **out, bderr *err);
+
+/*
  * Sets on c the session the digests' COPY text depends on (PG_COPY_SESSION_SQL
  * and PG_COPY_OUT_SESSION_SQL); pg_digest_compute does it itself.  A caller
  * that hashes rows it streams anyway (digest_sum_add on each COPY row, as the
@@ -50,17 +59,22 @@ int pg_digest_sequences(PGconn *c, digest_set *d, bderr *err);
 void pg_digest_sequence_value(const char *last_value, int is_called, char *buf, size_t len);
 
 /*
- * `restore --verify` / `dbrestore verify`: the digest of c's database
- * against the one recorded in manifest info (pg_dump_info.digest): 0 when
- * every table, object and sequence the backup holds is there and equal,
- * else -1 naming the differences.  A backup without a digest (older than
- * digests, or of a server before 12) is an error that says so.
+ * `restore --verify` / `dbrestore verify`: the digest of the database
+ * conns[0..n) are in (read as pg_digest_compute_conns does, in the dump's
+ * client_encoding, which it sets) against the one recorded in manifest info
+ * (pg_dump_info.digest): 0 when every table, object and sequence the backup
+ * holds is there and equal, else -1 naming the differences.  A backup
+ * without a digest (older than digests, or of a server before 12) is an
+ * error that says so.
  */
 struct pg_dump_info;
-int pg_digest_verify(PGconn *c, const struct pg_dump_info *info, const char *backup_id,
-		     bderr *err);
+int pg_digest_verify(PGconn *const *conns, int n_conns, const struct pg_dump_info *info,
+		     const char *backup_id, bderr *err);
 
-/* The engine's verify operation (engines/engine.h): connects to o->to_url and verifies. */
+/*
+ * The engine's verify operation (engines/engine.h): o->jobs connections to
+ * o->to_url in one snapshot, then pg_digest_verify.
+ */
 int pg_digest_verify_run(repo *r, const manifest *m, const engine_restore_options *o, bderr *err);
 
 #endif

@@ -85,10 +85,9 @@ static int session_setup(PGconn *c, bderr *err)
 	 * row_security off, like pg_dump: fail rather than silently miss rows
 	 * hidden by a policy; floats exact (before 12 they were rounded unless
 	 * asked for more digits); the text fixed so the rows' checksums can be
-	 * recomputed on another server (pg_format.h)
+	 * recomputed on another server (pg_format.h, engines/pg/pg_digest.h)
 	 */
-	return pg_exec(c, PG_COPY_SESSION_SQL "; " PG_COPY_OUT_SESSION_SQL,
-		       "cannot configure the session", err);
+	return pg_digest_session(c, err);
 }
 
 static char *column_list(PGconn *c, const dump_table *t)
@@ -134,7 +133,7 @@ static char *copy_out_sql(PGconn *c, const dump_task *t)
 static int dump_chunk(dump_state *st, PGconn *c, dump_task *t, bderr *err)
 {
 	char *path = repo_backup_path(st->o->name, st->id, t->object);
-	char *what = xasprintf("table %s.%s", t->table->schema, t->table->name);
+	char *what = xasprintf("cannot dump table %s.%s", t->table->schema, t->table->name);
 	char *sql = copy_out_sql(c, t);
 	object_writer *ow = NULL;
 	char *batch = NULL;
@@ -142,17 +141,8 @@ static int dump_chunk(dump_state *st, PGconn *c, dump_task *t, bderr *err)
 
 	if (object_writer_open(repo_storage(st->repo), path, st->o->compress_level, &ow, err) != 0)
 		goto out;
-	PGresult *res = PQexec(c, sql);
-	if (PQresultStatus(res) != PGRES_COPY_OUT) {
-		char buf[512];
-		const char *m = PQresultErrorMessage(res);
-		if (m == NULL || *m == '\0')
-			m = pg_errmsg(c, buf, sizeof buf);
-		bderr_set(err, "cannot dump %s: %.*s", what, (int)strcspn(m, "\n"), m);
-		PQclear(res);
+	if (pg_copy_out_begin(c, sql, what, err) != 0)
 		goto out;
-	}
-	PQclear(res);
 
 	batch = xmalloc(COPY_BATCH);
 	size_t fill = 0;
@@ -168,7 +158,7 @@ static int dump_chunk(dump_state *st, PGconn *c, dump_task *t, bderr *err)
 			break;
 		if (n == -2) {
 			char buf[512];
-			bderr_set(err, "cannot dump %s: %s", what, pg_errmsg(c, buf, sizeof buf));
+			bderr_set(err, "%s: %s", what, pg_errmsg(c, buf, sizeof buf));
 			goto out;
 		}
 		rows++;
@@ -190,15 +180,7 @@ static int dump_chunk(dump_state *st, PGconn *c, dump_task *t, bderr *err)
 	}
 	if (fill > 0 && object_writer_write(ow, batch, fill, err) != 0)
 		goto out;
-	PGresult *fin;
-	while ((fin = PQgetResult(c)) != NULL) {
-		if (PQresultStatus(fin) != PGRES_COMMAND_OK && !bderr_isset(err)) {
-			const char *m = PQresultErrorMessage(fin);
-			bderr_set(err, "cannot dump %s: %.*s", what, (int)strcspn(m, "\n"), m);
-		}
-		PQclear(fin);
-	}
-	if (bderr_isset(err))
+	if (pg_copy_out_end(c, what, err) != 0)
 		goto out;
 	if (object_writer_close(ow, &t->meta, err) != 0)
 		goto out;

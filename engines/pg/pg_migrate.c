@@ -509,9 +509,17 @@ int pg_migrate_verify(void *vs, bderr *err)
 	time_t t0 = time(NULL);
 	digest_set *expected = NULL, *actual = NULL;
 	int rc = source_digest(s, &expected, err);
-	/* the target read with the source's columns, in the source's order */
+	/*
+	 * The target read in parallel on the session's connections (nothing
+	 * else writes into the new database), with the source's columns in the
+	 * source's order.
+	 */
+	PGconn *conns[ENGINE_JOBS_MAX];
+	int n = 0;
+	while (n < ENGINE_JOBS_MAX && (conns[n] = pg_restore_session_conn(s->target, n)) != NULL)
+		n++;
 	if (rc == 0)
-		rc = pg_digest_compute(pg_restore_session_conn(s->target, 0), expected, &actual, err);
+		rc = pg_digest_compute_conns(conns, n, expected, &actual, err);
 	if (rc == 0)
 		rc = digest_compare(expected, actual, s->o->to.allow_non_empty ? 0 : DIGEST_COMPARE_EXTRA,
 				    err);

@@ -1129,7 +1129,7 @@ int pg_restore_run(repo *r, const manifest *m, const engine_restore_options *o, 
 	if (restore_post_data(&rc, conns, jobs, post, err) != 0)
 		goto out;
 	/* before a --create database gets its name: a failed check drops it */
-	if (o->verify && pg_digest_verify(conns[0], &rc.info, m->id, err) != 0)
+	if (o->verify && pg_digest_verify(conns, jobs, &rc.info, m->id, err) != 0)
 		goto out;
 	rcode = 0;
 out:

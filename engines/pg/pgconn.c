@@ -197,6 +197,28 @@ int pg_exec(PGconn *c, const char *sql, const char *what, bderr *err)
 	return 0;
 }
 
+int pg_copy_out_begin(PGconn *c, const char *sql, const char *what, bderr *err)
+{
+	PGresult *r = PQexec(c, sql);
+	if (r == NULL || PQresultStatus(r) != PGRES_COPY_OUT)
+		return result_error(c, r, what, err);
+	PQclear(r);
+	return 0;
+}
+
+int pg_copy_out_end(PGconn *c, const char *what, bderr *err)
+{
+	int rc = 0;
+	PGresult *r;
+	while ((r = PQgetResult(c)) != NULL) {
+		if (PQresultStatus(r) != PGRES_COMMAND_OK && rc == 0)
+			rc = result_error(c, r, what, err); /* clears r */
+		else
+			PQclear(r);
+	}
+	return rc;
+}
+
 int pg_query(PGconn *c, const char *sql, const char *what, PGresult **out, bderr *err)
 {
 	return pg_query_params(c, sql, 0, NULL, what, out, err);

@@ -43,6 +43,13 @@ int pg_query_params(PGconn *c, const char *sql, int n, const char *const *values
 int pg_query_exists(PGconn *c, const char *sql, const char *param, const char *what, int *found,
 		    bderr *err);
 
+/*
+ * A COPY ... TO STDOUT started (then PQgetCopyData until -1), and its end:
+ * the results drained, the first error set as "what: message".
+ */
+int pg_copy_out_begin(PGconn *c, const char *sql, const char *what, bderr *err);
+int pg_copy_out_end(PGconn *c, const char *what, bderr *err);
+
 /* Quoted identifier, "schema"."name" form (caller frees). */
 char *pg_quote_ident(PGconn *c, const char *ident);
 char *pg_qualified_name(PGconn *c, const char *schema, const char *name);

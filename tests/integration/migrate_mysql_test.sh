@@ -40,6 +40,14 @@ password-file = $SRC_PWFILE
 url = $SRC_BASE/nosuchdb
 password-file = $SRC_PWFILE
 
+[source:notables]
+url = $SRC_BASE/notables
+password-file = $SRC_PWFILE
+
+[source:norel]
+url = mysql://norel@127.0.0.1:$SRC_PORT/shop
+password-file = $BD_TMP/norel.pw
+
 [source:bulk]
 url = $SRC_BASE/bulk
 password-file = $SRC_PWFILE
@@ -90,6 +98,12 @@ check "--roles: its grant names the new database" dst_grants
 check "no temporary database is left on the target" \
 	test "$(dst_sql "" "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE 'backupd\\_restore\\_%'")" = 0
 
+my_db_create notables
+my_sql notables "CREATE PROCEDURE p_only() SELECT 1"
+MYSQL_PWD="$(cat "$DST_PWFILE")" run "$DBRESTORE" -c "$CONF" migrate --from notables --to "$DST_BASE/notables2" --create
+assert_rc "a database without tables (one procedure) migrates" 0
+check "... with its procedure" test "$(dst_sql "" "SELECT COUNT(*) FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = 'notables2'")" = 1
+
 # --------------------------------------------------------------------------
 note "refusals"
 run "$DBRESTORE" -c "$CONF" migrate --from shop --to dst --provision shopnew --owner other --env-file "$BD_TMP/x.env"
@@ -110,6 +124,15 @@ run "$DBRESTORE" -c "$CONF" migrate --from shop --to dst --role-map a=b --provis
 assert_rc "--role-map on a MySQL target is refused (usage)" 2
 assert_output_contains "... naming the option" "--role-map"
 
+printf 'norel-pw-%s\n' "$RANDOM" >"$BD_TMP/norel.pw"
+chmod 0600 "$BD_TMP/norel.pw"
+add_secret "$(cat "$BD_TMP/norel.pw")"
+my_sql "" "CREATE USER 'norel'@'%' IDENTIFIED BY '$(cat "$BD_TMP/norel.pw")'; GRANT SELECT, SHOW VIEW, TRIGGER, EVENT ON shop.* TO 'norel'@'%'"
+run "$DBRESTORE" -c "$CONF" migrate --from norel --to dst --provision norelcopy --owner norelapp --env-file "$BD_TMP/norel.env"
+assert_rc "a source account without RELOAD fails" 1
+assert_output_contains "... saying so" "the source account lacks the RELOAD privilege"
+check_not "... and what the migrate created on the target is dropped" dst_db_exists norelcopy
+check "... with the user it created" test "$(dst_sql "" "SELECT COUNT(*) FROM mysql.user WHERE User = 'norelapp'")" = 0
 MYSQL_PWD="$(cat "$SRC_PWFILE")" run "$DBRESTORE" -c "$CONF" migrate --from shop --to "$SRC_BASE/shopcopy" --create
 assert_rc "the same server as target with a MyISAM table in the source is refused (usage)" 2
 assert_output_contains "... naming the table" "shop.myisam_t (MyISAM)"
@@ -132,7 +155,7 @@ check "... to the same database" my_compare_across "$DST_CNF" shop shoprepo
 # --------------------------------------------------------------------------
 note "the target killed (kill -9) while rows are loaded"
 my_db_create bulk
-BULK_ROWS=60000
+BULK_ROWS=30000
 [ "${BD_ASAN:-0}" = 1 ] && BULK_ROWS=20000
 my_sql bulk "CREATE TABLE t (id INT NOT NULL PRIMARY KEY, pad VARBINARY(600)) ENGINE=InnoDB;
 	INSERT INTO t SELECT seq, RANDOM_BYTES(500) FROM seq_1_to_$BULK_ROWS; ANALYZE TABLE t" >/dev/null

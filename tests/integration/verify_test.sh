@@ -47,8 +47,11 @@ run "$DBRESTORE" restore --repo "$REPO" --name pg --to "$(pg_uri dst)" --create 
 assert_rc "restore --verify succeeds" 0
 assert_output_contains "restore --verify says what matched" "verified against backup $ID"
 check "the restored database matches the source" pg_compare src dst
-run "$DBRESTORE" verify --repo "$REPO" --name pg --to "$(pg_uri dst)"
-assert_rc "dbrestore verify of the restored database succeeds" 0
+run "$DBRESTORE" verify --repo "$REPO" --name pg --to "$(pg_uri dst)" --jobs 3
+assert_rc "dbrestore verify --jobs 3 (one snapshot, three connections) of the restored database succeeds" 0
+assert_output_contains "it read on 3 connections" "3 connections"
+run "$DBRESTORE" verify --repo "$REPO" --name pg --to "$(pg_uri dst)" --jobs 1
+assert_rc "dbrestore verify --jobs 1 succeeds" 0
 assert_output_contains "verify says it matches" "database matches backup $ID"
 
 note "PostgreSQL: differences are found and named"

@@ -187,7 +187,7 @@ static void test_compare_names_differences(void **state)
 	bderr_init(&err);
 	assert_int_equal(digest_compare(e, b, 0, &err), -1);
 	assert_non_null(strstr(err.msg, "table app.empty is missing"));
-	assert_non_null(strstr(err.msg, "1 objects of kind large object, expected 2"));
+	assert_non_null(strstr(err.msg, "large object: 1, expected 2"));
 	assert_non_null(strstr(err.msg, "and 2 more"));
 	digest_set_free(b);
 	digest_set_free(e);

@@ -239,6 +239,18 @@ static void test_statement_files(void **state)
 	my_statements_free(s);
 }
 
+static void test_generated_columns(void **state)
+{
+	(void)state;
+	assert_true(my_extra_is_generated("VIRTUAL GENERATED"));
+	assert_true(my_extra_is_generated("STORED GENERATED"));
+	assert_true(my_extra_is_generated("PERSISTENT GENERATED")); /* MariaDB's word for STORED */
+	assert_false(my_extra_is_generated("auto_increment"));
+	assert_false(my_extra_is_generated("DEFAULT_GENERATED on update CURRENT_TIMESTAMP"));
+	assert_false(my_extra_is_generated(""));
+	assert_false(my_extra_is_generated(NULL));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -250,6 +262,7 @@ int main(void)
 		cmocka_unit_test(test_name_encoding),
 		cmocka_unit_test(test_strip_definer),
 		cmocka_unit_test(test_statement_files),
+		cmocka_unit_test(test_generated_columns),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
