@@ -20,6 +20,7 @@
 #include "archive/repo.h"
 #include "common/error.h"
 #include "common/workpool.h"
+#include "common/tablefilter.h"
 
 /* ---- dump options: defaults and bounds, once ----------------------------- */
 
@@ -49,10 +50,24 @@ typedef struct engine_dump_options {
 	 * (migrate --via-repo dumps what it copies), or NULL.
 	 */
 	const char *snapshot;
+	table_filter *filter;      /* --include-table ... (owned); NULL: every table */
+	int all_databases;         /* every database of the server (PostgreSQL: and its globals) */
+	int role_passwords;        /* PostgreSQL, with all_databases: the roles' password hashes too */
 } engine_dump_options;
 
 /* The defaults above; url, password and name NULL. */
 void engine_dump_options_init(engine_dump_options *o);
+/* Frees what the options own (the filter). */
+void engine_dump_options_clear(engine_dump_options *o);
+
+/*
+ * The table-filter options and keys ("include-table", "exclude-table",
+ * "exclude-table-data"), NULL-terminated, and the filter list each fills.
+ */
+extern const char *const engine_dump_filter_keys[];
+/* Adds value (space-separated patterns when list) to o's filter under key. */
+int engine_dump_filter_add(engine_dump_options *o, const char *key, const char *value, int list,
+			   bderr *err);
 
 /*
  * Sets one option from its text, as written on the command line or in a
@@ -100,6 +115,8 @@ typedef struct engine_restore_options {
 	const char *env_file;
 	int reuse_role;
 	int verify;           /* --verify: compare the result with the dump's digest (engines/digest.h) */
+	const table_filter *filter; /* --table, --schema, --exclude-*: a subset; NULL: everything */
+	const char *database;       /* --database: one database of a whole-server dump, or NULL */
 } engine_restore_options;
 
 /* ---- migrate: a live source copied straight into a target ------------------- */

@@ -76,14 +76,30 @@ static int cmd_restore(program *p, bderr *err)
 	repo *r = NULL;
 	manifest *m = NULL;
 	char *name = NULL;
+	table_filter *subset = table_filter_new();
 	int rc = -1;
+	/* --table, --schema and their excludes are repeatable: every one given counts */
+	static const struct {
+		const char *opt;
+		table_filter_list list;
+	} subset_opts[] = { { "table", TF_INCLUDE_TABLE }, { "schema", TF_INCLUDE_SCHEMA },
+			    { "exclude-table", TF_EXCLUDE_TABLE }, { "exclude-schema", TF_EXCLUDE_SCHEMA } };
+	for (int i = 0; i < p->args.n_opts; i++)
+		for (size_t k = 0; k < sizeof subset_opts / sizeof *subset_opts; k++)
+			if (strcmp(p->args.opts[i].name, subset_opts[k].opt) == 0 &&
+			    table_filter_add(subset, subset_opts[k].list, p->args.opts[i].value, err) != 0) {
+				bderr_prefix(err, "option '--%s'", subset_opts[k].opt);
+				goto out;
+			}
 	if (load_backup_for(p, target.engine, &r, &name, &m, err) != 0)
 		goto out;
-	if (target_options_read(p, &target, &o, err) == 0) {
-		o.verify = cli_has(&p->args, "verify");
+	o.verify = cli_has(&p->args, "verify");
+	o.filter = table_filter_empty(subset) ? NULL : subset;
+	o.database = cli_get(&p->args, "database");
+	if (target_options_read(p, &target, &o, err) == 0)
 		rc = target.engine->restore(r, m, &o, err);
-	}
 out:
+	table_filter_free(subset);
 	target_options_clear(&o);
 	manifest_free(m);
 	free(name);
@@ -135,6 +151,11 @@ static const cli_option restore_opts[] = {
 	{ "jobs", "N", "parallel connections", 0, STR(ENGINE_JOBS_DEFAULT), ENGINE_JOBS_MIN, ENGINE_JOBS_MAX },
 	TARGET_OPTIONS,
 	{ "verify", NULL, "after the restore, compare every table's rows and checksum, the schema objects and the sequences with what the dump recorded (one more read of the restored data); a difference fails the restore", 0, NULL, 0, 0 },
+	{ "database", "NAME", "PostgreSQL whole-server dump: restore this database alone (into the database --to names, else into NAME)", 0, NULL, 0, 0 },
+	{ "table", "PATTERN", "PostgreSQL: restore only tables matching [SCHEMA.]TABLE (shell patterns: * ? [..]), with their indexes, constraints and triggers (repeatable)", 0, NULL, 0, 0 },
+	{ "schema", "PATTERN", "PostgreSQL: restore only the objects of schemas matching PATTERN (repeatable)", 0, NULL, 0, 0 },
+	{ "exclude-table", "PATTERN", "PostgreSQL: leave out tables matching [SCHEMA.]TABLE (repeatable)", 0, NULL, 0, 0 },
+	{ "exclude-schema", "PATTERN", "PostgreSQL: leave out the objects of schemas matching PATTERN (repeatable)", 0, NULL, 0, 0 },
 	CLI_OPT_END,
 };
 

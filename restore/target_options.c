@@ -8,7 +8,6 @@
 int target_options_read(program *p, const source_spec *target, engine_restore_options *o,
 			bderr *err)
 {
-	memset(o, 0, sizeof *o);
 	const char *provision = cli_get(&p->args, "provision");
 	if (provision && (!cli_has(&p->args, "owner") || !cli_has(&p->args, "env-file")))
 		return bderr_usage(err, "--provision DB needs --owner ROLE and --env-file FILE (where DATABASE_URL is written)");

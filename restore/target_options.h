@@ -26,7 +26,8 @@
 	{ "reuse-role", NULL, "with --provision: use an existing --owner role (its password is not changed)", 0, NULL, 0, 0 }
 
 /*
- * Fills o from p's options and target (its url and password; jobs from
+ * Fills o (zeroed by the caller, which may have set the fields its command
+ * adds) from p's options and target (its url and password; jobs from
  * --jobs) and checks them, engine's own checks included.  Release with
  * target_options_clear.
  */

@@ -266,7 +266,8 @@ static int dump_run(repo *r, const engine_dump_options *o, const my_dump_snapsho
 	if (my_query_value(c, "SELECT @@GLOBAL.sql_mode", "cannot read the server's sql_mode",
 			   &server_sql_mode, err) != 0)
 		goto out;
-	if (!snap && my_src_plan_load(c, &st.uri, o->chunk_bytes, &st.p, err) != 0)
+	if (!snap && my_src_plan_load(c, &st.uri, o->chunk_bytes, o->filter, o->all_databases, &st.p,
+				       err) != 0)
 		goto out;
 	st.out = xcalloc(st.p.n_tasks + 1, sizeof *st.out);
 	for (size_t i = 0; i < st.p.n_tasks; i++) {
@@ -347,7 +348,8 @@ static int dump_run(repo *r, const engine_dump_options *o, const my_dump_snapsho
 	pthread_mutex_unlock(&st.lock);
 	if (!failed_early) {
 		mysql_schema_target target = {
-			.repo = r, .m = m, .name = o->name, .id = st.id, .level = o->compress_level
+			.repo = r, .m = m, .name = o->name, .id = st.id, .level = o->compress_level,
+			.filter = o->filter
 		};
 		for (size_t d = 0; d < st.p.n_dbs && crc == 0; d++) {
 			size_t nt = 0;

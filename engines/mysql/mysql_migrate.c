@@ -374,7 +374,7 @@ static int open_steps(const engine_migrate_options *o, void **session, bderr *er
 		return -1;
 	if (my_connect(&mg->uri, o->from_password, NULL, MY_NAMES_UTF8MB4, 0, &mg->src, err) != 0)
 		return bderr_prefix(err, "source");
-	if (my_src_plan_load(mg->src, &mg->uri, o->chunk_bytes ? o->chunk_bytes : UINT64_MAX,
+	if (my_src_plan_load(mg->src, &mg->uri, o->chunk_bytes ? o->chunk_bytes : UINT64_MAX, NULL, 0,
 			     &mg->plan, err) != 0)
 		return -1;
 	mg->nontrx_left = mg->plan.n_nontrx;

@@ -127,6 +127,9 @@ static int load_tables(my_src_plan *st, MYSQL *c, size_t db, bderr *err)
 	st->tables = xrealloc(st->tables, (st->n_tables + mysql_num_rows(r) + 1) * sizeof *st->tables);
 	MYSQL_ROW row;
 	while ((row = mysql_fetch_row(r)) != NULL) {
+		/* "database.table" patterns: the database is the schema */
+		if (!table_filter_selects(st->filter, st->dbs[db].name, row[0]))
+			continue;
 		my_src_table *t = &st->tables[st->n_tables++];
 		memset(t, 0, sizeof *t);
 		t->db = db;
@@ -136,6 +139,8 @@ static int load_tables(my_src_plan *st, MYSQL *c, size_t db, bderr *err)
 		t->skip_data = my_engine_without_data(row[1]);
 		t->data_bytes = row[2] ? strtoull(row[2], NULL, 10) : 0;
 		t->est_rows = row[3] ? strtoull(row[3], NULL, 10) : 0;
+		/* --exclude-table-data: the definition without the rows */
+		t->skip_data |= !table_filter_keeps_data(st->filter, st->dbs[db].name, row[0]);
 		t->has_auto_inc = row[4] != NULL;
 		t->auto_inc = row[4] ? strtoll(row[4], NULL, 10) : 0;
 	}
@@ -365,9 +370,13 @@ static int plan_tasks(my_src_plan *st, MYSQL *c, uint64_t chunk_bytes, bderr *er
 	return 0;
 }
 
-int my_src_plan_load(MYSQL *c, const my_uri *u, uint64_t chunk_bytes, my_src_plan *p, bderr *err)
+int my_src_plan_load(MYSQL *c, const my_uri *u, uint64_t chunk_bytes, const table_filter *filter,
+		     int all_databases, my_src_plan *p, bderr *err)
 {
 	memset(p, 0, sizeof *p);
+	p->filter = filter;
+	if (all_databases && u->n_databases)
+		return bderr_usage(err, "--all-databases (databases = all) and a URI naming databases: give the server's URI without a database");
 	p->flavor = my_flavor(c);
 	if (load_databases(p, u, c, err) != 0)
 		return -1;

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/tablefilter.h"
 #include "engines/mysql/myconn.h"
 #include "engines/mysql/mysql_format.h"
 
@@ -51,6 +52,7 @@ typedef struct my_src_task {
 } my_src_task;
 
 typedef struct my_src_plan {
+	const table_filter *filter; /* the tables to read, or NULL: all */
 	const char *flavor;   /* "mysql" | "mariadb" */
 	my_src_db *dbs;
 	size_t n_dbs;
@@ -62,10 +64,13 @@ typedef struct my_src_plan {
 } my_src_plan;
 
 /*
- * Lists u's databases (all but the system ones when it names none), their
- * base tables and columns, and splits tables bigger than chunk_bytes.
+ * Lists u's databases (all but the system ones when it names none; with
+ * all_databases it must name none), their base tables that filter selects
+ * (NULL: all; rows left out where it keeps no data) and their columns, and
+ * splits tables bigger than chunk_bytes.
  */
-int my_src_plan_load(MYSQL *c, const my_uri *u, uint64_t chunk_bytes, my_src_plan *p, bderr *err);
+int my_src_plan_load(MYSQL *c, const my_uri *u, uint64_t chunk_bytes, const table_filter *filter,
+		     int all_databases, my_src_plan *p, bderr *err);
 void my_src_plan_clear(my_src_plan *p);
 
 /*

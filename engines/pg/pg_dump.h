@@ -23,16 +23,25 @@
 int pg_dump_run(repo *r, const engine_dump_options *o, char **id, bderr *err);
 
 /*
+ * --all-databases (pg_dump_run calls it): one backup holding the server's
+ * globals (engines/pg/pg_globals.h) and every connectable database but the
+ * templates, each dumped as pg_dump_run dumps one, under "db/N/" (its own
+ * snapshot: databases share no snapshot).  Its info: engines/pg/pg_server.h.
+ */
+int pg_server_dump_run(repo *r, const engine_dump_options *o, char **id, bderr *err);
+
+/*
  * The dump's steps that dbrestore migrate (engines/pg/pg_migrate.c) shares.
  *
  * pg_snapshot_begin: a REPEATABLE READ, READ ONLY transaction on c in
  * snapshot (imported), or, when snapshot is NULL, a new one exported into
- * *exported (caller frees).  pg_snapshot_connect: a new connection with the
- * dump's session settings, in snapshot.
+ * *exported (caller frees).  pg_snapshot_connect: a new connection (to
+ * dbname, NULL: the URL's database) with the dump's session settings, in
+ * snapshot.
  */
 int pg_snapshot_begin(PGconn *c, const char *snapshot, char **exported, bderr *err);
-int pg_snapshot_connect(const char *url, const char *password, const char *snapshot,
-			const char *application, PGconn **out, bderr *err);
+int pg_snapshot_connect(const char *url, const char *password, const char *dbname,
+			const char *snapshot, const char *application, PGconn **out, bderr *err);
 /* inf->sequences and inf->database_properties, read in c's snapshot. */
 int pg_dump_sequences(PGconn *c, pg_dump_info *inf, bderr *err);
 int pg_dump_database_properties(PGconn *c, int server_num, pg_dump_info *inf, bderr *err);

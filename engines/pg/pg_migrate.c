@@ -57,8 +57,8 @@ static int schema_section(pg_migrate *s, const pg_tool *tool, const char *sectio
 {
 	strbuf b;
 	strbuf_init(&b);
-	if (pg_schema_dump_to(tool, s->o->from_url, s->o->from_password, s->snapshot, section,
-			      to_strbuf, &b, err) != 0) {
+	if (pg_schema_dump_to(tool, s->o->from_url, s->o->from_password, NULL, s->snapshot, section,
+			      NULL, 0, to_strbuf, &b, err) != 0) {
 		strbuf_free(&b);
 		return -1;
 	}
@@ -243,8 +243,8 @@ int pg_migrate_worker_open(void *vs, void **out, bderr *err)
 		free(w);
 		return bderr_set(err, "migrate: more workers than target connections (%d)", s->next_conn - 1);
 	}
-	if (pg_snapshot_connect(s->o->from_url, s->o->from_password, s->snapshot, "dbrestore migrate",
-				&w->src, err) != 0) {
+	if (pg_snapshot_connect(s->o->from_url, s->o->from_password, NULL, s->snapshot,
+				"dbrestore migrate", &w->src, err) != 0) {
 		PQfinish(w->src);
 		free(w);
 		return -1;

@@ -13,10 +13,16 @@
 int pg_schema_dump(const pg_tool *pg_dump, const char *url, const char *password,
 		   const char *snapshot, const char *section, object_writer *ow, bderr *err);
 
+/* The same from database dbname (NULL: the URL's), pg_dump given extra arguments too. */
+int pg_schema_dump_ex(const pg_tool *pg_dump, const char *url, const char *password,
+		      const char *dbname, const char *snapshot, const char *section,
+		      const char *const *extra, size_t n_extra, object_writer *ow, bderr *err);
+
 /* The same into any sink (dbrestore migrate keeps the sections in memory). */
 typedef int (*pg_schema_sink)(void *ctx, const char *buf, size_t n, bderr *err);
 int pg_schema_dump_to(const pg_tool *pg_dump, const char *url, const char *password,
-		      const char *snapshot, const char *section, pg_schema_sink sink, void *ctx,
+		      const char *dbname, const char *snapshot, const char *section,
+		      const char *const *extra, size_t n_extra, pg_schema_sink sink, void *ctx,
 		      bderr *err);
 
 #endif

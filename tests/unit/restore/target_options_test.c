@@ -31,6 +31,7 @@ static int read_args(const char *const *args, engine_restore_options *o, bderr *
 		argv[argc++] = (char *)args[i];
 	argv[argc] = NULL;
 	program p;
+	memset(o, 0, sizeof *o);
 	int rc = program_parse(&p, argc, argv, opts, err);
 	source_spec t = { .url = "postgresql://admin@host/postgres",
 			  .engine = engine_for_uri("postgresql://x") };
