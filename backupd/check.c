@@ -21,6 +21,7 @@
 #include "common/log.h"
 #include "common/mem.h"
 #include "common/resolve.h"
+#include "engines/follow.h"
 
 typedef struct check_report {
 	int json;
@@ -143,6 +144,30 @@ static int source_has_job(const config *cfg, const char *source, const char *kin
 	return 0;
 }
 
+/*
+ * Whether `dbrestore migrate --follow` could follow the source: a note, not
+ * a failure (a source nobody migrates need not be followable).
+ */
+static void check_follow(check_report *r, const source_spec *src, const char *name)
+{
+	if (src->engine->follow == NULL || src->engine->follow->check == NULL)
+		return;
+	bderr e;
+	bderr_init(&e);
+	char note[256] = "";
+	int ok = src->engine->follow->check(src->url, src->password, note, sizeof note, &e) == 0;
+	if (r->json) {
+		json_t *o = json_pack("{s:s, s:s?, s:s, s:s}", "item", "follow", "name", name, "status",
+				      ok ? "ok" : "note", "message", ok ? note : e.msg);
+		if (o)
+			json_array_append_new(r->items, o);
+	} else if (ok) {
+		printf("ok     follow %s (%s)\n", name, note);
+	} else {
+		printf("note   follow %s: cannot be followed by migrate --follow: %s\n", name, e.msg);
+	}
+}
+
 static void check_source(check_report *r, const config *cfg, const char *name)
 {
 	bderr e;
@@ -155,6 +180,8 @@ static void check_source(check_report *r, const config *cfg, const char *name)
 	char note[256] = "";
 	int rc = src.engine->check(src.url, src.password, note, sizeof note, &e);
 	report(r, "source", name, rc == 0 ? NULL : &e, rc == 0 ? note : NULL);
+	if (rc == 0)
+		check_follow(r, &src, name);
 	/* a base backup streams over a replication connection: checked for sources that need one */
 	if (src.engine->check_physical && source_has_job(cfg, name, "basebackup")) {
 		bderr_init(&e);

@@ -218,6 +218,42 @@ static char **names_in(const char *dir, size_t *n)
 	return v;
 }
 
+/* STATE-DIR/migrations/NAME.json of dbrestore migrate --follow: the last observed figures. */
+static void load_migrations(const char *state, metrics_snapshot *s)
+{
+	char *dir = xasprintf("%s/migrations", state);
+	size_t n;
+	char **names = names_in(dir, &n);
+	s->migrations = n ? xcalloc(n, sizeof *s->migrations) : NULL;
+	for (size_t i = 0; i < n; i++) {
+		size_t len = strlen(names[i]);
+		json_t *o = NULL;
+		if (len > 5 && strcmp(names[i] + len - 5, ".json") == 0) {
+			char *p = xasprintf("%s/%s", dir, names[i]);
+			o = json_load_file(p, 0, NULL);
+			free(p);
+		}
+		const char *phase = json_string_value(json_object_get(o, "observed_phase"));
+		if (phase == NULL)
+			phase = json_string_value(json_object_get(o, "phase"));
+		if (o && phase) {
+			metrics_migration *m = &s->migrations[s->n_migrations++];
+			m->name = xstrndup(names[i], len - 5);
+			m->phase = xstrdup(phase);
+			json_t *v = json_object_get(o, "observed");
+			m->observed = json_is_integer(v) ? (time_t)json_integer_value(v) : 0;
+			v = json_object_get(o, "observed_lag_bytes");
+			m->lag_bytes = json_is_integer(v) ? (int64_t)json_integer_value(v) : -1;
+			v = json_object_get(o, "observed_rows_applied");
+			m->rows_applied = json_is_integer(v) ? (int64_t)json_integer_value(v) : -1;
+		}
+		json_decref(o);
+		free(names[i]);
+	}
+	free(names);
+	free(dir);
+}
+
 void gauges_load(const config *cfg, metrics_snapshot *s)
 {
 	const char *state = run_history_state_dir(cfg);
@@ -263,4 +299,5 @@ void gauges_load(const config *cfg, metrics_snapshot *s)
 		j->progress_objects_done = ps.objects_done;
 		j->progress_objects_total = ps.objects_total;
 	}
+	load_migrations(state, s);
 }

@@ -30,6 +30,11 @@ void metrics_snapshot_clear(metrics_snapshot *s)
 	for (size_t i = 0; i < s->n_repos; i++)
 		free(s->repos[i].repo);
 	free(s->repos);
+	for (size_t i = 0; i < s->n_migrations; i++) {
+		free(s->migrations[i].name);
+		free(s->migrations[i].phase);
+	}
+	free(s->migrations);
 	memset(s, 0, sizeof *s);
 }
 
@@ -170,6 +175,47 @@ static void render_wal(const metrics_snapshot *s, strbuf *out)
 			 (long long)s->wal[i].spool_segments);
 }
 
+static void migration_line(strbuf *out, const char *name, const metrics_migration *m, long long v)
+{
+	strbuf_appendf(out, "%s{migration=\"", name);
+	append_label(out, m->name);
+	strbuf_appendf(out, "\"} %lld\n", v);
+}
+
+/* Follows, as `dbrestore migrate status` last saw them (metrics_migration). */
+static void render_migrations(const metrics_snapshot *s, strbuf *out)
+{
+	if (s->n_migrations == 0)
+		return;
+	family(out, "backupd_migration_phase", "gauge",
+	       "1 for the phase a followed migration was last seen in (copying, following, stopped, cutover, done, aborted).");
+	for (size_t i = 0; i < s->n_migrations; i++) {
+		strbuf_appends(out, "backupd_migration_phase{migration=\"");
+		append_label(out, s->migrations[i].name);
+		strbuf_appends(out, "\",phase=\"");
+		append_label(out, s->migrations[i].phase);
+		strbuf_appends(out, "\"} 1\n");
+	}
+	family(out, "backupd_migration_lag_bytes", "gauge",
+	       "How far the target was behind the source, as dbrestore migrate status last measured.");
+	for (size_t i = 0; i < s->n_migrations; i++)
+		if (s->migrations[i].lag_bytes >= 0)
+			migration_line(out, "backupd_migration_lag_bytes", &s->migrations[i],
+				       (long long)s->migrations[i].lag_bytes);
+	family(out, "backupd_migration_rows_applied", "gauge",
+	       "Rows the target applied since the copy (PostgreSQL), as last measured.");
+	for (size_t i = 0; i < s->n_migrations; i++)
+		if (s->migrations[i].rows_applied >= 0)
+			migration_line(out, "backupd_migration_rows_applied", &s->migrations[i],
+				       (long long)s->migrations[i].rows_applied);
+	family(out, "backupd_migration_observed_time_seconds", "gauge",
+	       "When the migration's figures were last measured (unix time).");
+	for (size_t i = 0; i < s->n_migrations; i++)
+		if (s->migrations[i].observed > 0)
+			migration_line(out, "backupd_migration_observed_time_seconds", &s->migrations[i],
+				       (long long)s->migrations[i].observed);
+}
+
 void metrics_render(const metrics_snapshot *s, strbuf *out)
 {
 	family(out, "backupd_up", "gauge", "1 while the backupd daemon is running.");
@@ -206,6 +252,7 @@ void metrics_render(const metrics_snapshot *s, strbuf *out)
 		append_label(out, s->repos[i].repo);
 		strbuf_appendf(out, "\"} %" PRIu64 "\n", s->repos[i].bytes);
 	}
+	render_migrations(s, out);
 }
 
 int metrics_health(const metrics_snapshot *s, time_t now, char *why, size_t len)

@@ -55,6 +55,19 @@ typedef struct metrics_repo {
 	uint64_t bytes;
 } metrics_repo;
 
+/*
+ * A migration being followed (dbrestore migrate --follow), as `dbrestore
+ * migrate status` (or cutover, abort) last observed it: the daemon does not
+ * connect to the databases itself.
+ */
+typedef struct metrics_migration {
+	char *name;
+	char *phase;
+	time_t observed;   /* when; 0: never */
+	int64_t lag_bytes; /* -1 unknown */
+	int64_t rows_applied; /* -1 unknown */
+} metrics_migration;
+
 typedef struct metrics_snapshot {
 	time_t started;          /* daemon start */
 	time_t tick;             /* last main loop iteration */
@@ -69,6 +82,8 @@ typedef struct metrics_snapshot {
 	size_t n_wal;
 	metrics_repo *repos;
 	size_t n_repos;
+	metrics_migration *migrations;
+	size_t n_migrations;
 } metrics_snapshot;
 
 /* Frees what s holds and zeroes it. */

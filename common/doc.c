@@ -143,6 +143,30 @@ static void option_words(FILE *f, const cli_option *opts, int with_value)
 		}
 }
 
+/* 1 when some command is "name WORD". */
+static int has_second_words(const cli_command *cmds, size_t n, const char *name)
+{
+	size_t len = strlen(name);
+	for (size_t i = 0; i < n; i++)
+		if (strncmp(cmds[i].name, name, len) == 0 && cmds[i].name[len] == ' ')
+			return 1;
+	return 0;
+}
+
+/* The commands' first words, each once ("migrate status" adds nothing after "migrate"). */
+static void first_words(FILE *f, const cli_command *cmds, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		size_t len = strcspn(cmds[i].name, " ");
+		int seen = 0;
+		for (size_t k = 0; k < i && !seen; k++)
+			seen = strncmp(cmds[k].name, cmds[i].name, len) == 0 &&
+			       (cmds[k].name[len] == ' ' || cmds[k].name[len] == '\0');
+		if (!seen)
+			fprintf(f, "%.*s ", (int)len, cmds[i].name);
+	}
+}
+
 /*
  * The generated script knows the commands and options; section names come
  * from the config file (-c FILE, $BACKUPD_CONFIG or the default) and backup
@@ -185,7 +209,15 @@ void doc_bash_completion(FILE *f, const char *prog, const cli_command *cmds, siz
 	      "\t\t-*) ;;\n"
 	      "\t\t*) cmd=\"${COMP_WORDS[i]}\"; break ;;\n"
 	      "\t\tesac\n"
-	      "\tdone\n"
+	      "\tdone\n", f);
+	/* two-word commands ("migrate status"): the second word, once typed, is part of the command */
+	fputs("\tif ((i + 1 < COMP_CWORD)); then\n\t\tcase \"$cmd ${COMP_WORDS[i+1]}\" in\n\t\t", f);
+	int two = 0;
+	for (size_t i = 0; i < n; i++)
+		if (strchr(cmds[i].name, ' '))
+			fprintf(f, "%s'%s'", two++ ? " | " : "", cmds[i].name);
+	fputs(two ? ") cmd=\"$cmd ${COMP_WORDS[i+1]}\" ;;\n\t\tesac\n\tfi\n" : "'') ;;\n\t\tesac\n\tfi\n", f);
+	fputs(""
 	      "\tcase \"$prev\" in\n"
 	      "\t-c|--config) COMPREPLY=($(compgen -f -- \"$cur\")); return ;;\n"
 	      "\t--log-level) COMPREPLY=($(compgen -W 'error warn info debug' -- \"$cur\")); return ;;\n"
@@ -197,15 +229,13 @@ void doc_bash_completion(FILE *f, const char *prog, const cli_command *cmds, siz
 		   "\tesac\n", prog, prog, prog);
 	fputs("\tlocal opts= valued=\n\tcase \"$cmd\" in\n", f);
 	fputs("\t'') COMPREPLY=($(compgen -W \"help ", f);
-	for (size_t i = 0; i < n; i++)
-		fprintf(f, "%s ", cmds[i].name);
+	first_words(f, cmds, n);
 	fputs("$globals\" -- \"$cur\")); return ;;\n", f);
 	fputs("\thelp) COMPREPLY=($(compgen -W \"", f);
-	for (size_t i = 0; i < n; i++)
-		fprintf(f, "%s ", cmds[i].name);
+	first_words(f, cmds, n);
 	fputs("\" -- \"$cur\")); return ;;\n", f);
 	for (size_t i = 0; i < n; i++) {
-		fprintf(f, "\t%s) opts='", cmds[i].name);
+		fprintf(f, "\t'%s') opts='", cmds[i].name);
 		option_words(f, cmds[i].opts, 0);
 		fputs("'; valued='", f);
 		option_words(f, cmds[i].opts, 1);
@@ -221,6 +251,17 @@ void doc_bash_completion(FILE *f, const char *prog, const cli_command *cmds, siz
 	      "\t\treturn\n"
 	      "\tfi\n"
 	      "\tcase \"$cmd\" in\n", f);
+	/* after a command that has two-word forms: their second words */
+	for (size_t i = 0; i < n; i++) {
+		size_t len = strcspn(cmds[i].name, " ");
+		if (cmds[i].name[len] != '\0' || !has_second_words(cmds, n, cmds[i].name))
+			continue;
+		fprintf(f, "\t'%s') COMPREPLY=($(compgen -W '", cmds[i].name);
+		for (size_t k = 0, sep = 0; k < n; k++)
+			if (strncmp(cmds[k].name, cmds[i].name, len) == 0 && cmds[k].name[len] == ' ')
+				fprintf(f, "%s%s", sep++ ? " " : "", cmds[k].name + len + 1);
+		fputs("' -- \"$cur\")) ;;\n", f);
+	}
 	fprintf(f, "\trun) COMPREPLY=($(compgen -W \"$(_%s_sections job)\" -- \"$cur\")) ;;\n"
 		   "\tverify) COMPREPLY=($(compgen -W \"$(_%s_backup_ids)\" -- \"$cur\")) ;;\n"
 		   "\trepo) COMPREPLY=($(compgen -W 'rotate-key' -- \"$cur\")) ;;\n"

@@ -140,6 +140,25 @@ static const cli_command *find_cmd(const cli_command *cmds, size_t n, const char
 	return NULL;
 }
 
+/*
+ * A command of two words ("migrate status") when the table has one for
+ * argv[ci] and the next word; *second is that word's index (0: none).
+ */
+static const cli_command *find_cmd2(const cli_command *cmds, size_t n, int argc, char **argv,
+				    int ci, int *second)
+{
+	*second = 0;
+	int w = program_find_command(argc - ci, argv + ci);
+	if (w == 0)
+		return NULL;
+	char *two = xasprintf("%s %s", argv[ci], argv[ci + w]);
+	const cli_command *c = find_cmd(cmds, n, two);
+	free(two);
+	if (c)
+		*second = ci + w;
+	return c;
+}
+
 static int unknown_command(const char *prog, const char *name, const char *const *not_yet)
 {
 	for (int i = 0; not_yet && not_yet[i]; i++)
@@ -160,7 +179,10 @@ static int help_command(const char *prog, const cli_command *cmds, size_t n,
 		cli_print_commands(stdout, prog, cmds, n);
 		return EXIT_OK;
 	}
-	const cli_command *cmd = find_cmd(cmds, n, argv[ci + topic]);
+	int second;
+	const cli_command *cmd = find_cmd2(cmds, n, argc, argv, ci + topic, &second);
+	if (cmd == NULL)
+		cmd = find_cmd(cmds, n, argv[ci + topic]);
 	if (cmd == NULL)
 		return unknown_command(prog, argv[ci + topic], not_yet);
 	cli_print_command_help(stdout, prog, cmd);
@@ -197,7 +219,19 @@ int program_main(const char *prog, const cli_command *cmds, size_t n_cmds,
 	const char *name = argv[ci];
 	if (strcmp(name, "help") == 0)
 		return help_command(prog, cmds, n_cmds, not_yet, argc, argv, ci);
-	const cli_command *cmd = find_cmd(cmds, n_cmds, name);
+	int second;
+	const cli_command *cmd = find_cmd2(cmds, n_cmds, argc, argv, ci, &second);
+	char **args = NULL; /* argv without the second word of a two-word command */
+	if (cmd) {
+		args = xcalloc((size_t)argc + 1, sizeof *args);
+		for (int i = 0, k = 0; i < argc; i++)
+			if (i != second)
+				args[k++] = argv[i];
+		argv = args;
+		argc--;
+	} else {
+		cmd = find_cmd(cmds, n_cmds, name);
+	}
 	if (cmd == NULL)
 		return unknown_command(prog, name, not_yet);
 	bderr err;
@@ -207,6 +241,7 @@ int program_main(const char *prog, const cli_command *cmds, size_t n_cmds,
 	if (rc == 0 && p.args.help) {
 		cli_print_command_help(stdout, prog, cmd);
 		program_free(&p);
+		free(args);
 		return EXIT_OK;
 	}
 	if (rc == 0)
@@ -219,6 +254,7 @@ int program_main(const char *prog, const cli_command *cmds, size_t n_cmds,
 	if (rc == 0)
 		rc = cmd->run(&p, &err);
 	program_free(&p);
+	free(args);
 	/* a positive result is an exit code that is not a failure to report (wal-get: not archived) */
 	if (rc > 0)
 		return rc;

@@ -136,3 +136,14 @@ void secret_free(char *s)
 	explicit_bzero(s, strlen(s));
 	free(s);
 }
+
+void secret_scrub(char *m, const char *secret)
+{
+	size_t n = secret ? strlen(secret) : 0;
+	if (n == 0)
+		return;
+	for (char *p = strstr(m, secret); p; p = strstr(p + 3, secret)) {
+		memmove(p + 3, p + n, strlen(p + n) + 1);
+		memcpy(p, "***", 3);
+	}
+}

@@ -14,6 +14,8 @@ int secret_read_file(const char *path, char **out, bderr *err);
  */
 #define SECRET_KEY_MIN 32
 int secret_read_key_file(const char *path, char **out, bderr *err);
+/* In place: every occurrence of secret in msg becomes "***" (errors that may quote a statement). */
+void secret_scrub(char *msg, const char *secret);
 /* Overwrites and frees a secret. */
 void secret_free(char *s);
 

@@ -162,6 +162,7 @@ typedef struct engine_migrate_unit {
 /* ---- the operations -------------------------------------------------------- */
 
 typedef struct engine_ops engine_ops;
+struct engine_follow_ops; /* engines/follow.h */
 
 struct engine_ops {
 	const char *name;             /* manifest.json "engine": "postgresql", "mysql" */
@@ -254,6 +255,8 @@ struct engine_ops {
 	 * recorded digest; the error names the differences.
 	 */
 	int (*verify)(repo *r, const manifest *m, const engine_restore_options *o, bderr *err);
+	/* migrate --follow on the engine's own replication (engines/follow.h), or NULL */
+	const struct engine_follow_ops *follow;
 };
 
 /* The engine whose scheme uri starts with (case-insensitive), or NULL. */

@@ -14,6 +14,7 @@
 #include "common/resolve.h"
 #include "engines/engine.h"
 #include "restore/migrate.h"
+#include "restore/migrate_follow.h"
 #include "restore/pitr.h"
 #include "restore/target_options.h"
 #include "restore/wal_get.h"
@@ -230,6 +231,13 @@ const cli_command dbrestore_commands[] = {
 	{ "wal-get", "fetch one archived WAL file (restore_command = 'dbrestore wal-get ... %f %p'); "
 		     "exit 1 silently when it is not archived",
 	  "WALNAME PATH", 2, 2, wal_get_command, wal_get_opts, 0 },
+	{ "migrate status", "the phase, lag and rows applied of each follow (migrate --follow)", NULL, 0, 0,
+	  migrate_status_command, migrate_status_opts, 0 },
+	{ "migrate cutover", "switch a follow over: source read-only, target caught up and verified, "
+			     "replication removed; prints the new connection string",
+	  NULL, 0, 0, migrate_cutover_command, migrate_cutover_opts, 0 },
+	{ "migrate abort", "undo a follow: replication removed, the source as it was", NULL, 0, 0,
+	  migrate_abort_command, migrate_abort_opts, 0 },
 };
 const size_t dbrestore_n_commands = sizeof dbrestore_commands / sizeof *dbrestore_commands;
 

@@ -14,6 +14,8 @@
 #include "common/resolve.h"
 #include "common/workpool.h"
 #include "engines/engine.h"
+#include "common/secret.h"
+#include "restore/migrate_follow.h"
 #include "restore/target_options.h"
 
 #define STR_(x) #x
@@ -33,10 +35,11 @@ const cli_option migrate_options[] = {
 	{ "chunk-size", "SIZE", "copy tables larger than this in parallel chunks", 0, MIGRATE_CHUNK_SIZE_DEFAULT, 0, 0 },
 	TARGET_OPTIONS,
 	{ "via-repo", "R", "also keep a verified backup of what was moved in repository R (a [repo:NAME], path or s3:// URL)", 0, NULL, 0, 0 },
-	{ "name", "N", "with --via-repo: the source's name in the repository (default: the source's)", 0, NULL, 0, 0 },
+	{ "name", "N", "with --via-repo: the source's name in the repository (default: the source's); with --follow: the migration's name", 0, NULL, 0, 0 },
 	{ "compress", "SPEC", "with --via-repo: the backup's compression", 0, ENGINE_COMPRESS_DEFAULT, 0, 0 },
 	PROGRAM_OPT_KEY_FILE,
 	PROGRESS_CLI_OPTIONS,
+	MIGRATE_FOLLOW_OPTS,
 	CLI_OPT_END,
 };
 
@@ -53,6 +56,7 @@ typedef struct migrate_run {
 	time_t started;
 	int verified;
 	progress *prog; /* common/progress: bytes and units done of the source's estimate */
+	migrate_follow *follow; /* --follow, or NULL */
 } migrate_run;
 
 static int copy_unit(void *shared, void *worker, void *item, bderr *err)
@@ -175,6 +179,9 @@ static int migrate_run_all(migrate_run *m, const engine_migrate_options *mo, rep
 				 e->name);
 		}
 	}
+	/* --follow: where the snapshot is, while the session still knows */
+	if (rc == 0 && m->follow)
+		rc = migrate_follow_copied(m->follow, m->session, err);
 	/* always: makes the result visible, or drops what the migrate created */
 	bderr cerr;
 	bderr_init(&cerr);
@@ -210,7 +217,8 @@ int migrate_command(program *p, bderr *err)
 		goto out;
 	}
 	const char *via = cli_get(&p->args, "via-repo");
-	if (!via && (cli_has(&p->args, "name") || cli_has(&p->args, "compress") ||
+	int follow = cli_has(&p->args, "follow");
+	if (!via && ((cli_has(&p->args, "name") && !follow) || cli_has(&p->args, "compress") ||
 		     cli_has(&p->args, "encryption-key-file"))) {
 		bderr_usage(err, "--name, --compress and --encryption-key-file go with --via-repo R");
 		goto out;
@@ -232,12 +240,23 @@ int migrate_command(program *p, bderr *err)
 			goto out;
 	}
 	migrate_run m = { .e = from.engine, .started = time(NULL), .chunk_bytes = mo.chunk_bytes };
-	if (program_progress(p, "migrate", &m.prog, err) != 0)
+	char *snapshot = NULL;
+	if (migrate_follow_open(p, &from, &to, &mo, &m.follow, &snapshot, err) != 0)
 		goto out;
+	mo.snapshot = snapshot;
+	if (program_progress(p, "migrate", &m.prog, err) != 0) {
+		migrate_follow_free(m.follow);
+		free(snapshot);
+		goto out;
+	}
 	pthread_mutex_init(&m.lock, NULL);
 	rc = migrate_run_all(&m, &mo, r, name, p, err);
 	pthread_mutex_destroy(&m.lock);
 	progress_free(m.prog);
+	if (rc == 0 && m.follow)
+		rc = migrate_follow_start(m.follow, err);
+	migrate_follow_free(m.follow); /* a follow that did not start is undone */
+	free(snapshot);
 	if (rc == 0)
 		log_info("migrate of '%s' complete in %lds: %zu copy units%s", from.name,
 			 (long)(time(NULL) - m.started), m.n_units,

@@ -9,6 +9,7 @@
 #include "engines/mysql/myconn.h"
 #include "engines/mysql/mysql_dump.h"
 #include "engines/mysql/my_digest.h"
+#include "engines/mysql/mysql_follow.h"
 #include "engines/mysql/mysql_migrate.h"
 #include "engines/mysql/mysql_restore.h"
 
@@ -143,4 +144,5 @@ const engine_ops mysql_engine = {
 	.migrate_verify = mysql_migrate_verify,
 	.migrate_close = mysql_migrate_close,
 	.migrate_thread_hooks = &my_thread_hooks,
+	.follow = &mysql_follow_ops,
 };

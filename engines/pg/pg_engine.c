@@ -7,6 +7,7 @@
 #include "common/mem.h"
 
 #include "engines/pg/pg_dump.h"
+#include "engines/pg/pg_follow.h"
 #include "engines/pg/pg_migrate.h"
 #include "engines/pg/pg_digest.h"
 #include "engines/pg/pg_restore.h"
@@ -169,6 +170,7 @@ const engine_ops pg_engine = {
 	.dump = pg_dump_run,
 	.restore_options_check = pg_restore_options_check,
 	.restore = pg_server_restore_run,
+	.follow = &pg_follow_ops,
 	.migrate_open = pg_migrate_open,
 	.migrate_dump = pg_migrate_dump,
 	.migrate_units = pg_migrate_units,

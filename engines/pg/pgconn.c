@@ -6,6 +6,7 @@
 
 #include "common/log.h"
 #include "common/mem.h"
+#include "common/secret.h"
 
 void pg_version_format(int num, char *buf, size_t len)
 {
@@ -87,18 +88,6 @@ static PQconninfoOption *parse_conninfo(const char *url, bderr *err)
 	return opts;
 }
 
-/* Every occurrence of secret in m becomes "***". */
-static void scrub(char *m, const char *secret)
-{
-	size_t n = secret ? strlen(secret) : 0;
-	if (n == 0)
-		return;
-	for (char *p = strstr(m, secret); p; p = strstr(p + 3, secret)) {
-		memmove(p + 3, p + n, strlen(p + n) + 1);
-		memcpy(p, "***", 3);
-	}
-}
-
 /*
  * A connection error may quote option values: never the password, nor a
  * port that is not a number (user:password/db without '@' makes the password
@@ -106,20 +95,20 @@ static void scrub(char *m, const char *secret)
  */
 static void scrub_secrets(char *m, const PQconninfoOption *opts, const char *password)
 {
-	scrub(m, password);
+	secret_scrub(m, password);
 	for (const PQconninfoOption *o = opts; o->keyword; o++) {
 		if (o->val == NULL)
 			continue;
 		if (strcmp(o->keyword, "password") == 0 ||
 		    (strcmp(o->keyword, "port") == 0 && o->val[strspn(o->val, "0123456789,")] != '\0'))
-			scrub(m, o->val);
+			secret_scrub(m, o->val);
 	}
 }
 
 #define PG_CONNECT_DEFAULTS_MAX 8
 
 static int connect_params(const char *url, const char *password, const char *dbname,
-			  const char *application, int replication, const char *const *def_keys,
+			  const char *application, const char *replication, const char *const *def_keys,
 			  const char *const *def_vals, PGconn **out, bderr *err)
 {
 	const char *keys[7 + PG_CONNECT_DEFAULTS_MAX];
@@ -145,7 +134,7 @@ static int connect_params(const char *url, const char *password, const char *dbn
 	vals[n++] = application ? application : "backupd";
 	if (replication) {
 		keys[n] = "replication";
-		vals[n++] = "true";
+		vals[n++] = replication;
 	}
 	keys[n] = NULL;
 	vals[n] = NULL;
@@ -179,19 +168,25 @@ static int connect_params(const char *url, const char *password, const char *dbn
 int pg_connect(const char *url, const char *password, const char *dbname,
 	       const char *application, PGconn **out, bderr *err)
 {
-	return connect_params(url, password, dbname, application, 0, NULL, NULL, out, err);
+	return connect_params(url, password, dbname, application, NULL, NULL, NULL, out, err);
 }
 
 int pg_connect_defaults(const char *url, const char *password, const char *application,
 			const char *const *keys, const char *const *vals, PGconn **out, bderr *err)
 {
-	return connect_params(url, password, NULL, application, 0, keys, vals, out, err);
+	return connect_params(url, password, NULL, application, NULL, keys, vals, out, err);
 }
 
 int pg_connect_replication(const char *url, const char *password, const char *application,
 			   PGconn **out, bderr *err)
 {
-	return connect_params(url, password, NULL, application, 1, NULL, NULL, out, err);
+	return connect_params(url, password, NULL, application, "true", NULL, NULL, out, err);
+}
+
+int pg_connect_logical(const char *url, const char *password, const char *application,
+		       PGconn **out, bderr *err)
+{
+	return connect_params(url, password, NULL, application, "database", NULL, NULL, out, err);
 }
 
 static int result_error(PGconn *c, PGresult *r, const char *what, bderr *err)
@@ -318,7 +313,7 @@ char *pg_url_dbname(const char *url)
 	return db;
 }
 
-static void append_conninfo_value(strbuf *b, const char *key, const char *val)
+void pg_conninfo_append(strbuf *b, const char *key, const char *val)
 {
 	strbuf_appendf(b, "%s%s='", b->len ? " " : "", key);
 	for (const char *p = val; *p; p++) {
@@ -348,10 +343,10 @@ int pg_child_conninfo(const char *url, const char *password_in, const char *dbna
 		}
 		if (dbname && strcmp(o->keyword, "dbname") == 0)
 			continue;
-		append_conninfo_value(&b, o->keyword, o->val);
+		pg_conninfo_append(&b, o->keyword, o->val);
 	}
 	if (dbname)
-		append_conninfo_value(&b, "dbname", dbname);
+		pg_conninfo_append(&b, "dbname", dbname);
 	*password_env = password ? xasprintf("PGPASSWORD=%s", password) : NULL;
 	PQconninfoFree(opts);
 	*conninfo = strbuf_detach(&b);

@@ -32,6 +32,13 @@ int pg_connect_defaults(const char *url, const char *password, const char *appli
 int pg_connect_replication(const char *url, const char *password, const char *application,
 			   PGconn **out, bderr *err);
 
+/*
+ * A logical replication connection (replication=database) to url's
+ * database, for CREATE_REPLICATION_SLOT ... LOGICAL with an exported snapshot.
+ */
+int pg_connect_logical(const char *url, const char *password, const char *application,
+		       PGconn **out, bderr *err);
+
 /* Runs a command that returns no rows; the error names what. */
 int pg_exec(PGconn *c, const char *sql, const char *what, bderr *err);
 /* Runs a query that must return tuples; caller PQclear()s *out. */
@@ -80,6 +87,10 @@ const char *pg_errmsg(PGconn *c, char *buf, size_t len);
  * message becomes "***" (connection-string errors quote passwords).
  */
 void pg_mask_quoted(char *msg);
+
+/* Appends " key='value'" to a conninfo string, quoted the way libpq reads it. */
+struct strbuf;
+void pg_conninfo_append(struct strbuf *b, const char *key, const char *val);
 
 int pg_child_conninfo(const char *url, const char *password_in, const char *dbname,
 		      char **conninfo, char **password_env, bderr *err);

@@ -50,6 +50,8 @@ run env -u PGPASSFILE "$BACKUPD" -c "$BD_TMP/good.conf" check
 assert_rc "check succeeds when everything is reachable" 0
 assert_output_contains "the repository is reported" "ok     repo local"
 assert_output_contains "the source is reported" "ok     source app"
+assert_output_contains "a source without wal_level = logical is noted, not failed (migrate --follow)" \
+	"note   follow app: cannot be followed by migrate --follow: wal_level is 'replica'"
 assert_output_contains "the state dir is reported" "ok     state-dir"
 assert_no_secrets_in_output "check output"
 

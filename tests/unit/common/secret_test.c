@@ -232,6 +232,22 @@ static void test_key_file(void **state)
 	remove_file(p32open);
 }
 
+/* A statement quoted by a server error loses every copy of the password. */
+static void test_scrub(void **state)
+{
+	(void)state;
+	char m[128] = "near 'MASTER_PASSWORD = 'pw1', MASTER_USER = 'pw1x'' at line 1";
+	secret_scrub(m, "pw1");
+	assert_string_equal(m, "near 'MASTER_PASSWORD = '***', MASTER_USER = '***x'' at line 1");
+	char n[16] = "abc";
+	secret_scrub(n, NULL);
+	secret_scrub(n, "");
+	assert_string_equal(n, "abc");
+	char r[16] = "aaaa";
+	secret_scrub(r, "aa");
+	assert_string_equal(r, "******");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -240,6 +256,7 @@ int main(void)
 		cmocka_unit_test(test_size_limit),	  cmocka_unit_test(test_symlink),
 		cmocka_unit_test(test_other_owner_refused),
 		cmocka_unit_test(test_key_file),
+		cmocka_unit_test(test_scrub),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "engines/engine.h"
+#include "engines/follow.h"
 
 static void test_registry(void **state)
 {
@@ -88,11 +89,43 @@ static void test_options(void **state)
 	assert_int_equal(engine_restore_options_check(my, &r, &err), 0);
 }
 
+/* Migration names become object names (backupd_NAME): [a-z0-9_], 1..40 bytes. */
+static void test_follow_names(void **state)
+{
+	(void)state;
+	assert_true(follow_name_ok("app"));
+	assert_true(follow_name_ok("a_1"));
+	assert_true(follow_name_ok("abcdefghijabcdefghijabcdefghijabcdefghij"));
+	assert_false(follow_name_ok("abcdefghijabcdefghijabcdefghijabcdefghijk"));
+	assert_false(follow_name_ok(""));
+	assert_false(follow_name_ok(NULL));
+	assert_false(follow_name_ok("App"));
+	assert_false(follow_name_ok("a-b"));
+	assert_false(follow_name_ok("a'b"));
+	/* both engines follow */
+	assert_non_null(engine_by_name("postgresql")->follow);
+	assert_non_null(engine_by_name("mysql")->follow);
+	follow_state st = { json_object(), NULL, NULL };
+	follow_set(&st, "k", "v");
+	follow_set_int(&st, "n", 42);
+	assert_string_equal(follow_get(&st, "k"), "v");
+	assert_int_equal(follow_get_int(&st, "n", 0), 42);
+	assert_null(follow_get(&st, "n"));
+	follow_set(&st, "k", NULL);
+	assert_null(follow_get(&st, "k"));
+	assert_int_equal(follow_get_int(&st, "missing", -1), -1);
+	bderr err;
+	bderr_init(&err);
+	assert_int_equal(follow_save(&st, &err), 0);
+	json_decref(st.data);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_registry),
 		cmocka_unit_test(test_options),
+		cmocka_unit_test(test_follow_names),
 	};
 	return cmocka_run_group_tests_name("engine", tests, NULL, NULL);
 }
