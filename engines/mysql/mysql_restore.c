@@ -16,7 +16,9 @@
 #include "engines/mysql/myconn.h"
 #include "engines/mysql/myformat.h"
 #include "engines/mysql/mysql_format.h"
+#include "engines/mysql/mysql_keys.h"
 #include "engines/mysql/mysql_tmpdb.h"
+#include "common/taskgraph.h"
 
 #define IO_BUF (1024 * 1024)
 /* Schema files are held in memory: they grow with the schema, not the data. */
@@ -34,6 +36,9 @@ typedef struct target_db {
 	const char *load_into; /* where tables and data go: tmp, or name */
 	int created;          /* name was created by this restore */
 	int tmp_created;
+	char **key_tables;    /* tables created without their secondary keys (mysql_keys.h) */
+	char **key_adds;      /* and their "ADD KEY ..." clauses, for after the load */
+	size_t n_keys;
 } target_db;
 
 typedef struct restore_ctx {
@@ -488,14 +493,47 @@ static int run_object(restore_ctx *rc, MYSQL *c, const char *kind, const char *d
 	return r;
 }
 
+/*
+ * A table's CREATE without its plain secondary keys, which the data stage
+ * adds after the table's load (mysql_keys.h); NULL: the statement as dumped.
+ */
+static char *create_without_keys(target_db *d, const my_statement *s, char *const *referenced,
+				 size_t n_referenced)
+{
+	char *create = NULL, *add = NULL;
+	if (s->table == NULL || s->text == NULL ||
+	    !my_keys_split(s->text, s->table, referenced, n_referenced, &create, &add))
+		return NULL;
+	d->key_tables = xrealloc(d->key_tables, (d->n_keys + 1) * sizeof *d->key_tables);
+	d->key_adds = xrealloc(d->key_adds, (d->n_keys + 1) * sizeof *d->key_adds);
+	d->key_tables[d->n_keys] = xstrdup(s->table);
+	d->key_adds[d->n_keys++] = add;
+	return create;
+}
+
 static int restore_tables(restore_ctx *rc, MYSQL *c, target_db *d, bderr *err)
 {
 	my_statements *st;
 	if (load_statements(rc, d->src_name, "tables.sql", &st, err) != 0)
 		return -1;
+	/* a table a foreign key points at keeps its keys (the key may be what it needs) */
+	char **referenced = NULL;
+	size_t n_referenced = 0;
+	for (size_t i = 0; i < st->n; i++)
+		if (st->items[i].text)
+			my_keys_referenced(st->items[i].text, &referenced, &n_referenced);
 	int r = use_db(c, d->load_into, err);
-	for (size_t i = 0; i < st->n && r == 0; i++)
-		r = run_statement(c, "a table", d->name, &st->items[i], err);
+	for (size_t i = 0; i < st->n && r == 0; i++) {
+		char *create = create_without_keys(d, &st->items[i], referenced, n_referenced);
+		if (create)
+			r = run_text(c, "a table", d->name, create, st->items[i].text, err);
+		else
+			r = run_statement(c, "a table", d->name, &st->items[i], err);
+		free(create);
+	}
+	for (size_t i = 0; i < n_referenced; i++)
+		free(referenced[i]);
+	free(referenced);
 	my_statements_free(st);
 	return r;
 }
@@ -577,6 +615,7 @@ static int restore_views(restore_ctx *rc, MYSQL *c, target_db *d, bderr *err)
 
 typedef struct load_item {
 	target_db *db;
+	const char *add_keys; /* not a load: the table's secondary keys, after its chunks */
 	const char *table;
 	const my_dump_table *t; /* columns and their types */
 	const manifest_object *obj;
@@ -989,6 +1028,18 @@ static int load_item_run(void *shared, void *worker, void *item, bderr *err)
 		r = use_db(w->conn, it->db->load_into, err);
 		w->current_db = it->db->load_into;
 	}
+	if (r == 0 && it->add_keys) {
+		char *q = my_quote_ident(it->table);
+		char *sql = xasprintf("ALTER TABLE %s %s", q, it->add_keys);
+		char *what = xasprintf("cannot add the secondary keys of table %s.%s", it->db->name, q);
+		r = my_exec(w->conn, sql, what, err);
+		free(what);
+		free(sql);
+		free(q);
+		if (r == 0)
+			log_debug("built the secondary keys of %s.%s", it->db->name, it->table);
+		return r;
+	}
 	if (r == 0) {
 		for (int attempt = 1;; attempt++) {
 			r = rc->use_load_data ? load_chunk(rc, w->conn, it, &broken, err)
@@ -1018,27 +1069,37 @@ static int load_item_run(void *shared, void *worker, void *item, bderr *err)
 	return 0;
 }
 
-static int item_size_desc(const void *a, const void *b)
+/* The deferred keys of table t in d, or NULL. */
+static const char *deferred_keys(const target_db *d, const char *table)
 {
-	const load_item *x = *(load_item *const *)a, *y = *(load_item *const *)b;
-	if (x->obj->meta.size != y->obj->meta.size)
-		return x->obj->meta.size < y->obj->meta.size ? 1 : -1;
-	return 0;
+	for (size_t i = 0; i < d->n_keys; i++)
+		if (strcmp(d->key_tables[i], table) == 0)
+			return d->key_adds[i];
+	return NULL;
 }
 
+/*
+ * Chunks, largest first, and each table's deferred secondary keys as soon as
+ * its chunks are in (common/taskgraph), on the same connections.
+ */
 static int restore_data(restore_ctx *rc, bderr *err)
 {
 	size_t cap = 1;
-	for (size_t d = 0; d < rc->n_dbs; d++)
+	for (size_t d = 0; d < rc->n_dbs; d++) {
+		cap += rc->dbs[d].n_keys;
 		for (size_t i = 0; i < rc->dbs[d].src->n_tables; i++)
 			cap += rc->dbs[d].src->tables[i].n_chunks;
+	}
 	load_item *items = xcalloc(cap, sizeof *items);
-	load_item **ptrs = xcalloc(cap, sizeof *ptrs);
+	taskgraph *g = taskgraph_new();
 	size_t n = 0;
 	int rcode = 0;
 	for (size_t d = 0; d < rc->n_dbs && rcode == 0; d++) {
 		for (size_t i = 0; i < rc->dbs[d].src->n_tables; i++) {
 			const my_dump_table *t = &rc->dbs[d].src->tables[i];
+			const char *keys = deferred_keys(&rc->dbs[d], t->name);
+			size_t first = taskgraph_count(g);
+			double bytes = 0;
 			for (size_t k = 0; k < t->n_chunks; k++) {
 				load_item *it = &items[n];
 				it->db = &rc->dbs[d];
@@ -1049,16 +1110,26 @@ static int restore_data(restore_ctx *rc, bderr *err)
 					rcode = -1;
 					break;
 				}
-				ptrs[n++] = it;
+				n++;
+				bytes += (double)it->obj->meta.size;
+				taskgraph_add(g, it, (double)it->obj->meta.size);
 			}
 			if (rcode != 0)
 				break;
+			if (keys == NULL)
+				continue;
+			load_item *it = &items[n++];
+			it->db = &rc->dbs[d];
+			it->table = t->name;
+			it->t = t;
+			it->add_keys = keys;
+			size_t id = taskgraph_add(g, it, bytes);
+			for (size_t k = first; k < id; k++)
+				taskgraph_depend(g, id, k);
 		}
 	}
 	if (rcode != 0 || n == 0)
 		goto out;
-	/* largest first, so the last chunk to finish is a small one */
-	qsort(ptrs, n, sizeof *ptrs, item_size_desc);
 
 	int nw = rc->o->jobs < 1 ? 1 : rc->o->jobs;
 	if ((size_t)nw > n)
@@ -1075,14 +1146,13 @@ static int restore_data(restore_ctx *rc, bderr *err)
 		opened++;
 	}
 	if (rcode == 0)
-		rcode = workpool_run(rc, wptrs, opened, (void **)ptrs, n, load_item_run, &my_thread_hooks,
-				     err);
+		rcode = taskgraph_run(g, rc, wptrs, opened, load_item_run, &my_thread_hooks, err);
 	for (int i = 0; i < opened; i++)
 		my_close(ws[i].conn);
 	free(wptrs);
 	free(ws);
 out:
-	free(ptrs);
+	taskgraph_free(g);
 	free(items);
 	return rcode;
 }
@@ -1273,6 +1343,12 @@ out:
 	for (size_t i = 0; i < rc.n_dbs; i++) {
 		free(rc.dbs[i].name);
 		free(rc.dbs[i].tmp);
+		for (size_t k = 0; k < rc.dbs[i].n_keys; k++) {
+			free(rc.dbs[i].key_tables[k]);
+			free(rc.dbs[i].key_adds[k]);
+		}
+		free(rc.dbs[i].key_tables);
+		free(rc.dbs[i].key_adds);
 	}
 	free(rc.dbs);
 	free(rc.session_charset);
