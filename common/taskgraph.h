@@ -31,8 +31,8 @@ void taskgraph_depend(taskgraph *g, size_t task, size_t on);
 size_t taskgraph_count(const taskgraph *g);
 
 /*
- * Runs every task through fn(shared, worker, item) on n_workers threads
- * (workers[i] for thread i, as workpool_run).  Fails with the first task's
+ * Runs every task through fn(shared, worker, item) on up to n_workers (at
+ * least 1) threads (workers[i] for thread i, as workpool_run); once per graph.  Fails with the first task's
  * error, or when tasks are left that can never become ready (a cycle).
  */
 int taskgraph_run(taskgraph *g, void *shared, void **workers, int n_workers, workpool_fn fn,
