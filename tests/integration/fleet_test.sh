@@ -91,6 +91,20 @@ backups_match_runs() {
 	done
 }
 
+# Backups of the j-jobs with an ID at or after $1 that no run in the catalog
+# recorded: a firing run twice leaves one.
+unrecorded_backups_since() {
+	cat_q "SELECT backup_id FROM backupd.runs WHERE job LIKE 'j%' AND backup_id IS NOT NULL" >"$BD_TMP/recorded.ids"
+	find "$BD_TMP"/repo1/j* "$BD_TMP"/repo2/j* -name manifest.json 2>/dev/null |
+		awk -F/ -v since="$1" '{ id = $(NF - 1); if (id >= since) print id }' |
+		grep -v -x -F -f "$BD_TMP/recorded.ids" || true
+}
+no_unrecorded_backups_since() {
+	local ids
+	ids=$(unrecorded_backups_since "$1")
+	[ -z "$ids" ] || { echo "unrecorded: $ids" >"$BD_TMP/unrecorded.txt"; return 1; }
+}
+
 # --------------------------------------------------------------------------
 note "catalog init and versions"
 run "$BACKUPD" -c "$CONF" daemon --id d0 --state-dir "$BD_TMP/state-d0"
@@ -198,6 +212,11 @@ start_daemon "$VICTIM" $([ "$VICTIM" = d3 ] && echo --tags special)
 
 # --------------------------------------------------------------------------
 note "the catalog server stopped for 10 s, then restarted"
+# The SIGKILL above may have hit a j-job after its backup was complete but
+# before its end was recorded: that firing ran again on takeover (at least
+# once, by design), so totals no longer match.  Count from here instead:
+# every complete backup made since must be a recorded run.
+OUTAGE_SECTION=$(date -u +%Y%m%dT%H%M%SZ)
 sleep 4
 pg_stop "$CAT_DIR"
 DOWN=$(date +%s)
@@ -208,11 +227,11 @@ bash "$PG_SERVER_SH" start "$CAT_DIR" "$CAT_PORT" "$PG_BINDIR" >/dev/null
 UP=$(date +%s)
 check "/health is ok again" wait_for 30 health_is 200
 resumed() { [ "$(cat_q "SELECT count(*) FROM backupd.runs WHERE fire_time > $UP + 2 AND state = 'ok'")" -ge "$FLEET_JOBS" ]; }
-check "scheduling resumes" wait_for 30 resumed
+check "scheduling resumes" wait_for 90 resumed
 check "no firing was claimed while the catalog was down" test "$(cat_q "SELECT count(*) FROM backupd.runs WHERE fire_time > $DOWN + 1 AND fire_time < $UP - 1")" -eq 0
 sleep $((LEASE * 2))
-backups_match_runs
-assert_eq "no job ran twice across the outage (backups = recorded runs)" 0 "$dups"
+# a run's end is recorded just after its manifest is written: allow for that
+check "no job ran twice across the outage (every backup since is a recorded run)" wait_for 15 no_unrecorded_backups_since "$OUTAGE_SECTION"
 
 # --------------------------------------------------------------------------
 note "run-missed after the whole fleet was down"

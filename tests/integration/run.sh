@@ -29,23 +29,36 @@ if [ "${#tests[@]}" -eq 0 ]; then
 	exit 1
 fi
 
-RESULTS="$(mktemp "${TMPDIR:-/tmp}/bd-integration-results.XXXXXX")"
-trap 'rm -f "$RESULTS"' EXIT
-export BD_RESULTS_FILE="$RESULTS"
+# BD_PARALLEL=N runs up to N suites at once (each with its own servers on
+# random ports and its own scratch directory); a suite's output is printed
+# whole when it ends, so logs never interleave.
+PARALLEL="${BD_PARALLEL:-1}"
+case "$PARALLEL" in '' | *[!0-9]* | 0) echo "run.sh: BD_PARALLEL must be a positive integer" >&2; exit 2 ;; esac
+
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/bd-integration.XXXXXX")"
+trap 'rm -rf "$WORK"' EXIT
 
 total_pass=0
 total_fail=0
 summary=()
-for t in "${tests[@]}"; do
+declare -A started=()
+
+# run_one I TEST: the suite's output to WORK/I.out, its tally to WORK/I.res,
+# its exit code to WORK/I.rc
+run_one() {
+	local i="$1" t="$2" rc=0
+	BD_RESULTS_FILE="$WORK/$i.res" bash "$t" >"$WORK/$i.out" 2>&1 || rc=$?
+	echo "$rc" >"$WORK/$i.rc"
+}
+
+report_one() {
+	local i="$1" t="${tests[$1]}" name p f rc
 	name="$(basename "$t" .sh)"
 	echo "### $name"
-	start=$SECONDS
-	before="$(wc -l <"$RESULTS")"
-	rc=0
-	bash "$t" || rc=$?
-	after="$(wc -l <"$RESULTS")"
-	if [ "$after" -gt "$before" ]; then
-		read -r p f _ < <(tail -n 1 "$RESULTS")
+	cat "$WORK/$i.out"
+	rc="$(cat "$WORK/$i.rc" 2>/dev/null || echo 1)"
+	if [ -s "$WORK/$i.res" ]; then
+		read -r p f _ < <(tail -n 1 "$WORK/$i.res")
 	else
 		# The test died without reporting (e.g. killed): count it as a failure.
 		p=0
@@ -56,8 +69,35 @@ for t in "${tests[@]}"; do
 	fi
 	total_pass=$((total_pass + p))
 	total_fail=$((total_fail + f))
-	summary+=("$(printf '%-40s %4d passed %4d failed %5ds' "$name" "$p" "$f" $((SECONDS - start)))")
-done
+	summary+=("$(printf '%-40s %4d passed %4d failed %5ds' "$name" "$p" "$f" $((SECONDS - started[$i])))")
+}
+
+if [ "$PARALLEL" -eq 1 ]; then
+	for i in "${!tests[@]}"; do
+		started[$i]=$SECONDS
+		run_one "$i" "${tests[$i]}"
+		report_one "$i"
+	done
+else
+	declare -A pid_of=()
+	next=0
+	while [ "$next" -lt "${#tests[@]}" ] || [ "${#pid_of[@]}" -gt 0 ]; do
+		while [ "$next" -lt "${#tests[@]}" ] && [ "${#pid_of[@]}" -lt "$PARALLEL" ]; do
+			started[$next]=$SECONDS
+			run_one "$next" "${tests[$next]}" &
+			pid_of[$next]=$!
+			next=$((next + 1))
+		done
+		wait -n || true
+		for i in "${!pid_of[@]}"; do
+			if ! kill -0 "${pid_of[$i]}" 2>/dev/null; then
+				wait "${pid_of[$i]}" 2>/dev/null || true
+				unset "pid_of[$i]"
+				report_one "$i"
+			fi
+		done
+	done
+fi
 
 echo "### integration summary"
 printf '%s\n' "${summary[@]}"
