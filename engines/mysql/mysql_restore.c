@@ -1079,8 +1079,9 @@ static const char *deferred_keys(const target_db *d, const char *table)
 }
 
 /*
- * Chunks, largest first, and each table's deferred secondary keys as soon as
- * its chunks are in (common/taskgraph), on the same connections.
+ * Chunks, largest first (a table's first chunk before its others), and each
+ * table's deferred secondary keys as soon as its chunks are in
+ * (common/taskgraph), on the same connections.
  */
 static int restore_data(restore_ctx *rc, bderr *err)
 {
@@ -1112,7 +1113,15 @@ static int restore_data(restore_ctx *rc, bderr *err)
 				}
 				n++;
 				bytes += (double)it->obj->meta.size;
-				taskgraph_add(g, it, (double)it->obj->meta.size);
+				size_t id = taskgraph_add(g, it, (double)it->obj->meta.size);
+				/*
+				 * The rest after the first: MariaDB 10.6+ locks an empty
+				 * table for the first bulk load into it, so a second chunk
+				 * alongside would only wait (up to innodb_lock_wait_timeout,
+				 * then load again); meanwhile the worker loads another table.
+				 */
+				if (k > 0)
+					taskgraph_depend(g, id, first);
 			}
 			if (rcode != 0)
 				break;
