@@ -422,7 +422,9 @@ static int dtable_build(config *cfg, time_t now, dtable *t, bderr_list *all, bde
 		}
 		/* the options a run would build, checked now: a bad one is a config error */
 		engine_dump_options dopts;
-		if (job_dump_options(cfg, s, &dopts, all, err) < 0 && all == NULL)
+		int drc = job_dump_options(cfg, s, &dopts, all, err);
+		engine_dump_options_clear(&dopts);
+		if (drc < 0 && all == NULL)
 			goto fail;
 	}
 	return 0;

@@ -51,12 +51,60 @@ int job_dump_options(const config *cfg, const config_section *js, engine_dump_op
 			char why[BDERR_MSG_MAX];
 			snprintf(why, sizeof why, "%s", err->msg);
 			rc = config_error(cfg, where, *k, err, "%s", why);
-			if (all == NULL)
+			if (all == NULL) {
+				engine_dump_options_clear(o);
 				return rc;
+			}
 			bderr_list_add(all, err);
 		}
 	}
+	for (const char *const *k = engine_dump_filter_keys; *k; k++) {
+		const char *v = config_get(js, *k);
+		if (v && engine_dump_filter_add(o, *k, v, 1, err) < 0) {
+			char why[BDERR_MSG_MAX];
+			snprintf(why, sizeof why, "%s", err->msg);
+			rc = config_error(cfg, js, *k, err, "%s", why);
+			if (all == NULL) {
+				engine_dump_options_clear(o);
+				return rc;
+			}
+			bderr_list_add(all, err);
+		}
+	}
+	int b = 0;
+	if (config_get_bool(cfg, js, "role-passwords", 0, &b, err) < 0) {
+		rc = -1;
+		if (all == NULL) {
+			engine_dump_options_clear(o);
+			return rc;
+		}
+		bderr_list_add(all, err);
+	}
+	o->role_passwords = b;
+	if (job_source_all_databases(cfg, config_get(js, "source"), &o->all_databases, err) < 0) {
+		rc = -1;
+		if (all == NULL) {
+			engine_dump_options_clear(o);
+			return rc;
+		}
+		bderr_list_add(all, err);
+	}
 	return rc;
+}
+
+int job_source_all_databases(const config *cfg, const char *source, int *all, bderr *err)
+{
+	*all = 0;
+	const config_section *s = cfg && source ? config_find(cfg, "source", source) : NULL;
+	const char *v = s ? config_get(s, "databases") : NULL;
+	if (v == NULL)
+		return 0;
+	if (strcmp(v, "all") != 0)
+		return config_error(cfg, s, "databases", err,
+				    "must be 'all' (every database of the server), got '%s': name single databases in the url",
+				    v);
+	*all = 1;
+	return 0;
 }
 
 /*
@@ -104,23 +152,31 @@ static int job_backup(const config *cfg, const config_section *js, char **id, ru
 	int base = kind && strcmp(kind, "basebackup") == 0; /* else dump: the config allows no other */
 	engine_dump_options o;
 	long incremental;
-	if (job_dump_options(cfg, js, &o, NULL, err) < 0 ||
-	    config_get_long(cfg, js, "incremental", 0, 0, 1000, &incremental, err) < 0)
+	if (job_dump_options(cfg, js, &o, NULL, err) < 0)
 		return -1;
-	if (incremental > 0 && !base)
+	if (config_get_long(cfg, js, "incremental", 0, 0, 1000, &incremental, err) < 0) {
+		engine_dump_options_clear(&o);
+		return -1;
+	}
+	if (incremental > 0 && !base) {
+		engine_dump_options_clear(&o);
 		return bderr_usage(err, "job '%s': incremental = %ld is for kind = basebackup", js->name,
 				   incremental);
+	}
 	retention_policy policy;
 	const char *retention = config_get(js, "retention");
 	if (retention && retention_parse(retention, &policy, err) < 0) {
 		char why[BDERR_MSG_MAX];
 		snprintf(why, sizeof why, "%s", err->msg);
+		engine_dump_options_clear(&o);
 		return config_error(cfg, js, "retention", err, "%s", why);
 	}
 
 	source_spec src;
-	if (resolve_source_as(cfg, config_get(js, "source"), config_get(js, "name"), &src, err) < 0)
+	if (resolve_source_as(cfg, config_get(js, "source"), config_get(js, "name"), &src, err) < 0) {
+		engine_dump_options_clear(&o);
 		return -1;
+	}
 	repo_spec rs;
 	memset(&rs, 0, sizeof rs);
 	repo *r = NULL;
@@ -180,6 +236,7 @@ out:
 	repo_free(r);
 	repo_spec_free(&rs);
 	source_spec_free(&src);
+	engine_dump_options_clear(&o);
 	return rc;
 }
 

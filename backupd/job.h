@@ -43,6 +43,12 @@ int dump_lock(const config *cfg, const char *repo_url, const char *name, int *fd
 int job_dump_options(const config *cfg, const config_section *js, engine_dump_options *o,
 		     bderr_list *all, bderr *err);
 
+/*
+ * *all = 1 when source names a [source:] section with databases = all; a
+ * config error (FILE:LINE) for any other value of the key.
+ */
+int job_source_all_databases(const config *cfg, const char *source, int *all, bderr *err);
+
 /* The `run JOB` command. */
 int job_command(program *p, bderr *err);
 

@@ -35,12 +35,28 @@ static int cmd_dump(program *p, bderr *err)
 		if (v && engine_dump_option_set(&o, *k, v, err) != 0)
 			return bderr_prefix(err, "option '--%s'", *k);
 	}
+	/* --include-table and friends are repeatable: every one given counts */
+	for (int i = 0; i < p->args.n_opts; i++)
+		for (const char *const *k = engine_dump_filter_keys; *k; k++)
+			if (strcmp(p->args.opts[i].name, *k) == 0 &&
+			    engine_dump_filter_add(&o, *k, p->args.opts[i].value, 0, err) != 0) {
+				engine_dump_options_clear(&o);
+				return bderr_prefix(err, "option '--%s'", *k);
+			}
+	o.role_passwords = cli_has(&p->args, "role-passwords");
+	if (job_source_all_databases(p->cfg, cli_get(&p->args, "source"), &o.all_databases, err) != 0) {
+		engine_dump_options_clear(&o);
+		return -1;
+	}
+	o.all_databases |= cli_has(&p->args, "all-databases");
 
 	/* --name given: the database's own name need not be usable as a path */
 	source_spec src;
 	if (resolve_source_as(p->cfg, cli_get(&p->args, "source"), cli_get(&p->args, "name"), &src,
-			      err) != 0)
+			      err) != 0) {
+		engine_dump_options_clear(&o);
 		return -1;
+	}
 	int rc = -1;
 	repo *r = NULL;
 	int lock_fd = -1;
@@ -60,6 +76,7 @@ out:
 	lockfile_release(lock_fd);
 	repo_free(r);
 	source_spec_free(&src);
+	engine_dump_options_clear(&o);
 	return rc;
 }
 
@@ -122,6 +139,11 @@ static const cli_option dump_opts[] = {
 	OPT_COMPRESS,
 	{ "chunk-size", "SIZE", "split large tables into objects of about this size (256MB, 1G)", 0, ENGINE_CHUNK_SIZE_DEFAULT, 0, 0 },
 	{ "consistency", "lock|no-lock", "MySQL/MariaDB: lock non-transactional tables for a consistent dump, or not", 0, "lock", 0, 0 },
+	{ "all-databases", NULL, "every database of the server (PostgreSQL: and its roles, tablespaces and database settings)", 0, NULL, 0, 0 },
+	{ "role-passwords", NULL, "PostgreSQL, with --all-databases: the roles' password hashes too (encrypted repositories only)", 0, NULL, 0, 0 },
+	{ "include-table", "PATTERN", "only tables matching [SCHEMA.]TABLE (shell patterns: * ? [..]; repeatable)", 0, NULL, 0, 0 },
+	{ "exclude-table", "PATTERN", "leave out tables matching [SCHEMA.]TABLE (repeatable)", 0, NULL, 0, 0 },
+	{ "exclude-table-data", "PATTERN", "keep the definition of tables matching [SCHEMA.]TABLE, not their rows (repeatable)", 0, NULL, 0, 0 },
 	CLI_OPT_END,
 };
 

@@ -25,7 +25,8 @@ typedef enum key_type {
 	KEY_BOOL,
 	KEY_LOG_LEVEL,
 	KEY_JOB_KIND,
-	KEY_SOURCE_URL
+	KEY_SOURCE_URL,
+	KEY_DATABASES
 } key_type;
 
 typedef struct key_spec {
@@ -90,7 +91,7 @@ static const key_spec source_keys[] = {
 	{ "url", KEY_SOURCE_URL, 0, 0 },
 	{ "password-file", KEY_STRING, 0, 0 },
 	{ "name", KEY_STRING, 0, 0 },
-	{ "databases", KEY_STRING, 0, 0 },
+	{ "databases", KEY_DATABASES, 0, 0 },
 	{ NULL, KEY_STRING, 0, 0 },
 };
 
@@ -102,6 +103,10 @@ static const key_spec job_keys[] = {
 	{ "jobs", KEY_INT, ENGINE_JOBS_MIN, ENGINE_JOBS_MAX },
 	{ "chunk-size", KEY_STRING, 0, 0 },
 	{ "consistency", KEY_STRING, 0, 0 },
+	{ "include-table", KEY_STRING, 0, 0 },
+	{ "exclude-table", KEY_STRING, 0, 0 },
+	{ "exclude-table-data", KEY_STRING, 0, 0 },
+	{ "role-passwords", KEY_BOOL, 0, 0 },
 	{ "retention", KEY_STRING, 0, 0 },
 	{ "compress", KEY_STRING, 0, 0 },
 	{ "retries", KEY_INT, 0, 1000 },
@@ -158,8 +163,9 @@ static const key_spec *key_spec_find(const section_spec *ss, const char *key)
 
 int config_key_at(size_t i, config_key_info *out)
 {
+	/* one per key_type, in its order */
 	static const char *kinds[] = { "string", "integer", "boolean", "log level", "job kind",
-				       "database URI" };
+				       "database URI", "all" };
 	for (const section_spec *ss = section_specs; ss->type; ss++) {
 		for (const key_spec *k = ss->keys; k->name; k++) {
 			if (i-- > 0)
@@ -613,6 +619,12 @@ static int check_value(parse_ctx *ctx, const key_spec *ks, const char *key, cons
 	case KEY_JOB_KIND:
 		if (strcmp(value, "dump") != 0 && strcmp(value, "basebackup") != 0)
 			return ctx_error(ctx, line, key, "must be dump or basebackup, got '%s'",
+					 value);
+		return 0;
+	case KEY_DATABASES:
+		if (strcmp(value, "all") != 0)
+			return ctx_error(ctx, line, key,
+					 "must be 'all' (every database of the server), got '%s': name single databases in the url",
 					 value);
 		return 0;
 	case KEY_SOURCE_URL:

@@ -77,6 +77,31 @@ void engine_dump_options_init(engine_dump_options *o)
 	o->consistency = ENGINE_CONSISTENCY_DEFAULT;
 }
 
+void engine_dump_options_clear(engine_dump_options *o)
+{
+	table_filter_free(o->filter);
+	o->filter = NULL;
+}
+
+const char *const engine_dump_filter_keys[] = { "include-table", "exclude-table", "exclude-table-data",
+						NULL };
+
+int engine_dump_filter_add(engine_dump_options *o, const char *key, const char *value, int list,
+			   bderr *err)
+{
+	static const table_filter_list lists[] = { TF_INCLUDE_TABLE, TF_EXCLUDE_TABLE,
+						   TF_EXCLUDE_TABLE_DATA };
+	for (size_t i = 0; engine_dump_filter_keys[i]; i++) {
+		if (strcmp(key, engine_dump_filter_keys[i]) != 0)
+			continue;
+		if (o->filter == NULL)
+			o->filter = table_filter_new();
+		return list ? table_filter_add_list(o->filter, lists[i], value, err)
+			    : table_filter_add(o->filter, lists[i], value, err);
+	}
+	return bderr_usage(err, "unknown dump option '%s'", key);
+}
+
 int engine_parse_size(const char *s, uint64_t *out)
 {
 	char *end = NULL;

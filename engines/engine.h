@@ -19,6 +19,7 @@
 
 #include "archive/repo.h"
 #include "common/error.h"
+#include "common/tablefilter.h"
 
 /* ---- dump options: defaults and bounds, once ----------------------------- */
 
@@ -43,10 +44,24 @@ typedef struct engine_dump_options {
 	const char *compress_spec; /* as given ("zstd:3", "none"), recorded in the manifest */
 	uint64_t chunk_bytes;      /* split tables larger than this */
 	engine_consistency consistency;
+	table_filter *filter;      /* --include-table ... (owned); NULL: every table */
+	int all_databases;         /* every database of the server (PostgreSQL: and its globals) */
+	int role_passwords;        /* PostgreSQL, with all_databases: the roles' password hashes too */
 } engine_dump_options;
 
 /* The defaults above; url, password and name NULL. */
 void engine_dump_options_init(engine_dump_options *o);
+/* Frees what the options own (the filter). */
+void engine_dump_options_clear(engine_dump_options *o);
+
+/*
+ * The table-filter options and keys ("include-table", "exclude-table",
+ * "exclude-table-data"), NULL-terminated, and the filter list each fills.
+ */
+extern const char *const engine_dump_filter_keys[];
+/* Adds value (space-separated patterns when list) to o's filter under key. */
+int engine_dump_filter_add(engine_dump_options *o, const char *key, const char *value, int list,
+			   bderr *err);
 
 /*
  * Sets one option from its text, as written on the command line or in a
@@ -93,6 +108,8 @@ typedef struct engine_restore_options {
 	const char *provision_db; /* --provision DB (with owner, env_file; implies create), or NULL */
 	const char *env_file;
 	int reuse_role;
+	const table_filter *filter; /* --table, --schema, --exclude-*: a subset; NULL: everything */
+	const char *database;       /* --database: one database of a whole-server dump, or NULL */
 } engine_restore_options;
 
 /* ---- the operations -------------------------------------------------------- */

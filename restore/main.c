@@ -63,7 +63,21 @@ static int cmd_restore(program *p, bderr *err)
 	manifest *m = NULL;
 	char *name = NULL;
 	const char **maps = NULL; /* --role-map OLD=NEW, every one given */
+	table_filter *subset = table_filter_new();
 	int rc = -1;
+	/* --table, --schema and their excludes are repeatable: every one given counts */
+	static const struct {
+		const char *opt;
+		table_filter_list list;
+	} subset_opts[] = { { "table", TF_INCLUDE_TABLE }, { "schema", TF_INCLUDE_SCHEMA },
+			    { "exclude-table", TF_EXCLUDE_TABLE }, { "exclude-schema", TF_EXCLUDE_SCHEMA } };
+	for (int i = 0; i < p->args.n_opts; i++)
+		for (size_t k = 0; k < sizeof subset_opts / sizeof *subset_opts; k++)
+			if (strcmp(p->args.opts[i].name, subset_opts[k].opt) == 0 &&
+			    table_filter_add(subset, subset_opts[k].list, p->args.opts[i].value, err) != 0) {
+				bderr_prefix(err, "option '--%s'", subset_opts[k].opt);
+				goto out;
+			}
 	if (program_open_repo(p, 0, &r, err) != 0 || pick_name(r, cli_get(&p->args, "name"), &name, err) != 0)
 		goto out;
 	if (repo_backup_load(r, name, cli_get(&p->args, "backup"), &m, err) != 0)
@@ -99,9 +113,12 @@ static int cmd_restore(program *p, bderr *err)
 	o.provision_db = provision;
 	o.env_file = cli_get(&p->args, "env-file");
 	o.reuse_role = cli_has(&p->args, "reuse-role");
+	o.filter = table_filter_empty(subset) ? NULL : subset;
+	o.database = cli_get(&p->args, "database");
 	if (engine_restore_options_check(target.engine, &o, err) == 0)
 		rc = target.engine->restore(r, m, &o, err);
 out:
+	table_filter_free(subset);
 	free(maps);
 	manifest_free(m);
 	free(name);
@@ -133,6 +150,11 @@ static const cli_option restore_opts[] = {
 	{ "provision", "DB", "create DB and the --owner role/user (generated password) with the admin account in --to", 0, NULL, 0, 0 },
 	{ "env-file", "FILE", "with --provision: write DATABASE_URL=... there (mode 0600)", 0, NULL, 0, 0 },
 	{ "reuse-role", NULL, "with --provision: use an existing --owner role (its password is not changed)", 0, NULL, 0, 0 },
+	{ "database", "NAME", "PostgreSQL whole-server dump: restore this database alone (into the database --to names, else into NAME)", 0, NULL, 0, 0 },
+	{ "table", "PATTERN", "PostgreSQL: restore only tables matching [SCHEMA.]TABLE (shell patterns: * ? [..]), with their indexes, constraints and triggers (repeatable)", 0, NULL, 0, 0 },
+	{ "schema", "PATTERN", "PostgreSQL: restore only the objects of schemas matching PATTERN (repeatable)", 0, NULL, 0, 0 },
+	{ "exclude-table", "PATTERN", "PostgreSQL: leave out tables matching [SCHEMA.]TABLE (repeatable)", 0, NULL, 0, 0 },
+	{ "exclude-schema", "PATTERN", "PostgreSQL: leave out the objects of schemas matching PATTERN (repeatable)", 0, NULL, 0, 0 },
 	CLI_OPT_END,
 };
 

@@ -249,7 +249,9 @@ static int load_databases(dump_state *st, MYSQL *c, bderr *err)
 		rows[n++] = (char **)row;
 	int rc = 0;
 	st->dbs = xcalloc((st->uri.n_databases ? st->uri.n_databases : n) + 1, sizeof *st->dbs);
-	if (st->uri.n_databases) {
+	if (st->uri.n_databases && st->o->all_databases) {
+		rc = bderr_usage(err, "--all-databases (databases = all) and a URI naming databases: give the server's URI without a database");
+	} else if (st->uri.n_databases) {
 		for (size_t i = 0; i < st->uri.n_databases && rc == 0; i++) {
 			size_t k;
 			for (k = 0; k < n; k++)
@@ -316,6 +318,9 @@ static int load_tables(dump_state *st, MYSQL *c, size_t db, bderr *err)
 	st->tables = xrealloc(st->tables, (st->n_tables + mysql_num_rows(r) + 1) * sizeof *st->tables);
 	MYSQL_ROW row;
 	while ((row = mysql_fetch_row(r)) != NULL) {
+		/* "database.table" patterns: the database is the schema */
+		if (!table_filter_selects(st->o->filter, st->dbs[db].name, row[0]))
+			continue;
 		dump_table *t = &st->tables[st->n_tables++];
 		memset(t, 0, sizeof *t);
 		t->db = db;
@@ -325,6 +330,8 @@ static int load_tables(dump_state *st, MYSQL *c, size_t db, bderr *err)
 		t->skip_data = engine_without_data(row[1]);
 		t->data_bytes = row[2] ? strtoull(row[2], NULL, 10) : 0;
 		t->est_rows = row[3] ? strtoull(row[3], NULL, 10) : 0;
+		/* --exclude-table-data: the definition without the rows */
+		t->skip_data |= !table_filter_keeps_data(st->o->filter, st->dbs[db].name, row[0]);
 		t->has_auto_inc = row[4] != NULL;
 		t->auto_inc = row[4] ? strtoll(row[4], NULL, 10) : 0;
 	}
@@ -778,7 +785,7 @@ int mysql_dump_run(repo *r, const engine_dump_options *o, char **id_out, bderr *
 	int failed_early = st.failed;
 	pthread_mutex_unlock(&st.lock);
 	if (!failed_early) {
-		mysql_schema_target target = { r, m, o->name, st.id, o->compress_level };
+		mysql_schema_target target = { r, m, o->name, st.id, o->compress_level, o->filter };
 		for (size_t d = 0; d < st.n_dbs && crc == 0; d++) {
 			size_t nt = 0;
 			char **names = xcalloc(st.n_tables + 1, sizeof *names);

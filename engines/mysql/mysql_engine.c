@@ -104,6 +104,17 @@ static int my_restore_options_check(const engine_restore_options *o, bderr *err)
 		return bderr_usage(err, "--no-privileges applies to PostgreSQL targets only");
 	if (o->owner && !o->provision_db)
 		return bderr_usage(err, "--owner on a MySQL/MariaDB target goes with --provision (objects have no owners there)");
+	if (o->database)
+		return bderr_usage(err, "--database is for PostgreSQL whole-server dumps: on a MySQL/MariaDB target name the databases to restore in --to (mysql://HOST/DB)");
+	if (o->filter)
+		return bderr_usage(err, "--table, --schema and --exclude-* restore subsets of PostgreSQL dumps only: filter a MySQL/MariaDB dump when it is taken (dump --include-table, --exclude-table)");
+	return 0;
+}
+
+static int my_dump_options_check(const engine_dump_options *o, bderr *err)
+{
+	if (o->role_passwords)
+		return bderr_usage(err, "--role-passwords applies to PostgreSQL sources only");
 	return 0;
 }
 
@@ -114,6 +125,7 @@ const engine_ops mysql_engine = {
 	.schemes = my_schemes,
 	.physical = 0,
 	.check = my_check,
+	.dump_options_check = my_dump_options_check,
 	.dump = mysql_dump_run,
 	.restore_options_check = my_restore_options_check,
 	.restore = mysql_restore_run,

@@ -275,8 +275,31 @@ static int dump_views(MYSQL *c, const mysql_schema_target *t, const char *db, js
 		       "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ", db,
 		       " AND TABLE_TYPE = 'VIEW' ORDER BY TABLE_NAME", "cannot list views", &list, &n, err) != 0)
 		return -1;
+	/* a view is a relation: the table filter selects it like a table */
+	size_t kept = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (table_filter_selects(t->filter, db, list[i]))
+			list[kept++] = list[i];
+		else
+			free(list[i]);
+	}
+	n = kept;
 	view_def *views = xcalloc(n + 1, sizeof *views);
+	char **left_out = NULL; /* the database's tables the filter leaves out */
+	size_t n_left_out = 0;
 	int rc = 0;
+	if (!table_filter_empty(t->filter)) {
+		rc = list_names(c, "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ", db,
+				"", "cannot list tables", &left_out, &n_left_out, err);
+		size_t k = 0;
+		for (size_t i = 0; i < n_left_out; i++) {
+			if (table_filter_selects(t->filter, db, left_out[i]))
+				free(left_out[i]);
+			else
+				left_out[k++] = left_out[i];
+		}
+		n_left_out = k;
+	}
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		MYSQL_RES *res;
 		MYSQL_ROW row;
@@ -286,6 +309,15 @@ static int dump_views(MYSQL *c, const mysql_schema_target *t, const char *db, js
 		}
 		views[i].name = xstrdup(list[i]);
 		views[i].sql = my_strip_definer(row[1]);
+		/* same-database references are unqualified and quoted: a view naming a left-out table reads it */
+		for (size_t k = 0; k < n_left_out && rc == 0; k++) {
+			char *q = my_quote_ident(left_out[k]);
+			if (strstr(views[i].sql, q))
+				rc = bderr_usage(err,
+						 "view %s.%s is dumped but reads %s.%s, which the table filter leaves out: exclude the view too, or keep the table",
+						 db, list[i], db, left_out[k]);
+			free(q);
+		}
 		/* View, Create View, character_set_client, collation_connection */
 		if (mysql_num_fields(res) >= 4 && row[2] && row[3]) {
 			views[i].charset_client = xstrdup(row[2]);
@@ -311,6 +343,7 @@ static int dump_views(MYSQL *c, const mysql_schema_target *t, const char *db, js
 	}
 	free(views);
 	free_names(list, n);
+	free_names(left_out, n_left_out);
 	return rc;
 }
 
@@ -356,12 +389,26 @@ static int dump_programs(MYSQL *c, const mysql_schema_target *t, const char *db,
 	if (list_names(c, k->list_head, db, k->list_tail, k->what, &list, &n, err) != 0)
 		return -1;
 	size_t step = k->show ? 1 : 2;
+	char **on = NULL; /* triggers: (name, table) pairs, to leave out those of left-out tables */
+	size_t n_on = 0;
+	if (k == &triggers_kind && !table_filter_empty(t->filter) &&
+	    list_names(c, "SELECT TRIGGER_NAME, EVENT_OBJECT_TABLE FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = ",
+		       db, "", k->what, &on, &n_on, err) != 0) {
+		free_names(list, n);
+		return -1;
+	}
 	strbuf b;
 	strbuf_init(&b);
 	int rc = 0;
 	for (size_t i = 0; i + step <= n && rc == 0; i += step) {
 		MYSQL_RES *res;
 		MYSQL_ROW row;
+		int skip = 0;
+		for (size_t j = 0; j + 1 < n_on; j += 2)
+			if (strcmp(on[j], list[i]) == 0 && !table_filter_selects(t->filter, db, on[j + 1]))
+				skip = 1;
+		if (skip)
+			continue;
 		const char *kind = k->show ? k->show : list[i];
 		/*
 		 * name, sql_mode, [time_zone,] statement, character_set_client,
@@ -390,6 +437,7 @@ static int dump_programs(MYSQL *c, const mysql_schema_target *t, const char *db,
 		rc = write_object(t, db, k->file, &b, err);
 	strbuf_free(&b);
 	free_names(list, n);
+	free_names(on, n_on);
 	return rc;
 }
 

@@ -6,6 +6,8 @@
 #ifndef BACKUPD_ENGINES_MYSQL_SCHEMA_H
 #define BACKUPD_ENGINES_MYSQL_SCHEMA_H
 
+#include "common/tablefilter.h"
+
 #include <jansson.h>
 #include <stddef.h>
 
@@ -18,6 +20,7 @@ typedef struct mysql_schema_target {
 	const char *name;  /* source name in the repository */
 	const char *id;    /* backup ID */
 	int level;         /* zstd level, 0 = none */
+	const table_filter *filter; /* --include-table ...: views and triggers of left-out tables go too */
 } mysql_schema_target;
 
 /*

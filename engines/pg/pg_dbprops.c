@@ -322,7 +322,8 @@ static int apply_settings(PGconn *c, const char *qdb, const char *dbname, const 
 		if (r <= 0)
 			return r;
 		char *qr = pg_quote_ident(c, s->role);
-		head = xasprintf("ALTER ROLE %s IN DATABASE %s", qr, qdb);
+		/* qdb NULL: the role's settings in every database (whole-server restores) */
+		head = qdb ? xasprintf("ALTER ROLE %s IN DATABASE %s", qr, qdb) : xasprintf("ALTER ROLE %s", qr);
 		free(qr);
 	} else {
 		head = xasprintf("ALTER DATABASE %s", qdb);
@@ -416,5 +417,19 @@ int pg_db_props_apply(PGconn *c, const char *dbname, const pg_db_props *p, bderr
 			rc = apply_settings(c, qdb, dbname, &p->settings[i], err) < 0 ? -1 : 0;
 	}
 	free(qdb);
+	return rc;
+}
+
+int pg_role_settings_apply(PGconn *c, const char *role, const json_t *settings, bderr *err)
+{
+	pg_db_settings s = { .role = (char *)role };
+	int rc = parse_settings(settings, "settings", &s, err);
+	if (rc == 0)
+		rc = apply_settings(c, NULL, role, &s, err) < 0 ? -1 : 0;
+	for (size_t k = 0; k < s.n; k++) {
+		free(s.items[k].name);
+		free(s.items[k].value);
+	}
+	free(s.items);
 	return rc;
 }

@@ -72,6 +72,12 @@ char *pg_db_props_create_options(PGconn *c, const pg_db_props *p, int server_num
 int pg_db_props_apply(PGconn *c, const char *dbname, const pg_db_props *p, bderr *err);
 
 /*
+ * ALTER ROLE role SET ... for each "name=value" of settings (a JSON array, as
+ * pg_db_role_setting.setconfig holds them): the role's own settings.
+ */
+int pg_role_settings_apply(PGconn *c, const char *role, const json_t *settings, bderr *err);
+
+/*
  * The items of a list setting as pg_db_role_setting holds it ("\"$user\",
  * public" -> "$user", "public"), NULL-terminated; caller frees each and the
  * array.

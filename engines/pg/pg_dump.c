@@ -10,6 +10,8 @@
 #include <libpq/libpq-fs.h>
 
 #include "engines/pg/pg_dump_roles.h"
+#include "engines/pg/pg_globals.h"
+#include "engines/pg/pg_server.h"
 #include "engines/pg/pg_schema.h"
 #include "common/log.h"
 #include "common/mem.h"
@@ -50,9 +52,14 @@ typedef struct dump_state {
 	const engine_dump_options *o;
 	repo *repo;
 	char *id;
+	const char *dbname; /* whole-server dump: the database (else the URL's) */
+	const char *prefix; /* whole-server dump: "db/N/" before its object names, else "" */
 	char *snapshot;
 	int server_num;
+	char *server_version;
 	char *encoding;
+	char **exclude;     /* relations the filter leaves out, as pg_dump --exclude-table= arguments */
+	size_t n_exclude;
 
 	dump_table *tables;
 	size_t n_tables;
@@ -64,6 +71,12 @@ typedef struct dump_worker {
 	dump_state *st;
 	PGconn *conn;
 } dump_worker;
+
+/* An object's name inside the backup, under its database's folder in a whole-server dump. */
+static char *object_name(const dump_state *st, const char *base)
+{
+	return xasprintf("%s%s", st->prefix, base);
+}
 
 static void table_clear(dump_table *t)
 {
@@ -246,10 +259,12 @@ static int load_tables(dump_state *st, PGconn *c, bderr *err)
 	if (rc != 0)
 		return -1;
 	int n = PQntuples(r);
-	st->tables = xcalloc((size_t)n, sizeof *st->tables);
-	st->n_tables = (size_t)n;
+	st->tables = xcalloc((size_t)n + 1, sizeof *st->tables);
 	for (int i = 0; i < n; i++) {
-		dump_table *t = &st->tables[i];
+		/* left out, or its definition only: its rows are not dumped */
+		if (!table_filter_keeps_data(st->o->filter, PQgetvalue(r, i, 1), PQgetvalue(r, i, 2)))
+			continue;
+		dump_table *t = &st->tables[st->n_tables++];
 		t->oid = xstrdup(PQgetvalue(r, i, 0));
 		t->schema = xstrdup(PQgetvalue(r, i, 1));
 		t->name = xstrdup(PQgetvalue(r, i, 2));
@@ -326,7 +341,9 @@ static void plan_tasks(dump_state *st)
 			/* the last chunk is open-ended: rows may sit past the block count we saw */
 			d->end_block = (k == t->n_chunks - 1) ? 0 : per * (uint64_t)(k + 1);
 			d->weight = t->bytes / (uint64_t)t->n_chunks + 1;
-			d->object = pg_chunk_object(t->oid, k, st->o->compress_level != 0);
+			char *base = pg_chunk_object(t->oid, k, st->o->compress_level != 0);
+			d->object = object_name(st, base);
+			free(base);
 		}
 	}
 	qsort(st->tasks, st->n_tasks, sizeof *st->tasks, task_weight_desc);
@@ -334,7 +351,7 @@ static void plan_tasks(dump_state *st)
 
 static int open_worker(dump_state *st, dump_worker *w, bderr *err)
 {
-	if (pg_connect(st->o->url, st->o->password, NULL, "backupd dump worker", &w->conn, err) != 0)
+	if (pg_connect(st->o->url, st->o->password, st->dbname, "backupd dump worker", &w->conn, err) != 0)
 		return -1;
 	if (session_setup(w->conn, st->server_num, err) != 0)
 		return -1;
@@ -349,12 +366,17 @@ static int open_worker(dump_state *st, dump_worker *w, bderr *err)
 	return rc;
 }
 
-static int dump_sequences(PGconn *c, pg_dump_info *inf, bderr *err)
+static int dump_sequences(const dump_state *st, PGconn *c, pg_dump_info *inf, bderr *err)
 {
 	PGresult *r;
 	if (pg_query(c,
-		     "SELECT n.nspname, c.relname FROM pg_catalog.pg_class c "
+		     "SELECT n.nspname, c.relname, tn.nspname, t.relname FROM pg_catalog.pg_class c "
 		     "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+		     "LEFT JOIN pg_catalog.pg_depend o ON o.classid = 'pg_catalog.pg_class'::regclass "
+		     "  AND o.objid = c.oid AND o.refclassid = 'pg_catalog.pg_class'::regclass "
+		     "  AND o.deptype IN ('a', 'i') "
+		     "LEFT JOIN pg_catalog.pg_class t ON t.oid = o.refobjid "
+		     "LEFT JOIN pg_catalog.pg_namespace tn ON tn.oid = t.relnamespace "
 		     "WHERE c.relkind = 'S' AND n.nspname <> 'information_schema' AND n.nspname !~ '^pg_' "
 		     "AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d "
 		     "  WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e') "
@@ -366,6 +388,10 @@ static int dump_sequences(PGconn *c, pg_dump_info *inf, bderr *err)
 	for (int i = 0; i < PQntuples(r) && rc == 0; i++) {
 		const char *schema = PQgetvalue(r, i, 0);
 		const char *name = PQgetvalue(r, i, 1);
+		/* owned by a table the filter leaves out: pg_dump leaves it out with its table */
+		if (!PQgetisnull(r, i, 3) &&
+		    !table_filter_selects(st->o->filter, PQgetvalue(r, i, 2), PQgetvalue(r, i, 3)))
+			continue;
 		char *qual = pg_qualified_name(c, schema, name);
 		char *sql = xasprintf("SELECT last_value, is_called FROM %s", qual);
 		char *what = xasprintf("cannot read sequence %s", qual);
@@ -417,7 +443,7 @@ static int dump_large_object_meta(dump_state *st, PGconn *c, manifest *m, char *
 		return bderr_set(err, "the large objects' metadata lists %s large objects, the data %d",
 				 PQgetvalue(r, 0, 1), count);
 	}
-	const char *objname = st->o->compress_level ? "large-objects-meta.json.zst" : "large-objects-meta.json";
+	char *objname = object_name(st, st->o->compress_level ? "large-objects-meta.json.zst" : "large-objects-meta.json");
 	char *path = repo_backup_path(st->o->name, st->id, objname);
 	object_writer *ow = NULL;
 	object_meta meta;
@@ -431,6 +457,7 @@ static int dump_large_object_meta(dump_state *st, PGconn *c, manifest *m, char *
 		*out = xstrdup(objname);
 	}
 	object_writer_free(ow);
+	free(objname);
 	free(path);
 	PQclear(r);
 	return rc;
@@ -452,7 +479,7 @@ static int dump_large_objects(dump_state *st, PGconn *c, manifest *m, pg_dump_in
 		PQclear(r);
 		return 0;
 	}
-	const char *objname = pg_large_objects_object(st->o->compress_level != 0);
+	char *objname = object_name(st, pg_large_objects_object(st->o->compress_level != 0));
 	char *path = repo_backup_path(st->o->name, st->id, objname);
 	object_writer *ow = NULL;
 	char *buf = xmalloc(LO_BUF);
@@ -499,6 +526,7 @@ static int dump_large_objects(dump_state *st, PGconn *c, manifest *m, pg_dump_in
 	if (rc == 0)
 		rc = dump_large_object_meta(st, c, m, &inf->large_objects_meta, n, err);
 	object_writer_free(ow);
+	free(objname);
 	free(buf);
 	free(path);
 	PQclear(r);
@@ -560,13 +588,16 @@ static int dump_database_properties(PGconn *c, int server_num, pg_dump_info *inf
 static int dump_schema_section(dump_state *st, const pg_tool *tool, const char *section,
 			       manifest *m, char **out, bderr *err)
 {
-	char *objname = pg_schema_object(section, st->o->compress_level != 0);
+	char *base = pg_schema_object(section, st->o->compress_level != 0);
+	char *objname = object_name(st, base);
+	free(base);
 	char *path = repo_backup_path(st->o->name, st->id, objname);
 	object_writer *ow = NULL;
 	object_meta meta;
 	int rc = object_writer_open(repo_storage(st->repo), path, st->o->compress_level, &ow, err);
 	if (rc == 0)
-		rc = pg_schema_dump(tool, st->o->url, st->o->password, st->snapshot, section, ow, err);
+		rc = pg_schema_dump_ex(tool, st->o->url, st->o->password, st->dbname, st->snapshot, section,
+				       (const char *const *)st->exclude, st->n_exclude, ow, err);
 	if (rc == 0)
 		rc = object_writer_close(ow, &meta, err);
 	if (rc == 0) {
@@ -606,33 +637,142 @@ static void tables_info(dump_state *st, pg_dump_info *inf)
 	}
 }
 
-int pg_dump_run(repo *r, const engine_dump_options *o, char **id_out, bderr *err)
+/*
+ * The relations the filter leaves out, as pg_dump --exclude-table arguments
+ * (quoted: matched as exact names), and a foreign key of a dumped table to
+ * one of them refused: its restore would fail when the key is created.
+ */
+static int plan_excludes(dump_state *st, PGconn *c, bderr *err)
 {
-	dump_state st;
-	memset(&st, 0, sizeof st);
-	st.o = o;
-	st.repo = r;
+	if (table_filter_empty(st->o->filter))
+		return 0;
+	PGresult *r;
+	if (pg_query(c,
+		     "SELECT n.nspname, c.relname FROM pg_catalog.pg_class c "
+		     "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+		     "WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') "
+		     "  AND n.nspname <> 'information_schema' AND n.nspname !~ '^pg_' "
+		     "ORDER BY 1, 2",
+		     "cannot list relations", &r, err) != 0)
+		return -1;
+	st->exclude = xcalloc((size_t)PQntuples(r) + 1, sizeof *st->exclude);
+	for (int i = 0; i < PQntuples(r); i++) {
+		const char *schema = PQgetvalue(r, i, 0), *name = PQgetvalue(r, i, 1);
+		if (table_filter_selects(st->o->filter, schema, name))
+			continue;
+		strbuf b;
+		strbuf_init(&b);
+		strbuf_appends(&b, "--exclude-table=\"");
+		for (const char *p = schema; *p; p++)
+			strbuf_append(&b, *p == '"' ? "\"\"" : p, *p == '"' ? 2 : 1);
+		strbuf_appends(&b, "\".\"");
+		for (const char *p = name; *p; p++)
+			strbuf_append(&b, *p == '"' ? "\"\"" : p, *p == '"' ? 2 : 1);
+		strbuf_appends(&b, "\"");
+		st->exclude[st->n_exclude++] = strbuf_detach(&b);
+	}
+	PQclear(r);
+	if (pg_query(c,
+		     "SELECT n.nspname, c.relname, fn.nspname, f.relname, k.conname "
+		     "FROM pg_catalog.pg_constraint k "
+		     "JOIN pg_catalog.pg_class c ON c.oid = k.conrelid "
+		     "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+		     "JOIN pg_catalog.pg_class f ON f.oid = k.confrelid "
+		     "JOIN pg_catalog.pg_namespace fn ON fn.oid = f.relnamespace "
+		     "WHERE k.contype = 'f' AND n.nspname !~ '^pg_' AND n.nspname <> 'information_schema' "
+		     "ORDER BY 1, 2, 5",
+		     "cannot list foreign keys", &r, err) != 0)
+		return -1;
+	int rc = 0;
+	for (int i = 0; i < PQntuples(r) && rc == 0; i++) {
+		const char *s = PQgetvalue(r, i, 0), *t = PQgetvalue(r, i, 1);
+		const char *fs = PQgetvalue(r, i, 2), *ft = PQgetvalue(r, i, 3);
+		if (table_filter_selects(st->o->filter, s, t) && !table_filter_selects(st->o->filter, fs, ft))
+			rc = bderr_usage(err,
+					 "table %s.%s is dumped but its foreign key %s references %s.%s, which the table filter leaves out: include both or exclude both",
+					 s, t, PQgetvalue(r, i, 4), fs, ft);
+	}
+	PQclear(r);
+	if (rc != 0)
+		return -1;
+	/* a view (or materialized view) reading a left-out relation could not be restored either */
+	if (pg_query(c,
+		     "SELECT DISTINCT vn.nspname, v.relname, tn.nspname, t.relname "
+		     "FROM pg_catalog.pg_depend d "
+		     "JOIN pg_catalog.pg_rewrite w ON w.oid = d.objid "
+		     "JOIN pg_catalog.pg_class v ON v.oid = w.ev_class "
+		     "JOIN pg_catalog.pg_namespace vn ON vn.oid = v.relnamespace "
+		     "JOIN pg_catalog.pg_class t ON t.oid = d.refobjid "
+		     "JOIN pg_catalog.pg_namespace tn ON tn.oid = t.relnamespace "
+		     "WHERE d.classid = 'pg_catalog.pg_rewrite'::regclass "
+		     "  AND d.refclassid = 'pg_catalog.pg_class'::regclass AND v.oid <> t.oid "
+		     "  AND v.relkind IN ('v', 'm') AND t.relkind IN ('r', 'p', 'v', 'm', 'f') "
+		     "  AND vn.nspname !~ '^pg_' AND vn.nspname <> 'information_schema' "
+		     "ORDER BY 1, 2, 3, 4",
+		     "cannot list the views' tables", &r, err) != 0)
+		return -1;
+	for (int i = 0; i < PQntuples(r) && rc == 0; i++) {
+		const char *s = PQgetvalue(r, i, 0), *v = PQgetvalue(r, i, 1);
+		const char *ts = PQgetvalue(r, i, 2), *t = PQgetvalue(r, i, 3);
+		if (table_filter_selects(st->o->filter, s, v) && !table_filter_selects(st->o->filter, ts, t))
+			rc = bderr_usage(err,
+					 "view %s.%s is dumped but reads %s.%s, which the table filter leaves out: exclude the view too, or keep the table",
+					 s, v, ts, t);
+	}
+	PQclear(r);
+	return rc;
+}
 
+/* What one database's dump leaves in st, cleared before the next one. */
+static void dump_state_clear(dump_state *st)
+{
+	for (size_t i = 0; i < st->n_tables; i++)
+		table_clear(&st->tables[i]);
+	free(st->tables);
+	for (size_t i = 0; i < st->n_tasks; i++)
+		free(st->tasks[i].object);
+	free(st->tasks);
+	for (size_t i = 0; i < st->n_exclude; i++)
+		free(st->exclude[i]);
+	free(st->exclude);
+	free(st->snapshot);
+	free(st->server_version);
+	free(st->encoding);
+	st->tables = NULL;
+	st->tasks = NULL;
+	st->exclude = NULL;
+	st->snapshot = st->server_version = st->encoding = NULL;
+	st->n_tables = st->n_tasks = st->n_exclude = 0;
+}
+
+/*
+ * One database into backup st->id (begun here when NULL): its objects into
+ * m, its info (and the roles it references) into info.  st->id is begun
+ * once the snapshot is taken and the tables are locked.
+ */
+static int dump_database(dump_state *st, manifest *m, json_t *info, time_t started, bderr *err)
+{
+	const engine_dump_options *o = st->o;
+	repo *r = st->repo;
 	PGconn *c = NULL;
 	PGresult *res = NULL;
 	dump_worker *workers = NULL;
 	workpool *pool = NULL;
-	manifest *m = NULL;
 	pg_tool tool = { 0 };
-	pg_dump_info inf;
-	memset(&inf, 0, sizeof inf);
+	pg_dump_info inf_s;
+	pg_dump_info *inf = &inf_s;
+	memset(inf, 0, sizeof *inf);
 	int rc = -1;
-	time_t started = time(NULL);
 
-	if (pg_connect(o->url, o->password, NULL, "backupd dump", &c, err) != 0)
+	if (pg_connect(o->url, o->password, st->dbname, "backupd dump", &c, err) != 0)
 		goto out;
-	st.server_num = PQserverVersion(c);
-	if (st.server_num < 100000) {
+	st->server_num = PQserverVersion(c);
+	if (st->server_num < 100000) {
 		bderr_set(err, "PostgreSQL %d.%d is not supported: backupd needs version 10 or newer",
-			  st.server_num / 10000, st.server_num / 100 % 100);
+			  st->server_num / 10000, st->server_num / 100 % 100);
 		goto out;
 	}
-	if (session_setup(c, st.server_num, err) != 0)
+	if (session_setup(c, st->server_num, err) != 0)
 		goto out;
 	if (pg_exec(c, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY",
 		    "cannot start the dump transaction", err) != 0)
@@ -643,63 +783,60 @@ int pg_dump_run(repo *r, const engine_dump_options *o, char **id_out, bderr *err
 		     "FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database()",
 		     "cannot export a snapshot", &res, err) != 0)
 		goto out;
-	st.snapshot = xstrdup(PQgetvalue(res, 0, 0));
-	char *server_version = xstrdup(PQgetvalue(res, 0, 1));
-	st.encoding = xstrdup(PQgetvalue(res, 0, 2));
-	char *database = xstrdup(PQgetvalue(res, 0, 3));
+	st->snapshot = xstrdup(PQgetvalue(res, 0, 0));
+	st->server_version = xstrdup(PQgetvalue(res, 0, 1));
+	st->encoding = xstrdup(PQgetvalue(res, 0, 2));
+	inf->database = xstrdup(PQgetvalue(res, 0, 3));
 	PQclear(res);
 	res = NULL;
 
-	m = manifest_new();
-	m->engine = xstrdup("postgresql");
-	m->kind = xstrdup("dump");
-	m->name = xstrdup(o->name);
-	m->server_version = server_version;
-	m->tool_version = xstrdup("backupd " BACKUPD_VERSION);
-	m->started = started;
-	inf.database = database;
-	inf.encoding = xstrdup(st.encoding);
-	inf.snapshot = xstrdup(st.snapshot);
-	inf.server_version_num = st.server_num;
+	inf->encoding = xstrdup(st->encoding);
+	inf->snapshot = xstrdup(st->snapshot);
+	inf->server_version_num = st->server_num;
 
-	if (pg_tool_find("pg_dump", st.server_num / 10000, &tool, err) != 0)
+	if (pg_tool_find("pg_dump", st->server_num / 10000, &tool, err) != 0)
 		goto out;
-	inf.pg_dump_version = xstrdup(tool.version);
+	inf->pg_dump_version = xstrdup(tool.version);
 
-	if (dump_database_properties(c, st.server_num, &inf, err) != 0 ||
-	    pg_dump_roles(c, m->info, err) != 0)
+	if (dump_database_properties(c, st->server_num, inf, err) != 0 ||
+	    pg_dump_roles(c, info, err) != 0)
 		goto out;
-	if (load_tables(&st, c, err) != 0 || lock_tables(&st, c, err) != 0)
+	if (plan_excludes(st, c, err) != 0)
 		goto out;
-	plan_tasks(&st);
+	if (load_tables(st, c, err) != 0 || lock_tables(st, c, err) != 0)
+		goto out;
+	plan_tasks(st);
 
-	if (repo_backup_begin(r, o->name, started, &st.id, err) != 0)
-		goto out;
-	m->id = xstrdup(st.id);
-	log_info("dump %s of '%s' started: %zu tables in %zu chunks, %d jobs", st.id, o->name,
-		 st.n_tables, st.n_tasks, o->jobs);
+	if (st->id == NULL) {
+		if (repo_backup_begin(r, o->name, started, &st->id, err) != 0)
+			goto out;
+		m->id = xstrdup(st->id);
+	}
+	log_info("dump %s of '%s'%s%s%s started: %zu tables in %zu chunks, %d jobs", st->id, o->name,
+		 *st->prefix ? " (database '" : "", *st->prefix ? inf->database : "",
+		 *st->prefix ? "')" : "", st->n_tables, st->n_tasks, o->jobs);
 
 	int n_workers = o->jobs < 1 ? 1 : o->jobs;
-	if ((size_t)n_workers > st.n_tasks)
-		n_workers = st.n_tasks ? (int)st.n_tasks : 0;
+	if ((size_t)n_workers > st->n_tasks)
+		n_workers = st->n_tasks ? (int)st->n_tasks : 0;
 	workers = xcalloc((size_t)n_workers + 1, sizeof *workers);
 	for (int i = 0; i < n_workers; i++) {
-		workers[i].st = &st;
-		if (open_worker(&st, &workers[i], err) != 0)
+		workers[i].st = st;
+		if (open_worker(st, &workers[i], err) != 0)
 			goto out;
 	}
-	if (workpool_start_arrays(&st, workers, sizeof *workers, n_workers, st.tasks, sizeof *st.tasks,
-				  st.n_tasks, dump_task_run, NULL, &pool, err) != 0)
+	if (workpool_start_arrays(st, workers, sizeof *workers, n_workers, st->tasks, sizeof *st->tasks,
+				  st->n_tasks, dump_task_run, NULL, &pool, err) != 0)
 		goto out;
 
 	/* the coordinator's own share, overlapped with the workers' COPY */
-	int crc = dump_schema_section(&st, &tool, "pre-data", m, &inf.pre_data, err);
+	int crc = dump_schema_section(st, &tool, "pre-data", m, &inf->pre_data, err);
 	if (crc == 0)
-		crc = dump_schema_section(&st, &tool, "post-data", m, &inf.post_data, err);
+		crc = dump_schema_section(st, &tool, "post-data", m, &inf->post_data, err);
 	if (crc == 0)
-		crc = dump_sequences(c, &inf, err);
+		crc = dump_sequences(st, c, inf, err);
 	if (crc == 0)
-		crc = dump_large_objects(&st, c, m, &inf, err);
+		crc = dump_large_objects(st, c, m, inf, err);
 	if (crc != 0)
 		workpool_cancel(pool);
 	/* the coordinator's own error wins: the workers only stopped because of it */
@@ -710,28 +847,23 @@ int pg_dump_run(repo *r, const engine_dump_options *o, char **id_out, bderr *err
 	if (crc != 0 || wrc != 0)
 		goto out;
 
-	for (size_t i = 0; i < st.n_tasks; i++) {
-		dump_task *d = &st.tasks[i];
+	for (size_t i = 0; i < st->n_tasks; i++) {
+		dump_task *d = &st->tasks[i];
 		manifest_add_object(m, d->object, &d->meta, o->compress_level != 0, d->rows);
 	}
-	tables_info(&st, &inf);
-	engine_options_info_set(&inf.options, o, NULL);
-	pg_dump_info_to_json(&inf, m->info);
+	tables_info(st, inf);
+	engine_options_info_set(&inf->options, o, NULL);
+	pg_dump_info_to_json(inf, info);
 	pg_exec(c, "COMMIT", "cannot end the dump transaction", err);
-	if (repo_backup_commit(r, m, err) != 0)
-		goto out;
-	*id_out = xstrdup(st.id);
 	rc = 0;
 out:
-	pg_dump_info_clear(&inf);
+	pg_dump_info_clear(inf);
 	if (pool) {
 		workpool_cancel(pool);
 		bderr discard;
 		bderr_init(&discard);
 		workpool_join(pool, &discard);
 	}
-	if (rc != 0 && st.id)
-		repo_backup_discard(r, o->name, st.id);
 	if (workers) {
 		for (int i = 0; workers[i].st; i++)
 			PQfinish(workers[i].conn);
@@ -739,16 +871,131 @@ out:
 	}
 	PQclear(res);
 	PQfinish(c);
-	manifest_free(m);
 	pg_tool_clear(&tool);
-	for (size_t i = 0; i < st.n_tables; i++)
-		table_clear(&st.tables[i]);
-	free(st.tables);
-	for (size_t i = 0; i < st.n_tasks; i++)
-		free(st.tasks[i].object);
-	free(st.tasks);
-	free(st.snapshot);
-	free(st.encoding);
+	return rc;
+}
+
+static manifest *dump_manifest_new(const engine_dump_options *o, time_t started)
+{
+	manifest *m = manifest_new();
+	m->engine = xstrdup("postgresql");
+	m->kind = xstrdup("dump");
+	m->name = xstrdup(o->name);
+	m->tool_version = xstrdup("backupd " BACKUPD_VERSION);
+	m->started = started;
+	return m;
+}
+
+int pg_dump_run(repo *r, const engine_dump_options *o, char **id_out, bderr *err)
+{
+	if (o->all_databases)
+		return pg_server_dump_run(r, o, id_out, err);
+	dump_state st;
+	memset(&st, 0, sizeof st);
+	st.o = o;
+	st.repo = r;
+	st.prefix = "";
+	time_t started = time(NULL);
+	manifest *m = dump_manifest_new(o, started);
+	int rc = dump_database(&st, m, m->info, started, err);
+	if (rc == 0) {
+		m->server_version = xstrdup(st.server_version);
+		rc = repo_backup_commit(r, m, err);
+	}
+	if (rc == 0)
+		*id_out = xstrdup(st.id);
+	if (rc != 0 && st.id)
+		repo_backup_discard(r, o->name, st.id);
+	manifest_free(m);
+	dump_state_clear(&st);
+	free(st.id);
+	return rc;
+}
+
+/* ---- whole-server dumps ---- */
+
+/* The server's connectable databases, templates left out (as pg_dumpall does with template0). */
+static int list_databases(PGconn *c, char ***out, size_t *n, bderr *err)
+{
+	PGresult *r;
+	if (pg_query(c,
+		     "SELECT datname FROM pg_catalog.pg_database "
+		     "WHERE datallowconn AND NOT datistemplate ORDER BY datname",
+		     "cannot list the server's databases", &r, err) != 0)
+		return -1;
+	*n = (size_t)PQntuples(r);
+	*out = xcalloc(*n + 1, sizeof **out);
+	for (size_t i = 0; i < *n; i++)
+		(*out)[i] = xstrdup(PQgetvalue(r, (int)i, 0));
+	PQclear(r);
+	if (*n == 0)
+		return bderr_set(err, "the server has no database to dump");
+	return 0;
+}
+
+int pg_server_dump_run(repo *r, const engine_dump_options *o, char **id_out, bderr *err)
+{
+	if (o->role_passwords && !repo_encrypted(r))
+		return bderr_usage(err,
+				   "--role-passwords writes the roles' password hashes into the repository: use an encrypted repository");
+	time_t started = time(NULL);
+	manifest *m = dump_manifest_new(o, started);
+	dump_state st;
+	memset(&st, 0, sizeof st);
+	st.o = o;
+	st.repo = r;
+	st.prefix = "";
+	char **dbs = NULL;
+	size_t n_dbs = 0;
+	PGconn *c = NULL;
+	int rc = -1;
+	json_t *globals = json_object();
+	json_t *databases = json_array();
+
+	/* the globals first: a role or tablespace made while the databases are dumped is in neither */
+	if (pg_connect(o->url, o->password, NULL, "backupd dump", &c, err) != 0 ||
+	    pg_globals_dump(c, o->role_passwords, globals, err) != 0 ||
+	    list_databases(c, &dbs, &n_dbs, err) != 0)
+		goto out;
+	m->server_version = xstrdup(PQparameterStatus(c, "server_version"));
+	PQfinish(c);
+	c = NULL;
+	if (repo_backup_begin(r, o->name, started, &st.id, err) != 0)
+		goto out;
+	m->id = xstrdup(st.id);
+	log_info("dump %s of '%s' started: %zu databases and the globals", st.id, o->name, n_dbs);
+	for (size_t i = 0; i < n_dbs; i++) {
+		char *prefix = xasprintf("db/%zu/", i + 1);
+		json_t *info = json_object();
+		st.dbname = dbs[i];
+		st.prefix = prefix;
+		int drc = dump_database(&st, m, info, started, err);
+		dump_state_clear(&st);
+		if (drc != 0) {
+			bderr_prefix(err, "database '%s'", dbs[i]);
+			json_decref(info);
+			free(prefix);
+			goto out;
+		}
+		json_array_append_new(databases, json_pack("{s:s, s:s, s:o}", "name", dbs[i], "prefix",
+							    prefix, "info", info));
+		free(prefix);
+	}
+	pg_server_info_to_json(globals, databases, o, m->info);
+	if (repo_backup_commit(r, m, err) != 0)
+		goto out;
+	*id_out = xstrdup(st.id);
+	rc = 0;
+out:
+	if (rc != 0 && st.id)
+		repo_backup_discard(r, o->name, st.id);
+	PQfinish(c);
+	json_decref(globals);
+	json_decref(databases);
+	for (size_t i = 0; i < n_dbs; i++)
+		free(dbs[i]);
+	free(dbs);
+	manifest_free(m);
 	free(st.id);
 	return rc;
 }

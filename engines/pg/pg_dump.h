@@ -16,4 +16,12 @@
 /* On success *id is the new backup's ID (caller frees). */
 int pg_dump_run(repo *r, const engine_dump_options *o, char **id, bderr *err);
 
+/*
+ * --all-databases (pg_dump_run calls it): one backup holding the server's
+ * globals (engines/pg/pg_globals.h) and every connectable database but the
+ * templates, each dumped as pg_dump_run dumps one, under "db/N/" (its own
+ * snapshot: databases share no snapshot).  Its info: engines/pg/pg_server.h.
+ */
+int pg_server_dump_run(repo *r, const engine_dump_options *o, char **id, bderr *err);
+
 #endif

@@ -8,6 +8,7 @@
 
 #include "engines/pg/pg_dump.h"
 #include "engines/pg/pg_restore.h"
+#include "engines/pg/pg_server.h"
 #include "engines/pg/pgconn.h"
 
 /* Tables, sequences and views of the database the role cannot read. */
@@ -139,6 +140,8 @@ static int pg_dump_options_check(const engine_dump_options *o, bderr *err)
 {
 	if (o->consistency != ENGINE_CONSISTENCY_DEFAULT)
 		return bderr_usage(err, "option '--consistency' only applies to MySQL/MariaDB sources");
+	if (o->role_passwords && !o->all_databases)
+		return bderr_usage(err, "--role-passwords goes with --all-databases (databases = all): a one-database dump records no passwords");
 	return 0;
 }
 
@@ -163,5 +166,5 @@ const engine_ops pg_engine = {
 	.dump_options_check = pg_dump_options_check,
 	.dump = pg_dump_run,
 	.restore_options_check = pg_restore_options_check,
-	.restore = pg_restore_run,
+	.restore = pg_server_restore_run,
 };

@@ -22,6 +22,7 @@
 #include "engines/pg/pg_provision.h"
 #include "engines/pg/pg_roles.h"
 #include "engines/pg/pg_sql_filter.h"
+#include "engines/pg/pg_subset.h"
 #include "engines/pg/pg_target.h"
 
 #define IO_BUF (256 * 1024)
@@ -105,7 +106,9 @@ static int session_setup(restore_ctx *rc, PGconn *c, bderr *err)
 
 static int connect_target(restore_ctx *rc, PGconn **out, bderr *err)
 {
-	if (pg_connect(rc->o->to_url, rc->o->password, rc->temp_dbname, "dbrestore", out, err) != 0)
+	/* o->database: a database of a whole-server dump, restored into a database --to may not name */
+	const char *db = rc->temp_dbname ? rc->temp_dbname : rc->o->database;
+	if (pg_connect(rc->o->to_url, rc->o->password, db, "dbrestore", out, err) != 0)
 		return -1;
 	return session_setup(rc, *out, err);
 }
@@ -440,13 +443,28 @@ static int run_script(restore_ctx *rc, const char *sql, size_t len, const char *
 	return rcode;
 }
 
+/* A subset (--table, --schema) whose foreign keys would fail is refused before anything is restored. */
+static int check_subset(restore_ctx *rc, bderr *err)
+{
+	char *sql = NULL;
+	size_t len = 0;
+	if (table_filter_empty(rc->o->filter) || rc->info.post_data == NULL)
+		return 0;
+	if (read_object(rc, rc->info.post_data, &sql, &len, err) != 0)
+		return -1;
+	int r = pg_subset_check_keys(rc->o->filter, sql, len, err);
+	free(sql);
+	return r;
+}
+
 static int restore_pre_data(restore_ctx *rc, const char *objname, bderr *err)
 {
 	char *sql = NULL;
 	size_t len = 0;
-	if (read_object(rc, objname, &sql, &len, err) != 0)
+	if (check_subset(rc, err) != 0 || read_object(rc, objname, &sql, &len, err) != 0)
 		return -1;
 	filter_ownership(rc, sql, &len, "pre-data");
+	pg_subset_filter(rc->o->filter, sql, &len);
 	int rcode = run_script(rc, sql, len, objname, err);
 	if (rcode != 0)
 		bderr_prefix(err, "schema (pre-data) restore failed");
@@ -925,6 +943,8 @@ static int restore_data(restore_ctx *rc, PGconn **conns, int n_conns, bderr *err
 		gates[i].loaded = taskgraph_add(g, NULL, 0);
 		gates[i].built = taskgraph_add(g, NULL, 0);
 		taskgraph_depend(g, gates[i].built, gates[i].loaded);
+		if (!table_filter_selects(rc->o->filter, t->schema, t->name))
+			continue; /* --table, --schema: not in the subset */
 		for (size_t k = 0; k < t->n_chunks; k++) {
 			data_item *it = &items[n_items];
 			it->schema = t->schema;
@@ -976,6 +996,19 @@ static int restore_sequences(restore_ctx *rc, PGconn *c, bderr *err)
 	for (size_t i = 0; i < rc->info.n_sequences; i++) {
 		const pg_dump_sequence *s = &rc->info.sequences[i];
 		char *qual = pg_qualified_name(c, s->schema, s->name);
+		if (!table_filter_empty(rc->o->filter)) {
+			/* a subset leaves out the sequences of the tables and schemas it leaves out */
+			int there = 0;
+			if (pg_query_exists(c, "SELECT pg_catalog.to_regclass($1)::oid WHERE pg_catalog.to_regclass($1) IS NOT NULL",
+					    qual, "cannot look up a sequence", &there, err) != 0) {
+				free(qual);
+				return -1;
+			}
+			if (!there) {
+				free(qual);
+				continue;
+			}
+		}
 		const char *params[] = { qual, s->last_value, s->is_called ? "true" : "false" };
 		char *what = xasprintf("cannot set sequence %s", qual);
 		PGresult *r = NULL;
@@ -1088,6 +1121,7 @@ static int parse_post_data(restore_ctx *rc, const char *objname, post_data **out
 	if (read_object(rc, objname, &sql, &len, err) != 0)
 		return -1;
 	filter_ownership(rc, sql, &len, "post-data");
+	pg_subset_filter(rc->o->filter, sql, &len);
 	if (refuse_meta_commands(sql, len, objname, err) != 0) {
 		free(sql);
 		return bderr_prefix(err, "schema (post-data) restore failed");
@@ -1221,7 +1255,10 @@ int pg_restore_run(repo *r, const manifest *m, const engine_restore_options *o, 
 		return bderr_prefix(err, "backup %s is damaged", m->id);
 	rc.encoding = rc.info.encoding;
 	const char *pre = rc.info.pre_data, *post = rc.info.post_data;
-	rc.dbname = o->provision_db ? xstrdup(o->provision_db) : pg_url_dbname(o->to_url);
+	/* o->database: the target pg_server_restore_run chose for a database of a whole-server dump */
+	rc.dbname = o->provision_db ? xstrdup(o->provision_db)
+		    : o->database   ? xstrdup(o->database)
+				    : pg_url_dbname(o->to_url);
 	if (rc.dbname == NULL) {
 		pg_dump_info_clear(&rc.info);
 		return bderr_usage(err, "--to names no database: give postgresql://HOST/DBNAME");

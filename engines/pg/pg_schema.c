@@ -13,9 +13,16 @@
 int pg_schema_dump(const pg_tool *pg_dump, const char *url, const char *password,
 		   const char *snapshot, const char *section, object_writer *ow, bderr *err)
 {
+	return pg_schema_dump_ex(pg_dump, url, password, NULL, snapshot, section, NULL, 0, ow, err);
+}
+
+int pg_schema_dump_ex(const pg_tool *pg_dump, const char *url, const char *password,
+		      const char *dbname, const char *snapshot, const char *section,
+		      const char *const *extra, size_t n_extra, object_writer *ow, bderr *err)
+{
 	char *conninfo = NULL;
 	char *pwenv = NULL;
-	if (pg_child_conninfo(url, password, NULL, &conninfo, &pwenv, err) != 0)
+	if (pg_child_conninfo(url, password, dbname, &conninfo, &pwenv, err) != 0)
 		return -1;
 	char *snap_arg = xasprintf("--snapshot=%s", snapshot);
 	char *section_arg = xasprintf("--section=%s", section);
@@ -24,8 +31,13 @@ int pg_schema_dump(const pg_tool *pg_dump, const char *url, const char *password
 	 * and post-data the materialized-view refreshes in dependency order.
 	 * Table data is not in either section.
 	 */
-	const char *argv[] = { pg_dump->path, "--no-password", snap_arg, section_arg,
-			       "--format=plain", "--dbname", conninfo, NULL };
+	const char *fixed[] = { pg_dump->path, "--no-password", snap_arg, section_arg,
+				"--format=plain", "--dbname", conninfo };
+	size_t n_fixed = sizeof fixed / sizeof *fixed;
+	const char **argv = xcalloc(n_fixed + n_extra + 1, sizeof *argv);
+	memcpy(argv, fixed, sizeof fixed);
+	for (size_t i = 0; i < n_extra; i++)
+		argv[n_fixed + i] = extra[i];
 	const char *env[] = { pwenv, NULL };
 
 	subprocess *p = NULL;
@@ -53,6 +65,7 @@ int pg_schema_dump(const pg_tool *pg_dump, const char *url, const char *password
 			bderr_prefix(err, "schema (%s) dump failed", section);
 	}
 	subprocess_free(p);
+	free(argv);
 	secret_free(pwenv);
 	free(conninfo);
 	free(snap_arg);

@@ -13,4 +13,9 @@
 int pg_schema_dump(const pg_tool *pg_dump, const char *url, const char *password,
 		   const char *snapshot, const char *section, object_writer *ow, bderr *err);
 
+/* The same from database dbname (NULL: the URL's), pg_dump given extra arguments too. */
+int pg_schema_dump_ex(const pg_tool *pg_dump, const char *url, const char *password,
+		      const char *dbname, const char *snapshot, const char *section,
+		      const char *const *extra, size_t n_extra, object_writer *ow, bderr *err);
+
 #endif
