@@ -98,9 +98,14 @@ int object_reader_read(object_reader *orr, void *buf, size_t cap, size_t *got, b
 	if (orr->finished)
 		return 0;
 	if (reader_read(orr->head, buf, cap, got, err) < 0) {
-		if (err->sys_errno == EBADMSG)
-			return corrupt(orr, err);
-		return -1;
+		if (err->sys_errno != EBADMSG)
+			return -1;
+		/* the decrypting reader names the object itself ("'P' failed ..."): name it once */
+		size_t n = strlen(orr->path);
+		if (err->msg[0] == '\'' && strncmp(err->msg + 1, orr->path, n) == 0 &&
+		    strncmp(err->msg + 1 + n, "' ", 2) == 0)
+			memmove(err->msg, err->msg + n + 3, strlen(err->msg + n + 3) + 1);
+		return corrupt(orr, err);
 	}
 	if (!orr->verify)
 		return 0;

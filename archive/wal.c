@@ -234,6 +234,7 @@ int wal_pg_version_from_magic(uint16_t magic)
 	} known[] = {
 		{ 0xD097, 10 }, { 0xD098, 11 }, { 0xD101, 12 }, { 0xD106, 13 },
 		{ 0xD10D, 14 }, { 0xD110, 15 }, { 0xD113, 16 }, { 0xD116, 17 },
+		{ 0xD118, 18 },
 	};
 	for (size_t i = 0; i < sizeof known / sizeof *known; i++)
 		if (known[i].magic == magic)

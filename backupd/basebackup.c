@@ -14,6 +14,7 @@
 #include "archive/wal.h"
 #include "common/log.h"
 #include "common/mem.h"
+#include "engines/pg/pg_base_format.h"
 #include "engines/pg/pgconn.h"
 #include "common/resolve.h"
 #include "common/version.h"
@@ -36,6 +37,7 @@ typedef struct bb_state {
 	const basebackup_options *o;
 	char *id;
 	manifest *m;
+	pg_base_info bi; /* the manifest's info, written into m at the end */
 	/* the object being written: one archive, or the backup manifest */
 	object_writer *ow;
 	char *obj_name;
@@ -397,16 +399,16 @@ static int legacy_stream_names(bb_state *st, PGresult *res, bderr *err)
 	return 0;
 }
 
-static json_t *tablespaces_json(PGresult *res)
+static void tablespaces_read(pg_base_info *bi, PGresult *res)
 {
-	json_t *arr = json_array();
+	bi->tablespaces = xcalloc((size_t)PQntuples(res) + 1, sizeof *bi->tablespaces);
 	for (int i = 0; i < PQntuples(res); i++) {
 		if (PQgetisnull(res, i, 0))
 			continue; /* the data directory itself */
-		json_array_append_new(arr, json_pack("{s:s, s:s}", "oid", PQgetvalue(res, i, 0),
-						     "location", PQgetvalue(res, i, 1)));
+		pg_base_tablespace *t = &bi->tablespaces[bi->n_tablespaces++];
+		t->oid = xstrdup(PQgetvalue(res, i, 0));
+		t->location = xstrdup(PQgetvalue(res, i, 1));
 	}
-	return arr;
 }
 
 /* The completion rule: the segment holding the stop LSN must be archived. */
@@ -446,7 +448,7 @@ static int64_t now_us(char *text, size_t len)
 
 static int run_base_backup(bb_state *st, PGconn *c, uint32_t seg_size, bderr *err)
 {
-	json_t *info = st->m->info;
+	pg_base_info *bi = &st->bi;
 	char *label = xasprintf("backupd %s", st->id);
 	char *label_lit = PQescapeLiteral(c, label, strlen(label));
 	free(label);
@@ -481,7 +483,7 @@ static int run_base_backup(bb_state *st, PGconn *c, uint32_t seg_size, bderr *er
 			if (n_rows == 0)
 				rc = position_row(res, "start", &start_lsn, &start_tli, err);
 			else if (n_rows == 1) {
-				json_object_set_new(info, "tablespaces", tablespaces_json(res));
+				tablespaces_read(bi, res);
 				if (st->server_version < BB_TYPED_STREAM_VERSION)
 					rc = legacy_stream_names(st, res, err);
 			}
@@ -510,25 +512,20 @@ static int run_base_backup(bb_state *st, PGconn *c, uint32_t seg_size, bderr *er
 				      "%zu archives%s)",
 				 n_rows, st->n_archives, st->manifest_seen ? "" : ", no manifest");
 
-	char text[64], stop_text[64], start_seg[25], stop_seg[25];
-	int64_t stop_us = now_us(stop_text, sizeof stop_text);
-	lsn_format(start_lsn, text);
-	json_object_set_new(info, "start_lsn", json_string(text));
-	lsn_format(stop_lsn, text);
-	json_object_set_new(info, "stop_lsn", json_string(text));
-	json_object_set_new(info, "timeline", json_integer(start_tli));
-	json_object_set_new(info, "stop_timeline", json_integer(stop_tli));
-	wal_segment_name(start_tli, start_lsn, seg_size, start_seg);
-	/* the last byte the backup needs is the one before the stop LSN */
-	wal_segment_name(stop_tli, stop_lsn > 0 ? stop_lsn - 1 : 0, seg_size, stop_seg);
-	json_object_set_new(info, "wal_start_segment", json_string(start_seg));
-	json_object_set_new(info, "wal_stop_segment", json_string(stop_seg));
+	char stop_text[64];
 	/* PITR picks a backup by it; taken after the server's stop, so never too early */
-	json_object_set_new(info, "stop_time_us", json_integer(stop_us));
-	json_object_set_new(info, "stop_time", json_string(stop_text));
+	bi->stop_time_us = now_us(stop_text, sizeof stop_text);
+	bi->stop_time = xstrdup(stop_text);
+	bi->start_lsn = start_lsn;
+	bi->stop_lsn = stop_lsn;
+	bi->timeline = start_tli;
+	bi->stop_timeline = stop_tli;
+	wal_segment_name(start_tli, start_lsn, seg_size, bi->wal_start_segment);
+	/* the last byte the backup needs is the one before the stop LSN */
+	wal_segment_name(stop_tli, stop_lsn > 0 ? stop_lsn - 1 : 0, seg_size, bi->wal_stop_segment);
 	log_info("base backup %s of '%s': %zu archive(s) received, WAL %s .. %s needed", st->id,
-		 st->o->name, st->n_archives, start_seg, stop_seg);
-	return wait_for_wal(st, stop_seg, err);
+		 st->o->name, st->n_archives, bi->wal_start_segment, bi->wal_stop_segment);
+	return wait_for_wal(st, bi->wal_stop_segment, err);
 }
 
 int basebackup_run(repo *r, const basebackup_options *o, char **id_out, bderr *err)
@@ -620,34 +617,27 @@ int basebackup_run(repo *r, const basebackup_options *o, char **id_out, bderr *e
 	st.m->server_version = xstrdup(version_text);
 	st.m->tool_version = xstrdup("backupd " BACKUPD_VERSION);
 	st.m->started = started;
-	json_t *info = st.m->info;
-	char sysid_buf[32];
-	snprintf(sysid_buf, sizeof sysid_buf, "%" PRIu64, sysid);
-	json_object_set_new(info, "system_identifier", json_string(sysid_buf));
-	json_object_set_new(info, "server_version_num", json_integer(version));
-	json_object_set_new(info, "wal_segment_size", json_integer(seg_size));
+	st.bi.system_identifier = xasprintf("%" PRIu64, sysid);
+	st.bi.server_version_num = version;
+	st.bi.wal_segment_size = seg_size;
 	/* 0750 when the cluster allows group access: pitr keeps that */
-	json_object_set_new(info, "data_directory_mode", json_string(dir_mode));
-	json_object_set_new(info, "options",
-			    json_pack("{s:s, s:i}", "compress",
-				      o->compress_spec ? o->compress_spec : "zstd:1", "archive_timeout",
-				      o->archive_timeout));
-	if (o->slot)
-		json_object_set_new(info, "slot", json_string(o->slot));
-	if (parent_id) {
-		/* pitr combines the chain; expire keeps what a kept incremental needs */
-		json_object_set_new(info, "incremental_of", json_string(parent_id));
-		free(parent_id);
-		parent_id = NULL;
-	}
+	st.bi.data_directory_mode = dir_mode;
+	dir_mode = NULL;
+	st.bi.compress = xstrdup(o->compress_spec ? o->compress_spec : "zstd:1");
+	st.bi.archive_timeout = o->archive_timeout;
+	st.bi.slot = o->slot ? xstrdup(o->slot) : NULL;
+	/* pitr combines the chain; expire keeps what a kept incremental needs */
+	st.bi.incremental_of = parent_id;
+	parent_id = NULL;
 
 	if (repo_backup_begin(r, o->name, started, &st.id, err) < 0)
 		goto out;
 	st.m->id = xstrdup(st.id);
 	log_info("base backup %s of '%s' started (system %s, timeline %u)", st.id, o->name,
-		 sysid_buf, tli);
+		 st.bi.system_identifier, tli);
 	if (run_base_backup(&st, c, seg_size, err) < 0)
 		goto out;
+	pg_base_info_to_json(&st.bi, st.m->info);
 	if (repo_backup_commit(r, st.m, err) < 0)
 		goto out;
 	*id_out = st.id;
@@ -665,6 +655,7 @@ out:
 		free(st.stream_names[i]);
 	free(st.stream_names);
 	manifest_free(st.m);
+	pg_base_info_clear(&st.bi);
 	free(seg_text);
 	free(archive_mode);
 	free(dir_mode);

@@ -49,7 +49,26 @@ const char *catalog_url(const config *cfg)
 	return u && *u ? u : NULL;
 }
 
-static int connect_catalog(const config *cfg, PGconn **out, bderr *err)
+/*
+ * A catalog that stops answering must be noticed well within half a lease,
+ * when a daemon cut off from it stops its runs (backupd/daemon.c): without
+ * these, a silent network partition (no RST, no FIN) blocks a query until
+ * the kernel gives up retransmitting, about 15 minutes.  tcp_user_timeout
+ * bounds a query whose bytes go unacknowledged, the keepalives an idle
+ * connection, connect_timeout a reconnect (libpq's minimum is 2 s).  The
+ * catalog URL may set its own.
+ */
+static void connect_defaults(long lease, char vals[5][24])
+{
+	long t = lease / 8 > 1 ? lease / 8 : 1;
+	snprintf(vals[0], 24, "%ld", t > 2 ? t : 2);          /* connect_timeout */
+	snprintf(vals[1], 24, "1");                           /* keepalives */
+	snprintf(vals[2], 24, "%ld", t);                      /* keepalives_idle */
+	snprintf(vals[3], 24, "%ld", t / 2 > 1 ? t / 2 : 1);  /* keepalives_interval */
+	snprintf(vals[4], 24, "%ld", lease * 1000 / 8 > 1000 ? lease * 1000 / 8 : 1000); /* tcp_user_timeout, ms */
+}
+
+static int connect_catalog(const config *cfg, long lease, PGconn **out, bderr *err)
 {
 	const config_section *g = config_find(cfg, "global", NULL);
 	const char *url = catalog_url(cfg);
@@ -60,7 +79,12 @@ static int connect_catalog(const config *cfg, PGconn **out, bderr *err)
 	const char *pf = config_get(g, "catalog-password-file");
 	if (pf && secret_read_file(pf, &password, err) < 0)
 		return -1;
-	int rc = pg_connect(url, password, NULL, "backupd catalog", out, err);
+	static const char *const keys[] = { "connect_timeout", "keepalives", "keepalives_idle",
+					    "keepalives_interval", "tcp_user_timeout", NULL };
+	char vals[5][24];
+	connect_defaults(lease, vals);
+	const char *const v[] = { vals[0], vals[1], vals[2], vals[3], vals[4], NULL };
+	int rc = pg_connect_defaults(url, password, "backupd catalog", keys, v, out, err);
 	secret_free(password);
 	if (rc < 0) {
 		bderr_prefix(err, "catalog");
@@ -107,6 +131,21 @@ static int version_error(long v, bderr *err)
 			   "knows version %d: upgrade this backupd", v, CATALOG_VERSION);
 }
 
+int catalog_check(const config *cfg, long lease, char *note, size_t note_len, bderr *err)
+{
+	PGconn *conn;
+	if (connect_catalog(cfg, lease, &conn, err) < 0)
+		return -1;
+	long v;
+	int rc = schema_version(conn, &v, err);
+	if (rc == 0 && v != CATALOG_VERSION)
+		rc = version_error(v, err);
+	if (rc == 0)
+		snprintf(note, note_len, "schema version %ld", v);
+	PQfinish(conn);
+	return rc < 0 ? -1 : 0;
+}
+
 /* This host's name (caller frees): the default daemon-id, and who wrote a row. */
 char *catalog_host_name(void)
 {
@@ -117,11 +156,11 @@ char *catalog_host_name(void)
 	return xstrdup(host);
 }
 
-int catalog_open(const config *cfg, const char *daemon_id, catalog **out, bderr *err)
+int catalog_open(const config *cfg, const char *daemon_id, long lease, catalog **out, bderr *err)
 {
 	*out = NULL;
 	PGconn *conn;
-	if (connect_catalog(cfg, &conn, err) < 0)
+	if (connect_catalog(cfg, lease, &conn, err) < 0)
 		return -1;
 	long v;
 	if (schema_version(conn, &v, err) < 0 || (v != CATALOG_VERSION && version_error(v, err))) {
@@ -497,7 +536,7 @@ int catalog_command(program *p, bderr *err)
 	if (p->cfg == NULL)
 		return bderr_usage(err, "catalog needs a configuration file with [global] catalog =");
 	PGconn *conn;
-	if (connect_catalog(p->cfg, &conn, err) < 0)
+	if (connect_catalog(p->cfg, CATALOG_LEASE_DEFAULT, &conn, err) < 0)
 		return -1;
 	int rc = -1;
 	long v = 0;
@@ -563,7 +602,7 @@ int catalog_status(program *p, bderr *err)
 {
 	catalog *c;
 	char *id = catalog_host_name();
-	int rc = catalog_open(p->cfg, id, &c, err);
+	int rc = catalog_open(p->cfg, id, CATALOG_LEASE_DEFAULT, &c, err);
 	free(id);
 	if (rc < 0)
 		return -1;

@@ -46,7 +46,14 @@ const char *catalog_url(const config *cfg);
  * or of another version, is a usage error (exit 2) naming both versions.
  * daemon_id names this daemon in the rows it writes.
  */
-int catalog_open(const config *cfg, const char *daemon_id, catalog **out, bderr *err);
+/* lease (seconds) bounds how long a catalog that stops answering goes unnoticed. */
+int catalog_open(const config *cfg, const char *daemon_id, long lease, catalog **out, bderr *err);
+/*
+ * `backupd check`'s item: connects as a daemon would and reads the schema
+ * version; ok with "schema version N" in note, else an error saying the
+ * catalog is unreachable, not initialised or of another version.
+ */
+int catalog_check(const config *cfg, long lease, char *note, size_t note_len, bderr *err);
 void catalog_free(catalog *c);
 /* 0 when the connection is gone (the server went away): reopen it. */
 int catalog_alive(const catalog *c);

@@ -13,6 +13,7 @@
 
 #include "archive/repo.h"
 #include "archive/wal.h"
+#include "backupd/catalog.h"
 #include "backupd/check.h"
 #include "backupd/daemon.h"
 #include "backupd/metrics_http.h"
@@ -269,6 +270,21 @@ static int check_state_dir(const config *cfg, bderr *err)
 }
 
 /* An endpoint open beyond this host is allowed, but said (not a failure). */
+/* The fleet catalog, when one is configured: reachable, initialised, of this version. */
+static void check_catalog(check_report *r, const config *cfg)
+{
+	if (catalog_url(cfg) == NULL)
+		return;
+	const char *v = config_get(config_find(cfg, "global", NULL), "catalog-lease");
+	long lease = v ? daemon_parse_duration(v) : CATALOG_LEASE_DEFAULT;
+	char note[64];
+	bderr e;
+	bderr_init(&e);
+	/* the URL is not printed: it may carry a password */
+	int rc = catalog_check(cfg, lease > 0 ? lease : CATALOG_LEASE_DEFAULT, note, sizeof note, &e);
+	report(r, "catalog", "", rc == 0 ? NULL : &e, rc == 0 ? note : NULL);
+}
+
 static void check_http_listen(check_report *r, const config *cfg)
 {
 	const config_section *g = config_find(cfg, "global", NULL);
@@ -314,6 +330,7 @@ int check_command(program *p, bderr *err)
 	if (check_state_dir(p->cfg, &e) <= 0)
 		report(&r, "state-dir", "", &e, NULL);
 	check_http_listen(&r, p->cfg);
+	check_catalog(&r, p->cfg);
 	for (size_t i = 0; i < p->cfg->n_sections; i++) {
 		const config_section *s = &p->cfg->sections[i];
 		bderr_init(&e);

@@ -746,6 +746,22 @@ static void fleet_missed(dtable *t, time_t now)
 	t->missed_done = 1;
 }
 
+/*
+ * Cut off: no heartbeat reached the catalog for half a lease, so this
+ * daemon's runs are stopped before their leases expire and another daemon
+ * retries them.  The clock is read here, not passed in: a query or a
+ * reconnect that just timed out took seconds of it.
+ */
+static void fleet_cut_off(dtable *t)
+{
+	if (t->cat != NULL || time(NULL) - t->last_beat_ok < t->lease / 2)
+		return;
+	for (size_t i = 0; i < t->n; i++)
+		if (t->jobs[i].pid > 0 && t->jobs[i].run_id && !t->jobs[i].lost)
+			fleet_cancel(t, &t->jobs[i], time(NULL),
+				     "no heartbeat reached the catalog for half its lease");
+}
+
 /* Heartbeat: renews this daemon's leases, reconnects, and catches up on what waited. */
 static void fleet_beat(dtable *t, time_t now)
 {
@@ -756,8 +772,9 @@ static void fleet_beat(dtable *t, time_t now)
 	bderr_init(&err);
 	if (t->cat && !catalog_alive(t->cat))
 		fleet_lost(t, "connection lost");
+	fleet_cut_off(t); /* before a reconnect that may take connect_timeout */
 	if (t->cat == NULL) {
-		if (catalog_open(t->cfg, t->daemon_id, &t->cat, &err) < 0) {
+		if (catalog_open(t->cfg, t->daemon_id, t->lease, &t->cat, &err) < 0) {
 			fleet_lost(t, err.msg);
 		} else {
 			log_info("catalog reachable%s", t->cat_error[0] ? " again" : "");
@@ -802,12 +819,7 @@ static void fleet_beat(dtable *t, time_t now)
 		}
 	}
 	free(owned);
-	/* cut off: stop the runs before their leases expire and another daemon retries them */
-	if (t->cat == NULL && now - t->last_beat_ok > t->lease / 2)
-		for (size_t i = 0; i < t->n; i++)
-			if (t->jobs[i].pid > 0 && t->jobs[i].run_id && !t->jobs[i].lost)
-				fleet_cancel(t, &t->jobs[i], now,
-					     "no heartbeat reached the catalog for half its lease");
+	fleet_cut_off(t);
 }
 
 /*
@@ -1359,7 +1371,7 @@ static int fleet_open(dtable *t, bderr *err)
 	const char *id = config_get(config_find(t->cfg, "global", NULL), "daemon-id");
 	t->daemon_id = id ? xstrdup(id) : catalog_host_name();
 	t->boot = time(NULL);
-	if (catalog_open(t->cfg, t->daemon_id, &t->cat, err) < 0) {
+	if (catalog_open(t->cfg, t->daemon_id, t->lease, &t->cat, err) < 0) {
 		if (err->exit_code == EXIT_USAGE)
 			return -1;
 		fleet_lost(t, err->msg);

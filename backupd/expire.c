@@ -10,6 +10,7 @@
 #include "archive/wal.h"
 #include "common/log.h"
 #include "common/mem.h"
+#include "engines/pg/pg_base_format.h"
 #include "policies/wal_prune.h"
 
 int expire_policy_empty(const retention_policy *p)
@@ -120,13 +121,17 @@ static const char *kind_of(const backup_entry *e)
 /* The index of the backup e builds on within items[first, last), or (size_t)-1. */
 static size_t parent_of(const backup_list *bl, size_t first, size_t last, const backup_entry *e)
 {
-	const char *parent = json_string_value(json_object_get(e->m->info, "incremental_of"));
-	if (parent == NULL)
-		return (size_t)-1;
-	for (size_t i = first; i < last; i++)
-		if (bl->items[i].m && strcmp(bl->items[i].id, parent) == 0)
-			return i;
-	return (size_t)-1;
+	pg_base_info bi;
+	bderr ignored;
+	bderr_init(&ignored);
+	size_t found = (size_t)-1;
+	if (pg_base_info_parse(e->m->info, &bi, &ignored) < 0)
+		return found;
+	for (size_t i = first; i < last && bi.incremental_of && found == (size_t)-1; i++)
+		if (bl->items[i].m && strcmp(bl->items[i].id, bi.incremental_of) == 0)
+			found = i;
+	pg_base_info_clear(&bi);
+	return found;
 }
 
 static int expire_kind(repo *r, const expire_options *o, const backup_list *bl, size_t first,
@@ -211,6 +216,7 @@ static int expire_wal(repo *r, const expire_options *o, const backup_list *bl, s
 		      size_t last, const int *keep, FILE *out, expire_stats *st, bderr *err)
 {
 	const char *name = bl->items[first].name;
+	char oldest_buf[25];
 	const char *oldest = NULL;
 	for (size_t i = first; i < last; i++) {
 		const backup_entry *e = &bl->items[i];
@@ -221,20 +227,18 @@ static int expire_wal(repo *r, const expire_options *o, const backup_list *bl, s
 		}
 		if (e->m == NULL || !keep[i - first] || strcmp(kind_of(e), "basebackup") != 0)
 			continue;
-		const char *start = json_string_value(json_object_get(e->m->info, "wal_start_segment"));
-		wal_name w;
-		bderr ignored;
-		bderr_init(&ignored);
-		if (start == NULL || wal_name_parse(start, &w, &ignored) < 0 ||
-		    w.kind != WAL_KIND_SEGMENT) {
+		pg_base_info bi;
+		bderr why;
+		bderr_init(&why);
+		if (pg_base_info_parse(e->m->info, &bi, &why) < 0) {
 			/* a base backup whose needs are unknown: prune nothing rather than guess */
-			say(out, "keep all WAL of %s (base backup %s records no start segment)", name,
-			    e->id);
+			say(out, "keep all WAL of %s (base backup %s: %s)", name, e->id, why.msg);
 			return 0;
 		}
 		/* positions are fixed-width hex after the 8-character timeline */
-		if (oldest == NULL || strcmp(start + 8, oldest + 8) < 0)
-			oldest = start;
+		if (oldest == NULL || strcmp(bi.wal_start_segment + 8, oldest + 8) < 0)
+			oldest = memcpy(oldest_buf, bi.wal_start_segment, sizeof oldest_buf);
+		pg_base_info_clear(&bi);
 	}
 	if (oldest == NULL)
 		return 0; /* no base backup: nobody can say what WAL a restore needs */

@@ -19,6 +19,7 @@
 #include "common/mem.h"
 #include "common/resolve.h"
 #include "engines/engine.h"
+#include "engines/pg/pg_base_format.h"
 #include "policies/retention.h"
 
 static uint64_t manifest_rows(const manifest *m)
@@ -126,14 +127,20 @@ static int next_is_incremental(repo *r, const char *name, long n, bderr *err)
 			continue;
 		/* the chain's length: follow incremental_of back to the full one */
 		hops = 0;
-		const char *parent;
-		while ((parent = json_string_value(json_object_get(m->info, "incremental_of"))) &&
-		       hops <= n) {
-			hops++;
+		pg_base_info bi;
+		bderr ignored;
+		bderr_init(&ignored);
+		while (hops <= n && pg_base_info_parse(m->info, &bi, &ignored) == 0) {
+			const char *parent = bi.incremental_of;
 			m = NULL;
-			for (size_t k = 0; k < l->n; k++)
+			for (size_t k = 0; parent && k < l->n; k++)
 				if (l->items[k].m && strcmp(l->items[k].id, parent) == 0)
 					m = l->items[k].m;
+			int full = parent == NULL;
+			pg_base_info_clear(&bi);
+			if (full)
+				break;
+			hops++;
 			if (m == NULL) {
 				hops = n; /* its chain is broken: start a new full one */
 				break;

@@ -10,6 +10,7 @@
 #include "archive/wal_chain.h"
 #include "common/log.h"
 #include "common/mem.h"
+#include "engines/pg/pg_base_format.h"
 
 /* "20261121T101324Z[-2]" -> time_t; IDs are UTC start times */
 static time_t id_time(const char *id)
@@ -37,10 +38,13 @@ static void human_size(uint64_t n, char *buf, size_t len)
 /* list --json: where the backup's WAL starts and stops, and how far it is unbroken. */
 static void wal_json(json_t *o, const manifest *m, const wal_chain *c)
 {
-	const char *v = json_string_value(json_object_get(m->info, "wal_start_segment"));
-	json_object_set_new(o, "wal_start", v ? json_string(v) : json_null());
-	v = json_string_value(json_object_get(m->info, "wal_stop_segment"));
-	json_object_set_new(o, "wal_stop", v ? json_string(v) : json_null());
+	pg_base_info bi;
+	bderr ignored;
+	bderr_init(&ignored);
+	int ok = pg_base_info_parse(m->info, &bi, &ignored) == 0;
+	json_object_set_new(o, "wal_start", ok ? json_string(bi.wal_start_segment) : json_null());
+	json_object_set_new(o, "wal_stop", ok ? json_string(bi.wal_stop_segment) : json_null());
+	pg_base_info_clear(&bi);
 	json_object_set_new(o, "wal_archive",
 			    json_pack("{s:s, s:o, s:i}", "first", c->first, "last",
 				      c->last[0] ? json_string(c->last) : json_null(), "segments",

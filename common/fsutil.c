@@ -51,43 +51,81 @@ int fd_write_all(int fd, const void *buf, size_t len, const char *path, bderr *e
 	return 0;
 }
 
+/*
+ * Exclusive placement: link(2) never replaces, the one atomic "create if
+ * absent" of a whole file.  Where the file system has no hard links, an
+ * empty placeholder created with O_EXCL takes the name and the complete
+ * file is renamed over it (a reader may see it empty for a moment).
+ */
+static int place_exclusive(const char *tmp, const char *path, bderr *err)
+{
+	if (link(tmp, path) == 0) {
+		unlink(tmp);
+		return 0;
+	}
+	int e = errno;
+	if (e != EPERM && e != EOPNOTSUPP && e != ENOSYS)
+		return bderr_sys(err, e, "cannot create '%s'", path);
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return bderr_sys(err, errno, "cannot create '%s'", path);
+	close(fd);
+	if (rename(tmp, path) < 0)
+		return bderr_sys(err, errno, "cannot rename '%s' to '%s'", tmp, path);
+	return 0;
+}
+
+int file_commit_atomic(int *fd, const char *tmp, const char *path, int exclusive, int *placed,
+		       bderr *err)
+{
+	*placed = 0;
+	if (fsync(*fd) < 0)
+		return bderr_sys(err, errno, "cannot fsync '%s'", tmp);
+	int cfd = *fd;
+	*fd = -1;
+	/* NFS reports some write errors only at close */
+	if (close(cfd) < 0)
+		return bderr_sys(err, errno, "cannot close '%s'", tmp);
+	return file_place(tmp, path, exclusive, placed, err);
+}
+
+int file_place(const char *tmp, const char *path, int exclusive, int *placed, bderr *err)
+{
+	*placed = 0;
+	if (exclusive) {
+		if (place_exclusive(tmp, path, err) < 0)
+			return -1;
+	} else if (rename(tmp, path) < 0) {
+		return bderr_sys(err, errno, "cannot rename '%s' to '%s'", tmp, path);
+	}
+	/*
+	 * The file is complete and visible from here on; a failing directory
+	 * fsync only means its durability is unknown, which the error reports.
+	 */
+	*placed = 1;
+	char *dir = path_dirname(path);
+	int rc = fsync_dir(dir, err);
+	free(dir);
+	return rc;
+}
+
 int file_write_atomic(const char *path, const char *tmp, const void *data, size_t len, bderr *err)
 {
 	char *own = tmp ? NULL : xasprintf("%s.tmp.%ld", path, (long)getpid());
 	const char *t = tmp ? tmp : own;
-	int rc = -1;
+	int placed = 0, rc = -1;
 	int fd = open(t, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		bderr_sys(err, errno, "cannot create '%s'", t);
 		free(own);
 		return -1;
 	}
-	if (fd_write_all(fd, data, len, t, err) < 0)
-		goto out;
-	if (fsync(fd) < 0) {
-		bderr_sys(err, errno, "cannot fsync '%s'", t);
-		goto out;
-	}
-	int cfd = fd;
-	fd = -1;
-	/* NFS reports some write errors only at close */
-	if (close(cfd) < 0) {
-		bderr_sys(err, errno, "cannot close '%s'", t);
-		goto out;
-	}
-	if (rename(t, path) < 0) {
-		bderr_sys(err, errno, "cannot rename '%s' to '%s'", t, path);
-		goto out;
-	}
-	char *dir = path_dirname(path);
-	rc = fsync_dir(dir, err);
-	free(dir);
-	free(own);
-	return rc; /* renamed: nothing to remove even when the directory fsync failed */
-out:
+	if (fd_write_all(fd, data, len, t, err) == 0)
+		rc = file_commit_atomic(&fd, t, path, 0, &placed, err);
 	if (fd >= 0)
 		close(fd);
-	unlink(t);
+	if (!placed) /* renamed: nothing to remove even when the directory fsync failed */
+		unlink(t);
 	free(own);
 	return rc;
 }

@@ -39,10 +39,24 @@ int fd_write_all(int fd, const void *buf, size_t len, const char *path, bderr *e
  * over path; then path's directory is fsynced.  A reader never sees half a
  * file and a crash leaves the old one or the new one.  On failure the temp
  * file is removed.  Every local file written by temp + rename goes through
- * here (wal-get's segments, pitr's files, wal-push's spool markers); the
- * posix storage driver streams, so it keeps its own writer (archive/posix/).
+ * here (wal-get's segments, pitr's files, wal-push's spool markers) or
+ * through its streaming form below (the posix storage driver).
  */
 int file_write_atomic(const char *path, const char *tmp, const void *data, size_t len, bderr *err);
+
+/*
+ * The streaming form's commit, for a file the caller wrote to tmp (same
+ * directory as path) through *fd: fsync, close (*fd becomes -1), then tmp
+ * takes path's name: renamed over it, or with exclusive only where path does
+ * not exist yet (link(2); without hard links an O_EXCL placeholder, then the
+ * rename); then path's directory is fsynced.  *placed is 1 once path is in
+ * place (tmp is gone, even when the directory fsync then fails); while it is
+ * 0 the caller removes tmp.
+ */
+int file_commit_atomic(int *fd, const char *tmp, const char *path, int exclusive, int *placed,
+		       bderr *err);
+/* Its second half, for a tmp already fsynced and closed: the placement and the directory fsync. */
+int file_place(const char *tmp, const char *path, int exclusive, int *placed, bderr *err);
 
 /* mkdir -p with mode for every directory it creates; existing ones are fine. */
 int mkdir_p(const char *path, mode_t mode, bderr *err);

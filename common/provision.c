@@ -85,18 +85,7 @@ int env_file_prepare(const char *path, const char *content, env_file **out, bder
 		free(tmp);
 		return bderr_sys(err, e, "cannot write the env file '%s'", path);
 	}
-	size_t len = strlen(content), done = 0;
-	int rc = 0;
-	while (done < len) {
-		ssize_t w = write(fd, content + done, len - done);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0) {
-			rc = bderr_sys(err, errno, "cannot write the env file '%s'", path);
-			break;
-		}
-		done += (size_t)w;
-	}
+	int rc = fd_write_all(fd, content, strlen(content), path, err);
 	if (rc == 0 && fsync(fd) != 0)
 		rc = bderr_sys(err, errno, "cannot write the env file '%s'", path);
 	close(fd);
@@ -114,13 +103,12 @@ int env_file_prepare(const char *path, const char *content, env_file **out, bder
 
 int env_file_commit(env_file *f, bderr *err)
 {
-	if (rename(f->tmp, f->path) != 0)
-		return bderr_sys(err, errno, "cannot write the env file '%s'", f->path);
-	free(f->tmp);
-	f->tmp = NULL;
-	char *dir = path_dirname(f->path);
-	int rc = fsync_dir(dir, err);
-	free(dir);
+	int placed;
+	int rc = file_place(f->tmp, f->path, 0, &placed, err);
+	if (placed) {
+		free(f->tmp);
+		f->tmp = NULL;
+	}
 	return rc;
 }
 

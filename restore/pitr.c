@@ -23,6 +23,7 @@
 #include "common/fsutil.h"
 #include "common/log.h"
 #include "common/mem.h"
+#include "engines/pg/pg_base_format.h"
 #include "engines/pg/pgtool.h"
 #include "common/subprocess.h"
 #include "engines/pg/pgconn.h"
@@ -137,17 +138,21 @@ long pitr_choose_backup(const backup_list *l, const pitr_target *t, bderr *err)
 		if (m == NULL || m->kind == NULL || strcmp(m->kind, "basebackup") != 0)
 			continue;
 		any = 1;
-		if (t->kind == PITR_TARGET_TIME) {
-			/* recovery must get past the backup's end before it can stop */
-			json_t *j = json_object_get(m->info, "stop_time_us");
-			if (!json_is_integer(j) || json_integer_value(j) >= t->time_us)
-				continue;
-		} else if (t->kind == PITR_TARGET_LSN) {
-			uint64_t stop;
-			if (lsn_parse(json_string_value(json_object_get(m->info, "stop_lsn")), &stop) < 0 ||
-			    stop > t->lsn)
-				continue;
+		pg_base_info bi;
+		bderr why;
+		bderr_init(&why);
+		if (pg_base_info_parse(m->info, &bi, &why) < 0) {
+			log_warn("backup %s of '%s' is not considered: %s", m->id,
+				 m->name ? m->name : "?", why.msg);
+			continue;
 		}
+		int before = t->kind == PITR_TARGET_TIME  ? bi.stop_time_us < t->time_us
+			     : t->kind == PITR_TARGET_LSN ? bi.stop_lsn <= t->lsn
+							  : 1;
+		pg_base_info_clear(&bi);
+		/* recovery must get past the backup's end before it can stop */
+		if (!before)
+			continue;
 		/* the list is sorted by id, which is the start time: later wins */
 		best = (long)i;
 	}
@@ -348,26 +353,18 @@ static int path_within(const char *a, const char *b)
 }
 
 /* From the manifest, --tablespace-map OLD=NEW options and --tablespaces-in-place. */
-static int ts_map_build(const manifest *m, const cli_args *a, ts_map *ts, bderr *err)
+/* The oids and locations stay bi's (checked by pg_base_info_parse). */
+static int ts_map_build(const manifest *m, const pg_base_info *bi, const cli_args *a, ts_map *ts,
+			bderr *err)
 {
-	json_t *arr = json_object_get(m->info, "tablespaces");
-	size_t n = json_is_array(arr) ? json_array_size(arr) : 0;
+	size_t n = bi->n_tablespaces;
 	ts->items = xcalloc(n ? n : 1, sizeof *ts->items);
 	ts->oids = xcalloc(n + 1, sizeof *ts->oids);
 	ts->n = 0;
 	for (size_t i = 0; i < n; i++) {
-		json_t *t = json_array_get(arr, i);
-		const char *oid = json_string_value(json_object_get(t, "oid"));
-		const char *loc = json_string_value(json_object_get(t, "location"));
-		if (oid == NULL || loc == NULL || *oid == '\0' || strlen(oid) > 10 ||
-		    strspn(oid, "0123456789") != strlen(oid))
-			return bderr_set(err, "backup %s: malformed tablespace entry in its manifest", m->id);
-		for (size_t k = 0; k < ts->n; k++)
-			if (strcmp(ts->items[k].oid, oid) == 0)
-				return bderr_set(err, "backup %s: tablespace %s appears twice in its manifest",
-						 m->id, oid);
+		const char *oid = bi->tablespaces[i].oid;
 		ts->oids[ts->n] = oid;
-		ts->items[ts->n++] = (ts_entry){ oid, loc, NULL };
+		ts->items[ts->n++] = (ts_entry){ oid, bi->tablespaces[i].location, NULL };
 	}
 	for (int i = 0; i < a->n_opts; i++) {
 		if (strcmp(a->opts[i].name, "tablespace-map") != 0)
@@ -650,7 +647,7 @@ static int extract_file(repo *r, const manifest *m, const char *object, const ch
  * directory's owner, or its parent's when pitr made it (set only when
  * running as root: otherwise everything is ours already).
  */
-static int extract_options(const char *dir, int made, const manifest *m, const char **oids,
+static int extract_options(const char *dir, int made, const pg_base_info *bi, const char **oids,
 			   tar_extract_options *o, bderr *err)
 {
 	struct stat st;
@@ -659,7 +656,7 @@ static int extract_options(const char *dir, int made, const manifest *m, const c
 	free(parent);
 	if (src < 0)
 		return bderr_sys(err, errno, "cannot check the owner of '%s'", dir);
-	const char *mode = json_string_value(json_object_get(m->info, "data_directory_mode"));
+	const char *mode = bi->data_directory_mode;
 	int group = mode && strcmp(mode, "0750") == 0;
 	o->dir_mode = group ? 0750 : 0700;
 	o->file_mode = group ? 0640 : 0600;
@@ -717,15 +714,23 @@ static int load_chain(repo *r, const char *name, manifest *m, manifest ***chain,
 			*chain = xrealloc(*chain, cap * sizeof **chain);
 		}
 		(*chain)[(*n)++] = cur;
-		const char *parent = json_string_value(json_object_get(cur->info, "incremental_of"));
-		if (parent == NULL)
+		pg_base_info bi;
+		if (pg_base_info_parse(cur->info, &bi, err) < 0)
+			return bderr_prefix(err, "backup %s is damaged", cur->id);
+		if (bi.incremental_of == NULL)
 			break;
-		if (*n > 1000)
+		if (*n > 1000) {
+			pg_base_info_clear(&bi);
 			return bderr_set(err, "backup %s: its chain of incremental backups loops", m->id);
+		}
 		manifest *pm = NULL;
-		if (repo_backup_load(r, name, parent, &pm, err) < 0)
-			return bderr_prefix(err, "backup %s builds on %s, which cannot be read", cur->id,
-					    parent);
+		int lrc = repo_backup_load(r, name, bi.incremental_of, &pm, err);
+		if (lrc < 0)
+			bderr_prefix(err, "backup %s builds on %s, which cannot be read", cur->id,
+				     bi.incremental_of);
+		pg_base_info_clear(&bi);
+		if (lrc < 0)
+			return -1;
 		cur = pm;
 	}
 	/* oldest first */
@@ -745,8 +750,8 @@ static int load_chain(repo *r, const char *name, manifest *m, manifest ***chain,
  * incremental file format is PostgreSQL's internal one and pg_combinebackup
  * also checks every input against its manifest and writes a new one.
  */
-static int combine_chain(repo *r, manifest *m, const char *dir, const tar_extract_options *xo,
-			 bderr *err)
+static int combine_chain(repo *r, manifest *m, const pg_base_info *bi, const char *dir,
+			 const tar_extract_options *xo, bderr *err)
 {
 	manifest **chain = NULL;
 	size_t n = 0;
@@ -757,8 +762,7 @@ static int combine_chain(repo *r, manifest *m, const char *dir, const tar_extrac
 	pg_tool tool = { 0 };
 	if (load_chain(r, m->name, m, &chain, &n, err) < 0)
 		goto out;
-	json_int_t num = json_integer_value(json_object_get(m->info, "server_version_num"));
-	int major = (int)(num / 10000);
+	int major = (int)(bi->server_version_num / 10000);
 	if (pg_tool_find("pg_combinebackup", major, &tool, err) < 0)
 		goto out;
 	if (tool.major != major) {
@@ -1052,7 +1056,8 @@ static const char *target_text(const pitr_target *t, char *buf, size_t len)
  * The archived WAL after the backup: a backup whose own WAL is incomplete
  * cannot be restored, and no target past the first gap can be reached.
  */
-static int check_wal_chain(repo *r, const manifest *m, const pitr_target *t, bderr *err)
+static int check_wal_chain(repo *r, const manifest *m, const pg_base_info *bi,
+			   const pitr_target *t, bderr *err)
 {
 	wal_chain c;
 	int rc = wal_chain_of_backup(r, m, 0, &c, err);
@@ -1062,7 +1067,7 @@ static int check_wal_chain(repo *r, const manifest *m, const pitr_target *t, bde
 		return bderr_set(err, "backup %s of '%s' cannot be restored: WAL segment %s is missing "
 				      "from the archive (the backup needs %s .. %s)",
 				 m->id, m->name, c.missing[0] ? c.missing : "?", c.first,
-				 json_string_value(json_object_get(m->info, "wal_stop_segment")));
+				 bi->wal_stop_segment);
 	if (c.missing[0] == '\0')
 		return 0;
 	char lsn[LSN_TEXT_MAX];
@@ -1131,6 +1136,7 @@ int pitr_command(program *p, bderr *err)
 	char *spool = NULL, *key_word = NULL;
 	ts_map ts = { 0 };
 	tar_extract_options xo = { 0 };
+	pg_base_info bi = { 0 };
 	int rc = -1;
 	if (repo_words(p, repo_arg, &repo_word, &config_word, err) < 0 ||
 	    program_open_repo(p, 0, &r, err) < 0)
@@ -1161,10 +1167,14 @@ int pitr_command(program *p, bderr *err)
 		m = bl->items[i].m;
 		bl->items[i].m = NULL;
 	}
-	if (check_wal_chain(r, m, &t, err) < 0)
+	if (pg_base_info_parse(m->info, &bi, err) < 0) {
+		bderr_prefix(err, "backup %s of '%s' is damaged", m->id, name);
+		goto out;
+	}
+	if (check_wal_chain(r, m, &bi, &t, err) < 0)
 		goto out;
 	/* every destination is checked before anything is written */
-	if (check_data_dir(dir_arg, err) < 0 || ts_map_build(m, &p->args, &ts, err) < 0 ||
+	if (check_data_dir(dir_arg, err) < 0 || ts_map_build(m, &bi, &p->args, &ts, err) < 0 ||
 	    check_destinations(dir_arg, &ts, err) < 0)
 		goto out;
 	struct stat dst;
@@ -1176,7 +1186,7 @@ int pitr_command(program *p, bderr *err)
 		bderr_sys(err, errno, "cannot resolve '%s'", dir_arg);
 		goto out;
 	}
-	if (extract_options(dir, made, m, ts.oids, &xo, err) < 0)
+	if (extract_options(dir, made, &bi, ts.oids, &xo, err) < 0)
 		goto out;
 	for (size_t i = 0; i < ts.n; i++) {
 		if (prepare_dir(ts.items[i].target, "tablespace directory", err) < 0 ||
@@ -1218,14 +1228,14 @@ int pitr_command(program *p, bderr *err)
 	cmd = pitr_restore_command(words);
 
 	log_info("restoring base backup %s of '%s' into %s", m->id, name, dir);
-	int incremental = json_object_get(m->info, "incremental_of") != NULL;
+	int incremental = bi.incremental_of != NULL;
 	if (incremental && ts.n > 0) {
 		bderr_set(err, "backup %s is incremental and the cluster has tablespaces: restoring "
 			       "that is not supported yet (restore a full backup with --backup)",
 			  m->id);
 		goto out;
 	}
-	if (incremental ? combine_chain(r, m, dir, &xo, err) < 0
+	if (incremental ? combine_chain(r, m, &bi, dir, &xo, err) < 0
 			: extract_tar(r, m, "base.tar", dir, &xo, err) < 0)
 		goto out;
 	/* the links come from the checked tablespace list, never from the archive */
@@ -1260,20 +1270,20 @@ int pitr_command(program *p, bderr *err)
 		close(dfd);
 	}
 
-	char tt[128];
-	const char *stop_lsn = json_string_value(json_object_get(m->info, "stop_lsn"));
+	char tt[128], stop_lsn[LSN_TEXT_MAX];
+	lsn_format(bi.stop_lsn, stop_lsn);
 	printf("restored base backup %s of '%s' into %s\n", m->id, name, dir);
 	for (size_t i = 0; i < ts.n; i++)
 		printf("tablespace %s restored into %s\n", ts.items[i].oid, ts.items[i].target);
 	if (sb.conninfo)
 		printf("standby: it will replay WAL from the repository (consistent at %s), then "
 		       "stream from its primary%s%s (standby.signal, recovery_target_timeline = '%s')\n",
-		       stop_lsn ? stop_lsn : "?", sb.slot ? " through slot " : "",
+		       stop_lsn, sb.slot ? " through slot " : "",
 		       sb.slot ? sb.slot : "", timeline);
 	else
 		printf("recovery will replay WAL from the repository (consistent at %s) up to %s, "
 		       "then promote (recovery_target_timeline = '%s')\n",
-		       stop_lsn ? stop_lsn : "?", target_text(&t, tt, sizeof tt), timeline);
+		       stop_lsn, target_text(&t, tt, sizeof tt), timeline);
 	printf("next: check port and archive_command in %s/postgresql.conf (the copy archives "
 	       "wherever its source did), make the directory owned by the server's user, then "
 	       "start PostgreSQL on it: pg_ctl -D %s start\n",
@@ -1292,6 +1302,7 @@ out:
 	free(repo_word);
 	free(config_word);
 	manifest_free(m);
+	pg_base_info_clear(&bi);
 	backup_list_free(bl);
 	repo_free(r);
 	return rc;

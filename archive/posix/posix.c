@@ -173,7 +173,6 @@ typedef struct posix_writer {
 	int renamed;
 	char *path; /* final name */
 	char *tmp;
-	char *dir;
 } posix_writer;
 
 static int posix_write(writer *w, const void *buf, size_t len, bderr *err)
@@ -182,52 +181,10 @@ static int posix_write(writer *w, const void *buf, size_t len, bderr *err)
 	return fd_write_all(pw->fd, buf, len, pw->path, err);
 }
 
-/*
- * put_new's commit: link(2) never replaces, the one atomic "create if
- * absent" of a whole file.  Where the file system has no hard links, an
- * empty placeholder created with O_EXCL takes the name and the complete
- * file is renamed over it (a reader may see it empty for a moment).
- */
-static int exclusive_place(posix_writer *pw, bderr *err)
-{
-	if (link(pw->tmp, pw->path) == 0) {
-		unlink(pw->tmp);
-		return 0;
-	}
-	int e = errno;
-	if (e != EPERM && e != EOPNOTSUPP && e != ENOSYS)
-		return bderr_sys(err, e, "cannot create '%s'", pw->path);
-	int fd = open(pw->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return bderr_sys(err, errno, "cannot create '%s'", pw->path);
-	close(fd);
-	if (rename(pw->tmp, pw->path) < 0)
-		return bderr_sys(err, errno, "cannot rename '%s' to '%s'", pw->tmp, pw->path);
-	return 0;
-}
-
 static int posix_close(writer *w, bderr *err)
 {
 	posix_writer *pw = (posix_writer *)w;
-	if (fsync(pw->fd) < 0)
-		return bderr_sys(err, errno, "cannot fsync '%s'", pw->path);
-	int fd = pw->fd;
-	pw->fd = -1;
-	/* NFS reports some write errors only at close */
-	if (close(fd) < 0)
-		return bderr_sys(err, errno, "cannot close '%s'", pw->path);
-	if (pw->exclusive) {
-		if (exclusive_place(pw, err) < 0)
-			return -1;
-	} else if (rename(pw->tmp, pw->path) < 0) {
-		return bderr_sys(err, errno, "cannot rename '%s' to '%s'", pw->tmp, pw->path);
-	}
-	/*
-	 * The object is complete and visible from here on; a failing directory
-	 * fsync only means its durability is unknown, which the error reports.
-	 */
-	pw->renamed = 1;
-	return fsync_dir(pw->dir, err);
+	return file_commit_atomic(&pw->fd, pw->tmp, pw->path, pw->exclusive, &pw->renamed, err);
 }
 
 static void posix_writer_free(writer *w)
@@ -241,7 +198,6 @@ static void posix_writer_free(writer *w)
 		close(pw->lock_fd);
 	free(pw->path);
 	free(pw->tmp);
-	free(pw->dir);
 	free(pw);
 }
 
@@ -299,7 +255,7 @@ static int posix_open_write(storage *s, const char *path, writer **out, bderr *e
 	pw->lock_fd = lock_fd;
 	pw->path = full;
 	pw->tmp = tmp;
-	pw->dir = dir;
+	free(dir);
 	*out = &pw->base;
 	return 0;
 fail:

@@ -14,6 +14,7 @@
 #include <jansson.h>
 #include <openssl/crypto.h>
 
+#include "archive/filter.h"
 #include "archive/s3/sigv4.h"
 #include "archive/s3/xml.h"
 #include "common/log.h"
@@ -34,7 +35,8 @@ typedef enum {
 	SRC_PROFILE,
 	SRC_WEB_IDENTITY,
 	SRC_CONTAINER,
-	SRC_IMDS
+	SRC_IMDS,
+	SRC_ASSUME_ROLE /* a profile's role_arn; the source credentials in base */
 } cred_source;
 
 struct s3_creds {
@@ -49,6 +51,9 @@ struct s3_creds {
 	time_t refresh_at;
 	char *imds_token; /* under mu; secret */
 	time_t imds_token_until;
+	/* SRC_ASSUME_ROLE: the profile's role and the credentials that assume it */
+	s3_creds *base;
+	char *role_arn, *session_name, *external_id, *duration;
 };
 
 
@@ -262,19 +267,55 @@ static void form_add(strbuf *b, const char *k, const char *v)
 	sigv4_uri_encode(b, v, 0);
 }
 
+static const char *sts_url_default(const s3_creds *p, char **own)
+{
+	if (env("AWS_ENDPOINT_URL_STS"))
+		return env("AWS_ENDPOINT_URL_STS");
+	*own = p->region ? xasprintf("https://sts.%s.amazonaws.com/", p->region)
+			 : xstrdup("https://sts.amazonaws.com/");
+	return *own;
+}
+
+/* STS's answer to action at url: the credentials, or STS's error code and message. */
+static int sts_answer(const char *action, const char *url, long status, const strbuf *ans,
+		      aws_creds *c, time_t *expires, bderr *err)
+{
+	int rc = 0;
+	if (status < 200 || status >= 300) {
+		s3_xml_error e;
+		bderr ignored;
+		bderr_init(&ignored);
+		if (s3_xml_parse_error(ans->data, ans->len, &e, &ignored) < 0)
+			memset(&e, 0, sizeof e);
+		rc = bderr_set(err, "STS %s at %s failed: %ld %s%s%.300s", action, url, status,
+			       e.code ? e.code : "Error", e.message ? ": " : "",
+			       e.message ? e.message : "");
+		s3_xml_error_clear(&e);
+		return rc;
+	}
+	sts_xml_credentials x;
+	if (sts_xml_parse_credentials(ans->data, ans->len, &x, err) < 0) {
+		rc = bderr_prefix(err, "STS %s at %s", action, url);
+	} else if (aws_parse_time(x.expiration, expires) < 0) {
+		rc = bderr_set(err, "STS %s at %s: unreadable Expiration", action, url);
+	} else {
+		c->access_key_id = x.access_key_id;
+		c->secret_access_key = x.secret_access_key;
+		c->session_token = x.session_token;
+		x.access_key_id = x.secret_access_key = x.session_token = NULL;
+	}
+	sts_xml_credentials_clear(&x);
+	return rc;
+}
+
 static int fetch_web_identity(s3_creds *p, aws_creds *c, time_t *expires, bderr *err)
 {
 	const char *what = "web identity credentials (AWS_WEB_IDENTITY_TOKEN_FILE)";
 	char *token = read_small_file(env("AWS_WEB_IDENTITY_TOKEN_FILE"), what, err);
 	if (token == NULL)
 		return -1;
-	char *url;
-	if (env("AWS_ENDPOINT_URL_STS"))
-		url = xstrdup(env("AWS_ENDPOINT_URL_STS"));
-	else if (p->region)
-		url = xasprintf("https://sts.%s.amazonaws.com/", p->region);
-	else
-		url = xstrdup("https://sts.amazonaws.com/");
+	char *own = NULL;
+	const char *url = sts_url_default(p, &own);
 	const char *session = env("AWS_ROLE_SESSION_NAME");
 	char session_buf[64];
 	if (session == NULL) {
@@ -296,35 +337,84 @@ static int fetch_web_identity(s3_creds *p, aws_creds *c, time_t *expires, bderr 
 	long status = 0;
 	int rc = http_fetch(p, "POST", url, hdrs, form.data, 5, 3, &ans, &status, err);
 	answer_free(&form);
-	if (rc == 0 && (status < 200 || status >= 300)) {
-		s3_xml_error e;
-		bderr ignored;
-		bderr_init(&ignored);
-		if (s3_xml_parse_error(ans.data, ans.len, &e, &ignored) < 0)
-			memset(&e, 0, sizeof e);
-		rc = bderr_set(err, "STS AssumeRoleWithWebIdentity at %s failed: %ld %s%s%.300s", url,
-			       status, e.code ? e.code : "Error", e.message ? ": " : "",
-			       e.message ? e.message : "");
-		s3_xml_error_clear(&e);
-	} else if (rc == 0) {
-		sts_xml_credentials sc;
-		if (sts_xml_parse_credentials(ans.data, ans.len, &sc, err) < 0) {
-			rc = bderr_prefix(err, "STS AssumeRoleWithWebIdentity at %s", url);
-		} else if (aws_parse_time(sc.expiration, expires) < 0) {
-			rc = bderr_set(err, "STS AssumeRoleWithWebIdentity at %s: unreadable Expiration",
-				       url);
-		} else {
-			c->access_key_id = sc.access_key_id;
-			c->secret_access_key = sc.secret_access_key;
-			c->session_token = sc.session_token;
-			sc.access_key_id = sc.secret_access_key = sc.session_token = NULL;
-		}
-		sts_xml_credentials_clear(&sc);
-	} else {
+	if (rc == 0)
+		rc = sts_answer("AssumeRoleWithWebIdentity", url, status, &ans, c, expires, err);
+	else
 		bderr_prefix(err, "STS AssumeRoleWithWebIdentity");
-	}
 	answer_free(&ans);
-	free(url);
+	free(own);
+	return rc;
+}
+
+/*
+ * STS AssumeRole, signed (SigV4, service "sts") with the base credentials:
+ * a profile's role_arn with source_profile or credential_source.
+ */
+static int fetch_assume_role(s3_creds *p, aws_creds *c, time_t *expires, bderr *err)
+{
+	aws_creds bc;
+	if (s3_creds_get(p->base, &bc, err) < 0)
+		return bderr_prefix(err, "STS AssumeRole: the source credentials (%s)", p->base->label);
+	char *own = NULL;
+	const char *url = sts_url_default(p, &own);
+	/* the host and path signed are the ones curl sends */
+	const char *auth_start = strstr(url, "://");
+	auth_start = auth_start ? auth_start + 3 : url;
+	size_t hl = strcspn(auth_start, "/?#");
+	char *host = xstrndup(auth_start, hl);
+	const char *path = auth_start[hl] == '/' ? auth_start + hl : "/";
+	char *path_only = xstrndup(path, strcspn(path, "?#"));
+	strbuf form;
+	strbuf_init(&form);
+	strbuf_appends(&form, "");
+	form_add(&form, "Action", "AssumeRole");
+	form_add(&form, "Version", "2011-06-15");
+	form_add(&form, "RoleArn", p->role_arn);
+	form_add(&form, "RoleSessionName", p->session_name);
+	if (p->external_id)
+		form_add(&form, "ExternalId", p->external_id);
+	if (p->duration)
+		form_add(&form, "DurationSeconds", p->duration);
+	char payload[SHA256_HEX_LEN + 1], date[17];
+	sha256_hex(form.data, form.len, payload);
+	sigv4_amz_date(time(NULL), date);
+	sigv4_pair h[5];
+	size_t k = 0;
+	h[k++] = (sigv4_pair){ "content-type", "application/x-www-form-urlencoded" };
+	h[k++] = (sigv4_pair){ "host", host };
+	h[k++] = (sigv4_pair){ "x-amz-date", date };
+	if (bc.session_token)
+		h[k++] = (sigv4_pair){ "x-amz-security-token", bc.session_token };
+	sigv4_request sr = { "POST", path_only, NULL, 0, h, k, payload };
+	/* the global endpoint signs for us-east-1, as the SDKs do */
+	sigv4_scope sc = { bc.access_key_id, bc.secret_access_key,
+			   p->region ? p->region : "us-east-1", "sts", date };
+	char *auth = sigv4_authorization(&sr, &sc);
+	char *hdr_auth = xasprintf("Authorization: %s", auth);
+	char *hdr_date = xasprintf("X-Amz-Date: %s", date);
+	char *hdr_host = xasprintf("Host: %s", host);
+	char *hdr_tok = bc.session_token ? xasprintf("X-Amz-Security-Token: %s", bc.session_token) : NULL;
+	const char *hdrs[] = { "Content-Type: application/x-www-form-urlencoded", hdr_host, hdr_date,
+			       hdr_auth, hdr_tok, NULL };
+	strbuf ans;
+	strbuf_init(&ans);
+	long status = 0;
+	int rc = http_fetch(p, "POST", url, hdrs, form.data, 5, 3, &ans, &status, err);
+	secret_free(auth);
+	secret_free(hdr_auth);
+	secret_free(hdr_tok);
+	free(hdr_date);
+	free(hdr_host);
+	free(host);
+	free(path_only);
+	aws_creds_clear(&bc);
+	answer_free(&form);
+	if (rc == 0)
+		rc = sts_answer("AssumeRole", url, status, &ans, c, expires, err);
+	else
+		bderr_prefix(err, "STS AssumeRole");
+	answer_free(&ans);
+	free(own);
 	return rc;
 }
 
@@ -347,18 +437,33 @@ static int container_host_ok(const char *url)
 	return 0;
 }
 
+char *aws_container_url(bderr *err)
+{
+	const char *rel = env("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI");
+	if (rel) {
+		if (rel[0] != '/' || strpbrk(rel, " \r\n")) {
+			bderr_usage(err, "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI must be a path starting with '/'");
+			return NULL;
+		}
+		return xasprintf("http://169.254.170.2%s", rel);
+	}
+	const char *full = env("AWS_CONTAINER_CREDENTIALS_FULL_URI");
+	if (full == NULL) {
+		bderr_usage(err, "container credentials: neither AWS_CONTAINER_CREDENTIALS_RELATIVE_URI nor AWS_CONTAINER_CREDENTIALS_FULL_URI is set");
+		return NULL;
+	}
+	if (!container_host_ok(full)) {
+		bderr_usage(err, "AWS_CONTAINER_CREDENTIALS_FULL_URI must be https, or http to a loopback or the container agent's address");
+		return NULL;
+	}
+	return xstrdup(full);
+}
+
 static int fetch_container(s3_creds *p, aws_creds *c, time_t *expires, bderr *err)
 {
-	char *url = env("AWS_CONTAINER_CREDENTIALS_FULL_URI")
-			    ? xstrdup(env("AWS_CONTAINER_CREDENTIALS_FULL_URI"))
-			    : xasprintf("http://169.254.170.2%s",
-					env("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"));
-	if (!container_host_ok(url)) {
-		int rc = bderr_usage(err,
-				     "AWS_CONTAINER_CREDENTIALS_FULL_URI must be https, or http to a loopback or the container agent's address");
-		free(url);
-		return rc;
-	}
+	char *url = aws_container_url(err);
+	if (url == NULL)
+		return -1;
 	char *auth = NULL, *hdr = NULL;
 	if (env("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE")) {
 		auth = read_small_file(env("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"),
@@ -469,6 +574,8 @@ typedef struct profile_read {
 	const char *want;  /* the section name to read */
 	int found;
 	char *akid, *secret, *token, *region;
+	/* a role profile */
+	char *role_arn, *source_profile, *credential_source, *session_name, *external_id, *duration;
 } profile_read;
 
 static int profile_handler(void *user, const char *section, const char *name, const char *value)
@@ -486,6 +593,18 @@ static int profile_handler(void *user, const char *section, const char *name, co
 		dst = &r->token;
 	else if (strcmp(name, "region") == 0)
 		dst = &r->region;
+	else if (strcmp(name, "role_arn") == 0)
+		dst = &r->role_arn;
+	else if (strcmp(name, "source_profile") == 0)
+		dst = &r->source_profile;
+	else if (strcmp(name, "credential_source") == 0)
+		dst = &r->credential_source;
+	else if (strcmp(name, "role_session_name") == 0)
+		dst = &r->session_name;
+	else if (strcmp(name, "external_id") == 0)
+		dst = &r->external_id;
+	else if (strcmp(name, "duration_seconds") == 0)
+		dst = &r->duration;
 	if (dst && *dst == NULL && *value)
 		*dst = xstrdup(value);
 	return 1;
@@ -497,6 +616,12 @@ static void profile_read_clear(profile_read *r)
 	secret_free(r->secret);
 	secret_free(r->token);
 	free(r->region);
+	free(r->role_arn);
+	free(r->source_profile);
+	free(r->credential_source);
+	free(r->session_name);
+	free(r->external_id);
+	free(r->duration);
 }
 
 static char *aws_file(const char *var, const char *leaf)
@@ -553,6 +678,7 @@ static int fetch(s3_creds *p, aws_creds *c, time_t *expires, bderr *err)
 	case SRC_WEB_IDENTITY: return fetch_web_identity(p, c, expires, err);
 	case SRC_CONTAINER: return fetch_container(p, c, expires, err);
 	case SRC_IMDS: return fetch_imds(p, c, expires, err);
+	case SRC_ASSUME_ROLE: return fetch_assume_role(p, c, expires, err);
 	default: return 0; /* long-term keys are set once */
 	}
 }
@@ -587,6 +713,87 @@ static int metadata_disabled(void)
 	return v && strcasecmp(v, "true") == 0;
 }
 
+/* A source of credentials inside p (same TLS settings and region), for a role to be assumed with. */
+static s3_creds *creds_child(const s3_creds *p, cred_source src, const char *label)
+{
+	s3_creds *b = xcalloc(1, sizeof *b);
+	pthread_mutex_init(&b->mu, NULL);
+	b->src = src;
+	b->label = xstrdup(label);
+	b->region = p->region ? xstrdup(p->region) : NULL;
+	b->ca_file = p->ca_file ? xstrdup(p->ca_file) : NULL;
+	b->tls_verify = p->tls_verify;
+	return b;
+}
+
+/*
+ * A profile with role_arn: STS AssumeRole with the credentials of its
+ * source_profile (which must hold keys: chains of roles are not followed)
+ * or of its credential_source (Environment, Ec2InstanceMetadata,
+ * EcsContainer), as the SDKs read ~/.aws/config.
+ */
+static int pick_role(s3_creds *p, const char *pname, const profile_read *r, bderr *err)
+{
+	if (!!r->source_profile == !!r->credential_source)
+		return bderr_usage(err, "AWS profile '%s' has role_arn: it needs exactly one of source_profile and credential_source",
+				   pname);
+	if (r->duration && (strspn(r->duration, "0123456789") != strlen(r->duration) ||
+			    atol(r->duration) < 900 || atol(r->duration) > 43200))
+		return bderr_usage(err, "AWS profile '%s': duration_seconds must be 900 to 43200", pname);
+	s3_creds *b = NULL;
+	if (r->source_profile) {
+		profile_read sp;
+		profile_load(r->source_profile, &sp);
+		int ok = sp.akid && sp.secret && !sp.role_arn;
+		if (ok) {
+			char *label = xasprintf("profile %s", r->source_profile);
+			b = creds_child(p, SRC_PROFILE, label);
+			free(label);
+			b->cur.access_key_id = sp.akid;
+			b->cur.secret_access_key = sp.secret;
+			b->cur.session_token = sp.token;
+			sp.akid = sp.secret = sp.token = NULL;
+		}
+		int chained = sp.role_arn != NULL;
+		profile_read_clear(&sp);
+		if (!ok)
+			return bderr_usage(err, "AWS profile '%s': its source_profile '%s' %s", pname,
+					   r->source_profile,
+					   chained ? "assumes a role itself (chained roles are not supported)"
+						   : "has no aws_access_key_id/aws_secret_access_key");
+	} else if (strcmp(r->credential_source, "Environment") == 0) {
+		if (!env("AWS_ACCESS_KEY_ID") || !env("AWS_SECRET_ACCESS_KEY"))
+			return bderr_usage(err, "AWS profile '%s': credential_source = Environment, but AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not both set",
+					   pname);
+		b = creds_child(p, SRC_ENV, "environment");
+		b->cur.access_key_id = xstrdup(env("AWS_ACCESS_KEY_ID"));
+		b->cur.secret_access_key = xstrdup(env("AWS_SECRET_ACCESS_KEY"));
+		if (env("AWS_SESSION_TOKEN"))
+			b->cur.session_token = xstrdup(env("AWS_SESSION_TOKEN"));
+	} else if (strcmp(r->credential_source, "Ec2InstanceMetadata") == 0) {
+		b = creds_child(p, SRC_IMDS, "instance metadata");
+	} else if (strcmp(r->credential_source, "EcsContainer") == 0) {
+		b = creds_child(p, SRC_CONTAINER, "container credentials");
+	} else {
+		return bderr_usage(err, "AWS profile '%s': credential_source must be Environment, Ec2InstanceMetadata or EcsContainer, not '%s'",
+				   pname, r->credential_source);
+	}
+	p->src = SRC_ASSUME_ROLE;
+	p->label = xasprintf("profile %s (role)", pname);
+	p->base = b;
+	p->role_arn = xstrdup(r->role_arn);
+	if (r->session_name)
+		p->session_name = xstrdup(r->session_name);
+	else
+		p->session_name = xasprintf("backupd-%lld", (long long)time(NULL));
+	p->external_id = r->external_id ? xstrdup(r->external_id) : NULL;
+	p->duration = r->duration ? xstrdup(r->duration) : NULL;
+	/* temporary source credentials are fetched now, so their failure names them */
+	if (b->src >= SRC_WEB_IDENTITY && refresh(b, err) < 0)
+		return bderr_prefix(err, "AWS profile '%s': its credential_source", pname);
+	return 0;
+}
+
 /* Picks the source; fills p->cur for long-term keys.  1: none configured. */
 static int pick(s3_creds *p, const storage_options *opts, bderr *err)
 {
@@ -619,6 +826,11 @@ static int pick(s3_creds *p, const storage_options *opts, bderr *err)
 	const char *pname = env("AWS_PROFILE");
 	profile_read r;
 	profile_load(pname ? pname : "default", &r);
+	if (r.role_arn) {
+		int rc = pick_role(p, pname ? pname : "default", &r, err);
+		profile_read_clear(&r);
+		return rc;
+	}
 	if (r.akid && r.secret) {
 		p->src = SRC_PROFILE;
 		p->label = xasprintf("profile %s", pname ? pname : "default");
@@ -639,7 +851,7 @@ static int pick(s3_creds *p, const storage_options *opts, bderr *err)
 				   pname);
 	if (named)
 		return bderr_usage(err,
-				   "AWS profile '%s' has no aws_access_key_id/aws_secret_access_key (role, SSO and credential_process profiles are not supported)",
+				   "AWS profile '%s' has no aws_access_key_id/aws_secret_access_key nor role_arn (SSO and credential_process profiles are not supported)",
 				   pname);
 	if (env("AWS_WEB_IDENTITY_TOKEN_FILE") && env("AWS_ROLE_ARN")) {
 		p->src = SRC_WEB_IDENTITY;
@@ -741,6 +953,11 @@ void s3_creds_free(s3_creds *p)
 		return;
 	aws_creds_clear(&p->cur);
 	secret_free(p->imds_token);
+	s3_creds_free(p->base);
+	free(p->role_arn);
+	free(p->session_name);
+	free(p->external_id);
+	free(p->duration);
 	pthread_mutex_destroy(&p->mu);
 	free(p->label);
 	free(p->region);

@@ -5,7 +5,10 @@
  *      session-token-file in the config)
  *   2. AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN
  *   3. the profile (AWS_PROFILE, else "default") in AWS_SHARED_CREDENTIALS_FILE
- *      (~/.aws/credentials) and AWS_CONFIG_FILE (~/.aws/config)
+ *      (~/.aws/credentials) and AWS_CONFIG_FILE (~/.aws/config): its keys, or
+ *      its role_arn assumed through STS AssumeRole with the keys of its
+ *      source_profile or its credential_source (Environment,
+ *      Ec2InstanceMetadata, EcsContainer)
  *   4. web identity: AWS_WEB_IDENTITY_TOKEN_FILE + AWS_ROLE_ARN through STS
  *      AssumeRoleWithWebIdentity (AWS_ENDPOINT_URL_STS overrides the endpoint)
  *   5. container credentials: AWS_CONTAINER_CREDENTIALS_FULL_URI or
@@ -55,6 +58,15 @@ int s3_creds_invalidate(s3_creds *p);
 const char *s3_creds_source(const s3_creds *p);
 
 void s3_creds_free(s3_creds *p);
+
+/*
+ * The container credentials endpoint, as the SDKs pick it:
+ * AWS_CONTAINER_CREDENTIALS_RELATIVE_URI (a path on the ECS agent,
+ * 169.254.170.2) first, else AWS_CONTAINER_CREDENTIALS_FULL_URI (https, or
+ * http to a loopback or the agent's address).  NULL with a usage error when
+ * malformed.  Caller frees.
+ */
+char *aws_container_url(bderr *err);
 
 /*
  * The region the SDKs would use when the repository names none:

@@ -334,13 +334,19 @@ void s3_xml_delete_clear(s3_xml_delete *d)
 static void sts_end(xml_walk *w, const char *text)
 {
 	sts_xml_credentials *c = w->ctx;
-	static const char *const base[] = { "AssumeRoleWithWebIdentityResponse",
-					    "AssumeRoleWithWebIdentityResult", "Credentials" };
+	/* <ActionResponse><ActionResult><Credentials>, for either action */
+	static const char *const base[2][3] = {
+		{ "AssumeRoleWithWebIdentityResponse", "AssumeRoleWithWebIdentityResult", "Credentials" },
+		{ "AssumeRoleResponse", "AssumeRoleResult", "Credentials" },
+	};
 	if (w->depth != 4)
 		return;
-	for (int i = 0; i < 3; i++)
-		if (strcmp(w->path[i], base[i]) != 0)
-			return;
+	int match = 0;
+	for (int k = 0; k < 2 && !match; k++)
+		match = strcmp(w->path[0], base[k][0]) == 0 && strcmp(w->path[1], base[k][1]) == 0 &&
+			strcmp(w->path[2], base[k][2]) == 0;
+	if (!match)
+		return;
 	const char *n = cur(w);
 	if (strcmp(n, "AccessKeyId") == 0)
 		set_once(&c->access_key_id, text);

@@ -53,7 +53,7 @@ typedef struct s3_xml_delete {
 int s3_xml_parse_delete(const char *buf, size_t len, s3_xml_delete *out, bderr *err);
 void s3_xml_delete_clear(s3_xml_delete *d);
 
-/* STS AssumeRoleWithWebIdentity: the <Credentials> (all four required). */
+/* STS AssumeRoleWithWebIdentity and AssumeRole: the <Credentials> (all four required). */
 typedef struct sts_xml_credentials {
 	char *access_key_id;
 	char *secret_access_key; /* secret */

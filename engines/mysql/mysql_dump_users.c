@@ -5,10 +5,13 @@
 
 #include "common/mem.h"
 #include "engines/mysql/myconn.h"
+#include "engines/jsonfield.h"
 #include "engines/mysql/mygrant.h"
+#include "engines/mysql/mysql_user_format.h"
 
+/* The account's grant lines naming one of dbs into *out (*n of them). */
 static int account_grants(MYSQL *c, const char *account, const char *const *dbs, size_t n_dbs,
-			  json_t *grants, bderr *err)
+			  char ***out, size_t *n, bderr *err)
 {
 	char *sql = xasprintf("SHOW GRANTS FOR %s", account);
 	MYSQL_RES *res = NULL;
@@ -22,7 +25,9 @@ static int account_grants(MYSQL *c, const char *account, const char *const *dbs,
 			continue;
 		for (size_t i = 0; i < n_dbs; i++)
 			if (my_grant_names_db(row[0], dbs[i])) {
-				json_array_append_new(grants, json_string(row[0]));
+				*out = xrealloc(*out, (*n + 2) * sizeof **out);
+				(*out)[(*n)++] = xstrdup(row[0]);
+				(*out)[*n] = NULL;
 				break;
 			}
 	}
@@ -32,10 +37,10 @@ static int account_grants(MYSQL *c, const char *account, const char *const *dbs,
 
 int mysql_dump_users(MYSQL *c, const char *const *dbs, size_t n_dbs, json_t *info, bderr *err)
 {
-	json_t *users = json_array();
-	json_object_set_new(info, "users", users);
-	if (n_dbs == 0)
+	if (n_dbs == 0) {
+		json_object_set_new(info, "users", json_array());
 		return 0;
+	}
 	strbuf in;
 	strbuf_init(&in);
 	for (size_t i = 0; i < n_dbs; i++) {
@@ -55,15 +60,23 @@ int mysql_dump_users(MYSQL *c, const char *const *dbs, size_t n_dbs, json_t *inf
 	if (rc != 0)
 		return -1;
 	MYSQL_ROW row;
+	my_users_info users = { 0 };
 	while (rc == 0 && (row = mysql_fetch_row(res)) != NULL) {
 		if (row[0] == NULL)
 			continue;
-		json_t *grants = json_array();
-		rc = account_grants(c, row[0], dbs, n_dbs, grants, err);
-		if (rc == 0 && json_array_size(grants) > 0)
-			json_array_append_new(users, json_pack("{s:s, s:O}", "account", row[0], "grants", grants));
-		json_decref(grants);
+		char **grants = NULL;
+		size_t n = 0;
+		rc = account_grants(c, row[0], dbs, n_dbs, &grants, &n, err);
+		if (rc == 0 && n > 0 && !my_account_valid(row[0]))
+			rc = bderr_set(err, "unexpected account name %s from information_schema", row[0]);
+		if (rc == 0 && n > 0)
+			my_users_info_add(&users, row[0], grants, n);
+		else
+			jf_strings_free(grants, n);
 	}
 	mysql_free_result(res);
+	if (rc == 0)
+		json_object_set_new(info, "users", my_users_info_to_json(&users));
+	my_users_info_clear(&users);
 	return rc;
 }

@@ -1235,15 +1235,18 @@ static int detect_load_mode(restore_ctx *rc, MYSQL *c, bderr *err)
 /* --roles: the accounts with grants on the restored databases (engines/mysql/mysql_users.h). */
 static int restore_users(restore_ctx *rc, MYSQL *c, bderr *err)
 {
-	json_t *users = json_object_get(rc->m->info, "users");
-	if (users == NULL)
+	my_users_info users;
+	if (my_users_info_parse(rc->m->info, &users, err) != 0)
+		return bderr_prefix(err, "backup %s is damaged", rc->m->id);
+	if (!users.recorded)
 		return bderr_set(err, "backup %s records no accounts (taken before they were): restore it without --roles",
 				 rc->m->id);
 	mysql_db_rename *dbs = xcalloc(rc->n_dbs + 1, sizeof *dbs);
 	for (size_t i = 0; i < rc->n_dbs; i++)
 		dbs[i] = (mysql_db_rename){ rc->dbs[i].src_name, rc->dbs[i].name };
-	int r = mysql_users_restore(c, users, dbs, rc->n_dbs, err);
+	int r = mysql_users_restore(c, &users, dbs, rc->n_dbs, err);
 	free(dbs);
+	my_users_info_clear(&users);
 	return r;
 }
 

@@ -1,6 +1,6 @@
 /*
  * restore --roles on MySQL/MariaDB: the accounts the dump recorded
- * (info.users, backupd/mysql_dump_users.h) with their grants on the restored
+ * (info.users, engines/mysql/mysql_user_format.h) with their grants on the restored
  * databases, renamed databases followed.  A missing account is created
  * locked (ACCOUNT LOCK: no password was carried), an existing one keeps its
  * authentication and gains the grants.
@@ -14,13 +14,14 @@
 #include <mysql.h>
 
 #include "common/error.h"
+#include "engines/mysql/mysql_user_format.h"
 
 typedef struct mysql_db_rename {
 	const char *from; /* the dumped database */
 	const char *to;   /* its name on the target */
 } mysql_db_rename;
 
-int mysql_users_restore(MYSQL *c, const json_t *users, const mysql_db_rename *dbs, size_t n_dbs,
-			bderr *err);
+int mysql_users_restore(MYSQL *c, const my_users_info *users, const mysql_db_rename *dbs,
+			size_t n_dbs, bderr *err);
 
 #endif

@@ -2,6 +2,7 @@
 
 #include <stdlib.h>
 
+#include "engines/pg/pg_role_format.h"
 #include "engines/pg/pgconn.h"
 
 /*
@@ -40,12 +41,17 @@ int pg_dump_roles(PGconn *c, json_t *info, bderr *err)
 	if (pg_query(c, roles_sql, "cannot read the roles the database references", &r, err) != 0)
 		return -1;
 	json_error_t je;
-	json_t *roles = json_loads(PQgetvalue(r, 0, 0), 0, &je);
+	json_t *answer = json_pack("{s:o?}", "roles", json_loads(PQgetvalue(r, 0, 0), 0, &je));
 	PQclear(r);
-	if (!json_is_array(roles)) {
-		json_decref(roles);
-		return bderr_set(err, "cannot read the roles the database references: unexpected answer");
-	}
-	json_object_set_new(info, "roles", roles);
+	/* the server's answer goes through the reader's validation, then the one writer */
+	pg_roles_info roles;
+	int rc = json_is_array(json_object_get(answer, "roles"))
+			 ? pg_roles_info_parse(answer, &roles, err)
+			 : bderr_set(err, "not an array");
+	json_decref(answer);
+	if (rc != 0)
+		return bderr_prefix(err, "cannot read the roles the database references: unexpected answer");
+	json_object_set_new(info, "roles", pg_roles_info_to_json(&roles));
+	pg_roles_info_clear(&roles);
 	return 0;
 }

@@ -34,6 +34,7 @@ typedef struct restore_ctx {
 	const manifest *m;
 	const engine_restore_options *o;
 	pg_dump_info info; /* the manifest's info, validated */
+	pg_roles_info role_info; /* its roles, validated */
 	const char *encoding;
 	char *dbname;      /* the target */
 	char *temp_dbname; /* --create: where the restore goes until it is complete */
@@ -553,7 +554,7 @@ static int load_target(restore_ctx *rc, bderr *err)
 	if (r == 0 && rc->o->provision_db)
 		r = pg_provision_prepare(c, &po, &rc->prov, err);
 	if (r == 0)
-		r = pg_roles_prepare(c, json_object_get(rc->m->info, "roles"), &rc->roles, &chk, err);
+		r = pg_roles_prepare(c, &rc->role_info, &rc->roles, &chk, err);
 	PQfinish(c);
 	return r;
 }
@@ -1253,6 +1254,10 @@ int pg_restore_run(repo *r, const manifest *m, const engine_restore_options *o, 
 				   m->engine, m->kind);
 	if (pg_dump_info_parse(m->info, &rc.info, err) != 0)
 		return bderr_prefix(err, "backup %s is damaged", m->id);
+	if (pg_roles_info_parse(m->info, &rc.role_info, err) != 0) {
+		pg_dump_info_clear(&rc.info);
+		return bderr_prefix(err, "backup %s is damaged", m->id);
+	}
 	rc.encoding = rc.info.encoding;
 	const char *pre = rc.info.pre_data, *post = rc.info.post_data;
 	/* o->database: the target pg_server_restore_run chose for a database of a whole-server dump */
@@ -1261,6 +1266,7 @@ int pg_restore_run(repo *r, const manifest *m, const engine_restore_options *o, 
 				    : pg_url_dbname(o->to_url);
 	if (rc.dbname == NULL) {
 		pg_dump_info_clear(&rc.info);
+		pg_roles_info_clear(&rc.role_info);
 		return bderr_usage(err, "--to names no database: give postgresql://HOST/DBNAME");
 	}
 	if (o->create)
@@ -1272,10 +1278,11 @@ int pg_restore_run(repo *r, const manifest *m, const engine_restore_options *o, 
 		if (pg_role_map_add(&rc.roles, o->role_map[i], err) != 0) {
 			pg_role_map_clear(&rc.roles);
 			pg_dump_info_clear(&rc.info);
+			pg_roles_info_clear(&rc.role_info);
 			free(rc.dbname);
 			return -1;
 		}
-	pg_role_map_add_owners(&rc.roles, json_object_get(m->info, "roles"));
+	pg_role_map_add_owners(&rc.roles, &rc.role_info);
 	map_props_roles(&rc);
 	/* as for the objects inside: the restoring role owns it, the default privileges apply */
 	if (rc.props && o->no_owner) {
@@ -1351,6 +1358,7 @@ out:
 	PQfinish(rc.maint);
 	post_data_free(rc.post);
 	pg_dump_info_clear(&rc.info); /* and rc.props with it */
+	pg_roles_info_clear(&rc.role_info);
 	pg_target_free(rc.target);
 	pg_role_map_clear(&rc.roles);
 	free(rc.temp_dbname);

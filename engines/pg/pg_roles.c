@@ -60,26 +60,13 @@ int pg_role_map_add(pg_role_map *m, const char *spec, bderr *err)
 	return 0;
 }
 
-static int uses(const json_t *role, const char *what)
-{
-	size_t i;
-	json_t *u;
-	json_array_foreach(json_object_get(role, "uses"), i, u) {
-		if (json_is_string(u) && strcmp(json_string_value(u), what) == 0)
-			return 1;
-	}
-	return 0;
-}
-
-void pg_role_map_add_owners(pg_role_map *m, const json_t *roles)
+void pg_role_map_add_owners(pg_role_map *m, const pg_roles_info *roles)
 {
 	if (m->owner == NULL)
 		return;
-	size_t i;
-	json_t *r;
-	json_array_foreach(roles, i, r) {
-		const char *name = json_string_value(json_object_get(r, "name"));
-		if (name && uses(r, "owner") && find_from(m, name) < 0)
+	for (size_t i = 0; i < roles->n; i++) {
+		const char *name = roles->roles[i].name;
+		if ((roles->roles[i].uses & PG_ROLE_OWNER) && find_from(m, name) < 0)
 			push(m, name, strlen(name), m->owner);
 	}
 }
@@ -365,24 +352,18 @@ static int role_exists(PGconn *c, const char *name, int *exists, bderr *err)
 			       "cannot look up the target's roles", exists, err);
 }
 
-static int flag(const json_t *r, const char *key)
-{
-	return json_is_true(json_object_get(r, key));
-}
-
-static int create_role(PGconn *c, const char *name, const json_t *src, bderr *err)
+static int create_role(PGconn *c, const char *name, const pg_role_info *src, bderr *err)
 {
 	char *q = pg_quote_ident(c, name);
-	json_t *lim = json_object_get(src, "connection_limit");
 	char *sql = xasprintf("CREATE ROLE %s WITH %sLOGIN %sINHERIT %sCREATEDB %sCREATEROLE CONNECTION LIMIT %lld",
-			      q, flag(src, "login") ? "" : "NO", flag(src, "inherit") ? "" : "NO",
-			      flag(src, "createdb") ? "" : "NO", flag(src, "createrole") ? "" : "NO",
-			      json_is_integer(lim) ? (long long)json_integer_value(lim) : -1LL);
+			      q, src->login ? "" : "NO", src->inherit ? "" : "NO",
+			      src->createdb ? "" : "NO", src->createrole ? "" : "NO",
+			      (long long)src->connection_limit);
 	char *what = xasprintf("cannot create role %s", q);
 	int rc = pg_exec(c, sql, what, err);
 	if (rc == 0) {
 		log_info("created role %s (no password)", q);
-		if (flag(src, "superuser") || flag(src, "replication") || flag(src, "bypassrls"))
+		if (src->superuser || src->replication || src->bypassrls)
 			log_warn("role %s was SUPERUSER, REPLICATION or BYPASSRLS on the source: created without them", q);
 	}
 	free(what);
@@ -391,7 +372,7 @@ static int create_role(PGconn *c, const char *name, const json_t *src, bderr *er
 	return rc;
 }
 
-int pg_roles_prepare(PGconn *c, const json_t *roles, const pg_role_map *m, const pg_roles_check *o,
+int pg_roles_prepare(PGconn *c, const pg_roles_info *roles, const pg_role_map *m, const pg_roles_check *o,
 		     bderr *err)
 {
 	if (m->owner) {
@@ -403,21 +384,18 @@ int pg_roles_prepare(PGconn *c, const json_t *roles, const pg_role_map *m, const
 	}
 	strbuf missing;
 	strbuf_init(&missing);
-	const char **seen = xcalloc(json_array_size(roles) + 1, sizeof *seen);
+	const char **seen = xcalloc(roles->n + 1, sizeof *seen);
 	size_t n_seen = 0, n_missing = 0;
 	int rc = 0;
-	size_t i;
-	json_t *r;
-	json_array_foreach(roles, i, r) {
-		const char *name = json_string_value(json_object_get(r, "name"));
-		if (name == NULL)
-			continue;
-		int need = uses(r, "policy") || (uses(r, "acl") && !o->no_privileges) ||
-			   (uses(r, "owner") && !o->no_owner);
+	for (size_t i = 0; i < roles->n; i++) {
+		const pg_role_info *r = &roles->roles[i];
+		const char *name = r->name;
+		int need = (r->uses & PG_ROLE_POLICY) || ((r->uses & PG_ROLE_ACL) && !o->no_privileges) ||
+			   ((r->uses & PG_ROLE_OWNER) && !o->no_owner);
 		if (!need)
 			continue;
 		const char *to = pg_role_map_name(m, name);
-		if (uses(r, "owner") && !uses(r, "acl") && !uses(r, "policy"))
+		if (r->uses == PG_ROLE_OWNER)
 			to = pg_role_map_owner(m, name);
 		int dup = 0;
 		for (size_t k = 0; k < n_seen; k++)

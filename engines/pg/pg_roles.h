@@ -21,6 +21,7 @@
 #include <libpq-fe.h>
 
 #include "common/error.h"
+#include "engines/pg/pg_role_format.h"
 
 typedef struct pg_role_map {
 	char *owner;  /* --owner, or NULL */
@@ -36,9 +37,10 @@ void pg_role_map_clear(pg_role_map *m);
 int pg_role_map_add(pg_role_map *m, const char *spec, bderr *err);
 /*
  * With --owner: every recorded role the database uses as an owner maps to
- * it, unless --role-map names it.  roles: info.roles (may be NULL).
+ * it, unless --role-map names it.  roles: info.roles, parsed
+ * (none in a manifest written before they were recorded).
  */
-void pg_role_map_add_owners(pg_role_map *m, const json_t *roles);
+void pg_role_map_add_owners(pg_role_map *m, const pg_roles_info *roles);
 /* The target's name for a source role. */
 const char *pg_role_map_name(const pg_role_map *m, const char *role);
 /* The target's owner for an object the source role owned. */
@@ -59,10 +61,10 @@ typedef struct pg_roles_check {
  * Compares the roles the restore needs (info.roles, as mapped and as the
  * options leave them needed) with the target's (c): creates the missing
  * ones with --roles, else one error listing them.  --owner's role must
- * exist.  roles NULL (a manifest written before they were recorded):
+ * exist.  No roles (a manifest written before they were recorded):
  * nothing to check but --owner.
  */
-int pg_roles_prepare(PGconn *c, const json_t *roles, const pg_role_map *m, const pg_roles_check *o,
+int pg_roles_prepare(PGconn *c, const pg_roles_info *roles, const pg_role_map *m, const pg_roles_check *o,
 		     bderr *err);
 
 #endif

@@ -116,12 +116,20 @@ static void scrub_secrets(char *m, const PQconninfoOption *opts, const char *pas
 	}
 }
 
+#define PG_CONNECT_DEFAULTS_MAX 8
+
 static int connect_params(const char *url, const char *password, const char *dbname,
-			  const char *application, int replication, PGconn **out, bderr *err)
+			  const char *application, int replication, const char *const *def_keys,
+			  const char *const *def_vals, PGconn **out, bderr *err)
 {
-	const char *keys[7];
-	const char *vals[7];
+	const char *keys[7 + PG_CONNECT_DEFAULTS_MAX];
+	const char *vals[7 + PG_CONNECT_DEFAULTS_MAX];
 	int n = 0;
+	/* before the URL: what the URL itself sets wins */
+	for (size_t i = 0; def_keys && def_keys[i] && i < PG_CONNECT_DEFAULTS_MAX; i++) {
+		keys[n] = def_keys[i];
+		vals[n++] = def_vals[i];
+	}
 	keys[n] = "dbname";
 	vals[n++] = url;
 	/* with expand_dbname only the first dbname is expanded; a later one overrides */
@@ -171,13 +179,19 @@ static int connect_params(const char *url, const char *password, const char *dbn
 int pg_connect(const char *url, const char *password, const char *dbname,
 	       const char *application, PGconn **out, bderr *err)
 {
-	return connect_params(url, password, dbname, application, 0, out, err);
+	return connect_params(url, password, dbname, application, 0, NULL, NULL, out, err);
+}
+
+int pg_connect_defaults(const char *url, const char *password, const char *application,
+			const char *const *keys, const char *const *vals, PGconn **out, bderr *err)
+{
+	return connect_params(url, password, NULL, application, 0, keys, vals, out, err);
 }
 
 int pg_connect_replication(const char *url, const char *password, const char *application,
 			   PGconn **out, bderr *err)
 {
-	return connect_params(url, password, NULL, application, 1, out, err);
+	return connect_params(url, password, NULL, application, 1, NULL, NULL, out, err);
 }
 
 static int result_error(PGconn *c, PGresult *r, const char *what, bderr *err)

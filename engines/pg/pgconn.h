@@ -17,6 +17,12 @@
  */
 int pg_connect(const char *url, const char *password, const char *dbname,
 	       const char *application, PGconn **out, bderr *err);
+/*
+ * pg_connect with default connection parameters (keys[i] = vals[i], up to 8,
+ * NULL-terminated) that url may override: timeouts, keepalives.
+ */
+int pg_connect_defaults(const char *url, const char *password, const char *application,
+			const char *const *keys, const char *const *vals, PGconn **out, bderr *err);
 
 /*
  * A physical replication connection (replication=true) to url's server, for

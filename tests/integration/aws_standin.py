@@ -12,6 +12,10 @@
       requests per endpoint (rewritten after each one).
       STATEDIR/container_token and STATEDIR/web_token hold the tokens the
       container endpoint and STS expect.  With CERT and KEY it speaks TLS.
+      STS also answers AssumeRole when the request's SigV4 signature checks
+      out with the secret of its access key: S3RVER's, or the one in
+      STATEDIR/role_source_secret for the key ROLESOURCE (a profile's
+      source_profile); anything else is 403 SignatureDoesNotMatch.
 
   aws_standin.py proxy PORTFILE TARGETPORT LOGFILE
       A recording proxy in front of s3rver: each request is forwarded as is
@@ -23,6 +27,8 @@
 
 The port chosen is written to PORTFILE once listening.
 """
+import hashlib
+import hmac
 import http.client
 import json
 import os
@@ -115,25 +121,65 @@ class Metadata(BaseHTTPRequestHandler):
             return self.answer(200, self.creds_json("container"), "application/json")
         self.answer(404, "")
 
+    def signature_ok(self, body):
+        """The request's SigV4 signature, recomputed with its key's secret."""
+        auth = self.headers.get("Authorization") or ""
+        try:
+            fields = dict(kv.strip().split("=", 1) for kv in auth.split(" ", 1)[1].split(","))
+            akid, date, region, service, _ = fields["Credential"].split("/")
+        except (IndexError, KeyError, ValueError):
+            return False
+        secret = {KEY: SECRET, "ROLESOURCE": self.setting("role_source_secret")}.get(akid)
+        if not secret or service != "sts":
+            return False
+        signed = fields["SignedHeaders"].split(";")
+        canon = "".join("%s:%s\n" % (h, " ".join((self.headers.get(h) or "").split())) for h in signed)
+        path, _, query = self.path.partition("?")
+        creq = "\n".join([self.command, urllib.parse.quote(path, safe="/~"), query, canon,
+                          fields["SignedHeaders"], hashlib.sha256(body).hexdigest()])
+        scope = "/".join([date, region, service, "aws4_request"])
+        sts = "\n".join(["AWS4-HMAC-SHA256", self.headers.get("x-amz-date") or "", scope,
+                         hashlib.sha256(creq.encode()).hexdigest()])
+        k = ("AWS4" + secret).encode()
+        for part in (date, region, service, "aws4_request"):
+            k = hmac.new(k, part.encode(), hashlib.sha256).digest()
+        return hmac.compare_digest(hmac.new(k, sts.encode(), hashlib.sha256).hexdigest(),
+                                   fields.get("Signature", ""))
+
+    def sts_error(self, status, code, message, counter):
+        self.count(counter)
+        return self.answer(status, "<ErrorResponse><Error><Type>Sender</Type><Code>%s</Code>"
+                                   "<Message>%s</Message></Error></ErrorResponse>" % (code, message), "text/xml")
+
+    def sts_credentials(self, action, counter, extra_before="", extra_after=""):
+        """<ACTIONResponse><ACTIONResult>[before]<Credentials/>[after]: s3rver's pair, a new token."""
+        n = self.count(counter)
+        life = int(self.setting("lifetime", "3600"))
+        xml = ("<%sResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><%sResult>%s<Credentials>"
+               "<AccessKeyId>%s</AccessKeyId><SecretAccessKey>%s</SecretAccessKey>"
+               "<SessionToken>sessiontoken-%s-%d</SessionToken><Expiration>%s</Expiration>"
+               "</Credentials>%s</%sResult></%sResponse>"
+               % (action, action, extra_before, KEY, SECRET, counter.replace("sts_", ""), n,
+                  iso(time.time() + life), extra_after, action, action))
+        return self.answer(200, xml, "text/xml")
+
     def do_POST(self):
-        form = urllib.parse.parse_qs(self.body().decode())
+        raw = self.body()
+        form = urllib.parse.parse_qs(raw.decode())
         one = lambda k: (form.get(k) or [""])[0]
+        if self.path.startswith("/sts") and one("Action") == "AssumeRole":
+            if not self.signature_ok(raw) or not one("RoleArn") or not one("RoleSessionName"):
+                return self.sts_error(403, "SignatureDoesNotMatch",
+                                      "The request signature we calculated does not match", "sts_assume_denied")
+            return self.sts_credentials("AssumeRole", "sts_assume",
+                                        "<AssumedRoleUser><Arn>%s/s</Arn><AssumedRoleId>AROA:s</AssumedRoleId>"
+                                        "</AssumedRoleUser>" % one("RoleArn"))
         if self.path.startswith("/sts") and one("Action") == "AssumeRoleWithWebIdentity":
             if one("WebIdentityToken") != self.setting("web_token") or not one("RoleArn"):
-                self.count("sts_denied")
-                return self.answer(400, "<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code>"
-                                        "<Message>Not authorized to perform sts:AssumeRoleWithWebIdentity</Message>"
-                                        "</Error></ErrorResponse>", "text/xml")
-            n = self.count("sts")
-            life = int(self.setting("lifetime", "3600"))
-            xml = ("<AssumeRoleWithWebIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">"
-                   "<AssumeRoleWithWebIdentityResult><Credentials>"
-                   "<AccessKeyId>%s</AccessKeyId><SecretAccessKey>%s</SecretAccessKey>"
-                   "<SessionToken>sessiontoken-sts-%d</SessionToken><Expiration>%s</Expiration>"
-                   "</Credentials><SubjectFromWebIdentityToken>x</SubjectFromWebIdentityToken>"
-                   "</AssumeRoleWithWebIdentityResult></AssumeRoleWithWebIdentityResponse>"
-                   % (KEY, SECRET, n, iso(time.time() + life)))
-            return self.answer(200, xml, "text/xml")
+                return self.sts_error(400, "AccessDenied",
+                                      "Not authorized to perform sts:AssumeRoleWithWebIdentity", "sts_denied")
+            return self.sts_credentials("AssumeRoleWithWebIdentity", "sts", extra_after=
+                                        "<SubjectFromWebIdentityToken>x</SubjectFromWebIdentityToken>")
         self.answer(404, "")
 
 

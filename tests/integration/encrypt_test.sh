@@ -162,6 +162,7 @@ damage_case() { # NAME HOW
 	run "$BACKUPD" verify --repo "$r" --encryption-key-file "$KEY"
 	assert_rc "$name: verify exits 1" 1
 	assert_output_matches "$name: verify names the object" "object 'src/backups/$ID1/[^ ]+' is corrupt"
+	check_not "$name: ... once" grep -Eq "src/backups/$ID1/[^ ]+' is corrupt: 'src/backups/$ID1/" "$RUN_ERR" "$RUN_OUT"
 	run "$DBRESTORE" restore --repo "$r" --name src --to "$(pg_uri "dst_$name")" --jobs 2 --create \
 		--encryption-key-file "$KEY"
 	assert_rc "$name: restore exits 1" 1

@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
+# run.sh: alone
 # A fleet of three daemons on one machine sharing one catalog (a PostgreSQL
 # server of its own, apart from the source's): every firing of FLEET_JOBS jobs
 # (every 2 s, for FLEET_SECONDS) runs exactly once, checked in the catalog and
 # in the repositories; a daemon killed outright mid-run has its run taken over
 # once the lease expires; the catalog server stopped for 10 s and restarted
-# (no double run, /health says so, scheduling resumes); run-missed after the
+# (no double run, /health says so, scheduling resumes, a run in progress is
+# stopped by its cut-off daemon at half a lease and rerun once, `check`
+# reports the catalog); run-missed after the
 # whole fleet was down; catalog init/version checks, definition hashes, tags.
 # Waits poll with generous bounds (several lease times), never tight timings.
 source "$(dirname "$0")/lib.sh"
@@ -70,8 +73,8 @@ stop_daemons() {
 	for id in "${!DPID[@]}"; do wait "${DPID[$id]}" 2>/dev/null || true; done
 	DPID=()
 }
-complete_backups() { # REPO-DIR NAME: complete backups of NAME
-	find "$1/$2/backups" -name manifest.json 2>/dev/null | wc -l
+complete_backups() { # REPO-DIR NAME: complete backups of NAME (0 when it never ran: no directory)
+	{ find "$1/$2/backups" -name manifest.json 2>/dev/null || true; } | wc -l
 }
 # Sets dups to the number of jobs whose complete backups are not one per
 # recorded run.  Runs go on meanwhile: the runs recorded ok before counting
@@ -110,17 +113,25 @@ note "catalog init and versions"
 run "$BACKUPD" -c "$CONF" daemon --id d0 --state-dir "$BD_TMP/state-d0"
 assert_rc "a daemon refuses a catalog that was never initialised" 2
 assert_output_contains "it says how to initialise it" "catalog is not initialised: run 'backupd catalog init'"
+run "$BACKUPD" -c "$CONF" check
+assert_rc "check fails on a catalog that was never initialised" 1
+assert_output_contains "check names the catalog item" "FAILED catalog: catalog is not initialised: run 'backupd catalog init'"
 run "$BACKUPD" -c "$CONF" catalog upgrade
 assert_rc "upgrade of a catalog that was never initialised fails" 2
 run "$BACKUPD" -c "$CONF" catalog init
 assert_rc "catalog init creates the schema" 0
 assert_output_contains "it prints the version" "catalog schema version 1"
+run "$BACKUPD" -c "$CONF" check
+assert_output_contains "check: the initialised catalog is ok" "ok     catalog (schema version 1)"
 run "$BACKUPD" -c "$CONF" catalog init
 assert_rc "a second init finds it there" 0
 cat_q "UPDATE backupd.catalog_version SET version = 99" >/dev/null
 run "$BACKUPD" -c "$CONF" daemon --id d0 --state-dir "$BD_TMP/state-d0"
 assert_rc "a daemon refuses a catalog of another version" 2
 assert_output_contains "naming both versions" "catalog schema is version 99, written by a newer backupd; this one knows version 1"
+run "$BACKUPD" -c "$CONF" check --json
+assert_rc "check fails on a catalog of another version" 1
+assert_output_contains "check --json names the version" '"message": "catalog schema is version 99, written by a newer backupd'
 cat_q "UPDATE backupd.catalog_version SET version = 1" >/dev/null
 assert_no_secrets_in_output
 chmod 0644 "$BD_TMP/cat.pw"
@@ -217,11 +228,26 @@ note "the catalog server stopped for 10 s, then restarted"
 # once, by design), so totals no longer match.  Count from here instead:
 # every complete backup made since must be a recorded run.
 OUTAGE_SECTION=$(date -u +%Y%m%dT%H%M%SZ)
-sleep 4
+# a run in progress across the outage: its daemon, cut off, stops it at half a
+# lease (before the lease expires and another daemon retries it), and the
+# firing runs again once the catalog is back: one complete backup, never two
+src_q slow "BEGIN; LOCK TABLE s IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(14); COMMIT" >/dev/null &
+HOLD=$!
+sleep 0.5
+SLOW2_FIRE=$((SLOW_FIRE + 1))
+cat_q "INSERT INTO backupd.runs (job, fire_time, state, daemon_id, repo, source, lease_seconds, lease_until) VALUES ('slow', $SLOW2_FIRE, 'running', 'nobody', 'r1', 'slow', $LEASE, now() - interval '1 hour')" >/dev/null
+slow2_started() { [ -n "$(cat_q "SELECT daemon_id FROM backupd.runs WHERE job = 'slow' AND fire_time = $SLOW2_FIRE AND started IS NOT NULL AND state = 'running'")" ]; }
+check "a daemon runs the second slow firing" wait_for 30 slow2_started
+CUT=$(cat_q "SELECT daemon_id FROM backupd.runs WHERE job = 'slow' AND fire_time = $SLOW2_FIRE")
+sleep 2
 pg_stop "$CAT_DIR"
 DOWN=$(date +%s)
 check "/health reports the unreachable catalog" wait_for 15 health_is 503
 check "... naming the catalog" grep -q 'catalog unreachable' "$BD_TMP/health.out"
+check "$CUT, cut off, stops the slow run at half a lease" wait_for 15 grep -q "job slow: no heartbeat reached the catalog for half its lease: cancelling its run here" "$BD_TMP/$CUT.log"
+run "$BACKUPD" -c "$CONF" check
+assert_rc "check fails while the catalog is down" 1
+assert_output_contains "check says the catalog is unreachable" "FAILED catalog: catalog: cannot connect"
 sleep $((10 - ($(date +%s) - DOWN)))
 bash "$PG_SERVER_SH" start "$CAT_DIR" "$CAT_PORT" "$PG_BINDIR" >/dev/null
 UP=$(date +%s)
@@ -232,6 +258,10 @@ check "no firing was claimed while the catalog was down" test "$(cat_q "SELECT c
 sleep $((LEASE * 2))
 # a run's end is recorded just after its manifest is written: allow for that
 check "no job ran twice across the outage (every backup since is a recorded run)" wait_for 15 no_unrecorded_backups_since "$OUTAGE_SECTION"
+slow2_done() { [ "$(cat_q "SELECT state FROM backupd.runs WHERE job = 'slow' AND fire_time = $SLOW2_FIRE")" = ok ]; }
+check "the cancelled slow firing runs again once its lease expired, and completes" wait_for $((LEASE * 6 + 20)) slow2_done
+wait "$HOLD" || true
+assert_eq "one complete slow backup per firing (the cancelled run left none)" 2 "$(complete_backups "$BD_TMP/repo1" slow)"
 
 # --------------------------------------------------------------------------
 note "run-missed after the whole fleet was down"

@@ -49,6 +49,14 @@ BD_TMP="$(mktemp -d "/tmp/bd-${BD_TEST_NAME}.XXXXXX")"
 chmod 0755 "$BD_TMP"
 BD_ALL_OUTPUT="$BD_TMP/all-output.log"
 : >"$BD_ALL_OUTPUT"
+# A command run without -c reads $BACKUPD_CONFIG, else /etc/backupd/backupd.conf
+# when it exists (common/program.c): the suites must never pick up the host's.
+# An empty file of the suite's own, readable by the servers' user (a restored
+# server's restore_command names it).
+BD_DEFAULT_CONFIG="$BD_TMP/default.conf"
+: >"$BD_DEFAULT_CONFIG"
+chmod 0644 "$BD_DEFAULT_CONFIG"
+export BACKUPD_CONFIG="$BD_DEFAULT_CONFIG"
 
 RUN_RC=0
 RUN_OUT="$BD_TMP/run.out"

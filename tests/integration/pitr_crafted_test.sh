@@ -56,7 +56,10 @@ def store(name, data):
     objects.append({"name": name, "size": len(data), "stored_size": len(data),
                     "sha256": hashlib.sha256(data).hexdigest(), "compressed": False})
 store("base.tar", tar(specs))
-info = {"stop_lsn": "0/2000100", "wal_start_segment": "000000010000000000000002"}
+info = {"system_identifier": "7000000000000000001", "server_version_num": 150000,
+        "wal_segment_size": 16777216, "start_lsn": "0/2000028", "stop_lsn": "0/2000100",
+        "timeline": 1, "stop_timeline": 1, "wal_start_segment": "000000010000000000000002",
+        "wal_stop_segment": "000000010000000000000002", "stop_time_us": 1795256004000000}
 if location:
     info["tablespaces"] = [{"oid": "16384", "location": location}]
     store("16384.tar", tar(["PG_15_202209061/:d:0777", "PG_15_202209061/1/:d:0777",
@@ -83,6 +86,19 @@ craft 20261101T000008Z "$BD_TMP/victim" "${GOOD[@]}" "pg_tblspc/:d:0700" \
 craft 20261101T000009Z "$BD_TMP/a/../victim" "${GOOD[@]}"
 craft 20261101T000010Z "victim" "${GOOD[@]}"
 mkdir -p "$BD_TMP/outside"
+# the WAL the crafted backups need (their info says 000000010000000000000002):
+# a segment with a valid long page header, archived as archive_command would,
+# so pitr's WAL check passes and the archive's contents are what is tested
+mkdir -p "$BD_TMP/wal"
+python3 - "$BD_TMP/wal/000000010000000000000002" <<'EOF2'
+import struct, sys
+seg = 16 * 1024 * 1024
+hdr = struct.pack("<HHIQI4xQII", 0xD110, 0x0002, 1, 2 * seg, 0, 7000000000000000001, seg, 8192)
+with open(sys.argv[1], "wb") as f:
+    f.write(hdr + bytes(seg - len(hdr)))
+EOF2
+run "$BACKUPD" wal-push --repo "$REPO" --name src "$BD_TMP/wal/000000010000000000000002"
+assert_rc "the backups' WAL segment is archived" 0
 
 # nothing_special DIR: no device node, FIFO, socket, setuid/setgid/sticky or world-writable entry
 nothing_special() {

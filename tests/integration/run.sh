@@ -31,7 +31,9 @@ fi
 
 # BD_PARALLEL=N runs up to N suites at once (each with its own servers on
 # random ports and its own scratch directory); a suite's output is printed
-# whole when it ends, so logs never interleave.
+# whole when it ends, so logs never interleave.  A suite whose checks count
+# what happens in a window of wall-clock time (schedulers, leases) says so
+# with a line "# run.sh: alone" and then runs with nothing beside it.
 PARALLEL="${BD_PARALLEL:-1}"
 case "$PARALLEL" in '' | *[!0-9]* | 0) echo "run.sh: BD_PARALLEL must be a positive integer" >&2; exit 2 ;; esac
 
@@ -83,11 +85,21 @@ else
 	next=0
 	while [ "$next" -lt "${#tests[@]}" ] || [ "${#pid_of[@]}" -gt 0 ]; do
 		while [ "$next" -lt "${#tests[@]}" ] && [ "${#pid_of[@]}" -lt "$PARALLEL" ]; do
+			if grep -q '^# run.sh: alone' "${tests[$next]}"; then
+				# wait for the others to end, then hold every slot
+				[ "${#pid_of[@]}" -eq 0 ] || break
+				started[$next]=$SECONDS
+				run_one "$next" "${tests[$next]}"
+				report_one "$next"
+				next=$((next + 1))
+				continue
+			fi
 			started[$next]=$SECONDS
 			run_one "$next" "${tests[$next]}" &
 			pid_of[$next]=$!
 			next=$((next + 1))
 		done
+		[ "${#pid_of[@]}" -gt 0 ] || continue
 		wait -n || true
 		for i in "${!pid_of[@]}"; do
 			if ! kill -0 "${pid_of[$i]}" 2>/dev/null; then

@@ -191,6 +191,36 @@ assert_eq "no stand-in was asked by the static sources" "$IMDS_N 2 1" "$(count i
 rm -f "$BD_TMP/credentials" "$BD_TMP/config"
 
 # --------------------------------------------------------------------------
+note "a profile's role_arn: STS AssumeRole signed with its source_profile's keys, or its credential_source's"
+ROLE_SECRET="role-source-secret-$RANDOM$RANDOM"
+add_secret "$ROLE_SECRET"
+printf '%s\n' "$ROLE_SECRET" >"$SD/role_source_secret"
+printf '[base]\naws_access_key_id = ROLESOURCE\naws_secret_access_key = %s\n' "$ROLE_SECRET" >"$BD_TMP/credentials"
+printf '[profile roled]\nrole_arn = arn:aws:iam::123456789012:role/backupd\nsource_profile = base\nrole_session_name = nightly\n\n' >"$BD_TMP/config"
+printf '[profile ecsrole]\nrole_arn = arn:aws:iam::123456789012:role/backupd\ncredential_source = EcsContainer\n' >>"$BD_TMP/config"
+ROLE=("${NOENV[@]}" AWS_ENDPOINT_URL_STS="$MD/sts/")
+: >"$BD_TMP/requests.log"
+run "${ROLE[@]}" AWS_PROFILE=roled "$BACKUPD" list --repo "$REPO" --name src
+assert_rc "list with a role profile (source_profile)" 0
+assert_eq "STS AssumeRole was asked once, its signature checked" "1 0" "$(count sts_assume) $(count sts_assume_denied)"
+check "S3 requests carry the assumed role's session token" \
+	grep -q "x-amz-security-token=sessiontoken-assume-1" "$BD_TMP/requests.log"
+printf '[base]\naws_access_key_id = ROLESOURCE\naws_secret_access_key = WRONG-ROLE-SECRET\n' >"$BD_TMP/credentials"
+add_secret WRONG-ROLE-SECRET
+run "${ROLE[@]}" AWS_PROFILE=roled "$BACKUPD" list --repo "$REPO" --name src
+assert_rc "a source key STS refuses fails (exit 1)" 1
+assert_output_contains "the error names STS AssumeRole and its code" "STS AssumeRole at $MD/sts/ failed: 403 SignatureDoesNotMatch"
+C0="$(count container)"
+run "${ROLE[@]}" AWS_PROFILE=ecsrole AWS_CONTAINER_CREDENTIALS_FULL_URI="$MD/ecs/creds" \
+	AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE="$BD_TMP/container_token_file" "$BACKUPD" list --repo "$REPO" --name src
+assert_rc "list with a role profile (credential_source = EcsContainer)" 0
+assert_eq "the container endpoint gave the source credentials, STS the role's" "$((C0 + 1)) 2" "$(count container) $(count sts_assume)"
+run "${ROLE[@]}" AWS_PROFILE=ecsrole "$BACKUPD" list --repo "$REPO" --name src
+assert_rc "credential_source = EcsContainer without a container endpoint is a usage error" 2
+assert_output_contains "... saying what is missing" "neither AWS_CONTAINER_CREDENTIALS_RELATIVE_URI nor AWS_CONTAINER_CREDENTIALS_FULL_URI is set"
+rm -f "$BD_TMP/credentials" "$BD_TMP/config"
+
+# --------------------------------------------------------------------------
 note "the region: AWS_REGION, AWS_DEFAULT_REGION, the URL's"
 KEYS=("${NOENV[@]}" AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER)
 : >"$BD_TMP/requests.log"

@@ -154,7 +154,7 @@ assert_eq "data directory mode 0700" 700 "$(stat -c %a "$BD_TMP/r1/data")"
 check "recovery.signal written" test -f "$BD_TMP/r1/data/recovery.signal"
 AUTO="$BD_TMP/r1/data/postgresql.auto.conf"
 check "restore_command runs this dbrestore's wal-get" \
-	grep -q -F "restore_command = '$(readlink -f "$DBRESTORE") wal-get --repo $(readlink -f "$REPO") --name src --spool-dir $BD_TMP/r1/data/pg_wal/backupd-wal-get %f %p'" "$AUTO"
+	grep -q -F "restore_command = '$(readlink -f "$DBRESTORE") wal-get -c $(readlink -f "$BD_DEFAULT_CONFIG") --repo $(readlink -f "$REPO") --name src --spool-dir $BD_TMP/r1/data/pg_wal/backupd-wal-get %f %p'" "$AUTO"
 check "recovery_target_time written" grep -q "^recovery_target_time = '" "$AUTO"
 check "recovery_target_action promote" grep -q "^recovery_target_action = 'promote'" "$AUTO"
 check_not "no password in postgresql.auto.conf" grep -q -F "$PG_PASSWORD" "$AUTO"

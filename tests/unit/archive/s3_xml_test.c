@@ -165,6 +165,53 @@ static void parses_sts_credentials(void **state)
 	const char *broken = "<AssumeRoleWithWebIdentityResponse><SecretAccessKey>TOPSECRET</Oops>";
 	assert_int_equal(sts_xml_parse_credentials(S(broken), &c, &err), -1);
 	assert_null(strstr(err.msg, "TOPSECRET"));
+	/* AssumeRole answers the same way under its own element names */
+	const char *assumed =
+		"<AssumeRoleResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><AssumeRoleResult>"
+		"<AssumedRoleUser><Arn>arn:x</Arn><AssumedRoleId>AROA:s</AssumedRoleId></AssumedRoleUser>"
+		"<Credentials><AccessKeyId>ASIA2</AccessKeyId><SecretAccessKey>s2</SecretAccessKey>"
+		"<SessionToken>t2</SessionToken><Expiration>2026-11-30T08:00:00Z</Expiration></Credentials>"
+		"</AssumeRoleResult></AssumeRoleResponse>";
+	bderr_init(&err);
+	assert_int_equal(sts_xml_parse_credentials(S(assumed), &c, &err), 0);
+	assert_string_equal(c.access_key_id, "ASIA2");
+	assert_string_equal(c.session_token, "t2");
+	sts_xml_credentials_clear(&c);
+	/* credentials under another action's elements are not taken */
+	const char *other = "<GetCallerIdentityResponse><GetCallerIdentityResult><Credentials>"
+			    "<AccessKeyId>A</AccessKeyId><SecretAccessKey>S</SecretAccessKey><SessionToken>T"
+			    "</SessionToken><Expiration>2026-11-30T08:00:00Z</Expiration></Credentials>"
+			    "</GetCallerIdentityResult></GetCallerIdentityResponse>";
+	assert_int_equal(sts_xml_parse_credentials(S(other), &c, &err), -1);
+}
+
+/* AWS_CONTAINER_CREDENTIALS_RELATIVE_URI goes to the ECS agent, and wins over _FULL_URI */
+static void container_url(void **state)
+{
+	(void)state;
+	bderr err;
+	bderr_init(&err);
+	unsetenv("AWS_CONTAINER_CREDENTIALS_FULL_URI");
+	setenv("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "/v2/credentials/abc-123", 1);
+	char *u = aws_container_url(&err);
+	assert_string_equal(u, "http://169.254.170.2/v2/credentials/abc-123");
+	free(u);
+	setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://127.0.0.1:9/creds", 1);
+	u = aws_container_url(&err);
+	assert_string_equal(u, "http://169.254.170.2/v2/credentials/abc-123");
+	free(u);
+	setenv("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "@evil.example.com/x", 1);
+	assert_null(aws_container_url(&err));
+	assert_int_equal(err.exit_code, EXIT_USAGE);
+	unsetenv("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI");
+	u = aws_container_url(&err);
+	assert_string_equal(u, "http://127.0.0.1:9/creds");
+	free(u);
+	setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://example.com/creds", 1);
+	bderr_init(&err);
+	assert_null(aws_container_url(&err));
+	assert_non_null(strstr(err.msg, "must be https"));
+	unsetenv("AWS_CONTAINER_CREDENTIALS_FULL_URI");
 }
 
 static void escapes_text(void **state)
@@ -227,7 +274,12 @@ static void static_sources_in_order(void **state)
 				"aws_session_token = tokother\n");
 	char *conf = write_file("[default]\nregion = eu-central-1\n"
 				"[profile third]\naws_access_key_id = AKTHIRD\naws_secret_access_key = st\n"
-				"region = sa-east-1\n[profile rolesonly]\nrole_arn = arn:x\n");
+				"region = sa-east-1\n[profile rolesonly]\nrole_arn = arn:x\n"
+				"[profile chained]\nrole_arn = arn:y\nsource_profile = rolesonly\n"
+				"[profile badsource]\nrole_arn = arn:z\ncredential_source = Laptop\n"
+				"[profile both]\nrole_arn = arn:z\ncredential_source = Environment\nsource_profile = default\n"
+				"[profile longrole]\nrole_arn = arn:z\nsource_profile = default\nduration_seconds = 99999\n"
+				"[profile envrole]\nrole_arn = arn:z\ncredential_source = Environment\n");
 	aws_creds c;
 	bderr err;
 	bderr_init(&err);
@@ -270,9 +322,23 @@ static void static_sources_in_order(void **state)
 	setenv("AWS_PROFILE", "nosuch", 1);
 	assert_null(pick(NULL, &c, &err));
 	assert_int_equal(err.exit_code, EXIT_USAGE);
-	setenv("AWS_PROFILE", "rolesonly", 1);
-	assert_null(pick(NULL, &c, &err));
-	assert_non_null(strstr(err.msg, "not supported"));
+	/* role profiles that cannot work are usage errors naming why, before any request */
+	static const char *const roles[][2] = {
+		{ "rolesonly", "exactly one of source_profile and credential_source" },
+		{ "both", "exactly one of source_profile and credential_source" },
+		{ "chained", "chained roles are not supported" },
+		{ "badsource", "credential_source must be Environment, Ec2InstanceMetadata or EcsContainer" },
+		{ "longrole", "duration_seconds must be 900 to 43200" },
+		{ "envrole", "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not both set" },
+	};
+	for (size_t i = 0; i < sizeof roles / sizeof roles[0]; i++) {
+		setenv("AWS_PROFILE", roles[i][0], 1);
+		bderr_init(&err);
+		assert_null(pick(NULL, &c, &err));
+		assert_int_equal(err.exit_code, EXIT_USAGE);
+		if (strstr(err.msg, roles[i][1]) == NULL)
+			fail_msg("%s: '%s'", roles[i][0], err.msg);
+	}
 	unsetenv("AWS_PROFILE");
 
 	setenv("AWS_ACCESS_KEY_ID", "AKENV", 1);
@@ -308,6 +374,7 @@ int main(void)
 		cmocka_unit_test(parses_sts_credentials),
 		cmocka_unit_test(escapes_text),
 		cmocka_unit_test(parses_times),
+		cmocka_unit_test(container_url),
 		cmocka_unit_test(static_sources_in_order),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

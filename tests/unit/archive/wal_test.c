@@ -154,6 +154,10 @@ static void test_header_parse(void **state)
 	assert_int_equal(h.seg_size, SEG);
 	assert_int_equal(h.xlog_blcksz, 8192);
 	assert_int_equal(wal_pg_version_from_magic(h.magic), 15);
+	/* every supported major's page magic, and an unknown one */
+	assert_int_equal(wal_pg_version_from_magic(0xD116), 17);
+	assert_int_equal(wal_pg_version_from_magic(0xD118), 18);
+	assert_int_equal(wal_pg_version_from_magic(0xD120), 0);
 
 	wal_name n;
 	assert_int_equal(wal_name_parse("000000010000000000000005", &n, &err), 0);

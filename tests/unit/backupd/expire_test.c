@@ -18,6 +18,7 @@
 #include "backupd/expire.h"
 #include "backupd/run_history.h"
 #include "common/mem.h"
+#include "engines/pg/pg_base_format.h"
 #include "tests/unit/testutil.h"
 
 /* 2026-11-21T10:15:00Z */
@@ -218,7 +219,12 @@ static char *make_base(repo *r, const char *name, time_t started, const char *st
 	m->kind = xstrdup("basebackup");
 	m->started = started;
 	m->finished = started + 5;
-	json_object_set_new(m->info, "wal_start_segment", json_string(start_segment));
+	pg_base_info bi = { .server_version_num = 170000, .wal_segment_size = 16 * 1024 * 1024,
+			    .timeline = 1, .stop_timeline = 1, .stop_time_us = 1 };
+	bi.system_identifier = "1";
+	snprintf(bi.wal_start_segment, sizeof bi.wal_start_segment, "%s", start_segment);
+	snprintf(bi.wal_stop_segment, sizeof bi.wal_stop_segment, "%s", start_segment);
+	pg_base_info_to_json(&bi, m->info);
 	assert_int_equal(repo_backup_commit(r, m, &err), 0);
 	manifest_free(m);
 	return id;

@@ -1,4 +1,4 @@
-/* file_write_atomic: whole files or nothing, no temp file left behind. */
+/* file_write_atomic and its streaming form: whole files or nothing, no temp file left behind. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -6,6 +6,7 @@
 #include <cmocka.h>
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,10 +95,54 @@ static void test_write_atomic(void **state)
 	test_rm_rf(dir);
 }
 
+/* The streaming form: the caller writes tmp, commit places it (replacing or exclusively). */
+static void test_commit_atomic(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/fsutil_test.XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	char *path = xasprintf("%s/obj", dir), *tmp = xasprintf("%s/.obj.tmp", dir);
+	bderr err;
+	bderr_init(&err);
+	int placed = -1;
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(fd_write_all(fd, "one", 3, tmp, &err), 0);
+	assert_int_equal(file_commit_atomic(&fd, tmp, path, 1, &placed, &err), 0);
+	assert_int_equal(fd, -1);
+	assert_int_equal(placed, 1);
+	char *got = slurp(path);
+	assert_string_equal(got, "one");
+	free(got);
+	assert_int_equal(entries(dir), 1); /* no temp file left */
+
+	/* exclusive: an existing name is never replaced, and tmp stays for the caller */
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	assert_int_equal(fd_write_all(fd, "two", 3, tmp, &err), 0);
+	assert_int_equal(file_commit_atomic(&fd, tmp, path, 1, &placed, &err), -1);
+	assert_int_equal(placed, 0);
+	assert_non_null(strstr(err.msg, "cannot create"));
+	got = slurp(path);
+	assert_string_equal(got, "one");
+	free(got);
+	/* replacing: tmp takes the name */
+	bderr_init(&err);
+	assert_int_equal(file_place(tmp, path, 0, &placed, &err), 0);
+	assert_int_equal(placed, 1);
+	got = slurp(path);
+	assert_string_equal(got, "two");
+	free(got);
+	assert_int_equal(entries(dir), 1);
+	free(path);
+	free(tmp);
+	test_rm_rf(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_write_atomic),
+		cmocka_unit_test(test_commit_atomic),
 	};
 	return cmocka_run_group_tests_name("fsutil", tests, NULL, NULL);
 }

@@ -55,16 +55,21 @@ static void test_owner(void **state)
 	pg_role_map_init(&m);
 	m.owner = strdup("app");
 	json_error_t je;
-	json_t *roles = json_loads("[{\"name\": \"olda\", \"uses\": [\"owner\", \"acl\"]},"
-				   " {\"name\": \"reader\", \"uses\": [\"acl\"]}]", 0, &je);
-	pg_role_map_add_owners(&m, roles);
+	json_t *info = json_loads("{\"roles\": [{\"name\": \"olda\", \"uses\": [\"owner\", \"acl\"]},"
+				  " {\"name\": \"reader\", \"uses\": [\"acl\"]}]}", 0, &je);
+	pg_roles_info roles;
+	bderr err;
+	bderr_init(&err);
+	assert_int_equal(pg_roles_info_parse(info, &roles, &err), 0);
+	pg_role_map_add_owners(&m, &roles);
 	assert_string_equal(pg_role_map_name(&m, "olda"), "app");
 	assert_string_equal(pg_role_map_name(&m, "reader"), "reader");
 	assert_string_equal(pg_role_map_owner(&m, "anyone"), "app");
 	expect(&m, "ALTER SCHEMA s OWNER TO someone_else;", "ALTER SCHEMA s OWNER TO \"app\";");
 	expect(&m, "GRANT ALL ON TABLE t TO olda;", "GRANT ALL ON TABLE t TO \"app\";");
 	expect(&m, "GRANT SELECT ON TABLE t TO reader;", NULL);
-	json_decref(roles);
+	pg_roles_info_clear(&roles);
+	json_decref(info);
 	pg_role_map_clear(&m);
 }
 

@@ -8,7 +8,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "archive/lsn.h"
 #include "common/mem.h"
+#include "engines/pg/pg_base_format.h"
 #include "restore/pitr.h"
 
 static void check_time(const char *in, int64_t want_us, const char *want_text)
@@ -103,9 +105,21 @@ static backup_list *make_list(const int64_t *stop_s, const char *const *lsn, siz
 		manifest *m = manifest_new();
 		m->kind = xstrdup(lsn[i] ? "basebackup" : "dump");
 		m->id = xstrdup(e->id);
-		json_object_set_new(m->info, "stop_time_us", json_integer(stop_s[i] * 1000000));
-		if (lsn[i])
-			json_object_set_new(m->info, "stop_lsn", json_string(lsn[i]));
+		if (lsn[i]) {
+			/* a complete base backup info: pitr reads it through its parser */
+			pg_base_info bi = { .server_version_num = 170000,
+					    .wal_segment_size = 16 * 1024 * 1024,
+					    .timeline = 1,
+					    .stop_timeline = 1,
+					    .stop_time_us = stop_s[i] * 1000000 };
+			bi.system_identifier = "1";
+			assert_int_equal(lsn_parse(lsn[i], &bi.stop_lsn), 0);
+			strcpy(bi.wal_start_segment, "000000010000000000000001");
+			strcpy(bi.wal_stop_segment, "000000010000000000000001");
+			pg_base_info_to_json(&bi, m->info);
+		} else {
+			json_object_set_new(m->info, "stop_time_us", json_integer(stop_s[i] * 1000000));
+		}
 		e->m = m;
 	}
 	return l;
@@ -132,6 +146,10 @@ static void test_choose_backup(void **state)
 	assert_int_equal(pitr_choose_backup(l, &t, &err), 1);
 	t.kind = PITR_TARGET_NAME;
 	assert_int_equal(pitr_choose_backup(l, &t, &err), 4);
+	/* a base backup whose info does not parse is never chosen */
+	json_object_set_new(l->items[4].m->info, "stop_lsn", json_string("damaged"));
+	t.kind = PITR_TARGET_NONE;
+	assert_int_equal(pitr_choose_backup(l, &t, &err), 1);
 	backup_list_free(l);
 
 	const int64_t dump_only[] = { 100 };
