@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "common/mem.h"
+#include "common/progress.h"
 
 struct object_writer {
 	writer *head; /* sha256 -> size -> [zstd] -> size (stored) -> storage */
@@ -61,6 +62,8 @@ struct object_reader {
 	int verify;
 	object_meta expect;
 	int finished;
+	struct progress *progress;
+	int counted; /* the object was added to progress */
 };
 
 int object_reader_open(storage *s, const char *path, int compressed,
@@ -92,7 +95,27 @@ static int corrupt(object_reader *orr, bderr *err)
 	return -1;
 }
 
+void object_reader_set_progress(object_reader *orr, struct progress *p)
+{
+	orr->progress = p;
+}
+
+static int reader_read_verified(object_reader *orr, void *buf, size_t cap, size_t *got,
+				bderr *err);
+
 int object_reader_read(object_reader *orr, void *buf, size_t cap, size_t *got, bderr *err)
+{
+	int rc = reader_read_verified(orr, buf, cap, got, err);
+	if (rc == 0 && orr->progress) {
+		int end = *got == 0 && !orr->counted;
+		progress_add(orr->progress, *got, (uint64_t)end);
+		orr->counted |= end;
+	}
+	return rc;
+}
+
+static int reader_read_verified(object_reader *orr, void *buf, size_t cap, size_t *got,
+				bderr *err)
 {
 	*got = 0;
 	if (orr->finished)

@@ -36,6 +36,12 @@ typedef struct object_reader object_reader;
  */
 int object_reader_open(storage *s, const char *path, int compressed,
 		       const object_meta *expect, object_reader **out, bderr *err);
+/*
+ * Bytes handed out and the object once read to its (verified) end are
+ * added to p (common/progress.h); NULL: not counted.
+ */
+struct progress;
+void object_reader_set_progress(object_reader *orr, struct progress *p);
 /* *got == 0 at end; the end-of-stream read fails if size or hash differ. */
 int object_reader_read(object_reader *orr, void *buf, size_t cap, size_t *got, bderr *err);
 void object_reader_free(object_reader *orr);

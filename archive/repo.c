@@ -11,6 +11,7 @@
 #include "archive/repo_crypt.h"
 #include "common/log.h"
 #include "common/mem.h"
+#include "common/progress.h"
 #include "common/procid.h"
 #include "common/version.h"
 
@@ -26,7 +27,18 @@ struct repo {
 	int encrypted;
 	int locked; /* encrypted, opened without the key: backup IDs only */
 	unsigned char dek[CRYPT_KEY_LEN];
+	struct progress *progress; /* counts what object readers read; NULL: none */
 };
+
+void repo_set_progress(repo *r, struct progress *p)
+{
+	r->progress = p;
+}
+
+struct progress *repo_progress(const repo *r)
+{
+	return r->progress;
+}
 
 storage *repo_storage(repo *r)
 {
@@ -603,6 +615,11 @@ int repo_backup_list(repo *r, const char *name, backup_list **out, bderr *err)
 		return -1;
 	backup_list *l = xcalloc(1, sizeof *l);
 	l->items = xcalloc(sc.n, sizeof *l->items);
+	/* reading every manifest is most of a large repository's listing: counted as objects */
+	size_t n_manifests = 0;
+	for (size_t i = 0; i < sc.n; i++)
+		n_manifests += sc.g[i].has_manifest != 0;
+	progress_add_total(r->progress, 0, n_manifests);
 	for (size_t i = 0; i < sc.n; i++) {
 		backup_entry *e = &l->items[l->n++];
 		/* ownership moves from the scan to the list */
@@ -622,6 +639,7 @@ int repo_backup_list(repo *r, const char *name, backup_list **out, bderr *err)
 					 why.msg);
 				e->damaged = xstrdup(why.msg);
 			}
+			progress_add(r->progress, 0, 1);
 		}
 	}
 	scan_free(&sc);
@@ -763,6 +781,8 @@ int repo_object_open(repo *r, const manifest *m, const manifest_object *o,
 	char *path = repo_backup_path(m->name, m->id, o->name);
 	int rc = object_reader_open(r->s, path, o->compressed, &o->meta, out, err);
 	free(path);
+	if (rc == 0)
+		object_reader_set_progress(*out, r->progress);
 	return rc;
 }
 

@@ -120,6 +120,16 @@ int repo_backup_load(repo *r, const char *name, const char *id, manifest **out, 
 /* Re-reads every object, checking size and SHA-256; names the first broken one. */
 int repo_backup_verify(repo *r, const manifest *m, bderr *err);
 
+/*
+ * What r's object readers read from now on is counted in p (common/progress.h):
+ * restore, pitr and verify report their progress without the engines'
+ * help.  NULL stops counting; p must outlive its use.
+ */
+struct progress;
+void repo_set_progress(repo *r, struct progress *p);
+/* The progress set on r, or NULL: where commands add their totals. */
+struct progress *repo_progress(const repo *r);
+
 /* Opens one object of a backup for verified reading. */
 int repo_object_open(repo *r, const manifest *m, const manifest_object *o,
 		     object_reader **out, bderr *err);

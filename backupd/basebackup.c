@@ -14,6 +14,7 @@
 #include "archive/wal.h"
 #include "common/log.h"
 #include "common/mem.h"
+#include "common/progress.h"
 #include "engines/pg/pg_base_format.h"
 #include "engines/pg/pgconn.h"
 #include "common/resolve.h"
@@ -142,6 +143,7 @@ static int object_write(bb_state *st, const char *buf, size_t len, bderr *err)
 	}
 	if (object_writer_write(st->ow, buf, len, err) < 0)
 		return bderr_prefix(err, "base backup object '%s'", st->obj_name);
+	progress_add(st->o->progress, len, 0);
 	return 0;
 }
 
@@ -163,9 +165,10 @@ static int object_finish(bb_state *st, bderr *err)
 	object_meta meta;
 	if (rc == 0)
 		rc = object_writer_close(st->ow, &meta, err);
-	if (rc == 0)
+	if (rc == 0) {
 		manifest_add_object(st->m, st->obj_name, &meta, st->o->compress_level != 0, -1);
-	else
+		progress_add(st->o->progress, 0, 1);
+	} else
 		bderr_prefix(err, "base backup object '%s'", st->obj_name);
 	object_writer_free(st->ow);
 	st->ow = NULL;
@@ -411,6 +414,22 @@ static void tablespaces_read(pg_base_info *bi, PGresult *res)
 	}
 }
 
+/*
+ * With PROGRESS the tablespace list carries each one's size in kB: the
+ * estimated total (files change while they are copied).  One object per
+ * tablespace, and the backup manifest.
+ */
+static void progress_sizes(bb_state *st, PGresult *res)
+{
+	uint64_t kb = 0;
+	for (int i = 0; i < PQntuples(res); i++)
+		if (PQnfields(res) > 2 && !PQgetisnull(res, i, 2))
+			kb += strtoull(PQgetvalue(res, i, 2), NULL, 10);
+	progress_set_total(st->o->progress, kb * 1024,
+			   (uint64_t)PQntuples(res) + (st->server_version >= BB_MANIFEST_VERSION));
+	progress_set_estimated(st->o->progress, 1);
+}
+
 /* The completion rule: the segment holding the stop LSN must be archived. */
 static int wait_for_wal(bb_state *st, const char *segment, bderr *err)
 {
@@ -420,6 +439,7 @@ static int wait_for_wal(bb_state *st, const char *segment, bderr *err)
 	free(path);
 	if (found == 1) {
 		log_info("base backup %s: waiting for WAL segment %s to be archived", st->id, segment);
+		progress_phase(st->o->progress, "waiting for WAL archiving");
 		found = wal_wait(st->r, st->o->name, segment, st->o->archive_timeout, err);
 	}
 	if (found == 1)
@@ -456,15 +476,22 @@ static int run_base_backup(bb_state *st, PGconn *c, uint32_t seg_size, bderr *er
 		char m[512];
 		return bderr_set(err, "base backup: cannot quote the label: %s", pg_errmsg(c, m, sizeof m));
 	}
-	/* WAIT false: the server must not wait for archiving; we check the archive itself */
+	/*
+	 * WAIT false: the server must not wait for archiving; we check the archive itself.
+	 * PROGRESS: the server sizes the tablespaces first (a stat of every file), the
+	 * estimated total of the progress report.
+	 */
+	int want_progress = st->o->progress != NULL;
 	char *cmd;
 	if (st->server_version >= BB_TYPED_STREAM_VERSION)
 		cmd = xasprintf("BASE_BACKUP (LABEL %s, CHECKPOINT 'fast', WAIT false, "
-				"MANIFEST 'yes'%s)",
-				label_lit, st->o->incremental ? ", INCREMENTAL" : "");
+				"MANIFEST 'yes'%s%s)",
+				label_lit, st->o->incremental ? ", INCREMENTAL" : "",
+				want_progress ? ", PROGRESS" : "");
 	else /* the keyword form of 12..14; MANIFEST came in 13 */
-		cmd = xasprintf("BASE_BACKUP LABEL %s FAST NOWAIT%s", label_lit,
-				st->server_version >= BB_MANIFEST_VERSION ? " MANIFEST 'yes'" : "");
+		cmd = xasprintf("BASE_BACKUP LABEL %s FAST NOWAIT%s%s", label_lit,
+				st->server_version >= BB_MANIFEST_VERSION ? " MANIFEST 'yes'" : "",
+				want_progress ? " PROGRESS" : "");
 	PQfreemem(label_lit);
 	int sent = PQsendQuery(c, cmd);
 	free(cmd);
@@ -483,6 +510,7 @@ static int run_base_backup(bb_state *st, PGconn *c, uint32_t seg_size, bderr *er
 			if (n_rows == 0)
 				rc = position_row(res, "start", &start_lsn, &start_tli, err);
 			else if (n_rows == 1) {
+				progress_sizes(st, res);
 				tablespaces_read(bi, res);
 				if (st->server_version < BB_TYPED_STREAM_VERSION)
 					rc = legacy_stream_names(st, res, err);
@@ -707,7 +735,10 @@ int basebackup_command(program *p, bderr *err)
 		.incremental = incremental,
 	};
 	char *id = NULL;
+	if (program_progress(p, "basebackup", &o.progress, err) < 0)
+		goto out;
 	rc = basebackup_run(r, &o, &id, err);
+	progress_free(o.progress); /* its terminal line goes before the ID */
 	if (rc == 0)
 		printf("%s\n", id);
 	free(id);

@@ -29,6 +29,7 @@ typedef struct basebackup_options {
 	const char *slot;      /* a physical slot that must exist (or be made) first; NULL: none */
 	int create_slot;       /* make slot (RESERVE_WAL) before the backup starts */
 	int incremental;       /* 17+: only what changed since the newest base backup */
+	struct progress *progress; /* common/progress.h (asks the server for PROGRESS); NULL: none */
 } basebackup_options;
 
 /* On success *id is the new backup's ID (caller frees). */

@@ -9,8 +9,10 @@
 
 #include "archive/filter.h"
 #include "archive/manifest.h"
+#include "backupd/gauges.h"
 #include "common/log.h"
 #include "common/mem.h"
+#include "common/progress.h"
 #include "engines/pg/pgconn.h"
 #include "common/secret.h"
 
@@ -650,13 +652,16 @@ int catalog_status(program *p, bderr *err)
 			} else {
 				json_object_set_new(o, "last", json_null());
 			}
-			if (running)
-				json_object_set_new(
-					o, "running",
-					json_pack("{s:s, s:s, s:b}", "daemon", PQgetvalue(r, i, 10),
-						  "started", time_str(r, i, 11, nst, sizeof nst),
-						  "lease_expired", strcmp(PQgetvalue(r, i, 12), "t") == 0));
-			else
+			if (running) {
+				json_t *run = json_pack("{s:s, s:s, s:b}", "daemon", PQgetvalue(r, i, 10),
+							"started", time_str(r, i, 11, nst, sizeof nst),
+							"lease_expired", strcmp(PQgetvalue(r, i, 12), "t") == 0);
+				/* a run on this host: its progress too */
+				progress_snapshot ps;
+				if (gauges_read_progress(p->cfg, PQgetvalue(r, i, 0), &ps))
+					json_object_set_new(run, "progress", gauges_progress_json(&ps));
+				json_object_set_new(o, "running", run);
+			} else
 				json_object_set_new(o, "running", json_null());
 			json_array_append_new(arr, o);
 		} else {
@@ -671,6 +676,12 @@ int catalog_status(program *p, bderr *err)
 			       has_last && !PQgetisnull(r, i, 6) ? PQgetvalue(r, i, 6) : "-", now_s);
 			if (has_last && !PQgetisnull(r, i, 7))
 				printf("    error: %s\n", PQgetvalue(r, i, 7));
+			progress_snapshot ps;
+			if (running && gauges_read_progress(p->cfg, PQgetvalue(r, i, 0), &ps)) {
+				char line[512];
+				progress_format_line(&ps, line, sizeof line);
+				printf("    running: %s\n", line);
+			}
 		}
 	}
 	PQclear(r);

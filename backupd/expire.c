@@ -10,6 +10,7 @@
 #include "archive/wal.h"
 #include "common/log.h"
 #include "common/mem.h"
+#include "common/progress.h"
 #include "engines/pg/pg_base_format.h"
 #include "policies/wal_prune.h"
 
@@ -96,6 +97,7 @@ static void say(FILE *out, const char *fmt, ...)
 	va_list ap;
 	va_start(ap, fmt);
 	if (out) {
+		log_status_line(NULL); /* a terminal's progress line makes way; the next tick redraws it */
 		vfprintf(out, fmt, ap);
 		fputc('\n', out);
 	} else {
@@ -182,6 +184,7 @@ static int expire_kind(repo *r, const expire_options *o, const backup_list *bl, 
 		size_t k = any_incremental ? n_kind - 1 - j : j;
 		const backup_entry *e = &bl->items[entry[k]];
 		const retention_result *rr = &res[chain[k]];
+		progress_add(repo_progress(r), 0, 1);
 		char why[128];
 		retention_reasons_str(rr->reasons, why, sizeof why);
 		const char *in_chain = index[chain[k]] != entry[k] ? ", chain of " : "";
@@ -305,6 +308,7 @@ static int expire_name(repo *r, const expire_options *o, const backup_list *bl, 
 		const backup_entry *e = &bl->items[i];
 		if (e->m != NULL)
 			continue;
+		progress_add(repo_progress(r), 0, 1);
 		if (e->damaged) {
 			/* not complete (never counted) and not incomplete (never removed): a human decides */
 			say(out, "keep %s %s (damaged: its manifest cannot be read)", e->name, e->id);
@@ -359,8 +363,12 @@ int expire_run(repo *r, const expire_options *o, FILE *out, expire_stats *st, bd
 			say(out, "removed %zu temp file(s) of writers that died", st->temp_removed);
 	}
 	backup_list *bl = NULL;
+	progress_phase(repo_progress(r), "listing backups");
 	if (repo_backup_list(r, o->name, &bl, err) < 0)
 		return -1;
+	/* progress counts the manifests read (by the listing), then the backups decided */
+	progress_add_total(repo_progress(r), 0, bl->n);
+	progress_phase(repo_progress(r), o->dry_run ? NULL : "removing");
 	int rc = 0;
 	/* the list is sorted by name: each run of equal names is one policy domain */
 	for (size_t first = 0; first < bl->n && rc == 0;) {
@@ -393,10 +401,15 @@ int expire_command(program *p, bderr *err)
 	o.now = time(NULL);
 	o.incomplete_grace = EXPIRE_INCOMPLETE_GRACE;
 	repo *r = NULL;
-	if (program_open_repo(p, 0, &r, err) < 0)
+	progress *prog = NULL;
+	if (program_progress(p, "expire", &prog, err) < 0 || program_open_repo(p, 0, &r, err) < 0) {
+		progress_free(prog);
 		return -1;
+	}
+	repo_set_progress(r, prog);
 	expire_stats st;
 	int rc = expire_run(r, &o, stdout, &st, err);
+	progress_free(prog);
 	if (rc == 0)
 		printf("%s%zu kept, %zu removed, %zu incomplete removed, %zu WAL files removed, "
 		       "%zu temp files removed\n",

@@ -1,12 +1,16 @@
 #include "backupd/gauges.h"
 
 #include <dirent.h>
+#include <errno.h>
+#include <jansson.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "archive/manifest.h"
@@ -15,6 +19,7 @@
 #include "common/fsutil.h"
 #include "common/log.h"
 #include "common/mem.h"
+#include "common/progress.h"
 
 static char *gauge_dir(const config *cfg, const char *what, const char *name)
 {
@@ -90,6 +95,91 @@ void gauges_record_repo(const config *cfg, const char *repo_name, repo *r)
 	free(dir);
 }
 
+void gauges_record_progress(void *ctx, const progress_snapshot *s, int final)
+{
+	const gauges_progress_ctx *g = ctx;
+	char *dir = gauge_dir(g->cfg, "progress", NULL);
+	if (dir == NULL)
+		return;
+	char *p = xasprintf("%s/%s", dir, g->job);
+	if (final) {
+		unlink(p);
+	} else {
+		json_t *o = json_pack("{s:I, s:s, s:s, s:I, s:I, s:I, s:I, s:b, s:I, s:f, s:f}", "pid",
+				      (json_int_t)getpid(), "what", s->what, "phase", s->phase,
+				      "bytes_done", (json_int_t)s->bytes_done, "bytes_total",
+				      (json_int_t)s->bytes_total, "objects_done",
+				      (json_int_t)s->objects_done, "objects_total",
+				      (json_int_t)s->objects_total, "estimated", s->estimated,
+				      "started", (json_int_t)s->started, "elapsed", s->elapsed, "rate",
+				      s->rate);
+		char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+		if (text)
+			put_file(p, text, 0);
+		free(text);
+		json_decref(o);
+	}
+	free(p);
+	free(dir);
+}
+
+static uint64_t json_u64(json_t *o, const char *key)
+{
+	json_int_t v = json_integer_value(json_object_get(o, key));
+	return v > 0 ? (uint64_t)v : 0;
+}
+
+int gauges_read_progress(const config *cfg, const char *job, progress_snapshot *s)
+{
+	memset(s, 0, sizeof *s);
+	char *p = xasprintf("%s/gauges/progress/%s", run_history_state_dir(cfg), job);
+	json_error_t je;
+	struct stat st;
+	json_t *o = stat(p, &st) == 0 ? json_load_file(p, 0, &je) : NULL;
+	free(p);
+	if (o == NULL)
+		return 0;
+	/*
+	 * A run killed outright leaves its file: only a live pid's figures
+	 * count, and only fresh ones (the run replaces them every couple of
+	 * seconds; a stale file whose pid was reused is no run).
+	 */
+	long pid = (long)json_integer_value(json_object_get(o, "pid"));
+	int live = pid > 0 && (kill((pid_t)pid, 0) == 0 || errno == EPERM) &&
+		   time(NULL) - st.st_mtime <= GAUGES_PROGRESS_STALE;
+	if (live) {
+		const char *what = json_string_value(json_object_get(o, "what"));
+		const char *phase = json_string_value(json_object_get(o, "phase"));
+		snprintf(s->what, sizeof s->what, "%s", what ? what : "run");
+		snprintf(s->phase, sizeof s->phase, "%s", phase ? phase : "");
+		s->bytes_done = json_u64(o, "bytes_done");
+		s->bytes_total = json_u64(o, "bytes_total");
+		s->objects_done = json_u64(o, "objects_done");
+		s->objects_total = json_u64(o, "objects_total");
+		s->estimated = json_is_true(json_object_get(o, "estimated"));
+		s->started = (time_t)json_integer_value(json_object_get(o, "started"));
+		s->elapsed = json_number_value(json_object_get(o, "elapsed"));
+		s->rate = json_number_value(json_object_get(o, "rate"));
+	}
+	json_decref(o);
+	return live;
+}
+
+json_t *gauges_progress_json(const progress_snapshot *s)
+{
+	char started[32];
+	format_rfc3339(s->started, started, sizeof started);
+	json_t *o = json_pack("{s:s, s:s, s:I, s:I, s:b, s:I, s:I, s:f, s:f}", "what", s->what,
+			      "started", started, "bytes_done", (json_int_t)s->bytes_done,
+			      "bytes_total", (json_int_t)s->bytes_total, "bytes_total_estimated",
+			      s->estimated, "objects_done", (json_int_t)s->objects_done,
+			      "objects_total", (json_int_t)s->objects_total, "elapsed_seconds",
+			      s->elapsed, "bytes_per_second", s->rate);
+	if (o)
+		json_object_set_new(o, "phase", s->phase[0] ? json_string(s->phase) : json_null());
+	return o ? o : json_null();
+}
+
 static uint64_t read_number(const char *path)
 {
 	FILE *f = fopen(path, "re");
@@ -162,4 +252,15 @@ void gauges_load(const config *cfg, metrics_snapshot *s)
 	}
 	free(names);
 	free(dir);
+	for (size_t i = 0; i < s->n_jobs; i++) {
+		metrics_job *j = &s->jobs[i];
+		progress_snapshot ps;
+		if (!j->running || !gauges_read_progress(cfg, j->name, &ps))
+			continue;
+		j->has_progress = 1;
+		j->progress_bytes_done = ps.bytes_done;
+		j->progress_bytes_total = ps.bytes_total;
+		j->progress_objects_done = ps.objects_done;
+		j->progress_objects_total = ps.objects_total;
+	}
 }

@@ -17,6 +17,7 @@
 #include "common/lockfile.h"
 #include "common/log.h"
 #include "common/mem.h"
+#include "common/progress.h"
 #include "common/resolve.h"
 #include "engines/engine.h"
 #include "engines/pg/pg_base_format.h"
@@ -152,8 +153,8 @@ static int next_is_incremental(repo *r, const char *name, long n, bderr *err)
 }
 
 /* The backup and its retention; rec gets the new backup's stored size and rows. */
-static int job_backup(const config *cfg, const config_section *js, char **id, run_record *rec,
-		      bderr *err)
+static int job_backup(const config *cfg, const config_section *js, progress *prog, char **id,
+		      run_record *rec, bderr *err)
 {
 	const char *kind = config_get(js, "kind");
 	int base = kind && strcmp(kind, "basebackup") == 0; /* else dump: the config allows no other */
@@ -192,6 +193,7 @@ static int job_backup(const config *cfg, const config_section *js, char **id, ru
 	o.url = src.url;
 	o.password = src.password;
 	o.name = src.name;
+	o.progress = prog;
 	if (base && !src.engine->physical) {
 		bderr_usage(err, "job '%s': base backups are for PostgreSQL; '%s' is a %s source",
 			    js->name, src.name, src.engine->name);
@@ -209,6 +211,7 @@ static int job_backup(const config *cfg, const config_section *js, char **id, ru
 		.compress_level = o.compress_level,
 		.compress_spec = o.compress_spec,
 		.archive_timeout = BASEBACKUP_ARCHIVE_TIMEOUT_DEFAULT,
+		.progress = prog,
 	};
 	if (base) {
 		int inc = next_is_incremental(r, src.name, incremental, err);
@@ -229,6 +232,7 @@ static int job_backup(const config *cfg, const config_section *js, char **id, ru
 			.now = time(NULL),
 			.incomplete_grace = EXPIRE_INCOMPLETE_GRACE,
 		};
+		progress_phase(prog, "retention");
 		/* an empty spec keeps everything: nothing to do */
 		if (!expire_policy_empty(&policy) && expire_run(r, &eo, NULL, NULL, err) < 0) {
 			bderr_prefix(err, "backup %s made, but retention failed", *id);
@@ -283,7 +287,8 @@ int dump_lock(const config *cfg, const char *repo_url, const char *name, int *fd
 	return rc;
 }
 
-int job_run(const config *cfg, const char *name, char **id, bderr *err)
+int job_run(const config *cfg, const char *name, const progress_options *po, char **id,
+	    bderr *err)
 {
 	*id = NULL;
 	const config_section *js = config_find(cfg, "job", name);
@@ -304,7 +309,13 @@ int job_run(const config *cfg, const char *name, char **id, bderr *err)
 		return -1;
 	run_record rec = { .job = (char *)name, .start = time(NULL) };
 	log_info("job %s: started", name);
-	int rc = job_backup(cfg, js, id, &rec, err);
+	const char *kind = config_get(js, "kind");
+	progress *prog = po ? progress_new(kind && strcmp(kind, "basebackup") == 0 ? "basebackup"
+										   : "dump",
+					       po)
+			    : NULL;
+	int rc = job_backup(cfg, js, prog, id, &rec, err);
+	progress_free(prog); /* its terminal line goes before the end line and the ID */
 	rec.end = time(NULL);
 	rec.ok = rc == 0;
 	rec.backup_id = *id;
@@ -345,8 +356,17 @@ int job_command(program *p, bderr *err)
 			   .repo = js ? config_get(js, "repo") : NULL, .started = time(NULL),
 			   .attempt = 1, .hostname = host };
 	notify_send(&ns, &wr, 1);
+	/* its progress also goes to the state dir, for status and /metrics */
+	gauges_progress_ctx gp = { p->cfg, name };
+	progress_options po;
+	if (program_progress_options(p, &po, err) < 0) {
+		notify_set_free(&ns);
+		return -1;
+	}
+	po.publish = gauges_record_progress;
+	po.publish_ctx = &gp;
 	char *id = NULL;
-	int rc = job_run(p->cfg, name, &id, err);
+	int rc = job_run(p->cfg, name, &po, &id, err);
 	if (rc == 0)
 		printf("%s\n", id);
 	if (ns.n) {

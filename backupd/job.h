@@ -14,9 +14,14 @@
  * Runs [job:NAME] of cfg: the backup, then the job's retention.  On success
  * *id is the new backup's ID (caller frees).  The run is recorded in the run
  * history whatever the outcome; a failure to record is logged, not fatal,
- * because the backup itself matters more than its bookkeeping.
+ * because the backup itself matters more than its bookkeeping.  The run's
+ * progress (common/progress.h) is reported with po (NULL: none), only once
+ * it holds the job's lock: a refused run must not touch the running one's
+ * published figures.
  */
-int job_run(const config *cfg, const char *name, char **id, bderr *err);
+struct progress_options;
+int job_run(const config *cfg, const char *name, const struct progress_options *po, char **id,
+	    bderr *err);
 
 /*
  * One run at a time: state-dir/locks/job-NAME.lock is held by the process

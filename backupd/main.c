@@ -21,6 +21,7 @@
 #include "common/secret.h"
 #include "common/mem.h"
 #include "common/program.h"
+#include "common/progress.h"
 #include "common/resolve.h"
 #include "engines/engine.h"
 
@@ -61,18 +62,24 @@ static int cmd_dump(program *p, bderr *err)
 	repo *r = NULL;
 	int lock_fd = -1;
 	char *id = NULL;
+	progress *prog = NULL;
 	o.url = src.url;
 	o.password = src.password;
 	o.name = src.name;
 	if (engine_dump_options_check(src.engine, &o, err) != 0 ||
-	    repo_name_check(src.name, err) != 0 || program_open_repo(p, 1, &r, err) != 0 ||
+	    repo_name_check(src.name, err) != 0 || program_progress(p, "dump", &prog, err) != 0 ||
+	    program_open_repo(p, 1, &r, err) != 0 ||
 	    dump_lock(p->cfg, repo_url(r), src.name, &lock_fd, err) != 0)
 		goto out;
+	o.progress = prog;
 	rc = src.engine->dump(r, &o, &id, err);
+	progress_free(prog); /* its line goes before the ID on a terminal */
+	prog = NULL;
 	if (rc == 0)
 		printf("%s\n", id);
 	free(id);
 out:
+	progress_free(prog);
 	lockfile_release(lock_fd);
 	repo_free(r);
 	source_spec_free(&src);
@@ -93,11 +100,16 @@ static int cmd_list(program *p, bderr *err)
 static int cmd_verify(program *p, bderr *err)
 {
 	repo *r = NULL;
-	if (program_open_repo(p, 0, &r, err) != 0)
+	progress *prog = NULL;
+	if (program_progress(p, "verify", &prog, err) != 0 || program_open_repo(p, 0, &r, err) != 0) {
+		progress_free(prog);
 		return -1;
+	}
+	repo_set_progress(r, prog);
 	int rc = repo_cmd_verify(r, cli_get(&p->args, "name"),
 				 p->args.n_positional ? p->args.positional[0] : NULL, err);
 	repo_free(r);
+	progress_free(prog);
 	return rc;
 }
 
@@ -144,6 +156,7 @@ static const cli_option dump_opts[] = {
 	{ "include-table", "PATTERN", "only tables matching [SCHEMA.]TABLE (shell patterns: * ? [..]; repeatable)", 0, NULL, 0, 0 },
 	{ "exclude-table", "PATTERN", "leave out tables matching [SCHEMA.]TABLE (repeatable)", 0, NULL, 0, 0 },
 	{ "exclude-table-data", "PATTERN", "keep the definition of tables matching [SCHEMA.]TABLE, not their rows (repeatable)", 0, NULL, 0, 0 },
+	PROGRESS_CLI_OPTIONS,
 	CLI_OPT_END,
 };
 
@@ -158,6 +171,7 @@ static const cli_option basebackup_opts[] = {
 	{ "slot", "NAME", "physical replication slot that reserves WAL for a standby made from this backup (must exist unless --create-slot)", 0, NULL, 0, 0 },
 	{ "create-slot", NULL, "create --slot (RESERVE_WAL) before the backup starts", 0, NULL, 0, 0 },
 	{ "incremental", NULL, "PostgreSQL 17+ (summarize_wal = on): only the blocks changed since the newest base backup", 0, NULL, 0, 0 },
+	PROGRESS_CLI_OPTIONS,
 	CLI_OPT_END,
 };
 
@@ -165,6 +179,14 @@ static const cli_option list_opts[] = {
 	PROGRAM_OPT_REPO,
 	PROGRAM_OPT_KEY_FILE,
 	{ "name", "N", "only the backups of this name", 0, NULL, 0, 0 },
+	CLI_OPT_END,
+};
+
+static const cli_option verify_opts[] = {
+	PROGRAM_OPT_REPO,
+	PROGRAM_OPT_KEY_FILE,
+	{ "name", "N", "only the backups of this name", 0, NULL, 0, 0 },
+	PROGRESS_CLI_OPTIONS,
 	CLI_OPT_END,
 };
 
@@ -180,6 +202,7 @@ static const cli_option expire_opts[] = {
 	{ "keep-yearly", "N", "keep the newest backup of each of the last N years", 0, NULL, 1, 1000000 },
 	{ "max-age", "DAYS", "remove backups older than DAYS days", 0, NULL, 1, 1000000 },
 	{ "dry-run", NULL, "print what would be removed, remove nothing", 0, NULL, 0, 0 },
+	PROGRESS_CLI_OPTIONS,
 	CLI_OPT_END,
 };
 
@@ -220,6 +243,7 @@ static const cli_option daemon_opts[] = {
 static const cli_option run_opts[] = {
 	{ "notify", NULL, "send the job's notifications ([notify:NAME], webhook-url) as the daemon does", 0, NULL, 0, 0 },
 	{ "state-dir", "DIR", "state directory (over [global] state-dir)", 0, NULL, 0, 0 },
+	PROGRESS_CLI_OPTIONS,
 	CLI_OPT_END,
 };
 
@@ -246,7 +270,7 @@ const cli_command backupd_commands[] = {
 	  NULL, 0, 0, basebackup_command, basebackup_opts, 0 },
 	{ "list", "list the backups of a repository", NULL, 0, 0, cmd_list, list_opts, 0 },
 	{ "verify", "re-read and check every object of the backups (or of backup ID), and a base backup's WAL to the newest archived segment", "[ID]", 0, 1,
-	  cmd_verify, list_opts, 0 },
+	  cmd_verify, verify_opts, 0 },
 	{ "expire", "remove the backups the rules do not keep", NULL, 0, 0, expire_command, expire_opts, 0 },
 	{ "run", "run one configured job now", "JOB", 1, 1, cmd_run, run_opts, 0 },
 	{ "daemon", "run the scheduler in the foreground", NULL, 0, 0, daemon_command, daemon_opts, 0 },

@@ -65,7 +65,11 @@ typedef enum job_field {
 	F_FAILURES,
 	F_RUNNING,
 	F_NEXT,
-	F_FLEET_LAST_SUCCESS
+	F_FLEET_LAST_SUCCESS,
+	F_PROGRESS_BYTES_DONE,
+	F_PROGRESS_BYTES_TOTAL,
+	F_PROGRESS_OBJECTS_DONE,
+	F_PROGRESS_OBJECTS_TOTAL
 } job_field;
 
 typedef struct job_series {
@@ -97,6 +101,17 @@ static const job_series job_series_table[] = {
 	{ "backupd_fleet_job_last_success_time_seconds", "gauge",
 	  "End of the job's last successful run on any daemon of the fleet (unix time; with a catalog).",
 	  F_FLEET_LAST_SUCCESS, 0 },
+	{ "backupd_job_progress_bytes", "gauge",
+	  "Bytes the running run has done (data read or written); only while it runs.",
+	  F_PROGRESS_BYTES_DONE, 0 },
+	{ "backupd_job_progress_bytes_total", "gauge",
+	  "Bytes the running run expects in all (may be an estimate); absent when unknown.",
+	  F_PROGRESS_BYTES_TOTAL, 0 },
+	{ "backupd_job_progress_objects", "gauge",
+	  "Objects (table chunks, archives) the running run has finished; only while it runs.",
+	  F_PROGRESS_OBJECTS_DONE, 0 },
+	{ "backupd_job_progress_objects_total", "gauge",
+	  "Objects the running run has in all; absent when unknown.", F_PROGRESS_OBJECTS_TOTAL, 0 },
 };
 
 static int job_value(const metrics_job *j, job_field f, uint64_t *v)
@@ -112,6 +127,10 @@ static int job_value(const metrics_job *j, job_field f, uint64_t *v)
 	case F_RUNNING: *v = (uint64_t)(j->running != 0); return 1;
 	case F_NEXT: *v = (uint64_t)(j->next > 0 ? j->next : 0); return j->next > 0;
 	case F_FLEET_LAST_SUCCESS: *v = (uint64_t)j->fleet_last_success; return j->fleet_last_success > 0;
+	case F_PROGRESS_BYTES_DONE: *v = j->progress_bytes_done; return j->has_progress;
+	case F_PROGRESS_BYTES_TOTAL: *v = j->progress_bytes_total; return j->has_progress && *v > 0;
+	case F_PROGRESS_OBJECTS_DONE: *v = j->progress_objects_done; return j->has_progress;
+	case F_PROGRESS_OBJECTS_TOTAL: *v = j->progress_objects_total; return j->has_progress && *v > 0;
 	}
 	return 0;
 }

@@ -35,6 +35,10 @@ typedef struct metrics_job {
 	int running;
 	time_t next;             /* next scheduled run; 0: not scheduled */
 	time_t fleet_last_success; /* with a catalog: the fleet's last success; 0: none known */
+	/* a running run's progress (gauges.h), when it reports one */
+	int has_progress;
+	uint64_t progress_bytes_done, progress_bytes_total; /* total 0: unknown */
+	uint64_t progress_objects_done, progress_objects_total;
 } metrics_job;
 
 /* WAL archiving of one source, from what wal-push leaves in the state dir (gauges.h). */

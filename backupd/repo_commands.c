@@ -10,6 +10,7 @@
 #include "archive/wal_chain.h"
 #include "common/log.h"
 #include "common/mem.h"
+#include "common/progress.h"
 #include "engines/pg/pg_base_format.h"
 
 /* "20261121T101324Z[-2]" -> time_t; IDs are UTC start times */
@@ -189,7 +190,10 @@ int repo_cmd_list(repo *r, const char *name, int json, bderr *err)
 static int verify_wal(repo *r, const manifest *m, bderr *err)
 {
 	wal_chain c;
+	progress_phase(repo_progress(r), "checking WAL");
 	int rc = wal_chain_of_backup(r, m, 1, &c, err);
+	progress_phase(repo_progress(r), NULL);
+	log_status_line(NULL); /* a terminal's progress line makes way for stdout */
 	if (rc != 0)
 		return rc < 0 ? -1 : 0;
 	char lsn[LSN_TEXT_MAX];
@@ -219,7 +223,9 @@ int repo_cmd_verify(repo *r, const char *name, const char *id, bderr *err)
 		manifest *m = NULL;
 		if (repo_backup_load(r, name, id, &m, err) != 0)
 			return -1;
+		progress_add_total(repo_progress(r), manifest_total_size(m), m->n_objects);
 		int rc = repo_backup_verify(r, m, err);
+		log_status_line(NULL); /* a terminal's progress line makes way for stdout */
 		if (rc == 0)
 			printf("%s %s: ok (%zu objects)\n", m->name, m->id, m->n_objects);
 		if (rc == 0)
@@ -232,6 +238,10 @@ int repo_cmd_verify(repo *r, const char *name, const char *id, bderr *err)
 		return -1;
 	int rc = 0;
 	size_t checked = 0;
+	for (size_t i = 0; i < l->n; i++)
+		if (l->items[i].m)
+			progress_add_total(repo_progress(r), manifest_total_size(l->items[i].m),
+					   l->items[i].m->n_objects);
 	for (size_t i = 0; i < l->n && rc == 0; i++) {
 		const backup_entry *e = &l->items[i];
 		if (e->damaged) {
@@ -243,6 +253,7 @@ int repo_cmd_verify(repo *r, const char *name, const char *id, bderr *err)
 			continue;
 		}
 		rc = repo_backup_verify(r, e->m, err);
+		log_status_line(NULL); /* a terminal's progress line makes way for stdout */
 		if (rc == 0) {
 			printf("%s %s: ok (%zu objects)\n", e->name, e->id, e->m->n_objects);
 			checked++;

@@ -1,5 +1,7 @@
 #include "backupd/run_history.h"
 
+#include "backupd/gauges.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -11,8 +13,10 @@
 #include <unistd.h>
 
 #include "archive/manifest.h"
+#include "backupd/gauges.h"
 #include "common/fsutil.h"
 #include "common/mem.h"
+#include "common/progress.h"
 #include "policies/cron.h"
 
 /* The tail read for the last entry: far more than one line ever needs. */
@@ -241,9 +245,13 @@ int status_command(program *p, bderr *err)
 		}
 		if (found)
 			format_rfc3339(last.start, start_s, sizeof start_s);
+		/* a run in progress on this host left its figures in the state dir */
+		progress_snapshot ps;
+		int running = gauges_read_progress(p->cfg, s->name, &ps);
 		if (arr) {
 			json_t *o = json_object();
 			json_object_set_new(o, "job", json_string(s->name));
+			json_object_set_new(o, "running", running ? gauges_progress_json(&ps) : json_null());
 			json_object_set_new(o, "next", has_next ? json_string(next_s) : json_null());
 			if (found) {
 				char end_s[32];
@@ -271,6 +279,11 @@ int status_command(program *p, bderr *err)
 			       found && last.backup_id ? last.backup_id : "-", next_s);
 			if (found && !last.ok && last.error)
 				printf("    error: %s\n", last.error);
+			if (running) {
+				char line[512];
+				progress_format_line(&ps, line, sizeof line);
+				printf("    running: %s\n", line);
+			}
 		}
 		run_record_free(&last);
 	}

@@ -8,7 +8,8 @@
 #include "common/config.h"
 #include "common/log.h"
 
-enum { GLOBAL_NONE, GLOBAL_CONFIG, GLOBAL_LOG_LEVEL, GLOBAL_JSON, GLOBAL_HELP, GLOBAL_LOG_FORMAT };
+enum { GLOBAL_NONE, GLOBAL_CONFIG, GLOBAL_LOG_LEVEL, GLOBAL_JSON, GLOBAL_HELP, GLOBAL_LOG_FORMAT,
+       GLOBAL_QUIET };
 
 /* Same order as the enum above, after GLOBAL_NONE. */
 const cli_option cli_global_options[] = {
@@ -20,6 +21,8 @@ const cli_option cli_global_options[] = {
 	{ "help", NULL, "print this help (also -h)", 0, NULL, 0, 0 },
 	{ "log-format", "text|json", "log lines as text or as one JSON object per line (time, level, program, message, job)",
 	  0, "text", 0, 0 },
+	{ "quiet", NULL, "no progress output from long commands (no line redrawn on a terminal, no progress log lines)",
+	  0, NULL, 0, 0 },
 	CLI_OPT_END,
 };
 
@@ -71,6 +74,9 @@ static int store(cli_args *out, int global, const cli_option *o, const char *val
 			return bderr_usage(err, "option '%s' must be text or json, got '%s'", display,
 					   value);
 		out->log_format = value;
+		return 0;
+	case GLOBAL_QUIET:
+		out->quiet = 1;
 		return 0;
 	default:
 		break;

@@ -4,7 +4,7 @@
  * table); the parser, the synopsis, `help CMD` / `CMD --help` and the command
  * list are all generated from those tables, and so can man pages and shell
  * completion be.  The global options (-c FILE, --log-level L, --json, --help)
- * and --log-format F are accepted by every command.  Anything else is a usage error (exit 2)
+ * --log-format F and --quiet are accepted by every command.  Anything else is a usage error (exit 2)
  * that names the option.
  */
 #ifndef BACKUPD_COMMON_CLI_H
@@ -47,6 +47,7 @@ typedef struct cli_args {
 	const char *log_level;   /* --log-level, NULL if absent */
 	const char *log_format;  /* --log-format, NULL if absent */
 	int json;                /* --json */
+	int quiet;               /* --quiet: no progress output (common/progress.h) */
 	int help;                /* -h / --help */
 	struct {
 		const char *name;

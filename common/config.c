@@ -14,6 +14,7 @@
 
 #include "common/log.h"
 #include "common/mem.h"
+#include "common/progress.h"
 #include "engines/engine.h"
 
 /* A config file is a few dozen lines; anything this big is the wrong file. */
@@ -64,6 +65,7 @@ static const key_spec global_keys[] = {
 	{ "tags", KEY_STRING, 0, 0 },
 	{ "max-parallel-per-repo", KEY_INT, 0, 100000 },
 	{ "max-parallel-per-source", KEY_INT, 0, 100000 },
+	{ "progress-interval", KEY_INT, 1, PROGRESS_INTERVAL_MAX },
 	{ NULL, KEY_STRING, 0, 0 },
 };
 

@@ -26,6 +26,7 @@ static const struct {
 	{ "global", "tags", "this daemon's tags, comma or space separated, for the jobs' run-on (daemon --tags overrides it)" },
 	{ "global", "max-parallel-per-repo", "fleet-wide: runs into one repository at once (default 0: no limit; needs catalog)" },
 	{ "global", "max-parallel-per-source", "fleet-wide: runs of one source at once (default 0: no limit; needs catalog)" },
+	{ "global", "progress-interval", "seconds between progress lines of long commands when stderr is not a terminal (the daemon's job runs; default 30; --progress-interval overrides it)" },
 	{ "repo", "url", "a directory or s3://BUCKET/PREFIX" },
 	{ "repo", "access-key-id", "S3 access key id" },
 	{ "repo", "access-key-id-file", "file holding the S3 access key id" },

@@ -3,7 +3,9 @@
 #include <jansson.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -17,7 +19,8 @@ static struct {
 	int journal; /* stderr is systemd's journal stream: priority prefixes */
 	const char *job;
 	pthread_mutex_t lock;
-} log_sink = { "backupd", LOG_LEVEL_INFO, LOG_FORMAT_TEXT, 0, NULL, PTHREAD_MUTEX_INITIALIZER };
+	char status[512]; /* the terminal's progress line ("": none), redrawn below each log line */
+} log_sink = { "backupd", LOG_LEVEL_INFO, LOG_FORMAT_TEXT, 0, NULL, PTHREAD_MUTEX_INITIALIZER, "" };
 
 int log_detect_journal(void)
 {
@@ -191,6 +194,8 @@ static void log_emit(log_level level, const char *fmt, va_list ap)
 		json_decref(o);
 	}
 	pthread_mutex_lock(&log_sink.lock);
+	if (log_sink.status[0])
+		fputs("\r\033[K", stderr); /* the progress line makes room, and comes back below */
 	/* errors keep the contract's "backupd: what: why", behind the timestamp */
 	if (line)
 		fprintf(stderr, "%s%s\n", prio, line);
@@ -198,6 +203,8 @@ static void log_emit(log_level level, const char *fmt, va_list ap)
 		fprintf(stderr, "%s%s %s: %s\n", prio, ts, log_sink.prog, msg);
 	else
 		fprintf(stderr, "%s%s %s %s: %s\n", prio, ts, log_sink.prog, tags[level], msg);
+	if (log_sink.status[0])
+		fputs(log_sink.status, stderr);
 	fflush(stderr);
 	pthread_mutex_unlock(&log_sink.lock);
 	free(line);
@@ -216,3 +223,23 @@ LOG_FN(log_error, LOG_LEVEL_ERROR)
 LOG_FN(log_warn, LOG_LEVEL_WARN)
 LOG_FN(log_info, LOG_LEVEL_INFO)
 LOG_FN(log_debug, LOG_LEVEL_DEBUG)
+
+void log_status_line(const char *line)
+{
+	pthread_mutex_lock(&log_sink.lock);
+	if (line == NULL || *line == '\0') {
+		if (log_sink.status[0])
+			fputs("\r\033[K", stderr);
+		log_sink.status[0] = '\0';
+	} else {
+		/* one row only: a wrapped line could not be redrawn in place */
+		struct winsize ws;
+		size_t cols = ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 1 ? ws.ws_col
+											  : 80;
+		snprintf(log_sink.status, sizeof log_sink.status, "%.*s", (int)(cols - 1), line);
+		log_redact(log_sink.status);
+		fprintf(stderr, "\r%s\033[K", log_sink.status);
+	}
+	fflush(stderr);
+	pthread_mutex_unlock(&log_sink.lock);
+}

@@ -42,6 +42,14 @@ void log_info(const char *fmt, ...) BD_PRINTF(1, 2);
 void log_debug(const char *fmt, ...) BD_PRINTF(1, 2);
 
 /*
+ * The progress line of a terminal (common/progress.c): drawn in place at the
+ * bottom ("\r" LINE, cut to the terminal's width); a log line printed
+ * meanwhile clears it, and it is drawn again below.  NULL or "" removes it.
+ * Only for a terminal stderr: the caller decides (isatty).
+ */
+void log_status_line(const char *line);
+
+/*
  * Rewrites secrets in place: the password part of "scheme://user:pw@host" and
  * the value of "password=..." become "***".  Used by the logger and by
  * anything that prints a URI.

@@ -12,6 +12,7 @@
 #include "common/resolve.h"
 #include "common/version.h"
 #include "common/mem.h"
+#include "common/progress.h"
 
 int program_find_command(int argc, char **argv)
 {
@@ -220,4 +221,30 @@ int program_main(const char *prog, const cli_command *cmds, size_t n_cmds,
 		return err.exit_code ? err.exit_code : EXIT_FAILURE_RUN;
 	}
 	return EXIT_OK;
+}
+
+int program_progress(program *p, const char *what, progress **out, bderr *err)
+{
+	*out = NULL;
+	progress_options o;
+	if (program_progress_options(p, &o, err) < 0)
+		return -1;
+	*out = progress_new(what, &o);
+	return 0;
+}
+
+int program_progress_options(program *p, progress_options *o, bderr *err)
+{
+	progress_options_init(o);
+	if (cli_get(&p->args, "progress-interval") == NULL && p->cfg) {
+		long v;
+		if (config_get_long(p->cfg, config_find(p->cfg, "global", NULL), "progress-interval",
+				    PROGRESS_INTERVAL_DEFAULT, 1, PROGRESS_INTERVAL_MAX, &v, err) < 0)
+			return -1;
+		o->interval = (int)v;
+	}
+	if (cli_get(&p->args, "progress-interval") && progress_options_from_args(&p->args, o, err) < 0)
+		return -1;
+	o->quiet = p->args.quiet;
+	return 0;
 }

@@ -65,4 +65,15 @@ int program_open_repo(program *p, int create, struct repo **r, bderr *err);
 /* allow_locked: see repo_open_ex (backupd list without the key). */
 int program_open_repo_ex(program *p, int create, int allow_locked, struct repo **r, bderr *err);
 
+/*
+ * The progress reporter of a long command (common/progress.h): --quiet,
+ * --progress-interval, else [global] progress-interval, else 30 s.  *out
+ * is NULL only on an error (a bad interval, a usage error).
+ */
+struct progress;
+int program_progress(program *p, const char *what, struct progress **out, bderr *err);
+/* The same options, for a caller that adds its own (a publish callback). */
+struct progress_options;
+int program_progress_options(program *p, struct progress_options *o, bderr *err);
+
 #endif

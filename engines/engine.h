@@ -47,6 +47,7 @@ typedef struct engine_dump_options {
 	table_filter *filter;      /* --include-table ... (owned); NULL: every table */
 	int all_databases;         /* every database of the server (PostgreSQL: and its globals) */
 	int role_passwords;        /* PostgreSQL, with all_databases: the roles' password hashes too */
+	struct progress *progress; /* common/progress.h: totals and what is done; NULL: none */
 } engine_dump_options;
 
 /* The defaults above; url, password and name NULL. */
@@ -110,6 +111,12 @@ typedef struct engine_restore_options {
 	int reuse_role;
 	const table_filter *filter; /* --table, --schema, --exclude-*: a subset; NULL: everything */
 	const char *database;       /* --database: one database of a whole-server dump, or NULL */
+	/*
+	 * common/progress.h, or NULL.  The caller sets the totals from the
+	 * manifest and counts what the repository's readers read
+	 * (repo_set_progress); engines only name their phases.
+	 */
+	struct progress *progress;
 } engine_restore_options;
 
 /* ---- the operations -------------------------------------------------------- */

@@ -10,6 +10,7 @@
 #include "common/log.h"
 #include "common/mem.h"
 #include "common/program.h"
+#include "common/progress.h"
 #include "common/resolve.h"
 #include "engines/engine.h"
 #include "restore/pitr.h"
@@ -64,6 +65,7 @@ static int cmd_restore(program *p, bderr *err)
 	char *name = NULL;
 	const char **maps = NULL; /* --role-map OLD=NEW, every one given */
 	table_filter *subset = table_filter_new();
+	progress *prog = NULL;
 	int rc = -1;
 	/* --table, --schema and their excludes are repeatable: every one given counts */
 	static const struct {
@@ -78,7 +80,8 @@ static int cmd_restore(program *p, bderr *err)
 				bderr_prefix(err, "option '--%s'", subset_opts[k].opt);
 				goto out;
 			}
-	if (program_open_repo(p, 0, &r, err) != 0 || pick_name(r, cli_get(&p->args, "name"), &name, err) != 0)
+	if (program_progress(p, "restore", &prog, err) != 0 || program_open_repo(p, 0, &r, err) != 0 ||
+	    pick_name(r, cli_get(&p->args, "name"), &name, err) != 0)
 		goto out;
 	if (repo_backup_load(r, name, cli_get(&p->args, "backup"), &m, err) != 0)
 		goto out;
@@ -115,9 +118,19 @@ static int cmd_restore(program *p, bderr *err)
 	o.reuse_role = cli_has(&p->args, "reuse-role");
 	o.filter = table_filter_empty(subset) ? NULL : subset;
 	o.database = cli_get(&p->args, "database");
+	/*
+	 * Exact totals: what the engine reads is counted by the repository's
+	 * readers.  A subset or one database of a server dump reads part of
+	 * the backup: its total is not known, only what is done is shown.
+	 */
+	if (o.filter == NULL && o.database == NULL)
+		progress_add_total(prog, manifest_total_size(m), m->n_objects);
+	repo_set_progress(r, prog);
+	o.progress = prog;
 	if (engine_restore_options_check(target.engine, &o, err) == 0)
 		rc = target.engine->restore(r, m, &o, err);
 out:
+	progress_free(prog);
 	table_filter_free(subset);
 	free(maps);
 	manifest_free(m);
@@ -155,6 +168,7 @@ static const cli_option restore_opts[] = {
 	{ "schema", "PATTERN", "PostgreSQL: restore only the objects of schemas matching PATTERN (repeatable)", 0, NULL, 0, 0 },
 	{ "exclude-table", "PATTERN", "PostgreSQL: leave out tables matching [SCHEMA.]TABLE (repeatable)", 0, NULL, 0, 0 },
 	{ "exclude-schema", "PATTERN", "PostgreSQL: leave out the objects of schemas matching PATTERN (repeatable)", 0, NULL, 0, 0 },
+	PROGRESS_CLI_OPTIONS,
 	CLI_OPT_END,
 };
 
@@ -174,6 +188,7 @@ static const cli_option pitr_opts[] = {
 	{ "standby", NULL, "set the copy up as a standby of its primary (standby.signal, no recovery target)", 0, NULL, 0, 0 },
 	{ "primary-conninfo", "C", "--standby: the primary's connection string, without a password (name a passfile=)", 0, NULL, 0, 0 },
 	{ "slot", "NAME", "--standby: the primary's physical replication slot to stream through", 0, NULL, 0, 0 },
+	PROGRESS_CLI_OPTIONS,
 	CLI_OPT_END,
 };
 

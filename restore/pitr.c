@@ -23,6 +23,7 @@
 #include "common/fsutil.h"
 #include "common/log.h"
 #include "common/mem.h"
+#include "common/progress.h"
 #include "engines/pg/pg_base_format.h"
 #include "engines/pg/pgtool.h"
 #include "common/subprocess.h"
@@ -1136,10 +1137,11 @@ int pitr_command(program *p, bderr *err)
 	char *spool = NULL, *key_word = NULL;
 	ts_map ts = { 0 };
 	tar_extract_options xo = { 0 };
+	progress *prog = NULL;
 	pg_base_info bi = { 0 };
 	int rc = -1;
 	if (repo_words(p, repo_arg, &repo_word, &config_word, err) < 0 ||
-	    program_open_repo(p, 0, &r, err) < 0)
+	    program_progress(p, "pitr", &prog, err) < 0 || program_open_repo(p, 0, &r, err) < 0)
 		goto out;
 	const char *key_file = cli_get(&p->args, "encryption-key-file");
 	if (key_file && (key_word = realpath(key_file, NULL)) == NULL) {
@@ -1229,6 +1231,10 @@ int pitr_command(program *p, bderr *err)
 
 	log_info("restoring base backup %s of '%s' into %s", m->id, name, dir);
 	int incremental = bi.incremental_of != NULL;
+	/* an incremental backup also reads its chain's parents: the total is a floor */
+	progress_add_total(prog, manifest_total_size(m), m->n_objects);
+	progress_set_estimated(prog, incremental);
+	repo_set_progress(r, prog);
 	if (incremental && ts.n > 0) {
 		bderr_set(err, "backup %s is incremental and the cluster has tablespaces: restoring "
 			       "that is not supported yet (restore a full backup with --backup)",
@@ -1270,6 +1276,8 @@ int pitr_command(program *p, bderr *err)
 		close(dfd);
 	}
 
+	progress_free(prog); /* its terminal line goes before the summary */
+	prog = NULL;
 	char tt[128], stop_lsn[LSN_TEXT_MAX];
 	lsn_format(bi.stop_lsn, stop_lsn);
 	printf("restored base backup %s of '%s' into %s\n", m->id, name, dir);
@@ -1290,6 +1298,7 @@ int pitr_command(program *p, bderr *err)
 	       dir, dir);
 	rc = 0;
 out:
+	progress_free(prog);
 	if (rc < 0 && dir)
 		log_warn("the data directory %s is incomplete and must not be started", dir);
 	free(ts.items);

@@ -13,6 +13,7 @@
 #include "engines/mysql/mysql_schema.h"
 #include "common/log.h"
 #include "common/mem.h"
+#include "common/progress.h"
 #include "engines/mysql/myconn.h"
 #include "engines/mysql/myformat.h"
 #include "engines/mysql/mysql_format.h"
@@ -168,6 +169,7 @@ static int dump_chunk(dump_worker *w, dump_task *t, bderr *err)
 		if (fill + need > w->cap) {
 			if (fill > 0 && object_writer_write(ow, w->buf, fill, err) != 0)
 				goto out;
+			progress_add(st->o->progress, fill, 0);
 			fill = 0;
 			if (need > w->cap) {
 				/* one huge row: grow once, the buffer is reused for the rest */
@@ -198,6 +200,8 @@ static int dump_chunk(dump_worker *w, dump_task *t, bderr *err)
 		goto out;
 	if (object_writer_close(ow, &t->meta, err) != 0)
 		goto out;
+	progress_add(st->o->progress, fill, 1);
+	progress_correct_total(st->o->progress, t->weight, t->meta.size);
 	t->rows = rows;
 	rc = 0;
 out:
@@ -689,6 +693,10 @@ int mysql_dump_run(repo *r, const engine_dump_options *o, char **id_out, bderr *
 			goto out;
 	if (plan_tasks(&st, c, err) != 0)
 		goto out;
+	/* DATA_LENGTH from the table statistics: an estimate of the TSV, corrected chunk by chunk */
+	for (size_t i = 0; i < st.n_tasks; i++)
+		progress_add_total(o->progress, st.tasks[i].weight, 1);
+	progress_set_estimated(o->progress, 1);
 
 	m = manifest_new();
 	m->engine = xstrdup("mysql");

@@ -13,6 +13,7 @@
 
 #include "common/log.h"
 #include "common/mem.h"
+#include "common/progress.h"
 #include "engines/mysql/myconn.h"
 #include "engines/mysql/myformat.h"
 #include "engines/mysql/mysql_format.h"
@@ -1307,14 +1308,17 @@ int mysql_restore_run(repo *r, const manifest *m, const engine_restore_options *
 	for (size_t i = 0; i < rc.n_dbs; i++)
 		if (prepare_database(&rc, c, &rc.dbs[i], err) != 0)
 			goto out;
+	progress_phase(o->progress, "creating the schema");
 	for (size_t i = 0; i < rc.n_dbs; i++) {
 		log_info("restoring database '%s' of %s ('%s') into '%s'", rc.dbs[i].src_name, m->id,
 			 m->name, rc.dbs[i].name);
 		if (restore_tables(&rc, c, &rc.dbs[i], err) != 0)
 			goto out;
 	}
+	progress_phase(o->progress, "loading data");
 	if (restore_data(&rc, err) != 0)
 		goto out;
+	progress_phase(o->progress, "triggers, routines, events and views");
 	for (size_t i = 0; i < rc.n_dbs; i++) {
 		target_db *d = &rc.dbs[i];
 		if (o->create) {

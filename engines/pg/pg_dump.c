@@ -15,6 +15,7 @@
 #include "engines/pg/pg_schema.h"
 #include "common/log.h"
 #include "common/mem.h"
+#include "common/progress.h"
 #include "engines/pg/pgconn.h"
 #include "common/workpool.h"
 #include "engines/pg/pgtool.h"
@@ -185,10 +186,12 @@ static int dump_chunk(dump_state *st, PGconn *c, dump_task *t, bderr *err)
 		int wrc = 0;
 		if (fill + (size_t)n > COPY_BATCH && fill > 0) {
 			wrc = object_writer_write(ow, batch, fill, err);
+			progress_add(st->o->progress, fill, 0); /* once per batch, not per row */
 			fill = 0;
 		}
 		if (wrc == 0 && (size_t)n > COPY_BATCH) {
 			wrc = object_writer_write(ow, row, (size_t)n, err);
+			progress_add(st->o->progress, (uint64_t)n, 0);
 		} else if (wrc == 0) {
 			memcpy(batch + fill, row, (size_t)n);
 			fill += (size_t)n;
@@ -213,6 +216,8 @@ static int dump_chunk(dump_state *st, PGconn *c, dump_task *t, bderr *err)
 		goto out;
 	t->rows = rows;
 	t->done = 1;
+	progress_add(st->o->progress, fill, 1); /* the last batch */
+	progress_correct_total(st->o->progress, t->weight, t->meta.size);
 	rc = 0;
 out:
 	object_writer_free(ow);
@@ -803,9 +808,15 @@ static int dump_database(dump_state *st, manifest *m, json_t *info, time_t start
 		goto out;
 	if (plan_excludes(st, c, err) != 0)
 		goto out;
+	progress_phase(o->progress, "waiting for table locks");
 	if (load_tables(st, c, err) != 0 || lock_tables(st, c, err) != 0)
 		goto out;
 	plan_tasks(st);
+	/* relation sizes on disk: an estimate of the COPY text, corrected chunk by chunk */
+	for (size_t i = 0; i < st->n_tasks; i++)
+		progress_add_total(o->progress, st->tasks[i].weight, 1);
+	progress_set_estimated(o->progress, 1);
+	progress_phase(o->progress, NULL);
 
 	if (st->id == NULL) {
 		if (repo_backup_begin(r, o->name, started, &st->id, err) != 0)

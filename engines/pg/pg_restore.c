@@ -11,6 +11,7 @@
 
 #include "common/log.h"
 #include "common/mem.h"
+#include "common/progress.h"
 #include "engines/pg/pgconn.h"
 #include "common/taskgraph.h"
 #include "common/workpool.h"
@@ -1308,14 +1309,17 @@ int pg_restore_run(repo *r, const manifest *m, const engine_restore_options *o, 
 		goto out;
 	log_info("restoring %s of '%s' into database '%s' with %d jobs", m->id, m->name, rc.dbname,
 		 jobs);
+	progress_phase(o->progress, "creating the schema");
 	if (restore_pre_data(&rc, pre, err) != 0 || restore_lo_meta(&rc, conns[0], err) != 0)
 		goto out;
 	if (prepare_post_data(&rc, conns, jobs, post, err) != 0 || size_index_memory(conns, jobs, err) != 0)
 		goto out;
+	progress_phase(o->progress, "loading data");
 	if (restore_data(&rc, conns, jobs, err) != 0)
 		goto out;
 	if (restore_sequences(&rc, conns[0], err) != 0)
 		goto out;
+	progress_phase(o->progress, "building indexes and constraints");
 	if (restore_post_data(&rc, conns, jobs, post, err) != 0)
 		goto out;
 	/* --create: the rename below commits synchronously, which flushes all before it */

@@ -46,8 +46,12 @@
 /* the retry budget these tests give the driver (retry-max-time=, seconds) */
 #define RETRY_S 2
 #define RETRY_Q "&retry-max-time=2"
-/* attempts that fit in 2 s of backoff from 100 ms: at least this many */
-#define ATTEMPTS 4
+/*
+ * Attempts within the 2 s budget: 4 fit in its backoff (100, 200, 400 ms...)
+ * on an idle machine, but each attempt sends a 16 MB part, which takes much
+ * longer on a loaded one; the tests only ask that the part was retried.
+ */
+#define ATTEMPTS 2
 #define MAX_PARTS 16
 #define MAX_CONNS 256
 /* a safety net only: a correct driver never makes the server wait this long */

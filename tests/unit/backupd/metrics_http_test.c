@@ -223,6 +223,30 @@ static void test_listen_warning(void **state)
 }
 
 /* WAL archiving and repository figures; every series has # HELP and # TYPE before it. */
+/* A running job's progress: gauges while it reports one, totals only when known. */
+static void test_render_progress(void **state)
+{
+	(void)state;
+	metrics_snapshot s;
+	snapshot_fill(&s);
+	metrics_job *a = &s.jobs[0];
+	a->has_progress = 1;
+	a->progress_bytes_done = 1048576;
+	a->progress_bytes_total = 0; /* unknown */
+	a->progress_objects_done = 3;
+	a->progress_objects_total = 12;
+	char *text = render(&s);
+	assert_non_null(strstr(text, "# TYPE backupd_job_progress_bytes gauge\n"));
+	assert_non_null(strstr(text, "backupd_job_progress_bytes{backupd_job=\"app-nightly\"} 1048576\n"));
+	assert_non_null(strstr(text, "backupd_job_progress_objects{backupd_job=\"app-nightly\"} 3\n"));
+	assert_non_null(strstr(text, "backupd_job_progress_objects_total{backupd_job=\"app-nightly\"} 12\n"));
+	assert_null(strstr(text, "backupd_job_progress_bytes_total{"));
+	/* the job that is not running has none */
+	assert_null(strstr(text, "backupd_job_progress_bytes{backupd_job=\"we"));
+	free(text);
+	metrics_snapshot_clear(&s);
+}
+
 static void test_render_wal_repo(void **state)
 {
 	(void)state;
@@ -271,6 +295,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_render),
 		cmocka_unit_test(test_render_wal_repo),
+		cmocka_unit_test(test_render_progress),
 		cmocka_unit_test(test_health),
 		cmocka_unit_test(test_fleet),
 		cmocka_unit_test(test_route),
