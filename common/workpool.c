@@ -16,6 +16,7 @@ struct workpool {
 	size_t n_items;
 	workpool_fn fn;
 	workpool_hooks hooks;
+	workpool_source src; /* src.next != NULL: items come from there */
 	pthread_mutex_t lock;
 	size_t next;
 	int stop;   /* failed or cancelled: take no more items */
@@ -35,14 +36,20 @@ static void *pool_thread_main(void *arg)
 	for (;;) {
 		void *item = NULL;
 		pthread_mutex_lock(&p->lock);
-		if (!p->stop && p->next < p->n_items)
+		if (!p->stop && p->src.next == NULL && p->next < p->n_items)
 			item = p->items[p->next++];
+		int stop = p->stop;
 		pthread_mutex_unlock(&p->lock);
+		if (p->src.next != NULL && !stop)
+			item = p->src.next(p->src.ctx);
 		if (item == NULL)
 			break;
 		bderr err;
 		bderr_init(&err);
-		if (p->fn(p->shared, t->worker, item, &err) != 0) {
+		int failed = p->fn(p->shared, t->worker, item, &err) != 0;
+		if (p->src.done != NULL)
+			p->src.done(p->src.ctx, item, failed);
+		if (failed) {
 			pthread_mutex_lock(&p->lock);
 			if (!p->failed) {
 				p->failed = 1;
@@ -81,11 +88,14 @@ int workpool_join(workpool *p, bderr *err)
 	return rc;
 }
 
-int workpool_start(void *shared, void **workers, int n_workers, void **items, size_t n_items,
-		   workpool_fn fn, const workpool_hooks *hooks, workpool **out, bderr *err)
+static int pool_start(void *shared, void **workers, int n_workers, void **items, size_t n_items,
+		      const workpool_source *src, workpool_fn fn, const workpool_hooks *hooks,
+		      workpool **out, bderr *err)
 {
 	workpool *p = xcalloc(1, sizeof *p);
 	p->shared = shared;
+	if (src)
+		p->src = *src;
 	p->items = items;
 	p->n_items = n_items;
 	p->fn = fn;
@@ -111,6 +121,20 @@ int workpool_start(void *shared, void **workers, int n_workers, void **items, si
 	}
 	*out = p;
 	return 0;
+}
+
+int workpool_start(void *shared, void **workers, int n_workers, void **items, size_t n_items,
+		   workpool_fn fn, const workpool_hooks *hooks, workpool **out, bderr *err)
+{
+	return pool_start(shared, workers, n_workers, items, n_items, NULL, fn, hooks, out, err);
+}
+
+int workpool_start_source(void *shared, void **workers, int n_workers, const workpool_source *src,
+			  workpool_fn fn, const workpool_hooks *hooks, workpool **out, bderr *err)
+{
+	/* n_items only caps the thread count here: the source hands out the items */
+	int n = n_workers < 0 ? 0 : n_workers;
+	return pool_start(shared, workers, n, NULL, (size_t)n, src, fn, hooks, out, err);
 }
 
 int workpool_start_arrays(void *shared, void *workers, size_t worker_size, int n_workers,

@@ -46,6 +46,24 @@ int workpool_start_arrays(void *shared, void *workers, size_t worker_size, int n
 			  void *items, size_t item_size, size_t n_items, workpool_fn fn,
 			  const workpool_hooks *hooks, workpool **out, bderr *err);
 
+/*
+ * Items that become ready as others finish (common/taskgraph.h): instead of a
+ * list, each worker asks next(ctx) for its next item, which may block until
+ * one is ready and returns NULL when none will come; done(ctx, item, failed)
+ * is told each item's outcome.  A failure makes the pool take no more items,
+ * but a worker blocked in next() only wakes when the source returns NULL:
+ * the source stops handing out items after a failed done().
+ */
+typedef struct workpool_source {
+	void *ctx;
+	void *(*next)(void *ctx);
+	void (*done)(void *ctx, void *item, int failed);
+} workpool_source;
+
+/* Starts n_workers threads working through what src hands out. */
+int workpool_start_source(void *shared, void **workers, int n_workers, const workpool_source *src,
+			  workpool_fn fn, const workpool_hooks *hooks, workpool **out, bderr *err);
+
 /* Workers finish their current item and take no more. */
 void workpool_cancel(workpool *p);
 

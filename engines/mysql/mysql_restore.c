@@ -18,7 +18,9 @@
 #include "engines/mysql/myconn.h"
 #include "engines/mysql/myformat.h"
 #include "engines/mysql/mysql_format.h"
+#include "engines/mysql/mysql_keys.h"
 #include "engines/mysql/mysql_tmpdb.h"
+#include "common/taskgraph.h"
 
 #define IO_BUF (1024 * 1024)
 /* Schema files are held in memory: they grow with the schema, not the data. */
@@ -36,6 +38,9 @@ typedef struct target_db {
 	const char *load_into; /* where tables and data go: tmp, or name */
 	int created;          /* name was created by this restore */
 	int tmp_created;
+	char **key_tables;    /* tables created without their secondary keys (mysql_keys.h) */
+	char **key_adds;      /* and their "ADD KEY ..." clauses, for after the load */
+	size_t n_keys;
 } target_db;
 
 typedef struct restore_ctx {
@@ -55,6 +60,7 @@ typedef struct restore_ctx {
 	size_t n_dbs;
 	char *session_charset;   /* the coordinator's own character_set_client and */
 	char *session_collation; /* collation_connection, for objects without headers */
+	int keys_added;       /* the deferred secondary keys are all in (restore_data) */
 } restore_ctx;
 
 /* ---- objects ---- */
@@ -495,14 +501,47 @@ static int run_object(restore_ctx *rc, MYSQL *c, const char *kind, const char *d
 	return r;
 }
 
+/*
+ * A table's CREATE without its plain secondary keys, which the data stage
+ * adds after the table's load (mysql_keys.h); NULL: the statement as dumped.
+ */
+static char *create_without_keys(target_db *d, const my_statement *s, char *const *referenced,
+				 size_t n_referenced)
+{
+	char *create = NULL, *add = NULL;
+	if (s->table == NULL || s->text == NULL ||
+	    !my_keys_split(s->text, s->table, referenced, n_referenced, &create, &add))
+		return NULL;
+	d->key_tables = xrealloc(d->key_tables, (d->n_keys + 1) * sizeof *d->key_tables);
+	d->key_adds = xrealloc(d->key_adds, (d->n_keys + 1) * sizeof *d->key_adds);
+	d->key_tables[d->n_keys] = xstrdup(s->table);
+	d->key_adds[d->n_keys++] = add;
+	return create;
+}
+
 static int restore_tables(restore_ctx *rc, MYSQL *c, target_db *d, bderr *err)
 {
 	my_statements *st;
 	if (load_statements(rc, d->src_name, "tables.sql", &st, err) != 0)
 		return -1;
+	/* a table a foreign key points at keeps its keys (the key may be what it needs) */
+	char **referenced = NULL;
+	size_t n_referenced = 0;
+	for (size_t i = 0; i < st->n; i++)
+		if (st->items[i].text)
+			my_keys_referenced(st->items[i].text, &referenced, &n_referenced);
 	int r = use_db(c, d->load_into, err);
-	for (size_t i = 0; i < st->n && r == 0; i++)
-		r = run_statement(c, "a table", d->name, &st->items[i], err);
+	for (size_t i = 0; i < st->n && r == 0; i++) {
+		char *create = create_without_keys(d, &st->items[i], referenced, n_referenced);
+		if (create)
+			r = run_text(c, "a table", d->name, create, st->items[i].text, err);
+		else
+			r = run_statement(c, "a table", d->name, &st->items[i], err);
+		free(create);
+	}
+	for (size_t i = 0; i < n_referenced; i++)
+		free(referenced[i]);
+	free(referenced);
 	my_statements_free(st);
 	return r;
 }
@@ -584,6 +623,7 @@ static int restore_views(restore_ctx *rc, MYSQL *c, target_db *d, bderr *err)
 
 struct my_load_item {
 	target_db *db;
+	const char *add_keys; /* not a load: the table's secondary keys, after its chunks */
 	const char *table;
 	const my_dump_table *t; /* columns and their types */
 	const manifest_object *obj; /* NULL with a feed */
@@ -1050,6 +1090,22 @@ struct my_load_worker {
 };
 typedef struct my_load_worker load_worker;
 
+/* The ALTER TABLE that adds a table's deferred secondary keys. */
+static int add_deferred_keys(MYSQL *c, const target_db *d, const char *table, const char *keys,
+			     bderr *err)
+{
+	char *q = my_quote_ident(table);
+	char *sql = xasprintf("ALTER TABLE %s %s", q, keys);
+	char *what = xasprintf("cannot add the secondary keys of table %s.%s", d->name, q);
+	int r = my_exec(c, sql, what, err);
+	free(what);
+	free(sql);
+	free(q);
+	if (r == 0)
+		log_debug("built the secondary keys of %s.%s", d->name, table);
+	return r;
+}
+
 static int load_item_run(void *shared, void *worker, void *item, bderr *err)
 {
 	restore_ctx *rc = shared;
@@ -1061,6 +1117,8 @@ static int load_item_run(void *shared, void *worker, void *item, bderr *err)
 		r = use_db(w->conn, it->db->load_into, err);
 		w->current_db = it->db->load_into;
 	}
+	if (r == 0 && it->add_keys)
+		return add_deferred_keys(w->conn, it->db, it->table, it->add_keys, err);
 	if (r == 0) {
 		for (int attempt = 1;; attempt++) {
 			r = rc->use_load_data ? load_chunk(rc, w->conn, w->index, it, &broken, err)
@@ -1097,7 +1155,10 @@ static int item_size_desc(const void *a, const void *b)
 	return 0;
 }
 
-/* Every chunk to load; *ptrs largest first (both arrays freed by the caller). */
+/*
+ * Every chunk to load, each table's chunks together and in order in *items;
+ * *ptrs largest first (both arrays freed by the caller).
+ */
 static int plan_items(restore_ctx *rc, load_item **items_out, load_item ***ptrs_out, size_t *n_out,
 		      bderr *err)
 {
@@ -1144,17 +1205,74 @@ static int plan_items(restore_ctx *rc, load_item **items_out, load_item ***ptrs_
 	return rcode;
 }
 
+/*
+ * Chunks, largest first (a table's first chunk before its others), and each
+ * table's deferred secondary keys as soon as its chunks are in
+ * (common/taskgraph), on the same connections.  A load fed by a live source
+ * (migrate) runs its chunks through the caller's pool instead, without
+ * dependencies: my_load_post adds the keys then.
+ */
 static int restore_data(restore_ctx *rc, bderr *err)
 {
-	load_item *items;
-	load_item **ptrs;
-	size_t n;
+	load_item *items = NULL, **ptrs = NULL, *key_items = NULL;
+	size_t n = 0, nk = 0, n_keys = 0;
+	taskgraph *g = taskgraph_new();
 	int rcode = plan_items(rc, &items, &ptrs, &n, err);
-	if (rcode != 0 || n == 0)
+	if (rcode != 0)
 		goto out;
+	for (size_t d = 0; d < rc->n_dbs; d++)
+		n_keys += rc->dbs[d].n_keys;
+	key_items = xcalloc(n_keys + 1, sizeof *key_items);
+	unsigned char *scheduled = xcalloc(n_keys + 1, 1);
+	for (size_t d = 0; d < rc->n_dbs; d++) {
+		for (size_t i = 0; i < rc->dbs[d].n_keys; i++) {
+			/* a table without chunks (empty) gets its keys with no wait */
+			load_item *it = &key_items[nk++];
+			it->db = &rc->dbs[d];
+			it->table = rc->dbs[d].key_tables[i];
+			it->label = it->table;
+			it->add_keys = rc->dbs[d].key_adds[i];
+		}
+	}
+	/* items[] holds each table's chunks together, its first chunk first */
+	for (size_t i = 0; i < n;) {
+		size_t first = taskgraph_count(g), j = i;
+		double bytes = 0;
+		for (; j < n && items[j].db == items[i].db && items[j].t == items[i].t; j++) {
+			size_t id = taskgraph_add(g, &items[j], (double)items[j].size);
+			bytes += (double)items[j].size;
+			/*
+			 * The rest after the first: MariaDB 10.6+ locks an empty
+			 * table for the first bulk load into it, so a second chunk
+			 * alongside would only wait (up to innodb_lock_wait_timeout,
+			 * then load again); meanwhile the worker loads another table.
+			 */
+			if (j > i)
+				taskgraph_depend(g, id, first);
+		}
+		for (size_t k = 0; k < nk; k++) {
+			load_item *it = &key_items[k];
+			if (it->db != items[i].db || strcmp(it->table, items[i].table) != 0)
+				continue;
+			it->size = (uint64_t)bytes;
+			size_t id = taskgraph_add(g, it, bytes);
+			for (size_t c = first; c < id; c++)
+				taskgraph_depend(g, id, c);
+			scheduled[k] = 1;
+		}
+		i = j;
+	}
+	for (size_t k = 0; k < nk; k++)
+		if (!scheduled[k])
+			taskgraph_add(g, &key_items[k], 0);
+	free(scheduled);
+	if (taskgraph_count(g) == 0)
+		goto out;
+
+	size_t total = taskgraph_count(g);
 	int nw = rc->o->jobs < 1 ? 1 : rc->o->jobs;
-	if ((size_t)nw > n)
-		nw = (int)n;
+	if ((size_t)nw > total)
+		nw = (int)total;
 	load_worker *ws = xcalloc((size_t)nw, sizeof *ws);
 	void **wptrs = xcalloc((size_t)nw, sizeof *wptrs);
 	int opened = 0;
@@ -1168,13 +1286,16 @@ static int restore_data(restore_ctx *rc, bderr *err)
 		opened++;
 	}
 	if (rcode == 0)
-		rcode = workpool_run(rc, wptrs, opened, (void **)ptrs, n, load_item_run, &my_thread_hooks,
-				     err);
+		rcode = taskgraph_run(g, rc, wptrs, opened, load_item_run, &my_thread_hooks, err);
 	for (int i = 0; i < opened; i++)
 		my_close(ws[i].conn);
 	free(wptrs);
 	free(ws);
 out:
+	if (rcode == 0)
+		rc->keys_added = 1;
+	taskgraph_free(g);
+	free(key_items);
 	free(ptrs);
 	free(items);
 	return rcode;
@@ -1426,6 +1547,16 @@ int my_load_post(my_load *l, bderr *err)
 {
 	restore_ctx *rc = &l->rc;
 	MYSQL *c = l->c;
+	/* a load fed through the caller's pool (migrate) adds them here, before publishing */
+	for (size_t i = 0; i < rc->n_dbs && !rc->keys_added; i++) {
+		target_db *d = &rc->dbs[i];
+		if (d->n_keys > 0 && use_db(c, d->load_into, err) != 0)
+			return -1;
+		for (size_t k = 0; k < d->n_keys; k++)
+			if (add_deferred_keys(c, d, d->key_tables[k], d->key_adds[k], err) != 0)
+				return -1;
+	}
+	rc->keys_added = 1;
 	progress_phase(rc->o->progress, "triggers, routines, events and views");
 	for (size_t i = 0; i < rc->n_dbs; i++) {
 		target_db *d = &rc->dbs[i];
@@ -1495,6 +1626,12 @@ int my_load_close(my_load *l, int ok, bderr *err)
 	for (size_t i = 0; i < rc->n_dbs; i++) {
 		free(rc->dbs[i].name);
 		free(rc->dbs[i].tmp);
+		for (size_t k = 0; k < rc->dbs[i].n_keys; k++) {
+			free(rc->dbs[i].key_tables[k]);
+			free(rc->dbs[i].key_adds[k]);
+		}
+		free(rc->dbs[i].key_tables);
+		free(rc->dbs[i].key_adds);
 	}
 	free(rc->dbs);
 	free(rc->session_charset);

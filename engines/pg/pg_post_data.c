@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "common/mem.h"
+#include "engines/pg/pg_sql_filter.h"
 
 typedef struct parse_state {
 	post_data *p;
@@ -53,6 +54,7 @@ static void flush_entry(parse_state *s)
 	e->name = s->cur_name;
 	e->schema = s->cur_schema ? s->cur_schema : xstrdup("-");
 	e->phase = phase_of(e->type);
+	e->done = 0;
 	e->sql = xasprintf("%s%s", s->cur_settings, s->body.data ? s->body.data : "");
 	free(s->cur_settings);
 	s->cur_type = NULL;
@@ -312,4 +314,173 @@ void post_data_free(post_data *p)
 	free(p->entries);
 	free(p->prelude);
 	free(p);
+}
+
+/* ---- the tables an entry's statement names ---- */
+
+typedef struct sql_lexer {
+	const char *p;
+	const char *end;
+} sql_lexer;
+
+static int ident_char(char ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+	       ch == '_' || ch == '$' || (unsigned char)ch >= 0x80;
+}
+
+static void skip_blank(sql_lexer *lx)
+{
+	while (lx->p < lx->end && (*lx->p == ' ' || *lx->p == '\n' || *lx->p == '\t' || *lx->p == '\r'))
+		lx->p++;
+}
+
+/*
+ * The next token: an identifier or keyword (unquoted: folded to lower case,
+ * as the server folds it; quoted: dequoted, *quoted set), or one other
+ * character.  NULL at the end or at an unterminated quote.
+ */
+static char *next_token(sql_lexer *lx, int *quoted)
+{
+	skip_blank(lx);
+	*quoted = 0;
+	if (lx->p >= lx->end)
+		return NULL;
+	strbuf b;
+	strbuf_init(&b);
+	if (*lx->p == '"') {
+		*quoted = 1;
+		for (lx->p++;; lx->p++) {
+			if (lx->p >= lx->end) {
+				strbuf_free(&b);
+				return NULL;
+			}
+			if (*lx->p == '"' && lx->p + 1 < lx->end && lx->p[1] == '"') {
+				strbuf_append(&b, "\"", 1);
+				lx->p++;
+			} else if (*lx->p == '"') {
+				lx->p++;
+				break;
+			} else {
+				strbuf_append(&b, lx->p, 1);
+			}
+		}
+	} else if (ident_char(*lx->p)) {
+		for (; lx->p < lx->end && ident_char(*lx->p); lx->p++) {
+			char ch = *lx->p >= 'A' && *lx->p <= 'Z' ? (char)(*lx->p - 'A' + 'a') : *lx->p;
+			strbuf_append(&b, &ch, 1);
+		}
+	} else {
+		strbuf_append(&b, lx->p++, 1);
+	}
+	return b.data ? strbuf_detach(&b) : xstrdup("");
+}
+
+/* Consumes the keyword kw (lower case) when it comes next. */
+static int accept_keyword(sql_lexer *lx, const char *kw)
+{
+	sql_lexer save = *lx;
+	int quoted;
+	char *t = next_token(lx, &quoted);
+	int ok = t != NULL && !quoted && strcmp(t, kw) == 0;
+	free(t);
+	if (!ok)
+		*lx = save;
+	return ok;
+}
+
+static int is_name(const char *t, int quoted)
+{
+	return t != NULL && (quoted || ident_char(*t));
+}
+
+/* "schema.name" (pg_dump qualifies every table it names). */
+static int qualified_name(sql_lexer *lx, post_data_rel *out)
+{
+	int q1, q2, qd;
+	char *schema = next_token(lx, &q1);
+	char *dot = is_name(schema, q1) ? next_token(lx, &qd) : NULL;
+	char *name = dot && !qd && strcmp(dot, ".") == 0 ? next_token(lx, &q2) : NULL;
+	free(dot);
+	if (!is_name(name, name ? q2 : 0)) {
+		free(schema);
+		free(name);
+		return -1;
+	}
+	out->schema = schema;
+	out->name = name;
+	return 0;
+}
+
+/* The entry's statement (past its SETs and comments). */
+static int entry_statement(const char *sql, sql_lexer *lx)
+{
+	pg_sql_iter it;
+	pg_sql_piece pc;
+	size_t len = strlen(sql);
+	pg_sql_iter_init(&it, sql, len);
+	while (pg_sql_iter_next(&it, &pc)) {
+		if (pc.kind != PG_SQL_STATEMENT)
+			continue;
+		lx->p = sql + pc.start;
+		lx->end = sql + pc.end;
+		sql_lexer probe = *lx;
+		if (accept_keyword(&probe, "set"))
+			continue;
+		return 0;
+	}
+	return -1;
+}
+
+void post_data_rel_clear(post_data_rel *r)
+{
+	free(r->schema);
+	free(r->name);
+	r->schema = r->name = NULL;
+}
+
+int post_data_entry_tables(const post_data_entry *e, post_data_rel *on, post_data_rel *ref)
+{
+	memset(on, 0, sizeof *on);
+	memset(ref, 0, sizeof *ref);
+	sql_lexer lx;
+	if (entry_statement(e->sql, &lx) != 0)
+		return -1;
+	int q;
+	if (strcmp(e->type, "INDEX") == 0) {
+		if (!accept_keyword(&lx, "create"))
+			return -1;
+		accept_keyword(&lx, "unique");
+		if (!accept_keyword(&lx, "index"))
+			return -1;
+		char *idx = next_token(&lx, &q);
+		int ok = is_name(idx, q) && accept_keyword(&lx, "on");
+		free(idx);
+		if (!ok)
+			return -1;
+		accept_keyword(&lx, "only");
+		return qualified_name(&lx, on);
+	}
+	int fk = strcmp(e->type, "FK CONSTRAINT") == 0;
+	if (!fk && strcmp(e->type, "CONSTRAINT") != 0)
+		return -1;
+	if (!accept_keyword(&lx, "alter") || !accept_keyword(&lx, "table"))
+		return -1;
+	accept_keyword(&lx, "only");
+	if (qualified_name(&lx, on) != 0)
+		return -1;
+	if (!fk)
+		return 0;
+	/* ADD CONSTRAINT c FOREIGN KEY (cols) REFERENCES s.r(cols) ... */
+	for (;;) {
+		char *t = next_token(&lx, &q);
+		if (t == NULL)
+			break;
+		int hit = !q && strcmp(t, "references") == 0;
+		free(t);
+		if (hit)
+			return qualified_name(&lx, ref) == 0 ? 0 : (post_data_rel_clear(on), -1);
+	}
+	post_data_rel_clear(on);
+	return -1;
 }

@@ -24,6 +24,7 @@ typedef struct post_data_entry {
 	char *schema; /* "-" for objects outside schemas */
 	char *sql;  /* settings in force + the entry's statements */
 	post_data_phase phase;
+	int done; /* run already (the restore's pipeline), for the phases to skip */
 } post_data_entry;
 
 typedef struct post_data {
@@ -41,5 +42,21 @@ typedef struct post_data {
  */
 post_data *post_data_parse(const char *text, size_t len);
 void post_data_free(post_data *p);
+
+/* A table as a statement names it: schema and name as stored (dequoted). */
+typedef struct post_data_rel {
+	char *schema;
+	char *name;
+} post_data_rel;
+
+/*
+ * The table an INDEX, CONSTRAINT or FK CONSTRAINT entry is on (*on) and, for
+ * a foreign key, the table it references (*ref, else left empty), read from
+ * the entry's statement as pg_dump writes it ("CREATE INDEX i ON [ONLY] s.t
+ * ...", "ALTER TABLE [ONLY] s.t ADD CONSTRAINT c ... REFERENCES s.r(...)").
+ * 0 when found; -1, with nothing allocated, for any other shape.
+ */
+int post_data_entry_tables(const post_data_entry *e, post_data_rel *on, post_data_rel *ref);
+void post_data_rel_clear(post_data_rel *r);
 
 #endif

@@ -14,6 +14,7 @@
 #include "common/mem.h"
 #include "common/progress.h"
 #include "engines/pg/pgconn.h"
+#include "common/taskgraph.h"
 #include "common/workpool.h"
 #include "archive/filter.h"
 #include "engines/pg/pg_dbprops.h"
@@ -48,6 +49,7 @@ typedef struct restore_ctx {
 	pg_provision *prov; /* --provision */
 	PGconn **conns;     /* jobs connections to the target */
 	int n_conns;
+	post_data *post;    /* parsed before the data, for its indexes to follow each table's load */
 } restore_ctx;
 
 /* What each schema statement goes through on its way to the target. */
@@ -93,9 +95,14 @@ static int read_object(restore_ctx *rc, const char *name, char **data, size_t *l
 static int session_setup(restore_ctx *rc, PGconn *c, bderr *err)
 {
 	char *enc = PQescapeLiteral(c, rc->encoding, strlen(rc->encoding));
+	/*
+	 * No waiting for each commit's WAL flush (thousands of schema statements,
+	 * one commit each): wait_flushed makes the whole restore durable at the
+	 * end, before it is reported complete (10+: see there).
+	 */
 	char *sql = xasprintf("SET client_encoding = %s; " PG_COPY_SESSION_SQL
-			      "; SET check_function_bodies = false",
-			      enc);
+			      "; SET check_function_bodies = false%s",
+			      enc, PQserverVersion(c) >= 100000 ? "; SET synchronous_commit = off" : "");
 	PQfreemem(enc);
 	int r = pg_exec(c, sql, "cannot configure the restore session", err);
 	free(sql);
@@ -580,6 +587,8 @@ static int session_close(restore_ctx *rc, int ok, bderr *err);
 
 typedef struct data_item {
 	int is_lo;
+	int freeze;             /* the table's only chunk, in a table this restore created */
+	post_data_entry *entry; /* not a load: a post-data entry run in the pipeline */
 	const char *schema;
 	const char *table;
 	char *const *columns;
@@ -587,10 +596,36 @@ typedef struct data_item {
 	const manifest_object *obj;
 } data_item;
 
+/*
+ * COPY FREEZE writes rows frozen and their pages all-visible, so that no
+ * vacuum rewrites every page of the restored table once more; the server
+ * allows it only for a table created or truncated in the same transaction.
+ * The table is this restore's own and empty: TRUNCATE it in the COPY's
+ * transaction.  1 when in that transaction now; 0 when TRUNCATE was refused
+ * (a role that may insert but not truncate): a plain COPY follows.
+ */
+static int begin_frozen_load(PGconn *c, const char *qual)
+{
+	char *sql = xasprintf("BEGIN; TRUNCATE ONLY %s", qual);
+	PGresult *r = PQexec(c, sql);
+	free(sql);
+	int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+	if (!ok)
+		log_debug("table %s: loading without FREEZE: %.*s", qual,
+			  (int)strcspn(PQresultErrorMessage(r), "\n"), PQresultErrorMessage(r));
+	PQclear(r);
+	if (!ok) {
+		r = PQexec(c, "ROLLBACK");
+		PQclear(r);
+	}
+	return ok;
+}
+
 static int copy_in(restore_ctx *rc, PGconn *c, void *vitem, bderr *err)
 {
 	data_item *it = vitem;
 	char *qual = pg_qualified_name(c, it->schema, it->table);
+	int in_tx = it->freeze && begin_frozen_load(c, qual);
 	strbuf cols;
 	strbuf_init(&cols);
 	for (size_t k = 0; k < it->n_columns; k++) {
@@ -598,8 +633,9 @@ static int copy_in(restore_ctx *rc, PGconn *c, void *vitem, bderr *err)
 		strbuf_appendf(&cols, "%s%s", k ? ", " : "", q);
 		free(q);
 	}
-	char *sql = it->n_columns ? xasprintf("COPY %s (%s) FROM STDIN", qual, cols.data)
-						 : xasprintf("COPY %s FROM STDIN", qual);
+	const char *with = in_tx ? " WITH (FREEZE)" : "";
+	char *sql = it->n_columns ? xasprintf("COPY %s (%s) FROM STDIN%s", qual, cols.data, with)
+				  : xasprintf("COPY %s FROM STDIN%s", qual, with);
 	strbuf_free(&cols);
 	object_reader *orr = NULL;
 	char *buf = NULL;
@@ -649,6 +685,14 @@ static int copy_in(restore_ctx *rc, PGconn *c, void *vitem, bderr *err)
 	while ((res = PQgetResult(c)) != NULL)
 		PQclear(res);
 out:
+	if (in_tx && rcode == 0) {
+		char *what = xasprintf("cannot load table %s", qual);
+		rcode = pg_exec(c, "COMMIT", what, err);
+		free(what);
+	} else if (in_tx) {
+		res = PQexec(c, "ROLLBACK");
+		PQclear(res);
+	}
 	free(buf);
 	object_reader_free(orr);
 	free(sql);
@@ -791,35 +835,139 @@ static int load_large_objects(restore_ctx *rc, PGconn *c, const manifest_object 
 	return rcode;
 }
 
+static int post_item_run(void *vrc, void *vconn, void *vitem, bderr *err);
+
 static int data_item_run(void *vrc, void *vconn, void *vitem, bderr *err)
 {
 	restore_ctx *rc = vrc;
 	PGconn *c = vconn;
 	data_item *it = vitem;
+	if (it->entry)
+		return post_item_run(rc, c, it->entry, err);
 	if (it->is_lo)
 		return load_large_objects(rc, c, it->obj, err);
 	return copy_in(rc, c, vitem, err);
 }
 
-static int data_item_size_desc(const void *a, const void *b)
+/* ---- the pipeline: loads, and each table's post-data as soon as its data is in ---- */
+
+/* Tables sorted by (schema, name), to find the one a post-data entry is on. */
+static int table_cmp(const void *a, const void *b)
 {
-	const data_item *x = *(data_item *const *)a, *y = *(data_item *const *)b;
-	if (x->obj->meta.size != y->obj->meta.size)
-		return x->obj->meta.size < y->obj->meta.size ? 1 : -1;
-	return 0;
+	const pg_dump_table *x = *(pg_dump_table *const *)a, *y = *(pg_dump_table *const *)b;
+	int c = strcmp(x->schema, y->schema);
+	return c ? c : strcmp(x->name, y->name);
+}
+
+static long find_table(const pg_dump_info *inf, pg_dump_table **sorted, const post_data_rel *r)
+{
+	if (r->name == NULL)
+		return -1;
+	pg_dump_table key = { .schema = r->schema, .name = r->name };
+	pg_dump_table *kp = &key;
+	pg_dump_table **hit = bsearch(&kp, sorted, inf->n_tables, sizeof *sorted, table_cmp);
+	return hit ? (long)(*hit - inf->tables) : -1;
+}
+
+/* Where a table's work sits in the graph: gates for "loaded" and "indexes built". */
+typedef struct table_gates {
+	size_t loaded;
+	size_t built;
+} table_gates;
+
+/*
+ * Foreign keys join the pipeline only when every index and constraint that
+ * could back one is in it too (always with pg_dump's output: one that names
+ * another entry's object would have moved to a later phase).
+ */
+static int keys_can_pipeline(const post_data *pd)
+{
+	for (size_t i = 0; i < pd->n_entries; i++) {
+		const post_data_entry *e = &pd->entries[i];
+		if ((strcmp(e->type, "INDEX") == 0 || strcmp(e->type, "CONSTRAINT") == 0) &&
+		    e->phase != POST_DATA_PARALLEL)
+			return 0;
+	}
+	return 1;
+}
+
+/*
+ * Adds the post-data entries that can run as soon as tables are loaded: an
+ * index or constraint after its table's chunks (after all loads when its
+ * table has no data here: a partitioned table's, or one not understood), a
+ * foreign key after both its tables' indexes and constraints.  What a table
+ * has no data for here (a partitioned table) never lets a key in early: its
+ * partitions' loads would have to be checked row by row against it.
+ * Everything else (triggers, attachments, comments) keeps its phase after
+ * the pipeline.  Marks the entries it adds as done for the phases.
+ */
+static void add_post_tasks(restore_ctx *rc, taskgraph *g, data_item *items, size_t *n_items,
+			   const table_gates *gates, size_t all_loaded)
+{
+	const pg_dump_info *inf = &rc->info;
+	post_data *pd = rc->post;
+	pg_dump_table **sorted = xcalloc(inf->n_tables + 1, sizeof *sorted);
+	for (size_t i = 0; i < inf->n_tables; i++)
+		sorted[i] = &inf->tables[i];
+	qsort(sorted, inf->n_tables, sizeof *sorted, table_cmp);
+	int keys = keys_can_pipeline(pd);
+	size_t n_keys = 0, n_idx = 0;
+	for (size_t i = 0; i < pd->n_entries; i++) {
+		post_data_entry *e = &pd->entries[i];
+		int is_key = e->phase == POST_DATA_FOREIGN_KEYS && strcmp(e->type, "FK CONSTRAINT") == 0;
+		if (e->phase != POST_DATA_PARALLEL && !(is_key && keys))
+			continue;
+		post_data_rel on, ref;
+		long t = -1, tr = -1;
+		if (post_data_entry_tables(e, &on, &ref) == 0) {
+			t = find_table(inf, sorted, &on);
+			tr = find_table(inf, sorted, &ref);
+			post_data_rel_clear(&on);
+			post_data_rel_clear(&ref);
+		}
+		if (is_key && (t < 0 || tr < 0))
+			continue; /* after everything, in its phase */
+		data_item *it = &items[(*n_items)++];
+		it->entry = e;
+		/* an index build costs about what its table holds */
+		double cost = t >= 0 ? (double)inf->tables[t].bytes : 0;
+		size_t id = taskgraph_add(g, it, cost);
+		if (is_key) {
+			taskgraph_depend(g, id, gates[t].built);
+			if (tr != t)
+				taskgraph_depend(g, id, gates[tr].built);
+			n_keys++;
+		} else if (t >= 0) {
+			taskgraph_depend(g, id, gates[t].loaded);
+			taskgraph_depend(g, gates[t].built, id);
+			n_idx++;
+		} else {
+			taskgraph_depend(g, id, all_loaded);
+			n_idx++;
+		}
+		e->done = 1;
+	}
+	log_debug("pipeline: %zu indexes and constraints, %zu foreign keys after their tables' loads",
+		  n_idx, n_keys);
+	free(sorted);
 }
 
 static int restore_data(restore_ctx *rc, PGconn **conns, int n_conns, bderr *err)
 {
 	const pg_dump_info *inf = &rc->info;
-	size_t n_items = 0, cap = 2;
+	size_t n_items = 0, cap = 2 + (rc->post ? rc->post->n_entries : 0);
 	for (size_t i = 0; i < inf->n_tables; i++)
 		cap += inf->tables[i].n_chunks;
 	data_item *items = xcalloc(cap, sizeof *items);
-	void **ptrs = xcalloc(cap, sizeof *ptrs);
+	table_gates *gates = xcalloc(inf->n_tables + 1, sizeof *gates);
+	taskgraph *g = taskgraph_new();
+	size_t all_loaded = taskgraph_add(g, NULL, 0);
 	int rcode = 0;
 	for (size_t i = 0; i < inf->n_tables; i++) {
 		const pg_dump_table *t = &inf->tables[i];
+		gates[i].loaded = taskgraph_add(g, NULL, 0);
+		gates[i].built = taskgraph_add(g, NULL, 0);
+		taskgraph_depend(g, gates[i].built, gates[i].loaded);
 		if (!table_filter_selects(rc->o->filter, t->schema, t->name))
 			continue; /* --table, --schema: not in the subset */
 		for (size_t k = 0; k < t->n_chunks; k++) {
@@ -828,13 +976,18 @@ static int restore_data(restore_ctx *rc, PGconn **conns, int n_conns, bderr *err
 			it->table = t->name;
 			it->columns = t->columns;
 			it->n_columns = t->n_columns;
+			/* an empty database before the schema: every table is the restore's own */
+			it->freeze = t->n_chunks == 1 && !rc->o->allow_non_empty;
 			it->obj = find_object(rc->m, t->chunks[k], err);
 			if (it->obj == NULL) {
 				rcode = -1;
 				goto out;
 			}
-			ptrs[n_items] = it;
 			n_items++;
+			double cost = (t->bytes > 0 ? (double)t->bytes : (double)it->obj->meta.size) / (double)t->n_chunks;
+			size_t id = taskgraph_add(g, it, cost);
+			taskgraph_depend(g, gates[i].loaded, id);
+			taskgraph_depend(g, all_loaded, id);
 		}
 	}
 	if (inf->large_objects) {
@@ -845,13 +998,20 @@ static int restore_data(restore_ctx *rc, PGconn **conns, int n_conns, bderr *err
 			rcode = -1;
 			goto out;
 		}
-		ptrs[n_items++] = it;
+		n_items++;
+		taskgraph_depend(g, all_loaded, taskgraph_add(g, it, (double)it->obj->meta.size));
 	}
-	/* largest first, so the last item to finish is a small one */
-	qsort(ptrs, n_items, sizeof *ptrs, data_item_size_desc);
-	rcode = pool_run(rc, conns, n_conns, ptrs, n_items, data_item_run, err);
+	if (rc->post)
+		add_post_tasks(rc, g, items, &n_items, gates, all_loaded);
+	/* largest ready work first, so the last to finish is a small one */
+	void **workers = xcalloc((size_t)n_conns + 1, sizeof *workers);
+	for (int i = 0; i < n_conns; i++)
+		workers[i] = conns[i];
+	rcode = taskgraph_run(g, rc, workers, n_conns, data_item_run, NULL, err);
+	free(workers);
 out:
-	free(ptrs);
+	taskgraph_free(g);
+	free(gates);
 	free(items);
 	return rcode;
 }
@@ -970,7 +1130,7 @@ static int run_phase(restore_ctx *rc, PGconn **conns, int n_conns, post_data *pd
 	void **items = xcalloc(pd->n_entries + 1, sizeof *items);
 	size_t n = 0;
 	for (size_t i = 0; i < pd->n_entries; i++)
-		if (pd->entries[i].phase == phase)
+		if (pd->entries[i].phase == phase && !pd->entries[i].done)
 			items[n++] = &pd->entries[i];
 	int serial = phase == POST_DATA_SERIAL || phase == POST_DATA_LATE;
 	int r = pool_run(rc, conns, serial ? 1 : n_conns, items, n, post_item_run, err);
@@ -978,46 +1138,32 @@ static int run_phase(restore_ctx *rc, PGconn **conns, int n_conns, post_data *pd
 	return r;
 }
 
-static int apply_post_data(restore_ctx *rc, PGconn **conns, int n_conns, char *sql, size_t len,
-			   const char *objname, bderr *err);
-
-static int restore_post_data(restore_ctx *rc, PGconn **conns, int n_conns, const char *objname,
-			     bderr *err)
-{
-	char *sql = NULL;
-	size_t len = 0;
-	if (read_object(rc, objname, &sql, &len, err) != 0)
-		return -1;
-	int r = apply_post_data(rc, conns, n_conns, sql, len, objname, err);
-	free(sql);
-	return r;
-}
-
-int pg_restore_post_data(restore_ctx *rc, char *sql, size_t len, const char *objname, bderr *err)
-{
-	return apply_post_data(rc, rc->conns, rc->n_conns, sql, len, objname, err);
-}
-
-int pg_restore_sequences(restore_ctx *rc, bderr *err)
-{
-	return restore_sequences(rc, rc->conns[0], err);
-}
-
-/* Runs a post-data script (sql is filtered in place). */
-static int apply_post_data(restore_ctx *rc, PGconn **conns, int n_conns, char *sql, size_t len,
-			   const char *objname, bderr *err)
+/* Filters, checks and splits a post-data script (sql is filtered in place). */
+static int parse_post_sql(restore_ctx *rc, char *sql, size_t len, const char *objname, post_data **out,
+			  bderr *err)
 {
 	filter_ownership(rc, sql, &len, "post-data");
 	pg_subset_filter(rc->o->filter, sql, &len);
 	if (refuse_meta_commands(sql, len, objname, err) != 0)
 		return bderr_prefix(err, "schema (post-data) restore failed");
-	post_data *pd = post_data_parse(sql, len);
+	*out = post_data_parse(sql, len);
+	return 0;
+}
+
+static int run_post_prelude(restore_ctx *rc, PGconn **conns, int n_conns, const post_data *pd,
+			    const char *objname, bderr *err)
+{
 	int r = 0;
 	for (int i = 0; i < n_conns && r == 0; i++)
 		r = run_statements(conns[i], &(stmt_hooks){ rc->target, &rc->roles }, pd->prelude, strlen(pd->prelude), objname, err);
+	return r;
+}
+
+/* What the pipeline has not run already (entries marked done). */
+static int run_post_phases(restore_ctx *rc, PGconn **conns, int n_conns, post_data *pd, bderr *err)
+{
 	/* indexes and constraints in parallel; then the rest in order; then foreign keys */
-	if (r == 0)
-		r = run_phase(rc, conns, n_conns, pd, POST_DATA_PARALLEL, err);
+	int r = run_phase(rc, conns, n_conns, pd, POST_DATA_PARALLEL, err);
 	if (r == 0)
 		r = run_phase(rc, conns, n_conns, pd, POST_DATA_SERIAL, err);
 	if (r == 0)
@@ -1026,8 +1172,115 @@ static int apply_post_data(restore_ctx *rc, PGconn **conns, int n_conns, char *s
 	if (r == 0)
 		r = run_phase(rc, conns, n_conns, pd, POST_DATA_LATE, err);
 	log_debug("post-data: %zu entries", pd->n_entries);
+	return r;
+}
+
+/*
+ * Before the data: the post-data section parsed (rc->post) and its session
+ * settings on every connection, so that the loads' connections can build a
+ * table's indexes as soon as its chunks are in.
+ */
+static int prepare_post_data(restore_ctx *rc, PGconn **conns, int n_conns, const char *objname,
+			     bderr *err)
+{
+	char *sql = NULL;
+	size_t len = 0;
+	if (read_object(rc, objname, &sql, &len, err) != 0)
+		return -1;
+	int r = parse_post_sql(rc, sql, len, objname, &rc->post, err);
+	free(sql);
+	if (r != 0)
+		return -1;
+	return run_post_prelude(rc, conns, n_conns, rc->post, objname, err);
+}
+
+/* After the data: the rest of rc->post (prepare_post_data). */
+static int restore_post_data(restore_ctx *rc, PGconn **conns, int n_conns, bderr *err)
+{
+	return run_post_phases(rc, conns, n_conns, rc->post, err);
+}
+
+/*
+ * dbrestore migrate: a post-data script after all the data (its copies have
+ * no pipeline), the whole of it in its phases.
+ */
+int pg_restore_post_data(restore_ctx *rc, char *sql, size_t len, const char *objname, bderr *err)
+{
+	post_data *pd = NULL;
+	if (parse_post_sql(rc, sql, len, objname, &pd, err) != 0)
+		return -1;
+	int r = run_post_prelude(rc, rc->conns, rc->n_conns, pd, objname, err);
+	if (r == 0)
+		r = run_post_phases(rc, rc->conns, rc->n_conns, pd, err);
 	post_data_free(pd);
 	return r;
+}
+
+int pg_restore_sequences(restore_ctx *rc, bderr *err)
+{
+	return restore_sequences(rc, rc->conns[0], err);
+}
+
+/*
+ * Index builds get maintenance_work_mem to sort in memory where the server
+ * can spare it: half of shared_buffers (a quarter of the machine's memory by
+ * convention) shared by the jobs, at most 1 GB each; never less than the
+ * session has already.
+ */
+#define INDEX_MEM_MAX_KB (1024L * 1024)
+
+static int size_index_memory(PGconn **conns, int n_conns, bderr *err)
+{
+	PGresult *r = NULL;
+	if (pg_query(conns[0],
+		     "SELECT (SELECT setting::int8 * 8 FROM pg_catalog.pg_settings WHERE name = 'shared_buffers' "
+		     "          AND unit = '8kB'), "
+		     "       (SELECT setting::int8 FROM pg_catalog.pg_settings WHERE name = 'maintenance_work_mem' "
+		     "          AND unit = 'kB')",
+		     "cannot read the server's memory settings", &r, err) != 0)
+		return -1;
+	long long shared_kb = PQgetisnull(r, 0, 0) ? 0 : atoll(PQgetvalue(r, 0, 0));
+	long long have_kb = PQgetisnull(r, 0, 1) ? 0 : atoll(PQgetvalue(r, 0, 1));
+	PQclear(r);
+	long long want_kb = shared_kb / 2 / n_conns;
+	if (want_kb > INDEX_MEM_MAX_KB)
+		want_kb = INDEX_MEM_MAX_KB;
+	if (have_kb == 0 || want_kb <= have_kb)
+		return 0;
+	char *sql = xasprintf("SET maintenance_work_mem = '%lldkB'", want_kb);
+	int rc = 0;
+	for (int i = 0; i < n_conns && rc == 0; i++)
+		rc = pg_exec(conns[i], sql, "cannot configure the restore session", err);
+	free(sql);
+	log_debug("index builds: maintenance_work_mem %lld kB per job (was %lld kB)", want_kb, have_kb);
+	return rc;
+}
+
+/*
+ * The sessions commit without waiting for the WAL flush (session_setup):
+ * the restore is durable, and reported complete, only once the server has
+ * flushed its WAL past the last of those commits.  A synchronous commit
+ * flushes everything before its own commit record, but only a transaction
+ * that wrote WAL waits for it: a transactional logical-decoding message is
+ * the smallest such write any role may make, and changes no object.
+ */
+static void wait_flushed(PGconn *c)
+{
+	if (PQserverVersion(c) < 100000)
+		return; /* its sessions waited at every commit */
+	PGresult *r = PQexec(c, "SET synchronous_commit = on; "
+				"SELECT pg_catalog.pg_logical_emit_message(true, 'backupd', 'restore complete')");
+	int ok = PQresultStatus(r) == PGRES_TUPLES_OK;
+	if (!ok) {
+		char buf[512];
+		const char *m = PQresultErrorMessage(r);
+		if (m == NULL || *m == '\0')
+			m = pg_errmsg(c, buf, sizeof buf);
+		/* committed all the same: the server's WAL writer flushes it within 3 x wal_writer_delay */
+		log_warn("cannot wait for the server to flush the restore's last commits to disk: %.*s",
+			 (int)strcspn(m, "\n"), m);
+	}
+	PQclear(r);
 }
 
 /*
@@ -1096,6 +1349,8 @@ static int session_open(restore_ctx *rc, repo *r, const manifest *m, const engin
 			goto out;
 	if (!o->allow_non_empty && check_empty(rc->conns[0], rc->dbname, err) != 0)
 		goto out;
+	if (size_index_memory(rc->conns, rc->n_conns, err) != 0)
+		goto out;
 	rcode = 0;
 out:
 	if (rcode != 0)
@@ -1118,6 +1373,13 @@ static int session_close(restore_ctx *rc, int ok, bderr *err)
 		}
 		if (finish_database(rc, err) != 0)
 			ok = 0;
+	} else if (ok) {
+		/*
+		 * The sessions commit without waiting for the flush (session_setup);
+		 * --create: the rename above commits synchronously, which flushes all
+		 * before it.
+		 */
+		wait_flushed(rc->conns[0]);
 	}
 	if (ok && rc->prov && pg_provision_commit(rc->prov, err) != 0)
 		ok = 0;
@@ -1142,6 +1404,7 @@ static int session_close(restore_ctx *rc, int ok, bderr *err)
 		pg_provision_free(rc->prov);
 	}
 	PQfinish(rc->maint);
+	post_data_free(rc->post);
 	pg_dump_info_clear(&rc->info); /* and rc->props with it */
 	pg_roles_info_clear(&rc->role_info);
 	pg_target_free(rc->target);
@@ -1169,13 +1432,15 @@ int pg_restore_run(repo *r, const manifest *m, const engine_restore_options *o, 
 	progress_phase(o->progress, "creating the schema");
 	if (restore_pre_data(&rc, pre, err) != 0 || restore_lo_meta(&rc, err) != 0)
 		goto out;
+	if (prepare_post_data(&rc, conns, jobs, post, err) != 0)
+		goto out;
 	progress_phase(o->progress, "loading data");
 	if (restore_data(&rc, conns, jobs, err) != 0)
 		goto out;
 	if (restore_sequences(&rc, conns[0], err) != 0)
 		goto out;
 	progress_phase(o->progress, "building indexes and constraints");
-	if (restore_post_data(&rc, conns, jobs, post, err) != 0)
+	if (restore_post_data(&rc, conns, jobs, err) != 0)
 		goto out;
 	/* before a --create database gets its name: a failed check drops it */
 	if (o->verify && pg_digest_verify(conns, jobs, &rc.info, m->id, err) != 0)

@@ -133,6 +133,23 @@ assert_rc "restore of the chunked backup succeeds" 0
 check "restored chunked backup matches the source" pg_compare src dst3
 
 # --------------------------------------------------------------------------
+note "restore pipeline: indexes and foreign keys follow their tables' loads, single-chunk tables load frozen"
+run "$DBRESTORE" --log-level debug restore --repo "$REPO" --name src --backup "$ID1" --to "$(pg_uri dst_pipe)" \
+	--jobs 2 --create
+assert_rc "restore --create --jobs 2 at debug level succeeds" 0
+assert_output_matches "indexes and constraints are built in the load pipeline" \
+	'pipeline: [1-9][0-9]* indexes and constraints, [1-9][0-9]* foreign keys after'
+check "the pipelined restore matches the source" pg_compare src dst_pipe
+# COPY FREEZE (TRUNCATE in the load's transaction): every page of a
+# single-chunk table is all-frozen right after the restore, with no vacuum.
+_bd_psql -d dst_pipe -c "CREATE EXTENSION pg_visibility" >/dev/null
+check "public.big was loaded frozen (no page left unfrozen)" test "$(psql_q dst_pipe \
+	"SELECT count(*) FILTER (WHERE NOT all_frozen) || '/' || count(*) FROM pg_visibility_map('public.big')" |
+	cut -d/ -f1)" = 0
+check "public.big has pages" test "$(psql_q dst_pipe "SELECT count(*) FROM pg_visibility_map('public.big')")" -gt 0
+db_drop dst_pipe
+
+# --------------------------------------------------------------------------
 note "failure: restore into a non-empty database is refused"
 db_create nonempty
 psql_q nonempty "CREATE TABLE keep_me (x integer); INSERT INTO keep_me VALUES (1), (2);" >/dev/null

@@ -163,10 +163,63 @@ static void test_comment_on_unknown_object_stays_serial(void **state)
 	post_data_free(p);
 }
 
+static void expect_tables(const post_data_entry *e, const char *on_schema, const char *on_name,
+			  const char *ref_schema, const char *ref_name)
+{
+	post_data_rel on, ref;
+	assert_int_equal(post_data_entry_tables(e, &on, &ref), 0);
+	assert_string_equal(on.schema, on_schema);
+	assert_string_equal(on.name, on_name);
+	if (ref_name) {
+		assert_string_equal(ref.schema, ref_schema);
+		assert_string_equal(ref.name, ref_name);
+	} else {
+		assert_null(ref.name);
+	}
+	post_data_rel_clear(&on);
+	post_data_rel_clear(&ref);
+}
+
+/* The restore starts a table's indexes once its data is in: which table each entry is on. */
+static void test_entry_tables(void **state)
+{
+	(void)state;
+	post_data *p = post_data_parse(sample, strlen(sample));
+	expect_tables(&p->entries[0], "public", "a", NULL, NULL);
+	expect_tables(&p->entries[1], "public", "a", NULL, NULL);
+	expect_tables(&p->entries[2], "public", "p", NULL, NULL); /* ON ONLY */
+	expect_tables(&p->entries[5], "public", "b", "public", "a");
+	post_data_rel on, ref;
+	assert_int_equal(post_data_entry_tables(&p->entries[3], &on, &ref), -1); /* INDEX ATTACH */
+	assert_null(on.name);
+	post_data_free(p);
+
+	static const char odd[] =
+		"SET default_tablespace = '';\n"
+		"-- Name: \"Odd \"\"T\"\" x\"; Type: FK CONSTRAINT; Schema: S p; Owner: o\n"
+		"ALTER TABLE ONLY \"S p\".\"Odd \"\"T\"\"\"\n"
+		"    ADD CONSTRAINT \"REFERENCES x\" FOREIGN KEY (\"references\") REFERENCES \"S p\".\"Ref.T\"(id) DEFERRABLE;\n"
+		"-- Name: UIdx; Type: INDEX; Schema: public; Owner: o\n"
+		"CREATE UNIQUE INDEX \"UIdx\" ON public.\"MixedCase\" USING btree (a);\n"
+		"-- Name: t ex; Type: CONSTRAINT; Schema: public; Owner: o\n"
+		"ALTER TABLE ONLY public.t\n    ADD CONSTRAINT ex EXCLUDE USING gist (r WITH &&);\n"
+		"-- Name: t fk2; Type: FK CONSTRAINT; Schema: public; Owner: o\n"
+		"ALTER TABLE public.t\n    ADD CONSTRAINT fk2 FOREIGN KEY (a) REFERENCES\n";
+	p = post_data_parse(odd, strlen(odd));
+	assert_int_equal(p->n_entries, 4);
+	expect_tables(&p->entries[0], "S p", "Odd \"T\"", "S p", "Ref.T");
+	expect_tables(&p->entries[1], "public", "MixedCase", NULL, NULL);
+	expect_tables(&p->entries[2], "public", "t", NULL, NULL);
+	assert_int_equal(post_data_entry_tables(&p->entries[3], &on, &ref), -1); /* no referenced table */
+	assert_null(on.name);
+	post_data_free(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_splits_entries_with_types_and_phases),
+		cmocka_unit_test(test_entry_tables),
 		cmocka_unit_test(test_each_entry_carries_the_settings_in_force),
 		cmocka_unit_test(test_prelude_keeps_sets_and_drops_meta_commands),
 		cmocka_unit_test(test_odd_input_does_not_crash),
