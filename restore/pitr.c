@@ -718,8 +718,10 @@ static int load_chain(repo *r, const char *name, manifest *m, manifest ***chain,
 		pg_base_info bi;
 		if (pg_base_info_parse(cur->info, &bi, err) < 0)
 			return bderr_prefix(err, "backup %s is damaged", cur->id);
-		if (bi.incremental_of == NULL)
+		if (bi.incremental_of == NULL) {
+			pg_base_info_clear(&bi);
 			break;
+		}
 		if (*n > 1000) {
 			pg_base_info_clear(&bi);
 			return bderr_set(err, "backup %s: its chain of incremental backups loops", m->id);
