@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/lazylib.h"
 #include "common/log.h"
 
 /* A scraper or a probe, not a web site: a few connections are plenty. */
@@ -446,6 +447,8 @@ int metrics_server_new(const char *spec, metrics_server **out, bderr *err)
 	socklen_t alen;
 	if (metrics_parse_listen(spec, &addr, &alen, err) < 0)
 		return -1;
+	if (lazy_mhd_load(err) < 0)
+		return bderr_prefix(err, "http-listen %s", spec);
 	/*
 	 * Our own socket, so that a busy port is reported with its errno, and
 	 * close-on-exec, so that job children do not hold the port.

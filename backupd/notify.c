@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "archive/manifest.h"
+#include "common/lazylib.h"
 #include "common/log.h"
 #include "common/mem.h"
 #include "common/secret.h"
@@ -279,6 +280,8 @@ static size_t discard(char *p, size_t size, size_t n, void *ctx)
 
 static int send_email(const notify_target *t, const webhook_run *r, bderr *err)
 {
+	if (lazy_curl_load(err) < 0)
+		return bderr_prefix(err, "[notify:%s]", t->name);
 	char *password = NULL;
 	if (t->password_file && secret_read_file(t->password_file, &password, err) < 0)
 		return -1;

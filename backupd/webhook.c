@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "archive/manifest.h"
+#include "common/lazylib.h"
 #include "common/mem.h"
 #include "common/version.h"
 
@@ -150,6 +151,8 @@ static int post_once(CURL *h, const char *url, const char *body, long timeout, i
 
 int webhook_post(const char *url, const char *body, const webhook_delivery *d, bderr *err)
 {
+	if (lazy_curl_load(err) < 0)
+		return bderr_prefix(err, "webhook");
 	CURL *h = curl_easy_init();
 	if (h == NULL)
 		return bderr_set(err, "webhook: cannot initialise libcurl");

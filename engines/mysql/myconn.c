@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/lazylib.h"
 #include "common/mem.h"
 #include "common/secret.h"
 
@@ -248,6 +249,8 @@ int my_connect(const my_uri *u, const char *password, const char *db, my_charset
 	       int local_infile, MYSQL **out, bderr *err)
 {
 	*out = NULL;
+	if (lazy_mysql_load(err) < 0)
+		return -1;
 	MYSQL *c = mysql_init(NULL);
 	if (c == NULL)
 		return bderr_set(err, "cannot initialise the MySQL client library");

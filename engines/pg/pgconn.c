@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/lazylib.h"
 #include "common/log.h"
 #include "common/mem.h"
 #include "common/secret.h"
@@ -75,6 +76,8 @@ void pg_mask_quoted(char *m)
 /* Parses a URI or key=value string; errors never quote the string's parts. */
 static PQconninfoOption *parse_conninfo(const char *url, bderr *err)
 {
+	if (lazy_pq_load(err) < 0) /* libpq missing: say so, not "invalid string" */
+		return NULL;
 	char *errmsg = NULL;
 	PQconninfoOption *opts = PQconninfoParse(url, &errmsg);
 	if (opts == NULL) {
