@@ -56,6 +56,12 @@ if [ "$rc" -ne 0 ]; then
 fi
 pass "dpkg-buildpackage -us -uc -b builds the package"
 DEB="$(ls "$BD_TMP"/src/backupd_*.deb)"
+# the client libraries loaded on first use (common/lazylib.h) are not in
+# ${shlibs:Depends}: debian/control names them
+DEPENDS="$(dpkg-deb -f "$DEB" Depends)"
+for lib in libpq5 libmariadb3 libcurl4 libmicrohttpd12; do
+	assert_match "the package depends on $lib (dlopen()ed)" "(^|, )$lib( |,|$)" "$DEPENDS"
+done
 
 # --- install ----------------------------------------------------------------
 PKG_INSTALLED=1

@@ -264,6 +264,19 @@ assert_rc "wal-push with an unusable --spool-dir still archives" 0
 assert_output_contains "it warns that the spool is unusable" "--spool-dir unusable, pushing synchronously"
 
 # ---------------------------------------------------------------------------
+note "a wal-push to a local repository loads no client library"
+# libpq, libmariadb, libcurl and libmicrohttpd are loaded on first use
+# (common/lazylib.h): an archive_command process must not pay for them.
+run "${AS_PG[@]}" env LD_DEBUG=files LD_DEBUG_OUTPUT="$BD_TMP/conc/ld" "$BACKUPD" wal-push \
+	--repo "$REPO" --name lazy --async-max 0 "$BD_TMP/conc/$SEG"
+assert_rc "wal-push with the loader's trace on" 0
+LD_TRACE="$(ls "$BD_TMP"/conc/ld.* 2>/dev/null | head -n 1)"
+check "the loader's trace names the libraries it loaded (libzstd)" grep -q 'file=libzstd' "$LD_TRACE"
+check_not "no libpq, libmariadb, libcurl nor libmicrohttpd among them" \
+	grep -E 'file=lib(pq|mariadb|curl|microhttpd)[.]' "$LD_TRACE"
+rm -f "$BD_TMP"/conc/ld.*
+
+# ---------------------------------------------------------------------------
 note "damage in the repository is loud"
 cp -a "$REPO" "$BD_TMP/repo-bad"
 BAD_OBJ="$(find "$BD_TMP/repo-bad/src/wal" -name '0000000[0-9A-F]*.zst' | grep -v -e history -e partial -e backup | sort | tail -n 1)"
