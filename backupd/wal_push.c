@@ -206,24 +206,36 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* WAL names with a .ready file in status_dir, oldest first. */
-static char **ready_list(const char *status_dir, size_t *n)
+/* The extension of name among exts, or NULL. */
+static const char *name_ext(const char *name, const char *const *exts, size_t n_exts)
+{
+	size_t len = strlen(name);
+	for (size_t i = 0; i < n_exts; i++) {
+		size_t el = strlen(exts[i]);
+		if (len > el && strcmp(name + len - el, exts[i]) == 0)
+			return exts[i];
+	}
+	return NULL;
+}
+
+/* WAL names of the files in dir ending in one of exts (extension removed), sorted. */
+static char **wal_names_in(const char *dir, const char *const *exts, size_t n_exts, size_t *n)
 {
 	char **v = NULL;
 	size_t cap = 0;
 	*n = 0;
-	DIR *d = opendir(status_dir);
+	DIR *d = opendir(dir);
 	if (d == NULL)
 		return NULL;
 	struct dirent *de;
 	while ((de = readdir(d)) != NULL) {
-		size_t len = strlen(de->d_name);
+		const char *ext = name_ext(de->d_name, exts, n_exts);
 		wal_name wn;
 		bderr e;
 		bderr_init(&e);
-		if (len <= 6 || strcmp(de->d_name + len - 6, ".ready") != 0)
+		if (ext == NULL)
 			continue;
-		char *f = xstrndup(de->d_name, len - 6);
+		char *f = xstrndup(de->d_name, strlen(de->d_name) - strlen(ext));
 		if (wal_name_parse(f, &wn, &e) < 0) {
 			free(f);
 			continue;
@@ -238,6 +250,19 @@ static char **ready_list(const char *status_dir, size_t *n)
 	if (*n > 1)
 		qsort(v, *n, sizeof *v, cmp_str);
 	return v;
+}
+
+/* WAL names with a .ready file in status_dir, oldest first. */
+static char **ready_list(const char *status_dir, size_t *n)
+{
+	static const char *const ready_ext[] = { ".ready" };
+	return wal_names_in(status_dir, ready_ext, 1, n);
+}
+
+/* f in the sorted list v? */
+static int sorted_has(char *const *v, size_t n, const char *f)
+{
+	return n > 0 && bsearch(&f, v, n, sizeof *v, cmp_str) != NULL;
 }
 
 static void str_list_free(char **v, size_t n)
@@ -264,16 +289,13 @@ static void spool_clean(const char *spool, const char *status_dir)
 		return;
 	struct dirent *de;
 	while ((de = readdir(d)) != NULL) {
-		for (size_t i = 0; i < sizeof exts / sizeof *exts; i++) {
-			size_t len = strlen(de->d_name), el = strlen(exts[i]);
-			if (len <= el || strcmp(de->d_name + len - el, exts[i]) != 0)
-				continue;
-			char *f = xstrndup(de->d_name, len - el);
-			if (!is_ready(status_dir, f))
-				spool_unlink(spool, f, exts[i]);
-			free(f);
-			break;
-		}
+		const char *ext = name_ext(de->d_name, exts, sizeof exts / sizeof *exts);
+		if (ext == NULL)
+			continue;
+		char *f = xstrndup(de->d_name, strlen(de->d_name) - strlen(ext));
+		if (!is_ready(status_dir, f))
+			spool_unlink(spool, f, ext);
+		free(f);
 	}
 	closedir(d);
 }
@@ -291,39 +313,51 @@ typedef struct pusher {
 	int async_max;
 	char **queue; /* taken oldest first */
 	size_t nq, iq;
-	char **seen; /* every file taken once, never retaken by this pusher */
+	char **seen; /* every file taken once, never retaken by this pusher; sorted */
 	size_t nseen, capseen;
 	int inflight;
 } pusher;
 
-static int seen(const pusher *p, const char *f)
+/* Files are taken oldest first: the insertion point is almost always the end. */
+static void seen_add(pusher *p, const char *f)
 {
-	for (size_t i = 0; i < p->nseen; i++)
-		if (strcmp(p->seen[i], f) == 0)
-			return 1;
-	return 0;
+	if (p->nseen == p->capseen) {
+		p->capseen = p->capseen ? p->capseen * 2 : 64;
+		p->seen = xrealloc(p->seen, p->capseen * sizeof *p->seen);
+	}
+	size_t at = p->nseen;
+	while (at > 0 && strcmp(p->seen[at - 1], f) > 0)
+		at--;
+	memmove(&p->seen[at + 1], &p->seen[at], (p->nseen - at) * sizeof *p->seen);
+	p->seen[at] = xstrdup(f);
+	p->nseen++;
 }
 
 /*
  * Under p->mu: queues ready files without a marker, keeping at most async_max
  * ahead.  Returns 1 when files were left out only because of that bound.
+ * Runs every PUSHER_POLL_NS while the spool is full, with hundreds of files
+ * ready when the archiver is behind: two directory reads and binary searches,
+ * not a lookup per ready file (the CPU it took was the compression's).
  */
 static int refill(pusher *p)
 {
-	size_t n;
+	static const char *const marker_ext[] = { ".ok", ".error" };
+	size_t n, nm;
 	char **ready = ready_list(p->status_dir, &n);
+	char **markers = wal_names_in(p->spool, marker_ext, 2, &nm);
 	int outstanding = p->inflight, limited = 0;
 	str_list_free(p->queue, p->nq);
 	p->queue = NULL;
 	p->nq = p->iq = 0;
 	char *done = xcalloc(n ? n : 1, 1);
 	for (size_t i = 0; i < n; i++) {
-		done[i] = spool_exists(p->spool, ready[i], ".ok") ||
-			  spool_exists(p->spool, ready[i], ".error");
+		done[i] = sorted_has(markers, nm, ready[i]);
 		outstanding += done[i];
 	}
+	str_list_free(markers, nm);
 	for (size_t i = 0; i < n; i++) {
-		if (done[i] || seen(p, ready[i]))
+		if (done[i] || sorted_has(p->seen, p->nseen, ready[i]))
 			continue;
 		if (outstanding >= p->async_max) {
 			limited = 1;
@@ -331,11 +365,7 @@ static int refill(pusher *p)
 		}
 		p->queue = xrealloc(p->queue, (p->nq + 1) * sizeof *p->queue);
 		p->queue[p->nq++] = xstrdup(ready[i]);
-		if (p->nseen == p->capseen) {
-			p->capseen = p->capseen ? p->capseen * 2 : 64;
-			p->seen = xrealloc(p->seen, p->capseen * sizeof *p->seen);
-		}
-		p->seen[p->nseen++] = xstrdup(ready[i]);
+		seen_add(p, ready[i]);
 		outstanding++;
 	}
 	free(done);
