@@ -34,12 +34,7 @@
 	F(struct curl_slist *, curl_slist_append, (struct curl_slist * l, const char *d), (l, d), NULL)   \
 	V(curl_slist_free_all, (struct curl_slist * l), (l))
 
-#define PTR(ret, name, params, args, fail) LAZYLIB_PTR(ret, name, params)
-#define PTRV(name, params, args) LAZYLIB_PTR(void, name, params)
-#define SYM(ret, name, params, args, fail) LAZYLIB_SYM(name)
-#define SYMV(name, params, args) LAZYLIB_SYM(name)
-
-CURL_FUNCS(PTR, PTRV)
+CURL_FUNCS(LAZYLIB_F_PTR, LAZYLIB_V_PTR)
 /* by hand below: variadic, or different without the library */
 LAZYLIB_PTR(CURLcode, curl_easy_setopt, (CURL * c, CURLoption o, ...))
 LAZYLIB_PTR(CURLcode, curl_easy_getinfo, (CURL * c, CURLINFO i, ...))
@@ -47,13 +42,12 @@ LAZYLIB_PTR(CURLSHcode, curl_share_setopt, (CURLSH * s, CURLSHoption o, ...))
 LAZYLIB_PTR(const char *, curl_easy_strerror, (CURLcode e))
 
 static const lazylib_sym curl_syms[] = {
-	CURL_FUNCS(SYM, SYMV) LAZYLIB_SYM(curl_easy_setopt) LAZYLIB_SYM(curl_easy_getinfo)
+	CURL_FUNCS(LAZYLIB_F_SYM, LAZYLIB_V_SYM) LAZYLIB_SYM(curl_easy_setopt) LAZYLIB_SYM(curl_easy_getinfo)
 		LAZYLIB_SYM(curl_share_setopt) LAZYLIB_SYM(curl_easy_strerror)};
 static lazylib curl_lib = LAZYLIB_INIT(LAZY_CURL_SONAME, BD_PACKAGE_CURL, curl_syms);
 
-#define STUB(ret, name, params, args, fail) LAZYLIB_STUB(curl_lib, ret, name, params, args, fail)
-#define STUBV(name, params, args) LAZYLIB_STUBV(curl_lib, name, params, args)
-CURL_FUNCS(STUB, STUBV)
+#define LAZYLIB_CURRENT curl_lib
+CURL_FUNCS(LAZYLIB_F_STUB, LAZYLIB_V_STUB)
 
 int lazy_curl_load(bderr *err)
 {

@@ -24,22 +24,16 @@
 	  (c, s, r), MHD_NO)                                                                                 \
 	V(MHD_stop_daemon, (struct MHD_Daemon * d), (d))
 
-#define PTR(ret, name, params, args, fail) LAZYLIB_PTR(ret, name, params)
-#define PTRV(name, params, args) LAZYLIB_PTR(void, name, params)
-#define SYM(ret, name, params, args, fail) LAZYLIB_SYM(name)
-#define SYMV(name, params, args) LAZYLIB_SYM(name)
-
-MHD_FUNCS(PTR, PTRV)
+MHD_FUNCS(LAZYLIB_F_PTR, LAZYLIB_V_PTR)
 LAZYLIB_PTR(struct MHD_Daemon *, MHD_start_daemon_va,
 	    (unsigned int f, uint16_t p, MHD_AcceptPolicyCallback apc, void *apc_cls, MHD_AccessHandlerCallback dh,
 	     void *dh_cls, va_list ap))
 
-static const lazylib_sym mhd_syms[] = {MHD_FUNCS(SYM, SYMV) LAZYLIB_SYM(MHD_start_daemon_va)};
+static const lazylib_sym mhd_syms[] = {MHD_FUNCS(LAZYLIB_F_SYM, LAZYLIB_V_SYM) LAZYLIB_SYM(MHD_start_daemon_va)};
 static lazylib mhd_lib = LAZYLIB_INIT(LAZY_MHD_SONAME, BD_PACKAGE_MHD, mhd_syms);
 
-#define STUB(ret, name, params, args, fail) LAZYLIB_STUB(mhd_lib, ret, name, params, args, fail)
-#define STUBV(name, params, args) LAZYLIB_STUBV(mhd_lib, name, params, args)
-MHD_FUNCS(STUB, STUBV)
+#define LAZYLIB_CURRENT mhd_lib
+MHD_FUNCS(LAZYLIB_F_STUB, LAZYLIB_V_STUB)
 
 int lazy_mhd_load(bderr *err)
 {

@@ -55,23 +55,17 @@
 	F(MYSQL_RES *, mysql_use_result, (MYSQL * m), (m), NULL)                                            \
 	F(unsigned int, mysql_warning_count, (MYSQL * m), (m), 0)
 
-#define PTR(ret, name, params, args, fail) LAZYLIB_PTR(ret, name, params)
-#define PTRV(name, params, args) LAZYLIB_PTR(void, name, params)
-#define SYM(ret, name, params, args, fail) LAZYLIB_SYM(name)
-#define SYMV(name, params, args) LAZYLIB_SYM(name)
-
-MY_FUNCS(PTR, PTRV)
+MY_FUNCS(LAZYLIB_F_PTR, LAZYLIB_V_PTR)
 /* the variadic ones, by hand below */
 LAZYLIB_PTR(int, mysql_optionsv, (MYSQL * m, enum mysql_option o, ...))
 LAZYLIB_PTR(my_bool, mariadb_get_infov, (MYSQL * m, enum mariadb_value v, void *arg, ...))
 
-static const lazylib_sym my_syms[] = {MY_FUNCS(SYM, SYMV) LAZYLIB_SYM(mysql_optionsv)
+static const lazylib_sym my_syms[] = {MY_FUNCS(LAZYLIB_F_SYM, LAZYLIB_V_SYM) LAZYLIB_SYM(mysql_optionsv)
 					      LAZYLIB_SYM(mariadb_get_infov)};
 static lazylib my_lib = LAZYLIB_INIT(LAZY_MYSQL_SONAME, BD_PACKAGE_MYSQL, my_syms);
 
-#define STUB(ret, name, params, args, fail) LAZYLIB_STUB(my_lib, ret, name, params, args, fail)
-#define STUBV(name, params, args) LAZYLIB_STUBV(my_lib, name, params, args)
-MY_FUNCS(STUB, STUBV)
+#define LAZYLIB_CURRENT my_lib
+MY_FUNCS(LAZYLIB_F_STUB, LAZYLIB_V_STUB)
 
 int lazy_mysql_load(bderr *err)
 {

@@ -58,17 +58,12 @@
 	F(int, lo_read, (PGconn * c, int fd, char *b, size_t n), (c, fd, b, n), -1)                          \
 	F(int, lo_write, (PGconn * c, int fd, const char *b, size_t n), (c, fd, b, n), -1)
 
-#define PTR(ret, name, params, args, fail) LAZYLIB_PTR(ret, name, params)
-#define PTRV(name, params, args) LAZYLIB_PTR(void, name, params)
-#define SYM(ret, name, params, args, fail) LAZYLIB_SYM(name)
-#define SYMV(name, params, args) LAZYLIB_SYM(name)
-
-PQ_FUNCS(PTR, PTRV)
+PQ_FUNCS(LAZYLIB_F_PTR, LAZYLIB_V_PTR)
 /* by hand below: they behave differently without the library */
 LAZYLIB_PTR(char *, PQerrorMessage, (const PGconn *c))
 LAZYLIB_PTR(void, PQfreemem, (void *p))
 
-static const lazylib_sym pq_syms[] = {PQ_FUNCS(SYM, SYMV) LAZYLIB_SYM(PQerrorMessage) LAZYLIB_SYM(PQfreemem)};
+static const lazylib_sym pq_syms[] = {PQ_FUNCS(LAZYLIB_F_SYM, LAZYLIB_V_SYM) LAZYLIB_SYM(PQerrorMessage) LAZYLIB_SYM(PQfreemem)};
 static lazylib pq_lib = LAZYLIB_INIT(LAZY_PQ_SONAME, BD_PACKAGE_PQ, pq_syms);
 
 /* libpq's own contract: *errmsg is set (and freed with PQfreemem, here free) */
@@ -79,9 +74,8 @@ static PQconninfoOption *parse_failed(char **errmsg)
 	return NULL;
 }
 
-#define STUB(ret, name, params, args, fail) LAZYLIB_STUB(pq_lib, ret, name, params, args, fail)
-#define STUBV(name, params, args) LAZYLIB_STUBV(pq_lib, name, params, args)
-PQ_FUNCS(STUB, STUBV)
+#define LAZYLIB_CURRENT pq_lib
+PQ_FUNCS(LAZYLIB_F_STUB, LAZYLIB_V_STUB)
 
 int lazy_pq_load(bderr *err)
 {

@@ -85,4 +85,17 @@ int lazy_mhd_load(bderr *err);
 			lz_##name args;                  \
 	}
 
+/*
+ * A lazy_*.c file lists its functions once, as an X-macro taking F(ret, name,
+ * params, args, fail) and V(name, params, args) (void), and expands it three
+ * times with these: pointers, the symbol table, the stubs (of the library
+ * named by LAZYLIB_CURRENT).
+ */
+#define LAZYLIB_F_PTR(ret, name, params, args, fail) LAZYLIB_PTR(ret, name, params)
+#define LAZYLIB_V_PTR(name, params, args) LAZYLIB_PTR(void, name, params)
+#define LAZYLIB_F_SYM(ret, name, params, args, fail) LAZYLIB_SYM(name)
+#define LAZYLIB_V_SYM(name, params, args) LAZYLIB_SYM(name)
+#define LAZYLIB_F_STUB(ret, name, params, args, fail) LAZYLIB_STUB(LAZYLIB_CURRENT, ret, name, params, args, fail)
+#define LAZYLIB_V_STUB(name, params, args) LAZYLIB_STUBV(LAZYLIB_CURRENT, name, params, args)
+
 #endif
