@@ -29,8 +29,6 @@ typedef struct pg_migrate {
 	int server_num;
 	manifest *m;       /* the source as a dump's manifest would describe it */
 	pg_restore_session *target;
-	char *post_data;   /* pg_dump's post-data, run by migrate_post */
-	size_t post_len;
 	pg_copy_unit *copies;
 	size_t n_copies;
 	digest_sum *sums;  /* per copy unit: the rows as the source sent them (engines/digest.h) */
@@ -42,6 +40,7 @@ typedef struct pg_migrate {
 typedef struct pg_migrate_worker {
 	PGconn *src; /* its own, in the snapshot */
 	PGconn *dst; /* one of the target session's (not closed here) */
+	int frozen;  /* the next copy is its table's whole load, in a transaction that truncated it */
 } pg_migrate_worker;
 
 static int to_strbuf(void *ctx, const char *buf, size_t n, bderr *err)
@@ -132,8 +131,8 @@ int pg_migrate_open(const engine_migrate_options *o, void **out, bderr *err)
 	pg_migrate *s = xcalloc(1, sizeof *s);
 	s->o = o;
 	pg_tool tool = { 0 };
-	char *pre = NULL;
-	size_t pre_len = 0;
+	char *pre = NULL, *post = NULL;
+	size_t pre_len = 0, post_len = 0;
 	int rc = -1;
 	if (pg_connect(o->from_url, o->from_password, NULL, "dbrestore migrate", &s->src, err) != 0)
 		goto out;
@@ -163,14 +162,17 @@ int pg_migrate_open(const engine_migrate_options *o, void **out, bderr *err)
 		 s->m->name, s->m->server_version, pg_restore_session_dbname(s->target), s->n_copies,
 		 s->n_large_objects);
 	if (schema_section(s, &tool, "pre-data", &pre, &pre_len, err) != 0 ||
-	    schema_section(s, &tool, "post-data", &s->post_data, &s->post_len, err) != 0)
+	    schema_section(s, &tool, "post-data", &post, &post_len, err) != 0)
 		goto out;
+	/* post-data parsed before the copies: the pipeline builds indexes among them */
 	if (pg_restore_pre_data(s->target, pre, pre_len, "pre-data", err) != 0 ||
-	    large_object_meta(s, err) != 0)
+	    large_object_meta(s, err) != 0 ||
+	    pg_restore_post_prepare(s->target, post, post_len, "post-data", err) != 0)
 		goto out;
 	rc = 0;
 out:
 	free(pre);
+	free(post);
 	pg_tool_clear(&tool);
 	if (rc != 0) {
 		bderr ignored;
@@ -290,8 +292,9 @@ static int copy_table(pg_migrate_worker *w, const pg_copy_unit *u, const char *l
 		strbuf_appendf(&cols, "%s%s", k ? ", " : "", q);
 		free(q);
 	}
-	char *in = u->n_columns ? xasprintf("COPY %s (%s) FROM STDIN", qual, cols.data)
-				: xasprintf("COPY %s FROM STDIN", qual);
+	const char *with = w->frozen ? " WITH (FREEZE)" : "";
+	char *in = u->n_columns ? xasprintf("COPY %s (%s) FROM STDIN%s", qual, cols.data, with)
+				: xasprintf("COPY %s FROM STDIN%s", qual, with);
 	strbuf_free(&cols);
 	free(qual);
 	char msg[512];
@@ -437,6 +440,56 @@ int pg_migrate_copy(void *vs, void *vw, engine_migrate_unit *u, bderr *err)
 	return copy_table(w, c, u->label, &u->rows, &s->sums[c - s->copies], err);
 }
 
+/* The command's copy of one unit, from the pipeline. */
+typedef struct migrate_pipe {
+	workpool_fn copy;
+	void *shared;
+} migrate_pipe;
+
+static int pipe_load(void *vp, void *vw, PGconn *target, const pg_load *l, int frozen, bderr *err)
+{
+	(void)target; /* the worker's dst */
+	migrate_pipe *mp = vp;
+	pg_migrate_worker *w = vw;
+	w->frozen = frozen;
+	int r = mp->copy(mp->shared, w, l->arg, err);
+	w->frozen = 0;
+	return r;
+}
+
+/*
+ * The copies as the loads of the restore's pipeline: each table's indexes
+ * and constraints built on the target as soon as its copies are in, while
+ * the other workers still copy.
+ */
+int pg_migrate_run(void *vs, engine_migrate_unit *units, size_t n, void **workers, int n_workers,
+		   workpool_fn copy, void *shared, bderr *err)
+{
+	pg_migrate *s = vs;
+	pg_load *loads = xcalloc(n + 1, sizeof *loads);
+	PGconn **conns = xcalloc((size_t)n_workers + 1, sizeof *conns);
+	for (size_t i = 0; i < n; i++) {
+		const pg_copy_unit *c = units[i].engine;
+		loads[i].arg = &units[i];
+		if (c == NULL) {
+			/* the large objects: size unknown (see pg_migrate_units), first */
+			loads[i].cost = 1e18;
+			continue;
+		}
+		loads[i].schema = c->schema;
+		loads[i].table = c->name;
+		loads[i].n_chunks = c->n_chunks;
+		loads[i].cost = (double)c->bytes;
+	}
+	for (int i = 0; i < n_workers; i++)
+		conns[i] = ((pg_migrate_worker *)workers[i])->dst;
+	migrate_pipe mp = { copy, shared };
+	int r = pg_restore_pipeline(s->target, loads, n, workers, conns, n_workers, pipe_load, &mp, err);
+	free(conns);
+	free(loads);
+	return r;
+}
+
 /*
  * The connection holding the snapshot is still in its transaction: what was
  * copied, and what is verified, is that one snapshot.
@@ -459,7 +512,7 @@ int pg_migrate_post(void *vs, bderr *err)
 	pg_migrate *s = vs;
 	if (snapshot_held(s, err) != 0 || pg_restore_sequences(s->target, err) != 0)
 		return -1;
-	return pg_restore_post_data(s->target, s->post_data, s->post_len, "post-data", err);
+	return pg_restore_post_rest(s->target, err);
 }
 
 /*
@@ -551,7 +604,6 @@ int pg_migrate_close(void *vs, int ok, bderr *err)
 	free(s->sums);
 	pg_dump_info_clear(&s->info);
 	manifest_free(s->m);
-	free(s->post_data);
 	free(s->snapshot);
 	free(s);
 	return rc;
