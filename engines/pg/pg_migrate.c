@@ -21,6 +21,8 @@
 #include "engines/pg/pgtool.h"
 
 #define LO_BUF (256 * 1024)
+/* Rows sent to the target in batches of about this much: one send, not one per 8 kB. */
+#define COPY_BATCH (256 * 1024)
 
 typedef struct pg_migrate {
 	const engine_migrate_options *o;
@@ -317,28 +319,39 @@ static int copy_table(pg_migrate_worker *w, const pg_copy_unit *u, const char *l
 		goto drain_dst;
 	}
 	PQclear(r);
+	strbuf batch;
+	strbuf_init(&batch);
 	for (;;) {
 		char *row = NULL;
 		int n = PQgetCopyData(w->src, &row, 0);
-		if (n == -1)
-			break;
 		if (n == -2) {
+			strbuf_free(&batch);
 			bderr_set(err, "cannot read %s from the source: %s", label,
 				  pg_errmsg(w->src, msg, sizeof msg));
 			PQputCopyEnd(w->dst, "source failed");
 			goto drain_dst;
 		}
-		digest_sum_add(sum, row, (size_t)n);
-		int put = PQputCopyData(w->dst, row, n);
-		PQfreemem(row);
-		if (put != 1) {
-			/* the source's COPY is left running: this worker's connections are done */
-			bderr_set(err, "cannot load %s into the target: %s", label,
-				  pg_errmsg(w->dst, msg, sizeof msg));
-			return -1;
+		if (n >= 0) {
+			digest_sum_add(sum, row, (size_t)n);
+			strbuf_append(&batch, row, (size_t)n);
+			PQfreemem(row);
+			rows++;
 		}
-		rows++;
+		if (batch.len > 0 && (n == -1 || batch.len >= COPY_BATCH)) {
+			int put = PQputCopyData(w->dst, batch.data, (int)batch.len);
+			strbuf_reset(&batch);
+			if (put != 1) {
+				/* the source's COPY is left running: this worker's connections are done */
+				strbuf_free(&batch);
+				bderr_set(err, "cannot load %s into the target: %s", label,
+					  pg_errmsg(w->dst, msg, sizeof msg));
+				return -1;
+			}
+		}
+		if (n == -1)
+			break;
 	}
+	strbuf_free(&batch);
 	while ((r = PQgetResult(w->src)) != NULL) {
 		if (PQresultStatus(r) != PGRES_COMMAND_OK && !bderr_isset(err)) {
 			result_error(w->src, r, msg, sizeof msg);

@@ -1019,16 +1019,26 @@ static int run_pipeline(pipe_run *p, data_item *items, const double *costs, size
 		tables[i].built = taskgraph_add(g, NULL, 0);
 		taskgraph_depend(g, tables[i].built, tables[i].loaded);
 	}
+	pipe_table **of = xcalloc(n_loads + 1, sizeof *of);
 	for (size_t i = 0; i < n_loads; i++) {
-		size_t id = taskgraph_add(g, &items[i], costs[i]);
-		taskgraph_depend(g, all_loaded, id);
 		if (items[i].table == NULL)
 			continue;
 		pipe_table key = { .schema = items[i].schema, .name = items[i].table };
-		pipe_table *t = bsearch(&key, tables, n_tables, sizeof *tables, pipe_table_cmp);
-		t->cost += costs[i];
-		taskgraph_depend(g, t->loaded, id);
+		of[i] = bsearch(&key, tables, n_tables, sizeof *tables, pipe_table_cmp);
+		of[i]->cost += costs[i];
 	}
+	for (size_t i = 0; i < n_loads; i++) {
+		/*
+		 * A chunk costs what its whole table does: the largest table's
+		 * chunks first, so its index builds (the longest) start early and
+		 * overlap the smaller tables' loads instead of trailing them all.
+		 */
+		size_t id = taskgraph_add(g, &items[i], of[i] ? of[i]->cost : costs[i]);
+		taskgraph_depend(g, all_loaded, id);
+		if (of[i])
+			taskgraph_depend(g, of[i]->loaded, id);
+	}
+	free(of);
 	size_t n_items = n_loads;
 	if (p->rc->post)
 		add_post_tasks(p->rc->post, g, items, &n_items, tables, n_tables, all_loaded);
