@@ -34,6 +34,7 @@ typedef struct pg_migrate {
 	pg_copy_unit *copies;
 	size_t n_copies;
 	digest_sum *sums;  /* per copy unit: the rows as the source sent them (engines/digest.h) */
+	digest_set *copied; /* the target's tables read in the pipeline as soon as built, or NULL */
 	pg_dump_info info; /* the source described; its sequences as set on the target */
 	long n_large_objects;
 	int next_conn;     /* the target connection the next worker gets */
@@ -455,6 +456,7 @@ int pg_migrate_copy(void *vs, void *vw, engine_migrate_unit *u, bderr *err)
 
 /* The command's copy of one unit, from the pipeline. */
 typedef struct migrate_pipe {
+	pg_migrate *s;
 	workpool_fn copy;
 	void *shared;
 } migrate_pipe;
@@ -468,6 +470,41 @@ static int pipe_load(void *vp, void *vw, PGconn *target, const pg_load *l, int f
 	int r = mp->copy(mp->shared, w, l->arg, err);
 	w->frozen = 0;
 	return r;
+}
+
+/*
+ * The target's half of the verification, on a table as soon as it is built,
+ * while other tables still load: pg_migrate_verify does not read it again.
+ */
+static int pipe_table_digest(void *vp, void *vw, PGconn *target, const char *schema,
+			     const char *table, bderr *err)
+{
+	(void)vw;
+	migrate_pipe *mp = vp;
+	digest_set *d = mp->s->copied;
+	for (size_t i = 0; i < d->n_tables; i++)
+		if (strcmp(d->tables[i].schema, schema) == 0 && strcmp(d->tables[i].name, table) == 0) {
+			if (pg_digest_table(target, &d->tables[i], err) != 0)
+				return -1;
+			log_debug("verify: read %s.%s on the target as soon as it was built (%" PRId64 " rows)",
+				  schema, table, d->tables[i].rows);
+			return 0;
+		}
+	return 0;
+}
+
+/* Each table copied, with the columns it is copied with, for pipe_table_digest to fill in. */
+static digest_set *copied_tables(const pg_migrate *s)
+{
+	digest_set *d = digest_set_new();
+	for (size_t i = 0; i < s->n_copies; i++) {
+		const pg_copy_unit *c = &s->copies[i];
+		if (c->chunk != 0)
+			continue;
+		digest_table *t = digest_set_add_table(d, c->schema, c->name, NULL);
+		digest_table_set_columns(t, c->columns, c->n_columns);
+	}
+	return d;
 }
 
 /*
@@ -496,8 +533,16 @@ int pg_migrate_run(void *vs, engine_migrate_unit *units, size_t n, void **worker
 	}
 	for (int i = 0; i < n_workers; i++)
 		conns[i] = ((pg_migrate_worker *)workers[i])->dst;
-	migrate_pipe mp = { copy, shared };
-	int r = pg_restore_pipeline(s->target, loads, n, workers, conns, n_workers, pipe_load, &mp, err);
+	migrate_pipe mp = { s, copy, shared };
+	/* checksums only from 12 (see pg_migrate_verify) */
+	pg_table_fn after = NULL;
+	if (s->server_num >= 120000) {
+		digest_set_free(s->copied);
+		s->copied = copied_tables(s);
+		after = pipe_table_digest;
+	}
+	int r = pg_restore_pipeline(s->target, loads, n, workers, conns, n_workers, pipe_load, after,
+				    &mp, err);
 	free(conns);
 	free(loads);
 	return r;
@@ -578,14 +623,15 @@ int pg_migrate_verify(void *vs, bderr *err)
 	/*
 	 * The target read in parallel on the session's connections (nothing
 	 * else writes into the new database), with the source's columns in the
-	 * source's order.
+	 * source's order; the tables the pipeline read already (s->copied, each
+	 * once built) are not read again.
 	 */
 	PGconn *conns[ENGINE_JOBS_MAX];
 	int n = 0;
 	while (n < ENGINE_JOBS_MAX && (conns[n] = pg_restore_session_conn(s->target, n)) != NULL)
 		n++;
 	if (rc == 0)
-		rc = pg_digest_compute_conns(conns, n, expected, &actual, err);
+		rc = pg_digest_compute_conns_have(conns, n, expected, s->copied, &actual, err);
 	if (rc == 0)
 		rc = digest_compare(expected, actual, s->o->to.allow_non_empty ? 0 : DIGEST_COMPARE_EXTRA,
 				    err);
@@ -615,6 +661,7 @@ int pg_migrate_close(void *vs, int ok, bderr *err)
 	}
 	pg_copy_units_free(s->copies, s->n_copies);
 	free(s->sums);
+	digest_set_free(s->copied);
 	pg_dump_info_clear(&s->info);
 	manifest_free(s->m);
 	free(s->snapshot);

@@ -596,6 +596,7 @@ typedef struct data_item {
 	size_t n_columns;
 	const manifest_object *obj;
 	const pg_load *load;    /* a load from elsewhere than the repository (migrate) */
+	int after;              /* not a load: pipe_run.after on the table, once it is built */
 } data_item;
 
 /*
@@ -852,7 +853,8 @@ static int post_item_run(void *vrc, void *vconn, void *vitem, bderr *err);
 typedef struct pipe_run {
 	restore_ctx *rc;
 	pg_load_fn load; /* the loads from elsewhere (pg_restore_pipeline), or NULL */
-	void *shared;    /* load's */
+	pg_table_fn after; /* on each table once built, or NULL */
+	void *shared;    /* load's and after's */
 	pthread_mutex_t lock;
 	size_t loads_left;
 } pipe_run;
@@ -881,6 +883,8 @@ static int data_item_run(void *vp, void *vw, void *vitem, bderr *err)
 	pipe_run *p = vp;
 	pipe_worker *w = vw;
 	data_item *it = vitem;
+	if (it->after)
+		return p->after(p->shared, w->load, w->conn, it->schema, it->table, err);
 	if (it->entry) {
 		pthread_mutex_lock(&p->lock);
 		size_t left = p->loads_left;
@@ -1042,6 +1046,13 @@ static int run_pipeline(pipe_run *p, data_item *items, const double *costs, size
 	size_t n_items = n_loads;
 	if (p->rc->post)
 		add_post_tasks(p->rc->post, g, items, &n_items, tables, n_tables, all_loaded);
+	for (size_t i = 0; p->after && i < n_tables; i++) {
+		data_item *it = &items[n_items++];
+		it->after = 1;
+		it->schema = tables[i].schema;
+		it->table = tables[i].name;
+		taskgraph_depend(g, taskgraph_add(g, it, tables[i].cost), tables[i].built);
+	}
 	void **w = xcalloc((size_t)n_workers + 1, sizeof *w);
 	for (int i = 0; i < n_workers; i++)
 		w[i] = &workers[i];
@@ -1055,10 +1066,10 @@ static int run_pipeline(pipe_run *p, data_item *items, const double *costs, size
 	return rcode;
 }
 
-/* Room for n_loads loads and the post-data entries that may join them. */
+/* Room for n_loads loads, a task after each of their tables and the post-data entries that may join them. */
 static data_item *pipe_items(const restore_ctx *rc, size_t n_loads)
 {
-	return xcalloc(n_loads + 1 + (rc->post ? rc->post->n_entries : 0), sizeof(data_item));
+	return xcalloc(2 * n_loads + 1 + (rc->post ? rc->post->n_entries : 0), sizeof(data_item));
 }
 
 static int restore_data(restore_ctx *rc, PGconn **conns, int n_conns, bderr *err)
@@ -1113,7 +1124,8 @@ out:
 }
 
 int pg_restore_pipeline(restore_ctx *rc, const pg_load *loads, size_t n, void **workers,
-			PGconn **conns, int n_workers, pg_load_fn fn, void *shared, bderr *err)
+			PGconn **conns, int n_workers, pg_load_fn fn, pg_table_fn after, void *shared,
+			bderr *err)
 {
 	data_item *items = pipe_items(rc, n);
 	double *costs = xcalloc(n + 1, sizeof *costs);
@@ -1128,7 +1140,7 @@ int pg_restore_pipeline(restore_ctx *rc, const pg_load *loads, size_t n, void **
 	pipe_worker *pw = xcalloc((size_t)n_workers + 1, sizeof *pw);
 	for (int i = 0; i < n_workers; i++)
 		pw[i] = (pipe_worker){ .conn = conns[i], .load = workers[i] };
-	pipe_run p = { .rc = rc, .load = fn, .shared = shared };
+	pipe_run p = { .rc = rc, .load = fn, .after = after, .shared = shared };
 	int rcode = run_pipeline(&p, items, costs, n, pw, n_workers, err);
 	free(pw);
 	free(costs);

@@ -62,14 +62,20 @@ typedef struct pg_load {
 typedef int (*pg_load_fn)(void *shared, void *worker, PGconn *target, const pg_load *l, int frozen,
 			  bderr *err);
 
+/* Work on a table once its loads are in and its indexes and constraints built. */
+typedef int (*pg_table_fn)(void *shared, void *worker, PGconn *target, const char *schema,
+			   const char *table, bderr *err);
+
 /*
  * The restore's pipeline with these loads: fn(shared, workers[i], conns[i],
  * ...) on worker i's thread, and among them the prepared post-data's
  * indexes and constraints as soon as their table is loaded, its foreign
- * keys once both tables' are built.  conns: the session's, one per worker.
+ * keys once both tables' are built, and after (or NULL) on each table once
+ * built.  conns: the session's, one per worker.
  */
 int pg_restore_pipeline(pg_restore_session *s, const pg_load *loads, size_t n, void **workers,
-			PGconn **conns, int n_workers, pg_load_fn fn, void *shared, bderr *err);
+			PGconn **conns, int n_workers, pg_load_fn fn, pg_table_fn after, void *shared,
+			bderr *err);
 /* After the pipeline and the sequences: the rest of the prepared post-data. */
 int pg_restore_post_rest(pg_restore_session *s, bderr *err);
 /* Frees s (NULL: nothing to do). */
