@@ -6,7 +6,10 @@
 #    fixture), owned by the new owner; the application connects with the env
 #    file's DATABASE_URL.
 #  - 15 -> 15 with --jobs 2 and a table split into chunks, --create and
-#    --via-repo (the backup restores to the same result).
+#    --via-repo (the backup restores to the same result); --jobs 1 at debug
+#    level: a table's primary key is built, and its copy read for the
+#    verification, before the other tables are copied (restore's pipeline);
+#    a table copied whole is loaded frozen.
 #  - the target server killed while copying: exit 1, nothing under the
 #    target's name, no env file; a second run completes.  The source's
 #    connections killed: exit 1, the provisioned database and role dropped.
@@ -117,6 +120,8 @@ assert_output_matches "indexes are built in the restore's pipeline" \
 	'pipeline: [1-9][0-9]* indexes and constraints, [0-9]+ foreign keys after'
 assert_output_matches "a table's index is built before all the data is in" \
 	'pipeline: [A-Z ]+ .*big.* started with [1-9][0-9]* loads left'
+assert_output_contains "the target's copy of a table is read for the verification as soon as it is built" \
+	"verify: read public.big on the target as soon as it was built ($ROWS rows)"
 snapshot b15 piped "$BD_TMP/piped15.txt"
 check "the pipelined migrate gives the same database" diff -u "$BD_TMP/src15.txt" "$BD_TMP/piped15.txt"
 # COPY FREEZE, as the restore: public.big (one chunk) has no page left unfrozen
