@@ -142,7 +142,7 @@ PSQL=("$PG_BINDIR/psql" -X -q -v ON_ERROR_STOP=1 -h "$PGSRV/sock" -p "$PORT" -U 
 load_data() {
 	local sock="$1" port="$2"
 	shift 2
-	log "creating the data: pgbench -i -s $SCALE $* and a text table"
+	log "creating the data: pgbench -i -s $SCALE${*:+ $*} and a text table"
 	"$PG_BINDIR/pgbench" -h "$sock" -p "$port" -U postgres -i -s "$SCALE" -q "$@" postgres 2>&1 | tail -n 1 >&2
 	"${PSQL[@]}" -c "CREATE TABLE notes AS SELECT g AS id, md5(g::text) || repeat(' lorem ipsum', 20) AS body FROM generate_series(1, $((SCALE * 5000))) g" >/dev/null
 	"${PSQL[@]}" -c "CHECKPOINT" >/dev/null
@@ -170,15 +170,23 @@ now() { date +%s.%N; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
 du_bytes() { du -sb "$1" | cut -f1; }
+# basebackup NAME SOURCE [OPTION...]: a timed backupd basebackup into REPO;
+# sets BB_SECS, BB_ID and BB_BYTES (stored)
+basebackup() {
+	local name="$1" src="$2" t0
+	shift 2
+	t0="$(now)"
+	"${AS[@]}" env PGPASSFILE="$PGPASS" "$BACKUPD" basebackup --source "$src" --repo "$REPO" --name "$name" "$@" >"$WORKDIR/bb.id"
+	BB_SECS="$(secs "$t0" "$(now)")"
+	BB_ID="$(tail -n 1 "$WORKDIR/bb.id")"
+	BB_BYTES="$(du_bytes "$REPO/$name/backups/$BB_ID")"
+}
 json_lsn() { python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["info"]["start_lsn"])' "$1"; }
 
 # --- backups -------------------------------------------------------------------
 log "backupd basebackup"
-t0="$(now)"
-"${AS[@]}" env PGPASSFILE="$PGPASS" "$BACKUPD" basebackup --source "$SRC" --repo "$REPO" --name bench >"$WORKDIR/bb.id"
-t_bd="$(secs "$t0" "$(now)")"
-BID="$(tail -n 1 "$WORKDIR/bb.id")"
-s_bd="$(du_bytes "$REPO/bench/backups/$BID")"
+basebackup bench "$SRC"
+t_bd="$BB_SECS" BID="$BB_ID" s_bd="$BB_BYTES"
 
 log "pg_basebackup -Ft -Xnone | zstd -1"
 t0="$(now)"
@@ -226,19 +234,18 @@ archive_command = '$BACKUPD wal-push --repo $REPO --name bench18 %p'"
 	SRC18="postgresql://postgres@127.0.0.1:$PORT18/postgres"
 	PSQL=("$PG_BINDIR/psql" -X -q -v ON_ERROR_STOP=1 -h "$PGSRV18/sock" -p "$PORT18" -U postgres -d postgres)
 	# fillfactor 90: room on every page for the HOT update below
+	DB15_BYTES="$DB_BYTES"
 	load_data "$PGSRV18/sock" "$PORT18" --fillfactor=90
 	DB18_BYTES="$DB_BYTES"
+	DB_BYTES="$DB15_BYTES"
 	# frozen (and hinted) now: later reads dirty no page, and no vacuum
 	# between the two backups touches every page
 	"${PSQL[@]}" -c "VACUUM (FREEZE, ANALYZE)" -c "CHECKPOINT" >/dev/null
 	archive_caught_up
 
 	log "backupd basebackup (PostgreSQL 18, full)"
-	t0="$(now)"
-	"${AS[@]}" env PGPASSFILE="$PGPASS" "$BACKUPD" basebackup --source "$SRC18" --repo "$REPO" --name bench18 >"$WORKDIR/bb18.id"
-	t_f18="$(secs "$t0" "$(now)")"
-	FID="$(tail -n 1 "$WORKDIR/bb18.id")"
-	s_f18="$(du_bytes "$REPO/bench18/backups/$FID")"
+	basebackup bench18 "$SRC18"
+	t_f18="$BB_SECS" FID="$BB_ID" s_f18="$BB_BYTES"
 
 	# 1% of the cluster's blocks: the first row of every k-th page of
 	# pgbench_accounts, updated in place (HOT: no index entry changes)
@@ -254,11 +261,8 @@ archive_command = '$BACKUPD wal-push --repo $REPO --name bench18 %p'"
 	"${PSQL[@]}" -c "CHECKPOINT" >/dev/null
 
 	log "backupd basebackup --incremental (PostgreSQL 18)"
-	t0="$(now)"
-	"${AS[@]}" env PGPASSFILE="$PGPASS" "$BACKUPD" basebackup --source "$SRC18" --repo "$REPO" --name bench18 --incremental >"$WORKDIR/bi18.id"
-	t_i18="$(secs "$t0" "$(now)")"
-	IID="$(tail -n 1 "$WORKDIR/bi18.id")"
-	s_i18="$(du_bytes "$REPO/bench18/backups/$IID")"
+	basebackup bench18 "$SRC18" --incremental
+	t_i18="$BB_SECS" IID="$BB_ID" s_i18="$BB_BYTES"
 	# what changed, as the server's WAL summaries between the two backups say
 	# (relation blocks, every fork; informative only)
 	w_chg="$("${PSQL[@]}" -A -t -c "SELECT count(*) FROM (SELECT DISTINCT c.relfilenode, c.reltablespace, c.reldatabase, c.relforknumber, c.relblocknumber
@@ -289,6 +293,7 @@ awk -v r="$r2" 'BEGIN { exit !(r > 1.0) }' && missed=1
 awk -v r="$r3" 'BEGIN { exit !(r > 1.0) }' && missed=1
 if [ "$INCREMENTAL" = 1 ]; then
 	pct() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f%%", 100 * a / b; else print "-" }'; }
+	echo
 	echo "cluster $(MiB "$DB18_BYTES") (same data, fillfactor 90), PostgreSQL $("$BIN18/postgres" --version | awk '{print $3}'), summarize_wal = on"
 	printf '%-50s %8ss  stored %s\n' "backupd basebackup (full)" "$t_f18" "$(MiB "$s_f18")"
 	printf '%-50s %8ss  stored %s\n' "backupd basebackup --incremental ($n_chg blocks)" "$t_i18" "$(MiB "$s_i18")"
