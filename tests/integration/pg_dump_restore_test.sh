@@ -219,6 +219,13 @@ check_not "the shell command did not run" test -e "$PWNED"
 check_not "the refused --create restore left no database" db_exists dst_meta
 
 # --------------------------------------------------------------------------
+note "restore --to with a bad percent-escape in its password"
+run "$DBRESTORE" restore --repo "$REPO" --name src --backup "$ID1" --to "postgresql://postgres:Sekr3tPW%zz@127.0.0.1:$PG_PORT/dst_pct" --create
+assert_rc "restore to an unparsable --to is a usage error" 2
+assert_output_contains "it names the bad percent-escape" "invalid PostgreSQL connection string: invalid percent-encoded token"
+check_not "it does not print the password" grep -q Sekr3tPW "$RUN_OUT" "$RUN_ERR"
+
+# --------------------------------------------------------------------------
 note "failure: a backup without manifest.json"
 REPO_M="$BD_TMP/repo-nomanifest"
 cp -a "$REPO" "$REPO_M"
