@@ -291,17 +291,24 @@ for w in a b c; do
 	[ -n "$WP_MS" ] && [ "$WP_MS" -le "$took" ] || WP_MS="$took"
 done
 for r in $(seq 1 "$ROUNDS"); do
-	ms="$(random_ms "$WP_MS")"
-	"${WAL_PUSH[@]}" --name "wp$r" "$WSEG" >"$BD_TMP/kill.out" 2>"$BD_TMP/kill.err" </dev/null &
-	kill_after $! "$ms" "killed wal-push"
-	note "wal-push: round $r, SIGKILL at ${ms} ms of ~${WP_MS} ms ($([ "$KILLED" = 1 ] && echo killed || echo "had ended, exit $KILLED_RC"))"
-	wal_get_sound "wal-push, kill $r" "wp$r"
-	run "$BACKUPD" expire --repo "$REPO_WP" --name "wp$r" --keep-last 1
+	# a push that had ended before its kill point was not killed: up to four
+	# tries, each drawn over half the span of the last (each under its own name)
+	for try in 1 2 3 4; do
+		wp="wp$r-$try"
+		ms="$(random_ms "$WP_MS")"
+		"${WAL_PUSH[@]}" --name "$wp" "$WSEG" >"$BD_TMP/kill.out" 2>"$BD_TMP/kill.err" </dev/null &
+		kill_after $! "$ms" "killed wal-push"
+		note "wal-push: round $r, try $try, SIGKILL at ${ms} ms of ~${WP_MS} ms ($([ "$KILLED" = 1 ] && echo killed || echo "had ended, exit $KILLED_RC"))"
+		wal_get_sound "wal-push, kill $r.$try" "$wp"
+		[ "$KILLED" != 1 ] || break
+		WP_MS=$((WP_MS / 2 > 10 ? WP_MS / 2 : 10))
+	done
+	run "$BACKUPD" expire --repo "$REPO_WP" --name "$wp" --keep-last 1
 	assert_rc "wal-push, kill $r: the next expire succeeds" 0
 	pcheck tmp-after-expire "wal-push, kill $r: no temp file left after the next expire" no_temp_left wal-push "$REPO_WP"
-	run "${WAL_PUSH[@]}" --name "wp$r" "$WSEG"
+	run "${WAL_PUSH[@]}" --name "$wp" "$WSEG"
 	assert_rc "wal-push, kill $r: the next push succeeds" 0
-	wal_get_sound "wal-push, kill $r, pushed again" "wp$r"
+	wal_get_sound "wal-push, kill $r, pushed again" "$wp"
 done
 
 # --------------------------------------------------------------------------
