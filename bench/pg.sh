@@ -175,30 +175,32 @@ for run in $(seq 1 "$RUNS"); do
 	timed pg_restore bash "$WORKDIR/pg_restore.sh" r_pg
 done
 
-# --dump-only: the dump lines of the report, nothing restored
+# --- report: the dump's figures (all --dump-only prints) -----------------------
+repo_bytes="$(du -sb "$REPO" | cut -f1)"
+dump_bytes="$(du -sb "$DUMPDIR" | cut -f1)"
+bd_dump_t="$(best backupd_dump 2)"
+pg_dump_t="$(best pg_dump 2)"
+bd_dump_m="$(best backupd_dump 3)"
+pg_dump_m="$(best pg_dump 3)"
+dump_ratio="$(ratio "$bd_dump_t" "$pg_dump_t")"
+size_ratio="$(ratio "$repo_bytes" "$dump_bytes")"
+ok_dump="$(le "$dump_ratio" 0.90)"
+ok_size="$(le "$size_ratio" 0.20)"
+ok_rss="$(lt "$bd_dump_m" 102400)"
+row() { printf '%-22s %14s %18s %9s   %-12s %s\n' "$@"; }
+dump_rows() {
+	row "dump time (s)" "$bd_dump_t" "$pg_dump_t" "${dump_ratio}x" "<= 0.90x" "$(verdict "$ok_dump")"
+	row "stored size (MB)" "$(mbb "$repo_bytes")" "$(mbb "$dump_bytes")" \
+		"$(awk -v r="$size_ratio" 'BEGIN { printf "%.0f%%", r * 100 }')" "<= 20%" "$(verdict "$ok_size")"
+	row "dump peak RSS (MB)" "$(mb "$bd_dump_m")" "$(mb "$pg_dump_m")" "" "< 100 MB" "$(verdict "$ok_rss")"
+}
 if [ "$DUMP_ONLY" = 1 ]; then
-	repo_bytes="$(du -sb "$REPO" | cut -f1)"
-	dump_bytes="$(du -sb "$DUMPDIR" | cut -f1)"
-	bd_dump_t="$(best backupd_dump 2)"
-	pg_dump_t="$(best pg_dump 2)"
-	bd_dump_m="$(best backupd_dump 3)"
-	pg_dump_m="$(best pg_dump 3)"
-	dump_ratio="$(ratio "$bd_dump_t" "$pg_dump_t")"
-	size_ratio="$(ratio "$repo_bytes" "$dump_bytes")"
-	ok_dump="$(le "$dump_ratio" 0.90)"
-	ok_size="$(le "$size_ratio" 0.20)"
-	ok_rss="$(lt "$bd_dump_m" 102400)"
 	echo
 	echo "backupd dump vs pg_dump (--dump-only): pgbench scale $SCALE, database $(mbb "$DB_BYTES") MB, 2 jobs, best of $RUNS run(s)"
 	echo
-	printf '%-22s %14s %18s %9s   %-12s %s\n' "" "backupd" "pg_dump" "ratio" "target" "result"
-	printf '%-22s %14s %18s %9s   %-12s %s\n' "dump time (s)" "$bd_dump_t" "$pg_dump_t" "${dump_ratio}x" "<= 0.90x" "$(verdict "$ok_dump")"
-	printf '%-22s %14s %18s %9s   %-12s %s\n' "stored size (MB)" "$(mbb "$repo_bytes")" "$(mbb "$dump_bytes")" \
-		"$(awk -v r="$size_ratio" 'BEGIN { printf "%.0f%%", r * 100 }')" "<= 20%" "$(verdict "$ok_size")"
-	printf '%-22s %14s %18s %9s   %-12s %s\n' "dump peak RSS (MB)" "$(mb "$bd_dump_m")" "$(mb "$pg_dump_m")" "" "< 100 MB" "$(verdict "$ok_rss")"
-	if [ "$STRICT" = 1 ] && [ "$((ok_dump & ok_size & ok_rss))" -ne 1 ]; then
-		exit 1
-	fi
+	row "" "backupd" "pg_dump" "ratio" "target" "result"
+	dump_rows
+	[ "$STRICT" = 1 ] && [ "$((ok_dump & ok_size & ok_rss))" -ne 1 ] && exit 1
 	exit 0
 fi
 
@@ -217,28 +219,16 @@ c_enc="$(counts r_enc)"
 [ "$c_src" = "$c_pg" ] || log "WARNING: pg_restore result differs from the source: $c_pg vs $c_src"
 
 # --- report --------------------------------------------------------------------
-repo_bytes="$(du -sb "$REPO" | cut -f1)"
-dump_bytes="$(du -sb "$DUMPDIR" | cut -f1)"
-
-bd_dump_t="$(best backupd_dump 2)"
-pg_dump_t="$(best pg_dump 2)"
 bd_rest_t="$(best dbrestore 2)"
 pg_rest_t="$(best pg_restore 2)"
 bd_enc_t="$(best backupd_dump_enc 2)"
 bd_enc_rest_t="$(best dbrestore_enc 2)"
 repo_enc_bytes="$(du -sb "$REPO_ENC" | cut -f1)"
-bd_dump_m="$(best backupd_dump 3)"
-pg_dump_m="$(best pg_dump 3)"
 bd_rest_m="$(best dbrestore 3)"
 pg_rest_m="$(best pg_restore 3)"
 
-dump_ratio="$(ratio "$bd_dump_t" "$pg_dump_t")"
-size_ratio="$(ratio "$repo_bytes" "$dump_bytes")"
 rest_ratio="$(ratio "$bd_rest_t" "$pg_rest_t")"
-ok_dump="$(le "$dump_ratio" 0.90)"
-ok_size="$(le "$size_ratio" 0.20)"
 ok_rest="$(le "$rest_ratio" 0.80)"
-ok_rss="$(lt "$bd_dump_m" 102400)"
 ok_rss_rest="$(lt "$bd_rest_m" 102400)"
 enc_ratio="$(ratio "$bd_enc_t" "$bd_dump_t")"
 enc_rest_ratio="$(ratio "$bd_enc_rest_t" "$bd_rest_t")"
@@ -248,18 +238,15 @@ echo
 echo "backupd vs pg_dump/pg_restore: pgbench scale $SCALE, database $(mbb "$DB_BYTES") MB, 2 jobs, best of $RUNS run(s)"
 echo "server: PostgreSQL $("$PG_BINDIR/postgres" --version | awk '{print $3}'), fsync=off, $(nproc) cores"
 echo
-printf '%-22s %14s %18s %9s   %-12s %s\n' "" "backupd" "pg_dump/restore" "ratio" "target" "result"
-printf '%-22s %14s %18s %9s   %-12s %s\n' "dump time (s)" "$bd_dump_t" "$pg_dump_t" "${dump_ratio}x" "<= 0.90x" "$(verdict "$ok_dump")"
-printf '%-22s %14s %18s %9s   %-12s %s\n' "stored size (MB)" "$(mbb "$repo_bytes")" "$(mbb "$dump_bytes")" \
-	"$(awk -v r="$size_ratio" 'BEGIN { printf "%.0f%%", r * 100 }')" "<= 20%" "$(verdict "$ok_size")"
-printf '%-22s %14s %18s %9s   %-12s %s\n' "dump peak RSS (MB)" "$(mb "$bd_dump_m")" "$(mb "$pg_dump_m")" "" "< 100 MB" "$(verdict "$ok_rss")"
-printf '%-22s %14s %18s %9s   %-12s %s\n' "restore time (s)" "$bd_rest_t" "$pg_rest_t" "${rest_ratio}x" "<= 0.80x" "$(verdict "$ok_rest")"
-printf '%-22s %14s %18s %9s   %-12s %s\n' "restore peak RSS (MB)" "$(mb "$bd_rest_m")" "$(mb "$pg_rest_m")" "" "< 100 MB" "$(verdict "$ok_rss_rest")"
+row "" "backupd" "pg_dump/restore" "ratio" "target" "result"
+dump_rows
+row "restore time (s)" "$bd_rest_t" "$pg_rest_t" "${rest_ratio}x" "<= 0.80x" "$(verdict "$ok_rest")"
+row "restore peak RSS (MB)" "$(mb "$bd_rest_m")" "$(mb "$pg_rest_m")" "" "< 100 MB" "$(verdict "$ok_rss_rest")"
 echo
-printf '%-22s %14s %18s %9s   %-12s %s\n' "" "encrypted" "plain backupd" "ratio" "target" "result"
-printf '%-22s %14s %18s %9s   %-12s %s\n' "dump time (s)" "$bd_enc_t" "$bd_dump_t" "${enc_ratio}x" "<= 1.10x" "$(verdict "$ok_enc")"
-printf '%-22s %14s %18s %9s   %-12s %s\n' "stored size (MB)" "$(mbb "$repo_enc_bytes")" "$(mbb "$repo_bytes")" "" "" ""
-printf '%-22s %14s %18s %9s   %-12s %s\n' "restore time (s)" "$bd_enc_rest_t" "$bd_rest_t" "${enc_rest_ratio}x" "" ""
+row "" "encrypted" "plain backupd" "ratio" "target" "result"
+row "dump time (s)" "$bd_enc_t" "$bd_dump_t" "${enc_ratio}x" "<= 1.10x" "$(verdict "$ok_enc")"
+row "stored size (MB)" "$(mbb "$repo_enc_bytes")" "$(mbb "$repo_bytes")" "" "" ""
+row "restore time (s)" "$bd_enc_rest_t" "$bd_rest_t" "${enc_rest_ratio}x" "" ""
 echo
 echo "row check (accounts/docs/blobs/sum): source $c_src, dbrestore $c_bd, encrypted $c_enc, pg_restore $c_pg"
 
