@@ -80,6 +80,14 @@ size_t taskgraph_count(const taskgraph *g)
 
 static int before(const taskgraph *g, size_t a, size_t b)
 {
+	/*
+	 * A ready gate first, whatever its cost: it finishes at once, and what
+	 * waits for it (an index after its table's loads) must compete with the
+	 * other ready work now, not after all of it.
+	 */
+	int ga = g->tasks[a].item == NULL, gb = g->tasks[b].item == NULL;
+	if (ga != gb)
+		return ga;
 	if (g->tasks[a].cost != g->tasks[b].cost)
 		return g->tasks[a].cost > g->tasks[b].cost;
 	return a < b;
