@@ -149,7 +149,7 @@ static const cli_option dump_opts[] = {
 	{ "name", "N", "name of the backups in the repository (default: the source's name)", 0, NULL, 0, 0 },
 	{ "jobs", "N", "parallel connections", 0, STR(ENGINE_JOBS_DEFAULT), ENGINE_JOBS_MIN, ENGINE_JOBS_MAX },
 	OPT_COMPRESS,
-	{ "chunk-size", "SIZE", "split large tables into objects of about this size (256MB, 1G; default: PostgreSQL 1GB, MySQL/MariaDB " ENGINE_CHUNK_SIZE_DEFAULT ")", 0, NULL, 0, 0 },
+	{ "chunk-size", "SIZE", "split large tables into objects of about this size (256MB, 1G)", 0, ENGINE_CHUNK_SIZE_DEFAULT, 0, 0 },
 	{ "consistency", "lock|no-lock", "MySQL/MariaDB: lock non-transactional tables for a consistent dump, or not", 0, "lock", 0, 0 },
 	{ "all-databases", NULL, "every database of the server (PostgreSQL: and its roles, tablespaces and database settings)", 0, NULL, 0, 0 },
 	{ "role-passwords", NULL, "PostgreSQL, with --all-databases: the roles' password hashes too (encrypted repositories only)", 0, NULL, 0, 0 },

@@ -54,7 +54,7 @@ static const struct {
 	{ "job", "jobs", "parallel connections of a dump" },
 	{ "job", "retention", "keep-last=N keep-daily=N ... applied after each successful run" },
 	{ "job", "compress", "zstd:L or none" },
-	{ "job", "chunk-size", "dump: split tables larger than this into objects of about this size (default: PostgreSQL 1GB, MySQL/MariaDB 256MB)" },
+	{ "job", "chunk-size", "dump: split tables larger than this into objects of about this size (default 256MB)" },
 	{ "job", "consistency", "MySQL/MariaDB dump: lock (FLUSH TABLES WITH READ LOCK, the default) or no-lock" },
 	{ "job", "include-table", "dump: only tables matching these [SCHEMA.]TABLE shell patterns (space-separated; * ? [..])" },
 	{ "job", "exclude-table", "dump: leave out tables matching these [SCHEMA.]TABLE patterns" },

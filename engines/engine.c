@@ -136,7 +136,6 @@ int engine_dump_option_set(engine_dump_options *o, const char *key, const char *
 	if (strcmp(key, "chunk-size") == 0) {
 		if (engine_parse_size(value, &o->chunk_bytes) != 0)
 			return bderr_usage(err, "must be a size like 256MB, got '%s'", value);
-		o->chunk_bytes_given = 1;
 		return 0;
 	}
 	if (strcmp(key, "consistency") == 0) {

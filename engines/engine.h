@@ -29,13 +29,6 @@
 #define ENGINE_JOBS_MAX 64
 #define ENGINE_COMPRESS_DEFAULT "zstd:1"
 #define ENGINE_CHUNK_SIZE_DEFAULT "256MB"
-/*
- * PostgreSQL dumps: a table's ctid-range chunks are read through shared
- * buffers without the small ring a whole-table COPY uses, so every worker's
- * server process first maps up to shared_buffers of memory; splitting
- * tables under about 1 GB costs the server more than their parallel reads gain.
- */
-#define ENGINE_PG_CHUNK_SIZE_DEFAULT ((uint64_t)1 << 30)
 
 typedef enum engine_consistency {
 	ENGINE_CONSISTENCY_DEFAULT, /* not asked for: the engine's own default */
@@ -51,11 +44,6 @@ typedef struct engine_dump_options {
 	int compress_level;        /* zstd level, 0 = none */
 	const char *compress_spec; /* as given ("zstd:3", "none"), recorded in the manifest */
 	uint64_t chunk_bytes;      /* split tables larger than this */
-	/*
-	 * chunk_bytes was given (an option, a job's key, migrate's own); else
-	 * each engine may use its own default (PostgreSQL: ENGINE_PG_CHUNK_SIZE_DEFAULT)
-	 */
-	int chunk_bytes_given;
 	engine_consistency consistency;
 	/*
 	 * PostgreSQL: an exported snapshot to dump from instead of exporting one

@@ -135,7 +135,6 @@ static int via_repo(migrate_run *m, repo *r, const char *name, program *p, int j
 	d.name = name;
 	d.jobs = jobs;
 	d.chunk_bytes = m->chunk_bytes;
-	d.chunk_bytes_given = 1;
 	const char *compress = cli_get(&p->args, "compress");
 	if (compress && engine_dump_option_set(&d, "compress", compress, err) != 0)
 		return bderr_prefix(err, "option '--compress'");

@@ -62,7 +62,6 @@ typedef struct dump_state {
 	int server_num;
 	char *server_version;
 	char *encoding;
-	uint64_t chunk_bytes; /* tables larger than this are split (0: none) */
 	char **exclude;     /* relations the filter leaves out, as pg_dump --exclude-table= arguments */
 	size_t n_exclude;
 
@@ -312,9 +311,9 @@ static void plan_tasks(dump_state *st)
 		dump_table *t = &st->tables[i];
 		uint64_t n = 1;
 		/* ctid range scans need PostgreSQL 14; before that every chunk would scan the table */
-		if (st->server_num >= 140000 && st->chunk_bytes > 0 && t->blocks > 1 &&
-		    t->bytes > st->chunk_bytes) {
-			n = (t->bytes + st->chunk_bytes - 1) / st->chunk_bytes;
+		if (st->server_num >= 140000 && st->o->chunk_bytes > 0 && t->blocks > 1 &&
+		    t->bytes > st->o->chunk_bytes) {
+			n = (t->bytes + st->o->chunk_bytes - 1) / st->o->chunk_bytes;
 			if (n > t->blocks)
 				n = t->blocks;
 		}
@@ -848,7 +847,6 @@ static int dump_database(dump_state *st, manifest *m, json_t *info, time_t start
 	progress_phase(o->progress, "waiting for table locks");
 	if (load_tables(st, c, err) != 0 || lock_tables(st, c, err) != 0)
 		goto out;
-	st->chunk_bytes = o->chunk_bytes_given ? o->chunk_bytes : ENGINE_PG_CHUNK_SIZE_DEFAULT;
 	plan_tasks(st);
 	/* relation sizes on disk: an estimate of the COPY text, corrected chunk by chunk */
 	for (size_t i = 0; i < st->n_tasks; i++)
@@ -918,7 +916,6 @@ static int dump_database(dump_state *st, manifest *m, json_t *info, time_t start
 	dump_digest_finish(st, digest, inf);
 	digest = NULL;
 	engine_options_info_set(&inf->options, o, NULL);
-	inf->options.chunk_size = (int64_t)st->chunk_bytes; /* what the tables were split by */
 	pg_dump_info_to_json(inf, info);
 	pg_exec(c, "COMMIT", "cannot end the dump transaction", err);
 	rc = 0;
@@ -1078,7 +1075,6 @@ int pg_copy_plan(PGconn *c, int server_num, uint64_t chunk_bytes, int lock, pg_c
 	memset(&st, 0, sizeof st);
 	st.o = &o;
 	st.server_num = server_num;
-	st.chunk_bytes = chunk_bytes;
 	int rc = load_tables(&st, c, err);
 	if (rc == 0 && lock)
 		rc = lock_tables(&st, c, err);
