@@ -842,6 +842,11 @@ static int dump_database(dump_state *st, manifest *m, json_t *info, time_t start
 	inf->snapshot = xstrdup(st->snapshot);
 	inf->server_version_num = st->server_num;
 
+	/* before the backup is begun: a missing or too old pg_dump leaves nothing behind */
+	if (pg_tool_find("pg_dump", st->server_num / 10000, &tool, err) != 0)
+		goto out;
+	inf->pg_dump_version = xstrdup(tool.version);
+
 	if (plan_excludes(st, c, err) != 0)
 		goto out;
 	progress_phase(o->progress, "waiting for table locks");
@@ -878,14 +883,9 @@ static int dump_database(dump_state *st, manifest *m, json_t *info, time_t start
 
 	/*
 	 * The coordinator's own share, overlapped with the workers' COPY: all of
-	 * it reads the snapshot (or the catalogs, for finding pg_dump), so none
-	 * of it needs to hold the workers back.
+	 * it reads the snapshot, so none of it needs to hold the workers back.
 	 */
-	int crc = pg_tool_find("pg_dump", st->server_num / 10000, &tool, err);
-	if (crc == 0) {
-		inf->pg_dump_version = xstrdup(tool.version);
-		crc = pg_dump_database_properties(c, st->server_num, inf, err);
-	}
+	int crc = pg_dump_database_properties(c, st->server_num, inf, err);
 	if (crc == 0)
 		crc = pg_dump_roles(c, info, err);
 	if (crc == 0)
