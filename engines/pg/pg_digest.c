@@ -116,8 +116,14 @@ static int add_objects(PGconn *c, digest_set *d, bderr *err)
 {
 	int v = PQserverVersion(c);
 	const char *trig_parent = v >= 130000 ? "t.tgparentid = 0" : "true";
+	/*
+	 * The first branch's column types are the UNION's: a bare nspname would
+	 * make every qualified name of the later branches a 'name', cut to 63
+	 * bytes (two triggers whose qualified names share 63 bytes were then
+	 * listed twice and the manifest refused).
+	 */
 	char *sql = xasprintf(
-		"SELECT 'schema', n.nspname FROM pg_catalog.pg_namespace n "
+		"SELECT 'schema', n.nspname::pg_catalog.text FROM pg_catalog.pg_namespace n "
 		" WHERE " USER_NSP("n") " AND " NOT_EXT("pg_catalog.pg_namespace", "n.oid") " "
 		"UNION ALL "
 		"SELECT CASE c.relkind WHEN 'r' THEN 'table' WHEN 'p' THEN 'partitioned table' "

@@ -1444,6 +1444,9 @@ static int session_open(restore_ctx *rc, repo *r, const manifest *m, const engin
 	if (rc->dbname == NULL) {
 		pg_dump_info_clear(&rc->info);
 		pg_roles_info_clear(&rc->role_info);
+		/* an unparsable --to names no database either: say what is wrong with it */
+		if (pg_url_check(o->to_url, err) != 0)
+			return -1;
 		return bderr_usage(err, "--to names no database: give postgresql://HOST/DBNAME");
 	}
 	if (o->create)
