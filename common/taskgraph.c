@@ -160,10 +160,18 @@ static void rank_tasks(taskgraph *g)
 	free(left);
 }
 
-/* ---- the ready heap: higher rank first, then the earlier task ---- */
+/* ---- the ready heap: a gate, then higher rank first, then the earlier task ---- */
 
 static int before(const taskgraph *g, size_t a, size_t b)
 {
+	/*
+	 * A ready gate first, whatever its cost: it finishes at once, and what
+	 * waits for it (an index after its table's loads) must compete with the
+	 * other ready work now, not after all of it.
+	 */
+	int ga = g->tasks[a].item == NULL, gb = g->tasks[b].item == NULL;
+	if (ga != gb)
+		return ga;
 	if (g->tasks[a].rank != g->tasks[b].rank)
 		return g->tasks[a].rank > g->tasks[b].rank;
 	return a < b;

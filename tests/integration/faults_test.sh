@@ -9,7 +9,8 @@
 # Each kill point is drawn at random within the duration of an uninterrupted
 # run of the same command, measured first (so it scales with the build).
 #
-#   BD_FAULTS_ROUNDS   kills per command (default 2; --long or BD_LONG=1: 10);
+#   BD_FAULTS_ROUNDS   kills per command (default 2, under ASan 1; --long or
+#                      BD_LONG=1: 10);
 #                      server restarts and S3 outages: half as many
 #   BD_FAULTS_SEED     seed of the kill points (printed; default random)
 #   BD_FAULTS_PENDING  checks that wait for a fix not merged yet: printed as
@@ -18,6 +19,10 @@
 source "$(dirname "$0")/lib.sh"
 
 ROUNDS="${BD_FAULTS_ROUNDS:-2}"
+# Under ASan (scripts/test.sh sets BD_ASAN=1) one round per command: the
+# sanitizers look at the same code paths, and each round costs 2-3x the time
+# of the normal build (CI's 30-minute budget).
+[ "${BD_ASAN:-0}" != 1 ] || ROUNDS="${BD_FAULTS_ROUNDS:-1}"
 [ "${BD_LONG:-0}" != 1 ] || ROUNDS="${BD_FAULTS_ROUNDS:-10}"
 for arg in "$@"; do
 	case "$arg" in

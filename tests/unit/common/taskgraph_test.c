@@ -90,6 +90,32 @@ static void test_longest_path_first(void **state)
 	taskgraph_free(g);
 }
 
+/*
+ * A gate (cost 0) that becomes ready does not wait behind the other ready
+ * work: the index behind a table's "loaded" gate runs before smaller loads.
+ */
+static void test_gate_not_last(void **state)
+{
+	(void)state;
+	run_log l;
+	log_init(&l, -1);
+	taskgraph *g = taskgraph_new();
+	size_t big = taskgraph_add(g, &values[1], 100);
+	taskgraph_add(g, &values[2], 1);
+	taskgraph_add(g, &values[3], 1);
+	size_t loaded = taskgraph_add(g, NULL, 0);
+	taskgraph_depend(g, loaded, big);
+	size_t idx = taskgraph_add(g, &values[4], 100);
+	taskgraph_depend(g, idx, loaded);
+	bderr err;
+	bderr_init(&err);
+	assert_int_equal(taskgraph_run(g, &l, workers, 1, run_task, NULL, &err), 0);
+	int want[] = { 1, 4, 2, 3 };
+	assert_int_equal(l.n, 4);
+	assert_memory_equal(l.order, want, sizeof want);
+	taskgraph_free(g);
+}
+
 /* Loads of two tables, their indexes after their own loads, a key after both, through a gate. */
 static void test_dependencies_hold(void **state)
 {
@@ -220,6 +246,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_longest_path_first),
+		cmocka_unit_test(test_gate_not_last),
 		cmocka_unit_test(test_dependencies_hold),
 		cmocka_unit_test(test_failure_stops),
 		cmocka_unit_test(test_cycle_reported),
