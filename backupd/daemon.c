@@ -89,6 +89,7 @@ typedef struct djob {
 	int eligible;           /* this daemon may run it (run-on, same definition as the fleet) */
 	int refused;            /* its definition differs from the fleet's */
 	time_t fire;            /* the pending firing's nominal time (the claim's key) */
+	int fire_offline;       /* ...which came due while the catalog was unreachable */
 	int64_t run_id;         /* the claimed run (kept across retries); 0: none */
 	int lost;               /* its claim was lost: cancelled, neither retried nor recorded */
 	int unrecorded;         /* its end could not be written to the catalog yet */
@@ -740,6 +741,7 @@ static void fleet_missed(dtable *t, time_t now)
 				 j->name, when);
 			j->pending = 1;
 			j->fire = latest;
+			j->fire_offline = 0;
 			j->due_at = latest;
 		}
 	}
@@ -831,7 +833,10 @@ static void fleet_skip(dtable *t, djob *j)
 {
 	bderr err;
 	bderr_init(&err);
-	if (t->cat && catalog_skip(t->cat, j->name, j->fire, "no free slot in the fleet", &err) < 0)
+	/* no claim was possible for a firing that came while the catalog was away */
+	const char *why = j->fire_offline ? "came due while the catalog was unreachable"
+					  : "no free slot in the fleet";
+	if (t->cat && catalog_skip(t->cat, j->name, j->fire, why, &err) < 0)
 		fleet_lost(t, err.msg);
 }
 
@@ -1074,6 +1079,7 @@ static int reload(dtable *t, time_t now)
 			nj->kill_at = old->kill_at;
 			nj->stats = old->stats;
 			nj->fire = old->fire;
+			nj->fire_offline = old->fire_offline;
 			nj->run_id = old->run_id;
 			nj->lost = old->lost;
 			nj->unrecorded = old->unrecorded;
@@ -1241,6 +1247,7 @@ static time_t schedule(dtable *t, time_t now, const sigset_t *child_mask)
 				/* not claimed yet: the newer firing supersedes it here */
 				fleet_skip(t, j);
 				j->fire = j->next;
+				j->fire_offline = t->cat == NULL;
 				j->due_at = j->next;
 			} else if (j->pid > 0)
 				log_warn("job %s: due again while still running (pid %ld): skipped",
@@ -1252,6 +1259,7 @@ static time_t schedule(dtable *t, time_t now, const sigset_t *child_mask)
 				j->pending = 1;
 				j->due_at = j->next;
 				j->fire = j->next;
+				j->fire_offline = t->catalog_url && t->cat == NULL;
 				j->attempt = 0;
 				j->retry_at = 0;
 			}
