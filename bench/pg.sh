@@ -3,7 +3,7 @@
 # the same ~1 GB PostgreSQL 15 database, same machine, same server.
 #
 #   bench/pg.sh [--scale N] [--x4] [--runs N] [--port P] [--workdir DIR] [--build-dir DIR]
-#               [--keep] [--strict] [--no-build] [--summary FILE]
+#               [--keep] [--strict] [--no-build] [--summary FILE] [--dump-only]
 #
 #   --scale N      pgbench scale (default 50: ~750 MB of pgbench tables, plus a
 #                  text-heavy table and an incompressible bytea table scaled with
@@ -19,6 +19,8 @@
 #   --keep         leave the server running and the scratch directory in place
 #   --strict       exit 1 if a target is missed
 #   --no-build     do not build when the binaries are missing
+#   --dump-only    time only the plain dumps (backupd dump vs pg_dump): no
+#                  encrypted dump, no restores (for iterating on the dump)
 #
 # Compared, each with 2 jobs:
 #   dump:    backupd dump --jobs 2 (default zstd)   vs  pg_dump -Fd -j2 -Z0
@@ -43,6 +45,7 @@ STRICT=0
 BUILD=1
 X4=0
 SUMMARY=
+DUMP_ONLY=0
 PG_BINDIR="${PG_BINDIR:-/usr/lib/postgresql/15/bin}"
 
 while [ $# -gt 0 ]; do
@@ -57,6 +60,7 @@ while [ $# -gt 0 ]; do
 	--no-build) BUILD=0; shift ;;
 	--x4) X4=1; shift ;;
 	--summary) SUMMARY="$2"; shift 2 ;;
+	--dump-only) DUMP_ONLY=1; shift ;;
 	-h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "bench/pg.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
 	esac
@@ -65,6 +69,8 @@ case "$SCALE" in '' | *[!0-9]* | 0) echo "bench/pg.sh: --scale must be a positiv
 case "$RUNS" in '' | *[!0-9]* | 0) echo "bench/pg.sh: --runs must be a positive integer" >&2; exit 2 ;; esac
 case "$WORKDIR" in /*) ;; *) WORKDIR="$(pwd -P)/$WORKDIR" ;; esac
 case "$BUILD_DIR" in /*) ;; *) BUILD_DIR="$ROOT/$BUILD_DIR" ;; esac
+
+[ "$X4" = 1 ] && [ "$DUMP_ONLY" = 1 ] && { echo "bench/pg.sh: --dump-only and --x4 cannot be combined" >&2; exit 2; }
 
 # --x4: this script twice, at N and 4N, one after the other (the same server
 # settings, one size's data gone before the next is made), then side by side.
@@ -154,6 +160,10 @@ for run in $(seq 1 "$RUNS"); do
 	log "run $run/$RUNS"
 	rm -rf "$REPO" "$REPO_ENC" "$DUMPDIR"
 	timed backupd_dump "$BACKUPD" dump --source "$URI_BASE/$DB" --repo "$REPO" --name "$DB" --jobs 2
+	if [ "$DUMP_ONLY" = 1 ]; then
+		timed pg_dump "$PG_BINDIR/pg_dump" "${CONN[@]}" -Fd -j2 -Z0 -f "$DUMPDIR" "$DB"
+		continue
+	fi
 	timed backupd_dump_enc "$BACKUPD" dump --source "$URI_BASE/$DB" --repo "$REPO_ENC" --name "$DB" --jobs 2 \
 		--encryption-key-file "$KEYFILE"
 	timed pg_dump "$PG_BINDIR/pg_dump" "${CONN[@]}" -Fd -j2 -Z0 -f "$DUMPDIR" "$DB"
@@ -164,6 +174,35 @@ for run in $(seq 1 "$RUNS"); do
 		--create --encryption-key-file "$KEYFILE"
 	timed pg_restore bash "$WORKDIR/pg_restore.sh" r_pg
 done
+
+# --- report: the dump's figures (all --dump-only prints) -----------------------
+repo_bytes="$(du -sb "$REPO" | cut -f1)"
+dump_bytes="$(du -sb "$DUMPDIR" | cut -f1)"
+bd_dump_t="$(best backupd_dump 2)"
+pg_dump_t="$(best pg_dump 2)"
+bd_dump_m="$(best backupd_dump 3)"
+pg_dump_m="$(best pg_dump 3)"
+dump_ratio="$(ratio "$bd_dump_t" "$pg_dump_t")"
+size_ratio="$(ratio "$repo_bytes" "$dump_bytes")"
+ok_dump="$(le "$dump_ratio" 0.90)"
+ok_size="$(le "$size_ratio" 0.20)"
+ok_rss="$(lt "$bd_dump_m" 102400)"
+row() { printf '%-22s %14s %18s %9s   %-12s %s\n' "$@"; }
+dump_rows() {
+	row "dump time (s)" "$bd_dump_t" "$pg_dump_t" "${dump_ratio}x" "<= 0.90x" "$(verdict "$ok_dump")"
+	row "stored size (MB)" "$(mbb "$repo_bytes")" "$(mbb "$dump_bytes")" \
+		"$(awk -v r="$size_ratio" 'BEGIN { printf "%.0f%%", r * 100 }')" "<= 20%" "$(verdict "$ok_size")"
+	row "dump peak RSS (MB)" "$(mb "$bd_dump_m")" "$(mb "$pg_dump_m")" "" "< 100 MB" "$(verdict "$ok_rss")"
+}
+if [ "$DUMP_ONLY" = 1 ]; then
+	echo
+	echo "backupd dump vs pg_dump (--dump-only): pgbench scale $SCALE, database $(mbb "$DB_BYTES") MB, 2 jobs, best of $RUNS run(s)"
+	echo
+	row "" "backupd" "pg_dump" "ratio" "target" "result"
+	dump_rows
+	[ "$STRICT" = 1 ] && [ "$((ok_dump & ok_size & ok_rss))" -ne 1 ] && exit 1
+	exit 0
+fi
 
 # --- sanity: the restores hold the same rows ----------------------------------
 counts() {
@@ -180,28 +219,16 @@ c_enc="$(counts r_enc)"
 [ "$c_src" = "$c_pg" ] || log "WARNING: pg_restore result differs from the source: $c_pg vs $c_src"
 
 # --- report --------------------------------------------------------------------
-repo_bytes="$(du -sb "$REPO" | cut -f1)"
-dump_bytes="$(du -sb "$DUMPDIR" | cut -f1)"
-
-bd_dump_t="$(best backupd_dump 2)"
-pg_dump_t="$(best pg_dump 2)"
 bd_rest_t="$(best dbrestore 2)"
 pg_rest_t="$(best pg_restore 2)"
 bd_enc_t="$(best backupd_dump_enc 2)"
 bd_enc_rest_t="$(best dbrestore_enc 2)"
 repo_enc_bytes="$(du -sb "$REPO_ENC" | cut -f1)"
-bd_dump_m="$(best backupd_dump 3)"
-pg_dump_m="$(best pg_dump 3)"
 bd_rest_m="$(best dbrestore 3)"
 pg_rest_m="$(best pg_restore 3)"
 
-dump_ratio="$(ratio "$bd_dump_t" "$pg_dump_t")"
-size_ratio="$(ratio "$repo_bytes" "$dump_bytes")"
 rest_ratio="$(ratio "$bd_rest_t" "$pg_rest_t")"
-ok_dump="$(le "$dump_ratio" 0.90)"
-ok_size="$(le "$size_ratio" 0.20)"
 ok_rest="$(le "$rest_ratio" 0.80)"
-ok_rss="$(lt "$bd_dump_m" 102400)"
 ok_rss_rest="$(lt "$bd_rest_m" 102400)"
 enc_ratio="$(ratio "$bd_enc_t" "$bd_dump_t")"
 enc_rest_ratio="$(ratio "$bd_enc_rest_t" "$bd_rest_t")"
@@ -211,18 +238,15 @@ echo
 echo "backupd vs pg_dump/pg_restore: pgbench scale $SCALE, database $(mbb "$DB_BYTES") MB, 2 jobs, best of $RUNS run(s)"
 echo "server: PostgreSQL $("$PG_BINDIR/postgres" --version | awk '{print $3}'), fsync=off, $(nproc) cores"
 echo
-printf '%-22s %14s %18s %9s   %-12s %s\n' "" "backupd" "pg_dump/restore" "ratio" "target" "result"
-printf '%-22s %14s %18s %9s   %-12s %s\n' "dump time (s)" "$bd_dump_t" "$pg_dump_t" "${dump_ratio}x" "<= 0.90x" "$(verdict "$ok_dump")"
-printf '%-22s %14s %18s %9s   %-12s %s\n' "stored size (MB)" "$(mbb "$repo_bytes")" "$(mbb "$dump_bytes")" \
-	"$(awk -v r="$size_ratio" 'BEGIN { printf "%.0f%%", r * 100 }')" "<= 20%" "$(verdict "$ok_size")"
-printf '%-22s %14s %18s %9s   %-12s %s\n' "dump peak RSS (MB)" "$(mb "$bd_dump_m")" "$(mb "$pg_dump_m")" "" "< 100 MB" "$(verdict "$ok_rss")"
-printf '%-22s %14s %18s %9s   %-12s %s\n' "restore time (s)" "$bd_rest_t" "$pg_rest_t" "${rest_ratio}x" "<= 0.80x" "$(verdict "$ok_rest")"
-printf '%-22s %14s %18s %9s   %-12s %s\n' "restore peak RSS (MB)" "$(mb "$bd_rest_m")" "$(mb "$pg_rest_m")" "" "< 100 MB" "$(verdict "$ok_rss_rest")"
+row "" "backupd" "pg_dump/restore" "ratio" "target" "result"
+dump_rows
+row "restore time (s)" "$bd_rest_t" "$pg_rest_t" "${rest_ratio}x" "<= 0.80x" "$(verdict "$ok_rest")"
+row "restore peak RSS (MB)" "$(mb "$bd_rest_m")" "$(mb "$pg_rest_m")" "" "< 100 MB" "$(verdict "$ok_rss_rest")"
 echo
-printf '%-22s %14s %18s %9s   %-12s %s\n' "" "encrypted" "plain backupd" "ratio" "target" "result"
-printf '%-22s %14s %18s %9s   %-12s %s\n' "dump time (s)" "$bd_enc_t" "$bd_dump_t" "${enc_ratio}x" "<= 1.10x" "$(verdict "$ok_enc")"
-printf '%-22s %14s %18s %9s   %-12s %s\n' "stored size (MB)" "$(mbb "$repo_enc_bytes")" "$(mbb "$repo_bytes")" "" "" ""
-printf '%-22s %14s %18s %9s   %-12s %s\n' "restore time (s)" "$bd_enc_rest_t" "$bd_rest_t" "${enc_rest_ratio}x" "" ""
+row "" "encrypted" "plain backupd" "ratio" "target" "result"
+row "dump time (s)" "$bd_enc_t" "$bd_dump_t" "${enc_ratio}x" "<= 1.10x" "$(verdict "$ok_enc")"
+row "stored size (MB)" "$(mbb "$repo_enc_bytes")" "$(mbb "$repo_bytes")" "" "" ""
+row "restore time (s)" "$bd_enc_rest_t" "$bd_rest_t" "${enc_rest_ratio}x" "" ""
 echo
 echo "row check (accounts/docs/blobs/sum): source $c_src, dbrestore $c_bd, encrypted $c_enc, pg_restore $c_pg"
 

@@ -202,7 +202,7 @@ struct engine_ops {
 	/*
 	 * dbrestore migrate (NULL when the engine has none).  The command calls,
 	 * in order: migrate_open; migrate_dump (only with --via-repo);
-	 * migrate_units; then, in the worker pool, migrate_worker_open once per
+	 * migrate_units; then, in the worker pool (or migrate_run), migrate_worker_open once per
 	 * worker thread and migrate_copy for each unit (any order, in parallel);
 	 * migrate_post; migrate_verify; finally migrate_close, always once
 	 * migrate_open succeeded, with ok 1 only when every step succeeded.  A session is used from one thread
@@ -235,6 +235,14 @@ struct engine_ops {
 	void (*migrate_worker_close)(void *session, void *worker);
 	/* Copies one unit source -> target on the worker's connections, in bounded memory. */
 	int (*migrate_copy)(void *session, void *worker, engine_migrate_unit *unit, bderr *err);
+	/*
+	 * Runs the copies itself instead of the command's pool, or NULL:
+	 * copy(shared, workers[i], &units[k]) once for every unit, on worker
+	 * i's thread, with the engine's own work between them (PostgreSQL: the
+	 * restore's pipeline builds a table's indexes as soon as it is copied).
+	 */
+	int (*migrate_run)(void *session, engine_migrate_unit *units, size_t n, void **workers,
+			   int n_workers, workpool_fn copy, void *shared, bderr *err);
 	/* After every unit: the schema that follows the data (indexes, constraints), sequences. */
 	int (*migrate_post)(void *session, bderr *err);
 	/*

@@ -106,7 +106,9 @@ static int copy_data(migrate_run *m, int jobs, bderr *err)
 			rc = -1;
 			break;
 		}
-	if (rc == 0 && n > 0)
+	if (rc == 0 && n > 0 && m->e->migrate_run)
+		rc = m->e->migrate_run(m->session, units, n, workers, n_workers, copy_unit, m, err);
+	else if (rc == 0 && n > 0)
 		rc = workpool_run(m, workers, n_workers, items, n, copy_unit, m->e->migrate_thread_hooks,
 				  err);
 	for (int i = 0; i < opened; i++)

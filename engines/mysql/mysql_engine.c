@@ -140,6 +140,7 @@ const engine_ops mysql_engine = {
 	.migrate_worker_open = mysql_migrate_worker_open,
 	.migrate_worker_close = mysql_migrate_worker_close,
 	.migrate_copy = mysql_migrate_copy,
+	.migrate_run = mysql_migrate_run,
 	.migrate_post = mysql_migrate_post,
 	.migrate_verify = mysql_migrate_verify,
 	.migrate_close = mysql_migrate_close,

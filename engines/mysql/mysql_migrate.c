@@ -1,6 +1,7 @@
 #include "engines/mysql/mysql_migrate.h"
 
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -515,6 +516,52 @@ int mysql_migrate_copy(void *session, void *worker, engine_migrate_unit *unit, b
 		return -1;
 	unit->rows = my_load_item_rows(unit->engine);
 	return 0;
+}
+
+/* The command's copy of the unit a chunk is (units sorted by their chunk, for bsearch). */
+typedef struct my_migrate_run {
+	engine_migrate_unit **by_item;
+	size_t n;
+	workpool_fn copy;
+	void *shared;
+} my_migrate_run;
+
+static int unit_item_cmp(const void *a, const void *b)
+{
+	const void *x = (*(engine_migrate_unit *const *)a)->engine;
+	const void *y = (*(engine_migrate_unit *const *)b)->engine;
+	return x == y ? 0 : (uintptr_t)x < (uintptr_t)y ? -1 : 1;
+}
+
+static int run_chunk(void *ctx, my_load_worker *w, my_load_item *it, bderr *err)
+{
+	my_migrate_run *x = ctx;
+	engine_migrate_unit key = { .engine = it }, *kp = &key;
+	engine_migrate_unit **u = bsearch(&kp, x->by_item, x->n, sizeof *x->by_item, unit_item_cmp);
+	if (u == NULL) {
+		const char *db;
+		const my_dump_table *t;
+		size_t k;
+		uint64_t size;
+		my_load_item_describe(it, &db, &t, &k, &size);
+		return bderr_set(err, "migrate: chunk %zu of table %s.%s has no copy unit", k + 1, db,
+				 t->name);
+	}
+	return x->copy(x->shared, w, *u, err);
+}
+
+/* The copies in the restore's graph: each table's secondary keys as soon as its chunks are in. */
+int mysql_migrate_run(void *session, engine_migrate_unit *units, size_t n, void **workers,
+		      int n_workers, workpool_fn copy, void *shared, bderr *err)
+{
+	my_migrate *mg = session;
+	my_migrate_run x = { xcalloc(n + 1, sizeof *x.by_item), n, copy, shared };
+	for (size_t i = 0; i < n; i++)
+		x.by_item[i] = &units[i];
+	qsort(x.by_item, n, sizeof *x.by_item, unit_item_cmp);
+	int r = my_load_run(mg->load, (my_load_worker **)workers, n_workers, run_chunk, &x, err);
+	free(x.by_item);
+	return r;
 }
 
 int mysql_migrate_post(void *session, bderr *err)

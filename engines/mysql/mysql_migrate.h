@@ -27,6 +27,8 @@ void mysql_migrate_units_free(void *session, engine_migrate_unit *units, size_t 
 int mysql_migrate_worker_open(void *session, void **worker, bderr *err);
 void mysql_migrate_worker_close(void *session, void *worker);
 int mysql_migrate_copy(void *session, void *worker, engine_migrate_unit *unit, bderr *err);
+int mysql_migrate_run(void *session, engine_migrate_unit *units, size_t n, void **workers,
+		      int n_workers, workpool_fn copy, void *shared, bderr *err);
 int mysql_migrate_post(void *session, bderr *err);
 int mysql_migrate_verify(void *session, bderr *err);
 int mysql_migrate_close(void *session, int ok, bderr *err);

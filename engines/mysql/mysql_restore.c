@@ -1208,21 +1208,18 @@ static int plan_items(restore_ctx *rc, load_item **items_out, load_item ***ptrs_
 /*
  * Chunks, largest first (a table's first chunk before its others), and each
  * table's deferred secondary keys as soon as its chunks are in
- * (common/taskgraph), on the same connections.  A load fed by a live source
- * (migrate) runs its chunks through the caller's pool instead, without
- * dependencies: my_load_post adds the keys then.
+ * (common/taskgraph), on the same connections: the graph of items[0 .. n)
+ * (plan_items), with the key items in *key_items (freed by the caller).
+ * The restore runs it on its own workers, a migrate on its pool's
+ * (my_load_run).
  */
-static int restore_data(restore_ctx *rc, bderr *err)
+static taskgraph *data_graph(restore_ctx *rc, load_item *items, size_t n, load_item **key_items_out)
 {
-	load_item *items = NULL, **ptrs = NULL, *key_items = NULL;
-	size_t n = 0, nk = 0, n_keys = 0;
 	taskgraph *g = taskgraph_new();
-	int rcode = plan_items(rc, &items, &ptrs, &n, err);
-	if (rcode != 0)
-		goto out;
+	size_t nk = 0, n_keys = 0;
 	for (size_t d = 0; d < rc->n_dbs; d++)
 		n_keys += rc->dbs[d].n_keys;
-	key_items = xcalloc(n_keys + 1, sizeof *key_items);
+	load_item *key_items = xcalloc(n_keys + 1, sizeof *key_items);
 	unsigned char *scheduled = xcalloc(n_keys + 1, 1);
 	for (size_t d = 0; d < rc->n_dbs; d++) {
 		for (size_t i = 0; i < rc->dbs[d].n_keys; i++) {
@@ -1266,9 +1263,21 @@ static int restore_data(restore_ctx *rc, bderr *err)
 		if (!scheduled[k])
 			taskgraph_add(g, &key_items[k], 0);
 	free(scheduled);
+	*key_items_out = key_items;
+	return g;
+}
+
+static int restore_data(restore_ctx *rc, bderr *err)
+{
+	load_item *items = NULL, **ptrs = NULL, *key_items = NULL;
+	size_t n = 0;
+	taskgraph *g = NULL;
+	int rcode = plan_items(rc, &items, &ptrs, &n, err);
+	if (rcode != 0)
+		goto out;
+	g = data_graph(rc, items, n, &key_items);
 	if (taskgraph_count(g) == 0)
 		goto out;
-
 	size_t total = taskgraph_count(g);
 	int nw = rc->o->jobs < 1 ? 1 : rc->o->jobs;
 	if ((size_t)nw > total)
@@ -1411,6 +1420,7 @@ struct my_load {
 	time_t t0;
 	load_item *items;     /* my_load_items */
 	load_item **item_ptrs;
+	size_t n_items;
 };
 
 int my_load_open(const my_load_source *src, my_dump_info *info, const engine_restore_options *o,
@@ -1497,8 +1507,40 @@ int my_load_items(my_load *l, my_load_item ***items, size_t *n, bderr *err)
 	l->item_ptrs = NULL;
 	if (plan_items(&l->rc, &l->items, &l->item_ptrs, n, err) != 0)
 		return -1;
+	l->n_items = *n;
 	*items = l->item_ptrs;
 	return 0;
+}
+
+/* my_load_run's graph: the keys here, the chunks through the caller's function. */
+typedef struct load_run {
+	my_load *l;
+	my_load_chunk_fn fn;
+	void *ctx;
+} load_run;
+
+static int load_run_item(void *shared, void *worker, void *item, bderr *err)
+{
+	load_run *x = shared;
+	load_item *it = item;
+	if (it->add_keys)
+		return my_load_item_run(x->l, worker, it, err);
+	return x->fn(x->ctx, worker, it, err);
+}
+
+int my_load_run(my_load *l, my_load_worker **workers, int n_workers, my_load_chunk_fn fn, void *ctx,
+		bderr *err)
+{
+	load_item *key_items = NULL;
+	taskgraph *g = data_graph(&l->rc, l->items, l->n_items, &key_items);
+	load_run x = { l, fn, ctx };
+	int r = taskgraph_count(g) == 0 ? 0
+		: taskgraph_run(g, &x, (void **)workers, n_workers, load_run_item, &my_thread_hooks, err);
+	if (r == 0)
+		l->rc.keys_added = 1;
+	taskgraph_free(g);
+	free(key_items);
+	return r;
 }
 
 int64_t my_load_item_rows(const my_load_item *it)
@@ -1547,7 +1589,7 @@ int my_load_post(my_load *l, bderr *err)
 {
 	restore_ctx *rc = &l->rc;
 	MYSQL *c = l->c;
-	/* a load fed through the caller's pool (migrate) adds them here, before publishing */
+	/* a load fed through the caller's pool without my_load_run adds them here, before publishing */
 	for (size_t i = 0; i < rc->n_dbs && !rc->keys_added; i++) {
 		target_db *d = &rc->dbs[i];
 		if (d->n_keys > 0 && use_db(c, d->load_into, err) != 0)

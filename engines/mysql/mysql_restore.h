@@ -81,6 +81,15 @@ int64_t my_load_item_rows(const my_load_item *it);
 int my_load_worker_open(my_load *l, int index, my_load_worker **w, bderr *err);
 int my_load_item_run(my_load *l, my_load_worker *w, my_load_item *it, bderr *err);
 void my_load_worker_close(my_load_worker *w);
+/*
+ * The restore's graph on the caller's workers: fn(ctx, workers[i], chunk)
+ * for each of my_load_items' chunks on worker i's thread, and each table's
+ * deferred secondary keys as soon as its chunks are in (my_load_post adds
+ * none then).
+ */
+typedef int (*my_load_chunk_fn)(void *ctx, my_load_worker *w, my_load_item *it, bderr *err);
+int my_load_run(my_load *l, my_load_worker **workers, int n_workers, my_load_chunk_fn fn, void *ctx,
+		bderr *err);
 /* The coordinator's session on the target (between steps only). */
 MYSQL *my_load_conn(my_load *l);
 /* The target databases (after my_load_post they hold everything) and their sources' names. */

@@ -116,8 +116,14 @@ static int add_objects(PGconn *c, digest_set *d, bderr *err)
 {
 	int v = PQserverVersion(c);
 	const char *trig_parent = v >= 130000 ? "t.tgparentid = 0" : "true";
+	/*
+	 * The first branch's column types are the UNION's: a bare nspname would
+	 * make every qualified name of the later branches a 'name', cut to 63
+	 * bytes (two triggers whose qualified names share 63 bytes were then
+	 * listed twice and the manifest refused).
+	 */
 	char *sql = xasprintf(
-		"SELECT 'schema', n.nspname FROM pg_catalog.pg_namespace n "
+		"SELECT 'schema', n.nspname::pg_catalog.text FROM pg_catalog.pg_namespace n "
 		" WHERE " USER_NSP("n") " AND " NOT_EXT("pg_catalog.pg_namespace", "n.oid") " "
 		"UNION ALL "
 		"SELECT CASE c.relkind WHEN 'r' THEN 'table' WHEN 'p' THEN 'partitioned table' "
@@ -270,8 +276,26 @@ static int bytes_desc(const void *a, const void *b)
 	return x->bytes < y->bytes ? 1 : x->bytes > y->bytes ? -1 : 0;
 }
 
+int pg_digest_table(PGconn *c, digest_table *t, bderr *err)
+{
+	/* for this read only: the connection goes on loading and building */
+	if (pg_exec(c, PG_COPY_OUT_SESSION_SQL, "cannot configure the session", err) != 0)
+		return -1;
+	int rc = digest_table_rows(c, t, err);
+	if (rc == 0)
+		rc = pg_exec(c, "RESET TimeZone; RESET extra_float_digits; RESET bytea_output",
+			     "cannot configure the session", err);
+	return rc;
+}
+
 int pg_digest_compute_conns(PGconn *const *conns, int n_conns, const digest_set *like,
 			    digest_set **out, bderr *err)
+{
+	return pg_digest_compute_conns_have(conns, n_conns, like, NULL, out, err);
+}
+
+int pg_digest_compute_conns_have(PGconn *const *conns, int n_conns, const digest_set *like,
+				 const digest_set *have, digest_set **out, bderr *err)
 {
 	*out = NULL;
 	for (int i = 0; i < n_conns; i++)
@@ -296,16 +320,25 @@ int pg_digest_compute_conns(PGconn *const *conns, int n_conns, const digest_set 
 	/* the table array is complete: its elements stay where they are now */
 	sized_table *order = xcalloc((size_t)n + 1, sizeof *order);
 	void **items = xcalloc((size_t)n + 1, sizeof *items);
+	size_t n_read = 0;
 	for (int i = 0; i < n; i++) {
-		order[i].t = &d->tables[i];
-		order[i].bytes = strtoll(PQgetvalue(r, i, 3), NULL, 10);
+		digest_table *t = &d->tables[i];
+		const digest_table *h = digest_set_find_table(have, t->schema, t->name);
+		if (h) {
+			/* read already (pg_digest_table) */
+			t->rows = h->rows;
+			t->checksum = h->checksum;
+			continue;
+		}
+		order[n_read].t = t;
+		order[n_read++].bytes = strtoll(PQgetvalue(r, i, 3), NULL, 10);
 	}
 	PQclear(r);
-	if (n > 0)
-		qsort(order, (size_t)n, sizeof *order, bytes_desc);
-	for (int i = 0; i < n; i++)
+	if (n_read > 0)
+		qsort(order, n_read, sizeof *order, bytes_desc);
+	for (size_t i = 0; i < n_read; i++)
 		items[i] = order[i].t;
-	int rc = workpool_run(NULL, (void **)conns, n_conns, items, (size_t)n, table_task, NULL, err);
+	int rc = workpool_run(NULL, (void **)conns, n_conns, items, n_read, table_task, NULL, err);
 	free(items);
 	free(order);
 	if (rc == 0)

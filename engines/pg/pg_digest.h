@@ -39,6 +39,20 @@ int pg_digest_compute_conns(PGconn *const *conns, int n_conns, const digest_set 
 			    digest_set **out, bderr *err);
 
 /*
+ * The same, except that each table of `have` (read already, with
+ * pg_digest_table, in the same state) is taken from it, not read again.
+ */
+int pg_digest_compute_conns_have(PGconn *const *conns, int n_conns, const digest_set *like,
+				 const digest_set *have, digest_set **out, bderr *err);
+
+/*
+ * One table's rows (t's schema, name and columns) into t's count and
+ * checksum, on a connection with PG_COPY_SESSION_SQL set; the COPY text
+ * settings (PG_COPY_OUT_SESSION_SQL) are made for this read and reset.
+ */
+int pg_digest_table(PGconn *c, digest_table *t, bderr *err);
+
+/*
  * Sets on c the session the digests' COPY text depends on (PG_COPY_SESSION_SQL
  * and PG_COPY_OUT_SESSION_SQL); pg_digest_compute does it itself.  A caller
  * that hashes rows it streams anyway (digest_sum_add on each COPY row, as the

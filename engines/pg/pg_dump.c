@@ -641,13 +641,30 @@ static void tables_info(dump_state *st, pg_dump_info *inf)
  * The digest a restore is verified against: each table's rows and checksum
  * summed over its chunks (no second read), the objects in the snapshot and
  * the sequence values the dump recorded.  Before 12, floats print in another
- * form than on the servers the dump could be restored into: no digest.
+ * form than on the servers the dump could be restored into: no digest
+ * (*out NULL).  The objects are read here, by the coordinator while the
+ * workers copy; dump_digest_finish adds the rest once they are done.
  */
-static int dump_digest(dump_state *st, PGconn *c, pg_dump_info *inf, bderr *err)
+static int dump_digest_begin(dump_state *st, PGconn *c, digest_set **out, bderr *err)
 {
+	*out = NULL;
 	if (st->server_num < 120000)
 		return 0;
 	digest_set *d = digest_set_new();
+	/* a subset (table filters): its tables' rows only, not the whole database's objects */
+	if (table_filter_empty(st->o->filter) && pg_digest_objects(c, d, err) != 0) {
+		digest_set_free(d);
+		return -1;
+	}
+	*out = d;
+	return 0;
+}
+
+/* The tables' sums and the sequences into d (from dump_digest_begin), which inf then owns. */
+static void dump_digest_finish(dump_state *st, digest_set *d, pg_dump_info *inf)
+{
+	if (d == NULL)
+		return;
 	for (size_t i = 0; i < st->n_tables; i++) {
 		digest_sum sum = { 0, 0 };
 		for (size_t k = 0; k < st->n_tasks; k++)
@@ -655,7 +672,6 @@ static int dump_digest(dump_state *st, PGconn *c, pg_dump_info *inf, bderr *err)
 				digest_sum_merge(&sum, &st->tasks[k].sum);
 		digest_set_add_table(d, st->tables[i].schema, st->tables[i].name, &sum);
 	}
-	/* a subset (table filters): its tables' rows only, not the whole database's objects */
 	int subset = !table_filter_empty(st->o->filter);
 	for (size_t i = 0; i < inf->n_sequences && !subset; i++) {
 		char value[128];
@@ -663,12 +679,8 @@ static int dump_digest(dump_state *st, PGconn *c, pg_dump_info *inf, bderr *err)
 		pg_digest_sequence_value(s->last_value, s->is_called, value, sizeof value);
 		digest_set_add_sequence(d, s->schema, s->name, value);
 	}
-	if (!subset && pg_digest_objects(c, d, err) != 0) {
-		digest_set_free(d);
-		return -1;
-	}
+	digest_set_sort(d);
 	inf->digest = d;
-	return 0;
 }
 
 /*
@@ -796,6 +808,7 @@ static int dump_database(dump_state *st, manifest *m, json_t *info, time_t start
 	pg_dump_info inf_s;
 	pg_dump_info *inf = &inf_s;
 	memset(inf, 0, sizeof *inf);
+	digest_set *digest = NULL;
 	int rc = -1;
 
 	if (pg_connect(o->url, o->password, st->dbname, "backupd dump", &c, err) != 0)
@@ -829,13 +842,11 @@ static int dump_database(dump_state *st, manifest *m, json_t *info, time_t start
 	inf->snapshot = xstrdup(st->snapshot);
 	inf->server_version_num = st->server_num;
 
+	/* before the backup is begun: a missing or too old pg_dump leaves nothing behind */
 	if (pg_tool_find("pg_dump", st->server_num / 10000, &tool, err) != 0)
 		goto out;
 	inf->pg_dump_version = xstrdup(tool.version);
 
-	if (pg_dump_database_properties(c, st->server_num, inf, err) != 0 ||
-	    pg_dump_roles(c, info, err) != 0)
-		goto out;
 	if (plan_excludes(st, c, err) != 0)
 		goto out;
 	progress_phase(o->progress, "waiting for table locks");
@@ -870,14 +881,23 @@ static int dump_database(dump_state *st, manifest *m, json_t *info, time_t start
 				  st->n_tasks, dump_task_run, NULL, &pool, err) != 0)
 		goto out;
 
-	/* the coordinator's own share, overlapped with the workers' COPY */
-	int crc = dump_schema_section(st, &tool, "pre-data", m, &inf->pre_data, err);
+	/*
+	 * The coordinator's own share, overlapped with the workers' COPY: all of
+	 * it reads the snapshot, so none of it needs to hold the workers back.
+	 */
+	int crc = pg_dump_database_properties(c, st->server_num, inf, err);
+	if (crc == 0)
+		crc = pg_dump_roles(c, info, err);
+	if (crc == 0)
+		crc = dump_schema_section(st, &tool, "pre-data", m, &inf->pre_data, err);
 	if (crc == 0)
 		crc = dump_schema_section(st, &tool, "post-data", m, &inf->post_data, err);
 	if (crc == 0)
 		crc = dump_sequences(st, c, inf, err);
 	if (crc == 0)
 		crc = dump_large_objects(st, c, m, inf, err);
+	if (crc == 0)
+		crc = dump_digest_begin(st, c, &digest, err);
 	if (crc != 0)
 		workpool_cancel(pool);
 	/* the coordinator's own error wins: the workers only stopped because of it */
@@ -893,14 +913,15 @@ static int dump_database(dump_state *st, manifest *m, json_t *info, time_t start
 		manifest_add_object(m, d->object, &d->meta, o->compress_level != 0, d->rows);
 	}
 	tables_info(st, inf);
-	if (dump_digest(st, c, inf, err) != 0)
-		goto out;
+	dump_digest_finish(st, digest, inf);
+	digest = NULL;
 	engine_options_info_set(&inf->options, o, NULL);
 	pg_dump_info_to_json(inf, info);
 	pg_exec(c, "COMMIT", "cannot end the dump transaction", err);
 	rc = 0;
 out:
 	pg_dump_info_clear(inf);
+	digest_set_free(digest);
 	if (pool) {
 		workpool_cancel(pool);
 		bderr discard;

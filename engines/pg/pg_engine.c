@@ -178,6 +178,7 @@ const engine_ops pg_engine = {
 	.migrate_worker_open = pg_migrate_worker_open,
 	.migrate_worker_close = pg_migrate_worker_close,
 	.migrate_copy = pg_migrate_copy,
+	.migrate_run = pg_migrate_run,
 	.migrate_post = pg_migrate_post,
 	.migrate_verify = pg_migrate_verify,
 	.migrate_close = pg_migrate_close,

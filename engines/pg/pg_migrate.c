@@ -21,6 +21,8 @@
 #include "engines/pg/pgtool.h"
 
 #define LO_BUF (256 * 1024)
+/* Rows sent to the target in batches of about this much: one send, not one per 8 kB. */
+#define COPY_BATCH (256 * 1024)
 
 typedef struct pg_migrate {
 	const engine_migrate_options *o;
@@ -29,11 +31,10 @@ typedef struct pg_migrate {
 	int server_num;
 	manifest *m;       /* the source as a dump's manifest would describe it */
 	pg_restore_session *target;
-	char *post_data;   /* pg_dump's post-data, run by migrate_post */
-	size_t post_len;
 	pg_copy_unit *copies;
 	size_t n_copies;
 	digest_sum *sums;  /* per copy unit: the rows as the source sent them (engines/digest.h) */
+	digest_set *copied; /* the target's tables read in the pipeline as soon as built, or NULL */
 	pg_dump_info info; /* the source described; its sequences as set on the target */
 	long n_large_objects;
 	int next_conn;     /* the target connection the next worker gets */
@@ -42,6 +43,7 @@ typedef struct pg_migrate {
 typedef struct pg_migrate_worker {
 	PGconn *src; /* its own, in the snapshot */
 	PGconn *dst; /* one of the target session's (not closed here) */
+	int frozen;  /* the next copy is its table's whole load, in a transaction that truncated it */
 } pg_migrate_worker;
 
 static int to_strbuf(void *ctx, const char *buf, size_t n, bderr *err)
@@ -132,8 +134,8 @@ int pg_migrate_open(const engine_migrate_options *o, void **out, bderr *err)
 	pg_migrate *s = xcalloc(1, sizeof *s);
 	s->o = o;
 	pg_tool tool = { 0 };
-	char *pre = NULL;
-	size_t pre_len = 0;
+	char *pre = NULL, *post = NULL;
+	size_t pre_len = 0, post_len = 0;
 	int rc = -1;
 	if (pg_connect(o->from_url, o->from_password, NULL, "dbrestore migrate", &s->src, err) != 0)
 		goto out;
@@ -163,14 +165,17 @@ int pg_migrate_open(const engine_migrate_options *o, void **out, bderr *err)
 		 s->m->name, s->m->server_version, pg_restore_session_dbname(s->target), s->n_copies,
 		 s->n_large_objects);
 	if (schema_section(s, &tool, "pre-data", &pre, &pre_len, err) != 0 ||
-	    schema_section(s, &tool, "post-data", &s->post_data, &s->post_len, err) != 0)
+	    schema_section(s, &tool, "post-data", &post, &post_len, err) != 0)
 		goto out;
+	/* post-data parsed before the copies: the pipeline builds indexes among them */
 	if (pg_restore_pre_data(s->target, pre, pre_len, "pre-data", err) != 0 ||
-	    large_object_meta(s, err) != 0)
+	    large_object_meta(s, err) != 0 ||
+	    pg_restore_post_prepare(s->target, post, post_len, "post-data", err) != 0)
 		goto out;
 	rc = 0;
 out:
 	free(pre);
+	free(post);
 	pg_tool_clear(&tool);
 	if (rc != 0) {
 		bderr ignored;
@@ -290,8 +295,9 @@ static int copy_table(pg_migrate_worker *w, const pg_copy_unit *u, const char *l
 		strbuf_appendf(&cols, "%s%s", k ? ", " : "", q);
 		free(q);
 	}
-	char *in = u->n_columns ? xasprintf("COPY %s (%s) FROM STDIN", qual, cols.data)
-				: xasprintf("COPY %s FROM STDIN", qual);
+	const char *with = w->frozen ? " WITH (FREEZE)" : "";
+	char *in = u->n_columns ? xasprintf("COPY %s (%s) FROM STDIN%s", qual, cols.data, with)
+				: xasprintf("COPY %s FROM STDIN%s", qual, with);
 	strbuf_free(&cols);
 	free(qual);
 	char msg[512];
@@ -314,28 +320,39 @@ static int copy_table(pg_migrate_worker *w, const pg_copy_unit *u, const char *l
 		goto drain_dst;
 	}
 	PQclear(r);
+	strbuf batch;
+	strbuf_init(&batch);
 	for (;;) {
 		char *row = NULL;
 		int n = PQgetCopyData(w->src, &row, 0);
-		if (n == -1)
-			break;
 		if (n == -2) {
+			strbuf_free(&batch);
 			bderr_set(err, "cannot read %s from the source: %s", label,
 				  pg_errmsg(w->src, msg, sizeof msg));
 			PQputCopyEnd(w->dst, "source failed");
 			goto drain_dst;
 		}
-		digest_sum_add(sum, row, (size_t)n);
-		int put = PQputCopyData(w->dst, row, n);
-		PQfreemem(row);
-		if (put != 1) {
-			/* the source's COPY is left running: this worker's connections are done */
-			bderr_set(err, "cannot load %s into the target: %s", label,
-				  pg_errmsg(w->dst, msg, sizeof msg));
-			return -1;
+		if (n >= 0) {
+			digest_sum_add(sum, row, (size_t)n);
+			strbuf_append(&batch, row, (size_t)n);
+			PQfreemem(row);
+			rows++;
 		}
-		rows++;
+		if (batch.len > 0 && (n == -1 || batch.len >= COPY_BATCH)) {
+			int put = PQputCopyData(w->dst, batch.data, (int)batch.len);
+			strbuf_reset(&batch);
+			if (put != 1) {
+				/* the source's COPY is left running: this worker's connections are done */
+				strbuf_free(&batch);
+				bderr_set(err, "cannot load %s into the target: %s", label,
+					  pg_errmsg(w->dst, msg, sizeof msg));
+				return -1;
+			}
+		}
+		if (n == -1)
+			break;
 	}
+	strbuf_free(&batch);
 	while ((r = PQgetResult(w->src)) != NULL) {
 		if (PQresultStatus(r) != PGRES_COMMAND_OK && !bderr_isset(err)) {
 			result_error(w->src, r, msg, sizeof msg);
@@ -437,6 +454,100 @@ int pg_migrate_copy(void *vs, void *vw, engine_migrate_unit *u, bderr *err)
 	return copy_table(w, c, u->label, &u->rows, &s->sums[c - s->copies], err);
 }
 
+/* The command's copy of one unit, from the pipeline. */
+typedef struct migrate_pipe {
+	pg_migrate *s;
+	workpool_fn copy;
+	void *shared;
+} migrate_pipe;
+
+static int pipe_load(void *vp, void *vw, PGconn *target, const pg_load *l, int frozen, bderr *err)
+{
+	(void)target; /* the worker's dst */
+	migrate_pipe *mp = vp;
+	pg_migrate_worker *w = vw;
+	w->frozen = frozen;
+	int r = mp->copy(mp->shared, w, l->arg, err);
+	w->frozen = 0;
+	return r;
+}
+
+/*
+ * The target's half of the verification, on a table as soon as it is built,
+ * while other tables still load: pg_migrate_verify does not read it again.
+ */
+static int pipe_table_digest(void *vp, void *vw, PGconn *target, const char *schema,
+			     const char *table, bderr *err)
+{
+	(void)vw;
+	migrate_pipe *mp = vp;
+	digest_set *d = mp->s->copied;
+	for (size_t i = 0; i < d->n_tables; i++)
+		if (strcmp(d->tables[i].schema, schema) == 0 && strcmp(d->tables[i].name, table) == 0) {
+			if (pg_digest_table(target, &d->tables[i], err) != 0)
+				return -1;
+			log_debug("verify: read %s.%s on the target as soon as it was built (%" PRId64 " rows)",
+				  schema, table, d->tables[i].rows);
+			return 0;
+		}
+	return 0;
+}
+
+/* Each table copied, with the columns it is copied with, for pipe_table_digest to fill in. */
+static digest_set *copied_tables(const pg_migrate *s)
+{
+	digest_set *d = digest_set_new();
+	for (size_t i = 0; i < s->n_copies; i++) {
+		const pg_copy_unit *c = &s->copies[i];
+		if (c->chunk != 0)
+			continue;
+		digest_table *t = digest_set_add_table(d, c->schema, c->name, NULL);
+		digest_table_set_columns(t, c->columns, c->n_columns);
+	}
+	return d;
+}
+
+/*
+ * The copies as the loads of the restore's pipeline: each table's indexes
+ * and constraints built on the target as soon as its copies are in, while
+ * the other workers still copy.
+ */
+int pg_migrate_run(void *vs, engine_migrate_unit *units, size_t n, void **workers, int n_workers,
+		   workpool_fn copy, void *shared, bderr *err)
+{
+	pg_migrate *s = vs;
+	pg_load *loads = xcalloc(n + 1, sizeof *loads);
+	PGconn **conns = xcalloc((size_t)n_workers + 1, sizeof *conns);
+	for (size_t i = 0; i < n; i++) {
+		const pg_copy_unit *c = units[i].engine;
+		loads[i].arg = &units[i];
+		if (c == NULL) {
+			/* the large objects: size unknown (see pg_migrate_units), first */
+			loads[i].cost = 1e18;
+			continue;
+		}
+		loads[i].schema = c->schema;
+		loads[i].table = c->name;
+		loads[i].n_chunks = c->n_chunks;
+		loads[i].cost = (double)c->bytes;
+	}
+	for (int i = 0; i < n_workers; i++)
+		conns[i] = ((pg_migrate_worker *)workers[i])->dst;
+	migrate_pipe mp = { s, copy, shared };
+	/* checksums only from 12 (see pg_migrate_verify) */
+	pg_table_fn after = NULL;
+	if (s->server_num >= 120000) {
+		digest_set_free(s->copied);
+		s->copied = copied_tables(s);
+		after = pipe_table_digest;
+	}
+	int r = pg_restore_pipeline(s->target, loads, n, workers, conns, n_workers, pipe_load, after,
+				    &mp, err);
+	free(conns);
+	free(loads);
+	return r;
+}
+
 /*
  * The connection holding the snapshot is still in its transaction: what was
  * copied, and what is verified, is that one snapshot.
@@ -459,7 +570,7 @@ int pg_migrate_post(void *vs, bderr *err)
 	pg_migrate *s = vs;
 	if (snapshot_held(s, err) != 0 || pg_restore_sequences(s->target, err) != 0)
 		return -1;
-	return pg_restore_post_data(s->target, s->post_data, s->post_len, "post-data", err);
+	return pg_restore_post_rest(s->target, err);
 }
 
 /*
@@ -512,14 +623,15 @@ int pg_migrate_verify(void *vs, bderr *err)
 	/*
 	 * The target read in parallel on the session's connections (nothing
 	 * else writes into the new database), with the source's columns in the
-	 * source's order.
+	 * source's order; the tables the pipeline read already (s->copied, each
+	 * once built) are not read again.
 	 */
 	PGconn *conns[ENGINE_JOBS_MAX];
 	int n = 0;
 	while (n < ENGINE_JOBS_MAX && (conns[n] = pg_restore_session_conn(s->target, n)) != NULL)
 		n++;
 	if (rc == 0)
-		rc = pg_digest_compute_conns(conns, n, expected, &actual, err);
+		rc = pg_digest_compute_conns_have(conns, n, expected, s->copied, &actual, err);
 	if (rc == 0)
 		rc = digest_compare(expected, actual, s->o->to.allow_non_empty ? 0 : DIGEST_COMPARE_EXTRA,
 				    err);
@@ -549,9 +661,9 @@ int pg_migrate_close(void *vs, int ok, bderr *err)
 	}
 	pg_copy_units_free(s->copies, s->n_copies);
 	free(s->sums);
+	digest_set_free(s->copied);
 	pg_dump_info_clear(&s->info);
 	manifest_free(s->m);
-	free(s->post_data);
 	free(s->snapshot);
 	free(s);
 	return rc;

@@ -25,6 +25,8 @@ void pg_migrate_units_free(void *session, engine_migrate_unit *units, size_t n);
 int pg_migrate_worker_open(void *session, void **worker, bderr *err);
 void pg_migrate_worker_close(void *session, void *worker);
 int pg_migrate_copy(void *session, void *worker, engine_migrate_unit *unit, bderr *err);
+int pg_migrate_run(void *session, engine_migrate_unit *units, size_t n, void **workers, int n_workers,
+		   workpool_fn copy, void *shared, bderr *err);
 int pg_migrate_post(void *session, bderr *err);
 /*
  * The target against the source's snapshot (engines/pg/pg_digest.h): the

@@ -608,6 +608,8 @@ typedef struct data_item {
 	char *const *columns;
 	size_t n_columns;
 	const manifest_object *obj;
+	const pg_load *load;    /* a load from elsewhere than the repository (migrate) */
+	int after;              /* not a load: pipe_run.after on the table, once it is built */
 } data_item;
 
 /*
@@ -633,6 +635,20 @@ static int begin_frozen_load(PGconn *c, const char *qual)
 		PQclear(r);
 	}
 	return ok;
+}
+
+/* Ends begin_frozen_load's transaction: committed when the load succeeded (rcode 0). */
+static int end_frozen_load(PGconn *c, const char *qual, int in_tx, int rcode, bderr *err)
+{
+	if (in_tx && rcode == 0) {
+		char *what = xasprintf("cannot load table %s", qual);
+		rcode = pg_exec(c, "COMMIT", what, err);
+		free(what);
+	} else if (in_tx) {
+		PGresult *res = PQexec(c, "ROLLBACK");
+		PQclear(res);
+	}
+	return rcode;
 }
 
 static int copy_in(restore_ctx *rc, PGconn *c, void *vitem, bderr *err)
@@ -699,14 +715,7 @@ static int copy_in(restore_ctx *rc, PGconn *c, void *vitem, bderr *err)
 	while ((res = PQgetResult(c)) != NULL)
 		PQclear(res);
 out:
-	if (in_tx && rcode == 0) {
-		char *what = xasprintf("cannot load table %s", qual);
-		rcode = pg_exec(c, "COMMIT", what, err);
-		free(what);
-	} else if (in_tx) {
-		res = PQexec(c, "ROLLBACK");
-		PQclear(res);
-	}
+	rcode = end_frozen_load(c, qual, in_tx, rcode, err);
 	free(buf);
 	object_reader_free(orr);
 	free(sql);
@@ -851,43 +860,86 @@ static int load_large_objects(restore_ctx *rc, PGconn *c, const manifest_object 
 
 static int post_item_run(void *vrc, void *vconn, void *vitem, bderr *err);
 
-static int data_item_run(void *vrc, void *vconn, void *vitem, bderr *err)
-{
-	restore_ctx *rc = vrc;
-	PGconn *c = vconn;
-	data_item *it = vitem;
-	if (it->entry)
-		return post_item_run(rc, c, it->entry, err);
-	if (it->is_lo)
-		return load_large_objects(rc, c, it->obj, err);
-	return copy_in(rc, c, vitem, err);
-}
-
 /* ---- the pipeline: loads, and each table's post-data as soon as its data is in ---- */
 
-/* Tables sorted by (schema, name), to find the one a post-data entry is on. */
-static int table_cmp(const void *a, const void *b)
+/* What the pipeline's workers share. */
+typedef struct pipe_run {
+	restore_ctx *rc;
+	pg_load_fn load; /* the loads from elsewhere (pg_restore_pipeline), or NULL */
+	pg_table_fn after; /* on each table once built, or NULL */
+	void *shared;    /* load's and after's */
+	pthread_mutex_t lock;
+	size_t loads_left;
+} pipe_run;
+
+/* A worker: its target connection, and what the load function gets as its worker. */
+typedef struct pipe_worker {
+	PGconn *conn;
+	void *load;
+} pipe_worker;
+
+/* A load from elsewhere, in a frozen transaction when the table is loaded whole. */
+static int external_load(pipe_run *p, pipe_worker *w, data_item *it, bderr *err)
 {
-	const pg_dump_table *x = *(pg_dump_table *const *)a, *y = *(pg_dump_table *const *)b;
+	if (it->table == NULL)
+		return p->load(p->shared, w->load, w->conn, it->load, 0, err);
+	char *qual = pg_qualified_name(w->conn, it->schema, it->table);
+	int in_tx = it->freeze && begin_frozen_load(w->conn, qual);
+	int rcode = p->load(p->shared, w->load, w->conn, it->load, in_tx, err);
+	rcode = end_frozen_load(w->conn, qual, in_tx, rcode, err);
+	free(qual);
+	return rcode;
+}
+
+static int data_item_run(void *vp, void *vw, void *vitem, bderr *err)
+{
+	pipe_run *p = vp;
+	pipe_worker *w = vw;
+	data_item *it = vitem;
+	if (it->after)
+		return p->after(p->shared, w->load, w->conn, it->schema, it->table, err);
+	if (it->entry) {
+		pthread_mutex_lock(&p->lock);
+		size_t left = p->loads_left;
+		pthread_mutex_unlock(&p->lock);
+		/* what the tests look for: post-data overlapping the loads */
+		if (left > 0)
+			log_debug("pipeline: %s %s started with %zu loads left", it->entry->type,
+				  it->entry->name, left);
+		return post_item_run(p->rc, w->conn, it->entry, err);
+	}
+	int rcode = it->load ? external_load(p, w, it, err)
+		    : it->is_lo ? load_large_objects(p->rc, w->conn, it->obj, err)
+				: copy_in(p->rc, w->conn, vitem, err);
+	pthread_mutex_lock(&p->lock);
+	p->loads_left--;
+	pthread_mutex_unlock(&p->lock);
+	return rcode;
+}
+
+/* A table the loads are for: gates for "loaded" and "indexes built" in the graph. */
+typedef struct pipe_table {
+	const char *schema;
+	const char *name;
+	double cost; /* its loads': about what an index build on it costs */
+	size_t loaded;
+	size_t built;
+} pipe_table;
+
+static int pipe_table_cmp(const void *a, const void *b)
+{
+	const pipe_table *x = a, *y = b;
 	int c = strcmp(x->schema, y->schema);
 	return c ? c : strcmp(x->name, y->name);
 }
 
-static long find_table(const pg_dump_info *inf, pg_dump_table **sorted, const post_data_rel *r)
+static pipe_table *find_table(pipe_table *tables, size_t n, const post_data_rel *r)
 {
 	if (r->name == NULL)
-		return -1;
-	pg_dump_table key = { .schema = r->schema, .name = r->name };
-	pg_dump_table *kp = &key;
-	pg_dump_table **hit = bsearch(&kp, sorted, inf->n_tables, sizeof *sorted, table_cmp);
-	return hit ? (long)(*hit - inf->tables) : -1;
+		return NULL;
+	pipe_table key = { .schema = r->schema, .name = r->name };
+	return bsearch(&key, tables, n, sizeof *tables, pipe_table_cmp);
 }
-
-/* Where a table's work sits in the graph: gates for "loaded" and "indexes built". */
-typedef struct table_gates {
-	size_t loaded;
-	size_t built;
-} table_gates;
 
 /*
  * Foreign keys join the pipeline only when every index and constraint that
@@ -923,13 +975,14 @@ static double key_cost(double table_cost)
 	return 2 * table_cost + 1;
 }
 
-static void key_task_depend(taskgraph *g, size_t id, const table_gates *gates, size_t t, size_t tr)
+static void key_task_depend(taskgraph *g, size_t id, const pipe_table *tables, const pipe_table *t,
+			    const pipe_table *tr)
 {
-	taskgraph_depend(g, id, tr == t ? gates[t].built : gates[t].loaded);
+	taskgraph_depend(g, id, tr == t ? t->built : t->loaded);
 	if (tr != t)
-		taskgraph_depend(g, id, gates[tr].built);
-	taskgraph_lock(g, id, t, 1);
-	taskgraph_lock(g, id, tr, 1);
+		taskgraph_depend(g, id, tr->built);
+	taskgraph_lock(g, id, (size_t)(t - tables), 1);
+	taskgraph_lock(g, id, (size_t)(tr - tables), 1);
 }
 
 /*
@@ -943,15 +996,9 @@ static void key_task_depend(taskgraph *g, size_t id, const table_gates *gates, s
  * Everything else (triggers, attachments, comments) keeps its phase after
  * the pipeline.  Marks the entries it adds as done for the phases.
  */
-static void add_post_tasks(restore_ctx *rc, taskgraph *g, data_item *items, size_t *n_items,
-			   const table_gates *gates, size_t all_loaded)
+static void add_post_tasks(post_data *pd, taskgraph *g, data_item *items, size_t *n_items,
+			   pipe_table *tables, size_t n_tables, size_t all_loaded)
 {
-	const pg_dump_info *inf = &rc->info;
-	post_data *pd = rc->post;
-	pg_dump_table **sorted = xcalloc(inf->n_tables + 1, sizeof *sorted);
-	for (size_t i = 0; i < inf->n_tables; i++)
-		sorted[i] = &inf->tables[i];
-	qsort(sorted, inf->n_tables, sizeof *sorted, table_cmp);
 	int keys = keys_can_pipeline(pd);
 	size_t n_keys = 0, n_idx = 0;
 	for (size_t i = 0; i < pd->n_entries; i++) {
@@ -960,27 +1007,25 @@ static void add_post_tasks(restore_ctx *rc, taskgraph *g, data_item *items, size
 		if (e->phase != POST_DATA_PARALLEL && !(is_key && keys))
 			continue;
 		post_data_rel on, ref;
-		long t = -1, tr = -1;
+		pipe_table *t = NULL, *tr = NULL;
 		if (post_data_entry_tables(e, &on, &ref) == 0) {
-			t = find_table(inf, sorted, &on);
-			tr = find_table(inf, sorted, &ref);
+			t = find_table(tables, n_tables, &on);
+			tr = find_table(tables, n_tables, &ref);
 			post_data_rel_clear(&on);
 			post_data_rel_clear(&ref);
 		}
-		if (is_key && (t < 0 || tr < 0))
+		if (is_key && (t == NULL || tr == NULL))
 			continue; /* after everything, in its phase */
 		data_item *it = &items[(*n_items)++];
 		it->entry = e;
-		/* an index build costs about what its table holds */
-		double cost = t >= 0 ? (double)inf->tables[t].bytes : 0;
-		size_t id = taskgraph_add(g, it, is_key ? key_cost(cost) : cost);
+		size_t id = taskgraph_add(g, it, t ? (is_key ? key_cost(t->cost) : t->cost) : 0);
 		if (is_key) {
-			key_task_depend(g, id, gates, (size_t)t, (size_t)tr);
+			key_task_depend(g, id, tables, t, tr);
 			n_keys++;
-		} else if (t >= 0) {
-			taskgraph_depend(g, id, gates[t].loaded);
-			taskgraph_depend(g, gates[t].built, id);
-			taskgraph_lock(g, id, (size_t)t, 0);
+		} else if (t) {
+			taskgraph_depend(g, id, t->loaded);
+			taskgraph_depend(g, t->built, id);
+			taskgraph_lock(g, id, (size_t)(t - tables), 0);
 			n_idx++;
 		} else {
 			taskgraph_depend(g, id, all_loaded);
@@ -990,25 +1035,96 @@ static void add_post_tasks(restore_ctx *rc, taskgraph *g, data_item *items, size
 	}
 	log_debug("pipeline: %zu indexes and constraints, %zu foreign keys after their tables' loads",
 		  n_idx, n_keys);
-	free(sorted);
+}
+
+/*
+ * The loads items[0 .. n_loads) (cost: their bytes; table NULL: large
+ * objects) and rc->post's entries that can follow them (items has room for
+ * them), run on the workers, the ready work with the longest path to the
+ * end first (common/taskgraph), so the last to finish is a small one.  The
+ * one pipeline of the restore and of migrate.
+ */
+static int run_pipeline(pipe_run *p, data_item *items, const double *costs, size_t n_loads,
+			pipe_worker *workers, int n_workers, bderr *err)
+{
+	pipe_table *tables = xcalloc(n_loads + 1, sizeof *tables);
+	size_t n_tables = 0;
+	for (size_t i = 0; i < n_loads; i++)
+		if (items[i].table)
+			tables[n_tables++] = (pipe_table){ .schema = items[i].schema, .name = items[i].table };
+	qsort(tables, n_tables, sizeof *tables, pipe_table_cmp);
+	size_t n_distinct = 0;
+	for (size_t i = 0; i < n_tables; i++)
+		if (n_distinct == 0 || pipe_table_cmp(&tables[n_distinct - 1], &tables[i]) != 0)
+			tables[n_distinct++] = tables[i];
+	n_tables = n_distinct;
+	taskgraph *g = taskgraph_new();
+	size_t all_loaded = taskgraph_add(g, NULL, 0);
+	for (size_t i = 0; i < n_tables; i++) {
+		tables[i].loaded = taskgraph_add(g, NULL, 0);
+		tables[i].built = taskgraph_add(g, NULL, 0);
+		taskgraph_depend(g, tables[i].built, tables[i].loaded);
+	}
+	pipe_table **of = xcalloc(n_loads + 1, sizeof *of);
+	for (size_t i = 0; i < n_loads; i++) {
+		if (items[i].table == NULL)
+			continue;
+		pipe_table key = { .schema = items[i].schema, .name = items[i].table };
+		of[i] = bsearch(&key, tables, n_tables, sizeof *tables, pipe_table_cmp);
+		of[i]->cost += costs[i];
+	}
+	for (size_t i = 0; i < n_loads; i++) {
+		/*
+		 * A chunk costs what its whole table does: the largest table's
+		 * chunks first, so its index builds (the longest) start early and
+		 * overlap the smaller tables' loads instead of trailing them all.
+		 */
+		size_t id = taskgraph_add(g, &items[i], of[i] ? of[i]->cost : costs[i]);
+		taskgraph_depend(g, all_loaded, id);
+		if (of[i])
+			taskgraph_depend(g, of[i]->loaded, id);
+	}
+	free(of);
+	size_t n_items = n_loads;
+	if (p->rc->post)
+		add_post_tasks(p->rc->post, g, items, &n_items, tables, n_tables, all_loaded);
+	for (size_t i = 0; p->after && i < n_tables; i++) {
+		data_item *it = &items[n_items++];
+		it->after = 1;
+		it->schema = tables[i].schema;
+		it->table = tables[i].name;
+		taskgraph_depend(g, taskgraph_add(g, it, tables[i].cost), tables[i].built);
+	}
+	void **w = xcalloc((size_t)n_workers + 1, sizeof *w);
+	for (int i = 0; i < n_workers; i++)
+		w[i] = &workers[i];
+	p->loads_left = n_loads;
+	pthread_mutex_init(&p->lock, NULL);
+	int rcode = taskgraph_run(g, p, w, n_workers, data_item_run, NULL, err);
+	pthread_mutex_destroy(&p->lock);
+	free(w);
+	taskgraph_free(g);
+	free(tables);
+	return rcode;
+}
+
+/* Room for n_loads loads, a task after each of their tables and the post-data entries that may join them. */
+static data_item *pipe_items(const restore_ctx *rc, size_t n_loads)
+{
+	return xcalloc(2 * n_loads + 1 + (rc->post ? rc->post->n_entries : 0), sizeof(data_item));
 }
 
 static int restore_data(restore_ctx *rc, PGconn **conns, int n_conns, bderr *err)
 {
 	const pg_dump_info *inf = &rc->info;
-	size_t n_items = 0, cap = 2 + (rc->post ? rc->post->n_entries : 0);
+	size_t n_items = 0, cap = 1;
 	for (size_t i = 0; i < inf->n_tables; i++)
 		cap += inf->tables[i].n_chunks;
-	data_item *items = xcalloc(cap, sizeof *items);
-	table_gates *gates = xcalloc(inf->n_tables + 1, sizeof *gates);
-	taskgraph *g = taskgraph_new();
-	size_t all_loaded = taskgraph_add(g, NULL, 0);
+	data_item *items = pipe_items(rc, cap);
+	double *costs = xcalloc(cap, sizeof *costs);
 	int rcode = 0;
 	for (size_t i = 0; i < inf->n_tables; i++) {
 		const pg_dump_table *t = &inf->tables[i];
-		gates[i].loaded = taskgraph_add(g, NULL, 0);
-		gates[i].built = taskgraph_add(g, NULL, 0);
-		taskgraph_depend(g, gates[i].built, gates[i].loaded);
 		if (!table_filter_selects(rc->o->filter, t->schema, t->name))
 			continue; /* --table, --schema: not in the subset */
 		for (size_t k = 0; k < t->n_chunks; k++) {
@@ -1024,11 +1140,7 @@ static int restore_data(restore_ctx *rc, PGconn **conns, int n_conns, bderr *err
 				rcode = -1;
 				goto out;
 			}
-			n_items++;
-			double cost = (t->bytes > 0 ? (double)t->bytes : (double)it->obj->meta.size) / (double)t->n_chunks;
-			size_t id = taskgraph_add(g, it, cost);
-			taskgraph_depend(g, gates[i].loaded, id);
-			taskgraph_depend(g, all_loaded, id);
+			costs[n_items++] = (t->bytes > 0 ? (double)t->bytes : (double)it->obj->meta.size) / (double)t->n_chunks;
 		}
 	}
 	if (inf->large_objects) {
@@ -1039,20 +1151,41 @@ static int restore_data(restore_ctx *rc, PGconn **conns, int n_conns, bderr *err
 			rcode = -1;
 			goto out;
 		}
-		n_items++;
-		taskgraph_depend(g, all_loaded, taskgraph_add(g, it, (double)it->obj->meta.size));
+		costs[n_items++] = (double)it->obj->meta.size;
 	}
-	if (rc->post)
-		add_post_tasks(rc, g, items, &n_items, gates, all_loaded);
-	/* the longest remaining path first (common/taskgraph), so the last to finish is a small one */
-	void **workers = xcalloc((size_t)n_conns + 1, sizeof *workers);
+	pipe_worker *workers = xcalloc((size_t)n_conns + 1, sizeof *workers);
 	for (int i = 0; i < n_conns; i++)
-		workers[i] = conns[i];
-	rcode = taskgraph_run(g, rc, workers, n_conns, data_item_run, NULL, err);
+		workers[i].conn = conns[i];
+	pipe_run p = { .rc = rc };
+	rcode = run_pipeline(&p, items, costs, n_items, workers, n_conns, err);
 	free(workers);
 out:
-	taskgraph_free(g);
-	free(gates);
+	free(costs);
+	free(items);
+	return rcode;
+}
+
+int pg_restore_pipeline(restore_ctx *rc, const pg_load *loads, size_t n, void **workers,
+			PGconn **conns, int n_workers, pg_load_fn fn, pg_table_fn after, void *shared,
+			bderr *err)
+{
+	data_item *items = pipe_items(rc, n);
+	double *costs = xcalloc(n + 1, sizeof *costs);
+	for (size_t i = 0; i < n; i++) {
+		items[i].schema = loads[i].schema;
+		items[i].table = loads[i].table;
+		items[i].is_lo = loads[i].table == NULL;
+		items[i].freeze = loads[i].n_chunks == 1 && !rc->o->allow_non_empty;
+		items[i].load = &loads[i];
+		costs[i] = loads[i].cost;
+	}
+	pipe_worker *pw = xcalloc((size_t)n_workers + 1, sizeof *pw);
+	for (int i = 0; i < n_workers; i++)
+		pw[i] = (pipe_worker){ .conn = conns[i], .load = workers[i] };
+	pipe_run p = { .rc = rc, .load = fn, .after = after, .shared = shared };
+	int rcode = run_pipeline(&p, items, costs, n, pw, n_workers, err);
+	free(pw);
+	free(costs);
 	free(items);
 	return rcode;
 }
@@ -1262,19 +1395,19 @@ static int restore_post_data(restore_ctx *rc, PGconn **conns, int n_conns, bderr
 }
 
 /*
- * dbrestore migrate: a post-data script after all the data (its copies have
- * no pipeline), the whole of it in its phases.
+ * dbrestore migrate: its post-data script before the data (the pipeline
+ * runs what it can of it among the copies), the rest after.
  */
-int pg_restore_post_data(restore_ctx *rc, char *sql, size_t len, const char *objname, bderr *err)
+int pg_restore_post_prepare(restore_ctx *rc, char *sql, size_t len, const char *objname, bderr *err)
 {
-	post_data *pd = NULL;
-	if (parse_post_sql(rc, sql, len, objname, &pd, err) != 0)
+	if (parse_post_sql(rc, sql, len, objname, &rc->post, err) != 0)
 		return -1;
-	int r = run_post_prelude(rc, rc->conns, rc->n_conns, pd, objname, err);
-	if (r == 0)
-		r = run_post_phases(rc, rc->conns, rc->n_conns, pd, err);
-	post_data_free(pd);
-	return r;
+	return run_post_prelude(rc, rc->conns, rc->n_conns, rc->post, objname, err);
+}
+
+int pg_restore_post_rest(restore_ctx *rc, bderr *err)
+{
+	return rc->post ? restore_post_data(rc, rc->conns, rc->n_conns, err) : 0;
 }
 
 int pg_restore_sequences(restore_ctx *rc, bderr *err)
@@ -1427,6 +1560,9 @@ static int session_open(restore_ctx *rc, repo *r, const manifest *m, const engin
 	if (rc->dbname == NULL) {
 		pg_dump_info_clear(&rc->info);
 		pg_roles_info_clear(&rc->role_info);
+		/* an unparsable --to names no database either: say what is wrong with it */
+		if (pg_url_check(o->to_url, err) != 0)
+			return -1;
 		return bderr_usage(err, "--to names no database: give postgresql://HOST/DBNAME");
 	}
 	if (o->create)

@@ -38,7 +38,46 @@ int pg_restore_lo_meta(pg_restore_session *s, const char *json, size_t len, cons
 		       bderr *err);
 /* info.sequences set on the target. */
 int pg_restore_sequences(pg_restore_session *s, bderr *err);
-int pg_restore_post_data(pg_restore_session *s, char *sql, size_t len, const char *name, bderr *err);
+/* The post-data script, parsed and its settings made before the data (sql filtered in place). */
+int pg_restore_post_prepare(pg_restore_session *s, char *sql, size_t len, const char *name,
+			    bderr *err);
+
+/*
+ * One load of the pipeline from elsewhere than a repository: a table's
+ * chunk (one of n_chunks), or (table NULL) the large objects.
+ */
+typedef struct pg_load {
+	const char *schema;
+	const char *table;
+	int n_chunks;
+	double cost; /* its bytes: the largest ready work runs first */
+	void *arg;
+} pg_load;
+
+/*
+ * Loads l through target, the worker's connection.  frozen: in a
+ * transaction that truncated the table (its only chunk, into a table this
+ * session created): COPY ... WITH (FREEZE), committed by the pipeline.
+ */
+typedef int (*pg_load_fn)(void *shared, void *worker, PGconn *target, const pg_load *l, int frozen,
+			  bderr *err);
+
+/* Work on a table once its loads are in and its indexes and constraints built. */
+typedef int (*pg_table_fn)(void *shared, void *worker, PGconn *target, const char *schema,
+			   const char *table, bderr *err);
+
+/*
+ * The restore's pipeline with these loads: fn(shared, workers[i], conns[i],
+ * ...) on worker i's thread, and among them the prepared post-data's
+ * indexes and constraints as soon as their table is loaded, its foreign
+ * keys once both tables' are built, and after (or NULL) on each table once
+ * built.  conns: the session's, one per worker.
+ */
+int pg_restore_pipeline(pg_restore_session *s, const pg_load *loads, size_t n, void **workers,
+			PGconn **conns, int n_workers, pg_load_fn fn, pg_table_fn after, void *shared,
+			bderr *err);
+/* After the pipeline and the sequences: the rest of the prepared post-data. */
+int pg_restore_post_rest(pg_restore_session *s, bderr *err);
 /* Frees s (NULL: nothing to do). */
 int pg_restore_session_close(pg_restore_session *s, int ok, bderr *err);
 

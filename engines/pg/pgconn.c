@@ -280,6 +280,15 @@ char *pg_qualified_name(PGconn *c, const char *schema, const char *name)
 	return out;
 }
 
+int pg_url_check(const char *url, bderr *err)
+{
+	PQconninfoOption *opts = parse_conninfo(url, err);
+	if (opts == NULL)
+		return -1;
+	PQconninfoFree(opts);
+	return 0;
+}
+
 char *pg_url_dbname(const char *url)
 {
 	char *errmsg = NULL;

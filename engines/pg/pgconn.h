@@ -62,6 +62,8 @@ char *pg_qualified_name(PGconn *c, const char *schema, const char *name);
 
 /* The database name libpq will use for url (caller frees), or NULL. */
 char *pg_url_dbname(const char *url);
+/* 0 when libpq can parse url; else a usage error that quotes none of its parts. */
+int pg_url_check(const char *url, bderr *err);
 
 /*
  * A server_version_num as people write it: 140023 -> "14.23", 90624 ->

@@ -42,10 +42,50 @@ static int probe(const char *path, pg_tool *t)
 	return rc;
 }
 
-static void consider(const char *path, int min_major, pg_tool *best, int *newest_seen)
+/* The files already probed, by real path: a probe is a fork and exec, on a dump's critical path. */
+typedef struct probed_set {
+	char **paths;
+	size_t n;
+} probed_set;
+
+/*
+ * 1 when path needs no probe: it is a file probed already (/bin and
+ * /usr/bin are often one directory), or Debian's pg_wrapper (a Perl script
+ * behind /usr/bin/pg_dump that only runs one of the
+ * /usr/lib/postgresql/N/bin programs, all probed by their own paths).
+ */
+static int already_probed(probed_set *seen, const char *path)
+{
+	char *real = realpath(path, NULL);
+	if (real == NULL)
+		return 0;
+	const char *base = strrchr(real, '/');
+	if (base && strcmp(base + 1, "pg_wrapper") == 0) {
+		free(real);
+		return 1;
+	}
+	for (size_t i = 0; i < seen->n; i++)
+		if (strcmp(seen->paths[i], real) == 0) {
+			free(real);
+			return 1;
+		}
+	seen->paths = xrealloc(seen->paths, (seen->n + 1) * sizeof *seen->paths);
+	seen->paths[seen->n++] = real;
+	return 0;
+}
+
+static void probed_set_clear(probed_set *seen)
+{
+	for (size_t i = 0; i < seen->n; i++)
+		free(seen->paths[i]);
+	free(seen->paths);
+}
+
+static void consider(const char *path, int min_major, pg_tool *best, int *newest_seen,
+		     probed_set *seen)
 {
 	pg_tool t = { 0 };
-	if (probe(path, &t) != 0)
+	if (already_probed(seen, path) || probe(path, &t) != 0)
 		return;
 	if (t.major > *newest_seen)
 		*newest_seen = t.major;
@@ -64,7 +104,9 @@ int pg_tool_find(const char *name, int min_major, pg_tool *out, bderr *err)
 	const char *bindir = getenv("BACKUPD_PG_BINDIR");
 	if (bindir && *bindir) {
 		char *p = xasprintf("%s/%s", bindir, name);
-		consider(p, min_major, &best, &newest_seen);
+		probed_set none = { 0 };
+		consider(p, min_major, &best, &newest_seen, &none);
+		probed_set_clear(&none);
 		free(p);
 		if (best.path == NULL) {
 			if (newest_seen)
@@ -76,11 +118,12 @@ int pg_tool_find(const char *name, int min_major, pg_tool *out, bderr *err)
 		*out = best;
 		return 0;
 	}
+	probed_set seen = { 0 };
 	glob_t g;
 	char *pattern = xasprintf("/usr/lib/postgresql/*/bin/%s", name);
 	if (glob(pattern, 0, NULL, &g) == 0) {
 		for (size_t i = 0; i < g.gl_pathc; i++)
-			consider(g.gl_pathv[i], min_major, &best, &newest_seen);
+			consider(g.gl_pathv[i], min_major, &best, &newest_seen, &seen);
 		globfree(&g);
 	}
 	free(pattern);
@@ -91,11 +134,12 @@ int pg_tool_find(const char *name, int min_major, pg_tool *out, bderr *err)
 		char *save = NULL;
 		for (char *dir = strtok_r(copy, ":", &save); dir; dir = strtok_r(NULL, ":", &save)) {
 			char *p = xasprintf("%s/%s", dir, name);
-			consider(p, min_major, &best, &newest_seen);
+			consider(p, min_major, &best, &newest_seen, &seen);
 			free(p);
 		}
 		free(copy);
 	}
+	probed_set_clear(&seen);
 	if (best.path == NULL) {
 		if (newest_seen)
 			return bderr_set(err,

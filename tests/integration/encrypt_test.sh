@@ -186,6 +186,16 @@ assert_rc "restore of a backup whose manifest was tampered with exits 1" 1
 check_not "it created no database" db_exists dst_manifest
 
 # --------------------------------------------------------------------------
+note "two dumps of one name in the same second into an encrypted repository: distinct IDs"
+db_create race
+psql_q race "CREATE TABLE r AS SELECT g AS id FROM generate_series(1, 1000) g" >/dev/null
+# a new repository: the first two dumps also meet creating it
+REPO_RACE="$BD_TMP/repo-race"
+same_second_dumps "encrypted same-second dumps" "$REPO_RACE" race "$(pg_uri race)" --encryption-key-file "$KEY"
+run "$BACKUPD" verify --repo "$REPO_RACE" --name race --encryption-key-file "$KEY"
+assert_rc "encrypted: all six same-second backups verify" 0
+
+# --------------------------------------------------------------------------
 note "a key for a plaintext repository is refused"
 run "$BACKUPD" dump --source "$SRC_URI" --repo "$BD_TMP/plain" --name src
 assert_rc "plaintext dump" 0

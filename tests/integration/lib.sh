@@ -686,18 +686,19 @@ wait_for() {
 }
 at_least() { [ "$("${@:2}")" -ge "$1" ]; } # N CMD...: CMD prints a number >= N
 
-# same_second_dumps WHAT REPO NAME SOURCE: three times, two dumps of NAME
+# same_second_dumps WHAT REPO NAME SOURCE [DUMP-OPTION...]: three times, two dumps of NAME
 # started in one wall-clock second, as from two hosts (each its own
 # state-dir): both succeed with distinct IDs, and at least once they did
 # share the second (their IDs differ by suffix only).
 same_second_dumps() {
 	local what="$1" repo="$2" name="$3" src="$4" same=0 trial pa pb ra rb ia ib c
+	shift 4 # the rest: more dump options (--encryption-key-file K)
 	for c in a b; do printf '[global]\nstate-dir = %s\n' "$BD_TMP/state-race-$c" >"$BD_TMP/race-$c.conf"; done
 	for trial in 1 2 3; do
 		python3 -c 'import time; time.sleep(1.05 - time.time() % 1)'
-		"$BACKUPD" -c "$BD_TMP/race-a.conf" dump --source "$src" --repo "$repo" --name "$name" >"$BD_TMP/race-a.out" 2>"$BD_TMP/race-a.err" &
+		"$BACKUPD" -c "$BD_TMP/race-a.conf" dump --source "$src" --repo "$repo" --name "$name" "$@" >"$BD_TMP/race-a.out" 2>"$BD_TMP/race-a.err" &
 		pa=$!
-		"$BACKUPD" -c "$BD_TMP/race-b.conf" dump --source "$src" --repo "$repo" --name "$name" >"$BD_TMP/race-b.out" 2>"$BD_TMP/race-b.err" &
+		"$BACKUPD" -c "$BD_TMP/race-b.conf" dump --source "$src" --repo "$repo" --name "$name" "$@" >"$BD_TMP/race-b.out" 2>"$BD_TMP/race-b.err" &
 		pb=$!
 		ra=0 rb=0
 		wait "$pa" || ra=$?

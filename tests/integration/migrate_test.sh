@@ -6,7 +6,10 @@
 #    fixture), owned by the new owner; the application connects with the env
 #    file's DATABASE_URL.
 #  - 15 -> 15 with --jobs 2 and a table split into chunks, --create and
-#    --via-repo (the backup restores to the same result).
+#    --via-repo (the backup restores to the same result); --jobs 1 at debug
+#    level: a table's primary key is built, and its copy read for the
+#    verification, before the other tables are copied (restore's pipeline);
+#    a table copied whole is loaded frozen.
 #  - the target server killed while copying: exit 1, nothing under the
 #    target's name, no env file; a second run completes.  The source's
 #    connections killed: exit 1, the provisioned database and role dropped.
@@ -109,6 +112,23 @@ run "$DBRESTORE" restore --repo "$REPO" --to "$(uri b15 fromrepo)" --create
 assert_rc "the --via-repo backup restores" 0
 snapshot b15 fromrepo "$BD_TMP/fromrepo15.txt"
 check "and gives the same database" diff -u "$BD_TMP/src15.txt" "$BD_TMP/fromrepo15.txt"
+# One worker takes the largest ready work first: public.big's copy, then its
+# primary key (costed at the table's size) before the smaller tables' copies.
+run "$DBRESTORE" --log-level debug migrate --from "$(uri a15 src)" --to "$(uri b15 piped)" --create --jobs 1
+assert_rc "migrate --jobs 1 at debug level succeeds" 0
+assert_output_matches "indexes are built in the restore's pipeline" \
+	'pipeline: [1-9][0-9]* indexes and constraints, [0-9]+ foreign keys after'
+assert_output_matches "a table's index is built before all the data is in" \
+	'pipeline: [A-Z ]+ .*big.* started with [1-9][0-9]* loads left'
+assert_output_contains "the target's copy of a table is read for the verification as soon as it is built" \
+	"verify: read public.big on the target as soon as it was built ($ROWS rows)"
+snapshot b15 piped "$BD_TMP/piped15.txt"
+check "the pipelined migrate gives the same database" diff -u "$BD_TMP/src15.txt" "$BD_TMP/piped15.txt"
+# COPY FREEZE, as the restore: public.big (one chunk) has no page left unfrozen
+sq b15 piped "CREATE EXTENSION pg_visibility" >/dev/null
+assert_eq "public.big was copied frozen" "0" \
+	"$(sq b15 piped "SELECT count(*) FILTER (WHERE NOT all_frozen) FROM pg_visibility_map('public.big')")"
+sq b15 postgres "DROP DATABASE piped" >/dev/null
 run "$DBRESTORE" migrate --from "$(uri a15 postgres)" --to "$(uri b15 nothing)" --create --jobs 2
 assert_rc "a database without tables migrates" 0
 run "$DBRESTORE" migrate --from "$(uri a15 src)" --to "$(uri b15 dst)" --jobs 2

@@ -468,6 +468,40 @@ else
 fi
 
 # --------------------------------------------------------------------------
+note "crafted repository: a statement file cannot read a file of the restoring host"
+# Statement files run through the client library on a connection without
+# local_infile: LOAD DATA LOCAL cannot send a host file to the server, and
+# the mariadb client's own commands (system, \!) reach the server as SQL.
+REPO_X="$BD_TMP/repo-crafted"
+HOST_SECRET="$BD_TMP/host-secret.txt"
+printf '1\tread from the restoring host\n' >"$HOST_SECRET"
+chmod 0644 "$HOST_SECRET"
+PWNED="$BD_TMP/pwned-by-my-restore"
+# crafted_tables WHAT STATEMENT MESSAGE-RE: tables.sql with STATEMENT framed as
+# one more statement (checksums fixed up): restore --create fails naming it
+crafted_tables() {
+	rm -rf "$REPO_X"
+	cp -a "$REPO" "$REPO_X"
+	{
+		zstd -dcq "$B1/src/tables.sql.zst"
+		printf -- '-- statement\n-- length: %s\n%s;\n' "$(printf '%s' "$2" | wc -c)" "$2"
+	} >"$BD_TMP/tables-crafted.sql"
+	replace_object "$REPO_X/src/backups/$ID1" src/tables.sql.zst "$BD_TMP/tables-crafted.sql"
+	run "$BACKUPD" verify --repo "$REPO_X" --name src "$ID1"
+	assert_rc "crafted tables.sql ($1): verify passes" 0
+	MYSQL_PWD="$MY_PASSWORD" run "$DBRESTORE" restore --repo "$REPO_X" --name src --backup "$ID1" --to "$(my_uri dst_crafted)" --create
+	assert_rc "crafted tables.sql ($1): the restore fails" 1
+	assert_output_matches "crafted tables.sql ($1): the error says why" "$3"
+	check_not "crafted tables.sql ($1): no database left" my_db_exists dst_crafted
+	my_db_drop dst_crafted >/dev/null 2>&1 || true
+}
+crafted_tables "LOAD DATA LOCAL" "LOAD DATA LOCAL INFILE '$HOST_SECRET' INTO TABLE nulls (id, v)" \
+	"LOAD DATA LOCAL INFILE is forbidden|used command is not allowed"
+crafted_tables "\\!" "\\! touch $PWNED" "SQL syntax"
+crafted_tables "system" "system touch $PWNED" "SQL syntax"
+check_not "no shell command ran" test -e "$PWNED"
+
+# --------------------------------------------------------------------------
 note "restore --create killed with SIGKILL mid-data, then run again"
 # the temporary database restore --create fills (engines/mysql/mysql_tmpdb.h)
 MYSQL_PWD="$MY_PASSWORD" "$DBRESTORE" restore --repo "$REPO" --name src --backup "$ID1" \

@@ -529,6 +529,15 @@ CREATE TRIGGER shouting_disabled BEFORE DELETE ON public.shouting
     FOR EACH ROW EXECUTE FUNCTION public.shout();
 ALTER TABLE public.shouting DISABLE TRIGGER shouting_disabled;
 COMMENT ON TRIGGER shouting_shout ON public.shouting IS 'upper-cases msg';
+-- two triggers whose qualified names (schema.table.trigger) share their first
+-- 63 bytes: PostgreSQL's regression database has such a pair, which the
+-- object inventory once cut to a 'name' and listed twice
+CREATE TRIGGER shouting_audit_trigger_with_a_rather_long_name_on_update_1 AFTER UPDATE ON public.shouting
+    FOR EACH ROW EXECUTE FUNCTION public.shout();
+CREATE TRIGGER shouting_audit_trigger_with_a_rather_long_name_on_update_2 AFTER UPDATE ON public.shouting
+    FOR EACH ROW EXECUTE FUNCTION public.shout();
+ALTER TABLE public.shouting DISABLE TRIGGER shouting_audit_trigger_with_a_rather_long_name_on_update_1;
+ALTER TABLE public.shouting DISABLE TRIGGER shouting_audit_trigger_with_a_rather_long_name_on_update_2;
 
 CREATE TABLE public.audit_log (id serial PRIMARY KEY, what text);
 CREATE RULE shouting_log AS ON DELETE TO public.shouting

@@ -221,6 +221,26 @@ assert_output_matches "the error names the meta-command, its line and object" \
 	"line [0-9]+ \\(TABLE public\\.big\\): psql meta-command '\\\\! touch"
 check_not "the shell command did not run" test -e "$PWNED"
 check_not "the refused --create restore left no database" db_exists dst_meta
+# the same in post-data (indexes, constraints, comments: restored by their own code path)
+cp -a "$REPO" "$REPO_X.post"
+zstd -dcq "$BX/schema/post-data.sql.zst" >"$BD_TMP/post-data.sql"
+{
+	cat "$BD_TMP/post-data.sql"
+	printf '\\! touch %s\n' "$PWNED"
+} >"$BD_TMP/post-data-crafted.sql"
+replace_object "$REPO_X.post/src/backups/$ID1" schema/post-data.sql.zst "$BD_TMP/post-data-crafted.sql"
+run "$DBRESTORE" restore --repo "$REPO_X.post" --name src --backup "$ID1" --to "$(pg_uri dst_meta)" --jobs 2 --create
+assert_rc "restore of a post-data with \\! exits 1" 1
+assert_output_contains "the error names the post-data meta-command" "psql meta-command '\\! touch"
+check_not "the shell command in post-data did not run" test -e "$PWNED"
+check_not "the refused --create restore (post-data) left no database" db_exists dst_meta
+
+# --------------------------------------------------------------------------
+note "restore --to with a bad percent-escape in its password"
+run "$DBRESTORE" restore --repo "$REPO" --name src --backup "$ID1" --to "postgresql://postgres:Sekr3tPW%zz@127.0.0.1:$PG_PORT/dst_pct" --create
+assert_rc "restore to an unparsable --to is a usage error" 2
+assert_output_contains "it names the bad percent-escape" "invalid PostgreSQL connection string: invalid percent-encoded token"
+check_not "it does not print the password" grep -q Sekr3tPW "$RUN_OUT" "$RUN_ERR"
 
 # --------------------------------------------------------------------------
 note "failure: a backup without manifest.json"

@@ -74,6 +74,15 @@ static void test_parse_errors_hide_the_password(void **state)
 	assert_int_equal(err.exit_code, 2);
 	assert_null(strstr(err.msg, "Sekr3t"));
 
+	/* pg_url_check: the same usage error, without connecting */
+	bderr_init(&err);
+	assert_int_equal(pg_url_check("postgresql://u:Sekr3tPW%zz@h/db", &err), -1);
+	assert_int_equal(err.exit_code, 2);
+	assert_non_null(strstr(err.msg, "invalid percent-encoded token"));
+	assert_null(strstr(err.msg, "Sekr3t"));
+	bderr_init(&err);
+	assert_int_equal(pg_url_check("postgresql://u:Sekr3tPW@h/db", &err), 0);
+
 	/* no '@': libpq takes "Sekr3t" for the port and quotes it when it connects */
 	bderr_init(&err);
 	assert_int_equal(pg_connect("postgresql://u:Sekr3t/db", NULL, NULL, "test", &c, &err), -1);
