@@ -1,7 +1,8 @@
 /*
  * Work with dependencies on a fixed set of workers (common/workpool): a task
  * becomes ready once every task it depends on has finished, and the workers
- * take the ready task of the largest cost first.  The restore runs a table's
+ * take the ready task of the highest rank first: its cost plus the largest
+ * rank among the tasks waiting for it (the longest path to the end).  The restore runs a table's
  * index builds as soon as that table's chunks are loaded, on the same
  * connections that are still loading other tables.  The first failure stops
  * the handing out of tasks; tasks already running finish.
@@ -27,6 +28,16 @@ size_t taskgraph_add(taskgraph *g, void *item, double cost);
 
 /* Task `task` runs only after task `on` has finished. */
 void taskgraph_depend(taskgraph *g, size_t task, size_t on);
+
+/*
+ * Task `task` holds `key` (a small number: the caller's index of what it
+ * works on) while it runs, shared with other shared holders or alone
+ * (exclusive): a ready task whose key is taken waits, and a ready task of a
+ * smaller cost runs meanwhile.  The restore's foreign key locks both its
+ * tables against the index builds on them, which the server would make wait
+ * on a connection that could be loading.
+ */
+void taskgraph_lock(taskgraph *g, size_t task, size_t key, int exclusive);
 
 size_t taskgraph_count(const taskgraph *g);
 

@@ -32,6 +32,18 @@
 /* Schema sections are held in memory: they grow with the schema, not the data. */
 #define SCHEMA_MAX ((size_t)1 << 30)
 
+/*
+ * maintenance_work_mem of the index builds (size_index_memory): each session
+ * has floor_kb; a build takes more of budget_kb while the builds running
+ * beside it (used_kb) leave some (the last builds of a restore often run
+ * alone: they sort in memory).
+ */
+typedef struct index_memory {
+	pthread_mutex_t lock;
+	int ready; /* lock initialised */
+	long long floor_kb, budget_kb, used_kb;
+} index_memory;
+
 typedef struct restore_ctx {
 	repo *repo;
 	const manifest *m;
@@ -51,6 +63,7 @@ typedef struct restore_ctx {
 	PGconn **conns;     /* jobs connections to the target */
 	int n_conns;
 	post_data *post;    /* parsed before the data, for its indexes to follow each table's load */
+	index_memory mem;   /* maintenance_work_mem for index builds (size_index_memory) */
 } restore_ctx;
 
 /* What each schema statement goes through on its way to the target. */
@@ -945,10 +958,39 @@ static int keys_can_pipeline(const post_data *pd)
 }
 
 /*
+ * A foreign key is checked by one scan of its table and needs of the table
+ * it references only that table's unique index: it runs once its own table
+ * is loaded and the referenced one is built (a self-reference: its table
+ * built), ahead of the index builds on its table.  It locks both tables
+ * (SHARE ROW EXCLUSIVE, which the index builds' SHARE and the other keys on
+ * them wait for): the graph holds it and them apart, so that no connection
+ * sits waiting on the server's lock while loads or builds elsewhere are
+ * ready.  Ahead: the builds run side by side and with the server's parallel
+ * maintenance workers, so they, not a key's single scan, are what best fills
+ * the end of the restore.
+ */
+static double key_cost(double table_cost)
+{
+	/* one backend's scan, where a build has the parallel workers: counted double, so it goes first */
+	return 2 * table_cost + 1;
+}
+
+static void key_task_depend(taskgraph *g, size_t id, const pipe_table *tables, const pipe_table *t,
+			    const pipe_table *tr)
+{
+	taskgraph_depend(g, id, tr == t ? t->built : t->loaded);
+	if (tr != t)
+		taskgraph_depend(g, id, tr->built);
+	taskgraph_lock(g, id, (size_t)(t - tables), 1);
+	taskgraph_lock(g, id, (size_t)(tr - tables), 1);
+}
+
+/*
  * Adds the post-data entries that can run as soon as tables are loaded: an
  * index or constraint after its table's chunks (after all loads when its
  * table has no data here: a partitioned table's, or one not understood), a
- * foreign key after both its tables' indexes and constraints.  What a table
+ * foreign key after its table's chunks and the indexes and constraints of the
+ * table it references (key_task_depend).  What a table
  * has no data for here (a partitioned table) never lets a key in early: its
  * partitions' loads would have to be checked row by row against it.
  * Everything else (triggers, attachments, comments) keeps its phase after
@@ -976,15 +1018,14 @@ static void add_post_tasks(post_data *pd, taskgraph *g, data_item *items, size_t
 			continue; /* after everything, in its phase */
 		data_item *it = &items[(*n_items)++];
 		it->entry = e;
-		size_t id = taskgraph_add(g, it, t ? t->cost : 0);
+		size_t id = taskgraph_add(g, it, t ? (is_key ? key_cost(t->cost) : t->cost) : 0);
 		if (is_key) {
-			taskgraph_depend(g, id, t->built);
-			if (tr != t)
-				taskgraph_depend(g, id, tr->built);
+			key_task_depend(g, id, tables, t, tr);
 			n_keys++;
 		} else if (t) {
 			taskgraph_depend(g, id, t->loaded);
 			taskgraph_depend(g, t->built, id);
+			taskgraph_lock(g, id, (size_t)(t - tables), 0);
 			n_idx++;
 		} else {
 			taskgraph_depend(g, id, all_loaded);
@@ -999,8 +1040,9 @@ static void add_post_tasks(post_data *pd, taskgraph *g, data_item *items, size_t
 /*
  * The loads items[0 .. n_loads) (cost: their bytes; table NULL: large
  * objects) and rc->post's entries that can follow them (items has room for
- * them), run on the workers, largest ready work first, so the last to
- * finish is a small one.  The one pipeline of the restore and of migrate.
+ * them), run on the workers, the ready work with the longest path to the
+ * end first (common/taskgraph), so the last to finish is a small one.  The
+ * one pipeline of the restore and of migrate.
  */
 static int run_pipeline(pipe_run *p, data_item *items, const double *costs, size_t n_loads,
 			pipe_worker *workers, int n_workers, bderr *err)
@@ -1245,6 +1287,10 @@ static int post_item_exec(PGconn *c, const post_data_entry *e, const char *sql, 
 	}
 }
 
+static long long index_memory_take(index_memory *m, const post_data_entry *e);
+static int index_memory_set(PGconn *c, long long kb, bderr *err);
+static void index_memory_give(index_memory *m, long long kb);
+
 static int post_item_run(void *vrc, void *vconn, void *vitem, bderr *err)
 {
 	restore_ctx *rc = vrc;
@@ -1252,7 +1298,23 @@ static int post_item_run(void *vrc, void *vconn, void *vitem, bderr *err)
 	post_data_entry *e = vitem;
 	char *mapped = map_entry_roles(&rc->roles, e->sql);
 	const char *sql = mapped ? mapped : e->sql;
-	int rcode = post_item_exec(c, e, sql, err);
+	long long kb = index_memory_take(&rc->mem, e);
+	int more = kb > rc->mem.floor_kb;
+	int rcode = more ? index_memory_set(c, kb, err) : 0;
+	if (more)
+		log_debug("%s %s: maintenance_work_mem %lld kB, what the builds beside it leave", e->type,
+			  e->name, kb);
+	if (rcode == 0)
+		rcode = post_item_exec(c, e, sql, err);
+	if (more) {
+		/* back to the session's own for its next build */
+		bderr ignored;
+		bderr_init(&ignored);
+		if (index_memory_set(c, rc->mem.floor_kb, rcode == 0 ? err : &ignored) != 0)
+			rcode = -1;
+	}
+	if (kb)
+		index_memory_give(&rc->mem, kb);
 	free(mapped);
 	return rcode;
 }
@@ -1357,11 +1419,60 @@ int pg_restore_sequences(restore_ctx *rc, bderr *err)
  * Index builds get maintenance_work_mem to sort in memory where the server
  * can spare it: half of shared_buffers (a quarter of the machine's memory by
  * convention) shared by the jobs, at most 1 GB each; never less than the
- * session has already.
+ * session has already.  That is each session's floor: a build may take more
+ * while the builds running beside it leave some of shared_buffers' worth in
+ * all (index_memory_take), at most 1 GB.  A large table's build often runs last
+ * and alone: with the server's parallel workers each sorting its share of
+ * maintenance_work_mem, the floor alone would spill the sort to disk.
  */
 #define INDEX_MEM_MAX_KB (1024L * 1024)
 
-static int size_index_memory(PGconn **conns, int n_conns, bderr *err)
+/* Whether an entry builds an index: CREATE INDEX, a primary key, unique or exclusion constraint. */
+static int builds_index(const post_data_entry *e)
+{
+	if (strcmp(e->type, "INDEX") == 0)
+		return 1;
+	if (strcmp(e->type, "CONSTRAINT") != 0)
+		return 0;
+	return strstr(e->sql, "PRIMARY KEY") || strstr(e->sql, "UNIQUE") || strstr(e->sql, "EXCLUDE");
+}
+
+/*
+ * The memory a build sorts in: what the builds running now leave of the
+ * budget, never less than the floor (the setting every session has), at
+ * most 1 GB; 0 for what builds no index.
+ */
+static long long index_memory_take(index_memory *m, const post_data_entry *e)
+{
+	if (!m->ready || !builds_index(e))
+		return 0;
+	pthread_mutex_lock(&m->lock);
+	long long kb = m->budget_kb - m->used_kb;
+	if (kb > INDEX_MEM_MAX_KB)
+		kb = INDEX_MEM_MAX_KB;
+	if (kb < m->floor_kb)
+		kb = m->floor_kb;
+	m->used_kb += kb;
+	pthread_mutex_unlock(&m->lock);
+	return kb;
+}
+
+static void index_memory_give(index_memory *m, long long kb)
+{
+	pthread_mutex_lock(&m->lock);
+	m->used_kb -= kb;
+	pthread_mutex_unlock(&m->lock);
+}
+
+static int index_memory_set(PGconn *c, long long kb, bderr *err)
+{
+	char *sql = xasprintf("SET maintenance_work_mem = '%lldkB'", kb);
+	int r = pg_exec(c, sql, "cannot configure the restore session", err);
+	free(sql);
+	return r;
+}
+
+static int size_index_memory(index_memory *m, PGconn **conns, int n_conns, bderr *err)
 {
 	PGresult *r = NULL;
 	if (pg_query(conns[0],
@@ -1377,14 +1488,19 @@ static int size_index_memory(PGconn **conns, int n_conns, bderr *err)
 	long long want_kb = shared_kb / 2 / n_conns;
 	if (want_kb > INDEX_MEM_MAX_KB)
 		want_kb = INDEX_MEM_MAX_KB;
-	if (have_kb == 0 || want_kb <= have_kb)
+	if (have_kb == 0)
+		return 0; /* no setting read: the server's own */
+	m->floor_kb = want_kb > have_kb ? want_kb : have_kb;
+	m->budget_kb = shared_kb;
+	pthread_mutex_init(&m->lock, NULL);
+	m->ready = 1;
+	log_debug("index builds: maintenance_work_mem %lld kB per job (was %lld kB), more for a build "
+		  "while those beside it leave some of %lld kB", m->floor_kb, have_kb, shared_kb);
+	if (want_kb <= have_kb)
 		return 0;
-	char *sql = xasprintf("SET maintenance_work_mem = '%lldkB'", want_kb);
 	int rc = 0;
 	for (int i = 0; i < n_conns && rc == 0; i++)
-		rc = pg_exec(conns[i], sql, "cannot configure the restore session", err);
-	free(sql);
-	log_debug("index builds: maintenance_work_mem %lld kB per job (was %lld kB)", want_kb, have_kb);
+		rc = index_memory_set(conns[i], want_kb, err);
 	return rc;
 }
 
@@ -1484,7 +1600,7 @@ static int session_open(restore_ctx *rc, repo *r, const manifest *m, const engin
 			goto out;
 	if (!o->allow_non_empty && check_empty(rc->conns[0], rc->dbname, err) != 0)
 		goto out;
-	if (size_index_memory(rc->conns, rc->n_conns, err) != 0)
+	if (size_index_memory(&rc->mem, rc->conns, rc->n_conns, err) != 0)
 		goto out;
 	rcode = 0;
 out:
@@ -1539,6 +1655,8 @@ static int session_close(restore_ctx *rc, int ok, bderr *err)
 		pg_provision_free(rc->prov);
 	}
 	PQfinish(rc->maint);
+	if (rc->mem.ready)
+		pthread_mutex_destroy(&rc->mem.lock);
 	post_data_free(rc->post);
 	pg_dump_info_clear(&rc->info); /* and rc->props with it */
 	pg_roles_info_clear(&rc->role_info);

@@ -140,6 +140,10 @@ assert_rc "restore --create --jobs 2 at debug level succeeds" 0
 assert_output_matches "indexes and constraints are built in the load pipeline" \
 	'pipeline: [1-9][0-9]* indexes and constraints, [1-9][0-9]* foreign keys after'
 check "the pipelined restore matches the source" pg_compare src dst_pipe
+# maintenance_work_mem: a build running with no other beside it sorts in what
+# the others leave of shared_buffers' worth, more than each session's own
+assert_output_matches "an index build alone takes more maintenance_work_mem than the session's own" \
+	'(INDEX|CONSTRAINT) [^ ]+: maintenance_work_mem [0-9]+ kB, what the builds beside it leave'
 # COPY FREEZE (TRUNCATE in the load's transaction): every page of a
 # single-chunk table is all-frozen right after the restore, with no vacuum.
 _bd_psql -d dst_pipe -c "CREATE EXTENSION pg_visibility" >/dev/null

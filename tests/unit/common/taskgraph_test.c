@@ -60,8 +60,13 @@ static int position(const run_log *l, int v)
 	return -1;
 }
 
-/* One worker takes the ready task of the largest cost first. */
-static void test_largest_first(void **state)
+/*
+ * One worker takes the ready task of the highest rank first: its cost plus
+ * the largest rank of what waits for it.  Task 2 (20) goes before task 1
+ * (30) because task 3 (100) waits for it; task 4 (40) waits for task 0 (1),
+ * whose rank 41 puts it ahead of task 1 too.
+ */
+static void test_longest_path_first(void **state)
 {
 	(void)state;
 	run_log l;
@@ -72,11 +77,15 @@ static void test_largest_first(void **state)
 	taskgraph_add(g, &values[2], 20);
 	size_t t3 = taskgraph_add(g, &values[3], 100); /* ready only after 2 */
 	taskgraph_depend(g, t3, 2);
+	size_t t4 = taskgraph_add(g, &values[4], 40); /* ready only after 0 */
+	taskgraph_depend(g, t4, 0);
+	taskgraph_add(g, &values[5], 35);
 	bderr err;
 	bderr_init(&err);
 	assert_int_equal(taskgraph_run(g, &l, workers, 1, run_task, NULL, &err), 0);
-	assert_int_equal(l.n, 4);
-	int want[] = { 1, 2, 3, 0 };
+	assert_int_equal(l.n, 6);
+	/* ranks: 2: 120, 3: 100, 0: 41, 4: 40, 5: 35, 1: 30 */
+	int want[] = { 2, 3, 0, 4, 5, 1 };
 	assert_memory_equal(l.order, want, sizeof want);
 	taskgraph_free(g);
 }
@@ -190,15 +199,59 @@ static void test_empty_and_gates(void **state)
 	taskgraph_free(g);
 }
 
+/*
+ * Keys: tasks holding one key exclusively never run side by side (nor with
+ * its shared holders); shared holders do; a ready task whose key is taken
+ * waits and a smaller ready one runs meanwhile.
+ */
+static void test_keys_keep_apart(void **state)
+{
+	(void)state;
+	run_log l;
+	log_init(&l, -1);
+	taskgraph *g = taskgraph_new();
+	size_t fk = taskgraph_add(g, &values[1], 100); /* exclusive on keys 0 and 1 */
+	taskgraph_lock(g, fk, 0, 1);
+	taskgraph_lock(g, fk, 1, 1);
+	size_t i1 = taskgraph_add(g, &values[2], 90), i2 = taskgraph_add(g, &values[3], 80);
+	taskgraph_lock(g, i1, 0, 0);
+	taskgraph_lock(g, i2, 0, 0);
+	taskgraph_add(g, &values[4], 1); /* no key: runs beside the key */
+	bderr err;
+	bderr_init(&err);
+	assert_int_equal(taskgraph_run(g, &l, workers, 3, run_task, NULL, &err), 0);
+	assert_int_equal(l.n, 4);
+	/* the largest first, alone on its keys, the small one beside it; the shared ones after it */
+	assert_true(position(&l, 2) > position(&l, 1) && position(&l, 3) > position(&l, 1));
+	assert_true(l.max_running >= 2);
+	taskgraph_free(g);
+
+	/* the shared holders together, then the exclusive one */
+	log_init(&l, -1);
+	g = taskgraph_new();
+	i1 = taskgraph_add(g, &values[1], 100);
+	i2 = taskgraph_add(g, &values[2], 90);
+	fk = taskgraph_add(g, &values[3], 80);
+	taskgraph_lock(g, i1, 5, 0);
+	taskgraph_lock(g, i2, 5, 0);
+	taskgraph_lock(g, fk, 5, 1);
+	assert_int_equal(taskgraph_run(g, &l, workers, 3, run_task, NULL, &err), 0);
+	assert_int_equal(l.n, 3);
+	assert_int_equal(position(&l, 3), 2);
+	assert_int_equal(l.max_running, 2);
+	taskgraph_free(g);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_largest_first),
+		cmocka_unit_test(test_longest_path_first),
 		cmocka_unit_test(test_gate_not_last),
 		cmocka_unit_test(test_dependencies_hold),
 		cmocka_unit_test(test_failure_stops),
 		cmocka_unit_test(test_cycle_reported),
 		cmocka_unit_test(test_empty_and_gates),
+		cmocka_unit_test(test_keys_keep_apart),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
