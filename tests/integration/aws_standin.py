@@ -24,6 +24,8 @@
       x-amz-storage-class and x-amz-security-token headers it carried, and
       the region its signature was made for.  A request whose session token
       is a line of LOGFILE.expired is answered 400 ExpiredToken instead.
+      While LOGFILE.delay exists, each upload part (PUT ...partNumber=) waits
+      that many seconds before it is forwarded.
 
 The port chosen is written to PORTFILE once listening.
 """
@@ -211,6 +213,14 @@ class Proxy(BaseHTTPRequestHandler):
         except OSError:
             expired = set()
         refuse = self.headers.get("x-amz-security-token") in expired
+        # LOGFILE.delay: seconds each upload part waits (an upload that
+        # outlasts short-lived credentials, however fast the machine)
+        if self.command == "PUT" and "partNumber=" in self.path:
+            try:
+                with open(self.logfile + ".delay") as f:
+                    time.sleep(float(f.read().strip() or 0))
+            except OSError:
+                pass
         with LOCK:
             with open(self.logfile, "a") as f:
                 f.write("%s %s %s%s\n" % (self.command, self.path, rec, " refused" if refuse else ""))

@@ -96,6 +96,8 @@ after_expire() {
 }
 
 absent() { ! "$@"; } # absent EXISTS-FN DB
+# absent_or_whole EXISTS-FN SUM-FN WANT DB: DB is not there, or holds every row
+absent_or_whole() { ! "$1" "$4" || [ "$("$2" "$4" 2>/dev/null || true)" = "$3" ]; }
 # my_db_unmarked DB: DB exists without the in-progress marker a MariaDB
 # restore --create keeps in it between moving the tables in and the end
 # (views, routines, triggers, events); the next restore --create drops a
@@ -242,8 +244,10 @@ kill_restore_rounds() {
 		kill_after $! "$ms" "killed $what"
 		note "$what: round $r, SIGKILL at ${ms} ms of ~${took} ms ($([ "$KILLED" = 1 ] && echo killed || echo "had ended, exit $KILLED_RC"))"
 		if [ "$KILLED" = 1 ]; then
-			pcheck "$key" "$what, kill $r: no database left under the target's name" \
-				absent "$exists" rst
+			# a kill after the closing rename finds the restore done: the
+			# database under the target's name is then the whole one
+			pcheck "$key" "$what, kill $r: no database left under the target's name, or the whole one" \
+				absent_or_whole "$exists" "$sum" "$want" rst
 			# what the pending fix makes unnecessary: clear the half database
 			if "$exists" rst; then "$drop" rst; fi
 		else
