@@ -29,7 +29,7 @@ struct taskgraph {
 	/* while running */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	size_t *heap; /* ready tasks, largest cost on top */
+	size_t *heap; /* ready tasks, in before() order: a gate, then the highest rank on top */
 	size_t n_heap;
 	size_t *skipped; /* ready tasks put aside by tg_next: their keys were taken */
 	size_t n_keys;   /* one past the largest key */
@@ -236,8 +236,8 @@ static void keys_take(taskgraph *g, const tg_task *t, int take)
 }
 
 /*
- * Called with the lock held: the ready task of the largest cost whose keys
- * are free, or SIZE_MAX.  With nothing running every key is free, so a
+ * Called with the lock held: the first ready task in heap order (a gate,
+ * then the highest rank) whose keys are free, or SIZE_MAX.  With nothing running every key is free, so a
  * ready task is always found then.
  */
 static size_t pop_runnable(taskgraph *g)
