@@ -9,6 +9,7 @@
 
 #include <libpq/libpq-fs.h>
 
+#include "engines/pg/pg_copybin.h"
 #include "engines/pg/pg_digest.h"
 #include "engines/pg/pg_dump_roles.h"
 #include "engines/pg/pg_lo_meta.h"
@@ -37,6 +38,7 @@ typedef struct dump_table {
 	uint64_t blocks;     /* heap blocks, the ctid range to split */
 	int n_chunks;
 	int64_t rows;        /* summed over chunks after the dump */
+	int binary;          /* COPY in binary: every column's type allows it (pg_copybin.h) */
 } dump_table;
 
 typedef struct dump_task {
@@ -120,13 +122,14 @@ static char *copy_out_sql(PGconn *c, const dump_task *t)
 {
 	char *qual = pg_qualified_name(c, t->table->schema, t->table->name);
 	char *cols = column_list(c, t->table);
+	const char *with = pg_copy_with(t->table->binary, 0);
 	char *sql;
 	if (t->table->n_chunks == 1) {
 		/* COPY of a table copies only its own rows, not its children's */
 		if (t->table->n_columns)
-			sql = xasprintf("COPY %s (%s) TO STDOUT", qual, cols);
+			sql = xasprintf("COPY %s (%s) TO STDOUT%s", qual, cols, with);
 		else
-			sql = xasprintf("COPY %s TO STDOUT", qual);
+			sql = xasprintf("COPY %s TO STDOUT%s", qual, with);
 	} else {
 		strbuf w;
 		strbuf_init(&w);
@@ -135,8 +138,8 @@ static char *copy_out_sql(PGconn *c, const dump_task *t)
 		if (t->end_block > 0)
 			strbuf_appendf(&w, "%sctid < '(%" PRIu64 ",0)'::pg_catalog.tid",
 				       w.len ? " AND " : "", t->end_block);
-		sql = xasprintf("COPY (SELECT %s FROM ONLY %s WHERE %s) TO STDOUT", cols, qual,
-				w.data);
+		sql = xasprintf("COPY (SELECT %s FROM ONLY %s WHERE %s) TO STDOUT%s", cols, qual,
+				w.data, with);
 		strbuf_free(&w);
 	}
 	free(qual);
@@ -161,6 +164,8 @@ static int dump_chunk(dump_state *st, PGconn *c, dump_task *t, bderr *err)
 	batch = xmalloc(COPY_BATCH);
 	size_t fill = 0;
 	int64_t rows = 0;
+	pg_copybin bin; /* binary: the stream is stored whole, its tuples counted and hashed */
+	pg_copybin_init(&bin);
 	/*
 	 * On a write failure we leave without draining the COPY: the backup has
 	 * failed, this worker stops, and closing the connection ends the COPY.
@@ -175,10 +180,14 @@ static int dump_chunk(dump_state *st, PGconn *c, dump_task *t, bderr *err)
 			bderr_set(err, "%s: %s", what, pg_errmsg(c, buf, sizeof buf));
 			goto out;
 		}
-		rows++;
-		digest_sum_add(&t->sum, row, (size_t)n);
 		int wrc = 0;
-		if (fill + (size_t)n > COPY_BATCH && fill > 0) {
+		if (!t->table->binary) {
+			rows++;
+			digest_sum_add(&t->sum, row, (size_t)n);
+		} else if (pg_copybin_message(&bin, row, (size_t)n, &t->sum, err) != 0) {
+			wrc = bderr_prefix(err, "%s", what);
+		}
+		if (wrc == 0 && fill + (size_t)n > COPY_BATCH && fill > 0) {
 			wrc = object_writer_write(ow, batch, fill, err);
 			progress_add(st->o->progress, fill, 0); /* once per batch, not per row */
 			fill = 0;
@@ -198,6 +207,13 @@ static int dump_chunk(dump_state *st, PGconn *c, dump_task *t, bderr *err)
 		goto out;
 	if (pg_copy_out_end(c, what, err) != 0)
 		goto out;
+	if (t->table->binary) {
+		if (pg_copybin_end(&bin, err) != 0) {
+			bderr_prefix(err, "%s", what);
+			goto out;
+		}
+		rows = bin.rows;
+	}
 	if (object_writer_close(ow, &t->meta, err) != 0)
 		goto out;
 	t->rows = rows;
@@ -236,14 +252,15 @@ static int load_tables(dump_state *st, PGconn *c, bderr *err)
 		"  pg_catalog.pg_relation_size(c.oid) / current_setting('block_size')::int8, "
 		"  (SELECT pg_catalog.array_to_json(pg_catalog.array_agg(a.attname ORDER BY a.attnum)) "
 		"     FROM pg_catalog.pg_attribute a "
-		"    WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND %s) "
+		"    WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND %s), "
+		"  " PG_COPY_BINARY_SQL("c.oid", "%s") " "
 		"FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
 		"WHERE c.relkind = 'r' AND c.relpersistence <> 't' "
 		"  AND n.nspname <> 'information_schema' AND n.nspname !~ '^pg_' "
 		"  AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d "
 		"     WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e') "
 		"ORDER BY c.oid",
-		gen);
+		gen, gen);
 	PGresult *r;
 	int rc = pg_query(c, sql, "cannot list tables", &r, err);
 	free(sql);
@@ -261,6 +278,7 @@ static int load_tables(dump_state *st, PGconn *c, bderr *err)
 		t->name = xstrdup(PQgetvalue(r, i, 2));
 		t->bytes = strtoull(PQgetvalue(r, i, 3), NULL, 10);
 		t->blocks = strtoull(PQgetvalue(r, i, 4), NULL, 10);
+		t->binary = !st->o->copy_text && PQgetvalue(r, i, 6)[0] == 't';
 		if (!PQgetisnull(r, i, 5)) {
 			json_error_t je;
 			json_t *arr = json_loads(PQgetvalue(r, i, 5), 0, &je);
@@ -634,6 +652,7 @@ static void tables_info(dump_state *st, pg_dump_info *inf)
 			}
 		}
 		o->bytes = (int64_t)t->bytes;
+		o->binary = t->binary;
 	}
 }
 
@@ -670,7 +689,8 @@ static void dump_digest_finish(dump_state *st, digest_set *d, pg_dump_info *inf)
 		for (size_t k = 0; k < st->n_tasks; k++)
 			if (st->tasks[k].table == &st->tables[i])
 				digest_sum_merge(&sum, &st->tasks[k].sum);
-		digest_set_add_table(d, st->tables[i].schema, st->tables[i].name, &sum);
+		digest_set_add_table(d, st->tables[i].schema, st->tables[i].name, &sum)->binary =
+			st->tables[i].binary;
 	}
 	int subset = !table_filter_empty(st->o->filter);
 	for (size_t i = 0; i < inf->n_sequences && !subset; i++) {
@@ -1064,12 +1084,13 @@ out:
 	return rc;
 }
 
-int pg_copy_plan(PGconn *c, int server_num, uint64_t chunk_bytes, int lock, pg_copy_unit **out,
-		 size_t *n_out, bderr *err)
+int pg_copy_plan(PGconn *c, int server_num, uint64_t chunk_bytes, int copy_text, int lock,
+		 pg_copy_unit **out, size_t *n_out, bderr *err)
 {
 	engine_dump_options o;
 	engine_dump_options_init(&o);
 	o.chunk_bytes = chunk_bytes;
+	o.copy_text = copy_text;
 	o.compress_level = 0;
 	dump_state st;
 	memset(&st, 0, sizeof st);
@@ -1092,6 +1113,7 @@ int pg_copy_plan(PGconn *c, int server_num, uint64_t chunk_bytes, int lock, pg_c
 			u[i].chunk = d->chunk;
 			u[i].n_chunks = d->table->n_chunks;
 			u[i].bytes = d->weight;
+			u[i].binary = d->table->binary;
 			u[i].copy_out = copy_out_sql(c, d);
 		}
 		*out = u;
