@@ -240,6 +240,10 @@ int migrate_command(program *p, bderr *err)
 		bderr_prefix(err, "option '--copy-format'");
 		goto out;
 	}
+	if (mo.copy_text && strcmp(from.engine->name, "postgresql") != 0) {
+		bderr_usage(err, "option '--copy-format' applies to PostgreSQL sources only");
+		goto out;
+	}
 	mo.from_url = from.url;
 	mo.from_password = from.password;
 	if (via) {
