@@ -85,6 +85,10 @@ static int digest_table_rows(PGconn *c, digest_table *t, bderr *err)
 	digest_sum sum = { 0, 0 };
 	pg_copybin bin;
 	pg_copybin_init(&bin);
+	/* a malformed binary stream: read to its end, so the connection stays usable */
+	bderr perr;
+	bderr_init(&perr);
+	int bad = 0;
 	while (rc == 0) {
 		char *row = NULL;
 		int n = PQgetCopyData(c, &row, 0);
@@ -97,14 +101,18 @@ static int digest_table_rows(PGconn *c, digest_table *t, bderr *err)
 		}
 		if (!t->binary)
 			digest_sum_add(&sum, row, (size_t)n);
-		else if (pg_copybin_message(&bin, row, (size_t)n, &sum, err) != 0)
-			rc = bderr_prefix(err, "%s", what); /* the connection is closed by the caller */
+		else if (!bad && pg_copybin_message(&bin, row, (size_t)n, &sum, &perr) != 0)
+			bad = 1;
 		PQfreemem(row);
 	}
 	if (rc == 0)
 		rc = pg_copy_out_end(c, what, err);
-	if (rc == 0 && t->binary && pg_copybin_end(&bin, err) != 0)
+	if (rc == 0 && t->binary && !bad && pg_copybin_end(&bin, &perr) != 0)
+		bad = 1;
+	if (rc == 0 && bad) {
+		*err = perr;
 		rc = bderr_prefix(err, "%s", what);
+	}
 	if (rc == 0) {
 		t->rows = sum.rows;
 		t->checksum = sum.checksum;
