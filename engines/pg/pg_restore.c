@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <libpq/libpq-fs.h>
@@ -42,6 +43,7 @@ typedef struct index_memory {
 	pthread_mutex_t lock;
 	int ready; /* lock initialised */
 	long long floor_kb, budget_kb, used_kb;
+	int max_workers; /* the server's max_parallel_workers; -1: no max_parallel_maintenance_workers (before 11) */
 } index_memory;
 
 typedef struct restore_ctx {
@@ -610,6 +612,7 @@ typedef struct data_item {
 	const manifest_object *obj;
 	const pg_load *load;    /* a load from elsewhere than the repository (migrate) */
 	int after;              /* not a load: pipe_run.after on the table, once it is built */
+	double cost;            /* its task's in the pipeline */
 } data_item;
 
 /*
@@ -859,8 +862,17 @@ static int load_large_objects(restore_ctx *rc, PGconn *c, const manifest_object 
 }
 
 static int post_item_run(void *vrc, void *vconn, void *vitem, bderr *err);
+static int post_item_build(restore_ctx *rc, PGconn *c, post_data_entry *e, int idle, bderr *err);
 
 /* ---- the pipeline: loads, and each table's post-data as soon as its data is in ---- */
+
+/* A worker: its target connection, and what the load function gets as its worker. */
+typedef struct pipe_worker {
+	PGconn *conn;
+	void *load;
+	int index; /* which connection, in the timeline's debug lines */
+	double running; /* the cost of the task it runs now, 0 when idle (under pipe_run.lock) */
+} pipe_worker;
 
 /* What the pipeline's workers share. */
 typedef struct pipe_run {
@@ -870,13 +882,10 @@ typedef struct pipe_run {
 	void *shared;    /* load's and after's */
 	pthread_mutex_t lock;
 	size_t loads_left;
+	pipe_worker *workers; /* all of them */
+	int n_workers;
+	struct timespec t0; /* the pipeline's start: the timeline's debug lines count from it */
 } pipe_run;
-
-/* A worker: its target connection, and what the load function gets as its worker. */
-typedef struct pipe_worker {
-	PGconn *conn;
-	void *load;
-} pipe_worker;
 
 /* A load from elsewhere, in a frozen transaction when the table is loaded whole. */
 static int external_load(pipe_run *p, pipe_worker *w, data_item *it, bderr *err)
@@ -891,26 +900,71 @@ static int external_load(pipe_run *p, pipe_worker *w, data_item *it, bderr *err)
 	return rcode;
 }
 
+static long ms_since(const struct timespec *t0)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (long)((now.tv_sec - t0->tv_sec) * 1000 + (now.tv_nsec - t0->tv_nsec) / 1000000);
+}
+
+static int data_item_work(pipe_run *p, pipe_worker *w, data_item *it, bderr *err);
+
+/*
+ * The timeline (debug): which connection ran what from when to when, in ms
+ * since the pipeline started; where a connection sat idle shows as a gap.
+ */
 static int data_item_run(void *vp, void *vw, void *vitem, bderr *err)
 {
 	pipe_run *p = vp;
 	pipe_worker *w = vw;
 	data_item *it = vitem;
+	long start = ms_since(&p->t0);
+	pthread_mutex_lock(&p->lock);
+	w->running = it->cost > 0 ? it->cost : 1e-9;
+	pthread_mutex_unlock(&p->lock);
+	int rcode = data_item_work(p, w, it, err);
+	pthread_mutex_lock(&p->lock);
+	w->running = 0;
+	pthread_mutex_unlock(&p->lock);
+	if (log_get_level() >= LOG_LEVEL_DEBUG) {
+		char what[160];
+		if (it->entry)
+			snprintf(what, sizeof what, "%s %s", it->entry->type, it->entry->name);
+		else if (it->after)
+			snprintf(what, sizeof what, "after %s.%s", it->schema, it->table);
+		else if (it->table)
+			snprintf(what, sizeof what, "load %s.%s%s%s", it->schema, it->table,
+				 it->obj ? " " : "", it->obj ? it->obj->name : "");
+		else
+			snprintf(what, sizeof what, "large objects");
+		log_debug("timeline: connection %d: %s: %ld..%ld ms%s", w->index, what, start,
+			  ms_since(&p->t0), rcode ? " (failed)" : "");
+	}
+	return rcode;
+}
+
+static int data_item_work(pipe_run *p, pipe_worker *w, data_item *it, bderr *err)
+{
 	if (it->after)
 		return p->after(p->shared, w->load, w->conn, it->schema, it->table, err);
 	if (it->entry) {
 		pthread_mutex_lock(&p->lock);
 		size_t left = p->loads_left;
+		/* the cores of the connections that will be free before this build ends */
+		int idle = 0;
+		for (int i = 0; i < p->n_workers; i++)
+			if (&p->workers[i] != w && p->workers[i].running < it->cost)
+				idle++;
 		pthread_mutex_unlock(&p->lock);
 		/* what the tests look for: post-data overlapping the loads */
 		if (left > 0)
 			log_debug("pipeline: %s %s started with %zu loads left", it->entry->type,
 				  it->entry->name, left);
-		return post_item_run(p->rc, w->conn, it->entry, err);
+		return post_item_build(p->rc, w->conn, it->entry, idle, err);
 	}
 	int rcode = it->load ? external_load(p, w, it, err)
 		    : it->is_lo ? load_large_objects(p->rc, w->conn, it->obj, err)
-				: copy_in(p->rc, w->conn, vitem, err);
+				: copy_in(p->rc, w->conn, it, err);
 	pthread_mutex_lock(&p->lock);
 	p->loads_left--;
 	pthread_mutex_unlock(&p->lock);
@@ -1018,7 +1072,8 @@ static void add_post_tasks(post_data *pd, taskgraph *g, data_item *items, size_t
 			continue; /* after everything, in its phase */
 		data_item *it = &items[(*n_items)++];
 		it->entry = e;
-		size_t id = taskgraph_add(g, it, t ? (is_key ? key_cost(t->cost) : t->cost) : 0);
+		it->cost = t ? (is_key ? key_cost(t->cost) : t->cost) : 0;
+		size_t id = taskgraph_add(g, it, it->cost);
 		if (is_key) {
 			key_task_depend(g, id, tables, t, tr);
 			n_keys++;
@@ -1079,7 +1134,8 @@ static int run_pipeline(pipe_run *p, data_item *items, const double *costs, size
 		 * chunks first, so its index builds (the longest) start early and
 		 * overlap the smaller tables' loads instead of trailing them all.
 		 */
-		size_t id = taskgraph_add(g, &items[i], of[i] ? of[i]->cost : costs[i]);
+		items[i].cost = of[i] ? of[i]->cost : costs[i];
+		size_t id = taskgraph_add(g, &items[i], items[i].cost);
 		taskgraph_depend(g, all_loaded, id);
 		if (of[i])
 			taskgraph_depend(g, of[i]->loaded, id);
@@ -1093,12 +1149,18 @@ static int run_pipeline(pipe_run *p, data_item *items, const double *costs, size
 		it->after = 1;
 		it->schema = tables[i].schema;
 		it->table = tables[i].name;
-		taskgraph_depend(g, taskgraph_add(g, it, tables[i].cost), tables[i].built);
+		it->cost = tables[i].cost;
+		taskgraph_depend(g, taskgraph_add(g, it, it->cost), tables[i].built);
 	}
 	void **w = xcalloc((size_t)n_workers + 1, sizeof *w);
-	for (int i = 0; i < n_workers; i++)
+	for (int i = 0; i < n_workers; i++) {
+		workers[i].index = i;
 		w[i] = &workers[i];
+	}
 	p->loads_left = n_loads;
+	p->workers = workers;
+	p->n_workers = n_workers;
+	clock_gettime(CLOCK_MONOTONIC, &p->t0);
 	pthread_mutex_init(&p->lock, NULL);
 	int rcode = taskgraph_run(g, p, w, n_workers, data_item_run, NULL, err);
 	pthread_mutex_destroy(&p->lock);
@@ -1287,20 +1349,51 @@ static int post_item_exec(PGconn *c, const post_data_entry *e, const char *sql, 
 	}
 }
 
+static int builds_index(const post_data_entry *e);
 static long long index_memory_take(index_memory *m, const post_data_entry *e);
 static int index_memory_set(PGconn *c, long long kb, bderr *err);
 static void index_memory_give(index_memory *m, long long kb);
 
 static int post_item_run(void *vrc, void *vconn, void *vitem, bderr *err)
 {
-	restore_ctx *rc = vrc;
-	PGconn *c = vconn;
-	post_data_entry *e = vitem;
+	return post_item_build(vrc, vconn, vitem, -1, err);
+}
+
+/*
+ * An index build's parallel maintenance workers: one per other connection of
+ * the pipeline that is idle, or runs a smaller task, as the build starts
+ * (idle: the cores that will be free before the build ends).  A large build
+ * at the end of the restore uses the cores the finishing connections leave;
+ * a build beside a longer load or key check adds no processes to cores that
+ * stay taken (a parallel sort's merge costs CPU of its own).  Never more
+ * than the server's max_parallel_workers; with the connections, never more
+ * processes than --jobs.  idle -1: outside the pipeline, the server's
+ * setting.
+ */
+static int index_workers_set(const index_memory *m, PGconn *c, const post_data_entry *e, int idle,
+			     bderr *err)
+{
+	if (idle < 0 || m->max_workers < 0 || !builds_index(e))
+		return 0;
+	int n = idle < m->max_workers ? idle : m->max_workers;
+	char *sql = xasprintf("SET max_parallel_maintenance_workers = %d", n);
+	int r = pg_exec(c, sql, "cannot configure the restore session", err);
+	free(sql);
+	if (r == 0)
+		log_debug("%s %s: up to %d parallel maintenance workers (%d connections free before it ends)",
+			  e->type, e->name, n, idle);
+	return r;
+}
+
+static int post_item_build(restore_ctx *rc, PGconn *c, post_data_entry *e, int idle, bderr *err)
+{
 	char *mapped = map_entry_roles(&rc->roles, e->sql);
 	const char *sql = mapped ? mapped : e->sql;
 	long long kb = index_memory_take(&rc->mem, e);
 	int more = kb > rc->mem.floor_kb;
-	int rcode = more ? index_memory_set(c, kb, err) : 0;
+	int rcode = index_workers_set(&rc->mem, c, e, idle, err);
+	if (rcode == 0 && more)
+		rcode = index_memory_set(c, kb, err);
 	if (more)
 		log_debug("%s %s: maintenance_work_mem %lld kB, what the builds beside it leave", e->type,
 			  e->name, kb);
@@ -1479,11 +1572,15 @@ static int size_index_memory(index_memory *m, PGconn **conns, int n_conns, bderr
 		     "SELECT (SELECT setting::int8 * 8 FROM pg_catalog.pg_settings WHERE name = 'shared_buffers' "
 		     "          AND unit = '8kB'), "
 		     "       (SELECT setting::int8 FROM pg_catalog.pg_settings WHERE name = 'maintenance_work_mem' "
-		     "          AND unit = 'kB')",
+		     "          AND unit = 'kB'), "
+		     "       (SELECT setting::int FROM pg_catalog.pg_settings WHERE name = 'max_parallel_workers' "
+		     "          AND EXISTS (SELECT FROM pg_catalog.pg_settings "
+		     "                       WHERE name = 'max_parallel_maintenance_workers'))",
 		     "cannot read the server's memory settings", &r, err) != 0)
 		return -1;
 	long long shared_kb = PQgetisnull(r, 0, 0) ? 0 : atoll(PQgetvalue(r, 0, 0));
 	long long have_kb = PQgetisnull(r, 0, 1) ? 0 : atoll(PQgetvalue(r, 0, 1));
+	m->max_workers = PQgetisnull(r, 0, 2) ? -1 : atoi(PQgetvalue(r, 0, 2));
 	PQclear(r);
 	long long want_kb = shared_kb / 2 / n_conns;
 	if (want_kb > INDEX_MEM_MAX_KB)
