@@ -612,7 +612,8 @@ typedef struct data_item {
 	const manifest_object *obj;
 	const pg_load *load;    /* a load from elsewhere than the repository (migrate) */
 	int after;              /* not a load: pipe_run.after on the table, once it is built */
-	double cost;            /* its task's in the pipeline */
+	double cost;            /* its task's in the pipeline (a chunk: its whole table's) */
+	double work;            /* its own: a chunk's bytes, an entry's table's */
 } data_item;
 
 /*
@@ -871,7 +872,7 @@ typedef struct pipe_worker {
 	PGconn *conn;
 	void *load;
 	int index; /* which connection, in the timeline's debug lines */
-	double running; /* the cost of the task it runs now, 0 when idle (under pipe_run.lock) */
+	double running; /* the work of the task it runs now, 0 when idle (under pipe_run.lock) */
 } pipe_worker;
 
 /* What the pipeline's workers share. */
@@ -884,6 +885,7 @@ typedef struct pipe_run {
 	size_t loads_left;
 	pipe_worker *workers; /* all of them */
 	int n_workers;
+	double left; /* the work of the tasks not started yet (under lock) */
 	struct timespec t0; /* the pipeline's start: the timeline's debug lines count from it */
 } pipe_run;
 
@@ -920,7 +922,8 @@ static int data_item_run(void *vp, void *vw, void *vitem, bderr *err)
 	data_item *it = vitem;
 	long start = ms_since(&p->t0);
 	pthread_mutex_lock(&p->lock);
-	w->running = it->cost > 0 ? it->cost : 1e-9;
+	w->running = it->work;
+	p->left -= it->work;
 	pthread_mutex_unlock(&p->lock);
 	int rcode = data_item_work(p, w, it, err);
 	pthread_mutex_lock(&p->lock);
@@ -950,11 +953,22 @@ static int data_item_work(pipe_run *p, pipe_worker *w, data_item *it, bderr *err
 	if (it->entry) {
 		pthread_mutex_lock(&p->lock);
 		size_t left = p->loads_left;
-		/* the cores of the connections that will be free before this build ends */
-		int idle = 0;
+		/*
+		 * The connections the rest of the work leaves free during this
+		 * build: the others, less one for each build's worth of work
+		 * still to start or running elsewhere.
+		 */
+		double others = p->left;
 		for (int i = 0; i < p->n_workers; i++)
-			if (&p->workers[i] != w && p->workers[i].running < it->cost)
-				idle++;
+			if (&p->workers[i] != w)
+				others += p->workers[i].running;
+		int idle = p->n_workers - 1;
+		if (it->work > 0)
+			idle -= (int)(others / it->work + 0.5);
+		else if (others > 0)
+			idle = 0;
+		if (idle < 0)
+			idle = 0;
 		pthread_mutex_unlock(&p->lock);
 		/* what the tests look for: post-data overlapping the loads */
 		if (left > 0)
@@ -1072,6 +1086,7 @@ static void add_post_tasks(post_data *pd, taskgraph *g, data_item *items, size_t
 			continue; /* after everything, in its phase */
 		data_item *it = &items[(*n_items)++];
 		it->entry = e;
+		it->work = t ? t->cost : 0;
 		it->cost = t ? (is_key ? key_cost(t->cost) : t->cost) : 0;
 		size_t id = taskgraph_add(g, it, it->cost);
 		if (is_key) {
@@ -1135,6 +1150,7 @@ static int run_pipeline(pipe_run *p, data_item *items, const double *costs, size
 		 * overlap the smaller tables' loads instead of trailing them all.
 		 */
 		items[i].cost = of[i] ? of[i]->cost : costs[i];
+		items[i].work = costs[i];
 		size_t id = taskgraph_add(g, &items[i], items[i].cost);
 		taskgraph_depend(g, all_loaded, id);
 		if (of[i])
@@ -1149,7 +1165,7 @@ static int run_pipeline(pipe_run *p, data_item *items, const double *costs, size
 		it->after = 1;
 		it->schema = tables[i].schema;
 		it->table = tables[i].name;
-		it->cost = tables[i].cost;
+		it->cost = it->work = tables[i].cost;
 		taskgraph_depend(g, taskgraph_add(g, it, it->cost), tables[i].built);
 	}
 	void **w = xcalloc((size_t)n_workers + 1, sizeof *w);
@@ -1160,6 +1176,9 @@ static int run_pipeline(pipe_run *p, data_item *items, const double *costs, size
 	p->loads_left = n_loads;
 	p->workers = workers;
 	p->n_workers = n_workers;
+	p->left = 0;
+	for (size_t i = 0; i < n_items; i++)
+		p->left += items[i].work;
 	clock_gettime(CLOCK_MONOTONIC, &p->t0);
 	pthread_mutex_init(&p->lock, NULL);
 	int rcode = taskgraph_run(g, p, w, n_workers, data_item_run, NULL, err);
@@ -1361,13 +1380,13 @@ static int post_item_run(void *vrc, void *vconn, void *vitem, bderr *err)
 
 /*
  * An index build's parallel maintenance workers: one per other connection of
- * the pipeline that is idle, or runs a smaller task, as the build starts
- * (idle: the cores that will be free before the build ends).  A large build
- * at the end of the restore uses the cores the finishing connections leave;
- * a build beside a longer load or key check adds no processes to cores that
- * stay taken (a parallel sort's merge costs CPU of its own).  Never more
- * than the server's max_parallel_workers; with the connections, never more
- * processes than --jobs.  idle -1: outside the pipeline, the server's
+ * the pipeline that the rest of the work leaves free while it runs (idle,
+ * data_item_work): a large build at the end of the restore uses the cores
+ * the finished connections leave; a build beside other work adds no
+ * processes to cores that stay taken (a parallel sort costs a third more
+ * CPU than one backend's: its merge, and a sort spilled to disk).  Never
+ * more than the server's max_parallel_workers; with the connections, never
+ * more processes than --jobs.  idle -1: outside the pipeline, the server's
  * setting.
  */
 static int index_workers_set(const index_memory *m, PGconn *c, const post_data_entry *e, int idle,
@@ -1380,7 +1399,7 @@ static int index_workers_set(const index_memory *m, PGconn *c, const post_data_e
 	int r = pg_exec(c, sql, "cannot configure the restore session", err);
 	free(sql);
 	if (r == 0)
-		log_debug("%s %s: up to %d parallel maintenance workers (%d connections free before it ends)",
+		log_debug("%s %s: up to %d parallel maintenance workers (%d connections free while it runs)",
 			  e->type, e->name, n, idle);
 	return r;
 }
