@@ -43,7 +43,6 @@ typedef struct index_memory {
 	pthread_mutex_t lock;
 	int ready; /* lock initialised */
 	long long floor_kb, budget_kb, used_kb;
-	int max_workers; /* the server's max_parallel_workers; -1: no max_parallel_maintenance_workers (before 11) */
 } index_memory;
 
 typedef struct restore_ctx {
@@ -612,8 +611,6 @@ typedef struct data_item {
 	const manifest_object *obj;
 	const pg_load *load;    /* a load from elsewhere than the repository (migrate) */
 	int after;              /* not a load: pipe_run.after on the table, once it is built */
-	double cost;            /* its task's in the pipeline (a chunk: its whole table's) */
-	double work;            /* its own: a chunk's bytes, an entry's table's */
 } data_item;
 
 /*
@@ -863,17 +860,8 @@ static int load_large_objects(restore_ctx *rc, PGconn *c, const manifest_object 
 }
 
 static int post_item_run(void *vrc, void *vconn, void *vitem, bderr *err);
-static int post_item_build(restore_ctx *rc, PGconn *c, post_data_entry *e, int idle, bderr *err);
 
 /* ---- the pipeline: loads, and each table's post-data as soon as its data is in ---- */
-
-/* A worker: its target connection, and what the load function gets as its worker. */
-typedef struct pipe_worker {
-	PGconn *conn;
-	void *load;
-	int index; /* which connection, in the timeline's debug lines */
-	double running; /* the work of the task it runs now, 0 when idle (under pipe_run.lock) */
-} pipe_worker;
 
 /* What the pipeline's workers share. */
 typedef struct pipe_run {
@@ -883,11 +871,15 @@ typedef struct pipe_run {
 	void *shared;    /* load's and after's */
 	pthread_mutex_t lock;
 	size_t loads_left;
-	pipe_worker *workers; /* all of them */
-	int n_workers;
-	double left; /* the work of the tasks not started yet (under lock) */
 	struct timespec t0; /* the pipeline's start: the timeline's debug lines count from it */
 } pipe_run;
+
+/* A worker: its target connection, and what the load function gets as its worker. */
+typedef struct pipe_worker {
+	PGconn *conn;
+	void *load;
+	int index; /* which connection, in the timeline's debug lines */
+} pipe_worker;
 
 /* A load from elsewhere, in a frozen transaction when the table is loaded whole. */
 static int external_load(pipe_run *p, pipe_worker *w, data_item *it, bderr *err)
@@ -921,14 +913,7 @@ static int data_item_run(void *vp, void *vw, void *vitem, bderr *err)
 	pipe_worker *w = vw;
 	data_item *it = vitem;
 	long start = ms_since(&p->t0);
-	pthread_mutex_lock(&p->lock);
-	w->running = it->work;
-	p->left -= it->work;
-	pthread_mutex_unlock(&p->lock);
 	int rcode = data_item_work(p, w, it, err);
-	pthread_mutex_lock(&p->lock);
-	w->running = 0;
-	pthread_mutex_unlock(&p->lock);
 	if (log_get_level() >= LOG_LEVEL_DEBUG) {
 		char what[160];
 		if (it->entry)
@@ -953,28 +938,12 @@ static int data_item_work(pipe_run *p, pipe_worker *w, data_item *it, bderr *err
 	if (it->entry) {
 		pthread_mutex_lock(&p->lock);
 		size_t left = p->loads_left;
-		/*
-		 * The connections the rest of the work leaves free during this
-		 * build: the others, less one for each build's worth of work
-		 * still to start or running elsewhere.
-		 */
-		double others = p->left;
-		for (int i = 0; i < p->n_workers; i++)
-			if (&p->workers[i] != w)
-				others += p->workers[i].running;
-		int idle = p->n_workers - 1;
-		if (it->work > 0)
-			idle -= (int)(others / it->work + 0.5);
-		else if (others > 0)
-			idle = 0;
-		if (idle < 0)
-			idle = 0;
 		pthread_mutex_unlock(&p->lock);
 		/* what the tests look for: post-data overlapping the loads */
 		if (left > 0)
 			log_debug("pipeline: %s %s started with %zu loads left", it->entry->type,
 				  it->entry->name, left);
-		return post_item_build(p->rc, w->conn, it->entry, idle, err);
+		return post_item_run(p->rc, w->conn, it->entry, err);
 	}
 	int rcode = it->load ? external_load(p, w, it, err)
 		    : it->is_lo ? load_large_objects(p->rc, w->conn, it->obj, err)
@@ -1086,9 +1055,7 @@ static void add_post_tasks(post_data *pd, taskgraph *g, data_item *items, size_t
 			continue; /* after everything, in its phase */
 		data_item *it = &items[(*n_items)++];
 		it->entry = e;
-		it->work = t ? t->cost : 0;
-		it->cost = t ? (is_key ? key_cost(t->cost) : t->cost) : 0;
-		size_t id = taskgraph_add(g, it, it->cost);
+		size_t id = taskgraph_add(g, it, t ? (is_key ? key_cost(t->cost) : t->cost) : 0);
 		if (is_key) {
 			key_task_depend(g, id, tables, t, tr);
 			n_keys++;
@@ -1149,9 +1116,7 @@ static int run_pipeline(pipe_run *p, data_item *items, const double *costs, size
 		 * chunks first, so its index builds (the longest) start early and
 		 * overlap the smaller tables' loads instead of trailing them all.
 		 */
-		items[i].cost = of[i] ? of[i]->cost : costs[i];
-		items[i].work = costs[i];
-		size_t id = taskgraph_add(g, &items[i], items[i].cost);
+		size_t id = taskgraph_add(g, &items[i], of[i] ? of[i]->cost : costs[i]);
 		taskgraph_depend(g, all_loaded, id);
 		if (of[i])
 			taskgraph_depend(g, of[i]->loaded, id);
@@ -1165,8 +1130,7 @@ static int run_pipeline(pipe_run *p, data_item *items, const double *costs, size
 		it->after = 1;
 		it->schema = tables[i].schema;
 		it->table = tables[i].name;
-		it->cost = it->work = tables[i].cost;
-		taskgraph_depend(g, taskgraph_add(g, it, it->cost), tables[i].built);
+		taskgraph_depend(g, taskgraph_add(g, it, tables[i].cost), tables[i].built);
 	}
 	void **w = xcalloc((size_t)n_workers + 1, sizeof *w);
 	for (int i = 0; i < n_workers; i++) {
@@ -1174,11 +1138,6 @@ static int run_pipeline(pipe_run *p, data_item *items, const double *costs, size
 		w[i] = &workers[i];
 	}
 	p->loads_left = n_loads;
-	p->workers = workers;
-	p->n_workers = n_workers;
-	p->left = 0;
-	for (size_t i = 0; i < n_items; i++)
-		p->left += items[i].work;
 	clock_gettime(CLOCK_MONOTONIC, &p->t0);
 	pthread_mutex_init(&p->lock, NULL);
 	int rcode = taskgraph_run(g, p, w, n_workers, data_item_run, NULL, err);
@@ -1368,51 +1327,20 @@ static int post_item_exec(PGconn *c, const post_data_entry *e, const char *sql, 
 	}
 }
 
-static int builds_index(const post_data_entry *e);
 static long long index_memory_take(index_memory *m, const post_data_entry *e);
 static int index_memory_set(PGconn *c, long long kb, bderr *err);
 static void index_memory_give(index_memory *m, long long kb);
 
 static int post_item_run(void *vrc, void *vconn, void *vitem, bderr *err)
 {
-	return post_item_build(vrc, vconn, vitem, -1, err);
-}
-
-/*
- * An index build's parallel maintenance workers: one per other connection of
- * the pipeline that the rest of the work leaves free while it runs (idle,
- * data_item_work): a large build at the end of the restore uses the cores
- * the finished connections leave; a build beside other work adds no
- * processes to cores that stay taken (a parallel sort costs a third more
- * CPU than one backend's: its merge, and a sort spilled to disk).  Never
- * more than the server's max_parallel_workers; with the connections, never
- * more processes than --jobs.  idle -1: outside the pipeline, the server's
- * setting.
- */
-static int index_workers_set(const index_memory *m, PGconn *c, const post_data_entry *e, int idle,
-			     bderr *err)
-{
-	if (idle < 0 || m->max_workers < 0 || !builds_index(e))
-		return 0;
-	int n = idle < m->max_workers ? idle : m->max_workers;
-	char *sql = xasprintf("SET max_parallel_maintenance_workers = %d", n);
-	int r = pg_exec(c, sql, "cannot configure the restore session", err);
-	free(sql);
-	if (r == 0)
-		log_debug("%s %s: up to %d parallel maintenance workers (%d connections free while it runs)",
-			  e->type, e->name, n, idle);
-	return r;
-}
-
-static int post_item_build(restore_ctx *rc, PGconn *c, post_data_entry *e, int idle, bderr *err)
-{
+	restore_ctx *rc = vrc;
+	PGconn *c = vconn;
+	post_data_entry *e = vitem;
 	char *mapped = map_entry_roles(&rc->roles, e->sql);
 	const char *sql = mapped ? mapped : e->sql;
 	long long kb = index_memory_take(&rc->mem, e);
 	int more = kb > rc->mem.floor_kb;
-	int rcode = index_workers_set(&rc->mem, c, e, idle, err);
-	if (rcode == 0 && more)
-		rcode = index_memory_set(c, kb, err);
+	int rcode = more ? index_memory_set(c, kb, err) : 0;
 	if (more)
 		log_debug("%s %s: maintenance_work_mem %lld kB, what the builds beside it leave", e->type,
 			  e->name, kb);
@@ -1591,15 +1519,11 @@ static int size_index_memory(index_memory *m, PGconn **conns, int n_conns, bderr
 		     "SELECT (SELECT setting::int8 * 8 FROM pg_catalog.pg_settings WHERE name = 'shared_buffers' "
 		     "          AND unit = '8kB'), "
 		     "       (SELECT setting::int8 FROM pg_catalog.pg_settings WHERE name = 'maintenance_work_mem' "
-		     "          AND unit = 'kB'), "
-		     "       (SELECT setting::int FROM pg_catalog.pg_settings WHERE name = 'max_parallel_workers' "
-		     "          AND EXISTS (SELECT FROM pg_catalog.pg_settings "
-		     "                       WHERE name = 'max_parallel_maintenance_workers'))",
+		     "          AND unit = 'kB')",
 		     "cannot read the server's memory settings", &r, err) != 0)
 		return -1;
 	long long shared_kb = PQgetisnull(r, 0, 0) ? 0 : atoll(PQgetvalue(r, 0, 0));
 	long long have_kb = PQgetisnull(r, 0, 1) ? 0 : atoll(PQgetvalue(r, 0, 1));
-	m->max_workers = PQgetisnull(r, 0, 2) ? -1 : atoi(PQgetvalue(r, 0, 2));
 	PQclear(r);
 	long long want_kb = shared_kb / 2 / n_conns;
 	if (want_kb > INDEX_MEM_MAX_KB)
