@@ -168,6 +168,8 @@ check "the pipelined restore matches the source" pg_compare src dst_pipe
 # the others leave of shared_buffers' worth, more than each session's own
 assert_output_matches "an index build alone takes more maintenance_work_mem than the session's own" \
 	'(INDEX|CONSTRAINT) [^ ]+: maintenance_work_mem [0-9]+ kB, what the builds beside it leave'
+check "the pipeline's debug timeline shows each task's connection and span" \
+	grep -E -q 'timeline: connection [01]: load public\.big .*: [0-9]+\.\.[0-9]+ ms' "$RUN_ERR"
 # COPY FREEZE (TRUNCATE in the load's transaction): every page of a
 # single-chunk table is all-frozen right after the restore, with no vacuum.
 _bd_psql -d dst_pipe -c "CREATE EXTENSION pg_visibility" >/dev/null
