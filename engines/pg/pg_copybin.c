@@ -4,6 +4,11 @@
 
 static const unsigned char signature[11] = { 'P', 'G', 'C', 'O', 'P', 'Y', '\n', 0xff, '\r', '\n', 0 };
 
+/* The signature, no flags, no header extension; and the -1 field count that ends a stream. */
+const unsigned char pg_copybin_header[PG_COPYBIN_HEADER_LEN] = { 'P', 'G', 'C', 'O', 'P', 'Y', '\n', 0xff,
+								 '\r', '\n', 0, 0, 0, 0, 0, 0, 0, 0, 0 };
+const unsigned char pg_copybin_trailer[PG_COPYBIN_TRAILER_LEN] = { 0xff, 0xff };
+
 static uint32_t get32(const unsigned char *p)
 {
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
@@ -73,7 +78,8 @@ static int tuple(pg_copybin *b, const unsigned char *p, size_t len, size_t *used
 	return 0;
 }
 
-int pg_copybin_message(pg_copybin *b, const void *msg, size_t len, digest_sum *sum, bderr *err)
+int pg_copybin_tuples(pg_copybin *b, const void *msg, size_t len, digest_sum *sum, size_t *from,
+		      size_t *to, bderr *err)
 {
 	const unsigned char *p = msg;
 	size_t off = 0;
@@ -82,6 +88,8 @@ int pg_copybin_message(pg_copybin *b, const void *msg, size_t len, digest_sum *s
 			return -1;
 		b->state = 1;
 	}
+	*from = off;
+	*to = len;
 	while (off < len) {
 		if (b->state == 2)
 			return BAD("%zu bytes after the trailer", len - off);
@@ -92,10 +100,18 @@ int pg_copybin_message(pg_copybin *b, const void *msg, size_t len, digest_sum *s
 			b->rows++;
 			if (sum)
 				digest_sum_add(sum, p + off, used);
+		} else {
+			*to = off;
 		}
 		off += used;
 	}
 	return 0;
+}
+
+int pg_copybin_message(pg_copybin *b, const void *msg, size_t len, digest_sum *sum, bderr *err)
+{
+	size_t from, to;
+	return pg_copybin_tuples(b, msg, len, sum, &from, &to, err);
 }
 
 int pg_copybin_end(const pg_copybin *b, bderr *err)

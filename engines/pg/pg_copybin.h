@@ -66,6 +66,21 @@ void pg_copybin_init(pg_copybin *b);
  */
 int pg_copybin_message(pg_copybin *b, const void *msg, size_t len, digest_sum *sum, bderr *err);
 
+/*
+ * The same, and the span [*from, *to) of msg that holds its tuples: the
+ * header (first message) and the trailer (last) left out, for a writer
+ * that cuts one stream into several, each with a header and a trailer of
+ * its own (pg_copybin_header, pg_copybin_trailer).
+ */
+int pg_copybin_tuples(pg_copybin *b, const void *msg, size_t len, digest_sum *sum, size_t *from,
+		      size_t *to, bderr *err);
+
+#define PG_COPYBIN_HEADER_LEN 19
+#define PG_COPYBIN_TRAILER_LEN 2
+/* A header without flags or extension, as the server sends it; the trailer. */
+extern const unsigned char pg_copybin_header[PG_COPYBIN_HEADER_LEN];
+extern const unsigned char pg_copybin_trailer[PG_COPYBIN_TRAILER_LEN];
+
 /* Once the server ended the COPY: -1 unless the header and the trailer were read. */
 int pg_copybin_end(const pg_copybin *b, bderr *err);
 

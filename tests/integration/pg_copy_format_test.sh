@@ -99,6 +99,18 @@ check "the restored database matches the source" pg_compare src dst
 assert_eq "numeric NaN and Infinity, float -0 came back" "NaN|Infinity|-Infinity|-0" \
 	"$(psql_q dst "SELECT string_agg(x, '|' ORDER BY o) FROM (SELECT 1 o, n::text x FROM bin_types WHERE id = 1 UNION ALL SELECT 2, n::text FROM bin_types WHERE id = 2 UNION ALL SELECT 3, n::text FROM bin_types WHERE id = 3 UNION ALL SELECT 4, f8::text FROM bin_types WHERE id = 3) s")"
 
+note "a table under 4 chunks: one binary COPY cut into objects, each a whole stream"
+run "$BACKUPD" dump --source "$SRC_URI" --repo "$REPO" --name srccut --jobs 2 --chunk-size 3MB
+assert_rc "dump --chunk-size 3MB succeeds" 0
+IDC="$(last_line)"
+python3 "$BD_TMP/formats.py" "$REPO/srccut/backups/$IDC/manifest.json" >"$BD_TMP/formats-cut.txt"
+ncut="$(awk '$2 == "bin_big" && $1 == "table" {print $4}' "$BD_TMP/formats-cut.txt")"
+check "bin_big is written into several objects ($ncut)" test "${ncut:-0}" -gt 1
+check "each of them is a whole binary COPY stream" python3 "$BD_TMP/streams.py" "$REPO/srccut/backups/$IDC"
+run "$DBRESTORE" restore --repo "$REPO" --name srccut --to "$(pg_uri dstcut)" --create --jobs 2 --verify
+assert_rc "restore --verify of the cut objects succeeds (rows per object match)" 0
+check "the restored database matches the source" pg_compare src dstcut
+
 note "restore --verify notices a changed binary table"
 psql_q dst "UPDATE bin_types SET b = '\\x00fe' WHERE id = 1" >/dev/null
 run "$DBRESTORE" verify --repo "$REPO" --name src --backup "$ID" --to "$(pg_uri dst)"

@@ -90,6 +90,33 @@ static void test_stream(void **state)
 	assert_true(s2.rows == 1 && s2.checksum == digest_row_hash(tup1, sizeof tup1));
 }
 
+/* The tuples' span in each message: what a writer cutting the stream into objects stores. */
+static void test_span(void **state)
+{
+	(void)state;
+	unsigned char m[64];
+	size_t n = first_message(m), from = 99, to = 99;
+	pg_copybin b;
+	pg_copybin_init(&b);
+	bderr err;
+	bderr_init(&err);
+	assert_int_equal(pg_copybin_tuples(&b, m, n, NULL, &from, &to, &err), 0);
+	assert_int_equal(from, sizeof header);
+	assert_int_equal(to, n);
+	assert_int_equal(pg_copybin_tuples(&b, tup2, sizeof tup2, NULL, &from, &to, &err), 0);
+	assert_true(from == 0 && to == sizeof tup2);
+	assert_int_equal(pg_copybin_tuples(&b, trailer, sizeof trailer, NULL, &from, &to, &err), 0);
+	assert_true(from == 0 && to == 0);
+	/* header and trailer in one message (an empty table): nothing between */
+	memcpy(m + sizeof header, trailer, sizeof trailer);
+	pg_copybin_init(&b);
+	assert_int_equal(pg_copybin_tuples(&b, m, sizeof header + 2, NULL, &from, &to, &err), 0);
+	assert_true(from == sizeof header && to == sizeof header);
+	/* the header and trailer a writer puts around each object are the server's */
+	assert_memory_equal(pg_copybin_header, header, sizeof header);
+	assert_memory_equal(pg_copybin_trailer, trailer, sizeof trailer);
+}
+
 static void expect_bad(const void *first, size_t n1, const void *second, size_t n2, const char *msg)
 {
 	pg_copybin b;
@@ -149,6 +176,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_stream),
 		cmocka_unit_test(test_malformed),
+		cmocka_unit_test(test_span),
 	};
 	return cmocka_run_group_tests_name("pg_copybin", tests, NULL, NULL);
 }
