@@ -41,12 +41,16 @@
  * Session settings of every dump and restore connection: COPY output and
  * input are exact and independent of the role's defaults (dates in ISO,
  * intervals as postgres writes them, no row security hiding rows, no
- * timeouts cutting a long COPY).  The restore adds client_encoding.
+ * timeouts cutting a long COPY, and an empty search_path, as pg_dump sets it,
+ * so a reg* value in a table (regclass, regproc, ...) is written
+ * schema-qualified and read back as the same object whatever the target's
+ * search_path).  The restore adds client_encoding.
  */
 #define PG_COPY_SESSION_SQL                                                        \
 	"SET statement_timeout = 0; SET lock_timeout = 0; "                        \
 	"SET idle_in_transaction_session_timeout = 0; "                            \
-	"SET DateStyle = ISO; SET IntervalStyle = postgres; SET row_security = off"
+	"SET DateStyle = ISO; SET IntervalStyle = postgres; SET row_security = off; " \
+	"SET search_path = ''"
 
 /*
  * What else fixes COPY TO's text, whatever the role's or server's defaults,

@@ -42,7 +42,7 @@ INSERT INTO text_domain VALUES (1, 5);
 CREATE TABLE text_citext (id int, e citext, b bytea);
 INSERT INTO text_citext VALUES (1, 'A@b', '\\x01');
 CREATE TABLE text_reg (id int, rel regclass, ty regtype);
-INSERT INTO text_reg VALUES (1, 'pg_class', 'int4');
+INSERT INTO text_reg VALUES (1, 'pg_class', 'int4'), (2, 'public.bin_types', 'public.mood');
 CREATE TABLE text_enum_array (id int, ms mood[]);
 INSERT INTO text_enum_array VALUES (1, '{sad,ok}');
 CREATE TABLE text_aclitem (id int, a aclitem);
