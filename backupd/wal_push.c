@@ -136,6 +136,10 @@ static void spool_unlink(const char *spool, const char *file, const char *ext)
  * Writes the marker whole under a temp name first (".ok.tmp", which
  * spool_clean knows), so a reader never sees half of it.  A marker that
  * cannot be written only costs a second push of the file: logged, not fatal.
+ * Not fsynced, for the same reason: the object it reports was durable
+ * before the marker was written, and a marker lost or emptied by a crash
+ * does not match (spool_ok_matches), so the archiver's call pushes again.
+ * Two fsyncs (marker and spool directory) of four per pushed segment.
  */
 static void spool_write(const char *spool, const char *file, const char *ext, const char *text)
 {
@@ -143,7 +147,7 @@ static void spool_write(const char *spool, const char *file, const char *ext, co
 	char *tmp = xasprintf("%s.tmp", p);
 	bderr err;
 	bderr_init(&err);
-	if (file_write_atomic(p, tmp, text, strlen(text), &err) < 0)
+	if (file_write_whole(p, tmp, text, strlen(text), &err) < 0)
 		log_warn("wal-push spool: %s", err.msg);
 	free(tmp);
 	free(p);
