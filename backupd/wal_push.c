@@ -102,7 +102,9 @@ int wal_push_file(repo *r, const wal_push_options *o, const char *path, int *alr
 	} else if (m.len == 0) {
 		rc = bderr_set(err, "'%s' is empty", path);
 	}
-	if (rc == 0)
+	if (rc == 0 && o->z)
+		rc = wal_store_using(o->z, r, o->source, file, m.data, m.len, o->level, already, err);
+	else if (rc == 0)
 		rc = wal_store(r, o->source, file, m.data, m.len, o->level, already, err);
 	unmap_file(&m);
 	if (rc < 0)
@@ -416,7 +418,7 @@ static char *next_file(pusher *p)
 	return NULL;
 }
 
-static void push_one(pusher *p, const char *file)
+static void push_one(pusher *p, const wal_push_options *o, const char *file)
 {
 	int fd = claim(p->spool, file, 0);
 	if (fd < 0) /* the archiver's own call has it */
@@ -434,7 +436,7 @@ static void push_one(pusher *p, const char *file)
 	if (stat(path, &st) < 0)
 		bderr_sys(&err, errno, "cannot stat '%s'", path);
 	else
-		wal_push_file(p->r, p->o, path, &already, &err);
+		wal_push_file(p->r, o, path, &already, &err);
 	if (bderr_isset(&err)) {
 		char *text = xasprintf("%s\n", err.msg);
 		spool_write(p->spool, file, ".error", text);
@@ -452,13 +454,16 @@ static void *pusher_thread(void *arg)
 {
 	pusher *p = arg;
 	char *f;
+	wal_push_options o = *p->o;
+	o.z = wal_compressor_new(); /* NULL (no memory): wal_push_file makes one per file */
 	while ((f = next_file(p)) != NULL) {
-		push_one(p, f);
+		push_one(p, &o, f);
 		free(f);
 		pthread_mutex_lock(&p->mu);
 		p->inflight--;
 		pthread_mutex_unlock(&p->mu);
 	}
+	wal_compressor_free(o.z);
 	return NULL;
 }
 

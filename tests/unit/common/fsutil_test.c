@@ -95,6 +95,37 @@ static void test_write_atomic(void **state)
 	test_rm_rf(dir);
 }
 
+/* The non-durable form: the same whole-file replacement, failures clean up alike. */
+static void test_write_whole(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/fsutil_test.XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	char *path = xasprintf("%s/f", dir), *tmp = xasprintf("%s/f.tmp", dir);
+	bderr err;
+	bderr_init(&err);
+	assert_int_equal(file_write_whole(path, tmp, "first", 5, &err), 0);
+	assert_int_equal(file_write_whole(path, tmp, "second!", 7, &err), 0);
+	char *got = slurp(path);
+	assert_string_equal(got, "second!");
+	free(got);
+	assert_int_equal(entries(dir), 1);
+	char *sub = xasprintf("%s/sub", dir);
+	assert_int_equal(mkdir(sub, 0700), 0);
+	char *inner = xasprintf("%s/x", sub);
+	FILE *fp = fopen(inner, "w");
+	assert_non_null(fp);
+	fclose(fp);
+	assert_int_equal(file_write_whole(sub, NULL, "x", 1, &err), -1);
+	assert_non_null(strstr(err.msg, "cannot rename"));
+	assert_int_equal(entries(dir), 2); /* f and sub */
+	free(inner);
+	free(sub);
+	free(tmp);
+	free(path);
+	test_rm_rf(dir);
+}
+
 /* The streaming form: the caller writes tmp, commit places it (replacing or exclusively). */
 static void test_commit_atomic(void **state)
 {
@@ -142,6 +173,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_write_atomic),
+		cmocka_unit_test(test_write_whole),
 		cmocka_unit_test(test_commit_atomic),
 	};
 	return cmocka_run_group_tests_name("fsutil", tests, NULL, NULL);
