@@ -69,24 +69,46 @@ SQL
 	log "database ready: $((DB_BYTES / 1048576)) MB in $((SECONDS - t0))s"
 }
 
+# pg_server_cpu DATADIR...: CPU seconds (user + system) the PostgreSQL servers
+# of these data directories have used so far: each postmaster, its live
+# children and the children it has reaped (backends that have exited).
+pg_server_cpu() {
+	local pids="" d
+	for d in "$@"; do pids="$pids $(head -n 1 "$d/postmaster.pid")"; done
+	# processes come and go while cat reads: a vanished one is not an error
+	{ cat /proc/[0-9]*/stat 2>/dev/null || true; } | awk -v hz="$(getconf CLK_TCK)" -v pids="$pids" '
+		BEGIN { n = split(pids, p, " "); for (i = 1; i <= n; i++) root[p[i]] = 1 }
+		{ rest = $0; sub(/^.*\) /, "", rest)  # after "(comm) ", which may hold spaces
+		  split(rest, f, " ")                  # f[1] is field 3 (state) of proc(5)
+		  if ($1 in root) t += f[12] + f[13] + f[14] + f[15]
+		  else if (f[2] in root) t += f[12] + f[13] }
+		END { printf "%.2f", t / hz }'
+}
+
 # timed NAME CMD...: runs CMD under GNU time (after the caller's bench_quiesce,
-# if it defines one: checkpoints), appends "NAME seconds maxrss_kb" to
-# $RESULTS; output in $WORKDIR/out.NAME and err.NAME.  A failure stops the run.
+# if it defines one: checkpoints), appends "NAME seconds maxrss_kb client_cpu_s
+# server_cpu_s" to $RESULTS (client: CMD and its children; server: what the
+# caller's bench_server_cpu prints before and after, 0 without one); output
+# in $WORKDIR/out.NAME and err.NAME.  A failure stops the run.
 timed() {
 	local name="$1"
 	shift
 	local tf="$WORKDIR/time.$name"
 	if declare -F bench_quiesce >/dev/null; then bench_quiesce; fi
 	sync
-	if ! /usr/bin/time -f '%e %M' -o "$tf" "$@" >"$WORKDIR/out.$name" 2>"$WORKDIR/err.$name"; then
+	local s0=0 s1=0
+	if declare -F bench_server_cpu >/dev/null; then s0="$(bench_server_cpu)"; fi
+	if ! /usr/bin/time -f '%e %M %U %S' -o "$tf" "$@" >"$WORKDIR/out.$name" 2>"$WORKDIR/err.$name"; then
 		tail -n 20 "$WORKDIR/err.$name" >&2
 		die "$name failed: $*"
 	fi
-	printf '%s %s\n' "$name" "$(tail -n 1 "$tf")" >>"$RESULTS"
-	log "$name: $(tail -n 1 "$tf" | awk '{printf "%.2fs, peak RSS %.1f MB", $1, $2/1024}')"
+	if declare -F bench_server_cpu >/dev/null; then s1="$(bench_server_cpu)"; fi
+	printf '%s %s\n' "$name" "$(tail -n 1 "$tf" | awk -v s0="$s0" -v s1="$s1" '{ printf "%s %s %.2f %.2f", $1, $2, $3 + $4, s1 - s0 }')" >>"$RESULTS"
+	log "$name: $(tail -n 1 "$RESULTS" | awk '{printf "%.2fs, peak RSS %.1f MB, CPU %.1fs client + %.1fs server", $2, $3/1024, $4, $5}')"
 }
 
-# best NAME FIELD: the minimum of FIELD (2 = seconds, 3 = RSS KB) over runs
+# best NAME FIELD: the minimum of FIELD (2 = seconds, 3 = RSS KB, 4 = client CPU s,
+# 5 = server CPU s) over runs
 best() { awk -v n="$1" -v f="$2" '$1 == n { if (m == "" || $f + 0 < m + 0) m = $f } END { print m }' "$RESULTS"; }
 
 # Report helpers: a/b to 2 decimals; 1/0 for a <= b, a < b; PASS/MISS; KB and bytes as MB.

@@ -226,30 +226,13 @@ SERVER_PID="$(cat "$MYSRV/sock/mariadbd.pid")"
 CLK_TCK="$(getconf CLK_TCK)"
 server_cpu() { awk -v hz="$CLK_TCK" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$SERVER_PID/stat"; }
 
-# timed NAME CMD...: run CMD under GNU time, append
-# "NAME seconds maxrss_kb client_cpu_s server_cpu_s" (client: the tool and
-# its children, e.g. zstd in a pipeline; server: what mariadbd spent meanwhile)
+# timed and best (bench/lib.sh) record "NAME seconds maxrss_kb client_cpu_s
+# server_cpu_s" (client: the tool and its children, e.g. zstd in a pipeline;
+# server: what mariadbd spent meanwhile)
 RESULTS="$WORKDIR/results.txt"
 : >"$RESULTS"
-timed() {
-	local name="$1"
-	shift
-	local tf="$WORKDIR/time.$name" s0 s1
-	settle
-	s0="$(server_cpu)"
-	if ! /usr/bin/time -f '%e %M %U %S' -o "$tf" "$@" >"$WORKDIR/out.$name" 2>"$WORKDIR/err.$name"; then
-		tail -n 20 "$WORKDIR/err.$name" >&2
-		die "$name failed: $*"
-	fi
-	s1="$(server_cpu)"
-	tail -n 1 "$tf" | awk -v n="$name" -v s0="$s0" -v s1="$s1" \
-		'{ printf "%s %s %s %.2f %.2f\n", n, $1, $2, $3 + $4, s1 - s0 }' >>"$RESULTS"
-	log "$(tail -n 1 "$RESULTS" | awk '{ printf "%s: %.2fs, peak RSS %.1f MB, CPU %.1fs client + %.1fs server", $1, $2, $3 / 1024, $4, $5 }')"
-}
-
-# best NAME FIELD: the minimum of FIELD (2 = seconds, 3 = RSS KB, 4 = client
-# CPU s, 5 = server CPU s) over runs
-best() { awk -v n="$1" -v f="$2" '$1 == n { if (m == "" || $f + 0 < m + 0) m = $f } END { print m }' "$RESULTS"; }
+bench_quiesce() { settle; }
+bench_server_cpu() { server_cpu; }
 
 # The peer tools get the password from the 0600 client option file; backupd
 # and dbrestore from MYSQL_PWD, set by a wrapper that reads the password

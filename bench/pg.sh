@@ -142,6 +142,9 @@ bench_pg_load_data "$DB" "$SCALE"
 RESULTS="$WORKDIR/results.txt"
 : >"$RESULTS"
 bench_quiesce() { "${PSQL[@]}" -d postgres -c CHECKPOINT >/dev/null; }
+bench_server_cpu() { pg_server_cpu "$PGSRV/data"; }
+# cpu NAME: "client + server" CPU seconds of NAME's fastest run of each
+cpu() { awk -v c="$(best "$1" 4)" -v s="$(best "$1" 5)" 'BEGIN { printf "%.1f + %.1f", c, s }'; }
 
 # pg_restore needs the database to exist: time createdb + pg_restore together.
 cat >"$WORKDIR/pg_restore.sh" <<EOF
@@ -193,6 +196,7 @@ dump_rows() {
 	row "stored size (MB)" "$(mbb "$repo_bytes")" "$(mbb "$dump_bytes")" \
 		"$(awk -v r="$size_ratio" 'BEGIN { printf "%.0f%%", r * 100 }')" "<= 20%" "$(verdict "$ok_size")"
 	row "dump peak RSS (MB)" "$(mb "$bd_dump_m")" "$(mb "$pg_dump_m")" "" "< 100 MB" "$(verdict "$ok_rss")"
+	row "dump CPU cli+srv (s)" "$(cpu backupd_dump)" "$(cpu pg_dump)" "" "" ""
 }
 if [ "$DUMP_ONLY" = 1 ]; then
 	echo
@@ -242,6 +246,7 @@ row "" "backupd" "pg_dump/restore" "ratio" "target" "result"
 dump_rows
 row "restore time (s)" "$bd_rest_t" "$pg_rest_t" "${rest_ratio}x" "<= 0.80x" "$(verdict "$ok_rest")"
 row "restore peak RSS (MB)" "$(mb "$bd_rest_m")" "$(mb "$pg_rest_m")" "" "< 100 MB" "$(verdict "$ok_rss_rest")"
+row "restore CPU cli+srv" "$(cpu dbrestore)" "$(cpu pg_restore)" "" "" ""
 echo
 row "" "encrypted" "plain backupd" "ratio" "target" "result"
 row "dump time (s)" "$bd_enc_t" "$bd_dump_t" "${enc_ratio}x" "<= 1.10x" "$(verdict "$ok_enc")"

@@ -182,7 +182,7 @@ assert_rc "dump --include-table 'public.*' --exclude-table 'audit*'" 0
 run "$DBRESTORE" restore --repo "$REPO" --name af --to "$SRC_BASE/alpha_f" --create
 assert_rc "... restores" 0
 assert_eq "only the selected tables are there" "public.customers,public.orders" \
-	"$(psql_q alpha_f "SELECT string_agg(schemaname || '.' || tablename, ',' ORDER BY 1) FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema')")"
+	"$(psql_q alpha_f "SELECT string_agg(schemaname || '.' || tablename, ',' ORDER BY schemaname, tablename) FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema')")"
 assert_eq "their rows are there" "400" "$(psql_q alpha_f "SELECT count(*) FROM orders")"
 assert_eq "the view on a dumped table is there" "1" "$(psql_q alpha_f "SELECT count(*) FROM pg_views WHERE viewname = 'big_orders'")"
 
@@ -220,7 +220,7 @@ assert_rc "full dump of alpha" 0
 run "$DBRESTORE" restore --repo "$REPO" --name full --to "$SRC_BASE/alpha_t" --create --table public.orders --table 'customers'
 assert_rc "restore --table orders --table customers" 0
 assert_eq "only those tables" "public.customers,public.orders" \
-	"$(psql_q alpha_t "SELECT string_agg(schemaname || '.' || tablename, ',' ORDER BY 1) FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema')")"
+	"$(psql_q alpha_t "SELECT string_agg(schemaname || '.' || tablename, ',' ORDER BY schemaname, tablename) FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema')")"
 assert_eq "with their indexes and foreign key" "orders_customer orders_customer_fkey" \
 	"$(psql_q alpha_t "SELECT (SELECT indexname FROM pg_indexes WHERE indexname = 'orders_customer') || ' ' || (SELECT conname FROM pg_constraint WHERE contype = 'f')")"
 assert_eq "and their rows and sequence" "400 400" \
@@ -228,13 +228,13 @@ assert_eq "and their rows and sequence" "400 400" \
 run "$DBRESTORE" restore --repo "$REPO" --name full --to "$SRC_BASE/alpha_s" --create --schema sales
 assert_rc "restore --schema sales" 0
 assert_eq "only the schema's tables" "sales.items,sales.items_archive" \
-	"$(psql_q alpha_s "SELECT string_agg(schemaname || '.' || tablename, ',' ORDER BY 1) FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema')")"
+	"$(psql_q alpha_s "SELECT string_agg(schemaname || '.' || tablename, ',' ORDER BY schemaname, tablename) FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema')")"
 assert_eq "with its functions and the identity's position" "30 30" \
 	"$(psql_q alpha_s "SELECT sales.sku_count() || ' ' || (SELECT last_value FROM sales.items_id_seq)")"
 run "$DBRESTORE" restore --repo "$REPO" --name full --to "$SRC_BASE/alpha_x" --create --exclude-schema sales --exclude-table 'audit*'
 assert_rc "restore --exclude-schema sales --exclude-table 'audit*'" 0
 assert_eq "everything else" "public.customers,public.orders" \
-	"$(psql_q alpha_x "SELECT string_agg(schemaname || '.' || tablename, ',' ORDER BY 1) FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema')")"
+	"$(psql_q alpha_x "SELECT string_agg(schemaname || '.' || tablename, ',' ORDER BY schemaname, tablename) FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema')")"
 run "$DBRESTORE" restore --repo "$REPO" --name full --to "$SRC_BASE/alpha_o" --create --table orders
 assert_rc "a subset whose foreign key needs a left-out table is refused" 2
 assert_output_contains "... naming the key and the table" "orders_customer_fkey) to public.customers"
