@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <libpq/libpq-fs.h>
@@ -870,12 +871,14 @@ typedef struct pipe_run {
 	void *shared;    /* load's and after's */
 	pthread_mutex_t lock;
 	size_t loads_left;
+	struct timespec t0; /* the pipeline's start: the timeline's debug lines count from it */
 } pipe_run;
 
 /* A worker: its target connection, and what the load function gets as its worker. */
 typedef struct pipe_worker {
 	PGconn *conn;
 	void *load;
+	int index; /* which connection, in the timeline's debug lines */
 } pipe_worker;
 
 /* A load from elsewhere, in a frozen transaction when the table is loaded whole. */
@@ -891,11 +894,45 @@ static int external_load(pipe_run *p, pipe_worker *w, data_item *it, bderr *err)
 	return rcode;
 }
 
+static long ms_since(const struct timespec *t0)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (long)((now.tv_sec - t0->tv_sec) * 1000 + (now.tv_nsec - t0->tv_nsec) / 1000000);
+}
+
+static int data_item_work(pipe_run *p, pipe_worker *w, data_item *it, bderr *err);
+
+/*
+ * The timeline (debug): which connection ran what from when to when, in ms
+ * since the pipeline started; where a connection sat idle shows as a gap.
+ */
 static int data_item_run(void *vp, void *vw, void *vitem, bderr *err)
 {
 	pipe_run *p = vp;
 	pipe_worker *w = vw;
 	data_item *it = vitem;
+	long start = ms_since(&p->t0);
+	int rcode = data_item_work(p, w, it, err);
+	if (log_get_level() >= LOG_LEVEL_DEBUG) {
+		char what[160];
+		if (it->entry)
+			snprintf(what, sizeof what, "%s %s", it->entry->type, it->entry->name);
+		else if (it->after)
+			snprintf(what, sizeof what, "after %s.%s", it->schema, it->table);
+		else if (it->table)
+			snprintf(what, sizeof what, "load %s.%s%s%s", it->schema, it->table,
+				 it->obj ? " " : "", it->obj ? it->obj->name : "");
+		else
+			snprintf(what, sizeof what, "large objects");
+		log_debug("timeline: connection %d: %s: %ld..%ld ms%s", w->index, what, start,
+			  ms_since(&p->t0), rcode ? " (failed)" : "");
+	}
+	return rcode;
+}
+
+static int data_item_work(pipe_run *p, pipe_worker *w, data_item *it, bderr *err)
+{
 	if (it->after)
 		return p->after(p->shared, w->load, w->conn, it->schema, it->table, err);
 	if (it->entry) {
@@ -910,7 +947,7 @@ static int data_item_run(void *vp, void *vw, void *vitem, bderr *err)
 	}
 	int rcode = it->load ? external_load(p, w, it, err)
 		    : it->is_lo ? load_large_objects(p->rc, w->conn, it->obj, err)
-				: copy_in(p->rc, w->conn, vitem, err);
+				: copy_in(p->rc, w->conn, it, err);
 	pthread_mutex_lock(&p->lock);
 	p->loads_left--;
 	pthread_mutex_unlock(&p->lock);
@@ -1096,9 +1133,12 @@ static int run_pipeline(pipe_run *p, data_item *items, const double *costs, size
 		taskgraph_depend(g, taskgraph_add(g, it, tables[i].cost), tables[i].built);
 	}
 	void **w = xcalloc((size_t)n_workers + 1, sizeof *w);
-	for (int i = 0; i < n_workers; i++)
+	for (int i = 0; i < n_workers; i++) {
+		workers[i].index = i;
 		w[i] = &workers[i];
+	}
 	p->loads_left = n_loads;
+	clock_gettime(CLOCK_MONOTONIC, &p->t0);
 	pthread_mutex_init(&p->lock, NULL);
 	int rcode = taskgraph_run(g, p, w, n_workers, data_item_run, NULL, err);
 	pthread_mutex_destroy(&p->lock);

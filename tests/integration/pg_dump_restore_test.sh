@@ -119,9 +119,12 @@ check "restored database matches the source (jobs 1, latest)" pg_compare src dst
 # --------------------------------------------------------------------------
 note "dump --chunk-size 1MB: large tables split into several objects"
 REPO_S="$BD_TMP/repo-chunks"
-run "$BACKUPD" dump --source "$SRC_URI" --repo "$REPO_S" --name src --jobs 2 --chunk-size 1MB
+run "$BACKUPD" --log-level debug dump --source "$SRC_URI" --repo "$REPO_S" --name src --jobs 2 --chunk-size 1MB
 assert_rc "dump --jobs 2 --chunk-size 1MB succeeds" 0
 ID3="$(last_line)"
+# public.big (~20 MB) is larger than 4 chunks: read in ctid ranges, one object each
+assert_output_matches "a table larger than 4 chunks is read in ctid ranges" \
+	'dumped public\.big chunk [1-9][0-9]*: [0-9]+ rows in 1 object$'
 # Objects are named data/<table>.<chunk>.copy.zst: some table must have > 1 chunk.
 max_chunks="$(find "$REPO_S/src/backups/$ID3/data" -name '*.copy.zst' -type f -printf '%f\n' 2>/dev/null |
 	sed -E 's/\.[0-9]+\.copy\.zst$//' | sort | uniq -c | sort -n | tail -n 1 | awk '{print $1}')"
@@ -131,6 +134,27 @@ assert_rc "verify of the chunked backup succeeds" 0
 run "$DBRESTORE" restore --repo "$REPO_S" --name src --backup "$ID3" --to "$(pg_uri dst3)" --jobs 2 --create
 assert_rc "restore of the chunked backup succeeds" 0
 check "restored chunked backup matches the source" pg_compare src dst3
+
+note "dump with public.big under 4 chunks: one COPY, its output cut into objects of about the chunk size"
+big_kb="$(psql_q src "SELECT pg_table_size('public.big') / 3 / 1024 + 1")"
+run "$BACKUPD" --log-level debug dump --source "$SRC_URI" --repo "$REPO_S" --name src --jobs 2 --chunk-size "${big_kb}KB"
+assert_rc "dump --chunk-size ${big_kb}KB succeeds" 0
+ID4="$(last_line)"
+assert_output_matches "public.big is one COPY written into several objects" \
+	'dumped public\.big chunk 0: 200000 rows in [2-9] objects$'
+check "the manifest lists public.big's objects in order, their rows adding up to the table's" python3 -c '
+import json, sys
+m = json.load(open(sys.argv[1]))
+t = [t for t in m["info"]["tables"] if t["name"] == "big"][0]
+objs = {o["name"]: o for o in m["objects"]}
+assert len(t["chunks"]) >= 2 and t["chunks"] == sorted(t["chunks"], key=lambda n: int(n.split(".")[-3])), t["chunks"]
+assert sum(objs[c]["rows"] for c in t["chunks"]) == t["rows"] == 200000, t
+' "$REPO_S/src/backups/$ID4/manifest.json"
+run "$BACKUPD" verify --repo "$REPO_S" --name src "$ID4"
+assert_rc "verify of the split backup succeeds" 0
+run "$DBRESTORE" restore --repo "$REPO_S" --name src --backup "$ID4" --to "$(pg_uri dst4)" --jobs 2 --create
+assert_rc "restore of the split backup succeeds" 0
+check "restored split backup matches the source" pg_compare src dst4
 
 # --------------------------------------------------------------------------
 note "restore pipeline: indexes and foreign keys follow their tables' loads, single-chunk tables load frozen"
@@ -144,6 +168,8 @@ check "the pipelined restore matches the source" pg_compare src dst_pipe
 # the others leave of shared_buffers' worth, more than each session's own
 assert_output_matches "an index build alone takes more maintenance_work_mem than the session's own" \
 	'(INDEX|CONSTRAINT) [^ ]+: maintenance_work_mem [0-9]+ kB, what the builds beside it leave'
+check "the pipeline's debug timeline shows each task's connection and span" \
+	grep -E -q 'timeline: connection [01]: load public\.big .*: [0-9]+\.\.[0-9]+ ms' "$RUN_ERR"
 # COPY FREEZE (TRUNCATE in the load's transaction): every page of a
 # single-chunk table is all-frozen right after the restore, with no vacuum.
 _bd_psql -d dst_pipe -c "CREATE EXTENSION pg_visibility" >/dev/null
