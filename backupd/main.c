@@ -150,6 +150,7 @@ static const cli_option dump_opts[] = {
 	{ "jobs", "N", "parallel connections", 0, STR(ENGINE_JOBS_DEFAULT), ENGINE_JOBS_MIN, ENGINE_JOBS_MAX },
 	OPT_COMPRESS,
 	{ "chunk-size", "SIZE", "split large tables into objects of about this size (256MB, 1G)", 0, ENGINE_CHUNK_SIZE_DEFAULT, 0, 0 },
+	{ "copy-format", "auto|text", "PostgreSQL: COPY tables of built-in types in binary (auto), or every table as text", 0, "auto", 0, 0 },
 	{ "consistency", "lock|no-lock", "MySQL/MariaDB: lock non-transactional tables for a consistent dump, or not", 0, "lock", 0, 0 },
 	{ "all-databases", NULL, "every database of the server (PostgreSQL: and its roles, tablespaces and database settings)", 0, NULL, 0, 0 },
 	{ "role-passwords", NULL, "PostgreSQL, with --all-databases: the roles' password hashes too (encrypted repositories only)", 0, NULL, 0, 0 },

@@ -105,6 +105,7 @@ static const key_spec job_keys[] = {
 	{ "jobs", KEY_INT, ENGINE_JOBS_MIN, ENGINE_JOBS_MAX },
 	{ "chunk-size", KEY_STRING, 0, 0 },
 	{ "consistency", KEY_STRING, 0, 0 },
+	{ "copy-format", KEY_STRING, 0, 0 },
 	{ "include-table", KEY_STRING, 0, 0 },
 	{ "exclude-table", KEY_STRING, 0, 0 },
 	{ "exclude-table-data", KEY_STRING, 0, 0 },

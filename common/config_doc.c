@@ -55,6 +55,7 @@ static const struct {
 	{ "job", "retention", "keep-last=N keep-daily=N ... applied after each successful run" },
 	{ "job", "compress", "zstd:L or none" },
 	{ "job", "chunk-size", "dump: split tables larger than this into objects of about this size (default 256MB)" },
+	{ "job", "copy-format", "PostgreSQL dump: auto (binary COPY for tables of built-in types, the default) or text (every table as COPY text)" },
 	{ "job", "consistency", "MySQL/MariaDB dump: lock (FLUSH TABLES WITH READ LOCK, the default) or no-lock" },
 	{ "job", "include-table", "dump: only tables matching these [SCHEMA.]TABLE shell patterns (space-separated; * ? [..])" },
 	{ "job", "exclude-table", "dump: leave out tables matching these [SCHEMA.]TABLE patterns" },

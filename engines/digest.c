@@ -200,6 +200,7 @@ digest_set *digest_set_filter(const digest_set *d, const char *const *schemas, s
 		digest_table *c = digest_set_add_table(f, t->schema, t->name, &sum);
 		if (t->columns)
 			digest_table_set_columns(c, t->columns, t->n_columns);
+		c->binary = t->binary;
 	}
 	for (size_t i = 0; i < d->n_kinds; i++) {
 		const digest_kind *k = &d->kinds[i];
@@ -222,6 +223,17 @@ digest_set *digest_set_filter(const digest_set *d, const char *const *schemas, s
 
 /* ---- JSON ---------------------------------------------------------------- */
 
+int digest_format_parse(const char *format, int *binary)
+{
+	if (format == NULL || strcmp(format, "text") == 0)
+		*binary = 0;
+	else if (strcmp(format, "binary") == 0)
+		*binary = 1;
+	else
+		return -1;
+	return 0;
+}
+
 json_t *digest_set_to_json(const digest_set *d)
 {
 	json_t *tables = json_array(), *objects = json_array(), *seqs = json_array();
@@ -229,9 +241,12 @@ json_t *digest_set_to_json(const digest_set *d)
 		const digest_table *t = &d->tables[i];
 		char hex[17];
 		snprintf(hex, sizeof hex, "%016" PRIx64, t->checksum);
-		json_array_append_new(tables, json_pack("{s:s, s:s, s:I, s:s}", "schema", t->schema,
-							"name", t->name, "rows",
-							(json_int_t)t->rows, "checksum", hex));
+		json_t *o = json_pack("{s:s, s:s, s:I, s:s}", "schema", t->schema, "name", t->name,
+				      "rows", (json_int_t)t->rows, "checksum", hex);
+		/* absent: text, as every digest before binary COPY */
+		if (t->binary)
+			json_object_set_new(o, "format", json_string("binary"));
+		json_array_append_new(tables, o);
 	}
 	for (size_t i = 0; i < d->n_kinds; i++) {
 		const digest_kind *k = &d->kinds[i];
@@ -259,16 +274,25 @@ static int parse_checksum(const char *hex, uint64_t *out)
 static int parse_table(const json_t *v, const char *where, void *elem, bderr *err)
 {
 	digest_table *t = elem;
-	char *hex = NULL;
+	char *hex = NULL, *format = NULL;
 	if (jf_string(v, "schema", 1, &t->schema, where, err) != 0 ||
 	    jf_string(v, "name", 1, &t->name, where, err) != 0 ||
 	    jf_int(v, "rows", 1, 0, INT64_MAX, &t->rows, where, err) != 0 ||
-	    jf_string(v, "checksum", 1, &hex, where, err) != 0)
+	    jf_string(v, "checksum", 1, &hex, where, err) != 0 ||
+	    jf_string(v, "format", 0, &format, where, err) != 0) {
+		free(hex);
 		return -1;
+	}
 	int rc = parse_checksum(hex, &t->checksum);
 	free(hex);
-	if (rc != 0)
+	if (rc != 0) {
+		free(format);
 		return bderr_set(err, "%s.checksum must be 16 lower-case hex digits", where);
+	}
+	rc = digest_format_parse(format, &t->binary);
+	free(format);
+	if (rc != 0)
+		return bderr_set(err, "%s.format must be \"text\" or \"binary\"", where);
 	return 0;
 }
 
@@ -380,6 +404,10 @@ static void compare_tables(const digest_set *e, const digest_set *a, int extra, 
 			if (x->rows != y->rows)
 				diff_add(f, "table %s.%s has %" PRId64 " rows, expected %" PRId64,
 					 x->schema, x->name, y->rows, x->rows);
+			else if (x->checksum != y->checksum && x->binary != y->binary)
+				diff_add(f, "table %s.%s: read as %s, the checksum is of %s rows",
+					 x->schema, x->name, y->binary ? "binary" : "text",
+					 x->binary ? "binary" : "text");
 			else if (x->checksum != y->checksum)
 				diff_add(f, "table %s.%s: rows differ (same count %" PRId64 ", checksum %016" PRIx64 ", expected %016" PRIx64 ")",
 					 x->schema, x->name, x->rows, y->checksum, x->checksum);

@@ -3,7 +3,9 @@
  * `dbrestore verify` and `migrate` compare between two sides.  A digest set
  * holds, per table, the row count and an order-independent checksum of the
  * rows (the sum mod 2^64 of xxh64 of each row's canonical text: the COPY /
- * TSV line the engine dumps, trailing newline included), so chunks read in
+ * TSV line the engine dumps, trailing newline included; or, for a table
+ * read in binary (PostgreSQL binary COPY, engines/pg/pg_copybin.h), of each
+ * tuple's bytes, the stream's header and trailer left out), so chunks read in
  * parallel or in any order add up to the same value; the inventory of schema
  * objects by kind (count and names); and sequence values.  The engines fill
  * it (engines/pg/pg_digest.h, engines/mysql/my_digest.h); this module
@@ -11,7 +13,9 @@
  *
  * JSON (manifest info.digest):
  * { "tables": [ { "schema", "name": strings, "rows": integer,
- *                 "checksum": 16 lower-case hex digits } ],
+ *                 "checksum": 16 lower-case hex digits,
+ *                 "format": "binary" (absent: text; the other side reads the
+ *                 table back in the same format) } ],
  *   "objects": [ { "kind": string, "count": integer,
  *                  "names": [strings] (sorted; absent: only the count is kept) } ],
  *   "sequences": [ { "schema", "name", "value": strings } ] }
@@ -61,6 +65,7 @@ typedef struct digest_table {
 	 */
 	char **columns;
 	size_t n_columns;
+	int binary;     /* the checksum is of binary COPY tuples (serialized as "format") */
 } digest_table;
 
 typedef struct digest_kind {
@@ -116,6 +121,9 @@ json_t *digest_set_to_json(const digest_set *d);
  * sequences are rejected.
  */
 int digest_set_parse(const json_t *v, const char *where, digest_set **out, bderr *err);
+
+/* "text" or NULL -> 0, "binary" -> 1 into *binary; -1 on anything else. */
+int digest_format_parse(const char *format, int *binary);
 
 /* Also report tables, objects and sequences that actual has and expected lacks. */
 #define DIGEST_COMPARE_EXTRA 1

@@ -62,7 +62,8 @@ const char *engine_schemes_text(void)
 
 /* ---- dump options ---------------------------------------------------------- */
 
-const char *const engine_dump_option_keys[] = { "compress", "chunk-size", "consistency", NULL };
+const char *const engine_dump_option_keys[] = { "compress", "chunk-size", "consistency",
+						"copy-format", NULL };
 
 void engine_dump_options_init(engine_dump_options *o)
 {
@@ -100,6 +101,17 @@ int engine_dump_filter_add(engine_dump_options *o, const char *key, const char *
 			    : table_filter_add(o->filter, lists[i], value, err);
 	}
 	return bderr_usage(err, "unknown dump option '%s'", key);
+}
+
+int engine_copy_format_parse(const char *value, int *copy_text, bderr *err)
+{
+	if (strcmp(value, "text") == 0)
+		*copy_text = 1;
+	else if (strcmp(value, "auto") == 0)
+		*copy_text = 0;
+	else
+		return bderr_usage(err, "must be 'auto' or 'text', got '%s'", value);
+	return 0;
 }
 
 int engine_parse_size(const char *s, uint64_t *out)
@@ -147,5 +159,7 @@ int engine_dump_option_set(engine_dump_options *o, const char *key, const char *
 			return bderr_usage(err, "must be 'lock' or 'no-lock', got '%s'", value);
 		return 0;
 	}
+	if (strcmp(key, "copy-format") == 0)
+		return engine_copy_format_parse(value, &o->copy_text, err);
 	return bderr_usage(err, "unknown dump option '%s'", key);
 }

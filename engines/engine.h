@@ -46,6 +46,11 @@ typedef struct engine_dump_options {
 	uint64_t chunk_bytes;      /* split tables larger than this */
 	engine_consistency consistency;
 	/*
+	 * PostgreSQL: --copy-format text: every table in COPY text, none in
+	 * binary (engines/pg/pg_copybin.h); 0 (auto): binary where the types allow.
+	 */
+	int copy_text;
+	/*
 	 * PostgreSQL: an exported snapshot to dump from instead of exporting one
 	 * (migrate --via-repo dumps what it copies), or NULL.
 	 */
@@ -72,11 +77,14 @@ int engine_dump_filter_add(engine_dump_options *o, const char *key, const char *
 
 /*
  * Sets one option from its text, as written on the command line or in a
- * [job:] section: "compress", "chunk-size" or "consistency".  A usage error
+ * [job:] section: "compress", "chunk-size", "consistency" or "copy-format".  A usage error
  * names the value; the caller names the option or the key.  (jobs is an integer: the callers read it
  * with cli_get_int / config_get_long and the ENGINE_JOBS_* bounds.)
  */
 int engine_dump_option_set(engine_dump_options *o, const char *key, const char *value, bderr *err);
+
+/* "text" -> 1, "auto" -> 0 into *copy_text; else a usage error naming the value. */
+int engine_copy_format_parse(const char *value, int *copy_text, bderr *err);
 
 /* The keys engine_dump_option_set knows, NULL-terminated. */
 extern const char *const engine_dump_option_keys[];
@@ -147,6 +155,7 @@ typedef struct engine_migrate_options {
 	 */
 	const char *snapshot;
 	uint64_t chunk_bytes;      /* split tables larger than this into parallel units (0: never) */
+	int copy_text;             /* PostgreSQL: --copy-format text (engine_dump_options.copy_text) */
 	engine_restore_options to; /* the target, as restore takes it (to.jobs = worker count) */
 } engine_migrate_options;
 

@@ -33,6 +33,7 @@ const cli_option migrate_options[] = {
 	{ "to", "URI", "target database (or, with --provision, the target server's admin account)", 1, NULL, 0, 0 },
 	{ "jobs", "N", "parallel connection pairs", 0, STR(ENGINE_JOBS_DEFAULT), ENGINE_JOBS_MIN, ENGINE_JOBS_MAX },
 	{ "chunk-size", "SIZE", "copy tables larger than this in parallel chunks", 0, MIGRATE_CHUNK_SIZE_DEFAULT, 0, 0 },
+	{ "copy-format", "auto|text", "PostgreSQL: copy tables of built-in types in binary (auto), or every table as text", 0, "auto", 0, 0 },
 	TARGET_OPTIONS,
 	{ "via-repo", "R", "also keep a verified backup of what was moved in repository R (a [repo:NAME], path or s3:// URL)", 0, NULL, 0, 0 },
 	{ "name", "N", "with --via-repo: the source's name in the repository (default: the source's); with --follow: the migration's name", 0, NULL, 0, 0 },
@@ -50,6 +51,7 @@ typedef struct migrate_run {
 	size_t n_units;
 	uint64_t total_bytes;
 	uint64_t chunk_bytes;
+	int copy_text;
 	pthread_mutex_t lock;
 	size_t done;
 	uint64_t done_bytes;
@@ -137,6 +139,7 @@ static int via_repo(migrate_run *m, repo *r, const char *name, program *p, int j
 	d.name = name;
 	d.jobs = jobs;
 	d.chunk_bytes = m->chunk_bytes;
+	d.copy_text = m->copy_text;
 	const char *compress = cli_get(&p->args, "compress");
 	if (compress && engine_dump_option_set(&d, "compress", compress, err) != 0)
 		return bderr_prefix(err, "option '--compress'");
@@ -232,6 +235,15 @@ int migrate_command(program *p, bderr *err)
 		bderr_usage(err, "option '--chunk-size': invalid size '%s' (e.g. 256MB, 1G)", chunk);
 		goto out;
 	}
+	const char *cf = cli_get(&p->args, "copy-format");
+	if (cf && engine_copy_format_parse(cf, &mo.copy_text, err) != 0) {
+		bderr_prefix(err, "option '--copy-format'");
+		goto out;
+	}
+	if (mo.copy_text && strcmp(from.engine->name, "postgresql") != 0) {
+		bderr_usage(err, "option '--copy-format' applies to PostgreSQL sources only");
+		goto out;
+	}
 	mo.from_url = from.url;
 	mo.from_password = from.password;
 	if (via) {
@@ -241,7 +253,8 @@ int migrate_command(program *p, bderr *err)
 		if (repo_name_check(name, err) != 0)
 			goto out;
 	}
-	migrate_run m = { .e = from.engine, .started = time(NULL), .chunk_bytes = mo.chunk_bytes };
+	migrate_run m = { .e = from.engine, .started = time(NULL), .chunk_bytes = mo.chunk_bytes,
+			  .copy_text = mo.copy_text };
 	char *snapshot = NULL;
 	if (migrate_follow_open(p, &from, &to, &mo, &m.follow, &snapshot, err) != 0)
 		goto out;

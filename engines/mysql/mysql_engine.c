@@ -118,6 +118,8 @@ static int my_dump_options_check(const engine_dump_options *o, bderr *err)
 {
 	if (o->role_passwords)
 		return bderr_usage(err, "--role-passwords applies to PostgreSQL sources only");
+	if (o->copy_text)
+		return bderr_usage(err, "option '--copy-format' applies to PostgreSQL sources only");
 	return 0;
 }
 

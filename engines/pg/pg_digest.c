@@ -8,6 +8,7 @@
 #include "common/log.h"
 #include "common/mem.h"
 #include "common/workpool.h"
+#include "engines/pg/pg_copybin.h"
 #include "engines/pg/pg_format.h"
 #include "engines/pg/pg_server.h"
 #include "engines/pg/pgconn.h"
@@ -20,7 +21,8 @@
 
 /*
  * The tables the dump copies (engines/pg/pg_dump.c: ordinary, not temporary,
- * not an extension's) with their dumpable columns in attnum order and their size.
+ * not an extension's) with their dumpable columns in attnum order, their size
+ * and whether the dump copies them in binary (engines/pg/pg_copybin.h).
  */
 static int list_tables(PGconn *c, PGresult **out, bderr *err)
 {
@@ -30,11 +32,12 @@ static int list_tables(PGconn *c, PGresult **out, bderr *err)
 		"  (SELECT pg_catalog.array_to_json(pg_catalog.array_agg(a.attname ORDER BY a.attnum)) "
 		"     FROM pg_catalog.pg_attribute a "
 		"    WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND %s), "
-		"  pg_catalog.pg_table_size(c.oid) "
+		"  pg_catalog.pg_table_size(c.oid), "
+		"  " PG_COPY_BINARY_SQL("c.oid", "%s") " "
 		"FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
 		"WHERE c.relkind = 'r' AND c.relpersistence <> 't' AND " USER_NSP("n") " AND "
 		NOT_EXT("pg_catalog.pg_class", "c.oid") " ORDER BY 1, 2",
-		gen);
+		gen, gen);
 	int rc = pg_query(c, sql, "cannot list tables", out, err);
 	free(sql);
 	return rc;
@@ -54,8 +57,9 @@ static void parse_columns(const char *text, digest_table *t)
 static char *copy_sql(PGconn *c, const digest_table *t)
 {
 	char *qual = pg_qualified_name(c, t->schema, t->name);
+	const char *with = pg_copy_with(t->binary, 0);
 	if (t->n_columns == 0) {
-		char *sql = xasprintf("COPY %s TO STDOUT", qual);
+		char *sql = xasprintf("COPY %s TO STDOUT%s", qual, with);
 		free(qual);
 		return sql;
 	}
@@ -67,18 +71,24 @@ static char *copy_sql(PGconn *c, const digest_table *t)
 		strbuf_appendf(&b, "%s%s", i ? ", " : "", q);
 		free(q);
 	}
-	strbuf_appends(&b, ") TO STDOUT");
+	strbuf_appendf(&b, ") TO STDOUT%s", with);
 	free(qual);
 	return strbuf_detach(&b);
 }
 
-/* Reads t's rows as COPY text into its count and checksum. */
+/* Reads t's rows as COPY text (or binary: t->binary) into its count and checksum. */
 static int digest_table_rows(PGconn *c, digest_table *t, bderr *err)
 {
 	char *sql = copy_sql(c, t);
 	char *what = xasprintf("cannot read table %s.%s", t->schema, t->name);
 	int rc = pg_copy_out_begin(c, sql, what, err);
 	digest_sum sum = { 0, 0 };
+	pg_copybin bin;
+	pg_copybin_init(&bin);
+	/* a malformed binary stream: read to its end, so the connection stays usable */
+	bderr perr;
+	bderr_init(&perr);
+	int bad = 0;
 	while (rc == 0) {
 		char *row = NULL;
 		int n = PQgetCopyData(c, &row, 0);
@@ -89,11 +99,20 @@ static int digest_table_rows(PGconn *c, digest_table *t, bderr *err)
 			rc = bderr_set(err, "%s: %s", what, pg_errmsg(c, buf, sizeof buf));
 			break;
 		}
-		digest_sum_add(&sum, row, (size_t)n);
+		if (!t->binary)
+			digest_sum_add(&sum, row, (size_t)n);
+		else if (!bad && pg_copybin_message(&bin, row, (size_t)n, &sum, &perr) != 0)
+			bad = 1;
 		PQfreemem(row);
 	}
 	if (rc == 0)
 		rc = pg_copy_out_end(c, what, err);
+	if (rc == 0 && t->binary && !bad && pg_copybin_end(&bin, &perr) != 0)
+		bad = 1;
+	if (rc == 0 && bad) {
+		*err = perr;
+		rc = bderr_prefix(err, "%s", what);
+	}
 	if (rc == 0) {
 		t->rows = sum.rows;
 		t->checksum = sum.checksum;
@@ -316,6 +335,8 @@ int pg_digest_compute_conns_have(PGconn *const *conns, int n_conns, const digest
 			parse_columns(PQgetvalue(r, i, 2), t);
 		else
 			digest_table_set_columns(t, NULL, 0);
+		/* in the other side's format; a table it lacks as this side's dump would copy it */
+		t->binary = l ? l->binary : PQgetvalue(r, i, 4)[0] == 't';
 	}
 	/* the table array is complete: its elements stay where they are now */
 	sized_table *order = xcalloc((size_t)n + 1, sizeof *order);
@@ -381,6 +402,8 @@ int pg_digest_verify(PGconn *const *conns, int n_conns, const pg_dump_info *info
 		const pg_dump_table *t = &info->tables[i];
 		digest_table *l = digest_set_add_table(like, t->schema, t->name, NULL);
 		digest_table_set_columns(l, t->columns, t->n_columns);
+		const digest_table *dt = digest_set_find_table(info->digest, t->schema, t->name);
+		l->binary = dt ? dt->binary : t->binary;
 	}
 	digest_set *actual = NULL;
 	rc = pg_digest_compute_conns(conns, n_conns, like, &actual, err);

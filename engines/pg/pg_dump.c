@@ -9,6 +9,7 @@
 
 #include <libpq/libpq-fs.h>
 
+#include "engines/pg/pg_copybin.h"
 #include "engines/pg/pg_digest.h"
 #include "engines/pg/pg_dump_roles.h"
 #include "engines/pg/pg_lo_meta.h"
@@ -48,6 +49,7 @@ typedef struct dump_table {
 	uint64_t blocks;     /* heap blocks, the ctid range to split */
 	int n_chunks;
 	int64_t rows;        /* summed over chunks after the dump */
+	int binary;          /* COPY in binary: every column's type allows it (pg_copybin.h) */
 	size_t n_objects;    /* its tasks' objects, counted after the dump */
 } dump_table;
 
@@ -141,13 +143,14 @@ static char *copy_out_sql(PGconn *c, const dump_task *t)
 {
 	char *qual = pg_qualified_name(c, t->table->schema, t->table->name);
 	char *cols = column_list(c, t->table);
+	const char *with = pg_copy_with(t->table->binary, 0);
 	char *sql;
 	if (t->table->n_chunks == 1) {
 		/* COPY of a table copies only its own rows, not its children's */
 		if (t->table->n_columns)
-			sql = xasprintf("COPY %s (%s) TO STDOUT", qual, cols);
+			sql = xasprintf("COPY %s (%s) TO STDOUT%s", qual, cols, with);
 		else
-			sql = xasprintf("COPY %s TO STDOUT", qual);
+			sql = xasprintf("COPY %s TO STDOUT%s", qual, with);
 	} else {
 		strbuf w;
 		strbuf_init(&w);
@@ -156,8 +159,8 @@ static char *copy_out_sql(PGconn *c, const dump_task *t)
 		if (t->end_block > 0)
 			strbuf_appendf(&w, "%sctid < '(%" PRIu64 ",0)'::pg_catalog.tid",
 				       w.len ? " AND " : "", t->end_block);
-		sql = xasprintf("COPY (SELECT %s FROM ONLY %s WHERE %s) TO STDOUT", cols, qual,
-				w.data);
+		sql = xasprintf("COPY (SELECT %s FROM ONLY %s WHERE %s) TO STDOUT%s", cols, qual,
+				w.data, with);
 		strbuf_free(&w);
 	}
 	free(qual);
@@ -181,11 +184,19 @@ static int piece_open(dump_state *st, dump_task *t, object_writer **ow, bderr *e
 	t->pieces = xrealloc(t->pieces, (t->n_pieces + 1) * sizeof *t->pieces);
 	memset(&t->pieces[t->n_pieces], 0, sizeof *t->pieces);
 	t->pieces[t->n_pieces++].object = name;
+	/* binary: every object is a whole stream, which COPY FROM takes on its own */
+	if (t->table->binary) {
+		t->pieces[t->n_pieces - 1].meta.size = PG_COPYBIN_HEADER_LEN;
+		return object_writer_write(*ow, pg_copybin_header, PG_COPYBIN_HEADER_LEN, err);
+	}
 	return 0;
 }
 
 static int piece_close(dump_task *t, object_writer **ow, bderr *err)
 {
+	if (t->table->binary &&
+	    object_writer_write(*ow, pg_copybin_trailer, PG_COPYBIN_TRAILER_LEN, err) != 0)
+		return -1;
 	int rc = object_writer_close(*ow, &t->pieces[t->n_pieces - 1].meta, err);
 	object_writer_free(*ow);
 	*ow = NULL;
@@ -229,6 +240,9 @@ static int dump_chunk(dump_state *st, PGconn *c, dump_task *t, bderr *err)
 	batch = xmalloc(COPY_BATCH);
 	size_t fill = 0;
 	int64_t rows = 0, batch_rows = 0;
+	/* binary: tuples counted, hashed and stored without the server's header and trailer */
+	pg_copybin bin;
+	pg_copybin_init(&bin);
 	/*
 	 * On a write failure we leave without draining the COPY: the backup has
 	 * failed, this worker stops, and closing the connection ends the COPY.
@@ -243,22 +257,36 @@ static int dump_chunk(dump_state *st, PGconn *c, dump_task *t, bderr *err)
 			bderr_set(err, "%s: %s", what, pg_errmsg(c, buf, sizeof buf));
 			goto out;
 		}
-		rows++;
-		digest_sum_add(&t->sum, row, (size_t)n);
 		int wrc = 0;
-		if (fill + (size_t)n > COPY_BATCH && fill > 0) {
+		/* what of the message is stored, and the rows it holds */
+		const char *data = row;
+		size_t len = (size_t)n;
+		int64_t nrows = 1;
+		if (!t->table->binary) {
+			digest_sum_add(&t->sum, row, (size_t)n);
+		} else {
+			size_t from = 0, to = 0;
+			int64_t before = bin.rows;
+			if (pg_copybin_tuples(&bin, row, (size_t)n, &t->sum, &from, &to, err) != 0)
+				wrc = bderr_prefix(err, "%s", what);
+			data = row + from;
+			len = to - from;
+			nrows = bin.rows - before;
+		}
+		rows += nrows;
+		if (wrc == 0 && fill + len > COPY_BATCH && fill > 0) {
 			wrc = piece_write(st, t, &ow, batch, fill, batch_rows, err);
 			progress_add(st->o->progress, fill, 0); /* once per batch, not per row */
 			fill = 0;
 			batch_rows = 0;
 		}
-		if (wrc == 0 && (size_t)n > COPY_BATCH) {
-			wrc = piece_write(st, t, &ow, row, (size_t)n, 1, err);
-			progress_add(st->o->progress, (uint64_t)n, 0);
+		if (wrc == 0 && len > COPY_BATCH) {
+			wrc = piece_write(st, t, &ow, data, len, nrows, err);
+			progress_add(st->o->progress, (uint64_t)len, 0);
 		} else if (wrc == 0) {
-			memcpy(batch + fill, row, (size_t)n);
-			fill += (size_t)n;
-			batch_rows++;
+			memcpy(batch + fill, data, len);
+			fill += len;
+			batch_rows += nrows;
 		}
 		PQfreemem(row);
 		if (wrc != 0)
@@ -268,6 +296,10 @@ static int dump_chunk(dump_state *st, PGconn *c, dump_task *t, bderr *err)
 		goto out;
 	if (pg_copy_out_end(c, what, err) != 0)
 		goto out;
+	if (t->table->binary && pg_copybin_end(&bin, err) != 0) {
+		bderr_prefix(err, "%s", what);
+		goto out;
+	}
 	if (piece_close(t, &ow, err) != 0)
 		goto out;
 	t->rows = rows;
@@ -308,14 +340,15 @@ static int load_tables(dump_state *st, PGconn *c, bderr *err)
 		"  pg_catalog.pg_relation_size(c.oid) / current_setting('block_size')::int8, "
 		"  (SELECT pg_catalog.array_to_json(pg_catalog.array_agg(a.attname ORDER BY a.attnum)) "
 		"     FROM pg_catalog.pg_attribute a "
-		"    WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND %s) "
+		"    WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND %s), "
+		"  " PG_COPY_BINARY_SQL("c.oid", "%s") " "
 		"FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
 		"WHERE c.relkind = 'r' AND c.relpersistence <> 't' "
 		"  AND n.nspname <> 'information_schema' AND n.nspname !~ '^pg_' "
 		"  AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d "
 		"     WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e') "
 		"ORDER BY c.oid",
-		gen);
+		gen, gen);
 	PGresult *r;
 	int rc = pg_query(c, sql, "cannot list tables", &r, err);
 	free(sql);
@@ -333,6 +366,7 @@ static int load_tables(dump_state *st, PGconn *c, bderr *err)
 		t->name = xstrdup(PQgetvalue(r, i, 2));
 		t->bytes = strtoull(PQgetvalue(r, i, 3), NULL, 10);
 		t->blocks = strtoull(PQgetvalue(r, i, 4), NULL, 10);
+		t->binary = !st->o->copy_text && PQgetvalue(r, i, 6)[0] == 't';
 		if (!PQgetisnull(r, i, 5)) {
 			json_error_t je;
 			json_t *arr = json_loads(PQgetvalue(r, i, 5), 0, &je);
@@ -710,6 +744,7 @@ static void tables_info(dump_state *st, pg_dump_info *inf)
 			o->rows += d->rows;
 		}
 		o->bytes = (int64_t)t->bytes;
+		o->binary = t->binary;
 	}
 }
 
@@ -746,7 +781,8 @@ static void dump_digest_finish(dump_state *st, digest_set *d, pg_dump_info *inf)
 		for (size_t k = 0; k < st->n_tasks; k++)
 			if (st->tasks[k].table == &st->tables[i])
 				digest_sum_merge(&sum, &st->tasks[k].sum);
-		digest_set_add_table(d, st->tables[i].schema, st->tables[i].name, &sum);
+		digest_set_add_table(d, st->tables[i].schema, st->tables[i].name, &sum)->binary =
+			st->tables[i].binary;
 	}
 	int subset = !table_filter_empty(st->o->filter);
 	for (size_t i = 0; i < inf->n_sequences && !subset; i++) {
@@ -1148,12 +1184,13 @@ out:
 	return rc;
 }
 
-int pg_copy_plan(PGconn *c, int server_num, uint64_t chunk_bytes, int lock, pg_copy_unit **out,
-		 size_t *n_out, bderr *err)
+int pg_copy_plan(PGconn *c, int server_num, uint64_t chunk_bytes, int copy_text, int lock,
+		 pg_copy_unit **out, size_t *n_out, bderr *err)
 {
 	engine_dump_options o;
 	engine_dump_options_init(&o);
 	o.chunk_bytes = chunk_bytes;
+	o.copy_text = copy_text;
 	o.compress_level = 0;
 	dump_state st;
 	memset(&st, 0, sizeof st);
@@ -1176,6 +1213,7 @@ int pg_copy_plan(PGconn *c, int server_num, uint64_t chunk_bytes, int lock, pg_c
 			u[i].chunk = d->chunk;
 			u[i].n_chunks = d->table->n_chunks;
 			u[i].bytes = d->weight;
+			u[i].binary = d->table->binary;
 			u[i].copy_out = copy_out_sql(c, d);
 		}
 		*out = u;

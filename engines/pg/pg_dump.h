@@ -55,16 +55,18 @@ typedef struct pg_copy_unit {
 	int chunk;       /* 0-based, of n_chunks */
 	int n_chunks;
 	uint64_t bytes;  /* its share of the table's size */
+	int binary;      /* copy_out is in binary (engines/pg/pg_copybin.h): load and digest so too */
 	char *copy_out;  /* COPY ... TO STDOUT */
 } pg_copy_unit;
 
 /*
  * The tables of c's snapshot with data, split like the dump splits them
- * (chunk_bytes; 0: never), largest first; lock: LOCK TABLE ... IN ACCESS
- * SHARE MODE on c first, as the dump does.
+ * (chunk_bytes; 0: never), largest first, in binary where the types allow
+ * unless copy_text; lock: LOCK TABLE ... IN ACCESS SHARE MODE on c first,
+ * as the dump does.
  */
-int pg_copy_plan(PGconn *c, int server_num, uint64_t chunk_bytes, int lock, pg_copy_unit **out,
-		 size_t *n, bderr *err);
+int pg_copy_plan(PGconn *c, int server_num, uint64_t chunk_bytes, int copy_text, int lock,
+		 pg_copy_unit **out, size_t *n, bderr *err);
 void pg_copy_units_free(pg_copy_unit *u, size_t n);
 
 #endif

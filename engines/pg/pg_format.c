@@ -55,12 +55,15 @@ void pg_dump_info_to_json(const pg_dump_info *i, json_t *o)
 	json_t *tables = json_array();
 	for (size_t k = 0; k < i->n_tables; k++) {
 		const pg_dump_table *t = &i->tables[k];
-		json_array_append_new(tables,
-				      json_pack("{s:s, s:s, s:s, s:o, s:o, s:I, s:I}", "oid", t->oid,
-						"schema", t->schema, "name", t->name, "columns",
-						jf_strings_json(t->columns, t->n_columns), "chunks",
-						jf_strings_json(t->chunks, t->n_chunks), "rows",
-						(json_int_t)t->rows, "bytes", (json_int_t)t->bytes));
+		json_t *jt = json_pack("{s:s, s:s, s:s, s:o, s:o, s:I, s:I}", "oid", t->oid, "schema",
+				       t->schema, "name", t->name, "columns",
+				       jf_strings_json(t->columns, t->n_columns), "chunks",
+				       jf_strings_json(t->chunks, t->n_chunks), "rows",
+				       (json_int_t)t->rows, "bytes", (json_int_t)t->bytes);
+		/* absent: text, so dumps written before binary COPY read as they always did */
+		if (t->binary)
+			json_object_set_new(jt, "format", json_string("binary"));
+		json_array_append_new(tables, jt);
 	}
 	json_object_set_new(o, "tables", tables);
 	json_object_set_new(o, "options", jf_options_json(&i->options));
@@ -71,6 +74,13 @@ void pg_dump_info_to_json(const pg_dump_info *i, json_t *o)
 static int parse_table(const json_t *v, const char *where, void *elem, bderr *err)
 {
 	pg_dump_table *t = elem;
+	char *format = NULL;
+	if (jf_string(v, "format", 0, &format, where, err) != 0)
+		return -1;
+	int frc = digest_format_parse(format, &t->binary);
+	free(format);
+	if (frc != 0)
+		return bderr_set(err, "%s.format must be \"text\" or \"binary\"", where);
 	if (jf_string(v, "oid", 0, &t->oid, where, err) != 0 ||
 	    jf_string(v, "schema", 1, &t->schema, where, err) != 0 ||
 	    jf_string(v, "name", 1, &t->name, where, err) != 0 ||

@@ -11,7 +11,8 @@
  *   "database_properties": object (engines/pg/pg_dbprops.h), absent before it was recorded,
  *   "schema": { "pre-data": object name, "post-data": object name },
  *   "tables": [ { "oid", "schema", "name": strings, "columns": [names],
- *                 "chunks": [object names, in order], "rows", "bytes": integers } ],
+ *                 "chunks": [object names, in order], "rows", "bytes": integers,
+ *                 "format": "binary" (absent: text) } ],
  *   "sequences": [ { "schema", "name", "last_value": strings, "is_called": bool } ],
  *   "large_objects": { "object": object name, "count": integer,
  *                      "metadata": object name (absent in older dumps) }, absent when none,
@@ -19,7 +20,10 @@
  *   "digest": engines/digest.h (absent before digests were recorded)
  * }
  * Object data: COPY text format (the defaults: tab, \N, backslash escapes) in
- * the database's encoding under PG_COPY_SESSION_SQL.
+ * the database's encoding under PG_COPY_SESSION_SQL; for a table whose
+ * "format" is "binary", each chunk is a whole binary COPY stream (header,
+ * tuples, trailer: engines/pg/pg_copybin.h) that COPY ... FROM STDIN
+ * (FORMAT binary) takes on its own, its text values in the same encoding.
  */
 #ifndef BACKUPD_ENGINES_PG_FORMAT_H
 #define BACKUPD_ENGINES_PG_FORMAT_H
@@ -63,6 +67,7 @@ typedef struct pg_dump_table {
 	size_t n_chunks;
 	int64_t rows;
 	int64_t bytes;
+	int binary;     /* chunks are binary COPY streams ("format": "binary") */
 } pg_dump_table;
 
 typedef struct pg_dump_sequence {

@@ -10,6 +10,7 @@
 
 #include "common/log.h"
 #include "common/mem.h"
+#include "engines/pg/pg_copybin.h"
 #include "engines/pg/pg_digest.h"
 #include "engines/pg/pg_dump.h"
 #include "engines/pg/pg_dump_roles.h"
@@ -104,6 +105,7 @@ static int describe_source(pg_migrate *s, const pg_tool *tool, bderr *err)
 	d.jobs = s->o->to.jobs;
 	d.compress_spec = "none";
 	d.chunk_bytes = s->o->chunk_bytes;
+	d.copy_text = s->o->copy_text;
 	engine_options_info_set(&inf->options, &d, NULL);
 	int rc = pg_dump_database_properties(s->src, s->server_num, inf, err);
 	if (rc == 0)
@@ -155,7 +157,8 @@ int pg_migrate_open(const engine_migrate_options *o, void **out, bderr *err)
 	    describe_source(s, &tool, err) != 0)
 		goto out;
 	/* the tables are locked before pg_dump reads their definitions, as the dump does */
-	if (pg_copy_plan(s->src, s->server_num, o->chunk_bytes, 1, &s->copies, &s->n_copies, err) != 0)
+	if (pg_copy_plan(s->src, s->server_num, o->chunk_bytes, o->copy_text, 1, &s->copies,
+			 &s->n_copies, err) != 0)
 		goto out;
 	s->sums = xcalloc(s->n_copies + 1, sizeof *s->sums);
 	/* the target is checked (major, roles, provisioning, emptiness) before pg_dump runs */
@@ -280,7 +283,9 @@ static void result_error(PGconn *c, PGresult *r, char *buf, size_t len)
 
 /*
  * COPY TO STDOUT on the source piped row by row into COPY FROM STDIN on the
- * target: memory stays at one row plus libpq's send buffer.  A failure on
+ * target, in binary when u is (the source's stream passed on whole, its
+ * tuples counted and hashed on the way): memory stays at one row plus
+ * libpq's send buffer.  A failure on
  * either side ends the target's COPY with an error, so none of its rows
  * stay.
  */
@@ -295,7 +300,7 @@ static int copy_table(pg_migrate_worker *w, const pg_copy_unit *u, const char *l
 		strbuf_appendf(&cols, "%s%s", k ? ", " : "", q);
 		free(q);
 	}
-	const char *with = w->frozen ? " WITH (FREEZE)" : "";
+	const char *with = pg_copy_with(u->binary, w->frozen);
 	char *in = u->n_columns ? xasprintf("COPY %s (%s) FROM STDIN%s", qual, cols.data, with)
 				: xasprintf("COPY %s FROM STDIN%s", qual, with);
 	strbuf_free(&cols);
@@ -322,6 +327,8 @@ static int copy_table(pg_migrate_worker *w, const pg_copy_unit *u, const char *l
 	PQclear(r);
 	strbuf batch;
 	strbuf_init(&batch);
+	pg_copybin bin;
+	pg_copybin_init(&bin);
 	for (;;) {
 		char *row = NULL;
 		int n = PQgetCopyData(w->src, &row, 0);
@@ -332,12 +339,29 @@ static int copy_table(pg_migrate_worker *w, const pg_copy_unit *u, const char *l
 			PQputCopyEnd(w->dst, "source failed");
 			goto drain_dst;
 		}
+		if (n >= 0 && u->binary && pg_copybin_message(&bin, row, (size_t)n, sum, err) != 0) {
+			PQfreemem(row);
+			strbuf_free(&batch);
+			bderr_prefix(err, "cannot read %s from the source", label);
+			PQputCopyEnd(w->dst, "source failed");
+			goto drain_dst; /* the source's COPY is left running: its connection is done */
+		}
 		if (n >= 0) {
-			digest_sum_add(sum, row, (size_t)n);
+			if (!u->binary) {
+				digest_sum_add(sum, row, (size_t)n);
+				rows++;
+			}
 			strbuf_append(&batch, row, (size_t)n);
 			PQfreemem(row);
-			rows++;
 		}
+		if (n == -1 && u->binary && pg_copybin_end(&bin, err) != 0) {
+			strbuf_free(&batch);
+			bderr_prefix(err, "cannot read %s from the source", label);
+			PQputCopyEnd(w->dst, "source failed");
+			goto drain_dst;
+		}
+		if (n == -1 && u->binary)
+			rows = bin.rows;
 		if (batch.len > 0 && (n == -1 || batch.len >= COPY_BATCH)) {
 			int put = PQputCopyData(w->dst, batch.data, (int)batch.len);
 			strbuf_reset(&batch);
@@ -503,6 +527,7 @@ static digest_set *copied_tables(const pg_migrate *s)
 			continue;
 		digest_table *t = digest_set_add_table(d, c->schema, c->name, NULL);
 		digest_table_set_columns(t, c->columns, c->n_columns);
+		t->binary = c->binary;
 	}
 	return d;
 }
@@ -592,6 +617,7 @@ static int source_digest(pg_migrate *s, digest_set **out, bderr *err)
 				digest_sum_merge(&sum, &s->sums[k]);
 		digest_table *t = digest_set_add_table(d, c->schema, c->name, &sum);
 		digest_table_set_columns(t, c->columns, c->n_columns);
+		t->binary = c->binary;
 	}
 	for (size_t i = 0; i < s->info.n_sequences; i++) {
 		char value[128];

@@ -1,3 +1,4 @@
+#include "engines/pg/pg_copybin.h"
 #include "engines/pg/pg_digest.h"
 #include "engines/pg/pg_restore.h"
 
@@ -603,6 +604,7 @@ static int session_close(restore_ctx *rc, int ok, bderr *err);
 typedef struct data_item {
 	int is_lo;
 	int freeze;             /* the table's only chunk, in a table this restore created */
+	int binary;             /* the chunk is a binary COPY stream (engines/pg/pg_copybin.h) */
 	post_data_entry *entry; /* not a load: a post-data entry run in the pipeline */
 	const char *schema;
 	const char *table;
@@ -664,7 +666,7 @@ static int copy_in(restore_ctx *rc, PGconn *c, void *vitem, bderr *err)
 		strbuf_appendf(&cols, "%s%s", k ? ", " : "", q);
 		free(q);
 	}
-	const char *with = in_tx ? " WITH (FREEZE)" : "";
+	const char *with = pg_copy_with(it->binary, in_tx);
 	char *sql = it->n_columns ? xasprintf("COPY %s (%s) FROM STDIN%s", qual, cols.data, with)
 				  : xasprintf("COPY %s FROM STDIN%s", qual, with);
 	strbuf_free(&cols);
@@ -1173,6 +1175,7 @@ static int restore_data(restore_ctx *rc, PGconn **conns, int n_conns, bderr *err
 			it->table = t->name;
 			it->columns = t->columns;
 			it->n_columns = t->n_columns;
+			it->binary = t->binary;
 			/* an empty database before the schema: every table is the restore's own */
 			it->freeze = t->n_chunks == 1 && !rc->o->allow_non_empty;
 			it->obj = find_object(rc->m, t->chunks[k], err);

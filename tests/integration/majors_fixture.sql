@@ -33,3 +33,28 @@ GRANT SELECT, UPDATE ON LARGE OBJECT 500002 TO "Mj ""odd"" Role" WITH GRANT OPTI
 ALTER LARGE OBJECT 500002 OWNER TO mj_owner;
 CREATE TABLE public.lo_refs (id integer PRIMARY KEY, blob oid);
 INSERT INTO public.lo_refs VALUES (1, 500001), (2, 500002), (3, 500003);
+
+-- Built-in types dumped, restored, migrated and verified as binary COPY
+-- (engines/pg/pg_copybin.h): what every major 12..18 must receive as the
+-- older one sent it.  "Odd Table" (hstore) and public.moods (an enum) stay text.
+CREATE TABLE public.bin_types (id int PRIMARY KEY, b bytea, ts timestamptz, t timestamp, d date,
+	iv interval, n numeric, f8 float8, f4 real, ta text[], ia int[], j jsonb, js json, u uuid,
+	ip inet, r int4range, tv tsvector, bits varbit, c char(3), pt point, o oid);
+INSERT INTO public.bin_types VALUES
+	(1, '\x00ff10', '2024-01-02 03:04:05.123456+02', 'infinity', '-infinity',
+	 '1 year 2 mons 3 days 04:05:06.7', 'NaN', 'Infinity', '-0', '{a,"b c",NULL,"\"q\""}',
+	 '{{1,2},{3,NULL}}', '{"k": [1, 2.50, null], "é": "ü"}', '{"a" : 1}',
+	 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '10.0.0.1/8', '[1,5)', 'a:1 b:2 ü', B'1011', 'ab',
+	 '(1.5,-2)', 4294967295),
+	(2, '', '1970-01-01 00:00:00+00', '2000-02-29 23:59:59.999999', '0044-03-15 BC', '-1 day',
+	 '-0.000000000000000000001', 'NaN', '-Infinity', '{}', '{}', '[]', '""', NULL, '::1', 'empty', '', B'', '',
+	 '(0,0)', 0),
+	(3, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+	 NULL, NULL, NULL, NULL);
+INSERT INTO public.bin_types (id, b, ts, n, ta)
+SELECT g, decode(md5(g::text), 'hex'), timestamptz '2020-01-01 UTC' + g * interval '1 min',
+	g / 7.0, ARRAY['x' || g, NULL] FROM generate_series(4, 400) g;
+CREATE TABLE public.bin_empty (id int, v bytea);
+CREATE TYPE public.mood AS ENUM ('sad', 'ok');
+CREATE TABLE public.moods (id int, m public.mood, rel regclass);
+INSERT INTO public.moods VALUES (1, 'ok', 'pg_class'), (2, NULL, NULL);

@@ -60,11 +60,17 @@ static void test_options(void **state)
 	assert_int_equal(o.consistency, ENGINE_CONSISTENCY_NO_LOCK);
 	assert_int_equal(engine_dump_option_set(&o, "consistency", "ftwrl", &err), 0);
 	assert_int_equal(o.consistency, ENGINE_CONSISTENCY_LOCK);
+	assert_int_equal(o.copy_text, 0); /* auto: binary where the types allow */
+	assert_int_equal(engine_dump_option_set(&o, "copy-format", "text", &err), 0);
+	assert_int_equal(o.copy_text, 1);
+	assert_int_equal(engine_dump_option_set(&o, "copy-format", "auto", &err), 0);
+	assert_int_equal(o.copy_text, 0);
 
 	static const char *const bad[][2] = {
 		{ "chunk-size", "lots" }, { "chunk-size", "-1MB" }, { "chunk-size", "10TB" },
 		{ "chunk-size", "99999999999999999999G" }, { "chunk-size", "" },
 		{ "consistency", "strict" }, { "compress", "lz4" }, { "jobs", "4" },
+		{ "copy-format", "binary" }, { "copy-format", "" }, { "copy-format", "TEXT" },
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
 		bderr_init(&err);
@@ -82,6 +88,13 @@ static void test_options(void **state)
 	assert_int_equal(engine_dump_options_check(pg, &o, &err), -1);
 	assert_non_null(strstr(err.msg, "only applies to MySQL/MariaDB"));
 	assert_int_equal(engine_dump_options_check(my, &o, &err), 0);
+	/* --copy-format is PostgreSQL's */
+	engine_dump_options_init(&o);
+	o.copy_text = 1;
+	assert_int_equal(engine_dump_options_check(pg, &o, &err), 0);
+	bderr_init(&err);
+	assert_int_equal(engine_dump_options_check(my, &o, &err), -1);
+	assert_non_null(strstr(err.msg, "applies to PostgreSQL sources only"));
 
 	engine_restore_options r = { .no_binlog = 1 };
 	bderr_init(&err);

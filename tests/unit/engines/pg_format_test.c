@@ -49,6 +49,7 @@ static void sample(pg_dump_info *i)
 			t->chunks[c] = pg_chunk_object(t->oid, (int)c, 1);
 		t->rows = 1000 * (int64_t)k;
 		t->bytes = 8192;
+		t->binary = (int)k; /* t1's chunks are binary COPY streams */
 	}
 	i->n_sequences = 1;
 	i->sequences = xcalloc(1, sizeof *i->sequences);
@@ -66,7 +67,7 @@ static void sample(pg_dump_info *i)
 	i->options.chunk_size = 1 << 20;
 	i->digest = digest_set_new();
 	digest_sum sum = { 1000, 0xfedcba9876543210ULL };
-	digest_set_add_table(i->digest, "public", "t1", &sum);
+	digest_set_add_table(i->digest, "public", "t1", &sum)->binary = 1;
 	digest_set_add_object(i->digest, "table", "public.t1");
 	digest_set_add_sequence(i->digest, "public", "s", "-42");
 }
@@ -94,6 +95,14 @@ static void test_round_trip(void **state)
 	assert_int_equal(b.tables[1].n_chunks, 2);
 	assert_string_equal(b.tables[1].chunks[1], "data/16385.1.copy.zst");
 	assert_int_equal(b.tables[1].rows, 1000);
+	assert_int_equal(b.tables[0].binary, 0);
+	assert_int_equal(b.tables[1].binary, 1);
+	assert_true(b.digest->tables[0].binary);
+	/* text is written as no "format" at all, as before binary COPY */
+	assert_null(json_object_get(json_array_get(json_object_get(ja, "tables"), 0), "format"));
+	assert_string_equal(json_string_value(json_object_get(
+				    json_array_get(json_object_get(ja, "tables"), 1), "format")),
+			    "binary");
 	assert_string_equal(b.sequences[0].last_value, "-42");
 	assert_true(b.sequences[0].is_called);
 	assert_string_equal(b.large_objects, "large-objects.zst");
@@ -135,6 +144,7 @@ static void test_old_manifest(void **state)
 	assert_null(i.large_objects);
 	assert_null(i.digest);
 	assert_int_equal(i.n_tables, 1);
+	assert_int_equal(i.tables[0].binary, 0); /* no "format": COPY text */
 	assert_int_equal(i.n_sequences, 0);
 	pg_dump_info_clear(&i);
 	json_decref(v);
@@ -188,6 +198,10 @@ static void test_malformed(void **state)
 	expect_rejected("digest.tables[0].checksum", json_string("xyz"),
 			"invalid manifest: info.digest.tables[0].checksum must be 16 lower-case hex digits");
 	expect_rejected("digest.sequences", NULL, "info.digest.sequences is missing");
+	expect_rejected("tables[1].format", json_string("csv"),
+			"info.tables[1].format must be \"text\" or \"binary\"");
+	expect_rejected("digest.tables[0].format", json_integer(1),
+			"info.digest.tables[0].format must be a string");
 
 	json_t *notobj = json_array();
 	pg_dump_info i;
