@@ -9,6 +9,7 @@
 #include <openssl/crypto.h>
 
 #include "archive/repo_crypt.h"
+#include "common/lazylib.h"
 #include "common/log.h"
 #include "common/mem.h"
 #include "common/progress.h"
@@ -233,7 +234,10 @@ static int open_storage(storage *s, int create, const char *key, int allow_locke
 	repo *r = xcalloc(1, sizeof *r);
 	r->s = s;
 	*out = NULL;
-	int rc = storage_get(s, REPO_MARKER, &data, &len, MARKER_MAX, err);
+	/* every repository names objects by SHA-256: a missing libcrypto is said once, here */
+	int rc = lazy_crypto_load(err);
+	if (rc == 0)
+		rc = storage_get(s, REPO_MARKER, &data, &len, MARKER_MAX, err);
 	if (rc == 0) {
 		rc = check_marker(r, data, len, key, allow_locked && !create, err);
 		free(data);

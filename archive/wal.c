@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+/* ZSTD_c_stableInBuffer (zstd >= 1.4.5); refused by a library without it, see compress_all */
+#define ZSTD_STATIC_LINKING_ONLY
 #include <zstd.h>
 
 #include "common/mem.h"
@@ -468,29 +470,81 @@ int wal_archive_info_check(repo *r, const char *source, uint64_t system_identifi
 
 /* --- storing and reading ----------------------------------------------------- */
 
+struct wal_compressor {
+	ZSTD_CCtx *cctx;
+	void *dst;
+	size_t cap;
+};
+
+wal_compressor *wal_compressor_new(void)
+{
+	wal_compressor *z = xcalloc(1, sizeof *z);
+	z->cctx = ZSTD_createCCtx();
+	if (z->cctx == NULL) {
+		free(z);
+		return NULL;
+	}
+	return z;
+}
+
+void wal_compressor_free(wal_compressor *z)
+{
+	if (z == NULL)
+		return;
+	ZSTD_freeCCtx(z->cctx);
+	free(z->dst);
+	free(z);
+}
+
+/* How much input compress_all hands zstd at a time: one zstd block. */
+#define COMPRESS_STEP ((size_t)128 * 1024)
+
 /*
- * One-shot compression into a fresh buffer.  The frame records the content
+ * Compresses buf into z->dst (*out_len bytes).  The frame records the content
  * size and an XXH64 content checksum, which ZSTD_decompress verifies: the
  * uncompressed bytes are protected without a second pass over them.
+ *
+ * One call with all 16 MB would run that checksum over the whole input
+ * before compressing any of it: two trips to memory per byte.  Handing zstd
+ * a growing window of the unmoved input (ZSTD_c_stableInBuffer) makes it
+ * checksum and compress each block in turn while the block is in cache, and
+ * without copying it.  The frame is byte for byte the one-shot one.  A zstd
+ * library that refuses the parameter gets the one-shot call.
  */
-static int compress_all(const void *buf, size_t len, int level, void **out, size_t *out_len,
+static int compress_all(wal_compressor *z, const void *buf, size_t len, int level, size_t *out_len,
 			bderr *err)
 {
-	size_t cap = ZSTD_compressBound(len);
-	void *dst = xmalloc(cap);
-	ZSTD_CCtx *cctx = ZSTD_createCCtx();
-	size_t rc = cctx ? ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, level) : 0;
-	if (cctx && !ZSTD_isError(rc))
-		rc = ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 1);
-	if (cctx && !ZSTD_isError(rc))
-		rc = ZSTD_compress2(cctx, dst, cap, buf, len);
-	ZSTD_freeCCtx(cctx);
-	if (cctx == NULL || ZSTD_isError(rc)) {
-		free(dst);
-		return bderr_set(err, "zstd compression failed: %s",
-				 cctx ? ZSTD_getErrorName(rc) : "out of memory");
+	size_t need = ZSTD_compressBound(len);
+	if (z->cap < need) {
+		free(z->dst);
+		z->dst = xmalloc(need);
+		z->cap = need;
 	}
-	*out = dst;
+	ZSTD_CCtx *c = z->cctx;
+	ZSTD_CCtx_reset(c, ZSTD_reset_session_and_parameters);
+	size_t rc = ZSTD_CCtx_setParameter(c, ZSTD_c_compressionLevel, level);
+	if (!ZSTD_isError(rc))
+		rc = ZSTD_CCtx_setParameter(c, ZSTD_c_checksumFlag, 1);
+	if (!ZSTD_isError(rc))
+		rc = ZSTD_CCtx_setPledgedSrcSize(c, len);
+	if (!ZSTD_isError(rc) && ZSTD_isError(ZSTD_CCtx_setParameter(c, ZSTD_c_stableInBuffer, 1))) {
+		rc = ZSTD_compress2(c, z->dst, z->cap, buf, len);
+	} else if (!ZSTD_isError(rc)) {
+		ZSTD_inBuffer in = { buf, 0, 0 };
+		ZSTD_outBuffer out = { z->dst, z->cap, 0 };
+		do {
+			in.size = len - in.size > COMPRESS_STEP ? in.size + COMPRESS_STEP : len;
+			ZSTD_EndDirective mode = in.size == len ? ZSTD_e_end : ZSTD_e_continue;
+			/* the output buffer holds the bound: each call takes all of the input given */
+			rc = ZSTD_compressStream2(c, &out, &in, mode);
+		} while (!ZSTD_isError(rc) && in.size < len);
+		if (!ZSTD_isError(rc) && (rc != 0 || in.pos != len))
+			return bderr_set(err, "zstd compression stopped short of the end of the input");
+		if (!ZSTD_isError(rc))
+			rc = out.pos;
+	}
+	if (ZSTD_isError(rc))
+		return bderr_set(err, "zstd compression failed: %s", ZSTD_getErrorName(rc));
 	*out_len = rc;
 	return 0;
 }
@@ -525,21 +579,30 @@ static int same_contents(repo *r, const char *file, const char *have_path, const
 int wal_store(repo *r, const char *source, const char *file, const void *buf, size_t len,
 	      int level, int *already, bderr *err)
 {
+	wal_compressor *z = wal_compressor_new();
+	if (z == NULL)
+		return bderr_set(err, "zstd compression failed: out of memory");
+	int rc = wal_store_using(z, r, source, file, buf, len, level, already, err);
+	wal_compressor_free(z);
+	return rc;
+}
+
+int wal_store_using(wal_compressor *zc, repo *r, const char *source, const char *file,
+		    const void *buf, size_t len, int level, int *already, bderr *err)
+{
 	wal_name n;
 	*already = 0;
 	if (wal_name_parse(file, &n, err) < 0)
 		return -1;
-	void *z = NULL;
 	size_t zlen = 0;
 	char sha[65];
 	/* "none" still writes a zstd frame (at the fastest level): one object format */
-	if (compress_all(buf, len, level > 0 ? level : ZSTD_minCLevel(), &z, &zlen, err) < 0)
+	if (compress_all(zc, buf, len, level > 0 ? level : ZSTD_minCLevel(), &zlen, err) < 0)
 		return -1;
+	const void *z = zc->dst;
 	/* the name carries the hash of the stored bytes: a small pass, not one over the segment */
-	if (sha256_hex(z, zlen, sha) < 0) {
-		free(z);
+	if (sha256_hex(z, zlen, sha) < 0)
 		return bderr_set(err, "sha-256 of '%s' failed", file);
-	}
 
 	char *have = NULL;
 	char have_sha[65];
@@ -551,16 +614,12 @@ int wal_store(repo *r, const char *source, const char *file, const void *buf, si
 		else
 			rc = same_contents(r, file, have, have_sha, sha, buf, len, already, err);
 		free(have);
-		free(z);
 		return rc;
 	}
-	if (rc < 0) {
-		free(z);
+	if (rc < 0)
 		return -1;
-	}
 	char *path = wal_object_path(source, file, sha);
 	rc = storage_put(repo_storage(r), path, z, zlen, err);
-	free(z);
 	free(path);
 	if (rc < 0)
 		return bderr_prefix(err, "cannot archive '%s'", file);

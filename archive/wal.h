@@ -134,6 +134,16 @@ void wal_object_list_free(wal_object_list *l);
  */
 int wal_store(repo *r, const char *source, const char *file, const void *buf, size_t len,
 	      int level, int *already, bderr *err);
+/*
+ * wal_store with a compression context kept between calls (one per thread:
+ * not shared), which saves setting one up per file.  NULL from _new: out of
+ * memory.
+ */
+typedef struct wal_compressor wal_compressor;
+wal_compressor *wal_compressor_new(void);
+void wal_compressor_free(wal_compressor *z);
+int wal_store_using(wal_compressor *z, repo *r, const char *source, const char *file,
+		    const void *buf, size_t len, int level, int *already, bderr *err);
 
 /* Hex SHA-256 of buf. */
 int wal_checksum(const void *buf, size_t len, char sha256hex[65], bderr *err);

@@ -102,7 +102,9 @@ int wal_push_file(repo *r, const wal_push_options *o, const char *path, int *alr
 	} else if (m.len == 0) {
 		rc = bderr_set(err, "'%s' is empty", path);
 	}
-	if (rc == 0)
+	if (rc == 0 && o->z)
+		rc = wal_store_using(o->z, r, o->source, file, m.data, m.len, o->level, already, err);
+	else if (rc == 0)
 		rc = wal_store(r, o->source, file, m.data, m.len, o->level, already, err);
 	unmap_file(&m);
 	if (rc < 0)
@@ -136,6 +138,10 @@ static void spool_unlink(const char *spool, const char *file, const char *ext)
  * Writes the marker whole under a temp name first (".ok.tmp", which
  * spool_clean knows), so a reader never sees half of it.  A marker that
  * cannot be written only costs a second push of the file: logged, not fatal.
+ * Not fsynced, for the same reason: the object it reports was durable
+ * before the marker was written, and a marker lost or emptied by a crash
+ * does not match (spool_ok_matches), so the archiver's call pushes again.
+ * Two fsyncs (marker and spool directory) of four per pushed segment.
  */
 static void spool_write(const char *spool, const char *file, const char *ext, const char *text)
 {
@@ -143,7 +149,7 @@ static void spool_write(const char *spool, const char *file, const char *ext, co
 	char *tmp = xasprintf("%s.tmp", p);
 	bderr err;
 	bderr_init(&err);
-	if (file_write_atomic(p, tmp, text, strlen(text), &err) < 0)
+	if (file_write_whole(p, tmp, text, strlen(text), &err) < 0)
 		log_warn("wal-push spool: %s", err.msg);
 	free(tmp);
 	free(p);
@@ -412,7 +418,7 @@ static char *next_file(pusher *p)
 	return NULL;
 }
 
-static void push_one(pusher *p, const char *file)
+static void push_one(pusher *p, const wal_push_options *o, const char *file)
 {
 	int fd = claim(p->spool, file, 0);
 	if (fd < 0) /* the archiver's own call has it */
@@ -430,7 +436,7 @@ static void push_one(pusher *p, const char *file)
 	if (stat(path, &st) < 0)
 		bderr_sys(&err, errno, "cannot stat '%s'", path);
 	else
-		wal_push_file(p->r, p->o, path, &already, &err);
+		wal_push_file(p->r, o, path, &already, &err);
 	if (bderr_isset(&err)) {
 		char *text = xasprintf("%s\n", err.msg);
 		spool_write(p->spool, file, ".error", text);
@@ -448,13 +454,16 @@ static void *pusher_thread(void *arg)
 {
 	pusher *p = arg;
 	char *f;
+	wal_push_options o = *p->o;
+	o.z = wal_compressor_new(); /* NULL (no memory): wal_push_file makes one per file */
 	while ((f = next_file(p)) != NULL) {
-		push_one(p, f);
+		push_one(p, &o, f);
 		free(f);
 		pthread_mutex_lock(&p->mu);
 		p->inflight--;
 		pthread_mutex_unlock(&p->mu);
 	}
+	wal_compressor_free(o.z);
 	return NULL;
 }
 

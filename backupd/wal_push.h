@@ -17,11 +17,13 @@
 #define BACKUPD_WAL_PUSH_H
 
 #include "archive/repo.h"
+#include "archive/wal.h"
 #include "common/program.h"
 
 typedef struct wal_push_options {
 	const char *source; /* --name */
 	int level;          /* zstd level; 0: none */
+	wal_compressor *z;  /* kept between files by the caller (one per thread); NULL: one per file */
 } wal_push_options;
 
 /*

@@ -109,7 +109,9 @@ int file_place(const char *tmp, const char *path, int exclusive, int *placed, bd
 	return rc;
 }
 
-int file_write_atomic(const char *path, const char *tmp, const void *data, size_t len, bderr *err)
+/* durable: fsync the file before and its directory after the rename; else whole, not durable. */
+static int write_whole(const char *path, const char *tmp, const void *data, size_t len, int durable,
+		       bderr *err)
 {
 	char *own = tmp ? NULL : xasprintf("%s.tmp.%ld", path, (long)getpid());
 	const char *t = tmp ? tmp : own;
@@ -120,14 +122,36 @@ int file_write_atomic(const char *path, const char *tmp, const void *data, size_
 		free(own);
 		return -1;
 	}
-	if (fd_write_all(fd, data, len, t, err) == 0)
-		rc = file_commit_atomic(&fd, t, path, 0, &placed, err);
+	if (fd_write_all(fd, data, len, t, err) == 0) {
+		if (durable) {
+			rc = file_commit_atomic(&fd, t, path, 0, &placed, err);
+		} else {
+			int cfd = fd;
+			fd = -1;
+			if (close(cfd) < 0)
+				bderr_sys(err, errno, "cannot close '%s'", t);
+			else if (rename(t, path) < 0)
+				bderr_sys(err, errno, "cannot rename '%s' to '%s'", t, path);
+			else
+				placed = 1, rc = 0;
+		}
+	}
 	if (fd >= 0)
 		close(fd);
 	if (!placed) /* renamed: nothing to remove even when the directory fsync failed */
 		unlink(t);
 	free(own);
 	return rc;
+}
+
+int file_write_atomic(const char *path, const char *tmp, const void *data, size_t len, bderr *err)
+{
+	return write_whole(path, tmp, data, len, 1, err);
+}
+
+int file_write_whole(const char *path, const char *tmp, const void *data, size_t len, bderr *err)
+{
+	return write_whole(path, tmp, data, len, 0, err);
 }
 
 int mkdir_p(const char *path, mode_t mode, bderr *err)

@@ -39,10 +39,17 @@ int fd_write_all(int fd, const void *buf, size_t len, const char *path, bderr *e
  * over path; then path's directory is fsynced.  A reader never sees half a
  * file and a crash leaves the old one or the new one.  On failure the temp
  * file is removed.  Every local file written by temp + rename goes through
- * here (wal-get's segments, pitr's files, wal-push's spool markers) or
- * through its streaming form below (the posix storage driver).
+ * here (wal-get's segments, pitr's files), through its non-durable form
+ * file_write_whole (wal-push's spool markers) or through its streaming form
+ * below (the posix storage driver).
  */
 int file_write_atomic(const char *path, const char *tmp, const void *data, size_t len, bderr *err);
+/*
+ * The same whole-or-nothing replacement without either fsync, for hints a
+ * crash may lose (wal-push's spool markers: a lost or empty marker only
+ * means the file is pushed again).  A reader still never sees half a file.
+ */
+int file_write_whole(const char *path, const char *tmp, const void *data, size_t len, bderr *err);
 
 /*
  * The streaming form's commit, for a file the caller wrote to tmp (same

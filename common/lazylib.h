@@ -62,6 +62,8 @@ int lazy_pq_load(bderr *err);
 int lazy_mysql_load(bderr *err);
 int lazy_curl_load(bderr *err);
 int lazy_mhd_load(bderr *err);
+/* libcrypto, the same way (common/lazy_crypto.c); every repository open loads it. */
+int lazy_crypto_load(bderr *err);
 
 /*
  * Stub generators for the lazy_*.c files: LAZYLIB_PTR declares the pointer a

@@ -59,7 +59,7 @@ DEB="$(ls "$BD_TMP"/src/backupd_*.deb)"
 # the client libraries loaded on first use (common/lazylib.h) are not in
 # ${shlibs:Depends}: debian/control names them
 DEPENDS="$(dpkg-deb -f "$DEB" Depends)"
-for lib in libpq5 libmariadb3 libcurl4 libmicrohttpd12; do
+for lib in libpq5 libmariadb3 libcurl4 libmicrohttpd12 libssl3; do
 	assert_match "the package depends on $lib (dlopen()ed)" "(^|, )$lib( |,|$)" "$DEPENDS"
 done
 

@@ -274,6 +274,15 @@ LD_TRACE="$(ls "$BD_TMP"/conc/ld.* 2>/dev/null | head -n 1)"
 check "the loader's trace names the libraries it loaded (libzstd)" grep -q 'file=libzstd' "$LD_TRACE"
 check_not "no libpq, libmariadb, libcurl nor libmicrohttpd among them" \
 	grep -E 'file=lib(pq|mariadb|curl|microhttpd)[.]' "$LD_TRACE"
+check "libcrypto is loaded for it (on first use: object names are SHA-256)" grep -q 'file=libcrypto' "$LD_TRACE"
+rm -f "$BD_TMP"/conc/ld.*
+# the archiver's call for a segment the background pusher archived hashes nothing:
+# like every command that opens no repository, it must not load libcrypto
+run env LD_DEBUG=files LD_DEBUG_OUTPUT="$BD_TMP/conc/ld" "$BACKUPD" --version
+assert_rc "backupd --version with the loader's trace on" 0
+LD_TRACE="$(ls "$BD_TMP"/conc/ld.* 2>/dev/null | head -n 1)"
+check "the trace names libzstd" grep -q 'file=libzstd' "$LD_TRACE"
+check_not "and not libcrypto" grep -q 'file=libcrypto' "$LD_TRACE"
 rm -f "$BD_TMP"/conc/ld.*
 
 # ---------------------------------------------------------------------------

@@ -262,6 +262,75 @@ static void test_store_idempotent_and_conflict(void **state)
 	free(b);
 }
 
+/* The one-shot frame (ZSTD_compress2) of buf, as every earlier version stored it. */
+static char *one_shot_sha(const void *buf, size_t len, int level, char sha[65])
+{
+	size_t cap = ZSTD_compressBound(len);
+	char *z = xmalloc(cap);
+	ZSTD_CCtx *cctx = ZSTD_createCCtx();
+	assert_false(ZSTD_isError(ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, level)));
+	assert_false(ZSTD_isError(ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 1)));
+	size_t zlen = ZSTD_compress2(cctx, z, cap, buf, len);
+	ZSTD_freeCCtx(cctx);
+	assert_false(ZSTD_isError(zlen));
+	bderr err;
+	bderr_init(&err);
+	assert_int_equal(wal_checksum(z, zlen, sha, &err), 0);
+	return z;
+}
+
+/*
+ * One compressor kept across files of several sizes (block-aligned or not,
+ * smaller and larger than the last) writes, byte for byte, the frames the
+ * one-shot compression of earlier versions wrote: objects they archived
+ * are found "already archived" by hash alone, and every object reads back.
+ */
+static void test_compressor_reused_writes_one_shot_frames(void **state)
+{
+	fixture *f = *state;
+	bderr err;
+	bderr_init(&err);
+	wal_compressor *z = wal_compressor_new();
+	assert_non_null(z);
+	unsigned char *seg = make_segment(SYSID, 0, 7);
+	unsigned char *odd = xmalloc(300001); /* a .partial cut short of a block boundary */
+	for (size_t i = 0; i < 300001; i++)
+		odd[i] = (unsigned char)((i * 2654435761u) >> (i % 7 ? 24 : 13));
+	static const char hist[] = "1\t0/3000000\tno recovery target\n";
+	struct {
+		const char *file;
+		const void *buf;
+		size_t len;
+	} files[] = {
+		{ "000000010000000000000000", seg, SEG },
+		{ "00000002.history", hist, sizeof hist - 1 },
+		{ "000000010000000000000001.partial", odd, 300001 },
+		{ "000000010000000000000002", seg, SEG },
+	};
+	for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
+		int already = -1;
+		char want[65], sha[65], *path = NULL, *data = NULL;
+		size_t len = 0;
+		free(one_shot_sha(files[i].buf, files[i].len, 1, want));
+		assert_int_equal(wal_store_using(z, f->r, "db", files[i].file, files[i].buf, files[i].len, 1,
+						 &already, &err), 0);
+		assert_int_equal(already, 0);
+		assert_int_equal(wal_find(f->r, "db", files[i].file, &path, sha, &err), 0);
+		assert_string_equal(sha, want);
+		assert_int_equal(wal_object_read(f->r, path, sha, files[i].len, &data, &len, &err), 0);
+		assert_memory_equal(data, files[i].buf, files[i].len);
+		free(data);
+		free(path);
+		/* pushed again through the same compressor: already there, by hash */
+		assert_int_equal(wal_store_using(z, f->r, "db", files[i].file, files[i].buf, files[i].len, 1,
+						 &already, &err), 0);
+		assert_int_equal(already, 1);
+	}
+	wal_compressor_free(z);
+	free(odd);
+	free(seg);
+}
+
 static void test_corrupt_object_is_reported(void **state)
 {
 	fixture *f = *state;
@@ -403,6 +472,8 @@ int main(void)
 		cmocka_unit_test(test_header_parse),
 		cmocka_unit_test_setup_teardown(test_archive_info, test_repo_setup, test_repo_teardown),
 		cmocka_unit_test_setup_teardown(test_store_idempotent_and_conflict, test_repo_setup, test_repo_teardown),
+		cmocka_unit_test_setup_teardown(test_compressor_reused_writes_one_shot_frames, test_repo_setup,
+						test_repo_teardown),
 		cmocka_unit_test_setup_teardown(test_corrupt_object_is_reported, test_repo_setup, test_repo_teardown),
 		cmocka_unit_test_setup_teardown(test_frame_checks_behind_the_name, test_repo_setup, test_repo_teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent_pushes_leave_one_object, test_repo_setup, test_repo_teardown),

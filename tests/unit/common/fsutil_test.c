@@ -39,16 +39,18 @@ static int entries(const char *dir)
 	return n;
 }
 
-static void test_write_atomic(void **state)
+typedef int (*whole_writer)(const char *path, const char *tmp, const void *data, size_t len, bderr *err);
+
+/* file_write_atomic and its non-durable form file_write_whole behave alike but for the fsyncs. */
+static void check_whole_writes(whole_writer write_whole)
 {
-	(void)state;
 	char dir[] = "/tmp/fsutil_test.XXXXXX";
 	assert_non_null(mkdtemp(dir));
 	char *path = xasprintf("%s/f", dir);
 	bderr err;
 	bderr_init(&err);
 
-	assert_int_equal(file_write_atomic(path, NULL, "first", 5, &err), 0);
+	assert_int_equal(write_whole(path, NULL, "first", 5, &err), 0);
 	char *got = slurp(path);
 	assert_string_equal(got, "first");
 	free(got);
@@ -58,21 +60,21 @@ static void test_write_atomic(void **state)
 
 	/* replaced whole, through a caller's temp name; no temp file remains */
 	char *tmp = xasprintf("%s.mine", path);
-	assert_int_equal(file_write_atomic(path, tmp, "second!", 7, &err), 0);
+	assert_int_equal(write_whole(path, tmp, "second!", 7, &err), 0);
 	got = slurp(path);
 	assert_string_equal(got, "second!");
 	free(got);
 	assert_int_equal(entries(dir), 1);
 
 	/* an empty file is a file */
-	assert_int_equal(file_write_atomic(path, NULL, "", 0, &err), 0);
+	assert_int_equal(write_whole(path, NULL, "", 0, &err), 0);
 	got = slurp(path);
 	assert_string_equal(got, "");
 	free(got);
 
 	/* a missing directory fails with the temp name, and leaves nothing */
 	char *missing = xasprintf("%s/nodir/f", dir);
-	assert_int_equal(file_write_atomic(missing, NULL, "x", 1, &err), -1);
+	assert_int_equal(write_whole(missing, NULL, "x", 1, &err), -1);
 	assert_non_null(strstr(err.msg, "cannot create"));
 	free(missing);
 
@@ -84,7 +86,7 @@ static void test_write_atomic(void **state)
 	assert_non_null(f);
 	fclose(f);
 	bderr_init(&err);
-	assert_int_equal(file_write_atomic(sub, NULL, "x", 1, &err), -1);
+	assert_int_equal(write_whole(sub, NULL, "x", 1, &err), -1);
 	assert_non_null(strstr(err.msg, "cannot rename"));
 	assert_int_equal(entries(dir), 2); /* f and sub */
 
@@ -93,6 +95,18 @@ static void test_write_atomic(void **state)
 	free(tmp);
 	free(path);
 	test_rm_rf(dir);
+}
+
+static void test_write_atomic(void **state)
+{
+	(void)state;
+	check_whole_writes(file_write_atomic);
+}
+
+static void test_write_whole(void **state)
+{
+	(void)state;
+	check_whole_writes(file_write_whole);
 }
 
 /* The streaming form: the caller writes tmp, commit places it (replacing or exclusively). */
@@ -142,6 +156,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_write_atomic),
+		cmocka_unit_test(test_write_whole),
 		cmocka_unit_test(test_commit_atomic),
 	};
 	return cmocka_run_group_tests_name("fsutil", tests, NULL, NULL);

@@ -22,6 +22,8 @@
 #include <libpq-fe.h>
 #include <microhttpd.h>
 #include <mysql.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
 
 #include "common/lazylib.h"
 
@@ -121,6 +123,26 @@ static void test_pq_mysql_mhd_load(void **state)
 	mysql_close(m);
 }
 
+/* libcrypto through its stubs: a known digest, the constant-time compare, the wipe */
+static void test_crypto_forwarding(void **state)
+{
+	(void)state;
+	bderr err;
+	bderr_init(&err);
+	assert_int_equal(lazy_crypto_load(&err), 0);
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int len = 0;
+	assert_int_equal(EVP_Digest("abc", 3, md, &len, EVP_sha256(), NULL), 1);
+	assert_int_equal(len, 32);
+	static const unsigned char abc[4] = { 0xba, 0x78, 0x16, 0xbf }; /* FIPS 180-2's "abc" */
+	assert_memory_equal(md, abc, sizeof abc);
+	assert_int_equal(CRYPTO_memcmp(md, md, len), 0);
+	assert_int_not_equal(CRYPTO_memcmp(md, abc + 1, 3), 0);
+	OPENSSL_cleanse(md, len);
+	for (unsigned i = 0; i < len; i++)
+		assert_int_equal(md[i], 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -128,6 +150,7 @@ int main(void)
 		cmocka_unit_test(test_missing_library),
 		cmocka_unit_test(test_curl_forwarding),
 		cmocka_unit_test(test_pq_mysql_mhd_load),
+		cmocka_unit_test(test_crypto_forwarding),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
