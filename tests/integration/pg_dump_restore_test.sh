@@ -167,6 +167,26 @@ assert_output_matches "indexes and constraints are built in the load pipeline" \
 check "the pipelined restore matches the source" pg_compare src dst_pipe
 check "the pipeline's debug timeline shows each task's connection and span" \
 	grep -E -q 'timeline: connection [01]: load public\.big .*: [0-9]+\.\.[0-9]+ ms' "$RUN_ERR"
+# No parallel index-build workers beside the --jobs connections: the server
+# would start them for public.big's indexes (~20 MB, above
+# min_parallel_table_scan_size) at its default of 2; at debug1 it logs each
+# background worker it starts.
+_bd_psql -d postgres -c "ALTER SYSTEM SET log_min_messages = debug1" -c "SELECT pg_reload_conf()" >/dev/null
+sleep 1
+log_from="$(wc -l <"$PG_DIR/log/postgresql.log")"
+run "$DBRESTORE" restore --repo "$REPO" --name src --backup "$ID1" --to "$(pg_uri dst_noworkers)" --jobs 2 --create
+assert_rc "restore --jobs 2 (server logging at debug1) succeeds" 0
+workers="$(tail -n +"$((log_from + 1))" "$PG_DIR/log/postgresql.log" | grep -c 'starting background worker process "parallel worker' || true)"
+assert_eq "the restore's index builds start no parallel workers" 0 "$workers"
+# the control: the same server does start one for an index on public.big
+log_from="$(wc -l <"$PG_DIR/log/postgresql.log")"
+_bd_psql -d dst_noworkers -c "SET max_parallel_maintenance_workers = 2" -c "SET maintenance_work_mem = '256MB'" \
+	-c "CREATE INDEX big_probe ON public.big (grp, id)" >/dev/null 2>&1 || true
+workers="$(tail -n +"$((log_from + 1))" "$PG_DIR/log/postgresql.log" | grep -c 'starting background worker process "parallel worker' || true)"
+_bd_psql -d postgres -c "ALTER SYSTEM RESET log_min_messages" -c "SELECT pg_reload_conf()" >/dev/null
+check "the server starts parallel workers for an index on public.big otherwise (so the check above can fail)" \
+	test "$workers" -gt 0
+db_drop dst_noworkers
 # maintenance_work_mem: a build running with no other beside it sorts in what
 # the others leave of shared_buffers' worth, more than each session's own.
 # With --jobs 2 whether any build runs alone is a matter of timing; with
