@@ -102,7 +102,9 @@ timed() {
 		tail -n 20 "$WORKDIR/err.$name" >&2
 		die "$name failed: $*"
 	fi
-	if declare -F bench_server_cpu >/dev/null; then s1="$(bench_server_cpu)"; fi
+	# (after the wall time is taken: the server reaps the tool's backends, and
+	# counts their CPU, only once they have exited)
+	if declare -F bench_server_cpu >/dev/null; then sleep 1; s1="$(bench_server_cpu)"; fi
 	printf '%s %s\n' "$name" "$(tail -n 1 "$tf" | awk -v s0="$s0" -v s1="$s1" '{ printf "%s %s %.2f %.2f", $1, $2, $3 + $4, s1 - s0 }')" >>"$RESULTS"
 	log "$name: $(tail -n 1 "$RESULTS" | awk '{printf "%.2fs, peak RSS %.1f MB, CPU %.1fs client + %.1fs server", $2, $3/1024, $4, $5}')"
 }
