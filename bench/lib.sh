@@ -112,6 +112,9 @@ timed() {
 # best NAME FIELD: the minimum of FIELD (2 = seconds, 3 = RSS KB, 4 = client CPU s,
 # 5 = server CPU s) over runs
 best() { awk -v n="$1" -v f="$2" '$1 == n { if (m == "" || $f + 0 < m + 0) m = $f } END { print m }' "$RESULTS"; }
+# cpu NAME: "client + server" CPU seconds of NAME (the fastest run of each;
+# server: whatever the caller's bench_server_cpu counts)
+cpu() { awk -v c="$(best "$1" 4)" -v s="$(best "$1" 5)" 'BEGIN { printf "%.1f + %.1f", c, s }'; }
 
 # Report helpers: a/b to 2 decimals; 1/0 for a <= b, a < b; PASS/MISS; KB and bytes as MB.
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "inf" }'; }

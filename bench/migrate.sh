@@ -181,8 +181,6 @@ echo
 echo "migrate PostgreSQL 15 -> $TARGET_MAJOR: pgbench scale $SCALE, database $(mbb "$DB_BYTES") MB, 2 jobs, $(nproc) cores"
 echo "client tools: $("$CLIENT_BIN/pg_dump" --version | awk '{print $3}'), $(pgcopydb --version 2>/dev/null | awk '/pgcopydb version/ {print "pgcopydb " $3}')"
 echo
-# cpu NAME: "client + servers" CPU seconds (the tool with its children; both servers)
-cpu() { awk -v c="$(best "$1" 4)" -v s="$(best "$1" 5)" 'BEGIN { printf "%.1f + %.1f", c, s }'; }
 printf '%-40s %10s %12s %14s %10s   %-10s %s\n' "" "time (s)" "peak RSS MB" "CPU cli+srv s" "migrate/x" "target" "result"
 printf '%-40s %10s %12s %14s %10s   %-10s %s\n' "dbrestore migrate --jobs 2 (verified)" "$t_m" "$(mb "$(best migrate 3)")" "$(cpu migrate)" "" "" ""
 printf '%-40s %10s %12s %14s %10s   %-10s %s\n' "pgcopydb clone (2 table + 2 index jobs)" "$t_c" "$(mb "$(best pgcopydb 3)")" "$(cpu pgcopydb)" "${r_c}x" "<= 0.80x" "$(verdict "$ok_c")"

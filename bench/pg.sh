@@ -143,8 +143,6 @@ RESULTS="$WORKDIR/results.txt"
 : >"$RESULTS"
 bench_quiesce() { "${PSQL[@]}" -d postgres -c CHECKPOINT >/dev/null; }
 bench_server_cpu() { pg_server_cpu "$PGSRV/data"; }
-# cpu NAME: "client + server" CPU seconds of NAME's fastest run of each
-cpu() { awk -v c="$(best "$1" 4)" -v s="$(best "$1" 5)" 'BEGIN { printf "%.1f + %.1f", c, s }'; }
 
 # pg_restore needs the database to exist: time createdb + pg_restore together.
 cat >"$WORKDIR/pg_restore.sh" <<EOF
