@@ -280,6 +280,7 @@ struct walk_state {
 	void *ctx;
 	time_t older_than;  /* sweep */
 	size_t removed;
+	int prune_empty;    /* sweep: remove the empty directories met on the way */
 };
 
 /* rel is "" or ends in '/'; only the top level filters by name prefix. */
@@ -323,6 +324,14 @@ static int walk_dir(walk_state *ws, strbuf *rel, const char *name_prefix)
 		if (S_ISDIR(st.st_mode)) {
 			strbuf_appends(rel, "/");
 			rc = walk_dir(ws, rel, NULL);
+			/*
+			 * A writer killed between creating its directory and its
+			 * temp file leaves an empty directory that no object
+			 * names: nothing else would ever remove it.  A live
+			 * writer that loses its directory here makes it again.
+			 */
+			if (rc == 0 && ws->prune_empty)
+				(void)unlinkat(dirfd(d), name, AT_REMOVEDIR);
 		} else if (S_ISREG(st.st_mode)) {
 			if (ws->file(ws, dirfd(d), name, rel->data, &st) != 0)
 				rc = -1;
@@ -486,7 +495,7 @@ static int posix_sweep(storage *s, const char *prefix, time_t older_than, size_t
 		       bderr *err)
 {
 	walk_state ws = { .ps = (posix_storage *)s, .file = sweep_file, .err = err,
-			  .older_than = older_than };
+			  .older_than = older_than, .prune_empty = 1 };
 	int rc = walk(ws.ps, prefix, &ws);
 	*removed = ws.removed;
 	return rc;

@@ -255,6 +255,17 @@ static void test_sweep(void **state)
 	assert_false(exists(f, "x")); /* pruned like an emptied directory */
 	char *z = fs_path(f, "z");
 	assert_int_equal(count_entries(z), 1); /* the live writer's temp file */
+	/* a writer killed between mkdir and its temp file: the empty directories go */
+	char *e1 = fs_path(f, "e"), *e2 = fs_path(f, "e/schema");
+	assert_int_equal(mkdir(e1, 0700), 0);
+	assert_int_equal(mkdir(e2, 0700), 0);
+	put(f->s, "k/keep", "1");
+	assert_int_equal(storage_sweep(f->s, "", 0, &removed, &err), 0);
+	assert_int_equal(removed, 0);
+	assert_false(exists(f, "e"));
+	assert_true(exists(f, "k/keep"));
+	free(e1);
+	free(e2);
 	assert_int_equal(writer_close(w, &err), 0);
 	writer_free(w);
 	assert_true(exists(f, "z/live"));
