@@ -1132,9 +1132,9 @@ static int load_item_run(void *shared, void *worker, void *item, bderr *err)
 			r = rc->use_load_data ? load_chunk(rc, w->conn, w->index, it, &broken, err)
 					      : insert_chunk(rc, w->conn, w->index, it, &broken, err);
 			/*
-			 * Concurrent loads into one table can deadlock (MariaDB locks
-			 * an empty table for a bulk load); the server rolled the whole
-			 * chunk back, so loading it again is safe.
+			 * Concurrent loads into one table can deadlock or time out
+			 * waiting for a lock; the server rolled the whole chunk back,
+			 * so loading it again is safe.
 			 */
 			if (r == 0 || broken || err->sys_errno != EDEADLK || attempt == LOAD_ATTEMPTS)
 				break;
@@ -1214,7 +1214,7 @@ static int plan_items(restore_ctx *rc, load_item **items_out, load_item ***ptrs_
 }
 
 /*
- * Chunks, largest first (a table's first chunk before its others), and each
+ * Chunks, largest first, and each
  * table's deferred secondary keys as soon as its chunks are in
  * (common/taskgraph), on the same connections: the graph of items[0 .. n)
  * (plan_items), with the key items in *key_items (freed by the caller).
@@ -1239,7 +1239,7 @@ static taskgraph *data_graph(restore_ctx *rc, load_item *items, size_t n, load_i
 			it->add_keys = rc->dbs[d].key_adds[i];
 		}
 	}
-	/* items[] holds each table's chunks together, its first chunk first */
+	/* items[] holds each table's chunks together */
 	for (size_t i = 0; i < n;) {
 		size_t first = taskgraph_count(g), j = i;
 		double bytes = 0;
