@@ -99,15 +99,7 @@ static int read_object(restore_ctx *rc, const manifest_object *mo, char **data, 
 static int session_setup(restore_ctx *rc, MYSQL *c, bderr *err)
 {
 	char *mode = my_quote_literal(c, rc->sql_mode);
-	/*
-	 * unique_checks stays on: with it off (and foreign_key_checks off)
-	 * MariaDB 10.6+ loads into an empty InnoDB table in "bulk insert" mode
-	 * (table lock, buffered secondary keys), which on 10.11 cost more
-	 * server CPU for LOAD DATA than the row-by-row path (measured on
-	 * bench/mysql.sh) and kept the table's other chunks waiting.  On, a
-	 * duplicate in a unique secondary key is always caught.
-	 */
-	char *sql = xasprintf("SET SESSION foreign_key_checks = 0, "
+	char *sql = xasprintf("SET SESSION foreign_key_checks = 0, SESSION unique_checks = 0, "
 			      "SESSION sql_mode = %s, SESSION time_zone = '" MY_SESSION_TIME_ZONE "', "
 			      "SESSION net_read_timeout = 3600, SESSION net_write_timeout = 3600, "
 			      "SESSION wait_timeout = 86400",
@@ -1132,9 +1124,9 @@ static int load_item_run(void *shared, void *worker, void *item, bderr *err)
 			r = rc->use_load_data ? load_chunk(rc, w->conn, w->index, it, &broken, err)
 					      : insert_chunk(rc, w->conn, w->index, it, &broken, err);
 			/*
-			 * Concurrent loads into one table can deadlock or time out
-			 * waiting for a lock; the server rolled the whole chunk back,
-			 * so loading it again is safe.
+			 * Concurrent loads into one table can deadlock (MariaDB locks
+			 * an empty table for a bulk load); the server rolled the whole
+			 * chunk back, so loading it again is safe.
 			 */
 			if (r == 0 || broken || err->sys_errno != EDEADLK || attempt == LOAD_ATTEMPTS)
 				break;
@@ -1214,7 +1206,7 @@ static int plan_items(restore_ctx *rc, load_item **items_out, load_item ***ptrs_
 }
 
 /*
- * Chunks, largest first, and each
+ * Chunks, largest first (a table's first chunk before its others), and each
  * table's deferred secondary keys as soon as its chunks are in
  * (common/taskgraph), on the same connections: the graph of items[0 .. n)
  * (plan_items), with the key items in *key_items (freed by the caller).
@@ -1239,18 +1231,21 @@ static taskgraph *data_graph(restore_ctx *rc, load_item *items, size_t n, load_i
 			it->add_keys = rc->dbs[d].key_adds[i];
 		}
 	}
-	/* items[] holds each table's chunks together */
+	/* items[] holds each table's chunks together, its first chunk first */
 	for (size_t i = 0; i < n;) {
 		size_t first = taskgraph_count(g), j = i;
 		double bytes = 0;
-		/*
-		 * A table's chunks load side by side: with unique_checks on
-		 * (session_setup) InnoDB takes no table lock for a load into an
-		 * empty table, so no chunk waits for the first.
-		 */
 		for (; j < n && items[j].db == items[i].db && items[j].t == items[i].t; j++) {
-			taskgraph_add(g, &items[j], (double)items[j].size);
+			size_t id = taskgraph_add(g, &items[j], (double)items[j].size);
 			bytes += (double)items[j].size;
+			/*
+			 * The rest after the first: MariaDB 10.6+ locks an empty
+			 * table for the first bulk load into it, so a second chunk
+			 * alongside would only wait (up to innodb_lock_wait_timeout,
+			 * then load again); meanwhile the worker loads another table.
+			 */
+			if (j > i)
+				taskgraph_depend(g, id, first);
 		}
 		for (size_t k = 0; k < nk; k++) {
 			load_item *it = &key_items[k];
