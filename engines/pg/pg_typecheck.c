@@ -9,14 +9,14 @@
 #include "common/mem.h"
 #include "engines/pg/pgconn.h"
 
-/* Each [schema, name] of the JSON parameter: the target's columns and their types. */
+/* Each [schema, name] of the JSON parameter (its 1-based position first): the target's columns and types. */
 #define TARGET_TYPES_SQL                                                                          \
-	"SELECT g.i, a.attname, pg_catalog.format_type(a.atttypid, NULL) "                        \
-	"FROM pg_catalog.generate_series(0, pg_catalog.json_array_length($1::json) - 1) AS g(i) " \
-	"JOIN pg_catalog.pg_namespace n ON n.nspname = ($1::json -> g.i) ->> 0 "                  \
-	"JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = ($1::json -> g.i) ->> 1 " \
+	"SELECT e.i, a.attname, pg_catalog.format_type(a.atttypid, NULL) "                        \
+	"FROM pg_catalog.jsonb_array_elements($1::jsonb) WITH ORDINALITY AS e(t, i) "             \
+	"JOIN pg_catalog.pg_namespace n ON n.nspname = e.t ->> 0 "                                \
+	"JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = e.t ->> 1 "         \
 	"JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped " \
-	"ORDER BY g.i, a.attnum"
+	"ORDER BY e.i, a.attnum"
 
 static int column_index(const pg_dump_table *t, const char *name)
 {
@@ -55,7 +55,7 @@ int pg_check_binary_types(PGconn *c, const pg_dump_info *inf, const table_filter
 					"cannot read the target's column types", &r, err);
 		free(param);
 		for (int row = 0; rcode == 0 && row < PQntuples(r); row++) {
-			const pg_dump_table *t = checked[atoi(PQgetvalue(r, row, 0))];
+			const pg_dump_table *t = checked[atoi(PQgetvalue(r, row, 0)) - 1];
 			int k = column_index(t, PQgetvalue(r, row, 1));
 			const char *target = PQgetvalue(r, row, 2);
 			/* a column the dump has not: COPY leaves it to its default */
