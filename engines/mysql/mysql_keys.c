@@ -60,6 +60,25 @@ static char *key_first_column(const char *line, size_t n)
 	return backquoted(p, end, &p);
 }
 
+/*
+ * A "CONSTRAINT `name` FOREIGN KEY (...) REFERENCES `table` (...)" line whose
+ * table is of the same database (SHOW CREATE TABLE names another's database
+ * as `db`.`table`): the database's restore creates every table before any
+ * ALTER of the data stage, so the constraint can come after the load.
+ */
+static int local_foreign_key(const char *line, size_t n)
+{
+	const char *end = line + n;
+	const char *r = find_in(line, n, " FOREIGN KEY (");
+	const char *ref = r ? find_in(r, (size_t)(end - r), ") REFERENCES `") : NULL;
+	if (ref == NULL)
+		return 0;
+	const char *after;
+	char *name = backquoted(ref + strlen(") REFERENCES "), end, &after);
+	free(name);
+	return name != NULL && after + 2 <= end && after[0] == ' ' && after[1] == '(';
+}
+
 /* One line without its trailing separator comma. */
 static size_t content_len(const char *line, size_t n)
 {
@@ -80,7 +99,7 @@ int my_keys_split(const char *sql, const char *table, char *const *referenced, s
 	/* pass 1: the body's lines, checked; the closing line; the AUTO_INCREMENT column */
 	const char *body = nl + 1, *close = NULL;
 	char *auto_col = NULL;
-	size_t n_keys = 0;
+	size_t n_keys = 0, n_fks = 0;
 	int ok = 1;
 	for (const char *p = body; p < end && ok;) {
 		const char *e = memchr(p, '\n', (size_t)(end - p));
@@ -103,19 +122,26 @@ int my_keys_split(const char *sql, const char *table, char *const *referenced, s
 			/* stays */
 		} else if (has_prefix(p, n, "  CONSTRAINT `") && !find_in(p, n, " FOREIGN KEY ")) {
 			/* a CHECK constraint stays */
+		} else if (has_prefix(p, n, "  CONSTRAINT `") && local_foreign_key(p, n)) {
+			n_fks++;
 		} else {
-			ok = 0; /* FOREIGN KEY, FULLTEXT, SPATIAL, or a line not understood */
+			ok = 0; /* another database's FOREIGN KEY, FULLTEXT, SPATIAL, or a line not understood */
 		}
 		p = e ? e + 1 : end;
 	}
-	if (!ok || close == NULL || n_keys == 0 || !find_in(close, (size_t)(end - close), " ENGINE=InnoDB")) {
+	if (!ok || close == NULL || n_keys + n_fks == 0 || !find_in(close, (size_t)(end - close), " ENGINE=InnoDB")) {
 		free(auto_col);
 		return 0;
 	}
-	/* pass 2: the statement without the plain keys (but one AUTO_INCREMENT needs) */
-	strbuf cr, add;
+	/*
+	 * pass 2: the statement without the plain keys (but one AUTO_INCREMENT
+	 * needs) and foreign keys; the keys come first in the ALTER, so that
+	 * InnoDB finds each foreign key's index instead of making one of its own.
+	 */
+	strbuf cr, add, fks;
 	strbuf_init(&cr);
 	strbuf_init(&add);
+	strbuf_init(&fks);
 	strbuf_append(&cr, sql, (size_t)(body - sql));
 	int first = 1;
 	for (const char *p = body; p < close;) {
@@ -128,7 +154,9 @@ int my_keys_split(const char *sql, const char *table, char *const *referenced, s
 			move = c1 != NULL && !(auto_col && strcmp(c1, auto_col) == 0);
 			free(c1);
 		}
-		if (move) {
+		if (has_prefix(p, n, "  CONSTRAINT `") && find_in(p, n, " FOREIGN KEY ")) {
+			strbuf_appendf(&fks, ", ADD %.*s", (int)(cl - 2), p + 2);
+		} else if (move) {
 			strbuf_appendf(&add, "%sADD %.*s", add.len ? ", " : "", (int)(cl - 2), p + 2);
 		} else {
 			if (!first)
@@ -139,6 +167,9 @@ int my_keys_split(const char *sql, const char *table, char *const *referenced, s
 		p = e + 1;
 	}
 	free(auto_col);
+	if (fks.len)
+		strbuf_append(&add, fks.data + (add.len ? 0 : 2), fks.len - (add.len ? 0 : 2));
+	strbuf_free(&fks);
 	if (add.len == 0 || first) {
 		strbuf_free(&cr);
 		strbuf_free(&add);

@@ -1096,7 +1096,7 @@ static int add_deferred_keys(MYSQL *c, const target_db *d, const char *table, co
 {
 	char *q = my_quote_ident(table);
 	char *sql = xasprintf("ALTER TABLE %s %s", q, keys);
-	char *what = xasprintf("cannot add the secondary keys of table %s.%s", d->name, q);
+	char *what = xasprintf("cannot add the secondary keys and foreign keys of table %s.%s", d->name, q);
 	int r = my_exec(c, sql, what, err);
 	free(what);
 	free(sql);

@@ -61,9 +61,9 @@ static void test_kept(void **state)
 	(void)state;
 	char *create = (char *)"x", *add = (char *)"x";
 	static const char *const kept[] = {
-		/* a foreign key may need the key */
+		/* a foreign key to another database (restored maybe later, its keys maybe deferred) */
 		"CREATE TABLE `o` (\n  `id` int NOT NULL,\n  `c` int,\n  PRIMARY KEY (`id`),\n  KEY `k` (`c`),\n"
-		"  CONSTRAINT `fk` FOREIGN KEY (`c`) REFERENCES `p` (`id`)\n) ENGINE=InnoDB",
+		"  CONSTRAINT `fk` FOREIGN KEY (`c`) REFERENCES `db`.`p` (`id`)\n) ENGINE=InnoDB",
 		/* not InnoDB */
 		"CREATE TABLE `m` (\n  `id` int NOT NULL,\n  `c` int,\n  KEY `k` (`c`)\n) ENGINE=MyISAM",
 		/* full-text index: keys keep their order */
@@ -95,6 +95,46 @@ static void test_kept(void **state)
 	free(add);
 }
 
+/* Foreign keys move after the keys (the keys first: InnoDB uses them, makes none of its own). */
+static void test_foreign_keys_move(void **state)
+{
+	(void)state;
+	static const char o[] =
+		"CREATE TABLE `o``x` (\n  `id` bigint(20) NOT NULL,\n  `c` int(11) NOT NULL,\n  `p` bigint(20) DEFAULT NULL,\n"
+		"  PRIMARY KEY (`id`),\n  KEY `k_c` (`c`),\n  KEY `k_p` (`p`),\n"
+		"  CONSTRAINT `fk_c` FOREIGN KEY (`c`) REFERENCES `cust``s` (`id`) ON DELETE CASCADE ON UPDATE SET NULL,\n"
+		"  CONSTRAINT `fk_p` FOREIGN KEY (`p`) REFERENCES `later` (`id`),\n"
+		"  CONSTRAINT `chk` CHECK (`c` > 0)\n) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4";
+	char *create, *add;
+	assert_int_equal(my_keys_split(o, "o`x", NULL, 0, &create, &add), 1);
+	assert_string_equal(create, "CREATE TABLE `o``x` (\n  `id` bigint(20) NOT NULL,\n  `c` int(11) NOT NULL,\n"
+				    "  `p` bigint(20) DEFAULT NULL,\n  PRIMARY KEY (`id`),\n"
+				    "  CONSTRAINT `chk` CHECK (`c` > 0)\n) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4");
+	assert_string_equal(add, "ADD KEY `k_c` (`c`), ADD KEY `k_p` (`p`), "
+				 "ADD CONSTRAINT `fk_c` FOREIGN KEY (`c`) REFERENCES `cust``s` (`id`) ON DELETE CASCADE ON UPDATE SET NULL, "
+				 "ADD CONSTRAINT `fk_p` FOREIGN KEY (`p`) REFERENCES `later` (`id`)");
+	free(create);
+	free(add);
+	/* the foreign key's columns are the primary key: only the constraint moves */
+	static const char pk[] = "CREATE TABLE `e` (\n  `id` int NOT NULL,\n  PRIMARY KEY (`id`),\n"
+				 "  CONSTRAINT `fk` FOREIGN KEY (`id`) REFERENCES `p` (`id`)\n) ENGINE=InnoDB";
+	assert_int_equal(my_keys_split(pk, "e", NULL, 0, &create, &add), 1);
+	assert_string_equal(create, "CREATE TABLE `e` (\n  `id` int NOT NULL,\n  PRIMARY KEY (`id`)\n) ENGINE=InnoDB");
+	assert_string_equal(add, "ADD CONSTRAINT `fk` FOREIGN KEY (`id`) REFERENCES `p` (`id`)");
+	free(create);
+	free(add);
+	/* one referencing itself (or in a cycle) is in referenced[]: all stays */
+	static const char self[] = "CREATE TABLE `s` (\n  `id` int NOT NULL,\n  `up` int,\n  PRIMARY KEY (`id`),\n"
+				   "  KEY `k` (`up`),\n  CONSTRAINT `fk` FOREIGN KEY (`up`) REFERENCES `s` (`id`)\n) ENGINE=InnoDB";
+	char **names = NULL;
+	size_t n = 0;
+	my_keys_referenced(self, &names, &n);
+	assert_int_equal(my_keys_split(self, "s", names, n, &create, &add), 0);
+	assert_null(create);
+	free(names[0]);
+	free(names);
+}
+
 static void test_referenced(void **state)
 {
 	(void)state;
@@ -120,6 +160,7 @@ int main(void)
 		cmocka_unit_test(test_plain_keys_move),
 		cmocka_unit_test(test_last_line_moves),
 		cmocka_unit_test(test_kept),
+		cmocka_unit_test(test_foreign_keys_move),
 		cmocka_unit_test(test_referenced),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
