@@ -1097,7 +1097,16 @@ static int add_deferred_keys(MYSQL *c, const target_db *d, const char *table, co
 	char *q = my_quote_ident(table);
 	char *sql = xasprintf("ALTER TABLE %s %s", q, keys);
 	char *what = xasprintf("cannot add the secondary keys and foreign keys of table %s.%s", d->name, q);
-	int r = my_exec(c, sql, what, err);
+	/*
+	 * The statement is the dump's UTF-8 text, the worker's session is
+	 * binary (for the rows): under that a non-ASCII name would be another
+	 * one (a foreign key to a table that does not exist).
+	 */
+	int r = my_exec(c, "SET NAMES utf8mb4", "cannot set the session's character set", err);
+	if (r == 0)
+		r = my_exec(c, sql, what, err);
+	if (r == 0)
+		r = my_exec(c, "SET NAMES binary", "cannot set the session's character set", err);
 	free(what);
 	free(sql);
 	free(q);
