@@ -328,7 +328,7 @@ static int copy_table(pg_migrate_worker *w, const pg_copy_unit *u, const char *l
 	strbuf batch;
 	strbuf_init(&batch);
 	pg_copybin bin;
-	pg_copybin_init(&bin);
+	pg_copybin_init(&bin, u->binary);
 	for (;;) {
 		char *row = NULL;
 		int n = PQgetCopyData(w->src, &row, 0);
@@ -339,7 +339,7 @@ static int copy_table(pg_migrate_worker *w, const pg_copy_unit *u, const char *l
 			PQputCopyEnd(w->dst, "source failed");
 			goto drain_dst;
 		}
-		if (n >= 0 && u->binary && pg_copybin_message(&bin, row, (size_t)n, sum, err) != 0) {
+		if (n >= 0 && pg_copybin_read(&bin, row, (size_t)n, sum, NULL, NULL, err) != 0) {
 			PQfreemem(row);
 			strbuf_free(&batch);
 			bderr_prefix(err, "cannot read %s from the source", label);
@@ -347,20 +347,16 @@ static int copy_table(pg_migrate_worker *w, const pg_copy_unit *u, const char *l
 			goto drain_dst; /* the source's COPY is left running: its connection is done */
 		}
 		if (n >= 0) {
-			if (!u->binary) {
-				digest_sum_add(sum, row, (size_t)n);
-				rows++;
-			}
 			strbuf_append(&batch, row, (size_t)n);
 			PQfreemem(row);
 		}
-		if (n == -1 && u->binary && pg_copybin_end(&bin, err) != 0) {
+		if (n == -1 && pg_copybin_end(&bin, err) != 0) {
 			strbuf_free(&batch);
 			bderr_prefix(err, "cannot read %s from the source", label);
 			PQputCopyEnd(w->dst, "source failed");
 			goto drain_dst;
 		}
-		if (n == -1 && u->binary)
+		if (n == -1)
 			rows = bin.rows;
 		if (batch.len > 0 && (n == -1 || batch.len >= COPY_BATCH)) {
 			int put = PQputCopyData(w->dst, batch.data, (int)batch.len);
