@@ -493,8 +493,9 @@ static int pipe_load(void *vp, void *vw, PGconn *target, const pg_load *l, int f
 }
 
 /*
- * The target's half of the verification, on a table as soon as it is built,
- * while other tables still load: pg_migrate_verify does not read it again.
+ * The target's half of the verification, on a table as soon as its rows are
+ * in (beside its index builds), while other tables still load:
+ * pg_migrate_verify does not read it again.
  */
 static int pipe_table_digest(void *vp, void *vw, PGconn *target, const char *schema,
 			     const char *table, bderr *err)
@@ -506,7 +507,7 @@ static int pipe_table_digest(void *vp, void *vw, PGconn *target, const char *sch
 		if (strcmp(d->tables[i].schema, schema) == 0 && strcmp(d->tables[i].name, table) == 0) {
 			if (pg_digest_table(target, &d->tables[i], err) != 0)
 				return -1;
-			log_debug("verify: read %s.%s on the target as soon as it was built (%" PRId64 " rows)",
+			log_debug("verify: read %s.%s on the target as soon as it was loaded (%" PRId64 " rows)",
 				  schema, table, d->tables[i].rows);
 			return 0;
 		}
@@ -646,7 +647,7 @@ int pg_migrate_verify(void *vs, bderr *err)
 	 * The target read in parallel on the session's connections (nothing
 	 * else writes into the new database), with the source's columns in the
 	 * source's order; the tables the pipeline read already (s->copied, each
-	 * once built) are not read again.
+	 * once loaded) are not read again.
 	 */
 	PGconn *conns[ENGINE_JOBS_MAX];
 	int n = 0;

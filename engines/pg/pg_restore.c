@@ -880,7 +880,7 @@ static int post_item_run(void *vrc, void *vconn, void *vitem, bderr *err);
 typedef struct pipe_run {
 	restore_ctx *rc;
 	pg_load_fn load; /* the loads from elsewhere (pg_restore_pipeline), or NULL */
-	pg_table_fn after; /* on each table once built, or NULL */
+	pg_table_fn after; /* on each table once loaded, or NULL */
 	void *shared;    /* load's and after's */
 	pthread_mutex_t lock;
 	size_t loads_left;
@@ -1138,12 +1138,18 @@ static int run_pipeline(pipe_run *p, data_item *items, const double *costs, size
 	size_t n_items = n_loads;
 	if (p->rc->post)
 		add_post_tasks(p->rc->post, g, items, &n_items, tables, n_tables, all_loaded);
+	/*
+	 * after reads the table's rows, which no index or key build changes: as
+	 * soon as they are in, beside those builds (its ACCESS SHARE lock waits
+	 * only for an ALTER TABLE ... ADD PRIMARY KEY or UNIQUE), not after them
+	 * on the one connection left busy while the other idles.
+	 */
 	for (size_t i = 0; p->after && i < n_tables; i++) {
 		data_item *it = &items[n_items++];
 		it->after = 1;
 		it->schema = tables[i].schema;
 		it->table = tables[i].name;
-		taskgraph_depend(g, taskgraph_add(g, it, tables[i].cost), tables[i].built);
+		taskgraph_depend(g, taskgraph_add(g, it, tables[i].cost), tables[i].loaded);
 	}
 	void **w = xcalloc((size_t)n_workers + 1, sizeof *w);
 	for (int i = 0; i < n_workers; i++) {
