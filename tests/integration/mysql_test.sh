@@ -501,6 +501,22 @@ crafted_tables "\\!" "\\! touch $PWNED" "SQL syntax"
 crafted_tables "system" "system touch $PWNED" "SQL syntax"
 check_not "no shell command ran" test -e "$PWNED"
 
+note "crafted repository: a duplicate in a unique key fails the restore"
+# never a silent drop: with unique_checks off the server either skips the row
+# with a warning (the load fails on it) or, in InnoDB's bulk-insert mode for an
+# empty table, refuses the COMMIT ("Got error 1 ... during COMMIT")
+rm -rf "$REPO_X"
+cp -a "$REPO" "$REPO_X"
+zstd -dcq "$B1/src/data/parent.00000.tsv.zst" | sed 's/\tp2$/\tp1/' >"$BD_TMP/parent-dup.tsv"
+assert_eq "the crafted chunk repeats a unique name" "2" "$(grep -c $'\tp1$' "$BD_TMP/parent-dup.tsv")"
+replace_object "$REPO_X/src/backups/$ID1" src/data/parent.00000.tsv.zst "$BD_TMP/parent-dup.tsv"
+MYSQL_PWD="$MY_PASSWORD" run "$DBRESTORE" restore --repo "$REPO_X" --name src --backup "$ID1" --to "$(my_uri dst_dup)" --jobs 2 --create
+assert_rc "duplicate unique key: the restore fails" 1
+assert_output_matches "duplicate unique key: the error names the table" "cannot load table [^ ]*parent"
+check_not "duplicate unique key: no database left" my_db_exists dst_dup
+my_db_drop dst_dup >/dev/null 2>&1 || true
+rm -rf "$REPO_X"
+
 # --------------------------------------------------------------------------
 note "restore --create killed with SIGKILL mid-data, then run again"
 # the temporary database restore --create fills (engines/mysql/mysql_tmpdb.h)
