@@ -158,6 +158,11 @@ char *catalog_host_name(void)
 	return xstrdup(host);
 }
 
+void catalog_set_started(catalog *c, time_t started)
+{
+	c->started = started;
+}
+
 int catalog_open(const config *cfg, const char *daemon_id, long lease, catalog **out, bderr *err)
 {
 	*out = NULL;

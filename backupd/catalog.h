@@ -49,6 +49,13 @@ const char *catalog_url(const config *cfg);
 /* lease (seconds) bounds how long a catalog that stops answering goes unnoticed. */
 int catalog_open(const config *cfg, const char *daemon_id, long lease, catalog **out, bderr *err);
 /*
+ * The daemon's start time its heartbeats record (backupd.daemons.started);
+ * catalog_open sets the time it connected.  A daemon gives its own boot time:
+ * the bound run-missed uses, which a connect that took seconds (or a
+ * reconnect after an outage) would otherwise move.
+ */
+void catalog_set_started(catalog *c, time_t started);
+/*
  * `backupd check`'s item: connects as a daemon would and reads the schema
  * version; ok with "schema version N" in note, else an error saying the
  * catalog is unreachable, not initialised or of another version.

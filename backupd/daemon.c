@@ -779,6 +779,7 @@ static void fleet_beat(dtable *t, time_t now)
 		if (catalog_open(t->cfg, t->daemon_id, t->lease, &t->cat, &err) < 0) {
 			fleet_lost(t, err.msg);
 		} else {
+			catalog_set_started(t->cat, t->boot);
 			log_info("catalog reachable%s", t->cat_error[0] ? " again" : "");
 			t->cat_error[0] = '\0';
 			fleet_check_jobs(t);
@@ -1386,6 +1387,7 @@ static int fleet_open(dtable *t, bderr *err)
 		bderr_init(err);
 		return 0;
 	}
+	catalog_set_started(t->cat, t->boot);
 	fleet_check_jobs(t);
 	log_info("daemon %s: fleet catalog connected (lease %lds)", t->daemon_id, t->lease);
 	return 0;

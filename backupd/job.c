@@ -1,6 +1,7 @@
 #include "backupd/job.h"
 
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -152,6 +153,22 @@ static int next_is_incremental(repo *r, const char *name, long n, bderr *err)
 	return hops >= 0 && hops < n;
 }
 
+/*
+ * The backup is complete from here: a SIGTERM now (a fleet daemon cut off
+ * from its catalog cancelling its runs, a shutdown) must not turn it into a
+ * killed run, which the fleet would run again.  Held back for what is left
+ * (retention, the end record, the exit, which under ASan scans for leaks);
+ * SIGKILL still ends it.
+ */
+static void hold_cancellation(void)
+{
+	sigset_t late;
+	sigemptyset(&late);
+	sigaddset(&late, SIGTERM);
+	sigaddset(&late, SIGINT);
+	sigprocmask(SIG_BLOCK, &late, NULL);
+}
+
 /* The backup and its retention; rec gets the new backup's stored size and rows. */
 static int job_backup(const config *cfg, const config_section *js, progress *prog, char **id,
 		      run_record *rec, bderr *err)
@@ -221,6 +238,7 @@ static int job_backup(const config *cfg, const config_section *js, progress *pro
 	}
 	if ((base ? basebackup_run(r, &bo, id, err) : src.engine->dump(r, &o, id, err)) < 0)
 		goto out;
+	hold_cancellation();
 	if (repo_backup_load(r, src.name, *id, &m, err) < 0)
 		goto out;
 	rec->bytes = manifest_total_stored_size(m);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -875,6 +876,119 @@ int pitr_check_primary_conninfo(const char *conninfo, bderr *err)
 	return rc;
 }
 
+char *pitr_conf_value(const char *text, const char *name)
+{
+	char *found = NULL;
+	for (const char *p = text; p && *p;) {
+		const char *end = strchr(p, '\n');
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+		const char *q = p, *stop = p + len;
+		p = end ? end + 1 : NULL;
+		while (q < stop && isspace((unsigned char)*q))
+			q++;
+		const char *key = q;
+		while (q < stop && (isalnum((unsigned char)*q) || *q == '_' || *q == '.'))
+			q++;
+		size_t klen = (size_t)(q - key);
+		if (klen != strlen(name) || strncasecmp(key, name, klen) != 0)
+			continue;
+		while (q < stop && isspace((unsigned char)*q))
+			q++;
+		if (q < stop && *q == '=')
+			q++;
+		while (q < stop && isspace((unsigned char)*q))
+			q++;
+		strbuf v;
+		strbuf_init(&v);
+		if (q < stop && *q == '\'') {
+			for (q++; q < stop; q++) {
+				if ((*q == '\'' || *q == '\\') && q + 1 < stop && q[1] == '\'')
+					q++;
+				else if (*q == '\'')
+					break;
+				strbuf_append(&v, q, 1);
+			}
+		} else {
+			while (q < stop && !isspace((unsigned char)*q) && *q != '#')
+				strbuf_append(&v, q++, 1);
+		}
+		free(found);
+		found = xstrdup(v.data ? v.data : "");
+		strbuf_free(&v);
+	}
+	return found;
+}
+
+/* What dir's postgresql.conf, then postgresql.auto.conf (which wins), set name to; *where: the file. */
+static char *conf_effective(const char *const texts[2], const char *name, const char **where)
+{
+	static const char *const files[2] = { "postgresql.conf", "postgresql.auto.conf" };
+	char *v = NULL;
+	for (int i = 0; i < 2; i++) {
+		char *w = texts[i] ? pitr_conf_value(texts[i], name) : NULL;
+		if (w) {
+			free(v);
+			v = w;
+			*where = files[i];
+		}
+	}
+	return v;
+}
+
+static char *read_text(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	if (f == NULL)
+		return NULL;
+	strbuf b;
+	strbuf_init(&b);
+	char buf[4096];
+	size_t n;
+	while ((n = fread(buf, 1, sizeof buf, f)) > 0)
+		strbuf_append(&b, buf, n);
+	fclose(f);
+	return b.data ? b.data : xstrdup("");
+}
+
+/*
+ * The copy keeps the source's settings, ALTER SYSTEM's in postgresql.auto.conf
+ * too (as pg_basebackup -R and pgBackRest do): only the recovery settings are
+ * replaced.  Archiving is the one that reaches outside the copy: started with
+ * the source's archive_mode and archive_command (or archive_library), it
+ * archives its WAL where the source did, into the source's archive on a new
+ * timeline once promoted.  Sometimes that is the point (a restored primary
+ * carrying on); it must never happen unnoticed.  The command itself is not
+ * printed: it may carry credentials.
+ */
+static void warn_inherited_archiving(const char *dir)
+{
+	char *paths[2] = { xasprintf("%s/postgresql.conf", dir),
+			   xasprintf("%s/postgresql.auto.conf", dir) };
+	const char *texts[2] = { read_text(paths[0]), read_text(paths[1]) };
+	const char *mode_where = NULL, *cmd_where = NULL, *lib_where = NULL;
+	char *mode = conf_effective(texts, "archive_mode", &mode_where);
+	char *cmd = conf_effective(texts, "archive_command", &cmd_where);
+	char *lib = conf_effective(texts, "archive_library", &lib_where);
+	int on = mode && (strcasecmp(mode, "on") == 0 || strcasecmp(mode, "always") == 0 ||
+			  strcasecmp(mode, "true") == 0 || strcasecmp(mode, "yes") == 0 ||
+			  strcmp(mode, "1") == 0);
+	int by_lib = lib && *lib;
+	const char *what = by_lib ? "archive_library" : cmd && *cmd ? "archive_command" : NULL;
+	if (on && what)
+		log_warn("the copy archives its WAL where the source did: %s/%s sets archive_mode = %s "
+			 "and %s/%s sets %s, from the source server: once started (and on a new timeline "
+			 "once promoted) it archives into the source's archive; edit them there before "
+			 "starting it unless that is meant",
+			 dir, mode_where, mode, dir, by_lib ? lib_where : cmd_where, what);
+	free(mode);
+	free(cmd);
+	free(lib);
+	for (int i = 0; i < 2; i++) {
+		free((char *)texts[i]);
+		free(paths[i]);
+	}
+}
+
 typedef struct standby_spec {
 	const char *conninfo; /* NULL: not a standby */
 	const char *slot;     /* may be NULL */
@@ -1268,6 +1382,7 @@ int pitr_command(program *p, bderr *err)
 	free(bm);
 	if (brc < 0 || write_recovery_conf(dir, m, cmd, &t, timeline, &sb, &xo, err) < 0)
 		goto out;
+	warn_inherited_archiving(dir);
 	if (chmod(dir, xo.dir_mode) < 0) {
 		bderr_sys(err, errno, "cannot set the mode of '%s'", dir);
 		goto out;
@@ -1294,8 +1409,9 @@ int pitr_command(program *p, bderr *err)
 		printf("recovery will replay WAL from the repository (consistent at %s) up to %s, "
 		       "then promote (recovery_target_timeline = '%s')\n",
 		       stop_lsn, target_text(&t, tt, sizeof tt), timeline);
-	printf("next: check port and archive_command in %s/postgresql.conf (the copy archives "
-	       "wherever its source did), make the directory owned by the server's user, then "
+	printf("next: check port and the archive settings in %s/postgresql.conf and "
+	       "postgresql.auto.conf (the copy archives wherever its source did), make the "
+	       "directory owned by the server's user, then "
 	       "start PostgreSQL on it: pg_ctl -D %s start\n",
 	       dir, dir);
 	rc = 0;

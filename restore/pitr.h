@@ -74,6 +74,13 @@ int pitr_url_has_secret(const char *url);
  */
 int pitr_check_primary_conninfo(const char *conninfo, bderr *err);
 
+/*
+ * The value the last line of a postgresql.conf text sets name to (names
+ * compared without case, quotes removed, '' and \' unescaped; caller
+ * frees), or NULL when no line does.  include directives are not followed.
+ */
+char *pitr_conf_value(const char *text, const char *name);
+
 /* The `pitr` command. */
 int pitr_command(program *p, bderr *err);
 

@@ -1409,8 +1409,9 @@ static int claim_cb(void *ctx, const char *key, uint64_t size, bderr *err)
  * nor another claim is there.  With read-after-write consistent listings
  * the later of two claimants always sees the earlier one's claim, so at
  * most one wins (both may lose).  Our claim goes only after path exists.
- * A claimant killed midway leaves its claim, which keeps that path taken:
- * it sits under the path's prefix, where removing the prefix removes it.
+ * A claimant killed midway leaves its claim, which keeps that path taken
+ * (a backup ID then lists as an incomplete backup of no writer) until the
+ * sweep removes it by age (s3_sweep) or removing the prefix does.
  */
 static int s3_put_new(storage *st, const char *path, const void *data, size_t len, bderr *err)
 {
@@ -1442,6 +1443,56 @@ static int s3_put_new(storage *st, const char *path, const void *data, size_t le
 	bderr_init(&ignored);
 	s3_remove(st, mine, &ignored);
 	free(mine);
+	return rc;
+}
+
+typedef struct claim_list {
+	char **keys;
+	size_t n, cap;
+} claim_list;
+
+static int claim_collect(void *ctx, const char *key, uint64_t size, bderr *err)
+{
+	claim_list *l = ctx;
+	(void)size;
+	(void)err;
+	if (strstr(key, CLAIM_INFIX) == NULL)
+		return 0;
+	if (l->n == l->cap) {
+		l->cap = l->cap ? l->cap * 2 : 8;
+		l->keys = xrealloc(l->keys, l->cap * sizeof *l->keys);
+	}
+	l->keys[l->n++] = xstrdup(key);
+	return 0;
+}
+
+/*
+ * What a writer that died leaves here is a claim of put_new (its objects
+ * are whole PUTs or multipart uploads, never listed until complete).  A
+ * live claimant holds its claim for a few requests, and nothing on S3 can
+ * tell a dead one from it: a claim goes once last modified before
+ * older_than (the server's clock; expire's grace is hours, far beyond any
+ * skew).
+ */
+static int s3_sweep(storage *st, const char *prefix, time_t older_than, size_t *removed,
+		    bderr *err)
+{
+	claim_list l = { 0 };
+	*removed = 0;
+	int rc = s3_list(st, prefix, claim_collect, &l, err);
+	for (size_t i = 0; rc == 0 && i < l.n; i++) {
+		storage_info info;
+		rc = s3_info(st, l.keys[i], &info, err);
+		/* no Last-Modified: its age is unknown, so it stays */
+		if (rc == 0 && info.exists && info.mtime > 0 && info.mtime < older_than) {
+			rc = s3_remove(st, l.keys[i], err);
+			if (rc == 0)
+				(*removed)++;
+		}
+	}
+	for (size_t i = 0; i < l.n; i++)
+		free(l.keys[i]);
+	free(l.keys);
 	return rc;
 }
 
@@ -1484,6 +1535,7 @@ static const storage_driver s3_driver = {
 	.remove_many = s3_remove_many,
 	.info = s3_info,
 	.put_new = s3_put_new,
+	.sweep = s3_sweep,
 	.free = s3_free,
 };
 

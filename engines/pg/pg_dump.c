@@ -45,6 +45,8 @@ typedef struct dump_table {
 	char *name;
 	char **columns;      /* dumped columns: not dropped, not generated */
 	size_t n_columns;
+	char **types;        /* their types (format_type, no typmod), in the same order */
+	size_t n_types;
 	uint64_t bytes;      /* heap + toast, decides splitting */
 	uint64_t blocks;     /* heap blocks, the ctid range to split */
 	int n_chunks;
@@ -113,6 +115,9 @@ static void table_clear(dump_table *t)
 	for (size_t i = 0; i < t->n_columns; i++)
 		free(t->columns[i]);
 	free(t->columns);
+	for (size_t i = 0; i < t->n_types; i++)
+		free(t->types[i]);
+	free(t->types);
 }
 
 /* Session settings that make COPY output exact and independent of the role's defaults. */
@@ -330,6 +335,17 @@ static int dump_task_run(void *shared, void *worker, void *item, bderr *err)
 	return 0;
 }
 
+/* A binary table's column types, as the JSON array load_tables reads: what a restore checks. */
+static void load_types(dump_table *t, const char *json)
+{
+	json_t *arr = json_loads(json, 0, NULL);
+	size_t k;
+	json_t *v;
+	t->types = xcalloc(json_array_size(arr) + 1, sizeof *t->types);
+	json_array_foreach(arr, k, v) t->types[t->n_types++] = xstrdup(json_string_value(v));
+	json_decref(arr);
+}
+
 /* Tables with data to dump, their dumpable columns and sizes, in the snapshot. */
 static int load_tables(dump_state *st, PGconn *c, bderr *err)
 {
@@ -341,14 +357,18 @@ static int load_tables(dump_state *st, PGconn *c, bderr *err)
 		"  (SELECT pg_catalog.array_to_json(pg_catalog.array_agg(a.attname ORDER BY a.attnum)) "
 		"     FROM pg_catalog.pg_attribute a "
 		"    WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND %s), "
-		"  " PG_COPY_BINARY_SQL("c.oid", "%s") " "
+		"  " PG_COPY_BINARY_SQL("c.oid", "%s") ", "
+		"  (SELECT pg_catalog.array_to_json(pg_catalog.array_agg( "
+		"          pg_catalog.format_type(a.atttypid, NULL) ORDER BY a.attnum)) "
+		"     FROM pg_catalog.pg_attribute a "
+		"    WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND %s) "
 		"FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
 		"WHERE c.relkind = 'r' AND c.relpersistence <> 't' "
 		"  AND n.nspname <> 'information_schema' AND n.nspname !~ '^pg_' "
 		"  AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d "
 		"     WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e') "
 		"ORDER BY c.oid",
-		gen, gen);
+		gen, gen, gen);
 	PGresult *r;
 	int rc = pg_query(c, sql, "cannot list tables", &r, err);
 	free(sql);
@@ -376,6 +396,8 @@ static int load_tables(dump_state *st, PGconn *c, bderr *err)
 			json_array_foreach(arr, k, v) t->columns[t->n_columns++] = xstrdup(json_string_value(v));
 			json_decref(arr);
 		}
+		if (t->binary)
+			load_types(t, PQgetvalue(r, i, 7));
 	}
 	PQclear(r);
 	return 0;
@@ -745,6 +767,9 @@ static void tables_info(dump_state *st, pg_dump_info *inf)
 		}
 		o->bytes = (int64_t)t->bytes;
 		o->binary = t->binary;
+		o->types = xcalloc(t->n_types + 1, sizeof *o->types);
+		for (size_t k = 0; k < t->n_types; k++)
+			o->types[o->n_types++] = xstrdup(t->types[k]);
 	}
 }
 

@@ -63,6 +63,9 @@ void pg_dump_info_to_json(const pg_dump_info *i, json_t *o)
 		/* absent: text, so dumps written before binary COPY read as they always did */
 		if (t->binary)
 			json_object_set_new(jt, "format", json_string("binary"));
+		/* binary data only loads into the same types: a restore checks them first (pg_typecheck.h) */
+		if (t->binary && t->n_types > 0)
+			json_object_set_new(jt, "types", jf_strings_json(t->types, t->n_types));
 		json_array_append_new(tables, jt);
 	}
 	json_object_set_new(o, "tables", tables);
@@ -87,8 +90,12 @@ static int parse_table(const json_t *v, const char *where, void *elem, bderr *er
 	    jf_strings(v, "columns", 1, &t->columns, &t->n_columns, where, err) != 0 ||
 	    jf_strings(v, "chunks", 1, &t->chunks, &t->n_chunks, where, err) != 0 ||
 	    jf_int(v, "rows", 0, 0, INT64_MAX, &t->rows, where, err) != 0 ||
-	    jf_int(v, "bytes", 0, 0, INT64_MAX, &t->bytes, where, err) != 0)
+	    jf_int(v, "bytes", 0, 0, INT64_MAX, &t->bytes, where, err) != 0 ||
+	    jf_strings(v, "types", 0, &t->types, &t->n_types, where, err) != 0)
 		return -1;
+	if (t->n_types > 0 && t->n_types != t->n_columns)
+		return bderr_set(err, "%s.types has %zu entries for %zu columns", where, t->n_types,
+				 t->n_columns);
 	return 0;
 }
 
@@ -178,6 +185,7 @@ void pg_dump_info_clear(pg_dump_info *i)
 		free(t->name);
 		jf_strings_free(t->columns, t->n_columns);
 		jf_strings_free(t->chunks, t->n_chunks);
+		jf_strings_free(t->types, t->n_types);
 	}
 	free(i->tables);
 	for (size_t k = 0; k < i->n_sequences; k++) {

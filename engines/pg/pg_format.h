@@ -72,6 +72,9 @@ typedef struct pg_dump_table {
 	int64_t rows;
 	int64_t bytes;
 	int binary;     /* chunks are binary COPY streams ("format": "binary") */
+	/* binary: each column's type (format_type, no typmod) in COPY order; none: not recorded (older dumps) */
+	char **types;
+	size_t n_types;
 } pg_dump_table;
 
 typedef struct pg_dump_sequence {

@@ -1,6 +1,7 @@
 #include "engines/pg/pg_copybin.h"
 #include "engines/pg/pg_digest.h"
 #include "engines/pg/pg_restore.h"
+#include "engines/pg/pg_typecheck.h"
 
 #include <inttypes.h>
 #include <pthread.h>
@@ -1743,7 +1744,9 @@ int pg_restore_run(repo *r, const manifest *m, const engine_restore_options *o, 
 	log_info("restoring %s of '%s' into database '%s' with %d jobs", m->id, m->name, rc.dbname,
 		 jobs);
 	progress_phase(o->progress, "creating the schema");
-	if (restore_pre_data(&rc, pre, err) != 0 || restore_lo_meta(&rc, err) != 0)
+	/* tables the restore did not create may differ from the dumped ones: before any row */
+	if (restore_pre_data(&rc, pre, err) != 0 ||
+	    pg_check_binary_types(conns[0], &rc.info, o->filter, err) != 0 || restore_lo_meta(&rc, err) != 0)
 		goto out;
 	if (prepare_post_data(&rc, conns, jobs, post, err) != 0)
 		goto out;

@@ -102,10 +102,31 @@ unrecorded_backups_since() {
 		awk -F/ -v since="$1" '{ id = $(NF - 1); if (id >= since) print id }' |
 		grep -v -x -F -f "$BD_TMP/recorded.ids" || true
 }
+# A run records its backup in the catalog when it ends, after writing the
+# manifest (seconds later on a loaded ASan run): a backup not recorded yet is
+# one of a run still going, or one that ran twice.  So: once every j-run going
+# now has ended, each backup unrecorded a moment ago must be recorded.  The
+# one exception is the documented one: a run that completed while its daemon
+# was cut off, whose end could not reach the catalog before another daemon
+# took the firing over (its daemon says so in its log; at least once).
 no_unrecorded_backups_since() {
-	local ids
+	local ids going id job left=""
 	ids=$(unrecorded_backups_since "$1")
-	[ -z "$ids" ] || { echo "unrecorded: $ids" >"$BD_TMP/unrecorded.txt"; return 1; }
+	[ -n "$ids" ] || return 0
+	going=$(cat_q "SELECT coalesce(string_agg(id::text, ','), '0') FROM backupd.runs WHERE job LIKE 'j%' AND state = 'running'")
+	runs_ended() { [ "$(cat_q "SELECT count(*) FROM backupd.runs WHERE id IN ($going) AND state = 'running'")" = 0 ]; }
+	wait_for $((LEASE * 20)) runs_ended || true
+	cat_q "SELECT backup_id FROM backupd.runs WHERE job LIKE 'j%' AND backup_id IS NOT NULL" >"$BD_TMP/recorded.ids"
+	for id in $(printf '%s\n' "$ids" | grep -v -x -F -f "$BD_TMP/recorded.ids" || true); do
+		for job in $(find "$BD_TMP"/repo1 "$BD_TMP"/repo2 -path "*/backups/$id/manifest.json" | awk -F/ '{ print $(NF - 3) }'); do
+			if grep -q "job $job: its run (catalog id [0-9]*) was taken over by another daemon before this one could record its end (ok)" "$BD_TMP"/d*.log; then
+				note "$job $id: completed while its daemon was cut off, taken over before its end was recorded"
+			else
+				left="$left $job/$id"
+			fi
+		done
+	done
+	[ -z "$left" ] || { echo "unrecorded:$left" >"$BD_TMP/unrecorded.txt"; return 1; }
 }
 
 # --------------------------------------------------------------------------
@@ -248,10 +269,13 @@ check "$CUT, cut off, stops the slow run at half a lease" wait_for 15 grep -q "j
 run "$BACKUPD" -c "$CONF" check
 assert_rc "check fails while the catalog is down" 1
 assert_output_contains "check says the catalog is unreachable" "FAILED catalog: catalog: cannot connect"
-sleep $((10 - ($(date +%s) - DOWN)))
+# the outage lasts 10 s, or longer when the checks above took that long (a loaded ASan run)
+left=$((10 - ($(date +%s) - DOWN)))
+if [ "$left" -gt 0 ]; then sleep "$left"; fi
 bash "$PG_SERVER_SH" start "$CAT_DIR" "$CAT_PORT" "$PG_BINDIR" >/dev/null
 UP=$(date +%s)
 check "/health is ok again" wait_for 30 health_is 200
+assert_eq "d1's recorded start is its boot, not its reconnect" t "$(cat_q "SELECT started < to_timestamp($DOWN) FROM backupd.daemons WHERE daemon_id = 'd1'")"
 resumed() { [ "$(cat_q "SELECT count(*) FROM backupd.runs WHERE fire_time > $UP + 2 AND state = 'ok'")" -ge "$FLEET_JOBS" ]; }
 check "scheduling resumes" wait_for 90 resumed
 # a firing that came due while the catalog was away may be recorded once it is
@@ -263,8 +287,7 @@ check "no firing due while the catalog was down ran" test "$(cat_q "SELECT count
 note "skipped for the outage: $(cat_q "SELECT count(*) FROM backupd.runs WHERE fire_time > $DOWN + 1 AND fire_time < $UP AND error = 'came due while the catalog was unreachable'")"
 check "no firing due while the catalog was down is recorded as skipped for want of a slot" test "$(cat_q "SELECT count(*) FROM backupd.runs WHERE fire_time > $DOWN + 1 AND fire_time < $UP AND error = 'no free slot in the fleet'")" -eq 0
 sleep $((LEASE * 2))
-# a run's end is recorded just after its manifest is written: allow for that
-check "no job ran twice across the outage (every backup since is a recorded run)" wait_for 15 no_unrecorded_backups_since "$OUTAGE_SECTION"
+check "no job ran twice across the outage (every backup since is a recorded run)" no_unrecorded_backups_since "$OUTAGE_SECTION"
 slow2_done() { [ "$(cat_q "SELECT state FROM backupd.runs WHERE job = 'slow' AND fire_time = $SLOW2_FIRE")" = ok ]; }
 check "the cancelled slow firing runs again once its lease expired, and completes" wait_for $((LEASE * 6 + 20)) slow2_done
 wait "$HOLD" || true
@@ -277,6 +300,10 @@ STOPPED=$(date +%s)
 sleep 5
 start_daemon d1
 check "d1 is back" wait_for 30 health_is 200
+# d1's row still holds its previous start until its first heartbeat; the start
+# it records is its boot time, the bound of run-missed (not when it connected)
+d1_restarted() { [ "$(cat_q "SELECT started >= to_timestamp($STOPPED) FROM backupd.daemons WHERE daemon_id = 'd1'")" = t ]; }
+check "d1 recorded its new start" wait_for 30 d1_restarted
 BOOT=$(cat_q "SELECT extract(epoch FROM started)::bigint FROM backupd.daemons WHERE daemon_id = 'd1'")
 start_daemon d2
 # the firings before d1's start: only the latest of each job runs (or is skipped if one still goes)

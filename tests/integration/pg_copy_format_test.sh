@@ -8,7 +8,9 @@
 # (bytea, timestamptz, arrays, numeric NaN and Infinity, NULLs, an empty
 # table, a table without columns), --copy-format text (a manifest without
 # any "format", as every dump written before binary COPY), migrate both
-# ways, and a bad --copy-format refused with exit 2.
+# ways, and a bad --copy-format refused with exit 2.  A restore into tables
+# whose column types differ from the dumped ones (binary data cannot load into
+# them) is refused before any row is loaded, naming table, column and types.
 source "$(dirname "$0")/lib.sh"
 
 require_binaries
@@ -148,5 +150,55 @@ check "the migrated database matches the source" pg_compare src mig
 run "$DBRESTORE" migrate --from "$SRC_URI" --to "$(pg_uri migtext)" --create --jobs 2 --copy-format text
 assert_rc "migrate --copy-format text succeeds (verified)" 0
 check "the text migration matches the source" pg_compare src migtext
+
+
+# --------------------------------------------------------------------------
+note "restore into tables of other column types than the dumped ones: refused before any row"
+db_create typesrc
+check "the typed table loads" psql_q typesrc "
+CREATE TABLE typed (n int, ts timestamptz);
+INSERT INTO typed VALUES (1, '2024-01-02 03:04:05+00'), (2, NULL);"
+run "$BACKUPD" dump --source "$(pg_uri typesrc)" --repo "$REPO" --name typesrc
+assert_rc "dump of the typed table succeeds" 0
+check "the manifest records the binary table's column types" python3 -c '
+import json, sys
+t = [t for t in json.load(open(sys.argv[1]))["info"]["tables"] if t["name"] == "typed"][0]
+sys.exit(not (t.get("format") == "binary" and t.get("types") == ["integer", "timestamp with time zone"]))' \
+	"$REPO/typesrc/backups/$(last_line)/manifest.json"
+# a target whose tables end up other than the dump made them: here an event
+# trigger retypes the table right after the restore's CREATE TABLE
+db_create typedst
+check "the retyping target is set up" psql_q typedst "
+CREATE FUNCTION public.retype() RETURNS event_trigger LANGUAGE plpgsql AS \$\$
+BEGIN
+  IF to_regclass('public.typed') IS NOT NULL AND (SELECT pg_catalog.format_type(atttypid, NULL)
+       FROM pg_attribute WHERE attrelid = 'public.typed'::regclass AND attname = 'n') = 'integer' THEN
+    EXECUTE 'ALTER TABLE public.typed ALTER n TYPE bigint, ALTER ts TYPE text';
+  END IF;
+END \$\$;
+CREATE EVENT TRIGGER retype ON ddl_command_end WHEN TAG IN ('CREATE TABLE') EXECUTE FUNCTION public.retype();"
+run "$DBRESTORE" restore --repo "$REPO" --name typesrc --to "$(pg_uri typedst)" --allow-non-empty
+assert_rc "restore into other column types exits 1" 1
+assert_output_contains "the error names table, column, dumped and target type" \
+	"table public.typed column n: the backup holds its data as binary COPY of type integer, the target column is bigint"
+check "no row was loaded" test "$(psql_q typedst "SELECT count(*) FROM public.typed")" = 0
+check "the same types again" psql_q typedst "DROP EVENT TRIGGER retype; DROP TABLE public.typed;"
+run "$DBRESTORE" restore --repo "$REPO" --name typesrc --to "$(pg_uri typedst)" --allow-non-empty --verify
+assert_rc "restore into the dumped types succeeds (verified)" 0
+check "its rows are loaded" test "$(psql_q typedst "SELECT count(*) FROM public.typed WHERE ts = '2024-01-02 03:04:05+00' OR ts IS NULL")" = 2
+note "a backup made before column types were recorded still restores"
+OLD="$BD_TMP/repo-old"
+cp -a "$REPO" "$OLD"
+python3 - "$OLD/typesrc/backups/"*/manifest.json <<'PY'
+import json, sys
+m = json.load(open(sys.argv[1]))
+for t in m["info"]["tables"]:
+    t.pop("types", None)
+json.dump(m, open(sys.argv[1], "w"))
+PY
+run "$DBRESTORE" restore --repo "$OLD" --name typesrc --to "$(pg_uri typeold)" --create --verify
+assert_rc "restore of a manifest without types succeeds (verified)" 0
+assert_output_contains "it says the types could not be checked" "records no column types"
+rm -rf "$OLD"
 
 finish

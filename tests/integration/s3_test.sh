@@ -255,6 +255,38 @@ if [ "$HAVE_AWS" = 1 ]; then
 	check "list shows only the kept backup" python3 -c '
 import json,sys
 assert [i["id"] for i in json.load(open(sys.argv[1]))] == [sys.argv[2]]' "$RUN_OUT" "${IDS_E[2]}"
+
+	note "claims of put_new left by claimants killed before they removed them"
+	# a claim is an empty object <path>.claim-<hex> (archive/s3/s3.c): one in
+	# an ID nobody got (the claimant killed between its claim and its
+	# backup.started) lists as an incomplete backup, which expire keeps for
+	# 24 h after the ID's time; one beside a kept backup's backup.started (a
+	# losing claimant killed) stays as long as the backup.  The sweep removes
+	# claims last modified before the grace, and never a fresh one.
+	CLAIM_ID="$(date -u +%Y%m%dT%H%M%SZ)"
+	: >"$BD_TMP/empty"
+	run "${AWS[@]}" s3 cp "$BD_TMP/empty" "s3://bkt/$EXP_PREFIX/$CLAIM_ID/backup.started.claim-00dead00beef00dead00beef"
+	assert_rc "aws s3 cp plants a killed claimant's claim of a new ID" 0
+	run "${AWS[@]}" s3 cp "$BD_TMP/empty" "s3://bkt/$EXP_PREFIX/${IDS_E[2]}/backup.started.claim-11dead11beef11dead11beef"
+	assert_rc "aws s3 cp plants a killed claimant's claim beside a kept backup" 0
+	run "$BACKUPD" expire --repo "$REPO" --name exp --keep-last 1
+	assert_rc "expire with fresh claims succeeds" 0
+	assert_output_contains "a fresh claim (its claimant may still run) is kept" "keep exp $CLAIM_ID (incomplete, may still be running)"
+	assert_eq "both fresh claims are still there" 2 "$(aws_keys "$EXP_PREFIX/" | grep -c '\.claim-' || true)"
+	# what two days would do: s3rver's Last-Modified is its file's mtime
+	find "$BD_TMP/s3data/bkt/$EXP_PREFIX" -name '*.claim-*' -exec touch -d '2 days ago' {} +
+	run "$BACKUPD" expire --repo "$REPO" --name exp --keep-last 1
+	assert_rc "expire with claims past the grace succeeds" 0
+	assert_output_contains "expire sweeps both old claims" "removed 2 temp file(s) of writers that died"
+	assert_eq "the AWS CLI shows no claim left" "" "$(aws_keys "$EXP_PREFIX/" | grep '\.claim-' || true)"
+	run "$BACKUPD" list --repo "$REPO" --name exp --json
+	check "list shows the kept backup only, no incomplete one of the claim" python3 -c '
+import json,sys
+assert [i["id"] for i in json.load(open(sys.argv[1]))] == [sys.argv[2]]' "$RUN_OUT" "${IDS_E[2]}"
+	run "$BACKUPD" verify --repo "$REPO" --name exp "${IDS_E[2]}"
+	assert_rc "the kept backup still verifies" 0
+	run "$BACKUPD" dump --source "$(pg_uri race)" --repo "$REPO" --name exp
+	assert_rc "a dump after the sweep succeeds" 0
 fi
 
 # --------------------------------------------------------------------------

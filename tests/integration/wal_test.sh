@@ -146,6 +146,8 @@ check_not "nothing extracted before the refusal" test -e "$BD_TMP/r1/data/PG_VER
 dbr pitr --repo "$REPO" --name src --data-dir "$BD_TMP/r1/data" --target-time "$T1" \
 	--tablespace-map "$BD_TMP/ts1=$BD_TMP/r1/ts1"
 assert_rc "pitr to $T1" 0
+assert_output_contains "pitr warns that the copy would archive where its source did" \
+	"the copy archives its WAL where the source did: $BD_TMP/r1/data/postgresql.conf sets archive_mode = on and $BD_TMP/r1/data/postgresql.conf sets archive_command"
 assert_output_contains "pitr names the backup it used" "$B1"
 assert_output_contains "pitr says what to do next" "pg_ctl -D $BD_TMP/r1/data start"
 check "restored directory verifies against the server's backup_manifest" \

@@ -50,6 +50,10 @@ static void sample(pg_dump_info *i)
 		t->rows = 1000 * (int64_t)k;
 		t->bytes = 8192;
 		t->binary = (int)k; /* t1's chunks are binary COPY streams */
+		if (k) { /* with its column's type, which a restore checks against the target */
+			t->types = xcalloc(2, sizeof *t->types);
+			t->types[t->n_types++] = xstrdup("bigint");
+		}
 	}
 	i->n_sequences = 1;
 	i->sequences = xcalloc(1, sizeof *i->sequences);
@@ -97,6 +101,9 @@ static void test_round_trip(void **state)
 	assert_int_equal(b.tables[1].rows, 1000);
 	assert_int_equal(b.tables[0].binary, 0);
 	assert_int_equal(b.tables[1].binary, 1);
+	assert_int_equal(b.tables[0].n_types, 0);
+	assert_int_equal(b.tables[1].n_types, 1);
+	assert_string_equal(b.tables[1].types[0], "bigint");
 	assert_true(b.digest->tables[0].binary);
 	/* text is written as no "format" at all, as before binary COPY */
 	assert_null(json_object_get(json_array_get(json_object_get(ja, "tables"), 0), "format"));
@@ -200,6 +207,9 @@ static void test_malformed(void **state)
 	expect_rejected("digest.sequences", NULL, "info.digest.sequences is missing");
 	expect_rejected("tables[1].format", json_string("csv"),
 			"info.tables[1].format must be \"text\" or \"binary\"");
+	expect_rejected("tables[1].types", json_pack("[s, s]", "bigint", "text"),
+			"info.tables[1].types has 2 entries for 1 columns");
+	expect_rejected("tables[1].types", json_pack("[i]", 20), "info.tables[1].types[0] must be a string");
 	expect_rejected("digest.tables[0].format", json_integer(1),
 			"info.digest.tables[0].format must be a string");
 
