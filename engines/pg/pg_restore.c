@@ -1038,8 +1038,10 @@ static void key_task_depend(taskgraph *g, size_t id, const pipe_table *tables, c
 
 /*
  * Adds the post-data entries that can run as soon as tables are loaded: an
- * index or constraint after its table's chunks (after all loads when its
- * table has no data here: a partitioned table's, or one not understood), a
+ * index or constraint after its table's chunks, at once when its table has
+ * no data here (a partitioned table's ON ONLY index, a table whose data was
+ * left out: empty, only its definition matters), after all loads when its
+ * table is not understood; a
  * foreign key after its table's chunks and the indexes and constraints of the
  * table it references (key_task_depend).  What a table
  * has no data for here (a partitioned table) never lets a key in early: its
@@ -1051,7 +1053,7 @@ static void add_post_tasks(post_data *pd, taskgraph *g, data_item *items, size_t
 			   pipe_table *tables, size_t n_tables, size_t all_loaded)
 {
 	int keys = keys_can_pipeline(pd);
-	size_t n_keys = 0, n_idx = 0;
+	size_t n_keys = 0, n_idx = 0, n_at_once = 0;
 	for (size_t i = 0; i < pd->n_entries; i++) {
 		post_data_entry *e = &pd->entries[i];
 		int is_key = e->phase == POST_DATA_FOREIGN_KEYS && strcmp(e->type, "FK CONSTRAINT") == 0;
@@ -1059,7 +1061,9 @@ static void add_post_tasks(post_data *pd, taskgraph *g, data_item *items, size_t
 			continue;
 		post_data_rel on, ref;
 		pipe_table *t = NULL, *tr = NULL;
+		int named = 0; /* its table is known: without loads when t is NULL */
 		if (post_data_entry_tables(e, &on, &ref) == 0) {
+			named = on.name != NULL;
 			t = find_table(tables, n_tables, &on);
 			tr = find_table(tables, n_tables, &ref);
 			post_data_rel_clear(&on);
@@ -1078,14 +1082,16 @@ static void add_post_tasks(post_data *pd, taskgraph *g, data_item *items, size_t
 			taskgraph_depend(g, t->built, id);
 			taskgraph_lock(g, id, (size_t)(t - tables), 0);
 			n_idx++;
+		} else if (named) {
+			n_at_once++;
 		} else {
 			taskgraph_depend(g, id, all_loaded);
 			n_idx++;
 		}
 		e->done = 1;
 	}
-	log_debug("pipeline: %zu indexes and constraints, %zu foreign keys after their tables' loads",
-		  n_idx, n_keys);
+	log_debug("pipeline: %zu indexes and constraints, %zu foreign keys after their tables' loads, "
+		  "%zu on tables without data at once", n_idx, n_keys, n_at_once);
 }
 
 /*
