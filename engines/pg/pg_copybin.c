@@ -19,8 +19,9 @@ static int16_t get16(const unsigned char *p)
 	return (int16_t)(uint16_t)((unsigned)p[0] << 8 | (unsigned)p[1]);
 }
 
-void pg_copybin_init(pg_copybin *b)
+void pg_copybin_init(pg_copybin *b, int binary)
 {
+	b->binary = binary;
 	b->state = 0;
 	b->fields = -1;
 	b->rows = 0;
@@ -78,9 +79,22 @@ static int tuple(pg_copybin *b, const unsigned char *p, size_t len, size_t *used
 	return 0;
 }
 
-int pg_copybin_tuples(pg_copybin *b, const void *msg, size_t len, digest_sum *sum, size_t *from,
-		      size_t *to, bderr *err)
+int pg_copybin_read(pg_copybin *b, const void *msg, size_t len, digest_sum *sum, size_t *from,
+		    size_t *to, bderr *err)
 {
+	size_t ignored;
+	if (from == NULL)
+		from = &ignored;
+	if (to == NULL)
+		to = &ignored;
+	*from = 0;
+	*to = len;
+	if (!b->binary) {
+		b->rows++;
+		if (sum)
+			digest_sum_add(sum, msg, len);
+		return 0;
+	}
 	const unsigned char *p = msg;
 	size_t off = 0;
 	if (b->state == 0) {
@@ -89,7 +103,6 @@ int pg_copybin_tuples(pg_copybin *b, const void *msg, size_t len, digest_sum *su
 		b->state = 1;
 	}
 	*from = off;
-	*to = len;
 	while (off < len) {
 		if (b->state == 2)
 			return BAD("%zu bytes after the trailer", len - off);
@@ -108,14 +121,10 @@ int pg_copybin_tuples(pg_copybin *b, const void *msg, size_t len, digest_sum *su
 	return 0;
 }
 
-int pg_copybin_message(pg_copybin *b, const void *msg, size_t len, digest_sum *sum, bderr *err)
-{
-	size_t from, to;
-	return pg_copybin_tuples(b, msg, len, sum, &from, &to, err);
-}
-
 int pg_copybin_end(const pg_copybin *b, bderr *err)
 {
+	if (!b->binary)
+		return 0;
 	if (b->state == 0)
 		return BAD("no header");
 	if (b->state == 1)

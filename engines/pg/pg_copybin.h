@@ -51,29 +51,31 @@
 	"AND NOT coalesce(" PG_COPY_BINARY_TYPE_SQL("bt") " AND (bt.typelem = 0 OR "               \
 	PG_COPY_BINARY_TYPE_SQL("be") "), false))"
 
+/*
+ * One table's COPY TO stream as the dump, the digest and migrate read it:
+ * binary (the format above) or text, where each CopyData message is one row.
+ */
 typedef struct pg_copybin {
-	int state;      /* 0: the header is next; 1: tuples; 2: the trailer was read */
-	int fields;     /* every tuple's field count (the first one's), -1 before it */
-	int64_t rows;   /* tuples read */
+	int binary;     /* the table's format: 1 binary, 0 text */
+	int state;      /* binary: 0 the header is next; 1 tuples; 2 the trailer was read */
+	int fields;     /* binary: every tuple's field count (the first one's), -1 before it */
+	int64_t rows;   /* rows read */
 } pg_copybin;
 
-void pg_copybin_init(pg_copybin *b);
+void pg_copybin_init(pg_copybin *b, int binary);
 
 /*
- * One CopyData message of the stream: its header skipped when it is the
- * first, each tuple counted and, when sum is not NULL, added to it.  -1 and
- * err set ("malformed binary COPY data: ...") on anything but the format.
+ * One CopyData message of the stream: its rows counted and, when sum is not
+ * NULL, each added to it.  When from and to are not NULL, [*from, *to) is
+ * the span of msg that holds its rows: in binary, the header (first
+ * message) and the trailer (last) left out, for a writer that cuts one
+ * stream into several, each with a header and a trailer of its own
+ * (pg_copybin_header, pg_copybin_trailer); in text, the whole message.
+ * Binary: -1 and err set ("malformed binary COPY data: ...") on anything
+ * but the format.
  */
-int pg_copybin_message(pg_copybin *b, const void *msg, size_t len, digest_sum *sum, bderr *err);
-
-/*
- * The same, and the span [*from, *to) of msg that holds its tuples: the
- * header (first message) and the trailer (last) left out, for a writer
- * that cuts one stream into several, each with a header and a trailer of
- * its own (pg_copybin_header, pg_copybin_trailer).
- */
-int pg_copybin_tuples(pg_copybin *b, const void *msg, size_t len, digest_sum *sum, size_t *from,
-		      size_t *to, bderr *err);
+int pg_copybin_read(pg_copybin *b, const void *msg, size_t len, digest_sum *sum, size_t *from,
+		    size_t *to, bderr *err);
 
 #define PG_COPYBIN_HEADER_LEN 19
 #define PG_COPYBIN_TRAILER_LEN 2
@@ -81,7 +83,7 @@ int pg_copybin_tuples(pg_copybin *b, const void *msg, size_t len, digest_sum *su
 extern const unsigned char pg_copybin_header[PG_COPYBIN_HEADER_LEN];
 extern const unsigned char pg_copybin_trailer[PG_COPYBIN_TRAILER_LEN];
 
-/* Once the server ended the COPY: -1 unless the header and the trailer were read. */
+/* Once the server ended the COPY: in binary, -1 unless the header and the trailer were read. */
 int pg_copybin_end(const pg_copybin *b, bderr *err);
 
 /*

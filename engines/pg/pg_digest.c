@@ -84,7 +84,7 @@ static int digest_table_rows(PGconn *c, digest_table *t, bderr *err)
 	int rc = pg_copy_out_begin(c, sql, what, err);
 	digest_sum sum = { 0, 0 };
 	pg_copybin bin;
-	pg_copybin_init(&bin);
+	pg_copybin_init(&bin, t->binary);
 	/* a malformed binary stream: read to its end, so the connection stays usable */
 	bderr perr;
 	bderr_init(&perr);
@@ -99,15 +99,13 @@ static int digest_table_rows(PGconn *c, digest_table *t, bderr *err)
 			rc = bderr_set(err, "%s: %s", what, pg_errmsg(c, buf, sizeof buf));
 			break;
 		}
-		if (!t->binary)
-			digest_sum_add(&sum, row, (size_t)n);
-		else if (!bad && pg_copybin_message(&bin, row, (size_t)n, &sum, &perr) != 0)
+		if (!bad && pg_copybin_read(&bin, row, (size_t)n, &sum, NULL, NULL, &perr) != 0)
 			bad = 1;
 		PQfreemem(row);
 	}
 	if (rc == 0)
 		rc = pg_copy_out_end(c, what, err);
-	if (rc == 0 && t->binary && !bad && pg_copybin_end(&bin, &perr) != 0)
+	if (rc == 0 && !bad && pg_copybin_end(&bin, &perr) != 0)
 		bad = 1;
 	if (rc == 0 && bad) {
 		*err = perr;

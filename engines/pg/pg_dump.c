@@ -245,9 +245,9 @@ static int dump_chunk(dump_state *st, PGconn *c, dump_task *t, bderr *err)
 	batch = xmalloc(COPY_BATCH);
 	size_t fill = 0;
 	int64_t rows = 0, batch_rows = 0;
-	/* binary: tuples counted, hashed and stored without the server's header and trailer */
+	/* rows counted and hashed; binary: stored without the server's header and trailer */
 	pg_copybin bin;
-	pg_copybin_init(&bin);
+	pg_copybin_init(&bin, t->table->binary);
 	/*
 	 * On a write failure we leave without draining the COPY: the backup has
 	 * failed, this worker stops, and closing the connection ends the COPY.
@@ -264,20 +264,13 @@ static int dump_chunk(dump_state *st, PGconn *c, dump_task *t, bderr *err)
 		}
 		int wrc = 0;
 		/* what of the message is stored, and the rows it holds */
-		const char *data = row;
-		size_t len = (size_t)n;
-		int64_t nrows = 1;
-		if (!t->table->binary) {
-			digest_sum_add(&t->sum, row, (size_t)n);
-		} else {
-			size_t from = 0, to = 0;
-			int64_t before = bin.rows;
-			if (pg_copybin_tuples(&bin, row, (size_t)n, &t->sum, &from, &to, err) != 0)
-				wrc = bderr_prefix(err, "%s", what);
-			data = row + from;
-			len = to - from;
-			nrows = bin.rows - before;
-		}
+		size_t from = 0, to = 0;
+		int64_t before = bin.rows;
+		if (pg_copybin_read(&bin, row, (size_t)n, &t->sum, &from, &to, err) != 0)
+			wrc = bderr_prefix(err, "%s", what);
+		const char *data = row + from;
+		size_t len = to - from;
+		int64_t nrows = bin.rows - before;
 		rows += nrows;
 		if (wrc == 0 && fill + len > COPY_BATCH && fill > 0) {
 			wrc = piece_write(st, t, &ow, batch, fill, batch_rows, err);
@@ -301,7 +294,7 @@ static int dump_chunk(dump_state *st, PGconn *c, dump_task *t, bderr *err)
 		goto out;
 	if (pg_copy_out_end(c, what, err) != 0)
 		goto out;
-	if (t->table->binary && pg_copybin_end(&bin, err) != 0) {
+	if (pg_copybin_end(&bin, err) != 0) {
 		bderr_prefix(err, "%s", what);
 		goto out;
 	}

@@ -328,7 +328,7 @@ static int copy_table(pg_migrate_worker *w, const pg_copy_unit *u, const char *l
 	strbuf batch;
 	strbuf_init(&batch);
 	pg_copybin bin;
-	pg_copybin_init(&bin);
+	pg_copybin_init(&bin, u->binary);
 	for (;;) {
 		char *row = NULL;
 		int n = PQgetCopyData(w->src, &row, 0);
@@ -339,7 +339,7 @@ static int copy_table(pg_migrate_worker *w, const pg_copy_unit *u, const char *l
 			PQputCopyEnd(w->dst, "source failed");
 			goto drain_dst;
 		}
-		if (n >= 0 && u->binary && pg_copybin_message(&bin, row, (size_t)n, sum, err) != 0) {
+		if (n >= 0 && pg_copybin_read(&bin, row, (size_t)n, sum, NULL, NULL, err) != 0) {
 			PQfreemem(row);
 			strbuf_free(&batch);
 			bderr_prefix(err, "cannot read %s from the source", label);
@@ -347,20 +347,16 @@ static int copy_table(pg_migrate_worker *w, const pg_copy_unit *u, const char *l
 			goto drain_dst; /* the source's COPY is left running: its connection is done */
 		}
 		if (n >= 0) {
-			if (!u->binary) {
-				digest_sum_add(sum, row, (size_t)n);
-				rows++;
-			}
 			strbuf_append(&batch, row, (size_t)n);
 			PQfreemem(row);
 		}
-		if (n == -1 && u->binary && pg_copybin_end(&bin, err) != 0) {
+		if (n == -1 && pg_copybin_end(&bin, err) != 0) {
 			strbuf_free(&batch);
 			bderr_prefix(err, "cannot read %s from the source", label);
 			PQputCopyEnd(w->dst, "source failed");
 			goto drain_dst;
 		}
-		if (n == -1 && u->binary)
+		if (n == -1)
 			rows = bin.rows;
 		if (batch.len > 0 && (n == -1 || batch.len >= COPY_BATCH)) {
 			int put = PQputCopyData(w->dst, batch.data, (int)batch.len);
@@ -497,8 +493,9 @@ static int pipe_load(void *vp, void *vw, PGconn *target, const pg_load *l, int f
 }
 
 /*
- * The target's half of the verification, on a table as soon as it is built,
- * while other tables still load: pg_migrate_verify does not read it again.
+ * The target's half of the verification, on a table as soon as its rows are
+ * in (beside its index builds), while other tables still load:
+ * pg_migrate_verify does not read it again.
  */
 static int pipe_table_digest(void *vp, void *vw, PGconn *target, const char *schema,
 			     const char *table, bderr *err)
@@ -510,7 +507,7 @@ static int pipe_table_digest(void *vp, void *vw, PGconn *target, const char *sch
 		if (strcmp(d->tables[i].schema, schema) == 0 && strcmp(d->tables[i].name, table) == 0) {
 			if (pg_digest_table(target, &d->tables[i], err) != 0)
 				return -1;
-			log_debug("verify: read %s.%s on the target as soon as it was built (%" PRId64 " rows)",
+			log_debug("verify: read %s.%s on the target as soon as it was loaded (%" PRId64 " rows)",
 				  schema, table, d->tables[i].rows);
 			return 0;
 		}
@@ -650,7 +647,7 @@ int pg_migrate_verify(void *vs, bderr *err)
 	 * The target read in parallel on the session's connections (nothing
 	 * else writes into the new database), with the source's columns in the
 	 * source's order; the tables the pipeline read already (s->copied, each
-	 * once built) are not read again.
+	 * once loaded) are not read again.
 	 */
 	PGconn *conns[ENGINE_JOBS_MAX];
 	int n = 0;

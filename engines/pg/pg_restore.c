@@ -881,7 +881,7 @@ static int post_item_run(void *vrc, void *vconn, void *vitem, bderr *err);
 typedef struct pipe_run {
 	restore_ctx *rc;
 	pg_load_fn load; /* the loads from elsewhere (pg_restore_pipeline), or NULL */
-	pg_table_fn after; /* on each table once built, or NULL */
+	pg_table_fn after; /* on each table once loaded, or NULL */
 	void *shared;    /* load's and after's */
 	pthread_mutex_t lock;
 	size_t loads_left;
@@ -1038,8 +1038,10 @@ static void key_task_depend(taskgraph *g, size_t id, const pipe_table *tables, c
 
 /*
  * Adds the post-data entries that can run as soon as tables are loaded: an
- * index or constraint after its table's chunks (after all loads when its
- * table has no data here: a partitioned table's, or one not understood), a
+ * index or constraint after its table's chunks, at once when its table has
+ * no data here (a partitioned table's ON ONLY index, a table whose data was
+ * left out: empty, only its definition matters), after all loads when its
+ * table is not understood; a
  * foreign key after its table's chunks and the indexes and constraints of the
  * table it references (key_task_depend).  What a table
  * has no data for here (a partitioned table) never lets a key in early: its
@@ -1051,7 +1053,7 @@ static void add_post_tasks(post_data *pd, taskgraph *g, data_item *items, size_t
 			   pipe_table *tables, size_t n_tables, size_t all_loaded)
 {
 	int keys = keys_can_pipeline(pd);
-	size_t n_keys = 0, n_idx = 0;
+	size_t n_keys = 0, n_idx = 0, n_at_once = 0;
 	for (size_t i = 0; i < pd->n_entries; i++) {
 		post_data_entry *e = &pd->entries[i];
 		int is_key = e->phase == POST_DATA_FOREIGN_KEYS && strcmp(e->type, "FK CONSTRAINT") == 0;
@@ -1059,7 +1061,9 @@ static void add_post_tasks(post_data *pd, taskgraph *g, data_item *items, size_t
 			continue;
 		post_data_rel on, ref;
 		pipe_table *t = NULL, *tr = NULL;
+		int named = 0; /* its table is known: without loads when t is NULL */
 		if (post_data_entry_tables(e, &on, &ref) == 0) {
+			named = on.name != NULL;
 			t = find_table(tables, n_tables, &on);
 			tr = find_table(tables, n_tables, &ref);
 			post_data_rel_clear(&on);
@@ -1078,14 +1082,16 @@ static void add_post_tasks(post_data *pd, taskgraph *g, data_item *items, size_t
 			taskgraph_depend(g, t->built, id);
 			taskgraph_lock(g, id, (size_t)(t - tables), 0);
 			n_idx++;
+		} else if (named) {
+			n_at_once++;
 		} else {
 			taskgraph_depend(g, id, all_loaded);
 			n_idx++;
 		}
 		e->done = 1;
 	}
-	log_debug("pipeline: %zu indexes and constraints, %zu foreign keys after their tables' loads",
-		  n_idx, n_keys);
+	log_debug("pipeline: %zu indexes and constraints, %zu foreign keys after their tables' loads, "
+		  "%zu on tables without data at once", n_idx, n_keys, n_at_once);
 }
 
 /*
@@ -1139,12 +1145,18 @@ static int run_pipeline(pipe_run *p, data_item *items, const double *costs, size
 	size_t n_items = n_loads;
 	if (p->rc->post)
 		add_post_tasks(p->rc->post, g, items, &n_items, tables, n_tables, all_loaded);
+	/*
+	 * after reads the table's rows, which no index or key build changes: as
+	 * soon as they are in, beside those builds (its ACCESS SHARE lock waits
+	 * only for an ALTER TABLE ... ADD PRIMARY KEY or UNIQUE), not after them
+	 * on the one connection left busy while the other idles.
+	 */
 	for (size_t i = 0; p->after && i < n_tables; i++) {
 		data_item *it = &items[n_items++];
 		it->after = 1;
 		it->schema = tables[i].schema;
 		it->table = tables[i].name;
-		taskgraph_depend(g, taskgraph_add(g, it, tables[i].cost), tables[i].built);
+		taskgraph_depend(g, taskgraph_add(g, it, tables[i].cost), tables[i].loaded);
 	}
 	void **w = xcalloc((size_t)n_workers + 1, sizeof *w);
 	for (int i = 0; i < n_workers; i++) {

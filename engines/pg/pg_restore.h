@@ -62,7 +62,7 @@ typedef struct pg_load {
 typedef int (*pg_load_fn)(void *shared, void *worker, PGconn *target, const pg_load *l, int frozen,
 			  bderr *err);
 
-/* Work on a table once its loads are in and its indexes and constraints built. */
+/* Work on a table's rows once its loads are in (beside its index and key builds). */
 typedef int (*pg_table_fn)(void *shared, void *worker, PGconn *target, const char *schema,
 			   const char *table, bderr *err);
 
@@ -71,7 +71,7 @@ typedef int (*pg_table_fn)(void *shared, void *worker, PGconn *target, const cha
  * ...) on worker i's thread, and among them the prepared post-data's
  * indexes and constraints as soon as their table is loaded, its foreign
  * keys once both tables' are built, and after (or NULL) on each table once
- * built.  conns: the session's, one per worker.
+ * loaded.  conns: the session's, one per worker.
  */
 int pg_restore_pipeline(pg_restore_session *s, const pg_load *loads, size_t n, void **workers,
 			PGconn **conns, int n_workers, pg_load_fn fn, pg_table_fn after, void *shared,

@@ -17,7 +17,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	pg_copybin b;
-	pg_copybin_init(&b);
+	pg_copybin_init(&b, 1);
 	digest_sum sum = { 0, 0 };
 	bderr err;
 	bderr_init(&err);
@@ -32,7 +32,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		uint8_t *msg = malloc(n ? n : 1);
 		for (size_t i = 0; i < n; i++)
 			msg[i] = data[off + i];
-		rc = pg_copybin_message(&b, msg, n, &sum, &err);
+		rc = pg_copybin_read(&b, msg, n, &sum, NULL, NULL, &err);
 		free(msg);
 		off += n;
 	}

@@ -120,8 +120,8 @@ assert_output_matches "indexes are built in the restore's pipeline" \
 	'pipeline: [1-9][0-9]* indexes and constraints, [0-9]+ foreign keys after'
 assert_output_matches "a table's index is built before all the data is in" \
 	'pipeline: [A-Z ]+ .*big.* started with [1-9][0-9]* loads left'
-assert_output_contains "the target's copy of a table is read for the verification as soon as it is built" \
-	"verify: read public.big on the target as soon as it was built ($ROWS rows)"
+assert_output_contains "the target's copy of a table is read for the verification as soon as it is loaded" \
+	"verify: read public.big on the target as soon as it was loaded ($ROWS rows)"
 snapshot b15 piped "$BD_TMP/piped15.txt"
 check "the pipelined migrate gives the same database" diff -u "$BD_TMP/src15.txt" "$BD_TMP/piped15.txt"
 # COPY FREEZE, as the restore: public.big (one chunk) has no page left unfrozen

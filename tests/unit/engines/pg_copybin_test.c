@@ -1,5 +1,6 @@
 /*
- * Binary COPY streams (engines/pg/pg_copybin.h): the header is stripped from
+ * COPY streams (engines/pg/pg_copybin.h): text counts and hashes each message
+ * as one row, whole; binary strips the header from
  * the first message, each tuple counted and hashed on its own bytes, the
  * trailer ends the stream; every malformed input from the server (short or
  * wrong header, critical flags, a cut tuple, bad field lengths, bytes after
@@ -37,19 +38,19 @@ static void test_stream(void **state)
 	unsigned char m[64];
 	size_t n = first_message(m);
 	pg_copybin b;
-	pg_copybin_init(&b);
+	pg_copybin_init(&b, 1);
 	digest_sum s = { 0, 0 };
 	bderr err;
 	bderr_init(&err);
 	assert_int_equal(pg_copybin_end(&b, &err), -1);
 	assert_non_null(strstr(err.msg, "no header"));
 	bderr_init(&err);
-	assert_int_equal(pg_copybin_message(&b, m, n, &s, &err), 0);
-	assert_int_equal(pg_copybin_message(&b, tup2, sizeof tup2, &s, &err), 0);
+	assert_int_equal(pg_copybin_read(&b, m, n, &s, NULL, NULL, &err), 0);
+	assert_int_equal(pg_copybin_read(&b, tup2, sizeof tup2, &s, NULL, NULL, &err), 0);
 	assert_int_equal(pg_copybin_end(&b, &err), -1);
 	assert_non_null(strstr(err.msg, "no trailer"));
 	bderr_init(&err);
-	assert_int_equal(pg_copybin_message(&b, trailer, sizeof trailer, &s, &err), 0);
+	assert_int_equal(pg_copybin_read(&b, trailer, sizeof trailer, &s, NULL, NULL, &err), 0);
 	assert_int_equal(pg_copybin_end(&b, &err), 0);
 	assert_int_equal(b.rows, 2);
 	assert_int_equal(s.rows, 2);
@@ -65,16 +66,16 @@ static void test_stream(void **state)
 	memcpy(all + k, tup1, sizeof tup1), k += sizeof tup1;
 	memcpy(all + k, trailer, sizeof trailer), k += sizeof trailer;
 	digest_sum s2 = { 0, 0 };
-	pg_copybin_init(&b);
-	assert_int_equal(pg_copybin_message(&b, all, k, &s2, &err), 0);
+	pg_copybin_init(&b, 1);
+	assert_int_equal(pg_copybin_read(&b, all, k, &s2, NULL, NULL, &err), 0);
 	assert_int_equal(pg_copybin_end(&b, &err), 0);
 	assert_true(s2.checksum == want && s2.rows == 2);
 
 	/* an empty table: header and trailer in one message */
-	pg_copybin_init(&b);
+	pg_copybin_init(&b, 1);
 	memcpy(all, header, sizeof header);
 	memcpy(all + sizeof header, trailer, sizeof trailer);
-	assert_int_equal(pg_copybin_message(&b, all, sizeof header + 2, NULL, &err), 0);
+	assert_int_equal(pg_copybin_read(&b, all, sizeof header + 2, NULL, NULL, NULL, &err), 0);
 	assert_int_equal(pg_copybin_end(&b, &err), 0);
 	assert_int_equal(b.rows, 0);
 
@@ -84,9 +85,9 @@ static void test_stream(void **state)
 	all[18] = 3;  /* 3 bytes of extension */
 	memcpy(all + 19, "xyz", 3);
 	memcpy(all + 22, tup1, sizeof tup1);
-	pg_copybin_init(&b);
+	pg_copybin_init(&b, 1);
 	s2 = (digest_sum){ 0, 0 };
-	assert_int_equal(pg_copybin_message(&b, all, 22 + sizeof tup1, &s2, &err), 0);
+	assert_int_equal(pg_copybin_read(&b, all, 22 + sizeof tup1, &s2, NULL, NULL, &err), 0);
 	assert_true(s2.rows == 1 && s2.checksum == digest_row_hash(tup1, sizeof tup1));
 }
 
@@ -97,35 +98,60 @@ static void test_span(void **state)
 	unsigned char m[64];
 	size_t n = first_message(m), from = 99, to = 99;
 	pg_copybin b;
-	pg_copybin_init(&b);
+	pg_copybin_init(&b, 1);
 	bderr err;
 	bderr_init(&err);
-	assert_int_equal(pg_copybin_tuples(&b, m, n, NULL, &from, &to, &err), 0);
+	assert_int_equal(pg_copybin_read(&b, m, n, NULL, &from, &to, &err), 0);
 	assert_int_equal(from, sizeof header);
 	assert_int_equal(to, n);
-	assert_int_equal(pg_copybin_tuples(&b, tup2, sizeof tup2, NULL, &from, &to, &err), 0);
+	assert_int_equal(pg_copybin_read(&b, tup2, sizeof tup2, NULL, &from, &to, &err), 0);
 	assert_true(from == 0 && to == sizeof tup2);
-	assert_int_equal(pg_copybin_tuples(&b, trailer, sizeof trailer, NULL, &from, &to, &err), 0);
+	assert_int_equal(pg_copybin_read(&b, trailer, sizeof trailer, NULL, &from, &to, &err), 0);
 	assert_true(from == 0 && to == 0);
 	/* header and trailer in one message (an empty table): nothing between */
 	memcpy(m + sizeof header, trailer, sizeof trailer);
-	pg_copybin_init(&b);
-	assert_int_equal(pg_copybin_tuples(&b, m, sizeof header + 2, NULL, &from, &to, &err), 0);
+	pg_copybin_init(&b, 1);
+	assert_int_equal(pg_copybin_read(&b, m, sizeof header + 2, NULL, &from, &to, &err), 0);
 	assert_true(from == sizeof header && to == sizeof header);
 	/* the header and trailer a writer puts around each object are the server's */
 	assert_memory_equal(pg_copybin_header, header, sizeof header);
 	assert_memory_equal(pg_copybin_trailer, trailer, sizeof trailer);
 }
 
+/* Text: each message one row, hashed and stored whole; the end needs no trailer. */
+static void test_text(void **state)
+{
+	(void)state;
+	static const char r1[] = "1\tab\n", r2[] = "2\t\\N\n";
+	pg_copybin b;
+	pg_copybin_init(&b, 0);
+	digest_sum s = { 0, 0 };
+	bderr err;
+	bderr_init(&err);
+	size_t from = 99, to = 99;
+	assert_int_equal(pg_copybin_end(&b, &err), 0); /* an empty table */
+	assert_int_equal(pg_copybin_read(&b, r1, strlen(r1), &s, &from, &to, &err), 0);
+	assert_true(from == 0 && to == strlen(r1));
+	/* what would be a malformed binary stream is a row like any other */
+	assert_int_equal(pg_copybin_read(&b, r2, strlen(r2), &s, NULL, NULL, &err), 0);
+	assert_int_equal(pg_copybin_read(&b, trailer, sizeof trailer, NULL, &from, &to, &err), 0);
+	assert_true(from == 0 && to == sizeof trailer);
+	assert_int_equal(pg_copybin_end(&b, &err), 0);
+	assert_false(bderr_isset(&err));
+	assert_int_equal(b.rows, 3);
+	assert_int_equal(s.rows, 2);
+	assert_true(s.checksum == digest_row_hash(r1, strlen(r1)) + digest_row_hash(r2, strlen(r2)));
+}
+
 static void expect_bad(const void *first, size_t n1, const void *second, size_t n2, const char *msg)
 {
 	pg_copybin b;
-	pg_copybin_init(&b);
+	pg_copybin_init(&b, 1);
 	bderr err;
 	bderr_init(&err);
-	int rc = pg_copybin_message(&b, first, n1, NULL, &err);
+	int rc = pg_copybin_read(&b, first, n1, NULL, NULL, NULL, &err);
 	if (rc == 0 && second)
-		rc = pg_copybin_message(&b, second, n2, NULL, &err);
+		rc = pg_copybin_read(&b, second, n2, NULL, NULL, NULL, &err);
 	if (rc == 0)
 		rc = pg_copybin_end(&b, &err);
 	assert_int_equal(rc, -1);
@@ -177,6 +203,7 @@ int main(void)
 		cmocka_unit_test(test_stream),
 		cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_span),
+		cmocka_unit_test(test_text),
 	};
 	return cmocka_run_group_tests_name("pg_copybin", tests, NULL, NULL);
 }
