@@ -73,10 +73,11 @@ static int local_foreign_key(const char *line, size_t n)
 	const char *ref = r ? find_in(r, (size_t)(end - r), ") REFERENCES `") : NULL;
 	if (ref == NULL)
 		return 0;
-	const char *after;
+	const char *after = end;
 	char *name = backquoted(ref + strlen(") REFERENCES "), end, &after);
+	int local = name != NULL && after + 2 <= end && after[0] == ' ' && after[1] == '(';
 	free(name);
-	return name != NULL && after + 2 <= end && after[0] == ' ' && after[1] == '(';
+	return local;
 }
 
 /* One line without its trailing separator comma. */
