@@ -328,14 +328,18 @@ static int dump_task_run(void *shared, void *worker, void *item, bderr *err)
 	return 0;
 }
 
-/* A binary table's column types, as the JSON array load_tables reads: what a restore checks. */
-static void load_types(dump_table *t, const char *json)
+/*
+ * A JSON array of strings from the table list (array_to_json of names or
+ * types; SQL NULL when the table has no columns) into a NULL-terminated list.
+ */
+static void load_strings(const char *json, char ***out, size_t *n)
 {
 	json_t *arr = json_loads(json, 0, NULL);
 	size_t k;
 	json_t *v;
-	t->types = xcalloc(json_array_size(arr) + 1, sizeof *t->types);
-	json_array_foreach(arr, k, v) t->types[t->n_types++] = xstrdup(json_string_value(v));
+	*out = xcalloc(json_array_size(arr) + 1, sizeof **out);
+	*n = 0;
+	json_array_foreach(arr, k, v) (*out)[(*n)++] = xstrdup(json_string_value(v));
 	json_decref(arr);
 }
 
@@ -380,17 +384,11 @@ static int load_tables(dump_state *st, PGconn *c, bderr *err)
 		t->bytes = strtoull(PQgetvalue(r, i, 3), NULL, 10);
 		t->blocks = strtoull(PQgetvalue(r, i, 4), NULL, 10);
 		t->binary = !st->o->copy_text && PQgetvalue(r, i, 6)[0] == 't';
-		if (!PQgetisnull(r, i, 5)) {
-			json_error_t je;
-			json_t *arr = json_loads(PQgetvalue(r, i, 5), 0, &je);
-			size_t k;
-			json_t *v;
-			t->columns = xcalloc(json_array_size(arr) + 1, sizeof *t->columns);
-			json_array_foreach(arr, k, v) t->columns[t->n_columns++] = xstrdup(json_string_value(v));
-			json_decref(arr);
-		}
+		if (!PQgetisnull(r, i, 5))
+			load_strings(PQgetvalue(r, i, 5), &t->columns, &t->n_columns);
+		/* a binary table's column types: what a restore checks the target's against */
 		if (t->binary)
-			load_types(t, PQgetvalue(r, i, 7));
+			load_strings(PQgetvalue(r, i, 7), &t->types, &t->n_types);
 	}
 	PQclear(r);
 	return 0;
