@@ -156,17 +156,20 @@ static int next_is_incremental(repo *r, const char *name, long n, bderr *err)
 /*
  * The backup is complete from here: a SIGTERM now (a fleet daemon cut off
  * from its catalog cancelling its runs, a shutdown) must not turn it into a
- * killed run, which the fleet would run again.  Held back for what is left
+ * killed run, which the fleet would run again.  Ignored for what is left
  * (retention, the end record, the exit, which under ASan scans for leaks);
- * SIGKILL still ends it.
+ * SIGKILL still ends it.  Ignored, not blocked: a mask is per thread, and the
+ * progress reporter's thread, which does not block them, would take the
+ * signal and its default action would end the process all the same.
  */
 static void hold_cancellation(void)
 {
-	sigset_t late;
-	sigemptyset(&late);
-	sigaddset(&late, SIGTERM);
-	sigaddset(&late, SIGINT);
-	sigprocmask(SIG_BLOCK, &late, NULL);
+	struct sigaction ignore;
+	memset(&ignore, 0, sizeof ignore);
+	ignore.sa_handler = SIG_IGN;
+	sigemptyset(&ignore.sa_mask);
+	sigaction(SIGTERM, &ignore, NULL);
+	sigaction(SIGINT, &ignore, NULL);
 }
 
 /* The backup and its retention; rec gets the new backup's stored size and rows. */
