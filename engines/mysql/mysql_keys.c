@@ -156,7 +156,7 @@ int my_keys_split(const char *sql, const char *table, char *const *referenced, s
 			free(c1);
 		}
 		if (has_prefix(p, n, "  CONSTRAINT `") && find_in(p, n, " FOREIGN KEY ")) {
-			strbuf_appendf(&fks, ", ADD %.*s", (int)(cl - 2), p + 2);
+			strbuf_appendf(&fks, "%sADD %.*s", fks.len ? ", " : "", (int)(cl - 2), p + 2);
 		} else if (move) {
 			strbuf_appendf(&add, "%sADD %.*s", add.len ? ", " : "", (int)(cl - 2), p + 2);
 		} else {
@@ -169,7 +169,7 @@ int my_keys_split(const char *sql, const char *table, char *const *referenced, s
 	}
 	free(auto_col);
 	if (fks.len)
-		strbuf_append(&add, fks.data + (add.len ? 0 : 2), fks.len - (add.len ? 0 : 2));
+		strbuf_appendf(&add, "%s%s", add.len ? ", " : "", fks.data);
 	strbuf_free(&fks);
 	if (add.len == 0 || first) {
 		strbuf_free(&cr);

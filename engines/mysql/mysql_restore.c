@@ -1097,16 +1097,7 @@ static int add_deferred_keys(MYSQL *c, const target_db *d, const char *table, co
 	char *q = my_quote_ident(table);
 	char *sql = xasprintf("ALTER TABLE %s %s", q, keys);
 	char *what = xasprintf("cannot add the secondary keys and foreign keys of table %s.%s", d->name, q);
-	/*
-	 * The statement is the dump's UTF-8 text, the worker's session is
-	 * binary (for the rows): under that a non-ASCII name would be another
-	 * one (a foreign key to a table that does not exist).
-	 */
-	int r = my_exec(c, "SET NAMES utf8mb4", "cannot set the session's character set", err);
-	if (r == 0)
-		r = my_exec(c, sql, what, err);
-	if (r == 0)
-		r = my_exec(c, "SET NAMES binary", "cannot set the session's character set", err);
+	int r = my_exec(c, sql, what, err);
 	free(what);
 	free(sql);
 	free(q);
@@ -1126,8 +1117,20 @@ static int load_item_run(void *shared, void *worker, void *item, bderr *err)
 		r = use_db(w->conn, it->db->load_into, err);
 		w->current_db = it->db->load_into;
 	}
-	if (r == 0 && it->add_keys)
-		return add_deferred_keys(w->conn, it->db, it->table, it->add_keys, err);
+	if (r == 0 && it->add_keys) {
+		/*
+		 * The statement is the dump's UTF-8 text, this worker's session is
+		 * binary (for the rows): under that a non-ASCII name would be
+		 * another one (a foreign key to a table that does not exist).
+		 * Only here: my_load_post's connection is UTF-8 already.
+		 */
+		r = my_exec(w->conn, "SET NAMES utf8mb4", "cannot set the session's character set", err);
+		if (r == 0)
+			r = add_deferred_keys(w->conn, it->db, it->table, it->add_keys, err);
+		if (r == 0)
+			r = my_exec(w->conn, "SET NAMES binary", "cannot set the session's character set", err);
+		return r;
+	}
 	if (r == 0) {
 		for (int attempt = 1;; attempt++) {
 			r = rc->use_load_data ? load_chunk(rc, w->conn, w->index, it, &broken, err)
