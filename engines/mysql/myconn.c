@@ -401,6 +401,11 @@ const char *my_flavor(MYSQL *c)
 	return v && strstr(v, "MariaDB") ? "mariadb" : "mysql";
 }
 
+int my_is_mariadb(MYSQL *c)
+{
+	return strcmp(my_flavor(c), "mariadb") == 0;
+}
+
 static void my_thread_start(void *worker)
 {
 	(void)worker;

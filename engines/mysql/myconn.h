@@ -82,6 +82,9 @@ char *my_quote_literal(MYSQL *c, const char *value);
 /* "mariadb" or "mysql", from the server version string. */
 const char *my_flavor(MYSQL *c);
 
+/* Whether C talks to MariaDB (my_flavor "mariadb"). */
+int my_is_mariadb(MYSQL *c);
+
 /*
  * Worker pool hooks for threads that use MySQL connections:
  * mysql_thread_init / mysql_thread_end around the thread's work.

@@ -54,15 +54,10 @@ static int connect_url(const char *url, const char *password, MYSQL **c, const c
 	return rc == 0 ? 0 : bderr_prefix(err, "%s", side);
 }
 
-static int is_mariadb(MYSQL *c)
-{
-	return strcmp(my_flavor(c), "mariadb") == 0;
-}
-
 /* "'backupd_N'" after SLAVE (MariaDB) or " FOR CHANNEL 'backupd_N'" at the end (MySQL). */
 static char *stmt(MYSQL *c, const char *verb_before, const char *verb_after, const char *name)
 {
-	if (is_mariadb(c))
+	if (my_is_mariadb(c))
 		return xasprintf("%s '%s'%s", verb_before, name, verb_after);
 	return xasprintf("%s%s FOR CHANNEL '%s'", verb_before, verb_after, name);
 }
@@ -191,7 +186,7 @@ static int set_filters(MYSQL *t, const char *name, const db_pairs *p, bderr *err
 			strbuf_appendf(&rewrite, "%s%s->%s", rewrite.len ? "," : "", p->src[i], p->dst[i]);
 	}
 	int rc = 0;
-	if (is_mariadb(t)) {
+	if (my_is_mariadb(t)) {
 		char *w = lit(t, wild.data), *r = lit(t, rewrite.data), *n = lit(t, name);
 		char *sql = xasprintf("SET @@default_master_connection = %s", n);
 		rc = my_exec(t, sql, "target: cannot select the replication connection", err);
@@ -281,7 +276,7 @@ static int myf_start(void *handle, const follow_options *o, follow_state *state,
 			       "MASTER_LOG_FILE = %s, MASTER_LOG_POS = %lld%s",
 			       qhost, up.port ? up.port : 3306, quser, qpw, qfile,
 			       (long long)follow_get_int(state, "my_binlog_pos", 4),
-			       is_mariadb(t) ? ", MASTER_USE_GTID = no" : "");
+			       my_is_mariadb(t) ? ", MASTER_USE_GTID = no" : "");
 	sql = stmt(t, "CHANGE MASTER", opts, name);
 	explicit_bzero(opts, strlen(opts));
 	explicit_bzero(qpw, strlen(qpw));
@@ -346,7 +341,7 @@ static int slave_status(MYSQL *t, const char *name, slave_row *s, bderr *err)
 {
 	memset(s, 0, sizeof *s);
 	s->behind = -1;
-	char *sql = is_mariadb(t) ? xasprintf("SHOW SLAVE '%s' STATUS", name)
+	char *sql = my_is_mariadb(t) ? xasprintf("SHOW SLAVE '%s' STATUS", name)
 				  : xasprintf("SHOW SLAVE STATUS FOR CHANNEL '%s'", name);
 	MYSQL_RES *r = NULL;
 	int rc = my_query(t, sql, "target: cannot read the replication status", &r, err);

@@ -75,7 +75,7 @@ int my_tmpdb_claim(MYSQL *c, const char *target, const char *tmp, bderr *err)
 	if (!got)
 		return bderr_set(err, "another restore --create into '%s' is in progress (temporary database '%s')",
 				 target, tmp);
-	long tmp_left = 0, target_left = 0, marked = 0, objects = 0;
+	long tmp_left = 0, target_left = 0, marked = 0, commented = 0, objects = 0;
 	if (db_exists(c, tmp, &tmp_left, err) != 0 || db_exists(c, target, &target_left, err) != 0)
 		return -1;
 	if (target_left) {
@@ -89,6 +89,12 @@ int my_tmpdb_claim(MYSQL *c, const char *target, const char *tmp, bderr *err)
 			     " + (SELECT COUNT(*) FROM information_schema.EVENTS WHERE EVENT_SCHEMA = ?)",
 			     target, "cannot inspect the target database", &objects, err) != 0)
 			return -1;
+		if (my_is_mariadb(c) &&
+		    count_of(c,
+			     "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?"
+			     " AND SCHEMA_COMMENT = '" MY_TMPDB_COMMENT "'",
+			     target, "cannot inspect the target database", &commented, err) != 0)
+			return -1;
 	}
 	/* its restorer is gone: it held the lock we now hold */
 	if (tmp_left) {
@@ -97,11 +103,12 @@ int my_tmpdb_claim(MYSQL *c, const char *target, const char *tmp, bderr *err)
 			return -1;
 	}
 	/*
-	 * The target is a killed restore's when it carries the marker (killed
-	 * after the rename), or is empty next to a leftover temporary database
-	 * (killed between creating it and the rename).
+	 * The target is a killed restore's when it carries the marker table
+	 * (killed after the rename) or the marker comment (killed after its
+	 * CREATE DATABASE), or is empty next to a leftover temporary database
+	 * (MySQL, or an older backupd: killed between creating it and the rename).
 	 */
-	if (target_left && (marked || (tmp_left && objects == 0))) {
+	if (target_left && (marked || commented || (tmp_left && objects == 0))) {
 		log_warn("dropping database '%s': an interrupted restore left it incomplete", target);
 		if (drop_db(c, target, err) != 0)
 			return -1;
@@ -161,7 +168,8 @@ int my_tmpdb_publish(MYSQL *c, const char *tmp, const char *target, const char *
 	mysql_free_result(res);
 	char *rename = strbuf_detach(&b);
 	char *q = my_quote_ident(target);
-	char *create = xasprintf("CREATE DATABASE %s %s", q, create_opts);
+	char *create = xasprintf("CREATE DATABASE %s %s%s", q, create_opts,
+				 my_is_mariadb(c) ? " COMMENT = '" MY_TMPDB_COMMENT "'" : "");
 	char *what = xasprintf("cannot create database '%s'", target);
 	r = my_exec(c, create, what, err);
 	if (r == 0) {
@@ -182,5 +190,15 @@ int my_tmpdb_finish(MYSQL *c, const char *tmp, const char *target, bderr *err)
 {
 	if (drop_db(c, tmp, err) != 0)
 		return -1;
+	if (my_is_mariadb(c)) {
+		/* the marker table still marks TARGET until the statement after this one */
+		char *q = my_quote_ident(target);
+		char *sql = xasprintf("ALTER DATABASE %s COMMENT = ''", q);
+		int r = my_exec(c, sql, "cannot clear the restore's marker comment", err);
+		free(sql);
+		free(q);
+		if (r != 0)
+			return -1;
+	}
 	return marker_exec(c, target, "DROP TABLE ", "", "cannot drop the restore's marker table", err);
 }

@@ -19,14 +19,23 @@
 /* The table that marks a database as a restore in progress. */
 #define MY_TMPDB_MARKER "backupd_restore_in_progress"
 
+/*
+ * MariaDB (10.5+) also lets a database carry a comment: the target is
+ * created with this one, so that it is marked from its CREATE DATABASE on,
+ * not only once the RENAME has brought the marker table in; the comment is
+ * cleared just before the marker table goes.  MySQL has no database comments:
+ * there an empty target next to a leftover temporary database tells the same.
+ */
+#define MY_TMPDB_COMMENT "backupd: restore in progress"
+
 /* backupd_restore_ and a hash of the target's name (caller frees). */
 char *my_tmpdb_name(const char *target);
 
 /*
  * Takes the named lock of TMP on C (refused if another restore of TARGET
  * holds it) and drops what a killed restore of TARGET left: the temporary
- * database, and a target still carrying the marker (or left empty by a kill
- * between its creation and the rename).
+ * database, and a target still carrying the marker table or comment (or, on
+ * MySQL, left empty by a kill between its creation and the rename).
  */
 int my_tmpdb_claim(MYSQL *c, const char *target, const char *tmp, bderr *err);
 
@@ -41,7 +50,7 @@ int my_tmpdb_mark(MYSQL *c, const char *tmp, bderr *err);
 int my_tmpdb_publish(MYSQL *c, const char *tmp, const char *target, const char *create_opts,
 		     int *created, bderr *err);
 
-/* Drops the emptied temporary database, then the marker: TARGET is complete. */
+/* Drops the emptied temporary database, then the markers: TARGET is complete. */
 int my_tmpdb_finish(MYSQL *c, const char *tmp, const char *target, bderr *err);
 
 #endif

@@ -98,11 +98,14 @@ after_expire() {
 absent() { ! "$@"; } # absent EXISTS-FN DB
 # absent_or_whole EXISTS-FN SUM-FN WANT DB: DB is not there, or holds every row
 absent_or_whole() { ! "$1" "$4" || [ "$("$2" "$4" 2>/dev/null || true)" = "$3" ]; }
-# my_db_unmarked DB: DB exists without the in-progress marker a MariaDB
-# restore --create keeps in it between moving the tables in and the end
-# (views, routines, triggers, events); the next restore --create drops a
-# marked one
-my_db_unmarked() { my_db_exists "$1" && ! my_table_exists "$1" backupd_restore_in_progress; }
+# my_db_unmarked DB: DB exists without the in-progress markers a MariaDB
+# restore --create keeps on it from its CREATE DATABASE (the comment) and
+# from moving the tables in (the marker table) to the end (views, routines,
+# triggers, events); the next restore --create drops a marked one
+my_db_unmarked() {
+	my_db_exists "$1" && ! my_table_exists "$1" backupd_restore_in_progress &&
+		[ "$(my_sql "" "SELECT schema_comment FROM information_schema.schemata WHERE schema_name = '$1'")" != "backupd: restore in progress" ]
+}
 
 # is_complete REPO NAME ID
 is_complete() {

@@ -544,6 +544,8 @@ assert_output_contains "the next restore drops the leftover" "left by an interru
 check "the rerun matches the source" my_compare src dst_killed
 check_not "the rerun leaves no temporary database" my_db_exists "$(my_tmpdb dst_killed)"
 check_not "the restored database keeps no in-progress marker" my_table_exists dst_killed backupd_restore_in_progress
+assert_eq "the restored database keeps no in-progress comment" "" \
+	"$(my_sql "" "SELECT schema_comment FROM information_schema.schemata WHERE schema_name = 'dst_killed'")"
 
 note "restore --create while another restore of the same target holds its lock"
 _bd_mariadb -N -B -e "SELECT GET_LOCK('$(my_tmpdb dst_locked)', 0), SLEEP(30)" >/dev/null 2>&1 &
@@ -574,6 +576,23 @@ MYSQL_PWD="$MY_PASSWORD" run "$DBRESTORE" restore --repo "$REPO" --name src --ba
 assert_rc "restore --create over an empty target next to a leftover temporary database succeeds" 0
 check "that restore matches the source" my_compare src dst_half_created
 check_not "that restore leaves no temporary database" my_db_exists "$(my_tmpdb dst_half_created)"
+
+note "restore --create after a restore killed right after creating the target (marked by its comment)"
+my_sql "" "CREATE DATABASE dst_commented COMMENT = 'backupd: restore in progress'"
+my_sql dst_commented "CREATE TABLE half (id INT)"
+MYSQL_PWD="$MY_PASSWORD" run "$DBRESTORE" restore --repo "$REPO" --name src --backup "$ID1" --to "$(my_uri dst_commented)" --create
+assert_rc "restore --create over a target carrying the in-progress comment succeeds" 0
+assert_output_contains "it says it dropped the commented target" "an interrupted restore left it incomplete"
+check "the commented target is replaced by the restore" my_compare src dst_commented
+check_not "the replacement keeps no half table" my_table_exists dst_commented half
+assert_eq "the replacement keeps no in-progress comment" "" \
+	"$(my_sql "" "SELECT schema_comment FROM information_schema.schemata WHERE schema_name = 'dst_commented'")"
+
+note "restore --create refuses a database that only looks like a target (another comment)"
+my_sql "" "CREATE DATABASE dst_othercomment COMMENT = 'someone else'"
+MYSQL_PWD="$MY_PASSWORD" run "$DBRESTORE" restore --repo "$REPO" --name src --backup "$ID1" --to "$(my_uri dst_othercomment)" --create
+assert_rc "restore --create into an existing database with another comment is refused" 1
+check "that database is left alone" my_db_exists dst_othercomment
 
 # --------------------------------------------------------------------------
 note "failure: wrong password"
