@@ -2,6 +2,7 @@
 #include "engines/pg/pg_format.h"
 
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,7 +36,11 @@
  * bench/pg.sh ~0.5 s of server CPU for its 640 MB table, more than a
  * second stream gains on 2 cores.  Smaller tables are one COPY whose output
  * is cut into objects of about the chunk size, so a restore still loads
- * them in parallel.
+ * them in parallel.  So is a table with at least as many heap blocks as the
+ * source's shared_buffers, whatever its size: its ctid ranges would cycle
+ * every page through the whole buffer pool, evicting as they go (bench/pg.sh
+ * scale 200: server CPU 12.8 s in ranges vs ~10 s whole), while its
+ * sequential scan stays in its ring.
  */
 #define RANGE_MIN_CHUNKS 4
 
@@ -94,6 +99,7 @@ typedef struct dump_state {
 	dump_task *tasks;
 	size_t n_tasks;
 	int whole_tables;   /* dump: tables up to RANGE_MIN_CHUNKS chunks are one COPY, split by bytes */
+	uint64_t shared_blocks; /* the source's shared_buffers in blocks (0: unknown) */
 } dump_state;
 
 typedef struct dump_worker {
@@ -423,24 +429,31 @@ static int task_weight_desc(const void *a, const void *b)
 	return 0;
 }
 
+int pg_dump_ranges(uint64_t bytes, uint64_t blocks, uint64_t chunk_bytes, int server_num,
+		   int whole_tables, uint64_t shared_blocks)
+{
+	uint64_t ranges_above = chunk_bytes;
+	if (whole_tables && ranges_above <= UINT64_MAX / RANGE_MIN_CHUNKS)
+		ranges_above *= RANGE_MIN_CHUNKS;
+	/* ctid range scans need PostgreSQL 14; before that every chunk would scan the table */
+	if (server_num < 140000 || chunk_bytes == 0 || blocks <= 1 || bytes <= ranges_above)
+		return 1;
+	if (whole_tables && shared_blocks > 0 && blocks >= shared_blocks)
+		return 1;
+	uint64_t n = (bytes + chunk_bytes - 1) / chunk_bytes;
+	if (n > blocks)
+		n = blocks;
+	return n > INT_MAX ? INT_MAX : (int)n;
+}
+
 static void plan_tasks(dump_state *st)
 {
 	size_t cap = 0;
 	for (size_t i = 0; i < st->n_tables; i++) {
 		dump_table *t = &st->tables[i];
-		uint64_t n = 1;
-		uint64_t ranges_above = st->o->chunk_bytes;
-		if (st->whole_tables && ranges_above <= UINT64_MAX / RANGE_MIN_CHUNKS)
-			ranges_above *= RANGE_MIN_CHUNKS;
-		/* ctid range scans need PostgreSQL 14; before that every chunk would scan the table */
-		if (st->server_num >= 140000 && st->o->chunk_bytes > 0 && t->blocks > 1 &&
-		    t->bytes > ranges_above) {
-			n = (t->bytes + st->o->chunk_bytes - 1) / st->o->chunk_bytes;
-			if (n > t->blocks)
-				n = t->blocks;
-		}
-		t->n_chunks = (int)n;
-		cap += n;
+		t->n_chunks = pg_dump_ranges(t->bytes, t->blocks, st->o->chunk_bytes, st->server_num,
+					     st->whole_tables, st->shared_blocks);
+		cap += (size_t)t->n_chunks;
 	}
 	st->tasks = xcalloc(cap, sizeof *st->tasks);
 	for (size_t i = 0; i < st->n_tables; i++) {
@@ -927,6 +940,21 @@ static void dump_state_clear(dump_state *st)
  * m, its info (and the roles it references) into info.  st->id is begun
  * once the snapshot is taken and the tables are locked.
  */
+/* The source's shared_buffers, in blocks (its unit), once per dump: what plan_tasks weighs tables by. */
+static int read_shared_blocks(dump_state *st, PGconn *c, bderr *err)
+{
+	if (st->shared_blocks > 0)
+		return 0;
+	PGresult *r;
+	if (pg_query(c, "SELECT setting FROM pg_catalog.pg_settings WHERE name = 'shared_buffers'",
+		     "cannot read the server's shared_buffers", &r, err) != 0)
+		return -1;
+	if (PQntuples(r) == 1)
+		st->shared_blocks = strtoull(PQgetvalue(r, 0, 0), NULL, 10);
+	PQclear(r);
+	return 0;
+}
+
 static int dump_database(dump_state *st, manifest *m, json_t *info, time_t started, bderr *err)
 {
 	const engine_dump_options *o = st->o;
@@ -982,6 +1010,8 @@ static int dump_database(dump_state *st, manifest *m, json_t *info, time_t start
 		goto out;
 	progress_phase(o->progress, "waiting for table locks");
 	if (load_tables(st, c, err) != 0 || lock_tables(st, c, err) != 0)
+		goto out;
+	if (st->whole_tables && read_shared_blocks(st, c, err) != 0)
 		goto out;
 	plan_tasks(st);
 	/* relation sizes on disk: an estimate of the COPY text, corrected chunk by chunk */

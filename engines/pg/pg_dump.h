@@ -69,4 +69,14 @@ int pg_copy_plan(PGconn *c, int server_num, uint64_t chunk_bytes, int copy_text,
 		 pg_copy_unit **out, size_t *n, bderr *err);
 void pg_copy_units_free(pg_copy_unit *u, size_t n);
 
+/*
+ * How many ctid ranges a table of bytes (heap + toast) in blocks heap blocks
+ * is read in (1: one COPY).  whole_tables (a dump, whose one COPY is cut into
+ * objects): a table up to RANGE_MIN_CHUNKS chunks, or with at least
+ * shared_blocks heap blocks (the source's shared_buffers; 0: unknown), is one
+ * COPY.
+ */
+int pg_dump_ranges(uint64_t bytes, uint64_t blocks, uint64_t chunk_bytes, int server_num,
+		   int whole_tables, uint64_t shared_blocks);
+
 #endif
