@@ -157,6 +157,23 @@ run "$DBRESTORE" restore --repo "$REPO_S" --name src --backup "$ID4" --to "$(pg_
 assert_rc "restore of the split backup succeeds" 0
 check "restored split backup matches the source" pg_compare src dst4
 
+note "dump from a server whose shared_buffers public.big outgrows: one COPY cut into objects, not ctid ranges"
+# ranges would cycle each page through the whole buffer pool; a sequential scan keeps to its ring
+pg_restart_with() {
+	psql_q postgres "$1" >/dev/null && bash "$PG_SERVER_SH" stop "$PG_DIR" >/dev/null &&
+		bash "$PG_SERVER_SH" start "$PG_DIR" "$PG_PORT" "$PG_BINDIR" >/dev/null
+}
+check "server restarted with shared_buffers 2MB" pg_restart_with "ALTER SYSTEM SET shared_buffers = '2MB'"
+run "$BACKUPD" --log-level debug dump --source "$SRC_URI" --repo "$REPO_S" --name src --jobs 2 --chunk-size 1MB
+assert_rc "dump --chunk-size 1MB from the small pool succeeds" 0
+ID5="$(last_line)"
+assert_output_matches "public.big (past shared_buffers) is one COPY written into several objects" \
+	'dumped public\.big chunk 0: 200000 rows in ([2-9]|[1-9][0-9]+) objects$'
+check "server restarted with its shared_buffers back" pg_restart_with "ALTER SYSTEM RESET shared_buffers"
+run "$DBRESTORE" restore --repo "$REPO_S" --name src --backup "$ID5" --to "$(pg_uri dst5)" --jobs 2 --create
+assert_rc "restore of the backup split past shared_buffers succeeds" 0
+check "restored backup split past shared_buffers matches the source" pg_compare src dst5
+
 # --------------------------------------------------------------------------
 note "restore pipeline: indexes and foreign keys follow their tables' loads, single-chunk tables load frozen"
 run "$DBRESTORE" --log-level debug restore --repo "$REPO" --name src --backup "$ID1" --to "$(pg_uri dst_pipe)" \
