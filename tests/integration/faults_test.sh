@@ -425,7 +425,7 @@ for r in $(seq 1 "$ROUNDS"); do
 	# a session holds a lock the dump waits for: the run is in progress for ~5 s
 	psql_q src "BEGIN; LOCK TABLE small IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(5); COMMIT" >/dev/null 2>&1 &
 	LOCKER=$!
-	sleep 0.3
+	wait_for 20 table_locked src small || true
 	start_daemon
 	for _ in $(seq 1 100); do
 		[ -n "$(runs_of_fj)" ] && break
