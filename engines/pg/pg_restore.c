@@ -59,6 +59,7 @@ typedef struct restore_ctx {
 	PGconn *maint;     /* --create: holds the temporary name's lock */
 	pg_db_props *props; /* --create: the source database's properties (in info), or NULL */
 	int created;
+	int renamed;        /* --create: the database carries the target's name */
 	pg_target *target;  /* its version and settings, read before anything runs */
 	int lo_create_missing; /* a backup without large-object metadata (older backupd) */
 	pg_role_map roles;  /* --owner, --role-map */
@@ -285,6 +286,7 @@ static int finish_database(restore_ctx *rc, bderr *err)
 	char *sql = xasprintf("ALTER DATABASE %s RENAME TO %s", qt, qd);
 	char *what = xasprintf("cannot rename the restored database to '%s'", rc->dbname);
 	int r = pg_exec(rc->maint, sql, what, err);
+	rc->renamed = r == 0;
 	free(what);
 	free(sql);
 	free(qd);
@@ -292,22 +294,25 @@ static int finish_database(restore_ctx *rc, bderr *err)
 	return r;
 }
 
+/* Drops the database this restore created, under whichever name it has now. */
 static void drop_database(restore_ctx *rc)
 {
+	/* renamed: what failed came after (--provision's env file): no half result under that name either */
+	const char *name = rc->renamed ? rc->dbname : rc->temp_dbname;
 	bderr err;
 	bderr_init(&err);
 	if (rc->maint == NULL || PQstatus(rc->maint) != CONNECTION_OK) {
 		PQfinish(rc->maint);
 		rc->maint = NULL;
 		if (connect_maintenance(rc, &rc->maint, &err) != 0) {
-			log_warn("cannot drop the incomplete database '%s': %s", rc->temp_dbname, err.msg);
+			log_warn("cannot drop the incomplete database '%s': %s", name, err.msg);
 			return;
 		}
 	}
-	if (drop_db(rc->maint, rc->temp_dbname, 0, &err) != 0)
+	if (drop_db(rc->maint, name, 0, &err) != 0)
 		log_warn("%s", err.msg);
 	else
-		log_info("dropped the incomplete database '%s'", rc->temp_dbname);
+		log_info("dropped the incomplete database '%s'", name);
 }
 
 static int check_empty(PGconn *c, const char *dbname, bderr *err)
