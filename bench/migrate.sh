@@ -123,7 +123,26 @@ bench_quiesce() {
 	"${PSQL[@]}" -d postgres -c CHECKPOINT >/dev/null
 	"${DSQL[@]}" -d postgres -c CHECKPOINT >/dev/null
 }
-bench_server_cpu() { pg_server_cpu "$SRC_SRV/data" "$DST_SRV/data"; }
+# The servers' CPU together; each call also notes the source's and the
+# target's apart ("source target" per line in cpu.split: timed calls it
+# before and after each step), for the per-process line of the report.
+bench_server_cpu() {
+	local s d
+	s="$(pg_server_cpu "$SRC_SRV/data")"
+	d="$(pg_server_cpu "$DST_SRV/data")"
+	echo "$s $d" >>"$WORKDIR/cpu.split"
+	awk -v s="$s" -v d="$d" 'BEGIN { printf "%.2f", s + d }'
+}
+# split_note NAME: the source's and the target's CPU over the step just timed, into split.txt
+split_note() {
+	tail -n 2 "$WORKDIR/cpu.split" | awk -v n="$1" 'NR == 1 { s = $1; d = $2 }
+		NR == 2 { printf "%s %.2f %.2f\n", n, $1 - s, $2 - d }' >>"$WORKDIR/split.txt"
+}
+# by_process NAME: "client C + source server S + target server T" CPU seconds
+by_process() {
+	awk -v n="$1" -v c="$(best "$1" 4)" '$1 == n { printf "client %.1f + source server %.1f + target server %.1f", c, $2, $3 }' \
+		"$WORKDIR/split.txt"
+}
 
 # pgcopydb and pg_restore need the target database to exist: timed with it
 cat >"$WORKDIR/pgcopydb.sh" <<EOF
@@ -144,8 +163,11 @@ EOF
 
 log "PostgreSQL 15 -> $TARGET_MAJOR, 2 jobs each"
 PATH="$CLIENT_BIN:$PATH" timed migrate "$DBRESTORE" migrate --from "$SRC/$DB" --to "$DST/m_backupd" --jobs 2 --create
+split_note migrate
 timed pgcopydb bash "$WORKDIR/pgcopydb.sh"
+split_note pgcopydb
 timed dump_restore bash "$WORKDIR/dump_restore.sh"
+split_note dump_restore
 
 # What verification costs on its own: one read of the migrated copy,
 # against the checksums a dump of the same source recorded.
@@ -193,6 +215,8 @@ floor() { awk -v c="$(best "$1" 4)" -v s="$(best "$1" 5)" -v n="$cores" 'BEGIN {
 echo "CPU bound on $cores cores: migrate needs $(floor migrate)s of wall time at best, pgcopydb $(floor pgcopydb)s," \
 	"dump + restore $(floor dump_restore)s; the targets ask for <= $(awk -v t="$t_c" 'BEGIN { printf "%.2f", t * 0.8 }')s" \
 	"and <= $(awk -v t="$t_d" 'BEGIN { printf "%.2f", t * 0.6 }')s"
+echo "CPU by process (s): migrate $(by_process migrate); pgcopydb $(by_process pgcopydb);" \
+	"dump + restore $(by_process dump_restore)"
 echo "row check (accounts/docs/blobs/sum/indexes): source $c_src, migrate $c_bd, pgcopydb $c_cp, pg_restore $c_pr"
 
 status=0
