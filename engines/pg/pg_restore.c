@@ -203,8 +203,12 @@ static int drop_db(PGconn *c, const char *name, int force, bderr *err)
 	return r;
 }
 
-/* Claims the temporary name: ours alone, and free of a killed restore's leftovers. */
-static int claim_temp_db(restore_ctx *rc, bderr *err)
+/* How long a claim waits for a lock holder in the middle of a statement (see claim_temp_db). */
+#define TEMP_DB_BUSY_WAIT_MS 30000
+#define TEMP_DB_BUSY_POLL_MS 100
+
+/* *got: the temporary name's lock is ours now (else another session holds it). */
+static int try_lock_temp_db(restore_ctx *rc, int *got, bderr *err)
 {
 	const char *params[] = { rc->temp_dbname };
 	PGresult *r = NULL;
@@ -212,11 +216,58 @@ static int claim_temp_db(restore_ctx *rc, bderr *err)
 			    "SELECT pg_catalog.pg_try_advisory_lock(" TEMP_DB_LOCK_CLASS ", pg_catalog.hashtext($1))",
 			    1, params, "cannot lock the temporary database name", &r, err) != 0)
 		return -1;
-	int got = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+	*got = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
 	PQclear(r);
-	if (!got)
-		return bderr_set(err, "another restore --create into '%s' is in progress (temporary database '%s')",
-				 rc->dbname, rc->temp_dbname);
+	return 0;
+}
+
+/* *busy: the session holding the temporary name's lock is running a statement. */
+static int lock_holder_busy(restore_ctx *rc, int *busy, bderr *err)
+{
+	const char *params[] = { rc->temp_dbname };
+	PGresult *r = NULL;
+	if (pg_query_params(rc->maint,
+			    "SELECT count(*) FROM pg_catalog.pg_locks l"
+			    " JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid"
+			    " WHERE l.locktype = 'advisory' AND l.granted"
+			    " AND l.database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database())"
+			    " AND l.classid = " TEMP_DB_LOCK_CLASS " AND l.objid = pg_catalog.hashtext($1)::oid"
+			    " AND l.objsubid = 2 AND a.state = 'active'",
+			    1, params, "cannot look up the temporary database name's lock", &r, err) != 0)
+		return -1;
+	*busy = strcmp(PQgetvalue(r, 0, 0), "0") != 0;
+	PQclear(r);
+	return 0;
+}
+
+/*
+ * Claims the temporary name: ours alone, and free of a killed restore's leftovers.
+ * A restorer killed in the middle of a statement on its lock-holding
+ * connection (CREATE DATABASE, the drop of a leftover, the rename) leaves
+ * its backend to finish that statement, lock held, before the server
+ * notices the client is gone: a holder running a statement is waited for
+ * (a while); one that is idle is a live restore, refused at once.
+ */
+static int claim_temp_db(restore_ctx *rc, bderr *err)
+{
+	int got = 0, busy = 0;
+	for (int waited = 0;; waited += TEMP_DB_BUSY_POLL_MS) {
+		if (try_lock_temp_db(rc, &got, err) != 0)
+			return -1;
+		if (got)
+			break;
+		if (lock_holder_busy(rc, &busy, err) != 0)
+			return -1;
+		if (!busy || waited >= TEMP_DB_BUSY_WAIT_MS)
+			return bderr_set(err,
+					 "another restore --create into '%s' is in progress (temporary database '%s')",
+					 rc->dbname, rc->temp_dbname);
+		if (waited == 0)
+			log_info("the temporary database's lock is held by a session still running a statement "
+				 "(an interrupted restore's last?): waiting for it to end");
+		struct timespec pause = { 0, TEMP_DB_BUSY_POLL_MS * 1000000L };
+		nanosleep(&pause, NULL);
+	}
 	int exists = 0;
 	if (db_exists(rc->maint, rc->temp_dbname, &exists, err) != 0)
 		return -1;

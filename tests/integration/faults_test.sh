@@ -264,6 +264,24 @@ kill_restore_rounds() {
 }
 note "kill -9 at random points of a PostgreSQL restore --create"
 kill_restore_rounds "pg restore" "$REPO_P" src src pg_uri db_exists db_drop pg_sum restore-no-half-db
+note "a PostgreSQL restore --create killed in the middle of a statement: the next one waits for that statement"
+# A restorer killed while its lock-holding connection runs a statement
+# (CREATE DATABASE, say) leaves its backend to finish it, lock held, before
+# the server notices the client gone (restore_kill_sweep_test met it: an
+# immediate rerun was refused as "another restore in progress").  Planted:
+# a session holding the temporary name's lock while it runs a 2 s statement.
+TMP_RST="backupd_restore_$(printf '%s' rst | sha256sum | cut -c1-24)"
+advisory_held() { [ "$(psql_q postgres "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = 1650750067 AND granted")" = 1 ]; }
+psql_q postgres "SELECT pg_advisory_lock(1650750067, hashtext('$TMP_RST')), pg_sleep(2)" >/dev/null &
+BUSY=$!
+check "the planted session holds the lock, busy" wait_for 20 advisory_held
+run "$DBRESTORE" restore --repo "$REPO_P" --name src --backup latest --to "$(pg_uri rst)" --jobs 2 --create
+assert_rc "the next restore --create waits for the statement to end, then succeeds" 0
+assert_output_contains "it says what it waits for" "held by a session still running a statement"
+wait "$BUSY" || true
+assert_eq "it has the rows" "$SUM_SRC" "$(pg_sum rst || true)"
+db_drop rst
+
 note "kill -9 at random points of a MariaDB restore --create"
 kill_restore_rounds "mariadb restore" "$REPO_M" msrc msrc my_uri my_db_unmarked my_db_drop my_sum my-restore-no-half-db
 

@@ -72,9 +72,8 @@ sweep() {
 		fi
 		swept=$((swept + 1))
 		rc=0
-		# in the background: the shell reports no "Killed" for it
 		env LD_PRELOAD="$SHIM" KILLSHIM_AT="$n" "${cmd[@]}" >"$BD_TMP/kill.out" 2>"$BD_TMP/kill.err" </dev/null &
-		wait $! || rc=$?
+		{ wait $! || rc=$?; } 2>/dev/null # (the shell's "Killed" line)
 		cat "$BD_TMP/kill.out" "$BD_TMP/kill.err" >>"$BD_ALL_OUTPUT"
 		state=absent
 		if "exists_$e" rst; then
