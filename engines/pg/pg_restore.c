@@ -281,18 +281,25 @@ static int claim_temp_db(restore_ctx *rc, bderr *err)
 	return 0;
 }
 
-static int create_database(restore_ctx *rc, bderr *err)
+/* --create: nothing may carry the target's name yet. */
+static int target_absent(restore_ctx *rc, bderr *err)
 {
-	if (connect_maintenance(rc, &rc->maint, err) != 0)
-		return -1;
 	int exists = 0;
 	if (db_exists(rc->maint, rc->dbname, &exists, err) != 0)
 		return -1;
 	if (exists)
 		return bderr_set(err, "database '%s' already exists: restore into it without --create, or drop it first",
 				 rc->dbname);
+	return 0;
+}
+
+static int create_database(restore_ctx *rc, bderr *err)
+{
+	if (connect_maintenance(rc, &rc->maint, err) != 0)
+		return -1;
 	rc->temp_dbname = temp_db_name(rc->dbname);
-	if (claim_temp_db(rc, err) != 0)
+	/* again after the claim: one that waited may have waited for a killed restore's rename */
+	if (target_absent(rc, err) != 0 || claim_temp_db(rc, err) != 0 || target_absent(rc, err) != 0)
 		return -1;
 	PGconn *c = rc->maint;
 	char *locale = NULL;

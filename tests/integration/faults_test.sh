@@ -281,6 +281,18 @@ assert_output_contains "it says what it waits for" "held by a session still runn
 wait "$BUSY" || true
 assert_eq "it has the rows" "$SUM_SRC" "$(pg_sum rst || true)"
 db_drop rst
+# the statement waited for may be the killed restore's rename: the restore was
+# complete, and the next one says the target exists (not a failed rename at
+# its end, after a whole restore into a temporary database)
+db_create planted
+psql_q postgres "SELECT pg_advisory_lock(1650750067, hashtext('$TMP_RST')); SELECT pg_sleep(2); ALTER DATABASE planted RENAME TO rst" >/dev/null &
+BUSY=$!
+check "the planted session holds the lock, busy, before its rename" wait_for 20 advisory_held
+run "$DBRESTORE" restore --repo "$REPO_P" --name src --backup latest --to "$(pg_uri rst)" --jobs 2 --create
+wait "$BUSY" || true
+assert_rc "the next restore --create, once the rename is done, exits 1" 1
+assert_output_contains "it says the target exists" "database 'rst' already exists: restore into it without --create"
+db_drop rst
 
 note "kill -9 at random points of a MariaDB restore --create"
 kill_restore_rounds "mariadb restore" "$REPO_M" msrc msrc my_uri my_db_unmarked my_db_drop my_sum my-restore-no-half-db
