@@ -10,7 +10,8 @@
 #                  it, ~1 GB in all).  --scale 1 is a quick smoke test.
 #   --x4           the whole comparison at --scale N and again at 4N (4x the
 #                  data), then both sizes' figures side by side: how each tool's
-#                  time grows with the data, and whether peak RSS stays flat
+#                  time and CPU (client, server) grow with the data, and
+#                  whether peak RSS stays flat
 #   --summary FILE also write the figures to FILE, one "name value" a line
 #   --runs N       repeat each timed step N times, report the fastest (default 1)
 #   --port P       server port (default 55433)
@@ -92,8 +93,14 @@ if [ "$X4" = 1 ]; then
 	echo
 	echo "growth with the data: pgbench scale $N1 ($(get "$N1" db_mb) MB) vs $N4 ($(get "$N4" db_mb) MB), best of $RUNS run(s)"
 	printf '%-28s %12s %12s %9s\n' "" "scale $N1" "scale $N4" "growth"
+	# CPU (client, server: the least of the runs): on 2 cores shared with other
+	# work the times follow it, and a server cost that grows faster than the
+	# data shows here (a ctid range scan reads through all of shared_buffers)
 	for m in db_mb backupd_dump_s pg_dump_s dbrestore_s pg_restore_s repo_mb pg_dump_mb \
-		backupd_dump_rss_mb dbrestore_rss_mb pg_dump_rss_mb pg_restore_rss_mb dump_ratio restore_ratio; do
+		backupd_dump_rss_mb dbrestore_rss_mb pg_dump_rss_mb pg_restore_rss_mb \
+		backupd_dump_cpu_cli_s backupd_dump_cpu_srv_s pg_dump_cpu_cli_s pg_dump_cpu_srv_s \
+		dbrestore_cpu_cli_s dbrestore_cpu_srv_s pg_restore_cpu_cli_s pg_restore_cpu_srv_s \
+		dump_ratio restore_ratio; do
 		a="$(get "$N1" "$m")" b="$(get "$N4" "$m")"
 		printf '%-28s %12s %12s %9s\n' "$m" "$a" "$b" "$(grow "$a" "$b")"
 	done
@@ -274,6 +281,14 @@ backupd_dump_rss_mb $(mb "$bd_dump_m")
 dbrestore_rss_mb $(mb "$bd_rest_m")
 pg_dump_rss_mb $(mb "$pg_dump_m")
 pg_restore_rss_mb $(mb "$pg_rest_m")
+backupd_dump_cpu_cli_s $(best backupd_dump 4)
+backupd_dump_cpu_srv_s $(best backupd_dump 5)
+pg_dump_cpu_cli_s $(best pg_dump 4)
+pg_dump_cpu_srv_s $(best pg_dump 5)
+dbrestore_cpu_cli_s $(best dbrestore 4)
+dbrestore_cpu_srv_s $(best dbrestore 5)
+pg_restore_cpu_cli_s $(best pg_restore 4)
+pg_restore_cpu_srv_s $(best pg_restore 5)
 dump_ratio $dump_ratio
 restore_ratio $rest_ratio
 EOF

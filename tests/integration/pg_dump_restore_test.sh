@@ -191,15 +191,17 @@ _bd_psql -d postgres -c "ALTER SYSTEM RESET log_min_messages" -c "SELECT pg_relo
 check "the server starts parallel workers for an index on public.big otherwise (so the check above can fail)" \
 	test "$workers" -gt 0
 db_drop dst_noworkers
-# maintenance_work_mem: a build running with no other beside it sorts in what
-# the others leave of shared_buffers' worth, more than each session's own.
-# With --jobs 2 whether any build runs alone is a matter of timing; with
-# --jobs 1 every one does.
+# maintenance_work_mem: a build sorts in what its table's rows need (the
+# manifest's count), at least each session's own, of a budget the builds
+# share: half of the server's available memory, read by a superuser (the
+# test's role) from the server's /proc/meminfo.
 run "$DBRESTORE" --log-level debug restore --repo "$REPO" --name src --backup "$ID1" --to "$(pg_uri dst_pipe1)" \
 	--jobs 1 --create
 assert_rc "restore --create --jobs 1 at debug level succeeds" 0
-assert_output_matches "an index build alone takes more maintenance_work_mem than the session's own" \
-	'(INDEX|CONSTRAINT) [^ ]+: maintenance_work_mem [0-9]+ kB, what the builds beside it leave'
+assert_output_matches "the index builds' budget is sized from the server's available memory" \
+	'index builds: maintenance_work_mem [0-9]+ kB per job .* \(half of the server.s available memory\)'
+assert_output_matches "an index build is sized from its table's rows (public.big: 200000)" \
+	'INDEX big_grp: maintenance_work_mem [0-9]+ kB for 200000 rows'
 # COPY FREEZE (TRUNCATE in the load's transaction): every page of a
 # single-chunk table is all-frozen right after the restore, with no vacuum.
 _bd_psql -d dst_pipe -c "CREATE EXTENSION pg_visibility" >/dev/null
