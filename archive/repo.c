@@ -29,11 +29,19 @@ struct repo {
 	int locked; /* encrypted, opened without the key: backup IDs only */
 	unsigned char dek[CRYPT_KEY_LEN];
 	struct progress *progress; /* counts what object readers read; NULL: none */
+	void (*commit_hook)(void *); /* repo_set_commit_hook */
+	void *commit_hook_ctx;
 };
 
 void repo_set_progress(repo *r, struct progress *p)
 {
 	r->progress = p;
+}
+
+void repo_set_commit_hook(repo *r, void (*fn)(void *), void *ctx)
+{
+	r->commit_hook = fn;
+	r->commit_hook_ctx = ctx;
 }
 
 struct progress *repo_progress(const repo *r)
@@ -440,6 +448,8 @@ int repo_backup_commit(repo *r, manifest *m, bderr *err)
 	if (manifest_to_json(m, &json, err) < 0)
 		return -1;
 	char *path = repo_backup_path(m->name, m->id, "manifest.json");
+	if (r->commit_hook)
+		r->commit_hook(r->commit_hook_ctx);
 	int rc = storage_put(r->s, path, json, strlen(json), err);
 	free(path);
 	free(json);

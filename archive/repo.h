@@ -75,6 +75,13 @@ char *repo_backup_path(const char *name, const char *id, const char *object);
  * completion (objects, bytes, stored bytes) once the manifest is durable.
  */
 int repo_backup_commit(repo *r, manifest *m, bderr *err);
+/*
+ * fn(ctx) runs in repo_backup_commit right before the manifest is written:
+ * from there on the backup's outcome is that write's alone (a run that holds
+ * SIGTERM back from this point is never killed with its backup complete,
+ * nor in the middle of the write, which on S3 may land all the same).
+ */
+void repo_set_commit_hook(repo *r, void (*fn)(void *), void *ctx);
 
 /*
  * Best effort, for a backup that failed: its objects go (in batches where the

@@ -154,16 +154,19 @@ static int next_is_incremental(repo *r, const char *name, long n, bderr *err)
 }
 
 /*
- * The backup is complete from here: a SIGTERM now (a fleet daemon cut off
+ * The backup is complete from here (or its manifest is being written: the
+ * repository's commit hook): a SIGTERM now (a fleet daemon cut off
  * from its catalog cancelling its runs, a shutdown) must not turn it into a
  * killed run, which the fleet would run again.  Ignored for what is left
- * (retention, the end record, the exit, which under ASan scans for leaks);
+ * (the dump's own cleanup after its commit, retention, the end record, the
+ * exit, which under ASan scans for leaks);
  * SIGKILL still ends it.  Ignored, not blocked: a mask is per thread, and the
  * progress reporter's thread, which does not block them, would take the
  * signal and its default action would end the process all the same.
  */
-static void hold_cancellation(void)
+static void hold_cancellation(void *unused)
 {
+	(void)unused;
 	struct sigaction ignore;
 	memset(&ignore, 0, sizeof ignore);
 	ignore.sa_handler = SIG_IGN;
@@ -224,6 +227,7 @@ static int job_backup(const config *cfg, const config_section *js, progress *pro
 	    resolve_repo(cfg, config_get(js, "repo"), &rs, err) < 0 ||
 	    repo_open(rs.url, &rs.opts, 1, &r, err) < 0)
 		goto out;
+	repo_set_commit_hook(r, hold_cancellation, NULL);
 	basebackup_options bo = {
 		.url = src.url,
 		.password = src.password,
@@ -241,7 +245,7 @@ static int job_backup(const config *cfg, const config_section *js, progress *pro
 	}
 	if ((base ? basebackup_run(r, &bo, id, err) : src.engine->dump(r, &o, id, err)) < 0)
 		goto out;
-	hold_cancellation();
+	hold_cancellation(NULL);
 	if (repo_backup_load(r, src.name, *id, &m, err) < 0)
 		goto out;
 	rec->bytes = manifest_total_stored_size(m);

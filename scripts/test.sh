@@ -24,7 +24,9 @@
 #   --no-fuzz        (BD_SKIP_FUZZ=1)        skip phase 7
 #   --long           (BD_LONG=1)             long variants: fuzz each target for
 #                                            BD_FUZZ_SECONDS=300 unless that is set;
-#                                            10 rounds of faults_test.sh; physical_test.sh
+#                                            10 rounds of faults_test.sh; restore --create
+#                                            killed after each statement (restore_kill_sweep_test.sh);
+#                                            physical_test.sh
 #                                            on every PostgreSQL major 12..18, every target;
 #                                            majors_test the whole 12..18 dump/restore matrix
 #   --no-integration (BD_SKIP_INTEGRATION=1) skip phases 8 and 9

@@ -59,6 +59,7 @@ typedef struct restore_ctx {
 	PGconn *maint;     /* --create: holds the temporary name's lock */
 	pg_db_props *props; /* --create: the source database's properties (in info), or NULL */
 	int created;
+	int renamed;        /* --create: the database carries the target's name */
 	pg_target *target;  /* its version and settings, read before anything runs */
 	int lo_create_missing; /* a backup without large-object metadata (older backupd) */
 	pg_role_map roles;  /* --owner, --role-map */
@@ -202,8 +203,12 @@ static int drop_db(PGconn *c, const char *name, int force, bderr *err)
 	return r;
 }
 
-/* Claims the temporary name: ours alone, and free of a killed restore's leftovers. */
-static int claim_temp_db(restore_ctx *rc, bderr *err)
+/* How long a claim waits for a lock holder in the middle of a statement (see claim_temp_db). */
+#define TEMP_DB_BUSY_WAIT_MS 30000
+#define TEMP_DB_BUSY_POLL_MS 100
+
+/* *got: the temporary name's lock is ours now (else another session holds it). */
+static int try_lock_temp_db(restore_ctx *rc, int *got, bderr *err)
 {
 	const char *params[] = { rc->temp_dbname };
 	PGresult *r = NULL;
@@ -211,11 +216,58 @@ static int claim_temp_db(restore_ctx *rc, bderr *err)
 			    "SELECT pg_catalog.pg_try_advisory_lock(" TEMP_DB_LOCK_CLASS ", pg_catalog.hashtext($1))",
 			    1, params, "cannot lock the temporary database name", &r, err) != 0)
 		return -1;
-	int got = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+	*got = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
 	PQclear(r);
-	if (!got)
-		return bderr_set(err, "another restore --create into '%s' is in progress (temporary database '%s')",
-				 rc->dbname, rc->temp_dbname);
+	return 0;
+}
+
+/* *busy: the session holding the temporary name's lock is running a statement. */
+static int lock_holder_busy(restore_ctx *rc, int *busy, bderr *err)
+{
+	const char *params[] = { rc->temp_dbname };
+	PGresult *r = NULL;
+	if (pg_query_params(rc->maint,
+			    "SELECT count(*) FROM pg_catalog.pg_locks l"
+			    " JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid"
+			    " WHERE l.locktype = 'advisory' AND l.granted"
+			    " AND l.database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database())"
+			    " AND l.classid = " TEMP_DB_LOCK_CLASS " AND l.objid = pg_catalog.hashtext($1)::oid"
+			    " AND l.objsubid = 2 AND a.state = 'active'",
+			    1, params, "cannot look up the temporary database name's lock", &r, err) != 0)
+		return -1;
+	*busy = strcmp(PQgetvalue(r, 0, 0), "0") != 0;
+	PQclear(r);
+	return 0;
+}
+
+/*
+ * Claims the temporary name: ours alone, and free of a killed restore's leftovers.
+ * A restorer killed in the middle of a statement on its lock-holding
+ * connection (CREATE DATABASE, the drop of a leftover, the rename) leaves
+ * its backend to finish that statement, lock held, before the server
+ * notices the client is gone: a holder running a statement is waited for
+ * (a while); one that is idle is a live restore, refused at once.
+ */
+static int claim_temp_db(restore_ctx *rc, bderr *err)
+{
+	int got = 0, busy = 0;
+	for (int waited = 0;; waited += TEMP_DB_BUSY_POLL_MS) {
+		if (try_lock_temp_db(rc, &got, err) != 0)
+			return -1;
+		if (got)
+			break;
+		if (lock_holder_busy(rc, &busy, err) != 0)
+			return -1;
+		if (!busy || waited >= TEMP_DB_BUSY_WAIT_MS)
+			return bderr_set(err,
+					 "another restore --create into '%s' is in progress (temporary database '%s')",
+					 rc->dbname, rc->temp_dbname);
+		if (waited == 0)
+			log_info("the temporary database's lock is held by a session still running a statement "
+				 "(an interrupted restore's last?): waiting for it to end");
+		struct timespec pause = { 0, TEMP_DB_BUSY_POLL_MS * 1000000L };
+		nanosleep(&pause, NULL);
+	}
 	int exists = 0;
 	if (db_exists(rc->maint, rc->temp_dbname, &exists, err) != 0)
 		return -1;
@@ -229,18 +281,25 @@ static int claim_temp_db(restore_ctx *rc, bderr *err)
 	return 0;
 }
 
-static int create_database(restore_ctx *rc, bderr *err)
+/* --create: nothing may carry the target's name yet. */
+static int target_absent(restore_ctx *rc, bderr *err)
 {
-	if (connect_maintenance(rc, &rc->maint, err) != 0)
-		return -1;
 	int exists = 0;
 	if (db_exists(rc->maint, rc->dbname, &exists, err) != 0)
 		return -1;
 	if (exists)
 		return bderr_set(err, "database '%s' already exists: restore into it without --create, or drop it first",
 				 rc->dbname);
+	return 0;
+}
+
+static int create_database(restore_ctx *rc, bderr *err)
+{
+	if (connect_maintenance(rc, &rc->maint, err) != 0)
+		return -1;
 	rc->temp_dbname = temp_db_name(rc->dbname);
-	if (claim_temp_db(rc, err) != 0)
+	/* again after the claim: one that waited may have waited for a killed restore's rename */
+	if (target_absent(rc, err) != 0 || claim_temp_db(rc, err) != 0 || target_absent(rc, err) != 0)
 		return -1;
 	PGconn *c = rc->maint;
 	char *locale = NULL;
@@ -285,6 +344,7 @@ static int finish_database(restore_ctx *rc, bderr *err)
 	char *sql = xasprintf("ALTER DATABASE %s RENAME TO %s", qt, qd);
 	char *what = xasprintf("cannot rename the restored database to '%s'", rc->dbname);
 	int r = pg_exec(rc->maint, sql, what, err);
+	rc->renamed = r == 0;
 	free(what);
 	free(sql);
 	free(qd);
@@ -292,22 +352,25 @@ static int finish_database(restore_ctx *rc, bderr *err)
 	return r;
 }
 
+/* Drops the database this restore created, under whichever name it has now. */
 static void drop_database(restore_ctx *rc)
 {
+	/* renamed: what failed came after (--provision's env file): no half result under that name either */
+	const char *name = rc->renamed ? rc->dbname : rc->temp_dbname;
 	bderr err;
 	bderr_init(&err);
 	if (rc->maint == NULL || PQstatus(rc->maint) != CONNECTION_OK) {
 		PQfinish(rc->maint);
 		rc->maint = NULL;
 		if (connect_maintenance(rc, &rc->maint, &err) != 0) {
-			log_warn("cannot drop the incomplete database '%s': %s", rc->temp_dbname, err.msg);
+			log_warn("cannot drop the incomplete database '%s': %s", name, err.msg);
 			return;
 		}
 	}
-	if (drop_db(rc->maint, rc->temp_dbname, 0, &err) != 0)
+	if (drop_db(rc->maint, name, 0, &err) != 0)
 		log_warn("%s", err.msg);
 	else
-		log_info("dropped the incomplete database '%s'", rc->temp_dbname);
+		log_info("dropped the incomplete database '%s'", name);
 }
 
 static int check_empty(PGconn *c, const char *dbname, bderr *err)

@@ -26,6 +26,9 @@
       is a line of LOGFILE.expired is answered 400 ExpiredToken instead.
       While LOGFILE.delay exists, each upload part (PUT ...partNumber=) waits
       that many seconds before it is forwarded.
+      While LOGFILE.hold exists, a PUT of a manifest.json is forwarded,
+      then "HELD PUT PATH" is appended to LOGFILE and its answer held that
+      many seconds (the writer is in the middle of its commit meanwhile).
 
 The port chosen is written to PORTFILE once listening.
 """
@@ -239,6 +242,16 @@ class Proxy(BaseHTTPRequestHandler):
         conn.request(self.command, self.path, body=body, headers=hdrs)
         r = conn.getresponse()
         data = r.read()
+        if self.command == "PUT" and self.path.split("?")[0].endswith("/manifest.json"):
+            try:
+                with open(self.logfile + ".hold") as f:
+                    hold = float(f.read().strip() or 0)
+                with LOCK:
+                    with open(self.logfile, "a") as f:
+                        f.write("HELD PUT %s\n" % self.path)
+                time.sleep(hold)
+            except OSError:
+                pass
         self.send_response(r.status, r.reason)
         for k, v in r.getheaders():
             if k.lower() not in ("connection", "transfer-encoding", "content-length", "keep-alive"):

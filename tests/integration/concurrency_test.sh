@@ -44,7 +44,7 @@ printf '[global]\nstate-dir = %s\n' "$BD_TMP/state-a" >"$BD_TMP/a.conf"
 # a lock on the table holds the first dump at its start, for as long as we like
 psql_q src "BEGIN; LOCK TABLE t IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(4); COMMIT" >/dev/null &
 HOLD=$!
-sleep 0.5
+check "a session holds t" wait_for 20 table_locked src t
 "$BACKUPD" -c "$BD_TMP/a.conf" dump --source "$SRC" --repo "$REPO" --name app >"$BD_TMP/a.out" 2>"$BD_TMP/a.err" &
 pa=$!
 wait_for 10 bash -c "ls '$BD_TMP'/state-a/locks/dump-*.lock && ! flock -n '$BD_TMP'/state-a/locks/dump-*.lock true" || true
@@ -96,7 +96,7 @@ STK="$BD_TMP/state-kill"
 daemon_conf "$BD_TMP/kill.conf" "$STK" "$BD_TMP/repo-slow" slow
 psql_q src "BEGIN; LOCK TABLE t IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(8); COMMIT" >/dev/null &
 HOLD=$!
-sleep 0.5
+check "a session holds t" wait_for 20 table_locked src t
 "$BACKUPD" -c "$BD_TMP/kill.conf" daemon >"$BD_TMP/d1.log" 2>&1 &
 D1=$!
 check "the first daemon starts the job" wait_for 20 grep -q "job slow: started" "$BD_TMP/d1.log"

@@ -96,6 +96,9 @@ retries = 1
 retry-delay = 1s
 CONF
 }
+test_le_2_complete() { [ "$(count_complete "$REPO2" src)" -le 2 ]; }
+# no_runs_going: no "backupd ... run JOB" of this suite's daemon is alive
+no_runs_going() { ! ps -eo args= | awk -v c="$CONF" 'index($0, c) && / run [a-z]+$/ { found = 1 } END { exit !found }'; }
 write_conf '0 3 * * *' '0 3 * * *'
 run "$BACKUPD" -c "$CONF" run nightly
 assert_rc "run nightly succeeds" 0
@@ -138,32 +141,34 @@ write_conf '*/3 * * * * *' '*/3 * * * * *'
 DLOG="$BD_TMP/daemon.log"
 "$BACKUPD" -c "$CONF" daemon >"$BD_TMP/daemon.out" 2>"$DLOG" &
 DPID=$!
-sleep 1
+# its lock is taken before it says it started (a fixed sleep once let the
+# second daemon start under load, and run until the command timeout)
+check "the daemon starts" wait_for 60 grep -q "daemon started" "$DLOG"
 run "$BACKUPD" -c "$CONF" daemon
 assert_rc "a second daemon exits 2" 2
 assert_output_contains "a second daemon says why" "another backupd daemon is running"
-sleep 9
+# events, not a fixed 9 s: a loaded (ASan) run takes longer than its 3 s period
+check "the daemon ran nightly on schedule (3 ok runs)" wait_for 90 at_least 3 history_count nightly ok
+check "retries are recorded as failed" wait_for 90 at_least 3 history_count broken failed
 check "daemon is still running" kill -0 "$DPID"
-ok_runs="$(history_count nightly ok)"
-check "the daemon ran nightly on schedule (history: $ok_runs ok)" test "$ok_runs" -ge 3
-check "retention kept at most 2 backups after runs" test "$(count_complete "$REPO2" src)" -le 2
+# (a run between its commit and its retention holds 3 for a moment)
+check "retention kept at most 2 backups after runs" wait_for 30 test_le_2_complete
 check "daemon logs run start" grep -q -E "job nightly: started" "$DLOG"
 check "daemon logs run end with duration, bytes and rows" grep -q -E "job nightly: ok in [0-9]+s: backup [0-9TZ-]+, [0-9]+ bytes stored, [0-9]+ rows" "$DLOG"
 check "the failing job was retried" grep -q "job broken: retry 1 of 1" "$DLOG"
-check "retries are recorded as failed" test "$(history_count broken failed)" -ge 3
 
 # reload: nightly becomes yearly, broken gets a broken schedule (kept out)
 write_conf '0 0 1 1 *' '0 0 1 1 *'
 kill -HUP "$DPID"
-sleep 4
+check "reload is logged" wait_for 30 grep -q "configuration reloaded" "$DLOG"
+# a run started before the reload may still be going: its end is no new run
+check "the runs started before the reload end" wait_for 60 no_runs_going
 before="$(history_count nightly ok)"
 sleep 6
 assert_eq "after SIGHUP the new schedule applies (no more runs)" "$before" "$(history_count nightly ok)"
-check "reload is logged" grep -q "configuration reloaded" "$DLOG"
 write_conf 'bad schedule' '0 0 1 1 *'
 kill -HUP "$DPID"
-sleep 1
-check "a broken new config is refused and logged" grep -q "reload failed, keeping the previous configuration" "$DLOG"
+check "a broken new config is refused and logged" wait_for 30 grep -q "reload failed, keeping the previous configuration" "$DLOG"
 check "daemon survives a broken reload" kill -0 "$DPID"
 kill -TERM "$DPID"
 rc=0
@@ -176,7 +181,7 @@ note "daemon: SIGTERM during a running dump"
 # a lock held elsewhere blocks the dump inside its snapshot: it cannot finish
 _bd_psql -d src -c "BEGIN; LOCK TABLE t IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(60);" >/dev/null 2>&1 &
 LOCKER=$!
-sleep 1
+check "a session holds t" wait_for 20 table_locked src t
 write_conf '*/2 * * * * *' '0 0 1 1 *'
 before_complete="$(count_complete "$REPO2" src)"
 "$BACKUPD" -c "$CONF" daemon >"$BD_TMP/daemon2.out" 2>"$BD_TMP/daemon2.log" &

@@ -264,6 +264,36 @@ kill_restore_rounds() {
 }
 note "kill -9 at random points of a PostgreSQL restore --create"
 kill_restore_rounds "pg restore" "$REPO_P" src src pg_uri db_exists db_drop pg_sum restore-no-half-db
+note "a PostgreSQL restore --create killed in the middle of a statement: the next one waits for that statement"
+# A restorer killed while its lock-holding connection runs a statement
+# (CREATE DATABASE, say) leaves its backend to finish it, lock held, before
+# the server notices the client gone (restore_kill_sweep_test met it: an
+# immediate rerun was refused as "another restore in progress").  Planted:
+# a session holding the temporary name's lock while it runs a 2 s statement.
+TMP_RST="backupd_restore_$(printf '%s' rst | sha256sum | cut -c1-24)"
+advisory_held() { [ "$(psql_q postgres "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = 1650750067 AND granted")" = 1 ]; }
+psql_q postgres "SELECT pg_advisory_lock(1650750067, hashtext('$TMP_RST')), pg_sleep(2)" >/dev/null &
+BUSY=$!
+check "the planted session holds the lock, busy" wait_for 20 advisory_held
+run "$DBRESTORE" restore --repo "$REPO_P" --name src --backup latest --to "$(pg_uri rst)" --jobs 2 --create
+assert_rc "the next restore --create waits for the statement to end, then succeeds" 0
+assert_output_contains "it says what it waits for" "held by a session still running a statement"
+wait "$BUSY" || true
+assert_eq "it has the rows" "$SUM_SRC" "$(pg_sum rst || true)"
+db_drop rst
+# the statement waited for may be the killed restore's rename: the restore was
+# complete, and the next one says the target exists (not a failed rename at
+# its end, after a whole restore into a temporary database)
+db_create planted
+psql_q postgres "SELECT pg_advisory_lock(1650750067, hashtext('$TMP_RST')); SELECT pg_sleep(2); ALTER DATABASE planted RENAME TO rst" >/dev/null &
+BUSY=$!
+check "the planted session holds the lock, busy, before its rename" wait_for 20 advisory_held
+run "$DBRESTORE" restore --repo "$REPO_P" --name src --backup latest --to "$(pg_uri rst)" --jobs 2 --create
+wait "$BUSY" || true
+assert_rc "the next restore --create, once the rename is done, exits 1" 1
+assert_output_contains "it says the target exists" "database 'rst' already exists: restore into it without --create"
+db_drop rst
+
 note "kill -9 at random points of a MariaDB restore --create"
 kill_restore_rounds "mariadb restore" "$REPO_M" msrc msrc my_uri my_db_unmarked my_db_drop my_sum my-restore-no-half-db
 
@@ -425,7 +455,7 @@ for r in $(seq 1 "$ROUNDS"); do
 	# a session holds a lock the dump waits for: the run is in progress for ~5 s
 	psql_q src "BEGIN; LOCK TABLE small IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(5); COMMIT" >/dev/null 2>&1 &
 	LOCKER=$!
-	sleep 0.3
+	wait_for 20 table_locked src small || true
 	start_daemon
 	for _ in $(seq 1 100); do
 		[ -n "$(runs_of_fj)" ] && break

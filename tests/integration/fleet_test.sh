@@ -225,7 +225,7 @@ note "a daemon killed outright mid-run: another one runs the job after the lease
 # the slow job's dump waits behind a lock for as long as we hold it
 src_q slow "BEGIN; LOCK TABLE s IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(12); COMMIT" >/dev/null &
 HOLD=$!
-sleep 0.5
+check "a session holds s" wait_for 20 table_locked slow s src_q
 SLOW_FIRE=$(date +%s)
 cat_q "INSERT INTO backupd.runs (job, fire_time, state, daemon_id, repo, source, lease_seconds, lease_until) VALUES ('slow', $SLOW_FIRE, 'running', 'nobody', 'r1', 'slow', $LEASE, now() - interval '1 hour')" >/dev/null
 slow_started() { [ -n "$(cat_q "SELECT daemon_id FROM backupd.runs WHERE job = 'slow' AND started IS NOT NULL AND state = 'running'")" ]; }
@@ -254,7 +254,7 @@ OUTAGE_SECTION=$(date -u +%Y%m%dT%H%M%SZ)
 # firing runs again once the catalog is back: one complete backup, never two
 src_q slow "BEGIN; LOCK TABLE s IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(14); COMMIT" >/dev/null &
 HOLD=$!
-sleep 0.5
+check "a session holds s" wait_for 20 table_locked slow s src_q
 SLOW2_FIRE=$((SLOW_FIRE + 1))
 cat_q "INSERT INTO backupd.runs (job, fire_time, state, daemon_id, repo, source, lease_seconds, lease_until) VALUES ('slow', $SLOW2_FIRE, 'running', 'nobody', 'r1', 'slow', $LEASE, now() - interval '1 hour')" >/dev/null
 slow2_started() { [ -n "$(cat_q "SELECT daemon_id FROM backupd.runs WHERE job = 'slow' AND fire_time = $SLOW2_FIRE AND started IS NOT NULL AND state = 'running'")" ]; }

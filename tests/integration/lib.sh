@@ -581,6 +581,13 @@ psql_file() {
 	_bd_psql -d "$1" -f "$2" -o /dev/null
 }
 
+# table_locked DB TABLE [QUERY-FN]: a session holds TABLE of DB in ACCESS
+# EXCLUSIVE mode (QUERY-FN DB SQL runs the query; default psql_q).  A test
+# that starts a locker in the background waits for this, not a fixed sleep:
+# a psql slow to start under load would let the dump it means to hold run free.
+table_locked() {
+	[ "$("${3:-psql_q}" "$1" "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE c.relname = '$2' AND l.mode = 'AccessExclusiveLock' AND l.granted AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())")" -ge 1 ]
+}
 db_create() { _bd_psql -d postgres -c "CREATE DATABASE \"$1\"" >/dev/null; }
 db_drop() { _bd_psql -d postgres -c "DROP DATABASE IF EXISTS \"$1\" WITH (FORCE)" >/dev/null; }
 db_exists() { [ "$(psql_q postgres "SELECT count(*) FROM pg_database WHERE datname = '$1'")" = 1 ]; }

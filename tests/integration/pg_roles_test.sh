@@ -156,6 +156,15 @@ assert_rc "a provisioning restore that cannot complete (missing roles) exits 1" 
 assert_eq "the role it created is dropped again" 0 "$(psql_q postgres "SELECT count(*) FROM pg_roles WHERE rolname = 'app_user3'")"
 assert_eq "no env file, not even a temporary one" "" "$(ls -A "$ENVDIR")"
 check_not "no database" db_exists appdb3
+# the env file is placed last, after the rename: a failure there (its path
+# is a directory) must not leave the renamed database and its owner behind
+mkdir -p "$BD_TMP/envdir.env"
+run "$DBRESTORE" restore --repo "$REPO" --name rsrc --to "$(pg_uri postgres)" --provision appdb5 --owner app_user5 \
+	--env-file "$BD_TMP/envdir.env" "${MAPS[@]}"
+assert_rc "a provisioning restore whose env file cannot be placed exits 1" 1
+assert_output_contains "it says why" "Is a directory"
+check_not "no database under the target's name" db_exists appdb5
+assert_eq "the role it created is dropped again" 0 "$(psql_q postgres "SELECT count(*) FROM pg_roles WHERE rolname = 'app_user5'")"
 
 run "$DBRESTORE" restore --repo "$REPO" --name rsrc --to "$(pg_uri postgres)" --provision appdb --owner app_user \
 	--env-file "$ENVDIR/app.env" "${MAPS[@]}"

@@ -315,5 +315,45 @@ ride_out restore restore_copying "$DBRESTORE" restore --repo "$DIRECT" --name bi
 BIG_SUM="SELECT count(*), md5(string_agg(md5(v), '' ORDER BY id)) FROM b"
 assert_eq "the restored table matches" "$(psql_q big "$BIG_SUM")" "$(psql_q big_dst "$BIG_SUM" || true)"
 
+# --------------------------------------------------------------------------
+note "SIGTERM to a run while its manifest is being written (the proxy holds the PUT's answer)"
+# The write may land whatever the writer does next (here it has): the run
+# holds SIGTERM back from the start of its commit, so a complete backup is
+# never a killed run (a daemon would record it so, a fleet run it again).
+cat >"$BD_TMP/term.conf" <<CONF
+[global]
+state-dir = $BD_TMP/term-state
+
+[source:s]
+url = $(pg_uri src)
+
+[repo:r]
+url = s3://bkt/term?endpoint=http://127.0.0.1:$PORT_proxy&style=path
+
+[job:t]
+source = s
+repo = r
+name = term
+CONF
+echo 2 >"$BD_TMP/requests.log.hold"
+"$BACKUPD" -c "$BD_TMP/term.conf" run t >"$BD_TMP/term.out" 2>"$BD_TMP/term.err" </dev/null &
+TERM_PID=$!
+check "the proxy holds the answer to the manifest's PUT" wait_for 60 grep -q "^HELD PUT /bkt/term/term/backups/.*/manifest.json" "$BD_TMP/requests.log"
+kill -TERM "$TERM_PID" 2>/dev/null || true
+rc=0
+wait "$TERM_PID" || rc=$?
+rm -f "$BD_TMP/requests.log.hold"
+cat "$BD_TMP/term.out" "$BD_TMP/term.err" >>"$BD_ALL_OUTPUT"
+_bd_check_sanitizers "$BD_TMP/term.err" "run t (SIGTERM mid-commit)"
+assert_eq "the run ends ok despite the SIGTERM (exit 0)" 0 "$rc"
+TERM_ID="$(tail -n 1 "$BD_TMP/term.out")"
+check "its run history says ok, with the backup's ID ($TERM_ID)" python3 -c '
+import json, sys
+runs = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+assert [(r["result"], r["backup_id"]) for r in runs] == [("ok", sys.argv[2])], runs' \
+	"$BD_TMP/term-state/history/t.jsonl" "$TERM_ID"
+run "$BACKUPD" verify --repo "s3://bkt/term?endpoint=http://127.0.0.1:$S3_PORT&style=path" --name term "$TERM_ID"
+assert_rc "the backup is complete and verifies" 0
+
 assert_no_secrets_in_output "no secret key, session token or identity token in any output"
 finish

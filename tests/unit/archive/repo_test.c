@@ -546,6 +546,62 @@ static void test_faults_through_repo(void **state)
 	manifest_free(m);
 }
 
+/* repo_set_commit_hook: what the hook saw when it ran */
+typedef struct hook_seen {
+	repo *r;
+	const char *name;
+	const char *id;
+	int calls;
+	int manifest_there; /* the backup was already complete when the hook ran */
+} hook_seen;
+
+static void commit_hook(void *ctx)
+{
+	hook_seen *h = ctx;
+	manifest *m = NULL;
+	bderr err;
+	bderr_init(&err);
+	h->calls++;
+	if (repo_backup_load(h->r, h->name, h->id, &m, &err) == 0)
+		h->manifest_there = 1;
+	manifest_free(m);
+}
+
+/* The hook runs once per commit, before the manifest is written, also for a write that fails. */
+static void test_commit_hook(void **state)
+{
+	fixture *f = *state;
+	storage *inner;
+	repo *r;
+	bderr err;
+	bderr_init(&err);
+	manifest *m = make_backup(f->r, "app", T0, 1);
+	free(m->id);
+	m->id = begin(f->r, "app", T0 + 60);
+	hook_seen h = { f->r, "app", m->id, 0, 0 };
+	repo_set_commit_hook(f->r, commit_hook, &h);
+	assert_int_equal(repo_backup_commit(f->r, m, &err), 0);
+	assert_int_equal(h.calls, 1);
+	assert_int_equal(h.manifest_there, 0);
+	manifest *loaded = NULL;
+	assert_int_equal(repo_backup_load(f->r, "app", m->id, &loaded, &err), 0);
+	manifest_free(loaded);
+	repo_set_commit_hook(f->r, NULL, NULL);
+
+	fault_plan no_commit = { .only_path = "manifest.json", .fail_close = 1 };
+	assert_int_equal(posix_storage_new(f->dir, &inner, &err), 0);
+	assert_int_equal(repo_open_storage(fault_storage_new(inner, &no_commit), 0, &r, &err), 0);
+	free(m->id);
+	m->id = begin(r, "app", T0 + 120);
+	hook_seen h2 = { r, "app", m->id, 0, 0 };
+	repo_set_commit_hook(r, commit_hook, &h2);
+	assert_int_equal(repo_backup_commit(r, m, &err), -1);
+	assert_int_equal(h2.calls, 1);
+	assert_int_equal(h2.manifest_there, 0);
+	repo_free(r);
+	manifest_free(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -553,6 +609,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_not_a_repo, test_repo_setup, test_repo_teardown),
 		cmocka_unit_test_setup_teardown(test_refuse_newer_or_bad_marker, test_repo_setup, test_repo_teardown),
 		cmocka_unit_test(test_names),
+		cmocka_unit_test_setup_teardown(test_commit_hook, test_repo_setup, test_repo_teardown),
 		cmocka_unit_test_setup_teardown(test_id_collisions, test_repo_setup, test_repo_teardown),
 		cmocka_unit_test_setup_teardown(test_id_claim_across_processes, test_repo_setup, test_repo_teardown),
 		cmocka_unit_test_setup_teardown(test_list_and_order, test_repo_setup, test_repo_teardown),
