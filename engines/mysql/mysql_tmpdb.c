@@ -2,6 +2,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/log.h"
 #include "common/mem.h"
@@ -41,6 +42,12 @@ static int count_of(MYSQL *c, const char *sql, const char *db, const char *what,
 	return r;
 }
 
+/* Database comments: MariaDB 10.5 and newer (MySQL has none). */
+static int has_db_comments(MYSQL *c)
+{
+	return my_is_mariadb(c) && mysql_get_server_version(c) >= 100500;
+}
+
 static int db_exists(MYSQL *c, const char *db, long *n, bderr *err)
 {
 	return count_of(c, "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?", db,
@@ -59,22 +66,57 @@ static int drop_db(MYSQL *c, const char *db, bderr *err)
 	return r;
 }
 
+/* How long a claim waits for a lock holder in the middle of a statement (my_tmpdb_claim). */
+#define TMPDB_BUSY_WAIT_MS 30000
+#define TMPDB_BUSY_POLL_MS 100
+
+/*
+ * Takes TMP's named lock: *got 1 when ours, else *busy tells whether the
+ * session holding it is running a statement.
+ */
+static int try_lock(MYSQL *c, const char *tmp, int *got, int *busy, bderr *err)
+{
+	long v = 0;
+	*got = *busy = 0;
+	if (count_of(c, "SELECT GET_LOCK(?, 0)", tmp, "cannot lock the temporary database name", &v, err) != 0)
+		return -1;
+	*got = v == 1;
+	if (*got)
+		return 0;
+	if (count_of(c,
+		       "SELECT COUNT(*) FROM information_schema.PROCESSLIST"
+		       " WHERE ID = IS_USED_LOCK(?) AND COMMAND <> 'Sleep'",
+		       tmp, "cannot look up the temporary database name's lock", &v, err) != 0)
+		return -1;
+	*busy = v > 0;
+	return 0;
+}
+
 int my_tmpdb_claim(MYSQL *c, const char *target, const char *tmp, bderr *err)
 {
-	/* released when C closes, so a killed restorer's lock is free at once */
-	char *lit = my_quote_literal(c, tmp);
-	char *sql = xasprintf("SELECT GET_LOCK(%s, 0)", lit);
-	char *v = NULL;
-	int r = my_query_value(c, sql, "cannot lock the temporary database name", &v, err);
-	int got = v && strcmp(v, "1") == 0;
-	free(v);
-	free(sql);
-	free(lit);
-	if (r != 0)
-		return -1;
-	if (!got)
-		return bderr_set(err, "another restore --create into '%s' is in progress (temporary database '%s')",
-				 target, tmp);
+	/*
+	 * Released when C closes, so a killed restorer's lock is free at once,
+	 * unless it was killed in the middle of a statement on that connection
+	 * (an ALTER adding keys, the RENAME): the server finishes the statement
+	 * before it notices the client is gone.  A holder running a statement
+	 * is waited for (a while); an idle one is a live restore, refused at once.
+	 */
+	int got = 0, busy = 0;
+	for (int waited = 0;; waited += TMPDB_BUSY_POLL_MS) {
+		if (try_lock(c, tmp, &got, &busy, err) != 0)
+			return -1;
+		if (got)
+			break;
+		if (!busy || waited >= TMPDB_BUSY_WAIT_MS)
+			return bderr_set(err,
+					 "another restore --create into '%s' is in progress (temporary database '%s')",
+					 target, tmp);
+		if (waited == 0)
+			log_info("the temporary database's lock is held by a session still running a statement "
+				 "(an interrupted restore's last?): waiting for it to end");
+		struct timespec pause = { 0, TMPDB_BUSY_POLL_MS * 1000000L };
+		nanosleep(&pause, NULL);
+	}
 	long tmp_left = 0, target_left = 0, marked = 0, commented = 0, objects = 0;
 	if (db_exists(c, tmp, &tmp_left, err) != 0 || db_exists(c, target, &target_left, err) != 0)
 		return -1;
@@ -89,7 +131,7 @@ int my_tmpdb_claim(MYSQL *c, const char *target, const char *tmp, bderr *err)
 			     " + (SELECT COUNT(*) FROM information_schema.EVENTS WHERE EVENT_SCHEMA = ?)",
 			     target, "cannot inspect the target database", &objects, err) != 0)
 			return -1;
-		if (my_is_mariadb(c) &&
+		if (has_db_comments(c) &&
 		    count_of(c,
 			     "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?"
 			     " AND SCHEMA_COMMENT = '" MY_TMPDB_COMMENT "'",
@@ -169,7 +211,7 @@ int my_tmpdb_publish(MYSQL *c, const char *tmp, const char *target, const char *
 	char *rename = strbuf_detach(&b);
 	char *q = my_quote_ident(target);
 	char *create = xasprintf("CREATE DATABASE %s %s%s", q, create_opts,
-				 my_is_mariadb(c) ? " COMMENT = '" MY_TMPDB_COMMENT "'" : "");
+				 has_db_comments(c) ? " COMMENT = '" MY_TMPDB_COMMENT "'" : "");
 	char *what = xasprintf("cannot create database '%s'", target);
 	r = my_exec(c, create, what, err);
 	if (r == 0) {
@@ -190,7 +232,7 @@ int my_tmpdb_finish(MYSQL *c, const char *tmp, const char *target, bderr *err)
 {
 	if (drop_db(c, tmp, err) != 0)
 		return -1;
-	if (my_is_mariadb(c)) {
+	if (has_db_comments(c)) {
 		/* the marker table still marks TARGET until the statement after this one */
 		char *q = my_quote_ident(target);
 		char *sql = xasprintf("ALTER DATABASE %s COMMENT = ''", q);

@@ -20,7 +20,7 @@
 #define MY_TMPDB_MARKER "backupd_restore_in_progress"
 
 /*
- * MariaDB (10.5+) also lets a database carry a comment: the target is
+ * MariaDB 10.5 and newer also let a database carry a comment: the target is
  * created with this one, so that it is marked from its CREATE DATABASE on,
  * not only once the RENAME has brought the marker table in; the comment is
  * cleared just before the marker table goes.  MySQL has no database comments:

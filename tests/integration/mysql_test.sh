@@ -547,19 +547,34 @@ check_not "the restored database keeps no in-progress marker" my_table_exists ds
 assert_eq "the restored database keeps no in-progress comment" "" \
 	"$(my_sql "" "SELECT schema_comment FROM information_schema.schemata WHERE schema_name = 'dst_killed'")"
 
+# lock_held NAME: some session holds the named lock NAME
+lock_held() { [ "$(my_sql "" "SELECT IS_USED_LOCK('$1') IS NOT NULL")" = 1 ]; }
+
 note "restore --create while another restore of the same target holds its lock"
-_bd_mariadb -N -B -e "SELECT GET_LOCK('$(my_tmpdb dst_locked)', 0), SLEEP(30)" >/dev/null 2>&1 &
+# a live restorer's lock-holding connection, idle between its statements:
+# the client keeps its session open, reading a pipe that stays silent
+mkfifo "$BD_TMP/lock.fifo"
+_bd_mariadb -N -B <"$BD_TMP/lock.fifo" >/dev/null 2>&1 &
 lpid=$!
-for _ in $(seq 1 100); do
-	[ "$(my_sql "" "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE 'SELECT GET_LOCK%'")" -gt 0 ] && break
-	sleep 0.05
-done
+exec 7>"$BD_TMP/lock.fifo"
+printf "SELECT GET_LOCK('%s', 0);\n" "$(my_tmpdb dst_locked)" >&7
+wait_for 10 lock_held "$(my_tmpdb dst_locked)"
 MYSQL_PWD="$MY_PASSWORD" run "$DBRESTORE" restore --repo "$REPO" --name src --backup "$ID1" --to "$(my_uri dst_locked)" --create
 assert_rc "a concurrent restore --create of the same target is refused" 1
 assert_output_contains "the refusal says another restore is in progress" "is in progress"
-kill "$lpid" 2>/dev/null
+exec 7>&-
 { wait "$lpid"; } 2>/dev/null || true
 check_not "the refused restore creates nothing" my_db_exists dst_locked
+
+note "restore --create while the lock's holder still runs a statement (a killed restore's last)"
+_bd_mariadb -N -B -e "SELECT GET_LOCK('$(my_tmpdb dst_busy)', 0), SLEEP(2)" >/dev/null 2>&1 &
+lpid=$!
+wait_for 10 lock_held "$(my_tmpdb dst_busy)"
+MYSQL_PWD="$MY_PASSWORD" run "$DBRESTORE" restore --repo "$REPO" --name src --backup "$ID1" --to "$(my_uri dst_busy)" --create
+assert_rc "restore --create waits for a busy lock holder, then succeeds" 0
+assert_output_contains "it says it waits for the statement to end" "still running a statement"
+check "that restore matches the source" my_compare src dst_busy
+{ wait "$lpid"; } 2>/dev/null || true
 
 note "restore --create after a restore killed once its tables were moved (target marked in progress)"
 my_db_create dst_marked
