@@ -935,11 +935,6 @@ static void dump_state_clear(dump_state *st)
 	st->n_tables = st->n_tasks = st->n_exclude = 0;
 }
 
-/*
- * One database into backup st->id (begun here when NULL): its objects into
- * m, its info (and the roles it references) into info.  st->id is begun
- * once the snapshot is taken and the tables are locked.
- */
 /* The source's shared_buffers, in blocks (its unit), once per dump: what plan_tasks weighs tables by. */
 static int read_shared_blocks(dump_state *st, PGconn *c, bderr *err)
 {
@@ -955,6 +950,11 @@ static int read_shared_blocks(dump_state *st, PGconn *c, bderr *err)
 	return 0;
 }
 
+/*
+ * One database into backup st->id (begun here when NULL): its objects into
+ * m, its info (and the roles it references) into info.  st->id is begun
+ * once the snapshot is taken and the tables are locked.
+ */
 static int dump_database(dump_state *st, manifest *m, json_t *info, time_t started, bderr *err)
 {
 	const engine_dump_options *o = st->o;
