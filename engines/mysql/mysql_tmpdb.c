@@ -2,11 +2,11 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "common/log.h"
 #include "common/mem.h"
 #include "engines/mysql/myconn.h"
+#include "engines/restore_claim.h"
 #include "archive/filter.h"
 
 #define TMPDB_PREFIX "backupd_restore_"
@@ -66,27 +66,29 @@ static int drop_db(MYSQL *c, const char *db, bderr *err)
 	return r;
 }
 
-/* How long a claim waits for a lock holder in the middle of a statement (my_tmpdb_claim). */
-#define TMPDB_BUSY_WAIT_MS 30000
-#define TMPDB_BUSY_POLL_MS 100
+/* The claim's connection and name: what try_lock works on. */
+typedef struct tmpdb_lock {
+	MYSQL *c;
+	const char *tmp;
+} tmpdb_lock;
 
 /*
- * Takes TMP's named lock: *got 1 when ours, else *busy tells whether the
- * session holding it is running a statement.
+ * One try at TMP's named lock (restore_claim_try_fn): *got when ours, else
+ * *busy when the session holding it is running a statement.
  */
-static int try_lock(MYSQL *c, const char *tmp, int *got, int *busy, bderr *err)
+static int try_lock(void *vl, int *got, int *busy, bderr *err)
 {
+	tmpdb_lock *l = vl;
 	long v = 0;
-	*got = *busy = 0;
-	if (count_of(c, "SELECT GET_LOCK(?, 0)", tmp, "cannot lock the temporary database name", &v, err) != 0)
+	if (count_of(l->c, "SELECT GET_LOCK(?, 0)", l->tmp, "cannot lock the temporary database name", &v, err) != 0)
 		return -1;
 	*got = v == 1;
 	if (*got)
 		return 0;
-	if (count_of(c,
-		       "SELECT COUNT(*) FROM information_schema.PROCESSLIST"
-		       " WHERE ID = IS_USED_LOCK(?) AND COMMAND <> 'Sleep'",
-		       tmp, "cannot look up the temporary database name's lock", &v, err) != 0)
+	if (count_of(l->c,
+		     "SELECT COUNT(*) FROM information_schema.PROCESSLIST"
+		     " WHERE ID = IS_USED_LOCK(?) AND COMMAND <> 'Sleep'",
+		     l->tmp, "cannot look up the temporary database name's lock", &v, err) != 0)
 		return -1;
 	*busy = v > 0;
 	return 0;
@@ -94,29 +96,10 @@ static int try_lock(MYSQL *c, const char *tmp, int *got, int *busy, bderr *err)
 
 int my_tmpdb_claim(MYSQL *c, const char *target, const char *tmp, bderr *err)
 {
-	/*
-	 * Released when C closes, so a killed restorer's lock is free at once,
-	 * unless it was killed in the middle of a statement on that connection
-	 * (an ALTER adding keys, the RENAME): the server finishes the statement
-	 * before it notices the client is gone.  A holder running a statement
-	 * is waited for (a while); an idle one is a live restore, refused at once.
-	 */
-	int got = 0, busy = 0;
-	for (int waited = 0;; waited += TMPDB_BUSY_POLL_MS) {
-		if (try_lock(c, tmp, &got, &busy, err) != 0)
-			return -1;
-		if (got)
-			break;
-		if (!busy || waited >= TMPDB_BUSY_WAIT_MS)
-			return bderr_set(err,
-					 "another restore --create into '%s' is in progress (temporary database '%s')",
-					 target, tmp);
-		if (waited == 0)
-			log_info("the temporary database's lock is held by a session still running a statement "
-				 "(an interrupted restore's last?): waiting for it to end");
-		struct timespec pause = { 0, TMPDB_BUSY_POLL_MS * 1000000L };
-		nanosleep(&pause, NULL);
-	}
+	/* released when C closes, so a killed restorer's lock is free at once (or once its last statement ends) */
+	tmpdb_lock l = { c, tmp };
+	if (restore_claim_wait(try_lock, &l, target, tmp, err) != 0)
+		return -1;
 	long tmp_left = 0, target_left = 0, marked = 0, commented = 0, objects = 0;
 	if (db_exists(c, tmp, &tmp_left, err) != 0 || db_exists(c, target, &target_left, err) != 0)
 		return -1;

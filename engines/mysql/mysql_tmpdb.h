@@ -33,7 +33,8 @@ char *my_tmpdb_name(const char *target);
 
 /*
  * Takes the named lock of TMP on C (refused if another restore of TARGET
- * holds it) and drops what a killed restore of TARGET left: the temporary
+ * holds it; a holder running a statement is waited for: restore_claim_wait)
+ * and drops what a killed restore of TARGET left: the temporary
  * database, and a target still carrying the marker table or comment (or, on
  * MySQL, left empty by a kill between its creation and the rename).
  */

@@ -30,6 +30,7 @@
 #include "engines/pg/pg_sql_filter.h"
 #include "engines/pg/pg_subset.h"
 #include "engines/pg/pg_target.h"
+#include "engines/restore_claim.h"
 
 #define IO_BUF (256 * 1024)
 /* Schema sections are held in memory: they grow with the schema, not the data. */
@@ -203,13 +204,13 @@ static int drop_db(PGconn *c, const char *name, int force, bderr *err)
 	return r;
 }
 
-/* How long a claim waits for a lock holder in the middle of a statement (see claim_temp_db). */
-#define TEMP_DB_BUSY_WAIT_MS 30000
-#define TEMP_DB_BUSY_POLL_MS 100
-
-/* *got: the temporary name's lock is ours now (else another session holds it). */
-static int try_lock_temp_db(restore_ctx *rc, int *got, bderr *err)
+/*
+ * One try at the temporary name's lock (restore_claim_try_fn): *got when
+ * ours, else *busy when its holder is running a statement.
+ */
+static int try_lock_temp_db(void *vrc, int *got, int *busy, bderr *err)
 {
+	restore_ctx *rc = vrc;
 	const char *params[] = { rc->temp_dbname };
 	PGresult *r = NULL;
 	if (pg_query_params(rc->maint,
@@ -218,14 +219,8 @@ static int try_lock_temp_db(restore_ctx *rc, int *got, bderr *err)
 		return -1;
 	*got = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
 	PQclear(r);
-	return 0;
-}
-
-/* *busy: the session holding the temporary name's lock is running a statement. */
-static int lock_holder_busy(restore_ctx *rc, int *busy, bderr *err)
-{
-	const char *params[] = { rc->temp_dbname };
-	PGresult *r = NULL;
+	if (*got)
+		return 0;
 	if (pg_query_params(rc->maint,
 			    "SELECT count(*) FROM pg_catalog.pg_locks l"
 			    " JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid"
@@ -240,34 +235,11 @@ static int lock_holder_busy(restore_ctx *rc, int *busy, bderr *err)
 	return 0;
 }
 
-/*
- * Claims the temporary name: ours alone, and free of a killed restore's leftovers.
- * A restorer killed in the middle of a statement on its lock-holding
- * connection (CREATE DATABASE, the drop of a leftover, the rename) leaves
- * its backend to finish that statement, lock held, before the server
- * notices the client is gone: a holder running a statement is waited for
- * (a while); one that is idle is a live restore, refused at once.
- */
+/* Claims the temporary name: ours alone (restore_claim_wait), and free of a killed restore's leftovers. */
 static int claim_temp_db(restore_ctx *rc, bderr *err)
 {
-	int got = 0, busy = 0;
-	for (int waited = 0;; waited += TEMP_DB_BUSY_POLL_MS) {
-		if (try_lock_temp_db(rc, &got, err) != 0)
-			return -1;
-		if (got)
-			break;
-		if (lock_holder_busy(rc, &busy, err) != 0)
-			return -1;
-		if (!busy || waited >= TEMP_DB_BUSY_WAIT_MS)
-			return bderr_set(err,
-					 "another restore --create into '%s' is in progress (temporary database '%s')",
-					 rc->dbname, rc->temp_dbname);
-		if (waited == 0)
-			log_info("the temporary database's lock is held by a session still running a statement "
-				 "(an interrupted restore's last?): waiting for it to end");
-		struct timespec pause = { 0, TEMP_DB_BUSY_POLL_MS * 1000000L };
-		nanosleep(&pause, NULL);
-	}
+	if (restore_claim_wait(try_lock_temp_db, rc, rc->dbname, rc->temp_dbname, err) != 0)
+		return -1;
 	int exists = 0;
 	if (db_exists(rc->maint, rc->temp_dbname, &exists, err) != 0)
 		return -1;
@@ -1661,8 +1633,7 @@ static long long server_memory_kb(PGconn *c)
 	long long kb = -1;
 	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 && !PQgetisnull(r, 0, 0)) {
 		kb = meminfo_kb(PQgetvalue(r, 0, 0), "MemAvailable:");
-		char *end;
-		long long max = PQgetisnull(r, 0, 1) ? -1 : strtoll(PQgetvalue(r, 0, 1), &end, 10);
+		long long max = PQgetisnull(r, 0, 1) ? -1 : strtoll(PQgetvalue(r, 0, 1), NULL, 10);
 		long long cur = PQgetisnull(r, 0, 2) ? -1 : strtoll(PQgetvalue(r, 0, 2), NULL, 10);
 		/* a limit ("max", none, reads as 0) */
 		if (kb >= 0 && max > 0 && cur >= 0 && (max - cur) / 1024 < kb)
