@@ -15,6 +15,7 @@
 #include "archive/manifest.h"
 #include "backupd/gauges.h"
 #include "common/fsutil.h"
+#include "common/log.h"
 #include "common/mem.h"
 #include "common/progress.h"
 #include "policies/cron.h"
@@ -62,7 +63,7 @@ int run_history_append(const config *cfg, const run_record *r, bderr *err)
 	json_decref(j);
 	if (text == NULL)
 		return bderr_set(err, "cannot record run of job '%s': out of memory", r->job);
-	char *line = xasprintf("%s\n", text);
+	char *line = xasprintf("\n%s\n", text);
 	free(text);
 
 	char *dir = xasprintf("%s/history", run_history_state_dir(cfg));
@@ -70,14 +71,32 @@ int run_history_append(const config *cfg, const run_record *r, bderr *err)
 	int rc = -1;
 	if (mkdir_p(dir, 0750, err) < 0)
 		goto out;
-	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+	/* read-write only to look at the last byte: writes still go to the end */
+	int fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
 	if (fd < 0) {
 		bderr_sys(err, errno, "cannot open run history '%s'", path);
 		goto out;
 	}
+	/*
+	 * A writer killed mid-write leaves a last line without its newline; a
+	 * record written straight after it would be glued onto it and lost to
+	 * every reader (the joined line does not parse). Start on a line of our
+	 * own: the torn line stays behind, skipped by the readers. Two appenders
+	 * that both see the torn end leave an empty line, which readers skip too.
+	 */
+	const char *rec = line + 1; /* line starts with a newline we may not need */
+	struct stat st;
+	char last;
+	if (fstat(fd, &st) == 0 && st.st_size > 0 &&
+	    pread(fd, &last, 1, st.st_size - 1) == 1 && last != '\n') {
+		log_warn("run history '%s' ends in a partial line (a run killed while recording "
+			 "it?): left as it is, this run's record starts on a new line",
+			 path);
+		rec = line;
+	}
 	/* one write: concurrent appenders (daemon and a manual run) never interleave */
-	size_t len = strlen(line);
-	ssize_t w = write(fd, line, len);
+	size_t len = strlen(rec);
+	ssize_t w = write(fd, rec, len);
 	if (w != (ssize_t)len) {
 		bderr_sys(err, w < 0 ? errno : EIO, "cannot write run history '%s'", path);
 		close(fd);

@@ -3,7 +3,9 @@
  * one line per run (start, end, duration, result, backup id, bytes, rows,
  * error).
  * Appending one line with one write() keeps the file readable even when a
- * run crashes; the daemon and `backupd status` only need its last line.
+ * run crashes; the daemon and `backupd status` only need its last line. A
+ * line torn by a kill mid-write is skipped by the readers, and the next
+ * append starts a new line after it rather than continuing it.
  */
 #ifndef BACKUPD_RUN_HISTORY_H
 #define BACKUPD_RUN_HISTORY_H
