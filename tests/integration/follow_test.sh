@@ -11,12 +11,14 @@
 #    subscription and the source as it was.
 #  - MariaDB -> MariaDB: the target a replica from the copy's binlog
 #    position while a writer runs; cut-over; no replication left.
-# Under BD_ASAN=1 the loads are shorter.
+# Under BD_ASAN=1 the loads are shorter.  Every wait is for an event (rows
+# committed by the writer, a row arrived on the target), never a fixed time.
 source "$(dirname "$0")/lib.sh"
 source "$BD_ROOT/tests/integration/pg_majors.sh"
 
-LOAD_S=5
-[ "${BD_ASAN:-0}" = 1 ] && LOAD_S=3
+# rows the writer commits (and the target applies) while a follow runs
+LOAD_ROWS=100
+[ "${BD_ASAN:-0}" = 1 ] && LOAD_ROWS=40
 STATE="$BD_TMP/state"
 # The replication objects a follow leaves: slots and publications on src, subscriptions on dst
 leftovers() {
@@ -38,6 +40,14 @@ writer() { # writer KEY DB LOG STOPFILE
 			sleep 0.05
 		fi
 	done
+}
+lines_in() { wc -l <"$1"; }
+# writes_arrive WHAT LOG N ARRIVED-FN: the writer logging to LOG commits N more
+# rows, and the last of them reaches the target (ARRIVED-FN ID)
+writes_arrive() {
+	local want=$(($(lines_in "$2") + $3))
+	check "$1: the writer commits $3 more rows" wait_for 120 at_least "$want" lines_in "$2"
+	check "$1: its last row reaches the target" wait_for 120 "$4" "$(tail -n 1 "$2")"
 }
 # hist of DB on KEY, one "id:v" line per row
 hist_rows() { sq "$1" "$2" "SELECT id || ':' || v FROM hist ORDER BY id"; }
@@ -95,7 +105,9 @@ STOP="$BD_TMP/stop"
 PGB=$!
 writer src app "$LOG" "$STOP" &
 WPID=$!
-sleep 1
+pgb_writing() { [ "$(sq src app "SELECT count(*) > 0 FROM pgbench_history")" = t ]; }
+check "the writer commits before the copy" wait_for 60 at_least 1 lines_in "$LOG"
+check "pgbench commits before the copy" wait_for 60 pgb_writing
 run "$DBRESTORE" migrate --from "$(uri src app)" --to "$(uri dst app)" --create --follow --name app \
 	--state-dir "$STATE" --replica-identity-full --jobs 2
 assert_rc "run again, migrate --follow completes under load" 0
@@ -129,14 +141,17 @@ check "/metrics: its lag in bytes" grep -q '^backupd_migration_lag_bytes{migrati
 check "/metrics: rows applied" grep -q '^backupd_migration_rows_applied{migration="app"} [0-9]' "$BD_TMP/metrics.txt"
 
 note "PostgreSQL: the target restarted while following"
-sleep "$LOAD_S"
+on_dst() { [ "$(sq dst app "SELECT count(*) FROM hist WHERE id = $1")" = 1 ]; }
+writes_arrive "following under load" "$LOG" "$LOAD_ROWS" on_dst
 bash "$PG_SERVER_SH" stop "$BD_TMP/pgdst" >/dev/null 2>&1 || true
-sleep 1
+# rows committed while the target is down: the subscription catches up on them
+check "the writer commits while the target is down" wait_for 60 at_least "$(($(lines_in "$LOG") + 10))" lines_in "$LOG"
 bash "$PG_SERVER_SH" start "$BD_TMP/pgdst" "${PORT[dst]}" "$PG15_BIN" >/dev/null
 check "the subscription runs again after the restart" wait_for 60 following
-sleep 2
+writes_arrive "after the restart" "$LOG" 10 on_dst
 applied() { json_eval "$BD_TMP/st.json" 'd[0]["rows_applied"]'; }
-check "rows are being applied" at_least 1 applied
+applying() { following && at_least 1 applied; }
+check "rows are being applied" wait_for 60 applying
 
 note "PostgreSQL: cut-over under load"
 run "$DBRESTORE" migrate cutover --name app --state-dir "$STATE" --grace 2
@@ -270,7 +285,7 @@ MSTOP="$BD_TMP/mstop"
 : >"$MLOG"
 mwriter "$MLOG" "$MSTOP" &
 MWPID=$!
-sleep 1
+check "the MariaDB writer commits before the copy" wait_for 60 at_least 1 lines_in "$MLOG"
 run "$DBRESTORE" -c "$CONF" migrate --from mysrc --to mydst --create --follow --name shop --state-dir "$STATE"
 assert_rc "MariaDB migrate --follow under a writer" 0
 assert_output_contains "the replica starts at the copy's binlog position" "the target replicates from the source's mariadb-bin."
@@ -278,7 +293,8 @@ assert_no_secrets_in_output
 mfollowing() { "$DBRESTORE" -c "$CONF" migrate status --name shop --state-dir "$STATE" --json >"$BD_TMP/mst.json" 2>/dev/null &&
 	[ "$(json_eval "$BD_TMP/mst.json" 'd[0]["phase"] + str(d[0]["running"])')" = followingTrue ]; }
 check "status: following, replication running" wait_for 30 mfollowing
-sleep "$LOAD_S"
+on_mydst() { [ "$(msq "$DST_CNF" "SELECT count(*) FROM shop.hist WHERE id = $1")" = 1 ]; }
+writes_arrive "MariaDB following under load" "$MLOG" "$LOAD_ROWS" on_mydst
 run "$DBRESTORE" -c "$CONF" migrate cutover --name shop --state-dir "$STATE" --grace 2 --verify after
 assert_rc "MariaDB cutover (--verify after) succeeds" 0
 assert_output_contains "the tables are verified after the switch" "verified: 2 tables (rows and checksums) match"
