@@ -98,27 +98,33 @@ int mysql_provision_prepare(MYSQL *admin, const provision_request *o, const char
 	return 0;
 }
 
-int mysql_provision_commit(mysql_provision *p, MYSQL *admin, bderr *err)
+int mysql_provision_grant(mysql_provision *p, MYSQL *admin, bderr *err)
 {
 	char *q = my_quote_ident(p->db);
 	char *sql = xasprintf("GRANT ALL ON %s.* TO %s", q, p->account);
 	int rc = my_exec(admin, sql, "cannot grant the user its database", err);
 	free(sql);
 	free(q);
-	if (rc == 0)
-		rc = env_file_commit(p->env, err);
 	return rc;
+}
+
+int mysql_provision_commit(mysql_provision *p, bderr *err)
+{
+	return env_file_commit(p->env, err);
 }
 
 void mysql_provision_abort(mysql_provision *p, MYSQL *admin)
 {
 	if (p == NULL)
 		return;
-	if (p->created && admin) {
+	if (p->created) {
 		char *sql = xasprintf("DROP USER %s", p->account);
 		bderr e;
 		bderr_init(&e);
-		if (my_exec(admin, sql, "cannot drop the user created for the restore", &e) != 0)
+		if (admin == NULL)
+			bderr_set(&e, "cannot drop the user created for the restore: no connection to the server");
+		if (admin == NULL ||
+		    my_exec(admin, sql, "cannot drop the user created for the restore", &e) != 0)
 			log_warn("%s: drop user %s by hand (or run again with --reuse-role)", e.msg,
 				 p->account);
 		else

@@ -22,9 +22,15 @@ typedef struct mysql_provision mysql_provision;
 /* host and port: the server's, for DATABASE_URL. */
 int mysql_provision_prepare(MYSQL *admin, const provision_request *o, const char *host, unsigned port,
 			    mysql_provision **out, bderr *err);
-/* After the restore: GRANT ALL ON DB.*, then the env file in place. */
-int mysql_provision_commit(mysql_provision *p, MYSQL *admin, bderr *err);
-/* After a failure: the user dropped if created here; frees p. */
+/* After the restore, while the database is still marked in progress: GRANT ALL ON DB.*. */
+int mysql_provision_grant(mysql_provision *p, MYSQL *admin, bderr *err);
+/*
+ * The env file in place: the restore's very last step, once nothing else can
+ * fail, so a failed restore never leaves an env file naming a user and a
+ * database it dropped.
+ */
+int mysql_provision_commit(mysql_provision *p, bderr *err);
+/* After a failure: the user dropped if created here (admin NULL: a warning says to drop it by hand); frees p. */
 void mysql_provision_abort(mysql_provision *p, MYSQL *admin);
 void mysql_provision_free(mysql_provision *p);
 

@@ -246,7 +246,12 @@ static void drop_one(MYSQL **c, restore_ctx *rc, const char *name)
 	free(q);
 }
 
-static void drop_created(restore_ctx *rc)
+/*
+ * After a failure, on a connection of its own (the session's may be what
+ * failed): the databases the restore created, then the user it provisioned
+ * for them.  Frees prov.
+ */
+static void drop_created(restore_ctx *rc, mysql_provision *prov)
 {
 	MYSQL *c = NULL;
 	for (size_t i = 0; i < rc->n_dbs; i++) {
@@ -256,6 +261,13 @@ static void drop_created(restore_ctx *rc)
 		if (d->created)
 			drop_one(&c, rc, d->name);
 	}
+	if (prov != NULL && c == NULL) {
+		bderr err;
+		bderr_init(&err);
+		if (my_connect(&rc->uri, rc->o->password, NULL, MY_NAMES_UTF8MB4, 0, &c, &err) != 0)
+			log_warn("cannot connect to undo the provisioning: %s", err.msg);
+	}
+	mysql_provision_abort(prov, c);
 	my_close(c);
 }
 
@@ -1657,23 +1669,24 @@ int my_load_close(my_load *l, int ok, bderr *err)
 		return ok ? 0 : -1;
 	restore_ctx *rc = &l->rc;
 	int rcode = ok ? 0 : -1;
-	if (ok && l->prov && mysql_provision_commit(l->prov, l->c, err) != 0)
+	if (ok && l->prov && mysql_provision_grant(l->prov, l->c, err) != 0)
 		rcode = -1;
-	/* last: the in-progress markers go once nothing is left to fail */
+	/* the in-progress markers go once nothing on the server is left to fail */
 	for (size_t i = 0; i < rc->n_dbs && rc->o->create && rcode == 0; i++) {
 		if (my_tmpdb_finish(l->c, rc->dbs[i].tmp, rc->dbs[i].name, err) != 0)
 			rcode = -1;
 		else
 			rc->dbs[i].tmp_created = 0;
 	}
+	/* last of all the env file, which a failure above must not leave behind */
+	if (rcode == 0 && l->prov && mysql_provision_commit(l->prov, err) != 0)
+		rcode = -1;
 	if (rcode == 0 && rc->m) /* a migrate says so itself, once verified */
 		log_info("restore of %s complete in %lds", rc->label, (long)(time(NULL) - l->t0));
 	/* a half-restored database must not look like a restored one; the
 	 * coordinator's named locks (C) are held until that is done */
 	if (rcode != 0)
-		drop_created(rc);
-	if (rcode != 0)
-		mysql_provision_abort(l->prov, l->c);
+		drop_created(rc, l->prov);
 	else
 		mysql_provision_free(l->prov);
 	my_close(l->c);

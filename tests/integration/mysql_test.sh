@@ -826,6 +826,34 @@ assert_rc "an existing database is refused" 1
 assert_output_contains "the error names it" "database 'users_app' already exists"
 assert_eq "and it is untouched" 2 "$(my_sql users_app "SELECT COUNT(*) FROM t")"
 assert_eq "no user was created" 0 "$(my_sql "" "SELECT COUNT(*) FROM mysql.user WHERE User = 'bd_appuser3'")"
+
+note "--provision: a restore failing at its last steps leaves no env file, database or user"
+# killshim.c's KILLSHIM_FAIL_ON: the connection is lost at one statement (the
+# GRANT, then the marker's removal, after which only the env file is left)
+SHIM="$BD_TMP/killshim.so"
+SHIM_PRELOAD="$SHIM"
+# an ASan build's runtime must come first in the preload list
+if ldd "$DBRESTORE" | grep -q libasan; then
+	SHIM_PRELOAD="$("${CC:-cc}" -print-file-name=libasan.so) $SHIM"
+fi
+check "the fault shim builds" "${CC:-cc}" -O2 -shared -fPIC -o "$SHIM" "$HERE/killshim.c" -ldl
+for step in 'GRANT ALL ON `users_app4`.*|cannot grant the user its database' \
+	'DROP TABLE `users_app4`.`backupd_restore_in_progress`|cannot drop the restore'"'"'s marker table'; do
+	MYSQL_PWD="$MY_PASSWORD" run env LD_PRELOAD="$SHIM_PRELOAD" KILLSHIM_FAIL_ON="${step%%|*}" \
+		"$DBRESTORE" restore --repo "$BD_TMP/repo-users" --name users --to "$(my_uri "")" \
+		--provision users_app4 --owner bd_appuser4 --env-file "$ENVDIR/app4.env"
+	assert_rc "connection lost at ${step%%|*}: the restore fails" 1
+	assert_output_contains "it says why" "${step#*|}"
+	check_not "it leaves no env file" test -e "$ENVDIR/app4.env"
+	check_not "nor the env file's temporary file" compgen -G "$ENVDIR/app4.env.*"
+	check_not "nor the database" my_db_exists users_app4
+	assert_eq "nor its temporary database" 0 \
+		"$(my_sql "" "SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name LIKE 'backupd\\_restore\\_%'")"
+	assert_eq "nor the user it created" 0 "$(my_sql "" "SELECT COUNT(*) FROM mysql.user WHERE User = 'bd_appuser4'")"
+	# what a failed check left: each step starts clean
+	rm -f "$ENVDIR/app4.env"
+	my_sql "" "DROP USER IF EXISTS 'bd_appuser4'@'%'"
+done
 my_sql "" "DROP USER IF EXISTS 'bd_appuser'@'%'"
 my_sql "" "DROP USER IF EXISTS 'bd_app'@'%'; DROP USER IF EXISTS 'bd_other'@'localhost'"
 
