@@ -464,9 +464,17 @@ for M in "${MAJORS[@]}"; do
 	# the insert position: with synchronous_commit = off the write position may trail tx2
 	LSN="$(psql_at "$P" "SELECT pg_current_wal_insert_lsn()")"
 	psql_at "$P" "SELECT pg_create_restore_point('rp$M')" >/dev/null
-	sleep 1
-	T1="$(psql_at "$P" "SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')")"
-	sleep 1
+	# T1, a target to the second as operators write them: the first whole
+	# second after tx2's commit, read once the server's clock has passed it
+	# (tx3 then commits after T1); polled, not two fixed sleeps
+	AFTER_TX2="$(psql_at "$P" "SELECT clock_timestamp()")"
+	T1=""
+	for tick in $(seq 1 100); do
+		T1="$(psql_at "$P" "SELECT to_char(date_trunc('second', clock_timestamp()) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') WHERE date_trunc('second', clock_timestamp()) > '$AFTER_TX2'::timestamptz")"
+		[ -z "$T1" ] || break
+		sleep 0.05
+	done
+	check "PostgreSQL $M: the clock passed a whole second after tx2 ($T1)" test -n "$T1"
 	psql_at "$P" "INSERT INTO t VALUES (3, 'tx3')" >/dev/null
 	switch_and_wait "src$M" "$P" || true
 
