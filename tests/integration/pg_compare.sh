@@ -7,10 +7,15 @@
 # Client tools from $PG_BINDIR (default /usr/lib/postgresql/15/bin).
 #
 # Sections compared:
-#   schema      pg_dump --schema-only of both (\restrict/\unrestrict lines removed)
+#   schema      pg_dump --schema-only of both (\restrict/\unrestrict lines removed;
+#               the column lines of a CREATE TABLE ... INHERITS sorted: such a
+#               table restored takes its parents' columns first, whatever its
+#               order was, as with pg_dump and pg_restore)
 #   tables      per table (ONLY semantics, so inheritance parents count only
 #               their own rows): row count and md5 of the rows cast to text,
-#               sorted; partitioned parents are compared as a whole as well
+#               sorted, with the columns in name order (an inheritance child's
+#               column order is not kept by any pg_dump restore: see schema);
+#               partitioned parents are compared as a whole as well
 #   matviews    populated flag, row count and md5 of content
 #   sequences   last_value, is_called
 #   lobs        large object oids, owners, ACLs, md5 of contents, comments
@@ -60,7 +65,10 @@ done
 USER_RELS_CTE="
 WITH rels AS (
     SELECT c.oid, c.relkind, c.relispopulated, n.nspname, c.relname,
-           format('%I.%I', n.nspname, c.relname) AS qname
+           format('%I.%I', n.nspname, c.relname) AS qname,
+           coalesce((SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attname)
+                     FROM pg_attribute a
+                     WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), '') AS cols
     FROM pg_class c
     JOIN pg_namespace n ON n.oid = c.relnamespace
     WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')
@@ -74,13 +82,13 @@ WITH rels AS (
 cat >"$WORK/tables.sql" <<EOF
 $USER_RELS_CTE
 SELECT format(
-  \$q\$SELECT %L || ' rows=' || count(*) || ' md5=' || coalesce(md5(string_agg(t::text, E'\\n' ORDER BY t::text COLLATE "C")), '-') FROM ONLY %s AS t\$q\$,
-  'table ' || qname, qname)
+  \$q\$SELECT %L || ' rows=' || count(*) || ' md5=' || coalesce(md5(string_agg(t::text, E'\\n' ORDER BY t::text COLLATE "C")), '-') FROM (SELECT %s FROM ONLY %s) AS t\$q\$,
+  'table ' || qname, cols, qname)
 FROM rels WHERE relkind IN ('r', 'f')
 UNION ALL
 SELECT format(
-  \$q\$SELECT %L || ' rows=' || count(*) || ' md5=' || coalesce(md5(string_agg(t::text, E'\\n' ORDER BY t::text COLLATE "C")), '-') FROM %s AS t\$q\$,
-  'partitioned table (whole) ' || qname, qname)
+  \$q\$SELECT %L || ' rows=' || count(*) || ' md5=' || coalesce(md5(string_agg(t::text, E'\\n' ORDER BY t::text COLLATE "C")), '-') FROM (SELECT %s FROM %s) AS t\$q\$,
+  'partitioned table (whole) ' || qname, cols, qname)
 FROM rels WHERE relkind = 'p'
 UNION ALL
 SELECT CASE WHEN relispopulated THEN format(
@@ -153,6 +161,30 @@ section() { # section NAME: diff WORK/NAME.src and WORK/NAME.dst
 	fi
 }
 
+# sort_inherits_columns FILE: in place, the column lines of each CREATE TABLE
+# ... INHERITS block sorted (without their commas)
+sort_inherits_columns() {
+	python3 - "$1" <<'PY'
+import sys
+lines = open(sys.argv[1]).read().split("\n")
+out, i = [], 0
+while i < len(lines):
+    line = lines[i]
+    if line.startswith("CREATE TABLE ") and line.endswith(" ("):
+        j = i + 1
+        while j < len(lines) and not lines[j].startswith(")"):
+            j += 1
+        if j + 1 < len(lines) and lines[j] == ")" and lines[j + 1].startswith("INHERITS ("):
+            out.append(line)
+            out.extend(sorted(c.rstrip(",") for c in lines[i + 1:j]))
+            i = j
+            continue
+    out.append(line)
+    i += 1
+open(sys.argv[1], "w").write("\n".join(out))
+PY
+}
+
 collect() { # collect DB SUFFIX
 	local db="$1" sfx="$2"
 	"$PG_DUMP" --schema-only --no-sync -d "$db" 2>"$WORK/pg_dump.err" |
@@ -162,6 +194,7 @@ collect() { # collect DB SUFFIX
 			exit 2
 		fi
 	}
+	sort_inherits_columns "$WORK/schema.$sfx"
 	run_script "$db" "$WORK/tables.sql" >"$WORK/tables.$sfx"
 	run_script "$db" "$WORK/lobs.sql" >"$WORK/lobs.$sfx"
 	run_script "$db" "$WORK/comments.sql" >"$WORK/comments.$sfx"

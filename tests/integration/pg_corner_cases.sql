@@ -516,6 +516,27 @@ INSERT INTO public.cars VALUES (10, 'car', 4), (11, 'trike', 3);
 INSERT INTO public.boats VALUES (20, 'boat', 1.2);
 INSERT INTO public.amphibians VALUES (30, 'duck', 4, 0.5, true);
 COMMENT ON TABLE public.vehicles IS 'query with ONLY to see the parent''s own rows';
+-- Children whose column order is not their parent's.  A column added to the
+-- parent after the child exists comes last in the child (after the child's
+-- own); restored, the child takes the parent's columns first (pg_dump writes
+-- only its own columns and INHERITS).  A child declared with its own columns
+-- first, then INHERIT, is written with all of them, and CREATE TABLE ...
+-- INHERITS puts the parent's first too.  Values of one type side by side
+-- (b/z text, n/w numeric) would load into each other's column silently if a
+-- COPY went by position; the child is large enough for ctid ranges at
+-- --chunk-size 1MB.
+CREATE TABLE public.reorder_parent (id integer NOT NULL, a text);
+CREATE TABLE public.reorder_child (b text, n numeric) INHERITS (public.reorder_parent);
+ALTER TABLE public.reorder_parent ADD COLUMN z text;
+ALTER TABLE public.reorder_parent ADD COLUMN w numeric;
+INSERT INTO public.reorder_parent VALUES (0, 'parent', 'pz', 0.5);
+INSERT INTO public.reorder_child (id, a, b, n, z, w)
+    SELECT g, 'a' || g, 'b' || md5(g::text), g / 7.0, 'z' || md5((g + 1)::text), g * 3
+    FROM generate_series(1, 60000) g;
+CREATE TABLE public.reorder_parent2 (id integer NOT NULL, a text);
+CREATE TABLE public.reorder_own (b text, a text, id integer NOT NULL, c integer);
+ALTER TABLE public.reorder_own INHERIT public.reorder_parent2;
+INSERT INTO public.reorder_own VALUES ('b1', 'a1', 1, 10), ('b2', NULL, 2, 20);
 
 -- ---------------------------------------------------------------------------
 -- Triggers, rules, RLS, unlogged tables

@@ -174,6 +174,14 @@ run "$DBRESTORE" restore --repo "$REPO_S" --name src --backup "$ID5" --to "$(pg_
 assert_rc "restore of the backup split past shared_buffers succeeds" 0
 check "restored backup split past shared_buffers matches the source" pg_compare src dst5
 
+note "migrate of the corner-case database"
+# migrate's COPY pipe names the columns as the restore does: an inheritance
+# child whose column order the target does not share (reorder_child, reorder_own)
+run "$DBRESTORE" migrate --from "$SRC_URI" --to "$(pg_uri dst_migrate)" --create --jobs 2 --chunk-size 1MB
+assert_rc "migrate --create of the corner-case database succeeds (verified)" 0
+check "the migrated database matches the source" pg_compare src dst_migrate
+db_drop dst_migrate
+
 # --------------------------------------------------------------------------
 note "restore pipeline: indexes and foreign keys follow their tables' loads, single-chunk tables load frozen"
 run "$DBRESTORE" --log-level debug restore --repo "$REPO" --name src --backup "$ID1" --to "$(pg_uri dst_pipe)" \
@@ -193,7 +201,9 @@ check "the pipeline's debug timeline shows each task's connection and span" \
 # min_parallel_table_scan_size) at its default of 2; at debug1 it logs each
 # background worker it starts.
 _bd_psql -d postgres -c "ALTER SYSTEM SET log_min_messages = debug1" -c "SELECT pg_reload_conf()" >/dev/null
-sleep 1
+# the postmaster rereads its configuration on its own time: a new session sees it once it has
+logs_debug1() { [ "$(psql_q postgres "SHOW log_min_messages")" = debug1 ]; }
+check "the server logs at debug1" wait_for 30 logs_debug1
 log_from="$(wc -l <"$PG_DIR/log/postgresql.log")"
 run "$DBRESTORE" restore --repo "$REPO" --name src --backup "$ID1" --to "$(pg_uri dst_noworkers)" --jobs 2 --create
 assert_rc "restore --jobs 2 (server logging at debug1) succeeds" 0
