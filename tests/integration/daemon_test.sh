@@ -186,11 +186,8 @@ write_conf '*/2 * * * * *' '0 0 1 1 *'
 before_complete="$(count_complete "$REPO2" src)"
 "$BACKUPD" -c "$CONF" daemon >"$BD_TMP/daemon2.out" 2>"$BD_TMP/daemon2.log" &
 DPID=$!
-for _ in $(seq 1 20); do
-	grep -q "job nightly: started" "$BD_TMP/daemon2.log" && break
-	sleep 0.5
-done
-sleep 1
+check "the job starts" wait_for 30 grep -q "job nightly: started" "$BD_TMP/daemon2.log"
+check "its dump waits for the lock on t" wait_for 30 table_lock_awaited src t
 kill -TERM "$DPID"
 rc=0
 wait "$DPID" || rc=$?

@@ -588,6 +588,11 @@ psql_file() {
 table_locked() {
 	[ "$("${3:-psql_q}" "$1" "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE c.relname = '$2' AND l.mode = 'AccessExclusiveLock' AND l.granted AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())")" -ge 1 ]
 }
+# table_lock_awaited DB TABLE: a session waits for a lock on TABLE of DB (a
+# dump held up by table_locked's holder has got that far)
+table_lock_awaited() {
+	[ "$(psql_q "$1" "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE c.relname = '$2' AND NOT l.granted AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())")" -ge 1 ]
+}
 db_create() { _bd_psql -d postgres -c "CREATE DATABASE \"$1\"" >/dev/null; }
 db_drop() { _bd_psql -d postgres -c "DROP DATABASE IF EXISTS \"$1\" WITH (FORCE)" >/dev/null; }
 db_exists() { [ "$(psql_q postgres "SELECT count(*) FROM pg_database WHERE datname = '$1'")" = 1 ]; }
