@@ -12,6 +12,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "common/mem.h"
+
 static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
 	(void)st;
@@ -24,6 +26,26 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
 void test_rm_rf(const char *dir)
 {
 	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+int test_state_config(char *dir, config **cfg)
+{
+	*cfg = NULL;
+	if (mkdtemp(dir) == NULL)
+		return -1;
+	char *path = xasprintf("%s/backupd.conf", dir);
+	FILE *c = fopen(path, "w");
+	if (c == NULL) {
+		free(path);
+		return -1;
+	}
+	fprintf(c, "[global]\nstate-dir = %s/state\n", dir);
+	fclose(c);
+	bderr err;
+	bderr_init(&err);
+	int rc = config_load(path, cfg, &err);
+	free(path);
+	return rc;
 }
 
 int test_repo_setup(void **state)

@@ -15,6 +15,15 @@ void test_rm_rf(const char *dir);
  */
 void test_no_aws_credentials(void);
 
+#include "common/config.h"
+
+/*
+ * A fresh directory from the mkdtemp template dir (filled in) holding a
+ * backupd.conf whose [global] state-dir is dir/state, loaded into *cfg
+ * (config_free): for the state-dir modules.  -1 if it cannot be made.
+ */
+int test_state_config(char *dir, config **cfg);
+
 #include "archive/repo.h"
 
 /* A local repository in a fresh directory under /tmp. */

@@ -25,21 +25,9 @@ typedef struct fixture {
 static int setup(void **state)
 {
 	fixture *f = xcalloc(1, sizeof *f);
-	bderr err;
-	bderr_init(&err);
 	strcpy(f->dir, "/tmp/bd-gauges-XXXXXX");
-	if (mkdtemp(f->dir) == NULL)
-		return -1;
-	char *path = xasprintf("%s/backupd.conf", f->dir);
-	FILE *c = fopen(path, "w");
-	if (c == NULL)
-		return -1;
-	fprintf(c, "[global]\nstate-dir = %s/state\n", f->dir);
-	fclose(c);
-	int rc = config_load(path, &f->cfg, &err);
-	free(path);
 	*state = f;
-	return rc;
+	return test_state_config(f->dir, &f->cfg);
 }
 
 static int teardown(void **state)

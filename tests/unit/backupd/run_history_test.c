@@ -36,21 +36,10 @@ typedef struct fixture {
 static int setup(void **state)
 {
 	fixture *f = xcalloc(1, sizeof *f);
-	bderr err;
-	bderr_init(&err);
 	strcpy(f->dir, "/tmp/bd-runhist-XXXXXX");
-	if (mkdtemp(f->dir) == NULL)
-		return -1;
-	char *path = xasprintf("%s/backupd.conf", f->dir);
-	FILE *c = fopen(path, "w");
-	if (c == NULL)
-		return -1;
-	fprintf(c, "[global]\nstate-dir = %s/state\n", f->dir);
-	fclose(c);
-	int rc = config_load(path, &f->cfg, &err);
-	free(path);
-	f->history = xasprintf("%s/state/history/j.jsonl", f->dir);
 	*state = f;
+	int rc = test_state_config(f->dir, &f->cfg);
+	f->history = xasprintf("%s/state/history/j.jsonl", f->dir);
 	return rc;
 }
 
@@ -88,6 +77,16 @@ static char *slurp(const char *path)
 	return buf;
 }
 
+/* The last entry (of a successful run, with ok_only) must be there; the caller frees *r. */
+static void expect_last(fixture *f, int ok_only, run_record *r)
+{
+	int found;
+	bderr err;
+	bderr_init(&err);
+	assert_int_equal((ok_only ? run_history_last_ok : run_history_last)(f->cfg, "j", r, &found, &err), 0);
+	assert_int_equal(found, 1);
+}
+
 static void append_failed_run(fixture *f, time_t start)
 {
 	run_record r = { .job = "j", .start = start, .end = start + 3, .ok = 0,
@@ -103,15 +102,10 @@ static void test_torn_last_line_skipped(void **state)
 	fixture *f = *state;
 	plant(f, GOOD TORN);
 	run_record r;
-	int found;
-	bderr err;
-	bderr_init(&err);
-	assert_int_equal(run_history_last(f->cfg, "j", &r, &found, &err), 0);
-	assert_int_equal(found, 1);
+	expect_last(f, 0, &r);
 	assert_string_equal(r.backup_id, "20261101T000000Z");
 	run_record_free(&r);
-	assert_int_equal(run_history_last_ok(f->cfg, "j", &r, &found, &err), 0);
-	assert_int_equal(found, 1);
+	expect_last(f, 1, &r);
 	assert_string_equal(r.backup_id, "20261101T000000Z");
 	run_record_free(&r);
 }
@@ -128,18 +122,13 @@ static void test_append_after_torn_line(void **state)
 	assert_int_equal(text[strlen(text) - 1], '\n');
 
 	run_record r;
-	int found;
-	bderr err;
-	bderr_init(&err);
-	assert_int_equal(run_history_last(f->cfg, "j", &r, &found, &err), 0);
-	assert_int_equal(found, 1);
+	expect_last(f, 0, &r);
 	assert_int_equal(r.ok, 0);
 	assert_int_equal(r.start, 1795000000);
 	assert_string_equal(r.error, "connection refused");
 	run_record_free(&r);
 	/* the last success is still the run before the torn line */
-	assert_int_equal(run_history_last_ok(f->cfg, "j", &r, &found, &err), 0);
-	assert_int_equal(found, 1);
+	expect_last(f, 1, &r);
 	assert_string_equal(r.backup_id, "20261101T000000Z");
 	run_record_free(&r);
 }
@@ -156,8 +145,7 @@ static void test_only_a_torn_line(void **state)
 	assert_int_equal(run_history_last(f->cfg, "j", &r, &found, &err), 0);
 	assert_int_equal(found, 0);
 	append_failed_run(f, 1795000100);
-	assert_int_equal(run_history_last(f->cfg, "j", &r, &found, &err), 0);
-	assert_int_equal(found, 1);
+	expect_last(f, 0, &r);
 	assert_int_equal(r.start, 1795000100);
 	run_record_free(&r);
 }
