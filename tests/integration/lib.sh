@@ -205,14 +205,24 @@ kill_dump_midway() {
 	reap_killed "$pid" "killed dump"
 }
 
+# _bd_files_closed FILE...: no process of ours has any FILE open
+_bd_files_closed() {
+	local f
+	for f in "$@"; do
+		f="$(readlink -f "$f")"
+		[ -z "$(find /proc/[0-9]*/fd -maxdepth 1 -lname "$f" 2>/dev/null | head -n 1)" ] || return 1
+	done
+}
+
 # reap_killed PID WHAT: PID (run with its output in $BD_TMP/kill.out and
 # kill.err) killed if still running and reaped; its output joins the captured
 # output and is checked for sanitizer reports.
 reap_killed() {
 	kill -KILL "$1" 2>/dev/null || true
 	{ wait "$1"; } 2>/dev/null || true
-	# Children (e.g. a pg_dump the tool runs) may linger and write briefly after SIGKILL.
-	sleep 1
+	# Children (e.g. a pg_dump the tool runs) may linger and write briefly after
+	# SIGKILL: their output is complete once none of them has the files open
+	wait_for 30 _bd_files_closed "$BD_TMP/kill.out" "$BD_TMP/kill.err" || true
 	cat "$BD_TMP/kill.out" "$BD_TMP/kill.err" >>"$BD_ALL_OUTPUT"
 	_bd_check_sanitizers "$BD_TMP/kill.err" "$2"
 }
