@@ -18,6 +18,9 @@
 #   --workdir DIR  scratch directory (default /tmp/backupd-bench)
 #   --build-dir D  where backupd/backupd and restore/dbrestore are (default build)
 #   --keep         leave the server running and the scratch directory in place
+#                  (with --x4: the larger size's); stats0.NAME / stats1.NAME
+#                  there hold the server's WAL, bgwriter and the kernel's
+#                  memory counters before and after each timed command
 #   --strict       exit 1 if a target is missed
 #   --no-build     do not build when the binaries are missing
 #   --dump-only    time only the plain dumps (backupd dump vs pg_dump): no
@@ -30,6 +33,8 @@
 #              (--encryption-key-file), next to the plain backupd figures (the
 #              two restores alternate which goes first from run to run; their
 #              CPU, robust under load, is printed beside the times)
+# BENCH_RESTORE_ARGS (environment): more arguments for both dbrestore
+# restores, e.g. "--log-level debug" for their timelines in err.dbrestore*.
 # Reported: wall time and ratio, stored bytes (du), peak RSS (GNU time %M: the
 # largest resident set of the tool or any of its child processes).
 # Targets: dump time <= 0.9x pg_dump, repository <= 20% of the -Z0 dump,
@@ -84,7 +89,9 @@ if [ "$X4" = 1 ]; then
 	[ "$BUILD" = 1 ] || pass+=(--no-build)
 	rc=0
 	for s in "$SCALE" "$((SCALE * 4))"; do
-		"$0" --scale "$s" "${pass[@]}" --summary "$sums/$s" || rc=1
+		keep=()
+		[ "$KEEP" = 1 ] && [ "$s" != "$SCALE" ] && keep=(--keep) # the same workdir and port
+		"$0" --scale "$s" "${pass[@]}" "${keep[@]}" --summary "$sums/$s" || rc=1
 	done
 	[ -s "$sums/$SCALE" ] && [ -s "$sums/$((SCALE * 4))" ] || exit 1
 	get() { awk -v n="$2" '$1 == n { print $2 }' "$sums/$1"; }
@@ -152,6 +159,12 @@ RESULTS="$WORKDIR/results.txt"
 : >"$RESULTS"
 bench_quiesce() { "${PSQL[@]}" -d postgres -c CHECKPOINT >/dev/null; }
 bench_server_cpu() { pg_server_cpu "$PGSRV/data"; }
+# for a later look (--keep): what the server and the kernel did meanwhile
+bench_stats() {
+	"${PSQL[@]}" -A -d postgres -c "SELECT * FROM pg_stat_wal" -c "SELECT * FROM pg_stat_bgwriter" -c "SELECT count(*) FROM pg_ls_waldir()"
+	grep -E "^(pgscan|pgsteal|allocstall|pgfault|pgmajfault|nr_dirty |nr_writeback )" /proc/vmstat
+	ps -eo pid,ppid,cputimes,comm | awk '$4 ~ /postgres/'
+}
 
 # pg_restore needs the database to exist: time createdb + pg_restore together.
 cat >"$WORKDIR/pg_restore.sh" <<EOF
@@ -161,6 +174,7 @@ set -euo pipefail
 exec "$PG_BINDIR/pg_restore" -h 127.0.0.1 -p "$PORT" -U postgres -j2 -d "\$1" "$DUMPDIR"
 EOF
 
+read -r -a RESTORE_ARGS <<<"${BENCH_RESTORE_ARGS:-}"
 REPO_ENC="$WORKDIR/repo-encrypted"
 KEYFILE="$WORKDIR/repo.key"
 (umask 077 && head -c 48 /dev/urandom | base64 -w0 >"$KEYFILE")
@@ -181,10 +195,10 @@ for run in $(seq 1 "$RUNS"); do
 		-c "DROP DATABASE IF EXISTS r_enc"
 	# the plain and the encrypted restore take turns going first: the second
 	# one runs beside the first one's database, in a fuller page cache
-	restore_plain() { timed dbrestore "$DBRESTORE" restore --repo "$REPO" --name "$DB" --to "$URI_BASE/r_backupd" --jobs 2 --create; }
+	restore_plain() { timed dbrestore "$DBRESTORE" restore --repo "$REPO" --name "$DB" --to "$URI_BASE/r_backupd" --jobs 2 --create "${RESTORE_ARGS[@]}"; }
 	restore_enc() {
 		timed dbrestore_enc "$DBRESTORE" restore --repo "$REPO_ENC" --name "$DB" --to "$URI_BASE/r_enc" --jobs 2 \
-			--create --encryption-key-file "$KEYFILE"
+			--create --encryption-key-file "$KEYFILE" "${RESTORE_ARGS[@]}"
 	}
 	if [ $((run % 2)) = 1 ]; then restore_plain; restore_enc; else restore_enc; restore_plain; fi
 	timed pg_restore bash "$WORKDIR/pg_restore.sh" r_pg
