@@ -162,7 +162,7 @@ bench_server_cpu() { pg_server_cpu "$PGSRV/data"; }
 # for a later look (--keep): what the server and the kernel did meanwhile
 bench_stats() {
 	"${PSQL[@]}" -A -d postgres -c "SELECT * FROM pg_stat_wal" -c "SELECT * FROM pg_stat_bgwriter" -c "SELECT count(*) FROM pg_ls_waldir()"
-	grep -E "^(pgscan|pgsteal|allocstall|pgfault|pgmajfault|nr_dirty |nr_writeback )" /proc/vmstat
+	grep -E "^(pgscan|pgsteal|allocstall|compact_stall|compact_fail|pgfault|pgmajfault|nr_dirty |nr_writeback |nr_free_pages )" /proc/vmstat
 	ps -eo pid,ppid,cputimes,comm | awk '$4 ~ /postgres/'
 }
 
