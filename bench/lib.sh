@@ -90,7 +90,7 @@ pg_server_cpu() {
 # server_cpu_s" to $RESULTS (client: CMD and its children; server: what the
 # caller's bench_server_cpu prints before and after, 0 without one); output
 # in $WORKDIR/out.NAME and err.NAME; the caller's bench_stats, if any, is
-# written to stats0.NAME before and stats1.NAME after.  A failure stops the run.
+# appended to stats0.NAME before and stats1.NAME after.  A failure stops the run.
 timed() {
 	local name="$1"
 	shift
@@ -99,7 +99,7 @@ timed() {
 	sync
 	local s0=0 s1=0
 	if declare -F bench_server_cpu >/dev/null; then s0="$(bench_server_cpu)"; fi
-	if declare -F bench_stats >/dev/null; then bench_stats >"$WORKDIR/stats0.$name"; fi
+	if declare -F bench_stats >/dev/null; then bench_stats_to "$WORKDIR/stats0.$name"; fi
 	if ! /usr/bin/time -f '%e %M %U %S' -o "$tf" "$@" >"$WORKDIR/out.$name" 2>"$WORKDIR/err.$name"; then
 		tail -n 20 "$WORKDIR/err.$name" >&2
 		die "$name failed: $*"
@@ -107,9 +107,18 @@ timed() {
 	# (after the wall time is taken: the server reaps the tool's backends, and
 	# counts their CPU, only once they have exited)
 	if declare -F bench_server_cpu >/dev/null; then sleep 1; s1="$(bench_server_cpu)"; fi
-	if declare -F bench_stats >/dev/null; then bench_stats >"$WORKDIR/stats1.$name"; fi
+	if declare -F bench_stats >/dev/null; then bench_stats_to "$WORKDIR/stats1.$name"; fi
 	printf '%s %s\n' "$name" "$(tail -n 1 "$tf" | awk -v s0="$s0" -v s1="$s1" '{ printf "%s %s %.2f %.2f", $1, $2, $3 + $4, s1 - s0 }')" >>"$RESULTS"
 	log "$name: $(tail -n 1 "$RESULTS" | awk '{printf "%.2fs, peak RSS %.1f MB, CPU %.1fs client + %.1fs server", $2, $3/1024, $4, $5}')"
+}
+
+# bench_stats_to FILE: the caller's bench_stats appended to FILE under a
+# "--- time" line (every run's, a spike in the first one included)
+bench_stats_to() {
+	{
+		echo "--- $(date +%H:%M:%S)"
+		bench_stats
+	} >>"$1"
 }
 
 # best NAME FIELD: the minimum of FIELD (2 = seconds, 3 = RSS KB, 4 = client CPU s,
