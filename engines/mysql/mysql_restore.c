@@ -228,11 +228,17 @@ static int prepare_database(restore_ctx *rc, MYSQL *c, target_db *d, bderr *err)
 	return 0;
 }
 
+/* The cleanup's own connection in *c, opened on first use: 0, or -1 (err). */
+static int cleanup_connect(MYSQL **c, restore_ctx *rc, bderr *err)
+{
+	return *c ? 0 : my_connect(&rc->uri, rc->o->password, NULL, MY_NAMES_UTF8MB4, 0, c, err);
+}
+
 static void drop_one(MYSQL **c, restore_ctx *rc, const char *name)
 {
 	bderr err;
 	bderr_init(&err);
-	if (*c == NULL && my_connect(&rc->uri, rc->o->password, NULL, MY_NAMES_UTF8MB4, 0, c, &err) != 0) {
+	if (cleanup_connect(c, rc, &err) != 0) {
 		log_warn("cannot drop the incomplete database '%s': %s", name, err.msg);
 		return;
 	}
@@ -261,10 +267,10 @@ static void drop_created(restore_ctx *rc, mysql_provision *prov)
 		if (d->created)
 			drop_one(&c, rc, d->name);
 	}
-	if (prov != NULL && c == NULL) {
+	if (prov != NULL) {
 		bderr err;
 		bderr_init(&err);
-		if (my_connect(&rc->uri, rc->o->password, NULL, MY_NAMES_UTF8MB4, 0, &c, &err) != 0)
+		if (cleanup_connect(&c, rc, &err) != 0)
 			log_warn("cannot connect to undo the provisioning: %s", err.msg);
 	}
 	mysql_provision_abort(prov, c);

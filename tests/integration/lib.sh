@@ -591,18 +591,19 @@ psql_file() {
 	_bd_psql -d "$1" -f "$2" -o /dev/null
 }
 
+# _bd_table_locks DB TABLE CONDITION QUERY-FN: some lock on TABLE of DB in
+# pg_locks meets CONDITION (SQL on l)
+_bd_table_locks() {
+	[ "$("$4" "$1" "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE c.relname = '$2' AND $3 AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())")" -ge 1 ]
+}
 # table_locked DB TABLE [QUERY-FN]: a session holds TABLE of DB in ACCESS
 # EXCLUSIVE mode (QUERY-FN DB SQL runs the query; default psql_q).  A test
 # that starts a locker in the background waits for this, not a fixed sleep:
 # a psql slow to start under load would let the dump it means to hold run free.
-table_locked() {
-	[ "$("${3:-psql_q}" "$1" "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE c.relname = '$2' AND l.mode = 'AccessExclusiveLock' AND l.granted AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())")" -ge 1 ]
-}
+table_locked() { _bd_table_locks "$1" "$2" "l.mode = 'AccessExclusiveLock' AND l.granted" "${3:-psql_q}"; }
 # table_lock_awaited DB TABLE: a session waits for a lock on TABLE of DB (a
 # dump held up by table_locked's holder has got that far)
-table_lock_awaited() {
-	[ "$(psql_q "$1" "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE c.relname = '$2' AND NOT l.granted AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())")" -ge 1 ]
-}
+table_lock_awaited() { _bd_table_locks "$1" "$2" "NOT l.granted" psql_q; }
 db_create() { _bd_psql -d postgres -c "CREATE DATABASE \"$1\"" >/dev/null; }
 db_drop() { _bd_psql -d postgres -c "DROP DATABASE IF EXISTS \"$1\" WITH (FORCE)" >/dev/null; }
 db_exists() { [ "$(psql_q postgres "SELECT count(*) FROM pg_database WHERE datname = '$1'")" = 1 ]; }
