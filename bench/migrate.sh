@@ -7,7 +7,8 @@
 #   pg_dump -Fd -j2 -Z0 + createdb + pg_restore -j2
 #
 #   bench/migrate.sh [--scale N] [--target-major M] [--port P] [--workdir DIR]
-#                    [--build-dir DIR] [--keep] [--strict] [--no-build]
+#                    [--build-dir DIR] [--runs N] [--keep] [--strict] [--no-build]
+#                    [--steady-memory]
 #
 #   --scale N         pgbench scale of the database bench/pg.sh uses (default 50:
 #                     ~1 GB); --scale 5 is a quick check that everything runs
@@ -16,9 +17,14 @@
 #   --port P          source server port (default 55443; the target uses P+1)
 #   --workdir DIR     scratch directory (default /tmp/backupd-bench-migrate)
 #   --build-dir D     where backupd/backupd and restore/dbrestore are (default build)
+#   --runs N          best of N runs (default 2); each run takes the three in
+#                     another order, so that each goes first once in three runs
 #   --keep            leave the servers running and the scratch directory in place
 #   --strict          exit 1 if a target is missed
 #   --no-build        do not build when the binaries are missing
+#   --steady-memory   (root, a VM whose balloon reports free pages to its
+#                     host) turn that reporting off for the run, put back at
+#                     exit: see bench_steady_memory in bench/lib.sh
 #
 # Source: PostgreSQL 15 (Debian).  Target: PostgreSQL M from
 # scripts/pg-install.sh (18 by default).  Client tools: Debian's 15 for all
@@ -39,8 +45,10 @@ PORT=55443
 WORKDIR=/tmp/backupd-bench-migrate
 BUILD_DIR="$ROOT/build"
 KEEP=0
+RUNS=2
 STRICT=0
 BUILD=1
+STEADY_MEM=0
 PG_BINDIR="${PG_BINDIR:-/usr/lib/postgresql/15/bin}"
 
 while [ $# -gt 0 ]; do
@@ -51,13 +59,16 @@ while [ $# -gt 0 ]; do
 	--workdir) WORKDIR="$2"; shift 2 ;;
 	--build-dir) BUILD_DIR="$2"; shift 2 ;;
 	--keep) KEEP=1; shift ;;
+	--runs) RUNS="$2"; shift 2 ;;
 	--strict) STRICT=1; shift ;;
 	--no-build) BUILD=0; shift ;;
+	--steady-memory) STEADY_MEM=1; shift ;;
 	-h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "bench/migrate.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
 	esac
 done
 case "$SCALE" in '' | *[!0-9]* | 0) echo "bench/migrate.sh: --scale must be a positive integer" >&2; exit 2 ;; esac
+case "$RUNS" in '' | *[!0-9]* | 0) echo "bench/migrate.sh: --runs must be a positive integer" >&2; exit 2 ;; esac
 case "$TARGET_MAJOR" in 15 | 16 | 17 | 18) ;; *) echo "bench/migrate.sh: --target-major must be 15..18" >&2; exit 2 ;; esac
 case "$PORT" in '' | *[!0-9]*) echo "bench/migrate.sh: --port must be a number" >&2; exit 2 ;; esac
 case "$WORKDIR" in /*) ;; *) WORKDIR="$(pwd -P)/$WORKDIR" ;; esac
@@ -92,8 +103,10 @@ cleanup() {
 		bash "$ROOT/scripts/pg-server.sh" stop "$DST_SRV" >/dev/null 2>&1 || true
 		rm -rf "$WORKDIR"
 	fi
+	bench_steady_memory_restore
 }
 trap cleanup EXIT
+[ "$STEADY_MEM" = 1 ] && bench_steady_memory bench/migrate.sh
 
 # --- servers ---------------------------------------------------------------
 bench_workdir_fresh
@@ -133,15 +146,16 @@ bench_server_cpu() {
 	echo "$s $d" >>"$WORKDIR/cpu.split"
 	awk -v s="$s" -v d="$d" 'BEGIN { printf "%.2f", s + d }'
 }
-# split_note NAME: the source's and the target's CPU over the step just timed, into split.txt
+# split_note NAME: the source's and the target's CPU over the step just timed,
+# with its wall time and client CPU, into split.txt
 split_note() {
-	tail -n 2 "$WORKDIR/cpu.split" | awk -v n="$1" 'NR == 1 { s = $1; d = $2 }
-		NR == 2 { printf "%s %.2f %.2f\n", n, $1 - s, $2 - d }' >>"$WORKDIR/split.txt"
+	tail -n 2 "$WORKDIR/cpu.split" | awk -v n="$1" -v r="$(tail -n 1 "$RESULTS")" 'NR == 1 { s = $1; d = $2 }
+		NR == 2 { split(r, f, " "); printf "%s %.2f %.2f %s %s\n", n, $1 - s, $2 - d, f[2], f[4] }' >>"$WORKDIR/split.txt"
 }
-# by_process NAME: "client C + source server S + target server T" CPU seconds
+# by_process NAME: "client C + source server S + target server T" CPU seconds of its fastest run
 by_process() {
-	awk -v n="$1" -v c="$(best "$1" 4)" '$1 == n { printf "client %.1f + source server %.1f + target server %.1f", c, $2, $3 }' \
-		"$WORKDIR/split.txt"
+	awk -v n="$1" '$1 == n && (t == "" || $4 + 0 < t + 0) { t = $4; c = $5; s = $2; d = $3 }
+		END { printf "client %.1f + source server %.1f + target server %.1f", c, s, d }' "$WORKDIR/split.txt"
 }
 
 # pgcopydb and pg_restore need the target database to exist: timed with it
@@ -161,13 +175,33 @@ set -euo pipefail
 exec "$CLIENT_BIN/pg_restore" -h 127.0.0.1 -p "$DST_PORT" -U postgres -j2 -d m_pgrestore "$WORKDIR/pg_dump.dir"
 EOF
 
-log "PostgreSQL 15 -> $TARGET_MAJOR, 2 jobs each"
-PATH="$CLIENT_BIN:$PATH" timed migrate "$DBRESTORE" migrate --from "$SRC/$DB" --to "$DST/m_backupd" --jobs 2 --create
-split_note migrate
-timed pgcopydb bash "$WORKDIR/pgcopydb.sh"
-split_note pgcopydb
-timed dump_restore bash "$WORKDIR/dump_restore.sh"
-split_note dump_restore
+run_migrate() {
+	PATH="$CLIENT_BIN:$PATH" timed migrate "$DBRESTORE" migrate --from "$SRC/$DB" --to "$DST/m_backupd" --jobs 2 --create
+	split_note migrate
+}
+run_pgcopydb() {
+	timed pgcopydb bash "$WORKDIR/pgcopydb.sh"
+	split_note pgcopydb
+}
+run_dump_restore() {
+	timed dump_restore bash "$WORKDIR/dump_restore.sh"
+	split_note dump_restore
+}
+# Whichever goes first after the data was loaded or dropped writes into memory
+# that sat free, which on some VMs costs more (see --steady-memory): the order
+# turns each run, and best of N gives each tool its turns after another.
+ORDERS=("run_migrate run_pgcopydb run_dump_restore" "run_pgcopydb run_dump_restore run_migrate"
+	"run_dump_restore run_migrate run_pgcopydb")
+log "PostgreSQL 15 -> $TARGET_MAJOR, 2 jobs each, best of $RUNS"
+for run in $(seq 1 "$RUNS"); do
+	order="${ORDERS[$(((run - 1) % 3))]}"
+	log "run $run/$RUNS: ${order//run_/}"
+	if [ "$run" -gt 1 ]; then
+		"${DSQL[@]}" -d postgres -c "DROP DATABASE m_backupd" -c "DROP DATABASE m_pgcopydb" -c "DROP DATABASE m_pgrestore"
+		rm -rf "$WORKDIR/pgcopydb.dir" "$WORKDIR/pg_dump.dir"
+	fi
+	for step in $order; do "$step"; done
+done
 
 # What verification costs on its own: one read of the migrated copy,
 # against the checksums a dump of the same source recorded.
@@ -200,7 +234,7 @@ ok_c="$(le "$r_c" 0.80)"
 ok_d="$(le "$r_d" 0.60)"
 
 echo
-echo "migrate PostgreSQL 15 -> $TARGET_MAJOR: pgbench scale $SCALE, database $(mbb "$DB_BYTES") MB, 2 jobs, $(nproc) cores"
+echo "migrate PostgreSQL 15 -> $TARGET_MAJOR: pgbench scale $SCALE, database $(mbb "$DB_BYTES") MB, 2 jobs, $(nproc) cores${BENCH_MEMORY_NOTE:-}"
 echo "client tools: $("$CLIENT_BIN/pg_dump" --version | awk '{print $3}'), $(pgcopydb --version 2>/dev/null | awk '/pgcopydb version/ {print "pgcopydb " $3}')"
 echo
 printf '%-40s %10s %12s %14s %10s   %-10s %s\n' "" "time (s)" "peak RSS MB" "CPU cli+srv s" "migrate/x" "target" "result"

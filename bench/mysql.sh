@@ -4,7 +4,7 @@
 # server.
 #
 #   bench/mysql.sh [--scale N] [--runs N] [--port P] [--workdir DIR] [--build-dir DIR]
-#                  [--keep] [--strict] [--no-build]
+#                  [--keep] [--strict] [--no-build] [--steady-memory]
 #
 #   --scale N      data size in units of ~100 MB (default 10: ~1 GB of InnoDB
 #                  tables): a large narrow table (orders), a text-heavy table
@@ -18,6 +18,9 @@
 #   --keep         leave the server running and the scratch directory in place
 #   --strict       exit 1 if a target is missed
 #   --no-build     do not build when the binaries are missing
+#   --steady-memory  (root, a VM whose balloon reports free pages to its host)
+#                 turn that reporting off for the run, put back at exit: see
+#                 bench_steady_memory in bench/lib.sh
 #
 # Compared, each with 2 jobs/threads where the tool has them:
 #   dump:    backupd dump --jobs 2 (default zstd, default chunk size)
@@ -43,6 +46,7 @@ BUILD_DIR="$ROOT/build"
 KEEP=0
 STRICT=0
 BUILD=1
+STEADY_MEM=0
 
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -54,6 +58,7 @@ while [ $# -gt 0 ]; do
 	--keep) KEEP=1; shift ;;
 	--strict) STRICT=1; shift ;;
 	--no-build) BUILD=0; shift ;;
+	--steady-memory) STEADY_MEM=1; shift ;;
 	-h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "bench/mysql.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
 	esac
@@ -88,8 +93,10 @@ cleanup() {
 		bash "$ROOT/scripts/mariadb-server.sh" stop "$MYSRV" >/dev/null 2>&1 || true
 		rm -rf "$WORKDIR"
 	fi
+	bench_steady_memory_restore
 }
 trap cleanup EXIT
+[ "$STEADY_MEM" = 1 ] && bench_steady_memory bench/mysql.sh
 
 # --- server ----------------------------------------------------------------
 rm -rf "$WORKDIR"
@@ -337,7 +344,7 @@ ok_rss_rest="$(awk -v k="$(best dbrestore 3)" 'BEGIN { exit !(k < 102400) }' && 
 
 echo
 echo "backupd vs mariadb-dump/mysql and mydumper/myloader: scale $SCALE, database $(mbb "$DB_BYTES") MB, 2 jobs/threads, best of $RUNS run(s)"
-echo "server: MariaDB $("${SQL[@]}" -e 'SELECT VERSION()'), $(mydumper --version | awk '{print $1, $2}' | tr -d ,), $(nproc) cores"
+echo "server: MariaDB $("${SQL[@]}" -e 'SELECT VERSION()'), $(mydumper --version | awk '{print $1, $2}' | tr -d ,), $(nproc) cores${BENCH_MEMORY_NOTE:-}"
 echo
 row() { printf '%-22s %10s %12s %10s   %-26s %s\n' "$@"; }
 row "" "backupd" "mariadb-dump" "mydumper" "ratio / target" "result"

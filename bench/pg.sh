@@ -90,28 +90,18 @@ case "$BUILD_DIR" in /*) ;; *) BUILD_DIR="$ROOT/$BUILD_DIR" ;; esac
 
 [ "$X4" = 1 ] && [ "$DUMP_ONLY" = 1 ] && { echo "bench/pg.sh: --dump-only and --x4 cannot be combined" >&2; exit 2; }
 
-# --steady-memory: set here, in the outermost run, and put back when it exits
-PR_ORDER=/sys/module/page_reporting/parameters/page_reporting_order
-pr_saved=
-pr_restore() { [ -z "$pr_saved" ] || echo "$pr_saved" >"$PR_ORDER" 2>/dev/null || true; }
-if [ "$STEADY_MEM" = 1 ]; then
-	[ -w "$PR_ORDER" ] || { echo "bench/pg.sh: --steady-memory needs root on a VM with free page reporting ($PR_ORDER)" >&2; exit 2; }
-	pr_saved="$(cat "$PR_ORDER")"
-	echo 11 >"$PR_ORDER" # above the largest buddy order: no free block is reported
-	export BENCH_MEMORY_NOTE=", free page reporting off"
-	echo "bench/pg.sh: free page reporting to the host off for this run (page_reporting_order $pr_saved -> 11, put back at exit)" >&2
-	# memory handed back before now stays so until touched: touch once, untimed,
-	# all of what is free but 1 GB (perl: in every Debian)
-	perl -e 'my $mb = int($ARGV[0] / 1024) - 1024; my $blk = "\1" x (1 << 20); my @held;
-		push @held, "$blk" for 1 .. $mb; print STDERR "bench/pg.sh: touched $mb MB of free memory\n" if $mb > 0' \
-		"$(awk '/^MemFree:/ { print $2 }' /proc/meminfo)"
-fi
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
+
+# --steady-memory (bench/lib.sh): set here, in the outermost run, and put back
+# when it exits
+[ "$STEADY_MEM" = 1 ] && bench_steady_memory bench/pg.sh
 
 # --x4: this script twice, at N and 4N, one after the other (the same server
 # settings, one size's data gone before the next is made), then side by side.
 if [ "$X4" = 1 ]; then
 	sums="$(mktemp -d)"
-	trap 'rm -rf "$sums"; pr_restore' EXIT
+	trap 'rm -rf "$sums"; bench_steady_memory_restore' EXIT
 	pass=(--runs "$RUNS" --port "$PORT" --workdir "$WORKDIR" --build-dir "$BUILD_DIR")
 	[ "$BUILD" = 1 ] || pass+=(--no-build)
 	rc=0
@@ -149,9 +139,6 @@ REPO="$WORKDIR/repo"
 DUMPDIR="$WORKDIR/pg_dump.dir"
 DB=bench
 
-# shellcheck source=bench/lib.sh
-. "$ROOT/bench/lib.sh"
-
 [ -x /usr/bin/time ] || die "GNU time is missing: run scripts/deps.sh (package 'time')"
 [ -x "$PG_BINDIR/pgbench" ] || die "pgbench is missing: run scripts/deps.sh (package postgresql-15)"
 
@@ -164,7 +151,7 @@ cleanup() {
 		bash "$ROOT/scripts/pg-server.sh" stop "$PGSRV" >/dev/null 2>&1 || true
 		rm -rf "$WORKDIR"
 	fi
-	pr_restore
+	bench_steady_memory_restore
 }
 trap cleanup EXIT
 
@@ -208,19 +195,28 @@ KEYFILE="$WORKDIR/repo.key"
 (umask 077 && head -c 48 /dev/urandom | base64 -w0 >"$KEYFILE")
 
 # --- runs ----------------------------------------------------------------------
+# Each tool goes first in one run of two (odd runs: ours first; even runs: the
+# peer's first): whichever runs first after the data was loaded or dropped
+# writes into memory that sat free, which on some VMs costs more (see
+# --steady-memory), and best-of-two then gives every tool a turn after it.
+pg_dump_timed() { timed pg_dump "$PG_BINDIR/pg_dump" "${CONN[@]}" -Fd -j2 -Z0 -f "$DUMPDIR" "$DB"; }
+pg_restore_timed() { timed pg_restore bash "$WORKDIR/pg_restore.sh" r_pg; }
 for run in $(seq 1 "$RUNS"); do
 	log "run $run/$RUNS"
 	rm -rf "$REPO" "$REPO_ENC" "$DUMPDIR"
+	peer_first=$((1 - run % 2))
+	[ "$peer_first" = 1 ] && pg_dump_timed
 	timed backupd_dump "$BACKUPD" dump --source "$URI_BASE/$DB" --repo "$REPO" --name "$DB" --jobs 2
 	if [ "$DUMP_ONLY" = 1 ]; then
-		timed pg_dump "$PG_BINDIR/pg_dump" "${CONN[@]}" -Fd -j2 -Z0 -f "$DUMPDIR" "$DB"
+		[ "$peer_first" = 1 ] || pg_dump_timed
 		continue
 	fi
 	timed backupd_dump_enc "$BACKUPD" dump --source "$URI_BASE/$DB" --repo "$REPO_ENC" --name "$DB" --jobs 2 \
 		--encryption-key-file "$KEYFILE"
-	timed pg_dump "$PG_BINDIR/pg_dump" "${CONN[@]}" -Fd -j2 -Z0 -f "$DUMPDIR" "$DB"
+	[ "$peer_first" = 1 ] || pg_dump_timed
 	"${PSQL[@]}" -d postgres -c "DROP DATABASE IF EXISTS r_backupd" -c "DROP DATABASE IF EXISTS r_pg" \
 		-c "DROP DATABASE IF EXISTS r_enc"
+	[ "$peer_first" = 1 ] && pg_restore_timed
 	# the plain and the encrypted restore take turns going first: the second
 	# one runs beside the first one's database, in a fuller page cache
 	restore_plain() { timed dbrestore "$DBRESTORE" restore --repo "$REPO" --name "$DB" --to "$URI_BASE/r_backupd" --jobs 2 --create "${RESTORE_ARGS[@]}"; }
@@ -229,7 +225,7 @@ for run in $(seq 1 "$RUNS"); do
 			--create --encryption-key-file "$KEYFILE" "${RESTORE_ARGS[@]}"
 	}
 	if [ $((run % 2)) = 1 ]; then restore_plain; restore_enc; else restore_enc; restore_plain; fi
-	timed pg_restore bash "$WORKDIR/pg_restore.sh" r_pg
+	[ "$peer_first" = 1 ] || pg_restore_timed
 done
 
 # --- report: the dump's figures (all --dump-only prints) -----------------------
