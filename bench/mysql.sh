@@ -18,9 +18,9 @@
 #   --keep         leave the server running and the scratch directory in place
 #   --strict       exit 1 if a target is missed
 #   --no-build     do not build when the binaries are missing
-#   --steady-memory  (root, a VM whose balloon reports free pages to its host)
-#                 turn that reporting off for the run, put back at exit: see
-#                 bench_steady_memory in bench/lib.sh
+#   --steady-memory  (root, a VM whose balloon reports free pages to its
+#                host) turn that reporting off for the run, put back at
+#                exit: see bench_steady_memory in bench/lib.sh
 #
 # Compared, each with 2 jobs/threads where the tool has them:
 #   dump:    backupd dump --jobs 2 (default zstd, default chunk size)

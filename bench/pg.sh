@@ -128,6 +128,20 @@ if [ "$X4" = 1 ]; then
 		a="$(get "$N1" "$m")" b="$(get "$N4" "$m")"
 		printf '%-28s %12s %12s %9s\n' "$m" "$a" "$b" "$(grow "$a" "$b")"
 	done
+	# Item 3's test (time grows no faster than the peer's: the same as the
+	# ratio at 4N no higher than at N), and beside it the seconds each tool
+	# adds per added GB of data, which a fixed start-up cost does not flatter
+	gv() { # gv OURS PEER
+		local o1 o4 p1 p4 d
+		o1="$(get "$N1" "$1")" o4="$(get "$N4" "$1")" p1="$(get "$N1" "$2")" p4="$(get "$N4" "$2")"
+		d="$(awk -v a="$(get "$N1" db_mb)" -v b="$(get "$N4" db_mb)" 'BEGIN { print (b - a) / 1024 }')"
+		printf '%-8s grows %s vs %s: %s; added s per added GB: %s vs %s\n' "${1%%_s}" "$(grow "$o1" "$o4")" "$(grow "$p1" "$p4")" \
+			"$(verdict "$(awk -v a="$o1" -v b="$o4" -v c="$p1" -v d="$p4" 'BEGIN { print (a > 0 && c > 0 && b / a <= d / c) ? 1 : 0 }')")" \
+			"$(awk -v a="$o1" -v b="$o4" -v d="$d" 'BEGIN { printf "%.2f", (b - a) / d }')" \
+			"$(awk -v a="$p1" -v b="$p4" -v d="$d" 'BEGIN { printf "%.2f", (b - a) / d }')"
+	}
+	gv backupd_dump_s pg_dump_s
+	gv dbrestore_s pg_restore_s
 	exit "$rc"
 fi
 
