@@ -14,7 +14,9 @@
 # repository too.  restore --provision and migrate --provision (both engines,
 # --log-level debug): their generated passwords are checked in all of the
 # above and in every process's environment.  A PGPASSFILE that group or
-# others can read, a symlink to one, or a directory: refused, exit 2.
+# others can read, a symlink to one, or a directory, and a MySQL ssl-key of
+# mode 0644: refused, exit 2; ssl-mode=required against a MariaDB without TLS
+# fails instead of going on in plain text.
 source "$(dirname "$0")/lib.sh"
 require_binaries
 source "$(dirname "$0")/s3lib.sh"
@@ -211,6 +213,19 @@ for f in pgpass.0644 pgpass.0640 pgpass.link pgpassdir; do
 	assert_eq "... in one line naming it" "1 1" \
 		"$(grep -c . "$RUN_ERR") $(grep -c "secret file '$BD_TMP/$f' \(must not be accessible\|is not a regular file\)" "$RUN_ERR")"
 done
+# The MySQL client library reads a TLS private key whatever its mode.
+(umask 022 && printf 'not a key: refused before it is read\n' >"$BD_TMP/tls.key")
+export MYSQL_PWD="$MY_PASSWORD"
+run "$BACKUPD" dump --source "$(my_uri msrc)?ssl-mode=required&ssl-cert=$BD_TMP/tls.key&ssl-key=$BD_TMP/tls.key" --repo "$LREPO" --name badkey
+assert_rc "a MySQL ssl-key of mode 0644 is refused (exit 2)" 2
+assert_eq "... in one line naming it" "1 1" \
+	"$(grep -c . "$RUN_ERR") $(grep -c "secret file '$BD_TMP/tls.key' must not be accessible" "$RUN_ERR")"
+# The client library falls back to plain text when the server offers no TLS
+# (this one does not) unless it verifies a certificate: ssl-mode=required must not.
+run "$BACKUPD" dump --source "$(my_uri msrc)?ssl-mode=required" --repo "$LREPO" --name notls
+unset MYSQL_PWD
+assert_rc "ssl-mode=required against a server without TLS fails (exit 1)" 1
+assert_output_contains "... saying TLS was asked for" "TLS was asked for (ssl-mode, ssl-ca or ssl-cert) but the server does not offer it"
 
 # --------------------------------------------------------------------------
 note "wal-push as the server's archive_command (encrypted S3 and local)"
