@@ -40,7 +40,28 @@ int program_parse(program *p, int argc, char **argv, const cli_option *opts, bde
 		if (i != cmd)
 			p->argv[p->argc++] = argv[i];
 	static const cli_option none[] = { CLI_OPT_END };
-	return cli_parse(p->argc, p->argv, 1, opts ? opts : none, &p->args, err);
+	if (cli_parse(p->argc, p->argv, 1, opts ? opts : none, &p->args, err) != 0)
+		return -1;
+	return program_argv_secrets(p->argc, p->argv, err);
+}
+
+int program_argv_secrets(int argc, char **argv, bderr *err)
+{
+	for (int i = 1; i < argc; i++) {
+		char *copy = xstrdup(argv[i]);
+		log_redact(copy);
+		int secret = strcmp(copy, argv[i]) != 0;
+		free(copy);
+		if (!secret)
+			continue;
+		/* the option's name only: its value is the secret */
+		const char *opt = argv[i][0] == '-' ? argv[i] : (argv[i - 1][0] == '-' ? argv[i - 1] : "an argument");
+		return bderr_usage(err, "%.*s: a password on the command line is visible to every local user "
+					"(ps, /proc): use a password file ([source:] password-file, PGPASSFILE or "
+					".pgpass, MYSQL_PWD)",
+				   (int)strcspn(opt, "="), opt);
+	}
+	return 0;
 }
 
 static int load_config(program *p, bderr_list *errors, bderr *err)

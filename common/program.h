@@ -20,8 +20,19 @@ typedef struct program {
 /* Finds the command word; returns its index or 0 when there is none. */
 int program_find_command(int argc, char **argv);
 
-/* Parses the command's options (opts ends with {NULL, 0}). */
+/*
+ * Parses the command's options (opts ends with {NULL, 0}), and refuses a
+ * password in any of them (program_argv_secrets).
+ */
 int program_parse(program *p, int argc, char **argv, const cli_option *opts, bderr *err);
+
+/*
+ * The contract: passwords never come from argv, where every local user can
+ * read them.  An argument holding one (scheme://user:PASSWORD@, password=,
+ * an S3 secret key or session token: what log_redact masks) is a usage
+ * error naming the option, never the value.  argv[0] is not looked at.
+ */
+int program_argv_secrets(int argc, char **argv, bderr *err);
 
 /*
  * Loads -c FILE, else $BACKUPD_CONFIG, else the default path when it exists,

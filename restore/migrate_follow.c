@@ -124,19 +124,6 @@ static int state_resolve(const config *cfg, migrate_follow *f, bderr *err)
 	return 0;
 }
 
-/* A URI argument kept in the state must not hold a password. */
-static int no_password_in(const char *what, const char *arg, bderr *err)
-{
-	char *copy = xstrdup(arg ? arg : "");
-	log_redact(copy);
-	int has = strcmp(copy, arg ? arg : "") != 0;
-	free(copy);
-	if (has)
-		return bderr_usage(err, "--follow: %s must not carry a password (the migration's state keeps "
-					"it): use a password file, a [source:] section or .pgpass", what);
-	return 0;
-}
-
 static void set_opt(follow_state *s, const char *key, const char *v)
 {
 	if (v)
@@ -152,9 +139,7 @@ int migrate_follow_begin(const config *cfg, const engine_ops *e, const migrate_f
 		return bderr_usage(err, "--follow is not available for %s", e->name);
 	if (a->name == NULL)
 		return bderr_usage(err, "--follow needs --name N (the migration's name for status, cutover and abort)");
-	if (no_password_in("--from", a->from_arg, err) != 0 || no_password_in("--to", a->to_arg, err) != 0 ||
-	    no_password_in("--upstream", o->upstream_url, err) != 0)
-		return -1;
+	/* the state keeps --from/--to/--upstream as given: program_parse refused a password in them */
 	migrate_follow *f = NULL;
 	if (state_open(cfg, a->state_dir, a->name, 1, &f, err) != 0)
 		return -1;

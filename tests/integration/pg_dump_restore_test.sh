@@ -322,10 +322,19 @@ check_not "the shell command in post-data did not run" test -e "$PWNED"
 check_not "the refused --create restore (post-data) left no database" db_exists dst_meta
 
 # --------------------------------------------------------------------------
-note "restore --to with a bad percent-escape in its password"
+note "a password on the command line is refused before anything runs (a config file's bad escape: check_test)"
 run "$DBRESTORE" restore --repo "$REPO" --name src --backup "$ID1" --to "postgresql://postgres:Sekr3tPW%zz@127.0.0.1:$PG_PORT/dst_pct" --create
-assert_rc "restore to an unparsable --to is a usage error" 2
-assert_output_contains "it names the bad percent-escape" "invalid PostgreSQL connection string: invalid percent-encoded token"
+assert_rc "restore --to with a password (and a bad escape) is a usage error" 2
+assert_output_contains "it names the option and why" "--to: a password on the command line is visible to every local user"
+check_not "it does not print the password" grep -q Sekr3tPW "$RUN_OUT" "$RUN_ERR"
+check_not "nothing was created" db_exists dst_pct
+run "$DBRESTORE" restore --repo "$REPO" --name src --backup "$ID1" --to="postgresql://postgres:Sekr3tPW@127.0.0.1:$PG_PORT/dst_pw" --create
+assert_rc "restore --to=URI with a well-formed password is refused too" 2
+check_not "it does not print the password" grep -q Sekr3tPW "$RUN_OUT" "$RUN_ERR"
+check_not "nothing was created" db_exists dst_pw
+run "$BACKUPD" dump --repo "$REPO" --source "host=127.0.0.1 port=$PG_PORT dbname=src user=postgres password=Sekr3tPW"
+assert_rc "dump --source with password= is refused" 2
+assert_output_contains "it names --source" "--source: a password on the command line"
 check_not "it does not print the password" grep -q Sekr3tPW "$RUN_OUT" "$RUN_ERR"
 
 # --------------------------------------------------------------------------
