@@ -359,7 +359,7 @@ int job_run(const config *cfg, const char *name, const progress_options *po, cha
 	else
 		log_error("job %s: failed in %lds: %s", name, (long)(rec.end - rec.start), err->msg);
 	lockfile_release(lock_fd);
-	return rc;
+	return rc == 0 ? 0 : 1;
 }
 
 int job_command(program *p, bderr *err)
@@ -412,5 +412,6 @@ int job_command(program *p, bderr *err)
 	}
 	notify_set_free(&ns);
 	free(id);
-	return rc;
+	/* a run that failed has said so in its end line: exit 1 without a second copy */
+	return rc > 0 ? (err->exit_code ? err->exit_code : EXIT_FAILURE_RUN) : rc;
 }

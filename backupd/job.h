@@ -17,7 +17,9 @@
  * because the backup itself matters more than its bookkeeping.  The run's
  * progress (common/progress.h) is reported with po (NULL: none), only once
  * it holds the job's lock: a refused run must not touch the running one's
- * published figures.
+ * published figures.  Returns 0, -1 when the run did not start (err says
+ * why), or 1 when it ran and failed: err says why and the run's end line
+ * ("job NAME: failed in ...") has already logged it.
  */
 struct progress_options;
 int job_run(const config *cfg, const char *name, const struct progress_options *po, char **id,

@@ -115,6 +115,8 @@ assert e["backup_id"] == sys.argv[2] and e["bytes"] > 0 and e["error"] is None, 
 run "$BACKUPD" -c "$CONF" run broken
 assert_rc "run of a job whose server is down fails" 1
 assert_eq "history records the failure" 1 "$(history_count broken failed)"
+assert_eq "the failure is printed once, in the run's end line" "1 1" \
+	"$(grep -c 'cannot connect' "$RUN_ERR") $(grep -c 'job broken: failed in' "$RUN_ERR")"
 run "$BACKUPD" -c "$CONF" run nosuchjob
 assert_rc "run of an unknown job is a usage error" 2
 run "$BACKUPD" -c "$CONF" status
