@@ -202,6 +202,49 @@ assert_output_contains "http-listen is validated as the daemon does" "errors2.co
 assert_output_contains "an unknown key is reported with the others" "errors2.conf:4: key 'no-such-key'"
 assert_output_contains "the unreachable source is still reported" "FAILED source app"
 
+# What a run would refuse for the job's kind and its source's engine is a
+# config error too (it used to pass check and fail at every firing).
+cat >"$BD_TMP/errors3.conf" <<CONF
+[global]
+state-dir = $BD_TMP/state
+[repo:local]
+url = $REPO
+[source:pg]
+url = postgresql://postgres@127.0.0.1:$CLOSED_PORT/app
+[source:my]
+url = mysql://root@127.0.0.1:$CLOSED_PORT/app
+[job:my-text]
+source = my
+repo = local
+copy-format = text
+[job:pg-nolock]
+source = pg
+repo = local
+consistency = no-lock
+[job:my-base]
+source = my
+repo = local
+kind = basebackup
+[job:base-filtered]
+source = pg
+repo = local
+kind = basebackup
+include-table = public.t
+[job:dump-incr]
+source = pg
+repo = local
+incremental = 1
+CONF
+run "$BACKUPD" -c "$BD_TMP/errors3.conf" check
+assert_rc "options the job's engine or kind refuses are config errors: exit 2" 2
+assert_output_contains "copy-format on a MySQL source" "errors3.conf:12: key 'copy-format': option '--copy-format' applies to PostgreSQL sources only"
+assert_output_contains "consistency on a PostgreSQL source" "errors3.conf:16: key 'consistency'"
+assert_output_contains "a base backup of a MySQL source" "errors3.conf:20: key 'kind': base backups are for PostgreSQL"
+assert_output_contains "a dump key on a base backup job" "errors3.conf:25: key 'include-table': applies to dump jobs only"
+assert_output_contains "incremental on a dump job" "errors3.conf:29: key 'incremental': is for kind = basebackup"
+run "$BACKUPD" -c "$BD_TMP/errors3.conf" daemon
+assert_rc "and the daemon refuses to start with them" 2
+
 # ---------------------------------------------------------------------------
 note "a repository not created yet is ok when it can be created"
 cat >"$BD_TMP/new.conf" <<CONF
@@ -356,5 +399,9 @@ assert_output_contains "it is named" "backupd: list: unexpected argument 'junk'"
 run "$BACKUPD" dump --repo "$REPO"
 assert_rc "a missing required option exits 2" 2
 assert_output_contains "it is named" "option '--source' is required"
+run "$BACKUPD" dump --source "$(pg_uri app)" --repo "$BD_TMP/dup-repo" --jobs 4 --jobs 1
+assert_rc "an option given twice with different values exits 2" 2
+assert_output_contains "it is named" "option '--jobs' is given twice with different values"
+check_not "and nothing is created" test -e "$BD_TMP/dup-repo"
 
 finish
