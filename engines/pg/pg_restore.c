@@ -521,12 +521,26 @@ int pg_restore_pre_data(restore_ctx *rc, char *sql, size_t len, const char *objn
 	return rcode;
 }
 
-/* A subset (--table, --schema) whose foreign keys would fail is refused before anything is restored. */
+/*
+ * A subset (--table, --schema) with a pattern that matches nothing, or whose
+ * foreign keys would fail, is refused before anything is restored.
+ */
 static int check_subset(restore_ctx *rc, bderr *err)
 {
 	char *sql = NULL;
 	size_t len = 0;
-	if (table_filter_empty(rc->o->filter) || rc->info.post_data == NULL)
+	if (table_filter_empty(rc->o->filter))
+		return 0;
+	if (rc->info.pre_data != NULL && !rc->o->filter_any_database) {
+		if (read_object(rc, rc->info.pre_data, &sql, &len, err) != 0)
+			return -1;
+		int r = pg_subset_check_patterns(rc->o->filter, sql, len, err);
+		free(sql);
+		sql = NULL;
+		if (r != 0)
+			return r;
+	}
+	if (rc->info.post_data == NULL)
 		return 0;
 	if (read_object(rc, rc->info.post_data, &sql, &len, err) != 0)
 		return -1;
