@@ -152,6 +152,8 @@ int migrate_follow_begin(const config *cfg, const engine_ops *e, const migrate_f
 		return bderr_usage(err, "--follow is not available for %s", e->name);
 	if (a->name == NULL)
 		return bderr_usage(err, "--follow needs --name N (the migration's name for status, cutover and abort)");
+	if (e->follow->options_check && e->follow->options_check(o, err) != 0)
+		return -1;
 	if (no_password_in("--from", a->from_arg, err) != 0 || no_password_in("--to", a->to_arg, err) != 0 ||
 	    no_password_in("--upstream", o->upstream_url, err) != 0)
 		return -1;
