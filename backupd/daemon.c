@@ -302,6 +302,20 @@ static int dtable_build(config *cfg, time_t now, dtable *t, bderr_list *all, bde
 	}
 	const char *tz = config_get(g, "time-zone");
 	t->tz = tz ? xstrdup(tz) : NULL;
+	if (tz) {
+		/* checked here, named as itself: not as each job's schedule, nor not at all without one */
+		cron_schedule *daily = NULL;
+		time_t ignored;
+		int bad = cron_parse("@daily", &daily, err) < 0 || cron_next(daily, now, tz, &ignored, err) < 0;
+		cron_free(daily);
+		if (bad) {
+			key_error(cfg, g, "time-zone", err);
+			free(t->tz);
+			t->tz = NULL; /* while collecting: the schedules are still checked, once */
+			if (must_stop(all, err))
+				goto fail;
+		}
+	}
 	const char *listen = config_get(g, "http-listen");
 	if (listen) {
 		struct sockaddr_storage addr;

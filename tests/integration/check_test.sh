@@ -207,6 +207,7 @@ assert_output_contains "the unreachable source is still reported" "FAILED source
 cat >"$BD_TMP/errors3.conf" <<CONF
 [global]
 state-dir = $BD_TMP/state
+time-zone = Mars/Olympus
 [repo:local]
 url = $REPO
 [source:pg]
@@ -237,11 +238,12 @@ incremental = 1
 CONF
 run "$BACKUPD" -c "$BD_TMP/errors3.conf" check
 assert_rc "options the job's engine or kind refuses are config errors: exit 2" 2
-assert_output_contains "copy-format on a MySQL source" "errors3.conf:12: key 'copy-format': option '--copy-format' applies to PostgreSQL sources only"
-assert_output_contains "consistency on a PostgreSQL source" "errors3.conf:16: key 'consistency'"
-assert_output_contains "a base backup of a MySQL source" "errors3.conf:20: key 'kind': base backups are for PostgreSQL"
-assert_output_contains "a dump key on a base backup job" "errors3.conf:25: key 'include-table': applies to dump jobs only"
-assert_output_contains "incremental on a dump job" "errors3.conf:29: key 'incremental': is for kind = basebackup"
+assert_output_contains "copy-format on a MySQL source" "errors3.conf:13: key 'copy-format': option '--copy-format' applies to PostgreSQL sources only"
+assert_output_contains "consistency on a PostgreSQL source" "errors3.conf:17: key 'consistency'"
+assert_output_contains "a base backup of a MySQL source" "errors3.conf:21: key 'kind': base backups are for PostgreSQL"
+assert_output_contains "a dump key on a base backup job" "errors3.conf:26: key 'include-table': applies to dump jobs only"
+assert_output_contains "an unknown time zone, named as itself even without a schedule" "errors3.conf:3: key 'time-zone': time zone 'Mars/Olympus' is unknown"
+assert_output_contains "incremental on a dump job" "errors3.conf:30: key 'incremental': is for kind = basebackup"
 run "$BACKUPD" -c "$BD_TMP/errors3.conf" daemon
 assert_rc "and the daemon refuses to start with them" 2
 
