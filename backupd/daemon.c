@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "archive/filter.h"
 #include "archive/manifest.h"
 #include "backupd/catalog.h"
 #include "backupd/job.h"
@@ -326,6 +327,26 @@ static int dtable_build(config *cfg, time_t now, dtable *t, bderr_list *all, bde
 				goto fail;
 		}
 		t->http_listen = xstrdup(listen);
+	}
+	/*
+	 * A [repo:]'s compress = is the default of every command writing there
+	 * (dump, basebackup, wal-push): checked even when no job reads it.  A
+	 * job's dump options report it for the repositories jobs use.
+	 */
+	for (size_t i = 0; i < cfg->n_sections; i++) {
+		const config_section *rs = &cfg->sections[i];
+		const char *spec = strcmp(rs->type, "repo") == 0 ? config_get(rs, "compress") : NULL;
+		int level, used = 0;
+		for (size_t k = 0; spec && k < cfg->n_sections && !used; k++) {
+			const config_section *js = &cfg->sections[k];
+			const char *jr = strcmp(js->type, "job") == 0 ? config_get(js, "repo") : NULL;
+			used = jr && strcmp(jr, rs->name) == 0 && config_get(js, "compress") == NULL;
+		}
+		if (spec && !used && compress_spec_parse(spec, &level, err) < 0) {
+			key_error(cfg, rs, "compress", err);
+			if (must_stop(all, err))
+				goto fail;
+		}
 	}
 	t->catalog_url = catalog_url(cfg);
 	if (duration_key(cfg, g, "catalog-lease", CATALOG_LEASE_DEFAULT, &t->lease, err) < 0 &&

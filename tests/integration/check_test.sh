@@ -235,6 +235,9 @@ include-table = public.t
 source = pg
 repo = local
 incremental = 1
+[repo:unused]
+url = $BD_TMP/unused
+compress = zstd:99
 CONF
 run "$BACKUPD" -c "$BD_TMP/errors3.conf" check
 assert_rc "options the job's engine or kind refuses are config errors: exit 2" 2
@@ -244,8 +247,21 @@ assert_output_contains "a base backup of a MySQL source" "errors3.conf:21: key '
 assert_output_contains "a dump key on a base backup job" "errors3.conf:26: key 'include-table': applies to dump jobs only"
 assert_output_contains "an unknown time zone, named as itself even without a schedule" "errors3.conf:3: key 'time-zone': time zone 'Mars/Olympus' is unknown"
 assert_output_contains "incremental on a dump job" "errors3.conf:30: key 'incremental': is for kind = basebackup"
+assert_output_contains "a [repo:]'s compress, even unused by the jobs" "errors3.conf:33: key 'compress': invalid compression 'zstd:99'"
 run "$BACKUPD" -c "$BD_TMP/errors3.conf" daemon
 assert_rc "and the daemon refuses to start with them" 2
+
+# A [repo:]'s compress = is the default of backupd dump / basebackup too
+# (it was silently ignored: the dump stored zstd:1).
+cat >"$BD_TMP/compress.conf" <<CONF
+[repo:plain]
+url = $BD_TMP/plain-repo
+compress = none
+CONF
+run "$BACKUPD" -c "$BD_TMP/compress.conf" dump --source "$(pg_uri app)" --repo plain --name app --jobs 1
+assert_rc "dump into a [repo:] with compress = none" 0
+assert_eq "the backup is stored with the repository's compression" "none" \
+	"$(python3 -c 'import json,sys,glob; print(json.load(open(glob.glob(sys.argv[1] + "/app/backups/*/manifest.json")[0]))["info"]["options"]["compress"])' "$BD_TMP/plain-repo")"
 
 # ---------------------------------------------------------------------------
 note "a repository not created yet is ok when it can be created"
