@@ -421,5 +421,11 @@ run "$BACKUPD" dump --source "$(pg_uri app)" --repo "$BD_TMP/dup-repo" --jobs 4 
 assert_rc "an option given twice with different values exits 2" 2
 assert_output_contains "it is named" "option '--jobs' is given twice with different values"
 check_not "and nothing is created" test -e "$BD_TMP/dup-repo"
+for sub in status abort; do
+	run "$DBRESTORE" migrate "$sub" --name nosuch --state-dir "$BD_TMP/no-state"
+	assert_rc "migrate $sub of a migration that does not exist exits 2" 2
+	assert_output_contains "it is named" "no migration named nosuch"
+	check_not "and creates no state directory or lock" test -e "$BD_TMP/no-state"
+done
 
 finish
