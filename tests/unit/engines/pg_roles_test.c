@@ -73,6 +73,32 @@ static void test_owner(void **state)
 	pg_role_map_clear(&m);
 }
 
+/* A --role-map OLD the backup never references (a typo) is found, the database's own roles count. */
+static void test_unknown(void **state)
+{
+	(void)state;
+	json_error_t je;
+	json_t *info = json_loads("{\"roles\": [{\"name\": \"olda\", \"uses\": [\"owner\"]},"
+				  " {\"name\": \"reader\", \"uses\": [\"acl\"]}]}", 0, &je);
+	pg_roles_info roles;
+	bderr err;
+	bderr_init(&err);
+	assert_int_equal(pg_roles_info_parse(info, &roles, &err), 0);
+	pg_role_map m;
+	pg_role_map_init(&m);
+	assert_int_equal(pg_role_map_add(&m, "reader=r2", &err), 0);
+	assert_null(pg_role_map_unknown(&m, &roles, NULL, 0));
+	assert_int_equal(pg_role_map_add(&m, "dbowner=app", &err), 0);
+	assert_string_equal(pg_role_map_unknown(&m, &roles, NULL, 0), "dbowner");
+	const char *also[] = { NULL, "dbowner" }; /* the database's owner (none) and a grantee */
+	assert_null(pg_role_map_unknown(&m, &roles, also, 2));
+	assert_int_equal(pg_role_map_add(&m, "raeder=r3", &err), 0);
+	assert_string_equal(pg_role_map_unknown(&m, &roles, also, 2), "raeder");
+	pg_role_map_clear(&m);
+	pg_roles_info_clear(&roles);
+	json_decref(info);
+}
+
 /* Statements made of SQL-ish pieces, quotes left open included: no crash, no read past the end. */
 static void test_random_statements(void **state)
 {
@@ -104,6 +130,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_role_map),
 		cmocka_unit_test(test_owner),
+		cmocka_unit_test(test_unknown),
 		cmocka_unit_test(test_random_statements),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
