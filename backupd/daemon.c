@@ -1520,6 +1520,13 @@ int daemon_command(program *p, bderr *err)
 		.http_listen = cli_get(&p->args, "http-listen"),
 		.tags = cli_get(&p->args, "tags"),
 	};
+	/* a bad --http-listen is named as the option, not as the config file's key */
+	struct sockaddr_storage addr;
+	socklen_t alen;
+	if (ov.http_listen && metrics_parse_listen(ov.http_listen, &addr, &alen, err) < 0) {
+		config_free(cfg);
+		return bderr_prefix(err, "option '--http-listen'");
+	}
 	apply_overrides(cfg, &ov);
 	dtable t;
 	if (dtable_build(cfg, time(NULL), &t, NULL, err) < 0) {

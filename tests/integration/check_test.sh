@@ -421,6 +421,9 @@ run "$BACKUPD" dump --source "$(pg_uri app)" --repo "$BD_TMP/dup-repo" --jobs 4 
 assert_rc "an option given twice with different values exits 2" 2
 assert_output_contains "it is named" "option '--jobs' is given twice with different values"
 check_not "and nothing is created" test -e "$BD_TMP/dup-repo"
+run "$BACKUPD" -c "$BD_TMP/compress.conf" daemon --http-listen 0.0.0.0:99999
+assert_rc "daemon --http-listen with a bad address exits 2" 2
+assert_output_contains "it is named as the option, not as a key of the file" "option '--http-listen': must be IPV4:PORT"
 for sub in status abort; do
 	run "$DBRESTORE" migrate "$sub" --name nosuch --state-dir "$BD_TMP/no-state"
 	assert_rc "migrate $sub of a migration that does not exist exits 2" 2
