@@ -121,7 +121,11 @@ a bad percent-escape in the password|$LEAK_PG|postgresql://postgres:$LEAK_PG%zz@
 an S3 URL with credentials|$LEAK_S3|$(pg_uri app)|s3://AKID:$LEAK_S3@bucket/x
 a source neither URI nor name|$LEAK_PG|postgres:$LEAK_PG@127.0.0.1/app|$REPO
 a repository neither URL nor name|$LEAK_S3|$(pg_uri app)|AKID:$LEAK_S3@bucket
+a password taken for a PostgreSQL port|$LEAK_PG|postgresql://postgres:$LEAK_PG/app|$REPO
 CASES
+run "$BACKUPD" dump --source "postgresql://postgres@127.0.0.1:99999/app" --repo "$BD_TMP/port-repo"
+assert_rc "a PostgreSQL URI with a port out of range is a usage error, as a MySQL one is" 2
+assert_output_contains "it says what is wrong" "invalid PostgreSQL connection string: the port must be a number from 1 to 65535"
 
 # --------------------------------------------------------------------------
 if [ "$(id -u)" -eq 0 ]; then
