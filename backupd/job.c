@@ -54,6 +54,16 @@ static int job_kind_check(const config *cfg, const config_section *js, const eng
 	const config_section *ss = source ? config_find(cfg, "source", source) : NULL;
 	const char *url = ss ? config_get(ss, "url") : NULL;
 	const engine_ops *e = url ? engine_for_uri(url) : NULL;
+	/* the backups' name in the repository: the job's name =, else the source's */
+	const config_section *named[] = { js, ss };
+	for (size_t i = 0; i < 2; i++) {
+		const char *name = named[i] ? config_get(named[i], "name") : NULL;
+		if (name && repo_name_check(name, err) < 0) {
+			char why[BDERR_MSG_MAX];
+			snprintf(why, sizeof why, "%s", err->msg);
+			return config_error(cfg, named[i], "name", err, "%s", why);
+		}
+	}
 	if (base) {
 		for (const char *const *k = dump_only_keys; *k; k++)
 			if (config_get(js, *k))

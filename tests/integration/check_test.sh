@@ -242,6 +242,10 @@ incremental = 1
 [repo:unused]
 url = $BD_TMP/unused
 compress = zstd:99
+[job:badname]
+source = pg
+repo = local
+name = ../x
 CONF
 run "$BACKUPD" -c "$BD_TMP/errors3.conf" check
 assert_rc "options the job's engine or kind refuses are config errors: exit 2" 2
@@ -252,6 +256,7 @@ assert_output_contains "a dump key on a base backup job" "errors3.conf:26: key '
 assert_output_contains "an unknown time zone, named as itself even without a schedule" "errors3.conf:3: key 'time-zone': time zone 'Mars/Olympus' is unknown"
 assert_output_contains "incremental on a dump job" "errors3.conf:30: key 'incremental': is for kind = basebackup"
 assert_output_contains "a [repo:]'s compress, even unused by the jobs" "errors3.conf:33: key 'compress': invalid compression 'zstd:99'"
+assert_output_contains "a name unusable in the repository" "errors3.conf:37: key 'name': invalid name '../x'"
 run "$BACKUPD" -c "$BD_TMP/errors3.conf" daemon
 assert_rc "and the daemon refuses to start with them" 2
 
