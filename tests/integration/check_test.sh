@@ -433,6 +433,14 @@ check_not "and nothing is created" test -e "$BD_TMP/dup-repo"
 run "$BACKUPD" -c "$BD_TMP/compress.conf" daemon --http-listen 0.0.0.0:99999
 assert_rc "daemon --http-listen with a bad address exits 2" 2
 assert_output_contains "it is named as the option, not as a key of the file" "option '--http-listen': must be IPV4:PORT"
+# values the server would refuse at its start, after a pitr that said it succeeded
+for t in "--target-timeline 0" "--target-timeline 4294967296" "--target-xid 0" "--target-xid 99999999999999999999"; do
+	# shellcheck disable=SC2086 # option and value
+	run "$DBRESTORE" pitr --repo "$REPO" --name app --data-dir "$BD_TMP/pitr-bad" $t
+	assert_rc "pitr $t exits 2" 2
+	assert_output_contains "it is named" "${t%% *} must be"
+	check_not "and nothing is created" test -e "$BD_TMP/pitr-bad"
+done
 for sub in status abort; do
 	run "$DBRESTORE" migrate "$sub" --name nosuch --state-dir "$BD_TMP/no-state"
 	assert_rc "migrate $sub of a migration that does not exist exits 2" 2
