@@ -212,6 +212,7 @@ cat >"$BD_TMP/errors3.conf" <<CONF
 [global]
 state-dir = $BD_TMP/state
 time-zone = Mars/Olympus
+daemon-id = d1
 [repo:local]
 url = $REPO
 [source:pg]
@@ -249,14 +250,15 @@ name = ../x
 CONF
 run "$BACKUPD" -c "$BD_TMP/errors3.conf" check
 assert_rc "options the job's engine or kind refuses are config errors: exit 2" 2
-assert_output_contains "copy-format on a MySQL source" "errors3.conf:13: key 'copy-format': option '--copy-format' applies to PostgreSQL sources only"
-assert_output_contains "consistency on a PostgreSQL source" "errors3.conf:17: key 'consistency'"
-assert_output_contains "a base backup of a MySQL source" "errors3.conf:21: key 'kind': base backups are for PostgreSQL"
-assert_output_contains "a dump key on a base backup job" "errors3.conf:26: key 'include-table': applies to dump jobs only"
+assert_output_contains "copy-format on a MySQL source" "errors3.conf:14: key 'copy-format': option '--copy-format' applies to PostgreSQL sources only"
+assert_output_contains "consistency on a PostgreSQL source" "errors3.conf:18: key 'consistency'"
+assert_output_contains "a base backup of a MySQL source" "errors3.conf:22: key 'kind': base backups are for PostgreSQL"
+assert_output_contains "a dump key on a base backup job" "errors3.conf:27: key 'include-table': applies to dump jobs only"
 assert_output_contains "an unknown time zone, named as itself even without a schedule" "errors3.conf:3: key 'time-zone': time zone 'Mars/Olympus' is unknown"
-assert_output_contains "incremental on a dump job" "errors3.conf:30: key 'incremental': is for kind = basebackup"
-assert_output_contains "a [repo:]'s compress, even unused by the jobs" "errors3.conf:33: key 'compress': invalid compression 'zstd:99'"
-assert_output_contains "a name unusable in the repository" "errors3.conf:37: key 'name': invalid name '../x'"
+assert_output_contains "incremental on a dump job" "errors3.conf:31: key 'incremental': is for kind = basebackup"
+assert_output_contains "a [repo:]'s compress, even unused by the jobs" "errors3.conf:34: key 'compress': invalid compression 'zstd:99'"
+assert_output_contains "daemon-id without a catalog" "errors3.conf:4: key 'daemon-id': needs [global] catalog ="
+assert_output_contains "a name unusable in the repository" "errors3.conf:38: key 'name': invalid name '../x'"
 run "$BACKUPD" -c "$BD_TMP/errors3.conf" daemon
 assert_rc "and the daemon refuses to start with them" 2
 
@@ -430,6 +432,9 @@ run "$BACKUPD" dump --source "$(pg_uri app)" --repo "$BD_TMP/dup-repo" --jobs 4 
 assert_rc "an option given twice with different values exits 2" 2
 assert_output_contains "it is named" "option '--jobs' is given twice with different values"
 check_not "and nothing is created" test -e "$BD_TMP/dup-repo"
+run "$BACKUPD" -c "$BD_TMP/compress.conf" daemon --id d1
+assert_rc "daemon --id without a fleet catalog (it would name nothing) exits 2" 2
+assert_output_contains "it says what it needs" "--id names this daemon in a fleet catalog: it needs [global] catalog ="
 run "$BACKUPD" -c "$BD_TMP/compress.conf" daemon --http-listen 0.0.0.0:99999
 assert_rc "daemon --http-listen with a bad address exits 2" 2
 assert_output_contains "it is named as the option, not as a key of the file" "option '--http-listen': must be IPV4:PORT"
