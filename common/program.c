@@ -97,13 +97,13 @@ void program_free(program *p)
 	p->cfg = NULL;
 }
 
-int program_compress(program *p, const char **spec, bderr *err)
+int program_compress(program *p, const char *repo_arg, const char **spec, bderr *err)
 {
 	int level;
 	*spec = cli_get(&p->args, "compress");
 	if (*spec)
 		return compress_spec_parse(*spec, &level, err) == 0 ? 0 : bderr_prefix(err, "option '--compress'");
-	const config_section *rs = p->cfg ? config_find(p->cfg, "repo", cli_get(&p->args, "repo")) : NULL;
+	const config_section *rs = p->cfg && repo_arg ? config_find(p->cfg, "repo", repo_arg) : NULL;
 	*spec = rs ? config_get(rs, "compress") : NULL;
 	if (*spec && compress_spec_parse(*spec, &level, err) != 0) {
 		char why[BDERR_MSG_MAX];

@@ -69,13 +69,13 @@ int program_open_repo_arg(program *p, const char *arg, int create, int allow_loc
 			  struct repo **r, bderr *err);
 
 /*
- * The compression a command that writes into --repo uses: --compress, else
- * the compress = of the [repo:] section --repo names (its documented
- * default), else NULL (the built-in default).  *spec is checked: a bad
- * value is a usage error naming the option, or a config error naming the
- * key and its line.
+ * The compression a command that writes into the repository repo_arg
+ * (--repo, migrate's --via-repo) uses: --compress, else the compress = of
+ * the [repo:] section repo_arg names (its documented default), else NULL
+ * (the built-in default).  *spec is checked: a bad value is a usage error
+ * naming the option, or a config error naming the key and its line.
  */
-int program_compress(program *p, const char **spec, bderr *err);
+int program_compress(program *p, const char *repo_arg, const char **spec, bderr *err);
 
 /*
  * The progress reporter of a long command (common/progress.h): --quiet,
