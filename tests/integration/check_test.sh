@@ -432,6 +432,12 @@ run "$BACKUPD" dump --source "$(pg_uri app)" --repo "$BD_TMP/dup-repo" --jobs 4 
 assert_rc "an option given twice with different values exits 2" 2
 assert_output_contains "it is named" "option '--jobs' is given twice with different values"
 check_not "and nothing is created" test -e "$BD_TMP/dup-repo"
+run "$BACKUPD" -c "$BD_TMP/compress.conf" check --wal-timeout 5
+assert_rc "check --wal-timeout without --wal (it would wait for nothing) exits 2" 2
+assert_output_contains "it is named" "--wal-timeout goes with --wal"
+run "$BACKUPD" -c "$BD_TMP/compress.conf" check --wal
+assert_rc "check --wal with no archiving job still checks the rest" 0
+assert_output_contains "and says that --wal found nothing to check" "note   wal: nothing to check: no kind = basebackup job archives WAL"
 run "$BACKUPD" -c "$BD_TMP/compress.conf" daemon --id d1
 assert_rc "daemon --id without a fleet catalog (it would name nothing) exits 2" 2
 assert_output_contains "it says what it needs" "--id names this daemon in a fleet catalog: it needs [global] catalog ="
