@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/rand.h>
@@ -73,42 +74,61 @@ char *provision_env_line(const char *scheme, const char *user, const char *passw
 
 struct env_file {
 	char *path;
-	char *tmp;
+	char *content; /* holds the password: written out only at commit */
 };
+
+/* O_EXCL and O_NOFOLLOW: an existing file or a planted link at tmp is never written through. */
+static int create_tmp(const char *tmp, const char *path, bderr *err)
+{
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return bderr_sys(err, errno, "cannot write the env file '%s'", path);
+	return fd;
+}
 
 int env_file_prepare(const char *path, const char *content, env_file **out, bderr *err)
 {
+	/*
+	 * The place is proven writable now, before anything is created, but
+	 * the password is written only at commit: a run killed (SIGKILL,
+	 * SIGTERM) before then leaves no file holding it.
+	 */
+	struct stat st;
+	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
+		return bderr_usage(err, "cannot write the env file '%s': it exists and is not a regular file", path);
 	char *tmp = xasprintf("%s.tmp.%ld", path, (long)getpid());
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0) {
-		int e = errno;
-		free(tmp);
-		return bderr_sys(err, e, "cannot write the env file '%s'", path);
-	}
-	int rc = fd_write_all(fd, content, strlen(content), path, err);
-	if (rc == 0 && fsync(fd) != 0)
-		rc = bderr_sys(err, errno, "cannot write the env file '%s'", path);
-	close(fd);
-	if (rc != 0) {
+	int fd = create_tmp(tmp, path, err);
+	if (fd >= 0) {
+		close(fd);
 		unlink(tmp);
-		free(tmp);
-		return -1;
 	}
+	free(tmp);
+	if (fd < 0)
+		return -1;
 	env_file *f = xcalloc(1, sizeof *f);
 	f->path = xstrdup(path);
-	f->tmp = tmp;
+	f->content = xstrdup(content);
 	*out = f;
 	return 0;
 }
 
 int env_file_commit(env_file *f, bderr *err)
 {
-	int placed;
-	int rc = file_place(f->tmp, f->path, 0, &placed, err);
-	if (placed) {
-		free(f->tmp);
-		f->tmp = NULL;
+	char *tmp = xasprintf("%s.tmp.%ld", f->path, (long)getpid());
+	int fd = create_tmp(tmp, f->path, err);
+	if (fd < 0) {
+		free(tmp);
+		return -1;
 	}
+	int placed = 0;
+	int rc = fd_write_all(fd, f->content, strlen(f->content), f->path, err);
+	if (rc == 0)
+		rc = file_commit_atomic(&fd, tmp, f->path, 0, &placed, err);
+	if (fd >= 0)
+		close(fd);
+	if (!placed)
+		unlink(tmp);
+	free(tmp);
 	return rc;
 }
 
@@ -116,9 +136,7 @@ void env_file_abort(env_file *f)
 {
 	if (f == NULL)
 		return;
-	if (f->tmp)
-		unlink(f->tmp);
-	free(f->tmp);
+	secret_free(f->content);
 	free(f->path);
 	free(f);
 }

@@ -33,14 +33,17 @@ char *provision_env_line(const char *scheme, const char *user, const char *passw
 			 const char *port, const char *db);
 
 /*
- * The env file: prepare writes the content to a temporary file beside path
- * (mode 0600, fsynced) and so proves the place writable before anything is
- * created; commit renames it over path; abort removes it.
+ * The env file: prepare proves the place writable (a temporary file beside
+ * path, created and removed) and refuses a path that is a directory or
+ * another non-regular file, before anything is created; commit writes the
+ * content to a temporary file (mode 0600 whatever the umask, fsynced) and
+ * renames it over path.  Until commit the content (the password) is in
+ * memory only: a run killed before leaves no file holding it.
  */
 typedef struct env_file env_file;
 int env_file_prepare(const char *path, const char *content, env_file **out, bderr *err);
 int env_file_commit(env_file *f, bderr *err);
-/* Removes the temporary file unless committed, and frees f (NULL is fine). */
+/* Frees f and wipes the content it held (NULL is fine). */
 void env_file_abort(env_file *f);
 
 #endif

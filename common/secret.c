@@ -23,6 +23,17 @@ static int secret_error(bderr *err, int errnum, const char *path, const char *wh
 	return -1;
 }
 
+int secret_check_mode(const char *path, const struct stat *st, bderr *err)
+{
+	if (!S_ISREG(st->st_mode))
+		return bderr_usage(err, "secret file '%s' is not a regular file", path);
+	if (st->st_mode & 077)
+		return bderr_usage(err,
+				   "secret file '%s' must not be accessible by group or others (mode %04o): chmod 600 '%s'",
+				   path, (unsigned)(st->st_mode & 07777), path);
+	return 0;
+}
+
 int secret_read_file(const char *path, char **out, bderr *err)
 {
 	*out = NULL;
@@ -41,26 +52,20 @@ int secret_read_file(const char *path, char **out, bderr *err)
 		close(fd);
 		return secret_error(err, e, path, "stat");
 	}
-	if (!S_ISREG(st.st_mode)) {
-		close(fd);
-		return bderr_usage(err, "secret file '%s' is not a regular file", path);
-	}
 	/*
 	 * Only the user backupd runs as may own it (root included: root reads a
 	 * secret of its own, not one another account can rewrite): whoever owns
 	 * the file can replace the password, key or token with their own.
 	 */
-	if (st.st_uid != geteuid()) {
+	if (S_ISREG(st.st_mode) && st.st_uid != geteuid()) {
 		close(fd);
 		return bderr_usage(err,
 				   "secret file '%s' is owned by uid %u, not by the user backupd runs as (uid %u): chown it to that user",
 				   path, (unsigned)st.st_uid, (unsigned)geteuid());
 	}
-	if (st.st_mode & 077) {
+	if (secret_check_mode(path, &st, err) != 0) {
 		close(fd);
-		return bderr_usage(err,
-				   "secret file '%s' must not be accessible by group or others (mode %04o): chmod 600 '%s'",
-				   path, (unsigned)(st.st_mode & 07777), path);
+		return -1;
 	}
 	if (st.st_size > SECRET_MAX_BYTES) {
 		close(fd);

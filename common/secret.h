@@ -9,6 +9,12 @@
 
 int secret_read_file(const char *path, char **out, bderr *err);
 /*
+ * The type and mode rules alone (a regular file, nothing for group or
+ * others), for a file another library reads (libpq's password file).
+ */
+struct stat;
+int secret_check_mode(const char *path, const struct stat *st, bderr *err);
+/*
  * A repository encryption key file: a secret file whose contents (a
  * passphrase or key material) are at least SECRET_KEY_MIN bytes.
  */

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include "common/lazylib.h"
 #include "common/mem.h"
@@ -251,6 +252,13 @@ int my_connect(const my_uri *u, const char *password, const char *db, my_charset
 	*out = NULL;
 	if (lazy_mysql_load(err) < 0)
 		return -1;
+	/*
+	 * The client library reads a TLS private key whatever its mode: the
+	 * rule of our password and key files holds for it (libpq has its own).
+	 */
+	struct stat st;
+	if (u->ssl_key && stat(u->ssl_key, &st) == 0 && secret_check_mode(u->ssl_key, &st, err) != 0)
+		return -1;
 	MYSQL *c = mysql_init(NULL);
 	if (c == NULL)
 		return bderr_set(err, "cannot initialise the MySQL client library");
@@ -260,6 +268,7 @@ int my_connect(const my_uri *u, const char *password, const char *db, my_charset
 		if (env && *env)
 			pw = env;
 	}
+	int want_tls = 0;
 	unsigned timeout = u->connect_timeout ? u->connect_timeout : 30;
 	mysql_optionsv(c, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
 	unsigned int infile = local_infile ? 1 : 0;
@@ -270,6 +279,7 @@ int my_connect(const my_uri *u, const char *password, const char *db, my_charset
 		my_bool off = 0;
 		mysql_optionsv(c, MYSQL_OPT_SSL_ENFORCE, &off);
 	} else if (u->ssl_mode != MY_SSL_DEFAULT || u->ssl_ca || u->ssl_cert) {
+		want_tls = 1;
 		my_bool on = 1;
 		mysql_optionsv(c, MYSQL_OPT_SSL_ENFORCE, &on);
 		my_bool verify = u->ssl_mode == MY_SSL_VERIFY_CA || u->ssl_mode == MY_SSL_VERIFY_IDENTITY;
@@ -285,6 +295,19 @@ int my_connect(const my_uri *u, const char *password, const char *db, my_charset
 		bderr_set(err, "cannot connect to MySQL server %s as '%s': %.*s",
 			  my_uri_where(u, where, sizeof where), u->user ? u->user : "(default user)",
 			  (int)strcspn(m, "\n"), m);
+		mysql_close(c);
+		return -1;
+	}
+	/*
+	 * The client library enforces TLS only when it verifies the server's
+	 * certificate: with ssl-mode=required (or ssl-ca/ssl-cert alone) and a
+	 * server without TLS it goes on in plain text, password exchange and
+	 * data included.  Asked for TLS, we get TLS or fail.
+	 */
+	const char *cipher = NULL;
+	if (want_tls && (mariadb_get_infov(c, MARIADB_CONNECTION_SSL_CIPHER, &cipher) != 0 || cipher == NULL)) {
+		bderr_set(err, "cannot connect to MySQL server %s as '%s': TLS was asked for (ssl-mode, ssl-ca or ssl-cert) but the server does not offer it",
+			  my_uri_where(u, where, sizeof where), u->user ? u->user : "(default user)");
 		mysql_close(c);
 		return -1;
 	}

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "common/lazylib.h"
 #include "common/log.h"
@@ -130,6 +131,43 @@ static void scrub_secrets(char *m, const PQconninfoOption *opts, const char *pas
 	}
 }
 
+/*
+ * libpq reads its password file (the passfile option, PGPASSFILE, else
+ * ~/.pgpass) when no password is given, but a file group or others can read
+ * only earns a warning on stderr and is then ignored (the connection fails
+ * with "no password supplied"), and a directory is ignored silently.  The
+ * rule of our own password files holds for it too: refused, one line, exit 2.
+ * A file that does not exist (or cannot be reached) is libpq's business.
+ */
+static int passfile_check(const PQconninfoOption *opts, const char *password, bderr *err)
+{
+	const char *passfile = NULL;
+	for (const PQconninfoOption *o = opts; o->keyword; o++) {
+		if (o->val && *o->val && strcmp(o->keyword, "password") == 0)
+			password = o->val;
+		if (o->val && *o->val && strcmp(o->keyword, "passfile") == 0)
+			passfile = o->val;
+	}
+	const char *env = getenv("PGPASSWORD");
+	if ((password && *password) || (env && *env))
+		return 0;
+	char *home_file = NULL;
+	if (passfile == NULL)
+		passfile = getenv("PGPASSFILE");
+	if (passfile == NULL || *passfile == '\0') {
+		const char *home = getenv("HOME");
+		if (home == NULL || *home == '\0')
+			return 0;
+		passfile = home_file = xasprintf("%s/.pgpass", home);
+	}
+	struct stat st;
+	int rc = 0;
+	if (stat(passfile, &st) == 0)
+		rc = secret_check_mode(passfile, &st, err);
+	free(home_file);
+	return rc;
+}
+
 #define PG_CONNECT_DEFAULTS_MAX 8
 
 static int connect_params(const char *url, const char *password, const char *dbname,
@@ -168,6 +206,10 @@ static int connect_params(const char *url, const char *password, const char *dbn
 	PQconninfoOption *parsed = parse_conninfo(url, err);
 	if (parsed == NULL)
 		return -1;
+	if (passfile_check(parsed, password, err) != 0) {
+		PQconninfoFree(parsed);
+		return -1;
+	}
 	PGconn *c = PQconnectdbParams(keys, vals, 1);
 	if (c == NULL) {
 		PQconninfoFree(parsed);

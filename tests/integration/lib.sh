@@ -445,8 +445,11 @@ if bad or not files or not secrets:
 }
 
 # ps_sampler_start FILE: records every distinct process argv (every user's,
-# from /proc/*/cmdline, NULs shown as spaces) into FILE, sweeping /proc every
-# 10 ms until ps_sampler_stop, which sets PS_SWEEPS to the number of sweeps.
+# from /proc/*/cmdline, NULs shown as spaces) into FILE, and every distinct
+# environment into FILE.environ (a child's PGPASSWORD is there by design:
+# check it for secrets that must never reach a child at all), sweeping /proc
+# every 10 ms until ps_sampler_stop, which sets PS_SWEEPS to the number of
+# sweeps.
 ps_sampler_start() {
 	PS_FILE="$1"
 	python3 -c '
@@ -454,20 +457,21 @@ import os, signal, sys, time
 out, seen, sweeps, me = sys.argv[1], set(), 0, str(os.getpid())
 stop = []
 signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
-with open(out, "w") as f:
+with open(out, "w") as f, open(out + ".environ", "w") as fe:
     while not stop:
         for pid in os.listdir("/proc"):
             if not pid.isdigit() or pid == me:
                 continue
-            try:
-                cmd = open("/proc/%s/cmdline" % pid, "rb").read()
-            except OSError:
-                continue
-            line = cmd.rstrip(b"\0").replace(b"\0", b" ").decode("utf-8", "replace")
-            if line and line not in seen:
-                seen.add(line)
-                f.write(line + "\n")
-                f.flush()
+            for name, o in (("cmdline", f), ("environ", fe)):
+                try:
+                    data = open("/proc/%s/%s" % (pid, name), "rb").read()
+                except OSError:
+                    continue
+                line = data.rstrip(b"\0").replace(b"\0", b" ").decode("utf-8", "replace")
+                if line and (name, line) not in seen:
+                    seen.add((name, line))
+                    o.write(line + "\n")
+                    o.flush()
         sweeps += 1
         time.sleep(0.01)
 open(out + ".sweeps", "w").write("%d\n" % sweeps)

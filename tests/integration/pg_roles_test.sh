@@ -159,15 +159,16 @@ assert_rc "a provisioning restore that cannot complete (missing roles) exits 1" 
 assert_eq "the role it created is dropped again" 0 "$(psql_q postgres "SELECT count(*) FROM pg_roles WHERE rolname = 'app_user3'")"
 assert_eq "no env file, not even a temporary one" "" "$(ls -A "$ENVDIR")"
 check_not "no database" db_exists appdb3
-# the env file is placed last, after the rename: a failure there (its path
-# is a directory) must not leave the renamed database and its owner behind
+# an env file path that is a directory is refused before anything is created
+# (it used to fail only at the final rename, after the whole restore)
 mkdir -p "$BD_TMP/envdir.env"
 run "$DBRESTORE" restore --repo "$REPO" --name rsrc --to "$(pg_uri postgres)" --provision appdb5 --owner app_user5 \
 	--env-file "$BD_TMP/envdir.env" "${MAPS[@]}"
-assert_rc "a provisioning restore whose env file cannot be placed exits 1" 1
-assert_output_contains "it says why" "Is a directory"
+assert_rc "a provisioning restore whose env file is a directory exits 2" 2
+assert_output_contains "it says why" "cannot write the env file '$BD_TMP/envdir.env': it exists and is not a regular file"
 check_not "no database under the target's name" db_exists appdb5
-assert_eq "the role it created is dropped again" 0 "$(psql_q postgres "SELECT count(*) FROM pg_roles WHERE rolname = 'app_user5'")"
+assert_eq "no role was created" 0 "$(psql_q postgres "SELECT count(*) FROM pg_roles WHERE rolname = 'app_user5'")"
+check_not "and nothing started: no restore line" grep -q "restoring " "$RUN_ERR"
 
 run "$DBRESTORE" restore --repo "$REPO" --name rsrc --to "$(pg_uri postgres)" --provision appdb --owner app_user \
 	--env-file "$ENVDIR/app.env" "${MAPS[@]}"

@@ -11,7 +11,12 @@
 # stderr), the run history, `status --json`, /metrics, the webhook bodies and
 # every byte of the repositories (raw, and decompressed where zstd can read
 # them).  The dump/restore/wal-push part runs against an unencrypted local
-# repository too.
+# repository too.  restore --provision and migrate --provision (both engines,
+# --log-level debug): their generated passwords are checked in all of the
+# above and in every process's environment.  A PGPASSFILE that group or
+# others can read, a symlink to one, or a directory, and a MySQL ssl-key of
+# mode 0644: refused, exit 2; ssl-mode=required against a MariaDB without TLS
+# fails instead of going on in plain text.
 source "$(dirname "$0")/lib.sh"
 require_binaries
 source "$(dirname "$0")/s3lib.sh"
@@ -103,6 +108,14 @@ password-file = $BK_PWFILE
 url = postgresql://bk@127.0.0.1:$PG_PORT/pgdst2
 password-file = $BK_PWFILE
 
+[source:pgadmin]
+url = postgresql://bk@127.0.0.1:$PG_PORT/postgres
+password-file = $BK_PWFILE
+
+[source:myadmin]
+url = $(my_uri "")
+password-file = $MY_PASSWORD_FILE
+
 [source:my]
 url = $(my_uri msrc)
 password-file = $MY_PASSWORD_FILE
@@ -157,6 +170,64 @@ assert_eq "the restored MariaDB tables have every row" "3000 3000" \
 	"$(my_sql mydst 'SELECT count(*) FROM t') $(my_sql mydst2 'SELECT count(*) FROM t')"
 
 # --------------------------------------------------------------------------
+note "--provision at debug level: restore and migrate, both engines"
+# The generated passwords are known only once the env files exist: they join
+# the secrets checked below (argv, environments, output, repositories).
+PROV_ENVS=()
+provision() { # provision NAME ARGS...: one provisioning command, its env file $BD_TMP/NAME.env
+	local env="$BD_TMP/$1.env"
+	shift
+	run "$DBRESTORE" -c "$CONF" --log-level debug "$@" --env-file "$env"
+	PROV_ENVS+=("$env")
+}
+provision pgr restore --repo s3enc --name pg --to pgadmin --provision pgprov --owner pgprovapp
+assert_rc "PostgreSQL restore --provision from the encrypted S3 repository" 0
+provision pgm migrate --from pg --to pgadmin --provision pgmig --owner pgmigapp --jobs 2
+assert_rc "PostgreSQL migrate --provision" 0
+provision myr restore --repo local --name mlocal --to myadmin --provision myprov --owner myprovapp
+assert_rc "MariaDB restore --provision from the local repository" 0
+provision mym migrate --from my --to myadmin --provision mymig --owner mymigapp --jobs 2
+assert_rc "MariaDB migrate --provision" 0
+PROV_PASSWORDS=()
+for f in "${PROV_ENVS[@]}"; do
+	pw="$(sed -n 's|^DATABASE_URL=[a-z]*://[^:/@]*:\([A-Za-z0-9]*\)@.*|\1|p' "$f" 2>/dev/null || true)"
+	if [ "${#pw}" = 32 ]; then
+		pass "$(basename "$f") holds a generated password"
+		PROV_PASSWORDS+=("$pw")
+		add_secret "$pw"
+	else
+		fail "$(basename "$f") holds a generated password" "$(sed 's/:[^:@]*@/:<pw>@/' "$f" 2>&1)"
+	fi
+done
+
+# libpq only warns about a password file that group or others can read (and
+# then fails with "no password supplied"): refused like our own, exit 2.
+mkdir -p "$BD_TMP/pgpassdir"
+(umask 022 && cp "$PGPASSFILE" "$BD_TMP/pgpass.0644" && cp "$PGPASSFILE" "$BD_TMP/pgpass.0640")
+chmod 0644 "$BD_TMP/pgpass.0644"
+chmod 0640 "$BD_TMP/pgpass.0640"
+ln -s "$BD_TMP/pgpass.0644" "$BD_TMP/pgpass.link"
+for f in pgpass.0644 pgpass.0640 pgpass.link pgpassdir; do
+	PGPASSFILE="$BD_TMP/$f" run "$BACKUPD" dump --source "$(pg_uri src)" --repo "$LREPO" --name badpass
+	assert_rc "a PGPASSFILE $f is refused (exit 2)" 2
+	assert_eq "... in one line naming it" "1 1" \
+		"$(grep -c . "$RUN_ERR") $(grep -c "secret file '$BD_TMP/$f' \(must not be accessible\|is not a regular file\)" "$RUN_ERR")"
+done
+# The MySQL client library reads a TLS private key whatever its mode.
+(umask 022 && printf 'not a key: refused before it is read\n' >"$BD_TMP/tls.key")
+export MYSQL_PWD="$MY_PASSWORD"
+run "$BACKUPD" dump --source "$(my_uri msrc)?ssl-mode=required&ssl-cert=$BD_TMP/tls.key&ssl-key=$BD_TMP/tls.key" --repo "$LREPO" --name badkey
+assert_rc "a MySQL ssl-key of mode 0644 is refused (exit 2)" 2
+assert_eq "... in one line naming it" "1 1" \
+	"$(grep -c . "$RUN_ERR") $(grep -c "secret file '$BD_TMP/tls.key' must not be accessible" "$RUN_ERR")"
+# The client library falls back to plain text when the server offers no TLS
+# (this one does not) unless it verifies a certificate: ssl-mode=required must not.
+run "$BACKUPD" dump --source "$(my_uri msrc)?ssl-mode=required" --repo "$LREPO" --name notls
+unset MYSQL_PWD
+assert_rc "ssl-mode=required against a server without TLS fails (exit 1)" 1
+assert_output_contains "... saying TLS was asked for" "TLS was asked for (ssl-mode, ssl-ca or ssl-cert) but the server does not offer it"
+
+# --------------------------------------------------------------------------
 note "wal-push as the server's archive_command (encrypted S3 and local)"
 archived() { psql_q postgres "SELECT archived_count FROM pg_stat_archiver"; }
 before="$(archived)"
@@ -209,6 +280,12 @@ check "the process samples caught the MariaDB dump" grep -q -F "dump --source my
 check "the process samples caught wal-push" grep -q "wal-push --repo s3wal" "$PS_LOG"
 check "the process samples caught the daemon's runs" grep -q "run pgjob" "$PS_LOG"
 assert_no_secrets_in "no secret in any process's argv" "$PS_LOG"
+leaked=0
+for pw in "${PROV_PASSWORDS[@]+"${PROV_PASSWORDS[@]}"}"; do
+	if grep -q -F -- "$pw" "$PS_LOG.environ"; then leaked=1; fi
+done
+check "the samples caught environments" test -s "$PS_LOG.environ"
+assert_eq "no generated password in any process's environment" 0 "$leaked"
 assert_no_secrets_in_output "no secret in any command's stdout or stderr"
 assert_no_secrets_in "no secret in the daemon log" "$DLOG" "$BD_TMP/daemon.out"
 assert_no_secrets_in "no secret in the server log (wal-push's stderr)" "$PG_DIR/log"
@@ -220,4 +297,5 @@ check "webhook bodies arrived" test -s "$HOOKS"
 assert_no_secrets_in "no secret in the webhook bodies" "$HOOKS"
 assert_no_secrets_in "no secret in the S3 bucket (every object and s3rver's metadata)" "$BD_TMP/s3data"
 assert_no_secrets_in "no secret in the local repositories" "$LREPO" "$LWAL"
+
 finish

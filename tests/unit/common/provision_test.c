@@ -1,0 +1,160 @@
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/mem.h"
+#include "common/provision.h"
+
+static const char content[] = "DATABASE_URL=postgresql://app:Pw0123456789@db:5432/app\n";
+
+static char *make_dir(void)
+{
+	char *dir = xstrdup("/tmp/provision_test_XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	return dir;
+}
+
+/* Number of entries in dir besides . and .. */
+static int entries(const char *dir)
+{
+	DIR *d = opendir(dir);
+	assert_non_null(d);
+	int n = 0;
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL)
+		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+			n++;
+	closedir(d);
+	return n;
+}
+
+static void remove_dir(char *dir, const char *file)
+{
+	if (file) {
+		char *p = xasprintf("%s/%s", dir, file);
+		unlink(p);
+		free(p);
+	}
+	assert_int_equal(rmdir(dir), 0);
+	free(dir);
+}
+
+/* env_file_prepare(path) fails, creating nothing; err says why. */
+static void expect_refused(const char *path, bderr *err)
+{
+	env_file *f = NULL;
+	bderr_init(err);
+	assert_int_equal(env_file_prepare(path, content, &f, err), -1);
+	assert_null(f);
+}
+
+/* Until commit the password is in memory only: a run killed before leaves no file. */
+static void test_prepare_writes_nothing(void **state)
+{
+	(void)state;
+	char *dir = make_dir();
+	char *path = xasprintf("%s/app.env", dir);
+	mode_t old = umask(0);
+	env_file *f = NULL;
+	bderr err;
+	bderr_init(&err);
+	assert_int_equal(env_file_prepare(path, content, &f, &err), 0);
+	assert_int_equal(entries(dir), 0);
+	assert_int_equal(env_file_commit(f, &err), 0);
+	env_file_abort(f);
+	umask(old);
+	assert_int_equal(entries(dir), 1);
+	struct stat st;
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	char buf[256] = "";
+	FILE *in = fopen(path, "r");
+	assert_non_null(in);
+	size_t n = fread(buf, 1, sizeof buf - 1, in);
+	fclose(in);
+	assert_int_equal(n, strlen(content));
+	assert_string_equal(buf, content);
+	free(path);
+	remove_dir(dir, "app.env");
+}
+
+static void test_abort_leaves_nothing(void **state)
+{
+	(void)state;
+	char *dir = make_dir();
+	char *path = xasprintf("%s/app.env", dir);
+	env_file *f = NULL;
+	bderr err;
+	bderr_init(&err);
+	assert_int_equal(env_file_prepare(path, content, &f, &err), 0);
+	env_file_abort(f);
+	env_file_abort(NULL);
+	assert_int_equal(entries(dir), 0);
+	free(path);
+	remove_dir(dir, NULL);
+}
+
+/* A directory at the path, or a missing one, is refused up front, not after the whole restore. */
+static void test_directory_refused(void **state)
+{
+	(void)state;
+	char *dir = make_dir();
+	bderr err;
+	expect_refused(dir, &err);
+	assert_int_equal(err.exit_code, 2);
+	char *want = xasprintf("cannot write the env file '%s': it exists and is not a regular file", dir);
+	assert_string_equal(err.msg, want);
+	free(want);
+	/* and a missing directory */
+	char *path = xasprintf("%s/nope/app.env", dir);
+	expect_refused(path, &err);
+	assert_non_null(strstr(err.msg, "No such file or directory"));
+	free(path);
+	remove_dir(dir, NULL);
+}
+
+/* An existing file (say 0644) is replaced by a new 0600 one, never rewritten in place. */
+static void test_existing_file_replaced(void **state)
+{
+	(void)state;
+	char *dir = make_dir();
+	char *path = xasprintf("%s/app.env", dir);
+	FILE *old = fopen(path, "w");
+	assert_non_null(old);
+	fputs("OLD=1\n", old);
+	fclose(old);
+	assert_int_equal(chmod(path, 0644), 0);
+	env_file *f = NULL;
+	bderr err;
+	bderr_init(&err);
+	assert_int_equal(env_file_prepare(path, content, &f, &err), 0);
+	assert_int_equal(env_file_commit(f, &err), 0);
+	env_file_abort(f);
+	struct stat st;
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	assert_int_equal(st.st_size, (off_t)strlen(content));
+	assert_int_equal(entries(dir), 1);
+	free(path);
+	remove_dir(dir, "app.env");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_prepare_writes_nothing),
+		cmocka_unit_test(test_abort_leaves_nothing),
+		cmocka_unit_test(test_directory_refused),
+		cmocka_unit_test(test_existing_file_replaced),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
