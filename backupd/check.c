@@ -334,6 +334,8 @@ int check_command(program *p, bderr *err)
 	int wal_timeout;
 	if (cli_int(&p->args, "wal-timeout", &wal_timeout, err) != 0)
 		return -1;
+	if (cli_has(&p->args, "wal-timeout") && !cli_has(&p->args, "wal"))
+		return bderr_usage(err, "--wal-timeout goes with --wal");
 	bderr_list config_errors = { NULL, 0 };
 	if (program_load_config_all(p, &config_errors, err) != 0) {
 		bderr_list_free(&config_errors);
@@ -369,6 +371,7 @@ int check_command(program *p, bderr *err)
 			check_source(&r, p->cfg, s->name);
 		}
 	}
+	int wal_items = 0;
 	for (size_t i = 0; cli_has(&p->args, "wal") && i < p->cfg->n_sections; i++) {
 		const config_section *s = &p->cfg->sections[i];
 		const char *kind = config_get(s, "kind");
@@ -380,6 +383,17 @@ int check_command(program *p, bderr *err)
 		bderr_init(&e);
 		int rc = check_wal(p->cfg, s, wal_timeout, note, sizeof note, &e);
 		report(&r, "wal", s->name, rc == 0 ? NULL : &e, rc == 0 ? note : NULL);
+		wal_items++;
+	}
+	/* --wal asked for a proof that found nothing to prove: say so rather than stay silent */
+	static const char no_wal[] = "nothing to check: no kind = basebackup job archives WAL";
+	if (cli_has(&p->args, "wal") && wal_items == 0) {
+		json_t *o = r.json ? json_pack("{s:s, s:s, s:s}", "item", "wal", "status", "note", "message", no_wal)
+				   : NULL;
+		if (o)
+			json_array_append_new(r.items, o);
+		else if (!r.json)
+			printf("note   wal: %s\n", no_wal);
 	}
 
 	if (r.json) {

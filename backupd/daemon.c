@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "archive/filter.h"
 #include "archive/manifest.h"
 #include "backupd/catalog.h"
 #include "backupd/job.h"
@@ -302,6 +303,20 @@ static int dtable_build(config *cfg, time_t now, dtable *t, bderr_list *all, bde
 	}
 	const char *tz = config_get(g, "time-zone");
 	t->tz = tz ? xstrdup(tz) : NULL;
+	if (tz) {
+		/* checked here, named as itself: not as each job's schedule, nor not at all without one */
+		cron_schedule *daily = NULL;
+		time_t ignored;
+		int bad = cron_parse("@daily", &daily, err) < 0 || cron_next(daily, now, tz, &ignored, err) < 0;
+		cron_free(daily);
+		if (bad) {
+			key_error(cfg, g, "time-zone", err);
+			free(t->tz);
+			t->tz = NULL; /* while collecting: the schedules are still checked, once */
+			if (must_stop(all, err))
+				goto fail;
+		}
+	}
 	const char *listen = config_get(g, "http-listen");
 	if (listen) {
 		struct sockaddr_storage addr;
@@ -312,6 +327,26 @@ static int dtable_build(config *cfg, time_t now, dtable *t, bderr_list *all, bde
 				goto fail;
 		}
 		t->http_listen = xstrdup(listen);
+	}
+	/*
+	 * A [repo:]'s compress = is the default of every command writing there
+	 * (dump, basebackup, wal-push): checked even when no job reads it.  A
+	 * job's dump options report it for the repositories jobs use.
+	 */
+	for (size_t i = 0; i < cfg->n_sections; i++) {
+		const config_section *rs = &cfg->sections[i];
+		const char *spec = strcmp(rs->type, "repo") == 0 ? config_get(rs, "compress") : NULL;
+		int level, used = 0;
+		for (size_t k = 0; spec && k < cfg->n_sections && !used; k++) {
+			const config_section *js = &cfg->sections[k];
+			const char *jr = strcmp(js->type, "job") == 0 ? config_get(js, "repo") : NULL;
+			used = jr && strcmp(jr, rs->name) == 0 && config_get(js, "compress") == NULL;
+		}
+		if (spec && !used && compress_spec_parse(spec, &level, err) < 0) {
+			key_error(cfg, rs, "compress", err);
+			if (must_stop(all, err))
+				goto fail;
+		}
 	}
 	t->catalog_url = catalog_url(cfg);
 	if (duration_key(cfg, g, "catalog-lease", CATALOG_LEASE_DEFAULT, &t->lease, err) < 0 &&
@@ -331,7 +366,7 @@ static int dtable_build(config *cfg, time_t now, dtable *t, bderr_list *all, bde
 	{
 		static const char *const fleet_keys[] = { "catalog-password-file", "catalog-lease",
 							  "max-parallel-per-repo",
-							  "max-parallel-per-source", NULL };
+							  "max-parallel-per-source", "daemon-id", NULL };
 		for (const char *const *k = fleet_keys; *k && !t->catalog_url; k++)
 			if (config_get(g, *k)) {
 				config_error(cfg, g, *k, err, "needs [global] catalog =");
@@ -1485,6 +1520,18 @@ int daemon_command(program *p, bderr *err)
 		.http_listen = cli_get(&p->args, "http-listen"),
 		.tags = cli_get(&p->args, "tags"),
 	};
+	/* --id names this daemon in the fleet catalog: without one it would do nothing */
+	if (ov.id && catalog_url(cfg) == NULL) {
+		config_free(cfg);
+		return bderr_usage(err, "--id names this daemon in a fleet catalog: it needs [global] catalog =");
+	}
+	/* a bad --http-listen is named as the option, not as the config file's key */
+	struct sockaddr_storage addr;
+	socklen_t alen;
+	if (ov.http_listen && metrics_parse_listen(ov.http_listen, &addr, &alen, err) < 0) {
+		config_free(cfg);
+		return bderr_prefix(err, "option '--http-listen'");
+	}
 	apply_overrides(cfg, &ov);
 	dtable t;
 	if (dtable_build(cfg, time(NULL), &t, NULL, err) < 0) {

@@ -33,6 +33,71 @@ static uint64_t manifest_rows(const manifest *m)
 	return rows;
 }
 
+/* The keys only a dump job reads: on a base backup job they would have no effect. */
+static const char *const dump_only_keys[] = { "jobs", "chunk-size", "consistency", "copy-format",
+					      "include-table", "exclude-table", "exclude-table-data",
+					      "role-passwords", NULL };
+
+/*
+ * What a run would refuse for this job's kind and its source's engine
+ * (a dump option of the other engine, a base backup of a MySQL source, a
+ * key the kind does not read), found when the config is loaded: `check`
+ * and the daemon report it as a config error naming the key, instead of
+ * the job failing at every firing.
+ */
+static int job_kind_check(const config *cfg, const config_section *js, const engine_dump_options *o,
+			  bderr *err)
+{
+	const char *kind = config_get(js, "kind");
+	int base = kind && strcmp(kind, "basebackup") == 0;
+	const char *source = config_get(js, "source");
+	const config_section *ss = source ? config_find(cfg, "source", source) : NULL;
+	const char *url = ss ? config_get(ss, "url") : NULL;
+	const engine_ops *e = url ? engine_for_uri(url) : NULL;
+	/* the backups' name in the repository: the job's name =, else the source's */
+	const config_section *named[] = { js, ss };
+	for (size_t i = 0; i < 2; i++) {
+		const char *name = named[i] ? config_get(named[i], "name") : NULL;
+		if (name && repo_name_check(name, err) < 0) {
+			char why[BDERR_MSG_MAX];
+			snprintf(why, sizeof why, "%s", err->msg);
+			return config_error(cfg, named[i], "name", err, "%s", why);
+		}
+	}
+	if (base) {
+		for (const char *const *k = dump_only_keys; *k; k++)
+			if (config_get(js, *k))
+				return config_error(cfg, js, *k, err,
+						    "applies to dump jobs only: this job has kind = basebackup");
+		if (e && !e->physical)
+			return config_error(cfg, js, "kind", err,
+					    "base backups are for PostgreSQL; [source:%s] is a %s source",
+					    source, e->name);
+		return 0;
+	}
+	long incremental = 0;
+	if (config_get(js, "incremental") && config_get_long(cfg, js, "incremental", 0, 0, 1000, &incremental, err) == 0 &&
+	    incremental > 0)
+		return config_error(cfg, js, "incremental", err, "is for kind = basebackup (this job dumps)");
+	if (e && engine_dump_options_check(e, o, err) < 0) {
+		char why[BDERR_MSG_MAX];
+		snprintf(why, sizeof why, "%s", err->msg);
+		/* the engines' messages name the option ("--copy-format"): point at its key */
+		const char *key = "source";
+		for (const char *const *k = dump_only_keys; *k; k++) {
+			char opt[64];
+			snprintf(opt, sizeof opt, "--%s", *k);
+			if (config_get(js, *k) && strstr(why, opt)) {
+				key = *k;
+				break;
+			}
+		}
+		return config_error(cfg, js, key, err, "%s ([source:%s] is a %s source)", why, source,
+				    e->name);
+	}
+	return 0;
+}
+
 int job_dump_options(const config *cfg, const config_section *js, engine_dump_options *o,
 		     bderr_list *all, bderr *err)
 {
@@ -85,6 +150,14 @@ int job_dump_options(const config *cfg, const config_section *js, engine_dump_op
 	}
 	o->role_passwords = b;
 	if (job_source_all_databases(cfg, config_get(js, "source"), &o->all_databases, err) < 0) {
+		rc = -1;
+		if (all == NULL) {
+			engine_dump_options_clear(o);
+			return rc;
+		}
+		bderr_list_add(all, err);
+	}
+	if (rc == 0 && job_kind_check(cfg, js, o, err) < 0) {
 		rc = -1;
 		if (all == NULL) {
 			engine_dump_options_clear(o);
@@ -188,11 +261,6 @@ static int job_backup(const config *cfg, const config_section *js, progress *pro
 	if (config_get_long(cfg, js, "incremental", 0, 0, 1000, &incremental, err) < 0) {
 		engine_dump_options_clear(&o);
 		return -1;
-	}
-	if (incremental > 0 && !base) {
-		engine_dump_options_clear(&o);
-		return bderr_usage(err, "job '%s': incremental = %ld is for kind = basebackup", js->name,
-				   incremental);
 	}
 	retention_policy policy;
 	const char *retention = config_get(js, "retention");

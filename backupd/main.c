@@ -36,6 +36,11 @@ static int cmd_dump(program *p, bderr *err)
 		if (v && engine_dump_option_set(&o, *k, v, err) != 0)
 			return bderr_prefix(err, "option '--%s'", *k);
 	}
+	/* without --compress, the [repo:]'s compress = (as a job's dump and wal-push use it) */
+	const char *compress;
+	if (program_compress(p, cli_get(&p->args, "repo"), &compress, err) != 0 ||
+	    (compress && !cli_has(&p->args, "compress") && engine_dump_option_set(&o, "compress", compress, err) != 0))
+		return -1;
 	/* --include-table and friends are repeatable: every one given counts */
 	for (int i = 0; i < p->args.n_opts; i++)
 		for (const char *const *k = engine_dump_filter_keys; *k; k++)

@@ -543,10 +543,10 @@ static char *spool_dir(program *p, const char *name)
 
 static int compress_level(program *p, int *level, bderr *err)
 {
-	const char *spec = cli_get(&p->args, "compress");
+	const char *spec;
 	*level = 1;
-	if (spec == NULL && p->cfg)
-		spec = config_get(config_find(p->cfg, "repo", cli_get(&p->args, "repo")), "compress");
+	if (program_compress(p, cli_get(&p->args, "repo"), &spec, err) != 0)
+		return -1;
 	return spec ? compress_spec_parse(spec, level, err) : 0;
 }
 

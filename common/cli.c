@@ -46,6 +46,26 @@ static const cli_option *command_option(const cli_option *opts, const char *name
 	return NULL;
 }
 
+/*
+ * An option given again with another value: the parser would keep the last
+ * one and silently drop the first ("--jobs 8 ... --jobs 2" in a wrapper
+ * script), so it is a usage error unless the option is repeatable (its help
+ * says "(repeatable)", as the help of --role-map or --include-table does).
+ * The values are not echoed: a URI may carry a password.
+ */
+static int once(const char *before, const char *value, const char *display, bderr *err)
+{
+	if (before != NULL && strcmp(before, value) != 0)
+		return bderr_usage(err, "option '%s' is given twice with different values: give it once",
+				   display);
+	return 0;
+}
+
+static int repeatable(const cli_option *o)
+{
+	return o->help != NULL && strstr(o->help, "repeatable)") != NULL;
+}
+
 /* Stores a global or command option's value; display is "--repo" or "-c". */
 static int store(cli_args *out, int global, const cli_option *o, const char *value,
 		 const char *display, bderr *err)
@@ -54,9 +74,13 @@ static int store(cli_args *out, int global, const cli_option *o, const char *val
 	log_format lf;
 	switch (global) {
 	case GLOBAL_CONFIG:
+		if (once(out->config_path, value, display, err) < 0)
+			return -1;
 		out->config_path = value;
 		return 0;
 	case GLOBAL_LOG_LEVEL:
+		if (once(out->log_level, value, display, err) < 0)
+			return -1;
 		if (log_level_parse(value, &lv) < 0)
 			return bderr_usage(err,
 					   "option '%s' must be error, warn, info or debug, got '%s'",
@@ -70,6 +94,8 @@ static int store(cli_args *out, int global, const cli_option *o, const char *val
 		out->help = 1;
 		return 0;
 	case GLOBAL_LOG_FORMAT:
+		if (once(out->log_format, value, display, err) < 0)
+			return -1;
 		if (log_format_parse(value, &lf) < 0)
 			return bderr_usage(err, "option '%s' must be text or json, got '%s'", display,
 					   value);
@@ -81,6 +107,8 @@ static int store(cli_args *out, int global, const cli_option *o, const char *val
 	default:
 		break;
 	}
+	if (value != NULL && !repeatable(o) && once(cli_get(out, o->name), value, display, err) < 0)
+		return -1;
 	if (out->n_opts >= CLI_MAX_ARGS)
 		return bderr_usage(err, "too many options (at most %d)", CLI_MAX_ARGS);
 	out->opts[out->n_opts].name = o->name;
@@ -154,13 +182,14 @@ static int parse_long_option(int argc, char **argv, int *i, const cli_option *op
 static int parse_short_option(int argc, char **argv, int *i, cli_args *out, bderr *err)
 {
 	const char *arg = argv[*i];
+	const char *value = NULL;
 	switch (arg[1]) {
 	case 'c':
-		if (arg[2] != '\0') {
-			out->config_path = arg + 2;
-			return 0;
-		}
-		return next_value(argc, argv, i, "-c", &out->config_path, err);
+		if (arg[2] != '\0')
+			return store(out, GLOBAL_CONFIG, NULL, arg + 2, "-c", err);
+		if (next_value(argc, argv, i, "-c", &value, err) < 0)
+			return -1;
+		return store(out, GLOBAL_CONFIG, NULL, value, "-c", err);
 	case 'h':
 		if (arg[2] == '\0') {
 			out->help = 1;

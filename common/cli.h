@@ -5,7 +5,8 @@
  * list are all generated from those tables, and so can man pages and shell
  * completion be.  The global options (-c FILE, --log-level L, --json, --help)
  * --log-format F and --quiet are accepted by every command.  Anything else is a usage error (exit 2)
- * that names the option.
+ * that names the option, and so is an option that takes a value given twice
+ * with different values, unless its help says "(repeatable)".
  */
 #ifndef BACKUPD_COMMON_CLI_H
 #define BACKUPD_COMMON_CLI_H

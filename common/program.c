@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "archive/filter.h"
 #include "archive/repo.h"
 #include "common/doc.h"
 #include "common/log.h"
@@ -115,6 +116,22 @@ void program_free(program *p)
 	config_free(p->cfg);
 	p->argv = NULL;
 	p->cfg = NULL;
+}
+
+int program_compress(program *p, const char *repo_arg, const char **spec, bderr *err)
+{
+	int level;
+	*spec = cli_get(&p->args, "compress");
+	if (*spec)
+		return compress_spec_parse(*spec, &level, err) == 0 ? 0 : bderr_prefix(err, "option '--compress'");
+	const config_section *rs = p->cfg && repo_arg ? config_find(p->cfg, "repo", repo_arg) : NULL;
+	*spec = rs ? config_get(rs, "compress") : NULL;
+	if (*spec && compress_spec_parse(*spec, &level, err) != 0) {
+		char why[BDERR_MSG_MAX];
+		snprintf(why, sizeof why, "%s", err->msg);
+		return config_error(p->cfg, rs, "compress", err, "%s", why);
+	}
+	return 0;
 }
 
 int program_open_repo(program *p, int create, repo **r, bderr *err)

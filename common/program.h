@@ -80,6 +80,15 @@ int program_open_repo_arg(program *p, const char *arg, int create, int allow_loc
 			  struct repo **r, bderr *err);
 
 /*
+ * The compression a command that writes into the repository repo_arg
+ * (--repo, migrate's --via-repo) uses: --compress, else the compress = of
+ * the [repo:] section repo_arg names (its documented default), else NULL
+ * (the built-in default).  *spec is checked: a bad value is a usage error
+ * naming the option, or a config error naming the key and its line.
+ */
+int program_compress(program *p, const char *repo_arg, const char **spec, bderr *err);
+
+/*
  * The progress reporter of a long command (common/progress.h): --quiet,
  * --progress-interval, else [global] progress-interval, else 30 s.  *out
  * is NULL only on an error (a bad interval, a usage error).

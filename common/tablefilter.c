@@ -1,5 +1,6 @@
 #include "common/tablefilter.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <stdlib.h>
 
@@ -269,4 +270,27 @@ int table_filter_keeps_schema(const table_filter *f, const char *schema)
 		return 1;
 	return (f->n[TF_INCLUDE_SCHEMA] == 0 || any_schema(f, TF_INCLUDE_SCHEMA, schema)) &&
 	       !any_schema(f, TF_EXCLUDE_SCHEMA, schema);
+}
+
+const char *table_filter_unmatched(const table_filter *f, table_filter_list which,
+				   const char *const *schemas, const char *const *tables, size_t n,
+				   char *buf, size_t size)
+{
+	int schema_only = which == TF_INCLUDE_SCHEMA || which == TF_EXCLUDE_SCHEMA;
+	for (size_t i = 0; f && i < f->n[which]; i++) {
+		const pattern *p = &f->lists[which][i];
+		int found = 0;
+		for (size_t k = 0; k < n && !found; k++) {
+			if (schema_only)
+				found = table_pattern_match(p->name, strlen(p->name), schemas[k]);
+			else
+				found = tables[k] != NULL && matches(p, schemas[k], tables[k]);
+		}
+		if (!found) {
+			snprintf(buf, size, "%s%s%s", p->schema ? p->schema : "", p->schema ? "." : "",
+				 p->name);
+			return buf;
+		}
+	}
+	return NULL;
 }

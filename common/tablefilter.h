@@ -54,6 +54,17 @@ int table_filter_keeps_data(const table_filter *f, const char *schema, const cha
 /* Objects of schema other than relations (functions, types, sequences) are in. */
 int table_filter_keeps_schema(const table_filter *f, const char *schema);
 
+/*
+ * The first pattern of list which that matches none of the n relations
+ * schemas[k].tables[k] (a schema pattern: none of the schemas; a NULL
+ * tables[k] is a schema alone), written as given into buf; NULL when every
+ * pattern matches one.  An include pattern that matches nothing is a typo
+ * that would silently leave everything out.
+ */
+const char *table_filter_unmatched(const table_filter *f, table_filter_list which,
+				   const char *const *schemas, const char *const *tables, size_t n,
+				   char *buf, size_t size);
+
 /* One pattern against one name (exposed for the tests); 1 on a match. */
 int table_pattern_match(const char *pattern, size_t plen, const char *name);
 

@@ -125,6 +125,8 @@ typedef struct engine_restore_options {
 	int reuse_role;
 	int verify;           /* --verify: compare the result with the dump's digest (engines/digest.h) */
 	const table_filter *filter; /* --table, --schema, --exclude-*: a subset; NULL: everything */
+	int server_part;            /* one database of a whole-server restore: a --table pattern or a
+				       --role-map OLD need not be in each database */
 	const char *database;       /* --database: one database of a whole-server dump, or NULL */
 	/*
 	 * common/progress.h, or NULL.  The caller sets the totals from the

@@ -92,6 +92,11 @@ typedef struct engine_follow_ops {
 	/* Whether url's server can be followed, for `backupd check` (note says what to change). */
 	int (*check)(const char *url, const char *password, char *note, size_t len, bderr *err);
 	/*
+	 * Optional: refuses (usage error) an option of o this engine has no use
+	 * for, before anything is recorded or created: never silently ignored.
+	 */
+	int (*options_check)(const follow_options *o, bderr *err);
+	/*
 	 * Before the copy: refuses what cannot be followed (names every table),
 	 * creates what the copy must start from.  *snapshot (caller frees) is
 	 * the snapshot the copy must read (PostgreSQL) or NULL.

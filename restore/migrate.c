@@ -140,9 +140,10 @@ static int via_repo(migrate_run *m, repo *r, const char *name, program *p, int j
 	d.jobs = jobs;
 	d.chunk_bytes = m->chunk_bytes;
 	d.copy_text = m->copy_text;
-	const char *compress = cli_get(&p->args, "compress");
-	if (compress && engine_dump_option_set(&d, "compress", compress, err) != 0)
-		return bderr_prefix(err, "option '--compress'");
+	const char *compress;
+	if (program_compress(p, cli_get(&p->args, "via-repo"), &compress, err) != 0 ||
+	    (compress && engine_dump_option_set(&d, "compress", compress, err) != 0))
+		return -1;
 	char *id = NULL;
 	manifest *man = NULL;
 	int rc = m->e->migrate_dump(m->session, r, &d, &id, err);
@@ -228,6 +229,10 @@ int migrate_command(program *p, bderr *err)
 		bderr_usage(err, "--name, --compress and --encryption-key-file go with --via-repo R");
 		goto out;
 	}
+	/* checked before anything is created: the backup is written after the target is prepared */
+	const char *compress;
+	if (via && program_compress(p, via, &compress, err) != 0)
+		goto out;
 	if (target_options_read(p, &to, &mo.to, err) != 0)
 		goto out;
 	const char *chunk = cli_get(&p->args, "chunk-size");

@@ -58,13 +58,22 @@ static int state_open(const config *cfg, const char *dir_arg, const char *name, 
 	if (!follow_name_ok(name))
 		return bderr_usage(err, "--name '%s': a migration name is 1 to 40 of a-z, 0-9 and _", name);
 	char *dir = xasprintf("%s/migrations", state_dir(cfg, dir_arg));
+	char *path = xasprintf("%s/%s.json", dir, name);
+	/* status, cutover and abort of a name (or --state-dir) that is not there create nothing */
+	if (!create && access(path, F_OK) != 0) {
+		bderr_usage(err, "no migration named %s (in %s)", name, path);
+		free(path);
+		free(dir);
+		return -1;
+	}
 	if (mkdir_p(dir, 0700, err) != 0) {
+		free(path);
 		free(dir);
 		return -1;
 	}
 	migrate_follow *f = xcalloc(1, sizeof *f);
 	f->lock_fd = -1;
-	f->path = xasprintf("%s/%s.json", dir, name);
+	f->path = path;
 	char *lock = xasprintf("%s/%s.lock", dir, name);
 	free(dir);
 	long holder = 0;
@@ -139,6 +148,8 @@ int migrate_follow_begin(const config *cfg, const engine_ops *e, const migrate_f
 		return bderr_usage(err, "--follow is not available for %s", e->name);
 	if (a->name == NULL)
 		return bderr_usage(err, "--follow needs --name N (the migration's name for status, cutover and abort)");
+	if (e->follow->options_check && e->follow->options_check(o, err) != 0)
+		return -1;
 	/* the state keeps --from/--to/--upstream as given: program_parse refused a password in them */
 	migrate_follow *f = NULL;
 	if (state_open(cfg, a->state_dir, a->name, 1, &f, err) != 0)

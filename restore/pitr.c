@@ -1143,8 +1143,16 @@ static int parse_target(const cli_args *a, pitr_target *t, char *buf, size_t buf
 			t->value = (char *)v;
 			break;
 		case PITR_TARGET_XID:
-			if (*v == '\0' || strspn(v, "0123456789") != strlen(v))
-				return bderr_usage(err, "--target-xid must be a transaction id, got '%s'", v);
+			/*
+			 * What the server takes (64 bits with the epoch) and can reach (3 is the
+			 * first normal xid): else it refuses to start, or recovers to the end
+			 * and stops with "recovery ended before the target was reached".
+			 */
+			errno = 0;
+			if (*v == '\0' || strspn(v, "0123456789") != strlen(v) || strtoull(v, NULL, 10) < 3 ||
+			    errno == ERANGE)
+				return bderr_usage(err, "--target-xid must be a transaction id (3 to 2^64-1), got '%s'",
+						   v);
 			t->value = (char *)v;
 			break;
 		default:
@@ -1239,11 +1247,13 @@ int pitr_command(program *p, bderr *err)
 	const char *timeline = cli_get(&p->args, "target-timeline");
 	if (timeline == NULL)
 		timeline = "latest";
+	/* timelines are 1 to 2^32-1: the server refuses to start on another number */
 	if (strcmp(timeline, "latest") != 0 && strcmp(timeline, "current") != 0 &&
 	    (*timeline == '\0' || strlen(timeline) > 10 ||
-	     strspn(timeline, "0123456789") != strlen(timeline)))
+	     strspn(timeline, "0123456789") != strlen(timeline) || strtoull(timeline, NULL, 10) < 1 ||
+	     strtoull(timeline, NULL, 10) > UINT32_MAX))
 		return bderr_usage(err, "--target-timeline must be latest, current or a timeline "
-					"number, got '%s'",
+					"number (1 to 4294967295), got '%s'",
 				   timeline);
 
 	repo *r = NULL;

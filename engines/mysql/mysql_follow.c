@@ -98,6 +98,16 @@ static int myf_check(const char *url, const char *password, char *note, size_t l
 	return rc;
 }
 
+/* The PostgreSQL-only options of --follow (logical replication's). */
+static int myf_options_check(const follow_options *o, bderr *err)
+{
+	if (o->replica_identity_full)
+		return bderr_usage(err, "--replica-identity-full applies to PostgreSQL sources only (MySQL/MariaDB replication needs no replica identity)");
+	if (o->upstream_passfile)
+		return bderr_usage(err, "--upstream-passfile applies to PostgreSQL sources only: give MySQL/MariaDB the replication password with --upstream-password-file");
+	return 0;
+}
+
 static int myf_prepare(const follow_options *o, follow_state *state, void **handle, char **snapshot,
 		       bderr *err)
 {
@@ -676,6 +686,7 @@ out:
 
 const engine_follow_ops mysql_follow_ops = {
 	.check = myf_check,
+	.options_check = myf_options_check,
 	.prepare = myf_prepare,
 	.copied = myf_copied,
 	.start = myf_start,

@@ -370,6 +370,53 @@ static int plan_tasks(my_src_plan *st, MYSQL *c, uint64_t chunk_bytes, bderr *er
 	return 0;
 }
 
+/*
+ * An --include-table that matches no table or view of the dumped databases
+ * (a typo) would make every run a backup without it: refused, naming it.
+ */
+static int check_includes(const my_src_plan *st, MYSQL *c, bderr *err)
+{
+	if (!table_filter_has(st->filter, TF_INCLUDE_TABLE))
+		return 0;
+	const char **dbs = NULL, **names = NULL;
+	char **owned = NULL;
+	size_t n = 0;
+	int rc = 0;
+	for (size_t d = 0; d < st->n_dbs && rc == 0; d++) {
+		char *lit = my_quote_literal(c, st->dbs[d].name);
+		char *sql = xasprintf("SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s", lit);
+		free(lit);
+		MYSQL_RES *r;
+		rc = my_query(c, sql, "cannot list tables", &r, err);
+		free(sql);
+		if (rc != 0)
+			break;
+		MYSQL_ROW row;
+		while ((row = mysql_fetch_row(r)) != NULL) {
+			dbs = xrealloc(dbs, (n + 1) * sizeof *dbs);
+			names = xrealloc(names, (n + 1) * sizeof *names);
+			owned = xrealloc(owned, (n + 1) * sizeof *owned);
+			owned[n] = xstrdup(row[0]);
+			dbs[n] = st->dbs[d].name;
+			names[n] = owned[n];
+			n++;
+		}
+		mysql_free_result(r);
+	}
+	char buf[512];
+	const char *miss = rc == 0 ? table_filter_unmatched(st->filter, TF_INCLUDE_TABLE, dbs, names, n, buf, sizeof buf)
+				   : NULL;
+	if (miss)
+		rc = bderr_usage(err, "--include-table '%s' matches no table or view of the dumped databases: the dump would leave it out",
+				 miss);
+	for (size_t i = 0; i < n; i++)
+		free(owned[i]);
+	free(owned);
+	free(dbs);
+	free(names);
+	return rc;
+}
+
 int my_src_plan_load(MYSQL *c, const my_uri *u, uint64_t chunk_bytes, const table_filter *filter,
 		     int all_databases, my_src_plan *p, bderr *err)
 {
@@ -379,6 +426,8 @@ int my_src_plan_load(MYSQL *c, const my_uri *u, uint64_t chunk_bytes, const tabl
 		return bderr_usage(err, "--all-databases (databases = all) and a URI naming databases: give the server's URI without a database");
 	p->flavor = my_flavor(c);
 	if (load_databases(p, u, c, err) != 0)
+		return -1;
+	if (check_includes(p, c, err) != 0)
 		return -1;
 	for (size_t d = 0; d < p->n_dbs; d++)
 		if (load_tables(p, c, d, err) != 0)

@@ -858,6 +858,29 @@ static int plan_excludes(dump_state *st, PGconn *c, bderr *err)
 		strbuf_appends(&b, "\"");
 		st->exclude[st->n_exclude++] = strbuf_detach(&b);
 	}
+	/*
+	 * An --include-table that matches nothing (a typo) would make every
+	 * run a backup without that table; a whole-server dump applies the
+	 * patterns to each database, where one may well lack the table.
+	 */
+	if (!st->o->all_databases && table_filter_has(st->o->filter, TF_INCLUDE_TABLE)) {
+		size_t n = (size_t)PQntuples(r);
+		const char **schemas = xcalloc(n + 1, sizeof *schemas), **names = xcalloc(n + 1, sizeof *names);
+		for (size_t i = 0; i < n; i++) {
+			schemas[i] = PQgetvalue(r, (int)i, 0);
+			names[i] = PQgetvalue(r, (int)i, 1);
+		}
+		char buf[512];
+		const char *miss = table_filter_unmatched(st->o->filter, TF_INCLUDE_TABLE, schemas, names, n, buf,
+							  sizeof buf);
+		free(schemas);
+		free(names);
+		if (miss) {
+			PQclear(r);
+			return bderr_usage(err, "--include-table '%s' matches no table or view of the database: the dump would leave it out",
+					   miss);
+		}
+	}
 	PQclear(r);
 	if (pg_query(c,
 		     "SELECT n.nspname, c.relname, fn.nspname, f.relname, k.conname "

@@ -521,12 +521,26 @@ int pg_restore_pre_data(restore_ctx *rc, char *sql, size_t len, const char *objn
 	return rcode;
 }
 
-/* A subset (--table, --schema) whose foreign keys would fail is refused before anything is restored. */
+/*
+ * A subset (--table, --schema) with a pattern that matches nothing, or whose
+ * foreign keys would fail, is refused before anything is restored.
+ */
 static int check_subset(restore_ctx *rc, bderr *err)
 {
 	char *sql = NULL;
 	size_t len = 0;
-	if (table_filter_empty(rc->o->filter) || rc->info.post_data == NULL)
+	if (table_filter_empty(rc->o->filter))
+		return 0;
+	if (rc->info.pre_data != NULL && !rc->o->server_part) {
+		if (read_object(rc, rc->info.pre_data, &sql, &len, err) != 0)
+			return -1;
+		int r = pg_subset_check_patterns(rc->o->filter, sql, len, err);
+		free(sql);
+		sql = NULL;
+		if (r != 0)
+			return r;
+	}
+	if (rc->info.post_data == NULL)
 		return 0;
 	if (read_object(rc, rc->info.post_data, &sql, &len, err) != 0)
 		return -1;
@@ -594,6 +608,38 @@ int pg_restore_lo_meta(restore_ctx *rc, const char *json, size_t len, const char
 		return bderr_prefix(err, "'%s'", objname);
 	log_debug("large objects: %zu created with their owners, grants and comments", n);
 	return 0;
+}
+
+/*
+ * A --role-map OLD the backup never references (a typo) is refused before
+ * anything is created: it would restore the old names and report success.
+ * Backups made before their roles were recorded cannot be checked, and a
+ * whole-server restore maps the roles of all its databases.
+ */
+static int check_role_map(const restore_ctx *rc, bderr *err)
+{
+	if (rc->role_info.n == 0 || rc->o->server_part)
+		return 0;
+	const pg_db_props *p = rc->info.props;
+	size_t n = p ? p->n_acl + 1 : 0;
+	const char **also = xcalloc(n + 1, sizeof *also);
+	if (p) {
+		also[0] = p->owner;
+		for (size_t i = 0; i < p->n_acl; i++)
+			also[i + 1] = p->acl[i].grantee;
+	}
+	const char *unknown = pg_role_map_unknown(&rc->roles, &rc->role_info, also, n);
+	free(also);
+	if (unknown == NULL)
+		return 0;
+	strbuf names;
+	strbuf_init(&names);
+	for (size_t i = 0; i < rc->role_info.n; i++)
+		strbuf_appendf(&names, "%s%s", i ? ", " : "", rc->role_info.roles[i].name);
+	bderr_usage(err, "--role-map: the database references no role '%s', so nothing would be mapped (its roles: %s)",
+		    unknown, names.data);
+	strbuf_free(&names);
+	return -1;
 }
 
 /* The database's own owner and grantees, as its objects' (--owner, --role-map). */
@@ -1764,6 +1810,13 @@ static int session_open(restore_ctx *rc, repo *r, const manifest *m, const engin
 			free(rc->dbname);
 			return -1;
 		}
+	if (check_role_map(rc, err) != 0) {
+		pg_role_map_clear(&rc->roles);
+		pg_dump_info_clear(&rc->info);
+		pg_roles_info_clear(&rc->role_info);
+		free(rc->dbname);
+		return -1;
+	}
 	pg_role_map_add_owners(&rc->roles, &rc->role_info);
 	map_props_roles(rc);
 	/* as for the objects inside: the restoring role owns it, the default privileges apply */

@@ -60,6 +60,21 @@ int pg_role_map_add(pg_role_map *m, const char *spec, bderr *err)
 	return 0;
 }
 
+const char *pg_role_map_unknown(const pg_role_map *m, const pg_roles_info *roles, const char *const *also,
+				size_t n)
+{
+	for (size_t i = 0; i < m->n; i++) {
+		int known = 0;
+		for (size_t k = 0; k < roles->n && !known; k++)
+			known = strcmp(roles->roles[k].name, m->from[i]) == 0;
+		for (size_t k = 0; k < n && !known; k++)
+			known = also[k] && strcmp(also[k], m->from[i]) == 0;
+		if (!known)
+			return m->from[i];
+	}
+	return NULL;
+}
+
 void pg_role_map_add_owners(pg_role_map *m, const pg_roles_info *roles)
 {
 	if (m->owner == NULL)

@@ -41,6 +41,14 @@ int pg_role_map_add(pg_role_map *m, const char *spec, bderr *err);
  * (none in a manifest written before they were recorded).
  */
 void pg_role_map_add_owners(pg_role_map *m, const pg_roles_info *roles);
+/*
+ * The first role m maps from that neither roles (info.roles) nor also[0..n)
+ * (the database's own owner and grantees) names: a --role-map OLD the
+ * backup never references (a typo) would change nothing.  NULL when all
+ * are known.
+ */
+const char *pg_role_map_unknown(const pg_role_map *m, const pg_roles_info *roles, const char *const *also,
+				size_t n);
 /* The target's name for a source role. */
 const char *pg_role_map_name(const pg_role_map *m, const char *role);
 /* The target's owner for an object the source role owned. */

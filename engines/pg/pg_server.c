@@ -121,6 +121,7 @@ static int restore_all(repo *r, const manifest *m, const server_db *dbs, size_t 
 		engine_restore_options so = *o;
 		/* a new server's own "postgres" is there already, empty: restored into */
 		so.create = !exists;
+		so.server_part = 1;
 		/* each under its own name, whatever database --to names */
 		if (rc == 0)
 			rc = restore_one(r, m, &dbs[i], dbs[i].name, &so, err);

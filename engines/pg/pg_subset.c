@@ -39,8 +39,8 @@ static char *field(const char *line, size_t n, const char *key)
 	return NULL;
 }
 
-/* The last entry header in sql[from, to) into *e (unchanged when there is none). */
-static void track_header(const char *sql, size_t from, size_t to, entry *e)
+/* The last entry header in sql[from, to) into *e (unchanged when there is none: returns 0). */
+static int track_header(const char *sql, size_t from, size_t to, entry *e)
 {
 	static const char head[] = "-- Name: ";
 	const char *last = NULL;
@@ -48,13 +48,14 @@ static void track_header(const char *sql, size_t from, size_t to, entry *e)
 		if ((i == 0 || sql[i - 1] == '\n') && strncmp(sql + i, head, sizeof head - 1) == 0)
 			last = sql + i + 3;
 	if (last == NULL)
-		return;
+		return 0;
 	const char *eol = memchr(last, '\n', (size_t)(sql + to - last));
 	size_t n = eol ? (size_t)(eol - last) : (size_t)(sql + to - last);
 	entry_clear(e);
 	e->name = field(last, n, "Name: ");
 	e->type = field(last, n, "Type: ");
 	e->schema = field(last, n, "Schema: ");
+	return 1;
 }
 
 /* ---- names inside statements ---- */
@@ -167,11 +168,12 @@ static char *commented_relation(const char *name)
 	return NULL;
 }
 
+static const char *const relations[] = { "TABLE", "VIEW", "MATERIALIZED VIEW", "FOREIGN TABLE",
+					 "MATERIALIZED VIEW DATA", "TABLE ATTACH", NULL };
+
 /* 1: keep the statement stmt[0..n) of entry e; 0: drop it (see pg_subset.h). */
 static int keeps(const table_filter *f, const entry *e, const char *stmt, size_t n)
 {
-	static const char *const relations[] = { "TABLE", "VIEW", "MATERIALIZED VIEW", "FOREIGN TABLE",
-						 "MATERIALIZED VIEW DATA", "TABLE ATTACH", NULL };
 	static const char *const on_relation[] = { "DEFAULT", "CONSTRAINT", "FK CONSTRAINT",
 						   "CHECK CONSTRAINT", "TRIGGER", "POLICY", "RULE",
 						   "ROW SECURITY", NULL };
@@ -283,5 +285,52 @@ int pg_subset_check_keys(const table_filter *f, const char *sql, size_t len, bde
 		free(rt);
 	}
 	entry_clear(&e);
+	return rc;
+}
+
+int pg_subset_check_patterns(const table_filter *f, const char *sql, size_t len, bderr *err)
+{
+	if (!table_filter_has(f, TF_INCLUDE_TABLE) && !table_filter_has(f, TF_INCLUDE_SCHEMA))
+		return 0;
+	entry e = { 0 };
+	pg_sql_iter it;
+	pg_sql_piece p;
+	char **schemas = NULL, **tables = NULL;
+	size_t n = 0;
+	pg_sql_iter_init(&it, sql, len);
+	while (pg_sql_iter_next(&it, &p)) {
+		/* each entry once: at its first statement */
+		if (p.kind != PG_SQL_STATEMENT || !track_header(sql, p.lead, p.start, &e) || e.type == NULL ||
+		    e.name == NULL)
+			continue;
+		int rel = type_is(&e, relations) && e.schema != NULL;
+		if (!rel && strcmp(e.type, "SCHEMA") != 0)
+			continue;
+		schemas = xrealloc(schemas, (n + 1) * sizeof *schemas);
+		tables = xrealloc(tables, (n + 1) * sizeof *tables);
+		schemas[n] = xstrdup(rel ? e.schema : e.name);
+		tables[n] = rel ? xstrdup(e.name) : NULL;
+		n++;
+	}
+	entry_clear(&e);
+	static const struct {
+		table_filter_list list;
+		const char *option, *what;
+	} includes[] = { { TF_INCLUDE_TABLE, "--table", "table" }, { TF_INCLUDE_SCHEMA, "--schema", "schema" } };
+	int rc = 0;
+	char buf[512];
+	for (size_t i = 0; rc == 0 && i < sizeof includes / sizeof includes[0]; i++) {
+		const char *miss = table_filter_unmatched(f, includes[i].list, (const char *const *)schemas,
+							  (const char *const *)tables, n, buf, sizeof buf);
+		if (miss)
+			rc = bderr_usage(err, "%s '%s' matches no %s of the backup: nothing of it would be restored",
+					 includes[i].option, miss, includes[i].what);
+	}
+	for (size_t i = 0; i < n; i++) {
+		free(schemas[i]);
+		free(tables[i]);
+	}
+	free(schemas);
+	free(tables);
 	return rc;
 }

@@ -33,4 +33,12 @@ size_t pg_subset_filter(const table_filter *f, char *sql, size_t *len);
  */
 int pg_subset_check_keys(const table_filter *f, const char *sql, size_t len, bderr *err);
 
+/*
+ * Each --table and --schema pattern must match a relation (table, view,
+ * materialized view, foreign table) or a schema of the pre-data
+ * sql[0..len): one that matches nothing (a typo) is refused up front,
+ * naming it, rather than restoring everything else and reporting success.
+ */
+int pg_subset_check_patterns(const table_filter *f, const char *sql, size_t len, bderr *err);
+
 #endif

@@ -89,6 +89,28 @@ static PQconninfoOption *parse_conninfo(const char *url, bderr *err)
 		bderr_usage(err, "invalid PostgreSQL connection string: %s", m);
 	}
 	PQfreemem(errmsg);
+	/*
+	 * libpq checks the port only when it connects (exit 1, as if the server
+	 * were down): a usage error here, as for a MySQL URI.  Not echoed: a
+	 * password given as user:password/db without '@' lands in the port.
+	 */
+	for (const PQconninfoOption *o = opts; o && o->keyword; o++) {
+		if (strcmp(o->keyword, "port") != 0 || o->val == NULL)
+			continue;
+		for (const char *p = o->val; *p;) {
+			size_t n = strcspn(p, ",");
+			unsigned long port = 0;
+			int ok = n <= 5 && strspn(p, "0123456789") == n;
+			for (size_t i = 0; ok && i < n; i++)
+				port = port * 10 + (unsigned long)(p[i] - '0');
+			if (!ok || (n > 0 && (port < 1 || port > 65535))) {
+				PQconninfoFree(opts);
+				bderr_usage(err, "invalid PostgreSQL connection string: the port must be a number from 1 to 65535 (a password with '/', '?' or '#' must be percent-encoded)");
+				return NULL;
+			}
+			p += n + (p[n] == ',');
+		}
+	}
 	return opts;
 }
 

@@ -121,7 +121,11 @@ a bad percent-escape in the password|$LEAK_PG|postgresql://postgres:$LEAK_PG%zz@
 an S3 URL with credentials|$LEAK_S3|$(pg_uri app)|s3://AKID:$LEAK_S3@bucket/x
 a source neither URI nor name|$LEAK_PG|postgres:$LEAK_PG@127.0.0.1/app|$REPO
 a repository neither URL nor name|$LEAK_S3|$(pg_uri app)|AKID:$LEAK_S3@bucket
+a password taken for a PostgreSQL port|$LEAK_PG|postgresql://postgres:$LEAK_PG/app|$REPO
 CASES
+run "$BACKUPD" dump --source "postgresql://postgres@127.0.0.1:99999/app" --repo "$BD_TMP/port-repo"
+assert_rc "a PostgreSQL URI with a port out of range is a usage error, as a MySQL one is" 2
+assert_output_contains "it says what is wrong" "invalid PostgreSQL connection string: the port must be a number from 1 to 65535"
 
 # --------------------------------------------------------------------------
 if [ "$(id -u)" -eq 0 ]; then
@@ -201,6 +205,74 @@ assert_rc "config errors win over unreachable items: exit 2" 2
 assert_output_contains "http-listen is validated as the daemon does" "errors2.conf:3: key 'http-listen'"
 assert_output_contains "an unknown key is reported with the others" "errors2.conf:4: key 'no-such-key'"
 assert_output_contains "the unreachable source is still reported" "FAILED source app"
+
+# What a run would refuse for the job's kind and its source's engine is a
+# config error too (it used to pass check and fail at every firing).
+cat >"$BD_TMP/errors3.conf" <<CONF
+[global]
+state-dir = $BD_TMP/state
+time-zone = Mars/Olympus
+daemon-id = d1
+[repo:local]
+url = $REPO
+[source:pg]
+url = postgresql://postgres@127.0.0.1:$CLOSED_PORT/app
+[source:my]
+url = mysql://root@127.0.0.1:$CLOSED_PORT/app
+[job:my-text]
+source = my
+repo = local
+copy-format = text
+[job:pg-nolock]
+source = pg
+repo = local
+consistency = no-lock
+[job:my-base]
+source = my
+repo = local
+kind = basebackup
+[job:base-filtered]
+source = pg
+repo = local
+kind = basebackup
+include-table = public.t
+[job:dump-incr]
+source = pg
+repo = local
+incremental = 1
+[repo:unused]
+url = $BD_TMP/unused
+compress = zstd:99
+[job:badname]
+source = pg
+repo = local
+name = ../x
+CONF
+run "$BACKUPD" -c "$BD_TMP/errors3.conf" check
+assert_rc "options the job's engine or kind refuses are config errors: exit 2" 2
+assert_output_contains "copy-format on a MySQL source" "errors3.conf:14: key 'copy-format': option '--copy-format' applies to PostgreSQL sources only"
+assert_output_contains "consistency on a PostgreSQL source" "errors3.conf:18: key 'consistency'"
+assert_output_contains "a base backup of a MySQL source" "errors3.conf:22: key 'kind': base backups are for PostgreSQL"
+assert_output_contains "a dump key on a base backup job" "errors3.conf:27: key 'include-table': applies to dump jobs only"
+assert_output_contains "an unknown time zone, named as itself even without a schedule" "errors3.conf:3: key 'time-zone': time zone 'Mars/Olympus' is unknown"
+assert_output_contains "incremental on a dump job" "errors3.conf:31: key 'incremental': is for kind = basebackup"
+assert_output_contains "a [repo:]'s compress, even unused by the jobs" "errors3.conf:34: key 'compress': invalid compression 'zstd:99'"
+assert_output_contains "daemon-id without a catalog" "errors3.conf:4: key 'daemon-id': needs [global] catalog ="
+assert_output_contains "a name unusable in the repository" "errors3.conf:38: key 'name': invalid name '../x'"
+run "$BACKUPD" -c "$BD_TMP/errors3.conf" daemon
+assert_rc "and the daemon refuses to start with them" 2
+
+# A [repo:]'s compress = is the default of backupd dump / basebackup too
+# (it was silently ignored: the dump stored zstd:1).
+cat >"$BD_TMP/compress.conf" <<CONF
+[repo:plain]
+url = $BD_TMP/plain-repo
+compress = none
+CONF
+run "$BACKUPD" -c "$BD_TMP/compress.conf" dump --source "$(pg_uri app)" --repo plain --name app --jobs 1
+assert_rc "dump into a [repo:] with compress = none" 0
+assert_eq "the backup is stored with the repository's compression" "none" \
+	"$(python3 -c 'import json,sys,glob; print(json.load(open(glob.glob(sys.argv[1] + "/app/backups/*/manifest.json")[0]))["info"]["options"]["compress"])' "$BD_TMP/plain-repo")"
 
 # ---------------------------------------------------------------------------
 note "a repository not created yet is ok when it can be created"
@@ -356,5 +428,35 @@ assert_output_contains "it is named" "backupd: list: unexpected argument 'junk'"
 run "$BACKUPD" dump --repo "$REPO"
 assert_rc "a missing required option exits 2" 2
 assert_output_contains "it is named" "option '--source' is required"
+run "$BACKUPD" dump --source "$(pg_uri app)" --repo "$BD_TMP/dup-repo" --jobs 4 --jobs 1
+assert_rc "an option given twice with different values exits 2" 2
+assert_output_contains "it is named" "option '--jobs' is given twice with different values"
+check_not "and nothing is created" test -e "$BD_TMP/dup-repo"
+run "$BACKUPD" -c "$BD_TMP/compress.conf" check --wal-timeout 5
+assert_rc "check --wal-timeout without --wal (it would wait for nothing) exits 2" 2
+assert_output_contains "it is named" "--wal-timeout goes with --wal"
+run "$BACKUPD" -c "$BD_TMP/compress.conf" check --wal
+assert_rc "check --wal with no archiving job still checks the rest" 0
+assert_output_contains "and says that --wal found nothing to check" "note   wal: nothing to check: no kind = basebackup job archives WAL"
+run "$BACKUPD" -c "$BD_TMP/compress.conf" daemon --id d1
+assert_rc "daemon --id without a fleet catalog (it would name nothing) exits 2" 2
+assert_output_contains "it says what it needs" "--id names this daemon in a fleet catalog: it needs [global] catalog ="
+run "$BACKUPD" -c "$BD_TMP/compress.conf" daemon --http-listen 0.0.0.0:99999
+assert_rc "daemon --http-listen with a bad address exits 2" 2
+assert_output_contains "it is named as the option, not as a key of the file" "option '--http-listen': must be IPV4:PORT"
+# values the server would refuse at its start, after a pitr that said it succeeded
+for t in "--target-timeline 0" "--target-timeline 4294967296" "--target-xid 0" "--target-xid 99999999999999999999"; do
+	# shellcheck disable=SC2086 # option and value
+	run "$DBRESTORE" pitr --repo "$REPO" --name app --data-dir "$BD_TMP/pitr-bad" $t
+	assert_rc "pitr $t exits 2" 2
+	assert_output_contains "it is named" "${t%% *} must be"
+	check_not "and nothing is created" test -e "$BD_TMP/pitr-bad"
+done
+for sub in status abort; do
+	run "$DBRESTORE" migrate "$sub" --name nosuch --state-dir "$BD_TMP/no-state"
+	assert_rc "migrate $sub of a migration that does not exist exits 2" 2
+	assert_output_contains "it is named" "no migration named nosuch"
+	check_not "and creates no state directory or lock" test -e "$BD_TMP/no-state"
+done
 
 finish

@@ -52,6 +52,11 @@ run "$DBRESTORE" migrate --from "$(uri a15 postgres)" --to "mysql://root@127.0.0
 assert_rc "a PostgreSQL source into a MySQL target exits 2" 2
 run "$DBRESTORE" migrate --from "$(uri a15 postgres)" --to "$(uri a15 newdb)" --name x
 assert_rc "--name without --via-repo exits 2" 2
+run "$DBRESTORE" migrate --from "$(uri a15 postgres)" --to "$(uri a15 newdb)" --create --via-repo "$BD_TMP/badc-repo" --compress zstd:99
+assert_rc "a bad --compress with --via-repo exits 2" 2
+check_not "... before the repository is created" test -e "$BD_TMP/badc-repo"
+assert_output_contains "... and before the target is touched" "option '--compress'"
+check_not "... (no line about the target)" grep -q "dropped the incomplete database" "$RUN_ERR"
 
 # --------------------------------------------------------------------------
 note "PostgreSQL 13 -> 18: --provision, --owner, --roles, the application's DATABASE_URL"

@@ -142,6 +142,9 @@ assert_rc "--owner with --no-owner exits 2" 2
 run "$DBRESTORE" restore --repo "$REPO" --name rsrc --to "$(pg_uri rl_x)" --create --role-map rl_reader
 assert_rc "--role-map without '=' exits 2" 2
 assert_output_contains "the error shows the form" "--role-map takes OLD=NEW"
+run "$DBRESTORE" restore --repo "$REPO" --name rsrc --to "$(pg_uri rl_x)" --create --role-map rl_raeder=app_reader --role-map "Rl Odd=app_reader"
+assert_rc "a --role-map OLD the backup never references (a typo) exits 2" 2
+assert_output_contains "it is named" "the database references no role 'rl_raeder'"
 assert_eq "nothing was created by the refusals" 0 "$(psql_q postgres "SELECT count(*) FROM pg_database WHERE datname = 'rl_x' OR datname LIKE 'backupd\_restore\_%'")"
 
 # --------------------------------------------------------------------------

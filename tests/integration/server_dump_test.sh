@@ -212,6 +212,10 @@ for pat in 'a.b.c' 'x[' '' 'public.'; do
 	assert_eq "... one line" "1" "$(wc -l <"$RUN_ERR")"
 done
 assert_output_contains "the error names the option and the pattern" "--include-table': invalid pattern"
+run "$BACKUPD" dump --source "$SRC_BASE/alpha" --repo "$REPO" --name typo --include-table orders --include-table custmers
+assert_rc "an --include-table that matches no table (a typo) is refused" 2
+assert_output_contains "... naming it" "--include-table 'custmers' matches no table or view of the database"
+check_not "... and no backup is written" test -d "$REPO/typo/backups"
 
 # --------------------------------------------------------------------------
 note "restore subsets: --table, --schema"
@@ -239,6 +243,10 @@ run "$DBRESTORE" restore --repo "$REPO" --name full --to "$SRC_BASE/alpha_o" --c
 assert_rc "a subset whose foreign key needs a left-out table is refused" 2
 assert_output_contains "... naming the key and the table" "orders_customer_fkey) to public.customers"
 check_not "... before anything is created" db_exists alpha_o
+run "$DBRESTORE" restore --repo "$REPO" --name full --to "$SRC_BASE/alpha_typo" --create --table public.orders --table custmers
+assert_rc "a --table that matches no table (a typo) is refused" 2
+assert_output_contains "... naming it" "--table 'custmers' matches no table of the backup"
+check_not "... and nothing is left" db_exists alpha_typo
 run "$DBRESTORE" restore --repo "$REPO" --name full --to "$SRC_BASE/alpha_b" --create --table '[orders'
 assert_rc "a bad restore pattern is a usage error" 2
 assert_eq "... one line" "1" "$(wc -l <"$RUN_ERR")"
@@ -290,6 +298,12 @@ assert_rc "... restores" 0
 assert_eq "the left-out table, its view and trigger are not there" "0 0 0" \
 	"$(my_sql "" "SELECT CONCAT_WS(' ', (SELECT count(*) FROM information_schema.tables WHERE table_schema = 'shop2' AND table_name IN ('log_2024', 'v_log')), (SELECT count(*) FROM information_schema.triggers WHERE trigger_schema = 'shop2'), (SELECT count(*) FROM shop2.events))")"
 assert_eq "the rest keeps its rows" "2" "$(my_sql "" "SELECT count(*) FROM shop2.products")"
+MYSQL_PWD="$MY_PASSWORD" run "$BACKUPD" dump --source "$(my_uri shop)" --repo "$REPO" --name shoptypo --include-table products --include-table 'shop.prodcts'
+assert_rc "MySQL: an --include-table that matches no table is refused" 2
+assert_output_contains "... naming it" "--include-table 'shop.prodcts' matches no table or view"
+check_not "... and no backup is written" test -d "$REPO/shoptypo/backups"
+MYSQL_PWD="$MY_PASSWORD" run "$BACKUPD" dump --source "$(my_uri shop)" --repo "$REPO" --name shopview --include-table v_log --include-table log_2024
+assert_rc "... a view counts as a match" 0
 MYSQL_PWD="$MY_PASSWORD" run "$BACKUPD" dump --source "$(my_uri shop)" --repo "$REPO" --name shop --all-databases
 assert_rc "--all-databases with a URI naming a database is refused" 2
 MYSQL_PWD="$MY_PASSWORD" run "$BACKUPD" dump --source "$MY_URI_BASE/" --repo "$REPO" --name myserver --all-databases --exclude-table 'shop*.log_*' --exclude-table 'shop*.v_*'

@@ -116,9 +116,38 @@ static void test_help_and_separator(void **state)
 	assert_string_equal(a.positional[2], "-c");
 	assert_int_equal(a.n_opts, 0);
 
-	/* the last value wins; a value may contain '=' */
-	assert_int_equal(parse(&a, &err, dump_opts, "--name", "a", "--name=b=c", NULL), 0);
+	/* a value may contain '='; the same value twice is no conflict */
+	assert_int_equal(parse(&a, &err, dump_opts, "--name", "b=c", "--name=b=c", NULL), 0);
 	assert_string_equal(cli_get(&a, "name"), "b=c");
+}
+
+static const cli_option filter_opts[] = {
+	{ "table", "PATTERN", "only these tables (repeatable)", 0, NULL, 0, 0 },
+	{ "exclude", "PATTERN", "not these ([SCHEMA.]TABLE; repeatable)", 0, NULL, 0, 0 },
+	{ "jobs", "N", "parallel connections", 0, "2", 1, 64 },
+	CLI_OPT_END,
+};
+
+/* An option whose help says "(repeatable)" keeps every value; any other refuses a second one. */
+static void test_repeated(void **state)
+{
+	(void)state;
+	cli_args a;
+	bderr err;
+	assert_int_equal(parse(&a, &err, filter_opts, "--table", "a", "--table=b", "--exclude", "c",
+			       "--exclude", "d", "--jobs", "3", "--jobs=3", NULL),
+			 0);
+	assert_int_equal(a.n_opts, 6);
+	assert_string_equal(a.opts[0].value, "a");
+	assert_string_equal(a.opts[1].value, "b");
+	assert_string_equal(a.opts[3].value, "d");
+	assert_string_equal(cli_get(&a, "jobs"), "3");
+	/* flags given twice change nothing */
+	assert_int_equal(parse(&a, &err, dump_opts, "--dry-run", "--dry-run", "--json", "--json", NULL), 0);
+	/* the same config or log level twice is no conflict either */
+	assert_int_equal(parse(&a, &err, dump_opts, "-c/etc/a.conf", "--config", "/etc/a.conf",
+			       "--log-level=warn", "--log-level", "warn", NULL),
+			 0);
 }
 
 struct bad_case {
@@ -142,6 +171,18 @@ static const struct bad_case bad_cases[] = {
 	{ { "--help=1", NULL }, "option '--help' does not take a value" },
 	{ { "--log-level", "loud", NULL },
 	  "option '--log-level' must be error, warn, info or debug, got 'loud'" },
+	/* "--jobs 8 ... --jobs 2": one of them would be silently dropped */
+	{ { "--jobs=8", "--jobs=2", NULL }, "option '--jobs' is given twice with different values: give it once" },
+	{ { "--source", "postgresql://u:pw@h/a", "--source=postgresql://u:pw@h/b" },
+	  "option '--source' is given twice with different values: give it once" },
+	{ { "-c/etc/a.conf", "--config=/etc/b.conf", NULL },
+	  "option '--config' is given twice with different values: give it once" },
+	{ { "--config=/etc/a.conf", "-c", "/etc/b.conf" },
+	  "option '-c' is given twice with different values: give it once" },
+	{ { "--log-level=info", "--log-level=debug", NULL },
+	  "option '--log-level' is given twice with different values: give it once" },
+	{ { "--log-format=text", "--log-format=json", NULL },
+	  "option '--log-format' is given twice with different values: give it once" },
 };
 
 static void test_errors(void **state)
@@ -306,6 +347,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_values_and_flags), cmocka_unit_test(test_config_forms),
 		cmocka_unit_test(test_help_and_separator), cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_repeated),
 		cmocka_unit_test(test_get_int), cmocka_unit_test(test_too_many),
 		cmocka_unit_test(test_check_args), cmocka_unit_test(test_int_from_table),
 		cmocka_unit_test(test_generated_usage),

@@ -117,12 +117,44 @@ static void test_bad(void **state)
 	table_filter_free(f);
 }
 
+/* The include pattern that matches none of the relations, as given. */
+static void test_unmatched(void **state)
+{
+	(void)state;
+	bderr err;
+	bderr_init(&err);
+	table_filter *f = table_filter_new();
+	assert_int_equal(table_filter_add(f, TF_INCLUDE_TABLE, "orders", &err), 0);
+	assert_int_equal(table_filter_add(f, TF_INCLUDE_TABLE, "sales.it*", &err), 0);
+	assert_int_equal(table_filter_add(f, TF_INCLUDE_SCHEMA, "sales", &err), 0);
+	const char *schemas[] = { "public", "sales", "empty" };
+	const char *tables[] = { "orders", "items", NULL };
+	char buf[64];
+	assert_null(table_filter_unmatched(f, TF_INCLUDE_TABLE, schemas, tables, 3, buf, sizeof buf));
+	assert_null(table_filter_unmatched(f, TF_INCLUDE_SCHEMA, schemas, tables, 3, buf, sizeof buf));
+	/* without sales.items: the second pattern, written as given */
+	assert_string_equal(table_filter_unmatched(f, TF_INCLUDE_TABLE, schemas, tables, 1, buf, sizeof buf),
+			    "sales.it*");
+	assert_string_equal(table_filter_unmatched(f, TF_INCLUDE_SCHEMA, schemas, tables, 1, buf, sizeof buf),
+			    "sales");
+	/* a schema alone (NULL table) matches schema patterns only */
+	const char *only_schema[] = { "orders" };
+	const char *no_table[] = { NULL };
+	assert_string_equal(table_filter_unmatched(f, TF_INCLUDE_TABLE, only_schema, no_table, 1, buf, sizeof buf),
+			    "orders");
+	/* no such list, or no filter: nothing unmatched */
+	assert_null(table_filter_unmatched(f, TF_EXCLUDE_TABLE, schemas, tables, 0, buf, sizeof buf));
+	assert_null(table_filter_unmatched(NULL, TF_INCLUDE_TABLE, schemas, tables, 0, buf, sizeof buf));
+	table_filter_free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_match),
 		cmocka_unit_test(test_select),
 		cmocka_unit_test(test_bad),
+		cmocka_unit_test(test_unmatched),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

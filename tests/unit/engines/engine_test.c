@@ -118,6 +118,22 @@ static void test_follow_names(void **state)
 	/* both engines follow */
 	assert_non_null(engine_by_name("postgresql")->follow);
 	assert_non_null(engine_by_name("mysql")->follow);
+	/* MySQL/MariaDB refuses the PostgreSQL-only follow options instead of ignoring them */
+	const engine_follow_ops *myf = engine_by_name("mysql")->follow;
+	assert_non_null(myf->options_check);
+	bderr oerr;
+	bderr_init(&oerr);
+	follow_options fo = { .name = "m" };
+	assert_int_equal(myf->options_check(&fo, &oerr), 0);
+	fo.replica_identity_full = 1;
+	assert_int_equal(myf->options_check(&fo, &oerr), -1);
+	assert_int_equal(oerr.exit_code, EXIT_USAGE);
+	assert_non_null(strstr(oerr.msg, "--replica-identity-full applies to PostgreSQL sources only"));
+	fo.replica_identity_full = 0;
+	fo.upstream_passfile = "/etc/pgpass";
+	bderr_init(&oerr);
+	assert_int_equal(myf->options_check(&fo, &oerr), -1);
+	assert_non_null(strstr(oerr.msg, "--upstream-passfile applies to PostgreSQL sources only"));
 	follow_state st = { json_object(), NULL, NULL };
 	follow_set(&st, "k", "v");
 	follow_set_int(&st, "n", 42);

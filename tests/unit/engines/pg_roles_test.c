@@ -48,19 +48,26 @@ static void test_role_map(void **state)
 	pg_role_map_clear(&m);
 }
 
+/* info.roles of a dump: olda owns objects and holds grants, reader holds grants */
+static void two_roles(pg_roles_info *roles)
+{
+	json_error_t je;
+	json_t *info = json_loads("{\"roles\": [{\"name\": \"olda\", \"uses\": [\"owner\", \"acl\"]},"
+				  " {\"name\": \"reader\", \"uses\": [\"acl\"]}]}", 0, &je);
+	bderr err;
+	bderr_init(&err);
+	assert_int_equal(pg_roles_info_parse(info, roles, &err), 0);
+	json_decref(info);
+}
+
 static void test_owner(void **state)
 {
 	(void)state;
 	pg_role_map m;
 	pg_role_map_init(&m);
 	m.owner = strdup("app");
-	json_error_t je;
-	json_t *info = json_loads("{\"roles\": [{\"name\": \"olda\", \"uses\": [\"owner\", \"acl\"]},"
-				  " {\"name\": \"reader\", \"uses\": [\"acl\"]}]}", 0, &je);
 	pg_roles_info roles;
-	bderr err;
-	bderr_init(&err);
-	assert_int_equal(pg_roles_info_parse(info, &roles, &err), 0);
+	two_roles(&roles);
 	pg_role_map_add_owners(&m, &roles);
 	assert_string_equal(pg_role_map_name(&m, "olda"), "app");
 	assert_string_equal(pg_role_map_name(&m, "reader"), "reader");
@@ -69,8 +76,29 @@ static void test_owner(void **state)
 	expect(&m, "GRANT ALL ON TABLE t TO olda;", "GRANT ALL ON TABLE t TO \"app\";");
 	expect(&m, "GRANT SELECT ON TABLE t TO reader;", NULL);
 	pg_roles_info_clear(&roles);
-	json_decref(info);
 	pg_role_map_clear(&m);
+}
+
+/* A --role-map OLD the backup never references (a typo) is found, the database's own roles count. */
+static void test_unknown(void **state)
+{
+	(void)state;
+	pg_roles_info roles;
+	two_roles(&roles);
+	bderr err;
+	bderr_init(&err);
+	pg_role_map m;
+	pg_role_map_init(&m);
+	assert_int_equal(pg_role_map_add(&m, "reader=r2", &err), 0);
+	assert_null(pg_role_map_unknown(&m, &roles, NULL, 0));
+	assert_int_equal(pg_role_map_add(&m, "dbowner=app", &err), 0);
+	assert_string_equal(pg_role_map_unknown(&m, &roles, NULL, 0), "dbowner");
+	const char *also[] = { NULL, "dbowner" }; /* the database's owner (none) and a grantee */
+	assert_null(pg_role_map_unknown(&m, &roles, also, 2));
+	assert_int_equal(pg_role_map_add(&m, "raeder=r3", &err), 0);
+	assert_string_equal(pg_role_map_unknown(&m, &roles, also, 2), "raeder");
+	pg_role_map_clear(&m);
+	pg_roles_info_clear(&roles);
 }
 
 /* Statements made of SQL-ish pieces, quotes left open included: no crash, no read past the end. */
@@ -104,6 +132,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_role_map),
 		cmocka_unit_test(test_owner),
+		cmocka_unit_test(test_unknown),
 		cmocka_unit_test(test_random_statements),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -177,6 +177,40 @@ static void test_keys(void **state)
 	free(s);
 }
 
+/* Each --table / --schema pattern must match something of the backup; excludes need not. */
+static void test_patterns(void **state)
+{
+	(void)state;
+	static const struct {
+		table_filter_list list;
+		const char *p1, *p2, *error; /* NULL: accepted */
+	} cases[] = {
+		{ TF_INCLUDE_TABLE, "orders", "sales.it*", NULL },
+		{ TF_INCLUDE_TABLE, "Odd Name", NULL, NULL },
+		{ TF_INCLUDE_TABLE, "orders", "ordres", "--table 'ordres' matches no table of the backup" },
+		{ TF_INCLUDE_TABLE, "sales.orders", NULL, "--table 'sales.orders' matches no table" },
+		/* a sequence or a function is not what --table restores */
+		{ TF_INCLUDE_TABLE, "orders_id_seq", NULL, "--table 'orders_id_seq' matches no table" },
+		{ TF_INCLUDE_SCHEMA, "sales", "pub*", NULL },
+		{ TF_INCLUDE_SCHEMA, "sales", "slaes", "--schema 'slaes' matches no schema of the backup" },
+		{ TF_EXCLUDE_TABLE, "nosuch", NULL, NULL },
+		{ TF_EXCLUDE_SCHEMA, "nosuch", NULL, NULL },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		table_filter *f = filter(cases[i].list, cases[i].p1, cases[i].p2);
+		bderr err;
+		bderr_init(&err);
+		int rc = pg_subset_check_patterns(f, script, strlen(script), &err);
+		if (cases[i].error == NULL && rc != 0)
+			fail_msg("case %zu: refused: %s", i, err.msg);
+		if (cases[i].error && (rc != -1 || strstr(err.msg, cases[i].error) == NULL))
+			fail_msg("case %zu: rc %d, got \"%s\", want \"%s\"", i, rc, err.msg, cases[i].error);
+		if (cases[i].error)
+			assert_int_equal(err.exit_code, EXIT_USAGE);
+		table_filter_free(f);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -185,6 +219,7 @@ int main(void)
 		cmocka_unit_test(test_other_schema),
 		cmocka_unit_test(test_odd_names),
 		cmocka_unit_test(test_keys),
+		cmocka_unit_test(test_patterns),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
