@@ -105,6 +105,26 @@ static int myf_options_check(const follow_options *o, bderr *err)
 		return bderr_usage(err, "--replica-identity-full applies to PostgreSQL sources only (MySQL/MariaDB replication needs no replica identity)");
 	if (o->upstream_passfile)
 		return bderr_usage(err, "--upstream-passfile applies to PostgreSQL sources only: give MySQL/MariaDB the replication password with --upstream-password-file");
+	/*
+	 * CHANGE MASTER is given no MASTER_SSL options (a CA path would have to
+	 * exist on the target's host, and no TLS server is here to test it), so
+	 * the replication connection would carry the password and the rows in
+	 * clear: a source that asks for TLS is refused rather than downgraded.
+	 */
+	const char *url = o->upstream_url ? o->upstream_url : o->from_url;
+	my_uri u;
+	memset(&u, 0, sizeof u);
+	if (url == NULL)
+		return 0;
+	if (my_uri_parse(url, &u, err) != 0)
+		return -1;
+	int tls = u.ssl_mode == MY_SSL_REQUIRED || u.ssl_mode == MY_SSL_VERIFY_CA ||
+		  u.ssl_mode == MY_SSL_VERIFY_IDENTITY || u.ssl_ca || u.ssl_cert;
+	my_uri_clear(&u);
+	if (tls)
+		return bderr_usage(err, "--follow: the %s asks for TLS (ssl-mode, ssl-ca or ssl-cert), which the target's "
+					"replication connection does not use yet: migrate without --follow",
+				   o->upstream_url ? "--upstream URI" : "source URI");
 	return 0;
 }
 

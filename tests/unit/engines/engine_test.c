@@ -134,6 +134,25 @@ static void test_follow_names(void **state)
 	bderr_init(&oerr);
 	assert_int_equal(myf->options_check(&fo, &oerr), -1);
 	assert_non_null(strstr(oerr.msg, "--upstream-passfile applies to PostgreSQL sources only"));
+	/* a source that asks for TLS: the replication connection would not use it */
+	fo.upstream_passfile = NULL;
+	fo.from_url = "mysql://u@h/db?ssl-mode=disabled";
+	bderr_init(&oerr);
+	assert_int_equal(myf->options_check(&fo, &oerr), 0);
+	const char *tls[] = { "mysql://u@h/db?ssl-mode=required", "mysql://u@h/db?ssl-mode=verify-ca",
+			      "mysql://u@h/db?ssl-ca=/ca.pem", "mysql://u@h/db?ssl=1" };
+	for (size_t i = 0; i < sizeof tls / sizeof tls[0]; i++) {
+		fo.from_url = tls[i];
+		bderr_init(&oerr);
+		assert_int_equal(myf->options_check(&fo, &oerr), -1);
+		assert_int_equal(oerr.exit_code, EXIT_USAGE);
+		assert_non_null(strstr(oerr.msg, "asks for TLS"));
+	}
+	fo.from_url = "mysql://u@h/db";
+	fo.upstream_url = "mysql://r@h2?ssl-mode=required";
+	bderr_init(&oerr);
+	assert_int_equal(myf->options_check(&fo, &oerr), -1);
+	assert_non_null(strstr(oerr.msg, "--upstream URI asks for TLS"));
 	follow_state st = { json_object(), NULL, NULL };
 	follow_set(&st, "k", "v");
 	follow_set_int(&st, "n", 42);
