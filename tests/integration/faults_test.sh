@@ -292,8 +292,12 @@ db_drop rst
 # the statement waited for may be the killed restore's rename: the restore was
 # complete, and the next one says the target exists (not a failed rename at
 # its end, after a whole restore into a temporary database)
+# (its session then stays a second idle, lock held, before it ends: a killed
+# restorer's session takes a moment to find its client gone; seen idle after
+# busy, the holder is given 3 s before it counts as a live restore)
 db_create planted
-psql_q postgres "SELECT pg_advisory_lock(1650750067, hashtext('$TMP_RST')); SELECT pg_sleep(2); ALTER DATABASE planted RENAME TO rst" >/dev/null &
+_bd_psql -A -t -d postgres -c "SELECT pg_advisory_lock(1650750067, hashtext('$TMP_RST')); SELECT pg_sleep(2); ALTER DATABASE planted RENAME TO rst" \
+	-c '\! sleep 1' >/dev/null &
 BUSY=$!
 check "the planted session holds the lock, busy, before its rename" wait_for 20 advisory_held
 run "$DBRESTORE" restore --repo "$REPO_P" --name src --backup latest --to "$(pg_uri rst)" --jobs 2 --create
