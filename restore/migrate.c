@@ -245,10 +245,12 @@ int migrate_command(program *p, bderr *err)
 		bderr_prefix(err, "option '--copy-format'");
 		goto out;
 	}
-	if (mo.copy_text && strcmp(from.engine->name, "postgresql") != 0) {
-		bderr_usage(err, "option '--copy-format' applies to PostgreSQL sources only");
+	/* the source side is a dump: its engine says which dump options apply */
+	engine_dump_options dopt;
+	engine_dump_options_init(&dopt);
+	dopt.copy_text = mo.copy_text;
+	if (engine_dump_options_check(from.engine, &dopt, err) != 0)
 		goto out;
-	}
 	mo.from_url = from.url;
 	mo.from_password = from.password;
 	if (via) {
