@@ -261,7 +261,9 @@ int repo_cmd_verify(repo *r, const char *name, const char *id, bderr *err)
 		}
 	}
 	backup_list_free(l);
+	/* a verify that checked nothing must not exit 0: monitoring reads that as "backups ok" */
 	if (rc == 0 && checked == 0)
-		log_warn("no complete backups to verify");
+		rc = name ? bderr_set(err, "no complete backups of '%s' to verify", name)
+			  : bderr_set(err, "no complete backups to verify");
 	return rc;
 }

@@ -104,6 +104,9 @@ run "$BACKUPD" verify --repo "$REPO" --name src
 assert_rc "verify (all backups) succeeds" 0
 run "$BACKUPD" verify --repo "$REPO" --name src "$ID1"
 assert_rc "verify $ID1 succeeds" 0
+run "$BACKUPD" verify --repo "$REPO" --name srcc
+assert_rc "verify of a name with no backups (a typo) fails: it checked nothing" 1
+assert_output_contains "it says so" "no complete backups of 'srcc' to verify"
 
 # --------------------------------------------------------------------------
 note "restore --create --jobs 2 of the --jobs 2 backup"
