@@ -1347,6 +1347,11 @@ static int plan_targets(restore_ctx *rc, bderr *err)
 	const my_dump_db *dbs = rc->info.dbs;
 	size_t n = rc->info.n_dbs; /* at least one: my_dump_info_parse checked */
 	rc->dbs = xcalloc(n + 1, sizeof *rc->dbs);
+	/* --provision DB names the database: another name in --to would be dropped silently */
+	if (rc->o->provision_db && rc->uri.n_databases > 0 &&
+	    (rc->uri.n_databases > 1 || strcmp(rc->uri.databases[0], rc->o->provision_db) != 0))
+		return bderr_usage(err, "--to names database '%s' but --provision creates '%s': name the database "
+					"once (mysql://HOST/ with --provision)", rc->uri.databases[0], rc->o->provision_db);
 	if (n == 1 && rc->uri.n_databases <= 1) {
 		/* one database: the URI's name, if any, renames it */
 		rc->dbs[0].src = &dbs[0];

@@ -827,6 +827,13 @@ assert_output_contains "the error names it" "database 'users_app' already exists
 assert_eq "and it is untouched" 2 "$(my_sql users_app "SELECT COUNT(*) FROM t")"
 assert_eq "no user was created" 0 "$(my_sql "" "SELECT COUNT(*) FROM mysql.user WHERE User = 'bd_appuser3'")"
 
+MYSQL_PWD="$MY_PASSWORD" run "$DBRESTORE" restore --repo "$BD_TMP/repo-users" --name users --to "$(my_uri other_db)" \
+	--provision users_app5 --owner bd_appuser5 --env-file "$ENVDIR/app5.env"
+assert_rc "--to naming another database than --provision is a usage error (not ignored)" 2
+assert_output_contains "the error names both" "--to names database 'other_db' but --provision creates 'users_app5'"
+check_not "nothing created" my_db_exists users_app5
+assert_eq "no user was created" 0 "$(my_sql "" "SELECT COUNT(*) FROM mysql.user WHERE User = 'bd_appuser5'")"
+
 note "--provision: a restore failing at its last steps leaves no env file, database or user"
 # killshim.c's KILLSHIM_FAIL_ON: the connection is lost at one statement (the
 # GRANT, then the marker's removal, after which only the env file is left)
