@@ -700,8 +700,7 @@ int basebackup_command(program *p, bderr *err)
 		return -1;
 	const char *spec;
 	int level = 1;
-	if (program_compress(p, cli_get(&p->args, "repo"), &spec, err) < 0 ||
-	    (spec && compress_spec_parse(spec, &level, err) < 0))
+	if (program_compress(p, cli_get(&p->args, "repo"), &spec, &level, err) < 0)
 		return -1;
 	const char *slot = cli_get(&p->args, "slot");
 	int create_slot = cli_has(&p->args, "create-slot");

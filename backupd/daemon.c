@@ -185,13 +185,6 @@ static void dtable_free(dtable *t)
 }
 
 /* Re-labels err as "FILE:LINE: key 'KEY': <err>". */
-static int key_error(const config *c, const config_section *s, const char *key, bderr *err)
-{
-	char why[BDERR_MSG_MAX];
-	snprintf(why, sizeof why, "%s", err->msg);
-	return config_error(c, s, key, err, "%s", why);
-}
-
 /* A duration key of s; def when absent. */
 static int duration_key(const config *cfg, const config_section *s, const char *key, long def,
 			long *out, bderr *err)
@@ -210,7 +203,7 @@ static int webhook_keys(const config *cfg, const config_section *s, const config
 	const config_section *us = config_get(s, "webhook-url") ? s : g;
 	const char *u = config_get(us, "webhook-url");
 	if (u && webhook_url_check(u, err) < 0)
-		return key_error(cfg, us, "webhook-url", err);
+		return config_key_error(cfg, us, "webhook-url", err);
 	const config_section *os = config_get(s, "webhook-on") ? s : g;
 	const char *o = config_get(os, "webhook-on");
 	*on = WEBHOOK_ON_ALWAYS;
@@ -310,7 +303,7 @@ static int dtable_build(config *cfg, time_t now, dtable *t, bderr_list *all, bde
 		int bad = cron_parse("@daily", &daily, err) < 0 || cron_next(daily, now, tz, &ignored, err) < 0;
 		cron_free(daily);
 		if (bad) {
-			key_error(cfg, g, "time-zone", err);
+			config_key_error(cfg, g, "time-zone", err);
 			free(t->tz);
 			t->tz = NULL; /* while collecting: the schedules are still checked, once */
 			if (must_stop(all, err))
@@ -322,7 +315,7 @@ static int dtable_build(config *cfg, time_t now, dtable *t, bderr_list *all, bde
 		struct sockaddr_storage addr;
 		socklen_t alen;
 		if (metrics_parse_listen(listen, &addr, &alen, err) < 0) {
-			key_error(cfg, g, "http-listen", err);
+			config_key_error(cfg, g, "http-listen", err);
 			if (must_stop(all, err))
 				goto fail;
 		}
@@ -343,7 +336,7 @@ static int dtable_build(config *cfg, time_t now, dtable *t, bderr_list *all, bde
 			used = jr && strcmp(jr, rs->name) == 0 && config_get(js, "compress") == NULL;
 		}
 		if (spec && !used && compress_spec_parse(spec, &level, err) < 0) {
-			key_error(cfg, rs, "compress", err);
+			config_key_error(cfg, rs, "compress", err);
 			if (must_stop(all, err))
 				goto fail;
 		}
@@ -408,7 +401,7 @@ static int dtable_build(config *cfg, time_t now, dtable *t, bderr_list *all, bde
 			j->expr = xstrdup(expr);
 			if (cron_parse(expr, &j->sched, err) < 0 ||
 			    cron_next(j->sched, now, t->tz, &j->next, err) < 0) {
-				key_error(cfg, s, "schedule", err);
+				config_key_error(cfg, s, "schedule", err);
 				if (must_stop(all, err))
 					goto fail;
 			}
@@ -452,7 +445,7 @@ static int dtable_build(config *cfg, time_t now, dtable *t, bderr_list *all, bde
 		retention_policy rp;
 		const char *ret = config_get(s, "retention");
 		if (ret && retention_parse(ret, &rp, err) < 0) {
-			key_error(cfg, s, "retention", err);
+			config_key_error(cfg, s, "retention", err);
 			if (must_stop(all, err))
 				goto fail;
 		}

@@ -58,11 +58,8 @@ static int job_kind_check(const config *cfg, const config_section *js, const eng
 	const config_section *named[] = { js, ss };
 	for (size_t i = 0; i < 2; i++) {
 		const char *name = named[i] ? config_get(named[i], "name") : NULL;
-		if (name && repo_name_check(name, err) < 0) {
-			char why[BDERR_MSG_MAX];
-			snprintf(why, sizeof why, "%s", err->msg);
-			return config_error(cfg, named[i], "name", err, "%s", why);
-		}
+		if (name && repo_name_check(name, err) < 0)
+			return config_key_error(cfg, named[i], "name", err);
 	}
 	if (base) {
 		for (const char *const *k = dump_only_keys; *k; k++)
@@ -116,9 +113,7 @@ int job_dump_options(const config *cfg, const config_section *js, engine_dump_op
 			v = config_get(where, *k);
 		}
 		if (v && engine_dump_option_set(o, *k, v, err) < 0) {
-			char why[BDERR_MSG_MAX];
-			snprintf(why, sizeof why, "%s", err->msg);
-			rc = config_error(cfg, where, *k, err, "%s", why);
+			rc = config_key_error(cfg, where, *k, err);
 			if (all == NULL) {
 				engine_dump_options_clear(o);
 				return rc;
@@ -129,9 +124,7 @@ int job_dump_options(const config *cfg, const config_section *js, engine_dump_op
 	for (const char *const *k = engine_dump_filter_keys; *k; k++) {
 		const char *v = config_get(js, *k);
 		if (v && engine_dump_filter_add(o, *k, v, 1, err) < 0) {
-			char why[BDERR_MSG_MAX];
-			snprintf(why, sizeof why, "%s", err->msg);
-			rc = config_error(cfg, js, *k, err, "%s", why);
+			rc = config_key_error(cfg, js, *k, err);
 			if (all == NULL) {
 				engine_dump_options_clear(o);
 				return rc;
@@ -265,10 +258,8 @@ static int job_backup(const config *cfg, const config_section *js, progress *pro
 	retention_policy policy;
 	const char *retention = config_get(js, "retention");
 	if (retention && retention_parse(retention, &policy, err) < 0) {
-		char why[BDERR_MSG_MAX];
-		snprintf(why, sizeof why, "%s", err->msg);
 		engine_dump_options_clear(&o);
-		return config_error(cfg, js, "retention", err, "%s", why);
+		return config_key_error(cfg, js, "retention", err);
 	}
 
 	source_spec src;

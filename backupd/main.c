@@ -38,7 +38,7 @@ static int cmd_dump(program *p, bderr *err)
 	}
 	/* without --compress, the [repo:]'s compress = (as a job's dump and wal-push use it) */
 	const char *compress;
-	if (program_compress(p, cli_get(&p->args, "repo"), &compress, err) != 0 ||
+	if (program_compress(p, cli_get(&p->args, "repo"), &compress, NULL, err) != 0 ||
 	    (compress && !cli_has(&p->args, "compress") && engine_dump_option_set(&o, "compress", compress, err) != 0))
 		return -1;
 	/* --include-table and friends are repeatable: every one given counts */

@@ -251,9 +251,7 @@ int status_command(program *p, bderr *err)
 			cron_schedule *cs = NULL;
 			if (cron_parse(expr, &cs, err) < 0 || cron_next(cs, now, tz, &next, err) < 0) {
 				cron_free(cs);
-				char why[BDERR_MSG_MAX];
-				snprintf(why, sizeof why, "%s", err->msg);
-				config_error(p->cfg, s, "schedule", err, "%s", why);
+				config_key_error(p->cfg, s, "schedule", err);
 				run_record_free(&last);
 				rc = -1;
 				break;

@@ -545,9 +545,7 @@ static int compress_level(program *p, int *level, bderr *err)
 {
 	const char *spec;
 	*level = 1;
-	if (program_compress(p, cli_get(&p->args, "repo"), &spec, err) != 0)
-		return -1;
-	return spec ? compress_spec_parse(spec, level, err) : 0;
+	return program_compress(p, cli_get(&p->args, "repo"), &spec, level, err);
 }
 
 int wal_push_command(program *p, bderr *err)

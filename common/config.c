@@ -283,6 +283,13 @@ int config_error(const config *c, const config_section *s, const char *key, bder
 	return -1;
 }
 
+int config_key_error(const config *c, const config_section *s, const char *key, bderr *err)
+{
+	char why[BDERR_MSG_MAX]; /* err is both the message and where it goes */
+	snprintf(why, sizeof why, "%s", err->msg);
+	return config_error(c, s, key, err, "%s", why);
+}
+
 static int parse_long(const char *v, long *out)
 {
 	if (v == NULL || *v == '\0')

@@ -59,6 +59,12 @@ int config_line(const config_section *s, const char *key);
 int config_error(const config *c, const config_section *s, const char *key, bderr *err,
 		 const char *fmt, ...) BD_PRINTF(5, 6);
 
+/*
+ * err, set by whatever parsed the key's value, re-framed as config_error's
+ * "FILE:LINE: key 'KEY': <err's message>". Returns -1.
+ */
+int config_key_error(const config *c, const config_section *s, const char *key, bderr *err);
+
 /* Integer key with bounds; def when absent. */
 int config_get_long(const config *c, const config_section *s, const char *key, long def,
 		    long min, long max, long *out, bderr *err);

@@ -118,19 +118,21 @@ void program_free(program *p)
 	p->cfg = NULL;
 }
 
-int program_compress(program *p, const char *repo_arg, const char **spec, bderr *err)
+int program_compress(program *p, const char *repo_arg, const char **spec, int *level, bderr *err)
 {
-	int level;
+	int parsed;
 	*spec = cli_get(&p->args, "compress");
-	if (*spec)
-		return compress_spec_parse(*spec, &level, err) == 0 ? 0 : bderr_prefix(err, "option '--compress'");
-	const config_section *rs = p->cfg && repo_arg ? config_find(p->cfg, "repo", repo_arg) : NULL;
-	*spec = rs ? config_get(rs, "compress") : NULL;
-	if (*spec && compress_spec_parse(*spec, &level, err) != 0) {
-		char why[BDERR_MSG_MAX];
-		snprintf(why, sizeof why, "%s", err->msg);
-		return config_error(p->cfg, rs, "compress", err, "%s", why);
+	if (*spec && compress_spec_parse(*spec, &parsed, err) != 0)
+		return bderr_prefix(err, "option '--compress'");
+	const config_section *rs = NULL;
+	if (*spec == NULL) {
+		rs = p->cfg && repo_arg ? config_find(p->cfg, "repo", repo_arg) : NULL;
+		*spec = rs ? config_get(rs, "compress") : NULL;
+		if (*spec && compress_spec_parse(*spec, &parsed, err) != 0)
+			return config_key_error(p->cfg, rs, "compress", err);
 	}
+	if (*spec && level)
+		*level = parsed;
 	return 0;
 }
 

@@ -84,9 +84,11 @@ int program_open_repo_arg(program *p, const char *arg, int create, int allow_loc
  * (--repo, migrate's --via-repo) uses: --compress, else the compress = of
  * the [repo:] section repo_arg names (its documented default), else NULL
  * (the built-in default).  *spec is checked: a bad value is a usage error
- * naming the option, or a config error naming the key and its line.
+ * naming the option, or a config error naming the key and its line.  With
+ * a spec, its level goes to *level (when level is not NULL); without one
+ * *level is left as it was.
  */
-int program_compress(program *p, const char *repo_arg, const char **spec, bderr *err);
+int program_compress(program *p, const char *repo_arg, const char **spec, int *level, bderr *err);
 
 /*
  * The progress reporter of a long command (common/progress.h): --quiet,

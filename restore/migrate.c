@@ -132,7 +132,7 @@ static int copy_data(migrate_run *m, int jobs, bderr *err)
  * dump's manifest, chunk objects and digests would be built a second time
  * outside the dump.  The cost is one more read of the source.
  */
-static int via_repo(migrate_run *m, repo *r, const char *name, program *p, int jobs, bderr *err)
+static int via_repo(migrate_run *m, repo *r, const char *name, const char *compress, int jobs, bderr *err)
 {
 	engine_dump_options d;
 	engine_dump_options_init(&d);
@@ -140,9 +140,7 @@ static int via_repo(migrate_run *m, repo *r, const char *name, program *p, int j
 	d.jobs = jobs;
 	d.chunk_bytes = m->chunk_bytes;
 	d.copy_text = m->copy_text;
-	const char *compress;
-	if (program_compress(p, cli_get(&p->args, "via-repo"), &compress, err) != 0 ||
-	    (compress && engine_dump_option_set(&d, "compress", compress, err) != 0))
+	if (compress && engine_dump_option_set(&d, "compress", compress, err) != 0)
 		return -1;
 	char *id = NULL;
 	manifest *man = NULL;
@@ -161,14 +159,14 @@ static int via_repo(migrate_run *m, repo *r, const char *name, program *p, int j
 }
 
 static int migrate_run_all(migrate_run *m, const engine_migrate_options *mo, repo *r,
-			   const char *name, program *p, bderr *err)
+			   const char *name, const char *compress, bderr *err)
 {
 	const engine_ops *e = m->e;
 	if (e->migrate_open(mo, &m->session, err) != 0)
 		return -1;
 	int rc = 0;
 	if (r != NULL)
-		rc = via_repo(m, r, name, p, mo->to.jobs, err);
+		rc = via_repo(m, r, name, compress, mo->to.jobs, err);
 	if (rc == 0)
 		rc = copy_data(m, mo->to.jobs, err);
 	progress_phase(m->prog, "building indexes and constraints");
@@ -230,8 +228,8 @@ int migrate_command(program *p, bderr *err)
 		goto out;
 	}
 	/* checked before anything is created: the backup is written after the target is prepared */
-	const char *compress;
-	if (via && program_compress(p, via, &compress, err) != 0)
+	const char *compress = NULL; /* --compress, else the [repo:]'s compress =, for --via-repo */
+	if (via && program_compress(p, via, &compress, NULL, err) != 0)
 		goto out;
 	if (target_options_read(p, &to, &mo.to, err) != 0)
 		goto out;
@@ -272,7 +270,7 @@ int migrate_command(program *p, bderr *err)
 		goto out;
 	}
 	pthread_mutex_init(&m.lock, NULL);
-	rc = migrate_run_all(&m, &mo, r, name, p, err);
+	rc = migrate_run_all(&m, &mo, r, name, compress, err);
 	pthread_mutex_destroy(&m.lock);
 	progress_free(m.prog);
 	if (rc == 0 && m.follow)
