@@ -77,6 +77,12 @@ struct env_file {
 	char *content; /* holds the password: written out only at commit */
 };
 
+/* The temporary file beside path: this process's own name for it. */
+static char *tmp_path(const char *path)
+{
+	return xasprintf("%s.tmp.%ld", path, (long)getpid());
+}
+
 /* O_EXCL and O_NOFOLLOW: an existing file or a planted link at tmp is never written through. */
 static int create_tmp(const char *tmp, const char *path, bderr *err)
 {
@@ -96,7 +102,7 @@ int env_file_prepare(const char *path, const char *content, env_file **out, bder
 	struct stat st;
 	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
 		return bderr_usage(err, "cannot write the env file '%s': it exists and is not a regular file", path);
-	char *tmp = xasprintf("%s.tmp.%ld", path, (long)getpid());
+	char *tmp = tmp_path(path);
 	int fd = create_tmp(tmp, path, err);
 	if (fd >= 0) {
 		close(fd);
@@ -114,7 +120,7 @@ int env_file_prepare(const char *path, const char *content, env_file **out, bder
 
 int env_file_commit(env_file *f, bderr *err)
 {
-	char *tmp = xasprintf("%s.tmp.%ld", f->path, (long)getpid());
+	char *tmp = tmp_path(f->path);
 	int fd = create_tmp(tmp, f->path, err);
 	if (fd < 0) {
 		free(tmp);

@@ -378,8 +378,8 @@ static int check_includes(const my_src_plan *st, MYSQL *c, bderr *err)
 {
 	if (!table_filter_has(st->filter, TF_INCLUDE_TABLE))
 		return 0;
-	const char **dbs = NULL, **names = NULL;
-	char **owned = NULL;
+	const char **dbs = NULL;
+	char **names = NULL;
 	size_t n = 0;
 	int rc = 0;
 	for (size_t d = 0; d < st->n_dbs && rc == 0; d++) {
@@ -395,23 +395,21 @@ static int check_includes(const my_src_plan *st, MYSQL *c, bderr *err)
 		while ((row = mysql_fetch_row(r)) != NULL) {
 			dbs = xrealloc(dbs, (n + 1) * sizeof *dbs);
 			names = xrealloc(names, (n + 1) * sizeof *names);
-			owned = xrealloc(owned, (n + 1) * sizeof *owned);
-			owned[n] = xstrdup(row[0]);
 			dbs[n] = st->dbs[d].name;
-			names[n] = owned[n];
+			names[n] = xstrdup(row[0]);
 			n++;
 		}
 		mysql_free_result(r);
 	}
 	char buf[512];
-	const char *miss = rc == 0 ? table_filter_unmatched(st->filter, TF_INCLUDE_TABLE, dbs, names, n, buf, sizeof buf)
+	const char *miss = rc == 0 ? table_filter_unmatched(st->filter, TF_INCLUDE_TABLE, dbs, (const char *const *)names, n,
+						     buf, sizeof buf)
 				   : NULL;
 	if (miss)
 		rc = bderr_usage(err, "--include-table '%s' matches no table or view of the dumped databases: the dump would leave it out",
 				 miss);
 	for (size_t i = 0; i < n; i++)
-		free(owned[i]);
-	free(owned);
+		free(names[i]);
 	free(dbs);
 	free(names);
 	return rc;
