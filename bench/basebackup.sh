@@ -14,6 +14,7 @@
 #
 #   bench/basebackup.sh [--scale N] [--port P] [--workdir DIR] [--build-dir DIR]
 #                       [--keep] [--strict] [--no-build] [--no-incremental]
+#                       [--steady-memory]
 #
 #   --scale N      pgbench scale (default 60: ~900 MB of tables, plus a
 #                  text table scaled with it, ~1 GB in all); 1 is a smoke test
@@ -21,6 +22,9 @@
 #   --strict       exit 1 if a target is missed
 #   --no-incremental  skip the PostgreSQL 18 incremental part (it loads a
 #                  second cluster: a few minutes more)
+#   --steady-memory (root, a VM whose balloon reports free pages to its
+#                  host) turn that reporting off for the run, put back at
+#                  exit: see bench_steady_memory in bench/lib.sh
 # Reported: wall time, ratio, stored bytes of each.  Targets: backup no slower
 # than pgbackrest and at most 1.1x the pg_basebackup pipeline; restore no
 # slower than pgbackrest; an incremental after 1% of the blocks changed
@@ -43,6 +47,7 @@ KEEP=0
 STRICT=0
 BUILD=1
 INCREMENTAL=1
+STEADY_MEM=0
 PG_BINDIR="${PG_BINDIR:-/usr/lib/postgresql/15/bin}"
 
 while [ $# -gt 0 ]; do
@@ -55,6 +60,7 @@ while [ $# -gt 0 ]; do
 	--strict) STRICT=1; shift ;;
 	--no-build) BUILD=0; shift ;;
 	--no-incremental) INCREMENTAL=0; shift ;;
+	--steady-memory) STEADY_MEM=1; shift ;;
 	-h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "bench/basebackup.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
 	esac
@@ -94,8 +100,10 @@ cleanup() {
 		bash "$ROOT/scripts/pg-server.sh" stop "$PGSRV18" >/dev/null 2>&1 || true
 		rm -rf "$WORKDIR"
 	fi
+	bench_steady_memory_restore
 }
 trap cleanup EXIT
+[ "$STEADY_MEM" = 1 ] && bench_steady_memory bench/basebackup.sh
 
 rm -rf "$WORKDIR"
 mkdir -p "$WORKDIR" "$REPO" "$BR"
@@ -120,6 +128,9 @@ pg1-port=$PORT
 pg1-socket-path=$PGSRV/sock
 pg1-user=postgres
 EOF
+# the server user: pg-server.sh creates it when missing (a fresh machine), so
+# its repositories are handed over just before the server starts archiving
+[ "$(id -u)" -ne 0 ] || bash "$ROOT/scripts/pg-server.sh" ensure-user
 chown -R "$OWNER:" "$REPO" "$BR"
 
 # --- server: archiving into both repositories --------------------------------

@@ -6,6 +6,7 @@
 #   pg-server.sh destroy DIR               stop, then remove DIR
 #   pg-server.sh status DIR                exit 0 if running
 #   pg-server.sh env DIR                   print export lines (PGHOST PGPORT PGUSER PGPASSFILE)
+#   pg-server.sh ensure-user               as root: create $PG_SERVER_USER if missing
 #
 # BINDIR defaults to /usr/lib/postgresql/15/bin.  PostgreSQL refuses to run as
 # root, so when this script runs as root the server runs as the unprivileged
@@ -255,8 +256,9 @@ _pgs_main() {
 	destroy) pg_server_destroy "$@" ;;
 	status) pg_server_status "$@" ;;
 	env) pg_server_env "$@" ;;
+	ensure-user) _pgs_ensure_user ;;
 	*)
-		echo "usage: pg-server.sh start DIR PORT [BINDIR] | stop DIR | destroy DIR | status DIR | env DIR" >&2
+		echo "usage: pg-server.sh start DIR PORT [BINDIR] | stop DIR | destroy DIR | status DIR | env DIR | ensure-user" >&2
 		return 2
 		;;
 	esac
