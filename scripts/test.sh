@@ -5,6 +5,10 @@
 #   2. autoreconf   generate ./configure in the source root
 #   3. build        build/       ../configure --enable-werror; make
 #   4. unit         make check in build/ (cmocka logs printed)
+#   4b. unit-valgrind  the same unit tests again, each under valgrind's
+#                   memcheck (tests/valgrind.sh: any error or definite leak
+#                   fails the test); tests/integration/valgrind_test.sh runs
+#                   the tools themselves under it in phase 8
 #   5. build-asan   build-asan/  ../configure --enable-werror --enable-sanitizers; make
 #   6. unit-asan    make check in build-asan/ under ASan/UBSan/LSan
 #   7. fuzz         build-fuzz/  CC=clang ../configure --enable-werror --enable-fuzz;
@@ -22,6 +26,7 @@
 #   --no-deps        (BD_SKIP_DEPS=1)        skip scripts/deps.sh
 #   --no-asan        (BD_SKIP_ASAN=1)        skip phases 5, 6 and 9
 #   --no-fuzz        (BD_SKIP_FUZZ=1)        skip phase 7
+#   --no-valgrind    (BD_SKIP_VALGRIND=1)    skip phase 4b
 #   --long           (BD_LONG=1)             long variants: fuzz each target for
 #                                            BD_FUZZ_SECONDS=300 unless that is set;
 #                                            10 rounds of faults_test.sh; restore --create
@@ -52,12 +57,14 @@ SKIP_INTEGRATION="${BD_SKIP_INTEGRATION:-0}"
 SKIP_ASAN_INTEGRATION="${BD_SKIP_ASAN_INTEGRATION:-0}"
 SKIP_PACKAGE="${BD_SKIP_PACKAGE:-0}"
 SKIP_FUZZ="${BD_SKIP_FUZZ:-0}"
+SKIP_VALGRIND="${BD_SKIP_VALGRIND:-0}"
 LONG="${BD_LONG:-0}"
 for arg in "$@"; do
 	case "$arg" in
 	--no-deps) SKIP_DEPS=1 ;;
 	--no-asan) SKIP_ASAN=1 ;;
 	--no-fuzz) SKIP_FUZZ=1 ;;
+	--no-valgrind) SKIP_VALGRIND=1 ;;
 	--long) LONG=1 ;;
 	--parallel=*) PARALLEL="${arg#--parallel=}" ;;
 	--no-integration) SKIP_INTEGRATION=1 ;;
@@ -226,6 +233,8 @@ run_integration() {
 
 do_build() { configure_and_build build --enable-werror; }
 do_unit() { run_unit build; }
+# LOG_COMPILER (automake's test harness runs each test as "$LOG_COMPILER test")
+do_unit_valgrind() { run_unit build LOG_COMPILER="$ROOT/tests/valgrind.sh"; }
 do_build_asan() { configure_and_build build-asan --enable-werror --enable-sanitizers; }
 do_unit_asan() { run_unit build-asan "${ASAN_ENV[@]}"; }
 do_integration() { run_integration build BD_LONG="$LONG"; }
@@ -277,8 +286,14 @@ if phase autoreconf do_autoreconf; then
 	if phase build do_build; then
 		built=1
 		phase unit do_unit || true
+		if [ "$SKIP_VALGRIND" = 1 ]; then
+			skip_phase unit-valgrind "--no-valgrind"
+		else
+			phase unit-valgrind do_unit_valgrind || true
+		fi
 	else
 		skip_phase unit "build failed" 1
+		skip_phase unit-valgrind "build failed" 1
 	fi
 	if [ "$SKIP_ASAN" = 1 ]; then
 		skip_phase build-asan "--no-asan"

@@ -36,7 +36,9 @@ int pg_check_binary_types(PGconn *c, const pg_dump_info *inf, const table_filter
 		if (!t->binary || !table_filter_selects(f, t->schema, t->name))
 			continue;
 		if (t->n_types == 0) {
-			unrecorded++;
+			/* a table of no columns records no types and has none to check */
+			if (t->n_columns > 0)
+				unrecorded++;
 			continue;
 		}
 		checked[n++] = t;
