@@ -6,7 +6,8 @@
 # runs as its archive_command.  PostgreSQL: dump (chunks, two workers), list,
 # verify, restore --create --verify, an encrypted dump and its restore,
 # migrate, a base backup and pitr to the end of the archive (the copy started
-# and read), expire, check and run of a config job.  MariaDB: dump and
+# and read), expire, check and run of a config job, the daemon running it on
+# a schedule (its /metrics and /health read, a reload, SIGTERM).  MariaDB: dump and
 # restore --create --verify.  S3 (s3rver): dump and restore.  The ASan build
 # checks the same class of errors in every suite (integration-asan); this one
 # checks the build that ships, as it ships.  Skipped under ASan (its binaries
@@ -187,6 +188,42 @@ assert_rc "run nightly" 0
 run "$BACKUPD" -c "$CONF" status --json
 assert_rc "status --json" 0
 vg_clean "check, run and status"
+
+note "the daemon: scheduled runs, /metrics and /health, a reload, SIGTERM"
+# DESIGN: "the daemon runs for months: valgrind shows no leaks".  Its runs
+# are children exec'd through /proc/self/exe (backupd/daemon.c: it survives an
+# upgrade of the binary on disk), which under valgrind is valgrind's own tool
+# binary: they fail at once ("You cannot run 'backupd' directly"), so this
+# checks the daemon's own loop (scheduling, the runs' ends, the endpoints,
+# reload, shutdown), not the runs, which `run` above covers.
+HTTP_PORT="$(_bd_pick_port)"
+sed -i "s/^schedule = .*/schedule = *\/3 * * * * */" "$CONF"
+sed -i "s|^state-dir = .*|&\nhttp-listen = 127.0.0.1:$HTTP_PORT|" "$CONF"
+DLOG="$BD_TMP/daemon.log"
+# (a run's history line is written by the run itself: the daemon logs its end)
+runs_ended() { grep -c "job nightly: finished" "$DLOG" || true; }
+"$BACKUPD" -c "$CONF" daemon >"$BD_TMP/daemon.out" 2>"$DLOG" &
+DPID=$!
+check "the daemon starts" wait_for 120 grep -q "daemon started" "$DLOG"
+check "two runs of the job ended on its schedule" wait_for 120 at_least 2 runs_ended
+# http_status URL: the HTTP status of a GET (an error status is an answer too)
+http_status() {
+	python3 -c 'import sys, urllib.request, urllib.error
+try:
+    print(urllib.request.urlopen(sys.argv[1], timeout=30).status)
+except urllib.error.HTTPError as e:
+    print(e.code)' "$1" 2>/dev/null || echo none
+}
+assert_eq "/metrics answers 200" 200 "$(http_status "http://127.0.0.1:$HTTP_PORT/metrics")"
+assert_match "/health answers (503: the runs fail, see above)" '^(200|503)$' "$(http_status "http://127.0.0.1:$HTTP_PORT/health")"
+kill -HUP "$DPID"
+check "it reloads" wait_for 60 grep -q "configuration reloaded" "$DLOG"
+check "a run ended after the reload" wait_for 120 at_least 3 runs_ended
+kill -TERM "$DPID"
+rc=0
+wait "$DPID" || rc=$?
+assert_eq "the daemon exits 0 on SIGTERM" 0 "$rc"
+vg_clean "the daemon"
 
 # --------------------------------------------------------------------------
 note "MariaDB: dump and restore"
