@@ -61,7 +61,7 @@ int program_main(const char *prog, const cli_command *cmds, size_t n_cmds,
 
 /* The --repo option program_open_repo reads, for the commands' option tables. */
 #define PROGRAM_OPT_REPO \
-	{ "repo", "R", "repository: a [repo:NAME] of the config, a path or an s3:// URL", 1, NULL, 0, 0 }
+	{ "repo", "R", "repository: a [repo:NAME] of the config, a path or an s3:// URL", CLI_REQUIRED, NULL, 0, 0 }
 
 /* The key of an encrypted repository given as a URL (see program_open_repo). */
 #define PROGRAM_OPT_KEY_FILE \

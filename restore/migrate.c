@@ -29,8 +29,8 @@
 #define MIGRATE_CHUNK_SIZE_DEFAULT "64MB"
 
 const cli_option migrate_options[] = {
-	{ "from", "URI", "source database: a postgresql:// or mysql:// URI, or a [source:NAME]", 1, NULL, 0, 0 },
-	{ "to", "URI", "target database (or, with --provision, the target server's admin account)", 1, NULL, 0, 0 },
+	{ "from", "URI", "source database: a postgresql:// or mysql:// URI, or a [source:NAME]", CLI_REQUIRED, NULL, 0, 0 },
+	{ "to", "URI", "target database (or, with --provision, the target server's admin account)", CLI_REQUIRED, NULL, 0, 0 },
 	{ "jobs", "N", "parallel connection pairs", 0, STR(ENGINE_JOBS_DEFAULT), ENGINE_JOBS_MIN, ENGINE_JOBS_MAX },
 	{ "chunk-size", "SIZE", "copy tables larger than this in parallel chunks", 0, MIGRATE_CHUNK_SIZE_DEFAULT, 0, 0 },
 	{ "copy-format", "auto|text", "PostgreSQL: copy tables of built-in types in binary (auto), or every table as text", 0, "auto", 0, 0 },

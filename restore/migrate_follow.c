@@ -539,7 +539,7 @@ int migrate_abort_command(program *p, bderr *err)
 	return rc;
 }
 
-#define OPT_NAME_REQUIRED { "name", "N", "the migration's name (migrate --follow --name N)", 1, NULL, 0, 0 }
+#define OPT_NAME_REQUIRED { "name", "N", "the migration's name (migrate --follow --name N)", CLI_REQUIRED, NULL, 0, 0 }
 
 const cli_option migrate_status_opts[] = {
 	{ "name", "N", "only this migration (default: every one recorded)", 0, NULL, 0, 0 },
