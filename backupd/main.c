@@ -50,6 +50,8 @@ static int cmd_dump(program *p, bderr *err)
 				return bderr_prefix(err, "option '--%s'", *k);
 			}
 	o.role_passwords = cli_has(&p->args, "role-passwords");
+	if (o.role_passwords)
+		o.given |= ENGINE_GIVEN_ROLE_PASSWORDS;
 	if (job_source_all_databases(p->cfg, cli_get(&p->args, "source"), &o.all_databases, err) != 0) {
 		engine_dump_options_clear(&o);
 		return -1;

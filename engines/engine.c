@@ -151,6 +151,7 @@ int engine_dump_option_set(engine_dump_options *o, const char *key, const char *
 		return 0;
 	}
 	if (strcmp(key, "consistency") == 0) {
+		o->given |= ENGINE_GIVEN_CONSISTENCY;
 		if (strcmp(value, "no-lock") == 0)
 			o->consistency = ENGINE_CONSISTENCY_NO_LOCK;
 		else if (strcmp(value, "lock") == 0 || strcmp(value, "ftwrl") == 0)
@@ -159,7 +160,9 @@ int engine_dump_option_set(engine_dump_options *o, const char *key, const char *
 			return bderr_usage(err, "must be 'lock' or 'no-lock', got '%s'", value);
 		return 0;
 	}
-	if (strcmp(key, "copy-format") == 0)
+	if (strcmp(key, "copy-format") == 0) {
+		o->given |= ENGINE_GIVEN_COPY_FORMAT;
 		return engine_copy_format_parse(value, &o->copy_text, err);
+	}
 	return bderr_usage(err, "unknown dump option '%s'", key);
 }

@@ -36,6 +36,18 @@ typedef enum engine_consistency {
 	ENGINE_CONSISTENCY_NO_LOCK  /* no global lock (MySQL: accounts without RELOAD) */
 } engine_consistency;
 
+/*
+ * engine_dump_options.given: the options of one engine only that were set at
+ * all (command line or job key), whatever their value: the other engine
+ * refuses them even when they say its default (`--copy-format auto` on a
+ * MySQL source is as meaningless as `text`).
+ */
+enum {
+	ENGINE_GIVEN_CONSISTENCY = 1,    /* --consistency, consistency = (MySQL/MariaDB) */
+	ENGINE_GIVEN_COPY_FORMAT = 2,    /* --copy-format, copy-format = (PostgreSQL) */
+	ENGINE_GIVEN_ROLE_PASSWORDS = 4, /* --role-passwords, role-passwords = (PostgreSQL) */
+};
+
 typedef struct engine_dump_options {
 	const char *url;           /* connection URI */
 	const char *password;      /* from a 0600 file, or NULL (the client library's defaults) */
@@ -59,6 +71,7 @@ typedef struct engine_dump_options {
 	int all_databases;         /* every database of the server (PostgreSQL: and its globals) */
 	int role_passwords;        /* PostgreSQL, with all_databases: the roles' password hashes too */
 	struct progress *progress; /* common/progress.h: totals and what is done; NULL: none */
+	unsigned given;            /* ENGINE_GIVEN_*: set by engine_dump_option_set and the callers */
 } engine_dump_options;
 
 /* The defaults above; url, password and name NULL. */

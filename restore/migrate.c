@@ -238,15 +238,15 @@ int migrate_command(program *p, bderr *err)
 		bderr_usage(err, "option '--chunk-size': invalid size '%s' (e.g. 256MB, 1G)", chunk);
 		goto out;
 	}
-	const char *cf = cli_get(&p->args, "copy-format");
-	if (cf && engine_copy_format_parse(cf, &mo.copy_text, err) != 0) {
-		bderr_prefix(err, "option '--copy-format'");
-		goto out;
-	}
 	/* the source side is a dump: its engine says which dump options apply */
 	engine_dump_options dopt;
 	engine_dump_options_init(&dopt);
-	dopt.copy_text = mo.copy_text;
+	const char *cf = cli_get(&p->args, "copy-format");
+	if (cf && engine_dump_option_set(&dopt, "copy-format", cf, err) != 0) {
+		bderr_prefix(err, "option '--copy-format'");
+		goto out;
+	}
+	mo.copy_text = dopt.copy_text;
 	if (engine_dump_options_check(from.engine, &dopt, err) != 0)
 		goto out;
 	mo.from_url = from.url;

@@ -141,9 +141,10 @@ out:
 
 static int pg_dump_options_check(const engine_dump_options *o, bderr *err)
 {
-	if (o->consistency != ENGINE_CONSISTENCY_DEFAULT)
+	/* given at all, not only when it differs from the default: it does nothing here */
+	if (o->consistency != ENGINE_CONSISTENCY_DEFAULT || (o->given & ENGINE_GIVEN_CONSISTENCY))
 		return bderr_usage(err, "option '--consistency' only applies to MySQL/MariaDB sources");
-	if (o->role_passwords && !o->all_databases)
+	if ((o->role_passwords || (o->given & ENGINE_GIVEN_ROLE_PASSWORDS)) && !o->all_databases)
 		return bderr_usage(err, "--role-passwords goes with --all-databases (databases = all): a one-database dump records no passwords");
 	return 0;
 }

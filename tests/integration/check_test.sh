@@ -247,6 +247,22 @@ compress = zstd:99
 source = pg
 repo = local
 name = ../x
+[job:my-auto]
+source = my
+repo = local
+copy-format = auto
+[job:pg-lock]
+source = pg
+repo = local
+consistency = lock
+[job:my-rolepw]
+source = my
+repo = local
+role-passwords = no
+[job:dump-incr0]
+source = pg
+repo = local
+incremental = 0
 CONF
 run "$BACKUPD" -c "$BD_TMP/errors3.conf" check
 assert_rc "options the job's engine or kind refuses are config errors: exit 2" 2
@@ -259,6 +275,11 @@ assert_output_contains "incremental on a dump job" "errors3.conf:31: key 'increm
 assert_output_contains "a [repo:]'s compress, even unused by the jobs" "errors3.conf:34: key 'compress': invalid compression 'zstd:99'"
 assert_output_contains "daemon-id without a catalog" "errors3.conf:4: key 'daemon-id': needs [global] catalog ="
 assert_output_contains "a name unusable in the repository" "errors3.conf:38: key 'name': invalid name '../x'"
+# given at all, not only when the value differs from the default
+assert_output_contains "copy-format = auto (the default) on a MySQL source" "errors3.conf:42: key 'copy-format': option '--copy-format' applies to PostgreSQL sources only"
+assert_output_contains "consistency = lock (the default) on a PostgreSQL source" "errors3.conf:46: key 'consistency'"
+assert_output_contains "role-passwords = no on a MySQL source" "errors3.conf:50: key 'role-passwords': --role-passwords applies to PostgreSQL sources only"
+assert_output_contains "incremental = 0 on a dump job" "errors3.conf:54: key 'incremental': is for kind = basebackup"
 run "$BACKUPD" -c "$BD_TMP/errors3.conf" daemon
 assert_rc "and the daemon refuses to start with them" 2
 
@@ -432,6 +453,21 @@ run "$BACKUPD" dump --source "$(pg_uri app)" --repo "$BD_TMP/dup-repo" --jobs 4 
 assert_rc "an option given twice with different values exits 2" 2
 assert_output_contains "it is named" "option '--jobs' is given twice with different values"
 check_not "and nothing is created" test -e "$BD_TMP/dup-repo"
+# an option of the other engine is refused with its default value too
+for opt in "--copy-format auto" "--copy-format text"; do
+	# shellcheck disable=SC2086 # option and value
+	run "$BACKUPD" dump --source "mysql://root@127.0.0.1:$CLOSED_PORT/app" --repo "$BD_TMP/moot-repo" $opt
+	assert_rc "dump $opt of a MySQL source exits 2" 2
+	assert_output_contains "it is named" "option '--copy-format' applies to PostgreSQL sources only"
+	# shellcheck disable=SC2086
+	run "$DBRESTORE" migrate --from "mysql://root@127.0.0.1:$CLOSED_PORT/app" --to "mysql://root@127.0.0.1:$CLOSED_PORT/app2" $opt
+	assert_rc "migrate $opt from a MySQL source exits 2" 2
+	assert_output_contains "it is named" "option '--copy-format' applies to PostgreSQL sources only"
+done
+run "$BACKUPD" dump --source "$(pg_uri app)" --repo "$BD_TMP/moot-repo" --consistency lock
+assert_rc "dump --consistency lock (the default) of a PostgreSQL source exits 2" 2
+assert_output_contains "it is named" "option '--consistency' only applies to MySQL/MariaDB sources"
+check_not "and nothing is created" test -e "$BD_TMP/moot-repo"
 run "$BACKUPD" -c "$BD_TMP/compress.conf" check --wal-timeout 5
 assert_rc "check --wal-timeout without --wal (it would wait for nothing) exits 2" 2
 assert_output_contains "it is named" "--wal-timeout goes with --wal"
