@@ -283,6 +283,30 @@ assert_output_contains "incremental = 0 on a dump job" "errors3.conf:54: key 'in
 run "$BACKUPD" -c "$BD_TMP/errors3.conf" daemon
 assert_rc "and the daemon refuses to start with them" 2
 
+# A tag list with an empty item is a typo, not a list (",," read as no tags)
+cat >"$BD_TMP/tags.conf" <<CONF
+[global]
+tags = eu,,fast
+[repo:local]
+url = $REPO
+[source:pg]
+url = postgresql://postgres@127.0.0.1:$CLOSED_PORT/app
+[job:j]
+source = pg
+repo = local
+run-on = eu,
+CONF
+run "$BACKUPD" -c "$BD_TMP/tags.conf" check
+assert_rc "empty tags in a list are config errors: exit 2" 2
+assert_output_contains "in [global] tags" "tags.conf:2: key 'tags': an empty tag in the list"
+assert_output_contains "in a job's run-on" "tags.conf:10: key 'run-on': an empty tag in the list"
+printf '[global]\nstate-dir = %s\ntags = eu\n' "$BD_TMP/state" >"$BD_TMP/tags-ok.conf"
+for t in ",," "eu," ",eu" "eu, ,fast"; do
+	run "$BACKUPD" -c "$BD_TMP/tags-ok.conf" daemon --tags "$t"
+	assert_rc "daemon --tags '$t' exits 2" 2
+	assert_output_contains "it is named as the option" "option '--tags': an empty tag in the list"
+done
+
 # A [repo:]'s compress = is the default of backupd dump / basebackup too
 # (it was silently ignored: the dump stored zstd:1).
 cat >"$BD_TMP/compress.conf" <<CONF
