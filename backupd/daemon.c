@@ -421,13 +421,29 @@ static int dtable_build(config *cfg, time_t now, dtable *t, bderr_list *all, bde
 		memset(j, 0, sizeof *j);
 		j->name = xstrdup(s->name);
 		const char *expr = config_get(s, "schedule");
-		if (expr && enabled) {
-			j->expr = xstrdup(expr);
-			if (cron_parse(expr, &j->sched, err) < 0 ||
-			    cron_next(j->sched, now, t->tz, &j->next, err) < 0) {
+		/*
+		 * A disabled job's schedule is checked too (as all its other
+		 * keys are): it is config the operator enables later, and a typo
+		 * found then would be found at the worst moment.  It is not kept:
+		 * the job is never fired.
+		 */
+		if (expr) {
+			cron_schedule *sched = NULL;
+			time_t next = 0;
+			if (cron_parse(expr, &sched, err) < 0 ||
+			    cron_next(sched, now, t->tz, &next, err) < 0) {
+				cron_free(sched);
+				sched = NULL;
 				config_key_error(cfg, s, "schedule", err);
 				if (must_stop(all, err))
 					goto fail;
+			}
+			if (enabled) {
+				j->expr = xstrdup(expr);
+				j->sched = sched;
+				j->next = next;
+			} else {
+				cron_free(sched);
 			}
 		}
 		if (duration_key(cfg, s, "retry-delay", 60, &j->retry_delay, err) < 0 &&

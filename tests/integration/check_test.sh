@@ -191,6 +191,37 @@ assert_output_contains "the items are still checked" "ok     source app"
 run "$BACKUPD" -c "$BD_TMP/errors.conf" daemon
 assert_rc "daemon refuses the same config" 2
 
+# A disabled job is config the operator enables later: checked the same
+cat >"$BD_TMP/disabled.conf" <<CONF
+[global]
+state-dir = $BD_TMP/state
+[repo:local]
+url = $REPO
+[source:app]
+url = postgresql://postgres@127.0.0.1:$PG_PORT/app
+password-file = $PWFILE
+[job:later]
+source = app
+repo = local
+enabled = no
+schedule = every night
+retention = keep-forever=1
+timeout = 5 minutes
+[job:paused]
+source = app
+repo = local
+enabled = no
+schedule = 0 3 * * *
+CONF
+run env -u PGPASSFILE "$BACKUPD" -c "$BD_TMP/disabled.conf" check
+assert_rc "a disabled job with a bad schedule is a config error: exit 2" 2
+assert_output_contains "its schedule is named" "disabled.conf:13: key 'schedule'"
+assert_output_contains "and its other keys" "disabled.conf:14: key 'retention'"
+assert_output_contains "all of them" "disabled.conf:15: key 'timeout'"
+check_not "a disabled job with a good schedule is not an error" grep -q "key 'schedule'.*disabled.conf:20" "$RUN_OUT"
+run "$BACKUPD" -c "$BD_TMP/disabled.conf" daemon
+assert_rc "the daemon refuses it too" 2
+
 cat >"$BD_TMP/errors2.conf" <<CONF
 [global]
 state-dir = $BD_TMP/state
