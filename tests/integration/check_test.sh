@@ -547,7 +547,11 @@ for sub in status abort; do
 	run "$DBRESTORE" migrate "$sub" --name nosuch --state-dir "$BD_TMP/no-state"
 	assert_rc "migrate $sub of a migration that does not exist exits 2" 2
 	assert_output_contains "it is named" "no migration named nosuch"
+	assert_eq "migrate $sub prints the one-line error only (no table header)" "" "$(cat "$RUN_OUT")"
 	check_not "and creates no state directory or lock" test -e "$BD_TMP/no-state"
 done
+run "$DBRESTORE" migrate status --name nosuch --state-dir "$BD_TMP/no-state" --json
+assert_rc "migrate status --json of a migration that does not exist exits 2" 2
+assert_eq "and prints no JSON for it, only the error" "" "$(cat "$RUN_OUT")"
 
 finish
