@@ -556,6 +556,15 @@ static int run_base_backup(bb_state *st, PGconn *c, uint32_t seg_size, bderr *er
 	return wait_for_wal(st, bi->wal_stop_segment, err);
 }
 
+int basebackup_reach(const char *url, const char *password, bderr *err)
+{
+	PGconn *c = NULL;
+	if (pg_connect_replication(url, password, "backupd basebackup", &c, err) < 0)
+		return -1;
+	PQfinish(c);
+	return 0;
+}
+
 int basebackup_run(repo *r, const basebackup_options *o, char **id_out, bderr *err)
 {
 	*id_out = NULL;
@@ -721,7 +730,9 @@ int basebackup_command(program *p, bderr *err)
 			    src.engine->name);
 		goto out;
 	}
-	if (repo_name_check(src.name, err) < 0 || program_open_repo(p, 1, &r, err) < 0)
+	/* the source reached before the repository is opened: a first backup creates it */
+	if (repo_name_check(src.name, err) < 0 || basebackup_reach(src.url, src.password, err) < 0 ||
+	    program_open_repo(p, 1, &r, err) < 0)
 		goto out;
 	basebackup_options o = {
 		.url = src.url,

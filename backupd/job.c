@@ -282,9 +282,12 @@ static int job_backup(const config *cfg, const config_section *js, progress *pro
 			    js->name, src.name, src.engine->name);
 		goto out;
 	}
+	/* the source reached before the repository is opened: a first run creates it */
 	if ((!base && engine_dump_options_check(src.engine, &o, err) < 0) ||
 	    repo_name_check(src.name, err) < 0 ||
 	    resolve_repo(cfg, config_get(js, "repo"), &rs, err) < 0 ||
+	    (base ? basebackup_reach(src.url, src.password, err)
+		  : engine_reach(src.engine, src.url, src.password, err)) < 0 ||
 	    repo_open(rs.url, &rs.opts, 1, &r, err) < 0)
 		goto out;
 	repo_set_commit_hook(r, hold_cancellation, NULL);

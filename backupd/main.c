@@ -73,8 +73,10 @@ static int cmd_dump(program *p, bderr *err)
 	o.url = src.url;
 	o.password = src.password;
 	o.name = src.name;
+	/* the source reached before the repository is opened: a first dump creates it */
 	if (engine_dump_options_check(src.engine, &o, err) != 0 ||
 	    repo_name_check(src.name, err) != 0 || program_progress(p, "dump", &prog, err) != 0 ||
+	    engine_reach(src.engine, src.url, src.password, err) != 0 ||
 	    program_open_repo(p, 1, &r, err) != 0 ||
 	    dump_lock(p->cfg, repo_url(r), src.name, &lock_fd, err) != 0)
 		goto out;

@@ -45,6 +45,11 @@ void engine_options_info_clear(engine_options_info *oi)
 	memset(oi, 0, sizeof *oi);
 }
 
+int engine_reach(const engine_ops *e, const char *url, const char *password, bderr *err)
+{
+	return e->reach ? e->reach(url, password, err) : 0;
+}
+
 int engine_dump_options_check(const engine_ops *e, const engine_dump_options *o, bderr *err)
 {
 	return e->dump_options_check ? e->dump_options_check(o, err) : 0;

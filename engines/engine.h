@@ -217,6 +217,13 @@ struct engine_ops {
 	 * is written (NULL: every option applies).
 	 */
 	int (*dump_options_check)(const engine_dump_options *o, bderr *err);
+	/*
+	 * Connects to the source as dump does first (and the server check that
+	 * follows), then disconnects: called before a repository is opened for a
+	 * dump, which creates it when missing, so that a first dump with a wrong
+	 * host or password leaves no repository behind.  Its errors are dump's.
+	 */
+	int (*reach)(const char *url, const char *password, bderr *err);
 	/* Logical dump into r; on success *id is the new backup's ID (caller frees). */
 	int (*dump)(repo *r, const engine_dump_options *o, char **id, bderr *err);
 	int (*restore_options_check)(const engine_restore_options *o, bderr *err); /* or NULL */
@@ -297,6 +304,8 @@ const engine_ops *engine_for_uri(const char *uri);
 /* The engine a manifest names, or NULL. */
 const engine_ops *engine_by_name(const char *name);
 
+/* e->reach when the engine has one (see engine_ops). */
+int engine_reach(const engine_ops *e, const char *url, const char *password, bderr *err);
 /* e->dump_options_check when the engine has one. */
 int engine_dump_options_check(const engine_ops *e, const engine_dump_options *o, bderr *err);
 int engine_restore_options_check(const engine_ops *e, const engine_restore_options *o, bderr *err);

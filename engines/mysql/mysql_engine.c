@@ -132,6 +132,7 @@ const engine_ops mysql_engine = {
 	.physical = 0,
 	.check = my_check,
 	.dump_options_check = my_dump_options_check,
+	.reach = mysql_dump_reach,
 	.dump = mysql_dump_run,
 	.restore_options_check = my_restore_options_check,
 	.verify = my_digest_verify_run,

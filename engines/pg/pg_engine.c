@@ -168,6 +168,7 @@ const engine_ops pg_engine = {
 	.check_physical = pg_check_physical,
 	.switch_wal = pg_switch_wal,
 	.dump_options_check = pg_dump_options_check,
+	.reach = pg_dump_reach,
 	.dump = pg_dump_run,
 	.restore_options_check = pg_restore_options_check,
 	.restore = pg_server_restore_run,

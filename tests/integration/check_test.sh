@@ -429,6 +429,10 @@ run "$BACKUPD" -c "$BD_TMP/my.conf" check
 assert_output_contains "database grants are seen; only RELOAD is missing" "FAILED source nopriv: the account cannot dump: it lacks RELOAD"
 # (the whole log holds argv secrets on purpose above: look at these runs only)
 check_not "the account's password is not printed" grep -q -F "$NOPRIV_PW" "$RUN_OUT" "$RUN_ERR"
+run env -u MYSQL_PWD "$BACKUPD" dump --source "mysql://nopriv@127.0.0.1:$MY_PORT/shop" --repo "$BD_TMP/my-first-repo"
+assert_rc "MySQL: a first dump with a wrong password exits 1" 1
+assert_output_contains "the connection is what failed" "cannot connect to MySQL server 127.0.0.1:$MY_PORT as 'nopriv'"
+check_not "and it leaves no repository behind" test -e "$BD_TMP/my-first-repo"
 
 # ---------------------------------------------------------------------------
 note "check --wal: a forced WAL switch reaches the repository"
@@ -523,6 +527,48 @@ run "$BACKUPD" dump --source "$(pg_uri app)" --repo "$BD_TMP/moot-repo" --consis
 assert_rc "dump --consistency lock (the default) of a PostgreSQL source exits 2" 2
 assert_output_contains "it is named" "option '--consistency' only applies to MySQL/MariaDB sources"
 check_not "and nothing is created" test -e "$BD_TMP/moot-repo"
+# the source is reached before the repository is created: a failed first run leaves none
+run env -u PGPASSFILE PGPASSWORD=not-the-password "$BACKUPD" dump --source "$(pg_uri app)" --repo "$BD_TMP/first-repo"
+assert_rc "a first dump with a wrong password exits 1" 1
+assert_output_contains "the connection is what failed" "cannot connect to PostgreSQL database 'app'"
+assert_output_contains "because of the password" "password authentication failed"
+check_not "and it leaves no repository behind" test -e "$BD_TMP/first-repo"
+run "$BACKUPD" dump --source "postgresql://postgres@127.0.0.1:$CLOSED_PORT/app" --repo "$BD_TMP/first-repo"
+assert_rc "a first dump of a server that is down exits 1" 1
+check_not "and it leaves no repository behind" test -e "$BD_TMP/first-repo"
+run env -u PGPASSFILE PGPASSWORD=not-the-password "$BACKUPD" basebackup --source "$(pg_uri app)" --repo "$BD_TMP/first-repo"
+assert_rc "a first base backup with a wrong password exits 1" 1
+check_not "and it leaves no repository behind" test -e "$BD_TMP/first-repo"
+cat >"$BD_TMP/first.conf" <<CONF
+[global]
+state-dir = $BD_TMP/state
+[repo:first]
+url = $BD_TMP/first-repo
+[source:wrong]
+url = postgresql://postgres@127.0.0.1:$PG_PORT/app
+password-file = $BD_TMP/wrong-pg.password
+[job:first-dump]
+source = wrong
+repo = first
+[job:first-base]
+source = wrong
+repo = first
+kind = basebackup
+CONF
+(umask 077 && printf 'not-the-password\n' >"$BD_TMP/wrong-pg.password")
+for job in first-dump first-base; do
+	run env -u PGPASSFILE "$BACKUPD" -c "$BD_TMP/first.conf" run "$job"
+	assert_rc "run $job with a wrong password exits 1" 1
+	check_not "and it leaves no repository behind" test -e "$BD_TMP/first-repo"
+done
+mkdir -p "$BD_TMP/pg_wal"
+for f in 000000010000000000000001 000000010000000000000002; do
+	[ "$f" = 000000010000000000000002 ] && printf 'not a WAL segment' >"$BD_TMP/pg_wal/$f"
+	run "$BACKUPD" wal-push --repo "$BD_TMP/first-repo" --name app --async-max 0 "$BD_TMP/pg_wal/$f"
+	assert_rc "a first wal-push of a missing or bad segment ($f) exits 1" 1
+	assert_output_contains "the file is named" "cannot archive '$BD_TMP/pg_wal/$f'"
+	check_not "and it leaves no repository behind" test -e "$BD_TMP/first-repo"
+done
 run "$BACKUPD" -c "$BD_TMP/compress.conf" check --wal-timeout 5
 assert_rc "check --wal-timeout without --wal (it would wait for nothing) exits 2" 2
 assert_output_contains "it is named" "--wal-timeout goes with --wal"
