@@ -701,6 +701,12 @@ out:
 	return rc;
 }
 
+static int reach_source(void *src, bderr *err)
+{
+	const source_spec *s = src;
+	return basebackup_reach(s->url, s->password, err);
+}
+
 int basebackup_command(program *p, bderr *err)
 {
 	const char *src_arg = cli_get(&p->args, "source");
@@ -731,8 +737,8 @@ int basebackup_command(program *p, bderr *err)
 		goto out;
 	}
 	/* the source reached before the repository is opened: a first backup creates it */
-	if (repo_name_check(src.name, err) < 0 || basebackup_reach(src.url, src.password, err) < 0 ||
-	    program_open_repo(p, 1, &r, err) < 0)
+	if (repo_name_check(src.name, err) < 0 ||
+	    program_create_repo_after(p, reach_source, &src, &r, err) < 0)
 		goto out;
 	basebackup_options o = {
 		.url = src.url,

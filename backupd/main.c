@@ -25,6 +25,13 @@
 #include "common/resolve.h"
 #include "engines/engine.h"
 
+/* Before a dump opens (and so creates) its repository: a wrong host or password leaves none. */
+static int reach_source(void *src, bderr *err)
+{
+	const source_spec *s = src;
+	return engine_reach(s->engine, s->url, s->password, err);
+}
+
 static int cmd_dump(program *p, bderr *err)
 {
 	engine_dump_options o;
@@ -76,8 +83,7 @@ static int cmd_dump(program *p, bderr *err)
 	/* the source reached before the repository is opened: a first dump creates it */
 	if (engine_dump_options_check(src.engine, &o, err) != 0 ||
 	    repo_name_check(src.name, err) != 0 || program_progress(p, "dump", &prog, err) != 0 ||
-	    engine_reach(src.engine, src.url, src.password, err) != 0 ||
-	    program_open_repo(p, 1, &r, err) != 0 ||
+	    program_create_repo_after(p, reach_source, &src, &r, err) != 0 ||
 	    dump_lock(p->cfg, repo_url(r), src.name, &lock_fd, err) != 0)
 		goto out;
 	o.progress = prog;

@@ -576,6 +576,22 @@ static int compress_level(program *p, int *level, bderr *err)
 	return program_compress(p, cli_get(&p->args, "repo"), &spec, level, err);
 }
 
+typedef struct wal_file_ctx {
+	const char *path;
+	wal_file *f;
+	int *mapped;
+} wal_file_ctx;
+
+/* program_create_repo_after's check: a missing or bad file leaves no repository behind */
+static int open_wal_file(void *arg, bderr *err)
+{
+	wal_file_ctx *c = arg;
+	if (wal_file_open(c->path, c->f, err) < 0)
+		return bderr_prefix(err, "cannot archive '%s'", c->path);
+	*c->mapped = 1;
+	return 0;
+}
+
 int wal_push_command(program *p, bderr *err)
 {
 	const char *path = p->args.positional[0];
@@ -622,18 +638,8 @@ int wal_push_command(program *p, bderr *err)
 			free(ep);
 			spool_unlink(spool, file, ".ok");
 		}
-		/* ours to push: checked before the pusher (or we) may create the repository */
-		if (rc != 0) {
-			if (wal_file_open(path, &wf, err) < 0) {
-				bderr_prefix(err, "cannot archive '%s'", path);
-				goto out;
-			}
-			mapped = 1;
-		}
 		if (kick_pusher(spool, status_dir, file, &lock_fd)) {
 			/* the background pusher (a forked child) */
-			if (mapped)
-				unmap_file(&wf.m);
 			if (claim_fd >= 0)
 				close(claim_fd);
 			bderr e;
@@ -651,12 +657,9 @@ int wal_push_command(program *p, bderr *err)
 		if (rc == 0)
 			goto out;
 	}
-	if (!mapped && wal_file_open(path, &wf, err) < 0) {
-		bderr_prefix(err, "cannot archive '%s'", path);
-		goto out;
-	}
-	mapped = 1;
-	rc = program_open_repo(p, 1, &r, err);
+	/* --repo's usage errors first, then the file, then the repository (created by a first push) */
+	wal_file_ctx fc = { path, &wf, &mapped };
+	rc = program_create_repo_after(p, open_wal_file, &fc, &r, err);
 	if (rc == 0)
 		rc = wal_file_push(r, &o, path, &wf, &already, err);
 	if (rc == 0) {

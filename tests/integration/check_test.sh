@@ -215,10 +215,10 @@ schedule = 0 3 * * *
 CONF
 run env -u PGPASSFILE "$BACKUPD" -c "$BD_TMP/disabled.conf" check
 assert_rc "a disabled job with a bad schedule is a config error: exit 2" 2
-assert_output_contains "its schedule is named" "disabled.conf:13: key 'schedule'"
-assert_output_contains "and its other keys" "disabled.conf:14: key 'retention'"
-assert_output_contains "all of them" "disabled.conf:15: key 'timeout'"
-check_not "a disabled job with a good schedule is not an error" grep -q "key 'schedule'.*disabled.conf:20" "$RUN_OUT"
+assert_output_contains "its schedule is named" "disabled.conf:12: key 'schedule'"
+assert_output_contains "and its other keys" "disabled.conf:13: key 'retention'"
+assert_output_contains "all of them" "disabled.conf:14: key 'timeout'"
+check_not "a disabled job with a good schedule is not an error" grep -q "disabled.conf:19: key 'schedule'" "$RUN_OUT"
 run "$BACKUPD" -c "$BD_TMP/disabled.conf" daemon
 assert_rc "the daemon refuses it too" 2
 
