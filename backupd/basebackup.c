@@ -556,6 +556,15 @@ static int run_base_backup(bb_state *st, PGconn *c, uint32_t seg_size, bderr *er
 	return wait_for_wal(st, bi->wal_stop_segment, err);
 }
 
+int basebackup_reach(const char *url, const char *password, bderr *err)
+{
+	PGconn *c = NULL;
+	if (pg_connect_replication(url, password, "backupd basebackup", &c, err) < 0)
+		return -1;
+	PQfinish(c);
+	return 0;
+}
+
 int basebackup_run(repo *r, const basebackup_options *o, char **id_out, bderr *err)
 {
 	*id_out = NULL;
@@ -692,6 +701,12 @@ out:
 	return rc;
 }
 
+static int reach_source(void *src, bderr *err)
+{
+	const source_spec *s = src;
+	return basebackup_reach(s->url, s->password, err);
+}
+
 int basebackup_command(program *p, bderr *err)
 {
 	const char *src_arg = cli_get(&p->args, "source");
@@ -721,7 +736,9 @@ int basebackup_command(program *p, bderr *err)
 			    src.engine->name);
 		goto out;
 	}
-	if (repo_name_check(src.name, err) < 0 || program_open_repo(p, 1, &r, err) < 0)
+	/* the source reached before the repository is opened: a first backup creates it */
+	if (repo_name_check(src.name, err) < 0 ||
+	    program_create_repo_after(p, reach_source, &src, &r, err) < 0)
 		goto out;
 	basebackup_options o = {
 		.url = src.url,

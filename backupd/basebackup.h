@@ -34,6 +34,12 @@ typedef struct basebackup_options {
 
 /* On success *id is the new backup's ID (caller frees). */
 int basebackup_run(repo *r, const basebackup_options *o, char **id, bderr *err);
+/*
+ * basebackup_run's first connection (replication) alone: made before the
+ * repository is opened, which creates it when missing, so that a first
+ * backup with a wrong host or password leaves no repository behind.
+ */
+int basebackup_reach(const char *url, const char *password, bderr *err);
 
 /* The `basebackup` command. */
 int basebackup_command(program *p, bderr *err);

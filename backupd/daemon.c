@@ -259,6 +259,25 @@ static int tags_cover(const char *have, const char *want)
 }
 
 /*
+ * A tag list (--tags, [global] tags, run-on): tags separated by commas or
+ * blanks, none empty.  "eu,,fast" or ",," is a typo (a tag left out), not a
+ * list: read as one, ",," would mean no tags at all, and a job's run-on would
+ * then run anywhere.
+ */
+static int tags_check(const char *list, bderr *err)
+{
+	const char *blank = " \t";
+	for (const char *p = list;; p++) {
+		size_t n = strcspn(p, ",");
+		if (strspn(p, blank) >= n)
+			return bderr_usage(err, "an empty tag in the list: separate tags with one comma or with blanks (eu,fast)");
+		p += n;
+		if (*p == '\0')
+			return 0;
+	}
+}
+
+/*
  * After an error: with a list (check), keep it and go on validating; without
  * (daemon start, reload), stop at the first.  True when the caller must stop.
  */
@@ -369,6 +388,11 @@ static int dtable_build(config *cfg, time_t now, dtable *t, bderr_list *all, bde
 	}
 	const char *dtags = config_get(g, "tags");
 	t->tags = xstrdup(dtags ? dtags : "");
+	if (dtags && tags_check(dtags, err) < 0) {
+		config_key_error(cfg, g, "tags", err);
+		if (must_stop(all, err))
+			goto fail;
+	}
 	const char *did = config_get(g, "daemon-id");
 	if (did && (*did == '\0' || strlen(did) > 128)) {
 		config_error(cfg, g, "daemon-id", err, "must be 1 to 128 characters");
@@ -397,13 +421,29 @@ static int dtable_build(config *cfg, time_t now, dtable *t, bderr_list *all, bde
 		memset(j, 0, sizeof *j);
 		j->name = xstrdup(s->name);
 		const char *expr = config_get(s, "schedule");
-		if (expr && enabled) {
-			j->expr = xstrdup(expr);
-			if (cron_parse(expr, &j->sched, err) < 0 ||
-			    cron_next(j->sched, now, t->tz, &j->next, err) < 0) {
+		/*
+		 * A disabled job's schedule is checked too (as all its other
+		 * keys are): it is config the operator enables later, and a typo
+		 * found then would be found at the worst moment.  It is not kept:
+		 * the job is never fired.
+		 */
+		if (expr) {
+			cron_schedule *sched = NULL;
+			time_t next = 0;
+			if (cron_parse(expr, &sched, err) < 0 ||
+			    cron_next(sched, now, t->tz, &next, err) < 0) {
+				cron_free(sched);
+				sched = NULL;
 				config_key_error(cfg, s, "schedule", err);
 				if (must_stop(all, err))
 					goto fail;
+			}
+			if (enabled) {
+				j->expr = xstrdup(expr);
+				j->sched = sched;
+				j->next = next;
+			} else {
+				cron_free(sched);
 			}
 		}
 		if (duration_key(cfg, s, "retry-delay", 60, &j->retry_delay, err) < 0 &&
@@ -417,6 +457,11 @@ static int dtable_build(config *cfg, time_t now, dtable *t, bderr_list *all, bde
 		const char *run_on = config_get(s, "run-on");
 		if (run_on && !t->catalog_url) {
 			config_error(cfg, s, "run-on", err, "needs [global] catalog =");
+			if (must_stop(all, err))
+				goto fail;
+		}
+		if (run_on && tags_check(run_on, err) < 0) {
+			config_key_error(cfg, s, "run-on", err);
 			if (must_stop(all, err))
 				goto fail;
 		}
@@ -1524,6 +1569,11 @@ int daemon_command(program *p, bderr *err)
 	if (ov.http_listen && metrics_parse_listen(ov.http_listen, &addr, &alen, err) < 0) {
 		config_free(cfg);
 		return bderr_prefix(err, "option '--http-listen'");
+	}
+	/* as the option, not as the [global] key it overrides */
+	if (ov.tags && tags_check(ov.tags, err) < 0) {
+		config_free(cfg);
+		return bderr_prefix(err, "option '--tags'");
 	}
 	apply_overrides(cfg, &ov);
 	dtable t;

@@ -72,9 +72,8 @@ static int job_kind_check(const config *cfg, const config_section *js, const eng
 					    source, e->name);
 		return 0;
 	}
-	long incremental = 0;
-	if (config_get(js, "incremental") && config_get_long(cfg, js, "incremental", 0, 0, 1000, &incremental, err) == 0 &&
-	    incremental > 0)
+	/* given at all: incremental = 0 on a dump job is as meaningless as 1 */
+	if (config_get(js, "incremental"))
 		return config_error(cfg, js, "incremental", err, "is for kind = basebackup (this job dumps)");
 	if (e && engine_dump_options_check(e, o, err) < 0) {
 		char why[BDERR_MSG_MAX];
@@ -142,6 +141,8 @@ int job_dump_options(const config *cfg, const config_section *js, engine_dump_op
 		bderr_list_add(all, err);
 	}
 	o->role_passwords = b;
+	if (config_get(js, "role-passwords")) /* "no" too: the engine says whether it applies */
+		o->given |= ENGINE_GIVEN_ROLE_PASSWORDS;
 	if (job_source_all_databases(cfg, config_get(js, "source"), &o->all_databases, err) < 0) {
 		rc = -1;
 		if (all == NULL) {
@@ -281,9 +282,12 @@ static int job_backup(const config *cfg, const config_section *js, progress *pro
 			    js->name, src.name, src.engine->name);
 		goto out;
 	}
+	/* the source reached before the repository is opened: a first run creates it */
 	if ((!base && engine_dump_options_check(src.engine, &o, err) < 0) ||
 	    repo_name_check(src.name, err) < 0 ||
 	    resolve_repo(cfg, config_get(js, "repo"), &rs, err) < 0 ||
+	    (base ? basebackup_reach(src.url, src.password, err)
+		  : engine_reach(src.engine, src.url, src.password, err)) < 0 ||
 	    repo_open(rs.url, &rs.opts, 1, &r, err) < 0)
 		goto out;
 	repo_set_commit_hook(r, hold_cancellation, NULL);

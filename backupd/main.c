@@ -25,6 +25,13 @@
 #include "common/resolve.h"
 #include "engines/engine.h"
 
+/* Before a dump opens (and so creates) its repository: a wrong host or password leaves none. */
+static int reach_source(void *src, bderr *err)
+{
+	const source_spec *s = src;
+	return engine_reach(s->engine, s->url, s->password, err);
+}
+
 static int cmd_dump(program *p, bderr *err)
 {
 	engine_dump_options o;
@@ -50,6 +57,8 @@ static int cmd_dump(program *p, bderr *err)
 				return bderr_prefix(err, "option '--%s'", *k);
 			}
 	o.role_passwords = cli_has(&p->args, "role-passwords");
+	if (o.role_passwords)
+		o.given |= ENGINE_GIVEN_ROLE_PASSWORDS;
 	if (job_source_all_databases(p->cfg, cli_get(&p->args, "source"), &o.all_databases, err) != 0) {
 		engine_dump_options_clear(&o);
 		return -1;
@@ -71,9 +80,10 @@ static int cmd_dump(program *p, bderr *err)
 	o.url = src.url;
 	o.password = src.password;
 	o.name = src.name;
+	/* the source reached before the repository is opened: a first dump creates it */
 	if (engine_dump_options_check(src.engine, &o, err) != 0 ||
 	    repo_name_check(src.name, err) != 0 || program_progress(p, "dump", &prog, err) != 0 ||
-	    program_open_repo(p, 1, &r, err) != 0 ||
+	    program_create_repo_after(p, reach_source, &src, &r, err) != 0 ||
 	    dump_lock(p->cfg, repo_url(r), src.name, &lock_fd, err) != 0)
 		goto out;
 	o.progress = prog;
@@ -148,7 +158,7 @@ static int cmd_repo(program *p, bderr *err)
 #define OPT_COMPRESS { "compress", "zstd:L|none", "compression of the stored objects (L 1..19)", 0, ENGINE_COMPRESS_DEFAULT, 0, 0 }
 
 static const cli_option dump_opts[] = {
-	{ "source", "S", "database to dump: a [source:NAME] or a postgresql:// / mysql:// URI", 1, NULL, 0, 0 },
+	{ "source", "S", "database to dump: a [source:NAME] or a postgresql:// / mysql:// URI", CLI_REQUIRED, NULL, 0, 0 },
 	PROGRAM_OPT_REPO,
 	PROGRAM_OPT_KEY_FILE,
 	{ "name", "N", "name of the backups in the repository (default: the source's name)", 0, NULL, 0, 0 },
@@ -159,15 +169,15 @@ static const cli_option dump_opts[] = {
 	{ "consistency", "lock|no-lock", "MySQL/MariaDB: lock non-transactional tables for a consistent dump, or not", 0, "lock", 0, 0 },
 	{ "all-databases", NULL, "every database of the server (PostgreSQL: and its roles, tablespaces and database settings)", 0, NULL, 0, 0 },
 	{ "role-passwords", NULL, "PostgreSQL, with --all-databases: the roles' password hashes too (encrypted repositories only)", 0, NULL, 0, 0 },
-	{ "include-table", "PATTERN", "only tables matching [SCHEMA.]TABLE (shell patterns: * ? [..]; repeatable)", 0, NULL, 0, 0 },
-	{ "exclude-table", "PATTERN", "leave out tables matching [SCHEMA.]TABLE (repeatable)", 0, NULL, 0, 0 },
-	{ "exclude-table-data", "PATTERN", "keep the definition of tables matching [SCHEMA.]TABLE, not their rows (repeatable)", 0, NULL, 0, 0 },
+	{ "include-table", "PATTERN", "only tables matching [SCHEMA.]TABLE (shell patterns: * ? [..])", CLI_REPEATABLE, NULL, 0, 0 },
+	{ "exclude-table", "PATTERN", "leave out tables matching [SCHEMA.]TABLE", CLI_REPEATABLE, NULL, 0, 0 },
+	{ "exclude-table-data", "PATTERN", "keep the definition of tables matching [SCHEMA.]TABLE, not their rows", CLI_REPEATABLE, NULL, 0, 0 },
 	PROGRESS_CLI_OPTIONS,
 	CLI_OPT_END,
 };
 
 static const cli_option basebackup_opts[] = {
-	{ "source", "S", "PostgreSQL server (12+, a primary or a streaming standby): a [source:NAME] or a postgresql:// URI", 1, NULL, 0, 0 },
+	{ "source", "S", "PostgreSQL server (12+, a primary or a streaming standby): a [source:NAME] or a postgresql:// URI", CLI_REQUIRED, NULL, 0, 0 },
 	PROGRAM_OPT_REPO,
 	PROGRAM_OPT_KEY_FILE,
 	{ "name", "N", "name of the backups in the repository (default: the source's name)", 0, NULL, 0, 0 },
@@ -215,7 +225,7 @@ static const cli_option expire_opts[] = {
 static const cli_option wal_push_opts[] = {
 	PROGRAM_OPT_REPO,
 	PROGRAM_OPT_KEY_FILE,
-	{ "name", "N", "the source's name in the repository", 1, NULL, 0, 0 },
+	{ "name", "N", "the source's name in the repository", CLI_REQUIRED, NULL, 0, 0 },
 	OPT_COMPRESS,
 	{ "spool-dir", "D", "where asynchronous pushes are staged (default STATE-DIR/spool/wal-push/NAME)", 0, NULL, 0, 0 },
 	{ "async-max", "N", "push up to N ready segments ahead in the background (0: synchronous only)", 0, "8", 0, 1024 },
@@ -232,7 +242,7 @@ static const cli_option check_opts[] = {
 static const cli_option repo_opts[] = {
 	PROGRAM_OPT_REPO,
 	PROGRAM_OPT_KEY_FILE,
-	{ "new-key-file", "FILE", "rotate-key: the new key file (mode 0600, at least 32 bytes)", 1, NULL, 0, 0 },
+	{ "new-key-file", "FILE", "rotate-key: the new key file (mode 0600, at least 32 bytes)", CLI_REQUIRED, NULL, 0, 0 },
 	CLI_OPT_END,
 };
 

@@ -81,35 +81,63 @@ static void unmap_file(mapped_file *m)
 	m->map = NULL;
 }
 
-int wal_push_file(repo *r, const wal_push_options *o, const char *path, int *already, bderr *err)
-{
-	const char *file = base_name(path);
+/*
+ * A file wal-push may archive: its name, and for a segment its headers (else
+ * not empty).  Checked before the repository is opened, which creates it on
+ * the first push: a wrong path or a file that is no WAL must leave no
+ * repository behind.  Stays mapped for wal_file_push.
+ */
+typedef struct wal_file {
 	wal_name n;
 	mapped_file m;
+	int segment;
+	wal_segment_header h;
+} wal_file;
+
+static int wal_file_open(const char *path, wal_file *f, bderr *err)
+{
 	struct stat st;
-	*already = 0;
-	if (wal_name_parse(file, &n, err) < 0)
+	memset(f, 0, sizeof *f);
+	if (wal_name_parse(base_name(path), &f->n, err) < 0 || map_file(path, &f->m, &st, err) < 0)
 		return -1;
-	if (map_file(path, &m, &st, err) < 0)
-		return -1;
+	f->segment = f->n.kind == WAL_KIND_SEGMENT || f->n.kind == WAL_KIND_PARTIAL;
 	int rc = 0;
-	if (n.kind == WAL_KIND_SEGMENT || n.kind == WAL_KIND_PARTIAL) {
-		wal_segment_header h;
-		rc = wal_segment_check(&n, m.data, m.len, &h, err);
-		if (rc == 0)
-			rc = wal_archive_info_check(r, o->source, h.system_identifier, h.seg_size,
-						    wal_pg_version_from_magic(h.magic), err);
-	} else if (m.len == 0) {
+	if (f->segment)
+		rc = wal_segment_check(&f->n, f->m.data, f->m.len, &f->h, err);
+	else if (f->m.len == 0)
 		rc = bderr_set(err, "'%s' is empty", path);
-	}
+	if (rc < 0)
+		unmap_file(&f->m);
+	return rc;
+}
+
+static int wal_file_push(repo *r, const wal_push_options *o, const char *path, wal_file *f,
+			 int *already, bderr *err)
+{
+	const char *file = base_name(path);
+	*already = 0;
+	int rc = 0;
+	if (f->segment)
+		rc = wal_archive_info_check(r, o->source, f->h.system_identifier, f->h.seg_size,
+					    wal_pg_version_from_magic(f->h.magic), err);
 	if (rc == 0 && o->z)
-		rc = wal_store_using(o->z, r, o->source, file, m.data, m.len, o->level, already, err);
+		rc = wal_store_using(o->z, r, o->source, file, f->m.data, f->m.len, o->level, already, err);
 	else if (rc == 0)
-		rc = wal_store(r, o->source, file, m.data, m.len, o->level, already, err);
-	unmap_file(&m);
+		rc = wal_store(r, o->source, file, f->m.data, f->m.len, o->level, already, err);
 	if (rc < 0)
 		return bderr_prefix(err, "cannot archive '%s' into '%s'", path, repo_url(r));
 	return 0;
+}
+
+int wal_push_file(repo *r, const wal_push_options *o, const char *path, int *already, bderr *err)
+{
+	wal_file f;
+	*already = 0;
+	if (wal_file_open(path, &f, err) < 0)
+		return bderr_prefix(err, "cannot archive '%s' into '%s'", path, repo_url(r));
+	int rc = wal_file_push(r, o, path, &f, already, err);
+	unmap_file(&f.m);
+	return rc;
 }
 
 /* --- spool files ------------------------------------------------------------------ */
@@ -548,6 +576,22 @@ static int compress_level(program *p, int *level, bderr *err)
 	return program_compress(p, cli_get(&p->args, "repo"), &spec, level, err);
 }
 
+typedef struct wal_file_ctx {
+	const char *path;
+	wal_file *f;
+	int *mapped;
+} wal_file_ctx;
+
+/* program_create_repo_after's check: a missing or bad file leaves no repository behind */
+static int open_wal_file(void *arg, bderr *err)
+{
+	wal_file_ctx *c = arg;
+	if (wal_file_open(c->path, c->f, err) < 0)
+		return bderr_prefix(err, "cannot archive '%s'", c->path);
+	*c->mapped = 1;
+	return 0;
+}
+
 int wal_push_command(program *p, bderr *err)
 {
 	const char *path = p->args.positional[0];
@@ -566,6 +610,8 @@ int wal_push_command(program *p, bderr *err)
 	char *spool = async_max > 0 ? spool_dir(p, name) : NULL;
 	int claim_fd = -1, lock_fd = -1, rc = -1, already = 0;
 	repo *r = NULL;
+	wal_file wf; /* the file to push, mapped and checked (wal_file_open) */
+	int mapped = 0;
 
 	if (spool) {
 		claim_fd = claim(spool, file, 1); /* waits while the pusher has this file */
@@ -611,9 +657,11 @@ int wal_push_command(program *p, bderr *err)
 		if (rc == 0)
 			goto out;
 	}
-	if (program_open_repo(p, 1, &r, err) < 0)
-		goto out;
-	rc = wal_push_file(r, &o, path, &already, err);
+	/* --repo's usage errors first, then the file, then the repository (created by a first push) */
+	wal_file_ctx fc = { path, &wf, &mapped };
+	rc = program_create_repo_after(p, open_wal_file, &fc, &r, err);
+	if (rc == 0)
+		rc = wal_file_push(r, &o, path, &wf, &already, err);
 	if (rc == 0) {
 		log_debug("'%s' %s", file, already ? "was already archived" : "archived");
 		if (spool)
@@ -631,6 +679,8 @@ out:
 	}
 	if (claim_fd >= 0)
 		close(claim_fd);
+	if (mapped)
+		unmap_file(&wf.m);
 	repo_free(r);
 	free(spool);
 	free(status_dir);

@@ -49,9 +49,9 @@ static const cli_option *command_option(const cli_option *opts, const char *name
 /*
  * An option given again with another value: the parser would keep the last
  * one and silently drop the first ("--jobs 8 ... --jobs 2" in a wrapper
- * script), so it is a usage error unless the option is repeatable (its help
- * says "(repeatable)", as the help of --role-map or --include-table does).
- * The values are not echoed: a URI may carry a password.
+ * script), so it is a usage error unless the option is CLI_REPEATABLE
+ * (--role-map, --include-table).  The values are not echoed: a URI may carry
+ * a password.
  */
 static int once(const char *before, const char *value, const char *display, bderr *err)
 {
@@ -61,10 +61,6 @@ static int once(const char *before, const char *value, const char *display, bder
 	return 0;
 }
 
-static int repeatable(const cli_option *o)
-{
-	return o->help != NULL && strstr(o->help, "repeatable)") != NULL;
-}
 
 /* Stores a global or command option's value; display is "--repo" or "-c". */
 static int store(cli_args *out, int global, const cli_option *o, const char *value,
@@ -107,7 +103,7 @@ static int store(cli_args *out, int global, const cli_option *o, const char *val
 	default:
 		break;
 	}
-	if (value != NULL && !repeatable(o) && once(cli_get(out, o->name), value, display, err) < 0)
+	if (value != NULL && !(o->flags & CLI_REPEATABLE) && once(cli_get(out, o->name), value, display, err) < 0)
 		return -1;
 	if (out->n_opts >= CLI_MAX_ARGS)
 		return bderr_usage(err, "too many options (at most %d)", CLI_MAX_ARGS);
@@ -288,7 +284,7 @@ int cli_check_args(const cli_command *cmd, const cli_args *a, bderr *err)
 		return bderr_usage(err, "missing argument%s %s", cmd->min_args > 1 ? "s" : "",
 				   cmd->args ? cmd->args : "");
 	for (const cli_option *o = cmd->opts; o && o->name; o++)
-		if (o->required && !cli_has(a, o->name))
+		if ((o->flags & CLI_REQUIRED) && !cli_has(a, o->name))
 			return bderr_usage(err, "option '--%s' is required", o->name);
 	return 0;
 }
@@ -300,11 +296,12 @@ static void print_synopsis(FILE *f, const char *prog, const cli_command *cmd)
 	const int indent = col + 1;
 	for (int pass = 0; pass < 2; pass++) { /* required options first */
 		for (const cli_option *o = cmd->opts; o && o->name; o++) {
-			if (o->required != !pass)
+			int required = (o->flags & CLI_REQUIRED) != 0;
+			if (required != !pass)
 				continue;
 			char word[160];
-			snprintf(word, sizeof word, "%s--%s%s%s%s", o->required ? "" : "[", o->name,
-				 o->value ? " " : "", o->value ? o->value : "", o->required ? "" : "]");
+			snprintf(word, sizeof word, "%s--%s%s%s%s", required ? "" : "[", o->name,
+				 o->value ? " " : "", o->value ? o->value : "", required ? "" : "]");
 			if (col + 1 + (int)strlen(word) > width) {
 				col = fprintf(f, "\n%*s", indent - 1, "") - 1;
 			}
@@ -327,7 +324,10 @@ static void print_option(FILE *f, const cli_option *o)
 		fprintf(f, " (default %s)", o->def);
 	else if (o->min != o->max)
 		fprintf(f, " (%ld..%ld)", o->min, o->max);
-	if (o->required)
+	/* from the flag the parser reads: the help cannot say otherwise */
+	if (o->flags & CLI_REPEATABLE)
+		fputs(" (repeatable)", f);
+	if (o->flags & CLI_REQUIRED)
 		fputs(" [required]", f);
 	fputc('\n', f);
 }

@@ -6,7 +6,8 @@
  * completion be.  The global options (-c FILE, --log-level L, --json, --help)
  * --log-format F and --quiet are accepted by every command.  Anything else is a usage error (exit 2)
  * that names the option, and so is an option that takes a value given twice
- * with different values, unless its help says "(repeatable)".
+ * with different values, unless its table entry has CLI_REPEATABLE (the
+ * help's "(repeatable)" is generated from that flag, never written by hand).
  */
 #ifndef BACKUPD_COMMON_CLI_H
 #define BACKUPD_COMMON_CLI_H
@@ -15,11 +16,17 @@
 
 #include <stdio.h>
 
+/* cli_option.flags */
+enum {
+	CLI_REQUIRED = 1,  /* the command refuses to run without it (named in the error) */
+	CLI_REPEATABLE = 2 /* every value given counts (--role-map A=B --role-map C=D) */
+};
+
 typedef struct cli_option {
 	const char *name;  /* long name without dashes: "repo" */
 	const char *value; /* placeholder ("R"): takes --repo R / --repo=R; NULL: a flag */
-	const char *help;  /* one line, no trailing period */
-	int required;      /* the command refuses to run without it (named in the error) */
+	const char *help;  /* one line, no trailing period, no "(repeatable)": that is generated */
+	unsigned flags;    /* CLI_REQUIRED | CLI_REPEATABLE; 0: optional, given once */
 	const char *def;   /* default as shown in help (and parsed by cli_int); NULL: none */
 	long min, max;     /* integer bounds for cli_int; min == max == 0: not an integer */
 } cli_option;

@@ -56,7 +56,9 @@ static void man_option(FILE *f, const cli_option *o)
 		fputc(')', f);
 	} else if (o->min != o->max)
 		fprintf(f, " (%ld..%ld)", o->min, o->max);
-	if (o->required)
+	if (o->flags & CLI_REPEATABLE)
+		fputs(" (repeatable)", f);
+	if (o->flags & CLI_REQUIRED)
 		fputs("; required", f);
 	fputs(".\n", f);
 }

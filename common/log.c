@@ -104,7 +104,27 @@ static int is_stop(char c)
 	return c == '\0' || c == ' ' || c == '\t' || c == '\n' || c == '\'' || c == '"';
 }
 
-/* scheme://user:password@host: the userinfo ends at the last '@' of the token */
+/* [from, to) is a port: digits, at least one */
+static int is_port(const char *from, const char *to)
+{
+	if (from >= to)
+		return 0;
+	for (; from < to; from++)
+		if (*from < '0' || *from > '9')
+			return 0;
+	return 1;
+}
+
+/*
+ * scheme://user:password@host: the password runs from the userinfo's first
+ * ':' to the authority's last '@' (an unescaped '@' in it must not leave its
+ * tail behind).  The authority ends at the first '/', '?' or '#': an '@'
+ * after it (a query's value, a nested URL) is not the userinfo's, so an empty
+ * password ("user:@host:port/db?x=a@b") stays empty and a host:port is not
+ * taken for one.  Only when the authority has no '@' and its ':' is not
+ * followed by a port can a password have run past an unescaped '/', '?' or
+ * '#' ("user:pa/ss@host"): then its end is the token's last '@'.
+ */
 static void redact_uris(char *s)
 {
 	for (char *p = strstr(s, "://"); p; p = strstr(p, "://")) {
@@ -112,15 +132,20 @@ static void redact_uris(char *s)
 		char *end = auth;
 		while (!is_stop(*end))
 			end++;
+		char *auth_end = auth + strcspn(auth, "/?#");
+		if (auth_end > end)
+			auth_end = end;
 		char *at = NULL;
-		for (char *q = auth; q < end; q++)
+		for (char *q = auth; q < auth_end; q++)
 			if (*q == '@')
 				at = q;
+		char *colon = memchr(auth, ':', (size_t)((at ? at : auth_end) - auth));
+		if (at == NULL && colon && !is_port(colon + 1, auth_end))
+			for (char *q = auth_end; q < end; q++)
+				if (*q == '@')
+					at = q;
 		p = auth;
-		if (at == NULL)
-			continue;
-		char *colon = memchr(auth, ':', (size_t)(at - auth));
-		if (colon && at > colon + 1)
+		if (at && colon && at > colon + 1)
 			mask_span(colon + 1, at);
 	}
 }

@@ -149,19 +149,34 @@ int program_open_repo_ex(program *p, int create, int allow_locked, repo **r, bde
 	return program_open_repo_arg(p, arg, create, allow_locked, r, err);
 }
 
-int program_open_repo_arg(program *p, const char *arg, int create, int allow_locked, repo **r,
-			  bderr *err)
+static int open_repo(program *p, const char *arg, int create, int allow_locked,
+		     int (*before)(void *ctx, bderr *err), void *ctx, repo **r, bderr *err)
 {
 	repo_spec spec;
 	if (resolve_repo(p->cfg, arg, &spec, err) != 0)
 		return -1;
-	if (repo_spec_set_key_file(&spec, cli_get(&p->args, "encryption-key-file"), err) != 0) {
-		repo_spec_free(&spec);
-		return -1;
-	}
-	int rc = repo_open_ex(spec.url, &spec.opts, create, allow_locked, r, err);
+	int rc = repo_spec_set_key_file(&spec, cli_get(&p->args, "encryption-key-file"), err);
+	if (rc == 0 && before)
+		rc = before(ctx, err);
+	if (rc == 0)
+		rc = repo_open_ex(spec.url, &spec.opts, create, allow_locked, r, err);
 	repo_spec_free(&spec);
 	return rc;
+}
+
+int program_open_repo_arg(program *p, const char *arg, int create, int allow_locked, repo **r,
+			  bderr *err)
+{
+	return open_repo(p, arg, create, allow_locked, NULL, NULL, r, err);
+}
+
+int program_create_repo_after(program *p, int (*before)(void *ctx, bderr *err), void *ctx,
+			      repo **r, bderr *err)
+{
+	const char *arg = cli_get(&p->args, "repo");
+	if (arg == NULL)
+		return bderr_usage(err, "--repo is required");
+	return open_repo(p, arg, 1, 0, before, ctx, r, err);
 }
 
 static int wants(int argc, char **argv, const char *a, const char *b)

@@ -61,7 +61,7 @@ int program_main(const char *prog, const cli_command *cmds, size_t n_cmds,
 
 /* The --repo option program_open_repo reads, for the commands' option tables. */
 #define PROGRAM_OPT_REPO \
-	{ "repo", "R", "repository: a [repo:NAME] of the config, a path or an s3:// URL", 1, NULL, 0, 0 }
+	{ "repo", "R", "repository: a [repo:NAME] of the config, a path or an s3:// URL", CLI_REQUIRED, NULL, 0, 0 }
 
 /* The key of an encrypted repository given as a URL (see program_open_repo). */
 #define PROGRAM_OPT_KEY_FILE \
@@ -78,6 +78,13 @@ int program_open_repo_ex(program *p, int create, int allow_locked, struct repo *
 /* The same for a repository named by arg instead of --repo (migrate --via-repo). */
 int program_open_repo_arg(program *p, const char *arg, int create, int allow_locked,
 			  struct repo **r, bderr *err);
+/*
+ * program_open_repo(p, 1, ...) with before(ctx) called between resolving
+ * --repo (its usage errors come first) and opening it, which creates a
+ * missing repository: dump and basebackup reach their source there.
+ */
+int program_create_repo_after(program *p, int (*before)(void *ctx, bderr *err), void *ctx,
+			      struct repo **r, bderr *err);
 
 /*
  * The compression a command that writes into the repository repo_arg

@@ -45,6 +45,11 @@ void engine_options_info_clear(engine_options_info *oi)
 	memset(oi, 0, sizeof *oi);
 }
 
+int engine_reach(const engine_ops *e, const char *url, const char *password, bderr *err)
+{
+	return e->reach ? e->reach(url, password, err) : 0;
+}
+
 int engine_dump_options_check(const engine_ops *e, const engine_dump_options *o, bderr *err)
 {
 	return e->dump_options_check ? e->dump_options_check(o, err) : 0;
@@ -151,6 +156,7 @@ int engine_dump_option_set(engine_dump_options *o, const char *key, const char *
 		return 0;
 	}
 	if (strcmp(key, "consistency") == 0) {
+		o->given |= ENGINE_GIVEN_CONSISTENCY;
 		if (strcmp(value, "no-lock") == 0)
 			o->consistency = ENGINE_CONSISTENCY_NO_LOCK;
 		else if (strcmp(value, "lock") == 0 || strcmp(value, "ftwrl") == 0)
@@ -159,7 +165,9 @@ int engine_dump_option_set(engine_dump_options *o, const char *key, const char *
 			return bderr_usage(err, "must be 'lock' or 'no-lock', got '%s'", value);
 		return 0;
 	}
-	if (strcmp(key, "copy-format") == 0)
+	if (strcmp(key, "copy-format") == 0) {
+		o->given |= ENGINE_GIVEN_COPY_FORMAT;
 		return engine_copy_format_parse(value, &o->copy_text, err);
+	}
 	return bderr_usage(err, "unknown dump option '%s'", key);
 }

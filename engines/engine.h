@@ -36,6 +36,18 @@ typedef enum engine_consistency {
 	ENGINE_CONSISTENCY_NO_LOCK  /* no global lock (MySQL: accounts without RELOAD) */
 } engine_consistency;
 
+/*
+ * engine_dump_options.given: the options of one engine only that were set at
+ * all (command line or job key), whatever their value: the other engine
+ * refuses them even when they say its default (`--copy-format auto` on a
+ * MySQL source is as meaningless as `text`).
+ */
+enum {
+	ENGINE_GIVEN_CONSISTENCY = 1,    /* --consistency, consistency = (MySQL/MariaDB) */
+	ENGINE_GIVEN_COPY_FORMAT = 2,    /* --copy-format, copy-format = (PostgreSQL) */
+	ENGINE_GIVEN_ROLE_PASSWORDS = 4, /* --role-passwords, role-passwords = (PostgreSQL) */
+};
+
 typedef struct engine_dump_options {
 	const char *url;           /* connection URI */
 	const char *password;      /* from a 0600 file, or NULL (the client library's defaults) */
@@ -59,6 +71,7 @@ typedef struct engine_dump_options {
 	int all_databases;         /* every database of the server (PostgreSQL: and its globals) */
 	int role_passwords;        /* PostgreSQL, with all_databases: the roles' password hashes too */
 	struct progress *progress; /* common/progress.h: totals and what is done; NULL: none */
+	unsigned given;            /* ENGINE_GIVEN_*: set by engine_dump_option_set and the callers */
 } engine_dump_options;
 
 /* The defaults above; url, password and name NULL. */
@@ -204,6 +217,13 @@ struct engine_ops {
 	 * is written (NULL: every option applies).
 	 */
 	int (*dump_options_check)(const engine_dump_options *o, bderr *err);
+	/*
+	 * Connects to the source as dump does first (and the server check that
+	 * follows), then disconnects: called before a repository is opened for a
+	 * dump, which creates it when missing, so that a first dump with a wrong
+	 * host or password leaves no repository behind.  Its errors are dump's.
+	 */
+	int (*reach)(const char *url, const char *password, bderr *err);
 	/* Logical dump into r; on success *id is the new backup's ID (caller frees). */
 	int (*dump)(repo *r, const engine_dump_options *o, char **id, bderr *err);
 	int (*restore_options_check)(const engine_restore_options *o, bderr *err); /* or NULL */
@@ -284,6 +304,8 @@ const engine_ops *engine_for_uri(const char *uri);
 /* The engine a manifest names, or NULL. */
 const engine_ops *engine_by_name(const char *name);
 
+/* e->reach when the engine has one (see engine_ops). */
+int engine_reach(const engine_ops *e, const char *url, const char *password, bderr *err);
 /* e->dump_options_check when the engine has one. */
 int engine_dump_options_check(const engine_ops *e, const engine_dump_options *o, bderr *err);
 int engine_restore_options_check(const engine_ops *e, const engine_restore_options *o, bderr *err);

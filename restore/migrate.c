@@ -29,8 +29,8 @@
 #define MIGRATE_CHUNK_SIZE_DEFAULT "64MB"
 
 const cli_option migrate_options[] = {
-	{ "from", "URI", "source database: a postgresql:// or mysql:// URI, or a [source:NAME]", 1, NULL, 0, 0 },
-	{ "to", "URI", "target database (or, with --provision, the target server's admin account)", 1, NULL, 0, 0 },
+	{ "from", "URI", "source database: a postgresql:// or mysql:// URI, or a [source:NAME]", CLI_REQUIRED, NULL, 0, 0 },
+	{ "to", "URI", "target database (or, with --provision, the target server's admin account)", CLI_REQUIRED, NULL, 0, 0 },
 	{ "jobs", "N", "parallel connection pairs", 0, STR(ENGINE_JOBS_DEFAULT), ENGINE_JOBS_MIN, ENGINE_JOBS_MAX },
 	{ "chunk-size", "SIZE", "copy tables larger than this in parallel chunks", 0, MIGRATE_CHUNK_SIZE_DEFAULT, 0, 0 },
 	{ "copy-format", "auto|text", "PostgreSQL: copy tables of built-in types in binary (auto), or every table as text", 0, "auto", 0, 0 },
@@ -238,15 +238,15 @@ int migrate_command(program *p, bderr *err)
 		bderr_usage(err, "option '--chunk-size': invalid size '%s' (e.g. 256MB, 1G)", chunk);
 		goto out;
 	}
-	const char *cf = cli_get(&p->args, "copy-format");
-	if (cf && engine_copy_format_parse(cf, &mo.copy_text, err) != 0) {
-		bderr_prefix(err, "option '--copy-format'");
-		goto out;
-	}
 	/* the source side is a dump: its engine says which dump options apply */
 	engine_dump_options dopt;
 	engine_dump_options_init(&dopt);
-	dopt.copy_text = mo.copy_text;
+	const char *cf = cli_get(&p->args, "copy-format");
+	if (cf && engine_dump_option_set(&dopt, "copy-format", cf, err) != 0) {
+		bderr_prefix(err, "option '--copy-format'");
+		goto out;
+	}
+	mo.copy_text = dopt.copy_text;
 	if (engine_dump_options_check(from.engine, &dopt, err) != 0)
 		goto out;
 	mo.from_url = from.url;

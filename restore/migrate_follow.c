@@ -325,8 +325,21 @@ static json_t *status_json(const char *name, const char *engine, const follow_st
 	return o;
 }
 
-/* One migration's status; the figures are kept in its state for /metrics. */
-static int status_one(program *p, const char *name, json_t *arr, bderr *err)
+static void status_header(int *printed)
+{
+	if (*printed)
+		return;
+	printf("%-20s %-10s %-10s %12s %8s %12s %s\n", "NAME", "ENGINE", "PHASE", "LAG_BYTES",
+	       "LAG_S", "ROWS_APPLIED", "NOTE");
+	*printed = 1;
+}
+
+/*
+ * One migration's status; the figures are kept in its state for /metrics.
+ * The table's header goes before its first row (*header): a status that
+ * fails prints its error alone, not a header with nothing under it.
+ */
+static int status_one(program *p, const char *name, json_t *arr, int *header, bderr *err)
 {
 	migrate_follow *f = NULL;
 	if (state_open(p->cfg, cli_get(&p->args, "state-dir"), name, 0, &f, err) != 0)
@@ -354,6 +367,7 @@ static int status_one(program *p, const char *name, json_t *arr, bderr *err)
 				snprintf(secs, sizeof secs, "%.1f", s.lag_seconds);
 			if (s.rows_applied >= 0)
 				snprintf(rows, sizeof rows, "%lld", (long long)s.rows_applied);
+			status_header(header);
 			printf("%-20s %-10s %-10s %12s %8s %12s %s\n", name, f->engine->name, s.phase, lag,
 			       secs, rows, s.note);
 		}
@@ -398,14 +412,14 @@ int migrate_status_command(program *p, bderr *err)
 			qsort(names, n, sizeof *names, cmp_str);
 	}
 	json_t *arr = p->args.json ? json_array() : NULL;
-	if (!arr)
-		printf("%-20s %-10s %-10s %12s %8s %12s %s\n", "NAME", "ENGINE", "PHASE", "LAG_BYTES",
-		       "LAG_S", "ROWS_APPLIED", "NOTE");
+	int header = 0;
+	if (!arr && n == 0)
+		status_header(&header); /* none recorded: an empty table */
 	int rc = 0;
 	for (size_t i = 0; i < n; i++) {
 		bderr e;
 		bderr_init(&e);
-		if (status_one(p, names[i], arr, &e) != 0) {
+		if (status_one(p, names[i], arr, &header, &e) != 0) {
 			/* the others are still shown; the command fails */
 			if (rc == 0)
 				*err = e;
@@ -416,6 +430,11 @@ int migrate_status_command(program *p, bderr *err)
 		free(names[i]);
 	}
 	free(names);
+	/* the one migration asked for failed: its error is the whole answer */
+	if (arr && name && rc != 0) {
+		json_decref(arr);
+		arr = NULL;
+	}
 	if (arr) {
 		char *text = json_dumps(arr, JSON_INDENT(2));
 		if (text)
@@ -539,7 +558,7 @@ int migrate_abort_command(program *p, bderr *err)
 	return rc;
 }
 
-#define OPT_NAME_REQUIRED { "name", "N", "the migration's name (migrate --follow --name N)", 1, NULL, 0, 0 }
+#define OPT_NAME_REQUIRED { "name", "N", "the migration's name (migrate --follow --name N)", CLI_REQUIRED, NULL, 0, 0 }
 
 const cli_option migrate_status_opts[] = {
 	{ "name", "N", "only this migration (default: every one recorded)", 0, NULL, 0, 0 },

@@ -20,7 +20,7 @@
 	{ "no-binlog", NULL, "MySQL/MariaDB: do not write the load to the binary log", 0, NULL, 0, 0 }, \
 	{ "roles", NULL, "create the roles the objects, grants and policies reference that the target lacks (no passwords; MySQL/MariaDB: the accounts with grants on its databases, created locked)", 0, NULL, 0, 0 }, \
 	{ "owner", "ROLE", "PostgreSQL: ROLE owns every object (the source's owners map to it)", 0, NULL, 0, 0 }, \
-	{ "role-map", "OLD=NEW", "PostgreSQL: use role NEW wherever the source names OLD (repeatable)", 0, NULL, 0, 0 }, \
+	{ "role-map", "OLD=NEW", "PostgreSQL: use role NEW wherever the source names OLD", CLI_REPEATABLE, NULL, 0, 0 }, \
 	{ "provision", "DB", "create DB and the --owner role/user (generated password) with the admin account in --to", 0, NULL, 0, 0 }, \
 	{ "env-file", "FILE", "with --provision: write DATABASE_URL=... there (mode 0600)", 0, NULL, 0, 0 }, \
 	{ "reuse-role", NULL, "with --provision: use an existing --owner role (its password is not changed)", 0, NULL, 0, 0 }

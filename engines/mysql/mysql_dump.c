@@ -451,6 +451,19 @@ out:
 	return rc;
 }
 
+int mysql_dump_reach(const char *url, const char *password, bderr *err)
+{
+	my_uri u;
+	MYSQL *c = NULL;
+	if (my_uri_parse(url, &u, err) != 0)
+		return -1;
+	int rc = my_connect(&u, password, NULL, MY_NAMES_UTF8MB4, 0, &c, err);
+	if (rc == 0)
+		my_close(c);
+	my_uri_clear(&u);
+	return rc;
+}
+
 int mysql_dump_run(repo *r, const engine_dump_options *o, char **id_out, bderr *err)
 {
 	return dump_run(r, o, NULL, id_out, err);

@@ -21,6 +21,8 @@
  * leaves $MYSQL_PWD to the client library.
  */
 int mysql_dump_run(repo *r, const engine_dump_options *o, char **id, bderr *err);
+/* engine_ops.reach: mysql_dump_run's first connection, alone. */
+int mysql_dump_reach(const char *url, const char *password, bderr *err);
 
 /*
  * A snapshot already open (migrate --via-repo): connections inside it, what

@@ -116,9 +116,10 @@ static int my_restore_options_check(const engine_restore_options *o, bderr *err)
 
 static int my_dump_options_check(const engine_dump_options *o, bderr *err)
 {
-	if (o->role_passwords)
+	/* given at all, not only when it differs from the default: it does nothing here */
+	if (o->role_passwords || (o->given & ENGINE_GIVEN_ROLE_PASSWORDS))
 		return bderr_usage(err, "--role-passwords applies to PostgreSQL sources only");
-	if (o->copy_text)
+	if (o->copy_text || (o->given & ENGINE_GIVEN_COPY_FORMAT))
 		return bderr_usage(err, "option '--copy-format' applies to PostgreSQL sources only");
 	return 0;
 }
@@ -131,6 +132,7 @@ const engine_ops mysql_engine = {
 	.physical = 0,
 	.check = my_check,
 	.dump_options_check = my_dump_options_check,
+	.reach = mysql_dump_reach,
 	.dump = mysql_dump_run,
 	.restore_options_check = my_restore_options_check,
 	.verify = my_digest_verify_run,

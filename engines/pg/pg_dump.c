@@ -973,6 +973,15 @@ static int read_shared_blocks(dump_state *st, PGconn *c, bderr *err)
 	return 0;
 }
 
+/* The oldest server the dump reads (its catalogs, COPY, snapshots). */
+static int server_supported(int server_num, bderr *err)
+{
+	if (server_num >= 100000)
+		return 0;
+	return bderr_set(err, "PostgreSQL %d.%d is not supported: backupd needs version 10 or newer",
+			 server_num / 10000, server_num / 100 % 100);
+}
+
 /*
  * One database into backup st->id (begun here when NULL): its objects into
  * m, its info (and the roles it references) into info.  st->id is begun
@@ -996,11 +1005,8 @@ static int dump_database(dump_state *st, manifest *m, json_t *info, time_t start
 	if (pg_connect(o->url, o->password, st->dbname, "backupd dump", &c, err) != 0)
 		goto out;
 	st->server_num = PQserverVersion(c);
-	if (st->server_num < 100000) {
-		bderr_set(err, "PostgreSQL %d.%d is not supported: backupd needs version 10 or newer",
-			  st->server_num / 10000, st->server_num / 100 % 100);
+	if (server_supported(st->server_num, err) != 0)
 		goto out;
-	}
 	if (session_setup(c, err) != 0)
 		goto out;
 	/* migrate --via-repo: the snapshot migrate copies from */
@@ -1123,6 +1129,16 @@ out:
 	PQclear(res);
 	PQfinish(c);
 	pg_tool_clear(&tool);
+	return rc;
+}
+
+int pg_dump_reach(const char *url, const char *password, bderr *err)
+{
+	PGconn *c = NULL;
+	if (pg_connect(url, password, NULL, "backupd dump", &c, err) != 0)
+		return -1;
+	int rc = server_supported(PQserverVersion(c), err);
+	PQfinish(c);
 	return rc;
 }
 

@@ -21,6 +21,8 @@
  * that exported snapshot instead of exporting one.
  */
 int pg_dump_run(repo *r, const engine_dump_options *o, char **id, bderr *err);
+/* engine_ops.reach: pg_dump_run's first connection and server check, alone. */
+int pg_dump_reach(const char *url, const char *password, bderr *err);
 
 /*
  * --all-databases (pg_dump_run calls it): one backup holding the server's

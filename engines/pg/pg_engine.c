@@ -141,9 +141,10 @@ out:
 
 static int pg_dump_options_check(const engine_dump_options *o, bderr *err)
 {
-	if (o->consistency != ENGINE_CONSISTENCY_DEFAULT)
+	/* given at all, not only when it differs from the default: it does nothing here */
+	if (o->consistency != ENGINE_CONSISTENCY_DEFAULT || (o->given & ENGINE_GIVEN_CONSISTENCY))
 		return bderr_usage(err, "option '--consistency' only applies to MySQL/MariaDB sources");
-	if (o->role_passwords && !o->all_databases)
+	if ((o->role_passwords || (o->given & ENGINE_GIVEN_ROLE_PASSWORDS)) && !o->all_databases)
 		return bderr_usage(err, "--role-passwords goes with --all-databases (databases = all): a one-database dump records no passwords");
 	return 0;
 }
@@ -167,6 +168,7 @@ const engine_ops pg_engine = {
 	.check_physical = pg_check_physical,
 	.switch_wal = pg_switch_wal,
 	.dump_options_check = pg_dump_options_check,
+	.reach = pg_dump_reach,
 	.dump = pg_dump_run,
 	.restore_options_check = pg_restore_options_check,
 	.restore = pg_server_restore_run,

@@ -191,6 +191,37 @@ assert_output_contains "the items are still checked" "ok     source app"
 run "$BACKUPD" -c "$BD_TMP/errors.conf" daemon
 assert_rc "daemon refuses the same config" 2
 
+# A disabled job is config the operator enables later: checked the same
+cat >"$BD_TMP/disabled.conf" <<CONF
+[global]
+state-dir = $BD_TMP/state
+[repo:local]
+url = $REPO
+[source:app]
+url = postgresql://postgres@127.0.0.1:$PG_PORT/app
+password-file = $PWFILE
+[job:later]
+source = app
+repo = local
+enabled = no
+schedule = every night
+retention = keep-forever=1
+timeout = 5 minutes
+[job:paused]
+source = app
+repo = local
+enabled = no
+schedule = 0 3 * * *
+CONF
+run env -u PGPASSFILE "$BACKUPD" -c "$BD_TMP/disabled.conf" check
+assert_rc "a disabled job with a bad schedule is a config error: exit 2" 2
+assert_output_contains "its schedule is named" "disabled.conf:12: key 'schedule'"
+assert_output_contains "and its other keys" "disabled.conf:13: key 'retention'"
+assert_output_contains "all of them" "disabled.conf:14: key 'timeout'"
+check_not "a disabled job with a good schedule is not an error" grep -q "disabled.conf:19: key 'schedule'" "$RUN_OUT"
+run "$BACKUPD" -c "$BD_TMP/disabled.conf" daemon
+assert_rc "the daemon refuses it too" 2
+
 cat >"$BD_TMP/errors2.conf" <<CONF
 [global]
 state-dir = $BD_TMP/state
@@ -247,6 +278,22 @@ compress = zstd:99
 source = pg
 repo = local
 name = ../x
+[job:my-auto]
+source = my
+repo = local
+copy-format = auto
+[job:pg-lock]
+source = pg
+repo = local
+consistency = lock
+[job:my-rolepw]
+source = my
+repo = local
+role-passwords = no
+[job:dump-incr0]
+source = pg
+repo = local
+incremental = 0
 CONF
 run "$BACKUPD" -c "$BD_TMP/errors3.conf" check
 assert_rc "options the job's engine or kind refuses are config errors: exit 2" 2
@@ -259,8 +306,37 @@ assert_output_contains "incremental on a dump job" "errors3.conf:31: key 'increm
 assert_output_contains "a [repo:]'s compress, even unused by the jobs" "errors3.conf:34: key 'compress': invalid compression 'zstd:99'"
 assert_output_contains "daemon-id without a catalog" "errors3.conf:4: key 'daemon-id': needs [global] catalog ="
 assert_output_contains "a name unusable in the repository" "errors3.conf:38: key 'name': invalid name '../x'"
+# given at all, not only when the value differs from the default
+assert_output_contains "copy-format = auto (the default) on a MySQL source" "errors3.conf:42: key 'copy-format': option '--copy-format' applies to PostgreSQL sources only"
+assert_output_contains "consistency = lock (the default) on a PostgreSQL source" "errors3.conf:46: key 'consistency'"
+assert_output_contains "role-passwords = no on a MySQL source" "errors3.conf:50: key 'role-passwords': --role-passwords applies to PostgreSQL sources only"
+assert_output_contains "incremental = 0 on a dump job" "errors3.conf:54: key 'incremental': is for kind = basebackup"
 run "$BACKUPD" -c "$BD_TMP/errors3.conf" daemon
 assert_rc "and the daemon refuses to start with them" 2
+
+# A tag list with an empty item is a typo, not a list (",," read as no tags)
+cat >"$BD_TMP/tags.conf" <<CONF
+[global]
+tags = eu,,fast
+[repo:local]
+url = $REPO
+[source:pg]
+url = postgresql://postgres@127.0.0.1:$CLOSED_PORT/app
+[job:j]
+source = pg
+repo = local
+run-on = eu,
+CONF
+run "$BACKUPD" -c "$BD_TMP/tags.conf" check
+assert_rc "empty tags in a list are config errors: exit 2" 2
+assert_output_contains "in [global] tags" "tags.conf:2: key 'tags': an empty tag in the list"
+assert_output_contains "in a job's run-on" "tags.conf:10: key 'run-on': an empty tag in the list"
+printf '[global]\nstate-dir = %s\ntags = eu\n' "$BD_TMP/state" >"$BD_TMP/tags-ok.conf"
+for t in ",," "eu," ",eu" "eu, ,fast"; do
+	run "$BACKUPD" -c "$BD_TMP/tags-ok.conf" daemon --tags "$t"
+	assert_rc "daemon --tags '$t' exits 2" 2
+	assert_output_contains "it is named as the option" "option '--tags': an empty tag in the list"
+done
 
 # A [repo:]'s compress = is the default of backupd dump / basebackup too
 # (it was silently ignored: the dump stored zstd:1).
@@ -353,6 +429,10 @@ run "$BACKUPD" -c "$BD_TMP/my.conf" check
 assert_output_contains "database grants are seen; only RELOAD is missing" "FAILED source nopriv: the account cannot dump: it lacks RELOAD"
 # (the whole log holds argv secrets on purpose above: look at these runs only)
 check_not "the account's password is not printed" grep -q -F "$NOPRIV_PW" "$RUN_OUT" "$RUN_ERR"
+run env -u MYSQL_PWD "$BACKUPD" dump --source "mysql://nopriv@127.0.0.1:$MY_PORT/shop" --repo "$BD_TMP/my-first-repo"
+assert_rc "MySQL: a first dump with a wrong password exits 1" 1
+assert_output_contains "the connection is what failed" "cannot connect to MySQL server 127.0.0.1:$MY_PORT as 'nopriv'"
+check_not "and it leaves no repository behind" test -e "$BD_TMP/my-first-repo"
 
 # ---------------------------------------------------------------------------
 note "check --wal: a forced WAL switch reaches the repository"
@@ -432,6 +512,63 @@ run "$BACKUPD" dump --source "$(pg_uri app)" --repo "$BD_TMP/dup-repo" --jobs 4 
 assert_rc "an option given twice with different values exits 2" 2
 assert_output_contains "it is named" "option '--jobs' is given twice with different values"
 check_not "and nothing is created" test -e "$BD_TMP/dup-repo"
+# an option of the other engine is refused with its default value too
+for opt in "--copy-format auto" "--copy-format text"; do
+	# shellcheck disable=SC2086 # option and value
+	run "$BACKUPD" dump --source "mysql://root@127.0.0.1:$CLOSED_PORT/app" --repo "$BD_TMP/moot-repo" $opt
+	assert_rc "dump $opt of a MySQL source exits 2" 2
+	assert_output_contains "it is named" "option '--copy-format' applies to PostgreSQL sources only"
+	# shellcheck disable=SC2086
+	run "$DBRESTORE" migrate --from "mysql://root@127.0.0.1:$CLOSED_PORT/app" --to "mysql://root@127.0.0.1:$CLOSED_PORT/app2" $opt
+	assert_rc "migrate $opt from a MySQL source exits 2" 2
+	assert_output_contains "it is named" "option '--copy-format' applies to PostgreSQL sources only"
+done
+run "$BACKUPD" dump --source "$(pg_uri app)" --repo "$BD_TMP/moot-repo" --consistency lock
+assert_rc "dump --consistency lock (the default) of a PostgreSQL source exits 2" 2
+assert_output_contains "it is named" "option '--consistency' only applies to MySQL/MariaDB sources"
+check_not "and nothing is created" test -e "$BD_TMP/moot-repo"
+# the source is reached before the repository is created: a failed first run leaves none
+run env -u PGPASSFILE PGPASSWORD=not-the-password "$BACKUPD" dump --source "$(pg_uri app)" --repo "$BD_TMP/first-repo"
+assert_rc "a first dump with a wrong password exits 1" 1
+assert_output_contains "the connection is what failed" "cannot connect to PostgreSQL database 'app'"
+assert_output_contains "because of the password" "password authentication failed"
+check_not "and it leaves no repository behind" test -e "$BD_TMP/first-repo"
+run "$BACKUPD" dump --source "postgresql://postgres@127.0.0.1:$CLOSED_PORT/app" --repo "$BD_TMP/first-repo"
+assert_rc "a first dump of a server that is down exits 1" 1
+check_not "and it leaves no repository behind" test -e "$BD_TMP/first-repo"
+run env -u PGPASSFILE PGPASSWORD=not-the-password "$BACKUPD" basebackup --source "$(pg_uri app)" --repo "$BD_TMP/first-repo"
+assert_rc "a first base backup with a wrong password exits 1" 1
+check_not "and it leaves no repository behind" test -e "$BD_TMP/first-repo"
+cat >"$BD_TMP/first.conf" <<CONF
+[global]
+state-dir = $BD_TMP/state
+[repo:first]
+url = $BD_TMP/first-repo
+[source:wrong]
+url = postgresql://postgres@127.0.0.1:$PG_PORT/app
+password-file = $BD_TMP/wrong-pg.password
+[job:first-dump]
+source = wrong
+repo = first
+[job:first-base]
+source = wrong
+repo = first
+kind = basebackup
+CONF
+(umask 077 && printf 'not-the-password\n' >"$BD_TMP/wrong-pg.password")
+for job in first-dump first-base; do
+	run env -u PGPASSFILE "$BACKUPD" -c "$BD_TMP/first.conf" run "$job"
+	assert_rc "run $job with a wrong password exits 1" 1
+	check_not "and it leaves no repository behind" test -e "$BD_TMP/first-repo"
+done
+mkdir -p "$BD_TMP/pg_wal"
+for f in 000000010000000000000001 000000010000000000000002; do
+	[ "$f" = 000000010000000000000002 ] && printf 'not a WAL segment' >"$BD_TMP/pg_wal/$f"
+	run "$BACKUPD" wal-push --repo "$BD_TMP/first-repo" --name app --async-max 0 "$BD_TMP/pg_wal/$f"
+	assert_rc "a first wal-push of a missing or bad segment ($f) exits 1" 1
+	assert_output_contains "the file is named" "cannot archive '$BD_TMP/pg_wal/$f'"
+	check_not "and it leaves no repository behind" test -e "$BD_TMP/first-repo"
+done
 run "$BACKUPD" -c "$BD_TMP/compress.conf" check --wal-timeout 5
 assert_rc "check --wal-timeout without --wal (it would wait for nothing) exits 2" 2
 assert_output_contains "it is named" "--wal-timeout goes with --wal"
@@ -456,7 +593,11 @@ for sub in status abort; do
 	run "$DBRESTORE" migrate "$sub" --name nosuch --state-dir "$BD_TMP/no-state"
 	assert_rc "migrate $sub of a migration that does not exist exits 2" 2
 	assert_output_contains "it is named" "no migration named nosuch"
+	assert_eq "migrate $sub prints the one-line error only (no table header)" "" "$(cat "$RUN_OUT")"
 	check_not "and creates no state directory or lock" test -e "$BD_TMP/no-state"
 done
+run "$DBRESTORE" migrate status --name nosuch --state-dir "$BD_TMP/no-state" --json
+assert_rc "migrate status --json of a migration that does not exist exits 2" 2
+assert_eq "and prints no JSON for it, only the error" "" "$(cat "$RUN_OUT")"
 
 finish

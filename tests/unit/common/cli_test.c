@@ -12,8 +12,8 @@
 #include "common/config.h"
 
 static const cli_option dump_opts[] = {
-	{ "source", "S", "database to dump", 1, NULL, 0, 0 },
-	{ "repo", "R", "repository", 1, NULL, 0, 0 },
+	{ "source", "S", "database to dump", CLI_REQUIRED, NULL, 0, 0 },
+	{ "repo", "R", "repository", CLI_REQUIRED, NULL, 0, 0 },
 	{ "name", "N", "backup name", 0, NULL, 0, 0 },
 	{ "jobs", "N", "parallel connections", 0, "2", 1, 64 },
 	{ "dry-run", NULL, "change nothing", 0, NULL, 0, 0 },
@@ -122,13 +122,15 @@ static void test_help_and_separator(void **state)
 }
 
 static const cli_option filter_opts[] = {
-	{ "table", "PATTERN", "only these tables (repeatable)", 0, NULL, 0, 0 },
-	{ "exclude", "PATTERN", "not these ([SCHEMA.]TABLE; repeatable)", 0, NULL, 0, 0 },
+	{ "table", "PATTERN", "only these tables", CLI_REPEATABLE, NULL, 0, 0 },
+	{ "exclude", "PATTERN", "not these ([SCHEMA.]TABLE)", CLI_REPEATABLE | CLI_REQUIRED, NULL, 0, 0 },
 	{ "jobs", "N", "parallel connections", 0, "2", 1, 64 },
+	/* what the help says is not what the parser reads: only the flag counts */
+	{ "schema", "PATTERN", "these schemas (repeatable)", 0, NULL, 0, 0 },
 	CLI_OPT_END,
 };
 
-/* An option whose help says "(repeatable)" keeps every value; any other refuses a second one. */
+/* A CLI_REPEATABLE option keeps every value; any other refuses a second one. */
 static void test_repeated(void **state)
 {
 	(void)state;
@@ -142,12 +144,32 @@ static void test_repeated(void **state)
 	assert_string_equal(a.opts[1].value, "b");
 	assert_string_equal(a.opts[3].value, "d");
 	assert_string_equal(cli_get(&a, "jobs"), "3");
+	/* the help's words make nothing repeatable: the flag does */
+	assert_int_equal(parse(&a, &err, filter_opts, "--schema", "a", "--schema", "b", NULL), -1);
+	assert_int_equal(err.exit_code, EXIT_USAGE);
+	assert_non_null(strstr(err.msg, "option '--schema' is given twice"));
 	/* flags given twice change nothing */
 	assert_int_equal(parse(&a, &err, dump_opts, "--dry-run", "--dry-run", "--json", "--json", NULL), 0);
 	/* the same config or log level twice is no conflict either */
 	assert_int_equal(parse(&a, &err, dump_opts, "-c/etc/a.conf", "--config", "/etc/a.conf",
 			       "--log-level=warn", "--log-level", "warn", NULL),
 			 0);
+}
+
+/* "(repeatable)" and "[required]" in the help come from the flags, once each. */
+static void test_help_flags(void **state)
+{
+	(void)state;
+	const cli_command cmd = { "filter", "filter things", NULL, 0, 0, NULL, filter_opts, 0 };
+	char buf[4096] = "";
+	FILE *f = fmemopen(buf, sizeof buf - 1, "w");
+	assert_non_null(f);
+	cli_print_command_help(f, "backupd", &cmd);
+	fclose(f);
+	assert_non_null(strstr(buf, "only these tables (repeatable)\n"));
+	assert_non_null(strstr(buf, "not these ([SCHEMA.]TABLE) (repeatable) [required]\n"));
+	assert_non_null(strstr(buf, "parallel connections (default 2, 1..64)\n"));
+	assert_non_null(strstr(buf, "usage: backupd filter --exclude PATTERN [--table PATTERN]"));
 }
 
 struct bad_case {
@@ -348,6 +370,7 @@ int main(void)
 		cmocka_unit_test(test_values_and_flags), cmocka_unit_test(test_config_forms),
 		cmocka_unit_test(test_help_and_separator), cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_repeated),
+		cmocka_unit_test(test_help_flags),
 		cmocka_unit_test(test_get_int), cmocka_unit_test(test_too_many),
 		cmocka_unit_test(test_check_args), cmocka_unit_test(test_int_from_table),
 		cmocka_unit_test(test_generated_usage),

@@ -86,6 +86,39 @@ static void test_redact_keyvalue(void **state)
 	assert_non_null(strstr(buf, "@h/db"));
 }
 
+/*
+ * An empty password stays empty, and an '@' past the authority (a query's
+ * value, a nested URL) does not turn host:port into a password field.
+ */
+static void test_redact_empty_password(void **state)
+{
+	(void)state;
+	static const char *same[] = {
+		"postgresql://u:@h:abc/db",
+		"mysql://u:@h:abc/db?ssl-ca=/etc/ca@site.pem",
+		"mysql://u:@h:3306/db?x=a@b",
+		"postgresql://h:5432/db?application_name=a@b",
+		"s3://b/p?endpoint=http://u:@h:abc",
+		"mysql://:@h:x",
+	};
+	for (size_t i = 0; i < sizeof same / sizeof same[0]; i++) {
+		char buf[256];
+		redact(same[i], buf, sizeof buf);
+		assert_string_equal(buf, same[i]);
+	}
+	char buf[256];
+	/* a real one next to them is still masked */
+	redact("mysql://u:s3cr3t@h:abc/db?x=a@b", buf, sizeof buf);
+	assert_string_equal(buf, "mysql://u:***@h:abc/db?x=a@b");
+	redact("s3://b/p?endpoint=http://u:s3cr3t@h:abc", buf, sizeof buf);
+	assert_null(strstr(buf, "s3cr3t"));
+	/* no port after the ':': a password cut by an unescaped '?' or '#' is masked whole */
+	redact("postgresql://u:pa?ss@h/db", buf, sizeof buf);
+	assert_string_equal(buf, "postgresql://u:***@h/db");
+	redact("postgresql://u:pa#ss@h/db", buf, sizeof buf);
+	assert_string_equal(buf, "postgresql://u:***@h/db");
+}
+
 static void test_redact_untouched(void **state)
 {
 	(void)state;
@@ -250,7 +283,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_redact_uri),	 cmocka_unit_test(test_redact_short),
-		cmocka_unit_test(test_redact_keyvalue),	 cmocka_unit_test(test_redact_untouched),
+		cmocka_unit_test(test_redact_keyvalue),
+		cmocka_unit_test(test_redact_empty_password),	 cmocka_unit_test(test_redact_untouched),
 		cmocka_unit_test(test_levels),		 cmocka_unit_test(test_output),
 		cmocka_unit_test(test_journal_priorities), cmocka_unit_test(test_json_lines),
 	};

@@ -96,6 +96,44 @@ static void test_options(void **state)
 	assert_int_equal(engine_dump_options_check(my, &o, &err), -1);
 	assert_non_null(strstr(err.msg, "applies to PostgreSQL sources only"));
 
+	/*
+	 * Given at all is refused by the other engine, the default value too:
+	 * --copy-format auto on MySQL, --consistency lock on PostgreSQL,
+	 * role-passwords = no on MySQL (and on a one-database PostgreSQL dump).
+	 */
+	static const struct {
+		const char *engine, *key, *value, *named;
+	} moot[] = {
+		{ "mysql", "copy-format", "auto", "--copy-format" },
+		{ "postgresql", "consistency", "lock", "--consistency" },
+		{ "postgresql", "consistency", "ftwrl", "--consistency" },
+	};
+	for (size_t i = 0; i < sizeof moot / sizeof moot[0]; i++) {
+		engine_dump_options_init(&o);
+		bderr_init(&err);
+		assert_int_equal(engine_dump_option_set(&o, moot[i].key, moot[i].value, &err), 0);
+		if (engine_dump_options_check(engine_by_name(moot[i].engine), &o, &err) != -1)
+			fail_msg("%s = %s accepted on %s", moot[i].key, moot[i].value, moot[i].engine);
+		assert_int_equal(err.exit_code, EXIT_USAGE);
+		assert_non_null(strstr(err.msg, moot[i].named));
+	}
+	engine_dump_options_init(&o);
+	o.given |= ENGINE_GIVEN_ROLE_PASSWORDS; /* role-passwords = no */
+	bderr_init(&err);
+	assert_int_equal(engine_dump_options_check(my, &o, &err), -1);
+	assert_non_null(strstr(err.msg, "--role-passwords"));
+	bderr_init(&err);
+	assert_int_equal(engine_dump_options_check(pg, &o, &err), -1);
+	o.all_databases = 1;
+	assert_int_equal(engine_dump_options_check(pg, &o, &err), 0);
+	/* and each engine takes its own, default or not */
+	engine_dump_options_init(&o);
+	assert_int_equal(engine_dump_option_set(&o, "copy-format", "auto", &err), 0);
+	assert_int_equal(engine_dump_options_check(pg, &o, &err), 0);
+	engine_dump_options_init(&o);
+	assert_int_equal(engine_dump_option_set(&o, "consistency", "lock", &err), 0);
+	assert_int_equal(engine_dump_options_check(my, &o, &err), 0);
+
 	engine_restore_options r = { .no_binlog = 1 };
 	bderr_init(&err);
 	assert_int_equal(engine_restore_options_check(pg, &r, &err), -1);

@@ -14,7 +14,7 @@
 #include "restore/target_options.h"
 
 static const cli_option opts[] = {
-	{ "to", "URI", "target", 1, NULL, 0, 0 },
+	{ "to", "URI", "target", CLI_REQUIRED, NULL, 0, 0 },
 	{ "jobs", "N", "jobs", 0, "2", 1, 64 },
 	TARGET_OPTIONS,
 	CLI_OPT_END,
