@@ -149,6 +149,9 @@ static void test_dependencies_hold(void **state)
 	size_t fk = taskgraph_add(g, &values[6], 1);
 	taskgraph_depend(g, fk, gate);
 	assert_int_equal(taskgraph_count(g), 7);
+	/* the three loads are ready at once: each waits for a partner (a slow machine
+	 * once started the second worker only after 2 ms tasks had run alone) */
+	l.meet[1] = l.meet[2] = l.meet[3] = 1;
 	bderr err;
 	bderr_init(&err);
 	assert_int_equal(taskgraph_run(g, &l, workers, 3, run_task, NULL, &err), 0);
