@@ -57,7 +57,41 @@ static void report(check_report *r, const char *what, const char *name, const bd
 
 /* ---- repositories --------------------------------------------------------- */
 
-/* The nearest existing directory above path must let us create the rest. */
+/*
+ * The nearest existing directory at or above path must let us create the rest
+ * (a repository's first backup and the daemon's or a run's state-dir are made
+ * with mkdir -p). what and name say what the path is for, in messages.
+ */
+static int creatable_dir(const char *what, const char *name, const char *path, bderr *err)
+{
+	char *dir = xstrdup(path);
+	int rc = -1;
+	for (;;) {
+		struct stat st;
+		if (stat(dir, &st) == 0) {
+			if (!S_ISDIR(st.st_mode))
+				bderr_set(err, "%s '%s' cannot be created: '%s' is not a directory", what,
+					  name, dir);
+			else if (access(dir, W_OK | X_OK) == 0)
+				rc = 0;
+			else
+				bderr_sys(err, errno, "%s '%s' does not exist and '%s' is not writable",
+					  what, name, dir);
+			break;
+		}
+		char *up = path_dirname(dir);
+		int top = strcmp(up, dir) == 0;
+		free(dir);
+		dir = up;
+		if (top) {
+			bderr_set(err, "%s '%s' does not exist and no parent directory does", what, name);
+			break;
+		}
+	}
+	free(dir);
+	return rc;
+}
+
 static int local_location_writable(const char *url, bderr *err)
 {
 	const char *path = url;
@@ -66,38 +100,9 @@ static int local_location_writable(const char *url, bderr *err)
 		if (strncmp(path, "localhost/", 10) == 0)
 			path += 9;
 	}
-	char *dir = xstrdup(path);
-	int rc = -1;
-	for (;;) {
-		struct stat st;
-		if (stat(dir, &st) == 0) {
-			if (!S_ISDIR(st.st_mode))
-				bderr_set(err, "repository '%s' cannot be created: '%s' is not a directory",
-					  url, dir);
-			else if (access(dir, W_OK | X_OK) == 0)
-				rc = 0;
-			else
-				bderr_sys(err, errno, "repository '%s' does not exist and '%s' is not writable",
-					  url, dir);
-			break;
-		}
-		char *up = path_dirname(dir);
-		int top = strcmp(up, dir) == 0;
-		free(dir);
-		dir = up;
-		if (top) {
-			bderr_set(err, "repository '%s' does not exist and no parent directory does", url);
-			break;
-		}
-	}
-	free(dir);
-	return rc;
+	return creatable_dir("repository", url, path, err);
 }
 
-/*
- * 0 ok, 1 ok and new (nothing there yet, but the first backup can create it),
- * -1 failed.
- */
 static int check_repo(const config *cfg, const char *name, bderr *err)
 {
 	repo_spec spec;
@@ -291,6 +296,16 @@ static int check_state_dir(const config *cfg, bderr *err)
 	const char *dir = g ? config_get(g, "state-dir") : NULL;
 	if (dir == NULL)
 		return 1; /* not configured: nothing to check */
+	struct stat st;
+	int found = stat(dir, &st) == 0;
+	if (found && !S_ISDIR(st.st_mode))
+		return bderr_set(err, "state-dir '%s' is not a directory", dir);
+	if (!found && errno == ENOENT) {
+		/* the first run or the daemon creates it: say so, as for a new repository */
+		if (creatable_dir("state-dir", dir, dir, err) != 0)
+			return -1;
+		return 2;
+	}
 	if (access(dir, W_OK | X_OK) != 0)
 		return bderr_sys(err, errno, "state-dir '%s' is not writable", dir);
 	return 0;
@@ -356,8 +371,10 @@ int check_command(program *p, bderr *err)
 
 	bderr e;
 	bderr_init(&e);
-	if (check_state_dir(p->cfg, &e) <= 0)
-		report(&r, "state-dir", "", &e, NULL);
+	int state_rc = check_state_dir(p->cfg, &e);
+	if (state_rc <= 0 || state_rc == 2)
+		report(&r, "state-dir", "", &e,
+		       state_rc == 2 ? "new: created by the first run or the daemon" : NULL);
 	check_http_listen(&r, p->cfg);
 	check_catalog(&r, p->cfg);
 	for (size_t i = 0; i < p->cfg->n_sections; i++) {

@@ -57,7 +57,7 @@ assert_no_secrets_in_output "check output"
 
 cat >"$BD_TMP/bad.conf" <<CONF
 [global]
-state-dir = $BD_TMP/no-such-state
+state-dir = $BD_TMP/not-a-dir/state
 
 [repo:missing]
 url = $BD_TMP/not-a-dir/repo
@@ -78,9 +78,22 @@ run env -u PGPASSFILE "$BACKUPD" -c "$BD_TMP/bad.conf" check
 assert_rc "check fails when something is unreachable" 1
 assert_output_contains "a repository that cannot be created is named" "FAILED repo missing"
 assert_output_contains "an unreachable source is named" "FAILED source down"
-assert_output_contains "an unwritable state dir is named" "FAILED state-dir"
+assert_output_contains "a state dir that cannot be created is named" "FAILED state-dir"
+assert_output_contains "it says why" "'$BD_TMP/not-a-dir' is not a directory"
+
 assert_output_contains "good items are still checked after a failure" "ok     source app"
 assert_output_contains "the good repository is still checked" "ok     repo local"
+
+# a state-dir that does not exist yet is made by the first run or the daemon
+printf '[global]\nstate-dir = %s\n' "$BD_TMP/new-state/sub" >"$BD_TMP/newstate.conf"
+run "$BACKUPD" -c "$BD_TMP/newstate.conf" check
+assert_rc "check accepts a state-dir the first run will create" 0
+assert_output_contains "it says it is new" "ok     state-dir (new: created by the first run or the daemon)"
+check "check created nothing" test ! -e "$BD_TMP/new-state"
+printf '[global]\nstate-dir = %s\n' "$BD_TMP/not-a-dir" >"$BD_TMP/filestate.conf"
+run "$BACKUPD" -c "$BD_TMP/filestate.conf" check
+assert_rc "a state-dir that is a file fails the check" 1
+assert_output_contains "it says so" "state-dir '$BD_TMP/not-a-dir' is not a directory"
 
 # --------------------------------------------------------------------------
 note "errors about URLs with credentials never show the password"
