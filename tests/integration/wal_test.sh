@@ -366,6 +366,19 @@ if copy_start r4; then
 	assert_eq "r4 (timeline 1, after everything) has tx1 and tx2" "tx1,tx2" "$(rows_at "$COPY_PORT")"
 	copy_stop r4
 fi
+if [ "$(id -u)" = 0 ]; then
+	# pitr as root gives the copy to the data directory's owner, whose
+	# restore_command must read the config it names: one only root can read
+	# fails every wal-get, and the copy's recovery with it
+	ROOTCONF="$BD_TMP/root-only.conf"
+	(umask 077 && cp "$CONF" "$ROOTCONF")
+	own_dir "$BD_TMP/r5"
+	run "$DBRESTORE" -c "$ROOTCONF" pitr --repo main --name src --data-dir "$BD_TMP/r5/data" --backup "$B3" \
+		--target-timeline current --tablespace-map "$BD_TMP/ts1=$BD_TMP/r5/ts1"
+	assert_rc "pitr as root naming a config the server's user cannot read: exit 2" 2
+	assert_output_contains "it names the config and the server's user" "as $OWNER (uid $(id -u "$OWNER"), the data directory's owner), who cannot read '$ROOTCONF'"
+	check_not "nothing was written" test -e "$BD_TMP/r5/data"
+fi
 
 # ---------------------------------------------------------------------------
 note "usage errors"
