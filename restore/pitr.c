@@ -1325,10 +1325,30 @@ static int check_wal_chain(repo *r, const manifest *m, const pg_base_info *bi,
 				      "from the archive (the backup needs %s .. %s)",
 				 m->id, m->name, c.missing[0] ? c.missing : "?", c.first,
 				 bi->wal_stop_segment);
-	if (c.missing[0] == '\0')
-		return 0;
 	char lsn[LSN_TEXT_MAX];
 	lsn_format(c.end_lsn, lsn);
+	if (c.missing[0] == '\0') {
+		/*
+		 * Not an error: the source may archive the segment before the
+		 * copy starts (the segment being written is archived only once
+		 * it is full or switched).  But a copy started before that fails
+		 * to start, long after pitr said it was set up.
+		 */
+		if (t->kind == PITR_TARGET_LSN && t->lsn > c.end_lsn)
+			log_warn("target LSN %s is past the archived WAL of '%s', which ends at %s "
+				 "(segment %s): start the copy only once the segment holding the "
+				 "target is archived (SELECT pg_switch_wal() on the source), or "
+				 "recovery stops with 'recovery ended before configured recovery "
+				 "target was reached'",
+				 t->value, m->name, lsn, c.last[0] ? c.last : c.first);
+		else if (t->kind == PITR_TARGET_TIME && t->time_us > (int64_t)time(NULL) * 1000000)
+			log_warn("target time %s is in the future (a time without a zone is this "
+				 "machine's local time): recovery reaches it only if WAL written "
+				 "after it is archived before the copy starts, else it stops with "
+				 "'recovery ended before configured recovery target was reached'",
+				 t->value);
+		return 0;
+	}
 	if (t->kind == PITR_TARGET_LSN && t->lsn > c.end_lsn)
 		return bderr_set(err, "target LSN %s is past a gap in the WAL of backup %s of '%s': "
 				      "segment %s is missing, recovery can reach at most %s",

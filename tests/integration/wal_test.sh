@@ -379,6 +379,19 @@ if [ "$(id -u)" = 0 ]; then
 	assert_output_contains "it names the config and the server's user" "as $OWNER (uid $(id -u "$OWNER"), the data directory's owner), who cannot read '$ROOTCONF'"
 	check_not "nothing was written" test -e "$BD_TMP/r5/data"
 fi
+# A target the archived WAL does not reach yet is set up (the source may
+# archive it before the copy starts), with a warning: a copy started before
+# then stops with "recovery ended before configured recovery target was reached"
+own_dir "$BD_TMP/r6"
+dbr pitr --repo "$REPO" --name src --data-dir "$BD_TMP/r6/data" --target-lsn FFFF/0 \
+	--tablespace-map "$BD_TMP/ts1=$BD_TMP/r6/ts1"
+assert_rc "pitr to an LSN past the archived WAL is set up" 0
+assert_output_contains "with a warning that says where the archive ends" "target LSN FFFF/0 is past the archived WAL of 'src', which ends at"
+own_dir "$BD_TMP/r7"
+dbr pitr --repo "$REPO" --name src --data-dir "$BD_TMP/r7/data" --target-time "2999-01-01 00:00:00+00" \
+	--tablespace-map "$BD_TMP/ts1=$BD_TMP/r7/ts1"
+assert_rc "pitr to a time in the future is set up" 0
+assert_output_contains "with a warning that it is in the future" "target time 2999-01-01 00:00:00.000000+00 is in the future"
 
 # ---------------------------------------------------------------------------
 note "usage errors"
