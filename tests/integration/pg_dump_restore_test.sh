@@ -107,6 +107,9 @@ assert_rc "verify $ID1 succeeds" 0
 run "$BACKUPD" verify --repo "$REPO" --name srcc
 assert_rc "verify of a name with no backups (a typo) fails: it checked nothing" 1
 assert_output_contains "it says so" "no complete backups of 'srcc' to verify"
+run "$BACKUPD" expire --repo "$REPO" --name srcc --keep-last 100
+assert_rc "expire of a name with nothing in the repository (a typo) fails: it applied nothing" 1
+assert_output_contains "it names the name" "nothing of 'srcc' in "
 
 # --------------------------------------------------------------------------
 note "restore --create --jobs 2 of the --jobs 2 backup"
