@@ -58,7 +58,7 @@ static void report(check_report *r, const char *what, const char *name, const bd
 /* ---- repositories --------------------------------------------------------- */
 
 /* The nearest existing directory above path must let us create the rest. */
-static int local_location_writable(const char *url, bderr *err)
+static int local_location_writable(const char *what, const char *url, bderr *err)
 {
 	const char *path = url;
 	if (strncmp(path, "file://", 7) == 0) {
@@ -72,13 +72,13 @@ static int local_location_writable(const char *url, bderr *err)
 		struct stat st;
 		if (stat(dir, &st) == 0) {
 			if (!S_ISDIR(st.st_mode))
-				bderr_set(err, "repository '%s' cannot be created: '%s' is not a directory",
-					  url, dir);
+				bderr_set(err, "%s '%s' cannot be created: '%s' is not a directory",
+					  what, url, dir);
 			else if (access(dir, W_OK | X_OK) == 0)
 				rc = 0;
 			else
-				bderr_sys(err, errno, "repository '%s' does not exist and '%s' is not writable",
-					  url, dir);
+				bderr_sys(err, errno, "%s '%s' does not exist and '%s' is not writable",
+					  what, url, dir);
 			break;
 		}
 		char *up = path_dirname(dir);
@@ -86,7 +86,7 @@ static int local_location_writable(const char *url, bderr *err)
 		free(dir);
 		dir = up;
 		if (top) {
-			bderr_set(err, "repository '%s' does not exist and no parent directory does", url);
+			bderr_set(err, "%s '%s' does not exist and no parent directory does", what, url);
 			break;
 		}
 	}
@@ -112,7 +112,7 @@ static int check_repo(const config *cfg, const char *name, bderr *err)
 		rc = storage_info_get(s, REPO_MARKER, &info, err);
 	if (rc == 0 && !info.exists) {
 		/* on S3 a missing marker already proves the bucket answers */
-		rc = strncmp(spec.url, "s3://", 5) == 0 ? 0 : local_location_writable(spec.url, err);
+		rc = strncmp(spec.url, "s3://", 5) == 0 ? 0 : local_location_writable("repository", spec.url, err);
 		if (rc == 0)
 			rc = 1;
 	} else if (rc == 0) {
@@ -285,15 +285,19 @@ static void sort_by_line(bderr_list *l, size_t path_len)
 
 /* ---- the command ---------------------------------------------------------------- */
 
+/* 0 ok, 1 not configured, 2 ok and new (created by the first run), -1 failed. */
 static int check_state_dir(const config *cfg, bderr *err)
 {
 	const config_section *g = config_find(cfg, "global", NULL);
 	const char *dir = g ? config_get(g, "state-dir") : NULL;
 	if (dir == NULL)
 		return 1; /* not configured: nothing to check */
-	if (access(dir, W_OK | X_OK) != 0)
+	if (access(dir, W_OK | X_OK) == 0)
+		return 0;
+	if (errno != ENOENT && errno != ENOTDIR)
 		return bderr_sys(err, errno, "state-dir '%s' is not writable", dir);
-	return 0;
+	/* the daemon and run create it (mkdir -p), as the first backup does a repository */
+	return local_location_writable("state-dir", dir, err) < 0 ? -1 : 2;
 }
 
 /* An endpoint open beyond this host is allowed, but said (not a failure). */
@@ -356,8 +360,10 @@ int check_command(program *p, bderr *err)
 
 	bderr e;
 	bderr_init(&e);
-	if (check_state_dir(p->cfg, &e) <= 0)
-		report(&r, "state-dir", "", &e, NULL);
+	int sd = check_state_dir(p->cfg, &e);
+	if (sd != 1)
+		report(&r, "state-dir", "", sd < 0 ? &e : NULL,
+		       sd == 2 ? "new: created by the first run" : NULL);
 	check_http_listen(&r, p->cfg);
 	check_catalog(&r, p->cfg);
 	for (size_t i = 0; i < p->cfg->n_sections; i++) {

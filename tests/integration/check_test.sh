@@ -57,7 +57,7 @@ assert_no_secrets_in_output "check output"
 
 cat >"$BD_TMP/bad.conf" <<CONF
 [global]
-state-dir = $BD_TMP/no-such-state
+state-dir = $BD_TMP/not-a-dir/state
 
 [repo:missing]
 url = $BD_TMP/not-a-dir/repo
@@ -78,9 +78,17 @@ run env -u PGPASSFILE "$BACKUPD" -c "$BD_TMP/bad.conf" check
 assert_rc "check fails when something is unreachable" 1
 assert_output_contains "a repository that cannot be created is named" "FAILED repo missing"
 assert_output_contains "an unreachable source is named" "FAILED source down"
-assert_output_contains "an unwritable state dir is named" "FAILED state-dir"
+assert_output_contains "a state dir that cannot be created is named" "FAILED state-dir: state-dir '$BD_TMP/not-a-dir/state' cannot be created: '$BD_TMP/not-a-dir' is not a directory"
 assert_output_contains "good items are still checked after a failure" "ok     source app"
 assert_output_contains "the good repository is still checked" "ok     repo local"
+
+# A state dir not made yet is what a fresh install has: the daemon and run
+# create it, as the first backup creates a repository
+printf '[global]\nstate-dir = %s\n' "$BD_TMP/fresh/state" >"$BD_TMP/fresh.conf"
+run "$BACKUPD" -c "$BD_TMP/fresh.conf" check
+assert_rc "check of a state dir the first run will create succeeds" 0
+assert_output_contains "it says so" "ok     state-dir (new: created by the first run)"
+check_not "check created nothing" test -e "$BD_TMP/fresh"
 
 # --------------------------------------------------------------------------
 note "errors about URLs with credentials never show the password"
