@@ -260,6 +260,12 @@ assert_eq "exactly one object for $SEG" 1 "$(find "$REPO/conc/wal" -name "$SEG-*
 dbr wal-get --repo "$REPO" --name conc "$SEG" "$BD_TMP/conc/back"
 assert_rc "wal-get of the concurrently pushed segment" 0
 check "it comes back byte for byte" cmp "$BD_TMP/conc/$SEG" "$BD_TMP/conc/back"
+dbr wal-get --repo "$REPO" --name conc 0000000100000000000000FF "$BD_TMP/conc/none"
+assert_rc "wal-get of a segment that is not archived: exit 1" 1
+check "and silently (the normal end of archive recovery)" test ! -s "$RUN_ERR"
+dbr wal-get --repo "$REPO" --name concc "$SEG" "$BD_TMP/conc/none"
+assert_rc "wal-get under a name with no WAL archive at all (a --name typo): exit 1" 1
+assert_output_contains "not silently: it names the name" "'concc' has no WAL archive in"
 # an explicit spool that cannot be made: the push is synchronous and says why
 bd wal-push --repo "$REPO" --name conc --spool-dir "$BD_TMP/conc/$SEG/spool" "$BD_TMP/conc/$SEG"
 assert_rc "wal-push with an unusable --spool-dir still archives" 0
