@@ -27,9 +27,9 @@ typedef enum key_type {
 	KEY_LOG_LEVEL,
 	KEY_JOB_KIND,
 	KEY_SOURCE_URL,
+	KEY_DATABASES,
 	KEY_PATH,      /* a file or directory: absolute */
-	KEY_REPO_URL,  /* s3://..., file:///PATH or an absolute PATH */
-	KEY_DATABASES
+	KEY_REPO_URL   /* s3://..., file:///PATH or an absolute PATH; the last: see config_key_at */
 } key_type;
 
 typedef struct key_spec {
@@ -170,7 +170,10 @@ int config_key_at(size_t i, config_key_info *out)
 {
 	/* one per key_type, in its order */
 	static const char *kinds[] = { "string", "integer", "boolean", "log level", "job kind",
-				       "database URI", "all" };
+				       "database URI", "all", "absolute path",
+				       "s3:// URL or absolute path" };
+	_Static_assert(sizeof kinds / sizeof kinds[0] == KEY_REPO_URL + 1,
+		       "one kind name per key_type");
 	for (const section_spec *ss = section_specs; ss->type; ss++) {
 		for (const key_spec *k = ss->keys; k->name; k++) {
 			if (i-- > 0)
