@@ -103,6 +103,10 @@ static int local_location_writable(const char *url, bderr *err)
 	return creatable_dir("repository", url, path, err);
 }
 
+/*
+ * 0 ok, 1 ok and new (nothing there yet, but the first backup can create it),
+ * -1 failed.
+ */
 static int check_repo(const config *cfg, const char *name, bderr *err)
 {
 	repo_spec spec;

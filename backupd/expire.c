@@ -338,6 +338,15 @@ static int expire_name(repo *r, const expire_options *o, const backup_list *bl, 
 	return rc;
 }
 
+static int count_object(void *ctx, const char *path, uint64_t size, bderr *err)
+{
+	(void)path;
+	(void)size;
+	(void)err;
+	(*(size_t *)ctx)++;
+	return 0;
+}
+
 int expire_run(repo *r, const expire_options *o, FILE *out, expire_stats *st, bderr *err)
 {
 	expire_stats local = { 0 };
@@ -366,6 +375,26 @@ int expire_run(repo *r, const expire_options *o, FILE *out, expire_stats *st, bd
 	progress_phase(repo_progress(r), "listing backups");
 	if (repo_backup_list(r, o->name, &bl, err) < 0)
 		return -1;
+	/*
+	 * A --name with nothing under it (a typo, or the name of another
+	 * repository) must not exit 0: retention that never applies looks,
+	 * to whoever watches the exit code, like retention applied.  Anything
+	 * at all under the name (WAL, a dead writer's temp files) is a name.
+	 */
+	if (o->name && bl->n == 0 && st->temp_removed == 0) {
+		size_t n_objects = 0;
+		char *prefix = xasprintf("%s/", o->name);
+		int lrc = storage_list(repo_storage(r), prefix, count_object, &n_objects, err);
+		free(prefix);
+		backup_list_free(bl);
+		if (lrc < 0)
+			return -1;
+		if (n_objects == 0)
+			return bderr_set(err, "nothing of '%s' in %s to expire: no backups and no WAL "
+					      "under that name (is it spelt as in backupd list?)",
+					 o->name, repo_url(r));
+		return 0;
+	}
 	/* progress counts the manifests read (by the listing), then the backups decided */
 	progress_add_total(repo_progress(r), 0, bl->n);
 	progress_phase(repo_progress(r), o->dry_run ? NULL : "removing");

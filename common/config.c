@@ -27,7 +27,9 @@ typedef enum key_type {
 	KEY_LOG_LEVEL,
 	KEY_JOB_KIND,
 	KEY_SOURCE_URL,
-	KEY_DATABASES
+	KEY_DATABASES,
+	KEY_PATH,      /* a file or directory: absolute */
+	KEY_REPO_URL   /* s3://..., file:///PATH or an absolute PATH; the last: see config_key_at */
 } key_type;
 
 typedef struct key_spec {
@@ -49,7 +51,7 @@ typedef struct section_spec {
  * checked where they are used.
  */
 static const key_spec global_keys[] = {
-	{ "state-dir", KEY_STRING, 0, 0 },
+	{ "state-dir", KEY_PATH, 0, 0 },
 	{ "max-parallel-jobs", KEY_INT, 1, 1024 },
 	{ "log-level", KEY_LOG_LEVEL, 0, 0 },
 	{ "time-zone", KEY_STRING, 0, 0 },
@@ -59,7 +61,7 @@ static const key_spec global_keys[] = {
 	{ "webhook-url", KEY_STRING, 0, 0 },
 	{ "webhook-on", KEY_STRING, 0, 0 },
 	{ "catalog", KEY_STRING, 0, 0 },
-	{ "catalog-password-file", KEY_STRING, 0, 0 },
+	{ "catalog-password-file", KEY_PATH, 0, 0 },
 	{ "catalog-lease", KEY_STRING, 0, 0 },
 	{ "daemon-id", KEY_STRING, 0, 0 },
 	{ "tags", KEY_STRING, 0, 0 },
@@ -70,11 +72,11 @@ static const key_spec global_keys[] = {
 };
 
 static const key_spec repo_keys[] = {
-	{ "url", KEY_STRING, 0, 0 },
+	{ "url", KEY_REPO_URL, 0, 0 },
 	{ "access-key-id", KEY_STRING, 0, 0 },
-	{ "access-key-id-file", KEY_STRING, 0, 0 },
-	{ "secret-access-key-file", KEY_STRING, 0, 0 },
-	{ "session-token-file", KEY_STRING, 0, 0 },
+	{ "access-key-id-file", KEY_PATH, 0, 0 },
+	{ "secret-access-key-file", KEY_PATH, 0, 0 },
+	{ "session-token-file", KEY_PATH, 0, 0 },
 	{ "region", KEY_STRING, 0, 0 },
 	{ "endpoint", KEY_STRING, 0, 0 },
 	{ "upload-concurrency", KEY_INT, 1, 64 },
@@ -82,16 +84,16 @@ static const key_spec repo_keys[] = {
 	{ "sse", KEY_STRING, 0, 0 },
 	{ "sse-kms-key-id", KEY_STRING, 0, 0 },
 	{ "storage-class", KEY_STRING, 0, 0 },
-	{ "ca-file", KEY_STRING, 0, 0 },
+	{ "ca-file", KEY_PATH, 0, 0 },
 	{ "tls-verify", KEY_BOOL, 0, 0 },
-	{ "encryption-key-file", KEY_STRING, 0, 0 },
+	{ "encryption-key-file", KEY_PATH, 0, 0 },
 	{ "compress", KEY_STRING, 0, 0 },
 	{ NULL, KEY_STRING, 0, 0 },
 };
 
 static const key_spec source_keys[] = {
 	{ "url", KEY_SOURCE_URL, 0, 0 },
-	{ "password-file", KEY_STRING, 0, 0 },
+	{ "password-file", KEY_PATH, 0, 0 },
 	{ "name", KEY_STRING, 0, 0 },
 	{ "databases", KEY_DATABASES, 0, 0 },
 	{ NULL, KEY_STRING, 0, 0 },
@@ -134,7 +136,7 @@ static const key_spec notify_keys[] = {
 	{ "from", KEY_STRING, 0, 0 },
 	{ "to", KEY_STRING, 0, 0 },
 	{ "username", KEY_STRING, 0, 0 },
-	{ "password-file", KEY_STRING, 0, 0 },
+	{ "password-file", KEY_PATH, 0, 0 },
 	{ "starttls", KEY_BOOL, 0, 0 },
 	{ NULL, KEY_STRING, 0, 0 },
 };
@@ -168,7 +170,10 @@ int config_key_at(size_t i, config_key_info *out)
 {
 	/* one per key_type, in its order */
 	static const char *kinds[] = { "string", "integer", "boolean", "log level", "job kind",
-				       "database URI", "all" };
+				       "database URI", "all", "absolute path",
+				       "s3:// URL or absolute path" };
+	_Static_assert(sizeof kinds / sizeof kinds[0] == KEY_REPO_URL + 1,
+		       "one kind name per key_type");
 	for (const section_spec *ss = section_specs; ss->type; ss++) {
 		for (const key_spec *k = ss->keys; k->name; k++) {
 			if (i-- > 0)
@@ -641,6 +646,22 @@ static int check_value(parse_ctx *ctx, const key_spec *ks, const char *key, cons
 		/* the value is not echoed: a URL may carry a password */
 		if (engine_for_uri(value) == NULL)
 			return ctx_error(ctx, line, key, "must be a %s URI", engine_schemes_text());
+		return 0;
+	/*
+	 * A relative path would be taken from whichever directory each command
+	 * runs in: the daemon's (/ under systemd), the operator's shell, the
+	 * data directory a server runs restore_command in.
+	 */
+	case KEY_PATH:
+		if (value[0] != '/')
+			return ctx_error(ctx, line, key, "must be an absolute path, got '%s'", value);
+		return 0;
+	case KEY_REPO_URL:
+		if (value[0] != '/' && strstr(value, "://") == NULL)
+			return ctx_error(ctx, line, key,
+					 "must be s3://BUCKET/PREFIX, file:///PATH or an absolute path, "
+					 "got '%s'",
+					 value);
 		return 0;
 	}
 	return 0;

@@ -1,5 +1,6 @@
 #include "common/program.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,6 +79,20 @@ static int load_config(program *p, bderr_list *errors, bderr *err)
 	if (explicit_path || access(path, F_OK) == 0) {
 		int rc = errors ? config_load_all(path, &p->cfg, errors, err)
 				: config_load(path, &p->cfg, err);
+		/*
+		 * The default is read because it exists, also by commands the
+		 * database server runs as its own user (archive_command,
+		 * restore_command), which the package's root:backupd 0640 file
+		 * shuts out: say which file that was and what to do instead.
+		 */
+		if (rc != 0 && !explicit_path && err->sys_errno == EACCES) {
+			char msg[BDERR_MSG_MAX];
+			snprintf(msg, sizeof msg, "%s", err->msg);
+			bderr_usage(err, "%s (the default config, read whenever it exists: give this "
+					 "user a config it can read with -c FILE or BACKUPD_CONFIG=FILE)",
+				    msg);
+			err->sys_errno = EACCES;
+		}
 		if (rc != 0)
 			return -1;
 	}

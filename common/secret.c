@@ -130,7 +130,7 @@ int secret_read_key_file(const char *path, char **out, bderr *err)
 	secret_free(*out);
 	*out = NULL;
 	return bderr_usage(err,
-			   "encryption key file '%s' holds %zu bytes: at least %d are required (e.g. head -c 48 /dev/urandom | base64 > FILE)",
+			   "encryption key file '%s' holds %zu bytes: at least %d are required (e.g. (umask 077; head -c 48 /dev/urandom | base64 > FILE))",
 			   path, n, SECRET_KEY_MIN);
 }
 

@@ -5,7 +5,9 @@
 #include <ftw.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1070,6 +1072,136 @@ out:
 	return rc;
 }
 
+/* ---- what restore_command reads ------------------------------------------ */
+
+/*
+ * The server runs restore_command (dbrestore wal-get) as the data
+ * directory's owner, to whom pitr running as root gives the copy; what
+ * wal-get reads is what the operator named here: the config (-c), key and
+ * credential files, the repository's marker.  One that user cannot read
+ * fails every wal-get, and with it the copy's recovery ("could not locate
+ * required checkpoint record") long after pitr said it was done: checked
+ * before anything is written.
+ */
+typedef struct server_user {
+	uid_t uid;
+	char name[64];
+	gid_t groups[256];
+	int n_groups;
+} server_user;
+
+/* 1 with u filled when pitr runs as root for another user; 0 when there is nothing to check. */
+static int server_user_of(const char *dir_arg, server_user *u)
+{
+	if (geteuid() != 0)
+		return 0; /* the copy is ours, and wal-get reads as us what we just read */
+	struct stat st;
+	char *parent = path_dirname(dir_arg);
+	int found = stat(dir_arg, &st) == 0 || stat(parent, &st) == 0;
+	free(parent);
+	if (!found || st.st_uid == 0)
+		return 0; /* prepare_dir reports a missing parent; the server never runs as root */
+	u->uid = st.st_uid;
+	struct passwd pw, *pwp = NULL;
+	char buf[4096];
+	if (getpwuid_r(st.st_uid, &pw, buf, sizeof buf, &pwp) != 0)
+		pwp = NULL;
+	if (pwp)
+		snprintf(u->name, sizeof u->name, "%s", pwp->pw_name);
+	else
+		snprintf(u->name, sizeof u->name, "uid %u", (unsigned)st.st_uid);
+	u->n_groups = (int)(sizeof u->groups / sizeof u->groups[0]);
+	if (pwp == NULL || getgrouplist(pwp->pw_name, pwp->pw_gid, u->groups, &u->n_groups) < 0) {
+		u->groups[0] = pwp ? pwp->pw_gid : st.st_gid;
+		u->n_groups = 1;
+	}
+	return 1;
+}
+
+/* The mode's owner, group or other bits for u, as the kernel picks them (ACLs aside). */
+static int user_may(const server_user *u, const struct stat *st, unsigned bit)
+{
+	if (st->st_uid == u->uid)
+		return ((st->st_mode >> 6) & bit) != 0;
+	for (int i = 0; i < u->n_groups; i++)
+		if (u->groups[i] == st->st_gid)
+			return ((st->st_mode >> 3) & bit) != 0;
+	return (st->st_mode & bit) != 0;
+}
+
+/* Every directory above path searchable by u, and path readable; 1 when unsure. */
+static int readable_by(const server_user *u, const char *path)
+{
+	char *abs = realpath(path, NULL);
+	if (abs == NULL)
+		return 1; /* not there: the command that reads it says so */
+	struct stat st;
+	int ok = 1;
+	for (char *slash = abs; ok && slash; slash = strchr(slash + 1, '/')) {
+		char keep = slash[1];
+		slash[1] = '\0';
+		ok = stat(abs, &st) != 0 || user_may(u, &st, 1);
+		slash[1] = keep;
+	}
+	if (ok && stat(abs, &st) == 0)
+		ok = user_may(u, &st, 4);
+	free(abs);
+	return ok;
+}
+
+static int server_cannot_read(const server_user *u, const char *path, bderr *err)
+{
+	return bderr_usage(err, "the server will run restore_command as %s (uid %u, the data "
+				"directory's owner), who cannot read '%s': make it readable by "
+				"that user, or run pitr as that user with files it can read",
+			   u->name, (unsigned)u->uid, path);
+}
+
+/* secret_read_file's rule, seen from u: its own file, and readable. */
+static int server_secret(const server_user *u, const char *path, bderr *err)
+{
+	struct stat st;
+	if (stat(path, &st) != 0)
+		return 0;
+	if (st.st_uid != u->uid)
+		return bderr_usage(err, "the server will run restore_command as %s (uid %u, the data "
+					"directory's owner), and wal-get reads a secret file only as its "
+					"owner: '%s' belongs to uid %u; run pitr as that user (runuser -u "
+					"%s -- dbrestore pitr ...) with a key and config of its own",
+				   u->name, (unsigned)u->uid, path, (unsigned)st.st_uid, u->name);
+	return readable_by(u, path) ? 0 : server_cannot_read(u, path, err);
+}
+
+static int check_server_reads(const program *p, const char *repo_arg, const char *location,
+			      const char *config_word, const char *key_word,
+			      const server_user *u, bderr *err)
+{
+	if (config_word && !readable_by(u, config_word))
+		return server_cannot_read(u, config_word, err);
+	if (key_word && server_secret(u, key_word, err) < 0)
+		return -1;
+	const config_section *s = p->cfg ? config_find(p->cfg, "repo", repo_arg) : NULL;
+	static const char *const secrets[] = { "access-key-id-file", "secret-access-key-file",
+					       "session-token-file", "encryption-key-file" };
+	for (size_t i = 0; s && i < sizeof secrets / sizeof secrets[0]; i++) {
+		const char *f = config_get(s, secrets[i]);
+		if (f && server_secret(u, f, err) < 0)
+			return -1;
+	}
+	const char *ca = s ? config_get(s, "ca-file") : NULL;
+	if (ca && !readable_by(u, ca))
+		return server_cannot_read(u, ca, err);
+	/* a local repository: wal-get opens its marker first */
+	if (strncmp(location, "file://", 7) == 0)
+		location += 7;
+	else if (strstr(location, "://"))
+		return 0;
+	char *marker = xasprintf("%s/%s", location, REPO_MARKER);
+	int rc = readable_by(u, marker) ? 0 : server_cannot_read(u, marker, err);
+	free(marker);
+	return rc;
+}
+
 /* The repository as restore_command must name it: absolute, never with a secret. */
 static int repo_words(program *p, const char *repo_arg, char **repo_word, char **config_word,
 		      bderr *err)
@@ -1193,10 +1325,30 @@ static int check_wal_chain(repo *r, const manifest *m, const pg_base_info *bi,
 				      "from the archive (the backup needs %s .. %s)",
 				 m->id, m->name, c.missing[0] ? c.missing : "?", c.first,
 				 bi->wal_stop_segment);
-	if (c.missing[0] == '\0')
-		return 0;
 	char lsn[LSN_TEXT_MAX];
 	lsn_format(c.end_lsn, lsn);
+	if (c.missing[0] == '\0') {
+		/*
+		 * Not an error: the source may archive the segment before the
+		 * copy starts (the segment being written is archived only once
+		 * it is full or switched).  But a copy started before that fails
+		 * to start, long after pitr said it was set up.
+		 */
+		if (t->kind == PITR_TARGET_LSN && t->lsn > c.end_lsn)
+			log_warn("target LSN %s is past the archived WAL of '%s', which ends at %s "
+				 "(segment %s): start the copy only once the segment holding the "
+				 "target is archived (SELECT pg_switch_wal() on the source), or "
+				 "recovery stops with 'recovery ended before configured recovery "
+				 "target was reached'",
+				 t->value, m->name, lsn, c.last[0] ? c.last : c.first);
+		else if (t->kind == PITR_TARGET_TIME && t->time_us > (int64_t)time(NULL) * 1000000)
+			log_warn("target time %s is in the future (a time without a zone is this "
+				 "machine's local time): recovery reaches it only if WAL written "
+				 "after it is archived before the copy starts, else it stops with "
+				 "'recovery ended before configured recovery target was reached'",
+				 t->value);
+		return 0;
+	}
 	if (t->kind == PITR_TARGET_LSN && t->lsn > c.end_lsn)
 		return bderr_set(err, "target LSN %s is past a gap in the WAL of backup %s of '%s': "
 				      "segment %s is missing, recovery can reach at most %s",
@@ -1304,6 +1456,10 @@ int pitr_command(program *p, bderr *err)
 	/* every destination is checked before anything is written */
 	if (check_data_dir(dir_arg, err) < 0 || ts_map_build(m, &bi, &p->args, &ts, err) < 0 ||
 	    check_destinations(dir_arg, &ts, err) < 0)
+		goto out;
+	server_user su;
+	if (server_user_of(dir_arg, &su) &&
+	    check_server_reads(p, repo_arg, repo_url(r), config_word, key_word, &su, err) < 0)
 		goto out;
 	struct stat dst;
 	int made = lstat(dir_arg, &dst) < 0;

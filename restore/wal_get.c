@@ -308,7 +308,20 @@ int wal_get_command(program *p, bderr *err)
 			goto out;
 		}
 		rc = wal_get_file(r, name, file, path, err);
-		if (rc == 1)
+		/*
+		 * Not archived is the normal end of archive recovery and says
+		 * nothing; no archive at all under the name (a --name typo in a
+		 * hand-written restore_command) must not look like it: recovery
+		 * would end at once, or a standby never read the archive.
+		 */
+		wal_archive_info info;
+		bderr ie;
+		bderr_init(&ie);
+		if (rc == 1 && wal_archive_info_read(r, name, &info, &ie) == 1)
+			rc = bderr_set(err, "'%s' has no WAL archive in %s (no %s under that name): "
+					    "is --name the one archive_command pushes with?",
+				       name, repo_url(r), WAL_ARCHIVE_INFO);
+		else if (rc == 1)
 			log_debug("'%s' is not in the WAL archive of '%s' in '%s'", file, name, repo_url(r));
 		repo_free(r);
 		r = NULL;

@@ -63,6 +63,7 @@ typedef struct s3_storage {
 	char *sse;            /* x-amz-server-side-encryption, or NULL */
 	char *sse_kms_key_id; /* with sse = aws:kms, or NULL */
 	char *storage_class;  /* x-amz-storage-class, or NULL */
+	atomic_int bucket_seen; /* a listing of the bucket succeeded: see bucket_answers */
 	char *ca_file;
 	int tls_verify;
 	int upload_concurrency; /* K: parts of one upload in flight at once */
@@ -1351,6 +1352,28 @@ static int s3_remove_many(storage *st, const char *const *paths, size_t n, bderr
 	return 0;
 }
 
+/*
+ * A HEAD answer has no body, so its 404 cannot say whether the object or the
+ * whole bucket is missing: a listing of key (one key at most) can, as
+ * NoSuchBucket.  Asked once per storage, and only when a HEAD found nothing,
+ * so that "not there yet" never stands for a bucket that does not exist
+ * (backupd check would call such a repository new and fine).
+ */
+static int bucket_answers(s3_storage *s, const char *key, bderr *err)
+{
+	if (atomic_load(&s->bucket_seen))
+		return 0;
+	sigv4_pair q[3] = { { "list-type", "2" }, { "max-keys", "1" }, { "prefix", key } };
+	s3_req rq = { .method = "GET", .query = q, .nquery = 3 };
+	int rc = perform(s, &rq, err);
+	if (rc == 0)
+		rc = check_ok(s, &rq, "GET (ListObjectsV2)", err);
+	if (rc == 0)
+		atomic_store(&s->bucket_seen, 1);
+	strbuf_free(&rq.resp);
+	return rc;
+}
+
 static int s3_info(storage *st, const char *path, storage_info *out, bderr *err)
 {
 	s3_storage *s = (s3_storage *)st;
@@ -1360,7 +1383,9 @@ static int s3_info(storage *st, const char *path, storage_info *out, bderr *err)
 	char *key = full_key(s, path);
 	s3_req rq = { .method = "HEAD", .key = key };
 	int rc = perform(s, &rq, err);
-	if (rc == 0 && rq.status != 404) {
+	if (rc == 0 && rq.status == 404)
+		rc = bucket_answers(s, key, err);
+	else if (rc == 0) {
 		rc = check_ok(s, &rq, "HEAD", err);
 		if (rc == 0) {
 			long long len = -1, ft = -1;
@@ -1719,6 +1744,7 @@ int s3_storage_new(const char *url, const storage_options *opts, storage **out, 
 		return bderr_usage(err, "invalid repository url '%s': expected s3://bucket/prefix", url);
 	s3_storage *s = xcalloc(1, sizeof *s);
 	s->base.driver = &s3_driver;
+	atomic_init(&s->bucket_seen, 0);
 	s->base.url = xstrdup(url);
 	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
 		pthread_mutex_init(&s->locks[i], NULL);

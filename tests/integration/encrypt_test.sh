@@ -308,6 +308,17 @@ if (cd "$BD_TMP/r1" && "${AS_PG[@]}" "$PG_BINDIR/pg_ctl" -D "$BD_TMP/r1/data" -l
 else
 	fail "restored server starts" "$(tail -n 20 "$BD_TMP/r1/server.log")"
 fi
+if [ "$(id -u)" = 0 ]; then
+	# pitr as root gives the copy to the data directory's owner: a key file of
+	# root's is one its restore_command (wal-get) refuses to read
+	ROOTKEY="$BD_TMP/wal-root.key"
+	(umask 077 && cp "$WKEY" "$ROOTKEY")
+	own_dir "$BD_TMP/r3"
+	run "$DBRESTORE" pitr --repo "$WREPO" --name src --data-dir "$BD_TMP/r3/data" --encryption-key-file "$ROOTKEY"
+	assert_rc "pitr as root with a key the server's user cannot use: exit 2" 2
+	assert_output_contains "it names the key file and its owner" "'$ROOTKEY' belongs to uid 0"
+	check_not "nothing was written" test -e "$BD_TMP/r3/data"
+fi
 
 # --------------------------------------------------------------------------
 note "MySQL round trip through an encrypted repository"

@@ -85,6 +85,13 @@ check "with its group" getent group backupd
 assert_eq "/etc/backupd/backupd.conf: root:backupd 0640" "root:backupd 640" \
 	"$(stat -c '%U:%G %a' /etc/backupd/backupd.conf)"
 assert_eq "/var/lib/backupd belongs to backupd" "backupd:backupd" "$(stat -c '%U:%G' /var/lib/backupd)"
+# archive_command runs as the database server's user, outside the backupd
+# group: the default config it cannot read is named as the default, with
+# what to do instead
+run env -u BACKUPD_CONFIG runuser -u nobody -- /usr/bin/backupd list --repo "$BD_TMP/no-repo"
+assert_rc "a user who cannot read the package's config: exit 2" 2
+assert_output_contains "the error says it is the default config and how to give another" \
+	"(the default config, read whenever it exists: give this user a config it can read with -c FILE or BACKUPD_CONFIG=FILE)"
 # as the service's user: a command run as root may leave root-owned files
 # (lock files) in the state dir that the service then cannot open
 run runuser -u backupd -- /usr/bin/backupd check --log-level error

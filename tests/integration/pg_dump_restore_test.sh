@@ -107,6 +107,9 @@ assert_rc "verify $ID1 succeeds" 0
 run "$BACKUPD" verify --repo "$REPO" --name srcc
 assert_rc "verify of a name with no backups (a typo) fails: it checked nothing" 1
 assert_output_contains "it says so" "no complete backups of 'srcc' to verify"
+run "$BACKUPD" expire --repo "$REPO" --name srcc --keep-last 100
+assert_rc "expire of a name with nothing in the repository (a typo) fails: it applied nothing" 1
+assert_output_contains "it names the name" "nothing of 'srcc' in "
 
 # --------------------------------------------------------------------------
 note "restore --create --jobs 2 of the --jobs 2 backup"
@@ -716,10 +719,12 @@ fi
 note "failure: unusable repository and source"
 : >"$BD_TMP/a-file"
 run "$BACKUPD" dump --source "$SRC_URI" --repo "$BD_TMP/a-file/repo" --name src
-assert_rc "dump into a repository under a regular file exits 1" 1
-assert_output_contains "the error names the repository path" "$BD_TMP/a-file"
+# the operator's setup to fix, like a bad config line: exit 2
+assert_rc "dump into a repository under a regular file exits 2" 2
+assert_output_contains "the error names the repository path" "repository '$BD_TMP/a-file/repo' cannot be a directory: a directory above it is a file"
 run "$BACKUPD" list --repo "$BD_TMP/a-file"
-assert_rc "list of a regular file as repository exits 1" 1
+assert_rc "list of a regular file as repository exits 2" 2
+assert_output_contains "it says the path is not a directory" "repository '$BD_TMP/a-file' is not a directory"
 run "$BACKUPD" list --repo "$BD_TMP/no-such-repo" --json
 assert_rc "list of a missing repository exits 1" 1
 run "$DBRESTORE" restore --repo "$BD_TMP/no-such-repo" --name src --to "$(pg_uri dst_norepo)" --create

@@ -61,6 +61,20 @@ run "$BACKUPD" list --repo "s3://nobucket/x?endpoint=http://127.0.0.1:$S3_PORT"
 assert_rc "a missing bucket fails" 1
 assert_output_contains "the error says NoSuchBucket" "NoSuchBucket"
 
+# A HEAD's 404 has no body: check must not take a missing bucket for a
+# repository that is merely not created yet.
+cat >"$BD_TMP/buckets.conf" <<EOF
+[repo:gone]
+url = s3://nobucket/x?endpoint=http://127.0.0.1:$S3_PORT&style=path
+
+[repo:fresh]
+url = s3://bkt/not-yet?endpoint=http://127.0.0.1:$S3_PORT&style=path
+EOF
+run "$BACKUPD" -c "$BD_TMP/buckets.conf" check
+assert_rc "check of a repository in a missing bucket fails" 1
+assert_output_matches "check names the missing bucket" '^FAILED repo gone: .*NoSuchBucket'
+assert_output_contains "a new prefix in an existing bucket is still fine" "ok     repo fresh (new: created by the first backup)"
+
 run env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY "$BACKUPD" list --repo "$REPO"
 assert_rc "no credentials is a usage error" 2
 

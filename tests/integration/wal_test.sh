@@ -260,6 +260,12 @@ assert_eq "exactly one object for $SEG" 1 "$(find "$REPO/conc/wal" -name "$SEG-*
 dbr wal-get --repo "$REPO" --name conc "$SEG" "$BD_TMP/conc/back"
 assert_rc "wal-get of the concurrently pushed segment" 0
 check "it comes back byte for byte" cmp "$BD_TMP/conc/$SEG" "$BD_TMP/conc/back"
+dbr wal-get --repo "$REPO" --name conc 0000000100000000000000FF "$BD_TMP/conc/none"
+assert_rc "wal-get of a segment that is not archived: exit 1" 1
+check "and silently (the normal end of archive recovery)" test ! -s "$RUN_ERR"
+dbr wal-get --repo "$REPO" --name concc "$SEG" "$BD_TMP/conc/none"
+assert_rc "wal-get under a name with no WAL archive at all (a --name typo): exit 1" 1
+assert_output_contains "not silently: it names the name" "'concc' has no WAL archive in"
 # an explicit spool that cannot be made: the push is synchronous and says why
 bd wal-push --repo "$REPO" --name conc --spool-dir "$BD_TMP/conc/$SEG/spool" "$BD_TMP/conc/$SEG"
 assert_rc "wal-push with an unusable --spool-dir still archives" 0
@@ -366,6 +372,32 @@ if copy_start r4; then
 	assert_eq "r4 (timeline 1, after everything) has tx1 and tx2" "tx1,tx2" "$(rows_at "$COPY_PORT")"
 	copy_stop r4
 fi
+if [ "$(id -u)" = 0 ]; then
+	# pitr as root gives the copy to the data directory's owner, whose
+	# restore_command must read the config it names: one only root can read
+	# fails every wal-get, and the copy's recovery with it
+	ROOTCONF="$BD_TMP/root-only.conf"
+	(umask 077 && cp "$CONF" "$ROOTCONF")
+	own_dir "$BD_TMP/r5"
+	run "$DBRESTORE" -c "$ROOTCONF" pitr --repo main --name src --data-dir "$BD_TMP/r5/data" --backup "$B3" \
+		--target-timeline current --tablespace-map "$BD_TMP/ts1=$BD_TMP/r5/ts1"
+	assert_rc "pitr as root naming a config the server's user cannot read: exit 2" 2
+	assert_output_contains "it names the config and the server's user" "as $OWNER (uid $(id -u "$OWNER"), the data directory's owner), who cannot read '$ROOTCONF'"
+	check_not "nothing was written" test -e "$BD_TMP/r5/data"
+fi
+# A target the archived WAL does not reach yet is set up (the source may
+# archive it before the copy starts), with a warning: a copy started before
+# then stops with "recovery ended before configured recovery target was reached"
+own_dir "$BD_TMP/r6"
+dbr pitr --repo "$REPO" --name src --data-dir "$BD_TMP/r6/data" --target-lsn FFFF/0 \
+	--tablespace-map "$BD_TMP/ts1=$BD_TMP/r6/ts1"
+assert_rc "pitr to an LSN past the archived WAL is set up" 0
+assert_output_contains "with a warning that says where the archive ends" "target LSN FFFF/0 is past the archived WAL of 'src', which ends at"
+own_dir "$BD_TMP/r7"
+dbr pitr --repo "$REPO" --name src --data-dir "$BD_TMP/r7/data" --target-time "2999-01-01 00:00:00+00" \
+	--tablespace-map "$BD_TMP/ts1=$BD_TMP/r7/ts1"
+assert_rc "pitr to a time in the future is set up" 0
+assert_output_contains "with a warning that it is in the future" "target time 2999-01-01 00:00:00.000000+00 is in the future"
 
 # ---------------------------------------------------------------------------
 note "usage errors"

@@ -501,6 +501,28 @@ static void test_not_a_directory(void **state)
 	assert_non_null(strstr(err.msg, "/file/x': Not a directory"));
 }
 
+/* A repository path that names a file is a usage error (exit 2), said at open. */
+static void test_root_is_a_file(void **state)
+{
+	fixture *f = *state;
+	bderr err;
+	bderr_init(&err);
+	put(f->s, "file", "x");
+	char *root = fs_path(f, "file");
+	storage *s = NULL;
+	assert_int_equal(posix_storage_new(root, &s, &err), -1);
+	assert_null(s);
+	assert_int_equal(err.exit_code, EXIT_USAGE);
+	assert_non_null(strstr(err.msg, "is not a directory"));
+	free(root);
+	bderr_init(&err);
+	root = fs_path(f, "file/repo");
+	assert_int_equal(posix_storage_new(root, &s, &err), -1);
+	assert_int_equal(err.exit_code, EXIT_USAGE);
+	assert_non_null(strstr(err.msg, "a directory above it is a file"));
+	free(root);
+}
+
 static void test_storage_open_urls(void **state)
 {
 	fixture *f = *state;
@@ -590,6 +612,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_path_traversal, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_readonly_dir, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_not_a_directory, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_root_is_a_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_storage_open_urls, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent_writers, setup, teardown),
 	};

@@ -73,7 +73,8 @@ typedef struct server {
 			       are held (never answered) until the upload is aborted */
 	int fail_key;       /* answer DeleteObjects with a per-key <Error> */
 	/* counters, read after the client is done */
-	int initiates, completes, aborts, deletes, heads, others;
+	int initiates, completes, aborts, deletes, heads, lists, others;
+	int no_bucket; /* listings answer 404 NoSuchBucket */
 	int part_puts[MAX_PARTS + 1];
 	int answered[MAX_PARTS + 1]; /* parts answered 200 */
 	int inflight, max_inflight;  /* part bodies received and not yet answered */
@@ -325,6 +326,19 @@ static void serve_conn(server *sv, int fd)
 				respond(fd, "200 OK", NULL, NULL);
 			else
 				respond(fd, "404 Not Found", NULL, NULL);
+		} else if (strncmp(head, "GET ", 4) == 0 && strstr(head, "list-type=2") != NULL) {
+			pthread_mutex_lock(&sv->mu);
+			sv->lists++;
+			int no_bucket = sv->no_bucket;
+			pthread_mutex_unlock(&sv->mu);
+			if (no_bucket)
+				respond(fd, "404 Not Found", NULL,
+					"<Error><Code>NoSuchBucket</Code><Message>The specified bucket "
+					"does not exist</Message></Error>");
+			else
+				respond(fd, "200 OK", NULL,
+					"<ListBucketResult><IsTruncated>false</IsTruncated>"
+					"</ListBucketResult>");
 		} else if (strncmp(head, "DELETE ", 7) == 0 && strstr(head, "uploadId=UP1") != NULL) {
 			pthread_mutex_lock(&sv->mu);
 			sv->aborts++;
@@ -583,6 +597,39 @@ static void concurrent_part_failure_aborts(void **state)
 	assert_int_equal(sv.completes, 0);
 	assert_int_equal(sv.aborts, 1);
 	assert_int_equal(sv.heads, 1);
+	assert_int_equal(sv.lists, 1); /* the HEAD's 404: is it the object or the bucket? */
+	assert_int_equal(sv.others, 0);
+}
+
+/*
+ * A HEAD's 404 has no body: a missing bucket must not read as a missing
+ * object (backupd check called such a repository new and fine).  The bucket
+ * is asked about once per storage.
+ */
+static void info_missing_bucket(void **state)
+{
+	(void)state;
+	server sv;
+	server_init(&sv);
+	sv.no_bucket = 1;
+	server_start(&sv);
+	storage *s = open_s3(&sv, RETRY_Q);
+	bderr err;
+	bderr_init(&err);
+	storage_info info;
+	assert_int_equal(storage_info_get(s, "obj", &info, &err), -1);
+	assert_non_null(strstr(err.msg, "NoSuchBucket"));
+	pthread_mutex_lock(&sv.mu);
+	sv.no_bucket = 0;
+	pthread_mutex_unlock(&sv.mu);
+	bderr_init(&err);
+	assert_int_equal(storage_info_get(s, "obj", &info, &err), 0);
+	assert_false(info.exists);
+	assert_int_equal(storage_info_get(s, "obj", &info, &err), 0);
+	storage_free(s);
+	server_stop(&sv);
+	assert_int_equal(sv.heads, 3);
+	assert_int_equal(sv.lists, 2); /* not again once the bucket answered */
 	assert_int_equal(sv.others, 0);
 }
 
@@ -722,6 +769,7 @@ int main(void)
 		cmocka_unit_test(upload_part_dropped),
 		cmocka_unit_test(parts_upload_concurrently),
 		cmocka_unit_test(concurrent_part_failure_aborts),
+		cmocka_unit_test(info_missing_bucket),
 		cmocka_unit_test(delete_in_batches),
 		cmocka_unit_test(upload_concurrency_in_url),
 		cmocka_unit_test(no_retry_budget),

@@ -367,6 +367,23 @@ static void test_no_rule_is_usage_error(void **state)
 	assert_int_equal(err.exit_code, EXIT_USAGE);
 }
 
+/* A --name with nothing under it (a typo) fails: retention it never applied is no success. */
+static void test_unknown_name_fails(void **state)
+{
+	fixture *f = *state;
+	char *id = make_backup(f->r, "db", T0, 1);
+	bderr err;
+	bderr_init(&err);
+	expire_options o = { .name = "dbb", .now = T0 + DAY, .incomplete_grace = DAY };
+	o.policy.keep_last = 1;
+	assert_int_equal(expire_run(f->r, &o, NULL, NULL, &err), -1);
+	assert_non_null(strstr(err.msg, "nothing of 'dbb'"));
+	bderr_init(&err);
+	o.name = "db";
+	assert_int_equal(expire_run(f->r, &o, NULL, NULL, &err), 0);
+	free(id);
+}
+
 static void test_history_last(void **state)
 {
 	fixture *f = *state;
@@ -411,6 +428,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_keep_last_and_dry_run, test_repo_setup, test_repo_teardown),
 		cmocka_unit_test_setup_teardown(test_incomplete_grace, test_repo_setup, test_repo_teardown),
 		cmocka_unit_test_setup_teardown(test_no_rule_is_usage_error, test_repo_setup, test_repo_teardown),
+		cmocka_unit_test_setup_teardown(test_unknown_name_fails, test_repo_setup, test_repo_teardown),
 		cmocka_unit_test_setup_teardown(test_kinds_apart_and_wal, test_repo_setup, test_repo_teardown),
 		cmocka_unit_test_setup_teardown(test_history_last, test_repo_setup, test_repo_teardown),
 		cmocka_unit_test_setup_teardown(test_dead_writer_leftovers, test_repo_setup, test_repo_teardown),

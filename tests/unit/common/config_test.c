@@ -171,6 +171,14 @@ static const struct bad_case bad_cases[] = {
 	{ "[global]\nbogus = 1\nno equals here\n", "b.conf:2: key 'bogus': unknown key in [global]" },
 	/* an empty job section is still checked */
 	{ "[job:empty]\n", "b.conf:1: key 'source': missing in [job:empty]" },
+	/* relative paths would depend on the directory each command runs in */
+	{ "[global]\nstate-dir = state\n", "b.conf:2: key 'state-dir': must be an absolute path, got 'state'" },
+	{ "[repo:r]\nurl = backups\n",
+	  "b.conf:2: key 'url': must be s3://BUCKET/PREFIX, file:///PATH or an absolute path, got 'backups'" },
+	{ "[repo:r]\nurl = /r\nencryption-key-file = ./repo.key\n",
+	  "b.conf:3: key 'encryption-key-file': must be an absolute path, got './repo.key'" },
+	{ "[source:s]\nurl = postgresql://h/d\npassword-file = pw\n",
+	  "b.conf:3: key 'password-file': must be an absolute path, got 'pw'" },
 };
 
 static void test_bad_configs(void **state)

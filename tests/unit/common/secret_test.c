@@ -221,6 +221,8 @@ static void test_key_file(void **state)
 	assert_null(s);
 	assert_int_equal(err.exit_code, 2);
 	assert_non_null(strstr(err.msg, "holds 31 bytes: at least 32"));
+	/* the suggested command makes the key private from the start, not after a chmod */
+	assert_non_null(strstr(err.msg, "(umask 077; head -c 48 /dev/urandom | base64 > FILE)"));
 	bderr_init(&err);
 	assert_int_equal(secret_read_key_file(p32open, &s, &err), -1);
 	assert_int_equal(err.exit_code, 2);
