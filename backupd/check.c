@@ -304,7 +304,7 @@ static int check_state_dir(const config *cfg, bderr *err)
 	int found = stat(dir, &st) == 0;
 	if (found && !S_ISDIR(st.st_mode))
 		return bderr_set(err, "state-dir '%s' is not a directory", dir);
-	if (!found && errno == ENOENT) {
+	if (!found && (errno == ENOENT || errno == ENOTDIR)) {
 		/* the first run or the daemon creates it: say so, as for a new repository */
 		if (creatable_dir("state-dir", dir, dir, err) != 0)
 			return -1;
