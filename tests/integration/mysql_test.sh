@@ -837,13 +837,7 @@ assert_eq "no user was created" 0 "$(my_sql "" "SELECT COUNT(*) FROM mysql.user 
 note "--provision: a restore failing at its last steps leaves no env file, database or user"
 # killshim.c's KILLSHIM_FAIL_ON: the connection is lost at one statement (the
 # GRANT, then the marker's removal, after which only the env file is left)
-SHIM="$BD_TMP/killshim.so"
-SHIM_PRELOAD="$SHIM"
-# an ASan build's runtime must come first in the preload list
-if ldd "$DBRESTORE" | grep -q libasan; then
-	SHIM_PRELOAD="$("${CC:-cc}" -print-file-name=libasan.so) $SHIM"
-fi
-check "the fault shim builds" "${CC:-cc}" -O2 -shared -fPIC -o "$SHIM" "$HERE/killshim.c" -ldl
+shim_build
 for step in 'GRANT ALL ON `users_app4`.*|cannot grant the user its database' \
 	'DROP TABLE `users_app4`.`backupd_restore_in_progress`|cannot drop the restore'"'"'s marker table'; do
 	MYSQL_PWD="$MY_PASSWORD" run env LD_PRELOAD="$SHIM_PRELOAD" KILLSHIM_FAIL_ON="${step%%|*}" \

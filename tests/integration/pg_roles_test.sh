@@ -207,6 +207,21 @@ assert_rc "an existing database is refused" 1
 assert_output_contains "the error names it" "database 'appdb' already exists"
 assert_eq "and it is untouched" "kept 100" "$(psql_q appdb "SELECT obj_description('app.t'::regclass) || ' ' || count(*) FROM app.t")"
 assert_eq "no role was created" 0 "$(psql_q postgres "SELECT count(*) FROM pg_roles WHERE rolname = 'app_user4'")"
+
+# --------------------------------------------------------------------------
+note "--provision failing late (connection lost at the final rename): no role, database or env file"
+shim_build
+run env LD_PRELOAD="$SHIM_PRELOAD" KILLSHIM_FAIL_ON="RENAME TO" "$DBRESTORE" restore --repo "$REPO" --name rsrc \
+	--to "$(pg_uri postgres)" --provision appdb5 --owner app_user5 --env-file "$ENVDIR/app5.env" "${MAPS[@]}"
+assert_rc "connection lost at the rename, after the role and the database exist: exit 1" 1
+assert_output_contains "it says why" "cannot rename the restored database to 'appdb5'"
+assert_output_contains "the role it created is dropped" "dropped role \"app_user5\", created for the failed restore"
+assert_eq "the role is gone" 0 "$(psql_q postgres "SELECT count(*) FROM pg_roles WHERE rolname = 'app_user5'")"
+check_not "no database under the target's name" db_exists appdb5
+assert_eq "nor under the temporary name" 0 "$(psql_q postgres "SELECT count(*) FROM pg_database WHERE datname LIKE 'backupd\_restore\_%'")"
+check_not "no env file" test -e "$ENVDIR/app5.env"
+check_not "nor the env file's temporary file" compgen -G "$ENVDIR/app5.env.*"
+
 assert_no_secrets_in_output "the generated password never appears in any output"
 
 finish
