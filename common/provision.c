@@ -44,7 +44,7 @@ static void append_encoded(strbuf *b, const char *s)
 }
 
 char *provision_env_line(const char *scheme, const char *user, const char *password, const char *host,
-			 const char *port, const char *db)
+			 const char *port, const char *db, const char *socket_key, const char *socket)
 {
 	strbuf b;
 	strbuf_init(&b);
@@ -55,16 +55,15 @@ char *provision_env_line(const char *scheme, const char *user, const char *passw
 		append_encoded(&b, password);
 	}
 	strbuf_appends(&b, "@");
-	int socket = host && host[0] == '/';
-	if (host && !socket)
+	if (host)
 		append_encoded(&b, host);
 	if (port && *port && !socket)
 		strbuf_appendf(&b, ":%s", port);
 	strbuf_appends(&b, "/");
 	append_encoded(&b, db);
 	if (socket) {
-		strbuf_appends(&b, "?host=");
-		append_encoded(&b, host);
+		strbuf_appendf(&b, "?%s=", socket_key);
+		append_encoded(&b, socket);
 		if (port && *port)
 			strbuf_appendf(&b, "&port=%s", port);
 	}
@@ -146,3 +145,4 @@ void env_file_abort(env_file *f)
 	free(f->path);
 	free(f);
 }
+

@@ -26,11 +26,14 @@ int provision_password(char *out, bderr *err);
 
 /*
  * "DATABASE_URL=scheme://user[:password]@host:port/db\n" (caller frees with
- * secret_free), every part percent-encoded; password NULL: none.  A host
- * starting with '/' (a unix socket directory) goes into ?host=.
+ * secret_free), every part percent-encoded; password NULL: none; host NULL:
+ * none.  With a socket (a Unix socket, or libpq's socket directory) the port
+ * leaves the authority: "...@host/db?SOCKET_KEY=socket[&port=port]", the
+ * query key being the one the scheme's URL parsers read (libpq: host,
+ * MySQL's: socket).
  */
 char *provision_env_line(const char *scheme, const char *user, const char *password, const char *host,
-			 const char *port, const char *db);
+			 const char *port, const char *db, const char *socket_key, const char *socket);
 
 /*
  * The env file: prepare proves the place writable (a temporary file beside
@@ -45,5 +48,6 @@ int env_file_prepare(const char *path, const char *content, env_file **out, bder
 int env_file_commit(env_file *f, bderr *err);
 /* Frees f and wipes the content it held (NULL is fine). */
 void env_file_abort(env_file *f);
+
 
 #endif

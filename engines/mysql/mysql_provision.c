@@ -4,6 +4,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <stddef.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <netinet/in.h>
+
 #include <openssl/evp.h>
 
 #include "common/log.h"
@@ -41,8 +46,52 @@ static int count(MYSQL *c, const char *sql, long *n, bderr *err)
 	return 0;
 }
 
-int mysql_provision_prepare(MYSQL *admin, const provision_request *o, const char *host, unsigned port,
-			    mysql_provision **out, bderr *err)
+/*
+ * Where the application reaches the server, as the admin connection did:
+ * its peer's address, so a Unix socket stays a socket (with the socket's
+ * path: "localhost" alone means the client library's default socket to some
+ * drivers and TCP port 3306 to others) and a TCP port is the one in use
+ * even when --to left it to the default.  Without a peer address: --to's
+ * socket or the server's @@socket, or --to's port.  *socket and *port_s:
+ * caller frees.
+ */
+static void app_address(MYSQL *admin, const my_uri *uri, char **socket, char **port_s)
+{
+	struct sockaddr_storage sa;
+	socklen_t len = sizeof sa;
+	memset(&sa, 0, sizeof sa);
+	*socket = NULL;
+	*port_s = NULL;
+	int fd = (int)mysql_get_socket(admin);
+	int unix_socket = uri->host == NULL || strcmp(uri->host, "localhost") == 0;
+	if (fd >= 0 && getpeername(fd, (struct sockaddr *)&sa, &len) == 0) {
+		unix_socket = sa.ss_family == AF_UNIX;
+		const struct sockaddr_un *un = (const struct sockaddr_un *)&sa;
+		size_t off = offsetof(struct sockaddr_un, sun_path);
+		if (unix_socket && len > off && un->sun_path[0] != '\0')
+			*socket = xasprintf("%.*s", (int)strnlen(un->sun_path, len - off), un->sun_path);
+		else if (sa.ss_family == AF_INET)
+			*port_s = xasprintf("%u", (unsigned)ntohs(((const struct sockaddr_in *)&sa)->sin_port));
+		else if (sa.ss_family == AF_INET6)
+			*port_s = xasprintf("%u", (unsigned)ntohs(((const struct sockaddr_in6 *)&sa)->sin6_port));
+		if (*socket || *port_s)
+			return;
+	}
+	if (!unix_socket) {
+		*port_s = xasprintf("%u", uri->port ? uri->port : 3306);
+		return;
+	}
+	bderr ignored;
+	bderr_init(&ignored);
+	if (uri->socket)
+		*socket = xstrdup(uri->socket);
+	else if (my_query_value(admin, "SELECT @@socket", "cannot read the server's socket", socket, &ignored) != 0 ||
+		 *socket == NULL)
+		*socket = xstrdup("/run/mysqld/mysqld.sock"); /* the client library's default */
+}
+
+int mysql_provision_prepare(MYSQL *admin, const provision_request *o, const my_uri *uri, mysql_provision **out,
+			    bderr *err)
 {
 	char *ldb = my_quote_literal(admin, o->db);
 	char *luser = my_quote_literal(admin, o->owner);
@@ -69,10 +118,12 @@ int mysql_provision_prepare(MYSQL *admin, const provision_request *o, const char
 		p = xcalloc(1, sizeof *p);
 		p->account = xasprintf("%s@'%%'", luser);
 		p->db = xstrdup(o->db);
-		char port_s[16];
-		snprintf(port_s, sizeof port_s, "%u", port ? port : 3306);
+		char *socket = NULL, *port_s = NULL;
+		app_address(admin, uri, &socket, &port_s);
 		char *line = provision_env_line("mysql", o->owner, user_there ? NULL : password,
-						host ? host : "localhost", port_s, o->db);
+						socket ? "localhost" : uri->host, port_s, o->db, "socket", socket);
+		free(socket);
+		free(port_s);
 		rc = env_file_prepare(o->env_file, line, &p->env, err);
 		secret_free(line);
 	}

@@ -8,6 +8,9 @@
  * GRANT ALL ON DB.* goes to the user, and FILE gets
  * DATABASE_URL=mysql://USER:PASSWORD@HOST:PORT/DB (0600, atomically).  An
  * existing DB is refused and left untouched.  One-database dumps only.
+ *
+ * HOST:PORT is where the admin connection went: a connection through a Unix
+ * socket gives mysql://USER:PASSWORD@localhost/DB?socket=PATH instead.
  */
 #ifndef BACKUPD_RESTORE_MYSQL_PROVISION_H
 #define BACKUPD_RESTORE_MYSQL_PROVISION_H
@@ -16,12 +19,13 @@
 
 #include "common/error.h"
 #include "common/provision.h"
+#include "engines/mysql/myconn.h"
 
 typedef struct mysql_provision mysql_provision;
 
-/* host and port: the server's, for DATABASE_URL. */
-int mysql_provision_prepare(MYSQL *admin, const provision_request *o, const char *host, unsigned port,
-			    mysql_provision **out, bderr *err);
+/* uri: --to's, which admin is connected by. */
+int mysql_provision_prepare(MYSQL *admin, const provision_request *o, const my_uri *uri, mysql_provision **out,
+			    bderr *err);
 /* After the restore, while the database is still marked in progress: GRANT ALL ON DB.*. */
 int mysql_provision_grant(mysql_provision *p, MYSQL *admin, bderr *err);
 /*

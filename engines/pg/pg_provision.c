@@ -58,8 +58,10 @@ int pg_provision_prepare(PGconn *admin, const provision_request *o, pg_provision
 	char password[PROVISION_PASSWORD_LEN + 1];
 	if (!role_there && provision_password(password, err) != 0)
 		return -1;
-	char *line = provision_env_line("postgresql", o->owner, role_there ? NULL : password, PQhost(admin),
-					PQport(admin), o->db);
+	const char *host = PQhost(admin);
+	const char *socket = host && host[0] == '/' ? host : NULL;
+	char *line = provision_env_line("postgresql", o->owner, role_there ? NULL : password, socket ? NULL : host,
+					PQport(admin), o->db, "host", socket);
 	pg_provision *p = xcalloc(1, sizeof *p);
 	p->role = xstrdup(o->owner);
 	int rc = env_file_prepare(o->env_file, line, &p->env, err);

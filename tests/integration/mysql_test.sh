@@ -855,6 +855,40 @@ for step in 'GRANT ALL ON `users_app4`.*|cannot grant the user its database' \
 	rm -f "$ENVDIR/app4.env"
 	my_sql "" "DROP USER IF EXISTS 'bd_appuser4'@'%'"
 done
+
+# app_rows ENVFILE: the row count of t, read as the env file's DATABASE_URL says (TCP or socket)
+app_rows() {
+	python3 - "$1" <<'PY' >"$BD_TMP/app.args"
+import sys, urllib.parse
+url = open(sys.argv[1]).read().strip().split("=", 1)[1]
+u = urllib.parse.urlsplit(url)
+q = urllib.parse.parse_qs(u.query)
+where = ["--socket=" + q["socket"][0]] if "socket" in q else ["-h", u.hostname, "-P", str(u.port)]
+print("\n".join(where + ["-u", urllib.parse.unquote(u.username), "-D", u.path[1:]]))
+PY
+	local pw args=()
+	pw="$(python3 -c 'import sys,urllib.parse; u=urllib.parse.urlsplit(open(sys.argv[1]).read().strip().split("=",1)[1]); print(urllib.parse.unquote(u.password or ""))' "$1")"
+	mapfile -t args <"$BD_TMP/app.args"
+	MYSQL_PWD="$pw" /usr/bin/mariadb --no-defaults "${args[@]}" -N -B -e "SELECT COUNT(*) FROM t"
+}
+app_pw() { sed -n 's|^DATABASE_URL=mysql://[^:]*:\([A-Za-z0-9]*\)@.*|\1|p' "$1"; }
+note "--provision through the Unix socket: DATABASE_URL keeps the socket"
+SOCK="$MY_DIR/sock/mariadbd.sock"
+MYSQL_PWD="$MY_PASSWORD" run "$DBRESTORE" restore --repo "$BD_TMP/repo-users" --name users \
+	--to "mysql://root@localhost/?socket=$SOCK" --provision users_app10 --owner bd_appuser10 --env-file "$ENVDIR/app10.env"
+assert_rc "restore --provision over the socket succeeds" 0
+add_secret "$(app_pw "$ENVDIR/app10.env")"
+assert_match "DATABASE_URL names the socket, not a TCP port" \
+	"^DATABASE_URL=mysql://bd_appuser10:[A-Za-z0-9]{32}@localhost/users_app10\\?socket=$(printf %s "$SOCK" | sed 's|/|%2F|g')\$" \
+	"$(cat "$ENVDIR/app10.env")"
+assert_eq "the application connects through it and reads its data" 1 "$(app_rows "$ENVDIR/app10.env")"
+MYSQL_PWD="$MY_PASSWORD" run "$DBRESTORE" restore --repo "$BD_TMP/repo-users" --name users \
+	--to "mysql://root@localhost/?socket=$SOCK" --provision users_app11 --owner bd_appuser10 --env-file "$ENVDIR/app11.env" --reuse-role
+assert_rc "--reuse-role over the socket succeeds" 0
+assert_match "without a password, with the socket" "^DATABASE_URL=mysql://bd_appuser10@localhost/users_app11\\?socket=%2F" \
+	"$(cat "$ENVDIR/app11.env")"
+my_sql "" "DROP USER IF EXISTS 'bd_appuser10'@'%'"
+
 my_sql "" "DROP USER IF EXISTS 'bd_appuser'@'%'"
 my_sql "" "DROP USER IF EXISTS 'bd_app'@'%'; DROP USER IF EXISTS 'bd_other'@'localhost'"
 

@@ -148,6 +148,29 @@ static void test_existing_file_replaced(void **state)
 	remove_dir(dir, "app.env");
 }
 
+/* TCP: host and port in the authority; a socket: the port leaves it, the socket goes into the query. */
+static void test_env_line_forms(void **state)
+{
+	(void)state;
+	struct {
+		const char *scheme, *password, *host, *port, *key, *socket, *want;
+	} cases[] = {
+		{ "postgresql", "pw", "db.example", "5432", "host", NULL,
+		  "DATABASE_URL=postgresql://app:pw@db.example:5432/app%20db\n" },
+		{ "postgresql", NULL, NULL, "5433", "host", "/run/postgresql",
+		  "DATABASE_URL=postgresql://app@/app%20db?host=%2Frun%2Fpostgresql&port=5433\n" },
+		{ "mysql", "pw", "localhost", NULL, "socket", "/run/mysqld/mysqld.sock",
+		  "DATABASE_URL=mysql://app:pw@localhost/app%20db?socket=%2Frun%2Fmysqld%2Fmysqld.sock\n" },
+		{ "mysql", "pw", "127.0.0.1", "3307", "socket", NULL, "DATABASE_URL=mysql://app:pw@127.0.0.1:3307/app%20db\n" },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		char *line = provision_env_line(cases[i].scheme, "app", cases[i].password, cases[i].host, cases[i].port,
+						"app db", cases[i].key, cases[i].socket);
+		assert_string_equal(line, cases[i].want);
+		free(line);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -155,6 +178,7 @@ int main(void)
 		cmocka_unit_test(test_abort_leaves_nothing),
 		cmocka_unit_test(test_directory_refused),
 		cmocka_unit_test(test_existing_file_replaced),
+		cmocka_unit_test(test_env_line_forms),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
