@@ -11,6 +11,15 @@
  *
  * HOST:PORT is where the admin connection went: a connection through a Unix
  * socket gives mysql://USER:PASSWORD@localhost/DB?socket=PATH instead.
+ *
+ * The server keeps no comment on a user to mark it as this run's, so the
+ * mark is local: FILE.pending (common/provision.h), written before CREATE
+ * USER with the fingerprint (SHA-256) of the credential hash sent, removed
+ * with the env file in place or the user dropped.  A run killed in between
+ * leaves both; the next run of the same provisioning (same env file, server,
+ * database and user) finds the user's stored credential matching the record
+ * and recreates the user with a new password.  A user made any other way
+ * has another credential (or no record names it) and is refused as before.
  */
 #ifndef BACKUPD_RESTORE_MYSQL_PROVISION_H
 #define BACKUPD_RESTORE_MYSQL_PROVISION_H
@@ -23,7 +32,11 @@
 
 typedef struct mysql_provision mysql_provision;
 
-/* uri: --to's, which admin is connected by. */
+/*
+ * uri: --to's, which admin is connected by.  The caller holds the target's
+ * restore claim (my_tmpdb_claim), so a live run of the same provisioning is
+ * never raced.
+ */
 int mysql_provision_prepare(MYSQL *admin, const provision_request *o, const my_uri *uri, mysql_provision **out,
 			    bderr *err);
 /* After the restore, while the database is still marked in progress: GRANT ALL ON DB.*. */
