@@ -29,6 +29,7 @@
 	F(unsigned int, mysql_field_count, (MYSQL * m), (m), 0)                                             \
 	V(mysql_free_result, (MYSQL_RES * r), (r))                                                          \
 	F(char *, mysql_get_server_info, (MYSQL * m), (m), NULL)                                            \
+	F(my_socket, mysql_get_socket, (MYSQL * m), (m), (my_socket)-1)                                     \
 	F(unsigned long, mysql_get_server_version, (MYSQL * m), (m), 0)                                     \
 	F(unsigned long, mysql_hex_string, (char *t, const char *f, unsigned long n), (t, f, n), 0)         \
 	F(int, mysql_next_result, (MYSQL * m), (m), 1)                                                      \

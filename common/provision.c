@@ -44,7 +44,7 @@ static void append_encoded(strbuf *b, const char *s)
 }
 
 char *provision_env_line(const char *scheme, const char *user, const char *password, const char *host,
-			 const char *port, const char *db)
+			 const char *port, const char *db, const char *socket_key, const char *socket)
 {
 	strbuf b;
 	strbuf_init(&b);
@@ -55,16 +55,15 @@ char *provision_env_line(const char *scheme, const char *user, const char *passw
 		append_encoded(&b, password);
 	}
 	strbuf_appends(&b, "@");
-	int socket = host && host[0] == '/';
-	if (host && !socket)
+	if (host)
 		append_encoded(&b, host);
 	if (port && *port && !socket)
 		strbuf_appendf(&b, ":%s", port);
 	strbuf_appends(&b, "/");
 	append_encoded(&b, db);
 	if (socket) {
-		strbuf_appends(&b, "?host=");
-		append_encoded(&b, host);
+		strbuf_appendf(&b, "?%s=", socket_key);
+		append_encoded(&b, socket);
 		if (port && *port)
 			strbuf_appendf(&b, "&port=%s", port);
 	}
@@ -145,4 +144,119 @@ void env_file_abort(env_file *f)
 	secret_free(f->content);
 	free(f->path);
 	free(f);
+}
+
+/* ---- the pending record ---- */
+
+char *provision_pending_path(const char *env_path)
+{
+	return xasprintf("%s.pending", env_path);
+}
+
+/* Its lines but the fingerprint's: what names the provisioning (percent-encoded, one per line). */
+static char *pending_head(const char *server, const char *db, const char *account)
+{
+	strbuf b;
+	strbuf_init(&b);
+	strbuf_appends(&b, "# backupd: a provisioning in progress (no secret here); removed when it ends\nserver=");
+	append_encoded(&b, server);
+	strbuf_appends(&b, "\ndatabase=");
+	append_encoded(&b, db);
+	strbuf_appends(&b, "\naccount=");
+	append_encoded(&b, account);
+	strbuf_appends(&b, "\n");
+	return strbuf_detach(&b);
+}
+
+int provision_pending_write(const char *env_path, const char *server, const char *db, const char *account,
+			    const char *fingerprint, bderr *err)
+{
+	char *head = pending_head(server, db, account);
+	char *content = xasprintf("%scredential=%s\n", head, fingerprint);
+	char *path = provision_pending_path(env_path);
+	int rc = file_write_atomic(path, NULL, content, strlen(content), err);
+	free(path);
+	free(content);
+	free(head);
+	return rc;
+}
+
+/* The record's text (at most 64 KiB: it is a few lines), or *out NULL when there is none. */
+static int pending_read(const char *path, char **out, bderr *err)
+{
+	*out = NULL;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0 && errno == ENOENT)
+		return 0;
+	if (fd < 0)
+		return bderr_sys(err, errno, "cannot read the provisioning record '%s'", path);
+	strbuf b;
+	strbuf_init(&b);
+	char buf[4096];
+	ssize_t n;
+	while ((n = read(fd, buf, sizeof buf)) > 0 && b.len < 65536)
+		strbuf_append(&b, buf, (size_t)n);
+	int e = errno;
+	close(fd);
+	if (n < 0) {
+		strbuf_free(&b);
+		return bderr_sys(err, e, "cannot read the provisioning record '%s'", path);
+	}
+	*out = strbuf_detach(&b);
+	return 0;
+}
+
+int provision_pending_check(const char *env_path, const char *server, const char *db, const char *account,
+			    const char *fingerprint, provision_pending_state *state, char **other, bderr *err)
+{
+	*state = PROVISION_PENDING_NONE;
+	if (other)
+		*other = NULL;
+	char *path = provision_pending_path(env_path);
+	char *text = NULL;
+	int rc = pending_read(path, &text, err);
+	free(path);
+	if (rc != 0 || text == NULL)
+		return rc;
+	char *head = pending_head(server, db, account);
+	size_t hl = strlen(head);
+	if (strncmp(text, head, hl) != 0) {
+		*state = PROVISION_PENDING_OTHER;
+		if (other) {
+			/* its server, database and account, on one line */
+			strbuf b;
+			strbuf_init(&b);
+			for (char *line = strchr(text, '\n'); line && line[1]; line = strchr(line + 1, '\n')) {
+				size_t len = strcspn(line + 1, "\n");
+				if (strncmp(line + 1, "credential=", 11) != 0)
+					strbuf_appendf(&b, "%s%.*s", b.len ? " " : "", (int)len, line + 1);
+			}
+			*other = strbuf_detach(&b);
+		}
+	} else {
+		const char *cred = text + hl;
+		size_t want = fingerprint ? strlen(fingerprint) : 0;
+		*state = fingerprint && strncmp(cred, "credential=", 11) == 0 && strncmp(cred + 11, fingerprint, want) == 0 &&
+				 strcmp(cred + 11 + want, "\n") == 0
+			 ? PROVISION_PENDING_OURS
+			 : PROVISION_PENDING_SAME;
+	}
+	free(head);
+	free(text);
+	return 0;
+}
+
+int provision_pending_remove(const char *env_path, bderr *err)
+{
+	char *path = provision_pending_path(env_path);
+	int rc = 0;
+	if (unlink(path) != 0 && errno != ENOENT) {
+		rc = bderr_sys(err, errno, "cannot remove the provisioning record '%s'", path);
+	} else {
+		char *dir = path_dirname(path);
+		rc = fsync_dir(dir, err);
+		free(dir);
+	}
+	free(path);
+	return rc;
 }

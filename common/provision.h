@@ -26,11 +26,14 @@ int provision_password(char *out, bderr *err);
 
 /*
  * "DATABASE_URL=scheme://user[:password]@host:port/db\n" (caller frees with
- * secret_free), every part percent-encoded; password NULL: none.  A host
- * starting with '/' (a unix socket directory) goes into ?host=.
+ * secret_free), every part percent-encoded; password NULL: none; host NULL:
+ * none.  With a socket (a Unix socket, or libpq's socket directory) the port
+ * leaves the authority: "...@host/db?SOCKET_KEY=socket[&port=port]", the
+ * query key being the one the scheme's URL parsers read (libpq: host,
+ * MySQL's: socket).
  */
 char *provision_env_line(const char *scheme, const char *user, const char *password, const char *host,
-			 const char *port, const char *db);
+			 const char *port, const char *db, const char *socket_key, const char *socket);
 
 /*
  * The env file: prepare proves the place writable (a temporary file beside
@@ -45,5 +48,35 @@ int env_file_prepare(const char *path, const char *content, env_file **out, bder
 int env_file_commit(env_file *f, bderr *err);
 /* Frees f and wipes the content it held (NULL is fine). */
 void env_file_abort(env_file *f);
+
+/*
+ * The local record of a provisioning in progress, for a server that cannot
+ * mark the account it created (MySQL/MariaDB users carry no comment):
+ * "FILE.pending" beside the env file FILE, written (atomically, mode 0600)
+ * before the account is created and removed once the env file is in place
+ * or the account dropped again.  A run killed in between leaves it, so that
+ * the next run of the same provisioning can tell the account it finds is
+ * the killed run's and take it over.  It holds no secret: the server, the
+ * database, the account and a fingerprint of the credential the server
+ * stores for the account (the caller's hash of it), which an account of the
+ * same name made by hand does not share.
+ */
+typedef enum provision_pending_state {
+	PROVISION_PENDING_NONE,  /* no record */
+	PROVISION_PENDING_SAME,  /* this server, database and account; another credential (or none) */
+	PROVISION_PENDING_OURS,  /* the same, credential included: the account is a killed run's */
+	PROVISION_PENDING_OTHER, /* a record of another provisioning (described in *other, caller frees) */
+} provision_pending_state;
+
+/* Records server, db, account and fingerprint for env_path. */
+int provision_pending_write(const char *env_path, const char *server, const char *db, const char *account,
+			    const char *fingerprint, bderr *err);
+/* Compares the record for env_path with these (fingerprint NULL: no account yet); other may be NULL. */
+int provision_pending_check(const char *env_path, const char *server, const char *db, const char *account,
+			    const char *fingerprint, provision_pending_state *state, char **other, bderr *err);
+/* Removes the record (none is fine), durably. */
+int provision_pending_remove(const char *env_path, bderr *err);
+/* "FILE.pending" (caller frees), for messages. */
+char *provision_pending_path(const char *env_path);
 
 #endif

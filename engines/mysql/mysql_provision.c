@@ -4,6 +4,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <stddef.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <netinet/in.h>
+
 #include <openssl/evp.h>
 
 #include "common/log.h"
@@ -11,11 +16,14 @@
 #include "engines/mysql/myconn.h"
 #include "common/provision.h"
 #include "common/secret.h"
+#include "archive/filter.h"
 
 struct mysql_provision {
 	char *account; /* 'user'@'%' */
 	char *db;
+	char *env_path;
 	int created;
+	int pending; /* the record (FILE.pending) is ours to remove */
 	env_file *env;
 };
 
@@ -41,8 +49,67 @@ static int count(MYSQL *c, const char *sql, long *n, bderr *err)
 	return 0;
 }
 
-int mysql_provision_prepare(MYSQL *admin, const provision_request *o, const char *host, unsigned port,
-			    mysql_provision **out, bderr *err)
+/*
+ * Where the application reaches the server, as the admin connection did:
+ * its peer's address, so a Unix socket stays a socket (with the socket's
+ * path: "localhost" alone means the client library's default socket to some
+ * drivers and TCP port 3306 to others) and a TCP port is the one in use
+ * even when --to left it to the default.  Without a peer address: --to's
+ * socket or the server's @@socket, or --to's port.  *socket and *port_s:
+ * caller frees.
+ */
+static void app_address(MYSQL *admin, const my_uri *uri, char **socket, char **port_s)
+{
+	struct sockaddr_storage sa;
+	socklen_t len = sizeof sa;
+	memset(&sa, 0, sizeof sa);
+	*socket = NULL;
+	*port_s = NULL;
+	int fd = (int)mysql_get_socket(admin);
+	int unix_socket = uri->host == NULL || strcmp(uri->host, "localhost") == 0;
+	if (fd >= 0 && getpeername(fd, (struct sockaddr *)&sa, &len) == 0) {
+		unix_socket = sa.ss_family == AF_UNIX;
+		const struct sockaddr_un *un = (const struct sockaddr_un *)&sa;
+		size_t off = offsetof(struct sockaddr_un, sun_path);
+		if (unix_socket && len > off && un->sun_path[0] != '\0')
+			*socket = xasprintf("%.*s", (int)strnlen(un->sun_path, len - off), un->sun_path);
+		else if (sa.ss_family == AF_INET)
+			*port_s = xasprintf("%u", (unsigned)ntohs(((const struct sockaddr_in *)&sa)->sin_port));
+		else if (sa.ss_family == AF_INET6)
+			*port_s = xasprintf("%u", (unsigned)ntohs(((const struct sockaddr_in6 *)&sa)->sin6_port));
+		if (*socket || *port_s)
+			return;
+	}
+	if (!unix_socket) {
+		*port_s = xasprintf("%u", uri->port ? uri->port : 3306);
+		return;
+	}
+	bderr ignored;
+	bderr_init(&ignored);
+	if (uri->socket)
+		*socket = xstrdup(uri->socket);
+	else if (my_query_value(admin, "SELECT @@socket", "cannot read the server's socket", socket, &ignored) != 0 ||
+		 *socket == NULL)
+		*socket = xstrdup("/run/mysqld/mysqld.sock"); /* the client library's default */
+}
+
+/* The pending record's fingerprint of the stored credential (mysql_provision.h). */
+static void credential_fingerprint(const char *stored, char out[SHA256_HEX_LEN + 1])
+{
+	sha256_hex(stored, strlen(stored), out);
+}
+
+/* The stored credential of ACCOUNT ('user'@'%'), or NULL when the server shows none. */
+static int stored_credential(MYSQL *c, const char *luser, char **out, bderr *err)
+{
+	char *sql = xasprintf("SELECT authentication_string FROM mysql.user WHERE User = %s AND Host = '%%'", luser);
+	int rc = my_query_value(c, sql, "cannot inspect the target server", out, err);
+	free(sql);
+	return rc;
+}
+
+int mysql_provision_prepare(MYSQL *admin, const provision_request *o, const my_uri *uri, mysql_provision **out,
+			    bderr *err)
 {
 	char *ldb = my_quote_literal(admin, o->db);
 	char *luser = my_quote_literal(admin, o->owner);
@@ -55,32 +122,77 @@ int mysql_provision_prepare(MYSQL *admin, const provision_request *o, const char
 	free(q1);
 	free(q2);
 	free(ldb);
+	char server[300];
+	my_uri_where(uri, server, sizeof server);
+	char *account = xasprintf("%s@'%%'", luser);
 	mysql_provision *p = NULL;
 	if (rc == 0 && db_there)
 		rc = bderr_set(err, "database '%s' already exists: --provision creates the database, and leaves an existing one untouched",
 			       o->db);
-	if (rc == 0 && user_there && !o->reuse)
+	/* a user the record says a killed run of this provisioning created (mysql_provision.h) */
+	provision_pending_state pending = PROVISION_PENDING_NONE;
+	char *other = NULL;
+	if (rc == 0) {
+		char *stored = NULL;
+		char fp[SHA256_HEX_LEN + 1] = "";
+		if (user_there)
+			rc = stored_credential(admin, luser, &stored, err);
+		if (rc == 0 && stored)
+			credential_fingerprint(stored, fp);
+		if (rc == 0)
+			rc = provision_pending_check(o->env_file, server, o->db, account, stored ? fp : NULL, &pending,
+						     &other, err);
+		free(stored);
+	}
+	int left = user_there && pending == PROVISION_PENDING_OURS;
+	if (rc == 0 && user_there && !left && !o->reuse)
 		rc = bderr_set(err, "user '%s'@'%%' already exists: pass --reuse-role to grant it the database (its password is not changed)",
 			       o->owner);
+	int create = !user_there || left;
+	if (rc == 0 && create && pending == PROVISION_PENDING_OTHER) {
+		char *path = provision_pending_path(o->env_file);
+		rc = bderr_set(err, "'%s' records another provisioning in progress (%s): run that one again to finish it, "
+				    "or remove the file", path, other);
+		free(path);
+	}
+	free(other);
 	char password[PROVISION_PASSWORD_LEN + 1] = "";
-	if (rc == 0 && !user_there)
+	if (rc == 0 && create)
 		rc = provision_password(password, err);
 	if (rc == 0) {
 		p = xcalloc(1, sizeof *p);
-		p->account = xasprintf("%s@'%%'", luser);
+		p->account = account;
+		account = NULL;
 		p->db = xstrdup(o->db);
-		char port_s[16];
-		snprintf(port_s, sizeof port_s, "%u", port ? port : 3306);
-		char *line = provision_env_line("mysql", o->owner, user_there ? NULL : password,
-						host ? host : "localhost", port_s, o->db);
+		p->env_path = xstrdup(o->env_file);
+		char *socket = NULL, *port_s = NULL;
+		app_address(admin, uri, &socket, &port_s);
+		char *line = provision_env_line("mysql", o->owner, create ? password : NULL,
+						socket ? "localhost" : uri->host, port_s, o->db, "socket", socket);
+		free(socket);
+		free(port_s);
 		rc = env_file_prepare(o->env_file, line, &p->env, err);
 		secret_free(line);
 	}
-	if (rc == 0 && !user_there) {
+	if (rc == 0 && left) {
+		log_info("user %s was left by an interrupted provisioning of '%s' (recorded in '%s.pending'): "
+			 "recreating it with a new password", p->account, o->db, o->env_file);
+		char *sql = xasprintf("DROP USER %s", p->account);
+		rc = my_exec(admin, sql, "cannot drop the user an interrupted provisioning left", err);
+		free(sql);
+	}
+	if (rc == 0 && create) {
 		char hash[42];
 		mysql_native_hash(password, hash);
+		/* recorded first: a run killed right after the CREATE USER leaves the record */
+		char fp[SHA256_HEX_LEN + 1];
+		credential_fingerprint(hash, fp);
+		rc = provision_pending_write(o->env_file, server, o->db, p->account, fp, err);
+		if (rc == 0)
+			p->pending = 1;
 		char *sql = xasprintf("CREATE USER %s IDENTIFIED WITH mysql_native_password AS '%s'", p->account, hash);
-		rc = my_exec(admin, sql, "cannot create the user", err);
+		if (rc == 0)
+			rc = my_exec(admin, sql, "cannot create the user", err);
 		secret_free(sql);
 		memset(hash, 0, sizeof hash);
 		if (rc == 0) {
@@ -90,6 +202,7 @@ int mysql_provision_prepare(MYSQL *admin, const provision_request *o, const char
 	}
 	memset(password, 0, sizeof password);
 	free(luser);
+	free(account);
 	if (rc != 0) {
 		mysql_provision_abort(p, admin);
 		return -1;
@@ -110,13 +223,22 @@ int mysql_provision_grant(mysql_provision *p, MYSQL *admin, bderr *err)
 
 int mysql_provision_commit(mysql_provision *p, bderr *err)
 {
-	return env_file_commit(p->env, err);
+	if (env_file_commit(p->env, err) != 0)
+		return -1;
+	/* the env file holds the password now: the record has done its work */
+	bderr e;
+	bderr_init(&e);
+	if (p->pending && provision_pending_remove(p->env_path, &e) != 0)
+		log_warn("%s (the env file is in place: remove the record)", e.msg);
+	p->pending = 0;
+	return 0;
 }
 
 void mysql_provision_abort(mysql_provision *p, MYSQL *admin)
 {
 	if (p == NULL)
 		return;
+	int dropped = !p->created;
 	if (p->created) {
 		char *sql = xasprintf("DROP USER %s", p->account);
 		bderr e;
@@ -124,13 +246,20 @@ void mysql_provision_abort(mysql_provision *p, MYSQL *admin)
 		if (admin == NULL)
 			bderr_set(&e, "cannot drop the user created for the restore: no connection to the server");
 		if (admin == NULL ||
-		    my_exec(admin, sql, "cannot drop the user created for the restore", &e) != 0)
-			log_warn("%s: drop user %s by hand (or run again with --reuse-role)", e.msg,
-				 p->account);
-		else
+		    my_exec(admin, sql, "cannot drop the user created for the restore", &e) != 0) {
+			log_warn("%s: run the same provisioning again (its record '%s.pending' lets it recreate the user), "
+				 "or drop user %s by hand", e.msg, p->env_path, p->account);
+		} else {
+			dropped = 1;
 			log_info("dropped user %s, created for the failed restore", p->account);
+		}
 		free(sql);
 	}
+	/* the record stays while the user it describes does */
+	bderr e;
+	bderr_init(&e);
+	if (p->pending && dropped && provision_pending_remove(p->env_path, &e) != 0)
+		log_warn("%s", e.msg);
 	mysql_provision_free(p);
 }
 
@@ -141,5 +270,6 @@ void mysql_provision_free(mysql_provision *p)
 	env_file_abort(p->env);
 	free(p->account);
 	free(p->db);
+	free(p->env_path);
 	free(p);
 }

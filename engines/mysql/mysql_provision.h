@@ -8,6 +8,18 @@
  * GRANT ALL ON DB.* goes to the user, and FILE gets
  * DATABASE_URL=mysql://USER:PASSWORD@HOST:PORT/DB (0600, atomically).  An
  * existing DB is refused and left untouched.  One-database dumps only.
+ *
+ * HOST:PORT is where the admin connection went: a connection through a Unix
+ * socket gives mysql://USER:PASSWORD@localhost/DB?socket=PATH instead.
+ *
+ * The server keeps no comment on a user to mark it as this run's, so the
+ * mark is local: FILE.pending (common/provision.h), written before CREATE
+ * USER with the fingerprint (SHA-256) of the credential hash sent, removed
+ * with the env file in place or the user dropped.  A run killed in between
+ * leaves both; the next run of the same provisioning (same env file, server,
+ * database and user) finds the user's stored credential matching the record
+ * and recreates the user with a new password.  A user made any other way
+ * has another credential (or no record names it) and is refused as before.
  */
 #ifndef BACKUPD_RESTORE_MYSQL_PROVISION_H
 #define BACKUPD_RESTORE_MYSQL_PROVISION_H
@@ -16,12 +28,17 @@
 
 #include "common/error.h"
 #include "common/provision.h"
+#include "engines/mysql/myconn.h"
 
 typedef struct mysql_provision mysql_provision;
 
-/* host and port: the server's, for DATABASE_URL. */
-int mysql_provision_prepare(MYSQL *admin, const provision_request *o, const char *host, unsigned port,
-			    mysql_provision **out, bderr *err);
+/*
+ * uri: --to's, which admin is connected by.  The caller holds the target's
+ * restore claim (my_tmpdb_claim), so a live run of the same provisioning is
+ * never raced.
+ */
+int mysql_provision_prepare(MYSQL *admin, const provision_request *o, const my_uri *uri, mysql_provision **out,
+			    bderr *err);
 /* After the restore, while the database is still marked in progress: GRANT ALL ON DB.*. */
 int mysql_provision_grant(mysql_provision *p, MYSQL *admin, bderr *err);
 /*

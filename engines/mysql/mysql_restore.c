@@ -1506,7 +1506,7 @@ int my_load_open(const my_load_source *src, my_dump_info *info, const engine_res
 			return bderr_usage(err, "--provision loads one database: %s holds %zu", rc->label,
 					   rc->n_dbs);
 		provision_request po = { o->provision_db, o->owner, o->env_file, o->reuse_role };
-		if (mysql_provision_prepare(c, &po, rc->uri.host, rc->uri.port, &l->prov, err) != 0)
+		if (mysql_provision_prepare(c, &po, &rc->uri, &l->prov, err) != 0)
 			return -1;
 	}
 	for (size_t i = 0; i < rc->n_dbs; i++)

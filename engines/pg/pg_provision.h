@@ -8,7 +8,12 @@
  * ROLE with everything in it owned by ROLE, and FILE gets
  * DATABASE_URL=postgresql://ROLE:PASSWORD@HOST:PORT/DB (mode 0600, written
  * atomically; without a password for a reused role).  An existing DB is
- * refused and left untouched.
+ * refused and left untouched.  A role created here carries a comment marking
+ * it until the env file is in place: a run killed before that leaves the
+ * mark, and the next run of the same provisioning (the caller holds the
+ * target's restore claim, so no live run is raced) recreates the role with a
+ * new password instead of refusing it; a role without the mark is refused
+ * (or reused) as ever.
  */
 #ifndef BACKUPD_RESTORE_PG_PROVISION_H
 #define BACKUPD_RESTORE_PG_PROVISION_H
@@ -22,8 +27,8 @@ typedef struct pg_provision pg_provision;
 
 /* Checks and creates ROLE on admin, prepares the env file (not yet in place). */
 int pg_provision_prepare(PGconn *admin, const provision_request *o, pg_provision **out, bderr *err);
-/* After a complete restore: the env file in place. */
-int pg_provision_commit(pg_provision *p, bderr *err);
+/* After a complete restore: the env file in place, then the role's provisioning mark cleared (on admin). */
+int pg_provision_commit(pg_provision *p, PGconn *admin, bderr *err);
 /* After a failure: the role dropped if created here, the env file never written. Frees p. */
 void pg_provision_abort(pg_provision *p, PGconn *admin);
 void pg_provision_free(pg_provision *p);

@@ -265,14 +265,29 @@ static int target_absent(restore_ctx *rc, bderr *err)
 	return 0;
 }
 
-static int create_database(restore_ctx *rc, bderr *err)
+/*
+ * --create, before anything looks at the target: the maintenance connection
+ * and the temporary name's claim, which drops a killed restore's temporary
+ * database.  --provision checks the target's name itself, after the claim:
+ * with it held, a role a killed run of the same provisioning left is no
+ * live run's (pg_provision.h), and that run's database, which may be the
+ * role's, is gone.
+ */
+static int claim_target(restore_ctx *rc, bderr *err)
 {
 	if (connect_maintenance(rc, &rc->maint, err) != 0)
 		return -1;
 	rc->temp_dbname = temp_db_name(rc->dbname);
+	if (rc->o->provision_db)
+		return claim_temp_db(rc, err);
 	/* again after the claim: one that waited may have waited for a killed restore's rename */
 	if (target_absent(rc, err) != 0 || claim_temp_db(rc, err) != 0 || target_absent(rc, err) != 0)
 		return -1;
+	return 0;
+}
+
+static int create_database(restore_ctx *rc, bderr *err)
+{
 	PGconn *c = rc->maint;
 	char *locale = NULL;
 	if (rc->props != NULL) {
@@ -669,8 +684,10 @@ static void map_props_roles(restore_ctx *rc)
 static int load_target(restore_ctx *rc, bderr *err)
 {
 	PGconn *c = NULL;
-	int r = rc->o->create ? connect_maintenance(rc, &c, err)
+	int r = rc->o->create ? claim_target(rc, err)
 			      : pg_connect(rc->o->to_url, rc->o->password, NULL, "dbrestore", &c, err);
+	if (rc->o->create)
+		c = rc->maint;
 	if (r == 0)
 		r = pg_target_load(c, &rc->target, err);
 	json_t *num = json_object_get(rc->m->info, "server_version_num");
@@ -686,7 +703,8 @@ static int load_target(restore_ctx *rc, bderr *err)
 		r = pg_provision_prepare(c, &po, &rc->prov, err);
 	if (r == 0)
 		r = pg_roles_prepare(c, &rc->role_info, &rc->roles, &chk, err);
-	PQfinish(c);
+	if (c != rc->maint)
+		PQfinish(c);
 	return r;
 }
 
@@ -1871,7 +1889,7 @@ static int session_close(restore_ctx *rc, int ok, bderr *err)
 		 */
 		wait_flushed(rc->conns[0]);
 	}
-	if (ok && rc->prov && pg_provision_commit(rc->prov, err) != 0)
+	if (ok && rc->prov && pg_provision_commit(rc->prov, rc->maint, err) != 0)
 		ok = 0;
 	for (int i = 0; i < rc->n_conns; i++)
 		PQfinish(rc->conns[i]);

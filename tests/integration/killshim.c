@@ -7,7 +7,10 @@
  * uninterrupted run that sizes the sweep).  KILLSHIM_FAIL_ON=TEXT: instead,
  * the first send whose bytes contain TEXT (a statement, in a server protocol
  * without TLS) sends nothing and fails with ECONNRESET, as a connection lost
- * at that statement: a failure injected at one step (mysql_test.sh).  A test
+ * at that statement: a failure injected at one step (mysql_test.sh).
+ * KILLSHIM_KILL_AFTER=TEXT: SIGKILL right after the first send whose bytes
+ * contain TEXT, which the server goes on executing alone (a provisioning
+ * killed after its CREATE ROLE: pg_roles_test.sh, mysql_test.sh).  A test
  * tool, not part of backupd.
  */
 #define _GNU_SOURCE
@@ -24,14 +27,21 @@
 static atomic_long sends;
 static long kill_at = -1;
 static const char *fail_on;
+static const char *kill_after;
 static atomic_int failed;
 
-/* 1 (errno set) when buf holds KILLSHIM_FAIL_ON and no send failed yet */
-static int must_fail(const void *buf, size_t len)
+/*
+ * 1 (errno set) when buf holds KILLSHIM_FAIL_ON and no send failed yet.  The
+ * socket is shut down too, as a lost connection's is: a client that waits
+ * for the server's reply after a failed send (libpq) reads the end of it
+ * instead of waiting for a reply to a statement the server never got.
+ */
+static int must_fail(int fd, const void *buf, size_t len)
 {
 	if (fail_on == NULL || *fail_on == '\0' || atomic_load(&failed) ||
 	    memmem(buf, len, fail_on, strlen(fail_on)) == NULL || atomic_exchange(&failed, 1))
 		return 0;
+	shutdown(fd, SHUT_RDWR);
 	errno = ECONNRESET;
 	return 1;
 }
@@ -51,6 +61,7 @@ __attribute__((constructor)) static void killshim_init(void)
 	const char *at = getenv("KILLSHIM_AT");
 	kill_at = at ? atol(at) : -1;
 	fail_on = getenv("KILLSHIM_FAIL_ON");
+	kill_after = getenv("KILLSHIM_KILL_AFTER");
 	atexit(write_count);
 }
 
@@ -61,12 +72,20 @@ static ssize_t counted(ssize_t r)
 	return r;
 }
 
+/* SIGKILL once buf, just sent, holds KILLSHIM_KILL_AFTER */
+static ssize_t killed_after(ssize_t r, const void *buf, size_t len)
+{
+	if (r > 0 && kill_after && *kill_after && memmem(buf, len, kill_after, strlen(kill_after)))
+		kill(getpid(), SIGKILL);
+	return r;
+}
+
 ssize_t send(int fd, const void *buf, size_t len, int flags)
 {
 	ssize_t (*real)(int, const void *, size_t, int) = dlsym(RTLD_NEXT, "send");
-	if (must_fail(buf, len))
+	if (must_fail(fd, buf, len))
 		return -1;
-	return counted(real(fd, buf, len, flags));
+	return killed_after(counted(real(fd, buf, len, flags)), buf, len);
 }
 
 ssize_t sendto(int fd, const void *buf, size_t len, int flags, const struct sockaddr *to,
@@ -74,16 +93,19 @@ ssize_t sendto(int fd, const void *buf, size_t len, int flags, const struct sock
 {
 	ssize_t (*real)(int, const void *, size_t, int, const struct sockaddr *, socklen_t) =
 		dlsym(RTLD_NEXT, "sendto");
-	if (must_fail(buf, len))
+	if (must_fail(fd, buf, len))
 		return -1;
-	return counted(real(fd, buf, len, flags, to, tolen));
+	return killed_after(counted(real(fd, buf, len, flags, to, tolen)), buf, len);
 }
 
 ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 {
 	ssize_t (*real)(int, const struct msghdr *, int) = dlsym(RTLD_NEXT, "sendmsg");
 	for (size_t i = 0; i < msg->msg_iovlen; i++)
-		if (must_fail(msg->msg_iov[i].iov_base, msg->msg_iov[i].iov_len))
+		if (must_fail(fd, msg->msg_iov[i].iov_base, msg->msg_iov[i].iov_len))
 			return -1;
-	return counted(real(fd, msg, flags));
+	ssize_t r = counted(real(fd, msg, flags));
+	for (size_t i = 0; i < msg->msg_iovlen; i++)
+		killed_after(r, msg->msg_iov[i].iov_base, msg->msg_iov[i].iov_len);
+	return r;
 }

@@ -123,6 +123,33 @@ run() {
 	return 0
 }
 
+# shim_build: tests/integration/killshim.c built into $BD_TMP/killshim.so;
+# SHIM_PRELOAD is what LD_PRELOAD takes (an ASan build's runtime comes first).
+shim_build() {
+	SHIM="$BD_TMP/killshim.so"
+	SHIM_PRELOAD="$SHIM"
+	if ldd "$DBRESTORE" | grep -q libasan; then
+		SHIM_PRELOAD="$("${CC:-cc}" -print-file-name=libasan.so) $SHIM"
+	fi
+	check "the fault shim builds" "${CC:-cc}" -O2 -shared -fPIC -o "$SHIM" "$BD_ROOT/tests/integration/killshim.c" -ldl
+}
+
+# run_killed KILLSHIM_...=V... CMD...: like run, under the shim (shim_build),
+# for a command it is to SIGKILL (exit 137, which run takes for its timeout's).
+run_killed() {
+	RUN_N=$((RUN_N + 1))
+	RUN_CMD="$*"
+	local rc=0
+	env LD_PRELOAD="$SHIM_PRELOAD" "$@" >"$RUN_OUT" 2>"$RUN_ERR" </dev/null &
+	{ wait $! || rc=$?; } 2>/dev/null # (the shell's "Killed" line)
+	RUN_RC=$rc
+	{
+		printf '=== [%s] %s (exit %s)\n' "$RUN_N" "$RUN_CMD" "$RUN_RC"
+		cat "$RUN_OUT" "$RUN_ERR"
+	} >>"$BD_ALL_OUTPUT"
+	return 0
+}
+
 # Sanitizer reports count as failures whatever the exit code.
 _bd_check_sanitizers() {
 	local file="$1" what="$2"

@@ -9,8 +9,9 @@
 #    grants on the source database exist on the target (locked).
 #  - the target server killed (kill -9) while rows are being loaded: exit 1,
 #    nothing under the provisioned database's name after a restart; a second
-#    run (--reuse-role: the user outlived the kill) completes and clears the
-#    killed run's temporary database.
+#    run (with --reuse-role, which used to keep the user and write no
+#    password) completes, clears the killed run's temporary database and
+#    recreates the user the killed run left (its FILE.pending record).
 #  - refusals, one line each: an existing database, a missing source
 #    database, a PostgreSQL target, a PostgreSQL-only option.
 # Passwords come from [source:] password-files (the two servers' differ).
@@ -224,12 +225,19 @@ fi
 check_not "after a restart, nothing is under the provisioned database's name" dst_db_exists bulknew
 run "$DBRESTORE" -c "$CONF" migrate --from bulk --to dst --jobs 2 --chunk-size 1MB \
 	--provision bulknew --owner bulkapp --env-file "$ENV2" --reuse-role
-assert_rc "a second run (--reuse-role: the user outlived the kill) completes" 0
+assert_rc "a second run (the user outlived the kill) completes" 0
 assert_output_contains "... dropping the killed run's temporary database" "left by an interrupted restore"
+assert_output_contains "... recreating the user the killed run left" \
+	"user 'bulkapp'@'%' was left by an interrupted provisioning of 'bulknew'"
 check "... with every row" test "$(dst_sql bulknew 'SELECT COUNT(*) FROM t')" = "$BULK_ROWS"
 check "... and the same checksum" test "$(dst_sql bulknew 'CHECKSUM TABLE t' | cut -f2)" = "$(my_sql bulk 'CHECKSUM TABLE t' | cut -f2)"
-check "... DATABASE_URL without a password (the existing user's is not changed)" \
-	grep -Eq "^DATABASE_URL=mysql://bulkapp@127\.0\.0\.1:$DST_PORT/bulknew$" "$ENV2"
+BULK_PW="$(sed -n 's|^DATABASE_URL=mysql://bulkapp:\([A-Za-z0-9]*\)@.*|\1|p' "$ENV2")"
+add_secret "$BULK_PW"
+check "... DATABASE_URL with the new password" \
+	grep -Eq "^DATABASE_URL=mysql://bulkapp:[A-Za-z0-9]{32}@127\.0\.0\.1:$DST_PORT/bulknew$" "$ENV2"
+check "... which the application connects with" test "$(MYSQL_PWD="$BULK_PW" /usr/bin/mariadb --no-defaults \
+	-h 127.0.0.1 -P "$DST_PORT" -u bulkapp -N -B -e "SELECT COUNT(*) FROM bulknew.t")" = "$BULK_ROWS"
+check_not "... and the record is gone" test -e "$ENV2.pending"
 
 
 # --------------------------------------------------------------------------

@@ -182,9 +182,15 @@ server_restart b15
 assert_eq "no database carries the target's name" 0 "$(sq b15 postgres "SELECT count(*) FROM pg_database WHERE datname = 'killdb'")"
 run "$DBRESTORE" migrate --from "$(uri a15 slow)" --to "$(uri b15 postgres)" --provision killdb --owner killer \
 	--env-file "$KENV" --reuse-role --jobs 2
-assert_rc "a second run completes (the role the killed run created is reused)" 0
+assert_rc "a second run completes" 0
 assert_output_contains "it drops what the killed run left" "left by an interrupted restore"
 assert_eq "the table is complete" 10000 "$(sq b15 killdb "SELECT count(*) FROM public.slow")"
+# the role the killed run created (still marked) is recreated, --reuse-role or not
+assert_output_contains "the role the killed run created is recreated" \
+	"role 'killer' was left by an interrupted provisioning of 'killdb'"
+add_secret "$(sed -n 's|^DATABASE_URL=postgresql://killer:\([A-Za-z0-9]*\)@.*|\1|p' "$KENV")"
+assert_eq "the application connects with the env file's URL (a new password in it)" 10000 \
+	"$("$PSQL18" -X -A -t -d "$(sed -n 's/^DATABASE_URL=//p' "$KENV")" -c "SELECT count(*) FROM public.slow" 2>&1)"
 
 # killed (target or source): exit 1, no env file, the provisioned database and role dropped
 killed_midway() { # killed_midway WHAT DB ROLE KILLSQL-KEY KILLSQL

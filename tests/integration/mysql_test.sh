@@ -837,13 +837,7 @@ assert_eq "no user was created" 0 "$(my_sql "" "SELECT COUNT(*) FROM mysql.user 
 note "--provision: a restore failing at its last steps leaves no env file, database or user"
 # killshim.c's KILLSHIM_FAIL_ON: the connection is lost at one statement (the
 # GRANT, then the marker's removal, after which only the env file is left)
-SHIM="$BD_TMP/killshim.so"
-SHIM_PRELOAD="$SHIM"
-# an ASan build's runtime must come first in the preload list
-if ldd "$DBRESTORE" | grep -q libasan; then
-	SHIM_PRELOAD="$("${CC:-cc}" -print-file-name=libasan.so) $SHIM"
-fi
-check "the fault shim builds" "${CC:-cc}" -O2 -shared -fPIC -o "$SHIM" "$HERE/killshim.c" -ldl
+shim_build
 for step in 'GRANT ALL ON `users_app4`.*|cannot grant the user its database' \
 	'DROP TABLE `users_app4`.`backupd_restore_in_progress`|cannot drop the restore'"'"'s marker table'; do
 	MYSQL_PWD="$MY_PASSWORD" run env LD_PRELOAD="$SHIM_PRELOAD" KILLSHIM_FAIL_ON="${step%%|*}" \
@@ -861,6 +855,94 @@ for step in 'GRANT ALL ON `users_app4`.*|cannot grant the user its database' \
 	rm -f "$ENVDIR/app4.env"
 	my_sql "" "DROP USER IF EXISTS 'bd_appuser4'@'%'"
 done
+
+note "--provision killed (SIGKILL) after its CREATE USER: the next run of it recovers the user it left"
+# app_rows ENVFILE: the row count of t, read as the env file's DATABASE_URL says (TCP or socket)
+app_rows() {
+	python3 - "$1" <<'PY' >"$BD_TMP/app.args"
+import sys, urllib.parse
+url = open(sys.argv[1]).read().strip().split("=", 1)[1]
+u = urllib.parse.urlsplit(url)
+q = urllib.parse.parse_qs(u.query)
+where = ["--socket=" + q["socket"][0]] if "socket" in q else ["-h", u.hostname, "-P", str(u.port)]
+print("\n".join(where + ["-u", urllib.parse.unquote(u.username), "-D", u.path[1:]]))
+PY
+	local pw args=()
+	pw="$(python3 -c 'import sys,urllib.parse; u=urllib.parse.urlsplit(open(sys.argv[1]).read().strip().split("=",1)[1]); print(urllib.parse.unquote(u.password or ""))' "$1")"
+	mapfile -t args <"$BD_TMP/app.args"
+	MYSQL_PWD="$pw" /usr/bin/mariadb --no-defaults "${args[@]}" -N -B -e "SELECT COUNT(*) FROM t"
+}
+app_pw() { sed -n 's|^DATABASE_URL=mysql://[^:]*:\([A-Za-z0-9]*\)@.*|\1|p' "$1"; }
+MYSQL_PWD="$MY_PASSWORD" run_killed KILLSHIM_KILL_AFTER="CREATE USER" "$DBRESTORE" restore --repo "$BD_TMP/repo-users" \
+	--name users --to "$(my_uri "")" --provision users_app6 --owner bd_appuser6 --env-file "$ENVDIR/app6.env"
+assert_rc "killed right after sending CREATE USER" 137
+assert_eq "the user is there" 1 "$(my_sql "" "SELECT COUNT(*) FROM mysql.user WHERE User = 'bd_appuser6'")"
+check_not "no env file" test -e "$ENVDIR/app6.env"
+assert_eq "the provisioning's record is beside it, mode 0600" 600 "$(stat -c %a "$ENVDIR/app6.env.pending")"
+check "it names the server, database and user" grep -q "^database=users_app6\$" "$ENVDIR/app6.env.pending"
+MYSQL_PWD="$MY_PASSWORD" run "$DBRESTORE" restore --repo "$BD_TMP/repo-users" --name users --to "$(my_uri "")" \
+	--provision users_app6 --owner bd_appuser6 --env-file "$ENVDIR/app6.env"
+assert_rc "the rerun succeeds" 0
+assert_output_contains "it says what it did" "user 'bd_appuser6'@'%' was left by an interrupted provisioning of 'users_app6'"
+add_secret "$(app_pw "$ENVDIR/app6.env")"
+assert_match "the env file holds a password" "^DATABASE_URL=mysql://bd_appuser6:[A-Za-z0-9]{32}@127\.0\.0\.1:$MY_PORT/users_app6\$" \
+	"$(cat "$ENVDIR/app6.env")"
+assert_eq "the application connects with it and reads its data" 1 "$(app_rows "$ENVDIR/app6.env")"
+check_not "the record is gone" test -e "$ENVDIR/app6.env.pending"
+
+# killed late (the tables just moved into the target): the rerun, even with
+# --reuse-role (which used to write no password for such a user), recovers
+MYSQL_PWD="$MY_PASSWORD" run_killed KILLSHIM_KILL_AFTER="RENAME TABLE" "$DBRESTORE" restore --repo "$BD_TMP/repo-users" \
+	--name users --to "$(my_uri "")" --provision users_app7 --owner bd_appuser7 --env-file "$ENVDIR/app7.env"
+assert_rc "killed after sending the RENAME TABLE" 137
+MYSQL_PWD="$MY_PASSWORD" run "$DBRESTORE" restore --repo "$BD_TMP/repo-users" --name users --to "$(my_uri "")" \
+	--provision users_app7 --owner bd_appuser7 --env-file "$ENVDIR/app7.env" --reuse-role
+assert_rc "the rerun with --reuse-role succeeds" 0
+assert_output_contains "the user is recreated" "user 'bd_appuser7'@'%' was left by an interrupted provisioning of 'users_app7'"
+add_secret "$(app_pw "$ENVDIR/app7.env")"
+assert_eq "the application connects with the env file's URL and reads its data" 1 "$(app_rows "$ENVDIR/app7.env")"
+
+# a user of that name made by hand after such a kill does not match the record: refused as ever
+MYSQL_PWD="$MY_PASSWORD" run_killed KILLSHIM_KILL_AFTER="CREATE USER" "$DBRESTORE" restore --repo "$BD_TMP/repo-users" \
+	--name users --to "$(my_uri "")" --provision users_app8 --owner bd_appuser8 --env-file "$ENVDIR/app8.env"
+assert_rc "killed right after sending CREATE USER" 137
+my_sql "" "DROP USER 'bd_appuser8'@'%'; CREATE USER 'bd_appuser8'@'%' IDENTIFIED BY 'hand-made-pw'"
+add_secret hand-made-pw
+MYSQL_PWD="$MY_PASSWORD" run "$DBRESTORE" restore --repo "$BD_TMP/repo-users" --name users --to "$(my_uri "")" \
+	--provision users_app8 --owner bd_appuser8 --env-file "$ENVDIR/app8.env"
+assert_rc "a hand-made user is refused" 1
+assert_output_contains "as before" "user 'bd_appuser8'@'%' already exists: pass --reuse-role"
+assert_eq "and kept" 1 "$(MYSQL_PWD=hand-made-pw /usr/bin/mariadb --no-defaults -h 127.0.0.1 -P "$MY_PORT" -u bd_appuser8 -N -B -e "SELECT 1")"
+check_not "nothing created" my_db_exists users_app8
+# so is one with no record at all (another env file)
+MYSQL_PWD="$MY_PASSWORD" run "$DBRESTORE" restore --repo "$BD_TMP/repo-users" --name users --to "$(my_uri "")" \
+	--provision users_app8 --owner bd_appuser8 --env-file "$ENVDIR/app8b.env"
+assert_rc "a user no record names is refused" 1
+# a record of another provisioning is not overwritten
+MYSQL_PWD="$MY_PASSWORD" run "$DBRESTORE" restore --repo "$BD_TMP/repo-users" --name users --to "$(my_uri "")" \
+	--provision users_app9 --owner bd_appuser9 --env-file "$ENVDIR/app8.env"
+assert_rc "an env file whose record names another provisioning is refused" 1
+assert_output_contains "it names the record" "'$ENVDIR/app8.env.pending' records another provisioning in progress"
+assert_eq "no user was created" 0 "$(my_sql "" "SELECT COUNT(*) FROM mysql.user WHERE User = 'bd_appuser9'")"
+rm -f "$ENVDIR/app8.env.pending"
+
+note "--provision through the Unix socket: DATABASE_URL keeps the socket"
+SOCK="$MY_DIR/sock/mariadbd.sock"
+MYSQL_PWD="$MY_PASSWORD" run "$DBRESTORE" restore --repo "$BD_TMP/repo-users" --name users \
+	--to "mysql://root@localhost/?socket=$SOCK" --provision users_app10 --owner bd_appuser10 --env-file "$ENVDIR/app10.env"
+assert_rc "restore --provision over the socket succeeds" 0
+add_secret "$(app_pw "$ENVDIR/app10.env")"
+assert_match "DATABASE_URL names the socket, not a TCP port" \
+	"^DATABASE_URL=mysql://bd_appuser10:[A-Za-z0-9]{32}@localhost/users_app10\\?socket=$(printf %s "$SOCK" | sed 's|/|%2F|g')\$" \
+	"$(cat "$ENVDIR/app10.env")"
+assert_eq "the application connects through it and reads its data" 1 "$(app_rows "$ENVDIR/app10.env")"
+MYSQL_PWD="$MY_PASSWORD" run "$DBRESTORE" restore --repo "$BD_TMP/repo-users" --name users \
+	--to "mysql://root@localhost/?socket=$SOCK" --provision users_app11 --owner bd_appuser10 --env-file "$ENVDIR/app11.env" --reuse-role
+assert_rc "--reuse-role over the socket succeeds" 0
+assert_match "without a password, with the socket" "^DATABASE_URL=mysql://bd_appuser10@localhost/users_app11\\?socket=%2F" \
+	"$(cat "$ENVDIR/app11.env")"
+for u in 6 7 8 10; do my_sql "" "DROP USER IF EXISTS 'bd_appuser$u'@'%'"; done
+
 my_sql "" "DROP USER IF EXISTS 'bd_appuser'@'%'"
 my_sql "" "DROP USER IF EXISTS 'bd_app'@'%'; DROP USER IF EXISTS 'bd_other'@'localhost'"
 

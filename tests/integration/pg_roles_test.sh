@@ -207,6 +207,67 @@ assert_rc "an existing database is refused" 1
 assert_output_contains "the error names it" "database 'appdb' already exists"
 assert_eq "and it is untouched" "kept 100" "$(psql_q appdb "SELECT obj_description('app.t'::regclass) || ' ' || count(*) FROM app.t")"
 assert_eq "no role was created" 0 "$(psql_q postgres "SELECT count(*) FROM pg_roles WHERE rolname = 'app_user4'")"
+
+# --------------------------------------------------------------------------
+note "--provision failing late (connection lost at the final rename): no role, database or env file"
+shim_build
+run env LD_PRELOAD="$SHIM_PRELOAD" KILLSHIM_FAIL_ON="RENAME TO" "$DBRESTORE" restore --repo "$REPO" --name rsrc \
+	--to "$(pg_uri postgres)" --provision appdb5 --owner app_user5 --env-file "$ENVDIR/app5.env" "${MAPS[@]}"
+assert_rc "connection lost at the rename, after the role and the database exist: exit 1" 1
+assert_output_contains "it says why" "cannot rename the restored database to 'appdb5'"
+assert_output_contains "the role it created is dropped" "dropped role \"app_user5\", created for the failed restore"
+assert_eq "the role is gone" 0 "$(psql_q postgres "SELECT count(*) FROM pg_roles WHERE rolname = 'app_user5'")"
+check_not "no database under the target's name" db_exists appdb5
+assert_eq "nor under the temporary name" 0 "$(psql_q postgres "SELECT count(*) FROM pg_database WHERE datname LIKE 'backupd\_restore\_%'")"
+check_not "no env file" test -e "$ENVDIR/app5.env"
+check_not "nor the env file's temporary file" compgen -G "$ENVDIR/app5.env.*"
+
+# --------------------------------------------------------------------------
+note "--provision killed (SIGKILL) after its CREATE ROLE: the next run of it recovers the role it left"
+app_count() { "$PG_BINDIR/psql" -X -A -t -d "$(sed -n 's/^DATABASE_URL=//p' "$1")" -c "SELECT count(*) FROM app.t"; }
+run_killed KILLSHIM_KILL_AFTER="CREATE ROLE" "$DBRESTORE" restore --repo "$REPO" --name rsrc \
+	--to "$(pg_uri postgres)" --provision appdb6 --owner app_user6 --env-file "$ENVDIR/app6.env" "${MAPS[@]}"
+assert_rc "killed right after sending CREATE ROLE" 137
+assert_match "the role is there, marked as an unfinished provisioning's" "^backupd: provisioning of database 'appdb6' in progress" \
+	"$(psql_q postgres "SELECT shobj_description(oid, 'pg_authid') FROM pg_roles WHERE rolname = 'app_user6'")"
+check_not "no env file" test -e "$ENVDIR/app6.env"
+run "$DBRESTORE" restore --repo "$REPO" --name rsrc --to "$(pg_uri postgres)" --provision appdb6 --owner app_user6 \
+	--env-file "$ENVDIR/app6.env" "${MAPS[@]}"
+assert_rc "the rerun succeeds" 0
+assert_output_contains "it says what it did, once" "role 'app_user6' was left by an interrupted provisioning of 'appdb6'"
+add_secret "$(sed -n 's|^DATABASE_URL=postgresql://app_user6:\([A-Za-z0-9]*\)@.*|\1|p' "$ENVDIR/app6.env")"
+assert_match "the env file holds a password" "^DATABASE_URL=postgresql://app_user6:[A-Za-z0-9]{32}@" "$(cat "$ENVDIR/app6.env")"
+assert_eq "the application connects with it and sees its data" 100 "$(app_count "$ENVDIR/app6.env")"
+assert_eq "the mark is gone" "" "$(psql_q postgres "SELECT shobj_description(oid, 'pg_authid') FROM pg_roles WHERE rolname = 'app_user6'")"
+assert_eq "the database belongs to the role" "app_user6" "$(owners appdb6)"
+
+# killed in the middle of the load: the role owns objects in the temporary database
+run_killed KILLSHIM_KILL_AFTER="COPY " "$DBRESTORE" restore --repo "$REPO" --name rsrc \
+	--to "$(pg_uri postgres)" --provision appdb7 --owner app_user7 --env-file "$ENVDIR/app7.env" "${MAPS[@]}"
+assert_rc "killed during the load" 137
+assert_eq "the role is left" 1 "$(psql_q postgres "SELECT count(*) FROM pg_roles WHERE rolname = 'app_user7'")"
+# --reuse-role used to write an env file without a password for such a role
+run "$DBRESTORE" restore --repo "$REPO" --name rsrc --to "$(pg_uri postgres)" --provision appdb7 --owner app_user7 \
+	--env-file "$ENVDIR/app7.env" --reuse-role "${MAPS[@]}"
+assert_rc "the rerun (with --reuse-role) succeeds" 0
+assert_output_contains "the killed run's temporary database is dropped" "dropping database 'backupd_restore_"
+assert_output_contains "and the role recreated" "role 'app_user7' was left by an interrupted provisioning of 'appdb7'"
+add_secret "$(sed -n 's|^DATABASE_URL=postgresql://app_user7:\([A-Za-z0-9]*\)@.*|\1|p' "$ENVDIR/app7.env")"
+assert_eq "the application connects with the env file's URL and sees its data" 100 "$(app_count "$ENVDIR/app7.env")"
+
+# a role made by hand, or marked for another database, is refused as ever
+psql_q postgres "CREATE ROLE app_user8 LOGIN; CREATE ROLE app_user9 LOGIN;
+COMMENT ON ROLE app_user9 IS 'backupd: provisioning of database ''appdb_other'' in progress; dropped by its next run if unfinished'" >/dev/null
+for r in app_user8 app_user9; do
+	run "$DBRESTORE" restore --repo "$REPO" --name rsrc --to "$(pg_uri postgres)" --provision appdb8 --owner "$r" \
+		--env-file "$ENVDIR/app8.env" "${MAPS[@]}"
+	assert_rc "$r: not left by an unfinished run of this provisioning: refused" 1
+	assert_output_contains "$r: as before" "role '$r' already exists: pass --reuse-role"
+	check_not "$r: nothing created" db_exists appdb8
+	assert_eq "$r: the role is kept" 1 "$(psql_q postgres "SELECT count(*) FROM pg_roles WHERE rolname = '$r'")"
+done
+check_not "no env file" test -e "$ENVDIR/app8.env"
+
 assert_no_secrets_in_output "the generated password never appears in any output"
 
 finish

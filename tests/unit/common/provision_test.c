@@ -148,6 +148,68 @@ static void test_existing_file_replaced(void **state)
 	remove_dir(dir, "app.env");
 }
 
+/* TCP: host and port in the authority; a socket: the port leaves it, the socket goes into the query. */
+static void test_env_line_forms(void **state)
+{
+	(void)state;
+	struct {
+		const char *scheme, *password, *host, *port, *key, *socket, *want;
+	} cases[] = {
+		{ "postgresql", "pw", "db.example", "5432", "host", NULL,
+		  "DATABASE_URL=postgresql://app:pw@db.example:5432/app%20db\n" },
+		{ "postgresql", NULL, NULL, "5433", "host", "/run/postgresql",
+		  "DATABASE_URL=postgresql://app@/app%20db?host=%2Frun%2Fpostgresql&port=5433\n" },
+		{ "mysql", "pw", "localhost", NULL, "socket", "/run/mysqld/mysqld.sock",
+		  "DATABASE_URL=mysql://app:pw@localhost/app%20db?socket=%2Frun%2Fmysqld%2Fmysqld.sock\n" },
+		{ "mysql", "pw", "127.0.0.1", "3307", "socket", NULL, "DATABASE_URL=mysql://app:pw@127.0.0.1:3307/app%20db\n" },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		char *line = provision_env_line(cases[i].scheme, "app", cases[i].password, cases[i].host, cases[i].port,
+						"app db", cases[i].key, cases[i].socket);
+		assert_string_equal(line, cases[i].want);
+		free(line);
+	}
+}
+
+/* The record: written 0600, matched field by field and by fingerprint, removed. */
+static void test_pending_record(void **state)
+{
+	(void)state;
+	char *dir = make_dir();
+	char *path = xasprintf("%s/app.env", dir);
+	bderr err;
+	bderr_init(&err);
+	provision_pending_state st = PROVISION_PENDING_OURS;
+	char *other = NULL;
+	assert_int_equal(provision_pending_check(path, "h:3306", "db", "'u'@'%'", "ab", &st, &other, &err), 0);
+	assert_int_equal(st, PROVISION_PENDING_NONE);
+	assert_int_equal(provision_pending_write(path, "h:3306", "db", "'u'@'%'", "ab", &err), 0);
+	char *rec = provision_pending_path(path);
+	struct stat sb;
+	assert_int_equal(stat(rec, &sb), 0);
+	assert_int_equal(sb.st_mode & 07777, 0600);
+	assert_int_equal(provision_pending_check(path, "h:3306", "db", "'u'@'%'", "ab", &st, &other, &err), 0);
+	assert_int_equal(st, PROVISION_PENDING_OURS);
+	/* another credential (a user made by hand), or none (not created yet) */
+	assert_int_equal(provision_pending_check(path, "h:3306", "db", "'u'@'%'", "abc", &st, &other, &err), 0);
+	assert_int_equal(st, PROVISION_PENDING_SAME);
+	assert_int_equal(provision_pending_check(path, "h:3306", "db", "'u'@'%'", "a", &st, &other, &err), 0);
+	assert_int_equal(st, PROVISION_PENDING_SAME);
+	assert_int_equal(provision_pending_check(path, "h:3306", "db", "'u'@'%'", NULL, &st, &other, &err), 0);
+	assert_int_equal(st, PROVISION_PENDING_SAME);
+	/* another database: described */
+	assert_int_equal(provision_pending_check(path, "h:3306", "db2", "'u'@'%'", "ab", &st, &other, &err), 0);
+	assert_int_equal(st, PROVISION_PENDING_OTHER);
+	assert_string_equal(other, "server=h%3A3306 database=db account=%27u%27%40%27%25%27");
+	free(other);
+	assert_int_equal(provision_pending_remove(path, &err), 0);
+	assert_int_equal(provision_pending_remove(path, &err), 0); /* none is fine */
+	assert_int_equal(entries(dir), 0);
+	free(rec);
+	free(path);
+	remove_dir(dir, NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -155,6 +217,8 @@ int main(void)
 		cmocka_unit_test(test_abort_leaves_nothing),
 		cmocka_unit_test(test_directory_refused),
 		cmocka_unit_test(test_existing_file_replaced),
+		cmocka_unit_test(test_env_line_forms),
+		cmocka_unit_test(test_pending_record),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
