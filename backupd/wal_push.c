@@ -579,7 +579,6 @@ static int compress_level(program *p, int *level, bderr *err)
 typedef struct wal_file_ctx {
 	const char *path;
 	wal_file *f;
-	int *mapped;
 } wal_file_ctx;
 
 /* program_create_repo_after's check: a missing or bad file leaves no repository behind */
@@ -588,7 +587,6 @@ static int open_wal_file(void *arg, bderr *err)
 	wal_file_ctx *c = arg;
 	if (wal_file_open(c->path, c->f, err) < 0)
 		return bderr_prefix(err, "cannot archive '%s'", c->path);
-	*c->mapped = 1;
 	return 0;
 }
 
@@ -610,8 +608,8 @@ int wal_push_command(program *p, bderr *err)
 	char *spool = async_max > 0 ? spool_dir(p, name) : NULL;
 	int claim_fd = -1, lock_fd = -1, rc = -1, already = 0;
 	repo *r = NULL;
-	wal_file wf; /* the file to push, mapped and checked (wal_file_open) */
-	int mapped = 0;
+	wal_file wf; /* the file to push, mapped and checked (wal_file_open); unmapped at out */
+	memset(&wf, 0, sizeof wf);
 
 	if (spool) {
 		claim_fd = claim(spool, file, 1); /* waits while the pusher has this file */
@@ -658,7 +656,7 @@ int wal_push_command(program *p, bderr *err)
 			goto out;
 	}
 	/* --repo's usage errors first, then the file, then the repository (created by a first push) */
-	wal_file_ctx fc = { path, &wf, &mapped };
+	wal_file_ctx fc = { path, &wf };
 	rc = program_create_repo_after(p, open_wal_file, &fc, &r, err);
 	if (rc == 0)
 		rc = wal_file_push(r, &o, path, &wf, &already, err);
@@ -679,8 +677,7 @@ out:
 	}
 	if (claim_fd >= 0)
 		close(claim_fd);
-	if (mapped)
-		unmap_file(&wf.m);
+	unmap_file(&wf.m);
 	repo_free(r);
 	free(spool);
 	free(status_dir);
