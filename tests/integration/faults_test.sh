@@ -317,12 +317,16 @@ SEG="$(psql_q postgres "SELECT pg_walfile_name(pg_switch_wal())")"
 check "copy a finished WAL segment ($SEG)" cp "$PG_DIR/data/pg_wal/$SEG" "$BD_TMP/walsrc/$SEG"
 WSEG="$BD_TMP/walsrc/$SEG"
 # wal_get_sound WHAT NAME: the segment is not archived under NAME (exit 1, no
-# message), or what wal-get serves is the original
+# message), NAME has no archive at all (exit 1 saying so: the kill came before
+# the push's first object, its archive.info), or what wal-get serves is the
+# original
 wal_get_sound() {
 	rm -f "$BD_TMP/walget/seg"
 	run "$DBRESTORE" wal-get --repo "$REPO_WP" --name "$2" --prefetch 0 "$SEG" "$BD_TMP/walget/seg"
 	if [ "$RUN_RC" -eq 1 ] && [ ! -s "$RUN_ERR" ]; then
 		pass "$1: the segment is not archived (wal-get exit 1, no message)"
+	elif [ "$RUN_RC" -eq 1 ] && [ ! -e "$REPO_WP/$2/wal/archive.info" ] && grep -q "has no WAL archive" "$RUN_ERR"; then
+		pass "$1: killed before its first object: no archive under the name (wal-get exit 1 says so)"
 	else
 		assert_rc "$1: wal-get serves the archived segment" 0
 		check "$1: the archived segment is the original" cmp -s "$WSEG" "$BD_TMP/walget/seg"
@@ -357,8 +361,16 @@ for r in $(seq 1 "$ROUNDS"); do
 		[ "$KILLED" != 1 ] || break
 		WP_MS=$((WP_MS / 2 > 10 ? WP_MS / 2 : 10))
 	done
-	run "$BACKUPD" expire --repo "$REPO_WP" --name "$wp" --keep-last 1
-	assert_rc "wal-push, kill $r: the next expire succeeds" 0
+	# a push killed before it wrote anything left nothing under its name:
+	# expire says so (exit 1) rather than report retention it never applied
+	if [ -n "$(find "$REPO_WP/$wp" -type f 2>/dev/null | head -n 1)" ]; then
+		run "$BACKUPD" expire --repo "$REPO_WP" --name "$wp" --keep-last 1
+		assert_rc "wal-push, kill $r: the next expire succeeds" 0
+	else
+		run "$BACKUPD" expire --repo "$REPO_WP" --name "$wp" --keep-last 1
+		assert_rc "wal-push, kill $r: killed before its first object, the next expire finds nothing under the name" 1
+		assert_output_contains "wal-push, kill $r: it says so" "nothing of '$wp' in "
+	fi
 	pcheck tmp-after-expire "wal-push, kill $r: no temp file left after the next expire" no_temp_left wal-push "$REPO_WP"
 	run "${WAL_PUSH[@]}" --name "$wp" "$WSEG"
 	assert_rc "wal-push, kill $r: the next push succeeds" 0
