@@ -530,7 +530,7 @@ static int publish_jobs(catalog *c, const config *cfg, bderr *err)
 			return -1;
 		n++;
 	}
-	log_info("catalog: %zu job definition%s published as the fleet's", n, n == 1 ? "" : "s");
+	log_info("catalog: %zu job definition%s published as the fleet's", n, plural_s(n));
 	return 0;
 }
 

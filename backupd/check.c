@@ -427,7 +427,7 @@ int check_command(program *p, bderr *err)
 	fflush(stdout);
 	if (r.config_errors)
 		return bderr_usage(err, "check: the config has %d error%s (see above)", r.config_errors,
-				   r.config_errors == 1 ? "" : "s");
+				   plural_s(r.config_errors));
 	if (r.failed)
 		return bderr_set(err, "check failed: see the items marked %s above",
 				 r.json ? "\"failed\"" : "FAILED");

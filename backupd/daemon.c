@@ -588,7 +588,7 @@ static void start_job(dtable *t, djob *j, const sigset_t *child_mask)
 	send_webhook(t, j, &start, 1); /* healthchecks start pings */
 	if (j->merged > 0)
 		log_info("job %s: started after waiting %lds (%d later fire time%s merged into this run)",
-			 j->name, (long)(j->started - j->due_at), j->merged, j->merged == 1 ? "" : "s");
+			 j->name, (long)(j->started - j->due_at), j->merged, plural_s(j->merged));
 	j->merged = 0;
 	j->blocked = 0;
 	if (j->attempt > 0)
@@ -1426,12 +1426,12 @@ static void shutdown_jobs(dtable *t, const sigset_t *set)
 	if (n == 0)
 		return;
 	log_info("stopping: waiting up to %lds for %zu running job%s (SIGTERM again to cancel now)",
-		 t->grace, n, n == 1 ? "" : "s");
+		 t->grace, n, plural_s(n));
 	wait_children(t, set, time(NULL) + t->grace);
 	if (running_count(t) == 0)
 		return;
 	log_warn("stopping: cancelling %zu running job%s", running_count(t),
-		 running_count(t) == 1 ? "" : "s");
+		 plural_s(running_count(t)));
 	signal_children(t, SIGTERM);
 	wait_children(t, set, time(NULL) + DAEMON_KILL_GRACE);
 	if (running_count(t) > 0) {

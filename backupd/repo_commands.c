@@ -200,8 +200,8 @@ static int verify_wal(repo *r, const manifest *m, bderr *err)
 	lsn_format(c.end_lsn, lsn);
 	const char *bad = c.damaged[0] ? c.damaged : c.missing[0] ? c.missing : NULL;
 	if (bad == NULL) {
-		printf("%s %s: WAL %s .. %s unbroken (%zu segments, timeline %u)\n", m->name, m->id,
-		       c.first, c.last, c.n_segments, c.tli);
+		printf("%s %s: WAL %s .. %s unbroken (%zu segment%s, timeline %u)\n", m->name, m->id,
+		       c.first, c.last, c.n_segments, plural_s(c.n_segments), c.tli);
 		return 0;
 	}
 	if (!wal_chain_covers_stop(m, &c))
@@ -210,9 +210,9 @@ static int verify_wal(repo *r, const manifest *m, bderr *err)
 				 m->name, m->id, bad, c.damaged[0] ? "damaged" : "missing",
 				 json_string_value(json_object_get(m->info, "wal_stop_segment")));
 	return bderr_set(err, "%s %s: WAL segment %s is %s: recovery from this backup stops at "
-			      "LSN %s (%zu segments %s .. %s unbroken)",
+			      "LSN %s (%zu segment%s %s .. %s unbroken)",
 			 m->name, m->id, bad, c.damaged[0] ? "damaged" : "missing", lsn,
-			 c.n_segments, c.first, c.last[0] ? c.last : "-");
+			 c.n_segments, plural_s(c.n_segments), c.first, c.last[0] ? c.last : "-");
 }
 
 int repo_cmd_verify(repo *r, const char *name, const char *id, bderr *err)
@@ -227,7 +227,8 @@ int repo_cmd_verify(repo *r, const char *name, const char *id, bderr *err)
 		int rc = repo_backup_verify(r, m, err);
 		log_status_line(NULL); /* a terminal's progress line makes way for stdout */
 		if (rc == 0)
-			printf("%s %s: ok (%zu objects)\n", m->name, m->id, m->n_objects);
+			printf("%s %s: ok (%zu object%s)\n", m->name, m->id, m->n_objects,
+			       plural_s(m->n_objects));
 		if (rc == 0)
 			rc = verify_wal(r, m, err);
 		manifest_free(m);
@@ -255,7 +256,8 @@ int repo_cmd_verify(repo *r, const char *name, const char *id, bderr *err)
 		rc = repo_backup_verify(r, e->m, err);
 		log_status_line(NULL); /* a terminal's progress line makes way for stdout */
 		if (rc == 0) {
-			printf("%s %s: ok (%zu objects)\n", e->name, e->id, e->m->n_objects);
+			printf("%s %s: ok (%zu object%s)\n", e->name, e->id, e->m->n_objects,
+			       plural_s(e->m->n_objects));
 			checked++;
 			rc = verify_wal(r, e->m, err);
 		}

@@ -165,7 +165,7 @@ int webhook_post(const char *url, const char *body, const webhook_delivery *d, b
 			break;
 		}
 		if (!retry || i == d->attempts) {
-			bderr_prefix(err, "gave up after %d attempt%s", i, i == 1 ? "" : "s");
+			bderr_prefix(err, "gave up after %d attempt%s", i, plural_s(i));
 			break;
 		}
 		sleep((unsigned)delay);

@@ -26,6 +26,15 @@ typedef struct bderr {
 
 #define BD_PRINTF(f, a) __attribute__((format(printf, f, a)))
 
+/*
+ * The plural ending of a count in a message: "%zu segment%s", n, plural_s(n).
+ * One helper so that no message says "1 segments" (or "0 segment").
+ */
+static inline const char *plural_s(unsigned long long n)
+{
+	return n == 1 ? "" : "s";
+}
+
 void bderr_init(bderr *e);
 
 /* Sets the message; returns -1 so callers can write `return bderr_set(...)`. */

@@ -500,7 +500,7 @@ int digest_compare(const digest_set *expected, const digest_set *actual, int fla
 		bderr_set(err, "%zu differences: %s; and %zu more", f.n, f.text.data,
 			  f.n - DIGEST_NAMED_MAX);
 	else
-		bderr_set(err, "%zu difference%s: %s", f.n, f.n == 1 ? "" : "s", f.text.data);
+		bderr_set(err, "%zu difference%s: %s", f.n, plural_s(f.n), f.text.data);
 	strbuf_free(&f.text);
 	return -1;
 }

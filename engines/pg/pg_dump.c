@@ -330,7 +330,7 @@ static int dump_task_run(void *shared, void *worker, void *item, bderr *err)
 	if (dump_chunk(st, w->conn, t, err) != 0)
 		return -1;
 	log_debug("dumped %s.%s chunk %d: %" PRId64 " rows in %zu object%s", t->table->schema,
-		  t->table->name, t->chunk, t->rows, t->n_pieces, t->n_pieces == 1 ? "" : "s");
+		  t->table->name, t->chunk, t->rows, t->n_pieces, plural_s(t->n_pieces));
 	return 0;
 }
 

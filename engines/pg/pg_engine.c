@@ -61,7 +61,7 @@ static int pg_can_dump(PGconn *c, int *superuser, int *replication, char *note, 
 			rc = bderr_set(err,
 				       "role '%s' cannot dump database '%s': it cannot read %ld table%s "
 				       "(%s%s); GRANT SELECT (and USAGE on the schema) or pg_read_all_data",
-				       role, db, n, n == 1 ? "" : "s", PQgetvalue(res, 0, 1),
+				       role, db, n, plural_s(n), PQgetvalue(res, 0, 1),
 				       n > 5 ? ", ..." : "");
 		PQclear(res);
 	}

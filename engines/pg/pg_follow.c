@@ -138,7 +138,7 @@ static int check_identity(PGconn *c, const follow_options *o, follow_state *stat
 			strbuf_appendf(&b, "%s%s", i ? ", " : "", PQgetvalue(r, i, 0));
 		bderr_usage(err, "%d table%s without a primary key or replica identity cannot be "
 				 "followed (%s%s): add keys, or give --replica-identity-full",
-			    n, n == 1 ? "" : "s", b.data, n > 20 ? ", ..." : "");
+			    n, plural_s(n), b.data, n > 20 ? ", ..." : "");
 		strbuf_free(&b);
 		PQclear(r);
 		return -1;
@@ -158,7 +158,7 @@ static int check_identity(PGconn *c, const follow_options *o, follow_state *stat
 		follow_set(state, "pg_identity_full", done.data);
 		if (rc == 0)
 			log_info("migrate: %d table%s without a key set to REPLICA IDENTITY FULL", n,
-				 n == 1 ? "" : "s");
+				 plural_s(n));
 	}
 	strbuf_free(&done);
 	PQclear(r);

@@ -434,7 +434,7 @@ int pg_roles_prepare(PGconn *c, const pg_roles_info *roles, const pg_role_map *m
 	if (rc == 0 && n_missing > 0)
 		rc = bderr_set(err,
 			       "the target lacks %zu role%s the backup's objects, grants or policies reference: %s (pass --roles to create them, --role-map OLD=NEW or --owner ROLE to use others, or create them first)",
-			       n_missing, n_missing == 1 ? "" : "s", missing.data);
+			       n_missing, plural_s(n_missing), missing.data);
 	free(seen);
 	strbuf_free(&missing);
 	return rc;

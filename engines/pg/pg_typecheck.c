@@ -47,7 +47,7 @@ int pg_check_binary_types(PGconn *c, const pg_dump_info *inf, const table_filter
 	if (unrecorded > 0)
 		log_warn("%zu table%s of binary COPY data: the backup records no column types (made by "
 			 "an older version), so the target's cannot be checked before loading",
-			 unrecorded, unrecorded == 1 ? "" : "s");
+			 unrecorded, plural_s(unrecorded));
 	int rcode = 0;
 	if (n > 0) {
 		char *param = json_dumps(names, JSON_COMPACT);

@@ -118,6 +118,14 @@ assert_eq "list shows a complete basebackup" "basebackup complete" \
 	"$(json_eval "$RUN_OUT" "[x['kind'] + ' ' + x['status'] for x in d if x['id'] == '$B1'][0]")"
 bd verify --repo "$REPO" --name src "$B1"
 assert_rc "verify the base backup" 0
+# "1 segment", "3 segments": each count the verify prints takes its noun's right number
+check "verify's counts say 'object'/'segment' for one, 'objects'/'segments' otherwise" python3 -c '
+import re, sys
+text = open(sys.argv[1]).read()
+counts = re.findall(r"\((\d+) (object|segment)(s?)[,)]", text)
+assert any(c[1] == "segment" for c in counts) and any(c[1] == "object" for c in counts), text
+for n, noun, s in counts:
+    assert (s == "") == (n == "1"), (n, noun + s)' "$RUN_OUT"
 
 # ---------------------------------------------------------------------------
 note "PITR to a time between two transactions"

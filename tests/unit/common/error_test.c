@@ -113,6 +113,20 @@ static void test_truncation(void **state)
 	}
 }
 
+/* counts in messages: "1 segment", "0 segments", "2 segments" */
+static void test_plural_s(void **state)
+{
+	(void)state;
+	bderr e;
+	bderr_init(&e);
+	for (size_t n = 0; n < 3; n++) {
+		bderr_set(&e, "%zu segment%s", n, plural_s(n));
+		assert_string_equal(e.msg, n == 0 ? "0 segments" : n == 1 ? "1 segment" : "2 segments");
+	}
+	assert_string_equal(plural_s(11), "s");
+	assert_string_equal(plural_s(101), "s");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -120,6 +134,7 @@ int main(void)
 		cmocka_unit_test(test_set_sys_usage),
 		cmocka_unit_test(test_prefix),
 		cmocka_unit_test(test_truncation),
+		cmocka_unit_test(test_plural_s),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
