@@ -369,10 +369,38 @@ int digest_set_parse(const json_t *v, const char *where, digest_set **out, bderr
 
 /* ---- compare ------------------------------------------------------------- */
 
+/*
+ * A table or sequence is in a digest twice: its rows or value, and a name
+ * among the objects of its kind.  One missing (or extra) is named by the
+ * first comparison and recorded ("table public.t"), so that the objects'
+ * comparison does not name it a second time.
+ */
 typedef struct diffs {
 	size_t n;
 	strbuf text;
+	char **named;
+	size_t n_named;
+	size_t cap_named;
 } diffs;
+
+static void diff_named(diffs *f, const char *kind, const char *schema, const char *name)
+{
+	if (f->n_named == f->cap_named) {
+		f->cap_named = f->cap_named ? 2 * f->cap_named : 16;
+		f->named = xrealloc(f->named, f->cap_named * sizeof *f->named);
+	}
+	f->named[f->n_named++] = xasprintf("%s %s.%s", kind, schema, name);
+}
+
+static int diff_was_named(const diffs *f, const char *kind, const char *name)
+{
+	if (f->n_named == 0 || (strcmp(kind, "table") != 0 && strcmp(kind, "sequence") != 0))
+		return 0;
+	char *key = xasprintf("%s %s", kind, name);
+	int found = bsearch(&key, f->named, f->n_named, sizeof *f->named, cmp_str) != NULL;
+	free(key);
+	return found;
+}
 
 static void BD_PRINTF(2, 3) diff_add(diffs *f, const char *fmt, ...)
 {
@@ -395,10 +423,13 @@ static void compare_tables(const digest_set *e, const digest_set *a, int extra, 
 		int c = x && y ? cmp_table(x, y) : x ? -1 : 1;
 		if (c < 0) {
 			diff_add(f, "table %s.%s is missing", x->schema, x->name);
+			diff_named(f, "table", x->schema, x->name);
 			i++;
 		} else if (c > 0) {
-			if (extra)
+			if (extra) {
 				diff_add(f, "table %s.%s is not in the source", y->schema, y->name);
+				diff_named(f, "table", y->schema, y->name);
+			}
 			j++;
 		} else {
 			if (x->rows != y->rows)
@@ -425,10 +456,11 @@ static void compare_names(const digest_kind *x, const digest_kind *y, int extra,
 			: i < x->n_names		 ? -1
 							 : 1;
 		if (c < 0) {
-			diff_add(f, "%s %s is missing", x->kind, x->names[i]);
+			if (!diff_was_named(f, x->kind, x->names[i]))
+				diff_add(f, "%s %s is missing", x->kind, x->names[i]);
 			i++;
 		} else if (c > 0) {
-			if (extra)
+			if (extra && !diff_was_named(f, x->kind, y->names[j]))
 				diff_add(f, "%s %s is not in the source", x->kind, y->names[j]);
 			j++;
 		} else {
@@ -469,10 +501,13 @@ static void compare_sequences(const digest_set *e, const digest_set *a, int extr
 		int c = x && y ? cmp_sequence(x, y) : x ? -1 : 1;
 		if (c < 0) {
 			diff_add(f, "sequence %s.%s is missing", x->schema, x->name);
+			diff_named(f, "sequence", x->schema, x->name);
 			i++;
 		} else if (c > 0) {
-			if (extra)
+			if (extra) {
 				diff_add(f, "sequence %s.%s is not in the source", y->schema, y->name);
+				diff_named(f, "sequence", y->schema, y->name);
+			}
 			j++;
 		} else {
 			if (strcmp(x->value, y->value) != 0)
@@ -489,9 +524,15 @@ int digest_compare(const digest_set *expected, const digest_set *actual, int fla
 	diffs f = { 0 };
 	strbuf_init(&f.text);
 	int extra = (flags & DIGEST_COMPARE_EXTRA) != 0;
+	/* tables and sequences first: what they name, the objects' comparison does not repeat */
 	compare_tables(expected, actual, extra, &f);
-	compare_kinds(expected, actual, extra, &f);
 	compare_sequences(expected, actual, extra, &f);
+	if (f.n_named)
+		qsort(f.named, f.n_named, sizeof *f.named, cmp_str);
+	compare_kinds(expected, actual, extra, &f);
+	for (size_t i = 0; i < f.n_named; i++)
+		free(f.named[i]);
+	free(f.named);
 	if (f.n == 0) {
 		strbuf_free(&f.text);
 		return 0;

@@ -62,6 +62,12 @@ assert_output_contains "the error names the table whose rows differ" "table publ
 psql_q dst "UPDATE public.big SET payload = left(payload, -1) WHERE id = 7" >/dev/null
 run "$DBRESTORE" verify --repo "$REPO" --name pg --to "$(pg_uri dst)"
 assert_rc "the row changed back: verify succeeds again" 0
+psql_q dst "DROP TABLE public.nulls_and_empties" >/dev/null
+run "$DBRESTORE" verify --repo "$REPO" --name pg --to "$(pg_uri dst)"
+assert_rc "a dropped table: verify exits 1" 1
+# the digest has the table twice (its rows, and among the tables as objects): one difference
+assert_output_contains "the error is one difference naming the table" "1 difference: table public.nulls_and_empties is missing"
+assert_eq "the table is named once" 1 "$(cat "$RUN_OUT" "$RUN_ERR" | grep -o 'table public.nulls_and_empties is missing' | wc -l)"
 psql_q dst "DELETE FROM public.big WHERE id = 3; DROP INDEX public.big_grp; SELECT setval('public.seq_called', 999999); SELECT lo_unlink(424244)" >/dev/null
 run "$DBRESTORE" verify --repo "$REPO" --name pg --to "$(pg_uri dst)"
 assert_rc "a deleted row, a dropped index, a moved sequence, a removed large object: verify exits 1" 1
