@@ -185,7 +185,7 @@ static const cli_option pitr_opts[] = {
 	{ "name", "N", "the source's name in the repository", CLI_REQUIRED, NULL, 0, 0 },
 	{ "data-dir", "DIR", "new data directory (must be empty or absent)", CLI_REQUIRED, NULL, 0, 0 },
 	{ "backup", "ID", "base backup to start from (default: the newest one before the target)", 0, NULL, 0, 0 },
-	{ "target-time", "T", "recover up to this time (ISO 8601 with offset)", 0, NULL, 0, 0 },
+	{ "target-time", "T", "recover up to this time (ISO 8601 with offset; seconds optional)", 0, NULL, 0, 0 },
 	{ "target-lsn", "L", "recover up to this WAL position", 0, NULL, 0, 0 },
 	{ "target-name", "N", "recover up to this restore point (pg_create_restore_point)", 0, NULL, 0, 0 },
 	{ "target-xid", "X", "recover up to this transaction", 0, NULL, 0, 0 },

@@ -54,7 +54,7 @@ int pitr_parse_time(const char *s, int64_t *us, char *out, size_t out_len)
 {
 	struct tm tm;
 	memset(&tm, 0, sizeof tm);
-	int y, mo, d, h, mi, se;
+	int y, mo, d, h, mi, se = 0;
 	const char *p = s;
 	if (digits(&p, 4, &y) < 0 || *p++ != '-' || digits(&p, 2, &mo) < 0 || *p++ != '-' ||
 	    digits(&p, 2, &d) < 0)
@@ -62,13 +62,25 @@ int pitr_parse_time(const char *s, int64_t *us, char *out, size_t out_len)
 	if (*p != ' ' && *p != 'T' && *p != 't')
 		return -1;
 	p++;
-	if (digits(&p, 2, &h) < 0 || *p++ != ':' || digits(&p, 2, &mi) < 0 || *p++ != ':' ||
-	    digits(&p, 2, &se) < 0)
+	if (digits(&p, 2, &h) < 0 || *p++ != ':' || digits(&p, 2, &mi) < 0)
 		return -1;
+	/* "10:15" is what an operator types for a minute: seconds 0, as PostgreSQL reads it */
+	int has_seconds = 0;
+	if (*p == ':') {
+		p++;
+		if (digits(&p, 2, &se) < 0)
+			return -1;
+		has_seconds = 1;
+	}
 	if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 59)
 		return -1;
+	/* Feb 30 or Apr 31 would normalise to another day, whatever the zone: refuse it */
+	static const int mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+	if (d > mdays[mo - 1] || (mo == 2 && d == 29 && !leap))
+		return -1;
 	long frac = 0;
-	if (*p == '.') {
+	if (*p == '.' && has_seconds) {
 		p++;
 		int n = 0;
 		for (; isdigit((unsigned char)*p); p++, n++) {
@@ -120,9 +132,6 @@ int pitr_parse_time(const char *s, int64_t *us, char *out, size_t out_len)
 		return -1;
 	struct tm utc;
 	if (gmtime_r(&t, &utc) == NULL)
-		return -1;
-	/* a day that does not exist (Feb 30) normalises to another: refuse it */
-	if (has_zone && offset == 0 && (utc.tm_mday != d || utc.tm_mon != mo - 1))
 		return -1;
 	char base[32];
 	strftime(base, sizeof base, "%Y-%m-%d %H:%M:%S", &utc);

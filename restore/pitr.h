@@ -32,8 +32,9 @@ typedef struct pitr_target {
 } pitr_target;
 
 /*
- * "2026-11-21 10:13:24.123456+01", "2026-11-21T10:13:24Z", with or without
- * fraction and zone (none: this machine's local time, as TZ says).  Writes
+ * "2026-11-21 10:13:24.123456+01", "2026-11-21T10:13:24Z", "2026-11-21 10:13",
+ * with or without seconds (none: 0), fraction (after seconds only) and zone
+ * (none: this machine's local time, as TZ says).  Writes
  * the microseconds since the epoch and the same instant as
  * "YYYY-MM-DD HH:MM:SS.ffffff+00" (out >= 32 bytes).  -1 on anything else.
  */

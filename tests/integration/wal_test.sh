@@ -402,15 +402,22 @@ dbr pitr --repo "$REPO" --name src --data-dir "$BD_TMP/r6/data" --target-lsn FFF
 assert_rc "pitr to an LSN past the archived WAL is set up" 0
 assert_output_contains "with a warning that says where the archive ends" "target LSN FFFF/0 is past the archived WAL of 'src', which ends at"
 own_dir "$BD_TMP/r7"
-dbr pitr --repo "$REPO" --name src --data-dir "$BD_TMP/r7/data" --target-time "2999-01-01 00:00:00+00" \
+# a time to the minute, without seconds, as an operator types it
+dbr pitr --repo "$REPO" --name src --data-dir "$BD_TMP/r7/data" --target-time "2999-01-01T00:00+00" \
 	--tablespace-map "$BD_TMP/ts1=$BD_TMP/r7/ts1"
-assert_rc "pitr to a time in the future is set up" 0
+assert_rc "pitr to a time in the future (given without seconds) is set up" 0
 assert_output_contains "with a warning that it is in the future" "target time 2999-01-01 00:00:00.000000+00 is in the future"
+check "the recovery target is that minute's first second" \
+	grep -qF "recovery_target_time = '2999-01-01 00:00:00.000000+00'" "$BD_TMP/r7/data/postgresql.auto.conf"
 
 # ---------------------------------------------------------------------------
 note "usage errors"
 dbr pitr --repo "$REPO" --name src --data-dir "$BD_TMP/x" --target-time yesterday
 assert_rc "bad --target-time is a usage error" 2
+dbr pitr --repo "$REPO" --name src --data-dir "$BD_TMP/x" --target-time "2026-12-01 10:1"
+assert_rc "a --target-time cut short in its minutes is a usage error" 2
+assert_output_contains "saying what a time looks like" "--target-time must be a time like"
+assert_eq "in one line" 1 "$(grep -c . "$RUN_ERR")"
 dbr pitr --repo "$REPO" --name src --data-dir "$BD_TMP/x" --target-lsn 0/1 --target-name a
 assert_rc "two targets are a usage error" 2
 bd basebackup --repo "$REPO"
