@@ -34,7 +34,13 @@ int secret_check_mode(const char *path, const struct stat *st, bderr *err)
 	return 0;
 }
 
-int secret_read_file(const char *path, char **out, bderr *err)
+/*
+ * one_line: a password, key id or token, which never holds a line end.  A
+ * second line means the operator named the wrong file (a config, a key
+ * pair, an env file), and sending it whole as the password only fails later
+ * as "authentication failed" with nothing pointing at the file.
+ */
+static int read_secret(const char *path, int one_line, char **out, bderr *err)
 {
 	*out = NULL;
 	/*
@@ -97,13 +103,24 @@ int secret_read_file(const char *path, char **out, bderr *err)
 	}
 
 	size_t keep = len;
-	if (keep > 0 && buf[keep - 1] == '\n') {
-		keep--;
-		if (keep > 0 && buf[keep - 1] == '\r')
+	/* a line end after a one-line secret cannot be part of it: empty lines after it go too */
+	do {
+		if (keep > 0 && buf[keep - 1] == '\n') {
 			keep--;
-	}
+			if (keep > 0 && buf[keep - 1] == '\r')
+				keep--;
+		}
+	} while (one_line && keep > 0 && buf[keep - 1] == '\n');
 	if (keep == 0) {
 		bderr_usage(err, "secret file '%s' is empty", path);
+		goto out;
+	}
+	/* named by the file and the line only: the content is a secret, even the wrong one */
+	const char *nl = one_line ? memchr(buf, '\n', keep) : NULL;
+	if (nl != NULL) {
+		bderr_usage(err, "secret file '%s' has more than one line (a password, key id or "
+				 "token is one line): is it the right file?",
+			    path);
 		goto out;
 	}
 	/* a NUL would silently cut the secret short when used as a C string */
@@ -120,9 +137,19 @@ out:
 	return rc;
 }
 
+int secret_read_file(const char *path, char **out, bderr *err)
+{
+	return read_secret(path, 1, out, err);
+}
+
 int secret_read_key_file(const char *path, char **out, bderr *err)
 {
-	if (secret_read_file(path, out, err) < 0)
+	/*
+	 * A key file is read whole, as it always was: its bytes are the key
+	 * material, and a passphrase base64 wrapped over two lines keeps its
+	 * repository readable only if its second line stays part of it.
+	 */
+	if (read_secret(path, 0, out, err) < 0)
 		return -1;
 	size_t n = strlen(*out);
 	if (n >= SECRET_KEY_MIN)

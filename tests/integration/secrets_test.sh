@@ -227,6 +227,31 @@ unset MYSQL_PWD
 assert_rc "ssl-mode=required against a server without TLS fails (exit 1)" 1
 assert_output_contains "... saying TLS was asked for" "TLS was asked for (ssl-mode, ssl-ca or ssl-cert) but the server does not offer it"
 
+# A password holds no line end: a password file with a second non-empty
+# line is the wrong file, refused (exit 2) naming it and never its content;
+# CRLF and empty lines after the password are only line ends.
+TWO_PWFILE="$BD_TMP/two-lines.password"
+SECOND_LINE="second$RANDOM$RANDOM"
+add_secret "$SECOND_LINE"
+(umask 077 && printf '%s\n%s\n' "$BK_PASSWORD" "$SECOND_LINE" >"$TWO_PWFILE")
+CRLF_PWFILE="$BD_TMP/crlf.password"
+(umask 077 && printf '%s\r\n\r\n' "$BK_PASSWORD" >"$CRLF_PWFILE")
+cat >"$BD_TMP/lines.conf" <<CONF
+[source:two]
+url = postgresql://bk@127.0.0.1:$PG_PORT/src
+password-file = $TWO_PWFILE
+
+[source:crlf]
+url = postgresql://bk@127.0.0.1:$PG_PORT/src
+password-file = $CRLF_PWFILE
+CONF
+run "$BACKUPD" -c "$BD_TMP/lines.conf" dump --source two --repo "$LREPO" --name twolines
+assert_rc "a password file of two non-empty lines is refused (exit 2)" 2
+assert_eq "... in one line naming it" "1 1" \
+	"$(grep -c . "$RUN_ERR") $(grep -c "secret file '$TWO_PWFILE' has more than one line" "$RUN_ERR")"
+run "$BACKUPD" -c "$BD_TMP/lines.conf" dump --source crlf --repo "$LREPO" --name crlf
+assert_rc "a password file ending in CRLF and an empty line is the password alone" 0
+
 # --------------------------------------------------------------------------
 note "wal-push as the server's archive_command (encrypted S3 and local)"
 archived() { psql_q postgres "SELECT archived_count FROM pg_stat_archiver"; }

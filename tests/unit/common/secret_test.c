@@ -63,10 +63,11 @@ static void test_accepted(void **state)
 	expect_secret("hunter2\n", "hunter2");
 	expect_secret("hunter2", "hunter2");
 	expect_secret("hunter2\r\n", "hunter2");
-	/* only one line end goes: the rest is the operator's business */
-	expect_secret("hunter2\n\n", "hunter2\n");
+	/* a password holds no line end: empty lines after it go too */
+	expect_secret("hunter2\n\n", "hunter2");
+	expect_secret("hunter2\r\n\r\n\n", "hunter2");
 	expect_secret(" spaced \n", " spaced ");
-	expect_secret("two\nlines\n", "two\nlines");
+	expect_secret("tab\tin\n", "tab\tin");
 
 	/* 0400 is fine too */
 	char *path = make_file("k\n", 2, 0400);
@@ -78,6 +79,38 @@ static void test_accepted(void **state)
 	secret_free(s);
 	remove_file(path);
 	secret_free(NULL);
+}
+
+/*
+ * A second non-empty line is the wrong file (a config, a key pair): refused
+ * as a setup error naming the file, and nothing of its content is said.
+ */
+static void test_more_lines_refused(void **state)
+{
+	(void)state;
+	static const char *const contents[] = {
+		"two\nlines\n", "two\r\nlines", "hunter2\n\nsecond\n", "\nhunter2\n",
+		"user=app\npassword=hunter2\n",
+	};
+	for (size_t i = 0; i < sizeof contents / sizeof *contents; i++) {
+		char *path = make_file(contents[i], strlen(contents[i]), 0600);
+		char *s = (char *)"untouched";
+		bderr err;
+		bderr_init(&err);
+		assert_int_equal(secret_read_file(path, &s, &err), -1);
+		assert_null(s);
+		assert_int_equal(err.exit_code, 2);
+		char *want = xasprintf("secret file '%s' has more than one line (a password, key id or "
+				       "token is one line): is it the right file?",
+				       path);
+		assert_string_equal(err.msg, want);
+		free(want);
+		assert_null(strchr(err.msg, '\n'));
+		assert_null(strstr(err.msg, "lines"));
+		assert_null(strstr(err.msg, "hunter2"));
+		assert_null(strstr(err.msg, "second"));
+		remove_file(path);
+	}
 }
 
 static void test_mode_refused(void **state)
@@ -229,6 +262,13 @@ static void test_key_file(void **state)
 	bderr_init(&err);
 	assert_int_equal(secret_read_key_file("/nonexistent/key", &s, &err), -1);
 	assert_int_equal(err.exit_code, 2);
+	/* a key is read whole: one wrapped over two lines keeps its second line */
+	const char *k2 = "0123456789012345678901234567890123456789\nabcdef\n";
+	char *p2 = make_file(k2, strlen(k2), 0600);
+	assert_int_equal(secret_read_key_file(p2, &s, &err), 0);
+	assert_string_equal(s, "0123456789012345678901234567890123456789\nabcdef");
+	secret_free(s);
+	remove_file(p2);
 	remove_file(p31);
 	remove_file(p32);
 	remove_file(p32open);
@@ -253,7 +293,9 @@ static void test_scrub(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_accepted),	  cmocka_unit_test(test_mode_refused),
+		cmocka_unit_test(test_accepted),
+		cmocka_unit_test(test_more_lines_refused),
+		cmocka_unit_test(test_mode_refused),
 		cmocka_unit_test(test_not_regular),	  cmocka_unit_test(test_missing_and_empty),
 		cmocka_unit_test(test_size_limit),	  cmocka_unit_test(test_symlink),
 		cmocka_unit_test(test_other_owner_refused),
