@@ -27,16 +27,24 @@ typedef struct check_report {
 	int json;
 	json_t *items;     /* --json: the array printed at the end */
 	int config_errors; /* exit 2 */
+	int setup_errors;  /* exit 2: an item's own usage or config error */
 	int failed;        /* exit 1 */
 } check_report;
 
-/* One item: failed when e is set, else ok with an optional note in brackets. */
+/*
+ * One item: failed when e is set, else ok with an optional note in brackets.
+ * An item that fails on what run or dump would exit 2 for (a bad port in a
+ * URL, a password file of the wrong mode) is the operator's setup to fix, not
+ * a server that is down: check exits 2 for it too, so that both agree.
+ */
 static void report(check_report *r, const char *what, const char *name, const bderr *e,
 		   const char *note)
 {
 	int bad = e && bderr_isset(e);
 	if (bad && strcmp(what, "config") == 0)
 		r->config_errors++;
+	else if (bad && e->exit_code == EXIT_USAGE)
+		r->setup_errors++;
 	else if (bad)
 		r->failed = 1;
 	if (r->json) {
@@ -428,6 +436,11 @@ int check_command(program *p, bderr *err)
 	if (r.config_errors)
 		return bderr_usage(err, "check: the config has %d error%s (see above)", r.config_errors,
 				   plural_s(r.config_errors));
+	if (r.setup_errors)
+		return bderr_usage(err, "check: %d item%s failed on a config or usage error (see the items "
+					"marked %s above)",
+				   r.setup_errors, plural_s(r.setup_errors),
+				   r.json ? "\"failed\"" : "FAILED");
 	if (r.failed)
 		return bderr_set(err, "check failed: see the items marked %s above",
 				 r.json ? "\"failed\"" : "FAILED");

@@ -14,7 +14,8 @@
 
 /*
  * Prints one line per item (--json: an array of objects); exit 2 when the
- * config has an error, else 1 when an item failed.
+ * config has an error or an item failed on a usage or config error (what run
+ * exits 2 for), else 1 when an item failed.
  */
 int check_command(program *p, bderr *err);
 

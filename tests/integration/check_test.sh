@@ -75,7 +75,9 @@ CONF
 
 touch "$BD_TMP/not-a-dir"
 run env -u PGPASSFILE "$BACKUPD" -c "$BD_TMP/bad.conf" check
-assert_rc "check fails when something is unreachable" 1
+# (a repository under a file is what run exits 2 for: check exits 2 too;
+# an unreachable source alone exits 1, below)
+assert_rc "check fails when something is unreachable or misplaced" 2
 assert_output_contains "a repository that cannot be created is named" "FAILED repo missing"
 assert_output_contains "an unreachable source is named" "FAILED source down"
 assert_output_contains "a state dir that cannot be created is named" "FAILED state-dir"
@@ -117,7 +119,7 @@ url = postgresql://postgres:$LEAK_PG/app
 url = mysql://root:$LEAK_MY/app
 CONF
 run env -u PGPASSFILE "$BACKUPD" -c "$BD_TMP/leaky.conf" check
-assert_rc "check fails on the bad URLs" 1
+assert_rc "check fails on the bad URLs: exit 2, as dump does for each" 2
 assert_output_contains "the S3 URL with credentials is refused" "FAILED repo s3creds: invalid repository url: an s3:// URL carries no credentials"
 assert_output_contains "the bad percent-escape is named" "FAILED source pctpw: invalid PostgreSQL connection string: invalid percent-encoded token"
 assert_output_contains "a password taken for a port is refused" "FAILED source noat"
@@ -141,6 +143,51 @@ assert_rc "a PostgreSQL URI with a port out of range is a usage error, as a MySQ
 assert_output_contains "it says what is wrong" "invalid PostgreSQL connection string: the port must be a number from 1 to 65535"
 
 # --------------------------------------------------------------------------
+note "check exits 2 where run does: an item's config or usage error"
+OPEN_PW="$BD_TMP/open.password"
+printf '%s\n' "$PG_PASSWORD" >"$OPEN_PW"
+chmod 0644 "$OPEN_PW"
+cat >"$BD_TMP/usage.conf" <<CONF
+[global]
+state-dir = $BD_TMP/state
+
+[repo:local]
+url = $REPO
+
+[source:badport]
+url = postgresql://postgres@127.0.0.1:99999/app
+
+[source:badmode]
+url = postgresql://postgres@127.0.0.1:$PG_PORT/app
+password-file = $OPEN_PW
+
+[job:badport]
+source = badport
+repo = local
+
+[job:badmode]
+source = badmode
+repo = local
+CONF
+for job in badport badmode; do
+	run env -u PGPASSFILE "$BACKUPD" -c "$BD_TMP/usage.conf" run "$job"
+	assert_rc "run $job exits 2" 2
+done
+run env -u PGPASSFILE "$BACKUPD" -c "$BD_TMP/usage.conf" check
+assert_rc "check of the same config exits 2 too" 2
+assert_output_contains "the bad port is named" "FAILED source badport: invalid PostgreSQL connection string: the port must be a number from 1 to 65535"
+assert_output_contains "the open password file is named" "FAILED source badmode: $BD_TMP/usage.conf:12: key 'password-file': secret file '$OPEN_PW' must not be accessible by group or others"
+assert_output_contains "the last line says why it exits 2" "check: 2 items failed on a config or usage error"
+# a server that is down is not the operator's config: with it alone, exit 1
+printf '[source:down]\nurl = postgresql://postgres@127.0.0.1:%s/app\n' "$CLOSED_PORT" >"$BD_TMP/down.conf"
+run env -u PGPASSFILE "$BACKUPD" -c "$BD_TMP/down.conf" check
+assert_rc "check of an unreachable source alone still exits 1" 1
+printf '[source:down]\nurl = postgresql://postgres@127.0.0.1:%s/app\n' "$CLOSED_PORT" >>"$BD_TMP/usage.conf"
+run env -u PGPASSFILE "$BACKUPD" -c "$BD_TMP/usage.conf" check
+assert_rc "with an unreachable source besides, the usage errors win: exit 2" 2
+assert_output_contains "the unreachable source is still named" "FAILED source down"
+
+# --------------------------------------------------------------------------
 if [ "$(id -u)" -eq 0 ]; then
 	note "a secret file owned by another user is refused (even by root)"
 	OTHER_PW="$BD_TMP/other.password"
@@ -149,7 +196,7 @@ if [ "$(id -u)" -eq 0 ]; then
 	chown 65534:65534 "$OTHER_PW"
 	sed "s|$PWFILE|$OTHER_PW|" "$BD_TMP/good.conf" >"$BD_TMP/other.conf"
 	run env -u PGPASSFILE "$BACKUPD" -c "$BD_TMP/other.conf" check
-	assert_rc "check fails with a secret file of another owner" 1
+	assert_rc "check fails with a secret file of another owner: exit 2, as run does" 2
 	assert_output_contains "the owner is named" "secret file '$OTHER_PW' is owned by uid 65534, not by the user backupd runs as (uid 0)"
 else
 	note "not root: the other-owner secret file case is covered by the unit test"

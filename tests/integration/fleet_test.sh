@@ -135,7 +135,7 @@ run "$BACKUPD" -c "$CONF" daemon --id d0 --state-dir "$BD_TMP/state-d0"
 assert_rc "a daemon refuses a catalog that was never initialised" 2
 assert_output_contains "it says how to initialise it" "catalog is not initialised: run 'backupd catalog init'"
 run "$BACKUPD" -c "$CONF" check
-assert_rc "check fails on a catalog that was never initialised" 1
+assert_rc "check fails on a catalog that was never initialised: exit 2, as the daemon" 2
 assert_output_contains "check names the catalog item" "FAILED catalog: catalog is not initialised: run 'backupd catalog init'"
 run "$BACKUPD" -c "$CONF" catalog upgrade
 assert_rc "upgrade of a catalog that was never initialised fails" 2
@@ -151,7 +151,7 @@ run "$BACKUPD" -c "$CONF" daemon --id d0 --state-dir "$BD_TMP/state-d0"
 assert_rc "a daemon refuses a catalog of another version" 2
 assert_output_contains "naming both versions" "catalog schema is version 99, written by a newer backupd; this one knows version 1"
 run "$BACKUPD" -c "$CONF" check --json
-assert_rc "check fails on a catalog of another version" 1
+assert_rc "check fails on a catalog of another version: exit 2, as the daemon" 2
 assert_output_contains "check --json names the version" '"message": "catalog schema is version 99, written by a newer backupd'
 cat_q "UPDATE backupd.catalog_version SET version = 1" >/dev/null
 assert_no_secrets_in_output
