@@ -23,10 +23,11 @@
 #                   repositories, wrong keys and secrets, killed and
 #                   disk-full runs, dropped connections, provisioning
 #                   failures, WAL, check, migrate, cloud credentials);
-#                   every suite with --long or BD_ASAN_SUITES=all.  The
-#                   main paths of the rest run under valgrind in phase 8
-#                   (valgrind_test.sh); all of them under ASan took CI
-#                   23 of its 51 minutes
+#                   every suite with --long or BD_ASAN_SUITES=all.  Phase 8
+#                   runs the others, so that each suite runs once (both
+#                   phases run all with --long); the main paths of phase 8's
+#                   suites run under valgrind there (valgrind_test.sh).
+#                   Every suite in both phases took CI 42 of its 51 minutes
 #  10. package      tests/integration/package.sh: build the Debian package,
 #                   install it, check it, purge it (last: it installs
 #                   /etc/backupd/backupd.conf; needs root)
@@ -46,6 +47,10 @@
 #   --no-integration (BD_SKIP_INTEGRATION=1) skip phases 8 and 9
 #   --no-asan-integration (BD_SKIP_ASAN_INTEGRATION=1) skip phase 9
 #   BD_ASAN_SUITES="a_test.sh b_test.sh" | all   the suites of phase 9
+#   BD_ASAN_PARALLEL=N                       phase 9's suites at once (default
+#                                            one more than --parallel: the ASan
+#                                            suites wait on killed and restarted
+#                                            servers, CPU more than half idle)
 #   --no-package     (BD_SKIP_PACKAGE=1)     skip phase 10
 #   --parallel=N     (BD_PARALLEL=N)         integration suites run N at a time
 #                                            (default 2: they mostly wait on
@@ -256,19 +261,46 @@ do_unit() { run_unit build; }
 do_unit_valgrind() { run_unit build LOG_COMPILER="$ROOT/tests/valgrind.sh"; }
 do_build_asan() { configure_and_build build-asan --enable-werror --enable-sanitizers; }
 do_unit_asan() { run_unit build-asan "${ASAN_ENV[@]}"; }
-do_integration() { run_integration build BD_LONG="$LONG"; }
 # The default ASan integration subset (see the header); --long runs them all.
 ASAN_SUITES_DEFAULT="pitr_crafted_test.sh verify_test.sh encrypt_test.sh secrets_test.sh faults_test.sh
 	pg_roles_test.sh check_test.sh wal_test.sh migrate_test.sh s3_credentials_test.sh"
-do_integration_asan() {
-	local suites="${BD_ASAN_SUITES:-}"
-	if [ -z "$suites" ]; then
-		if [ "$LONG" = 1 ]; then suites=all; else suites="$ASAN_SUITES_DEFAULT"; fi
+# The suites phase 9 runs: a list, or "all"
+asan_suites() {
+	if [ -n "${BD_ASAN_SUITES:-}" ]; then
+		echo "$BD_ASAN_SUITES"
+	elif [ "$LONG" = 1 ]; then
+		echo all
+	else
+		echo "$ASAN_SUITES_DEFAULT"
 	fi
+}
+asan_integration_runs() {
+	[ "$SKIP_INTEGRATION" != 1 ] && [ "$SKIP_ASAN" != 1 ] && [ "$SKIP_ASAN_INTEGRATION" != 1 ] &&
+		[ "$built_asan" = 1 ]
+}
+# Phase 8 runs every suite that phase 9 does not (each suite runs once by
+# default, ASan's where the input is hostile; --long runs all in both).
+do_integration() {
+	local -a plain=()
+	local t asan
+	asan="$(asan_suites)"
+	asan=" ${asan//[$'\n\t']/ } "
+	if asan_integration_runs && [ "$asan" != " all " ] && [ "$LONG" != 1 ]; then
+		for t in "$ROOT"/tests/integration/*_test.sh; do
+			t="${t##*/}"
+			case "$asan" in *" $t "*) ;; *) plain+=("$t") ;; esac
+		done
+	fi
+	run_integration build BD_LONG="$LONG" -- "${plain[@]}"
+}
+do_integration_asan() {
+	local suites
+	suites="$(asan_suites)"
 	[ "$suites" != all ] || suites=""
 	# (word splitting of $suites is meant: one argument per suite)
 	# shellcheck disable=SC2086
-	run_integration build-asan "${ASAN_ENV[@]}" BD_CMD_TIMEOUT=600 BD_LONG="$LONG" BD_ASAN=1 -- $suites
+	run_integration build-asan "${ASAN_ENV[@]}" BD_CMD_TIMEOUT=600 BD_LONG="$LONG" BD_ASAN=1 \
+		BD_PARALLEL="${BD_ASAN_PARALLEL:-$((PARALLEL + 1))}" -- $suites
 }
 
 # The fuzz targets: clang, instrumented for libFuzzer plus ASan/UBSan.
