@@ -27,7 +27,7 @@
 #                   runs the others, so that each suite runs once (both
 #                   phases run all with --long); the main paths of phase 8's
 #                   suites run under valgrind there (valgrind_test.sh).
-#                   Every suite in both phases took CI 42 of its 51 minutes
+#                   (every suite in both phases took CI 44 of its 51 minutes)
 #  10. package      tests/integration/package.sh: build the Debian package,
 #                   install it, check it, purge it (last: it installs
 #                   /etc/backupd/backupd.conf; needs root)
@@ -234,7 +234,6 @@ tally() {
 	fi
 }
 
-# run_integration DIR [ENV...]
 # run_integration DIR [VAR=VALUE...] [-- SUITE...]: run.sh with DIR's
 # binaries (every suite unless some are named)
 run_integration() {

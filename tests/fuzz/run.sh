@@ -7,7 +7,8 @@
 # in the tree: real examples plus every input that once found a bug), then,
 # with the tokens of tests/fuzz/dict/<target>.dict when there is one,
 # fuzzes for BD_FUZZ_SECONDS seconds (default 7: about a minute for all of
-# them, run BD_FUZZ_JOBS at a time, default one per core: libFuzzer uses one).  New inputs go to BUILD_DIR/fuzz/corpus/<target>/ (kept between
+# them), BD_FUZZ_JOBS targets at a time (default one per core: libFuzzer
+# uses one).  New inputs go to BUILD_DIR/fuzz/corpus/<target>/ (kept between
 # runs, never into the tree); a crash, leak, hang (BD_FUZZ_TIMEOUT seconds
 # per input, default 10) or sanitizer report fails the target and leaves its
 # reproducer in BUILD_DIR/fuzz/artifacts/<target>/ and its log in
