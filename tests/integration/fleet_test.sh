@@ -15,7 +15,7 @@ source "$(dirname "$0")/lib.sh"
 require_binaries
 # Fewer jobs under ASan (scripts/test.sh sets BD_ASAN=1): the same checks, on a slower build.
 if [ "${BD_ASAN:-0}" = 1 ]; then FLEET_JOBS="${FLEET_JOBS:-10}"; else FLEET_JOBS="${FLEET_JOBS:-20}"; fi
-FLEET_SECONDS="${FLEET_SECONDS:-16}" # 8 firings of every job: enough to see a double or a missed one
+FLEET_SECONDS="${FLEET_SECONDS:-30}"
 LEASE=6
 
 # the source server
