@@ -1318,11 +1318,16 @@ static time_t schedule(dtable *t, time_t now, const sigset_t *child_mask)
 			if (t->catalog_url && (!fleet_may_run(j) || j->run_id))
 				; /* another daemon's, or this one still holds the previous claim */
 			else if (t->catalog_url && j->pending && j->pid == 0) {
-				/* not claimed yet: the newer firing supersedes it here */
+				/*
+				 * not claimed yet: the newer firing supersedes it here,
+				 * but the job keeps its place in the queue (due_at stays
+				 * when it became pending).  Reset, a job every other
+				 * daemon skips (run-on) lost every tie to the jobs before
+				 * it in the config and never ran while slots were full.
+				 */
 				fleet_skip(t, j);
 				j->fire = j->next;
 				j->fire_offline = t->cat == NULL;
-				j->due_at = j->next;
 			} else if (j->pid > 0)
 				log_warn("job %s: due again while still running (pid %ld): skipped",
 					 j->name, (long)j->pid);
