@@ -363,11 +363,11 @@ for r in $(seq 1 "$ROUNDS"); do
 	done
 	# a push killed before it wrote anything left nothing under its name:
 	# expire says so (exit 1) rather than report retention it never applied
-	if [ -n "$(find "$REPO_WP/$wp" -type f 2>/dev/null | head -n 1)" ]; then
-		run "$BACKUPD" expire --repo "$REPO_WP" --name "$wp" --keep-last 1
+	wp_left="$(find "$REPO_WP/$wp" -type f 2>/dev/null | head -n 1)"
+	run "$BACKUPD" expire --repo "$REPO_WP" --name "$wp" --keep-last 1
+	if [ -n "$wp_left" ]; then
 		assert_rc "wal-push, kill $r: the next expire succeeds" 0
 	else
-		run "$BACKUPD" expire --repo "$REPO_WP" --name "$wp" --keep-last 1
 		assert_rc "wal-push, kill $r: killed before its first object, the next expire finds nothing under the name" 1
 		assert_output_contains "wal-push, kill $r: it says so" "nothing of '$wp' in "
 	fi

@@ -55,18 +55,10 @@ q() {
 		--init-command="SET time_zone = '+00:00', sql_mode = 'STRICT_TRANS_TABLES,NO_ENGINE_SUBSTITUTION'" -e "$*"
 }
 
-# SQL string literal
-lit() {
-	local s="${1//\\/\\\\}"
-	printf "'%s'" "${s//\'/\'\'}"
-}
-
-# `identifier`
-ident() { printf '`%s`' "${1//\`/\`\`}"; }
-
-# The same two into $REPLY: the loops over every table and column call them
-# hundreds of times, and a $(...) is a fork (milliseconds each on a loaded
-# 2-core machine: most of this script's time when it used them).
+# An SQL string literal, and a `identifier`, into $REPLY: the loops over
+# every table and column call them hundreds of times, and a $(...) is a fork
+# (milliseconds each on a loaded 2-core machine: most of this script's time
+# when they printed).
 lit_r() {
 	local s="${1//\\/\\\\}"
 	REPLY="'${s//\'/\'\'}'"
@@ -76,7 +68,8 @@ ident_r() { REPLY="\`${1//\`/\`\`}\`"; }
 # Definitions: drop DEFINER=..., replace the database's own name.
 normalize() {
 	local qdb text
-	qdb="$(ident "$1")"
+	ident_r "$1"
+	qdb="$REPLY"
 	text="$(sed -E 's/ ?DEFINER=(`([^`]|``)*`|[^ @]+)@(`([^`]|``)*`|[^ ]+)//')"
 	printf '%s\n' "${text//"$qdb."/\`<db>\`.}"
 }
@@ -84,14 +77,15 @@ normalize() {
 # Marker lines between the results of one batch of statements (the client
 # runs them all in one connection); no data line can look like one.
 MARK='@@compare-object@@'
-mark() { printf "SELECT '%s %s';\n" "$MARK" "$1"; }
 mark_r() { REPLY="SELECT '$MARK $1';"; }
 
 # snapshot CNF DB OUTDIR: everything compared, as text files
 snapshot() {
 	local cnf="$1" db="$2" out="$3" ldb qdb
-	ldb="$(lit "$db")"
-	qdb="$(ident "$db")"
+	lit_r "$db"
+	ldb="$REPLY"
+	ident_r "$db"
+	qdb="$REPLY"
 	mkdir -p "$out/rows"
 
 	if [ "$(q "$cnf" "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = $ldb")" != 1 ]; then
