@@ -77,7 +77,8 @@ static int copy_unit(void *shared, void *worker, void *item, bderr *err)
 	char rows[32] = "";
 	if (u->rows >= 0)
 		snprintf(rows, sizeof rows, "%" PRId64 " rows, ", u->rows);
-	log_info("copied %s (%s%zu/%zu done, %.1f/%.1f MB, %.1f MB/s)", u->label, rows, done,
+	/* the sizes are the source's estimates (relation sizes, table statistics): "~" */
+	log_info("copied %s (%s%zu/%zu done, ~%.1f/%.1f MB, %.1f MB/s)", u->label, rows, done,
 		 m->n_units, bytes / 1048576.0, m->total_bytes / 1048576.0,
 		 bytes / 1048576.0 / (double)(secs > 0 ? secs : 1));
 	return 0;
@@ -94,6 +95,8 @@ static int copy_data(migrate_run *m, int jobs, bderr *err)
 	for (size_t i = 0; i < n; i++)
 		m->total_bytes += units[i].bytes;
 	progress_add_total(m->prog, m->total_bytes, n);
+	/* done counts the same estimates (units' sizes), so it ends on the total: still not exact */
+	progress_set_estimated(m->prog, 1);
 	progress_phase(m->prog, "copying data");
 	int n_workers = jobs < 1 ? 1 : jobs;
 	if ((size_t)n_workers > n)

@@ -1,9 +1,11 @@
 #include "engines/mysql/mysql_source.h"
 
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "common/log.h"
 #include "common/mem.h"
 #include "engines/mysql/my_digest.h"
 #include "engines/mysql/myformat.h"
@@ -109,6 +111,70 @@ static my_src_table *find_table(my_src_plan *st, size_t db, size_t from, const c
 	return NULL;
 }
 
+int my_src_stats_stale(uint64_t data_bytes, uint64_t est_rows)
+{
+	return est_rows > 0 && data_bytes / est_rows < MY_SRC_MIN_ROW_BYTES;
+}
+
+/*
+ * A table whose statistics are stale (InnoDB's persistent statistics lag a
+ * freshly loaded table: MariaDB's TABLE_ROWS follows the inserts at once,
+ * DATA_LENGTH stays one page until the background recalculation, or an
+ * ANALYZE TABLE, catches up): its size is estimated as TABLE_ROWS times the
+ * average TSV line of its first SAMPLE_ROWS rows.  Cheap (one short read by
+ * the primary key, no ANALYZE: that would write the statistics of the
+ * source and, on MariaDB, can scan the whole table), still an estimate like
+ * DATA_LENGTH: the dump corrects it chunk by chunk, migrate marks it "~".
+ * A failed sample leaves DATA_LENGTH: only the estimate is at stake.
+ */
+#define SAMPLE_ROWS 200
+static void sample_size(MYSQL *c, const char *db, my_src_table *t)
+{
+	/*
+	 * Each field's length, as the dump selects it, summed on the server
+	 * (a NULL is \N): only a number a row comes back, and no value is
+	 * concatenated (that could pass max_allowed_packet on wide rows).
+	 */
+	strbuf b;
+	strbuf_init(&b);
+	strbuf_appends(&b, "SELECT ");
+	for (size_t k = 0; k < t->n_columns; k++) {
+		char *expr = my_digest_select_list(&t->columns[k], &t->types[k], 1);
+		strbuf_appendf(&b, "%sCOALESCE(LENGTH(%s), 2)", k ? " + " : "", expr);
+		free(expr);
+	}
+	char *qual = my_qualified_name(db, t->name);
+	strbuf_appendf(&b, " FROM %s LIMIT %d", qual, SAMPLE_ROWS);
+	free(qual);
+	char *sql = strbuf_detach(&b);
+	MYSQL_RES *r = NULL;
+	bderr e;
+	bderr_init(&e);
+	if (my_query(c, sql, "cannot sample a table's rows", &r, &e) != 0) {
+		log_debug("%s.%s: no size sample (%s): DATA_LENGTH stays the estimate", db, t->name,
+			  e.msg);
+		free(sql);
+		return;
+	}
+	free(sql);
+	uint64_t n = 0, sum = 0;
+	MYSQL_ROW row;
+	while ((row = mysql_fetch_row(r)) != NULL) {
+		n++;
+		sum += (row[0] ? strtoull(row[0], NULL, 10) : 0) + t->n_columns; /* tabs, newline */
+	}
+	mysql_free_result(r);
+	if (n == 0)
+		return; /* empty after all: DATA_LENGTH stays */
+	uint64_t rows = t->est_rows > n ? t->est_rows : n;
+	uint64_t est = sum / n * rows;
+	log_debug("%s.%s: statistics stale (DATA_LENGTH %" PRIu64 ", TABLE_ROWS %" PRIu64
+		  "): about %" PRIu64 " bytes from %" PRIu64 " sampled rows",
+		  db, t->name, t->data_bytes, t->est_rows, est, n);
+	if (est > t->data_bytes)
+		t->data_bytes = est;
+}
+
 static int load_tables(my_src_plan *st, MYSQL *c, size_t db, bderr *err)
 {
 	char *lit = my_quote_literal(c, st->dbs[db].name);
@@ -174,6 +240,8 @@ static int load_tables(my_src_plan *st, MYSQL *c, size_t db, bderr *err)
 		if (t->n_columns == 0)
 			t->skip_data = 1; /* nothing but generated columns: nothing to load */
 		t->select_list = my_digest_select_list(t->columns, t->types, t->n_columns);
+		if (!t->skip_data && my_src_stats_stale(t->data_bytes, t->est_rows))
+			sample_size(c, st->dbs[db].name, t);
 	}
 	return 0;
 }
@@ -423,6 +491,16 @@ int my_src_plan_load(MYSQL *c, const my_uri *u, uint64_t chunk_bytes, const tabl
 	if (all_databases && u->n_databases)
 		return bderr_usage(err, "--all-databases (databases = all) and a URI naming databases: give the server's URI without a database");
 	p->flavor = my_flavor(c);
+	/*
+	 * MySQL 8 serves information_schema.TABLES from a cache of the
+	 * statistics (a day by default): a freshly loaded table shows 0 rows
+	 * there, so its stale DATA_LENGTH could not be noticed (sample_size).
+	 * Read the engine's live figures instead; a failure only costs the
+	 * estimate.  MariaDB has no such cache (nor the variable).
+	 */
+	if (strcmp(p->flavor, "mysql") == 0 && mysql_get_server_version(c) >= 80003 &&
+	    mysql_query(c, "SET SESSION information_schema_stats_expiry = 0") != 0)
+		log_debug("information_schema_stats_expiry: %s", mysql_error(c));
 	if (load_databases(p, u, c, err) != 0)
 		return -1;
 	if (check_includes(p, c, err) != 0)

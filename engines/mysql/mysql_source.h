@@ -33,6 +33,15 @@ typedef struct my_src_table {
 	int n_chunks;
 } my_src_table;
 
+/*
+ * Fewer bytes per row than any stored InnoDB row takes (a record header,
+ * the transaction id and roll pointer alone are 18 bytes): DATA_LENGTH
+ * under TABLE_ROWS x this means the statistics lag the table.
+ */
+#define MY_SRC_MIN_ROW_BYTES 16
+/* 1: DATA_LENGTH is implausibly small for TABLE_ROWS (the sizes are then sampled). */
+int my_src_stats_stale(uint64_t data_bytes, uint64_t est_rows);
+
 typedef struct my_src_db {
 	char *name;
 	char *charset;
