@@ -627,6 +627,53 @@ psql_file() {
 	_bd_psql -d "$1" -f "$2" -o /dev/null
 }
 
+# psql_at PORT SQL: one query as postgres over the socket in $PG_DIR/sock, where
+# the test's servers and the copies restored from them (their configuration is
+# the source's) listen; $PG_BINDIR's psql
+psql_at() {
+	local port="$1"
+	shift
+	"$PG_BINDIR/psql" -X -q -A -t -h "$PG_DIR/sock" -p "$port" -U postgres -d postgres \
+		-v ON_ERROR_STOP=1 -c "$*"
+}
+
+# copy_start DIR BINDIR [OPTS]: start the restored DIR/data with BINDIR's
+# pg_ctl on a free port (COPY_PORT), postgres OPTS added (e.g. -c
+# archive_mode=off); the copy has its source's password (a line in
+# PGPASS_ALL, when the test has one) and is stopped at the end like the
+# others.  Passes or fails "restored server NAME starts".
+copy_start() {
+	local dir="$1" bindir="$2" opts="${3:-}"
+	COPY_PORT="$(_bd_pick_port)"
+	printf '%s\n' "$bindir" >"$dir/bindir"
+	[ -z "${PGPASS_ALL:-}" ] ||
+		printf '127.0.0.1:%s:*:postgres:%s\n' "$COPY_PORT" "$PG_PASSWORD" >>"$PGPASS_ALL"
+	BD_SERVERS+=("$dir")
+	if ! (cd "$dir" && "${AS_PG[@]}" "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" \
+		-o "-p $COPY_PORT $opts" -w -t 120 -s start); then
+		fail "restored server $(basename "$dir") starts" "$(tail -n 20 "$dir/server.log")"
+		return 1
+	fi
+	pass "restored server $(basename "$dir") starts"
+}
+
+# wait_promoted PORT NAME: the copy in $BD_TMP/NAME ends recovery and promotes (2 min at most)
+wait_promoted() {
+	local i
+	for i in $(seq 1 600); do
+		if [ "$(psql_at "$1" "SELECT pg_is_in_recovery()" 2>/dev/null)" = f ]; then
+			pass "$2 finished recovery and promoted"
+			return 0
+		fi
+		sleep 0.2
+	done
+	fail "$2 finished recovery and promoted" "$(tail -n 20 "$BD_TMP/$2/server.log")"
+	return 1
+}
+
+# copy_stop DIR: stop a copy copy_start started
+copy_stop() { bash "$PG_SERVER_SH" stop "$1" >/dev/null 2>&1 || true; }
+
 # _bd_table_locks DB TABLE CONDITION QUERY-FN: some lock on TABLE of DB in
 # pg_locks meets CONDITION (SQL on l)
 _bd_table_locks() {

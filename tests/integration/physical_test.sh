@@ -26,8 +26,6 @@ fi
 ALL_TARGETS=0
 [ "${BD_LONG:-0}" = 1 ] && ALL_TARGETS=1
 
-# Debian's psql 15 talks to every server here
-PSQL=/usr/lib/postgresql/15/bin/psql
 VERIFYBACKUP=""
 PGCLIENT18=""
 for v in "$BD_ROOT/../shared/pgclient-18/bin" /work/shared/pgclient-18/bin; do
@@ -52,6 +50,7 @@ archive_command = '$BACKUPD wal-push --repo $REPO --name $1 %p'"
 	export PG_SERVER_CONF
 	pg_start "$1"
 	unset PG_SERVER_CONF
+	# Debian's psql 15 (psql_at) talks to every server here
 	PG_BINDIR=/usr/lib/postgresql/15/bin
 	(umask 077 && printf '127.0.0.1:%s:*:postgres:%s\n' "$PG_PORT" "$PG_PASSWORD" >>"$PGPASS_ALL")
 	chown "$OWNER:" "$PGPASS_ALL"
@@ -59,14 +58,6 @@ archive_command = '$BACKUPD wal-push --repo $REPO --name $1 %p'"
 
 bd() { run "${AS_PG[@]}" env PGPASSFILE="$PGPASS_ALL" "$BACKUPD" "$@"; }
 dbr() { run "${AS_PG[@]}" env PGPASSFILE="$PGPASS_ALL" "$DBRESTORE" "$@"; }
-
-# psql_at PORT SQL: one query over the socket of the current source server
-psql_at() {
-	local port="$1"
-	shift
-	"$PSQL" -X -q -A -t -h "$PG_DIR/sock" -p "$port" -U postgres -d postgres \
-		-v ON_ERROR_STOP=1 -c "$*"
-}
 
 wal_archived() { find "$REPO/$1/wal" -name "$2-*.zst" 2>/dev/null | grep . >/dev/null; }
 
@@ -82,39 +73,10 @@ switch_and_wait() {
 	return 1
 }
 
-# copy_start DIR BINDIR [OPTS]: start the restored DIR/data on a free port (COPY_PORT),
-# not archiving: a promoted copy would push its new timeline into the source's
-# archive, and the standby (recovery_target_timeline = latest) would follow it.
-# OPTS replaces that (a standby keeps archive_mode = on: it archives nothing
-# while in recovery, and basebackup refuses a server with archive_mode = off)
-copy_start() {
-	local dir="$1" bindir="$2" opts="${3:--c archive_mode=off}"
-	COPY_PORT="$(_bd_pick_port)"
-	printf '%s\n' "$bindir" >"$dir/bindir"
-	# a copy has its source's password
-	printf '127.0.0.1:%s:*:postgres:%s\n' "$COPY_PORT" "$PG_PASSWORD" >>"$PGPASS_ALL"
-	BD_SERVERS+=("$dir")
-	if ! (cd "$dir" && "${AS_PG[@]}" "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" \
-		-o "-p $COPY_PORT $opts" -w -t 120 -s start); then
-		fail "restored server $(basename "$dir") starts" "$(tail -n 20 "$dir/server.log")"
-		return 1
-	fi
-	return 0
-}
-
-wait_promoted() {
-	local i
-	for i in $(seq 1 600); do
-		if [ "$(psql_at "$1" "SELECT pg_is_in_recovery()" 2>/dev/null)" = f ]; then
-			return 0
-		fi
-		sleep 0.2
-	done
-	fail "$2 finished recovery and promoted" "$(tail -n 20 "$BD_TMP/$2/server.log")"
-	return 1
-}
-
-copy_stop() { bash "$PG_SERVER_SH" stop "$1" >/dev/null 2>&1 || true; }
+# A restored copy (copy_start, lib.sh) does not archive: a promoted copy would
+# push its new timeline into the source's archive, and the standby
+# (recovery_target_timeline = latest) would follow it.
+NO_ARCHIVE="-c archive_mode=off"
 
 rows_at() { psql_at "$1" "SELECT coalesce(string_agg(what, ',' ORDER BY id), '') FROM t"; }
 
@@ -135,7 +97,7 @@ restore_to() {
 		check "PostgreSQL $major: the restored directory verifies against the server's manifest" \
 			"${AS_PG[@]}" "$VERIFYBACKUP" -n "$dir/data"
 	fi
-	if copy_start "$dir" "$bindir"; then
+	if copy_start "$dir" "$bindir" "$NO_ARCHIVE"; then
 		local port="$COPY_PORT"
 		if wait_promoted "$port" "r$major-$kind"; then
 			assert_eq "PostgreSQL $major: recovered to the $kind target" "$want" "$(rows_at "$port")"
@@ -194,7 +156,9 @@ standby_tests() {
 	check "restore_command kept (catch up from the archive)" grep -q "^restore_command = '.*wal-get" "$auto"
 	check_not "no recovery target" grep -q -e "^recovery_target_time =" -e "^recovery_target_action" "$auto"
 	check_not "no password in postgresql.auto.conf" grep -q -F "$PG_PASSWORD" "$auto"
-	copy_start "$sb" "$bindir" " " || return 0
+	# archive_mode stays on: a standby archives nothing while in recovery, and
+	# basebackup refuses a server with archive_mode = off
+	copy_start "$sb" "$bindir" || return 0
 	local sp="$COPY_PORT"
 	check "the standby caught up from the archive" wait_for "$sp" "SELECT count(*) FROM t WHERE what = 'archived'" 1
 	assert_eq "the standby is in recovery" t "$(psql_at "$sp" "SELECT pg_is_in_recovery()")"
@@ -229,7 +193,7 @@ standby_tests() {
 		dbr pitr --repo "$REPO" --name "src$M" --data-dir "$rdir/data" --backup "$sbid" \
 			--tablespace-map "$sb/ts=$rdir/ts"
 		assert_rc "pitr of the standby's backup (its tablespace where the standby had it)" 0
-		if [ "$RUN_RC" -eq 0 ] && copy_start "$rdir" "$bindir"; then
+		if [ "$RUN_RC" -eq 0 ] && copy_start "$rdir" "$bindir" "$NO_ARCHIVE"; then
 			wait_promoted "$COPY_PORT" "r$M-fromsb" &&
 				assert_eq "the standby's backup restores with the streamed row" 1 \
 					"$(psql_at "$COPY_PORT" "SELECT count(*) FROM t WHERE what = 'streamed'")"
@@ -353,7 +317,7 @@ incremental_tests() {
 		pitr --repo "$REPO" --name "inc$M" --data-dir "$rdir/data"
 	assert_rc "pitr of the incremental chain (pg_combinebackup)" 0
 	check_not "no scratch directory left" compgen -G "$rdir/data.dbrestore-combine-*"
-	if [ "$RUN_RC" -eq 0 ] && copy_start "$rdir" "$bindir"; then
+	if [ "$RUN_RC" -eq 0 ] && copy_start "$rdir" "$bindir" "$NO_ARCHIVE"; then
 		wait_promoted "$COPY_PORT" "rinc$M" &&
 			assert_eq "the combined chain recovers every row" "inc1,inc2,after" "$(rows_at "$COPY_PORT")" &&
 			assert_eq "and the changed rows of big" 1000 \

@@ -70,12 +70,6 @@ PGPASS_ALL="$BD_TMP/pgpass-all"
 chown "$OWNER:" "$PGPASS_ALL"
 bd() { run "${AS_PG[@]}" env PGPASSFILE="$PGPASS_ALL" "$BACKUPD" "$@"; }
 dbr() { run "${AS_PG[@]}" env PGPASSFILE="$PGPASS_ALL" "$DBRESTORE" "$@"; }
-psql_at() {
-	local port="$1"
-	shift
-	"$PG_BINDIR/psql" -X -q -A -t -h "$PG_DIR/sock" -p "$port" -U postgres -d postgres \
-		-v ON_ERROR_STOP=1 -c "$*"
-}
 
 db_create src
 check "corner-case database loads" psql_file src "$HERE/pg_corner_cases.sql"
@@ -143,21 +137,11 @@ own_dir "$BD_TMP/r1"
 dbr pitr --repo "$WREPO" --name src --data-dir "$BD_TMP/r1/data"
 assert_rc "pitr to the end of the archive" 0
 vg_clean "pitr"
-COPY_PORT="$(_bd_pick_port)"
-BD_SERVERS+=("$BD_TMP/r1")
-printf '%s\n' "$PG_BINDIR" >"$BD_TMP/r1/bindir"
-if (cd "$BD_TMP/r1" && "${AS_PG[@]}" "$PG_BINDIR/pg_ctl" -D "$BD_TMP/r1/data" -l "$BD_TMP/r1/server.log" \
-	-o "-p $COPY_PORT -c archive_mode=off" -w -t 120 -s start); then
-	pass "the pitr copy starts"
-	for _ in $(seq 1 600); do
-		[ "$(psql_at "$COPY_PORT" "SELECT pg_is_in_recovery()" 2>/dev/null)" = f ] && break
-		sleep 0.2
-	done
+if copy_start "$BD_TMP/r1" "$PG_BINDIR" "-c archive_mode=off"; then
+	wait_promoted "$COPY_PORT" r1
 	assert_eq "the copy replayed the row written after the backup" "after the backup" \
 		"$(psql_at "$COPY_PORT" "SELECT what FROM t WHERE id = 1" 2>/dev/null || true)"
-	bash "$PG_SERVER_SH" stop "$BD_TMP/r1" >/dev/null 2>&1 || true
-else
-	fail "the pitr copy starts" "$(tail -n 20 "$BD_TMP/r1/server.log")"
+	copy_stop "$BD_TMP/r1"
 fi
 vg_clean "the copy's restore_command"
 

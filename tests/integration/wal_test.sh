@@ -26,14 +26,6 @@ SRC_URI="postgresql://postgres@127.0.0.1:$PG_PORT/postgres"
 bd() { run "${AS_PG[@]}" env PGPASSFILE="$PGPASS_ALL" "$BACKUPD" "$@"; }
 dbr() { run "${AS_PG[@]}" env PGPASSFILE="$PGPASS_ALL" "$DBRESTORE" "$@"; }
 
-# psql_at PORT SQL: one query on a server of this test, over its socket
-psql_at() {
-	local port="$1"
-	shift
-	"$PG_BINDIR/psql" -X -q -A -t -h "$PG_DIR/sock" -p "$port" -U postgres -d postgres \
-		-v ON_ERROR_STOP=1 -c "$*"
-}
-
 # wal_archived FILE: the repository holds an object for that WAL file name
 wal_archived() { find "$REPO/src/wal" -name "$1-*.zst" | grep . >/dev/null; }
 
@@ -48,36 +40,6 @@ switch_and_wait() {
 	fail "segment $seg of the server on port $1 archived"
 	return 1
 }
-
-# copy_start NAME: start the restored data directory $BD_TMP/NAME/data on a free port (COPY_PORT)
-copy_start() {
-	local dir="$BD_TMP/$1"
-	COPY_PORT="$(_bd_pick_port)"
-	printf '%s\n' "$PG_BINDIR" >"$dir/bindir"
-	BD_SERVERS+=("$dir")
-	if ! (cd "$dir" && "${AS_PG[@]}" "$PG_BINDIR/pg_ctl" -D "$dir/data" -l "$dir/server.log" \
-		-o "-p $COPY_PORT" -w -t 120 -s start); then
-		fail "restored server $1 starts" "$(tail -n 20 "$dir/server.log")"
-		return 1
-	fi
-	pass "restored server $1 starts"
-}
-
-# wait_promoted PORT NAME: recovery ends and the server promotes
-wait_promoted() {
-	local i
-	for i in $(seq 1 600); do
-		if [ "$(psql_at "$1" "SELECT pg_is_in_recovery()" 2>/dev/null)" = f ]; then
-			pass "$2 finished recovery and promoted"
-			return 0
-		fi
-		sleep 0.2
-	done
-	fail "$2 finished recovery and promoted" "$(tail -n 20 "$BD_TMP/$2/server.log")"
-	return 1
-}
-
-copy_stop() { bash "$PG_SERVER_SH" stop "$BD_TMP/$1" >/dev/null 2>&1 || true; }
 
 rows_at() { psql_at "$1" "SELECT string_agg(what, ',' ORDER BY id) FROM t"; }
 timeline_at() { psql_at "$1" "SELECT substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8)"; }
@@ -168,7 +130,7 @@ check "restore_command runs this dbrestore's wal-get" \
 check "recovery_target_time written" grep -q "^recovery_target_time = '" "$AUTO"
 check "recovery_target_action promote" grep -q "^recovery_target_action = 'promote'" "$AUTO"
 check_not "no password in postgresql.auto.conf" grep -q -F "$PG_PASSWORD" "$AUTO"
-if copy_start r1; then
+if copy_start "$BD_TMP/r1" "$PG_BINDIR"; then
 	R1_PORT="$COPY_PORT"
 	wait_promoted "$R1_PORT" r1
 	assert_eq "r1 has the first transaction and not the second" tx1 "$(rows_at "$R1_PORT")"
@@ -183,14 +145,14 @@ if copy_start r1; then
 	psql_at "$R1_PORT" "SELECT pg_create_restore_point('after_tl2')" >/dev/null
 	switch_and_wait "$R1_PORT"
 	check "00000002.history archived" wal_archived 00000002.history
-	copy_stop r1
+	copy_stop "$BD_TMP/r1"
 fi
 
 own_dir "$BD_TMP/r2"
 dbr pitr --repo "$REPO" --name src --data-dir "$BD_TMP/r2/data" --backup "$B1" --target-name after_tl2 \
 	--tablespace-map "$BD_TMP/ts1=$BD_TMP/r2/ts1"
 assert_rc "pitr to a restore point on timeline 2" 0
-if copy_start r2; then
+if copy_start "$BD_TMP/r2" "$PG_BINDIR"; then
 	R2_PORT="$COPY_PORT"
 	wait_promoted "$R2_PORT" r2
 	assert_eq "r2 followed timeline 2: tx1 and tl2, not tx2" "tx1,tl2" "$(rows_at "$R2_PORT")"
@@ -203,7 +165,7 @@ if copy_start r2; then
 	B2="$(last_line)"
 	psql_at "$R2_PORT" "INSERT INTO t VALUES (4, 'after_b2')" >/dev/null
 	switch_and_wait "$R2_PORT"
-	copy_stop r2
+	copy_stop "$BD_TMP/r2"
 fi
 B2="${B2:-none}"
 M2="$(manifest_of "$B2")"
@@ -238,11 +200,11 @@ own_dir "$BD_TMP/r3"
 dbr pitr --repo "$REPO" --name src --data-dir "$BD_TMP/r3/data" --tablespace-map "$BD_TMP/r2/ts1=$BD_TMP/r3/ts1"
 assert_rc "pitr from the kept backup to the end of the archive" 0
 assert_output_contains "pitr picked the kept backup" "$B2"
-if copy_start r3; then
+if copy_start "$BD_TMP/r3" "$PG_BINDIR"; then
 	wait_promoted "$COPY_PORT" r3
 	assert_eq "r3 has everything archived on timeline 3" "tx1,tl2,after_b2" "$(rows_at "$COPY_PORT")"
 	assert_eq "r3 reads its tablespace" "in ts1" "$(psql_at "$COPY_PORT" "SELECT v FROM tst")"
-	copy_stop r3
+	copy_stop "$BD_TMP/r3"
 fi
 
 # ---------------------------------------------------------------------------
@@ -375,10 +337,10 @@ check "restore_command names the repository and the configuration" \
 	grep -q -F "wal-get -c $(readlink -f "$CONF") --repo main --name src" "$BD_TMP/r4/data/postgresql.auto.conf"
 check "recovery_target_timeline as asked" \
 	grep -q -F "recovery_target_timeline = 'current'" "$BD_TMP/r4/data/postgresql.auto.conf"
-if copy_start r4; then
+if copy_start "$BD_TMP/r4" "$PG_BINDIR"; then
 	wait_promoted "$COPY_PORT" r4
 	assert_eq "r4 (timeline 1, after everything) has tx1 and tx2" "tx1,tx2" "$(rows_at "$COPY_PORT")"
-	copy_stop r4
+	copy_stop "$BD_TMP/r4"
 fi
 if [ "$(id -u)" = 0 ]; then
 	# pitr as root gives the copy to the data directory's owner, whose
