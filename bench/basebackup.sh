@@ -285,7 +285,8 @@ fi
 # --- report ----------------------------------------------------------------------
 MiB() { awk -v b="$1" 'BEGIN { printf "%.1f MiB", b / 1048576 }'; }
 echo
-echo "cluster $(MiB "$DB_BYTES") (pgbench scale $SCALE + notes), PostgreSQL $("$PG_BINDIR/postgres" --version | awk '{print $3}')"
+echo "cluster $(MiB "$DB_BYTES") (pgbench scale $SCALE + notes), PostgreSQL $("$PG_BINDIR/postgres" --version | awk '{print $3}'), $(nproc) cores"
+bench_machine_line
 printf '%-50s %8ss  stored %s\n' "backupd basebackup" "$t_bd" "$(MiB "$s_bd")"
 printf '%-50s %8ss  stored %s\n' "pg_basebackup -Ft -Xnone | zstd -1" "$t_pb" "$(MiB "$s_pb")"
 printf '%-50s %8ss  stored %s\n' "pgbackrest backup (zst:1, process-max=2)" "$t_br" "$(MiB "$s_br")"

@@ -1,5 +1,7 @@
 # Shared by bench/pg.sh, bench/mysql.sh and bench/migrate.sh: sourced after ROOT,
-# BUILD_DIR, BUILD, BACKUPD and DBRESTORE are set.
+# BUILD_DIR, BUILD, BACKUPD and DBRESTORE are set.  bench/wal.sh,
+# basebackup.sh and s3.sh use its helpers that need none of them
+# (bench_exec_cost_us, bench_machine_line).
 
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -175,4 +177,30 @@ bench_steady_memory() { # $1: the script's name, for messages
 }
 bench_steady_memory_restore() {
 	[ -z "$bench_pr_saved" ] || echo "$bench_pr_saved" >"$BENCH_PR_ORDER" 2>/dev/null || true
+}
+
+# bench_exec_cost_us: this machine's cost of one fork+exec of /bin/true, in
+# microseconds: the median of 51, each timed with $EPOCHREALTIME (no clock
+# process: the only one started per sample is the one measured).  A VM's
+# process start cost varies between sessions (5 ms one day, half that weeks
+# before), and every figure that starts processes moves with it: the line
+# below lets results of different sessions be compared.
+bench_exec_cost_us() {
+	local i t0 t1 samples=()
+	/bin/true # into the page cache
+	for ((i = 0; i < 51; i++)); do
+		t0="$EPOCHREALTIME"
+		/bin/true
+		t1="$EPOCHREALTIME"
+		# seconds.microseconds (the locale may say ","): as microseconds
+		samples+=($((10#${t1//[.,]/} - 10#${t0//[.,]/})))
+	done
+	printf '%s\n' "${samples[@]}" | sort -n | sed -n 26p
+}
+
+# bench_machine_line [US]: the header line of a bench's results giving
+# bench_exec_cost_us (measured now unless US is given)
+bench_machine_line() {
+	local us="${1:-$(bench_exec_cost_us)}"
+	awk -v us="$us" 'BEGIN { printf "machine: one fork+exec of /bin/true %.2f ms (median of 51)\n", us / 1000 }'
 }

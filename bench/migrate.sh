@@ -235,6 +235,7 @@ ok_d="$(le "$r_d" 0.60)"
 
 echo
 echo "migrate PostgreSQL 15 -> $TARGET_MAJOR: pgbench scale $SCALE, database $(mbb "$DB_BYTES") MB, 2 jobs, $(nproc) cores${BENCH_MEMORY_NOTE:-}"
+bench_machine_line
 echo "client tools: $("$CLIENT_BIN/pg_dump" --version | awk '{print $3}'), $(pgcopydb --version 2>/dev/null | awk '/pgcopydb version/ {print "pgcopydb " $3}')"
 echo
 printf '%-40s %10s %12s %14s %10s   %-10s %s\n' "" "time (s)" "peak RSS MB" "CPU cli+srv s" "migrate/x" "target" "result"

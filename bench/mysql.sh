@@ -345,6 +345,7 @@ ok_rss_rest="$(awk -v k="$(best dbrestore 3)" 'BEGIN { exit !(k < 102400) }' && 
 echo
 echo "backupd vs mariadb-dump/mysql and mydumper/myloader: scale $SCALE, database $(mbb "$DB_BYTES") MB, 2 jobs/threads, best of $RUNS run(s)"
 echo "server: MariaDB $("${SQL[@]}" -e 'SELECT VERSION()'), $(mydumper --version | awk '{print $1, $2}' | tr -d ,), $(nproc) cores${BENCH_MEMORY_NOTE:-}"
+bench_machine_line
 echo
 row() { printf '%-22s %10s %12s %10s   %-26s %s\n' "$@"; }
 row "" "backupd" "mariadb-dump" "mydumper" "ratio / target" "result"

@@ -265,6 +265,8 @@ dump_rows() {
 if [ "$DUMP_ONLY" = 1 ]; then
 	echo
 	echo "backupd dump vs pg_dump (--dump-only): pgbench scale $SCALE, database $(mbb "$DB_BYTES") MB, 2 jobs, best of $RUNS run(s)"
+	echo "server: PostgreSQL $("$PG_BINDIR/postgres" --version | awk '{print $3}'), fsync=off, $(nproc) cores${BENCH_MEMORY_NOTE:-}"
+	bench_machine_line
 	echo
 	row "" "backupd" "pg_dump" "ratio" "target" "result"
 	dump_rows
@@ -305,6 +307,7 @@ ok_enc="$(le "$enc_ratio" 1.10)"
 echo
 echo "backupd vs pg_dump/pg_restore: pgbench scale $SCALE, database $(mbb "$DB_BYTES") MB, 2 jobs, best of $RUNS run(s)"
 echo "server: PostgreSQL $("$PG_BINDIR/postgres" --version | awk '{print $3}'), fsync=off, $(nproc) cores${BENCH_MEMORY_NOTE:-}"
+bench_machine_line
 echo
 row "" "backupd" "pg_dump/restore" "ratio" "target" "result"
 dump_rows

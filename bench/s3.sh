@@ -55,6 +55,8 @@ BACKUPD="$BUILD_DIR/backupd/backupd"
 S3PORT=$((PORT + 1))
 PGSRV="$WORKDIR/pg"
 
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh" # bench_machine_line (its log is replaced below)
 log() { printf 'bench/s3: %s\n' "$*" >&2; }
 now() { date +%s.%N; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
@@ -155,6 +157,7 @@ row() { # op backupd_s aws_s
 echo
 echo "S3 throughput, $MB MB each way, s3rver on 127.0.0.1 (ratio = aws time / backupd time)"
 echo "  backupd upload-concurrency: ${UPLOAD_K:-default (4)}; $(nproc) CPUs"
+echo "  $(bench_machine_line)"
 echo "  upload:   backupd dump --compress none (incl. reading PostgreSQL) vs aws s3 cp file"
 echo "  download: backupd verify (GET + SHA-256 of every object)       vs aws s3 cp to disk"
 printf '%-9s %24s   %24s   %7s\n' op backupd "aws s3 cp" ratio
