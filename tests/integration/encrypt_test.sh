@@ -255,10 +255,6 @@ dbr() { run "${AS_PG[@]}" env PGPASSFILE="$PGPASS_ALL" "$DBRESTORE" "$@"; }
 PGPASS_ALL="$BD_TMP/pgpass-all"
 (umask 077 && printf '127.0.0.1:*:*:postgres:%s\n' "$PG_PASSWORD" >"$PGPASS_ALL")
 chown "$OWNER:" "$PGPASS_ALL"
-psql_at() {
-	"$PG_BINDIR/psql" -X -q -A -t -h "$PG_DIR/sock" -p "$1" -U postgres -d postgres \
-		-v ON_ERROR_STOP=1 -c "$2"
-}
 # segments are named in clear (not secret), their contents are not
 wal_archived() { find "$WREPO" -path "*/wal/*" -name "$1-*.zst" | grep . >/dev/null; }
 switch_and_wait() {
@@ -292,21 +288,11 @@ assert_rc "pitr from the encrypted repository" 0
 check "restore_command passes the key file's path" \
 	grep -q -F -- "--encryption-key-file $WKEY" "$BD_TMP/r1/data/postgresql.auto.conf"
 check_not "postgresql.auto.conf does not hold the key" grep -q -F -- "$(cat "$WKEY")" "$BD_TMP/r1/data/postgresql.auto.conf"
-COPY_PORT="$(_bd_pick_port)"
-printf '%s\n' "$PG_BINDIR" >"$BD_TMP/r1/bindir"
-BD_SERVERS+=("$BD_TMP/r1")
-if (cd "$BD_TMP/r1" && "${AS_PG[@]}" "$PG_BINDIR/pg_ctl" -D "$BD_TMP/r1/data" -l "$BD_TMP/r1/server.log" \
-	-o "-p $COPY_PORT" -w -t 120 -s start); then
-	pass "restored server starts"
-	for i in $(seq 1 600); do
-		[ "$(psql_at "$COPY_PORT" "SELECT pg_is_in_recovery()" 2>/dev/null)" = f ] && break
-		sleep 0.2
-	done
+if copy_start "$BD_TMP/r1" "$PG_BINDIR"; then
+	wait_promoted "$COPY_PORT" r1
 	assert_eq "recovery through encrypted WAL replayed both rows" "before,after" \
 		"$(psql_at "$COPY_PORT" "SELECT string_agg(what, ',' ORDER BY id) FROM t")"
-	bash "$PG_SERVER_SH" stop "$BD_TMP/r1" >/dev/null 2>&1 || true
-else
-	fail "restored server starts" "$(tail -n 20 "$BD_TMP/r1/server.log")"
+	copy_stop "$BD_TMP/r1"
 fi
 if [ "$(id -u)" = 0 ]; then
 	# pitr as root gives the copy to the data directory's owner: a key file of
