@@ -391,7 +391,21 @@ run "$BACKUPD" -c "$BD_TMP/tags.conf" check
 assert_rc "empty tags in a list are config errors: exit 2" 2
 assert_output_contains "in [global] tags" "tags.conf:2: key 'tags': an empty tag in the list"
 assert_output_contains "in a job's run-on" "tags.conf:10: key 'run-on': an empty tag in the list"
-printf '[global]\nstate-dir = %s\ntags = eu\n' "$BD_TMP/state" >"$BD_TMP/tags-ok.conf"
+# tags match the fleet's run-on: without a catalog they would do nothing
+assert_output_contains "tags without a catalog" "tags.conf:2: key 'tags': needs [global] catalog ="
+printf '[global]\nstate-dir = %s\ntags = eu\n' "$BD_TMP/state" >"$BD_TMP/tags-nocat.conf"
+run "$BACKUPD" -c "$BD_TMP/tags-nocat.conf" check
+assert_rc "tags = without a catalog is a config error: exit 2" 2
+assert_output_contains "check lists it" "FAILED config: $BD_TMP/tags-nocat.conf:3: key 'tags': needs [global] catalog ="
+run "$BACKUPD" -c "$BD_TMP/tags-nocat.conf" daemon
+assert_rc "and the daemon refuses to start with it: exit 2" 2
+printf '[global]\nstate-dir = %s\n' "$BD_TMP/state" >"$BD_TMP/nocat.conf"
+run "$BACKUPD" -c "$BD_TMP/nocat.conf" daemon --tags eu
+assert_rc "daemon --tags without a fleet catalog (it would match nothing) exits 2" 2
+assert_output_contains "it names the option and says what it needs" "--tags are this daemon's tags for a fleet catalog's run-on: it needs [global] catalog ="
+# the daemon stops at the bad option, before any connection to the catalog
+printf '[global]\nstate-dir = %s\ntags = eu\ncatalog = postgresql://postgres@127.0.0.1:%s/postgres\n' \
+	"$BD_TMP/state" "$CLOSED_PORT" >"$BD_TMP/tags-ok.conf"
 for t in ",," "eu," ",eu" "eu, ,fast"; do
 	run "$BACKUPD" -c "$BD_TMP/tags-ok.conf" daemon --tags "$t"
 	assert_rc "daemon --tags '$t' exits 2" 2
