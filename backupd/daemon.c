@@ -1587,6 +1587,10 @@ int daemon_command(program *p, bderr *err)
 		return bderr_prefix(err, "option '--tags'");
 	}
 	apply_overrides(cfg, &ov);
+	if (run_history_check_state_dir(cfg, err) < 0) {
+		config_free(cfg);
+		return -1;
+	}
 	dtable t;
 	if (dtable_build(cfg, time(NULL), &t, NULL, err) < 0) {
 		config_free(cfg);

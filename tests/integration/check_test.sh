@@ -81,7 +81,7 @@ assert_rc "check fails when something is unreachable or misplaced" 2
 assert_output_contains "a repository that cannot be created is named" "FAILED repo missing"
 assert_output_contains "an unreachable source is named" "FAILED source down"
 assert_output_contains "a state dir that cannot be created is named" "FAILED state-dir"
-assert_output_contains "it says why" "'$BD_TMP/not-a-dir' is not a directory"
+assert_output_contains "it says why" "'$BD_TMP/not-a-dir' above it is a file"
 
 assert_output_contains "good items are still checked after a failure" "ok     source app"
 assert_output_contains "the good repository is still checked" "ok     repo local"
@@ -94,8 +94,27 @@ assert_output_contains "it says it is new" "ok     state-dir (new: created by th
 check "check created nothing" test ! -e "$BD_TMP/new-state"
 printf '[global]\nstate-dir = %s\n' "$BD_TMP/not-a-dir" >"$BD_TMP/filestate.conf"
 run "$BACKUPD" -c "$BD_TMP/filestate.conf" check
-assert_rc "a state-dir that is a file fails the check" 1
+assert_rc "a state-dir that is a file fails the check: exit 2, as for a repository" 2
 assert_output_contains "it says so" "state-dir '$BD_TMP/not-a-dir' is not a directory"
+# under a file: the operator's setup to fix, exit 2 wherever it is opened
+cat >"$BD_TMP/understate.conf" <<CONF
+[global]
+state-dir = $BD_TMP/not-a-dir/sub/state
+[repo:local]
+url = $REPO
+[source:down]
+url = postgresql://postgres@127.0.0.1:$CLOSED_PORT/app
+[job:j]
+source = down
+repo = local
+CONF
+for c in check "run j" status daemon; do
+	# shellcheck disable=SC2086
+	run "$BACKUPD" -c "$BD_TMP/understate.conf" $c
+	assert_rc "$c with a state-dir under a file exits 2" 2
+	assert_output_contains "$c names the path and the file in the way" \
+		"state-dir '$BD_TMP/not-a-dir/sub/state' cannot be a directory: '$BD_TMP/not-a-dir' above it is a file"
+done
 
 # --------------------------------------------------------------------------
 note "errors about URLs with credentials never show the password"
