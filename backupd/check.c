@@ -195,6 +195,14 @@ static void check_source(check_report *r, const config *cfg, const char *name)
 		report(r, "source", name, &e, NULL);
 		return;
 	}
+	/* a bad url = is a config error: named by its line and key, like the others */
+	const config_section *s = config_find(cfg, "source", name);
+	if (s && src.engine->url_check && src.engine->url_check(src.url, &e) != 0) {
+		config_key_error(cfg, s, "url", &e);
+		report(r, "source", name, &e, NULL);
+		source_spec_free(&src);
+		return;
+	}
 	char note[256] = "";
 	int rc = src.engine->check(src.url, src.password, note, sizeof note, &e);
 	report(r, "source", name, rc == 0 ? NULL : &e, rc == 0 ? note : NULL);

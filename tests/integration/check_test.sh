@@ -140,10 +140,16 @@ CONF
 run env -u PGPASSFILE "$BACKUPD" -c "$BD_TMP/leaky.conf" check
 assert_rc "check fails on the bad URLs: exit 2, as dump does for each" 2
 assert_output_contains "the S3 URL with credentials is refused" "FAILED repo s3creds: invalid repository url: an s3:// URL carries no credentials"
-assert_output_contains "the bad percent-escape is named" "FAILED source pctpw: invalid PostgreSQL connection string: invalid percent-encoded token"
+assert_output_contains "the bad percent-escape is named" "FAILED source pctpw: $BD_TMP/leaky.conf:5: key 'url': invalid PostgreSQL connection string: invalid percent-encoded token"
 assert_output_contains "a password taken for a port is refused" "FAILED source noat"
-assert_output_contains "a mysql password taken for a port is refused" "FAILED source mynoat: mysql URI has a bad port"
+assert_output_contains "a mysql password taken for a port is refused, named by its line and key" \
+	"FAILED source mynoat: $BD_TMP/leaky.conf:11: key 'url': mysql URI has a bad port"
 assert_no_secrets_in_output "no URL password in the check output"
+printf '[source:myport]\nurl = mysql://u@127.0.0.1:99999/d\n' >"$BD_TMP/badport.conf"
+run "$BACKUPD" -c "$BD_TMP/badport.conf" check
+assert_rc "a bad port in a MySQL [source:] url: check exits 2" 2
+assert_output_contains "it is named by FILE:LINE and key" \
+	"FAILED source myport: $BD_TMP/badport.conf:2: key 'url': mysql URI has a bad port"
 # On the command line (the harness logs argv, so these are checked by hand):
 # WHAT|SECRET|SOURCE|REPO, each a usage error that must not echo SECRET.
 while IFS='|' read -r what secret source repo; do
@@ -194,7 +200,7 @@ for job in badport badmode; do
 done
 run env -u PGPASSFILE "$BACKUPD" -c "$BD_TMP/usage.conf" check
 assert_rc "check of the same config exits 2 too" 2
-assert_output_contains "the bad port is named" "FAILED source badport: invalid PostgreSQL connection string: the port must be a number from 1 to 65535"
+assert_output_contains "the bad port is named by FILE:LINE and key, as a config error" "FAILED source badport: $BD_TMP/usage.conf:8: key 'url': invalid PostgreSQL connection string: the port must be a number from 1 to 65535"
 assert_output_contains "the open password file is named" "FAILED source badmode: $BD_TMP/usage.conf:12: key 'password-file': secret file '$OPEN_PW' must not be accessible by group or others"
 assert_output_contains "the last line says why it exits 2" "check: 2 items failed on a config or usage error"
 # a server that is down is not the operator's config: with it alone, exit 1
