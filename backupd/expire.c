@@ -273,9 +273,9 @@ static int expire_wal(repo *r, const expire_options *o, const backup_list *bl, s
 		rc = bderr_prefix(err, "cannot remove WAL of '%s'", name);
 		goto out;
 	}
-	say(out, "%s %zu WAL file(s) of %s (%" PRIu64 " bytes stored) older than %s, the start of "
+	say(out, "%s %zu WAL file%s of %s (%" PRIu64 " bytes stored) older than %s, the start of "
 		 "the oldest kept base backup",
-	    o->dry_run ? "would remove" : "removed", n_paths, name, bytes, oldest);
+	    o->dry_run ? "would remove" : "removed", n_paths, plural_s(n_paths), name, bytes, oldest);
 	st->wal_removed += n_paths;
 out:
 	free(files);
@@ -369,7 +369,8 @@ int expire_run(repo *r, const expire_options *o, FILE *out, expire_stats *st, bd
 		if (src < 0)
 			return bderr_prefix(err, "cannot remove leftover temp files");
 		if (st->temp_removed > 0)
-			say(out, "removed %zu temp file(s) of writers that died", st->temp_removed);
+			say(out, "removed %zu temp file%s of writers that died", st->temp_removed,
+			    plural_s(st->temp_removed));
 	}
 	backup_list *bl = NULL;
 	progress_phase(repo_progress(r), "listing backups");

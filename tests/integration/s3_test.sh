@@ -291,7 +291,7 @@ assert [i["id"] for i in json.load(open(sys.argv[1]))] == [sys.argv[2]]' "$RUN_O
 	find "$BD_TMP/s3data/bkt/$EXP_PREFIX" -name '*.claim-*' -exec touch -d '2 days ago' {} +
 	run "$BACKUPD" expire --repo "$REPO" --name exp --keep-last 1
 	assert_rc "expire with claims past the grace succeeds" 0
-	assert_output_contains "expire sweeps both old claims" "removed 2 temp file(s) of writers that died"
+	assert_output_contains "expire sweeps both old claims" "removed 2 temp files of writers that died"
 	assert_eq "the AWS CLI shows no claim left" "" "$(aws_keys "$EXP_PREFIX/" | grep '\.claim-' || true)"
 	run "$BACKUPD" list --repo "$REPO" --name exp --json
 	check "list shows the kept backup only, no incomplete one of the claim" python3 -c '

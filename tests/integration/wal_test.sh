@@ -222,6 +222,9 @@ bd expire --repo "$REPO" --name src --keep-last 1 --dry-run
 assert_rc "expire --dry-run" 0
 assert_output_contains "dry run names the old backup" "would remove src $B1"
 assert_output_contains "dry run lists WAL" "would remove src wal 000000010000000000000001"
+# the count's plural is plural_s's, not "file(s)"
+assert_output_matches "dry run counts the WAL, in the count's number" \
+	"would remove (1 WAL file|([2-9]|[1-9][0-9]+) WAL files) of src \("
 assert_eq "dry run removes nothing" "$n_old" "$(old_wal | wc -l)"
 check "dry run leaves the old backup" test -f "$M1"
 
