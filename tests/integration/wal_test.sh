@@ -277,6 +277,12 @@ check "and silently (the normal end of archive recovery)" test ! -s "$RUN_ERR"
 dbr wal-get --repo "$REPO" --name concc "$SEG" "$BD_TMP/conc/none"
 assert_rc "wal-get under a name with no WAL archive at all (a --name typo): exit 1" 1
 assert_output_contains "not silently: it names the name" "'concc' has no WAL archive in"
+# expire's "anything under the name" stops at the first object it lists
+bd expire --repo "$REPO" --name conc --keep-last 1
+assert_rc "expire of a WAL-only name (no backup, WAL under it) is a name: exit 0" 0
+bd expire --repo "$REPO" --name concc --keep-last 1
+assert_rc "expire of a name with nothing under it: exit 1" 1
+assert_output_contains "it names the name" "nothing of 'concc' in "
 # an explicit spool that cannot be made: the push is synchronous and says why
 bd wal-push --repo "$REPO" --name conc --spool-dir "$BD_TMP/conc/$SEG/spool" "$BD_TMP/conc/$SEG"
 assert_rc "wal-push with an unusable --spool-dir still archives" 0
