@@ -20,8 +20,14 @@ typedef struct storage_info {
 	time_t mtime;
 } storage_info;
 
-/* Called for every object under a prefix; return non-zero to stop (error). */
+/*
+ * Called for every object under a prefix: 0 goes on; negative stops the
+ * listing, which fails (the callback set err); STORAGE_LIST_STOP stops it
+ * with success, for a caller that has seen what it needed (whether a name
+ * has anything under it at all) and need not read the rest of a long list.
+ */
 typedef int (*storage_list_cb)(void *ctx, const char *path, uint64_t size, bderr *err);
+#define STORAGE_LIST_STOP 1
 
 /*
  * Drivers must be safe to use from several threads at once, each thread with
@@ -32,7 +38,10 @@ typedef struct storage_driver {
 	const char *name;
 	int (*open_read)(storage *s, const char *path, reader **out, bderr *err);
 	int (*open_write)(storage *s, const char *path, writer **out, bderr *err);
-	/* Objects whose path starts with prefix, recursively, in no particular order. */
+	/*
+	 * Objects whose path starts with prefix, recursively, in no particular
+	 * order; a callback's STORAGE_LIST_STOP ends it early, returning 0.
+	 */
 	int (*list)(storage *s, const char *prefix, storage_list_cb cb, void *ctx, bderr *err);
 	/* Removing a missing object is not an error. */
 	int (*remove)(storage *s, const char *path, bderr *err);

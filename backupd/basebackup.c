@@ -551,8 +551,9 @@ static int run_base_backup(bb_state *st, PGconn *c, uint32_t seg_size, bderr *er
 	wal_segment_name(start_tli, start_lsn, seg_size, bi->wal_start_segment);
 	/* the last byte the backup needs is the one before the stop LSN */
 	wal_segment_name(stop_tli, stop_lsn > 0 ? stop_lsn - 1 : 0, seg_size, bi->wal_stop_segment);
-	log_info("base backup %s of '%s': %zu archive(s) received, WAL %s .. %s needed", st->id,
-		 st->o->name, st->n_archives, bi->wal_start_segment, bi->wal_stop_segment);
+	log_info("base backup %s of '%s': %zu archive%s received, WAL %s .. %s needed", st->id,
+		 st->o->name, st->n_archives, plural_s(st->n_archives), bi->wal_start_segment,
+		 bi->wal_stop_segment);
 	return wait_for_wal(st, bi->wal_stop_segment, err);
 }
 

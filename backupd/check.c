@@ -17,6 +17,7 @@
 #include "backupd/check.h"
 #include "backupd/daemon.h"
 #include "backupd/metrics_http.h"
+#include "backupd/run_history.h"
 #include "common/fsutil.h"
 #include "common/log.h"
 #include "common/mem.h"
@@ -194,6 +195,14 @@ static void check_source(check_report *r, const config *cfg, const char *name)
 		report(r, "source", name, &e, NULL);
 		return;
 	}
+	/* a bad url = is a config error: named by its line and key, like the others */
+	const config_section *s = config_find(cfg, "source", name);
+	if (s && src.engine->url_check && src.engine->url_check(src.url, &e) != 0) {
+		config_key_error(cfg, s, "url", &e);
+		report(r, "source", name, &e, NULL);
+		source_spec_free(&src);
+		return;
+	}
 	char note[256] = "";
 	int rc = src.engine->check(src.url, src.password, note, sizeof note, &e);
 	report(r, "source", name, rc == 0 ? NULL : &e, rc == 0 ? note : NULL);
@@ -308,11 +317,12 @@ static int check_state_dir(const config *cfg, bderr *err)
 	const char *dir = g ? config_get(g, "state-dir") : NULL;
 	if (dir == NULL)
 		return 1; /* not configured: nothing to check */
+	/* not a directory, or under a file: exit 2, as run and the daemon do */
+	if (run_history_check_state_dir(cfg, err) < 0)
+		return -1;
 	struct stat st;
 	int found = stat(dir, &st) == 0;
-	if (found && !S_ISDIR(st.st_mode))
-		return bderr_set(err, "state-dir '%s' is not a directory", dir);
-	if (!found && (errno == ENOENT || errno == ENOTDIR)) {
+	if (!found && errno == ENOENT) {
 		/* the first run or the daemon creates it: say so, as for a new repository */
 		if (creatable_dir("state-dir", dir, dir, err) != 0)
 			return -1;

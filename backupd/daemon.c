@@ -378,7 +378,8 @@ static int dtable_build(config *cfg, time_t now, dtable *t, bderr_list *all, bde
 	{
 		static const char *const fleet_keys[] = { "catalog-password-file", "catalog-lease",
 							  "max-parallel-per-repo",
-							  "max-parallel-per-source", "daemon-id", NULL };
+							  "max-parallel-per-source", "daemon-id", "tags",
+							  NULL };
 		for (const char *const *k = fleet_keys; *k && !t->catalog_url; k++)
 			if (config_get(g, *k)) {
 				config_error(cfg, g, *k, err, "needs [global] catalog =");
@@ -1563,10 +1564,15 @@ int daemon_command(program *p, bderr *err)
 		.http_listen = cli_get(&p->args, "http-listen"),
 		.tags = cli_get(&p->args, "tags"),
 	};
-	/* --id names this daemon in the fleet catalog: without one it would do nothing */
+	/* --id names this daemon in the fleet catalog, --tags are matched against
+	 * the fleet's run-on: without a catalog either would do nothing */
 	if (ov.id && catalog_url(cfg) == NULL) {
 		config_free(cfg);
 		return bderr_usage(err, "--id names this daemon in a fleet catalog: it needs [global] catalog =");
+	}
+	if (ov.tags && catalog_url(cfg) == NULL) {
+		config_free(cfg);
+		return bderr_usage(err, "--tags are this daemon's tags for a fleet catalog's run-on: it needs [global] catalog =");
 	}
 	/* a bad --http-listen is named as the option, not as the config file's key */
 	struct sockaddr_storage addr;
@@ -1581,6 +1587,10 @@ int daemon_command(program *p, bderr *err)
 		return bderr_prefix(err, "option '--tags'");
 	}
 	apply_overrides(cfg, &ov);
+	if (run_history_check_state_dir(cfg, err) < 0) {
+		config_free(cfg);
+		return -1;
+	}
 	dtable t;
 	if (dtable_build(cfg, time(NULL), &t, NULL, err) < 0) {
 		config_free(cfg);

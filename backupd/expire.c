@@ -273,9 +273,9 @@ static int expire_wal(repo *r, const expire_options *o, const backup_list *bl, s
 		rc = bderr_prefix(err, "cannot remove WAL of '%s'", name);
 		goto out;
 	}
-	say(out, "%s %zu WAL file(s) of %s (%" PRIu64 " bytes stored) older than %s, the start of "
+	say(out, "%s %zu WAL file%s of %s (%" PRIu64 " bytes stored) older than %s, the start of "
 		 "the oldest kept base backup",
-	    o->dry_run ? "would remove" : "removed", n_paths, name, bytes, oldest);
+	    o->dry_run ? "would remove" : "removed", n_paths, plural_s(n_paths), name, bytes, oldest);
 	st->wal_removed += n_paths;
 out:
 	free(files);
@@ -338,13 +338,14 @@ static int expire_name(repo *r, const expire_options *o, const backup_list *bl, 
 	return rc;
 }
 
-static int count_object(void *ctx, const char *path, uint64_t size, bderr *err)
+/* One object is enough to say the name is not empty: the listing stops there. */
+static int found_object(void *ctx, const char *path, uint64_t size, bderr *err)
 {
 	(void)path;
 	(void)size;
 	(void)err;
-	(*(size_t *)ctx)++;
-	return 0;
+	*(int *)ctx = 1;
+	return STORAGE_LIST_STOP;
 }
 
 int expire_run(repo *r, const expire_options *o, FILE *out, expire_stats *st, bderr *err)
@@ -369,7 +370,8 @@ int expire_run(repo *r, const expire_options *o, FILE *out, expire_stats *st, bd
 		if (src < 0)
 			return bderr_prefix(err, "cannot remove leftover temp files");
 		if (st->temp_removed > 0)
-			say(out, "removed %zu temp file(s) of writers that died", st->temp_removed);
+			say(out, "removed %zu temp file%s of writers that died", st->temp_removed,
+			    plural_s(st->temp_removed));
 	}
 	backup_list *bl = NULL;
 	progress_phase(repo_progress(r), "listing backups");
@@ -382,14 +384,14 @@ int expire_run(repo *r, const expire_options *o, FILE *out, expire_stats *st, bd
 	 * at all under the name (WAL, a dead writer's temp files) is a name.
 	 */
 	if (o->name && bl->n == 0 && st->temp_removed == 0) {
-		size_t n_objects = 0;
+		int found = 0;
 		char *prefix = xasprintf("%s/", o->name);
-		int lrc = storage_list(repo_storage(r), prefix, count_object, &n_objects, err);
+		int lrc = storage_list(repo_storage(r), prefix, found_object, &found, err);
 		free(prefix);
 		backup_list_free(bl);
 		if (lrc < 0)
 			return -1;
-		if (n_objects == 0)
+		if (!found)
 			return bderr_set(err, "nothing of '%s' in %s to expire: no backups and no WAL "
 					      "under that name (is it spelt as in backupd list?)",
 					 o->name, repo_url(r));

@@ -432,6 +432,9 @@ int job_command(program *p, bderr *err)
 				   p->args.positional[0]);
 	const char *name = p->args.positional[0];
 	log_set_job(name); /* JSON log lines carry it */
+	/* before the run: its locks and history go there */
+	if (run_history_check_state_dir(p->cfg, err) < 0)
+		return -1;
 	/* --notify: the job's notifications, as the daemon sends them for its runs */
 	notify_set ns = { 0 };
 	const config_section *js = config_find(p->cfg, "job", name);

@@ -13,6 +13,7 @@
 
 #include "common/lazylib.h"
 #include "common/log.h"
+#include "common/port.h"
 
 /* A scraper or a probe, not a web site: a few connections are plenty. */
 #define METRICS_MAX_CONNECTIONS 16
@@ -334,16 +335,8 @@ int metrics_parse_listen(const char *spec, struct sockaddr_storage *addr, sockle
 		goto bad;
 	memcpy(host, spec, hl);
 	host[hl] = '\0';
-	const char *p = colon + 1;
-	long port = 0;
-	if (*p == '\0')
-		goto bad;
-	for (; *p; p++) {
-		if (*p < '0' || *p > '9' || port > 65535)
-			goto bad;
-		port = port * 10 + (*p - '0');
-	}
-	if (port < 1 || port > 65535)
+	unsigned port;
+	if (port_parse(colon + 1, strlen(colon + 1), &port) < 0)
 		goto bad;
 	if (v6) {
 		struct sockaddr_in6 *a = (struct sockaddr_in6 *)addr;

@@ -39,6 +39,28 @@ const char *run_history_state_dir(const config *cfg)
 	return d && *d ? d : STATE_DIR_DEFAULT;
 }
 
+int run_history_check_state_dir(const config *cfg, bderr *err)
+{
+	const char *dir = run_history_state_dir(cfg);
+	struct stat st;
+	if (stat(dir, &st) == 0)
+		return S_ISDIR(st.st_mode) ? 0
+					   : bderr_usage(err, "state-dir '%s' is not a directory", dir);
+	if (errno != ENOTDIR)
+		return 0;
+	/* name the file in the way: the nearest existing path above it */
+	char *up = path_dirname(dir);
+	while (stat(up, &st) != 0 && errno == ENOTDIR) {
+		char *next = path_dirname(up);
+		free(up);
+		up = next;
+	}
+	int rc = bderr_usage(err, "state-dir '%s' cannot be a directory: '%s' above it is a file", dir,
+			     up);
+	free(up);
+	return rc;
+}
+
 static char *history_path(const config *cfg, const char *job)
 {
 	return xasprintf("%s/history/%s.jsonl", run_history_state_dir(cfg), job);
@@ -226,6 +248,8 @@ int status_command(program *p, bderr *err)
 {
 	if (p->cfg == NULL)
 		return bderr_usage(err, "status needs a configuration file (-c FILE)");
+	if (run_history_check_state_dir(p->cfg, err) < 0)
+		return -1;
 	const char *tz = config_get(config_find(p->cfg, "global", NULL), "time-zone");
 	time_t now = time(NULL);
 	json_t *arr = p->args.json ? json_array() : NULL;

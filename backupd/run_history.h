@@ -34,6 +34,14 @@ void run_record_free(run_record *r);
 /* [global] state-dir, else STATE_DIR_DEFAULT (points into cfg or static). */
 const char *run_history_state_dir(const config *cfg);
 
+/*
+ * The state dir as a place to create: a usage error (exit 2) when it is not a
+ * directory or a directory above it is a file, the operator's setup to fix
+ * like a repository under a file; 0 otherwise (missing is fine, the first
+ * run creates it; permissions show when it is written).
+ */
+int run_history_check_state_dir(const config *cfg, bderr *err);
+
 /* Appends r to state-dir/history/<r->job>.jsonl, creating directories. */
 int run_history_append(const config *cfg, const run_record *r, bderr *err);
 

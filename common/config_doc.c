@@ -23,7 +23,7 @@ static const struct {
 	{ "global", "catalog-password-file", "file holding the catalog's password (mode 0600; else libpq's passfile or PGPASSWORD)" },
 	{ "global", "catalog-lease", "how long a claimed run stays this daemon's without a heartbeat (default 60s, at least 4s)" },
 	{ "global", "daemon-id", "this daemon's name in the catalog (default: the host name; daemon --id overrides it)" },
-	{ "global", "tags", "this daemon's tags, comma or space separated, for the jobs' run-on (daemon --tags overrides it)" },
+	{ "global", "tags", "this daemon's tags, comma or space separated, for the jobs' run-on (daemon --tags overrides it; needs catalog)" },
 	{ "global", "max-parallel-per-repo", "fleet-wide: runs into one repository at once (default 0: no limit; needs catalog)" },
 	{ "global", "max-parallel-per-source", "fleet-wide: runs of one source at once (default 0: no limit; needs catalog)" },
 	{ "global", "progress-interval", "seconds between progress lines of long commands when stderr is not a terminal (the daemon's job runs; default 30; --progress-interval overrides it)" },

@@ -204,6 +204,12 @@ struct engine_ops {
 	 */
 	int (*check)(const char *url, const char *password, char *note, size_t note_len, bderr *err);
 	/*
+	 * The URI's syntax only (port, percent-escapes), no connection: lets
+	 * `check` name a bad [source:] url = by FILE:LINE and key, as every
+	 * other config error is named.
+	 */
+	int (*url_check)(const char *url, bderr *err);
+	/*
 	 * Physical engines only (NULL elsewhere), for `check`: whether the
 	 * source can stream a base backup, and a WAL switch whose segment name
 	 * (len >= 25) `check --wal` then waits for in the archive.

@@ -333,12 +333,14 @@ static int walk_dir(walk_state *ws, strbuf *rel, const char *name_prefix)
 			if (rc == 0 && ws->prune_empty)
 				(void)unlinkat(dirfd(d), name, AT_REMOVEDIR);
 		} else if (S_ISREG(st.st_mode)) {
-			if (ws->file(ws, dirfd(d), name, rel->data, &st) != 0)
-				rc = -1;
+			int frc = ws->file(ws, dirfd(d), name, rel->data, &st);
+			/* STORAGE_LIST_STOP goes up through every level of the walk */
+			if (frc != 0)
+				rc = frc < 0 ? -1 : STORAGE_LIST_STOP;
 		}
 		rel->len = rel_len;
 		rel->data[rel_len] = '\0';
-		if (rc < 0)
+		if (rc != 0)
 			break;
 	}
 	closedir(d);
@@ -367,14 +369,15 @@ static int list_file(walk_state *ws, int dfd, const char *name, const char *rel,
 	(void)dfd;
 	if (is_temp_name(name)) /* another writer's object in the making */
 		return 0;
-	return ws->cb(ws->ctx, rel, (uint64_t)st->st_size, ws->err) != 0 ? -1 : 0;
+	int rc = ws->cb(ws->ctx, rel, (uint64_t)st->st_size, ws->err);
+	return rc < 0 ? -1 : rc == STORAGE_LIST_STOP ? STORAGE_LIST_STOP : 0;
 }
 
 static int posix_list(storage *s, const char *prefix, storage_list_cb cb, void *ctx, bderr *err)
 {
 	walk_state ws = { .ps = (posix_storage *)s, .file = list_file, .err = err, .cb = cb,
 			  .ctx = ctx };
-	return walk(ws.ps, prefix, &ws);
+	return walk(ws.ps, prefix, &ws) < 0 ? -1 : 0;
 }
 
 /*

@@ -1220,7 +1220,7 @@ static int s3_list(storage *st, const char *prefix, storage_list_cb cb, void *ct
 	char *full = full_key(s, prefix);
 	size_t strip = strlen(s->prefix);
 	char *token = NULL;
-	int rc = 0;
+	int rc = 0, stop = 0;
 	do {
 		sigv4_pair q[3] = { { "list-type", "2" }, { "prefix", full } };
 		size_t nq = 2;
@@ -1240,15 +1240,20 @@ static int s3_list(storage *st, const char *prefix, storage_list_cb cb, void *ct
 			strbuf_free(&rq.resp);
 			break;
 		}
-		for (size_t i = 0; i < page.n && rc == 0; i++) {
+		for (size_t i = 0; i < page.n && rc == 0 && !stop; i++) {
 			const char *key = page.objects[i].key;
 			/* S3 lists only keys under the prefix; a broken server must not widen it */
-			if (strlen(key) > strip && strncmp(key, full, strlen(full)) == 0)
-				rc = cb(ctx, key + strip, page.objects[i].size, err) != 0 ? -1 : 0;
+			if (strlen(key) > strip && strncmp(key, full, strlen(full)) == 0) {
+				int crc = cb(ctx, key + strip, page.objects[i].size, err);
+				if (crc < 0)
+					rc = -1;
+				else if (crc == STORAGE_LIST_STOP)
+					stop = 1; /* no further page is asked for */
+			}
 		}
 		free(token);
 		token = NULL;
-		if (rc == 0 && page.truncated) {
+		if (rc == 0 && !stop && page.truncated) {
 			token = page.next_token;
 			page.next_token = NULL;
 		}

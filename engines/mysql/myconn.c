@@ -11,6 +11,7 @@
 
 #include "common/lazylib.h"
 #include "common/mem.h"
+#include "common/port.h"
 #include "common/secret.h"
 
 void my_uri_clear(my_uri *u)
@@ -181,15 +182,14 @@ int my_uri_parse(const char *uri, my_uri *out, bderr *err)
 			out->host = pct_decode(hostpart, n);
 	}
 	if (portsep) {
-		char *end;
 		const char *ps = portsep + 1;
-		unsigned long port = strtoul(ps, &end, 10);
-		if (ps == auth_end || end != auth_end || port == 0 || port > 65535) {
+		unsigned port;
+		if (port_parse(ps, (size_t)(auth_end - ps), &port) < 0) {
 			my_uri_clear(out);
 			/* not echoed: "user:password/..." without '@' puts the password here */
 			return bderr_usage(err, "mysql URI has a bad port (expected host:PORT with PORT from 1 to 65535; a password with '/', '?' or '#' must be percent-encoded)");
 		}
-		out->port = (unsigned)port;
+		out->port = port;
 	}
 
 	const char *rest = auth_end;

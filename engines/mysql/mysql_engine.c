@@ -77,6 +77,15 @@ static int my_missing_privileges(MYSQL *c, const my_uri *u, char *missing, size_
 	return 0;
 }
 
+static int my_url_check(const char *url, bderr *err)
+{
+	my_uri u;
+	if (my_uri_parse(url, &u, err) != 0)
+		return -1;
+	my_uri_clear(&u);
+	return 0;
+}
+
 static int my_check(const char *url, const char *password, char *note, size_t note_len, bderr *err)
 {
 	my_uri u;
@@ -131,6 +140,7 @@ const engine_ops mysql_engine = {
 	.schemes = my_schemes,
 	.physical = 0,
 	.check = my_check,
+	.url_check = my_url_check,
 	.dump_options_check = my_dump_options_check,
 	.reach = mysql_dump_reach,
 	.dump = mysql_dump_run,

@@ -165,6 +165,7 @@ const engine_ops pg_engine = {
 	.schemes = pg_schemes,
 	.physical = 1,
 	.check = pg_check,
+	.url_check = pg_url_check,
 	.check_physical = pg_check_physical,
 	.switch_wal = pg_switch_wal,
 	.dump_options_check = pg_dump_options_check,

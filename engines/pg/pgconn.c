@@ -8,6 +8,7 @@
 #include "common/lazylib.h"
 #include "common/log.h"
 #include "common/mem.h"
+#include "common/port.h"
 #include "common/secret.h"
 
 void pg_version_format(int num, char *buf, size_t len)
@@ -99,11 +100,9 @@ static PQconninfoOption *parse_conninfo(const char *url, bderr *err)
 			continue;
 		for (const char *p = o->val; *p;) {
 			size_t n = strcspn(p, ",");
-			unsigned long port = 0;
-			int ok = n <= 5 && strspn(p, "0123456789") == n;
-			for (size_t i = 0; ok && i < n; i++)
-				port = port * 10 + (unsigned long)(p[i] - '0');
-			if (!ok || (n > 0 && (port < 1 || port > 65535))) {
+			unsigned port;
+			/* an empty one in the list is libpq's default port */
+			if (n > 0 && port_parse(p, n, &port) < 0) {
 				PQconninfoFree(opts);
 				bderr_usage(err, "invalid PostgreSQL connection string: the port must be a number from 1 to 65535 (a password with '/', '?' or '#' must be percent-encoded)");
 				return NULL;

@@ -81,7 +81,7 @@ assert_rc "check fails when something is unreachable or misplaced" 2
 assert_output_contains "a repository that cannot be created is named" "FAILED repo missing"
 assert_output_contains "an unreachable source is named" "FAILED source down"
 assert_output_contains "a state dir that cannot be created is named" "FAILED state-dir"
-assert_output_contains "it says why" "'$BD_TMP/not-a-dir' is not a directory"
+assert_output_contains "it says why" "'$BD_TMP/not-a-dir' above it is a file"
 
 assert_output_contains "good items are still checked after a failure" "ok     source app"
 assert_output_contains "the good repository is still checked" "ok     repo local"
@@ -94,8 +94,27 @@ assert_output_contains "it says it is new" "ok     state-dir (new: created by th
 check "check created nothing" test ! -e "$BD_TMP/new-state"
 printf '[global]\nstate-dir = %s\n' "$BD_TMP/not-a-dir" >"$BD_TMP/filestate.conf"
 run "$BACKUPD" -c "$BD_TMP/filestate.conf" check
-assert_rc "a state-dir that is a file fails the check" 1
+assert_rc "a state-dir that is a file fails the check: exit 2, as for a repository" 2
 assert_output_contains "it says so" "state-dir '$BD_TMP/not-a-dir' is not a directory"
+# under a file: the operator's setup to fix, exit 2 wherever it is opened
+cat >"$BD_TMP/understate.conf" <<CONF
+[global]
+state-dir = $BD_TMP/not-a-dir/sub/state
+[repo:local]
+url = $REPO
+[source:down]
+url = postgresql://postgres@127.0.0.1:$CLOSED_PORT/app
+[job:j]
+source = down
+repo = local
+CONF
+for c in check "run j" status daemon; do
+	# shellcheck disable=SC2086
+	run "$BACKUPD" -c "$BD_TMP/understate.conf" $c
+	assert_rc "$c with a state-dir under a file exits 2" 2
+	assert_output_contains "$c names the path and the file in the way" \
+		"state-dir '$BD_TMP/not-a-dir/sub/state' cannot be a directory: '$BD_TMP/not-a-dir' above it is a file"
+done
 
 # --------------------------------------------------------------------------
 note "errors about URLs with credentials never show the password"
@@ -121,10 +140,16 @@ CONF
 run env -u PGPASSFILE "$BACKUPD" -c "$BD_TMP/leaky.conf" check
 assert_rc "check fails on the bad URLs: exit 2, as dump does for each" 2
 assert_output_contains "the S3 URL with credentials is refused" "FAILED repo s3creds: invalid repository url: an s3:// URL carries no credentials"
-assert_output_contains "the bad percent-escape is named" "FAILED source pctpw: invalid PostgreSQL connection string: invalid percent-encoded token"
+assert_output_contains "the bad percent-escape is named" "FAILED source pctpw: $BD_TMP/leaky.conf:5: key 'url': invalid PostgreSQL connection string: invalid percent-encoded token"
 assert_output_contains "a password taken for a port is refused" "FAILED source noat"
-assert_output_contains "a mysql password taken for a port is refused" "FAILED source mynoat: mysql URI has a bad port"
+assert_output_contains "a mysql password taken for a port is refused, named by its line and key" \
+	"FAILED source mynoat: $BD_TMP/leaky.conf:11: key 'url': mysql URI has a bad port"
 assert_no_secrets_in_output "no URL password in the check output"
+printf '[source:myport]\nurl = mysql://u@127.0.0.1:99999/d\n' >"$BD_TMP/badport.conf"
+run "$BACKUPD" -c "$BD_TMP/badport.conf" check
+assert_rc "a bad port in a MySQL [source:] url: check exits 2" 2
+assert_output_contains "it is named by FILE:LINE and key" \
+	"FAILED source myport: $BD_TMP/badport.conf:2: key 'url': mysql URI has a bad port"
 # On the command line (the harness logs argv, so these are checked by hand):
 # WHAT|SECRET|SOURCE|REPO, each a usage error that must not echo SECRET.
 while IFS='|' read -r what secret source repo; do
@@ -175,7 +200,7 @@ for job in badport badmode; do
 done
 run env -u PGPASSFILE "$BACKUPD" -c "$BD_TMP/usage.conf" check
 assert_rc "check of the same config exits 2 too" 2
-assert_output_contains "the bad port is named" "FAILED source badport: invalid PostgreSQL connection string: the port must be a number from 1 to 65535"
+assert_output_contains "the bad port is named by FILE:LINE and key, as a config error" "FAILED source badport: $BD_TMP/usage.conf:8: key 'url': invalid PostgreSQL connection string: the port must be a number from 1 to 65535"
 assert_output_contains "the open password file is named" "FAILED source badmode: $BD_TMP/usage.conf:12: key 'password-file': secret file '$OPEN_PW' must not be accessible by group or others"
 assert_output_contains "the last line says why it exits 2" "check: 2 items failed on a config or usage error"
 # a server that is down is not the operator's config: with it alone, exit 1
@@ -391,7 +416,21 @@ run "$BACKUPD" -c "$BD_TMP/tags.conf" check
 assert_rc "empty tags in a list are config errors: exit 2" 2
 assert_output_contains "in [global] tags" "tags.conf:2: key 'tags': an empty tag in the list"
 assert_output_contains "in a job's run-on" "tags.conf:10: key 'run-on': an empty tag in the list"
-printf '[global]\nstate-dir = %s\ntags = eu\n' "$BD_TMP/state" >"$BD_TMP/tags-ok.conf"
+# tags match the fleet's run-on: without a catalog they would do nothing
+assert_output_contains "tags without a catalog" "tags.conf:2: key 'tags': needs [global] catalog ="
+printf '[global]\nstate-dir = %s\ntags = eu\n' "$BD_TMP/state" >"$BD_TMP/tags-nocat.conf"
+run "$BACKUPD" -c "$BD_TMP/tags-nocat.conf" check
+assert_rc "tags = without a catalog is a config error: exit 2" 2
+assert_output_contains "check lists it" "FAILED config: $BD_TMP/tags-nocat.conf:3: key 'tags': needs [global] catalog ="
+run "$BACKUPD" -c "$BD_TMP/tags-nocat.conf" daemon
+assert_rc "and the daemon refuses to start with it: exit 2" 2
+printf '[global]\nstate-dir = %s\n' "$BD_TMP/state" >"$BD_TMP/nocat.conf"
+run "$BACKUPD" -c "$BD_TMP/nocat.conf" daemon --tags eu
+assert_rc "daemon --tags without a fleet catalog (it would match nothing) exits 2" 2
+assert_output_contains "it names the option and says what it needs" "--tags are this daemon's tags for a fleet catalog's run-on: it needs [global] catalog ="
+# the daemon stops at the bad option, before any connection to the catalog
+printf '[global]\nstate-dir = %s\ntags = eu\ncatalog = postgresql://postgres@127.0.0.1:%s/postgres\n' \
+	"$BD_TMP/state" "$CLOSED_PORT" >"$BD_TMP/tags-ok.conf"
 for t in ",," "eu," ",eu" "eu, ,fast"; do
 	run "$BACKUPD" -c "$BD_TMP/tags-ok.conf" daemon --tags "$t"
 	assert_rc "daemon --tags '$t' exits 2" 2

@@ -291,7 +291,7 @@ assert [i["id"] for i in json.load(open(sys.argv[1]))] == [sys.argv[2]]' "$RUN_O
 	find "$BD_TMP/s3data/bkt/$EXP_PREFIX" -name '*.claim-*' -exec touch -d '2 days ago' {} +
 	run "$BACKUPD" expire --repo "$REPO" --name exp --keep-last 1
 	assert_rc "expire with claims past the grace succeeds" 0
-	assert_output_contains "expire sweeps both old claims" "removed 2 temp file(s) of writers that died"
+	assert_output_contains "expire sweeps both old claims" "removed 2 temp files of writers that died"
 	assert_eq "the AWS CLI shows no claim left" "" "$(aws_keys "$EXP_PREFIX/" | grep '\.claim-' || true)"
 	run "$BACKUPD" list --repo "$REPO" --name exp --json
 	check "list shows the kept backup only, no incomplete one of the claim" python3 -c '
@@ -396,6 +396,17 @@ assert_rc "wal-get fetches a segment from the bucket" 0
 check "the fetched segment is a whole 16 MB segment" test "$(stat -c %s "$BD_TMP/walget/seg")" -eq 16777216
 as_pg "$DBRESTORE" -c "$WCONF" wal-get --repo bucket --name walsrc 0000000100000000000000FF "$BD_TMP/walget/none"
 assert_rc "wal-get of a segment not in the bucket exits 1" 1
+# expire's "anything under the name" stops listing at the first key
+mkdir -p "$BD_TMP/walget/only"
+cp "$BD_TMP/walget/seg" "$BD_TMP/walget/only/$SEG"
+chown -R "$OWNER:" "$BD_TMP/walget/only"
+as_pg "$BACKUPD" -c "$WCONF" wal-push --repo bucket --name walonly "$BD_TMP/walget/only/$SEG"
+assert_rc "wal-push of a segment under a name with no backup" 0
+as_pg "$BACKUPD" -c "$WCONF" expire --repo bucket --name walonly --keep-last 1
+assert_rc "expire of a WAL-only name in the bucket is a name: exit 0" 0
+as_pg "$BACKUPD" -c "$WCONF" expire --repo bucket --name walonlyy --keep-last 1
+assert_rc "expire of a name with nothing under it in the bucket: exit 1" 1
+assert_output_contains "it names the name" "nothing of 'walonlyy' in "
 mkdir -p "$BD_TMP/walpitr"
 chown "$OWNER:" "$BD_TMP/walpitr"
 as_pg "$DBRESTORE" -c "$WCONF" pitr --repo bucket --name walsrc --backup "$WB" --data-dir "$BD_TMP/walpitr/data"

@@ -184,6 +184,9 @@ bd expire --repo "$REPO" --name src --keep-last 1 --dry-run
 assert_rc "expire --dry-run" 0
 assert_output_contains "dry run names the old backup" "would remove src $B1"
 assert_output_contains "dry run lists WAL" "would remove src wal 000000010000000000000001"
+# the count's plural is plural_s's, not "file(s)"
+assert_output_matches "dry run counts the WAL, in the count's number" \
+	"would remove (1 WAL file|([2-9]|[1-9][0-9]+) WAL files) of src \("
 assert_eq "dry run removes nothing" "$n_old" "$(old_wal | wc -l)"
 check "dry run leaves the old backup" test -f "$M1"
 
@@ -236,6 +239,12 @@ check "and silently (the normal end of archive recovery)" test ! -s "$RUN_ERR"
 dbr wal-get --repo "$REPO" --name concc "$SEG" "$BD_TMP/conc/none"
 assert_rc "wal-get under a name with no WAL archive at all (a --name typo): exit 1" 1
 assert_output_contains "not silently: it names the name" "'concc' has no WAL archive in"
+# expire's "anything under the name" stops at the first object it lists
+bd expire --repo "$REPO" --name conc --keep-last 1
+assert_rc "expire of a WAL-only name (no backup, WAL under it) is a name: exit 0" 0
+bd expire --repo "$REPO" --name concc --keep-last 1
+assert_rc "expire of a name with nothing under it: exit 1" 1
+assert_output_contains "it names the name" "nothing of 'concc' in "
 # an explicit spool that cannot be made: the push is synchronous and says why
 bd wal-push --repo "$REPO" --name conc --spool-dir "$BD_TMP/conc/$SEG/spool" "$BD_TMP/conc/$SEG"
 assert_rc "wal-push with an unusable --spool-dir still archives" 0

@@ -332,6 +332,30 @@ static void test_list_callback_error(void **state)
 	assert_string_equal(err.msg, "stopped at 'a/b'");
 }
 
+static int first_cb(void *ctx, const char *path, uint64_t size, bderr *err)
+{
+	(void)path;
+	(void)size;
+	(void)err;
+	(*(int *)ctx)++;
+	return STORAGE_LIST_STOP;
+}
+
+static void test_list_callback_stop(void **state)
+{
+	fixture *f = *state;
+	bderr err;
+	bderr_init(&err);
+	/* in directories at two levels: the stop must leave every level of the walk */
+	put(f->s, "a/b/c", "x");
+	put(f->s, "a/b/d", "x");
+	put(f->s, "a/e", "x");
+	int calls = 0;
+	assert_int_equal(storage_list(f->s, "a/", first_cb, &calls, &err), 0);
+	assert_int_equal(calls, 1);
+	assert_false(bderr_isset(&err));
+}
+
 static void test_remove(void **state)
 {
 	fixture *f = *state;
@@ -606,6 +630,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_sweep, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_list, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_list_callback_error, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_list_callback_stop, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_remove, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_remove_while_listing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_info_and_missing, setup, teardown),
