@@ -16,6 +16,13 @@ typedef struct provision_request {
 	const char *owner;    /* the role (PostgreSQL) or user (MySQL) to create or reuse */
 	const char *env_file; /* where DATABASE_URL goes */
 	int reuse;            /* --reuse-role: an existing owner is used, its password untouched */
+	/*
+	 * 1: an existing DB is refused even when it is a killed run's of this
+	 * provisioning, complete but for the env file (migrate --follow: its
+	 * replication cannot start from that run's snapshot).  0: such a DB is
+	 * completed (a new password, the env file) instead.
+	 */
+	int no_resume;
 } provision_request;
 
 /* Length of a generated password: letters and digits, so no URL escaping. */
