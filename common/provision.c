@@ -168,17 +168,34 @@ static char *pending_head(const char *server, const char *db, const char *accoun
 	return strbuf_detach(&b);
 }
 
-int provision_pending_write(const char *env_path, const char *server, const char *db, const char *account,
-			    const char *fingerprint, bderr *err)
+/* The state line of a record whose database is complete (provision_pending_write_complete). */
+#define PENDING_COMPLETE "state=database-complete"
+
+static int pending_write(const char *env_path, const char *server, const char *db, const char *account,
+			 const char *state, const char *fp, const char *fp2, bderr *err)
 {
 	char *head = pending_head(server, db, account);
-	char *content = xasprintf("%scredential=%s\n", head, fingerprint);
+	char *content = xasprintf("%s%s%scredential=%s\n%s%s%s", head, state ? state : "", state ? "\n" : "", fp,
+				  fp2 ? "credential=" : "", fp2 ? fp2 : "", fp2 ? "\n" : "");
 	char *path = provision_pending_path(env_path);
+	/* file_write_atomic: a temporary file, fsynced, renamed over the record, the directory fsynced */
 	int rc = file_write_atomic(path, NULL, content, strlen(content), err);
 	free(path);
 	free(content);
 	free(head);
 	return rc;
+}
+
+int provision_pending_write(const char *env_path, const char *server, const char *db, const char *account,
+			    const char *fingerprint, bderr *err)
+{
+	return pending_write(env_path, server, db, account, NULL, fingerprint, NULL, err);
+}
+
+int provision_pending_write_complete(const char *env_path, const char *server, const char *db, const char *account,
+				     const char *fingerprint, const char *fingerprint2, bderr *err)
+{
+	return pending_write(env_path, server, db, account, PENDING_COMPLETE, fingerprint, fingerprint2, err);
 }
 
 /* The record's text (at most 64 KiB: it is a few lines), or *out NULL when there is none. */
@@ -234,12 +251,21 @@ int provision_pending_check(const char *env_path, const char *server, const char
 			*other = strbuf_detach(&b);
 		}
 	} else {
-		const char *cred = text + hl;
+		/* the lines after the head: an optional state, one or two credentials */
+		int ours = 0, complete = 0;
 		size_t want = fingerprint ? strlen(fingerprint) : 0;
-		*state = fingerprint && strncmp(cred, "credential=", 11) == 0 && strncmp(cred + 11, fingerprint, want) == 0 &&
-				 strcmp(cred + 11 + want, "\n") == 0
-			 ? PROVISION_PENDING_OURS
-			 : PROVISION_PENDING_SAME;
+		for (const char *line = text + hl; *line;) {
+			size_t len = strcspn(line, "\n");
+			if (len == strlen(PENDING_COMPLETE) && strncmp(line, PENDING_COMPLETE, len) == 0)
+				complete = 1;
+			else if (fingerprint && len == 11 + want && strncmp(line, "credential=", 11) == 0 &&
+				 strncmp(line + 11, fingerprint, want) == 0)
+				ours = 1;
+			line += len;
+			if (*line == '\n')
+				line++;
+		}
+		*state = !ours ? PROVISION_PENDING_SAME : complete ? PROVISION_PENDING_COMPLETE : PROVISION_PENDING_OURS;
 	}
 	free(head);
 	free(text);

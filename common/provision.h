@@ -16,6 +16,13 @@ typedef struct provision_request {
 	const char *owner;    /* the role (PostgreSQL) or user (MySQL) to create or reuse */
 	const char *env_file; /* where DATABASE_URL goes */
 	int reuse;            /* --reuse-role: an existing owner is used, its password untouched */
+	/*
+	 * 1: an existing DB is refused even when it is a killed run's of this
+	 * provisioning, complete but for the env file (migrate --follow: its
+	 * replication cannot start from that run's snapshot).  0: such a DB is
+	 * completed (a new password, the env file) instead.
+	 */
+	int no_resume;
 } provision_request;
 
 /* Length of a generated password: letters and digits, so no URL escaping. */
@@ -66,11 +73,24 @@ typedef enum provision_pending_state {
 	PROVISION_PENDING_SAME,  /* this server, database and account; another credential (or none) */
 	PROVISION_PENDING_OURS,  /* the same, credential included: the account is a killed run's */
 	PROVISION_PENDING_OTHER, /* a record of another provisioning (described in *other, caller frees) */
+	PROVISION_PENDING_COMPLETE, /* OURS, and the record says the database was complete (see below) */
 } provision_pending_state;
 
 /* Records server, db, account and fingerprint for env_path. */
 int provision_pending_write(const char *env_path, const char *server, const char *db, const char *account,
 			    const char *fingerprint, bderr *err);
+/*
+ * The same record in the state "database complete": written (atomically,
+ * fsynced) once the database is complete under its name and before the env
+ * file, so that a run killed in between can be completed by the next run of
+ * the same provisioning (a new password for the account, the env file).  It
+ * may hold two fingerprints (fingerprint2 NULL: one): that next run records
+ * the new credential beside the old before it changes the account's, so a
+ * kill on either side of that change still finds the account's credential in
+ * the record.
+ */
+int provision_pending_write_complete(const char *env_path, const char *server, const char *db, const char *account,
+				     const char *fingerprint, const char *fingerprint2, bderr *err);
 /* Compares the record for env_path with these (fingerprint NULL: no account yet); other may be NULL. */
 int provision_pending_check(const char *env_path, const char *server, const char *db, const char *account,
 			    const char *fingerprint, provision_pending_state *state, char **other, bderr *err);

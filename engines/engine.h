@@ -136,6 +136,7 @@ typedef struct engine_restore_options {
 	const char *provision_db; /* --provision DB (with owner, env_file; implies create), or NULL */
 	const char *env_file;
 	int reuse_role;
+	int provision_no_resume; /* provision_request.no_resume (common/provision.h): migrate --follow */
 	int verify;           /* --verify: compare the result with the dump's digest (engines/digest.h) */
 	const table_filter *filter; /* --table, --schema, --exclude-*: a subset; NULL: everything */
 	int server_part;            /* one database of a whole-server restore: a --table pattern or a
@@ -253,6 +254,10 @@ struct engine_ops {
 	 * applies the schema the data needs (PostgreSQL: pre-data and the large
 	 * objects' metadata).  o must stay valid until migrate_close.  When it
 	 * fails it releases what it opened and drops what it created itself.
+	 * It returns 1, with no session (nothing else is called), when
+	 * --provision found its database complete from a killed run of the
+	 * same provisioning and completed that instead (the env file written):
+	 * there is nothing to copy.
 	 */
 	int (*migrate_open)(const engine_migrate_options *o, void **session, bderr *err);
 	/* Run in each migrate worker thread around its use of the connections (MySQL: my_thread_hooks), or NULL. */

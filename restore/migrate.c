@@ -165,8 +165,9 @@ static int migrate_run_all(migrate_run *m, const engine_migrate_options *mo, rep
 			   const char *name, const char *compress, bderr *err)
 {
 	const engine_ops *e = m->e;
-	if (e->migrate_open(mo, &m->session, err) != 0)
-		return -1;
+	int opened = e->migrate_open(mo, &m->session, err);
+	if (opened != 0)
+		return opened > 0 ? 1 : -1; /* 1: an interrupted provisioning completed (engine.h) */
 	int rc = 0;
 	if (r != NULL)
 		rc = via_repo(m, r, name, compress, mo->to.jobs, err);
@@ -236,6 +237,12 @@ int migrate_command(program *p, bderr *err)
 		goto out;
 	if (target_options_read(p, &to, &mo.to, err) != 0)
 		goto out;
+	/*
+	 * --follow replicates from the snapshot its copy was taken in: a killed
+	 * run's database, complete but for the env file, has no snapshot left
+	 * to follow from, so it is refused as any existing database.
+	 */
+	mo.to.provision_no_resume = follow;
 	const char *chunk = cli_get(&p->args, "chunk-size");
 	if (engine_parse_size(chunk ? chunk : MIGRATE_CHUNK_SIZE_DEFAULT, &mo.chunk_bytes) != 0) {
 		bderr_usage(err, "option '--chunk-size': invalid size '%s' (e.g. 256MB, 1G)", chunk);
@@ -274,13 +281,16 @@ int migrate_command(program *p, bderr *err)
 	}
 	pthread_mutex_init(&m.lock, NULL);
 	rc = migrate_run_all(&m, &mo, r, name, compress, err);
+	int completed = rc > 0; /* the engine said so itself; no follow (provision_no_resume) */
+	if (completed)
+		rc = 0;
 	pthread_mutex_destroy(&m.lock);
 	progress_free(m.prog);
 	if (rc == 0 && m.follow)
 		rc = migrate_follow_start(m.follow, err);
 	migrate_follow_free(m.follow); /* a follow that did not start is undone */
 	free(snapshot);
-	if (rc == 0)
+	if (rc == 0 && !completed)
 		log_info("migrate of '%s' complete in %lds: %zu copy units%s", from.name,
 			 (long)(time(NULL) - m.started), m.n_units,
 			 m.verified ? ", verified against the source's snapshot" : "");

@@ -397,7 +397,7 @@ static int open_steps(const engine_migrate_options *o, void **session, bderr *er
 	int rc = my_load_open(&src, &inf, &mg->to, &mg->load, err);
 	my_dump_info_clear(&inf);
 	if (rc != 0)
-		return -1;
+		return rc > 0 ? 1 : -1; /* 1: an interrupted provisioning completed, nothing to copy */
 
 	if (mg->nontrx_left > 0 && same_server(mg, err) != 0)
 		return -1;
@@ -422,14 +422,18 @@ static int open_steps(const engine_migrate_options *o, void **session, bderr *er
 
 int mysql_migrate_open(const engine_migrate_options *o, void **session, bderr *err)
 {
-	if (open_steps(o, session, err) == 0)
+	int rc = open_steps(o, session, err);
+	if (rc == 0)
 		return 0;
-	/* a session that did not open is not the caller's to close: what it created goes now */
+	/*
+	 * a session that did not open is not the caller's to close: what it
+	 * created goes now (nothing, when it completed a killed provisioning)
+	 */
 	bderr ignored;
 	bderr_init(&ignored);
 	mysql_migrate_close(*session, 0, &ignored);
 	*session = NULL;
-	return -1;
+	return rc > 0 ? 1 : -1;
 }
 
 /*

@@ -22,6 +22,8 @@ struct mysql_provision {
 	char *account; /* 'user'@'%' */
 	char *db;
 	char *env_path;
+	char *server; /* the record's (my_uri_where) */
+	char fp[SHA256_HEX_LEN + 1]; /* the record's fingerprint of the created user's credential */
 	int created;
 	int pending; /* the record (FILE.pending) is ours to remove */
 	env_file *env;
@@ -108,9 +110,65 @@ static int stored_credential(MYSQL *c, const char *luser, char **out, bderr *err
 	return rc;
 }
 
-int mysql_provision_prepare(MYSQL *admin, const provision_request *o, const my_uri *uri, mysql_provision **out,
-			    bderr *err)
+/*
+ * DB exists and the record beside the env file says a run of this
+ * provisioning (this server, DB, user, the user's credential) was killed
+ * once DB was complete and before the env file (mysql_provision.h).  The
+ * caller holds DB's restore claim, so that run is not live, and the claim
+ * has already dropped a DB still marked in progress: this one is complete.
+ * The user gets a new password (the killed run's was only in its memory) by
+ * ALTER USER, which keeps its grant; the record first gets the new
+ * credential's fingerprint beside the old, so that a kill on either side of
+ * the ALTER leaves a record the user's credential still matches.  Then the
+ * env file, then the record goes.
+ */
+static int complete_interrupted(MYSQL *admin, const provision_request *o, const my_uri *uri, const char *server,
+				const char *account, const char *old_fp, bderr *err)
 {
+	char password[PROVISION_PASSWORD_LEN + 1] = "";
+	if (provision_password(password, err) != 0)
+		return -1;
+	char *socket = NULL, *port_s = NULL;
+	app_address(admin, uri, &socket, &port_s);
+	char *line = provision_env_line("mysql", o->owner, password, socket ? "localhost" : uri->host, port_s, o->db,
+					"socket", socket);
+	free(socket);
+	free(port_s);
+	env_file *env = NULL;
+	int rc = env_file_prepare(o->env_file, line, &env, err);
+	secret_free(line);
+	char hash[42];
+	mysql_native_hash(password, hash);
+	memset(password, 0, sizeof password);
+	char fp[SHA256_HEX_LEN + 1];
+	credential_fingerprint(hash, fp);
+	if (rc == 0)
+		rc = provision_pending_write_complete(o->env_file, server, o->db, account, old_fp, fp, err);
+	if (rc == 0) {
+		char *sql = xasprintf("ALTER USER %s IDENTIFIED WITH mysql_native_password AS '%s'", account, hash);
+		rc = my_exec(admin, sql, "cannot set the user's new password", err);
+		secret_free(sql);
+	}
+	memset(hash, 0, sizeof hash);
+	if (rc == 0)
+		rc = env_file_commit(env, err);
+	env_file_abort(env);
+	if (rc == 0) {
+		bderr e;
+		bderr_init(&e);
+		if (provision_pending_remove(o->env_file, &e) != 0)
+			log_warn("%s (the env file is in place: remove the record)", e.msg);
+		log_info("completed an interrupted provisioning of '%s': the database was complete, user %s has a new "
+			 "password, written to '%s'", o->db, account, o->env_file);
+	}
+	return rc;
+}
+
+int mysql_provision_prepare(MYSQL *admin, const provision_request *o, const my_uri *uri, mysql_provision **out,
+			    int *completed, bderr *err)
+{
+	*out = NULL;
+	*completed = 0;
 	char *ldb = my_quote_literal(admin, o->db);
 	char *luser = my_quote_literal(admin, o->owner);
 	char *q1 = xasprintf("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = %s", ldb);
@@ -126,28 +184,47 @@ int mysql_provision_prepare(MYSQL *admin, const provision_request *o, const my_u
 	my_uri_where(uri, server, sizeof server);
 	char *account = xasprintf("%s@'%%'", luser);
 	mysql_provision *p = NULL;
-	if (rc == 0 && db_there)
-		rc = bderr_set(err, "database '%s' already exists: --provision creates the database, and leaves an existing one untouched",
-			       o->db);
 	/* a user the record says a killed run of this provisioning created (mysql_provision.h) */
 	provision_pending_state pending = PROVISION_PENDING_NONE;
 	char *other = NULL;
+	char fp_now[SHA256_HEX_LEN + 1] = "";
 	if (rc == 0) {
 		char *stored = NULL;
-		char fp[SHA256_HEX_LEN + 1] = "";
 		if (user_there)
 			rc = stored_credential(admin, luser, &stored, err);
 		if (rc == 0 && stored)
-			credential_fingerprint(stored, fp);
+			credential_fingerprint(stored, fp_now);
 		if (rc == 0)
-			rc = provision_pending_check(o->env_file, server, o->db, account, stored ? fp : NULL, &pending,
-						     &other, err);
+			rc = provision_pending_check(o->env_file, server, o->db, account, stored ? fp_now : NULL,
+						     &pending, &other, err);
 		free(stored);
 	}
-	int left = user_there && pending == PROVISION_PENDING_OURS;
+	if (rc == 0 && db_there && user_there && pending == PROVISION_PENDING_COMPLETE && !o->no_resume) {
+		rc = complete_interrupted(admin, o, uri, server, account, fp_now, err);
+		if (rc == 0)
+			*completed = 1;
+		free(other);
+		free(luser);
+		free(account);
+		return rc;
+	}
+	/*
+	 * The record lives beside the env file on this host: a rerun elsewhere,
+	 * or with another --env-file, cannot see it, and is refused as for a
+	 * DB or user made by hand.  Said plainly, since the fix is to rerun it
+	 * right.
+	 */
+	if (rc == 0 && db_there)
+		rc = bderr_set(err, "database '%s' already exists: --provision creates the database, and leaves an existing one untouched "
+				    "(a run of this provisioning killed before writing its env file is completed only by running it "
+				    "again on the same host with the same --env-file: its record '%s.pending' is there)",
+			       o->db, o->env_file);
+	int left = user_there && (pending == PROVISION_PENDING_OURS || pending == PROVISION_PENDING_COMPLETE);
 	if (rc == 0 && user_there && !left && !o->reuse)
-		rc = bderr_set(err, "user '%s'@'%%' already exists: pass --reuse-role to grant it the database (its password is not changed)",
-			       o->owner);
+		rc = bderr_set(err, "user '%s'@'%%' already exists: pass --reuse-role to grant it the database (its password is not changed); "
+				    "a user left by a killed run of this provisioning is recognised only on the same host with the same "
+				    "--env-file, by its record '%s.pending'",
+			       o->owner, o->env_file);
 	int create = !user_there || left;
 	if (rc == 0 && create && pending == PROVISION_PENDING_OTHER) {
 		char *path = provision_pending_path(o->env_file);
@@ -188,8 +265,11 @@ int mysql_provision_prepare(MYSQL *admin, const provision_request *o, const my_u
 		char fp[SHA256_HEX_LEN + 1];
 		credential_fingerprint(hash, fp);
 		rc = provision_pending_write(o->env_file, server, o->db, p->account, fp, err);
-		if (rc == 0)
+		if (rc == 0) {
 			p->pending = 1;
+			memcpy(p->fp, fp, sizeof p->fp);
+			p->server = xstrdup(server);
+		}
 		char *sql = xasprintf("CREATE USER %s IDENTIFIED WITH mysql_native_password AS '%s'", p->account, hash);
 		if (rc == 0)
 			rc = my_exec(admin, sql, "cannot create the user", err);
@@ -219,6 +299,13 @@ int mysql_provision_grant(mysql_provision *p, MYSQL *admin, bderr *err)
 	free(sql);
 	free(q);
 	return rc;
+}
+
+int mysql_provision_database_complete(mysql_provision *p, bderr *err)
+{
+	if (!p->pending)
+		return 0;
+	return provision_pending_write_complete(p->env_path, p->server, p->db, p->account, p->fp, NULL, err);
 }
 
 int mysql_provision_commit(mysql_provision *p, bderr *err)
@@ -271,5 +358,6 @@ void mysql_provision_free(mysql_provision *p)
 	free(p->account);
 	free(p->db);
 	free(p->env_path);
+	free(p->server);
 	free(p);
 }

@@ -20,6 +20,18 @@
  * database and user) finds the user's stored credential matching the record
  * and recreates the user with a new password.  A user made any other way
  * has another credential (or no record names it) and is refused as before.
+ *
+ * Once DB is complete (restored, granted, just before its in-progress
+ * markers go: my_tmpdb_finish) the record gets the state "database
+ * complete" (mysql_provision_database_complete), durably, before the env
+ * file.  A run killed after that leaves DB complete and the record so; the
+ * next run of the same provisioning finds DB existing, the user's credential
+ * and that state in the record, and completes it (a new password by ALTER
+ * USER, the env file, the record removed) instead of refusing DB.  A run
+ * killed between the state and the markers' removal leaves DB marked: the
+ * next run's claim drops it and the user is recreated as above.  The
+ * record is local, so only a rerun on the same host with the same env file
+ * sees it; the refusals say so.
  */
 #ifndef BACKUPD_RESTORE_MYSQL_PROVISION_H
 #define BACKUPD_RESTORE_MYSQL_PROVISION_H
@@ -37,10 +49,16 @@ typedef struct mysql_provision mysql_provision;
  * restore claim (my_tmpdb_claim), so a live run of the same provisioning is
  * never raced.
  */
+/*
+ * *completed 1 (*out NULL): DB was a killed run's, complete, and this call
+ * completed the provisioning: nothing is left to restore.
+ */
 int mysql_provision_prepare(MYSQL *admin, const provision_request *o, const my_uri *uri, mysql_provision **out,
-			    bderr *err);
+			    int *completed, bderr *err);
 /* After the restore, while the database is still marked in progress: GRANT ALL ON DB.*. */
 int mysql_provision_grant(mysql_provision *p, MYSQL *admin, bderr *err);
+/* DB complete (after the grant, before its in-progress markers go): the record says so, durably. */
+int mysql_provision_database_complete(mysql_provision *p, bderr *err);
 /*
  * The env file in place: the restore's very last step, once nothing else can
  * fail, so a failed restore never leaves an env file naming a user and a

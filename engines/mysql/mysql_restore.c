@@ -1452,6 +1452,7 @@ struct my_load {
 	restore_ctx rc;
 	MYSQL *c;             /* the coordinator's session on the target */
 	mysql_provision *prov;
+	int completed;        /* --provision completed a killed run's instead (my_load_open's 1) */
 	time_t t0;
 	load_item *items;     /* my_load_items */
 	load_item **item_ptrs;
@@ -1505,9 +1506,12 @@ int my_load_open(const my_load_source *src, my_dump_info *info, const engine_res
 		if (rc->n_dbs != 1)
 			return bderr_usage(err, "--provision loads one database: %s holds %zu", rc->label,
 					   rc->n_dbs);
-		provision_request po = { o->provision_db, o->owner, o->env_file, o->reuse_role };
-		if (mysql_provision_prepare(c, &po, &rc->uri, &l->prov, err) != 0)
+		provision_request po = { o->provision_db, o->owner, o->env_file, o->reuse_role,
+					 o->provision_no_resume };
+		if (mysql_provision_prepare(c, &po, &rc->uri, &l->prov, &l->completed, err) != 0)
 			return -1;
+		if (l->completed)
+			return 1;
 	}
 	for (size_t i = 0; i < rc->n_dbs; i++)
 		if (prepare_database(rc, c, &rc->dbs[i], err) != 0)
@@ -1682,6 +1686,13 @@ int my_load_close(my_load *l, int ok, bderr *err)
 	int rcode = ok ? 0 : -1;
 	if (ok && l->prov && mysql_provision_grant(l->prov, l->c, err) != 0)
 		rcode = -1;
+	/*
+	 * The database is complete but for its in-progress markers: the record
+	 * says so before they go, so that no kill from here on leaves it
+	 * complete with nothing telling the next run (mysql_provision.h).
+	 */
+	if (rcode == 0 && l->prov && mysql_provision_database_complete(l->prov, err) != 0)
+		rcode = -1;
 	/* the in-progress markers go once nothing on the server is left to fail */
 	for (size_t i = 0; i < rc->n_dbs && rc->o->create && rcode == 0; i++) {
 		if (my_tmpdb_finish(l->c, rc->dbs[i].tmp, rc->dbs[i].name, err) != 0)
@@ -1735,6 +1746,15 @@ int mysql_restore_run(repo *r, const manifest *m, const engine_restore_options *
 			       .users_info = m->info };
 	my_load *l = NULL;
 	int rcode = my_load_open(&src, &info, o, &l, err);
+	if (rcode > 0) {
+		/* an interrupted provisioning completed: nothing created, nothing to restore */
+		bderr ignored;
+		bderr_init(&ignored);
+		my_load_close(l, 0, &ignored);
+		my_dump_info_clear(&info);
+		free(label);
+		return 0;
+	}
 	if (rcode == 0)
 		rcode = my_load_tables(l, err);
 	if (rcode == 0)

@@ -56,7 +56,9 @@ typedef struct my_load my_load;
 /*
  * Connects to o->to_url, claims and prepares the target databases (and the
  * provisioned user); info is taken over (zeroed).  *out is set even on
- * failure: my_load_close it either way.
+ * failure: my_load_close it either way.  1: --provision completed a killed
+ * run's provisioning instead (mysql_provision.h): nothing was created and
+ * nothing is to be loaded; my_load_close(ok = 0) it.
  */
 int my_load_open(const my_load_source *src, my_dump_info *info, const engine_restore_options *o,
 		 my_load **out, bderr *err);

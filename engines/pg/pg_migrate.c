@@ -138,7 +138,7 @@ int pg_migrate_open(const engine_migrate_options *o, void **out, bderr *err)
 	pg_tool tool = { 0 };
 	char *pre = NULL, *post = NULL;
 	size_t pre_len = 0, post_len = 0;
-	int rc = -1;
+	int rc = -1, completed = 0;
 	if (pg_connect(o->from_url, o->from_password, NULL, "dbrestore migrate", &s->src, err) != 0)
 		goto out;
 	s->server_num = PQserverVersion(s->src);
@@ -162,7 +162,13 @@ int pg_migrate_open(const engine_migrate_options *o, void **out, bderr *err)
 		goto out;
 	s->sums = xcalloc(s->n_copies + 1, sizeof *s->sums);
 	/* the target is checked (major, roles, provisioning, emptiness) before pg_dump runs */
-	if (pg_restore_session_open(s->m, &o->to, &s->target, err) != 0)
+	int so = pg_restore_session_open(s->m, &o->to, &s->target, err);
+	if (so > 0) {
+		/* --provision completed an interrupted run's: nothing to copy (engine.h) */
+		completed = 1;
+		goto out;
+	}
+	if (so != 0)
 		goto out;
 	log_info("migrating '%s' (PostgreSQL %s) into database '%s': %zu tables and chunks, %ld large objects",
 		 s->m->name, s->m->server_version, pg_restore_session_dbname(s->target), s->n_copies,
@@ -180,11 +186,12 @@ out:
 	free(pre);
 	free(post);
 	pg_tool_clear(&tool);
-	if (rc != 0) {
+	if (rc != 0 || completed) {
 		bderr ignored;
 		bderr_init(&ignored);
 		pg_migrate_close(s, 0, &ignored);
-		return -1;
+		*out = NULL;
+		return completed ? 1 : -1;
 	}
 	*out = s;
 	return 0;

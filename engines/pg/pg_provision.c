@@ -11,6 +11,7 @@
 
 struct pg_provision {
 	char *role;
+	char *db;
 	int created_role;
 	env_file *env;
 };
@@ -34,36 +35,118 @@ static char *marker(const char *db)
 			 db);
 }
 
-/* *marked 1 when ROLE carries the mark of a provisioning of DB. */
-static int role_marked(PGconn *c, const char *role, const char *db, int *marked, bderr *err)
+/*
+ * The second mark, which replaces the first in the transaction of the final
+ * ALTER DATABASE ... RENAME TO DB (pg_provision_rename_sql): DB is complete
+ * under its name and only the env file is missing.  It names the database
+ * by its OID as well as its name: the OID survives the rename but not a DROP
+ * and CREATE, so a DB of that name made any other way (say by hand after
+ * dropping the killed run's) never matches.  The mark is on the role, not a
+ * COMMENT ON DATABASE: the database's own comment is the dump's (restored by
+ * pg_db_props_apply) and must stay so.  A run that finds DB existing and ROLE
+ * carrying this mark for DB's OID completes the provisioning: a new password
+ * (the first was only in the killed run's memory), the env file, the mark
+ * cleared.
+ */
+static char *done_prefix(const char *db)
 {
-	const char *params[] = { role };
+	return xasprintf("backupd: provisioning of database '%s' complete as database oid ", db);
+}
+
+static char *done_marker(const char *db, const char *oid)
+{
+	char *prefix = done_prefix(db);
+	char *m = xasprintf("%s%s; its env file is not written yet: the next run of the same provisioning writes it",
+			    prefix, oid);
+	free(prefix);
+	return m;
+}
+
+/* ROLE's comment (NULL: none, or no such role) and DB's OID (NULL: no such database); caller frees both. */
+static int role_comment(PGconn *c, const char *role, const char *db, char **comment, char **oid, bderr *err)
+{
+	const char *params[] = { role, db };
 	PGresult *r = NULL;
+	*comment = NULL;
+	*oid = NULL;
 	if (pg_query_params(c,
-			    "SELECT pg_catalog.shobj_description(oid, 'pg_authid') FROM pg_catalog.pg_roles "
-			    "WHERE rolname = $1",
-			    1, params, "cannot inspect the target server", &r, err) != 0)
+			    "SELECT pg_catalog.shobj_description(r.oid, 'pg_authid'), "
+			    "(SELECT d.oid::text FROM pg_catalog.pg_database d WHERE d.datname = $2) "
+			    "FROM pg_catalog.pg_roles r WHERE r.rolname = $1",
+			    2, params, "cannot inspect the target server", &r, err) != 0)
 		return -1;
-	char *want = marker(db);
-	*marked = PQntuples(r) == 1 && !PQgetisnull(r, 0, 0) && strcmp(PQgetvalue(r, 0, 0), want) == 0;
-	free(want);
+	if (PQntuples(r) == 1 && !PQgetisnull(r, 0, 0))
+		*comment = xstrdup(PQgetvalue(r, 0, 0));
+	if (PQntuples(r) == 1 && !PQgetisnull(r, 0, 1))
+		*oid = xstrdup(PQgetvalue(r, 0, 1));
 	PQclear(r);
 	return 0;
+}
+
+/*
+ * *marked 1 when ROLE carries the mark of a provisioning of DB: the first
+ * one, or the second one for a DB since dropped (the role is still that
+ * run's, left without its env file).
+ */
+static int role_marked(PGconn *c, const char *role, const char *db, int *marked, bderr *err)
+{
+	char *comment = NULL, *oid = NULL;
+	if (role_comment(c, role, db, &comment, &oid, err) != 0)
+		return -1;
+	char *want = marker(db);
+	char *prefix = done_prefix(db);
+	*marked = comment &&
+		  (strcmp(comment, want) == 0 || strncmp(comment, prefix, strlen(prefix)) == 0);
+	free(prefix);
+	free(want);
+	free(comment);
+	free(oid);
+	return 0;
+}
+
+/* *done 1 when ROLE carries the second mark for the DB that exists now. */
+static int role_done(PGconn *c, const char *role, const char *db, int *done, bderr *err)
+{
+	char *comment = NULL, *oid = NULL;
+	if (role_comment(c, role, db, &comment, &oid, err) != 0)
+		return -1;
+	char *want = oid ? done_marker(db, oid) : NULL;
+	*done = comment && want && strcmp(comment, want) == 0;
+	free(want);
+	free(comment);
+	free(oid);
+	return 0;
+}
+
+/* PASSWORD's SCRAM verifier as an SQL literal (PQfreemem), or NULL with err set. */
+static char *verifier_literal(PGconn *c, const char *role, const char *password, bderr *err)
+{
+	/* the verifier, not the password, goes to the server */
+	char *verifier = PQencryptPasswordConn(c, password, role, "scram-sha-256");
+	if (verifier == NULL) {
+		char buf[512];
+		bderr_set(err, "cannot compute the password verifier for role '%s': %s", role,
+			  pg_errmsg(c, buf, sizeof buf));
+		return NULL;
+	}
+	char *lit = PQescapeLiteral(c, verifier, strlen(verifier));
+	PQfreemem(verifier);
+	if (lit == NULL) {
+		char buf[512];
+		bderr_set(err, "cannot quote the password verifier for role '%s': %s", role,
+			  pg_errmsg(c, buf, sizeof buf));
+	}
+	return lit;
 }
 
 /* In one transaction: DROP ROLE (replace: a killed run's), CREATE ROLE, its mark. */
 static int create_role(PGconn *c, const char *role, const char *password, const char *db, int replace,
 		       bderr *err)
 {
-	/* the verifier, not the password, goes to the server */
-	char *verifier = PQencryptPasswordConn(c, password, role, "scram-sha-256");
-	if (verifier == NULL) {
-		char buf[512];
-		return bderr_set(err, "cannot compute the password verifier for role '%s': %s", role,
-				 pg_errmsg(c, buf, sizeof buf));
-	}
+	char *lit = verifier_literal(c, role, password, err);
+	if (lit == NULL)
+		return -1;
 	char *q = pg_quote_ident(c, role);
-	char *lit = PQescapeLiteral(c, verifier, strlen(verifier));
 	char *note = marker(db);
 	char *nlit = PQescapeLiteral(c, note, strlen(note));
 	char *drop = replace ? xasprintf("DROP ROLE %s; ", q) : xstrdup("");
@@ -79,17 +162,76 @@ static int create_role(PGconn *c, const char *role, const char *password, const 
 	PQfreemem(nlit);
 	free(note);
 	PQfreemem(lit);
-	PQfreemem(verifier);
 	free(q);
 	return rc;
 }
 
-int pg_provision_prepare(PGconn *admin, const provision_request *o, pg_provision **out, bderr *err)
+/*
+ * DB exists and ROLE carries the second mark for it: a run of this
+ * provisioning was killed after the final rename and before the env file.
+ * The caller holds the target's restore claim, so that run is not live.
+ * ROLE gets a new password (the killed run's existed only in its memory),
+ * then the env file goes in place and the mark is cleared, in that order: a
+ * kill before the file leaves the mark, and the next run does this again.
+ */
+static int complete_interrupted(PGconn *admin, const provision_request *o, bderr *err)
 {
-	int db_there = 0, role_there = 0, left = 0;
+	char password[PROVISION_PASSWORD_LEN + 1];
+	if (provision_password(password, err) != 0)
+		return -1;
+	const char *host = PQhost(admin);
+	const char *socket = host && host[0] == '/' ? host : NULL;
+	char *line = provision_env_line("postgresql", o->owner, password, socket ? NULL : host, PQport(admin), o->db,
+					"host", socket);
+	env_file *env = NULL;
+	int rc = env_file_prepare(o->env_file, line, &env, err);
+	secret_free(line);
+	char *lit = rc == 0 ? verifier_literal(admin, o->owner, password, err) : NULL;
+	memset(password, 0, sizeof password);
+	if (rc == 0 && lit == NULL)
+		rc = -1;
+	char *q = pg_quote_ident(admin, o->owner);
+	if (rc == 0) {
+		char *sql = xasprintf("ALTER ROLE %s PASSWORD %s", q, lit);
+		rc = pg_exec(admin, sql, "cannot set the role's new password", err);
+		secret_free(sql);
+	}
+	if (lit)
+		PQfreemem(lit);
+	if (rc == 0)
+		rc = env_file_commit(env, err);
+	env_file_abort(env);
+	if (rc == 0) {
+		char *sql = xasprintf("COMMENT ON ROLE %s IS NULL", q);
+		bderr e;
+		bderr_init(&e);
+		if (pg_exec(admin, sql, "cannot clear the role's provisioning mark", &e) != 0)
+			log_warn("%s (the env file is in place; clear it with COMMENT ON ROLE %s IS NULL)", e.msg, q);
+		free(sql);
+		log_info("completed an interrupted provisioning of '%s': the database was complete, role '%s' has a new "
+			 "password, written to '%s'", o->db, o->owner, o->env_file);
+	}
+	free(q);
+	return rc;
+}
+
+int pg_provision_prepare(PGconn *admin, const provision_request *o, pg_provision **out, int *completed,
+			 bderr *err)
+{
+	int db_there = 0, role_there = 0, left = 0, done = 0;
+	*out = NULL;
+	*completed = 0;
 	if (exists(admin, "SELECT 1 FROM pg_catalog.pg_database WHERE datname = $1", o->db, &db_there, err) != 0 ||
 	    exists(admin, "SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $1", o->owner, &role_there, err) != 0)
 		return -1;
+	if (db_there && role_there && !o->no_resume && role_done(admin, o->owner, o->db, &done, err) != 0)
+		return -1;
+	if (db_there && done) {
+		if (complete_interrupted(admin, o, err) != 0)
+			return -1;
+		*completed = 1;
+		return 0;
+	}
 	if (db_there)
 		return bderr_set(err, "database '%s' already exists: --provision creates the database, and leaves an existing one untouched",
 				 o->db);
@@ -108,6 +250,7 @@ int pg_provision_prepare(PGconn *admin, const provision_request *o, pg_provision
 					PQport(admin), o->db, "host", socket);
 	pg_provision *p = xcalloc(1, sizeof *p);
 	p->role = xstrdup(o->owner);
+	p->db = xstrdup(o->db);
 	int rc = env_file_prepare(o->env_file, line, &p->env, err);
 	secret_free(line);
 	if (rc == 0 && left)
@@ -129,6 +272,31 @@ int pg_provision_prepare(PGconn *admin, const provision_request *o, pg_provision
 	return 0;
 }
 
+int pg_provision_rename_sql(pg_provision *p, PGconn *admin, const char *tmp_db, char **sql, bderr *err)
+{
+	*sql = NULL;
+	if (p == NULL || !p->created_role)
+		return 0;
+	const char *params[] = { tmp_db };
+	PGresult *r = NULL;
+	if (pg_query_params(admin, "SELECT oid::text FROM pg_catalog.pg_database WHERE datname = $1", 1, params,
+			    "cannot inspect the target server", &r, err) != 0)
+		return -1;
+	if (PQntuples(r) != 1) {
+		PQclear(r);
+		return bderr_set(err, "the restored database '%s' is gone", tmp_db);
+	}
+	char *note = done_marker(p->db, PQgetvalue(r, 0, 0));
+	PQclear(r);
+	char *lit = PQescapeLiteral(admin, note, strlen(note));
+	char *q = pg_quote_ident(admin, p->role);
+	*sql = xasprintf("COMMENT ON ROLE %s IS %s", q, lit);
+	free(q);
+	PQfreemem(lit);
+	free(note);
+	return 0;
+}
+
 int pg_provision_commit(pg_provision *p, PGconn *admin, bderr *err)
 {
 	if (env_file_commit(p->env, err) != 0)
@@ -136,8 +304,9 @@ int pg_provision_commit(pg_provision *p, PGconn *admin, bderr *err)
 	if (!p->created_role)
 		return 0;
 	/*
-	 * After the env file: a run killed in between leaves the mark, which is
-	 * harmless while the database exists (a rerun refuses it first).
+	 * After the env file: a run killed in between leaves the second mark
+	 * (pg_provision_rename_sql), and its next run finds the file's work
+	 * undone and does it again (a new password, the file rewritten).
 	 */
 	char *q = pg_quote_ident(admin, p->role);
 	char *sql = xasprintf("COMMENT ON ROLE %s IS NULL", q);
@@ -175,5 +344,6 @@ void pg_provision_free(pg_provision *p)
 		return;
 	env_file_abort(p->env);
 	free(p->role);
+	free(p->db);
 	free(p);
 }

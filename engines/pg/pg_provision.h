@@ -13,7 +13,12 @@
  * mark, and the next run of the same provisioning (the caller holds the
  * target's restore claim, so no live run is raced) recreates the role with a
  * new password instead of refusing it; a role without the mark is refused
- * (or reused) as ever.
+ * (or reused) as ever.  The final rename of the restored database to DB
+ * replaces the mark, in its own transaction, with a second one naming DB's
+ * OID (pg_provision_rename_sql): a run killed after it and before the env
+ * file leaves DB complete, and the next run of the same provisioning finds
+ * DB with ROLE so marked and completes it (a new password for ROLE, the env
+ * file, the mark cleared) instead of refusing the existing DB.
  */
 #ifndef BACKUPD_RESTORE_PG_PROVISION_H
 #define BACKUPD_RESTORE_PG_PROVISION_H
@@ -25,8 +30,19 @@
 
 typedef struct pg_provision pg_provision;
 
-/* Checks and creates ROLE on admin, prepares the env file (not yet in place). */
-int pg_provision_prepare(PGconn *admin, const provision_request *o, pg_provision **out, bderr *err);
+/*
+ * Checks and creates ROLE on admin, prepares the env file (not yet in place).
+ * *completed 1 (and *out NULL): DB was an interrupted run's, complete, and
+ * this call completed the provisioning: nothing is left to restore.
+ */
+int pg_provision_prepare(PGconn *admin, const provision_request *o, pg_provision **out, int *completed,
+			 bderr *err);
+/*
+ * The statement (*sql, caller frees; NULL when ROLE was not created here)
+ * to run in the transaction of ALTER DATABASE TMP_DB RENAME TO DB: ROLE's
+ * second mark, for TMP_DB's OID.
+ */
+int pg_provision_rename_sql(pg_provision *p, PGconn *admin, const char *tmp_db, char **sql, bderr *err);
 /* After a complete restore: the env file in place, then the role's provisioning mark cleared (on admin). */
 int pg_provision_commit(pg_provision *p, PGconn *admin, bderr *err);
 /* After a failure: the role dropped if created here, the env file never written. Frees p. */

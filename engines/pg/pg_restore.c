@@ -328,7 +328,19 @@ static int finish_database(restore_ctx *rc, bderr *err)
 		return -1;
 	char *qt = pg_quote_ident(rc->maint, rc->temp_dbname);
 	char *qd = pg_quote_ident(rc->maint, rc->dbname);
-	char *sql = xasprintf("ALTER DATABASE %s RENAME TO %s", qt, qd);
+	/*
+	 * --provision: the role's second mark in the rename's transaction (one
+	 * query string, one implicit transaction), so DB never exists under its
+	 * name without it while the env file is still to come (pg_provision.h).
+	 */
+	char *mark = NULL;
+	if (pg_provision_rename_sql(rc->prov, rc->maint, rc->temp_dbname, &mark, err) != 0) {
+		free(qd);
+		free(qt);
+		return -1;
+	}
+	char *sql = xasprintf("ALTER DATABASE %s RENAME TO %s%s%s", qt, qd, mark ? "; " : "", mark ? mark : "");
+	free(mark);
 	char *what = xasprintf("cannot rename the restored database to '%s'", rc->dbname);
 	int r = pg_exec(rc->maint, sql, what, err);
 	rc->renamed = r == 0;
@@ -679,7 +691,8 @@ static void map_props_roles(restore_ctx *rc)
 
 /*
  * The target's version and settings, before anything is created: a dump of a
- * newer major is refused here, up front.
+ * newer major is refused here, up front.  1: --provision completed an
+ * interrupted run's provisioning (pg_provision_prepare): nothing to restore.
  */
 static int load_target(restore_ctx *rc, bderr *err)
 {
@@ -698,14 +711,16 @@ static int load_target(restore_ctx *rc, bderr *err)
 					  what, err);
 	free(what);
 	pg_roles_check chk = { rc->o->no_owner, rc->o->no_privileges, rc->o->roles };
-	provision_request po = { rc->o->provision_db, rc->o->owner, rc->o->env_file, rc->o->reuse_role };
+	provision_request po = { rc->o->provision_db, rc->o->owner, rc->o->env_file, rc->o->reuse_role,
+				 rc->o->provision_no_resume };
+	int completed = 0;
 	if (r == 0 && rc->o->provision_db)
-		r = pg_provision_prepare(c, &po, &rc->prov, err);
-	if (r == 0)
+		r = pg_provision_prepare(c, &po, &rc->prov, &completed, err);
+	if (r == 0 && !completed)
 		r = pg_roles_prepare(c, &rc->role_info, &rc->roles, &chk, err);
 	if (c != rc->maint)
 		PQfinish(c);
-	return r;
+	return r == 0 && completed ? 1 : r;
 }
 
 static int session_close(restore_ctx *rc, int ok, bderr *err);
@@ -1784,7 +1799,9 @@ static void wait_flushed(PGconn *c)
 /*
  * The target side, before any data: rc filled from m and o, the target
  * checked (major, roles, --provision), the database created (--create) and
- * o->jobs connections open.  On failure rc is already released.
+ * o->jobs connections open.  On failure rc is already released; so it is
+ * when it returns 1: --provision completed an interrupted run's
+ * provisioning, and there is nothing to restore.
  */
 static int session_open(restore_ctx *rc, repo *r, const manifest *m, const engine_restore_options *o,
 			bderr *err)
@@ -1848,7 +1865,15 @@ static int session_open(restore_ctx *rc, repo *r, const manifest *m, const engin
 	rc->n_conns = o->jobs < 1 ? 1 : o->jobs;
 	rc->conns = xcalloc((size_t)rc->n_conns, sizeof *rc->conns);
 	int rcode = -1;
-	if (load_target(rc, err) != 0)
+	int lt = load_target(rc, err);
+	if (lt > 0) {
+		/* nothing was created: the close releases the claim and the connections */
+		bderr ignored;
+		bderr_init(&ignored);
+		session_close(rc, 0, &ignored);
+		return 1;
+	}
+	if (lt != 0)
 		goto out;
 	if (o->create && create_database(rc, err) != 0)
 		goto out;
@@ -1928,8 +1953,9 @@ static int session_close(restore_ctx *rc, int ok, bderr *err)
 int pg_restore_run(repo *r, const manifest *m, const engine_restore_options *o, bderr *err)
 {
 	restore_ctx rc;
-	if (session_open(&rc, r, m, o, err) != 0)
-		return -1;
+	int so = session_open(&rc, r, m, o, err);
+	if (so != 0)
+		return so > 0 ? 0 : -1;
 	const char *pre = rc.info.pre_data, *post = rc.info.post_data;
 	PGconn **conns = rc.conns;
 	int jobs = rc.n_conns;
@@ -1973,9 +1999,11 @@ int pg_restore_session_open(const manifest *m, const engine_restore_options *o,
 			    pg_restore_session **out, bderr *err)
 {
 	restore_ctx *rc = xcalloc(1, sizeof *rc);
-	if (session_open(rc, NULL, m, o, err) != 0) {
+	*out = NULL;
+	int so = session_open(rc, NULL, m, o, err);
+	if (so != 0) {
 		free(rc);
-		return -1;
+		return so;
 	}
 	*out = rc;
 	return 0;

@@ -27,6 +27,10 @@ int pg_restore_run(repo *r, const manifest *m, const engine_restore_options *o, 
  */
 typedef struct restore_ctx pg_restore_session;
 
+/*
+ * 1 (*out NULL): --provision completed an interrupted run's provisioning
+ * (pg_provision.h) and there is nothing to restore.
+ */
 int pg_restore_session_open(const manifest *m, const engine_restore_options *o,
 			    pg_restore_session **out, bderr *err);
 /* Connection i of the o->jobs (NULL past them): the session's settings, the target database. */

@@ -292,4 +292,33 @@ check_not "... with its temporary database" dst_db_exists "$TMPDB3"
 check "... and the user" test "$(dst_sql "" "SELECT COUNT(*) FROM mysql.user WHERE User = 'checkapp'")" = 0
 check "... and no env file is written" test ! -e "$BD_TMP/check.env"
 
+# --------------------------------------------------------------------------
+note "--provision killed once the database is complete, before the env file: the same migrate again completes it"
+shim_build
+my_db_create tiny
+my_sql tiny "CREATE TABLE t (id INT PRIMARY KEY) ENGINE=InnoDB; INSERT INTO t VALUES (1), (2), (3)"
+printf '\n[source:tiny]\nurl = %s/tiny\npassword-file = %s\n' "$SRC_BASE" "$SRC_PWFILE" >>"$CONF"
+TENV="$BD_TMP/tiny.env"
+run_killed KILLSHIM_KILL_AFTER="DROP TABLE \`tinycopy\`.\`backupd_restore_in_progress\`" "$DBRESTORE" -c "$CONF" \
+	migrate --from tiny --to dst --provision tinycopy --owner tinyapp --env-file "$TENV"
+assert_rc "killed after sending the last marker's DROP TABLE" 137
+check "the database is there" wait_for 20 dst_db_exists tinycopy
+check "the record says the database is complete" grep -qx "state=database-complete" "$TENV.pending"
+check_not "no env file" test -e "$TENV"
+run "$DBRESTORE" -c "$CONF" migrate --from tiny --to dst --provision tinycopy --owner tinyapp --env-file "$TENV"
+assert_rc "the same migrate again completes it" 0
+assert_output_contains "... saying so in one line" "completed an interrupted provisioning of 'tinycopy'"
+check_not "... copying nothing again" grep -q "source snapshot" "$RUN_ERR"
+TINY_PW="$(sed -n 's|^DATABASE_URL=mysql://tinyapp:\([^@]*\)@.*|\1|p' "$TENV")"
+add_secret "$TINY_PW"
+check "the env file holds DATABASE_URL with a password" \
+	grep -Eq "^DATABASE_URL=mysql://tinyapp:[A-Za-z0-9]{32}@127\.0\.0\.1:$DST_PORT/tinycopy$" "$TENV"
+check "the application connects with it and reads its rows" \
+	test "$(MYSQL_PWD="$TINY_PW" /usr/bin/mariadb -N -B -h 127.0.0.1 -P "$DST_PORT" -u tinyapp -D tinycopy -e 'SELECT COUNT(*) FROM t')" = 3
+check_not "the record is gone" test -e "$TENV.pending"
+run "$DBRESTORE" -c "$CONF" migrate --from tiny --to dst --provision tinycopy --owner tinyapp --env-file "$TENV"
+assert_rc "once complete, the database is refused again" 1
+assert_output_contains "... as any existing database" "database 'tinycopy' already exists"
+assert_no_secrets_in_output "no generated password in any output"
+
 finish

@@ -223,4 +223,32 @@ note "the source's connections (and its snapshot) terminated: the same"
 killed_midway "source connections" sdrop sdropper a15 \
 	"SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'dbrestore migrate'"
 
+# --------------------------------------------------------------------------
+note "--provision killed (SIGKILL) after the final rename, before the env file: the same migrate again completes it"
+shim_build
+sq a15 postgres "CREATE DATABASE tiny" >/dev/null
+sq a15 tiny "CREATE TABLE public.t (id int PRIMARY KEY); INSERT INTO public.t SELECT generate_series(1, 42)" >/dev/null
+TENV="$BD_TMP/env/tiny.env"
+run_killed KILLSHIM_KILL_AFTER="RENAME TO" "$DBRESTORE" migrate --from "$(uri a15 tiny)" --to "$(uri b15 postgres)" \
+	--provision tinydb --owner tinyapp --env-file "$TENV"
+assert_rc "killed right after sending the final rename" 137
+tiny_there() { [ "$(sq b15 postgres "SELECT count(*) FROM pg_database WHERE datname = 'tinydb'")" = 1 ]; }
+check "the database is there under its name" wait_for 20 tiny_there
+check_not "no env file" test -e "$TENV"
+run "$DBRESTORE" migrate --from "$(uri a15 tiny)" --to "$(uri b15 postgres)" --provision tinydb --owner tinyapp \
+	--env-file "$TENV"
+assert_rc "the same migrate again completes it" 0
+assert_output_contains "it says so in one line" "completed an interrupted provisioning of 'tinydb'"
+check_not "and copies nothing again" grep -q "migrating 'tiny'" "$RUN_ERR"
+add_secret "$(sed -n 's|^DATABASE_URL=postgresql://tinyapp:\([A-Za-z0-9]*\)@.*|\1|p' "$TENV")"
+assert_eq "the application connects with the env file's URL and sees its data" 42 \
+	"$("$PSQL18" -X -A -t -d "$(sed -n 's/^DATABASE_URL=//p' "$TENV")" -c "SELECT count(*) FROM public.t" 2>&1)"
+assert_eq "the role's mark is cleared" "" \
+	"$(sq b15 postgres "SELECT shobj_description(oid, 'pg_authid') FROM pg_roles WHERE rolname = 'tinyapp'")"
+run "$DBRESTORE" migrate --from "$(uri a15 tiny)" --to "$(uri b15 postgres)" --provision tinydb --owner tinyapp \
+	--env-file "$TENV"
+assert_rc "once complete, the database is refused again" 1
+assert_output_contains "as any existing database" "database 'tinydb' already exists"
+assert_no_secrets_in_output "no generated password in any output"
+
 finish

@@ -926,6 +926,55 @@ assert_output_contains "it names the record" "'$ENVDIR/app8.env.pending' records
 assert_eq "no user was created" 0 "$(my_sql "" "SELECT COUNT(*) FROM mysql.user WHERE User = 'bd_appuser9'")"
 rm -f "$ENVDIR/app8.env.pending"
 
+# killed once the database is complete (its record says so) and before the env
+# file: the rerun completes it (a new password) instead of refusing the database
+MARKER_DROP="DROP TABLE \`users_app12\`.\`backupd_restore_in_progress\`"
+MYSQL_PWD="$MY_PASSWORD" run_killed KILLSHIM_KILL_AFTER="$MARKER_DROP" "$DBRESTORE" restore --repo "$BD_TMP/repo-users" \
+	--name users --to "$(my_uri "")" --provision users_app12 --owner bd_appuser12 --env-file "$ENVDIR/app12.env"
+assert_rc "killed after sending the last marker's DROP TABLE" 137
+check "the database is there" wait_for 20 my_db_exists users_app12
+check_not "no env file" test -e "$ENVDIR/app12.env"
+check "the record says the database is complete" grep -qx "state=database-complete" "$ENVDIR/app12.env.pending"
+# the record lives beside its env file: another path does not see it
+MYSQL_PWD="$MY_PASSWORD" run "$DBRESTORE" restore --repo "$BD_TMP/repo-users" --name users --to "$(my_uri "")" \
+	--provision users_app12 --owner bd_appuser12 --env-file "$ENVDIR/app12b.env"
+assert_rc "with another env file it is refused" 1
+assert_output_contains "as an existing database, saying where the record would be" \
+	"database 'users_app12' already exists: --provision creates the database, and leaves an existing one untouched (a run of this provisioning killed before writing its env file is completed only by running it again on the same host with the same --env-file"
+check_not "no env file there" test -e "$ENVDIR/app12b.env"
+OLD_AUTH="$(my_sql "" "SELECT authentication_string FROM mysql.user WHERE User = 'bd_appuser12'")"
+MYSQL_PWD="$MY_PASSWORD" run "$DBRESTORE" restore --repo "$BD_TMP/repo-users" --name users --to "$(my_uri "")" \
+	--provision users_app12 --owner bd_appuser12 --env-file "$ENVDIR/app12.env"
+assert_rc "the rerun completes it" 0
+assert_output_contains "it says so in one line" "completed an interrupted provisioning of 'users_app12'"
+check_not "without restoring anything" grep -q "restoring database" "$RUN_ERR"
+add_secret "$(app_pw "$ENVDIR/app12.env")"
+assert_match "the env file holds a password" "^DATABASE_URL=mysql://bd_appuser12:[A-Za-z0-9]{32}@127\.0\.0\.1:$MY_PORT/users_app12\$" \
+	"$(cat "$ENVDIR/app12.env")"
+check "a new one" test "$OLD_AUTH" != "$(my_sql "" "SELECT authentication_string FROM mysql.user WHERE User = 'bd_appuser12'")"
+assert_eq "the application connects with it and reads its data" 1 "$(app_rows "$ENVDIR/app12.env")"
+check_not "the record is gone" test -e "$ENVDIR/app12.env.pending"
+MYSQL_PWD="$MY_PASSWORD" run "$DBRESTORE" restore --repo "$BD_TMP/repo-users" --name users --to "$(my_uri "")" \
+	--provision users_app12 --owner bd_appuser12 --env-file "$ENVDIR/app12.env"
+assert_rc "once complete, the database is refused again" 1
+assert_output_contains "as any existing database" "database 'users_app12' already exists"
+assert_eq "the application still connects" 1 "$(app_rows "$ENVDIR/app12.env")"
+# a record whose credential is not the user's (the user made again by hand) does not count
+MARKER_DROP="DROP TABLE \`users_app13\`.\`backupd_restore_in_progress\`"
+MYSQL_PWD="$MY_PASSWORD" run_killed KILLSHIM_KILL_AFTER="$MARKER_DROP" "$DBRESTORE" restore --repo "$BD_TMP/repo-users" \
+	--name users --to "$(my_uri "")" --provision users_app13 --owner bd_appuser13 --env-file "$ENVDIR/app13.env"
+assert_rc "killed after sending the last marker's DROP TABLE" 137
+wait_for 20 my_db_exists users_app13 || true
+my_sql "" "DROP USER 'bd_appuser13'@'%'; CREATE USER 'bd_appuser13'@'%' IDENTIFIED BY 'hand-made-pw13'"
+add_secret hand-made-pw13
+MYSQL_PWD="$MY_PASSWORD" run "$DBRESTORE" restore --repo "$BD_TMP/repo-users" --name users --to "$(my_uri "")" \
+	--provision users_app13 --owner bd_appuser13 --env-file "$ENVDIR/app13.env"
+assert_rc "a hand-made user is refused" 1
+assert_output_contains "as an existing database" "database 'users_app13' already exists"
+assert_eq "and keeps its password" 1 "$(MYSQL_PWD=hand-made-pw13 /usr/bin/mariadb --no-defaults -h 127.0.0.1 -P "$MY_PORT" -u bd_appuser13 -N -B -e "SELECT 1")"
+check_not "no env file" test -e "$ENVDIR/app13.env"
+rm -f "$ENVDIR/app13.env.pending"
+
 note "--provision through the Unix socket: DATABASE_URL keeps the socket"
 SOCK="$MY_DIR/sock/mariadbd.sock"
 MYSQL_PWD="$MY_PASSWORD" run "$DBRESTORE" restore --repo "$BD_TMP/repo-users" --name users \
@@ -941,7 +990,7 @@ MYSQL_PWD="$MY_PASSWORD" run "$DBRESTORE" restore --repo "$BD_TMP/repo-users" --
 assert_rc "--reuse-role over the socket succeeds" 0
 assert_match "without a password, with the socket" "^DATABASE_URL=mysql://bd_appuser10@localhost/users_app11\\?socket=%2F" \
 	"$(cat "$ENVDIR/app11.env")"
-for u in 6 7 8 10; do my_sql "" "DROP USER IF EXISTS 'bd_appuser$u'@'%'"; done
+for u in 6 7 8 10 12 13; do my_sql "" "DROP USER IF EXISTS 'bd_appuser$u'@'%'"; done
 
 my_sql "" "DROP USER IF EXISTS 'bd_appuser'@'%'"
 my_sql "" "DROP USER IF EXISTS 'bd_app'@'%'; DROP USER IF EXISTS 'bd_other'@'localhost'"

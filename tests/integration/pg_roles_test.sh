@@ -268,6 +268,57 @@ for r in app_user8 app_user9; do
 done
 check_not "no env file" test -e "$ENVDIR/app8.env"
 
+# --------------------------------------------------------------------------
+note "--provision killed (SIGKILL) after the final rename, before the env file: the next run of it completes it"
+role_note() { psql_q postgres "SELECT shobj_description(oid, 'pg_authid') FROM pg_roles WHERE rolname = '$1'"; }
+run_killed KILLSHIM_KILL_AFTER="RENAME TO" "$DBRESTORE" restore --repo "$REPO" --name rsrc \
+	--to "$(pg_uri postgres)" --provision appdb10 --owner app_user10 --env-file "$ENVDIR/app10.env" "${MAPS[@]}"
+assert_rc "killed right after sending the final rename" 137
+# the server runs the killed run's last statement alone
+check "the database is there under its name" wait_for 20 db_exists appdb10
+assert_match "the role carries the second mark, for that database's OID" \
+	"^backupd: provisioning of database 'appdb10' complete as database oid $(psql_q postgres "SELECT oid FROM pg_database WHERE datname = 'appdb10'");" \
+	"$(role_note app_user10)"
+check_not "no env file" test -e "$ENVDIR/app10.env"
+# another role's provisioning of that database is refused as ever
+run "$DBRESTORE" restore --repo "$REPO" --name rsrc --to "$(pg_uri postgres)" --provision appdb10 --owner app_user11 \
+	--env-file "$ENVDIR/app10.env" "${MAPS[@]}"
+assert_rc "another role's provisioning of it is refused" 1
+assert_output_contains "as any existing database" "database 'appdb10' already exists"
+assert_eq "no role was created" 0 "$(psql_q postgres "SELECT count(*) FROM pg_roles WHERE rolname = 'app_user11'")"
+check_not "no env file" test -e "$ENVDIR/app10.env"
+run "$DBRESTORE" restore --repo "$REPO" --name rsrc --to "$(pg_uri postgres)" --provision appdb10 --owner app_user10 \
+	--env-file "$ENVDIR/app10.env" "${MAPS[@]}"
+assert_rc "the rerun completes it" 0
+assert_output_contains "it says so in one line" "completed an interrupted provisioning of 'appdb10'"
+check_not "without restoring anything" grep -q "restoring " "$RUN_ERR"
+add_secret "$(sed -n 's|^DATABASE_URL=postgresql://app_user10:\([A-Za-z0-9]*\)@.*|\1|p' "$ENVDIR/app10.env")"
+assert_eq "the env file is mode 0600" 600 "$(stat -c %a "$ENVDIR/app10.env")"
+assert_match "it holds a new password" "^DATABASE_URL=postgresql://app_user10:[A-Za-z0-9]{32}@127\.0\.0\.1:$PG_PORT/appdb10\$" \
+	"$(cat "$ENVDIR/app10.env")"
+assert_eq "the application connects with it and sees its data" 100 "$(app_count "$ENVDIR/app10.env")"
+assert_eq "the mark is gone" "" "$(role_note app_user10)"
+assert_eq "the database and everything in it belong to the role" "app_user10" "$(owners appdb10)"
+run "$DBRESTORE" restore --repo "$REPO" --name rsrc --to "$(pg_uri postgres)" --provision appdb10 --owner app_user10 \
+	--env-file "$ENVDIR/app10.env" "${MAPS[@]}"
+assert_rc "once complete, the database is refused again" 1
+assert_output_contains "as any existing database" "database 'appdb10' already exists"
+assert_eq "the application still connects" 100 "$(app_count "$ENVDIR/app10.env")"
+
+# the mark names the database's OID: one of that name made since (by hand) is not the killed run's
+run_killed KILLSHIM_KILL_AFTER="RENAME TO" "$DBRESTORE" restore --repo "$REPO" --name rsrc \
+	--to "$(pg_uri postgres)" --provision appdb12 --owner app_user12 --env-file "$ENVDIR/app12.env" "${MAPS[@]}"
+assert_rc "killed right after sending the final rename" 137
+wait_for 20 db_exists appdb12 || true
+psql_q postgres "DROP DATABASE appdb12" >/dev/null
+psql_q postgres "CREATE DATABASE appdb12" >/dev/null
+run "$DBRESTORE" restore --repo "$REPO" --name rsrc --to "$(pg_uri postgres)" --provision appdb12 --owner app_user12 \
+	--env-file "$ENVDIR/app12.env" "${MAPS[@]}"
+assert_rc "a database of that name made by hand is refused" 1
+assert_output_contains "as before" "database 'appdb12' already exists"
+check_not "no env file" test -e "$ENVDIR/app12.env"
+assert_match "the role keeps its mark" "^backupd: provisioning of database 'appdb12' complete" "$(role_note app_user12)"
+
 assert_no_secrets_in_output "the generated password never appears in any output"
 
 finish

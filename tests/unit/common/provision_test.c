@@ -202,6 +202,25 @@ static void test_pending_record(void **state)
 	assert_int_equal(st, PROVISION_PENDING_OTHER);
 	assert_string_equal(other, "server=h%3A3306 database=db account=%27u%27%40%27%25%27");
 	free(other);
+	/* the database complete: either recorded credential matches, the state is told */
+	assert_int_equal(provision_pending_write_complete(path, "h:3306", "db", "'u'@'%'", "ab", NULL, &err), 0);
+	assert_int_equal(provision_pending_check(path, "h:3306", "db", "'u'@'%'", "ab", &st, &other, &err), 0);
+	assert_int_equal(st, PROVISION_PENDING_COMPLETE);
+	assert_int_equal(provision_pending_check(path, "h:3306", "db", "'u'@'%'", "cd", &st, &other, &err), 0);
+	assert_int_equal(st, PROVISION_PENDING_SAME);
+	assert_int_equal(provision_pending_write_complete(path, "h:3306", "db", "'u'@'%'", "ab", "cd", &err), 0);
+	assert_int_equal(provision_pending_check(path, "h:3306", "db", "'u'@'%'", "ab", &st, &other, &err), 0);
+	assert_int_equal(st, PROVISION_PENDING_COMPLETE);
+	assert_int_equal(provision_pending_check(path, "h:3306", "db", "'u'@'%'", "cd", &st, &other, &err), 0);
+	assert_int_equal(st, PROVISION_PENDING_COMPLETE);
+	assert_int_equal(provision_pending_check(path, "h:3306", "db", "'u'@'%'", "c", &st, &other, &err), 0);
+	assert_int_equal(st, PROVISION_PENDING_SAME);
+	assert_int_equal(provision_pending_check(path, "h:3306", "db", "'u'@'%'", NULL, &st, &other, &err), 0);
+	assert_int_equal(st, PROVISION_PENDING_SAME);
+	/* another provisioning's complete record is still another's */
+	assert_int_equal(provision_pending_check(path, "h:3306", "db2", "'u'@'%'", "ab", &st, &other, &err), 0);
+	assert_int_equal(st, PROVISION_PENDING_OTHER);
+	free(other);
 	assert_int_equal(provision_pending_remove(path, &err), 0);
 	assert_int_equal(provision_pending_remove(path, &err), 0); /* none is fine */
 	assert_int_equal(entries(dir), 0);
