@@ -63,6 +63,13 @@ __attribute__((constructor)) static void killshim_init(void)
 	fail_on = getenv("KILLSHIM_FAIL_ON");
 	kill_after = getenv("KILLSHIM_KILL_AFTER");
 	atexit(write_count);
+	/*
+	 * The shim is for the command under test, not for what it starts: a
+	 * migrate's pg_dump would inherit it, and with an ASan build's runtime
+	 * preloaded first (shim_build), LeakSanitizer would fail that pg_dump
+	 * (exit 99) on its own leaks, as it did in CI's ASan phase.
+	 */
+	unsetenv("LD_PRELOAD");
 }
 
 static ssize_t counted(ssize_t r)
