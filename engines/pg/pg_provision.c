@@ -167,6 +167,23 @@ static int create_role(PGconn *c, const char *role, const char *password, const 
 }
 
 /*
+ * Clears the role's provisioning mark once its env file is in place (role:
+ * quoted).  A failure is only a warning: the provisioning is complete; a
+ * mark left behind means only that the same provisioning run again gives
+ * the role a new password and rewrites the env file (the warning says how
+ * to clear it).
+ */
+static void clear_mark(PGconn *admin, const char *role)
+{
+	char *sql = xasprintf("COMMENT ON ROLE %s IS NULL", role);
+	bderr e;
+	bderr_init(&e);
+	if (pg_exec(admin, sql, "cannot clear the role's provisioning mark", &e) != 0)
+		log_warn("%s (the env file is in place; clear it with COMMENT ON ROLE %s IS NULL)", e.msg, role);
+	free(sql);
+}
+
+/*
  * DB exists and ROLE carries the second mark for it: a run of this
  * provisioning was killed after the final rename and before the env file.
  * The caller holds the target's restore claim, so that run is not live.
@@ -202,12 +219,7 @@ static int complete_interrupted(PGconn *admin, const provision_request *o, bderr
 		rc = env_file_commit(env, err);
 	env_file_abort(env);
 	if (rc == 0) {
-		char *sql = xasprintf("COMMENT ON ROLE %s IS NULL", q);
-		bderr e;
-		bderr_init(&e);
-		if (pg_exec(admin, sql, "cannot clear the role's provisioning mark", &e) != 0)
-			log_warn("%s (the env file is in place; clear it with COMMENT ON ROLE %s IS NULL)", e.msg, q);
-		free(sql);
+		clear_mark(admin, q);
 		log_info("completed an interrupted provisioning of '%s': the database was complete, role '%s' has a new "
 			 "password, written to '%s'", o->db, o->owner, o->env_file);
 	}
@@ -309,12 +321,7 @@ int pg_provision_commit(pg_provision *p, PGconn *admin, bderr *err)
 	 * undone and does it again (a new password, the file rewritten).
 	 */
 	char *q = pg_quote_ident(admin, p->role);
-	char *sql = xasprintf("COMMENT ON ROLE %s IS NULL", q);
-	bderr e;
-	bderr_init(&e);
-	if (pg_exec(admin, sql, "cannot clear the role's provisioning mark", &e) != 0)
-		log_warn("%s (the env file is in place; clear it with COMMENT ON ROLE %s IS NULL)", e.msg, q);
-	free(sql);
+	clear_mark(admin, q);
 	free(q);
 	return 0;
 }
