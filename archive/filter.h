@@ -15,7 +15,7 @@
 #include "archive/stream.h"
 
 #define SHA256_HEX_LEN 64
-/* One-shot hex SHA-256 of a buffer; -1 (and out empty) if the digest fails. */
+/* One-shot hex SHA-256 of a buffer (common/sha256.h); always 0. */
 int sha256_hex(const void *buf, size_t len, char out[SHA256_HEX_LEN + 1]);
 
 /* Observers.  Results are valid after close (writers) or end of stream (readers). */

@@ -1,61 +1,34 @@
 #include "archive/filter.h"
 
-#include <openssl/err.h>
-#include <openssl/evp.h>
 #include <stdlib.h>
 
 #include "common/mem.h"
+#include "common/sha256.h"
 
-/*
- * A digest context that failed to initialise (no provider for SHA-256, e.g.
- * a broken FIPS setup) is remembered and reported at the first write or
- * read: the constructors have no error channel.
- */
+/* Our own SHA-256 (common/sha256.h): it cannot fail, so neither can these. */
 typedef struct sha256_state {
-	EVP_MD_CTX *ctx;
-	int ok;
+	sha256_ctx ctx;
 	int done;
-	unsigned char digest[32];
+	unsigned char digest[SHA256_DIGEST_LEN];
 } sha256_state;
 
 static void state_init(sha256_state *st)
 {
-	st->ctx = EVP_MD_CTX_new();
-	st->ok = st->ctx != NULL && EVP_DigestInit_ex(st->ctx, EVP_sha256(), NULL) == 1;
+	sha256_init(&st->ctx);
 	st->done = 0;
 }
 
-static int state_fail(bderr *err)
+static void state_update(sha256_state *st, const void *buf, size_t len)
 {
-	unsigned long e = ERR_get_error();
-	char buf[256];
-	ERR_error_string_n(e, buf, sizeof buf);
-	ERR_clear_error();
-	return bderr_set(err, "sha256 failed: %s", e ? buf : "cannot initialise digest");
+	sha256_update(&st->ctx, buf, len);
 }
 
-static int state_update(sha256_state *st, const void *buf, size_t len, bderr *err)
+static void state_final(sha256_state *st)
 {
-	if (!st->ok)
-		return state_fail(err);
-	if (len > 0 && EVP_DigestUpdate(st->ctx, buf, len) != 1) {
-		st->ok = 0;
-		return state_fail(err);
-	}
-	return 0;
-}
-
-static int state_final(sha256_state *st, bderr *err)
-{
-	unsigned int n = 0;
 	if (st->done)
-		return 0;
-	if (!st->ok || EVP_DigestFinal_ex(st->ctx, st->digest, &n) != 1 || n != sizeof st->digest) {
-		st->ok = 0;
-		return state_fail(err);
-	}
+		return;
+	sha256_final(&st->ctx, st->digest);
 	st->done = 1;
-	return 0;
 }
 
 static void digest_hex(const unsigned char digest[32], char out[SHA256_HEX_LEN + 1])
@@ -79,12 +52,8 @@ static void state_hex(const sha256_state *st, char out[SHA256_HEX_LEN + 1])
 
 int sha256_hex(const void *buf, size_t len, char out[SHA256_HEX_LEN + 1])
 {
-	unsigned char md[32];
-	unsigned int n = 0;
-	if (EVP_Digest(buf, len, md, &n, EVP_sha256(), NULL) != 1 || n != sizeof md) {
-		out[0] = '\0';
-		return -1;
-	}
+	unsigned char md[SHA256_DIGEST_LEN];
+	sha256_digest(buf, len, md);
 	digest_hex(md, out);
 	return 0;
 }
@@ -98,16 +67,14 @@ typedef struct sha256_writer {
 static int sw_write(writer *w, const void *buf, size_t len, bderr *err)
 {
 	sha256_writer *s = (sha256_writer *)w;
-	if (state_update(&s->st, buf, len, err) < 0)
-		return -1;
+	state_update(&s->st, buf, len);
 	return writer_write(s->next, buf, len, err);
 }
 
 static int sw_close(writer *w, bderr *err)
 {
 	sha256_writer *s = (sha256_writer *)w;
-	if (state_final(&s->st, err) < 0)
-		return -1;
+	state_final(&s->st);
 	return writer_close(s->next, err);
 }
 
@@ -115,7 +82,6 @@ static void sw_free(writer *w)
 {
 	sha256_writer *s = (sha256_writer *)w;
 	writer_free(s->next);
-	EVP_MD_CTX_free(s->st.ctx);
 	free(s);
 }
 
@@ -148,15 +114,16 @@ static int sr_read(reader *r, void *buf, size_t cap, size_t *got, bderr *err)
 	if (reader_read(s->next, buf, cap, got, err) < 0)
 		return -1;
 	if (*got == 0)
-		return state_final(&s->st, err);
-	return state_update(&s->st, buf, *got, err);
+		state_final(&s->st);
+	else
+		state_update(&s->st, buf, *got);
+	return 0;
 }
 
 static void sr_free(reader *r)
 {
 	sha256_reader *s = (sha256_reader *)r;
 	reader_free(s->next);
-	EVP_MD_CTX_free(s->st.ctx);
 	free(s);
 }
 

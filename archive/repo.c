@@ -242,8 +242,13 @@ static int open_storage(storage *s, int create, const char *key, int allow_locke
 	repo *r = xcalloc(1, sizeof *r);
 	r->s = s;
 	*out = NULL;
-	/* every repository names objects by SHA-256: a missing libcrypto is said once, here */
-	int rc = lazy_crypto_load(err);
+	/*
+	 * libcrypto only for an encrypted repository (the key given, to create
+	 * or unlock it): SHA-256 is our own (common/sha256.h), and a wal-push
+	 * to a plain local repository should not pay for loading libcrypto.  A
+	 * missing libcrypto is said once, here.
+	 */
+	int rc = key ? lazy_crypto_load(err) : 0;
 	if (rc == 0)
 		rc = storage_get(s, REPO_MARKER, &data, &len, MARKER_MAX, err);
 	if (rc == 0) {

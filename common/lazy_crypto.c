@@ -7,6 +7,7 @@
  * function backupd calls has a stub here.
  */
 #include <stddef.h>
+#include <string.h>
 
 #include <openssl/crypto.h>
 #include <openssl/err.h>
@@ -60,9 +61,8 @@
 	F(int, RAND_bytes, (unsigned char *buf, int num), (buf, num), 0)
 
 CRYPTO_FUNCS(LAZYLIB_F_PTR, LAZYLIB_V_PTR)
-LAZYLIB_PTR(void, OPENSSL_cleanse, (void *p, size_t len))
 
-static const lazylib_sym crypto_syms[] = {CRYPTO_FUNCS(LAZYLIB_F_SYM, LAZYLIB_V_SYM) LAZYLIB_SYM(OPENSSL_cleanse)};
+static const lazylib_sym crypto_syms[] = {CRYPTO_FUNCS(LAZYLIB_F_SYM, LAZYLIB_V_SYM)};
 static lazylib crypto_lib = LAZYLIB_INIT(LAZY_CRYPTO_SONAME, BD_PACKAGE_CRYPTO, crypto_syms);
 
 #define LAZYLIB_CURRENT crypto_lib
@@ -73,14 +73,12 @@ int lazy_crypto_load(bderr *err)
 	return lazylib_load(&crypto_lib, err);
 }
 
-/* Secrets are wiped even when the library is missing: not a no-op like the other void stubs. */
+/*
+ * Secrets are wiped without loading libcrypto: explicit_bzero is not dropped
+ * by the compiler either, and a wal-push to a plain repository, which frees
+ * no key but wipes its (unused) key buffer, should not load libcrypto to do it.
+ */
 void OPENSSL_cleanse(void *p, size_t len)
 {
-	if (lazylib_load(&crypto_lib, NULL) == 0) {
-		lz_OPENSSL_cleanse(p, len);
-		return;
-	}
-	volatile unsigned char *v = p;
-	while (len--)
-		*v++ = 0;
+	explicit_bzero(p, len);
 }

@@ -62,7 +62,7 @@ int lazy_pq_load(bderr *err);
 int lazy_mysql_load(bderr *err);
 int lazy_curl_load(bderr *err);
 int lazy_mhd_load(bderr *err);
-/* libcrypto, the same way (common/lazy_crypto.c); every repository open loads it. */
+/* libcrypto, the same way (common/lazy_crypto.c): loaded by encrypted repositories, S3 and provisioning. */
 int lazy_crypto_load(bderr *err);
 
 /*

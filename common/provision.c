@@ -11,6 +11,7 @@
 #include <openssl/rand.h>
 
 #include "common/fsutil.h"
+#include "common/lazylib.h"
 #include "common/mem.h"
 #include "common/secret.h"
 
@@ -19,6 +20,8 @@ static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuv
 int provision_password(char *out, bderr *err)
 {
 	size_t n = 0;
+	if (lazy_crypto_load(err) < 0)
+		return -1;
 	while (n < PROVISION_PASSWORD_LEN) {
 		unsigned char buf[64];
 		if (RAND_bytes(buf, sizeof buf) != 1)

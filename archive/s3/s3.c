@@ -21,6 +21,7 @@
 #include "archive/s3/credentials.h"
 #include "archive/s3/sigv4.h"
 #include "archive/s3/xml.h"
+#include "common/lazylib.h"
 #include "common/log.h"
 #include "common/mem.h"
 
@@ -1742,6 +1743,9 @@ static int parse_url(s3_storage *s, const char *url, bderr *err)
 int s3_storage_new(const char *url, const storage_options *opts, storage **out, bderr *err)
 {
 	*out = NULL;
+	/* every request is signed with HMAC-SHA256 (sigv4.c): a missing libcrypto is said here */
+	if (lazy_crypto_load(err) < 0)
+		return -1;
 	pthread_once(&curl_once, curl_init_once);
 	if (curl_init_rc != CURLE_OK)
 		return bderr_set(err, "cannot initialise libcurl: %s", curl_easy_strerror(curl_init_rc));
