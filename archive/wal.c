@@ -5,8 +5,10 @@
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
-/* ZSTD_c_stableInBuffer (zstd >= 1.4.5); refused by a library without it, see compress_all */
+#include <unistd.h>
+/* ZSTD_initStaticCCtx and the workspace estimate: see compressor_ready */
 #define ZSTD_STATIC_LINKING_ONLY
 #include <zstd.h>
 
@@ -213,7 +215,14 @@ int wal_segment_header_parse(const void *buf, size_t len, wal_segment_header *ou
 int wal_segment_check(const wal_name *n, const void *buf, size_t len, wal_segment_header *out,
 		      bderr *err)
 {
-	if (wal_segment_header_parse(buf, len, out, err) < 0)
+	return wal_segment_check_head(n, buf, len, len, out, err);
+}
+
+int wal_segment_check_head(const wal_name *n, const void *head, size_t head_len, size_t len,
+			   wal_segment_header *out, bderr *err)
+{
+	const void *buf = head;
+	if (wal_segment_header_parse(head, head_len, out, err) < 0)
 		return bderr_prefix(err, "'%s'", n->file);
 	if (len != out->seg_size)
 		return bderr_set(err, "'%s' is %zu bytes, its header says segments are %" PRIu32 " bytes",
@@ -470,82 +479,187 @@ int wal_archive_info_check(repo *r, const char *source, uint64_t system_identifi
 
 /* --- storing and reading ----------------------------------------------------- */
 
+/*
+ * The compressor's memory comes from mmap with MADV_HUGEPAGE (2 MB pages
+ * where the kernel allows transparent huge pages for madvised ranges, the
+ * Debian default), not malloc: an archive_command process touches its
+ * zstd workspace (~1.4 MB at level 1), its read buffer and its output for
+ * the first time, and on a VM every first touch of a 4 kB page is a fault
+ * the hypervisor sees too (measured here: ~18 us each, 340 of them, 6 ms of
+ * a 30 ms call); a handful of 2 MB faults cost a fraction of that.  Where
+ * huge pages are off, the same memory faults in 4 kB pages as malloc's would.
+ */
+typedef struct wal_mem {
+	void *base; /* as mapped */
+	size_t mapped;
+	unsigned char *p; /* 2 MB aligned within */
+	size_t len;
+} wal_mem;
+
+#define HUGE_ALIGN ((size_t)2 * 1024 * 1024)
+
+static int wal_mem_map(wal_mem *m, size_t len)
+{
+	memset(m, 0, sizeof *m);
+	/* whole huge pages: the kernel uses one only where all of its 2 MB has the advice */
+	len = (len + HUGE_ALIGN - 1) & ~(HUGE_ALIGN - 1);
+	size_t mapped = len + HUGE_ALIGN;
+	void *b = mmap(NULL, mapped, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (b == MAP_FAILED)
+		return -1;
+	m->base = b;
+	m->mapped = mapped;
+	m->p = (unsigned char *)(((uintptr_t)b + HUGE_ALIGN - 1) & ~(uintptr_t)(HUGE_ALIGN - 1));
+	m->len = len;
+	/* advice only: without it (THP off, an old kernel) the memory is still there */
+	(void)madvise(m->p, len, MADV_HUGEPAGE);
+	return 0;
+}
+
+static void wal_mem_unmap(wal_mem *m)
+{
+	if (m->base)
+		munmap(m->base, m->mapped);
+	memset(m, 0, sizeof *m);
+}
+
+/* How much input the compressor reads or hands zstd at a time: one zstd block. */
+#define COMPRESS_STEP ((size_t)128 * 1024)
+
 struct wal_compressor {
-	ZSTD_CCtx *cctx;
-	void *dst;
-	size_t cap;
+	wal_mem work;    /* the zstd context (static, sized for level) and the read buffer */
+	ZSTD_CCtx *cctx; /* in work, or NULL before the first file */
+	int level;       /* the level cctx was sized for */
+	unsigned char *inbuf; /* COMPRESS_STEP bytes in work */
+	wal_mem out;     /* the compressed file; cap = out.len */
 };
 
 wal_compressor *wal_compressor_new(void)
 {
-	wal_compressor *z = xcalloc(1, sizeof *z);
-	z->cctx = ZSTD_createCCtx();
-	if (z->cctx == NULL) {
-		free(z);
-		return NULL;
-	}
-	return z;
+	return xcalloc(1, sizeof(wal_compressor));
 }
 
 void wal_compressor_free(wal_compressor *z)
 {
 	if (z == NULL)
 		return;
-	ZSTD_freeCCtx(z->cctx);
-	free(z->dst);
+	wal_mem_unmap(&z->work);
+	wal_mem_unmap(&z->out);
 	free(z);
 }
 
-/* How much input compress_all hands zstd at a time: one zstd block. */
-#define COMPRESS_STEP ((size_t)128 * 1024)
+/* A context for level with its workspace, sized for a stream of any length. */
+static int compressor_ready(wal_compressor *z, int level, size_t len, bderr *err)
+{
+	if (z->cctx == NULL || z->level != level) {
+		wal_mem_unmap(&z->work);
+		z->cctx = NULL;
+		ZSTD_CCtx_params *params = ZSTD_createCCtxParams();
+		size_t ws = 0;
+		if (params && !ZSTD_isError(ZSTD_CCtxParams_init(params, level)) &&
+		    !ZSTD_isError(ZSTD_CCtxParams_setParameter(params, ZSTD_c_checksumFlag, 1)))
+			ws = ZSTD_estimateCStreamSize_usingCCtxParams(params);
+		ZSTD_freeCCtxParams(params);
+		ws = (ws + 63) & ~(size_t)63; /* the read buffer after it, aligned */
+		if (ws == 0 || ZSTD_isError(ws) || wal_mem_map(&z->work, ws + COMPRESS_STEP) < 0)
+			return bderr_set(err, "zstd compression failed: out of memory");
+		z->cctx = ZSTD_initStaticCCtx(z->work.p, ws);
+		if (z->cctx == NULL) {
+			wal_mem_unmap(&z->work);
+			return bderr_set(err, "zstd compression failed: cannot set up a level %d context", level);
+		}
+		z->inbuf = z->work.p + ws;
+		z->level = level;
+	}
+	size_t need = ZSTD_compressBound(len);
+	if (z->out.len < need) {
+		wal_mem_unmap(&z->out);
+		/* reserved, not touched: only the pages the compressed file fills are faulted in */
+		if (wal_mem_map(&z->out, need) < 0)
+			return bderr_set(err, "zstd compression failed: out of memory");
+	}
+	return 0;
+}
 
 /*
- * Compresses buf into z->dst (*out_len bytes).  The frame records the content
- * size and an XXH64 content checksum, which ZSTD_decompress verifies: the
- * uncompressed bytes are protected without a second pass over them.
- *
- * One call with all 16 MB would run that checksum over the whole input
- * before compressing any of it: two trips to memory per byte.  Handing zstd
- * a growing window of the unmoved input (ZSTD_c_stableInBuffer) makes it
- * checksum and compress each block in turn while the block is in cache, and
- * without copying it.  The frame is byte for byte the one-shot one.  A zstd
- * library that refuses the parameter gets the one-shot call.
+ * Where the file to store is: in memory (buf), or in the file fd, read in
+ * COMPRESS_STEP pieces into the compressor's buffer.  Reading beats mapping
+ * the file: the kernel copies from the page cache through its own mapping,
+ * while a process's first touch of each of a mapped segment's 4096 pages
+ * costs a fault, which on a VM the hypervisor takes too (~10 ms a segment
+ * measured here, more than compressing it).
  */
-static int compress_all(wal_compressor *z, const void *buf, size_t len, int level, size_t *out_len,
-			bderr *err)
+typedef struct wal_input {
+	const unsigned char *buf; /* NULL: read from fd */
+	int fd;
+	size_t len;
+	const char *file; /* for errors */
+} wal_input;
+
+/* The next piece of in at offset off (at most COMPRESS_STEP bytes), or -1. */
+static int input_piece(wal_compressor *z, const wal_input *in, size_t off, const unsigned char **piece,
+		       size_t *n, bderr *err)
 {
-	size_t need = ZSTD_compressBound(len);
-	if (z->cap < need) {
-		free(z->dst);
-		z->dst = xmalloc(need);
-		z->cap = need;
+	size_t want = in->len - off < COMPRESS_STEP ? in->len - off : COMPRESS_STEP;
+	*n = want;
+	if (in->buf) {
+		*piece = in->buf + off;
+		return 0;
 	}
+	size_t got = 0;
+	while (got < want) {
+		ssize_t r = pread(in->fd, z->inbuf + got, want - got, (off_t)(off + got));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return bderr_sys(err, errno, "cannot read '%s'", in->file);
+		/* a WAL file does not shrink while it waits to be archived: say so, store nothing */
+		if (r == 0)
+			return bderr_set(err, "'%s' ended after %zu of its %zu bytes while it was read", in->file,
+					 off + got, in->len);
+		got += (size_t)r;
+	}
+	*piece = z->inbuf;
+	return 0;
+}
+
+/*
+ * Compresses in into z->out (*out_len bytes), a piece at a time: each piece
+ * is checksummed and compressed while it is in cache.  The frame records the
+ * content size and an XXH64 content checksum, which ZSTD_decompress
+ * verifies: the uncompressed bytes are protected without a second pass.
+ */
+static int compress_input(wal_compressor *z, const wal_input *in, int level, size_t *out_len, bderr *err)
+{
+	if (compressor_ready(z, level, in->len, err) < 0)
+		return -1;
 	ZSTD_CCtx *c = z->cctx;
 	ZSTD_CCtx_reset(c, ZSTD_reset_session_and_parameters);
 	size_t rc = ZSTD_CCtx_setParameter(c, ZSTD_c_compressionLevel, level);
 	if (!ZSTD_isError(rc))
 		rc = ZSTD_CCtx_setParameter(c, ZSTD_c_checksumFlag, 1);
 	if (!ZSTD_isError(rc))
-		rc = ZSTD_CCtx_setPledgedSrcSize(c, len);
-	if (!ZSTD_isError(rc) && ZSTD_isError(ZSTD_CCtx_setParameter(c, ZSTD_c_stableInBuffer, 1))) {
-		rc = ZSTD_compress2(c, z->dst, z->cap, buf, len);
-	} else if (!ZSTD_isError(rc)) {
-		ZSTD_inBuffer in = { buf, 0, 0 };
-		ZSTD_outBuffer out = { z->dst, z->cap, 0 };
-		do {
-			in.size = len - in.size > COMPRESS_STEP ? in.size + COMPRESS_STEP : len;
-			ZSTD_EndDirective mode = in.size == len ? ZSTD_e_end : ZSTD_e_continue;
-			/* the output buffer holds the bound: each call takes all of the input given */
-			rc = ZSTD_compressStream2(c, &out, &in, mode);
-		} while (!ZSTD_isError(rc) && in.size < len);
-		if (!ZSTD_isError(rc) && (rc != 0 || in.pos != len))
+		rc = ZSTD_CCtx_setPledgedSrcSize(c, in->len);
+	ZSTD_outBuffer out = { z->out.p, z->out.len, 0 };
+	size_t off = 0;
+	while (!ZSTD_isError(rc)) {
+		const unsigned char *piece = NULL;
+		size_t n = 0;
+		if (input_piece(z, in, off, &piece, &n, err) < 0)
+			return -1;
+		off += n;
+		ZSTD_EndDirective mode = off == in->len ? ZSTD_e_end : ZSTD_e_continue;
+		ZSTD_inBuffer ib = { piece, n, 0 };
+		/* the output holds the bound: each call takes all of the piece, and the end flushes at once */
+		rc = ZSTD_compressStream2(c, &out, &ib, mode);
+		if (!ZSTD_isError(rc) && (ib.pos != n || (mode == ZSTD_e_end && rc != 0)))
 			return bderr_set(err, "zstd compression stopped short of the end of the input");
-		if (!ZSTD_isError(rc))
-			rc = out.pos;
+		if (mode == ZSTD_e_end)
+			break;
 	}
 	if (ZSTD_isError(rc))
 		return bderr_set(err, "zstd compression failed: %s", ZSTD_getErrorName(rc));
-	*out_len = rc;
+	*out_len = out.pos;
 	return 0;
 }
 
@@ -559,37 +673,47 @@ int wal_checksum(const void *buf, size_t len, char sha256hex[65], bderr *err)
  * contents compressed differently (another level or zstd version) is success,
  * anything else a conflict.
  */
-static int same_contents(repo *r, const char *file, const char *have_path, const char *have_sha,
-			 const char *want_sha, const void *buf, size_t len, int *already, bderr *err)
+static int same_contents(wal_compressor *z, repo *r, const wal_input *in, const char *have_path,
+			 const char *have_sha, const char *want_sha, int *already, bderr *err)
 {
 	char *old = NULL;
 	size_t old_len = 0;
 	if (wal_object_read(r, have_path, have_sha, 0, &old, &old_len, err) < 0)
-		return bderr_prefix(err, "cannot compare '%s' with its archived copy", file);
-	*already = old_len == len && memcmp(old, buf, len) == 0;
+		return bderr_prefix(err, "cannot compare '%s' with its archived copy", in->file);
+	int same = old_len == in->len;
+	for (size_t off = 0; same && off < in->len;) {
+		const unsigned char *piece;
+		size_t n;
+		if (input_piece(z, in, off, &piece, &n, err) < 0) {
+			free(old);
+			return -1;
+		}
+		same = memcmp(old + off, piece, n) == 0;
+		off += n;
+	}
 	free(old);
-	if (*already)
+	*already = same;
+	if (same)
 		return 0;
 	return bderr_set(err,
 			 "'%s' is already archived with different contents (archived object sha256 %s, "
 			 "this file's object sha256 %s): refusing to overwrite",
-			 file, have_sha, want_sha);
+			 in->file, have_sha, want_sha);
 }
 
 int wal_store(repo *r, const char *source, const char *file, const void *buf, size_t len,
 	      int level, int *already, bderr *err)
 {
 	wal_compressor *z = wal_compressor_new();
-	if (z == NULL)
-		return bderr_set(err, "zstd compression failed: out of memory");
 	int rc = wal_store_using(z, r, source, file, buf, len, level, already, err);
 	wal_compressor_free(z);
 	return rc;
 }
 
-int wal_store_using(wal_compressor *zc, repo *r, const char *source, const char *file,
-		    const void *buf, size_t len, int level, int *already, bderr *err)
+static int store_input(wal_compressor *zc, repo *r, const char *source, const wal_input *in, int level,
+		       int *already, bderr *err)
 {
+	const char *file = in->file;
 	wal_name n;
 	*already = 0;
 	if (wal_name_parse(file, &n, err) < 0)
@@ -597,9 +721,9 @@ int wal_store_using(wal_compressor *zc, repo *r, const char *source, const char 
 	size_t zlen = 0;
 	char sha[65];
 	/* "none" still writes a zstd frame (at the fastest level): one object format */
-	if (compress_all(zc, buf, len, level > 0 ? level : ZSTD_minCLevel(), &zlen, err) < 0)
+	if (compress_input(zc, in, level > 0 ? level : ZSTD_minCLevel(), &zlen, err) < 0)
 		return -1;
-	const void *z = zc->dst;
+	const void *z = zc->out.p;
 	/* the name carries the hash of the stored bytes: a small pass, not one over the segment */
 	if (sha256_hex(z, zlen, sha) < 0)
 		return bderr_set(err, "sha-256 of '%s' failed", file);
@@ -612,7 +736,7 @@ int wal_store_using(wal_compressor *zc, repo *r, const char *source, const char 
 		if (strcmp(have_sha, sha) == 0)
 			*already = 1;
 		else
-			rc = same_contents(r, file, have, have_sha, sha, buf, len, already, err);
+			rc = same_contents(zc, r, in, have, have_sha, sha, already, err);
 		free(have);
 		return rc;
 	}
@@ -631,6 +755,20 @@ int wal_store_using(wal_compressor *zc, repo *r, const char *source, const char 
 	if (rc == 1)
 		return bderr_set(err, "'%s' vanished from the WAL archive right after it was written", file);
 	return 0;
+}
+
+int wal_store_using(wal_compressor *zc, repo *r, const char *source, const char *file,
+		    const void *buf, size_t len, int level, int *already, bderr *err)
+{
+	wal_input in = { buf ? buf : (const void *)"", -1, len, file };
+	return store_input(zc, r, source, &in, level, already, err);
+}
+
+int wal_store_fd(wal_compressor *zc, repo *r, const char *source, const char *file, int fd, size_t len,
+		 int level, int *already, bderr *err)
+{
+	wal_input in = { NULL, fd, len, file };
+	return store_input(zc, r, source, &in, level, already, err);
 }
 
 /* Content_Checksum_flag of the frame header descriptor (RFC 8878, 3.1.1.1.1). */

@@ -76,6 +76,9 @@ int wal_segment_header_parse(const void *buf, size_t len, wal_segment_header *ou
  */
 int wal_segment_check(const wal_name *n, const void *buf, size_t len, wal_segment_header *out,
 		      bderr *err);
+/* The same from the file's first head_len bytes and its size len. */
+int wal_segment_check_head(const wal_name *n, const void *head, size_t head_len, size_t len,
+			   wal_segment_header *out, bderr *err);
 /* PostgreSQL major version that writes this page magic, 0 when unknown. */
 int wal_pg_version_from_magic(uint16_t magic);
 
@@ -136,14 +139,21 @@ int wal_store(repo *r, const char *source, const char *file, const void *buf, si
 	      int level, int *already, bderr *err);
 /*
  * wal_store with a compression context kept between calls (one per thread:
- * not shared), which saves setting one up per file.  NULL from _new: out of
- * memory.
+ * not shared), which saves setting one up per file.
  */
 typedef struct wal_compressor wal_compressor;
 wal_compressor *wal_compressor_new(void);
 void wal_compressor_free(wal_compressor *z);
 int wal_store_using(wal_compressor *z, repo *r, const char *source, const char *file,
 		    const void *buf, size_t len, int level, int *already, bderr *err);
+/*
+ * The same, reading the file's len bytes from fd (with pread, from offset 0)
+ * instead of from memory: what wal-push uses (see compress_input for why it
+ * reads rather than maps).  A file that ends early is an error; nothing is
+ * stored.
+ */
+int wal_store_fd(wal_compressor *z, repo *r, const char *source, const char *file, int fd, size_t len,
+		 int level, int *already, bderr *err);
 
 /* Hex SHA-256 of buf. */
 int wal_checksum(const void *buf, size_t len, char sha256hex[65], bderr *err);

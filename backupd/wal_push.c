@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -36,78 +35,60 @@ static const char *base_name(const char *path)
 	return slash ? slash + 1 : path;
 }
 
-/* The whole file, mapped: hashing and compression read the page cache directly. */
-typedef struct mapped_file {
-	const void *data;
-	size_t len;
-	void *map;
-} mapped_file;
-
-static int map_file(const char *path, mapped_file *m, struct stat *st, bderr *err)
-{
-	memset(m, 0, sizeof *m);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return bderr_sys(err, errno, "cannot open '%s'", path);
-	if (fstat(fd, st) < 0) {
-		int e = errno;
-		close(fd);
-		return bderr_sys(err, e, "cannot stat '%s'", path);
-	}
-	if (!S_ISREG(st->st_mode)) {
-		close(fd);
-		return bderr_set(err, "'%s' is not a regular file", path);
-	}
-	m->len = (size_t)st->st_size;
-	m->data = "";
-	if (m->len > 0) {
-		m->map = mmap(NULL, m->len, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
-		if (m->map == MAP_FAILED) {
-			int e = errno;
-			m->map = NULL;
-			close(fd);
-			return bderr_sys(err, e, "cannot read '%s'", path);
-		}
-		m->data = m->map;
-	}
-	close(fd);
-	return 0;
-}
-
-static void unmap_file(mapped_file *m)
-{
-	if (m->map)
-		munmap(m->map, m->len);
-	m->map = NULL;
-}
-
 /*
- * A file wal-push may archive: its name, and for a segment its headers (else
- * not empty).  Checked before the repository is opened, which creates it on
- * the first push: a wrong path or a file that is no WAL must leave no
- * repository behind.  Stays mapped for wal_file_push.
+ * A file wal-push may archive: its name, its size, and for a segment its
+ * headers (else not empty).  Checked before the repository is opened, which
+ * creates it on the first push: a wrong path or a file that is no WAL must
+ * leave no repository behind.  Stays open for wal_file_push, which reads it
+ * (wal_store_fd: read, not mapped, see archive/wal.c).
  */
 typedef struct wal_file {
 	wal_name n;
-	mapped_file m;
+	int fd; /* -1 when not open */
+	size_t len;
 	int segment;
 	wal_segment_header h;
 } wal_file;
+
+static void wal_file_close(wal_file *f)
+{
+	if (f->fd >= 0)
+		close(f->fd);
+	f->fd = -1;
+}
 
 static int wal_file_open(const char *path, wal_file *f, bderr *err)
 {
 	struct stat st;
 	memset(f, 0, sizeof *f);
-	if (wal_name_parse(base_name(path), &f->n, err) < 0 || map_file(path, &f->m, &st, err) < 0)
+	f->fd = -1;
+	if (wal_name_parse(base_name(path), &f->n, err) < 0)
 		return -1;
-	f->segment = f->n.kind == WAL_KIND_SEGMENT || f->n.kind == WAL_KIND_PARTIAL;
+	f->fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (f->fd < 0)
+		return bderr_sys(err, errno, "cannot open '%s'", path);
 	int rc = 0;
-	if (f->segment)
-		rc = wal_segment_check(&f->n, f->m.data, f->m.len, &f->h, err);
-	else if (f->m.len == 0)
+	if (fstat(f->fd, &st) < 0)
+		rc = bderr_sys(err, errno, "cannot stat '%s'", path);
+	else if (!S_ISREG(st.st_mode))
+		rc = bderr_set(err, "'%s' is not a regular file", path);
+	f->len = rc == 0 ? (size_t)st.st_size : 0;
+	f->segment = f->n.kind == WAL_KIND_SEGMENT || f->n.kind == WAL_KIND_PARTIAL;
+	if (rc == 0 && f->segment) {
+		unsigned char head[WAL_LONG_HEADER_LEN];
+		ssize_t got;
+		do
+			got = pread(f->fd, head, sizeof head, 0);
+		while (got < 0 && errno == EINTR);
+		if (got < 0)
+			rc = bderr_sys(err, errno, "cannot read '%s'", path);
+		else
+			rc = wal_segment_check_head(&f->n, head, (size_t)got, f->len, &f->h, err);
+	} else if (rc == 0 && f->len == 0) {
 		rc = bderr_set(err, "'%s' is empty", path);
+	}
 	if (rc < 0)
-		unmap_file(&f->m);
+		wal_file_close(f);
 	return rc;
 }
 
@@ -120,10 +101,10 @@ static int wal_file_push(repo *r, const wal_push_options *o, const char *path, w
 	if (f->segment)
 		rc = wal_archive_info_check(r, o->source, f->h.system_identifier, f->h.seg_size,
 					    wal_pg_version_from_magic(f->h.magic), err);
-	if (rc == 0 && o->z)
-		rc = wal_store_using(o->z, r, o->source, file, f->m.data, f->m.len, o->level, already, err);
-	else if (rc == 0)
-		rc = wal_store(r, o->source, file, f->m.data, f->m.len, o->level, already, err);
+	wal_compressor *own = o->z ? NULL : wal_compressor_new();
+	if (rc == 0)
+		rc = wal_store_fd(o->z ? o->z : own, r, o->source, file, f->fd, f->len, o->level, already, err);
+	wal_compressor_free(own);
 	if (rc < 0)
 		return bderr_prefix(err, "cannot archive '%s' into '%s'", path, repo_url(r));
 	return 0;
@@ -136,7 +117,7 @@ int wal_push_file(repo *r, const wal_push_options *o, const char *path, int *alr
 	if (wal_file_open(path, &f, err) < 0)
 		return bderr_prefix(err, "cannot archive '%s' into '%s'", path, repo_url(r));
 	int rc = wal_file_push(r, o, path, &f, already, err);
-	unmap_file(&f.m);
+	wal_file_close(&f);
 	return rc;
 }
 
@@ -483,7 +464,7 @@ static void *pusher_thread(void *arg)
 	pusher *p = arg;
 	char *f;
 	wal_push_options o = *p->o;
-	o.z = wal_compressor_new(); /* NULL (no memory): wal_push_file makes one per file */
+	o.z = wal_compressor_new();
 	while ((f = next_file(p)) != NULL) {
 		push_one(p, &o, f);
 		free(f);
@@ -608,8 +589,9 @@ int wal_push_command(program *p, bderr *err)
 	char *spool = async_max > 0 ? spool_dir(p, name) : NULL;
 	int claim_fd = -1, lock_fd = -1, rc = -1, already = 0;
 	repo *r = NULL;
-	wal_file wf; /* the file to push, mapped and checked (wal_file_open); unmapped at out */
+	wal_file wf; /* the file to push, open and checked (wal_file_open); closed at out */
 	memset(&wf, 0, sizeof wf);
+	wf.fd = -1;
 
 	if (spool) {
 		claim_fd = claim(spool, file, 1); /* waits while the pusher has this file */
@@ -677,7 +659,7 @@ out:
 	}
 	if (claim_fd >= 0)
 		close(claim_fd);
-	unmap_file(&wf.m);
+	wal_file_close(&wf);
 	repo_free(r);
 	free(spool);
 	free(status_dir);

@@ -5,6 +5,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -331,6 +332,74 @@ static void test_compressor_reused_writes_one_shot_frames(void **state)
 	free(seg);
 }
 
+/* A file holding len bytes of buf, open for reading (the fixture's directory removes it). */
+static int file_with(const fixture *f, const char *name, const void *buf, size_t len)
+{
+	char *path = xasprintf("%s/%s", f->dir, name);
+	FILE *fp = fopen(path, "wb");
+	assert_non_null(fp);
+	assert_int_equal(fwrite(buf, 1, len, fp), len);
+	assert_int_equal(fclose(fp), 0);
+	int fd = open(path, O_RDONLY);
+	assert_true(fd >= 0);
+	free(path);
+	return fd;
+}
+
+/*
+ * wal-push's path: the file read from its descriptor in pieces.  The object
+ * is byte for byte the one-shot frame; the conflict and "already archived at
+ * another level" checks compare against the file; a compressor moves between
+ * levels; a file that ends before its size stores nothing.
+ */
+static void test_store_from_file(void **state)
+{
+	fixture *f = *state;
+	bderr err;
+	bderr_init(&err);
+	wal_compressor *z = wal_compressor_new();
+	unsigned char *a = make_segment(SYSID, 0, 11);
+	unsigned char *b = make_segment(SYSID, 0, 12);
+	const char *file = "000000010000000000000000";
+	int fa = file_with(f, "a", a, SEG), fb = file_with(f, "b", b, SEG);
+	int already = -1;
+	char want[65], sha[65], *path = NULL, *data = NULL;
+	size_t len = 0;
+	free(one_shot_sha(a, SEG, 1, want));
+	assert_int_equal(wal_store_fd(z, f->r, "db", file, fa, SEG, 1, &already, &err), 0);
+	assert_int_equal(already, 0);
+	assert_int_equal(wal_find(f->r, "db", file, &path, sha, &err), 0);
+	assert_string_equal(sha, want);
+	assert_int_equal(wal_object_read(f->r, path, sha, SEG, &data, &len, &err), 0);
+	assert_memory_equal(data, a, SEG);
+	free(data);
+	free(path);
+	/* another level: another object name, the same contents: already archived */
+	assert_int_equal(wal_store_fd(z, f->r, "db", file, fa, SEG, 19, &already, &err), 0);
+	assert_int_equal(already, 1);
+	/* other contents under the name: refused, at either level */
+	assert_int_equal(wal_store_fd(z, f->r, "db", file, fb, SEG, 19, &already, &err), -1);
+	assert_non_null(strstr(err.msg, "different contents"));
+	bderr_init(&err);
+	assert_int_equal(wal_store_fd(z, f->r, "db", file, fb, SEG, 1, &already, &err), -1);
+	bderr_init(&err);
+	/* back to level 1 for another file: the context is set up again for it */
+	assert_int_equal(wal_store_fd(z, f->r, "db", "000000010000000000000001", fb, SEG, 1, &already, &err), 0);
+	assert_int_equal(already, 0);
+	/* a file shorter than the size it was opened with: an error naming it, nothing stored */
+	int fs = file_with(f, "short", a, SEG / 2 + 1000);
+	assert_int_equal(wal_store_fd(z, f->r, "db", "000000010000000000000002", fs, SEG, 1, &already, &err), -1);
+	assert_non_null(strstr(err.msg, "'000000010000000000000002' ended after"));
+	bderr_init(&err);
+	assert_int_equal(wal_find(f->r, "db", "000000010000000000000002", &path, sha, &err), 1);
+	close(fa);
+	close(fb);
+	close(fs);
+	wal_compressor_free(z);
+	free(a);
+	free(b);
+}
+
 static void test_corrupt_object_is_reported(void **state)
 {
 	fixture *f = *state;
@@ -474,6 +543,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_store_idempotent_and_conflict, test_repo_setup, test_repo_teardown),
 		cmocka_unit_test_setup_teardown(test_compressor_reused_writes_one_shot_frames, test_repo_setup,
 						test_repo_teardown),
+		cmocka_unit_test_setup_teardown(test_store_from_file, test_repo_setup, test_repo_teardown),
 		cmocka_unit_test_setup_teardown(test_corrupt_object_is_reported, test_repo_setup, test_repo_teardown),
 		cmocka_unit_test_setup_teardown(test_frame_checks_behind_the_name, test_repo_setup, test_repo_teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent_pushes_leave_one_object, test_repo_setup, test_repo_teardown),
