@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -531,7 +530,7 @@ struct wal_compressor {
 	wal_mem work;    /* the zstd context (static, sized for level) and the read buffer */
 	ZSTD_CCtx *cctx; /* in work, or NULL before the first file */
 	int level;       /* the level cctx was sized for */
-	unsigned char *inbuf; /* two COMPRESS_STEP slots in work (read_ahead) */
+	unsigned char *inbuf; /* COMPRESS_STEP bytes in work */
 	wal_mem out;     /* the compressed file; cap = out.len */
 };
 
@@ -562,7 +561,7 @@ static int compressor_ready(wal_compressor *z, int level, size_t len, bderr *err
 			ws = ZSTD_estimateCStreamSize_usingCCtxParams(params);
 		ZSTD_freeCCtxParams(params);
 		ws = (ws + 63) & ~(size_t)63; /* the read buffer after it, aligned */
-		if (ws == 0 || ZSTD_isError(ws) || wal_mem_map(&z->work, ws + 2 * COMPRESS_STEP) < 0)
+		if (ws == 0 || ZSTD_isError(ws) || wal_mem_map(&z->work, ws + COMPRESS_STEP) < 0)
 			return bderr_set(err, "zstd compression failed: out of memory");
 		z->cctx = ZSTD_initStaticCCtx(z->work.p, ws);
 		if (z->cctx == NULL) {
@@ -597,17 +596,19 @@ typedef struct wal_input {
 	const char *file; /* for errors */
 } wal_input;
 
-static size_t piece_len(const wal_input *in, size_t off)
+/* The next piece of in at offset off (at most COMPRESS_STEP bytes), or -1. */
+static int input_piece(wal_compressor *z, const wal_input *in, size_t off, const unsigned char **piece,
+		       size_t *n, bderr *err)
 {
-	return in->len - off < COMPRESS_STEP ? in->len - off : COMPRESS_STEP;
-}
-
-/* Reads in's n bytes at off into dst; -1 with err set. */
-static int read_piece(const wal_input *in, unsigned char *dst, size_t off, size_t n, bderr *err)
-{
+	size_t want = in->len - off < COMPRESS_STEP ? in->len - off : COMPRESS_STEP;
+	*n = want;
+	if (in->buf) {
+		*piece = in->buf + off;
+		return 0;
+	}
 	size_t got = 0;
-	while (got < n) {
-		ssize_t r = pread(in->fd, dst + got, n - got, (off_t)(off + got));
+	while (got < want) {
+		ssize_t r = pread(in->fd, z->inbuf + got, want - got, (off_t)(off + got));
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0)
@@ -618,123 +619,8 @@ static int read_piece(const wal_input *in, unsigned char *dst, size_t off, size_
 					 off + got, in->len);
 		got += (size_t)r;
 	}
+	*piece = z->inbuf;
 	return 0;
-}
-
-/* The piece of in at offset off (at most COMPRESS_STEP bytes), read into slot if from a file. */
-static int input_piece(const wal_input *in, unsigned char *slot, size_t off, const unsigned char **piece,
-		       size_t *n, bderr *err)
-{
-	*n = piece_len(in, off);
-	if (in->buf) {
-		*piece = in->buf + off;
-		return 0;
-	}
-	*piece = slot;
-	return read_piece(in, slot, off, *n, err);
-}
-
-/*
- * Reading a file ahead of the compressor, in a second thread: the copy from
- * the page cache (~2 ms of a 16 MB segment) overlaps compressing the piece
- * before.  Two slots: the reader fills piece k into slot k % 2 once the
- * compressor has released piece k - 2.
- */
-typedef struct read_ahead {
-	const wal_input *in;
-	unsigned char *slot[2];
-	size_t pieces;
-	pthread_t th;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	size_t filled;   /* pieces read */
-	size_t released; /* pieces the compressor is done with */
-	int stop;        /* the compressor gave up: read no more */
-	int failed;      /* piece `filled` could not be read: why in err */
-	bderr err;
-} read_ahead;
-
-static void *read_ahead_main(void *arg)
-{
-	read_ahead *ra = arg;
-	for (size_t k = 0; k < ra->pieces; k++) {
-		pthread_mutex_lock(&ra->mu);
-		while (!ra->stop && k >= ra->released + 2)
-			pthread_cond_wait(&ra->cv, &ra->mu);
-		int stop = ra->stop;
-		pthread_mutex_unlock(&ra->mu);
-		if (stop)
-			break;
-		size_t off = k * COMPRESS_STEP;
-		bderr e;
-		bderr_init(&e);
-		int rc = read_piece(ra->in, ra->slot[k % 2], off, piece_len(ra->in, off), &e);
-		pthread_mutex_lock(&ra->mu);
-		if (rc < 0) {
-			ra->failed = 1;
-			ra->err = e;
-		} else {
-			ra->filled = k + 1;
-		}
-		pthread_cond_broadcast(&ra->cv);
-		pthread_mutex_unlock(&ra->mu);
-		if (rc < 0)
-			break;
-	}
-	return NULL;
-}
-
-/* 0 when the reader runs; -1 (nothing to undo) when no thread could be started. */
-static int read_ahead_start(read_ahead *ra, const wal_input *in, unsigned char *slots)
-{
-	memset(ra, 0, sizeof *ra);
-	ra->in = in;
-	ra->slot[0] = slots;
-	ra->slot[1] = slots + COMPRESS_STEP;
-	ra->pieces = (in->len + COMPRESS_STEP - 1) / COMPRESS_STEP;
-	bderr_init(&ra->err);
-	pthread_mutex_init(&ra->mu, NULL);
-	pthread_cond_init(&ra->cv, NULL);
-	if (pthread_create(&ra->th, NULL, read_ahead_main, ra) != 0) {
-		pthread_mutex_destroy(&ra->mu);
-		pthread_cond_destroy(&ra->cv);
-		return -1;
-	}
-	return 0;
-}
-
-/* Piece k (at offset off), waiting for the reader; -1 with its error. */
-static int read_ahead_get(read_ahead *ra, size_t k, const unsigned char **piece, size_t *n, bderr *err)
-{
-	pthread_mutex_lock(&ra->mu);
-	while (ra->filled <= k && !ra->failed)
-		pthread_cond_wait(&ra->cv, &ra->mu);
-	int ok = ra->filled > k;
-	if (!ok)
-		*err = ra->err;
-	pthread_mutex_unlock(&ra->mu);
-	*piece = ra->slot[k % 2];
-	*n = piece_len(ra->in, k * COMPRESS_STEP);
-	return ok ? 0 : -1;
-}
-
-static void read_ahead_release(read_ahead *ra, size_t k)
-{
-	pthread_mutex_lock(&ra->mu);
-	ra->released = k + 1;
-	pthread_cond_broadcast(&ra->cv);
-	pthread_mutex_unlock(&ra->mu);
-}
-
-static void read_ahead_end(read_ahead *ra)
-{
-	pthread_mutex_lock(&ra->mu);
-	ra->stop = 1;
-	pthread_cond_broadcast(&ra->cv);
-	pthread_mutex_unlock(&ra->mu);
-	pthread_join(ra->th, NULL);
-	pthread_mutex_destroy(&ra->mu);
-	pthread_cond_destroy(&ra->cv);
 }
 
 /*
@@ -754,39 +640,23 @@ static int compress_input(wal_compressor *z, const wal_input *in, int level, siz
 		rc = ZSTD_CCtx_setParameter(c, ZSTD_c_checksumFlag, 1);
 	if (!ZSTD_isError(rc))
 		rc = ZSTD_CCtx_setPledgedSrcSize(c, in->len);
-	read_ahead ra;
-	/* a file of more than one piece is read ahead; without a thread, in turn */
-	int ahead = !ZSTD_isError(rc) && in->buf == NULL && in->len > COMPRESS_STEP &&
-		    read_ahead_start(&ra, in, z->inbuf) == 0;
 	ZSTD_outBuffer out = { z->out.p, z->out.len, 0 };
-	int failed = 0;
-	for (size_t k = 0, off = 0; !ZSTD_isError(rc); k++) {
+	size_t off = 0;
+	while (!ZSTD_isError(rc)) {
 		const unsigned char *piece = NULL;
 		size_t n = 0;
-		int got = ahead ? read_ahead_get(&ra, k, &piece, &n, err)
-				: input_piece(in, z->inbuf, off, &piece, &n, err);
-		if (got < 0) {
-			failed = 1;
-			break;
-		}
+		if (input_piece(z, in, off, &piece, &n, err) < 0)
+			return -1;
 		off += n;
 		ZSTD_EndDirective mode = off == in->len ? ZSTD_e_end : ZSTD_e_continue;
 		ZSTD_inBuffer ib = { piece, n, 0 };
 		/* the output holds the bound: each call takes all of the piece, and the end flushes at once */
 		rc = ZSTD_compressStream2(c, &out, &ib, mode);
-		if (ahead)
-			read_ahead_release(&ra, k);
-		if (!ZSTD_isError(rc) && (ib.pos != n || (mode == ZSTD_e_end && rc != 0))) {
-			failed = bderr_set(err, "zstd compression stopped short of the end of the input");
-			break;
-		}
+		if (!ZSTD_isError(rc) && (ib.pos != n || (mode == ZSTD_e_end && rc != 0)))
+			return bderr_set(err, "zstd compression stopped short of the end of the input");
 		if (mode == ZSTD_e_end)
 			break;
 	}
-	if (ahead)
-		read_ahead_end(&ra);
-	if (failed)
-		return -1;
 	if (ZSTD_isError(rc))
 		return bderr_set(err, "zstd compression failed: %s", ZSTD_getErrorName(rc));
 	*out_len = out.pos;
@@ -814,7 +684,7 @@ static int same_contents(wal_compressor *z, repo *r, const wal_input *in, const 
 	for (size_t off = 0; same && off < in->len;) {
 		const unsigned char *piece;
 		size_t n;
-		if (input_piece(in, z->inbuf, off, &piece, &n, err) < 0) {
+		if (input_piece(z, in, off, &piece, &n, err) < 0) {
 			free(old);
 			return -1;
 		}
