@@ -721,7 +721,7 @@ static int store_input(wal_compressor *zc, repo *r, const char *source, const wa
 	size_t zlen = 0;
 	char sha[65];
 	/* "none" still writes a zstd frame (at the fastest level): one object format */
-	if (compress_input(zc, in, level > 0 ? level : ZSTD_minCLevel(), &zlen, err) < 0)
+	if (compress_input(zc, in, level != 0 ? level : ZSTD_minCLevel(), &zlen, err) < 0)
 		return -1;
 	const void *z = zc->out.p;
 	/* the name carries the hash of the stored bytes: a small pass, not one over the segment */

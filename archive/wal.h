@@ -129,7 +129,8 @@ void wal_object_list_free(wal_object_list *l);
 
 /*
  * Stores buf (the uncompressed file) as file's object, a zstd frame at level
- * (0: the fastest level) with its content size and checksum, named by the
+ * (negative: zstd's fast levels; 0, "none": its fastest, which stores the
+ * bytes as they are) with its content size and checksum, named by the
  * SHA-256 of the stored bytes.  Idempotent: the same contents already
  * archived is success (*already set), even when compressed differently;
  * other contents under the same name is an error naming both objects'

@@ -386,6 +386,15 @@ static void test_store_from_file(void **state)
 	/* back to level 1 for another file: the context is set up again for it */
 	assert_int_equal(wal_store_fd(z, f->r, "db", "000000010000000000000001", fb, SEG, 1, &already, &err), 0);
 	assert_int_equal(already, 0);
+	/* a fast (negative) level compresses: it is not "none" (which stores the bytes as they are) */
+	int fc = file_with(f, "c", a, SEG);
+	assert_int_equal(wal_store_fd(z, f->r, "db", "000000010000000000000003", fc, SEG, -3, &already, &err), 0);
+	assert_int_equal(wal_find(f->r, "db", "000000010000000000000003", &path, sha, &err), 0);
+	storage_info si;
+	assert_int_equal(storage_info_get(repo_storage(f->r), path, &si, &err), 0);
+	assert_true(si.size < SEG / 4);
+	free(path);
+	close(fc);
 	/* a file shorter than the size it was opened with: an error naming it, nothing stored */
 	int fs = file_with(f, "short", a, SEG / 2 + 1000);
 	assert_int_equal(wal_store_fd(z, f->r, "db", "000000010000000000000002", fs, SEG, 1, &already, &err), -1);
