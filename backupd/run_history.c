@@ -41,24 +41,7 @@ const char *run_history_state_dir(const config *cfg)
 
 int run_history_check_state_dir(const config *cfg, bderr *err)
 {
-	const char *dir = run_history_state_dir(cfg);
-	struct stat st;
-	if (stat(dir, &st) == 0)
-		return S_ISDIR(st.st_mode) ? 0
-					   : bderr_usage(err, "state-dir '%s' is not a directory", dir);
-	if (errno != ENOTDIR)
-		return 0;
-	/* name the file in the way: the nearest existing path above it */
-	char *up = path_dirname(dir);
-	while (stat(up, &st) != 0 && errno == ENOTDIR) {
-		char *next = path_dirname(up);
-		free(up);
-		up = next;
-	}
-	int rc = bderr_usage(err, "state-dir '%s' cannot be a directory: '%s' above it is a file", dir,
-			     up);
-	free(up);
-	return rc;
+	return dir_place_check("state-dir", run_history_state_dir(cfg), err);
 }
 
 static char *history_path(const config *cfg, const char *job)

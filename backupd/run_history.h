@@ -35,10 +35,10 @@ void run_record_free(run_record *r);
 const char *run_history_state_dir(const config *cfg);
 
 /*
- * The state dir as a place to create: a usage error (exit 2) when it is not a
- * directory or a directory above it is a file, the operator's setup to fix
- * like a repository under a file; 0 otherwise (missing is fine, the first
- * run creates it; permissions show when it is written).
+ * The state dir as a place to create (dir_place_check, common/fsutil.h): a
+ * usage error (exit 2) when it is not a directory or a directory above it is
+ * a file, the operator's setup to fix like a repository under a file; 0
+ * otherwise (missing is fine, the first run creates it).
  */
 int run_history_check_state_dir(const config *cfg, bderr *err);
 

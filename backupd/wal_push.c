@@ -530,12 +530,22 @@ static int kick_pusher(const char *spool, const char *status_dir, const char *fi
 	return child;
 }
 
-/* --spool-dir, else <state-dir>/spool/wal-push/<name>; NULL when it cannot be made. */
-static char *spool_dir(program *p, const char *name)
+/*
+ * --spool-dir, else <state-dir>/spool/wal-push/<name>, in *out; *out NULL
+ * when it cannot be made (pushes are then synchronous).  -1 when it is, or
+ * lies under, a file: that is the operator's setup to fix, not a reason to
+ * push without the spool for ever.
+ */
+static int spool_dir(program *p, const char *name, char **out, bderr *err)
 {
 	const char *arg = cli_get(&p->args, "spool-dir");
 	char *dir = arg ? xstrdup(arg)
 			: xasprintf("%s/spool/wal-push/%s", run_history_state_dir(p->cfg), name);
+	*out = NULL;
+	if (dir_place_check(arg ? "--spool-dir" : "spool dir", dir, err) < 0) {
+		free(dir);
+		return -1;
+	}
 	bderr e;
 	bderr_init(&e);
 	if (mkdir_p(dir, 0750, &e) < 0) {
@@ -545,9 +555,10 @@ static char *spool_dir(program *p, const char *name)
 		else
 			log_debug("no asynchronous WAL push: %s", e.msg);
 		free(dir);
-		return NULL;
+		return 0;
 	}
-	return dir;
+	*out = dir;
+	return 0;
 }
 
 static int compress_level(program *p, int *level, bderr *err)
@@ -582,11 +593,20 @@ int wal_push_command(program *p, bderr *err)
 	    cli_int(&p->args, "async-threads", &threads, err) < 0 ||
 	    wal_name_parse(base_name(path), &wn, err) < 0)
 		return -1;
+	/*
+	 * A state dir (metrics figures, the default spool) or spool dir that is,
+	 * or lies under, a file: exit 2 with one line, as run and the daemon do.
+	 * The archiver logs it and retries the segment until the operator fixes it.
+	 */
+	char *spool = NULL;
+	int state_used = p->cfg != NULL || (async_max > 0 && cli_get(&p->args, "spool-dir") == NULL);
+	if ((state_used && run_history_check_state_dir(p->cfg, err) < 0) ||
+	    (async_max > 0 && spool_dir(p, name, &spool, err) < 0))
+		return -1;
 	wal_push_options o = { .source = name, .level = level };
 	const char *file = wn.file;
 	char *wal_dir = path_dirname(path);
 	char *status_dir = xasprintf("%s/archive_status", wal_dir);
-	char *spool = async_max > 0 ? spool_dir(p, name) : NULL;
 	int claim_fd = -1, lock_fd = -1, rc = -1, already = 0;
 	repo *r = NULL;
 	wal_file wf; /* the file to push, open and checked (wal_file_open); closed at out */

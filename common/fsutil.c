@@ -20,6 +20,27 @@ char *path_dirname(const char *path)
 	return xstrndup(path, (size_t)(slash - path));
 }
 
+int dir_place_check(const char *what, const char *dir, bderr *err)
+{
+	struct stat st;
+	if (stat(dir, &st) == 0)
+		return S_ISDIR(st.st_mode) ? 0
+					   : bderr_usage(err, "%s '%s' is not a directory", what, dir);
+	if (errno != ENOTDIR)
+		return 0;
+	/* name the file in the way: the nearest existing path above it */
+	char *up = path_dirname(dir);
+	while (stat(up, &st) != 0 && errno == ENOTDIR) {
+		char *next = path_dirname(up);
+		free(up);
+		up = next;
+	}
+	int rc = bderr_usage(err, "%s '%s' cannot be a directory: '%s' above it is a file", what, dir,
+			     up);
+	free(up);
+	return rc;
+}
+
 int fsync_dir(const char *dir, bderr *err)
 {
 	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

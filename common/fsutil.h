@@ -68,4 +68,14 @@ int file_place(const char *tmp, const char *path, int exclusive, int *placed, bd
 /* mkdir -p with mode for every directory it creates; existing ones are fine. */
 int mkdir_p(const char *path, mode_t mode, bderr *err);
 
+/*
+ * dir as a place for a directory the program creates (a state dir, a spool):
+ * a usage error (exit 2) when it is not a directory, or a directory above it
+ * is a file ("WHAT 'DIR' cannot be a directory: 'FILE' above it is a file",
+ * naming the file in the way), the operator's setup to fix; 0 otherwise
+ * (missing is fine, the first run creates it; permissions show when it is
+ * written).  what names the setting in the message ("state-dir").
+ */
+int dir_place_check(const char *what, const char *dir, bderr *err);
+
 #endif

@@ -115,6 +115,32 @@ for c in check "run j" status daemon; do
 	assert_output_contains "$c names the path and the file in the way" \
 		"state-dir '$BD_TMP/not-a-dir/sub/state' cannot be a directory: '$BD_TMP/not-a-dir' above it is a file"
 done
+# wal-push too (it used to push synchronously without a word): exit 2 with one
+# line, before the segment (here a missing one, exit 1 if it were reached) or
+# the repository is looked at; the archiver logs the line and retries
+WP_SEG="$BD_TMP/wp-wal/000000010000000000000001"
+WP_REPO="$BD_TMP/wp-repo"
+mkdir -p "$BD_TMP/wp-state" && printf 'x' >"$BD_TMP/wp-state/spool"
+printf '[global]\nstate-dir = %s\n' "$BD_TMP/wp-state" >"$BD_TMP/wp-spoolfile.conf"
+while IFS='|' read -r what conf opts msg; do
+	# shellcheck disable=SC2086 # options
+	run "$BACKUPD" -c "$BD_TMP/$conf" wal-push --repo "$WP_REPO" --name app $opts "$WP_SEG"
+	assert_rc "wal-push with $what exits 2" 2
+	assert_output_contains "wal-push with $what names the path and the file in the way" "$msg"
+	assert_eq "wal-push with $what says it in one line" "1 0" \
+		"$(grep -c . "$RUN_ERR") $(grep -c . "$RUN_OUT")"
+	check_not "wal-push with $what creates no repository" test -e "$WP_REPO"
+done <<CASES
+a state-dir under a file|understate.conf||state-dir '$BD_TMP/not-a-dir/sub/state' cannot be a directory: '$BD_TMP/not-a-dir' above it is a file
+a state-dir under a file and no spool (the metrics figures)|understate.conf|--async-max 0|state-dir '$BD_TMP/not-a-dir/sub/state' cannot be a directory: '$BD_TMP/not-a-dir' above it is a file
+a state-dir that is a file|filestate.conf||state-dir '$BD_TMP/not-a-dir' is not a directory
+the default spool under a file|wp-spoolfile.conf||spool dir '$BD_TMP/wp-state/spool/wal-push/app' cannot be a directory: '$BD_TMP/wp-state/spool' above it is a file
+a --spool-dir under a file|default.conf|--spool-dir $BD_TMP/not-a-dir/spool|--spool-dir '$BD_TMP/not-a-dir/spool' cannot be a directory: '$BD_TMP/not-a-dir' above it is a file
+a --spool-dir that is a file|default.conf|--spool-dir $BD_TMP/not-a-dir|--spool-dir '$BD_TMP/not-a-dir' is not a directory
+CASES
+# an unused spool is not looked at: --async-max 0 pushes without one
+run "$BACKUPD" wal-push --repo "$WP_REPO" --name app --async-max 0 --spool-dir "$BD_TMP/not-a-dir/spool" "$WP_SEG"
+assert_rc "wal-push --async-max 0 ignores its --spool-dir (here: fails on the missing segment, exit 1)" 1
 
 # --------------------------------------------------------------------------
 note "errors about URLs with credentials never show the password"
@@ -558,6 +584,38 @@ run env -u PGPASSFILE "$BACKUPD" -c "$BD_TMP/wal.conf" check --wal --wal-timeout
 assert_rc "check --wal fails when archiving is broken" 1
 assert_output_contains "the failure says what did not arrive" "FAILED wal bb: WAL segment"
 assert_output_contains "and what to look at" "did not reach repository 'wal' within 3 s"
+psql_q postgres "ALTER SYSTEM RESET archive_command" >/dev/null
+psql_q postgres "SELECT pg_reload_conf()" >/dev/null
+
+# ---------------------------------------------------------------------------
+note "wal-push as archive_command with its spool under a file: exit 2, the segment retried"
+# The operator's setup error fails every call with one line in the server log
+# and an exit code PostgreSQL retries (not above 125, which would restart the
+# archiver); the segment stays .ready and is archived once the file is gone.
+printf 'x' >"$BD_TMP/spool-in-the-way"
+chown "$OWNER:" "$BD_TMP/spool-in-the-way"
+psql_q postgres "ALTER SYSTEM SET archive_command = '$BACKUPD wal-push --repo $WALREPO --name app --spool-dir $BD_TMP/spool-in-the-way/wp %p'" >/dev/null
+psql_q postgres "SELECT pg_reload_conf()" >/dev/null
+sleep 1 # the archiver reads the new command before the segment below is ready
+archiver() { psql_q postgres "SELECT $1 FROM pg_stat_archiver"; }
+wal_in_repo() { find "$WALREPO/app/wal" -name "$1-*" -print -quit 2>/dev/null | grep -q .; }
+WP_FAILED="$(archiver failed_count)"
+psql_q postgres "CREATE TABLE wp_spool_t (i int); INSERT INTO wp_spool_t VALUES (1)" >/dev/null
+WP_SEG="$(psql_q postgres "SELECT pg_walfile_name(pg_switch_wal())")"
+check "the archiver's calls fail" wait_for 60 at_least $((WP_FAILED + 1)) archiver failed_count
+check "with exit code 2, which the server logs as a failure to retry" \
+	grep -q "archive command failed with exit code 2" "$PG_DIR/log/postgresql.log"
+check "wal-push's line names the spool and the file in the way" grep -q -F -e \
+	"--spool-dir '$BD_TMP/spool-in-the-way/wp' cannot be a directory: '$BD_TMP/spool-in-the-way' above it is a file" \
+	"$PG_DIR/log/postgresql.log"
+check_not "the segment $WP_SEG is not archived" wal_in_repo "$WP_SEG"
+check "it stays ready for the next try" test -e "$PG_DIR/data/pg_wal/archive_status/$WP_SEG.ready"
+# the operator fixes the setup; the next segment wakes the archiver, which retries the oldest first
+rm -f "$BD_TMP/spool-in-the-way"
+own_dir "$BD_TMP/spool-in-the-way"
+psql_q postgres "INSERT INTO wp_spool_t VALUES (2)" >/dev/null
+psql_q postgres "SELECT pg_switch_wal()" >/dev/null
+check "once the file is gone the retried segment $WP_SEG is archived" wait_for 90 wal_in_repo "$WP_SEG"
 psql_q postgres "ALTER SYSTEM RESET archive_command" >/dev/null
 psql_q postgres "SELECT pg_reload_conf()" >/dev/null
 

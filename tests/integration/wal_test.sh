@@ -245,9 +245,18 @@ assert_rc "expire of a WAL-only name (no backup, WAL under it) is a name: exit 0
 bd expire --repo "$REPO" --name concc --keep-last 1
 assert_rc "expire of a name with nothing under it: exit 1" 1
 assert_output_contains "it names the name" "nothing of 'concc' in "
-# an explicit spool that cannot be made: the push is synchronous and says why
-bd wal-push --repo "$REPO" --name conc --spool-dir "$BD_TMP/conc/$SEG/spool" "$BD_TMP/conc/$SEG"
-assert_rc "wal-push with an unusable --spool-dir still archives" 0
+# an explicit spool under a file is the operator's setup to fix: exit 2 with
+# one line and nothing archived (the archiver retries the segment) ...
+bd wal-push --repo "$REPO" --name concspool --spool-dir "$BD_TMP/conc/$SEG/spool" "$BD_TMP/conc/$SEG"
+assert_rc "wal-push with a --spool-dir under a file: exit 2" 2
+assert_output_contains "it names the file in the way" \
+	"--spool-dir '$BD_TMP/conc/$SEG/spool' cannot be a directory: '$BD_TMP/conc/$SEG' above it is a file"
+check_not "and archives nothing" test -e "$REPO/concspool"
+# ... one that cannot be made for another reason (no permission): the push is
+# synchronous and says why
+mkdir -p "$BD_TMP/conc-ro" && chmod 0555 "$BD_TMP/conc-ro"
+bd wal-push --repo "$REPO" --name conc --spool-dir "$BD_TMP/conc-ro/spool" "$BD_TMP/conc/$SEG"
+assert_rc "wal-push with a --spool-dir it may not create still archives" 0
 assert_output_contains "it warns that the spool is unusable" "--spool-dir unusable, pushing synchronously"
 
 # ---------------------------------------------------------------------------

@@ -1,4 +1,7 @@
-/* file_write_atomic and its streaming form: whole files or nothing, no temp file left behind. */
+/*
+ * file_write_atomic and its streaming form: whole files or nothing, no temp
+ * file left behind; dir_place_check: a file in the way of a directory.
+ */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -152,12 +155,47 @@ static void test_commit_atomic(void **state)
 	test_rm_rf(dir);
 }
 
+/* A place for a directory: missing is fine, a file at it or above it is a usage error naming the file. */
+static void test_dir_place_check(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/fsutil_test.XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	char *file = xasprintf("%s/f", dir), *under = xasprintf("%s/f/a/b", dir);
+	char *missing = xasprintf("%s/new/sub", dir);
+	bderr err;
+	bderr_init(&err);
+	assert_int_equal(dir_place_check("state-dir", dir, &err), 0);
+	assert_int_equal(dir_place_check("state-dir", missing, &err), 0);
+	assert_false(bderr_isset(&err));
+	FILE *f = fopen(file, "w");
+	assert_non_null(f);
+	fclose(f);
+	assert_int_equal(dir_place_check("--spool-dir", file, &err), -1);
+	assert_int_equal(err.exit_code, 2);
+	char *want = xasprintf("--spool-dir '%s' is not a directory", file);
+	assert_string_equal(err.msg, want);
+	free(want);
+	bderr_init(&err);
+	/* the nearest existing path above is named, not the missing ones between */
+	assert_int_equal(dir_place_check("state-dir", under, &err), -1);
+	assert_int_equal(err.exit_code, 2);
+	want = xasprintf("state-dir '%s' cannot be a directory: '%s' above it is a file", under, file);
+	assert_string_equal(err.msg, want);
+	free(want);
+	free(file);
+	free(under);
+	free(missing);
+	test_rm_rf(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_write_atomic),
 		cmocka_unit_test(test_write_whole),
 		cmocka_unit_test(test_commit_atomic),
+		cmocka_unit_test(test_dir_place_check),
 	};
 	return cmocka_run_group_tests_name("fsutil", tests, NULL, NULL);
 }
