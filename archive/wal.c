@@ -526,12 +526,21 @@ static void wal_mem_unmap(wal_mem *m)
 /* How much input the compressor reads or hands zstd at a time: one zstd block. */
 #define COMPRESS_STEP ((size_t)128 * 1024)
 
+/*
+ * One mapping: the zstd context's workspace, the read buffer, then the
+ * output.  The first 2 MB page holds the ~1.5 MB of the first two and the
+ * first ~0.5 MB of output, which is all a typical segment compresses to: one
+ * huge page zeroed and faulted in, not two.  The rest of the output's room
+ * (ZSTD_compressBound of the file) is faulted in only when used.
+ */
 struct wal_compressor {
-	wal_mem work;    /* the zstd context (static, sized for level) and the read buffer */
-	ZSTD_CCtx *cctx; /* in work, or NULL before the first file */
+	wal_mem mem;
+	ZSTD_CCtx *cctx; /* at mem.p, or NULL before the first file */
 	int level;       /* the level cctx was sized for */
-	unsigned char *inbuf; /* COMPRESS_STEP bytes in work */
-	wal_mem out;     /* the compressed file; cap = out.len */
+	size_t ws;       /* its workspace's size */
+	unsigned char *inbuf; /* COMPRESS_STEP bytes after the workspace */
+	unsigned char *out;   /* cap bytes after inbuf */
+	size_t cap;
 };
 
 wal_compressor *wal_compressor_new(void)
@@ -543,41 +552,40 @@ void wal_compressor_free(wal_compressor *z)
 {
 	if (z == NULL)
 		return;
-	wal_mem_unmap(&z->work);
-	wal_mem_unmap(&z->out);
+	wal_mem_unmap(&z->mem);
 	free(z);
 }
 
-/* A context for level with its workspace, sized for a stream of any length. */
+/* A context for level, its workspace sized for a stream of any length, and room for len's output. */
 static int compressor_ready(wal_compressor *z, int level, size_t len, bderr *err)
 {
-	if (z->cctx == NULL || z->level != level) {
-		wal_mem_unmap(&z->work);
-		z->cctx = NULL;
+	size_t need = ZSTD_compressBound(len);
+	if (z->cctx != NULL && z->level == level && z->cap >= need)
+		return 0;
+	wal_mem_unmap(&z->mem);
+	z->cctx = NULL;
+	if (z->level != level || z->ws == 0) {
 		ZSTD_CCtx_params *params = ZSTD_createCCtxParams();
 		size_t ws = 0;
 		if (params && !ZSTD_isError(ZSTD_CCtxParams_init(params, level)) &&
 		    !ZSTD_isError(ZSTD_CCtxParams_setParameter(params, ZSTD_c_checksumFlag, 1)))
 			ws = ZSTD_estimateCStreamSize_usingCCtxParams(params);
 		ZSTD_freeCCtxParams(params);
-		ws = (ws + 63) & ~(size_t)63; /* the read buffer after it, aligned */
-		if (ws == 0 || ZSTD_isError(ws) || wal_mem_map(&z->work, ws + COMPRESS_STEP) < 0)
-			return bderr_set(err, "zstd compression failed: out of memory");
-		z->cctx = ZSTD_initStaticCCtx(z->work.p, ws);
-		if (z->cctx == NULL) {
-			wal_mem_unmap(&z->work);
-			return bderr_set(err, "zstd compression failed: cannot set up a level %d context", level);
-		}
-		z->inbuf = z->work.p + ws;
+		if (ZSTD_isError(ws))
+			ws = 0;
+		z->ws = (ws + 63) & ~(size_t)63; /* the read buffer after it, aligned */
 		z->level = level;
 	}
-	size_t need = ZSTD_compressBound(len);
-	if (z->out.len < need) {
-		wal_mem_unmap(&z->out);
-		/* reserved, not touched: only the pages the compressed file fills are faulted in */
-		if (wal_mem_map(&z->out, need) < 0)
-			return bderr_set(err, "zstd compression failed: out of memory");
+	if (z->ws == 0 || ZSTD_isError(need) || wal_mem_map(&z->mem, z->ws + COMPRESS_STEP + need) < 0)
+		return bderr_set(err, "zstd compression failed: out of memory");
+	z->cctx = ZSTD_initStaticCCtx(z->mem.p, z->ws);
+	if (z->cctx == NULL) {
+		wal_mem_unmap(&z->mem);
+		return bderr_set(err, "zstd compression failed: cannot set up a level %d context", level);
 	}
+	z->inbuf = z->mem.p + z->ws;
+	z->out = z->inbuf + COMPRESS_STEP;
+	z->cap = need;
 	return 0;
 }
 
@@ -640,7 +648,7 @@ static int compress_input(wal_compressor *z, const wal_input *in, int level, siz
 		rc = ZSTD_CCtx_setParameter(c, ZSTD_c_checksumFlag, 1);
 	if (!ZSTD_isError(rc))
 		rc = ZSTD_CCtx_setPledgedSrcSize(c, in->len);
-	ZSTD_outBuffer out = { z->out.p, z->out.len, 0 };
+	ZSTD_outBuffer out = { z->out, z->cap, 0 };
 	size_t off = 0;
 	while (!ZSTD_isError(rc)) {
 		const unsigned char *piece = NULL;
@@ -723,7 +731,7 @@ static int store_input(wal_compressor *zc, repo *r, const char *source, const wa
 	/* "none" still writes a zstd frame (at the fastest level): one object format */
 	if (compress_input(zc, in, level != 0 ? level : ZSTD_minCLevel(), &zlen, err) < 0)
 		return -1;
-	const void *z = zc->out.p;
+	const void *z = zc->out;
 	/* the name carries the hash of the stored bytes: a small pass, not one over the segment */
 	if (sha256_hex(z, zlen, sha) < 0)
 		return bderr_set(err, "sha-256 of '%s' failed", file);
