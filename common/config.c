@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/lazylib.h"
 #include "common/mem.h"
 #include "common/progress.h"
 #include "engines/engine.h"
@@ -793,6 +794,11 @@ static int load_string(const char *text, const char *path, config **out, bderr_l
 		.cfg = c, .err = err, .text = text, .pos = 0, .len = strlen(text), .all = all,
 	};
 
+	/* a missing libinih is one line naming its package */
+	if (lazy_inih_load(err) < 0) {
+		config_free(c);
+		return -1;
+	}
 	int rc = ini_parse_stream(config_reader, &ctx, config_handler, &ctx);
 	free(ctx.long_value);
 	/*

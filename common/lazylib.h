@@ -64,6 +64,9 @@ int lazy_curl_load(bderr *err);
 int lazy_mhd_load(bderr *err);
 /* libcrypto, the same way (common/lazy_crypto.c): loaded by encrypted repositories, S3 and provisioning. */
 int lazy_crypto_load(bderr *err);
+/* libexpat (S3's XML) and libinih (the config file), the same way. */
+int lazy_expat_load(bderr *err);
+int lazy_inih_load(bderr *err);
 
 /*
  * Stub generators for the lazy_*.c files: LAZYLIB_PTR declares the pointer a

@@ -1743,8 +1743,12 @@ static int parse_url(s3_storage *s, const char *url, bderr *err)
 int s3_storage_new(const char *url, const storage_options *opts, storage **out, bderr *err)
 {
 	*out = NULL;
-	/* every request is signed with HMAC-SHA256 (sigv4.c): a missing libcrypto is said here */
-	if (lazy_crypto_load(err) < 0)
+	/*
+	 * every request is signed with HMAC-SHA256 (sigv4.c), answers are XML,
+	 * AWS profile files are INI: a missing libcrypto, libexpat or libinih is
+	 * said here
+	 */
+	if (lazy_crypto_load(err) < 0 || lazy_expat_load(err) < 0 || lazy_inih_load(err) < 0)
 		return -1;
 	pthread_once(&curl_once, curl_init_once);
 	if (curl_init_rc != CURLE_OK)

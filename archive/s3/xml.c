@@ -7,6 +7,7 @@
 #include <expat.h>
 #include <openssl/crypto.h>
 
+#include "common/lazylib.h"
 #include "common/mem.h"
 #include "common/secret.h"
 
@@ -117,6 +118,9 @@ static const char *cur(const xml_walk *w)
 
 static int walk(const char *buf, size_t len, xml_walk *w, bderr *err)
 {
+	/* a missing libexpat is one line naming its package, not the abort below */
+	if (lazy_expat_load(err) < 0)
+		return -1;
 	w->p = XML_ParserCreateNS(NULL, '|');
 	if (w->p == NULL)
 		abort(); /* fails only without memory */

@@ -268,8 +268,10 @@ run "${AS_PG[@]}" env LD_DEBUG=files LD_DEBUG_OUTPUT="$BD_TMP/conc/ld" "$BACKUPD
 assert_rc "wal-push with the loader's trace on" 0
 LD_TRACE="$(ls "$BD_TMP"/conc/ld.* 2>/dev/null | head -n 1)"
 check "the loader's trace names the libraries it loaded (libzstd)" grep -q 'file=libzstd' "$LD_TRACE"
-check_not "no libpq, libmariadb, libcurl nor libmicrohttpd among them" \
-	grep -E 'file=lib(pq|mariadb|curl|microhttpd)[.]' "$LD_TRACE"
+check_not "no libpq, libmariadb, libcurl, libmicrohttpd nor libexpat among them" \
+	grep -E 'file=lib(pq|mariadb|curl|microhttpd|expat)[.]' "$LD_TRACE"
+# the suite's (empty) default config is read, which is what loads libinih
+check "libinih, on first use, for the config it reads" grep -q 'file=libinih.*dynamically loaded' "$LD_TRACE"
 # SHA-256 is backupd's own (common/sha256.h): libcrypto is for encryption and S3 only
 check_not "nor libcrypto: the repository is not encrypted" grep -q 'file=libcrypto' "$LD_TRACE"
 rm -f "$BD_TMP"/conc/ld.*
