@@ -31,30 +31,20 @@ static void state_final(sha256_state *st)
 	st->done = 1;
 }
 
-static void digest_hex(const unsigned char digest[32], char out[SHA256_HEX_LEN + 1])
-{
-	static const char hex[] = "0123456789abcdef";
-	for (size_t i = 0; i < 32; i++) {
-		out[2 * i] = hex[digest[i] >> 4];
-		out[2 * i + 1] = hex[digest[i] & 15];
-	}
-	out[SHA256_HEX_LEN] = '\0';
-}
-
 static void state_hex(const sha256_state *st, char out[SHA256_HEX_LEN + 1])
 {
 	if (!st->done) {
 		out[0] = '\0';
 		return;
 	}
-	digest_hex(st->digest, out);
+	hex_encode(st->digest, SHA256_DIGEST_LEN, out);
 }
 
 int sha256_hex(const void *buf, size_t len, char out[SHA256_HEX_LEN + 1])
 {
 	unsigned char md[SHA256_DIGEST_LEN];
 	sha256_digest(buf, len, md);
-	digest_hex(md, out);
+	hex_encode(md, SHA256_DIGEST_LEN, out);
 	return 0;
 }
 

@@ -29,15 +29,10 @@
 static const char WRAP_AAD[] = "backupd repository data key";
 static const char CHECK_MSG[] = "backupd key check";
 
-static char *hex_encode(const unsigned char *p, size_t n)
+static char *hex_dup(const unsigned char *p, size_t n)
 {
-	static const char digits[] = "0123456789abcdef";
 	char *s = xmalloc(2 * n + 1);
-	for (size_t i = 0; i < n; i++) {
-		s[2 * i] = digits[p[i] >> 4];
-		s[2 * i + 1] = digits[p[i] & 15];
-	}
-	s[2 * n] = '\0';
+	hex_encode(p, n, s);
 	return s;
 }
 
@@ -98,9 +93,9 @@ int crypt_marker_wrap(json_t *marker, const char *passphrase,
 	OPENSSL_cleanse(kek, sizeof kek);
 	if (rc < 0)
 		return bderr_set(err, "cannot wrap the repository key: AES-256-GCM failed");
-	char *salt_hex = hex_encode(salt, sizeof salt);
-	char *check_hex = hex_encode(check, sizeof check);
-	char *wrapped_hex = hex_encode(wrapped, sizeof wrapped);
+	char *salt_hex = hex_dup(salt, sizeof salt);
+	char *check_hex = hex_dup(check, sizeof check);
+	char *wrapped_hex = hex_dup(wrapped, sizeof wrapped);
 	json_object_set_new(marker, "cipher", json_string(CRYPT_CIPHER));
 	json_object_set_new(marker, "chunk_size", json_integer(CRYPT_CHUNK));
 	json_object_set_new(marker, "kdf", json_pack("{s:s, s:i, s:s}", "name", KDF_NAME,
@@ -228,7 +223,7 @@ static void name_mac(const crypt_storage *c, const char *kind, const char *s, si
 	strbuf_append(&b, s, n);
 	HMAC(EVP_sha256(), c->name_key, CRYPT_KEY_LEN, (const unsigned char *)b.data, b.len, mac, &len);
 	strbuf_free(&b);
-	char *h = hex_encode(mac, sizeof mac);
+	char *h = hex_dup(mac, sizeof mac);
 	memcpy(hex, h, hex_len);
 	hex[hex_len] = '\0';
 	free(h);

@@ -15,6 +15,8 @@ void *xrealloc(void *p, size_t n);
 char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
 char *xasprintf(const char *fmt, ...) BD_PRINTF(1, 2);
+/* Lowercase hex of in[0..n) into out, which holds 2n + 1 bytes (NUL-terminated). */
+void hex_encode(const void *in, size_t n, char *out);
 /* Percent-decodes s[0..n) (URI components); a malformed escape or %00 is kept as typed. */
 char *pct_decode(const char *s, size_t n);
 

@@ -1,6 +1,7 @@
 #include "archive/s3/sigv4.h"
 
 #include "archive/filter.h"
+#include "common/mem.h"
 
 #include <ctype.h>
 #include <stdlib.h>
@@ -9,16 +10,6 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
-static const char hexdig[] = "0123456789abcdef";
-
-static void hex(const unsigned char *in, size_t n, char *out)
-{
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = hexdig[in[i] >> 4];
-		out[2 * i + 1] = hexdig[in[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
 
 void sigv4_amz_date(time_t t, char out[17])
 {
@@ -183,7 +174,7 @@ void sigv4_signature(const sigv4_scope *sc, const char *string_to_sign, char out
 	sigv4_signing_key(sc, key);
 	hmac(key, 32, string_to_sign, sig);
 	OPENSSL_cleanse(key, sizeof key);
-	hex(sig, 32, out);
+	hex_encode(sig, 32, out);
 }
 
 char *sigv4_authorization(const sigv4_request *r, const sigv4_scope *sc)
