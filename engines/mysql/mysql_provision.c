@@ -217,7 +217,7 @@ int mysql_provision_prepare(MYSQL *admin, const provision_request *o, const my_u
 	if (rc == 0 && db_there)
 		rc = bderr_set(err, "database '%s' already exists: --provision creates the database, and leaves an existing one untouched "
 				    "(a run of this provisioning killed before writing its env file is completed only by running it "
-				    "again on the same host with the same --env-file: its record '%s.pending' is there)",
+				    "again on the same host with the same --env-file: its record would be '%s.pending')",
 			       o->db, o->env_file);
 	int left = user_there && (pending == PROVISION_PENDING_OURS || pending == PROVISION_PENDING_COMPLETE);
 	if (rc == 0 && user_there && !left && !o->reuse)
