@@ -249,7 +249,7 @@ static int complete_interrupted(PGconn *admin, const provision_request *o, const
 	if (in_place) {
 		clear_mark(admin, q);
 		log_info("completed an interrupted provisioning of '%s': the database was complete and '%s' already "
-			 "holds role '%s''s password (left unchanged)", o->db, o->env_file, o->owner);
+			 "holds the password of role '%s' (left unchanged)", o->db, o->env_file, o->owner);
 		free(q);
 		return 0;
 	}

@@ -1006,6 +1006,40 @@ assert_eq "the marker comment is gone" "" \
 	"$(my_sql "" "SELECT SCHEMA_COMMENT FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'users_app14'")"
 check_not "the temporary database is gone" my_db_exists "$TMP14"
 
+# the record left though the env file is in place (its removal failed after
+# the env file was written: only a warning, the run exits 0), crafted here as
+# that failure leaves it: the killed run's record, its credential line the
+# fingerprint of the user's credential now.  The same provisioning run again
+# used to give the user a new password, breaking an application that had
+# read the env file; it now only removes the record
+MARKER_DROP="DROP TABLE \`users_app15\`.\`backupd_restore_in_progress\`"
+MYSQL_PWD="$MY_PASSWORD" run_killed KILLSHIM_KILL_AFTER="$MARKER_DROP" "$DBRESTORE" restore --repo "$BD_TMP/repo-users" \
+	--name users --to "$(my_uri "")" --provision users_app15 --owner bd_appuser15 --env-file "$ENVDIR/app15.env"
+assert_rc "killed after sending the last marker's DROP TABLE" 137
+check "the database is there" wait_for 20 my_db_exists users_app15
+cp "$ENVDIR/app15.env.pending" "$BD_TMP/app15.record"
+MYSQL_PWD="$MY_PASSWORD" run "$DBRESTORE" restore --repo "$BD_TMP/repo-users" --name users --to "$(my_uri "")" \
+	--provision users_app15 --owner bd_appuser15 --env-file "$ENVDIR/app15.env"
+assert_rc "the rerun completes it" 0
+add_secret "$(app_pw "$ENVDIR/app15.env")"
+AUTH15="$(my_sql "" "SELECT authentication_string FROM mysql.user WHERE User = 'bd_appuser15'")"
+ENV15="$(cat "$ENVDIR/app15.env")"
+{
+	grep -v '^credential=' "$BD_TMP/app15.record"
+	printf 'credential=%s\n' "$(printf %s "$AUTH15" | sha256sum | cut -c1-64)"
+} >"$ENVDIR/app15.env.pending"
+chmod 600 "$ENVDIR/app15.env.pending"
+MYSQL_PWD="$MY_PASSWORD" run "$DBRESTORE" restore --repo "$BD_TMP/repo-users" --name users --to "$(my_uri "")" \
+	--provision users_app15 --owner bd_appuser15 --env-file "$ENVDIR/app15.env"
+assert_rc "a rerun with the record left and the env file in place succeeds" 0
+assert_output_contains "it says the env file already held the user's password" \
+	"completed an interrupted provisioning of 'users_app15': the database was complete and '$ENVDIR/app15.env' already holds the password of user 'bd_appuser15'@'%' (left unchanged)"
+assert_eq "the user's password is unchanged" "$AUTH15" \
+	"$(my_sql "" "SELECT authentication_string FROM mysql.user WHERE User = 'bd_appuser15'")"
+assert_eq "the env file is unchanged" "$ENV15" "$(cat "$ENVDIR/app15.env")"
+assert_eq "the application still connects with it" 1 "$(app_rows "$ENVDIR/app15.env")"
+check_not "the record is gone" test -e "$ENVDIR/app15.env.pending"
+
 note "--provision through the Unix socket: DATABASE_URL keeps the socket"
 SOCK="$MY_DIR/sock/mariadbd.sock"
 MYSQL_PWD="$MY_PASSWORD" run "$DBRESTORE" restore --repo "$BD_TMP/repo-users" --name users \

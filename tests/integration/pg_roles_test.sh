@@ -342,7 +342,7 @@ run "$DBRESTORE" restore --repo "$REPO" --name rsrc --to "$(pg_uri postgres)" --
 	--env-file "$ENVDIR/app13.env" "${MAPS[@]}"
 assert_rc "the rerun finishes it" 0
 assert_output_contains "it says the env file already held the role's password" \
-	"completed an interrupted provisioning of 'appdb13': the database was complete and '$ENVDIR/app13.env' already holds role 'app_user13''s password (left unchanged)"
+	"completed an interrupted provisioning of 'appdb13': the database was complete and '$ENVDIR/app13.env' already holds the password of role 'app_user13' (left unchanged)"
 check_not "without restoring anything" grep -q "restoring " "$RUN_ERR"
 assert_eq "the role's password is unchanged" "$VERIFIER13" "$(verifier app_user13)"
 assert_eq "the env file is unchanged" "$ENV13" "$(cat "$ENVDIR/app13.env")"
@@ -374,7 +374,7 @@ VERIFIER14="$(verifier app_user14)"
 run "$DBRESTORE" restore --repo "$REPO" --name rsrc --to "$(pg_uri postgres)" --provision appdb14 --owner app_user14 \
 	--env-file "$ENVDIR/app14.env" "${MAPS[@]}"
 assert_rc "a third run finishes it" 0
-assert_output_contains "keeping the password the env file holds" "already holds role 'app_user14''s password (left unchanged)"
+assert_output_contains "keeping the password the env file holds" "already holds the password of role 'app_user14' (left unchanged)"
 assert_eq "the role's password is unchanged" "$VERIFIER14" "$(verifier app_user14)"
 assert_eq "the env file is unchanged" "$ENV14" "$(cat "$ENVDIR/app14.env")"
 assert_eq "the application still connects" 100 "$(app_count "$ENVDIR/app14.env")"
