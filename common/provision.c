@@ -8,6 +8,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <openssl/rand.h>
 
 #include "common/fsutil.h"
@@ -72,6 +74,107 @@ char *provision_env_line(const char *scheme, const char *user, const char *passw
 	}
 	strbuf_appends(&b, "\n");
 	return strbuf_detach(&b);
+}
+
+static void hex(const unsigned char *b, size_t n, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = digits[b[i] >> 4];
+		out[2 * i + 1] = digits[b[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
+/* SHA-256 of "backupd-provision:" salt ":" password, in hex (out: 65 bytes). */
+static int salted_hash(const char *password, const char *salt, char *out, bderr *err)
+{
+	char *text = xasprintf("backupd-provision:%s:%s", salt, password);
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int len = 0;
+	int ok = EVP_Digest(text, strlen(text), md, &len, EVP_sha256(), NULL) == 1 && len == 32;
+	secret_free(text);
+	if (!ok)
+		return bderr_set(err, "cannot fingerprint the password: SHA-256 failed");
+	hex(md, len, out);
+	OPENSSL_cleanse(md, sizeof md);
+	return 0;
+}
+
+int provision_fingerprint(const char *password, const char *salt, char out[PROVISION_FP_LEN + 1], bderr *err)
+{
+	char s[33];
+	if (salt == NULL) {
+		unsigned char b[16];
+		if (RAND_bytes(b, sizeof b) != 1)
+			return bderr_set(err, "cannot fingerprint the password: the random number generator failed");
+		hex(b, sizeof b, s);
+	} else {
+		snprintf(s, sizeof s, "%s", salt);
+	}
+	memcpy(out, s, 32);
+	out[32] = ':';
+	return salted_hash(password, s, out + 33, err);
+}
+
+int provision_fingerprint_match(const char *password, const char *fp)
+{
+	if (strlen(fp) != PROVISION_FP_LEN || fp[32] != ':')
+		return 0;
+	char salt[33], want[64 + 1];
+	memcpy(salt, fp, 32);
+	salt[32] = '\0';
+	bderr e;
+	bderr_init(&e);
+	if (salted_hash(password, salt, want, &e) != 0)
+		return 0;
+	return CRYPTO_memcmp(want, fp + 33, 64) == 0;
+}
+
+int provision_env_password(const char *path, const char *scheme, const char *user, char **password, bderr *err)
+{
+	*password = NULL;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT)
+		return 0;
+	if (fd < 0)
+		return bderr_sys(err, errno, "cannot read the env file '%s'", path);
+	/* an env file of this tool is one line; a few others beside it are read too, 64 KiB at most */
+	strbuf b;
+	strbuf_init(&b);
+	char buf[4096];
+	ssize_t n;
+	while ((n = read(fd, buf, sizeof buf)) > 0 && b.len < 65536)
+		strbuf_append(&b, buf, (size_t)n);
+	int e = errno;
+	close(fd);
+	OPENSSL_cleanse(buf, sizeof buf);
+	char *text = strbuf_detach(&b);
+	if (n < 0) {
+		secret_free(text);
+		return bderr_sys(err, e, "cannot read the env file '%s'", path);
+	}
+	strbuf pre;
+	strbuf_init(&pre);
+	strbuf_appendf(&pre, "DATABASE_URL=%s://", scheme);
+	append_encoded(&pre, user);
+	strbuf_appends(&pre, ":");
+	for (const char *line = text; *line;) {
+		size_t len = strcspn(line, "\n");
+		if (len > pre.len && strncmp(line, pre.data, pre.len) == 0) {
+			const char *pw = line + pre.len;
+			size_t pl = strcspn(pw, "@\n");
+			if (pw[pl] == '@' && pl > 0)
+				*password = xstrndup(pw, pl);
+			break;
+		}
+		line += len;
+		if (*line == '\n')
+			line++;
+	}
+	strbuf_free(&pre);
+	secret_free(text);
+	return 0;
 }
 
 struct env_file {

@@ -43,6 +43,28 @@ char *provision_env_line(const char *scheme, const char *user, const char *passw
 			 const char *port, const char *db, const char *socket_key, const char *socket);
 
 /*
+ * A fingerprint of a generated password, "SALT:HASH" (hex: 16 random bytes,
+ * then SHA-256 of "backupd-provision:" SALT ":" PASSWORD): what a mark the
+ * server shows every role (PostgreSQL's role comment) may say about the
+ * password an env file should hold, so that a later run can tell whether the
+ * env file in place holds it.  It gives nothing away: the password is 32
+ * characters from 62 (190 random bits), beyond any search of its hash.
+ * salt NULL: a new one.
+ */
+#define PROVISION_FP_LEN (32 + 1 + 64)
+int provision_fingerprint(const char *password, const char *salt, char out[PROVISION_FP_LEN + 1], bderr *err);
+/* 1 when PASSWORD has the fingerprint FP (one provision_fingerprint made), else 0 (FP malformed included). */
+int provision_fingerprint_match(const char *password, const char *fp);
+
+/*
+ * The password of the line "DATABASE_URL=SCHEME://USER:PASSWORD@..." in the
+ * env file at path (USER percent-encoded as provision_env_line does), into
+ * *password (caller frees with secret_free), or NULL: no such file, no such
+ * line, or one without a password.
+ */
+int provision_env_password(const char *path, const char *scheme, const char *user, char **password, bderr *err);
+
+/*
  * The env file: prepare proves the place writable (a temporary file beside
  * path, created and removed) and refuses a path that is a directory or
  * another non-regular file, before anything is created; commit writes the

@@ -120,11 +120,34 @@ static int stored_credential(MYSQL *c, const char *luser, char **out, bderr *err
  * ALTER USER, which keeps its grant; the record first gets the new
  * credential's fingerprint beside the old, so that a kill on either side of
  * the ALTER leaves a record the user's credential still matches.  Then the
- * env file, then the record goes.
+ * env file, then the record goes.  An env file that already holds the
+ * user's password (old_fp is the fingerprint of the credential the server
+ * stores now) was written by a run that then failed to remove the record:
+ * only the record goes, the password and the file stay, so an application
+ * that read the file keeps its login.
  */
 static int complete_interrupted(MYSQL *admin, const provision_request *o, const my_uri *uri, const char *server,
 				const char *account, const char *old_fp, bderr *err)
 {
+	char *held = NULL;
+	if (provision_env_password(o->env_file, "mysql", o->owner, &held, err) != 0)
+		return -1;
+	if (held) {
+		char hash[42], fp_held[SHA256_HEX_LEN + 1];
+		mysql_native_hash(held, hash);
+		credential_fingerprint(hash, fp_held);
+		memset(hash, 0, sizeof hash);
+		secret_free(held);
+		if (strcmp(fp_held, old_fp) == 0) {
+			bderr e;
+			bderr_init(&e);
+			if (provision_pending_remove(o->env_file, &e) != 0)
+				log_warn("%s (the env file is in place: remove the record)", e.msg);
+			log_info("completed an interrupted provisioning of '%s': the database was complete and '%s' already "
+				 "holds the password of user %s (left unchanged)", o->db, o->env_file, account);
+			return 0;
+		}
+	}
 	char password[PROVISION_PASSWORD_LEN + 1] = "";
 	if (provision_password(password, err) != 0)
 		return -1;
@@ -217,7 +240,7 @@ int mysql_provision_prepare(MYSQL *admin, const provision_request *o, const my_u
 	if (rc == 0 && db_there)
 		rc = bderr_set(err, "database '%s' already exists: --provision creates the database, and leaves an existing one untouched "
 				    "(a run of this provisioning killed before writing its env file is completed only by running it "
-				    "again on the same host with the same --env-file: its record '%s.pending' is there)",
+				    "again on the same host with the same --env-file: its record would be '%s.pending')",
 			       o->db, o->env_file);
 	int left = user_there && (pending == PROVISION_PENDING_OURS || pending == PROVISION_PENDING_COMPLETE);
 	if (rc == 0 && user_there && !left && !o->reuse)

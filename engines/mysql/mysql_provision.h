@@ -27,7 +27,9 @@
  * file.  A run killed after that leaves DB complete and the record so; the
  * next run of the same provisioning finds DB existing, the user's credential
  * and that state in the record, and completes it (a new password by ALTER
- * USER, the env file, the record removed) instead of refusing DB.  A run
+ * USER, the env file, the record removed) instead of refusing DB, unless
+ * the env file already holds the user's password (a run that wrote it and
+ * failed to remove the record): then only the record goes.  A run
  * killed between the state and the markers' removal leaves DB marked: the
  * next run's claim drops it and the user is recreated as above.  The
  * record is local, so only a rerun on the same host with the same env file

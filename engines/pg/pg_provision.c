@@ -14,6 +14,7 @@ struct pg_provision {
 	char *db;
 	int created_role;
 	env_file *env;
+	char fp[PROVISION_FP_LEN + 1]; /* created_role: the fingerprint of its password, for the second mark */
 };
 
 static int exists(PGconn *c, const char *sql, const char *name, int *out, bderr *err)
@@ -43,17 +44,34 @@ static char *marker(const char *db)
  * and CREATE, so a DB of that name made any other way (say by hand after
  * dropping the killed run's) never matches.  The mark is on the role, not a
  * COMMENT ON DATABASE: the database's own comment is the dump's (restored by
- * pg_db_props_apply) and must stay so.  A run that finds DB existing and ROLE
- * carrying this mark for DB's OID completes the provisioning: a new password
- * (the first was only in the killed run's memory), the env file, the mark
- * cleared.
+ * pg_db_props_apply) and must stay so.  It also carries the fingerprint of
+ * the role's password (provision_fingerprint), kept so in every statement
+ * that sets either: the env file written after it holds that password, so a
+ * run that finds DB existing and ROLE carrying this mark for DB's OID can
+ * tell a run killed before the env file (a new password, the first was only
+ * in that run's memory, then the env file) from one that wrote the env file
+ * and then failed to clear the mark (the env file already holds the role's
+ * password: only the mark is cleared).  A new password there would leave an
+ * application that read the env file with a dead one, and a rerun failing
+ * between its ALTER ROLE and the env file would leave the env file so.
  */
 static char *done_prefix(const char *db)
 {
 	return xasprintf("backupd: provisioning of database '%s' complete as database oid ", db);
 }
 
-static char *done_marker(const char *db, const char *oid)
+static char *done_marker(const char *db, const char *oid, const char *fp)
+{
+	char *prefix = done_prefix(db);
+	char *m = xasprintf("%s%s; env file password fingerprint %s: the next run of the same provisioning writes the "
+			    "env file unless it holds that password already",
+			    prefix, oid, fp);
+	free(prefix);
+	return m;
+}
+
+/* The second mark as an older backupd wrote it, without a fingerprint: its next run always writes the env file. */
+static char *done_marker_v1(const char *db, const char *oid)
 {
 	char *prefix = done_prefix(db);
 	char *m = xasprintf("%s%s; its env file is not written yet: the next run of the same provisioning writes it",
@@ -104,17 +122,38 @@ static int role_marked(PGconn *c, const char *role, const char *db, int *marked,
 	return 0;
 }
 
-/* *done 1 when ROLE carries the second mark for the DB that exists now. */
-static int role_done(PGconn *c, const char *role, const char *db, int *done, bderr *err)
+/*
+ * *done 1 when ROLE carries the second mark for the DB that exists now; then
+ * *oid is DB's OID (caller frees) and fp the mark's password fingerprint
+ * ("" for an older backupd's mark, which has none).
+ */
+static int role_done(PGconn *c, const char *role, const char *db, int *done, char **oid,
+		     char fp[PROVISION_FP_LEN + 1], bderr *err)
 {
-	char *comment = NULL, *oid = NULL;
-	if (role_comment(c, role, db, &comment, &oid, err) != 0)
+	char *comment = NULL;
+	*done = 0;
+	fp[0] = '\0';
+	if (role_comment(c, role, db, &comment, oid, err) != 0)
 		return -1;
-	char *want = oid ? done_marker(db, oid) : NULL;
-	*done = comment && want && strcmp(comment, want) == 0;
-	free(want);
+	char *prefix = *oid ? done_prefix(db) : NULL;
+	char *head = prefix ? xasprintf("%s%s; env file password fingerprint ", prefix, *oid) : NULL;
+	if (comment && head && strncmp(comment, head, strlen(head)) == 0 &&
+	    strlen(comment) >= strlen(head) + PROVISION_FP_LEN) {
+		/* the fingerprint's place, then the whole mark compared: nothing else passes */
+		snprintf(fp, PROVISION_FP_LEN + 1, "%s", comment + strlen(head));
+		char *want = done_marker(db, *oid, fp);
+		*done = strcmp(comment, want) == 0;
+		free(want);
+	} else if (comment && *oid) {
+		char *want = done_marker_v1(db, *oid);
+		*done = strcmp(comment, want) == 0;
+		free(want);
+	}
+	if (!*done)
+		fp[0] = '\0';
+	free(head);
+	free(prefix);
 	free(comment);
-	free(oid);
 	return 0;
 }
 
@@ -168,10 +207,10 @@ static int create_role(PGconn *c, const char *role, const char *password, const 
 
 /*
  * Clears the role's provisioning mark once its env file is in place (role:
- * quoted).  A failure is only a warning: the provisioning is complete; a
- * mark left behind means only that the same provisioning run again gives
- * the role a new password and rewrites the env file (the warning says how
- * to clear it).
+ * quoted).  A failure is only a warning: the provisioning is complete, and
+ * the same provisioning run again finds the env file holding the password
+ * the mark's fingerprint names and only clears the mark (the warning says
+ * how to clear it by hand).
  */
 static void clear_mark(PGconn *admin, const char *role)
 {
@@ -184,18 +223,43 @@ static void clear_mark(PGconn *admin, const char *role)
 }
 
 /*
- * DB exists and ROLE carries the second mark for it: a run of this
- * provisioning was killed after the final rename and before the env file.
- * The caller holds the target's restore claim, so that run is not live.
- * ROLE gets a new password (the killed run's existed only in its memory),
- * then the env file goes in place and the mark is cleared, in that order: a
- * kill before the file leaves the mark, and the next run does this again.
+ * DB exists and ROLE carries the second mark for it (DB's OID: oid; fp: the
+ * fingerprint of ROLE's password, "" from an older backupd): a run of this
+ * provisioning was killed after the final rename and before clearing the
+ * mark.  The caller holds the target's restore claim, so that run is not
+ * live.  An env file holding the password fp names was written by that run
+ * (or a run like this one) and is left as it is: only the mark is cleared,
+ * never a new password that the application reading that file would lack.
+ * Otherwise ROLE gets a new password (the killed run's existed only in its
+ * memory) and, in the same transaction, the mark that password's
+ * fingerprint, then the env file goes in place and the mark is cleared, in
+ * that order: a kill or failure before the file leaves the mark, the file
+ * without the new password, and the next run does this again; one after it
+ * leaves the file with the password the mark names.
  */
-static int complete_interrupted(PGconn *admin, const provision_request *o, bderr *err)
+static int complete_interrupted(PGconn *admin, const provision_request *o, const char *oid, const char *fp,
+				bderr *err)
 {
-	char password[PROVISION_PASSWORD_LEN + 1];
-	if (provision_password(password, err) != 0)
+	char *held = NULL;
+	if (fp[0] && provision_env_password(o->env_file, "postgresql", o->owner, &held, err) != 0)
 		return -1;
+	int in_place = held && provision_fingerprint_match(held, fp);
+	secret_free(held);
+	char *q = pg_quote_ident(admin, o->owner);
+	if (in_place) {
+		clear_mark(admin, q);
+		log_info("completed an interrupted provisioning of '%s': the database was complete and '%s' already "
+			 "holds the password of role '%s' (left unchanged)", o->db, o->env_file, o->owner);
+		free(q);
+		return 0;
+	}
+	char password[PROVISION_PASSWORD_LEN + 1];
+	char new_fp[PROVISION_FP_LEN + 1];
+	if (provision_password(password, err) != 0 || provision_fingerprint(password, NULL, new_fp, err) != 0) {
+		memset(password, 0, sizeof password);
+		free(q);
+		return -1;
+	}
 	const char *host = PQhost(admin);
 	const char *socket = host && host[0] == '/' ? host : NULL;
 	char *line = provision_env_line("postgresql", o->owner, password, socket ? NULL : host, PQport(admin), o->db,
@@ -207,11 +271,15 @@ static int complete_interrupted(PGconn *admin, const provision_request *o, bderr
 	memset(password, 0, sizeof password);
 	if (rc == 0 && lit == NULL)
 		rc = -1;
-	char *q = pg_quote_ident(admin, o->owner);
 	if (rc == 0) {
-		char *sql = xasprintf("ALTER ROLE %s PASSWORD %s", q, lit);
+		char *note = done_marker(o->db, oid, new_fp);
+		char *nlit = PQescapeLiteral(admin, note, strlen(note));
+		/* one query string, one implicit transaction: the mark always names the role's password */
+		char *sql = xasprintf("ALTER ROLE %s PASSWORD %s; COMMENT ON ROLE %s IS %s", q, lit, q, nlit);
 		rc = pg_exec(admin, sql, "cannot set the role's new password", err);
 		secret_free(sql);
+		PQfreemem(nlit);
+		free(note);
 	}
 	if (lit)
 		PQfreemem(lit);
@@ -236,14 +304,19 @@ int pg_provision_prepare(PGconn *admin, const provision_request *o, pg_provision
 	if (exists(admin, "SELECT 1 FROM pg_catalog.pg_database WHERE datname = $1", o->db, &db_there, err) != 0 ||
 	    exists(admin, "SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $1", o->owner, &role_there, err) != 0)
 		return -1;
-	if (db_there && role_there && !o->no_resume && role_done(admin, o->owner, o->db, &done, err) != 0)
+	char *oid = NULL;
+	char fp[PROVISION_FP_LEN + 1] = "";
+	if (db_there && role_there && !o->no_resume && role_done(admin, o->owner, o->db, &done, &oid, fp, err) != 0)
 		return -1;
 	if (db_there && done) {
-		if (complete_interrupted(admin, o, err) != 0)
+		int rc = complete_interrupted(admin, o, oid, fp, err);
+		free(oid);
+		if (rc != 0)
 			return -1;
 		*completed = 1;
 		return 0;
 	}
+	free(oid);
 	if (db_there)
 		return bderr_set(err, "database '%s' already exists: --provision creates the database, and leaves an existing one untouched",
 				 o->db);
@@ -254,8 +327,11 @@ int pg_provision_prepare(PGconn *admin, const provision_request *o, pg_provision
 				 o->owner);
 	int create = !role_there || left;
 	char password[PROVISION_PASSWORD_LEN + 1];
-	if (create && provision_password(password, err) != 0)
+	char fpw[PROVISION_FP_LEN + 1] = "";
+	if (create && (provision_password(password, err) != 0 || provision_fingerprint(password, NULL, fpw, err) != 0)) {
+		memset(password, 0, sizeof password);
 		return -1;
+	}
 	const char *host = PQhost(admin);
 	const char *socket = host && host[0] == '/' ? host : NULL;
 	char *line = provision_env_line("postgresql", o->owner, create ? password : NULL, socket ? NULL : host,
@@ -263,6 +339,7 @@ int pg_provision_prepare(PGconn *admin, const provision_request *o, pg_provision
 	pg_provision *p = xcalloc(1, sizeof *p);
 	p->role = xstrdup(o->owner);
 	p->db = xstrdup(o->db);
+	memcpy(p->fp, fpw, sizeof p->fp);
 	int rc = env_file_prepare(o->env_file, line, &p->env, err);
 	secret_free(line);
 	if (rc == 0 && left)
@@ -298,7 +375,7 @@ int pg_provision_rename_sql(pg_provision *p, PGconn *admin, const char *tmp_db, 
 		PQclear(r);
 		return bderr_set(err, "the restored database '%s' is gone", tmp_db);
 	}
-	char *note = done_marker(p->db, PQgetvalue(r, 0, 0));
+	char *note = done_marker(p->db, PQgetvalue(r, 0, 0), p->fp);
 	PQclear(r);
 	char *lit = PQescapeLiteral(admin, note, strlen(note));
 	char *q = pg_quote_ident(admin, p->role);

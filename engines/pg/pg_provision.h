@@ -15,10 +15,13 @@
  * new password instead of refusing it; a role without the mark is refused
  * (or reused) as ever.  The final rename of the restored database to DB
  * replaces the mark, in its own transaction, with a second one naming DB's
- * OID (pg_provision_rename_sql): a run killed after it and before the env
- * file leaves DB complete, and the next run of the same provisioning finds
- * DB with ROLE so marked and completes it (a new password for ROLE, the env
- * file, the mark cleared) instead of refusing the existing DB.
+ * OID and the fingerprint of ROLE's password (pg_provision_rename_sql): a
+ * run killed after it and before the env file leaves DB complete, and the
+ * next run of the same provisioning finds DB with ROLE so marked and
+ * completes it (a new password for ROLE, the env file, the mark cleared)
+ * instead of refusing the existing DB; when the env file already holds the
+ * password the mark names (the run that wrote it failed to clear the mark),
+ * that next run only clears the mark, the password and the file untouched.
  */
 #ifndef BACKUPD_RESTORE_PG_PROVISION_H
 #define BACKUPD_RESTORE_PG_PROVISION_H

@@ -940,7 +940,7 @@ MYSQL_PWD="$MY_PASSWORD" run "$DBRESTORE" restore --repo "$BD_TMP/repo-users" --
 	--provision users_app12 --owner bd_appuser12 --env-file "$ENVDIR/app12b.env"
 assert_rc "with another env file it is refused" 1
 assert_output_contains "as an existing database, saying where the record would be" \
-	"database 'users_app12' already exists: --provision creates the database, and leaves an existing one untouched (a run of this provisioning killed before writing its env file is completed only by running it again on the same host with the same --env-file"
+	"database 'users_app12' already exists: --provision creates the database, and leaves an existing one untouched (a run of this provisioning killed before writing its env file is completed only by running it again on the same host with the same --env-file: its record would be '$ENVDIR/app12b.env.pending')"
 check_not "no env file there" test -e "$ENVDIR/app12b.env"
 OLD_AUTH="$(my_sql "" "SELECT authentication_string FROM mysql.user WHERE User = 'bd_appuser12'")"
 MYSQL_PWD="$MY_PASSWORD" run "$DBRESTORE" restore --repo "$BD_TMP/repo-users" --name users --to "$(my_uri "")" \
@@ -974,6 +974,71 @@ assert_output_contains "as an existing database" "database 'users_app13' already
 assert_eq "and keeps its password" 1 "$(MYSQL_PWD=hand-made-pw13 /usr/bin/mariadb --no-defaults -h 127.0.0.1 -P "$MY_PORT" -u bd_appuser13 -N -B -e "SELECT 1")"
 check_not "no env file" test -e "$ENVDIR/app13.env"
 rm -f "$ENVDIR/app13.env.pending"
+
+# killed between the record's state=database-complete and the removal of the
+# in-progress markers (right after sending the first statement of that
+# removal, the temporary database's DROP): the record says complete while the
+# target still carries its markers; the rerun drops that target (as any
+# killed restore's), recreates the user (its credential matches the record)
+# and finishes, leaving a working env file and no markers
+TMP14="$(my_tmpdb users_app14)"
+MYSQL_PWD="$MY_PASSWORD" run_killed KILLSHIM_KILL_AFTER="DROP DATABASE IF EXISTS \`$TMP14\`" "$DBRESTORE" restore \
+	--repo "$BD_TMP/repo-users" --name users --to "$(my_uri "")" --provision users_app14 --owner bd_appuser14 \
+	--env-file "$ENVDIR/app14.env"
+assert_rc "killed right after sending the temporary database's DROP, once the record says complete" 137
+check "the record says the database is complete" grep -qx "state=database-complete" "$ENVDIR/app14.env.pending"
+check "the target still carries the marker table" my_table_exists users_app14 backupd_restore_in_progress
+check_not "no env file" test -e "$ENVDIR/app14.env"
+MYSQL_PWD="$MY_PASSWORD" run "$DBRESTORE" restore --repo "$BD_TMP/repo-users" --name users --to "$(my_uri "")" \
+	--provision users_app14 --owner bd_appuser14 --env-file "$ENVDIR/app14.env"
+assert_rc "the rerun finishes it" 0
+assert_output_contains "the marked target is dropped as a killed restore's" \
+	"dropping database 'users_app14': an interrupted restore left it incomplete"
+assert_output_contains "the user is recreated" "user 'bd_appuser14'@'%' was left by an interrupted provisioning of 'users_app14'"
+add_secret "$(app_pw "$ENVDIR/app14.env")"
+assert_match "the env file holds a password" "^DATABASE_URL=mysql://bd_appuser14:[A-Za-z0-9]{32}@127\.0\.0\.1:$MY_PORT/users_app14\$" \
+	"$(cat "$ENVDIR/app14.env")"
+assert_eq "the env file is mode 0600" 600 "$(stat -c %a "$ENVDIR/app14.env")"
+assert_eq "the application connects with it and reads its data" 1 "$(app_rows "$ENVDIR/app14.env")"
+check_not "the record is gone" test -e "$ENVDIR/app14.env.pending"
+check_not "the marker table is gone" my_table_exists users_app14 backupd_restore_in_progress
+assert_eq "the marker comment is gone" "" \
+	"$(my_sql "" "SELECT SCHEMA_COMMENT FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'users_app14'")"
+check_not "the temporary database is gone" my_db_exists "$TMP14"
+
+# the record left though the env file is in place (its removal failed after
+# the env file was written: only a warning, the run exits 0), crafted here as
+# that failure leaves it: the killed run's record, its credential line the
+# fingerprint of the user's credential now.  The same provisioning run again
+# used to give the user a new password, breaking an application that had
+# read the env file; it now only removes the record
+MARKER_DROP="DROP TABLE \`users_app15\`.\`backupd_restore_in_progress\`"
+MYSQL_PWD="$MY_PASSWORD" run_killed KILLSHIM_KILL_AFTER="$MARKER_DROP" "$DBRESTORE" restore --repo "$BD_TMP/repo-users" \
+	--name users --to "$(my_uri "")" --provision users_app15 --owner bd_appuser15 --env-file "$ENVDIR/app15.env"
+assert_rc "killed after sending the last marker's DROP TABLE" 137
+check "the database is there" wait_for 20 my_db_exists users_app15
+cp "$ENVDIR/app15.env.pending" "$BD_TMP/app15.record"
+MYSQL_PWD="$MY_PASSWORD" run "$DBRESTORE" restore --repo "$BD_TMP/repo-users" --name users --to "$(my_uri "")" \
+	--provision users_app15 --owner bd_appuser15 --env-file "$ENVDIR/app15.env"
+assert_rc "the rerun completes it" 0
+add_secret "$(app_pw "$ENVDIR/app15.env")"
+AUTH15="$(my_sql "" "SELECT authentication_string FROM mysql.user WHERE User = 'bd_appuser15'")"
+ENV15="$(cat "$ENVDIR/app15.env")"
+{
+	grep -v '^credential=' "$BD_TMP/app15.record"
+	printf 'credential=%s\n' "$(printf %s "$AUTH15" | sha256sum | cut -c1-64)"
+} >"$ENVDIR/app15.env.pending"
+chmod 600 "$ENVDIR/app15.env.pending"
+MYSQL_PWD="$MY_PASSWORD" run "$DBRESTORE" restore --repo "$BD_TMP/repo-users" --name users --to "$(my_uri "")" \
+	--provision users_app15 --owner bd_appuser15 --env-file "$ENVDIR/app15.env"
+assert_rc "a rerun with the record left and the env file in place succeeds" 0
+assert_output_contains "it says the env file already held the user's password" \
+	"completed an interrupted provisioning of 'users_app15': the database was complete and '$ENVDIR/app15.env' already holds the password of user 'bd_appuser15'@'%' (left unchanged)"
+assert_eq "the user's password is unchanged" "$AUTH15" \
+	"$(my_sql "" "SELECT authentication_string FROM mysql.user WHERE User = 'bd_appuser15'")"
+assert_eq "the env file is unchanged" "$ENV15" "$(cat "$ENVDIR/app15.env")"
+assert_eq "the application still connects with it" 1 "$(app_rows "$ENVDIR/app15.env")"
+check_not "the record is gone" test -e "$ENVDIR/app15.env.pending"
 
 note "--provision through the Unix socket: DATABASE_URL keeps the socket"
 SOCK="$MY_DIR/sock/mariadbd.sock"

@@ -319,6 +319,113 @@ assert_output_contains "as before" "database 'appdb12' already exists"
 check_not "no env file" test -e "$ENVDIR/app12.env"
 assert_match "the role keeps its mark" "^backupd: provisioning of database 'appdb12' complete" "$(role_note app_user12)"
 
+# --------------------------------------------------------------------------
+note "--provision whose clearing of the role's mark fails: a rerun keeps the password the env file holds"
+verifier() { psql_q postgres "SELECT rolpassword FROM pg_authid WHERE rolname = '$1'"; }
+env_pw() { sed -n "s|^DATABASE_URL=postgresql://$1:\([A-Za-z0-9]*\)@.*|\1|p" "$2"; }
+# the connection lost at the mark's COMMENT ... IS NULL: the env file is in place, the mark stays
+run env LD_PRELOAD="$SHIM_PRELOAD" KILLSHIM_FAIL_ON='COMMENT ON ROLE "app_user13" IS NULL' "$DBRESTORE" restore \
+	--repo "$REPO" --name rsrc --to "$(pg_uri postgres)" --provision appdb13 --owner app_user13 \
+	--env-file "$ENVDIR/app13.env" "${MAPS[@]}"
+assert_rc "the provisioning is complete though its mark is not cleared: exit 0" 0
+assert_output_contains "a warning says so" "cannot clear the role's provisioning mark"
+add_secret "$(env_pw app_user13 "$ENVDIR/app13.env")"
+assert_match "the role keeps the second mark, naming its password's fingerprint" \
+	"^backupd: provisioning of database 'appdb13' complete as database oid [0-9]+; env file password fingerprint [0-9a-f]{32}:[0-9a-f]{64}:" \
+	"$(role_note app_user13)"
+ENV13="$(cat "$ENVDIR/app13.env")"
+VERIFIER13="$(verifier app_user13)"
+assert_eq "the application connects with the env file" 100 "$(app_count "$ENVDIR/app13.env")"
+# the same provisioning run again used to give the role a new password and
+# rewrite the env file, breaking an application that had read it
+run "$DBRESTORE" restore --repo "$REPO" --name rsrc --to "$(pg_uri postgres)" --provision appdb13 --owner app_user13 \
+	--env-file "$ENVDIR/app13.env" "${MAPS[@]}"
+assert_rc "the rerun finishes it" 0
+assert_output_contains "it says the env file already held the role's password" \
+	"completed an interrupted provisioning of 'appdb13': the database was complete and '$ENVDIR/app13.env' already holds the password of role 'app_user13' (left unchanged)"
+check_not "without restoring anything" grep -q "restoring " "$RUN_ERR"
+assert_eq "the role's password is unchanged" "$VERIFIER13" "$(verifier app_user13)"
+assert_eq "the env file is unchanged" "$ENV13" "$(cat "$ENVDIR/app13.env")"
+assert_eq "the application still connects with it" 100 "$(app_count "$ENVDIR/app13.env")"
+assert_eq "the mark is gone" "" "$(role_note app_user13)"
+run "$DBRESTORE" restore --repo "$REPO" --name rsrc --to "$(pg_uri postgres)" --provision appdb13 --owner app_user13 \
+	--env-file "$ENVDIR/app13.env" "${MAPS[@]}"
+assert_rc "then the database is refused as any existing one" 1
+assert_eq "and the password still unchanged" "$VERIFIER13" "$(verifier app_user13)"
+
+# the completing rerun (after a kill at the final rename) failing its own clearing: the same
+run_killed KILLSHIM_KILL_AFTER="RENAME TO" "$DBRESTORE" restore --repo "$REPO" --name rsrc \
+	--to "$(pg_uri postgres)" --provision appdb14 --owner app_user14 --env-file "$ENVDIR/app14.env" "${MAPS[@]}"
+assert_rc "killed right after sending the final rename" 137
+check "the database is there under its name" wait_for 20 db_exists appdb14
+run env LD_PRELOAD="$SHIM_PRELOAD" KILLSHIM_FAIL_ON='COMMENT ON ROLE "app_user14" IS NULL' "$DBRESTORE" restore \
+	--repo "$REPO" --name rsrc --to "$(pg_uri postgres)" --provision appdb14 --owner app_user14 \
+	--env-file "$ENVDIR/app14.env" "${MAPS[@]}"
+assert_rc "the completing rerun succeeds though its clearing fails" 0
+assert_output_contains "a warning says so" "cannot clear the role's provisioning mark"
+assert_output_contains "it gave the role a new password" "role 'app_user14' has a new password, written to '$ENVDIR/app14.env'"
+add_secret "$(env_pw app_user14 "$ENVDIR/app14.env")"
+assert_eq "the application connects with the env file" 100 "$(app_count "$ENVDIR/app14.env")"
+assert_match "the mark names the new password's fingerprint" \
+	"^backupd: provisioning of database 'appdb14' complete as database oid [0-9]+; env file password fingerprint " \
+	"$(role_note app_user14)"
+ENV14="$(cat "$ENVDIR/app14.env")"
+VERIFIER14="$(verifier app_user14)"
+run "$DBRESTORE" restore --repo "$REPO" --name rsrc --to "$(pg_uri postgres)" --provision appdb14 --owner app_user14 \
+	--env-file "$ENVDIR/app14.env" "${MAPS[@]}"
+assert_rc "a third run finishes it" 0
+assert_output_contains "keeping the password the env file holds" "already holds the password of role 'app_user14' (left unchanged)"
+assert_eq "the role's password is unchanged" "$VERIFIER14" "$(verifier app_user14)"
+assert_eq "the env file is unchanged" "$ENV14" "$(cat "$ENVDIR/app14.env")"
+assert_eq "the application still connects" 100 "$(app_count "$ENVDIR/app14.env")"
+assert_eq "the mark is gone" "" "$(role_note app_user14)"
+
+# an env file that does not hold the marked password (another one, by hand) is rewritten, with a new password
+run_killed KILLSHIM_KILL_AFTER="RENAME TO" "$DBRESTORE" restore --repo "$REPO" --name rsrc \
+	--to "$(pg_uri postgres)" --provision appdb16 --owner app_user16 --env-file "$ENVDIR/app16.env" "${MAPS[@]}"
+assert_rc "killed right after sending the final rename" 137
+check "the database is there under its name" wait_for 20 db_exists appdb16
+printf 'DATABASE_URL=postgresql://app_user16:NotTheRolesPassword0123456789abc@127.0.0.1:%s/appdb16\n' "$PG_PORT" \
+	>"$ENVDIR/app16.env"
+add_secret NotTheRolesPassword0123456789abc
+run "$DBRESTORE" restore --repo "$REPO" --name rsrc --to "$(pg_uri postgres)" --provision appdb16 --owner app_user16 \
+	--env-file "$ENVDIR/app16.env" "${MAPS[@]}"
+assert_rc "the rerun completes it" 0
+assert_output_contains "with a new password" "role 'app_user16' has a new password, written to '$ENVDIR/app16.env'"
+add_secret "$(env_pw app_user16 "$ENVDIR/app16.env")"
+assert_eq "the application connects with the rewritten env file" 100 "$(app_count "$ENVDIR/app16.env")"
+assert_eq "the mark is gone" "" "$(role_note app_user16)"
+
+# --------------------------------------------------------------------------
+note "--provision killed after the final rename, its completing rerun killed too: a third run finishes it"
+run_killed KILLSHIM_KILL_AFTER="RENAME TO" "$DBRESTORE" restore --repo "$REPO" --name rsrc \
+	--to "$(pg_uri postgres)" --provision appdb15 --owner app_user15 --env-file "$ENVDIR/app15.env" "${MAPS[@]}"
+assert_rc "killed right after sending the final rename" 137
+check "the database is there under its name" wait_for 20 db_exists appdb15
+# the completing rerun killed right after sending its ALTER ROLE (the new
+# password and mark, which the server commits alone), before the env file
+run_killed KILLSHIM_KILL_AFTER='ALTER ROLE "app_user15" PASSWORD' "$DBRESTORE" restore --repo "$REPO" --name rsrc \
+	--to "$(pg_uri postgres)" --provision appdb15 --owner app_user15 --env-file "$ENVDIR/app15.env" "${MAPS[@]}"
+assert_rc "the completing rerun killed right after sending its ALTER ROLE" 137
+check_not "no env file" test -e "$ENVDIR/app15.env"
+check_not "nor its temporary file" compgen -G "$ENVDIR/app15.env.*"
+assert_match "the role still carries the second mark" "^backupd: provisioning of database 'appdb15' complete as database oid " \
+	"$(role_note app_user15)"
+run "$DBRESTORE" restore --repo "$REPO" --name rsrc --to "$(pg_uri postgres)" --provision appdb15 --owner app_user15 \
+	--env-file "$ENVDIR/app15.env" "${MAPS[@]}"
+assert_rc "a third run finishes it" 0
+assert_output_contains "it says so in one line" "completed an interrupted provisioning of 'appdb15'"
+check_not "without restoring anything" grep -q "restoring " "$RUN_ERR"
+add_secret "$(env_pw app_user15 "$ENVDIR/app15.env")"
+assert_eq "the env file is mode 0600" 600 "$(stat -c %a "$ENVDIR/app15.env")"
+assert_match "it holds a password" "^DATABASE_URL=postgresql://app_user15:[A-Za-z0-9]{32}@127\.0\.0\.1:$PG_PORT/appdb15\$" \
+	"$(cat "$ENVDIR/app15.env")"
+assert_eq "the application connects with it and sees its data" 100 "$(app_count "$ENVDIR/app15.env")"
+assert_eq "the role: login, not superuser/createdb/createrole" "t f f f" \
+	"$(psql_q postgres "SELECT rolcanlogin || ' ' || rolsuper || ' ' || rolcreatedb || ' ' || rolcreaterole FROM pg_roles WHERE rolname = 'app_user15'" | sed 's/true/t/g; s/false/f/g')"
+assert_eq "the database and everything in it belong to the role" "app_user15" "$(owners appdb15)"
+assert_eq "the mark is gone" "" "$(role_note app_user15)"
+
 assert_no_secrets_in_output "the generated password never appears in any output"
 
 finish

@@ -229,6 +229,62 @@ static void test_pending_record(void **state)
 	remove_dir(dir, NULL);
 }
 
+/* A fingerprint matches its password only, salted afresh each time; a malformed one matches nothing. */
+static void test_fingerprint(void **state)
+{
+	(void)state;
+	bderr err;
+	bderr_init(&err);
+	char a[PROVISION_FP_LEN + 1], b[PROVISION_FP_LEN + 1], c[PROVISION_FP_LEN + 1];
+	assert_int_equal(provision_fingerprint("Pw0123456789", NULL, a, &err), 0);
+	assert_int_equal(provision_fingerprint("Pw0123456789", NULL, b, &err), 0);
+	assert_int_equal(strlen(a), PROVISION_FP_LEN);
+	assert_int_equal(a[32], ':');
+	assert_string_not_equal(a, b);
+	assert_int_equal(provision_fingerprint("Pw0123456789", a, c, &err), 0); /* a's salt: the same */
+	assert_string_equal(a, c);
+	assert_true(provision_fingerprint_match("Pw0123456789", a));
+	assert_true(provision_fingerprint_match("Pw0123456789", b));
+	assert_false(provision_fingerprint_match("Pw012345678", a));
+	assert_false(provision_fingerprint_match("Pw01234567890", a));
+	assert_false(provision_fingerprint_match("Pw0123456789", ""));
+	c[PROVISION_FP_LEN - 1] = '\0';
+	assert_false(provision_fingerprint_match("Pw0123456789", c));
+}
+
+/* The env file's password for one user and scheme; none without the file, the line or a password. */
+static void test_env_password(void **state)
+{
+	(void)state;
+	char *dir = make_dir();
+	char *path = xasprintf("%s/app.env", dir);
+	bderr err;
+	bderr_init(&err);
+	char *pw = (char *)"x";
+	assert_int_equal(provision_env_password(path, "postgresql", "app", &pw, &err), 0);
+	assert_null(pw);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("# kept\nOTHER=1\nDATABASE_URL=postgresql://app%20x:Secret99@db:5432/app\n", f);
+	fclose(f);
+	assert_int_equal(provision_env_password(path, "postgresql", "app x", &pw, &err), 0);
+	assert_non_null(pw);
+	assert_string_equal(pw, "Secret99");
+	free(pw);
+	assert_int_equal(provision_env_password(path, "postgresql", "app", &pw, &err), 0);
+	assert_null(pw);
+	assert_int_equal(provision_env_password(path, "mysql", "app x", &pw, &err), 0);
+	assert_null(pw);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("DATABASE_URL=postgresql://app@db:5432/app\n", f);
+	fclose(f);
+	assert_int_equal(provision_env_password(path, "postgresql", "app", &pw, &err), 0);
+	assert_null(pw);
+	free(path);
+	remove_dir(dir, "app.env");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -238,6 +294,8 @@ int main(void)
 		cmocka_unit_test(test_existing_file_replaced),
 		cmocka_unit_test(test_env_line_forms),
 		cmocka_unit_test(test_pending_record),
+		cmocka_unit_test(test_fingerprint),
+		cmocka_unit_test(test_env_password),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
