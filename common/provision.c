@@ -9,13 +9,13 @@
 #include <unistd.h>
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
 #include <openssl/rand.h>
 
 #include "common/fsutil.h"
 #include "common/lazylib.h"
 #include "common/mem.h"
 #include "common/secret.h"
+#include "common/sha256.h"
 
 static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 
@@ -76,29 +76,15 @@ char *provision_env_line(const char *scheme, const char *user, const char *passw
 	return strbuf_detach(&b);
 }
 
-static void hex(const unsigned char *b, size_t n, char *out)
-{
-	static const char digits[] = "0123456789abcdef";
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = digits[b[i] >> 4];
-		out[2 * i + 1] = digits[b[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
-
 /* SHA-256 of "backupd-provision:" salt ":" password, in hex (out: 65 bytes). */
-static int salted_hash(const char *password, const char *salt, char *out, bderr *err)
+static void salted_hash(const char *password, const char *salt, char *out)
 {
 	char *text = xasprintf("backupd-provision:%s:%s", salt, password);
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int len = 0;
-	int ok = EVP_Digest(text, strlen(text), md, &len, EVP_sha256(), NULL) == 1 && len == 32;
+	unsigned char md[SHA256_DIGEST_LEN];
+	sha256_digest(text, strlen(text), md);
 	secret_free(text);
-	if (!ok)
-		return bderr_set(err, "cannot fingerprint the password: SHA-256 failed");
-	hex(md, len, out);
-	OPENSSL_cleanse(md, sizeof md);
-	return 0;
+	hex_encode(md, sizeof md, out);
+	explicit_bzero(md, sizeof md);
 }
 
 int provision_fingerprint(const char *password, const char *salt, char out[PROVISION_FP_LEN + 1], bderr *err)
@@ -106,15 +92,18 @@ int provision_fingerprint(const char *password, const char *salt, char out[PROVI
 	char s[33];
 	if (salt == NULL) {
 		unsigned char b[16];
+		if (lazy_crypto_load(err) < 0)
+			return -1;
 		if (RAND_bytes(b, sizeof b) != 1)
 			return bderr_set(err, "cannot fingerprint the password: the random number generator failed");
-		hex(b, sizeof b, s);
+		hex_encode(b, sizeof b, s);
 	} else {
 		snprintf(s, sizeof s, "%s", salt);
 	}
 	memcpy(out, s, 32);
 	out[32] = ':';
-	return salted_hash(password, s, out + 33, err);
+	salted_hash(password, s, out + 33);
+	return 0;
 }
 
 int provision_fingerprint_match(const char *password, const char *fp)
@@ -124,10 +113,7 @@ int provision_fingerprint_match(const char *password, const char *fp)
 	char salt[33], want[64 + 1];
 	memcpy(salt, fp, 32);
 	salt[32] = '\0';
-	bderr e;
-	bderr_init(&e);
-	if (salted_hash(password, salt, want, &e) != 0)
-		return 0;
+	salted_hash(password, salt, want);
 	return CRYPTO_memcmp(want, fp + 33, 64) == 0;
 }
 
