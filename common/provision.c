@@ -117,15 +117,19 @@ int provision_fingerprint_match(const char *password, const char *fp)
 	return CRYPTO_memcmp(want, fp + 33, 64) == 0;
 }
 
-int provision_env_password(const char *path, const char *scheme, const char *user, char **password, bderr *err)
+/*
+ * A small file of ours (at most 64 KiB read: an env file or a record is a
+ * few lines) into *out, or *out NULL when there is none.  A secret's buffers
+ * are wiped.  what names it in errors.
+ */
+static int read_small(const char *path, int flags, const char *what, int secret, char **out, bderr *err)
 {
-	*password = NULL;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	*out = NULL;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | flags);
 	if (fd < 0 && errno == ENOENT)
 		return 0;
 	if (fd < 0)
-		return bderr_sys(err, errno, "cannot read the env file '%s'", path);
-	/* an env file of this tool is one line; a few others beside it are read too, 64 KiB at most */
+		return bderr_sys(err, errno, "cannot read the %s '%s'", what, path);
 	strbuf b;
 	strbuf_init(&b);
 	char buf[4096];
@@ -134,12 +138,28 @@ int provision_env_password(const char *path, const char *scheme, const char *use
 		strbuf_append(&b, buf, (size_t)n);
 	int e = errno;
 	close(fd);
-	OPENSSL_cleanse(buf, sizeof buf);
 	char *text = strbuf_detach(&b);
+	if (secret)
+		explicit_bzero(buf, sizeof buf);
 	if (n < 0) {
-		secret_free(text);
-		return bderr_sys(err, e, "cannot read the env file '%s'", path);
+		if (secret)
+			secret_free(text);
+		else
+			free(text);
+		return bderr_sys(err, e, "cannot read the %s '%s'", what, path);
 	}
+	*out = text;
+	return 0;
+}
+
+int provision_env_password(const char *path, const char *scheme, const char *user, char **password, bderr *err)
+{
+	*password = NULL;
+	char *text = NULL;
+	if (read_small(path, 0, "env file", 1, &text, err) < 0)
+		return -1;
+	if (text == NULL)
+		return 0;
 	strbuf pre;
 	strbuf_init(&pre);
 	strbuf_appendf(&pre, "DATABASE_URL=%s://", scheme);
@@ -290,29 +310,10 @@ int provision_pending_write_complete(const char *env_path, const char *server, c
 	return pending_write(env_path, server, db, account, PENDING_COMPLETE, fingerprint, fingerprint2, err);
 }
 
-/* The record's text (at most 64 KiB: it is a few lines), or *out NULL when there is none. */
+/* The record's text, or *out NULL when there is none. */
 static int pending_read(const char *path, char **out, bderr *err)
 {
-	*out = NULL;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0 && errno == ENOENT)
-		return 0;
-	if (fd < 0)
-		return bderr_sys(err, errno, "cannot read the provisioning record '%s'", path);
-	strbuf b;
-	strbuf_init(&b);
-	char buf[4096];
-	ssize_t n;
-	while ((n = read(fd, buf, sizeof buf)) > 0 && b.len < 65536)
-		strbuf_append(&b, buf, (size_t)n);
-	int e = errno;
-	close(fd);
-	if (n < 0) {
-		strbuf_free(&b);
-		return bderr_sys(err, e, "cannot read the provisioning record '%s'", path);
-	}
-	*out = strbuf_detach(&b);
-	return 0;
+	return read_small(path, O_NOFOLLOW, "provisioning record", 0, out, err);
 }
 
 int provision_pending_check(const char *env_path, const char *server, const char *db, const char *account,
