@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -527,72 +528,100 @@ static void wal_mem_unmap(wal_mem *m)
 #define COMPRESS_STEP ((size_t)128 * 1024)
 
 /*
- * One mapping: the zstd context's workspace, the read buffer, then the
- * output.  The first 2 MB page holds the ~1.5 MB of the first two and the
- * first ~0.5 MB of output, which is all a typical segment compresses to: one
- * huge page zeroed and faulted in, not two.  The rest of the output's room
- * (ZSTD_compressBound of the file) is faulted in only when used.
+ * One part's compression: a static zstd context, its read buffer, its
+ * output, in one mapping.  The first 2 MB page holds the ~1.5 MB of the
+ * first two and the first ~0.5 MB of output, which is all a typical half
+ * segment compresses to: one huge page zeroed and faulted in per part.  The
+ * rest of the output's room (ZSTD_compressBound) is faulted in only if used.
  */
-struct wal_compressor {
+typedef struct wal_part {
 	wal_mem mem;
-	ZSTD_CCtx *cctx; /* at mem.p, or NULL before the first file */
-	int level;       /* the level cctx was sized for */
-	size_t ws;       /* its workspace's size */
+	ZSTD_CCtx *cctx;      /* at mem.p, or NULL before the first file */
 	unsigned char *inbuf; /* COMPRESS_STEP bytes after the workspace */
 	unsigned char *out;   /* cap bytes after inbuf */
 	size_t cap;
+} wal_part;
+
+/*
+ * A file of WAL_SPLIT_MIN bytes or more is stored as two zstd frames, one
+ * per half (a .zst of concatenated frames, which zstd reads as one stream),
+ * compressed by two threads: on 2 cores that halves the ~10 ms a 16 MB
+ * segment's compression costs an archive_command call.  The bytes depend
+ * only on the file and the level, never on the threads: a compressor made
+ * with one thread writes the same object, the second half after the first.
+ */
+#define WAL_SPLIT_MIN ((size_t)4 * 1024 * 1024)
+
+struct wal_compressor {
+	int threads; /* 2: the second half in a thread of its own */
+	int level;   /* the level the contexts were sized for */
+	size_t ws;   /* their workspace's size */
+	wal_part part[2];
 };
 
-wal_compressor *wal_compressor_new(void)
+wal_compressor *wal_compressor_new(int threads)
 {
-	return xcalloc(1, sizeof(wal_compressor));
+	wal_compressor *z = xcalloc(1, sizeof(wal_compressor));
+	z->threads = threads > 1 ? 2 : 1;
+	return z;
 }
 
 void wal_compressor_free(wal_compressor *z)
 {
 	if (z == NULL)
 		return;
-	wal_mem_unmap(&z->mem);
+	for (int i = 0; i < 2; i++)
+		wal_mem_unmap(&z->part[i].mem);
 	free(z);
 }
 
-/* A context for level, its workspace sized for a stream of any length, and room for len's output. */
-static int compressor_ready(wal_compressor *z, int level, size_t len, bderr *err)
+/* Part p set up for z->level and z->ws, with room for the output of len bytes. */
+static int part_ready(wal_compressor *z, wal_part *p, size_t len, bderr *err)
 {
 	size_t need = ZSTD_compressBound(len);
-	if (z->cctx != NULL && z->level == level && z->cap >= need)
+	if (p->cctx != NULL && p->cap >= need)
 		return 0;
-	wal_mem_unmap(&z->mem);
-	z->cctx = NULL;
-	if (z->level != level || z->ws == 0) {
-		ZSTD_CCtx_params *params = ZSTD_createCCtxParams();
-		size_t ws = 0;
-		if (params && !ZSTD_isError(ZSTD_CCtxParams_init(params, level)) &&
-		    !ZSTD_isError(ZSTD_CCtxParams_setParameter(params, ZSTD_c_checksumFlag, 1)))
-			ws = ZSTD_estimateCStreamSize_usingCCtxParams(params);
-		ZSTD_freeCCtxParams(params);
-		if (ZSTD_isError(ws))
-			ws = 0;
-		z->ws = (ws + 63) & ~(size_t)63; /* the read buffer after it, aligned */
-		z->level = level;
-	}
-	if (z->ws == 0 || ZSTD_isError(need) || wal_mem_map(&z->mem, z->ws + COMPRESS_STEP + need) < 0)
+	wal_mem_unmap(&p->mem);
+	p->cctx = NULL;
+	if (ZSTD_isError(need) || wal_mem_map(&p->mem, z->ws + COMPRESS_STEP + need) < 0)
 		return bderr_set(err, "zstd compression failed: out of memory");
-	z->cctx = ZSTD_initStaticCCtx(z->mem.p, z->ws);
-	if (z->cctx == NULL) {
-		wal_mem_unmap(&z->mem);
-		return bderr_set(err, "zstd compression failed: cannot set up a level %d context", level);
+	p->cctx = ZSTD_initStaticCCtx(p->mem.p, z->ws);
+	if (p->cctx == NULL) {
+		wal_mem_unmap(&p->mem);
+		return bderr_set(err, "zstd compression failed: cannot set up a level %d context", z->level);
 	}
-	z->inbuf = z->mem.p + z->ws;
-	z->out = z->inbuf + COMPRESS_STEP;
-	z->cap = need;
+	p->inbuf = p->mem.p + z->ws;
+	p->out = p->inbuf + COMPRESS_STEP;
+	p->cap = need;
+	return 0;
+}
+
+/* The workspace a context needs for level, for a stream of any length; contexts of another level go. */
+static int compressor_level(wal_compressor *z, int level, bderr *err)
+{
+	if (z->ws != 0 && z->level == level)
+		return 0;
+	for (int i = 0; i < 2; i++) {
+		wal_mem_unmap(&z->part[i].mem);
+		memset(&z->part[i], 0, sizeof z->part[i]);
+	}
+	ZSTD_CCtx_params *params = ZSTD_createCCtxParams();
+	size_t ws = 0;
+	if (params && !ZSTD_isError(ZSTD_CCtxParams_init(params, level)) &&
+	    !ZSTD_isError(ZSTD_CCtxParams_setParameter(params, ZSTD_c_checksumFlag, 1)))
+		ws = ZSTD_estimateCStreamSize_usingCCtxParams(params);
+	ZSTD_freeCCtxParams(params);
+	z->ws = ZSTD_isError(ws) ? 0 : (ws + 63) & ~(size_t)63; /* the read buffer after it, aligned */
+	z->level = level;
+	if (z->ws == 0)
+		return bderr_set(err, "zstd compression failed: cannot size a level %d context", level);
 	return 0;
 }
 
 /*
  * Where the file to store is: in memory (buf), or in the file fd, read in
- * COMPRESS_STEP pieces into the compressor's buffer.  Reading beats mapping
- * the file: the kernel copies from the page cache through its own mapping,
+ * COMPRESS_STEP pieces into the part's buffer.  Reading beats mapping the
+ * file: the kernel copies from the page cache through its own mapping,
  * while a process's first touch of each of a mapped segment's 4096 pages
  * costs a fault, which on a VM the hypervisor takes too (~10 ms a segment
  * measured here, more than compressing it).
@@ -604,11 +633,11 @@ typedef struct wal_input {
 	const char *file; /* for errors */
 } wal_input;
 
-/* The next piece of in at offset off (at most COMPRESS_STEP bytes), or -1. */
-static int input_piece(wal_compressor *z, const wal_input *in, size_t off, const unsigned char **piece,
-		       size_t *n, bderr *err)
+/* The piece of in at off, up to end (at most COMPRESS_STEP bytes), read into slot from a file; or -1. */
+static int input_piece(const wal_input *in, unsigned char *slot, size_t off, size_t end,
+		       const unsigned char **piece, size_t *n, bderr *err)
 {
-	size_t want = in->len - off < COMPRESS_STEP ? in->len - off : COMPRESS_STEP;
+	size_t want = end - off < COMPRESS_STEP ? end - off : COMPRESS_STEP;
 	*n = want;
 	if (in->buf) {
 		*piece = in->buf + off;
@@ -616,7 +645,7 @@ static int input_piece(wal_compressor *z, const wal_input *in, size_t off, const
 	}
 	size_t got = 0;
 	while (got < want) {
-		ssize_t r = pread(in->fd, z->inbuf + got, want - got, (off_t)(off + got));
+		ssize_t r = pread(in->fd, slot + got, want - got, (off_t)(off + got));
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0)
@@ -627,36 +656,36 @@ static int input_piece(wal_compressor *z, const wal_input *in, size_t off, const
 					 off + got, in->len);
 		got += (size_t)r;
 	}
-	*piece = z->inbuf;
+	*piece = slot;
 	return 0;
 }
 
 /*
- * Compresses in into z->out (*out_len bytes), a piece at a time: each piece
- * is checksummed and compressed while it is in cache.  The frame records the
- * content size and an XXH64 content checksum, which ZSTD_decompress
- * verifies: the uncompressed bytes are protected without a second pass.
+ * Bytes [from, to) of in as one zstd frame into p->out (*out_len bytes), a
+ * piece at a time: each piece is checksummed and compressed while it is in
+ * cache.  The frame records its content size and an XXH64 content checksum,
+ * which ZSTD_decompress verifies: the uncompressed bytes are protected
+ * without a second pass.
  */
-static int compress_input(wal_compressor *z, const wal_input *in, int level, size_t *out_len, bderr *err)
+static int compress_range(wal_part *p, int level, const wal_input *in, size_t from, size_t to, size_t *out_len,
+			  bderr *err)
 {
-	if (compressor_ready(z, level, in->len, err) < 0)
-		return -1;
-	ZSTD_CCtx *c = z->cctx;
+	ZSTD_CCtx *c = p->cctx;
 	ZSTD_CCtx_reset(c, ZSTD_reset_session_and_parameters);
 	size_t rc = ZSTD_CCtx_setParameter(c, ZSTD_c_compressionLevel, level);
 	if (!ZSTD_isError(rc))
 		rc = ZSTD_CCtx_setParameter(c, ZSTD_c_checksumFlag, 1);
 	if (!ZSTD_isError(rc))
-		rc = ZSTD_CCtx_setPledgedSrcSize(c, in->len);
-	ZSTD_outBuffer out = { z->out, z->cap, 0 };
-	size_t off = 0;
+		rc = ZSTD_CCtx_setPledgedSrcSize(c, to - from);
+	ZSTD_outBuffer out = { p->out, p->cap, 0 };
+	size_t off = from;
 	while (!ZSTD_isError(rc)) {
 		const unsigned char *piece = NULL;
 		size_t n = 0;
-		if (input_piece(z, in, off, &piece, &n, err) < 0)
+		if (input_piece(in, p->inbuf, off, to, &piece, &n, err) < 0)
 			return -1;
 		off += n;
-		ZSTD_EndDirective mode = off == in->len ? ZSTD_e_end : ZSTD_e_continue;
+		ZSTD_EndDirective mode = off == to ? ZSTD_e_end : ZSTD_e_continue;
 		ZSTD_inBuffer ib = { piece, n, 0 };
 		/* the output holds the bound: each call takes all of the piece, and the end flushes at once */
 		rc = ZSTD_compressStream2(c, &out, &ib, mode);
@@ -668,6 +697,62 @@ static int compress_input(wal_compressor *z, const wal_input *in, int level, siz
 	if (ZSTD_isError(rc))
 		return bderr_set(err, "zstd compression failed: %s", ZSTD_getErrorName(rc));
 	*out_len = out.pos;
+	return 0;
+}
+
+/* The second half, in a thread of its own. */
+typedef struct half_job {
+	wal_part *p;
+	int level;
+	const wal_input *in;
+	size_t from, to;
+	size_t out_len;
+	int rc;
+	bderr err;
+} half_job;
+
+static void *half_main(void *arg)
+{
+	half_job *j = arg;
+	bderr_init(&j->err);
+	j->rc = compress_range(j->p, j->level, j->in, j->from, j->to, &j->out_len, &j->err);
+	return NULL;
+}
+
+/*
+ * Compresses in into part 0's output (*out, *out_len bytes): one frame, or
+ * for WAL_SPLIT_MIN bytes and more, two (see WAL_SPLIT_MIN), the second
+ * moved in after the first.
+ */
+static int compress_input(wal_compressor *z, const wal_input *in, int level, const unsigned char **out,
+			  size_t *out_len, bderr *err)
+{
+	/* split at a piece boundary: where depends on the length alone */
+	size_t split = in->len >= WAL_SPLIT_MIN ? (in->len / 2) & ~(COMPRESS_STEP - 1) : in->len;
+	if (compressor_level(z, level, err) < 0 || part_ready(z, &z->part[0], in->len, err) < 0 ||
+	    (split < in->len && part_ready(z, &z->part[1], in->len - split, err) < 0))
+		return -1;
+	*out = z->part[0].out;
+	if (split == in->len)
+		return compress_range(&z->part[0], level, in, 0, in->len, out_len, err);
+	half_job j = { &z->part[1], level, in, split, in->len, 0, 0, { 0 } };
+	pthread_t th;
+	int threaded = z->threads == 2 && pthread_create(&th, NULL, half_main, &j) == 0;
+	size_t first = 0;
+	int rc = compress_range(&z->part[0], level, in, 0, split, &first, err);
+	if (threaded)
+		pthread_join(th, NULL);
+	else if (rc == 0)
+		half_main(&j);
+	if (rc == 0 && j.rc < 0) {
+		*err = j.err;
+		rc = -1;
+	}
+	if (rc < 0)
+		return -1;
+	/* part 0's room is the bound of the whole file: both frames fit */
+	memcpy(z->part[0].out + first, z->part[1].out, j.out_len);
+	*out_len = first + j.out_len;
 	return 0;
 }
 
@@ -692,7 +777,7 @@ static int same_contents(wal_compressor *z, repo *r, const wal_input *in, const 
 	for (size_t off = 0; same && off < in->len;) {
 		const unsigned char *piece;
 		size_t n;
-		if (input_piece(z, in, off, &piece, &n, err) < 0) {
+		if (input_piece(in, z->part[0].inbuf, off, in->len, &piece, &n, err) < 0) {
 			free(old);
 			return -1;
 		}
@@ -712,7 +797,7 @@ static int same_contents(wal_compressor *z, repo *r, const wal_input *in, const 
 int wal_store(repo *r, const char *source, const char *file, const void *buf, size_t len,
 	      int level, int *already, bderr *err)
 {
-	wal_compressor *z = wal_compressor_new();
+	wal_compressor *z = wal_compressor_new(1);
 	int rc = wal_store_using(z, r, source, file, buf, len, level, already, err);
 	wal_compressor_free(z);
 	return rc;
@@ -729,9 +814,9 @@ static int store_input(wal_compressor *zc, repo *r, const char *source, const wa
 	size_t zlen = 0;
 	char sha[65];
 	/* "none" still writes a zstd frame (at the fastest level): one object format */
-	if (compress_input(zc, in, level != 0 ? level : ZSTD_minCLevel(), &zlen, err) < 0)
+	const unsigned char *z = NULL;
+	if (compress_input(zc, in, level != 0 ? level : ZSTD_minCLevel(), &z, &zlen, err) < 0)
 		return -1;
-	const void *z = zc->out;
 	/* the name carries the hash of the stored bytes: a small pass, not one over the segment */
 	if (sha256_hex(z, zlen, sha) < 0)
 		return bderr_set(err, "sha-256 of '%s' failed", file);
@@ -780,15 +865,40 @@ int wal_store_fd(wal_compressor *zc, repo *r, const char *source, const char *fi
 }
 
 /* Content_Checksum_flag of the frame header descriptor (RFC 8878, 3.1.1.1.1). */
-static int frame_has_checksum(const char *z, size_t zlen)
+static int frame_has_checksum(const unsigned char *p, size_t len)
 {
-	const unsigned char *p = (const unsigned char *)z;
-	if (zlen < 5)
+	if (len < 5)
 		return 0;
 	uint32_t magic = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 	if (magic != ZSTD_MAGICNUMBER)
 		return 0;
 	return (p[4] >> 2) & 1;
+}
+
+const char *wal_object_frames_check(const void *obj, size_t len, uint64_t *content)
+{
+	const unsigned char *p = obj;
+	uint64_t total = 0;
+	*content = 0;
+	if (len == 0)
+		return "empty";
+	/* one frame, or (files of WAL_SPLIT_MIN and more) several: each sized and checksummed */
+	for (size_t off = 0; off < len;) {
+		size_t flen = ZSTD_findFrameCompressedSize(p + off, len - off);
+		if (ZSTD_isError(flen) || flen == 0)
+			return "not a sequence of zstd frames";
+		unsigned long long size = ZSTD_getFrameContentSize(p + off, flen);
+		if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN)
+			return "a zstd frame without a size";
+		if (!frame_has_checksum(p + off, flen))
+			return "a zstd frame without a content checksum";
+		if (size > WAL_FILE_MAX - total)
+			return "larger than any WAL file";
+		total += size;
+		off += flen;
+	}
+	*content = total;
+	return NULL;
 }
 
 int wal_object_read(repo *r, const char *path, const char *sha256hex, uint64_t expect_size,
@@ -802,14 +912,11 @@ int wal_object_read(repo *r, const char *path, const char *sha256hex, uint64_t e
 		return -1;
 	char hex[65];
 	const char *why = NULL;
-	unsigned long long content = ZSTD_getFrameContentSize(z, zlen);
+	uint64_t content = 0;
 	if (sha256_hex(z, zlen, hex) < 0 || strcmp(hex, sha256hex) != 0)
 		why = "sha256 mismatch";
-	else if (content == ZSTD_CONTENTSIZE_ERROR || content == ZSTD_CONTENTSIZE_UNKNOWN ||
-		 content > WAL_FILE_MAX)
-		why = "not a zstd frame with a size";
-	else if (!frame_has_checksum(z, zlen))
-		why = "zstd frame without a content checksum";
+	else if ((why = wal_object_frames_check(z, zlen, &content)) != NULL)
+		;
 	else if (expect_size && content != expect_size)
 		why = "wrong size";
 	char *buf = NULL;
@@ -817,7 +924,7 @@ int wal_object_read(repo *r, const char *path, const char *sha256hex, uint64_t e
 	if (why == NULL) {
 		size_t size = (size_t)content;
 		buf = xmalloc(size ? size : 1);
-		/* verifies the frame's XXH64 of the uncompressed contents */
+		/* one frame after the other, verifying each one's XXH64 of its uncompressed contents */
 		got = ZSTD_decompress(buf, size, z, zlen);
 		if (ZSTD_isError(got))
 			why = ZSTD_getErrorName(got);

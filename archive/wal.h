@@ -140,10 +140,14 @@ int wal_store(repo *r, const char *source, const char *file, const void *buf, si
 	      int level, int *already, bderr *err);
 /*
  * wal_store with a compression context kept between calls (one per thread:
- * not shared), which saves setting one up per file.
+ * not shared), which saves setting one up per file.  A file of 4 MB or more
+ * is stored as two zstd frames, one per half (wal_object_read reads one or
+ * more frames); threads 2 compresses the second half in a thread of its own
+ * (the one-call archive_command), 1 after the first (the background pusher,
+ * whose threads already fill the cores).  The object is the same either way.
  */
 typedef struct wal_compressor wal_compressor;
-wal_compressor *wal_compressor_new(void);
+wal_compressor *wal_compressor_new(int threads);
 void wal_compressor_free(wal_compressor *z);
 int wal_store_using(wal_compressor *z, repo *r, const char *source, const char *file,
 		    const void *buf, size_t len, int level, int *already, bderr *err);
@@ -155,6 +159,13 @@ int wal_store_using(wal_compressor *z, repo *r, const char *source, const char *
  */
 int wal_store_fd(wal_compressor *z, repo *r, const char *source, const char *file, int fd, size_t len,
 		 int level, int *already, bderr *err);
+
+/*
+ * Checks a WAL object's bytes: one or more zstd frames, each with its content
+ * size and checksum, together at most 1 GB.  NULL (and *content, the total)
+ * when so, else why not.
+ */
+const char *wal_object_frames_check(const void *obj, size_t len, uint64_t *content);
 
 /* Hex SHA-256 of buf. */
 int wal_checksum(const void *buf, size_t len, char sha256hex[65], bderr *err);

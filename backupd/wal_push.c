@@ -101,7 +101,8 @@ static int wal_file_push(repo *r, const wal_push_options *o, const char *path, w
 	if (f->segment)
 		rc = wal_archive_info_check(r, o->source, f->h.system_identifier, f->h.seg_size,
 					    wal_pg_version_from_magic(f->h.magic), err);
-	wal_compressor *own = o->z ? NULL : wal_compressor_new();
+	/* one call, one file: both halves at once (wal_compressor_new) */
+	wal_compressor *own = o->z ? NULL : wal_compressor_new(2);
 	if (rc == 0)
 		rc = wal_store_fd(o->z ? o->z : own, r, o->source, file, f->fd, f->len, o->level, already, err);
 	wal_compressor_free(own);
@@ -464,7 +465,7 @@ static void *pusher_thread(void *arg)
 	pusher *p = arg;
 	char *f;
 	wal_push_options o = *p->o;
-	o.z = wal_compressor_new();
+	o.z = wal_compressor_new(1); /* the pusher's threads already fill the cores */
 	while ((f = next_file(p)) != NULL) {
 		push_one(p, &o, f);
 		free(f);

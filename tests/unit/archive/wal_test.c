@@ -291,7 +291,7 @@ static void test_compressor_reused_writes_one_shot_frames(void **state)
 	fixture *f = *state;
 	bderr err;
 	bderr_init(&err);
-	wal_compressor *z = wal_compressor_new();
+	wal_compressor *z = wal_compressor_new(2);
 	assert_non_null(z);
 	unsigned char *seg = make_segment(SYSID, 0, 7);
 	unsigned char *odd = xmalloc(300001); /* a .partial cut short of a block boundary */
@@ -357,7 +357,7 @@ static void test_store_from_file(void **state)
 	fixture *f = *state;
 	bderr err;
 	bderr_init(&err);
-	wal_compressor *z = wal_compressor_new();
+	wal_compressor *z = wal_compressor_new(2);
 	unsigned char *a = make_segment(SYSID, 0, 11);
 	unsigned char *b = make_segment(SYSID, 0, 12);
 	const char *file = "000000010000000000000000";
@@ -407,6 +407,125 @@ static void test_store_from_file(void **state)
 	wal_compressor_free(z);
 	free(a);
 	free(b);
+}
+
+/* A one-shot frame (content size, checksum) of buf at level 1, or without the checksum / the size. */
+static char *frame_of(const void *buf, size_t len, int checksum, int sized, size_t *zlen)
+{
+	size_t cap = ZSTD_compressBound(len);
+	char *z = xmalloc(cap);
+	ZSTD_CCtx *c = ZSTD_createCCtx();
+	assert_false(ZSTD_isError(ZSTD_CCtx_setParameter(c, ZSTD_c_compressionLevel, 1)));
+	assert_false(ZSTD_isError(ZSTD_CCtx_setParameter(c, ZSTD_c_checksumFlag, checksum)));
+	assert_false(ZSTD_isError(ZSTD_CCtx_setParameter(c, ZSTD_c_contentSizeFlag, sized)));
+	*zlen = ZSTD_compress2(c, z, cap, buf, len);
+	ZSTD_freeCCtx(c);
+	assert_false(ZSTD_isError(*zlen));
+	return z;
+}
+
+static size_t frames_in(const char *z, size_t zlen)
+{
+	size_t n = 0;
+	for (size_t off = 0; off < zlen; n++) {
+		size_t f = ZSTD_findFrameCompressedSize(z + off, zlen - off);
+		assert_false(ZSTD_isError(f));
+		off += f;
+	}
+	return n;
+}
+
+/* The stored bytes of file's object under source. */
+static char *stored_object(fixture *f, const char *source, const char *file, size_t *len)
+{
+	bderr err;
+	bderr_init(&err);
+	char *path = NULL, sha[65], *z = NULL;
+	assert_int_equal(wal_find(f->r, source, file, &path, sha, &err), 0);
+	assert_int_equal(storage_get(repo_storage(f->r), path, &z, len, 64u << 20, &err), 0);
+	free(path);
+	return z;
+}
+
+/*
+ * A file of 4 MB or more is two frames, one per half (split at a 128 kB
+ * boundary at or below the middle), the same bytes whether the second half
+ * has a thread of its own or not and whether the file is read from memory or
+ * a descriptor; it reads back whole.
+ * Just below 4 MB it is one frame.  What the reader refuses: trailing bytes,
+ * a frame without a checksum or a size anywhere in the sequence.
+ */
+static void test_large_file_is_two_frames(void **state)
+{
+	fixture *f = *state;
+	bderr err;
+	bderr_init(&err);
+	size_t big = 16u << 20, half = 8u << 20;
+	unsigned char *a = xmalloc(big);
+	for (size_t i = 0; i < big; i++)
+		a[i] = (unsigned char)(i % 4096 < 3000 ? (i / 4096) * 7 : (i * 2654435761u) >> 24);
+	const char *file = "000000010000000000000004";
+	int fd = file_with(f, "big", a, big);
+	wal_compressor *two = wal_compressor_new(2), *one = wal_compressor_new(1);
+	int already = -1;
+	assert_int_equal(wal_store_fd(two, f->r, "db", file, fd, big, 1, &already, &err), 0);
+	assert_int_equal(wal_store_using(one, f->r, "db2", file, a, big, 1, &already, &err), 0);
+	size_t zlen = 0, zlen2 = 0, l0 = 0, l1 = 0;
+	char *z = stored_object(f, "db", file, &zlen);
+	char *z2 = stored_object(f, "db2", file, &zlen2);
+	assert_int_equal(zlen, zlen2);
+	assert_memory_equal(z, z2, zlen);
+	assert_int_equal(frames_in(z, zlen), 2);
+	/* the first frame holds the first half: the split depends on the length alone */
+	assert_int_equal(ZSTD_getFrameContentSize(z, zlen), half);
+	char *f0 = frame_of(a, half, 1, 1, &l0), *f1 = frame_of(a + half, big - half, 1, 1, &l1);
+	uint64_t content = 0;
+	assert_null(wal_object_frames_check(z, zlen, &content));
+	assert_int_equal(content, big);
+	char *path = NULL, sha[65], *data = NULL;
+	size_t len = 0;
+	assert_int_equal(wal_find(f->r, "db", file, &path, sha, &err), 0);
+	assert_int_equal(wal_object_read(f->r, path, sha, big, &data, &len, &err), 0);
+	assert_int_equal(len, big);
+	assert_memory_equal(data, a, big);
+	free(data);
+	free(path);
+
+	/* just below the split size: one frame */
+	size_t below = (4u << 20) - 1, bl = 0;
+	assert_int_equal(wal_store_using(two, f->r, "db", "000000010000000000000005", a, below, 1, &already, &err), 0);
+	char *zb = stored_object(f, "db", "000000010000000000000005", &bl);
+	assert_int_equal(frames_in(zb, bl), 1);
+	free(zb);
+
+	/* the reader's refusals */
+	char *bad = xmalloc(zlen + 16);
+	memcpy(bad, z, zlen);
+	memcpy(bad + zlen, "trailing bytes", 14);
+	assert_non_null(wal_object_frames_check(bad, zlen + 14, &content));
+	size_t nl = 0, ul = 0;
+	char *nocheck = frame_of(a + half, big - half, 0, 1, &nl);
+	char *unsized = frame_of(a + half, big - half, 1, 0, &ul);
+	char *mix = xmalloc(l0 + nl + ul);
+	memcpy(mix, f0, l0);
+	memcpy(mix + l0, nocheck, nl);
+	assert_string_equal(wal_object_frames_check(mix, l0 + nl, &content), "a zstd frame without a content checksum");
+	memcpy(mix + l0, unsized, ul);
+	assert_string_equal(wal_object_frames_check(mix, l0 + ul, &content), "a zstd frame without a size");
+	assert_non_null(wal_object_frames_check(mix, 0, &content));
+	assert_non_null(wal_object_frames_check(f0, l0 - 1, &content));
+	free(mix);
+	free(unsized);
+	free(nocheck);
+	free(bad);
+	free(f0);
+	free(f1);
+	free(z);
+	free(z2);
+	close(fd);
+	wal_compressor_free(two);
+	wal_compressor_free(one);
+	free(a);
 }
 
 static void test_corrupt_object_is_reported(void **state)
@@ -553,6 +672,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_compressor_reused_writes_one_shot_frames, test_repo_setup,
 						test_repo_teardown),
 		cmocka_unit_test_setup_teardown(test_store_from_file, test_repo_setup, test_repo_teardown),
+		cmocka_unit_test_setup_teardown(test_large_file_is_two_frames, test_repo_setup, test_repo_teardown),
 		cmocka_unit_test_setup_teardown(test_corrupt_object_is_reported, test_repo_setup, test_repo_teardown),
 		cmocka_unit_test_setup_teardown(test_frame_checks_behind_the_name, test_repo_setup, test_repo_teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent_pushes_leave_one_object, test_repo_setup, test_repo_teardown),
