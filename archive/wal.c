@@ -9,7 +9,7 @@
 #include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
-/* ZSTD_initStaticCCtx and the workspace estimate: see compressor_ready */
+/* ZSTD_initStaticCCtx and the workspace estimate: see compressor_level and part_ready */
 #define ZSTD_STATIC_LINKING_ONLY
 #include <zstd.h>
 
