@@ -4,6 +4,7 @@
 #include <inttypes.h>
 #include <jansson.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -720,6 +721,25 @@ static void *half_main(void *arg)
 }
 
 /*
+ * The second half's thread goes on another of the CPUs this process may use.
+ * Left to the scheduler, a new thread starts on its creator's CPU and waits
+ * there for a balancing pass to move it to the idle one: measured on the
+ * 2-vCPU VMs here, it started 1 to 3.5 ms after pthread_create (a 16 MB
+ * segment's half compresses in ~4.5 ms), and 0.5 to 0.7 ms when pinned away.
+ * With one CPU allowed, no pinning.
+ */
+static void away_from_this_cpu(pthread_attr_t *at)
+{
+	cpu_set_t allowed;
+	int me = sched_getcpu();
+	if (me < 0 || me >= CPU_SETSIZE || sched_getaffinity(0, sizeof allowed, &allowed) != 0)
+		return;
+	CPU_CLR(me, &allowed);
+	if (CPU_COUNT(&allowed) > 0)
+		(void)pthread_attr_setaffinity_np(at, sizeof allowed, &allowed);
+}
+
+/*
  * Compresses in into part 0's output (*out, *out_len bytes): one frame, or
  * for WAL_SPLIT_MIN bytes and more, two (see WAL_SPLIT_MIN), the second
  * moved in after the first.
@@ -737,7 +757,14 @@ static int compress_input(wal_compressor *z, const wal_input *in, int level, con
 		return compress_range(&z->part[0], level, in, 0, in->len, out_len, err);
 	half_job j = { &z->part[1], level, in, split, in->len, 0, 0, { 0 } };
 	pthread_t th;
-	int threaded = z->threads == 2 && pthread_create(&th, NULL, half_main, &j) == 0;
+	int threaded = 0;
+	if (z->threads == 2) {
+		pthread_attr_t at;
+		pthread_attr_init(&at);
+		away_from_this_cpu(&at);
+		threaded = pthread_create(&th, &at, half_main, &j) == 0;
+		pthread_attr_destroy(&at);
+	}
 	size_t first = 0;
 	int rc = compress_range(&z->part[0], level, in, 0, split, &first, err);
 	if (threaded)
