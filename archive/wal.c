@@ -14,6 +14,7 @@
 #define ZSTD_STATIC_LINKING_ONLY
 #include <zstd.h>
 
+#include "common/fsutil.h"
 #include "common/mem.h"
 
 #define INFO_MAX (64 * 1024)
@@ -645,18 +646,12 @@ static int input_piece(const wal_input *in, unsigned char *slot, size_t off, siz
 		return 0;
 	}
 	size_t got = 0;
-	while (got < want) {
-		ssize_t r = pread(in->fd, slot + got, want - got, (off_t)(off + got));
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return bderr_sys(err, errno, "cannot read '%s'", in->file);
-		/* a WAL file does not shrink while it waits to be archived: say so, store nothing */
-		if (r == 0)
-			return bderr_set(err, "'%s' ended after %zu of its %zu bytes while it was read", in->file,
-					 off + got, in->len);
-		got += (size_t)r;
-	}
+	if (fd_pread_full(in->fd, slot, want, (off_t)off, &got, in->file, err) < 0)
+		return -1;
+	/* a WAL file does not shrink while it waits to be archived: say so, store nothing */
+	if (got < want)
+		return bderr_set(err, "'%s' ended after %zu of its %zu bytes while it was read", in->file,
+				 off + got, in->len);
 	*piece = slot;
 	return 0;
 }
@@ -802,8 +797,8 @@ static int same_contents(wal_compressor *z, repo *r, const wal_input *in, const 
 		return bderr_prefix(err, "cannot compare '%s' with its archived copy", in->file);
 	int same = old_len == in->len;
 	for (size_t off = 0; same && off < in->len;) {
-		const unsigned char *piece;
-		size_t n;
+		const unsigned char *piece = NULL;
+		size_t n = 0;
 		if (input_piece(in, z->part[0].inbuf, off, in->len, &piece, &n, err) < 0) {
 			free(old);
 			return -1;

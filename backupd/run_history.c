@@ -176,17 +176,9 @@ static int history_last(const config *cfg, const char *job, int ok_only, run_rec
 	size_t want = (size_t)(st.st_size - from);
 	buf = xmalloc(want + 1);
 	size_t got = 0;
-	while (got < want) {
-		ssize_t n = pread(fd, buf + got, want - got, from + (off_t)got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			bderr_sys(err, errno, "cannot read run history '%s'", path);
-			goto out;
-		}
-		if (n == 0)
-			break;
-		got += (size_t)n;
+	if (fd_pread_full(fd, buf, want, from, &got, path, err) < 0) {
+		bderr_sys(err, err->sys_errno, "cannot read run history '%s'", path); /* its own words, as before */
+		goto out;
 	}
 	buf[got] = '\0';
 	/* the last line that parses: a torn last line (crash mid-write) is skipped */

@@ -76,14 +76,10 @@ static int wal_file_open(const char *path, wal_file *f, bderr *err)
 	f->segment = f->n.kind == WAL_KIND_SEGMENT || f->n.kind == WAL_KIND_PARTIAL;
 	if (rc == 0 && f->segment) {
 		unsigned char head[WAL_LONG_HEADER_LEN];
-		ssize_t got;
-		do
-			got = pread(f->fd, head, sizeof head, 0);
-		while (got < 0 && errno == EINTR);
-		if (got < 0)
-			rc = bderr_sys(err, errno, "cannot read '%s'", path);
-		else
-			rc = wal_segment_check_head(&f->n, head, (size_t)got, f->len, &f->h, err);
+		size_t got = 0;
+		rc = fd_pread_full(f->fd, head, sizeof head, 0, &got, path, err);
+		if (rc == 0)
+			rc = wal_segment_check_head(&f->n, head, got, f->len, &f->h, err);
 	} else if (rc == 0 && f->len == 0) {
 		rc = bderr_set(err, "'%s' is empty", path);
 	}

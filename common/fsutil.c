@@ -72,6 +72,23 @@ int fd_write_all(int fd, const void *buf, size_t len, const char *path, bderr *e
 	return 0;
 }
 
+int fd_pread_full(int fd, void *buf, size_t len, off_t off, size_t *got, const char *path, bderr *err)
+{
+	char *p = buf;
+	*got = 0;
+	while (*got < len) {
+		ssize_t n = pread(fd, p + *got, len - *got, off + (off_t)*got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return bderr_sys(err, errno, "cannot read '%s'", path);
+		if (n == 0)
+			break;
+		*got += (size_t)n;
+	}
+	return 0;
+}
+
 /*
  * Exclusive placement: link(2) never replaces, the one atomic "create if
  * absent" of a whole file.  Where the file system has no hard links, an

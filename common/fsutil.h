@@ -34,6 +34,13 @@ int path_relative_clean(const char *rel);
 int fd_write_all(int fd, const void *buf, size_t len, const char *path, bderr *err);
 
 /*
+ * pread(2) of up to len bytes at off until all are read or the file ends
+ * (EINTR retried): into *got, short only at end of file.  -1 with err naming
+ * path on a read error.
+ */
+int fd_pread_full(int fd, void *buf, size_t len, off_t off, size_t *got, const char *path, bderr *err);
+
+/*
  * Writes path whole or not at all: data goes to tmp (NULL: "<path>.tmp.<pid>")
  * in the same directory, mode 0600, which is fsynced, closed and renamed
  * over path; then path's directory is fsynced.  A reader never sees half a
