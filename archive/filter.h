@@ -15,8 +15,8 @@
 #include "archive/stream.h"
 
 #define SHA256_HEX_LEN 64
-/* One-shot hex SHA-256 of a buffer (common/sha256.h); always 0. */
-int sha256_hex(const void *buf, size_t len, char out[SHA256_HEX_LEN + 1]);
+/* One-shot hex SHA-256 of a buffer (common/sha256.h: it cannot fail). */
+void sha256_hex(const void *buf, size_t len, char out[SHA256_HEX_LEN + 1]);
 
 /* Observers.  Results are valid after close (writers) or end of stream (readers). */
 writer *sha256_writer_new(writer *next);

@@ -40,12 +40,11 @@ static void state_hex(const sha256_state *st, char out[SHA256_HEX_LEN + 1])
 	hex_encode(st->digest, SHA256_DIGEST_LEN, out);
 }
 
-int sha256_hex(const void *buf, size_t len, char out[SHA256_HEX_LEN + 1])
+void sha256_hex(const void *buf, size_t len, char out[SHA256_HEX_LEN + 1])
 {
 	unsigned char md[SHA256_DIGEST_LEN];
 	sha256_digest(buf, len, md);
 	hex_encode(md, SHA256_DIGEST_LEN, out);
-	return 0;
 }
 
 typedef struct sha256_writer {

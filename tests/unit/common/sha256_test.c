@@ -61,7 +61,7 @@ static void test_fips_vectors(void **state)
 			assert_string_equal(got, v[i].want);
 		}
 	char h[SHA256_HEX_LEN + 1];
-	assert_int_equal(sha256_hex("abc", 3, h), 0);
+	sha256_hex("abc", 3, h);
 	assert_string_equal(h, v[0].want);
 }
 
