@@ -1497,11 +1497,9 @@ static int state_dir_writable(const config *cfg)
 	return ok;
 }
 
-/* Hands the HTTP thread a fresh copy of what it reports. */
-static void publish(const dtable *t, metrics_server *srv, time_t started, int stopping)
+/* What the HTTP thread reports, as of now. */
+static metrics_snapshot snapshot_take(const dtable *t, time_t started, int stopping)
 {
-	if (srv == NULL)
-		return;
 	metrics_snapshot s = {
 		.started = started,
 		.tick = time(NULL),
@@ -1533,6 +1531,15 @@ static void publish(const dtable *t, metrics_server *srv, time_t started, int st
 				m->fleet_last_success = t->fleet_ok[k].finished;
 	}
 	gauges_load(t->cfg, &s);
+	return s;
+}
+
+/* Hands the HTTP thread a fresh copy of what it reports. */
+static void publish(const dtable *t, metrics_server *srv, time_t started, int stopping)
+{
+	if (srv == NULL)
+		return;
+	metrics_snapshot s = snapshot_take(t, started, stopping);
 	metrics_server_publish(srv, &s);
 }
 
@@ -1623,7 +1630,11 @@ int daemon_command(program *p, bderr *err)
 	t.hostname = xstrdup(host);
 	/* started with the signals blocked: its thread inherits the mask and never takes them */
 	metrics_server *srv = NULL;
-	if (t.http_listen && metrics_server_new(t.http_listen, &srv, err) < 0) {
+	metrics_snapshot first = {0};
+	if (t.http_listen)
+		first = snapshot_take(&t, started, 0);
+	if (t.http_listen && metrics_server_new(t.http_listen, &first, &srv, err) < 0) {
+		metrics_snapshot_clear(&first);
 		sdnotify_free(sd);
 		sigprocmask(SIG_SETMASK, &old, NULL);
 		dtable_free(&t);

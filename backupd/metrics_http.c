@@ -433,7 +433,8 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *conn, const char
 	return ret;
 }
 
-int metrics_server_new(const char *spec, metrics_server **out, bderr *err)
+int metrics_server_new(const char *spec, metrics_snapshot *first, metrics_server **out,
+		       bderr *err)
 {
 	*out = NULL;
 	struct sockaddr_storage addr;
@@ -458,12 +459,16 @@ int metrics_server_new(const char *spec, metrics_server **out, bderr *err)
 	}
 	metrics_server *srv = xcalloc(1, sizeof *srv);
 	pthread_mutex_init(&srv->lock, NULL);
+	/* in place before the thread exists: its first answer is already the daemon's */
+	srv->snap = *first;
+	memset(first, 0, sizeof *first);
 	srv->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, answer, srv,
 				    MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_LIMIT,
 				    (unsigned)METRICS_MAX_CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT,
 				    (unsigned)METRICS_CONNECTION_TIMEOUT, MHD_OPTION_END);
 	if (srv->mhd == NULL) {
 		close(fd);
+		metrics_snapshot_clear(&srv->snap);
 		pthread_mutex_destroy(&srv->lock);
 		free(srv);
 		return bderr_set(err, "http-listen: cannot start the HTTP server on %s", spec);

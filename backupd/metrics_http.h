@@ -118,8 +118,14 @@ int metrics_listen_warning(const char *spec, char *buf, size_t len);
 
 typedef struct metrics_server metrics_server;
 
-/* Binds spec (already validated) and starts serving an empty snapshot. */
-int metrics_server_new(const char *spec, metrics_server **out, bderr *err);
+/*
+ * Binds spec (already validated) and starts serving first, whose contents it
+ * takes over (left zeroed, freed by the caller on failure too): a scrape that
+ * comes at once must see the daemon as it is, never an empty snapshot (no
+ * migrations, start time 0, /health failing on a state dir not yet checked).
+ */
+int metrics_server_new(const char *spec, metrics_snapshot *first, metrics_server **out,
+		       bderr *err);
 /* Takes over the contents of snap (left zeroed) as what is served from now on. */
 void metrics_server_publish(metrics_server *srv, metrics_snapshot *snap);
 /* Stops the server thread and frees everything; NULL is a no-op. */

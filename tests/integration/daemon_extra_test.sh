@@ -166,6 +166,42 @@ name = leakys3
 schedule = */5 * * * * *
 CONF
 } >"$CONF"
+# The very first answers, polled from the moment a daemon starts.  The server
+# used to answer from an empty snapshot until the loop's first tick: start
+# time 0, no migrations, /health 503.  Reading 3000 followed migrations makes
+# that first tick slow enough to be hit every time.
+first_answer() { # URL FILE: poll until the daemon answers; FILE gets the body, stdout the code
+	local code i
+	for i in $(seq 3000); do
+		code="$(curl -s -o "$2" -w '%{http_code}' "$1")"
+		[ "$code" != 000 ] && break
+		sleep 0.005
+	done
+	echo "$code"
+}
+EARLY="$BD_TMP/early"
+mkdir -p "$EARLY/state/migrations"
+chmod 700 "$EARLY/state"
+python3 -c '
+import sys
+for i in range(3000):
+    with open("%s/m%d.json" % (sys.argv[1], i), "w") as f:
+        f.write("{\"phase\":\"following\",\"observed_phase\":\"following\",\"observed\":1,\"observed_lag_bytes\":5,\"observed_rows_applied\":7}")
+' "$EARLY/state/migrations"
+EPORT="$(_bd_pick_port)"
+printf '[global]\nstate-dir = %s\nhttp-listen = 127.0.0.1:%s\n' "$EARLY/state" "$EPORT" >"$EARLY/d.conf"
+for what in metrics health; do
+	"$BACKUPD" -c "$EARLY/d.conf" daemon >/dev/null 2>"$EARLY/d.log" &
+	EPID=$!
+	code="$(first_answer "http://127.0.0.1:$EPORT/$what" "$EARLY/$what.txt")"
+	kill "$EPID"
+	wait "$EPID" 2>/dev/null
+	assert_eq "/$what: the first answer of a starting daemon is 200" 200 "$code"
+done
+assert_eq "/metrics: the first answer has the start time and all 3000 migrations" "1 3000" \
+	"$(awk '$1 == "backupd_start_time_seconds" { print ($2 > 0) }' "$EARLY/metrics.txt") $(grep -c '^backupd_migration_phase{' "$EARLY/metrics.txt")"
+assert_eq "/health: the first answer is ok" ok "$(cat "$EARLY/health.txt")"
+
 DLOG="$BD_TMP/daemon-metrics.log"
 "$BACKUPD" -c "$CONF" daemon >/dev/null 2>"$DLOG" &
 DPID=$!

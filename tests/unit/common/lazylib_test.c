@@ -236,7 +236,8 @@ static void test_mhd_missing(void **state)
 	bderr err;
 	bderr_init(&err);
 	metrics_server *srv = (metrics_server *)1;
-	assert_int_equal(metrics_server_new("127.0.0.1:1", &srv, &err), -1);
+	metrics_snapshot first = {0};
+	assert_int_equal(metrics_server_new("127.0.0.1:1", &first, &srv, &err), -1);
 	assert_null(srv);
 	assert_names(err.msg, "libbd-missing-microhttpd.so.12", BD_PACKAGE_MHD);
 	assert_non_null(strstr(err.msg, "http-listen 127.0.0.1:1: cannot load"));
