@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# run.sh: long
 # Encryption at rest, end to end: a PostgreSQL corner-case round trip and a
 # MySQL round trip through encrypted repositories, WAL archiving + base backup
 # + PITR through an encrypted repository, expire, list, verify, a configured

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# run.sh: long
 # Crash consistency (issue 10): kill -9 at random points of dump (PostgreSQL
 # and MariaDB), restore, wal-push, basebackup, expire and the daemon; the
 # repository's disk full; the database server restarted mid-dump; the S3

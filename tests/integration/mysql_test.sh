@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# run.sh: long
 # MySQL/MariaDB logical dump and restore, end to end, against a real MariaDB:
 # round trips of a corner-case database (password from a config
 # password-file and from MYSQL_PWD; --jobs 1, 2 and 4 with small chunks; the

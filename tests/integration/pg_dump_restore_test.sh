@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# run.sh: long
 # PostgreSQL logical dump and restore, end to end, against a real server:
 # round trips of a corner-case database with --jobs 2 and --jobs 1, the
 # repository layout, list/verify, and the failure paths (non-empty target,

@@ -33,7 +33,8 @@ fi
 # random ports and its own scratch directory); a suite's output is printed
 # whole when it ends, so logs never interleave.  A suite whose checks count
 # what happens in a window of wall-clock time (schedulers, leases) says so
-# with a line "# run.sh: alone" and then runs with nothing beside it.
+# with a line "# run.sh: alone" and then runs with nothing beside it.  A
+# suite that takes minutes says "# run.sh: long" and starts early.
 PARALLEL="${BD_PARALLEL:-1}"
 case "$PARALLEL" in '' | *[!0-9]* | 0) echo "run.sh: BD_PARALLEL must be a positive integer" >&2; exit 2 ;; esac
 
@@ -73,6 +74,25 @@ report_one() {
 	total_fail=$((total_fail + f))
 	summary+=("$(printf '%-40s %4d passed %4d failed %5ds' "$name" "$p" "$f" $((SECONDS - started[$i])))")
 }
+
+# With N at a time, the order decides how long the whole run takes: a suite
+# that runs alone goes first (later, every slot would idle while the others
+# drain), then the long ones marked "# run.sh: long", so that no long suite
+# starts last and runs on with the other slots empty.
+if [ "$PARALLEL" -gt 1 ]; then
+	alone=() long=() rest=()
+	for t in "${tests[@]}"; do
+		if grep -q '^# run.sh: alone' "$t"; then
+			alone+=("$t")
+		elif grep -q '^# run.sh: long' "$t"; then
+			long+=("$t")
+		else
+			rest+=("$t")
+		fi
+	done
+	ordered=("${alone[@]}" "${long[@]}" "${rest[@]}")
+	tests=("${ordered[@]}")
+fi
 
 if [ "$PARALLEL" -eq 1 ]; then
 	for i in "${!tests[@]}"; do

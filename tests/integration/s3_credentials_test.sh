@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# run.sh: long
 # S3 credentials, object options and outages, against s3rver:
 # - the AWS credential chain, each source against local stand-ins
 #   (aws_standin.py: instance metadata with IMDSv2, container credentials,

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# run.sh: long
 # The S3 driver through the real binaries, against s3rver (a local fake S3
 # from npm), including WAL archiving, base backups and PITR through a bucket.
 # s3rver does not check SigV4 signatures: the signing itself is

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# run.sh: long
 # valgrind's memcheck over the tools' main paths against real servers: every
 # backupd and dbrestore command below runs under tests/valgrind.sh (invalid
 # reads and writes, uninitialised values, bad frees, memory definitely lost at
