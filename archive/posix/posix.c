@@ -548,18 +548,9 @@ int posix_storage_new(const char *root, storage **out, bderr *err)
 	 * a bad config line: say so, rather than fail on the first object
 	 * below it ("cannot open '.../backupd.repo': Not a directory").
 	 */
-	struct stat st;
-	const char *why = NULL;
-	if (stat(abs, &st) == 0) {
-		if (!S_ISDIR(st.st_mode))
-			why = "is not a directory";
-	} else if (errno == ENOTDIR) {
-		why = "cannot be a directory: a directory above it is a file";
-	}
-	if (why) {
-		int rc = bderr_usage(err, "repository '%s' %s", root, why);
+	if (dir_place_check("repository", abs, err) < 0) {
 		free(abs);
-		return rc;
+		return -1;
 	}
 	posix_storage *ps = xcalloc(1, sizeof *ps);
 	ps->base.driver = &posix_driver;

@@ -722,7 +722,7 @@ note "failure: unusable repository and source"
 run "$BACKUPD" dump --source "$SRC_URI" --repo "$BD_TMP/a-file/repo" --name src
 # the operator's setup to fix, like a bad config line: exit 2
 assert_rc "dump into a repository under a regular file exits 2" 2
-assert_output_contains "the error names the repository path" "repository '$BD_TMP/a-file/repo' cannot be a directory: a directory above it is a file"
+assert_output_contains "the error names the repository path" "repository '$BD_TMP/a-file/repo' cannot be a directory: '$BD_TMP/a-file' above it is a file"
 run "$BACKUPD" list --repo "$BD_TMP/a-file"
 assert_rc "list of a regular file as repository exits 2" 2
 assert_output_contains "it says the path is not a directory" "repository '$BD_TMP/a-file' is not a directory"

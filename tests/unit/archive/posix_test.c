@@ -540,10 +540,15 @@ static void test_root_is_a_file(void **state)
 	assert_non_null(strstr(err.msg, "is not a directory"));
 	free(root);
 	bderr_init(&err);
-	root = fs_path(f, "file/repo");
+	root = fs_path(f, "file/repo/deeper");
 	assert_int_equal(posix_storage_new(root, &s, &err), -1);
 	assert_int_equal(err.exit_code, EXIT_USAGE);
-	assert_non_null(strstr(err.msg, "a directory above it is a file"));
+	/* names the file in the way */
+	char *file = fs_path(f, "file");
+	char *want = xasprintf("cannot be a directory: '%s' above it is a file", file);
+	assert_non_null(strstr(err.msg, want));
+	free(want);
+	free(file);
 	free(root);
 }
 
