@@ -1724,10 +1724,10 @@ static long long server_memory_kb(PGconn *c)
 	return kb;
 }
 
-static int size_index_memory(index_memory *m, PGconn **conns, bderr *err)
+static int size_index_memory(index_memory *m, PGconn *c, bderr *err)
 {
 	PGresult *r = NULL;
-	if (pg_query(conns[0],
+	if (pg_query(c,
 		     "SELECT (SELECT setting::int8 * 8 FROM pg_catalog.pg_settings WHERE name = 'shared_buffers' "
 		     "          AND unit = '8kB'), "
 		     "       (SELECT setting::int8 FROM pg_catalog.pg_settings WHERE name = 'maintenance_work_mem' "
@@ -1739,7 +1739,7 @@ static int size_index_memory(index_memory *m, PGconn **conns, bderr *err)
 	PQclear(r);
 	if (have_kb == 0)
 		return 0; /* no setting read: the server's own */
-	long long avail_kb = server_memory_kb(conns[0]);
+	long long avail_kb = server_memory_kb(c);
 	m->floor_kb = have_kb;
 	m->budget_kb = avail_kb / 2 > shared_kb ? avail_kb / 2 : shared_kb;
 	pthread_mutex_init(&m->lock, NULL);
@@ -1864,7 +1864,7 @@ static int session_open(restore_ctx *rc, repo *r, const manifest *m, const engin
 			goto out;
 	if (!o->allow_non_empty && check_empty(rc->conns[0], rc->dbname, err) != 0)
 		goto out;
-	if (size_index_memory(&rc->mem, rc->conns, err) != 0)
+	if (size_index_memory(&rc->mem, rc->conns[0], err) != 0)
 		goto out;
 	rcode = 0;
 out:
