@@ -43,11 +43,15 @@ static void test_claim(void **state)
 	script a = { "G", 0 };
 	assert_int_equal(claim(&a, &e), 0);
 	assert_int_equal(a.tries, 1);
-	/* idle, never seen busy: a live restore between statements, refused at once */
+	/* idle, never seen busy: a live restore between statements, refused after 5 more polls */
 	script b = { "I", 0 };
 	assert_int_equal(claim(&b, &e), -1);
-	assert_int_equal(b.tries, 1);
+	assert_int_equal(b.tries, 6);
 	assert_non_null(strstr(e.msg, "another restore --create into 'rst' is in progress"));
+	/* idle, then free: a killed restorer's session that had not yet ended */
+	script b2 = { "IIG", 0 };
+	assert_int_equal(claim(&b2, &e), 0);
+	assert_int_equal(b2.tries, 3);
 	/* busy, then idle for a moment while its session ends, then free: ours */
 	script c = { "BBBIIIG", 0 };
 	assert_int_equal(claim(&c, &e), 0);
