@@ -224,6 +224,7 @@ static json_t *object_json(const manifest_object *o)
 	    set_new(j, "size", json_integer((json_int_t)o->meta.size)) < 0 ||
 	    set_new(j, "stored_size", json_integer((json_int_t)o->meta.stored_size)) < 0 ||
 	    set_new(j, "sha256", json_string(o->meta.sha256)) < 0 ||
+	    (o->meta.sha256_stored && set_new(j, "sha256_of", json_string("stored")) < 0) ||
 	    set_new(j, "compressed", json_boolean(o->compressed)) < 0 ||
 	    (o->rows >= 0 && set_new(j, "rows", json_integer(o->rows)) < 0)) {
 		json_decref(j);
@@ -332,6 +333,7 @@ static int parse_object(manifest *m, json_t *o, size_t index, bderr *err)
 		return bderr_set(err, "invalid manifest: %s must be an object", where);
 	json_t *name = json_object_get(o, "name");
 	json_t *sha = json_object_get(o, "sha256");
+	json_t *sha_of = json_object_get(o, "sha256_of");
 	json_t *compressed = json_object_get(o, "compressed");
 	json_t *jrows = json_object_get(o, "rows");
 	/* object names become storage paths: nothing may climb out of the backup */
@@ -340,6 +342,12 @@ static int parse_object(manifest *m, json_t *o, size_t index, bderr *err)
 	if (!json_is_string(sha) || !sha256_hex_ok(json_string_value(sha)))
 		return bderr_set(err, "invalid manifest: %s'sha256' must be 64 lower-case hex digits",
 				 where);
+	if (sha_of != NULL && (!json_is_string(sha_of) ||
+			       (strcmp(json_string_value(sha_of), "stored") != 0 &&
+				strcmp(json_string_value(sha_of), "content") != 0)))
+		return bderr_set(err, "invalid manifest: %s'sha256_of' must be \"stored\" or \"content\"",
+				 where);
+	meta.sha256_stored = sha_of != NULL && strcmp(json_string_value(sha_of), "stored") == 0;
 	if (!json_is_boolean(compressed))
 		return bderr_set(err, "invalid manifest: %s'compressed' must be true or false", where);
 	if (jrows != NULL) {

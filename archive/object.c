@@ -9,10 +9,11 @@
 #include "common/progress.h"
 
 struct object_writer {
-	writer *head; /* sha256 -> size -> [zstd] -> size (stored) -> storage */
+	writer *head; /* size -> [zstd -> sha256] -> size (stored) -> storage; uncompressed: sha256 first */
 	writer *sha;
 	writer *size;
 	writer *stored;
+	int sha256_stored;
 };
 
 int object_writer_open(storage *s, const char *path, int level, object_writer **out, bderr *err)
@@ -23,10 +24,16 @@ int object_writer_open(storage *s, const char *path, int level, object_writer **
 		return -1;
 	object_writer *ow = xcalloc(1, sizeof *ow);
 	ow->stored = size_writer_new(w);
-	w = level != 0 ? zstd_writer_new(ow->stored, level) : ow->stored;
-	ow->size = size_writer_new(w);
-	ow->sha = sha256_writer_new(ow->size);
-	ow->head = ow->sha;
+	if (level != 0) {
+		ow->sha = sha256_writer_new(ow->stored);
+		ow->size = size_writer_new(zstd_writer_new(ow->sha, level));
+		ow->head = ow->size;
+		ow->sha256_stored = 1;
+	} else {
+		ow->size = size_writer_new(ow->stored);
+		ow->sha = sha256_writer_new(ow->size);
+		ow->head = ow->sha;
+	}
 	*out = ow;
 	return 0;
 }
@@ -43,6 +50,7 @@ int object_writer_close(object_writer *ow, object_meta *meta, bderr *err)
 	meta->size = size_writer_bytes(ow->size);
 	meta->stored_size = size_writer_bytes(ow->stored);
 	sha256_writer_hex(ow->sha, meta->sha256);
+	meta->sha256_stored = ow->sha256_stored;
 	return 0;
 }
 
@@ -55,9 +63,10 @@ void object_writer_free(object_writer *ow)
 }
 
 struct object_reader {
-	reader *head; /* storage -> [unzstd] -> size -> sha256 */
+	reader *head; /* storage -> [sha256 -> size (stored) -> unzstd] -> size; else sha256 last */
 	reader *sha;
 	reader *size;
+	reader *stored; /* NULL: not counted (the content's hash is checked) */
 	char *path;
 	int verify;
 	object_meta expect;
@@ -74,11 +83,19 @@ int object_reader_open(storage *s, const char *path, int compressed,
 	if (storage_open_read(s, path, &r, err) < 0)
 		return -1;
 	object_reader *orr = xcalloc(1, sizeof *orr);
-	if (compressed)
-		r = zstd_reader_new(r);
-	orr->size = size_reader_new(r);
-	orr->sha = sha256_reader_new(orr->size);
-	orr->head = orr->sha;
+	if (compressed && (expect == NULL || expect->sha256_stored)) {
+		orr->sha = sha256_reader_new(r);
+		orr->stored = size_reader_new(orr->sha);
+		orr->size = size_reader_new(zstd_reader_new(orr->stored));
+		orr->head = orr->size;
+	} else {
+		/* uncompressed, or written before manifest format 2: the content's hash */
+		if (compressed)
+			r = zstd_reader_new(r);
+		orr->size = size_reader_new(r);
+		orr->sha = sha256_reader_new(orr->size);
+		orr->head = orr->sha;
+	}
 	orr->path = xstrdup(path);
 	if (expect) {
 		orr->verify = 1;
@@ -142,6 +159,11 @@ static int reader_read_verified(object_reader *orr, void *buf, size_t cap, size_
 	}
 	if (*got > 0)
 		return 0;
+	if (orr->stored && size_reader_bytes(orr->stored) != orr->expect.stored_size) {
+		bderr_set(err, "stored size mismatch (expected %" PRIu64 " bytes, got %" PRIu64 ")",
+			  orr->expect.stored_size, size_reader_bytes(orr->stored));
+		return corrupt(orr, err);
+	}
 	char hex[SHA256_HEX_LEN + 1];
 	sha256_reader_hex(orr->sha, hex);
 	if (strcmp(hex, orr->expect.sha256) != 0) {

@@ -50,6 +50,7 @@ static void check_equal(const manifest *a, const manifest *b)
 		must(x->meta.size == y->meta.size, "object size");
 		must(x->meta.stored_size == y->meta.stored_size, "object stored_size");
 		must(strcmp(x->meta.sha256, y->meta.sha256) == 0, "object sha256");
+		must(x->meta.sha256_stored == y->meta.sha256_stored, "object sha256_of");
 		must(x->compressed == y->compressed, "object compressed");
 		must(x->rows == y->rows, "object rows");
 	}

@@ -183,7 +183,7 @@ PY
 # replace_object BACKUP_DIR OBJECT CONTENT_FILE: a crafted backup that still
 # passes verify: OBJECT (e.g. schema/pre-data.sql.zst) gets CONTENT_FILE's
 # bytes (zstd-compressed when its name ends in .zst) and manifest.json its new
-# size, stored size and sha256.
+# size, stored size and sha256 (of the stored bytes, as backupd records them).
 replace_object() {
 	python3 - "$1" "$2" "$3" <<'PY'
 import hashlib, json, os, subprocess, sys
@@ -199,7 +199,8 @@ m = json.load(open(mpath))
 for o in m["objects"]:
     if o["name"] == name:
         o["size"], o["stored_size"] = len(data), len(stored)
-        o["sha256"] = hashlib.sha256(data).hexdigest()
+        o["sha256"] = hashlib.sha256(stored).hexdigest()
+        o["sha256_of"] = "stored"
         break
 else:
     sys.exit("no object " + name + " in " + mpath)

@@ -5,7 +5,9 @@
 # on PostgreSQL and MariaDB.  A changed row, a missing index, a moved
 # sequence are named; a difference found by restore --verify fails the
 # restore (a --create database is dropped); a backup from before digests
-# cannot be verified but still restores.
+# cannot be verified but still restores; one from before manifest format 2
+# (objects hashed by their content, not their stored bytes) still verifies
+# and restores, and a wrong hash there is still caught.
 source "$(dirname "$0")/lib.sh"
 
 HERE="$(cd "$(dirname "$0")" && pwd -P)"
@@ -147,6 +149,48 @@ assert_rc "without --verify it restores" 0
 run "$DBRESTORE" verify --repo "$OLD" --name pg --to "$(pg_uri old1)"
 assert_rc "dbrestore verify of it exits 1" 1
 assert_output_contains "saying it predates digests" "predates digests"
+
+note "PostgreSQL: a backup from before manifest format 2 (each object's hash of its content)"
+check "a new manifest is format 2 and hashes each compressed object's stored bytes" python3 - "$M" "$REPO/pg/backups/$ID" <<'PY'
+import hashlib, json, os, sys
+m = json.load(open(sys.argv[1]))
+assert m["format"] == 2, m["format"]
+for o in m["objects"]:
+    data = open(os.path.join(sys.argv[2], o["name"]), "rb").read()
+    assert o["compressed"] and o["sha256_of"] == "stored", o
+    assert hashlib.sha256(data).hexdigest() == o["sha256"], o["name"]
+PY
+F1="$BD_TMP/repo-format1"
+cp -a "$REPO" "$F1"
+# what a format 1 backupd wrote: the SHA-256 of each object's content
+cat >"$BD_TMP/format1.py" <<'PY'
+import hashlib, json, os, subprocess, sys
+p, bdir, bad = sys.argv[1], sys.argv[2], len(sys.argv) > 3
+m = json.load(open(p))
+m["format"] = 1
+for o in m["objects"]:
+    data = open(os.path.join(bdir, o["name"]), "rb").read()
+    content = subprocess.run(["zstd", "-dcq"], input=data, check=True, capture_output=True).stdout
+    o["sha256"] = hashlib.sha256(content).hexdigest()
+    o.pop("sha256_of", None)
+if bad:
+    o = next(o for o in m["objects"] if o["name"].startswith("data/"))
+    o["sha256"] = hashlib.sha256(b"other").hexdigest()
+    print(o["name"])
+json.dump(m, open(p, "w"))
+PY
+python3 "$BD_TMP/format1.py" "$F1/pg/backups/$ID/manifest.json" "$F1/pg/backups/$ID"
+run "$BACKUPD" verify --repo "$F1" --name pg
+assert_rc "backupd verify of the format 1 backup succeeds" 0
+run "$DBRESTORE" restore --repo "$F1" --name pg --to "$(pg_uri format1)" --create --verify
+assert_rc "restore --verify of it succeeds" 0
+bad_obj="$(python3 "$BD_TMP/format1.py" "$F1/pg/backups/$ID/manifest.json" "$F1/pg/backups/$ID" bad)"
+run "$BACKUPD" verify --repo "$F1" --name pg
+assert_rc "a format 1 backup whose content hash differs fails verify" 1
+assert_output_contains "naming the object" "$bad_obj' is corrupt: sha256 mismatch"
+run "$DBRESTORE" restore --repo "$F1" --name pg --to "$(pg_uri format1bad)" --create
+assert_rc "and its restore fails" 1
+check_not "leaving no database" db_exists format1bad
 
 # --------------------------------------------------------------------------
 note "MariaDB: the corner-case database"

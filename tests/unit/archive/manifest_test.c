@@ -17,8 +17,8 @@
 static manifest *sample(void)
 {
 	manifest *m = manifest_new();
-	object_meta a = { 0, 13, SHA_A };
-	object_meta b = { 1000, 120, SHA_B };
+	object_meta a = { 0, 13, SHA_A, 0 };
+	object_meta b = { 1000, 120, SHA_B, 1 };
 	m->id = xstrdup("20261121T101324Z");
 	m->name = xstrdup("app");
 	m->engine = xstrdup("postgresql");
@@ -59,10 +59,12 @@ static void test_round_trip(void **state)
 	assert_int_equal(o->meta.size, 1000);
 	assert_int_equal(o->meta.stored_size, 120);
 	assert_string_equal(o->meta.sha256, SHA_B);
+	assert_true(o->meta.sha256_stored);
 	assert_true(o->compressed);
 	assert_int_equal(o->rows, 42);
 	o = manifest_find_object(p, "schema/pre-data.sql");
 	assert_non_null(o);
+	assert_false(o->meta.sha256_stored);
 	assert_false(o->compressed);
 	assert_int_equal(o->rows, -1);
 	assert_null(manifest_find_object(p, "nope"));
@@ -112,7 +114,7 @@ static void test_empty_manifest(void **state)
 
 static void test_newer_format_refused(void **state)
 {
-	static const char newer[] = "{\"format\": 2, \"id\": \"x\", \"whatever\": [1]}";
+	static const char newer[] = "{\"format\": 3, \"id\": \"x\", \"whatever\": [1]}";
 	manifest *p;
 	bderr err;
 	(void)state;
@@ -120,7 +122,7 @@ static void test_newer_format_refused(void **state)
 	assert_int_equal(manifest_parse(newer, strlen(newer), &p, &err), -1);
 	assert_null(p);
 	assert_string_equal(err.msg,
-			    "manifest format 2 is newer than this backupd supports (1): upgrade backupd");
+			    "manifest format 3 is newer than this backupd supports (2): upgrade backupd");
 }
 
 static void expect_invalid(const char *json, const char *fragment)
@@ -179,6 +181,8 @@ static void test_bad_input(void **state)
 			   "\",\"compressed\":1"),
 		       "'compressed'");
 	expect_invalid(OBJ(GOOD_OBJ ",\"rows\":\"7\""), "'rows'");
+	expect_invalid(OBJ(GOOD_OBJ ",\"sha256_of\":\"compressed\""), "'sha256_of' must be");
+	expect_invalid(OBJ(GOOD_OBJ ",\"sha256_of\":true"), "'sha256_of' must be");
 	expect_invalid(HEAD "\"objects\":[], \"objects\":[]}", "duplicate");
 
 	/* the good object really is good */
@@ -301,7 +305,7 @@ static void test_size_bounds(void **state)
 		       "invalid manifest");
 	/* and the writer never turns a size into a negative number */
 	manifest *m = sample();
-	object_meta huge = { UINT64_MAX - 3, 1, SHA_A };
+	object_meta huge = { UINT64_MAX - 3, 1, SHA_A, 0 };
 	manifest_add_object(m, "huge", &huge, 0, -1);
 	assert_int_equal(manifest_to_json(m, &text, &err), -1);
 	assert_non_null(strstr(err.msg, "size"));

@@ -139,6 +139,24 @@ static void file_flip_byte(const fixture *f, const char *rel, off_t off)
 	free(p);
 }
 
+/* The SHA-256 of a file's bytes as stored. */
+static void file_sha256(const fixture *f, const char *rel, char hex[SHA256_HEX_LEN + 1])
+{
+	char *p = xasprintf("%s/%s", f->dir, rel);
+	FILE *fp = fopen(p, "rb");
+	assert_non_null(fp);
+	strbuf b;
+	strbuf_init(&b);
+	char buf[4096];
+	size_t n;
+	while ((n = fread(buf, 1, sizeof buf, fp)) > 0)
+		strbuf_append(&b, buf, n);
+	fclose(fp);
+	sha256_hex(b.data ? b.data : "", b.len, hex);
+	strbuf_free(&b);
+	free(p);
+}
+
 static void file_truncate(const fixture *f, const char *rel, off_t len)
 {
 	char *p = xasprintf("%s/%s", f->dir, rel);
@@ -166,6 +184,11 @@ static void test_round_trip(void **state)
 			assert_true(meta.stored_size < len / 20);
 		else
 			assert_int_equal(meta.stored_size, len);
+		/* compressed: the hash is of the stored bytes; uncompressed, those are the content */
+		char hex[SHA256_HEX_LEN + 1];
+		file_sha256(f, OBJ, hex);
+		assert_string_equal(meta.sha256, hex);
+		assert_int_equal(meta.sha256_stored, level != 0);
 		assert_int_equal(read_object(f->s, OBJ, level != 0, &meta, &back, &err), 0);
 		assert_int_equal(back.len, len);
 		assert_memory_equal(back.data, data, len);
@@ -177,13 +200,72 @@ static void test_round_trip(void **state)
 	}
 	free(data);
 
-	assert_int_equal(write_object(f->s, "empty", 1, "", 0, 1, &meta, &err), 0);
+	assert_int_equal(write_object(f->s, "empty", 0, "", 0, 1, &meta, &err), 0);
 	assert_int_equal(meta.size, 0);
 	assert_string_equal(meta.sha256, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+	assert_int_equal(write_object(f->s, "empty", 1, "", 0, 1, &meta, &err), 0);
+	assert_int_equal(meta.size, 0);
 	assert_true(meta.stored_size > 0);
 	assert_int_equal(read_object(f->s, "empty", 1, &meta, &back, &err), 0);
 	assert_int_equal(back.len, 0);
 	strbuf_free(&back);
+}
+
+/*
+ * A compressed object whose manifest records the SHA-256 of its content
+ * (manifest format 1) still reads and is still verified; one recorded with
+ * the hash of its stored bytes is checked against those, and against their
+ * count.
+ */
+static void test_hash_of_content_or_stored(void **state)
+{
+	fixture *f = *state;
+	object_meta meta, old;
+	strbuf back;
+	bderr err;
+	bderr_init(&err);
+	size_t len = 400000;
+	unsigned char *data = pattern(len, 0);
+	assert_int_equal(write_object(f->s, OBJ, 3, data, len, 65536, &meta, &err), 0);
+	assert_true(meta.sha256_stored);
+
+	old = meta;
+	old.sha256_stored = 0;
+	sha256_hex(data, len, old.sha256);
+	assert_int_equal(read_object(f->s, OBJ, 1, &old, &back, &err), 0);
+	assert_int_equal(back.len, len);
+	assert_memory_equal(back.data, data, len);
+	strbuf_free(&back);
+	old.sha256[0] = old.sha256[0] == '0' ? '1' : '0';
+	assert_int_equal(read_object(f->s, OBJ, 1, &old, &back, &err), -1);
+	strbuf_free(&back);
+	assert_non_null(strstr(err.msg, "object '" OBJ "' is corrupt: sha256 mismatch"));
+
+	/* the content's hash where the stored bytes' is expected: a mismatch */
+	old.sha256_stored = 1;
+	sha256_hex(data, len, old.sha256);
+	bderr_init(&err);
+	assert_int_equal(read_object(f->s, OBJ, 1, &old, &back, &err), -1);
+	strbuf_free(&back);
+	assert_non_null(strstr(err.msg, "object '" OBJ "' is corrupt: sha256 mismatch"));
+
+	/* the same content compressed at another level: other stored bytes */
+	object_meta other;
+	assert_int_equal(write_object(f->s, OBJ, 1, data, len, 65536, &other, &err), 0);
+	assert_string_not_equal(other.sha256, meta.sha256);
+	bderr_init(&err);
+	meta.stored_size = other.stored_size;
+	assert_int_equal(read_object(f->s, OBJ, 1, &meta, &back, &err), -1);
+	strbuf_free(&back);
+	assert_non_null(strstr(err.msg, "sha256 mismatch"));
+
+	/* the stored bytes counted too */
+	other.stored_size++;
+	bderr_init(&err);
+	assert_int_equal(read_object(f->s, OBJ, 1, &other, &back, &err), -1);
+	strbuf_free(&back);
+	assert_non_null(strstr(err.msg, "object '" OBJ "' is corrupt: stored size mismatch (expected"));
+	free(data);
 }
 
 static void test_verification(void **state)
@@ -350,6 +432,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_verification, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hash_of_content_or_stored, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_corrupt_and_failing_reads, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_write_faults, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fault_only_path, setup, teardown),

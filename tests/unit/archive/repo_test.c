@@ -425,10 +425,10 @@ static void test_load(void **state)
 
 	/* a newer manifest format is refused with the upgrade hint */
 	char *p = repo_backup_path("app", newer->id, "manifest.json");
-	const char *future = "{\"format\":2}";
+	const char *future = "{\"format\":3}";
 	assert_int_equal(storage_put(repo_storage(f->r), p, future, strlen(future), &err), 0);
 	assert_int_equal(repo_backup_load(f->r, "app", newer->id, &m, &err), -1);
-	assert_non_null(strstr(err.msg, "manifest format 2 is newer than this backupd supports (1): upgrade backupd"));
+	assert_non_null(strstr(err.msg, "manifest format 3 is newer than this backupd supports (2): upgrade backupd"));
 	/* 'latest' is the newest backup whose manifest reads: the older one */
 	assert_int_equal(repo_backup_load(f->r, "app", "latest", &m, &err), 0);
 	assert_string_equal(m->id, old->id);
