@@ -11,7 +11,9 @@
 #   --x4           the whole comparison at --scale N and again at 4N (4x the
 #                  data), then both sizes' figures side by side: how each tool's
 #                  time and CPU (client, server) grow with the data, and
-#                  whether peak RSS stays flat
+#                  whether peak RSS stays flat; the scale verdict: each of
+#                  dump and restore adds no more seconds per added GB than
+#                  its peer (the growth factors are printed beside it)
 #   --summary FILE also write the figures to FILE, one "name value" a line
 #   --runs N       repeat each timed step N times, report the fastest (default 1)
 #   --port P       server port (default 55433)
