@@ -9,7 +9,7 @@
 #include "common/progress.h"
 
 struct object_writer {
-	writer *head; /* size -> [zstd -> sha256] -> size (stored) -> storage; uncompressed: sha256 first */
+	writer *head; /* size -> [zstd] -> sha256 -> size (stored) -> storage */
 	writer *sha;
 	writer *size;
 	writer *stored;
@@ -24,16 +24,11 @@ int object_writer_open(storage *s, const char *path, int level, object_writer **
 		return -1;
 	object_writer *ow = xcalloc(1, sizeof *ow);
 	ow->stored = size_writer_new(w);
-	if (level != 0) {
-		ow->sha = sha256_writer_new(ow->stored);
-		ow->size = size_writer_new(zstd_writer_new(ow->sha, level));
-		ow->head = ow->size;
-		ow->sha256_stored = 1;
-	} else {
-		ow->size = size_writer_new(ow->stored);
-		ow->sha = sha256_writer_new(ow->size);
-		ow->head = ow->sha;
-	}
+	ow->sha = sha256_writer_new(ow->stored);
+	/* uncompressed, the stored bytes are the content: the manifest says nothing new */
+	ow->sha256_stored = level != 0;
+	ow->size = size_writer_new(level != 0 ? zstd_writer_new(ow->sha, level) : ow->sha);
+	ow->head = ow->size;
 	*out = ow;
 	return 0;
 }
@@ -63,10 +58,10 @@ void object_writer_free(object_writer *ow)
 }
 
 struct object_reader {
-	reader *head; /* storage -> [sha256 -> size (stored) -> unzstd] -> size; else sha256 last */
+	reader *head; /* storage -> sha256 -> [size (stored) -> unzstd] -> size; format 1: sha256 last */
 	reader *sha;
 	reader *size;
-	reader *stored; /* NULL: not counted (the content's hash is checked) */
+	reader *stored; /* NULL: not counted (uncompressed, or the content's hash is checked) */
 	char *path;
 	int verify;
 	object_meta expect;
@@ -83,18 +78,20 @@ int object_reader_open(storage *s, const char *path, int compressed,
 	if (storage_open_read(s, path, &r, err) < 0)
 		return -1;
 	object_reader *orr = xcalloc(1, sizeof *orr);
-	if (compressed && (expect == NULL || expect->sha256_stored)) {
-		orr->sha = sha256_reader_new(r);
-		orr->stored = size_reader_new(orr->sha);
-		orr->size = size_reader_new(zstd_reader_new(orr->stored));
-		orr->head = orr->size;
-	} else {
-		/* uncompressed, or written before manifest format 2: the content's hash */
-		if (compressed)
-			r = zstd_reader_new(r);
-		orr->size = size_reader_new(r);
+	if (compressed && expect && !expect->sha256_stored) {
+		/* compressed, written before manifest format 2: the content's hash */
+		orr->size = size_reader_new(zstd_reader_new(r));
 		orr->sha = sha256_reader_new(orr->size);
 		orr->head = orr->sha;
+	} else {
+		orr->sha = sha256_reader_new(r);
+		r = orr->sha;
+		if (compressed) {
+			orr->stored = size_reader_new(r);
+			r = zstd_reader_new(orr->stored);
+		}
+		orr->size = size_reader_new(r);
+		orr->head = orr->size;
 	}
 	orr->path = xstrdup(path);
 	if (expect) {
